@@ -1,0 +1,89 @@
+"""The ``kerasgene`` command line.
+
+Every subcommand is a thin wrapper over a library function. A :class:`KerasgeneError`
+becomes a one-line message on stderr and exit status 2 (``--debug`` shows the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from kerasgene.errors import KerasgeneError
+
+log = logging.getLogger("kerasgene")
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from kerasgene.models import describe
+
+    rows = describe()
+    width = max(len(r["name"]) for r in rows)
+    print(f"{'name':<{width}}  {'parameters':>12}  inputs -> outputs")
+    for r in rows:
+        ins = ", ".join(f"{k}{tuple(v)}" for k, v in r["inputs"].items())
+        outs = ", ".join(f"{k}{tuple(v)}" for k, v in r["outputs"].items())
+        print(f"{r['name']:<{width}}  {r['params']:>12,}  {ins} -> {outs}")
+    return 0
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from kerasgene.simulate import simulate
+
+    truth = simulate(Path(args.out), seed=args.seed, scale=args.scale)
+    print(f"wrote simulated data to {args.out} (truth.json: {len(truth)} sections)")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from kerasgene.demo import run_demo
+
+    run_demo(Path(args.out), seed=args.seed, scale=args.scale)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the ``kerasgene`` command."""
+    parser = argparse.ArgumentParser(prog="kerasgene", description=__doc__.splitlines()[0])
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("models", help="list the model registry with parameter counts")
+    p.set_defaults(func=_cmd_models)
+
+    p = sub.add_parser("simulate", help="write planted-truth demo data as real files")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--scale", choices=["small", "medium"], default="medium")
+    p.set_defaults(func=_cmd_simulate)
+
+    p = sub.add_parser("demo", help="simulate, train and evaluate every task")
+    p.add_argument("--out", default="demo_out", help="output directory")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--scale", choices=["small", "medium"], default="small")
+    p.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``kerasgene`` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return args.func(args)
+    except KerasgeneError as err:
+        if args.debug:
+            raise
+        print(f"kerasgene: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,161 @@
+"""Expression tables: TPM per gene, gene × condition matrices, sparse triplets.
+
+Plus the label transforms of the papers: log transform, zero filtering and
+discretisation by thresholds (DeepRAGE: down ≤ −0.5 < baseline < 0.5 ≤ up) or quantiles
+(DeepChrome: above / below the median).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+
+from kerasgene.errors import ConfigError, InputFileError
+from kerasgene.genome import check_readable
+
+
+def _separator(path) -> str:
+    name = str(path).lower().removesuffix(".gz")
+    return "," if name.endswith(".csv") else "\t"
+
+
+def read_expression_table(path: str | os.PathLike, gene_column: str | int = 0) -> pd.DataFrame:
+    """Read an expression table: one row per gene, one numeric column per sample.
+
+    Works for a TPM table (``gene_id<TAB>TPM``, one or several samples) and for a gene ×
+    condition matrix (DeepRAGE's log-fold changes). CSV when the name ends in ``.csv``,
+    TSV otherwise; gzip is detected. Empty cells are NaN.
+
+    Parameters
+    ----------
+    path
+        Table with a header row.
+    gene_column
+        Name or position of the gene-id column.
+
+    Returns
+    -------
+    pandas.DataFrame, float64, indexed by gene id (str), columns = sample names.
+    """
+    path = check_readable(path, "expression table")
+    try:
+        df = pd.read_csv(path, sep=_separator(path), dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise InputFileError(f"{path}: cannot parse as a delimited table ({err})") from None
+    if isinstance(gene_column, int):
+        if gene_column >= len(df.columns):
+            raise InputFileError(f"{path}: no column {gene_column} for gene ids")
+        gene_column = df.columns[gene_column]
+    elif gene_column not in df.columns:
+        raise InputFileError(f"{path}: no gene-id column {gene_column!r}; columns: {list(df.columns)}")
+    if df.shape[1] < 2:
+        raise InputFileError(f"{path}: expected a gene-id column and at least one sample column")
+    ids = df.pop(gene_column).str.strip()
+    dup = ids[ids.duplicated()]
+    if len(dup):
+        raise InputFileError(
+            f"{path}: duplicate gene id {dup.iloc[0]!r} ({len(dup)} duplicate rows); ids must be unique"
+        )
+    values = df.apply(lambda col: pd.to_numeric(col.replace("", "nan").replace("NA", "nan"),
+                                                errors="coerce"))
+    bad = values.isna() & ~df.isin(["", "NA", "NaN", "nan"])
+    if bad.any().any():
+        row, col = np.argwhere(bad.to_numpy())[0]
+        raise InputFileError(
+            f"{path}: non-numeric value {df.iat[row, col]!r} for gene {ids.iat[row]!r}, "
+            f"column {df.columns[col]!r}; expected a number"
+        )
+    values.index = pd.Index(ids, name="gene_id")
+    return values.astype(np.float64)
+
+
+def read_triplets(
+    path: str | os.PathLike,
+    shape: tuple[int, int] | None = None,
+    one_based: bool = True,
+) -> np.ndarray:
+    """Read sparse ``row<TAB>column<TAB>value`` triplets into a dense matrix (absent = 0).
+
+    The DeepRAGE regulator-state file ``reg_exp_RxE.tab`` is in this form (1-based
+    regulator and condition indices, states −1/+1).
+
+    Parameters
+    ----------
+    path
+        Triplet file, no header.
+    shape
+        (n_rows, n_cols); inferred from the largest indices when None.
+    one_based
+        Indices start at 1.
+
+    Returns
+    -------
+    np.ndarray, float32, shape ``shape``.
+    """
+    path = check_readable(path, "triplet file")
+    try:
+        table = np.loadtxt(path, dtype=np.float64, ndmin=2)
+    except ValueError as err:
+        raise InputFileError(f"{path}: expected numeric 'row col value' triplets ({err})") from None
+    if table.size and table.shape[1] != 3:
+        raise InputFileError(f"{path}: expected 3 columns (row, col, value), found {table.shape[1]}")
+    rows = table[:, 0].astype(np.int64) - int(one_based)
+    cols = table[:, 1].astype(np.int64) - int(one_based)
+    if table.size and (rows.min() < 0 or cols.min() < 0):
+        raise InputFileError(f"{path}: negative or zero index with one_based={one_based}")
+    if shape is None:
+        shape = (int(rows.max()) + 1, int(cols.max()) + 1) if table.size else (0, 0)
+    if table.size and (rows.max() >= shape[0] or cols.max() >= shape[1]):
+        raise InputFileError(f"{path}: index outside the expected shape {shape}")
+    dense = np.zeros(shape, dtype=np.float32)
+    dense[rows, cols] = table[:, 2]
+    return dense
+
+
+def read_names(path: str | os.PathLike) -> list[str]:
+    """Read a list of names, one per line; ``index<TAB>name`` lines keep the name."""
+    path = check_readable(path, "name list")
+    with open(path, encoding="utf-8") as fh:
+        return [line.rstrip("\n").split("\t")[-1] for line in fh if line.strip()]
+
+
+def log_transform(values, base: float = 2.0, pseudocount: float = 1.0) -> np.ndarray:
+    """``log_base(values + pseudocount)``; iSEGnet trains on log TPM."""
+    values = np.asarray(values, dtype=np.float64)
+    if (values + pseudocount <= 0).any():
+        raise ConfigError("log_transform: values + pseudocount must be > 0")
+    return np.log(values + pseudocount) / np.log(base)
+
+
+def nonzero_genes(table: pd.DataFrame) -> pd.DataFrame:
+    """Rows with non-zero expression in every sample (iSEGnet drops zero-expression genes)."""
+    return table[(table != 0).all(axis=1) & table.notna().all(axis=1)]
+
+
+def discretize(values, thresholds=(-0.5, 0.5)) -> np.ndarray:
+    """Class labels 0..len(thresholds) from sorted thresholds (a value equal to a threshold
+    goes to the upper class only for the last threshold, as DeepRAGE's
+    ``down ≤ −0.5, up ≥ 0.5``).
+
+    Returns
+    -------
+    np.ndarray of int64
+    """
+    thresholds = np.asarray(thresholds, dtype=np.float64)
+    if thresholds.ndim != 1 or len(thresholds) < 1 or (np.diff(thresholds) <= 0).any():
+        raise ConfigError(f"discretize: thresholds must be strictly increasing, got {thresholds}")
+    values = np.asarray(values, dtype=np.float64)
+    labels = np.searchsorted(thresholds[:-1], values, side="left")
+    return (labels + (values >= thresholds[-1])).astype(np.int64)
+
+
+def discretize_quantiles(values, n_classes: int = 2) -> np.ndarray:
+    """Class labels by quantiles (``n_classes=2`` is DeepChrome's above/below median:
+    1 if the value is above the median)."""
+    if n_classes < 2:
+        raise ConfigError(f"discretize_quantiles: n_classes must be >= 2, got {n_classes}")
+    values = np.asarray(values, dtype=np.float64)
+    edges = np.quantile(values, np.linspace(0, 1, n_classes + 1)[1:-1])
+    return np.searchsorted(edges, values, side="left").astype(np.int64)

@@ -1,0 +1,27 @@
+"""Shared fixtures: small real files written by the libraries made for them."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pyfaidx
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def write_fasta(path, records: dict[str, str], width: int = 60) -> str:
+    """Write a FASTA file with fixed line width and index it with pyfaidx."""
+    with open(path, "w") as fh:
+        for name, seq in records.items():
+            fh.write(f">{name}\n")
+            for i in range(0, len(seq), width):
+                fh.write(seq[i : i + width] + "\n")
+    pyfaidx.Faidx(str(path)).close()
+    return str(path)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)

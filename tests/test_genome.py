@@ -1,0 +1,158 @@
+import multiprocessing as mp
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import write_fasta
+from kerasgene.errors import InputFileError, InvalidRegionError, UnknownChromosomeError
+from kerasgene.genome import Genome, kmer_counts, kmer_names, one_hot, reverse_complement
+
+
+@pytest.fixture
+def fasta(tmp_path, rng):
+    chr1 = "".join(rng.choice(list("ACGT"), 1000))
+    chr1 = chr1[:100] + chr1[100:150].lower() + "N" * 30 + chr1[180:]  # soft mask + N run
+    chr2 = "".join(rng.choice(list("ACGTacgt"), 333))
+    path = write_fasta(tmp_path / "g.fa", {"chr1": chr1, "chrM": chr2}, width=70)
+    return path, {"chr1": chr1, "chrM": chr2}
+
+
+def test_fetch_matches_written_sequence(fasta):
+    path, seqs = fasta
+    g = Genome(path)
+    assert g.chroms == {"chr1": 1000, "chrM": 333}
+    assert g.fetch("chr1", 90, 200) == seqs["chr1"][90:200].upper()
+    assert "acgt" not in g.fetch("chr1", 100, 150)  # soft-masked bases upper-cased
+    assert g.fetch("chr1", 150, 180) == "N" * 30
+
+
+def test_fetch_minus_strand_is_reverse_complement(fasta):
+    path, seqs = fasta
+    g = Genome(path)
+    fwd = seqs["chr1"][10:40].upper()
+    comp = {"A": "T", "C": "G", "G": "C", "T": "A", "N": "N"}
+    assert g.fetch("chr1", 10, 40, "-") == "".join(comp[b] for b in reversed(fwd))
+
+
+def test_fetch_pads_past_both_ends(fasta):
+    path, seqs = fasta
+    g = Genome(path)
+    assert g.fetch("chr1", -5, 3) == "N" * 5 + seqs["chr1"][:3].upper()
+    assert g.fetch("chr1", 995, 1010) == seqs["chr1"][995:].upper() + "N" * 10
+    assert g.fetch("chr1", 2000, 2004) == "NNNN"
+    assert g.fetch("chr1", -3, 2, "-") == reverse_complement("NNN" + seqs["chr1"][:2].upper())
+
+
+def test_aliases_and_unknown_chromosome(fasta):
+    path, seqs = fasta
+    g = Genome(path)
+    assert g.fetch("1", 0, 5) == seqs["chr1"][:5].upper()
+    assert g.fetch("MT", 0, 5) == seqs["chrM"][:5].upper()
+    with pytest.raises(UnknownChromosomeError, match=r"g\.fa.*'chr7'"):
+        g.fetch("chr7", 0, 5)
+
+
+def test_bad_windows(fasta):
+    g = Genome(fasta[0])
+    with pytest.raises(InvalidRegionError, match="start > end"):
+        g.fetch("chr1", 10, 5)
+    with pytest.raises(InvalidRegionError, match="strand"):
+        g.fetch("chr1", 0, 5, "x")
+
+
+def test_missing_and_invalid_fasta(tmp_path):
+    with pytest.raises(InputFileError, match="not found"):
+        Genome(tmp_path / "absent.fa")
+    bad = tmp_path / "bad.fa"
+    bad.write_text(">chr1\nACGT\nAC\nACGT\n")  # inconsistent line lengths
+    with pytest.raises(InputFileError, match="not a valid FASTA"):
+        Genome(bad)
+
+
+def test_unreadable_fasta_names_the_file(fasta, tmp_path):
+    """Drops root privileges in a forked child, where chmod 000 really denies reading."""
+    path = Path(fasta[0])
+    os.chmod(path, 0)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        os.close(read)
+        status = 1
+        try:
+            if os.geteuid() == 0:
+                os.setuid(65534)
+            Genome(path)
+        except InputFileError as err:
+            os.write(write, str(err).encode())
+            status = 0
+        except BaseException as err:  # reported by the parent's assertion
+            os.write(write, repr(err).encode())
+        finally:
+            os._exit(status)
+    os.close(write)
+    message = os.read(read, 4096).decode()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, message
+    assert str(path) in message and "permission denied" in message
+
+
+def _open_genome(path):
+    return Genome(path).chroms["chr1"]
+
+
+def test_index_built_once_under_race(tmp_path, rng):
+    seq = "".join(rng.choice(list("ACGT"), 50_000))
+    path = tmp_path / "race.fa"
+    path.write_text(">chr1\n" + "\n".join(seq[i : i + 60] for i in range(0, len(seq), 60)) + "\n")
+    with mp.get_context("spawn").Pool(2) as pool:
+        assert pool.map(_open_genome, [str(path)] * 4) == [50_000] * 4
+    assert (tmp_path / "race.fa.fai").exists()
+    assert not list(tmp_path.glob("*.tmp-*"))
+
+
+def test_one_hot_lookup(rng):
+    x = one_hot("ACGTNacgtR")
+    assert x.shape == (10, 4) and x.dtype == np.float32
+    np.testing.assert_array_equal(x[:4], np.eye(4))
+    np.testing.assert_array_equal(x[5:9], np.eye(4))
+    assert not x[4].any() and not x[9].any()
+    y = one_hot("NR", n_value=[0.31, 0.19, 0.19, 0.31])
+    np.testing.assert_allclose(y, [[0.31, 0.19, 0.19, 0.31]] * 2)
+    assert one_hot("N", n_value=0.25).sum() == pytest.approx(1.0)
+    seq = "".join(rng.choice(list("ACGT"), 200))
+    ref = np.array([[b == c for c in "ACGT"] for b in seq], dtype=np.float32)
+    np.testing.assert_array_equal(one_hot(seq, dtype=np.uint8), ref.astype(np.uint8))
+
+
+def test_reverse_complement():
+    assert reverse_complement("AACGTN") == "NACGTT"
+    assert reverse_complement("acgR") == "Ycgt"
+
+
+def test_kmer_counts_match_naive_count(rng):
+    seq = "".join(rng.choice(list("ACGTN"), 300)) + "R"
+    seq = seq[:300]
+    k, n_bins = 3, 3
+    counts = kmer_counts(seq, k, n_bins)
+    names = kmer_names(k)
+    assert counts.shape == (125, 3)
+    for b in range(n_bins):
+        chunk = seq[b * 100 : (b + 1) * 100]
+        naive = {}
+        for i in range(100 - k + 1):
+            naive[chunk[i : i + k]] = naive.get(chunk[i : i + k], 0) + 1
+        got = {names[r]: int(counts[r, b]) for r in np.flatnonzero(counts[:, b])}
+        assert got == naive
+    assert counts.sum() == n_bins * (100 - k + 1)
+
+
+def test_kmer_counts_iupac_as_n_and_bad_k():
+    counts = kmer_counts("AARA", 2, 1)
+    names = kmer_names(2)
+    assert counts[names.index("AN"), 0] == 1 and counts[names.index("NA"), 0] == 1
+    with pytest.raises(InvalidRegionError, match="k must be >= 1"):
+        kmer_counts("ACGT", 0, 1)
+    with pytest.raises(InvalidRegionError, match="multiple of n_bins"):
+        kmer_counts("ACGTA", 2, 2)
