@@ -14,6 +14,7 @@ share reads, which is where the speed-up comes from (``bench/bench_io.py``).
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -44,7 +45,7 @@ class NegLog10PValue:
     resolution
         Region size in bp (20 in iSEGnet); 1 keeps per-base values.
     max_value
-        Scale; ``None`` uses the file's genome-wide maximum from the bigWig header, which
+        Scale; ``None`` uses the file's genome-wide maximum (:attr:`Track.max_value`), which
         makes the scaling a global min-max (−log10 p ≥ 0), the same for every window.
     """
 
@@ -55,13 +56,13 @@ class NegLog10PValue:
         r = self.resolution
         return start - start % r, end + (-end) % r
 
-    def __call__(self, values: np.ndarray, start: int, header: dict) -> np.ndarray:
+    def __call__(self, values: np.ndarray, start: int, track: Track) -> np.ndarray:
         r = self.resolution
         if r > 1:
             means = values.reshape(-1, r).mean(axis=1, dtype=np.float64).astype(np.float32)
             values = np.repeat(means, r)
-        scale = self.max_value if self.max_value is not None else header.get("maxVal", 1.0)
-        scale = float(scale) if scale and scale > 0 else 1.0
+        scale = self.max_value if self.max_value is not None else track.max_value
+        scale = float(scale) if scale > 0 else 1.0
         return np.clip(values / np.float32(scale), 0.0, 1.0)
 
 
@@ -72,7 +73,7 @@ class PercentToFraction:
     def expand(self, start: int, end: int) -> tuple[int, int]:
         return start, end
 
-    def __call__(self, values: np.ndarray, start: int, header: dict) -> np.ndarray:
+    def __call__(self, values: np.ndarray, start: int, track: Track) -> np.ndarray:
         return values / np.float32(100.0)
 
 
@@ -156,6 +157,18 @@ class Track:
         """The file's own name for ``chrom`` (aliases ``chr1``/``1``, ``chrM``/``MT``)."""
         return _chroms.resolve(chrom, self._aliases, str(self.path))
 
+    @functools.cached_property
+    def max_value(self) -> float:
+        """Genome-wide maximum value (exact: zoom summaries keep true maxima; the header's
+        ``maxVal`` is rounded to an integer by pyBigWig)."""
+        maxima = []
+        for chrom in self.chroms:
+            try:
+                maxima.append(self._bw.stats(chrom, type="max")[0])
+            except RuntimeError:  # a chromosome without intervals
+                continue
+        return float(max((m for m in maxima if m is not None), default=0.0))
+
     def _raw(self, name: str, start: int, end: int) -> np.ndarray:
         """Per-base values of [start, end) with NaN → 0 and zeros outside the chromosome."""
         out = np.zeros(end - start, dtype=np.float32)
@@ -170,7 +183,7 @@ class Track:
         if self.transform is None:
             return self._raw(name, start, end), start
         lo, hi = self.transform.expand(start, end)
-        return self.transform(self._raw(name, lo, hi), lo, self.header), lo
+        return self.transform(self._raw(name, lo, hi), lo, self), lo
 
     def values(self, chrom: str, start: int, end: int, strand: str = "+") -> np.ndarray:
         """Per-base values of ``[start, end)``, 5'→3' on ``strand``; float32 of shape (L,)."""

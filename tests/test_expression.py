@@ -1,0 +1,69 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kerasgene.errors import ConfigError, InputFileError
+from kerasgene.expression import (
+    discretize, discretize_quantiles, log_transform, nonzero_genes, read_expression_table,
+    read_names, read_triplets,
+)
+
+YEAST = Path(__file__).parents[2] / "shared" / "data" / "deeprage_yeast"
+
+
+def test_read_tpm_table_tsv_and_csv(tmp_path):
+    tsv = tmp_path / "tpm.tsv"
+    tsv.write_text("gene_id\tA\tB\nG1\t1.5\t0\nG2\t0\t0\nG3\t\t2\n")
+    df = read_expression_table(tsv)
+    assert list(df.columns) == ["A", "B"] and list(df.index) == ["G1", "G2", "G3"]
+    assert df.loc["G1", "A"] == 1.5 and np.isnan(df.loc["G3", "A"])
+    csv = tmp_path / "tpm.csv"
+    csv.write_text("id,TPM\nG1,3\nG2,4\n")
+    assert read_expression_table(csv, gene_column="id")["TPM"].tolist() == [3.0, 4.0]
+    assert list(nonzero_genes(df).index) == []  # G1 is zero in B, G3 missing in A
+    assert list(nonzero_genes(df[["A"]]).index) == ["G1"]
+    assert list(nonzero_genes(read_expression_table(csv, "id")).index) == ["G1", "G2"]
+
+
+def test_expression_table_errors(tmp_path):
+    path = tmp_path / "bad.tsv"
+    path.write_text("gene_id\tA\nG1\t1\nG1\t2\n")
+    with pytest.raises(InputFileError, match=r"bad\.tsv: duplicate gene id 'G1'"):
+        read_expression_table(path)
+    path.write_text("gene_id\tA\nG1\t1\nG2\thigh\n")
+    with pytest.raises(InputFileError, match=r"non-numeric value 'high' for gene 'G2', column 'A'"):
+        read_expression_table(path)
+    with pytest.raises(InputFileError, match="no gene-id column 'x'"):
+        read_expression_table(path, gene_column="x")
+
+
+def test_read_real_deeprage_regulator_states():
+    states = read_triplets(YEAST / "reg_exp_RxE.tab", shape=(472, 173))
+    assert states.shape == (472, 173)
+    assert set(np.unique(states)) <= {-1.0, 0.0, 1.0}
+    first = np.loadtxt(YEAST / "reg_exp_RxE.tab", max_rows=1)
+    assert states[int(first[0]) - 1, int(first[1]) - 1] == first[2]
+    assert len(read_names(YEAST / "reg_names_R.txt")) == 472
+    assert len(read_names(YEAST / "expt_names_E.txt")) == 173
+
+
+def test_triplet_errors(tmp_path):
+    path = tmp_path / "t.tab"
+    path.write_text("1\t2\n")
+    with pytest.raises(InputFileError, match="3 columns"):
+        read_triplets(path)
+    path.write_text("5\t1\t1\n")
+    with pytest.raises(InputFileError, match="outside the expected shape"):
+        read_triplets(path, shape=(2, 2))
+
+
+def test_transforms():
+    np.testing.assert_allclose(log_transform([0, 1, 3]), [0, 1, 2])
+    assert discretize([-1, -0.5, 0, 0.49, 0.5, 2]).tolist() == [0, 0, 1, 1, 2, 2]
+    assert discretize([-3, -1.5, 0, 1.5, 3], [-2, -1, 1, 2]).tolist() == [0, 1, 2, 3, 4]
+    assert discretize_quantiles([1, 2, 3, 4]).tolist() == [0, 0, 1, 1]
+    with pytest.raises(ConfigError, match="strictly increasing"):
+        discretize([1], [0.5, -0.5])
+    with pytest.raises(ConfigError, match="n_classes must be >= 2"):
+        discretize_quantiles([1, 2], 1)
