@@ -337,7 +337,7 @@ class TrackSet:
         """Raise InputFileError if the tracks do not share the same chromosome sets."""
         items = list(self.tracks.items())
         ref_name, ref = items[0]
-        for name, track in items[1:]:
+        for _, track in items[1:]:
             if set(track.chroms) != set(ref.chroms):
                 diff = sorted(set(track.chroms) ^ set(ref.chroms))[:5]
                 raise InputFileError(

@@ -5,8 +5,13 @@ import pytest
 
 from kerasgene.errors import ConfigError, InputFileError
 from kerasgene.expression import (
-    discretize, discretize_quantiles, log_transform, nonzero_genes, read_expression_table,
-    read_names, read_triplets,
+    discretize,
+    discretize_quantiles,
+    log_transform,
+    nonzero_genes,
+    read_expression_table,
+    read_names,
+    read_triplets,
 )
 
 YEAST = Path(__file__).parents[2] / "shared" / "data" / "deeprage_yeast"

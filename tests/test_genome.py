@@ -4,8 +4,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import write_fasta
+
 from kerasgene.errors import InputFileError, InvalidRegionError, UnknownChromosomeError
 from kerasgene.genome import Genome, kmer_counts, kmer_names, one_hot, reverse_complement
 

@@ -4,7 +4,12 @@ import pytest
 
 from kerasgene.errors import ConfigError, InputFileError, InvalidRegionError, UnknownChromosomeError
 from kerasgene.tracks import (
-    NegLog10PValue, PercentToFraction, Track, TrackSet, gaussian_smooth, make_transform,
+    NegLog10PValue,
+    PercentToFraction,
+    Track,
+    TrackSet,
+    gaussian_smooth,
+    make_transform,
     write_bigwig,
 )
 

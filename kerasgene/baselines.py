@@ -1,0 +1,125 @@
+"""Non-deep baselines on flattened inputs: scikit-learn and XGBoost, one contract.
+
+Every baseline is a scikit-learn estimator (``fit``/``predict``, ``predict_proba`` for
+classifiers) built by :func:`make_baseline`, so all are trained and scored the same way
+on the same split (:func:`run_baselines`).
+
+=================  ==========================================================================
+name               estimator (paper)
+=================  ==========================================================================
+ridge              RidgeCV / LogisticRegression (the linear baseline every task reports)
+random_forest      RandomForest, 100 trees (iSEGnet)
+random_forest_200  RandomForest, 200 trees (iSEGnet)
+svr_rbf            SVR(rbf), GridSearchCV 5-fold over C (iSEGnet)
+svr_linear         SVR(linear), GridSearchCV 5-fold over C (iSEGnet)
+nusvr_rbf          NuSVR(rbf), GridSearchCV 5-fold over nu, C (iSEGnet)
+xgboost            XGBRegressor (RMSE) / XGBClassifier (hinge) (chromatin imputation)
+=================  ==========================================================================
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+import numpy as np
+
+from kerasgene.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+BASELINES = ("ridge", "random_forest", "random_forest_200", "svr_rbf", "svr_linear",
+             "nusvr_rbf", "xgboost")
+
+
+def make_baseline(name: str, classification: bool = False, seed: int = 0):
+    """A fresh, unfitted estimator for baseline ``name`` (see the module table)."""
+    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+    from sklearn.linear_model import LogisticRegression, RidgeCV
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC, SVR, NuSVR
+
+    if name not in BASELINES:
+        raise ConfigError(f"baselines: unknown baseline {name!r}; expected one of {', '.join(BASELINES)}")
+    grid = {"cv": 5, "n_jobs": 1}
+    if name == "ridge":
+        if classification:
+            return make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000))
+        return make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-2, 5, 15)))
+    if name.startswith("random_forest"):
+        trees = 200 if name.endswith("200") else 100
+        cls = RandomForestClassifier if classification else RandomForestRegressor
+        return cls(n_estimators=trees, n_jobs=-1, random_state=seed, max_features="sqrt")
+    if name == "xgboost":
+        import xgboost as xgb
+
+        if classification:
+            return xgb.XGBClassifier(objective="binary:hinge", n_estimators=200, max_depth=6,
+                                     learning_rate=0.1, random_state=seed, n_jobs=2)
+        return xgb.XGBRegressor(objective="reg:squarederror", eval_metric="rmse", n_estimators=200,
+                                max_depth=6, learning_rate=0.1, random_state=seed, n_jobs=2)
+    if classification:
+        kernel = "linear" if name == "svr_linear" else "rbf"
+        return make_pipeline(StandardScaler(), GridSearchCV(
+            SVC(kernel=kernel, probability=True, random_state=seed), {"C": [0.1, 1, 10]}, **grid))
+    if name == "nusvr_rbf":
+        return make_pipeline(StandardScaler(), GridSearchCV(
+            NuSVR(kernel="rbf"), {"nu": [0.25, 0.5, 0.75], "C": [0.1, 1, 10]}, **grid))
+    kernel = "linear" if name == "svr_linear" else "rbf"
+    return make_pipeline(StandardScaler(), GridSearchCV(SVR(kernel=kernel), {"C": [0.1, 1, 10]}, **grid))
+
+
+def flatten_inputs(inputs: dict[str, np.ndarray] | np.ndarray) -> np.ndarray:
+    """Concatenate every input, flattened per example, into one (N, features) float32 matrix."""
+    if isinstance(inputs, dict):
+        parts = [np.asarray(v, dtype=np.float32).reshape(len(v), -1) for v in inputs.values()]
+        return np.concatenate(parts, axis=1)
+    return np.asarray(inputs, dtype=np.float32).reshape(len(inputs), -1)
+
+
+def predict(estimator, X: np.ndarray, classification: bool) -> np.ndarray:
+    """Predictions (regression) or class probabilities (classification)."""
+    if not classification:
+        return estimator.predict(X)
+    if hasattr(estimator, "predict_proba") and not _is_hinge(estimator):
+        return estimator.predict_proba(X)
+    labels = estimator.predict(X).astype(int)
+    return np.eye(max(2, labels.max() + 1))[labels]
+
+
+def _is_hinge(estimator) -> bool:
+    return getattr(estimator, "objective", "") == "binary:hinge"
+
+
+def run_baselines(
+    names: Iterable[str],
+    train: tuple[np.ndarray, np.ndarray],
+    test: tuple[np.ndarray, np.ndarray],
+    classification: bool = False,
+    seed: int = 0,
+) -> dict[str, dict]:
+    """Fit each baseline on ``train`` and score it on ``test`` with the deep models' metrics.
+
+    Parameters
+    ----------
+    names
+        Baseline names (module table).
+    train, test
+        (X, y) with X of shape (N, features) — see :func:`flatten_inputs`.
+
+    Returns
+    -------
+    dict
+        name → metrics dict (:func:`kerasgene.training.evaluate_predictions`).
+    """
+    from kerasgene.training import evaluate_predictions
+
+    results = {}
+    for name in names:
+        est = make_baseline(name, classification, seed)
+        log.info("fitting baseline %s on %d examples × %d features", name, *train[0].shape)
+        est.fit(train[0], np.asarray(train[1]).ravel())
+        results[name] = evaluate_predictions(test[1], predict(est, test[0], classification), classification)
+    return results

@@ -1,0 +1,226 @@
+"""Training recipes of the four papers: losses, optimizers, callbacks, metrics, ensembles.
+
+``training:`` section of a run configuration (defaults in :data:`TRAINING_DEFAULTS`; a
+value of ``null`` takes the paper's recipe for the model, :data:`RECIPES`)::
+
+    epochs: 100             # upper bound; early stopping decides
+    batch_size: null        # 100 in iSEGnet and DeepRAGE
+    optimizer: null         # adam | sgd | rmsprop
+    learning_rate: null
+    loss: null              # mse | masked_mse | rmse | crossentropy
+    monitor: null           # val_r2 | val_loss | val_accuracy
+    patience: 10            # early stopping, best weights restored
+    reduce_lr_patience: 5   # ReduceLROnPlateau ×0.5
+    strategy: default       # default | mirrored | multi_worker (tf.distribute)
+    tensorboard: false
+    verbose: 1
+    steps_per_epoch: null   # cap per epoch (quick runs)
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from scipy import stats
+
+from kerasgene.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+TRAINING_DEFAULTS = {
+    "epochs": 100, "batch_size": None, "optimizer": None, "learning_rate": None,
+    "loss": None, "monitor": None, "patience": 10, "reduce_lr_patience": 5,
+    "strategy": "default", "tensorboard": False, "verbose": 1, "steps_per_epoch": None,
+}
+
+#: The papers' recipes per registry model (REFERENCE.md): loss, optimizer, learning rate,
+#: batch size and the early-stopping monitor of regression / classification.
+RECIPES = {
+    "isegnet": dict(optimizer="adam", learning_rate=1e-3, batch_size=100),
+    "deeprage_concat": dict(optimizer="sgd", learning_rate=0.01, batch_size=100),
+    "deeprage_tensor": dict(optimizer="sgd", learning_rate=0.01, batch_size=100),
+    "deeprage_rnn": dict(optimizer="adam", learning_rate=1e-3, batch_size=100),
+    "chromatin_cnn": dict(optimizer="adam", learning_rate=1e-3, batch_size=128, loss="masked_mse"),
+    "chromatin_dnn": dict(optimizer="adam", learning_rate=1e-3, batch_size=128, loss="rmse"),
+    "histone_fcn": dict(optimizer="adam", learning_rate=1e-3, batch_size=64),
+    "histone_fcn_ensemble": dict(optimizer="adam", learning_rate=1e-3, batch_size=64),
+    "deepchrome": dict(optimizer="adam", learning_rate=1e-3, batch_size=64),
+    "linear": dict(optimizer="adam", learning_rate=1e-2, batch_size=128),
+}
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow (``keras.utils.set_random_seed``)."""
+    keras.utils.set_random_seed(int(seed))
+
+
+def get_strategy(name: str = "default") -> tf.distribute.Strategy:
+    """The tf.distribute strategy named in the config.
+
+    ``mirrored`` uses every local GPU (CPU when none); ``multi_worker`` reads the cluster
+    from ``TF_CONFIG`` (one process per machine).
+    """
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi_worker":
+        if "TF_CONFIG" not in os.environ:
+            raise ConfigError("training.strategy 'multi_worker' needs the TF_CONFIG environment variable")
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ConfigError(f"training.strategy: expected default, mirrored or multi_worker, got {name!r}")
+
+
+# ----------------------------------------------------------------------------- losses
+@keras.saving.register_keras_serializable(package="kerasgene")
+def masked_mse(y_true, y_pred):
+    """Mean squared error over targets that are non-zero (chromatin imputation).
+
+    Returns one value per example; examples whose targets are all zero contribute 0.
+    """
+    y_true = keras.ops.cast(y_true, y_pred.dtype)
+    mask = keras.ops.cast(keras.ops.not_equal(y_true, 0), y_pred.dtype)
+    err = keras.ops.square(y_true - y_pred) * mask
+    axes = list(range(1, len(y_pred.shape)))
+    return keras.ops.sum(err, axis=axes) / keras.ops.maximum(keras.ops.sum(mask, axis=axes), 1.0)
+
+
+@keras.saving.register_keras_serializable(package="kerasgene")
+def rmse(y_true, y_pred):
+    """Root mean squared error of the batch (the imputation paper's dense-network loss)."""
+    y_true = keras.ops.cast(y_true, y_pred.dtype)
+    return keras.ops.sqrt(keras.ops.mean(keras.ops.square(y_true - y_pred)) + 1e-12)
+
+
+LOSSES: dict[str, Callable | str] = {
+    "mse": "mse", "masked_mse": masked_mse, "rmse": rmse,
+    "crossentropy": "sparse_categorical_crossentropy",
+}
+
+OPTIMIZERS = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,
+              "rmsprop": keras.optimizers.RMSprop}
+
+
+def is_classifier(model: keras.Model) -> bool:
+    """True when the model's (first) output is named ``class_probabilities``."""
+    return model.output_names[0] == "class_probabilities"
+
+
+def resolve_training(section: dict | None, model_name: str, classification: bool) -> dict:
+    """Training settings: the config section over the paper's recipe over the defaults."""
+    from kerasgene.config import with_defaults
+
+    cfg = with_defaults(section, TRAINING_DEFAULTS, "training")
+    recipe = {"loss": "crossentropy" if classification else "mse",
+              "monitor": "val_accuracy" if classification else "val_r2",
+              **RECIPES.get(model_name, RECIPES["linear"])}
+    if classification and recipe["loss"] != "crossentropy":
+        recipe["loss"] = "crossentropy"
+    for key, value in recipe.items():
+        if cfg.get(key) is None:
+            cfg[key] = value
+    if cfg["loss"] not in LOSSES:
+        raise ConfigError(f"training.loss: expected one of {sorted(LOSSES)}, got {cfg['loss']!r}")
+    if cfg["optimizer"] not in OPTIMIZERS:
+        raise ConfigError(f"training.optimizer: expected one of {sorted(OPTIMIZERS)}, got {cfg['optimizer']!r}")
+    return cfg
+
+
+def compile_model(model: keras.Model, cfg: dict) -> keras.Model:
+    """Compile with the resolved training settings; metrics R²/Pearson or accuracy."""
+    if is_classifier(model):
+        metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+    else:
+        metrics = [keras.metrics.R2Score(name="r2"), keras.metrics.PearsonCorrelation(name="pearson")]
+    optimizer = OPTIMIZERS[cfg["optimizer"]](learning_rate=cfg["learning_rate"])
+    model.compile(optimizer=optimizer, loss=LOSSES[cfg["loss"]], metrics=metrics)
+    return model
+
+
+def make_callbacks(cfg: dict, run_dir: Path | None) -> list[keras.callbacks.Callback]:
+    """Early stopping (best weights restored), ReduceLROnPlateau ×0.5 and, with a run
+    directory, ModelCheckpoint, CSVLogger and optionally TensorBoard."""
+    monitor = cfg["monitor"]
+    mode = "min" if monitor.endswith("loss") else "max"
+    callbacks = [
+        keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=cfg["patience"],
+                                      restore_best_weights=True),
+        keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode=mode, factor=0.5,
+                                          patience=cfg["reduce_lr_patience"], min_lr=1e-6),
+    ]
+    if run_dir is not None:
+        run_dir = Path(run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        callbacks += [
+            keras.callbacks.ModelCheckpoint(str(run_dir / "checkpoint.keras"), monitor=monitor,
+                                            mode=mode, save_best_only=True),
+            keras.callbacks.CSVLogger(str(run_dir / "history.csv")),
+        ]
+        if cfg["tensorboard"]:
+            callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard")))
+    return callbacks
+
+
+def fit(model: keras.Model, train, valid, cfg: dict, run_dir: Path | None = None):
+    """Fit a compiled model on tf.data datasets; returns the Keras History."""
+    return model.fit(
+        train, validation_data=valid, epochs=cfg["epochs"], verbose=cfg["verbose"],
+        steps_per_epoch=cfg["steps_per_epoch"], callbacks=make_callbacks(cfg, run_dir),
+        shuffle=False,  # tf.data pipelines shuffle themselves
+    )
+
+
+# ----------------------------------------------------------------------------- metrics
+def regression_metrics(y_true, y_pred) -> dict[str, float]:
+    """R², Pearson r, Spearman ρ and MSE of flattened predictions."""
+    y_true = np.asarray(y_true, dtype=np.float64).ravel()
+    y_pred = np.asarray(y_pred, dtype=np.float64).ravel()
+    resid = np.sum((y_true - y_pred) ** 2)
+    total = np.sum((y_true - y_true.mean()) ** 2)
+    constant = np.std(y_pred) == 0 or np.std(y_true) == 0
+    return {
+        "r2": float(1 - resid / total) if total > 0 else float("nan"),
+        "pearson": float("nan") if constant else float(stats.pearsonr(y_true, y_pred)[0]),
+        "spearman": float("nan") if constant else float(stats.spearmanr(y_true, y_pred)[0]),
+        "mse": float(resid / len(y_true)),
+        "n": int(len(y_true)),
+    }
+
+
+def classification_metrics(y_true, proba) -> dict:
+    """Accuracy, AUROC/AUPRC (binary, or one-vs-rest macro) and the confusion matrix."""
+    from sklearn.metrics import average_precision_score, confusion_matrix, roc_auc_score
+
+    y_true = np.asarray(y_true).astype(int).ravel()
+    proba = np.asarray(proba, dtype=np.float64).reshape(len(y_true), -1)
+    n_classes = proba.shape[1]
+    pred = proba.argmax(axis=1)
+    out = {"accuracy": float((pred == y_true).mean()), "n": int(len(y_true)),
+           "confusion": confusion_matrix(y_true, pred, labels=list(range(n_classes))).tolist()}
+    present = np.unique(y_true)
+    if len(present) == n_classes:
+        if n_classes == 2:
+            out["auroc"] = float(roc_auc_score(y_true, proba[:, 1]))
+            out["auprc"] = float(average_precision_score(y_true, proba[:, 1]))
+        else:
+            onehot = np.eye(n_classes)[y_true]
+            out["auroc"] = float(roc_auc_score(onehot, proba, average="macro"))
+            out["auprc"] = float(average_precision_score(onehot, proba, average="macro"))
+    return out
+
+
+def evaluate_predictions(y_true, y_pred, classification: bool) -> dict:
+    """Metrics for one split, regression or classification."""
+    return classification_metrics(y_true, y_pred) if classification else regression_metrics(y_true, y_pred)
+
+
+def steps_for(n_examples: int, batch_size: int) -> int:
+    """Number of batches that cover ``n_examples``."""
+    return max(1, math.ceil(n_examples / batch_size))

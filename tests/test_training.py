@@ -1,0 +1,66 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from kerasgene import training
+from kerasgene.errors import ConfigError
+
+
+def test_masked_mse_ignores_zero_targets():
+    y = np.array([[0.0, 2.0, 0.0, 1.0], [0.0, 0.0, 0.0, 0.0]], dtype=np.float32)
+    p = np.array([[5.0, 1.0, -3.0, 3.0], [1.0, 1.0, 1.0, 1.0]], dtype=np.float32)
+    got = keras.ops.convert_to_numpy(training.masked_mse(y, p))
+    np.testing.assert_allclose(got, [(1.0 + 4.0) / 2, 0.0])
+
+
+def test_rmse():
+    got = float(training.rmse(np.array([1.0, 3.0]), np.array([0.0, 0.0])))
+    assert got == pytest.approx(np.sqrt(5.0))
+
+
+def test_regression_metrics_match_numpy(rng):
+    y = rng.normal(size=200)
+    p = y + rng.normal(scale=0.5, size=200)
+    m = training.regression_metrics(y, p)
+    assert m["r2"] == pytest.approx(1 - np.sum((y - p) ** 2) / np.sum((y - y.mean()) ** 2))
+    assert m["pearson"] == pytest.approx(np.corrcoef(y, p)[0, 1])
+    assert m["mse"] == pytest.approx(np.mean((y - p) ** 2))
+
+
+def test_classification_metrics():
+    y = np.array([0, 1, 1, 0, 2, 2])
+    proba = np.eye(3)[[0, 1, 0, 0, 2, 1]] * 0.8 + 0.2 / 3
+    m = training.classification_metrics(y, proba)
+    assert m["accuracy"] == pytest.approx(4 / 6)
+    assert m["confusion"] == [[2, 0, 0], [1, 1, 0], [0, 1, 1]]
+    assert 0.5 < m["auroc"] <= 1.0
+
+
+def test_resolve_training_recipes_and_errors():
+    cfg = training.resolve_training({"epochs": 3}, "deeprage_concat", classification=False)
+    assert (cfg["optimizer"], cfg["learning_rate"], cfg["monitor"], cfg["loss"]) == ("sgd", 0.01, "val_r2", "mse")
+    cfg = training.resolve_training(None, "deeprage_rnn", classification=True)
+    assert (cfg["optimizer"], cfg["loss"], cfg["monitor"]) == ("adam", "crossentropy", "val_accuracy")
+    assert training.resolve_training(None, "chromatin_cnn", False)["loss"] == "masked_mse"
+    with pytest.raises(ConfigError, match="unknown key 'epoch'; did you mean 'epochs'"):
+        training.resolve_training({"epoch": 3}, "isegnet", False)
+    with pytest.raises(ConfigError, match=r"training\.optimizer"):
+        training.resolve_training({"optimizer": "adamw"}, "isegnet", False)
+    with pytest.raises(ConfigError, match="multi_worker"):
+        training.get_strategy("nccl")
+
+
+def test_short_fit_learns_and_writes_history(tmp_path, rng):
+    training.set_seed(0)
+    x = rng.normal(size=(512, 8)).astype("float32")
+    y = (x @ rng.normal(size=8)).astype("float32")
+    inp = keras.Input((8,), name="features")
+    model = keras.Model(inp, keras.layers.Dense(1, name="expression")(inp))
+    cfg = training.resolve_training({"epochs": 30, "verbose": 0, "learning_rate": 0.05}, "linear", False)
+    training.compile_model(model, cfg)
+    ds = tf.data.Dataset.from_tensor_slices(({"features": x}, y)).batch(64)
+    hist = training.fit(model, ds, ds, cfg, tmp_path)
+    assert hist.history["val_r2"][-1] > 0.95
+    assert (tmp_path / "history.csv").read_text().startswith("epoch")
+    assert (tmp_path / "checkpoint.keras").exists()
