@@ -175,7 +175,8 @@ class Track:
         lo, hi = max(start, 0), min(end, self.chroms[name])
         if hi > lo:
             vals = self._bw.values(name, int(lo), int(hi), numpy=True)
-            out[lo - start : hi - start] = np.nan_to_num(vals, nan=0.0, copy=False)
+            vals[np.isnan(vals)] = 0.0
+            out[lo - start : hi - start] = vals
         return out
 
     def _span(self, name: str, start: int, end: int) -> tuple[np.ndarray, int]:
@@ -353,10 +354,8 @@ class TrackSet:
         n, length = len(starts), (int(ends[0]) - int(starts[0])) if len(starts) else 0
         if out is None:
             out = np.empty((n, length, len(self.tracks)), dtype=np.float32)
-        buf = np.empty((n, length), dtype=np.float32)
         for c, track in enumerate(self.tracks.values()):
-            track.read_windows(chroms, starts, ends, strands, out=buf)
-            out[:, :, c] = buf
+            track.read_windows(chroms, starts, ends, strands, out=out[:, :, c])
         return out
 
     def close(self) -> None:
