@@ -1,0 +1,173 @@
+"""Factorised training of concatenation models on gene × condition blocks (DeepRAGE-C).
+
+DeepRAGE's examples are (gene, condition) pairs, but its sequence branch depends only on
+the gene and its regulator branch only on the condition. After the concatenation the
+first Dense layer computes ``W·[y; x] + b = W_y·y + W_x·x + b``, so even its product can
+be split: compute ``W_x·x`` once per gene and ``W_y·y + b`` once per condition, and add
+them for every pair of a G × C block. The rest of the head runs per pair.
+
+:class:`FactorizedPairTrainer` trains the *same* Keras model (same layers, same weights,
+same loss — the weighted MSE over the pairs of a block equals the naive pair loss) on
+such blocks; the model itself is unchanged and is saved, exported and evaluated as
+usual. ``bench/bench_deeprage_grouped.py`` measures pairs/s against naive pair batches.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kerasgene.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def _head_chain(model: keras.Model, first: keras.layers.Layer) -> list[keras.layers.Layer]:
+    """Layers after ``first`` that form a single chain ending at the model output."""
+    layers = model.layers
+    chain, prev = [], first
+    for layer in layers[layers.index(first) + 1 :]:
+        if layer.input is not prev.output:
+            raise ConfigError(
+                f"{model.name}: layer {layer.name!r} does not follow {prev.name!r}; "
+                "factorised training needs a single chain after the first Dense"
+            )
+        chain.append(layer)
+        prev = layer
+    return chain
+
+
+class FactorizedPairTrainer:
+    """Train a two-input concatenation model on blocks of G genes × C conditions.
+
+    Parameters
+    ----------
+    model
+        A model with inputs ``gene_input`` and ``condition_input`` whose branches meet in
+        the Concatenate layer ``concat_layer``, followed by a Dense layer and a chain of
+        single-input layers to one output (``deeprage_concat``).
+    optimizer
+        A Keras optimizer (the paper: SGD, learning rate 0.01).
+    """
+
+    def __init__(self, model: keras.Model, optimizer: keras.optimizers.Optimizer, *,
+                 gene_input: str = "sequence", condition_input: str = "regulators",
+                 concat_layer: str = "concat"):
+        self.model = model
+        self.optimizer = optimizer
+        try:
+            concat = model.get_layer(concat_layer)
+        except ValueError:
+            raise ConfigError(f"{model.name}: no Concatenate layer {concat_layer!r}; factorised "
+                              "training applies to concatenation models (deeprage_concat)") from None
+        parts = list(concat.input)
+        branches = {name: self._branch(model, name, parts, concat_layer)
+                    for name in (gene_input, condition_input)}
+        self.gene_branch = keras.Model(model.input[gene_input], parts[branches[gene_input]])
+        self.condition_branch = keras.Model(model.input[condition_input],
+                                            parts[branches[condition_input]])
+        widths = [int(t.shape[-1]) for t in parts]
+        offsets = np.cumsum([0, *widths])
+        self._slices = {name: (int(offsets[i]), int(offsets[i + 1])) for name, i in branches.items()}
+        following = [layer for layer in model.layers
+                     if layer is not concat and concat.output is getattr(layer, "input", None)]
+        if len(following) != 1 or not isinstance(following[0], keras.layers.Dense):
+            raise ConfigError(f"{model.name}: {concat_layer!r} must feed exactly one Dense layer")
+        self.first_dense = following[0]
+        self.head = _head_chain(model, self.first_dense)
+        self.gene_input, self.condition_input = gene_input, condition_input
+        self._step = tf.function(self._train_step, reduce_retracing=True)
+
+    @staticmethod
+    def _branch(model: keras.Model, name: str, parts: list, concat_layer: str) -> int:
+        """Index of the concatenated tensor that depends on input ``name`` alone."""
+        for i, tensor in enumerate(parts):
+            try:
+                keras.Model(model.input[name], tensor)
+            except ValueError:  # graph disconnected: another input feeds this part
+                continue
+            return i
+        raise ConfigError(f"{model.name}: no input of {concat_layer!r} depends on {name!r} alone")
+
+    def _part(self, name: str) -> tf.Tensor:
+        start, stop = self._slices[name]
+        return self.first_dense.kernel[start:stop]
+
+    def block_outputs(self, genes, conditions, training: bool = False) -> tf.Tensor:
+        """Model outputs for every pair of a block, shape (G, C) (regression) or
+        (G, C, n_classes)."""
+        x = self.gene_branch(genes, training=training)
+        y = self.condition_branch(conditions, training=training)
+        hx = tf.matmul(x, self._part(self.gene_input))
+        hy = tf.matmul(y, self._part(self.condition_input))
+        if self.first_dense.use_bias:
+            hy = hy + self.first_dense.bias
+        h = hx[:, None, :] + hy[None, :, :]
+        g, c = tf.shape(h)[0], tf.shape(h)[1]
+        h = tf.reshape(h, (g * c, h.shape[-1]))
+        if self.first_dense.activation is not None:
+            h = self.first_dense.activation(h)
+        for layer in self.head:
+            h = layer(h, training=training)
+        return tf.reshape(h, (g, c, -1)) if h.shape[-1] > 1 else tf.reshape(h, (g, c))
+
+    def _train_step(self, genes, conditions, targets, weights):
+        with tf.GradientTape() as tape:
+            pred = self.block_outputs(genes, conditions, training=True)
+            err = tf.square(tf.cast(targets, pred.dtype) - pred) * weights
+            loss = tf.reduce_sum(err) / tf.maximum(tf.reduce_sum(weights), 1.0)
+            if self.model.losses:
+                loss = loss + tf.add_n(self.model.losses)
+        variables = self.model.trainable_variables
+        grads = tape.gradient(loss, variables)
+        self.optimizer.apply(grads, variables)
+        return loss
+
+    def train_epoch(self, sequences: np.ndarray, regulators: np.ndarray, targets: np.ndarray,
+                    weights: np.ndarray, *, genes_per_block: int = 32,
+                    conditions_per_block: int = 32, seed: int = 0) -> float:
+        """One pass over every gene × condition block in a shuffled order.
+
+        Parameters
+        ----------
+        sequences : (n_genes, L, 4) one-hot promoters
+        regulators : (n_conditions, R) regulator states
+        targets : (n_genes, n_conditions) log-fold changes
+        weights : (n_genes, n_conditions) 1 for training pairs, 0 otherwise
+
+        Returns
+        -------
+        float
+            Mean block loss.
+        """
+        rng = np.random.default_rng(seed)
+        genes = rng.permutation(len(sequences))
+        conds = rng.permutation(len(regulators))
+        blocks = [(genes[i : i + genes_per_block], conds[j : j + conditions_per_block])
+                  for i in range(0, len(genes), genes_per_block)
+                  for j in range(0, len(conds), conditions_per_block)]
+        losses = []
+        for b in rng.permutation(len(blocks)):
+            g, c = blocks[b]
+            w = weights[np.ix_(g, c)]
+            if not w.any():
+                continue
+            loss = self._step(tf.constant(sequences[g], tf.float32),
+                              tf.constant(regulators[c], tf.float32),
+                              tf.constant(targets[np.ix_(g, c)], tf.float32),
+                              tf.constant(w, tf.float32))
+            losses.append(float(loss))
+        return float(np.mean(losses)) if losses else math.nan
+
+    def predict_pairs(self, sequences: np.ndarray, regulators: np.ndarray,
+                      block: int = 256) -> np.ndarray:
+        """Predictions for every gene × condition pair, shape (n_genes, n_conditions)."""
+        rows = []
+        for i in range(0, len(sequences), block):
+            rows.append(self.block_outputs(tf.constant(sequences[i : i + block], tf.float32),
+                                           tf.constant(regulators, tf.float32)).numpy())
+        return np.concatenate(rows, axis=0)
