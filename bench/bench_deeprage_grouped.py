@@ -16,7 +16,7 @@ import time
 import keras
 import numpy as np
 
-from kerasgene.factorized import FactorizedPairTrainer
+from kerasgene.factorized import FactorizedPairTrainer, blocks_from_arrays
 from kerasgene.models import build
 
 
@@ -45,9 +45,10 @@ def main() -> None:
 
     trainer = FactorizedPairTrainer(model, keras.optimizers.SGD(0.01))
     weights = np.ones_like(targets)
-    trainer.train_epoch(seqs[:64], regs[:64], targets[:64, :64], weights[:64, :64])  # warm-up
+    trainer.train_epoch(blocks_from_arrays(seqs[:64], regs[:64], targets[:64, :64],
+                                           weights[:64, :64]))  # warm-up
     t0 = time.perf_counter()
-    trainer.train_epoch(seqs, regs, targets, weights, seed=1)
+    trainer.train_epoch(blocks_from_arrays(seqs, regs, targets, weights, seed=1))
     grouped = targets.size / (time.perf_counter() - t0)
     print(json.dumps({
         "benchmark": "bench_deeprage_grouped", "model": "deeprage_concat (paper defaults)",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -37,6 +38,37 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load(args: argparse.Namespace) -> dict:
+    from kerasgene.config import load_config
+
+    return load_config(args.config, args.overrides)
+
+
+def _cmd_prepare(args: argparse.Namespace) -> int:
+    from kerasgene.runs import prepare
+
+    dataset = prepare(_load(args), force=args.force)
+    print(f"{dataset.path}: {dataset.n_examples} examples, splits {dataset.split_counts}")
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from kerasgene.runs import train
+
+    out = train(_load(args), force_prepare=args.force)
+    print(f"trained: {out / 'model.keras'}; metrics in {out / 'metrics.json'}")
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from kerasgene.runs import evaluate
+
+    print(json.dumps(evaluate(_load(args)), indent=2, default=float))
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from kerasgene.demo import run_demo
 
@@ -60,6 +92,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", choices=["small", "medium"], default="medium")
     p.set_defaults(func=_cmd_simulate)
 
+    for name, func, text in (
+        ("prepare", _cmd_prepare, "build (or reuse) the dataset of a run config"),
+        ("train", _cmd_train, "prepare, train and evaluate the model of a run config"),
+        ("evaluate", _cmd_evaluate, "re-evaluate the trained model of a run config"),
+    ):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--config", required=True, help="YAML run config (configs/*.yaml)")
+        p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                       help="config overrides, e.g. training.epochs=5")
+        if name != "evaluate":
+            p.add_argument("--force", action="store_true", help="rebuild the dataset")
+        p.set_defaults(func=func)
+
     p = sub.add_parser("demo", help="simulate, train and evaluate every task")
     p.add_argument("--out", default="demo_out", help="output directory")
     p.add_argument("--seed", type=int, default=0)
@@ -70,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``kerasgene`` console script; returns the exit status."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterable, Iterator
 
 import keras
 import numpy as np
@@ -127,47 +128,63 @@ class FactorizedPairTrainer:
         self.optimizer.apply(grads, variables)
         return loss
 
-    def train_epoch(self, sequences: np.ndarray, regulators: np.ndarray, targets: np.ndarray,
-                    weights: np.ndarray, *, genes_per_block: int = 32,
-                    conditions_per_block: int = 32, seed: int = 0) -> float:
-        """One pass over every gene × condition block in a shuffled order.
+    def train_epoch(self, blocks: Iterable) -> float:
+        """One pass over ``blocks`` of ``(inputs, targets, weights)``.
 
         Parameters
         ----------
-        sequences : (n_genes, L, 4) one-hot promoters
-        regulators : (n_conditions, R) regulator states
-        targets : (n_genes, n_conditions) log-fold changes
-        weights : (n_genes, n_conditions) 1 for training pairs, 0 otherwise
+        blocks
+            Iterable of ``({gene_input: (G, L, 4), condition_input: (C, R)}, targets (G, C),
+            weights (G, C))``; weights are 1 for the pairs to train on, 0 otherwise — as
+            yielded by :meth:`kerasgene.datasets.PairsDataset.grouped_batches` or
+            :func:`blocks_from_arrays`.
 
         Returns
         -------
         float
-            Mean block loss.
+            Mean block loss (NaN when no block had a pair to train on).
         """
-        rng = np.random.default_rng(seed)
-        genes = rng.permutation(len(sequences))
-        conds = rng.permutation(len(regulators))
-        blocks = [(genes[i : i + genes_per_block], conds[j : j + conditions_per_block])
-                  for i in range(0, len(genes), genes_per_block)
-                  for j in range(0, len(conds), conditions_per_block)]
         losses = []
-        for b in rng.permutation(len(blocks)):
-            g, c = blocks[b]
-            w = weights[np.ix_(g, c)]
-            if not w.any():
+        for x, y, w in blocks:
+            if not np.any(w):
                 continue
-            loss = self._step(tf.constant(sequences[g], tf.float32),
-                              tf.constant(regulators[c], tf.float32),
-                              tf.constant(targets[np.ix_(g, c)], tf.float32),
-                              tf.constant(w, tf.float32))
+            loss = self._step(tf.constant(x[self.gene_input], tf.float32),
+                              tf.constant(x[self.condition_input], tf.float32),
+                              tf.constant(y, tf.float32), tf.constant(w, tf.float32))
             losses.append(float(loss))
         return float(np.mean(losses)) if losses else math.nan
 
-    def predict_pairs(self, sequences: np.ndarray, regulators: np.ndarray,
-                      block: int = 256) -> np.ndarray:
-        """Predictions for every gene × condition pair, shape (n_genes, n_conditions)."""
-        rows = []
-        for i in range(0, len(sequences), block):
-            rows.append(self.block_outputs(tf.constant(sequences[i : i + block], tf.float32),
-                                           tf.constant(regulators, tf.float32)).numpy())
-        return np.concatenate(rows, axis=0)
+    def predict_blocks(self, blocks: Iterable) -> tuple[np.ndarray, np.ndarray]:
+        """(targets, predictions) of the weighted pairs of ``blocks``, flattened."""
+        ys, preds = [], []
+        for x, y, w in blocks:
+            pred = self.block_outputs(tf.constant(x[self.gene_input], tf.float32),
+                                      tf.constant(x[self.condition_input], tf.float32)).numpy()
+            keep = np.asarray(w) > 0
+            ys.append(np.asarray(y)[keep])
+            preds.append(pred[keep])
+        return np.concatenate(ys), np.concatenate(preds)
+
+
+def blocks_from_arrays(sequences: np.ndarray, regulators: np.ndarray, targets: np.ndarray,
+                       weights: np.ndarray, genes_per_block: int = 32,
+                       conditions_per_block: int = 32, seed: int = 0) -> Iterator:
+    """Blocks over in-memory arrays, genes and conditions in a seeded random order.
+
+    Parameters
+    ----------
+    sequences : (n_genes, L, 4); regulators : (n_conditions, R)
+    targets, weights : (n_genes, n_conditions)
+
+    Yields
+    ------
+    ({"sequence": (G, L, 4), "regulators": (C, R)}, targets (G, C), weights (G, C))
+    """
+    rng = np.random.default_rng(seed)
+    genes, conds = rng.permutation(len(sequences)), rng.permutation(len(regulators))
+    for i in range(0, len(genes), genes_per_block):
+        g = genes[i : i + genes_per_block]
+        for j in range(0, len(conds), conditions_per_block):
+            c = conds[j : j + conditions_per_block]
+            yield ({"sequence": sequences[g], "regulators": regulators[c]},
+                   targets[np.ix_(g, c)], weights[np.ix_(g, c)])

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from kerasgene.errors import ConfigError
-from kerasgene.factorized import FactorizedPairTrainer
+from kerasgene.factorized import FactorizedPairTrainer, blocks_from_arrays
 from kerasgene.models import build
 
 SMALL = {"seq_len": 60, "n_regulators": 12, "filters": 6, "filter_length": 5,
@@ -28,7 +28,12 @@ def test_block_outputs_equal_pairwise_predictions(block):
     model = build("deeprage_concat", **SMALL)
     trainer = FactorizedPairTrainer(model, keras.optimizers.SGD(0.01))
     naive = model.predict(_pairs(seqs, regs), verbose=0)["expression"].reshape(5, 4)
-    np.testing.assert_allclose(trainer.predict_pairs(seqs, regs), naive, atol=1e-5)
+    np.testing.assert_allclose(trainer.block_outputs(seqs, regs), naive, atol=1e-5)
+    w = np.ones((5, 4))
+    w[0, 1] = 0
+    y, pred = trainer.predict_blocks(blocks_from_arrays(seqs, regs, naive, w, 2, 3))
+    assert len(y) == 19
+    np.testing.assert_allclose(pred, y, atol=1e-5)
 
 
 def test_one_step_equals_naive_pair_step(block):
@@ -43,8 +48,7 @@ def test_one_step_equals_naive_pair_step(block):
     naive.train_on_batch(_pairs(seqs, regs), targets.reshape(-1, 1))
 
     trainer = FactorizedPairTrainer(model, keras.optimizers.SGD(0.1))
-    trainer.train_epoch(seqs, regs, targets, np.ones_like(targets), genes_per_block=5,
-                        conditions_per_block=4)
+    trainer.train_epoch(blocks_from_arrays(seqs, regs, targets, np.ones_like(targets), 5, 4))
     for a, b in zip(model.get_weights(), naive.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, atol=1e-5)
 
@@ -54,7 +58,8 @@ def test_weights_mask_pairs_out_of_the_loss(block):
     model = build("deeprage_concat", dropout=0.0, **SMALL)
     before = model.get_weights()
     trainer = FactorizedPairTrainer(model, keras.optimizers.SGD(0.1))
-    assert np.isnan(trainer.train_epoch(seqs, regs, targets, np.zeros_like(targets)))
+    assert np.isnan(trainer.train_epoch(blocks_from_arrays(seqs, regs, targets,
+                                                           np.zeros_like(targets))))
     for a, b in zip(model.get_weights(), before, strict=True):
         np.testing.assert_array_equal(a, b)
 
@@ -68,8 +73,8 @@ def test_training_reduces_loss(block, rng):
     trainer = FactorizedPairTrainer(build("deeprage_concat", dropout=0.0, **SMALL),
                                     keras.optimizers.Adam(3e-3))
     w = np.ones_like(targets)
-    losses = [trainer.train_epoch(seqs, regs, targets, w, genes_per_block=8,
-                                  conditions_per_block=8, seed=e) for e in range(30)]
+    losses = [trainer.train_epoch(blocks_from_arrays(seqs, regs, targets, w, 8, 8, seed=e))
+              for e in range(30)]
     assert losses[-1] < 0.5 * losses[0]
 
 

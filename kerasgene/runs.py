@@ -1,0 +1,331 @@
+"""Runs: a run configuration → prepared dataset → trained model → evaluation, on disk.
+
+A run directory (``run_dir`` of the config) holds::
+
+    config.yaml       the resolved configuration
+    model.keras       the trained model (ensembles: the averaging model)
+    history.csv       per-epoch losses and metrics (ensembles: history_member_<i>.csv)
+    metrics.json      test (and valid) metrics of the model, the baselines and controls
+    predictions.tsv   test predictions beside the observed values
+    *.png             loss curves, predicted vs observed or the confusion matrix
+
+Configuration keys beyond the dataset's (``kerasgene.config`` lists the sections)::
+
+    model: {name: isegnet, hparams: {k1: 16}}   # registry name and builder arguments
+    training: {...}                             # kerasgene.training
+    baselines: [ridge, random_forest]           # kerasgene.baselines, on flattened inputs
+    controls: [shuffled]                        # listed under ``training.controls``
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from kerasgene import config as _config
+from kerasgene.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+#: Task of a run config → dataset builder task.
+DATASET_TASK = {"isegnet": "isegnet", "deeprage": "deeprage", "chromatin": "chromatin",
+                "histone": "histone", "histone_fcn": "histone", "deepchrome": "histone"}
+#: Extra keys of the ``training`` section handled here rather than by kerasgene.training.
+RUN_TRAINING_KEYS = {"controls": [], "factorized": False, "genes_per_block": 32,
+                     "conditions_per_block": 32, "baseline_max_examples": 5_000}
+
+
+def run_dir(config: dict) -> Path:
+    """The run directory of a configuration (``run_dir``, default ``runs/<task>``)."""
+    return Path(config.get("run_dir") or Path("runs") / config["task"])
+
+
+def dataset_dir(config: dict) -> Path:
+    """Where the prepared dataset lives (``dataset_dir``, default ``<run_dir>/dataset``)."""
+    return Path(config.get("dataset_dir") or run_dir(config) / "dataset")
+
+
+def prepare(config: dict, force: bool = False):
+    """Build (or reuse, when inputs and parameters are unchanged) the run's dataset."""
+    from kerasgene import datasets
+
+    task = config["task"]
+    if task not in DATASET_TASK:
+        raise ConfigError(f"task: expected one of {', '.join(DATASET_TASK)}, got {task!r}")
+    if "data" not in config:
+        raise ConfigError("config: missing the 'data' section (the dataset's input files)")
+    return datasets.build(DATASET_TASK[task], config["data"], dataset_dir(config), force=force)
+
+
+def is_classification(dataset) -> bool:
+    """True when the dataset's selected target is a class label."""
+    return dataset.target_name == "class"
+
+
+def shape_hparams(model_name: str, dataset) -> dict:
+    """Builder arguments implied by the dataset (input shapes, task, target name)."""
+    shapes = dataset.input_shapes
+    hp: dict = {}
+    if model_name == "isegnet":
+        hp = {"seq_len": shapes["sequence"][0], "n_tracks": shapes["epigenome"][1]}
+    elif model_name.startswith("deeprage"):
+        hp = {"seq_len": shapes["sequence"][0], "n_regulators": shapes["regulators"][0]}
+    elif model_name.startswith("chromatin"):
+        hp = {"window": shapes["signal"][0], "n_channels": shapes["signal"][1],
+              "target": dataset.target_name}
+    elif model_name.startswith("histone_fcn"):
+        hp = {"n_bins": shapes["histone"][0], "n_channels": shapes["histone"][1]}
+    elif model_name == "deepchrome":
+        hp = {"n_bins": shapes["histone"][0], "n_marks": shapes["histone"][1]}
+    elif model_name == "linear":
+        hp = {"inputs": {k: list(v) for k, v in shapes.items()}}
+    if is_classification(dataset) and model_name in ("isegnet", "linear", "deeprage_concat",
+                                                      "deeprage_tensor", "deeprage_rnn"):
+        hp.update(task="classification", n_classes=int(dataset.meta.get("n_classes", 2)))
+    return hp
+
+
+def build_model(config: dict, dataset):
+    """The registry model of ``config['model']`` shaped for ``dataset``."""
+    from kerasgene import models
+
+    section = config.get("model") or {}
+    _config.check_keys(section, ("name", "hparams"), "model")
+    name = section.get("name")
+    if name is None:
+        raise ConfigError("model: missing 'name' (one of kerasgene.models.names())")
+    hparams = {**shape_hparams(name, dataset), **(section.get("hparams") or {})}
+    return models.build(name, **hparams)
+
+
+def _split_training(section: dict | None) -> tuple[dict, dict]:
+    section = dict(section or {})
+    extra = {k: section.pop(k, v) for k, v in RUN_TRAINING_KEYS.items()}
+    return section, extra
+
+
+def _fit_one(model, model_name: str, dataset, train_idx, valid_idx, tsection: dict,
+             out_dir: Path, seed: int):
+    """Compile ``model`` with the paper's recipe and fit it on example indices."""
+    from kerasgene import training
+
+    tcfg = training.resolve_training(tsection, model_name, is_classification(dataset))
+    training.compile_model(model, tcfg)
+    bs = tcfg["batch_size"]
+    train = dataset.to_tf_dataset(train_idx, bs, shuffle=True, seed=seed)
+    valid = dataset.to_tf_dataset(valid_idx, bs)
+    return training.fit(model, train, valid, tcfg, out_dir)
+
+
+def _fit_factorized(model, model_name: str, dataset, tsection: dict, extra: dict,
+                    out_dir: Path, seed: int):
+    """DeepRAGE-C on gene × condition blocks (:mod:`kerasgene.factorized`), with the
+    paper's optimizer, early stopping on validation R² and best weights restored."""
+    import pandas as pd
+
+    from kerasgene import training
+    from kerasgene.factorized import FactorizedPairTrainer
+
+    tcfg = training.resolve_training(tsection, model_name, False)
+    optimizer = training.OPTIMIZERS[tcfg["optimizer"]](learning_rate=tcfg["learning_rate"])
+    trainer = FactorizedPairTrainer(model, optimizer)
+    g, c = extra["genes_per_block"], extra["conditions_per_block"]
+    best, best_weights, wait, rows = -np.inf, model.get_weights(), 0, []
+    for epoch in range(tcfg["epochs"]):
+        loss = trainer.train_epoch(dataset.grouped_batches("train", g, c, shuffle=True,
+                                                           seed=seed, epoch=epoch))
+        y, pred = trainer.predict_blocks(dataset.grouped_batches("valid", g, c))
+        r2 = training.regression_metrics(y, pred)["r2"]
+        rows.append({"epoch": epoch, "loss": loss, "val_r2": r2})
+        log.info("epoch %d: loss %.4f, val_r2 %.4f", epoch + 1, loss, r2)
+        if r2 > best:
+            best, best_weights, wait = r2, model.get_weights(), 0
+        else:
+            wait += 1
+            if wait >= tcfg["patience"]:
+                break
+    model.set_weights(best_weights)
+    pd.DataFrame(rows).to_csv(out_dir / "history.csv", index=False)
+
+
+def _shuffled_control(config: dict, dataset, tsection: dict, out_dir: Path, seed: int) -> dict:
+    """Train the same model on permuted training labels and score it on the test split."""
+    import tensorflow as tf
+
+    from kerasgene import training
+
+    name = config["model"]["name"]
+    model = build_model(config, dataset)
+    tcfg = training.resolve_training(tsection, name, is_classification(dataset))
+    training.compile_model(model, tcfg)
+    x, y = dataset.arrays_for("train")
+    y = np.random.default_rng(seed).permutation(y)
+    xv, yv = dataset.arrays_for("valid")
+    bs = tcfg["batch_size"]
+    train = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(y), seed=seed).batch(bs)
+    valid = tf.data.Dataset.from_tensor_slices((xv, yv)).batch(bs)
+    training.fit(model, train, valid, tcfg, out_dir)
+    y_test, pred = predict_split(model, dataset, "test")
+    return training.evaluate_predictions(y_test, pred, is_classification(dataset))
+
+
+def predict_split(model, dataset, split, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """(observed, predicted) over a split, in index order; predictions are the model's
+    single output (class probabilities for classifiers)."""
+    ys, preds = [], []
+    for batch in dataset.to_tf_dataset(split, batch_size, weights=False):
+        x, y = batch[0], batch[1]
+        out = model.predict_on_batch(x)
+        out = next(iter(out.values())) if isinstance(out, dict) else out
+        ys.append(np.asarray(y))
+        preds.append(np.asarray(out))
+    pred = np.concatenate(preds)
+    if pred.ndim == 2 and pred.shape[1] == 1:
+        pred = pred[:, 0]
+    return np.concatenate(ys), pred
+
+
+def _baseline_arrays(dataset, split: str, max_examples: int, seed: int):
+    from kerasgene.baselines import flatten_inputs
+
+    idx = dataset.split_indices(split)
+    if len(idx) > max_examples:
+        idx = np.sort(np.random.default_rng(seed).choice(idx, max_examples, replace=False))
+    x, y = dataset.arrays_for(idx)
+    return flatten_inputs(x), y
+
+
+def _save_model(model, path: Path) -> None:
+    tmp = path.with_name(f"{path.stem}.tmp-{os.getpid()}.keras")
+    model.save(tmp)
+    os.replace(tmp, path)
+
+
+def train(config: dict, *, force_prepare: bool = False) -> Path:
+    """Prepare the data, train the configured model, evaluate it; returns the run dir.
+
+    Ensembles (``histone_fcn_ensemble``) train each member on its own overlapping
+    two-thirds fold of the training set, validated on the remaining third.
+    ``training.factorized: true`` trains DeepRAGE-C on gene × condition blocks.
+    """
+    from kerasgene import models, training
+
+    seed = int(config.get("seed", 0))
+    training.set_seed(seed)
+    out = run_dir(config)
+    out.mkdir(parents=True, exist_ok=True)
+    _config.save_config(config, out / "config.yaml")
+    dataset = prepare(config, force=force_prepare)
+    tsection, extra = _split_training(config.get("training"))
+    strategy = training.get_strategy((tsection or {}).get("strategy", "default"))
+    name = (config.get("model") or {}).get("name")
+    with strategy.scope():
+        model = build_model(config, dataset)
+        if name == "histone_fcn_ensemble":
+            members = models.ensemble_members(model)
+            folds = dataset.folds("train", k=len(members), seed=seed)
+            for i, (member, (fit_idx, hold_idx)) in enumerate(zip(members, folds, strict=True)):
+                member_dir = out / f"member_{i}"
+                member_dir.mkdir(exist_ok=True)
+                _fit_one(member, "histone_fcn", dataset, fit_idx, hold_idx, tsection, member_dir,
+                         seed + i)
+        elif extra["factorized"]:
+            _fit_factorized(model, name, dataset, tsection, extra, out, seed)
+        else:
+            _fit_one(model, name, dataset, "train", "valid", tsection, out, seed)
+    _save_model(model, out / "model.keras")
+    (out / "checkpoint.keras").unlink(missing_ok=True)
+    metrics = evaluate_model(model, dataset, out)
+    if name == "histone_fcn_ensemble":
+        metrics["members"] = [predict_metrics(m, dataset, "test") for m in models.ensemble_members(model)]
+    if "shuffled" in extra["controls"]:
+        ctrl_dir = out / "control_shuffled"
+        ctrl_dir.mkdir(exist_ok=True)
+        metrics["controls"] = {"shuffled": _shuffled_control(config, dataset, tsection, ctrl_dir, seed)}
+    names = config.get("baselines") or []
+    if names:
+        from kerasgene.baselines import run_baselines
+
+        cap = int(extra["baseline_max_examples"])
+        metrics["baselines"] = run_baselines(
+            names, _baseline_arrays(dataset, "train", cap, seed),
+            _baseline_arrays(dataset, "test", cap, seed), is_classification(dataset), seed)
+    write_json(metrics, out / "metrics.json")
+    return out
+
+
+def predict_metrics(model, dataset, split: str) -> dict:
+    """Metrics of ``model`` on one split."""
+    from kerasgene import training
+
+    y, pred = predict_split(model, dataset, split)
+    return training.evaluate_predictions(y, pred, is_classification(dataset))
+
+
+def evaluate_model(model, dataset, out: Path) -> dict:
+    """Test/valid metrics, predictions.tsv and the plots of a trained model."""
+    import pandas as pd
+
+    from kerasgene import report, training
+
+    classification = is_classification(dataset)
+    metrics = {"model": model.name, "params": int(model.count_params())}
+    for split in ("valid", "test"):
+        if not len(dataset.split_indices(split)):
+            continue
+        y, pred = predict_split(model, dataset, split)
+        metrics[split] = training.evaluate_predictions(y, pred, classification)
+        if split == "test":
+            idx = dataset.split_indices("test")
+            table = dataset.index.iloc[idx].reset_index(drop=True).copy()
+            table["observed"] = y
+            if classification:
+                table["predicted"] = pred.argmax(axis=1)
+            else:
+                table["predicted"] = pred
+            table.to_csv(out / "predictions.tsv", sep="\t", index=False)
+            if classification:
+                report.plot_confusion(np.array(metrics[split]["confusion"]), out / "confusion.png")
+            else:
+                report.plot_scatter(y, pred, out / "predicted_vs_observed.png",
+                                    title=f"{model.name}: test R² = {metrics[split]['r2']:.3f}")
+    for hist in sorted(out.glob("**/history.csv")):
+        if hist.parent.name == "control_shuffled":
+            continue
+        report.plot_history(pd.read_csv(hist), hist.with_name("loss.png"), title=hist.parent.name)
+    return metrics
+
+
+def evaluate(config: dict) -> dict:
+    """Re-evaluate a trained run (the model is loaded with Keras' safe mode)."""
+    import keras
+
+    out = run_dir(config)
+    path = out / "model.keras"
+    if not path.exists():
+        raise ConfigError(f"{path}: no trained model; run `kerasgene train` first")
+    dataset = prepare(config)
+    model = keras.models.load_model(path, safe_mode=True)
+    metrics = evaluate_model(model, dataset, out)
+    write_json(metrics, out / "metrics.json")
+    return metrics
+
+
+def write_json(obj: dict, path: Path) -> None:
+    """Write JSON atomically."""
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(obj, indent=2, default=_json_default))
+    os.replace(tmp, path)
+
+
+def _json_default(value):
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
