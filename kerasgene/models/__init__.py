@@ -1,0 +1,147 @@
+"""Model builders and their registry.
+
+Every builder is a pure function of keyword hyperparameters (the papers' values as
+defaults) returning an **uncompiled** functional :class:`keras.Model` with named inputs
+(``"sequence"``, ``"epigenome"``, ``"regulators"``, ``"signal"``, ``"histone"``) and a
+dict of named outputs (``"expression"``, ``"class_probabilities"`` or the chromatin
+target, e.g. ``"H3K4me3"``). Outputs are a dict so that ``model.export()`` names the
+serving signature's outputs after them; ``model(x)`` / ``model.predict(x)`` therefore
+return ``{name: array}``, and ``fit`` accepts ``y`` either as an array or as
+``{name: array}``. Every model takes ``{input_name: array}`` (single-input ones too).
+
+>>> from kerasgene import models
+>>> model = models.build("isegnet", k1=32)
+>>> model.count_params()
+1772247
+"""
+
+from __future__ import annotations
+
+import gc
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import keras
+
+from kerasgene.errors import ConfigError
+from kerasgene.models.chromatin import chromatin_cnn, chromatin_dnn
+from kerasgene.models.deepchrome import deepchrome
+from kerasgene.models.deeprage import deeprage_concat, deeprage_rnn, deeprage_tensor
+from kerasgene.models.histone_fcn import ensemble_members, histone_fcn, histone_fcn_ensemble
+from kerasgene.models.isegnet import isegnet
+from kerasgene.models.linear import linear
+
+REGISTRY: dict[str, Callable[..., keras.Model]] = {
+    "isegnet": isegnet,
+    "deeprage_concat": deeprage_concat,
+    "deeprage_tensor": deeprage_tensor,
+    "deeprage_rnn": deeprage_rnn,
+    "chromatin_dnn": chromatin_dnn,
+    "chromatin_cnn": chromatin_cnn,
+    "histone_fcn": histone_fcn,
+    "histone_fcn_ensemble": histone_fcn_ensemble,
+    "deepchrome": deepchrome,
+    "linear": linear,
+}
+
+__all__ = [
+    "REGISTRY",
+    "build",
+    "chromatin_cnn",
+    "chromatin_dnn",
+    "deepchrome",
+    "deeprage_concat",
+    "deeprage_rnn",
+    "deeprage_tensor",
+    "describe",
+    "ensemble_members",
+    "histone_fcn",
+    "histone_fcn_ensemble",
+    "hyperparameters",
+    "isegnet",
+    "linear",
+    "names",
+]
+
+
+def names() -> list[str]:
+    """Registry names, in a fixed order (the papers' order, baselines last)."""
+    return list(REGISTRY)
+
+
+def _builder(name: str) -> Callable[..., keras.Model]:
+    if name not in REGISTRY:
+        raise ConfigError(f"unknown model {name!r}; expected one of {names()}")
+    return REGISTRY[name]
+
+
+def hyperparameters(name: str) -> dict[str, Any]:
+    """``{argument: default}`` of a registry builder (what ``build`` accepts)."""
+    sig = inspect.signature(_builder(name))
+    return {
+        k: p.default
+        for k, p in sig.parameters.items()
+        if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+    }
+
+
+def build(name: str, **hparams: Any) -> keras.Model:
+    """Build registry model ``name`` with ``hparams`` overriding its defaults.
+
+    Parameters
+    ----------
+    name : one of :func:`names`
+    **hparams : keyword arguments of the builder (see its docstring)
+
+    Returns
+    -------
+    keras.Model, uncompiled
+
+    Raises
+    ------
+    ConfigError
+        unknown ``name``, unknown argument, or an impossible hyperparameter value.
+    """
+    builder = _builder(name)
+    allowed = hyperparameters(name)
+    accepts_any = any(p.kind == p.VAR_KEYWORD
+                      for p in inspect.signature(builder).parameters.values())
+    if not accepts_any:
+        unknown = sorted(set(hparams) - set(allowed))
+        if unknown:
+            raise ConfigError(
+                f"{name}: unknown hyperparameter(s) {unknown}; expected a subset of "
+                f"{sorted(allowed)}")
+    try:
+        return builder(**hparams)
+    except TypeError as err:  # e.g. an unknown member argument of the ensemble
+        raise ConfigError(f"{name}: {err}") from err
+
+
+def _shapes(tensors) -> dict[str, tuple]:
+    return {t.name: tuple(t.shape[1:]) for t in tensors}
+
+
+def describe() -> list[dict[str, Any]]:
+    """One row per registry model at its defaults.
+
+    Returns
+    -------
+    list of {"name": str, "params": int (count_params, BatchNorm statistics included),
+    "inputs": {input_name: shape without batch}, "outputs": {output_name: shape}}
+    """
+    rows = []
+    for name in names():
+        model = build(name)
+        outputs = model.outputs
+        out_names = list(model.output_names)
+        rows.append({
+            "name": name,
+            "params": int(model.count_params()),
+            "inputs": _shapes(model.inputs),
+            "outputs": {n: tuple(t.shape[1:]) for n, t in zip(out_names, outputs, strict=True)},
+        })
+        del model
+        gc.collect()
+    return rows

@@ -1,0 +1,404 @@
+"""Blocks shared by every model builder, and the hyperparameter checks they all use.
+
+Each block is a pure function ``block(x, ..., name=...) -> x`` over Keras tensors of the
+functional API; the builders in this package are compositions of them, so a change to
+how a block is written (e.g. the order of normalisation, activation and dropout) is made
+once. Every block names its layers ``{name}_{role}`` (``conv``, ``bn``, ``act``,
+``dropout``, ``pool``, ``pad``) so that downstream code (attribution, filter knockout,
+motif extraction) can find a layer by a stable name.
+
+Built-in Keras layers only, plus :class:`FusedBatchNormalization` (a drop-in subclass of
+``BatchNormalization``, registered as ``kerasgene>FusedBatchNormalization``): models
+serialise with ``get_config`` / ``from_config`` and clone with
+:func:`keras.models.clone_model` once ``kerasgene.models`` is imported, and export to a
+SavedModel of standard TensorFlow ops. Tensors are channels-last:
+``(batch, positions, channels)``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import keras
+from keras import layers
+
+from kerasgene.errors import ConfigError
+
+#: allowed elements of a block's ``order``
+_STEPS = ("norm", "act", "dropout")
+
+
+# --------------------------------------------------------------------------------------
+# hyperparameter checks (raise ConfigError naming the argument and the allowed range)
+# --------------------------------------------------------------------------------------
+
+
+def check_int(model: str, arg: str, value: Any, lo: int, hi: int | None = None) -> int:
+    """Return ``value`` if it is an integer in ``[lo, hi]``; raise :class:`ConfigError`."""
+    rng = f"[{lo}, {hi}]" if hi is not None else f">= {lo}"
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    ok = ok and float(value).is_integer()
+    if ok:
+        value = int(value)
+        ok = value >= lo and (hi is None or value <= hi)
+    if not ok:
+        raise ConfigError(f"{model}: {arg} must be an integer {rng} (got {value!r})")
+    return value
+
+
+def check_float(
+    model: str,
+    arg: str,
+    value: Any,
+    lo: float,
+    hi: float | None = None,
+    *,
+    hi_open: bool = False,
+) -> float:
+    """Return ``value`` as float if ``lo <= value <= hi`` (``< hi`` if ``hi_open``)."""
+    close = ")" if hi_open else "]"
+    rng = f"[{lo}, {hi}{close}" if hi is not None else f">= {lo}"
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if ok:
+        value = float(value)
+        ok = math.isfinite(value) and value >= lo
+        if hi is not None:
+            ok = ok and (value < hi if hi_open else value <= hi)
+    if not ok:
+        raise ConfigError(f"{model}: {arg} must be a number in {rng} (got {value!r})")
+    return value
+
+
+def check_rate(model: str, arg: str, value: Any) -> float:
+    """A dropout rate: a number in ``[0, 1)``."""
+    return check_float(model, arg, value, 0.0, 1.0, hi_open=True)
+
+
+def check_choice(model: str, arg: str, value: Any, choices: Sequence[Any]) -> Any:
+    """Return ``value`` if it is one of ``choices``."""
+    if value not in choices:
+        raise ConfigError(f"{model}: {arg} must be one of {list(choices)} (got {value!r})")
+    return value
+
+
+def check_name(model: str, arg: str, value: Any) -> str:
+    """A layer / signature name: letters, digits, ``_``, ``.``, ``-``; not starting with
+    a digit or punctuation (TF Serving signature keys and Keras layer names)."""
+    ok = isinstance(value, str) and value != "" and value[0].isalpha()
+    ok = ok and all(c.isalnum() or c in "_.-" for c in value)
+    if not ok:
+        raise ConfigError(
+            f"{model}: {arg} must be a non-empty name of letters, digits, '_', '.', '-' "
+            f"starting with a letter (got {value!r})"
+        )
+    return value
+
+
+def check_task(model: str, task: Any, n_classes: Any) -> tuple[str, int]:
+    """Check ``task`` ("regression" | "classification") and ``n_classes`` (>= 2)."""
+    check_choice(model, "task", task, ("regression", "classification"))
+    n_classes = check_int(model, "n_classes", n_classes, 2)
+    return task, n_classes
+
+
+def conv_out_len(length: int, kernel: int, stride: int = 1, padding: str = "valid") -> int:
+    """Length after a convolution / pooling window of ``kernel`` with ``stride``."""
+    if padding == "same":
+        return -(-length // stride)
+    return (length - kernel) // stride + 1 if length >= kernel else 0
+
+
+# --------------------------------------------------------------------------------------
+# layers
+# --------------------------------------------------------------------------------------
+
+
+@keras.saving.register_keras_serializable(package="kerasgene")
+class FusedBatchNormalization(layers.BatchNormalization):
+    """:class:`keras.layers.BatchNormalization` computed, in training mode, with
+    TensorFlow's fused kernel (``FusedBatchNormV3`` and its one-op gradient).
+
+    Same weights, configuration and function as the Keras layer (the moving variance is
+    updated with the biased batch variance, as Keras does); Keras 3 computes the batch
+    moments and their gradients with separate element-wise ops, which on the large
+    ``(batch, 2500, 128)`` activations of iSEGnet costs about a quarter of a training
+    step. Falls back to the Keras computation in inference mode, for another backend,
+    a dtype other than float32, a mask, a non-last axis or ``synchronized=True``.
+    ``tests/test_models.py`` checks outputs, gradients and moving statistics against
+    the Keras layer.
+    """
+
+    def _fusable(self, inputs, training, mask) -> bool:
+        return (
+            bool(training)
+            and mask is None
+            and keras.backend.backend() == "tensorflow"
+            and not self.synchronized
+            and self.axis in (-1, len(inputs.shape) - 1)
+            and 2 <= len(inputs.shape) <= 4
+            and keras.backend.standardize_dtype(inputs.dtype) == "float32"
+        )
+
+    def call(self, inputs, training=None, mask=None):
+        if not self._fusable(inputs, training, mask):
+            return super().call(inputs, training=training, mask=mask)
+        import tensorflow as tf
+
+        channels = inputs.shape[-1]
+        shape = tf.shape(inputs)
+        rank = len(inputs.shape)
+        if rank == 2:
+            x = tf.reshape(inputs, [-1, 1, 1, channels])
+        elif rank == 3:
+            x = tf.reshape(inputs, [shape[0], 1, shape[1], channels])
+        else:
+            x = inputs
+        ones = tf.ones([channels], inputs.dtype)
+        y, mean, variance = tf.compat.v1.nn.fused_batch_norm(
+            x,
+            self.gamma if self.scale else ones,
+            self.beta if self.center else tf.zeros_like(ones),
+            epsilon=self.epsilon,
+            data_format="NHWC",
+            is_training=True,
+        )
+        n = tf.cast(tf.size(inputs) // channels, variance.dtype)
+        variance = variance * (n - 1.0) / tf.maximum(n, 2.0)  # Bessel-corrected → biased
+        momentum = self.momentum
+        self.moving_mean.assign(self.moving_mean * momentum + mean * (1.0 - momentum))
+        self.moving_variance.assign(
+            self.moving_variance * momentum + variance * (1.0 - momentum))
+        return tf.reshape(y, shape)
+
+
+# --------------------------------------------------------------------------------------
+# layer blocks
+# --------------------------------------------------------------------------------------
+
+
+def l2_regularizer(l2: float) -> keras.regularizers.Regularizer | None:
+    """``keras.regularizers.L2(l2)`` (adds ``l2 * sum(w**2)`` to the loss) or None."""
+    return keras.regularizers.L2(l2) if l2 else None
+
+
+def _activation(x, activation: str | None, name: str, negative_slope: float):
+    if activation in (None, "linear"):
+        return x
+    if activation == "leaky_relu":
+        return layers.LeakyReLU(negative_slope=negative_slope, name=name)(x)
+    return layers.Activation(activation, name=name)(x)
+
+
+def _post(
+    x,
+    *,
+    name: str,
+    norm: bool,
+    activation: str | None,
+    dropout: float,
+    order: Iterable[str],
+    negative_slope: float,
+    norm_axis: int = -1,
+):
+    """Apply normalisation, activation and dropout in ``order``."""
+    for step in order:
+        if step not in _STEPS:
+            raise ValueError(f"unknown block step {step!r}; expected one of {_STEPS}")
+        if step == "norm" and norm:
+            x = FusedBatchNormalization(axis=norm_axis, name=f"{name}_bn")(x)
+        elif step == "act":
+            x = _activation(x, activation, f"{name}_act", negative_slope)
+        elif step == "dropout" and dropout > 0:
+            x = layers.Dropout(dropout, name=f"{name}_dropout")(x)
+    return x
+
+
+def conv_block(
+    x,
+    filters: int,
+    kernel_size: int,
+    *,
+    name: str,
+    strides: int = 1,
+    padding: str = "valid",
+    pad: tuple[int, int] | None = None,
+    use_bias: bool = True,
+    norm: bool = False,
+    activation: str | None = "relu",
+    dropout: float = 0.0,
+    order: Sequence[str] = ("norm", "act", "dropout"),
+    l2: float = 0.0,
+    negative_slope: float = 0.3,
+    data_format: str = "channels_last",
+):
+    """[ZeroPadding1D] → Conv1D → {BatchNorm, activation, Dropout in ``order``}.
+
+    Parameters
+    ----------
+    x : KerasTensor, shape (batch, positions, channels) (channels-last)
+    filters, kernel_size, strides, padding : as :class:`keras.layers.Conv1D`
+    pad : (before, after) zeros added on the position axis before a "valid" conv
+    use_bias : conv bias (off when a BatchNorm follows and the authors dropped it)
+    norm : add a BatchNormalization layer
+    activation : Keras activation name, "leaky_relu" or None
+    dropout : dropout rate (0 = no layer)
+    order : order of "norm", "act", "dropout" after the conv
+    l2 : L2 penalty on the kernel
+    negative_slope : slope of "leaky_relu"
+    data_format : "channels_last" (fast on CPU) or "channels_first" (reference layouts)
+
+    Returns
+    -------
+    KerasTensor, shape (batch, positions', filters)
+    """
+    if pad is not None and any(pad):
+        x = layers.ZeroPadding1D(padding=pad, data_format=data_format, name=f"{name}_pad")(x)
+    x = layers.Conv1D(
+        filters,
+        kernel_size,
+        strides=strides,
+        padding=padding,
+        use_bias=use_bias,
+        kernel_regularizer=l2_regularizer(l2),
+        data_format=data_format,
+        name=f"{name}_conv",
+    )(x)
+    axis = 1 if data_format == "channels_first" else -1
+    return _post(
+        x,
+        name=name,
+        norm=norm,
+        activation=activation,
+        dropout=dropout,
+        order=order,
+        negative_slope=negative_slope,
+        norm_axis=axis,
+    )
+
+
+def pool1d(x, kind: str, size: int, *, name: str, strides: int | None = None,
+           padding: str = "valid"):
+    """Average ("avg") or max ("max") pooling over positions; ``name`` is the layer's."""
+    cls = {"avg": layers.AveragePooling1D, "max": layers.MaxPooling1D}[kind]
+    return cls(pool_size=size, strides=strides or size, padding=padding, name=name)(x)
+
+
+def dense_block(
+    x,
+    units: int,
+    *,
+    name: str,
+    use_bias: bool = True,
+    norm: bool = False,
+    activation: str | None = "relu",
+    dropout: float = 0.0,
+    order: Sequence[str] = ("norm", "act", "dropout"),
+    l2: float = 0.0,
+    negative_slope: float = 0.3,
+):
+    """Dense → {BatchNorm, activation, Dropout in ``order``}; layers ``{name}_dense`` ...
+
+    Parameters
+    ----------
+    x : KerasTensor, shape (batch, features) (or (batch, ..., features))
+    units : output width
+    Other arguments as :func:`conv_block`.
+
+    Returns
+    -------
+    KerasTensor, shape (batch, units)
+    """
+    x = layers.Dense(
+        units, use_bias=use_bias, kernel_regularizer=l2_regularizer(l2), name=f"{name}_dense"
+    )(x)
+    return _post(
+        x,
+        name=name,
+        norm=norm,
+        activation=activation,
+        dropout=dropout,
+        order=order,
+        negative_slope=negative_slope,
+    )
+
+
+def dense_stack(
+    x,
+    units: Sequence[int],
+    *,
+    name: str,
+    dropout: float | Sequence[float] = 0.0,
+    **kwargs,
+):
+    """Successive :func:`dense_block` layers named ``{name}{i}`` (i from 1).
+
+    Parameters
+    ----------
+    x : KerasTensor, shape (batch, features)
+    units : widths of the layers
+    dropout : one rate for all, or one per layer
+    **kwargs : passed to :func:`dense_block`
+
+    Returns
+    -------
+    KerasTensor, shape (batch, units[-1])
+    """
+    rates = [dropout] * len(units) if isinstance(dropout, int | float) else list(dropout)
+    for i, (u, rate) in enumerate(zip(units, rates, strict=True), start=1):
+        x = dense_block(x, u, name=f"{name}{i}", dropout=rate, **kwargs)
+    return x
+
+
+def output_head(
+    x,
+    *,
+    task: str,
+    output_name: str,
+    n_classes: int = 2,
+    l2: float = 0.0,
+    regression_activation: str | None = None,
+    class_activation: str = "softmax",
+    name: str = "head",
+):
+    """The final layer; the layer that produces the output is named ``output_name``.
+
+    Regression: Dense(1) (+ an Activation layer if ``regression_activation``), shape
+    (batch, 1). Classification: Dense(n_classes, ``class_activation``), shape
+    (batch, n_classes). The returned dict ``{output_name: tensor}`` is meant to be the
+    model's ``outputs``, so that ``model.export()`` names the serving signature's output
+    after it (a bare tensor would become ``output_0``).
+
+    Returns
+    -------
+    dict[str, KerasTensor]
+    """
+    reg = l2_regularizer(l2)
+    if task == "classification":
+        y = layers.Dense(
+            n_classes, activation=class_activation, kernel_regularizer=reg, name=output_name
+        )(x)
+    elif regression_activation in (None, "linear"):
+        y = layers.Dense(1, kernel_regularizer=reg, name=output_name)(x)
+    else:
+        y = layers.Dense(1, kernel_regularizer=reg, name=f"{name}_dense")(x)
+        y = layers.Activation(regression_activation, name=output_name)(y)
+    return {output_name: y}
+
+
+def default_output_name(task: str) -> str:
+    """"expression" for regression, "class_probabilities" for classification."""
+    return "class_probabilities" if task == "classification" else "expression"
+
+
+def functional_model(inputs: dict, outputs: dict, name: str) -> keras.Model:
+    """``keras.Model`` over named inputs and outputs, both dicts keyed by name.
+
+    Every model, single-input ones included, is called with ``{input_name: array}``
+    (a bare array still works for one input, with a Keras warning about the structure),
+    so datasets, attribution and serving code need no special case. Outputs are a dict
+    so the exported signature keys are the output names (a bare tensor would be
+    exported as ``output_0``).
+    """
+    return keras.Model(inputs=dict(inputs), outputs=dict(outputs), name=name)
