@@ -7,6 +7,7 @@ becomes a one-line message on stderr and exit status 2 (``--debug`` shows the tr
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import sys
@@ -15,6 +16,9 @@ from pathlib import Path
 from kerasgene.errors import KerasgeneError
 
 log = logging.getLogger("kerasgene")
+
+#: Modules that add their own subcommands with ``register(subparsers)``.
+COMMAND_MODULES = ("kerasgene.serving.commands",)
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
@@ -72,7 +76,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from kerasgene.demo import run_demo
 
-    run_demo(Path(args.out), seed=args.seed, scale=args.scale)
+    tasks = args.tasks.split(",") if args.tasks else None
+    run_demo(Path(args.out), seed=args.seed, scale=args.scale, tasks=tasks)
     return 0
 
 
@@ -105,10 +110,14 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--force", action="store_true", help="rebuild the dataset")
         p.set_defaults(func=func)
 
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(sub)
+
     p = sub.add_parser("demo", help="simulate, train and evaluate every task")
     p.add_argument("--out", default="demo_out", help="output directory")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--scale", choices=["small", "medium"], default="small")
+    p.add_argument("--tasks", help="comma-separated subset of isegnet,deeprage,chromatin,histone_fcn")
     p.set_defaults(func=_cmd_demo)
     return parser
 

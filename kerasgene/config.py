@@ -5,8 +5,8 @@ A run configuration has these top-level sections (each documented where it is us
     task: isegnet            # isegnet | deeprage | chromatin | histone | deepchrome
     seed: 0
     run_dir: runs/isegnet    # resolved config, model, history, metrics, plots
-    data: {...}              # the dataset builder's keys (kerasgene.datasets)
-    split: {...}             # kerasgene.datasets.splits
+    data_dir: data           # base of relative paths in ``data`` (default: the cwd)
+    data: {...}              # the dataset builder's keys, ``split`` included (kerasgene.datasets)
     model: {name: isegnet, hparams: {...}}
     training: {...}          # kerasgene.training.TRAINING_DEFAULTS
     baselines: [ridge, random_forest]
@@ -26,16 +26,18 @@ import yaml
 from kerasgene.errors import ConfigError, InputFileError
 from kerasgene.genome import check_readable
 
-TOP_LEVEL_KEYS = ("task", "seed", "run_dir", "data", "split", "model", "training",
+TOP_LEVEL_KEYS = ("task", "seed", "run_dir", "data_dir", "data", "model", "training",
                   "baselines", "explain", "dataset_dir")
 
 
 def check_keys(section: Mapping, allowed: Iterable[str], where: str) -> None:
     """Raise ConfigError naming the first unknown key of ``section`` and the nearest valid one."""
-    allowed = list(allowed)
+    if not isinstance(section, Mapping):
+        raise ConfigError(f"{where}: expected a mapping, got {type(section).__name__}")
+    allowed = sorted(allowed)
     for key in section:
         if key not in allowed:
-            near = difflib.get_close_matches(str(key), allowed, n=1)
+            near = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.5)
             hint = f"; did you mean {near[0]!r}?" if near else f"; valid keys: {', '.join(allowed)}"
             raise ConfigError(f"{where}: unknown key {key!r}{hint}")
 

@@ -115,10 +115,23 @@ def read_triplets(
 
 
 def read_names(path: str | os.PathLike) -> list[str]:
-    """Read a list of names, one per line; ``index<TAB>name`` lines keep the name."""
+    """Read a list of names, one per line; ``index<TAB>name`` lines keep all of the name.
+
+    The real DeepRAGE ``expt_names_E.txt`` has CRLF line ends and names that contain a tab
+    (``Heat Shock 000 minutes  hs-2<TAB>R``); a tab inside a name becomes one space, so
+    the names can be table headers.
+    """
     path = check_readable(path, "name list")
+    names = []
     with open(path, encoding="utf-8") as fh:
-        return [line.rstrip("\n").split("\t")[-1] for line in fh if line.strip()]
+        for line in fh:
+            line = line.rstrip("\r\n")
+            if not line.strip():
+                continue
+            first, sep, rest = line.partition("\t")
+            name = rest if sep and first.strip().isdigit() else line
+            names.append(" ".join(name.split("\t")).strip())
+    return names
 
 
 def log_transform(values, base: float = 2.0, pseudocount: float = 1.0) -> np.ndarray:

@@ -58,7 +58,8 @@ def prepare(config: dict, force: bool = False):
         raise ConfigError(f"task: expected one of {', '.join(DATASET_TASK)}, got {task!r}")
     if "data" not in config:
         raise ConfigError("config: missing the 'data' section (the dataset's input files)")
-    return datasets.build(DATASET_TASK[task], config["data"], dataset_dir(config), force=force)
+    return datasets.build(DATASET_TASK[task], config["data"], dataset_dir(config), force=force,
+                          base_dir=config.get("data_dir"))
 
 
 def is_classification(dataset) -> bool:
@@ -281,7 +282,10 @@ def evaluate_model(model, dataset, out: Path) -> dict:
         metrics[split] = training.evaluate_predictions(y, pred, classification)
         if split == "test":
             idx = dataset.split_indices("test")
-            table = dataset.index.iloc[idx].reset_index(drop=True).copy()
+            if len(dataset.index) == dataset.n_examples:  # one index row per example
+                table = dataset.index.iloc[idx].reset_index(drop=True).copy()
+            else:  # genome bins: the index lists chromosome segments
+                table = pd.DataFrame({"example": idx})
             table["observed"] = y
             if classification:
                 table["predicted"] = pred.argmax(axis=1)

@@ -1,0 +1,605 @@
+"""The on-disk Dataset: format, atomic writing, caching, and streaming to ``tf.data``.
+
+Layout of a dataset directory
+-----------------------------
+``<name>.npy``
+    One file per array, read memory-mapped with ``allow_pickle=False`` (a crafted file
+    cannot run code; an object array is rejected). uint8 for one-hot DNA, float16 for
+    [0, 1]-scaled tracks where the rounding (≤ 2⁻¹¹ relative) is far below the data's noise,
+    float32 / int otherwise.
+``meta.json``
+    ``format``, ``task``, ``kerasgene_version``, ``cache_key``, ``params`` (the resolved
+    builder config, split excluded), ``inputs`` (every input file: absolute path, size,
+    mtime_ns and ``sha256_prefix`` = the first 16 hex digits of the SHA-256 of the file's
+    first and last MiB — cheap on multi-GB bigWigs, and with size + mtime enough to
+    notice a changed file), ``arrays`` (shape and dtype of each ``.npy``), ``input_names``,
+    ``input_shapes``, ``target_name``, ``targets``, ``split`` (the split config) and
+    ``split_counts``, plus task-specific fields.
+``index.tsv``
+    One row per example (gene id, chrom, strand, sample / condition / cell, split); the
+    genome-bins task has one row per chromosome segment instead (see genome_bins.py).
+
+Writing and caching
+-------------------
+A builder writes into ``DIR.tmp-<pid>-<random>`` and renames it to ``DIR`` only when
+complete; on any error the temporary directory is removed, so a partial dataset never
+exists under ``DIR``. ``cache_key`` is the SHA-256 of the meta fields known before
+building (format, task, kerasgene version, params, input fingerprints). Re-running a
+builder with the same key reuses ``DIR``; any change of an input file (size, mtime or
+content prefix) or of a parameter gives a new key and a rebuild, which replaces ``DIR``
+atomically. The split is deliberately not in the key: changing only ``split:`` rewrites
+``index.tsv`` and ``meta.json`` in place (each replaced atomically) without re-reading
+the genome.
+
+Streaming
+---------
+:meth:`Dataset.to_tf_dataset` batches example indices in ``tf.data`` and gathers each
+batch from the memory maps in one ``tf.numpy_function`` call (pairs and genome windows
+are assembled there from the base arrays, never materialised), casts in the graph and
+prefetches. ``bench/bench_pipeline.py`` compares it with in-memory tensors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import secrets
+import shutil
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+import kerasgene
+from kerasgene.config import check_keys
+from kerasgene.datasets import splits as _splits
+from kerasgene.errors import ConfigError, InputFileError
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+REQUIRED = object()
+_HASH_BYTES = 1 << 20
+
+
+# ----------------------------------------------------------------------------- config helpers
+def resolve_config(config: Mapping | None, kwargs: Mapping, defaults: Mapping,
+                   section: str) -> dict:
+    """Merge ``config`` and keyword overrides over ``defaults``; check keys and required."""
+    merged_in = dict(config or {})
+    merged_in.update(kwargs)
+    check_keys(merged_in, defaults.keys(), section)
+    cfg = {**defaults, **merged_in}
+    for key, value in cfg.items():
+        if value is REQUIRED:
+            raise ConfigError(f"{section}: missing required key {key!r}")
+    return cfg
+
+
+def resolve_path(value: str | os.PathLike | None, base_dir: str | os.PathLike | None
+                 ) -> Path | None:
+    """A config path, relative paths taken from ``base_dir`` (default: the working dir)."""
+    if value is None:
+        return None
+    p = Path(os.path.expanduser(str(value)))
+    if not p.is_absolute() and base_dir is not None:
+        p = Path(base_dir) / p
+    return p
+
+
+def fingerprint(path: str | os.PathLike) -> dict:
+    """Size, mtime and a SHA-256 prefix (first + last MiB) of an input file."""
+    p = Path(path)
+    try:
+        st = p.stat()
+        h = hashlib.sha256()
+        with open(p, "rb") as fh:
+            h.update(fh.read(_HASH_BYTES))
+            if st.st_size > 2 * _HASH_BYTES:
+                fh.seek(-_HASH_BYTES, os.SEEK_END)
+                h.update(fh.read(_HASH_BYTES))
+    except OSError as err:
+        raise InputFileError(f"{p}: cannot read input file ({err.strerror})") from None
+    return {"path": str(p.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
+            "sha256_prefix": h.hexdigest()[:16]}
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, os.PathLike):
+        return str(obj)
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    return obj
+
+
+def cache_key(task: str, params: Mapping, inputs: Mapping) -> str:
+    """SHA-256 of the canonical JSON of what determines a dataset's arrays."""
+    blob = json.dumps({"format": FORMAT_VERSION, "task": task,
+                       "kerasgene_version": kerasgene.__version__,
+                       "params": _jsonable(params), "inputs": _jsonable(inputs)},
+                      sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}-{secrets.token_hex(3)}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+# ----------------------------------------------------------------------------- writing
+class NpyAppender:
+    """Write a ``.npy`` file of known shape chunk by chunk along axis 0 (no memory map,
+    so written pages do not count towards the process's resident memory)."""
+
+    def __init__(self, path: Path, shape: Sequence[int], dtype):
+        self.path, self.shape, self.dtype = path, tuple(int(s) for s in shape), np.dtype(dtype)
+        self.rows = 0
+        self._fh = open(path, "wb")
+        np.lib.format.write_array_header_1_0(
+            self._fh, {"descr": np.lib.format.dtype_to_descr(self.dtype),
+                       "fortran_order": False, "shape": self.shape})
+
+    def append(self, chunk: np.ndarray) -> None:
+        chunk = np.ascontiguousarray(chunk, dtype=self.dtype)
+        if chunk.shape[1:] != self.shape[1:]:
+            raise ValueError(f"{self.path.name}: chunk shape {chunk.shape} does not match "
+                             f"{self.shape}")
+        if self.rows + len(chunk) > self.shape[0]:
+            raise ValueError(f"{self.path.name}: more rows than the declared {self.shape[0]}")
+        self._fh.write(memoryview(chunk).cast("B"))
+        self.rows += len(chunk)
+
+    def close(self) -> None:
+        self._fh.close()
+        if self.rows != self.shape[0]:
+            raise ValueError(f"{self.path.name}: wrote {self.rows} rows, declared {self.shape[0]}")
+
+
+class DatasetWriter:
+    """Builds a dataset in ``DIR.tmp-*`` and renames it into place on :meth:`commit`.
+
+    Use as a context manager; leaving the block with an exception removes the temporary
+    directory.
+
+    Parameters
+    ----------
+    out_dir
+        Final dataset directory.
+    task
+        Task name stored in meta.json (``isegnet``, ``histone``, ``deeprage``, ``chromatin``).
+    params
+        Resolved builder parameters (JSON-serialisable; the split excluded).
+    inputs
+        Name → input file path; fingerprinted into the cache key.
+    """
+
+    def __init__(self, out_dir: str | os.PathLike, task: str, params: Mapping,
+                 inputs: Mapping[str, str | os.PathLike]):
+        self.out_dir = Path(out_dir)
+        self.task = task
+        self.params = _jsonable(params)
+        self.inputs = {name: fingerprint(p) for name, p in inputs.items()}
+        self.key = cache_key(task, self.params, self.inputs)
+        self.tmp: Path | None = None
+        self._arrays: dict[str, NpyAppender] = {}
+        self._shapes: dict[str, dict] = {}
+
+    def existing(self) -> Dataset | None:
+        """The dataset already at ``out_dir`` if it is complete and has this cache key."""
+        meta_path = self.out_dir / "meta.json"
+        if not meta_path.is_file():
+            return None
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (OSError, json.JSONDecodeError):
+            return None
+        if meta.get("cache_key") != self.key:
+            log.info("%s: inputs or parameters changed (cache key differs); rebuilding",
+                     self.out_dir)
+            return None
+        try:
+            return Dataset.open(self.out_dir)
+        except InputFileError as err:
+            log.warning("%s: existing dataset unreadable (%s); rebuilding", self.out_dir, err)
+            return None
+
+    def __enter__(self) -> DatasetWriter:
+        if (self.out_dir.exists() and not (self.out_dir / "meta.json").is_file()
+                and (not self.out_dir.is_dir() or any(self.out_dir.iterdir()))):
+            raise ConfigError(f"{self.out_dir}: exists and is not a kerasgene dataset; "
+                                  f"refusing to overwrite it")
+        self.out_dir.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = self.out_dir.with_name(
+            f"{self.out_dir.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+        self.tmp.mkdir()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        for appender in self._arrays.values():
+            if not appender._fh.closed:
+                appender._fh.close()
+        if self.tmp is not None and self.tmp.exists():
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def array(self, name: str, shape: Sequence[int], dtype) -> NpyAppender:
+        """Open ``name.npy`` for chunked writing."""
+        appender = NpyAppender(self.tmp / f"{name}.npy", shape, dtype)
+        self._arrays[name] = appender
+        self._shapes[name] = {"shape": list(appender.shape), "dtype": appender.dtype.str}
+        return appender
+
+    def save(self, name: str, values: np.ndarray) -> None:
+        """Write a whole array at once."""
+        values = np.asarray(values)
+        appender = self.array(name, values.shape, values.dtype)
+        if values.ndim == 0:
+            raise ValueError(f"{name}: scalars are stored in meta.json, not as arrays")
+        appender.append(values)
+        appender.close()
+
+    def commit(self, index: pd.DataFrame, meta: Mapping) -> Dataset:
+        """Write index.tsv and meta.json, rename into place, and open the result."""
+        for appender in self._arrays.values():
+            if not appender._fh.closed:
+                appender.close()
+        full = {"format": FORMAT_VERSION, "task": self.task,
+                "kerasgene_version": kerasgene.__version__, "cache_key": self.key,
+                "params": self.params, "inputs": self.inputs, "arrays": self._shapes,
+                "index_columns": {c: str(index[c].dtype) for c in index.columns},
+                **_jsonable(dict(meta))}
+        index.to_csv(self.tmp / "index.tsv", sep="\t", index=False)
+        (self.tmp / "meta.json").write_text(json.dumps(full, indent=1, sort_keys=True))
+        old = None
+        if self.out_dir.exists():
+            old = self.out_dir.with_name(
+                f"{self.out_dir.name}.tmp-old-{os.getpid()}-{secrets.token_hex(4)}")
+            os.rename(self.out_dir, old)
+        os.rename(self.tmp, self.out_dir)
+        self.tmp = None
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        log.info("wrote dataset %s (%s, %d examples)", self.out_dir, self.task,
+                 full.get("n_examples", len(index)))
+        return Dataset.open(self.out_dir)
+
+
+# ----------------------------------------------------------------------------- reading
+def load_array(path: Path, shape: Sequence[int] | None = None, dtype: str | None = None
+               ) -> np.ndarray:
+    """Memory-map one ``.npy`` (``allow_pickle=False``) and check it against meta.json."""
+    try:
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    except ValueError as err:  # object arrays, or an empty file that cannot be mapped
+        if "empty" in str(err).lower() or "cannot mmap" in str(err).lower():
+            try:
+                arr = np.load(path, allow_pickle=False)
+            except ValueError as err2:
+                raise InputFileError(f"{path}: not a plain numeric .npy array ({err2})") from None
+        else:
+            raise InputFileError(f"{path}: not a plain numeric .npy array ({err})") from None
+    except (OSError, EOFError) as err:
+        raise InputFileError(f"{path}: cannot read array ({err})") from None
+    if arr.dtype.hasobject:
+        raise InputFileError(f"{path}: object arrays are not allowed")
+    if shape is not None and list(arr.shape) != list(shape):
+        raise InputFileError(f"{path}: shape {list(arr.shape)}, meta.json says {list(shape)}")
+    if dtype is not None and arr.dtype.str != dtype:
+        raise InputFileError(f"{path}: dtype {arr.dtype.str}, meta.json says {dtype}")
+    return arr
+
+
+_TASKS: dict[str, type[Dataset]] = {}
+
+
+def register(task: str):
+    """Class decorator: ``Dataset.open`` returns this class for meta.json's ``task``."""
+    def deco(cls):
+        cls.task = task
+        _TASKS[task] = cls
+        return cls
+    return deco
+
+
+class Dataset:
+    """A prepared dataset directory, memory-mapped.
+
+    Attributes
+    ----------
+    path : Path
+    meta : dict
+        Contents of meta.json.
+    index : pandas.DataFrame
+        index.tsv (one row per example; one per segment for genome bins).
+    arrays : dict[str, np.memmap]
+        Every ``.npy`` of the directory, memory-mapped read-only.
+    input_names : list[str]
+        Names of the model inputs, in order (keys of the input dict).
+    input_shapes : dict[str, tuple]
+        Per-example shape of each input.
+    target_name : str
+        The target yielded by default (``targets`` lists the alternatives).
+    """
+
+    task: ClassVar[str] = ""
+    index_columns: ClassVar[Mapping[str, str]] = {}
+
+    def __init__(self, path: Path, meta: dict, index: pd.DataFrame,
+                 arrays: dict[str, np.ndarray]):
+        self.path = Path(path)
+        self.meta = meta
+        self.index = index
+        self.arrays = arrays
+
+    # ------------------------------------------------------------------ opening
+    @staticmethod
+    def open(path: str | os.PathLike) -> Dataset:
+        """Open a dataset directory written by a builder."""
+        path = Path(path)
+        meta_path = path / "meta.json"
+        if not meta_path.is_file():
+            raise InputFileError(f"{path}: not a kerasgene dataset (no meta.json)")
+        try:
+            meta = json.loads(meta_path.read_text())
+        except json.JSONDecodeError as err:
+            raise InputFileError(f"{meta_path}: invalid JSON ({err})") from None
+        task = meta.get("task")
+        if task not in _TASKS:
+            raise InputFileError(f"{meta_path}: unknown task {task!r}; expected one of "
+                                 f"{sorted(_TASKS)}")
+        if meta.get("format") != FORMAT_VERSION:
+            raise InputFileError(f"{meta_path}: dataset format {meta.get('format')!r}, this "
+                                 f"kerasgene reads format {FORMAT_VERSION}; rebuild it")
+        arrays = {name: load_array(path / f"{name}.npy", spec["shape"], spec["dtype"])
+                  for name, spec in meta["arrays"].items()}
+        index = _read_index(path / "index.tsv", meta.get("index_columns", {}))
+        return _TASKS[task](path, meta, index, arrays)
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def input_names(self) -> list[str]:
+        return list(self.meta["input_names"])
+
+    @property
+    def input_shapes(self) -> dict[str, tuple]:
+        return {k: tuple(v) for k, v in self.meta["input_shapes"].items()}
+
+    @property
+    def target_name(self) -> str:
+        return self.meta["target_name"]
+
+    @property
+    def targets(self) -> list[str]:
+        return list(self.meta.get("targets", [self.target_name]))
+
+    @property
+    def n_examples(self) -> int:
+        return int(self.meta["n_examples"])
+
+    @property
+    def split_counts(self) -> dict[str, int]:
+        return {s: len(self.split_indices(s)) for s in (*_splits.SETS, _splits.NONE)}
+
+    def __len__(self) -> int:
+        return self.n_examples
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{k}={v}" for k, v in self.split_counts.items() if v)
+        return f"<{type(self).__name__} {self.path} task={self.task} {counts}>"
+
+    def is_stale(self) -> bool:
+        """True when an input file recorded in meta.json changed or disappeared."""
+        for spec in self.meta.get("inputs", {}).values():
+            try:
+                now = fingerprint(spec["path"])
+            except InputFileError:
+                return True
+            if any(now[k] != spec[k] for k in ("size", "mtime_ns", "sha256_prefix")):
+                return True
+        return False
+
+    # ------------------------------------------------------------------ splits
+    def split_indices(self, split: str | Sequence[int] | np.ndarray) -> np.ndarray:
+        """Sorted example indices of ``split`` (``train``/``valid``/``test``/``none``/``all``);
+        an array of indices is returned as int64 unchanged."""
+        if not isinstance(split, str):
+            idx = np.asarray(split, dtype=np.int64)
+            if idx.size and (idx.min() < 0 or idx.max() >= self.n_examples):
+                raise ConfigError(f"split indices outside [0, {self.n_examples})")
+            return idx
+        if split == "all":
+            return np.arange(self.n_examples, dtype=np.int64)
+        if split not in (*_splits.SETS, _splits.NONE):
+            raise ConfigError(f"unknown split {split!r}; expected train, valid, test, none or all")
+        return np.flatnonzero(self.index["split"].to_numpy() == split).astype(np.int64)
+
+    def _nonempty(self, split) -> np.ndarray:
+        idx = self.split_indices(split)
+        if len(idx) == 0:
+            raise ConfigError(f"{self.path}: split {split if isinstance(split, str) else '(indices)'}"
+                              f" is empty")
+        return idx
+
+    def split_table(self) -> pd.DataFrame:
+        """The columns a split method reads (gene_id, chrom, condition, cell, ...)."""
+        return self.index
+
+    def with_split(self, spec: Mapping) -> Dataset:
+        """A copy (same memory maps) whose examples are re-split by ``spec``."""
+        index = self.index.copy()
+        index["split"] = _splits.assign_split(spec, self.split_table(), **self._split_defaults())
+        meta = {**self.meta, "split": _jsonable(dict(spec))}
+        new = type(self)(self.path, meta, index, self.arrays)
+        new.meta["split_counts"] = dict(new.split_counts.items())
+        return new
+
+    def save_split(self) -> None:
+        """Persist this object's split to index.tsv and meta.json (atomic replaces)."""
+        _write_text_atomic(self.path / "index.tsv", self.index.to_csv(sep="\t", index=False))
+        _write_text_atomic(self.path / "meta.json", json.dumps(self.meta, indent=1, sort_keys=True))
+
+    @classmethod
+    def _split_defaults(cls) -> dict:
+        return {"default_fractions": (0.6, 0.2, 0.2), "default_seed": 0}
+
+    def folds(self, split: str = "train", k: int = 3, fraction: float = 2 / 3, seed: int = 0
+              ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """``k`` overlapping (fit, holdout) index pairs over ``split`` (histone FCN ensemble)."""
+        return _splits.overlapping_folds(self._nonempty(split), k, fraction, seed)
+
+    # ------------------------------------------------------------------ gathering
+    def _output_spec(self, target: str) -> dict[str, tuple[tuple, np.dtype]]:
+        """Storage dtype and per-example shape of every gathered array, inputs first."""
+        raise NotImplementedError
+
+    def gather(self, idx: np.ndarray, target: str | None = None) -> dict[str, np.ndarray]:
+        """Arrays of examples ``idx`` in storage dtypes: one entry per input name, then
+        ``"target"`` and (when the task has them) ``"weight"``."""
+        raise NotImplementedError
+
+    def _target(self, target: str | None) -> str:
+        target = target or self.target_name
+        if target not in self.targets:
+            raise ConfigError(f"unknown target {target!r}; this dataset has {self.targets}")
+        return target
+
+    def arrays_for(self, split: str | Sequence[int] = "all", target: str | None = None,
+                   with_weights: bool = False):
+        """In-memory ``(inputs, targets)`` (or ``(inputs, targets, weights)``) of a split.
+
+        Inputs are float32 (a dict keyed by input name), targets float32 (regression) or
+        int32 (classes). Meant for small sets and scikit-learn baselines.
+        """
+        target = self._target(target)
+        got = self.gather(self._nonempty(split), target)
+        x = {n: np.asarray(got[n], dtype=np.float32) for n in self.input_names}
+        y = got["target"]
+        y = y.astype(np.int32) if np.issubdtype(y.dtype, np.integer) else y.astype(np.float32)
+        if with_weights:
+            w = got.get("weight")
+            w = np.ones(len(y), np.float32) if w is None else np.asarray(w, np.float32)
+            return x, y, w
+        return x, y
+
+    def to_tf_dataset(self, split: str | Sequence[int], batch_size: int, shuffle: bool = False,
+                      seed: int = 0, repeat: bool = False, *, target: str | None = None,
+                      drop_remainder: bool = False, weights: bool | None = None,
+                      parallel: int | None = None):
+        """A ``tf.data.Dataset`` of ``({input_name: float32}, target[, sample_weight])``.
+
+        Parameters
+        ----------
+        split
+            ``"train"``, ``"valid"``, ``"test"``, ``"all"`` or an array of example indices.
+        batch_size
+            Examples per batch.
+        shuffle, seed
+            Reshuffle the examples every epoch, reproducibly for a given seed.
+        repeat
+            Repeat forever (use ``steps_per_epoch``).
+        target
+            Which target to yield (``self.targets``); default ``self.target_name``.
+        weights
+            Yield a per-example sample weight (default: when the task has them, e.g.
+            the masked loss of genome bins).
+        parallel
+            Batches gathered concurrently (default: ``tf.data.AUTOTUNE``).
+        """
+        import tensorflow as tf
+
+        target = self._target(target)
+        idx = self._nonempty(split)
+        spec = self._output_spec(target)
+        if weights is None:
+            weights = "weight" in spec
+        if weights and "weight" not in spec:
+            spec = {**spec, "weight": ((), np.dtype(np.float32))}
+        names = list(self.input_names) + ["target"] + (["weight"] if weights else [])
+        tout = [tf.as_dtype(spec[n][1]) for n in names]
+
+        def fetch(batch: np.ndarray):
+            if shuffle:
+                batch = np.sort(batch)  # sequential reads from the memory maps
+            got = self.gather(batch, target)
+            if weights and "weight" not in got:
+                got["weight"] = np.ones(len(batch), np.float32)
+            return [np.ascontiguousarray(got[n]) for n in names]
+
+        def tf_fetch(batch):
+            outs = tf.numpy_function(fetch, [batch], tout, stateful=False)
+            res = {}
+            for name, t in zip(names, outs):
+                t.set_shape((None, *spec[name][0]))
+                if name in self.input_names or name == "weight":
+                    t = tf.cast(t, tf.float32)
+                elif t.dtype.is_integer:
+                    t = tf.cast(t, tf.int32)
+                else:
+                    t = tf.cast(t, tf.float32)
+                res[name] = t
+            x = {n: res[n] for n in self.input_names}
+            return (x, res["target"], res["weight"]) if weights else (x, res["target"])
+
+        ds = tf.data.Dataset.from_tensor_slices(idx)
+        if shuffle:
+            ds = ds.shuffle(len(idx), seed=seed, reshuffle_each_iteration=True)
+        if repeat:
+            ds = ds.repeat()
+        ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+        ds = ds.map(tf_fetch, num_parallel_calls=parallel or tf.data.AUTOTUNE, deterministic=True)
+        return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _read_index(path: Path, columns: Mapping[str, str]) -> pd.DataFrame:
+    try:
+        df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise InputFileError(f"{path}: cannot read dataset index ({err})") from None
+    for col, dtype in columns.items():
+        if col not in df.columns:
+            raise InputFileError(f"{path}: missing column {col!r}")
+        if dtype != "object" and not dtype.startswith(("str", "string")):
+            try:
+                df[col] = df[col].astype(dtype)
+            except (TypeError, ValueError) as err:
+                raise InputFileError(f"{path}: column {col!r} is not {dtype} ({err})") from None
+    return df
+
+
+def finish_split(writer_index: pd.DataFrame, spec: Mapping | None, table: pd.DataFrame | None,
+                 defaults: Mapping) -> tuple[pd.DataFrame, dict]:
+    """Assign the split column of a new index; return (index, split meta)."""
+    spec = dict(spec or {})
+    labels = _splits.assign_split(spec, writer_index if table is None else table, **defaults)
+    index = writer_index.copy()
+    index["split"] = labels
+    counts = {s: int((labels == s).sum()) for s in (*_splits.SETS, _splits.NONE)}
+    return index, {"split": spec, "split_counts": counts}
+
+
+def reuse_or_none(writer: DatasetWriter, split_spec: Mapping | None, force: bool
+                  ) -> Dataset | None:
+    """The cached dataset (re-split on disk if only ``split`` changed), or None to build."""
+    if force:
+        return None
+    ds = writer.existing()
+    if ds is None:
+        return None
+    spec = _jsonable(dict(split_spec or {}))
+    if ds.meta.get("split") != spec:
+        log.info("%s: only the split changed; rewriting index.tsv", ds.path)
+        ds = ds.with_split(spec)
+        ds.save_split()
+    else:
+        log.info("%s: reusing cached dataset (same inputs and parameters)", ds.path)
+    return ds

@@ -1,0 +1,455 @@
+"""DeepRAGE: gene × condition pairs, gathered on the fly.
+
+The promoter one-hot is stored once per gene (``sequence``, (G, L, 4) float32, N rows =
+``n_value``), the regulator vector once per condition (``regulators``, (C, R) float32),
+the labels once as a (G, C) matrix (``lfc`` float32, NaN = missing; ``classes`` int8,
+−1 = missing), and the pairs as two index arrays (``pair_gene``, ``pair_cond``). An example
+is a pair with a finite label; :meth:`PairsDataset.gather` assembles pair batches from the
+base arrays, so the G × C × L × 4 product is never materialised.
+:meth:`PairsDataset.grouped_batches` yields G' genes × C' conditions blocks instead (for
+models that compute the promoter branch once per gene).
+
+Config keys (``build_pairs(config, out_dir)`` / the ``deeprage`` YAML section)
+-------------------------------------------------------------------------------
+``expression`` (required)
+    Gene × condition table of log-fold changes (rows gene ids, a header of condition
+    names; TSV, or CSV by extension). ``gene_column`` = 0. ``conditions``: optional list of
+    columns to use (default all).
+``regulators`` (required)
+    Regulator states per condition: sparse 1-based ``regulator condition value`` triplets
+    (DeepRAGE's ``reg_exp_RxE.tab``; absent = 0), or a table with one row per regulator and
+    one column per condition. ``regulator_format`` = ``auto`` | ``triplets`` | ``table``.
+``regulator_names``, ``condition_names``
+    Optional name files (``reg_names_R.txt``, ``expt_names_E.txt``). With
+    ``condition_names``, triplet column j is the condition named on line j and expression
+    columns are matched by name; without it, the expression columns are taken to be the
+    triplet columns in order.
+``promoters``
+    FASTA of promoter sequences, one record per gene id (the last ``promoter_length``
+    bases are used — those next to the TSS — and shorter records are N-padded on the 5'
+    side). Or ``fasta`` + ``gtf``: ``promoter_length`` bases immediately upstream of each
+    gene's TSS, strand-oriented.
+``promoter_length`` = 1000; ``n_value`` = [0.31, 0.19, 0.19, 0.31]
+    One-hot row for N (A, C, G, T), as in the authors' code.
+``target`` = ``expression`` | ``class``
+    The target yielded by default (both are stored).
+``classes`` = 3; ``class_thresholds`` = null
+    3 classes: down ≤ −0.5, baseline, up ≥ 0.5 (code); 5 classes default thresholds
+    [−1, −0.5, 0.5, 1] (our choice: the paper names 5 bins without their edges);
+    ``class_thresholds`` overrides either.
+``split`` = ``{method: random, fractions: [0.8, 0.1, 0.1], seed: 42}`` (the code's split)
+    ``random`` pairs, ``unseen_gene``, ``unseen_condition`` or ``unseen_pair``.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import itertools
+import logging
+import os
+from collections.abc import Iterator, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from kerasgene.annotation import read_gtf
+from kerasgene.datasets import base
+from kerasgene.errors import ConfigError, InputFileError
+from kerasgene.expression import discretize, read_expression_table, read_triplets
+from kerasgene.genome import Genome, check_readable, one_hot
+
+log = logging.getLogger(__name__)
+
+DEEPRAGE_N = (0.31, 0.19, 0.19, 0.31)
+CLASS_THRESHOLDS = {3: (-0.5, 0.5), 5: (-1.0, -0.5, 0.5, 1.0)}
+DEFAULTS = {
+    "expression": base.REQUIRED, "regulators": base.REQUIRED, "gene_column": 0,
+    "conditions": None, "regulator_format": "auto", "regulator_names": None,
+    "condition_names": None, "promoters": None, "fasta": None, "gtf": None,
+    "promoter_length": 1000, "n_value": list(DEEPRAGE_N), "target": "expression",
+    "classes": 3, "class_thresholds": None,
+    "split": {"method": "random", "fractions": [0.8, 0.1, 0.1], "seed": 42},
+}
+
+
+@base.register("deeprage")
+class PairsDataset(base.Dataset):
+    """DeepRAGE pairs: inputs ``sequence`` (L, 4) and ``regulators`` (R,); targets
+    ``expression`` (log-fold change, float32) and ``class`` (int)."""
+
+    @classmethod
+    def _split_defaults(cls) -> dict:
+        return {"default_fractions": (0.8, 0.1, 0.1), "default_seed": 42}
+
+    @property
+    def gene_ids(self) -> list[str]:
+        return list(self.meta["gene_ids"])
+
+    @property
+    def conditions(self) -> list[str]:
+        return list(self.meta["conditions"])
+
+    @property
+    def class_thresholds(self) -> list[float]:
+        return list(self.meta["class_thresholds"])
+
+    def _output_spec(self, target):
+        a = self.arrays
+        label = a["lfc"] if target == "expression" else a["classes"]
+        return {"sequence": (a["sequence"].shape[1:], a["sequence"].dtype),
+                "regulators": (a["regulators"].shape[1:], a["regulators"].dtype),
+                "target": ((), label.dtype)}
+
+    def gather(self, idx, target=None):
+        target = self._target(target)
+        idx = np.asarray(idx, dtype=np.int64)
+        g = np.asarray(self.arrays["pair_gene"][idx])
+        c = np.asarray(self.arrays["pair_cond"][idx])
+        label = self.arrays["lfc"] if target == "expression" else self.arrays["classes"]
+        return {"sequence": self.arrays["sequence"][g],
+                "regulators": self.arrays["regulators"][c],
+                "target": np.asarray(label[g, c])}
+
+    def grouped_batches(self, split: str | Sequence[int], genes_per_batch: int,
+                        conditions_per_batch: int, shuffle: bool = False, seed: int = 0,
+                        target: str | None = None, epoch: int = 0
+                        ) -> Iterator[tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]]:
+        """One pass over ``split`` in blocks of genes × conditions.
+
+        Yields
+        ------
+        ({"sequence": (G', L, 4), "regulators": (C', R)}, labels (G', C'), mask (G', C'))
+            ``mask`` is 1.0 for pairs of the split (with a label), 0.0 otherwise; blocks
+            without any pair of the split are skipped. Every pair of the split is in
+            exactly one block. With ``shuffle``, genes and conditions are permuted with
+            ``seed + epoch``.
+        """
+        target = self._target(target)
+        idx = self._nonempty(split)
+        g_all = np.asarray(self.arrays["pair_gene"][idx])
+        c_all = np.asarray(self.arrays["pair_cond"][idx])
+        genes, conds = np.unique(g_all), np.unique(c_all)
+        if shuffle:
+            rng = np.random.default_rng([seed, epoch])
+            genes, conds = rng.permutation(genes), rng.permutation(conds)
+        member = np.zeros(self.arrays["lfc"].shape, dtype=bool)
+        member[g_all, c_all] = True
+        label = self.arrays["lfc"] if target == "expression" else self.arrays["classes"]
+        for gi in range(0, len(genes), genes_per_batch):
+            gb = np.sort(genes[gi : gi + genes_per_batch])
+            seq = self.arrays["sequence"][gb]
+            sub_member = member[gb]
+            sub_label = np.asarray(label[gb])
+            for ci in range(0, len(conds), conditions_per_batch):
+                cb = np.sort(conds[ci : ci + conditions_per_batch])
+                mask = sub_member[:, cb]
+                if not mask.any():
+                    continue
+                y = sub_label[:, cb].copy()
+                y[~mask] = 0
+                y = y.astype(np.int32 if np.issubdtype(y.dtype, np.integer) else np.float32)
+                yield ({"sequence": seq, "regulators": self.arrays["regulators"][cb]},
+                       y, mask.astype(np.float32))
+
+    def to_grouped_tf_dataset(self, split, genes_per_batch: int, conditions_per_batch: int,
+                              shuffle: bool = False, seed: int = 0, repeat: bool = False,
+                              target: str | None = None):
+        """``tf.data`` over :meth:`grouped_batches` (a new permutation every pass)."""
+        import tensorflow as tf
+
+        target = self._target(target)
+        a = self.arrays
+        label_dtype = tf.float32 if target == "expression" else tf.int32
+        counter = {"epoch": 0}
+
+        def gen():
+            epoch = counter["epoch"]
+            counter["epoch"] += 1
+            yield from self.grouped_batches(split, genes_per_batch, conditions_per_batch,
+                                            shuffle, seed, target, epoch)
+
+        sig = ({"sequence": tf.TensorSpec((None, *a["sequence"].shape[1:]), tf.float32),
+                "regulators": tf.TensorSpec((None, a["regulators"].shape[1]), tf.float32)},
+               tf.TensorSpec((None, None), label_dtype), tf.TensorSpec((None, None), tf.float32))
+        ds = tf.data.Dataset.from_generator(gen, output_signature=sig)
+        if repeat:
+            ds = ds.repeat()
+        return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _is_triplets(path) -> bool:
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            if line.strip():
+                fields = line.split()
+                if len(fields) != 3:
+                    return False
+                try:
+                    [float(f) for f in fields]
+                except ValueError:
+                    return False
+                return True
+    return False
+
+
+def _header(path, id_column: int | str = 0, known_names: Sequence[str] | None = None
+            ) -> tuple[list[str], bool]:
+    """Column names of a table's header row as written (pandas would rename duplicates).
+
+    Returns (names, repaired). When the header has more fields than the first data row
+    because condition names contain the separator, and ``known_names`` (the raw names of the
+    condition list) joined by the separator give exactly the header, the known names are
+    returned with ``repaired=True``. Any other mismatch of field counts raises
+    InputFileError, since the columns would be shifted.
+    """
+    sep = "," if str(path).lower().removesuffix(".gz").endswith(".csv") else "\t"
+    with open(path, "rb") as fh:
+        gz = fh.read(2) == b"\x1f\x8b"
+    with (gzip.open(path, "rt", encoding="utf-8") if gz else open(path, encoding="utf-8")) as fh:
+        rows = list(csv.reader(itertools.islice(fh, 2), delimiter=sep))
+    if not rows:
+        raise InputFileError(f"{path}: empty table")
+    row = rows[0]
+    pos = id_column if isinstance(id_column, int) else row.index(id_column)
+    names = [str(c) for i, c in enumerate(row) if i != pos]
+    if len(rows) > 1 and len(rows[1]) != len(row):
+        if (known_names is not None and pos == 0 and len(rows[1]) == len(known_names) + 1
+                and sep.join(_clean(n) for n in names) == sep.join(_clean(n) for n in known_names)):
+            log.warning("%s: condition names in the header contain the separator; using the "
+                        "condition_names file's %d names", path, len(known_names))
+            return list(known_names), True
+        raise InputFileError(f"{path}: the header has {len(row)} fields but the first row has "
+                             f"{len(rows[1])}; does a condition name contain the separator?")
+    return names, False
+
+
+def _clean(name: str) -> str:
+    """A name as a CSV/TSV reader sees it: outer spaces and double quotes removed."""
+    name = str(name).strip()
+    if len(name) >= 2 and name[0] == name[-1] == '"':
+        name = name[1:-1]
+    return name
+
+
+def _read_repaired(path, labels: list[str]) -> pd.DataFrame:
+    """Data rows of a table whose header could not be parsed, with the given labels."""
+    sep = "," if str(path).lower().removesuffix(".gz").endswith(".csv") else "\t"
+    raw = pd.read_csv(path, sep=sep, header=None, skiprows=1, dtype=str, keep_default_na=False)
+    if raw.shape[1] != len(labels) + 1:
+        raise InputFileError(f"{path}: rows have {raw.shape[1]} fields, expected {len(labels) + 1}")
+    values = raw.iloc[:, 1:].replace({"": "nan", "NA": "nan"}).apply(pd.to_numeric, errors="coerce")
+    bad = values.isna() & ~raw.iloc[:, 1:].isin(["", "NA", "NaN", "nan"])
+    if bad.any().any():
+        r, c = np.argwhere(bad.to_numpy())[0]
+        raise InputFileError(f"{path}: non-numeric value {raw.iat[r, c + 1]!r} in row {r + 2}")
+    values.index = pd.Index(raw.iloc[:, 0].str.strip(), name="gene_id")
+    values.columns = labels
+    return values.astype(np.float64)
+
+
+def read_condition_names(path, keep_tabs: bool = False) -> list[str]:
+    """Names of a list file, one per line, ``index<TAB>name`` lines keeping all of the name.
+
+    The real ``expt_names_E.txt`` has CRLF line ends and three names that contain a tab
+    (``Heat Shock 000 minutes  hs-2<TAB>R``); tabs inside a name become one space, so the
+    names can be table headers.
+    """
+    path = check_readable(path, "name list")
+    names = []
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            line = line.rstrip("\r\n")
+            if not line.strip():
+                continue
+            first, sep, rest = line.partition("\t")
+            name = rest if sep and first.strip().isdigit() else line
+            names.append(name.strip() if keep_tabs else " ".join(name.split("\t")).strip())
+    return names
+
+
+def unique_labels(names: Sequence[str]) -> list[str]:
+    """Names made unique by occurrence: the k-th repeat of ``x`` becomes ``x#k`` (the real
+    DeepRAGE condition list names three different arrays "Heat Shock 000 minutes  hs-2").
+    Outer spaces and double quotes are removed first (the real list quotes five names)."""
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        n = _clean(n)
+        seen[n] = seen.get(n, 0) + 1
+        out.append(n if seen[n] == 1 else f"{n}#{seen[n]}")
+    return out
+
+
+def _regulator_matrix(cfg, base_dir, expr_labels: list[str]
+                      ) -> tuple[np.ndarray, list[str], list[int]]:
+    """(C, R) regulator states of the matched expression columns, regulator names, and the
+    positions of those columns in ``expr_labels`` (matched by unique label)."""
+    path = check_readable(base.resolve_path(cfg["regulators"], base_dir), "regulator file")
+    fmt = cfg["regulator_format"]
+    if fmt not in ("auto", "triplets", "table"):
+        raise ConfigError(f"deeprage.regulator_format: expected auto, triplets or table, got {fmt!r}")
+    if fmt == "auto":
+        fmt = "triplets" if _is_triplets(path) else "table"
+    reg_names = (read_condition_names(base.resolve_path(cfg["regulator_names"], base_dir))
+                 if cfg["regulator_names"] else None)
+    if fmt == "table":
+        table = read_expression_table(path)
+        if reg_names is None:
+            reg_names = [str(i) for i in table.index]
+        cond_labels = unique_labels(_header(path)[0])
+        dense = table.to_numpy(np.float32)  # (R, C)
+    else:
+        cond_labels = (unique_labels(read_condition_names(
+            base.resolve_path(cfg["condition_names"], base_dir)))
+                       if cfg["condition_names"] else None)
+        n_cond = len(cond_labels) if cond_labels is not None else len(expr_labels)
+        dense = read_triplets(path, shape=(len(reg_names), n_cond) if reg_names else None)
+        if reg_names is None:
+            reg_names = [str(i + 1) for i in range(dense.shape[0])]
+        if dense.shape[1] < n_cond:
+            dense = np.pad(dense, ((0, 0), (0, n_cond - dense.shape[1])))
+        if cond_labels is None:
+            if dense.shape[1] != len(expr_labels):
+                raise InputFileError(
+                    f"{path}: {dense.shape[1]} conditions but the expression table has "
+                    f"{len(expr_labels)} columns; give condition_names to match them by name")
+            cond_labels = list(expr_labels)
+    if dense.shape[0] != len(reg_names):
+        raise InputFileError(f"{path}: {dense.shape[0]} regulators but {len(reg_names)} names")
+    pos = {n: j for j, n in enumerate(cond_labels)}
+    used, cols = [], []
+    for i, c in enumerate(expr_labels):
+        j = pos.get(c)
+        if j is not None:
+            used.append(i)
+            cols.append(j)
+    if not used:
+        raise InputFileError(f"{path}: none of the expression table's conditions "
+                             f"({', '.join(expr_labels[:3])}, ...) has regulator states")
+    if len(used) < len(expr_labels):
+        log.warning("deeprage: %d of %d expression conditions have no regulator states (ignored)",
+                    len(expr_labels) - len(used), len(expr_labels))
+    return dense[:, cols].T.copy(), reg_names, used
+
+
+def _promoters(cfg, base_dir, gene_ids: list[str], length: int, n_value) -> tuple[list[str], np.ndarray]:
+    """(kept gene ids, (G, L, 4) float32 one-hot)."""
+    seqs: dict[str, str] = {}
+    if cfg["promoters"]:
+        with Genome(base.resolve_path(cfg["promoters"], base_dir)) as genome:
+            for gid in gene_ids:
+                if gid in genome.chroms:
+                    n = genome.chroms[gid]
+                    seqs[gid] = genome.fetch(gid, n - length, n)
+            short = sum(genome.chroms[g] < length for g in seqs)
+        if short:
+            log.warning("deeprage: %d promoters shorter than %d bp were N-padded on the 5' side",
+                        short, length)
+    elif cfg["fasta"] and cfg["gtf"]:
+        genes = {g.id: g for g in read_gtf(base.resolve_path(cfg["gtf"], base_dir))}
+        with Genome(base.resolve_path(cfg["fasta"], base_dir)) as genome:
+            for gid in gene_ids:
+                g = genes.get(gid)
+                if g is None:
+                    continue
+                if g.strand == "+":
+                    seqs[gid] = genome.fetch(g.chrom, g.tss - length, g.tss, "+")
+                else:
+                    seqs[gid] = genome.fetch(g.chrom, g.tss + 1, g.tss + 1 + length, "-")
+    else:
+        raise ConfigError("deeprage: give 'promoters' (a FASTA of promoter sequences) or "
+                          "'fasta' and 'gtf'")
+    kept = [g for g in gene_ids if g in seqs]
+    if not kept:
+        raise InputFileError("deeprage: no expression gene id has a promoter sequence "
+                             f"(e.g. {', '.join(gene_ids[:3])})")
+    if len(kept) < len(gene_ids):
+        log.warning("deeprage: %d of %d genes have no promoter sequence (ignored)",
+                    len(gene_ids) - len(kept), len(gene_ids))
+    onehot = one_hot("".join(seqs[g] for g in kept), np.asarray(n_value, np.float32),
+                     dtype=np.float32).reshape(len(kept), length, 4)
+    return kept, onehot
+
+
+def build_pairs(config: Mapping | None = None, out_dir: str | os.PathLike | None = None, *,
+                force: bool = False, progress: bool = True,
+                base_dir: str | os.PathLike | None = None, **kwargs) -> PairsDataset:
+    """Prepare the DeepRAGE dataset (config keys in the module docstring)."""
+    cfg = base.resolve_config(config, kwargs, DEFAULTS, "deeprage")
+    if out_dir is None:
+        raise ConfigError("deeprage: out_dir is required")
+    if cfg["target"] not in ("expression", "class"):
+        raise ConfigError(f"deeprage.target: expected 'expression' or 'class', got {cfg['target']!r}")
+    thresholds = cfg["class_thresholds"]
+    if thresholds is None:
+        if int(cfg["classes"]) not in CLASS_THRESHOLDS:
+            raise ConfigError(f"deeprage.classes: expected 3 or 5 (or give class_thresholds), "
+                              f"got {cfg['classes']!r}")
+        thresholds = CLASS_THRESHOLDS[int(cfg["classes"])]
+    thresholds = [float(t) for t in thresholds]
+    length = int(cfg["promoter_length"])
+    if length < 1:
+        raise ConfigError("deeprage.promoter_length: must be >= 1")
+    inputs = {k: base.resolve_path(cfg[k], base_dir) for k in
+              ("expression", "regulators", "regulator_names", "condition_names", "promoters",
+               "fasta", "gtf") if cfg[k]}
+    params = {k: v for k, v in cfg.items() if k != "split"}
+    params["class_thresholds"] = thresholds
+    writer = base.DatasetWriter(out_dir, "deeprage", params, inputs)
+    cached = base.reuse_or_none(writer, cfg["split"], force)
+    if cached is not None:
+        return cached
+
+    raw_names = (read_condition_names(inputs["condition_names"], keep_tabs=True)
+                 if "condition_names" in inputs else None)
+    header, repaired = _header(inputs["expression"], cfg["gene_column"], raw_names)
+    labels = unique_labels(" ".join(h.split("\t")) for h in header)
+    table = (_read_repaired(inputs["expression"], labels) if repaired
+             else read_expression_table(inputs["expression"], cfg["gene_column"]))
+    if len(labels) != table.shape[1]:
+        raise InputFileError(f"{inputs['expression']}: header has {len(labels)} condition names "
+                             f"for {table.shape[1]} columns")
+    table.columns = labels
+    if cfg["conditions"] is not None:
+        missing = [c for c in cfg["conditions"] if c not in labels]
+        if missing:
+            raise ConfigError(f"deeprage.conditions: {missing[0]!r} is not a column of "
+                              f"{inputs['expression']}")
+        table = table[list(cfg["conditions"])]
+    regs, reg_names, used_pos = _regulator_matrix(cfg, base_dir, list(table.columns))
+    table = table.iloc[:, used_pos]
+    used = list(table.columns)
+    gene_ids, seq = _promoters(cfg, base_dir, [str(g) for g in table.index], length,
+                               cfg["n_value"])
+    lfc = table.loc[gene_ids].to_numpy(np.float32)
+    finite = np.isfinite(lfc)
+    classes = np.where(finite, discretize(np.nan_to_num(lfc), thresholds), -1).astype(np.int8)
+    pg, pc = np.nonzero(finite)
+    if len(pg) == 0:
+        raise InputFileError(f"{inputs['expression']}: no finite log-fold change")
+    index = pd.DataFrame({"gene_id": np.asarray(gene_ids)[pg],
+                          "condition": np.asarray(used)[pc]})
+    index, split_meta = base.finish_split(index, cfg["split"], None,
+                                          PairsDataset._split_defaults())
+    with writer:
+        writer.save("sequence", seq)
+        writer.save("regulators", regs.astype(np.float32))
+        writer.save("lfc", lfc)
+        writer.save("classes", classes)
+        writer.save("pair_gene", pg.astype(np.int32))
+        writer.save("pair_cond", pc.astype(np.int32))
+        meta = {
+            "n_examples": int(len(pg)), "n_genes": len(gene_ids), "n_conditions": len(used),
+            "gene_ids": gene_ids, "conditions": used, "regulator_names": reg_names,
+            "input_names": ["sequence", "regulators"],
+            "input_shapes": {"sequence": [length, 4], "regulators": [regs.shape[1]]},
+            "target_name": cfg["target"], "targets": ["expression", "class"],
+            "class_thresholds": thresholds, "n_classes": len(thresholds) + 1,
+            **split_meta,
+        }
+        return writer.commit(index, meta)
+
+
+__all__ = ["CLASS_THRESHOLDS", "DEEPRAGE_N", "PairsDataset", "build_pairs", "read_condition_names",
+           "unique_labels"]

@@ -1,0 +1,461 @@
+"""iSEGnet: one gene-centric window per gene and biosample (TSS[-1000,+500] ⊕ TTS[-500,+500]).
+
+Each example is a gene in one biosample: the one-hot sequence (2500, 4) and the 7 tracks
+(2500, 7) of the concatenated TSS and TTS regions, oriented 5'→3' of the gene (minus-strand
+genes: reverse-complemented sequence, reversed tracks; TSS region first), and the log
+expression of the gene in that biosample. Several biosamples or replicates are pooled in
+one dataset (iSEGnet's case study of R² against the number of replicates); the sequence is
+stored once per gene and shared by its examples.
+
+Config keys (``build_regions(config, out_dir)`` / the ``isegnet`` YAML section)
+-------------------------------------------------------------------------------
+``gtf`` (required)
+    Gene annotation. ``biotypes``: optional list of gene types to keep
+    (e.g. ``[protein_coding]``).
+``fasta`` (required)
+    Genome FASTA.
+``samples`` (required)
+    List of biosamples / replicates, each a mapping with
+    ``name`` (default ``sample<i>``), ``expression`` (TPM table, one row per gene),
+    ``expression_column`` (column of that table; default: ``name`` when the table has such a
+    column, else its first sample column), ``gene_column`` (default 0), and ``tracks``: an
+    ordered mapping track name → bigWig path, or → ``{path: ..., transform: ...}``. A bare
+    path gets the paper's transform: ``percent`` (/100) for a track named ``WGBS`` /
+    ``methylation``, else ``neglog10p`` (per-20-bp region −log10 p scaled to [0, 1] by the
+    file's maximum). Every sample must list the same track names in the same order
+    (paper: DNase, H3K4me1, H3K4me3, H3K9me3, H3K27me3, H3K36me3, WGBS).
+``tss_flank`` = [1000, 500], ``tts_flank`` = [500, 500]
+    Bases upstream and downstream of the TSS / TTS (gene orientation).
+``log_base`` = 2, ``pseudocount`` = 1
+    Labels are ``log_base(TPM + pseudocount)`` (log2(TPM+1) puts typical TPMs in 0–10,
+    the range of the released labels); genes with TPM 0 or missing are dropped per sample.
+``epigenome_dtype`` = ``float16``
+    Storage of the [0, 1] tracks (``float32`` to keep full precision).
+``track_order`` = ``paper``
+    When a sample's track names are exactly the paper's seven, channels follow the paper's
+    order (DNase, H3K4me1, H3K4me3, H3K9me3, H3K27me3, H3K36me3, WGBS) whatever the order of
+    the mapping; ``as_given`` keeps the mapping's order. meta.json records it (``track_names``).
+``allow_chrom_mismatch`` = false
+    Tracks of one sample with different chromosome sets are an error unless true; then
+    only genes on chromosomes present in every file are kept.
+``chunk_size`` = 1000
+    Genes read and written per chunk (peak memory ∝ chunk_size).
+``split`` = ``{method: random, fractions: [0.6, 0.2, 0.2], seed: 0, group: gene_id}``
+    See :mod:`kerasgene.datasets.splits`; grouping by gene keeps a gene's replicates in one set.
+
+Gene ids of an expression table are matched to the GTF's ``gene_id`` exactly, then with
+the version suffix removed (``ENSG….5`` ↔ ``ENSG…``). How many ids are absent from the GTF
+is logged (warning); none matching is an error. Genes on chromosomes missing from the
+FASTA or a track are dropped with a warning.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from kerasgene.annotation import Gene, read_gtf
+from kerasgene.datasets import base
+from kerasgene.errors import ConfigError, InputFileError, UnknownChromosomeError
+from kerasgene.expression import log_transform, read_expression_table
+from kerasgene.genome import Genome, one_hot
+from kerasgene.tracks import TrackSet
+
+log = logging.getLogger(__name__)
+
+ISEGNET_TRACKS = ("DNase", "H3K4me1", "H3K4me3", "H3K9me3", "H3K27me3", "H3K36me3", "WGBS")
+_METHYLATION_NAMES = {"wgbs", "methylation", "dna_methylation", "5mc"}
+
+DEFAULTS = {
+    "gtf": base.REQUIRED, "fasta": base.REQUIRED, "samples": base.REQUIRED,
+    "biotypes": None, "tss_flank": [1000, 500], "tts_flank": [500, 500],
+    "log_base": 2.0, "pseudocount": 1.0, "epigenome_dtype": "float16",
+    "allow_chrom_mismatch": False, "chunk_size": 1000, "track_order": "paper",
+    "split": {"method": "random", "fractions": [0.6, 0.2, 0.2], "seed": 0, "group": "gene_id"},
+}
+SAMPLE_KEYS = {"name", "expression", "expression_column", "gene_column", "tracks"}
+TRACK_KEYS = {"path", "transform"}
+
+
+# ----------------------------------------------------------------------------- pure functions
+def gene_windows(
+    genes: Sequence[Gene],
+    tss_flank: tuple[int, int] = (1000, 500),
+    tts_flank: tuple[int, int] = (500, 500),
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Genomic coordinates of each gene's TSS and TTS sub-windows.
+
+    Parameters
+    ----------
+    genes
+        Objects with ``chrom``, ``strand``, ``tss`` and ``tts`` (0-based positions of the
+        first and last transcribed base), e.g. :class:`kerasgene.annotation.Gene`.
+    tss_flank, tts_flank
+        (upstream, downstream) bases in gene orientation; the TSS (TTS) base is at offset
+        ``upstream`` of its sub-window once oriented.
+
+    Returns
+    -------
+    chroms : np.ndarray of str, shape (N,)
+    starts, ends : np.ndarray of int64, shape (N, 2)
+        0-based half-open genomic intervals; column 0 the TSS window, column 1 the TTS window.
+    strands : np.ndarray of str, shape (N,)
+        Read each window on this strand (minus: reverse-complement / reverse) to get 5'→3'.
+    """
+    n = len(genes)
+    chroms = np.array([g.chrom for g in genes], dtype=str) if n else np.empty(0, str)
+    strands = np.array([g.strand for g in genes], dtype=str) if n else np.empty(0, str)
+    anchors = np.array([[g.tss, g.tts] for g in genes], dtype=np.int64).reshape(n, 2)
+    up = np.array([tss_flank[0], tts_flank[0]], dtype=np.int64)
+    down = np.array([tss_flank[1], tts_flank[1]], dtype=np.int64)
+    minus = (strands == "-")[:, None]
+    starts = np.where(minus, anchors - down + 1, anchors - up)
+    ends = np.where(minus, anchors + up + 1, anchors + down)
+    return chroms, starts, ends, strands
+
+
+def extract_regions(
+    genes: Sequence[Gene],
+    genome: Genome | None,
+    trackset: TrackSet | None,
+    tss_flank: tuple[int, int] = (1000, 500),
+    tts_flank: tuple[int, int] = (500, 500),
+    epigenome_dtype=np.float32,
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Model inputs of iSEGnet for ``genes`` (used by the builder and by serving).
+
+    Parameters
+    ----------
+    genes
+        Genes (see :func:`gene_windows`).
+    genome, trackset
+        Sources of the sequence and of the tracks; either may be None to skip that input.
+        The trackset's transforms are applied (:class:`kerasgene.tracks.NegLog10PValue`...).
+    tss_flank, tts_flank
+        Sub-window sizes (see :func:`gene_windows`).
+    epigenome_dtype
+        dtype of the returned tracks.
+
+    Returns
+    -------
+    sequence : np.ndarray of uint8, shape (N, L, 4), columns A, C, G, T (N bases all 0)
+    epigenome : np.ndarray, shape (N, L, n_tracks)
+        L = sum(tss_flank) + sum(tts_flank) (2500); TSS region first, 5'→3'.
+    """
+    chroms, starts, ends, strands = gene_windows(genes, tss_flank, tts_flank)
+    n = len(chroms)
+    l1, l2 = int(sum(tss_flank)), int(sum(tts_flank))
+    seq = epi = None
+    if genome is not None:
+        parts = []
+        for i in range(n):
+            for j in (0, 1):
+                parts.append(genome.fetch(chroms[i], int(starts[i, j]), int(ends[i, j]),
+                                          strands[i]))
+        seq = one_hot("".join(parts), 0, dtype=np.uint8).reshape(n, l1 + l2, 4)
+    if trackset is not None:
+        epi = np.empty((n, l1 + l2, len(trackset.names)), dtype=epigenome_dtype)
+        if n:
+            epi[:, :l1] = trackset.read_windows(chroms, starts[:, 0], ends[:, 0], strands)
+            epi[:, l1:] = trackset.read_windows(chroms, starts[:, 1], ends[:, 1], strands)
+    return seq, epi
+
+
+def match_gene_ids(table_ids: Sequence[str], genes: Sequence[Gene], source: str
+                   ) -> dict[str, Gene]:
+    """Map expression-table ids to genes: exact ``gene_id``, then without version suffix.
+
+    Logs how many table ids are absent from the annotation; raises InputFileError if none
+    match.
+    """
+    by_id = {g.id: g for g in genes}
+    by_stem: dict[str, Gene] = {}
+    for g in genes:
+        by_stem.setdefault(g.id.split(".")[0], g)
+    matched: dict[str, Gene] = {}
+    for tid in table_ids:
+        g = by_id.get(tid) or by_stem.get(str(tid).split(".")[0])
+        if g is not None:
+            matched[tid] = g
+    missing = len(table_ids) - len(matched)
+    if not matched:
+        example = ", ".join(list(map(str, table_ids))[:3])
+        raise InputFileError(f"{source}: none of its {len(table_ids)} gene ids ({example}, ...) "
+                             f"is in the annotation")
+    if missing:
+        log.warning("%s: %d of %d gene ids are absent from the annotation (ignored)",
+                    source, missing, len(table_ids))
+    return matched
+
+
+def default_transform(track_name: str) -> str:
+    """The paper's transform for a track name: ``percent`` for WGBS, ``neglog10p`` else."""
+    return "percent" if track_name.lower() in _METHYLATION_NAMES else "neglog10p"
+
+
+# ----------------------------------------------------------------------------- dataset
+@base.register("isegnet")
+class RegionsDataset(base.Dataset):
+    """iSEGnet examples: ``sequence`` (L, 4) shared per gene, ``epigenome`` (L, m), target
+    ``expression`` (log TPM)."""
+
+    def _output_spec(self, target):
+        a = self.arrays
+        return {"sequence": (a["sequence"].shape[1:], a["sequence"].dtype),
+                "epigenome": (a["epigenome"].shape[1:], a["epigenome"].dtype),
+                "target": ((), a["expression"].dtype)}
+
+    def gather(self, idx, target=None):
+        idx = np.asarray(idx, dtype=np.int64)
+        rows = np.asarray(self.arrays["sequence_row"][idx])
+        return {"sequence": self.arrays["sequence"][rows],
+                "epigenome": self.arrays["epigenome"][idx],
+                "target": np.asarray(self.arrays["expression"][idx])}
+
+
+def _sample_specs(cfg: Mapping, base_dir) -> list[dict]:
+    samples = cfg["samples"]
+    if isinstance(samples, Mapping):
+        samples = [samples]
+    if not isinstance(samples, Sequence) or not samples:
+        raise ConfigError("isegnet.samples: expected a non-empty list of samples")
+    out, names = [], None
+    for i, s in enumerate(samples):
+        where = f"isegnet.samples[{i}]"
+        base.check_keys(s, SAMPLE_KEYS, where)
+        for key in ("expression", "tracks"):
+            if key not in s:
+                raise ConfigError(f"{where}: missing required key {key!r}")
+        tracks = {}
+        if not isinstance(s["tracks"], Mapping) or not s["tracks"]:
+            raise ConfigError(f"{where}.tracks: expected a mapping track name → bigWig")
+        for tname, spec in s["tracks"].items():
+            if isinstance(spec, Mapping):
+                base.check_keys(spec, TRACK_KEYS, f"{where}.tracks.{tname}")
+                if "path" not in spec:
+                    raise ConfigError(f"{where}.tracks.{tname}: missing required key 'path'")
+                path, transform = spec["path"], spec.get("transform", default_transform(tname))
+            else:
+                path, transform = spec, default_transform(tname)
+            tracks[str(tname)] = (str(base.resolve_path(path, base_dir)), transform)
+        if cfg["track_order"] not in ("paper", "as_given"):
+            raise ConfigError(f"isegnet.track_order: expected paper or as_given, got "
+                              f"{cfg['track_order']!r}")
+        if cfg["track_order"] == "paper" and set(tracks) == set(ISEGNET_TRACKS):
+            tracks = {t: tracks[t] for t in ISEGNET_TRACKS}
+        if names is None:
+            names = list(tracks)
+        elif list(tracks) != names:
+            raise ConfigError(f"{where}.tracks: names {list(tracks)} differ from the first "
+                              f"sample's {names} (same tracks, same order required)")
+        out.append({"name": str(s.get("name", f"sample{i}")),
+                    "expression": str(base.resolve_path(s["expression"], base_dir)),
+                    "expression_column": s.get("expression_column"),
+                    "gene_column": s.get("gene_column", 0), "tracks": tracks})
+    if len({s["name"] for s in out}) != len(out):
+        raise ConfigError("isegnet.samples: sample names must be unique")
+    return out
+
+
+def _labels(sample: dict, genes: list[Gene], log_base: float, pseudocount: float
+            ) -> tuple[list[Gene], np.ndarray]:
+    table = read_expression_table(sample["expression"], sample["gene_column"])
+    col = sample["expression_column"]
+    if col is None:
+        col = sample["name"] if sample["name"] in table.columns else table.columns[0]
+    if col not in table.columns:
+        raise InputFileError(f"{sample['expression']}: no column {col!r} "
+                             f"(columns: {list(table.columns)})")
+    values = table[col]
+    matched = match_gene_ids(list(values.index), genes, sample["expression"])
+    keep = [(tid, g) for tid, g in matched.items()
+            if np.isfinite(values[tid]) and values[tid] != 0]
+    n_zero = len(matched) - len(keep)
+    if n_zero:
+        log.info("%s [%s]: dropped %d genes with zero or missing expression", sample["expression"],
+                 col, n_zero)
+    if any(values[tid] < 0 for tid, _ in keep):
+        raise InputFileError(f"{sample['expression']} [{col}]: negative expression values; "
+                             f"expected TPM >= 0")
+    seen: set[str] = set()
+    out_genes, out_vals = [], []
+    for tid, g in keep:
+        if g.id in seen:
+            continue
+        seen.add(g.id)
+        out_genes.append(g)
+        out_vals.append(values[tid])
+    labels = log_transform(np.asarray(out_vals), base=log_base, pseudocount=pseudocount)
+    return out_genes, labels.astype(np.float32)
+
+
+def _usable_chroms(chroms: set[str], genome: Genome, tracksets: list[TrackSet]) -> set[str]:
+    ok = set()
+    for c in chroms:
+        try:
+            genome.resolve(c)
+            for ts in tracksets:
+                for t in ts.tracks.values():
+                    t.resolve(c)
+        except UnknownChromosomeError:
+            continue
+        ok.add(c)
+    return ok
+
+
+def build_regions(config: Mapping | None = None, out_dir: str | os.PathLike | None = None, *,
+                  force: bool = False, progress: bool = True,
+                  base_dir: str | os.PathLike | None = None, **kwargs) -> RegionsDataset:
+    """Prepare the iSEGnet dataset (config keys in the module docstring).
+
+    Returns the cached dataset when ``out_dir`` already holds one built from the same
+    inputs and parameters. Peak memory is bounded by ``chunk_size``: arrays are appended to
+    their ``.npy`` files chunk by chunk, chromosome by chromosome.
+    """
+    cfg = base.resolve_config(config, kwargs, DEFAULTS, "isegnet")
+    if out_dir is None:
+        raise ConfigError("isegnet: out_dir is required")
+    samples = _sample_specs(cfg, base_dir)
+    try:
+        tss_flank = tuple(int(v) for v in cfg["tss_flank"])
+        tts_flank = tuple(int(v) for v in cfg["tts_flank"])
+    except (TypeError, ValueError):
+        raise ConfigError("isegnet: tss_flank and tts_flank must be [upstream, downstream] "
+                          f"integers, got {cfg['tss_flank']!r}, {cfg['tts_flank']!r}") from None
+    if len(tss_flank) != 2 or len(tts_flank) != 2 or min(tss_flank + tts_flank) < 0 \
+            or sum(tss_flank) + sum(tts_flank) <= 0:
+        raise ConfigError("isegnet: tss_flank and tts_flank must be [upstream, downstream] >= 0")
+    try:
+        epi_dtype = np.dtype(cfg["epigenome_dtype"])
+    except TypeError:
+        raise ConfigError(f"isegnet.epigenome_dtype: not a dtype: {cfg['epigenome_dtype']!r}") from None
+    if epi_dtype not in (np.float16, np.float32):
+        raise ConfigError("isegnet.epigenome_dtype: expected float16 or float32")
+    chunk = int(cfg["chunk_size"])
+    if chunk < 1:
+        raise ConfigError("isegnet.chunk_size: must be >= 1")
+    gtf = base.resolve_path(cfg["gtf"], base_dir)
+    fasta = base.resolve_path(cfg["fasta"], base_dir)
+
+    inputs = {"gtf": gtf, "fasta": fasta}
+    for i, s in enumerate(samples):
+        inputs[f"samples[{i}].expression"] = s["expression"]
+        for tname, (path, _) in s["tracks"].items():
+            inputs[f"samples[{i}].tracks.{tname}"] = path
+    params = {k: v for k, v in cfg.items() if k not in ("split", "samples", "gtf", "fasta")}
+    params["samples"] = [{**s, "tracks": {k: {"path": p, "transform": t}
+                                          for k, (p, t) in s["tracks"].items()}}
+                         for s in samples]
+    params.update(tss_flank=list(tss_flank), tts_flank=list(tts_flank))
+    writer = base.DatasetWriter(out_dir, "isegnet", params, inputs)
+    cached = base.reuse_or_none(writer, cfg["split"], force)
+    if cached is not None:
+        return cached
+
+    genes = read_gtf(gtf, cfg["biotypes"])
+    genome = Genome(fasta)
+    tracksets = [TrackSet(s["tracks"]) for s in samples]
+    try:
+        if not cfg["allow_chrom_mismatch"]:
+            for ts in tracksets:
+                ts.check_same_chroms()
+        per_sample = [_labels(s, genes, cfg["log_base"], cfg["pseudocount"]) for s in samples]
+        chroms = _usable_chroms({g.chrom for gs, _ in per_sample for g in gs}, genome, tracksets)
+        chrom_order = {c: i for i, c in enumerate(sorted(chroms, key=_chrom_sort_key))}
+        examples = []  # (sample index, gene, label)
+        dropped = 0
+        for si, (gs, labels) in enumerate(per_sample):
+            for g, y in zip(gs, labels):
+                if g.chrom in chrom_order:
+                    examples.append((si, g, y))
+                else:
+                    dropped += 1
+        if dropped:
+            log.warning("isegnet: dropped %d examples on chromosomes missing from the FASTA or "
+                        "a track", dropped)
+        if not examples:
+            raise InputFileError("isegnet: no gene left after matching expression, annotation, "
+                                 "FASTA and tracks")
+
+        def order(item):
+            si, g, _ = item
+            return (si, chrom_order[g.chrom], g.tss, g.id)
+
+        examples.sort(key=order)
+        uniq = sorted({g.id: g for _, g, _ in examples}.values(),
+                      key=lambda g: (chrom_order[g.chrom], g.tss, g.id))
+        row_of = {g.id: i for i, g in enumerate(uniq)}
+        length = sum(tss_flank) + sum(tts_flank)
+        n_tracks = len(tracksets[0].names)
+        n_ex = len(examples)
+
+        index = pd.DataFrame({
+            "gene_id": [g.id for _, g, _ in examples],
+            "gene_name": [g.name for _, g, _ in examples],
+            "sample": [samples[si]["name"] for si, _, _ in examples],
+            "chrom": [g.chrom for _, g, _ in examples],
+            "strand": [g.strand for _, g, _ in examples],
+            "tss": np.array([g.tss for _, g, _ in examples], dtype=np.int64),
+            "tts": np.array([g.tts for _, g, _ in examples], dtype=np.int64),
+        })
+        # split first: an empty set fails before the windows are read
+        index, split_meta = base.finish_split(index, cfg["split"], None,
+                                              RegionsDataset._split_defaults())
+        with writer:
+            seq_out = writer.array("sequence", (len(uniq), length, 4), np.uint8)
+            bar = tqdm(total=len(uniq) + n_ex, desc="isegnet windows", unit="gene",
+                       disable=not progress)
+            for lo in range(0, len(uniq), chunk):
+                part = uniq[lo : lo + chunk]
+                seq, _ = extract_regions(part, genome, None, tss_flank, tts_flank)
+                seq_out.append(seq)
+                bar.update(len(part))
+            epi_out = writer.array("epigenome", (n_ex, length, n_tracks), epi_dtype)
+            for lo in range(0, n_ex, chunk):
+                part = examples[lo : lo + chunk]
+                # a chunk may straddle two samples: read each sample's genes with its tracks
+                for si in sorted({e[0] for e in part}):
+                    sub = [g for s_i, g, _ in part if s_i == si]
+                    _, epi = extract_regions(sub, None, tracksets[si], tss_flank, tts_flank,
+                                             epigenome_dtype=epi_dtype)
+                    epi_out.append(epi)
+                bar.update(len(part))
+            bar.close()
+            writer.save("expression", np.array([y for _, _, y in examples], dtype=np.float32))
+            writer.save("sequence_row", np.array([row_of[g.id] for _, g, _ in examples],
+                                                 dtype=np.int32))
+            meta = {
+                "n_examples": n_ex, "n_genes": len(uniq),
+                "input_names": ["sequence", "epigenome"],
+                "input_shapes": {"sequence": [length, 4], "epigenome": [length, n_tracks]},
+                "target_name": "expression", "targets": ["expression"],
+                "track_names": tracksets[0].names, "samples": [s["name"] for s in samples],
+                "label": f"log{cfg['log_base']:g}(TPM + {cfg['pseudocount']:g})",
+                **split_meta,
+            }
+            return writer.commit(index, meta)
+    finally:
+        genome.close()
+        for ts in tracksets:
+            ts.close()
+
+
+def _chrom_sort_key(name: str):
+    bare = name[3:] if name.startswith("chr") else name
+    return (0, int(bare), "") if bare.isdigit() else (1, 0, bare)
+
+
+__all__ = [
+    "ISEGNET_TRACKS",
+    "RegionsDataset",
+    "build_regions",
+    "default_transform",
+    "extract_regions",
+    "gene_windows",
+    "match_gene_ids",
+]

@@ -1,0 +1,441 @@
+"""gRPC client of TensorFlow Serving (and of ``kerasgene serve``), official stubs only.
+
+>>> from kerasgene.serving import Client                          # doctest: +SKIP
+>>> with Client("127.0.0.1:8500", "isegnet") as c:                 # doctest: +SKIP
+...     out = c.predict({"sequence": seq, "epigenome": epi})       # (N, 2500, 4), (N, 2500, 7)
+...     out["expression"].shape
+(N, 1)
+
+Large requests are split along the batch axis into chunks of at most ``batch_size``
+examples and ``max_message_bytes`` bytes, and up to ``max_in_flight`` chunks are sent
+concurrently (the next chunk is serialised while the server computes the previous one).
+Arrays are cast to the signature's dtypes (read once from GetModelMetadata), so float64
+or uint8 one-hot arrays may be passed. Failures raise :class:`ServingError` whose
+``code`` is the gRPC status name.
+
+:meth:`Client.predict_genes` builds iSEGnet's inputs from genomic coordinates with the
+preprocessing constants stored in the export (signature ``kerasgene_metadata``, the same
+document as ``assets/kerasgene.json``), so client and training read windows alike.
+Keys read from the export's ``preprocessing`` dict (or its ``params`` sub-dict):
+``tss_flank``, ``tts_flank`` (default [1000, 500], [500, 500]), ``track_names`` (channel
+order of "epigenome"; also accepted: ``tracks`` as a list), ``transforms`` (track name →
+transform spec of :func:`kerasgene.tracks.make_transform`; default: the paper's,
+:func:`kerasgene.datasets.regions.default_transform`), ``log_base`` and ``pseudocount``
+(to report TPM beside log expression).
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import grpc
+import numpy as np
+from tensorflow.core.framework import tensor_pb2, types_pb2
+from tensorflow_serving.apis import (
+    get_model_metadata_pb2,
+    get_model_status_pb2,
+    model_service_pb2_grpc,
+    predict_pb2,
+    prediction_service_pb2_grpc,
+)
+
+from kerasgene.errors import ConfigError
+from kerasgene.serving import DEFAULT_SIGNATURE, METADATA_SIGNATURE, ServingError
+
+MiB = 1 << 20
+
+_NP_TO_DT = {
+    np.dtype(np.float32): types_pb2.DT_FLOAT, np.dtype(np.float64): types_pb2.DT_DOUBLE,
+    np.dtype(np.float16): types_pb2.DT_HALF, np.dtype(np.int8): types_pb2.DT_INT8,
+    np.dtype(np.int16): types_pb2.DT_INT16, np.dtype(np.int32): types_pb2.DT_INT32,
+    np.dtype(np.int64): types_pb2.DT_INT64, np.dtype(np.uint8): types_pb2.DT_UINT8,
+    np.dtype(np.uint16): types_pb2.DT_UINT16, np.dtype(np.uint32): types_pb2.DT_UINT32,
+    np.dtype(np.uint64): types_pb2.DT_UINT64, np.dtype(np.bool_): types_pb2.DT_BOOL,
+}
+_DT_TO_NP = {v: k for k, v in _NP_TO_DT.items()}
+_NP_NAMES = {d.name: d for d in _NP_TO_DT}
+_STATES = {v: k for k, v in get_model_status_pb2.ModelVersionStatus.State.items()}
+
+
+def fill_tensor_proto(proto: tensor_pb2.TensorProto, array: np.ndarray) -> None:
+    """Write ``array`` into ``proto`` in place (numeric: one copy into
+    ``tensor_content``; other dtypes through ``tf.make_tensor_proto``)."""
+    array = np.asarray(array)
+    dt = _NP_TO_DT.get(array.dtype)
+    if dt is None:
+        import tensorflow as tf
+
+        proto.CopyFrom(tf.make_tensor_proto(array))
+        return
+    proto.dtype = dt
+    for s in array.shape:
+        proto.tensor_shape.dim.add(size=int(s))
+    proto.tensor_content = np.ascontiguousarray(array).tobytes()
+
+
+def make_tensor_proto(array: np.ndarray) -> tensor_pb2.TensorProto:
+    """TensorProto of an array (see :func:`fill_tensor_proto`)."""
+    proto = tensor_pb2.TensorProto()
+    fill_tensor_proto(proto, array)
+    return proto
+
+
+def make_ndarray(proto: tensor_pb2.TensorProto) -> np.ndarray:
+    """ndarray of a TensorProto (``tensor_content`` without a copy when possible)."""
+    dt = _DT_TO_NP.get(proto.dtype)
+    if dt is not None and proto.tensor_content:
+        shape = [d.size for d in proto.tensor_shape.dim]
+        return np.frombuffer(proto.tensor_content, dtype=dt).reshape(shape)
+    import tensorflow as tf
+
+    return tf.make_ndarray(proto)
+
+
+def _tensor_info(info) -> dict:
+    dtype = _DT_TO_NP.get(info.dtype)
+    return {
+        "dtype": dtype.name if dtype is not None else types_pb2.DataType.Name(info.dtype),
+        "shape": None if info.tensor_shape.unknown_rank
+        else [int(d.size) for d in info.tensor_shape.dim],
+    }
+
+
+class Client:
+    """Predict, metadata and status calls to one model of a TF Serving endpoint.
+
+    Parameters
+    ----------
+    target : "host:port" of the gRPC endpoint (8500 for TF Serving)
+    model_name : servable name
+    timeout : seconds allowed for each RPC
+    version : ask for this version (default: the newest the server has)
+    signature : signature name (default "serving_default")
+    batch_size : largest batch sent in one request (keep ≤ the server's cap)
+    max_message_bytes : largest request or response; raise both here and on the server
+    max_in_flight : chunks of one :meth:`predict` call in flight at once
+    """
+
+    def __init__(
+        self,
+        target: str,
+        model_name: str,
+        *,
+        timeout: float = 60.0,
+        version: int | None = None,
+        signature: str = DEFAULT_SIGNATURE,
+        batch_size: int = 256,
+        max_message_bytes: int = 256 * MiB,
+        max_in_flight: int = 2,
+    ):
+        if batch_size < 1 or max_in_flight < 1:
+            raise ConfigError("Client: batch_size and max_in_flight must be >= 1")
+        self.target, self.model_name = target, model_name
+        self.timeout, self.version, self.signature = timeout, version, signature
+        self.batch_size, self.max_message_bytes = batch_size, max_message_bytes
+        self.max_in_flight = max_in_flight
+        self._channel = grpc.insecure_channel(
+            target,
+            options=[
+                ("grpc.max_receive_message_length", max_message_bytes),
+                ("grpc.max_send_message_length", max_message_bytes),
+            ],
+        )
+        self._predict = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
+        self._models = model_service_pb2_grpc.ModelServiceStub(self._channel)
+        self._signature_cache: dict | None = None
+        self._constants: dict | None = None
+
+    # --------------------------------------------------------------------- plumbing
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _spec(self, msg, signature: str | None = None) -> None:
+        msg.model_spec.name = self.model_name
+        if self.version is not None:
+            msg.model_spec.version.value = int(self.version)
+        if signature is not None:
+            msg.model_spec.signature_name = signature
+
+    def _error(self, err: grpc.RpcError, what: str) -> ServingError:
+        code = err.code() if hasattr(err, "code") else None
+        name = code.name if code is not None else "UNKNOWN"
+        details = err.details() if hasattr(err, "details") else str(err)
+        return ServingError(
+            f"{self.target} model {self.model_name!r}: {what} failed: {name}: {details}", name
+        )
+
+    # --------------------------------------------------------------------- metadata
+    def metadata(self) -> dict[str, Any]:
+        """Signatures of the served version.
+
+        Returns
+        -------
+        dict with ``name``, ``version`` and ``signatures``: signature name →
+        ``{"inputs": {key: {"dtype", "shape"}}, "outputs": {...}, "method_name"}``
+        (shape ``-1`` = any size, e.g. the batch axis).
+        """
+        req = get_model_metadata_pb2.GetModelMetadataRequest()
+        self._spec(req)
+        req.metadata_field.append("signature_def")
+        try:
+            resp = self._predict.GetModelMetadata(req, timeout=self.timeout)
+        except grpc.RpcError as err:
+            raise self._error(err, "GetModelMetadata") from None
+        sig_map = get_model_metadata_pb2.SignatureDefMap()
+        resp.metadata["signature_def"].Unpack(sig_map)
+        sigs = {}
+        for name, sd in sig_map.signature_def.items():
+            if name.startswith("__"):
+                continue
+            sigs[name] = {
+                "inputs": {k: _tensor_info(v) for k, v in sorted(sd.inputs.items())},
+                "outputs": {k: _tensor_info(v) for k, v in sorted(sd.outputs.items())},
+                "method_name": sd.method_name,
+            }
+        return {"name": resp.model_spec.name, "version": resp.model_spec.version.value,
+                "signatures": sigs}
+
+    def status(self) -> list[dict[str, Any]]:
+        """State of every version the server knows: ``[{"version", "state", "error_code",
+        "error_message"}]`` with state one of START, LOADING, AVAILABLE, UNLOADING, END."""
+        req = get_model_status_pb2.GetModelStatusRequest()
+        self._spec(req)
+        try:
+            resp = self._models.GetModelStatus(req, timeout=self.timeout)
+        except grpc.RpcError as err:
+            raise self._error(err, "GetModelStatus") from None
+        return [
+            {"version": s.version, "state": _STATES.get(s.state, str(s.state)),
+             "error_code": s.status.error_code, "error_message": s.status.error_message}
+            for s in resp.model_version_status
+        ]
+
+    def constants(self) -> dict[str, Any]:
+        """The export's ``kerasgene.json`` (preprocessing constants under
+        ``"preprocessing"``), fetched once through the ``kerasgene_metadata`` signature."""
+        if self._constants is None:
+            req = predict_pb2.PredictRequest()
+            self._spec(req, METADATA_SIGNATURE)
+            try:
+                resp = self._predict.Predict(req, timeout=self.timeout)
+            except grpc.RpcError as err:
+                raise self._error(err, "reading the kerasgene_metadata signature") from None
+            raw = make_ndarray(resp.outputs["json"])
+            text = raw.item() if raw.shape == () else raw.reshape(-1)[0]
+            self._constants = json.loads(text.decode() if isinstance(text, bytes) else text)
+        return self._constants
+
+    def _input_signature(self) -> dict[str, dict]:
+        if self._signature_cache is None:
+            sigs = self.metadata()["signatures"]
+            if self.signature not in sigs:
+                raise ServingError(
+                    f"{self.target} model {self.model_name!r}: no signature "
+                    f"{self.signature!r} (signatures: {sorted(sigs)})", "INVALID_ARGUMENT")
+            self._signature_cache = sigs[self.signature]["inputs"]
+        return self._signature_cache
+
+    # --------------------------------------------------------------------- predict
+    def _request(self, arrays: Mapping[str, np.ndarray], output_filter) -> predict_pb2.PredictRequest:
+        req = predict_pb2.PredictRequest()
+        self._spec(req, self.signature)
+        for k, a in arrays.items():
+            fill_tensor_proto(req.inputs[k], a)  # in place: no extra copy of the payload
+        if output_filter:
+            req.output_filter.extend(output_filter)
+        return req
+
+    def _decode(self, resp) -> dict[str, np.ndarray]:
+        return {k: make_ndarray(v) for k, v in resp.outputs.items()}
+
+    def predict(
+        self,
+        inputs: Mapping[str, Any],
+        *,
+        output_filter: Sequence[str] | None = None,
+        cast: bool = True,
+    ) -> dict[str, np.ndarray]:
+        """Run the signature on ``inputs`` (batch-first arrays keyed by input name).
+
+        Parameters
+        ----------
+        inputs : {name: array of shape (N, ...)}, every array with the same N
+        output_filter : outputs to return (default: all)
+        cast : cast arrays to the signature's dtypes (one GetModelMetadata call, cached)
+
+        Returns
+        -------
+        {output name: np.ndarray of shape (N, ...)}
+        """
+        arrays = {k: np.asarray(v) for k, v in inputs.items()}
+        if cast:
+            sig = self._input_signature()
+            for k, a in arrays.items():
+                want = sig.get(k, {}).get("dtype")
+                if want in _NP_NAMES and a.dtype != _NP_NAMES[want]:
+                    arrays[k] = a.astype(_NP_NAMES[want])
+        sizes = {k: (a.shape[0] if a.ndim else None) for k, a in arrays.items()}
+        n_set = set(sizes.values())
+        if not arrays or None in n_set or len(n_set) != 1:
+            return self._decode(self._call(self._request(arrays, output_filter)))
+        n = n_set.pop()
+        per_example = sum(a.nbytes // max(n, 1) for a in arrays.values()) or 1
+        chunk = max(1, min(self.batch_size, int(0.9 * self.max_message_bytes) // per_example))
+        if n <= chunk:
+            return self._decode(self._call(self._request(arrays, output_filter)))
+        starts = list(range(0, n, chunk))
+        results: list[dict | None] = [None] * len(starts)
+        pending: collections.deque = collections.deque()
+        for i, lo in enumerate(starts):
+            req = self._request({k: a[lo : lo + chunk] for k, a in arrays.items()}, output_filter)
+            pending.append((i, self._predict.Predict.future(req, timeout=self.timeout)))
+            while len(pending) >= self.max_in_flight:
+                j, fut = pending.popleft()
+                results[j] = self._decode(self._result(fut))
+        while pending:
+            j, fut = pending.popleft()
+            results[j] = self._decode(self._result(fut))
+        return {k: np.concatenate([r[k] for r in results]) for k in results[0]}
+
+    def _call(self, req):
+        try:
+            return self._predict.Predict(req, timeout=self.timeout)
+        except grpc.RpcError as err:
+            raise self._error(err, "Predict") from None
+
+    def _result(self, fut):
+        try:
+            return fut.result()
+        except grpc.RpcError as err:
+            raise self._error(err, "Predict") from None
+
+    # --------------------------------------------------------------------- genes
+    def predict_genes(
+        self,
+        genes,
+        genome,
+        tracks,
+        *,
+        chunk_size: int = 1024,
+    ) -> dict[str, np.ndarray]:
+        """Predict for genes from genomic coordinates, preprocessed as at training.
+
+        Parameters
+        ----------
+        genes : sequence of :class:`kerasgene.annotation.Gene`, or a GTF / BED path
+        genome : :class:`kerasgene.genome.Genome` or FASTA path (for "sequence")
+        tracks : {track name: bigWig path} (any order; reordered and transformed as the
+            export says), or a :class:`kerasgene.tracks.TrackSet` already in the export's
+            order (its own transforms are used); for "epigenome"
+        chunk_size : genes read from the files per step (memory ∝ chunk_size)
+
+        Returns
+        -------
+        {output name: np.ndarray of shape (n_genes, ...)}, rows in the order of ``genes``;
+        plus ``"tpm"`` (shape (n_genes,)) = log_base**expression − pseudocount when the
+        export records ``log_base`` and the model has an "expression" output.
+        """
+        from kerasgene.annotation import read_bed, read_gtf
+        from kerasgene.datasets.regions import default_transform, extract_regions
+        from kerasgene.genome import Genome
+        from kerasgene.tracks import TrackSet
+
+        constants = self.constants()
+        prep = dict(constants.get("preprocessing") or {})
+        params = prep.get("params") if isinstance(prep.get("params"), Mapping) else {}
+
+        def get(key, default=None):
+            return prep.get(key, params.get(key, default))
+
+        needed = set(constants.get("inputs") or self._input_signature())
+        unknown = needed - {"sequence", "epigenome"}
+        if unknown:
+            raise ConfigError(
+                f"predict_genes: model {self.model_name!r} takes inputs {sorted(needed)}; "
+                "only gene-window models (inputs 'sequence' and/or 'epigenome') are supported"
+            )
+        tss_flank = tuple(int(v) for v in get("tss_flank", (1000, 500)))
+        tts_flank = tuple(int(v) for v in get("tts_flank", (500, 500)))
+        length = sum(tss_flank) + sum(tts_flank)
+        for name in needed:
+            shape = (constants.get("inputs") or {}).get(name, {}).get("shape")
+            if shape and shape[1] not in (None, -1) and shape[1] != length:
+                raise ConfigError(
+                    f"predict_genes: input {name!r} has {shape[1]} positions but the export's "
+                    f"window layout gives {length} (tss_flank {list(tss_flank)}, tts_flank "
+                    f"{list(tts_flank)})")
+
+        if isinstance(genes, str | os.PathLike):
+            path = os.fspath(genes)
+            genes = read_bed(path) if path.lower().endswith((".bed", ".bed.gz")) else read_gtf(path)
+        genes = list(genes)
+
+        own_genome = own_tracks = False
+        if "sequence" in needed:
+            if genome is None:
+                raise ConfigError("predict_genes: the model needs 'sequence'; give a genome FASTA")
+            if not isinstance(genome, Genome):
+                genome, own_genome = Genome(genome), True
+        else:
+            genome = None
+        trackset = None
+        if "epigenome" in needed:
+            order = get("track_names") or (get("tracks") if isinstance(get("tracks"), list)
+                                           else None)
+            if tracks is None:
+                raise ConfigError("predict_genes: the model needs 'epigenome'; give tracks")
+            if isinstance(tracks, TrackSet):
+                if order and list(tracks.names) != list(order):
+                    raise ConfigError(f"predict_genes: tracks {tracks.names} are not in the "
+                                      f"export's order {list(order)}")
+                trackset = tracks
+            else:
+                tracks = dict(tracks)
+                order = list(order) if order else list(tracks)
+                missing = [t for t in order if t not in tracks]
+                extra = [t for t in tracks if t not in order]
+                if missing or extra:
+                    raise ConfigError(
+                        f"predict_genes: the export expects tracks {order}; missing {missing}, "
+                        f"unexpected {extra}")
+                transforms = get("transforms") or {}
+                trackset = TrackSet({
+                    t: (tracks[t], transforms.get(t, default_transform(t))) for t in order
+                })
+                own_tracks = True
+        try:
+            parts = []
+            for lo in range(0, len(genes), chunk_size):
+                part = genes[lo : lo + chunk_size]
+                seq, epi = extract_regions(part, genome, trackset, tss_flank, tts_flank)
+                inputs = {}
+                if seq is not None:
+                    inputs["sequence"] = seq
+                if epi is not None:
+                    inputs["epigenome"] = epi
+                parts.append(self.predict(inputs))
+        finally:
+            if own_genome:
+                genome.close()
+            if own_tracks:
+                trackset.close()
+        if not parts:
+            return {}
+        out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        log_base = get("log_base")
+        if log_base and "expression" in out:
+            pseudo = float(get("pseudocount", 1.0))
+            out["tpm"] = np.power(float(log_base), out["expression"].reshape(len(genes), -1)[:, 0]
+                                  .astype(np.float64)) - pseudo
+        return out
+

@@ -1,0 +1,266 @@
+"""Export a Keras model as a SavedModel in TensorFlow Serving's directory layout.
+
+Layout (what ``tensorflow_model_server --model_config_file`` and ``kerasgene serve``
+poll)::
+
+    base_dir/
+      name/
+        1/  saved_model.pb  variables/  assets/kerasgene.json  fingerprint.pb
+        2/  ...
+
+Signatures of every version:
+
+``serving_default``
+    inputs keyed by the model's input names ("sequence", "epigenome", "signal", ...),
+    float batch-first tensors with the model's own shapes; outputs keyed by the model's
+    output names ("expression", "class_probabilities", a target name). A model whose
+    outputs are a dict keeps its keys; a bare output is named after its layer.
+``kerasgene_metadata``
+    no inputs; returns ``{"json": string scalar}``, the content of
+    ``assets/kerasgene.json``. It lets a client read the preprocessing constants through
+    the Predict RPC of any server, including the official TF Serving binary, which does
+    not serve asset files.
+
+Atomicity: each version is written to ``name/.tmp-<version>-<random>`` (a name no server
+takes for a version, since versions are integers) and renamed into place when complete,
+so a server polling ``name/`` sees either no version or the whole SavedModel.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from kerasgene.errors import ConfigError, InputFileError
+from kerasgene.serving import CONSTANTS_FILE, DEFAULT_SIGNATURE, METADATA_SIGNATURE
+
+log = logging.getLogger(__name__)
+
+#: model names: what TF Serving and a file system both accept without quoting
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+#: format tag of kerasgene.json
+FORMAT = "kerasgene-serving/1"
+
+
+def check_name(name: str) -> str:
+    """Return ``name`` if it is a valid model name, else raise :class:`ConfigError`."""
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ConfigError(
+            f"export: model name must match {_NAME.pattern} (letters, digits, '_', '.', '-'; "
+            f"got {name!r})"
+        )
+    return name
+
+
+def list_versions(model_dir: str | os.PathLike) -> list[int]:
+    """Complete versions under ``model_dir``: integer-named directories with a
+    ``saved_model.pb`` (or ``.pbtxt``), ascending. A missing directory has none."""
+    model_dir = Path(model_dir)
+    out = []
+    try:
+        entries = list(os.scandir(model_dir))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    for entry in entries:
+        if not entry.name.isdigit() or not entry.is_dir():
+            continue
+        p = Path(entry.path)
+        if (p / "saved_model.pb").is_file() or (p / "saved_model.pbtxt").is_file():
+            out.append(int(entry.name))
+    return sorted(out)
+
+
+def _next_version(model_dir: Path) -> int:
+    """One more than the largest integer-named entry (complete or not)."""
+    used = [int(e.name) for e in os.scandir(model_dir) if e.name.isdigit()]
+    return max(used, default=0) + 1
+
+
+def _json_default(obj: Any):
+    if hasattr(obj, "tolist"):  # numpy scalars and arrays
+        return obj.tolist()
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
+
+
+def _input_specs(model) -> dict[str, Any]:
+    """Name → tf.TensorSpec (batch dimension free) of each model input."""
+    import tensorflow as tf
+
+    try:
+        inputs = list(model.inputs)
+    except (AttributeError, ValueError):
+        inputs = []
+    if not inputs:
+        raise ConfigError(
+            f"export: model {getattr(model, 'name', model)!r} has no symbolic inputs; "
+            "build it with the functional API (keras.Input(..., name=...))"
+        )
+    specs = {}
+    for t in inputs:
+        name = t.name
+        if name in specs:
+            raise ConfigError(f"export: model {model.name!r} has two inputs named {name!r}")
+        shape = (None, *tuple(t.shape[1:]))
+        specs[name] = tf.TensorSpec(shape, tf.as_dtype(t.dtype), name=name)
+    return specs
+
+
+def _call_structure(model, tensors: dict):
+    """Arguments for ``model(...)`` in the structure the model was built with."""
+    struct = getattr(model, "_inputs_struct", None)
+    if isinstance(struct, dict) or len(tensors) > 1:
+        return dict(tensors)
+    return next(iter(tensors.values()))
+
+
+def _named_outputs(model, outputs) -> dict:
+    if isinstance(outputs, dict):
+        return dict(outputs)
+    names = list(getattr(model, "output_names", None) or [])
+    outs = list(outputs) if isinstance(outputs, list | tuple) else [outputs]
+    if len(names) != len(outs):
+        names = [f"output_{i}" for i in range(len(outs))]
+    return dict(zip(names, outs, strict=True))
+
+
+def export(
+    model,
+    base_dir: str | os.PathLike,
+    name: str,
+    version: int | None = None,
+    metadata: dict | None = None,
+) -> Path:
+    """Write ``model`` as version ``version`` of servable ``name`` under ``base_dir``.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A functional model with named inputs (any number), e.g. iSEGnet's
+        ``{"sequence": (batch, L, 4), "epigenome": (batch, L, m)}``.
+    base_dir : path
+        Root of the model repository (``--model-base-path`` of ``kerasgene serve``; the
+        directory mounted at ``/models`` in ``serving/docker-compose.yml``).
+    name : str
+        Servable name (letters, digits, ``_ . -``).
+    version : int, optional
+        Version number (≥ 1). ``None`` takes one more than the largest existing version.
+        An existing version is never overwritten.
+    metadata : dict, optional
+        Preprocessing constants a client needs to build the inputs from raw files (window
+        layout, track order, transforms, log base, ...), as produced by the datasets
+        layer; stored verbatim under ``"preprocessing"`` in ``assets/kerasgene.json``.
+
+    Returns
+    -------
+    Path
+        ``base_dir/name/<version>``.
+
+    Raises
+    ------
+    ConfigError
+        bad name or version, the version exists, a model without symbolic inputs,
+        metadata that is not JSON serialisable.
+    """
+    import keras
+    import tensorflow as tf
+    from keras.export import ExportArchive
+
+    import kerasgene
+
+    name = check_name(name)
+    if version is not None and (
+        isinstance(version, bool) or not isinstance(version, int) or version < 1
+    ):
+        raise ConfigError(f"export: version must be an integer >= 1 (got {version!r})")
+    specs = _input_specs(model)
+
+    # outputs: names and shapes from a symbolic call (no data needed)
+    probe = _named_outputs(model, model(_call_structure(model, {
+        n: keras.KerasTensor(s.shape, dtype=s.dtype.name, name=n) for n, s in specs.items()
+    })))
+    constants = {
+        "format": FORMAT,
+        "name": name,
+        "version": None,
+        "model": getattr(model, "name", None),
+        "inputs": {n: {"dtype": s.dtype.name, "shape": list(s.shape)} for n, s in specs.items()},
+        "outputs": {n: {"dtype": str(t.dtype), "shape": list(t.shape)} for n, t in probe.items()},
+        "signatures": [DEFAULT_SIGNATURE, METADATA_SIGNATURE],
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "kerasgene_version": getattr(kerasgene, "__version__", None),
+        "tensorflow_version": tf.__version__,
+        "keras_version": keras.__version__,
+        "preprocessing": dict(metadata or {}),
+    }
+    try:
+        json.dumps(constants, default=_json_default)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"export: metadata for {name!r} is not JSON serialisable ({err})") from None
+
+    model_dir = Path(base_dir) / name
+    try:
+        model_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputFileError(f"{model_dir}: cannot create model directory ({err.strerror})") from None
+
+    def serve(inputs):
+        return _named_outputs(model, model(_call_structure(model, inputs), training=False))
+
+    def write(out: Path, document: str) -> None:
+        archive = ExportArchive()
+        archive.track(model)
+        archive.add_endpoint(DEFAULT_SIGNATURE, serve, input_signature=[specs])
+        archive.add_endpoint(
+            METADATA_SIGNATURE,
+            tf.function(lambda: {"json": tf.constant(document)}),
+            input_signature=[],
+        )
+        archive.write_out(str(out), verbose=False)
+        (out / "assets").mkdir(exist_ok=True)
+        (out / CONSTANTS_FILE).write_text(document + "\n")
+
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-export-", dir=model_dir))
+    try:
+        for _ in range(100):
+            v = version if version is not None else _next_version(model_dir)
+            target = model_dir / str(v)
+            if target.exists():
+                raise ConfigError(f"export: {target} exists; versions are never overwritten")
+            constants["version"] = v
+            out = tmp / str(v)
+            write(out, json.dumps(constants, default=_json_default, indent=1))
+            try:
+                os.rename(out, target)  # atomic; fails if the target appeared meanwhile
+            except OSError:
+                if version is not None:
+                    raise ConfigError(
+                        f"export: {target} was created concurrently; versions are never "
+                        "overwritten"
+                    ) from None
+                shutil.rmtree(out, ignore_errors=True)
+                continue  # another exporter took this number: take the next one
+            log.info("exported %s version %d to %s", name, v, target)
+            return target
+        raise ConfigError(f"export: could not find a free version under {model_dir}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def read_constants(version_dir: str | os.PathLike) -> dict:
+    """The ``assets/kerasgene.json`` document of an exported version."""
+    path = Path(version_dir) / CONSTANTS_FILE
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputFileError(f"{path}: not found (was the model exported by kerasgene?)") from None
+    except (OSError, ValueError) as err:
+        raise InputFileError(f"{path}: not a readable JSON document ({err})") from None

@@ -1,0 +1,739 @@
+"""A TensorFlow-Serving-compatible gRPC server for development, tests and laptops.
+
+Production runs the official ``tensorflow/serving`` GPU image (``serving/`` at the top
+level). Its binary cannot be installed here, so this module implements the part of its
+gRPC API the client uses, with the official ``tensorflow-serving-api`` messages:
+
+- ``tensorflow.serving.PredictionService/Predict`` and ``/GetModelMetadata``
+- ``tensorflow.serving.ModelService/GetModelStatus``
+
+(Classify, Regress, MultiInference and HandleReloadConfigRequest answer UNIMPLEMENTED.)
+
+Models
+------
+``model_base_path`` is a model repository as written by :func:`kerasgene.serving.export`:
+one directory per model, one integer-named SavedModel directory per version. Every model
+found there is served; new models and versions appearing while the server runs are
+picked up by a poll every ``poll_seconds`` (TF Serving's
+``--file_system_poll_wait_seconds``, default 1 s). A ``models.config`` file
+(``ModelServerConfig`` text proto, as given to ``tensorflow_model_server
+--model_config_file``) restricts and names the models instead; its ``base_path`` entries
+are used as given, resolved against the config file's directory when relative, or, when
+``model_base_path`` is also given, replaced by ``model_base_path/<last part of
+base_path>`` (so ``serving/models.config``, written for the ``/models`` mount of the
+container, serves a local export directory). ``model_version_policy`` (latest N, all,
+specific) and ``version_labels`` are honoured; the default is the newest version only,
+as in TF Serving. A new version is loaded before the old one is released, so requests
+never see a gap; a version that fails to load is reported by GetModelStatus and the
+previous one keeps serving.
+
+Status codes (chosen to match TF Serving where it has a rule)
+------------------------------------------------------------
+=====================  ==============================================================
+NOT_FOUND              unknown model; requested version or label not loaded
+FAILED_PRECONDITION    the model is known (configured or its directory exists) but has
+                       no servable version (none exported yet, or every load failed)
+INVALID_ARGUMENT       unknown signature; missing or unexpected input (named); wrong
+                       dtype or shape (input named, expected vs received); inputs with
+                       different batch sizes; malformed tensor payload; batch larger
+                       than ``max_batch_size`` (TF Serving's batcher says
+                       INVALID_ARGUMENT for a task larger than its maximum batch);
+                       unknown output in ``output_filter``; empty model name;
+                       GetModelMetadata without ``metadata_field: "signature_def"``
+RESOURCE_EXHAUSTED     message larger than ``max_message_bytes`` (rejected by gRPC
+                       before it is parsed); more than ``max_concurrent_rpcs`` calls
+                       in flight
+INTERNAL               the model raised while running (the server keeps serving)
+=====================  ==============================================================
+
+Safety: a request is parsed as protobuf messages only; tensors are decoded from their
+typed fields (``tensor_content`` or the ``*_val`` lists) after their dtype, rank, shape
+and payload size have been checked against the signature. Nothing in a request is
+unpickled, evaluated or used as a path. The server binds 127.0.0.1 unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import signal
+import threading
+from concurrent import futures
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+import numpy as np
+import tensorflow as tf
+from google.protobuf import text_format
+from tensorflow.core.framework import tensor_pb2, types_pb2
+from tensorflow.core.protobuf import saved_model_pb2
+from tensorflow_serving.apis import (
+    get_model_metadata_pb2,
+    get_model_status_pb2,
+    model_service_pb2_grpc,
+    predict_pb2,
+    prediction_service_pb2_grpc,
+)
+from tensorflow_serving.config import model_server_config_pb2
+
+from kerasgene.errors import ConfigError, InputFileError
+from kerasgene.serving import DEFAULT_SIGNATURE
+from kerasgene.serving.client import fill_tensor_proto
+from kerasgene.serving.export import list_versions
+
+log = logging.getLogger(__name__)
+
+MiB = 1 << 20
+DEFAULT_MAX_MESSAGE_BYTES = 256 * MiB
+DEFAULT_MAX_BATCH_SIZE = 1024
+_State = get_model_status_pb2.ModelVersionStatus.State
+# tensorflow.error.Code values used in StatusProto (error_codes.proto)
+_TF_OK, _TF_UNKNOWN = 0, 2
+
+#: request dtypes decoded from tensor_content (fixed-size numeric types)
+_NUMERIC = {
+    types_pb2.DT_FLOAT, types_pb2.DT_DOUBLE, types_pb2.DT_HALF, types_pb2.DT_BFLOAT16,
+    types_pb2.DT_INT8, types_pb2.DT_INT16, types_pb2.DT_INT32, types_pb2.DT_INT64,
+    types_pb2.DT_UINT8, types_pb2.DT_UINT16, types_pb2.DT_UINT32, types_pb2.DT_UINT64,
+    types_pb2.DT_BOOL,
+}
+
+
+class RpcError(Exception):
+    """An answer with a non-OK status; the handler turns it into ``context.abort``."""
+
+    def __init__(self, code: grpc.StatusCode, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _dtype_name(enum: int) -> str:
+    try:
+        return types_pb2.DataType.Name(enum)
+    except ValueError:
+        return f"dtype #{enum}"
+
+
+# ------------------------------------------------------------------------------ tensors
+@dataclass
+class _TensorSpec:
+    dtype: int  # types_pb2 enum
+    shape: tuple[int, ...] | None  # None: unknown rank; -1: any size
+
+
+@dataclass
+class _Signature:
+    name: str
+    fn: object
+    inputs: dict[str, _TensorSpec]
+    outputs: list[str]
+
+
+def _decode_input(
+    name: str, proto: tensor_pb2.TensorProto, spec: _TensorSpec, max_bytes: int
+) -> np.ndarray:
+    """Check one request tensor against its signature entry and decode it."""
+    if proto.dtype != spec.dtype:
+        raise RpcError(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"input {name!r}: dtype {_dtype_name(proto.dtype)}, expected {_dtype_name(spec.dtype)}",
+        )
+    if proto.tensor_shape.unknown_rank:
+        raise RpcError(grpc.StatusCode.INVALID_ARGUMENT, f"input {name!r}: shape has unknown rank")
+    shape = tuple(int(d.size) for d in proto.tensor_shape.dim)
+    if spec.shape is not None:
+        expected = "(" + ", ".join("?" if s < 0 else str(s) for s in spec.shape) + ")"
+        if len(shape) != len(spec.shape) or any(
+            e >= 0 and s != e for s, e in zip(shape, spec.shape, strict=False)
+        ):
+            raise RpcError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"input {name!r}: shape {shape}, expected {expected}",
+            )
+    if any(s < 0 for s in shape):
+        raise RpcError(grpc.StatusCode.INVALID_ARGUMENT, f"input {name!r}: negative dimension {shape}")
+    count = math.prod(shape)
+    if proto.dtype in _NUMERIC:
+        np_dtype = tf.as_dtype(proto.dtype).as_numpy_dtype
+        nbytes = count * np.dtype(np_dtype).itemsize
+        if nbytes > max_bytes:
+            raise RpcError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"input {name!r}: {nbytes} bytes exceeds the limit of {max_bytes}",
+            )
+        if proto.tensor_content:
+            if len(proto.tensor_content) != nbytes:
+                raise RpcError(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"input {name!r}: tensor_content has {len(proto.tensor_content)} bytes, "
+                    f"shape {shape} of {_dtype_name(proto.dtype)} needs {nbytes}",
+                )
+            return np.frombuffer(proto.tensor_content, dtype=np_dtype).reshape(shape)
+        # typed value lists may be shorter than the shape (TF repeats the last value):
+        # refuse a tiny request that would expand into a large allocation
+        if nbytes > max(1 << 16, 8 * proto.ByteSize()):
+            raise RpcError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"input {name!r}: {proto.ByteSize()} bytes of values would expand to "
+                f"{nbytes} bytes for shape {shape}; send the full tensor (tensor_content)",
+            )
+    elif proto.dtype != types_pb2.DT_STRING:
+        raise RpcError(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"input {name!r}: dtype {_dtype_name(proto.dtype)} is not accepted",
+        )
+    elif count > max(1024, 8 * len(proto.string_val)):
+        raise RpcError(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"input {name!r}: {len(proto.string_val)} strings for shape {shape}",
+        )
+    try:
+        return tf.make_ndarray(proto)  # typed value lists (float_val, string_val, ...)
+    except Exception as err:  # malformed payload of any kind
+        raise RpcError(
+            grpc.StatusCode.INVALID_ARGUMENT, f"input {name!r}: malformed tensor ({err})"
+        ) from None
+
+
+# ------------------------------------------------------------------------------ models
+@dataclass
+class _Version:
+    number: int
+    path: Path
+    state: int = _State.START
+    error: str = ""
+    loaded: object = None
+    signatures: dict[str, _Signature] = field(default_factory=dict)
+    signature_defs: object = None  # SignatureDefMap for GetModelMetadata
+    mtime: float = 0.0
+
+
+@dataclass
+class ModelEntry:
+    """One served model: a name, a directory of versions, a version policy."""
+
+    name: str
+    base_path: Path
+    policy: str = "latest"  # "latest" | "all" | "specific"
+    num_versions: int = 1
+    specific: tuple[int, ...] = ()
+    labels: dict[str, int] = field(default_factory=dict)
+
+    def aspired(self, on_disk: list[int]) -> list[int]:
+        """Versions to serve among those on disk."""
+        if self.policy == "all":
+            return list(on_disk)
+        if self.policy == "specific":
+            return [v for v in on_disk if v in self.specific]
+        return list(on_disk[-self.num_versions:]) if self.num_versions > 0 else []
+
+
+def read_model_config(path: str | os.PathLike, model_base_path: str | os.PathLike | None = None
+                      ) -> list[ModelEntry]:
+    """Parse a ``ModelServerConfig`` text proto (``models.config``) into model entries.
+
+    Relative ``base_path`` entries are resolved against the file's directory; with
+    ``model_base_path`` every ``base_path`` becomes ``model_base_path/<its last part>``.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise InputFileError(f"{path}: cannot read model config ({err.strerror})") from None
+    config = model_server_config_pb2.ModelServerConfig()
+    try:
+        text_format.Parse(text, config)
+    except text_format.ParseError as err:
+        raise InputFileError(f"{path}: not a ModelServerConfig text proto ({err})") from None
+    if not config.HasField("model_config_list"):
+        raise InputFileError(f"{path}: model_config_list is required (custom_model_config "
+                             "is not supported)")
+    entries, seen = [], set()
+    for cfg in config.model_config_list.config:
+        if not cfg.name:
+            raise InputFileError(f"{path}: a config entry has no name")
+        if cfg.name in seen:
+            raise InputFileError(f"{path}: model {cfg.name!r} is listed twice")
+        seen.add(cfg.name)
+        if cfg.model_platform not in ("", "tensorflow"):
+            raise InputFileError(
+                f"{path}: model {cfg.name!r}: model_platform {cfg.model_platform!r}, "
+                "expected 'tensorflow'")
+        if not cfg.base_path:
+            raise InputFileError(f"{path}: model {cfg.name!r} has no base_path")
+        base = Path(cfg.base_path)
+        if model_base_path is not None:
+            base = Path(model_base_path) / base.name
+        elif not base.is_absolute():
+            base = path.parent / base
+        entry = ModelEntry(cfg.name, base, labels=dict(cfg.version_labels))
+        pol = cfg.model_version_policy
+        which = pol.WhichOneof("policy_choice")
+        if which == "all":
+            entry.policy = "all"
+        elif which == "specific":
+            entry.policy, entry.specific = "specific", tuple(pol.specific.versions)
+        elif which == "latest":
+            entry.num_versions = pol.latest.num_versions or 1
+        entries.append(entry)
+    return entries
+
+
+def _signature_spec(sig_def, name: str) -> dict[str, _TensorSpec]:
+    out = {}
+    for key, info in getattr(sig_def, name).items():
+        shape = None if info.tensor_shape.unknown_rank else tuple(
+            int(d.size) for d in info.tensor_shape.dim
+        )
+        out[key] = _TensorSpec(info.dtype, shape)
+    return out
+
+
+def load_version(path: Path, number: int) -> _Version:
+    """Load one SavedModel version directory."""
+    v = _Version(number, path, state=_State.LOADING)
+    pb = path / "saved_model.pb"
+    v.mtime = pb.stat().st_mtime if pb.exists() else 0.0
+    sm = saved_model_pb2.SavedModel()
+    sm.ParseFromString(pb.read_bytes())
+    meta = next((m for m in sm.meta_graphs if "serve" in m.meta_info_def.tags), None)
+    if meta is None:
+        raise ValueError(f"{path}: no MetaGraph tagged 'serve'")
+    loaded = tf.saved_model.load(str(path), tags=["serve"])
+    sig_map = get_model_metadata_pb2.SignatureDefMap()
+    for name, sig_def in meta.signature_def.items():
+        if name.startswith("__"):
+            continue
+        sig_map.signature_def[name].CopyFrom(sig_def)
+        if name not in loaded.signatures:
+            continue
+        v.signatures[name] = _Signature(
+            name, loaded.signatures[name], _signature_spec(sig_def, "inputs"),
+            sorted(sig_def.outputs),
+        )
+    if DEFAULT_SIGNATURE not in v.signatures:
+        raise ValueError(f"{path}: no {DEFAULT_SIGNATURE!r} signature")
+    v.loaded, v.signature_defs, v.state = loaded, sig_map, _State.AVAILABLE
+    return v
+
+
+class _Model:
+    def __init__(self, entry: ModelEntry):
+        self.entry = entry
+        self.versions: dict[int, _Version] = {}  # every version seen, any state
+
+    def available(self) -> dict[int, _Version]:
+        return {n: v for n, v in self.versions.items() if v.state == _State.AVAILABLE}
+
+
+class ModelRepository:
+    """The models a server serves, refreshed from disk by :meth:`poll`.
+
+    Parameters
+    ----------
+    model_base_path : directory of model directories (``None`` with a config file)
+    model_config_file : ``models.config`` restricting and naming the models
+    load_threads : versions loaded concurrently (TF Serving's ``--num_load_threads``)
+    """
+
+    def __init__(self, model_base_path=None, model_config_file=None, load_threads: int = 2):
+        self.load_threads = max(1, int(load_threads))
+        if model_base_path is None and model_config_file is None:
+            raise ConfigError("serve: give --model-base-path, --model-config-file or both")
+        self.base = Path(model_base_path) if model_base_path is not None else None
+        if self.base is not None and not self.base.is_dir():
+            raise InputFileError(f"{self.base}: model base path is not a directory")
+        self.fixed = (read_model_config(model_config_file, model_base_path)
+                      if model_config_file is not None else None)
+        self._lock = threading.Lock()
+        self._poll_lock = threading.Lock()
+        self._models: dict[str, _Model] = {}
+
+    def _entries(self) -> list[ModelEntry]:
+        if self.fixed is not None:
+            return self.fixed
+        entries = []
+        for d in sorted(self.base.iterdir()):
+            if d.is_dir() and not d.name.startswith("."):
+                entries.append(ModelEntry(d.name, d))
+        return entries
+
+    def poll(self) -> None:
+        """Load aspired versions not yet loaded (``load_threads`` at a time), then release
+        the versions no longer aspired."""
+        with self._poll_lock:
+            plan, jobs = [], []
+            for entry in self._entries():
+                with self._lock:
+                    model = self._models.setdefault(entry.name, _Model(entry))
+                aspired = entry.aspired(list_versions(entry.base_path))
+                plan.append((model, aspired))
+                for n in aspired:
+                    path = entry.base_path / str(n)
+                    if self._wants_load(model.versions.get(n), path):
+                        jobs.append((model, n, path))
+            if len(jobs) > 1 and self.load_threads > 1:
+                with futures.ThreadPoolExecutor(self.load_threads, "load") as pool:
+                    list(pool.map(lambda job: self._load(*job), jobs))
+            else:
+                for job in jobs:
+                    self._load(*job)
+            with self._lock:
+                for model, aspired in plan:
+                    for n, v in list(model.versions.items()):
+                        if n not in aspired and v.state == _State.AVAILABLE:
+                            log.info("unloading %s version %d", model.entry.name, n)
+                            model.versions[n] = _Version(n, v.path, state=_State.END)
+
+    @staticmethod
+    def _wants_load(old: _Version | None, path: Path) -> bool:
+        if old is None:
+            return True
+        if old.state in (_State.AVAILABLE, _State.LOADING):
+            return False
+        if old.state == _State.END and old.error:
+            try:  # failed before: retry only once the files change
+                return (path / "saved_model.pb").stat().st_mtime != old.mtime
+            except OSError:
+                return False
+        return True
+
+    def _load(self, model: _Model, n: int, path: Path) -> None:
+        name = model.entry.name
+        with self._lock:
+            model.versions[n] = _Version(n, path, state=_State.LOADING)
+        try:
+            v = load_version(path, n)
+        except Exception as err:  # a broken export must not stop the server
+            log.warning("cannot load %s version %d from %s: %s", name, n, path, err)
+            try:
+                mtime = (path / "saved_model.pb").stat().st_mtime
+            except OSError:
+                mtime = 0.0
+            v = _Version(n, path, state=_State.END, error=f"{type(err).__name__}: {err}",
+                         mtime=mtime)
+        else:
+            log.info("loaded %s version %d from %s", name, n, path)
+        with self._lock:
+            model.versions[n] = v
+
+    # ------------------------------------------------------------------ lookups
+    def names(self) -> list[str]:
+        with self._lock:
+            return sorted(self._models)
+
+    def resolve(self, spec) -> _Version:
+        """The version a ModelSpec asks for (newest available when it names none)."""
+        if not spec.name:
+            raise RpcError(grpc.StatusCode.INVALID_ARGUMENT, "model_spec.name is empty")
+        with self._lock:
+            model = self._models.get(spec.name)
+            if model is None:
+                raise RpcError(grpc.StatusCode.NOT_FOUND, f"model {spec.name!r} not found")
+            available = model.available()
+            choice = spec.WhichOneof("version_choice")
+            if choice == "version":
+                n = spec.version.value
+                if n not in available:
+                    raise RpcError(grpc.StatusCode.NOT_FOUND,
+                                   f"model {spec.name!r} version {n} is not loaded "
+                                   f"(loaded: {sorted(available)})")
+                return available[n]
+            if choice == "version_label":
+                label = spec.version_label
+                n = model.entry.labels.get(label)
+                if n is None or n not in available:
+                    raise RpcError(grpc.StatusCode.NOT_FOUND,
+                                   f"model {spec.name!r}: version label {label!r} not found")
+                return available[n]
+            if not available:
+                raise RpcError(grpc.StatusCode.FAILED_PRECONDITION,
+                               f"model {spec.name!r} has no servable version yet")
+            return available[max(available)]
+
+    def statuses(self, spec) -> list[_Version]:
+        if not spec.name:
+            raise RpcError(grpc.StatusCode.INVALID_ARGUMENT, "model_spec.name is empty")
+        with self._lock:
+            model = self._models.get(spec.name)
+            if model is None:
+                raise RpcError(grpc.StatusCode.NOT_FOUND, f"model {spec.name!r} not found")
+            versions = dict(model.versions)
+        if spec.WhichOneof("version_choice") == "version":
+            n = spec.version.value
+            if n not in versions:
+                raise RpcError(grpc.StatusCode.NOT_FOUND,
+                               f"model {spec.name!r} version {n} not found")
+            return [versions[n]]
+        return [versions[n] for n in sorted(versions)]
+
+
+# ------------------------------------------------------------------------------ services
+def _guard(method):
+    """Turn RpcError into a status and any other exception into INTERNAL."""
+
+    def wrapper(self, request, context):
+        try:
+            return method(self, request, context)
+        except RpcError as err:
+            context.abort(err.code, err.message)
+        except tf.errors.InvalidArgumentError as err:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, err.message)
+        except tf.errors.ResourceExhaustedError as err:
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, err.message)
+        except Exception as err:
+            log.exception("%s failed", method.__name__)
+            context.abort(grpc.StatusCode.INTERNAL, f"{type(err).__name__}: {err}")
+
+    wrapper.__name__ = method.__name__
+    return wrapper
+
+
+class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
+    """Predict and GetModelMetadata over a :class:`ModelRepository`."""
+
+    def __init__(self, repo: ModelRepository, max_batch_size: int, max_tensor_bytes: int):
+        self.repo = repo
+        self.max_batch_size = max_batch_size
+        self.max_tensor_bytes = max_tensor_bytes
+
+    @_guard
+    def Predict(self, request, context):
+        version = self.repo.resolve(request.model_spec)
+        sig_name = request.model_spec.signature_name or DEFAULT_SIGNATURE
+        sig = version.signatures.get(sig_name)
+        if sig is None:
+            raise RpcError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"signature {sig_name!r} not found in model {request.model_spec.name!r} "
+                f"(signatures: {sorted(version.signatures)})",
+            )
+        sent, wanted = set(request.inputs), set(sig.inputs)
+        if sent != wanted:
+            parts = []
+            if wanted - sent:
+                parts.append(f"missing input(s) {sorted(wanted - sent)}")
+            if sent - wanted:
+                parts.append(f"unexpected input(s) {sorted(sent - wanted)}")
+            raise RpcError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"signature {sig_name!r}: {'; '.join(parts)} (expected {sorted(wanted)})",
+            )
+        arrays, batch = {}, None
+        for key in sorted(sig.inputs):
+            spec = sig.inputs[key]
+            arr = _decode_input(key, request.inputs[key], spec, self.max_tensor_bytes)
+            if spec.shape and spec.shape[0] < 0:
+                if arr.shape[0] > self.max_batch_size:
+                    raise RpcError(
+                        grpc.StatusCode.INVALID_ARGUMENT,
+                        f"input {key!r}: batch size {arr.shape[0]} exceeds the server's "
+                        f"maximum of {self.max_batch_size}; split the request",
+                    )
+                if batch is not None and arr.shape[0] != batch[1]:
+                    raise RpcError(
+                        grpc.StatusCode.INVALID_ARGUMENT,
+                        f"input {key!r}: batch size {arr.shape[0]} differs from input "
+                        f"{batch[0]!r} ({batch[1]})",
+                    )
+                batch = (key, arr.shape[0])
+            arrays[key] = arr
+        wanted_out = list(request.output_filter) or sig.outputs
+        unknown = sorted(set(wanted_out) - set(sig.outputs))
+        if unknown:
+            raise RpcError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"output_filter: unknown output(s) {unknown} (outputs: {sig.outputs})",
+            )
+        result = sig.fn(**{k: tf.constant(a) for k, a in arrays.items()})
+        response = predict_pb2.PredictResponse()
+        response.model_spec.name = request.model_spec.name
+        response.model_spec.version.value = version.number
+        response.model_spec.signature_name = sig_name
+        for key in wanted_out:
+            fill_tensor_proto(response.outputs[key], result[key].numpy())
+        return response
+
+    @_guard
+    def GetModelMetadata(self, request, context):
+        fields = list(request.metadata_field)
+        if not fields:
+            raise RpcError(grpc.StatusCode.INVALID_ARGUMENT,
+                           "metadata_field is empty; ask for 'signature_def'")
+        bad = [f for f in fields if f != "signature_def"]
+        if bad:
+            raise RpcError(grpc.StatusCode.INVALID_ARGUMENT,
+                           f"metadata field(s) {bad} not supported; only 'signature_def'")
+        version = self.repo.resolve(request.model_spec)
+        response = get_model_metadata_pb2.GetModelMetadataResponse()
+        response.model_spec.name = request.model_spec.name
+        response.model_spec.version.value = version.number
+        response.metadata["signature_def"].Pack(version.signature_defs)
+        return response
+
+
+class ModelService(model_service_pb2_grpc.ModelServiceServicer):
+    """GetModelStatus over a :class:`ModelRepository`."""
+
+    def __init__(self, repo: ModelRepository):
+        self.repo = repo
+
+    @_guard
+    def GetModelStatus(self, request, context):
+        response = get_model_status_pb2.GetModelStatusResponse()
+        for v in self.repo.statuses(request.model_spec):
+            s = response.model_version_status.add()
+            s.version = v.number
+            s.state = v.state
+            s.status.error_code = _TF_UNKNOWN if v.error else _TF_OK
+            s.status.error_message = v.error
+        return response
+
+
+# ------------------------------------------------------------------------------ server
+class Server:
+    """The gRPC server with its model repository and poll thread.
+
+    Parameters
+    ----------
+    model_base_path, model_config_file : see :class:`ModelRepository`
+    host, port : where to listen; port 0 picks a free port (see :attr:`port`)
+    poll_seconds : how often to look for new models and versions (0: never)
+    max_batch_size : largest batch one Predict may carry
+    max_message_bytes : largest request or response (gRPC message limits)
+    max_workers : threads answering RPCs
+    max_concurrent_rpcs : calls in flight beyond which gRPC answers RESOURCE_EXHAUSTED
+    load_threads : model versions loaded concurrently
+    """
+
+    def __init__(
+        self,
+        model_base_path=None,
+        model_config_file=None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 8500,
+        poll_seconds: float = 1.0,
+        max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        max_workers: int = 8,
+        max_concurrent_rpcs: int = 64,
+        load_threads: int = 2,
+    ):
+        if max_batch_size < 1:
+            raise ConfigError(f"serve: max_batch_size must be >= 1 (got {max_batch_size})")
+        if not 1 <= max_message_bytes < (1 << 31):
+            raise ConfigError(
+                f"serve: max_message_bytes must be in [1, 2**31) (got {max_message_bytes})")
+        self.repo = ModelRepository(model_base_path, model_config_file, load_threads)
+        self.host, self.poll_seconds = host, poll_seconds
+        self._stop = threading.Event()
+        self._poller: threading.Thread | None = None
+        options = [
+            ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.max_send_message_length", max_message_bytes),
+            ("grpc.so_reuseport", 0),
+        ]
+        self._server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="serve"),
+            options=options,
+            maximum_concurrent_rpcs=max_concurrent_rpcs,
+        )
+        prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
+            PredictionService(self.repo, max_batch_size, max_message_bytes), self._server
+        )
+        model_service_pb2_grpc.add_ModelServiceServicer_to_server(
+            ModelService(self.repo), self._server
+        )
+        address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        try:
+            self.port = self._server.add_insecure_port(address)
+        except RuntimeError as err:
+            raise ConfigError(f"serve: cannot listen on {address} ({err})") from None
+        if self.port == 0:
+            raise ConfigError(f"serve: cannot listen on {address} (address in use?)")
+
+    def start(self) -> Server:
+        """Load the models, start answering and start polling; returns ``self``."""
+        self.repo.poll()
+        self._server.start()
+        if self.poll_seconds > 0:
+            self._poller = threading.Thread(target=self._poll_loop, name="poll", daemon=True)
+            self._poller.start()
+        log.info("serving %s on %s:%d", self.repo.names(), self.host, self.port)
+        return self
+
+    def _poll_loop(self) -> None:
+        while not self._stop.wait(self.poll_seconds):
+            try:
+                self.repo.poll()
+            except Exception:  # a bad directory entry must not end polling
+                log.exception("model poll failed")
+
+    def stop(self, grace: float = 5.0) -> None:
+        """Stop accepting calls, let calls in flight finish (``grace`` s), stop polling."""
+        self._stop.set()
+        self._server.stop(grace).wait()
+        if self._poller is not None:
+            self._poller.join(timeout=60)
+
+    def wait(self) -> None:
+        self._server.wait_for_termination()
+
+
+def serve_forever(server: Server, on_ready=None) -> int:
+    """Start ``server`` and block until SIGTERM or SIGINT; then stop cleanly; return 0."""
+    done = threading.Event()
+    previous = {}
+
+    def handler(signum, frame):
+        log.info("received signal %d, shutting down", signum)
+        done.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        previous[sig] = signal.signal(sig, handler)
+    try:
+        server.start()
+        if on_ready is not None:
+            on_ready(server)
+        while not done.wait(0.5):
+            pass
+    finally:
+        server.stop()
+        for sig, h in previous.items():
+            signal.signal(sig, h)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m kerasgene.serving.server ...``: the ``serve`` subcommand alone."""
+    import argparse
+    import sys
+
+    from kerasgene.errors import KerasgeneError
+    from kerasgene.serving import commands
+
+    parser = argparse.ArgumentParser(prog="kerasgene-serve")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
+    sub = parser.add_subparsers(dest="command")
+    commands.register(sub)
+    argv = sys.argv[1:] if argv is None else argv
+    verbose = [a for a in argv if a in ("-v", "--verbose")]
+    args = parser.parse_args([*verbose, "serve", *[a for a in argv if a not in verbose]])
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except KerasgeneError as err:
+        print(f"kerasgene: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())
+

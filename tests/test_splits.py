@@ -1,0 +1,83 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from kerasgene.datasets import splits
+from kerasgene.errors import ConfigError
+
+
+def test_random_split_fractions_disjoint_deterministic():
+    a = splits.random_split(1000, (0.6, 0.2, 0.2), seed=3)
+    b = splits.random_split(1000, (0.6, 0.2, 0.2), seed=3)
+    c = splits.random_split(1000, (0.6, 0.2, 0.2), seed=4)
+    assert (a == b).all() and (a != c).any()
+    assert {s: int((a == s).sum()) for s in splits.SETS} == {"train": 600, "valid": 200, "test": 200}
+
+
+def test_grouped_split_keeps_groups_together_and_ignores_order():
+    groups = np.repeat([f"g{i}" for i in range(50)], 3)
+    labels = splits.random_split(len(groups), seed=1, groups=groups)
+    for g in np.unique(groups):
+        assert len(set(labels[groups == g])) == 1
+    perm = np.random.default_rng(0).permutation(len(groups))
+    again = splits.random_split(len(groups), seed=1, groups=groups[perm])
+    assert (again == labels[perm]).all()
+
+
+def test_chromosome_split_and_aliases():
+    chroms = np.array(["chr1", "chr2", "3", "chr10", "chrX"])
+    got = splits.chromosome_split(chroms, None, valid=["10"], test=["chr3"])
+    assert list(got) == ["train", "train", "test", "valid", "train"]
+    got = splits.chromosome_split(chroms, ["chr1"], valid=["chr2"], test=["chrX"])
+    assert list(got) == ["train", "valid", "none", "none", "test"]
+    with pytest.raises(ConfigError, match="both"):
+        splits.chromosome_split(chroms, ["chr1"], valid=["1"])
+
+
+def test_unseen_gene_condition_pair_hold_out_whole_units():
+    genes = np.repeat([f"g{i}" for i in range(40)], 10)
+    conds = np.tile([f"c{j}" for j in range(10)], 40)
+    for method, col in (("unseen_gene", genes), ("unseen_condition", conds)):
+        labels = splits.pair_split(genes, conds, method, (0.6, 0.2, 0.2), seed=0)
+        for v in np.unique(col):
+            assert len(set(labels[col == v])) == 1, method
+        splits.check_nonempty(labels)
+    labels = splits.pair_split(genes, conds, "unseen_pair", (0.6, 0.2, 0.2), seed=0)
+    train_g, train_c = set(genes[labels == "train"]), set(conds[labels == "train"])
+    test = labels == "test"
+    assert test.any()
+    assert not (set(genes[test]) & train_g) and not (set(conds[test]) & train_c)
+    rnd = splits.pair_split(genes, conds, "random", (0.8, 0.1, 0.1), seed=42)
+    assert (rnd == "train").sum() == 320
+
+
+def test_overlapping_folds_two_thirds():
+    idx = np.arange(10, 310)
+    folds = splits.overlapping_folds(idx, k=3, seed=0)
+    assert len(folds) == 3
+    held = []
+    for fit, hold in folds:
+        assert len(fit) == 200 and len(hold) == 100
+        assert not set(fit) & set(hold) and set(fit) | set(hold) == set(idx)
+        held.append(set(hold))
+    assert set().union(*held) == set(idx)  # 3 folds: every index held out exactly once
+    assert len(set(folds[0][0]) & set(folds[1][0])) == 100  # training sets overlap by 1/3
+    five = splits.overlapping_folds(idx, k=5, seed=0)
+    assert all(len(f) == 200 for f, _ in five)
+    assert [list(f) for f, _ in splits.overlapping_folds(idx, 3, seed=0)] == [list(f) for f, _ in folds]
+
+
+def test_assign_split_config_errors():
+    table = pd.DataFrame({"gene_id": [f"g{i}" for i in range(3)], "chrom": ["chr1"] * 3})
+    with pytest.raises(ConfigError, match="'train' set is empty"):
+        splits.assign_split({"method": "chromosome", "test": ["chr1"]}, table)
+    with pytest.raises(ConfigError, match="did you mean 'fractions'"):
+        splits.assign_split({"method": "random", "fractons": [0.6, 0.2, 0.2]}, table)
+    with pytest.raises(ConfigError, match="did you mean 'unseen_gene'"):
+        splits.assign_split({"method": "unseen_genes"}, table)
+    with pytest.raises(ConfigError, match="fractions"):
+        splits.assign_split({"method": "random", "fractions": [0.5, 0.5]}, table)
+    with pytest.raises(ConfigError, match="condition"):
+        splits.assign_split({"method": "unseen_condition"}, table)
+    with pytest.raises(ConfigError, match="not in the data"):
+        splits.assign_split({"method": "unseen_gene", "test": ["nope"]}, table)
