@@ -114,12 +114,12 @@ def read_triplets(
     return dense
 
 
-def read_names(path: str | os.PathLike) -> list[str]:
+def read_names(path: str | os.PathLike, keep_tabs: bool = False) -> list[str]:
     """Read a list of names, one per line; ``index<TAB>name`` lines keep all of the name.
 
     The real DeepRAGE ``expt_names_E.txt`` has CRLF line ends and names that contain a tab
-    (``Heat Shock 000 minutes  hs-2<TAB>R``); a tab inside a name becomes one space, so
-    the names can be table headers.
+    (``Heat Shock 000 minutes  hs-2<TAB>R``); a tab inside a name becomes one space (unless
+    ``keep_tabs``), so the names can be table headers.
     """
     path = check_readable(path, "name list")
     names = []
@@ -130,7 +130,7 @@ def read_names(path: str | os.PathLike) -> list[str]:
                 continue
             first, sep, rest = line.partition("\t")
             name = rest if sep and first.strip().isdigit() else line
-            names.append(" ".join(name.split("\t")).strip())
+            names.append(name.strip() if keep_tabs else " ".join(name.split("\t")).strip())
     return names
 
 

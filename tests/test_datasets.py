@@ -16,9 +16,10 @@ from scipy.ndimage import gaussian_filter1d
 from kerasgene.datasets import Dataset, build, splits
 from kerasgene.datasets import regions as regions_mod
 from kerasgene.datasets.histone_bins import read_deepchrome_csv
-from kerasgene.datasets.pairs import read_condition_names, unique_labels
+from kerasgene.datasets.pairs import unique_labels
 from kerasgene.datasets.regions import extract_regions, gene_windows
 from kerasgene.errors import ConfigError, InputFileError
+from kerasgene.expression import read_names
 from kerasgene.genome import Genome, kmer_counts, kmer_names, one_hot, reverse_complement
 from kerasgene.tracks import TrackSet, write_bigwig
 
@@ -430,8 +431,8 @@ def test_deeprage_splits_and_grouped_batches(yeast, tmp_path):
 def test_deeprage_bad_input(yeast, tmp_path):
     names = tmp_path / "names.txt"
     names.write_bytes(b"1\tHeat 0 min hs-2\tR\r\n2\tHeat 0 min hs-2\tR\r\n3\tcold\r\n")
-    assert read_condition_names(names) == ["Heat 0 min hs-2 R"] * 2 + ["cold"]
-    assert unique_labels(read_condition_names(names)) == [
+    assert read_names(names) == ["Heat 0 min hs-2 R"] * 2 + ["cold"]
+    assert unique_labels(read_names(names)) == [
         "Heat 0 min hs-2 R", "Heat 0 min hs-2 R#2", "cold"]
     bad = tmp_path / "bad.tsv"
     bad.write_text("gene\ta\tb\tR\tc\nY000\t1\t2\t3\n")

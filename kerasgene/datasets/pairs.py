@@ -56,7 +56,7 @@ import pandas as pd
 from kerasgene.annotation import read_gtf
 from kerasgene.datasets import base
 from kerasgene.errors import ConfigError, InputFileError
-from kerasgene.expression import discretize, read_expression_table, read_triplets
+from kerasgene.expression import discretize, read_expression_table, read_names, read_triplets
 from kerasgene.genome import Genome, check_readable, one_hot
 
 log = logging.getLogger(__name__)
@@ -248,26 +248,6 @@ def _read_repaired(path, labels: list[str]) -> pd.DataFrame:
     return values.astype(np.float64)
 
 
-def read_condition_names(path, keep_tabs: bool = False) -> list[str]:
-    """Names of a list file, one per line, ``index<TAB>name`` lines keeping all of the name.
-
-    The real ``expt_names_E.txt`` has CRLF line ends and three names that contain a tab
-    (``Heat Shock 000 minutes  hs-2<TAB>R``); tabs inside a name become one space, so the
-    names can be table headers.
-    """
-    path = check_readable(path, "name list")
-    names = []
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            line = line.rstrip("\r\n")
-            if not line.strip():
-                continue
-            first, sep, rest = line.partition("\t")
-            name = rest if sep and first.strip().isdigit() else line
-            names.append(name.strip() if keep_tabs else " ".join(name.split("\t")).strip())
-    return names
-
-
 def unique_labels(names: Sequence[str]) -> list[str]:
     """Names made unique by occurrence: the k-th repeat of ``x`` becomes ``x#k`` (the real
     DeepRAGE condition list names three different arrays "Heat Shock 000 minutes  hs-2").
@@ -291,7 +271,7 @@ def _regulator_matrix(cfg, base_dir, expr_labels: list[str]
         raise ConfigError(f"deeprage.regulator_format: expected auto, triplets or table, got {fmt!r}")
     if fmt == "auto":
         fmt = "triplets" if _is_triplets(path) else "table"
-    reg_names = (read_condition_names(base.resolve_path(cfg["regulator_names"], base_dir))
+    reg_names = (read_names(base.resolve_path(cfg["regulator_names"], base_dir))
                  if cfg["regulator_names"] else None)
     if fmt == "table":
         table = read_expression_table(path)
@@ -300,7 +280,7 @@ def _regulator_matrix(cfg, base_dir, expr_labels: list[str]
         cond_labels = unique_labels(_header(path)[0])
         dense = table.to_numpy(np.float32)  # (R, C)
     else:
-        cond_labels = (unique_labels(read_condition_names(
+        cond_labels = (unique_labels(read_names(
             base.resolve_path(cfg["condition_names"], base_dir)))
                        if cfg["condition_names"] else None)
         n_cond = len(cond_labels) if cond_labels is not None else len(expr_labels)
@@ -401,7 +381,7 @@ def build_pairs(config: Mapping | None = None, out_dir: str | os.PathLike | None
     if cached is not None:
         return cached
 
-    raw_names = (read_condition_names(inputs["condition_names"], keep_tabs=True)
+    raw_names = (read_names(inputs["condition_names"], keep_tabs=True)
                  if "condition_names" in inputs else None)
     header, repaired = _header(inputs["expression"], cfg["gene_column"], raw_names)
     labels = unique_labels(" ".join(h.split("\t")) for h in header)
@@ -451,5 +431,5 @@ def build_pairs(config: Mapping | None = None, out_dir: str | os.PathLike | None
         return writer.commit(index, meta)
 
 
-__all__ = ["CLASS_THRESHOLDS", "DEEPRAGE_N", "PairsDataset", "build_pairs", "read_condition_names",
+__all__ = ["CLASS_THRESHOLDS", "DEEPRAGE_N", "PairsDataset", "build_pairs",
            "unique_labels"]
