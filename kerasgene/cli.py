@@ -18,7 +18,8 @@ from kerasgene.errors import KerasgeneError
 log = logging.getLogger("kerasgene")
 
 #: Modules that add their own subcommands with ``register(subparsers)``.
-COMMAND_MODULES = ("kerasgene.serving.commands", "kerasgene.tuning_commands")
+COMMAND_MODULES = ("kerasgene.serving.commands", "kerasgene.tuning_commands",
+                   "kerasgene.explain.commands")
 
 
 def _cmd_models(args: argparse.Namespace) -> int:

@@ -1,0 +1,111 @@
+"""Interpretation: integrated gradients, saliency, filter motifs, knockouts, figures.
+
+Stateless functions ``f(model, X, *, batch_size=...)`` over plain arrays, so they run on
+any model and data (the ``kerasgene explain`` command wires them to a trained run):
+
+>>> from kerasgene.explain import integrated_gradients
+>>> res = integrated_gradients(model, {"sequence": seq, "epigenome": epi}, n_steps=200)
+>>> res.attributions[0].shape, res.residual.shape      # model input order
+((16, 2500, 7), (16,))
+
+Submodules: :mod:`~kerasgene.explain.gradients` (IG engines "native" and "alibi",
+saliency, site/track aggregation, differential attribution, FASTA/BED),
+:mod:`~kerasgene.explain.motifs` (filter PWMs, Tomtom vs JASPAR, FIMO enrichment),
+:mod:`~kerasgene.explain.knockout` (filter and motif knockouts, rank-sum / Fisher tests,
+input ablation), :mod:`~kerasgene.explain.plots` (PNG figures). TensorFlow, memelite,
+pyjaspar and matplotlib are imported only when a function needs them.
+"""
+
+from __future__ import annotations
+
+from kerasgene.explain.gradients import (
+    ISEGNET_LAYOUT,
+    ISEGNET_TRACKS,
+    Attribution,
+    DifferentialSites,
+    Region,
+    attribution_tracks,
+    auroc,
+    differential_attribution,
+    differential_regions,
+    integrated_gradients,
+    iter_integrated_gradients,
+    make_baselines,
+    mean_saliency,
+    planted_position_auroc,
+    planted_track_aurocs,
+    quadrature,
+    saliency,
+    site_attribution,
+    top_site_regions,
+    track_profiles,
+    truth_signal_mask,
+    write_bed,
+    write_fasta,
+)
+from kerasgene.explain.knockout import (
+    KnockoutTest,
+    ablation_inputs,
+    ablation_table,
+    filter_knockout_scan,
+    gene_effects,
+    knockout_effects,
+    knockout_test,
+    mask_motif,
+    zero_filters,
+)
+from kerasgene.explain.motifs import (
+    FilterPWMs,
+    Motif,
+    filter_matches,
+    filter_pwms,
+    first_conv_layer,
+    jaspar_motifs,
+    motif_enrichment,
+    motif_recovery,
+    tomtom_matches,
+)
+
+__all__ = [
+    "ISEGNET_LAYOUT",
+    "ISEGNET_TRACKS",
+    "Attribution",
+    "DifferentialSites",
+    "FilterPWMs",
+    "KnockoutTest",
+    "Motif",
+    "Region",
+    "ablation_inputs",
+    "ablation_table",
+    "attribution_tracks",
+    "auroc",
+    "differential_attribution",
+    "differential_regions",
+    "filter_knockout_scan",
+    "filter_matches",
+    "filter_pwms",
+    "first_conv_layer",
+    "gene_effects",
+    "integrated_gradients",
+    "iter_integrated_gradients",
+    "jaspar_motifs",
+    "knockout_effects",
+    "knockout_test",
+    "make_baselines",
+    "mask_motif",
+    "mean_saliency",
+    "motif_enrichment",
+    "motif_recovery",
+    "planted_position_auroc",
+    "planted_track_aurocs",
+    "quadrature",
+    "saliency",
+    "site_attribution",
+    "tomtom_matches",
+    "top_site_regions",
+    "track_profiles",
+    "truth_signal_mask",
+    "write_bed",
+    "write_fasta",
+    "zero_filters",
+]

@@ -1,0 +1,1218 @@
+"""Integrated gradients, saliency and the aggregation of attributions into sites and tracks.
+
+Integrated gradients (Sundararajan et al. 2017) of a scalar model output ``F`` at an
+input ``x`` relative to a baseline ``x'``::
+
+    IG_i(x) = (x_i - x'_i) · ∫_0^1 ∂F(x' + α(x - x'))/∂x_i dα
+            ≈ (x_i - x'_i) · Σ_k w_k ∂F(x' + α_k(x - x'))/∂x_i
+
+with the quadrature nodes ``α_k`` and weights ``w_k`` of Gauss–Legendre or a Riemann
+rule. Completeness: ``Σ_i IG_i = F(x) − F(x')``; the difference between the two sides is
+the **residual** reported per example, the measure of quadrature error.
+
+Two engines compute the same quadrature:
+
+- ``engine="native"`` — one ``tf.function`` (XLA-compiled where possible) that builds the
+  path points of a chunk of examples from (example, α, weight) triples, runs them as one
+  batch through the model, takes the input gradients and reduces them per example with
+  the quadrature weights inside the graph, so only the weighted sums leave the function.
+  ``batch_size`` is the number of path points per forward+backward pass; every pass has
+  the same shapes, so the model is traced and compiled once whatever the step count.
+- ``engine="alibi"`` — :class:`alibi.explainers.IntegratedGradients`, the iSEGnet
+  paper's tool (``method="gausslegendre"``, ``n_steps=200``), fed a few examples at a
+  time so its ``n_steps × examples`` path arrays stay bounded; its logging is silenced.
+
+``n_steps="auto"`` (native engine) starts with ``start_steps`` nodes per example and,
+while ``|residual| > atol + rtol·|F(x) − F(x')|``, adds another set of nodes sized by the
+1/N error law and averages the sets weighted by their node counts (one quadrature over
+every node evaluated, nothing wasted), up to ``max_steps`` nodes; ``Attribution.n_steps``
+reports the nodes each example used. Along a straight path a ReLU
+network is piecewise linear, so the integrand is piecewise constant with many small jumps
+and every rule (Gauss–Legendre included) converges like 1/n: ``auto`` pays off for the
+examples that meet the tolerance early, not by a change of the convergence order
+(``bench/bench_ig.py`` measures it).
+
+Inputs are given as a dict ``{input name: array}``, a list in the model's input order
+(``[t.name for t in model.inputs]`` — Keras sorts dict inputs by name, so iSEGnet's order
+is ``["epigenome", "sequence"]``), or one array for a single-input model. Arrays are
+converted to float32 one chunk at a time, so memory-mapped uint8 one-hot datasets are
+never copied whole.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import warnings
+import weakref
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from kerasgene.errors import ConfigError, KerasgeneError
+
+log = logging.getLogger(__name__)
+
+#: iSEGnet epigenome tracks, in the model's channel order.
+ISEGNET_TRACKS = ("DNase", "H3K4me1", "H3K4me3", "H3K9me3", "H3K27me3", "H3K36me3", "WGBS")
+
+#: iSEGnet window: TSS[-1000, +500) followed by TTS[-500, +500) (oriented offsets).
+ISEGNET_LAYOUT = (("TSS", -1000, 500), ("TTS", -500, 500))
+
+_RIEMANN = ("riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid")
+METHODS = ("gausslegendre", *_RIEMANN)
+
+
+# --------------------------------------------------------------------------------------
+# results
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Attribution:
+    """Integrated-gradients result for ``n`` examples.
+
+    Attributes
+    ----------
+    attributions : list of arrays, one per attributed tensor (the model's inputs in the
+        model's input order, or the one internal layer), each with the shape of that
+        tensor, ``(n, ...)``
+    residual : (n,) ``Σ attributions − (F(x) − F(baseline))``
+    delta : (n,) ``F(x) − F(baseline)``
+    output_x, output_baseline : (n,) the attributed scalar output at the input and the
+        baseline
+    n_steps : (n,) quadrature nodes used per example
+    input_names : names of the attributed tensors
+    engine, method : how it was computed
+    layer : name of the internal layer attributed to, or None for the inputs
+    """
+
+    attributions: list[np.ndarray]
+    residual: np.ndarray
+    delta: np.ndarray
+    output_x: np.ndarray
+    output_baseline: np.ndarray
+    n_steps: np.ndarray
+    input_names: list[str]
+    engine: str
+    method: str
+    layer: str | None = None
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        """The attribution array of the input (or layer) called ``name``."""
+        try:
+            return self.attributions[self.input_names.index(name)]
+        except ValueError:
+            raise KeyError(f"no attribution for {name!r}; have {self.input_names}") from None
+
+    @property
+    def relative_residual(self) -> np.ndarray:
+        """(n,) ``|residual| / |F(x) − F(baseline)|``; where the output difference is below
+        1e-6 of the output scale, relative to that scale instead."""
+        scale = np.maximum.reduce([np.abs(self.output_x), np.abs(self.output_baseline),
+                                   np.ones_like(self.output_x)])
+        return np.abs(self.residual) / np.maximum(np.abs(self.delta), 1e-6 * scale)
+
+    def __len__(self) -> int:
+        return len(self.residual)
+
+
+# --------------------------------------------------------------------------------------
+# model plumbing
+# --------------------------------------------------------------------------------------
+
+
+def input_names(model) -> list[str]:
+    """Names of the model's inputs in the model's input order."""
+    return [t.name for t in model.inputs]
+
+
+def output_names(model) -> list[str]:
+    """Names of the model's outputs, in the order of ``model.outputs``."""
+    struct = getattr(model, "_outputs_struct", None)
+    if isinstance(struct, Mapping):
+        by_id = {id(t): k for k, t in struct.items()}
+        return [by_id.get(id(t), t._keras_history.operation.name) for t in model.outputs]
+    return [t._keras_history.operation.name for t in model.outputs]
+
+
+def _output_tensor(model, output: str | int | None):
+    outs = list(model.outputs)
+    names = output_names(model)
+    if output is None:
+        if len(outs) != 1:
+            raise ConfigError(f"model {model.name!r} has outputs {names}; pass output=<name>")
+        return outs[0], names[0]
+    if isinstance(output, int):
+        return outs[output], names[output]
+    if output not in names:
+        raise ConfigError(f"model {model.name!r} has no output {output!r}; outputs are {names}")
+    return outs[names.index(output)], output
+
+
+def _resolve_layer(model, layer):
+    import keras
+
+    if layer is None or isinstance(layer, keras.layers.Layer):
+        return layer
+    try:
+        return model.get_layer(layer)
+    except ValueError:
+        raise ConfigError(f"model {model.name!r} has no layer {layer!r}") from None
+
+
+def scalar_model(model, output: str | int | None = None):
+    """A functional view of ``model`` taking a list of inputs (model input order) and
+    returning one output tensor; shares the layers and weights of ``model``."""
+    import keras
+
+    if not getattr(model, "inputs", None) or not getattr(model, "outputs", None):
+        raise ConfigError(f"model {getattr(model, 'name', model)!r} is not a functional Keras "
+                          "model (it has no symbolic inputs/outputs)")
+    out, _ = _output_tensor(model, output)
+    return keras.Model(list(model.inputs), out, name=f"{model.name}_scalar")
+
+
+def as_input_list(model, inputs) -> list:
+    """Inputs as a list in the model's input order (arrays are not copied).
+
+    ``inputs`` is a dict keyed by input name, a list/tuple in model input order, or a
+    single array for a single-input model.
+    """
+    names = input_names(model)
+    if isinstance(inputs, Mapping):
+        missing = [n for n in names if n not in inputs]
+        if missing:
+            raise ConfigError(f"inputs lack {missing}; the model takes {names}")
+        xs = [inputs[n] for n in names]
+    elif isinstance(inputs, list | tuple):
+        if len(inputs) != len(names):
+            raise ConfigError(f"got {len(inputs)} input arrays; the model takes {names}")
+        xs = list(inputs)
+    else:
+        if len(names) != 1:
+            raise ConfigError(f"got one array; the model takes {names} (pass a dict)")
+        xs = [inputs]
+    n = len(xs[0])
+    for name, x, t in zip(names, xs, model.inputs):
+        if len(x) != n:
+            raise ConfigError(f"input {name!r} has {len(x)} examples, {names[0]!r} has {n}")
+        want = tuple(t.shape[1:])
+        got = tuple(x.shape[1:])
+        if len(want) != len(got) or any(w is not None and w != g for w, g in zip(want, got)):
+            raise ConfigError(f"input {name!r} has shape {got} per example; the model expects {want}")
+    return xs
+
+
+# --------------------------------------------------------------------------------------
+# baselines and quadrature
+# --------------------------------------------------------------------------------------
+
+
+def _one_baseline(spec, x_shape: tuple, name: str) -> np.ndarray:
+    """A float32 array broadcastable to ``(n, *x_shape[1:])``: shape (1, ...) or (n, ...)."""
+    per = tuple(x_shape[1:])
+    if spec is None or (isinstance(spec, str) and spec == "zeros"):
+        return np.zeros((1, *per), np.float32)
+    if isinstance(spec, str):
+        if spec == "ones":
+            return np.ones((1, *per), np.float32)
+        if spec == "uniform":
+            if per[-1] != 4:
+                raise ConfigError(f"baseline 'uniform' (0.25 per base) is for one-hot DNA with 4 "
+                                  f"channels; input {name!r} has {per[-1]}. Use a dict, e.g. "
+                                  "{'sequence': 'uniform'} (other inputs default to zeros)")
+            return np.full((1, *per), 0.25, np.float32)
+        raise ConfigError(f"unknown baseline {spec!r} for input {name!r}; expected 'zeros', "
+                          "'ones', 'uniform', a number or an array")
+    if isinstance(spec, int | float | np.floating | np.integer):
+        return np.full((1, *per), float(spec), np.float32)
+    arr = np.asarray(spec, np.float32)
+    if arr.shape == per:
+        return arr[None]
+    if arr.shape == tuple(x_shape) or (arr.ndim == len(x_shape) and arr.shape[0] == 1
+                                       and arr.shape[1:] == per):
+        return arr
+    raise ConfigError(f"baseline for input {name!r} has shape {arr.shape}; expected {per}, "
+                      f"(1, *{per}) or {tuple(x_shape)}")
+
+
+def make_baselines(model, inputs, baselines="zeros") -> list[np.ndarray]:
+    """Baselines as a list (model input order) of float32 arrays broadcastable to each
+    input: shape ``(1, ...)`` for a shared baseline or ``(n, ...)`` for one per example.
+
+    ``baselines`` is ``"zeros"`` (the papers), ``"ones"`` (e.g. methylation),
+    ``"uniform"`` (0.25 per base, one-hot DNA only), a number, an array, or a per-input
+    mix as a dict ``{input name: spec}`` (missing inputs get zeros) or a list.
+    """
+    names = input_names(model)
+    xs = as_input_list(model, inputs)
+    if isinstance(baselines, Mapping):
+        unknown = set(baselines) - set(names)
+        if unknown:
+            raise ConfigError(f"baselines name unknown inputs {sorted(unknown)}; inputs are {names}")
+        specs = [baselines.get(n, "zeros") for n in names]
+    elif isinstance(baselines, list | tuple):
+        if len(baselines) != len(names):
+            raise ConfigError(f"got {len(baselines)} baselines for inputs {names}")
+        specs = list(baselines)
+    else:
+        specs = [baselines] * len(names)
+    return [_one_baseline(s, x.shape, n) for s, x, n in zip(specs, xs, names)]
+
+
+def quadrature(method: str, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes ``α`` in [0, 1] and weights ``w`` (Σw = 1) of the quadrature rule; the same
+    rules as alibi/captum: ``gausslegendre``, ``riemann_{left,right,middle,trapezoid}``
+    (``riemann`` = trapezoid)."""
+    if method == "riemann":
+        method = "riemann_trapezoid"
+    if method not in METHODS:
+        raise ConfigError(f"unknown IG method {method!r}; expected one of {METHODS}")
+    n = int(n_steps)
+    if n < 2:
+        raise ConfigError(f"n_steps must be >= 2, got {n_steps}")
+    if method == "gausslegendre":
+        x, w = np.polynomial.legendre.leggauss(n)
+        return 0.5 * (x + 1), 0.5 * w
+    w = np.full(n, 1.0 / n)
+    if method == "riemann_trapezoid":
+        w[0] /= 2
+        w[-1] /= 2
+        return np.linspace(0, 1, n), w
+    if method == "riemann_left":
+        return np.linspace(0, 1 - 1 / n, n), w
+    if method == "riemann_right":
+        return np.linspace(1 / n, 1, n), w
+    return np.linspace(1 / (2 * n), 1 - 1 / (2 * n), n), w
+
+
+def _format_target(target, n: int, xs: list, predict: Callable | None) -> np.ndarray | None:
+    if target is None:
+        return None
+    if isinstance(target, str):
+        if target != "argmax":
+            raise ConfigError(f"target must be None, an int, an array or 'argmax', got {target!r}")
+        if predict is None:
+            raise ConfigError("target='argmax' needs a model")
+        return predict(xs)
+    t = np.asarray(target)
+    if t.ndim == 0:
+        t = np.full(n, int(t))
+    if t.shape != (n,) or not np.issubdtype(t.dtype, np.integer):
+        raise ConfigError(f"target must be an integer or {n} integers, got shape {t.shape}")
+    return t.astype(np.int32)
+
+
+# --------------------------------------------------------------------------------------
+# native engine
+# --------------------------------------------------------------------------------------
+
+
+def _select(y, t, n_out: int):
+    """Scalar per example from the output ``y`` (batch, k) given targets ``t`` (or None)."""
+    import tensorflow as tf
+
+    y = tf.reshape(y, [tf.shape(y)[0], -1])
+    if t is None:
+        return y[:, 0]
+    if n_out == 1:  # single-unit binary classifier: target 1 → p, target 0 → 1 − p
+        tf_t = tf.cast(t, y.dtype)
+        return tf_t * y[:, 0] + (1 - tf_t) * (1 - y[:, 0])
+    return tf.gather(y, t, axis=1, batch_dims=1)
+
+
+class _Native:
+    """Compiled pieces of the native engine for one model / output / layer.
+
+    The core, :meth:`grad_points`, takes a fixed-size batch of path points given as
+    (example index, α, weight) triples over a fixed-size block of examples, builds the
+    points ``b[e] + α (x[e] − b[e])`` inside the graph, runs them through the model as
+    one batch, and returns ``Σ_points weight · ∂F/∂input`` summed per example
+    (``unsorted_segment_sum``). Every call has the same shapes whatever the step count
+    or the mix of examples, so XLA compiles the model once.
+    """
+
+    def __init__(self, model, output, layer, jit_compile):
+        import keras
+
+        out, self.output_name = _output_tensor(model, output)
+        self.n_out = int(np.prod(out.shape[1:]))
+        self.layer = layer
+        if layer is None:
+            self.path_model = keras.Model(list(model.inputs), out)
+            self.pre_model = None
+        else:
+            # f = f2(layer activation, inputs); the path runs in activation space with the
+            # inputs held at x (they feed the branches that do not pass through the layer)
+            self.pre_model = keras.Model(list(model.inputs), layer.output)
+            self.path_model = keras.Model([layer.output, *model.inputs], out)
+        self.jit = jit_compile
+        self._build()
+
+    def _build(self):
+        import tensorflow as tf
+
+        fn, n_out = self.path_model, self.n_out
+        jit = bool(self.jit)
+
+        def grad_points(xs, bs, fixed, ex, alphas, weights, t):
+            n_ex = tf.shape(xs[0])[0]
+            paths = []
+            for x, b in zip(xs, bs):
+                rank = len(x.shape)
+                a = tf.reshape(alphas, tf.concat([[-1], tf.ones([rank - 1], tf.int32)], 0))
+                xb, bb = tf.gather(x, ex), tf.gather(b, ex)
+                paths.append(bb + a * (xb - bb))
+            fixed_p = [tf.gather(f, ex) for f in fixed]
+            tt = None if t is None else tf.gather(t, ex)
+            with tf.GradientTape() as tape:
+                tape.watch(paths)
+                y = fn([*paths, *fixed_p], training=False)
+                y = _select(y, tt, n_out)
+            grads = tape.gradient(y, paths)
+            out = []
+            for g in grads:
+                rank = len(g.shape)
+                w = tf.reshape(tf.cast(weights, g.dtype),
+                               tf.concat([[-1], tf.ones([rank - 1], tf.int32)], 0))
+                out.append(tf.math.unsorted_segment_sum(w * g, ex, n_ex))
+            return out
+
+        def forward(xs, t):
+            return _select(fn(xs, training=False), t, n_out)
+
+        self._grad_points = tf.function(grad_points, jit_compile=jit, reduce_retracing=True)
+        self._forward = tf.function(forward, jit_compile=jit, reduce_retracing=True)
+        if self.pre_model is not None:
+            pre = self.pre_model
+            self._pre = tf.function(lambda xs: pre(xs, training=False),
+                                    jit_compile=jit, reduce_retracing=True)
+
+    def _call(self, name, *args):
+        """Run a compiled function; on an XLA failure fall back to plain graph mode."""
+        try:
+            return getattr(self, name)(*args)
+        except Exception as err:  # XLA cannot compile some ops (e.g. some RNN kernels)
+            if not self.jit:
+                raise
+            log.info("XLA compilation failed (%s); using tf.function without jit_compile",
+                     str(err).splitlines()[0][:200])
+            self.jit = False
+            self._build()
+            return getattr(self, name)(*args)
+
+    def grad_points(self, xs, bs, fixed, ex, alphas, weights, t):
+        return self._call("_grad_points", xs, bs, fixed, ex, alphas, weights, t)
+
+    def forward(self, xs, t):
+        return self._call("_forward", xs, t)
+
+    def pre(self, xs):
+        return self._call("_pre", xs)
+
+
+_ENGINES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _engine(model, output, layer, jit_compile) -> _Native:
+    """The compiled engine of (model, output, layer), built once per model."""
+    key = (output, None if layer is None else layer.name, bool(jit_compile))
+    try:
+        cache = _ENGINES.setdefault(model, {})
+    except TypeError:  # not weak-referenceable
+        return _Native(model, output, layer, jit_compile)
+    if key not in cache:
+        cache[key] = _Native(model, output, layer, jit_compile)
+    return cache[key]
+
+
+def _chunk_inputs(xs: list, sl: slice) -> list[np.ndarray]:
+    return [np.asarray(x[sl], dtype=np.float32) for x in xs]
+
+
+def _chunk_baselines(bs: list[np.ndarray], sl: slice, c: int) -> list[np.ndarray]:
+    out = []
+    for b in bs:
+        b = b[sl] if b.shape[0] != 1 else b
+        out.append(np.ascontiguousarray(np.broadcast_to(b, (c, *b.shape[1:]))))
+    return out
+
+
+def _pad_rows(arrs: list[np.ndarray], c: int) -> list[np.ndarray]:
+    """Pad each array with zero rows to ``c`` rows (keeps compiled shapes fixed)."""
+    out = []
+    for a in arrs:
+        if len(a) < c:
+            a = np.concatenate([a, np.zeros((c - len(a), *a.shape[1:]), a.dtype)])
+        out.append(a)
+    return out
+
+
+class _Block:
+    """One block of examples, padded to the engine's fixed block size, in tensors."""
+
+    def __init__(self, eng: _Native, x_in, b_in, t, capacity: int):
+        import tensorflow as tf
+
+        self.m = len(x_in[0])
+        pad = lambda arrs: [tf.constant(a) for a in _pad_rows(arrs, capacity)]  # noqa: E731
+        tp = None if t is None else tf.constant(_pad_rows([np.asarray(t, np.int32)],
+                                                          capacity)[0])
+        self.t = tp
+        if eng.pre_model is not None:
+            self.fixed = pad(x_in)
+            self.xs = [eng.pre(self.fixed)]
+            self.bs = [eng.pre(pad(b_in))]
+            self.fx = eng.forward([self.xs[0], *self.fixed], tp).numpy()[: self.m]
+            self.fb = eng.forward([self.bs[0], *self.fixed], tp).numpy()[: self.m]
+        else:
+            self.fixed = []
+            self.xs, self.bs = pad(x_in), pad(b_in)
+            self.fx = eng.forward(self.xs, tp).numpy()[: self.m]
+            self.fb = eng.forward(self.bs, tp).numpy()[: self.m]
+        self.fx, self.fb = self.fx.astype(np.float64), self.fb.astype(np.float64)
+
+
+def _block_integrals(eng: _Native, blk: _Block, steps: dict[int, int], method: str,
+                     batch_size: int) -> list[np.ndarray]:
+    """Σ_k w_k ∂F/∂x(b + α_k(x − b)) per example of the block, for the examples listed
+    in ``steps`` ({example row: node count}), in fixed batches of ``batch_size`` points."""
+    import tensorflow as tf
+
+    ex, al, wt = [], [], []
+    for i, n in steps.items():
+        a, w = quadrature(method, n)
+        ex.append(np.full(n, i, np.int32))
+        al.append(a)
+        wt.append(w)
+    ex_all = np.concatenate(ex)
+    al_all = np.concatenate(al).astype(np.float32)
+    wt_all = np.concatenate(wt).astype(np.float32)
+    total = len(ex_all)
+    n_batches = math.ceil(total / batch_size)
+    pad = n_batches * batch_size - total
+    if pad:  # padded points: weight 0 on example row 0
+        ex_all = np.concatenate([ex_all, np.zeros(pad, np.int32)])
+        al_all = np.concatenate([al_all, np.zeros(pad, np.float32)])
+        wt_all = np.concatenate([wt_all, np.zeros(pad, np.float32)])
+    sums = None
+    for k in range(n_batches):
+        sl = slice(k * batch_size, (k + 1) * batch_size)
+        g = eng.grad_points(blk.xs, blk.bs, blk.fixed, tf.constant(ex_all[sl]),
+                            tf.constant(al_all[sl]), tf.constant(wt_all[sl]), blk.t)
+        sums = g if sums is None else [s + gi for s, gi in zip(sums, g)]
+    return [s.numpy() for s in sums]
+
+
+def _native_chunk(eng: _Native, x_in, b_in, t, method: str, batch_size: int, capacity: int,
+                  n_steps: int | None = None, auto: dict | None = None):
+    """IG of the examples of one chunk. Returns (attrs, F(x), F(b), steps per example)."""
+    blk = _Block(eng, x_in, b_in, t, capacity)
+    m = blk.m
+    xs = [x.numpy()[:m] for x in blk.xs]
+    bs = [b.numpy()[:m] for b in blk.bs]
+    if auto is None:
+        sums = _block_integrals(eng, blk, dict.fromkeys(range(m), n_steps), method, batch_size)
+        attrs = [(x - b) * s[:m] for x, b, s in zip(xs, bs, sums)]
+        return attrs, blk.fx, blk.fb, np.full(m, n_steps)
+    # n_steps="auto": per example, a first Gauss–Legendre (or Riemann) set of start_steps
+    # nodes; while the residual is above tolerance, add another set sized by the 1/N error
+    # law (N = nodes so far) and average the sets weighted by their node counts. The
+    # union is one quadrature rule (positive weights summing to 1) over all nodes
+    # evaluated, so no gradient is wasted; its residual is checked exactly.
+    rtol, atol = auto["rtol"], auto["atol"]
+    lo_n, hi_n = max(2, int(auto["start_steps"])), int(auto["max_steps"])
+    tol = atol + rtol * np.abs(blk.fx - blk.fb)
+    steps = np.zeros(m, np.int64)
+    acc = [np.zeros_like(x) for x in xs]  # Σ_sets n_set · Σ_k w_k g_k
+    attrs = [np.zeros_like(x) for x in xs]
+    todo = dict.fromkeys(range(m), min(lo_n, hi_n))
+    while todo:
+        sums = _block_integrals(eng, blk, todo, method, batch_size)
+        nxt = {}
+        for i, n in todo.items():
+            steps[i] += n
+            total = int(steps[i])
+            for c, a, x, b, s_ in zip(acc, attrs, xs, bs, sums):
+                c[i] += n * s_[i]
+                a[i] = (x[i] - b[i]) * (c[i] / total)
+            res = abs(sum(float(a[i].sum(dtype=np.float64)) for a in attrs)
+                      - (blk.fx[i] - blk.fb[i]))
+            if res <= tol[i]:
+                continue
+            if total >= hi_n:
+                log.warning("n_steps='auto': example %d still above tolerance at %d nodes "
+                            "(max_steps)", i, total)
+                continue
+            want = total * res / max(tol[i], 1e-30) * 1.2 - total  # what the 1/N law asks
+            add = int(min(hi_n - total, max(total // 2, 8, 8 * math.ceil(want / 8))))
+            if add >= 2:
+                nxt[i] = add
+        todo = nxt
+    return attrs, blk.fx, blk.fb, steps
+
+
+def _residual(attrs: list[np.ndarray], fx: np.ndarray, fb: np.ndarray) -> np.ndarray:
+    total = sum(a.reshape(len(a), -1).astype(np.float64).sum(axis=1) for a in attrs)
+    return total - (fx - fb)
+
+
+# --------------------------------------------------------------------------------------
+# alibi engine
+# --------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _quiet_alibi():
+    """Silence alibi's loggers and warnings (and TF's retracing chatter) inside the block."""
+    loggers = [logging.getLogger(n) for n in ("alibi", "tensorflow", "absl")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for lg, lv in zip(loggers, levels):
+            lg.setLevel(lv)
+
+
+def _import_alibi_ig():
+    with _quiet_alibi():
+        try:
+            from alibi.explainers import IntegratedGradients
+        except ImportError as err:  # pragma: no cover - depends on the environment
+            raise KerasgeneError(
+                "engine='alibi' needs alibi (pip install --no-deps alibi==0.9.6, see the "
+                f"Makefile): {err}") from err
+    return IntegratedGradients
+
+
+def _alibi_chunk(explainer, x_in, b_in, t, n_inputs):
+    X = x_in if n_inputs > 1 else x_in[0]
+    B = b_in if n_inputs > 1 else b_in[0]
+    with _quiet_alibi():
+        exp = explainer.explain(X, baselines=B, target=t)
+    return [np.asarray(a, np.float32) for a in exp.attributions]
+
+
+# --------------------------------------------------------------------------------------
+# public API
+# --------------------------------------------------------------------------------------
+
+
+def iter_integrated_gradients(
+    model,
+    inputs,
+    *,
+    baselines="zeros",
+    n_steps: int | str = 200,
+    method: str = "gausslegendre",
+    engine: str = "native",
+    batch_size: int = 64,
+    target=None,
+    output: str | int | None = None,
+    layer=None,
+    chunk_size: int | None = None,
+    rtol: float = 1e-3,
+    atol: float = 1e-6,
+    start_steps: int = 32,
+    max_steps: int = 512,
+    jit_compile: bool = True,
+) -> Iterator[tuple[slice, Attribution]]:
+    """Integrated gradients chunk by chunk: yields ``(rows, Attribution)`` for consecutive
+    slices of the examples, so attributions of many genes can be streamed to disk with
+    memory bounded by one chunk. Same arguments as :func:`integrated_gradients`."""
+    if engine not in ("native", "alibi"):
+        raise ConfigError(f"engine must be 'native' or 'alibi', got {engine!r}")
+    auto = isinstance(n_steps, str)
+    if auto and n_steps != "auto":
+        raise ConfigError(f"n_steps must be an integer or 'auto', got {n_steps!r}")
+    if auto and engine != "native":
+        raise ConfigError("n_steps='auto' is implemented by the native engine only")
+    if not auto:
+        n_steps = int(n_steps)
+        quadrature(method, n_steps)  # validates
+    batch_size = int(batch_size)
+    if batch_size < 1:
+        raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+    layer = _resolve_layer(model, layer)
+    xs = as_input_list(model, inputs)
+    bs = make_baselines(model, xs, baselines)
+    n = len(xs[0])
+    names = input_names(model) if layer is None else [layer.name]
+
+    n_out = 1
+    if engine == "native":
+        eng = _engine(model, output, layer, jit_compile)
+    else:
+        if layer is not None and len(model.inputs) > 1:
+            raise ConfigError("engine='alibi' with layer= is supported for single-input models "
+                              "only: alibi feeds zeros to the other inputs during layer "
+                              "attribution; use engine='native' (inputs held at x)")
+        IG = _import_alibi_ig()
+        wrapper = scalar_model(model, output)
+        n_out = int(np.prod(wrapper.outputs[0].shape[1:]))
+        explainer = IG(wrapper, layer=layer, method=method, n_steps=n_steps,
+                       internal_batch_size=batch_size)
+        eng = _engine(model, output, layer, False)  # F(x), F(baseline) for the residual
+
+    def predict_cls(xl):
+        return _argmax_full(model, output, xl, batch_size)
+
+    t_all = _format_target(target, n, xs, predict_cls)
+    if engine == "alibi" and t_all is not None and n_out == 1:
+        raise ConfigError("engine='alibi' with a single-unit classifier is not supported "
+                          "(its sign convention differs); use engine='native'")
+
+    if chunk_size is None:
+        chunk_size = max(1, min(8, 4 * batch_size // max(n_steps, 1))) if engine == "alibi" else 8
+    chunk_size = max(1, min(int(chunk_size), n))
+    auto_opts = dict(rtol=rtol, atol=atol, start_steps=start_steps, max_steps=max_steps)
+    for lo in range(0, n, chunk_size):
+        sl = slice(lo, min(n, lo + chunk_size))
+        x_in = _chunk_inputs(xs, sl)
+        m = len(x_in[0])
+        b_in = _chunk_baselines(bs, sl, m)
+        t = None if t_all is None else t_all[sl]
+        if engine == "alibi":
+            import tensorflow as tf
+            attrs = _alibi_chunk(explainer, x_in, b_in, t, len(xs))
+            t_tf = None if t is None else tf.constant(t, tf.int32)
+            if layer is None:
+                fx = eng.forward([tf.constant(x) for x in x_in], t_tf).numpy().astype(np.float64)
+                fb = eng.forward([tf.constant(b) for b in b_in], t_tf).numpy().astype(np.float64)
+            else:
+                fixed = [tf.constant(x) for x in x_in]
+                ax = eng.pre(fixed)
+                ab = eng.pre([tf.constant(b) for b in b_in])
+                fx = eng.forward([ax, *fixed], t_tf).numpy().astype(np.float64)
+                fb = eng.forward([ab, *fixed], t_tf).numpy().astype(np.float64)
+            steps = np.full(m, n_steps)
+        else:
+            attrs, fx, fb, steps = _native_chunk(
+                eng, x_in, b_in, t, method, batch_size, chunk_size,
+                n_steps=None if auto else n_steps, auto=auto_opts if auto else None)
+        res = _residual(attrs, fx, fb)
+        yield sl, Attribution(attrs, res, fx - fb, fx, fb, steps.astype(np.int32), list(names),
+                              engine, method, None if layer is None else layer.name)
+
+
+def _argmax_full(model, output, xl, batch_size):
+    view = scalar_model(model, output)
+    out = []
+    for lo in range(0, len(xl[0]), batch_size):
+        out.append(np.asarray(view(_chunk_inputs(xl, slice(lo, lo + batch_size)), training=False)))
+    y = np.concatenate(out).reshape(len(xl[0]), -1)
+    if y.shape[1] == 1:
+        return (y[:, 0] >= 0.5).astype(np.int32)
+    return np.argmax(y, axis=1).astype(np.int32)
+
+
+def integrated_gradients(
+    model,
+    inputs,
+    *,
+    baselines="zeros",
+    n_steps: int | str = 200,
+    method: str = "gausslegendre",
+    engine: str = "native",
+    batch_size: int = 64,
+    target=None,
+    output: str | int | None = None,
+    layer=None,
+    chunk_size: int | None = None,
+    rtol: float = 1e-3,
+    atol: float = 1e-6,
+    start_steps: int = 32,
+    max_steps: int = 512,
+    jit_compile: bool = True,
+) -> Attribution:
+    """Integrated gradients of one scalar model output with respect to every model input
+    (or one internal layer).
+
+    Parameters
+    ----------
+    model : functional keras.Model (named inputs; dict or list outputs)
+    inputs : dict ``{input name: (n, ...)}``, list in model input order, or one array;
+        arrays may be memory-mapped / uint8, they are converted per chunk
+    baselines : "zeros" (papers), "ones", "uniform" (0.25 per base, one-hot DNA), a
+        number, an array of shape ``(...)``/``(1, ...)``/``(n, ...)``, or a per-input mix
+        ``{input name: spec}`` / list (see :func:`make_baselines`)
+    n_steps : quadrature nodes (papers: 200), or "auto" (native engine): start with
+        ``start_steps`` nodes and add node sets per example (sized by the 1/N error law,
+        combined into one rule) until ``|residual| <= atol + rtol·|F(x) − F(baseline)|``
+        or ``max_steps`` nodes
+    method : "gausslegendre" (papers) or "riemann_{left,right,middle,trapezoid}"
+    engine : "native" (tf.function) or "alibi" (alibi.explainers.IntegratedGradients)
+    batch_size : path points per forward+backward pass (alibi: ``internal_batch_size``)
+    target : None for a one-unit regression output; for a classifier the class index
+        per example (int or ``(n,)`` ints) or "argmax" (the predicted class). For a
+        single-unit sigmoid output, target 1 attributes p and target 0 attributes 1 − p.
+    output : name (or index) of the output to explain when the model has several
+    layer : name (or layer) of an internal layer to attribute to instead of the inputs;
+        the path runs from the baseline's activation to the input's activation with the
+        model inputs held at x. ``attributions`` then has the layer output's shape.
+    chunk_size : examples per chunk (memory bound; native default 8, alibi up to 8 so that
+        its ``n_steps × examples`` path arrays stay small)
+    jit_compile : XLA-compile the native engine (falls back to plain graphs if XLA fails)
+
+    Returns
+    -------
+    Attribution
+        ``.attributions`` (list of ``(n, ...)`` arrays, model input order), ``.residual``
+        (n,), ``.delta``, ``.n_steps``, ``.relative_residual``.
+
+    Examples
+    --------
+    >>> res = integrated_gradients(model, {"sequence": seq, "epigenome": epi})
+    >>> res["sequence"].shape, res.residual.shape
+    ((16, 2500, 4), (16,))
+    """
+    kw = dict(baselines=baselines, n_steps=n_steps, method=method, engine=engine,
+              batch_size=batch_size, target=target, output=output, layer=layer,
+              chunk_size=chunk_size, rtol=rtol, atol=atol, start_steps=start_steps,
+              max_steps=max_steps, jit_compile=jit_compile)
+    parts = list(iter_integrated_gradients(model, inputs, **kw))
+    if not parts:
+        raise ConfigError("no examples to explain (inputs are empty)")
+    first = parts[0][1]
+    cat = lambda getter: np.concatenate([getter(p) for _, p in parts])  # noqa: E731
+    attrs = [np.concatenate([p.attributions[i] for _, p in parts])
+             for i in range(len(first.attributions))]
+    return Attribution(attrs, cat(lambda p: p.residual), cat(lambda p: p.delta),
+                       cat(lambda p: p.output_x), cat(lambda p: p.output_baseline),
+                       cat(lambda p: p.n_steps), first.input_names, first.engine, first.method,
+                       first.layer)
+
+
+# --------------------------------------------------------------------------------------
+# saliency
+# --------------------------------------------------------------------------------------
+
+
+def saliency(
+    model,
+    inputs,
+    *,
+    batch_size: int = 128,
+    target=None,
+    output: str | int | None = None,
+    times_input: bool = False,
+) -> list[np.ndarray]:
+    """Signed input gradients ``∂F/∂x`` (Team Jamaica Fig. 3/4), one array per model
+    input (model input order), each ``(n, ...)``; ``times_input`` gives gradient × input.
+    """
+    import tensorflow as tf
+
+    xs = as_input_list(model, inputs)
+    n = len(xs[0])
+    view = scalar_model(model, output)
+    n_out = int(np.prod(view.outputs[0].shape[1:]))
+    t_all = _format_target(target, n, xs,
+                           lambda xl: _argmax_full(model, output, xl, batch_size))
+
+    @tf.function(reduce_retracing=True)
+    def grad(x, t):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = _select(view(x, training=False), t, n_out)
+        return tape.gradient(y, x)
+
+    outs = [np.zeros(x.shape, np.float32) for x in xs]
+    for lo in range(0, n, batch_size):
+        sl = slice(lo, min(n, lo + batch_size))
+        xc = [tf.constant(a) for a in _chunk_inputs(xs, sl)]
+        t = None if t_all is None else tf.constant(t_all[sl], tf.int32)
+        for o, g, x in zip(outs, grad(xc, t), xc):
+            o[sl] = g.numpy() * (x.numpy() if times_input else 1.0)
+    return outs
+
+
+def mean_saliency(gradients: np.ndarray, groups: Sequence) -> dict[Any, np.ndarray]:
+    """Average ``gradients`` ``(n, ...)`` over the examples of each group (e.g. the genes
+    of one cell type). Returns ``{group: (...)}`` in first-seen order."""
+    groups = np.asarray(groups)
+    if len(groups) != len(gradients):
+        raise ConfigError(f"{len(groups)} group labels for {len(gradients)} examples")
+    out = {}
+    for g in dict.fromkeys(groups.tolist()):
+        out[g] = gradients[groups == g].mean(axis=0)
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# aggregation: sites and tracks
+# --------------------------------------------------------------------------------------
+
+
+def site_attribution(attr: np.ndarray, *, one_hot: bool = True) -> np.ndarray:
+    """Site-level attribution: ``(n, L, 4)`` one-hot DNA → ``(n, L)`` (sum over the four
+    channels; with a zero baseline that is the attribution of the observed base);
+    other inputs are returned unchanged (``(n, L, tracks)``)."""
+    attr = np.asarray(attr)
+    return attr.sum(axis=-1) if one_hot else attr
+
+
+def attribution_tracks(
+    result: Attribution,
+    *,
+    dna_inputs: Sequence[str] = ("sequence",),
+    track_names: Mapping[str, Sequence[str]] | None = None,
+) -> dict[str, np.ndarray]:
+    """Site-level attribution per track: ``{track name: (n, L)}``.
+
+    DNA inputs (one-hot) become one track named ``"DNA (<input>)"`` (``"DNA"`` for the
+    input called "sequence"), summed over bases; every channel of another input becomes
+    its own track, named from ``track_names[input]`` (iSEGnet's epigenome defaults to
+    :data:`ISEGNET_TRACKS` when it has 7 channels) or ``"<input>[k]"``.
+    """
+    track_names = dict(track_names or {})
+    out: dict[str, np.ndarray] = {}
+    for name, a in zip(result.input_names, result.attributions):
+        if a.ndim != 3:
+            raise ConfigError(f"attribution of {name!r} has shape {a.shape}; site-level "
+                              "tracks need (n, positions, channels)")
+        if name in dna_inputs:
+            out["DNA" if name == "sequence" else f"DNA ({name})"] = site_attribution(a)
+            continue
+        names = track_names.get(name)
+        if names is None and name == "epigenome" and a.shape[-1] == len(ISEGNET_TRACKS):
+            names = ISEGNET_TRACKS
+        if names is None:
+            names = [f"{name}[{k}]" for k in range(a.shape[-1])]
+        if len(names) != a.shape[-1]:
+            raise ConfigError(f"track_names[{name!r}] has {len(names)} names for "
+                              f"{a.shape[-1]} channels")
+        for k, tn in enumerate(names):
+            out[str(tn)] = a[..., k]
+    return out
+
+
+def track_profiles(tracks: Mapping[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
+    """Mean and standard error across genes of each site-level track (iSEGnet Fig. 4B–D).
+
+    Returns ``{track: {"mean": (L,), "sem": (L,)}}``."""
+    out = {}
+    for k, v in tracks.items():
+        v = np.asarray(v, np.float64)
+        n = len(v)
+        sem = v.std(axis=0, ddof=1) / math.sqrt(n) if n > 1 else np.zeros(v.shape[1:])
+        out[k] = {"mean": v.mean(axis=0), "sem": sem}
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# windows, regions, differential attribution
+# --------------------------------------------------------------------------------------
+
+
+def window_segments(layout: Sequence[tuple[str, int, int]] = ISEGNET_LAYOUT):
+    """``[(anchor, o1, o2, first index, last index + 1)]`` of each segment of a window."""
+    segs, pos = [], 0
+    for anchor, o1, o2 in layout:
+        segs.append((anchor, int(o1), int(o2), pos, pos + int(o2) - int(o1)))
+        pos += int(o2) - int(o1)
+    return segs
+
+
+def window_offset(index: int, layout=ISEGNET_LAYOUT) -> tuple[str, int]:
+    """Window position → (anchor, oriented offset from the anchor)."""
+    for anchor, o1, _o2, a, b in window_segments(layout):
+        if a <= index < b:
+            return anchor, o1 + index - a
+    raise ConfigError(f"window index {index} outside the layout {layout}")
+
+
+@dataclass
+class Region:
+    """A region of a gene's window, with its genomic interval when the gene is known.
+
+    ``start``/``end`` index the window (0-based, half-open); ``anchor``, ``offset_start``,
+    ``offset_end`` are the oriented offsets; ``chrom``/``gstart``/``gend``/``strand`` the
+    genomic interval (0-based half-open, BED), ``sequence`` read 5'→3' of the gene."""
+
+    gene_id: str
+    track: str
+    start: int
+    end: int
+    score: float
+    anchor: str
+    offset_start: int
+    offset_end: int
+    sequence: str = ""
+    chrom: str | None = None
+    gstart: int | None = None
+    gend: int | None = None
+    strand: str | None = None
+
+    @property
+    def name(self) -> str:
+        return (f"{self.gene_id}|{self.track}|{self.anchor}{self.offset_start:+d}"
+                f"..{self.offset_end:+d}")
+
+
+def decode_one_hot(x: np.ndarray, alphabet: str = "ACGT") -> str:
+    """(L, 4) one-hot (or soft) → string; rows without a clear maximum (all zero, or
+    uniform such as 0.25 / DeepRAGE's N) become ``N``."""
+    x = np.asarray(x, np.float32)
+    idx = np.argmax(x, axis=-1)
+    top = np.take_along_axis(x, idx[:, None], axis=-1)[:, 0]
+    second = np.sort(x, axis=-1)[:, -2]
+    letters = np.array(list(alphabet))[idx]
+    letters[(top <= 0) | (top - second < 1e-6)] = "N"
+    return "".join(letters.tolist())
+
+
+def _gene_field(g, name):
+    return g[name] if isinstance(g, Mapping) else getattr(g, name)
+
+
+def _make_region(gene_id, track, a, b, score, layout, seq_onehot, gene) -> Region:
+    anchor, o1 = window_offset(a, layout)
+    o2 = o1 + (b - a)
+    reg = Region(gene_id, track, int(a), int(b), float(score), anchor, o1, o2)
+    if seq_onehot is not None:
+        reg.sequence = decode_one_hot(seq_onehot[a:b])
+    if gene is not None:
+        strand = _gene_field(gene, "strand")
+        pos = _gene_field(gene, anchor.lower())
+        if strand == "+":
+            gs, ge = pos + o1, pos + o2
+        else:
+            gs, ge = pos - o2 + 1, pos - o1 + 1
+        reg.chrom, reg.gstart, reg.gend, reg.strand = _gene_field(gene, "chrom"), gs, ge, strand
+    return reg
+
+
+def _clip_to_segment(center: int, flank: int, layout) -> tuple[int, int]:
+    for _anchor, _o1, _o2, a, b in window_segments(layout):
+        if a <= center < b:
+            return max(a, center - flank), min(b, center + flank + 1)
+    raise ConfigError(f"window index {center} outside the layout {layout}")
+
+
+def top_site_regions(
+    site_attr: np.ndarray,
+    gene_ids: Sequence[str],
+    *,
+    sequences: np.ndarray | None = None,
+    genes: Mapping[str, Any] | None = None,
+    track: str = "",
+    flank: int = 50,
+    layout=ISEGNET_LAYOUT,
+    absolute: bool = False,
+) -> list[Region]:
+    """The highest-attribution site of each gene ± ``flank`` bp (iSEGnet §3.5: [−50, +50]
+    around the top site per gene and mark, for AME-style enrichment).
+
+    Parameters
+    ----------
+    site_attr : (n, L) site-level attribution of one track
+    gene_ids : (n,) gene identifiers
+    sequences : (n, L, 4) one-hot windows (for the region sequences), optional
+    genes : ``{gene id: Gene or dict with chrom, strand, tss, tts}`` for genomic
+        coordinates, optional
+    absolute : rank sites by |attribution| instead of attribution
+    Regions are clipped to the window segment (TSS or TTS part) of their site.
+    """
+    site_attr = np.asarray(site_attr)
+    score = np.abs(site_attr) if absolute else site_attr
+    out = []
+    for i, gid in enumerate(gene_ids):
+        c = int(np.argmax(score[i]))
+        a, b = _clip_to_segment(c, flank, layout)
+        out.append(_make_region(str(gid), track, a, b, site_attr[i, c], layout,
+                                None if sequences is None else sequences[i],
+                                None if genes is None else genes.get(str(gid))))
+    return out
+
+
+@dataclass
+class DifferentialSites:
+    """Sites whose attribution differs most between two models/conditions.
+
+    ``diff`` (n, L) = a − b; ``mask`` (n, L) marks the top ``top_fraction`` of all
+    (gene, site) pairs by ``|diff|`` (or ``diff``); ``threshold`` is the cut-off."""
+
+    diff: np.ndarray
+    mask: np.ndarray
+    threshold: float
+    top_fraction: float
+
+
+def differential_attribution(
+    a: np.ndarray, b: np.ndarray, *, top_fraction: float = 0.1, absolute: bool = True
+) -> DifferentialSites:
+    """Differential attribution sites between two conditions (iSEGnet case studies: a
+    site is differential if its attribution difference is among the top 10 % of all
+    input sites of the gene set).
+
+    Parameters
+    ----------
+    a, b : (n, L) site-level attributions of the same genes and track under the two
+        models/conditions (e.g. tumour, normal)
+    top_fraction : fraction of (gene, site) pairs kept (0.1)
+    absolute : rank by |a − b| (default) or by a − b (gains in ``a`` only)
+    """
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
+    if a.shape != b.shape:
+        raise ConfigError(f"differential attribution needs equal shapes, got {a.shape} and {b.shape}")
+    if not 0 < top_fraction <= 1:
+        raise ConfigError(f"top_fraction must be in (0, 1], got {top_fraction}")
+    diff = a - b
+    score = np.abs(diff) if absolute else diff
+    thr = float(np.quantile(score, 1 - top_fraction))
+    mask = score >= thr
+    if absolute and thr == 0:
+        mask &= score > 0
+    return DifferentialSites(diff, mask, thr, top_fraction)
+
+
+def differential_regions(
+    sites: DifferentialSites,
+    gene_ids: Sequence[str],
+    *,
+    sequences: np.ndarray | None = None,
+    genes: Mapping[str, Any] | None = None,
+    track: str = "",
+    flank: int = 50,
+    layout=ISEGNET_LAYOUT,
+) -> list[Region]:
+    """Differential sites ± ``flank`` bp merged into regions per gene (within a window
+    segment), scored by the largest |diff| they contain; sorted by score."""
+    out = []
+    segs = window_segments(layout)
+    for i, gid in enumerate(gene_ids):
+        idx = np.flatnonzero(sites.mask[i])
+        if not len(idx):
+            continue
+        for _anchor, _o1, _o2, sa, sb in segs:
+            sel = idx[(idx >= sa) & (idx < sb)]
+            if not len(sel):
+                continue
+            lo = np.maximum(sel - flank, sa)
+            hi = np.minimum(sel + flank + 1, sb)
+            start, end = lo[0], hi[0]
+            for s, e in zip(lo[1:], hi[1:]):
+                if s <= end:
+                    end = max(end, e)
+                    continue
+                out.append((i, gid, start, end))
+                start, end = s, e
+            out.append((i, gid, start, end))
+    regions = []
+    for i, gid, a, b in out:
+        score = float(np.abs(sites.diff[i, a:b]).max())
+        regions.append(_make_region(str(gid), track, int(a), int(b), score, layout,
+                                    None if sequences is None else sequences[i],
+                                    None if genes is None else genes.get(str(gid))))
+    regions.sort(key=lambda r: -r.score)
+    return regions
+
+
+def write_fasta(regions: Sequence[Region], path) -> None:
+    """Write the regions' sequences as FASTA (header = region name and coordinates)."""
+    with open(path, "w") as fh:
+        for r in regions:
+            loc = f" {r.chrom}:{r.gstart}-{r.gend}({r.strand})" if r.chrom is not None else ""
+            fh.write(f">{r.name}{loc} score={r.score:.4g}\n")
+            seq = r.sequence or ""
+            for k in range(0, len(seq), 60):
+                fh.write(seq[k:k + 60] + "\n")
+
+
+def write_bed(regions: Sequence[Region], path) -> None:
+    """Write the regions with genomic coordinates as BED6 (name, score = attribution).
+
+    Regions without a gene location are skipped with a warning."""
+    skipped = 0
+    with open(path, "w") as fh:
+        for r in regions:
+            if r.chrom is None:
+                skipped += 1
+                continue
+            fh.write(f"{r.chrom}\t{r.gstart}\t{r.gend}\t{r.name}\t{r.score:.6g}\t{r.strand}\n")
+    if skipped:
+        log.warning("%s: %d region(s) without gene coordinates were not written", path, skipped)
+
+
+# --------------------------------------------------------------------------------------
+# checks against planted truth
+# --------------------------------------------------------------------------------------
+
+
+def auroc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Area under the ROC curve of ``scores`` for binary ``labels`` (Mann–Whitney, ties
+    counted half)."""
+    from scipy.stats import rankdata
+
+    scores = np.asarray(scores, np.float64).ravel()
+    labels = np.asarray(labels, bool).ravel()
+    n1 = int(labels.sum())
+    n0 = len(labels) - n1
+    if n1 == 0 or n0 == 0:
+        raise ConfigError("AUROC needs both positive and negative positions")
+    r = rankdata(scores)
+    return float((r[labels].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def planted_position_auroc(attributions: np.ndarray, signal_mask: np.ndarray) -> float:
+    """AUROC of |attribution| for planted vs other positions.
+
+    Parameters
+    ----------
+    attributions : (n, L) site-level attribution of one track, or (n, L, C) (summed over
+        channels first, e.g. one-hot DNA)
+    signal_mask : (L,) positions carrying signal for every gene, or (n, L) per gene
+    """
+    a = np.asarray(attributions)
+    if a.ndim == 3:
+        a = a.sum(axis=-1)
+    mask = np.asarray(signal_mask, bool)
+    if mask.ndim == 1:
+        mask = np.broadcast_to(mask, a.shape)
+    if mask.shape != a.shape:
+        raise ConfigError(f"signal_mask has shape {mask.shape}; attributions {a.shape}")
+    return auroc(np.abs(a), mask)
+
+
+def truth_signal_mask(task_truth: Mapping, track: str, length: int | None = None) -> np.ndarray:
+    """(L,) boolean mask of the window positions where ``truth.json`` says ``track``
+    carries signal (``tasks.isegnet.features[*].window_index`` of that track)."""
+    feats = [f for f in task_truth.get("features", []) if f.get("track") == track]
+    if not feats:
+        have = sorted({f.get("track") for f in task_truth.get("features", [])})
+        raise ConfigError(f"truth has no feature on track {track!r}; tracks with signal: {have}")
+    if length is None:
+        length = sum(int(w["end"]) - int(w["start"]) for w in task_truth["window"])
+    mask = np.zeros(length, bool)
+    for f in feats:
+        a, b = f["window_index"]
+        mask[a:b] = True
+    return mask
+
+
+def planted_track_aurocs(tracks: Mapping[str, np.ndarray], task_truth: Mapping
+                         ) -> dict[str, float]:
+    """:func:`planted_position_auroc` of every track that ``truth.json`` says carries
+    signal (``tasks.isegnet``), e.g. ``{"DNase": 0.97, "H3K4me3": 0.93, ...}``.
+
+    Parameters
+    ----------
+    tracks : ``{track: (n, L)}`` site-level attributions (:func:`attribution_tracks`)
+    task_truth : ``truth["tasks"]["isegnet"]``
+    """
+    out = {}
+    for f in task_truth.get("features", []):
+        t = f.get("track")
+        if t in tracks and t not in out:
+            v = np.asarray(tracks[t])
+            out[t] = planted_position_auroc(v, truth_signal_mask(task_truth, t, v.shape[1]))
+    return out

@@ -1,0 +1,312 @@
+"""In-silico knockouts and ablations (DeepRAGE §5.3, iSEGnet Fig. 4A).
+
+- :func:`zero_filters` — a copy of the model with some filters of a convolution set to
+  zero (kernel **and** bias), the DeepRAGE filter knockout;
+- :func:`mask_motif` — a copy of one-hot inputs with every instance of a motif (relative
+  log-odds score ≥ a threshold, either strand) replaced by a background (uniform 0.25
+  by default), the input-side knockout;
+- :func:`knockout_effects` — per-example predictions of the wild-type and the knocked-out
+  model (or inputs) and their difference Δ; :func:`gene_effects` averages |Δ| per gene
+  (DeepRAGE examples are gene × condition pairs);
+- :func:`knockout_test` — Wilcoxon rank-sum test of |Δ| for the target genes of a
+  regulator against all other genes (one-sided, targets move more) and Fisher's exact
+  test on the top-k genes by |Δ| (DeepRAGE's MIG1 example: 3 of the top 5);
+- :func:`ablation_inputs` / :func:`ablation_table` — the iSEGnet input ablation (sequence
+  only, each mark alone) as input subsets and a table of R² from a caller-supplied
+  train-and-score function.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from kerasgene.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------------------
+# model-side knockout
+# --------------------------------------------------------------------------------------
+
+
+def zero_filters(model, layer, filters: int | Sequence[int]):
+    """A copy of ``model`` (same architecture, copied weights) in which the given output
+    channels ("filters") of ``layer`` have kernel and bias set to zero.
+
+    Parameters
+    ----------
+    model : keras.Model
+    layer : name of a Conv1D/Conv2D/Dense layer (or the layer)
+    filters : index or indices along the layer's last kernel axis
+
+    Returns
+    -------
+    keras.Model — the original model is not modified.
+    """
+    import keras
+
+    name = layer if isinstance(layer, str) else layer.name
+    try:
+        model.get_layer(name)
+    except ValueError:
+        raise ConfigError(f"model {model.name!r} has no layer {name!r}") from None
+    idx = np.atleast_1d(np.asarray(filters, np.int64))
+    clone = keras.models.clone_model(model)
+    clone.set_weights(model.get_weights())
+    target = clone.get_layer(name)
+    weights = target.get_weights()
+    if not weights:
+        raise ConfigError(f"layer {name!r} has no weights to knock out")
+    n_f = weights[0].shape[-1]
+    if idx.min() < 0 or idx.max() >= n_f:
+        raise ConfigError(f"filter index out of range for layer {name!r} with {n_f} filters")
+    new = []
+    for w in weights:
+        w = w.copy()
+        if w.shape and w.shape[-1] == n_f:  # kernel (..., F) and bias (F,)
+            w[..., idx] = 0
+        new.append(w)
+    target.set_weights(new)
+    return clone
+
+
+# --------------------------------------------------------------------------------------
+# input-side knockout
+# --------------------------------------------------------------------------------------
+
+
+def motif_scores(sequences: np.ndarray, pwm: np.ndarray, *,
+                 background=(0.25, 0.25, 0.25, 0.25), pseudocount: float = 0.01,
+                 batch_size: int = 512) -> np.ndarray:
+    """Relative log-odds score ``(s − min)/(max − min)`` of a (w, 4) frequency matrix at
+    every start position on both strands: (n, L − w + 1), the max of the two strands."""
+    import tensorflow as tf
+
+    p = np.asarray(pwm, np.float64) + pseudocount
+    p = p / p.sum(axis=1, keepdims=True)
+    lo = np.log2(p / np.asarray(background)[None, :])
+    smin, smax = lo.min(axis=1).sum(), lo.max(axis=1).sum()
+    k = np.stack([lo, lo[::-1, ::-1]], axis=-1).astype(np.float32)  # (w, 4, 2)
+    k_tf = tf.constant(k)
+    out = []
+    for a in range(0, len(sequences), batch_size):
+        x = tf.constant(np.asarray(sequences[a:a + batch_size], np.float32))
+        s = tf.nn.conv1d(x, k_tf, 1, "VALID").numpy().max(axis=-1)
+        out.append((s - smin) / (smax - smin))
+    return np.concatenate(out) if out else np.zeros((0, 0))
+
+
+def mask_motif(sequences: np.ndarray, pwm: np.ndarray, *, min_score: float = 0.85,
+               fill: float | Sequence[float] = 0.25, **kw) -> tuple[np.ndarray, np.ndarray]:
+    """Replace every motif instance (relative score ≥ ``min_score`` on either strand) by
+    ``fill`` (0.25: uniform, 0: N).
+
+    Returns
+    -------
+    masked : float32 copy of ``sequences`` (n, L, 4)
+    n_sites : (n,) instances masked per sequence
+    """
+    scores = motif_scores(sequences, pwm, **kw)
+    w = len(pwm)
+    out = np.array(sequences, np.float32, copy=True)
+    fillv = np.broadcast_to(np.asarray(fill, np.float32), (4,))
+    hits = scores >= min_score
+    n_sites = hits.sum(axis=1)
+    for i, j in zip(*np.nonzero(hits)):
+        out[i, j:j + w] = fillv
+    return out, n_sites
+
+
+# --------------------------------------------------------------------------------------
+# effects and tests
+# --------------------------------------------------------------------------------------
+
+
+def _predict(model, inputs, output, batch_size) -> np.ndarray:
+    from kerasgene.explain.gradients import _chunk_inputs, as_input_list, scalar_model
+
+    view = scalar_model(model, output)
+    xs = as_input_list(model, inputs)
+    n = len(xs[0])
+    out = []
+    for lo in range(0, n, batch_size):
+        y = view(_chunk_inputs(xs, slice(lo, lo + batch_size)), training=False)
+        out.append(np.asarray(y).reshape(min(batch_size, n - lo), -1))
+    return np.concatenate(out)
+
+
+def knockout_effects(
+    model,
+    inputs,
+    *,
+    knockout_model=None,
+    knockout_inputs=None,
+    ids: Sequence | None = None,
+    output: str | int | None = None,
+    unit: int = 0,
+    batch_size: int = 256,
+) -> dict[str, np.ndarray]:
+    """Wild-type vs knockout predictions per example.
+
+    Give ``knockout_model`` (e.g. :func:`zero_filters`) and/or ``knockout_inputs`` (e.g.
+    with a motif masked); the knockout prediction uses both (each defaults to the
+    wild-type).
+
+    Returns
+    -------
+    dict with ``id``, ``wild_type``, ``knockout``, ``delta`` = knockout − wild type,
+    each (n,); ``unit`` selects the output unit (class) of a multi-unit output.
+    """
+    if knockout_model is None and knockout_inputs is None:
+        raise ConfigError("knockout_effects needs knockout_model or knockout_inputs")
+    wt = _predict(model, inputs, output, batch_size)[:, unit]
+    ko = _predict(knockout_model or model, knockout_inputs if knockout_inputs is not None
+                  else inputs, output, batch_size)[:, unit]
+    n = len(wt)
+    ids_arr = np.arange(n) if ids is None else np.asarray(ids)
+    if len(ids_arr) != n:
+        raise ConfigError(f"{len(ids_arr)} ids for {n} examples")
+    return {"id": ids_arr, "wild_type": wt, "knockout": ko, "delta": ko - wt}
+
+
+def gene_effects(effects: Mapping[str, np.ndarray], genes: Sequence | None = None
+                 ) -> dict[str, np.ndarray]:
+    """Per gene: mean wild type, mean knockout, mean Δ and mean |Δ| over its examples
+    (e.g. DeepRAGE's conditions). ``genes`` (n,) labels the examples (default the ids)."""
+    g = np.asarray(effects["id"] if genes is None else genes)
+    uniq, inv = np.unique(g, return_inverse=True)
+    cnt = np.bincount(inv).astype(np.float64)
+
+    def mean(v):
+        return np.bincount(inv, weights=np.asarray(v, np.float64)) / cnt
+
+    return {"gene": uniq, "n": cnt.astype(np.int64), "wild_type": mean(effects["wild_type"]),
+            "knockout": mean(effects["knockout"]), "delta": mean(effects["delta"]),
+            "abs_delta": mean(np.abs(effects["delta"]))}
+
+
+@dataclass
+class KnockoutTest:
+    """Result of :func:`knockout_test`."""
+
+    n_targets: int
+    n_other: int
+    median_abs_delta_targets: float
+    median_abs_delta_other: float
+    ranksum_statistic: float
+    ranksum_p: float
+    top_k: int
+    targets_in_top_k: int
+    fisher_odds_ratio: float
+    fisher_p: float
+    top_genes: list
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def knockout_test(genes: Sequence, abs_delta: Sequence[float], targets: Iterable, *,
+                  top_k: int = 5) -> KnockoutTest:
+    """Do the target genes move more than the others under the knockout?
+
+    Parameters
+    ----------
+    genes : (n,) gene ids
+    abs_delta : (n,) |Δ| per gene (:func:`gene_effects` ``abs_delta``)
+    targets : ids of the regulator's target genes (a file's lines, or truth.json)
+    top_k : genes ranked by |Δ| for the Fisher test (DeepRAGE: 5)
+
+    Returns
+    -------
+    KnockoutTest — Wilcoxon rank-sum (one-sided: targets larger) and Fisher's exact test
+    (one-sided) of targets among the top-k genes vs the rest.
+    """
+    from scipy.stats import fisher_exact, ranksums
+
+    genes = np.asarray(genes)
+    d = np.asarray(abs_delta, np.float64)
+    is_t = np.isin(genes, np.asarray(list(targets), dtype=genes.dtype))
+    n_t, n_o = int(is_t.sum()), int((~is_t).sum())
+    if n_t == 0 or n_o == 0:
+        raise ConfigError(f"knockout test needs target and non-target genes; got {n_t} targets "
+                          f"of {len(genes)} genes (check that the target ids match the gene ids)")
+    stat, p = ranksums(d[is_t], d[~is_t], alternative="greater")
+    k = int(min(top_k, len(d)))
+    order = np.argsort(-d, kind="stable")
+    top = np.zeros(len(d), bool)
+    top[order[:k]] = True
+    a = int((top & is_t).sum())
+    table = [[a, k - a], [n_t - a, n_o - (k - a)]]
+    odds, fp = fisher_exact(table, alternative="greater")
+    return KnockoutTest(n_t, n_o, float(np.median(d[is_t])), float(np.median(d[~is_t])),
+                        float(stat), float(p), k, a, float(odds), float(fp),
+                        genes[order[:k]].tolist())
+
+
+def filter_knockout_scan(model, layer, filters: Sequence[int], inputs, *, genes: Sequence,
+                         targets: Iterable, top_k: int = 5, output=None,
+                         batch_size: int = 256) -> list[dict]:
+    """Knock out each filter in turn and test its effect on ``targets``: one row per
+    filter with the :class:`KnockoutTest` fields."""
+    targets = list(targets)
+    rows = []
+    for f in filters:
+        ko = zero_filters(model, layer, int(f))
+        eff = knockout_effects(model, inputs, knockout_model=ko, ids=genes, output=output,
+                               batch_size=batch_size)
+        ge = gene_effects(eff)
+        res = knockout_test(ge["gene"], ge["abs_delta"], targets, top_k=top_k)
+        rows.append({"filter": int(f), **res.as_dict()})
+        del ko
+    return rows
+
+
+# --------------------------------------------------------------------------------------
+# input ablation (iSEGnet Fig. 4A)
+# --------------------------------------------------------------------------------------
+
+
+def ablation_inputs(track_names: Sequence[str], *, sequence: str = "sequence",
+                    epigenome: str = "epigenome") -> dict[str, dict[str, list[int] | bool]]:
+    """The iSEGnet ablation subsets: all inputs, sequence only, all marks without
+    sequence, and each mark alone (without sequence).
+
+    Returns ``{subset name: {sequence: bool, epigenome: [track indices]}}``.
+    """
+    out: dict[str, dict[str, list[int] | bool]] = {
+        "all": {sequence: True, epigenome: list(range(len(track_names)))},
+        "sequence only": {sequence: True, epigenome: []},
+        "epigenome only": {sequence: False, epigenome: list(range(len(track_names)))},
+    }
+    for k, t in enumerate(track_names):
+        out[f"{t} only"] = {sequence: False, epigenome: [k]}
+    return out
+
+
+def select_inputs(inputs: Mapping[str, np.ndarray], subset: Mapping[str, list[int] | bool]
+                  ) -> dict[str, np.ndarray]:
+    """Inputs restricted to a subset of :func:`ablation_inputs`: inputs marked False or
+    with no tracks are dropped, others keep the listed channels."""
+    out = {}
+    for name, keep in subset.items():
+        if keep is True:
+            out[name] = inputs[name]
+        elif keep:
+            out[name] = np.asarray(inputs[name])[..., list(keep)]
+    return out
+
+
+def ablation_table(fit_and_score: Callable[[str, Mapping], Mapping[str, float]],
+                   subsets: Mapping[str, Mapping]) -> list[dict]:
+    """Run ``fit_and_score(name, subset)`` (train a model on the subset's inputs and
+    return test metrics, e.g. ``{"r2": ...}``) for every subset; one row per subset."""
+    rows = []
+    for name, subset in subsets.items():
+        log.info("ablation: training on %s", name)
+        rows.append({"inputs": name, **dict(fit_and_score(name, subset))})
+    return rows

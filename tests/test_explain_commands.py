@@ -1,0 +1,152 @@
+"""Tests of ``kerasgene explain`` (kerasgene.explain.commands) on tiny models and an
+in-memory stand-in for a prepared dataset; the demo run is exercised by the demo tests."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from kerasgene.explain import commands as C  # noqa: E402
+
+
+class FakeDataset:
+    """What the explain command uses of a kerasgene Dataset."""
+
+    def __init__(self, arrays, index, meta, per_example, gene_ids=None):
+        self.arrays, self.index, self.meta = arrays, index, meta
+        self._per = per_example
+        if gene_ids is not None:
+            self.gene_ids = gene_ids
+
+    def split_indices(self, split):
+        return np.arange(len(self.index))
+
+    def gather(self, idx):
+        return {k: f(idx) for k, f in self._per.items()}
+
+
+def parse(argv):
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers()
+    C.register(sub)
+    return parser.parse_args(["explain", "--config", "c.yaml", *argv])
+
+
+def test_register_parser():
+    args = parse(["--n-steps", "auto", "--baseline", "sequence=uniform", "k1=3"])
+    assert args.func is C.run_explain_command
+    assert args.overrides == ["k1=3"] and args.n_steps == "auto"
+    assert C._parse_baseline(args.baseline) == {"sequence": "uniform"}
+    assert C._parse_baseline("0.5") == 0.5 and C._n_steps("auto") == "auto"
+    with pytest.raises(Exception, match="differential"):
+        C._analyses(parse(["--analyses", "ig,differential"]), "isegnet")
+    assert C._analyses(parse(["--compare", "x"]), "isegnet") == ("ig", "motifs", "differential")
+
+
+@pytest.fixture(scope="module")
+def iseg():
+    from kerasgene.models import build
+
+    keras.utils.set_random_seed(0)
+    model = build("isegnet", k1=4, dense_units=(8,), dropout=0.1)
+    model.get_layer("head_dense").bias.assign([1.0])
+    rng = np.random.default_rng(0)
+    n = 6
+    seq = np.eye(4, dtype=np.uint8)[rng.integers(0, 4, (n, 2500))]
+    epi = rng.random((n, 2500, 7)).astype(np.float16)
+    index = pd.DataFrame({"gene_id": [f"G{i}" for i in range(n)], "sample": "s1",
+                          "chrom": "chr1", "strand": ["+", "-"] * 3,
+                          "tss": 10_000 + 5000 * np.arange(n), "tts": 12_000 + 5000 * np.arange(n)})
+    ds = FakeDataset({"sequence": seq, "epigenome": epi}, index,
+                     {"track_names": ["DNase", "H3K4me1", "H3K4me3", "H3K9me3", "H3K27me3",
+                                      "H3K36me3", "WGBS"]},
+                     {"sequence": lambda i: seq[i], "epigenome": lambda i: epi[i]})
+    return model, ds
+
+
+def test_isegnet_ig_outputs(tmp_path, iseg):
+    model, ds = iseg
+    args = parse(["--n-steps", "16", "--gene-plots", "1", "--analyses", "ig"])
+    s = C.explain_isegnet_ig(model, ds, tmp_path, args, np.random.default_rng(0))
+    assert s["n_examples"] == 6 and s["steps_used"] == [16]
+    summ = pd.read_csv(tmp_path / "ig_summary.tsv", sep="\t")
+    assert list(summ.columns[:5]) == ["gene_id", "sample", "prediction", "delta", "residual"]
+    prof = pd.read_csv(tmp_path / "ig_profiles.tsv", sep="\t")
+    assert len(prof) == 2500 and {"DNA_mean", "DNase_sem"} <= set(prof.columns)
+    assert prof["anchor"].iloc[1000] == "TSS" and prof["offset_bp"].iloc[1000] == 0
+    for name in ("ig_track_profiles.png", "top_sites_DNA.fa", "top_sites_WGBS.bed"):
+        assert (tmp_path / name).stat().st_size > 0
+    assert len(list(tmp_path.glob("gene_G*.png"))) == 1
+    bed = (tmp_path / "top_sites_DNase.bed").read_text().splitlines()
+    assert len(bed) == 6 and bed[0].startswith("chr1\t")
+
+
+def test_isegnet_differential(tmp_path, iseg):
+    model, ds = iseg
+    other = keras.models.clone_model(model)
+    other.set_weights([w * 1.1 for w in model.get_weights()])
+    args = parse(["--n-steps", "8", "--gene-plots", "0", "--compare", "x",
+                  "--analyses", "ig,differential", "--labels", "tumour,normal"])
+    s = C.explain_isegnet_ig(model, ds, tmp_path, args, np.random.default_rng(0), compare=other)
+    assert s["differential"]["DNA"]["n_regions"] > 0
+    tab = pd.read_csv(tmp_path / "differential_H3K4me3.tsv", sep="\t")
+    assert {"gene_id", "anchor", "offset_start", "max_abs_difference"} <= set(tab.columns)
+    assert (tmp_path / "differential_H3K4me3.png").exists()
+
+
+def test_deeprage_filters_and_knockout(tmp_path):
+    from kerasgene.models import build
+
+    keras.utils.set_random_seed(0)
+    model = build("deeprage_concat", seq_len=100, filters=8, filter_length=9, units=16,
+                  regulator_units=8, n_regulators=5)
+    rng = np.random.default_rng(0)
+    G, Cn = 30, 4
+    seq = np.eye(4, dtype=np.uint8)[rng.integers(0, 4, (G, 100))]
+    regs = rng.choice([-1.0, 0.0, 1.0], (Cn, 5)).astype(np.float32)
+    genes = [f"Y{i:03d}" for i in range(G)]
+    ds = FakeDataset({"sequence": seq, "regulators": regs},
+                     pd.DataFrame({"gene_id": genes}), {}, {}, gene_ids=genes)
+    (tmp_path / "targets.txt").write_text("\n".join(genes[:6]) + "\n")
+    truth = {"tasks": {"deeprage": {"regulators": [
+        {"tf": "MIG1", "jaspar_id": "MA0337.2", "target_genes": genes[:5]}]}}}
+    (tmp_path / "truth.json").write_text(json.dumps(truth))
+    args = parse(["--tax-group", "fungi", "--top-n", "10", "--targets",
+                  str(tmp_path / "targets.txt"), "--filters", "0,1", "--truth",
+                  str(tmp_path / "truth.json"), "--max-conditions", "3"])
+    mo = C.explain_filters(model, ds, tmp_path, args, "deeprage")
+    assert mo["n_filters"] == 8 and mo["layer"] == "sequence_conv"
+    tab = pd.read_csv(tmp_path / "filter_matches.tsv", sep="\t", keep_default_na=False)
+    assert len(tab) == 8 and {"query", "target_id", "p_value", "q_value"} <= set(tab.columns)
+    assert (tmp_path / "filters.meme").exists()
+    ko = C.explain_knockout(model, ds, tmp_path, args, np.random.default_rng(0))
+    ko_tab = pd.read_csv(tmp_path / "knockout.tsv", sep="\t", keep_default_na=False)
+    assert len(ko_tab) == 2  # MIG1 from truth (no matching filter here) + the targets file
+    assert ko["rows"][0]["filters"] == "0,1" and 0 <= ko["rows"][0]["ranksum_p"] <= 1
+    genes_tab = pd.read_csv(tmp_path / "knockout_targets_genes.tsv", sep="\t")
+    assert len(genes_tab) == G and genes_tab["is_target"].sum() == 6
+    assert (tmp_path / "knockout_targets.png").exists()
+
+
+def test_saliency_heatmaps(tmp_path):
+    inp = keras.Input((20, 7), name="histone")
+    x = keras.layers.Conv1D(4, 3, activation="relu")(inp)
+    y = keras.layers.Dense(1, name="expression")(keras.layers.GlobalAveragePooling1D()(x))
+    model = keras.Model(inp, {"expression": y})
+    rng = np.random.default_rng(0)
+    h = rng.random((12, 20, 7)).astype(np.float32)
+    names = ["H3K27me3", "H3K36me3", "H3K4me1", "H3K4me3", "H3K9me3", "AAA", "AAC"]
+    ds = FakeDataset({"histone": h}, pd.DataFrame({"gene_id": range(12),
+                                                  "cell": ["E003", "E004"] * 6}),
+                     {"channel_names": names, "kmers": ["AAA", "AAC"]},
+                     {"histone": lambda i: h[i]})
+    s = C.explain_saliency(model, ds, tmp_path, parse([]), np.random.default_rng(0))
+    assert s["group_by"] == "cell"
+    assert sorted(s["figures"]) == ["saliency_E003_kmers.png", "saliency_E003_marks.png",
+                                    "saliency_E004_kmers.png", "saliency_E004_marks.png"]
