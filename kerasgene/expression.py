@@ -134,6 +134,27 @@ def read_names(path: str | os.PathLike, keep_tabs: bool = False) -> list[str]:
     return names
 
 
+def clean_name(name: str) -> str:
+    """A name as a CSV/TSV reader sees it: outer spaces and double quotes removed."""
+    name = str(name).strip()
+    if len(name) >= 2 and name[0] == name[-1] == '"':
+        name = name[1:-1]
+    return name
+
+
+def unique_labels(names) -> list[str]:
+    """Names made unique by occurrence: the k-th repeat of ``x`` becomes ``x#k`` (the real
+    DeepRAGE condition list names three different arrays "Heat Shock 000 minutes  hs-2").
+    Names are cleaned with :func:`clean_name` first."""
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        n = clean_name(n)
+        seen[n] = seen.get(n, 0) + 1
+        out.append(n if seen[n] == 1 else f"{n}#{seen[n]}")
+    return out
+
+
 def log_transform(values, base: float = 2.0, pseudocount: float = 1.0) -> np.ndarray:
     """``log_base(values + pseudocount)``; iSEGnet trains on log TPM."""
     values = np.asarray(values, dtype=np.float64)

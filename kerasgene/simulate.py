@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from kerasgene.errors import ConfigError, InputFileError
+from kerasgene.expression import read_names, unique_labels
 
 log = logging.getLogger(__name__)
 
@@ -98,16 +99,15 @@ ISEGNET_PARAMS = {
 }
 ISEGNET_EPIMUTATION = 0.08
 
-#: Histone-bins expression function (DeepChrome bins, 0-based, half-open).
+#: Histone-bins expression function: (name, mark, bins [b0, b1) 0-based, slope, centre);
+#: f = base + amplitude · Π_k σ(slope_k · (log1p(mean(x[b0:b1, mark_k]) / depth) − centre_k)).
 HISTONE_FEATURES = (
-    ("P4", "H3K4me3", 47, 54),
-    ("B36", "H3K36me3", 55, 100),
-    ("E1", "H3K4me1", 35, 45),
-    ("R27", "H3K27me3", 30, 70),
-    ("R9", "H3K9me3", 30, 70),
+    ("P4", "H3K4me3", 47, 54, 3.0, 1.8),
+    ("B36", "H3K36me3", 55, 100, 3.0, 1.0),
+    ("R27", "H3K27me3", 30, 70, -3.0, 1.3),
+    ("R9", "H3K9me3", 30, 70, -3.0, 1.3),
 )
-HISTONE_PARAMS = {"base": 0.5, "amplitude": 11.0, "w_P4": 1.5, "w_B36": 0.8, "w_E1": 0.2,
-                  "w_R27": -1.1, "w_R9": -1.1, "offset": 2.4}
+HISTONE_PARAMS = {"base": 0.5, "amplitude": 11.0}
 
 CEILING_TARGETS = {"isegnet": 0.85, "deeprage": 0.80, "histone_fcn": 0.80}
 
@@ -1307,8 +1307,13 @@ def _simulate_chromatin(rng: np.random.Generator, genome: Genome, lat: dict[str,
 HISTONE_BIN = 100
 
 
-def histone_function(x: np.ndarray, depth: np.ndarray, params: dict[str, float] = HISTONE_PARAMS) -> np.ndarray:
-    """Noiseless log2(TPM + 1) from DeepChrome bins.
+def histone_function(x: np.ndarray, depth: np.ndarray, params: dict[str, float] = HISTONE_PARAMS,
+                     features: tuple = HISTONE_FEATURES) -> np.ndarray:
+    """Noiseless log2(TPM + 1) from DeepChrome bins: an AND of four soft gates.
+
+    ``f = base + amplitude · Π_k σ(slope_k · (log1p(mean(x[:, b0:b1, mark_k]) / depth[mark_k])
+    − centre_k))``: H3K4me3 at the TSS and H3K36me3 over the body must be present,
+    H3K27me3 and H3K9me3 absent (:data:`HISTONE_FEATURES`). H3K4me1 has no effect.
 
     Parameters
     ----------
@@ -1317,13 +1322,12 @@ def histone_function(x: np.ndarray, depth: np.ndarray, params: dict[str, float] 
     depth : array (n, 5)
         Per-cell sequencing-depth factor of each mark (truth.json ``depth``).
     """
-    p = params
-    z = -p["offset"]
-    for name, mark, b0, b1 in HISTONE_FEATURES:
+    gate = np.ones(len(x))
+    for _name, mark, b0, b1, slope, centre in features:
         m = HISTONE_MARKS.index(mark)
-        v = x[:, b0:b1, m].mean(1) / depth[:, m]
-        z = z + p[f"w_{name}"] * np.log1p(v)
-    return p["base"] + p["amplitude"] * sigmoid(z)
+        v = np.log1p(x[:, b0:b1, m].mean(1) / depth[:, m])
+        gate = gate * sigmoid(slope * (v - centre))
+    return params["base"] + params["amplitude"] * gate
 
 
 def _simulate_histone(rng: np.random.Generator, genome: Genome, out: Path, scale: Scale) -> dict[str, Any]:
@@ -1480,11 +1484,15 @@ def _simulate_histone(rng: np.random.Generator, genome: Genome, out: Path, scale
         "ceiling_r2_per_cell": {cell: r2_score(y[c], f_all[c]) for c, cell in enumerate(cells)},
         "function": {
             "name": "kerasgene.simulate.histone_function",
-            "formula": "f = base + amplitude * sigmoid(sum_k w_k * log1p(mean(bins_k of mark_k) / depth[cell, mark_k]) - offset)",
+            "formula": ("f = base + amplitude * prod_k sigmoid(slope_k * (log1p(mean(x[b0_k:b1_k, mark_k]) "
+                        "/ depth[cell, mark_k]) - centre_k)); bins 0-based half-open"),
             "parameters": dict(HISTONE_PARAMS),
         },
-        "features": [{"name": n_, "mark": m, "bins": [b0, b1], "direction": "+" if HISTONE_PARAMS[f"w_{n_}"] > 0 else "-"}
-                     for n_, m, b0, b1 in HISTONE_FEATURES],
+        "features": [{"name": n_, "mark": m, "bins": [b0, b1], "slope": sl, "centre": ce,
+                      "direction": "+" if sl > 0 else "-"}
+                     for n_, m, b0, b1, sl, ce in HISTONE_FEATURES],
+        "effects": [{"mark": "H3K4me1", "direction": "0", "kind": "no effect (decoy)"},
+                    {"mark": "depth", "direction": "0", "kind": "per-cell depth factors scale the counts but not expression: the gates act on depth-normalised signal"}],
     }
 
 
@@ -1493,21 +1501,12 @@ def _simulate_histone(rng: np.random.Generator, genome: Genome, out: Path, scale
 # --------------------------------------------------------------------------------------
 
 
-def _unique_names(names: list[str]) -> list[str]:
-    """Make names unique by appending `` (2)``, `` (3)``... to repeats."""
-    seen: dict[str, int] = {}
-    out = []
-    for n in names:
-        seen[n] = seen.get(n, 0) + 1
-        out.append(n if seen[n] == 1 else f"{n} ({seen[n]})")
-    return out
-
-
 def load_yeast_regulator_data() -> dict[str, Any]:
     """The real DeepRAGE regulator data shipped as package data.
 
-    Returns a dict with ``regulators`` (472 ORFs), ``conditions`` (173 names; tabs and
-    quotes of the original file replaced by spaces, repeats suffixed `` (2)``...),
+    Returns a dict with ``regulators`` (472 ORFs), ``conditions`` (173 names as
+    :func:`kerasgene.expression.unique_labels` makes them: tabs become spaces, outer quotes
+    go, repeats are suffixed ``#2``, ``#3``),
     ``genes`` (6,099 target ORFs), ``states`` (int8 array 472 × 173, values −1/0/+1) and
     ``raw`` (the four files' text, for copying).
     """
@@ -1515,8 +1514,7 @@ def load_yeast_regulator_data() -> dict[str, Any]:
     raw = {name: base.joinpath(name).read_text() for name in
            ("reg_names_R.txt", "expt_names_E.txt", "target_gene_names_G.txt", "reg_exp_RxE.tab")}
     regs = [ln.strip() for ln in raw["reg_names_R.txt"].splitlines() if ln.strip()]
-    conds = _unique_names([" ".join(ln.split("\t", 1)[1].replace('"', " ").split())
-                           for ln in raw["expt_names_E.txt"].splitlines() if ln.strip()])
+    conds = unique_labels(read_names(base.joinpath("expt_names_E.txt")))
     genes = [ln.strip() for ln in raw["target_gene_names_G.txt"].splitlines() if ln.strip()]
     states = np.zeros((len(regs), len(conds)), dtype=np.int8)
     for ln in raw["reg_exp_RxE.tab"].splitlines():

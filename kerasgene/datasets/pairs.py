@@ -56,7 +56,14 @@ import pandas as pd
 from kerasgene.annotation import read_gtf
 from kerasgene.datasets import base
 from kerasgene.errors import ConfigError, InputFileError
-from kerasgene.expression import discretize, read_expression_table, read_names, read_triplets
+from kerasgene.expression import (
+    clean_name,
+    discretize,
+    read_expression_table,
+    read_names,
+    read_triplets,
+    unique_labels,
+)
 from kerasgene.genome import Genome, check_readable, one_hot
 
 log = logging.getLogger(__name__)
@@ -215,21 +222,13 @@ def _header(path, id_column: int | str = 0, known_names: Sequence[str] | None = 
     names = [str(c) for i, c in enumerate(row) if i != pos]
     if len(rows) > 1 and len(rows[1]) != len(row):
         if (known_names is not None and pos == 0 and len(rows[1]) == len(known_names) + 1
-                and sep.join(_clean(n) for n in names) == sep.join(_clean(n) for n in known_names)):
+                and sep.join(clean_name(n) for n in names) == sep.join(clean_name(n) for n in known_names)):
             log.warning("%s: condition names in the header contain the separator; using the "
                         "condition_names file's %d names", path, len(known_names))
             return list(known_names), True
         raise InputFileError(f"{path}: the header has {len(row)} fields but the first row has "
                              f"{len(rows[1])}; does a condition name contain the separator?")
     return names, False
-
-
-def _clean(name: str) -> str:
-    """A name as a CSV/TSV reader sees it: outer spaces and double quotes removed."""
-    name = str(name).strip()
-    if len(name) >= 2 and name[0] == name[-1] == '"':
-        name = name[1:-1]
-    return name
 
 
 def _read_repaired(path, labels: list[str]) -> pd.DataFrame:
@@ -246,19 +245,6 @@ def _read_repaired(path, labels: list[str]) -> pd.DataFrame:
     values.index = pd.Index(raw.iloc[:, 0].str.strip(), name="gene_id")
     values.columns = labels
     return values.astype(np.float64)
-
-
-def unique_labels(names: Sequence[str]) -> list[str]:
-    """Names made unique by occurrence: the k-th repeat of ``x`` becomes ``x#k`` (the real
-    DeepRAGE condition list names three different arrays "Heat Shock 000 minutes  hs-2").
-    Outer spaces and double quotes are removed first (the real list quotes five names)."""
-    seen: dict[str, int] = {}
-    out = []
-    for n in names:
-        n = _clean(n)
-        seen[n] = seen.get(n, 0) + 1
-        out.append(n if seen[n] == 1 else f"{n}#{seen[n]}")
-    return out
 
 
 def _regulator_matrix(cfg, base_dir, expr_labels: list[str]
