@@ -240,6 +240,7 @@ def train(config: dict, *, force_prepare: bool = False) -> Path:
             _fit_one(model, name, dataset, "train", "valid", tsection, out, seed)
     _save_model(model, out / "model.keras")
     (out / "checkpoint.keras").unlink(missing_ok=True)
+    write_json(preprocessing_constants(dataset), out / "preprocessing.json")
     metrics = evaluate_model(model, dataset, out)
     if name == "histone_fcn_ensemble":
         metrics["members"] = [predict_metrics(m, dataset, "test") for m in models.ensemble_members(model)]
@@ -257,6 +258,17 @@ def train(config: dict, *, force_prepare: bool = False) -> Path:
             _baseline_arrays(dataset, "test", cap, seed), is_classification(dataset), seed)
     write_json(metrics, out / "metrics.json")
     return out
+
+
+def preprocessing_constants(dataset) -> dict:
+    """What a client needs to build model inputs from its own files (saved beside the model;
+    ``kerasgene export --run`` puts it in the SavedModel's assets/kerasgene.json)."""
+    meta = dataset.meta
+    params = {k: v for k, v in meta["params"].items() if k != "samples"}
+    return {"task": meta["task"], "input_names": meta["input_names"],
+            "input_shapes": meta["input_shapes"], "target_name": meta["target_name"],
+            "track_names": meta.get("track_names"), **params,
+            "kerasgene_version": meta["kerasgene_version"]}
 
 
 def predict_metrics(model, dataset, split: str) -> dict:

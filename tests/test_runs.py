@@ -1,0 +1,53 @@
+"""A run config end to end on simulated files: prepare → train → evaluate → re-evaluate."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kerasgene.cli import main
+from kerasgene.config import load_config
+from kerasgene.errors import ConfigError
+from kerasgene.runs import evaluate
+from kerasgene.simulate import simulate
+
+CONFIGS = Path(__file__).parents[1] / "configs"
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sim")
+    simulate(out, seed=1, scale="small")
+    return out
+
+
+def test_histone_ensemble_run_writes_the_run_directory(data, tmp_path, capsys):
+    run = tmp_path / "run"
+    overrides = [f"data_dir={data}", f"run_dir={run}", "training.epochs=2", "training.verbose=0",
+                 "model.hparams={base_filters: 4}"]
+    assert main(["train", "--config", str(CONFIGS / "histone_fcn.yaml"), *overrides]) == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert len(metrics["members"]) == 3 and "ridge" in metrics["baselines"]
+    assert metrics["test"]["n"] == len((run / "predictions.tsv").read_text().splitlines()) - 1
+    for name in ("config.yaml", "model.keras", "preprocessing.json", "predicted_vs_observed.png",
+                 "member_0/history.csv", "member_2/loss.png"):
+        assert (run / name).exists(), name
+    assert not (run / "checkpoint.keras").exists()
+    again = evaluate(load_config(CONFIGS / "histone_fcn.yaml", overrides))
+    assert again["test"]["r2"] == pytest.approx(metrics["test"]["r2"], abs=1e-6)
+
+
+def test_deepchrome_classification_run(data, tmp_path):
+    run = tmp_path / "dc"
+    overrides = [f"data_dir={data}", f"run_dir={run}", "training.epochs=2", "training.verbose=0",
+                 "baselines=[]"]
+    assert main(["train", "--config", str(CONFIGS / "deepchrome.yaml"), *overrides]) == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert 0.0 <= metrics["test"]["accuracy"] <= 1.0 and len(metrics["test"]["confusion"]) == 2
+    assert (run / "confusion.png").exists()
+
+
+def test_evaluate_without_a_trained_model(data, tmp_path):
+    cfg = load_config(CONFIGS / "histone_fcn.yaml", [f"data_dir={data}", f"run_dir={tmp_path}"])
+    with pytest.raises(ConfigError, match="no trained model"):
+        evaluate(cfg)
