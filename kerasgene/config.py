@@ -63,8 +63,9 @@ def apply_override(config: dict, override: str) -> None:
     node[keys[-1]] = yaml.safe_load(raw)
 
 
-def load_config(path: str | os.PathLike, overrides: Iterable[str] = ()) -> dict:
-    """Read a YAML run configuration and apply ``overrides``.
+def load_config(path: str | os.PathLike, overrides: Iterable[str] = (),
+                allowed_keys: Iterable[str] = TOP_LEVEL_KEYS) -> dict:
+    """Read a YAML run configuration, apply ``overrides`` and check its top-level keys.
 
     Relative paths inside the file stay relative to the current directory, as on the
     command line.
@@ -78,7 +79,7 @@ def load_config(path: str | os.PathLike, overrides: Iterable[str] = ()) -> dict:
         raise ConfigError(f"{path}: expected a mapping of sections at the top level")
     for override in overrides:
         apply_override(config, override)
-    check_keys(config, TOP_LEVEL_KEYS, str(path))
+    check_keys(config, allowed_keys, str(path))
     if "task" not in config:
         raise ConfigError(f"{path}: missing required key 'task'")
     return config

@@ -30,12 +30,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 
 import yaml
 
-from kerasgene.config import TOP_LEVEL_KEYS, apply_override, check_keys
-from kerasgene.errors import ConfigError, InputFileError, KerasgeneError
+from kerasgene.config import TOP_LEVEL_KEYS, load_config
+from kerasgene.errors import ConfigError, KerasgeneError
 
 log = logging.getLogger(__name__)
 
@@ -50,20 +49,7 @@ ENV_PARENT = "KERASGENE_PARENT_PID"
 def load_tune_config(path: str | os.PathLike, overrides: Iterable[str] = ()) -> dict:
     """Read a tune YAML (a run configuration with a ``tuning`` section) and apply
     ``a.b=value`` overrides (YAML-parsed values)."""
-    from kerasgene.genome import check_readable
-
-    path = check_readable(path, "config file")
-    try:
-        config = yaml.safe_load(Path(path).read_text()) or {}
-    except yaml.YAMLError as err:
-        raise InputFileError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
-    if not isinstance(config, dict):
-        raise ConfigError(f"{path}: expected a mapping of sections at the top level")
-    for override in overrides:
-        apply_override(config, override)
-    check_keys(config, TUNE_KEYS, str(path))
-    if "task" not in config:
-        raise ConfigError(f"{path}: missing required key 'task'")
+    config = load_config(path, overrides, allowed_keys=TUNE_KEYS)
     if not isinstance(config.get("tuning") or {}, dict):
         raise ConfigError(f"{path}: 'tuning' must be a mapping")
     return config
