@@ -124,7 +124,7 @@ class Scale:
 
 
 SCALES = {
-    "small": Scale((1_000_000, 900_000, 700_000, 600_000), 800, 2, 4, 500),
+    "small": Scale((1_500_000, 1_300_000, 1_100_000, 900_000), 1200, 2, 4, 500),
     "medium": Scale((2_000_000, 1_600_000, 1_400_000, 1_200_000, 1_000_000, 800_000),
                     2000, 2, 6, 1000),
 }
@@ -477,10 +477,14 @@ def _make_genome(rng: np.random.Generator, scale: Scale) -> Genome:
         n = max(2, round(scale.n_genes * length / total))
         lengths = np.clip(np.exp(rng.normal(np.log(2_800), 0.55, n)), 1_300, 15_000).astype(int)
         blocked = sum(e - s + 6_000 for s, e in runs)
-        free = length - lengths.sum() - blocked - 3_000
         min_gap = 400
-        if free < n * min_gap:
-            raise ConfigError(f"scale too dense: {n} genes do not fit on {chrom}")
+        avail = length - blocked - 3_000 - n * min_gap
+        if lengths.sum() > 0.7 * avail:  # too dense for this draw: shrink the genes to fit
+            lengths = np.maximum((lengths * (0.7 * avail / lengths.sum())).astype(int), 1_300)
+        while lengths.sum() > 0.85 * (length - blocked - 3_000 - n * min_gap):
+            n -= 1
+            lengths = lengths[:n]
+        free = length - lengths.sum() - blocked - 3_000
         gaps = min_gap + rng.dirichlet(np.ones(n + 1)) * (free - n * min_gap)
         cursor = int(gaps[0]) if ci != 0 else 1_500
         placed = []
@@ -1750,19 +1754,12 @@ _OWNED = ("isegnet", "chromatin", "histone", "yeast", "genome.fa", "genome.fa.fa
           "truth.json", "README.md")
 
 
-def _prepare_out(out_dir: Path) -> None:
+def _check_out(out_dir: Path) -> None:
     if out_dir.exists() and not out_dir.is_dir():
         raise InputFileError(f"{out_dir}: output path exists and is not a directory")
     if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / "truth.json").exists():
         raise ConfigError(f"{out_dir}: output directory is not empty and holds no earlier simulation "
                           "(truth.json); choose an empty or new directory")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for name in _OWNED:
-        p = out_dir / name
-        if p.is_dir():
-            shutil.rmtree(p)
-        elif p.exists():
-            p.unlink()
 
 
 def simulate(out_dir: Path, seed: int = 0, scale: str = "medium") -> dict:
@@ -1791,7 +1788,31 @@ def simulate(out_dir: Path, seed: int = 0, scale: str = "medium") -> dict:
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ConfigError(f"simulate: seed must be a non-negative integer, got {seed!r}")
     out_dir = Path(out_dir)
-    _prepare_out(out_dir)
+    _check_out(out_dir)
+    # generate into a hidden sibling directory, then move the files in: a failure leaves
+    # the output directory as it was
+    tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    try:
+        truth = _generate(tmp, int(seed), scale, __version__)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for name in _OWNED:
+            p = out_dir / name
+            if p.is_dir():
+                shutil.rmtree(p)
+            elif p.exists():
+                p.unlink()
+        for p in sorted(tmp.iterdir()):
+            os.replace(p, out_dir / p.name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return truth
+
+
+def _generate(out_dir: Path, seed: int, scale: str, version: str) -> dict:
+    """Write every file of one simulation into ``out_dir``; return the truth dict."""
     sc = SCALES[scale]
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(6)]
     motifs = load_motifs()
@@ -1813,7 +1834,7 @@ def simulate(out_dir: Path, seed: int = 0, scale: str = "medium") -> dict:
     acgt = acgt[acgt < 4]
     truth = {
         "generator": {"name": "kerasgene.simulate", "version": GENERATOR_VERSION,
-                      "kerasgene_version": __version__, "seed": int(seed), "scale": scale,
+                      "kerasgene_version": version, "seed": seed, "scale": scale,
                       "jaspar_release": jaspar_release()},
         "parameters": {"scale": asdict(sc), "ceiling_targets": dict(CEILING_TARGETS),
                        "motif_p_values": dict(MOTIF_P)},

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import shutil
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from scipy.ndimage import gaussian_filter1d
 from kerasgene import simulate as sim
 from kerasgene.errors import ConfigError, InputFileError, KerasgeneError
 
-SEED = 0
+SEED = int(os.environ.get("KERASGENE_SIMULATE_TEST_SEED", "0"))  # other seeds: robustness runs
 
 
 @pytest.fixture(scope="module")
@@ -323,21 +324,20 @@ def test_deeprage_ceiling_recomputed_from_files(small, yeast_data):
 
 
 def linear_kernel_ridge_r2(x_train, y_train, x_test, y_test) -> float:
-    """Ridge (with intercept) through the n × n linear kernel; alpha by 3-fold CV on train."""
+    """Ridge (with intercept) through the n × n linear kernel; alpha chosen on a held-out
+    third of the training rows."""
     mu, ym = x_train.mean(0), y_train.mean()
     xtr, xte = x_train - mu, x_test - mu
     k = xtr @ xtr.T
-    folds = np.arange(len(y_train)) % 3
-    alphas = np.logspace(-1, 5, 13)
-    scores = np.zeros(len(alphas))
-    for f in range(3):
-        a, b = folds != f, folds == f
-        lam, vec = np.linalg.eigh(k[np.ix_(a, a)])
-        proj = vec.T @ (y_train[a] - y_train[a].mean())
-        kb = k[np.ix_(b, a)] @ vec
-        for j, alpha in enumerate(alphas):
-            scores[j] += r2(y_train[b], kb @ (proj / (lam + alpha)) + y_train[a].mean())
-    coef = np.linalg.solve(k + alphas[scores.argmax()] * np.eye(len(k)), y_train - ym)
+    fit, val = np.arange(len(y_train)) % 3 != 0, np.arange(len(y_train)) % 3 == 0
+    yc = y_train[fit] - y_train[fit].mean()
+    best, best_alpha = -np.inf, 1.0
+    for alpha in np.logspace(0, 6, 7):
+        coef = np.linalg.solve(k[np.ix_(fit, fit)] + alpha * np.eye(fit.sum()), yc)
+        score = r2(y_train[val], k[np.ix_(val, fit)] @ coef + y_train[fit].mean())
+        if score > best:
+            best, best_alpha = score, alpha
+    coef = np.linalg.solve(k + best_alpha * np.eye(len(k)), y_train - ym)
     return r2(y_test, (xte @ xtr.T) @ coef + ym)
 
 
@@ -364,7 +364,7 @@ def test_deeprage_ridge_three_numbers(small, yeast_data):
     one_hot = np.zeros((n_g, 1000 * 4), dtype=np.float64)
     for i, s in enumerate(yeast_data["seqs"]):
         one_hot[i, np.arange(1000) * 4 + np.minimum(codes_of(s), 3)] = 1
-    sub_tr, sub_te = train_pairs[:4000], test_pairs[:2000]
+    sub_tr, sub_te = train_pairs[:3000], test_pairs[:1500]
 
     def raw(pairs):
         g_, c_ = np.divmod(pairs, n_c)
