@@ -9,7 +9,7 @@
 - Re-running the same command resumes the project (finished trials are kept; an
   interrupted one is re-run).
 - ``--workers N`` launches, on this machine, a chief (serves the oracle on 127.0.0.1)
-  and N workers as subprocesses of this one (``python -m kerasgene.tuning_commands``
+  and N workers as subprocesses of this one (``python -m kerasgene.cli``
   with KERASTUNER_TUNER_ID / KERASTUNER_ORACLE_IP / KERASTUNER_ORACLE_PORT set), each
   worker with CPUs // N TensorFlow threads (``--pin-cores``: also pinned to its own
   CPUs); if any of them fails the others are stopped. Without ``--workers`` the command
@@ -169,7 +169,7 @@ def launch_local(config_path: str | os.PathLike, overrides: Sequence[str] = (), 
     _prepare_dataset(config)  # build once here, not concurrently in every worker
     n_tasks = _n_projects(config)
     port = port or free_port(host, n_tasks)
-    cmd = [python, "-m", "kerasgene.tuning_commands", "tune", "--config", str(config_path),
+    cmd = [python, "-m", "kerasgene.cli", "tune", "--config", str(config_path),
            *overrides]
     if max_trials is not None:
         cmd += ["--max-trials", str(max_trials)]
@@ -345,25 +345,3 @@ def register(subparsers) -> None:
     p.add_argument("--dry-run", action="store_true",
                    help="check the config and the grid, build the dataset; run no trial")
     p.set_defaults(func=cmd_tune)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m kerasgene.tuning_commands tune ...`` (what ``--workers`` launches)."""
-    parser = argparse.ArgumentParser(prog="kerasgene")
-    parser.add_argument("--debug", action="store_true")
-    parser.add_argument("-v", "--verbose", action="store_true")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
-    try:
-        return args.func(args)
-    except KerasgeneError as err:
-        if args.debug:
-            raise
-        print(f"kerasgene: error: {err}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

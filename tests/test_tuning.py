@@ -24,6 +24,7 @@ import pytest
 import yaml
 
 from kerasgene import tuning, tuning_commands
+from kerasgene.cli import main as cli_main
 from kerasgene.datasets import build
 from kerasgene.errors import ConfigError, KerasgeneError
 from kerasgene.simulate import simulate
@@ -78,7 +79,7 @@ def small_config(tmp_path: Path, data, project: str, epochs: int = 2) -> Path:
 
 
 def cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "kerasgene.tuning_commands", "tune", *args]
+    return [sys.executable, "-m", "kerasgene.cli", "tune", *args]
 
 
 def run_log(project_dir: Path) -> list[dict]:
@@ -213,13 +214,13 @@ def test_directory_with_another_projects_state(data, tmp_path):
     with pytest.raises(ConfigError, match="holds keras-tuner state that `kerasgene tune` did not"):
         tuning.check_project(plan3)
     # through the CLI: one line, exit status 2
-    code = tuning_commands.main(["tune", "--config", str(path), "tuning.project_name=foreign"])
+    code = cli_main(["tune", "--config", str(path), "tuning.project_name=foreign"])
     assert code == 2
 
 
 def test_cli_reports_bad_grid_in_one_line(data, tmp_path, capsys):
     path = small_config(tmp_path, data, "bad")
-    code = tuning_commands.main(["tune", "--config", str(path), "tuning.space.kernel_size=[3]"])
+    code = cli_main(["tune", "--config", str(path), "tuning.space.kernel_size=[3]"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1
     assert err[0].startswith("kerasgene: error: tuning.space: unknown hyperparameter 'kernel_size'")
@@ -278,7 +279,7 @@ def test_oracle_serves_each_point_once_in_parallel_and_resumes(tmp_path):
 # ----------------------------------------------------------------------------- searches
 def test_four_point_search_writes_results(data, tmp_path, capsys):
     path = small_config(tmp_path, data, "four")
-    assert tuning_commands.main(["tune", "--config", str(path)]) == 0
+    assert cli_main(["tune", "--config", str(path)]) == 0
     out = capsys.readouterr().out
     assert "four: 4 of 4 grid points completed; top 4 by val_r2 (max)" in out
     project = tmp_path / "runs" / "four"
@@ -294,7 +295,7 @@ def test_four_point_search_writes_results(data, tmp_path, capsys):
     model = keras.models.load_model(project / "best_model.keras")
     assert sorted(t.name for t in model.inputs) == ["epigenome", "sequence"]
     # a re-run finds nothing left to do and leaves the trials as they were
-    assert tuning_commands.main(["tune", "--config", str(path)]) == 0
+    assert cli_main(["tune", "--config", str(path)]) == 0
     again = pd.read_csv(project / "trials.tsv", sep="\t", dtype={"trial_id": str})
     pd.testing.assert_frame_equal(table, again)
 
