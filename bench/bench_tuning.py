@@ -85,7 +85,7 @@ def run(work: Path, dataset: Path, name: str, eager: bool, workers: int = 0,
             launch_local(config, [], workers=workers, threads=threads, pin=pin, timeout=900,
                          stdout=log, stderr=subprocess.STDOUT)
         else:
-            cmd = [sys.executable, "-m", "kerasgene.tuning_commands", "tune", "--config",
+            cmd = [sys.executable, "-m", "kerasgene.cli", "tune", "--config",
                    str(config)]
             subprocess.run(cmd, check=True, stdout=log, stderr=subprocess.STDOUT, timeout=900)
     wall = time.perf_counter() - t0
