@@ -1,15 +1,20 @@
-"""Factorised training of concatenation models on gene × condition blocks (DeepRAGE-C).
+"""Factorised training of two-branch pair models on gene × condition blocks (DeepRAGE).
 
 DeepRAGE's examples are (gene, condition) pairs, but its sequence branch depends only on
-the gene and its regulator branch only on the condition. After the concatenation the
-first Dense layer computes ``W·[y; x] + b = W_y·y + W_x·x + b``, so even its product can
-be split: compute ``W_x·x`` once per gene and ``W_y·y + b`` once per condition, and add
-them for every pair of a G × C block. The rest of the head runs per pair.
+the gene and its regulator branch only on the condition. The first Dense layer after the
+merge can be split too:
 
-:class:`FactorizedPairTrainer` trains the *same* Keras model (same layers, same weights,
-same loss — the weighted MSE over the pairs of a block equals the naive pair loss) on
-such blocks; the model itself is unchanged and is saved, exported and evaluated as
-usual. ``bench/bench_deeprage_grouped.py`` measures pairs/s against naive pair batches.
+- concatenation (DeepRAGE-C): ``W·[y; x] + b = W_y·y + W_x·x + b`` — compute ``W_x·x``
+  once per gene and ``W_y·y + b`` once per condition, and add them for every pair;
+- outer product (DeepRAGE-TP): ``W·vec(y ⊗ x) + b = Σ_ij y_i x_j W_ij + b`` — contract
+  ``x`` with ``W`` once per gene (``A_g = Σ_j x_j W_·j``, a U × H matrix) and then ``y``
+  with ``A_g`` for every condition, never forming the U·F-wide product per pair.
+
+The rest of the head runs per pair. :class:`FactorizedPairTrainer` trains the *same*
+Keras model (same layers, same weights, same loss — the weighted MSE over the pairs of a
+block equals the naive pair loss) on such blocks; the model itself is unchanged and is
+saved, exported and evaluated as usual. ``bench/bench_deeprage_grouped.py`` measures
+pairs/s against naive pair batches.
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ import tensorflow as tf
 from kerasgene.errors import ConfigError
 
 log = logging.getLogger(__name__)
+
+#: Merge layers the trainer can factorise, tried in this order.
+MERGE_LAYERS = ("concat", "product")
 
 
 def _head_chain(model: keras.Model, first: keras.layers.Layer) -> list[keras.layers.Layer]:
@@ -42,72 +50,111 @@ def _head_chain(model: keras.Model, first: keras.layers.Layer) -> list[keras.lay
     return chain
 
 
+def _consumer(model: keras.Model, tensor) -> keras.layers.Layer | None:
+    """The only layer reading ``tensor``, or None when there is not exactly one."""
+    readers = [layer for layer in model.layers if getattr(layer, "input", None) is tensor]
+    return readers[0] if len(readers) == 1 else None
+
+
+def _merge_layer(model: keras.Model, merge_layer: str | None) -> keras.layers.Layer:
+    names = [merge_layer] if merge_layer else MERGE_LAYERS
+    for name in names:
+        try:
+            layer = model.get_layer(name)
+        except ValueError:
+            continue
+        if isinstance(layer, keras.layers.Concatenate | keras.layers.Dot):
+            return layer
+    raise ConfigError(f"{model.name}: no Concatenate or outer-product Dot layer named "
+                      f"{' or '.join(map(repr, names))}; factorised training applies to "
+                      "deeprage_concat and deeprage_tensor")
+
+
 class FactorizedPairTrainer:
-    """Train a two-input concatenation model on blocks of G genes × C conditions.
+    """Train a two-input pair model on blocks of G genes × C conditions.
 
     Parameters
     ----------
     model
         A model with inputs ``gene_input`` and ``condition_input`` whose branches meet in
-        the Concatenate layer ``concat_layer``, followed by a Dense layer and a chain of
-        single-input layers to one output (``deeprage_concat``).
+        a Concatenate layer (``deeprage_concat``) or in an outer-product Dot of a
+        (U, 1) and a (1, F) tensor followed by a Flatten (``deeprage_tensor``); the merge
+        feeds one Dense layer and then a chain of single-input layers to one output.
     optimizer
         A Keras optimizer (the paper: SGD, learning rate 0.01).
+    merge_layer
+        Name of the merge layer; by default ``"concat"``, else ``"product"``.
     """
 
     def __init__(self, model: keras.Model, optimizer: keras.optimizers.Optimizer, *,
                  gene_input: str = "sequence", condition_input: str = "regulators",
-                 concat_layer: str = "concat"):
+                 merge_layer: str | None = None):
         self.model = model
         self.optimizer = optimizer
-        try:
-            concat = model.get_layer(concat_layer)
-        except ValueError:
-            raise ConfigError(f"{model.name}: no Concatenate layer {concat_layer!r}; factorised "
-                              "training applies to concatenation models (deeprage_concat)") from None
-        parts = list(concat.input)
-        branches = {name: self._branch(model, name, parts, concat_layer)
+        merge = _merge_layer(model, merge_layer)
+        self.mode = "concat" if isinstance(merge, keras.layers.Concatenate) else "product"
+        parts = list(merge.input)
+        if self.mode == "product" and not (parts[0].shape[-1] == 1 and parts[1].shape[1] == 1):
+            raise ConfigError(f"{model.name}: {merge.name!r} is not an outer product of a "
+                              "(U, 1) and a (1, F) tensor")
+        branches = {name: self._branch(model, name, parts, merge.name)
                     for name in (gene_input, condition_input)}
         self.gene_branch = keras.Model(model.input[gene_input], parts[branches[gene_input]])
         self.condition_branch = keras.Model(model.input[condition_input],
                                             parts[branches[condition_input]])
-        widths = [int(t.shape[-1]) for t in parts]
+        self._gene_first = branches[gene_input] == 0
+        widths = [int(np.prod(t.shape[1:])) for t in parts]
         offsets = np.cumsum([0, *widths])
         self._slices = {name: (int(offsets[i]), int(offsets[i + 1])) for name, i in branches.items()}
-        following = [layer for layer in model.layers
-                     if layer is not concat and concat.output is getattr(layer, "input", None)]
-        if len(following) != 1 or not isinstance(following[0], keras.layers.Dense):
-            raise ConfigError(f"{model.name}: {concat_layer!r} must feed exactly one Dense layer")
-        self.first_dense = following[0]
+        self._widths = widths
+        following = _consumer(model, merge.output)
+        if self.mode == "product" and isinstance(following, keras.layers.Flatten):
+            following = _consumer(model, following.output)
+        if not isinstance(following, keras.layers.Dense):
+            raise ConfigError(f"{model.name}: {merge.name!r} must feed exactly one Dense layer")
+        self.first_dense = following
         self.head = _head_chain(model, self.first_dense)
         self.gene_input, self.condition_input = gene_input, condition_input
         self._step = tf.function(self._train_step, reduce_retracing=True)
 
     @staticmethod
-    def _branch(model: keras.Model, name: str, parts: list, concat_layer: str) -> int:
-        """Index of the concatenated tensor that depends on input ``name`` alone."""
+    def _branch(model: keras.Model, name: str, parts: list, merge_layer: str) -> int:
+        """Index of the merged tensor that depends on input ``name`` alone."""
         for i, tensor in enumerate(parts):
             try:
                 keras.Model(model.input[name], tensor)
             except ValueError:  # graph disconnected: another input feeds this part
                 continue
             return i
-        raise ConfigError(f"{model.name}: no input of {concat_layer!r} depends on {name!r} alone")
+        raise ConfigError(f"{model.name}: no input of {merge_layer!r} depends on {name!r} alone")
 
     def _part(self, name: str) -> tf.Tensor:
         start, stop = self._slices[name]
         return self.first_dense.kernel[start:stop]
+
+    def _first_dense_outputs(self, x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
+        """Pre-activation of the first Dense for every (gene, condition), (G, C, H)."""
+        if self.mode == "concat":
+            h = (tf.matmul(x, self._part(self.gene_input))[:, None, :]
+                 + tf.matmul(y, self._part(self.condition_input))[None, :, :])
+        else:  # Flatten(outer(part0, part1)) is row-major: W[i * n1 + j] pairs part0_i part1_j
+            kernel = tf.reshape(self.first_dense.kernel, (*self._widths, -1))
+            if self._gene_first:
+                per_gene = tf.einsum("gi,ijh->gjh", x, kernel)
+                h = tf.einsum("cj,gjh->gch", y, per_gene)
+            else:
+                per_gene = tf.einsum("gj,ijh->gih", x, kernel)
+                h = tf.einsum("ci,gih->gch", y, per_gene)
+        return h + self.first_dense.bias if self.first_dense.use_bias else h
 
     def block_outputs(self, genes, conditions, training: bool = False) -> tf.Tensor:
         """Model outputs for every pair of a block, shape (G, C) (regression) or
         (G, C, n_classes)."""
         x = self.gene_branch(genes, training=training)
         y = self.condition_branch(conditions, training=training)
-        hx = tf.matmul(x, self._part(self.gene_input))
-        hy = tf.matmul(y, self._part(self.condition_input))
-        if self.first_dense.use_bias:
-            hy = hy + self.first_dense.bias
-        h = hx[:, None, :] + hy[None, :, :]
+        x = tf.reshape(x, (tf.shape(x)[0], -1))
+        y = tf.reshape(y, (tf.shape(y)[0], -1))
+        h = self._first_dense_outputs(x, y)
         g, c = tf.shape(h)[0], tf.shape(h)[1]
         h = tf.reshape(h, (g * c, h.shape[-1]))
         if self.first_dense.activation is not None:

@@ -109,6 +109,18 @@ def _split_training(section: dict | None) -> tuple[dict, dict]:
     return section, extra
 
 
+def label_mean(dataset, split, seed: int = 0, max_examples: int = 2000) -> float:
+    """Mean training label (weighted by the masked-loss weights when the task has them),
+    estimated from at most ``max_examples`` seeded random examples of ``split``."""
+    idx = dataset.split_indices(split)
+    if len(idx) > max_examples:
+        idx = np.sort(np.random.default_rng(seed).choice(idx, max_examples, replace=False))
+    got = dataset.gather(idx)
+    y = np.asarray(got["target"], np.float64)
+    w = np.asarray(got.get("weight", np.ones_like(y)), np.float64)
+    return float(np.sum(y * w) / np.sum(w)) if np.sum(w) > 0 else float("nan")
+
+
 def _fit_one(model, model_name: str, dataset, train_idx, valid_idx, tsection: dict,
              out_dir: Path, seed: int):
     """Compile ``model`` with the paper's recipe and fit it on example indices."""
@@ -116,6 +128,8 @@ def _fit_one(model, model_name: str, dataset, train_idx, valid_idx, tsection: di
 
     tcfg = training.resolve_training(tsection, model_name, is_classification(dataset))
     training.compile_model(model, tcfg)
+    if tcfg["init_output_bias"] and not is_classification(dataset):
+        training.init_output_bias(model, label_mean(dataset, train_idx, seed))
     bs = tcfg["batch_size"]
     train = dataset.to_tf_dataset(train_idx, bs, shuffle=True, seed=seed)
     valid = dataset.to_tf_dataset(valid_idx, bs)
@@ -124,8 +138,11 @@ def _fit_one(model, model_name: str, dataset, train_idx, valid_idx, tsection: di
 
 def _fit_factorized(model, model_name: str, dataset, tsection: dict, extra: dict,
                     out_dir: Path, seed: int):
-    """DeepRAGE-C on gene × condition blocks (:mod:`kerasgene.factorized`), with the
-    paper's optimizer, early stopping on validation R² and best weights restored."""
+    """DeepRAGE-C or -TP on gene × condition blocks (:mod:`kerasgene.factorized`), with the
+    paper's optimizer and the callbacks of :func:`kerasgene.training.make_callbacks` done by
+    hand: learning rate ×0.5 after ``reduce_lr_patience`` epochs without a better
+    validation R², early stopping after ``patience``, best weights restored."""
+    import keras
     import pandas as pd
 
     from kerasgene import training
@@ -133,22 +150,32 @@ def _fit_factorized(model, model_name: str, dataset, tsection: dict, extra: dict
 
     tcfg = training.resolve_training(tsection, model_name, False)
     optimizer = training.OPTIMIZERS[tcfg["optimizer"]](learning_rate=tcfg["learning_rate"])
+    if tcfg["init_output_bias"]:
+        training.init_output_bias(model, label_mean(dataset, "train", seed))
     trainer = FactorizedPairTrainer(model, optimizer)
     g, c = extra["genes_per_block"], extra["conditions_per_block"]
-    best, best_weights, wait, rows = -np.inf, model.get_weights(), 0, []
+    best, best_weights, wait, plateau, rows = -np.inf, model.get_weights(), 0, 0, []
     for epoch in range(tcfg["epochs"]):
+        if tcfg["verbose"]:  # Keras-style "Epoch i/n" then one line with the epoch's numbers
+            print(f"Epoch {epoch + 1}/{tcfg['epochs']}", flush=True)
+        progress = keras.utils.Progbar(1, verbose=tcfg["verbose"], unit_name="epoch",
+                                       stateful_metrics=["loss", "val_r2"])
         loss = trainer.train_epoch(dataset.grouped_batches("train", g, c, shuffle=True,
                                                            seed=seed, epoch=epoch))
         y, pred = trainer.predict_blocks(dataset.grouped_batches("valid", g, c))
         r2 = training.regression_metrics(y, pred)["r2"]
-        rows.append({"epoch": epoch, "loss": loss, "val_r2": r2})
-        log.info("epoch %d: loss %.4f, val_r2 %.4f", epoch + 1, loss, r2)
+        lr = float(optimizer.learning_rate.numpy())
+        rows.append({"epoch": epoch, "learning_rate": lr, "loss": loss, "val_r2": r2})
+        progress.update(1, [("loss", loss), ("val_r2", r2)], finalize=True)
         if r2 > best:
-            best, best_weights, wait = r2, model.get_weights(), 0
-        else:
-            wait += 1
-            if wait >= tcfg["patience"]:
-                break
+            best, best_weights, wait, plateau = r2, model.get_weights(), 0, 0
+            continue
+        wait, plateau = wait + 1, plateau + 1
+        if wait >= tcfg["patience"]:
+            break
+        if plateau >= tcfg["reduce_lr_patience"]:
+            optimizer.learning_rate.assign(max(lr * 0.5, 1e-6))
+            plateau = 0
     model.set_weights(best_weights)
     pd.DataFrame(rows).to_csv(out_dir / "history.csv", index=False)
 
@@ -165,6 +192,8 @@ def _shuffled_control(config: dict, dataset, tsection: dict, out_dir: Path, seed
     training.compile_model(model, tcfg)
     x, y = dataset.arrays_for("train")
     y = np.random.default_rng(seed).permutation(y)
+    if tcfg["init_output_bias"] and not is_classification(dataset):
+        training.init_output_bias(model, float(np.mean(y)))
     xv, yv = dataset.arrays_for("valid")
     bs = tcfg["batch_size"]
     train = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(y), seed=seed).batch(bs)
@@ -211,7 +240,7 @@ def train(config: dict, *, force_prepare: bool = False) -> Path:
 
     Ensembles (``histone_fcn_ensemble``) train each member on its own overlapping
     two-thirds fold of the training set, validated on the remaining third.
-    ``training.factorized: true`` trains DeepRAGE-C on gene × condition blocks.
+    ``training.factorized: true`` trains DeepRAGE-C or -TP on gene × condition blocks.
     """
     from kerasgene import models, training
 

@@ -7,7 +7,13 @@ from kerasgene.factorized import FactorizedPairTrainer, blocks_from_arrays
 from kerasgene.models import build
 
 SMALL = {"seq_len": 60, "n_regulators": 12, "filters": 6, "filter_length": 5,
-         "regulator_units": 8, "units": 10, "pool_size": 4, "pool_stride": 3}
+         "regulator_units": 8, "units": 10}
+POOL = {"pool_size": 4, "pool_stride": 3}
+VARIANTS = {"deeprage_concat": {**SMALL, **POOL}, "deeprage_tensor": SMALL}
+
+
+def _small(name, **kwargs):
+    return build(name, **{**VARIANTS[name], **kwargs})
 
 
 @pytest.fixture
@@ -23,9 +29,10 @@ def _pairs(seqs, regs):
     return {"sequence": seqs[g.ravel()], "regulators": regs[c.ravel()]}
 
 
-def test_block_outputs_equal_pairwise_predictions(block):
+@pytest.mark.parametrize("name", VARIANTS)
+def test_block_outputs_equal_pairwise_predictions(block, name):
     seqs, regs, _ = block
-    model = build("deeprage_concat", **SMALL)
+    model = _small(name)
     trainer = FactorizedPairTrainer(model, keras.optimizers.SGD(0.01))
     naive = model.predict(_pairs(seqs, regs), verbose=0)["expression"].reshape(5, 4)
     np.testing.assert_allclose(trainer.block_outputs(seqs, regs), naive, atol=1e-5)
@@ -36,12 +43,13 @@ def test_block_outputs_equal_pairwise_predictions(block):
     np.testing.assert_allclose(pred, y, atol=1e-5)
 
 
-def test_one_step_equals_naive_pair_step(block):
+@pytest.mark.parametrize("name", VARIANTS)
+def test_one_step_equals_naive_pair_step(block, name):
     """Same loss, same gradients: one SGD step on a block moves the weights exactly as
     one naive step on all of the block's pairs (no dropout, so both are deterministic)."""
     seqs, regs, targets = block
     keras.utils.set_random_seed(0)
-    model = build("deeprage_concat", dropout=0.0, **SMALL)
+    model = _small(name, dropout=0.0)
     naive = keras.models.clone_model(model)
     naive.set_weights(model.get_weights())
     naive.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
@@ -55,7 +63,7 @@ def test_one_step_equals_naive_pair_step(block):
 
 def test_weights_mask_pairs_out_of_the_loss(block):
     seqs, regs, targets = block
-    model = build("deeprage_concat", dropout=0.0, **SMALL)
+    model = _small("deeprage_concat", dropout=0.0)
     before = model.get_weights()
     trainer = FactorizedPairTrainer(model, keras.optimizers.SGD(0.1))
     assert np.isnan(trainer.train_epoch(blocks_from_arrays(seqs, regs, targets,
@@ -70,7 +78,7 @@ def test_training_reduces_loss(block, rng):
     gc_content = seqs[:, :, 1:3].sum((1, 2)) / 60
     targets = (gc_content[:, None] - 0.5) * 4 * regs[None, :, 0]
     keras.utils.set_random_seed(0)
-    trainer = FactorizedPairTrainer(build("deeprage_concat", dropout=0.0, **SMALL),
+    trainer = FactorizedPairTrainer(_small("deeprage_concat", dropout=0.0),
                                     keras.optimizers.Adam(3e-3))
     w = np.ones_like(targets)
     losses = [trainer.train_epoch(blocks_from_arrays(seqs, regs, targets, w, 8, 8, seed=e))
@@ -78,10 +86,10 @@ def test_training_reduces_loss(block, rng):
     assert losses[-1] < 0.5 * losses[0]
 
 
-def test_rejects_models_without_a_concatenation():
-    with pytest.raises(ConfigError, match="no Concatenate layer 'concat'"):
-        FactorizedPairTrainer(build("deeprage_tensor", seq_len=60, n_regulators=12, filters=4,
-                                    filter_length=5, regulator_units=4, units=8),
+def test_rejects_a_merge_that_feeds_no_dense():
+    with pytest.raises(ConfigError, match="must feed exactly one Dense layer"):
+        FactorizedPairTrainer(build("deeprage_rnn", seq_len=60, n_regulators=12, filters=4,
+                                    filter_length=5, regulator_units=4, units=8, rnn_units=4),
                               keras.optimizers.SGD(0.01))
 
 
@@ -91,4 +99,11 @@ def test_rejects_a_concat_without_dense():
     z = keras.layers.Concatenate(name="concat")([inp["sequence"], inp["regulators"]])
     model = keras.Model(inp, {"expression": keras.layers.Activation("relu", name="expression")(z)})
     with pytest.raises(ConfigError, match="exactly one Dense"):
+        FactorizedPairTrainer(model, keras.optimizers.SGD(0.01))
+
+
+def test_rejects_models_without_a_merge_layer():
+    inp = keras.Input((4,), name="sequence")
+    model = keras.Model(inp, keras.layers.Dense(1, name="expression")(inp))
+    with pytest.raises(ConfigError, match="no Concatenate or outer-product Dot layer"):
         FactorizedPairTrainer(model, keras.optimizers.SGD(0.01))

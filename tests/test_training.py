@@ -64,3 +64,29 @@ def test_short_fit_learns_and_writes_history(tmp_path, rng):
     assert hist.history["val_r2"][-1] > 0.95
     assert (tmp_path / "history.csv").read_text().startswith("epoch")
     assert (tmp_path / "checkpoint.keras").exists()
+
+
+@pytest.mark.parametrize(("name", "kwargs", "layer"), [
+    ("isegnet", {"seq_len": 200, "k1": 2}, "head_dense"),
+    ("chromatin_cnn", {}, "H3K4me3"),
+    ("histone_fcn", {}, "output_conv"),
+    ("deeprage_concat", {"filters": 4, "regulator_units": 4, "units": 4}, "expression"),
+])
+def test_init_output_bias_sets_the_regression_output_level(name, kwargs, layer):
+    from kerasgene.models import build
+
+    model = build(name, **kwargs)
+    assert training.output_bias_layer(model).name == layer
+    assert training.init_output_bias(model, 5.5)
+    x = {t.name: np.zeros((3, *t.shape[1:]), "float32") for t in model.inputs}
+    out = model.predict(x, verbose=0)
+    # all-zero inputs: every later bias-free path gives 0, so the output is the bias alone
+    if name != "isegnet":  # iSEGnet's BatchNorm shifts zero inputs
+        np.testing.assert_allclose(np.asarray(out[model.output_names[0]]).ravel(), 5.5, atol=1e-5)
+
+
+def test_init_output_bias_skips_classifiers_and_ensembles():
+    from kerasgene.models import build
+
+    assert training.output_bias_layer(build("deepchrome")) is None
+    assert not training.init_output_bias(build("histone_fcn_ensemble"), 1.0)
