@@ -19,7 +19,7 @@ log = logging.getLogger("kerasgene")
 
 #: Modules that add their own subcommands with ``register(subparsers)``.
 COMMAND_MODULES = ("kerasgene.serving.commands", "kerasgene.tuning_commands",
-                   "kerasgene.explain.commands")
+                   "kerasgene.explain.commands", "kerasgene.explain.variant_commands")
 
 
 def _cmd_models(args: argparse.Namespace) -> int:

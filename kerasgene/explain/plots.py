@@ -79,8 +79,8 @@ def _common_scale(values) -> tuple[float, str]:
 
 def _anchor_caption(layout) -> str:
     parts = [f"{a}[{o1:+d}, {o2:+d}) bp" for a, o1, o2 in layout]
-    return "Position relative to the anchor (bp): " + " ⊕ ".join(parts) + \
-        "  (grey bar: junction of the two parts)"
+    junction = "  (grey bar: junction of the two parts)" if len(layout) > 1 else ""
+    return "Position relative to the anchor (bp): " + " ⊕ ".join(parts) + junction
 
 
 def plot_track_profiles(
@@ -361,4 +361,50 @@ def plot_differential(
     ax2.set_xlabel(_anchor_caption(layout), fontsize=8)
     fig.suptitle(f"{track}: attribution {labels[0]} vs {labels[1]} (n = {n_genes} genes; "
                  "differential = top 10 % of |difference| over all sites)", fontsize=9)
+    return _save(fig, path)
+
+
+def plot_mutagenesis(
+    deltas: np.ndarray,
+    path,
+    *,
+    layout=ISEGNET_LAYOUT,
+    title: str,
+    units: str = "Δ prediction (alt − ref)",
+) -> Path:
+    """In silico saturation mutagenesis of one window: a bases × positions heatmap of Δ
+    (red raises, blue lowers the prediction; 0 at the reference base) above the largest
+    and smallest Δ per position, TSS/TTS marked.
+
+    Parameters
+    ----------
+    deltas : (4, L) rows A, C, G, T in the window's orientation
+    path : PNG file to write
+    layout : the window's parts ``(anchor, first offset, end offset)``
+    """
+    d = np.asarray(deltas, np.float64)
+    if d.ndim != 2 or d.shape[0] != 4:
+        raise ValueError(f"deltas: expected shape (4, L), got {d.shape}")
+    fig = _figure(10, 3.2)
+    ax, ax2 = fig.subplots(2, 1, sharex=True, height_ratios=[1.3, 1])
+    v = float(np.nanmax(np.abs(d))) or 1.0
+    im = ax.imshow(d, aspect="auto", cmap="RdBu_r", vmin=-v, vmax=v, interpolation="nearest",
+                   extent=(-0.5, d.shape[1] - 0.5, 3.5, -0.5))
+    ax.set_yticks(range(4))
+    ax.set_yticklabels(list("ACGT"), fontsize=8)
+    ax.set_ylabel("Base", fontsize=9)
+    window_axis(ax, layout, labels=False)
+    cb = fig.colorbar(im, ax=ax, fraction=0.025, pad=0.01)
+    cb.set_label(units, fontsize=7)
+    cb.ax.tick_params(labelsize=7)
+    ax2.axhline(0, color="0.5", lw=0.6)
+    x = np.arange(d.shape[1])
+    ax2.plot(x, d.max(axis=0), color=_POS, lw=0.8, label="largest Δ")
+    ax2.plot(x, d.min(axis=0), color=_NEG, lw=0.8, label="smallest Δ")
+    ax2.legend(fontsize=7, loc="upper right", frameon=False)
+    ax2.set_ylabel("Δ range per\nposition", fontsize=8)
+    ax2.tick_params(axis="y", labelsize=7)
+    window_axis(ax2, layout)
+    ax2.set_xlabel(_anchor_caption(layout), fontsize=8)
+    fig.suptitle(title, fontsize=10)
     return _save(fig, path)

@@ -1,0 +1,783 @@
+"""Variant effects: predictions for the reference and alternative alleles of a VCF, and in
+silico saturation mutagenesis of one gene's window.
+
+Every model that reads DNA around a gene reads it through
+:func:`kerasgene.datasets.regions.gene_windows` (TSS and TTS sub-windows, oriented 5'→3'
+of the gene), so one code path serves the three of them; a *reader* says which window
+and what the model reads beside the DNA, which stays as observed:
+
+- :class:`RegionReader` (iSEGnet): TSS[−1000, +500) ⊕ TTS[−500, +500) one-hot (L, 4),
+  beside the epigenome of each sample (a TrackSet, or the rows stored in a dataset);
+- :class:`PromoterReader` (DeepRAGE): ``length`` bp upstream of the TSS, one-hot with
+  DeepRAGE's N row, against every condition's regulator vector; the prediction is the
+  mean over conditions;
+- :class:`KmerReader` (histone FCN, Team Jamaica): TSS ± window/2 as k-mer counts per bin
+  (the last channels), beside the marks and per-cell statistics of each cell type.
+
+Alleles are applied in genomic coordinates to the window's sequence fetched with padding
+and the result is re-cropped to the window's length with the window's **5' end fixed in
+gene orientation**: a deletion pulls in the bases downstream (3') of the window, an
+insertion pushes the 3' end out, so the shape stays fixed. Fixing the 5' end (rather than
+the genomic left end) makes the procedure strand-symmetric: a variant in a minus-strand
+gene gives the model exactly what the mirrored variant gives on a plus-strand gene. Bases
+3' of an indel shift by its length relative to the unchanged epigenome tracks; for short
+indels this is a few positions.
+
+REF alleles are checked against the FASTA; a mismatch is reported in the table (status
+``ref_mismatch``, no prediction) and counted in a logged warning, never silently used.
+
+>>> reader = RegionReader({"K562": trackset})                             # doctest: +SKIP
+>>> effects = variant_effects(model, "sample.vcf", "hg38.fa", genes, reader)  # doctest: +SKIP
+>>> effects[["variant_id", "gene_id", "ref_prediction", "alt_prediction", "delta"]]  # doctest: +SKIP
+>>> ism = saturation_mutagenesis(model, "hg38.fa", genes[0], reader)    # doctest: +SKIP
+>>> ism.deltas.shape                                                      # doctest: +SKIP
+(4, 2500)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar, Protocol
+
+import numpy as np
+import pysam
+
+from kerasgene import chroms as _chroms
+from kerasgene.annotation import Gene
+from kerasgene.errors import ConfigError, InputFileError, UnknownChromosomeError
+from kerasgene.genome import (
+    BASES,
+    Genome,
+    check_readable,
+    kmer_counts,
+    kmer_names,
+    one_hot,
+    reverse_complement,
+)
+
+if TYPE_CHECKING:
+    import pandas
+
+log = logging.getLogger(__name__)
+
+#: Columns of the table returned by :func:`variant_effects`.
+COLUMNS = ("variant_id", "chrom", "pos", "ref", "alt", "gene_id", "gene_name", "strand",
+           "anchor", "offset", "context", "ref_prediction", "alt_prediction", "delta", "status")
+#: Values of the ``status`` column.
+STATUSES = ("ok", "ref_mismatch", "unknown_chrom")
+_ALLELE = re.compile(r"^[ACGTN]+$")
+
+
+# --------------------------------------------------------------------------------------
+# VCF
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One alternative allele of a VCF record (multi-allelic records give one each).
+
+    ``pos`` is VCF's 1-based position of the first REF base; ``start``/``end`` the
+    0-based half-open genomic span of REF.
+    """
+
+    chrom: str
+    pos: int
+    id: str
+    ref: str
+    alt: str
+
+    @property
+    def start(self) -> int:
+        return self.pos - 1
+
+    @property
+    def end(self) -> int:
+        return self.pos - 1 + len(self.ref)
+
+
+def _is_symbolic(allele: str) -> bool:
+    return allele.startswith("<") or allele == "*" or "[" in allele or "]" in allele
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split()) or type(err).__name__
+
+
+def read_vcf(path: str | os.PathLike) -> list[Variant]:
+    """Variants of a VCF or BCF file, read with :class:`pysam.VariantFile` (plain VCF,
+    bgzipped VCF or BCF): one :class:`Variant` per ALT allele, in file order.
+
+    ALT ``.`` (no variant) is skipped; symbolic alleles (``<DEL>``, ``*``, breakends) are
+    skipped with one warning giving their count. An ``ID`` of ``.`` becomes
+    ``CHROM:POS:REF:ALT``; alleles are upper-cased. htslib's messages (contigs missing from
+    the header, no index) are silenced while the file is read.
+
+    Raises
+    ------
+    InputFileError
+        One line naming the file: when it is missing or unreadable; when pysam cannot read
+        it as VCF/BCF (pysam's message, and the record it failed on; a gzip file that is not
+        bgzip is one); or for a record whose POS is not positive or whose REF/ALT is not a
+        DNA string.
+    """
+    path = check_readable(path, "VCF file")
+    out: list[Variant] = []
+    symbolic = 0
+    at = ""  # where a pysam error happened: nothing while opening, then the record
+    verbosity = pysam.set_verbosity(0)
+    try:
+        with pysam.VariantFile(str(path)) as vcf:
+            at = "record 1: "
+            for n, rec in enumerate(vcf, 1):
+                chrom, pos = rec.chrom, rec.pos
+                here = f"{path}: record {n} ({chrom}:{pos})"
+                if pos < 1:
+                    raise InputFileError(f"{here}: POS must be a positive integer, got {pos}")
+                ref = (rec.ref or "").upper()
+                if not _ALLELE.match(ref):
+                    raise InputFileError(f"{here}: REF must be bases A, C, G, T, N, got {ref!r}")
+                for alt in rec.alts or ():  # None for ALT "."
+                    alt = alt.upper()
+                    if _is_symbolic(alt):
+                        symbolic += 1
+                        continue
+                    if not _ALLELE.match(alt):
+                        raise InputFileError(f"{here}: ALT must be bases A, C, G, T, N or a "
+                                             f"symbolic allele, got {','.join(rec.alts)!r}")
+                    ident = rec.id or f"{chrom}:{pos}:{ref}:{alt}"
+                    out.append(Variant(chrom, pos, ident, ref, alt))
+                at = f"record {n + 1} (after {chrom}:{pos}): "
+    except NotImplementedError as err:  # pysam cannot open gzip that is not bgzip (pysam#536)
+        raise InputFileError(f"{path}: expected a VCF/BCF file, plain or compressed with bgzip "
+                             f"(not gzip): {_one_line(err)}; recompress it with "
+                             "'zcat FILE | bgzip > FILE.vcf.gz'") from None
+    except (ValueError, OSError) as err:
+        raise InputFileError(f"{path}: {at}expected a VCF/BCF file: {_one_line(err)}") from None
+    finally:
+        pysam.set_verbosity(verbosity)
+    if symbolic:
+        log.warning("%s: skipped %d symbolic ALT alleles (<DEL>, *, breakends): only "
+                    "sequence alleles are predicted", path, symbolic)
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# sequences with a variant
+# --------------------------------------------------------------------------------------
+
+
+def apply_variant(seq: str, seq_start: int, variant: Variant) -> str:
+    """``seq`` (plus strand, first base at genomic ``seq_start``) with the variant's REF
+    span replaced by its ALT; the REF itself is not checked here (see :func:`ref_matches`).
+    """
+    i = variant.start - seq_start
+    if i < 0 or i + len(variant.ref) > len(seq):
+        raise ValueError(f"variant {variant.id} [{variant.start}, {variant.end}) is not inside "
+                         f"[{seq_start}, {seq_start + len(seq)})")
+    return seq[:i] + variant.alt + seq[i + len(variant.ref):]
+
+
+def _overlaps(variant: Variant | None, start: int, end: int) -> bool:
+    return variant is not None and variant.start < end and variant.end > start
+
+
+def _edited_index(position: int, variant: Variant, lo: int) -> int:
+    """Index of the genomic boundary ``position`` in the edited sequence that started at
+    genomic ``lo``; a boundary inside the REF span goes to the matching ALT base, or just
+    past the ALT allele when the REF base there is deleted."""
+    if position <= variant.start:
+        return position - lo
+    if position >= variant.end:
+        return position - lo + len(variant.alt) - len(variant.ref)
+    return variant.start - lo + min(position - variant.start, len(variant.alt))
+
+
+def _subwindow(genome: Genome, chrom: str, start: int, end: int, strand: str,
+               variant: Variant | None) -> str:
+    """One oriented sub-window, with ``variant`` applied and re-cropped with its 5' end
+    (``start`` on +, ``end`` on −) fixed."""
+    if not _overlaps(variant, start, end):
+        return genome.fetch(chrom, start, end, strand)
+    length = end - start
+    pad = len(variant.ref) + length  # enough for any deletion, on either side
+    lo = start - pad
+    alt = apply_variant(genome.fetch(chrom, lo, end + pad, "+"), lo, variant)
+    if strand == "+":
+        first = _edited_index(start, variant, lo)
+        return alt[first : first + length]
+    stop = _edited_index(end, variant, lo)
+    return reverse_complement(alt[stop - length : stop])
+
+
+def window_sequence(genome: Genome, gene: Gene, tss_flank: tuple[int, int],
+                    tts_flank: tuple[int, int], variant: Variant | None = None) -> str:
+    """The gene's window as the model reads it (TSS part first, 5'→3' of the gene), with
+    ``variant`` applied to every sub-window its REF span overlaps.
+
+    Returns
+    -------
+    str of length ``sum(tss_flank) + sum(tts_flank)``; past a chromosome end ``N``.
+    """
+    from kerasgene.datasets.regions import gene_windows
+
+    chroms, starts, ends, strands = gene_windows([gene], tss_flank, tts_flank)
+    return "".join(_subwindow(genome, str(chroms[0]), int(s), int(e), str(strands[0]), variant)
+                   for s, e in zip(starts[0], ends[0]) if e > s)
+
+
+def ref_matches(genome: Genome, variant: Variant) -> bool:
+    """True when the FASTA holds the variant's REF at its position (case-insensitive)."""
+    return genome.fetch(variant.chrom, variant.start, variant.end) == variant.ref.upper()
+
+
+def anchor_offset(gene: Gene, position: int, tss_flank: tuple[int, int],
+                  tts_flank: tuple[int, int]) -> tuple[str, int]:
+    """(``TSS`` or ``TTS``, oriented offset in bp) of a 0-based genomic ``position``: the
+    anchor of the first sub-window holding it, else the nearer anchor."""
+    parts = [(name, a, flank) for name, a, flank in
+             (("TSS", gene.tss, tss_flank), ("TTS", gene.tts, tts_flank)) if sum(flank)]
+    sign = 1 if gene.strand == "+" else -1
+    for name, a, (up, down) in parts:
+        off = sign * (position - a)
+        if -up <= off < down:
+            return name, off
+    name, a, _ = min(parts, key=lambda p: abs(position - p[1]))
+    return name, sign * (position - a)
+
+
+def window_layout(tss_flank: tuple[int, int], tts_flank: tuple[int, int]
+                  ) -> tuple[tuple[str, int, int], ...]:
+    """The window's parts as ``(anchor, first offset, end offset)`` (figure axes)."""
+    return tuple((name, -up, down) for name, (up, down) in
+                 (("TSS", tss_flank), ("TTS", tts_flank)) if up + down)
+
+
+# --------------------------------------------------------------------------------------
+# readers: what a model reads around a gene
+# --------------------------------------------------------------------------------------
+
+
+class Reader(Protocol):
+    """How a model reads a gene: DNA window flanks, contexts, and model inputs.
+
+    ``fanout`` model rows are predicted per sequence and averaged (DeepRAGE: one row per
+    condition; 1 otherwise).
+    """
+
+    tss_flank: tuple[int, int]
+    tts_flank: tuple[int, int]
+    input_names: tuple[str, ...]
+
+    @property
+    def fanout(self) -> int: ...
+
+    def contexts(self, gene: Gene) -> list[str]: ...
+
+    def inputs(self, seqs: Sequence[str], genes: Sequence[Gene], contexts: Sequence[str]
+               ) -> dict[str, np.ndarray]: ...
+
+
+def _is_trackset(src) -> bool:
+    """A :class:`~kerasgene.tracks.TrackSet` (read over windows) rather than stored rows."""
+    return hasattr(src, "read_windows")
+
+
+def _observed(sources: Mapping[str, object], genes: Sequence[Gene], contexts: Sequence[str],
+              read) -> np.ndarray:
+    """Stack the observed (non-DNA) input of each (gene, context), read once per pair."""
+    seen: dict[tuple[str, str], np.ndarray] = {}
+    for g, c in zip(genes, contexts):
+        if (g.id, c) not in seen:
+            seen[g.id, c] = read(sources[c], g)
+    return np.stack([seen[g.id, c] for g, c in zip(genes, contexts)]).astype(np.float32)
+
+
+@dataclass
+class RegionReader:
+    """iSEGnet: one-hot TSS ⊕ TTS window beside the observed epigenome.
+
+    Parameters
+    ----------
+    epigenome
+        Context (biosample) name → a :class:`~kerasgene.tracks.TrackSet` (read over the
+        gene's window with its transforms) or a mapping gene id → array (L, n_tracks)
+        (e.g. the rows of a prepared dataset). A gene is predicted in every context that
+        has it.
+    tss_flank, tts_flank
+        The window (:func:`~kerasgene.datasets.regions.gene_windows`).
+    """
+
+    epigenome: Mapping[str, object]
+    tss_flank: tuple[int, int] = (1000, 500)
+    tts_flank: tuple[int, int] = (500, 500)
+    input_names: ClassVar[tuple[str, ...]] = ("sequence", "epigenome")
+
+    @property
+    def fanout(self) -> int:
+        return 1
+
+    def contexts(self, gene: Gene) -> list[str]:
+        return [name for name, src in self.epigenome.items()
+                if _is_trackset(src) or gene.id in src]
+
+    def _read(self, src, gene: Gene) -> np.ndarray:
+        if _is_trackset(src):
+            from kerasgene.datasets.regions import extract_regions
+
+            return extract_regions([gene], None, src, self.tss_flank, self.tts_flank)[1][0]
+        return np.asarray(src[gene.id])
+
+    def inputs(self, seqs, genes, contexts) -> dict[str, np.ndarray]:
+        x = one_hot("".join(seqs), 0, dtype=np.float32).reshape(len(seqs), -1, 4)
+        return {"sequence": x, "epigenome": _observed(self.epigenome, genes, contexts,
+                                                      self._read)}
+
+
+@dataclass
+class PromoterReader:
+    """DeepRAGE: the promoter (``length`` bp upstream of the TSS) against every condition.
+
+    Parameters
+    ----------
+    regulators
+        (C, R) regulator vectors of the conditions to predict against; the prediction of
+        a sequence is the mean over them.
+    length
+        Promoter length (the pairs dataset's ``promoter_length``).
+    n_value
+        One-hot row of N; None: DeepRAGE's [.31, .19, .19, .31]
+        (:data:`kerasgene.datasets.pairs.DEEPRAGE_N`).
+    """
+
+    regulators: np.ndarray
+    length: int = 1000
+    n_value: Sequence[float] | None = None
+    input_names: ClassVar[tuple[str, ...]] = ("sequence", "regulators")
+
+    @property
+    def tss_flank(self) -> tuple[int, int]:
+        return (self.length, 0)
+
+    @property
+    def tts_flank(self) -> tuple[int, int]:
+        return (0, 0)
+
+    @property
+    def fanout(self) -> int:
+        return len(self.regulators)
+
+    def contexts(self, gene: Gene) -> list[str]:
+        return [f"mean of {self.fanout} conditions"]
+
+    def inputs(self, seqs, genes, contexts) -> dict[str, np.ndarray]:
+        from kerasgene.datasets.pairs import DEEPRAGE_N
+
+        n_row = DEEPRAGE_N if self.n_value is None else self.n_value
+        x = one_hot("".join(seqs), np.asarray(n_row, np.float32), dtype=np.float32)
+        x = x.reshape(len(seqs), self.length, 4)
+        regs = np.asarray(self.regulators, np.float32)
+        return {"sequence": np.repeat(x, len(regs), axis=0),
+                "regulators": np.tile(regs, (len(seqs), 1))}
+
+
+@dataclass
+class KmerReader:
+    """Histone FCN (Team Jamaica): k-mer counts per bin of TSS ± window/2, recomputed for
+    each sequence, replacing the k-mer channels of the observed input.
+
+    Parameters
+    ----------
+    histone
+        Context (cell type) name → mapping gene id → observed input (n_bins, channels)
+        whose last ``len(kmers)`` channels are the k-mer counts.
+    kmers
+        The k-mers of those channels, in channel order (the dataset's ``kmers``).
+    window, n_bins, alphabet
+        As the histone dataset was built (:func:`kerasgene.genome.kmer_counts`).
+    """
+
+    histone: Mapping[str, Mapping[str, np.ndarray]]
+    kmers: Sequence[str]
+    window: int = 10_000
+    n_bins: int = 100
+    alphabet: str = "ACGTN"
+    input_names: ClassVar[tuple[str, ...]] = ("histone",)
+
+    def __post_init__(self) -> None:
+        names = kmer_names(len(self.kmers[0]), self.alphabet) if self.kmers else []
+        bad = [m for m in self.kmers if m not in names]
+        if not self.kmers or bad:
+            raise ConfigError(f"KmerReader.kmers: expected k-mers of one length over "
+                              f"{self.alphabet!r}, got {list(self.kmers)[:5]}")
+        self._rows = np.array([names.index(m) for m in self.kmers])
+
+    @property
+    def tss_flank(self) -> tuple[int, int]:
+        return (self.window // 2, self.window - self.window // 2)
+
+    @property
+    def tts_flank(self) -> tuple[int, int]:
+        return (0, 0)
+
+    @property
+    def fanout(self) -> int:
+        return 1
+
+    def contexts(self, gene: Gene) -> list[str]:
+        return [name for name, rows in self.histone.items() if gene.id in rows]
+
+    def counts(self, seq: str) -> np.ndarray:
+        """(n_bins, K) counts of the reader's k-mers in ``seq``."""
+        k = len(self.kmers[0])
+        return kmer_counts(seq, k, self.n_bins, self.alphabet)[self._rows].T
+
+    def inputs(self, seqs, genes, contexts) -> dict[str, np.ndarray]:
+        x = _observed(self.histone, genes, contexts, lambda src, g: np.asarray(src[g.id]))
+        x[:, :, x.shape[2] - len(self.kmers):] = np.stack([self.counts(s) for s in seqs])
+        return {"histone": x}
+
+
+def reader_kind(model) -> str:
+    """``isegnet``, ``deeprage`` or ``histone`` from the model's input names.
+
+    Raises
+    ------
+    ConfigError
+        For other inputs (chromatin imputation reads no DNA). A ``histone`` model reads DNA
+        only through k-mer channels, which the caller checks (DeepChrome has none).
+    """
+    from kerasgene.explain.gradients import input_names
+
+    names = set(input_names(model))
+    kinds = {frozenset(("sequence", "epigenome")): "isegnet",
+             frozenset(("sequence", "regulators")): "deeprage", frozenset(("histone",)): "histone"}
+    if frozenset(names) not in kinds:
+        raise ConfigError(f"variant effects: model {model.name!r} takes inputs {sorted(names)}; "
+                          "expected iSEGnet (sequence, epigenome), DeepRAGE (sequence, "
+                          "regulators) or a histone FCN with k-mer channels (histone)")
+    return kinds[frozenset(names)]
+
+
+# --------------------------------------------------------------------------------------
+# predictions
+# --------------------------------------------------------------------------------------
+
+
+def _predictor(model, reader: Reader):
+    """``f(seqs, genes, contexts) -> (n,)`` predictions, chunked to ``batch_size`` rows."""
+    from kerasgene.explain.gradients import input_names, scalar_model
+
+    if set(input_names(model)) != set(reader.input_names):
+        raise ConfigError(f"variant effects: model {model.name!r} takes inputs "
+                          f"{input_names(model)}, the {type(reader).__name__} gives "
+                          f"{list(reader.input_names)}")
+    view = scalar_model(model)
+    names = input_names(model)
+
+    def predict(seqs, genes, contexts, batch_size):
+        per = max(1, batch_size // reader.fanout)
+        out = np.empty(len(seqs), np.float64)
+        for lo in range(0, len(seqs), per):
+            sl = slice(lo, lo + per)
+            x = reader.inputs(seqs[sl], genes[sl], contexts[sl])
+            y = np.asarray(view([x[n] for n in names], training=False))
+            y = y.reshape(len(y), -1)
+            if y.shape[1] != 1:
+                raise ConfigError(f"variant effects: model {model.name!r} gives {y.shape[1]} "
+                                  "values per example; a single-valued (regression) output "
+                                  "is needed")
+            out[sl] = y.reshape(-1, reader.fanout).mean(axis=1)
+        return out
+
+    return predict
+
+
+class _WindowIndex:
+    """Genes whose window (any sub-window) overlaps a genomic interval."""
+
+    def __init__(self, genes: Sequence[Gene], tss_flank, tts_flank):
+        from kerasgene.datasets.regions import gene_windows
+
+        chroms, starts, ends, _ = gene_windows(genes, tss_flank, tts_flank)
+        keep = ends > starts
+        self.aliases = _chroms.alias_map(set(chroms.tolist()))
+        self.by_chrom: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        gene_idx = np.broadcast_to(np.arange(len(genes))[:, None], starts.shape)
+        chrom_2d = np.broadcast_to(chroms[:, None], starts.shape)
+        self.max_len = int((ends - starts).max(initial=0))
+        for c in set(chroms.tolist()):
+            m = keep & (chrom_2d == c)
+            order = np.argsort(starts[m], kind="stable")
+            self.by_chrom[c] = (starts[m][order], ends[m][order], gene_idx[m][order])
+
+    def genes_at(self, chrom: str, start: int, end: int) -> list[int]:
+        try:
+            name = _chroms.resolve(chrom, self.aliases, "genes")
+        except UnknownChromosomeError:
+            return []
+        s, e, g = self.by_chrom[name]
+        lo = np.searchsorted(s, start - self.max_len, side="left")
+        hi = np.searchsorted(s, end, side="left")
+        hit = e[lo:hi] > start
+        return sorted(set(g[lo:hi][hit].tolist()))
+
+
+def _open_genome(genome: Genome | str | os.PathLike) -> tuple[Genome, bool]:
+    if isinstance(genome, Genome):
+        return genome, False
+    return Genome(genome), True
+
+
+def _status(genome: Genome, variant: Variant) -> str:
+    try:
+        return "ok" if ref_matches(genome, variant) else "ref_mismatch"
+    except UnknownChromosomeError:
+        return "unknown_chrom"
+
+
+def variant_effects(
+    model,
+    vcf: str | os.PathLike | Sequence[Variant],
+    genome: Genome | str | os.PathLike,
+    genes: Sequence[Gene],
+    reader: Reader,
+    *,
+    batch_size: int = 512,
+    block_size: int = 2000,
+) -> pandas.DataFrame:
+    """Reference and alternative predictions of every variant inside a gene's window.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A single-output regression model reading ``reader.input_names``.
+    vcf
+        VCF path (:func:`read_vcf`) or variants.
+    genome
+        The FASTA (a :class:`~kerasgene.genome.Genome` or its path) the VCF refers to.
+    genes
+        Genes to consider (``chrom``, ``strand``, ``tss``, ``tts``); chromosome names may
+        differ from the VCF's by ``chr`` (:mod:`kerasgene.chroms`).
+    reader
+        :class:`RegionReader`, :class:`PromoterReader` or :class:`KmerReader`.
+    batch_size
+        Model rows per call.
+    block_size
+        Variants whose sequences are held in memory at once.
+
+    Returns
+    -------
+    pandas.DataFrame with the columns :data:`COLUMNS`, one row per (variant, gene whose
+    window its REF span overlaps, context): ``pos`` 1-based; ``anchor``/``offset`` where
+    the variant lies in the gene's orientation; ``delta`` = alt − ref. Rows of status
+    ``ref_mismatch`` (REF differs from the FASTA) or ``unknown_chrom`` have NaN
+    predictions. Variants outside every window are counted in the log, not listed.
+    """
+    import pandas as pd
+
+    variants = read_vcf(vcf) if isinstance(vcf, str | os.PathLike) else list(vcf)
+    predict = _predictor(model, reader)
+    index = _WindowIndex(genes, reader.tss_flank, reader.tts_flank)
+    genome, owned = _open_genome(genome)
+    tables, outside, mismatched = [], 0, 0
+    try:
+        for lo in range(0, len(variants), block_size):
+            rows, items, pairs, n_out, n_bad = _effect_rows(
+                variants[lo : lo + block_size], genome, genes, index, reader)
+            table = pd.DataFrame(rows, columns=list(COLUMNS))
+            if items:
+                seqs, gs, cs = (list(t) for t in zip(*items))
+                pred = predict(seqs, gs, cs, batch_size)
+                at, ref_i, alt_i = (np.array(t) for t in zip(*pairs))
+                table.loc[at, "ref_prediction"] = pred[ref_i]
+                table.loc[at, "alt_prediction"] = pred[alt_i]
+                table.loc[at, "delta"] = pred[alt_i] - pred[ref_i]
+            if len(table):
+                tables.append(table)
+            outside, mismatched = outside + n_out, mismatched + n_bad
+    finally:
+        if owned:
+            genome.close()
+    if mismatched:
+        log.warning("%d of %d variants in gene windows have a REF allele that does not match "
+                    "the FASTA (status ref_mismatch; not predicted)", mismatched,
+                    len(variants) - outside)
+    if outside:
+        log.info("%d of %d variants lie outside every gene window (not in the table)",
+                 outside, len(variants))
+    if not tables:
+        return pd.DataFrame(columns=list(COLUMNS))
+    return pd.concat(tables, ignore_index=True)
+
+
+def _effect_rows(variants: Sequence[Variant], genome: Genome, genes: Sequence[Gene],
+                 index: _WindowIndex, reader: Reader):
+    """Table rows with NaN predictions, the (sequence, gene, context) items to predict,
+    (row, ref item, alt item) of every row of status ``ok``, and the numbers of variants
+    outside every window and with a mismatched REF."""
+    flanks = (reader.tss_flank, reader.tts_flank)
+    items: list[tuple[str, Gene, str]] = []
+    ref_seq: dict[int, str] = {}
+    ref_item: dict[tuple[int, str], int] = {}
+    rows: list[tuple] = []
+    pairs: list[tuple[int, int, int]] = []
+    outside = mismatched = 0
+    for v in variants:
+        hits = index.genes_at(v.chrom, v.start, v.end)
+        if not hits:
+            outside += 1
+            continue
+        status = _status(genome, v)
+        mismatched += status == "ref_mismatch"
+        for gi in hits:
+            g = genes[gi]
+            alt_seq = window_sequence(genome, g, *flanks, v) if status == "ok" else None
+            anchor, offset = anchor_offset(g, v.start, *flanks)
+            for c in reader.contexts(g):
+                if alt_seq is not None:
+                    if (gi, c) not in ref_item:
+                        if gi not in ref_seq:
+                            ref_seq[gi] = window_sequence(genome, g, *flanks)
+                        ref_item[gi, c] = len(items)
+                        items.append((ref_seq[gi], g, c))
+                    pairs.append((len(rows), ref_item[gi, c], len(items)))
+                    items.append((alt_seq, g, c))
+                rows.append((v.id, v.chrom, v.pos, v.ref, v.alt, g.id, g.name, g.strand,
+                             anchor, offset, c, np.nan, np.nan, np.nan, status))
+    return rows, items, pairs, outside, mismatched
+
+
+# --------------------------------------------------------------------------------------
+# in silico saturation mutagenesis
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Mutagenesis:
+    """Saturation mutagenesis of one gene's window in one context.
+
+    Attributes
+    ----------
+    gene_id, context : str
+    sequence : str
+        The reference window (gene orientation), length L.
+    reference : float
+        Prediction for the reference window.
+    deltas : np.ndarray, shape (4, L)
+        Prediction with base A, C, G, T (rows) at each window position minus the
+        reference prediction; 0 at the reference base.
+    layout : tuple of (anchor, first offset, end offset)
+        The window's parts (see :func:`window_layout`).
+    """
+
+    gene_id: str
+    context: str
+    sequence: str
+    reference: float
+    deltas: np.ndarray
+    layout: tuple[tuple[str, int, int], ...]
+
+
+def _mutants(seq: str, lo: int, hi: int) -> Iterator[tuple[int, int, str]]:
+    """(position, base index, mutant) for every non-reference base at positions [lo, hi)."""
+    for i in range(lo, hi):
+        for b, base in enumerate(BASES):
+            if seq[i] != base:
+                yield i, b, seq[:i] + base + seq[i + 1:]
+
+
+def saturation_mutagenesis(
+    model,
+    genome: Genome | str | os.PathLike,
+    gene: Gene,
+    reader: Reader,
+    *,
+    context: str | None = None,
+    batch_size: int = 512,
+) -> Mutagenesis:
+    """Δ prediction of every single-base substitution in ``gene``'s window.
+
+    Parameters
+    ----------
+    model, reader, batch_size
+        As in :func:`variant_effects`.
+    genome
+        FASTA of the gene's coordinates.
+    gene
+        The gene.
+    context
+        Sample / cell type (default: the reader's first context for the gene).
+
+    Returns
+    -------
+    Mutagenesis with ``deltas`` of shape (4, L); substitutions are made in gene
+    orientation (row A at a minus-strand gene's position is a T in the FASTA).
+    """
+    contexts = reader.contexts(gene)
+    if not contexts or (context is not None and context not in contexts):
+        raise ConfigError(f"saturation mutagenesis: gene {gene.id!r} has no context "
+                          f"{context!r}; it has {contexts}")
+    context = context or contexts[0]
+    genome, owned = _open_genome(genome)
+    try:
+        seq = window_sequence(genome, gene, reader.tss_flank, reader.tts_flank)
+    finally:
+        if owned:
+            genome.close()
+    predict = _predictor(model, reader)
+    ref = float(predict([seq], [gene], [context], batch_size)[0])
+    deltas = np.zeros((4, len(seq)), np.float64)
+    step = max(1, batch_size // (3 * reader.fanout))
+    for lo in range(0, len(seq), step):
+        muts = list(_mutants(seq, lo, min(lo + step, len(seq))))
+        pred = predict([m for *_, m in muts], [gene] * len(muts), [context] * len(muts),
+                       batch_size)
+        pos = np.array([i for i, _, _ in muts], np.int64)
+        base = np.array([b for _, b, _ in muts], np.int64)
+        deltas[base, pos] = pred - ref
+    return Mutagenesis(gene.id, context, seq, ref, deltas,
+                       window_layout(reader.tss_flank, reader.tts_flank))
+
+
+# --------------------------------------------------------------------------------------
+# genes of a promoter FASTA
+# --------------------------------------------------------------------------------------
+
+
+def promoter_genes(genome: Genome, ids: Iterable[str] | None = None) -> list[Gene]:
+    """One pseudo-gene per record of a promoter FASTA (DeepRAGE's ``promoters:``).
+
+    Each record is its own chromosome, read 5'→3' on ``+`` with the TSS just past its
+    last base, so :class:`PromoterReader` reads the record's last ``length`` bases (N on the
+    5' side of shorter records), as the pairs builder does. A VCF against such a FASTA
+    names the record in CHROM and the 1-based position inside it in POS.
+    """
+    names = list(genome.chroms) if ids is None else [i for i in ids if i in genome.chroms]
+    return [Gene(n, n, n, genome.chroms[n], genome.chroms[n] + 1, "+") for n in names]
+
+
+__all__ = [
+    "COLUMNS",
+    "STATUSES",
+    "KmerReader",
+    "Mutagenesis",
+    "PromoterReader",
+    "Reader",
+    "RegionReader",
+    "Variant",
+    "anchor_offset",
+    "apply_variant",
+    "promoter_genes",
+    "read_vcf",
+    "reader_kind",
+    "ref_matches",
+    "saturation_mutagenesis",
+    "variant_effects",
+    "window_layout",
+    "window_sequence",
+]
