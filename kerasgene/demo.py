@@ -33,19 +33,20 @@ DEEPRAGE_VARIANT_OVERRIDES = {
     "deeprage_concat": [],
     "deeprage_tensor": ["model.hparams={filters: 64, units: 64, regulator_units: 32}",
                         "training.optimizer=adam", "training.learning_rate=0.001",
-                        "training.epochs=40", "training.patience=6"],
+                        "training.epochs=40", "training.patience=8",
+                        "training.reduce_lr_patience=3"],
     "deeprage_rnn": ["training.factorized=false", "training.steps_per_epoch=100",
                      "training.epochs=8",
                      "model.hparams={filters: 32, units: 64, regulator_units: 32, rnn_units: 32}"],
 }
 
 
-def _config(name: str, data: Path, runs: Path, seed: int, extra=()) -> dict:
+def _config(name: str, data: Path, runs: Path, seed: int, overrides=(), extra=()) -> dict:
     path = CONFIG_DIR / f"{name}.yaml"
     if not path.exists():
         raise ConfigError(f"{path}: demo config not found (run the demo from a kerasgene checkout)")
     return load_config(path, [f"data_dir={data}", f"run_dir={runs / name}", f"seed={seed}",
-                              "training.verbose=2", *extra])
+                              *overrides, *extra])
 
 
 def _train(config: dict) -> dict:
@@ -62,17 +63,17 @@ def _score(metrics: dict, metric: str) -> float:
     return float(metrics["test"][metric])
 
 
-def _isegnet(data, runs, seed, truth) -> dict:
-    m = _train(_config("isegnet", data, runs, seed))
+def _isegnet(data, runs, seed, truth, overrides) -> dict:
+    m = _train(_config("isegnet", data, runs, seed, overrides))
     return {"metric": "r2", "test": _score(m, "r2"), "ceiling": truth["isegnet"]["ceiling_r2"],
             "baselines": {k: v["r2"] for k, v in m.get("baselines", {}).items()},
             "shuffled_control": m["controls"]["shuffled"]["r2"], "seconds": m["seconds"]}
 
 
-def _deeprage(data, runs, seed, truth) -> dict:
+def _deeprage(data, runs, seed, truth, overrides) -> dict:
     variants, baselines, seconds = {}, {}, 0.0
     for variant in DEEPRAGE_VARIANTS:
-        cfg = _config("deeprage", data, runs, seed,
+        cfg = _config("deeprage", data, runs, seed, overrides,
                       [f"model.name={variant}", *DEEPRAGE_VARIANT_OVERRIDES[variant]])
         cfg["run_dir"] = str(runs / variant)
         if variant != "deeprage_concat":
@@ -87,8 +88,8 @@ def _deeprage(data, runs, seed, truth) -> dict:
             "seconds": round(seconds, 1)}
 
 
-def _chromatin(data, runs, seed, truth) -> dict:
-    m = _train(_config("chromatin", data, runs, seed))
+def _chromatin(data, runs, seed, truth, overrides) -> dict:
+    m = _train(_config("chromatin", data, runs, seed, overrides))
     target = truth["chromatin"]["primary_target"]
     return {"metric": "pearson", "target": target, "test": _score(m, "pearson"),
             "ceiling": truth["chromatin"]["targets"][target]["ceiling_pearson_smoothed"],
@@ -96,8 +97,8 @@ def _chromatin(data, runs, seed, truth) -> dict:
             "seconds": m["seconds"]}
 
 
-def _histone(data, runs, seed, truth) -> dict:
-    m = _train(_config("histone_fcn", data, runs, seed))
+def _histone(data, runs, seed, truth, overrides) -> dict:
+    m = _train(_config("histone_fcn", data, runs, seed, overrides))
     members = [x["r2"] for x in m.get("members", [])]
     return {"metric": "r2", "test": _score(m, "r2"), "ceiling": truth["histone_fcn"]["ceiling_r2"],
             "single_model": max(members) if members else None, "members": members,
@@ -126,9 +127,13 @@ def format_summary(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def run_demo(out: Path, seed: int = 0, scale: str = "small", tasks=None) -> dict:
+def run_demo(out: Path, seed: int = 0, scale: str = "small", tasks=None, verbose: int = 2
+             ) -> dict:
     """Simulate (reusing ``OUT/data`` when it holds the same seed and scale), train and
-    evaluate ``tasks``; print and return the summary (also ``OUT/summary.json``)."""
+    evaluate ``tasks``; print and return the summary (also ``OUT/summary.json``).
+
+    ``verbose`` is Keras' training verbosity (2: one line per epoch; 0: silent).
+    """
     from kerasgene.runs import write_json
     from kerasgene.simulate import simulate
 
@@ -143,7 +148,8 @@ def run_demo(out: Path, seed: int = 0, scale: str = "small", tasks=None) -> dict
         if task not in TASKS:
             raise ConfigError(f"demo: unknown task {task!r}; expected one of {', '.join(TASKS)}")
         log.info("demo: %s", task)
-        summary["tasks"][task] = TASKS[task](data, runs, seed, truth["tasks"])
+        summary["tasks"][task] = TASKS[task](data, runs, seed, truth["tasks"],
+                                             [f"training.verbose={verbose}"])
         write_json(summary, out / "summary.json")
     print(format_summary(summary))
     return summary

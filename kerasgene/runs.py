@@ -15,6 +15,12 @@ Configuration keys beyond the dataset's (``kerasgene.config`` lists the sections
     training: {...}                             # kerasgene.training
     baselines: [ridge, random_forest]           # kerasgene.baselines, on flattened inputs
     controls: [shuffled]                        # listed under ``training.controls``
+
+More ``training`` keys read here: ``factorized`` (DeepRAGE-C/TP on gene × condition
+blocks, ``genes_per_block`` × ``conditions_per_block``), ``baseline_max_examples`` (cap on
+the examples the baselines see) and ``control_epochs`` (cap on the epochs of the
+shuffled-label control: it has nothing to learn, and early stopping ends it after
+``patience`` epochs anyway; null = ``epochs``).
 """
 
 from __future__ import annotations
@@ -36,7 +42,8 @@ DATASET_TASK = {"isegnet": "isegnet", "deeprage": "deeprage", "chromatin": "chro
                 "histone": "histone", "histone_fcn": "histone", "deepchrome": "histone"}
 #: Extra keys of the ``training`` section handled here rather than by kerasgene.training.
 RUN_TRAINING_KEYS = {"controls": [], "factorized": False, "genes_per_block": 32,
-                     "conditions_per_block": 32, "baseline_max_examples": 5_000}
+                     "conditions_per_block": 32, "baseline_max_examples": 5_000,
+                     "control_epochs": None}
 
 
 def run_dir(config: dict) -> Path:
@@ -133,7 +140,10 @@ def _fit_one(model, model_name: str, dataset, train_idx, valid_idx, tsection: di
     bs = tcfg["batch_size"]
     train = dataset.to_tf_dataset(train_idx, bs, shuffle=True, seed=seed)
     valid = dataset.to_tf_dataset(valid_idx, bs)
-    return training.fit(model, train, valid, tcfg, out_dir)
+    history = training.fit(model, train, valid, tcfg, out_dir)
+    # the best weights are restored in memory; the checkpoint only guarded the fit
+    (out_dir / "checkpoint.keras").unlink(missing_ok=True)
+    return history
 
 
 def _fit_factorized(model, model_name: str, dataset, tsection: dict, extra: dict,
@@ -180,8 +190,15 @@ def _fit_factorized(model, model_name: str, dataset, tsection: dict, extra: dict
     pd.DataFrame(rows).to_csv(out_dir / "history.csv", index=False)
 
 
-def _shuffled_control(config: dict, dataset, tsection: dict, out_dir: Path, seed: int) -> dict:
-    """Train the same model on permuted training labels and score it on the test split."""
+def _shuffled_control(config: dict, dataset, tsection: dict, out_dir: Path, seed: int,
+                      epochs: int | None = None) -> dict:
+    """Train the same model on permuted labels (at most ``epochs`` epochs) and score it
+    against the real test labels.
+
+    Training *and* validation labels are permuted: early stopping keeps the epoch with the
+    best validation score, and with real validation labels that choice alone would
+    select whatever an untrained network's outputs happen to share with expression.
+    """
     import tensorflow as tf
 
     from kerasgene import training
@@ -189,16 +206,21 @@ def _shuffled_control(config: dict, dataset, tsection: dict, out_dir: Path, seed
     name = config["model"]["name"]
     model = build_model(config, dataset)
     tcfg = training.resolve_training(tsection, name, is_classification(dataset))
+    if epochs is not None:
+        tcfg["epochs"] = min(int(epochs), tcfg["epochs"])
     training.compile_model(model, tcfg)
+    rng = np.random.default_rng(seed)
     x, y = dataset.arrays_for("train")
-    y = np.random.default_rng(seed).permutation(y)
+    y = rng.permutation(y)
     if tcfg["init_output_bias"] and not is_classification(dataset):
         training.init_output_bias(model, float(np.mean(y)))
     xv, yv = dataset.arrays_for("valid")
+    yv = rng.permutation(yv)
     bs = tcfg["batch_size"]
     train = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(y), seed=seed).batch(bs)
     valid = tf.data.Dataset.from_tensor_slices((xv, yv)).batch(bs)
     training.fit(model, train, valid, tcfg, out_dir)
+    (out_dir / "checkpoint.keras").unlink(missing_ok=True)
     y_test, pred = predict_split(model, dataset, "test")
     return training.evaluate_predictions(y_test, pred, is_classification(dataset))
 
@@ -268,7 +290,6 @@ def train(config: dict, *, force_prepare: bool = False) -> Path:
         else:
             _fit_one(model, name, dataset, "train", "valid", tsection, out, seed)
     _save_model(model, out / "model.keras")
-    (out / "checkpoint.keras").unlink(missing_ok=True)
     write_json(preprocessing_constants(dataset), out / "preprocessing.json")
     metrics = evaluate_model(model, dataset, out)
     if name == "histone_fcn_ensemble":
@@ -276,7 +297,9 @@ def train(config: dict, *, force_prepare: bool = False) -> Path:
     if "shuffled" in extra["controls"]:
         ctrl_dir = out / "control_shuffled"
         ctrl_dir.mkdir(exist_ok=True)
-        metrics["controls"] = {"shuffled": _shuffled_control(config, dataset, tsection, ctrl_dir, seed)}
+        control = _shuffled_control(config, dataset, tsection, ctrl_dir, seed,
+                                    extra["control_epochs"])
+        metrics["controls"] = {"shuffled": control}
     names = config.get("baselines") or []
     if names:
         from kerasgene.baselines import run_baselines
@@ -347,14 +370,14 @@ def evaluate_model(model, dataset, out: Path) -> dict:
 
 def evaluate(config: dict) -> dict:
     """Re-evaluate a trained run (the model is loaded with Keras' safe mode)."""
-    import keras
+    from kerasgene.models import load_model
 
     out = run_dir(config)
     path = out / "model.keras"
     if not path.exists():
         raise ConfigError(f"{path}: no trained model; run `kerasgene train` first")
     dataset = prepare(config)
-    model = keras.models.load_model(path, safe_mode=True)
+    model = load_model(path)
     metrics = evaluate_model(model, dataset, out)
     write_json(metrics, out / "metrics.json")
     return metrics

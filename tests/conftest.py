@@ -25,3 +25,15 @@ def write_fasta(path, records: dict[str, str], width: int = 60) -> str:
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory):
+    """``kerasgene demo`` once per test session (seed 0, small): the simulated data, one
+    trained run per task and the summary, shared by the demo, interpretation and
+    notebook tests."""
+    from kerasgene.demo import run_demo
+
+    out = tmp_path_factory.mktemp("demo")
+    summary = run_demo(out, seed=0, scale="small", verbose=0)
+    return out, summary

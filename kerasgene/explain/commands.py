@@ -91,7 +91,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     g.add_argument("--trim-ic", type=float, default=0.3,
                    help="trim filter PWM flanks below this many bits before Tomtom")
     g.add_argument("--logos", type=int, default=16, help="logo figures for the best filters")
-    g.add_argument("--truth", help="truth.json of simulated data: regulators and targets")
+    g.add_argument("--truth", help="truth.json of simulated data: DeepRAGE regulators and "
+                   "targets (knockouts), iSEGnet planted positions (IG AUROC)")
     g.add_argument("--targets", help="file of target gene ids (one per line) for a knockout")
     g.add_argument("--target-motif", help="JASPAR ID whose matching filters --targets uses")
     g.add_argument("--filters", help="comma-separated filter indices to knock out")
@@ -145,12 +146,12 @@ def run_explain_command(args: argparse.Namespace) -> int:
 
 def load_run_model(run: Path):
     """``RUN_DIR/model.keras`` loaded in Keras' safe mode."""
-    import keras
+    from kerasgene.models import load_model
 
     path = Path(run) / "model.keras"
     if not path.exists():
         raise InputFileError(f"{path}: no trained model; run `kerasgene train` first")
-    return keras.models.load_model(path, safe_mode=True, compile=False)
+    return load_model(path)
 
 
 def _analyses(args, task: str) -> tuple[str, ...]:
@@ -232,6 +233,9 @@ def _report_lines(summary: Mapping) -> list[str]:
     if ig:
         lines.append(f"IG: {ig['n_examples']} examples, max relative residual "
                      f"{ig['max_relative_residual']:.2e}, steps {ig['steps_used']}")
+        if ig.get("planted_auroc"):
+            lines.append("planted-position AUROC of |attribution|: " + ", ".join(
+                f"{t} {v:.3f}" for t, v in ig["planted_auroc"].items()))
     mo = summary.get("motifs")
     if mo:
         lines.append(f"filters: {mo['n_matched']} of {mo['n_filters']} match JASPAR at "
@@ -331,6 +335,8 @@ def explain_isegnet_ig(model, dataset, out: Path, args, rng, compare=None) -> di
                "max_relative_residual": float(res.relative_residual.max()),
                "steps_used": sorted({int(s) for s in res.n_steps}),
                "tracks": list(tracks)}
+    if args.truth:  # simulated data: do planted positions get the attribution?
+        summary["planted_auroc"] = G.planted_track_aurocs(tracks, _truth_task(args.truth, "isegnet"))
     if seq is not None and "motifs" in _analyses(args, "isegnet"):
         summary["enrichment"] = _enrichment(regions_by_track, np.asarray(seq), args, out, rng)
     if compare is not None:
@@ -436,6 +442,19 @@ def explain_filters(model, dataset, out: Path, args, task: str) -> dict:
             "_rows": rows}
 
 
+def _truth_task(path: str, task: str) -> dict:
+    """``tasks.<task>`` of a simulator truth.json."""
+    try:
+        truth = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as err:
+        raise InputFileError(f"{path}: expected a truth.json written by kerasgene simulate "
+                             f"({err})") from None
+    section = truth.get("tasks", {}).get(task) if isinstance(truth, dict) else None
+    if not isinstance(section, dict):
+        raise InputFileError(f"{path}: no tasks.{task} section (not a kerasgene simulate truth.json?)")
+    return section
+
+
 def _knockout_sets(args, rows: list[dict]) -> list[dict]:
     """[{name, motif, targets, filters}] from --truth or --targets/--filters."""
     def base(mid):
@@ -448,8 +467,7 @@ def _knockout_sets(args, rows: list[dict]) -> list[dict]:
 
     sets = []
     if args.truth:
-        truth = json.loads(Path(args.truth).read_text())
-        regs = truth.get("tasks", {}).get("deeprage", {}).get("regulators", [])
+        regs = _truth_task(args.truth, "deeprage").get("regulators", [])
         if not regs:
             raise InputFileError(f"{args.truth}: no tasks.deeprage.regulators")
         for r in regs:

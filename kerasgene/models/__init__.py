@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import gc
 import inspect
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import keras
 
-from kerasgene.errors import ConfigError
+from kerasgene.errors import ConfigError, InputFileError
 from kerasgene.models.chromatin import chromatin_cnn, chromatin_dnn
 from kerasgene.models.deepchrome import deepchrome
 from kerasgene.models.deeprage import deeprage_concat, deeprage_rnn, deeprage_tensor
@@ -117,6 +119,27 @@ def build(name: str, **hparams: Any) -> keras.Model:
         return builder(**hparams)
     except TypeError as err:  # e.g. an unknown member argument of the ensemble
         raise ConfigError(f"{name}: {err}") from err
+
+
+def load_model(path: str | os.PathLike, *, compile: bool = False) -> keras.Model:
+    """Load a ``.keras`` file in Keras' safe mode (no code from the file runs), with
+    kerasgene's custom layer registered — and its losses when ``compile`` is true.
+
+    Raises
+    ------
+    InputFileError
+        The file is missing or is not a Keras model (one line naming it).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"{path}: no such model file (a .keras file from `kerasgene train`)")
+    if compile:
+        import kerasgene.training  # noqa: F401  (registers masked_mse, rmse)
+    try:
+        return keras.models.load_model(path, safe_mode=True, compile=compile)
+    except Exception as err:  # Keras raises ValueError / TypeError / OSError variants
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise InputFileError(f"{path}: cannot load Keras model ({first})") from None
 
 
 def _shapes(tensors) -> dict[str, tuple]:

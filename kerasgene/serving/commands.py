@@ -8,7 +8,6 @@ handlers, so building the parser stays fast.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import os
@@ -117,8 +116,7 @@ def _read_json(path: Path, what: str) -> dict:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    import keras
-
+    from kerasgene.models import load_model
     from kerasgene.serving.export import export
 
     run = Path(args.run)
@@ -130,12 +128,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     else:
         log.warning("%s: no preprocessing.json; exporting without preprocessing constants", run)
         metadata = {}
-    with contextlib.suppress(ImportError):  # registers the custom losses, if any
-        import kerasgene.training  # noqa: F401
-    try:
-        model = keras.models.load_model(model_file, compile=False)
-    except Exception as err:  # Keras raises ValueError / TypeError / OSError variants
-        raise InputFileError(f"{model_file}: cannot load Keras model ({err})") from None
+    model = load_model(model_file)
     target = export(model, args.base_dir, args.name, args.version, metadata)
     print(f"exported {model_file} as {args.name} version {target.name}: {target}")
     return 0

@@ -1,0 +1,66 @@
+"""The demo's bars (training issue): every task trained on the planted-truth data of
+``kerasgene demo`` (seed 0, small) against its noise ceiling from truth.json, its
+baselines and a shuffled-label control. One demo run serves the session (conftest)."""
+
+import json
+
+import pytest
+
+from kerasgene.demo import format_summary
+
+
+@pytest.fixture(scope="module")
+def tasks(demo_run):
+    out, summary = demo_run
+    print("\n" + format_summary(summary))
+    return summary["tasks"]
+
+
+def test_summary_json_is_written_with_every_task(demo_run):
+    out, summary = demo_run
+    on_disk = json.loads((out / "summary.json").read_text())
+    assert on_disk == json.loads(json.dumps(summary))
+    assert set(on_disk["tasks"]) == {"isegnet", "deeprage", "chromatin", "histone_fcn"}
+    truth = json.loads((out / "data" / "truth.json").read_text())["tasks"]
+    assert on_disk["tasks"]["isegnet"]["ceiling"] == truth["isegnet"]["ceiling_r2"]
+    runs = ["isegnet", "deeprage_concat", "deeprage_tensor", "deeprage_rnn", "chromatin",
+            "histone_fcn"]
+    for run in runs:
+        assert {"model.keras", "metrics.json", "config.yaml"} <= {
+            p.name for p in (out / "runs" / run).iterdir()}, run
+    assert "ratio" in format_summary(summary).splitlines()[0]
+
+
+def test_isegnet_reaches_nine_tenths_of_the_ceiling(tasks):
+    row = tasks["isegnet"]
+    assert row["test"] >= 0.9 * row["ceiling"], row
+
+
+def test_isegnet_baselines_are_reported_and_shuffled_labels_learn_nothing(tasks):
+    row = tasks["isegnet"]
+    assert set(row["baselines"]) == {"ridge", "random_forest"}
+    assert all(-1 < v < row["ceiling"] for v in row["baselines"].values()), row
+    assert abs(row["shuffled_control"]) < 0.05, row
+
+
+def test_best_deeprage_variant_reaches_nine_tenths_of_the_ceiling(tasks):
+    row = tasks["deeprage"]
+    assert set(row["variants"]) == {"deeprage_concat", "deeprage_tensor", "deeprage_rnn"}
+    assert row["test"] == max(row["variants"].values())
+    assert row["test"] >= 0.9 * row["ceiling"], row
+    # the planted effect is a product (motif presence x regulator state): the tensor
+    # product represents it directly, the concatenation has to build it in its head
+    assert row["best_variant"] == "deeprage_tensor", row
+
+
+def test_chromatin_cnn_is_not_worse_than_xgboost(tasks):
+    row = tasks["chromatin"]
+    assert row["target"] == "H3K4me3"
+    assert row["test"] >= row["baselines"]["xgboost"] - 0.02, row
+
+
+def test_histone_ensemble_beats_its_members_and_ridge(tasks):
+    row = tasks["histone_fcn"]
+    assert len(row["members"]) == 3
+    assert row["test"] > row["single_model"], row
+    assert row["test"] > row["baselines"]["ridge"], row
