@@ -132,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if not args.verbose:  # tf.function retracing notices and the like
+        logging.getLogger("tensorflow").setLevel(logging.ERROR)
     try:
         return args.func(args)
     except KerasgeneError as err:

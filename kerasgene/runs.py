@@ -138,7 +138,9 @@ def _fit_one(model, model_name: str, dataset, train_idx, valid_idx, tsection: di
     if tcfg["init_output_bias"] and not is_classification(dataset):
         training.init_output_bias(model, label_mean(dataset, train_idx, seed))
     bs = tcfg["batch_size"]
-    train = dataset.to_tf_dataset(train_idx, bs, shuffle=True, seed=seed)
+    # with an epoch cap the stream repeats, so later epochs never run out of batches
+    train = dataset.to_tf_dataset(train_idx, bs, shuffle=True, seed=seed,
+                                  repeat=tcfg["steps_per_epoch"] is not None)
     valid = dataset.to_tf_dataset(valid_idx, bs)
     history = training.fit(model, train, valid, tcfg, out_dir)
     # the best weights are restored in memory; the checkpoint only guarded the fit
@@ -369,7 +371,8 @@ def evaluate_model(model, dataset, out: Path) -> dict:
 
 
 def evaluate(config: dict) -> dict:
-    """Re-evaluate a trained run (the model is loaded with Keras' safe mode)."""
+    """Re-evaluate a trained run (the model is loaded with Keras' safe mode); the model's
+    scores in ``metrics.json`` are replaced, the baselines and controls of ``train`` kept."""
     from kerasgene.models import load_model
 
     out = run_dir(config)
@@ -378,8 +381,10 @@ def evaluate(config: dict) -> dict:
         raise ConfigError(f"{path}: no trained model; run `kerasgene train` first")
     dataset = prepare(config)
     model = load_model(path)
-    metrics = evaluate_model(model, dataset, out)
-    write_json(metrics, out / "metrics.json")
+    metrics_path = out / "metrics.json"
+    previous = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+    metrics = {**previous, **evaluate_model(model, dataset, out)}
+    write_json(metrics, metrics_path)
     return metrics
 
 

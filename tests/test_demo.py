@@ -11,7 +11,7 @@ from kerasgene.demo import format_summary
 
 @pytest.fixture(scope="module")
 def tasks(demo_run):
-    out, summary = demo_run
+    summary = demo_run[1]
     print("\n" + format_summary(summary))
     return summary["tasks"]
 

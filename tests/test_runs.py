@@ -32,9 +32,12 @@ def test_histone_ensemble_run_writes_the_run_directory(data, tmp_path, capsys):
     for name in ("config.yaml", "model.keras", "preprocessing.json", "predicted_vs_observed.png",
                  "member_0/history.csv", "member_2/loss.png"):
         assert (run / name).exists(), name
-    assert not (run / "checkpoint.keras").exists()
+    assert not list(run.rglob("checkpoint.keras"))
     again = evaluate(load_config(CONFIGS / "histone_fcn.yaml", overrides))
     assert again["test"]["r2"] == pytest.approx(metrics["test"]["r2"], abs=1e-6)
+    # re-evaluation replaces the model's scores and keeps what only `train` computes
+    on_disk = json.loads((run / "metrics.json").read_text())
+    assert on_disk["baselines"] == metrics["baselines"] and on_disk["members"] == metrics["members"]
 
 
 def test_deepchrome_classification_run(data, tmp_path):

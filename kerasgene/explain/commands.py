@@ -470,9 +470,10 @@ def _knockout_sets(args, rows: list[dict]) -> list[dict]:
         regs = _truth_task(args.truth, "deeprage").get("regulators", [])
         if not regs:
             raise InputFileError(f"{args.truth}: no tasks.deeprage.regulators")
-        for r in regs:
-            sets.append({"name": r.get("tf", r["jaspar_id"]), "motif": r["jaspar_id"],
-                         "targets": list(r["target_genes"]), "filters": matching(r["jaspar_id"])})
+        for r in regs:  # the matrix the simulator planted (MSN4's sites are MSN2's STRE)
+            motif = r.get("called_with", r["jaspar_id"])
+            sets.append({"name": r.get("tf", r["jaspar_id"]), "motif": motif,
+                         "targets": list(r["target_genes"]), "filters": matching(motif)})
     if args.targets:
         lines = Path(args.targets).read_text().split()
         if args.filters:
