@@ -31,7 +31,7 @@ DEEPRAGE_VARIANTS = ("deeprage_concat", "deeprage_tensor", "deeprage_rnn")
 #: needs far more epochs than a demo has); the RNN on pair batches, capped per epoch.
 DEEPRAGE_VARIANT_OVERRIDES = {
     "deeprage_concat": [],
-    "deeprage_tensor": ["model.hparams={filters: 128, units: 64, regulator_units: 32}",
+    "deeprage_tensor": ["model.hparams={filters: 64, units: 64, regulator_units: 32}",
                         "training.optimizer=adam", "training.learning_rate=0.001",
                         "training.epochs=40", "training.patience=8",
                         "training.reduce_lr_patience=3"],

@@ -90,3 +90,41 @@ def test_init_output_bias_skips_classifiers_and_ensembles():
 
     assert training.output_bias_layer(build("deepchrome")) is None
     assert not training.init_output_bias(build("histone_fcn_ensemble"), 1.0)
+
+
+def test_recalibrate_batch_norm_uses_dropout_free_statistics(rng):
+    inp = keras.Input((6,), name="x")
+    h = keras.layers.Dropout(0.5, name="drop")(inp)
+    h = keras.layers.Dense(3, name="dense")(h)
+    out = keras.layers.BatchNormalization(momentum=0.99, name="bn")(h)
+    model = keras.Model(inp, out)
+    batches = [rng.normal(size=(40, 6)).astype("float32") + 2 for _ in range(3)]
+    assert training.has_dropout_and_batch_norm(model)
+    assert training.recalibrate_batch_norm(model, iter(batches)) == 3
+    pre = [model.get_layer("dense")(b).numpy() for b in batches]  # dropout off
+    bn = model.get_layer("bn")
+    np.testing.assert_allclose(bn.moving_mean.numpy(), np.mean([p.mean(0) for p in pre], 0),
+                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(bn.moving_variance.numpy(), np.mean([p.var(0) for p in pre], 0),
+                               rtol=1e-4, atol=1e-5)
+    assert model.get_layer("drop").rate == 0.5 and bn.momentum == 0.99
+
+
+def test_fit_recalibrates_before_validation(rng):
+    """Validation after one epoch scores the model with dropout-free statistics: the same
+    as an explicit recalibration on the same training batches."""
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((8,), name="x")
+    h = keras.layers.Dense(16, name="d1")(keras.layers.Dropout(0.5)(inp))
+    h = keras.layers.Dense(1, name="out")(keras.layers.BatchNormalization(name="bn")(h))
+    model = keras.Model(inp, h)
+    x = rng.normal(size=(256, 8)).astype("float32")
+    y = (x @ rng.normal(size=8)).astype("float32")
+    train = tf.data.Dataset.from_tensor_slices((x, y)).batch(64)
+    cfg = training.resolve_training({"epochs": 1, "verbose": 0}, "linear", False)
+    training.compile_model(model, cfg)
+    training.fit(model, train, train, cfg)
+    bn = model.get_layer("bn")
+    mean = bn.moving_mean.numpy()
+    expected = model.get_layer("d1")(x).numpy().mean(0)  # 512 examples > 256: all batches
+    np.testing.assert_allclose(mean, expected, rtol=1e-4, atol=1e-4)
