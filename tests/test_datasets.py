@@ -593,10 +593,10 @@ def test_histone_deepchrome_csv_and_kaggle_npz(tmp_path):
     assert ds.index.gene_id[0] == str(int(genes[0]))
 
 
-@pytest.mark.skipif(not Path("../shared/data/deepchrome_toy/train.csv").exists(),
-                    reason="shared DeepChrome toy data not present")
 def test_read_real_deepchrome_toy_csv():
-    ids, marks, labels = read_deepchrome_csv("../shared/data/deepchrome_toy/train.csv")
+    """The authors' toy file (tests/data/README.md) reads as DeepChrome's layout."""
+    ids, marks, labels = read_deepchrome_csv(Path(__file__).parent / "data" / "deepchrome_toy"
+                                             / "train.csv")
     assert marks.shape == (len(ids), 100, 5) and ids[0] == "000003"
     assert set(np.unique(labels)) <= {0, 1}
 
