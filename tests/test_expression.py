@@ -14,7 +14,8 @@ from kerasgene.expression import (
     read_triplets,
 )
 
-YEAST = Path(__file__).parents[2] / "shared" / "data" / "deeprage_yeast"
+#: The DeepRAGE authors' regulator files, shipped as package data (kerasgene/data/README.md)
+YEAST = Path(__file__).parents[1] / "kerasgene" / "data" / "deeprage_yeast"
 
 
 def test_read_tpm_table_tsv_and_csv(tmp_path):
