@@ -52,3 +52,51 @@ def test_deeprage_filters_match_planted_motifs_and_their_knockouts_hit_targets(
         assert row["ranksum_p"] < 0.01, row
     assert (tmp_path / "filter_matches.tsv").exists()
     assert list((tmp_path / "logos").glob("*.png"))
+
+
+def test_destroying_planted_yap1_sites_lowers_the_trained_deeprage_prediction(
+        demo_run, truth, tmp_path):
+    """Variant effects on the *trained* demo DeepRAGE-TP: replace each planted YAP1 site
+    (an activator, up in 19 of the 173 conditions) by N in the promoters of genes carrying
+    exactly one, and predict over the conditions where YAP1 is up."""
+    import numpy as np
+    import pandas as pd
+    import pysam
+
+    from kerasgene.expression import read_names, read_triplets, unique_labels
+    from kerasgene.genome import Genome
+
+    out = demo_run[0]
+    run = out / "runs" / "deeprage_tensor"
+    deeprage = json.loads(truth.read_text())["tasks"]["deeprage"]
+    yap1 = next(r for r in deeprage["regulators"] if r["tf"] == "YAP1")
+    yeast = out / "data" / "yeast"
+    names = unique_labels(read_names(yeast / "expt_names_E.txt"))  # as the pairs builder
+    states = read_triplets(yeast / "reg_exp_RxE.tab", shape=(472, len(names)))
+    # regulator_index is the 1-based line of reg_names_R.txt, as in the triplets
+    up = {names[c] for c in np.flatnonzero(states[yap1["regulator_index"] - 1] > 0)}
+    assert len(up) == yap1["n_conditions_up"]
+    sites = {g: s for g, ss in deeprage["motif_instances"].items()
+             if len(s := [x for x in ss if "YAP1" in x["tfs"]]) == 1}
+    genes = sorted(sites)[:30]
+    header = pysam.VariantHeader()
+    with Genome(out / "data" / "yeast" / "promoters.fa") as genome:
+        for g in genes:
+            header.contigs.add(g, length=genome.chroms[g])
+        vcf_path = tmp_path / "yap1_sites.vcf"
+        with pysam.VariantFile(str(vcf_path), "w", header=header) as vcf:
+            for g in genes:
+                s = sites[g][0]
+                start = genome.chroms[g] - 1000 + s["start"]
+                ref = genome.fetch(g, start, start + s["end"] - s["start"])
+                vcf.write(vcf.new_record(contig=g, start=start, stop=start + len(ref),
+                                         alleles=(ref, "N" * len(ref)), id=f"{g}_YAP1"))
+    chosen = sorted(up)
+    table_path = tmp_path / "effects.tsv"
+    assert cli.main(["variants", "--run", str(run), "--vcf", str(vcf_path), "--out",
+                     str(table_path), "--conditions", ",".join(chosen)]) == 0
+    effects = pd.read_csv(table_path, sep="\t")
+    print("\nYAP1 sites destroyed:", effects.delta.describe().round(3).to_dict())
+    assert (effects.status == "ok").all() and len(effects) == len(genes)
+    assert effects.delta.median() < -0.2
+    assert (effects.delta < 0).mean() >= 0.8

@@ -44,7 +44,7 @@ def register(subparsers) -> argparse.ArgumentParser:
         description=__doc__.split("\n\n")[0])
     p.add_argument("--run", required=True, metavar="RUN_DIR",
                    help="run directory written by `kerasgene train` (config.yaml, model.keras)")
-    p.add_argument("--vcf", required=True, help="VCF 4.x file (plain or gzip)")
+    p.add_argument("--vcf", required=True, help="VCF 4.x file (plain or bgzip) or BCF")
     p.add_argument("--out", help="output TSV (default: RUN_DIR/variants/<vcf name>.tsv)")
     p.add_argument("--ism", metavar="GENE", help="gene id for saturation mutagenesis")
     p.add_argument("--context", help="sample / cell type of --ism (default: the gene's first)")
