@@ -42,12 +42,12 @@ DEEPRAGE_VARIANT_OVERRIDES = {
 }
 
 
-def _config(name: str, data: Path, runs: Path, seed: int, overrides=(), extra=()) -> dict:
+def _config(name: str, data: Path, runs: Path, seed: int, overrides=()) -> dict:
     path = CONFIG_DIR / f"{name}.yaml"
     if not path.exists():
         raise ConfigError(f"{path}: demo config not found (run the demo from a kerasgene checkout)")
     return load_config(path, [f"data_dir={data}", f"run_dir={runs / name}", f"seed={seed}",
-                              *overrides, *extra])
+                              *overrides])
 
 
 def _train(config: dict) -> dict:
@@ -74,8 +74,8 @@ def _isegnet(data, runs, seed, truth, overrides) -> dict:
 def _deeprage(data, runs, seed, truth, overrides) -> dict:
     variants, baselines, seconds = {}, {}, 0.0
     for variant in DEEPRAGE_VARIANTS:
-        cfg = _config("deeprage", data, runs, seed, overrides,
-                      [f"model.name={variant}", *DEEPRAGE_VARIANT_OVERRIDES[variant]])
+        cfg = _config("deeprage", data, runs, seed,
+                      [*overrides, f"model.name={variant}", *DEEPRAGE_VARIANT_OVERRIDES[variant]])
         cfg["run_dir"] = str(runs / variant)
         if variant != "deeprage_concat":
             cfg["baselines"] = []

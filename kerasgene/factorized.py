@@ -102,11 +102,9 @@ class FactorizedPairTrainer:
         self.gene_branch = keras.Model(model.input[gene_input], parts[branches[gene_input]])
         self.condition_branch = keras.Model(model.input[condition_input],
                                             parts[branches[condition_input]])
+        self._branches = branches  # input name → position among the merged tensors
         self._gene_first = branches[gene_input] == 0
-        widths = [int(np.prod(t.shape[1:])) for t in parts]
-        offsets = np.cumsum([0, *widths])
-        self._slices = {name: (int(offsets[i]), int(offsets[i + 1])) for name, i in branches.items()}
-        self._widths = widths
+        self._widths = [int(np.prod(t.shape[1:])) for t in parts]
         following = _consumer(model, merge.output)
         if self.mode == "product" and isinstance(following, keras.layers.Flatten):
             following = _consumer(model, following.output)
@@ -129,8 +127,10 @@ class FactorizedPairTrainer:
         raise ConfigError(f"{model.name}: no input of {merge_layer!r} depends on {name!r} alone")
 
     def _part(self, name: str) -> tf.Tensor:
-        start, stop = self._slices[name]
-        return self.first_dense.kernel[start:stop]
+        """Rows of the first Dense kernel that multiply input ``name``'s branch (concat)."""
+        i = self._branches[name]
+        start = sum(self._widths[:i])
+        return self.first_dense.kernel[start:start + self._widths[i]]
 
     def _first_dense_outputs(self, x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
         """Pre-activation of the first Dense for every (gene, condition), (G, C, H)."""

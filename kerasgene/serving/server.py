@@ -425,14 +425,19 @@ class ModelRepository:
         with self._lock:
             return sorted(self._models)
 
-    def resolve(self, spec) -> _Version:
-        """The version a ModelSpec asks for (newest available when it names none)."""
+    def _named(self, spec):
+        """The model a ModelSpec names (call with the lock held)."""
         if not spec.name:
             raise RpcError(grpc.StatusCode.INVALID_ARGUMENT, "model_spec.name is empty")
+        model = self._models.get(spec.name)
+        if model is None:
+            raise RpcError(grpc.StatusCode.NOT_FOUND, f"model {spec.name!r} not found")
+        return model
+
+    def resolve(self, spec) -> _Version:
+        """The version a ModelSpec asks for (newest available when it names none)."""
         with self._lock:
-            model = self._models.get(spec.name)
-            if model is None:
-                raise RpcError(grpc.StatusCode.NOT_FOUND, f"model {spec.name!r} not found")
+            model = self._named(spec)
             available = model.available()
             choice = spec.WhichOneof("version_choice")
             if choice == "version":
@@ -455,12 +460,8 @@ class ModelRepository:
             return available[max(available)]
 
     def statuses(self, spec) -> list[_Version]:
-        if not spec.name:
-            raise RpcError(grpc.StatusCode.INVALID_ARGUMENT, "model_spec.name is empty")
         with self._lock:
-            model = self._models.get(spec.name)
-            if model is None:
-                raise RpcError(grpc.StatusCode.NOT_FOUND, f"model {spec.name!r} not found")
+            model = self._named(spec)
             versions = dict(model.versions)
         if spec.WhichOneof("version_choice") == "version":
             n = spec.version.value
