@@ -19,8 +19,11 @@ Times are wall-clock and process CPU time (the machine may be shared: CPU time i
 steadier measure of work). The model is untrained unless ``--model`` gives a saved
 ``.keras`` file: BatchNorm statistics are randomised and the head bias is set so that the
 output ReLU is active (otherwise every attribution is zero and completeness is trivial).
+Inputs are random unless ``--dataset`` names a prepared iSEGnet dataset, whose test genes
+are explained.
 
     python bench/bench_ig.py [--genes 16] [--alibi-genes 2] [--model run/model.keras]
+                             [--dataset run/dataset]
 """
 
 from __future__ import annotations
@@ -50,13 +53,26 @@ def make_inputs(n: int, seed: int = 0, L: int = 2500, tracks: int = 7) -> dict:
     return {"sequence": seq, "epigenome": epi.astype(np.float32)}
 
 
+def dataset_inputs(path: str, n: int, seed: int = 0) -> dict:
+    """``n`` test-split genes of a prepared iSEGnet dataset (``kerasgene prepare``),
+    drawn at random with ``seed``."""
+    from kerasgene.datasets import Dataset
+
+    ds = Dataset.open(path)
+    idx = ds.split_indices("test")
+    idx = np.sort(np.random.default_rng(seed).choice(idx, min(n, len(idx)), replace=False))
+    return {k: np.asarray(v[idx]) for k, v in ds.arrays.items() if k in ds.input_names}
+
+
 def build_models(model_path: str | None):
     import keras
 
     from kerasgene.models import build
 
     if model_path:
-        ours = keras.models.load_model(model_path, safe_mode=True, compile=False)
+        from kerasgene.models import load_model
+
+        ours = load_model(model_path)
         trained = True
     else:
         keras.utils.set_random_seed(0)
@@ -131,6 +147,8 @@ def main() -> None:
                     help="genes for the (slow) papers' set-up; per-gene rates are compared")
     ap.add_argument("--batch-size", type=int, default=50, help="native path points per pass")
     ap.add_argument("--model", help="a trained iSEGnet .keras file (default: untrained)")
+    ap.add_argument("--dataset", help="a prepared iSEGnet dataset directory: explain its "
+                                      "test genes (default: random inputs)")
     ap.add_argument("--rss-genes", type=int, default=8)
     ap.add_argument("--rss-steps", type=int, default=8)
     ap.add_argument("--skip-rss", action="store_true")
@@ -142,11 +160,13 @@ def main() -> None:
 
     ours, ref, trained, note = build_models(args.model)
     G, A = args.genes, min(args.alibi_genes, args.genes)
-    X = make_inputs(G)
+    X = dataset_inputs(args.dataset, G) if args.dataset else make_inputs(G)
+    G = len(X["sequence"])
     report: dict = {
         "model": "isegnet paper defaults (k1=64, l=20, 2,058,199 params)",
         "weights": "trained" if trained else "untrained (random init, randomised BN, head bias 2)",
-        "genes": G, "alibi_genes": A, "threads": tf.config.threading.get_intra_op_parallelism_threads(),
+        "genes": G, "alibi_genes": A,
+        "inputs": f"test genes of {args.dataset}" if args.dataset else "random", "threads": tf.config.threading.get_intra_op_parallelism_threads(),
         "cpu_count": os.cpu_count(), "load_average_start": os.getloadavg(),
     }
     if ref is not None:

@@ -9,8 +9,11 @@
 
 Every run is a fresh project, timed end to end (process start-up, TensorFlow import,
 search, results), with the CPU seconds of its processes (``cores_used`` = CPU / wall
-shows how much of the machine the run actually got); the search phase alone (first trial
-start → last trial end, from the project's runs.log) is reported too. Data: the
+shows how much of the machine the run actually got). The search phase alone (first trial
+start → last trial end, from the project's runs.log) is reported too, with the fixed
+costs either side of it (``start_up_s``: launch → first trial, every process importing
+TensorFlow; ``wind_down_s``: last trial → results written): trials per hour in the
+search phase is the rate a long grid runs at, end to end is what 8 small trials cost. Data: the
 simulator's small scale, iSEGnet windows shortened to 250 bp, 96 train / 96 valid
 examples, 2 epochs per trial. Trials run eagerly by default (``--graph`` traces
 tf.functions as in production: each trial then spends most of its time tracing).
@@ -67,18 +70,20 @@ def write_config(work: Path, dataset: Path, project: str, eager: bool) -> Path:
     return path
 
 
-def search_phase(project_dir: Path) -> float:
+def search_phase(project_dir: Path) -> tuple[float, float]:
+    """(first trial start, last trial end), epoch seconds, from the project's runs.log."""
     events = [json.loads(line) for line in (project_dir / "runs.log").read_text().splitlines()]
     starts = [e["time"] for e in events if e["event"] == "start"]
     ends = [e["end"] for e in events if e["event"] == "end"]
     assert len(ends) == 8, f"{project_dir}: {len(ends)} trials ended"
-    return max(ends) - min(starts)
+    return min(starts), max(ends)
 
 
 def run(work: Path, dataset: Path, name: str, eager: bool, workers: int = 0,
         threads: int | None = None, pin: bool = False) -> dict:
     config = write_config(work, dataset, name, eager)
     cpu0 = _children_cpu()
+    launched = time.time()
     t0 = time.perf_counter()
     with open(work / f"{name}.log", "w") as log:
         if workers:
@@ -90,8 +95,11 @@ def run(work: Path, dataset: Path, name: str, eager: bool, workers: int = 0,
             subprocess.run(cmd, check=True, stdout=log, stderr=subprocess.STDOUT, timeout=900)
     wall = time.perf_counter() - t0
     cpu = _children_cpu() - cpu0
-    search = search_phase(work / "runs" / name)
-    return {"wall_s": round(wall, 2), "search_s": round(search, 2), "cpu_s": round(cpu, 2),
+    first, last = search_phase(work / "runs" / name)
+    search = last - first
+    return {"wall_s": round(wall, 2), "search_s": round(search, 2),
+            "start_up_s": round(first - launched, 2),
+            "wind_down_s": round(launched + wall - last, 2), "cpu_s": round(cpu, 2),
             "cores_used": round(cpu / wall, 2),
             "trials_per_hour": round(8 * 3600 / wall, 1),
             "trials_per_hour_search_phase": round(8 * 3600 / search, 1)}
@@ -142,9 +150,10 @@ def main() -> None:
         "b_parallel_workers": {
             "chief_plus_1_worker_2_threads": one,
             "chief_plus_2_workers_1_core_each": two,
-            "trials_per_hour_ratio": round(b_ratio, 3),
+            "trials_per_hour_ratio_end_to_end": round(b_ratio, 3),
             "trials_per_hour_ratio_search_phase": round(b_search, 3),
-            "goal": ">= 1.5", "met": b_ratio >= 1.5},
+            "goal": ">= 1.5", "met_end_to_end": b_ratio >= 1.5,
+            "met_search_phase": b_search >= 1.5},
     }, indent=1))
 
 

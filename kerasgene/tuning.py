@@ -1200,9 +1200,12 @@ def plan_summary(plan: SearchPlan) -> dict:
 
 
 def run_config(config: Mapping, verbose: int = 1) -> list[SearchResult]:
-    """Plan and run every project of a tune configuration, one after the other."""
+    """Plan and run every project of a tune configuration, one after the other.
+
+    A worker does not build the models to validate the space: its chief did (the
+    project's identity, checked by every process, ties them to the same search)."""
     results = []
-    for plan in plan_search(config, validate=True):
+    for plan in plan_search(config, validate=role() != "worker"):
         res = run_search(plan, verbose=verbose)
         if res is not None:
             results.append(res)
