@@ -19,7 +19,8 @@ log = logging.getLogger("kerasgene")
 
 #: Modules that add their own subcommands with ``register(subparsers)``.
 COMMAND_MODULES = ("kerasgene.serving.commands", "kerasgene.tuning_commands",
-                   "kerasgene.explain.commands", "kerasgene.explain.variant_commands")
+                   "kerasgene.explain.commands", "kerasgene.explain.variant_commands",
+                   "kerasgene.explain.ablation")
 
 
 def _cmd_models(args: argparse.Namespace) -> int:

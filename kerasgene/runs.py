@@ -18,9 +18,11 @@ Configuration keys beyond the dataset's (``kerasgene.config`` lists the sections
 
 More ``training`` keys read here: ``factorized`` (DeepRAGE-C/TP on gene × condition
 blocks, ``genes_per_block`` × ``conditions_per_block``), ``baseline_max_examples`` (cap on
-the examples the baselines see) and ``control_epochs`` (cap on the epochs of the
+the examples the baselines see), ``control_epochs`` (cap on the epochs of the
 shuffled-label control: it has nothing to learn, and early stopping ends it after
-``patience`` epochs anyway; null = ``epochs``).
+``patience`` epochs anyway; null = ``epochs``) and ``inputs`` (train on a subset of the
+dataset's inputs, e.g. ``{sequence: false, epigenome: [DNase]}``; see
+:meth:`kerasgene.datasets.Dataset.select_inputs` and ``kerasgene ablate``).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ DATASET_TASK = {"isegnet": "isegnet", "deeprage": "deeprage", "chromatin": "chro
 #: Extra keys of the ``training`` section handled here rather than by kerasgene.training.
 RUN_TRAINING_KEYS = {"controls": [], "factorized": False, "genes_per_block": 32,
                      "conditions_per_block": 32, "baseline_max_examples": 5_000,
-                     "control_epochs": None}
+                     "control_epochs": None, "inputs": None}
 
 
 def run_dir(config: dict) -> Path:
@@ -69,6 +71,12 @@ def prepare(config: dict, force: bool = False):
                           base_dir=config.get("data_dir"))
 
 
+def training_inputs(config: dict, dataset):
+    """``dataset`` restricted to ``training.inputs`` (unchanged when the key is unset)."""
+    spec = (config.get("training") or {}).get("inputs")
+    return dataset if spec is None else dataset.select_inputs(spec, "training.inputs")
+
+
 def is_classification(dataset) -> bool:
     """True when the dataset's selected target is a class label."""
     return dataset.target_name == "class"
@@ -79,7 +87,9 @@ def shape_hparams(model_name: str, dataset) -> dict:
     shapes = dataset.input_shapes
     hp: dict = {}
     if model_name == "isegnet":
-        hp = {"seq_len": shapes["sequence"][0], "n_tracks": shapes["epigenome"][1]}
+        hp = {"seq_len": next(iter(shapes.values()))[0], "inputs": list(shapes)}
+        if "epigenome" in shapes:
+            hp["n_tracks"] = shapes["epigenome"][1]
     elif model_name.startswith("deeprage"):
         hp = {"seq_len": shapes["sequence"][0], "n_regulators": shapes["regulators"][0]}
     elif model_name.startswith("chromatin"):
@@ -259,12 +269,14 @@ def _save_model(model, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def train(config: dict, *, force_prepare: bool = False) -> Path:
+def train(config: dict, *, force_prepare: bool = False, dataset=None) -> Path:
     """Prepare the data, train the configured model, evaluate it; returns the run dir.
 
     Ensembles (``histone_fcn_ensemble``) train each member on its own overlapping
     two-thirds fold of the training set, validated on the remaining third.
     ``training.factorized: true`` trains DeepRAGE-C or -TP on gene × condition blocks.
+    ``dataset``: the config's dataset already prepared (several runs over one dataset,
+    e.g. the ablation); ``training.inputs`` is applied to it here.
     """
     from kerasgene import models, training
 
@@ -273,8 +285,13 @@ def train(config: dict, *, force_prepare: bool = False) -> Path:
     out = run_dir(config)
     out.mkdir(parents=True, exist_ok=True)
     _config.save_config(config, out / "config.yaml")
-    dataset = prepare(config, force=force_prepare)
+    if dataset is None:
+        dataset = prepare(config, force=force_prepare)
+    dataset = training_inputs(config, dataset)
     tsection, extra = _split_training(config.get("training"))
+    if extra["factorized"] and extra["inputs"] is not None:
+        raise ConfigError("training.inputs: not available with training.factorized (the "
+                          "gene × condition blocks read every input)")
     strategy = training.get_strategy((tsection or {}).get("strategy", "default"))
     name = (config.get("model") or {}).get("name")
     with strategy.scope():
@@ -379,7 +396,7 @@ def evaluate(config: dict) -> dict:
     path = out / "model.keras"
     if not path.exists():
         raise ConfigError(f"{path}: no trained model; run `kerasgene train` first")
-    dataset = prepare(config)
+    dataset = training_inputs(config, prepare(config))
     model = load_model(path)
     metrics_path = out / "metrics.json"
     previous = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}

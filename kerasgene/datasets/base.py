@@ -37,6 +37,8 @@ Streaming
 batch from the memory maps in one ``tf.numpy_function`` call (pairs and genome windows
 are assembled there from the base arrays, never materialised), casts in the graph and
 prefetches. ``bench/bench_pipeline.py`` compares it with in-memory tensors.
+:meth:`Dataset.select_inputs` gives a view that yields only some inputs or channels (the
+iSEGnet ablation's ``training.inputs``): each gathered batch is sliced, so it streams too.
 """
 
 from __future__ import annotations
@@ -78,6 +80,52 @@ def resolve_config(config: Mapping | None, kwargs: Mapping, defaults: Mapping,
         if value is REQUIRED:
             raise ConfigError(f"{section}: missing required key {key!r}")
     return cfg
+
+
+def resolve_selection(spec: Mapping, channel_names: Mapping[str, Sequence[str] | None],
+                      where: str = "inputs") -> dict[str, bool | list[int]]:
+    """Resolve an input selection (:meth:`Dataset.select_inputs`) against a dataset.
+
+    Parameters
+    ----------
+    spec : ``{input name: true | false | channel name | [channel names]}``
+    channel_names : every input name → its channel names (None: not selectable by name)
+    where : config field named in error messages
+
+    Returns
+    -------
+    ``{input name: True (whole) | False (dropped) | [channel indices, ascending]}`` for
+    every input of ``channel_names``.
+    """
+    if not isinstance(spec, Mapping):
+        raise ConfigError(f"{where}: expected a mapping input name → true, false or a list "
+                          f"of channel names, got {type(spec).__name__}")
+    out: dict[str, bool | list[int]] = dict.fromkeys(channel_names, True)
+    for name, value in spec.items():
+        if name not in channel_names:
+            raise ConfigError(f"{where}: unknown input {name!r}; this dataset has "
+                              f"{', '.join(channel_names)}")
+        if isinstance(value, bool):
+            out[name] = value
+            continue
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}.{name}: expected true, false or a list of channel "
+                              f"names, got {value!r}")
+        valid = channel_names[name]
+        if valid is None and value:
+            raise ConfigError(f"{where}.{name}: input {name!r} has no named channels; "
+                              f"expected true or false")
+        bad = [v for v in value if v not in valid]
+        if bad:
+            raise ConfigError(f"{where}.{name}: unknown channel(s) {bad}; valid: "
+                              f"{', '.join(valid)}")
+        out[name] = sorted({list(valid).index(v) for v in value}) or False
+    if not any(out.values()):
+        raise ConfigError(f"{where}: selects no input (the dataset has "
+                          f"{', '.join(channel_names)})")
+    return out
 
 
 def resolve_path(value: str | os.PathLike | None, base_dir: str | os.PathLike | None
@@ -333,6 +381,9 @@ class Dataset:
 
     task: ClassVar[str] = ""
     index_columns: ClassVar[Mapping[str, str]] = {}
+    #: Input name → the meta.json key listing the names of its channels (last axis),
+    #: for inputs whose channels :meth:`select_inputs` can pick by name.
+    channel_keys: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, path: Path, meta: dict, index: pd.DataFrame,
                  arrays: dict[str, np.ndarray]):
@@ -457,15 +508,82 @@ class Dataset:
         """``k`` overlapping (fit, holdout) index pairs over ``split`` (histone FCN ensemble)."""
         return _splits.overlapping_folds(self._nonempty(split), k, fraction, seed)
 
+    # ------------------------------------------------------------------ input selection
+    def channel_names(self, name: str) -> list[str] | None:
+        """Names of the channels (last axis) of input ``name``, None when not recorded."""
+        key = self.channel_keys.get(name)
+        return list(self.meta[key]) if key in self.meta else None
+
+    def select_inputs(self, spec: Mapping, where: str = "inputs") -> Dataset:
+        """A copy (same memory maps and split) that yields only some inputs and channels.
+
+        Parameters
+        ----------
+        spec : ``{input name: true | false | [channel names]}``; true keeps the input
+            whole, false or ``[]`` drops it, a list (or one name) keeps those channels
+            (names of :meth:`channel_names`, e.g. iSEGnet's ``track_names``) in the
+            dataset's order. Inputs not listed are kept whole.
+        where : the config field named in error messages (e.g. ``training.inputs``)
+
+        Returns
+        -------
+        Dataset whose ``input_names``, ``input_shapes``, channel names (meta.json key of
+        :attr:`channel_keys`), :meth:`gather`, :meth:`arrays_for` and
+        :meth:`to_tf_dataset` see only the selection. Each batch is still read from the
+        memory maps and sliced in memory: nothing else is loaded.
+
+        Raises
+        ------
+        ConfigError
+            unknown input or channel names, channels asked of an input without channel
+            names, or nothing left to feed a model.
+        """
+        channels = {n: self.channel_names(n) for n in self.input_names}
+        keep = resolve_selection(spec, channels, where)
+        kept = [n for n in self.input_names if keep[n] is not False]
+        meta = {**self.meta, "input_names": kept,
+                "input_shapes": {n: self.meta["input_shapes"][n] for n in kept}}
+        selection = dict(self.meta.get("input_selection", {}))  # indices into the arrays
+        for name, k in keep.items():
+            if isinstance(k, list):
+                stored = selection.get(name, range(self.input_shapes[name][-1]))
+                selection[name] = [stored[j] for j in k]
+                meta["input_shapes"][name] = [*self.input_shapes[name][:-1], len(k)]
+                meta[self.channel_keys[name]] = [channels[name][j] for j in k]
+            elif k is False:
+                selection[name] = False
+        meta["input_selection"] = selection
+        return type(self)(self.path, meta, self.index, self.arrays)
+
     # ------------------------------------------------------------------ gathering
     def _output_spec(self, target: str) -> dict[str, tuple[tuple, np.dtype]]:
-        """Storage dtype and per-example shape of every gathered array, inputs first."""
+        """Storage dtype and per-example shape of every stored array, inputs first."""
         raise NotImplementedError
 
-    def gather(self, idx: np.ndarray, target: str | None = None) -> dict[str, np.ndarray]:
-        """Arrays of examples ``idx`` in storage dtypes: one entry per input name, then
-        ``"target"`` and (when the task has them) ``"weight"``."""
+    def _gather(self, idx: np.ndarray, target: str | None) -> dict[str, np.ndarray]:
+        """Every stored input of examples ``idx``, ``"target"`` and ``"weight"`` (when
+        the task has them), before the input selection."""
         raise NotImplementedError
+
+    def _selected_spec(self, target: str) -> dict[str, tuple[tuple, np.dtype]]:
+        """:meth:`_output_spec` with the channel counts of :meth:`select_inputs`."""
+        spec = self._output_spec(target)
+        for name, keep in self.meta.get("input_selection", {}).items():
+            if keep is not False:
+                spec[name] = ((*spec[name][0][:-1], len(keep)), spec[name][1])
+        return spec
+
+    def gather(self, idx: np.ndarray, target: str | None = None) -> dict[str, np.ndarray]:
+        """Arrays of examples ``idx`` in storage dtypes: one entry per input name (only
+        the inputs and channels of :meth:`select_inputs`), then ``"target"`` and (when
+        the task has them) ``"weight"``."""
+        got = self._gather(idx, target)
+        for name, keep in self.meta.get("input_selection", {}).items():
+            if keep is False:
+                del got[name]
+            else:
+                got[name] = got[name][..., keep]
+        return got
 
     def _target(self, target: str | None) -> str:
         target = target or self.target_name
@@ -519,7 +637,7 @@ class Dataset:
 
         target = self._target(target)
         idx = self._nonempty(split)
-        spec = self._output_spec(target)
+        spec = self._selected_spec(target)
         if weights is None:
             weights = "weight" in spec
         if weights and "weight" not in spec:

@@ -194,7 +194,7 @@ class GenomeBinsDataset(base.Dataset):
             spec["weight"] = ((), np.dtype(np.float32))
         return spec
 
-    def gather(self, idx, target=None):
+    def _gather(self, idx, target=None):
         target = self._target(target)
         t = self.targets.index(target)
         c, k = self.positions(idx)

@@ -101,7 +101,7 @@ class HistoneDataset(base.Dataset):
         label = self.arrays["expression"] if target == "expression" else self.arrays["label"]
         return {"histone": (shape, np.dtype(np.float32)), "target": ((), label.dtype)}
 
-    def gather(self, idx, target=None):
+    def _gather(self, idx, target=None):
         target = self._target(target)
         idx = np.asarray(idx, dtype=np.int64)
         parts = [np.asarray(self.arrays["marks"][idx], dtype=np.float32)]

@@ -108,7 +108,7 @@ class PairsDataset(base.Dataset):
                 "regulators": (a["regulators"].shape[1:], a["regulators"].dtype),
                 "target": ((), label.dtype)}
 
-    def gather(self, idx, target=None):
+    def _gather(self, idx, target=None):
         target = self._target(target)
         idx = np.asarray(idx, dtype=np.int64)
         g = np.asarray(self.arrays["pair_gene"][idx])

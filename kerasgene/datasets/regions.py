@@ -54,6 +54,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping, Sequence
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -204,13 +205,15 @@ class RegionsDataset(base.Dataset):
     """iSEGnet examples: ``sequence`` (L, 4) shared per gene, ``epigenome`` (L, m), target
     ``expression`` (log TPM)."""
 
+    channel_keys: ClassVar[Mapping[str, str]] = {"epigenome": "track_names"}
+
     def _output_spec(self, target):
         a = self.arrays
         return {"sequence": (a["sequence"].shape[1:], a["sequence"].dtype),
                 "epigenome": (a["epigenome"].shape[1:], a["epigenome"].dtype),
                 "target": ((), a["expression"].dtype)}
 
-    def gather(self, idx, target=None):
+    def _gather(self, idx, target=None):
         idx = np.asarray(idx, dtype=np.int64)
         rows = np.asarray(self.arrays["sequence_row"][idx])
         return {"sequence": self.arrays["sequence"][rows],

@@ -12,14 +12,17 @@ Submodules: :mod:`~kerasgene.explain.gradients` (IG engines "native" and "alibi"
 saliency, site/track aggregation, differential attribution, FASTA/BED),
 :mod:`~kerasgene.explain.motifs` (filter PWMs, Tomtom vs JASPAR, FIMO enrichment),
 :mod:`~kerasgene.explain.knockout` (filter and motif knockouts, rank-sum / Fisher tests,
-input ablation), :mod:`~kerasgene.explain.variants` (VCF variant effects and saturation
-mutagenesis for iSEGnet, DeepRAGE and histone-FCN k-mer models),
+input ablation subsets), :mod:`~kerasgene.explain.ablation` (``kerasgene ablate``:
+iSEGnet retrained on each input subset, Fig. 4A), :mod:`~kerasgene.explain.variants`
+(VCF variant effects and saturation mutagenesis for iSEGnet, DeepRAGE and histone-FCN
+k-mer models),
 :mod:`~kerasgene.explain.plots` (PNG figures). TensorFlow, memelite,
 pyjaspar and matplotlib are imported only when a function needs them.
 """
 
 from __future__ import annotations
 
+from kerasgene.explain.ablation import run_ablation
 from kerasgene.explain.gradients import (
     ISEGNET_LAYOUT,
     ISEGNET_TRACKS,
@@ -126,6 +129,7 @@ __all__ = [
     "read_vcf",
     "reader_kind",
     "ref_matches",
+    "run_ablation",
     "saliency",
     "saturation_mutagenesis",
     "site_attribution",

@@ -306,7 +306,7 @@ def ablation_table(fit_and_score: Callable[[str, Mapping], Mapping[str, float]],
     """Run ``fit_and_score(name, subset)`` (train a model on the subset's inputs and
     return test metrics, e.g. ``{"r2": ...}``) for every subset; one row per subset."""
     rows = []
-    for name, subset in subsets.items():
-        log.info("ablation: training on %s", name)
+    for i, (name, subset) in enumerate(subsets.items(), start=1):
+        log.info("ablation %d/%d: training on %s", i, len(subsets), name)
         rows.append({"inputs": name, **dict(fit_and_score(name, subset))})
     return rows

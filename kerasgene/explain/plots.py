@@ -333,6 +333,29 @@ def plot_enrichment(rows: Sequence[Mapping], path, *, title: str, top: int = 20)
     return _save(fig, path)
 
 
+def plot_ablation(names: Sequence[str], values: Sequence[float], path, *, title: str,
+                  highlight: str = "all", xlabel: str = "test R²") -> Path:
+    """Horizontal bars of one score per input subset (iSEGnet Fig. 4A), in the given
+    order top to bottom, each labelled with its value; the ``highlight`` subset (all
+    inputs) in its own colour, a line at 0."""
+    names, v = [str(n) for n in names], np.asarray(values, np.float64)
+    fig = _figure(6, 1.0 + 0.32 * max(1, len(v)))
+    ax = fig.add_subplot(1, 1, 1)
+    y = np.arange(len(v))[::-1]
+    ax.barh(y, np.nan_to_num(v), color=[_POS if n == highlight else _NEG for n in names])
+    for yy, val in zip(y, v):
+        ax.text(val if np.isfinite(val) else 0.0, yy, f" {val:.3f} ", va="center",
+                ha="right" if val < 0 else "left", fontsize=7)
+    ax.axvline(0, color="k", lw=0.7)
+    ax.margins(x=0.15)  # room for the value labels
+    ax.set_yticks(y)
+    ax.set_yticklabels(names, fontsize=8)
+    ax.set_ylabel("inputs of the retrained model", fontsize=8)
+    ax.set_xlabel(f"{xlabel} (red: {highlight})" if highlight in names else xlabel, fontsize=8)
+    ax.set_title(title, fontsize=9)
+    return _save(fig, path)
+
+
 def plot_differential(
     mean_a: np.ndarray,
     mean_b: np.ndarray,

@@ -12,12 +12,18 @@ copies weights into the authors' Conv2D layout and checks equal outputs.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import keras
 from keras import layers
 
+from kerasgene.errors import ConfigError
 from kerasgene.models import blocks
 
 _NAME = "isegnet"
+#: The two branches, in the order of the merge concatenation (epigenome first, as in the
+#: authors' code).
+BRANCHES = ("epigenome", "sequence")
 
 
 def min_seq_len(kernel_length: int, merge_kernel: int = 2) -> int:
@@ -36,6 +42,17 @@ def flatten_size(
     p = seq_len + 19 - kernel_length + 1
     p = p + 9 - kernel_length + 1
     return (p // 5) // 5 * pointwise_filters
+
+
+def _check_inputs(inputs: str | Sequence[str]) -> tuple[str, ...]:
+    """The branches named by ``inputs`` (a name or a list of names), in :data:`BRANCHES`
+    order; ConfigError when empty, repeated or unknown."""
+    names = [inputs] if isinstance(inputs, str) else inputs
+    names = list(names) if isinstance(names, (list, tuple)) else []
+    if not names or len(set(names)) != len(names) or not set(names) <= set(BRANCHES):
+        raise ConfigError(f"{_NAME}: inputs must be 'sequence', 'epigenome' or both "
+                          f"(got {inputs!r})")
+    return tuple(b for b in BRANCHES if b in names)
 
 
 def _branch(x, prefix: str, *, k1, k2, kernel_length, dropout, l2, pool):
@@ -64,6 +81,7 @@ def isegnet(
     pointwise_filters: int = 64,
     dense_units: tuple[int, ...] = (256, 64, 16),
     n_classes: int = 2,
+    inputs: str | Sequence[str] = ("sequence", "epigenome"),
     name: str = "isegnet",
 ) -> keras.Model:
     """Build iSEGnet as an uncompiled functional model.
@@ -101,6 +119,9 @@ def isegnet(
     pointwise_filters : filters of the 1×1 conv after the merge (code 64)
     dense_units : widths of the hidden Dense layers (code 256, 64, 16)
     n_classes : classes of the classification head (≥ 2)
+    inputs : the branches to build, ``"sequence"`` and/or ``"epigenome"``; with one, the
+        merge conv runs on that branch's output alone (and ``n_tracks`` is unused
+        without the epigenome)
     name : model name
 
     Inputs / outputs
@@ -120,13 +141,17 @@ def isegnet(
     - a ReLU on the regression output (expression is non-negative on the log scale);
     - epigenome before sequence in the concatenation (matters only for weight transfer).
     The classification head (Dense n_classes, softmax) is ours: the paper says only
-    "binary cross-entropy, all other aspects unchanged".
+    "binary cross-entropy, all other aspects unchanged". So is ``inputs``: the paper
+    retrains on subsets of the inputs (Fig. 4A, sequence only, each mark alone) without
+    saying how the network changes; dropping a branch and feeding the other straight
+    into the merge conv is our reading (used by :mod:`kerasgene.explain.ablation`).
 
     Raises
     ------
     ConfigError
         for impossible hyperparameters, e.g. ``seq_len < 2·l − 5`` (nothing left at the
-        Flatten), ``dropout`` outside [0, 1), ``n_classes < 2``.
+        Flatten), ``dropout`` outside [0, 1), ``n_classes < 2``, ``inputs`` empty or
+        naming anything but the two branches.
     """
     m = _NAME
     kernel_length = blocks.check_int(m, "kernel_length", kernel_length, 1)
@@ -142,14 +167,14 @@ def isegnet(
     pointwise_filters = blocks.check_int(m, "pointwise_filters", pointwise_filters, 1)
     dense_units = tuple(blocks.check_int(m, "dense_units", u, 1) for u in dense_units)
     task, n_classes = blocks.check_task(m, task, n_classes)
+    branches = _check_inputs(inputs)
 
-    sequence = keras.Input((seq_len, 4), name="sequence")
-    epigenome = keras.Input((seq_len, n_tracks), name="epigenome")
+    widths = {"sequence": 4, "epigenome": n_tracks}  # the model's input order
+    tensors = {b: keras.Input((seq_len, w), name=b) for b, w in widths.items() if b in branches}
     branch = dict(k1=k1, k2=k2, kernel_length=kernel_length, dropout=dropout, l2=l2,
                   pool=pool)
-    e = _branch(epigenome, "epigenome", **branch)
-    s = _branch(sequence, "sequence", **branch)
-    x = layers.Concatenate(axis=-1, name="merge_concat")([e, s])
+    outs = [_branch(tensors[b], b, **branch) for b in branches]
+    x = layers.Concatenate(axis=-1, name="merge_concat")(outs) if len(outs) > 1 else outs[0]
 
     common = dict(norm=True, activation="relu", dropout=dropout, l2=l2)
     x = blocks.conv_block(x, merge_filters, merge_kernel, pad=(merge_kernel - 1, 0),
@@ -169,4 +194,4 @@ def isegnet(
         l2=l2,
         regression_activation="relu",
     )
-    return blocks.functional_model({"sequence": sequence, "epigenome": epigenome}, out, name)
+    return blocks.functional_model(tensors, out, name)
