@@ -159,6 +159,24 @@ def test_auto_steps_meet_tolerance(toy):
         integrated_gradients(model, X, n_steps="auto", engine="alibi")
 
 
+def test_auto_puts_nodes_at_the_kink_of_a_relu_path():
+    """F(α) = relu(α·s − c) along the path: one kink at α* = c/s. A uniform midpoint rule
+    with n nodes misses it by up to s/(2n); the adaptive rule halves only the interval
+    holding the kink, so it meets a 1e-6 tolerance with a few dozen gradients."""
+    inp = keras.Input((5,), name="x")
+    dense = layers.Dense(1, activation="relu", name="unit")
+    model = keras.Model(inp, dense(inp))
+    dense.set_weights([np.ones((5, 1), np.float32), np.array([-1.3], np.float32)])
+    x = np.full((1, 5), 0.7, np.float32)  # s = 3.5: kink at α* = 1.3 / 3.5 ≈ 0.371
+    res = integrated_gradients(model, x, n_steps="auto", rtol=0, atol=1e-6, start_steps=4,
+                               max_steps=512, batch_size=8)
+    assert abs(res.residual[0]) <= 1e-6
+    assert res.n_steps[0] <= 64, res.n_steps
+    np.testing.assert_allclose(res.attributions[0].sum(), 3.5 - 1.3, atol=1e-6)
+    fixed = integrated_gradients(model, x, n_steps=64, method="riemann_middle")
+    assert abs(fixed.residual[0]) > 1e-4  # the same node count spread evenly misses it
+
+
 def test_classification_targets():
     rng = np.random.default_rng(3)
     x = one_hot(rng, 4)

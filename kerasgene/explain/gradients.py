@@ -22,15 +22,16 @@ Two engines compute the same quadrature:
   paper's tool (``method="gausslegendre"``, ``n_steps=200``), fed a few examples at a
   time so its ``n_steps × examples`` path arrays stay bounded; its logging is silenced.
 
-``n_steps="auto"`` (native engine) starts with ``start_steps`` nodes per example and,
-while ``|residual| > atol + rtol·|F(x) − F(x')|``, adds another set of nodes sized by the
-1/N error law and averages the sets weighted by their node counts (one quadrature over
-every node evaluated, nothing wasted), up to ``max_steps`` nodes; ``Attribution.n_steps``
-reports the nodes each example used. Along a straight path a ReLU
-network is piecewise linear, so the integrand is piecewise constant with many small jumps
-and every rule (Gauss–Legendre included) converges like 1/n: ``auto`` pays off for the
-examples that meet the tolerance early, not by a change of the convergence order
-(``bench/bench_ig.py`` measures it).
+``n_steps="auto"`` (native engine) integrates each example by adaptive composite midpoint
+quadrature. Along a straight path a ReLU network is piecewise linear, so the integrand is
+piecewise constant with jumps where units switch, and every fixed rule (Gauss–Legendre
+included) converges like 1/n. But F itself is known exactly wherever a forward pass
+goes, so every sub-interval has its own completeness residual, and these add up to the
+example's residual: the intervals with the largest ones are halved until
+``|residual| <= atol + rtol·|F(x) − F(x')|`` (or ``max_steps`` gradient evaluations),
+which puts the nodes where the units switch. ``Attribution.n_steps`` reports the gradient
+evaluations per example (plus ``start_steps − 1`` forward passes for the first interval
+ends); ``bench/bench_ig.py`` compares it with the papers' 200 Gauss–Legendre nodes.
 
 Inputs are given as a dict ``{input name: array}``, a list in the model's input order
 (``[t.name for t in model.inputs]`` — Keras sorts dict inputs by name, so iSEGnet's order
@@ -333,7 +334,9 @@ class _Native:
     points ``b[e] + α (x[e] − b[e])`` inside the graph, runs them through the model as
     one batch, and returns ``Σ_points weight · ∂F/∂input`` summed per example
     (``unsorted_segment_sum``). Every call has the same shapes whatever the step count
-    or the mix of examples, so XLA compiles the model once.
+    or the mix of examples, so XLA compiles the model once. :meth:`grad_each` returns
+    the gradient of every point with F and dF/dα there, :meth:`forward_points` F alone
+    (``n_steps="auto"``).
     """
 
     def __init__(self, model, output, layer, jit_compile):
@@ -359,33 +362,54 @@ class _Native:
         fn, n_out = self.path_model, self.n_out
         jit = bool(self.jit)
 
-        def grad_points(xs, bs, fixed, ex, alphas, weights, t):
-            n_ex = tf.shape(xs[0])[0]
-            paths = []
+        def per_point(v, like):  # (P,) → (P, 1, ..., 1) broadcastable against ``like``
+            rank = len(like.shape)
+            return tf.reshape(tf.cast(v, like.dtype),
+                              tf.concat([[-1], tf.ones([rank - 1], tf.int32)], 0))
+
+        def points(xs, bs, fixed, ex, alphas, t):
+            """Path points b[e] + α (x[e] − b[e]), their steps x[e] − b[e], the fixed
+            inputs and targets of the (example, α) pairs."""
+            paths, steps = [], []
             for x, b in zip(xs, bs):
-                rank = len(x.shape)
-                a = tf.reshape(alphas, tf.concat([[-1], tf.ones([rank - 1], tf.int32)], 0))
                 xb, bb = tf.gather(x, ex), tf.gather(b, ex)
-                paths.append(bb + a * (xb - bb))
+                paths.append(bb + per_point(alphas, xb) * (xb - bb))
+                steps.append(xb - bb)
             fixed_p = [tf.gather(f, ex) for f in fixed]
-            tt = None if t is None else tf.gather(t, ex)
+            return paths, steps, fixed_p, (None if t is None else tf.gather(t, ex))
+
+        def value_and_grads(paths, fixed_p, tt):
             with tf.GradientTape() as tape:
                 tape.watch(paths)
-                y = fn([*paths, *fixed_p], training=False)
-                y = _select(y, tt, n_out)
-            grads = tape.gradient(y, paths)
-            out = []
-            for g in grads:
-                rank = len(g.shape)
-                w = tf.reshape(tf.cast(weights, g.dtype),
-                               tf.concat([[-1], tf.ones([rank - 1], tf.int32)], 0))
-                out.append(tf.math.unsorted_segment_sum(w * g, ex, n_ex))
-            return out
+                y = _select(fn([*paths, *fixed_p], training=False), tt, n_out)
+            return y, tape.gradient(y, paths)
+
+        def grad_points(xs, bs, fixed, ex, alphas, weights, t):
+            paths, _, fixed_p, tt = points(xs, bs, fixed, ex, alphas, t)
+            _, grads = value_and_grads(paths, fixed_p, tt)
+            n_ex = tf.shape(xs[0])[0]
+            return [tf.math.unsorted_segment_sum(per_point(weights, g) * g, ex, n_ex)
+                    for g in grads]
+
+        def grad_each(xs, bs, fixed, ex, alphas, t):
+            """Per point: F, dF/dα = Σ (x − b)·∂F/∂x, and the gradients themselves."""
+            paths, steps, fixed_p, tt = points(xs, bs, fixed, ex, alphas, t)
+            y, grads = value_and_grads(paths, fixed_p, tt)
+            slope = tf.add_n([tf.reduce_sum(tf.reshape(d * g, [tf.shape(g)[0], -1]), axis=1)
+                              for d, g in zip(steps, grads)])
+            return y, slope, grads
+
+        def forward_points(xs, bs, fixed, ex, alphas, t):
+            paths, _, fixed_p, tt = points(xs, bs, fixed, ex, alphas, t)
+            return _select(fn([*paths, *fixed_p], training=False), tt, n_out)
 
         def forward(xs, t):
             return _select(fn(xs, training=False), t, n_out)
 
         self._grad_points = tf.function(grad_points, jit_compile=jit, reduce_retracing=True)
+        self._grad_each = tf.function(grad_each, jit_compile=jit, reduce_retracing=True)
+        self._forward_points = tf.function(forward_points, jit_compile=jit,
+                                           reduce_retracing=True)
         self._forward = tf.function(forward, jit_compile=jit, reduce_retracing=True)
         if self.pre_model is not None:
             pre = self.pre_model
@@ -407,6 +431,12 @@ class _Native:
 
     def grad_points(self, xs, bs, fixed, ex, alphas, weights, t):
         return self._call("_grad_points", xs, bs, fixed, ex, alphas, weights, t)
+
+    def grad_each(self, xs, bs, fixed, ex, alphas, t):
+        return self._call("_grad_each", xs, bs, fixed, ex, alphas, t)
+
+    def forward_points(self, xs, bs, fixed, ex, alphas, t):
+        return self._call("_forward_points", xs, bs, fixed, ex, alphas, t)
 
     def forward(self, xs, t):
         return self._call("_forward", xs, t)
@@ -515,45 +545,125 @@ def _native_chunk(eng: _Native, x_in, b_in, t, method: str, batch_size: int, cap
     m = blk.m
     xs = [x.numpy()[:m] for x in blk.xs]
     bs = [b.numpy()[:m] for b in blk.bs]
-    if auto is None:
+    if auto is not None:
+        tol = auto["atol"] + auto["rtol"] * np.abs(blk.fx - blk.fb)
+        sums, steps = _adaptive_integrals(eng, blk, tol, int(auto["start_steps"]),
+                                          int(auto["max_steps"]), batch_size)
+    else:
         sums = _block_integrals(eng, blk, dict.fromkeys(range(m), n_steps), method, batch_size)
-        attrs = [(x - b) * s[:m] for x, b, s in zip(xs, bs, sums)]
-        return attrs, blk.fx, blk.fb, np.full(m, n_steps)
-    # n_steps="auto": per example, a first Gauss–Legendre (or Riemann) set of start_steps
-    # nodes; while the residual is above tolerance, add another set sized by the 1/N error
-    # law (N = nodes so far) and average the sets weighted by their node counts. The
-    # union is one quadrature rule (positive weights summing to 1) over all nodes
-    # evaluated, so no gradient is wasted; its residual is checked exactly.
-    rtol, atol = auto["rtol"], auto["atol"]
-    lo_n, hi_n = max(2, int(auto["start_steps"])), int(auto["max_steps"])
-    tol = atol + rtol * np.abs(blk.fx - blk.fb)
-    steps = np.zeros(m, np.int64)
-    acc = [np.zeros_like(x) for x in xs]  # Σ_sets n_set · Σ_k w_k g_k
-    attrs = [np.zeros_like(x) for x in xs]
-    todo = dict.fromkeys(range(m), min(lo_n, hi_n))
-    while todo:
-        sums = _block_integrals(eng, blk, todo, method, batch_size)
-        nxt = {}
-        for i, n in todo.items():
-            steps[i] += n
-            total = int(steps[i])
-            for c, a, x, b, s_ in zip(acc, attrs, xs, bs, sums):
-                c[i] += n * s_[i]
-                a[i] = (x[i] - b[i]) * (c[i] / total)
-            res = abs(sum(float(a[i].sum(dtype=np.float64)) for a in attrs)
-                      - (blk.fx[i] - blk.fb[i]))
-            if res <= tol[i]:
-                continue
-            if total >= hi_n:
-                log.warning("n_steps='auto': example %d still above tolerance at %d nodes "
-                            "(max_steps)", i, total)
-                continue
-            want = total * res / max(tol[i], 1e-30) * 1.2 - total  # what the 1/N law asks
-            add = int(min(hi_n - total, max(total // 2, 8, 8 * math.ceil(want / 8))))
-            if add >= 2:
-                nxt[i] = add
-        todo = nxt
+        steps = np.full(m, n_steps)
+    attrs = [(x - b) * s[:m] for x, b, s in zip(xs, bs, sums)]
     return attrs, blk.fx, blk.fb, steps
+
+
+def _fixed_batches(ex: np.ndarray, alphas: np.ndarray, batch_size: int):
+    """(example, α) pairs in batches of exactly ``batch_size`` (the last padded with
+    α = 0 on example 0), as tensors, with the number of real pairs in each."""
+    import tensorflow as tf
+
+    for lo in range(0, len(ex), batch_size):
+        e, a = ex[lo:lo + batch_size], alphas[lo:lo + batch_size]
+        n = len(e)
+        if n < batch_size:
+            e = np.concatenate([e, np.zeros(batch_size - n, np.int32)])
+            a = np.concatenate([a, np.zeros(batch_size - n, np.float32)])
+        yield tf.constant(e.astype(np.int32)), tf.constant(a.astype(np.float32)), n
+
+
+@dataclass
+class _Leaf:
+    """A sub-interval [a, b] of the path of example ``i``, integrated by its midpoint."""
+
+    i: int
+    a: float
+    b: float
+    fa: float
+    fb: float
+    residual: float = 0.0
+    fm: float = 0.0
+    part: list | None = None  # (b − a) · ∂F/∂x at the midpoint, per input
+
+
+def _adaptive_integrals(eng: _Native, blk: _Block, tol: np.ndarray, start: int,
+                        max_steps: int, batch_size: int) -> tuple[list[np.ndarray], np.ndarray]:
+    """∫ ∂F/∂x dα per example by adaptive composite midpoint quadrature.
+
+    Along a straight path F(α) is known exactly at every point a forward pass visits, so
+    each sub-interval [a, b] has its own completeness residual
+    r = (b − a)·F′(midpoint) − (F(b) − F(a)), and the residuals of the intervals add up
+    to the residual of the whole attribution. Start with ``start`` equal intervals (F at
+    their ends by forward passes), then, while ``|Σ r| > tol``, halve the intervals with
+    the largest ``|r|`` (the old midpoint's F is the new shared end): nodes go where the
+    network's ReLUs switch, not where it is linear. Stops at ``max_steps`` gradient
+    evaluations per example. Returns (the integrals per input, evaluations per example).
+    """
+    m = blk.m
+    start = max(1, start)
+    edges = np.linspace(0.0, 1.0, start + 1)
+    f_edge = np.empty((m, start + 1))
+    f_edge[:, 0], f_edge[:, -1] = blk.fb, blk.fx
+    if start > 1:
+        ex = np.repeat(np.arange(m), start - 1)
+        al = np.tile(edges[1:-1], m)
+        got = [eng.forward_points(blk.xs, blk.bs, blk.fixed, e, a, blk.t).numpy()[:n]
+               for e, a, n in _fixed_batches(ex, al, batch_size)]
+        f_edge[:, 1:-1] = np.concatenate(got).reshape(m, start - 1)
+    sums = [np.zeros(tuple(x.shape), np.float64) for x in blk.xs]
+    total = np.zeros(m)  # Σ r over the current intervals = the current residual
+    steps = np.zeros(m, np.int64)
+    leaves: list[list[_Leaf]] = [[] for _ in range(m)]
+    todo = [_Leaf(i, edges[j], edges[j + 1], f_edge[i, j], f_edge[i, j + 1])
+            for i in range(m) for j in range(start)]
+    while todo:
+        ex = np.array([lf.i for lf in todo], np.int32)
+        mid = np.array([(lf.a + lf.b) / 2 for lf in todo], np.float32)
+        k = 0
+        for e, a, n in _fixed_batches(ex, mid, batch_size):
+            y, slope, grads = eng.grad_each(blk.xs, blk.bs, blk.fixed, e, a, blk.t)
+            y, slope, grads = y.numpy(), slope.numpy(), [g.numpy() for g in grads]
+            for j in range(n):
+                lf = todo[k + j]
+                w = lf.b - lf.a
+                lf.fm = float(y[j])
+                lf.residual = w * float(slope[j]) - (lf.fb - lf.fa)
+                lf.part = [w * g[j].astype(np.float64) for g in grads]
+                for acc, p in zip(sums, lf.part):
+                    acc[lf.i] += p
+                total[lf.i] += lf.residual
+                steps[lf.i] += 1
+                leaves[lf.i].append(lf)
+            k += n
+        todo = []
+        for i in range(m):
+            excess = abs(total[i]) - tol[i]
+            budget = (max_steps - steps[i]) // 2
+            if excess <= 0:
+                continue
+            if budget < 1:
+                log.warning("n_steps='auto': example %d still above tolerance at %d nodes "
+                            "(max_steps)", i, steps[i])
+                continue
+            for lf in _worst(leaves[i], excess, budget, 1e-3 * tol[i]):  # halve them
+                for acc, p in zip(sums, lf.part):
+                    acc[i] -= p
+                total[i] -= lf.residual
+                leaves[i].remove(lf)
+                mid_a = (lf.a + lf.b) / 2
+                todo += [_Leaf(i, lf.a, mid_a, lf.fa, lf.fm), _Leaf(i, mid_a, lf.b, lf.fm, lf.fb)]
+    return sums, steps
+
+
+def _worst(leaves: list[_Leaf], excess: float, budget: int, negligible: float) -> list[_Leaf]:
+    """The intervals to halve: largest |residual| first, until their residuals cover the
+    excess over the tolerance, at most ``budget``, none whose |residual| is
+    ``negligible`` (a linear stretch: halving it changes nothing)."""
+    out, covered = [], 0.0
+    for lf in sorted(leaves, key=lambda lf: -abs(lf.residual)):
+        if len(out) >= budget or covered >= excess or abs(lf.residual) <= negligible:
+            break
+        out.append(lf)
+        covered += abs(lf.residual)
+    return out
 
 
 def _residual(attrs: list[np.ndarray], fx: np.ndarray, fb: np.ndarray) -> np.ndarray:
@@ -700,7 +810,8 @@ def iter_integrated_gradients(
                 n_steps=None if auto else n_steps, auto=auto_opts if auto else None)
         res = _residual(attrs, fx, fb)
         yield sl, Attribution(attrs, res, fx - fb, fx, fb, steps.astype(np.int32), list(names),
-                              engine, method, None if layer is None else layer.name)
+                              engine, "adaptive_midpoint" if auto else method,
+                              None if layer is None else layer.name)
 
 
 def _argmax_full(model, output, xl, batch_size):
@@ -744,10 +855,11 @@ def integrated_gradients(
     baselines : "zeros" (papers), "ones", "uniform" (0.25 per base, one-hot DNA), a
         number, an array of shape ``(...)``/``(1, ...)``/``(n, ...)``, or a per-input mix
         ``{input name: spec}`` / list (see :func:`make_baselines`)
-    n_steps : quadrature nodes (papers: 200), or "auto" (native engine): start with
-        ``start_steps`` nodes and add node sets per example (sized by the 1/N error law,
-        combined into one rule) until ``|residual| <= atol + rtol·|F(x) − F(baseline)|``
-        or ``max_steps`` nodes
+    n_steps : quadrature nodes (papers: 200), or "auto" (native engine): adaptive
+        composite midpoint rule per example, starting from ``start_steps`` equal
+        intervals and halving those with the largest completeness residual until
+        ``|residual| <= atol + rtol·|F(x) − F(baseline)|`` or ``max_steps`` gradient
+        evaluations (``method`` is then not used)
     method : "gausslegendre" (papers) or "riemann_{left,right,middle,trapezoid}"
     engine : "native" (tf.function) or "alibi" (alibi.explainers.IntegratedGradients)
     batch_size : path points per forward+backward pass (alibi: ``internal_batch_size``)
