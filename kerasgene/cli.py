@@ -10,7 +10,9 @@ import argparse
 import importlib
 import logging
 import os
+import re
 import sys
+import tempfile
 from pathlib import Path
 
 from kerasgene.errors import KerasgeneError
@@ -21,6 +23,44 @@ log = logging.getLogger("kerasgene")
 COMMAND_MODULES = ("kerasgene.serving.commands", "kerasgene.tuning_commands",
                    "kerasgene.explain.commands", "kerasgene.explain.variant_commands",
                    "kerasgene.explain.ablation")
+
+
+#: Lines TensorFlow's C++ runtime prints to stderr while it starts, before its logging
+#: can be configured (TF_CPP_MIN_LOG_LEVEL does not reach them): the oneDNN notice and the
+#: absent CUDA driver of a CPU machine.
+TF_START_UP_NOISE = re.compile(
+    r"absl::InitializeLog\(\) is called|\] oneDNN custom operations are on|"
+    r"cudart_stub\.cc:\d+\] Could not find cuda drivers|cpu_feature_guard\.cc|"
+    r"^To enable the following instructions|cuda_platform\.cc:\d+\] failed call to cuInit")
+#: Subcommands that never load TensorFlow.
+LIGHT_COMMANDS = ("simulate",)
+
+
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow and find its devices with stderr captured, then pass on every
+    captured line except :data:`TF_START_UP_NOISE` (everything if the import fails)."""
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    failed = True
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()
+            failed = False
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            lines = captured.read().decode(errors="replace").splitlines()
+            kept = [ln for ln in lines if ln.strip()
+                    and (failed or not TF_START_UP_NOISE.search(ln))]
+            if kept:
+                print("\n".join(kept), file=sys.stderr)
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
@@ -135,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     if not args.verbose:  # tf.function retracing notices and the like
         logging.getLogger("tensorflow").setLevel(logging.ERROR)
+        if args.command not in LIGHT_COMMANDS and not getattr(args, "workers", None):
+            import_tensorflow_quietly()  # the launcher of `tune --workers` stays light
     try:
         return args.func(args)
     except KerasgeneError as err:
