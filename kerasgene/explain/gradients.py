@@ -731,7 +731,7 @@ def iter_integrated_gradients(
     chunk_size: int | None = None,
     rtol: float = 1e-3,
     atol: float = 1e-6,
-    start_steps: int = 32,
+    start_steps: int = 16,
     max_steps: int = 512,
     jit_compile: bool = True,
 ) -> Iterator[tuple[slice, Attribution]]:
@@ -840,7 +840,7 @@ def integrated_gradients(
     chunk_size: int | None = None,
     rtol: float = 1e-3,
     atol: float = 1e-6,
-    start_steps: int = 32,
+    start_steps: int = 16,
     max_steps: int = 512,
     jit_compile: bool = True,
 ) -> Attribution:
