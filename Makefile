@@ -23,9 +23,8 @@ $(STAMP): requirements.txt setup.cfg pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/kerasgene demo --out demo_out
 
-# two workers: one trains the session's demo (tests/conftest.py), the other runs the rest
 test: $(STAMP)
-	$(PY) -m pytest -q -n 2 --dist loadgroup tests
+	$(PY) -m pytest -q tests
 
 bench: $(STAMP)
 	for f in bench/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done

@@ -22,17 +22,6 @@ def write_fasta(path, records: dict[str, str], width: int = 60) -> str:
     return str(path)
 
 
-def pytest_collection_modifyitems(config, items):
-    """The tests on the session's demo run (``demo_run``) go first and share one xdist
-    group: ``make test`` runs two workers, one trains the demo once and runs them while
-    the other takes the rest of the suite."""
-    on_demo = [item for item in items if "demo_run" in getattr(item, "fixturenames", ())]
-    for item in on_demo:
-        item.add_marker(pytest.mark.xdist_group("demo"))
-    rest = [item for item in items if item not in set(on_demo)]
-    items[:] = on_demo + rest
-
-
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
