@@ -570,7 +570,7 @@ def _fixed_batches(ex: np.ndarray, alphas: np.ndarray, batch_size: int):
         yield tf.constant(e.astype(np.int32)), tf.constant(a.astype(np.float32)), n
 
 
-@dataclass
+@dataclass(eq=False)  # leaves are compared by identity (list.remove), not by value
 class _Leaf:
     """A sub-interval [a, b] of the path of example ``i``, integrated by its midpoint."""
 
