@@ -23,6 +23,7 @@ from pathlib import Path
 
 import yaml
 
+from kerasgene._io import write_yaml
 from kerasgene.errors import ConfigError, InputFileError
 from kerasgene.genome import check_readable
 
@@ -87,20 +88,4 @@ def load_config(path: str | os.PathLike, overrides: Iterable[str] = (),
 
 def save_config(config: Mapping, path: str | os.PathLike) -> None:
     """Write a resolved configuration as YAML (atomically)."""
-    path = Path(path)
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(yaml.safe_dump(_plain(config), sort_keys=False))
-    os.replace(tmp, path)
-
-
-def _plain(value):
-    """Convert numpy scalars / tuples / Paths so that yaml.safe_dump accepts them."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    if hasattr(value, "item"):
-        return value.item()
-    return value
+    write_yaml(path, config)

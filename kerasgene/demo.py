@@ -138,7 +138,7 @@ def run_demo(out: Path, seed: int = 0, scale: str = "small", tasks=None, verbose
 
     ``verbose`` is Keras' training verbosity (2: one line per epoch; 0: silent).
     """
-    from kerasgene.runs import write_json
+    from kerasgene._io import write_json
     from kerasgene.simulate import simulate
 
     out = Path(out)
@@ -154,6 +154,6 @@ def run_demo(out: Path, seed: int = 0, scale: str = "small", tasks=None, verbose
         log.info("demo: %s", task)
         summary["tasks"][task] = TASKS[task](data, runs, seed, truth["tasks"],
                                              [f"training.verbose={verbose}"])
-        write_json(summary, out / "summary.json")
+        write_json(out / "summary.json", summary)
     print(format_summary(summary))
     return summary

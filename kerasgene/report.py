@@ -3,7 +3,6 @@ confusion matrix, and the demo's summary table."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import matplotlib
@@ -13,13 +12,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from kerasgene._io import write_atomic
+
 
 def _save(fig, path: Path) -> None:
-    path = Path(path)
-    tmp = path.with_name(f"{path.stem}.tmp-{os.getpid()}{path.suffix}")
-    fig.savefig(tmp, dpi=120, bbox_inches="tight")
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=120, bbox_inches="tight"))
+    finally:
+        plt.close(fig)
 
 
 def plot_history(history: pd.DataFrame, path: Path, title: str = "") -> None:

@@ -29,12 +29,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
 
 from kerasgene import config as _config
+from kerasgene._io import write_atomic, write_json
 from kerasgene.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -263,12 +263,6 @@ def _baseline_arrays(dataset, split: str, max_examples: int, seed: int):
     return flatten_inputs(x), y
 
 
-def _save_model(model, path: Path) -> None:
-    tmp = path.with_name(f"{path.stem}.tmp-{os.getpid()}.keras")
-    model.save(tmp)
-    os.replace(tmp, path)
-
-
 def train(config: dict, *, force_prepare: bool = False, dataset=None) -> Path:
     """Prepare the data, train the configured model, evaluate it; returns the run dir.
 
@@ -308,8 +302,8 @@ def train(config: dict, *, force_prepare: bool = False, dataset=None) -> Path:
             _fit_factorized(model, name, dataset, tsection, extra, out, seed)
         else:
             _fit_one(model, name, dataset, "train", "valid", tsection, out, seed)
-    _save_model(model, out / "model.keras")
-    write_json(preprocessing_constants(dataset), out / "preprocessing.json")
+    write_atomic(out / "model.keras", model.save)
+    write_json(out / "preprocessing.json", preprocessing_constants(dataset))
     metrics = evaluate_model(model, dataset, out)
     if name == "histone_fcn_ensemble":
         metrics["members"] = [predict_metrics(m, dataset, "test") for m in models.ensemble_members(model)]
@@ -327,7 +321,7 @@ def train(config: dict, *, force_prepare: bool = False, dataset=None) -> Path:
         metrics["baselines"] = run_baselines(
             names, _baseline_arrays(dataset, "train", cap, seed),
             _baseline_arrays(dataset, "test", cap, seed), is_classification(dataset), seed)
-    write_json(metrics, out / "metrics.json")
+    write_json(out / "metrics.json", metrics)
     return out
 
 
@@ -401,21 +395,7 @@ def evaluate(config: dict) -> dict:
     metrics_path = out / "metrics.json"
     previous = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
     metrics = {**previous, **evaluate_model(model, dataset, out)}
-    write_json(metrics, metrics_path)
+    write_json(metrics_path, metrics)
     return metrics
 
-
-def write_json(obj: dict, path: Path) -> None:
-    """Write JSON atomically."""
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=2, default=_json_default))
-    os.replace(tmp, path)
-
-
-def _json_default(value):
-    if hasattr(value, "item"):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 

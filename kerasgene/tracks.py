@@ -25,6 +25,7 @@ import pyBigWig
 from scipy.ndimage import gaussian_filter1d
 
 from kerasgene import chroms as _chroms
+from kerasgene._io import atomic_path
 from kerasgene.errors import ConfigError, InputFileError, InvalidRegionError
 from kerasgene.genome import check_readable, check_window
 
@@ -386,25 +387,24 @@ def write_bigwig(path: str | os.PathLike, chrom_sizes: dict[str, int], signal: d
         Skip runs of 0 (smaller files; they read back as 0).
     """
     path = Path(path)
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    bw = pyBigWig.open(str(tmp), "w")
-    try:
-        bw.addHeader(list(chrom_sizes.items()), maxZooms=10)
-        for chrom in chrom_sizes:
-            if chrom not in signal:
-                continue
-            vals = np.asarray(signal[chrom], dtype=np.float64)
-            change = np.flatnonzero(np.diff(vals)) + 1
-            starts = np.concatenate([[0], change])
-            ends = np.concatenate([change, [len(vals)]])
-            run_vals = vals[starts]
-            keep = run_vals != 0 if zero_as_missing else np.ones(len(starts), bool)
-            if keep.any():
-                bw.addEntries(
-                    [chrom] * int(keep.sum()), starts[keep].tolist(),
-                    ends=ends[keep].tolist(), values=run_vals[keep].tolist(),
-                )
-    finally:
-        bw.close()
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        bw = pyBigWig.open(str(tmp), "w")
+        try:
+            bw.addHeader(list(chrom_sizes.items()), maxZooms=10)
+            for chrom in chrom_sizes:
+                if chrom not in signal:
+                    continue
+                vals = np.asarray(signal[chrom], dtype=np.float64)
+                change = np.flatnonzero(np.diff(vals)) + 1
+                starts = np.concatenate([[0], change])
+                ends = np.concatenate([change, [len(vals)]])
+                run_vals = vals[starts]
+                keep = run_vals != 0 if zero_as_missing else np.ones(len(starts), bool)
+                if keep.any():
+                    bw.addEntries(
+                        [chrom] * int(keep.sum()), starts[keep].tolist(),
+                        ends=ends[keep].tolist(), values=run_vals[keep].tolist(),
+                    )
+        finally:
+            bw.close()
     return path

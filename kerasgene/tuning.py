@@ -106,6 +106,7 @@ from keras_tuner.src.engine import trial as trial_module
 from keras_tuner.src.tuners.gridsearch import GridSearchOracle
 
 from kerasgene import models, training
+from kerasgene._io import to_plain, write_atomic, write_json
 from kerasgene.config import check_keys
 from kerasgene.errors import ConfigError, InputFileError, KerasgeneError
 
@@ -566,7 +567,7 @@ class BuilderHyperModel(kt.HyperModel):
         """Plain-data identity of the search space (for ``kerasgene_search.json``)."""
         return {"model": self.model_name, "variants": self.variants, "task": self.task,
                 "space": {n: a.describe() for n, a in self.axes.items()},
-                "fixed": _plain(self.fixed), "objective": self.objective_name,
+                "fixed": to_plain(self.fixed), "objective": self.objective_name,
                 "direction": self.direction, "seed": self.seed,
                 "training": {k: v for k, v in self.recipe(self.first_builder()).items()
                              if k not in _IGNORED_TRAINING}}
@@ -638,25 +639,7 @@ def best_epoch_metrics(history: Mapping[str, Sequence[float]], objective: str,
     return out
 
 
-def _plain(value):
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if hasattr(value, "item"):
-        return value.item()
-    return value
-
-
 # ============================================================================ oracle, tuner
-def _atomic_json(path: str | os.PathLike, obj: Any) -> None:
-    path = str(path)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w") as fh:
-        fh.write(json.dumps(obj))
-    os.replace(tmp, path)
-
-
 class ResumableGridOracle(GridSearchOracle):
     """GridSearchOracle that resumes, parallelises and restricts (see the module docstring).
 
@@ -710,10 +693,10 @@ class ResumableGridOracle(GridSearchOracle):
         self._retry_queue = queue
 
     def save(self):
-        _atomic_json(self._get_oracle_fname(), self.get_state())
+        write_json(self._get_oracle_fname(), self.get_state())
 
     def _save_trial(self, trial):
-        _atomic_json(os.path.join(self._get_trial_dir(trial.trial_id), "trial.json"),
+        write_json(os.path.join(self._get_trial_dir(trial.trial_id), "trial.json"),
                      trial.get_state())
 
 
@@ -758,7 +741,7 @@ class GridTuner(kt.GridSearch):
     def save(self):
         if not self._is_worker():
             self.oracle.save()
-        _atomic_json(self._get_tuner_fname(), self.get_state())
+        write_json(self._get_tuner_fname(), self.get_state())
 
     def pre_create_trial(self):
         if self._idle_polls:
@@ -780,7 +763,7 @@ class GridTuner(kt.GridSearch):
         t0 = time.perf_counter()
         _append_run_log(self.project_dir, {"event": "start", "trial_id": trial.trial_id,
                                            "tuner_id": self.tuner_id, "time": started,
-                                           "values": _plain(trial.hyperparameters.values)})
+                                           "values": to_plain(trial.hyperparameters.values)})
         results = super().run_trial(trial, *args, **kwargs)
         seconds = time.perf_counter() - t0
         for r in results:
@@ -789,8 +772,8 @@ class GridTuner(kt.GridSearch):
         record = {"event": "end", "trial_id": trial.trial_id, "tuner_id": self.tuner_id,
                   "host": socket.gethostname(), "pid": os.getpid(), "start": started,
                   "end": time.time(), "seconds": seconds,
-                  "values": _plain(trial.hyperparameters.values)}
-        _atomic_json(os.path.join(self.get_trial_dir(trial.trial_id), RUN_FILE), record)
+                  "values": to_plain(trial.hyperparameters.values)}
+        write_json(os.path.join(self.get_trial_dir(trial.trial_id), RUN_FILE), record)
         _append_run_log(self.project_dir, record)
         return results
 
@@ -1014,7 +997,7 @@ def plan_search(config: Mapping, *, dataset=None, validate: bool = True) -> list
                     # when there is none (hosts may mount a shared directory differently)
                     "dataset": {"cache_key": ds.meta.get("cache_key")
                                 or str(Path(ds.path).resolve()),
-                                "split": _plain(ds.meta.get("split")), "target": target},
+                                "split": to_plain(ds.meta.get("split")), "target": target},
                     "max_examples": max_examples,
                     "executions_per_trial": tuning["executions_per_trial"]}
         plans.append(SearchPlan(
@@ -1082,7 +1065,7 @@ def check_project(plan: SearchPlan) -> None:
                           f"write (no {SEARCH_FILE}); use another tuning.project_name or "
                           f"tuning.directory, or delete {pdir}")
     pdir.mkdir(parents=True, exist_ok=True)
-    _atomic_json(path, plan.identity)
+    write_json(path, plan.identity)
 
 
 def _subsample(idx: np.ndarray, n: int | None, seed: int) -> np.ndarray:
@@ -1251,10 +1234,7 @@ def trials_table(oracle, plan: SearchPlan) -> pd.DataFrame:
 def write_trials_tsv(table: pd.DataFrame, path: Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    table.to_csv(tmp, sep="\t", index=False, na_rep="")
-    os.replace(tmp, path)
-    return path
+    return write_atomic(path, lambda tmp: table.to_csv(tmp, sep="\t", index=False, na_rep=""))
 
 
 def top_trials(table: pd.DataFrame, direction: str, n: int = 5) -> pd.DataFrame:
@@ -1326,13 +1306,11 @@ def write_results(tuner: GridTuner, plan: SearchPlan) -> SearchResult:
         trial = tuner.oracle.get_trial(top["trial_id"].iloc[0])
         model = tuner.load_model(trial)
         best_path = out / "best_model.keras"
-        tmp = out / f"best_model.tmp-{os.getpid()}.keras"
-        model.save(tmp)
-        os.replace(tmp, best_path)
-        _atomic_json(out / "best_hyperparameters.json",
+        write_atomic(best_path, model.save)
+        write_json(out / "best_hyperparameters.json",
                      {"trial_id": trial.trial_id, "objective": plan.hypermodel.objective_name,
                       "score": trial.score,
-                      "values": _plain(plan.hypermodel.values(trial.hyperparameters.copy()))})
+                      "values": to_plain(plan.hypermodel.values(trial.hyperparameters.copy()))})
     elif plan.export_best:
         log.warning("%s: no completed trial; no best model exported", plan.project_name)
     return SearchResult(plan, table, tsv, png, best_path)

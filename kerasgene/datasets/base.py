@@ -51,12 +51,13 @@ import secrets
 import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 
 import kerasgene
+from kerasgene._io import to_plain, write_text
 from kerasgene.config import check_keys
 from kerasgene.datasets import splits as _splits
 from kerasgene.errors import ConfigError, InputFileError
@@ -156,33 +157,13 @@ def fingerprint(path: str | os.PathLike) -> dict:
             "sha256_prefix": h.hexdigest()[:16]}
 
 
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, os.PathLike):
-        return str(obj)
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    return obj
-
-
 def cache_key(task: str, params: Mapping, inputs: Mapping) -> str:
     """SHA-256 of the canonical JSON of what determines a dataset's arrays."""
     blob = json.dumps({"format": FORMAT_VERSION, "task": task,
                        "kerasgene_version": kerasgene.__version__,
-                       "params": _jsonable(params), "inputs": _jsonable(inputs)},
+                       "params": to_plain(params), "inputs": to_plain(inputs)},
                       sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}-{secrets.token_hex(3)}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 # ----------------------------------------------------------------------------- writing
@@ -236,7 +217,7 @@ class DatasetWriter:
                  inputs: Mapping[str, str | os.PathLike]):
         self.out_dir = Path(out_dir)
         self.task = task
-        self.params = _jsonable(params)
+        self.params = to_plain(params)
         self.inputs = {name: fingerprint(p) for name, p in inputs.items()}
         self.key = cache_key(task, self.params, self.inputs)
         self.tmp: Path | None = None
@@ -305,7 +286,7 @@ class DatasetWriter:
                 "kerasgene_version": kerasgene.__version__, "cache_key": self.key,
                 "params": self.params, "inputs": self.inputs, "arrays": self._shapes,
                 "index_columns": {c: str(index[c].dtype) for c in index.columns},
-                **_jsonable(dict(meta))}
+                **to_plain(dict(meta))}
         index.to_csv(self.tmp / "index.tsv", sep="\t", index=False)
         (self.tmp / "meta.json").write_text(json.dumps(full, indent=1, sort_keys=True))
         old = None
@@ -489,15 +470,15 @@ class Dataset:
         """A copy (same memory maps) whose examples are re-split by ``spec``."""
         index = self.index.copy()
         index["split"] = _splits.assign_split(spec, self.split_table(), **self._split_defaults())
-        meta = {**self.meta, "split": _jsonable(dict(spec))}
+        meta = {**self.meta, "split": to_plain(dict(spec))}
         new = type(self)(self.path, meta, index, self.arrays)
         new.meta["split_counts"] = dict(new.split_counts.items())
         return new
 
     def save_split(self) -> None:
         """Persist this object's split to index.tsv and meta.json (atomic replaces)."""
-        _write_text_atomic(self.path / "index.tsv", self.index.to_csv(sep="\t", index=False))
-        _write_text_atomic(self.path / "meta.json", json.dumps(self.meta, indent=1, sort_keys=True))
+        write_text(self.path / "index.tsv", self.index.to_csv(sep="\t", index=False))
+        write_text(self.path / "meta.json", json.dumps(self.meta, indent=1, sort_keys=True))
 
     @classmethod
     def _split_defaults(cls) -> dict:
@@ -713,7 +694,7 @@ def reuse_or_none(writer: DatasetWriter, split_spec: Mapping | None, force: bool
     ds = writer.existing()
     if ds is None:
         return None
-    spec = _jsonable(dict(split_spec or {}))
+    spec = to_plain(dict(split_spec or {}))
     if ds.meta.get("split") != spec:
         log.info("%s: only the split changed; rewriting index.tsv", ds.path)
         ds = ds.with_split(spec)

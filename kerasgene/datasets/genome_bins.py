@@ -51,6 +51,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from kerasgene._io import to_plain
 from kerasgene.datasets import base
 from kerasgene.datasets import splits as _splits
 from kerasgene.errors import ConfigError, InputFileError
@@ -167,7 +168,7 @@ class GenomeBinsDataset(base.Dataset):
     def with_split(self, spec):
         index = segments_for(spec, self.chroms, list(self.meta["chrom_bins"]),
                              int(self.meta["params"]["stride"]))
-        meta = {**self.meta, "split": base._jsonable(dict(spec)),
+        meta = {**self.meta, "split": to_plain(dict(spec)),
                 "n_examples": int(index["n_examples"].sum())}
         new = type(self)(self.path, meta, index, self.arrays)
         new.meta["split_counts"] = new.split_counts

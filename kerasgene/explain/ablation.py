@@ -164,9 +164,9 @@ def run_ablation(config: dict, subsets: Sequence[str] | None = None,
     import pandas as pd
 
     from kerasgene import runs
+    from kerasgene._io import write_atomic
     from kerasgene.explain import plots as P
     from kerasgene.explain.knockout import ablation_table
-    from kerasgene.explain.variant_commands import write_atomic
 
     if runs.DATASET_TASK.get(config.get("task")) != "isegnet":
         raise ConfigError(f"task: the ablation retrains iSEGnet (task isegnet), got "

@@ -26,12 +26,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
-import os
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
 
+from kerasgene._io import write_atomic
 from kerasgene.errors import ConfigError, InputFileError
 
 log = logging.getLogger(__name__)
@@ -98,18 +98,6 @@ def _stem(path: Path) -> str:
     for suffix in (".gz", ".bgz", ".vcf"):
         name = name.removesuffix(suffix)
     return name or "variants"
-
-
-def write_atomic(path: Path, write: Callable[[Path], object]) -> Path:
-    """Call ``write(tmp)`` on a temporary file beside ``path`` (same suffix), then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
 
 
 def _ism_gene(genes, reader, args):

@@ -14,6 +14,7 @@ import os
 import sys
 from pathlib import Path
 
+from kerasgene._io import write_atomic, write_text
 from kerasgene.errors import ConfigError, InputFileError
 
 log = logging.getLogger(__name__)
@@ -135,12 +136,6 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------------------- serve
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
     from kerasgene.serving.server import Server, serve_forever
 
@@ -161,7 +156,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     def ready(srv) -> None:
         if args.port_file:
-            _write_atomic(Path(args.port_file), f"{srv.port}\n")
+            write_text(args.port_file, f"{srv.port}\n")
         print(f"kerasgene serve: listening on {args.host}:{srv.port}; models: "
               f"{', '.join(srv.repo.names()) or '(none yet)'}", flush=True)
 
@@ -217,12 +212,10 @@ def write_predictions_tsv(path: str | os.PathLike, genes, outputs: dict) -> Path
             for j in range(values.shape[1]):
                 table[f"{name}_{j}"] = values[:, j]
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        table.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
-        os.replace(tmp, path)
+        write_atomic(path, lambda tmp: table.to_csv(tmp, sep="\t", index=False,
+                                                      float_format="%.6g"))
     except OSError as err:
-        tmp.unlink(missing_ok=True)
         raise InputFileError(f"{path}: cannot write predictions ({err.strerror})") from None
     return path
 

@@ -38,6 +38,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from kerasgene._io import to_plain
 from kerasgene.errors import ConfigError, InputFileError
 from kerasgene.serving import CONSTANTS_FILE, DEFAULT_SIGNATURE, METADATA_SIGNATURE
 
@@ -81,14 +82,6 @@ def _next_version(model_dir: Path) -> int:
     """One more than the largest integer-named entry (complete or not)."""
     used = [int(e.name) for e in os.scandir(model_dir) if e.name.isdigit()]
     return max(used, default=0) + 1
-
-
-def _json_default(obj: Any):
-    if hasattr(obj, "tolist"):  # numpy scalars and arrays
-        return obj.tolist()
-    if isinstance(obj, os.PathLike):
-        return os.fspath(obj)
-    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
 
 
 def _input_specs(model) -> dict[str, Any]:
@@ -202,7 +195,7 @@ def export(
         "preprocessing": dict(metadata or {}),
     }
     try:
-        json.dumps(constants, default=_json_default)
+        json.dumps(to_plain(constants))
     except (TypeError, ValueError) as err:
         raise ConfigError(f"export: metadata for {name!r} is not JSON serialisable ({err})") from None
 
@@ -237,7 +230,7 @@ def export(
                 raise ConfigError(f"export: {target} exists; versions are never overwritten")
             constants["version"] = v
             out = tmp / str(v)
-            write(out, json.dumps(constants, default=_json_default, indent=1))
+            write(out, json.dumps(to_plain(constants), indent=1))
             try:
                 os.rename(out, target)  # atomic; fails if the target appeared meanwhile
             except OSError:

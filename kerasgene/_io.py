@@ -1,0 +1,163 @@
+"""Shared file helpers: atomic writes and conversion to plain JSON/YAML types.
+
+Every file kerasgene writes goes through :func:`atomic_path` (or one of the wrappers
+below): the content is written to a hidden temporary file in the same directory, flushed
+to disk, and renamed over the target only when complete. A failure or a kill leaves
+either the old file or none — never a half-written one — and the temporary file is
+removed on any error. Leftovers of a killed process (``.NAME.tmp-PID-RANDOM``) are
+recognised by :func:`is_temporary` and removed by :func:`remove_stale_temporaries`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: Marker in the names of temporary files and folders (``.model.tmp-123-ab12cd.keras``).
+TMP_MARKER = ".tmp-"
+
+
+def temporary_name(path: str | os.PathLike) -> Path:
+    """A hidden, unique sibling of ``path`` keeping its suffix (Keras and matplotlib choose
+    the format from it): ``dir/.NAME.tmp-PID-RANDOM.SUFFIX``."""
+    path = Path(path)
+    suffix = "".join(path.suffixes[-1:])
+    stem = path.name[: len(path.name) - len(suffix)] if suffix else path.name
+    return path.with_name(f".{stem}{TMP_MARKER}{os.getpid()}-{secrets.token_hex(3)}{suffix}")
+
+
+def _fsync(path: Path) -> None:
+    """Flush a written file (or every file of a written folder) to disk."""
+    files = [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
+    for f in files:
+        fd = os.open(f, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it over ``path`` on success.
+
+    The caller writes a file (or a folder) at the yielded path by any means (a library's
+    ``save(path)``); on leaving the block it is flushed and renamed into place. On any
+    exception the temporary is removed and ``path`` is left as it was.
+
+    Examples
+    --------
+    >>> with atomic_path("run/model.keras") as tmp:    # doctest: +SKIP
+    ...     model.save(tmp)
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_name(path)
+    try:
+        yield tmp
+        _fsync(tmp)
+        if path.is_dir() and tmp.is_dir():  # a folder is replaced as a whole
+            _remove(path)
+        os.replace(tmp, path)
+    except BaseException:
+        _remove(tmp)
+        raise
+
+
+def write_atomic(path: str | os.PathLike, write: Callable[[Path], object]) -> Path:
+    """Call ``write(tmp)`` on a temporary path beside ``path``, then rename; see
+    :func:`atomic_path`. Returns ``path``."""
+    with atomic_path(path) as tmp:
+        write(tmp)
+    return Path(path)
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    return write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def write_json(path: str | os.PathLike, obj: Any, indent: int | None = 2) -> Path:
+    """Write ``obj`` (numpy scalars, arrays and paths allowed) as JSON, atomically."""
+    return write_text(path, json.dumps(to_plain(obj), indent=indent) + "\n")
+
+
+def write_yaml(path: str | os.PathLike, obj: Any) -> Path:
+    """Write ``obj`` as YAML (keys in their order), atomically."""
+    import yaml
+
+    return write_text(path, yaml.safe_dump(to_plain(obj), sort_keys=False))
+
+
+def to_plain(value: Any) -> Any:
+    """``value`` with mappings, sequences, numpy scalars / arrays and paths turned into the
+    plain Python types that ``json`` and ``yaml.safe_dump`` accept (keys become str)."""
+    if isinstance(value, Mapping):
+        return {str(k): to_plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [to_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return value
+
+
+def is_temporary(path: str | os.PathLike) -> bool:
+    """True for a temporary file or folder written by :func:`atomic_path` (or by older
+    kerasgene versions: ``NAME.tmp-…``)."""
+    return TMP_MARKER in Path(path).name
+
+
+def remove_stale_temporaries(folder: str | os.PathLike, *, pattern: str = "*") -> list[Path]:
+    """Remove temporaries left in ``folder`` by processes that no longer run.
+
+    A temporary's owner is the PID in its name; one whose process is alive (another run
+    writing now) is kept. Returns the removed paths.
+    """
+    folder = Path(folder)
+    removed = []
+    if not folder.is_dir():
+        return removed
+    for p in folder.glob(pattern):
+        if not is_temporary(p):
+            continue
+        pid = _owner_pid(p.name)
+        if pid is not None and _alive(pid):
+            continue
+        _remove(p)
+        removed.append(p)
+    return removed
+
+
+def _owner_pid(name: str) -> int | None:
+    tail = name.split(TMP_MARKER, 1)[1]
+    digits = tail.split("-", 1)[0].split(".", 1)[0]
+    return int(digits) if digits.isdigit() else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,59 @@
+"""kerasgene._io: atomic writes leave the old file or the new one, never a partial one."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from kerasgene import _io
+
+
+def test_write_json_plain_types(tmp_path):
+    path = tmp_path / "sub" / "m.json"
+    _io.write_json(path, {"a": np.float32(1.5), "b": np.arange(3), "c": (tmp_path, 1)})
+    assert json.loads(path.read_text()) == {"a": 1.5, "b": [0, 1, 2], "c": [str(tmp_path), 1]}
+    assert [p.name for p in path.parent.iterdir()] == ["m.json"]
+
+
+def test_failed_write_keeps_old_file_and_removes_temporary(tmp_path):
+    path = tmp_path / "table.tsv"
+    path.write_text("old")
+
+    def broken(tmp):
+        tmp.write_text("half")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        _io.write_atomic(path, broken)
+    assert path.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["table.tsv"]
+
+
+def test_temporary_keeps_suffix_and_folders_are_replaced(tmp_path):
+    tmp = _io.temporary_name(tmp_path / "model.keras")
+    assert tmp.suffix == ".keras" and tmp.name.startswith(".model.tmp-")
+    assert _io.is_temporary(tmp) and not _io.is_temporary(tmp_path / "model.keras")
+    target = tmp_path / "version"
+    (target / "old").mkdir(parents=True)
+    with _io.atomic_path(target) as d:
+        (d / "new").mkdir(parents=True)
+    assert [p.name for p in target.iterdir()] == ["new"]
+
+
+def test_stale_temporaries_of_dead_processes_are_removed(tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    stale = tmp_path / f".model.tmp-{dead}-abc123.keras"
+    stale.write_bytes(b"")
+    folder = tmp_path / f"dataset.tmp-{dead}-deadbeef"
+    folder.mkdir()
+    live = tmp_path / f".metrics.tmp-{os.getpid()}-abc123.json"
+    live.write_text("{}")
+    keep = tmp_path / "model.keras"
+    keep.write_bytes(b"x")
+    removed = _io.remove_stale_temporaries(tmp_path)
+    assert sorted(p.name for p in removed) == sorted([stale.name, folder.name])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, "model.keras"])
