@@ -1,28 +1,90 @@
-"""Gene annotation: GTF (GENCODE/Ensembl/UCSC) and BED6 into :class:`Gene` records.
+"""Gene annotation: GTF, GFF3 and BED6 into :class:`Gene` records.
 
 Coordinates are converted to 0-based half-open. ``tss`` and ``tts`` are the 0-based
 positions of the first and last transcribed base, strand-aware.
+
+:func:`read_genes` reads any of the three (plain or gzip), telling them apart by content
+(:func:`sniff_annotation`): a ``##gff-version 3`` header or ``key=value`` attributes make
+GFF3, ``key "value";`` attributes GTF, and ``chrom<TAB>start<TAB>end`` lines BED.
+:func:`read_gtf` reads GTF and GFF3 (a config's ``gtf:`` may name either).
+
+Gene ids
+--------
+GTF
+    ``gene_id`` as written (GENCODE ``ENSG….5``, Ensembl ``ENSG…``, UCSC: the gene symbol
+    or transcript name, StringTie ``STRG.1``).
+GFF3
+    ``gene_id`` when the record has one (GENCODE: ``ENSG….5``; Ensembl: ``ENSG…``), else
+    ``ID`` without its ``gene:`` / ``gene-`` prefix (NCBI RefSeq ``ID=gene-TP53`` →
+    ``TP53``, the ``gene_id`` of NCBI's GTF); NCBI ``Dbxref=GeneID:7157`` adds ``7157``
+    to :attr:`Gene.xrefs`. Names come from ``gene_name`` / ``Name`` / ``gene``, biotypes
+    from ``gene_type`` / ``gene_biotype`` / ``biotype``.
+BED
+    The name column.
+
+Expression tables are matched to these ids exactly, then with the version suffix removed
+on both sides (``ENSG….5`` ↔ ``ENSG…``), then through :attr:`Gene.xrefs`
+(:func:`kerasgene.datasets.regions.match_gene_ids`).
+
+Which genes are read, and odd records
+-------------------------------------
+- A gene is its ``gene`` record (GFF3: ``gene``, ``*_gene`` or ``pseudogene``; also a
+  transcript-level feature without ``Parent``). A gene id without one (UCSC-style GTFs,
+  StringTie genes in a GTF merged with Ensembl's) spans its transcripts, each transcript
+  spanning its exons; both kinds may be mixed in one file.
+- Strand ``.`` or ``?`` (a StringTie single-exon transcript, an unstranded feature): the
+  gene is skipped, with one warning giving the count and the first ids.
+- A gene id at several loci (different chromosomes or strands, or records that do not
+  overlap: UCSC GTFs repeat a symbol at each copy, Ensembl repeats PAR genes on chrY):
+  when exactly one locus lies on a primary chromosome (a name without ``_``, or an NCBI
+  ``NC_`` accession) the copies on alt / fix / random / unplaced sequences are ignored
+  (one warning with the count); otherwise the id is ambiguous and skipped (one warning
+  with the count and the first ids and loci). It never becomes one span from the first
+  start to the last end.
+- Skipped ids are kept in :attr:`Genes.skipped` (id → reason) so that dataset builders
+  can say why an expression id found no gene (``dropped.tsv``).
+- ``start > end``, a start below 1, non-integer coordinates, another strand character,
+  a wrong number of columns, a GTF record without ``gene_id``, a GFF3 gene without
+  ``ID`` or ``gene_id``, and a truncated or corrupt gzip file are errors naming the file
+  and line.
 """
 
 from __future__ import annotations
 
 import gzip
+import logging
 import os
 import re
+import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote
 
 from kerasgene.errors import InputFileError
 from kerasgene.genome import check_readable
 
+log = logging.getLogger(__name__)
+
 _ATTR = re.compile(r'\s*([^\s";]+)\s+(?:"([^"]*)"|([^\s;]+))\s*;?')
-_BIOTYPE_KEYS = ("gene_type", "gene_biotype")
+_GFF3_ATTR = re.compile(r"^\s*[^\s=;\"]+=")
+_BIOTYPE_KEYS = ("gene_type", "gene_biotype", "biotype")
+_NAME_KEYS = ("gene_name", "Name", "gene")
+_ID_PREFIXES = ("gene:", "gene-", "transcript:", "rna-")
+_TRANSCRIPT_TYPES = {"transcript", "mRNA", "primary_transcript", "pseudogenic_transcript",
+                     "unconfirmed_transcript"}
+_NO_STRAND = (".", "?")
+#: Number of ids shown in a warning.
+SHOWN = 5
 
 
 @dataclass(frozen=True)
 class Gene:
-    """One gene. ``start``/``end`` are 0-based half-open; ``tss``/``tts`` are 0-based."""
+    """One gene. ``start``/``end`` are 0-based half-open; ``tss``/``tts`` are 0-based.
+
+    ``xrefs`` are other ids of the gene an expression table may use (NCBI GeneID); they
+    do not take part in comparisons.
+    """
 
     id: str
     name: str
@@ -31,6 +93,7 @@ class Gene:
     end: int
     strand: str
     biotype: str = ""
+    xrefs: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def tss(self) -> int:
@@ -41,12 +104,64 @@ class Gene:
         return self.end - 1 if self.strand == "+" else self.start
 
 
+class Genes(list):
+    """A list of :class:`Gene` that also says which gene ids of the file were skipped.
+
+    Attributes
+    ----------
+    skipped : dict[str, str]
+        Gene id → why it is not in the list (``no strand ('.')``, ``several loci: …``).
+    """
+
+    def __init__(self, genes: Iterable[Gene] = (), skipped: dict[str, str] | None = None):
+        super().__init__(genes)
+        self.skipped: dict[str, str] = dict(skipped or {})
+
+
+# ----------------------------------------------------------------------------- reading text
 def _open_text(path: Path):
     with open(path, "rb") as fh:
         gz = fh.read(2) == b"\x1f\x8b"
-    return gzip.open(path, "rt") if gz else open(path, encoding="utf-8")
+    return gzip.open(path, "rt", encoding="utf-8") if gz else open(path, encoding="utf-8")
 
 
+def _lines(path: Path, what: str) -> Iterator[tuple[int, str]]:
+    """(line number, line without its newline) of a plain or gzip text file; a truncated
+    or corrupt gzip stream or bytes that are not UTF-8 text are one-line errors."""
+    lineno = 0
+    try:
+        with _open_text(path) as fh:
+            for lineno, line in enumerate(fh, 1):
+                yield lineno, line.rstrip("\r\n")
+    except (EOFError, gzip.BadGzipFile, zlib.error) as err:
+        raise InputFileError(f"{path}: truncated or corrupt gzip {what} (after line {lineno}: "
+                             f"{err or type(err).__name__}); re-download or re-compress "
+                             "it") from None
+    except UnicodeDecodeError:
+        raise InputFileError(f"{path}:{lineno + 1}: not a text {what} (bytes that are not "
+                             "UTF-8)") from None
+
+
+def sniff_annotation(path: str | os.PathLike) -> str | None:
+    """``"gff3"``, ``"gtf"``, ``"bed"`` or None (not an annotation: e.g. a list of gene
+    ids), from a file's header and first record."""
+    path = check_readable(path, "annotation file")
+    for _, line in _lines(path, "annotation file"):
+        if line.startswith("##gff-version"):
+            version = line.split()[1:2]
+            return "gff3" if version and version[0].startswith("3") else "gtf"
+        if not line.strip() or line.startswith(("#", "track", "browser")):
+            continue
+        cols = line.split("\t")
+        if len(cols) == 9:
+            return "gff3" if _GFF3_ATTR.match(cols[8]) else "gtf"
+        if len(cols) >= 3 and cols[1].strip().isdigit() and cols[2].strip().isdigit():
+            return "bed"
+        return None
+    return None
+
+
+# ----------------------------------------------------------------------------- attributes
 def parse_attributes(text: str) -> dict[str, str]:
     """Parse a GTF attribute column (``key "value"; key value;``); first value wins."""
     attrs: dict[str, str] = {}
@@ -55,94 +170,281 @@ def parse_attributes(text: str) -> dict[str, str]:
     return attrs
 
 
-def _gtf_records(path: Path) -> Iterator[tuple[int, list[str], dict[str, str]]]:
-    with _open_text(path) as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip() or line.startswith("#"):
-                continue
-            cols = line.rstrip("\n").split("\t")
-            if len(cols) != 9:
-                raise InputFileError(
-                    f"{path}:{lineno}: GTF line has {len(cols)} tab-separated columns, expected 9"
-                )
-            yield lineno, cols, parse_attributes(cols[8])
+def parse_gff3_attributes(text: str) -> dict[str, str]:
+    """Parse a GFF3 attribute column (``key=value;key=v1,v2``), values URL-unescaped
+    (``%3B`` → ``;``); a list value stays one comma-separated string."""
+    attrs: dict[str, str] = {}
+    for part in text.strip().split(";"):
+        key, sep, value = part.strip().partition("=")
+        if sep and key:
+            attrs.setdefault(key, unquote(value.strip()))
+    return attrs
 
 
-def _interval(path: Path, lineno: int, start: str, end: str, strand: str) -> tuple[int, int]:
+# ----------------------------------------------------------------------------- records
+@dataclass
+class _Record:
+    """What the readers gather per gene id: its spans and its first record's fields."""
+
+    name: str
+    biotype: str
+    xrefs: tuple[str, ...]
+    spans: list[tuple[str, str, int, int]] = field(default_factory=list)
+
+
+def _columns(path: Path, lineno: int, line: str, what: str) -> list[str]:
+    cols = line.split("\t")
+    if len(cols) != 9:
+        raise InputFileError(f"{path}:{lineno}: {what} line has {len(cols)} tab-separated "
+                             "columns, expected 9")
+    return cols
+
+
+def _interval(path: Path, lineno: int, start: str, end: str, strand: str, one_based: bool
+              ) -> tuple[int, int]:
+    """0-based half-open [start, end) of a record; errors name the line."""
     try:
         lo, hi = int(start), int(end)
     except ValueError:
-        raise InputFileError(f"{path}:{lineno}: start/end must be integers, got {start!r}, {end!r}") from None
-    if strand not in ("+", "-"):
-        raise InputFileError(f"{path}:{lineno}: strand must be '+' or '-', got {strand!r}")
-    return lo, hi
+        raise InputFileError(f"{path}:{lineno}: start/end must be integers, got {start!r}, "
+                             f"{end!r}") from None
+    if lo < int(one_based):
+        raise InputFileError(f"{path}:{lineno}: start must be >= {int(one_based)}, got {lo}")
+    if hi < lo:
+        raise InputFileError(f"{path}:{lineno}: start {start} > end {end}; expected start <= end")
+    if strand not in ("+", "-", *_NO_STRAND):
+        raise InputFileError(f"{path}:{lineno}: strand must be '+', '-' or '.', got {strand!r}")
+    return (lo - 1, hi) if one_based else (lo, hi)
 
 
-def read_gtf(path: str | os.PathLike, biotypes: Iterable[str] | None = None) -> list[Gene]:
-    """Read the genes of a GTF file (plain or gzip).
+def _primary(chrom: str) -> bool:
+    """A chromosome of the primary assembly (not an alt / fix / random / unplaced piece)."""
+    return "_" not in chrom or chrom.startswith("NC_")
 
-    ``gene`` records are used when the file has them (GENCODE, Ensembl); otherwise each
-    gene spans its transcripts/exons (UCSC-style GTFs).
+
+def _loci(spans: list[tuple[str, str, int, int]]) -> list[tuple[str, str, int, int]]:
+    """Spans merged into loci: same chromosome and strand, overlapping or touching."""
+    loci: list[list] = []
+    for chrom, strand, lo, hi in sorted(spans):
+        last = loci[-1] if loci else None
+        if last is not None and last[0] == chrom and last[1] == strand and lo <= last[3]:
+            last[3] = max(last[3], hi)
+        else:
+            loci.append([chrom, strand, lo, hi])
+    return [tuple(x) for x in loci]
+
+
+def _fmt(locus: tuple[str, str, int, int]) -> str:
+    chrom, strand, lo, hi = locus
+    return f"{chrom}:{lo + 1}-{hi}({strand})"
+
+
+def _assemble(path: Path, records: dict[str, _Record], what: str) -> Genes:
+    """One gene per id from its spans; unstranded and multi-locus ids skipped with a
+    warning (see the module docstring)."""
+    genes, skipped = [], {}
+    unstranded, ambiguous, alt_copies = [], [], []
+    for gid, rec in records.items():
+        stranded = [s for s in rec.spans if s[1] not in _NO_STRAND]
+        if not stranded:
+            skipped[gid] = f"no strand ({rec.spans[0][1]!r}) in {path.name}"
+            unstranded.append(gid)
+            continue
+        loci = _loci(stranded)
+        if len(loci) > 1:
+            primary = [x for x in loci if _primary(x[0])]
+            if len(primary) == 1:
+                alt_copies.append(gid)
+                loci = primary
+            else:
+                where = ", ".join(_fmt(x) for x in loci[:3]) + (", ..." if len(loci) > 3 else "")
+                skipped[gid] = f"several loci in {path.name}: {where}"
+                ambiguous.append(f"{gid} ({where})")
+                continue
+        chrom, strand, lo, hi = loci[0]
+        genes.append(Gene(gid, rec.name or gid, chrom, lo, hi, strand, rec.biotype, rec.xrefs))
+    if unstranded:
+        log.warning("%s: skipped %d %s genes without a strand ('.'): %s", path,
+                    len(unstranded), what, _shown(unstranded))
+    if alt_copies:
+        log.warning("%s: %d gene ids also lie on alt / patch / unplaced sequences; using "
+                    "their primary-chromosome locus: %s", path, len(alt_copies),
+                    _shown(alt_copies))
+    if ambiguous:
+        log.warning("%s: skipped %d gene ids found at several loci (different chromosomes, "
+                    "strands or non-overlapping records): %s", path, len(ambiguous),
+                    _shown(ambiguous, 3))
+    return Genes(genes, skipped)
+
+
+def _shown(items: list[str], n: int = SHOWN) -> str:
+    return ", ".join(items[:n]) + (", ..." if len(items) > n else "")
+
+
+def _gtf_records(path: Path) -> dict[str, _Record]:
+    """Gene id → record: ``gene`` lines where the id has them, else one span per
+    transcript (its exons' extent)."""
+    gene_recs: dict[str, _Record] = {}
+    tx_recs: dict[str, _Record] = {}
+    tx_span: dict[tuple, list[int]] = {}
+    for lineno, line in _lines(path, "GTF file"):
+        if not line.strip() or line.startswith("#"):
+            continue
+        cols = _columns(path, lineno, line, "GTF")
+        chrom, _, feature, start, end, _, strand = cols[:7]
+        attrs = parse_attributes(cols[8])
+        if "gene_id" not in attrs:
+            raise InputFileError(f"{path}:{lineno}: {feature} record without a gene_id "
+                                 "attribute")
+        lo, hi = _interval(path, lineno, start, end, strand, one_based=True)
+        gid = attrs["gene_id"]
+        if feature == "gene":
+            rec = gene_recs.setdefault(gid, _new_record(attrs, gid))
+            rec.spans.append((chrom, strand, lo, hi))
+            continue
+        tx_recs.setdefault(gid, _new_record(attrs, gid))
+        key = (gid, attrs.get("transcript_id", ""), chrom, strand)
+        span = tx_span.setdefault(key, [lo, hi])
+        span[0], span[1] = min(span[0], lo), max(span[1], hi)
+    for (gid, _, chrom, strand), (lo, hi) in tx_span.items():
+        if gid not in gene_recs:
+            tx_recs[gid].spans.append((chrom, strand, lo, hi))
+    records = dict(gene_recs)
+    for gid, rec in tx_recs.items():
+        if gid not in gene_recs:
+            records[gid] = rec
+    return records
+
+
+def _new_record(attrs: dict[str, str], gid: str) -> _Record:
+    name = next((attrs[k] for k in _NAME_KEYS if attrs.get(k)), gid)
+    biotype = next((attrs[k] for k in _BIOTYPE_KEYS if attrs.get(k)), "")
+    xrefs = []
+    for ref in attrs.get("Dbxref", "").split(","):
+        db, _, value = ref.partition(":")
+        if db == "GeneID" and value:
+            xrefs.append(value)
+    return _Record(name, biotype, tuple(xrefs))
+
+
+def _is_gene_type(feature: str) -> bool:
+    return feature in ("gene", "pseudogene") or feature.endswith("_gene")
+
+
+def _gff3_gene_id(path: Path, lineno: int, attrs: dict[str, str]) -> str:
+    if attrs.get("gene_id"):
+        return attrs["gene_id"]
+    ident = attrs.get("ID", "")
+    for prefix in _ID_PREFIXES:
+        if ident.startswith(prefix):
+            return ident[len(prefix):]
+    if not ident:
+        raise InputFileError(f"{path}:{lineno}: GFF3 gene record without an ID or gene_id "
+                             "attribute")
+    return ident
+
+
+def _gff3_records(path: Path) -> dict[str, _Record]:
+    """Gene id → record of a GFF3 file (gene features, and transcripts without Parent)."""
+    records: dict[str, _Record] = {}
+    for lineno, line in _lines(path, "GFF3 file"):
+        if line.startswith("##FASTA"):
+            break
+        if not line.strip() or line.startswith("#"):
+            continue
+        cols = _columns(path, lineno, line, "GFF3")
+        feature = cols[2]
+        gene_like = _is_gene_type(feature)
+        if not gene_like and not (feature in _TRANSCRIPT_TYPES or feature.endswith("RNA")):
+            continue
+        attrs = parse_gff3_attributes(cols[8])
+        if not gene_like and "Parent" in attrs:
+            continue  # a transcript of a gene read from its own record
+        lo, hi = _interval(path, lineno, cols[3], cols[4], cols[6], one_based=True)
+        gid = _gff3_gene_id(path, lineno, attrs)
+        rec = records.setdefault(gid, _new_record(attrs, gid))
+        rec.spans.append((cols[0], cols[6], lo, hi))
+    return records
+
+
+# ----------------------------------------------------------------------------- public readers
+def read_gtf(path: str | os.PathLike, biotypes: Iterable[str] | None = None) -> Genes:
+    """Read the genes of a GTF or GFF3 file (plain or gzip; GFF3 told apart by content).
 
     Parameters
     ----------
     path
-        GTF file.
+        GTF or GFF3 file.
     biotypes
-        Keep only these ``gene_type``/``gene_biotype`` values (e.g. ``["protein_coding"]``).
+        Keep only these ``gene_type``/``gene_biotype``/``biotype`` values (e.g.
+        ``["protein_coding"]``).
 
     Returns
     -------
-    list of Gene, in file order.
+    Genes (a list of Gene, in file order, with ``skipped``); see the module docstring
+    for ids, odd records and errors.
     """
     path = check_readable(path, "GTF file")
-    genes: dict[str, Gene] = {}
-    spans: dict[str, list] = {}
-    for lineno, cols, attrs in _gtf_records(path):
-        chrom, _, feature, start, end, _, strand = cols[:7]
-        if "gene_id" not in attrs:
-            raise InputFileError(f"{path}:{lineno}: {feature} record without a gene_id attribute")
-        lo, hi = _interval(path, lineno, start, end, strand)
-        gid = attrs["gene_id"]
-        name = attrs.get("gene_name", gid)
-        biotype = next((attrs[k] for k in _BIOTYPE_KEYS if k in attrs), "")
-        if feature == "gene":
-            genes[gid] = Gene(gid, name, chrom, lo - 1, hi, strand, biotype)
-        else:
-            span = spans.setdefault(gid, [name, chrom, lo - 1, hi, strand, biotype])
-            span[2], span[3] = min(span[2], lo - 1), max(span[3], hi)
-    if not genes:
-        genes = {gid: Gene(gid, *span) for gid, span in spans.items()}
-    if not genes:
+    if sniff_annotation(path) == "gff3":
+        genes = _assemble(path, _gff3_records(path), "GFF3")
+    else:
+        genes = _assemble(path, _gtf_records(path), "GTF")
+    if not genes and not genes.skipped:
         raise InputFileError(f"{path}: no gene records found")
-    return filter_biotype(genes.values(), biotypes)
+    return filter_biotype(genes, biotypes)
 
 
-def filter_biotype(genes: Iterable[Gene], biotypes: Iterable[str] | None) -> list[Gene]:
+def read_genes(path: str | os.PathLike, biotypes: Iterable[str] | None = None) -> Genes:
+    """Genes of a GTF, GFF3 or BED file (plain or gzip), the format told by content.
+
+    Raises
+    ------
+    InputFileError
+        When the file is none of the three (its first record is named), or as
+        :func:`read_gtf` / :func:`read_bed`.
+    """
+    path = check_readable(path, "annotation file")
+    kind = sniff_annotation(path)
+    if kind == "bed":
+        return filter_biotype(read_bed(path), biotypes)
+    if kind is None:
+        raise InputFileError(f"{path}: not a GTF, GFF3 or BED annotation (expected 9 "
+                             "tab-separated GTF/GFF3 columns or BED's chrom, start, end)")
+    return read_gtf(path, biotypes)
+
+
+def filter_biotype(genes: Iterable[Gene], biotypes: Iterable[str] | None) -> Genes:
     """Genes whose biotype is in ``biotypes`` (all genes when ``biotypes`` is None)."""
+    skipped = getattr(genes, "skipped", {})
     if biotypes is None:
-        return list(genes)
+        return Genes(genes, skipped)
     keep = set(biotypes)
-    return [g for g in genes if g.biotype in keep]
+    return Genes((g for g in genes if g.biotype in keep), skipped)
 
 
-def read_bed(path: str | os.PathLike) -> list[Gene]:
+def read_bed(path: str | os.PathLike) -> Genes:
     """Read a BED6 file (chrom, start, end, name, score, strand) as genes.
 
     BED is already 0-based half-open. Lines starting with ``#``, ``track`` or ``browser``
-    are skipped.
+    are skipped; so are rows with strand ``.`` (one warning with the count). Rows are kept
+    as they are, one gene each (a name may repeat).
     """
     path = check_readable(path, "BED file")
-    genes = []
-    with _open_text(path) as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip() or line.startswith(("#", "track", "browser")):
-                continue
-            cols = line.rstrip("\n").split("\t")
-            if len(cols) < 6:
-                raise InputFileError(
-                    f"{path}:{lineno}: BED line has {len(cols)} columns, expected at least 6 (BED6)"
-                )
-            lo, hi = _interval(path, lineno, cols[1], cols[2], cols[5])
-            genes.append(Gene(cols[3], cols[3], cols[0], lo, hi, cols[5]))
-    return genes
+    genes, skipped = [], {}
+    for lineno, line in _lines(path, "BED file"):
+        if not line.strip() or line.startswith(("#", "track", "browser")):
+            continue
+        cols = line.split("\t")
+        if len(cols) < 6:
+            raise InputFileError(
+                f"{path}:{lineno}: BED line has {len(cols)} columns, expected at least 6 (BED6)"
+            )
+        lo, hi = _interval(path, lineno, cols[1], cols[2], cols[5], one_based=False)
+        if cols[5] in _NO_STRAND:
+            skipped[cols[3]] = f"no strand ({cols[5]!r}) in {path.name}"
+            continue
+        genes.append(Gene(cols[3], cols[3], cols[0], lo, hi, cols[5]))
+    if skipped:
+        log.warning("%s: skipped %d BED rows without a strand ('.'): %s", path, len(skipped),
+                    _shown(list(skipped)))
+    return Genes(genes, skipped)

@@ -3,6 +3,15 @@
 Plus the label transforms of the papers: log transform, zero filtering and
 discretisation by thresholds (DeepRAGE: down ≤ −0.5 < baseline < 0.5 ≤ up) or quantiles
 (DeepChrome: above / below the median).
+
+Values
+------
+An empty cell, ``NA`` or ``NaN`` is a missing value (NaN): the dataset builders drop
+those examples with a counted warning and list them in ``dropped.tsv``. ``inf`` is an
+error (no measurement is infinite; a missing value is written empty or ``NA``). Labels
+are checked against documented bounds by :func:`check_range`: a TPM must be ≥ 0 and
+≤ :data:`MAX_TPM` (TPMs of a sample sum to 10⁶, so a larger value means counts, another
+unit, or a corrupt file); a log-fold change must satisfy ``|x| ≤`` :data:`MAX_ABS_LOG_RATIO`.
 """
 
 from __future__ import annotations
@@ -14,6 +23,11 @@ import pandas as pd
 
 from kerasgene.errors import ConfigError, InputFileError
 from kerasgene.genome import check_readable
+
+#: Largest TPM accepted (see the module docstring).
+MAX_TPM = 1e7
+#: Largest absolute log-fold change accepted (a 2¹⁰⁰-fold change is no measurement).
+MAX_ABS_LOG_RATIO = 100.0
 
 
 def _separator(path) -> str:
@@ -68,7 +82,38 @@ def read_expression_table(path: str | os.PathLike, gene_column: str | int = 0) -
             f"column {df.columns[col]!r}; expected a number"
         )
     values.index = pd.Index(ids, name="gene_id")
-    return values.astype(np.float64)
+    values = values.astype(np.float64)
+    infinite = np.isinf(values.to_numpy())
+    if infinite.any():
+        row, col = np.argwhere(infinite)[0]
+        raise InputFileError(
+            f"{path}: infinite value {df.iat[row, col]!r} for gene {ids.iat[row]!r}, column "
+            f"{df.columns[col]!r} ({int(infinite.sum())} such cells); expected a finite "
+            "number (leave the cell empty or NA for a missing value)")
+    return values
+
+
+def check_range(values: pd.Series | pd.DataFrame, source: str, *, low: float, high: float,
+                what: str) -> None:
+    """Raise InputFileError at the first value outside ``[low, high]`` (NaN is missing and
+    passes), naming the gene, the column, the count and the bound.
+
+    Parameters
+    ----------
+    values : Series (index gene ids, ``name`` the column) or DataFrame (genes × columns)
+    source : the file (and column) named in the message
+    low, high : the documented bounds, e.g. 0 and :data:`MAX_TPM` for TPM
+    what : the quantity, e.g. ``"TPM"``
+    """
+    frame = values.to_frame() if isinstance(values, pd.Series) else values
+    arr = frame.to_numpy(np.float64)
+    bad = (arr < low) | (arr > high)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise InputFileError(
+            f"{source}: {what} {arr[row, col]:g} for gene {frame.index[row]!r}, column "
+            f"{frame.columns[col]!r} ({int(bad.sum())} values outside the bounds); expected "
+            f"{what} >= {low:g} and <= {high:g}")
 
 
 def read_triplets(

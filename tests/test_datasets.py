@@ -324,7 +324,8 @@ def test_isegnet_bad_input(world, tmp_path, caplog):
         build("isegnet", cfg, tmp_path / "a")
     with caplog.at_level(logging.WARNING, logger="kerasgene"):
         build("isegnet", _isegnet_cfg(world), tmp_path / "b", progress=False)
-    assert "1 of 25 gene ids are absent" in caplog.text
+    assert ("isegnet: left out 1 (gene id absent from the annotation): notInGtf [bs1]; "
+            "all listed in dropped.tsv") in caplog.text
     other = {"chr1": 20_000}
     write_bigwig(tmp_path / "short.bw", other, {"chr1": np.ones(20_000)})
     cfg = _isegnet_cfg(world)

@@ -43,10 +43,34 @@ Config keys (``build_regions(config, out_dir)`` / the ``isegnet`` YAML section)
 ``split`` = ``{method: random, fractions: [0.6, 0.2, 0.2], seed: 0, group: gene_id}``
     See :mod:`kerasgene.datasets.splits`; grouping by gene keeps a gene's replicates in one set.
 
-Gene ids of an expression table are matched to the GTF's ``gene_id`` exactly, then with
-the version suffix removed (``ENSG….5`` ↔ ``ENSG…``). How many ids are absent from the GTF
-is logged (warning); none matching is an error. Genes on chromosomes missing from the
-FASTA or a track are dropped with a warning.
+``max_genes_outside`` = 0.01
+    See "Genes and chromosome ends" below.
+
+``gtf`` may be a GTF or a GFF3 file (:func:`kerasgene.annotation.read_gtf`). Gene ids of
+an expression table are matched to the annotation's ids exactly, then with the version
+suffix removed (``ENSG….5`` ↔ ``ENSG…``), then through NCBI GeneIDs
+(:func:`match_gene_ids`); none matching is an error.
+
+What is left out, and why
+-------------------------
+Every example left out is counted in a warning (one per reason, with the first ids) and
+listed in the dataset's ``dropped.tsv`` (:mod:`kerasgene.datasets.dropped`): expression
+ids absent from the annotation (or skipped there: no strand, several loci), a second
+table id matching the same gene, missing (empty / NA) or zero TPM (the paper's filter),
+genes on chromosomes missing from the FASTA or a track, and genes outside their
+chromosome. TPMs must be finite, ≥ 0 and ≤ 10⁷ (:func:`kerasgene.expression.check_range`),
+else the build stops naming the gene.
+
+Genes and chromosome ends
+-------------------------
+A gene whose window (flanks included) runs past a chromosome end but whose body lies
+inside is kept: the part outside is N (sequence) and 0 (tracks), as in the paper's code;
+one warning gives their count. A gene whose body runs past the end of its chromosome, or
+lies wholly beyond it, cannot be right — the annotation and the FASTA disagree — and is
+dropped (``past_chrom_end`` / ``beyond_chrom_end``). When on one chromosome more than one
+gene and more than ``max_genes_outside`` of its genes are outside it, the files are taken
+for a mismatch (another assembly, a truncated FASTA) and the build stops with a message
+naming both files; ``max_genes_outside: 1`` drops them instead.
 """
 
 from __future__ import annotations
@@ -62,8 +86,9 @@ from tqdm.auto import tqdm
 
 from kerasgene.annotation import Gene, read_gtf
 from kerasgene.datasets import base
+from kerasgene.datasets.dropped import Dropped, max_outside, remind
 from kerasgene.errors import ConfigError, InputFileError, UnknownChromosomeError
-from kerasgene.expression import log_transform, read_expression_table
+from kerasgene.expression import MAX_TPM, check_range, log_transform, read_expression_table
 from kerasgene.genome import Genome, one_hot
 from kerasgene.tracks import TrackSet
 
@@ -77,6 +102,7 @@ DEFAULTS = {
     "biotypes": None, "tss_flank": [1000, 500], "tts_flank": [500, 500],
     "log_base": 2.0, "pseudocount": 1.0, "epigenome_dtype": "float16",
     "allow_chrom_mismatch": False, "chunk_size": 1000, "track_order": "paper",
+    "max_genes_outside": 0.01,
     "split": {"method": "random", "fractions": [0.6, 0.2, 0.2], "seed": 0, "group": "gene_id"},
 }
 SAMPLE_KEYS = {"name", "expression", "expression_column", "gene_column", "tracks"}
@@ -167,31 +193,132 @@ def extract_regions(
     return seq, epi
 
 
-def match_gene_ids(table_ids: Sequence[str], genes: Sequence[Gene], source: str
-                   ) -> dict[str, Gene]:
-    """Map expression-table ids to genes: exact ``gene_id``, then without version suffix.
+def match_gene_ids(table_ids: Sequence[str], genes: Sequence[Gene], source: str,
+                   dropped: Dropped | None = None, context: str = "") -> dict[str, Gene]:
+    """Map expression-table ids to genes: exact id, then both without their version
+    suffix (``ENSG….5`` ↔ ``ENSG…``), then the genes' ``xrefs`` (NCBI GeneID).
 
-    Logs how many table ids are absent from the annotation; raises InputFileError if none
-    match.
+    Each gene is matched once: an exact match wins, then the first table id. The ids
+    left out — absent from the annotation (reason ``skipped_in_annotation`` when the
+    reader skipped that gene, see :attr:`kerasgene.annotation.Genes.skipped`) or a second
+    id of one gene (``duplicate_gene``) — go to ``dropped`` (with ``context``); without
+    ``dropped`` they are counted in a warning.
+
+    Raises
+    ------
+    InputFileError
+        When no table id matches.
     """
     by_id = {g.id: g for g in genes}
     by_stem: dict[str, Gene] = {}
+    by_xref: dict[str, Gene] = {}
     for g in genes:
         by_stem.setdefault(g.id.split(".")[0], g)
+        for x in g.xrefs:
+            by_xref.setdefault(x, g)
+    found = {tid: by_id[tid] for tid in table_ids if tid in by_id}
+    claimed = {g.id: tid for tid, g in found.items()}
     matched: dict[str, Gene] = {}
+    missing, duplicate = [], []
     for tid in table_ids:
-        g = by_id.get(tid) or by_stem.get(str(tid).split(".")[0])
-        if g is not None:
+        g = found.get(tid) or by_stem.get(str(tid).split(".")[0]) or by_xref.get(str(tid))
+        if g is None:
+            missing.append(tid)
+        elif claimed.setdefault(g.id, tid) != tid:
+            duplicate.append((tid, g))
+        else:
             matched[tid] = g
-    missing = len(table_ids) - len(matched)
     if not matched:
         example = ", ".join(list(map(str, table_ids))[:3])
         raise InputFileError(f"{source}: none of its {len(table_ids)} gene ids ({example}, ...) "
                              f"is in the annotation")
-    if missing:
-        log.warning("%s: %d of %d gene ids are absent from the annotation (ignored)",
-                    source, missing, len(table_ids))
+    skipped = getattr(genes, "skipped", {})
+    if dropped is not None:
+        for tid in missing:
+            why = skipped.get(tid) or skipped.get(str(tid).split(".")[0])
+            dropped.add(tid, "skipped_in_annotation" if why else "not_in_annotation",
+                        context=context, detail=why or f"not in the annotation ({source})")
+        for tid, g in duplicate:
+            dropped.add_gene(tid, g, "duplicate_gene", context=context,
+                             detail=f"gene {g.id} is matched by {claimed[g.id]}")
+    elif missing or duplicate:
+        log.warning("%s: %d of %d gene ids are absent from the annotation and %d match a gene "
+                    "another id matches (ignored): %s", source, len(missing), len(table_ids),
+                    len(duplicate), ", ".join(map(str, (missing + [t for t, _ in duplicate])[:5])))
     return matched
+
+
+def window_fit(genes: Sequence[Gene], lengths: Mapping[str, int],
+               tss_flank: tuple[int, int], tts_flank: tuple[int, int]) -> np.ndarray:
+    """Where each gene and its window lie relative to its chromosome.
+
+    Parameters
+    ----------
+    genes : genes (``chrom``, ``start``, ``end``, ``strand``)
+    lengths : gene chromosome name → length; a chromosome not in it is unknown
+    tss_flank, tts_flank : the window (:func:`gene_windows`)
+
+    Returns
+    -------
+    np.ndarray of str, shape (N,): ``inside``; ``padded`` (the body is inside, the window
+    runs past an end); ``past_chrom_end`` (the body runs past the end);
+    ``beyond_chrom_end`` (the body starts at or after the end); ``unknown_chrom``.
+    """
+    _, starts, ends, _ = gene_windows(genes, tss_flank, tts_flank)
+    out = np.full(len(genes), "inside", dtype=object)
+    for i, g in enumerate(genes):
+        length = lengths.get(g.chrom)
+        used = ends[i] > starts[i]
+        if length is None:
+            out[i] = "unknown_chrom"
+        elif g.start >= length:
+            out[i] = "beyond_chrom_end"
+        elif g.end > length:
+            out[i] = "past_chrom_end"
+        elif (starts[i][used] < 0).any() or (ends[i][used] > length).any():
+            out[i] = "padded"
+    return out.astype(str)
+
+
+def screen_genes(genes: Sequence[Gene], lengths: Mapping[str, int], tss_flank: tuple[int, int],
+                 tts_flank: tuple[int, int], *, task: str, annotation: str, genome: str,
+                 max_outside: float) -> dict[str, tuple[str, str]]:
+    """Genes that cannot give an example, with the reason and a detail.
+
+    Genes whose window is padded are kept (one warning with their count); genes on an
+    unknown chromosome or outside theirs are returned (see :func:`window_fit`).
+
+    Raises
+    ------
+    InputFileError
+        When on one chromosome more than one gene and more than ``max_outside`` of its
+        genes lie outside it: the annotation and the genome disagree. The message names
+        both files.
+    """
+    genes = list({g.id: g for g in genes}.values())
+    fit = window_fit(genes, lengths, tss_flank, tts_flank)
+    for chrom in sorted({g.chrom for g in genes}):
+        on = np.array([g.chrom == chrom for g in genes])
+        outside = on & np.isin(fit, ("past_chrom_end", "beyond_chrom_end"))
+        n_out, n = int(outside.sum()), int(on.sum())
+        if n_out > 1 and n_out > max_outside * n:
+            ids = ", ".join(genes[i].id for i in np.flatnonzero(outside)[:3])
+            raise InputFileError(
+                f"{annotation} and {genome} do not match: {n_out} of {n} genes on {chrom} lie "
+                f"past its end ({lengths[chrom]:,} bp; e.g. {ids}); use the genome the "
+                f"annotation was made for, or set {task}.max_genes_outside: 1 to drop them")
+    padded = [g.id for g, f in zip(genes, fit) if f == "padded"]
+    if padded:
+        log.warning("%s: %d gene windows run past a chromosome end; the part outside is N "
+                    "(sequence) and 0 (tracks), as in the paper's code: %s", task, len(padded),
+                    ", ".join(padded[:5]) + (", ..." if len(padded) > 5 else ""))
+    out = {}
+    for g, f in zip(genes, fit):
+        if f == "unknown_chrom":
+            out[g.id] = (f, f"{g.chrom} is not in {genome} or a track")
+        elif f in ("past_chrom_end", "beyond_chrom_end"):
+            out[g.id] = (f, f"{g.chrom} has {lengths[g.chrom]} bp in {genome}")
+    return out
 
 
 def default_transform(track_name: str) -> str:
@@ -265,8 +392,9 @@ def _sample_specs(cfg: Mapping, base_dir) -> list[dict]:
     return out
 
 
-def _labels(sample: dict, genes: list[Gene], log_base: float, pseudocount: float
-            ) -> tuple[list[Gene], np.ndarray]:
+def _labels(sample: dict, genes: list[Gene], log_base: float, pseudocount: float,
+            dropped: Dropped) -> tuple[list[Gene], np.ndarray]:
+    """(genes, log labels) of one sample; ids left out go to ``dropped``."""
     table = read_expression_table(sample["expression"], sample["gene_column"])
     col = sample["expression_column"]
     if col is None:
@@ -275,24 +403,22 @@ def _labels(sample: dict, genes: list[Gene], log_base: float, pseudocount: float
         raise InputFileError(f"{sample['expression']}: no column {col!r} "
                              f"(columns: {list(table.columns)})")
     values = table[col]
-    matched = match_gene_ids(list(values.index), genes, sample["expression"])
-    keep = [(tid, g) for tid, g in matched.items()
-            if np.isfinite(values[tid]) and values[tid] != 0]
-    n_zero = len(matched) - len(keep)
-    if n_zero:
-        log.info("%s [%s]: dropped %d genes with zero or missing expression", sample["expression"],
-                 col, n_zero)
-    if any(values[tid] < 0 for tid, _ in keep):
-        raise InputFileError(f"{sample['expression']} [{col}]: negative expression values; "
-                             f"expected TPM >= 0")
-    seen: set[str] = set()
+    source = f"{sample['expression']} [{col}]"
+    check_range(values, source, low=0.0, high=MAX_TPM, what="TPM")
+    matched = match_gene_ids(list(values.index), genes, sample["expression"], dropped,
+                             sample["name"])
     out_genes, out_vals = [], []
-    for tid, g in keep:
-        if g.id in seen:
-            continue
-        seen.add(g.id)
-        out_genes.append(g)
-        out_vals.append(values[tid])
+    for tid, g in matched.items():
+        value = values[tid]
+        if np.isnan(value):
+            dropped.add_gene(tid, g, "missing_expression", context=sample["name"],
+                             detail=f"empty or NA in {source}")
+        elif value == 0:
+            dropped.add_gene(tid, g, "zero_expression", context=sample["name"],
+                             detail=f"TPM 0 in {source}")
+        else:
+            out_genes.append(g)
+            out_vals.append(value)
     labels = log_transform(np.asarray(out_vals), base=log_base, pseudocount=pseudocount)
     return out_genes, labels.astype(np.float32)
 
@@ -342,6 +468,7 @@ def build_regions(config: Mapping | None = None, out_dir: str | os.PathLike | No
     chunk = int(cfg["chunk_size"])
     if chunk < 1:
         raise ConfigError("isegnet.chunk_size: must be >= 1")
+    outside = max_outside(cfg["max_genes_outside"], "isegnet")
     gtf = base.resolve_path(cfg["gtf"], base_dir)
     fasta = base.resolve_path(cfg["fasta"], base_dir)
 
@@ -358,29 +485,35 @@ def build_regions(config: Mapping | None = None, out_dir: str | os.PathLike | No
     writer = base.DatasetWriter(out_dir, "isegnet", params, inputs)
     cached = base.reuse_or_none(writer, cfg["split"], force)
     if cached is not None:
+        remind(cached)
         return cached
 
     genes = read_gtf(gtf, cfg["biotypes"])
     genome = Genome(fasta)
     tracksets = [TrackSet(s["tracks"]) for s in samples]
+    dropped = Dropped("isegnet")
     try:
         if not cfg["allow_chrom_mismatch"]:
             for ts in tracksets:
                 ts.check_same_chroms()
-        per_sample = [_labels(s, genes, cfg["log_base"], cfg["pseudocount"]) for s in samples]
+        per_sample = [_labels(s, genes, cfg["log_base"], cfg["pseudocount"], dropped)
+                      for s in samples]
         chroms = _usable_chroms({g.chrom for gs, _ in per_sample for g in gs}, genome, tracksets)
         chrom_order = {c: i for i, c in enumerate(sorted(chroms, key=_chrom_sort_key))}
+        lengths = {c: genome.chroms[genome.resolve(c)] for c in chroms}
+        bad = screen_genes([g for gs, _ in per_sample for g in gs], lengths, tss_flank,
+                           tts_flank, task="isegnet", annotation=str(gtf), genome=str(fasta),
+                           max_outside=outside)
         examples = []  # (sample index, gene, label)
-        dropped = 0
         for si, (gs, labels) in enumerate(per_sample):
             for g, y in zip(gs, labels):
-                if g.chrom in chrom_order:
-                    examples.append((si, g, y))
+                if g.id in bad:
+                    reason, detail = bad[g.id]
+                    dropped.add_gene(g.id, g, reason, context=samples[si]["name"],
+                                     detail=detail)
                 else:
-                    dropped += 1
-        if dropped:
-            log.warning("isegnet: dropped %d examples on chromosomes missing from the FASTA or "
-                        "a track", dropped)
+                    examples.append((si, g, y))
+        dropped.warn()
         if not examples:
             raise InputFileError("isegnet: no gene left after matching expression, annotation, "
                                  "FASTA and tracks")
@@ -439,8 +572,9 @@ def build_regions(config: Mapping | None = None, out_dir: str | os.PathLike | No
                 "target_name": "expression", "targets": ["expression"],
                 "track_names": tracksets[0].names, "samples": [s["name"] for s in samples],
                 "label": f"log{cfg['log_base']:g}(TPM + {cfg['pseudocount']:g})",
-                **split_meta,
+                "dropped": dropped.counts(), **split_meta,
             }
+            dropped.write(writer.tmp)
             return writer.commit(index, meta)
     finally:
         genome.close()
@@ -461,4 +595,6 @@ __all__ = [
     "extract_regions",
     "gene_windows",
     "match_gene_ids",
+    "screen_genes",
+    "window_fit",
 ]
