@@ -95,8 +95,8 @@ def read_expression_table(path: str | os.PathLike, gene_column: str | int = 0) -
 
 def check_range(values: pd.Series | pd.DataFrame, source: str, *, low: float, high: float,
                 what: str) -> None:
-    """Raise InputFileError at the first value outside ``[low, high]`` (NaN is missing and
-    passes), naming the gene, the column, the count and the bound.
+    """Raise InputFileError at the first value outside ``[low, high]`` or infinite (NaN is
+    missing and passes), naming the gene, the column, the count and the bound.
 
     Parameters
     ----------
@@ -107,7 +107,7 @@ def check_range(values: pd.Series | pd.DataFrame, source: str, *, low: float, hi
     """
     frame = values.to_frame() if isinstance(values, pd.Series) else values
     arr = frame.to_numpy(np.float64)
-    bad = (arr < low) | (arr > high)
+    bad = (arr < low) | (arr > high) | np.isinf(arr)
     if bad.any():
         row, col = np.argwhere(bad)[0]
         raise InputFileError(

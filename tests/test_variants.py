@@ -152,7 +152,7 @@ T = "\t.\t.\t.\n"  # QUAL FILTER INFO
     (HEADER + "chr1\t10\t.\tA\tG" + T + "chr1\tten\t.\tA\tG" + T,
      "x.vcf: record 2 (after chr1:10): expected a VCF/BCF file:"),
     (HEADER + "chr1\t10\t.\tA\tG" + T + "chr1\t11\t.\tAZ\tG" + T,
-     "x.vcf: record 2 (chr1:11): REF must be bases A, C, G, T, N, got 'AZ'"),
+     "x.vcf: record 2 (chr1:11): REF must be bases A, C, G, T, N (or IUPAC codes), got 'AZ'"),
     (HEADER + "chr1\t10\t.\tA\tG,C-" + T, "x.vcf: record 1 (chr1:10): ALT must be bases"),
     (HEADER + "chr1\t0\t.\tA\tG" + T,
      "x.vcf: record 1 (chr1:0): POS must be a positive integer, got 0"),
@@ -300,7 +300,9 @@ def test_ref_alt_order_and_strand_in_the_table(mirror_genome):
     assert m.layout == (("TSS", -20, 10), ("TTS", -10, 10)) and m.context == "rep1"
 
 
-def test_ref_mismatch_is_reported(mirror_genome, caplog):
+def test_variant_statuses_are_reported(mirror_genome, caplog):
+    """REF ≠ FASTA, an IUPAC allele, an unknown chromosome and a REF past the chromosome
+    end each get a row with their status (no prediction) and a counted warning."""
     genome, s = mirror_genome
     gene = Gene("p", "P1", "chr1", 40, 120, "+")
     flanks = ((20, 10), (10, 10))
@@ -309,16 +311,28 @@ def test_ref_mismatch_is_reported(mirror_genome, caplog):
     wrong = "ACGT"[("ACGT".index(s[29]) + 2) % 4]
     variants = [V.Variant("1", 30, "bad", wrong, s[29]),            # REF ≠ FASTA; alias 1 → chr1
                 V.Variant("chr1", 31, "good", s[30], "N"),
+                V.Variant("chr1", 32, "iupac", "M", "G"),
                 V.Variant("chr1", 200, "outside", s[199], "A"),
-                V.Variant("chrX", 10, "other_chrom", "A", "C")]
+                V.Variant("chrX", 10, "other_chrom", "A", "C"),
+                V.Variant("chr1", 400, "past_end", s[399] + "A", "A")]  # chr1 has 400 bases
     with caplog.at_level(logging.INFO):
         table = V.variant_effects(model, variants, genome, [gene], reader)
-    assert table["variant_id"].tolist() == ["bad", "good"]
-    bad, good = table.iloc[0], table.iloc[1]
-    assert bad.status == "ref_mismatch" and np.isnan(bad.ref_prediction) and np.isnan(bad.delta)
-    assert good.status == "ok" and np.isfinite(good.delta)
-    assert "1 of 2 variants in gene windows have a REF allele that does not match" in caplog.text
-    assert "2 of 4 variants lie outside every gene window" in caplog.text
+    assert table["variant_id"].tolist() == ["bad", "good", "iupac", "other_chrom", "past_end"]
+    assert table["status"].tolist() == ["ref_mismatch", "ok", "ambiguous_allele",
+                                        "unknown_chrom", "past_chrom_end"]
+    good = table.iloc[1]
+    assert np.isfinite(good.delta)
+    others = table[table.status != "ok"]
+    assert others[["ref_prediction", "alt_prediction", "delta"]].isna().all().all()
+    assert (table.gene_id.tolist()[3:], table.context.tolist()[3:]) == (["", ""], ["", ""])
+    assert ("1 of 3 variants in gene windows have a REF allele that does not match the FASTA "
+            "(status ref_mismatch; not predicted): bad") in caplog.text
+    assert ("1 of 3 variants in gene windows have an IUPAC ambiguity code in REF or ALT "
+            "(status ambiguous_allele; not predicted): iupac") in caplog.text
+    assert "1 of 6 variants lie on a chromosome missing from the FASTA" in caplog.text
+    assert ("1 of 6 variants run past the end of their chromosome in the FASTA "
+            "(status past_chrom_end; not predicted): past_end") in caplog.text
+    assert "1 of 6 variants lie outside every gene window" in caplog.text
     one_by_one = V.variant_effects(model, variants, genome, [gene], reader, block_size=1)
     pd.testing.assert_frame_equal(one_by_one, table)
 
@@ -540,7 +554,8 @@ def test_cli_variants_table_and_mutagenesis(run_dir, capsys):
     assert main(["variants", "--run", str(d), "--vcf", vcf, "--out", str(out),
                  "--ism", gid]) == 0
     printed = capsys.readouterr().out
-    assert "3 variants, 3 in gene windows (2 ok, 1 ref_mismatch, 0 unknown_chrom)" in printed
+    assert ("3 variants: 3 in gene windows (2 ok, 1 ref_mismatch, 0 ambiguous_allele), "
+            "0 unknown_chrom, 0 past_chrom_end; 3 rows") in printed
     tab = pd.read_csv(out, sep="\t").set_index("variant_id")
     assert list(tab.reset_index().columns) == list(V.COLUMNS)
     for gene, _ in picked.values():

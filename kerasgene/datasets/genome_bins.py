@@ -36,7 +36,9 @@ Config keys (``build_genome_bins(config, out_dir)`` / the ``chromatin`` YAML sec
     ``{method: chromosome, train: [...], valid: [...], test: [...]}``; entries are a
     chromosome (``chr1``) or a fraction range of one (``chr1:0-0.25`` = its first quarter,
     the paper's XGBoost protocol). Parts of chromosomes in no list yield no examples (they
-    still provide window context).
+    still provide window context); one warning counts them and ``dropped.tsv`` lists each
+    range (reason ``not_in_split``; :mod:`kerasgene.datasets.dropped`). Without ``train``,
+    every chromosome not listed for valid / test is a training chromosome.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ from tqdm.auto import tqdm
 from kerasgene._io import to_plain
 from kerasgene.datasets import base
 from kerasgene.datasets import splits as _splits
+from kerasgene.datasets.dropped import Dropped, remind
 from kerasgene.errors import ConfigError, InputFileError
 from kerasgene.tracks import Track, gaussian_smooth
 
@@ -138,6 +141,40 @@ def segments_for(spec: Mapping, chroms: list[str], n_bins: list[int], stride: in
     return seg
 
 
+def uncovered_bins(index: pd.DataFrame, n_bins: list[int], stride: int = 1
+                   ) -> list[tuple[int, int, int]]:
+    """Bin ranges that no segment of ``index`` (:func:`segments_for`) covers.
+
+    Returns
+    -------
+    list of (chromosome index, first bin, end bin); gaps shorter than ``stride`` (bins
+    skipped by the stride itself) are not listed.
+    """
+    out = []
+    for ci, n in enumerate(n_bins):
+        seg = index[index["chrom_id"] == ci].sort_values("start_bin")
+        cursor = 0
+        for lo, hi in zip(seg["start_bin"], seg["end_bin"]):
+            if lo - cursor >= stride:
+                out.append((ci, cursor, int(lo)))
+            cursor = max(cursor, int(hi))
+        if n - cursor >= stride:
+            out.append((ci, cursor, n))
+    return out
+
+
+def _dropped_ranges(index: pd.DataFrame, chroms: list[str], lengths: list[int],
+                    bin_size: int, stride: int) -> Dropped:
+    """The ranges of :func:`uncovered_bins` as ``not_in_split`` rows (bp coordinates)."""
+    dropped = Dropped("chromatin")
+    n_bins = [-(-n // bin_size) for n in lengths]
+    for ci, lo, hi in uncovered_bins(index, n_bins, stride):
+        c, end = chroms[ci], min(hi * bin_size, lengths[ci])
+        dropped.add(f"{c}:{lo * bin_size}-{end}", "not_in_split", chrom=c,
+                    start=lo * bin_size, end=end, detail=f"{hi - lo} bins")
+    return dropped
+
+
 @base.register("chromatin")
 class GenomeBinsDataset(base.Dataset):
     """Examples = target bins; input ``signal`` (window, n_channels) cut on the fly."""
@@ -172,7 +209,25 @@ class GenomeBinsDataset(base.Dataset):
                 "n_examples": int(index["n_examples"].sum())}
         new = type(self)(self.path, meta, index, self.arrays)
         new.meta["split_counts"] = new.split_counts
+        new.meta["dropped"] = new._dropped().counts()
         return new
+
+    def _dropped(self) -> Dropped:
+        """The chromosome ranges this split leaves out."""
+        params = self.meta["params"]
+        bin_size = int(params["bin_size"])
+        lengths = self.meta.get("chrom_lengths") or [n * bin_size
+                                                     for n in self.meta["chrom_bins"]]
+        return _dropped_ranges(self.index, self.chroms, list(lengths), bin_size,
+                               int(params["stride"]))
+
+    def save_split(self) -> None:
+        """Persist the split (index.tsv, meta.json) and the ranges it leaves out
+        (dropped.tsv); warn about them."""
+        dropped = self._dropped()
+        dropped.warn()
+        dropped.write(self.path)
+        super().save_split()
 
     def positions(self, idx) -> tuple[np.ndarray, np.ndarray]:
         """(chromosome index, bin within the chromosome) of examples ``idx``."""
@@ -242,6 +297,7 @@ def build_genome_bins(config: Mapping | None = None, out_dir: str | os.PathLike 
     split_spec = dict(cfg["split"])
     cached = base.reuse_or_none(writer, split_spec, force)
     if cached is not None:
+        remind(cached)
         return cached
 
     sig_tracks = [Track(p) for p in signal_paths.values()]
@@ -271,6 +327,9 @@ def build_genome_bins(config: Mapping | None = None, out_dir: str | os.PathLike 
         pad_offsets = np.concatenate([[0], np.cumsum(pad_lens)[:-1]]).astype(np.int64)
         bin_offsets = np.concatenate([[0], np.cumsum(n_bins)[:-1]]).astype(np.int64)
         index = segments_for(split_spec, chroms, n_bins, stride)
+        lengths = [ref.chroms[c] for c in chroms]
+        dropped = _dropped_ranges(index, chroms, lengths, bin_size, stride)
+        dropped.warn()
         with writer:
             n_sig = 1 if cfg["merge_signal"] else len(sig_tracks)
             sig_out = writer.array("signal", (int(sum(pad_lens)), n_sig), np.float32)
@@ -302,11 +361,14 @@ def build_genome_bins(config: Mapping | None = None, out_dir: str | os.PathLike 
                 "targets": target_names, "split": split_spec,
                 "split_counts": {s: int(index.loc[index["split"] == s, "n_examples"].sum())
                                  for s in (*_splits.SETS, _splits.NONE)},
+                "dropped": dropped.counts(), "chrom_lengths": lengths,
             }
+            dropped.write(writer.tmp)
             return writer.commit(index, meta)
     finally:
         for t in sig_tracks + tgt_tracks:
             t.close()
 
 
-__all__ = ["GenomeBinsDataset", "binned_means", "build_genome_bins", "segments_for"]
+__all__ = ["GenomeBinsDataset", "binned_means", "build_genome_bins", "segments_for",
+           "uncovered_bins"]

@@ -65,9 +65,16 @@ from tqdm.auto import tqdm
 
 from kerasgene.annotation import Gene, read_gtf
 from kerasgene.datasets import base
-from kerasgene.datasets.regions import gene_windows, match_gene_ids
-from kerasgene.errors import ConfigError, InputFileError
-from kerasgene.expression import discretize_quantiles, log_transform, read_expression_table
+from kerasgene.datasets.dropped import Dropped, max_outside, remind
+from kerasgene.datasets.regions import gene_windows, match_gene_ids, screen_genes
+from kerasgene.errors import ConfigError, InputFileError, UnknownChromosomeError
+from kerasgene.expression import (
+    MAX_TPM,
+    check_range,
+    discretize_quantiles,
+    log_transform,
+    read_expression_table,
+)
 from kerasgene.genome import Genome, check_readable, kmer_counts, kmer_names
 from kerasgene.tracks import TrackSet
 
@@ -81,7 +88,7 @@ DEFAULTS = {
     "n_bins": 100, "window": 10_000, "bin_stat": "mean", "strand_orient": True,
     "mark_transform": "none", "label": "regression", "log": None, "log_base": 2.0,
     "pseudocount": 1.0, "cell_stats": False, "kmers": None, "chunk_size": 500,
-    "split": None,
+    "max_genes_outside": 0.01, "split": None,
 }
 KMER_KEYS = {"k", "min_count", "alphabet"}
 BIGWIG_CELL_KEYS = {"marks", "expression", "expression_column", "gene_column"}
@@ -325,6 +332,97 @@ def _collect(cfg, source, base_dir, inputs) -> list[dict]:
     return cells
 
 
+def _keep_rows(c: dict, rows: list[int]) -> None:
+    """Keep examples ``rows`` of cell ``c`` in every per-example field."""
+    if len(rows) == len(c["gene_ids"]):
+        return
+    for key in ("gene_ids", "genes", "given_split", "file"):
+        if c.get(key) is not None:
+            c[key] = [c[key][i] for i in rows]
+    for key in ("marks", "expression", "label"):
+        if c.get(key) is not None:
+            c[key] = np.asarray(c[key])[rows]
+
+
+def _bigwig_labels(c: dict, gtf_genes, do_log: bool, dropped: Dropped) -> None:
+    """Genes and expression of a bigWig cell from its table; ids left out → ``dropped``."""
+    table = read_expression_table(c["expression_path"], c["gene_column"])
+    col = c["expression_column"] or (c["cell"] if c["cell"] in table.columns else None)
+    if col is None or col not in table.columns:
+        raise InputFileError(f"{c['expression_path']}: no column for cell {c['cell']!r} "
+                             f"(columns: {list(table.columns)}); set expression_column")
+    values = table[col]
+    if do_log:
+        check_range(values, f"{c['expression_path']} [{col}]", low=0.0, high=MAX_TPM,
+                    what="TPM")
+    matched = match_gene_ids(list(values.index), gtf_genes, str(c["expression_path"]),
+                             dropped, c["cell"])
+    order = sorted(matched.items(), key=lambda t: (t[1].chrom, t[1].tss, t[1].id))
+    c["genes"] = [g for _, g in order]
+    c["gene_ids"] = [g.id for g in c["genes"]]
+    c["table_ids"] = [tid for tid, _ in order]
+    c["expression"] = np.array([values[tid] for tid, _ in order], dtype=np.float64)
+
+
+def _drop_missing_labels(c: dict, do_log: bool, dropped: Dropped) -> None:
+    """Leave out examples whose expression is missing (NaN); infinite or (for values to
+    be log-transformed) out-of-range values of npz sources are errors."""
+    expr = c.get("expression")
+    if expr is None:
+        return
+    expr = np.asarray(expr, dtype=np.float64)
+    source = f"histone cell {c['cell']}"
+    frame = pd.Series(expr, index=c["gene_ids"], name=c["cell"])
+    if do_log:
+        check_range(frame, source, low=0.0, high=MAX_TPM, what="TPM")
+    else:
+        check_range(frame, source, low=-np.inf, high=np.inf, what="expression")
+    ids = c.get("table_ids", c["gene_ids"])
+    for i in np.flatnonzero(np.isnan(expr)):
+        g = c["genes"][i] if c.get("genes") else None
+        if g is not None:
+            dropped.add_gene(ids[i], g, "missing_expression", context=c["cell"])
+        else:
+            dropped.add(ids[i], "missing_expression", context=c["cell"])
+    _keep_rows(c, list(np.flatnonzero(~np.isnan(expr))))
+    c.pop("table_ids", None)
+
+
+def _screen(cells: list[dict], outside: float, inputs, window: int, kmer_cfg,
+            dropped: Dropped) -> None:
+    """Leave out genes on chromosomes unknown to the tracks / FASTA or outside them."""
+    half = window // 2
+    tracks = [t for c in cells if c.get("trackset") is not None
+              for t in c["trackset"].tracks.values()]
+    genome = Genome(inputs["fasta"]) if kmer_cfg else None
+    try:
+        refs = [genome] if genome is not None else tracks[:1]
+        lengths = {}
+        for chrom in {g.chrom for c in cells for g in c["genes"]}:
+            try:
+                for t in tracks:
+                    t.resolve(chrom)
+                lengths[chrom] = refs[0].chroms[refs[0].resolve(chrom)]
+            except UnknownChromosomeError:
+                continue
+    finally:
+        if genome is not None:
+            genome.close()
+    reference = inputs["fasta"] if kmer_cfg else tracks[0].path
+    bad = screen_genes([g for c in cells for g in c["genes"]], lengths, (half, window - half),
+                       (0, 0), task="histone", annotation=str(inputs["gtf"]),
+                       genome=str(reference), max_outside=outside)
+    for c in cells:
+        rows = []
+        for i, g in enumerate(c["genes"]):
+            if g.id in bad:
+                reason, detail = bad[g.id]
+                dropped.add_gene(c["gene_ids"][i], g, reason, context=c["cell"], detail=detail)
+            else:
+                rows.append(i)
+        _keep_rows(c, rows)
+
+
 def build_histone(config: Mapping | None = None, out_dir: str | os.PathLike | None = None, *,
                   force: bool = False, progress: bool = True,
                   base_dir: str | os.PathLike | None = None, **kwargs) -> HistoneDataset:
@@ -343,6 +441,7 @@ def build_histone(config: Mapping | None = None, out_dir: str | os.PathLike | No
                           f"{cfg['mark_transform']!r}")
     if cfg["label"] not in ("regression", "binary"):
         raise ConfigError(f"histone.label: expected regression or binary, got {cfg['label']!r}")
+    outside = max_outside(cfg["max_genes_outside"], "histone")
     if source == "deepchrome_csv" and cfg["label"] != "binary":
         raise ConfigError("histone.label: DeepChrome CSVs hold binary labels only; set "
                           "label: binary")
@@ -370,50 +469,35 @@ def build_histone(config: Mapping | None = None, out_dir: str | os.PathLike | No
     writer = base.DatasetWriter(out_dir, "histone", params, inputs)
     cached = base.reuse_or_none(writer, split_spec, force)
     if cached is not None:
+        remind(cached)
         return cached
 
     # genes: coordinates from the GTF (needed by bigWigs and k-mers)
     gtf_genes = read_gtf(inputs["gtf"], cfg["biotypes"]) if "gtf" in inputs else None
     trackset_cache = []
+    dropped = Dropped("histone")
     try:
         for c in cells:
             if source == "bigwig":
-                table = read_expression_table(c["expression_path"], c["gene_column"])
-                col = c["expression_column"] or (c["cell"] if c["cell"] in table.columns
-                                                 else None)
-                if col is None or col not in table.columns:
-                    raise InputFileError(f"{c['expression_path']}: no column for cell "
-                                         f"{c['cell']!r} (columns: {list(table.columns)}); "
-                                         f"set expression_column")
-                values = table[col]
-                matched = match_gene_ids(list(values.index), gtf_genes, str(c["expression_path"]))
-                keep = {}
-                for tid, g in matched.items():
-                    if np.isfinite(values[tid]) and g.id not in keep:
-                        keep[g.id] = (g, float(values[tid]))
-                order = sorted(keep.values(), key=lambda t: (t[0].chrom, t[0].tss, t[0].id))
-                c["genes"] = [g for g, _ in order]
-                c["gene_ids"] = [g.id for g in c["genes"]]
-                c["expression"] = np.array([v for _, v in order])
+                c["trackset"] = TrackSet(c["tracks"])
+                trackset_cache.append(c["trackset"])
+                c["trackset"].check_same_chroms()
+                _bigwig_labels(c, gtf_genes, do_log, dropped)
             elif gtf_genes is not None and kmer_cfg:
-                by_id = match_gene_ids(c["gene_ids"], gtf_genes, f"cell {c['cell']}")
-                keep_rows = [i for i, gid in enumerate(c["gene_ids"]) if gid in by_id]
-                if len(keep_rows) < len(c["gene_ids"]):
-                    log.warning("histone: cell %s: dropped %d genes without coordinates "
-                                "(needed for k-mers)", c["cell"], len(c["gene_ids"]) - len(keep_rows))
-                c["genes"] = [by_id[c["gene_ids"][i]] for i in keep_rows]
-                c["gene_ids"] = [c["gene_ids"][i] for i in keep_rows]
-                c["marks"] = c["marks"][keep_rows]
-                for key in ("expression", "label"):
-                    if c[key] is not None:
-                        c[key] = np.asarray(c[key])[keep_rows]
-                for key in ("given_split", "file"):
-                    if c.get(key) is not None:
-                        c[key] = [c[key][i] for i in keep_rows]
+                by_id = match_gene_ids(c["gene_ids"], gtf_genes, f"histone cell {c['cell']}",
+                                       dropped, c["cell"])
+                c["genes"] = [by_id.get(gid) for gid in c["gene_ids"]]
+                _keep_rows(c, [i for i, g in enumerate(c["genes"]) if g is not None])
             else:
                 c["genes"] = None
+            _drop_missing_labels(c, do_log, dropped)
+        if gtf_genes is not None and (source == "bigwig" or kmer_cfg):
+            _screen(cells, outside, inputs, window, kmer_cfg, dropped)
+        dropped.warn()
+        for c in cells:
             if not c["gene_ids"]:
-                raise InputFileError(f"histone: cell type {c['cell']!r} has no genes")
+                raise InputFileError(f"histone: cell type {c['cell']!r} has no genes left "
+                                     f"(see the warnings above)")
 
         # labels
         for c in cells:
@@ -461,10 +545,7 @@ def build_histone(config: Mapping | None = None, out_dir: str | os.PathLike | No
             for ci, c in enumerate(cells):
                 s1 = np.zeros((n_bins, n_marks))
                 s2 = np.zeros((n_bins, n_marks))
-                ts = TrackSet(c["tracks"]) if source == "bigwig" else None
-                if ts is not None:
-                    trackset_cache.append(ts)
-                    ts.check_same_chroms()
+                ts = c.get("trackset")
                 for lo in range(0, len(c["gene_ids"]), chunk):
                     if ts is not None:
                         m = _bin_windows(ts, c["genes"][lo : lo + chunk], window, n_bins,
@@ -482,8 +563,6 @@ def build_histone(config: Mapping | None = None, out_dir: str | os.PathLike | No
                 mean = s1 / n
                 std = np.sqrt(np.maximum(s2 / n - mean**2, 0.0))
                 stats[ci] = np.concatenate([mean, std], axis=1)
-                if ts is not None:
-                    ts.close()
             bar.close()
             channel_names = list(cfg["marks"])
             if cfg["cell_stats"]:
@@ -511,8 +590,9 @@ def build_histone(config: Mapping | None = None, out_dir: str | os.PathLike | No
                 "channel_names": channel_names, "kmers": kept_kmers,
                 "target_name": target,
                 "targets": (["expression", "class"] if has_expr else ["class"]),
-                **split_meta,
+                "dropped": dropped.counts(), **split_meta,
             }
+            dropped.write(writer.tmp)
             return writer.commit(index, meta)
     finally:
         for ts in trackset_cache:

@@ -55,8 +55,12 @@ import pandas as pd
 
 from kerasgene.annotation import read_gtf
 from kerasgene.datasets import base
-from kerasgene.errors import ConfigError, InputFileError
+from kerasgene.datasets.dropped import Dropped, max_outside, remind
+from kerasgene.datasets.regions import screen_genes
+from kerasgene.errors import ConfigError, InputFileError, UnknownChromosomeError
 from kerasgene.expression import (
+    MAX_ABS_LOG_RATIO,
+    check_range,
     clean_name,
     discretize,
     read_expression_table,
@@ -75,7 +79,7 @@ DEFAULTS = {
     "conditions": None, "regulator_format": "auto", "regulator_names": None,
     "condition_names": None, "promoters": None, "fasta": None, "gtf": None,
     "promoter_length": 1000, "n_value": list(DEEPRAGE_N), "target": "expression",
-    "classes": 3, "class_thresholds": None,
+    "classes": 3, "class_thresholds": None, "max_genes_outside": 0.01,
     "split": {"method": "random", "fractions": [0.8, 0.1, 0.1], "seed": 42},
 }
 
@@ -247,10 +251,11 @@ def _read_repaired(path, labels: list[str]) -> pd.DataFrame:
     return values.astype(np.float64)
 
 
-def _regulator_matrix(cfg, base_dir, expr_labels: list[str]
+def _regulator_matrix(cfg, base_dir, expr_labels: list[str], dropped: Dropped
                       ) -> tuple[np.ndarray, list[str], list[int]]:
     """(C, R) regulator states of the matched expression columns, regulator names, and the
-    positions of those columns in ``expr_labels`` (matched by unique label)."""
+    positions of those columns in ``expr_labels`` (matched by unique label); conditions
+    without regulator states go to ``dropped``."""
     path = check_readable(base.resolve_path(cfg["regulators"], base_dir), "regulator file")
     fmt = cfg["regulator_format"]
     if fmt not in ("auto", "triplets", "table"):
@@ -293,36 +298,31 @@ def _regulator_matrix(cfg, base_dir, expr_labels: list[str]
     if not used:
         raise InputFileError(f"{path}: none of the expression table's conditions "
                              f"({', '.join(expr_labels[:3])}, ...) has regulator states")
-    if len(used) < len(expr_labels):
-        log.warning("deeprage: %d of %d expression conditions have no regulator states (ignored)",
-                    len(expr_labels) - len(used), len(expr_labels))
+    for i in sorted(set(range(len(expr_labels))) - set(used)):
+        dropped.add(expr_labels[i], "no_regulator_states",
+                    detail=f"every gene's pair in this condition; not in {path}")
     return dense[:, cols].T.copy(), reg_names, used
 
 
-def _promoters(cfg, base_dir, gene_ids: list[str], length: int, n_value) -> tuple[list[str], np.ndarray]:
-    """(kept gene ids, (G, L, 4) float32 one-hot)."""
+def _promoters(cfg, base_dir, gene_ids: list[str], length: int, n_value, dropped: Dropped
+               ) -> tuple[list[str], np.ndarray]:
+    """(kept gene ids, (G, L, 4) float32 one-hot); genes left out go to ``dropped``."""
     seqs: dict[str, str] = {}
     if cfg["promoters"]:
-        with Genome(base.resolve_path(cfg["promoters"], base_dir)) as genome:
+        path = base.resolve_path(cfg["promoters"], base_dir)
+        with Genome(path) as genome:
             for gid in gene_ids:
                 if gid in genome.chroms:
                     n = genome.chroms[gid]
                     seqs[gid] = genome.fetch(gid, n - length, n)
+                else:
+                    dropped.add(gid, "no_promoter", detail=f"no record {gid!r} in {path}")
             short = sum(genome.chroms[g] < length for g in seqs)
         if short:
             log.warning("deeprage: %d promoters shorter than %d bp were N-padded on the 5' side",
                         short, length)
     elif cfg["fasta"] and cfg["gtf"]:
-        genes = {g.id: g for g in read_gtf(base.resolve_path(cfg["gtf"], base_dir))}
-        with Genome(base.resolve_path(cfg["fasta"], base_dir)) as genome:
-            for gid in gene_ids:
-                g = genes.get(gid)
-                if g is None:
-                    continue
-                if g.strand == "+":
-                    seqs[gid] = genome.fetch(g.chrom, g.tss - length, g.tss, "+")
-                else:
-                    seqs[gid] = genome.fetch(g.chrom, g.tss + 1, g.tss + 1 + length, "-")
+        seqs = _gtf_promoters(cfg, base_dir, gene_ids, length, dropped)
     else:
         raise ConfigError("deeprage: give 'promoters' (a FASTA of promoter sequences) or "
                           "'fasta' and 'gtf'")
@@ -330,12 +330,44 @@ def _promoters(cfg, base_dir, gene_ids: list[str], length: int, n_value) -> tupl
     if not kept:
         raise InputFileError("deeprage: no expression gene id has a promoter sequence "
                              f"(e.g. {', '.join(gene_ids[:3])})")
-    if len(kept) < len(gene_ids):
-        log.warning("deeprage: %d of %d genes have no promoter sequence (ignored)",
-                    len(gene_ids) - len(kept), len(gene_ids))
     onehot = one_hot("".join(seqs[g] for g in kept), np.asarray(n_value, np.float32),
                      dtype=np.float32).reshape(len(kept), length, 4)
     return kept, onehot
+
+
+def _gtf_promoters(cfg, base_dir, gene_ids: list[str], length: int, dropped: Dropped
+                   ) -> dict[str, str]:
+    """``length`` bp upstream of each gene's TSS (strand-oriented) from ``fasta`` + ``gtf``;
+    ids absent from the annotation, on unknown chromosomes or outside them → ``dropped``."""
+    gtf = base.resolve_path(cfg["gtf"], base_dir)
+    fasta = base.resolve_path(cfg["fasta"], base_dir)
+    annotation = read_gtf(gtf)
+    genes = {g.id: g for g in annotation}
+    for gid in gene_ids:
+        if gid not in genes:
+            why = annotation.skipped.get(gid)
+            dropped.add(gid, "skipped_in_annotation" if why else "not_in_annotation",
+                        detail=why or f"not in {gtf}")
+    found = [genes[g] for g in gene_ids if g in genes]
+    seqs = {}
+    with Genome(fasta) as genome:
+        lengths = {}
+        for chrom in {g.chrom for g in found}:
+            try:
+                lengths[chrom] = genome.chroms[genome.resolve(chrom)]
+            except UnknownChromosomeError:
+                continue
+        bad = screen_genes(found, lengths, (length, 0), (0, 0), task="deeprage",
+                           annotation=str(gtf), genome=str(fasta),
+                           max_outside=max_outside(cfg["max_genes_outside"], "deeprage"))
+        for g in found:
+            if g.id in bad:
+                dropped.add_gene(g.id, g, bad[g.id][0], detail=bad[g.id][1])
+            elif g.strand == "+":
+                seqs[g.id] = genome.fetch(g.chrom, g.tss - length, g.tss, "+")
+            else:
+                seqs[g.id] = genome.fetch(g.chrom, g.tss + 1, g.tss + 1 + length, "-")
+    return seqs
 
 
 def build_pairs(config: Mapping | None = None, out_dir: str | os.PathLike | None = None, *,
@@ -357,6 +389,7 @@ def build_pairs(config: Mapping | None = None, out_dir: str | os.PathLike | None
     length = int(cfg["promoter_length"])
     if length < 1:
         raise ConfigError("deeprage.promoter_length: must be >= 1")
+    max_outside(cfg["max_genes_outside"], "deeprage")
     inputs = {k: base.resolve_path(cfg[k], base_dir) for k in
               ("expression", "regulators", "regulator_names", "condition_names", "promoters",
                "fasta", "gtf") if cfg[k]}
@@ -365,6 +398,7 @@ def build_pairs(config: Mapping | None = None, out_dir: str | os.PathLike | None
     writer = base.DatasetWriter(out_dir, "deeprage", params, inputs)
     cached = base.reuse_or_none(writer, cfg["split"], force)
     if cached is not None:
+        remind(cached)
         return cached
 
     raw_names = (read_names(inputs["condition_names"], keep_tabs=True)
@@ -383,13 +417,20 @@ def build_pairs(config: Mapping | None = None, out_dir: str | os.PathLike | None
             raise ConfigError(f"deeprage.conditions: {missing[0]!r} is not a column of "
                               f"{inputs['expression']}")
         table = table[list(cfg["conditions"])]
-    regs, reg_names, used_pos = _regulator_matrix(cfg, base_dir, list(table.columns))
+    check_range(table, str(inputs["expression"]), low=-MAX_ABS_LOG_RATIO,
+                high=MAX_ABS_LOG_RATIO, what="log-fold change")
+    dropped = Dropped("deeprage")
+    regs, reg_names, used_pos = _regulator_matrix(cfg, base_dir, list(table.columns), dropped)
     table = table.iloc[:, used_pos]
     used = list(table.columns)
     gene_ids, seq = _promoters(cfg, base_dir, [str(g) for g in table.index], length,
-                               cfg["n_value"])
+                               cfg["n_value"], dropped)
     lfc = table.loc[gene_ids].to_numpy(np.float32)
     finite = np.isfinite(lfc)
+    for gi, ci in zip(*np.nonzero(~finite)):
+        dropped.add(gene_ids[gi], "missing_expression", context=used[ci],
+                    detail=f"empty or NA in {inputs['expression']}")
+    dropped.warn()
     classes = np.where(finite, discretize(np.nan_to_num(lfc), thresholds), -1).astype(np.int8)
     pg, pc = np.nonzero(finite)
     if len(pg) == 0:
@@ -412,8 +453,9 @@ def build_pairs(config: Mapping | None = None, out_dir: str | os.PathLike | None
             "input_shapes": {"sequence": [length, 4], "regulators": [regs.shape[1]]},
             "target_name": cfg["target"], "targets": ["expression", "class"],
             "class_thresholds": thresholds, "n_classes": len(thresholds) + 1,
-            **split_meta,
+            "dropped": dropped.counts(), **split_meta,
         }
+        dropped.write(writer.tmp)
         return writer.commit(index, meta)
 
 

@@ -82,10 +82,14 @@ def run_variants_command(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else run / "variants" / f"{_stem(Path(args.vcf))}.tsv"
     write_atomic(out, lambda tmp: table.to_csv(tmp, sep="\t", index=False,
                                                float_format="%.6g"))
-    inside = table.drop_duplicates(["chrom", "pos", "ref", "alt"])
-    counts = inside["status"].value_counts()
-    print(f"{len(variants)} variants, {len(inside)} in gene windows (" +
-          ", ".join(f"{counts.get(s, 0)} {s}" for s in V.STATUSES) + f"); {len(table)} rows")
+    listed = table.drop_duplicates(["chrom", "pos", "ref", "alt"])
+    counts = listed["status"].value_counts()
+    unplaced = ("unknown_chrom", "past_chrom_end")
+    inside = int((~listed["status"].isin(unplaced)).sum())
+    print(f"{len(variants)} variants: {inside} in gene windows (" +
+          ", ".join(f"{counts.get(s, 0)} {s}" for s in V.STATUSES if s not in unplaced) +
+          "), " + ", ".join(f"{counts.get(s, 0)} {s}" for s in unplaced) +
+          f"; {len(table)} rows")
     print(f"wrote {out}")
     if ism_gene is not None:
         for path in write_ism(model, fasta, ism_gene, reader, args, out):

@@ -25,6 +25,11 @@ indels this is a few positions.
 
 REF alleles are checked against the FASTA; a mismatch is reported in the table (status
 ``ref_mismatch``, no prediction) and counted in a logged warning, never silently used.
+A variant whose chromosome the FASTA lacks (``unknown_chrom``) or whose REF runs past the
+chromosome's end (``past_chrom_end``) gets a row of that status (no gene, no prediction)
+and a counted warning; so does, inside a gene window, a REF or ALT with an IUPAC ambiguity
+code such as ``M`` (``ambiguous_allele``). Sites-only VCFs without the INFO column (7
+columns) are read as if INFO were ``.``.
 
 >>> reader = RegionReader({"K562": trackset})                             # doctest: +SKIP
 >>> effects = variant_effects(model, "sample.vcf", "hg38.fa", genes, reader)  # doctest: +SKIP
@@ -36,11 +41,15 @@ REF alleles are checked against the FASTA; a mismatch is reported in the table (
 
 from __future__ import annotations
 
+import gzip
 import logging
 import os
 import re
+import shutil
+import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 import numpy as np
@@ -68,8 +77,10 @@ log = logging.getLogger(__name__)
 COLUMNS = ("variant_id", "chrom", "pos", "ref", "alt", "gene_id", "gene_name", "strand",
            "anchor", "offset", "context", "ref_prediction", "alt_prediction", "delta", "status")
 #: Values of the ``status`` column.
-STATUSES = ("ok", "ref_mismatch", "unknown_chrom")
+STATUSES = ("ok", "ref_mismatch", "unknown_chrom", "past_chrom_end", "ambiguous_allele")
 _ALLELE = re.compile(r"^[ACGTN]+$")
+_IUPAC = re.compile(r"^[ACGTNRYSWKMBDHV]+$")
+_SHOWN = 5
 
 
 # --------------------------------------------------------------------------------------
@@ -108,14 +119,52 @@ def _one_line(err: BaseException) -> str:
     return " ".join(str(err).split()) or type(err).__name__
 
 
+def _vcf_columns(path: Path) -> tuple[int, int]:
+    """Fields of the ``#CHROM`` header line and of the first record of a text VCF (plain,
+    gzip or bgzip); (0, 0) for a file that is not VCF text (BCF, other bytes)."""
+    with open(path, "rb") as fh:
+        gz = fh.read(2) == b"\x1f\x8b"
+    header = 0
+    try:
+        with (gzip.open(path, "rt", encoding="utf-8") if gz
+              else open(path, encoding="utf-8")) as fh:
+            for line in fh:
+                if line.startswith("#CHROM"):
+                    header = len(line.rstrip("\r\n").split("\t"))
+                elif not line.startswith("#") and line.strip():
+                    return header, len(line.rstrip("\r\n").split("\t"))
+    except (OSError, EOFError, UnicodeDecodeError):
+        return 0, 0
+    return header, 0
+
+
+def _add_info_column(path: Path, out: Path) -> None:
+    """Copy a 7-column sites-only VCF to ``out`` with an INFO column of ``.``."""
+    with open(path, "rb") as fh:
+        gz = fh.read(2) == b"\x1f\x8b"
+    with (gzip.open(path, "rt", encoding="utf-8") if gz else open(path, encoding="utf-8")) \
+            as src, open(out, "w", encoding="utf-8") as dst:
+        for line in src:
+            line = line.rstrip("\r\n")
+            n = len(line.split("\t"))
+            if line.startswith("#CHROM") and n == 7:
+                line += "\tINFO"
+            elif not line.startswith("#") and n == 7:
+                line += "\t."
+            dst.write(line + "\n")
+
+
 def read_vcf(path: str | os.PathLike) -> list[Variant]:
     """Variants of a VCF or BCF file, read with :class:`pysam.VariantFile` (plain VCF,
     bgzipped VCF or BCF): one :class:`Variant` per ALT allele, in file order.
 
     ALT ``.`` (no variant) is skipped; symbolic alleles (``<DEL>``, ``*``, breakends) are
     skipped with one warning giving their count. An ``ID`` of ``.`` becomes
-    ``CHROM:POS:REF:ALT``; alleles are upper-cased. htslib's messages (contigs missing from
-    the header, no index) are silenced while the file is read.
+    ``CHROM:POS:REF:ALT``; alleles are upper-cased. A REF or ALT with IUPAC ambiguity
+    codes (``M``, ``R``, ...) is kept and counted in one warning: :func:`variant_effects`
+    gives it the status ``ambiguous_allele``. A sites-only VCF without its INFO column
+    (7 columns) is read through a temporary copy with INFO ``.``. htslib's messages
+    (contigs missing from the header, no index) are silenced while the file is read.
 
     Raises
     ------
@@ -123,11 +172,27 @@ def read_vcf(path: str | os.PathLike) -> list[Variant]:
         One line naming the file: when it is missing or unreadable; when pysam cannot read
         it as VCF/BCF (pysam's message, and the record it failed on; a gzip file that is not
         bgzip is one); or for a record whose POS is not positive or whose REF/ALT is not a
-        DNA string.
+        DNA string (IUPAC letters).
     """
     path = check_readable(path, "VCF file")
+    header, first = _vcf_columns(path)
+    if header == 7 or (header == 8 and first == 7):
+        scratch = Path(tempfile.mkdtemp(prefix="kerasgene-vcf-"))
+        try:
+            log.info("%s: no INFO column (sites-only, 7 columns); reading it with INFO '.'",
+                     path)
+            _add_info_column(path, scratch / "sites.vcf")
+            return _read_vcf(scratch / "sites.vcf", path)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return _read_vcf(path, path)
+
+
+def _read_vcf(path: Path, name: Path) -> list[Variant]:
+    """:func:`read_vcf` of ``path``, errors naming ``name`` (the user's file)."""
     out: list[Variant] = []
     symbolic = 0
+    ambiguous: list[str] = []
     at = ""  # where a pysam error happened: nothing while opening, then the record
     verbosity = pysam.set_verbosity(0)
     try:
@@ -135,35 +200,46 @@ def read_vcf(path: str | os.PathLike) -> list[Variant]:
             at = "record 1: "
             for n, rec in enumerate(vcf, 1):
                 chrom, pos = rec.chrom, rec.pos
-                here = f"{path}: record {n} ({chrom}:{pos})"
+                here = f"{name}: record {n} ({chrom}:{pos})"
                 if pos < 1:
                     raise InputFileError(f"{here}: POS must be a positive integer, got {pos}")
                 ref = (rec.ref or "").upper()
-                if not _ALLELE.match(ref):
-                    raise InputFileError(f"{here}: REF must be bases A, C, G, T, N, got {ref!r}")
+                if not _IUPAC.match(ref):
+                    raise InputFileError(f"{here}: REF must be bases A, C, G, T, N (or IUPAC "
+                                         f"codes), got {ref!r}")
                 for alt in rec.alts or ():  # None for ALT "."
                     alt = alt.upper()
                     if _is_symbolic(alt):
                         symbolic += 1
                         continue
-                    if not _ALLELE.match(alt):
-                        raise InputFileError(f"{here}: ALT must be bases A, C, G, T, N or a "
-                                             f"symbolic allele, got {','.join(rec.alts)!r}")
+                    if not _IUPAC.match(alt):
+                        raise InputFileError(f"{here}: ALT must be bases A, C, G, T, N (or "
+                                             f"IUPAC codes) or a symbolic allele, got "
+                                             f"{','.join(rec.alts)!r}")
+                    if not (_ALLELE.match(ref) and _ALLELE.match(alt)):
+                        ambiguous.append(f"{chrom}:{pos} {ref}>{alt}")
                     ident = rec.id or f"{chrom}:{pos}:{ref}:{alt}"
                     out.append(Variant(chrom, pos, ident, ref, alt))
                 at = f"record {n + 1} (after {chrom}:{pos}): "
     except NotImplementedError as err:  # pysam cannot open gzip that is not bgzip (pysam#536)
-        raise InputFileError(f"{path}: expected a VCF/BCF file, plain or compressed with bgzip "
+        raise InputFileError(f"{name}: expected a VCF/BCF file, plain or compressed with bgzip "
                              f"(not gzip): {_one_line(err)}; recompress it with "
                              "'zcat FILE | bgzip > FILE.vcf.gz'") from None
     except (ValueError, OSError) as err:
-        raise InputFileError(f"{path}: {at}expected a VCF/BCF file: {_one_line(err)}") from None
+        raise InputFileError(f"{name}: {at}expected a VCF/BCF file: {_one_line(err)}") from None
     finally:
         pysam.set_verbosity(verbosity)
     if symbolic:
         log.warning("%s: skipped %d symbolic ALT alleles (<DEL>, *, breakends): only "
-                    "sequence alleles are predicted", path, symbolic)
+                    "sequence alleles are predicted", name, symbolic)
+    if ambiguous:
+        log.warning("%s: %d alleles have IUPAC ambiguity codes (status ambiguous_allele, not "
+                    "predicted): %s", name, len(ambiguous), _shown(ambiguous))
     return out
+
+
+def _shown(items: Sequence[str]) -> str:
+    return ", ".join(items[:_SHOWN]) + (", ..." if len(items) > _SHOWN else "")
 
 
 # --------------------------------------------------------------------------------------
@@ -533,7 +609,18 @@ def _open_genome(genome: Genome | str | os.PathLike) -> tuple[Genome, bool]:
     return Genome(genome), True
 
 
+def _placement(genome: Genome, variant: Variant) -> str:
+    """``ok``, ``unknown_chrom`` (the FASTA lacks the chromosome) or ``past_chrom_end``."""
+    try:
+        length = genome.chroms[genome.resolve(variant.chrom)]
+    except UnknownChromosomeError:
+        return "unknown_chrom"
+    return "past_chrom_end" if variant.end > length else "ok"
+
+
 def _status(genome: Genome, variant: Variant) -> str:
+    if not (_ALLELE.match(variant.ref) and _ALLELE.match(variant.alt)):
+        return "ambiguous_allele"
     try:
         return "ok" if ref_matches(genome, variant) else "ref_mismatch"
     except UnknownChromosomeError:
@@ -576,7 +663,11 @@ def variant_effects(
     window its REF span overlaps, context): ``pos`` 1-based; ``anchor``/``offset`` where
     the variant lies in the gene's orientation; ``delta`` = alt − ref. Rows of status
     ``ref_mismatch`` (REF differs from the FASTA) or ``unknown_chrom`` have NaN
-    predictions. Variants outside every window are counted in the log, not listed.
+    predictions, as have those of status ``ambiguous_allele`` (an IUPAC code in REF or
+    ALT). A variant on a chromosome the FASTA lacks (``unknown_chrom``) or past its end
+    (``past_chrom_end``) has one row with empty gene columns; each status is counted in a
+    warning. Variants on known chromosomes outside every window are counted in the log,
+    not listed.
     """
     import pandas as pd
 
@@ -584,10 +675,11 @@ def variant_effects(
     predict = _predictor(model, reader)
     index = _WindowIndex(genes, reader.tss_flank, reader.tts_flank)
     genome, owned = _open_genome(genome)
-    tables, outside, mismatched = [], 0, 0
+    tables, outside = [], 0
+    counts: dict[str, list[str]] = {}
     try:
         for lo in range(0, len(variants), block_size):
-            rows, items, pairs, n_out, n_bad = _effect_rows(
+            rows, items, pairs, n_out, unusable = _effect_rows(
                 variants[lo : lo + block_size], genome, genes, index, reader)
             table = pd.DataFrame(rows, columns=list(COLUMNS))
             if items:
@@ -599,14 +691,14 @@ def variant_effects(
                 table.loc[at, "delta"] = pred[alt_i] - pred[ref_i]
             if len(table):
                 tables.append(table)
-            outside, mismatched = outside + n_out, mismatched + n_bad
+            outside += n_out
+            for status, names in unusable.items():
+                counts.setdefault(status, []).extend(names)
     finally:
         if owned:
             genome.close()
-    if mismatched:
-        log.warning("%d of %d variants in gene windows have a REF allele that does not match "
-                    "the FASTA (status ref_mismatch; not predicted)", mismatched,
-                    len(variants) - outside)
+    placed = sum(len(counts.get(s, ())) for s in ("unknown_chrom", "past_chrom_end"))
+    _warn_statuses(counts, len(variants), len(variants) - outside - placed)
     if outside:
         log.info("%d of %d variants lie outside every gene window (not in the table)",
                  outside, len(variants))
@@ -615,25 +707,51 @@ def variant_effects(
     return pd.concat(tables, ignore_index=True)
 
 
+_STATUS_TEXT = {
+    "ref_mismatch": "in gene windows have a REF allele that does not match the FASTA",
+    "ambiguous_allele": "in gene windows have an IUPAC ambiguity code in REF or ALT",
+    "unknown_chrom": "lie on a chromosome missing from the FASTA",
+    "past_chrom_end": "run past the end of their chromosome in the FASTA",
+}
+
+
+def _warn_statuses(counts: Mapping[str, list[str]], n_all: int, n_windows: int) -> None:
+    """One warning per status other than ``ok``: the count and the first variants."""
+    for status, text in _STATUS_TEXT.items():
+        names = counts.get(status)
+        if names:
+            total = n_windows if text.startswith("in gene windows") else n_all
+            log.warning("%d of %d variants %s (status %s; not predicted): %s", len(names),
+                        total, text, status, _shown(names))
+
+
 def _effect_rows(variants: Sequence[Variant], genome: Genome, genes: Sequence[Gene],
                  index: _WindowIndex, reader: Reader):
     """Table rows with NaN predictions, the (sequence, gene, context) items to predict,
-    (row, ref item, alt item) of every row of status ``ok``, and the numbers of variants
-    outside every window and with a mismatched REF."""
+    (row, ref item, alt item) of every row of status ``ok``, the number of variants outside
+    every window, and status → variant ids of the variants not predicted."""
     flanks = (reader.tss_flank, reader.tts_flank)
     items: list[tuple[str, Gene, str]] = []
     ref_seq: dict[int, str] = {}
     ref_item: dict[tuple[int, str], int] = {}
     rows: list[tuple] = []
     pairs: list[tuple[int, int, int]] = []
-    outside = mismatched = 0
+    outside = 0
+    unusable: dict[str, list[str]] = {}
     for v in variants:
+        placement = _placement(genome, v)
+        if placement != "ok":
+            unusable.setdefault(placement, []).append(v.id)
+            rows.append((v.id, v.chrom, v.pos, v.ref, v.alt, "", "", "", "", np.nan, "",
+                         np.nan, np.nan, np.nan, placement))
+            continue
         hits = index.genes_at(v.chrom, v.start, v.end)
         if not hits:
             outside += 1
             continue
         status = _status(genome, v)
-        mismatched += status == "ref_mismatch"
+        if status != "ok":
+            unusable.setdefault(status, []).append(v.id)
         for gi in hits:
             g = genes[gi]
             alt_seq = window_sequence(genome, g, *flanks, v) if status == "ok" else None
@@ -649,7 +767,7 @@ def _effect_rows(variants: Sequence[Variant], genome: Genome, genes: Sequence[Ge
                     items.append((alt_seq, g, c))
                 rows.append((v.id, v.chrom, v.pos, v.ref, v.alt, g.id, g.name, g.strand,
                              anchor, offset, c, np.nan, np.nan, np.nan, status))
-    return rows, items, pairs, outside, mismatched
+    return rows, items, pairs, outside, unusable
 
 
 # --------------------------------------------------------------------------------------

@@ -73,11 +73,12 @@ def register(subparsers) -> None:
         "gene.")
     p.add_argument("--target", required=True, metavar="HOST:PORT", help="gRPC endpoint")
     p.add_argument("--model", required=True, help="servable name")
-    p.add_argument("--genes", required=True, metavar="GTF_OR_LIST",
-                   help="GTF or BED of the genes, or a file of gene ids/names (one per line; "
-                   "needs --annotation), or comma-separated ids (needs --annotation)")
+    p.add_argument("--genes", required=True, metavar="ANNOTATION_OR_LIST",
+                   help="GTF, GFF3 or BED of the genes (told by content), or a file of gene "
+                   "ids/names (one per line; needs --annotation), or comma-separated ids "
+                   "(needs --annotation)")
     p.add_argument("--annotation", metavar="GTF", default=None,
-                   help="GTF where gene ids/names of a list are looked up")
+                   help="GTF, GFF3 or BED where gene ids/names of a list are looked up")
     p.add_argument("--genome", metavar="FASTA", default=None, help="genome FASTA")
     p.add_argument("--track", action="append", default=[], metavar="NAME=BIGWIG",
                    help="a track of the epigenome input (repeat; names as exported)")
@@ -165,13 +166,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------- predict
 def _read_genes(spec: str, annotation: str | None):
-    from kerasgene.annotation import read_bed, read_gtf
+    """Genes of ``--genes``: an annotation file (GTF, GFF3 or BED, told by content), else
+    a file of gene ids / names (one per line) or comma-separated ids looked up in
+    ``--annotation`` (exact id, id without version, NCBI GeneID, or name)."""
+    from kerasgene.annotation import read_genes, sniff_annotation
 
-    low = spec.lower()
-    if os.path.isfile(spec) and low.endswith((".gtf", ".gtf.gz", ".gff", ".gff.gz")):
-        return read_gtf(spec)
-    if os.path.isfile(spec) and low.endswith((".bed", ".bed.gz")):
-        return read_bed(spec)
+    if os.path.isfile(spec) and sniff_annotation(spec) is not None:
+        return read_genes(spec)
     if os.path.isfile(spec):
         with open(spec, encoding="utf-8") as fh:
             wanted = [line.split()[0] for line in fh if line.strip() and not line.startswith("#")]
@@ -181,15 +182,16 @@ def _read_genes(spec: str, annotation: str | None):
         source = "--genes"
     if annotation is None:
         raise ConfigError(f"{source}: a list of gene ids needs --annotation GTF to find them")
-    genes = read_gtf(annotation)
+    genes = read_genes(annotation)
     by_key = {}
     for g in genes:
-        for key in (g.id, g.id.split(".")[0], g.name):
+        for key in (g.id, g.id.split(".")[0], *g.xrefs, g.name):
             by_key.setdefault(key, g)
     missing = [w for w in wanted if w not in by_key and w.split(".")[0] not in by_key]
     if missing:
+        why = [f"{w} ({genes.skipped[w]})" if w in genes.skipped else w for w in missing[:5]]
         raise InputFileError(f"{source}: {len(missing)} gene(s) not in {annotation}: "
-                             f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
+                             f"{', '.join(why)}{' ...' if len(missing) > 5 else ''}")
     return [by_key.get(w) or by_key[w.split(".")[0]] for w in wanted]
 
 
