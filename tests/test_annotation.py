@@ -1,8 +1,16 @@
 import gzip
+import logging
 
 import pytest
 
-from kerasgene.annotation import Gene, parse_attributes, read_bed, read_gtf
+from kerasgene.annotation import (
+    Gene,
+    parse_attributes,
+    read_bed,
+    read_genes,
+    read_gtf,
+    sniff_annotation,
+)
 from kerasgene.errors import InputFileError
 
 GTF = """##description: test
@@ -69,3 +77,226 @@ def test_read_bed6(tmp_path):
     path.write_text("chr1\t10\t20\n")
     with pytest.raises(InputFileError, match="BED6"):
         read_bed(path)
+
+
+# ----------------------------------------------------------------------------- GFF3
+# A few real-looking lines of each flavour (the attributes as each provider writes them).
+ENSEMBL_GFF3 = """##gff-version 3
+##sequence-region   1 1 248956422
+#!genome-build GRCh38.p14
+1\tGRCh38\tchromosome\t1\t248956422\t.\t.\t.\tID=chromosome:1;Alias=CM000663.2,chr1,NC_000001.11
+###
+1\thavana\tncRNA_gene\t11869\t14409\t.\t+\t.\tID=gene:ENSG00000290825;Name=DDX11L2;biotype=lncRNA;description=DEAD/H-box helicase 11 like 2 (pseudogene);gene_id=ENSG00000290825;logic_name=havana_homo_sapiens;version=1
+1\thavana\tlnc_RNA\t11869\t14409\t.\t+\t.\tID=transcript:ENST00000456328;Parent=gene:ENSG00000290825;Name=DDX11L2-202;biotype=lncRNA;transcript_id=ENST00000456328;version=2
+1\thavana\texon\t11869\t12227\t.\t+\t.\tParent=transcript:ENST00000456328;Name=ENSE00002234944;exon_id=ENSE00002234944;rank=1;version=1
+###
+1\tensembl_havana\tgene\t65419\t71585\t.\t+\t.\tID=gene:ENSG00000186092;Name=OR4F5;biotype=protein_coding;description=olfactory receptor family 4 subfamily F member 5 [Source:HGNC Symbol%3BAcc:HGNC:14825];gene_id=ENSG00000186092;logic_name=ensembl_havana_gene_homo_sapiens;version=7
+1\tensembl_havana\tmRNA\t65419\t71585\t.\t+\t.\tID=transcript:ENST00000641515;Parent=gene:ENSG00000186092;Name=OR4F5-201;biotype=protein_coding;transcript_id=ENST00000641515;version=2
+1\tensembl_havana\texon\t65419\t65433\t.\t+\t.\tParent=transcript:ENST00000641515;exon_id=ENSE00003812156;rank=1
+1\tensembl_havana\tCDS\t65565\t65573\t.\t+\t0\tID=CDS:ENSP00000493376;Parent=transcript:ENST00000641515;protein_id=ENSP00000493376
+###
+17\thavana\tpseudogene\t7661779\t7662000\t.\t-\t.\tID=gene:ENSG00000999999;Name=FAKEP1;biotype=processed_pseudogene;gene_id=ENSG00000999999;version=1
+"""
+
+GENCODE_GFF3 = """##gff-version 3
+#description: evidence-based annotation of the human genome (GRCh38), version 46 (Ensembl 112)
+##sequence-region chr1 1 248956422
+chr1\tHAVANA\tgene\t11869\t14409\t.\t+\t.\tID=ENSG00000290825.1;gene_id=ENSG00000290825.1;gene_type=lncRNA;gene_name=DDX11L2;level=2;tag=overlaps_pseudogene
+chr1\tHAVANA\ttranscript\t11869\t14409\t.\t+\t.\tID=ENST00000456328.2;Parent=ENSG00000290825.1;gene_id=ENSG00000290825.1;transcript_id=ENST00000456328.2;gene_type=lncRNA;gene_name=DDX11L2;transcript_type=lncRNA
+chr1\tHAVANA\texon\t11869\t12227\t.\t+\t.\tID=exon:ENST00000456328.2:1;Parent=ENST00000456328.2;gene_id=ENSG00000290825.1;transcript_id=ENST00000456328.2;exon_number=1
+chrX\tHAVANA\tgene\t276322\t303356\t.\t+\t.\tID=ENSG00000228572.7;gene_id=ENSG00000228572.7;gene_type=protein_coding;gene_name=PPP2R3B;level=2
+chrY\tHAVANA\tgene\t276322\t303356\t.\t+\t.\tID=ENSG00000228572.7_PAR_Y;gene_id=ENSG00000228572.7_PAR_Y;gene_type=protein_coding;gene_name=PPP2R3B;level=2;tag=PAR
+"""
+
+NCBI_GFF3 = """##gff-version 3
+#!gff-spec-version 1.21
+#!processor NCBI annotwriter
+##sequence-region NC_000017.11 1 83257441
+NC_000017.11\tRefSeq\tregion\t1\t83257441\t.\t+\t.\tID=NC_000017.11:1..83257441;Dbxref=taxon:9606;Name=17;chromosome=17;gbkey=Src;genome=chromosome;mol_type=genomic DNA
+NC_000017.11\tBestRefSeq\tgene\t7661779\t7687538\t.\t-\t.\tID=gene-TP53;Dbxref=GeneID:7157,HGNC:HGNC:11998,MIM:191170;Name=TP53;description=tumor protein p53;gbkey=Gene;gene=TP53;gene_biotype=protein_coding;gene_synonym=BCC7,LFS1,P53,TRP53
+NC_000017.11\tBestRefSeq\tmRNA\t7661779\t7687538\t.\t-\t.\tID=rna-NM_000546.6;Parent=gene-TP53;Dbxref=Ensembl:ENST00000269305.9,GeneID:7157,GenBank:NM_000546.6;Name=NM_000546.6;gbkey=mRNA;gene=TP53;product=tumor protein p53%2C transcript variant 1;transcript_id=NM_000546.6
+NC_000017.11\tBestRefSeq\texon\t7687377\t7687538\t.\t-\t.\tID=exon-NM_000546.6-1;Parent=rna-NM_000546.6;Dbxref=GeneID:7157;gbkey=mRNA;gene=TP53
+NC_000017.11\tBestRefSeq\tgene\t7668421\t7687490\t.\t+\t.\tID=gene-WRAP53;Dbxref=GeneID:55135,HGNC:HGNC:25522;Name=WRAP53;gbkey=Gene;gene=WRAP53;gene_biotype=protein_coding
+"""
+
+
+def _write(path, text):
+    if str(path).endswith(".gz"):
+        with gzip.open(path, "wt") as fh:
+            fh.write(text)
+    else:
+        path.write_text(text)
+    return path
+
+
+def test_read_ensembl_gff3(tmp_path):
+    genes = read_genes(_write(tmp_path / "Homo_sapiens.GRCh38.112.gff3.gz", ENSEMBL_GFF3))
+    assert [(g.id, g.name, g.chrom, g.start, g.end, g.strand, g.biotype) for g in genes] == [
+        ("ENSG00000290825", "DDX11L2", "1", 11868, 14409, "+", "lncRNA"),
+        ("ENSG00000186092", "OR4F5", "1", 65418, 71585, "+", "protein_coding"),
+        ("ENSG00000999999", "FAKEP1", "17", 7661778, 7662000, "-", "processed_pseudogene")]
+    assert genes[2].tss == 7661999
+    assert [g.id for g in read_gtf(tmp_path / "Homo_sapiens.GRCh38.112.gff3.gz",
+                                   biotypes=["protein_coding"])] == ["ENSG00000186092"]
+
+
+def test_read_gencode_gff3_keeps_versions_and_par_y(tmp_path):
+    genes = read_genes(_write(tmp_path / "gencode.v46.annotation.gff3", GENCODE_GFF3))
+    assert [(g.id, g.name, g.chrom, g.biotype) for g in genes] == [
+        ("ENSG00000290825.1", "DDX11L2", "chr1", "lncRNA"),
+        ("ENSG00000228572.7", "PPP2R3B", "chrX", "protein_coding"),
+        ("ENSG00000228572.7_PAR_Y", "PPP2R3B", "chrY", "protein_coding")]
+
+
+def test_read_ncbi_gff3_ids_and_geneid_xrefs(tmp_path):
+    genes = read_genes(_write(tmp_path / "GCF_000001405.40_GRCh38.p14_genomic.gff", NCBI_GFF3))
+    tp53, wrap53 = genes
+    assert (tp53.id, tp53.name, tp53.chrom, tp53.start, tp53.end, tp53.strand, tp53.biotype) == (
+        "TP53", "TP53", "NC_000017.11", 7661778, 7687538, "-", "protein_coding")
+    assert tp53.xrefs == ("7157",) and wrap53.xrefs == ("55135",)
+    assert (tp53.tss, wrap53.tss) == (7687537, 7668420)
+
+
+def test_gff3_without_header_is_told_by_its_attributes(tmp_path):
+    body = "\n".join(ln for ln in NCBI_GFF3.splitlines() if not ln.startswith("#")) + "\n"
+    path = _write(tmp_path / "genes.gff", body)
+    assert sniff_annotation(path) == "gff3"
+    assert [g.id for g in read_gtf(path)] == ["TP53", "WRAP53"]
+
+
+def test_gff3_and_gtf_of_the_same_genes_agree(tmp_path):
+    gtf = ('chr1\tHAVANA\tgene\t11869\t14409\t.\t+\t.\tgene_id "ENSG00000290825.1"; '
+           'gene_type "lncRNA"; gene_name "DDX11L2"; level 2;\n'
+           'chrX\tHAVANA\tgene\t276322\t303356\t.\t+\t.\tgene_id "ENSG00000228572.7"; '
+           'gene_type "protein_coding"; gene_name "PPP2R3B";\n'
+           'chrY\tHAVANA\tgene\t276322\t303356\t.\t+\t.\tgene_id "ENSG00000228572.7_PAR_Y"; '
+           'gene_type "protein_coding"; gene_name "PPP2R3B";\n')
+    a = read_genes(_write(tmp_path / "a.gtf", gtf))
+    b = read_genes(_write(tmp_path / "b.gff3", GENCODE_GFF3))
+    assert a == b and len(a) == 3
+
+
+def test_gff3_errors_name_the_line(tmp_path):
+    path = _write(tmp_path / "bad.gff3", "##gff-version 3\n"
+                  "chr1\tx\tgene\t200\t100\t.\t+\t.\tID=gene-A;Name=A\n")
+    with pytest.raises(InputFileError, match=r"bad\.gff3:2: start 200 > end 100; expected "
+                                             r"start <= end"):
+        read_genes(path)
+    path.write_text("##gff-version 3\nchr1\tx\tgene\t1\t100\t.\t+\t.\tName=A\n")
+    with pytest.raises(InputFileError, match=r"bad\.gff3:2: GFF3 gene record without an ID"):
+        read_genes(path)
+
+
+# ----------------------------------------------------------------------------- odd records
+def test_unstranded_genes_are_skipped_with_a_counted_warning(tmp_path, caplog):
+    text = (GTF + 'chr1\tStringTie\ttranscript\t501\t900\t1000\t.\t.\tgene_id "STRG.7"; '
+            'transcript_id "STRG.7.1";\n'
+            'chr1\tStringTie\texon\t501\t900\t1000\t.\t.\tgene_id "STRG.7"; '
+            'transcript_id "STRG.7.1";\n'
+            'chr2\tx\tgene\t1\t50\t.\t.\t.\tgene_id "G9";\n')
+    path = _write(tmp_path / "u.gtf", text)
+    with caplog.at_level(logging.WARNING):
+        genes = read_gtf(path)
+    assert [g.id for g in genes] == ["G1.1", "G2", "G3"]
+    assert genes.skipped == {"STRG.7": "no strand ('.') in u.gtf", "G9": "no strand ('.') in u.gtf"}
+    assert f"{path}: skipped 2 GTF genes without a strand ('.'): G9, STRG.7" in caplog.text
+
+
+def test_start_after_end_is_an_error_naming_the_line(tmp_path):
+    path = _write(tmp_path / "swap.gtf", GTF.replace("\t201\t300\t", "\t300\t201\t"))
+    with pytest.raises(InputFileError, match=r"swap\.gtf:5: start 300 > end 201; expected "
+                                             r"start <= end") as err:
+        read_gtf(path)
+    assert "\n" not in str(err.value)
+    path.write_text('chr1\tx\tgene\t0\t10\t.\t+\t.\tgene_id "A";\n')
+    with pytest.raises(InputFileError, match=r"swap\.gtf:1: start must be >= 1, got 0"):
+        read_gtf(path)
+
+
+def _ucsc(chrom, start, end, strand, gene, tx):
+    return (f'{chrom}\tucsc\texon\t{start}\t{end}\t0\t{strand}\t.\tgene_id "{gene}"; '
+            f'transcript_id "{tx}";\n')
+
+
+def test_gene_id_at_several_loci_is_never_one_span(tmp_path, caplog):
+    """UCSC-style: a symbol at two primary loci is skipped (ambiguous); a copy on an alt
+    haplotype is ignored for the primary locus; transcripts of one locus are merged."""
+    text = (_ucsc("chr1", 1000, 2000, "+", "DUP1", "NM_1") +
+            _ucsc("chr5", 5000, 6000, "+", "DUP1", "NM_1_2") +
+            _ucsc("chr2", 100, 200, "-", "FAR1", "NM_2") +
+            _ucsc("chr2", 900000, 900100, "-", "FAR1", "NM_3") +
+            _ucsc("chr6", 29941260, 29945884, "+", "HLA-A", "NM_4") +
+            _ucsc("chr6_GL000250v2_alt", 1000, 5000, "+", "HLA-A", "NM_4_1") +
+            _ucsc("chr3", 100, 300, "+", "ONE", "NM_5") +
+            _ucsc("chr3", 500, 800, "+", "ONE", "NM_5") +
+            _ucsc("chr3", 250, 600, "+", "ONE", "NM_6"))
+    path = _write(tmp_path / "hg38.refGene.gtf.gz", text)
+    with caplog.at_level(logging.WARNING):
+        genes = read_gtf(path)
+    assert [(g.id, g.chrom, g.start, g.end) for g in genes] == [
+        ("HLA-A", "chr6", 29941259, 29945884), ("ONE", "chr3", 99, 800)]
+    assert genes.skipped["DUP1"] == ("several loci in hg38.refGene.gtf.gz: chr1:1000-2000(+), "
+                                     "chr5:5000-6000(+)")
+    assert genes.skipped["FAR1"].startswith("several loci in hg38.refGene.gtf.gz: chr2:100-200(-)")
+    assert "skipped 2 gene ids found at several loci" in caplog.text
+    assert "1 gene ids also lie on alt / patch / unplaced sequences" in caplog.text
+
+
+def test_gene_records_mixed_with_transcript_only_genes(tmp_path):
+    """Ensembl genes (gene records) merged with StringTie genes (transcripts only)."""
+    text = (GTF + 'chr1\tStringTie\ttranscript\t501\t900\t1000\t+\t.\tgene_id "STRG.3"; '
+            'transcript_id "STRG.3.1";\n'
+            'chr1\tStringTie\texon\t501\t600\t1000\t+\t.\tgene_id "STRG.3"; '
+            'transcript_id "STRG.3.1";\n'
+            'chr1\tStringTie\texon\t801\t950\t1000\t+\t.\tgene_id "STRG.3"; '
+            'transcript_id "STRG.3.2";\n')
+    genes = read_gtf(_write(tmp_path / "merged.gtf", text))
+    assert [g.id for g in genes] == ["G1.1", "G2", "G3", "STRG.3"]
+    assert (genes[3].start, genes[3].end, genes[3].strand) == (500, 950, "+")
+    assert genes[0] == Gene("G1.1", "ALPHA", "chr1", 10, 100, "+", "protein_coding")
+
+
+def test_truncated_gzip_gtf_is_a_one_line_error(tmp_path):
+    full = _write(tmp_path / "full.gtf.gz", GTF * 200)
+    path = tmp_path / "cut.gtf.gz"
+    path.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+    with pytest.raises(InputFileError, match=r"cut\.gtf\.gz: truncated or corrupt gzip") as err:
+        read_gtf(path)
+    assert "\n" not in str(err.value)
+
+
+def test_read_genes_dispatch_and_not_an_annotation(tmp_path):
+    bed = _write(tmp_path / "genes.txt", "chr1\t10\t20\tA\t0\t+\nchr1\t30\t40\tB\t0\t.\n")
+    assert sniff_annotation(bed) == "bed" and [g.id for g in read_genes(bed)] == ["A"]
+    listing = _write(tmp_path / "ids.txt", "TP53\nWRAP53\n")
+    assert sniff_annotation(listing) is None
+    with pytest.raises(InputFileError, match=r"ids\.txt: not a GTF, GFF3 or BED annotation"):
+        read_genes(listing)
+    bed.write_text("chr1\t30\t20\tA\t0\t+\n")
+    with pytest.raises(InputFileError, match=r"genes\.txt:1: start 30 > end 20"):
+        read_genes(bed)
+
+
+# ----------------------------------------------------------------------------- predict --genes
+def test_predict_genes_reads_gff3_as_annotation_and_lists_through_it(tmp_path):
+    from kerasgene.serving.commands import _read_genes
+
+    gff3 = _write(tmp_path / "refseq.gff3", NCBI_GFF3)
+    assert [g.id for g in _read_genes(str(gff3), None)] == ["TP53", "WRAP53"]
+    listing = _write(tmp_path / "ids.txt", "7157\nWRAP53\n")
+    assert [g.id for g in _read_genes(str(listing), str(gff3))] == ["TP53", "WRAP53"]
+    with pytest.raises(InputFileError, match=r"--genes: 1 gene\(s\) not in .*refseq\.gff3: BRCA1"):
+        _read_genes("TP53,BRCA1", str(gff3))
+
+
+def test_cli_predict_broken_gff3_exits_2_naming_the_line(tmp_path, capsys):
+    from kerasgene.cli import main
+
+    gff3 = _write(tmp_path / "x.gff3", NCBI_GFF3.replace("\t7668421\t7687490\t", "\t9\t8\t"))
+    out = tmp_path / "out"
+    out.mkdir()
+    assert main(["predict", "--target", "127.0.0.1:1", "--model", "m", "--genes", str(gff3),
+                 "--out", str(out / "p.tsv")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "x.gff3:9: start 9 > end 8; expected start <= end" in err
+    assert list(out.iterdir()) == []

@@ -688,6 +688,194 @@ def test_meta_json_records_inputs(isegnet_ds, world):
     assert splits.SETS == ("train", "valid", "test")
 
 
+# ----------------------------------------------------------------------------- what is left out
+def _dropped(ds) -> pd.DataFrame:
+    return pd.read_csv(ds.path / "dropped.tsv", sep="\t", dtype=str, keep_default_na=False)
+
+
+def test_isegnet_dropped_tsv_lists_every_left_out_example(isegnet_ds, world):
+    got = _dropped(isegnet_ds)
+    assert list(got.columns) == ["example", "context", "chrom", "start", "end", "reason",
+                                 "detail"]
+    assert got[["example", "context", "chrom", "start", "end", "reason"]].values.tolist() == [
+        ["notInGtf", "bs1", "", "", "", "not_in_annotation"],
+        ["gE", "bs1", "chr1", "12000", "15000", "zero_expression"]]
+    assert isegnet_ds.meta["dropped"] == {"not_in_annotation": 1, "zero_expression": 1}
+    assert len(isegnet_ds) + len(got) == len(world["genes"]) + 1
+
+
+def _variant_world(world, tmp_path, extra_genes, rows, *, gff3=False):
+    """The world's GTF (or the same genes as GFF3) plus ``extra_genes``, and its TPM
+    table plus ``rows`` (gene id → TPM text)."""
+    genes = list(world["genes"]) + list(extra_genes)
+    ann = tmp_path / ("genes.gff3.gz" if gff3 else "genes.gtf")
+    if gff3:
+        import gzip
+
+        with gzip.open(ann, "wt") as fh:
+            fh.write("##gff-version 3\n")
+            for gid, chrom, start, end, strand in genes:
+                fh.write(f"{chrom}\tRefSeq\tgene\t{start + 1}\t{end}\t.\t{strand}\t.\t"
+                         f"ID=gene-{gid};Name={gid.upper()};gene_biotype=protein_coding\n"
+                         f"{chrom}\tRefSeq\tmRNA\t{start + 1}\t{end}\t.\t{strand}\t.\t"
+                         f"ID=rna-{gid}.t1;Parent=gene-{gid}\n")
+    else:
+        _write_gtf(ann, genes)
+    table = Path(world["table"]).read_text().splitlines()
+    table += [f"{gid}\t{tpm}\t{tpm}" for gid, tpm in rows.items()]
+    (tmp_path / "tpm.tsv").write_text("\n".join(table) + "\n")
+    cfg = _isegnet_cfg(world)
+    cfg["gtf"] = str(ann)
+    cfg["samples"][0]["expression"] = str(tmp_path / "tpm.tsv")
+    return cfg
+
+
+def test_isegnet_gff3_gives_the_same_dataset_as_gtf(world, isegnet_ds, tmp_path):
+    cfg = _variant_world(world, tmp_path, [], {}, gff3=True)
+    ds = build("isegnet", cfg, tmp_path / "ds", progress=False)
+    for name in ("sequence", "epigenome", "expression", "sequence_row"):
+        np.testing.assert_array_equal(ds.arrays[name], isegnet_ds.arrays[name])
+    pd.testing.assert_frame_equal(ds.index, isegnet_ds.index)
+
+
+def test_isegnet_odd_rows_are_dropped_and_listed(world, tmp_path, caplog):
+    """Missing TPM, a second id of one gene, an unstranded gene: each left out, counted
+    and listed; one gene past the end of chr2 is dropped without failing the build."""
+    rows = {"gA": "7", "nanGene": "", "naGene": "NA", "flat": "3", "gPast": "4"}
+    extra = [("nanGene", "chr1", 500, 900, "+"), ("naGene", "chr2", 300, 700, "-"),
+             ("flat", "chr1", 700, 950, "."), ("gPast", "chr2", 11_500, 12_400, "+")]
+    cfg = _variant_world(world, tmp_path, extra, rows)
+    with caplog.at_level(logging.WARNING):
+        ds = build("isegnet", cfg, tmp_path / "ds", progress=False)
+    got = _dropped(ds).set_index("example")
+    assert got.loc[["nanGene", "naGene"], "reason"].tolist() == ["missing_expression"] * 2
+    assert got.loc["gA.1", "reason"] == "duplicate_gene"  # "gA" matches exactly and wins
+    assert got.loc["gA.1", "detail"] == "gene gA is matched by gA"
+    assert (got.loc["flat", "reason"], got.loc["flat", "detail"]) == (
+        "skipped_in_annotation", "no strand ('.') in genes.gtf")
+    assert got.loc["gPast", ["chrom", "start", "end", "reason"]].tolist() == [
+        "chr2", "11500", "12400", "past_chrom_end"]
+    assert "gA" in set(ds.index.gene_id) and "gPast" not in set(ds.index.gene_id)
+    i = int(np.flatnonzero(ds.index.gene_id == "gA")[0])
+    assert ds.arrays["expression"][i] == pytest.approx(np.log2(8.0))
+    assert ("isegnet: left out 2 (missing expression value (empty, NA or NaN)): nanGene [bs1], "
+            "naGene [bs1]; all listed in dropped.tsv") in caplog.text
+    assert ("isegnet: left out 1 (gene runs past the end of its chromosome): gPast [bs1]; e.g. "
+            "chr2 has 12000 bp in") in caplog.text
+    assert "gene windows run past a chromosome end; the part outside is N" in caplog.text
+
+
+def _prepare_config(tmp_path, data) -> Path:
+    import yaml
+
+    run = tmp_path / "run"
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump({"task": "isegnet", "run_dir": str(run), "data": data}))
+    return path
+
+
+@pytest.mark.parametrize("extra, rows, expected", [
+    ([("gPast", "chr2", 11_500, 12_400, "+"), ("gBeyond", "chr2", 15_000, 16_000, "-")],
+     {"gPast": "4", "gBeyond": "5"},
+     "do not match: 2 of 13 genes on chr2 lie past its end (12,000 bp; e.g. gPast, gBeyond); "
+     "use the genome the annotation was made for, or set isegnet.max_genes_outside: 1"),
+    ([], {"huge": "1e96"}, "tpm.tsv [rep1]: TPM 1e+96 for gene 'huge', column 'rep1' "
+                           "(1 values outside the bounds); expected TPM >= 0 and <= 1e+07"),
+    ([], {"neg": "-3"}, "TPM -3 for gene 'neg'"),
+    ([], {"inf": "inf"}, "tpm.tsv: infinite value 'inf' for gene 'inf', column 'rep1'"),
+])
+def test_cli_prepare_bad_expression_or_mismatched_genome_exits_2(world, tmp_path, capsys,
+                                                                  extra, rows, expected):
+    """One line naming the files, exit 2, and no run or dataset folder left behind."""
+    from kerasgene.cli import main
+
+    cfg = _variant_world(world, tmp_path, extra, rows)
+    config = _prepare_config(tmp_path, cfg)
+    assert main(["prepare", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and expected in err
+    if extra:
+        assert str(world["fasta"]) in err and str(cfg["gtf"]) in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_mismatch_can_be_allowed_and_is_listed(world, tmp_path, caplog):
+    cfg = _variant_world(world, tmp_path, [("gPast", "chr2", 11_500, 12_400, "+"),
+                                           ("gBeyond", "chr2", 15_000, 16_000, "-")],
+                         {"gPast": "4", "gBeyond": "5"})
+    with pytest.raises(ConfigError, match="max_genes_outside: expected a fraction between 0 "
+                                          "and 1, got 2"):
+        build("isegnet", {**cfg, "max_genes_outside": 2}, tmp_path / "ds")
+    with caplog.at_level(logging.WARNING):
+        ds = build("isegnet", {**cfg, "max_genes_outside": 1}, tmp_path / "ds", progress=False)
+    got = _dropped(ds).set_index("example")
+    assert got.loc[["gPast", "gBeyond"], "reason"].tolist() == ["past_chrom_end",
+                                                               "beyond_chrom_end"]
+    assert "left out 1 (gene lies wholly beyond the end of its chromosome): gBeyond" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        build("isegnet", {**cfg, "max_genes_outside": 1}, tmp_path / "ds", progress=False)
+    assert ("reusing the cached dataset; its build left out 4 examples (1 beyond_chrom_end, "
+            "1 not_in_annotation, 1 past_chrom_end, 1 zero_expression)") in caplog.text
+
+
+def test_histone_drops_missing_expression_and_genes_past_the_end(world, histone_world,
+                                                                 tmp_path, caplog):
+    expr = histone_world["expr"].copy()
+    expr["cellA"] = expr["cellA"].astype(object)
+    expr.loc[expr.gene_id == "gB", "cellA"] = ""
+    expr.loc[len(expr)] = ["gPast", 3.0, 4.0]
+    expr.to_csv(tmp_path / "expr.tsv", sep="\t", index=False)
+    _write_gtf(tmp_path / "genes.gtf", [*world["genes"], ("gPast", "chr1", 19_000, 21_000, "-")])
+    cfg = {**histone_world["cfg"], "expression": str(tmp_path / "expr.tsv"),
+           "gtf": str(tmp_path / "genes.gtf")}
+    with caplog.at_level(logging.WARNING):
+        ds = build("histone", cfg, tmp_path / "h", progress=False)
+    got = _dropped(ds)
+    assert got[["example", "context", "reason"]].values.tolist() == [
+        ["gB", "cellA", "missing_expression"], ["gPast", "cellA", "past_chrom_end"],
+        ["gPast", "cellB", "past_chrom_end"]]
+    assert len(ds) == 2 * len(world["genes"]) - 1
+    assert "histone: left out 2 (gene runs past the end of its chromosome)" in caplog.text
+    expr.loc[expr.gene_id == "gA", "cellB"] = -1.0
+    expr.to_csv(tmp_path / "expr.tsv", sep="\t", index=False)
+    with pytest.raises(InputFileError, match=r"expr\.tsv \[cellB\]: TPM -1 for gene 'gA'"):
+        build("histone", cfg, tmp_path / "h2", progress=False)
+    assert not (tmp_path / "h2").exists()
+
+
+def test_deeprage_dropped_pairs_promoters_and_bounds(yeast, tmp_path, caplog):
+    with caplog.at_level(logging.WARNING):
+        ds = build("deeprage", yeast["cfg"], tmp_path / "dr", progress=False)
+    got = _dropped(ds)
+    assert got[["example", "context", "reason"]].values.tolist() == [
+        ["Y029", "", "no_promoter"], ["Y003", "dtt", "missing_expression"]]
+    assert "deeprage: left out 1 (no promoter sequence): Y029" in caplog.text
+    table = pd.read_csv(yeast["cfg"]["expression"], sep="\t")
+    table.iloc[4, 2] = 1e96
+    table.to_csv(tmp_path / "lfc.tsv", sep="\t", index=False)
+    with pytest.raises(InputFileError, match=r"lfc\.tsv: log-fold change 1e\+96 for gene 'Y004'"
+                                             r".*expected log-fold change >= -100 and <= 100"):
+        build("deeprage", {**yeast["cfg"], "expression": str(tmp_path / "lfc.tsv")},
+              tmp_path / "x")
+    assert not (tmp_path / "x").exists()
+
+
+def test_chromatin_ranges_in_no_split_are_listed(chromatin_world, tmp_path, caplog):
+    cfg = {**chromatin_world["cfg"], "split": {"method": "chromosome", "train": ["chrA:0-0.5"],
+                                               "valid": ["chrB:0.5-1"], "test": ["chrA:0.8-1"]}}
+    with caplog.at_level(logging.WARNING):
+        ds = build("chromatin", cfg, tmp_path / "ch", progress=False)
+    got = _dropped(ds)
+    assert got[["example", "start", "end", "reason", "detail"]].values.tolist() == [
+        ["chrA:5000-8000", "5000", "8000", "not_in_split", "60 bins"],
+        ["chrB:0-3000", "0", "3000", "not_in_split", "60 bins"]]
+    assert ("chromatin: left out 2 (chromosome range in no split list): chrA:5000-8000, "
+            "chrB:0-3000") in caplog.text
+    resplit = build("chromatin", chromatin_world["cfg"], tmp_path / "ch", progress=False)
+    assert resplit.meta["dropped"] == {} and len(_dropped(resplit)) == 0
+
+
 # ----------------------------------------------------------------------------- simulator output
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory):

@@ -1,10 +1,14 @@
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from kerasgene.errors import ConfigError, InputFileError
 from kerasgene.expression import (
+    MAX_ABS_LOG_RATIO,
+    MAX_TPM,
+    check_range,
     discretize,
     discretize_quantiles,
     log_transform,
@@ -73,3 +77,28 @@ def test_transforms():
         discretize([1], [0.5, -0.5])
     with pytest.raises(ConfigError, match="n_classes must be >= 2"):
         discretize_quantiles([1, 2], 1)
+
+
+def test_infinite_values_are_an_error_naming_gene_and_column(tmp_path):
+    path = tmp_path / "tpm.tsv"
+    path.write_text("gene_id\tA\tB\nG1\t1\t2\nG2\t3\tinf\nG3\t-Inf\tNA\n")
+    with pytest.raises(InputFileError) as err:
+        read_expression_table(path)
+    assert str(err.value) == (f"{path}: infinite value 'inf' for gene 'G2', column 'B' (2 such "
+                              "cells); expected a finite number (leave the cell empty or NA "
+                              "for a missing value)")
+
+
+def test_check_range_bounds_of_tpm_and_log_ratios(tmp_path):
+    path = tmp_path / "tpm.tsv"
+    path.write_text("gene_id\tTPM\nG1\t3\nG2\t1e96\nG3\t\nG4\t-2\n")
+    tpm = read_expression_table(path)["TPM"]
+    with pytest.raises(InputFileError, match=r"tpm\.tsv \[TPM\]: TPM 1e\+96 for gene 'G2', column "
+                                             r"'TPM' \(2 values outside the bounds\); expected "
+                                             r"TPM >= 0 and <= 1e\+07"):
+        check_range(tpm, f"{path} [TPM]", low=0, high=MAX_TPM, what="TPM")
+    check_range(tpm.drop(["G2", "G4"]), str(path), low=0, high=MAX_TPM, what="TPM")  # NaN passes
+    lfc = pd.DataFrame({"heat": [0.5, -130.0]}, index=["Y1", "Y2"])
+    with pytest.raises(InputFileError, match="log-fold change -130 for gene 'Y2', column 'heat'"):
+        check_range(lfc, "lfc.tsv", low=-MAX_ABS_LOG_RATIO, high=MAX_ABS_LOG_RATIO,
+                    what="log-fold change")

@@ -189,6 +189,44 @@ def test_read_vcf_gzip_not_bgzip_asks_for_bgzip(tmp_path):
     assert V.read_vcf(plain) == [V.Variant("chr2", 5, "a", "G", "C")]
 
 
+@pytest.mark.parametrize("name", ["sites.vcf", "sites.vcf.gz"])
+def test_read_sites_only_vcf_without_info_column(tmp_path, name):
+    """7 columns (no INFO), plain or bgzip-compatible gzip: read as if INFO were '.'."""
+    text = ("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\n"
+            "chr1\t10\trs1\tA\tG\t50\tPASS\nchr2\t7\t.\tCT\tC,CTT\t.\t.\n")
+    path = tmp_path / name
+    if name.endswith(".gz"):
+        plain = tmp_path / "plain.vcf"
+        plain.write_text(text)
+        pysam.tabix_compress(str(plain), str(path), force=True)  # bgzip, as tools write it
+    else:
+        path.write_text(text)
+    assert V.read_vcf(path) == [V.Variant("chr1", 10, "rs1", "A", "G"),
+                                V.Variant("chr2", 7, "chr2:7:CT:C", "CT", "C"),
+                                V.Variant("chr2", 7, "chr2:7:CT:CTT", "CT", "CTT")]
+    assert [p.name for p in tmp_path.iterdir() if "kerasgene" in p.name] == []
+    header8 = tmp_path / "h8.vcf"  # an INFO header over 7-column records
+    header8.write_text(HEADER + "chr1\t10\trs1\tA\tG\t50\tPASS\n")
+    assert V.read_vcf(header8) == [V.Variant("chr1", 10, "rs1", "A", "G")]
+    broken = tmp_path / "broken.vcf"  # a later record with a missing column still fails
+    broken.write_text(text + "chr1\t20\t.\tA\n")
+    with pytest.raises(InputFileError, match=r"broken\.vcf: record 3 \(after chr2:7\): "
+                                             r"expected a VCF/BCF file"):
+        V.read_vcf(broken)
+
+
+def test_read_vcf_keeps_iupac_alleles_and_counts_them(tmp_path, caplog):
+    """A REF of M (GRCh38 holds a few) or an ALT of R no longer rejects the file."""
+    path = write_vcf(tmp_path / "iupac.vcf", [("chr1", 10, "a", "A", "G"),
+                                              ("chr1", 12, "b", "M", "G"),
+                                              ("chr1", 14, "c", "C", "R")])
+    with caplog.at_level(logging.WARNING):
+        got = V.read_vcf(path)
+    assert [v.id for v in got] == ["a", "b", "c"]
+    assert (f"{path}: 2 alleles have IUPAC ambiguity codes (status ambiguous_allele, not "
+            "predicted): chr1:12 M>G, chr1:14 C>R") in caplog.text
+
+
 # --------------------------------------------------------------------------------------
 # alleles in oriented windows
 # --------------------------------------------------------------------------------------
@@ -570,6 +608,30 @@ def test_cli_variants_table_and_mutagenesis(run_dir, capsys):
     assert (d / "res" / f"effects_ism_{gid}.png").stat().st_size > 0
     assert sorted(p.name for p in (d / "res").iterdir()) == sorted(
         ["effects.tsv", f"effects_ism_{gid}.tsv", f"effects_ism_{gid}.png"])
+
+
+def test_cli_variants_off_the_genome_get_rows_and_warnings(run_dir, tmp_path, capsys, caplog):
+    """A variant on a chromosome the FASTA lacks and one past a chromosome end: exit 0,
+    a row of each status (today no longer an empty table) and a counted warning."""
+    d, _, records = run_dir
+    fasta = yaml.safe_load((d / "config.yaml").read_text())["data_dir"] + "/genome.fa"
+    with Genome(fasta) as genome:
+        chrom = records[0][0]
+        n = genome.chroms[genome.resolve(chrom)]
+        tail = genome.fetch(chrom, n - 1, n)
+    vcf = write_vcf(tmp_path / "off.vcf", [records[0], ("chrUn_X", 5, "nowhere", "A", "C"),
+                                           (chrom, n, "past", tail + "A", tail)])
+    out = tmp_path / "off.tsv"
+    with caplog.at_level(logging.WARNING):
+        assert main(["variants", "--run", str(d), "--vcf", vcf, "--out", str(out)]) == 0
+    assert ("3 variants: 1 in gene windows (1 ok, 0 ref_mismatch, 0 ambiguous_allele), "
+            "1 unknown_chrom, 1 past_chrom_end; 3 rows") in capsys.readouterr().out
+    tab = pd.read_csv(out, sep="\t", keep_default_na=False).set_index("variant_id")
+    assert (tab.loc["nowhere", "status"], tab.loc["past", "status"]) == ("unknown_chrom",
+                                                                       "past_chrom_end")
+    assert tab.loc[["nowhere", "past"], "delta"].eq("").all()
+    assert "1 of 3 variants lie on a chromosome missing from the FASTA" in caplog.text
+    assert "1 of 3 variants run past the end of their chromosome in the FASTA" in caplog.text
 
 
 def test_cli_bad_inputs_exit_2_with_one_line(run_dir, tmp_path, capsys):
