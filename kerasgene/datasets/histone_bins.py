@@ -49,8 +49,21 @@ false for npz (values used as given); ``log_base`` = 2, ``pseudocount`` = 1
 gene coordinates: ``gtf`` + ``fasta`` (for CSV / npz sources gene ids are looked up in the
 GTF; examples of genes without coordinates are dropped with a warning)
 ``biotypes`` = null; ``chunk_size`` = 500
+``max_genes_outside`` = 0.01 (see below)
 ``split`` = null → ``given`` for per-split CSVs, else ``{method: random, group: gene_id}``;
 ``unseen_cell`` holds out whole cell types.
+
+What is left out, and why
+-------------------------
+Counted in one warning per reason and listed in ``dropped.tsv``
+(:mod:`kerasgene.datasets.dropped`): expression ids absent from the annotation (``gtf``
+may be GTF or GFF3), a second id of one gene, missing (empty / NA) expression, genes on
+chromosomes the marks' bigWigs (or the FASTA, with k-mers) lack, and genes whose body runs
+past the end of their chromosome — as in :mod:`kerasgene.datasets.regions`, more than one
+such gene and more than ``max_genes_outside`` of a chromosome's genes is an error naming
+the annotation and the genome. TSS windows running past a chromosome end are kept, padded
+with 0 (marks) and N (k-mers), with one warning. Expression to be log-transformed must be
+a TPM (finite, ≥ 0, ≤ 10⁷); values used as given must be finite.
 """
 
 from __future__ import annotations

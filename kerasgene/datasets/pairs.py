@@ -39,6 +39,18 @@ Config keys (``build_pairs(config, out_dir)`` / the ``deeprage`` YAML section)
     ``class_thresholds`` overrides either.
 ``split`` = ``{method: random, fractions: [0.8, 0.1, 0.1], seed: 42}`` (the code's split)
     ``random`` pairs, ``unseen_gene``, ``unseen_condition`` or ``unseen_pair``.
+``max_genes_outside`` = 0.01
+    With ``fasta`` + ``gtf``: genes outside their chromosome are dropped; more than one and
+    more than this fraction of a chromosome's genes is an error naming both files (as in
+    :mod:`kerasgene.datasets.regions`).
+
+What is left out, and why
+-------------------------
+Counted in one warning per reason and listed in ``dropped.tsv``
+(:mod:`kerasgene.datasets.dropped`): pairs with a missing (empty / NA) log-fold change,
+conditions without regulator states, genes without a promoter record, or (``gtf``, GTF
+or GFF3, matched by exact id) absent from the annotation, on a chromosome the FASTA lacks,
+or outside their chromosome. Log-fold changes must be finite with ``|x| ≤ 100``.
 """
 
 from __future__ import annotations
