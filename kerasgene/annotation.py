@@ -68,6 +68,8 @@ log = logging.getLogger(__name__)
 
 _ATTR = re.compile(r'\s*([^\s";]+)\s+(?:"([^"]*)"|([^\s;]+))\s*;?')
 _GFF3_ATTR = re.compile(r"^\s*[^\s=;\"]+=")
+_GTF_ID = {key: re.compile(rf'(?:^|;)\s*{key}\s+(?:"([^"]*)"|([^\s;"]+))')
+           for key in ("gene_id", "transcript_id")}
 _BIOTYPE_KEYS = ("gene_type", "gene_biotype", "biotype")
 _NAME_KEYS = ("gene_name", "Name", "gene")
 _ID_PREFIXES = ("gene:", "gene-", "transcript:", "rna-")
@@ -292,18 +294,18 @@ def _gtf_records(path: Path) -> dict[str, _Record]:
             continue
         cols = _columns(path, lineno, line, "GTF")
         chrom, _, feature, start, end, _, strand = cols[:7]
-        attrs = parse_attributes(cols[8])
-        if "gene_id" not in attrs:
+        gid = _gtf_value(cols[8], "gene_id")
+        if gid is None:
             raise InputFileError(f"{path}:{lineno}: {feature} record without a gene_id "
                                  "attribute")
         lo, hi = _interval(path, lineno, start, end, strand, one_based=True)
-        gid = attrs["gene_id"]
         if feature == "gene":
-            rec = gene_recs.setdefault(gid, _new_record(attrs, gid))
+            rec = gene_recs.setdefault(gid, _new_record(parse_attributes(cols[8]), gid))
             rec.spans.append((chrom, strand, lo, hi))
             continue
-        tx_recs.setdefault(gid, _new_record(attrs, gid))
-        key = (gid, attrs.get("transcript_id", ""), chrom, strand)
+        if gid not in tx_recs:  # the full attributes once per gene (name, biotype)
+            tx_recs[gid] = _new_record(parse_attributes(cols[8]), gid)
+        key = (gid, _gtf_value(cols[8], "transcript_id") or "", chrom, strand)
         span = tx_span.setdefault(key, [lo, hi])
         span[0], span[1] = min(span[0], lo), max(span[1], hi)
     for (gid, _, chrom, strand), (lo, hi) in tx_span.items():
@@ -314,6 +316,12 @@ def _gtf_records(path: Path) -> dict[str, _Record]:
         if gid not in gene_recs:
             records[gid] = rec
     return records
+
+
+def _gtf_value(text: str, key: str) -> str | None:
+    """The first value of attribute ``key`` in a GTF attribute column (None if absent)."""
+    m = _GTF_ID[key].search(text)
+    return None if m is None else (m.group(1) if m.group(1) is not None else m.group(2))
 
 
 def _new_record(attrs: dict[str, str], gid: str) -> _Record:

@@ -122,6 +122,19 @@ def test_gene_windows_orientation():
     assert starts[0, 1] + 500 == plus.tts and ends[1, 1] - 1 - 500 == minus.tts
 
 
+def test_window_fit_classes():
+    from kerasgene.annotation import Gene
+    from kerasgene.datasets.regions import window_fit
+
+    genes = [Gene("in", "in", "c", 3000, 5000, "+"), Gene("pad", "pad", "c", 200, 900, "+"),
+             Gene("padm", "padm", "c", 8000, 9900, "-"), Gene("past", "past", "c", 9000, 10_200, "-"),
+             Gene("beyond", "beyond", "c", 10_000, 11_000, "+"), Gene("u", "u", "z", 1, 2, "+")]
+    assert window_fit(genes, {"c": 10_000}, (1000, 500), (500, 500)).tolist() == [
+        "inside", "padded", "padded", "past_chrom_end", "beyond_chrom_end", "unknown_chrom"]
+    assert window_fit(genes[:1], {"c": 10_000}, (3001, 0), (0, 0)).tolist() == ["padded"]
+    assert window_fit(genes[:1], {"c": 10_000}, (3000, 0), (0, 0)).tolist() == ["inside"]
+
+
 def test_isegnet_shapes_dtypes_labels(isegnet_ds, world):
     ds = isegnet_ds
     assert ds.input_names == ["sequence", "epigenome"] and ds.target_name == "expression"

@@ -265,18 +265,15 @@ def window_fit(genes: Sequence[Gene], lengths: Mapping[str, int],
     ``beyond_chrom_end`` (the body starts at or after the end); ``unknown_chrom``.
     """
     _, starts, ends, _ = gene_windows(genes, tss_flank, tts_flank)
-    out = np.full(len(genes), "inside", dtype=object)
-    for i, g in enumerate(genes):
-        length = lengths.get(g.chrom)
-        used = ends[i] > starts[i]
-        if length is None:
-            out[i] = "unknown_chrom"
-        elif g.start >= length:
-            out[i] = "beyond_chrom_end"
-        elif g.end > length:
-            out[i] = "past_chrom_end"
-        elif (starts[i][used] < 0).any() or (ends[i][used] > length).any():
-            out[i] = "padded"
+    length = np.array([lengths.get(g.chrom, -1) for g in genes], dtype=np.int64)
+    g_start = np.array([g.start for g in genes], dtype=np.int64)
+    g_end = np.array([g.end for g in genes], dtype=np.int64)
+    used = ends > starts
+    outside = (used & ((starts < 0) | (ends > length[:, None]))).any(axis=1)
+    out = np.where(outside, "padded", "inside").astype(object)
+    out[g_end > length] = "past_chrom_end"
+    out[g_start >= length] = "beyond_chrom_end"
+    out[length < 0] = "unknown_chrom"
     return out.astype(str)
 
 
@@ -297,12 +294,13 @@ def screen_genes(genes: Sequence[Gene], lengths: Mapping[str, int], tss_flank: t
     """
     genes = list({g.id: g for g in genes}.values())
     fit = window_fit(genes, lengths, tss_flank, tts_flank)
-    for chrom in sorted({g.chrom for g in genes}):
-        on = np.array([g.chrom == chrom for g in genes])
-        outside = on & np.isin(fit, ("past_chrom_end", "beyond_chrom_end"))
-        n_out, n = int(outside.sum()), int(on.sum())
+    chroms = np.array([g.chrom for g in genes], dtype=object)
+    outside = np.isin(fit, ("past_chrom_end", "beyond_chrom_end"))
+    for chrom in sorted(set(chroms[outside])):
+        on = chroms == chrom
+        n_out, n = int((on & outside).sum()), int(on.sum())
         if n_out > 1 and n_out > max_outside * n:
-            ids = ", ".join(genes[i].id for i in np.flatnonzero(outside)[:3])
+            ids = ", ".join(genes[i].id for i in np.flatnonzero(on & outside)[:3])
             raise InputFileError(
                 f"{annotation} and {genome} do not match: {n_out} of {n} genes on {chrom} lie "
                 f"past its end ({lengths[chrom]:,} bp; e.g. {ids}); use the genome the "
