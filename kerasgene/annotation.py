@@ -159,6 +159,8 @@ def sniff_annotation(path: str | os.PathLike) -> str | None:
             return "gff3" if _GFF3_ATTR.match(cols[8]) else "gtf"
         if len(cols) >= 3 and cols[1].strip().isdigit() and cols[2].strip().isdigit():
             return "bed"
+        if len(cols) >= 5 and cols[3].strip().isdigit() and cols[4].strip().isdigit():
+            return "gtf"  # a GTF line with missing or extra columns: the parser says which
         return None
     return None
 

@@ -272,6 +272,9 @@ def test_read_genes_dispatch_and_not_an_annotation(tmp_path):
     assert sniff_annotation(listing) is None
     with pytest.raises(InputFileError, match=r"ids\.txt: not a GTF, GFF3 or BED annotation"):
         read_genes(listing)
+    listing.write_text("chr1\tx\tgene\t1\t10\t.\t+\t.\tgene_id \"A\";\t\n")  # a trailing tab
+    with pytest.raises(InputFileError, match=r"ids\.txt:1: GTF line has 10 tab-separated columns"):
+        read_genes(listing)
     bed.write_text("chr1\t30\t20\tA\t0\t+\n")
     with pytest.raises(InputFileError, match=r"genes\.txt:1: start 30 > end 20"):
         read_genes(bed)
