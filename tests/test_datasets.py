@@ -812,6 +812,32 @@ def test_cli_prepare_bad_expression_or_mismatched_genome_exits_2(world, tmp_path
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("case, expected", [
+    ("truncated", "genes.gtf.gz: truncated or corrupt gzip GTF file (after line"),
+    ("swapped", "genes.gtf.gz:3: start 3000 > end 2000; expected start <= end"),
+    ("no_id", "genes.gtf.gz:2: GFF3 gene record without an ID or gene_id attribute"),
+])
+def test_cli_prepare_bad_annotation_exits_2(world, tmp_path, capsys, case, expected):
+    import gzip
+
+    from kerasgene.cli import main
+
+    lines = Path(world["gtf"]).read_text().splitlines(keepends=True)
+    if case == "swapped":
+        lines[2] = lines[2].replace("\t101\t2000\t", "\t3000\t2000\t")
+    if case == "no_id":
+        lines = ["##gff-version 3\n", "chr1\tx\tgene\t1\t100\t.\t+\t.\tName=A\n"]
+    data = gzip.compress("".join(lines * (300 if case == "truncated" else 1)).encode())
+    (tmp_path / "genes.gtf.gz").write_bytes(data[: len(data) // 2] if case == "truncated"
+                                            else data)
+    cfg = _isegnet_cfg(world)
+    cfg["gtf"] = str(tmp_path / "genes.gtf.gz")
+    assert main(["prepare", "--config", str(_prepare_config(tmp_path, cfg))]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and expected in err
+    assert not (tmp_path / "run").exists()
+
+
 def test_mismatch_can_be_allowed_and_is_listed(world, tmp_path, caplog):
     cfg = _variant_world(world, tmp_path, [("gPast", "chr2", 11_500, 12_400, "+"),
                                            ("gBeyond", "chr2", 15_000, 16_000, "-")],
