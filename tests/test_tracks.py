@@ -73,8 +73,9 @@ def test_bad_inputs(tmp_path, bigwig):
     with pytest.raises(InputFileError, match="not found"):
         Track(tmp_path / "none.bw")
     fake = tmp_path / "fake.bw"
-    fake.write_text("track type=bedGraph\nchr1\t0\t10\t1.0\n")
-    with pytest.raises(InputFileError, match="not a bigWig"):
+    fake.write_text("##fileformat=VCFv4.2\nchr1\t10\t.\tA\tC\n")
+    with pytest.raises(InputFileError, match=r"fake\.bw: not a track file: expected bigWig, "
+                                             r"bigBed or bedGraph \(plain or gzip\), found text"):
         Track(fake)
     with pytest.raises(InvalidRegionError, match="start > end"):
         Track(bigwig[0]).values("chr1", 10, 0)

@@ -49,6 +49,10 @@ false for npz (values used as given); ``log_base`` = 2, ``pseudocount`` = 1
 gene coordinates: ``gtf`` + ``fasta`` (for CSV / npz sources gene ids are looked up in the
 GTF; examples of genes without coordinates are dropped with a warning)
 ``biotypes`` = null; ``chunk_size`` = 500
+``chrom_aliases`` = null: optional chromosome alias table (UCSC ``chromAlias.txt`` or a user
+table; :mod:`kerasgene.chroms`) for the tracks, GTF and FASTA. Tracks may be bigWig, bigBed
+or bedGraph (:mod:`kerasgene.track_formats`; a bedGraph's chromosome sizes are its own);
+the FASTA may be plain, gzip, bgzip or 2bit
 ``split`` = null → ``given`` for per-split CSVs, else ``{method: random, group: gene_id}``;
 ``unseen_cell`` holds out whole cell types.
 """
@@ -64,6 +68,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from kerasgene.annotation import Gene, read_gtf
+from kerasgene.chroms import load_aliases
 from kerasgene.datasets import base
 from kerasgene.datasets.regions import gene_windows, match_gene_ids
 from kerasgene.errors import ConfigError, InputFileError
@@ -81,7 +86,7 @@ DEFAULTS = {
     "n_bins": 100, "window": 10_000, "bin_stat": "mean", "strand_orient": True,
     "mark_transform": "none", "label": "regression", "log": None, "log_base": 2.0,
     "pseudocount": 1.0, "cell_stats": False, "kmers": None, "chunk_size": 500,
-    "split": None,
+    "split": None, "chrom_aliases": None,
 }
 KMER_KEYS = {"k", "min_count", "alphabet"}
 BIGWIG_CELL_KEYS = {"marks", "expression", "expression_column", "gene_column"}
@@ -362,7 +367,7 @@ def build_histone(config: Mapping | None = None, out_dir: str | os.PathLike | No
                       and all(g != "none" for c in cells for g in c["given_split"])
                       else {"method": "random", "fractions": [0.6, 0.2, 0.2], "seed": 0,
                             "group": "gene_id"})
-    for key in ("gtf", "fasta"):
+    for key in ("gtf", "fasta", "chrom_aliases"):
         if cfg[key]:
             inputs[key] = base.resolve_path(cfg[key], base_dir)
     params = {k: v for k, v in cfg.items() if k != "split"}
@@ -375,6 +380,7 @@ def build_histone(config: Mapping | None = None, out_dir: str | os.PathLike | No
     # genes: coordinates from the GTF (needed by bigWigs and k-mers)
     gtf_genes = read_gtf(inputs["gtf"], cfg["biotypes"]) if "gtf" in inputs else None
     trackset_cache = []
+    table = load_aliases(inputs.get("chrom_aliases"))
     try:
         for c in cells:
             if source == "bigwig":
@@ -461,7 +467,7 @@ def build_histone(config: Mapping | None = None, out_dir: str | os.PathLike | No
             for ci, c in enumerate(cells):
                 s1 = np.zeros((n_bins, n_marks))
                 s2 = np.zeros((n_bins, n_marks))
-                ts = TrackSet(c["tracks"]) if source == "bigwig" else None
+                ts = TrackSet(c["tracks"], aliases=table) if source == "bigwig" else None
                 if ts is not None:
                     trackset_cache.append(ts)
                     ts.check_same_chroms()
@@ -492,7 +498,7 @@ def build_histone(config: Mapping | None = None, out_dir: str | os.PathLike | No
                 channel_names += [f"{m}_std" for m in cfg["marks"]]
             kept_kmers: list[str] = []
             if kmer_cfg:
-                kept_kmers = _write_kmers(writer, inputs["fasta"], gene_objs, window, n_bins,
+                kept_kmers = _write_kmers(writer, inputs["fasta"], table, gene_objs, window, n_bins,
                                           kmer_cfg, cfg["strand_orient"], progress)
                 channel_names += kept_kmers
             writer.save("expression", np.concatenate([c["expression"] for c in cells]))
@@ -519,14 +525,14 @@ def build_histone(config: Mapping | None = None, out_dir: str | os.PathLike | No
             ts.close()
 
 
-def _write_kmers(writer, fasta, genes, window, n_bins, kcfg, orient, progress) -> list[str]:
+def _write_kmers(writer, fasta, table, genes, window, n_bins, kcfg, orient, progress) -> list[str]:
     if any(g is None for g in genes):
         raise ConfigError("histone.kmers: every gene needs coordinates from the GTF")
     k, alphabet = int(kcfg["k"]), str(kcfg["alphabet"])
     names = kmer_names(k, alphabet)
     totals = np.zeros(len(names), np.int64)
     step = 500
-    with Genome(fasta) as genome:
+    with Genome(fasta, aliases=table) as genome:
         for lo in tqdm(range(0, len(genes), step), desc="k-mer totals", disable=not progress):
             for s in _sequences(genome, genes[lo : lo + step], window, orient):
                 totals += kmer_counts(s, k, n_bins, alphabet).sum(axis=1)

@@ -28,7 +28,9 @@ Config keys (``build_pairs(config, out_dir)`` / the ``deeprage`` YAML section)
     FASTA of promoter sequences, one record per gene id (the last ``promoter_length``
     bases are used — those next to the TSS — and shorter records are N-padded on the 5'
     side). Or ``fasta`` + ``gtf``: ``promoter_length`` bases immediately upstream of each
-    gene's TSS, strand-oriented.
+    gene's TSS, strand-oriented. Either genome file may be a FASTA (plain, gzip, bgzip)
+    or 2bit; ``chrom_aliases`` (optional; :mod:`kerasgene.chroms`) maps the GTF's
+    chromosome names to the genome's.
 ``promoter_length`` = 1000; ``n_value`` = [0.31, 0.19, 0.19, 0.31]
     One-hot row for N (A, C, G, T), as in the authors' code.
 ``target`` = ``expression`` | ``class``
@@ -75,7 +77,7 @@ DEFAULTS = {
     "conditions": None, "regulator_format": "auto", "regulator_names": None,
     "condition_names": None, "promoters": None, "fasta": None, "gtf": None,
     "promoter_length": 1000, "n_value": list(DEEPRAGE_N), "target": "expression",
-    "classes": 3, "class_thresholds": None,
+    "classes": 3, "class_thresholds": None, "chrom_aliases": None,
     "split": {"method": "random", "fractions": [0.8, 0.1, 0.1], "seed": 42},
 }
 
@@ -314,7 +316,8 @@ def _promoters(cfg, base_dir, gene_ids: list[str], length: int, n_value) -> tupl
                         short, length)
     elif cfg["fasta"] and cfg["gtf"]:
         genes = {g.id: g for g in read_gtf(base.resolve_path(cfg["gtf"], base_dir))}
-        with Genome(base.resolve_path(cfg["fasta"], base_dir)) as genome:
+        with Genome(base.resolve_path(cfg["fasta"], base_dir),
+                    aliases=base.resolve_path(cfg["chrom_aliases"], base_dir)) as genome:
             for gid in gene_ids:
                 g = genes.get(gid)
                 if g is None:
@@ -359,7 +362,7 @@ def build_pairs(config: Mapping | None = None, out_dir: str | os.PathLike | None
         raise ConfigError("deeprage.promoter_length: must be >= 1")
     inputs = {k: base.resolve_path(cfg[k], base_dir) for k in
               ("expression", "regulators", "regulator_names", "condition_names", "promoters",
-               "fasta", "gtf") if cfg[k]}
+               "fasta", "gtf", "chrom_aliases") if cfg[k]}
     params = {k: v for k, v in cfg.items() if k != "split"}
     params["class_thresholds"] = thresholds
     writer = base.DatasetWriter(out_dir, "deeprage", params, inputs)
