@@ -380,7 +380,7 @@ def build_histone(config: Mapping | None = None, out_dir: str | os.PathLike | No
     # genes: coordinates from the GTF (needed by bigWigs and k-mers)
     gtf_genes = read_gtf(inputs["gtf"], cfg["biotypes"]) if "gtf" in inputs else None
     trackset_cache = []
-    table = load_aliases(inputs.get("chrom_aliases"))
+    aliases = load_aliases(inputs.get("chrom_aliases"))
     try:
         for c in cells:
             if source == "bigwig":
@@ -467,7 +467,7 @@ def build_histone(config: Mapping | None = None, out_dir: str | os.PathLike | No
             for ci, c in enumerate(cells):
                 s1 = np.zeros((n_bins, n_marks))
                 s2 = np.zeros((n_bins, n_marks))
-                ts = TrackSet(c["tracks"], aliases=table) if source == "bigwig" else None
+                ts = TrackSet(c["tracks"], aliases=aliases) if source == "bigwig" else None
                 if ts is not None:
                     trackset_cache.append(ts)
                     ts.check_same_chroms()
@@ -498,7 +498,7 @@ def build_histone(config: Mapping | None = None, out_dir: str | os.PathLike | No
                 channel_names += [f"{m}_std" for m in cfg["marks"]]
             kept_kmers: list[str] = []
             if kmer_cfg:
-                kept_kmers = _write_kmers(writer, inputs["fasta"], table, gene_objs, window, n_bins,
+                kept_kmers = _write_kmers(writer, inputs["fasta"], aliases, gene_objs, window, n_bins,
                                           kmer_cfg, cfg["strand_orient"], progress)
                 channel_names += kept_kmers
             writer.save("expression", np.concatenate([c["expression"] for c in cells]))
@@ -525,14 +525,14 @@ def build_histone(config: Mapping | None = None, out_dir: str | os.PathLike | No
             ts.close()
 
 
-def _write_kmers(writer, fasta, table, genes, window, n_bins, kcfg, orient, progress) -> list[str]:
+def _write_kmers(writer, fasta, aliases, genes, window, n_bins, kcfg, orient, progress) -> list[str]:
     if any(g is None for g in genes):
         raise ConfigError("histone.kmers: every gene needs coordinates from the GTF")
     k, alphabet = int(kcfg["k"]), str(kcfg["alphabet"])
     names = kmer_names(k, alphabet)
     totals = np.zeros(len(names), np.int64)
     step = 500
-    with Genome(fasta, aliases=table) as genome:
+    with Genome(fasta, aliases=aliases) as genome:
         for lo in tqdm(range(0, len(genes), step), desc="k-mer totals", disable=not progress):
             for s in _sequences(genome, genes[lo : lo + step], window, orient):
                 totals += kmer_counts(s, k, n_bins, alphabet).sum(axis=1)
