@@ -3,8 +3,9 @@
 Where: beside the source file when its folder is writable (so the derived file travels
 with the data, as a ``.fai`` does), else in ``$KERASGENE_CACHE`` or ``~/.cache/kerasgene``.
 Named ``SOURCE_NAME.kg-OWNER-STATE.SUFFIX``: OWNER identifies the source by its absolute
-path, STATE by its size, mtime and the conversion's parameters, so a changed source (or
-other parameters) gives a new name and the older versions of the same source are removed.
+path and the derivation's parameters (so two conversions of one file coexist), STATE the
+source's size and mtime, so a changed source gives a new name and the files derived from
+its older versions with the same parameters are removed.
 Written atomically (:mod:`kerasgene._io`); temporaries of killed processes are removed.
 """
 
@@ -57,18 +58,18 @@ def derived_path(source: str | os.PathLike, suffix: str, params: Any = None) -> 
     suffix
         Ending of the derived file, e.g. ``".bgz"``, ``".bw"``, ``".fai"``.
     params
-        JSON-serialisable parameters of the derivation (part of the name's STATE).
+        JSON-serialisable parameters of the derivation (part of the name's OWNER).
     """
     source = Path(source)
     st = source.stat()
-    owner = _digest(str(source.resolve()), 8)
-    state = _digest([st.st_size, st.st_mtime_ns, params], 10)
+    owner = _digest([str(source.resolve()), params], 8)
+    state = _digest([st.st_size, st.st_mtime_ns], 10)
     return cache_dir(source) / f"{source.name}.kg-{owner}-{state}{suffix}"
 
 
 def remove_older_versions(path: Path) -> list[Path]:
-    """Remove other versions of the derived file ``path`` (same source, other STATE), the
-    files derived from them (``.fai``, ``.gzi``) and stale temporaries of the same source."""
+    """Remove other versions of the derived file ``path`` (same source and parameters, other
+    STATE), the files derived from them (``.fai``, ``.gzi``) and stale temporaries of the same source."""
     name = path.name
     prefix = name[: name.rindex("-") + 1]  # SOURCE.kg-OWNER-
     removed = remove_stale_temporaries(path.parent, pattern=f".{prefix}*")
