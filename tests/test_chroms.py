@@ -87,6 +87,6 @@ def test_bad_alias_tables(tmp_path):
 def test_alias_shared_by_two_chromosomes_of_a_file_is_ambiguous(ucsc):
     names = alias_map(["chr1", "NC_000002.12", "2"], ucsc)  # chr2 is both NC_… and 2 here
     assert resolve("2", names, "f") == "2"  # exact names win
-    with pytest.raises(UnknownChromosomeError, match="'chr2' is ambiguous: it is an alias of "
-                                                     "'NC_000002.12' and '2'"):
+    with pytest.raises(UnknownChromosomeError, match=r"'chr2' is ambiguous: it is an alias of "
+                                                     r"'NC_000002\.12' and '2'"):
         resolve("chr2", names, "f")
