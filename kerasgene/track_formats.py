@@ -99,7 +99,9 @@ def _bbi_error(path: Path, kind: str, detail: str) -> InputFileError:
 
 
 def read_bbi_header(path: str | os.PathLike) -> BBIHeader:
-    """Check the structure of a bigWig / bigBed file without trusting it (see module doc).
+    """Check the structure of a bigWig / bigBed file without trusting it (see module doc):
+    the offsets of its header, the magic numbers of the structures they point at, the root
+    nodes of its indexes and the magic number that ends the file.
 
     Raises
     ------
@@ -154,10 +156,13 @@ def read_bbi_header(path: str | os.PathLike) -> BBIHeader:
 
         if 64 + 24 * zooms > size:
             raise _bbi_error(path, kind, "zoom headers incomplete")
+        if read(size - 4, 4) != head[:4]:  # bigWig / bigBed writers end the file with it
+            raise _bbi_error(path, kind, "no magic number at the end of the file")
         check_magic(chrom_tree, _CHROM_TREE_MAGIC, "chromosome tree")
         if not 64 <= full_data < size:
             raise _bbi_error(path, kind, f"data section at byte {full_data} missing")
-        n_blocks = check_rtree(full_index, "data index")
+        # a file written without any interval has no data index
+        n_blocks = check_rtree(full_index, "data index") if full_index else 0
         for z in range(zooms):
             _, _, z_data, z_index = struct.unpack(order + "IIQQ", read(64 + 24 * z, 24))
             if z_data >= size:
@@ -201,6 +206,8 @@ def sniff_track(path: str | os.PathLike) -> str:
         with _open_text(path) as fh:
             for line in fh:
                 fields = line.split()
+                if line.startswith("track") and "type=bedGraph" in line:
+                    return "bedgraph"
                 if not fields or fields[0] in ("track", "browser") or line.startswith("#"):
                     continue
                 if len(fields) >= 4 and fields[1].isdigit() and fields[2].isdigit():
