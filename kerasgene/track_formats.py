@@ -26,7 +26,8 @@ bigBed
     Each feature's value is one numeric field: ``value_column`` names it (a field of the
     file's autoSql, e.g. narrowPeak's ``signalValue``, or a 1-based BED column number);
     the default is ``score`` (BED column 5). Features that overlap (e.g. several summits
-    of one peak) are combined by their maximum, with a warning that counts them.
+    of one peak) are combined by their maximum, with a warning that counts them; a NaN
+    value is missing data (counted in a warning).
 """
 
 from __future__ import annotations
@@ -451,7 +452,7 @@ def bigbed_to_bigwig(path: str | os.PathLike, value_column: str | int | None = N
             fields = _autosql_fields(bb.SQL()) or list(_BED_FIELDS)
             idx = _value_index(path, fields, value_column)
             sizes = dict(bb.chroms())
-            data, n_overlaps, examples = {}, 0, []
+            data, n_overlaps, examples, n_nan = {}, 0, [], 0
             for chrom, size in sizes.items():
                 entries = bb.entries(chrom, 0, size) or []
                 starts = np.array([e[0] for e in entries], dtype=np.int64)
@@ -467,6 +468,7 @@ def bigbed_to_bigwig(path: str | os.PathLike, value_column: str | int | None = N
                                              f"{value_column!r} is {got!r}; expected a "
                                              f"number") from None
                 ok = ~np.isnan(values)
+                n_nan += int((~ok).sum())
                 starts, ends, values = starts[ok], ends[ok], values[ok]
                 order = np.argsort(starts, kind="stable")
                 starts, ends, values = starts[order], ends[order], values[order]
@@ -483,6 +485,9 @@ def bigbed_to_bigwig(path: str | os.PathLike, value_column: str | int | None = N
         if not any(len(d[0]) for d in data.values()):
             raise InputFileError(f"{path}: holds no feature; a track without data would be an "
                                  f"all-zero channel")
+        if n_nan:
+            log.warning("%s: %d features with %s NaN read as missing data (0)", path, n_nan,
+                        value_column)
         if n_overlaps:
             log.warning("%s: %d features overlap others; overlapping bases take the maximum "
                         "%s (e.g. %s)", path, n_overlaps, value_column,

@@ -182,8 +182,6 @@ class Track:
         self.bigwig = as_bigwig(self.path, self.format, chrom_sizes=chrom_sizes,
                                 aliases=self.alias_table, value_column=value_column)
         info = read_bbi_header(self.bigwig)
-        if info.kind != "bigwig":
-            raise InputFileError(f"{self.bigwig}: not a bigWig file (a bigBed)")
         if info.empty:
             raise InputFileError(f"{self.path}: holds no data (no interval on any "
                                  f"chromosome); as a track it would be an all-zero channel")
@@ -198,14 +196,18 @@ class Track:
         # not pyBigWig's header(): it crashes on a file holding NaN and rounds to integers
         self.header: dict = {"version": info.version, "nLevels": info.zoom_levels,
                              **(info.summary or {})}
-        self.transform = make_transform(transform)
         self._aliases = _chroms.alias_map(self.chroms, self.alias_table)
-        self.nan_bases = self._count_nan() if info.has_nan else 0
+        try:
+            self.transform = make_transform(transform)
+            self.nan_bases = self._count_nan() if info.has_nan else 0
+        except BaseException:
+            self.close()
+            raise
         if self.nan_bases:
             log.warning("%s: %d bases hold NaN values; read as missing data (0)", self.path,
                         self.nan_bases)
 
-    def _count_nan(self, step: int = 10_000_000) -> int:
+    def _count_nan(self, step: int = 1_000_000) -> int:
         """Bases holding NaN, read chromosome by chromosome in ``step``-bp pieces."""
         n = 0
         for chrom, size in self.chroms.items():
