@@ -1,26 +1,56 @@
-"""DNA sequence: indexed FASTA access (pyfaidx), one-hot encoding and k-mer counts.
+"""DNA sequence: genome access (FASTA via pyfaidx, 2bit via py2bit), one-hot and k-mers.
 
 Coordinates are 0-based, half-open. Windows may run past either end of a chromosome
 (a gene near a telomere); the part outside is padded with ``N``.
+
+Genome files
+------------
+:class:`Genome` recognises the format from the file's first bytes, not its name:
+
+- plain FASTA, and bgzip FASTA named ``*.gz`` / ``*.bgz``: read with pyfaidx; the ``.fai``
+  (and for bgzip the ``.gzi``) index is built once beside the file, or in the cache
+  (:mod:`kerasgene.cache`) when the file's folder is read-only;
+- plain-gzip FASTA (``.fa.gz`` as UCSC and Ensembl ship genomes), or a bgzip file under
+  another name: recompressed once to bgzip (Bio.bgzf) in the cache, keyed by the source's
+  size and mtime, then read as above;
+- 2bit (UCSC): read with py2bit.
+
+Any other file is an error naming it and these formats. Indexes and recompressed copies
+are written atomically (:mod:`kerasgene._io`); racing processes wait on a lock held on the
+source itself, so no lock or temporary file is left behind by an error or a kill.
 """
 
 from __future__ import annotations
 
 import fcntl
+import gzip
 import itertools
+import logging
 import os
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
+import py2bit
 import pyfaidx
 
 from kerasgene import chroms as _chroms
+from kerasgene._io import atomic_path
+from kerasgene.cache import derived_path, remove_older_versions
 from kerasgene.errors import InputFileError, InvalidRegionError
+
+log = logging.getLogger(__name__)
 
 BASES = "ACGT"
 _COMPLEMENT = str.maketrans(
     "ACGTRYMKBDHVNacgtrymkbdhvnSWsw", "TGCAYRKMVHDBNtgcayrkmvhdbnSWsw"
 )
+#: What :class:`Genome` reads, as named in error messages.
+GENOME_FORMATS = "FASTA (plain, gzip or bgzip) or 2bit"
+_TWOBIT_MAGIC = 0x1A412743
+_FASTA_ERRORS = (pyfaidx.FastaIndexingError, pyfaidx.UnsupportedCompressionFormat, ValueError,
+                 UnicodeDecodeError, EOFError, zlib.error)
 
 
 def check_readable(path: str | os.PathLike, what: str) -> Path:
@@ -53,60 +83,235 @@ def reverse_complement(seq: str) -> str:
     return seq.translate(_COMPLEMENT)[::-1]
 
 
-def _index_fasta(path: Path) -> None:
-    """Build ``path.fai`` once; a lock file makes racing processes wait for one builder."""
-    fai = Path(str(path) + ".fai")
-    if fai.exists() and fai.stat().st_mtime >= path.stat().st_mtime:
-        return
-    lock_path = Path(str(path) + ".fai.lock")
+# ----------------------------------------------------------------------------- formats
+def describe_head(head: bytes) -> str:
+    """A few words on what a file starts with, for error messages."""
     try:
-        lock = open(lock_path, "a")
-    except OSError as err:
-        raise InputFileError(f"{path}: cannot create FASTA index {fai} ({err.strerror})") from None
-    with lock:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return "binary data"
+    if any(c < " " and c not in "\t\r\n" for c in text):
+        return "binary data"
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return f"text starting {first[:30]!r}" if first else "an empty file"
+
+
+def _not_a_genome(path: Path, head: bytes) -> InputFileError:
+    return InputFileError(f"{path}: not a genome file: expected {GENOME_FORMATS} (a FASTA "
+                          f"starts with '>'), found {describe_head(head)}")
+
+
+def sniff_genome(path: str | os.PathLike) -> str:
+    """The format of a genome file from its first bytes.
+
+    Returns
+    -------
+    ``"fasta"``, ``"bgzf"`` (bgzip FASTA), ``"gzip"`` (plain gzip, checked when
+    decompressed) or ``"2bit"``.
+
+    Raises
+    ------
+    InputFileError
+        When the file is none of these (an empty file, binary data, text not starting
+        with ``>``).
+    """
+    path = Path(path)
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+    if len(head) >= 4 and struct.unpack("<I", head[:4])[0] == _TWOBIT_MAGIC:
+        return "2bit"
+    if len(head) >= 4 and struct.unpack(">I", head[:4])[0] == _TWOBIT_MAGIC:
+        raise InputFileError(f"{path}: big-endian 2bit file; expected a little-endian 2bit "
+                             f"file (as faToTwoBit writes) or a FASTA")
+    if head[:2] == b"\x1f\x8b":
+        bgzf = len(head) >= 14 and head[3] & 4 and head[12:14] == b"BC"
+        return "bgzf" if bgzf else "gzip"
+    if not head.lstrip().startswith(b">"):
+        raise _not_a_genome(path, head)
+    return "fasta"
+
+
+def _bgzip_copy(source: Path) -> Path:
+    """A bgzip copy of a gzip FASTA in the cache (made once; see :mod:`kerasgene.cache`)."""
+    from Bio import bgzf
+
+    target = derived_path(source, ".bgz", "bgzip")
+    if target.exists():
+        return target
+    remove_older_versions(target)
+    log.info("%s: recompressing gzip to bgzip once, for random access (%s)", source, target)
+    try:
+        with atomic_path(target) as tmp, gzip.open(source, "rb") as src, \
+                bgzf.BgzfWriter(str(tmp), "wb") as dst:
+            chunk = src.read(1 << 20)
+            if not chunk.lstrip().startswith(b">"):
+                raise InputFileError(f"{source}: gzip file does not hold a FASTA: expected "
+                                     f"'>' first once decompressed, found {describe_head(chunk)}")
+            while chunk:
+                dst.write(chunk)
+                chunk = src.read(1 << 20)
+    except (EOFError, zlib.error, gzip.BadGzipFile) as err:
+        raise InputFileError(f"{source}: truncated or corrupt gzip file ({err}); expected a "
+                             f"complete gzip FASTA") from None
+    return target
+
+
+def _check_twobit(path: Path) -> None:
+    """Raise InputFileError if a 2bit file is shorter than its records say (py2bit reads
+    past the end of a truncated file without an error)."""
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        data = fh.read(16)
+        if len(data) < 16:
+            raise InputFileError(f"{path}: truncated 2bit file (header incomplete)")
+        version, count = struct.unpack("<II", data[4:12])
+        offset_fmt = "<Q" if version == 1 else "<I"
+        entries = []
+        for _ in range(count):
+            n = fh.read(1)
+            name = fh.read(n[0] if n else 0)
+            raw = fh.read(struct.calcsize(offset_fmt))
+            if not n or len(raw) < struct.calcsize(offset_fmt):
+                raise InputFileError(f"{path}: truncated 2bit file (sequence index incomplete)")
+            entries.append((name.decode(errors="replace"), struct.unpack(offset_fmt, raw)[0]))
+        for name, offset in entries:
+            fh.seek(offset)
+            head = fh.read(8)
+            if len(head) < 8:
+                raise InputFileError(f"{path}: truncated 2bit file (record {name!r} missing)")
+            dna_size, n_blocks = struct.unpack("<II", head)
+            fh.seek(offset + 8 + 8 * n_blocks)
+            raw = fh.read(4)
+            n_masks = struct.unpack("<I", raw)[0] if len(raw) == 4 else 0
+            end = offset + 8 + 8 * n_blocks + 4 + 8 * n_masks + 4 + (dna_size + 3) // 4
+            if len(raw) < 4 or end > size:
+                raise InputFileError(f"{path}: truncated 2bit file: record {name!r} ends at byte "
+                                     f"{end}, the file has {size}")
+
+
+def _index_paths(fasta: Path, bgzf: bool) -> tuple[Path, Path | None]:
+    """``.fai`` (and ``.gzi``) beside ``fasta`` when present or writable, else in the cache."""
+    beside = Path(f"{fasta}.fai"), (Path(f"{fasta}.gzi") if bgzf else None)
+    if _fresh(fasta, *beside) or os.access(fasta.resolve().parent, os.W_OK | os.X_OK):
+        return beside
+    return derived_path(fasta, ".fai"), (derived_path(fasta, ".gzi") if bgzf else None)
+
+
+def _fresh(source: Path, *indexes: Path | None) -> bool:
+    mtime = source.stat().st_mtime
+    return all(p is None or (p.exists() and p.stat().st_mtime >= mtime) for p in indexes)
+
+
+def _index_fasta(fasta: Path, fai: Path, gzi: Path | None, source: Path) -> None:
+    """Build ``fai`` (and ``gzi``) once; racing processes wait on a lock held on ``fasta``."""
+    if _fresh(fasta, fai, gzi):
+        return
+    with open(fasta, "rb") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (fai.exists() and fai.stat().st_mtime >= path.stat().st_mtime):
-            tmp = Path(f"{fai}.tmp-{os.getpid()}")
-            try:
-                pyfaidx.Faidx(str(path), indexname=str(tmp), rebuild=True).close()
-                os.replace(tmp, fai)
-            except (pyfaidx.FastaIndexingError, ValueError, UnicodeDecodeError) as err:
-                tmp.unlink(missing_ok=True)
-                raise InputFileError(f"{path}: not a valid FASTA file ({err})") from None
-        fcntl.flock(lock, fcntl.LOCK_UN)
+        if _fresh(fasta, fai, gzi):
+            return
+        try:
+            with atomic_path(fai) as tmp_fai:
+                if gzi is None:
+                    pyfaidx.Faidx(str(fasta), indexname=str(tmp_fai), rebuild=True).close()
+                else:
+                    with atomic_path(gzi) as tmp_gzi:
+                        pyfaidx.Faidx(str(fasta), indexname=str(tmp_fai),
+                                      gzi_indexname=str(tmp_gzi), rebuild=True).close()
+        except OSError as err:
+            if err.errno is None:  # pyfaidx's UnsupportedCompressionFormat is an IOError
+                raise InputFileError(f"{source}: not a valid FASTA file ({err})") from None
+            raise InputFileError(f"{source}: cannot write FASTA index {fai} "
+                                 f"({err.strerror})") from None
+        except UnicodeDecodeError:
+            raise InputFileError(f"{source}: not a valid FASTA file: holds non-text bytes; "
+                                 f"expected {GENOME_FORMATS}") from None
+        except _FASTA_ERRORS as err:
+            raise InputFileError(f"{source}: not a valid FASTA file ({err})") from None
+
+
+class _FastaReader:
+    """pyfaidx behind the reader interface of :class:`Genome` (chroms, get, close)."""
+
+    def __init__(self, fasta: Path, bgzf: bool, source: Path):
+        fai, gzi = _index_paths(fasta, bgzf)
+        _index_fasta(fasta, fai, gzi, source)
+        try:
+            self._fasta = pyfaidx.Fasta(
+                str(fasta), indexname=str(fai), gzi_indexname=None if gzi is None else str(gzi),
+                as_raw=True, sequence_always_upper=True, rebuild=False, build_index=False)
+        except _FASTA_ERRORS as err:
+            raise InputFileError(f"{source}: not a valid FASTA file ({err})") from None
+        self.chroms = {name: len(record) for name, record in self._fasta.records.items()}
+
+    def get(self, name: str, lo: int, hi: int) -> str:
+        return self._fasta[name][lo:hi]
+
+    def close(self) -> None:
+        self._fasta.close()
+
+
+class _TwoBitReader:
+    """py2bit behind the reader interface of :class:`Genome`."""
+
+    def __init__(self, path: Path):
+        _check_twobit(path)
+        try:
+            self._tb = py2bit.open(str(path))
+        except RuntimeError:
+            raise InputFileError(f"{path}: not a valid 2bit file (py2bit cannot open it)") from None
+        self.chroms = dict(self._tb.chroms())
+
+    def get(self, name: str, lo: int, hi: int) -> str:
+        return self._tb.sequence(name, lo, hi).upper()
+
+    def close(self) -> None:
+        self._tb.close()
 
 
 class Genome:
-    """An indexed FASTA file.
+    """A genome file: FASTA (plain, gzip, bgzip) or 2bit (see the module docstring).
 
     Parameters
     ----------
     path
-        FASTA file (plain or bgzip). The ``.fai`` index is built beside it on first use.
+        Genome file; the format is recognised from its content.
+    aliases
+        Optional chromosome alias table (:class:`kerasgene.chroms.AliasTable` or the path
+        of a UCSC ``chromAlias.txt`` / user table) used by :meth:`resolve` beside the
+        built-in ``chr1``/``1`` and ``chrM``/``MT`` aliases.
+
+    Attributes
+    ----------
+    chroms : dict[str, int]
+        Chromosome name → length, in the file's order.
+    format : str
+        ``"fasta"``, ``"bgzf"``, ``"gzip"`` or ``"2bit"``.
 
     Examples
     --------
-    >>> g = Genome("hg38.fa")                         # doctest: +SKIP
+    >>> g = Genome("hg38.fa.gz")                      # doctest: +SKIP
     >>> g.fetch("chr1", 1_000_000, 1_000_010, "-")    # doctest: +SKIP
     'GGCTCACCTG'
     """
 
-    def __init__(self, path: str | os.PathLike):
-        self.path = check_readable(path, "FASTA file")
-        _index_fasta(self.path)
-        try:
-            self._fasta = pyfaidx.Fasta(
-                str(self.path), as_raw=True, sequence_always_upper=True, rebuild=False
-            )
-        except (pyfaidx.FastaIndexingError, ValueError) as err:
-            raise InputFileError(f"{self.path}: not a valid FASTA file ({err})") from None
-        self.chroms: dict[str, int] = {
-            name: len(record) for name, record in self._fasta.records.items()
-        }
-        self._aliases = _chroms.alias_map(self.chroms)
+    def __init__(self, path: str | os.PathLike, aliases=None):
+        self.path = check_readable(path, "genome file")
+        self.format = sniff_genome(self.path)
+        self.alias_table = _chroms.load_aliases(aliases)
+        if self.format == "2bit":
+            self._reader = _TwoBitReader(self.path)
+        elif self.format == "gzip" or (
+                self.format == "bgzf" and not self.path.name.lower().endswith((".gz", ".bgz"))):
+            self._reader = _FastaReader(_bgzip_copy(self.path), True, self.path)
+        else:
+            self._reader = _FastaReader(self.path, self.format == "bgzf", self.path)
+        self.chroms: dict[str, int] = self._reader.chroms
+        self._aliases = _chroms.alias_map(self.chroms, self.alias_table)
 
     def resolve(self, chrom: str) -> str:
-        """The FASTA's own name for ``chrom`` (``1`` finds ``chr1`` and vice versa)."""
+        """The genome's own name for ``chrom`` (``1`` finds ``chr1`` and vice versa; alias
+        table names such as ``NC_000001.11`` too)."""
         return _chroms.resolve(chrom, self._aliases, str(self.path))
 
     def fetch(self, chrom: str, start: int, end: int, strand: str = "+") -> str:
@@ -118,13 +323,13 @@ class Genome:
         name = self.resolve(chrom)
         length = self.chroms[name]
         lo, hi = max(start, 0), min(end, length)
-        core = self._fasta[name][lo:hi] if hi > lo else ""
+        core = self._reader.get(name, lo, hi) if hi > lo else ""
         seq = "N" * (min(lo, end) - start) + core + "N" * (end - max(hi, start))
         return reverse_complement(seq) if strand == "-" else seq
 
     def close(self) -> None:
         """Close the underlying file handle."""
-        self._fasta.close()
+        self._reader.close()
 
     def __enter__(self) -> Genome:
         return self

@@ -3,6 +3,19 @@
 Values are float32 with missing data (NaN, no interval) read as 0, zero-padded where a
 window runs past a chromosome end, and reversed for windows on the minus strand.
 
+Track files
+-----------
+A :class:`Track` is a bigWig, or a bigBed or bedGraph (plain or gzip) converted once to a
+cached bigWig (:mod:`kerasgene.track_formats`: chromosome sizes of a bedGraph, the value
+field of a bigBed). A bigWig is checked before pyBigWig opens it (a corrupt or truncated
+file is an error naming it, not a crash). A file without any interval is an error: as a
+model input it would be an all-zero channel, never what a user means. NaN values in a
+bigWig are missing data, read as 0 like bases without an interval; opening such a file
+logs a warning counting the NaN bases (pyBigWig's exact statistics would turn a whole bin
+holding one NaN into a missing bin, so :meth:`Track.binned` computes such a file's bins
+from its per-base values instead). Chromosome names resolve through
+:mod:`kerasgene.chroms` (built-in aliases plus an optional alias table).
+
 Reading many windows
 --------------------
 :meth:`Track.read_windows` sorts the windows of a chromosome, merges those lying within
@@ -15,8 +28,9 @@ share reads, which is where the speed-up comes from (``bench/bench_io.py``).
 from __future__ import annotations
 
 import functools
+import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +42,9 @@ from kerasgene import chroms as _chroms
 from kerasgene._io import atomic_path
 from kerasgene.errors import ConfigError, InputFileError, InvalidRegionError
 from kerasgene.genome import check_readable, check_window
+from kerasgene.track_formats import as_bigwig, read_bbi_header, sniff_track
+
+log = logging.getLogger(__name__)
 
 _STATS = ("mean", "sum", "max", "min", "coverage", "std")
 
@@ -129,33 +146,90 @@ def _merge_spans(starts: np.ndarray, ends: np.ndarray, gap: int, max_span: int):
 
 
 class Track:
-    """One bigWig file.
+    """One signal track: a bigWig, or a bigBed / bedGraph read as a cached bigWig.
 
     Parameters
     ----------
     path
-        bigWig file.
+        bigWig, bigBed or bedGraph (plain or gzip) file; the format is recognised from the
+        content.
     transform
         ``None``, a transform object (:class:`NegLog10PValue`, :class:`PercentToFraction`)
         or its config form (see :func:`make_transform`).
+    aliases
+        Optional chromosome alias table (:class:`kerasgene.chroms.AliasTable` or a path).
+    chrom_sizes
+        The genome's chromosome sizes, for a bedGraph (see
+        :mod:`kerasgene.track_formats`); ignored for other formats.
+    value_column
+        For a bigBed: the field holding the values (default ``score``).
+
+    Attributes
+    ----------
+    path : the user's file (named in messages); ``bigwig``: the file read
+    chroms : dict[str, int]; ``format``: ``"bigwig"``, ``"bigbed"`` or ``"bedgraph"``
+    header : the file's total summary (``nBasesCovered``, ``minVal``, ``maxVal``,
+        ``sumData``, ``sumSquared``, plus ``version`` and ``nLevels``)
+    nan_bases : bases holding NaN (read as 0)
     """
 
-    def __init__(self, path: str | os.PathLike, transform=None):
-        self.path = check_readable(path, "bigWig file")
-        with open(self.path, "rb") as fh:
-            magic = fh.read(4)
-        if magic not in (b"\x26\xfc\x8f\x88", b"\x88\x8f\xfc\x26"):
-            raise InputFileError(f"{self.path}: not a bigWig file (bad magic number)")
-        self._bw = pyBigWig.open(str(self.path))
+    def __init__(self, path: str | os.PathLike, transform=None, *, aliases=None,
+                 chrom_sizes: dict[str, int] | None = None,
+                 value_column: str | int | None = None):
+        self.path = check_readable(path, "track file")
+        self.format = sniff_track(self.path)
+        self.alias_table = _chroms.load_aliases(aliases)
+        self.bigwig = as_bigwig(self.path, self.format, chrom_sizes=chrom_sizes,
+                                aliases=self.alias_table, value_column=value_column)
+        info = read_bbi_header(self.bigwig)
+        if info.empty:
+            raise InputFileError(f"{self.path}: holds no data (no interval on any "
+                                 f"chromosome); as a track it would be an all-zero channel")
+        try:
+            self._bw = pyBigWig.open(str(self.bigwig))
+        except RuntimeError:
+            self._bw = None
         if self._bw is None or not self._bw.isBigWig():
-            raise InputFileError(f"{self.path}: not a bigWig file")
+            raise InputFileError(f"{self.path}: not a valid bigWig file (pyBigWig cannot "
+                                 f"open it)")
         self.chroms: dict[str, int] = dict(self._bw.chroms())
-        self.header: dict = dict(self._bw.header())
-        self.transform = make_transform(transform)
-        self._aliases = _chroms.alias_map(self.chroms)
+        # not pyBigWig's header(): it crashes on a file holding NaN and rounds to integers
+        self.header: dict = {"version": info.version, "nLevels": info.zoom_levels,
+                             **(info.summary or {})}
+        self._aliases = _chroms.alias_map(self.chroms, self.alias_table)
+        try:
+            self.transform = make_transform(transform)
+            self.nan_bases = self._count_nan() if info.has_nan else 0
+        except BaseException:
+            self.close()
+            raise
+        if self.nan_bases:
+            log.warning("%s: %d bases hold NaN values; read as missing data (0)", self.path,
+                        self.nan_bases)
+
+    def _count_nan(self, step: int = 1_000_000) -> int:
+        """Bases holding NaN, read chromosome by chromosome in ``step``-bp pieces."""
+        n = 0
+        for chrom, size in self.chroms.items():
+            for lo in range(0, size, step):
+                hi = min(lo + step, size)
+                for s, e, v in self._read("intervals", chrom, lo, hi) or ():
+                    if v != v:
+                        n += min(e, hi) - max(s, lo)
+        return n
+
+    def _read(self, what: str, chrom: str, lo: int, hi: int, **kwargs):
+        """One pyBigWig call (``values``, ``stats``, ``intervals``); a failing read of a
+        corrupt file becomes an InputFileError naming the file and the region."""
+        try:
+            return getattr(self._bw, what)(chrom, int(lo), int(hi), **kwargs)
+        except RuntimeError as err:
+            raise InputFileError(f"{self.path}: corrupt bigWig: reading {chrom}:{lo}-{hi} "
+                                 f"failed ({err})") from None
 
     def resolve(self, chrom: str) -> str:
-        """The file's own name for ``chrom`` (aliases ``chr1``/``1``, ``chrM``/``MT``)."""
+        """The file's own name for ``chrom`` (aliases ``chr1``/``1``, ``chrM``/``MT``, and
+        those of the alias table)."""
         return _chroms.resolve(chrom, self._aliases, str(self.path))
 
     @functools.cached_property
@@ -168,14 +242,14 @@ class Track:
                 maxima.append(self._bw.stats(chrom, type="max")[0])
             except RuntimeError:  # a chromosome without intervals
                 continue
-        return float(max((m for m in maxima if m is not None), default=0.0))
+        return float(max((m for m in maxima if m is not None and m == m), default=0.0))
 
     def _raw(self, name: str, start: int, end: int) -> np.ndarray:
         """Per-base values of [start, end) with NaN → 0 and zeros outside the chromosome."""
         out = np.zeros(end - start, dtype=np.float32)
         lo, hi = max(start, 0), min(end, self.chroms[name])
         if hi > lo:
-            vals = self._bw.values(name, int(lo), int(hi), numpy=True)
+            vals = self._read("values", name, lo, hi, numpy=True)
             vals[np.isnan(vals)] = 0.0
             out[lo - start : hi - start] = vals
         return out
@@ -284,7 +358,10 @@ class Track:
 
     def _stats(self, name: str, lo: int, hi: int, n_bins: int, stat: str) -> np.ndarray:
         pb_type = "sum" if stat == "mean" else stat
-        got = self._bw.stats(name, int(lo), int(hi), type=pb_type, nBins=int(n_bins), exact=True)
+        if self.nan_bases:
+            return _stats_of_values(self._read("values", name, lo, hi, numpy=True), n_bins,
+                                    pb_type)
+        got = self._read("stats", name, lo, hi, type=pb_type, nBins=int(n_bins), exact=True)
         return np.array([0.0 if v is None else v for v in got], dtype=np.float64)
 
     def _exact_stats(self, name: str, start: int, n_bins: int, bin_size: int, stat: str):
@@ -313,38 +390,96 @@ class Track:
         self.close()
 
 
+def chrom_difference(a: Track, b: Track) -> list[str]:
+    """Chromosomes of one track without a counterpart in the other, compared through
+    aliases (built-in and ``a``'s alias table); at most five, sorted. Empty: same set."""
+    table = a.alias_table or b.alias_table
+    keys_a = {_chroms.canonical(c, table): c for c in a.chroms}
+    keys_b = {_chroms.canonical(c, table): c for c in b.chroms}
+    only = [keys_a[k] for k in keys_a.keys() - keys_b.keys()]
+    only += [keys_b[k] for k in keys_b.keys() - keys_a.keys()]
+    return sorted(only)[:5]
+
+
+def _stats_of_values(values: np.ndarray, n_bins: int, stat: str) -> np.ndarray:
+    """pyBigWig's exact statistics of ``n_bins`` equal bins of per-base ``values`` (NaN:
+    no data), for files holding NaN values.
+
+    Returns
+    -------
+    np.ndarray of float64, shape (n_bins,); 0 for a bin without data (but ``coverage``).
+    """
+    bins = np.asarray(values, dtype=np.float64).reshape(n_bins, -1)
+    covered = ~np.isnan(bins)
+    n = covered.sum(axis=1)
+    if stat == "coverage":
+        return n / bins.shape[1]
+    if stat == "sum":
+        return np.nansum(bins, axis=1)
+    out = np.zeros(n_bins)
+    has = n > 0
+    with np.errstate(invalid="ignore"):
+        if stat == "max":
+            out[has] = np.nanmax(bins[has], axis=1)
+        elif stat == "min":
+            out[has] = np.nanmin(bins[has], axis=1)
+        elif stat == "std":
+            out[n > 1] = np.nanstd(bins[n > 1], axis=1, ddof=1)
+    return out
+
+
 class TrackSet:
     """Named tracks of one biosample, read together in a fixed channel order.
 
     Parameters
     ----------
     tracks
-        Mapping name → path or name → (path, transform); the mapping's order is the
-        channel order of :meth:`window`.
+        Mapping name → path, name → (path, transform[, value_column]), or name → ``{"path": ...,
+        "transform": ..., "value_column": ...}``; the mapping's order is the channel order
+        of :meth:`window`.
+    aliases
+        Optional chromosome alias table (:class:`kerasgene.chroms.AliasTable` or a path),
+        shared by the tracks.
+    chrom_sizes
+        The genome's chromosome sizes, for bedGraph tracks (see :class:`Track`).
     """
 
-    def __init__(self, tracks: dict[str, str | os.PathLike | tuple]):
+    def __init__(self, tracks: Mapping[str, str | os.PathLike | tuple | Mapping], *,
+                 aliases=None, chrom_sizes: dict[str, int] | None = None):
         if not tracks:
             raise ConfigError("TrackSet: at least one track is required")
+        self.alias_table = _chroms.load_aliases(aliases)
         self.tracks: dict[str, Track] = {}
-        for name, spec in tracks.items():
-            path, transform = spec if isinstance(spec, tuple) else (spec, None)
-            self.tracks[name] = Track(path, transform)
+        try:
+            for name, spec in tracks.items():
+                if isinstance(spec, Mapping):
+                    opts = dict(spec)
+                elif isinstance(spec, tuple):
+                    opts = dict(zip(("path", "transform", "value_column"), spec))
+                else:
+                    opts = {"path": spec}
+                self.tracks[name] = Track(opts.pop("path"), opts.pop("transform", None),
+                                          aliases=self.alias_table, chrom_sizes=chrom_sizes,
+                                          **opts)
+        except BaseException:
+            self.close()
+            raise
 
     @property
     def names(self) -> list[str]:
         return list(self.tracks)
 
     def check_same_chroms(self) -> None:
-        """Raise InputFileError if the tracks do not share the same chromosome sets."""
+        """Raise InputFileError unless the tracks hold the same chromosomes, compared
+        through aliases (a ``chrX`` and an ``X`` file of one sample agree)."""
         items = list(self.tracks.items())
         ref_name, ref = items[0]
         for _, track in items[1:]:
-            if set(track.chroms) != set(ref.chroms):
-                diff = sorted(set(track.chroms) ^ set(ref.chroms))[:5]
+            diff = chrom_difference(track, ref)
+            if diff:
                 raise InputFileError(
-                    f"{track.path}: chromosomes differ from track {ref_name!r} ({ref.path}): {diff}"
-                )
+                    f"{track.path}: chromosomes differ from track {ref_name!r} ({ref.path}): "
+                    f"{diff}; expected the same chromosomes (aliases such as chr1/1 agree)")
 
     def window(self, chrom: str, start: int, end: int, strand: str = "+") -> np.ndarray:
         """Values of one window, shape (L, n_tracks), float32."""

@@ -1,10 +1,16 @@
+import gzip
+import logging
 import multiprocessing as mp
 import os
+import struct
+import time
 from pathlib import Path
 
 import numpy as np
+import py2bit
 import pytest
 from conftest import write_fasta
+from real_files import write_twobit
 
 from kerasgene.errors import InputFileError, InvalidRegionError, UnknownChromosomeError
 from kerasgene.genome import Genome, kmer_counts, kmer_names, one_hot, reverse_complement
@@ -156,3 +162,132 @@ def test_kmer_counts_iupac_as_n_and_bad_k():
         kmer_counts("ACGT", 0, 1)
     with pytest.raises(InvalidRegionError, match="multiple of n_bins"):
         kmer_counts("ACGTA", 2, 2)
+
+
+# ----------------------------------------------------------------------------- formats
+def _fasta_text(seqs: dict[str, str], width: int = 60) -> str:
+    return "".join(f">{n}\n" + "".join(s[i : i + width] + "\n" for i in range(0, len(s), width))
+                   for n, s in seqs.items())
+
+
+@pytest.fixture
+def seqs(rng):
+    chr1 = "".join(rng.choice(list("ACGT"), 1001))
+    chr1 = chr1[:100] + chr1[100:150].lower() + "N" * 30 + chr1[180:]
+    return {"chr1": chr1, "chrM": "".join(rng.choice(list("ACGT"), 333))}
+
+
+def _same_genome(a: Genome, b: Genome, seqs):
+    assert a.chroms == b.chroms == {n: len(s) for n, s in seqs.items()}
+    for chrom, start, end, strand in [("chr1", 90, 200, "+"), ("1", -5, 1010, "-"),
+                                      ("MT", 320, 340, "+"), ("chrM", 0, 333, "-")]:
+        assert a.fetch(chrom, start, end, strand) == b.fetch(chrom, start, end, strand)
+
+
+def test_gzip_fasta_read_through_a_cached_bgzip_copy(tmp_path, seqs, caplog):
+    plain = Genome(write_fasta(tmp_path / "g.fa", seqs))
+    gz = tmp_path / "g.fa.gz"
+    with gzip.open(gz, "wt") as fh:  # plain gzip, as UCSC and Ensembl ship genomes
+        fh.write(_fasta_text(seqs))
+    with caplog.at_level(logging.INFO, logger="kerasgene"):
+        g = Genome(gz)
+    assert g.format == "gzip" and "recompressing gzip to bgzip once" in caplog.text
+    _same_genome(g, plain, seqs)
+    copies = sorted(p.name for p in tmp_path.glob("g.fa.gz.kg-*"))
+    assert [c.rsplit(".", 1)[-1] for c in copies] == ["bgz", "fai", "gzi"]
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="kerasgene"):
+        _same_genome(Genome(gz), plain, seqs)  # reused, not recompressed
+    assert "recompressing" not in caplog.text
+    with gzip.open(gz, "wt") as fh:  # the source changes: a new copy replaces the old one
+        fh.write(_fasta_text({"chr1": seqs["chr1"][:500]}))
+    os.utime(gz, ns=(time.time_ns(), time.time_ns() + 10**9))
+    assert Genome(gz).chroms == {"chr1": 500}
+    assert len(list(tmp_path.glob("g.fa.gz.kg-*.bgz"))) == 1
+    assert not list(tmp_path.glob("*.tmp-*")) and not list(tmp_path.glob("*.lock"))
+
+
+def test_bgzip_fasta_read_in_place(tmp_path, seqs):
+    from Bio import bgzf
+
+    path = tmp_path / "g.fa.gz"
+    with bgzf.BgzfWriter(str(path), "wb") as fh:
+        fh.write(_fasta_text(seqs).encode())
+    g = Genome(path)
+    assert g.format == "bgzf"
+    _same_genome(g, Genome(write_fasta(tmp_path / "g.fa", seqs)), seqs)
+    assert (tmp_path / "g.fa.gz.fai").exists() and (tmp_path / "g.fa.gz.gzi").exists()
+    assert not list(tmp_path.glob("*.kg-*"))  # no copy needed
+
+
+def test_twobit_genome_equals_fasta(tmp_path, seqs):
+    path = write_twobit(tmp_path / "g.2bit", seqs)
+    assert py2bit.open(path).sequence("chr1") == seqs["chr1"].upper()  # the writer is right
+    g = Genome(path)
+    assert g.format == "2bit"
+    _same_genome(g, Genome(write_fasta(tmp_path / "g.fa", seqs)), seqs)
+    assert g.fetch("chr1", 95, 185) == seqs["chr1"][95:185].upper()  # soft mask, N block
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("g.2bit.")]  # no index
+
+
+@pytest.mark.parametrize("content, found", [
+    (b"PK\x03\x04\x14\x00" + bytes(100), "binary data"),  # a zip archive
+    (b"chr1\t10\t20\n", "text starting 'chr1\\t10\\t20'"),
+    (b"", "an empty file"),
+])
+def test_file_that_is_no_genome(tmp_path, content, found):
+    path = tmp_path / "genome.fa"
+    path.write_bytes(content)
+    with pytest.raises(InputFileError) as err:
+        Genome(path)
+    assert str(err.value) == (f"{path}: not a genome file: expected FASTA (plain, gzip or bgzip) "
+                              f"or 2bit (a FASTA starts with '>'), found {found}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["genome.fa"]
+
+
+def test_broken_compressed_and_2bit_genomes(tmp_path, seqs):
+    gz = tmp_path / "g.fa.gz"
+    with gzip.open(gz, "wt") as fh:
+        fh.write(_fasta_text(seqs))
+    data = gz.read_bytes()
+    gz.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputFileError, match=r"g\.fa\.gz: truncated or corrupt gzip file"):
+        Genome(gz)
+    text_gz = tmp_path / "notes.fa.gz"
+    with gzip.open(text_gz, "wt") as fh:
+        fh.write("hello\n")
+    with pytest.raises(InputFileError, match=r"notes\.fa\.gz: gzip file does not hold a FASTA"):
+        Genome(text_gz)
+    tb = Path(write_twobit(tmp_path / "g.2bit", seqs))
+    whole = tb.read_bytes()
+    tb.write_bytes(whole[:-10])  # py2bit itself would read past the end without a word
+    with pytest.raises(InputFileError, match=r"g\.2bit: truncated 2bit file: record 'chrM'"):
+        Genome(tb)
+    tb.write_bytes(whole[:4] + os.urandom(12))
+    with pytest.raises(InputFileError, match=r"g\.2bit: truncated 2bit file"):
+        Genome(tb)
+    big_endian = tmp_path / "be.2bit"
+    big_endian.write_bytes(struct.pack(">IIII", 0x1A412743, 0, 0, 0))
+    with pytest.raises(InputFileError, match="big-endian 2bit"):
+        Genome(big_endian)
+    assert not list(tmp_path.glob("*.tmp-*")) and not list(tmp_path.glob("*.kg-*.bgz"))
+    assert not list(tmp_path.glob("*.lock"))
+
+
+def test_failed_indexing_leaves_nothing(tmp_path):
+    bad = tmp_path / "bad.fa"
+    bad.write_text(">chr1\nACGT\nAC\nACGT\n")
+    with pytest.raises(InputFileError, match=r"bad\.fa: not a valid FASTA file"):
+        Genome(bad)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.fa"]
+
+
+def test_genome_with_an_alias_table(tmp_path, seqs):
+    path = write_fasta(tmp_path / "ncbi.fa", {"NC_000001.11": seqs["chr1"]})
+    table = tmp_path / "aliases.txt"
+    table.write_text("# ucsc\tassembly\tgenbank\trefseq\nchr1\t1\tCM000663.2\tNC_000001.11\n")
+    g = Genome(path, aliases=table)
+    assert g.resolve("chr1") == g.resolve("1") == "NC_000001.11"
+    assert g.fetch("chr1", 0, 10) == seqs["chr1"][:10]
+    with pytest.raises(UnknownChromosomeError, match=r"ncbi\.fa: unknown chromosome 'chr1'"):
+        Genome(path).fetch("chr1", 0, 10)

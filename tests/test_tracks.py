@@ -1,6 +1,11 @@
+import logging
+import struct
+from pathlib import Path
+
 import numpy as np
 import pyBigWig
 import pytest
+from real_files import bigwig_intervals, write_bedgraph, write_bigbed
 
 from kerasgene.errors import ConfigError, InputFileError, InvalidRegionError, UnknownChromosomeError
 from kerasgene.tracks import (
@@ -73,8 +78,9 @@ def test_bad_inputs(tmp_path, bigwig):
     with pytest.raises(InputFileError, match="not found"):
         Track(tmp_path / "none.bw")
     fake = tmp_path / "fake.bw"
-    fake.write_text("track type=bedGraph\nchr1\t0\t10\t1.0\n")
-    with pytest.raises(InputFileError, match="not a bigWig"):
+    fake.write_text("##fileformat=VCFv4.2\nchr1\t10\t.\tA\tC\n")
+    with pytest.raises(InputFileError, match=r"fake\.bw: not a track file: expected bigWig, "
+                                             r"bigBed or bedGraph \(plain or gzip\), found text"):
         Track(fake)
     with pytest.raises(InvalidRegionError, match="start > end"):
         Track(bigwig[0]).values("chr1", 10, 0)
@@ -176,3 +182,173 @@ def test_gaussian_smooth():
     assert y[40] == pytest.approx(y[50] * np.exp(-0.5), rel=1e-2)
     with pytest.raises(ConfigError, match="sigma"):
         gaussian_smooth(x, -1)
+
+
+# ----------------------------------------------------------------------------- other formats
+@pytest.fixture
+def runs_bigwig(tmp_path, rng):
+    """A bigWig of piecewise-constant runs (with gaps) on chr1 and chrM."""
+    signals = {}
+    for chrom, size in SIZES.items():
+        vals = np.repeat(np.round(rng.gamma(2.0, 3.0, size // 20), 3), 20)[:size]
+        vals[rng.random(size // 20).repeat(20)[:size] < 0.3] = 0.0
+        signals[chrom] = vals
+    return write_bigwig(tmp_path / "runs.bw", SIZES, signals)
+
+
+def _same_track(a: Track, b: Track):
+    assert a.chroms == b.chroms
+    for chrom, size in a.chroms.items():
+        np.testing.assert_array_equal(a.values(chrom, -10, size + 10),
+                                      b.values(chrom, -10, size + 10))
+        np.testing.assert_array_equal(a.binned(chrom, 0, size, 100, "max"),
+                                      b.binned(chrom, 0, size, 100, "max"))
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_bedgraph_equals_the_bigwig_it_was_made_from(tmp_path, runs_bigwig, gz, caplog):
+    path = write_bedgraph(tmp_path / ("t.bedGraph.gz" if gz else "t.bedGraph"),
+                          bigwig_intervals(runs_bigwig), gz=gz, shuffle_seed=1)
+    with caplog.at_level(logging.INFO, logger="kerasgene"):
+        t = Track(path, chrom_sizes=SIZES)
+    assert t.format == "bedgraph" and "converting to bigWig once" in caplog.text
+    _same_track(t, Track(runs_bigwig))  # base for base, unsorted input
+    assert t.path == Path(path) and t.bigwig.suffix == ".bw"
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="kerasgene"):
+        Track(path, chrom_sizes=SIZES)
+    assert "converting" not in caplog.text  # the cached bigWig is reused
+
+
+def test_bedgraph_sizes_without_a_genome_and_through_aliases(tmp_path):
+    path = write_bedgraph(tmp_path / "t.bg", [("1", 10, 20, 1.5), ("1", 30, 35, 2.0)])
+    assert Track(path).chroms == {"1": 35}  # the end of the last interval
+    t = Track(path, chrom_sizes={"chr1": 5_000, "chr2": 100})
+    assert t.chroms == {"1": 5_000}
+    np.testing.assert_array_equal(t.values("chr1", 18, 32), [1.5, 1.5] + [0] * 10 + [2, 2])
+
+
+@pytest.mark.parametrize("lines, message", [
+    ("chr1\t0\t10\t1\nchr1\t5\t20\t2\n", r"line 3: interval chr1:5-20 overlaps line 2 "
+                                          r"\(chr1:0-10\); expected non-overlapping"),
+    ("chr1\t0\t10\t1\nchr1\t4990\t5010\t2\n", r"line 3: interval ends at 5010, past the end of "
+                                               r"chr1 \(5000 bp in the genome\)"),
+    ("chr1\t0\t10\tabc\n", r"line 2: value 'abc': expected a number"),
+    ("chr1\t0\t10\tinf\n", r"line 2: value 'inf': expected a finite number"),
+    ("chr1\t10\t10\t1\n", r"line 2: interval \[10, 10\): expected 0 <= start < end"),
+    ("chr1\tx\t10\t1\n", r"line 2: start 'x' / end '10': expected integers"),
+    ("chr1\t0\t10\t1\tname\n", r"line 2: 5 fields; expected 4 \(chrom, start, end, value\)"),
+    ("", r"holds no interval"),
+])
+def test_bad_bedgraph_lines(tmp_path, lines, message):
+    path = tmp_path / "bad.bedGraph"
+    path.write_text("track type=bedGraph\n" + lines)
+    with pytest.raises(InputFileError, match=r"bad\.bedGraph:? " + message):
+        Track(path, chrom_sizes=SIZES)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.bedGraph"]  # nothing cached
+
+
+def test_bedgraph_nan_and_unknown_chromosomes_are_counted(tmp_path, caplog):
+    path = tmp_path / "w.bedGraph"
+    path.write_text("chr1\t0\t10\tnan\nchr1\t10\t20\t3\nchrUn_x\t0\t5\t1\nchrUn_y\t0\t5\t1\n")
+    with caplog.at_level(logging.WARNING, logger="kerasgene"):
+        t = Track(path, chrom_sizes=SIZES)
+    assert "1 lines with value NaN read as missing data (0), e.g. lines 1" in caplog.text
+    assert ("2 intervals on 2 chromosomes absent from the genome dropped (e.g. chrUn_x, "
+            "chrUn_y)") in caplog.text
+    np.testing.assert_array_equal(t.values("chr1", 8, 12), [0, 0, 3, 3])
+    path.write_text("chrUn_x\t0\t5\t1\n")
+    with pytest.raises(InputFileError, match=r"w\.bedGraph: none of its chromosomes \(chrUn_x\)"):
+        Track(path, chrom_sizes=SIZES)
+
+
+def test_bigbed_value_column(tmp_path, runs_bigwig, caplog):
+    features = bigwig_intervals(runs_bigwig)
+    bb = write_bigbed(tmp_path / "peaks.bb", SIZES, features, value_field="signalValue")
+    _same_track(Track(bb, value_column="signalValue"), Track(runs_bigwig))
+    _same_track(Track(bb, value_column=7), Track(runs_bigwig))  # BED column number
+    assert Track(bb).values("chr1", 0, 5_000).max() == 500  # default: the score column
+    with pytest.raises(ConfigError, match=r"peaks\.bb: no field 'signal' for the track's values;"
+                                          r" expected value_column to be one of name, score"):
+        Track(bb, value_column="signal")
+    with pytest.raises(ConfigError, match="value_column applies to bigBed tracks; this is a "
+                                          "bigWig"):
+        Track(runs_bigwig, value_column="score")
+
+
+def test_bigbed_overlapping_features_take_the_maximum(tmp_path, caplog):
+    bb = write_bigbed(tmp_path / "o.bb", SIZES, [("chr1", 10, 50, 2.5), ("chr1", 40, 80, 1.5),
+                                                 ("chr1", 45, 60, 9.0), ("chrM", 0, 20, 4.0)])
+    with caplog.at_level(logging.WARNING, logger="kerasgene"):
+        t = Track(bb, value_column="signalValue")
+    assert ("2 features overlap others; overlapping bases take the maximum signalValue "
+            "(e.g. chr1:40-80, chr1:45-60)") in caplog.text
+    expect = np.zeros(100)
+    expect[10:50], expect[50:80], expect[45:60] = 2.5, 1.5, 9.0
+    np.testing.assert_array_equal(t.values("chr1", 0, 100), expect)
+    np.testing.assert_array_equal(t.values("chrM", 0, 25), [4.0] * 20 + [0] * 5)
+
+
+def _nan_bigwig(path):
+    bw = pyBigWig.open(str(path), "w")
+    bw.addHeader(list(SIZES.items()), maxZooms=10)
+    bw.addEntries(["chr1"] * 3, [0, 100, 200], ends=[50, 150, 250],
+                  values=[1.0, float("nan"), 3.0])
+    bw.close()
+    return path
+
+
+def test_bigwig_with_nan_values_reads_them_as_missing(tmp_path, caplog):
+    """pyBigWig's header() segfaults on this file; exact stats lose whole bins to one NaN."""
+    with caplog.at_level(logging.WARNING, logger="kerasgene"):
+        t = Track(_nan_bigwig(tmp_path / "nan.bw"))
+    assert t.nan_bases == 50
+    assert "nan.bw: 50 bases hold NaN values; read as missing data (0)" in caplog.text
+    assert np.isnan(t.header["sumData"]) and t.header["nBasesCovered"] == 150
+    vals = t.values("chr1", 0, 300)
+    assert not np.isnan(vals).any() and vals[120] == 0 and vals[220] == 3
+    np.testing.assert_allclose(t.binned("chr1", 0, 300, 150, "mean"), [50 / 150, 150 / 150])
+    np.testing.assert_allclose(t.binned("chr1", 0, 300, 150, "coverage"), [50 / 150, 50 / 150])
+    np.testing.assert_allclose(t.binned("chr1", 0, 300, 150, "max"), [1, 3])
+    assert t.max_value == 3.0
+
+
+def test_bigwig_without_any_interval_is_refused(tmp_path):
+    path = write_bigwig(tmp_path / "empty.bw", SIZES, {})
+    with pytest.raises(InputFileError, match=r"empty\.bw: holds no data \(no interval on any "
+                                             r"chromosome\); as a track it would be an all-zero"):
+        Track(path)
+
+
+@pytest.mark.parametrize("cut", [100, 400, 520, -40, -1])
+def test_truncated_bigwig(tmp_path, bigwig, cut):
+    data = Path(bigwig[0]).read_bytes()
+    path = tmp_path / "cut.bw"
+    path.write_bytes(data[:cut])
+    with pytest.raises(InputFileError, match=r"cut\.bw: corrupt or truncated bigWig file \(.*\);"
+                                             r" expected a complete bigWig file"):
+        Track(path)
+
+
+def test_random_bytes_behind_a_bigwig_magic_number(tmp_path):
+    """libBigWig trusts the header's offsets: this file crashed the process before."""
+    path = tmp_path / "rand.bw"
+    path.write_bytes(struct.pack("<I", 0x888FFC26) + np.random.default_rng(3).bytes(2_000))
+    with pytest.raises(InputFileError, match=r"rand\.bw: corrupt or truncated bigWig file"):
+        Track(path)
+
+
+def test_same_chromosomes_through_aliases(tmp_path):
+    a = write_bigwig(tmp_path / "a.bw", {"chrX": 100, "chr1": 50}, {"chrX": np.ones(100)})
+    b = write_bigwig(tmp_path / "b.bw", {"X": 100, "1": 50}, {"X": np.ones(100)})
+    TrackSet({"A": a, "B": b}).check_same_chroms()  # one sample, two naming styles
+    c = write_bigwig(tmp_path / "c.bw", {"NC_000023.11": 100, "1": 50}, {"1": np.ones(50)})
+    with pytest.raises(InputFileError, match=r"c\.bw: chromosomes differ from track 'A' .*"
+                                             r"\['NC_000023\.11', 'chrX'\]"):
+        TrackSet({"A": a, "C": c}).check_same_chroms()
+    table = tmp_path / "alias.txt"
+    table.write_text("chrX\tNC_000023.11\n")
+    ts = TrackSet({"A": a, "C": c}, aliases=table)
+    ts.check_same_chroms()
+    np.testing.assert_array_equal(ts.window("X", 98, 100)[:, 1], [0, 0])
+    np.testing.assert_array_equal(ts.window("1", 48, 50)[:, 1], [1, 1])

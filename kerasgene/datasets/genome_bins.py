@@ -28,6 +28,10 @@ Config keys (``build_genome_bins(config, out_dir)`` / the ``chromatin`` YAML sec
 ``bin_size`` = 50; ``window`` = 2561 (128 kb; 200 for the 5 kb models); ``sigma`` = 10
 ``chroms`` = null (every chromosome present in all files, in the first signal file's order)
 ``stride`` = 1 (an example every ``stride`` bins)
+``chrom_aliases`` = null: optional chromosome alias table (UCSC ``chromAlias.txt`` or a user
+table; :mod:`kerasgene.chroms`); files naming a chromosome differently (``chr1`` / ``1``)
+agree through it and the built-in aliases. Tracks may be bigWig, bigBed or bedGraph
+(:mod:`kerasgene.track_formats`)
 ``mask_zero_targets`` = true
     Yield a sample weight of 0 for bins whose (smoothed) target is 0, 1 otherwise: the
     paper's masked MSE (mean over bins with a non-zero target) is the weighted MSE
@@ -54,11 +58,12 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from kerasgene._io import to_plain
+from kerasgene.chroms import load_aliases
 from kerasgene.datasets import base
 from kerasgene.datasets import splits as _splits
 from kerasgene.datasets.dropped import Dropped, remind
 from kerasgene.errors import ConfigError, InputFileError
-from kerasgene.tracks import Track, gaussian_smooth
+from kerasgene.tracks import Track, chrom_difference, gaussian_smooth
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +71,7 @@ DEFAULTS = {
     "signal": base.REQUIRED, "targets": base.REQUIRED, "target": None, "bin_size": 50,
     "window": 2561, "sigma": 10.0, "chroms": None, "stride": 1, "signal_abs": True,
     "signal_log1p": False, "merge_signal": False, "mask_zero_targets": True, "split": base.REQUIRED,
+    "chrom_aliases": None,
 }
 _RANGE = re.compile(r"^(?P<chrom>[^:]+)(?::(?P<lo>[0-9.]+)-(?P<hi>[0-9.]+))?$")
 
@@ -291,6 +297,8 @@ def build_genome_bins(config: Mapping | None = None, out_dir: str | os.PathLike 
     target_paths = {str(k): base.resolve_path(v, base_dir) for k, v in cfg["targets"].items()}
     inputs = {**{f"signal.{k}": v for k, v in signal_paths.items()},
               **{f"targets.{k}": v for k, v in target_paths.items()}}
+    if cfg["chrom_aliases"] is not None:
+        inputs["chrom_aliases"] = base.resolve_path(cfg["chrom_aliases"], base_dir)
     params = {k: v for k, v in cfg.items() if k != "split"}
     params["target"] = target
     writer = base.DatasetWriter(out_dir, "chromatin", params, inputs)
@@ -300,15 +308,18 @@ def build_genome_bins(config: Mapping | None = None, out_dir: str | os.PathLike 
         remind(cached)
         return cached
 
-    sig_tracks = [Track(p) for p in signal_paths.values()]
-    tgt_tracks = [Track(p) for p in target_paths.values()]
+    table = load_aliases(inputs.get("chrom_aliases"))
+    sig_tracks, tgt_tracks = [], []
     try:
+        for paths, opened in ((signal_paths, sig_tracks), (target_paths, tgt_tracks)):
+            for p in paths.values():
+                opened.append(Track(p, aliases=table))
         ref = sig_tracks[0]
         if cfg["chroms"] is None:
             chroms = list(ref.chroms)
             for t in sig_tracks[1:] + tgt_tracks:
-                if set(t.chroms) != set(ref.chroms):
-                    diff = sorted(set(t.chroms) ^ set(ref.chroms))[:5]
+                diff = chrom_difference(t, ref)
+                if diff:
                     raise InputFileError(f"{t.path}: chromosomes differ from {ref.path}: {diff}; "
                                          f"list the chromosomes to use in chromatin.chroms")
         else:

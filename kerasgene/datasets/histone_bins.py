@@ -50,6 +50,10 @@ gene coordinates: ``gtf`` + ``fasta`` (for CSV / npz sources gene ids are looked
 GTF; examples of genes without coordinates are dropped with a warning)
 ``biotypes`` = null; ``chunk_size`` = 500
 ``max_genes_outside`` = 0.01 (see below)
+``chrom_aliases`` = null: optional chromosome alias table (UCSC ``chromAlias.txt`` or a user
+table; :mod:`kerasgene.chroms`) for the tracks, GTF and FASTA. Tracks may be bigWig, bigBed
+or bedGraph (:mod:`kerasgene.track_formats`; a bedGraph's chromosome sizes are its own);
+the FASTA may be plain, gzip, bgzip or 2bit
 ``split`` = null → ``given`` for per-split CSVs, else ``{method: random, group: gene_id}``;
 ``unseen_cell`` holds out whole cell types.
 
@@ -77,6 +81,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from kerasgene.annotation import Gene, read_gtf
+from kerasgene.chroms import load_aliases
 from kerasgene.datasets import base
 from kerasgene.datasets.dropped import Dropped, max_outside, remind
 from kerasgene.datasets.regions import gene_windows, match_gene_ids, screen_genes
@@ -101,7 +106,7 @@ DEFAULTS = {
     "n_bins": 100, "window": 10_000, "bin_stat": "mean", "strand_orient": True,
     "mark_transform": "none", "label": "regression", "log": None, "log_base": 2.0,
     "pseudocount": 1.0, "cell_stats": False, "kmers": None, "chunk_size": 500,
-    "max_genes_outside": 0.01, "split": None,
+    "max_genes_outside": 0.01, "split": None, "chrom_aliases": None,
 }
 KMER_KEYS = {"k", "min_count", "alphabet"}
 BIGWIG_CELL_KEYS = {"marks", "expression", "expression_column", "gene_column"}
@@ -474,7 +479,7 @@ def build_histone(config: Mapping | None = None, out_dir: str | os.PathLike | No
                       and all(g != "none" for c in cells for g in c["given_split"])
                       else {"method": "random", "fractions": [0.6, 0.2, 0.2], "seed": 0,
                             "group": "gene_id"})
-    for key in ("gtf", "fasta"):
+    for key in ("gtf", "fasta", "chrom_aliases"):
         if cfg[key]:
             inputs[key] = base.resolve_path(cfg[key], base_dir)
     params = {k: v for k, v in cfg.items() if k != "split"}
@@ -489,10 +494,11 @@ def build_histone(config: Mapping | None = None, out_dir: str | os.PathLike | No
     gtf_genes = read_gtf(inputs["gtf"], cfg["biotypes"]) if "gtf" in inputs else None
     trackset_cache = []
     dropped = Dropped("histone")
+    aliases = load_aliases(inputs.get("chrom_aliases"))
     try:
         for c in cells:
             if source == "bigwig":
-                c["trackset"] = TrackSet(c["tracks"])
+                c["trackset"] = TrackSet(c["tracks"], aliases=aliases)
                 trackset_cache.append(c["trackset"])
                 c["trackset"].check_same_chroms()
                 _bigwig_labels(c, gtf_genes, do_log, dropped)
@@ -584,7 +590,7 @@ def build_histone(config: Mapping | None = None, out_dir: str | os.PathLike | No
                 channel_names += [f"{m}_std" for m in cfg["marks"]]
             kept_kmers: list[str] = []
             if kmer_cfg:
-                kept_kmers = _write_kmers(writer, inputs["fasta"], gene_objs, window, n_bins,
+                kept_kmers = _write_kmers(writer, inputs["fasta"], aliases, gene_objs, window, n_bins,
                                           kmer_cfg, cfg["strand_orient"], progress)
                 channel_names += kept_kmers
             writer.save("expression", np.concatenate([c["expression"] for c in cells]))
@@ -612,14 +618,14 @@ def build_histone(config: Mapping | None = None, out_dir: str | os.PathLike | No
             ts.close()
 
 
-def _write_kmers(writer, fasta, genes, window, n_bins, kcfg, orient, progress) -> list[str]:
+def _write_kmers(writer, fasta, aliases, genes, window, n_bins, kcfg, orient, progress) -> list[str]:
     if any(g is None for g in genes):
         raise ConfigError("histone.kmers: every gene needs coordinates from the GTF")
     k, alphabet = int(kcfg["k"]), str(kcfg["alphabet"])
     names = kmer_names(k, alphabet)
     totals = np.zeros(len(names), np.int64)
     step = 500
-    with Genome(fasta) as genome:
+    with Genome(fasta, aliases=aliases) as genome:
         for lo in tqdm(range(0, len(genes), step), desc="k-mer totals", disable=not progress):
             for s in _sequences(genome, genes[lo : lo + step], window, orient):
                 totals += kmer_counts(s, k, n_bins, alphabet).sum(axis=1)

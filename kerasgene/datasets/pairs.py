@@ -28,7 +28,9 @@ Config keys (``build_pairs(config, out_dir)`` / the ``deeprage`` YAML section)
     FASTA of promoter sequences, one record per gene id (the last ``promoter_length``
     bases are used — those next to the TSS — and shorter records are N-padded on the 5'
     side). Or ``fasta`` + ``gtf``: ``promoter_length`` bases immediately upstream of each
-    gene's TSS, strand-oriented.
+    gene's TSS, strand-oriented. Either genome file may be a FASTA (plain, gzip, bgzip)
+    or 2bit; ``chrom_aliases`` (optional; :mod:`kerasgene.chroms`) maps the GTF's
+    chromosome names to the genome's.
 ``promoter_length`` = 1000; ``n_value`` = [0.31, 0.19, 0.19, 0.31]
     One-hot row for N (A, C, G, T), as in the authors' code.
 ``target`` = ``expression`` | ``class``
@@ -92,6 +94,7 @@ DEFAULTS = {
     "condition_names": None, "promoters": None, "fasta": None, "gtf": None,
     "promoter_length": 1000, "n_value": list(DEEPRAGE_N), "target": "expression",
     "classes": 3, "class_thresholds": None, "max_genes_outside": 0.01,
+    "chrom_aliases": None,
     "split": {"method": "random", "fractions": [0.8, 0.1, 0.1], "seed": 42},
 }
 
@@ -362,7 +365,7 @@ def _gtf_promoters(cfg, base_dir, gene_ids: list[str], length: int, dropped: Dro
                         detail=why or f"not in {gtf}")
     found = [genes[g] for g in gene_ids if g in genes]
     seqs = {}
-    with Genome(fasta) as genome:
+    with Genome(fasta, aliases=base.resolve_path(cfg["chrom_aliases"], base_dir)) as genome:
         lengths = {}
         for chrom in {g.chrom for g in found}:
             try:
@@ -404,7 +407,7 @@ def build_pairs(config: Mapping | None = None, out_dir: str | os.PathLike | None
     max_outside(cfg["max_genes_outside"], "deeprage")
     inputs = {k: base.resolve_path(cfg[k], base_dir) for k in
               ("expression", "regulators", "regulator_names", "condition_names", "promoters",
-               "fasta", "gtf") if cfg[k]}
+               "fasta", "gtf", "chrom_aliases") if cfg[k]}
     params = {k: v for k, v in cfg.items() if k != "split"}
     params["class_thresholds"] = thresholds
     writer = base.DatasetWriter(out_dir, "deeprage", params, inputs)

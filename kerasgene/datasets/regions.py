@@ -13,17 +13,23 @@ Config keys (``build_regions(config, out_dir)`` / the ``isegnet`` YAML section)
     Gene annotation. ``biotypes``: optional list of gene types to keep
     (e.g. ``[protein_coding]``).
 ``fasta`` (required)
-    Genome FASTA.
+    Genome: FASTA (plain, gzip or bgzip) or 2bit (:class:`kerasgene.genome.Genome`).
 ``samples`` (required)
     List of biosamples / replicates, each a mapping with
     ``name`` (default ``sample<i>``), ``expression`` (TPM table, one row per gene),
     ``expression_column`` (column of that table; default: ``name`` when the table has such a
     column, else its first sample column), ``gene_column`` (default 0), and ``tracks``: an
-    ordered mapping track name → bigWig path, or → ``{path: ..., transform: ...}``. A bare
+    ordered mapping track name → track path, or → ``{path: ..., transform: ...,
+    value_column: ...}``. A track is a bigWig, bigBed or bedGraph (plain or gzip; its
+    chromosome sizes are the FASTA's; see :mod:`kerasgene.track_formats`), ``value_column``
+    the bigBed field holding its values (default ``score``). A bare
     path gets the paper's transform: ``percent`` (/100) for a track named ``WGBS`` /
     ``methylation``, else ``neglog10p`` (per-20-bp region −log10 p scaled to [0, 1] by the
     file's maximum). Every sample must list the same track names in the same order
     (paper: DNase, H3K4me1, H3K4me3, H3K9me3, H3K27me3, H3K36me3, WGBS).
+``chrom_aliases`` = null
+    Optional chromosome alias table (UCSC ``chromAlias.txt`` or a user table; see
+    :mod:`kerasgene.chroms`) used wherever the FASTA, tracks and GTF name chromosomes.
 ``tss_flank`` = [1000, 500], ``tts_flank`` = [500, 500]
     Bases upstream and downstream of the TSS / TTS (gene orientation).
 ``log_base`` = 2, ``pseudocount`` = 1
@@ -85,6 +91,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from kerasgene.annotation import Gene, read_gtf
+from kerasgene.chroms import load_aliases
 from kerasgene.datasets import base
 from kerasgene.datasets.dropped import Dropped, max_outside, remind
 from kerasgene.errors import ConfigError, InputFileError, UnknownChromosomeError
@@ -103,10 +110,11 @@ DEFAULTS = {
     "log_base": 2.0, "pseudocount": 1.0, "epigenome_dtype": "float16",
     "allow_chrom_mismatch": False, "chunk_size": 1000, "track_order": "paper",
     "max_genes_outside": 0.01,
+    "chrom_aliases": None,
     "split": {"method": "random", "fractions": [0.6, 0.2, 0.2], "seed": 0, "group": "gene_id"},
 }
 SAMPLE_KEYS = {"name", "expression", "expression_column", "gene_column", "tracks"}
-TRACK_KEYS = {"path", "transform"}
+TRACK_KEYS = {"path", "transform", "value_column"}
 
 
 # ----------------------------------------------------------------------------- pure functions
@@ -368,9 +376,10 @@ def _sample_specs(cfg: Mapping, base_dir) -> list[dict]:
                 if "path" not in spec:
                     raise ConfigError(f"{where}.tracks.{tname}: missing required key 'path'")
                 path, transform = spec["path"], spec.get("transform", default_transform(tname))
+                extra = (spec["value_column"],) if "value_column" in spec else ()
             else:
-                path, transform = spec, default_transform(tname)
-            tracks[str(tname)] = (str(base.resolve_path(path, base_dir)), transform)
+                path, transform, extra = spec, default_transform(tname), ()
+            tracks[str(tname)] = (str(base.resolve_path(path, base_dir)), transform, *extra)
         if cfg["track_order"] not in ("paper", "as_given"):
             raise ConfigError(f"isegnet.track_order: expected paper or as_given, got "
                               f"{cfg['track_order']!r}")
@@ -473,11 +482,14 @@ def build_regions(config: Mapping | None = None, out_dir: str | os.PathLike | No
     inputs = {"gtf": gtf, "fasta": fasta}
     for i, s in enumerate(samples):
         inputs[f"samples[{i}].expression"] = s["expression"]
-        for tname, (path, _) in s["tracks"].items():
-            inputs[f"samples[{i}].tracks.{tname}"] = path
+        for tname, spec in s["tracks"].items():
+            inputs[f"samples[{i}].tracks.{tname}"] = spec[0]
+    aliases = base.resolve_path(cfg["chrom_aliases"], base_dir)
+    if aliases is not None:
+        inputs["chrom_aliases"] = aliases
     params = {k: v for k, v in cfg.items() if k not in ("split", "samples", "gtf", "fasta")}
-    params["samples"] = [{**s, "tracks": {k: {"path": p, "transform": t}
-                                          for k, (p, t) in s["tracks"].items()}}
+    params["samples"] = [{**s, "tracks": {k: dict(zip(("path", "transform", "value_column"), t))
+                                          for k, t in s["tracks"].items()}}
                          for s in samples]
     params.update(tss_flank=list(tss_flank), tts_flank=list(tts_flank))
     writer = base.DatasetWriter(out_dir, "isegnet", params, inputs)
@@ -487,10 +499,13 @@ def build_regions(config: Mapping | None = None, out_dir: str | os.PathLike | No
         return cached
 
     genes = read_gtf(gtf, cfg["biotypes"])
-    genome = Genome(fasta)
-    tracksets = [TrackSet(s["tracks"]) for s in samples]
+    table = load_aliases(aliases)
+    genome = Genome(fasta, aliases=table)
+    tracksets = []
     dropped = Dropped("isegnet")
     try:
+        for s in samples:
+            tracksets.append(TrackSet(s["tracks"], aliases=table, chrom_sizes=genome.chroms))
         if not cfg["allow_chrom_mismatch"]:
             for ts in tracksets:
                 ts.check_same_chroms()

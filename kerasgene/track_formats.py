@@ -1,0 +1,529 @@
+"""Track files as users have them: bigWig checks, and bedGraph / bigBed as cached bigWigs.
+
+:class:`kerasgene.tracks.Track` reads bigWigs with pyBigWig. Other formats are converted
+once to a bigWig (written with pyBigWig, values exact: float32 as in any bigWig) kept in
+the cache of :mod:`kerasgene.cache` (beside the source when its folder is writable),
+keyed by the source's size and mtime and the conversion's parameters. The format is
+recognised from the content, not the name.
+
+bigWig
+    Checked before pyBigWig opens it (:func:`read_bbi_header`): libBigWig trusts the
+    offsets of the header and crashes (segmentation fault) on a corrupt file, and reads a
+    truncated one partly. A header whose offsets point past the end of the file, or at
+    structures without their magic number, is an error naming the file.
+bedGraph (plain or gzip)
+    ``chrom start end value`` (0-based, half-open; whitespace- or tab-separated);
+    ``track``, ``browser`` and ``#`` lines are skipped. Chromosome sizes come from the
+    genome when the caller knows one (``chrom_sizes``, the builders pass the FASTA's):
+    an interval past a chromosome's end is then an error naming the line, and lines on a
+    chromosome the genome lacks (after aliases) are dropped with a warning that counts
+    them. Without a genome a chromosome's size is the end of its last interval (windows
+    beyond it read 0, as past any chromosome end). Intervals may come in any order; two
+    that overlap are an error naming both lines; ``start >= end``, a negative start, a
+    non-numeric field or an infinite value is an error naming the line. A NaN value is
+    missing data (read as 0, as NaN in a bigWig), with a warning that counts the lines.
+bigBed
+    Each feature's value is one numeric field: ``value_column`` names it (a field of the
+    file's autoSql, e.g. narrowPeak's ``signalValue``, or a 1-based BED column number);
+    the default is ``score`` (BED column 5). Features that overlap (e.g. several summits
+    of one peak) are combined by their maximum, with a warning that counts them; a NaN
+    value is missing data (counted in a warning).
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import math
+import os
+import re
+import struct
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyBigWig
+
+from kerasgene import chroms as _chroms
+from kerasgene._io import atomic_path
+from kerasgene.cache import derived_path, remove_older_versions
+from kerasgene.errors import ConfigError, InputFileError, UnknownChromosomeError
+from kerasgene.genome import describe_head
+
+log = logging.getLogger(__name__)
+
+#: What :class:`kerasgene.tracks.Track` reads, as named in error messages.
+TRACK_FORMATS = "bigWig, bigBed or bedGraph (plain or gzip)"
+_BIGWIG_MAGIC, _BIGBED_MAGIC = 0x888FFC26, 0x8789F2EB
+_CHROM_TREE_MAGIC, _RTREE_MAGIC = 0x78CA8C91, 0x2468ACE0
+_BED_FIELDS = ("chrom", "chromStart", "chromEnd", "name", "score", "strand", "thickStart",
+               "thickEnd", "itemRgb", "blockCount", "blockSizes", "chromStarts")
+_EXAMPLES = 3
+
+
+# ----------------------------------------------------------------------------- bbi header
+@dataclass(frozen=True)
+class BBIHeader:
+    """What :func:`read_bbi_header` learns from a bigWig / bigBed file.
+
+    Attributes
+    ----------
+    kind : ``"bigwig"`` or ``"bigbed"``
+    n_blocks : data blocks in the file (0: no interval at all)
+    summary : the file's total summary (``nBasesCovered``, ``minVal``, ``maxVal``,
+        ``sumData``, ``sumSquared``; NaN sums when it holds NaN values), or None when the
+        file has none (format version 1)
+    """
+
+    kind: str
+    version: int
+    zoom_levels: int
+    n_blocks: int
+    summary: dict | None
+
+    @property
+    def empty(self) -> bool:
+        return self.n_blocks == 0 or (self.summary is not None
+                                      and self.summary["nBasesCovered"] == 0)
+
+    @property
+    def has_nan(self) -> bool:
+        return self.summary is not None and math.isnan(self.summary["sumData"])
+
+
+def _bbi_error(path: Path, kind: str, detail: str) -> InputFileError:
+    name = "bigWig" if kind == "bigwig" else "bigBed"
+    return InputFileError(f"{path}: corrupt or truncated {name} file ({detail}); expected a "
+                          f"complete {name} file")
+
+
+def read_bbi_header(path: str | os.PathLike) -> BBIHeader:
+    """Check the structure of a bigWig / bigBed file without trusting it (see module doc):
+    the offsets of its header, the magic numbers of the structures they point at, the root
+    nodes of its indexes and the magic number that ends the file.
+
+    Raises
+    ------
+    InputFileError
+        When the file is not a bigWig / bigBed, or its header, chromosome tree or indexes
+        lie (partly) past the end of the file.
+    """
+    path = Path(path)
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        def read(offset: int, n: int) -> bytes:
+            fh.seek(offset)
+            return fh.read(n)
+
+        head = read(0, 64)
+        order = next((o for o in "<>" if len(head) >= 4
+                      and struct.unpack(o + "I", head[:4])[0] in (_BIGWIG_MAGIC, _BIGBED_MAGIC)),
+                     None)
+        if order is None:
+            raise InputFileError(f"{path}: not a bigWig or bigBed file (bad magic number)")
+        kind = "bigwig" if struct.unpack(order + "I", head[:4])[0] == _BIGWIG_MAGIC else "bigbed"
+        if len(head) < 64:
+            raise _bbi_error(path, kind, "header incomplete")
+        (_, version, zooms, chrom_tree, full_data, full_index, _, _, _, summary_at, _,
+         _) = struct.unpack(order + "IHHQQQHHQQIQ", head)
+        if not 1 <= version <= 10 or zooms > 32:
+            raise _bbi_error(path, kind, f"version {version}, {zooms} zoom levels")
+
+        def check_magic(offset: int, magic: int, what: str) -> None:
+            raw = read(offset, 4) if 64 <= offset < size else b""
+            if len(raw) < 4 or struct.unpack(order + "I", raw)[0] != magic:
+                raise _bbi_error(path, kind, f"{what} at byte {offset} missing")
+
+        def check_rtree(offset: int, what: str) -> int:
+            """Check an R-tree index and its root node; return its item count."""
+            check_magic(offset, _RTREE_MAGIC, what)
+            _, _, items, _, _, _, _, end_data, _, _ = struct.unpack(order + "IIQIIIIQII",
+                                                                    read(offset, 48).ljust(48, b"\0"))
+            node = read(offset + 48, 4)
+            if len(node) < 4 or end_data > size:
+                raise _bbi_error(path, kind, f"{what} truncated")
+            leaf, count = node[0], struct.unpack(order + "H", node[2:4])[0]
+            item_size = 32 if leaf else 24
+            body = read(offset + 52, count * item_size)
+            if len(body) < count * item_size:
+                raise _bbi_error(path, kind, f"{what} truncated")
+            for i in range(count if leaf else 0):
+                data_at, data_size = struct.unpack(order + "QQ", body[i * 32 + 16 : i * 32 + 32])
+                if data_at + data_size > size:
+                    raise _bbi_error(path, kind, f"data block at byte {data_at} past the end")
+            return items
+
+        if 64 + 24 * zooms > size:
+            raise _bbi_error(path, kind, "zoom headers incomplete")
+        if read(size - 4, 4) != head[:4]:  # bigWig / bigBed writers end the file with it
+            raise _bbi_error(path, kind, "no magic number at the end of the file")
+        check_magic(chrom_tree, _CHROM_TREE_MAGIC, "chromosome tree")
+        if not 64 <= full_data < size:
+            raise _bbi_error(path, kind, f"data section at byte {full_data} missing")
+        # a file written without any interval has no data index
+        n_blocks = check_rtree(full_index, "data index") if full_index else 0
+        for z in range(zooms):
+            _, _, z_data, z_index = struct.unpack(order + "IIQQ", read(64 + 24 * z, 24))
+            if z_data >= size:
+                raise _bbi_error(path, kind, f"zoom level {z + 1} data missing")
+            check_rtree(z_index, f"zoom level {z + 1} index")
+        summary = None
+        if summary_at:
+            raw = read(summary_at, 40)
+            if len(raw) < 40:
+                raise _bbi_error(path, kind, "total summary missing")
+            covered, lo, hi, total, squares = struct.unpack(order + "Qdddd", raw)
+            summary = {"nBasesCovered": covered, "minVal": lo, "maxVal": hi, "sumData": total,
+                       "sumSquared": squares}
+    return BBIHeader(kind, version, zooms, n_blocks, summary)
+
+
+# ----------------------------------------------------------------------------- sniffing
+def _open_text(path: Path):
+    with open(path, "rb") as fh:
+        gz = fh.read(2) == b"\x1f\x8b"
+    return gzip.open(path, "rt", encoding="utf-8") if gz else open(path, encoding="utf-8")
+
+
+def sniff_track(path: str | os.PathLike) -> str:
+    """``"bigwig"``, ``"bigbed"`` or ``"bedgraph"`` from a track file's content.
+
+    Raises
+    ------
+    InputFileError
+        When the file is none of them (the message says what it starts with).
+    """
+    path = Path(path)
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+    magic = {struct.unpack(o + "I", head[:4])[0] for o in "<>"} if len(head) >= 4 else set()
+    if _BIGWIG_MAGIC in magic:
+        return "bigwig"
+    if _BIGBED_MAGIC in magic:
+        return "bigbed"
+    try:
+        with _open_text(path) as fh:
+            for line in fh:
+                fields = line.split()
+                if line.startswith("track") and "type=bedGraph" in line:
+                    return "bedgraph"
+                if not fields or fields[0] in ("track", "browser") or line.startswith("#"):
+                    continue
+                if len(fields) >= 4 and fields[1].isdigit() and fields[2].isdigit():
+                    return "bedgraph"
+                break
+    except (UnicodeDecodeError, EOFError, zlib.error, gzip.BadGzipFile):
+        pass
+    raise InputFileError(f"{path}: not a track file: expected {TRACK_FORMATS}, found "
+                         f"{describe_head(head)}")
+
+
+# ----------------------------------------------------------------------------- writing
+def _write_intervals(path: Path, sizes: Mapping[str, int],
+                     intervals: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> Path:
+    """Write sorted, non-overlapping intervals per chromosome to a bigWig (atomically)."""
+    with atomic_path(path) as tmp:
+        bw = pyBigWig.open(str(tmp), "w")
+        try:
+            bw.addHeader([(c, int(n)) for c, n in sizes.items()], maxZooms=10)
+            for chrom in sizes:
+                if chrom in intervals and len(intervals[chrom][0]):
+                    starts, ends, values = intervals[chrom]
+                    bw.addEntries([chrom] * len(starts), starts.tolist(), ends=ends.tolist(),
+                                  values=values.astype(np.float64).tolist())
+        finally:
+            bw.close()
+    return path
+
+
+def _cached(source: Path, params, make) -> Path:
+    target = derived_path(source, ".bw", params)
+    if not target.exists():
+        remove_older_versions(target)
+        log.info("%s: converting to bigWig once (%s)", source, target)
+        make(target)
+    return target
+
+
+# ----------------------------------------------------------------------------- bedGraph
+def _line_error(path: Path, lineno: int, detail: str) -> InputFileError:
+    return InputFileError(f"{path} line {lineno}: {detail}")
+
+
+def read_bedgraph(path: str | os.PathLike) -> dict[str, tuple[np.ndarray, ...]]:
+    """Parse a bedGraph (plain or gzip) into per-chromosome arrays, in file order.
+
+    Returns
+    -------
+    ``{chrom: (starts int64, ends int64, values float64, line numbers int64)}``, each of
+    shape (n,), NaN-valued lines left out (counted in a warning).
+    """
+    path = Path(path)
+    rows: dict[str, list] = {}
+    nan_lines: list[int] = []
+    try:
+        with _open_text(path) as fh:
+            for lineno, line in enumerate(fh, 1):
+                fields = line.split()
+                if not fields or fields[0] in ("track", "browser") or fields[0].startswith("#"):
+                    continue
+                if len(fields) != 4:
+                    raise _line_error(path, lineno, f"{len(fields)} fields; expected 4 (chrom, "
+                                      f"start, end, value) in a bedGraph")
+                chrom, start, end, value = fields
+                try:
+                    start_i, end_i = int(start), int(end)
+                except ValueError:
+                    raise _line_error(path, lineno, f"start {start!r} / end {end!r}: expected "
+                                      f"integers") from None
+                try:
+                    val = float(value)
+                except ValueError:
+                    raise _line_error(path, lineno, f"value {value!r}: expected a number") from None
+                if start_i < 0 or end_i <= start_i:
+                    raise _line_error(path, lineno, f"interval [{start_i}, {end_i}): expected "
+                                      f"0 <= start < end")
+                if math.isinf(val):
+                    raise _line_error(path, lineno, f"value {value!r}: expected a finite number")
+                if math.isnan(val):
+                    nan_lines.append(lineno)
+                    continue
+                rows.setdefault(chrom, []).append((start_i, end_i, val, lineno))
+    except (UnicodeDecodeError, EOFError, zlib.error, gzip.BadGzipFile) as err:
+        raise InputFileError(f"{path}: truncated or corrupt bedGraph ({err}); expected a "
+                             f"complete text or gzip file") from None
+    if nan_lines:
+        log.warning("%s: %d lines with value NaN read as missing data (0), e.g. lines %s",
+                    path, len(nan_lines), ", ".join(map(str, nan_lines[:_EXAMPLES])))
+    out = {}
+    for chrom, r in rows.items():
+        arr = np.array(r, dtype=np.float64)
+        out[chrom] = (arr[:, 0].astype(np.int64), arr[:, 1].astype(np.int64), arr[:, 2],
+                      arr[:, 3].astype(np.int64))
+    return out
+
+
+def _sort_and_check(path: Path, chrom: str, starts, ends, values, lines):
+    order = np.argsort(starts, kind="stable")
+    starts, ends, values, lines = starts[order], ends[order], values[order], lines[order]
+    bad = np.flatnonzero(starts[1:] < ends[:-1])
+    if len(bad):
+        i = bad[0]
+        raise _line_error(path, int(lines[i + 1]), f"interval {chrom}:{starts[i + 1]}-"
+                          f"{ends[i + 1]} overlaps line {lines[i]} ({chrom}:{starts[i]}-"
+                          f"{ends[i]}); expected non-overlapping bedGraph intervals")
+    return starts, ends, values, lines
+
+
+def _bedgraph_sizes(path: Path, data: dict, chrom_sizes: Mapping[str, int] | None,
+                    table) -> dict[str, int]:
+    """Each bedGraph chromosome's size: the genome's, or the end of its last interval; in
+    the genome's order."""
+    if chrom_sizes is None:
+        return {c: int(data[c][1].max()) for c in data}
+    names = _chroms.alias_map(chrom_sizes, table)
+    order = {c: i for i, c in enumerate(chrom_sizes)}
+    in_genome, unknown = {}, []
+    for chrom in data:
+        try:
+            in_genome[chrom] = _chroms.resolve(chrom, names, "genome")
+        except UnknownChromosomeError:
+            unknown.append(chrom)
+    if unknown:
+        n = sum(len(data[c][0]) for c in unknown)
+        log.warning("%s: %d intervals on %d chromosomes absent from the genome dropped "
+                    "(e.g. %s)", path, n, len(unknown), ", ".join(unknown[:_EXAMPLES]))
+    sizes = {}
+    for chrom in sorted(in_genome, key=lambda c: order[in_genome[c]]):
+        size = int(chrom_sizes[in_genome[chrom]])
+        ends, lines = data[chrom][1], data[chrom][3]
+        past = np.flatnonzero(ends > size)
+        if len(past):
+            i = past[0]
+            raise _line_error(path, int(lines[i]), f"interval ends at {ends[i]}, past the end "
+                              f"of {chrom} ({size} bp in the genome); expected intervals "
+                              f"inside the chromosome")
+        sizes[chrom] = size
+    return sizes
+
+
+def bedgraph_to_bigwig(path: str | os.PathLike, chrom_sizes: Mapping[str, int] | None = None,
+                       aliases=None) -> Path:
+    """A cached bigWig of a bedGraph (rules in the module docstring).
+
+    Parameters
+    ----------
+    path
+        bedGraph, plain or gzip.
+    chrom_sizes
+        The genome's chromosome sizes, or None (sizes from the intervals).
+    aliases
+        Alias table used to find a bedGraph chromosome in ``chrom_sizes``.
+
+    Returns
+    -------
+    Path of the bigWig (same chromosome names as the bedGraph).
+    """
+    path = Path(path)
+    table = _chroms.load_aliases(aliases)
+    params = {"format": "bedgraph",
+              "sizes": None if chrom_sizes is None else sorted(dict(chrom_sizes).items()),
+              "aliases": None if table is None else table.source}
+
+    def make(target: Path) -> None:
+        data = read_bedgraph(path)
+        if not data:
+            raise InputFileError(f"{path}: holds no interval; a track without data would be "
+                                 f"an all-zero channel")
+        sizes = _bedgraph_sizes(path, data, chrom_sizes, table)
+        if not sizes:
+            raise InputFileError(f"{path}: none of its chromosomes ({', '.join(list(data)[:5])}) "
+                                 f"is in the genome")
+        sorted_data = {c: _sort_and_check(path, c, *data[c])[:3] for c in sizes}
+        _write_intervals(target, sizes, sorted_data)
+
+    return _cached(path, params, make)
+
+
+# ----------------------------------------------------------------------------- bigBed
+def _autosql_fields(sql: str | bytes) -> list[str]:
+    if isinstance(sql, bytes):
+        sql = sql.decode("utf-8", errors="replace")
+    return re.findall(r"^\s*[\w\[\]]+\s+(\w+)\s*;", sql or "", flags=re.MULTILINE)
+
+
+def _value_index(path: Path, fields: list[str], value_column: str | int) -> int:
+    """Index of ``value_column`` among the fields after chromEnd."""
+    if isinstance(value_column, int) and not isinstance(value_column, bool):
+        if value_column < 4:
+            raise ConfigError(f"{path}: value_column {value_column}: expected a BED column "
+                              f"number >= 4 (columns 1-3 are chrom, start, end)")
+        return value_column - 4
+    if value_column not in fields[3:]:
+        raise ConfigError(f"{path}: no field {value_column!r} for the track's values; "
+                          f"expected value_column to be one of {', '.join(fields[3:]) or '-'}"
+                          f" (or a BED column number)")
+    return fields.index(value_column) - 3
+
+
+def _max_of_overlaps(starts, ends, values):
+    """Non-overlapping intervals of features sorted by start, overlapping bases taking the
+    maximum of the features covering them."""
+    reach = np.maximum.accumulate(ends)
+    first = np.flatnonzero(np.r_[True, starts[1:] >= reach[:-1]])  # first feature per cluster
+    size = np.diff(np.r_[first, len(starts)])
+    single = first[size == 1]
+    pieces = [(starts[single], ends[single], values[single])]
+    for lo_i, n in zip(first[size > 1], size[size > 1]):
+        sl = slice(lo_i, lo_i + n)
+        lo = starts[sl].min()
+        base = np.full(ends[sl].max() - lo, -np.inf)
+        for s, e, v in zip(starts[sl], ends[sl], values[sl]):
+            np.maximum(base[s - lo : e - lo], v, out=base[s - lo : e - lo])
+        run = np.flatnonzero(np.r_[True, base[1:] != base[:-1]])
+        run_end = np.r_[run[1:], len(base)]
+        keep = np.isfinite(base[run])
+        pieces.append((run[keep] + lo, run_end[keep] + lo, base[run[keep]]))
+    s, e, v = (np.concatenate(x) for x in zip(*pieces))
+    order = np.argsort(s, kind="stable")
+    return s[order], e[order], v[order]
+
+
+def bigbed_to_bigwig(path: str | os.PathLike, value_column: str | int | None = None) -> Path:
+    """A cached bigWig of a bigBed, one numeric field per feature (see module docstring).
+
+    Parameters
+    ----------
+    path
+        bigBed file.
+    value_column
+        Field holding the value: an autoSql field name (``signalValue``) or a 1-based BED
+        column number; None means ``score``.
+    """
+    path = Path(path)
+    value_column = "score" if value_column is None else value_column
+    read_bbi_header(path)
+
+    def make(target: Path) -> None:
+        bb = pyBigWig.open(str(path))
+        try:
+            fields = _autosql_fields(bb.SQL()) or list(_BED_FIELDS)
+            idx = _value_index(path, fields, value_column)
+            sizes = dict(bb.chroms())
+            data, n_overlaps, examples, n_nan = {}, 0, [], 0
+            for chrom, size in sizes.items():
+                entries = bb.entries(chrom, 0, size) or []
+                starts = np.array([e[0] for e in entries], dtype=np.int64)
+                ends = np.array([e[1] for e in entries], dtype=np.int64)
+                values = np.empty(len(entries), dtype=np.float64)
+                for i, (s, e, rest) in enumerate(entries):
+                    cols = rest.split("\t")
+                    try:
+                        values[i] = float(cols[idx])
+                    except (IndexError, ValueError):
+                        got = cols[idx] if idx < len(cols) else "nothing"
+                        raise InputFileError(f"{path}: feature {chrom}:{s}-{e}: field "
+                                             f"{value_column!r} is {got!r}; expected a "
+                                             f"number") from None
+                ok = ~np.isnan(values)
+                n_nan += int((~ok).sum())
+                starts, ends, values = starts[ok], ends[ok], values[ok]
+                order = np.argsort(starts, kind="stable")
+                starts, ends, values = starts[order], ends[order], values[order]
+                overlap = np.flatnonzero(starts[1:] < np.maximum.accumulate(ends)[:-1])
+                if len(overlap):
+                    n_overlaps += len(overlap)
+                    examples += [f"{chrom}:{starts[i + 1]}-{ends[i + 1]}" for i in overlap[:3]]
+                    starts, ends, values = _max_of_overlaps(starts, ends, values)
+                data[chrom] = (starts, ends, values)
+        except RuntimeError as err:
+            raise InputFileError(f"{path}: corrupt bigBed file ({err})") from None
+        finally:
+            bb.close()
+        if not any(len(d[0]) for d in data.values()):
+            raise InputFileError(f"{path}: holds no feature; a track without data would be an "
+                                 f"all-zero channel")
+        if n_nan:
+            log.warning("%s: %d features with %s NaN read as missing data (0)", path, n_nan,
+                        value_column)
+        if n_overlaps:
+            log.warning("%s: %d features overlap others; overlapping bases take the maximum "
+                        "%s (e.g. %s)", path, n_overlaps, value_column,
+                        ", ".join(examples[:_EXAMPLES]))
+        _write_intervals(target, sizes, data)
+
+    return _cached(path, {"format": "bigbed", "value_column": value_column}, make)
+
+
+def as_bigwig(path: str | os.PathLike, kind: str | None = None, *,
+              chrom_sizes: Mapping[str, int] | None = None, aliases=None,
+              value_column: str | int | None = None) -> Path:
+    """The bigWig to read for a track file of any supported format.
+
+    Parameters
+    ----------
+    path
+        bigWig, bigBed or bedGraph (plain or gzip).
+    kind
+        The format when already known (:func:`sniff_track`).
+    chrom_sizes, aliases
+        For a bedGraph: the genome's sizes and the alias table (see the module docstring).
+    value_column
+        For a bigBed: the field holding the values (default ``score``).
+
+    Returns
+    -------
+    ``path`` itself for a bigWig, else the cached conversion.
+    """
+    path = Path(path)
+    kind = kind or sniff_track(path)
+    if value_column is not None and kind != "bigbed":
+        raise ConfigError(f"{path}: value_column applies to bigBed tracks; this is a "
+                          f"{'bigWig' if kind == 'bigwig' else 'bedGraph'}")
+    if kind == "bigbed":
+        return bigbed_to_bigwig(path, value_column)
+    if kind == "bedgraph":
+        return bedgraph_to_bigwig(path, chrom_sizes, aliases)
+    return path
