@@ -88,9 +88,9 @@ class Spec:
         """What is expected, in words (``an integer >= 1 or null``)."""
         if self.kind in ("int", "number"):
             text = "an integer" if self.kind == "int" else "a number"
-            bounds = [f">= {self.min:g}" if self.min is not None else "",
-                      f"> {self.above:g}" if self.above is not None else "",
-                      f"<= {self.max:g}" if self.max is not None else ""]
+            bounds = [f">= {_number(self.min)}" if self.min is not None else "",
+                      f"> {_number(self.above)}" if self.above is not None else "",
+                      f"<= {_number(self.max)}" if self.max is not None else ""]
             text = " ".join([text, " and ".join(b for b in bounds if b)]).strip()
         elif self.kind == "choice":
             text = "one of " + ", ".join(map(str, self.choices))
@@ -123,6 +123,10 @@ class Spec:
         return {"bool": lambda v: isinstance(v, bool), "str": lambda v: isinstance(v, str),
                 "path": lambda v: isinstance(v, str | os.PathLike) and str(v) != "",
                 "mapping": lambda v: isinstance(v, Mapping), "any": lambda v: True}[self.kind](value)
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 def yaml_number_hint(values: Iterable) -> str:

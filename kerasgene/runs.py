@@ -87,7 +87,7 @@ RUN_TRAINING_SPECS = {
 TOP_LEVEL_SPECS = {
     "task": Spec("choice", choices=tuple(DATASET_TASK)), "seed": Spec("int", min=0, max=2**32 - 1),
     "run_dir": Spec("path"), "data_dir": Spec("path"), "dataset_dir": Spec("path"),
-    "data": Spec("mapping"), "model": Spec("mapping", null=True),
+    "data": Spec("mapping", null=True), "model": Spec("mapping", null=True),
     "training": Spec("mapping", null=True), "baselines": Spec("list", choices=BASELINES, null=True),
     "explain": Spec("mapping", null=True), "tuning": Spec("mapping", null=True),
 }
@@ -186,7 +186,7 @@ def _check_model_section(section: Mapping | None, train: bool) -> None:
     defaults = {k: v for k, v in models.hyperparameters(name).items() if k != "name"}
     for key, value in (hparams or {}).items():
         if key not in defaults:
-            near = difflib.get_close_matches(str(key), list(defaults), n=1)
+            near = difflib.get_close_matches(str(key), list(defaults), n=1, cutoff=0.5)
             hint = f"; did you mean {near[0]!r}?" if near else ""
             raise ConfigError(f"model.hparams: unknown argument {key!r} for {name}{hint} "
                               f"(valid: {', '.join(defaults)})")
@@ -208,7 +208,7 @@ def prepare(config: dict, force: bool = False, *, light: bool = False):
     from kerasgene import datasets
 
     check_config(config, light=light)
-    if "data" not in config:
+    if config.get("data") is None:
         raise ConfigError("config: missing the 'data' section (the dataset's input files)")
     with _removed_if_failed(dataset_dir(config).parent):
         return datasets.build(DATASET_TASK[config["task"]], config["data"], dataset_dir(config),

@@ -29,7 +29,7 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
-from kerasgene import models
+from kerasgene import models, runs
 from kerasgene.errors import ConfigError
 from kerasgene.serving import Client, ServingError, commands, export, list_versions, read_constants
 from kerasgene.serving.client import make_tensor_proto
@@ -641,6 +641,7 @@ def test_cli_export_from_run_dir(tmp_path):
     model = toy_model()
     model.save(run / "model.keras")
     (run / "preprocessing.json").write_text('{"log_base": 10}')
+    runs.record_run(run)  # a model trained outside `kerasgene train`
     args = _parser().parse_args(["export", "--run", str(run), "--base-dir",
                                  str(tmp_path / "m"), "--name", "toy"])
     assert args.func(args) == 0

@@ -283,6 +283,17 @@ def _genes_from_index(index) -> dict[str, dict]:
     return out
 
 
+def _window_layout(params: Mapping) -> tuple[tuple[str, int, int], ...]:
+    """The TSS ⊕ TTS window layout of the dataset's ``tss_flank`` and ``tts_flank``
+    (default: iSEGnet's [-1000, +500] ⊕ [-500, +500])."""
+    from kerasgene.explain.gradients import ISEGNET_LAYOUT
+
+    if "tss_flank" not in params or "tts_flank" not in params:
+        return ISEGNET_LAYOUT
+    (up1, down1), (up2, down2) = params["tss_flank"], params["tts_flank"]
+    return (("TSS", -int(up1), int(down1)), ("TTS", -int(up2), int(down2)))
+
+
 def _model_inputs(model, got: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     from kerasgene.explain.gradients import input_names
 
@@ -306,7 +317,7 @@ def explain_isegnet_ig(model, dataset, out: Path, args, rng, compare=None) -> di
     index = dataset.index.iloc[idx].reset_index(drop=True)
     gene_ids = index["gene_id"].astype(str).tolist()
     track_names = {"epigenome": list(dataset.meta.get("track_names") or G.ISEGNET_TRACKS)}
-    layout = G.ISEGNET_LAYOUT
+    layout = _window_layout(dataset.meta.get("params") or {})
     length = next(iter(inputs.values())).shape[1]
     if sum(o2 - o1 for _, o1, o2 in layout) != length:
         layout = (("start", 0, length),)
@@ -331,7 +342,7 @@ def explain_isegnet_ig(model, dataset, out: Path, args, rng, compare=None) -> di
     P.plot_track_profiles(prof, out / "ig_track_profiles.png", layout=layout, n_genes=len(idx),
                           title=f"Mean IG attribution per track ({args.split} genes, "
                                 f"{args.baseline} baseline)")
-    genes = _genes_from_index(index)
+    genes = _genes_from_index(index) if layout[0][0] == "TSS" else {}
     seq = inputs.get("sequence")
     # per-gene tracks for the highest-predicted genes
     signal_names = track_names["epigenome"]

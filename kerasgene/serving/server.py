@@ -438,14 +438,13 @@ class ModelRepository:
                       for n, v in sorted(m.versions.items()) if v.error]
         if failed:
             return f"{where}: no version could be loaded ({'; '.join(failed[:3])})"
+        if self.base is not None and list_versions(self.base):
+            return (f"{where} holds version folders itself ({', '.join(map(str, list_versions(self.base)))}): "
+                    "give its parent (--model-base-path is the folder of model folders)")
         names = self.names()
         if not names:
-            hint = ""
-            if self.base is not None and list_versions(self.base):
-                hint = (f"; {self.base} holds version folders itself: give its parent "
-                        "(--model-base-path is the folder of model folders)")
             return (f"{where}: no model folder (expected {where}/NAME/VERSION/saved_model.pb, "
-                    f"written by `kerasgene export`){hint}")
+                    f"written by `kerasgene export`)")
         return (f"{where}: no servable version in {', '.join(names)} (expected "
                 "NAME/<integer>/saved_model.pb; temporaries of unfinished exports do not count)")
 
