@@ -589,9 +589,10 @@ def train(config: dict, *, force_prepare: bool = False, dataset=None) -> Path:
         training.set_seed(seed)
         with strategy.scope():
             model = build_model(config, dataset)
+        constants = preprocessing_constants(dataset)  # fails now, not after training
         _begin_run(out)
         try:
-            _train_run(config, dataset, model, strategy, tsection, extra, out, seed)
+            _train_run(config, dataset, model, strategy, tsection, extra, out, seed, constants)
         except BaseException:
             gone = _remove_outputs(out)
             log.warning("%s: training failed; removed the %d files and folders it wrote",
@@ -612,7 +613,7 @@ def _begin_run(out: Path) -> None:
 
 
 def _train_run(config: dict, dataset, model, strategy, tsection: dict, extra: dict, out: Path,
-               seed: int) -> None:
+               seed: int, constants: dict) -> None:
     """Fit, save, evaluate and record one run in ``out`` (see :func:`train`)."""
     from kerasgene import models
 
@@ -632,7 +633,7 @@ def _train_run(config: dict, dataset, model, strategy, tsection: dict, extra: di
         else:
             _fit_one(model, name, dataset, "train", "valid", tsection, out, seed)
     write_atomic(out / "model.keras", model.save)
-    write_json(out / "preprocessing.json", preprocessing_constants(dataset))
+    write_json(out / "preprocessing.json", constants)
     metrics = evaluate_model(model, dataset, out)
     if name == "histone_fcn_ensemble":
         metrics["members"] = [predict_metrics(m, dataset, "test") for m in models.ensemble_members(model)]

@@ -410,3 +410,16 @@ def test_tune_and_ablate_honour_training_inputs(world, trained, tmp_path, capsys
     assert msg == ("ablation subsets: unknown ['sequence only']; valid: all, DNase only, "
                    "WGBS only")
     assert not out.exists()
+
+
+def test_one_transform_per_track_across_samples(world):
+    d, _ = world
+    samples = [{"name": n, "tracks": {"DNase": {"path": str(d / "dnase.bw"), "transform": t}}}
+               for n, t in (("s1", DNASE), ("s2", "neglog10p"))]
+    with pytest.raises(ConfigError, match=r"track 'DNase': samples use different transforms"):
+        runs.transform_record(samples, "DNase")
+    same = runs.transform_record(samples[:1] * 2, "DNase")
+    assert same["resolution"] == 5 and same["scale_used"]["s1"] > 0
+    moved = [{"name": "s1", "tracks": {"DNase": {"path": str(d / "gone.bw"),
+                                                  "transform": "neglog10p"}}}]
+    assert runs.transform_record(moved, "DNase")["scale_used"] == {"s1": None}
