@@ -52,7 +52,6 @@ import difflib
 import hashlib
 import json
 import logging
-import shutil
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -61,7 +60,13 @@ import numpy as np
 
 import kerasgene
 from kerasgene import config as _config
-from kerasgene._io import is_temporary, remove_stale_temporaries, write_atomic, write_json
+from kerasgene._io import (
+    _remove,
+    is_temporary,
+    remove_stale_temporaries,
+    write_atomic,
+    write_json,
+)
 from kerasgene.baselines import BASELINES
 from kerasgene.config import Spec
 from kerasgene.errors import ConfigError, InputFileError, KerasgeneError
@@ -303,9 +308,9 @@ def check_run(run: str | Path) -> dict:
     except (OSError, ValueError) as err:
         raise InputFileError(f"{path}: unreadable completion record ({err}); retrain") from None
     if not isinstance(record, dict) or record.get("status") != "complete" \
-            or not isinstance(record.get("model"), str):
+            or not isinstance(record.get("model"), str) or Path(record["model"]).name != record["model"]:
         raise InputFileError(f"{path}: not a completion record (expected status 'complete' "
-                             "and a model file); retrain")
+                             "and the name of a model file in the run directory); retrain")
     model = run / record["model"]
     if not model.is_file():
         raise InputFileError(f"{model}: missing, but {path} records it; retrain")
@@ -323,13 +328,6 @@ def load_run(run: str | Path):
 
     record = check_run(run)
     return load_model(Path(run) / record["model"]), record
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        path.unlink(missing_ok=True)
 
 
 def _remove_outputs(out: Path) -> list[Path]:
