@@ -149,7 +149,8 @@ def server(base_dir, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("server")
     proc, port, log_path = start_server(
         ["--model-base-path", str(base_dir), "--max-batch-size", str(MAX_BATCH),
-         "--max-message-mb", str(MAX_MESSAGE_MB), "--poll-seconds", "0.2"], workdir)
+         "--max-message-mb", str(MAX_MESSAGE_MB), "--poll-seconds", "0.2", "--allow-empty"],
+        workdir)
     yield f"127.0.0.1:{port}", proc
     rc = stop_server(proc, log_path)
     assert rc == 0, log_path.read_text()
