@@ -107,7 +107,7 @@ from keras_tuner.src.tuners.gridsearch import GridSearchOracle
 
 from kerasgene import models, training
 from kerasgene._io import to_plain, write_atomic, write_json
-from kerasgene.config import check_keys
+from kerasgene.config import check_keys, like_default, yaml_number_hint
 from kerasgene.errors import ConfigError, InputFileError, KerasgeneError
 
 log = logging.getLogger(__name__)
@@ -212,7 +212,7 @@ def _homogeneous(values: list, where: str) -> list:
         return [float(v) for v in values]
     if len(kinds) > 1:
         raise ConfigError(f"{where}: mixed value types {sorted(k.__name__ for k in kinds)} "
-                          f"in {values!r}{_yaml_number_hint(values)}")
+                          f"in {values!r}{yaml_number_hint(values)}")
     return values
 
 
@@ -575,29 +575,11 @@ class BuilderHyperModel(kt.HyperModel):
 
 def _check_type(where: str, value: Any, default: Any, builders: str,
                 valid: Sequence[str]) -> None:
-    if default is None or isinstance(default, (tuple, list, dict)):
-        return
-    ok = {bool: lambda v: isinstance(v, bool),
-          int: lambda v: isinstance(v, int) and not isinstance(v, bool),
-          float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-          str: lambda v: isinstance(v, str)}.get(type(default), lambda v: True)
-    if not ok(value):
+    if not like_default(value, default):
         raise ConfigError(f"{where}: impossible value {value!r} for {builders} (expected "
                           f"{type(default).__name__}, like the default {default!r})"
-                          f"{_yaml_number_hint([value])}; valid builder arguments: "
+                          f"{yaml_number_hint([value])}; valid builder arguments: "
                           f"{', '.join(valid)}")
-
-
-def _yaml_number_hint(values: Iterable) -> str:
-    for value in values:
-        if isinstance(value, str):
-            try:
-                float(value)
-            except ValueError:
-                continue
-            return (f"; YAML reads a number without a dot such as {value} as a string: "
-                    f"write it with a dot (e.g. 1.0e-4)")
-    return ""
 
 
 class ISEGnetHyperModel(BuilderHyperModel):
