@@ -11,6 +11,16 @@ A run configuration has these top-level sections (each documented where it is us
     training: {...}          # kerasgene.training.TRAINING_DEFAULTS
     baselines: [ridge, random_forest]
     explain: {...}           # kerasgene.explain
+
+Checking values
+---------------
+Each section's values are described by :class:`Spec` objects next to the section's
+defaults (``kerasgene.training.TRAINING_SPECS``, ``kerasgene.runs.RUN_TRAINING_SPECS``,
+``kerasgene.runs.TOP_LEVEL_SPECS``); :func:`check_section` checks keys, types and ranges
+and raises a one-line :class:`ConfigError` naming the key, the value and what was
+expected (``training.epochs: expected an integer >= 1, got 'ten'``).
+:func:`kerasgene.runs.check_config` applies them to a whole run configuration before
+``prepare`` or ``train`` writes anything. YAML syntax errors name the line and column.
 """
 
 from __future__ import annotations
@@ -19,7 +29,9 @@ import copy
 import difflib
 import os
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -50,18 +62,147 @@ def with_defaults(section: Mapping | None, defaults: Mapping, where: str) -> dic
     return {**copy.deepcopy(dict(defaults)), **section}
 
 
+@dataclass(frozen=True)
+class Spec:
+    """What one configuration value must be.
+
+    Parameters
+    ----------
+    kind : ``int``, ``number`` (int or float), ``bool``, ``str``, ``path`` (a string or
+        path object), ``choice`` (one of ``choices``), ``list`` (items among ``choices``
+        when given), ``mapping`` or ``any``
+    min, max : inclusive bounds of an ``int`` / ``number``
+    above : exclusive lower bound of a ``number`` (``learning_rate > 0``)
+    choices : the allowed values of a ``choice``, or of the items of a ``list``
+    null : ``None`` (YAML ``null``) is allowed too
+    """
+
+    kind: str
+    min: float | None = None
+    max: float | None = None
+    above: float | None = None
+    choices: tuple = ()
+    null: bool = False
+
+    def describe(self) -> str:
+        """What is expected, in words (``an integer >= 1 or null``)."""
+        if self.kind in ("int", "number"):
+            text = "an integer" if self.kind == "int" else "a number"
+            bounds = [f">= {_number(self.min)}" if self.min is not None else "",
+                      f"> {_number(self.above)}" if self.above is not None else "",
+                      f"<= {_number(self.max)}" if self.max is not None else ""]
+            text = " ".join([text, " and ".join(b for b in bounds if b)]).strip()
+        elif self.kind == "choice":
+            text = "one of " + ", ".join(map(str, self.choices))
+        elif self.kind == "list":
+            text = ("a list of " + ", ".join(map(str, self.choices))) if self.choices \
+                else "a list"
+        else:
+            text = {"bool": "true or false", "str": "a string", "path": "a path",
+                    "mapping": "a mapping", "any": "a value"}[self.kind]
+        return f"{text} or null" if self.null else text
+
+    def accepts(self, value: Any) -> bool:
+        """True when ``value`` satisfies this spec."""
+        if value is None:
+            return self.null or self.kind == "any"
+        if self.kind in ("int", "number"):
+            numeric = (int,) if self.kind == "int" else (int, float)
+            if isinstance(value, bool) or not isinstance(value, numeric):
+                return False
+            return ((self.min is None or value >= self.min)
+                    and (self.max is None or value <= self.max)
+                    and (self.above is None or value > self.above)
+                    and value == value)  # NaN
+        if self.kind == "choice":
+            return (isinstance(value, str | int | float) and not isinstance(value, bool)
+                    and value in self.choices)
+        if self.kind == "list":
+            return isinstance(value, list | tuple) and (
+                not self.choices or all(isinstance(v, str) and v in self.choices for v in value))
+        return {"bool": lambda v: isinstance(v, bool), "str": lambda v: isinstance(v, str),
+                "path": lambda v: isinstance(v, str | os.PathLike) and str(v) != "",
+                "mapping": lambda v: isinstance(v, Mapping), "any": lambda v: True}[self.kind](value)
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def yaml_number_hint(values: Iterable) -> str:
+    """A hint when a value is text that reads as a number (YAML 1.1 reads ``1e-3``, a
+    number without a dot, as a string); empty otherwise."""
+    for value in values:
+        if isinstance(value, str):
+            try:
+                float(value)
+            except ValueError:
+                continue
+            return (f"; YAML reads a number without a dot such as {value} as a string: "
+                    f"write it with a dot (e.g. 1.0e-4)")
+    return ""
+
+
+def check_value(value: Any, spec: Spec, where: str) -> None:
+    """Raise ConfigError ``"<where>: expected <spec>, got <value>"`` unless ``spec``
+    accepts ``value``."""
+    if not spec.accepts(value):
+        raise ConfigError(f"{where}: expected {spec.describe()}, got {value!r}"
+                          f"{yaml_number_hint([value])}")
+
+
+def check_section(section: Mapping | None, specs: Mapping[str, Spec], where: str) -> None:
+    """Check the keys of ``section`` against ``specs`` (unknown key: the nearest valid one
+    is named) and every value against its :class:`Spec`. ``None`` is an empty section."""
+    if section is None:
+        return
+    check_keys(section, specs, where)
+    for key, value in section.items():
+        check_value(value, specs[key], f"{where}.{key}")
+
+
+def like_default(value: Any, default: Any) -> bool:
+    """True when ``value`` has the type of a builder argument's ``default`` (an int for a
+    float is fine; a bool is not a number; ``None``, list and dict defaults accept
+    anything)."""
+    if default is None or isinstance(default, tuple | list | dict):
+        return True
+    check = {bool: lambda v: isinstance(v, bool),
+             int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+             float: lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+             str: lambda v: isinstance(v, str)}.get(type(default))
+    return check is None or check(value)
+
+
+def _yaml_error(err: yaml.YAMLError, source: str) -> str:
+    """One line for a YAML syntax error: where (line, column: 1-based) and what."""
+    mark = getattr(err, "problem_mark", None)
+    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+    context = getattr(err, "context", None)
+    what = f"{context}: {problem}" if context else problem
+    if mark is None:
+        return f"{source}: not valid YAML ({what})"
+    return f"{source}: line {mark.line + 1}, column {mark.column + 1}: not valid YAML ({what})"
+
+
 def apply_override(config: dict, override: str) -> None:
     """Apply one ``a.b.c=value`` override in place; the value is parsed as YAML."""
     if "=" not in override:
         raise ConfigError(f"override {override!r}: expected KEY=VALUE (e.g. training.epochs=5)")
     dotted, raw = override.split("=", 1)
     keys = dotted.strip().split(".")
+    if not all(keys):
+        raise ConfigError(f"override {override!r}: empty key in {dotted!r} (expected e.g. "
+                          "training.epochs=5)")
     node = config
     for key in keys[:-1]:
         node = node.setdefault(key, {})
         if not isinstance(node, dict):
             raise ConfigError(f"override {override!r}: {key!r} is not a section")
-    node[keys[-1]] = yaml.safe_load(raw)
+    try:
+        node[keys[-1]] = yaml.safe_load(raw)
+    except yaml.YAMLError as err:
+        raise ConfigError(_yaml_error(err, f"override {override!r}")) from None
 
 
 def load_config(path: str | os.PathLike, overrides: Iterable[str] = (),
@@ -73,9 +214,11 @@ def load_config(path: str | os.PathLike, overrides: Iterable[str] = (),
     """
     path = check_readable(path, "config file")
     try:
-        config = yaml.safe_load(Path(path).read_text()) or {}
+        config = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as err:
-        raise InputFileError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+        raise InputFileError(_yaml_error(err, str(path))) from None
+    except UnicodeDecodeError as err:
+        raise InputFileError(f"{path}: not a text (UTF-8) YAML file (byte {err.start})") from None
     if not isinstance(config, dict):
         raise ConfigError(f"{path}: expected a mapping of sections at the top level")
     for override in overrides:

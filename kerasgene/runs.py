@@ -8,6 +8,26 @@ A run directory (``run_dir`` of the config) holds::
     metrics.json      test (and valid) metrics of the model, the baselines and controls
     predictions.tsv   test predictions beside the observed values
     *.png             loss curves, predicted vs observed or the confusion matrix
+    preprocessing.json  what a client needs to build inputs (:func:`preprocessing_constants`)
+    run.json          the completion record, written last (:func:`check_run`)
+
+Complete or absent
+------------------
+``train`` first checks the whole configuration (:func:`check_config`: types, ranges,
+model arguments, ``data_dir``) and prepares the dataset; nothing is written in the run
+directory before both succeed. It then removes stale temporaries of killed processes
+and the previous run's record and outputs (:data:`RUN_OUTPUTS`; ``explain/``,
+``variants/``, ``ablation/``, the dataset and unknown files are kept), trains, and writes
+``run.json`` last, atomically: ``{"status": "complete", "finished", "kerasgene_version",
+"model": "model.keras", "model_sha256", "model_bytes", "task", "model_name",
+"training_inputs", "input_names", "dataset"}``. If training raises (a bad value found late,
+a crash, Ctrl-C), what this attempt wrote is removed again and a run directory created by
+it is removed when nothing else is left in it (a complete prepared dataset stays: it is a
+valid cache). A killed ``train`` leaves files but no ``run.json``; ``evaluate``,
+``explain``, ``variants``, ``export`` and ``ablate`` accept only a run with a valid record
+(:func:`check_run`: present, ``status: complete``, model file present with the recorded
+size and SHA-256), so an untrained or half-written model never reaches them.
+:func:`record_run` writes the record for a model trained outside ``kerasgene train``.
 
 Configuration keys beyond the dataset's (``kerasgene.config`` lists the sections)::
 
@@ -27,15 +47,29 @@ dataset's inputs, e.g. ``{sequence: false, epigenome: [DNase]}``; see
 
 from __future__ import annotations
 
+import contextlib
+import difflib
+import hashlib
 import json
 import logging
+import time
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
 
+import kerasgene
 from kerasgene import config as _config
-from kerasgene._io import write_atomic, write_json
-from kerasgene.errors import ConfigError
+from kerasgene._io import (
+    _remove,
+    is_temporary,
+    remove_stale_temporaries,
+    write_atomic,
+    write_json,
+)
+from kerasgene.baselines import BASELINES
+from kerasgene.config import Spec
+from kerasgene.errors import ConfigError, InputFileError, KerasgeneError
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +80,30 @@ DATASET_TASK = {"isegnet": "isegnet", "deeprage": "deeprage", "chromatin": "chro
 RUN_TRAINING_KEYS = {"controls": [], "factorized": False, "genes_per_block": 32,
                      "conditions_per_block": 32, "baseline_max_examples": 5_000,
                      "control_epochs": None, "inputs": None}
+#: Type and range of each key of :data:`RUN_TRAINING_KEYS`.
+RUN_TRAINING_SPECS = {
+    "controls": Spec("list", choices=("shuffled",)), "factorized": Spec("bool"),
+    "genes_per_block": Spec("int", min=1), "conditions_per_block": Spec("int", min=1),
+    "baseline_max_examples": Spec("int", min=1), "control_epochs": Spec("int", min=1, null=True),
+    "inputs": Spec("mapping", null=True),
+}
+#: Type of each top-level value (``data`` is checked by the dataset builder,
+#: ``model.hparams`` against the builder's arguments).
+TOP_LEVEL_SPECS = {
+    "task": Spec("choice", choices=tuple(DATASET_TASK)), "seed": Spec("int", min=0, max=2**32 - 1),
+    "run_dir": Spec("path"), "data_dir": Spec("path"), "dataset_dir": Spec("path"),
+    "data": Spec("mapping", null=True), "model": Spec("mapping", null=True),
+    "training": Spec("mapping", null=True), "baselines": Spec("list", choices=BASELINES, null=True),
+    "explain": Spec("mapping", null=True), "tuning": Spec("mapping", null=True),
+}
+#: The completion record of a run directory.
+RUN_RECORD = "run.json"
+#: What ``train`` writes in a run directory (glob patterns): removed when a new training
+#: starts there, and removed again when that training fails.
+RUN_OUTPUTS = ("run.json", "config.yaml", "model.keras", "checkpoint.keras", "preprocessing.json",
+               "metrics.json", "predictions.tsv", "history.csv", "loss.png",
+               "predicted_vs_observed.png", "confusion.png", "member_*", "control_shuffled",
+               "tensorboard")
 
 
 def run_dir(config: dict) -> Path:
@@ -58,23 +116,257 @@ def dataset_dir(config: dict) -> Path:
     return Path(config.get("dataset_dir") or run_dir(config) / "dataset")
 
 
-def prepare(config: dict, force: bool = False):
-    """Build (or reuse, when inputs and parameters are unchanged) the run's dataset."""
+# ----------------------------------------------------------------------------- checking
+def check_config(config: Mapping, *, train: bool = False, light: bool = False) -> None:
+    """Check a run configuration before anything is written.
+
+    Checked: the type of every top-level value (:data:`TOP_LEVEL_SPECS`), that
+    ``data_dir`` is a directory, every ``training`` key (:data:`kerasgene.training.TRAINING_SPECS`
+    and :data:`RUN_TRAINING_SPECS`: ``epochs: ten``, ``batch_size: 0``, ``epochs: -1`` and
+    unknown keys are errors) and the ``model`` section (a registry name; ``hparams`` among
+    the builder's arguments, each of its default's type). ``data`` is checked by its
+    builder, which also fails on a missing input file before writing anything.
+
+    Parameters
+    ----------
+    config : a run configuration (:func:`kerasgene.config.load_config`)
+    train : ``model.name`` is required (``kerasgene train``)
+    light : skip what needs Keras (the ``training`` value specs and ``model``), for a
+        process that must stay light (the ``tune --workers`` launcher)
+
+    Raises
+    ------
+    ConfigError
+        one line naming the key, the value and what was expected.
+    """
+    if not isinstance(config, Mapping):
+        raise ConfigError(f"config: expected a mapping of sections, got {type(config).__name__}")
+    if "task" not in config:
+        raise ConfigError("config: missing required key 'task'")
+    for key, spec in TOP_LEVEL_SPECS.items():
+        if key in config:
+            _config.check_value(config[key], spec, key)
+    base = config.get("data_dir")
+    if base is not None and not Path(base).is_dir():
+        raise InputFileError(f"data_dir: {base} is not a directory (expected the folder "
+                             "holding the data files)")
+    section = dict(config.get("training") or {})
+    extra = {k: v for k, v in section.items() if k in RUN_TRAINING_SPECS}
+    if light:
+        _config.check_section(extra, RUN_TRAINING_SPECS, "training")
+    else:
+        from kerasgene.training import TRAINING_SPECS
+
+        _config.check_section(section, {**TRAINING_SPECS, **RUN_TRAINING_SPECS}, "training")
+    if extra.get("factorized") and extra.get("inputs") is not None:
+        raise ConfigError("training.inputs: not available with training.factorized (the "
+                          "gene × condition blocks read every input)")
+    if not light:
+        _check_model_section(config.get("model"), train)
+
+
+def _check_model_section(section: Mapping | None, train: bool) -> None:
+    """``model.name`` a registry model (required when ``train``) and ``model.hparams``
+    among its builder's arguments, each like its default."""
+    from kerasgene import models
+
+    if section is None and not train:
+        return
+    section = dict(section or {})
+    _config.check_keys(section, ("name", "hparams"), "model")
+    name = section.get("name")
+    if name is None:
+        if train:
+            raise ConfigError(f"model: missing 'name' (one of {', '.join(models.names())})")
+        return
+    if name not in models.names():
+        if not train:  # a tuning family (``deeprage``) is checked by ``kerasgene tune``
+            return
+        near = difflib.get_close_matches(str(name), models.names(), n=1)
+        hint = f"; did you mean {near[0]!r}?" if near else ""
+        raise ConfigError(f"model.name: unknown model {name!r}{hint} (expected one of "
+                          f"{', '.join(models.names())})")
+    hparams = section.get("hparams")
+    _config.check_value(hparams, Spec("mapping", null=True), "model.hparams")
+    defaults = {k: v for k, v in models.hyperparameters(name).items() if k != "name"}
+    for key, value in (hparams or {}).items():
+        if key not in defaults:
+            near = difflib.get_close_matches(str(key), list(defaults), n=1, cutoff=0.5)
+            hint = f"; did you mean {near[0]!r}?" if near else ""
+            raise ConfigError(f"model.hparams: unknown argument {key!r} for {name}{hint} "
+                              f"(valid: {', '.join(defaults)})")
+        if not _config.like_default(value, defaults[key]):
+            raise ConfigError(f"model.hparams.{key}: expected {type(defaults[key]).__name__} "
+                              f"like the default {defaults[key]!r}, got {value!r}"
+                              f"{_config.yaml_number_hint([value])}")
+
+
+# ----------------------------------------------------------------------------- datasets
+def prepare(config: dict, force: bool = False, *, light: bool = False):
+    """Build (or reuse, when inputs and parameters are unchanged) the run's dataset.
+
+    The configuration is checked first (:func:`check_config`; ``light``: without the
+    checks that need Keras). Temporaries of killed builds of this dataset are removed and
+    a cached dataset whose arrays fail their checksums is rebuilt
+    (:mod:`kerasgene.datasets.base`).
+    """
     from kerasgene import datasets
 
-    task = config["task"]
-    if task not in DATASET_TASK:
-        raise ConfigError(f"task: expected one of {', '.join(DATASET_TASK)}, got {task!r}")
-    if "data" not in config:
+    check_config(config, light=light)
+    if config.get("data") is None:
         raise ConfigError("config: missing the 'data' section (the dataset's input files)")
-    return datasets.build(DATASET_TASK[task], config["data"], dataset_dir(config), force=force,
-                          base_dir=config.get("data_dir"))
+    with _removed_if_failed(dataset_dir(config).parent):
+        return datasets.build(DATASET_TASK[config["task"]], config["data"], dataset_dir(config),
+                              force=force, base_dir=config.get("data_dir"))
 
 
 def training_inputs(config: dict, dataset):
     """``dataset`` restricted to ``training.inputs`` (unchanged when the key is unset)."""
     spec = (config.get("training") or {}).get("inputs")
     return dataset if spec is None else dataset.select_inputs(spec, "training.inputs")
+
+
+def run_dataset(run: str | Path, config: dict, record: Mapping | None = None):
+    """The prepared dataset of ``config`` as the model of ``run`` was trained on it: with
+    the ``training_inputs`` of the run's completion record (an ablation run's subset), and
+    checked against the record's ``input_names``.
+
+    Parameters
+    ----------
+    run : a complete run directory (:func:`check_run`)
+    config : the configuration whose dataset is prepared (its ``training.inputs`` is used
+        only when the record has no ``training_inputs`` entry)
+    record : the run's completion record (default: :func:`check_run`)
+    """
+    record = check_run(run) if record is None else record
+    dataset = prepare(config)
+    spec = record["training_inputs"] if "training_inputs" in record else \
+        (config.get("training") or {}).get("inputs")
+    if spec is not None:
+        dataset = dataset.select_inputs(spec, f"{Path(run) / RUN_RECORD}: training_inputs")
+    names = record.get("input_names")
+    if names is not None and list(names) != list(dataset.input_names):
+        raise ConfigError(f"{Path(run) / RUN_RECORD}: the model was trained on inputs {names} "
+                          f"but the config's dataset gives {dataset.input_names}")
+    return dataset
+
+
+# ----------------------------------------------------------------------------- run records
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def record_run(run: str | Path, model_file: str = "model.keras", **fields) -> dict:
+    """Write ``run.json``, the completion record of ``run`` (atomically), for its model
+    file; ``fields`` (task, model_name, training_inputs, input_names, dataset, ...) are
+    stored beside the status, time, kerasgene version, model size and SHA-256.
+
+    ``kerasgene train`` calls it last; call it yourself for a model trained outside
+    kerasgene that you want ``explain``, ``variants`` or ``export`` to accept.
+    """
+    run = Path(run)
+    model = run / model_file
+    if not model.is_file() or is_temporary(model):
+        raise InputFileError(f"{model}: no model file to record")
+    record = {"status": "complete", "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+              "kerasgene_version": kerasgene.__version__, "model": model_file,
+              "model_bytes": model.stat().st_size, "model_sha256": _sha256(model), **fields}
+    write_json(run / RUN_RECORD, record)
+    return record
+
+
+def check_run(run: str | Path) -> dict:
+    """The completion record of a run directory, after checking it.
+
+    Returns
+    -------
+    the ``run.json`` document; ``record["model"]`` names the model file in ``run``.
+
+    Raises
+    ------
+    InputFileError
+        no such directory; no ``run.json`` (training never finished here: it was killed,
+        failed or still runs); a record that is not complete; the model file missing or
+        changed since (size or SHA-256).
+    """
+    run = Path(run)
+    if not run.is_dir():
+        raise InputFileError(f"{run}: run directory not found")
+    path = run / RUN_RECORD
+    if not path.is_file():
+        found = [n for n in ("model.keras", "checkpoint.keras") if (run / n).is_file()]
+        what = (f"{' and '.join(found)} without {RUN_RECORD}: training was killed, failed or "
+                "is still running" if found else f"no {RUN_RECORD}")
+        raise InputFileError(f"{run}: no trained model ({what}); run `kerasgene train` to "
+                             "completion first")
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise InputFileError(f"{path}: unreadable completion record ({err}); retrain") from None
+    if not isinstance(record, dict) or record.get("status") != "complete" \
+            or not isinstance(record.get("model"), str) or Path(record["model"]).name != record["model"]:
+        raise InputFileError(f"{path}: not a completion record (expected status 'complete' "
+                             "and the name of a model file in the run directory); retrain")
+    model = run / record["model"]
+    if not model.is_file():
+        raise InputFileError(f"{model}: missing, but {path} records it; retrain")
+    if model.stat().st_size != record.get("model_bytes") or _sha256(model) != record.get(
+            "model_sha256"):
+        raise InputFileError(f"{model}: changed since training (size or SHA-256 differs from "
+                             f"{path}); retrain, or restore the file")
+    return record
+
+
+def load_run(run: str | Path):
+    """``(model, record)`` of a complete run (:func:`check_run`), the model loaded in
+    Keras' safe mode."""
+    from kerasgene.models import load_model
+
+    record = check_run(run)
+    return load_model(Path(run) / record["model"]), record
+
+
+def _remove_outputs(out: Path) -> list[Path]:
+    """Remove what ``train`` writes (:data:`RUN_OUTPUTS`) from ``out``; returns it."""
+    gone = [p for pattern in RUN_OUTPUTS for p in sorted(out.glob(pattern))]
+    for p in gone:
+        _remove(p)
+    return gone
+
+
+def _clean_stale(folder: Path) -> None:
+    """Remove temporaries of killed processes in ``folder`` and its sub-folders, logged."""
+    if not folder.is_dir():
+        return
+    removed = []
+    for d in [folder, *(p for p in folder.iterdir() if p.is_dir() and not is_temporary(p))]:
+        removed += remove_stale_temporaries(d)
+    if removed:
+        log.warning("%s: removed %d temporaries left by killed runs: %s", folder, len(removed),
+                    ", ".join(str(p.relative_to(folder)) for p in removed[:5])
+                    + (" ..." if len(removed) > 5 else ""))
+
+
+@contextlib.contextmanager
+def _removed_if_failed(folder: Path) -> Iterator[None]:
+    """Remove ``folder`` (and parents) created inside the block when the block raises and
+    they are empty."""
+    created = []
+    for p in [folder, *folder.parents]:
+        if p.exists():
+            break
+        created.append(p)
+    try:
+        yield
+    except BaseException:
+        for p in created:  # deepest first
+            with contextlib.suppress(OSError):
+                p.rmdir()
+        raise
 
 
 def is_classification(dataset) -> bool:
@@ -117,7 +409,12 @@ def build_model(config: dict, dataset):
     if name is None:
         raise ConfigError("model: missing 'name' (one of kerasgene.models.names())")
     hparams = {**shape_hparams(name, dataset), **(section.get("hparams") or {})}
-    return models.build(name, **hparams)
+    try:
+        return models.build(name, **hparams)
+    except (TypeError, ValueError) as err:  # a value the builder or Keras rejects
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ConfigError(f"model.hparams: {name} cannot be built with "
+                          f"{section.get('hparams') or {}} ({first})") from None
 
 
 def _split_training(section: dict | None) -> tuple[dict, dict]:
@@ -271,25 +568,56 @@ def train(config: dict, *, force_prepare: bool = False, dataset=None) -> Path:
     ``training.factorized: true`` trains DeepRAGE-C or -TP on gene × condition blocks.
     ``dataset``: the config's dataset already prepared (several runs over one dataset,
     e.g. the ablation); ``training.inputs`` is applied to it here.
-    """
-    from kerasgene import models, training
 
+    The run is complete or absent (module docstring): everything is checked before the
+    run directory is touched, ``run.json`` is written last, and a failed attempt removes
+    what it wrote.
+    """
+    from kerasgene import training
+
+    check_config(config, train=True)
     seed = int(config.get("seed", 0))
-    training.set_seed(seed)
     out = run_dir(config)
+    with _removed_if_failed(out):
+        if dataset is None:
+            dataset = prepare(config, force=force_prepare)
+        dataset = training_inputs(config, dataset)
+        tsection, extra = _split_training(config.get("training"))
+        strategy = training.get_strategy((tsection or {}).get("strategy", "default"))
+        training.set_seed(seed)
+        with strategy.scope():
+            model = build_model(config, dataset)
+        constants = preprocessing_constants(dataset)  # fails now, not after training
+        _begin_run(out)
+        try:
+            _train_run(config, dataset, model, strategy, tsection, extra, out, seed, constants)
+        except BaseException:
+            gone = _remove_outputs(out)
+            log.warning("%s: training failed; removed the %d files and folders it wrote",
+                        out, len(gone))
+            raise
+    return out
+
+
+def _begin_run(out: Path) -> None:
+    """Make ``out`` ready for a new training: stale temporaries of killed runs and the
+    previous run's record and outputs removed (logged)."""
     out.mkdir(parents=True, exist_ok=True)
+    _clean_stale(out)
+    gone = _remove_outputs(out)
+    if gone:
+        log.warning("%s: replacing the previous run (removed %s)", out,
+                    ", ".join(p.name for p in gone))
+
+
+def _train_run(config: dict, dataset, model, strategy, tsection: dict, extra: dict, out: Path,
+               seed: int, constants: dict) -> None:
+    """Fit, save, evaluate and record one run in ``out`` (see :func:`train`)."""
+    from kerasgene import models
+
     _config.save_config(config, out / "config.yaml")
-    if dataset is None:
-        dataset = prepare(config, force=force_prepare)
-    dataset = training_inputs(config, dataset)
-    tsection, extra = _split_training(config.get("training"))
-    if extra["factorized"] and extra["inputs"] is not None:
-        raise ConfigError("training.inputs: not available with training.factorized (the "
-                          "gene × condition blocks read every input)")
-    strategy = training.get_strategy((tsection or {}).get("strategy", "default"))
-    name = (config.get("model") or {}).get("name")
+    name = config["model"]["name"]
     with strategy.scope():
-        model = build_model(config, dataset)
         if name == "histone_fcn_ensemble":
             members = models.ensemble_members(model)
             folds = dataset.folds("train", k=len(members), seed=seed)
@@ -303,7 +631,7 @@ def train(config: dict, *, force_prepare: bool = False, dataset=None) -> Path:
         else:
             _fit_one(model, name, dataset, "train", "valid", tsection, out, seed)
     write_atomic(out / "model.keras", model.save)
-    write_json(out / "preprocessing.json", preprocessing_constants(dataset))
+    write_json(out / "preprocessing.json", constants)
     metrics = evaluate_model(model, dataset, out)
     if name == "histone_fcn_ensemble":
         metrics["members"] = [predict_metrics(m, dataset, "test") for m in models.ensemble_members(model)]
@@ -322,18 +650,81 @@ def train(config: dict, *, force_prepare: bool = False, dataset=None) -> Path:
             names, _baseline_arrays(dataset, "train", cap, seed),
             _baseline_arrays(dataset, "test", cap, seed), is_classification(dataset), seed)
     write_json(out / "metrics.json", metrics)
-    return out
+    record_run(out, "model.keras", task=config["task"], model_name=name,
+               training_inputs=extra["inputs"], input_names=dataset.input_names,
+               dataset={"path": str(dataset.path), "cache_key": dataset.meta.get("cache_key")})
 
 
 def preprocessing_constants(dataset) -> dict:
     """What a client needs to build model inputs from its own files (saved beside the model;
-    ``kerasgene export --run`` puts it in the SavedModel's assets/kerasgene.json)."""
+    ``kerasgene export --run`` puts it in the SavedModel's assets/kerasgene.json).
+
+    Returns
+    -------
+    ``task``, ``input_names``, ``input_shapes``, ``target_name``, ``track_names`` (after
+    ``training.inputs``), the builder parameters (``tss_flank``, ``tts_flank``,
+    ``log_base``, ``pseudocount``, ``epigenome_dtype``, ...), ``kerasgene_version`` and,
+    for datasets built from tracks, ``transforms``: track name → the transform the
+    dataset applied, with every parameter (:func:`transform_record`), so that
+    ``kerasgene predict`` feeds the model what it was trained on.
+    """
     meta = dataset.meta
     params = {k: v for k, v in meta["params"].items() if k != "samples"}
-    return {"task": meta["task"], "input_names": meta["input_names"],
-            "input_shapes": meta["input_shapes"], "target_name": meta["target_name"],
-            "track_names": meta.get("track_names"), **params,
-            "kerasgene_version": meta["kerasgene_version"]}
+    out = {"task": meta["task"], "input_names": meta["input_names"],
+           "input_shapes": meta["input_shapes"], "target_name": meta["target_name"],
+           "track_names": meta.get("track_names"), **params,
+           "kerasgene_version": meta["kerasgene_version"]}
+    samples = meta["params"].get("samples")
+    if samples and meta.get("track_names") is not None:
+        out["transforms"] = {t: transform_record(samples, t) for t in meta["track_names"]}
+    return out
+
+
+def transform_record(samples: list, track: str) -> dict | None:
+    """The transform of ``track`` in the dataset's ``samples`` (``meta.json`` params), as
+    a full spec for :func:`kerasgene.tracks.make_transform` plus ``scale_used`` (sample →
+    the divisor the training data got, for ``neglog10p`` without a fixed ``max_value``:
+    each file's genome-wide maximum; null where the file cannot be read now).
+
+    Raises
+    ------
+    ConfigError
+        the samples use different transforms for ``track`` (one model, one transform).
+    """
+    import dataclasses
+
+    from kerasgene.tracks import TRANSFORMS, NegLog10PValue, Track, make_transform
+
+    specs = {}
+    for s in samples:
+        entry = s["tracks"][track]
+        obj = make_transform(entry.get("transform"))
+        if obj is None:
+            specs[s["name"]] = None
+            continue
+        name = next(k for k, cls in TRANSFORMS.items() if isinstance(obj, cls))
+        specs[s["name"]] = {"name": name, **dataclasses.asdict(obj)}
+    distinct = {json.dumps(v, sort_keys=True) for v in specs.values()}
+    if len(distinct) > 1:
+        raise ConfigError(f"track {track!r}: samples use different transforms {specs}; one "
+                          "model needs one transform per track")
+    spec = next(iter(specs.values()))
+    if spec is None:
+        return None
+    obj = make_transform(spec)
+    if isinstance(obj, NegLog10PValue) and obj.max_value is None:
+        used = {}
+        for s in samples:
+            try:
+                track_file = Track(s["tracks"][track]["path"])
+            except (KerasgeneError, OSError, RuntimeError) as err:  # moved since the build
+                log.info("%s: scale not recorded (%s)", s["tracks"][track]["path"], err)
+                used[s["name"]] = None
+                continue
+            used[s["name"]] = track_file.max_value
+            track_file.close()
+        spec["scale_used"] = used
+    return spec
 
 
 def predict_metrics(model, dataset, split: str) -> dict:
@@ -382,16 +773,12 @@ def evaluate_model(model, dataset, out: Path) -> dict:
 
 
 def evaluate(config: dict) -> dict:
-    """Re-evaluate a trained run (the model is loaded with Keras' safe mode); the model's
-    scores in ``metrics.json`` are replaced, the baselines and controls of ``train`` kept."""
-    from kerasgene.models import load_model
-
+    """Re-evaluate a complete run (:func:`check_run`; the model is loaded with Keras' safe
+    mode); the model's scores in ``metrics.json`` are replaced, the baselines and controls
+    of ``train`` kept."""
     out = run_dir(config)
-    path = out / "model.keras"
-    if not path.exists():
-        raise ConfigError(f"{path}: no trained model; run `kerasgene train` first")
-    dataset = training_inputs(config, prepare(config))
-    model = load_model(path)
+    model, record = load_run(out)
+    dataset = run_dataset(out, config, record)
     metrics_path = out / "metrics.json"
     previous = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
     metrics = {**previous, **evaluate_model(model, dataset, out)}

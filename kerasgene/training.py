@@ -47,6 +47,7 @@ import numpy as np
 import tensorflow as tf
 from scipy import stats
 
+from kerasgene.config import Spec
 from kerasgene.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,22 @@ LOSSES: dict[str, Callable | str] = {
 OPTIMIZERS = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,
               "rmsprop": keras.optimizers.RMSprop}
 
+#: Type and range of every key of :data:`TRAINING_DEFAULTS` (null: the paper's recipe).
+TRAINING_SPECS = {
+    "epochs": Spec("int", min=1), "batch_size": Spec("int", min=1, null=True),
+    "optimizer": Spec("choice", choices=tuple(OPTIMIZERS), null=True),
+    "learning_rate": Spec("number", above=0, null=True),
+    "loss": Spec("choice", choices=tuple(LOSSES), null=True),
+    "monitor": Spec("choice", null=True, choices=("val_r2", "val_loss", "val_accuracy", "r2",
+                                                  "loss", "accuracy")),
+    "patience": Spec("int", min=0),
+    "reduce_lr_patience": Spec("int", min=0),
+    "strategy": Spec("choice", choices=("default", "mirrored", "multi_worker")),
+    "tensorboard": Spec("bool"), "verbose": Spec("choice", choices=(0, 1, 2)),
+    "steps_per_epoch": Spec("int", min=1, null=True), "init_output_bias": Spec("bool"),
+    "recalibrate_bn": Spec("bool"),
+}
+
 
 def is_classifier(model: keras.Model) -> bool:
     """True when the model's (first) output is named ``class_probabilities``."""
@@ -132,15 +149,27 @@ def is_classifier(model: keras.Model) -> bool:
 
 
 def resolve_training(section: dict | None, model_name: str, classification: bool) -> dict:
-    """Training settings: the config section over the paper's recipe over the defaults."""
-    from kerasgene.config import with_defaults
+    """Training settings: the config section over the paper's recipe over the defaults.
 
+    Raises
+    ------
+    ConfigError
+        an unknown key, or a value of the wrong type or range (:data:`TRAINING_SPECS`).
+    """
+    from kerasgene.config import check_section, with_defaults
+
+    check_section(section, TRAINING_SPECS, "training")
     cfg = with_defaults(section, TRAINING_DEFAULTS, "training")
     recipe = {"loss": "crossentropy" if classification else "mse",
               "monitor": "val_accuracy" if classification else "val_r2",
               **RECIPES.get(model_name, RECIPES["linear"])}
     if classification and recipe["loss"] != "crossentropy":
         recipe["loss"] = "crossentropy"
+    metric = "accuracy" if classification else "r2"
+    if cfg["monitor"] is not None and cfg["monitor"].removeprefix("val_") not in (metric, "loss"):
+        raise ConfigError(f"training.monitor: {cfg['monitor']!r} is not reported by a "
+                          f"{'classification' if classification else 'regression'} model; "
+                          f"expected val_{metric}, val_loss, {metric} or loss")
     for key, value in recipe.items():
         if cfg.get(key) is None:
             cfg[key] = value

@@ -107,7 +107,7 @@ from keras_tuner.src.tuners.gridsearch import GridSearchOracle
 
 from kerasgene import models, training
 from kerasgene._io import to_plain, write_atomic, write_json
-from kerasgene.config import check_keys
+from kerasgene.config import check_keys, like_default, yaml_number_hint
 from kerasgene.errors import ConfigError, InputFileError, KerasgeneError
 
 log = logging.getLogger(__name__)
@@ -212,7 +212,7 @@ def _homogeneous(values: list, where: str) -> list:
         return [float(v) for v in values]
     if len(kinds) > 1:
         raise ConfigError(f"{where}: mixed value types {sorted(k.__name__ for k in kinds)} "
-                          f"in {values!r}{_yaml_number_hint(values)}")
+                          f"in {values!r}{yaml_number_hint(values)}")
     return values
 
 
@@ -575,29 +575,11 @@ class BuilderHyperModel(kt.HyperModel):
 
 def _check_type(where: str, value: Any, default: Any, builders: str,
                 valid: Sequence[str]) -> None:
-    if default is None or isinstance(default, (tuple, list, dict)):
-        return
-    ok = {bool: lambda v: isinstance(v, bool),
-          int: lambda v: isinstance(v, int) and not isinstance(v, bool),
-          float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-          str: lambda v: isinstance(v, str)}.get(type(default), lambda v: True)
-    if not ok(value):
+    if not like_default(value, default):
         raise ConfigError(f"{where}: impossible value {value!r} for {builders} (expected "
                           f"{type(default).__name__}, like the default {default!r})"
-                          f"{_yaml_number_hint([value])}; valid builder arguments: "
+                          f"{yaml_number_hint([value])}; valid builder arguments: "
                           f"{', '.join(valid)}")
-
-
-def _yaml_number_hint(values: Iterable) -> str:
-    for value in values:
-        if isinstance(value, str):
-            try:
-                float(value)
-            except ValueError:
-                continue
-            return (f"; YAML reads a number without a dot such as {value} as a string: "
-                    f"write it with a dot (e.g. 1.0e-4)")
-    return ""
 
 
 class ISEGnetHyperModel(BuilderHyperModel):
@@ -868,24 +850,26 @@ def open_dataset(config: Mapping):
     """The search's Dataset, as for ``kerasgene train`` (:mod:`kerasgene.runs`): built (or
     reused when inputs and parameters are unchanged) from ``data`` (relative paths from
     ``data_dir``) into ``dataset_dir``; without ``data``, ``dataset_dir`` must hold a
-    prepared dataset."""
+    prepared dataset (its arrays checked against their digests). ``training.inputs``
+    restricts it as for ``train``: every trial sees only those inputs and tracks."""
     from kerasgene import runs
     from kerasgene.datasets import Dataset
 
     if config.get("data") is not None:
-        return runs.prepare(dict(config))
+        return runs.training_inputs(dict(config), runs.prepare(dict(config)))
     path = config.get("dataset_dir")
     if not path:
         raise ConfigError("dataset_dir: required when the config has no `data:` section")
     if not (Path(path) / "meta.json").is_file():
         raise InputFileError(f"dataset_dir: {path} is not a prepared dataset (no meta.json) "
                              "and the config has no `data:` section to build it")
-    return Dataset.open(path)
+    return runs.training_inputs(dict(config), Dataset.open(path, verify=True))
 
 
 def dataset_arguments(ds, builder_args: Sequence[str], classification: bool) -> dict:
     """Builder arguments implied by the dataset: ``seq_len``, ``n_tracks``,
-    ``n_regulators``, ``n_classes``."""
+    ``n_regulators``, ``n_classes``, and ``inputs`` when a ``training.inputs`` selection
+    leaves iSEGnet one branch."""
     shapes = ds.input_shapes
     out = {}
     if "sequence" in shapes and "seq_len" in builder_args:
@@ -896,6 +880,8 @@ def dataset_arguments(ds, builder_args: Sequence[str], classification: bool) -> 
         out["n_regulators"] = int(shapes["regulators"][0])
     if classification and "n_classes" in builder_args and ds.meta.get("n_classes"):
         out["n_classes"] = int(ds.meta["n_classes"])
+    if "inputs" in builder_args and set(shapes) < {"sequence", "epigenome"}:
+        out["inputs"] = list(ds.input_names)  # iSEGnet with one branch (training.inputs)
     return out
 
 
@@ -933,8 +919,10 @@ def hypermodels_from_config(config: Mapping) -> list[tuple[str, BuilderHyperMode
                 objective, direction = objective["name"], objective.get("direction")
             else:
                 objective = objective.get(task)
+        training_section = {k: v for k, v in (config.get("training") or {}).items()
+                            if k != "inputs"}  # applied to the dataset (open_dataset)
         hm = cls(name, space or None, fixed, task=task,
-                 training={"verbose": 0, **(config.get("training") or {})},
+                 training={"verbose": 0, **training_section},
                  objective=objective, direction=direction, seed=int(config.get("seed") or 0))
         hm.run_eagerly = bool(tuning["run_eagerly"])
         out.append((task, hm))
@@ -1000,6 +988,9 @@ def plan_search(config: Mapping, *, dataset=None, validate: bool = True) -> list
                                 "split": to_plain(ds.meta.get("split")), "target": target},
                     "max_examples": max_examples,
                     "executions_per_trial": tuning["executions_per_trial"]}
+        inputs = (config.get("training") or {}).get("inputs")
+        if inputs is not None:  # another subset of the inputs is another search
+            identity["dataset"]["inputs"] = to_plain(inputs)
         plans.append(SearchPlan(
             hypermodel=hm, dataset=ds, target=target, directory=directory,
             project_name=project, results_dir=results, subset=subset,

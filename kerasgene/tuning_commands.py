@@ -245,7 +245,8 @@ def _prepare_dataset(config: Mapping) -> None:
     if config.get("data") is not None:
         from kerasgene import runs
 
-        runs.prepare(dict(config))  # built (or reused) once, before the workers start
+        # built (or reused) once, before the workers start; light: no Keras import here
+        runs.prepare(dict(config), light=True)
 
 
 def _n_projects(config: Mapping) -> int:

@@ -7,7 +7,7 @@ import pytest
 
 from kerasgene.cli import main
 from kerasgene.config import load_config
-from kerasgene.errors import ConfigError
+from kerasgene.errors import InputFileError
 from kerasgene.runs import evaluate
 from kerasgene.simulate import simulate
 
@@ -30,7 +30,7 @@ def test_histone_ensemble_run_writes_the_run_directory(data, tmp_path, capsys):
     assert len(metrics["members"]) == 3 and "ridge" in metrics["baselines"]
     assert metrics["test"]["n"] == len((run / "predictions.tsv").read_text().splitlines()) - 1
     for name in ("config.yaml", "model.keras", "preprocessing.json", "predicted_vs_observed.png",
-                 "member_0/history.csv", "member_2/loss.png"):
+                 "member_0/history.csv", "member_2/loss.png", "run.json"):
         assert (run / name).exists(), name
     assert not list(run.rglob("checkpoint.keras"))
     again = evaluate(load_config(CONFIGS / "histone_fcn.yaml", overrides))
@@ -52,5 +52,5 @@ def test_deepchrome_classification_run(data, tmp_path):
 
 def test_evaluate_without_a_trained_model(data, tmp_path):
     cfg = load_config(CONFIGS / "histone_fcn.yaml", [f"data_dir={data}", f"run_dir={tmp_path}"])
-    with pytest.raises(ConfigError, match="no trained model"):
+    with pytest.raises(InputFileError, match="no trained model"):
         evaluate(cfg)

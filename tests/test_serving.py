@@ -29,7 +29,7 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
-from kerasgene import models
+from kerasgene import models, runs
 from kerasgene.errors import ConfigError
 from kerasgene.serving import Client, ServingError, commands, export, list_versions, read_constants
 from kerasgene.serving.client import make_tensor_proto
@@ -149,7 +149,8 @@ def server(base_dir, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("server")
     proc, port, log_path = start_server(
         ["--model-base-path", str(base_dir), "--max-batch-size", str(MAX_BATCH),
-         "--max-message-mb", str(MAX_MESSAGE_MB), "--poll-seconds", "0.2"], workdir)
+         "--max-message-mb", str(MAX_MESSAGE_MB), "--poll-seconds", "0.2", "--allow-empty"],
+        workdir)
     yield f"127.0.0.1:{port}", proc
     rc = stop_server(proc, log_path)
     assert rc == 0, log_path.read_text()
@@ -641,6 +642,7 @@ def test_cli_export_from_run_dir(tmp_path):
     model = toy_model()
     model.save(run / "model.keras")
     (run / "preprocessing.json").write_text('{"log_base": 10}')
+    runs.record_run(run)  # a model trained outside `kerasgene train`
     args = _parser().parse_args(["export", "--run", str(run), "--base-dir",
                                  str(tmp_path / "m"), "--name", "toy"])
     assert args.func(args) == 0

@@ -572,6 +572,9 @@ def run_dir(sim, tmp_path_factory):
     (d / "config.yaml").write_text(yaml.safe_dump(config))
     probs = load_motifs()[CREB1].probabilities()
     pwm_model(2500, probs, "epigenome", (2500, 7)).save(d / "model.keras")
+    from kerasgene import runs
+
+    runs.record_run(d)  # a hand-made model: `variants` needs the run's completion record
     with Genome(out / "genome.fa") as genome:
         records = []
         for gene, site in picked.values():
@@ -699,6 +702,7 @@ def test_cli_deeprage_run_against_chosen_conditions(sim, tmp_path, capsys):
     probs = load_motifs()[GCN4].probabilities()
     pwm_model(1000, probs, "regulators", (n_regs,), context_weight=1.0).save(
         tmp_path / "model.keras")
+    runs.record_run(tmp_path)
     inst = truth["tasks"]["deeprage"]["motif_instances"]
     gid, site = next((g, gcn4[0]) for g, sites in inst.items() if g in dataset.gene_ids
                      and len(gcn4 := [x for x in sites if x["jaspar_id"] == GCN4]) == 1)
@@ -756,6 +760,7 @@ def test_cli_histone_kmer_run(sim, tmp_path, capsys):
     w[:, channels.index("AAA")] = 1.0
     dense.set_weights([w.reshape(-1, 1), np.zeros(1, np.float32)])
     model.save(tmp_path / "model.keras")
+    runs.record_run(tmp_path)
     genes = {g.id: g for g in read_gtf(out / "genes.gtf")}
     gene = next(genes[i] for i in dataset.index["gene_id"] if genes[i].strand == "-")
     with Genome(out / "genome.fa") as genome:

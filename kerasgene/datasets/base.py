@@ -12,7 +12,8 @@ Layout of a dataset directory
     builder config, split excluded), ``inputs`` (every input file: absolute path, size,
     mtime_ns and ``sha256_prefix`` = the first 16 hex digits of the SHA-256 of the file's
     first and last MiB — cheap on multi-GB bigWigs, and with size + mtime enough to
-    notice a changed file), ``arrays`` (shape and dtype of each ``.npy``), ``input_names``,
+    notice a changed file), ``arrays`` (shape, dtype and ``blake2b``, the BLAKE2b-128 digest of each whole
+    ``.npy`` file, computed while it is written), ``input_names``,
     ``input_shapes``, ``target_name``, ``targets``, ``split`` (the split config) and
     ``split_counts``, plus task-specific fields.
 ``index.tsv``
@@ -31,6 +32,25 @@ atomically. The split is deliberately not in the key: changing only ``split:`` r
 ``index.tsv`` and ``meta.json`` in place (each replaced atomically) without re-reading
 the genome.
 
+Integrity of the cache
+----------------------
+Before a cached dataset is reused, every ``.npy`` is hashed again and compared with the
+``blake2b`` digest meta.json recorded at build time (:meth:`Dataset.verify`): a file
+changed at the same size (a flipped byte, a partial overwrite, a copy gone wrong) or
+truncated is detected. The dataset is then **rebuilt** from its inputs, with a warning
+naming the file: the cache is derived data and the inputs are still there (their
+fingerprints are in the cache key), so rebuilding is the repair a careful user would do
+by hand; a dataset opened without a builder (``Dataset.open(path, verify=True)``, e.g.
+``tune`` with only ``dataset_dir``) raises :class:`InputFileError` instead. A dataset
+written before digests were recorded cannot be verified and is rebuilt once.
+Verification reads every array once: BLAKE2b-128 ran at about 0.7 GB/s on one core here
+(files in the page cache), i.e. 0.10 s for the small demo's iSEGnet dataset (74 MB) and
+0.01 s or less for its histone (7.7 MB), DeepRAGE (9.5 MB), chromatin and DeepChrome
+(2.4 MB each) datasets — 0.13 s for all five, against 8 s to build them — and about
+1.4 s per GB of arrays (more when the files come from a cold disk). Builds hash the
+bytes as they write them and cost nothing extra. Temporaries of killed builds (``DIR.tmp-<pid>-…`` folders whose
+process is gone) are removed, with a warning, whenever a builder runs for ``DIR``.
+
 Streaming
 ---------
 :meth:`Dataset.to_tf_dataset` batches example indices in ``tf.data`` and gathers each
@@ -44,6 +64,7 @@ iSEGnet ablation's ``training.inputs``): each gathered batch is sliced, so it st
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import os
@@ -57,7 +78,7 @@ import numpy as np
 import pandas as pd
 
 import kerasgene
-from kerasgene._io import to_plain, write_text
+from kerasgene._io import remove_stale_temporaries, to_plain, write_text
 from kerasgene.config import check_keys
 from kerasgene.datasets import splits as _splits
 from kerasgene.errors import ConfigError, InputFileError
@@ -67,6 +88,21 @@ log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 REQUIRED = object()
 _HASH_BYTES = 1 << 20
+#: Digest of each ``.npy`` recorded in meta.json (``arrays.<name>.blake2b``).
+DIGEST = "blake2b"
+
+
+def _digest():
+    return hashlib.blake2b(digest_size=16)
+
+
+def file_digest(path: str | os.PathLike) -> str:
+    """BLAKE2b-128 hex digest of a whole file (the ``blake2b`` of meta.json's arrays)."""
+    h = _digest()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 # ----------------------------------------------------------------------------- config helpers
@@ -174,10 +210,17 @@ class NpyAppender:
     def __init__(self, path: Path, shape: Sequence[int], dtype):
         self.path, self.shape, self.dtype = path, tuple(int(s) for s in shape), np.dtype(dtype)
         self.rows = 0
+        self.hash = _digest()  # of every byte written: the file's digest when complete
         self._fh = open(path, "wb")
+        header = io.BytesIO()
         np.lib.format.write_array_header_1_0(
-            self._fh, {"descr": np.lib.format.dtype_to_descr(self.dtype),
-                       "fortran_order": False, "shape": self.shape})
+            header, {"descr": np.lib.format.dtype_to_descr(self.dtype),
+                     "fortran_order": False, "shape": self.shape})
+        self._write(header.getvalue())
+
+    def _write(self, data) -> None:
+        self._fh.write(data)
+        self.hash.update(data)
 
     def append(self, chunk: np.ndarray) -> None:
         chunk = np.ascontiguousarray(chunk, dtype=self.dtype)
@@ -186,7 +229,7 @@ class NpyAppender:
                              f"{self.shape}")
         if self.rows + len(chunk) > self.shape[0]:
             raise ValueError(f"{self.path.name}: more rows than the declared {self.shape[0]}")
-        self._fh.write(memoryview(chunk).cast("B"))
+        self._write(memoryview(chunk).cast("B"))
         self.rows += len(chunk)
 
     def close(self) -> None:
@@ -218,14 +261,32 @@ class DatasetWriter:
         self.out_dir = Path(out_dir)
         self.task = task
         self.params = to_plain(params)
-        self.inputs = {name: fingerprint(p) for name, p in inputs.items()}
+        self.inputs = {}
+        for name, p in inputs.items():
+            try:
+                self.inputs[name] = fingerprint(p)
+            except InputFileError as err:  # name the config field too
+                raise InputFileError(f"{task}.{name}: {err}") from None
         self.key = cache_key(task, self.params, self.inputs)
         self.tmp: Path | None = None
         self._arrays: dict[str, NpyAppender] = {}
         self._shapes: dict[str, dict] = {}
+        self.remove_stale()
+
+    def remove_stale(self) -> list[Path]:
+        """Remove temporaries of killed builds of this dataset (``DIR.tmp-<pid>-…`` whose
+        process is gone; ``DIR.tmp-old-…`` left by a kill during a replace); logged."""
+        removed = remove_stale_temporaries(self.out_dir.parent,
+                                           pattern=f"{self.out_dir.name}.tmp-*")
+        if removed:
+            log.warning("%s: removed %d temporary folders of killed builds (%s)", self.out_dir,
+                        len(removed), ", ".join(p.name for p in removed[:3]))
+        return removed
 
     def existing(self) -> Dataset | None:
-        """The dataset already at ``out_dir`` if it is complete and has this cache key."""
+        """The dataset already at ``out_dir`` if it is complete, has this cache key and its
+        arrays match their recorded digests (:meth:`Dataset.verify`); else None (rebuild,
+        with a warning when the cache is corrupted)."""
         meta_path = self.out_dir / "meta.json"
         if not meta_path.is_file():
             return None
@@ -238,9 +299,9 @@ class DatasetWriter:
                      self.out_dir)
             return None
         try:
-            return Dataset.open(self.out_dir)
+            return Dataset.open(self.out_dir, verify=True)
         except InputFileError as err:
-            log.warning("%s: existing dataset unreadable (%s); rebuilding", self.out_dir, err)
+            log.warning("%s: cached dataset not reused (%s); rebuilding", self.out_dir, err)
             return None
 
     def __enter__(self) -> DatasetWriter:
@@ -268,6 +329,13 @@ class DatasetWriter:
         self._shapes[name] = {"shape": list(appender.shape), "dtype": appender.dtype.str}
         return appender
 
+    def _close_arrays(self) -> None:
+        """Close every array and record its digest."""
+        for name, appender in self._arrays.items():
+            if not appender._fh.closed:
+                appender.close()
+            self._shapes[name][DIGEST] = appender.hash.hexdigest()
+
     def save(self, name: str, values: np.ndarray) -> None:
         """Write a whole array at once."""
         values = np.asarray(values)
@@ -279,9 +347,7 @@ class DatasetWriter:
 
     def commit(self, index: pd.DataFrame, meta: Mapping) -> Dataset:
         """Write index.tsv and meta.json, rename into place, and open the result."""
-        for appender in self._arrays.values():
-            if not appender._fh.closed:
-                appender.close()
+        self._close_arrays()
         full = {"format": FORMAT_VERSION, "task": self.task,
                 "kerasgene_version": kerasgene.__version__, "cache_key": self.key,
                 "params": self.params, "inputs": self.inputs, "arrays": self._shapes,
@@ -375,8 +441,12 @@ class Dataset:
 
     # ------------------------------------------------------------------ opening
     @staticmethod
-    def open(path: str | os.PathLike) -> Dataset:
-        """Open a dataset directory written by a builder."""
+    def open(path: str | os.PathLike, verify: bool = False) -> Dataset:
+        """Open a dataset directory written by a builder.
+
+        ``verify``: also check every array against its recorded digest (:meth:`verify`;
+        reads every file once) and raise :class:`InputFileError` on a mismatch.
+        """
         path = Path(path)
         meta_path = path / "meta.json"
         if not meta_path.is_file():
@@ -395,7 +465,29 @@ class Dataset:
         arrays = {name: load_array(path / f"{name}.npy", spec["shape"], spec["dtype"])
                   for name, spec in meta["arrays"].items()}
         index = _read_index(path / "index.tsv", meta.get("index_columns", {}))
-        return _TASKS[task](path, meta, index, arrays)
+        dataset = _TASKS[task](path, meta, index, arrays)
+        if verify:
+            dataset.verify()
+        return dataset
+
+    def verify(self) -> None:
+        """Check every ``.npy`` against the digest meta.json recorded when it was written.
+
+        Raises
+        ------
+        InputFileError
+            a file whose digest differs (changed or corrupted, even at the same size), or
+            no digest recorded (a dataset written by an older kerasgene).
+        """
+        for name, spec in self.meta["arrays"].items():
+            path = self.path / f"{name}.npy"
+            want = spec.get(DIGEST)
+            if want is None:
+                raise InputFileError(f"{path}: no {DIGEST} digest in meta.json (written by "
+                                     "an older kerasgene); cannot verify it")
+            if file_digest(path) != want:
+                raise InputFileError(f"{path}: contents differ from the {DIGEST} digest "
+                                     "recorded in meta.json (corrupted cache)")
 
     # ------------------------------------------------------------------ properties
     @property

@@ -6,8 +6,11 @@
 prepares the config's dataset once, then, for every subset of
 :func:`kerasgene.explain.knockout.ablation_inputs` (all inputs, sequence only, all marks
 without sequence, each mark alone; default: all of them), trains the config's model with
-``training.inputs`` set to the subset (which replaces any ``training.inputs`` of the
-config) in its own run directory ``OUT/<subset>/`` — the ``kerasgene train`` machinery, so
+``training.inputs`` set to the subset in its own run directory ``OUT/<subset>/``. A config
+that already restricts its inputs (``training.inputs``) is ablated within that
+restriction: ``all`` is the config's selection, the tracks are the selected ones, and
+subsets that need an input it drops (``sequence only`` without the sequence) are not
+offered. Each run is the ``kerasgene train`` machinery, so
 early stopping and the BatchNorm re-estimation apply, without the shuffled-label control
 and the baselines. ``kerasgene evaluate --config OUT/<subset>/config.yaml`` re-scores one.
 ``OUT`` (default ``RUN_DIR/ablation``) gets:
@@ -78,8 +81,8 @@ def run_ablation_command(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------------------
 
 
-def choose_subsets(track_names: Sequence[str], names: Sequence[str] | None = None
-                   ) -> dict[str, dict[str, bool | list[str]]]:
+def choose_subsets(track_names: Sequence[str], names: Sequence[str] | None = None,
+                   sequence: bool = True) -> dict[str, dict[str, bool | list[str]]]:
     """The ablation subsets as ``training.inputs`` values, in the order of ``names``.
 
     Parameters
@@ -87,6 +90,8 @@ def choose_subsets(track_names: Sequence[str], names: Sequence[str] | None = Non
     track_names : the dataset's epigenome tracks, in channel order
     names : subset names of :func:`~kerasgene.explain.knockout.ablation_inputs` (e.g.
         ``"sequence only"``, ``"DNase only"``); None = every subset
+    sequence : whether the sequence may be fed (false: the config's ``training.inputs``
+        drops it; ``all`` is then the tracks alone and subsets with the sequence are out)
 
     Returns
     -------
@@ -95,6 +100,11 @@ def choose_subsets(track_names: Sequence[str], names: Sequence[str] | None = Non
     from kerasgene.explain.knockout import ablation_inputs
 
     every = ablation_inputs(track_names)
+    if not sequence:
+        every = {n: {**v, "sequence": False} for n, v in every.items()
+                 if n not in ("sequence only", "epigenome only")}
+    if not track_names:
+        every = {"all": every["all"]}
     names = list(every) if names is None else list(names)
     bad = [n for n in names if n not in every]
     if bad or not names:
@@ -172,7 +182,9 @@ def run_ablation(config: dict, subsets: Sequence[str] | None = None,
         raise ConfigError(f"task: the ablation retrains iSEGnet (task isegnet), got "
                           f"{config.get('task')!r}")
     dataset = runs.prepare(config)
-    chosen = choose_subsets(dataset.channel_names("epigenome"), subsets)
+    base = runs.training_inputs(config, dataset)  # the config's own restriction, if any
+    tracks = base.channel_names("epigenome") if "epigenome" in base.input_names else []
+    chosen = choose_subsets(tracks, subsets, sequence="sequence" in base.input_names)
     out = ablation_dir(config, out)
     order = list(chosen)
 
@@ -183,6 +195,7 @@ def run_ablation(config: dict, subsets: Sequence[str] | None = None,
                    dataset=dataset)
         seconds = time.perf_counter() - start
         keras.backend.clear_session()  # the next subset builds a new model
+        runs.check_run(run)  # complete: the record is written after metrics.json
         row = ablation_row(inputs, json.loads((run / "metrics.json").read_text()), run,
                            seconds)
         log.info("ablation %d/%d: %s done in %.0f s (%s), test R² %.3f",

@@ -2,8 +2,11 @@
 
     kerasgene explain --config configs/isegnet.yaml [--run RUN_DIR] [--out DIR] [KEY=VALUE ...]
 
-reads the run's ``model.keras`` and its prepared dataset (``kerasgene.runs``), and writes
-into ``RUN_DIR/explain/`` (or ``--out``), per task:
+reads the model of a complete run (its ``run.json`` completion record; a run killed or
+failed during training is refused) and the prepared dataset as that model was trained
+on it (``training.inputs`` of the run's record: an ablation run gets its subset of
+inputs and tracks; :func:`kerasgene.runs.run_dataset`), and writes into
+``RUN_DIR/explain/`` (or ``--out``), per task:
 
 - **isegnet** (``ig``, ``motifs``): ``ig_summary.tsv`` (per gene: prediction, F(x) −
   F(baseline), completeness residual, steps), ``ig_profiles.tsv`` + ``ig_track_profiles.png``
@@ -118,18 +121,18 @@ def run_explain_command(args: argparse.Namespace) -> int:
     if task not in TASK_ANALYSES:
         raise ConfigError(f"task: explain knows {', '.join(TASK_ANALYSES)}, got {task!r}")
     run = Path(args.run) if args.run else runs.run_dir(config)
-    model = load_run_model(run)
-    dataset = runs.prepare(config)
+    model, record = runs.load_run(run)
+    dataset = runs.run_dataset(run, config, record)
+    analyses = _sequence_analyses(_analyses(args, task), model, bool(args.analyses))
+    compare = _compare_model(args, analyses)
     out = Path(args.out) if args.out else run / "explain"
     out.mkdir(parents=True, exist_ok=True)
-    analyses = _analyses(args, task)
     summary: dict[str, Any] = {"task": task, "run": str(run), "analyses": list(analyses),
                                "settings": {k: v for k, v in vars(args).items()
                                             if k != "func" and _jsonable(v)}}
     rng = np.random.default_rng(args.seed)
     if "ig" in analyses or "differential" in analyses:
-        summary["ig"] = explain_isegnet_ig(model, dataset, out, args, rng,
-                                           compare=_compare_model(args, analyses))
+        summary["ig"] = explain_isegnet_ig(model, dataset, out, args, rng, compare=compare)
     if "motifs" in analyses:
         summary["motifs"] = explain_filters(model, dataset, out, args, task)
         summary["motifs"].pop("_rows", None)
@@ -145,13 +148,28 @@ def run_explain_command(args: argparse.Namespace) -> int:
 
 
 def load_run_model(run: Path):
-    """``RUN_DIR/model.keras`` loaded in Keras' safe mode."""
-    from kerasgene.models import load_model
+    """The model of a complete run (:func:`kerasgene.runs.load_run`), loaded in Keras'
+    safe mode."""
+    from kerasgene.runs import load_run
 
-    path = Path(run) / "model.keras"
-    if not path.exists():
-        raise InputFileError(f"{path}: no trained model; run `kerasgene train` first")
-    return load_model(path)
+    return load_run(run)[0]
+
+
+def _sequence_analyses(analyses: tuple[str, ...], model, explicit: bool) -> tuple[str, ...]:
+    """``analyses`` without the filter analyses (``motifs``, ``knockout``) when the model
+    reads no DNA (a run trained with ``training.inputs: {sequence: false}``): skipped
+    with a warning when they were the task's default, an error when asked for."""
+    from kerasgene.explain.gradients import input_names
+
+    needs = [a for a in analyses if a in ("motifs", "knockout")]
+    if not needs or "sequence" in input_names(model):
+        return analyses
+    if explicit:
+        raise ConfigError(f"--analyses {','.join(needs)}: the model reads no DNA (inputs "
+                          f"{input_names(model)}; training.inputs of the run)")
+    log.warning("explain: skipping %s: the model reads no DNA (inputs %s)", ", ".join(needs),
+                input_names(model))
+    return tuple(a for a in analyses if a not in needs)
 
 
 def _analyses(args, task: str) -> tuple[str, ...]:
@@ -265,6 +283,17 @@ def _genes_from_index(index) -> dict[str, dict]:
     return out
 
 
+def _window_layout(params: Mapping) -> tuple[tuple[str, int, int], ...]:
+    """The TSS ⊕ TTS window layout of the dataset's ``tss_flank`` and ``tts_flank``
+    (default: iSEGnet's [-1000, +500] ⊕ [-500, +500])."""
+    from kerasgene.explain.gradients import ISEGNET_LAYOUT
+
+    if "tss_flank" not in params or "tts_flank" not in params:
+        return ISEGNET_LAYOUT
+    (up1, down1), (up2, down2) = params["tss_flank"], params["tts_flank"]
+    return (("TSS", -int(up1), int(down1)), ("TTS", -int(up2), int(down2)))
+
+
 def _model_inputs(model, got: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     from kerasgene.explain.gradients import input_names
 
@@ -288,7 +317,7 @@ def explain_isegnet_ig(model, dataset, out: Path, args, rng, compare=None) -> di
     index = dataset.index.iloc[idx].reset_index(drop=True)
     gene_ids = index["gene_id"].astype(str).tolist()
     track_names = {"epigenome": list(dataset.meta.get("track_names") or G.ISEGNET_TRACKS)}
-    layout = G.ISEGNET_LAYOUT
+    layout = _window_layout(dataset.meta.get("params") or {})
     length = next(iter(inputs.values())).shape[1]
     if sum(o2 - o1 for _, o1, o2 in layout) != length:
         layout = (("start", 0, length),)
@@ -313,7 +342,7 @@ def explain_isegnet_ig(model, dataset, out: Path, args, rng, compare=None) -> di
     P.plot_track_profiles(prof, out / "ig_track_profiles.png", layout=layout, n_genes=len(idx),
                           title=f"Mean IG attribution per track ({args.split} genes, "
                                 f"{args.baseline} baseline)")
-    genes = _genes_from_index(index)
+    genes = _genes_from_index(index) if layout[0][0] == "TSS" else {}
     seq = inputs.get("sequence")
     # per-gene tracks for the highest-predicted genes
     signal_names = track_names["epigenome"]

@@ -2,13 +2,17 @@
 
     kerasgene variants --run RUN_DIR --vcf FILE [--out TSV] [--ism GENE [--context NAME]]
 
-reads ``RUN_DIR/config.yaml``, its prepared dataset and ``model.keras``, and writes one row
+reads ``RUN_DIR/config.yaml``, its prepared dataset and the model of the run's completion
+record (``run.json``; a run killed or failed during training is refused), and writes one row
 per (variant, gene whose window holds it, context) with the columns of
 :data:`kerasgene.explain.variants.COLUMNS` to ``--out`` (default
 ``RUN_DIR/variants/<vcf name>.tsv``). Per task:
 
 - **isegnet**: the TSS ⊕ TTS window of every gene of the dataset; the epigenome of each
-  sample stays as stored in the dataset (one row per sample).
+  sample stays as stored in the dataset (one row per sample). A run trained on a subset
+  of the inputs (``training.inputs``, e.g. an ablation run) is fed that subset: only its
+  tracks; without the epigenome one row per gene (context ``sequence only``); a model
+  that reads no DNA is an error (no variant can change its prediction).
 - **deeprage**: the promoter of every gene against every condition of the dataset (or
   ``--conditions``); the row holds the mean over conditions. With a ``promoters:`` FASTA
   the VCF names the promoter record in CHROM and the position inside it in POS.
@@ -28,11 +32,14 @@ import dataclasses
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
 from kerasgene._io import write_atomic
 from kerasgene.errors import ConfigError, InputFileError
+from kerasgene.explain.variants import RegionReader
+from kerasgene.genome import one_hot
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +67,7 @@ def run_variants_command(args: argparse.Namespace) -> int:
     from kerasgene import runs
     from kerasgene.config import load_config
     from kerasgene.explain import variants as V
-    from kerasgene.explain.commands import load_run_model
+    from kerasgene.explain.gradients import input_names
 
     run = Path(args.run)
     variants = V.read_vcf(args.vcf)
@@ -68,14 +75,23 @@ def run_variants_command(args: argparse.Namespace) -> int:
     if not config_path.is_file():
         raise InputFileError(f"{run}: no config.yaml; expected a run directory written by "
                              "`kerasgene train`")
-    model = load_run_model(run)
+    model, record = runs.load_run(run)
     config = load_config(config_path)
     config["run_dir"] = str(run)
-    dataset = runs.prepare(config)
-    kind = V.reader_kind(model)
-    if runs.DATASET_TASK.get(config["task"]) != kind:
-        raise ConfigError(f"{config_path}: task {config['task']!r} but the model's inputs "
-                          f"are those of {kind}")
+    dataset = runs.run_dataset(run, config, record)
+    kind = runs.DATASET_TASK.get(config["task"])
+    if kind not in READERS:
+        V.reader_kind(model)  # names the model's inputs and why (chromatin reads no DNA)
+        raise ConfigError(f"{config_path}: task {config['task']!r}: variant effects need "
+                          f"a model of {', '.join(READERS)}")
+    if kind != "histone" and "sequence" not in dataset.input_names:
+        raise ConfigError(f"{run}: the model was trained without 'sequence' (training.inputs "
+                          f"{record.get('training_inputs')}); it reads no DNA, so no variant "
+                          "can change its prediction")
+    names = set(input_names(model))
+    if names != set(dataset.input_names):
+        raise ConfigError(f"{config_path}: the model takes inputs {sorted(names)} but the "
+                          f"run's dataset gives {sorted(dataset.input_names)}")
     reader, genes, fasta = READERS[kind](dataset, args)
     ism_gene = _ism_gene(genes, reader, args) if args.ism else None
     table = V.variant_effects(model, variants, fasta, genes, reader, batch_size=args.batch_size)
@@ -180,20 +196,28 @@ def _by_context(index, column: str) -> dict[str, dict[str, int]]:
 
 
 def isegnet_reader(dataset, args):
-    """RegionReader over the stored epigenome rows, the dataset's genes and FASTA."""
+    """RegionReader over the stored epigenome rows (the channels of the dataset's input
+    selection), the dataset's genes and FASTA; a :class:`SequenceRegionReader` when the
+    selection has no epigenome."""
     from kerasgene.annotation import Gene
-    from kerasgene.explain.variants import RegionReader
 
     params = dataset.meta["params"]
-    epi = dataset.arrays["epigenome"]
-    contexts = {ctx: ExampleRows(rows, lambda i: np.asarray(epi[i]))
-                for ctx, rows in _by_context(dataset.index, "sample").items()}
+    flanks = tuple(params["tss_flank"]), tuple(params["tts_flank"])
     first = dataset.index.drop_duplicates("gene_id")
     genes = [Gene(str(r.gene_id), str(r.gene_name), str(r.chrom),
                   int(r.tss) if r.strand == "+" else int(r.tts),
                   int(r.tts) + 1 if r.strand == "+" else int(r.tss) + 1, str(r.strand))
              for r in first.itertuples(index=False)]
-    reader = RegionReader(contexts, tuple(params["tss_flank"]), tuple(params["tts_flank"]))
+    if "epigenome" not in dataset.input_names:
+        rows = dict(zip(first["gene_id"].astype(str), first.index))
+        reader = SequenceRegionReader({"sequence only": ExampleRows(rows, lambda i: None)},
+                                      *flanks)
+        return reader, genes, _input_path(dataset, "fasta")
+    epi = dataset.arrays["epigenome"]
+    keep = dataset.meta.get("input_selection", {}).get("epigenome", slice(None))
+    contexts = {ctx: ExampleRows(rows, lambda i: np.asarray(epi[i][:, keep]))
+                for ctx, rows in _by_context(dataset.index, "sample").items()}
+    reader = RegionReader(contexts, *flanks)
     return reader, genes, _input_path(dataset, "fasta")
 
 
@@ -254,6 +278,17 @@ def _histone_gene(dataset_id: str, gene, oriented: bool):
         return dataclasses.replace(gene, id=dataset_id)
     return dataclasses.replace(gene, id=dataset_id, start=gene.tss, end=gene.tss + 1,
                                strand="+")
+
+
+@dataclasses.dataclass
+class SequenceRegionReader(RegionReader):
+    """iSEGnet trained without the epigenome (``training.inputs``): the one-hot TSS ⊕ TTS
+    window only, in one context per gene."""
+
+    input_names: ClassVar[tuple[str, ...]] = ("sequence",)
+
+    def inputs(self, seqs, genes, contexts) -> dict[str, np.ndarray]:
+        return {"sequence": one_hot("".join(seqs), 0, dtype=np.float32).reshape(len(seqs), -1, 4)}
 
 
 #: Model kind (:func:`kerasgene.explain.variants.reader_kind`) → reader factory.

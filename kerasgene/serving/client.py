@@ -19,15 +19,20 @@ document as ``assets/kerasgene.json``), so client and training read windows alik
 Keys read from the export's ``preprocessing`` dict (or its ``params`` sub-dict):
 ``tss_flank``, ``tts_flank`` (default [1000, 500], [500, 500]), ``track_names`` (channel
 order of "epigenome"; also accepted: ``tracks`` as a list), ``transforms`` (track name →
-transform spec of :func:`kerasgene.tracks.make_transform`; default: the paper's,
-:func:`kerasgene.datasets.regions.default_transform`), ``log_base`` and ``pseudocount``
-(to report TPM beside log expression).
+transform spec of :func:`kerasgene.tracks.make_transform`, as ``kerasgene train`` records
+it in preprocessing.json: every parameter, plus the informational ``scale_used``),
+``epigenome_dtype`` (the dataset's storage dtype: the tracks are rounded to it, as the
+training data were), ``log_base`` and ``pseudocount`` (to report TPM beside log
+expression). An export without recorded ``transforms`` (made before they were recorded)
+gets the paper's defaults (:func:`kerasgene.datasets.regions.default_transform`) with a
+warning naming the tracks; a track missing from a recorded ``transforms`` is an error.
 """
 
 from __future__ import annotations
 
 import collections
 import json
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -45,6 +50,8 @@ from tensorflow_serving.apis import (
 
 from kerasgene.errors import ConfigError
 from kerasgene.serving import DEFAULT_SIGNATURE, METADATA_SIGNATURE, ServingError
+
+log = logging.getLogger(__name__)
 
 MiB = 1 << 20
 
@@ -346,7 +353,7 @@ class Client:
         export records ``log_base`` and the model has an "expression" output.
         """
         from kerasgene.annotation import read_bed, read_gtf
-        from kerasgene.datasets.regions import default_transform, extract_regions
+        from kerasgene.datasets.regions import extract_regions
         from kerasgene.genome import Genome
         from kerasgene.tracks import TrackSet
 
@@ -408,16 +415,16 @@ class Client:
                     raise ConfigError(
                         f"predict_genes: the export expects tracks {order}; missing {missing}, "
                         f"unexpected {extra}")
-                transforms = get("transforms") or {}
-                trackset = TrackSet({
-                    t: (tracks[t], transforms.get(t, default_transform(t))) for t in order
-                })
+                trackset = TrackSet({t: (tracks[t], spec) for t, spec in
+                                     recorded_transforms(get("transforms"), order).items()})
                 own_tracks = True
+        epi_dtype = np.dtype(get("epigenome_dtype") or np.float32)
         try:
             parts = []
             for lo in range(0, len(genes), chunk_size):
                 part = genes[lo : lo + chunk_size]
-                seq, epi = extract_regions(part, genome, trackset, tss_flank, tts_flank)
+                seq, epi = extract_regions(part, genome, trackset, tss_flank, tts_flank,
+                                           epigenome_dtype=epi_dtype)
                 inputs = {}
                 if seq is not None:
                     inputs["sequence"] = seq
@@ -439,3 +446,34 @@ class Client:
                                   .astype(np.float64)) - pseudo
         return out
 
+
+
+def recorded_transforms(recorded: Mapping | None, order: Sequence[str]) -> dict[str, Any]:
+    """Track name → transform spec (:func:`kerasgene.tracks.make_transform`) for the
+    tracks of ``order``, from an export's recorded ``transforms``.
+
+    ``scale_used`` (provenance) is dropped. Without a record (an export made before
+    kerasgene recorded transforms) the paper's defaults are used with a warning.
+
+    Raises
+    ------
+    ConfigError
+        the record exists but lacks one of the tracks.
+    """
+    from kerasgene.datasets.regions import default_transform
+
+    if recorded is None:
+        log.warning("the export records no track transforms (made by an older kerasgene); "
+                    "applying the paper's defaults to %s — re-export the run if it was "
+                    "trained with other transforms", ", ".join(order))
+        return {t: default_transform(t) for t in order}
+    missing = [t for t in order if t not in recorded]
+    if missing:
+        raise ConfigError(f"predict_genes: the export's transforms record no {missing} "
+                          f"(it has {sorted(recorded)})")
+    out = {}
+    for t in order:
+        spec = recorded[t]
+        out[t] = ({k: v for k, v in spec.items() if k != "scale_used"}
+                  if isinstance(spec, Mapping) else spec)
+    return out

@@ -26,11 +26,13 @@ def register(subparsers) -> None:
     """Add ``export``, ``serve`` and ``predict`` to an argparse subparsers object."""
     p = subparsers.add_parser(
         "export", help="write a trained model as a TF Serving SavedModel version",
-        description="Write RUN (a .keras file, or a run directory holding model.keras or "
-        "checkpoint.keras) to BASE_DIR/NAME/<version>/ with a serving_default signature "
-        "and assets/kerasgene.json.")
+        description="Write RUN (a complete run directory: its run.json completion record "
+        "names the model; or a .keras file outside any run directory, e.g. a tuning "
+        "best_model.keras) to BASE_DIR/NAME/<version>/ with a serving_default signature "
+        "and assets/kerasgene.json. A run killed or failed during training (no run.json), "
+        "a checkpoint.keras and temporary files are refused.")
     p.add_argument("--run", required=True, metavar="RUN_DIR",
-                   help="run directory (model.keras, else checkpoint.keras) or a .keras file")
+                   help="complete run directory, or a .keras file outside a run directory")
     p.add_argument("--base-dir", required=True, metavar="DIR", help="model repository root")
     p.add_argument("--name", required=True, help="servable name, e.g. isegnet")
     p.add_argument("--version", type=int, default=None,
@@ -57,6 +59,9 @@ def register(subparsers) -> None:
                    help="largest batch in one request (INVALID_ARGUMENT beyond)")
     p.add_argument("--max-message-mb", type=int, default=256,
                    help="largest request/response in MiB (RESOURCE_EXHAUSTED beyond)")
+    p.add_argument("--allow-empty", action="store_true",
+                   help="start even when no model has a servable version yet (exports made "
+                   "later are picked up); without it that is an error (exit 2)")
     p.add_argument("--max-workers", type=int, default=8, help="RPC worker threads")
     p.add_argument("--max-concurrent-rpcs", type=int, default=64,
                    help="calls in flight beyond which RESOURCE_EXHAUSTED is answered")
@@ -90,19 +95,43 @@ def register(subparsers) -> None:
 
 
 # ----------------------------------------------------------------------------- export
-def _find_model_file(run: Path) -> Path:
-    if run.is_file():
-        return run
-    if not run.is_dir():
+def find_model(run: Path) -> tuple[Path, dict | None]:
+    """``(model file, completion record or None)`` of ``--run``.
+
+    A directory must be a complete run (:func:`kerasgene.runs.check_run`); its record
+    names the model. A file must be a ``.keras`` model that is neither a temporary, nor a
+    ``checkpoint.keras``, nor inside a run directory (a folder with ``config.yaml`` or
+    ``run.json``) other than as the recorded model of a complete run.
+
+    Raises
+    ------
+    InputFileError
+        one line naming the path and why it is refused.
+    """
+    from kerasgene._io import is_temporary
+    from kerasgene.runs import RUN_RECORD, check_run
+
+    if run.is_dir():
+        record = check_run(run)
+        return run / record["model"], record
+    if not run.is_file():
         raise InputFileError(f"{run}: run directory or .keras file not found")
-    for name in ("model.keras", "checkpoint.keras"):
-        if (run / name).is_file():
-            return run / name
-    found = sorted(run.glob("*.keras"))
-    if len(found) == 1:
-        return found[0]
-    raise InputFileError(f"{run}: expected model.keras or checkpoint.keras in the run directory "
-                         f"(found {[p.name for p in found]})")
+    if is_temporary(run):
+        raise InputFileError(f"{run}: a temporary file (left by an interrupted save); export "
+                             "a complete run directory")
+    if run.name == "checkpoint.keras":
+        raise InputFileError(f"{run}: the checkpoint of a fit in progress or interrupted, not "
+                             "a trained model; export the run directory once training completes")
+    if run.suffix != ".keras":
+        raise InputFileError(f"{run}: expected a .keras model file or a run directory")
+    folder = run.parent
+    if (folder / RUN_RECORD).is_file() or (folder / "config.yaml").is_file():
+        record = check_run(folder)
+        if (folder / record["model"]).resolve() != run.resolve():
+            raise InputFileError(f"{run}: not the model recorded in {folder / RUN_RECORD} "
+                                 f"({record['model']})")
+        return run, record
+    return run, None
 
 
 def _read_json(path: Path, what: str) -> dict:
@@ -122,16 +151,18 @@ def cmd_export(args: argparse.Namespace) -> int:
     from kerasgene.serving.export import export
 
     run = Path(args.run)
-    model_file = _find_model_file(run)
+    model_file, record = find_model(run)
+    folder = model_file.parent
     if args.metadata is not None:
         metadata = _read_json(Path(args.metadata), "metadata")
-    elif run.is_dir() and (run / "preprocessing.json").is_file():
-        metadata = _read_json(run / "preprocessing.json", "metadata")
+    elif record is not None and (folder / "preprocessing.json").is_file():
+        metadata = _read_json(folder / "preprocessing.json", "metadata")
     else:
-        log.warning("%s: no preprocessing.json; exporting without preprocessing constants", run)
+        log.warning("%s: no preprocessing.json; exporting without preprocessing constants "
+                    "(kerasgene predict will need them)", run)
         metadata = {}
     model = load_model(model_file)
-    target = export(model, args.base_dir, args.name, args.version, metadata)
+    target = export(model, args.base_dir, args.name, args.version, metadata, run=record)
     print(f"exported {model_file} as {args.name} version {target.name}: {target}")
     return 0
 
@@ -153,6 +184,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         max_workers=args.max_workers,
         max_concurrent_rpcs=args.max_concurrent_rpcs,
         load_threads=args.load_threads,
+        allow_empty=args.allow_empty,
     )
 
     def ready(srv) -> None:

@@ -131,6 +131,7 @@ def export(
     name: str,
     version: int | None = None,
     metadata: dict | None = None,
+    run: dict | None = None,
 ) -> Path:
     """Write ``model`` as version ``version`` of servable ``name`` under ``base_dir``.
 
@@ -151,6 +152,10 @@ def export(
         Preprocessing constants a client needs to build the inputs from raw files (window
         layout, track order, transforms, log base, ...), as produced by the datasets
         layer; stored verbatim under ``"preprocessing"`` in ``assets/kerasgene.json``.
+    run : dict, optional
+        The completion record of the run the model comes from
+        (:func:`kerasgene.runs.check_run`), stored under ``"run"`` (provenance: time,
+        kerasgene version, model SHA-256, training inputs).
 
     Returns
     -------
@@ -193,6 +198,7 @@ def export(
         "tensorflow_version": tf.__version__,
         "keras_version": keras.__version__,
         "preprocessing": dict(metadata or {}),
+        "run": dict(run) if run is not None else None,
     }
     try:
         json.dumps(to_plain(constants))

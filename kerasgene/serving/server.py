@@ -425,6 +425,29 @@ class ModelRepository:
         with self._lock:
             return sorted(self._models)
 
+    def servable(self) -> dict[str, list[int]]:
+        """Model name → its versions loaded and available now."""
+        with self._lock:
+            return {name: sorted(m.available()) for name, m in self._models.items()}
+
+    def describe_empty(self) -> str:
+        """Why nothing is servable, in words, for an error or a warning."""
+        where = str(self.base) if self.base is not None else "the model config file"
+        with self._lock:
+            failed = [f"{name} version {n}: {v.error}" for name, m in self._models.items()
+                      for n, v in sorted(m.versions.items()) if v.error]
+        if failed:
+            return f"{where}: no version could be loaded ({'; '.join(failed[:3])})"
+        if self.base is not None and list_versions(self.base):
+            return (f"{where} holds version folders itself ({', '.join(map(str, list_versions(self.base)))}): "
+                    "give its parent (--model-base-path is the folder of model folders)")
+        names = self.names()
+        if not names:
+            return (f"{where}: no model folder (expected {where}/NAME/VERSION/saved_model.pb, "
+                    f"written by `kerasgene export`)")
+        return (f"{where}: no servable version in {', '.join(names)} (expected "
+                "NAME/<integer>/saved_model.pb; temporaries of unfinished exports do not count)")
+
     def _named(self, spec):
         """The model a ModelSpec names (call with the lock held)."""
         if not spec.name:
@@ -608,6 +631,8 @@ class Server:
     max_workers : threads answering RPCs
     max_concurrent_rpcs : calls in flight beyond which gRPC answers RESOURCE_EXHAUSTED
     load_threads : model versions loaded concurrently
+    allow_empty : start even when the first poll finds no servable version (exports made
+        later are picked up); when false, :meth:`start` raises :class:`ConfigError`
     """
 
     def __init__(
@@ -623,6 +648,7 @@ class Server:
         max_workers: int = 8,
         max_concurrent_rpcs: int = 64,
         load_threads: int = 2,
+        allow_empty: bool = True,
     ):
         if max_batch_size < 1:
             raise ConfigError(f"serve: max_batch_size must be >= 1 (got {max_batch_size})")
@@ -631,6 +657,7 @@ class Server:
                 f"serve: max_message_bytes must be in [1, 2**31) (got {max_message_bytes})")
         self.repo = ModelRepository(model_base_path, model_config_file, load_threads)
         self.host, self.poll_seconds = host, poll_seconds
+        self.allow_empty = allow_empty
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
         options = [
@@ -658,8 +685,23 @@ class Server:
             raise ConfigError(f"serve: cannot listen on {address} (address in use?)")
 
     def start(self) -> Server:
-        """Load the models, start answering and start polling; returns ``self``."""
+        """Load the models, start answering and start polling; returns ``self``.
+
+        Raises
+        ------
+        ConfigError
+            nothing is servable after loading and ``allow_empty`` is false (a wrong
+            ``--model-base-path``, no export yet, or every version failed to load); with
+            ``allow_empty`` this is a warning and the server waits for exports.
+        """
         self.repo.poll()
+        if not any(self.repo.servable().values()):
+            why = self.repo.describe_empty()
+            if not self.allow_empty:
+                self._server.stop(0)
+                raise ConfigError(f"serve: {why}; pass --allow-empty to start anyway and "
+                                  "serve exports made later")
+            log.warning("serve: %s; serving nothing until a model is exported there", why)
         self._server.start()
         if self.poll_seconds > 0:
             self._poller = threading.Thread(target=self._poll_loop, name="poll", daemon=True)

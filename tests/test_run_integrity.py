@@ -1,0 +1,425 @@
+"""Runs are complete or absent; the dataset cache detects corruption; `serve` refuses an
+empty repository; `predict` applies the recorded transforms; `training.inputs` reaches
+explain, variants, tune and ablate. Tiny real files (run_world.py), in-process CLI."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pysam
+import pytest
+import yaml
+from run_world import DNASE, write_world
+
+from kerasgene import runs
+from kerasgene.cli import main
+from kerasgene.datasets import Dataset
+from kerasgene.errors import ConfigError, InputFileError
+
+KILLED = ("no trained model (model.keras and checkpoint.keras without run.json: training "
+          "was killed, failed or is still running)")
+
+
+# ----------------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    d = tmp_path_factory.mktemp("run_world")
+    return d, write_world(d)
+
+
+@pytest.fixture(scope="module")
+def trained(world):
+    """A complete run of the tiny world (DNase with 5 bp regions, WGBS as percent)."""
+    d, _ = world
+    assert main(["train", "--config", str(d / "run.yaml")]) == 0
+    return d / "run"
+
+
+@pytest.fixture(scope="module")
+def exported(trained, tmp_path_factory):
+    base = tmp_path_factory.mktemp("models")
+    assert main(["export", "--run", str(trained), "--base-dir", str(base), "--name", "toy"]) == 0
+    return base
+
+
+def _config(world, **changes) -> dict:
+    _, config = world
+    return {**json.loads(json.dumps(config)), **changes}
+
+
+def _copy_run(run: Path, to: Path) -> Path:
+    shutil.copytree(run, to, ignore=shutil.ignore_patterns("dataset"))
+    return to
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def _vcf(path: Path, records) -> str:
+    """A VCF written by pysam: (chrom, 1-based pos, ref, alt) records."""
+    header = pysam.VariantHeader()
+    for chrom in dict.fromkeys(r[0] for r in records):
+        header.contigs.add(chrom)
+    with pysam.VariantFile(str(path), "w", header=header) as vcf:
+        for chrom, pos, ref, alt in records:
+            vcf.write(vcf.new_record(contig=chrom, start=pos - 1, stop=pos - 1 + len(ref),
+                                     alleles=(ref, alt)))
+    return str(path)
+
+
+def _error(capsys, *argv) -> str:
+    """Run the CLI; assert exit 2 with one line on stderr; return the message."""
+    status = main(list(argv))
+    err = capsys.readouterr().err
+    assert status == 2, err
+    assert err.count("\n") == 1 and err.startswith("kerasgene: error: "), err
+    return err.removeprefix("kerasgene: error: ").strip()
+
+
+# ----------------------------------------------------------------------------- complete runs
+def test_train_writes_the_completion_record_last(trained):
+    record = json.loads((trained / "run.json").read_text())
+    assert record["status"] == "complete" and record["model"] == "model.keras"
+    assert record["model_bytes"] == (trained / "model.keras").stat().st_size
+    assert record["input_names"] == ["sequence", "epigenome"] and record["training_inputs"] is None
+    assert runs.check_run(trained) == record
+    # written after everything else
+    newest = max(p.stat().st_mtime_ns for p in trained.iterdir() if p.is_file())
+    assert (trained / "run.json").stat().st_mtime_ns == newest
+    assert not [p for p in trained.rglob("*") if ".tmp-" in p.name or p.name == "checkpoint.keras"]
+
+
+def test_preprocessing_records_the_transforms_actually_used(trained, world):
+    from kerasgene.tracks import Track
+
+    d, _ = world
+    prep = json.loads((trained / "preprocessing.json").read_text())
+    with Track(d / "dnase.bw") as track:
+        scale = track.max_value
+    assert prep["transforms"] == {
+        "DNase": {**DNASE, "max_value": None, "scale_used": {"s1": scale}},
+        "WGBS": {"name": "percent"}}
+    assert prep["track_names"] == ["DNase", "WGBS"] and prep["epigenome_dtype"] == "float16"
+
+
+def test_killed_training_is_refused_by_every_command(trained, world, tmp_path, capsys):
+    """model.keras and checkpoint.keras without run.json: what a kill mid-training leaves."""
+    d, _ = world
+    run = _copy_run(trained, tmp_path / "killed")
+    (run / "run.json").unlink()
+    shutil.copy(run / "model.keras", run / "checkpoint.keras")
+    before = sorted(p.name for p in run.iterdir())
+    base = tmp_path / "models"
+    msg = _error(capsys, "export", "--run", str(run), "--base-dir", str(base), "--name", "x")
+    assert msg == f"{run}: {KILLED}; run `kerasgene train` to completion first"
+    assert not base.exists()
+    config = ["--config", str(d / "run.yaml"), f"run_dir={run}",
+              f"dataset_dir={trained / 'dataset'}"]
+    assert KILLED in _error(capsys, "evaluate", *config)
+    assert KILLED in _error(capsys, "explain", *config, "--run", str(run))
+    vcf = _vcf(tmp_path / "v.vcf", [("chr1", 350, "A", "C")])
+    assert KILLED in _error(capsys, "variants", "--run", str(run), "--vcf", vcf)
+    assert sorted(p.name for p in run.iterdir()) == before  # nothing written by any of them
+
+
+@pytest.mark.parametrize("case, message", [
+    ("checkpoint", "the checkpoint of a fit in progress or interrupted, not a trained model"),
+    ("temporary", "a temporary file (left by an interrupted save)"),
+    ("unrecorded", "no trained model (model.keras and checkpoint.keras without run.json"),
+    ("changed", "model.keras: changed since training (size or SHA-256 differs from"),
+    ("failed", "run.json: not a completion record (expected status 'complete'"),
+])
+def test_export_refuses_what_is_not_a_recorded_model(trained, tmp_path, capsys, case, message):
+    run = _copy_run(trained, tmp_path / "run")
+    target = run
+    if case == "checkpoint":
+        target = run / "checkpoint.keras"
+        shutil.copy(run / "model.keras", target)
+    elif case == "temporary":
+        target = run / f".model.tmp-{_dead_pid()}-a1b2c3.keras"
+        target.write_bytes(b"")  # a kill while saving
+    elif case == "unrecorded":
+        shutil.copy(run / "model.keras", run / "checkpoint.keras")
+        (run / "run.json").unlink()
+        target = run / "model.keras"
+    elif case == "changed":
+        blob = bytearray((run / "model.keras").read_bytes())
+        blob[len(blob) // 2] ^= 0xFF  # same size
+        (run / "model.keras").write_bytes(bytes(blob))
+    elif case == "failed":
+        record = json.loads((run / "run.json").read_text())
+        (run / "run.json").write_text(json.dumps({**record, "status": "failed"}))
+    base = tmp_path / "models"
+    assert message in _error(capsys, "export", "--run", str(target), "--base-dir", str(base),
+                             "--name", "x")
+    assert not base.exists()
+
+
+def test_failed_training_removes_what_it_wrote(trained, world, tmp_path, monkeypatch, caplog):
+    """A crash after an epoch (checkpoint.keras and history.csv on disk): a retrain into a
+    complete run leaves neither the old run nor the failed attempt; a new run dir is
+    removed; stale temporaries of killed runs are cleaned first."""
+    from kerasgene import training
+
+    fit = training.fit
+
+    def crash(model, train, valid, cfg, run_dir=None):
+        fit(model, train, valid, {**cfg, "epochs": 1}, run_dir)
+        assert (Path(run_dir) / "checkpoint.keras").is_file()
+        raise RuntimeError("simulated crash after the first epoch")
+
+    monkeypatch.setattr(training, "fit", crash)
+    old = _copy_run(trained, tmp_path / "old")
+    stale = old / f".model.tmp-{_dead_pid()}-abcdef.keras"
+    stale.write_bytes(b"")
+    config = _config(world, run_dir=str(old), dataset_dir=str(trained / "dataset"))
+    with caplog.at_level(logging.WARNING), pytest.raises(RuntimeError, match="simulated"):
+        runs.train(config)
+    assert list(old.iterdir()) == []
+    assert "removed 1 temporaries left by killed runs" in caplog.text
+    assert "training failed; removed the" in caplog.text
+    new = tmp_path / "new"
+    with pytest.raises(RuntimeError, match="simulated"):
+        runs.train({**config, "run_dir": str(new)})
+    assert not new.exists()
+
+
+def test_record_run_for_a_model_trained_elsewhere(trained, tmp_path):
+    run = tmp_path / "hand"
+    run.mkdir()
+    shutil.copy(trained / "model.keras", run / "model.keras")
+    with pytest.raises(InputFileError, match="no trained model"):
+        runs.check_run(run)
+    record = runs.record_run(run, task="isegnet")
+    assert runs.check_run(run) == record and record["task"] == "isegnet"
+    with pytest.raises(InputFileError, match="no model file to record"):
+        runs.record_run(tmp_path, "none.keras")
+
+
+# ----------------------------------------------------------------------------- dataset cache
+def test_prepare_cleans_killed_builds_and_rebuilds_a_corrupted_cache(world, tmp_path, caplog):
+    ds_dir = tmp_path / "ds"
+    config = _config(world, dataset_dir=str(ds_dir))
+    first = runs.prepare(config)
+    expression = np.array(first.arrays["expression"])
+    dead = tmp_path / f"ds.tmp-{_dead_pid()}-0a1b2c3d"
+    dead.mkdir()
+    (dead / "sequence.npy").write_bytes(b"\x00" * 100)
+    alive = tmp_path / f"ds.tmp-{os.getpid()}-0a1b2c3e"  # another build writing now
+    alive.mkdir()
+    path = ds_dir / "expression.npy"
+    blob = bytearray(path.read_bytes())
+    blob[-1] ^= 0x01  # the last value's lowest bit: same size, still a valid .npy
+    path.write_bytes(bytes(blob))
+    with pytest.raises(InputFileError, match=r"expression.npy: contents differ from the "
+                                             r"blake2b digest recorded in meta.json"):
+        Dataset.open(ds_dir, verify=True)
+    with caplog.at_level(logging.WARNING):
+        again = runs.prepare(config)
+    assert "removed 1 temporary folders of killed builds" in caplog.text
+    assert "expression.npy: contents differ" in caplog.text and "rebuilding" in caplog.text
+    assert not dead.exists() and alive.exists()
+    np.testing.assert_array_equal(again.arrays["expression"], expression)
+    Dataset.open(ds_dir, verify=True)  # the rebuilt cache verifies
+
+
+def test_cache_without_digests_is_rebuilt(world, tmp_path, caplog):
+    ds_dir = tmp_path / "ds"
+    config = _config(world, dataset_dir=str(ds_dir))
+    runs.prepare(config)
+    meta = json.loads((ds_dir / "meta.json").read_text())
+    for spec in meta["arrays"].values():
+        del spec["blake2b"]
+    (ds_dir / "meta.json").write_text(json.dumps(meta))
+    with caplog.at_level(logging.WARNING):
+        runs.prepare(config)
+    assert "no blake2b digest in meta.json" in caplog.text
+    assert "blake2b" in json.loads((ds_dir / "meta.json").read_text())["arrays"]["sequence"]
+
+
+# ----------------------------------------------------------------------------- serving
+def test_serve_refuses_a_repository_without_servable_models(exported, tmp_path, capsys):
+    from kerasgene.serving.server import Server
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    serve = ["serve", "--port", "0", "--poll-seconds", "0", "--model-base-path"]
+    assert _error(capsys, *serve, str(empty)) == (
+        f"serve: {empty}: no model folder (expected {empty}/NAME/VERSION/saved_model.pb, "
+        "written by `kerasgene export`); pass --allow-empty to start anyway and serve "
+        "exports made later")
+    (empty / "toy" / ".tmp-export-x1y2" / "1").mkdir(parents=True)  # an unfinished export
+    (empty / "toy" / ".tmp-export-x1y2" / "1" / "saved_model.pb").write_bytes(b"")
+    assert "no servable version in toy (expected NAME/<integer>/saved_model.pb" in _error(
+        capsys, *serve, str(empty))
+    assert f"serve: {exported / 'toy'} holds version folders itself (1): give its parent" in \
+        _error(capsys, *serve, str(exported / "toy"))
+    broken = tmp_path / "broken"
+    (broken / "toy" / "1").mkdir(parents=True)
+    (broken / "toy" / "1" / "saved_model.pb").write_bytes(b"not a protobuf")
+    assert "no version could be loaded (toy version 1:" in _error(capsys, *serve, str(broken))
+    server = Server(empty, port=0, poll_seconds=0, allow_empty=True).start()
+    server.stop()
+
+
+def test_predict_applies_the_recorded_transforms(trained, exported, world):
+    """The run's DNase used 5 bp regions, not the paper's 20: predictions through the
+    server equal the model on the training arrays, and differ from the paper's default."""
+    from kerasgene.annotation import read_gtf
+    from kerasgene.models import load_model
+    from kerasgene.serving.client import Client
+    from kerasgene.serving.server import Server
+
+    d, _ = world
+    dataset = Dataset.open(trained / "dataset")
+    x, _ = dataset.arrays_for("all")
+    model = load_model(trained / "model.keras")
+    expected = model.predict(x, verbose=0)["expression"].reshape(-1)
+    genes = {g.id: g for g in read_gtf(d / "genes.gtf")}
+    ordered = [genes[i] for i in dataset.index["gene_id"]]
+    tracks = {"WGBS": d / "wgbs.bw", "DNase": d / "dnase.bw"}
+    server = Server(exported, port=0, poll_seconds=0, allow_empty=False).start()
+    try:
+        with Client(f"127.0.0.1:{server.port}", "toy") as client:
+            got = client.predict_genes(ordered, d / "genome.fa", tracks)["expression"]
+            constants = client.constants()
+    finally:
+        server.stop()
+    np.testing.assert_allclose(got.reshape(-1), expected, rtol=1e-5, atol=1e-5)
+    assert constants["run"]["model_sha256"] == runs.check_run(trained)["model_sha256"]
+    paper = dataset.arrays_for("all")[0]
+    from kerasgene.datasets.regions import extract_regions
+    from kerasgene.genome import Genome
+    from kerasgene.tracks import TrackSet
+
+    with Genome(d / "genome.fa") as genome, TrackSet(
+            {"DNase": (d / "dnase.bw", "neglog10p"), "WGBS": (d / "wgbs.bw", "percent")}) as ts:
+        paper["epigenome"] = extract_regions(ordered, genome, ts, (40, 20), (20, 20))[1]
+    default = model.predict(paper, verbose=0)["expression"].reshape(-1)
+    assert np.abs(default - expected).max() > 1e-3  # the default would have been wrong
+
+
+def test_old_export_without_transforms_warns_and_a_gap_is_an_error(caplog):
+    from kerasgene.serving.client import recorded_transforms
+
+    with caplog.at_level(logging.WARNING):
+        assert recorded_transforms(None, ["DNase", "WGBS"]) == {"DNase": "neglog10p",
+                                                                 "WGBS": "percent"}
+    assert "records no track transforms" in caplog.text and "DNase, WGBS" in caplog.text
+    with pytest.raises(ConfigError, match=r"transforms record no \['WGBS'\]"):
+        recorded_transforms({"DNase": None}, ["DNase", "WGBS"])
+    assert recorded_transforms({"DNase": {**DNASE, "scale_used": {"s1": 3.0}}}, ["DNase"]) == {
+        "DNase": DNASE}
+
+
+# ----------------------------------------------------------------------------- training.inputs
+@pytest.fixture(scope="module")
+def dnase_run(world, trained, tmp_path_factory):
+    """A run trained on the sequence and the DNase track only (an ablation-style run)."""
+    d, _ = world
+    run = tmp_path_factory.mktemp("dnase") / "run"
+    assert main(["train", "--config", str(d / "run.yaml"), f"run_dir={run}",
+                 f"dataset_dir={trained / 'dataset'}",
+                 "training.inputs={epigenome: [DNase]}"]) == 0
+    return run
+
+
+def test_inputs_are_recorded(dnase_run):
+    record = runs.check_run(dnase_run)
+    assert record["training_inputs"] == {"epigenome": ["DNase"]}
+    prep = json.loads((dnase_run / "preprocessing.json").read_text())
+    assert prep["track_names"] == ["DNase"] and list(prep["transforms"]) == ["DNase"]
+    assert prep["input_shapes"]["epigenome"] == [100, 1]
+
+
+def test_explain_and_variants_feed_the_run_its_inputs(dnase_run, world, trained, tmp_path,
+                                                      capsys):
+    d, _ = world
+    config = ["--config", str(d / "run.yaml"), f"dataset_dir={trained / 'dataset'}"]
+    out = tmp_path / "explain"
+    assert main(["explain", *config, "--run", str(dnase_run), "--out", str(out), "--analyses",
+                 "ig", "--n-steps", "8", "--max-examples", "4", "--gene-plots", "0",
+                 "--split", "all"]) == 0
+    header = (out / "ig_profiles.tsv").read_text().splitlines()[0].split("\t")
+    assert "DNase_mean" in header and "WGBS_mean" not in header
+    gene = Dataset.open(trained / "dataset").index.iloc[0]
+    pos = int(gene.tss) + 1 if gene.strand == "+" else int(gene.tts) + 1
+    with pysam.FastaFile(str(d / "genome.fa")) as fa:
+        ref = fa.fetch(gene.chrom, pos - 1, pos)
+    vcf = _vcf(tmp_path / "one.vcf", [(gene.chrom, pos, ref, "ACGT"[("ACGT".index(ref) + 1) % 4])])
+    table = tmp_path / "effects.tsv"
+    assert main(["variants", "--run", str(dnase_run), "--vcf", vcf, "--out", str(table)]) == 0
+    import pandas as pd
+
+    effects = pd.read_csv(table, sep="\t")
+    assert (effects["status"] == "ok").all() and effects["gene_id"].iloc[0] == gene.gene_id
+    capsys.readouterr()
+
+
+def test_variants_refuse_a_model_that_reads_no_dna(trained, world, tmp_path, capsys):
+    import keras
+
+    run = tmp_path / "epi_only"
+    run.mkdir()
+    config = _config(world, run_dir=str(run), dataset_dir=str(trained / "dataset"),
+                     training={"inputs": {"sequence": False, "epigenome": ["DNase"]}})
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    x = keras.Input((100, 1), name="epigenome")
+    keras.Model(x, keras.layers.Dense(1)(keras.layers.Flatten()(x))).save(run / "model.keras")
+    runs.record_run(run, training_inputs=config["training"]["inputs"], input_names=["epigenome"])
+    vcf = _vcf(tmp_path / "v.vcf", [("chr1", 350, "A", "C")])
+    assert "the model was trained without 'sequence'" in _error(
+        capsys, "variants", "--run", str(run), "--vcf", vcf)
+    assert not (run / "variants").exists()
+
+
+def test_tune_and_ablate_honour_training_inputs(world, trained, tmp_path, capsys):
+    from kerasgene import tuning
+    from kerasgene.explain.ablation import choose_subsets
+
+    d, _ = world
+    config = _config(world, dataset_dir=str(trained / "dataset"),
+                     training={"epochs": 1, "inputs": {"sequence": False,
+                                                        "epigenome": ["DNase"]}},
+                     model={"name": "isegnet", "hparams": {"k1": 2, "kernel_length": 4,
+                                                           "merge_filters": 4,
+                                                           "pointwise_filters": 2,
+                                                           "dense_units": [4]}},
+                     tuning={"space": {"dropout": [0.1]}, "directory": str(tmp_path / "t")})
+    plan = tuning.plan_search(config, validate=True)[0]
+    assert plan.dataset.input_names == ["epigenome"]
+    assert plan.hypermodel.fixed["inputs"] == ["epigenome"]
+    assert plan.hypermodel.fixed["n_tracks"] == 1
+    assert plan.identity["dataset"]["inputs"] == {"sequence": False, "epigenome": ["DNase"]}
+    assert choose_subsets(["DNase"], None, sequence=False) == {
+        "all": {"sequence": False, "epigenome": ["DNase"]},
+        "DNase only": {"sequence": False, "epigenome": ["DNase"]}}
+    out = tmp_path / "ablation"
+    msg = _error(capsys, "ablate", "--config", str(d / "run.yaml"),
+                 f"dataset_dir={trained / 'dataset'}", "training.inputs={sequence: false}",
+                 "--subsets", "all,sequence only", "--out", str(out))
+    assert msg == ("ablation subsets: unknown ['sequence only']; valid: all, DNase only, "
+                   "WGBS only")
+    assert not out.exists()
+
+
+def test_one_transform_per_track_across_samples(world):
+    d, _ = world
+    samples = [{"name": n, "tracks": {"DNase": {"path": str(d / "dnase.bw"), "transform": t}}}
+               for n, t in (("s1", DNASE), ("s2", "neglog10p"))]
+    with pytest.raises(ConfigError, match=r"track 'DNase': samples use different transforms"):
+        runs.transform_record(samples, "DNase")
+    same = runs.transform_record(samples[:1] * 2, "DNase")
+    assert same["resolution"] == 5 and same["scale_used"]["s1"] > 0
+    moved = [{"name": "s1", "tracks": {"DNase": {"path": str(d / "gone.bw"),
+                                                  "transform": "neglog10p"}}}]
+    assert runs.transform_record(moved, "DNase")["scale_used"] == {"s1": None}
