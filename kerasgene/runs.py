@@ -5,6 +5,8 @@ A run directory (``run_dir`` of the config) holds::
     config.yaml       the resolved configuration
     model.keras       the trained model (ensembles: the averaging model)
     history.csv       per-epoch losses and metrics (ensembles: history_member_<i>.csv)
+    dropped.tsv       every example the dataset left out, and why (a copy of the
+                      dataset's; :mod:`kerasgene.datasets.dropped`)
     metrics.json      test (and valid) metrics of the model, the baselines and controls
     predictions.tsv   test predictions beside the observed values
     *.png             loss curves, predicted vs observed or the confusion matrix
@@ -52,6 +54,7 @@ import difflib
 import hashlib
 import json
 import logging
+import shutil
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -69,6 +72,7 @@ from kerasgene._io import (
 )
 from kerasgene.baselines import BASELINES
 from kerasgene.config import Spec
+from kerasgene.datasets.dropped import FILENAME as DROPPED_FILE
 from kerasgene.errors import ConfigError, InputFileError, KerasgeneError
 
 log = logging.getLogger(__name__)
@@ -101,7 +105,7 @@ RUN_RECORD = "run.json"
 #: What ``train`` writes in a run directory (glob patterns): removed when a new training
 #: starts there, and removed again when that training fails.
 RUN_OUTPUTS = ("run.json", "config.yaml", "model.keras", "checkpoint.keras", "preprocessing.json",
-               "metrics.json", "predictions.tsv", "history.csv", "loss.png",
+               "dropped.tsv", "metrics.json", "predictions.tsv", "history.csv", "loss.png",
                "predicted_vs_observed.png", "confusion.png", "member_*", "control_shuffled",
                "tensorboard")
 
@@ -616,6 +620,9 @@ def _train_run(config: dict, dataset, model, strategy, tsection: dict, extra: di
     from kerasgene import models
 
     _config.save_config(config, out / "config.yaml")
+    dropped = Path(dataset.path) / DROPPED_FILE
+    if dropped.is_file():
+        write_atomic(out / DROPPED_FILE, lambda tmp: shutil.copyfile(dropped, tmp))
     name = config["model"]["name"]
     with strategy.scope():
         if name == "histone_fcn_ensemble":

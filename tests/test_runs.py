@@ -33,6 +33,9 @@ def test_histone_ensemble_run_writes_the_run_directory(data, tmp_path, capsys):
                  "member_0/history.csv", "member_2/loss.png", "run.json"):
         assert (run / name).exists(), name
     assert not list(run.rglob("checkpoint.keras"))
+    # what the dataset left out travels with the run (9 windows padded at chromosome ends
+    # are kept; the left-out rows, if any, are the dataset's own)
+    assert (run / "dropped.tsv").read_text() == (run / "dataset" / "dropped.tsv").read_text()
     again = evaluate(load_config(CONFIGS / "histone_fcn.yaml", overrides))
     assert again["test"]["r2"] == pytest.approx(metrics["test"]["r2"], abs=1e-6)
     # re-evaluation replaces the model's scores and keeps what only `train` computes
