@@ -451,7 +451,7 @@ def reader_kind(model) -> str:
         For other inputs (chromatin imputation reads no DNA). A ``histone`` model reads DNA
         only through k-mer channels, which the caller checks (DeepChrome has none).
     """
-    from kerasgene.explain.gradients import input_names
+    from kerasgene.explain.attribution import input_names
 
     names = set(input_names(model))
     kinds = {frozenset(("sequence", "epigenome")): "isegnet",
@@ -470,7 +470,7 @@ def reader_kind(model) -> str:
 
 def _predictor(model, reader: Reader):
     """``f(seqs, genes, contexts) -> (n,)`` predictions, chunked to ``batch_size`` rows."""
-    from kerasgene.explain.gradients import input_names, scalar_model
+    from kerasgene.explain.attribution import input_names, scalar_model
 
     if set(input_names(model)) != set(reader.input_names):
         raise ConfigError(f"variant effects: model {model.name!r} takes inputs "
