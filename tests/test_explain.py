@@ -9,11 +9,16 @@ import pytest
 keras = pytest.importorskip("keras")
 from keras import layers  # noqa: E402
 
+from kerasgene import dna  # noqa: E402
 from kerasgene.errors import ConfigError  # noqa: E402
-from kerasgene.explain import gradients as G  # noqa: E402
+from kerasgene.explain import attribution as A  # noqa: E402
+from kerasgene.explain import ig as IG  # noqa: E402
 from kerasgene.explain import knockout as K  # noqa: E402
 from kerasgene.explain import plots as P  # noqa: E402
-from kerasgene.explain.gradients import integrated_gradients  # noqa: E402
+from kerasgene.explain import saliency as S  # noqa: E402
+from kerasgene.explain import sites as SI  # noqa: E402
+from kerasgene.explain import truth as T  # noqa: E402
+from kerasgene.explain.ig import integrated_gradients  # noqa: E402
 
 L = 48
 
@@ -63,7 +68,7 @@ def toy():
 def test_input_order_and_shapes(toy):
     model, X = toy
     res = integrated_gradients(model, X, n_steps=32)
-    assert res.input_names == G.input_names(model) == ["epigenome", "sequence"]
+    assert res.input_names == A.input_names(model) == ["epigenome", "sequence"]
     assert [a.shape for a in res.attributions] == [(5, L, 3), (5, L, 4)]
     assert res.residual.shape == (5,) and res["sequence"].shape == (5, L, 4)
     # a list in model input order gives the same result as the dict
@@ -88,13 +93,13 @@ def test_engines_agree_and_complete(toy):
 def test_riemann_and_quadrature_match_alibi():
     from alibi.utils.approximation_methods import approximation_parameters
 
-    for method in G.METHODS:
+    for method in IG.METHODS:
         steps_f, alphas_f = approximation_parameters(method)
-        a, w = G.quadrature(method, 17)
+        a, w = IG.quadrature(method, 17)
         np.testing.assert_allclose(a, alphas_f(17), atol=1e-12)
         np.testing.assert_allclose(w, steps_f(17), atol=1e-12)
     with pytest.raises(ConfigError):
-        G.quadrature("simpson", 10)
+        IG.quadrature("simpson", 10)
 
 
 def test_riemann_engines_agree(toy):
@@ -112,7 +117,7 @@ def test_step_slicing_and_chunking_are_exact(toy):
     chunked = integrated_gradients(model, X, n_steps=8, batch_size=24, chunk_size=2)
     for a, b in zip(ref.attributions, sliced.attributions):
         np.testing.assert_allclose(a, b, atol=1e-6)
-    parts = list(G.iter_integrated_gradients(model, X, n_steps=8, batch_size=24, chunk_size=2))
+    parts = list(IG.iter_integrated_gradients(model, X, n_steps=8, batch_size=24, chunk_size=2))
     assert [(s.start, s.stop) for s, _ in parts] == [(0, 2), (2, 4), (4, 5)]
     np.testing.assert_allclose(np.concatenate([p["sequence"] for _, p in parts]),
                                chunked["sequence"], atol=1e-7)
@@ -120,15 +125,15 @@ def test_step_slicing_and_chunking_are_exact(toy):
 
 def test_baselines(toy):
     model, X = toy
-    bl = G.make_baselines(model, X, {"sequence": "uniform", "epigenome": "ones"})
+    bl = A.make_baselines(model, X, {"sequence": "uniform", "epigenome": "ones"})
     assert bl[1].shape == (1, L, 4) and np.all(bl[1] == 0.25) and np.all(bl[0] == 1)
     arr = np.full((L, 3), 0.5, np.float32)
-    bl = G.make_baselines(model, X, {"epigenome": arr})
+    bl = A.make_baselines(model, X, {"epigenome": arr})
     assert np.all(bl[0] == 0.5) and np.all(bl[1] == 0)
     with pytest.raises(ConfigError, match="one-hot DNA"):
-        G.make_baselines(model, X, "uniform")
+        A.make_baselines(model, X, "uniform")
     with pytest.raises(ConfigError, match="unknown inputs"):
-        G.make_baselines(model, X, {"dna": "zeros"})
+        A.make_baselines(model, X, {"dna": "zeros"})
     res = integrated_gradients(model, X, n_steps=200,
                                baselines={"sequence": "uniform", "epigenome": 0.5})
     np.testing.assert_allclose(res.output_baseline, res.output_baseline[0], rtol=1e-6)
@@ -252,24 +257,24 @@ def test_saliency_linear_model():
     w = np.arange(12, dtype=np.float32).reshape(12, 1) / 10
     m.get_layer("expression").set_weights([w, np.zeros(1, np.float32)])
     x = np.random.default_rng(0).random((3, 6, 2)).astype(np.float32)
-    g = G.saliency(m, x, batch_size=2)[0]
+    g = S.saliency(m, x, batch_size=2)[0]
     np.testing.assert_allclose(g, np.broadcast_to(w.reshape(6, 2), (3, 6, 2)), rtol=1e-6)
-    gi = G.saliency(m, x, times_input=True)[0]
+    gi = S.saliency(m, x, times_input=True)[0]
     np.testing.assert_allclose(gi, g * x, rtol=1e-6)
-    means = G.mean_saliency(g, ["a", "b", "a"])
+    means = S.mean_saliency(g, ["a", "b", "a"])
     assert list(means) == ["a", "b"] and means["a"].shape == (6, 2)
 
 
 def test_tracks_and_profiles(toy):
     model, X = toy
     res = integrated_gradients(model, X, n_steps=16)
-    tracks = G.attribution_tracks(res, track_names={"epigenome": ["DNase", "K4", "K36"]})
+    tracks = SI.attribution_tracks(res, track_names={"epigenome": ["DNase", "K4", "K36"]})
     assert list(tracks) == ["DNase", "K4", "K36", "DNA"]
     np.testing.assert_allclose(tracks["DNA"], res["sequence"].sum(-1))
-    prof = G.track_profiles(tracks)
+    prof = SI.track_profiles(tracks)
     assert prof["DNA"]["mean"].shape == (L,) and np.all(prof["DNA"]["sem"] >= 0)
     with pytest.raises(ConfigError):
-        G.attribution_tracks(res, track_names={"epigenome": ["a"]})
+        SI.attribution_tracks(res, track_names={"epigenome": ["a"]})
 
 
 def test_planted_position_auroc_and_truth_mask():
@@ -278,27 +283,27 @@ def test_planted_position_auroc_and_truth_mask():
     mask = np.zeros(100, bool)
     mask[30:40] = True
     a[:, mask] += np.sign(rng.normal(size=(20, 10))) * 5
-    assert G.planted_position_auroc(a, mask) == 1.0
-    assert abs(G.planted_position_auroc(rng.normal(size=(50, 100)), mask) - 0.5) < 0.05
+    assert T.planted_position_auroc(a, mask) == 1.0
+    assert abs(T.planted_position_auroc(rng.normal(size=(50, 100)), mask) - 0.5) < 0.05
     truth = {"window": [{"anchor": "TSS", "start": -1000, "end": 500},
                         {"anchor": "TTS", "start": -500, "end": 500}],
              "features": [{"name": "D", "track": "DNase", "window_index": [700, 1100]}]}
-    m = G.truth_signal_mask(truth, "DNase")
+    m = T.truth_signal_mask(truth, "DNase")
     assert m.shape == (2500,) and m.sum() == 400 and m[700] and not m[1100]
     with pytest.raises(ConfigError, match="tracks with signal"):
-        G.truth_signal_mask(truth, "H3K4me1")
+        T.truth_signal_mask(truth, "H3K4me1")
     tr = np.zeros((4, 2500))
     tr[:, 800] = 1.0
     tr[:, 2000] = 0.5
-    got = G.planted_track_aurocs({"DNase": tr, "WGBS": tr}, truth)
+    got = T.planted_track_aurocs({"DNase": tr, "WGBS": tr}, truth)
     assert list(got) == ["DNase"] and got["DNase"] > 0.5
 
 
 def test_window_offsets_and_regions(tmp_path):
-    assert G.window_offset(0) == ("TSS", -1000)
-    assert G.window_offset(1000) == ("TSS", 0)
-    assert G.window_offset(1500) == ("TTS", -500)
-    assert G.window_offset(2499) == ("TTS", 499)
+    assert SI.window_offset(0) == ("TSS", -1000)
+    assert SI.window_offset(1000) == ("TSS", 0)
+    assert SI.window_offset(1500) == ("TTS", -500)
+    assert SI.window_offset(2499) == ("TTS", 499)
     rng = np.random.default_rng(1)
     seq = one_hot(rng, 2, 2500)
     site = np.zeros((2, 2500))
@@ -306,16 +311,16 @@ def test_window_offsets_and_regions(tmp_path):
     site[1, 1510] = 2.0  # 10 bp after the junction: clipped to the TTS part
     genes = {"a": {"chrom": "chr1", "strand": "+", "tss": 5000, "tts": 9000},
              "b": {"chrom": "chr2", "strand": "-", "tss": 8000, "tts": 3000}}
-    regs = G.top_site_regions(site, ["a", "b"], sequences=seq, genes=genes, track="DNase")
+    regs = SI.top_site_regions(site, ["a", "b"], sequences=seq, genes=genes, track="DNase")
     a, b = regs
     assert (a.start, a.end, a.anchor, a.offset_start, a.offset_end) == (950, 1051, "TSS", -50, 51)
     assert (a.gstart, a.gend) == (4950, 5051) and len(a.sequence) == 101
-    assert a.sequence == G.decode_one_hot(seq[0, 950:1051])
+    assert a.sequence == dna.decode_one_hot(seq[0, 950:1051])
     assert (b.start, b.end) == (1500, 1561) and b.anchor == "TTS"
     # minus strand: oriented offsets [-500, -439) from the TTS at 3000
     assert (b.gstart, b.gend, b.strand) == (3000 + 439 + 1, 3000 + 500 + 1, "-")
-    G.write_fasta(regs, tmp_path / "r.fa")
-    G.write_bed(regs, tmp_path / "r.bed")
+    SI.write_fasta(regs, tmp_path / "r.fa")
+    SI.write_bed(regs, tmp_path / "r.bed")
     fa = (tmp_path / "r.fa").read_text().splitlines()
     assert fa[0].startswith(">a|DNase|TSS-50..+51 chr1:4950-5051(+)")
     bed = (tmp_path / "r.bed").read_text().splitlines()
@@ -325,7 +330,7 @@ def test_window_offsets_and_regions(tmp_path):
 def test_decode_one_hot():
     x = np.array([[1, 0, 0, 0], [0, 0, 0, 1], [0, 0, 0, 0], [0.25] * 4,
                   [0.31, 0.19, 0.19, 0.31]], np.float32)
-    assert G.decode_one_hot(x) == "ATNNN"
+    assert dna.decode_one_hot(x) == "ATNNN"
 
 
 def test_differential_attribution_and_regions():
@@ -333,10 +338,10 @@ def test_differential_attribution_and_regions():
     a = rng.normal(0, 0.01, (10, 2500))
     b = a + rng.normal(0, 0.01, a.shape)
     b[:, 1200:1210] += 1.0  # a strong differential block in every gene
-    d = G.differential_attribution(a, b, top_fraction=0.1)
+    d = SI.differential_attribution(a, b, top_fraction=0.1)
     assert abs(d.mask.mean() - 0.1) < 0.001
     assert d.mask[:, 1200:1210].all()
-    regions = G.differential_regions(d, [f"g{i}" for i in range(10)], track="H3K4me3",
+    regions = SI.differential_regions(d, [f"g{i}" for i in range(10)], track="H3K4me3",
                                      flank=50)
     top = [r for r in regions if r.start <= 1200 < r.end]
     assert len(top) == 10 and all(r.score > 0.9 for r in top)
@@ -344,7 +349,7 @@ def test_differential_attribution_and_regions():
     # every region lies inside one window segment
     assert all(r.end <= 1500 or r.start >= 1500 for r in regions)
     with pytest.raises(ConfigError):
-        G.differential_attribution(a, b[:, :10])
+        SI.differential_attribution(a, b[:, :10])
 
 
 # --------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ import pytest
 from scipy.ndimage import gaussian_filter1d
 
 from kerasgene import simulate as sim
+from kerasgene.dna import shipped_motifs
 from kerasgene.errors import ConfigError, InputFileError, KerasgeneError
 
 SEED = int(os.environ.get("KERASGENE_SIMULATE_TEST_SEED", "0"))  # other seeds: robustness runs
@@ -649,7 +650,7 @@ def test_shipped_motifs_match_pyjaspar():
     from pyjaspar import jaspardb
 
     db = jaspardb()
-    for mid, motif in sim.load_motifs().items():
+    for mid, motif in shipped_motifs().items():
         ref = db.fetch_motif_by_id(mid)
         assert ref.name == motif.name
         np.testing.assert_array_equal(np.array([ref.counts[b] for b in "ACGT"]).T, motif.counts)

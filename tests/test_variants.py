@@ -34,6 +34,15 @@ CREB1, GCN4 = "MA0018.5", "MA0303.3"
 COMPLEMENT = str.maketrans("ACGT", "TGCA")
 
 
+def planted_probabilities(matrix_id: str) -> np.ndarray:
+    """(w, 4) frequencies of a shipped JASPAR matrix with the simulator's prior."""
+    from kerasgene.dna import shipped_motifs
+    from kerasgene.simulate.planting import planting_pseudocount
+
+    motif = shipped_motifs()[matrix_id]
+    return motif.probabilities(planting_pseudocount(motif))
+
+
 def write_vcf(path, records, mode: str = "w") -> str:
     """VCF (``mode`` "w"), bgzipped VCF ("wz") or BCF ("wb") written by pysam, of
     (chrom, pos, id, ref, alt) records; ``alt`` may hold comma-separated alleles."""
@@ -469,11 +478,10 @@ def destroying_snv(genome: Genome, gene: Gene, site: dict, probs: np.ndarray,
 
 
 def test_planted_motif_mutation_lowers_prediction(sim):
-    from kerasgene.simulate import load_motifs
     from kerasgene.tracks import TrackSet
 
     out, truth = sim
-    probs = load_motifs()[CREB1].probabilities()
+    probs = planted_probabilities(CREB1)
     model = pwm_model(2500, probs, "epigenome", (2500, 7))
     picked = single_creb1_genes(out, truth)
     assert set(picked) == {"+", "-"}
@@ -512,10 +520,9 @@ def test_planted_motif_mutation_lowers_prediction(sim):
 def test_deeprage_promoter_variant_mean_over_conditions(sim):
     """VCF positions inside promoter records; the table gives the mean over conditions."""
     from kerasgene.datasets.pairs import DEEPRAGE_N
-    from kerasgene.simulate import load_motifs
 
     out, truth = sim
-    probs = load_motifs()[GCN4].probabilities()
+    probs = planted_probabilities(GCN4)
     regs = np.array([[1, 0, -1], [0, 0, 0], [1, 1, 1]], np.float32)
     model = pwm_model(1000, probs, "regulators", (3,), context_weight=0.5)
     inst = truth["tasks"]["deeprage"]["motif_instances"]
@@ -547,7 +554,6 @@ def test_deeprage_promoter_variant_mean_over_conditions(sim):
 @pytest.fixture(scope="module")
 def run_dir(sim, tmp_path_factory):
     """A run directory over 12 simulated genes (one sample) with the CREB1 model."""
-    from kerasgene.simulate import load_motifs
 
     out, truth = sim
     d = tmp_path_factory.mktemp("run")
@@ -570,7 +576,7 @@ def run_dir(sim, tmp_path_factory):
                        "split": {"method": "random", "fractions": [0.6, 0.2, 0.2],
                                  "seed": 0, "group": "gene_id"}}}
     (d / "config.yaml").write_text(yaml.safe_dump(config))
-    probs = load_motifs()[CREB1].probabilities()
+    probs = planted_probabilities(CREB1)
     pwm_model(2500, probs, "epigenome", (2500, 7)).save(d / "model.keras")
     from kerasgene import runs
 
@@ -687,7 +693,6 @@ def test_cli_deeprage_run_against_chosen_conditions(sim, tmp_path, capsys):
     """A DeepRAGE run on promoters.fa: CHROM is the promoter record, the row holds the
     mean over --conditions."""
     from kerasgene import runs
-    from kerasgene.simulate import load_motifs
 
     out, truth = sim
     y = "yeast/"
@@ -699,7 +704,7 @@ def test_cli_deeprage_run_against_chosen_conditions(sim, tmp_path, capsys):
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     dataset = runs.prepare(config)
     n_regs = dataset.input_shapes["regulators"][0]
-    probs = load_motifs()[GCN4].probabilities()
+    probs = planted_probabilities(GCN4)
     pwm_model(1000, probs, "regulators", (n_regs,), context_weight=1.0).save(
         tmp_path / "model.keras")
     runs.record_run(tmp_path)

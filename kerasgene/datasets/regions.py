@@ -118,6 +118,18 @@ TRACK_KEYS = {"path", "transform", "value_column"}
 
 
 # ----------------------------------------------------------------------------- pure functions
+def window_layout(tss_flank: Sequence[int], tts_flank: Sequence[int]
+                  ) -> tuple[tuple[str, int, int], ...]:
+    """The parts of a gene window as ``(anchor, first oriented offset, end offset)``: the
+    TSS part, then the TTS part (a part of no bases is left out)."""
+    return tuple((name, -int(up), int(down)) for name, (up, down) in
+                 (("TSS", tss_flank), ("TTS", tts_flank)) if up + down)
+
+
+#: iSEGnet's window: TSS[-1000, +500) ⊕ TTS[-500, +500) (oriented offsets).
+ISEGNET_LAYOUT = window_layout(DEFAULTS["tss_flank"], DEFAULTS["tts_flank"])
+
+
 def gene_windows(
     genes: Sequence[Gene],
     tss_flank: tuple[int, int] = (1000, 500),

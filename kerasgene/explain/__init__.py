@@ -8,9 +8,12 @@ any model and data (the ``kerasgene explain`` command wires them to a trained ru
 >>> res.attributions[0].shape, res.residual.shape      # model input order
 ((16, 2500, 7), (16,))
 
-Submodules: :mod:`~kerasgene.explain.gradients` (IG engines "native" and "alibi",
-saliency, site/track aggregation, differential attribution, FASTA/BED),
-:mod:`~kerasgene.explain.motifs` (filter PWMs, Tomtom vs JASPAR, FIMO enrichment),
+Submodules, one concept each: :mod:`~kerasgene.explain.attribution` (the result type,
+baselines, model input/output plumbing), :mod:`~kerasgene.explain.ig` (IG engines
+"native" and "alibi", quadrature, adaptive steps), :mod:`~kerasgene.explain.saliency`,
+:mod:`~kerasgene.explain.sites` (site/track aggregation, top-site regions, differential
+attribution, FASTA/BED), :mod:`~kerasgene.explain.truth` (scores against a simulated
+planted truth), :mod:`~kerasgene.explain.motifs` (filter PWMs, Tomtom vs JASPAR, FIMO enrichment),
 :mod:`~kerasgene.explain.knockout` (filter and motif knockouts, rank-sum / Fisher tests,
 input ablation subsets), :mod:`~kerasgene.explain.ablation` (``kerasgene ablate``:
 iSEGnet retrained on each input subset, Fig. 4A), :mod:`~kerasgene.explain.variants`
@@ -23,31 +26,8 @@ pyjaspar and matplotlib are imported only when a function needs them.
 from __future__ import annotations
 
 from kerasgene.explain.ablation import run_ablation
-from kerasgene.explain.gradients import (
-    ISEGNET_LAYOUT,
-    ISEGNET_TRACKS,
-    Attribution,
-    DifferentialSites,
-    Region,
-    attribution_tracks,
-    auroc,
-    differential_attribution,
-    differential_regions,
-    integrated_gradients,
-    iter_integrated_gradients,
-    make_baselines,
-    mean_saliency,
-    planted_position_auroc,
-    planted_track_aurocs,
-    quadrature,
-    saliency,
-    site_attribution,
-    top_site_regions,
-    track_profiles,
-    truth_signal_mask,
-    write_bed,
-    write_fasta,
-)
+from kerasgene.explain.attribution import Attribution, make_baselines
+from kerasgene.explain.ig import integrated_gradients, iter_integrated_gradients, quadrature
 from kerasgene.explain.knockout import (
     KnockoutTest,
     ablation_inputs,
@@ -69,6 +49,27 @@ from kerasgene.explain.motifs import (
     motif_enrichment,
     motif_recovery,
     tomtom_matches,
+)
+from kerasgene.explain.saliency import mean_saliency
+from kerasgene.explain.sites import (
+    ISEGNET_LAYOUT,
+    ISEGNET_TRACKS,
+    DifferentialSites,
+    Region,
+    attribution_tracks,
+    differential_attribution,
+    differential_regions,
+    site_attribution,
+    top_site_regions,
+    track_profiles,
+    write_bed,
+    write_fasta,
+)
+from kerasgene.explain.truth import (
+    auroc,
+    planted_position_auroc,
+    planted_track_aurocs,
+    truth_signal_mask,
 )
 from kerasgene.explain.variants import (
     KmerReader,
@@ -130,7 +131,6 @@ __all__ = [
     "reader_kind",
     "ref_matches",
     "run_ablation",
-    "saliency",
     "saturation_mutagenesis",
     "site_attribution",
     "tomtom_matches",

@@ -159,7 +159,7 @@ def _sequence_analyses(analyses: tuple[str, ...], model, explicit: bool) -> tupl
     """``analyses`` without the filter analyses (``motifs``, ``knockout``) when the model
     reads no DNA (a run trained with ``training.inputs: {sequence: false}``): skipped
     with a warning when they were the task's default, an error when asked for."""
-    from kerasgene.explain.gradients import input_names
+    from kerasgene.explain.attribution import input_names
 
     needs = [a for a in analyses if a in ("motifs", "knockout")]
     if not needs or "sequence" in input_names(model):
@@ -286,16 +286,14 @@ def _genes_from_index(index) -> dict[str, dict]:
 def _window_layout(params: Mapping) -> tuple[tuple[str, int, int], ...]:
     """The TSS ⊕ TTS window layout of the dataset's ``tss_flank`` and ``tts_flank``
     (default: iSEGnet's [-1000, +500] ⊕ [-500, +500])."""
-    from kerasgene.explain.gradients import ISEGNET_LAYOUT
+    from kerasgene.datasets.regions import DEFAULTS, window_layout
 
-    if "tss_flank" not in params or "tts_flank" not in params:
-        return ISEGNET_LAYOUT
-    (up1, down1), (up2, down2) = params["tss_flank"], params["tts_flank"]
-    return (("TSS", -int(up1), int(down1)), ("TTS", -int(up2), int(down2)))
+    return window_layout(params.get("tss_flank", DEFAULTS["tss_flank"]),
+                         params.get("tts_flank", DEFAULTS["tts_flank"]))
 
 
 def _model_inputs(model, got: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    from kerasgene.explain.gradients import input_names
+    from kerasgene.explain.attribution import input_names
 
     names = input_names(model)
     missing = [n for n in names if n not in got]
@@ -306,8 +304,18 @@ def _model_inputs(model, got: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]
 
 def explain_isegnet_ig(model, dataset, out: Path, args, rng, compare=None) -> dict:
     """IG tables and figures of an iSEGnet-like run (see the module docstring)."""
-    from kerasgene.explain import gradients as G
+    from kerasgene.datasets.regions import ISEGNET_TRACKS
     from kerasgene.explain import plots as P
+    from kerasgene.explain.ig import integrated_gradients
+    from kerasgene.explain.sites import (
+        attribution_tracks,
+        top_site_regions,
+        track_profiles,
+        window_offset,
+        write_bed,
+        write_fasta,
+    )
+    from kerasgene.explain.truth import planted_track_aurocs
 
     idx = _sample(dataset.split_indices(args.split), args.max_examples, rng)
     if not len(idx):
@@ -316,23 +324,23 @@ def explain_isegnet_ig(model, dataset, out: Path, args, rng, compare=None) -> di
     inputs = _model_inputs(model, got)
     index = dataset.index.iloc[idx].reset_index(drop=True)
     gene_ids = index["gene_id"].astype(str).tolist()
-    track_names = {"epigenome": list(dataset.meta.get("track_names") or G.ISEGNET_TRACKS)}
+    track_names = {"epigenome": list(dataset.meta.get("track_names") or ISEGNET_TRACKS)}
     layout = _window_layout(dataset.meta.get("params") or {})
     length = next(iter(inputs.values())).shape[1]
     if sum(o2 - o1 for _, o1, o2 in layout) != length:
         layout = (("start", 0, length),)
     kw = dict(baselines=_parse_baseline(args.baseline), n_steps=_n_steps(args.n_steps),
               method=args.method, engine=args.engine, batch_size=args.batch_size)
-    res = G.integrated_gradients(model, inputs, **kw)
-    tracks = G.attribution_tracks(res, track_names=track_names)
-    prof = G.track_profiles(tracks)
+    res = integrated_gradients(model, inputs, **kw)
+    tracks = attribution_tracks(res, track_names=track_names)
+    prof = track_profiles(tracks)
     _write_tsv({"gene_id": gene_ids, "sample": index.get("sample", [""] * len(idx)),
                 "prediction": res.output_x, "delta": res.delta, "residual": res.residual,
                 "relative_residual": res.relative_residual, "n_steps": res.n_steps},
                out / "ig_summary.tsv")
     pos = np.arange(length)
     cols: dict[str, Any] = {"window_index": pos}
-    offs = [G.window_offset(int(i), layout) for i in pos]
+    offs = [window_offset(int(i), layout) for i in pos]
     cols["anchor"] = [a for a, _ in offs]
     cols["offset_bp"] = [o for _, o in offs]
     for t, v in prof.items():
@@ -354,18 +362,18 @@ def explain_isegnet_ig(model, dataset, out: Path, args, rng, compare=None) -> di
                            layout=layout)
     regions_by_track = {}
     for t, v in tracks.items():
-        regs = G.top_site_regions(v, gene_ids, sequences=seq, genes=genes, track=t,
+        regs = top_site_regions(v, gene_ids, sequences=seq, genes=genes, track=t,
                                   flank=args.flank, layout=layout)
-        G.write_fasta(regs, out / f"top_sites_{_safe(t)}.fa")
+        write_fasta(regs, out / f"top_sites_{_safe(t)}.fa")
         if genes:
-            G.write_bed(regs, out / f"top_sites_{_safe(t)}.bed")
+            write_bed(regs, out / f"top_sites_{_safe(t)}.bed")
         regions_by_track[t] = regs
     summary = {"n_examples": len(idx), "engine": res.engine, "method": res.method,
                "max_relative_residual": float(res.relative_residual.max()),
                "steps_used": sorted({int(s) for s in res.n_steps}),
                "tracks": list(tracks)}
     if args.truth:  # simulated data: do planted positions get the attribution?
-        summary["planted_auroc"] = G.planted_track_aurocs(tracks, _truth_task(args.truth, "isegnet"))
+        summary["planted_auroc"] = planted_track_aurocs(tracks, _truth_task(args.truth, "isegnet"))
     if seq is not None and "motifs" in _analyses(args, "isegnet"):
         summary["enrichment"] = _enrichment(regions_by_track, np.asarray(seq), args, out, rng)
     if compare is not None:
@@ -401,27 +409,34 @@ def _enrichment(regions_by_track, seq, args, out, rng) -> dict:
 
 def _differential(model, other, inputs, res_a, tracks_a, gene_ids, genes, seq, track_names,
                   layout, kw, args, out) -> dict:
-    from kerasgene.explain import gradients as G
     from kerasgene.explain import plots as P
+    from kerasgene.explain.ig import integrated_gradients
+    from kerasgene.explain.sites import (
+        attribution_tracks,
+        differential_attribution,
+        differential_regions,
+        write_bed,
+        write_fasta,
+    )
 
     labels = ([*args.labels.split(","), "A", "B"])[:2]
-    res_b = G.integrated_gradients(other, _model_inputs(other, inputs), **kw)
-    tracks_b = G.attribution_tracks(res_b, track_names=track_names)
+    res_b = integrated_gradients(other, _model_inputs(other, inputs), **kw)
+    tracks_b = attribution_tracks(res_b, track_names=track_names)
     summary = {}
     for t, a in tracks_a.items():
         if t not in tracks_b:
             continue
-        d = G.differential_attribution(a, tracks_b[t], top_fraction=args.top_fraction)
-        regs = G.differential_regions(d, gene_ids, sequences=seq, genes=genes, track=t,
+        d = differential_attribution(a, tracks_b[t], top_fraction=args.top_fraction)
+        regs = differential_regions(d, gene_ids, sequences=seq, genes=genes, track=t,
                                       flank=args.flank, layout=layout)
         base = out / f"differential_{_safe(t)}"
         _write_tsv([{"gene_id": r.gene_id, "start": r.start, "end": r.end, "anchor": r.anchor,
                      "offset_start": r.offset_start, "offset_end": r.offset_end,
                      "max_abs_difference": r.score, "chrom": r.chrom, "gstart": r.gstart,
                      "gend": r.gend, "strand": r.strand} for r in regs], base.with_suffix(".tsv"))
-        G.write_fasta(regs, base.with_suffix(".fa"))
+        write_fasta(regs, base.with_suffix(".fa"))
         if genes:
-            G.write_bed(regs, base.with_suffix(".bed"))
+            write_bed(regs, base.with_suffix(".bed"))
         P.plot_differential(a.mean(0), tracks_b[t].mean(0), d.mask.mean(0),
                             base.with_suffix(".png"), labels=tuple(labels), track=t,
                             n_genes=len(gene_ids), layout=layout)
@@ -598,24 +613,25 @@ class _Take:
 
 def explain_saliency(model, dataset, out: Path, args, rng) -> dict:
     """Mean signed input gradients per cell type (or sample) as heatmaps."""
-    from kerasgene.explain import gradients as G
     from kerasgene.explain import plots as P
+    from kerasgene.explain.attribution import input_names
+    from kerasgene.explain.saliency import mean_saliency, saliency
 
     idx = _sample(dataset.split_indices(args.split), args.max_examples * 10, rng)
     got = dataset.gather(idx)
     inputs = _model_inputs(model, got)
-    grads = G.saliency(model, inputs, batch_size=max(args.batch_size, 128))
+    grads = saliency(model, inputs, batch_size=max(args.batch_size, 128))
     index = dataset.index.iloc[idx]
     col = next((c for c in ("cell", "sample", "condition") if c in index.columns), None)
     groups = index[col].astype(str).to_numpy() if col else np.array(["all"] * len(idx))
-    names = dict(zip(G.input_names(model), grads))
+    names = dict(zip(input_names(model), grads))
     channel_names = list(dataset.meta.get("channel_names") or [])
     kmers = set(dataset.meta.get("kmers") or [])
     written = []
     for inp, g in names.items():
         if g.ndim != 3:
             continue
-        for grp, mean in G.mean_saliency(g, groups).items():
+        for grp, mean in mean_saliency(g, groups).items():
             mat = mean.T  # (channels, positions)
             labels = (channel_names if len(channel_names) == mat.shape[0]
                       else [f"{inp}[{k}]" for k in range(mat.shape[0])])

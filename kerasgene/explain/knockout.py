@@ -128,14 +128,14 @@ def mask_motif(sequences: np.ndarray, pwm: np.ndarray, *, min_score: float = 0.8
 
 
 def _predict(model, inputs, output, batch_size) -> np.ndarray:
-    from kerasgene.explain.gradients import _chunk_inputs, as_input_list, scalar_model
+    from kerasgene.explain.attribution import as_input_list, chunk_inputs, scalar_model
 
     view = scalar_model(model, output)
     xs = as_input_list(model, inputs)
     n = len(xs[0])
     out = []
     for lo in range(0, n, batch_size):
-        y = view(_chunk_inputs(xs, slice(lo, lo + batch_size)), training=False)
+        y = view(chunk_inputs(xs, slice(lo, lo + batch_size)), training=False)
         out.append(np.asarray(y).reshape(min(batch_size, n - lo), -1))
     return np.concatenate(out)
 

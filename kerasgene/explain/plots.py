@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kerasgene.explain.gradients import ISEGNET_LAYOUT, window_segments
+from kerasgene.explain.sites import ISEGNET_LAYOUT, window_segments
 
 ATTR_UNITS = "IG attribution\n(Δ predicted log₂ TPM)"
 _POS = "#c0392b"
@@ -97,7 +97,7 @@ def plot_track_profiles(
 
     Parameters
     ----------
-    profiles : ``{track: {"mean": (L,), "sem": (L,)}}`` (``gradients.track_profiles``)
+    profiles : ``{track: {"mean": (L,), "sem": (L,)}}`` (``sites.track_profiles``)
     path : PNG file to write
     n_genes : number of genes averaged (shown in the title)
     """

@@ -138,7 +138,7 @@ def write_ism(model, fasta: str, gene, reader, args, out: Path) -> Iterator[Path
 
     from kerasgene.explain import plots as P
     from kerasgene.explain import variants as V
-    from kerasgene.explain.gradients import window_offset
+    from kerasgene.explain.sites import window_offset
 
     m = V.saturation_mutagenesis(model, fasta, gene, reader, context=args.context,
                                  batch_size=args.batch_size)

@@ -57,6 +57,7 @@ import pysam
 
 from kerasgene import chroms as _chroms
 from kerasgene.annotation import Gene
+from kerasgene.datasets.regions import window_layout
 from kerasgene.errors import ConfigError, InputFileError, UnknownChromosomeError
 from kerasgene.genome import (
     BASES,
@@ -326,13 +327,6 @@ def anchor_offset(gene: Gene, position: int, tss_flank: tuple[int, int],
     return name, sign * (position - a)
 
 
-def window_layout(tss_flank: tuple[int, int], tts_flank: tuple[int, int]
-                  ) -> tuple[tuple[str, int, int], ...]:
-    """The window's parts as ``(anchor, first offset, end offset)`` (figure axes)."""
-    return tuple((name, -up, down) for name, (up, down) in
-                 (("TSS", tss_flank), ("TTS", tts_flank)) if up + down)
-
-
 # --------------------------------------------------------------------------------------
 # readers: what a model reads around a gene
 # --------------------------------------------------------------------------------------
@@ -527,7 +521,7 @@ def reader_kind(model) -> str:
         For other inputs (chromatin imputation reads no DNA). A ``histone`` model reads DNA
         only through k-mer channels, which the caller checks (DeepChrome has none).
     """
-    from kerasgene.explain.gradients import input_names
+    from kerasgene.explain.attribution import input_names
 
     names = set(input_names(model))
     kinds = {frozenset(("sequence", "epigenome")): "isegnet",
@@ -546,7 +540,7 @@ def reader_kind(model) -> str:
 
 def _predictor(model, reader: Reader):
     """``f(seqs, genes, contexts) -> (n,)`` predictions, chunked to ``batch_size`` rows."""
-    from kerasgene.explain.gradients import input_names, scalar_model
+    from kerasgene.explain.attribution import input_names, scalar_model
 
     if set(input_names(model)) != set(reader.input_names):
         raise ConfigError(f"variant effects: model {model.name!r} takes inputs "
@@ -896,6 +890,5 @@ __all__ = [
     "ref_matches",
     "saturation_mutagenesis",
     "variant_effects",
-    "window_layout",
     "window_sequence",
 ]

@@ -40,6 +40,7 @@ converted to float32 one chunk at a time, so memory-mapped uint8 one-hot dataset
 never copied whole.
 """
 
+
 from __future__ import annotations
 
 import contextlib
@@ -47,222 +48,32 @@ import logging
 import math
 import warnings
 import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from kerasgene.errors import ConfigError, KerasgeneError
+from kerasgene.explain.attribution import (
+    Attribution,
+    argmax_predictions,
+    as_input_list,
+    chunk_inputs,
+    format_target,
+    input_names,
+    make_baselines,
+    output_tensor,
+    resolve_layer,
+    scalar_model,
+    select_output,
+)
 
 log = logging.getLogger(__name__)
-
-#: iSEGnet epigenome tracks, in the model's channel order.
-ISEGNET_TRACKS = ("DNase", "H3K4me1", "H3K4me3", "H3K9me3", "H3K27me3", "H3K36me3", "WGBS")
-
-#: iSEGnet window: TSS[-1000, +500) followed by TTS[-500, +500) (oriented offsets).
-ISEGNET_LAYOUT = (("TSS", -1000, 500), ("TTS", -500, 500))
 
 _RIEMANN = ("riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid")
 METHODS = ("gausslegendre", *_RIEMANN)
 
 
-# --------------------------------------------------------------------------------------
-# results
-# --------------------------------------------------------------------------------------
-
-
-@dataclass
-class Attribution:
-    """Integrated-gradients result for ``n`` examples.
-
-    Attributes
-    ----------
-    attributions : list of arrays, one per attributed tensor (the model's inputs in the
-        model's input order, or the one internal layer), each with the shape of that
-        tensor, ``(n, ...)``
-    residual : (n,) ``Σ attributions − (F(x) − F(baseline))``
-    delta : (n,) ``F(x) − F(baseline)``
-    output_x, output_baseline : (n,) the attributed scalar output at the input and the
-        baseline
-    n_steps : (n,) quadrature nodes used per example
-    input_names : names of the attributed tensors
-    engine, method : how it was computed
-    layer : name of the internal layer attributed to, or None for the inputs
-    """
-
-    attributions: list[np.ndarray]
-    residual: np.ndarray
-    delta: np.ndarray
-    output_x: np.ndarray
-    output_baseline: np.ndarray
-    n_steps: np.ndarray
-    input_names: list[str]
-    engine: str
-    method: str
-    layer: str | None = None
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        """The attribution array of the input (or layer) called ``name``."""
-        try:
-            return self.attributions[self.input_names.index(name)]
-        except ValueError:
-            raise KeyError(f"no attribution for {name!r}; have {self.input_names}") from None
-
-    @property
-    def relative_residual(self) -> np.ndarray:
-        """(n,) ``|residual| / |F(x) − F(baseline)|``; where the output difference is below
-        1e-6 of the output scale, relative to that scale instead."""
-        scale = np.maximum.reduce([np.abs(self.output_x), np.abs(self.output_baseline),
-                                   np.ones_like(self.output_x)])
-        return np.abs(self.residual) / np.maximum(np.abs(self.delta), 1e-6 * scale)
-
-    def __len__(self) -> int:
-        return len(self.residual)
-
-
-# --------------------------------------------------------------------------------------
-# model plumbing
-# --------------------------------------------------------------------------------------
-
-
-def input_names(model) -> list[str]:
-    """Names of the model's inputs in the model's input order."""
-    return [t.name for t in model.inputs]
-
-
-def output_names(model) -> list[str]:
-    """Names of the model's outputs, in the order of ``model.outputs``."""
-    struct = getattr(model, "_outputs_struct", None)
-    if isinstance(struct, Mapping):
-        by_id = {id(t): k for k, t in struct.items()}
-        return [by_id.get(id(t), t._keras_history.operation.name) for t in model.outputs]
-    return [t._keras_history.operation.name for t in model.outputs]
-
-
-def _output_tensor(model, output: str | int | None):
-    outs = list(model.outputs)
-    names = output_names(model)
-    if output is None:
-        if len(outs) != 1:
-            raise ConfigError(f"model {model.name!r} has outputs {names}; pass output=<name>")
-        return outs[0], names[0]
-    if isinstance(output, int):
-        return outs[output], names[output]
-    if output not in names:
-        raise ConfigError(f"model {model.name!r} has no output {output!r}; outputs are {names}")
-    return outs[names.index(output)], output
-
-
-def _resolve_layer(model, layer):
-    import keras
-
-    if layer is None or isinstance(layer, keras.layers.Layer):
-        return layer
-    try:
-        return model.get_layer(layer)
-    except ValueError:
-        raise ConfigError(f"model {model.name!r} has no layer {layer!r}") from None
-
-
-def scalar_model(model, output: str | int | None = None):
-    """A functional view of ``model`` taking a list of inputs (model input order) and
-    returning one output tensor; shares the layers and weights of ``model``."""
-    import keras
-
-    if not getattr(model, "inputs", None) or not getattr(model, "outputs", None):
-        raise ConfigError(f"model {getattr(model, 'name', model)!r} is not a functional Keras "
-                          "model (it has no symbolic inputs/outputs)")
-    out, _ = _output_tensor(model, output)
-    return keras.Model(list(model.inputs), out, name=f"{model.name}_scalar")
-
-
-def as_input_list(model, inputs) -> list:
-    """Inputs as a list in the model's input order (arrays are not copied).
-
-    ``inputs`` is a dict keyed by input name, a list/tuple in model input order, or a
-    single array for a single-input model.
-    """
-    names = input_names(model)
-    if isinstance(inputs, Mapping):
-        missing = [n for n in names if n not in inputs]
-        if missing:
-            raise ConfigError(f"inputs lack {missing}; the model takes {names}")
-        xs = [inputs[n] for n in names]
-    elif isinstance(inputs, list | tuple):
-        if len(inputs) != len(names):
-            raise ConfigError(f"got {len(inputs)} input arrays; the model takes {names}")
-        xs = list(inputs)
-    else:
-        if len(names) != 1:
-            raise ConfigError(f"got one array; the model takes {names} (pass a dict)")
-        xs = [inputs]
-    n = len(xs[0])
-    for name, x, t in zip(names, xs, model.inputs):
-        if len(x) != n:
-            raise ConfigError(f"input {name!r} has {len(x)} examples, {names[0]!r} has {n}")
-        want = tuple(t.shape[1:])
-        got = tuple(x.shape[1:])
-        if len(want) != len(got) or any(w is not None and w != g for w, g in zip(want, got)):
-            raise ConfigError(f"input {name!r} has shape {got} per example; the model expects {want}")
-    return xs
-
-
-# --------------------------------------------------------------------------------------
-# baselines and quadrature
-# --------------------------------------------------------------------------------------
-
-
-def _one_baseline(spec, x_shape: tuple, name: str) -> np.ndarray:
-    """A float32 array broadcastable to ``(n, *x_shape[1:])``: shape (1, ...) or (n, ...)."""
-    per = tuple(x_shape[1:])
-    if spec is None or (isinstance(spec, str) and spec == "zeros"):
-        return np.zeros((1, *per), np.float32)
-    if isinstance(spec, str):
-        if spec == "ones":
-            return np.ones((1, *per), np.float32)
-        if spec == "uniform":
-            if per[-1] != 4:
-                raise ConfigError(f"baseline 'uniform' (0.25 per base) is for one-hot DNA with 4 "
-                                  f"channels; input {name!r} has {per[-1]}. Use a dict, e.g. "
-                                  "{'sequence': 'uniform'} (other inputs default to zeros)")
-            return np.full((1, *per), 0.25, np.float32)
-        raise ConfigError(f"unknown baseline {spec!r} for input {name!r}; expected 'zeros', "
-                          "'ones', 'uniform', a number or an array")
-    if isinstance(spec, int | float | np.floating | np.integer):
-        return np.full((1, *per), float(spec), np.float32)
-    arr = np.asarray(spec, np.float32)
-    if arr.shape == per:
-        return arr[None]
-    if arr.shape == tuple(x_shape) or (arr.ndim == len(x_shape) and arr.shape[0] == 1
-                                       and arr.shape[1:] == per):
-        return arr
-    raise ConfigError(f"baseline for input {name!r} has shape {arr.shape}; expected {per}, "
-                      f"(1, *{per}) or {tuple(x_shape)}")
-
-
-def make_baselines(model, inputs, baselines="zeros") -> list[np.ndarray]:
-    """Baselines as a list (model input order) of float32 arrays broadcastable to each
-    input: shape ``(1, ...)`` for a shared baseline or ``(n, ...)`` for one per example.
-
-    ``baselines`` is ``"zeros"`` (the papers), ``"ones"`` (e.g. methylation),
-    ``"uniform"`` (0.25 per base, one-hot DNA only), a number, an array, or a per-input
-    mix as a dict ``{input name: spec}`` (missing inputs get zeros) or a list.
-    """
-    names = input_names(model)
-    xs = as_input_list(model, inputs)
-    if isinstance(baselines, Mapping):
-        unknown = set(baselines) - set(names)
-        if unknown:
-            raise ConfigError(f"baselines name unknown inputs {sorted(unknown)}; inputs are {names}")
-        specs = [baselines.get(n, "zeros") for n in names]
-    elif isinstance(baselines, list | tuple):
-        if len(baselines) != len(names):
-            raise ConfigError(f"got {len(baselines)} baselines for inputs {names}")
-        specs = list(baselines)
-    else:
-        specs = [baselines] * len(names)
-    return [_one_baseline(s, x.shape, n) for s, x, n in zip(specs, xs, names)]
 
 
 def quadrature(method: str, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
@@ -291,39 +102,11 @@ def quadrature(method: str, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
     return np.linspace(1 / (2 * n), 1 - 1 / (2 * n), n), w
 
 
-def _format_target(target, n: int, xs: list, predict: Callable | None) -> np.ndarray | None:
-    if target is None:
-        return None
-    if isinstance(target, str):
-        if target != "argmax":
-            raise ConfigError(f"target must be None, an int, an array or 'argmax', got {target!r}")
-        if predict is None:
-            raise ConfigError("target='argmax' needs a model")
-        return predict(xs)
-    t = np.asarray(target)
-    if t.ndim == 0:
-        t = np.full(n, int(t))
-    if t.shape != (n,) or not np.issubdtype(t.dtype, np.integer):
-        raise ConfigError(f"target must be an integer or {n} integers, got shape {t.shape}")
-    return t.astype(np.int32)
 
 
 # --------------------------------------------------------------------------------------
 # native engine
 # --------------------------------------------------------------------------------------
-
-
-def _select(y, t, n_out: int):
-    """Scalar per example from the output ``y`` (batch, k) given targets ``t`` (or None)."""
-    import tensorflow as tf
-
-    y = tf.reshape(y, [tf.shape(y)[0], -1])
-    if t is None:
-        return y[:, 0]
-    if n_out == 1:  # single-unit binary classifier: target 1 → p, target 0 → 1 − p
-        tf_t = tf.cast(t, y.dtype)
-        return tf_t * y[:, 0] + (1 - tf_t) * (1 - y[:, 0])
-    return tf.gather(y, t, axis=1, batch_dims=1)
 
 
 class _Native:
@@ -342,7 +125,7 @@ class _Native:
     def __init__(self, model, output, layer, jit_compile):
         import keras
 
-        out, self.output_name = _output_tensor(model, output)
+        out, self.output_name = output_tensor(model, output)
         self.n_out = int(np.prod(out.shape[1:]))
         self.layer = layer
         if layer is None:
@@ -381,7 +164,7 @@ class _Native:
         def value_and_grads(paths, fixed_p, tt):
             with tf.GradientTape() as tape:
                 tape.watch(paths)
-                y = _select(fn([*paths, *fixed_p], training=False), tt, n_out)
+                y = select_output(fn([*paths, *fixed_p], training=False), tt, n_out)
             return y, tape.gradient(y, paths)
 
         def grad_points(xs, bs, fixed, ex, alphas, weights, t):
@@ -401,10 +184,10 @@ class _Native:
 
         def forward_points(xs, bs, fixed, ex, alphas, t):
             paths, _, fixed_p, tt = points(xs, bs, fixed, ex, alphas, t)
-            return _select(fn([*paths, *fixed_p], training=False), tt, n_out)
+            return select_output(fn([*paths, *fixed_p], training=False), tt, n_out)
 
         def forward(xs, t):
-            return _select(fn(xs, training=False), t, n_out)
+            return select_output(fn(xs, training=False), t, n_out)
 
         self._grad_points = tf.function(grad_points, jit_compile=jit, reduce_retracing=True)
         self._grad_each = tf.function(grad_each, jit_compile=jit, reduce_retracing=True)
@@ -458,10 +241,6 @@ def _engine(model, output, layer, jit_compile) -> _Native:
     if key not in cache:
         cache[key] = _Native(model, output, layer, jit_compile)
     return cache[key]
-
-
-def _chunk_inputs(xs: list, sl: slice) -> list[np.ndarray]:
-    return [np.asarray(x[sl], dtype=np.float32) for x in xs]
 
 
 def _chunk_baselines(bs: list[np.ndarray], sl: slice, c: int) -> list[np.ndarray]:
@@ -751,7 +530,7 @@ def iter_integrated_gradients(
     batch_size = int(batch_size)
     if batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
-    layer = _resolve_layer(model, layer)
+    layer = resolve_layer(model, layer)
     xs = as_input_list(model, inputs)
     bs = make_baselines(model, xs, baselines)
     n = len(xs[0])
@@ -773,9 +552,9 @@ def iter_integrated_gradients(
         eng = _engine(model, output, layer, False)  # F(x), F(baseline) for the residual
 
     def predict_cls(xl):
-        return _argmax_full(model, output, xl, batch_size)
+        return argmax_predictions(model, output, xl, batch_size)
 
-    t_all = _format_target(target, n, xs, predict_cls)
+    t_all = format_target(target, n, xs, predict_cls)
     if engine == "alibi" and t_all is not None and n_out == 1:
         raise ConfigError("engine='alibi' with a single-unit classifier is not supported "
                           "(its sign convention differs); use engine='native'")
@@ -786,7 +565,7 @@ def iter_integrated_gradients(
     auto_opts = dict(rtol=rtol, atol=atol, start_steps=start_steps, max_steps=max_steps)
     for lo in range(0, n, chunk_size):
         sl = slice(lo, min(n, lo + chunk_size))
-        x_in = _chunk_inputs(xs, sl)
+        x_in = chunk_inputs(xs, sl)
         m = len(x_in[0])
         b_in = _chunk_baselines(bs, sl, m)
         t = None if t_all is None else t_all[sl]
@@ -812,17 +591,6 @@ def iter_integrated_gradients(
         yield sl, Attribution(attrs, res, fx - fb, fx, fb, steps.astype(np.int32), list(names),
                               engine, "adaptive_midpoint" if auto else method,
                               None if layer is None else layer.name)
-
-
-def _argmax_full(model, output, xl, batch_size):
-    view = scalar_model(model, output)
-    out = []
-    for lo in range(0, len(xl[0]), batch_size):
-        out.append(np.asarray(view(_chunk_inputs(xl, slice(lo, lo + batch_size)), training=False)))
-    y = np.concatenate(out).reshape(len(xl[0]), -1)
-    if y.shape[1] == 1:
-        return (y[:, 0] >= 0.5).astype(np.int32)
-    return np.argmax(y, axis=1).astype(np.int32)
 
 
 def integrated_gradients(
@@ -901,430 +669,3 @@ def integrated_gradients(
                        cat(lambda p: p.output_x), cat(lambda p: p.output_baseline),
                        cat(lambda p: p.n_steps), first.input_names, first.engine, first.method,
                        first.layer)
-
-
-# --------------------------------------------------------------------------------------
-# saliency
-# --------------------------------------------------------------------------------------
-
-
-def saliency(
-    model,
-    inputs,
-    *,
-    batch_size: int = 128,
-    target=None,
-    output: str | int | None = None,
-    times_input: bool = False,
-) -> list[np.ndarray]:
-    """Signed input gradients ``∂F/∂x`` (Team Jamaica Fig. 3/4), one array per model
-    input (model input order), each ``(n, ...)``; ``times_input`` gives gradient × input.
-    """
-    import tensorflow as tf
-
-    xs = as_input_list(model, inputs)
-    n = len(xs[0])
-    view = scalar_model(model, output)
-    n_out = int(np.prod(view.outputs[0].shape[1:]))
-    t_all = _format_target(target, n, xs,
-                           lambda xl: _argmax_full(model, output, xl, batch_size))
-
-    @tf.function(reduce_retracing=True)
-    def grad(x, t):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            y = _select(view(x, training=False), t, n_out)
-        return tape.gradient(y, x)
-
-    outs = [np.zeros(x.shape, np.float32) for x in xs]
-    for lo in range(0, n, batch_size):
-        sl = slice(lo, min(n, lo + batch_size))
-        xc = [tf.constant(a) for a in _chunk_inputs(xs, sl)]
-        t = None if t_all is None else tf.constant(t_all[sl], tf.int32)
-        for o, g, x in zip(outs, grad(xc, t), xc):
-            o[sl] = g.numpy() * (x.numpy() if times_input else 1.0)
-    return outs
-
-
-def mean_saliency(gradients: np.ndarray, groups: Sequence) -> dict[Any, np.ndarray]:
-    """Average ``gradients`` ``(n, ...)`` over the examples of each group (e.g. the genes
-    of one cell type). Returns ``{group: (...)}`` in first-seen order."""
-    groups = np.asarray(groups)
-    if len(groups) != len(gradients):
-        raise ConfigError(f"{len(groups)} group labels for {len(gradients)} examples")
-    out = {}
-    for g in dict.fromkeys(groups.tolist()):
-        out[g] = gradients[groups == g].mean(axis=0)
-    return out
-
-
-# --------------------------------------------------------------------------------------
-# aggregation: sites and tracks
-# --------------------------------------------------------------------------------------
-
-
-def site_attribution(attr: np.ndarray, *, one_hot: bool = True) -> np.ndarray:
-    """Site-level attribution: ``(n, L, 4)`` one-hot DNA → ``(n, L)`` (sum over the four
-    channels; with a zero baseline that is the attribution of the observed base);
-    other inputs are returned unchanged (``(n, L, tracks)``)."""
-    attr = np.asarray(attr)
-    return attr.sum(axis=-1) if one_hot else attr
-
-
-def attribution_tracks(
-    result: Attribution,
-    *,
-    dna_inputs: Sequence[str] = ("sequence",),
-    track_names: Mapping[str, Sequence[str]] | None = None,
-) -> dict[str, np.ndarray]:
-    """Site-level attribution per track: ``{track name: (n, L)}``.
-
-    DNA inputs (one-hot) become one track named ``"DNA (<input>)"`` (``"DNA"`` for the
-    input called "sequence"), summed over bases; every channel of another input becomes
-    its own track, named from ``track_names[input]`` (iSEGnet's epigenome defaults to
-    :data:`ISEGNET_TRACKS` when it has 7 channels) or ``"<input>[k]"``.
-    """
-    track_names = dict(track_names or {})
-    out: dict[str, np.ndarray] = {}
-    for name, a in zip(result.input_names, result.attributions):
-        if a.ndim != 3:
-            raise ConfigError(f"attribution of {name!r} has shape {a.shape}; site-level "
-                              "tracks need (n, positions, channels)")
-        if name in dna_inputs:
-            out["DNA" if name == "sequence" else f"DNA ({name})"] = site_attribution(a)
-            continue
-        names = track_names.get(name)
-        if names is None and name == "epigenome" and a.shape[-1] == len(ISEGNET_TRACKS):
-            names = ISEGNET_TRACKS
-        if names is None:
-            names = [f"{name}[{k}]" for k in range(a.shape[-1])]
-        if len(names) != a.shape[-1]:
-            raise ConfigError(f"track_names[{name!r}] has {len(names)} names for "
-                              f"{a.shape[-1]} channels")
-        for k, tn in enumerate(names):
-            out[str(tn)] = a[..., k]
-    return out
-
-
-def track_profiles(tracks: Mapping[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
-    """Mean and standard error across genes of each site-level track (iSEGnet Fig. 4B–D).
-
-    Returns ``{track: {"mean": (L,), "sem": (L,)}}``."""
-    out = {}
-    for k, v in tracks.items():
-        v = np.asarray(v, np.float64)
-        n = len(v)
-        sem = v.std(axis=0, ddof=1) / math.sqrt(n) if n > 1 else np.zeros(v.shape[1:])
-        out[k] = {"mean": v.mean(axis=0), "sem": sem}
-    return out
-
-
-# --------------------------------------------------------------------------------------
-# windows, regions, differential attribution
-# --------------------------------------------------------------------------------------
-
-
-def window_segments(layout: Sequence[tuple[str, int, int]] = ISEGNET_LAYOUT):
-    """``[(anchor, o1, o2, first index, last index + 1)]`` of each segment of a window."""
-    segs, pos = [], 0
-    for anchor, o1, o2 in layout:
-        segs.append((anchor, int(o1), int(o2), pos, pos + int(o2) - int(o1)))
-        pos += int(o2) - int(o1)
-    return segs
-
-
-def window_offset(index: int, layout=ISEGNET_LAYOUT) -> tuple[str, int]:
-    """Window position → (anchor, oriented offset from the anchor)."""
-    for anchor, o1, _o2, a, b in window_segments(layout):
-        if a <= index < b:
-            return anchor, o1 + index - a
-    raise ConfigError(f"window index {index} outside the layout {layout}")
-
-
-@dataclass
-class Region:
-    """A region of a gene's window, with its genomic interval when the gene is known.
-
-    ``start``/``end`` index the window (0-based, half-open); ``anchor``, ``offset_start``,
-    ``offset_end`` are the oriented offsets; ``chrom``/``gstart``/``gend``/``strand`` the
-    genomic interval (0-based half-open, BED), ``sequence`` read 5'→3' of the gene."""
-
-    gene_id: str
-    track: str
-    start: int
-    end: int
-    score: float
-    anchor: str
-    offset_start: int
-    offset_end: int
-    sequence: str = ""
-    chrom: str | None = None
-    gstart: int | None = None
-    gend: int | None = None
-    strand: str | None = None
-
-    @property
-    def name(self) -> str:
-        return (f"{self.gene_id}|{self.track}|{self.anchor}{self.offset_start:+d}"
-                f"..{self.offset_end:+d}")
-
-
-def decode_one_hot(x: np.ndarray, alphabet: str = "ACGT") -> str:
-    """(L, 4) one-hot (or soft) → string; rows without a clear maximum (all zero, or
-    uniform such as 0.25 / DeepRAGE's N) become ``N``."""
-    x = np.asarray(x, np.float32)
-    idx = np.argmax(x, axis=-1)
-    top = np.take_along_axis(x, idx[:, None], axis=-1)[:, 0]
-    second = np.sort(x, axis=-1)[:, -2]
-    letters = np.array(list(alphabet))[idx]
-    letters[(top <= 0) | (top - second < 1e-6)] = "N"
-    return "".join(letters.tolist())
-
-
-def _gene_field(g, name):
-    return g[name] if isinstance(g, Mapping) else getattr(g, name)
-
-
-def _make_region(gene_id, track, a, b, score, layout, seq_onehot, gene) -> Region:
-    anchor, o1 = window_offset(a, layout)
-    o2 = o1 + (b - a)
-    reg = Region(gene_id, track, int(a), int(b), float(score), anchor, o1, o2)
-    if seq_onehot is not None:
-        reg.sequence = decode_one_hot(seq_onehot[a:b])
-    if gene is not None:
-        strand = _gene_field(gene, "strand")
-        pos = _gene_field(gene, anchor.lower())
-        if strand == "+":
-            gs, ge = pos + o1, pos + o2
-        else:
-            gs, ge = pos - o2 + 1, pos - o1 + 1
-        reg.chrom, reg.gstart, reg.gend, reg.strand = _gene_field(gene, "chrom"), gs, ge, strand
-    return reg
-
-
-def _clip_to_segment(center: int, flank: int, layout) -> tuple[int, int]:
-    for _anchor, _o1, _o2, a, b in window_segments(layout):
-        if a <= center < b:
-            return max(a, center - flank), min(b, center + flank + 1)
-    raise ConfigError(f"window index {center} outside the layout {layout}")
-
-
-def top_site_regions(
-    site_attr: np.ndarray,
-    gene_ids: Sequence[str],
-    *,
-    sequences: np.ndarray | None = None,
-    genes: Mapping[str, Any] | None = None,
-    track: str = "",
-    flank: int = 50,
-    layout=ISEGNET_LAYOUT,
-    absolute: bool = False,
-) -> list[Region]:
-    """The highest-attribution site of each gene ± ``flank`` bp (iSEGnet §3.5: [−50, +50]
-    around the top site per gene and mark, for AME-style enrichment).
-
-    Parameters
-    ----------
-    site_attr : (n, L) site-level attribution of one track
-    gene_ids : (n,) gene identifiers
-    sequences : (n, L, 4) one-hot windows (for the region sequences), optional
-    genes : ``{gene id: Gene or dict with chrom, strand, tss, tts}`` for genomic
-        coordinates, optional
-    absolute : rank sites by |attribution| instead of attribution
-    Regions are clipped to the window segment (TSS or TTS part) of their site.
-    """
-    site_attr = np.asarray(site_attr)
-    score = np.abs(site_attr) if absolute else site_attr
-    out = []
-    for i, gid in enumerate(gene_ids):
-        c = int(np.argmax(score[i]))
-        a, b = _clip_to_segment(c, flank, layout)
-        out.append(_make_region(str(gid), track, a, b, site_attr[i, c], layout,
-                                None if sequences is None else sequences[i],
-                                None if genes is None else genes.get(str(gid))))
-    return out
-
-
-@dataclass
-class DifferentialSites:
-    """Sites whose attribution differs most between two models/conditions.
-
-    ``diff`` (n, L) = a − b; ``mask`` (n, L) marks the top ``top_fraction`` of all
-    (gene, site) pairs by ``|diff|`` (or ``diff``); ``threshold`` is the cut-off."""
-
-    diff: np.ndarray
-    mask: np.ndarray
-    threshold: float
-    top_fraction: float
-
-
-def differential_attribution(
-    a: np.ndarray, b: np.ndarray, *, top_fraction: float = 0.1, absolute: bool = True
-) -> DifferentialSites:
-    """Differential attribution sites between two conditions (iSEGnet case studies: a
-    site is differential if its attribution difference is among the top 10 % of all
-    input sites of the gene set).
-
-    Parameters
-    ----------
-    a, b : (n, L) site-level attributions of the same genes and track under the two
-        models/conditions (e.g. tumour, normal)
-    top_fraction : fraction of (gene, site) pairs kept (0.1)
-    absolute : rank by |a − b| (default) or by a − b (gains in ``a`` only)
-    """
-    a = np.asarray(a, np.float64)
-    b = np.asarray(b, np.float64)
-    if a.shape != b.shape:
-        raise ConfigError(f"differential attribution needs equal shapes, got {a.shape} and {b.shape}")
-    if not 0 < top_fraction <= 1:
-        raise ConfigError(f"top_fraction must be in (0, 1], got {top_fraction}")
-    diff = a - b
-    score = np.abs(diff) if absolute else diff
-    thr = float(np.quantile(score, 1 - top_fraction))
-    mask = score >= thr
-    if absolute and thr == 0:
-        mask &= score > 0
-    return DifferentialSites(diff, mask, thr, top_fraction)
-
-
-def differential_regions(
-    sites: DifferentialSites,
-    gene_ids: Sequence[str],
-    *,
-    sequences: np.ndarray | None = None,
-    genes: Mapping[str, Any] | None = None,
-    track: str = "",
-    flank: int = 50,
-    layout=ISEGNET_LAYOUT,
-) -> list[Region]:
-    """Differential sites ± ``flank`` bp merged into regions per gene (within a window
-    segment), scored by the largest |diff| they contain; sorted by score."""
-    out = []
-    segs = window_segments(layout)
-    for i, gid in enumerate(gene_ids):
-        idx = np.flatnonzero(sites.mask[i])
-        if not len(idx):
-            continue
-        for _anchor, _o1, _o2, sa, sb in segs:
-            sel = idx[(idx >= sa) & (idx < sb)]
-            if not len(sel):
-                continue
-            lo = np.maximum(sel - flank, sa)
-            hi = np.minimum(sel + flank + 1, sb)
-            start, end = lo[0], hi[0]
-            for s, e in zip(lo[1:], hi[1:]):
-                if s <= end:
-                    end = max(end, e)
-                    continue
-                out.append((i, gid, start, end))
-                start, end = s, e
-            out.append((i, gid, start, end))
-    regions = []
-    for i, gid, a, b in out:
-        score = float(np.abs(sites.diff[i, a:b]).max())
-        regions.append(_make_region(str(gid), track, int(a), int(b), score, layout,
-                                    None if sequences is None else sequences[i],
-                                    None if genes is None else genes.get(str(gid))))
-    regions.sort(key=lambda r: -r.score)
-    return regions
-
-
-def write_fasta(regions: Sequence[Region], path) -> None:
-    """Write the regions' sequences as FASTA (header = region name and coordinates)."""
-    with open(path, "w") as fh:
-        for r in regions:
-            loc = f" {r.chrom}:{r.gstart}-{r.gend}({r.strand})" if r.chrom is not None else ""
-            fh.write(f">{r.name}{loc} score={r.score:.4g}\n")
-            seq = r.sequence or ""
-            for k in range(0, len(seq), 60):
-                fh.write(seq[k:k + 60] + "\n")
-
-
-def write_bed(regions: Sequence[Region], path) -> None:
-    """Write the regions with genomic coordinates as BED6 (name, score = attribution).
-
-    Regions without a gene location are skipped with a warning."""
-    skipped = 0
-    with open(path, "w") as fh:
-        for r in regions:
-            if r.chrom is None:
-                skipped += 1
-                continue
-            fh.write(f"{r.chrom}\t{r.gstart}\t{r.gend}\t{r.name}\t{r.score:.6g}\t{r.strand}\n")
-    if skipped:
-        log.warning("%s: %d region(s) without gene coordinates were not written", path, skipped)
-
-
-# --------------------------------------------------------------------------------------
-# checks against planted truth
-# --------------------------------------------------------------------------------------
-
-
-def auroc(scores: np.ndarray, labels: np.ndarray) -> float:
-    """Area under the ROC curve of ``scores`` for binary ``labels`` (Mann–Whitney, ties
-    counted half)."""
-    from scipy.stats import rankdata
-
-    scores = np.asarray(scores, np.float64).ravel()
-    labels = np.asarray(labels, bool).ravel()
-    n1 = int(labels.sum())
-    n0 = len(labels) - n1
-    if n1 == 0 or n0 == 0:
-        raise ConfigError("AUROC needs both positive and negative positions")
-    r = rankdata(scores)
-    return float((r[labels].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
-
-
-def planted_position_auroc(attributions: np.ndarray, signal_mask: np.ndarray) -> float:
-    """AUROC of |attribution| for planted vs other positions.
-
-    Parameters
-    ----------
-    attributions : (n, L) site-level attribution of one track, or (n, L, C) (summed over
-        channels first, e.g. one-hot DNA)
-    signal_mask : (L,) positions carrying signal for every gene, or (n, L) per gene
-    """
-    a = np.asarray(attributions)
-    if a.ndim == 3:
-        a = a.sum(axis=-1)
-    mask = np.asarray(signal_mask, bool)
-    if mask.ndim == 1:
-        mask = np.broadcast_to(mask, a.shape)
-    if mask.shape != a.shape:
-        raise ConfigError(f"signal_mask has shape {mask.shape}; attributions {a.shape}")
-    return auroc(np.abs(a), mask)
-
-
-def truth_signal_mask(task_truth: Mapping, track: str, length: int | None = None) -> np.ndarray:
-    """(L,) boolean mask of the window positions where ``truth.json`` says ``track``
-    carries signal (``tasks.isegnet.features[*].window_index`` of that track)."""
-    feats = [f for f in task_truth.get("features", []) if f.get("track") == track]
-    if not feats:
-        have = sorted({f.get("track") for f in task_truth.get("features", [])})
-        raise ConfigError(f"truth has no feature on track {track!r}; tracks with signal: {have}")
-    if length is None:
-        length = sum(int(w["end"]) - int(w["start"]) for w in task_truth["window"])
-    mask = np.zeros(length, bool)
-    for f in feats:
-        a, b = f["window_index"]
-        mask[a:b] = True
-    return mask
-
-
-def planted_track_aurocs(tracks: Mapping[str, np.ndarray], task_truth: Mapping
-                         ) -> dict[str, float]:
-    """:func:`planted_position_auroc` of every track that ``truth.json`` says carries
-    signal (``tasks.isegnet``), e.g. ``{"DNase": 0.97, "H3K4me3": 0.93, ...}``.
-
-    Parameters
-    ----------
-    tracks : ``{track: (n, L)}`` site-level attributions (:func:`attribution_tracks`)
-    task_truth : ``truth["tasks"]["isegnet"]``
-    """
-    out = {}
-    for f in task_truth.get("features", []):
-        t = f.get("track")
-        if t in tracks and t not in out:
-            v = np.asarray(tracks[t])
-            out[t] = planted_position_auroc(v, truth_signal_mask(task_truth, t, v.shape[1]))
-    return out

@@ -1,0 +1,130 @@
+"""Shared parts of the simulator: scales, constants, small numeric helpers, bigWig writers."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+GENERATOR_VERSION = "1.0.0"
+
+
+#: Motif thresholds as background p-values per site and strand (see :class:`PlantingScanner`):
+#: the background is purged of every site with P <= purge, a site with P <= call is an
+#: instance, planted instances have P <= plant.
+MOTIF_P = {"purge": 1e-3, "call": 1e-4, "plant": 1e-5}
+
+CEILING_TARGETS = {"isegnet": 0.85, "deeprage": 0.80, "histone_fcn": 0.80}
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Sizes of one simulation scale."""
+
+    chrom_sizes: tuple[int, ...]
+    n_genes: int
+    n_biosamples: int
+    n_cells: int
+    n_yeast_genes: int
+
+
+SCALES = {
+    "small": Scale((1_500_000, 1_300_000, 1_100_000, 900_000), 1200, 2, 4, 500),
+    "medium": Scale((2_000_000, 1_600_000, 1_400_000, 1_200_000, 1_000_000, 800_000),
+                    2000, 2, 6, 1000),
+}
+
+
+# --------------------------------------------------------------------------------------
+# small helpers
+# --------------------------------------------------------------------------------------
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """Logistic function."""
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def oriented_interval(anchor: int, strand: str, o1: int, o2: int) -> tuple[int, int]:
+    """Genomic ``[start, end)`` of the oriented window ``[o1, o2)`` around ``anchor``."""
+    if strand == "+":
+        return anchor + o1, anchor + o2
+    return anchor - o2 + 1, anchor - o1 + 1
+
+
+def fmt(x: float, digits: int = 4) -> str:
+    s = f"{x:.{digits}f}"
+    return "0" if float(s) == 0 else s.rstrip("0").rstrip(".") if "." in s else s
+
+
+# --------------------------------------------------------------------------------------
+# bigWig writing and binned arrays
+# --------------------------------------------------------------------------------------
+
+
+def write_bigwig_binned(path: Path, chroms: dict[str, int], binned: dict[str, np.ndarray],
+                         bin_size: int) -> None:
+    """Write per-bin values as bedGraph-like runs (equal neighbours merged, zeros omitted)."""
+    import pyBigWig
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    bw = pyBigWig.open(str(tmp), "w")
+    bw.addHeader(list(chroms.items()), maxZooms=6)
+    for chrom, length in chroms.items():
+        v = np.asarray(binned[chrom], dtype=np.float32)
+        change = np.flatnonzero(np.diff(v) != 0) + 1
+        rstart = np.concatenate([[0], change])
+        rend = np.concatenate([change, [len(v)]])
+        vals = v[rstart]
+        keep = vals != 0
+        if not keep.any():
+            continue
+        starts = (rstart[keep] * bin_size).astype(np.int64)
+        ends = np.minimum(rend[keep] * bin_size, length).astype(np.int64)
+        bw.addEntries([chrom] * int(keep.sum()), starts, ends=ends, values=vals[keep].astype(np.float64))
+    bw.close()
+    os.replace(tmp, path)
+
+
+def write_bigwig_sites(path: Path, chroms: dict[str, int], sites: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+    """Write single-base entries (WGBS: percent methylation at CpG positions)."""
+    import pyBigWig
+
+    tmp = path.with_name(path.name + ".tmp")
+    bw = pyBigWig.open(str(tmp), "w")
+    bw.addHeader(list(chroms.items()), maxZooms=6)
+    for chrom in chroms:
+        pos, val = sites[chrom]
+        if len(pos) == 0:
+            continue
+        pos = pos.astype(np.int64)
+        bw.addEntries([chrom] * len(pos), pos, ends=pos + 1, values=val.astype(np.float64))
+    bw.close()
+    os.replace(tmp, path)
+
+
+def bin_prefix(v: np.ndarray, bin_size: int, length: int):
+    """Return P(x) = sum of per-base values over [0, x) for a binned track."""
+    v = np.asarray(v, dtype=np.float64)
+    cum = np.concatenate([[0.0], np.cumsum(v * bin_size)])
+
+    def prefix(x: np.ndarray) -> np.ndarray:
+        x = np.clip(np.asarray(x), 0, length)
+        k = np.minimum(x // bin_size, len(v) - 1)
+        return cum[k] + (x - k * bin_size) * v[k]
+
+    return prefix
+
+
+def window_means(prefix, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    return (prefix(ends) - prefix(starts)) / (ends - starts)
+
+
+def gauss(x: np.ndarray, mu: float, sd: float) -> np.ndarray:
+    return np.exp(-0.5 * ((x - mu) / sd) ** 2)
+
