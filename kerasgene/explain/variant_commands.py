@@ -67,7 +67,7 @@ def run_variants_command(args: argparse.Namespace) -> int:
     from kerasgene import runs
     from kerasgene.config import load_config
     from kerasgene.explain import variants as V
-    from kerasgene.explain.gradients import input_names
+    from kerasgene.explain.attribution import input_names
 
     run = Path(args.run)
     variants = V.read_vcf(args.vcf)
