@@ -1,13 +1,11 @@
 """Genomes and tracks as users have them, end to end through the iSEGnet builder and the CLI.
 
 One tiny world (two chromosomes of a few kb, six genes, a DNase and a WGBS track) is
-written as FASTA + GTF + bigWigs, and again as gzip FASTA, 2bit, bedGraph (plain and
-gzip), bigBed and NCBI-named FASTA + UCSC chromAlias.txt. Every variant must give the same
-dataset, array for array. Broken files must stop ``kerasgene prepare`` with exit status 2,
-one line naming the file and what was expected, and nothing left in the run directory.
-
-GFF3 is read by the annotation module (another part of issue 14); these tests use the GTF
-for every variant.
+written as FASTA + GTF + bigWigs, and again as gzip FASTA + gzip GFF3, 2bit, bedGraph
+(plain and gzip), bigBed and NCBI-named FASTA + UCSC chromAlias.txt. Every variant must
+give the same dataset, array for array. Broken files must stop ``kerasgene prepare`` with
+exit status 2, one line naming the file and what was expected, and nothing left in the
+run directory.
 """
 
 from __future__ import annotations
@@ -59,9 +57,9 @@ def world(tmp_path_factory):
             "DNase": str(d / "DNase.bw"), "WGBS": str(d / "WGBS.bw")}
 
 
-def _cfg(world, fasta=None, dnase=None, wgbs=None, **extra):
+def _cfg(world, fasta=None, dnase=None, wgbs=None, gtf=None, **extra):
     tracks = {"DNase": dnase or world["DNase"], "WGBS": wgbs or world["WGBS"]}
-    return {"gtf": world["gtf"], "fasta": fasta or world["fasta"], "split": SPLIT,
+    return {"gtf": gtf or world["gtf"], "fasta": fasta or world["fasta"], "split": SPLIT,
             "samples": [{"name": "s1", "expression": world["tpm"], "expression_column": "rep1",
                          "tracks": tracks}], **extra}
 
@@ -89,16 +87,32 @@ def test_reference_dataset_is_not_trivial(reference):
     assert (epi[..., 1] > 0).any() and seq.sum(-1).min() == 0 and seq.sum() > 0.9 * seq[..., 0].size
 
 
-def test_gzip_fasta_and_bedgraph_tracks_give_the_same_dataset(world, reference, tmp_path):
+def _write_gff3_gz(path, genes) -> str:
+    """The GTF's genes as an Ensembl-style GFF3 (gene + mRNA + exon), gzip-compressed."""
+    lines = ["##gff-version 3"]
+    for gid, chrom, start, end, strand in genes:
+        lines += [f"{chrom}\ttest\tgene\t{start + 1}\t{end}\t.\t{strand}\t.\t"
+                  f"ID=gene:{gid};Name={gid.upper()};biotype=protein_coding;gene_id={gid}",
+                  f"{chrom}\ttest\tmRNA\t{start + 1}\t{end}\t.\t{strand}\t.\t"
+                  f"ID=transcript:{gid}.1;Parent=gene:{gid};biotype=protein_coding",
+                  f"{chrom}\ttest\texon\t{start + 1}\t{end}\t.\t{strand}\t.\t"
+                  f"Parent=transcript:{gid}.1"]
+    with gzip.open(path, "wt") as fh:
+        fh.write("\n".join(lines) + "\n")
+    return str(path)
+
+
+def test_gzip_fasta_gff3_and_bedgraph_tracks_give_the_same_dataset(world, reference, tmp_path):
     src = tmp_path / "src"
     src.mkdir()
     fasta_gz = src / "genome.fa.gz"
     with gzip.open(fasta_gz, "wb") as fh:
         fh.write(Path(world["fasta"]).read_bytes())
+    gff3 = _write_gff3_gz(src / "genes.gff3.gz", GENES)
     dnase = write_bedgraph(src / "DNase.bedGraph", bigwig_intervals(world["DNase"]),
                            shuffle_seed=0)
     wgbs = write_bedgraph(src / "WGBS.bedGraph.gz", bigwig_intervals(world["WGBS"]), gz=True)
-    ds = build("isegnet", _cfg(world, str(fasta_gz), dnase, wgbs), tmp_path / "ds",
+    ds = build("isegnet", _cfg(world, str(fasta_gz), dnase, wgbs, gtf=gff3), tmp_path / "ds",
                progress=False)
     _assert_same_dataset(ds, reference)
 
