@@ -729,6 +729,28 @@ def test_cli_predict_genes_writes_tsv(repo, server, tmp_path, rng):
     assert list(two.gene_id) == ["g2", "g4"]
     np.testing.assert_allclose(two.expression, table.expression.iloc[[1, 3]], atol=1e-6)
 
+    # an NCBI-named genome and a gzip GFF3 reach the same predictions through an alias table
+    import gzip
+
+    from conftest import write_fasta
+
+    with Genome(fasta) as genome:
+        ncbi = write_fasta(tmp_path / "ncbi.fa", {"NC_000001.11": genome.fetch("chr1", 0, 3000)})
+    aliases = tmp_path / "chromAlias.txt"
+    aliases.write_text("# ucsc\tassembly\tgenbank\trefseq\nchr1\t1\tCM000663.2\tNC_000001.11\n")
+    with gzip.open(tmp_path / "genes.gff3.gz", "wt") as fh:
+        fh.write("##gff-version 3\n" + "".join(
+            f"chr1\tt\tgene\t{g.start + 1}\t{g.end}\t.\t{g.strand}\t.\tID=gene:{g.id};"
+            f"Name={g.name};gene_id={g.id};biotype=protein_coding\n" for g in genes))
+    args = _parser().parse_args([
+        "predict", "--target", target, "--model", "genes", "--genes",
+        str(tmp_path / "genes.gff3.gz"), "--genome", ncbi, "--chrom-aliases", str(aliases),
+        "--track", f"WGBS={tmp_path / 'wgbs.bw'}", "--track", f"DNase={tmp_path / 'dnase.bw'}",
+        "--out", str(tmp_path / "p3.tsv")])
+    assert args.func(args) == 0
+    three = pd.read_csv(tmp_path / "p3.tsv", sep="\t")
+    np.testing.assert_allclose(three.expression, table.expression, atol=1e-6)
+
 
 def _available(client: Client) -> bool:
     try:

@@ -384,6 +384,23 @@ def test_variant_statuses_are_reported(mirror_genome, caplog):
     pd.testing.assert_frame_equal(one_by_one, table)
 
 
+def test_ncbi_named_vcf_through_an_alias_table(mirror_genome, tmp_path):
+    """A VCF naming chromosomes by NCBI accession finds the genes and the FASTA's chr1
+    through a UCSC chromAlias.txt (without the table the variant is unknown_chrom)."""
+    genome, s = mirror_genome
+    table = tmp_path / "chromAlias.txt"
+    table.write_text("# ucsc\tassembly\tgenbank\trefseq\nchr1\t1\tCM000663.2\tNC_000001.11\n")
+    gene = Gene("p", "P1", "chr1", 40, 120, "+")
+    reader = V.RegionReader({"rep1": {"p": np.zeros((50, 2))}}, (20, 10), (10, 10))
+    model = base_at_model(50, 3, "A")
+    variant = V.Variant("NC_000001.11", 31, "ncbi", s[30], "N")
+    plain = V.variant_effects(model, [variant], genome, [gene], reader)
+    assert plain["status"].tolist() == ["unknown_chrom"]
+    aliased = V.variant_effects(model, [variant], genome.path, [gene], reader,
+                                chrom_aliases=table)
+    assert aliased["status"].tolist() == ["ok"] and aliased["gene_id"].tolist() == ["p"]
+
+
 def test_model_kinds_and_reader_mismatch(mirror_genome):
     from keras import layers
 

@@ -39,7 +39,7 @@ import numpy as np
 from kerasgene._io import write_atomic
 from kerasgene.errors import ConfigError, InputFileError
 from kerasgene.explain.variants import RegionReader
-from kerasgene.genome import one_hot
+from kerasgene.genome import Genome, one_hot
 
 log = logging.getLogger(__name__)
 
@@ -94,22 +94,25 @@ def run_variants_command(args: argparse.Namespace) -> int:
                           f"run's dataset gives {sorted(dataset.input_names)}")
     reader, genes, fasta = READERS[kind](dataset, args)
     ism_gene = _ism_gene(genes, reader, args) if args.ism else None
-    table = V.variant_effects(model, variants, fasta, genes, reader, batch_size=args.batch_size)
-    out = Path(args.out) if args.out else run / "variants" / f"{_stem(Path(args.vcf))}.tsv"
-    write_atomic(out, lambda tmp: table.to_csv(tmp, sep="\t", index=False,
-                                               float_format="%.6g"))
-    listed = table.drop_duplicates(["chrom", "pos", "ref", "alt"])
-    counts = listed["status"].value_counts()
-    unplaced = ("unknown_chrom", "past_chrom_end")
-    inside = int((~listed["status"].isin(unplaced)).sum())
-    print(f"{len(variants)} variants: {inside} in gene windows (" +
-          ", ".join(f"{counts.get(s, 0)} {s}" for s in V.STATUSES if s not in unplaced) +
-          "), " + ", ".join(f"{counts.get(s, 0)} {s}" for s in unplaced) +
-          f"; {len(table)} rows")
-    print(f"wrote {out}")
-    if ism_gene is not None:
-        for path in write_ism(model, fasta, ism_gene, reader, args, out):
-            print(f"wrote {path}")
+    aliases = (dataset.meta.get("inputs", {}).get("chrom_aliases") or {}).get("path")
+    with Genome(fasta, aliases=aliases) as genome:
+        table = V.variant_effects(model, variants, genome, genes, reader,
+                                  batch_size=args.batch_size)
+        out = Path(args.out) if args.out else run / "variants" / f"{_stem(Path(args.vcf))}.tsv"
+        write_atomic(out, lambda tmp: table.to_csv(tmp, sep="\t", index=False,
+                                                   float_format="%.6g"))
+        listed = table.drop_duplicates(["chrom", "pos", "ref", "alt"])
+        counts = listed["status"].value_counts()
+        unplaced = ("unknown_chrom", "past_chrom_end")
+        inside = int((~listed["status"].isin(unplaced)).sum())
+        print(f"{len(variants)} variants: {inside} in gene windows (" +
+              ", ".join(f"{counts.get(s, 0)} {s}" for s in V.STATUSES if s not in unplaced) +
+              "), " + ", ".join(f"{counts.get(s, 0)} {s}" for s in unplaced) +
+              f"; {len(table)} rows")
+        print(f"wrote {out}")
+        if ism_gene is not None:
+            for path in write_ism(model, genome, ism_gene, reader, args, out):
+                print(f"wrote {path}")
     return 0
 
 
@@ -132,7 +135,7 @@ def _ism_gene(genes, reader, args):
     return gene
 
 
-def write_ism(model, fasta: str, gene, reader, args, out: Path) -> Iterator[Path]:
+def write_ism(model, genome, gene, reader, args, out: Path) -> Iterator[Path]:
     """Saturation mutagenesis of ``gene`` → PNG heatmap and per-position TSV."""
     import pandas as pd
 
@@ -140,7 +143,7 @@ def write_ism(model, fasta: str, gene, reader, args, out: Path) -> Iterator[Path
     from kerasgene.explain import variants as V
     from kerasgene.explain.sites import window_offset
 
-    m = V.saturation_mutagenesis(model, fasta, gene, reader, context=args.context,
+    m = V.saturation_mutagenesis(model, genome, gene, reader, context=args.context,
                                  batch_size=args.batch_size)
     base = out.with_name(f"{out.stem}_ism_{_safe(gene.id)}")
     anchors = [window_offset(i, m.layout) for i in range(len(m.sequence))]
@@ -225,7 +228,6 @@ def deeprage_reader(dataset, args):
     """PromoterReader over the dataset's conditions (or ``--conditions``)."""
     from kerasgene.annotation import read_gtf
     from kerasgene.explain.variants import PromoterReader, promoter_genes
-    from kerasgene.genome import Genome
 
     params = dataset.meta["params"]
     regs = np.asarray(dataset.arrays["regulators"])

@@ -570,12 +570,13 @@ def _predictor(model, reader: Reader):
 class _WindowIndex:
     """Genes whose window (any sub-window) overlaps a genomic interval."""
 
-    def __init__(self, genes: Sequence[Gene], tss_flank, tts_flank):
+    def __init__(self, genes: Sequence[Gene], tss_flank, tts_flank,
+                 table: _chroms.AliasTable | None = None):
         from kerasgene.datasets.regions import gene_windows
 
         chroms, starts, ends, _ = gene_windows(genes, tss_flank, tts_flank)
         keep = ends > starts
-        self.aliases = _chroms.alias_map(set(chroms.tolist()))
+        self.aliases = _chroms.alias_map(set(chroms.tolist()), table)
         self.by_chrom: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         gene_idx = np.broadcast_to(np.arange(len(genes))[:, None], starts.shape)
         chrom_2d = np.broadcast_to(chroms[:, None], starts.shape)
@@ -597,10 +598,10 @@ class _WindowIndex:
         return sorted(set(g[lo:hi][hit].tolist()))
 
 
-def _open_genome(genome: Genome | str | os.PathLike) -> tuple[Genome, bool]:
+def _open_genome(genome: Genome | str | os.PathLike, aliases=None) -> tuple[Genome, bool]:
     if isinstance(genome, Genome):
         return genome, False
-    return Genome(genome), True
+    return Genome(genome, aliases=aliases), True
 
 
 def _placement(genome: Genome, variant: Variant) -> str:
@@ -628,6 +629,7 @@ def variant_effects(
     genes: Sequence[Gene],
     reader: Reader,
     *,
+    chrom_aliases: _chroms.AliasTable | str | os.PathLike | None = None,
     batch_size: int = 512,
     block_size: int = 2000,
 ) -> pandas.DataFrame:
@@ -646,6 +648,11 @@ def variant_effects(
         differ from the VCF's by ``chr`` (:mod:`kerasgene.chroms`).
     reader
         :class:`RegionReader`, :class:`PromoterReader` or :class:`KmerReader`.
+    chrom_aliases
+        Chromosome alias table (:class:`kerasgene.chroms.AliasTable` or its path) relating
+        the VCF's, the genes' and the genome's names beyond the built-in ``chr1``/``1``
+        (e.g. NCBI ``NC_000001.11``); default: the table of ``genome`` when it is a
+        :class:`~kerasgene.genome.Genome`.
     batch_size
         Model rows per call.
     block_size
@@ -667,8 +674,8 @@ def variant_effects(
 
     variants = read_vcf(vcf) if isinstance(vcf, str | os.PathLike) else list(vcf)
     predict = _predictor(model, reader)
-    index = _WindowIndex(genes, reader.tss_flank, reader.tts_flank)
-    genome, owned = _open_genome(genome)
+    genome, owned = _open_genome(genome, chrom_aliases)
+    index = _WindowIndex(genes, reader.tss_flank, reader.tts_flank, genome.alias_table)
     tables, outside = [], 0
     counts: dict[str, list[str]] = {}
     try:

@@ -333,17 +333,21 @@ class Client:
         genome,
         tracks,
         *,
+        chrom_aliases=None,
         chunk_size: int = 1024,
     ) -> dict[str, np.ndarray]:
         """Predict for genes from genomic coordinates, preprocessed as at training.
 
         Parameters
         ----------
-        genes : sequence of :class:`kerasgene.annotation.Gene`, or a GTF / BED path
-        genome : :class:`kerasgene.genome.Genome` or FASTA path (for "sequence")
-        tracks : {track name: bigWig path} (any order; reordered and transformed as the
-            export says), or a :class:`kerasgene.tracks.TrackSet` already in the export's
-            order (its own transforms are used); for "epigenome"
+        genes : sequence of :class:`kerasgene.annotation.Gene`, or a GTF / GFF3 / BED path
+        genome : :class:`kerasgene.genome.Genome` or genome path (FASTA, gzip, 2bit) (for
+            "sequence")
+        tracks : {track name: bigWig / bigBed / bedGraph path} (any order; reordered and
+            transformed as the export says), or a :class:`kerasgene.tracks.TrackSet`
+            already in the export's order (its own transforms are used); for "epigenome"
+        chrom_aliases : chromosome alias table (:class:`kerasgene.chroms.AliasTable` or the
+            path of a UCSC ``chromAlias.txt`` / user table) for the genome and tracks
         chunk_size : genes read from the files per step (memory ∝ chunk_size)
 
         Returns
@@ -352,7 +356,7 @@ class Client:
         plus ``"tpm"`` (shape (n_genes,)) = log_base**expression − pseudocount when the
         export records ``log_base`` and the model has an "expression" output.
         """
-        from kerasgene.annotation import read_bed, read_gtf
+        from kerasgene.annotation import read_genes
         from kerasgene.datasets.regions import extract_regions
         from kerasgene.genome import Genome
         from kerasgene.tracks import TrackSet
@@ -383,8 +387,7 @@ class Client:
                     f"{list(tts_flank)})")
 
         if isinstance(genes, str | os.PathLike):
-            path = os.fspath(genes)
-            genes = read_bed(path) if path.lower().endswith((".bed", ".bed.gz")) else read_gtf(path)
+            genes = read_genes(genes)
         genes = list(genes)
 
         own_genome = own_tracks = False
@@ -392,7 +395,7 @@ class Client:
             if genome is None:
                 raise ConfigError("predict_genes: the model needs 'sequence'; give a genome FASTA")
             if not isinstance(genome, Genome):
-                genome, own_genome = Genome(genome), True
+                genome, own_genome = Genome(genome, aliases=chrom_aliases), True
         else:
             genome = None
         trackset = None
@@ -416,7 +419,9 @@ class Client:
                         f"predict_genes: the export expects tracks {order}; missing {missing}, "
                         f"unexpected {extra}")
                 trackset = TrackSet({t: (tracks[t], spec) for t, spec in
-                                     recorded_transforms(get("transforms"), order).items()})
+                                     recorded_transforms(get("transforms"), order).items()},
+                                    aliases=chrom_aliases,
+                                    chrom_sizes=None if genome is None else genome.chroms)
                 own_tracks = True
         epi_dtype = np.dtype(get("epigenome_dtype") or np.float32)
         try:

@@ -84,7 +84,11 @@ def register(subparsers) -> None:
                    "(needs --annotation)")
     p.add_argument("--annotation", metavar="GTF", default=None,
                    help="GTF, GFF3 or BED where gene ids/names of a list are looked up")
-    p.add_argument("--genome", metavar="FASTA", default=None, help="genome FASTA")
+    p.add_argument("--genome", metavar="FASTA", default=None,
+                   help="genome: FASTA (plain, gzip, bgzip) or 2bit")
+    p.add_argument("--chrom-aliases", metavar="TABLE", default=None,
+                   help="chromosome alias table (UCSC chromAlias.txt or a user table) relating "
+                        "the names of the genome, the tracks and the genes")
     p.add_argument("--track", action="append", default=[], metavar="NAME=BIGWIG",
                    help="a track of the epigenome input (repeat; names as exported)")
     p.add_argument("--out", required=True, metavar="TSV", help="output table")
@@ -268,7 +272,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         tracks[name] = path
     with Client(args.target, args.model, timeout=args.timeout, version=args.version,
                 batch_size=args.batch_size) as client:
-        outputs = client.predict_genes(genes, args.genome, tracks or None)
+        outputs = client.predict_genes(genes, args.genome, tracks or None,
+                                       chrom_aliases=args.chrom_aliases)
     path = write_predictions_tsv(args.out, genes, outputs)
     print(f"wrote predictions for {len(genes)} genes to {path}", file=sys.stderr)
     return 0
