@@ -1,6 +1,6 @@
 """Benchmark: 20,000 gene windows of 2,500 bp × 7 tracks from bigWig files.
 
-Compares :meth:`kerasgene.tracks.TrackSet.read_windows` with the obvious reference — one
+Compares :meth:`kerasgene.io.tracks.TrackSet.read_windows` with the obvious reference — one
 ``pyBigWig.values(numpy=True)`` call per window and track, NaN → 0 — over the same
 windows, in the same process, at two densities:
 
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pyBigWig
 
-from kerasgene.tracks import TrackSet
+from kerasgene.io.tracks import TrackSet
 
 WINDOW = 2_500
 N_TRACKS = 7

@@ -1,6 +1,6 @@
-"""Shared file helpers: atomic writes and conversion to plain JSON/YAML types.
+"""Shared file helpers: readable inputs, atomic writes, conversion to plain JSON/YAML types.
 
-Every file kerasgene writes goes through :func:`atomic_path` (or one of the wrappers
+Input files are checked by :func:`check_readable`. Every file kerasgene writes goes through :func:`atomic_path` (or one of the wrappers
 below): the content is written to a hidden temporary file in the same directory, flushed
 to disk, and renamed over the target only when complete. A failure or a kill leaves
 either the old file or none — never a half-written one — and the temporary file is
@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from kerasgene.errors import InputFileError
 
 #: Marker in the names of temporary files and folders (``.model.tmp-123-ab12cd.keras``).
 TMP_MARKER = ".tmp-"
@@ -161,3 +163,18 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def check_readable(path: str | os.PathLike, what: str) -> Path:
+    """Return ``path`` as a Path, or raise InputFileError if it cannot be read."""
+    path = Path(path)
+    try:
+        if not path.exists():
+            raise InputFileError(f"{path}: {what} not found")
+        if path.is_dir():
+            raise InputFileError(f"{path}: expected a {what}, found a directory")
+        with open(path, "rb"):
+            pass
+    except PermissionError:
+        raise InputFileError(f"{path}: {what} is not readable (permission denied)") from None
+    return path

@@ -35,9 +35,8 @@ from typing import Any
 
 import yaml
 
-from kerasgene._io import write_yaml
+from kerasgene._io import check_readable, write_yaml
 from kerasgene.errors import ConfigError, InputFileError
-from kerasgene.genome import check_readable
 
 TOP_LEVEL_KEYS = ("task", "seed", "run_dir", "data_dir", "data", "model", "training",
                   "baselines", "explain", "dataset_dir")

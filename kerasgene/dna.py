@@ -7,6 +7,7 @@ One home for what the readers, the simulator, the datasets and the analyses all 
 - one-hot — (L, 4) over A, C, G, T through a 256-entry lookup table: :func:`one_hot`,
   and back: :func:`codes_from_one_hot`, :func:`decode_one_hot`;
 - :func:`reverse_complement` of a string (IUPAC codes and case kept);
+- k-mer counts per bin (:func:`kmer_counts`, the histone FCN's 3-mer inputs);
 - :class:`Motif` — a position frequency matrix (JASPAR counts) with its frequencies and
   log-odds matrix; :func:`shipped_motifs` — the JASPAR matrices shipped with kerasgene;
 - :class:`Scanner` — exact integer log-odds scanning of a motif on both strands of code
@@ -18,6 +19,7 @@ One home for what the readers, the simulator, the datasets and the analyses all 
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass
 from importlib import resources
@@ -261,3 +263,45 @@ class Scanner:
         """ID, name, width and the best score in bits."""
         return {"jaspar_id": self.motif.matrix_id, "name": self.motif.name,
                 "width": self.width, "max_score_bits": self.max_score / 100}
+
+
+# ----------------------------------------------------------------------------- k-mers
+def kmer_names(k: int, alphabet: str = "ACGTN") -> list[str]:
+    """All k-mers over ``alphabet`` in the row order of :func:`kmer_counts`."""
+    return ["".join(p) for p in itertools.product(alphabet, repeat=k)]
+
+
+def kmer_counts(seq: str, k: int, n_bins: int, alphabet: str = "ACGTN") -> np.ndarray:
+    """Count k-mers in each of ``n_bins`` equal bins of ``seq`` (Team Jamaica inputs).
+
+    A k-mer is counted in a bin when it lies wholly inside it. Characters outside
+    ``alphabet`` count as its last letter (``N``); case is ignored.
+
+    Returns
+    -------
+    np.ndarray of int32, shape (len(alphabet) ** k, n_bins)
+        Rows in the order of :func:`kmer_names`.
+    """
+    if k < 1:
+        raise InvalidRegionError(f"kmer_counts: k must be >= 1, got {k}")
+    if n_bins < 1 or len(seq) % n_bins:
+        raise InvalidRegionError(
+            f"kmer_counts: sequence length {len(seq)} is not a multiple of n_bins={n_bins}"
+        )
+    bin_len = len(seq) // n_bins
+    size = len(alphabet)
+    lut = np.full(256, size - 1, dtype=np.int64)
+    for i, letter in enumerate(alphabet):
+        lut[ord(letter.upper())] = lut[ord(letter.lower())] = i
+    codes = lut[np.frombuffer(seq.encode("ascii", errors="replace"), dtype=np.uint8)]
+    codes = codes.reshape(n_bins, bin_len)
+    n_pos = bin_len - k + 1
+    counts = np.zeros((n_bins, size**k), dtype=np.int32)
+    if n_pos <= 0:
+        return counts.T
+    ids = np.zeros((n_bins, n_pos), dtype=np.int64)
+    for j in range(k):
+        ids = ids * size + codes[:, j : j + n_pos]
+    flat = ids + (np.arange(n_bins) * size**k)[:, None]
+    counts.reshape(-1)[:] = np.bincount(flat.ravel(), minlength=n_bins * size**k)
+    return counts.T.copy()

@@ -689,7 +689,7 @@ def preprocessing_constants(dataset) -> dict:
 
 def transform_record(samples: list, track: str) -> dict | None:
     """The transform of ``track`` in the dataset's ``samples`` (``meta.json`` params), as
-    a full spec for :func:`kerasgene.tracks.make_transform` plus ``scale_used`` (sample →
+    a full spec for :func:`kerasgene.io.tracks.make_transform` plus ``scale_used`` (sample →
     the divisor the training data got, for ``neglog10p`` without a fixed ``max_value``:
     each file's genome-wide maximum; null where the file cannot be read now).
 
@@ -700,7 +700,7 @@ def transform_record(samples: list, track: str) -> dict | None:
     """
     import dataclasses
 
-    from kerasgene.tracks import TRANSFORMS, NegLog10PValue, Track, make_transform
+    from kerasgene.io.tracks import TRANSFORMS, NegLog10PValue, Track, make_transform
 
     specs = {}
     for s in samples:

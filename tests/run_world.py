@@ -10,7 +10,7 @@ import pandas as pd
 import yaml
 from conftest import write_fasta
 
-from kerasgene.tracks import write_bigwig
+from kerasgene.io.tracks import write_bigwig
 
 N_GENES, SPACING, LENGTH = 40, 400, 9000
 #: DNase with a non-default transform (5 bp regions): predict must apply it, not the paper's

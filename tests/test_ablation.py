@@ -17,8 +17,8 @@ from kerasgene.cli import main
 from kerasgene.config import load_config
 from kerasgene.errors import ConfigError
 from kerasgene.explain.ablation import run_ablation
+from kerasgene.io.tracks import write_bigwig
 from kerasgene.models import isegnet
-from kerasgene.tracks import write_bigwig
 
 TRACKS = ("DNase", "H3K4me3", "H3K27me3")
 N_GENES, SPACING = 200, 1000

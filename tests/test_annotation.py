@@ -3,7 +3,8 @@ import logging
 
 import pytest
 
-from kerasgene.annotation import (
+from kerasgene.errors import InputFileError
+from kerasgene.io.annotation import (
     Gene,
     parse_attributes,
     read_bed,
@@ -11,7 +12,6 @@ from kerasgene.annotation import (
     read_gtf,
     sniff_annotation,
 )
-from kerasgene.errors import InputFileError
 
 GTF = """##description: test
 chr1\tHAVANA\tgene\t11\t100\t.\t+\t.\tgene_id "G1.1"; gene_type "protein_coding"; gene_name "ALPHA";

@@ -1,7 +1,7 @@
 import pytest
 
-from kerasgene.chroms import AliasTable, alias_map, canonical, equivalents, load_aliases, resolve
 from kerasgene.errors import InputFileError, UnknownChromosomeError
+from kerasgene.io.chroms import AliasTable, alias_map, canonical, equivalents, load_aliases, resolve
 
 UCSC = ("# ucsc\tassembly\tgenbank\trefseq\n"
         "chr1\t1\tCM000663.2\tNC_000001.11\n"

@@ -18,10 +18,11 @@ from kerasgene.datasets import regions as regions_mod
 from kerasgene.datasets.histone_bins import read_deepchrome_csv
 from kerasgene.datasets.pairs import unique_labels
 from kerasgene.datasets.regions import extract_regions, gene_windows
+from kerasgene.dna import kmer_counts, kmer_names, one_hot, reverse_complement
 from kerasgene.errors import ConfigError, InputFileError
-from kerasgene.expression import read_names
-from kerasgene.genome import Genome, kmer_counts, kmer_names, one_hot, reverse_complement
-from kerasgene.tracks import TrackSet, write_bigwig
+from kerasgene.io.expression import read_names
+from kerasgene.io.genome import Genome
+from kerasgene.io.tracks import TrackSet, write_bigwig
 
 SIZES = {"chr1": 20_000, "chr2": 12_000}
 TRACKS = ("DNase", "H3K4me1", "H3K4me3", "H3K9me3", "H3K27me3", "H3K36me3", "WGBS")
@@ -110,7 +111,7 @@ def isegnet_ds(world):
 
 # ----------------------------------------------------------------------------- iSEGnet
 def test_gene_windows_orientation():
-    from kerasgene.annotation import Gene
+    from kerasgene.io.annotation import Gene
 
     plus, minus = Gene("p", "p", "c", 5000, 9000, "+"), Gene("m", "m", "c", 5000, 9000, "-")
     chroms, starts, ends, strands = gene_windows([plus, minus])
@@ -123,8 +124,8 @@ def test_gene_windows_orientation():
 
 
 def test_window_fit_classes():
-    from kerasgene.annotation import Gene
     from kerasgene.datasets.regions import window_fit
+    from kerasgene.io.annotation import Gene
 
     genes = [Gene("in", "in", "c", 3000, 5000, "+"), Gene("pad", "pad", "c", 200, 900, "+"),
              Gene("padm", "padm", "c", 8000, 9900, "-"), Gene("past", "past", "c", 9000, 10_200, "-"),
@@ -203,7 +204,7 @@ def test_isegnet_hand_checked_window(isegnet_ds, world, gene):
 
 
 def test_extract_regions_matches_dataset(isegnet_ds, world):
-    from kerasgene.annotation import read_gtf
+    from kerasgene.io.annotation import read_gtf
 
     genes = {g.id: g for g in read_gtf(world["gtf"])}
     ids = list(isegnet_ds.index["gene_id"][:5])

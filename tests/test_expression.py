@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from kerasgene.errors import ConfigError, InputFileError
-from kerasgene.expression import (
+from kerasgene.io.expression import (
     MAX_ABS_LOG_RATIO,
     MAX_TPM,
     check_range,

@@ -12,8 +12,9 @@ import pytest
 from conftest import write_fasta
 from real_files import write_twobit
 
+from kerasgene.dna import kmer_counts, kmer_names, one_hot, reverse_complement
 from kerasgene.errors import InputFileError, InvalidRegionError, UnknownChromosomeError
-from kerasgene.genome import Genome, kmer_counts, kmer_names, one_hot, reverse_complement
+from kerasgene.io.genome import Genome
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from conftest import write_fasta
 from real_files import bigwig_intervals, write_bedgraph, write_bigbed, write_twobit
 
 from kerasgene.datasets import build
-from kerasgene.tracks import write_bigwig
+from kerasgene.io.tracks import write_bigwig
 
 SIZES = {"chr1": 6_000, "chr2": 4_000}
 GENES = [("g1", "chr1", 1500, 3000, "+"), ("g2", "chr1", 2500, 4800, "-"),
@@ -239,7 +239,7 @@ def test_cli_accepts_nan_bigwig_and_mixed_chromosome_names_with_warnings(world, 
 
 def test_bigwig_header_check_reads_the_written_layout(world):
     """The structural check accepts the files pyBigWig and pybigtools write."""
-    from kerasgene.track_formats import read_bbi_header
+    from kerasgene.io.track_formats import read_bbi_header
 
     info = read_bbi_header(world["DNase"])
     assert info.kind == "bigwig" and not info.empty and not info.has_nan

@@ -99,7 +99,7 @@ def test_train_writes_the_completion_record_last(trained):
 
 
 def test_preprocessing_records_the_transforms_actually_used(trained, world):
-    from kerasgene.tracks import Track
+    from kerasgene.io.tracks import Track
 
     d, _ = world
     prep = json.loads((trained / "preprocessing.json").read_text())
@@ -274,7 +274,7 @@ def test_serve_refuses_a_repository_without_servable_models(exported, tmp_path, 
 def test_predict_applies_the_recorded_transforms(trained, exported, world):
     """The run's DNase used 5 bp regions, not the paper's 20: predictions through the
     server equal the model on the training arrays, and differ from the paper's default."""
-    from kerasgene.annotation import read_gtf
+    from kerasgene.io.annotation import read_gtf
     from kerasgene.models import load_model
     from kerasgene.serving.client import Client
     from kerasgene.serving.server import Server
@@ -298,8 +298,8 @@ def test_predict_applies_the_recorded_transforms(trained, exported, world):
     assert constants["run"]["model_sha256"] == runs.check_run(trained)["model_sha256"]
     paper = dataset.arrays_for("all")[0]
     from kerasgene.datasets.regions import extract_regions
-    from kerasgene.genome import Genome
-    from kerasgene.tracks import TrackSet
+    from kerasgene.io.genome import Genome
+    from kerasgene.io.tracks import TrackSet
 
     with Genome(d / "genome.fa") as genome, TrackSet(
             {"DNase": (d / "dnase.bw", "neglog10p"), "WGBS": (d / "wgbs.bw", "percent")}) as ts:

@@ -656,7 +656,7 @@ def test_cli_export_from_run_dir(tmp_path):
 def _write_gene_files(tmp_path, rng):
     from conftest import write_fasta
 
-    from kerasgene.tracks import write_bigwig
+    from kerasgene.io.tracks import write_bigwig
 
     size = 3000
     seq = "".join(rng.choice(list("ACGT"), size))
@@ -677,10 +677,10 @@ def _write_gene_files(tmp_path, rng):
 def test_cli_predict_genes_writes_tsv(repo, server, tmp_path, rng):
     import pandas as pd
 
-    from kerasgene.annotation import read_gtf
     from kerasgene.datasets.regions import extract_regions
-    from kerasgene.genome import Genome
-    from kerasgene.tracks import TrackSet
+    from kerasgene.io.annotation import read_gtf
+    from kerasgene.io.genome import Genome
+    from kerasgene.io.tracks import TrackSet
 
     base, _ = repo
     target, _ = server

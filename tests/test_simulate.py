@@ -597,21 +597,21 @@ def test_files_open_with_pybigwig_and_pyfaidx(small):
 
 def test_foundation_readers_read_the_files(small):
     out, truth = small
-    genome_mod = pytest.importorskip("kerasgene.genome")
+    genome_mod = pytest.importorskip("kerasgene.io.genome")
     with genome_mod.Genome(out / "genome.fa") as g:
         s = g.fetch("chr1", -10, 10)
         assert s[:10] == "N" * 10 and len(s) == 20
-    annotation = pytest.importorskip("kerasgene.annotation")
+    annotation = pytest.importorskip("kerasgene.io.annotation")
     genes = annotation.read_gtf(out / "genes.gtf")
     assert len(genes) == truth["genome"]["n_genes"]
     assert all(g.biotype == "protein_coding" for g in genes)
-    tracks = pytest.importorskip("kerasgene.tracks")
+    tracks = pytest.importorskip("kerasgene.io.tracks")
     bs = truth["tasks"]["isegnet"]["biosamples"][0]
     tr = tracks.Track(out / truth["tasks"]["isegnet"]["files"]["tracks"][bs]["DNase"])
     gene = genes[0]
     v = tr.values(gene.chrom, gene.tss - 1000, gene.tss + 500, gene.strand)
     assert v.shape == (1500,) and v.dtype == np.float32
-    expression = pytest.importorskip("kerasgene.expression")
+    expression = pytest.importorskip("kerasgene.io.expression")
     table = expression.read_expression_table(out / "isegnet" / "expression_tpm.tsv")
     assert list(table.columns) == truth["tasks"]["isegnet"]["biosamples"]
     assert (table.to_numpy() == 0).any(axis=1).sum() >= truth["tasks"]["isegnet"]["n_zero_expression"]

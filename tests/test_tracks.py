@@ -8,7 +8,7 @@ import pytest
 from real_files import bigwig_intervals, write_bedgraph, write_bigbed
 
 from kerasgene.errors import ConfigError, InputFileError, InvalidRegionError, UnknownChromosomeError
-from kerasgene.tracks import (
+from kerasgene.io.tracks import (
     NegLog10PValue,
     PercentToFraction,
     Track,

@@ -17,17 +17,12 @@ keras = pytest.importorskip("keras")
 
 from conftest import write_fasta  # noqa: E402
 
-from kerasgene.annotation import Gene, read_gtf  # noqa: E402
 from kerasgene.cli import main  # noqa: E402
+from kerasgene.dna import kmer_counts, kmer_names, one_hot, reverse_complement  # noqa: E402
 from kerasgene.errors import ConfigError, InputFileError  # noqa: E402
 from kerasgene.explain import variants as V  # noqa: E402
-from kerasgene.genome import (  # noqa: E402
-    Genome,
-    kmer_counts,
-    kmer_names,
-    one_hot,
-    reverse_complement,
-)
+from kerasgene.io.annotation import Gene, read_gtf  # noqa: E402
+from kerasgene.io.genome import Genome  # noqa: E402
 
 HEADER = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
 CREB1, GCN4 = "MA0018.5", "MA0303.3"
@@ -495,7 +490,7 @@ def destroying_snv(genome: Genome, gene: Gene, site: dict, probs: np.ndarray,
 
 
 def test_planted_motif_mutation_lowers_prediction(sim):
-    from kerasgene.tracks import TrackSet
+    from kerasgene.io.tracks import TrackSet
 
     out, truth = sim
     probs = planted_probabilities(CREB1)

@@ -80,7 +80,7 @@ class Dropped:
 
     def add_gene(self, example: str, gene, reason: str, *, context: str = "",
                  detail: str = "") -> None:
-        """Record an example of ``gene`` (a :class:`~kerasgene.annotation.Gene`)."""
+        """Record an example of ``gene`` (a :class:`~kerasgene.io.annotation.Gene`)."""
         self.add(example, reason, context=context, chrom=gene.chrom, start=gene.start,
                  end=gene.end, detail=detail)
 

@@ -29,9 +29,9 @@ Config keys (``build_genome_bins(config, out_dir)`` / the ``chromatin`` YAML sec
 ``chroms`` = null (every chromosome present in all files, in the first signal file's order)
 ``stride`` = 1 (an example every ``stride`` bins)
 ``chrom_aliases`` = null: optional chromosome alias table (UCSC ``chromAlias.txt`` or a user
-table; :mod:`kerasgene.chroms`); files naming a chromosome differently (``chr1`` / ``1``)
+table; :mod:`kerasgene.io.chroms`); files naming a chromosome differently (``chr1`` / ``1``)
 agree through it and the built-in aliases. Tracks may be bigWig, bigBed or bedGraph
-(:mod:`kerasgene.track_formats`)
+(:mod:`kerasgene.io.track_formats`)
 ``mask_zero_targets`` = true
     Yield a sample weight of 0 for bins whose (smoothed) target is 0, 1 otherwise: the
     paper's masked MSE (mean over bins with a non-zero target) is the weighted MSE
@@ -58,12 +58,12 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from kerasgene._io import to_plain
-from kerasgene.chroms import load_aliases
 from kerasgene.datasets import base
 from kerasgene.datasets import splits as _splits
 from kerasgene.datasets.dropped import Dropped, remind
 from kerasgene.errors import ConfigError, InputFileError
-from kerasgene.tracks import Track, chrom_difference, gaussian_smooth
+from kerasgene.io.chroms import load_aliases
+from kerasgene.io.tracks import Track, chrom_difference, gaussian_smooth
 
 log = logging.getLogger(__name__)
 

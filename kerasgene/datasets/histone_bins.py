@@ -51,8 +51,8 @@ GTF; examples of genes without coordinates are dropped with a warning)
 ``biotypes`` = null; ``chunk_size`` = 500
 ``max_genes_outside`` = 0.01 (see below)
 ``chrom_aliases`` = null: optional chromosome alias table (UCSC ``chromAlias.txt`` or a user
-table; :mod:`kerasgene.chroms`) for the tracks, GTF and FASTA. Tracks may be bigWig, bigBed
-or bedGraph (:mod:`kerasgene.track_formats`; a bedGraph's chromosome sizes are its own);
+table; :mod:`kerasgene.io.chroms`) for the tracks, GTF and FASTA. Tracks may be bigWig, bigBed
+or bedGraph (:mod:`kerasgene.io.track_formats`; a bedGraph's chromosome sizes are its own);
 the FASTA may be plain, gzip, bgzip or 2bit
 ``split`` = null → ``given`` for per-split CSVs, else ``{method: random, group: gene_id}``;
 ``unseen_cell`` holds out whole cell types.
@@ -80,21 +80,23 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from kerasgene.annotation import Gene, read_gtf
-from kerasgene.chroms import load_aliases
+from kerasgene._io import check_readable
 from kerasgene.datasets import base
 from kerasgene.datasets.dropped import Dropped, max_outside, remind
 from kerasgene.datasets.regions import gene_windows, match_gene_ids, screen_genes
+from kerasgene.dna import kmer_counts, kmer_names
 from kerasgene.errors import ConfigError, InputFileError, UnknownChromosomeError
-from kerasgene.expression import (
+from kerasgene.io.annotation import Gene, read_gtf
+from kerasgene.io.chroms import load_aliases
+from kerasgene.io.expression import (
     MAX_TPM,
     check_range,
     discretize_quantiles,
     log_transform,
     read_expression_table,
 )
-from kerasgene.genome import Genome, check_readable, kmer_counts, kmer_names
-from kerasgene.tracks import TrackSet
+from kerasgene.io.genome import Genome
+from kerasgene.io.tracks import TrackSet
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ Config keys (``build_pairs(config, out_dir)`` / the ``deeprage`` YAML section)
     bases are used — those next to the TSS — and shorter records are N-padded on the 5'
     side). Or ``fasta`` + ``gtf``: ``promoter_length`` bases immediately upstream of each
     gene's TSS, strand-oriented. Either genome file may be a FASTA (plain, gzip, bgzip)
-    or 2bit; ``chrom_aliases`` (optional; :mod:`kerasgene.chroms`) maps the GTF's
+    or 2bit; ``chrom_aliases`` (optional; :mod:`kerasgene.io.chroms`) maps the GTF's
     chromosome names to the genome's.
 ``promoter_length`` = 1000; ``n_value`` = [0.31, 0.19, 0.19, 0.31]
     One-hot row for N (A, C, G, T), as in the authors' code.
@@ -67,12 +67,14 @@ from collections.abc import Iterator, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from kerasgene.annotation import read_gtf
+from kerasgene._io import check_readable
 from kerasgene.datasets import base
 from kerasgene.datasets.dropped import Dropped, max_outside, remind
 from kerasgene.datasets.regions import screen_genes
+from kerasgene.dna import one_hot
 from kerasgene.errors import ConfigError, InputFileError, UnknownChromosomeError
-from kerasgene.expression import (
+from kerasgene.io.annotation import read_gtf
+from kerasgene.io.expression import (
     MAX_ABS_LOG_RATIO,
     check_range,
     clean_name,
@@ -82,7 +84,7 @@ from kerasgene.expression import (
     read_triplets,
     unique_labels,
 )
-from kerasgene.genome import Genome, check_readable, one_hot
+from kerasgene.io.genome import Genome
 
 log = logging.getLogger(__name__)
 

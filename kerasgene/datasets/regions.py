@@ -13,7 +13,7 @@ Config keys (``build_regions(config, out_dir)`` / the ``isegnet`` YAML section)
     Gene annotation. ``biotypes``: optional list of gene types to keep
     (e.g. ``[protein_coding]``).
 ``fasta`` (required)
-    Genome: FASTA (plain, gzip or bgzip) or 2bit (:class:`kerasgene.genome.Genome`).
+    Genome: FASTA (plain, gzip or bgzip) or 2bit (:class:`kerasgene.io.genome.Genome`).
 ``samples`` (required)
     List of biosamples / replicates, each a mapping with
     ``name`` (default ``sample<i>``), ``expression`` (TPM table, one row per gene),
@@ -21,7 +21,7 @@ Config keys (``build_regions(config, out_dir)`` / the ``isegnet`` YAML section)
     column, else its first sample column), ``gene_column`` (default 0), and ``tracks``: an
     ordered mapping track name → track path, or → ``{path: ..., transform: ...,
     value_column: ...}``. A track is a bigWig, bigBed or bedGraph (plain or gzip; its
-    chromosome sizes are the FASTA's; see :mod:`kerasgene.track_formats`), ``value_column``
+    chromosome sizes are the FASTA's; see :mod:`kerasgene.io.track_formats`), ``value_column``
     the bigBed field holding its values (default ``score``). A bare
     path gets the paper's transform: ``percent`` (/100) for a track named ``WGBS`` /
     ``methylation``, else ``neglog10p`` (per-20-bp region −log10 p scaled to [0, 1] by the
@@ -29,7 +29,7 @@ Config keys (``build_regions(config, out_dir)`` / the ``isegnet`` YAML section)
     (paper: DNase, H3K4me1, H3K4me3, H3K9me3, H3K27me3, H3K36me3, WGBS).
 ``chrom_aliases`` = null
     Optional chromosome alias table (UCSC ``chromAlias.txt`` or a user table; see
-    :mod:`kerasgene.chroms`) used wherever the FASTA, tracks and GTF name chromosomes.
+    :mod:`kerasgene.io.chroms`) used wherever the FASTA, tracks and GTF name chromosomes.
 ``tss_flank`` = [1000, 500], ``tts_flank`` = [500, 500]
     Bases upstream and downstream of the TSS / TTS (gene orientation).
 ``log_base`` = 2, ``pseudocount`` = 1
@@ -52,7 +52,7 @@ Config keys (``build_regions(config, out_dir)`` / the ``isegnet`` YAML section)
 ``max_genes_outside`` = 0.01
     See "Genes and chromosome ends" below.
 
-``gtf`` may be a GTF or a GFF3 file (:func:`kerasgene.annotation.read_gtf`). Gene ids of
+``gtf`` may be a GTF or a GFF3 file (:func:`kerasgene.io.annotation.read_gtf`). Gene ids of
 an expression table are matched to the annotation's ids exactly, then with the version
 suffix removed (``ENSG….5`` ↔ ``ENSG…``), then through NCBI GeneIDs
 (:func:`match_gene_ids`); none matching is an error.
@@ -64,7 +64,7 @@ listed in the dataset's ``dropped.tsv`` (:mod:`kerasgene.datasets.dropped`): exp
 ids absent from the annotation (or skipped there: no strand, several loci), a second
 table id matching the same gene, missing (empty / NA) or zero TPM (the paper's filter),
 genes on chromosomes missing from the FASTA or a track, and genes outside their
-chromosome. TPMs must be finite, ≥ 0 and ≤ 10⁷ (:func:`kerasgene.expression.check_range`),
+chromosome. TPMs must be finite, ≥ 0 and ≤ 10⁷ (:func:`kerasgene.io.expression.check_range`),
 else the build stops naming the gene.
 
 Genes and chromosome ends
@@ -90,14 +90,15 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from kerasgene.annotation import Gene, read_gtf
-from kerasgene.chroms import load_aliases
 from kerasgene.datasets import base
 from kerasgene.datasets.dropped import Dropped, max_outside, remind
+from kerasgene.dna import one_hot
 from kerasgene.errors import ConfigError, InputFileError, UnknownChromosomeError
-from kerasgene.expression import MAX_TPM, check_range, log_transform, read_expression_table
-from kerasgene.genome import Genome, one_hot
-from kerasgene.tracks import TrackSet
+from kerasgene.io.annotation import Gene, read_gtf
+from kerasgene.io.chroms import load_aliases
+from kerasgene.io.expression import MAX_TPM, check_range, log_transform, read_expression_table
+from kerasgene.io.genome import Genome
+from kerasgene.io.tracks import TrackSet
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +142,7 @@ def gene_windows(
     ----------
     genes
         Objects with ``chrom``, ``strand``, ``tss`` and ``tts`` (0-based positions of the
-        first and last transcribed base), e.g. :class:`kerasgene.annotation.Gene`.
+        first and last transcribed base), e.g. :class:`kerasgene.io.annotation.Gene`.
     tss_flank, tts_flank
         (upstream, downstream) bases in gene orientation; the TSS (TTS) base is at offset
         ``upstream`` of its sub-window once oriented.
@@ -182,7 +183,7 @@ def extract_regions(
         Genes (see :func:`gene_windows`).
     genome, trackset
         Sources of the sequence and of the tracks; either may be None to skip that input.
-        The trackset's transforms are applied (:class:`kerasgene.tracks.NegLog10PValue`...).
+        The trackset's transforms are applied (:class:`kerasgene.io.tracks.NegLog10PValue`...).
     tss_flank, tts_flank
         Sub-window sizes (see :func:`gene_windows`).
     epigenome_dtype
@@ -220,7 +221,7 @@ def match_gene_ids(table_ids: Sequence[str], genes: Sequence[Gene], source: str,
 
     Each gene is matched once: an exact match wins, then the first table id. The ids
     left out — absent from the annotation (reason ``skipped_in_annotation`` when the
-    reader skipped that gene, see :attr:`kerasgene.annotation.Genes.skipped`) or a second
+    reader skipped that gene, see :attr:`kerasgene.io.annotation.Genes.skipped`) or a second
     id of one gene (``duplicate_gene``) — go to ``dropped`` (with ``context``); without
     ``dropped`` they are counted in a warning.
 

@@ -37,9 +37,10 @@ from typing import ClassVar
 import numpy as np
 
 from kerasgene._io import write_atomic
+from kerasgene.dna import one_hot
 from kerasgene.errors import ConfigError, InputFileError
 from kerasgene.explain.variants import RegionReader
-from kerasgene.genome import Genome, one_hot
+from kerasgene.io.genome import Genome
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +203,7 @@ def isegnet_reader(dataset, args):
     """RegionReader over the stored epigenome rows (the channels of the dataset's input
     selection), the dataset's genes and FASTA; a :class:`SequenceRegionReader` when the
     selection has no epigenome."""
-    from kerasgene.annotation import Gene
+    from kerasgene.io.annotation import Gene
 
     params = dataset.meta["params"]
     flanks = tuple(params["tss_flank"]), tuple(params["tts_flank"])
@@ -226,8 +227,8 @@ def isegnet_reader(dataset, args):
 
 def deeprage_reader(dataset, args):
     """PromoterReader over the dataset's conditions (or ``--conditions``)."""
-    from kerasgene.annotation import read_gtf
     from kerasgene.explain.variants import PromoterReader, promoter_genes
+    from kerasgene.io.annotation import read_gtf
 
     params = dataset.meta["params"]
     regs = np.asarray(dataset.arrays["regulators"])
@@ -253,9 +254,9 @@ def deeprage_reader(dataset, args):
 
 def histone_reader(dataset, args):
     """KmerReader over the stored inputs per cell type; the GTF gives gene coordinates."""
-    from kerasgene.annotation import read_gtf
     from kerasgene.datasets.regions import match_gene_ids
     from kerasgene.explain.variants import KmerReader
+    from kerasgene.io.annotation import read_gtf
 
     params = dataset.meta["params"]
     kcfg = params.get("kmers")

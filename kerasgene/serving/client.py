@@ -19,7 +19,7 @@ document as ``assets/kerasgene.json``), so client and training read windows alik
 Keys read from the export's ``preprocessing`` dict (or its ``params`` sub-dict):
 ``tss_flank``, ``tts_flank`` (default [1000, 500], [500, 500]), ``track_names`` (channel
 order of "epigenome"; also accepted: ``tracks`` as a list), ``transforms`` (track name →
-transform spec of :func:`kerasgene.tracks.make_transform`, as ``kerasgene train`` records
+transform spec of :func:`kerasgene.io.tracks.make_transform`, as ``kerasgene train`` records
 it in preprocessing.json: every parameter, plus the informational ``scale_used``),
 ``epigenome_dtype`` (the dataset's storage dtype: the tracks are rounded to it, as the
 training data were), ``log_base`` and ``pseudocount`` (to report TPM beside log
@@ -340,13 +340,13 @@ class Client:
 
         Parameters
         ----------
-        genes : sequence of :class:`kerasgene.annotation.Gene`, or a GTF / GFF3 / BED path
-        genome : :class:`kerasgene.genome.Genome` or genome path (FASTA, gzip, 2bit) (for
+        genes : sequence of :class:`kerasgene.io.annotation.Gene`, or a GTF / GFF3 / BED path
+        genome : :class:`kerasgene.io.genome.Genome` or genome path (FASTA, gzip, 2bit) (for
             "sequence")
         tracks : {track name: bigWig / bigBed / bedGraph path} (any order; reordered and
-            transformed as the export says), or a :class:`kerasgene.tracks.TrackSet`
+            transformed as the export says), or a :class:`kerasgene.io.tracks.TrackSet`
             already in the export's order (its own transforms are used); for "epigenome"
-        chrom_aliases : chromosome alias table (:class:`kerasgene.chroms.AliasTable` or the
+        chrom_aliases : chromosome alias table (:class:`kerasgene.io.chroms.AliasTable` or the
             path of a UCSC ``chromAlias.txt`` / user table) for the genome and tracks
         chunk_size : genes read from the files per step (memory ∝ chunk_size)
 
@@ -356,10 +356,10 @@ class Client:
         plus ``"tpm"`` (shape (n_genes,)) = log_base**expression − pseudocount when the
         export records ``log_base`` and the model has an "expression" output.
         """
-        from kerasgene.annotation import read_genes
         from kerasgene.datasets.regions import extract_regions
-        from kerasgene.genome import Genome
-        from kerasgene.tracks import TrackSet
+        from kerasgene.io.annotation import read_genes
+        from kerasgene.io.genome import Genome
+        from kerasgene.io.tracks import TrackSet
 
         constants = self.constants()
         prep = dict(constants.get("preprocessing") or {})
@@ -454,7 +454,7 @@ class Client:
 
 
 def recorded_transforms(recorded: Mapping | None, order: Sequence[str]) -> dict[str, Any]:
-    """Track name → transform spec (:func:`kerasgene.tracks.make_transform`) for the
+    """Track name → transform spec (:func:`kerasgene.io.tracks.make_transform`) for the
     tracks of ``order``, from an export's recorded ``transforms``.
 
     ``scale_used`` (provenance) is dropped. Without a record (an export made before

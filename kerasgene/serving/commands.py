@@ -205,7 +205,7 @@ def _read_genes(spec: str, annotation: str | None):
     """Genes of ``--genes``: an annotation file (GTF, GFF3 or BED, told by content), else
     a file of gene ids / names (one per line) or comma-separated ids looked up in
     ``--annotation`` (exact id, id without version, NCBI GeneID, or name)."""
-    from kerasgene.annotation import read_genes, sniff_annotation
+    from kerasgene.io.annotation import read_genes, sniff_annotation
 
     if os.path.isfile(spec) and sniff_annotation(spec) is not None:
         return read_genes(spec)

@@ -9,7 +9,7 @@ Genome files
 
 - plain FASTA, and bgzip FASTA named ``*.gz`` / ``*.bgz``: read with pyfaidx; the ``.fai``
   (and for bgzip the ``.gzi``) index is built once beside the file, or in the cache
-  (:mod:`kerasgene.cache`) when the file's folder is read-only;
+  (:mod:`kerasgene.io.cache`) when the file's folder is read-only;
 - plain-gzip FASTA (``.fa.gz`` as UCSC and Ensembl ship genomes), or a bgzip file under
   another name: recompressed once to bgzip (Bio.bgzf) in the cache, keyed by the source's
   size and mtime, then read as above;
@@ -24,48 +24,28 @@ from __future__ import annotations
 
 import fcntl
 import gzip
-import itertools
 import logging
 import os
 import struct
 import zlib
 from pathlib import Path
 
-import numpy as np
 import py2bit
 import pyfaidx
 
-from kerasgene import chroms as _chroms
-from kerasgene._io import atomic_path
-from kerasgene.cache import derived_path, remove_older_versions
+from kerasgene._io import atomic_path, check_readable
+from kerasgene.dna import reverse_complement
 from kerasgene.errors import InputFileError, InvalidRegionError
+from kerasgene.io import chroms as _chroms
+from kerasgene.io.cache import derived_path, remove_older_versions
 
 log = logging.getLogger(__name__)
 
-BASES = "ACGT"
-_COMPLEMENT = str.maketrans(
-    "ACGTRYMKBDHVNacgtrymkbdhvnSWsw", "TGCAYRKMVHDBNtgcayrkmvhdbnSWsw"
-)
 #: What :class:`Genome` reads, as named in error messages.
 GENOME_FORMATS = "FASTA (plain, gzip or bgzip) or 2bit"
 _TWOBIT_MAGIC = 0x1A412743
 _FASTA_ERRORS = (pyfaidx.FastaIndexingError, pyfaidx.UnsupportedCompressionFormat, ValueError,
                  UnicodeDecodeError, EOFError, zlib.error)
-
-
-def check_readable(path: str | os.PathLike, what: str) -> Path:
-    """Return ``path`` as a Path, or raise InputFileError if it cannot be read."""
-    path = Path(path)
-    try:
-        if not path.exists():
-            raise InputFileError(f"{path}: {what} not found")
-        if path.is_dir():
-            raise InputFileError(f"{path}: expected a {what}, found a directory")
-        with open(path, "rb"):
-            pass
-    except PermissionError:
-        raise InputFileError(f"{path}: {what} is not readable (permission denied)") from None
-    return path
 
 
 def check_window(start: int, end: int, strand: str = "+") -> None:
@@ -78,12 +58,6 @@ def check_window(start: int, end: int, strand: str = "+") -> None:
         raise InvalidRegionError(f"window [{start}, {end}): strand must be '+' or '-', got {strand!r}")
 
 
-def reverse_complement(seq: str) -> str:
-    """Reverse complement of a DNA string (IUPAC codes and case preserved)."""
-    return seq.translate(_COMPLEMENT)[::-1]
-
-
-# ----------------------------------------------------------------------------- formats
 def describe_head(head: bytes) -> str:
     """A few words on what a file starts with, for error messages."""
     try:
@@ -132,7 +106,7 @@ def sniff_genome(path: str | os.PathLike) -> str:
 
 
 def _bgzip_copy(source: Path) -> Path:
-    """A bgzip copy of a gzip FASTA in the cache (made once; see :mod:`kerasgene.cache`)."""
+    """A bgzip copy of a gzip FASTA in the cache (made once; see :mod:`kerasgene.io.cache`)."""
     from Bio import bgzf
 
     target = derived_path(source, ".bgz", "bgzip")
@@ -277,7 +251,7 @@ class Genome:
     path
         Genome file; the format is recognised from its content.
     aliases
-        Optional chromosome alias table (:class:`kerasgene.chroms.AliasTable` or the path
+        Optional chromosome alias table (:class:`kerasgene.io.chroms.AliasTable` or the path
         of a UCSC ``chromAlias.txt`` / user table) used by :meth:`resolve` beside the
         built-in ``chr1``/``1`` and ``chrM``/``MT`` aliases.
 
@@ -336,78 +310,3 @@ class Genome:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def _one_hot_table(n_value: float | np.ndarray, dtype) -> np.ndarray:
-    table = np.empty((256, 4), dtype=dtype)
-    table[:] = np.broadcast_to(np.asarray(n_value, dtype=dtype), (4,))
-    for i, base in enumerate(BASES):
-        for code in (ord(base), ord(base.lower())):
-            table[code] = 0
-            table[code, i] = 1
-    return table
-
-
-def one_hot(seq: str, n_value: float | np.ndarray = 0.0, dtype=np.float32) -> np.ndarray:
-    """One-hot encode DNA through a 256-entry lookup table.
-
-    Parameters
-    ----------
-    seq
-        DNA string; case is ignored.
-    n_value
-        Row used for ``N`` and every other non-ACGT character: a scalar (0.0 or 0.25) or a
-        length-4 vector such as DeepRAGE's ``[.31, .19, .19, .31]``.
-    dtype
-        Output dtype.
-
-    Returns
-    -------
-    np.ndarray, shape (len(seq), 4)
-        Columns A, C, G, T.
-    """
-    if np.ndim(n_value) not in (0, 1) or (np.ndim(n_value) == 1 and len(n_value) != 4):
-        raise InvalidRegionError(f"one_hot: n_value must be a scalar or length-4, got {n_value!r}")
-    codes = np.frombuffer(seq.encode("ascii", errors="replace"), dtype=np.uint8)
-    return _one_hot_table(n_value, dtype)[codes]
-
-
-def kmer_names(k: int, alphabet: str = "ACGTN") -> list[str]:
-    """All k-mers over ``alphabet`` in the row order of :func:`kmer_counts`."""
-    return ["".join(p) for p in itertools.product(alphabet, repeat=k)]
-
-
-def kmer_counts(seq: str, k: int, n_bins: int, alphabet: str = "ACGTN") -> np.ndarray:
-    """Count k-mers in each of ``n_bins`` equal bins of ``seq`` (Team Jamaica inputs).
-
-    A k-mer is counted in a bin when it lies wholly inside it. Characters outside
-    ``alphabet`` count as its last letter (``N``); case is ignored.
-
-    Returns
-    -------
-    np.ndarray of int32, shape (len(alphabet) ** k, n_bins)
-        Rows in the order of :func:`kmer_names`.
-    """
-    if k < 1:
-        raise InvalidRegionError(f"kmer_counts: k must be >= 1, got {k}")
-    if n_bins < 1 or len(seq) % n_bins:
-        raise InvalidRegionError(
-            f"kmer_counts: sequence length {len(seq)} is not a multiple of n_bins={n_bins}"
-        )
-    bin_len = len(seq) // n_bins
-    size = len(alphabet)
-    lut = np.full(256, size - 1, dtype=np.int64)
-    for i, letter in enumerate(alphabet):
-        lut[ord(letter.upper())] = lut[ord(letter.lower())] = i
-    codes = lut[np.frombuffer(seq.encode("ascii", errors="replace"), dtype=np.uint8)]
-    codes = codes.reshape(n_bins, bin_len)
-    n_pos = bin_len - k + 1
-    counts = np.zeros((n_bins, size**k), dtype=np.int32)
-    if n_pos <= 0:
-        return counts.T
-    ids = np.zeros((n_bins, n_pos), dtype=np.int64)
-    for j in range(k):
-        ids = ids * size + codes[:, j : j + n_pos]
-    flat = ids + (np.arange(n_bins) * size**k)[:, None]
-    counts.reshape(-1)[:] = np.bincount(flat.ravel(), minlength=n_bins * size**k)
-    return counts.T.copy()

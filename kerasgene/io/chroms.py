@@ -69,7 +69,7 @@ class AliasTable:
             When the file is unreadable, holds no row, or one alias names two chromosomes
             (the message names the file, both lines and both chromosomes).
         """
-        from kerasgene.genome import check_readable
+        from kerasgene._io import check_readable
 
         path = check_readable(path, "chromosome alias table")
         try:

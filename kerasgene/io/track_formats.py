@@ -1,8 +1,8 @@
 """Track files as users have them: bigWig checks, and bedGraph / bigBed as cached bigWigs.
 
-:class:`kerasgene.tracks.Track` reads bigWigs with pyBigWig. Other formats are converted
+:class:`kerasgene.io.tracks.Track` reads bigWigs with pyBigWig. Other formats are converted
 once to a bigWig (written with pyBigWig, values exact: float32 as in any bigWig) kept in
-the cache of :mod:`kerasgene.cache` (beside the source when its folder is writable),
+the cache of :mod:`kerasgene.io.cache` (beside the source when its folder is writable),
 keyed by the source's size and mtime and the conversion's parameters. The format is
 recognised from the content, not the name.
 
@@ -46,15 +46,15 @@ from pathlib import Path
 import numpy as np
 import pyBigWig
 
-from kerasgene import chroms as _chroms
 from kerasgene._io import atomic_path
-from kerasgene.cache import derived_path, remove_older_versions
 from kerasgene.errors import ConfigError, InputFileError, UnknownChromosomeError
-from kerasgene.genome import describe_head
+from kerasgene.io import chroms as _chroms
+from kerasgene.io.cache import derived_path, remove_older_versions
+from kerasgene.io.genome import describe_head
 
 log = logging.getLogger(__name__)
 
-#: What :class:`kerasgene.tracks.Track` reads, as named in error messages.
+#: What :class:`kerasgene.io.tracks.Track` reads, as named in error messages.
 TRACK_FORMATS = "bigWig, bigBed or bedGraph (plain or gzip)"
 _BIGWIG_MAGIC, _BIGBED_MAGIC = 0x888FFC26, 0x8789F2EB
 _CHROM_TREE_MAGIC, _RTREE_MAGIC = 0x78CA8C91, 0x2468ACE0

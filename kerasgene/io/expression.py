@@ -21,8 +21,8 @@ import os
 import numpy as np
 import pandas as pd
 
+from kerasgene._io import check_readable
 from kerasgene.errors import ConfigError, InputFileError
-from kerasgene.genome import check_readable
 
 #: Largest TPM accepted (see the module docstring).
 MAX_TPM = 1e7

@@ -61,8 +61,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote
 
+from kerasgene._io import check_readable
 from kerasgene.errors import InputFileError
-from kerasgene.genome import check_readable
 
 log = logging.getLogger(__name__)
 

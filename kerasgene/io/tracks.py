@@ -6,7 +6,7 @@ window runs past a chromosome end, and reversed for windows on the minus strand.
 Track files
 -----------
 A :class:`Track` is a bigWig, or a bigBed or bedGraph (plain or gzip) converted once to a
-cached bigWig (:mod:`kerasgene.track_formats`: chromosome sizes of a bedGraph, the value
+cached bigWig (:mod:`kerasgene.io.track_formats`: chromosome sizes of a bedGraph, the value
 field of a bigBed). A bigWig is checked before pyBigWig opens it (a corrupt or truncated
 file is an error naming it, not a crash). A file without any interval is an error: as a
 model input it would be an all-zero channel, never what a user means. NaN values in a
@@ -14,7 +14,7 @@ bigWig are missing data, read as 0 like bases without an interval; opening such 
 logs a warning counting the NaN bases (pyBigWig's exact statistics would turn a whole bin
 holding one NaN into a missing bin, so :meth:`Track.binned` computes such a file's bins
 from its per-base values instead). Chromosome names resolve through
-:mod:`kerasgene.chroms` (built-in aliases plus an optional alias table).
+:mod:`kerasgene.io.chroms` (built-in aliases plus an optional alias table).
 
 Reading many windows
 --------------------
@@ -38,11 +38,11 @@ import numpy as np
 import pyBigWig
 from scipy.ndimage import gaussian_filter1d
 
-from kerasgene import chroms as _chroms
-from kerasgene._io import atomic_path
+from kerasgene._io import atomic_path, check_readable
 from kerasgene.errors import ConfigError, InputFileError, InvalidRegionError
-from kerasgene.genome import check_readable, check_window
-from kerasgene.track_formats import as_bigwig, read_bbi_header, sniff_track
+from kerasgene.io import chroms as _chroms
+from kerasgene.io.genome import check_window
+from kerasgene.io.track_formats import as_bigwig, read_bbi_header, sniff_track
 
 log = logging.getLogger(__name__)
 
@@ -157,10 +157,10 @@ class Track:
         ``None``, a transform object (:class:`NegLog10PValue`, :class:`PercentToFraction`)
         or its config form (see :func:`make_transform`).
     aliases
-        Optional chromosome alias table (:class:`kerasgene.chroms.AliasTable` or a path).
+        Optional chromosome alias table (:class:`kerasgene.io.chroms.AliasTable` or a path).
     chrom_sizes
         The genome's chromosome sizes, for a bedGraph (see
-        :mod:`kerasgene.track_formats`); ignored for other formats.
+        :mod:`kerasgene.io.track_formats`); ignored for other formats.
     value_column
         For a bigBed: the field holding the values (default ``score``).
 
@@ -438,7 +438,7 @@ class TrackSet:
         "transform": ..., "value_column": ...}``; the mapping's order is the channel order
         of :meth:`window`.
     aliases
-        Optional chromosome alias table (:class:`kerasgene.chroms.AliasTable` or a path),
+        Optional chromosome alias table (:class:`kerasgene.io.chroms.AliasTable` or a path),
         shared by the tracks.
     chrom_sizes
         The genome's chromosome sizes, for bedGraph tracks (see :class:`Track`).
