@@ -3,7 +3,7 @@
 Same model (paper defaults: 256 filters of width 19 over 1 kb, 472 regulators, 512-unit
 layers), same SGD(0.01), same MSE. The naive reference is ``model.fit`` on in-memory
 pair tensors in batches of 100 pairs (the paper's batch size); the factorised run is
-:class:`kerasgene.factorized.FactorizedPairTrainer` on blocks of 32 genes × 32
+:class:`kerasgene.train.block_trainer.FactorizedPairTrainer` on blocks of 32 genes × 32
 conditions. Prints JSON; ratio = factorised pairs/s ÷ naive pairs/s (goal ≥ 10).
 """
 
@@ -16,8 +16,8 @@ import time
 import keras
 import numpy as np
 
-from kerasgene.factorized import FactorizedPairTrainer, blocks_from_arrays
 from kerasgene.models import build
+from kerasgene.train.block_trainer import FactorizedPairTrainer, blocks_from_arrays
 
 
 def main() -> None:

@@ -91,7 +91,7 @@ def _load(args: argparse.Namespace) -> dict:
 
 
 def _cmd_prepare(args: argparse.Namespace) -> int:
-    from kerasgene.runs import prepare
+    from kerasgene.train.runs import prepare
 
     dataset = prepare(_load(args), force=args.force)
     print(f"{dataset.path}: {dataset.n_examples} examples, splits {dataset.split_counts}")
@@ -99,7 +99,7 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from kerasgene.runs import train
+    from kerasgene.train.runs import train
 
     out = train(_load(args), force_prepare=args.force)
     print(f"trained: {out / 'model.keras'}; metrics in {out / 'metrics.json'}")
@@ -109,7 +109,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     import json
 
-    from kerasgene.runs import evaluate
+    from kerasgene.train.runs import evaluate
 
     print(json.dumps(evaluate(_load(args)), indent=2, default=float))
     return 0

@@ -8,18 +8,18 @@ A run configuration has these top-level sections (each documented where it is us
     data_dir: data           # base of relative paths in ``data`` (default: the cwd)
     data: {...}              # the dataset builder's keys, ``split`` included (kerasgene.datasets)
     model: {name: isegnet, hparams: {...}}
-    training: {...}          # kerasgene.training.TRAINING_DEFAULTS
+    training: {...}          # kerasgene.train.recipes.TRAINING_DEFAULTS
     baselines: [ridge, random_forest]
     explain: {...}           # kerasgene.explain
 
 Checking values
 ---------------
 Each section's values are described by :class:`Spec` objects next to the section's
-defaults (``kerasgene.training.TRAINING_SPECS``, ``kerasgene.runs.RUN_TRAINING_SPECS``,
-``kerasgene.runs.TOP_LEVEL_SPECS``); :func:`check_section` checks keys, types and ranges
+defaults (``kerasgene.train.recipes.TRAINING_SPECS``, ``kerasgene.train.runs.RUN_TRAINING_SPECS``,
+``kerasgene.train.runs.TOP_LEVEL_SPECS``); :func:`check_section` checks keys, types and ranges
 and raises a one-line :class:`ConfigError` naming the key, the value and what was
 expected (``training.epochs: expected an integer >= 1, got 'ten'``).
-:func:`kerasgene.runs.check_config` applies them to a whole run configuration before
+:func:`kerasgene.train.runs.check_config` applies them to a whole run configuration before
 ``prepare`` or ``train`` writes anything. YAML syntax errors name the line and column.
 """
 

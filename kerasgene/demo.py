@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 CONFIG_DIR = Path(kerasgene.__file__).resolve().parents[1] / "configs"
 DEEPRAGE_VARIANTS = ("deeprage_concat", "deeprage_tensor", "deeprage_rnn")
 #: Per-variant overrides. DeepRAGE-C and -TP train on factorised gene × condition blocks
-#: (:mod:`kerasgene.factorized`); TP with demo-sized layers and Adam (the paper's SGD 0.01
+#: (:mod:`kerasgene.train.block_trainer`); TP with demo-sized layers and Adam (the paper's SGD 0.01
 #: needs far more epochs than a demo has); the RNN on pair batches, capped per epoch.
 #: C and the RNN get short schedules: on this product-shaped truth they stay far below TP.
 #: TP's 96 filters (paper: 256): with 64, the filters learned AFT1, NRG1, YAP1, ZAP1 and
@@ -54,7 +54,7 @@ def _config(name: str, data: Path, runs: Path, seed: int, overrides=()) -> dict:
 
 
 def _train(config: dict) -> dict:
-    from kerasgene.runs import run_dir, train
+    from kerasgene.train.runs import run_dir, train
 
     t0 = time.perf_counter()
     train(config)

@@ -2,7 +2,7 @@
 
 A :class:`BuilderHyperModel` maps keras-tuner hyperparameters to the keyword arguments of
 a registry builder (:func:`kerasgene.models.build`) and compiles the model with the
-paper's recipe (:mod:`kerasgene.training`); :class:`ISEGnetHyperModel` and
+paper's recipe (:mod:`kerasgene.train.recipes`); :class:`ISEGnetHyperModel` and
 :class:`DeepRAGEHyperModel` carry the two papers' grids. Every grid axis is an
 ``hp.Choice``, an ``hp.Int``/``hp.Float`` with a ``step``, or an ``hp.Fixed``, so that
 ``keras_tuner.GridSearch`` enumerates exactly the grid:
@@ -24,11 +24,11 @@ with a ``tuning`` section::
     seed: 0
     data_dir: demo_out/data        # base of relative paths in `data`
     data: {...}                    # the dataset builder's keys, split included
-    dataset_dir: runs/tuning/isegnet_dataset   # built / reused there (kerasgene.runs)
+    dataset_dir: runs/tuning/isegnet_dataset   # built / reused there (kerasgene.train.runs)
     model:
       name: isegnet                # a registry name, or "deeprage" (variants via the grid)
       hparams: {}                  # builder arguments held fixed for every trial
-    training: {...}                # kerasgene.training settings: epochs per trial, patience...
+    training: {...}                # kerasgene.train.recipes settings: epochs per trial, patience...
     tuning:
       space:                       # one entry per grid axis:
         k1: [16, 32, 64, 128]      #   list → hp.Choice
@@ -105,10 +105,11 @@ from keras_tuner.src.engine import oracle as oracle_module
 from keras_tuner.src.engine import trial as trial_module
 from keras_tuner.src.tuners.gridsearch import GridSearchOracle
 
-from kerasgene import models, training
+from kerasgene import models
 from kerasgene._io import to_plain, write_atomic, write_json
 from kerasgene.config import check_keys, like_default, yaml_number_hint
 from kerasgene.errors import ConfigError, InputFileError, KerasgeneError
+from kerasgene.train import recipes
 
 log = logging.getLogger(__name__)
 
@@ -310,13 +311,13 @@ class BuilderHyperModel(kt.HyperModel):
         ``learning_rate``, ``variant``
     fixed : builder arguments held fixed (e.g. ``seq_len`` from the dataset)
     task : "regression" or "classification" (the builder's head and the recipe's loss)
-    training : ``training`` section (:data:`kerasgene.training.TRAINING_DEFAULTS`)
+    training : ``training`` section (:data:`kerasgene.train.recipes.TRAINING_DEFAULTS`)
     objective : metric to optimise (default: the recipe's monitor, ``val_r2`` /
         ``val_accuracy``); checked against the compiled model's metrics by :meth:`validate`
     seed : seeds Python/NumPy/TF before every build (same initialisation per trial)
 
     ``build(hp)`` returns a compiled model; ``fit`` adds early stopping and
-    ReduceLROnPlateau on the objective (:func:`kerasgene.training.make_callbacks`) and
+    ReduceLROnPlateau on the objective (:func:`kerasgene.train.recipes.make_callbacks`) and
     returns the metrics of the best epoch plus ``epochs`` (run) and ``best_epoch``.
     """
 
@@ -418,10 +419,10 @@ class BuilderHyperModel(kt.HyperModel):
             raise ConfigError(f"tuning.space: {self.model_name} needs a 'variant' axis "
                               f"({', '.join(self.variants)})")
         if "optimizer" in self.axes:
-            bad = [v for v in self.axes["optimizer"].grid_values() if v not in training.OPTIMIZERS]
+            bad = [v for v in self.axes["optimizer"].grid_values() if v not in recipes.OPTIMIZERS]
             if bad:
                 raise ConfigError(f"tuning.space.optimizer: unknown optimizer(s) {bad}; "
-                                  f"expected {', '.join(training.OPTIMIZERS)}")
+                                  f"expected {', '.join(recipes.OPTIMIZERS)}")
         if "learning_rate" in self.axes:
             values = self.axes["learning_rate"].grid_values()
             if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
@@ -468,7 +469,7 @@ class BuilderHyperModel(kt.HyperModel):
 
     # ------------------------------------------------------------------ building
     def recipe(self, builder: str) -> dict:
-        return training.resolve_training(dict(self.training_section), builder,
+        return recipes.resolve_training(dict(self.training_section), builder,
                                          self.classification)
 
     def trial_settings(self, values: Mapping[str, Any]) -> tuple[str, dict, dict]:
@@ -489,10 +490,10 @@ class BuilderHyperModel(kt.HyperModel):
 
     def build_point(self, values: Mapping[str, Any], compile: bool = True) -> keras.Model:
         builder, kwargs, cfg = self.trial_settings(values)
-        training.set_seed(self.seed)
+        recipes.set_seed(self.seed)
         model = models.build(builder, **kwargs)
         if compile:
-            training.compile_model(model, cfg)
+            recipes.compile_model(model, cfg)
             model.run_eagerly = self.run_eagerly
         return model
 
@@ -501,7 +502,7 @@ class BuilderHyperModel(kt.HyperModel):
 
     def fit(self, hp: kt.HyperParameters, model: keras.Model, *args, callbacks=None, **kwargs):
         _, _, cfg = self.trial_settings(self.values(hp))
-        callbacks = list(callbacks or []) + training.make_callbacks(cfg, None)
+        callbacks = list(callbacks or []) + recipes.make_callbacks(cfg, None)
         kwargs.setdefault("epochs", cfg["epochs"])
         kwargs.setdefault("verbose", cfg["verbose"])
         kwargs.setdefault("shuffle", False)  # the tf.data pipelines shuffle themselves
@@ -847,13 +848,13 @@ class SearchPlan:
 
 
 def open_dataset(config: Mapping):
-    """The search's Dataset, as for ``kerasgene train`` (:mod:`kerasgene.runs`): built (or
+    """The search's Dataset, as for ``kerasgene train`` (:mod:`kerasgene.train.runs`): built (or
     reused when inputs and parameters are unchanged) from ``data`` (relative paths from
     ``data_dir``) into ``dataset_dir``; without ``data``, ``dataset_dir`` must hold a
     prepared dataset (its arrays checked against their digests). ``training.inputs``
     restricts it as for ``train``: every trial sees only those inputs and tracks."""
-    from kerasgene import runs
     from kerasgene.datasets import Dataset
+    from kerasgene.train import runs
 
     if config.get("data") is not None:
         return runs.training_inputs(dict(config), runs.prepare(dict(config)))

@@ -243,7 +243,7 @@ def _main_thread() -> bool:
 
 def _prepare_dataset(config: Mapping) -> None:
     if config.get("data") is not None:
-        from kerasgene import runs
+        from kerasgene.train import runs
 
         # built (or reused) once, before the workers start; light: no Keras import here
         runs.prepare(dict(config), light=True)

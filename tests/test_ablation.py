@@ -12,13 +12,13 @@ import pytest
 import yaml
 from conftest import write_fasta
 
-from kerasgene import runs
 from kerasgene.cli import main
 from kerasgene.config import load_config
 from kerasgene.errors import ConfigError
 from kerasgene.explain.ablation import run_ablation
 from kerasgene.io.tracks import write_bigwig
 from kerasgene.models import isegnet
+from kerasgene.train import runs
 
 TRACKS = ("DNase", "H3K4me3", "H3K27me3")
 N_GENES, SPACING = 200, 1000

@@ -3,8 +3,14 @@
 import numpy as np
 import pytest
 
-from kerasgene.baselines import BASELINES, flatten_inputs, make_baseline, predict, run_baselines
 from kerasgene.errors import ConfigError
+from kerasgene.train.baselines import (
+    BASELINES,
+    flatten_inputs,
+    make_baseline,
+    predict,
+    run_baselines,
+)
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from kerasgene.errors import ConfigError
-from kerasgene.factorized import FactorizedPairTrainer, blocks_from_arrays
 from kerasgene.models import build
+from kerasgene.train.block_trainer import FactorizedPairTrainer, blocks_from_arrays
 
 SMALL = {"seq_len": 60, "n_regulators": 12, "filters": 6, "filter_length": 5,
          "regulator_units": 8, "units": 10}

@@ -181,9 +181,10 @@ def test_python_blocks_compile_and_their_imports_resolve():
 
 def _check_config(cfg: dict, where: str) -> None:
     """Top-level, data, sample, training and model keys of an example run config."""
-    from kerasgene import models, runs, training
+    from kerasgene import models
     from kerasgene.config import TOP_LEVEL_KEYS, check_keys
     from kerasgene.datasets import genome_bins, histone_bins, pairs, regions
+    from kerasgene.train import recipes, runs
 
     check_keys(cfg, TOP_LEVEL_KEYS, where)
     defaults = {"isegnet": regions.DEFAULTS, "deeprage": pairs.DEFAULTS,
@@ -199,7 +200,7 @@ def _check_config(cfg: dict, where: str) -> None:
     for cell, spec in (data.get("cells") or {}).items():
         if isinstance(spec, dict) and "marks" in spec:
             check_keys(spec, histone_bins.BIGWIG_CELL_KEYS, f"{where}: cells.{cell}")
-    check_keys(cfg.get("training") or {}, {**training.TRAINING_DEFAULTS,
+    check_keys(cfg.get("training") or {}, {**recipes.TRAINING_DEFAULTS,
                                            **runs.RUN_TRAINING_KEYS}, f"{where}: training")
     if "model" in cfg:
         assert cfg["model"]["name"] in models.names(), where

@@ -17,10 +17,10 @@ import pytest
 import yaml
 from run_world import DNASE, write_world
 
-from kerasgene import runs
 from kerasgene.cli import main
 from kerasgene.datasets import Dataset
 from kerasgene.errors import ConfigError, InputFileError
+from kerasgene.train import runs
 
 KILLED = ("no trained model (model.keras and checkpoint.keras without run.json: training "
           "was killed, failed or is still running)")
@@ -168,16 +168,16 @@ def test_failed_training_removes_what_it_wrote(trained, world, tmp_path, monkeyp
     """A crash after an epoch (checkpoint.keras and history.csv on disk): a retrain into a
     complete run leaves neither the old run nor the failed attempt; a new run dir is
     removed; stale temporaries of killed runs are cleaned first."""
-    from kerasgene import training
+    from kerasgene.train import recipes
 
-    fit = training.fit
+    fit = recipes.fit
 
     def crash(model, train, valid, cfg, run_dir=None):
         fit(model, train, valid, {**cfg, "epochs": 1}, run_dir)
         assert (Path(run_dir) / "checkpoint.keras").is_file()
         raise RuntimeError("simulated crash after the first epoch")
 
-    monkeypatch.setattr(training, "fit", crash)
+    monkeypatch.setattr(recipes, "fit", crash)
     old = _copy_run(trained, tmp_path / "old")
     stale = old / f".model.tmp-{_dead_pid()}-abcdef.keras"
     stale.write_bytes(b"")

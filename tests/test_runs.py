@@ -8,8 +8,8 @@ import pytest
 from kerasgene.cli import main
 from kerasgene.config import load_config
 from kerasgene.errors import InputFileError
-from kerasgene.runs import evaluate
 from kerasgene.simulate import simulate
+from kerasgene.train.runs import evaluate
 
 CONFIGS = Path(__file__).parents[1] / "configs"
 

@@ -29,11 +29,12 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
-from kerasgene import models, runs
+from kerasgene import models
 from kerasgene.errors import ConfigError
 from kerasgene.serving import Client, ServingError, commands, export, list_versions, read_constants
 from kerasgene.serving.client import make_tensor_proto
 from kerasgene.serving.export import _call_structure
+from kerasgene.train import runs
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_BATCH = 64

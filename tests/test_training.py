@@ -3,26 +3,28 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kerasgene import training
 from kerasgene.errors import ConfigError
+from kerasgene.metrics import classification_metrics, regression_metrics
+from kerasgene.models.losses import masked_mse, rmse
+from kerasgene.train import recipes
 
 
 def test_masked_mse_ignores_zero_targets():
     y = np.array([[0.0, 2.0, 0.0, 1.0], [0.0, 0.0, 0.0, 0.0]], dtype=np.float32)
     p = np.array([[5.0, 1.0, -3.0, 3.0], [1.0, 1.0, 1.0, 1.0]], dtype=np.float32)
-    got = keras.ops.convert_to_numpy(training.masked_mse(y, p))
+    got = keras.ops.convert_to_numpy(masked_mse(y, p))
     np.testing.assert_allclose(got, [(1.0 + 4.0) / 2, 0.0])
 
 
 def test_rmse():
-    got = float(training.rmse(np.array([1.0, 3.0]), np.array([0.0, 0.0])))
+    got = float(rmse(np.array([1.0, 3.0]), np.array([0.0, 0.0])))
     assert got == pytest.approx(np.sqrt(5.0))
 
 
 def test_regression_metrics_match_numpy(rng):
     y = rng.normal(size=200)
     p = y + rng.normal(scale=0.5, size=200)
-    m = training.regression_metrics(y, p)
+    m = regression_metrics(y, p)
     assert m["r2"] == pytest.approx(1 - np.sum((y - p) ** 2) / np.sum((y - y.mean()) ** 2))
     assert m["pearson"] == pytest.approx(np.corrcoef(y, p)[0, 1])
     assert m["mse"] == pytest.approx(np.mean((y - p) ** 2))
@@ -31,36 +33,36 @@ def test_regression_metrics_match_numpy(rng):
 def test_classification_metrics():
     y = np.array([0, 1, 1, 0, 2, 2])
     proba = np.eye(3)[[0, 1, 0, 0, 2, 1]] * 0.8 + 0.2 / 3
-    m = training.classification_metrics(y, proba)
+    m = classification_metrics(y, proba)
     assert m["accuracy"] == pytest.approx(4 / 6)
     assert m["confusion"] == [[2, 0, 0], [1, 1, 0], [0, 1, 1]]
     assert 0.5 < m["auroc"] <= 1.0
 
 
 def test_resolve_training_recipes_and_errors():
-    cfg = training.resolve_training({"epochs": 3}, "deeprage_concat", classification=False)
+    cfg = recipes.resolve_training({"epochs": 3}, "deeprage_concat", classification=False)
     assert (cfg["optimizer"], cfg["learning_rate"], cfg["monitor"], cfg["loss"]) == ("sgd", 0.01, "val_r2", "mse")
-    cfg = training.resolve_training(None, "deeprage_rnn", classification=True)
+    cfg = recipes.resolve_training(None, "deeprage_rnn", classification=True)
     assert (cfg["optimizer"], cfg["loss"], cfg["monitor"]) == ("adam", "crossentropy", "val_accuracy")
-    assert training.resolve_training(None, "chromatin_cnn", False)["loss"] == "masked_mse"
+    assert recipes.resolve_training(None, "chromatin_cnn", False)["loss"] == "masked_mse"
     with pytest.raises(ConfigError, match="unknown key 'epoch'; did you mean 'epochs'"):
-        training.resolve_training({"epoch": 3}, "isegnet", False)
+        recipes.resolve_training({"epoch": 3}, "isegnet", False)
     with pytest.raises(ConfigError, match=r"training\.optimizer"):
-        training.resolve_training({"optimizer": "adamw"}, "isegnet", False)
+        recipes.resolve_training({"optimizer": "adamw"}, "isegnet", False)
     with pytest.raises(ConfigError, match="multi_worker"):
-        training.get_strategy("nccl")
+        recipes.get_strategy("nccl")
 
 
 def test_short_fit_learns_and_writes_history(tmp_path, rng):
-    training.set_seed(0)
+    recipes.set_seed(0)
     x = rng.normal(size=(512, 8)).astype("float32")
     y = (x @ rng.normal(size=8)).astype("float32")
     inp = keras.Input((8,), name="features")
     model = keras.Model(inp, keras.layers.Dense(1, name="expression")(inp))
-    cfg = training.resolve_training({"epochs": 30, "verbose": 0, "learning_rate": 0.05}, "linear", False)
-    training.compile_model(model, cfg)
+    cfg = recipes.resolve_training({"epochs": 30, "verbose": 0, "learning_rate": 0.05}, "linear", False)
+    recipes.compile_model(model, cfg)
     ds = tf.data.Dataset.from_tensor_slices(({"features": x}, y)).batch(64)
-    hist = training.fit(model, ds, ds, cfg, tmp_path)
+    hist = recipes.fit(model, ds, ds, cfg, tmp_path)
     assert hist.history["val_r2"][-1] > 0.95
     assert (tmp_path / "history.csv").read_text().startswith("epoch")
     assert (tmp_path / "checkpoint.keras").exists()
@@ -76,8 +78,8 @@ def test_init_output_bias_sets_the_regression_output_level(name, kwargs, layer):
     from kerasgene.models import build
 
     model = build(name, **kwargs)
-    assert training.output_bias_layer(model).name == layer
-    assert training.init_output_bias(model, 5.5)
+    assert recipes.output_bias_layer(model).name == layer
+    assert recipes.init_output_bias(model, 5.5)
     x = {t.name: np.zeros((3, *t.shape[1:]), "float32") for t in model.inputs}
     out = model.predict(x, verbose=0)
     # all-zero inputs: every later bias-free path gives 0, so the output is the bias alone
@@ -88,8 +90,8 @@ def test_init_output_bias_sets_the_regression_output_level(name, kwargs, layer):
 def test_init_output_bias_skips_classifiers_and_ensembles():
     from kerasgene.models import build
 
-    assert training.output_bias_layer(build("deepchrome")) is None
-    assert not training.init_output_bias(build("histone_fcn_ensemble"), 1.0)
+    assert recipes.output_bias_layer(build("deepchrome")) is None
+    assert not recipes.init_output_bias(build("histone_fcn_ensemble"), 1.0)
 
 
 def test_recalibrate_batch_norm_uses_dropout_free_statistics(rng):
@@ -99,8 +101,8 @@ def test_recalibrate_batch_norm_uses_dropout_free_statistics(rng):
     out = keras.layers.BatchNormalization(momentum=0.99, name="bn")(h)
     model = keras.Model(inp, out)
     batches = [rng.normal(size=(40, 6)).astype("float32") + 2 for _ in range(3)]
-    assert training.has_dropout_and_batch_norm(model)
-    assert training.recalibrate_batch_norm(model, iter(batches)) == 3
+    assert recipes.has_dropout_and_batch_norm(model)
+    assert recipes.recalibrate_batch_norm(model, iter(batches)) == 3
     pre = [model.get_layer("dense")(b).numpy() for b in batches]  # dropout off
     bn = model.get_layer("bn")
     np.testing.assert_allclose(bn.moving_mean.numpy(), np.mean([p.mean(0) for p in pre], 0),
@@ -121,9 +123,9 @@ def test_fit_recalibrates_before_validation(rng):
     x = rng.normal(size=(256, 8)).astype("float32")
     y = (x @ rng.normal(size=8)).astype("float32")
     train = tf.data.Dataset.from_tensor_slices((x, y)).batch(64)
-    cfg = training.resolve_training({"epochs": 1, "verbose": 0}, "linear", False)
-    training.compile_model(model, cfg)
-    training.fit(model, train, train, cfg)
+    cfg = recipes.resolve_training({"epochs": 1, "verbose": 0}, "linear", False)
+    recipes.compile_model(model, cfg)
+    recipes.fit(model, train, train, cfg)
     bn = model.get_layer("bn")
     mean = bn.moving_mean.numpy()
     expected = model.get_layer("d1")(x).numpy().mean(0)  # 512 examples > 256: all batches

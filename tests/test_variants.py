@@ -590,7 +590,7 @@ def run_dir(sim, tmp_path_factory):
     (d / "config.yaml").write_text(yaml.safe_dump(config))
     probs = planted_probabilities(CREB1)
     pwm_model(2500, probs, "epigenome", (2500, 7)).save(d / "model.keras")
-    from kerasgene import runs
+    from kerasgene.train import runs
 
     runs.record_run(d)  # a hand-made model: `variants` needs the run's completion record
     with Genome(out / "genome.fa") as genome:
@@ -704,7 +704,7 @@ def test_truth_window_starts_match_window_sequence(sim):
 def test_cli_deeprage_run_against_chosen_conditions(sim, tmp_path, capsys):
     """A DeepRAGE run on promoters.fa: CHROM is the promoter record, the row holds the
     mean over --conditions."""
-    from kerasgene import runs
+    from kerasgene.train import runs
 
     out, truth = sim
     y = "yeast/"
@@ -757,7 +757,7 @@ def test_cli_histone_kmer_run(sim, tmp_path, capsys):
     AAA counts, so an insertion of A's raises it by the recount in the oriented window."""
     from keras import layers
 
-    from kerasgene import runs
+    from kerasgene.train import runs
 
     out, _ = sim
     marks = ["H3K27me3", "H3K36me3", "H3K4me1", "H3K4me3", "H3K9me3"]

@@ -117,7 +117,7 @@ def choose_subsets(track_names: Sequence[str], names: Sequence[str] | None = Non
 
 def ablation_dir(config: Mapping, out: str | Path | None = None) -> Path:
     """``out``, or ``RUN_DIR/ablation`` of the config."""
-    from kerasgene.runs import run_dir
+    from kerasgene.train.runs import run_dir
 
     return Path(out) if out else run_dir(dict(config)) / "ablation"
 
@@ -173,10 +173,10 @@ def run_ablation(config: dict, subsets: Sequence[str] | None = None,
     import keras
     import pandas as pd
 
-    from kerasgene import runs
     from kerasgene._io import write_atomic
     from kerasgene.explain import plots as P
     from kerasgene.explain.knockout import ablation_table
+    from kerasgene.train import runs
 
     if runs.DATASET_TASK.get(config.get("task")) != "isegnet":
         raise ConfigError(f"task: the ablation retrains iSEGnet (task isegnet), got "

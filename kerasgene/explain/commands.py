@@ -5,7 +5,7 @@
 reads the model of a complete run (its ``run.json`` completion record; a run killed or
 failed during training is refused) and the prepared dataset as that model was trained
 on it (``training.inputs`` of the run's record: an ablation run gets its subset of
-inputs and tracks; :func:`kerasgene.runs.run_dataset`), and writes into
+inputs and tracks; :func:`kerasgene.train.runs.run_dataset`), and writes into
 ``RUN_DIR/explain/`` (or ``--out``), per task:
 
 - **isegnet** (``ig``, ``motifs``): ``ig_summary.tsv`` (per gene: prediction, F(x) −
@@ -113,8 +113,8 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 def run_explain_command(args: argparse.Namespace) -> int:
     """Entry point of ``kerasgene explain``."""
-    from kerasgene import runs
     from kerasgene.config import load_config
+    from kerasgene.train import runs
 
     config = load_config(args.config, args.overrides)
     task = config.get("task")
@@ -148,9 +148,9 @@ def run_explain_command(args: argparse.Namespace) -> int:
 
 
 def load_run_model(run: Path):
-    """The model of a complete run (:func:`kerasgene.runs.load_run`), loaded in Keras'
+    """The model of a complete run (:func:`kerasgene.train.runs.load_run`), loaded in Keras'
     safe mode."""
-    from kerasgene.runs import load_run
+    from kerasgene.train.runs import load_run
 
     return load_run(run)[0]
 

@@ -65,10 +65,10 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 def run_variants_command(args: argparse.Namespace) -> int:
     """Entry point of ``kerasgene variants``."""
-    from kerasgene import runs
     from kerasgene.config import load_config
     from kerasgene.explain import variants as V
     from kerasgene.explain.attribution import input_names
+    from kerasgene.train import runs
 
     run = Path(args.run)
     variants = V.read_vcf(args.vcf)

@@ -33,6 +33,7 @@ from kerasgene.models.deeprage import deeprage_concat, deeprage_rnn, deeprage_te
 from kerasgene.models.histone_fcn import ensemble_members, histone_fcn, histone_fcn_ensemble
 from kerasgene.models.isegnet import isegnet
 from kerasgene.models.linear import linear
+from kerasgene.models.losses import masked_mse, rmse
 
 REGISTRY: dict[str, Callable[..., keras.Model]] = {
     "isegnet": isegnet,
@@ -63,7 +64,9 @@ __all__ = [
     "hyperparameters",
     "isegnet",
     "linear",
+    "masked_mse",
     "names",
+    "rmse",
 ]
 
 
@@ -123,7 +126,7 @@ def build(name: str, **hparams: Any) -> keras.Model:
 
 def load_model(path: str | os.PathLike, *, compile: bool = False) -> keras.Model:
     """Load a ``.keras`` file in Keras' safe mode (no code from the file runs), with
-    kerasgene's custom layer registered — and its losses when ``compile`` is true.
+    kerasgene's custom layers and losses (:mod:`kerasgene.models.losses`) registered.
 
     Raises
     ------
@@ -133,13 +136,11 @@ def load_model(path: str | os.PathLike, *, compile: bool = False) -> keras.Model
     path = Path(path)
     if not path.is_file():
         raise InputFileError(f"{path}: no such model file (a .keras file from `kerasgene train`)")
-    if compile:
-        import kerasgene.training  # noqa: F401  (registers masked_mse, rmse)
     try:
         return keras.models.load_model(path, safe_mode=True, compile=compile)
     except Exception as err:  # Keras raises ValueError / TypeError / OSError variants
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise InputFileError(f"{path}: cannot load Keras model ({first})") from None
+        reason = " ".join(str(err).split()) or type(err).__name__
+        raise InputFileError(f"{path}: cannot load Keras model ({reason})") from None
 
 
 def _shapes(tensors) -> dict[str, tuple]:

@@ -4,7 +4,7 @@ regression on the flattened inputs of any task.
 A later study found that a 12-parameter linear model (``reduce="mean"`` on DeepChrome's
 100 × 5 input: 5 mean marks × 2 classes + 2 biases) matches DeepChrome, so every task
 reports one beside its deep model. Being Keras models, they train, export and serve
-like the deep ones; scikit-learn versions live in ``kerasgene.baselines``.
+like the deep ones; scikit-learn versions live in ``kerasgene.train.baselines``.
 """
 
 from __future__ import annotations

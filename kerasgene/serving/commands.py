@@ -102,7 +102,7 @@ def register(subparsers) -> None:
 def find_model(run: Path) -> tuple[Path, dict | None]:
     """``(model file, completion record or None)`` of ``--run``.
 
-    A directory must be a complete run (:func:`kerasgene.runs.check_run`); its record
+    A directory must be a complete run (:func:`kerasgene.train.runs.check_run`); its record
     names the model. A file must be a ``.keras`` model that is neither a temporary, nor a
     ``checkpoint.keras``, nor inside a run directory (a folder with ``config.yaml`` or
     ``run.json``) other than as the recorded model of a complete run.
@@ -113,7 +113,7 @@ def find_model(run: Path) -> tuple[Path, dict | None]:
         one line naming the path and why it is refused.
     """
     from kerasgene._io import is_temporary
-    from kerasgene.runs import RUN_RECORD, check_run
+    from kerasgene.train.runs import RUN_RECORD, check_run
 
     if run.is_dir():
         record = check_run(run)

@@ -154,7 +154,7 @@ def export(
         layer; stored verbatim under ``"preprocessing"`` in ``assets/kerasgene.json``.
     run : dict, optional
         The completion record of the run the model comes from
-        (:func:`kerasgene.runs.check_run`), stored under ``"run"`` (provenance: time,
+        (:func:`kerasgene.train.runs.check_run`), stored under ``"run"`` (provenance: time,
         kerasgene version, model SHA-256, training inputs).
 
     Returns

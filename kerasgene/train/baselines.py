@@ -112,9 +112,9 @@ def run_baselines(
     Returns
     -------
     dict
-        name → metrics dict (:func:`kerasgene.training.evaluate_predictions`).
+        name → metrics dict (:func:`kerasgene.metrics.evaluate_predictions`).
     """
-    from kerasgene.training import evaluate_predictions
+    from kerasgene.metrics import evaluate_predictions
 
     results = {}
     for name in names:

@@ -45,10 +45,10 @@ from pathlib import Path
 import keras
 import numpy as np
 import tensorflow as tf
-from scipy import stats
 
 from kerasgene.config import Spec
 from kerasgene.errors import ConfigError
+from kerasgene.models.losses import masked_mse, rmse
 
 log = logging.getLogger(__name__)
 
@@ -98,26 +98,6 @@ def get_strategy(name: str = "default") -> tf.distribute.Strategy:
 
 
 # ----------------------------------------------------------------------------- losses
-@keras.saving.register_keras_serializable(package="kerasgene")
-def masked_mse(y_true, y_pred):
-    """Mean squared error over targets that are non-zero (chromatin imputation).
-
-    Returns one value per example; examples whose targets are all zero contribute 0.
-    """
-    y_true = keras.ops.cast(y_true, y_pred.dtype)
-    mask = keras.ops.cast(keras.ops.not_equal(y_true, 0), y_pred.dtype)
-    err = keras.ops.square(y_true - y_pred) * mask
-    axes = list(range(1, len(y_pred.shape)))
-    return keras.ops.sum(err, axis=axes) / keras.ops.maximum(keras.ops.sum(mask, axis=axes), 1.0)
-
-
-@keras.saving.register_keras_serializable(package="kerasgene")
-def rmse(y_true, y_pred):
-    """Root mean squared error of the batch (the imputation paper's dense-network loss)."""
-    y_true = keras.ops.cast(y_true, y_pred.dtype)
-    return keras.ops.sqrt(keras.ops.mean(keras.ops.square(y_true - y_pred)) + 1e-12)
-
-
 LOSSES: dict[str, Callable | str] = {
     "mse": "mse", "masked_mse": masked_mse, "rmse": rmse,
     "crossentropy": "sparse_categorical_crossentropy",
@@ -322,49 +302,3 @@ def fit(model: keras.Model, train, valid, cfg: dict, run_dir: Path | None = None
 
 
 # ----------------------------------------------------------------------------- metrics
-def regression_metrics(y_true, y_pred) -> dict[str, float]:
-    """R², Pearson r, Spearman ρ and MSE of flattened predictions."""
-    y_true = np.asarray(y_true, dtype=np.float64).ravel()
-    y_pred = np.asarray(y_pred, dtype=np.float64).ravel()
-    resid = np.sum((y_true - y_pred) ** 2)
-    total = np.sum((y_true - y_true.mean()) ** 2)
-    constant = np.std(y_pred) == 0 or np.std(y_true) == 0
-    return {
-        "r2": float(1 - resid / total) if total > 0 else float("nan"),
-        "pearson": float("nan") if constant else float(stats.pearsonr(y_true, y_pred)[0]),
-        "spearman": float("nan") if constant else float(stats.spearmanr(y_true, y_pred)[0]),
-        "mse": float(resid / len(y_true)),
-        "n": int(len(y_true)),
-    }
-
-
-def classification_metrics(y_true, proba) -> dict:
-    """Accuracy, AUROC/AUPRC (binary, or one-vs-rest macro) and the confusion matrix."""
-    from sklearn.metrics import average_precision_score, confusion_matrix, roc_auc_score
-
-    y_true = np.asarray(y_true).astype(int).ravel()
-    proba = np.asarray(proba, dtype=np.float64).reshape(len(y_true), -1)
-    n_classes = proba.shape[1]
-    pred = proba.argmax(axis=1)
-    out = {"accuracy": float((pred == y_true).mean()), "n": int(len(y_true)),
-           "confusion": confusion_matrix(y_true, pred, labels=list(range(n_classes))).tolist()}
-    present = np.unique(y_true)
-    if len(present) == n_classes:
-        if n_classes == 2:
-            out["auroc"] = float(roc_auc_score(y_true, proba[:, 1]))
-            out["auprc"] = float(average_precision_score(y_true, proba[:, 1]))
-        else:
-            onehot = np.eye(n_classes)[y_true]
-            out["auroc"] = float(roc_auc_score(onehot, proba, average="macro"))
-            out["auprc"] = float(average_precision_score(onehot, proba, average="macro"))
-    return out
-
-
-def evaluate_predictions(y_true, y_pred, classification: bool) -> dict:
-    """Metrics for one split, regression or classification."""
-    return classification_metrics(y_true, y_pred) if classification else regression_metrics(y_true, y_pred)
-
-
-def steps_for(n_examples: int, batch_size: int) -> int:
-    """Number of batches that cover ``n_examples``."""
-    return max(1, math.ceil(n_examples / batch_size))

@@ -34,8 +34,8 @@ size and SHA-256), so an untrained or half-written model never reaches them.
 Configuration keys beyond the dataset's (``kerasgene.config`` lists the sections)::
 
     model: {name: isegnet, hparams: {k1: 16}}   # registry name and builder arguments
-    training: {...}                             # kerasgene.training
-    baselines: [ridge, random_forest]           # kerasgene.baselines, on flattened inputs
+    training: {...}                             # kerasgene.train.recipes
+    baselines: [ridge, random_forest]           # kerasgene.train.baselines, on flattened inputs
     controls: [shuffled]                        # listed under ``training.controls``
 
 More ``training`` keys read here: ``factorized`` (DeepRAGE-C/TP on gene × condition
@@ -70,17 +70,18 @@ from kerasgene._io import (
     write_atomic,
     write_json,
 )
-from kerasgene.baselines import BASELINES
 from kerasgene.config import Spec
 from kerasgene.datasets.dropped import FILENAME as DROPPED_FILE
 from kerasgene.errors import ConfigError, InputFileError, KerasgeneError
+from kerasgene.metrics import evaluate_predictions, regression_metrics
+from kerasgene.train.baselines import BASELINES
 
 log = logging.getLogger(__name__)
 
 #: Task of a run config → dataset builder task.
 DATASET_TASK = {"isegnet": "isegnet", "deeprage": "deeprage", "chromatin": "chromatin",
                 "histone": "histone", "histone_fcn": "histone", "deepchrome": "histone"}
-#: Extra keys of the ``training`` section handled here rather than by kerasgene.training.
+#: Extra keys of the ``training`` section handled here rather than by kerasgene.train.recipes.
 RUN_TRAINING_KEYS = {"controls": [], "factorized": False, "genes_per_block": 32,
                      "conditions_per_block": 32, "baseline_max_examples": 5_000,
                      "control_epochs": None, "inputs": None}
@@ -125,7 +126,7 @@ def check_config(config: Mapping, *, train: bool = False, light: bool = False) -
     """Check a run configuration before anything is written.
 
     Checked: the type of every top-level value (:data:`TOP_LEVEL_SPECS`), that
-    ``data_dir`` is a directory, every ``training`` key (:data:`kerasgene.training.TRAINING_SPECS`
+    ``data_dir`` is a directory, every ``training`` key (:data:`kerasgene.train.recipes.TRAINING_SPECS`
     and :data:`RUN_TRAINING_SPECS`: ``epochs: ten``, ``batch_size: 0``, ``epochs: -1`` and
     unknown keys are errors) and the ``model`` section (a registry name; ``hparams`` among
     the builder's arguments, each of its default's type). ``data`` is checked by its
@@ -159,7 +160,7 @@ def check_config(config: Mapping, *, train: bool = False, light: bool = False) -
     if light:
         _config.check_section(extra, RUN_TRAINING_SPECS, "training")
     else:
-        from kerasgene.training import TRAINING_SPECS
+        from kerasgene.train.recipes import TRAINING_SPECS
 
         _config.check_section(section, {**TRAINING_SPECS, **RUN_TRAINING_SPECS}, "training")
     if extra.get("factorized") and extra.get("inputs") is not None:
@@ -442,18 +443,18 @@ def label_mean(dataset, split, seed: int = 0, max_examples: int = 2000) -> float
 def _fit_one(model, model_name: str, dataset, train_idx, valid_idx, tsection: dict,
              out_dir: Path, seed: int):
     """Compile ``model`` with the paper's recipe and fit it on example indices."""
-    from kerasgene import training
+    from kerasgene.train import recipes
 
-    tcfg = training.resolve_training(tsection, model_name, is_classification(dataset))
-    training.compile_model(model, tcfg)
+    tcfg = recipes.resolve_training(tsection, model_name, is_classification(dataset))
+    recipes.compile_model(model, tcfg)
     if tcfg["init_output_bias"] and not is_classification(dataset):
-        training.init_output_bias(model, label_mean(dataset, train_idx, seed))
+        recipes.init_output_bias(model, label_mean(dataset, train_idx, seed))
     bs = tcfg["batch_size"]
     # with an epoch cap the stream repeats, so later epochs never run out of batches
     train = dataset.to_tf_dataset(train_idx, bs, shuffle=True, seed=seed,
                                   repeat=tcfg["steps_per_epoch"] is not None)
     valid = dataset.to_tf_dataset(valid_idx, bs)
-    history = training.fit(model, train, valid, tcfg, out_dir)
+    history = recipes.fit(model, train, valid, tcfg, out_dir)
     # the best weights are restored in memory; the checkpoint only guarded the fit
     (out_dir / "checkpoint.keras").unlink(missing_ok=True)
     return history
@@ -461,20 +462,20 @@ def _fit_one(model, model_name: str, dataset, train_idx, valid_idx, tsection: di
 
 def _fit_factorized(model, model_name: str, dataset, tsection: dict, extra: dict,
                     out_dir: Path, seed: int):
-    """DeepRAGE-C or -TP on gene × condition blocks (:mod:`kerasgene.factorized`), with the
-    paper's optimizer and the callbacks of :func:`kerasgene.training.make_callbacks` done by
+    """DeepRAGE-C or -TP on gene × condition blocks (:mod:`kerasgene.train.block_trainer`), with the
+    paper's optimizer and the callbacks of :func:`kerasgene.train.recipes.make_callbacks` done by
     hand: learning rate ×0.5 after ``reduce_lr_patience`` epochs without a better
     validation R², early stopping after ``patience``, best weights restored."""
     import keras
     import pandas as pd
 
-    from kerasgene import training
-    from kerasgene.factorized import FactorizedPairTrainer
+    from kerasgene.train import recipes
+    from kerasgene.train.block_trainer import FactorizedPairTrainer
 
-    tcfg = training.resolve_training(tsection, model_name, False)
-    optimizer = training.OPTIMIZERS[tcfg["optimizer"]](learning_rate=tcfg["learning_rate"])
+    tcfg = recipes.resolve_training(tsection, model_name, False)
+    optimizer = recipes.OPTIMIZERS[tcfg["optimizer"]](learning_rate=tcfg["learning_rate"])
     if tcfg["init_output_bias"]:
-        training.init_output_bias(model, label_mean(dataset, "train", seed))
+        recipes.init_output_bias(model, label_mean(dataset, "train", seed))
     trainer = FactorizedPairTrainer(model, optimizer)
     g, c = extra["genes_per_block"], extra["conditions_per_block"]
     best, best_weights, wait, plateau, rows = -np.inf, model.get_weights(), 0, 0, []
@@ -486,7 +487,7 @@ def _fit_factorized(model, model_name: str, dataset, tsection: dict, extra: dict
         loss = trainer.train_epoch(dataset.grouped_batches("train", g, c, shuffle=True,
                                                            seed=seed, epoch=epoch))
         y, pred = trainer.predict_blocks(dataset.grouped_batches("valid", g, c))
-        r2 = training.regression_metrics(y, pred)["r2"]
+        r2 = regression_metrics(y, pred)["r2"]
         lr = float(optimizer.learning_rate.numpy())
         rows.append({"epoch": epoch, "learning_rate": lr, "loss": loss, "val_r2": r2})
         progress.update(1, [("loss", loss), ("val_r2", r2)], finalize=True)
@@ -514,28 +515,28 @@ def _shuffled_control(config: dict, dataset, tsection: dict, out_dir: Path, seed
     """
     import tensorflow as tf
 
-    from kerasgene import training
+    from kerasgene.train import recipes
 
     name = config["model"]["name"]
     model = build_model(config, dataset)
-    tcfg = training.resolve_training(tsection, name, is_classification(dataset))
+    tcfg = recipes.resolve_training(tsection, name, is_classification(dataset))
     if epochs is not None:
         tcfg["epochs"] = min(int(epochs), tcfg["epochs"])
-    training.compile_model(model, tcfg)
+    recipes.compile_model(model, tcfg)
     rng = np.random.default_rng(seed)
     x, y = dataset.arrays_for("train")
     y = rng.permutation(y)
     if tcfg["init_output_bias"] and not is_classification(dataset):
-        training.init_output_bias(model, float(np.mean(y)))
+        recipes.init_output_bias(model, float(np.mean(y)))
     xv, yv = dataset.arrays_for("valid")
     yv = rng.permutation(yv)
     bs = tcfg["batch_size"]
     train = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(y), seed=seed).batch(bs)
     valid = tf.data.Dataset.from_tensor_slices((xv, yv)).batch(bs)
-    training.fit(model, train, valid, tcfg, out_dir)
+    recipes.fit(model, train, valid, tcfg, out_dir)
     (out_dir / "checkpoint.keras").unlink(missing_ok=True)
     y_test, pred = predict_split(model, dataset, "test")
-    return training.evaluate_predictions(y_test, pred, is_classification(dataset))
+    return evaluate_predictions(y_test, pred, is_classification(dataset))
 
 
 def predict_split(model, dataset, split, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
@@ -555,7 +556,7 @@ def predict_split(model, dataset, split, batch_size: int = 256) -> tuple[np.ndar
 
 
 def _baseline_arrays(dataset, split: str, max_examples: int, seed: int):
-    from kerasgene.baselines import flatten_inputs
+    from kerasgene.train.baselines import flatten_inputs
 
     idx = dataset.split_indices(split)
     if len(idx) > max_examples:
@@ -577,7 +578,7 @@ def train(config: dict, *, force_prepare: bool = False, dataset=None) -> Path:
     run directory is touched, ``run.json`` is written last, and a failed attempt removes
     what it wrote.
     """
-    from kerasgene import training
+    from kerasgene.train import recipes
 
     check_config(config, train=True)
     seed = int(config.get("seed", 0))
@@ -587,8 +588,8 @@ def train(config: dict, *, force_prepare: bool = False, dataset=None) -> Path:
             dataset = prepare(config, force=force_prepare)
         dataset = training_inputs(config, dataset)
         tsection, extra = _split_training(config.get("training"))
-        strategy = training.get_strategy((tsection or {}).get("strategy", "default"))
-        training.set_seed(seed)
+        strategy = recipes.get_strategy((tsection or {}).get("strategy", "default"))
+        recipes.set_seed(seed)
         with strategy.scope():
             model = build_model(config, dataset)
         constants = preprocessing_constants(dataset)  # fails now, not after training
@@ -650,7 +651,7 @@ def _train_run(config: dict, dataset, model, strategy, tsection: dict, extra: di
         metrics["controls"] = {"shuffled": control}
     names = config.get("baselines") or []
     if names:
-        from kerasgene.baselines import run_baselines
+        from kerasgene.train.baselines import run_baselines
 
         cap = int(extra["baseline_max_examples"])
         metrics["baselines"] = run_baselines(
@@ -736,17 +737,16 @@ def transform_record(samples: list, track: str) -> dict | None:
 
 def predict_metrics(model, dataset, split: str) -> dict:
     """Metrics of ``model`` on one split."""
-    from kerasgene import training
 
     y, pred = predict_split(model, dataset, split)
-    return training.evaluate_predictions(y, pred, is_classification(dataset))
+    return evaluate_predictions(y, pred, is_classification(dataset))
 
 
 def evaluate_model(model, dataset, out: Path) -> dict:
     """Test/valid metrics, predictions.tsv and the plots of a trained model."""
     import pandas as pd
 
-    from kerasgene import report, training
+    from kerasgene.train import figures
 
     classification = is_classification(dataset)
     metrics = {"model": model.name, "params": int(model.count_params())}
@@ -754,7 +754,7 @@ def evaluate_model(model, dataset, out: Path) -> dict:
         if not len(dataset.split_indices(split)):
             continue
         y, pred = predict_split(model, dataset, split)
-        metrics[split] = training.evaluate_predictions(y, pred, classification)
+        metrics[split] = evaluate_predictions(y, pred, classification)
         if split == "test":
             idx = dataset.split_indices("test")
             if len(dataset.index) == dataset.n_examples:  # one index row per example
@@ -768,14 +768,14 @@ def evaluate_model(model, dataset, out: Path) -> dict:
                 table["predicted"] = pred
             table.to_csv(out / "predictions.tsv", sep="\t", index=False)
             if classification:
-                report.plot_confusion(np.array(metrics[split]["confusion"]), out / "confusion.png")
+                figures.plot_confusion(np.array(metrics[split]["confusion"]), out / "confusion.png")
             else:
-                report.plot_scatter(y, pred, out / "predicted_vs_observed.png",
+                figures.plot_scatter(y, pred, out / "predicted_vs_observed.png",
                                     title=f"{model.name}: test R² = {metrics[split]['r2']:.3f}")
     for hist in sorted(out.glob("**/history.csv")):
         if hist.parent.name == "control_shuffled":
             continue
-        report.plot_history(pd.read_csv(hist), hist.with_name("loss.png"), title=hist.parent.name)
+        figures.plot_history(pd.read_csv(hist), hist.with_name("loss.png"), title=hist.parent.name)
     return metrics
 
 
