@@ -118,8 +118,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from kerasgene.demo import run_demo
 
-    tasks = args.tasks.split(",") if args.tasks else None
-    run_demo(Path(args.out), seed=args.seed, scale=args.scale, tasks=tasks)
+    names = args.systems.split(",") if args.systems else None
+    run_demo(Path(args.out), seed=args.seed, scale=args.scale, names=names)
     return 0
 
 
@@ -159,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="demo_out", help="output directory")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--scale", choices=["small", "medium"], default="small")
-    p.add_argument("--tasks", help="comma-separated subset of isegnet,deeprage,chromatin,histone_fcn")
+    p.add_argument("--systems", help="comma-separated subset of isegnet,deeprage,chromatin,histone_fcn")
     p.set_defaults(func=_cmd_demo)
     return parser
 

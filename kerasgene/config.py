@@ -2,7 +2,7 @@
 
 A run configuration has these top-level sections (each documented where it is used)::
 
-    task: isegnet            # isegnet | deeprage | chromatin | histone | deepchrome
+    system: isegnet          # kerasgene.systems: isegnet | deeprage | chromatin | histone_fcn | deepchrome
     seed: 0
     run_dir: runs/isegnet    # resolved config, model, history, metrics, plots
     data_dir: data           # base of relative paths in ``data`` (default: the cwd)
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import logging
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -38,7 +39,9 @@ import yaml
 from kerasgene._io import check_readable, write_yaml
 from kerasgene.errors import ConfigError, InputFileError
 
-TOP_LEVEL_KEYS = ("task", "seed", "run_dir", "data_dir", "data", "model", "training",
+log = logging.getLogger(__name__)
+
+TOP_LEVEL_KEYS = ("system", "seed", "run_dir", "data_dir", "data", "model", "training",
                   "baselines", "explain", "dataset_dir")
 
 
@@ -222,9 +225,14 @@ def load_config(path: str | os.PathLike, overrides: Iterable[str] = (),
         raise ConfigError(f"{path}: expected a mapping of sections at the top level")
     for override in overrides:
         apply_override(config, override)
+    if "task" in config and "system" not in config:
+        log.warning("%s: the key 'task' is now called 'system'; read as system: %s", path,
+                    config["task"])
+        config = {("system" if k == "task" else k): v for k, v in config.items()}
     check_keys(config, allowed_keys, str(path))
-    if "task" not in config:
-        raise ConfigError(f"{path}: missing required key 'task'")
+    if "system" not in config:
+        raise ConfigError(f"{path}: missing required key 'system' (the paper: one of "
+                          "kerasgene.systems.names())")
     return config
 
 

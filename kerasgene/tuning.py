@@ -2,12 +2,13 @@
 
 A :class:`BuilderHyperModel` maps keras-tuner hyperparameters to the keyword arguments of
 a registry builder (:func:`kerasgene.models.build`) and compiles the model with the
-paper's recipe (:mod:`kerasgene.train.recipes`); :class:`ISEGnetHyperModel` and
-:class:`DeepRAGEHyperModel` carry the two papers' grids. Every grid axis is an
+paper's recipe (:mod:`kerasgene.train.recipes`); without a ``tuning.space`` it searches the
+paper's grid, kept with its system (:attr:`kerasgene.systems.System.tuning`). Every grid
+axis is an
 ``hp.Choice``, an ``hp.Int``/``hp.Float`` with a ``step``, or an ``hp.Fixed``, so that
 ``keras_tuner.GridSearch`` enumerates exactly the grid:
 
-- iSEGnet (REFERENCE.md): k1 ∈ {16, 32, 64, 128} (k2 = 2·k1, the builder's default),
+- iSEGnet (paper §2.3): k1 ∈ {16, 32, 64, 128} (k2 = 2·k1, the builder's default),
   kernel length ∈ {20, 50, 100}, L2 ∈ {1e-4, 1e-2, 0.1, 1.0}, dropout ∈ {0.1, 0.3, 0.5}
   → 144 points.
 - DeepRAGE (paper §4.4): variant ∈ {concat, tensor, rnn} × optimizer ∈ {SGD (lr 0.01),
@@ -20,7 +21,7 @@ paper's recipe (:mod:`kerasgene.train.recipes`); :class:`ISEGnetHyperModel` and
 The grid YAML (``tuning/*.yaml``, read by ``kerasgene tune``) is a run configuration
 with a ``tuning`` section::
 
-    task: isegnet                  # dataset task (kerasgene.datasets)
+    system: isegnet                # kerasgene.systems (the dataset builder and grid)
     seed: 0
     data_dir: demo_out/data        # base of relative paths in `data`
     data: {...}                    # the dataset builder's keys, split included
@@ -94,7 +95,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import keras
 import keras_tuner as kt
@@ -105,7 +106,7 @@ from keras_tuner.src.engine import oracle as oracle_module
 from keras_tuner.src.engine import trial as trial_module
 from keras_tuner.src.tuners.gridsearch import GridSearchOracle
 
-from kerasgene import models
+from kerasgene import models, systems
 from kerasgene._io import to_plain, write_atomic, write_json
 from kerasgene.config import check_keys, like_default, yaml_number_hint
 from kerasgene.errors import ConfigError, InputFileError, KerasgeneError
@@ -113,26 +114,21 @@ from kerasgene.train import recipes
 
 log = logging.getLogger(__name__)
 
-#: iSEGnet grid (REFERENCE.md; paper §2.3): 4 × 3 × 4 × 3 = 144 points.
-ISEGNET_GRID: dict[str, Any] = {
-    "k1": [16, 32, 64, 128],
-    "kernel_length": [20, 50, 100],
-    "l2": [1e-4, 1e-2, 0.1, 1.0],
-    "dropout": [0.1, 0.3, 0.5],
-}
-#: DeepRAGE grid (paper §4.4): 3 variants × 2 optimizers (learning rate paired), per task.
-DEEPRAGE_GRID: dict[str, Any] = {
-    "variant": ["concat", "tensor", "rnn"],
-    "optimizer": ["sgd", "adam"],
-    "learning_rate": {"by": "optimizer", "values": {"sgd": 0.01, "adam": 0.001}},
-}
-DEEPRAGE_TASKS = ("regression", "classification")
+def family(name: str) -> dict[str, str]:
+    """``variant`` value → registry model of a system searched over its variants (DeepRAGE's
+    ``{"concat": "deeprage_concat", ...}``), empty for any other name."""
+    if name in systems.names() and systems.get(name).tuning is not None:
+        return dict(systems.get(name).tuning.family)
+    return {}
 
-#: Model families whose builder is chosen by the ``variant`` axis.
-FAMILIES: dict[str, dict[str, str]] = {
-    "deeprage": {"concat": "deeprage_concat", "tensor": "deeprage_tensor",
-                 "rnn": "deeprage_rnn"},
-}
+
+def paper_space(name: str) -> Mapping[str, Any] | None:
+    """The paper's grid (:attr:`kerasgene.systems.TuningEntry.space`) of a system or of the
+    system a registry model belongs to; None when the paper gave none."""
+    system = systems.get(name) if name in systems.names() else systems.for_model(name)
+    return None if system.tuning is None else system.tuning.space
+
+
 #: Axes that are not builder arguments.
 SEARCH_ARGUMENTS = ("variant", "optimizer", "learning_rate", "task")
 TASKS = ("regression", "classification")
@@ -304,9 +300,9 @@ class BuilderHyperModel(kt.HyperModel):
 
     Parameters
     ----------
-    model : registry name (``kerasgene.models.names()``) or a family of :data:`FAMILIES`
-        (``"deeprage"``: the ``variant`` axis picks the builder)
-    space : ``{name: YAML space entry}`` (default: the class's paper grid); names are
+    model : registry name (``kerasgene.models.names()``) or a system searched over its
+        variants (:func:`family`; ``"deeprage"``: the ``variant`` axis picks the builder)
+    space : ``{name: YAML space entry}`` (default: the paper's grid, :func:`paper_space`); names are
         builder arguments (checked with ``inspect.signature``) or ``optimizer``,
         ``learning_rate``, ``variant``
     fixed : builder arguments held fixed (e.g. ``seq_len`` from the dataset)
@@ -321,28 +317,25 @@ class BuilderHyperModel(kt.HyperModel):
     returns the metrics of the best epoch plus ``epochs`` (run) and ``best_epoch``.
     """
 
-    default_model: ClassVar[str | None] = None
-    default_space: ClassVar[Mapping | None] = None
-
     def __init__(self, model: str | None = None, space: Mapping | None = None,
                  fixed: Mapping | None = None, *, task: str = "regression",
                  training: Mapping | None = None, objective: str | None = None,
                  direction: str | None = None, seed: int = 0, name: str | None = None):
-        model = model or self.default_model
         if model is None:
             raise ConfigError("model.name: required")
         super().__init__(name=name or f"{model}_grid", tunable=True)
         self.model_name = model
-        if model in FAMILIES:
-            self.variants = dict(FAMILIES[model])
+        families = [n for n in systems.names() if family(n)]
+        if family(model):
+            self.variants = family(model)
         elif model in models.names():
             self.variants = {model: model}
         else:
-            near = difflib.get_close_matches(model, list(models.names()) + list(FAMILIES), n=1)
+            near = difflib.get_close_matches(model, [*models.names(), *families], n=1)
             hint = f"; did you mean {near[0]!r}?" if near else ""
             raise ConfigError(f"model.name: unknown model {model!r}{hint} (expected one of "
-                              f"{', '.join([*models.names(), *FAMILIES])})")
-        space = self.default_space if space is None else space
+                              f"{', '.join([*models.names(), *families])})")
+        space = paper_space(model) if space is None else space
         if space is None:
             raise ConfigError(f"tuning.space: required for {model} (no paper grid)")
         self.axes = parse_space(space)
@@ -581,27 +574,6 @@ def _check_type(where: str, value: Any, default: Any, builders: str,
                           f"{type(default).__name__}, like the default {default!r})"
                           f"{yaml_number_hint([value])}; valid builder arguments: "
                           f"{', '.join(valid)}")
-
-
-class ISEGnetHyperModel(BuilderHyperModel):
-    """iSEGnet with the paper's 144-point grid (k1, kernel length, L2, dropout); k2 = 2·k1."""
-
-    default_model = "isegnet"
-    default_space = ISEGNET_GRID
-
-
-class DeepRAGEHyperModel(BuilderHyperModel):
-    """DeepRAGE: variant × optimizer (learning rate paired as in the paper) for one task;
-    the paper's grid is this space for both tasks (:data:`DEEPRAGE_TASKS`)."""
-
-    default_model = "deeprage"
-    default_space = DEEPRAGE_GRID
-
-
-#: HyperModel class per model name (a name not listed uses :class:`BuilderHyperModel`).
-HYPERMODELS: dict[str, type[BuilderHyperModel]] = {
-    "isegnet": ISEGnetHyperModel, "deeprage": DeepRAGEHyperModel,
-}
 
 
 def best_epoch_metrics(history: Mapping[str, Sequence[float]], objective: str,
@@ -906,10 +878,9 @@ def hypermodels_from_config(config: Mapping) -> list[tuple[str, BuilderHyperMode
     tuning = _tuning_section(config)
     model = dict(config.get("model") or {})
     check_keys(model, ("name", "hparams"), "model")
-    name = model.get("name") or config.get("task")
+    name = model.get("name") or config.get("system")
     tasks, _, space = _tasks_of(config, tuning)
     fixed = {k: v for k, v in (model.get("hparams") or {}).items() if k != "task"}
-    cls = HYPERMODELS.get(name, BuilderHyperModel)
     out = []
     for task in tasks:
         objective = tuning.get("objective")
@@ -922,7 +893,7 @@ def hypermodels_from_config(config: Mapping) -> list[tuple[str, BuilderHyperMode
                 objective = objective.get(task)
         training_section = {k: v for k, v in (config.get("training") or {}).items()
                             if k != "inputs"}  # applied to the dataset (open_dataset)
-        hm = cls(name, space or None, fixed, task=task,
+        hm = BuilderHyperModel(name, space or None, fixed, task=task,
                  training={"verbose": 0, **training_section},
                  objective=objective, direction=direction, seed=int(config.get("seed") or 0))
         hm.run_eagerly = bool(tuning["run_eagerly"])
@@ -948,7 +919,7 @@ def plan_search(config: Mapping, *, dataset=None, validate: bool = True) -> list
     tuning = _tuning_section(config)
     ds = dataset if dataset is not None else open_dataset(config)
     _, per_task, _ = _tasks_of(config, tuning)
-    model_name = (config.get("model") or {}).get("name") or config["task"]
+    model_name = (config.get("model") or {}).get("name") or config["system"]
     base_name = tuning["project_name"] or f"{model_name}_grid"
     directory = Path(tuning["directory"])
     plans = []

@@ -39,7 +39,7 @@ def write_world(d: Path) -> dict:
     write_bigwig(d / "wgbs.bw", sizes, wgbs)
     pd.DataFrame(tpm, columns=["gene_id", "s1"]).to_csv(d / "tpm.tsv", sep="\t", index=False)
     config = {
-        "task": "isegnet", "seed": 0, "data_dir": str(d), "run_dir": str(d / "run"),
+        "system": "isegnet", "seed": 0, "data_dir": str(d), "run_dir": str(d / "run"),
         "data": {"gtf": "genes.gtf", "fasta": "genome.fa",
                  "samples": [{"name": "s1", "expression": "tpm.tsv", "expression_column": "s1",
                               "tracks": {"DNase": {"path": "dnase.bw", "transform": DNASE},

@@ -51,7 +51,7 @@ def _world(d: Path) -> dict:
         write_bigwig(d / f"{t}.bw", sizes, signal[t])
     pd.DataFrame(tpm, columns=["gene_id", "s1"]).to_csv(d / "tpm.tsv", sep="\t", index=False)
     return {
-        "task": "isegnet", "seed": 0, "run_dir": str(d / "run"),
+        "system": "isegnet", "seed": 0, "run_dir": str(d / "run"),
         "dataset_dir": str(d / "dataset"),
         "data": {"gtf": str(d / "genes.gtf"), "fasta": str(d / "genome.fa"),
                  "samples": [{"name": "s1", "expression": str(d / "tpm.tsv"),
@@ -219,5 +219,5 @@ def test_ablate_and_train_reject_unknown_names(world, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err == ("kerasgene: error: training.inputs.epigenome: unknown channel(s) ['Foo']; "
                    "valid: DNase, H3K4me3, H3K27me3\n")
-    with pytest.raises(ConfigError, match="task: the ablation retrains iSEGnet"):
-        run_ablation({"task": "histone_fcn", "data": {}})
+    with pytest.raises(ConfigError, match="system: the ablation retrains iSEGnet"):
+        run_ablation({"system": "histone_fcn", "data": {}})

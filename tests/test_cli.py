@@ -23,14 +23,14 @@ def test_missing_config_is_one_line_exit_2(tmp_path, capsys):
 
 def test_misspelt_key_names_the_nearest(tmp_path, capsys):
     cfg = tmp_path / "c.yaml"
-    cfg.write_text("task: isegnet\ntrainig: {epochs: 2}\n")
+    cfg.write_text("system: isegnet\ntrainig: {epochs: 2}\n")
     assert main(["prepare", "--config", str(cfg)]) == 2
     assert "unknown key 'trainig'; did you mean 'training'?" in capsys.readouterr().err
 
 
 def test_bad_override_and_debug_traceback(tmp_path, capsys):
     cfg = tmp_path / "c.yaml"
-    cfg.write_text("task: isegnet\n")
+    cfg.write_text("system: isegnet\n")
     assert main(["prepare", "--config", str(cfg), "epochs"]) == 2
     assert "expected KEY=VALUE" in capsys.readouterr().err
     with pytest.raises(ConfigError):

@@ -57,8 +57,8 @@ def _fails(capsys, world, tmp_path, *overrides, command="train", config=None):
     ("training.monitor=val_r3", "training.monitor: expected one of val_r2, val_loss, "
                                 "val_accuracy, r2, loss, accuracy or null, got 'val_r3'"),
     ("seed=-1", "seed: expected an integer >= 0 and <= 4294967295, got -1"),
-    ("task=isegnt", "task: expected one of isegnet, deeprage, chromatin, histone, histone_fcn, "
-                    "deepchrome, got 'isegnt'"),
+    ("system=isegnt", "system: unknown system 'isegnt'; did you mean 'isegnet'? (expected one "
+                      "of isegnet, deeprage, chromatin, histone_fcn, deepchrome)"),
     ("baselines=[ridge, lasso]", "baselines: expected a list of ridge, random_forest, "
                                  "random_forest_200, svr_rbf, svr_linear, nusvr_rbf, xgboost"),
     ("model.name=isegent", "model.name: unknown model 'isegent'; did you mean 'isegnet'?"),
@@ -105,20 +105,20 @@ def test_unknown_top_level_key(world, tmp_path, capsys):
 
 def test_yaml_syntax_error_names_line_and_column(tmp_path, capsys):
     cfg = tmp_path / "c.yaml"
-    cfg.write_text("task: isegnet\ntraining:\n  epochs: [1, 2\n  patience: 3\n")
+    cfg.write_text("system: isegnet\ntraining:\n  epochs: [1, 2\n  patience: 3\n")
     assert main(["train", "--config", str(cfg)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert f"{cfg}: line 4, column 11: not valid YAML (" in err
-    with pytest.raises(InputFileError, match=r"line 1, column 6: not valid YAML \(while scanning for the next token: found character .\\t."):
+    with pytest.raises(InputFileError, match=r"line 1, column 8: not valid YAML \(while scanning for the next token: found character .\\t."):
         bad = tmp_path / "tab.yaml"
-        bad.write_text("task:\tisegnet: x\n")
+        bad.write_text("system:\tisegnet: x\n")
         load_config(bad)
 
 
 def test_bad_override_yaml_and_empty_key(tmp_path):
     cfg = tmp_path / "c.yaml"
-    cfg.write_text("task: isegnet\n")
+    cfg.write_text("system: isegnet\n")
     with pytest.raises(ConfigError, match=r"override 'training.epochs=\[1': line 1, column 3"):
         load_config(cfg, ["training.epochs=[1"])
     with pytest.raises(ConfigError, match=r"empty key in 'training.'"):
@@ -127,7 +127,7 @@ def test_bad_override_yaml_and_empty_key(tmp_path):
 
 def test_binary_config_file(tmp_path):
     cfg = tmp_path / "c.yaml"
-    cfg.write_bytes(b"task: \xff\xfe\n")
+    cfg.write_bytes(b"system: \xff\xfe\n")
     with pytest.raises(InputFileError, match=r"c.yaml: not a text \(UTF-8\) YAML file"):
         load_config(cfg)
 
@@ -153,3 +153,12 @@ def test_valid_configs_of_the_repository_pass(tmp_path):
         config = yaml.safe_load(path.read_text())
         config.pop("data_dir", None)
         check_config(config, train=path.parent.name == "configs")
+
+
+def test_legacy_task_key_reads_as_system(tmp_path, caplog):
+    cfg = tmp_path / "old.yaml"
+    cfg.write_text("task: histone\nseed: 3\n")
+    with caplog.at_level("WARNING"):
+        config = load_config(cfg)
+    assert config == {"system": "histone", "seed": 3}
+    assert "the key 'task' is now called 'system'" in caplog.text

@@ -784,7 +784,7 @@ def _prepare_config(tmp_path, data) -> Path:
 
     run = tmp_path / "run"
     path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump({"task": "isegnet", "run_dir": str(run), "data": data}))
+    path.write_text(yaml.safe_dump({"system": "isegnet", "run_dir": str(run), "data": data}))
     return path
 
 

@@ -13,16 +13,16 @@ from kerasgene.demo import format_summary
 def tasks(demo_run):
     summary = demo_run[1]
     print("\n" + format_summary(summary))
-    return summary["tasks"]
+    return summary["systems"]
 
 
 def test_summary_json_is_written_with_every_task(demo_run):
     out, summary = demo_run
     on_disk = json.loads((out / "summary.json").read_text())
     assert on_disk == json.loads(json.dumps(summary))
-    assert set(on_disk["tasks"]) == {"isegnet", "deeprage", "chromatin", "histone_fcn"}
+    assert set(on_disk["systems"]) == {"isegnet", "deeprage", "chromatin", "histone_fcn"}
     truth = json.loads((out / "data" / "truth.json").read_text())["tasks"]
-    assert on_disk["tasks"]["isegnet"]["ceiling"] == truth["isegnet"]["ceiling_r2"]
+    assert on_disk["systems"]["isegnet"]["ceiling"] == truth["isegnet"]["ceiling_r2"]
     runs = ["isegnet", "deeprage_concat", "deeprage_tensor", "deeprage_rnn", "chromatin",
             "histone_fcn"]
     for run in runs:

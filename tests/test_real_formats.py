@@ -142,7 +142,7 @@ def _prepare(tmp_path, data: dict, capsys) -> tuple[int, str, Path]:
 
     run = tmp_path / "run"
     cfg = tmp_path / "run.yaml"
-    cfg.write_text(yaml.safe_dump({"task": "isegnet", "run_dir": str(run), "data": data}))
+    cfg.write_text(yaml.safe_dump({"system": "isegnet", "run_dir": str(run), "data": data}))
     capsys.readouterr()
     status = main(["prepare", "--config", str(cfg)])
     return status, capsys.readouterr().err, run

@@ -65,7 +65,7 @@ def deeprage_data(data):
 def small_config(tmp_path: Path, data, project: str, epochs: int = 2) -> Path:
     """A 4-point grid of tiny iSEGnets (k1 × kernel length) on the small dataset."""
     cfg = {
-        "task": "isegnet", "seed": 0, "dataset_dir": str(data["iseg"]),
+        "system": "isegnet", "seed": 0, "dataset_dir": str(data["iseg"]),
         "model": {"name": "isegnet", "hparams": {"dense_units": [8, 4, 4], "merge_filters": 4,
                                                  "pointwise_filters": 4}},
         "training": {"epochs": epochs, "patience": 2, "batch_size": 64, "verbose": 0},
@@ -102,13 +102,13 @@ def trial_states(project_dir: Path) -> dict[str, dict]:
 
 # ----------------------------------------------------------------------------- spaces
 def test_isegnet_space_is_the_papers_144_point_grid():
-    hm = tuning.ISEGnetHyperModel()
+    hm = tuning.BuilderHyperModel("isegnet")
     space = hm.space()
     assert prod(len(hp.values) for hp in space.space) == 144
     points = hm.grid()  # keras-tuner's own GridSearch enumeration, not trials
     assert len(points) == 144
     assert len({tuple(sorted(p.items())) for p in points}) == 144
-    for name, values in tuning.ISEGNET_GRID.items():
+    for name, values in tuning.paper_space("isegnet").items():
         assert sorted({p[name] for p in points}) == sorted(values)
     # the shipped YAML is the same grid
     config = tuning_commands.load_tune_config(REPO / "tuning" / "isegnet_grid.yaml")
@@ -236,7 +236,7 @@ def _finish(oracle, trial, score):
 def test_oracle_serves_each_point_once_in_parallel_and_resumes(tmp_path):
     """The grid bookkeeping without training: two tuners asking at once, a "SIGKILL"
     (a new oracle reloaded from disk while a trial runs), subset and max_trials."""
-    hm = tuning.ISEGnetHyperModel()
+    hm = tuning.BuilderHyperModel("isegnet")
 
     def oracle(name="p", **kw):
         o = tuning.ResumableGridOracle(kt.Objective("val_r2", "max"),

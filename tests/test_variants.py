@@ -577,7 +577,7 @@ def run_dir(sim, tmp_path_factory):
              if ln.startswith("#") or any(f'"{k}"' in ln for k in keep)]
     (d / "genes.gtf").write_text("\n".join(lines) + "\n")
     rep = "isegnet/simA_rep1"
-    config = {"task": "isegnet", "seed": 0, "data_dir": str(out), "run_dir": str(d),
+    config = {"system": "isegnet", "seed": 0, "data_dir": str(out), "run_dir": str(d),
               "data": {"gtf": str(d / "genes.gtf"), "fasta": "genome.fa",
                        "samples": [{"name": "simA_rep1",
                                     "expression": "isegnet/expression_tpm.tsv",
@@ -708,7 +708,7 @@ def test_cli_deeprage_run_against_chosen_conditions(sim, tmp_path, capsys):
 
     out, truth = sim
     y = "yeast/"
-    config = {"task": "deeprage", "seed": 0, "data_dir": str(out), "run_dir": str(tmp_path),
+    config = {"system": "deeprage", "seed": 0, "data_dir": str(out), "run_dir": str(tmp_path),
               "data": {"expression": y + "logfc.tsv", "regulators": y + "reg_exp_RxE.tab",
                        "regulator_names": y + "reg_names_R.txt",
                        "condition_names": y + "expt_names_E.txt",
@@ -761,7 +761,7 @@ def test_cli_histone_kmer_run(sim, tmp_path, capsys):
 
     out, _ = sim
     marks = ["H3K27me3", "H3K36me3", "H3K4me1", "H3K4me3", "H3K9me3"]
-    config = {"task": "histone", "seed": 0, "data_dir": str(out), "run_dir": str(tmp_path),
+    config = {"system": "histone_fcn", "seed": 0, "data_dir": str(out), "run_dir": str(tmp_path),
               "data": {"source": "bigwig", "gtf": "genes.gtf", "fasta": "genome.fa",
                        "expression": "histone/expression.tsv", "cell_stats": True,
                        "kmers": {"k": 3, "min_count": 1000},

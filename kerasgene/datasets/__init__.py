@@ -22,7 +22,6 @@ chromatin  :func:`genome_bins.build_genome_bins`         signal (window, 2) → 
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Mapping
 
@@ -37,40 +36,24 @@ from kerasgene.datasets.regions import (
     extract_regions,
     gene_windows,
 )
-from kerasgene.errors import ConfigError
-
-BUILDERS = {
-    "isegnet": build_regions,
-    "histone": build_histone,
-    "deeprage": build_pairs,
-    "chromatin": build_genome_bins,
-}
-ALIASES = {
-    "regions": "isegnet", "histone_bins": "histone", "histone_fcn": "histone",
-    "deepchrome": "histone", "pairs": "deeprage", "genome_bins": "chromatin",
-    "imputation": "chromatin",
-}
 
 
-def build(task: str, config: Mapping | None, out_dir: str | os.PathLike, **kwargs) -> Dataset:
-    """Build (or reuse) the dataset of ``task`` from ``config`` into ``out_dir``.
+def build(system: str, config: Mapping | None, out_dir: str | os.PathLike, **kwargs) -> Dataset:
+    """Build (or reuse) the dataset of ``system`` from ``config`` into ``out_dir``.
 
-    ``task`` is ``isegnet``, ``histone``, ``deeprage`` or ``chromatin`` (aliases:
-    ``regions``, ``histone_bins``, ``histone_fcn``, ``deepchrome``, ``pairs``,
-    ``genome_bins``, ``imputation``). Keyword arguments go to the builder (``force``,
-    ``progress``, ``base_dir`` for relative paths, or config overrides).
+    ``system`` is a system of :mod:`kerasgene.systems` (``isegnet``, ``deeprage``,
+    ``chromatin``, ``histone_fcn`` / ``histone``, ``deepchrome``); its dataset builder is
+    called. Keyword arguments go to the builder (``force``, ``progress``, ``base_dir`` for
+    relative paths, or config overrides).
     """
-    name = ALIASES.get(task, task)
-    if name not in BUILDERS:
-        near = difflib.get_close_matches(str(task), list(BUILDERS) + list(ALIASES), n=1)
-        hint = f" (did you mean {near[0]!r}?)" if near else ""
-        raise ConfigError(f"unknown dataset task {task!r}{hint}; expected one of "
-                          f"{', '.join(BUILDERS)}")
-    return BUILDERS[name](config, out_dir, **kwargs)
+    from kerasgene import systems
+
+    builder = systems.resolve(systems.get(system, "dataset system").dataset)
+    return builder(config, out_dir, **kwargs)
 
 
 __all__ = [
-    "ALIASES", "BUILDERS", "Dataset", "DatasetWriter", "GenomeBinsDataset", "HistoneDataset",
+    "Dataset", "DatasetWriter", "GenomeBinsDataset", "HistoneDataset",
     "PairsDataset", "RegionsDataset", "build", "build_genome_bins", "build_histone",
     "build_pairs", "build_regions", "check_keys", "extract_regions", "fingerprint",
     "gene_windows", "splits",

@@ -173,14 +173,15 @@ def run_ablation(config: dict, subsets: Sequence[str] | None = None,
     import keras
     import pandas as pd
 
+    from kerasgene import systems
     from kerasgene._io import write_atomic
     from kerasgene.explain import plots as P
     from kerasgene.explain.knockout import ablation_table
     from kerasgene.train import runs
 
-    if runs.DATASET_TASK.get(config.get("task")) != "isegnet":
-        raise ConfigError(f"task: the ablation retrains iSEGnet (task isegnet), got "
-                          f"{config.get('task')!r}")
+    if systems.get(config["system"], "system").name != "isegnet":
+        raise ConfigError(f"system: the ablation retrains iSEGnet (system isegnet), got "
+                          f"{config['system']!r}")
     dataset = runs.prepare(config)
     base = runs.training_inputs(config, dataset)  # the config's own restriction, if any
     tracks = base.channel_names("epigenome") if "epigenome" in base.input_names else []

@@ -38,18 +38,11 @@ from typing import Any
 
 import numpy as np
 
+from kerasgene import systems
 from kerasgene.errors import ConfigError, InputFileError
 
 log = logging.getLogger(__name__)
 
-TASK_ANALYSES = {
-    "isegnet": ("ig", "motifs"),
-    "deeprage": ("motifs", "knockout"),
-    "histone": ("saliency",),
-    "histone_fcn": ("saliency",),
-    "deepchrome": ("saliency",),
-    "chromatin": ("saliency",),
-}
 ANALYSES = ("ig", "motifs", "knockout", "saliency", "differential")
 
 
@@ -63,7 +56,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--run", help="run directory with model.keras (default: the config's run_dir)")
     p.add_argument("--out", help="output directory (default: RUN_DIR/explain)")
     p.add_argument("--analyses", help=f"comma-separated subset of {','.join(ANALYSES)} "
-                   "(default: the task's analyses)")
+                   "(default: the system's analyses)")
     p.add_argument("--split", default="test", help="examples to explain (train|valid|test|all)")
     p.add_argument("--max-examples", type=int, default=200,
                    help="explain at most this many examples, sampled with --seed (IG, saliency)")
@@ -117,24 +110,22 @@ def run_explain_command(args: argparse.Namespace) -> int:
     from kerasgene.train import runs
 
     config = load_config(args.config, args.overrides)
-    task = config.get("task")
-    if task not in TASK_ANALYSES:
-        raise ConfigError(f"task: explain knows {', '.join(TASK_ANALYSES)}, got {task!r}")
+    system = systems.get(config["system"], "system")
     run = Path(args.run) if args.run else runs.run_dir(config)
     model, record = runs.load_run(run)
     dataset = runs.run_dataset(run, config, record)
-    analyses = _sequence_analyses(_analyses(args, task), model, bool(args.analyses))
+    analyses = _sequence_analyses(_analyses(args, system.name), model, bool(args.analyses))
     compare = _compare_model(args, analyses)
     out = Path(args.out) if args.out else run / "explain"
     out.mkdir(parents=True, exist_ok=True)
-    summary: dict[str, Any] = {"task": task, "run": str(run), "analyses": list(analyses),
+    summary: dict[str, Any] = {"system": system.name, "run": str(run), "analyses": list(analyses),
                                "settings": {k: v for k, v in vars(args).items()
                                             if k != "func" and _jsonable(v)}}
     rng = np.random.default_rng(args.seed)
     if "ig" in analyses or "differential" in analyses:
         summary["ig"] = explain_isegnet_ig(model, dataset, out, args, rng, compare=compare)
     if "motifs" in analyses:
-        summary["motifs"] = explain_filters(model, dataset, out, args, task)
+        summary["motifs"] = explain_filters(model, dataset, out, args, system)
         summary["motifs"].pop("_rows", None)
     if "knockout" in analyses:
         summary["knockout"] = explain_knockout(model, dataset, out, args, rng)
@@ -172,9 +163,9 @@ def _sequence_analyses(analyses: tuple[str, ...], model, explicit: bool) -> tupl
     return tuple(a for a in analyses if a not in needs)
 
 
-def _analyses(args, task: str) -> tuple[str, ...]:
+def _analyses(args, system: str) -> tuple[str, ...]:
     if not args.analyses:
-        base = TASK_ANALYSES[task]
+        base = systems.get(system).explain_analyses or ("saliency",)
         return (*base, "differential") if args.compare else base
     got = tuple(a.strip() for a in args.analyses.split(",") if a.strip())
     bad = [a for a in got if a not in ANALYSES]
@@ -456,14 +447,14 @@ def _gene_sequences(dataset) -> np.ndarray:
     return seq  # one row per gene in the iSEGnet and DeepRAGE datasets
 
 
-def explain_filters(model, dataset, out: Path, args, task: str) -> dict:
+def explain_filters(model, dataset, out: Path, args, system: systems.System) -> dict:
     """Filter PWMs → Tomtom vs JASPAR table, MEME file and logos."""
     from kerasgene.explain import motifs as M
     from kerasgene.explain import plots as P
 
     seqs = _gene_sequences(dataset)
     fp = M.filter_pwms(model, seqs, top_n=args.top_n)
-    tax = args.tax_group or ("fungi" if task == "deeprage" else "vertebrates")
+    tax = args.tax_group or system.jaspar_tax_group
     motifs = M.jaspar_motifs(args.jaspar_release, tax)
     rows = M.filter_matches(fp, motifs, trim_ic=args.trim_ic)
     _write_tsv(rows, out / "filter_matches.tsv")
@@ -546,7 +537,7 @@ def explain_knockout(model, dataset, out: Path, args, rng) -> dict:
 
         rows = pd.read_csv(rows_path, sep="\t", keep_default_na=False).to_dict("records")
     else:
-        rows = explain_filters(model, dataset, out, args, "deeprage")["_rows"]
+        rows = explain_filters(model, dataset, out, args, systems.get("deeprage"))["_rows"]
     layer = M.first_conv_layer(model).name
     sets = _knockout_sets(args, rows)
     seqs = _gene_sequences(dataset)

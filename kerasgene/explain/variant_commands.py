@@ -36,6 +36,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from kerasgene import systems
 from kerasgene._io import write_atomic
 from kerasgene.dna import one_hot
 from kerasgene.errors import ConfigError, InputFileError
@@ -80,12 +81,15 @@ def run_variants_command(args: argparse.Namespace) -> int:
     config = load_config(config_path)
     config["run_dir"] = str(run)
     dataset = runs.run_dataset(run, config, record)
-    kind = runs.DATASET_TASK.get(config["task"])
-    if kind not in READERS:
+    system = systems.get(config["system"], f"{config_path}: system")
+    if system.variant_reader is None:
         V.reader_kind(model)  # names the model's inputs and why (chromatin reads no DNA)
-        raise ConfigError(f"{config_path}: task {config['task']!r}: variant effects need "
-                          f"a model of {', '.join(READERS)}")
-    if kind != "histone" and "sequence" not in dataset.input_names:
+        raise ConfigError(f"{config_path}: system {system.name!r} reads no DNA around genes; "
+                          "variant effects need a system with a variant reader ("
+                          + ", ".join(n for n in systems.names() if systems.get(n).variant_reader)
+                          + ")")
+    reads_kmers = "histone" in dataset.input_names
+    if not reads_kmers and "sequence" not in dataset.input_names:
         raise ConfigError(f"{run}: the model was trained without 'sequence' (training.inputs "
                           f"{record.get('training_inputs')}); it reads no DNA, so no variant "
                           "can change its prediction")
@@ -93,7 +97,7 @@ def run_variants_command(args: argparse.Namespace) -> int:
     if names != set(dataset.input_names):
         raise ConfigError(f"{config_path}: the model takes inputs {sorted(names)} but the "
                           f"run's dataset gives {sorted(dataset.input_names)}")
-    reader, genes, fasta = READERS[kind](dataset, args)
+    reader, genes, fasta = systems.resolve(system.variant_reader)(dataset, args)
     ism_gene = _ism_gene(genes, reader, args) if args.ism else None
     aliases = (dataset.meta.get("inputs", {}).get("chrom_aliases") or {}).get("path")
     with Genome(fasta, aliases=aliases) as genome:
@@ -292,7 +296,3 @@ class SequenceRegionReader(RegionReader):
 
     def inputs(self, seqs, genes, contexts) -> dict[str, np.ndarray]:
         return {"sequence": one_hot("".join(seqs), 0, dtype=np.float32).reshape(len(seqs), -1, 4)}
-
-
-#: Model kind (:func:`kerasgene.explain.variants.reader_kind`) → reader factory.
-READERS = {"isegnet": isegnet_reader, "deeprage": deeprage_reader, "histone": histone_reader}

@@ -1,6 +1,8 @@
 """Model builders and their registry.
 
-Every builder is a pure function of keyword hyperparameters (the papers' values as
+Builders are registered by the system they belong to (:mod:`kerasgene.systems`, looked
+up at call time); this package holds them and the generic helpers. Every builder is a
+pure function of keyword hyperparameters (the papers' values as
 defaults) returning an **uncompiled** functional :class:`keras.Model` with named inputs
 (``"sequence"``, ``"epigenome"``, ``"regulators"``, ``"signal"``, ``"histone"``) and a
 dict of named outputs (``"expression"``, ``"class_probabilities"`` or the chromatin
@@ -35,21 +37,7 @@ from kerasgene.models.isegnet import isegnet
 from kerasgene.models.linear import linear
 from kerasgene.models.losses import masked_mse, rmse
 
-REGISTRY: dict[str, Callable[..., keras.Model]] = {
-    "isegnet": isegnet,
-    "deeprage_concat": deeprage_concat,
-    "deeprage_tensor": deeprage_tensor,
-    "deeprage_rnn": deeprage_rnn,
-    "chromatin_dnn": chromatin_dnn,
-    "chromatin_cnn": chromatin_cnn,
-    "histone_fcn": histone_fcn,
-    "histone_fcn_ensemble": histone_fcn_ensemble,
-    "deepchrome": deepchrome,
-    "linear": linear,
-}
-
 __all__ = [
-    "REGISTRY",
     "build",
     "chromatin_cnn",
     "chromatin_dnn",
@@ -71,14 +59,17 @@ __all__ = [
 
 
 def names() -> list[str]:
-    """Registry names, in a fixed order (the papers' order, baselines last)."""
-    return list(REGISTRY)
+    """Registry names, in a fixed order (the papers' order, baselines last): the models of
+    every system of :mod:`kerasgene.systems`."""
+    from kerasgene import systems
+
+    return systems.model_names()
 
 
 def _builder(name: str) -> Callable[..., keras.Model]:
-    if name not in REGISTRY:
-        raise ConfigError(f"unknown model {name!r}; expected one of {names()}")
-    return REGISTRY[name]
+    from kerasgene import systems
+
+    return systems.model_builder(name)
 
 
 def hyperparameters(name: str) -> dict[str, Any]:

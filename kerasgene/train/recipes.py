@@ -1,7 +1,8 @@
 """Training recipes of the four papers: losses, optimizers, callbacks, metrics, ensembles.
 
 ``training:`` section of a run configuration (defaults in :data:`TRAINING_DEFAULTS`; a
-value of ``null`` takes the paper's recipe for the model, :data:`RECIPES`)::
+value of ``null`` takes the paper's recipe for the model, kept with its system in
+:mod:`kerasgene.systems`)::
 
     epochs: 100             # upper bound; early stopping decides
     batch_size: null        # 100 in iSEGnet and DeepRAGE
@@ -46,6 +47,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kerasgene import systems
 from kerasgene.config import Spec
 from kerasgene.errors import ConfigError
 from kerasgene.models.losses import masked_mse, rmse
@@ -58,22 +60,6 @@ TRAINING_DEFAULTS = {
     "strategy": "default", "tensorboard": False, "verbose": 1, "steps_per_epoch": None,
     "init_output_bias": True, "recalibrate_bn": True,
 }
-
-#: The papers' recipes per registry model (REFERENCE.md): loss, optimizer, learning rate,
-#: batch size and the early-stopping monitor of regression / classification.
-RECIPES = {
-    "isegnet": dict(optimizer="adam", learning_rate=1e-3, batch_size=100),
-    "deeprage_concat": dict(optimizer="sgd", learning_rate=0.01, batch_size=100),
-    "deeprage_tensor": dict(optimizer="sgd", learning_rate=0.01, batch_size=100),
-    "deeprage_rnn": dict(optimizer="adam", learning_rate=1e-3, batch_size=100),
-    "chromatin_cnn": dict(optimizer="adam", learning_rate=1e-3, batch_size=128, loss="masked_mse"),
-    "chromatin_dnn": dict(optimizer="adam", learning_rate=1e-3, batch_size=128, loss="rmse"),
-    "histone_fcn": dict(optimizer="adam", learning_rate=1e-3, batch_size=64),
-    "histone_fcn_ensemble": dict(optimizer="adam", learning_rate=1e-3, batch_size=64),
-    "deepchrome": dict(optimizer="adam", learning_rate=1e-3, batch_size=64),
-    "linear": dict(optimizer="adam", learning_rate=1e-2, batch_size=128),
-}
-
 
 def set_seed(seed: int) -> None:
     """Seed Python, NumPy and TensorFlow (``keras.utils.set_random_seed``)."""
@@ -129,7 +115,8 @@ def is_classifier(model: keras.Model) -> bool:
 
 
 def resolve_training(section: dict | None, model_name: str, classification: bool) -> dict:
-    """Training settings: the config section over the paper's recipe over the defaults.
+    """Training settings: the config section over the paper's recipe of ``model_name``
+    (:attr:`kerasgene.systems.ModelEntry.recipe`) over the defaults.
 
     Raises
     ------
@@ -142,7 +129,7 @@ def resolve_training(section: dict | None, model_name: str, classification: bool
     cfg = with_defaults(section, TRAINING_DEFAULTS, "training")
     recipe = {"loss": "crossentropy" if classification else "mse",
               "monitor": "val_accuracy" if classification else "val_r2",
-              **RECIPES.get(model_name, RECIPES["linear"])}
+              **systems.model_entry(model_name).recipe}
     if classification and recipe["loss"] != "crossentropy":
         recipe["loss"] = "crossentropy"
     metric = "accuracy" if classification else "r2"

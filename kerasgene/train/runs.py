@@ -21,7 +21,7 @@ directory before both succeed. It then removes stale temporaries of killed proce
 and the previous run's record and outputs (:data:`RUN_OUTPUTS`; ``explain/``,
 ``variants/``, ``ablation/``, the dataset and unknown files are kept), trains, and writes
 ``run.json`` last, atomically: ``{"status": "complete", "finished", "kerasgene_version",
-"model": "model.keras", "model_sha256", "model_bytes", "task", "model_name",
+"model": "model.keras", "model_sha256", "model_bytes", "system", "model_name",
 "training_inputs", "input_names", "dataset"}``. If training raises (a bad value found late,
 a crash, Ctrl-C), what this attempt wrote is removed again and a run directory created by
 it is removed when nothing else is left in it (a complete prepared dataset stays: it is a
@@ -63,6 +63,7 @@ import numpy as np
 
 import kerasgene
 from kerasgene import config as _config
+from kerasgene import systems
 from kerasgene._io import (
     _remove,
     is_temporary,
@@ -78,9 +79,6 @@ from kerasgene.train.baselines import BASELINES
 
 log = logging.getLogger(__name__)
 
-#: Task of a run config → dataset builder task.
-DATASET_TASK = {"isegnet": "isegnet", "deeprage": "deeprage", "chromatin": "chromatin",
-                "histone": "histone", "histone_fcn": "histone", "deepchrome": "histone"}
 #: Extra keys of the ``training`` section handled here rather than by kerasgene.train.recipes.
 RUN_TRAINING_KEYS = {"controls": [], "factorized": False, "genes_per_block": 32,
                      "conditions_per_block": 32, "baseline_max_examples": 5_000,
@@ -95,7 +93,7 @@ RUN_TRAINING_SPECS = {
 #: Type of each top-level value (``data`` is checked by the dataset builder,
 #: ``model.hparams`` against the builder's arguments).
 TOP_LEVEL_SPECS = {
-    "task": Spec("choice", choices=tuple(DATASET_TASK)), "seed": Spec("int", min=0, max=2**32 - 1),
+    "system": Spec("str"), "seed": Spec("int", min=0, max=2**32 - 1),
     "run_dir": Spec("path"), "data_dir": Spec("path"), "dataset_dir": Spec("path"),
     "data": Spec("mapping", null=True), "model": Spec("mapping", null=True),
     "training": Spec("mapping", null=True), "baselines": Spec("list", choices=BASELINES, null=True),
@@ -113,7 +111,7 @@ RUN_OUTPUTS = ("run.json", "config.yaml", "model.keras", "checkpoint.keras", "pr
 
 def run_dir(config: dict) -> Path:
     """The run directory of a configuration (``run_dir``, default ``runs/<task>``)."""
-    return Path(config.get("run_dir") or Path("runs") / config["task"])
+    return Path(config.get("run_dir") or Path("runs") / config["system"])
 
 
 def dataset_dir(config: dict) -> Path:
@@ -146,11 +144,12 @@ def check_config(config: Mapping, *, train: bool = False, light: bool = False) -
     """
     if not isinstance(config, Mapping):
         raise ConfigError(f"config: expected a mapping of sections, got {type(config).__name__}")
-    if "task" not in config:
-        raise ConfigError("config: missing required key 'task'")
+    if "system" not in config:
+        raise ConfigError("config: missing required key 'system'")
     for key, spec in TOP_LEVEL_SPECS.items():
         if key in config:
             _config.check_value(config[key], spec, key)
+    systems.get(config["system"], "system")
     base = config.get("data_dir")
     if base is not None and not Path(base).is_dir():
         raise InputFileError(f"data_dir: {base} is not a directory (expected the folder "
@@ -221,7 +220,7 @@ def prepare(config: dict, force: bool = False, *, light: bool = False):
     if config.get("data") is None:
         raise ConfigError("config: missing the 'data' section (the dataset's input files)")
     with _removed_if_failed(dataset_dir(config).parent):
-        return datasets.build(DATASET_TASK[config["task"]], config["data"], dataset_dir(config),
+        return datasets.build(config["system"], config["data"], dataset_dir(config),
                               force=force, base_dir=config.get("data_dir"))
 
 
@@ -379,31 +378,6 @@ def is_classification(dataset) -> bool:
     return dataset.target_name == "class"
 
 
-def shape_hparams(model_name: str, dataset) -> dict:
-    """Builder arguments implied by the dataset (input shapes, task, target name)."""
-    shapes = dataset.input_shapes
-    hp: dict = {}
-    if model_name == "isegnet":
-        hp = {"seq_len": next(iter(shapes.values()))[0], "inputs": list(shapes)}
-        if "epigenome" in shapes:
-            hp["n_tracks"] = shapes["epigenome"][1]
-    elif model_name.startswith("deeprage"):
-        hp = {"seq_len": shapes["sequence"][0], "n_regulators": shapes["regulators"][0]}
-    elif model_name.startswith("chromatin"):
-        hp = {"window": shapes["signal"][0], "n_channels": shapes["signal"][1],
-              "target": dataset.target_name}
-    elif model_name.startswith("histone_fcn"):
-        hp = {"n_bins": shapes["histone"][0], "n_channels": shapes["histone"][1]}
-    elif model_name == "deepchrome":
-        hp = {"n_bins": shapes["histone"][0], "n_marks": shapes["histone"][1]}
-    elif model_name == "linear":
-        hp = {"inputs": {k: list(v) for k, v in shapes.items()}}
-    if is_classification(dataset) and model_name in ("isegnet", "linear", "deeprage_concat",
-                                                      "deeprage_tensor", "deeprage_rnn"):
-        hp.update(task="classification", n_classes=int(dataset.meta.get("n_classes", 2)))
-    return hp
-
-
 def build_model(config: dict, dataset):
     """The registry model of ``config['model']`` shaped for ``dataset``."""
     from kerasgene import models
@@ -413,7 +387,7 @@ def build_model(config: dict, dataset):
     name = section.get("name")
     if name is None:
         raise ConfigError("model: missing 'name' (one of kerasgene.models.names())")
-    hparams = {**shape_hparams(name, dataset), **(section.get("hparams") or {})}
+    hparams = {**systems.builder_arguments(name, dataset), **(section.get("hparams") or {})}
     try:
         return models.build(name, **hparams)
     except (TypeError, ValueError) as err:  # a value the builder or Keras rejects
@@ -658,7 +632,7 @@ def _train_run(config: dict, dataset, model, strategy, tsection: dict, extra: di
             names, _baseline_arrays(dataset, "train", cap, seed),
             _baseline_arrays(dataset, "test", cap, seed), is_classification(dataset), seed)
     write_json(out / "metrics.json", metrics)
-    record_run(out, "model.keras", task=config["task"], model_name=name,
+    record_run(out, "model.keras", system=config["system"], model_name=name,
                training_inputs=extra["inputs"], input_names=dataset.input_names,
                dataset={"path": str(dataset.path), "cache_key": dataset.meta.get("cache_key")})
 
