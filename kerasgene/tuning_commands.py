@@ -9,7 +9,7 @@
 - Re-running the same command resumes the project (finished trials are kept; an
   interrupted one is re-run).
 - ``--workers N`` launches, on this machine, a chief (serves the oracle on 127.0.0.1)
-  and N workers as subprocesses of this one (``python -m kerasgene.cli``
+  and N workers as subprocesses of this one (``python -m kerasgene``
   with KERASTUNER_TUNER_ID / KERASTUNER_ORACLE_IP / KERASTUNER_ORACLE_PORT set), each
   worker with CPUs // N TensorFlow threads (``--pin-cores``: also pinned to its own
   CPUs); if any of them fails the others are stopped. Without ``--workers`` the command
@@ -169,7 +169,7 @@ def launch_local(config_path: str | os.PathLike, overrides: Sequence[str] = (), 
     _prepare_dataset(config)  # build once here, not concurrently in every worker
     n_tasks = _n_projects(config)
     port = port or free_port(host, n_tasks)
-    cmd = [python, "-m", "kerasgene.cli", "tune", "--config", str(config_path),
+    cmd = [python, "-m", "kerasgene", "tune", "--config", str(config_path),
            *overrides]
     if max_trials is not None:
         cmd += ["--max-trials", str(max_trials)]

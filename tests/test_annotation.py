@@ -282,14 +282,14 @@ def test_read_genes_dispatch_and_not_an_annotation(tmp_path):
 
 # ----------------------------------------------------------------------------- predict --genes
 def test_predict_genes_reads_gff3_as_annotation_and_lists_through_it(tmp_path):
-    from kerasgene.serving.commands import _read_genes
+    from kerasgene.io.annotation import select_genes
 
     gff3 = _write(tmp_path / "refseq.gff3", NCBI_GFF3)
-    assert [g.id for g in _read_genes(str(gff3), None)] == ["TP53", "WRAP53"]
+    assert [g.id for g in select_genes(str(gff3), None)] == ["TP53", "WRAP53"]
     listing = _write(tmp_path / "ids.txt", "7157\nWRAP53\n")
-    assert [g.id for g in _read_genes(str(listing), str(gff3))] == ["TP53", "WRAP53"]
-    with pytest.raises(InputFileError, match=r"--genes: 1 gene\(s\) not in .*refseq\.gff3: BRCA1"):
-        _read_genes("TP53,BRCA1", str(gff3))
+    assert [g.id for g in select_genes(str(listing), str(gff3))] == ["TP53", "WRAP53"]
+    with pytest.raises(InputFileError, match=r"gene list: 1 gene\(s\) not in .*refseq\.gff3: BRCA1"):
+        select_genes("TP53,BRCA1", str(gff3))
 
 
 def test_cli_predict_broken_gff3_exits_2_naming_the_line(tmp_path, capsys):

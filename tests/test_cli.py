@@ -45,7 +45,7 @@ def test_tensorflow_start_up_lines_are_filtered_from_stderr():
 
     from kerasgene.cli import TF_START_UP_NOISE
 
-    run = [sys.executable, "-m", "kerasgene.cli"]
+    run = [sys.executable, "-m", "kerasgene"]
     quiet = subprocess.run([*run, "models"], capture_output=True, text=True, check=True)
     assert "isegnet" in quiet.stdout
     assert not [ln for ln in quiet.stderr.splitlines() if TF_START_UP_NOISE.search(ln)], \

@@ -1,6 +1,6 @@
 """Serving: export layout, the TF-Serving-compatible server, the client and the CLI.
 
-One server process per module (``python -m kerasgene.serving.server``, port 0, loopback)
+One server process per module (``python -m kerasgene serve``, port 0, loopback)
 serves a model repository written by :func:`kerasgene.serving.export`: every registry
 model at small hyperparameters, tiny toy models, an empty and a broken model directory.
 """
@@ -30,10 +30,11 @@ from tensorflow_serving.apis import (
 )
 
 from kerasgene import models
+from kerasgene.cli import serve as commands
 from kerasgene.errors import ConfigError
-from kerasgene.serving import Client, ServingError, commands, export, list_versions, read_constants
+from kerasgene.serving import Client, ServingError, export, list_versions, read_constants
 from kerasgene.serving.client import make_tensor_proto
-from kerasgene.serving.export import _call_structure
+from kerasgene.serving.exporter import _call_structure
 from kerasgene.train import runs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,7 +114,7 @@ def start_server(args: list[str], workdir: Path) -> tuple[subprocess.Popen, int,
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "kerasgene.serving.server", "--port", "0",
+            [sys.executable, "-m", "kerasgene", "serve", "--port", "0",
              "--port-file", str(port_file), *args],
             stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
         )

@@ -79,7 +79,7 @@ def small_config(tmp_path: Path, data, project: str, epochs: int = 2) -> Path:
 
 
 def cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "kerasgene.cli", "tune", *args]
+    return [sys.executable, "-m", "kerasgene", "tune", *args]
 
 
 def run_log(project_dir: Path) -> list[dict]:

@@ -62,7 +62,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from kerasgene._io import check_readable
-from kerasgene.errors import InputFileError
+from kerasgene.errors import ConfigError, InputFileError
 
 log = logging.getLogger(__name__)
 
@@ -458,3 +458,42 @@ def read_bed(path: str | os.PathLike) -> Genes:
         log.warning("%s: skipped %d BED rows without a strand ('.'): %s", path, len(skipped),
                     _shown(list(skipped)))
     return Genes(genes, skipped)
+
+
+def select_genes(spec: str | os.PathLike, annotation: str | os.PathLike | None = None
+                 ) -> list[Gene]:
+    """Genes named by ``spec``: an annotation file (GTF, GFF3 or BED, told by content), or
+    a file of gene ids / names (one per line), or comma-separated ids — both looked up in
+    ``annotation`` (exact id, id without version, NCBI GeneID, or name), in their order.
+
+    Raises
+    ------
+    ConfigError
+        A list of ids without ``annotation``.
+    InputFileError
+        Ids not found in ``annotation`` (the first five named, with why they were skipped).
+    """
+    spec = os.fspath(spec)
+    if os.path.isfile(spec) and sniff_annotation(spec) is not None:
+        return read_genes(spec)
+    if os.path.isfile(spec):
+        with open(spec, encoding="utf-8") as fh:
+            wanted = [line.split()[0] for line in fh if line.strip() and not line.startswith("#")]
+        source = spec
+    else:
+        wanted = [w for w in spec.split(",") if w]
+        source = "gene list"
+    if annotation is None:
+        raise ConfigError(f"{source}: a list of gene ids needs an annotation (GTF, GFF3 or BED) "
+                          "to find them")
+    genes = read_genes(annotation)
+    by_key = {}
+    for g in genes:
+        for key in (g.id, g.id.split(".")[0], *g.xrefs, g.name):
+            by_key.setdefault(key, g)
+    missing = [w for w in wanted if w not in by_key and w.split(".")[0] not in by_key]
+    if missing:
+        why = [f"{w} ({genes.skipped[w]})" if w in genes.skipped else w for w in missing[:5]]
+        raise InputFileError(f"{source}: {len(missing)} gene(s) not in {annotation}: "
+                             f"{', '.join(why)}{' ...' if len(missing) > 5 else ''}")
+    return [by_key.get(w) or by_key[w.split(".")[0]] for w in wanted]

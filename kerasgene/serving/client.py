@@ -35,6 +35,7 @@ import json
 import logging
 import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -48,8 +49,9 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
-from kerasgene.errors import ConfigError
-from kerasgene.serving import DEFAULT_SIGNATURE, METADATA_SIGNATURE, ServingError
+from kerasgene._io import write_atomic
+from kerasgene.errors import ConfigError, InputFileError
+from kerasgene.serving.protocol import DEFAULT_SIGNATURE, METADATA_SIGNATURE, ServingError
 
 log = logging.getLogger(__name__)
 
@@ -482,3 +484,29 @@ def recorded_transforms(recorded: Mapping | None, order: Sequence[str]) -> dict[
         out[t] = ({k: v for k, v in spec.items() if k != "scale_used"}
                   if isinstance(spec, Mapping) else spec)
     return out
+
+
+def write_predictions(path: str | os.PathLike, genes, outputs: dict) -> Path:
+    """One row per gene: coordinates, then every output (``name`` for one column,
+    ``name_0, name_1, ...`` for several); written to a temporary file and renamed."""
+    import pandas as pd
+
+    table = pd.DataFrame({
+        "gene_id": [g.id for g in genes], "gene_name": [g.name for g in genes],
+        "chrom": [g.chrom for g in genes], "start": [g.start for g in genes],
+        "end": [g.end for g in genes], "strand": [g.strand for g in genes],
+    })
+    for name, values in outputs.items():
+        values = np.asarray(values).reshape(len(genes), -1)
+        if values.shape[1] == 1:
+            table[name] = values[:, 0]
+        else:
+            for j in range(values.shape[1]):
+                table[f"{name}_{j}"] = values[:, j]
+    path = Path(path)
+    try:
+        write_atomic(path, lambda tmp: table.to_csv(tmp, sep="\t", index=False,
+                                                      float_format="%.6g"))
+    except OSError as err:
+        raise InputFileError(f"{path}: cannot write predictions ({err.strerror})") from None
+    return path

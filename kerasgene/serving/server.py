@@ -79,9 +79,9 @@ from tensorflow_serving.apis import (
 from tensorflow_serving.config import model_server_config_pb2
 
 from kerasgene.errors import ConfigError, InputFileError
-from kerasgene.serving import DEFAULT_SIGNATURE
 from kerasgene.serving.client import fill_tensor_proto
-from kerasgene.serving.export import list_versions
+from kerasgene.serving.exporter import list_versions
+from kerasgene.serving.protocol import DEFAULT_SIGNATURE
 
 log = logging.getLogger(__name__)
 
@@ -749,34 +749,3 @@ def serve_forever(server: Server, on_ready=None) -> int:
         for sig, h in previous.items():
             signal.signal(sig, h)
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m kerasgene.serving.server ...``: the ``serve`` subcommand alone."""
-    import argparse
-    import sys
-
-    from kerasgene.errors import KerasgeneError
-    from kerasgene.serving import commands
-
-    parser = argparse.ArgumentParser(prog="kerasgene-serve")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
-    sub = parser.add_subparsers(dest="command")
-    commands.register(sub)
-    argv = sys.argv[1:] if argv is None else argv
-    verbose = [a for a in argv if a in ("-v", "--verbose")]
-    args = parser.parse_args([*verbose, "serve", *[a for a in argv if a not in verbose]])
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
-    try:
-        return args.func(args)
-    except KerasgeneError as err:
-        print(f"kerasgene: error: {err}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    import sys
-
-    sys.exit(main())
-

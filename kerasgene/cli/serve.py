@@ -1,21 +1,20 @@
-"""The ``export``, ``serve`` and ``predict`` subcommands of ``kerasgene``.
+"""``kerasgene export | serve | predict``: a trained run to TF Serving and back.
 
-``register(subparsers)`` adds them to the CLI's parser; each handler takes the parsed
-Namespace and returns the exit status. TensorFlow and gRPC are imported inside the
-handlers, so building the parser stays fast.
+Each handler turns its arguments into one library call
+(:func:`kerasgene.serving.exporter.export_run`, :class:`kerasgene.serving.server.Server`,
+:meth:`kerasgene.serving.client.Client.predict_genes`); TensorFlow and gRPC are
+imported inside the handlers, so building the parser stays fast.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import os
 import sys
-from pathlib import Path
 
-from kerasgene._io import write_atomic, write_text
-from kerasgene.errors import ConfigError, InputFileError
+from kerasgene._io import write_text
+from kerasgene.cli._common import name_value_pairs
+from kerasgene.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -99,75 +98,11 @@ def register(subparsers) -> None:
 
 
 # ----------------------------------------------------------------------------- export
-def find_model(run: Path) -> tuple[Path, dict | None]:
-    """``(model file, completion record or None)`` of ``--run``.
-
-    A directory must be a complete run (:func:`kerasgene.train.runs.check_run`); its record
-    names the model. A file must be a ``.keras`` model that is neither a temporary, nor a
-    ``checkpoint.keras``, nor inside a run directory (a folder with ``config.yaml`` or
-    ``run.json``) other than as the recorded model of a complete run.
-
-    Raises
-    ------
-    InputFileError
-        one line naming the path and why it is refused.
-    """
-    from kerasgene._io import is_temporary
-    from kerasgene.train.runs import RUN_RECORD, check_run
-
-    if run.is_dir():
-        record = check_run(run)
-        return run / record["model"], record
-    if not run.is_file():
-        raise InputFileError(f"{run}: run directory or .keras file not found")
-    if is_temporary(run):
-        raise InputFileError(f"{run}: a temporary file (left by an interrupted save); export "
-                             "a complete run directory")
-    if run.name == "checkpoint.keras":
-        raise InputFileError(f"{run}: the checkpoint of a fit in progress or interrupted, not "
-                             "a trained model; export the run directory once training completes")
-    if run.suffix != ".keras":
-        raise InputFileError(f"{run}: expected a .keras model file or a run directory")
-    folder = run.parent
-    if (folder / RUN_RECORD).is_file() or (folder / "config.yaml").is_file():
-        record = check_run(folder)
-        if (folder / record["model"]).resolve() != run.resolve():
-            raise InputFileError(f"{run}: not the model recorded in {folder / RUN_RECORD} "
-                                 f"({record['model']})")
-        return run, record
-    return run, None
-
-
-def _read_json(path: Path, what: str) -> dict:
-    try:
-        doc = json.loads(path.read_text())
-    except OSError as err:
-        raise InputFileError(f"{path}: cannot read {what} ({err.strerror})") from None
-    except ValueError as err:
-        raise InputFileError(f"{path}: {what} is not valid JSON ({err})") from None
-    if not isinstance(doc, dict):
-        raise InputFileError(f"{path}: {what} must be a JSON object")
-    return doc
-
-
 def cmd_export(args: argparse.Namespace) -> int:
-    from kerasgene.models import load_model
-    from kerasgene.serving.export import export
+    from kerasgene.serving.exporter import export_run
 
-    run = Path(args.run)
-    model_file, record = find_model(run)
-    folder = model_file.parent
-    if args.metadata is not None:
-        metadata = _read_json(Path(args.metadata), "metadata")
-    elif record is not None and (folder / "preprocessing.json").is_file():
-        metadata = _read_json(folder / "preprocessing.json", "metadata")
-    else:
-        log.warning("%s: no preprocessing.json; exporting without preprocessing constants "
-                    "(kerasgene predict will need them)", run)
-        metadata = {}
-    model = load_model(model_file)
-    target = export(model, args.base_dir, args.name, args.version, metadata, run=record)
-    print(f"exported {model_file} as {args.name} version {target.name}: {target}")
+    target = export_run(args.run, args.base_dir, args.name, args.version, args.metadata)
+    print(f"exported {args.run} as {args.name} version {target.name}: {target}")
     return 0
 
 
@@ -201,79 +136,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------------------- predict
-def _read_genes(spec: str, annotation: str | None):
-    """Genes of ``--genes``: an annotation file (GTF, GFF3 or BED, told by content), else
-    a file of gene ids / names (one per line) or comma-separated ids looked up in
-    ``--annotation`` (exact id, id without version, NCBI GeneID, or name)."""
-    from kerasgene.io.annotation import read_genes, sniff_annotation
-
-    if os.path.isfile(spec) and sniff_annotation(spec) is not None:
-        return read_genes(spec)
-    if os.path.isfile(spec):
-        with open(spec, encoding="utf-8") as fh:
-            wanted = [line.split()[0] for line in fh if line.strip() and not line.startswith("#")]
-        source = spec
-    else:
-        wanted = [w for w in spec.split(",") if w]
-        source = "--genes"
-    if annotation is None:
-        raise ConfigError(f"{source}: a list of gene ids needs --annotation GTF to find them")
-    genes = read_genes(annotation)
-    by_key = {}
-    for g in genes:
-        for key in (g.id, g.id.split(".")[0], *g.xrefs, g.name):
-            by_key.setdefault(key, g)
-    missing = [w for w in wanted if w not in by_key and w.split(".")[0] not in by_key]
-    if missing:
-        why = [f"{w} ({genes.skipped[w]})" if w in genes.skipped else w for w in missing[:5]]
-        raise InputFileError(f"{source}: {len(missing)} gene(s) not in {annotation}: "
-                             f"{', '.join(why)}{' ...' if len(missing) > 5 else ''}")
-    return [by_key.get(w) or by_key[w.split(".")[0]] for w in wanted]
-
-
-def write_predictions_tsv(path: str | os.PathLike, genes, outputs: dict) -> Path:
-    """One row per gene: coordinates, then every output (``name`` for one column,
-    ``name_0, name_1, ...`` for several); written to a temporary file and renamed."""
-    import numpy as np
-    import pandas as pd
-
-    table = pd.DataFrame({
-        "gene_id": [g.id for g in genes], "gene_name": [g.name for g in genes],
-        "chrom": [g.chrom for g in genes], "start": [g.start for g in genes],
-        "end": [g.end for g in genes], "strand": [g.strand for g in genes],
-    })
-    for name, values in outputs.items():
-        values = np.asarray(values).reshape(len(genes), -1)
-        if values.shape[1] == 1:
-            table[name] = values[:, 0]
-        else:
-            for j in range(values.shape[1]):
-                table[f"{name}_{j}"] = values[:, j]
-    path = Path(path)
-    try:
-        write_atomic(path, lambda tmp: table.to_csv(tmp, sep="\t", index=False,
-                                                      float_format="%.6g"))
-    except OSError as err:
-        raise InputFileError(f"{path}: cannot write predictions ({err.strerror})") from None
-    return path
-
-
+# ----------------------------------------------------------------------------- predict
 def cmd_predict(args: argparse.Namespace) -> int:
-    from kerasgene.serving.client import Client
+    from kerasgene.io.annotation import select_genes
+    from kerasgene.serving.client import Client, write_predictions
 
-    genes = _read_genes(args.genes, args.annotation)
-    tracks = {}
-    for item in args.track:
-        name, sep, path = item.partition("=")
-        if not sep or not name or not path:
-            raise ConfigError(f"--track {item!r}: expected NAME=BIGWIG")
-        if name in tracks:
-            raise ConfigError(f"--track {name!r} given twice")
-        tracks[name] = path
+    genes = select_genes(args.genes, args.annotation)
+    tracks = name_value_pairs(args.track, "--track", "NAME=BIGWIG")
     with Client(args.target, args.model, timeout=args.timeout, version=args.version,
                 batch_size=args.batch_size) as client:
         outputs = client.predict_genes(genes, args.genome, tracks or None,
                                        chrom_aliases=args.chrom_aliases)
-    path = write_predictions_tsv(args.out, genes, outputs)
+    path = write_predictions(args.out, genes, outputs)
     print(f"wrote predictions for {len(genes)} genes to {path}", file=sys.stderr)
     return 0

@@ -38,9 +38,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kerasgene._io import to_plain
+from kerasgene._io import is_temporary, to_plain
 from kerasgene.errors import ConfigError, InputFileError
-from kerasgene.serving import CONSTANTS_FILE, DEFAULT_SIGNATURE, METADATA_SIGNATURE
+from kerasgene.serving.protocol import CONSTANTS_FILE, DEFAULT_SIGNATURE, METADATA_SIGNATURE
 
 log = logging.getLogger(__name__)
 
@@ -263,3 +263,106 @@ def read_constants(version_dir: str | os.PathLike) -> dict:
         raise InputFileError(f"{path}: not found (was the model exported by kerasgene?)") from None
     except (OSError, ValueError) as err:
         raise InputFileError(f"{path}: not a readable JSON document ({err})") from None
+
+
+def _model_of(run: Path) -> tuple[Path, dict | None]:
+    """``(model file, completion record or None)`` of a run directory or model file.
+
+    A directory must be a complete run (:func:`kerasgene.train.runs.check_run`); its record
+    names the model. A file must be a ``.keras`` model that is neither a temporary, nor a
+    ``checkpoint.keras``, nor inside a run directory (a folder with ``config.yaml`` or
+    ``run.json``) other than as the recorded model of a complete run.
+
+    Raises
+    ------
+    InputFileError
+        one line naming the path and why it is refused.
+    """
+    from kerasgene.train.runs import RUN_RECORD, check_run
+
+    if run.is_dir():
+        record = check_run(run)
+        return run / record["model"], record
+    if not run.is_file():
+        raise InputFileError(f"{run}: run directory or .keras file not found")
+    if is_temporary(run):
+        raise InputFileError(f"{run}: a temporary file (left by an interrupted save); export "
+                             "a complete run directory")
+    if run.name == "checkpoint.keras":
+        raise InputFileError(f"{run}: the checkpoint of a fit in progress or interrupted, not "
+                             "a trained model; export the run directory once training completes")
+    if run.suffix != ".keras":
+        raise InputFileError(f"{run}: expected a .keras model file or a run directory")
+    folder = run.parent
+    if (folder / RUN_RECORD).is_file() or (folder / "config.yaml").is_file():
+        record = check_run(folder)
+        if (folder / record["model"]).resolve() != run.resolve():
+            raise InputFileError(f"{run}: not the model recorded in {folder / RUN_RECORD} "
+                                 f"({record['model']})")
+        return run, record
+    return run, None
+
+
+def _read_json(path: Path, what: str) -> dict:
+    try:
+        doc = json.loads(path.read_text())
+    except OSError as err:
+        raise InputFileError(f"{path}: cannot read {what} ({err.strerror})") from None
+    except ValueError as err:
+        raise InputFileError(f"{path}: {what} is not valid JSON ({err})") from None
+    if not isinstance(doc, dict):
+        raise InputFileError(f"{path}: {what} must be a JSON object")
+    return doc
+
+
+def _read_json(path: Path, what: str) -> dict:
+    try:
+        doc = json.loads(path.read_text())
+    except OSError as err:
+        raise InputFileError(f"{path}: cannot read {what} ({err.strerror})") from None
+    except ValueError as err:
+        raise InputFileError(f"{path}: {what} is not valid JSON ({err})") from None
+    if not isinstance(doc, dict):
+        raise InputFileError(f"{path}: {what} must be a JSON object")
+    return doc
+
+
+def export_run(run: str | os.PathLike, base_dir: str | os.PathLike, name: str,
+               version: int | None = None, metadata: dict | str | os.PathLike | None = None
+               ) -> Path:
+    """Export the model of a complete run (or a ``.keras`` file) as a servable version.
+
+    Parameters
+    ----------
+    run
+        A run directory (its ``run.json`` must say complete: a killed or failed training
+        is refused) or a ``.keras`` model file outside any run directory.
+    base_dir, name, version
+        As :func:`export`.
+    metadata
+        The preprocessing constants, or a JSON file of them; default: the run's
+        ``preprocessing.json`` (a model file without one is exported with a warning).
+
+    Returns
+    -------
+    Path of the new version directory.
+
+    Raises
+    ------
+    InputFileError
+        One line naming the path: not a complete run, a checkpoint, a temporary file.
+    """
+    from kerasgene.models import load_model
+
+    run = Path(run)
+    model_file, record = _model_of(run)
+    prep = model_file.parent / "preprocessing.json"
+    if isinstance(metadata, str | os.PathLike):
+        metadata = _read_json(Path(metadata), "metadata")
+    elif metadata is None and record is not None and prep.is_file():
+        metadata = _read_json(prep, "metadata")
+    elif metadata is None:
+        log.warning("%s: no preprocessing.json; exporting without preprocessing constants "
+                    "(kerasgene predict will need them)", run)
+        metadata = {}
+    return export(load_model(model_file), base_dir, name, version, metadata, run=record)

@@ -1,0 +1,54 @@
+"""``kerasgene train | evaluate | demo``: runs from configs, and the whole demo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from kerasgene.cli._common import add_config_arguments, add_run_arguments, run_config
+
+
+def register(sub) -> None:
+    """Add ``train``, ``evaluate`` and ``demo``."""
+    p = sub.add_parser("train", help="prepare, train and evaluate the model of a run config")
+    add_config_arguments(p)
+    p.add_argument("--force", action="store_true", help="rebuild the dataset")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="re-evaluate the trained model of a run")
+    add_run_arguments(p)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("demo", help="simulate, train and evaluate every system")
+    p.add_argument("--out", default="demo_out", help="output directory")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--scale", choices=["small", "medium"], default="small")
+    p.add_argument("--systems", help="comma-separated subset of "
+                   "isegnet,deeprage,chromatin,histone_fcn")
+    p.set_defaults(func=cmd_demo)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from kerasgene.config import load_config
+    from kerasgene.train.runs import train
+
+    out = train(load_config(args.config, args.overrides), force_prepare=args.force)
+    print(f"trained: {out / 'model.keras'}; metrics in {out / 'metrics.json'}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from kerasgene.train.runs import evaluate
+
+    _, config = run_config(args)
+    print(json.dumps(evaluate(config), indent=2, default=float))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from kerasgene.demo import run_demo
+
+    names = args.systems.split(",") if args.systems else None
+    run_demo(Path(args.out), seed=args.seed, scale=args.scale, names=names)
+    return 0
