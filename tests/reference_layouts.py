@@ -2,7 +2,7 @@
 
 Each ``*_reference`` function builds the network the way the authors wrote it (layer
 types, tensor layouts, order of concatenation), as described in
-``../shared/REFERENCE.md``, with the same named inputs as the kerasgene builder, so the
+``docs/reference.md``, with the same named inputs as the kerasgene builder, so the
 two can be fed the same batch. Layers that hold weights carry the same names as in the
 kerasgene model; :func:`copy_weights` moves weights across by name, converting kernel
 layouts where they differ. These are test/benchmark fixtures, not part of the package

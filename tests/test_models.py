@@ -18,7 +18,7 @@ from kerasgene.errors import ConfigError, KerasgeneError
 from kerasgene.models import chromatin
 
 # --------------------------------------------------------------------------------------
-# parameter counts derived from the architectures (REFERENCE.md), not from Keras
+# parameter counts derived from the architectures (docs/reference.md), not from Keras
 # --------------------------------------------------------------------------------------
 
 

@@ -35,15 +35,6 @@ def min_seq_len(kernel_length: int, merge_kernel: int = 2) -> int:
     return max(2 * kernel_length - 5, kernel_length - 19, merge_kernel - 1, 1)
 
 
-def flatten_size(
-    seq_len: int = 2500, kernel_length: int = 20, pointwise_filters: int = 64
-) -> int:
-    """Width of the Flatten layer (6336 at the defaults)."""
-    p = seq_len + 19 - kernel_length + 1
-    p = p + 9 - kernel_length + 1
-    return (p // 5) // 5 * pointwise_filters
-
-
 def _check_inputs(inputs: str | Sequence[str]) -> tuple[str, ...]:
     """The branches named by ``inputs`` (a name or a list of names), in :data:`BRANCHES`
     order; ConfigError when empty, repeated or unknown."""
