@@ -8,6 +8,8 @@ import pytest
 
 from kerasgene.demo import format_summary
 
+pytestmark = pytest.mark.demo  # trains a whole system: `make test-fast` skips it
+
 
 @pytest.fixture(scope="module")
 def tasks(demo_run):

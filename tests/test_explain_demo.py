@@ -7,6 +7,8 @@ import pytest
 
 from kerasgene import cli
 
+pytestmark = pytest.mark.demo  # trains a whole system: `make test-fast` skips it
+
 
 def _explain(run, truth, out, *args) -> dict:
     rc = cli.main(["explain", "--config", str(run / "config.yaml"), "--run", str(run),

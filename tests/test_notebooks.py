@@ -11,6 +11,9 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+pytestmark = pytest.mark.demo  # trains a whole system: `make test-fast` skips it
+
+
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 NOTEBOOKS = ["isegnet", "deeprage", "chromatin_imputation", "histone_fcn", "serving"]
 

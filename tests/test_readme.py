@@ -36,6 +36,9 @@ import yaml
 
 from kerasgene.cli import build_parser
 
+pytestmark = pytest.mark.demo  # trains a whole system: `make test-fast` skips it
+
+
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 REAL_DATA = ROOT / "docs" / "real_data.md"
