@@ -15,10 +15,10 @@ import sys
 from kerasgene._io import write_text
 from kerasgene.cli._common import name_value_pairs
 from kerasgene.errors import ConfigError
+from kerasgene.serving.protocol import MiB
 
 log = logging.getLogger(__name__)
 
-MiB = 1 << 20
 
 
 def register(subparsers) -> None:

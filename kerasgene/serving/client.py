@@ -51,11 +51,15 @@ from tensorflow_serving.apis import (
 
 from kerasgene._io import write_atomic
 from kerasgene.errors import ConfigError, InputFileError
-from kerasgene.serving.protocol import DEFAULT_SIGNATURE, METADATA_SIGNATURE, ServingError
+from kerasgene.serving.protocol import (
+    DEFAULT_MAX_MESSAGE_BYTES,
+    DEFAULT_SIGNATURE,
+    METADATA_SIGNATURE,
+    ServingError,
+)
 
 log = logging.getLogger(__name__)
 
-MiB = 1 << 20
 
 _NP_TO_DT = {
     np.dtype(np.float32): types_pb2.DT_FLOAT, np.dtype(np.float64): types_pb2.DT_DOUBLE,
@@ -137,7 +141,7 @@ class Client:
         version: int | None = None,
         signature: str = DEFAULT_SIGNATURE,
         batch_size: int = 256,
-        max_message_bytes: int = 256 * MiB,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         max_in_flight: int = 2,
     ):
         if batch_size < 1 or max_in_flight < 1:

@@ -315,18 +315,6 @@ def _read_json(path: Path, what: str) -> dict:
     return doc
 
 
-def _read_json(path: Path, what: str) -> dict:
-    try:
-        doc = json.loads(path.read_text())
-    except OSError as err:
-        raise InputFileError(f"{path}: cannot read {what} ({err.strerror})") from None
-    except ValueError as err:
-        raise InputFileError(f"{path}: {what} is not valid JSON ({err})") from None
-    if not isinstance(doc, dict):
-        raise InputFileError(f"{path}: {what} must be a JSON object")
-    return doc
-
-
 def export_run(run: str | os.PathLike, base_dir: str | os.PathLike, name: str,
                version: int | None = None, metadata: dict | str | os.PathLike | None = None
                ) -> Path:

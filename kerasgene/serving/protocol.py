@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from kerasgene.errors import KerasgeneError
 
+#: bytes in a mebibyte (message-size limits are given in MiB)
+MiB = 1 << 20
+#: the largest request or response, by default (TF Serving's own limit is 2 GiB − 1)
+DEFAULT_MAX_MESSAGE_BYTES = 256 * MiB
 #: the signature TF Serving uses when a request names none
 DEFAULT_SIGNATURE = "serving_default"
 #: an input-less signature returning ``{"json": <kerasgene.json as a string>}``, so a

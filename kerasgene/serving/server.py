@@ -81,12 +81,10 @@ from tensorflow_serving.config import model_server_config_pb2
 from kerasgene.errors import ConfigError, InputFileError
 from kerasgene.serving.client import fill_tensor_proto
 from kerasgene.serving.exporter import list_versions
-from kerasgene.serving.protocol import DEFAULT_SIGNATURE
+from kerasgene.serving.protocol import DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_SIGNATURE
 
 log = logging.getLogger(__name__)
 
-MiB = 1 << 20
-DEFAULT_MAX_MESSAGE_BYTES = 256 * MiB
 DEFAULT_MAX_BATCH_SIZE = 1024
 _State = get_model_status_pb2.ModelVersionStatus.State
 # tensorflow.error.Code values used in StatusProto (error_codes.proto)
