@@ -37,7 +37,7 @@ import yaml
 
 from kerasgene.datasets import build
 from kerasgene.simulate import simulate
-from kerasgene.tuning_commands import launch_local
+from kerasgene.tuning import launch_local
 
 TRACKS = ("DNase", "H3K4me1", "H3K4me3", "H3K9me3", "H3K27me3", "H3K36me3", "WGBS")
 
@@ -57,7 +57,7 @@ def prepare(work: Path) -> Path:
 
 def write_config(work: Path, dataset: Path, project: str, eager: bool) -> Path:
     cfg = {
-        "task": "isegnet", "seed": 0, "dataset_dir": str(dataset),
+        "system": "isegnet", "seed": 0, "dataset_dir": str(dataset),
         "model": {"name": "isegnet", "hparams": {"dense_units": [16, 8, 4], "merge_filters": 8,
                                                  "pointwise_filters": 8}},
         "training": {"epochs": 2, "patience": 2, "batch_size": 32, "verbose": 0},
@@ -90,7 +90,7 @@ def run(work: Path, dataset: Path, name: str, eager: bool, workers: int = 0,
             launch_local(config, [], workers=workers, threads=threads, pin=pin, timeout=900,
                          stdout=log, stderr=subprocess.STDOUT)
         else:
-            cmd = [sys.executable, "-m", "kerasgene.cli", "tune", "--config",
+            cmd = [sys.executable, "-m", "kerasgene", "tune", "--config",
                    str(config)]
             subprocess.run(cmd, check=True, stdout=log, stderr=subprocess.STDOUT, timeout=900)
     wall = time.perf_counter() - t0

@@ -6,6 +6,8 @@ to disk, and renamed over the target only when complete. A failure or a kill lea
 either the old file or none — never a half-written one — and the temporary file is
 removed on any error. Leftovers of a killed process (``.NAME.tmp-PID-RANDOM``) are
 recognised by :func:`is_temporary` and removed by :func:`remove_stale_temporaries`.
+The one exception, a log that several processes append lines to, goes through
+:func:`append_line`.
 """
 
 from __future__ import annotations
@@ -104,6 +106,19 @@ def write_yaml(path: str | os.PathLike, obj: Any) -> Path:
     import yaml
 
     return write_text(path, yaml.safe_dump(to_plain(obj), sort_keys=False))
+
+
+def append_line(path: str | os.PathLike, line: str) -> Path:
+    """Append ``line`` and a newline to ``path`` (created if missing) in one ``write`` on a
+    descriptor opened with ``O_APPEND``, so lines appended by several processes at once
+    (a log shared by tuning workers) are never interleaved. Not atomic: a log, not a
+    document."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, (line + "\n").encode())
+    finally:
+        os.close(fd)
+    return Path(path)
 
 
 def to_plain(value: Any) -> Any:

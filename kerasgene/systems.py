@@ -243,13 +243,14 @@ def _deepchrome_shapes(model: str, dataset) -> dict:
     return {"n_bins": n_bins, "n_marks": marks}
 
 
-def builder_arguments(model: str, dataset) -> dict:
+def builder_arguments(model: str, dataset, target: str | None = None) -> dict:
     """Builder arguments implied by ``dataset`` for registry model ``model``: its
     system's shape arguments, and ``task="classification"`` with ``n_classes`` when the
-    dataset's target is a class label and the builder has a classification head."""
+    target trained on (``target``, default the dataset's ``target_name``) is a class
+    label and the builder has a classification head."""
     system = for_model(model)
     hp = system.shape_hparams(model, dataset)
-    if dataset.target_name == "class" and system.models[model].classification:
+    if (target or dataset.target_name) == "class" and system.models[model].classification:
         hp.update(task="classification", n_classes=int(dataset.meta.get("n_classes", 2)))
     return hp
 

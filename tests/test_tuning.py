@@ -23,7 +23,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from kerasgene import tuning, tuning_commands
+from kerasgene import tuning
 from kerasgene.cli import main as cli_main
 from kerasgene.datasets import build
 from kerasgene.errors import ConfigError, KerasgeneError
@@ -111,14 +111,14 @@ def test_isegnet_space_is_the_papers_144_point_grid():
     for name, values in tuning.paper_space("isegnet").items():
         assert sorted({p[name] for p in points}) == sorted(values)
     # the shipped YAML is the same grid
-    config = tuning_commands.load_tune_config(REPO / "tuning" / "isegnet_grid.yaml")
+    config = tuning.load_tune_config(REPO / "tuning" / "isegnet_grid.yaml")
     assert tuning.grid_size(config) == 144
     (_, from_yaml), = tuning.hypermodels_from_config(config)
     assert from_yaml.grid() == points and from_yaml.objective_name == "val_r2"
 
 
 def test_deeprage_grid_variant_optimizer_task():
-    config = tuning_commands.load_tune_config(REPO / "tuning" / "deeprage_grid.yaml")
+    config = tuning.load_tune_config(REPO / "tuning" / "deeprage_grid.yaml")
     hms = dict(tuning.hypermodels_from_config(config))
     assert list(hms) == ["regression", "classification"]
     assert tuning.grid_size(config) == 12 == 3 * 2 * 2
@@ -137,7 +137,7 @@ def test_deeprage_grid_variant_optimizer_task():
 
 
 def test_deeprage_plans_on_demo_data(deeprage_data, tmp_path):
-    config = tuning_commands.load_tune_config(
+    config = tuning.load_tune_config(
         REPO / "tuning" / "deeprage_grid.yaml",
         ["data=null", f"dataset_dir={deeprage_data}", f"tuning.directory={tmp_path}",
          "model.hparams={filters: 4, regulator_units: 4, units: 8, rnn_units: 4}"])
@@ -156,7 +156,7 @@ def test_unknown_or_impossible_hyperparameters(data, tmp_path):
     path = small_config(tmp_path, data, "bad")  # grid k1 {2, 4} x kernel_length {5, 9}
 
     def plan(*overrides):
-        return tuning.plan_search(tuning_commands.load_tune_config(path, overrides))
+        return tuning.plan_search(tuning.load_tune_config(path, overrides))
 
     with pytest.raises(ConfigError, match=r"unknown hyperparameter 'kernel_size' \(did you mean "
                                           r"'kernel_length'\?\).*valid builder arguments: seq_len, "
@@ -180,12 +180,12 @@ def test_unknown_or_impossible_hyperparameters(data, tmp_path):
 
 
 def test_objective_must_be_a_model_metric(data, deeprage_data, tmp_path):
-    config = tuning_commands.load_tune_config(small_config(tmp_path, data, "obj"),
-                                              ["tuning.objective=val_auc"])
+    config = tuning.load_tune_config(small_config(tmp_path, data, "obj"),
+                                     ["tuning.objective=val_auc"])
     with pytest.raises(ConfigError, match=r"'val_auc' is not produced by the compiled isegnet "
                                           r"\(regression\).*its metrics are loss, r2.*val_r2"):
         tuning.plan_search(config)
-    config = tuning_commands.load_tune_config(
+    config = tuning.load_tune_config(
         REPO / "tuning" / "deeprage_grid.yaml",
         ["data=null", f"dataset_dir={deeprage_data}", "tuning.objective=val_r2",
          "model.hparams={filters: 4, regulator_units: 4, units: 8, rnn_units: 4}"])
@@ -196,11 +196,11 @@ def test_objective_must_be_a_model_metric(data, deeprage_data, tmp_path):
 
 def test_directory_with_another_projects_state(data, tmp_path):
     path = small_config(tmp_path, data, "p")
-    config = tuning_commands.load_tune_config(path)
+    config = tuning.load_tune_config(path)
     plan, = tuning.plan_search(config, validate=False)
     tuning.check_project(plan)  # records this search's identity
     tuning.check_project(plan)  # the same search: fine (resume)
-    other = tuning_commands.load_tune_config(path, ["tuning.space.k1=[2, 8]", "training.epochs=5"])
+    other = tuning.load_tune_config(path, ["tuning.space.k1=[2, 8]", "training.epochs=5"])
     plan2, = tuning.plan_search(other, validate=False)
     with pytest.raises(ConfigError, match=r"holds the tuner state of a different search "
                                           r"\(differs in space\.k1, training\.epochs\)"):
@@ -209,7 +209,7 @@ def test_directory_with_another_projects_state(data, tmp_path):
     foreign = tmp_path / "runs" / "foreign"
     foreign.mkdir(parents=True)
     (foreign / "oracle.json").write_text("{}")
-    third = tuning_commands.load_tune_config(path, ["tuning.project_name=foreign"])
+    third = tuning.load_tune_config(path, ["tuning.project_name=foreign"])
     plan3, = tuning.plan_search(third, validate=False)
     with pytest.raises(ConfigError, match="holds keras-tuner state that `kerasgene tune` did not"):
         tuning.check_project(plan3)
@@ -355,8 +355,8 @@ def test_chief_and_two_workers_on_localhost(data, tmp_path):
     project = tmp_path / "runs" / "dist"
     log_path = tmp_path / "launch.log"
     with open(log_path, "w") as fh:
-        code = tuning_commands.launch_local(path, [], workers=2, timeout=300,
-                                            stdout=fh, stderr=subprocess.STDOUT)
+        code = tuning.launch_local(path, [], workers=2, timeout=300,
+                                   stdout=fh, stderr=subprocess.STDOUT)
     assert code == 0, log_path.read_text()[-3000:]
     states = trial_states(project)
     assert len(states) == 4 and {s["status"] for s in states.values()} == {"COMPLETED"}
@@ -384,8 +384,8 @@ exec {sys.executable} "$@"
     fake.chmod(0o755)
     t0 = time.monotonic()
     with pytest.raises(KerasgeneError, match=r"worker0 exited with status 3; stopped the others"):
-        tuning_commands.launch_local(path, [], workers=1, timeout=120, python=str(fake),
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        tuning.launch_local(path, [], workers=1, timeout=120, python=str(fake),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     assert time.monotonic() - t0 < 60
     chief = int(pid_file.read_text())
     with pytest.raises(ProcessLookupError):

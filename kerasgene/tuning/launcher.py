@@ -1,0 +1,209 @@
+"""A chief and N workers on this machine (``kerasgene tune --workers N``).
+
+:func:`launch_local` starts ``python -m kerasgene tune`` as a chief (serves the oracle on
+127.0.0.1) and N workers, with KERASTUNER_TUNER_ID / KERASTUNER_ORACLE_IP /
+KERASTUNER_ORACLE_PORT set, each worker with CPUs // N TensorFlow threads (``pin``: also
+pinned to its own CPUs), and waits for them; if any of them fails the others are stopped.
+:func:`setup_process` is what such a process (or any tune process) does first.
+
+Light: no TensorFlow is imported here (but by :func:`setup_process` when it sets threads),
+so the launcher process stays small.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+
+import yaml
+
+from kerasgene.errors import ConfigError, KerasgeneError
+from kerasgene.tuning.config import apply_selection, load_tune_config, project_tasks
+
+log = logging.getLogger(__name__)
+
+#: environment of a launched worker: CPUs to pin to ("0,1") and TensorFlow threads
+ENV_CPUS = "KERASGENE_CPUS"
+ENV_THREADS = "KERASGENE_TF_THREADS"
+ENV_PARENT = "KERASGENE_PARENT_PID"
+
+
+def setup_process(threads: int | None = None) -> None:
+    """Pin to ``$KERASGENE_CPUS``, limit TensorFlow to ``threads`` (or
+    ``$KERASGENE_TF_THREADS``) intra/inter-op threads, and die with the launcher."""
+    cpus = os.environ.get(ENV_CPUS)
+    if cpus and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {int(c) for c in cpus.split(",")})
+    threads = threads or (int(os.environ[ENV_THREADS]) if os.environ.get(ENV_THREADS) else None)
+    if threads:
+        for var in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
+            os.environ[var] = str(threads)
+    parent = os.environ.get(ENV_PARENT)
+    if parent and parent == str(os.getppid()) and sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PDEATHSIG
+        except OSError:  # pragma: no cover
+            pass
+    if threads:
+        import tensorflow as tf
+
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        except RuntimeError:  # pragma: no cover - TF already initialised
+            log.warning("TensorFlow already initialised; threads not changed")
+
+
+def free_port(host: str = "127.0.0.1", span: int = 1) -> int:
+    """A port such that ``port .. port + span - 1`` can be bound on ``host`` now."""
+    for _ in range(50):
+        with socket.socket() as s:
+            s.bind((host, 0))
+            port = s.getsockname()[1]
+        if port + span > 65535:
+            continue
+        ok = True
+        for p in range(port, port + span):
+            with socket.socket() as s:
+                try:
+                    s.bind((host, p))
+                except OSError:
+                    ok = False
+                    break
+        if ok:
+            return port
+    raise KerasgeneError(f"no {span} consecutive free ports on {host}")
+
+
+def _stop(procs: Mapping[str, subprocess.Popen], grace: float = 5.0) -> None:
+    for p in procs.values():
+        if p.poll() is None:
+            p.terminate()
+    deadline = time.monotonic() + grace
+    for p in procs.values():
+        try:
+            p.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def _environments(workers: int, host: str, port: int, threads: int | None,
+                  pin: bool) -> dict[str, dict[str, str]]:
+    """``{tuner id: environment}`` of the chief and each worker."""
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else \
+        list(range(os.cpu_count() or 1))
+    per = threads or max(1, len(cpus) // workers)
+    base = {**os.environ, "KERASTUNER_ORACLE_IP": host, "KERASTUNER_ORACLE_PORT": str(port),
+            ENV_PARENT: str(os.getpid())}
+    base.pop(ENV_CPUS, None)
+    base.pop(ENV_THREADS, None)
+    envs = {"chief": {**base, "KERASTUNER_TUNER_ID": "chief"}}
+    for i in range(workers):
+        env = {**base, "KERASTUNER_TUNER_ID": f"worker{i}", ENV_THREADS: str(per)}
+        if pin and len(cpus) >= workers:
+            mine = [cpus[(i * per + j) % len(cpus)] for j in range(per)]
+            env[ENV_CPUS] = ",".join(map(str, sorted(set(mine))))
+        envs[f"worker{i}"] = env
+    return envs
+
+
+def _wait(procs: Mapping[str, subprocess.Popen], timeout: float | None,
+          worker_grace: float) -> None:
+    """Until the chief is done and every worker has exited (or is stopped after
+    ``worker_grace`` s); a process that fails stops the others."""
+    start = time.monotonic()
+    chief_done_at = None
+    while True:
+        time.sleep(0.2)
+        for name, p in procs.items():
+            rc = p.poll()
+            if rc not in (None, 0):
+                _stop({k: v for k, v in procs.items() if k != name})
+                raise KerasgeneError(
+                    f"tune --workers: {name} exited with status {rc}; stopped the "
+                    f"others. Re-run the same command to resume the search.")
+        if procs["chief"].poll() == 0:
+            if chief_done_at is None:
+                chief_done_at = time.monotonic()
+            if all(p.poll() is not None for p in procs.values()):
+                return
+            if time.monotonic() - chief_done_at > worker_grace:
+                late = [k for k, p in procs.items() if p.poll() is None]
+                log.warning("search finished; stopping idle %s", ", ".join(late))
+                _stop(procs)
+                return
+        if timeout is not None and time.monotonic() - start > timeout:
+            _stop(procs)
+            raise KerasgeneError(f"tune --workers: not finished after {timeout:.0f} s; "
+                                 "stopped (re-run to resume)")
+
+
+def launch_local(config_path: str | os.PathLike, overrides: Sequence[str] = (), workers: int = 2,
+                 *, max_trials: int | None = None, subset: Mapping[str, list] | None = None,
+                 threads: int | None = None, pin: bool = False, host: str = "127.0.0.1",
+                 port: int | None = None, timeout: float | None = None,
+                 worker_grace: float = 10.0, python: str = sys.executable,
+                 stdout=None, stderr=None) -> int:
+    """Run a chief and ``workers`` workers on this machine and wait for them.
+
+    Each worker gets ``threads`` TensorFlow threads (default: CPUs // workers) and, with
+    ``pin``, its own CPUs (sched_setaffinity; on a machine shared with other jobs a
+    pinned worker cannot move off a busy core, hence off by default). The chief is never
+    pinned (it only serves the oracle and writes the results). ``max_trials`` and
+    ``subset`` select trials as in :func:`~kerasgene.tuning.config.apply_selection`. If
+    a process fails, the others are stopped and a KerasgeneError says which (the project
+    resumes with the same command). When the chief is done, workers still starting up are
+    stopped after ``worker_grace`` s.
+
+    Returns 0 on success.
+    """
+    if workers < 1:
+        raise ConfigError(f"--workers: expected at least 1, got {workers}")
+    config = load_tune_config(config_path, overrides)  # fail fast on a bad file
+    cmd = [python, "-m", "kerasgene", "tune", "--config", str(config_path), *overrides]
+    if max_trials is not None or subset:  # the whole selected section, as one override
+        tuning = apply_selection(config, max_trials, subset)["tuning"]
+        cmd.append("tuning=" + yaml.safe_dump(tuning, default_flow_style=True, width=2**20)
+                   .strip())
+    _prepare_dataset(config)  # build once here, not concurrently in every worker
+    port = port or free_port(host, len(project_tasks(config)[0]))
+    procs: dict[str, subprocess.Popen] = {}
+    old_term = signal.getsignal(signal.SIGTERM)
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    if main_thread:
+        signal.signal(signal.SIGTERM, on_term)
+    try:
+        for name, env in _environments(workers, host, port, threads, pin).items():
+            procs[name] = subprocess.Popen(cmd, env=env, stdout=stdout, stderr=stderr)
+        _wait(procs, timeout, worker_grace)
+        return 0
+    except KeyboardInterrupt:
+        _stop(procs)
+        raise KerasgeneError("tune --workers: interrupted; stopped the chief and workers "
+                             "(re-run the same command to resume)") from None
+    finally:
+        _stop(procs)
+        if main_thread:
+            signal.signal(signal.SIGTERM, old_term)
+
+
+def _prepare_dataset(config: Mapping) -> None:
+    if config.get("data") is not None:
+        from kerasgene.train import runs
+
+        # built (or reused) once, before the workers start; light: no Keras import here
+        runs.prepare(dict(config), light=True)

@@ -1,0 +1,246 @@
+"""keras-tuner's grid search made resumable and parallel: the oracle, the tuner, the chief.
+
+keras-tuner 1.4.8's ``GridSearchOracle`` keeps its ordered list and queue of next
+combinations in memory only: reloaded after an interruption mid-trial, it re-runs the
+interrupted trial and then fails with a ``KeyError`` in ``populate_space`` (checked with
+1.4.8); and with several workers it runs at most one trial at a time after the first two
+(a finished trial queues one successor, the others get IDLE). :class:`ResumableGridOracle`
+keeps keras-tuner's own enumeration (``GridSearchOracle._get_next_combination``) but serves
+the first grid point whose values hash is not in the oracle's persisted ``tried_so_far``
+set: finished trials are never re-run, an interrupted one is retried from keras-tuner's
+retry queue, any number of workers each get the next free point, and its state files are
+written atomically (a SIGKILL during a write cannot truncate ``oracle.json``).
+keras-tuner also saves the oracle *before* removing an ended trial from
+``ongoing_trials``; a chief killed before its next save would re-run that finished
+trial, so the state is saved again after ``end_trial``.
+
+Distribution: keras-tuner's chief/worker mode (``KERASTUNER_TUNER_ID``,
+``KERASTUNER_ORACLE_IP``, ``KERASTUNER_ORACLE_PORT``, a shared directory; :func:`role`).
+The chief serves the oracle with keras-tuner's ``OracleServicer`` (:func:`serve_oracle`
+polls every 0.1 s where keras-tuner's own loop sleeps up to 20 s before exiting) and
+writes the results; workers run trials. ``runs.log`` in the project directory has a JSON
+line when a trial execution starts and one when it ends (which tuner ran which trial,
+when; a re-run trial appears twice); ``trial_<id>/kerasgene_run.json`` the last.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import time
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
+
+import keras_tuner as kt
+from keras_tuner.src.distribute import utils as dist_utils
+from keras_tuner.src.engine import oracle as oracle_module
+from keras_tuner.src.engine import trial as trial_module
+from keras_tuner.src.tuners.gridsearch import GridSearchOracle
+
+from kerasgene._io import append_line, to_plain, write_json
+from kerasgene.errors import ConfigError, KerasgeneError
+from kerasgene.tuning.spaces import grid_points
+
+if TYPE_CHECKING:  # pragma: no cover
+    from kerasgene.tuning.hypermodels import BuilderHyperModel
+
+log = logging.getLogger(__name__)
+
+#: Per-trial record of the execution that ended it (tuner, host, pid, times).
+RUN_FILE = "kerasgene_run.json"
+
+
+class ResumableGridOracle(GridSearchOracle):
+    """GridSearchOracle that resumes, parallelises and restricts (see the module docstring).
+
+    ``subset``: ``{axis: allowed values}``; ``max_trials``: at most this many trials in
+    the project (keras-tuner's meaning), enforced here so trial ids keep one width.
+    """
+
+    def __init__(self, objective, *, subset: Mapping[str, Iterable] | None = None,
+                 max_trials: int | None = None, **kwargs):
+        super().__init__(objective=objective, max_trials=None, **kwargs)
+        self.subset = {k: list(v) for k, v in (subset or {}).items()}
+        self.trial_cap = max_trials
+        self._grid_cache: tuple[int, list[dict]] | None = None
+
+    def grid(self) -> list[dict]:
+        key = len(self.hyperparameters.space)
+        if self._grid_cache is None or self._grid_cache[0] != key:
+            self._grid_cache = (key, grid_points(self.hyperparameters))
+        return self._grid_cache[1]
+
+    def in_subset(self, values: Mapping) -> bool:
+        return all(values.get(k) in allowed for k, allowed in self.subset.items())
+
+    def populate_space(self, trial_id):
+        stopped = {"status": trial_module.TrialStatus.STOPPED, "values": None}
+        if self.trial_cap is not None and len(self.trials) >= self.trial_cap:
+            return stopped
+        for values in self.grid():
+            if self.in_subset(values) and \
+                    self._compute_values_hash(values) not in self._tried_so_far:
+                return {"status": trial_module.TrialStatus.RUNNING, "values": dict(values)}
+        if self.ongoing_trials:  # a running trial may still fail and be retried
+            return {"status": trial_module.TrialStatus.IDLE, "values": None}
+        return stopped
+
+    @oracle_module.synchronized
+    def end_trial(self, trial):
+        super().end_trial(trial)
+        # keras-tuner saves the state *before* dropping the trial from ongoing_trials; a
+        # chief killed before its next save would re-run (and rewrite) a finished trial
+        self.save()
+
+    def reload(self):
+        super().reload()
+        # an ended trial is never retried, even from a state saved by another oracle
+        ended = set(self.end_order)
+        queue = []
+        for trial_id in self._retry_queue:
+            if trial_id not in ended and trial_id not in queue:
+                queue.append(trial_id)
+        self._retry_queue = queue
+
+    def save(self):
+        write_json(self._get_oracle_fname(), self.get_state())
+
+    def _save_trial(self, trial):
+        write_json(os.path.join(self._get_trial_dir(trial.trial_id), "trial.json"),
+                     trial.get_state())
+
+
+class GridTuner(kt.GridSearch):
+    """``keras_tuner.GridSearch`` with :class:`ResumableGridOracle`, a shared state file
+    name for the single process and the chief (either can resume the other's project),
+    a backoff while the oracle is idle, per-trial timing and a ``runs.log``."""
+
+    def __init__(self, hypermodel: BuilderHyperModel, *, directory: str | os.PathLike,
+                 project_name: str, subset: Mapping | None = None,
+                 max_trials: int | None = None, executions_per_trial: int = 1,
+                 on_trial_end=None):
+        self.seed = hypermodel.seed
+        self._idle_polls = 0
+        self._on_trial_end = on_trial_end
+        oracle = ResumableGridOracle(
+            kt.Objective(hypermodel.objective_name, hypermodel.direction),
+            subset=subset, max_trials=max_trials, seed=hypermodel.seed + 1)
+        kt.Tuner.__init__(self, oracle, hypermodel, directory=str(directory),
+                          project_name=project_name, overwrite=False,
+                          executions_per_trial=executions_per_trial)
+
+    def _populate_initial_space(self):
+        # The spaces have no conditional scopes, so declaring the axes is the whole space;
+        # keras-tuner would also build and compile a model here (once per process).
+        hp = self.oracle.get_space()
+        self.hypermodel.declare_hyperparameters(hp)
+        self.oracle.update_space(hp)
+
+    def load_model(self, trial):
+        """The trial's best-epoch model (optimizer state included, no load warning)."""
+        model = self._try_build(trial.hyperparameters)
+        if model.optimizer is not None and not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+        model.load_weights(self._get_checkpoint_fname(trial.trial_id))
+        return model
+
+    def _get_tuner_fname(self):
+        name = self.tuner_id if self._is_worker() else "tuner0"
+        return os.path.join(str(self.project_dir), f"{name}.json")
+
+    def save(self):
+        if not self._is_worker():
+            self.oracle.save()
+        write_json(self._get_tuner_fname(), self.get_state())
+
+    def pre_create_trial(self):
+        if self._idle_polls:
+            time.sleep(min(0.5, 0.05 * self._idle_polls))
+        self._idle_polls += 1
+
+    def on_trial_begin(self, trial):
+        self._idle_polls = 0
+        super().on_trial_begin(trial)
+
+    def on_trial_end(self, trial):
+        super().on_trial_end(trial)
+        self._idle_polls = 0
+        if self._on_trial_end is not None and not self._is_worker():
+            self._on_trial_end(self.oracle)
+
+    def run_trial(self, trial, *args, **kwargs):
+        started = time.time()
+        t0 = time.perf_counter()
+        _append_run_log(self.project_dir, {"event": "start", "trial_id": trial.trial_id,
+                                           "tuner_id": self.tuner_id, "time": started,
+                                           "values": to_plain(trial.hyperparameters.values)})
+        results = super().run_trial(trial, *args, **kwargs)
+        seconds = time.perf_counter() - t0
+        for r in results:
+            if isinstance(r, dict):
+                r["seconds"] = seconds
+        record = {"event": "end", "trial_id": trial.trial_id, "tuner_id": self.tuner_id,
+                  "host": socket.gethostname(), "pid": os.getpid(), "start": started,
+                  "end": time.time(), "seconds": seconds,
+                  "values": to_plain(trial.hyperparameters.values)}
+        write_json(os.path.join(self.get_trial_dir(trial.trial_id), RUN_FILE), record)
+        _append_run_log(self.project_dir, record)
+        return results
+
+    def search(self, *fit_args, **fit_kwargs):
+        if dist_utils.is_chief_oracle():
+            self.save()
+            serve_oracle(self.oracle, on_trial_end=self._on_trial_end)
+            return
+        super().search(*fit_args, **fit_kwargs)
+
+
+def _append_run_log(project_dir: str, record: Mapping) -> None:
+    append_line(os.path.join(project_dir, "runs.log"), json.dumps(record))
+
+
+def serve_oracle(oracle, poll: float = 0.1, on_trial_end=None) -> None:
+    """Chief: serve ``oracle`` over gRPC (keras-tuner's OracleServicer) on
+    ``KERASTUNER_ORACLE_IP:KERASTUNER_ORACLE_PORT`` until the search is over (a worker
+    was told to stop, no trial runs and every worker has been told to stop)."""
+    from concurrent import futures
+
+    import grpc
+    from keras_tuner.src import protos
+    from keras_tuner.src.distribute import oracle_chief
+
+    address = f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}"
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
+    servicer = oracle_chief.OracleServicer(oracle)
+    protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
+    try:
+        bound = server.add_insecure_port(address)
+    except RuntimeError:
+        bound = 0
+    if not bound:
+        raise KerasgeneError(f"chief: cannot listen on {address} (port in use?)")
+    server.start()
+    log.info("chief: oracle served on %s", address)
+    ended = len(oracle.end_order)
+    try:
+        while not (servicer.stop_triggered and oracle_chief.exit_chief(oracle)):
+            time.sleep(poll)
+            if on_trial_end is not None and len(oracle.end_order) != ended:
+                ended = len(oracle.end_order)
+                on_trial_end(oracle)
+    finally:
+        server.stop(grace=1).wait()
+
+
+def role() -> str:
+    """``"chief"``, ``"worker"`` or ``"single"`` from the KERASTUNER_* variables."""
+    try:
+        if not dist_utils.has_chief_oracle():
+            return "single"
+    except RuntimeError as err:
+        raise ConfigError(f"keras-tuner environment: {err}") from None
+    return "chief" if dist_utils.is_chief_oracle() else "worker"
+
+

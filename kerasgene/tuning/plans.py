@@ -1,0 +1,234 @@
+"""A tune configuration resolved into search plans: one keras-tuner project per task.
+
+:func:`plan_search` opens (or builds) the dataset, fills the builder arguments it implies
+(:func:`kerasgene.systems.builder_arguments`), picks the target of each task, checks the
+subset and, with ``validate``, builds every axis value once. The plan's identity (space,
+builders, dataset, objective, training) is what ``kerasgene_search.json`` records.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kerasgene import systems
+from kerasgene._io import to_plain
+from kerasgene.config import check_keys
+from kerasgene.errors import ConfigError, InputFileError
+from kerasgene.tuning.config import project_tasks, tuning_section
+from kerasgene.tuning.hypermodels import BuilderHyperModel
+from kerasgene.tuning.spaces import format_value
+
+
+@dataclass
+class SearchPlan:
+    """One keras-tuner project: a HyperModel, its data and where it lives."""
+
+    hypermodel: BuilderHyperModel
+    dataset: Any
+    target: str | None
+    directory: Path
+    project_name: str
+    results_dir: Path
+    subset: dict = field(default_factory=dict)
+    max_trials: int | None = None
+    max_examples: int | None = None
+    executions_per_trial: int = 1
+    in_memory: str | bool = "auto"
+    export_best: bool = True
+    plot: bool = True
+    port_offset: int = 0
+    identity: dict = field(default_factory=dict)
+
+    @property
+    def project_dir(self) -> Path:
+        return self.directory / self.project_name
+
+
+def open_dataset(config: Mapping):
+    """The search's Dataset, as for ``kerasgene train`` (:mod:`kerasgene.train.runs`): built (or
+    reused when inputs and parameters are unchanged) from ``data`` (relative paths from
+    ``data_dir``) into ``dataset_dir``; without ``data``, ``dataset_dir`` must hold a
+    prepared dataset (its arrays checked against their digests). ``training.inputs``
+    restricts it as for ``train``: every trial sees only those inputs and tracks."""
+    from kerasgene.datasets import Dataset
+    from kerasgene.train import runs
+
+    if config.get("data") is not None:
+        return runs.training_inputs(dict(config), runs.prepare(dict(config)))
+    path = config.get("dataset_dir")
+    if not path:
+        raise ConfigError("dataset_dir: required when the config has no `data:` section")
+    if not (Path(path) / "meta.json").is_file():
+        raise InputFileError(f"dataset_dir: {path} is not a prepared dataset (no meta.json) "
+                             "and the config has no `data:` section to build it")
+    return runs.training_inputs(dict(config), Dataset.open(path, verify=True))
+
+
+def _objective(tuning: Mapping, task: str) -> tuple[str | None, str | None]:
+    """``(objective, direction)`` of a task: ``tuning.objective`` is a metric name, a
+    ``{name, direction}`` mapping or a ``{task: metric}`` mapping."""
+    objective = tuning.get("objective")
+    if not isinstance(objective, Mapping):
+        return objective, None
+    if "name" in objective:
+        check_keys(objective, ("name", "direction"), "tuning.objective")
+        return objective["name"], objective.get("direction")
+    return objective.get(task), None
+
+
+def hypermodels_from_config(config: Mapping) -> list[tuple[str, BuilderHyperModel]]:
+    """``[(task, HyperModel)]`` of a tune configuration, without opening the dataset
+    (dataset-derived arguments not filled; enough to enumerate the grid)."""
+    tuning = tuning_section(config)
+    model = dict(config.get("model") or {})
+    check_keys(model, ("name", "hparams"), "model")
+    name = model.get("name") or config.get("system")
+    tasks, _, space = project_tasks(config)
+    fixed = {k: v for k, v in (model.get("hparams") or {}).items() if k != "task"}
+    training = {k: v for k, v in (config.get("training") or {}).items()
+                if k != "inputs"}  # applied to the dataset (open_dataset)
+    out = []
+    for task in tasks:
+        objective, direction = _objective(tuning, task)
+        hm = BuilderHyperModel(name, space or None, fixed, task=task,
+                               training={"verbose": 0, **training}, objective=objective,
+                               direction=direction, seed=int(config.get("seed") or 0))
+        hm.run_eagerly = bool(tuning["run_eagerly"])
+        out.append((task, hm))
+    return out
+
+
+def grid_size(config: Mapping) -> int:
+    """Points of the whole search (all task projects), counted from the spaces."""
+    return sum(hm.grid_size() for _, hm in hypermodels_from_config(config))
+
+
+def _target(hm: BuilderHyperModel, ds) -> str | None:
+    """The dataset target a task trains on (a dataset with both labels), or None."""
+    target = ("class" if hm.classification else "expression") \
+        if set(ds.targets) >= {"class", "expression"} else None
+    if hm.classification and target is None:
+        raise ConfigError(f"task classification: the dataset {ds.path} has no class "
+                          f"labels (targets: {ds.targets})")
+    return target
+
+
+def _fix_dataset_arguments(hm: BuilderHyperModel, ds, target: str | None) -> None:
+    """Hold the builder arguments the dataset implies fixed (the task stays the
+    HyperModel's); refuse a ``model.hparams`` value or an axis that contradicts them."""
+    derived = systems.builder_arguments(hm.first_builder(), ds, target=target)
+    derived.pop("task", None)
+    for key, value in derived.items():
+        if key in hm.fixed and hm.fixed[key] != value:
+            raise ConfigError(f"model.hparams.{key} = {hm.fixed[key]!r} but the dataset "
+                              f"{ds.path} implies {value!r}")
+        if key in hm.axes:
+            raise ConfigError(f"tuning.space.{key}: fixed by the dataset ({value!r})")
+    hm.fixed.update(derived)
+
+
+def _check_subset(hm: BuilderHyperModel, subset: Mapping) -> dict:
+    if not isinstance(subset, Mapping):
+        raise ConfigError(f"tuning.subset: expected {{axis: [values]}}, got {subset!r}")
+    out = {}
+    for name, values in subset.items():
+        axis = hm.axes.get(name)
+        if axis is None or axis.kind == "derived":
+            axes = [n for n, a in hm.axes.items() if a.kind != "derived"]
+            raise ConfigError(f"subset: {name!r} is not an axis of the grid ({', '.join(axes)})")
+        values = values if isinstance(values, (list, tuple)) else [values]
+        grid = axis.grid_values()
+        picked = []
+        for v in values:
+            match = [g for g in grid if g == v or (
+                isinstance(g, float) and isinstance(v, (int, float))
+                and math.isclose(g, v, rel_tol=1e-9))]
+            if not match:
+                raise ConfigError(f"subset: {name} = {v!r} is not in the grid "
+                                  f"({', '.join(map(format_value, grid))})")
+            picked.append(match[0])
+        out[name] = picked
+    return out
+
+
+def _identity(hm: BuilderHyperModel, ds, target: str | None, config: Mapping,
+              tuning: Mapping) -> dict:
+    """What makes a search this search (``kerasgene_search.json``)."""
+    identity = {"format": 1, **hm.describe(),
+                # the cache key identifies the inputs and parameters; the path only
+                # when there is none (hosts may mount a shared directory differently)
+                "dataset": {"cache_key": ds.meta.get("cache_key")
+                            or str(Path(ds.path).resolve()),
+                            "split": to_plain(ds.meta.get("split")), "target": target},
+                "max_examples": tuning["max_examples"],
+                "executions_per_trial": tuning["executions_per_trial"]}
+    inputs = (config.get("training") or {}).get("inputs")
+    if inputs is not None:  # another subset of the inputs is another search
+        identity["dataset"]["inputs"] = to_plain(inputs)
+    return identity
+
+
+def plan_search(config: Mapping, *, dataset=None, validate: bool = True) -> list[SearchPlan]:
+    """Resolve a tune configuration into one :class:`SearchPlan` per task project;
+    opens (or builds) the dataset and, with ``validate``, checks every axis value and
+    the objective by building models."""
+    tuning = tuning_section(config)
+    ds = dataset if dataset is not None else open_dataset(config)
+    _, per_task, _ = project_tasks(config)
+    model_name = (config.get("model") or {}).get("name") or config["system"]
+    base_name = tuning["project_name"] or f"{model_name}_grid"
+    directory = Path(tuning["directory"])
+    plans = []
+    for i, (task, hm) in enumerate(hypermodels_from_config(config)):
+        target = _target(hm, ds)
+        _fix_dataset_arguments(hm, ds, target)
+        subset = _check_subset(hm, tuning["subset"] or {})
+        project = f"{base_name}_{task}" if per_task else base_name
+        results = Path(config["run_dir"]) if config.get("run_dir") else directory / project
+        if config.get("run_dir") and per_task:
+            results = results / task
+        if validate:
+            hm.validate(ds.input_names)
+        plans.append(SearchPlan(
+            hypermodel=hm, dataset=ds, target=target, directory=directory,
+            project_name=project, results_dir=results, subset=subset,
+            max_trials=tuning["max_trials"], max_examples=tuning["max_examples"],
+            executions_per_trial=tuning["executions_per_trial"],
+            in_memory=tuning["in_memory"], export_best=bool(tuning["export_best"]),
+            plot=bool(tuning["plot"]), port_offset=i,
+            identity=_identity(hm, ds, target, config, tuning)))
+    return plans
+
+
+def plan_summary(plan: SearchPlan) -> dict:
+    """What a search would run: grid points, those selected by subset / max_trials, and
+    the trials already completed in the project directory."""
+    hm = plan.hypermodel
+    grid = hm.grid()
+    selected = [p for p in grid if all(p.get(k) in v for k, v in plan.subset.items())]
+    done = 0
+    for path in plan.project_dir.glob("trial_*/trial.json"):
+        with contextlib.suppress(OSError, ValueError):
+            done += json.loads(path.read_text()).get("status") == "COMPLETED"
+    n = len(selected) if plan.max_trials is None else min(len(selected), plan.max_trials)
+    fmt = format_value
+    return {"project": plan.project_name, "project_dir": str(plan.project_dir),
+            "grid_points": len(grid), "selected": n, "completed": done,
+            "objective": f"{hm.objective_name} ({hm.direction})",
+            "axes": {k: ([f"{fmt(v)} ({a.by} {fmt(w)})" for w, v in a.mapping.items()]
+                         if a.kind == "derived" else [fmt(v) for v in a.grid_values()])
+                     for k, a in hm.axes.items()}}
+
+
+def format_summary(info: Mapping) -> str:
+    """A :func:`plan_summary` as three lines of text."""
+    axes = "; ".join(f"{k}: {', '.join(v)}" for k, v in info["axes"].items())
+    return (f"{info['project']}: {info['grid_points']} grid points, {info['selected']} "
+            f"selected, {info['completed']} completed; objective {info['objective']}\n"
+            f"  {axes}\n  {info['project_dir']}")

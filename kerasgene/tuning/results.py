@@ -1,0 +1,187 @@
+"""What a search leaves: the trials table, ``trials.tsv``, the grid plot, the best model.
+
+In ``run_dir`` (default: the project directory), written by the chief or the single
+process: ``trials.tsv`` (one row per trial; rewritten after every trial), ``grid.png``,
+``best_model.keras`` and ``best_hyperparameters.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+from keras_tuner.src.engine import trial as trial_module
+
+from kerasgene._io import to_plain, write_atomic, write_json
+from kerasgene.tuning.oracle import RUN_FILE
+from kerasgene.tuning.plans import SearchPlan
+from kerasgene.tuning.spaces import format_value
+
+if TYPE_CHECKING:  # pragma: no cover
+    from kerasgene.tuning.oracle import GridTuner
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SearchResult:
+    """What a finished search wrote (chief or single process)."""
+
+    plan: SearchPlan
+    table: pd.DataFrame
+    trials_tsv: Path
+    plot: Path | None
+    best_model: Path | None
+
+    def top(self, n: int = 5) -> pd.DataFrame:
+        """The ``n`` best completed trials, best first."""
+        return top_trials(self.table, self.plan.hypermodel.direction, n)
+
+
+def trials_table(oracle, plan: SearchPlan) -> pd.DataFrame:
+    """One row per trial: id, status, every axis (derived ones too), objective, epochs,
+    best_epoch, seconds, the tuner that ran it and the validation metrics."""
+    hm = plan.hypermodel
+    names = [n for n, a in hm.axes.items() if a.kind != "derived"]
+    rows = []
+    for tid in sorted(oracle.trials):
+        trial = oracle.trials[tid]
+        values = trial.hyperparameters.values
+        row = {"trial_id": tid, "status": trial.status}
+        row.update({n: values.get(n) for n in names})
+        for n, axis in hm.axes.items():
+            if axis.kind == "derived":
+                row[n] = axis.mapping.get(values.get(axis.by))
+        score = trial.score if trial.status == trial_module.TrialStatus.COMPLETED else None
+        row["objective"] = score
+        metrics = trial.metrics
+        for m in ("epochs", "best_epoch", "seconds"):
+            row[m] = metrics.get_last_value(m) if metrics.exists(m) else None
+        run = plan.project_dir / f"trial_{tid}" / RUN_FILE
+        try:
+            row["tuner_id"] = json.loads(run.read_text())["tuner_id"]
+        except (OSError, ValueError, KeyError):
+            row["tuner_id"] = None
+        for m in sorted(metrics.metrics):
+            if m.startswith("val_") or m in ("loss",):
+                row[m] = metrics.get_last_value(m)
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    for col in ("epochs", "best_epoch"):
+        if col in table:
+            table[col] = table[col].astype("Int64")
+    return table
+
+
+def write_trials_tsv(table: pd.DataFrame, path: Path) -> Path:
+    """Write a :func:`trials_table` as ``path`` (tab-separated, atomically)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_atomic(path, lambda tmp: table.to_csv(tmp, sep="\t", index=False, na_rep=""))
+
+
+def top_trials(table: pd.DataFrame, direction: str, n: int = 5) -> pd.DataFrame:
+    """The ``n`` best completed rows of a :func:`trials_table` (``direction``: min / max)."""
+    done = table[table["status"] == trial_module.TrialStatus.COMPLETED]
+    done = done.sort_values("objective", ascending=direction == "min", kind="stable")
+    return done.head(n)
+
+
+def plot_grid(table: pd.DataFrame, plan: SearchPlan, path: Path) -> Path | None:
+    """Objective by each grid axis: one panel per axis with more than one value, every
+    completed trial a dot, the mean a bar and the best a star."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    hm = plan.hypermodel
+    done = table[table["status"] == trial_module.TrialStatus.COMPLETED]
+    if done.empty:
+        return None
+    axes = [n for n, a in hm.axes.items() if a.kind != "derived" and len(a.grid_values()) > 1]
+    axes = axes or [n for n, a in hm.axes.items() if a.kind != "derived"][:1]
+    fig, panels = plt.subplots(1, len(axes), figsize=(max(6.4, 3.2 * len(axes) + 0.8), 4.2),
+                               sharey=True, squeeze=False)
+    rng = np.random.default_rng(0)
+    for ax, name in zip(panels[0], axes):
+        levels = hm.axes[name].grid_values()
+        for i, level in enumerate(levels):
+            ys = done.loc[done[name] == level, "objective"].astype(float).dropna().to_numpy()
+            if ys.size == 0:
+                continue
+            ax.scatter(i + rng.uniform(-0.12, 0.12, ys.size), ys, s=16, alpha=0.6,
+                       color="tab:blue", edgecolor="none")
+            ax.hlines(ys.mean(), i - 0.25, i + 0.25, color="black", lw=1.5)
+            best = ys.max() if hm.direction == "max" else ys.min()
+            ax.scatter([i], [best], marker="*", s=90, color="tab:red", zorder=3)
+        paired = [(n, a) for n, a in hm.axes.items() if a.kind == "derived" and a.by == name]
+        labels = ["\n".join([format_value(v), *(f"{n} {format_value(a.mapping[v])}" for n, a in paired)])
+                  for v in levels]
+        ax.set_xticks(range(len(levels)), labels)
+        ax.set_xlim(-0.6, len(levels) - 0.4)
+        ax.set_xlabel(name, fontsize=11)
+        ax.tick_params(labelsize=9)
+        ax.grid(axis="y", alpha=0.3)
+    better = "higher" if hm.direction == "max" else "lower"
+    panels[0][0].set_ylabel(f"{hm.objective_name} ({better} is better)", fontsize=10)
+    best_val = top_trials(table, hm.direction, 1)["objective"].iloc[0]
+    fig.suptitle(f"{plan.project_name}: {len(done)} of {hm.grid_size()} grid points done; "
+                 f"best {hm.objective_name} = {best_val:.4g}\n"
+                 "dot: one trial, bar: mean, star: best", fontsize=10)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def write_results(tuner: GridTuner, plan: SearchPlan) -> SearchResult:
+    """trials.tsv, grid.png, best_model.keras and best_hyperparameters.json."""
+    out = plan.results_dir
+    out.mkdir(parents=True, exist_ok=True)
+    table = trials_table(tuner.oracle, plan)
+    tsv = write_trials_tsv(table, out / "trials.tsv")
+    png = plot_grid(table, plan, out / "grid.png") if plan.plot else None
+    best_path = None
+    top = top_trials(table, plan.hypermodel.direction, 1)
+    if plan.export_best and not top.empty:
+        trial = tuner.oracle.get_trial(top["trial_id"].iloc[0])
+        model = tuner.load_model(trial)
+        best_path = out / "best_model.keras"
+        write_atomic(best_path, model.save)
+        write_json(out / "best_hyperparameters.json",
+                   {"trial_id": trial.trial_id, "objective": plan.hypermodel.objective_name,
+                    "score": trial.score,
+                    "values": to_plain(plan.hypermodel.values(trial.hyperparameters.copy()))})
+    elif plan.export_best:
+        log.warning("%s: no completed trial; no best model exported", plan.project_name)
+    return SearchResult(plan, table, tsv, png, best_path)
+
+
+def format_top(result: SearchResult, n: int = 5) -> str:
+    """The top-``n`` table of a search, with the files it wrote, as text."""
+    hm = result.plan.hypermodel
+    top = result.top(n)
+    if top.empty:
+        return f"{result.plan.project_name}: no completed trial"
+    cols = ["trial_id", *hm.axes, "objective", "epochs", "seconds"]
+    shown = top[[c for c in cols if c in top.columns]].copy()
+    shown.insert(0, "rank", range(1, len(shown) + 1))
+    shown = shown.rename(columns={"objective": hm.objective_name})
+    done = int((result.table["status"] == "COMPLETED").sum())
+    head = (f"{result.plan.project_name}: {done} of {hm.grid_size()} grid points completed; "
+            f"top {len(shown)} by {hm.objective_name} ({hm.direction})")
+    body = shown.to_string(index=False, float_format=lambda v: f"{v:.4g}")
+    files = [f"  trials: {result.trials_tsv}"]
+    if result.plot:
+        files.append(f"  plot:   {result.plot}")
+    if result.best_model:
+        files.append(f"  best:   {result.best_model}")
+    return "\n".join([head, body, *files])

@@ -1,0 +1,161 @@
+"""Running a plan: the project check, the training data, the search, its results.
+
+:func:`run_search` runs (or resumes, or joins as chief / worker) one project;
+:func:`run_config` every project of a tune configuration. ``kerasgene_search.json``
+(:data:`SEARCH_FILE`) in the project directory identifies the search (space, builder,
+dataset, objective, training): a directory holding a different search's state is an
+error, not silently reused.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Mapping
+
+import numpy as np
+
+from kerasgene._io import write_json
+from kerasgene.errors import ConfigError, InputFileError, KerasgeneError
+from kerasgene.tuning.oracle import GridTuner, role
+from kerasgene.tuning.plans import SearchPlan, plan_search
+from kerasgene.tuning.results import SearchResult, trials_table, write_results, write_trials_tsv
+
+log = logging.getLogger(__name__)
+
+#: The search identity in a project directory.
+SEARCH_FILE = "kerasgene_search.json"
+#: Splits up to this size are loaded in memory (``tuning.in_memory: auto``).
+_IN_MEMORY_BYTES = 512 * 2**20
+
+
+def _differences(saved: Mapping, mine: Mapping) -> list[str]:
+    """Keys (``section.key`` one level down) where two search identities differ."""
+    detail = []
+    for k in sorted(k for k in set(saved) | set(mine) if saved.get(k) != mine.get(k)):
+        a, b = saved.get(k), mine.get(k)
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            detail += [f"{k}.{s}" for s in sorted(set(a) | set(b)) if a.get(s) != b.get(s)]
+        else:
+            detail.append(k)
+    return detail
+
+
+def check_project(plan: SearchPlan) -> None:
+    """Refuse a project directory that holds another search's tuner state; record this
+    search's identity (:data:`SEARCH_FILE`) in a new one."""
+    pdir = plan.project_dir
+    path = pdir / SEARCH_FILE
+    if path.is_file():
+        try:
+            saved = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            raise InputFileError(f"{path}: not valid JSON; delete {pdir} to start over") from None
+        mine = json.loads(json.dumps(plan.identity))
+        if saved != mine:
+            raise ConfigError(
+                f"{pdir} holds the tuner state of a different search (differs in "
+                f"{', '.join(_differences(saved, mine))}); use another tuning.project_name "
+                f"or tuning.directory, or delete {pdir}")
+        return
+    if pdir.is_dir() and (any(pdir.glob("*.json")) or any(pdir.glob("trial_*"))):
+        raise ConfigError(f"{pdir} holds keras-tuner state that `kerasgene tune` did not "
+                          f"write (no {SEARCH_FILE}); use another tuning.project_name or "
+                          f"tuning.directory, or delete {pdir}")
+    pdir.mkdir(parents=True, exist_ok=True)
+    write_json(path, plan.identity)
+
+
+def _subsample(idx: np.ndarray, n: int | None, seed: int) -> np.ndarray:
+    if n is None or len(idx) <= n:
+        return idx
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(idx, n, replace=False))
+
+
+def fit_data(plan: SearchPlan, batch_size: int):
+    """``(train, valid)`` tf.data pipelines of the plan's dataset (in memory when small)."""
+    import tensorflow as tf
+
+    ds, seed = plan.dataset, plan.hypermodel.seed
+    train = _subsample(ds.split_indices("train"), plan.max_examples, seed)
+    valid = _subsample(ds.split_indices("valid"), plan.max_examples, seed + 1)
+    if len(train) == 0 or len(valid) == 0:
+        raise ConfigError(f"{ds.path}: the train and valid splits must not be empty "
+                          f"({len(train)} / {len(valid)} examples)")
+    in_memory = plan.in_memory
+    if in_memory == "auto":
+        per = sum(4 * int(np.prod(s)) for s in ds.input_shapes.values()) + 4
+        in_memory = per * (len(train) + len(valid)) <= _IN_MEMORY_BYTES
+    elif not isinstance(in_memory, bool):
+        raise ConfigError(f"tuning.in_memory: expected auto, true or false, got {in_memory!r}")
+    if not in_memory:
+        return (ds.to_tf_dataset(train, batch_size, shuffle=True, seed=seed, target=plan.target),
+                ds.to_tf_dataset(valid, batch_size, target=plan.target))
+    xt, yt = ds.arrays_for(train, target=plan.target)
+    xv, yv = ds.arrays_for(valid, target=plan.target)
+    tr = tf.data.Dataset.from_tensor_slices((xt, yt)).shuffle(
+        len(train), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
+    va = tf.data.Dataset.from_tensor_slices((xv, yv)).batch(batch_size)
+    return tr.prefetch(tf.data.AUTOTUNE), va.prefetch(tf.data.AUTOTUNE)
+
+
+def run_search(plan: SearchPlan, verbose: int = 1) -> SearchResult | None:
+    """Run (or resume, or join as chief / worker) the plan's grid search.
+
+    Returns the results on the chief and in a single process, ``None`` on a worker.
+    """
+    base_port = os.environ.get("KERASTUNER_ORACLE_PORT")
+    who = role()
+    if who != "single" and plan.port_offset:
+        os.environ["KERASTUNER_ORACLE_PORT"] = str(int(base_port) + plan.port_offset)
+    try:
+        check_project(plan)
+        hm = plan.hypermodel
+
+        def progress(oracle):
+            try:
+                write_trials_tsv(trials_table(oracle, plan), plan.results_dir / "trials.tsv")
+            except OSError as err:  # pragma: no cover - results are rewritten at the end
+                log.warning("trials.tsv not updated: %s", err)
+
+        try:
+            tuner = GridTuner(hm, directory=plan.directory, project_name=plan.project_name,
+                              subset=plan.subset, max_trials=plan.max_trials,
+                              executions_per_trial=plan.executions_per_trial,
+                              on_trial_end=progress)
+        except RuntimeError as err:  # keras-tuner: a state it cannot reload
+            raise ConfigError(f"{plan.project_dir}: {err}") from None
+        tuner.oracle.verbose = verbose
+        try:
+            if who == "chief":
+                tuner.search()
+            else:
+                batch = hm.recipe(hm.first_builder())["batch_size"]
+                train, valid = fit_data(plan, batch)
+                tuner.search(train, validation_data=valid)
+        except RuntimeError as err:  # keras-tuner: too many consecutive failed trials
+            lines = [ln for ln in str(err).splitlines() if ln.strip()]
+            detail = f"{lines[0]} ... {lines[-1]}" if len(lines) > 1 else (lines or [""])[0]
+            raise KerasgeneError(f"{plan.project_name}: the search stopped: {detail} (trial "
+                                 f"logs in {plan.project_dir}; re-run to resume)") from err
+        if who == "worker":
+            return None
+        return write_results(tuner, plan)
+    finally:
+        if base_port is not None:
+            os.environ["KERASTUNER_ORACLE_PORT"] = base_port
+
+
+def run_config(config: Mapping, verbose: int = 1) -> list[SearchResult]:
+    """Plan and run every project of a tune configuration, one after the other.
+
+    A worker does not build the models to validate the space: its chief did (the
+    project's identity, checked by every process, ties them to the same search)."""
+    results = []
+    for plan in plan_search(config, validate=role() != "worker"):
+        res = run_search(plan, verbose=verbose)
+        if res is not None:
+            results.append(res)
+    return results

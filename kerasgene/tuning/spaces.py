@@ -1,0 +1,194 @@
+"""Search spaces: YAML space entries → axes → keras-tuner hyperparameters → grid points.
+
+Every axis is an ``hp.Choice`` (a list), an ``hp.Int`` / ``hp.Float`` with a ``step``
+(``{min, max, step, sampling}``), an ``hp.Fixed`` (a scalar) or a value *derived* from a
+choice axis (``{by: optimizer, values: {sgd: 0.01, adam: 0.001}}``: not searched), so
+that ``keras_tuner.GridSearch`` enumerates exactly the grid. The papers' grids are kept
+with their systems (:attr:`kerasgene.systems.System.tuning`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import keras_tuner as kt
+from keras_tuner.src.tuners.gridsearch import GridSearchOracle
+
+from kerasgene import systems
+from kerasgene.config import check_keys, yaml_number_hint
+from kerasgene.errors import ConfigError
+
+#: Axes that are not builder arguments.
+SEARCH_ARGUMENTS = ("variant", "optimizer", "learning_rate", "task")
+
+
+def family(name: str) -> dict[str, str]:
+    """``variant`` value → registry model of a system searched over its variants (DeepRAGE's
+    ``{"concat": "deeprage_concat", ...}``), empty for any other name."""
+    if name in systems.names() and systems.get(name).tuning is not None:
+        return dict(systems.get(name).tuning.family)
+    return {}
+
+
+def paper_space(name: str) -> Mapping[str, Any] | None:
+    """The paper's grid (:attr:`kerasgene.systems.TuningEntry.space`) of a system or of the
+    system a registry model belongs to; None when the paper gave none."""
+    system = systems.get(name) if name in systems.names() else systems.for_model(name)
+    return None if system.tuning is None else system.tuning.space
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One entry of a search space.
+
+    kind: ``choice`` (values), ``range`` (min, max, step, sampling), ``fixed`` (one
+    value) or ``derived`` (``by`` another choice axis, ``mapping`` value → value).
+    """
+
+    name: str
+    kind: str
+    values: tuple = ()
+    min: float | int | None = None
+    max: float | int | None = None
+    step: float | int | None = None
+    sampling: str = "linear"
+    by: str | None = None
+    mapping: Mapping | None = None
+
+    def declare(self, hp: kt.HyperParameters) -> Any:
+        """Register the axis in ``hp`` and return its value (derived axes: nothing)."""
+        if self.kind == "choice":
+            return hp.Choice(self.name, list(self.values))
+        if self.kind == "fixed":
+            return hp.Fixed(self.name, self.values[0])
+        if self.kind == "range":
+            cls = hp.Int if isinstance(self.min, int) and isinstance(self.step, int) else hp.Float
+            return cls(self.name, self.min, self.max, step=self.step, sampling=self.sampling)
+        return None
+
+    def grid_values(self) -> list:
+        """The values the grid takes on this axis, in enumeration order."""
+        if self.kind in ("choice", "fixed"):
+            return list(self.values)
+        if self.kind == "range":
+            hp = kt.HyperParameters()
+            self.declare(hp)
+            return list(hp.space[0].values)
+        return sorted(set(self.mapping.values()), key=str)
+
+    def describe(self) -> Any:
+        """The axis as plain data, in its YAML form."""
+        if self.kind == "choice":
+            return list(self.values)
+        if self.kind == "fixed":
+            return self.values[0]
+        if self.kind == "range":
+            return {"min": self.min, "max": self.max, "step": self.step,
+                    "sampling": self.sampling}
+        return {"by": self.by, "values": dict(self.mapping)}
+
+
+def _scalar(value: Any, where: str) -> Any:
+    if isinstance(value, (bool, int, float, str)):
+        return value
+    raise ConfigError(f"{where}: expected a number, a string or a boolean, got {value!r}")
+
+
+def _homogeneous(values: list, where: str) -> list:
+    """keras-tuner's Choice needs one type: ints with floats become floats."""
+    kinds = {type(v) for v in values}
+    if kinds <= {int, float} and float in kinds:
+        return [float(v) for v in values]
+    if len(kinds) > 1:
+        raise ConfigError(f"{where}: mixed value types {sorted(k.__name__ for k in kinds)} "
+                          f"in {values!r}{yaml_number_hint(values)}")
+    return values
+
+
+def _range_axis(name: str, spec: Mapping, here: str) -> Axis:
+    check_keys(spec, ("min", "max", "step", "sampling"), here)
+    missing = [k for k in ("min", "max", "step") if spec.get(k) is None]
+    if missing:
+        raise ConfigError(f"{here}: a range needs min, max and step (a range without a "
+                          f"step is not a grid); missing {missing}")
+    lo, hi, step = (spec[k] for k in ("min", "max", "step"))
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (lo, hi, step)):
+        raise ConfigError(f"{here}: min, max and step must be numbers")
+    sampling = spec.get("sampling", "linear")
+    if sampling not in ("linear", "log", "reverse_log"):
+        raise ConfigError(f"{here}.sampling: expected linear, log or reverse_log, "
+                          f"got {sampling!r}")
+    if hi < lo or step <= 0 or (sampling != "linear" and (lo <= 0 or step <= 1)):
+        raise ConfigError(f"{here}: impossible range {dict(spec)!r}")
+    if not all(isinstance(v, int) for v in (lo, hi, step)):
+        lo, hi, step = float(lo), float(hi), float(step)
+    return Axis(name, "range", min=lo, max=hi, step=step, sampling=sampling)
+
+
+def parse_axis(name: str, spec: Any, where: str = "tuning.space") -> Axis:
+    """One YAML space entry → :class:`Axis` (see the module docstring for the forms)."""
+    here = f"{where}.{name}"
+    if isinstance(spec, (list, tuple)):
+        if not spec:
+            raise ConfigError(f"{here}: empty list of values")
+        values = _homogeneous([_scalar(v, here) for v in spec], here)
+        if len(set(map(repr, values))) != len(values):
+            raise ConfigError(f"{here}: repeated values in {values!r}")
+        return Axis(name, "choice", tuple(values))
+    if isinstance(spec, Mapping) and "by" in spec:
+        check_keys(spec, ("by", "values"), here)
+        if not isinstance(spec.get("values"), Mapping) or not spec["values"]:
+            raise ConfigError(f"{here}: 'values' must map each value of {spec['by']!r} "
+                              "to a value")
+        mapping = {k: _scalar(v, here) for k, v in spec["values"].items()}
+        return Axis(name, "derived", by=str(spec["by"]), mapping=mapping)
+    if isinstance(spec, Mapping):
+        return _range_axis(name, spec, here)
+    return Axis(name, "fixed", (_scalar(spec, here),))
+
+
+def parse_space(space: Mapping, where: str = "tuning.space") -> dict[str, Axis]:
+    """A YAML ``space`` mapping → ``{name: Axis}`` (in the file's order)."""
+    if not isinstance(space, Mapping) or not space:
+        raise ConfigError(f"{where}: expected a mapping of hyperparameter → values")
+    axes = {str(k): parse_axis(str(k), v, where) for k, v in space.items()}
+    for axis in axes.values():
+        if axis.kind != "derived":
+            continue
+        parent = axes.get(axis.by)
+        if parent is None or parent.kind not in ("choice", "fixed"):
+            raise ConfigError(f"{where}.{axis.name}: 'by' must name a list axis of the space, "
+                              f"got {axis.by!r}")
+        missing = [v for v in parent.values if v not in axis.mapping]
+        if missing:
+            raise ConfigError(f"{where}.{axis.name}: no value for {axis.by} = {missing}")
+    return axes
+
+
+def grid_points(hps: kt.HyperParameters) -> list[dict]:
+    """Every point GridSearch visits, in its order, from keras-tuner's own enumeration
+    (``GridSearchOracle._get_next_combination`` from the defaults)."""
+    oracle = GridSearchOracle(objective=kt.Objective("score", "max"), hyperparameters=hps.copy())
+    space = oracle.get_space()
+    point = {hp.name: hp.default for hp in space.space if space.is_active(hp)}
+    points = [point]
+    while (point := oracle._get_next_combination(point)) is not None:
+        point = dict(point)
+        points.append(point)
+    return points
+
+
+def objective_direction(objective: str) -> str:
+    """``"min"`` for a loss or an error metric, ``"max"`` otherwise."""
+    low = objective.lower()
+    minimise = low.endswith("loss") or any(s in low for s in ("mse", "mae", "error"))
+    return "min" if minimise else "max"
+
+
+def format_value(value: Any) -> str:
+    """A grid value as text (floats in ``%g``)."""
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
