@@ -73,7 +73,7 @@ class TuningEntry:
     Attributes
     ----------
     space : the paper's grid, ``{axis: values}`` in the YAML forms of
-        :func:`kerasgene.tuning.parse_axis`
+        :func:`kerasgene.tuning.spaces.parse_axis`
     family : the ``variant`` axis' values → registry model names (DeepRAGE), or empty
     tasks : the tasks (regression / classification) the paper searched
     """
