@@ -20,7 +20,7 @@ LAYERS = (
     {"simulate"},
     {"models"},
     {"train"},
-    {"tuning", "tuning_commands", "explain", "serving"},
+    {"tuning", "explain", "serving"},
     {"cli", "demo", "__main__"},
 )
 
