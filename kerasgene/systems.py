@@ -75,12 +75,10 @@ class TuningEntry:
     space : the paper's grid, ``{axis: values}`` in the YAML forms of
         :func:`kerasgene.tuning.spaces.parse_axis`
     family : the ``variant`` axis' values → registry model names (DeepRAGE), or empty
-    tasks : the tasks (regression / classification) the paper searched
     """
 
     space: Mapping[str, Any]
     family: Mapping[str, str] = field(default_factory=dict)
-    tasks: tuple[str, ...] = ("regression",)
 
 
 @dataclass(frozen=True)
@@ -294,8 +292,7 @@ register(System(
         space={"variant": ["concat", "tensor", "rnn"], "optimizer": ["sgd", "adam"],
                "learning_rate": {"by": "optimizer", "values": {"sgd": 0.01, "adam": 0.001}}},
         family={"concat": "deeprage_concat", "tensor": "deeprage_tensor",
-                "rnn": "deeprage_rnn"},
-        tasks=("regression", "classification")),
+                "rnn": "deeprage_rnn"}),
     variant_reader="kerasgene.explain.variant_commands:deeprage_reader",
     explain_analyses=("motifs", "knockout"),
     jaspar_tax_group="fungi",
