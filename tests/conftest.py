@@ -28,12 +28,25 @@ def rng():
 
 
 @pytest.fixture(scope="session")
-def demo_run(tmp_path_factory):
-    """``kerasgene demo`` once per test session (seed 0, small): the simulated data, one
-    trained run per task and the summary, shared by the demo, interpretation and
-    notebook tests."""
+def small_sim(tmp_path_factory):
+    """``kerasgene simulate`` once per test session (seed 0, small): ``(folder, truth)``.
+
+    Shared by every test that reads the simulated files (they must not write into the
+    folder; derived files such as datasets go to the test's own tmp_path)."""
+    from kerasgene.simulate import simulate
+
+    out = tmp_path_factory.mktemp("small_sim") / "data"
+    return out, simulate(out, seed=0, scale="small")
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory, small_sim):
+    """``kerasgene demo`` once per test session (seed 0, small) on the session's simulated
+    data: one trained run per system and the summary, shared by the demo, interpretation
+    and notebook tests."""
     from kerasgene.demo import run_demo
 
     out = tmp_path_factory.mktemp("demo")
+    (out / "data").symlink_to(small_sim[0], target_is_directory=True)
     summary = run_demo(out, seed=0, scale="small", verbose=0)
     return out, summary

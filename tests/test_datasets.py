@@ -918,12 +918,8 @@ def test_chromatin_ranges_in_no_split_are_listed(chromatin_world, tmp_path, capl
 
 # ----------------------------------------------------------------------------- simulator output
 @pytest.fixture(scope="module")
-def sim(tmp_path_factory):
-    from kerasgene.simulate import simulate
-
-    out = tmp_path_factory.mktemp("sim")
-    truth = simulate(out, seed=0, scale="small")
-    return out, truth
+def sim(small_sim):
+    return small_sim
 
 
 def test_sim_isegnet(sim, tmp_path):

@@ -184,15 +184,15 @@ def test_python_blocks_compile_and_their_imports_resolve():
 
 def _check_config(cfg: dict, where: str) -> None:
     """Top-level, data, sample, training and model keys of an example run config."""
-    from kerasgene import models
+    from kerasgene import models, systems
     from kerasgene.config import TOP_LEVEL_KEYS, check_keys
     from kerasgene.datasets import genome_bins, histone_bins, pairs, regions
     from kerasgene.train import recipes, runs
 
     check_keys(cfg, TOP_LEVEL_KEYS, where)
     defaults = {"isegnet": regions.DEFAULTS, "deeprage": pairs.DEFAULTS,
-                "chromatin": genome_bins.DEFAULTS, "histone": histone_bins.DEFAULTS,
-                "deepchrome": histone_bins.DEFAULTS}[cfg["task"]]
+                "chromatin": genome_bins.DEFAULTS, "histone_fcn": histone_bins.DEFAULTS,
+                "deepchrome": histone_bins.DEFAULTS}[systems.get(cfg["system"]).name]
     data = cfg.get("data") or {}
     check_keys(data, defaults, f"{where}: data")
     for i, sample in enumerate(data.get("samples") or []):
@@ -217,7 +217,7 @@ def test_example_configs_use_known_keys(path):
             continue
         cfg = yaml.safe_load(text)
         assert isinstance(cfg, dict), f"{path.name} block {i}"
-        if "task" in cfg:
+        if "system" in cfg:
             _check_config(cfg, f"{path.name} block {i}")
             configs += 1
     assert configs >= (1 if path == README else 5)

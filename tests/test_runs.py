@@ -8,17 +8,14 @@ import pytest
 from kerasgene.cli import main
 from kerasgene.config import load_config
 from kerasgene.errors import InputFileError
-from kerasgene.simulate import simulate
 from kerasgene.train.runs import evaluate
 
 CONFIGS = Path(__file__).parents[1] / "configs"
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    out = tmp_path_factory.mktemp("sim")
-    simulate(out, seed=1, scale="small")
-    return out
+def data(small_sim):
+    return small_sim[0]
 
 
 def test_histone_ensemble_run_writes_the_run_directory(data, tmp_path, capsys):

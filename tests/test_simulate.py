@@ -35,10 +35,12 @@ SEED = int(os.environ.get("KERASGENE_SIMULATE_TEST_SEED", "0"))  # other seeds: 
 
 
 @pytest.fixture(scope="module")
-def small(tmp_path_factory):
-    out = tmp_path_factory.mktemp("sim") / "small_seed0"
-    truth = sim.simulate(out, seed=SEED, scale="small")
-    return out, truth
+def small(tmp_path_factory, small_sim):
+    """The session's simulation for seed 0, else one of ``SEED``."""
+    if SEED == 0:
+        return small_sim
+    out = tmp_path_factory.mktemp("sim") / f"small_seed{SEED}"
+    return out, sim.simulate(out, seed=SEED, scale="small")
 
 
 # ----------------------------------------------------------------------------- helpers

@@ -27,7 +27,6 @@ from kerasgene import tuning
 from kerasgene.cli import main as cli_main
 from kerasgene.datasets import build
 from kerasgene.errors import ConfigError, KerasgeneError
-from kerasgene.simulate import simulate
 
 REPO = Path(__file__).resolve().parents[1]
 TRACKS = ("DNase", "H3K4me1", "H3K4me3", "H3K9me3", "H3K27me3", "H3K36me3", "WGBS")
@@ -35,11 +34,10 @@ TRACKS = ("DNase", "H3K4me1", "H3K4me3", "H3K9me3", "H3K27me3", "H3K36me3", "WGB
 
 # ----------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
-def data(tmp_path_factory):
+def data(tmp_path_factory, small_sim):
     """Simulated demo files (small scale) → a small iSEGnet dataset (250 bp windows)."""
     d = tmp_path_factory.mktemp("tuning_data")
-    sim = d / "sim"
-    simulate(sim, seed=0, scale="small")
+    sim = small_sim[0]
     iseg = {"gtf": str(sim / "genes.gtf"), "fasta": str(sim / "genome.fa"),
             "samples": [{"name": "simA_rep1",
                          "expression": str(sim / "isegnet" / "expression_tpm.tsv"),

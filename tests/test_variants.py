@@ -447,12 +447,8 @@ def test_histone_kmer_channels_are_recounted(mirror_genome):
 
 
 @pytest.fixture(scope="module")
-def sim(tmp_path_factory):
-    from kerasgene.simulate import simulate
-
-    out = tmp_path_factory.mktemp("sim")
-    truth = simulate(out, seed=0, scale="small")
-    return out, truth
+def sim(small_sim):
+    return small_sim
 
 
 def single_creb1_genes(out, truth) -> dict[str, tuple[Gene, dict]]:
