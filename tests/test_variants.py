@@ -749,7 +749,7 @@ def test_cli_histone_without_kmers_reads_no_dna():
     dataset = SimpleNamespace(path="prepared/deepchrome", meta={"params": {"kmers": None},
                                                                  "kmers": []})
     with pytest.raises(ConfigError, match="no k-mer channels"):
-        histone_reader(dataset, SimpleNamespace())
+        histone_reader(dataset, None)
 
 
 def test_cli_histone_kmer_run(sim, tmp_path, capsys):
