@@ -104,7 +104,7 @@ def _option(p, flag: str, help: str = "", **kw) -> None:
     config's ``explain:`` section applies; ``--help`` shows the built-in default."""
     default = getattr(DEFAULTS, flag[2:].replace("-", "_"))
     shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
-    text = f"{help} (default: {shown})" if default is not None else help
+    text = " ".join(filter(None, [help, f"(default: {shown})" if default is not None else ""]))
     p.add_argument(flag, default=None, help=text or None, **kw)
 
 
@@ -187,7 +187,7 @@ def cmd_variants(args: argparse.Namespace) -> int:
 
     run, config = run_config(args)
     res = variants_of_run(run, config, args.vcf, out=args.out, ism=args.ism,
-                          context=args.context, conditions=args.conditions,
+                          context=args.context, conditions=args.conditions or None,
                           batch_size=args.batch_size)
     listed = res.table.drop_duplicates(["chrom", "pos", "ref", "alt"])
     counts = listed["status"].value_counts()

@@ -20,7 +20,8 @@ Two engines compute the same quadrature:
   the same shapes, so the model is traced and compiled once whatever the step count.
 - ``engine="alibi"`` — :class:`alibi.explainers.IntegratedGradients`, the iSEGnet
   paper's tool (``method="gausslegendre"``, ``n_steps=200``), fed a few examples at a
-  time so its ``n_steps × examples`` path arrays stay bounded; its logging is silenced.
+  time so its ``n_steps × examples`` path arrays stay bounded; its logging is silenced
+  (:mod:`kerasgene.explain.ig_alibi`).
 
 ``n_steps="auto"`` (native engine) integrates each example by adaptive composite midpoint
 quadrature. Along a straight path a ReLU network is piecewise linear, so the integrand is
@@ -40,21 +41,18 @@ converted to float32 one chunk at a time, so memory-mapped uint8 one-hot dataset
 never copied whole.
 """
 
-
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import re
-import warnings
 import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
-from kerasgene.errors import ConfigError, KerasgeneError
+from kerasgene.errors import ConfigError
 from kerasgene.explain.attribution import (
     Attribution,
     argmax_predictions,
@@ -65,9 +63,9 @@ from kerasgene.explain.attribution import (
     make_baselines,
     output_tensor,
     resolve_layer,
-    scalar_model,
     select_output,
 )
+from kerasgene.explain.ig_alibi import alibi_chunk, alibi_explainer
 
 log = logging.getLogger(__name__)
 
@@ -476,73 +474,6 @@ def _residual(attrs: list[np.ndarray], fx: np.ndarray, fb: np.ndarray) -> np.nda
 
 
 # --------------------------------------------------------------------------------------
-# alibi engine
-# --------------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def _quiet_alibi():
-    """Silence alibi's loggers and warnings (and TF's retracing chatter) inside the block."""
-    loggers = [logging.getLogger(n) for n in ("alibi", "tensorflow", "absl")]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        for lg, lv in zip(loggers, levels):
-            lg.setLevel(lv)
-
-
-def _import_alibi_ig():
-    with _quiet_alibi():
-        try:
-            from alibi.explainers import IntegratedGradients
-        except ImportError as err:  # pragma: no cover - depends on the environment
-            raise KerasgeneError(
-                "engine='alibi' needs alibi (pip install --no-deps alibi==0.9.6, see the "
-                f"Makefile): {err}") from err
-    return IntegratedGradients
-
-
-def _alibi_explainer(model, output, layer, method: str, n_steps: int, batch_size: int):
-    """alibi's ``IntegratedGradients`` over the attributed scalar output, and the size of
-    that output."""
-    if layer is not None and len(model.inputs) > 1:
-        raise ConfigError("engine='alibi' with layer= is supported for single-input models "
-                          "only: alibi feeds zeros to the other inputs during layer "
-                          "attribution; use engine='native' (inputs held at x)")
-    IG = _import_alibi_ig()
-    wrapper = scalar_model(model, output)
-    n_out = int(np.prod(wrapper.outputs[0].shape[1:]))
-    return IG(wrapper, layer=layer, method=method, n_steps=n_steps,
-              internal_batch_size=batch_size), n_out
-
-
-def _alibi_chunk(explainer, eng: _Native, x_in, b_in, t, layer):
-    """alibi's attributions of one chunk, with F(x) and F(baseline) from ``eng`` (a
-    plain-graph native engine of the same model)."""
-    import tensorflow as tf
-
-    X = x_in if len(x_in) > 1 else x_in[0]
-    B = b_in if len(b_in) > 1 else b_in[0]
-    with _quiet_alibi():
-        exp = explainer.explain(X, baselines=B, target=t)
-    attrs = [np.asarray(a, np.float32) for a in exp.attributions]
-    t_tf = None if t is None else tf.constant(t, tf.int32)
-    if layer is None:
-        fx = eng.forward([tf.constant(x) for x in x_in], t_tf)
-        fb = eng.forward([tf.constant(b) for b in b_in], t_tf)
-    else:
-        fixed = [tf.constant(x) for x in x_in]
-        fx = eng.forward([eng.pre(fixed), *fixed], t_tf)
-        fb = eng.forward([eng.pre([tf.constant(b) for b in b_in]), *fixed], t_tf)
-    return attrs, fx.numpy().astype(np.float64), fb.numpy().astype(np.float64)
-
-
-# --------------------------------------------------------------------------------------
 # public API
 # --------------------------------------------------------------------------------------
 
@@ -603,7 +534,7 @@ def iter_integrated_gradients(
     names = input_names(model) if layer is None else [layer.name]
     explainer, n_out = None, 1
     if engine == "alibi":
-        explainer, n_out = _alibi_explainer(model, output, layer, method, n_steps, batch_size)
+        explainer, n_out = alibi_explainer(model, output, layer, method, n_steps, batch_size)
     # the alibi engine uses a plain-graph native one for F(x), F(baseline)
     eng = _engine(model, output, layer, jit_compile and explainer is None)
     t_all = format_target(target, n, xs,
@@ -620,7 +551,7 @@ def iter_integrated_gradients(
         b_in = _chunk_baselines(bs, sl, m)
         t = None if t_all is None else t_all[sl]
         if explainer is not None:
-            attrs, fx, fb = _alibi_chunk(explainer, eng, x_in, b_in, t, layer)
+            attrs, fx, fb = alibi_chunk(explainer, eng, x_in, b_in, t, layer)
             steps = np.full(m, n_steps)
         else:
             attrs, fx, fb, steps = _native_chunk(
