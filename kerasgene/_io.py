@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import shutil
 from collections.abc import Callable, Iterator, Mapping
@@ -119,6 +120,31 @@ def append_line(path: str | os.PathLike, line: str) -> Path:
     finally:
         os.close(fd)
     return Path(path)
+
+
+def write_tsv(path: str | os.PathLike, table: Any, *,
+              float_format: str | None = "%.6g") -> Path:
+    """Write a table as tab-separated text with a header row and no index, atomically.
+
+    Parameters
+    ----------
+    path : the file to write
+    table : a ``pandas.DataFrame``, rows (a sequence of mappings) or columns (a mapping
+        of equal-length sequences)
+    float_format : how floats are written (default 6 significant digits)
+    """
+    import pandas as pd
+
+    frame = table if isinstance(table, pd.DataFrame) else pd.DataFrame(table)
+    return write_atomic(path, lambda tmp: frame.to_csv(tmp, sep="\t", index=False,
+                                                       float_format=float_format))
+
+
+def safe_name(name: Any, default: str = "x") -> str:
+    """``name`` as part of a file name: each run of characters other than letters, digits,
+    ``_``, ``.`` and ``-`` becomes one ``_``, leading and trailing ``_`` are dropped, and an
+    empty result is ``default`` (``"DNase only"`` → ``DNase_only``)."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(name)).strip("_") or default
 
 
 def to_plain(value: Any) -> Any:

@@ -115,7 +115,7 @@ class System:
         dataset (input shapes, channel names, the target)
     aliases : other names of the system in configs
     tuning : the paper's grid, or None
-    variant_reader : ``(dataset, args) -> (reader, genes, genome path)`` for
+    variant_reader : ``(dataset, conditions) -> (reader, genes, genome path)`` for
         ``kerasgene variants`` (:mod:`kerasgene.explain.variant_commands`), or None when
         the system reads no DNA
     explain_analyses : what ``kerasgene explain`` runs by default

@@ -11,6 +11,7 @@ from keras import layers  # noqa: E402
 
 from kerasgene import dna  # noqa: E402
 from kerasgene.errors import ConfigError  # noqa: E402
+from kerasgene.explain import ablation as AB  # noqa: E402
 from kerasgene.explain import attribution as A  # noqa: E402
 from kerasgene.explain import ig as IG  # noqa: E402
 from kerasgene.explain import knockout as K  # noqa: E402
@@ -180,6 +181,82 @@ def test_auto_puts_nodes_at_the_kink_of_a_relu_path():
     np.testing.assert_allclose(res.attributions[0].sum(), 3.5 - 1.3, atol=1e-6)
     fixed = integrated_gradients(model, x, n_steps=64, method="riemann_middle")
     assert abs(fixed.residual[0]) > 1e-4  # the same node count spread evenly misses it
+
+
+def test_attributions_are_float32_whatever_the_engine_and_steps(toy):
+    model, X = toy
+    for kw in (dict(n_steps=16), dict(n_steps="auto", start_steps=4, max_steps=32),
+               dict(n_steps=16, engine="alibi"), dict(n_steps=16, layer="sequence_conv")):
+        res = integrated_gradients(model, X, **kw)
+        assert {a.dtype for a in res.attributions} == {np.dtype(np.float32)}, kw
+        assert res.residual.dtype == np.float64, kw
+        total = sum(a.reshape(5, -1).astype(np.float64).sum(1) for a in res.attributions)
+        np.testing.assert_allclose(res.residual, total - res.delta, atol=1e-12)
+
+
+class PyIdentity(layers.Layer):
+    """Identity through ``tf.py_function``: an op XLA cannot compile (identity gradient)."""
+
+    def call(self, x):
+        import tensorflow as tf
+
+        @tf.custom_gradient
+        def ident(v):
+            y = tf.py_function(lambda a: a, [v], tf.float32)
+            y.set_shape(v.shape)
+            return y, lambda dy: dy
+
+        return ident(x)
+
+
+def test_xla_fallback_only_for_xla_compile_errors_per_model(toy, caplog):
+    """A model XLA cannot compile falls back to plain graphs (a warning naming it), with
+    the same attributions; another model keeps XLA; other errors propagate."""
+    import logging
+
+    import tensorflow as tf
+
+    inp = keras.Input((L, 4), name="sequence")
+    y = layers.Dense(1, name="out")(layers.Flatten()(PyIdentity()(inp)))
+    odd = keras.Model(inp, y, name="py_function_model")
+    x = one_hot(np.random.default_rng(5), 3)
+    with caplog.at_level(logging.WARNING, logger="kerasgene.explain.ig"):
+        res = integrated_gradients(odd, x, n_steps=8)
+    assert "XLA cannot compile" in caplog.text and "py_function_model" in caplog.text
+    plain = integrated_gradients(odd, x, n_steps=8, jit_compile=False)
+    np.testing.assert_allclose(res.attributions[0], plain.attributions[0], atol=1e-6)
+    assert IG._engine(odd, None, None, True).jit is False
+    model, X = toy
+    integrated_gradients(model, X, n_steps=8)
+    eng = IG._engine(model, None, None, True)
+    assert eng.jit is True  # the fallback of one model leaves the others compiled
+
+    def out_of_memory(*args):
+        raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor")
+
+    eng._forward = out_of_memory
+    try:
+        with pytest.raises(tf.errors.ResourceExhaustedError):
+            integrated_gradients(model, X, n_steps=8)
+        assert eng.jit is True
+    finally:
+        IG._ENGINES.pop(model, None)  # rebuilt by the next test that needs it
+
+
+def test_is_xla_compile_error():
+    import tensorflow as tf
+
+    def compile_error():
+        try:
+            tf.function(lambda v: tf.strings.as_string(v), jit_compile=True)(tf.ones(2))
+        except Exception as err:
+            return err
+        raise AssertionError("XLA compiled a string op")
+
+    assert IG.is_xla_compile_error(compile_error())
+    assert not IG.is_xla_compile_error(tf.errors.ResourceExhaustedError(None, None, "OOM"))
+    assert not IG.is_xla_compile_error(tf.errors.InvalidArgumentError(None, None, "bad index"))
+    assert not IG.is_xla_compile_error(ValueError("Detected unsupported operations"))
 
 
 def test_classification_targets():
@@ -417,14 +494,14 @@ def test_filter_knockout_scan(toy):
 
 
 def test_ablation_helpers():
-    subsets = K.ablation_inputs(["DNase", "H3K4me3"])
+    subsets = AB.ablation_inputs(["DNase", "H3K4me3"])
     assert list(subsets) == ["all", "sequence only", "epigenome only", "DNase only",
                              "H3K4me3 only"]
     x = {"sequence": np.zeros((2, 5, 4)), "epigenome": np.ones((2, 5, 2))}
-    sel = K.select_inputs(x, subsets["H3K4me3 only"])
+    sel = AB.select_inputs(x, subsets["H3K4me3 only"])
     assert list(sel) == ["epigenome"] and sel["epigenome"].shape == (2, 5, 1)
-    assert list(K.select_inputs(x, subsets["sequence only"])) == ["sequence"]
-    rows = K.ablation_table(lambda name, s: {"r2": float(len(name))}, subsets)
+    assert list(AB.select_inputs(x, subsets["sequence only"])) == ["sequence"]
+    rows = AB.ablation_table(lambda name, s: {"r2": float(len(name))}, subsets)
     assert rows[1] == {"inputs": "sequence only", "r2": 13.0}
 
 

@@ -1,18 +1,28 @@
-"""Tests of ``kerasgene explain`` (kerasgene.explain.commands) on tiny models and an
-in-memory stand-in for a prepared dataset; the demo run is exercised by the demo tests."""
+"""Tests of ``kerasgene explain`` (kerasgene.explain.run, .analyses, .options and the
+handler in kerasgene.cli.explain) on tiny models and an in-memory stand-in for a prepared
+dataset; the demo run is exercised by the demo tests."""
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 keras = pytest.importorskip("keras")
 
-from kerasgene.explain import commands as C  # noqa: E402
+from kerasgene.cli import build_parser, main  # noqa: E402
+from kerasgene.cli import explain as CLI  # noqa: E402
+from kerasgene.errors import ConfigError  # noqa: E402
+from kerasgene.explain import analyses as C  # noqa: E402
+from kerasgene.explain.options import (  # noqa: E402
+    OPTION_SPECS,
+    ExplainOptions,
+    explain_options,
+    requested_analyses,
+)
 
 
 class FakeDataset:
@@ -32,21 +42,83 @@ class FakeDataset:
 
 
 def parse(argv):
-    parser = argparse.ArgumentParser()
-    sub = parser.add_subparsers()
-    C.register(sub)
-    return parser.parse_args(["explain", "--config", "c.yaml", *argv])
+    return build_parser().parse_args(["explain", "--run", "r", *argv])
+
+
+def options(argv, section=None) -> ExplainOptions:
+    """The options ``kerasgene explain`` builds from ``argv`` over a config ``section``."""
+    args = parse(argv)
+    return explain_options(section, {k: getattr(args, k) for k in OPTION_SPECS})
 
 
 def test_register_parser():
     args = parse(["--n-steps", "auto", "--baseline", "sequence=uniform", "k1=3"])
-    assert args.func is C.run_explain_command
+    assert args.func is CLI.cmd_explain
     assert args.overrides == ["k1=3"] and args.n_steps == "auto"
-    assert C._parse_baseline(args.baseline) == {"sequence": "uniform"}
-    assert C._parse_baseline("0.5") == 0.5 and C._n_steps("auto") == "auto"
+    assert args.baseline == {"sequence": "uniform"}
+    assert CLI.parse_baseline("0.5") == 0.5 and options(["--n-steps", "auto"]).n_steps == "auto"
     with pytest.raises(Exception, match="differential"):
-        C._analyses(parse(["--analyses", "ig,differential"]), "isegnet")
-    assert C._analyses(parse(["--compare", "x"]), "isegnet") == ("ig", "motifs", "differential")
+        requested_analyses(options(["--analyses", "ig,differential"]), "isegnet")
+    assert requested_analyses(options(["--compare", "x"]), "isegnet") == (
+        "ig", "motifs", "differential")
+
+
+def test_every_option_has_a_spec_and_a_flag():
+    fields = list(ExplainOptions.__dataclass_fields__)
+    assert list(OPTION_SPECS) == fields
+    args = parse([])
+    assert all(getattr(args, f) is None for f in fields)  # unset flags leave the config's
+    assert options([]) == ExplainOptions()
+
+
+def test_config_section_gives_defaults_and_flags_override():
+    section = {"max_examples": 50, "n_steps": "auto", "analyses": ["ig"],
+               "baseline": {"sequence": "uniform"}, "labels": ["a", "b"], "filters": [1, 2]}
+    got = options(["--max-examples", "7", "--seed", "3"], section)
+    assert (got.max_examples, got.seed, got.n_steps) == (7, 3, "auto")
+    assert got.analyses == ("ig",) and got.labels == ("a", "b") and got.filters == (1, 2)
+    assert got.baseline == {"sequence": "uniform"} and got.split == "test"
+    assert explain_options(None) == ExplainOptions()
+
+
+@pytest.mark.parametrize("section, message", [
+    ({"max_exampels": 5}, "explain: unknown key 'max_exampels'; did you mean 'max_examples'?"),
+    ({"max_examples": "ten"}, "explain.max_examples: expected an integer >= 1, got 'ten'"),
+    ({"n_steps": 1}, "explain.n_steps: expected an integer >= 2 or 'auto', got 1"),
+    ({"analyses": ["ig", "shap"]}, "explain.analyses: expected a list of ig, motifs"),
+    ({"engine": "captum"}, "explain.engine: expected one of native, alibi, got 'captum'"),
+    ({"labels": ["one"]}, "explain.labels: expected a list of two names, got ['one']"),
+    ({"baseline": [0]}, "explain.baseline: expected zeros, ones, uniform"),
+    ([1, 2], "explain: expected a mapping, got list"),
+])
+def test_config_section_errors(section, message):
+    with pytest.raises(ConfigError) as err:
+        explain_options(section)
+    assert str(err.value).startswith(message) and "\n" not in str(err.value)
+
+
+def test_cli_reads_the_explain_section(tmp_path, monkeypatch, capsys):
+    """``kerasgene explain --config`` passes the config's ``explain:`` section, with the
+    flags over it, to explain_run; a bad section is a one-line error (exit 2)."""
+    import kerasgene.explain.run as R
+
+    seen = {}
+
+    def fake_run(run, config, opts, *, out=None):
+        seen.update(run=run, options=opts, out=out)
+        return {"system": config["system"]}
+
+    monkeypatch.setattr(R, "explain_run", fake_run)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"system": "isegnet", "run_dir": str(tmp_path / "r"),
+                                   "explain": {"max_examples": 50, "split": "all"}}))
+    assert main(["explain", "--config", str(cfg), "--max-examples", "7"]) == 0
+    assert seen["run"] == tmp_path / "r" and seen["out"] is None
+    assert (seen["options"].max_examples, seen["options"].split) == (7, "all")
+    assert capsys.readouterr().out.strip() == f"wrote {tmp_path / 'r' / 'explain'}"
+    assert main(["explain", "--config", str(cfg), "explain.split=3"]) == 2
+    assert capsys.readouterr().err == ("kerasgene: error: explain.split: expected a string, "
+                                       "got 3\n")
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +144,7 @@ def iseg():
 
 def test_isegnet_ig_outputs(tmp_path, iseg):
     model, ds = iseg
-    args = parse(["--n-steps", "16", "--gene-plots", "1", "--analyses", "ig"])
+    args = options(["--n-steps", "16", "--gene-plots", "1", "--analyses", "ig"])
     s = C.explain_isegnet_ig(model, ds, tmp_path, args, np.random.default_rng(0))
     assert s["n_examples"] == 6 and s["steps_used"] == [16]
     summ = pd.read_csv(tmp_path / "ig_summary.tsv", sep="\t")
@@ -91,8 +163,8 @@ def test_isegnet_differential(tmp_path, iseg):
     model, ds = iseg
     other = keras.models.clone_model(model)
     other.set_weights([w * 1.1 for w in model.get_weights()])
-    args = parse(["--n-steps", "8", "--gene-plots", "0", "--compare", "x",
-                  "--analyses", "ig,differential", "--labels", "tumour,normal"])
+    args = options(["--n-steps", "8", "--gene-plots", "0", "--compare", "x",
+                    "--analyses", "ig,differential", "--labels", "tumour,normal"])
     s = C.explain_isegnet_ig(model, ds, tmp_path, args, np.random.default_rng(0), compare=other)
     assert s["differential"]["DNA"]["n_regions"] > 0
     tab = pd.read_csv(tmp_path / "differential_H3K4me3.tsv", sep="\t")
@@ -117,9 +189,9 @@ def test_deeprage_filters_and_knockout(tmp_path):
     truth = {"tasks": {"deeprage": {"regulators": [
         {"tf": "MIG1", "jaspar_id": "MA0337.2", "target_genes": genes[:5]}]}}}
     (tmp_path / "truth.json").write_text(json.dumps(truth))
-    args = parse(["--tax-group", "fungi", "--top-n", "10", "--targets",
-                  str(tmp_path / "targets.txt"), "--filters", "0,1", "--truth",
-                  str(tmp_path / "truth.json"), "--max-conditions", "3"])
+    args = options(["--tax-group", "fungi", "--top-n", "10", "--targets",
+                    str(tmp_path / "targets.txt"), "--filters", "0,1", "--truth",
+                    str(tmp_path / "truth.json"), "--max-conditions", "3"])
     mo = C.explain_filters(model, ds, tmp_path, args, "deeprage")
     assert mo["n_filters"] == 8 and mo["layer"] == "sequence_conv"
     tab = pd.read_csv(tmp_path / "filter_matches.tsv", sep="\t", keep_default_na=False)
@@ -146,7 +218,7 @@ def test_saliency_heatmaps(tmp_path):
                                                   "cell": ["E003", "E004"] * 6}),
                      {"channel_names": names, "kmers": ["AAA", "AAC"]},
                      {"histone": lambda i: h[i]})
-    s = C.explain_saliency(model, ds, tmp_path, parse([]), np.random.default_rng(0))
+    s = C.explain_saliency(model, ds, tmp_path, options([]), np.random.default_rng(0))
     assert s["group_by"] == "cell"
     assert sorted(s["figures"]) == ["saliency_E003_kmers.png", "saliency_E003_marks.png",
                                     "saliency_E004_kmers.png", "saliency_E004_marks.png"]

@@ -11,8 +11,8 @@ pytestmark = pytest.mark.demo  # trains a whole system: `make test-fast` skips i
 
 
 def _explain(run, truth, out, *args) -> dict:
-    rc = cli.main(["explain", "--config", str(run / "config.yaml"), "--run", str(run),
-                   "--out", str(out), "--truth", str(truth), *args])
+    rc = cli.main(["explain", "--run", str(run), "--out", str(out), "--truth", str(truth),
+                   *args])
     assert rc == 0
     return json.loads((out / "explain.json").read_text())
 

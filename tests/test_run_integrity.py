@@ -125,7 +125,7 @@ def test_killed_training_is_refused_by_every_command(trained, world, tmp_path, c
     config = ["--config", str(d / "run.yaml"), f"run_dir={run}",
               f"dataset_dir={trained / 'dataset'}"]
     assert KILLED in _error(capsys, "evaluate", *config)
-    assert KILLED in _error(capsys, "explain", *config, "--run", str(run))
+    assert KILLED in _error(capsys, "explain", *config)
     vcf = _vcf(tmp_path / "v.vcf", [("chr1", 350, "A", "C")])
     assert KILLED in _error(capsys, "variants", "--run", str(run), "--vcf", vcf)
     assert sorted(p.name for p in run.iterdir()) == before  # nothing written by any of them
@@ -344,9 +344,8 @@ def test_inputs_are_recorded(dnase_run):
 def test_explain_and_variants_feed_the_run_its_inputs(dnase_run, world, trained, tmp_path,
                                                       capsys):
     d, _ = world
-    config = ["--config", str(d / "run.yaml"), f"dataset_dir={trained / 'dataset'}"]
     out = tmp_path / "explain"
-    assert main(["explain", *config, "--run", str(dnase_run), "--out", str(out), "--analyses",
+    assert main(["explain", "--run", str(dnase_run), "--out", str(out), "--analyses",
                  "ig", "--n-steps", "8", "--max-examples", "4", "--gene-plots", "0",
                  "--split", "all"]) == 0
     header = (out / "ig_profiles.tsv").read_text().splitlines()[0].split("\t")

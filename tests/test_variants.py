@@ -679,6 +679,22 @@ def test_cli_bad_inputs_exit_2_with_one_line(run_dir, tmp_path, capsys):
     assert not (tmp_path / "t.tsv").exists()
 
 
+def test_variants_of_run_from_python_and_by_config(run_dir, tmp_path, capsys):
+    """The library call behind ``kerasgene variants``, and the run named by its config."""
+    from kerasgene.config import load_config
+    from kerasgene.explain import variants_of_run
+
+    d, _, records = run_dir
+    vcf = write_vcf(tmp_path / "two.vcf", records[:2])
+    res = variants_of_run(d, load_config(d / "config.yaml"), vcf, out=tmp_path / "py.tsv")
+    assert res.n_variants == 2 and res.paths == [tmp_path / "py.tsv"]
+    assert (res.table["status"] == "ok").all() and len(res.table) == 2
+    assert main(["variants", "--config", str(d / "config.yaml"), "--vcf", vcf, "--out",
+                 str(tmp_path / "cli.tsv")]) == 0
+    assert f"wrote {tmp_path / 'cli.tsv'}" in capsys.readouterr().out
+    assert (tmp_path / "cli.tsv").read_text() == (tmp_path / "py.tsv").read_text()
+
+
 def test_truth_window_starts_match_window_sequence(sim):
     """The simulator's oriented window_start of every planted site (both strands) holds
     the site read in gene orientation: an independent check of the window mapping."""
@@ -745,7 +761,7 @@ def test_cli_histone_without_kmers_reads_no_dna():
     dataset = SimpleNamespace(path="prepared/deepchrome", meta={"params": {"kmers": None},
                                                                  "kmers": []})
     with pytest.raises(ConfigError, match="no k-mer channels"):
-        histone_reader(dataset, SimpleNamespace())
+        histone_reader(dataset, None)
 
 
 def test_cli_histone_kmer_run(sim, tmp_path, capsys):

@@ -1,12 +1,203 @@
-"""``kerasgene explain | ablate | variants``: interpretation of trained runs."""
+"""``kerasgene explain | ablate | variants``: interpretation of trained runs.
+
+Each handler turns its arguments into one library call:
+:func:`kerasgene.explain.run.explain_run` (with the
+:class:`~kerasgene.explain.options.ExplainOptions` of the run config's ``explain:`` section
+and the flags given), :func:`kerasgene.explain.ablation.run_ablation` and
+:func:`kerasgene.explain.variant_commands.variants_of_run`. ``explain`` and ``variants``
+name the run with ``--run RUN_DIR`` or ``--config FILE`` (:mod:`kerasgene.cli._common`).
+"""
 
 from __future__ import annotations
 
-from kerasgene.explain import ablation, commands, variant_commands
+import argparse
+
+from kerasgene.cli._common import add_config_arguments, add_run_arguments, run_config
+from kerasgene.explain.options import ANALYSES, OPTION_SPECS, ExplainOptions
+
+#: The defaults shown in ``--help``.
+DEFAULTS = ExplainOptions()
 
 
 def register(sub) -> None:
     """Add ``explain``, ``ablate`` and ``variants``."""
-    commands.register(sub)
-    ablation.register(sub)
-    variant_commands.register(sub)
+    _register_explain(sub)
+    p = sub.add_parser(
+        "ablate", help="retrain iSEGnet on subsets of its inputs (Fig. 4A): ablation.tsv/.png",
+        description="Retrain the config's iSEGnet model on each input subset (all inputs, "
+        "sequence only, the marks without the sequence, each mark alone) in OUT/<subset>/ "
+        "and write OUT/ablation.tsv and ablation.png (kerasgene.explain.ablation).")
+    add_config_arguments(p, "YAML run config (an iSEGnet one)")
+    p.add_argument("--subsets", help='comma-separated subset names, e.g. "all,sequence only,'
+                   'DNase only" (default: all inputs, sequence only, epigenome only and '
+                   "each track alone)")
+    p.add_argument("--out", help="output directory (default: RUN_DIR/ablation)")
+    p.set_defaults(func=cmd_ablate)
+
+    p = sub.add_parser(
+        "variants", help="variant effects of a VCF (+ in silico mutagenesis) for a trained run",
+        description="Reference vs alternative predictions of every variant of a VCF in every "
+        "gene window of the run's dataset (kerasgene.explain.variant_commands).")
+    add_run_arguments(p)
+    p.add_argument("--vcf", required=True, help="VCF 4.x file (plain or bgzip) or BCF")
+    p.add_argument("--out", help="output TSV (default: RUN_DIR/variants/<vcf name>.tsv)")
+    p.add_argument("--ism", metavar="GENE", help="gene id for saturation mutagenesis")
+    p.add_argument("--context", help="sample / cell type of --ism (default: the gene's first)")
+    p.add_argument("--conditions", type=_names, help="DeepRAGE: comma-separated condition "
+                   "names to average over (default: all)")
+    p.add_argument("--batch-size", type=int, default=512, help="model rows per call")
+    p.set_defaults(func=cmd_variants)
+
+
+def _register_explain(sub) -> None:
+    p = sub.add_parser(
+        "explain", help="interpretation of a trained run: IG, motifs, knockouts, saliency",
+        description="The papers' interpretation tables and figures for a trained run, "
+        "written to RUN_DIR/explain (kerasgene.explain.run). Every option may also be set "
+        "in the run config's explain: section (same names, e.g. max_examples); a flag "
+        "overrides it.")
+    add_run_arguments(p)
+    p.add_argument("--out", help="output directory (default: RUN_DIR/explain)")
+    p.add_argument("--analyses", type=_names, help=f"comma-separated subset of "
+                   f"{','.join(ANALYSES)} (default: the system's analyses)")
+    _option(p, "--split", help="examples to explain (train|valid|test|all)")
+    _option(p, "--max-examples", type=int,
+            help="explain at most this many examples, sampled with --seed (IG, saliency)")
+    _option(p, "--seed", type=int)
+    g = p.add_argument_group("integrated gradients")
+    _option(g, "--engine", choices=["native", "alibi"])
+    _option(g, "--n-steps", type=_steps, help="quadrature nodes, or 'auto'")
+    _option(g, "--method", help="gausslegendre | riemann_{left,right,middle,trapezoid}")
+    _option(g, "--baseline", type=parse_baseline, help="zeros | ones | uniform (DNA input "
+            "only), or per input: sequence=uniform,epigenome=zeros")
+    _option(g, "--batch-size", type=int, help="path points per pass")
+    _option(g, "--gene-plots", type=int,
+            help="per-gene attribution figures for the top-predicted genes")
+    _option(g, "--flank", type=int, help="bp around top/differential sites")
+    _option(g, "--compare", help="second run directory for differential attribution")
+    _option(g, "--labels", type=_labels, help="names of the two runs (differential)")
+    _option(g, "--top-fraction", type=float,
+            help="differential sites: top fraction of |difference|")
+    g = p.add_argument_group("motifs and knockouts")
+    _option(g, "--top-n", type=int, help="sequences per filter PWM")
+    _option(g, "--jaspar-release")
+    _option(g, "--tax-group", help="JASPAR taxon: fungi | vertebrates | ... (default: fungi "
+            "for deeprage, vertebrates otherwise)")
+    _option(g, "--q-threshold", type=float,
+            help="Tomtom q-value for a filter to count as matched (paper: 0.1)")
+    _option(g, "--trim-ic", type=float,
+            help="trim filter PWM flanks below this many bits before Tomtom")
+    _option(g, "--logos", type=int, help="logo figures for the best filters")
+    _option(g, "--truth", help="truth.json of simulated data: DeepRAGE regulators and "
+            "targets (knockouts), iSEGnet planted positions (IG AUROC)")
+    _option(g, "--targets", help="file of target gene ids (one per line) for a knockout")
+    _option(g, "--target-motif", help="JASPAR ID whose matching filters --targets uses")
+    _option(g, "--filters", type=_filters, help="comma-separated filter indices to knock out")
+    _option(g, "--top-k", type=int, help="Fisher test on the top-k genes")
+    _option(g, "--max-conditions", type=int,
+            help="conditions per gene for DeepRAGE knockouts (sampled with --seed)")
+    p.set_defaults(func=cmd_explain)
+
+
+def _option(p, flag: str, help: str = "", **kw) -> None:
+    """An option of :class:`ExplainOptions`: unset (None) unless given, so that the run
+    config's ``explain:`` section applies; ``--help`` shows the built-in default."""
+    default = getattr(DEFAULTS, flag[2:].replace("-", "_"))
+    shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+    text = " ".join(filter(None, [help, f"(default: {shown})" if default is not None else ""]))
+    p.add_argument(flag, default=None, help=text or None, **kw)
+
+
+# ----------------------------------------------------------------------------- values
+def _names(text: str) -> tuple[str, ...]:
+    """``"a, b,"`` → ``("a", "b")``."""
+    return tuple(s.strip() for s in text.split(",") if s.strip())
+
+
+def _steps(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer or 'auto', got {text!r}") from None
+
+
+def _labels(text: str) -> tuple[str, str]:
+    """``"tumour,normal"``; missing names are ``A`` and ``B``."""
+    first, second = [*text.split(","), "A", "B"][:2]
+    return first, second
+
+
+def _filters(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(f) for f in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") \
+            from None
+
+
+def parse_baseline(text: str) -> str | float | dict[str, str | float]:
+    """``--baseline`` text → a baseline spec: ``"zeros"``, ``"0.5"`` → 0.5,
+    ``"sequence=uniform,epigenome=0"`` → ``{"sequence": "uniform", "epigenome": 0.0}``."""
+    def value(v: str) -> str | float:
+        try:
+            return float(v)
+        except ValueError:
+            return v.strip()
+
+    if "=" not in text:
+        return value(text)
+    return {k.strip(): value(v) for k, _, v in (part.partition("=") for part in text.split(","))}
+
+
+# ----------------------------------------------------------------------------- handlers
+def cmd_explain(args: argparse.Namespace) -> int:
+    from kerasgene.explain.options import explain_options
+    from kerasgene.explain.run import explain_dir, explain_run, summary_lines
+
+    run, config = run_config(args)
+    options = explain_options(config.get("explain"),
+                              {k: getattr(args, k, None) for k in OPTION_SPECS})
+    summary = explain_run(run, config, options, out=args.out)
+    for line in summary_lines(summary):
+        print(line)
+    print(f"wrote {explain_dir(run, args.out)}")
+    return 0
+
+
+def cmd_ablate(args: argparse.Namespace) -> int:
+    from kerasgene.config import load_config
+    from kerasgene.explain.ablation import ablation_dir, run_ablation
+
+    config = load_config(args.config, args.overrides)
+    out = ablation_dir(config, args.out)
+    rows = run_ablation(config, _names(args.subsets) if args.subsets else None, out)
+    width = max(len(r["inputs"]) for r in rows)
+    print(f"{'inputs':<{width}}  {'test R²':>8}  {'Pearson r':>9}")
+    for r in rows:
+        print(f"{r['inputs']:<{width}}  {r['r2']:>8.3f}  {r['pearson']:>9.3f}")
+    print(f"wrote {out / 'ablation.tsv'} and {out / 'ablation.png'}")
+    return 0
+
+
+def cmd_variants(args: argparse.Namespace) -> int:
+    from kerasgene.explain.variant_commands import variants_of_run
+    from kerasgene.explain.variants import STATUSES
+
+    run, config = run_config(args)
+    res = variants_of_run(run, config, args.vcf, out=args.out, ism=args.ism,
+                          context=args.context, conditions=args.conditions or None,
+                          batch_size=args.batch_size)
+    listed = res.table.drop_duplicates(["chrom", "pos", "ref", "alt"])
+    counts = listed["status"].value_counts()
+    unplaced = ("unknown_chrom", "past_chrom_end")
+    inside = int((~listed["status"].isin(unplaced)).sum())
+    print(f"{res.n_variants} variants: {inside} in gene windows (" +
+          ", ".join(f"{counts.get(s, 0)} {s}" for s in STATUSES if s not in unplaced) +
+          "), " + ", ".join(f"{counts.get(s, 0)} {s}" for s in unplaced) +
+          f"; {len(res.table)} rows")
+    for path in res.paths:
+        print(f"wrote {path}")
+    return 0
+

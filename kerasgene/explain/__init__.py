@@ -1,7 +1,8 @@
 """Interpretation: integrated gradients, saliency, filter motifs, knockouts, figures.
 
 Stateless functions ``f(model, X, *, batch_size=...)`` over plain arrays, so they run on
-any model and data (the ``kerasgene explain`` command wires them to a trained run):
+any model and data; :func:`explain_run`, :func:`variants_of_run` and :func:`run_ablation`
+apply them to a trained run (``kerasgene explain``, ``variants``, ``ablate``):
 
 >>> from kerasgene.explain import integrated_gradients
 >>> res = integrated_gradients(model, {"sequence": seq, "epigenome": epi}, n_steps=200)
@@ -14,24 +15,26 @@ baselines, model input/output plumbing), :mod:`~kerasgene.explain.ig` (IG engine
 :mod:`~kerasgene.explain.sites` (site/track aggregation, top-site regions, differential
 attribution, FASTA/BED), :mod:`~kerasgene.explain.truth` (scores against a simulated
 planted truth), :mod:`~kerasgene.explain.motifs` (filter PWMs, Tomtom vs JASPAR, FIMO enrichment),
-:mod:`~kerasgene.explain.knockout` (filter and motif knockouts, rank-sum / Fisher tests,
-input ablation subsets), :mod:`~kerasgene.explain.ablation` (``kerasgene ablate``:
-iSEGnet retrained on each input subset, Fig. 4A), :mod:`~kerasgene.explain.variants`
-(VCF variant effects and saturation mutagenesis for iSEGnet, DeepRAGE and histone-FCN
-k-mer models),
-:mod:`~kerasgene.explain.plots` (PNG figures). TensorFlow, memelite,
-pyjaspar and matplotlib are imported only when a function needs them.
+:mod:`~kerasgene.explain.knockout` (filter and motif knockouts, rank-sum / Fisher tests),
+:mod:`~kerasgene.explain.ablation` (input ablation subsets; ``kerasgene ablate``: iSEGnet
+retrained on each input subset, Fig. 4A), :mod:`~kerasgene.explain.variants` (VCF variant
+effects and saturation mutagenesis for iSEGnet, DeepRAGE and histone-FCN k-mer models),
+:mod:`~kerasgene.explain.plots` (PNG figures). A trained run:
+:mod:`~kerasgene.explain.options` (:class:`ExplainOptions`, the run config's ``explain:``
+section), :mod:`~kerasgene.explain.analyses` (IG, filters, knockouts, saliency of a run),
+:mod:`~kerasgene.explain.run` (:func:`explain_run`),
+:mod:`~kerasgene.explain.variant_commands` (:func:`variants_of_run`, the systems' variant
+readers). TensorFlow, memelite, pyjaspar and matplotlib are imported only when a function
+needs them.
 """
 
 from __future__ import annotations
 
-from kerasgene.explain.ablation import run_ablation
+from kerasgene.explain.ablation import ablation_inputs, ablation_table, run_ablation, select_inputs
 from kerasgene.explain.attribution import Attribution, make_baselines
 from kerasgene.explain.ig import integrated_gradients, iter_integrated_gradients, quadrature
 from kerasgene.explain.knockout import (
     KnockoutTest,
-    ablation_inputs,
-    ablation_table,
     filter_knockout_scan,
     gene_effects,
     knockout_effects,
@@ -50,6 +53,8 @@ from kerasgene.explain.motifs import (
     motif_recovery,
     tomtom_matches,
 )
+from kerasgene.explain.options import ExplainOptions, explain_options
+from kerasgene.explain.run import explain_run
 from kerasgene.explain.saliency import mean_saliency
 from kerasgene.explain.sites import (
     ISEGNET_LAYOUT,
@@ -71,6 +76,7 @@ from kerasgene.explain.truth import (
     planted_track_aurocs,
     truth_signal_mask,
 )
+from kerasgene.explain.variant_commands import RunVariants, variants_of_run
 from kerasgene.explain.variants import (
     KmerReader,
     Mutagenesis,
@@ -92,6 +98,7 @@ __all__ = [
     "ISEGNET_TRACKS",
     "Attribution",
     "DifferentialSites",
+    "ExplainOptions",
     "FilterPWMs",
     "KmerReader",
     "KnockoutTest",
@@ -100,6 +107,7 @@ __all__ = [
     "PromoterReader",
     "Region",
     "RegionReader",
+    "RunVariants",
     "Variant",
     "ablation_inputs",
     "ablation_table",
@@ -108,6 +116,8 @@ __all__ = [
     "auroc",
     "differential_attribution",
     "differential_regions",
+    "explain_options",
+    "explain_run",
     "filter_knockout_scan",
     "filter_matches",
     "filter_pwms",
@@ -132,12 +142,14 @@ __all__ = [
     "ref_matches",
     "run_ablation",
     "saturation_mutagenesis",
+    "select_inputs",
     "site_attribution",
     "tomtom_matches",
     "top_site_regions",
     "track_profiles",
     "truth_signal_mask",
     "variant_effects",
+    "variants_of_run",
     "window_sequence",
     "write_bed",
     "write_fasta",

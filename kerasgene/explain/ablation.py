@@ -1,19 +1,20 @@
-"""``kerasgene ablate``: retrain iSEGnet on subsets of its inputs (the paper's Fig. 4A).
+"""The iSEGnet input ablation (the paper's Fig. 4A; ``kerasgene ablate``).
 
-    kerasgene ablate --config configs/isegnet.yaml [--subsets "all,sequence only,DNase only"]
-                     [--out DIR] [KEY=VALUE ...]
+- :func:`ablation_inputs` — the subsets: all inputs, sequence only, all marks without
+  sequence, each mark alone; :func:`select_inputs` restricts input arrays to one;
+  :func:`ablation_table` runs a caller's train-and-score function on each;
+- :func:`run_ablation` — retrain a config's model on each subset.
 
-prepares the config's dataset once, then, for every subset of
-:func:`kerasgene.explain.knockout.ablation_inputs` (all inputs, sequence only, all marks
-without sequence, each mark alone; default: all of them), trains the config's model with
+:func:`run_ablation` prepares the config's dataset once, then, for every subset of
+:func:`ablation_inputs` (default: all of them), trains the config's model with
 ``training.inputs`` set to the subset in its own run directory ``OUT/<subset>/``. A config
 that already restricts its inputs (``training.inputs``) is ablated within that
 restriction: ``all`` is the config's selection, the tracks are the selected ones, and
 subsets that need an input it drops (``sequence only`` without the sequence) are not
-offered. Each run is the ``kerasgene train`` machinery, so
-early stopping and the BatchNorm re-estimation apply, without the shuffled-label control
-and the baselines. ``kerasgene evaluate --config OUT/<subset>/config.yaml`` re-scores one.
-``OUT`` (default ``RUN_DIR/ablation``) gets:
+offered. Each run is the ``kerasgene train`` machinery, so early stopping and the
+BatchNorm re-estimation apply, without the shuffled-label control and the baselines.
+``kerasgene evaluate --config OUT/<subset>/config.yaml`` re-scores one. ``OUT`` (default
+``RUN_DIR/ablation``) gets:
 
 - ``ablation.tsv``: one row per subset: ``inputs`` (subset name), ``n_inputs`` (tracks fed
   to the model, the DNA counting as one), ``sequence``, ``tracks``, the test metrics
@@ -28,15 +29,16 @@ its two branches is wired; ours feeds the other branch straight to the merge con
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import logging
-import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
+
+from kerasgene._io import safe_name, write_tsv
 from kerasgene.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -45,40 +47,50 @@ log = logging.getLogger(__name__)
 METRICS = ("r2", "pearson", "spearman", "mse", "n")
 
 
-def register(subparsers) -> argparse.ArgumentParser:
-    """Add the ``ablate`` subcommand to an argparse ``subparsers`` object."""
-    p = subparsers.add_parser(
-        "ablate", help="retrain iSEGnet on subsets of its inputs (Fig. 4A): ablation.tsv/.png",
-        description=__doc__.split("\n\n")[0])
-    p.add_argument("--config", required=True, help="YAML run config (configs/isegnet.yaml)")
-    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides")
-    p.add_argument("--subsets", help='comma-separated subset names, e.g. "all,sequence only,'
-                   'DNase only" (default: all inputs, sequence only, epigenome only and '
-                   "each track alone)")
-    p.add_argument("--out", help="output directory (default: RUN_DIR/ablation)")
-    p.set_defaults(func=run_ablation_command)
-    return p
-
-
-def run_ablation_command(args: argparse.Namespace) -> int:
-    """Entry point of ``kerasgene ablate``."""
-    from kerasgene.config import load_config
-
-    config = load_config(args.config, args.overrides)
-    subsets = [s.strip() for s in args.subsets.split(",")] if args.subsets else None
-    out = ablation_dir(config, args.out)
-    rows = run_ablation(config, subsets, out)
-    width = max(len(r["inputs"]) for r in rows)
-    print(f"{'inputs':<{width}}  {'test R²':>8}  {'Pearson r':>9}")
-    for r in rows:
-        print(f"{r['inputs']:<{width}}  {r['r2']:>8.3f}  {r['pearson']:>9.3f}")
-    print(f"wrote {out / 'ablation.tsv'} and {out / 'ablation.png'}")
-    return 0
-
-
 # --------------------------------------------------------------------------------------
-# pure helpers
+# subsets
 # --------------------------------------------------------------------------------------
+
+
+def ablation_inputs(track_names: Sequence[str], *, sequence: str = "sequence",
+                    epigenome: str = "epigenome") -> dict[str, dict[str, list[int] | bool]]:
+    """The iSEGnet ablation subsets: all inputs, sequence only, all marks without
+    sequence, and each mark alone (without sequence).
+
+    Returns ``{subset name: {sequence: bool, epigenome: [track indices]}}``.
+    """
+    out: dict[str, dict[str, list[int] | bool]] = {
+        "all": {sequence: True, epigenome: list(range(len(track_names)))},
+        "sequence only": {sequence: True, epigenome: []},
+        "epigenome only": {sequence: False, epigenome: list(range(len(track_names)))},
+    }
+    for k, t in enumerate(track_names):
+        out[f"{t} only"] = {sequence: False, epigenome: [k]}
+    return out
+
+
+def select_inputs(inputs: Mapping[str, np.ndarray], subset: Mapping[str, list[int] | bool]
+                  ) -> dict[str, np.ndarray]:
+    """Inputs restricted to a subset of :func:`ablation_inputs`: inputs marked False or
+    with no tracks are dropped, others keep the listed channels."""
+    out = {}
+    for name, keep in subset.items():
+        if keep is True:
+            out[name] = inputs[name]
+        elif keep:
+            out[name] = np.asarray(inputs[name])[..., list(keep)]
+    return out
+
+
+def ablation_table(fit_and_score: Callable[[str, Mapping], Mapping[str, float]],
+                   subsets: Mapping[str, Mapping]) -> list[dict]:
+    """Run ``fit_and_score(name, subset)`` (train a model on the subset's inputs and
+    return test metrics, e.g. ``{"r2": ...}``) for every subset; one row per subset."""
+    rows = []
+    for i, (name, subset) in enumerate(subsets.items(), start=1):
+        log.info("ablation %d/%d: training on %s", i, len(subsets), name)
+        rows.append({"inputs": name, **dict(fit_and_score(name, subset))})
+    return rows
 
 
 def choose_subsets(track_names: Sequence[str], names: Sequence[str] | None = None,
@@ -88,7 +100,7 @@ def choose_subsets(track_names: Sequence[str], names: Sequence[str] | None = Non
     Parameters
     ----------
     track_names : the dataset's epigenome tracks, in channel order
-    names : subset names of :func:`~kerasgene.explain.knockout.ablation_inputs` (e.g.
+    names : subset names of :func:`ablation_inputs` (e.g.
         ``"sequence only"``, ``"DNase only"``); None = every subset
     sequence : whether the sequence may be fed (false: the config's ``training.inputs``
         drops it; ``all`` is then the tracks alone and subsets with the sequence are out)
@@ -97,8 +109,6 @@ def choose_subsets(track_names: Sequence[str], names: Sequence[str] | None = Non
     -------
     ``{name: {"sequence": bool, "epigenome": [track names]}}``
     """
-    from kerasgene.explain.knockout import ablation_inputs
-
     every = ablation_inputs(track_names)
     if not sequence:
         every = {n: {**v, "sequence": False} for n, v in every.items()
@@ -120,11 +130,6 @@ def ablation_dir(config: Mapping, out: str | Path | None = None) -> Path:
     from kerasgene.train.runs import run_dir
 
     return Path(out) if out else run_dir(dict(config)) / "ablation"
-
-
-def subset_slug(name: str) -> str:
-    """Directory name of a subset's run: ``"DNase only"`` → ``DNase_only``."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "subset"
 
 
 def subset_config(config: Mapping, inputs: Mapping, run: Path, dataset_dir: Path) -> dict:
@@ -174,9 +179,7 @@ def run_ablation(config: dict, subsets: Sequence[str] | None = None,
     import pandas as pd
 
     from kerasgene import systems
-    from kerasgene._io import write_atomic
     from kerasgene.explain import plots as P
-    from kerasgene.explain.knockout import ablation_table
     from kerasgene.train import runs
 
     if systems.get(config["system"], "system").name != "isegnet":
@@ -190,7 +193,7 @@ def run_ablation(config: dict, subsets: Sequence[str] | None = None,
     order = list(chosen)
 
     def fit_and_score(name: str, inputs: Mapping) -> dict:
-        run = out / subset_slug(name)
+        run = out / safe_name(name, "subset")
         start = time.perf_counter()
         runs.train(subset_config(config, inputs, run, runs.dataset_dir(config)),
                    dataset=dataset)
@@ -205,10 +208,8 @@ def run_ablation(config: dict, subsets: Sequence[str] | None = None,
 
     rows = ablation_table(fit_and_score, chosen)
     table = pd.DataFrame(rows)
-    write_atomic(out / "ablation.tsv",
-                 lambda tmp: table.to_csv(tmp, sep="\t", index=False, float_format="%.6g"))
+    write_tsv(out / "ablation.tsv", table)
     title = (f"Input ablation (iSEGnet Fig. 4A): {len(rows)} models retrained, "
              f"{rows[0]['n']} test examples")
-    write_atomic(out / "ablation.png", lambda tmp: P.plot_ablation(
-        table["inputs"], table["r2"], tmp, title=title))
+    P.plot_ablation(table["inputs"], table["r2"], out / "ablation.png", title=title)
     return rows

@@ -27,10 +27,10 @@ class Attribution:
 
     Attributes
     ----------
-    attributions : list of arrays, one per attributed tensor (the model's inputs in the
-        model's input order, or the one internal layer), each with the shape of that
-        tensor, ``(n, ...)``
-    residual : (n,) ``Σ attributions − (F(x) − F(baseline))``
+    attributions : list of float32 arrays, one per attributed tensor (the model's inputs
+        in the model's input order, or the one internal layer), each with the shape of
+        that tensor, ``(n, ...)``
+    residual : (n,) ``Σ attributions − (F(x) − F(baseline))`` (float64)
     delta : (n,) ``F(x) − F(baseline)``
     output_x, output_baseline : (n,) the attributed scalar output at the input and the
         baseline

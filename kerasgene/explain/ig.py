@@ -1,4 +1,4 @@
-"""Integrated gradients, saliency and the aggregation of attributions into sites and tracks.
+"""Integrated gradients: two engines, quadrature rules and adaptive steps.
 
 Integrated gradients (Sundararajan et al. 2017) of a scalar model output ``F`` at an
 input ``x`` relative to a baseline ``x'``::
@@ -20,7 +20,8 @@ Two engines compute the same quadrature:
   the same shapes, so the model is traced and compiled once whatever the step count.
 - ``engine="alibi"`` — :class:`alibi.explainers.IntegratedGradients`, the iSEGnet
   paper's tool (``method="gausslegendre"``, ``n_steps=200``), fed a few examples at a
-  time so its ``n_steps × examples`` path arrays stay bounded; its logging is silenced.
+  time so its ``n_steps × examples`` path arrays stay bounded; its logging is silenced
+  (:mod:`kerasgene.explain.ig_alibi`).
 
 ``n_steps="auto"`` (native engine) integrates each example by adaptive composite midpoint
 quadrature. Along a straight path a ReLU network is piecewise linear, so the integrand is
@@ -40,20 +41,18 @@ converted to float32 one chunk at a time, so memory-mapped uint8 one-hot dataset
 never copied whole.
 """
 
-
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
-import warnings
+import re
 import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
-from kerasgene.errors import ConfigError, KerasgeneError
+from kerasgene.errors import ConfigError
 from kerasgene.explain.attribution import (
     Attribution,
     argmax_predictions,
@@ -64,9 +63,9 @@ from kerasgene.explain.attribution import (
     make_baselines,
     output_tensor,
     resolve_layer,
-    scalar_model,
     select_output,
 )
+from kerasgene.explain.ig_alibi import alibi_chunk, alibi_explainer
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +107,26 @@ def quadrature(method: str, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
 # native engine
 # --------------------------------------------------------------------------------------
 
+#: What TensorFlow says when XLA cannot compile a function: an op without an XLA kernel
+#: (``tf.py_function``, some RNN and string kernels) raises ``InvalidArgumentError``
+#: "Detected unsupported operations when trying to compile graph ... on XLA_CPU_JIT" /
+#: "tf2xla conversion failed while converting ..." (TF 2.21); XLA's own gaps raise
+#: ``UnimplementedError`` naming XLA.
+_XLA_UNSUPPORTED = re.compile(r"Detected unsupported operations when trying to compile|"
+                              r"tf2xla conversion failed")
+
+
+def is_xla_compile_error(err: BaseException) -> bool:
+    """True when ``err`` says that XLA cannot compile a ``jit_compile=True`` function (so
+    the same function would run without XLA); false for every other error, out-of-memory
+    (``ResourceExhaustedError``) included."""
+    import tensorflow as tf
+
+    if isinstance(err, tf.errors.InvalidArgumentError):
+        return bool(_XLA_UNSUPPORTED.search(str(err)))
+    return isinstance(err, tf.errors.UnimplementedError) and "XLA" in str(err)
+
+
 
 class _Native:
     """Compiled pieces of the native engine for one model / output / layer.
@@ -125,6 +144,7 @@ class _Native:
     def __init__(self, model, output, layer, jit_compile):
         import keras
 
+        self.model_name = model.name
         out, self.output_name = output_tensor(model, output)
         self.n_out = int(np.prod(out.shape[1:]))
         self.layer = layer
@@ -200,14 +220,17 @@ class _Native:
                                     jit_compile=jit, reduce_retracing=True)
 
     def _call(self, name, *args):
-        """Run a compiled function; on an XLA failure fall back to plain graph mode."""
+        """Run a compiled function. When XLA cannot compile it (:func:`is_xla_compile_error`)
+        this engine — this model, output and layer only — switches to plain graph mode with
+        a warning and runs it again; every other error propagates."""
         try:
             return getattr(self, name)(*args)
-        except Exception as err:  # XLA cannot compile some ops (e.g. some RNN kernels)
-            if not self.jit:
+        except Exception as err:
+            if not (self.jit and is_xla_compile_error(err)):
                 raise
-            log.info("XLA compilation failed (%s); using tf.function without jit_compile",
-                     str(err).splitlines()[0][:200])
+            log.warning("XLA cannot compile the integrated-gradients graph of model %r (%s); "
+                        "using tf.function without jit_compile for this model",
+                        self.model_name, str(err).splitlines()[0][:200])
             self.jit = False
             self._build()
             return getattr(self, name)(*args)
@@ -451,48 +474,32 @@ def _residual(attrs: list[np.ndarray], fx: np.ndarray, fb: np.ndarray) -> np.nda
 
 
 # --------------------------------------------------------------------------------------
-# alibi engine
-# --------------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def _quiet_alibi():
-    """Silence alibi's loggers and warnings (and TF's retracing chatter) inside the block."""
-    loggers = [logging.getLogger(n) for n in ("alibi", "tensorflow", "absl")]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        for lg, lv in zip(loggers, levels):
-            lg.setLevel(lv)
-
-
-def _import_alibi_ig():
-    with _quiet_alibi():
-        try:
-            from alibi.explainers import IntegratedGradients
-        except ImportError as err:  # pragma: no cover - depends on the environment
-            raise KerasgeneError(
-                "engine='alibi' needs alibi (pip install --no-deps alibi==0.9.6, see the "
-                f"Makefile): {err}") from err
-    return IntegratedGradients
-
-
-def _alibi_chunk(explainer, x_in, b_in, t, n_inputs):
-    X = x_in if n_inputs > 1 else x_in[0]
-    B = b_in if n_inputs > 1 else b_in[0]
-    with _quiet_alibi():
-        exp = explainer.explain(X, baselines=B, target=t)
-    return [np.asarray(a, np.float32) for a in exp.attributions]
-
-
-# --------------------------------------------------------------------------------------
 # public API
 # --------------------------------------------------------------------------------------
+
+
+def _check_arguments(engine: str, n_steps: int | str, method: str, batch_size: int) -> bool:
+    """Check the engine, step and batch arguments; true for ``n_steps="auto"``."""
+    if engine not in ("native", "alibi"):
+        raise ConfigError(f"engine must be 'native' or 'alibi', got {engine!r}")
+    auto = isinstance(n_steps, str)
+    if auto and n_steps != "auto":
+        raise ConfigError(f"n_steps must be an integer or 'auto', got {n_steps!r}")
+    if auto and engine != "native":
+        raise ConfigError("n_steps='auto' is implemented by the native engine only")
+    if not auto:
+        quadrature(method, int(n_steps))  # validates
+    if int(batch_size) < 1:
+        raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+    return auto
+
+
+def _chunk_size(chunk_size: int | None, engine: str, batch_size: int, n_steps, n: int) -> int:
+    """Examples per chunk: native 8, alibi up to 8 with ``n_steps × examples`` path points
+    at most ``4 × batch_size``; never more than ``n``."""
+    if chunk_size is None:
+        chunk_size = max(1, min(8, 4 * batch_size // max(n_steps, 1))) if engine == "alibi" else 8
+    return max(1, min(int(chunk_size), n))
 
 
 def iter_integrated_gradients(
@@ -517,51 +524,25 @@ def iter_integrated_gradients(
     """Integrated gradients chunk by chunk: yields ``(rows, Attribution)`` for consecutive
     slices of the examples, so attributions of many genes can be streamed to disk with
     memory bounded by one chunk. Same arguments as :func:`integrated_gradients`."""
-    if engine not in ("native", "alibi"):
-        raise ConfigError(f"engine must be 'native' or 'alibi', got {engine!r}")
-    auto = isinstance(n_steps, str)
-    if auto and n_steps != "auto":
-        raise ConfigError(f"n_steps must be an integer or 'auto', got {n_steps!r}")
-    if auto and engine != "native":
-        raise ConfigError("n_steps='auto' is implemented by the native engine only")
-    if not auto:
-        n_steps = int(n_steps)
-        quadrature(method, n_steps)  # validates
+    auto = _check_arguments(engine, n_steps, method, batch_size)
+    n_steps = n_steps if auto else int(n_steps)
     batch_size = int(batch_size)
-    if batch_size < 1:
-        raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
     layer = resolve_layer(model, layer)
     xs = as_input_list(model, inputs)
     bs = make_baselines(model, xs, baselines)
     n = len(xs[0])
     names = input_names(model) if layer is None else [layer.name]
-
-    n_out = 1
-    if engine == "native":
-        eng = _engine(model, output, layer, jit_compile)
-    else:
-        if layer is not None and len(model.inputs) > 1:
-            raise ConfigError("engine='alibi' with layer= is supported for single-input models "
-                              "only: alibi feeds zeros to the other inputs during layer "
-                              "attribution; use engine='native' (inputs held at x)")
-        IG = _import_alibi_ig()
-        wrapper = scalar_model(model, output)
-        n_out = int(np.prod(wrapper.outputs[0].shape[1:]))
-        explainer = IG(wrapper, layer=layer, method=method, n_steps=n_steps,
-                       internal_batch_size=batch_size)
-        eng = _engine(model, output, layer, False)  # F(x), F(baseline) for the residual
-
-    def predict_cls(xl):
-        return argmax_predictions(model, output, xl, batch_size)
-
-    t_all = format_target(target, n, xs, predict_cls)
-    if engine == "alibi" and t_all is not None and n_out == 1:
+    explainer, n_out = None, 1
+    if engine == "alibi":
+        explainer, n_out = alibi_explainer(model, output, layer, method, n_steps, batch_size)
+    # the alibi engine uses a plain-graph native one for F(x), F(baseline)
+    eng = _engine(model, output, layer, jit_compile and explainer is None)
+    t_all = format_target(target, n, xs,
+                          lambda xl: argmax_predictions(model, output, xl, batch_size))
+    if explainer is not None and t_all is not None and n_out == 1:
         raise ConfigError("engine='alibi' with a single-unit classifier is not supported "
                           "(its sign convention differs); use engine='native'")
-
-    if chunk_size is None:
-        chunk_size = max(1, min(8, 4 * batch_size // max(n_steps, 1))) if engine == "alibi" else 8
-    chunk_size = max(1, min(int(chunk_size), n))
+    chunk_size = _chunk_size(chunk_size, engine, batch_size, n_steps, n)
     auto_opts = dict(rtol=rtol, atol=atol, start_steps=start_steps, max_steps=max_steps)
     for lo in range(0, n, chunk_size):
         sl = slice(lo, min(n, lo + chunk_size))
@@ -569,27 +550,17 @@ def iter_integrated_gradients(
         m = len(x_in[0])
         b_in = _chunk_baselines(bs, sl, m)
         t = None if t_all is None else t_all[sl]
-        if engine == "alibi":
-            import tensorflow as tf
-            attrs = _alibi_chunk(explainer, x_in, b_in, t, len(xs))
-            t_tf = None if t is None else tf.constant(t, tf.int32)
-            if layer is None:
-                fx = eng.forward([tf.constant(x) for x in x_in], t_tf).numpy().astype(np.float64)
-                fb = eng.forward([tf.constant(b) for b in b_in], t_tf).numpy().astype(np.float64)
-            else:
-                fixed = [tf.constant(x) for x in x_in]
-                ax = eng.pre(fixed)
-                ab = eng.pre([tf.constant(b) for b in b_in])
-                fx = eng.forward([ax, *fixed], t_tf).numpy().astype(np.float64)
-                fb = eng.forward([ab, *fixed], t_tf).numpy().astype(np.float64)
+        if explainer is not None:
+            attrs, fx, fb = alibi_chunk(explainer, eng, x_in, b_in, t, layer)
             steps = np.full(m, n_steps)
         else:
             attrs, fx, fb, steps = _native_chunk(
                 eng, x_in, b_in, t, method, batch_size, chunk_size,
                 n_steps=None if auto else n_steps, auto=auto_opts if auto else None)
-        res = _residual(attrs, fx, fb)
-        yield sl, Attribution(attrs, res, fx - fb, fx, fb, steps.astype(np.int32), list(names),
-                              engine, "adaptive_midpoint" if auto else method,
+        attrs = [a.astype(np.float32, copy=False) for a in attrs]  # "auto" sums in float64
+        yield sl, Attribution(attrs, _residual(attrs, fx, fb), fx - fb, fx, fb,
+                              steps.astype(np.int32), list(names), engine,
+                              "adaptive_midpoint" if auto else method,
                               None if layer is None else layer.name)
 
 
@@ -640,13 +611,19 @@ def integrated_gradients(
         model inputs held at x. ``attributions`` then has the layer output's shape.
     chunk_size : examples per chunk (memory bound; native default 8, alibi up to 8 so that
         its ``n_steps × examples`` path arrays stay small)
-    jit_compile : XLA-compile the native engine (falls back to plain graphs if XLA fails)
+    jit_compile : XLA-compile the native engine; when XLA cannot compile the model's graph
+        (an op without an XLA kernel) that model's engine falls back to plain graphs with
+        a warning (:func:`is_xla_compile_error`); other errors propagate
 
     Returns
     -------
     Attribution
-        ``.attributions`` (list of ``(n, ...)`` arrays, model input order), ``.residual``
-        (n,), ``.delta``, ``.n_steps``, ``.relative_residual``.
+        ``.attributions`` (list of ``(n, ...)`` float32 arrays, model input order),
+        ``.residual`` (n,), ``.delta``, ``.n_steps``, ``.relative_residual``. The
+        attributions are float32 whatever the engine and ``n_steps``: the model's own
+        precision (its gradients are float32); ``n_steps="auto"`` adds its sub-interval
+        integrals in float64 and rounds once at the end. The residual, outputs and deltas
+        are float64, computed from the returned float32 attributions.
 
     Examples
     --------

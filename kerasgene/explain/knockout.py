@@ -1,4 +1,4 @@
-"""In-silico knockouts and ablations (DeepRAGE §5.3, iSEGnet Fig. 4A).
+"""In-silico knockouts (DeepRAGE §5.3).
 
 - :func:`zero_filters` — a copy of the model with some filters of a convolution set to
   zero (kernel **and** bias), the DeepRAGE filter knockout;
@@ -10,16 +10,16 @@
   (DeepRAGE examples are gene × condition pairs);
 - :func:`knockout_test` — Wilcoxon rank-sum test of |Δ| for the target genes of a
   regulator against all other genes (one-sided, targets move more) and Fisher's exact
-  test on the top-k genes by |Δ| (DeepRAGE's MIG1 example: 3 of the top 5);
-- :func:`ablation_inputs` / :func:`ablation_table` — the iSEGnet input ablation (sequence
-  only, each mark alone) as input subsets and a table of R² from a caller-supplied
-  train-and-score function.
+  test on the top-k genes by |Δ| (DeepRAGE's MIG1 example: 3 of the top 5),
+  :func:`filter_knockout_scan` each filter in turn.
+
+The input ablation of iSEGnet (Fig. 4A) is in :mod:`kerasgene.explain.ablation`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -263,50 +263,4 @@ def filter_knockout_scan(model, layer, filters: Sequence[int], inputs, *, genes:
         res = knockout_test(ge["gene"], ge["abs_delta"], targets, top_k=top_k)
         rows.append({"filter": int(f), **res.as_dict()})
         del ko
-    return rows
-
-
-# --------------------------------------------------------------------------------------
-# input ablation (iSEGnet Fig. 4A)
-# --------------------------------------------------------------------------------------
-
-
-def ablation_inputs(track_names: Sequence[str], *, sequence: str = "sequence",
-                    epigenome: str = "epigenome") -> dict[str, dict[str, list[int] | bool]]:
-    """The iSEGnet ablation subsets: all inputs, sequence only, all marks without
-    sequence, and each mark alone (without sequence).
-
-    Returns ``{subset name: {sequence: bool, epigenome: [track indices]}}``.
-    """
-    out: dict[str, dict[str, list[int] | bool]] = {
-        "all": {sequence: True, epigenome: list(range(len(track_names)))},
-        "sequence only": {sequence: True, epigenome: []},
-        "epigenome only": {sequence: False, epigenome: list(range(len(track_names)))},
-    }
-    for k, t in enumerate(track_names):
-        out[f"{t} only"] = {sequence: False, epigenome: [k]}
-    return out
-
-
-def select_inputs(inputs: Mapping[str, np.ndarray], subset: Mapping[str, list[int] | bool]
-                  ) -> dict[str, np.ndarray]:
-    """Inputs restricted to a subset of :func:`ablation_inputs`: inputs marked False or
-    with no tracks are dropped, others keep the listed channels."""
-    out = {}
-    for name, keep in subset.items():
-        if keep is True:
-            out[name] = inputs[name]
-        elif keep:
-            out[name] = np.asarray(inputs[name])[..., list(keep)]
-    return out
-
-
-def ablation_table(fit_and_score: Callable[[str, Mapping], Mapping[str, float]],
-                   subsets: Mapping[str, Mapping]) -> list[dict]:
-    """Run ``fit_and_score(name, subset)`` (train a model on the subset's inputs and
-    return test metrics, e.g. ``{"r2": ...}``) for every subset; one row per subset."""
-    rows = []
-    for i, (name, subset) in enumerate(subsets.items(), start=1):
-        log.info("ablation %d/%d: training on %s", i, len(subsets), name)
-        rows.append({"inputs": name, **dict(fit_and_score(name, subset))})
     return rows

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kerasgene._io import write_text
 from kerasgene.errors import ConfigError, KerasgeneError
 
 log = logging.getLogger(__name__)
@@ -140,18 +141,17 @@ def jaspar_motifs(
 def write_meme(path, pwms: Mapping[str, np.ndarray], *, background=(0.25, 0.25, 0.25, 0.25),
                nsites: Mapping[str, int] | None = None) -> None:
     """Write (w, 4) frequency matrices as a MEME-format motif file (MEME suite, memelite)."""
-    with open(path, "w") as fh:
-        fh.write("MEME version 4\n\nALPHABET= ACGT\n\nstrands: + -\n\n")
-        fh.write("Background letter frequencies\n")
-        fh.write(" ".join(f"{b} {p:.3f}" for b, p in zip(BASES, background)) + "\n\n")
-        for name, pwm in pwms.items():
-            pwm = np.asarray(pwm, np.float64)
-            ns = (nsites or {}).get(name, 20)
-            fh.write(f"MOTIF {name}\nletter-probability matrix: alength= 4 w= {len(pwm)} "
+    parts = ["MEME version 4\n\nALPHABET= ACGT\n\nstrands: + -\n\n",
+             "Background letter frequencies\n",
+             " ".join(f"{b} {p:.3f}" for b, p in zip(BASES, background)) + "\n\n"]
+    for name, pwm in pwms.items():
+        pwm = np.asarray(pwm, np.float64)
+        ns = (nsites or {}).get(name, 20)
+        parts.append(f"MOTIF {name}\nletter-probability matrix: alength= 4 w= {len(pwm)} "
                      f"nsites= {ns} E= 0\n")
-            for row in pwm:
-                fh.write(" ".join(f"{v:.6f}" for v in row) + "\n")
-            fh.write("\n")
+        parts += [" ".join(f"{v:.6f}" for v in row) + "\n" for row in pwm]
+        parts.append("\n")
+    write_text(path, "".join(parts))
 
 
 # --------------------------------------------------------------------------------------

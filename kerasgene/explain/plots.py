@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kerasgene._io import write_atomic
 from kerasgene.explain.sites import ISEGNET_LAYOUT, window_segments
 
 ATTR_UNITS = "IG attribution\n(Δ predicted log₂ TPM)"
@@ -29,10 +30,8 @@ def _figure(width: float, height: float):
 
 
 def _save(fig, path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, bbox_inches="tight")
-    return path
+    """Write ``fig`` to ``path`` (format from the suffix), atomically."""
+    return write_atomic(path, lambda tmp: fig.savefig(tmp, bbox_inches="tight"))
 
 
 def _fmt_offset(o: int) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from kerasgene._io import write_text
 from kerasgene.datasets.regions import ISEGNET_LAYOUT, ISEGNET_TRACKS
 from kerasgene.dna import decode_one_hot
 from kerasgene.errors import ConfigError
@@ -284,25 +285,22 @@ def differential_regions(
 
 def write_fasta(regions: Sequence[Region], path) -> None:
     """Write the regions' sequences as FASTA (header = region name and coordinates)."""
-    with open(path, "w") as fh:
-        for r in regions:
-            loc = f" {r.chrom}:{r.gstart}-{r.gend}({r.strand})" if r.chrom is not None else ""
-            fh.write(f">{r.name}{loc} score={r.score:.4g}\n")
-            seq = r.sequence or ""
-            for k in range(0, len(seq), 60):
-                fh.write(seq[k:k + 60] + "\n")
+    lines = []
+    for r in regions:
+        loc = f" {r.chrom}:{r.gstart}-{r.gend}({r.strand})" if r.chrom is not None else ""
+        lines.append(f">{r.name}{loc} score={r.score:.4g}\n")
+        seq = r.sequence or ""
+        lines += [seq[k:k + 60] + "\n" for k in range(0, len(seq), 60)]
+    write_text(path, "".join(lines))
 
 
 def write_bed(regions: Sequence[Region], path) -> None:
     """Write the regions with genomic coordinates as BED6 (name, score = attribution).
 
     Regions without a gene location are skipped with a warning."""
-    skipped = 0
-    with open(path, "w") as fh:
-        for r in regions:
-            if r.chrom is None:
-                skipped += 1
-                continue
-            fh.write(f"{r.chrom}\t{r.gstart}\t{r.gend}\t{r.name}\t{r.score:.6g}\t{r.strand}\n")
+    placed = [r for r in regions if r.chrom is not None]
+    write_text(path, "".join(f"{r.chrom}\t{r.gstart}\t{r.gend}\t{r.name}\t{r.score:.6g}\t"
+                             f"{r.strand}\n" for r in placed))
+    skipped = len(regions) - len(placed)
     if skipped:
         log.warning("%s: %d region(s) without gene coordinates were not written", path, skipped)

@@ -1,124 +1,143 @@
-"""``kerasgene variants``: reference vs alternative predictions of a VCF for a trained run.
+"""Variant effects of a VCF for a trained run (``kerasgene variants``), and the readers that
+feed each system's model from its prepared dataset.
 
-    kerasgene variants --run RUN_DIR --vcf FILE [--out TSV] [--ism GENE [--context NAME]]
+>>> res = variants_of_run("runs/isegnet", config, "calls.vcf", ism="SIMG000001")  # doctest: +SKIP
+>>> res.table[["variant_id", "gene_id", "delta", "status"]]                      # doctest: +SKIP
 
-reads ``RUN_DIR/config.yaml``, its prepared dataset and the model of the run's completion
-record (``run.json``; a run killed or failed during training is refused), and writes one row
-per (variant, gene whose window holds it, context) with the columns of
-:data:`kerasgene.explain.variants.COLUMNS` to ``--out`` (default
-``RUN_DIR/variants/<vcf name>.tsv``). Per task:
+:func:`variants_of_run` reads the model of the run's completion record (``run.json``; a
+run killed or failed during training is refused) and the run config's prepared dataset,
+and writes one row per (variant, gene whose window holds it, context) with the columns of
+:data:`kerasgene.explain.variants.COLUMNS` to ``out`` (default
+``RUN_DIR/variants/<vcf name>.tsv``). The system's ``variant_reader``
+(:attr:`kerasgene.systems.System.variant_reader`) says what its model reads:
 
-- **isegnet**: the TSS ⊕ TTS window of every gene of the dataset; the epigenome of each
-  sample stays as stored in the dataset (one row per sample). A run trained on a subset
-  of the inputs (``training.inputs``, e.g. an ablation run) is fed that subset: only its
-  tracks; without the epigenome one row per gene (context ``sequence only``); a model
-  that reads no DNA is an error (no variant can change its prediction).
-- **deeprage**: the promoter of every gene against every condition of the dataset (or
-  ``--conditions``); the row holds the mean over conditions. With a ``promoters:`` FASTA
-  the VCF names the promoter record in CHROM and the position inside it in POS.
-- **histone** (histone FCN with ``kmers:``): the k-mer channels of TSS ± window/2 are
-  recounted, marks and per-cell statistics stay as stored (one row per cell type).
-  DeepChrome (marks only) and chromatin imputation read no DNA: an error says so.
+- **isegnet** (:func:`isegnet_reader`): the TSS ⊕ TTS window of every gene of the dataset;
+  the epigenome of each sample stays as stored in the dataset (one row per sample). A run
+  trained on a subset of the inputs (``training.inputs``, e.g. an ablation run) is fed that
+  subset: only its tracks; without the epigenome one row per gene (context ``sequence
+  only``); a model that reads no DNA is an error (no variant can change its prediction).
+- **deeprage** (:func:`deeprage_reader`): the promoter of every gene against every
+  condition of the dataset (or ``conditions``); the row holds the mean over conditions.
+  With a ``promoters:`` FASTA the VCF names the promoter record in CHROM and the position
+  inside it in POS.
+- **histone** (:func:`histone_reader`; histone FCN with ``kmers:``): the k-mer channels of
+  TSS ± window/2 are recounted, marks and per-cell statistics stay as stored (one row per
+  cell type). DeepChrome (marks only) and chromatin imputation read no DNA: an error says
+  so.
 
-``--ism GENE`` adds in silico saturation mutagenesis of that gene's window in one context:
+``ism=GENE`` adds in silico saturation mutagenesis of that gene's window in one context:
 ``<out>_ism_<gene>.png`` (heatmap) and ``<out>_ism_<gene>.tsv`` (one row per position: the
 reference base and Δ for A, C, G, T). Every file is written to a temporary name and renamed.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import logging
-from collections.abc import Callable, Iterator, Mapping
+import os
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from kerasgene import systems
-from kerasgene._io import write_atomic
+from kerasgene._io import safe_name, write_tsv
 from kerasgene.dna import one_hot
-from kerasgene.errors import ConfigError, InputFileError
+from kerasgene.errors import ConfigError
 from kerasgene.explain.variants import RegionReader
 from kerasgene.io.genome import Genome
+
+if TYPE_CHECKING:
+    import pandas
 
 log = logging.getLogger(__name__)
 
 
-def register(subparsers) -> argparse.ArgumentParser:
-    """Add the ``variants`` subcommand to an argparse ``subparsers`` object."""
-    p = subparsers.add_parser(
-        "variants", help="variant effects of a VCF (+ in silico mutagenesis) for a trained run",
-        description=__doc__.split("\n\n")[0])
-    p.add_argument("--run", required=True, metavar="RUN_DIR",
-                   help="run directory written by `kerasgene train` (config.yaml, model.keras)")
-    p.add_argument("--vcf", required=True, help="VCF 4.x file (plain or bgzip) or BCF")
-    p.add_argument("--out", help="output TSV (default: RUN_DIR/variants/<vcf name>.tsv)")
-    p.add_argument("--ism", metavar="GENE", help="gene id for saturation mutagenesis")
-    p.add_argument("--context", help="sample / cell type of --ism (default: the gene's first)")
-    p.add_argument("--conditions", help="DeepRAGE: comma-separated condition names to "
-                   "average over (default: all)")
-    p.add_argument("--batch-size", type=int, default=512, help="model rows per call")
-    p.set_defaults(func=run_variants_command)
-    return p
+@dataclasses.dataclass
+class RunVariants:
+    """What :func:`variants_of_run` computed and wrote.
+
+    Attributes
+    ----------
+    table : the effects table (columns :data:`kerasgene.explain.variants.COLUMNS`)
+    n_variants : the VCF's records (one per ALT allele)
+    paths : the files written: the table, then the mutagenesis TSV and PNG (``ism``)
+    """
+
+    table: pandas.DataFrame
+    n_variants: int
+    paths: list[Path]
 
 
-def run_variants_command(args: argparse.Namespace) -> int:
-    """Entry point of ``kerasgene variants``."""
-    from kerasgene.config import load_config
+def variants_of_run(run: str | os.PathLike, config: Mapping, vcf: str | os.PathLike, *,
+                    out: str | os.PathLike | None = None, ism: str | None = None,
+                    context: str | None = None, conditions: Sequence[str] | None = None,
+                    batch_size: int = 512) -> RunVariants:
+    """Variant effects of ``vcf`` for the trained model of ``run`` (see the module docstring).
+
+    Parameters
+    ----------
+    run : a complete run directory (``run.json``, the model)
+    config : its run configuration (the run's ``config.yaml``)
+    vcf : VCF 4.x (plain or bgzip) or BCF
+    out : the table to write (default ``RUN_DIR/variants/<vcf name>.tsv``)
+    ism : a gene id of the dataset for saturation mutagenesis, or None
+    context : sample / cell type of ``ism`` (default: the gene's first)
+    conditions : DeepRAGE: condition names to average over (default: all)
+    batch_size : model rows per call
+
+    Raises
+    ------
+    KerasgeneError
+        an unreadable VCF, an incomplete run, a system or model that reads no DNA, an
+        unknown ``ism`` gene, ``context`` or condition — all before anything is written.
+    """
+    from kerasgene.explain import variants as V
+
+    run = Path(run)
+    variants = V.read_vcf(vcf)
+    model, dataset, system = _checked_run(run, config)
+    reader, genes, fasta = systems.resolve(system.variant_reader)(dataset, conditions)
+    ism_gene = _ism_gene(genes, reader, ism, context) if ism else None
+    aliases = (dataset.meta.get("inputs", {}).get("chrom_aliases") or {}).get("path")
+    out = Path(out) if out else run / "variants" / f"{_stem(Path(vcf))}.tsv"
+    with Genome(fasta, aliases=aliases) as genome:
+        table = V.variant_effects(model, variants, genome, genes, reader,
+                                  batch_size=batch_size)
+        paths = [write_tsv(out, table)]
+        if ism_gene is not None:
+            paths += write_ism(model, genome, ism_gene, reader, out, context=context,
+                               batch_size=batch_size)
+    return RunVariants(table, len(variants), paths)
+
+
+def _checked_run(run: Path, config: Mapping):
+    """The run's model, dataset and system, checked: the system has a variant reader and
+    the model reads DNA and takes the dataset's inputs."""
     from kerasgene.explain import variants as V
     from kerasgene.explain.attribution import input_names
     from kerasgene.train import runs
 
-    run = Path(args.run)
-    variants = V.read_vcf(args.vcf)
-    config_path = run / "config.yaml"
-    if not config_path.is_file():
-        raise InputFileError(f"{run}: no config.yaml; expected a run directory written by "
-                             "`kerasgene train`")
     model, record = runs.load_run(run)
-    config = load_config(config_path)
-    config["run_dir"] = str(run)
-    dataset = runs.run_dataset(run, config, record)
-    system = systems.get(config["system"], f"{config_path}: system")
+    dataset = runs.run_dataset(run, dict(config), record)
+    where = run / "config.yaml"
+    system = systems.get(config["system"], f"{where}: system")
     if system.variant_reader is None:
         V.reader_kind(model)  # names the model's inputs and why (chromatin reads no DNA)
-        raise ConfigError(f"{config_path}: system {system.name!r} reads no DNA around genes; "
+        raise ConfigError(f"{where}: system {system.name!r} reads no DNA around genes; "
                           "variant effects need a system with a variant reader ("
                           + ", ".join(n for n in systems.names() if systems.get(n).variant_reader)
                           + ")")
-    reads_kmers = "histone" in dataset.input_names
-    if not reads_kmers and "sequence" not in dataset.input_names:
+    if "histone" not in dataset.input_names and "sequence" not in dataset.input_names:
         raise ConfigError(f"{run}: the model was trained without 'sequence' (training.inputs "
                           f"{record.get('training_inputs')}); it reads no DNA, so no variant "
                           "can change its prediction")
     names = set(input_names(model))
     if names != set(dataset.input_names):
-        raise ConfigError(f"{config_path}: the model takes inputs {sorted(names)} but the "
+        raise ConfigError(f"{where}: the model takes inputs {sorted(names)} but the "
                           f"run's dataset gives {sorted(dataset.input_names)}")
-    reader, genes, fasta = systems.resolve(system.variant_reader)(dataset, args)
-    ism_gene = _ism_gene(genes, reader, args) if args.ism else None
-    aliases = (dataset.meta.get("inputs", {}).get("chrom_aliases") or {}).get("path")
-    with Genome(fasta, aliases=aliases) as genome:
-        table = V.variant_effects(model, variants, genome, genes, reader,
-                                  batch_size=args.batch_size)
-        out = Path(args.out) if args.out else run / "variants" / f"{_stem(Path(args.vcf))}.tsv"
-        write_atomic(out, lambda tmp: table.to_csv(tmp, sep="\t", index=False,
-                                                   float_format="%.6g"))
-        listed = table.drop_duplicates(["chrom", "pos", "ref", "alt"])
-        counts = listed["status"].value_counts()
-        unplaced = ("unknown_chrom", "past_chrom_end")
-        inside = int((~listed["status"].isin(unplaced)).sum())
-        print(f"{len(variants)} variants: {inside} in gene windows (" +
-              ", ".join(f"{counts.get(s, 0)} {s}" for s in V.STATUSES if s not in unplaced) +
-              "), " + ", ".join(f"{counts.get(s, 0)} {s}" for s in unplaced) +
-              f"; {len(table)} rows")
-        print(f"wrote {out}")
-        if ism_gene is not None:
-            for path in write_ism(model, genome, ism_gene, reader, args, out):
-                print(f"wrote {path}")
-    return 0
+    return model, dataset, system
 
 
 def _stem(path: Path) -> str:
@@ -128,44 +147,41 @@ def _stem(path: Path) -> str:
     return name or "variants"
 
 
-def _ism_gene(genes, reader, args):
-    """The gene of ``--ism``, checked (with ``--context``) before any work is done."""
-    gene = next((g for g in genes if g.id == args.ism), None)
+def _ism_gene(genes, reader, gene_id: str, context: str | None):
+    """The gene of ``ism``, checked (with ``context``) before any work is done."""
+    gene = next((g for g in genes if g.id == gene_id), None)
     if gene is None:
-        raise ConfigError(f"--ism: gene {args.ism!r} is not in the run's dataset")
+        raise ConfigError(f"--ism: gene {gene_id!r} is not in the run's dataset")
     contexts = reader.contexts(gene)
-    if args.context is not None and args.context not in contexts:
-        raise ConfigError(f"--context: {args.context!r} is not a context of gene {gene.id!r} "
+    if context is not None and context not in contexts:
+        raise ConfigError(f"--context: {context!r} is not a context of gene {gene.id!r} "
                           f"(it has {contexts})")
     return gene
 
 
-def write_ism(model, genome, gene, reader, args, out: Path) -> Iterator[Path]:
-    """Saturation mutagenesis of ``gene`` → PNG heatmap and per-position TSV."""
+def write_ism(model, genome, gene, reader, out: Path, *, context: str | None = None,
+              batch_size: int = 512) -> list[Path]:
+    """Saturation mutagenesis of ``gene`` in ``context`` → ``<out>_ism_<gene>.tsv`` (one
+    row per position) and ``.png`` (heatmap); returns the two paths."""
     import pandas as pd
 
     from kerasgene.explain import plots as P
     from kerasgene.explain import variants as V
     from kerasgene.explain.sites import window_offset
 
-    m = V.saturation_mutagenesis(model, genome, gene, reader, context=args.context,
-                                 batch_size=args.batch_size)
-    base = out.with_name(f"{out.stem}_ism_{_safe(gene.id)}")
+    m = V.saturation_mutagenesis(model, genome, gene, reader, context=context,
+                                 batch_size=batch_size)
+    base = out.with_name(f"{out.stem}_ism_{safe_name(gene.id, 'gene')}")
     anchors = [window_offset(i, m.layout) for i in range(len(m.sequence))]
     tab = pd.DataFrame({"position": np.arange(len(m.sequence)),
                         "anchor": [a for a, _ in anchors], "offset": [o for _, o in anchors],
                         "ref_base": list(m.sequence),
                         **{f"delta_{b}": m.deltas[k] for k, b in enumerate("ACGT")}})
-    yield write_atomic(base.with_suffix(".tsv"), lambda tmp: tab.to_csv(
-        tmp, sep="\t", index=False, float_format="%.6g"))
     title = (f"{gene.id} ({gene.name}, {gene.strand} strand), {m.context}: saturation "
              f"mutagenesis, reference prediction {m.reference:.3g}")
-    yield write_atomic(base.with_suffix(".png"),
-                       lambda tmp: P.plot_mutagenesis(m.deltas, tmp, layout=m.layout, title=title))
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "._-" else "_" for c in str(name)) or "gene"
+    return [write_tsv(base.with_suffix(".tsv"), tab),
+            P.plot_mutagenesis(m.deltas, base.with_suffix(".png"), layout=m.layout,
+                               title=title)]
 
 
 # --------------------------------------------------------------------------------------
@@ -203,10 +219,15 @@ def _by_context(index, column: str) -> dict[str, dict[str, int]]:
     return out
 
 
-def isegnet_reader(dataset, args):
+def isegnet_reader(dataset, conditions: Sequence[str] | None = None):
     """RegionReader over the stored epigenome rows (the channels of the dataset's input
     selection), the dataset's genes and FASTA; a :class:`SequenceRegionReader` when the
-    selection has no epigenome."""
+    selection has no epigenome. ``conditions`` is not used (iSEGnet has none).
+
+    Returns
+    -------
+    ``(reader, genes, FASTA path)``
+    """
     from kerasgene.io.annotation import Gene
 
     params = dataset.meta["params"]
@@ -229,16 +250,23 @@ def isegnet_reader(dataset, args):
     return reader, genes, _input_path(dataset, "fasta")
 
 
-def deeprage_reader(dataset, args):
-    """PromoterReader over the dataset's conditions (or ``--conditions``)."""
+def deeprage_reader(dataset, conditions: Sequence[str] | None = None):
+    """PromoterReader over the dataset's conditions (or those named in ``conditions``), the
+    dataset's genes and the FASTA of their promoters (or the genome).
+
+    Raises
+    ------
+    ConfigError
+        a condition the dataset does not have, or an empty ``conditions``.
+    """
     from kerasgene.explain.variants import PromoterReader, promoter_genes
     from kerasgene.io.annotation import read_gtf
 
     params = dataset.meta["params"]
     regs = np.asarray(dataset.arrays["regulators"])
     names = dataset.conditions
-    if args.conditions:
-        wanted = [c.strip() for c in args.conditions.split(",") if c.strip()]
+    if conditions is not None:
+        wanted = list(conditions)
         missing = [c for c in wanted if c not in names]
         if missing or not wanted:
             raise ConfigError(f"--conditions: {missing or wanted} not among the dataset's "
@@ -256,8 +284,15 @@ def deeprage_reader(dataset, args):
     return reader, genes, fasta
 
 
-def histone_reader(dataset, args):
-    """KmerReader over the stored inputs per cell type; the GTF gives gene coordinates."""
+def histone_reader(dataset, conditions: Sequence[str] | None = None):
+    """KmerReader over the stored inputs per cell type; the GTF gives gene coordinates.
+    ``conditions`` is not used (the contexts are the cell types).
+
+    Raises
+    ------
+    ConfigError
+        the dataset has no k-mer channels (its model reads no DNA).
+    """
     from kerasgene.datasets.regions import match_gene_ids
     from kerasgene.explain.variants import KmerReader
     from kerasgene.io.annotation import read_gtf

@@ -1,0 +1,147 @@
+"""Interpretation of a trained run: the papers' tables and figures (``kerasgene explain``).
+
+>>> from kerasgene.explain import ExplainOptions, explain_run
+>>> summary = explain_run("runs/isegnet", config, ExplainOptions(analyses=("ig",)))  # doctest: +SKIP
+
+:func:`explain_run` reads the model of a complete run (its ``run.json`` completion record;
+a run killed or failed during training is refused) and the prepared dataset as that
+model was trained on it (``training.inputs`` of the run's record: an ablation run gets
+its subset of inputs and tracks; :func:`kerasgene.train.runs.run_dataset`), and writes
+into ``RUN_DIR/explain/`` (or ``out``), per system:
+
+- **isegnet** (``ig``, ``motifs``): ``ig_summary.tsv`` (per gene: prediction, F(x) −
+  F(baseline), completeness residual, steps), ``ig_profiles.tsv`` + ``ig_track_profiles.png``
+  (mean attribution per track, TSS/TTS marked; Fig. 4B–D), ``gene_<id>.png`` (attribution
+  beside the observed signal; Fig. 5B/C), ``top_sites_<track>.fa/.bed`` (±50 bp around each
+  gene's top site), ``enrichment_<track>.tsv/.png`` (FIMO + Fisher + BH vs random windows),
+  and the filter analysis below on the sequence branch. With ``compare`` (a second run
+  directory; ``differential``): ``differential_<track>.tsv/.fa/.bed/.png`` (top 10 % sites).
+- **deeprage** (``motifs``, ``knockout``): ``filter_matches.tsv`` (filter, best JASPAR
+  match, p, E, q), ``filters.meme``, ``logos/filter<k>.png``; with ``truth`` (a
+  ``truth.json``) or ``targets`` (a file of gene ids): ``knockout.tsv`` (rank-sum and top-k
+  Fisher per regulator), ``knockout_<name>.png`` and ``knockout_<name>_genes.tsv``.
+- **histone / deepchrome / chromatin** (``saliency``): ``saliency_<group>_<part>.png``
+  heatmaps (marks × bins, k-mers × bins) of the mean signed gradient per cell type.
+- ``explain.json``: the summary :func:`explain_run` returns (system, run, analyses, the
+  settings and what each analysis found).
+
+The settings are an :class:`~kerasgene.explain.options.ExplainOptions`; by default they are
+the run config's ``explain:`` section over the defaults
+(:func:`~kerasgene.explain.options.explain_options`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kerasgene import systems
+from kerasgene._io import to_plain, write_json
+from kerasgene.errors import ConfigError
+from kerasgene.explain.options import ExplainOptions, explain_options, requested_analyses
+
+log = logging.getLogger(__name__)
+
+
+def explain_dir(run: str | Path, out: str | Path | None = None) -> Path:
+    """``out``, or ``RUN_DIR/explain``."""
+    return Path(out) if out else Path(run) / "explain"
+
+
+def runnable_analyses(analyses: tuple[str, ...], model, explicit: bool) -> tuple[str, ...]:
+    """``analyses`` without the filter analyses (``motifs``, ``knockout``) when the model
+    reads no DNA (a run trained with ``training.inputs: {sequence: false}``): skipped
+    with a warning when they were the system's default, an error when asked for."""
+    from kerasgene.explain.attribution import input_names
+
+    needs = [a for a in analyses if a in ("motifs", "knockout")]
+    if not needs or "sequence" in input_names(model):
+        return analyses
+    if explicit:
+        raise ConfigError(f"analyses {','.join(needs)}: the model reads no DNA (inputs "
+                          f"{input_names(model)}; training.inputs of the run)")
+    log.warning("explain: skipping %s: the model reads no DNA (inputs %s)", ", ".join(needs),
+                input_names(model))
+    return tuple(a for a in analyses if a not in needs)
+
+
+def explain_run(run: str | Path, config: Mapping, options: ExplainOptions | None = None, *,
+                out: str | Path | None = None) -> dict[str, Any]:
+    """Run the interpretation analyses of a trained run and write their files.
+
+    Parameters
+    ----------
+    run : a complete run directory (``run.json``, the model)
+    config : its run configuration (the dataset is prepared, or reused, from it)
+    options : the settings (default: :func:`~kerasgene.explain.options.explain_options` of
+        the config's ``explain:`` section)
+    out : output directory (default ``RUN_DIR/explain``)
+
+    Returns
+    -------
+    The summary also written to ``explain.json``: ``system``, ``run``, ``analyses``,
+    ``settings`` and one entry per analysis run (``ig``, ``motifs``, ``knockout``,
+    ``saliency``).
+
+    Raises
+    ------
+    KerasgeneError
+        an incomplete run, bad options, or inputs the analyses cannot use.
+    """
+    from kerasgene.explain import analyses as A
+    from kerasgene.train import runs
+
+    if options is None:
+        options = explain_options(config.get("explain"))
+    system = systems.get(config["system"], "system")
+    model, record = runs.load_run(run)
+    dataset = runs.run_dataset(run, dict(config), record)
+    analyses = runnable_analyses(requested_analyses(options, system.name), model,
+                                 bool(options.analyses))
+    compare = runs.load_run(options.compare)[0] if "differential" in analyses else None
+    out = explain_dir(run, out)
+    out.mkdir(parents=True, exist_ok=True)
+    summary: dict[str, Any] = {"system": system.name, "run": str(run),
+                               "analyses": list(analyses),
+                               "settings": to_plain(dataclasses.asdict(options))}
+    rng = np.random.default_rng(options.seed)
+    if "ig" in analyses or "differential" in analyses:
+        summary["ig"] = A.explain_isegnet_ig(model, dataset, out, options, rng, compare=compare)
+    if "motifs" in analyses:
+        summary["motifs"] = A.explain_filters(model, dataset, out, options, system.name)
+        summary["motifs"].pop("_rows", None)
+    if "knockout" in analyses:
+        summary["knockout"] = A.explain_knockout(model, dataset, out, options, rng)
+    if "saliency" in analyses:
+        summary["saliency"] = A.explain_saliency(model, dataset, out, options, rng)
+    write_json(out / "explain.json", summary)
+    return summary
+
+
+def summary_lines(summary: Mapping) -> list[str]:
+    """The findings of an :func:`explain_run` summary, one line each (IG completeness and
+    planted-position AUROCs, JASPAR matches, knockout tests)."""
+    lines = []
+    ig = summary.get("ig")
+    if ig:
+        lines.append(f"IG: {ig['n_examples']} examples, max relative residual "
+                     f"{ig['max_relative_residual']:.2e}, steps {ig['steps_used']}")
+        if ig.get("planted_auroc"):
+            lines.append("planted-position AUROC of |attribution|: " + ", ".join(
+                f"{t} {v:.3f}" for t, v in ig["planted_auroc"].items()))
+    mo = summary.get("motifs")
+    if mo:
+        lines.append(f"filters: {mo['n_matched']} of {mo['n_filters']} match JASPAR at "
+                     f"q <= {mo['q_threshold']}")
+    ko = summary.get("knockout")
+    if ko:
+        for r in ko.get("rows", []):
+            lines.append(f"knockout {r['name']}: filters {r['filters']} rank-sum p = "
+                         f"{r['ranksum_p']:.2g}, {r['targets_in_top_k']}/{r['top_k']} top genes "
+                         "are targets")
+    return lines
