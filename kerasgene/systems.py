@@ -116,7 +116,7 @@ class System:
     aliases : other names of the system in configs
     tuning : the paper's grid, or None
     variant_reader : ``(dataset, conditions) -> (reader, genes, genome path)`` for
-        ``kerasgene variants`` (:mod:`kerasgene.explain.variant_commands`), or None when
+        ``kerasgene variants`` (:mod:`kerasgene.explain.run_variants`), or None when
         the system reads no DNA
     explain_analyses : what ``kerasgene explain`` runs by default
     jaspar_tax_group : JASPAR taxon of its motifs (``fungi``, ``vertebrates``)
@@ -266,7 +266,7 @@ register(System(
     tuning=TuningEntry(space={  # paper §2.3: 4 × 3 × 4 × 3 = 144 points
         "k1": [16, 32, 64, 128], "kernel_length": [20, 50, 100],
         "l2": [1e-4, 1e-2, 0.1, 1.0], "dropout": [0.1, 0.3, 0.5]}),
-    variant_reader="kerasgene.explain.variant_commands:isegnet_reader",
+    variant_reader="kerasgene.explain.run_variants:isegnet_reader",
     explain_analyses=("ig", "motifs"),
     jaspar_tax_group="vertebrates",
     truth_key="isegnet",
@@ -293,7 +293,7 @@ register(System(
                "learning_rate": {"by": "optimizer", "values": {"sgd": 0.01, "adam": 0.001}}},
         family={"concat": "deeprage_concat", "tensor": "deeprage_tensor",
                 "rnn": "deeprage_rnn"}),
-    variant_reader="kerasgene.explain.variant_commands:deeprage_reader",
+    variant_reader="kerasgene.explain.run_variants:deeprage_reader",
     explain_analyses=("motifs", "knockout"),
     jaspar_tax_group="fungi",
     truth_key="deeprage",
@@ -347,7 +347,7 @@ register(System(
                                            {**_ADAM, "batch_size": 64}),
     },
     shape_hparams=_histone_fcn_shapes,
-    variant_reader="kerasgene.explain.variant_commands:histone_reader",
+    variant_reader="kerasgene.explain.run_variants:histone_reader",
     explain_analyses=("saliency",),
     truth_key="histone_fcn",
     demo=DemoEntry("histone_fcn", "r2", lambda t: t["histone_fcn"]["ceiling_r2"]),
@@ -365,6 +365,6 @@ register(System(
                              classification=True),
     },
     shape_hparams=_deepchrome_shapes,
-    variant_reader="kerasgene.explain.variant_commands:histone_reader",
+    variant_reader="kerasgene.explain.run_variants:histone_reader",
     explain_analyses=("saliency",),
 ))

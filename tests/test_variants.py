@@ -756,7 +756,7 @@ def test_cli_deeprage_run_against_chosen_conditions(sim, tmp_path, capsys):
 def test_cli_histone_without_kmers_reads_no_dna():
     from types import SimpleNamespace
 
-    from kerasgene.explain.variant_commands import histone_reader
+    from kerasgene.explain.run_variants import histone_reader
 
     dataset = SimpleNamespace(path="prepared/deepchrome", meta={"params": {"kmers": None},
                                                                  "kmers": []})

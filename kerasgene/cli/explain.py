@@ -4,7 +4,7 @@ Each handler turns its arguments into one library call:
 :func:`kerasgene.explain.run.explain_run` (with the
 :class:`~kerasgene.explain.options.ExplainOptions` of the run config's ``explain:`` section
 and the flags given), :func:`kerasgene.explain.ablation.run_ablation` and
-:func:`kerasgene.explain.variant_commands.variants_of_run`. ``explain`` and ``variants``
+:func:`kerasgene.explain.run_variants.variants_of_run`. ``explain`` and ``variants``
 name the run with ``--run RUN_DIR`` or ``--config FILE`` (:mod:`kerasgene.cli._common`).
 """
 
@@ -37,7 +37,7 @@ def register(sub) -> None:
     p = sub.add_parser(
         "variants", help="variant effects of a VCF (+ in silico mutagenesis) for a trained run",
         description="Reference vs alternative predictions of every variant of a VCF in every "
-        "gene window of the run's dataset (kerasgene.explain.variant_commands).")
+        "gene window of the run's dataset (kerasgene.explain.run_variants).")
     add_run_arguments(p)
     p.add_argument("--vcf", required=True, help="VCF 4.x file (plain or bgzip) or BCF")
     p.add_argument("--out", help="output TSV (default: RUN_DIR/variants/<vcf name>.tsv)")
@@ -182,7 +182,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
 
 
 def cmd_variants(args: argparse.Namespace) -> int:
-    from kerasgene.explain.variant_commands import variants_of_run
+    from kerasgene.explain.run_variants import variants_of_run
     from kerasgene.explain.variants import STATUSES
 
     run, config = run_config(args)

@@ -23,7 +23,7 @@ effects and saturation mutagenesis for iSEGnet, DeepRAGE and histone-FCN k-mer m
 :mod:`~kerasgene.explain.options` (:class:`ExplainOptions`, the run config's ``explain:``
 section), :mod:`~kerasgene.explain.analyses` (IG, filters, knockouts, saliency of a run),
 :mod:`~kerasgene.explain.run` (:func:`explain_run`),
-:mod:`~kerasgene.explain.variant_commands` (:func:`variants_of_run`, the systems' variant
+:mod:`~kerasgene.explain.run_variants` (:func:`variants_of_run`, the systems' variant
 readers). TensorFlow, memelite, pyjaspar and matplotlib are imported only when a function
 needs them.
 """
@@ -55,6 +55,7 @@ from kerasgene.explain.motifs import (
 )
 from kerasgene.explain.options import ExplainOptions, explain_options
 from kerasgene.explain.run import explain_run
+from kerasgene.explain.run_variants import RunVariants, variants_of_run
 from kerasgene.explain.saliency import mean_saliency
 from kerasgene.explain.sites import (
     ISEGNET_LAYOUT,
@@ -76,7 +77,6 @@ from kerasgene.explain.truth import (
     planted_track_aurocs,
     truth_signal_mask,
 )
-from kerasgene.explain.variant_commands import RunVariants, variants_of_run
 from kerasgene.explain.variants import (
     KmerReader,
     Mutagenesis,
