@@ -20,7 +20,7 @@ from run_world import DNASE, write_world
 from kerasgene.cli import main
 from kerasgene.datasets import Dataset
 from kerasgene.errors import ConfigError, InputFileError
-from kerasgene.train import runs
+from kerasgene.train import preprocessing, records, runs
 
 KILLED = ("no trained model (model.keras and checkpoint.keras without run.json: training "
           "was killed, failed or is still running)")
@@ -91,7 +91,7 @@ def test_train_writes_the_completion_record_last(trained):
     assert record["status"] == "complete" and record["model"] == "model.keras"
     assert record["model_bytes"] == (trained / "model.keras").stat().st_size
     assert record["input_names"] == ["sequence", "epigenome"] and record["training_inputs"] is None
-    assert runs.check_run(trained) == record
+    assert records.check_run(trained) == record
     # written after everything else
     newest = max(p.stat().st_mtime_ns for p in trained.iterdir() if p.is_file())
     assert (trained / "run.json").stat().st_mtime_ns == newest
@@ -198,11 +198,11 @@ def test_record_run_for_a_model_trained_elsewhere(trained, tmp_path):
     run.mkdir()
     shutil.copy(trained / "model.keras", run / "model.keras")
     with pytest.raises(InputFileError, match="no trained model"):
-        runs.check_run(run)
-    record = runs.record_run(run, task="isegnet")
-    assert runs.check_run(run) == record and record["task"] == "isegnet"
+        records.check_run(run)
+    record = records.record_run(run, task="isegnet")
+    assert records.check_run(run) == record and record["task"] == "isegnet"
     with pytest.raises(InputFileError, match="no model file to record"):
-        runs.record_run(tmp_path, "none.keras")
+        records.record_run(tmp_path, "none.keras")
 
 
 # ----------------------------------------------------------------------------- dataset cache
@@ -295,7 +295,7 @@ def test_predict_applies_the_recorded_transforms(trained, exported, world):
     finally:
         server.stop()
     np.testing.assert_allclose(got.reshape(-1), expected, rtol=1e-5, atol=1e-5)
-    assert constants["run"]["model_sha256"] == runs.check_run(trained)["model_sha256"]
+    assert constants["run"]["model_sha256"] == records.check_run(trained)["model_sha256"]
     paper = dataset.arrays_for("all")[0]
     from kerasgene.datasets.regions import extract_regions
     from kerasgene.io.genome import Genome
@@ -334,7 +334,7 @@ def dnase_run(world, trained, tmp_path_factory):
 
 
 def test_inputs_are_recorded(dnase_run):
-    record = runs.check_run(dnase_run)
+    record = records.check_run(dnase_run)
     assert record["training_inputs"] == {"epigenome": ["DNase"]}
     prep = json.loads((dnase_run / "preprocessing.json").read_text())
     assert prep["track_names"] == ["DNase"] and list(prep["transforms"]) == ["DNase"]
@@ -374,7 +374,7 @@ def test_variants_refuse_a_model_that_reads_no_dna(trained, world, tmp_path, cap
     (run / "config.yaml").write_text(yaml.safe_dump(config))
     x = keras.Input((100, 1), name="epigenome")
     keras.Model(x, keras.layers.Dense(1)(keras.layers.Flatten()(x))).save(run / "model.keras")
-    runs.record_run(run, training_inputs=config["training"]["inputs"], input_names=["epigenome"])
+    records.record_run(run, training_inputs=config["training"]["inputs"], input_names=["epigenome"])
     vcf = _vcf(tmp_path / "v.vcf", [("chr1", 350, "A", "C")])
     assert "the model was trained without 'sequence'" in _error(
         capsys, "variants", "--run", str(run), "--vcf", vcf)
@@ -416,9 +416,9 @@ def test_one_transform_per_track_across_samples(world):
     samples = [{"name": n, "tracks": {"DNase": {"path": str(d / "dnase.bw"), "transform": t}}}
                for n, t in (("s1", DNASE), ("s2", "neglog10p"))]
     with pytest.raises(ConfigError, match=r"track 'DNase': samples use different transforms"):
-        runs.transform_record(samples, "DNase")
-    same = runs.transform_record(samples[:1] * 2, "DNase")
+        preprocessing.transform_record(samples, "DNase")
+    same = preprocessing.transform_record(samples[:1] * 2, "DNase")
     assert same["resolution"] == 5 and same["scale_used"]["s1"] > 0
     moved = [{"name": "s1", "tracks": {"DNase": {"path": str(d / "gone.bw"),
                                                   "transform": "neglog10p"}}}]
-    assert runs.transform_record(moved, "DNase")["scale_used"] == {"s1": None}
+    assert preprocessing.transform_record(moved, "DNase")["scale_used"] == {"s1": None}

@@ -35,7 +35,7 @@ from kerasgene.errors import ConfigError
 from kerasgene.serving import Client, ServingError, export, list_versions, read_constants
 from kerasgene.serving.client import make_tensor_proto
 from kerasgene.serving.exporter import _call_structure
-from kerasgene.train import runs
+from kerasgene.train import records
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_BATCH = 64
@@ -644,7 +644,7 @@ def test_cli_export_from_run_dir(tmp_path):
     model = toy_model()
     model.save(run / "model.keras")
     (run / "preprocessing.json").write_text('{"log_base": 10}')
-    runs.record_run(run)  # a model trained outside `kerasgene train`
+    records.record_run(run)  # a model trained outside `kerasgene train`
     args = _parser().parse_args(["export", "--run", str(run), "--base-dir",
                                  str(tmp_path / "m"), "--name", "toy"])
     assert args.func(args) == 0

@@ -586,9 +586,9 @@ def run_dir(sim, tmp_path_factory):
     (d / "config.yaml").write_text(yaml.safe_dump(config))
     probs = planted_probabilities(CREB1)
     pwm_model(2500, probs, "epigenome", (2500, 7)).save(d / "model.keras")
-    from kerasgene.train import runs
+    from kerasgene.train import records
 
-    runs.record_run(d)  # a hand-made model: `variants` needs the run's completion record
+    records.record_run(d)  # a hand-made model: `variants` needs the run's completion record
     with Genome(out / "genome.fa") as genome:
         records = []
         for gene, site in picked.values():
@@ -716,7 +716,7 @@ def test_truth_window_starts_match_window_sequence(sim):
 def test_cli_deeprage_run_against_chosen_conditions(sim, tmp_path, capsys):
     """A DeepRAGE run on promoters.fa: CHROM is the promoter record, the row holds the
     mean over --conditions."""
-    from kerasgene.train import runs
+    from kerasgene.train import records, runs
 
     out, truth = sim
     y = "yeast/"
@@ -731,7 +731,7 @@ def test_cli_deeprage_run_against_chosen_conditions(sim, tmp_path, capsys):
     probs = planted_probabilities(GCN4)
     pwm_model(1000, probs, "regulators", (n_regs,), context_weight=1.0).save(
         tmp_path / "model.keras")
-    runs.record_run(tmp_path)
+    records.record_run(tmp_path)
     inst = truth["tasks"]["deeprage"]["motif_instances"]
     gid, site = next((g, gcn4[0]) for g, sites in inst.items() if g in dataset.gene_ids
                      and len(gcn4 := [x for x in sites if x["jaspar_id"] == GCN4]) == 1)
@@ -769,7 +769,7 @@ def test_cli_histone_kmer_run(sim, tmp_path, capsys):
     AAA counts, so an insertion of A's raises it by the recount in the oriented window."""
     from keras import layers
 
-    from kerasgene.train import runs
+    from kerasgene.train import records, runs
 
     out, _ = sim
     marks = ["H3K27me3", "H3K36me3", "H3K4me1", "H3K4me3", "H3K9me3"]
@@ -789,7 +789,7 @@ def test_cli_histone_kmer_run(sim, tmp_path, capsys):
     w[:, channels.index("AAA")] = 1.0
     dense.set_weights([w.reshape(-1, 1), np.zeros(1, np.float32)])
     model.save(tmp_path / "model.keras")
-    runs.record_run(tmp_path)
+    records.record_run(tmp_path)
     genes = {g.id: g for g in read_gtf(out / "genes.gtf")}
     gene = next(genes[i] for i in dataset.index["gene_id"] if genes[i].strand == "-")
     with Genome(out / "genome.fa") as genome:

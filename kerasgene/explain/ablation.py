@@ -180,7 +180,7 @@ def run_ablation(config: dict, subsets: Sequence[str] | None = None,
 
     from kerasgene import systems
     from kerasgene.explain import plots as P
-    from kerasgene.train import runs
+    from kerasgene.train import records, runs
 
     if systems.get(config["system"], "system").name != "isegnet":
         raise ConfigError(f"system: the ablation retrains iSEGnet (system isegnet), got "
@@ -199,7 +199,7 @@ def run_ablation(config: dict, subsets: Sequence[str] | None = None,
                    dataset=dataset)
         seconds = time.perf_counter() - start
         keras.backend.clear_session()  # the next subset builds a new model
-        runs.check_run(run)  # complete: the record is written after metrics.json
+        records.check_run(run)  # complete: the record is written after metrics.json
         row = ablation_row(inputs, json.loads((run / "metrics.json").read_text()), run,
                            seconds)
         log.info("ablation %d/%d: %s done in %.0f s (%s), test R² %.3f",

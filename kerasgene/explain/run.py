@@ -94,16 +94,16 @@ def explain_run(run: str | Path, config: Mapping, options: ExplainOptions | None
         an incomplete run, bad options, or inputs the analyses cannot use.
     """
     from kerasgene.explain import analyses as A
-    from kerasgene.train import runs
+    from kerasgene.train import records, runs
 
     if options is None:
         options = explain_options(config.get("explain"))
     system = systems.get(config["system"], "system")
-    model, record = runs.load_run(run)
+    model, record = records.load_run(run)
     dataset = runs.run_dataset(run, dict(config), record)
     analyses = runnable_analyses(requested_analyses(options, system.name), model,
                                  bool(options.analyses))
-    compare = runs.load_run(options.compare)[0] if "differential" in analyses else None
+    compare = records.load_run(options.compare)[0] if "differential" in analyses else None
     out = explain_dir(run, out)
     out.mkdir(parents=True, exist_ok=True)
     summary: dict[str, Any] = {"system": system.name, "run": str(run),

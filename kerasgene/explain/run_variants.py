@@ -117,9 +117,9 @@ def _checked_run(run: Path, config: Mapping):
     the model reads DNA and takes the dataset's inputs."""
     from kerasgene.explain import variants as V
     from kerasgene.explain.attribution import input_names
-    from kerasgene.train import runs
+    from kerasgene.train import records, runs
 
-    model, record = runs.load_run(run)
+    model, record = records.load_run(run)
     dataset = runs.run_dataset(run, dict(config), record)
     where = run / "config.yaml"
     system = systems.get(config["system"], f"{where}: system")

@@ -154,7 +154,7 @@ def export(
         layer; stored verbatim under ``"preprocessing"`` in ``assets/kerasgene.json``.
     run : dict, optional
         The completion record of the run the model comes from
-        (:func:`kerasgene.train.runs.check_run`), stored under ``"run"`` (provenance: time,
+        (:func:`kerasgene.train.records.check_run`), stored under ``"run"`` (provenance: time,
         kerasgene version, model SHA-256, training inputs).
 
     Returns
@@ -268,7 +268,7 @@ def read_constants(version_dir: str | os.PathLike) -> dict:
 def _model_of(run: Path) -> tuple[Path, dict | None]:
     """``(model file, completion record or None)`` of a run directory or model file.
 
-    A directory must be a complete run (:func:`kerasgene.train.runs.check_run`); its record
+    A directory must be a complete run (:func:`kerasgene.train.records.check_run`); its record
     names the model. A file must be a ``.keras`` model that is neither a temporary, nor a
     ``checkpoint.keras``, nor inside a run directory (a folder with ``config.yaml`` or
     ``run.json``) other than as the recorded model of a complete run.
@@ -278,7 +278,7 @@ def _model_of(run: Path) -> tuple[Path, dict | None]:
     InputFileError
         one line naming the path and why it is refused.
     """
-    from kerasgene.train.runs import RUN_RECORD, check_run
+    from kerasgene.train.records import RUN_RECORD, check_run
 
     if run.is_dir():
         record = check_run(run)

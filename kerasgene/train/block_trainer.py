@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -235,3 +236,45 @@ def blocks_from_arrays(sequences: np.ndarray, regulators: np.ndarray, targets: n
             c = conds[j : j + conditions_per_block]
             yield ({"sequence": sequences[g], "regulators": regulators[c]},
                    targets[np.ix_(g, c)], weights[np.ix_(g, c)])
+
+
+def fit_blocks(model, dataset, tcfg: dict, genes_per_block: int, conditions_per_block: int,
+               out_dir: Path, seed: int) -> None:
+    """Train ``model`` (DeepRAGE-C or -TP) on gene × condition blocks of ``dataset`` with
+    the resolved training settings ``tcfg`` (:func:`kerasgene.train.recipes.resolve_training`),
+    doing by hand what :func:`kerasgene.train.recipes.make_callbacks` does for ``fit``:
+    learning rate ×0.5 after ``reduce_lr_patience`` epochs without a better validation
+    R², early stopping after ``patience``, best weights restored. Writes
+    ``out_dir/history.csv``."""
+    import pandas as pd
+
+    from kerasgene.metrics import regression_metrics
+    from kerasgene.train import recipes
+
+    optimizer = recipes.OPTIMIZERS[tcfg["optimizer"]](learning_rate=tcfg["learning_rate"])
+    trainer = FactorizedPairTrainer(model, optimizer)
+    g, c = genes_per_block, conditions_per_block
+    best, best_weights, wait, plateau, rows = -np.inf, model.get_weights(), 0, 0, []
+    for epoch in range(tcfg["epochs"]):
+        if tcfg["verbose"]:  # Keras-style "Epoch i/n" then one line with the epoch's numbers
+            print(f"Epoch {epoch + 1}/{tcfg['epochs']}", flush=True)
+        progress = keras.utils.Progbar(1, verbose=tcfg["verbose"], unit_name="epoch",
+                                       stateful_metrics=["loss", "val_r2"])
+        loss = trainer.train_epoch(dataset.grouped_batches("train", g, c, shuffle=True,
+                                                           seed=seed, epoch=epoch))
+        y, pred = trainer.predict_blocks(dataset.grouped_batches("valid", g, c))
+        r2 = regression_metrics(y, pred)["r2"]
+        lr = float(optimizer.learning_rate.numpy())
+        rows.append({"epoch": epoch, "learning_rate": lr, "loss": loss, "val_r2": r2})
+        progress.update(1, [("loss", loss), ("val_r2", r2)], finalize=True)
+        if r2 > best:
+            best, best_weights, wait, plateau = r2, model.get_weights(), 0, 0
+            continue
+        wait, plateau = wait + 1, plateau + 1
+        if wait >= tcfg["patience"]:
+            break
+        if plateau >= tcfg["reduce_lr_patience"]:
+            optimizer.learning_rate.assign(max(lr * 0.5, 1e-6))
+            plateau = 0
+    model.set_weights(best_weights)
+    pd.DataFrame(rows).to_csv(out_dir / "history.csv", index=False)

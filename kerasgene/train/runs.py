@@ -10,15 +10,16 @@ A run directory (``run_dir`` of the config) holds::
     metrics.json      test (and valid) metrics of the model, the baselines and controls
     predictions.tsv   test predictions beside the observed values
     *.png             loss curves, predicted vs observed or the confusion matrix
-    preprocessing.json  what a client needs to build inputs (:func:`preprocessing_constants`)
-    run.json          the completion record, written last (:func:`check_run`)
+    preprocessing.json  what a client needs to build inputs
+                      (:func:`kerasgene.train.preprocessing.preprocessing_constants`)
+    run.json          the completion record, written last (:mod:`kerasgene.train.records`)
 
 Complete or absent
 ------------------
 ``train`` first checks the whole configuration (:func:`check_config`: types, ranges,
 model arguments, ``data_dir``) and prepares the dataset; nothing is written in the run
 directory before both succeed. It then removes stale temporaries of killed processes
-and the previous run's record and outputs (:data:`RUN_OUTPUTS`; ``explain/``,
+and the previous run's record and outputs (:data:`kerasgene.train.records.RUN_OUTPUTS`; ``explain/``,
 ``variants/``, ``ablation/``, the dataset and unknown files are kept), trains, and writes
 ``run.json`` last, atomically: ``{"status": "complete", "finished", "kerasgene_version",
 "model": "model.keras", "model_sha256", "model_bytes", "system", "model_name",
@@ -27,9 +28,10 @@ a crash, Ctrl-C), what this attempt wrote is removed again and a run directory c
 it is removed when nothing else is left in it (a complete prepared dataset stays: it is a
 valid cache). A killed ``train`` leaves files but no ``run.json``; ``evaluate``,
 ``explain``, ``variants``, ``export`` and ``ablate`` accept only a run with a valid record
-(:func:`check_run`: present, ``status: complete``, model file present with the recorded
+(:func:`kerasgene.train.records.check_run`: present, ``status: complete``, model file present with the recorded
 size and SHA-256), so an untrained or half-written model never reaches them.
-:func:`record_run` writes the record for a model trained outside ``kerasgene train``.
+:func:`kerasgene.train.records.record_run` writes the record for a model trained outside
+``kerasgene train``.
 
 Configuration keys beyond the dataset's (``kerasgene.config`` lists the sections)::
 
@@ -49,33 +51,36 @@ dataset's inputs, e.g. ``{sequence: false, epigenome: [DNase]}``; see
 
 from __future__ import annotations
 
-import contextlib
 import difflib
-import hashlib
 import json
 import logging
 import shutil
-import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
-import kerasgene
 from kerasgene import config as _config
 from kerasgene import systems
 from kerasgene._io import (
-    _remove,
-    is_temporary,
-    remove_stale_temporaries,
     write_atomic,
     write_json,
 )
 from kerasgene.config import Spec
 from kerasgene.datasets.dropped import FILENAME as DROPPED_FILE
-from kerasgene.errors import ConfigError, InputFileError, KerasgeneError
-from kerasgene.metrics import evaluate_predictions, regression_metrics
+from kerasgene.errors import ConfigError, InputFileError
+from kerasgene.metrics import evaluate_predictions
 from kerasgene.train.baselines import BASELINES
+from kerasgene.train.preprocessing import preprocessing_constants
+from kerasgene.train.records import (
+    RUN_RECORD,
+    check_run,
+    clean_stale,
+    load_run,
+    record_run,
+    remove_outputs,
+    removed_if_failed,
+)
 
 log = logging.getLogger(__name__)
 
@@ -99,14 +104,7 @@ TOP_LEVEL_SPECS = {
     "training": Spec("mapping", null=True), "baselines": Spec("list", choices=BASELINES, null=True),
     "explain": Spec("mapping", null=True), "tuning": Spec("mapping", null=True),
 }
-#: The completion record of a run directory.
-RUN_RECORD = "run.json"
-#: What ``train`` writes in a run directory (glob patterns): removed when a new training
-#: starts there, and removed again when that training fails.
-RUN_OUTPUTS = ("run.json", "config.yaml", "model.keras", "checkpoint.keras", "preprocessing.json",
-               "dropped.tsv", "metrics.json", "predictions.tsv", "history.csv", "loss.png",
-               "predicted_vs_observed.png", "confusion.png", "member_*", "control_shuffled",
-               "tensorboard")
+
 
 
 def run_dir(config: dict) -> Path:
@@ -219,7 +217,7 @@ def prepare(config: dict, force: bool = False, *, light: bool = False):
     check_config(config, light=light)
     if config.get("data") is None:
         raise ConfigError("config: missing the 'data' section (the dataset's input files)")
-    with _removed_if_failed(dataset_dir(config).parent):
+    with removed_if_failed(dataset_dir(config).parent):
         return datasets.build(config["system"], config["data"], dataset_dir(config),
                               force=force, base_dir=config.get("data_dir"))
 
@@ -253,124 +251,6 @@ def run_dataset(run: str | Path, config: dict, record: Mapping | None = None):
         raise ConfigError(f"{Path(run) / RUN_RECORD}: the model was trained on inputs {names} "
                           f"but the config's dataset gives {dataset.input_names}")
     return dataset
-
-
-# ----------------------------------------------------------------------------- run records
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def record_run(run: str | Path, model_file: str = "model.keras", **fields) -> dict:
-    """Write ``run.json``, the completion record of ``run`` (atomically), for its model
-    file; ``fields`` (task, model_name, training_inputs, input_names, dataset, ...) are
-    stored beside the status, time, kerasgene version, model size and SHA-256.
-
-    ``kerasgene train`` calls it last; call it yourself for a model trained outside
-    kerasgene that you want ``explain``, ``variants`` or ``export`` to accept.
-    """
-    run = Path(run)
-    model = run / model_file
-    if not model.is_file() or is_temporary(model):
-        raise InputFileError(f"{model}: no model file to record")
-    record = {"status": "complete", "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-              "kerasgene_version": kerasgene.__version__, "model": model_file,
-              "model_bytes": model.stat().st_size, "model_sha256": _sha256(model), **fields}
-    write_json(run / RUN_RECORD, record)
-    return record
-
-
-def check_run(run: str | Path) -> dict:
-    """The completion record of a run directory, after checking it.
-
-    Returns
-    -------
-    the ``run.json`` document; ``record["model"]`` names the model file in ``run``.
-
-    Raises
-    ------
-    InputFileError
-        no such directory; no ``run.json`` (training never finished here: it was killed,
-        failed or still runs); a record that is not complete; the model file missing or
-        changed since (size or SHA-256).
-    """
-    run = Path(run)
-    if not run.is_dir():
-        raise InputFileError(f"{run}: run directory not found")
-    path = run / RUN_RECORD
-    if not path.is_file():
-        found = [n for n in ("model.keras", "checkpoint.keras") if (run / n).is_file()]
-        what = (f"{' and '.join(found)} without {RUN_RECORD}: training was killed, failed or "
-                "is still running" if found else f"no {RUN_RECORD}")
-        raise InputFileError(f"{run}: no trained model ({what}); run `kerasgene train` to "
-                             "completion first")
-    try:
-        record = json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        raise InputFileError(f"{path}: unreadable completion record ({err}); retrain") from None
-    if not isinstance(record, dict) or record.get("status") != "complete" \
-            or not isinstance(record.get("model"), str) or Path(record["model"]).name != record["model"]:
-        raise InputFileError(f"{path}: not a completion record (expected status 'complete' "
-                             "and the name of a model file in the run directory); retrain")
-    model = run / record["model"]
-    if not model.is_file():
-        raise InputFileError(f"{model}: missing, but {path} records it; retrain")
-    if model.stat().st_size != record.get("model_bytes") or _sha256(model) != record.get(
-            "model_sha256"):
-        raise InputFileError(f"{model}: changed since training (size or SHA-256 differs from "
-                             f"{path}); retrain, or restore the file")
-    return record
-
-
-def load_run(run: str | Path):
-    """``(model, record)`` of a complete run (:func:`check_run`), the model loaded in
-    Keras' safe mode."""
-    from kerasgene.models import load_model
-
-    record = check_run(run)
-    return load_model(Path(run) / record["model"]), record
-
-
-def _remove_outputs(out: Path) -> list[Path]:
-    """Remove what ``train`` writes (:data:`RUN_OUTPUTS`) from ``out``; returns it."""
-    gone = [p for pattern in RUN_OUTPUTS for p in sorted(out.glob(pattern))]
-    for p in gone:
-        _remove(p)
-    return gone
-
-
-def _clean_stale(folder: Path) -> None:
-    """Remove temporaries of killed processes in ``folder`` and its sub-folders, logged."""
-    if not folder.is_dir():
-        return
-    removed = []
-    for d in [folder, *(p for p in folder.iterdir() if p.is_dir() and not is_temporary(p))]:
-        removed += remove_stale_temporaries(d)
-    if removed:
-        log.warning("%s: removed %d temporaries left by killed runs: %s", folder, len(removed),
-                    ", ".join(str(p.relative_to(folder)) for p in removed[:5])
-                    + (" ..." if len(removed) > 5 else ""))
-
-
-@contextlib.contextmanager
-def _removed_if_failed(folder: Path) -> Iterator[None]:
-    """Remove ``folder`` (and parents) created inside the block when the block raises and
-    they are empty."""
-    created = []
-    for p in [folder, *folder.parents]:
-        if p.exists():
-            break
-        created.append(p)
-    try:
-        yield
-    except BaseException:
-        for p in created:  # deepest first
-            with contextlib.suppress(OSError):
-                p.rmdir()
-        raise
 
 
 def is_classification(dataset) -> bool:
@@ -435,47 +315,17 @@ def _fit_one(model, model_name: str, dataset, train_idx, valid_idx, tsection: di
 
 
 def _fit_factorized(model, model_name: str, dataset, tsection: dict, extra: dict,
-                    out_dir: Path, seed: int):
-    """DeepRAGE-C or -TP on gene × condition blocks (:mod:`kerasgene.train.block_trainer`), with the
-    paper's optimizer and the callbacks of :func:`kerasgene.train.recipes.make_callbacks` done by
-    hand: learning rate ×0.5 after ``reduce_lr_patience`` epochs without a better
-    validation R², early stopping after ``patience``, best weights restored."""
-    import keras
-    import pandas as pd
-
+                    out_dir: Path, seed: int) -> None:
+    """DeepRAGE-C or -TP on gene × condition blocks (:func:`kerasgene.train.block_trainer.fit_blocks`)
+    with the paper's recipe and the output bias at the mean training label."""
     from kerasgene.train import recipes
-    from kerasgene.train.block_trainer import FactorizedPairTrainer
+    from kerasgene.train.block_trainer import fit_blocks
 
     tcfg = recipes.resolve_training(tsection, model_name, False)
-    optimizer = recipes.OPTIMIZERS[tcfg["optimizer"]](learning_rate=tcfg["learning_rate"])
     if tcfg["init_output_bias"]:
         recipes.init_output_bias(model, label_mean(dataset, "train", seed))
-    trainer = FactorizedPairTrainer(model, optimizer)
-    g, c = extra["genes_per_block"], extra["conditions_per_block"]
-    best, best_weights, wait, plateau, rows = -np.inf, model.get_weights(), 0, 0, []
-    for epoch in range(tcfg["epochs"]):
-        if tcfg["verbose"]:  # Keras-style "Epoch i/n" then one line with the epoch's numbers
-            print(f"Epoch {epoch + 1}/{tcfg['epochs']}", flush=True)
-        progress = keras.utils.Progbar(1, verbose=tcfg["verbose"], unit_name="epoch",
-                                       stateful_metrics=["loss", "val_r2"])
-        loss = trainer.train_epoch(dataset.grouped_batches("train", g, c, shuffle=True,
-                                                           seed=seed, epoch=epoch))
-        y, pred = trainer.predict_blocks(dataset.grouped_batches("valid", g, c))
-        r2 = regression_metrics(y, pred)["r2"]
-        lr = float(optimizer.learning_rate.numpy())
-        rows.append({"epoch": epoch, "learning_rate": lr, "loss": loss, "val_r2": r2})
-        progress.update(1, [("loss", loss), ("val_r2", r2)], finalize=True)
-        if r2 > best:
-            best, best_weights, wait, plateau = r2, model.get_weights(), 0, 0
-            continue
-        wait, plateau = wait + 1, plateau + 1
-        if wait >= tcfg["patience"]:
-            break
-        if plateau >= tcfg["reduce_lr_patience"]:
-            optimizer.learning_rate.assign(max(lr * 0.5, 1e-6))
-            plateau = 0
-    model.set_weights(best_weights)
-    pd.DataFrame(rows).to_csv(out_dir / "history.csv", index=False)
+    fit_blocks(model, dataset, tcfg, extra["genes_per_block"], extra["conditions_per_block"],
+               out_dir, seed)
 
 
 def _shuffled_control(config: dict, dataset, tsection: dict, out_dir: Path, seed: int,
@@ -557,7 +407,7 @@ def train(config: dict, *, force_prepare: bool = False, dataset=None) -> Path:
     check_config(config, train=True)
     seed = int(config.get("seed", 0))
     out = run_dir(config)
-    with _removed_if_failed(out):
+    with removed_if_failed(out):
         if dataset is None:
             dataset = prepare(config, force=force_prepare)
         dataset = training_inputs(config, dataset)
@@ -571,7 +421,7 @@ def train(config: dict, *, force_prepare: bool = False, dataset=None) -> Path:
         try:
             _train_run(config, dataset, model, strategy, tsection, extra, out, seed, constants)
         except BaseException:
-            gone = _remove_outputs(out)
+            gone = remove_outputs(out)
             log.warning("%s: training failed; removed the %d files and folders it wrote",
                         out, len(gone))
             raise
@@ -582,8 +432,8 @@ def _begin_run(out: Path) -> None:
     """Make ``out`` ready for a new training: stale temporaries of killed runs and the
     previous run's record and outputs removed (logged)."""
     out.mkdir(parents=True, exist_ok=True)
-    _clean_stale(out)
-    gone = _remove_outputs(out)
+    clean_stale(out)
+    gone = remove_outputs(out)
     if gone:
         log.warning("%s: replacing the previous run (removed %s)", out,
                     ", ".join(p.name for p in gone))
@@ -635,78 +485,6 @@ def _train_run(config: dict, dataset, model, strategy, tsection: dict, extra: di
     record_run(out, "model.keras", system=config["system"], model_name=name,
                training_inputs=extra["inputs"], input_names=dataset.input_names,
                dataset={"path": str(dataset.path), "cache_key": dataset.meta.get("cache_key")})
-
-
-def preprocessing_constants(dataset) -> dict:
-    """What a client needs to build model inputs from its own files (saved beside the model;
-    ``kerasgene export --run`` puts it in the SavedModel's assets/kerasgene.json).
-
-    Returns
-    -------
-    ``task``, ``input_names``, ``input_shapes``, ``target_name``, ``track_names`` (after
-    ``training.inputs``), the builder parameters (``tss_flank``, ``tts_flank``,
-    ``log_base``, ``pseudocount``, ``epigenome_dtype``, ...), ``kerasgene_version`` and,
-    for datasets built from tracks, ``transforms``: track name → the transform the
-    dataset applied, with every parameter (:func:`transform_record`), so that
-    ``kerasgene predict`` feeds the model what it was trained on.
-    """
-    meta = dataset.meta
-    params = {k: v for k, v in meta["params"].items() if k != "samples"}
-    out = {"task": meta["task"], "input_names": meta["input_names"],
-           "input_shapes": meta["input_shapes"], "target_name": meta["target_name"],
-           "track_names": meta.get("track_names"), **params,
-           "kerasgene_version": meta["kerasgene_version"]}
-    samples = meta["params"].get("samples")
-    if samples and meta.get("track_names") is not None:
-        out["transforms"] = {t: transform_record(samples, t) for t in meta["track_names"]}
-    return out
-
-
-def transform_record(samples: list, track: str) -> dict | None:
-    """The transform of ``track`` in the dataset's ``samples`` (``meta.json`` params), as
-    a full spec for :func:`kerasgene.io.tracks.make_transform` plus ``scale_used`` (sample →
-    the divisor the training data got, for ``neglog10p`` without a fixed ``max_value``:
-    each file's genome-wide maximum; null where the file cannot be read now).
-
-    Raises
-    ------
-    ConfigError
-        the samples use different transforms for ``track`` (one model, one transform).
-    """
-    import dataclasses
-
-    from kerasgene.io.tracks import TRANSFORMS, NegLog10PValue, Track, make_transform
-
-    specs = {}
-    for s in samples:
-        entry = s["tracks"][track]
-        obj = make_transform(entry.get("transform"))
-        if obj is None:
-            specs[s["name"]] = None
-            continue
-        name = next(k for k, cls in TRANSFORMS.items() if isinstance(obj, cls))
-        specs[s["name"]] = {"name": name, **dataclasses.asdict(obj)}
-    distinct = {json.dumps(v, sort_keys=True) for v in specs.values()}
-    if len(distinct) > 1:
-        raise ConfigError(f"track {track!r}: samples use different transforms {specs}; one "
-                          "model needs one transform per track")
-    spec = next(iter(specs.values()))
-    if spec is None:
-        return None
-    obj = make_transform(spec)
-    if isinstance(obj, NegLog10PValue) and obj.max_value is None:
-        used = {}
-        for s in samples:
-            try:
-                track_file = Track(s["tracks"][track]["path"])
-            except (KerasgeneError, OSError, RuntimeError) as err:  # moved since the build
-                log.info("%s: scale not recorded (%s)", s["tracks"][track]["path"], err)
-                used[s["name"]] = None
-                continue
-            used[s["name"]] = track_file.max_value
-            track_file.close()
-        spec["scale_used"] = used
-    return spec
 
 
 def predict_metrics(model, dataset, split: str) -> dict:

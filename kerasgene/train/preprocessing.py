@@ -1,0 +1,88 @@
+"""What a client needs to build a trained model's inputs from its own files.
+
+``train`` saves :func:`preprocessing_constants` as ``preprocessing.json`` beside the model;
+``kerasgene export`` puts it into the SavedModel (``assets/kerasgene.json``), and
+``kerasgene predict`` / :meth:`kerasgene.serving.client.Client.predict_genes` read it, so
+new genes get the window, track order and per-track transforms the model was trained on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from kerasgene.errors import ConfigError, KerasgeneError
+
+log = logging.getLogger(__name__)
+
+
+def preprocessing_constants(dataset) -> dict:
+    """What a client needs to build model inputs from its own files (saved beside the model;
+    ``kerasgene export --run`` puts it in the SavedModel's assets/kerasgene.json).
+
+    Returns
+    -------
+    ``task``, ``input_names``, ``input_shapes``, ``target_name``, ``track_names`` (after
+    ``training.inputs``), the builder parameters (``tss_flank``, ``tts_flank``,
+    ``log_base``, ``pseudocount``, ``epigenome_dtype``, ...), ``kerasgene_version`` and,
+    for datasets built from tracks, ``transforms``: track name → the transform the
+    dataset applied, with every parameter (:func:`transform_record`), so that
+    ``kerasgene predict`` feeds the model what it was trained on.
+    """
+    meta = dataset.meta
+    params = {k: v for k, v in meta["params"].items() if k != "samples"}
+    out = {"task": meta["task"], "input_names": meta["input_names"],
+           "input_shapes": meta["input_shapes"], "target_name": meta["target_name"],
+           "track_names": meta.get("track_names"), **params,
+           "kerasgene_version": meta["kerasgene_version"]}
+    samples = meta["params"].get("samples")
+    if samples and meta.get("track_names") is not None:
+        out["transforms"] = {t: transform_record(samples, t) for t in meta["track_names"]}
+    return out
+
+
+def transform_record(samples: list, track: str) -> dict | None:
+    """The transform of ``track`` in the dataset's ``samples`` (``meta.json`` params), as
+    a full spec for :func:`kerasgene.io.tracks.make_transform` plus ``scale_used`` (sample →
+    the divisor the training data got, for ``neglog10p`` without a fixed ``max_value``:
+    each file's genome-wide maximum; null where the file cannot be read now).
+
+    Raises
+    ------
+    ConfigError
+        the samples use different transforms for ``track`` (one model, one transform).
+    """
+    import dataclasses
+
+    from kerasgene.io.tracks import TRANSFORMS, NegLog10PValue, Track, make_transform
+
+    specs = {}
+    for s in samples:
+        entry = s["tracks"][track]
+        obj = make_transform(entry.get("transform"))
+        if obj is None:
+            specs[s["name"]] = None
+            continue
+        name = next(k for k, cls in TRANSFORMS.items() if isinstance(obj, cls))
+        specs[s["name"]] = {"name": name, **dataclasses.asdict(obj)}
+    distinct = {json.dumps(v, sort_keys=True) for v in specs.values()}
+    if len(distinct) > 1:
+        raise ConfigError(f"track {track!r}: samples use different transforms {specs}; one "
+                          "model needs one transform per track")
+    spec = next(iter(specs.values()))
+    if spec is None:
+        return None
+    obj = make_transform(spec)
+    if isinstance(obj, NegLog10PValue) and obj.max_value is None:
+        used = {}
+        for s in samples:
+            try:
+                track_file = Track(s["tracks"][track]["path"])
+            except (KerasgeneError, OSError, RuntimeError) as err:  # moved since the build
+                log.info("%s: scale not recorded (%s)", s["tracks"][track]["path"], err)
+                used[s["name"]] = None
+                continue
+            used[s["name"]] = track_file.max_value
+            track_file.close()
+        spec["scale_used"] = used
+    return spec
