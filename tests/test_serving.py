@@ -610,7 +610,7 @@ def test_docker_compose_rejects_a_misspelt_key(tmp_path):
 
 
 def test_deployment_configs_parse():
-    from kerasgene.serving.server import read_model_config
+    from kerasgene.serving.repository import read_model_config
 
     entries = read_model_config(ROOT / "serving" / "models.config")
     assert [e.name for e in entries] == models.names()
