@@ -21,6 +21,7 @@ from kerasgene.cli import main  # noqa: E402
 from kerasgene.dna import kmer_counts, kmer_names, one_hot, reverse_complement  # noqa: E402
 from kerasgene.errors import ConfigError, InputFileError  # noqa: E402
 from kerasgene.explain import variants as V  # noqa: E402
+from kerasgene.explain.mutagenesis import saturation_mutagenesis  # noqa: E402
 from kerasgene.io.annotation import Gene, read_gtf  # noqa: E402
 from kerasgene.io.genome import Genome  # noqa: E402
 
@@ -334,7 +335,7 @@ def test_ref_alt_order_and_strand_in_the_table(mirror_genome):
     rp = table.set_index("variant_id").loc["vp"]
     assert rp.gene_id == "p" and (rp.anchor, rp.offset) == ("TSS", -13)
     assert rp.delta == (0.0 if s[20 + i] == base else 1.0)
-    m = V.saturation_mutagenesis(model, genome, minus, reader)
+    m = saturation_mutagenesis(model, genome, minus, reader)
     expected = np.zeros((4, 50))
     if m.sequence[i] != base:
         expected[2, i] = 1.0
@@ -516,7 +517,7 @@ def test_planted_motif_mutation_lowers_prediction(sim):
             assert row.ref_prediction > 1.0 and row.delta < -1.0
             assert abs(table.loc[f"{gene.id}_control"].delta) < 1e-5
         gene, site = picked["-"]
-        m = V.saturation_mutagenesis(model, genome, gene, reader)
+        m = saturation_mutagenesis(model, genome, gene, reader)
     assert m.deltas.shape == (4, 2500)
     low = int(np.argmin(m.deltas.min(axis=0)))
     assert site["window_start"] <= low < site["window_start"] + len(probs)

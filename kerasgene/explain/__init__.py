@@ -53,6 +53,7 @@ from kerasgene.explain.motifs import (
     motif_recovery,
     tomtom_matches,
 )
+from kerasgene.explain.mutagenesis import Mutagenesis, saturation_mutagenesis
 from kerasgene.explain.options import ExplainOptions, explain_options
 from kerasgene.explain.run import explain_run
 from kerasgene.explain.run_variants import RunVariants, variants_of_run
@@ -79,7 +80,6 @@ from kerasgene.explain.truth import (
 )
 from kerasgene.explain.variants import (
     KmerReader,
-    Mutagenesis,
     PromoterReader,
     RegionReader,
     Variant,
@@ -88,7 +88,6 @@ from kerasgene.explain.variants import (
     read_vcf,
     reader_kind,
     ref_matches,
-    saturation_mutagenesis,
     variant_effects,
     window_sequence,
 )

@@ -166,10 +166,10 @@ def write_ism(model, genome, gene, reader, out: Path, *, context: str | None = N
     import pandas as pd
 
     from kerasgene.explain import plots as P
-    from kerasgene.explain import variants as V
+    from kerasgene.explain.mutagenesis import saturation_mutagenesis
     from kerasgene.explain.sites import window_offset
 
-    m = V.saturation_mutagenesis(model, genome, gene, reader, context=context,
+    m = saturation_mutagenesis(model, genome, gene, reader, context=context,
                                  batch_size=batch_size)
     base = out.with_name(f"{out.stem}_ism_{safe_name(gene.id, 'gene')}")
     anchors = [window_offset(i, m.layout) for i in range(len(m.sequence))]

@@ -1,5 +1,6 @@
-"""Variant effects: predictions for the reference and alternative alleles of a VCF, and in
-silico saturation mutagenesis of one gene's window.
+"""Variant effects: predictions for the reference and alternative alleles of a VCF (in
+silico saturation mutagenesis of one gene's window, with the same readers:
+:mod:`kerasgene.explain.mutagenesis`).
 
 Every model that reads DNA around a gene reads it through
 :func:`kerasgene.datasets.regions.gene_windows` (TSS and TTS sub-windows, oriented 5'→3'
@@ -34,23 +35,19 @@ columns) are read as if INFO were ``.``.
 >>> reader = RegionReader({"K562": trackset})                             # doctest: +SKIP
 >>> effects = variant_effects(model, "sample.vcf", "hg38.fa", genes, reader)  # doctest: +SKIP
 >>> effects[["variant_id", "gene_id", "ref_prediction", "alt_prediction", "delta"]]  # doctest: +SKIP
->>> ism = saturation_mutagenesis(model, "hg38.fa", genes[0], reader)    # doctest: +SKIP
->>> ism.deltas.shape                                                      # doctest: +SKIP
-(4, 2500)
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 import numpy as np
 
-from kerasgene.datasets.regions import window_layout
-from kerasgene.dna import BASES, kmer_counts, kmer_names, one_hot, reverse_complement
+from kerasgene.dna import kmer_counts, kmer_names, one_hot, reverse_complement
 from kerasgene.errors import ConfigError, UnknownChromosomeError
 from kerasgene.io import chroms as _chroms
 from kerasgene.io.annotation import Gene
@@ -369,7 +366,7 @@ def reader_kind(model) -> str:
 # --------------------------------------------------------------------------------------
 
 
-def _predictor(model, reader: Reader):
+def predictor(model, reader: Reader):
     """``f(seqs, genes, contexts) -> (n,)`` predictions, chunked to ``batch_size`` rows."""
     from kerasgene.explain.attribution import input_names, scalar_model
 
@@ -429,7 +426,7 @@ class _WindowIndex:
         return sorted(set(g[lo:hi][hit].tolist()))
 
 
-def _open_genome(genome: Genome | str | os.PathLike, aliases=None) -> tuple[Genome, bool]:
+def open_genome(genome: Genome | str | os.PathLike, aliases=None) -> tuple[Genome, bool]:
     if isinstance(genome, Genome):
         return genome, False
     return Genome(genome, aliases=aliases), True
@@ -504,8 +501,8 @@ def variant_effects(
     import pandas as pd
 
     variants = read_vcf(vcf) if isinstance(vcf, str | os.PathLike) else list(vcf)
-    predict = _predictor(model, reader)
-    genome, owned = _open_genome(genome, chrom_aliases)
+    predict = predictor(model, reader)
+    genome, owned = open_genome(genome, chrom_aliases)
     index = _WindowIndex(genes, reader.tss_flank, reader.tts_flank, genome.alias_table)
     tables, outside = [], 0
     counts: dict[str, list[str]] = {}
@@ -603,98 +600,6 @@ def _effect_rows(variants: Sequence[Variant], genome: Genome, genes: Sequence[Ge
 
 
 # --------------------------------------------------------------------------------------
-# in silico saturation mutagenesis
-# --------------------------------------------------------------------------------------
-
-
-@dataclass
-class Mutagenesis:
-    """Saturation mutagenesis of one gene's window in one context.
-
-    Attributes
-    ----------
-    gene_id, context : str
-    sequence : str
-        The reference window (gene orientation), length L.
-    reference : float
-        Prediction for the reference window.
-    deltas : np.ndarray, shape (4, L)
-        Prediction with base A, C, G, T (rows) at each window position minus the
-        reference prediction; 0 at the reference base.
-    layout : tuple of (anchor, first offset, end offset)
-        The window's parts (see :func:`window_layout`).
-    """
-
-    gene_id: str
-    context: str
-    sequence: str
-    reference: float
-    deltas: np.ndarray
-    layout: tuple[tuple[str, int, int], ...]
-
-
-def _mutants(seq: str, lo: int, hi: int) -> Iterator[tuple[int, int, str]]:
-    """(position, base index, mutant) for every non-reference base at positions [lo, hi)."""
-    for i in range(lo, hi):
-        for b, base in enumerate(BASES):
-            if seq[i] != base:
-                yield i, b, seq[:i] + base + seq[i + 1:]
-
-
-def saturation_mutagenesis(
-    model,
-    genome: Genome | str | os.PathLike,
-    gene: Gene,
-    reader: Reader,
-    *,
-    context: str | None = None,
-    batch_size: int = 512,
-) -> Mutagenesis:
-    """Δ prediction of every single-base substitution in ``gene``'s window.
-
-    Parameters
-    ----------
-    model, reader, batch_size
-        As in :func:`variant_effects`.
-    genome
-        FASTA of the gene's coordinates.
-    gene
-        The gene.
-    context
-        Sample / cell type (default: the reader's first context for the gene).
-
-    Returns
-    -------
-    Mutagenesis with ``deltas`` of shape (4, L); substitutions are made in gene
-    orientation (row A at a minus-strand gene's position is a T in the FASTA).
-    """
-    contexts = reader.contexts(gene)
-    if not contexts or (context is not None and context not in contexts):
-        raise ConfigError(f"saturation mutagenesis: gene {gene.id!r} has no context "
-                          f"{context!r}; it has {contexts}")
-    context = context or contexts[0]
-    genome, owned = _open_genome(genome)
-    try:
-        seq = window_sequence(genome, gene, reader.tss_flank, reader.tts_flank)
-    finally:
-        if owned:
-            genome.close()
-    predict = _predictor(model, reader)
-    ref = float(predict([seq], [gene], [context], batch_size)[0])
-    deltas = np.zeros((4, len(seq)), np.float64)
-    step = max(1, batch_size // (3 * reader.fanout))
-    for lo in range(0, len(seq), step):
-        muts = list(_mutants(seq, lo, min(lo + step, len(seq))))
-        pred = predict([m for *_, m in muts], [gene] * len(muts), [context] * len(muts),
-                       batch_size)
-        pos = np.array([i for i, _, _ in muts], np.int64)
-        base = np.array([b for _, b, _ in muts], np.int64)
-        deltas[base, pos] = pred - ref
-    return Mutagenesis(gene.id, context, seq, ref, deltas,
-                       window_layout(reader.tss_flank, reader.tts_flank))
-
-
-# --------------------------------------------------------------------------------------
 # genes of a promoter FASTA
 # --------------------------------------------------------------------------------------
 
@@ -715,7 +620,6 @@ __all__ = [
     "COLUMNS",
     "STATUSES",
     "KmerReader",
-    "Mutagenesis",
     "PromoterReader",
     "Reader",
     "RegionReader",
@@ -726,7 +630,6 @@ __all__ = [
     "read_vcf",
     "reader_kind",
     "ref_matches",
-    "saturation_mutagenesis",
     "variant_effects",
     "window_sequence",
 ]
