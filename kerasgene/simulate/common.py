@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from kerasgene._io import write_text
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +62,31 @@ def oriented_interval(anchor: int, strand: str, o1: int, o2: int) -> tuple[int, 
 def fmt(x: float, digits: int = 4) -> str:
     s = f"{x:.{digits}f}"
     return "0" if float(s) == 0 else s.rstrip("0").rstrip(".") if "." in s else s
+
+
+def noise_sd(variance: float, ceiling: float) -> float:
+    """Noise sd giving a noiseless function of ``variance`` the R² ``ceiling``."""
+    return math.sqrt(variance * (1 - ceiling) / ceiling)
+
+
+def floored_noise(rng: np.random.Generator, f: np.ndarray, sd: float, floor: float) -> np.ndarray:
+    """Gaussian noise ε ~ N(0, sd²) of ``f``'s shape, redrawn wherever ``f + ε < floor``."""
+    eps = rng.normal(0, sd, f.shape)
+    bad = f + eps < floor
+    while bad.any():
+        eps[bad] = rng.normal(0, sd, int(bad.sum()))
+        bad = f + eps < floor
+    return eps
+
+
+def write_gene_table(path: Path, gene_ids: list[str], columns: list[str],
+                     values: np.ndarray) -> None:
+    """Write a tab-separated ``gene_id`` × ``columns`` table of ``values`` (genes, columns)
+    with :func:`fmt`."""
+    lines = ["gene_id\t" + "\t".join(columns)]
+    for gid, row in zip(gene_ids, values):
+        lines.append(gid + "\t" + "\t".join(fmt(v) for v in row))
+    write_text(path, "\n".join(lines) + "\n")
 
 
 # --------------------------------------------------------------------------------------
