@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from kerasgene._io import write_text
+from kerasgene._io import atomic_path, write_text
 
 log = logging.getLogger(__name__)
 
@@ -99,41 +98,43 @@ def write_bigwig_binned(path: Path, chroms: dict[str, int], binned: dict[str, np
     """Write per-bin values as bedGraph-like runs (equal neighbours merged, zeros omitted)."""
     import pyBigWig
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    bw = pyBigWig.open(str(tmp), "w")
-    bw.addHeader(list(chroms.items()), maxZooms=6)
-    for chrom, length in chroms.items():
-        v = np.asarray(binned[chrom], dtype=np.float32)
-        change = np.flatnonzero(np.diff(v) != 0) + 1
-        rstart = np.concatenate([[0], change])
-        rend = np.concatenate([change, [len(v)]])
-        vals = v[rstart]
-        keep = vals != 0
-        if not keep.any():
-            continue
-        starts = (rstart[keep] * bin_size).astype(np.int64)
-        ends = np.minimum(rend[keep] * bin_size, length).astype(np.int64)
-        bw.addEntries([chrom] * int(keep.sum()), starts, ends=ends, values=vals[keep].astype(np.float64))
-    bw.close()
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        bw = pyBigWig.open(str(tmp), "w")
+        try:
+            bw.addHeader(list(chroms.items()), maxZooms=6)
+            for chrom, length in chroms.items():
+                v = np.asarray(binned[chrom], dtype=np.float32)
+                change = np.flatnonzero(np.diff(v) != 0) + 1
+                rstart = np.concatenate([[0], change])
+                rend = np.concatenate([change, [len(v)]])
+                vals = v[rstart]
+                keep = vals != 0
+                if not keep.any():
+                    continue
+                starts = (rstart[keep] * bin_size).astype(np.int64)
+                ends = np.minimum(rend[keep] * bin_size, length).astype(np.int64)
+                bw.addEntries([chrom] * int(keep.sum()), starts, ends=ends,
+                              values=vals[keep].astype(np.float64))
+        finally:
+            bw.close()
 
 
 def write_bigwig_sites(path: Path, chroms: dict[str, int], sites: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
     """Write single-base entries (WGBS: percent methylation at CpG positions)."""
     import pyBigWig
 
-    tmp = path.with_name(path.name + ".tmp")
-    bw = pyBigWig.open(str(tmp), "w")
-    bw.addHeader(list(chroms.items()), maxZooms=6)
-    for chrom in chroms:
-        pos, val = sites[chrom]
-        if len(pos) == 0:
-            continue
-        pos = pos.astype(np.int64)
-        bw.addEntries([chrom] * len(pos), pos, ends=pos + 1, values=val.astype(np.float64))
-    bw.close()
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        bw = pyBigWig.open(str(tmp), "w")
+        try:
+            bw.addHeader(list(chroms.items()), maxZooms=6)
+            for chrom in chroms:
+                pos, val = sites[chrom]
+                if len(pos) == 0:
+                    continue
+                pos = pos.astype(np.int64)
+                bw.addEntries([chrom] * len(pos), pos, ends=pos + 1, values=val.astype(np.float64))
+        finally:
+            bw.close()
 
 
 def bin_prefix(v: np.ndarray, bin_size: int, length: int):
