@@ -305,6 +305,7 @@ def build_histone(config: Mapping | None = None, out_dir: str | os.PathLike | No
             if not c["gene_ids"]:
                 raise InputFileError(f"histone: cell type {c['cell']!r} has no genes left "
                                      f"(see the warnings above)")
+        for c in cells:
             _finish_labels(c, do_log, cfg["log_base"], cfg["pseudocount"])
         index, split_meta = base.finish_split(_cell_index(cells, source), split_spec, None,
                                               HistoneDataset._split_defaults())
