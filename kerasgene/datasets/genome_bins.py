@@ -283,16 +283,7 @@ def build_genome_bins(config: Mapping | None = None, out_dir: str | os.PathLike 
     cfg = base.resolve_config(config, kwargs, DEFAULTS, "chromatin")
     if out_dir is None:
         raise ConfigError("chromatin: out_dir is required")
-    for key in ("signal", "targets"):
-        if not isinstance(cfg[key], Mapping) or not cfg[key]:
-            raise ConfigError(f"chromatin.{key}: expected a mapping name → bigWig")
-    bin_size, window, stride = int(cfg["bin_size"]), int(cfg["window"]), int(cfg["stride"])
-    if bin_size < 1 or window < 1 or stride < 1:
-        raise ConfigError("chromatin: bin_size, window and stride must be >= 1")
-    target_names = [str(t) for t in cfg["targets"]]
-    target = cfg["target"] or target_names[0]
-    if target not in target_names:
-        raise ConfigError(f"chromatin.target: {target!r} is not one of targets {target_names}")
+    cfg = {**cfg, "target": _check_config(cfg)}
     signal_paths = {str(k): base.resolve_path(v, base_dir) for k, v in cfg["signal"].items()}
     target_paths = {str(k): base.resolve_path(v, base_dir) for k, v in cfg["targets"].items()}
     inputs = {**{f"signal.{k}": v for k, v in signal_paths.items()},
@@ -300,7 +291,6 @@ def build_genome_bins(config: Mapping | None = None, out_dir: str | os.PathLike 
     if cfg["chrom_aliases"] is not None:
         inputs["chrom_aliases"] = base.resolve_path(cfg["chrom_aliases"], base_dir)
     params = {k: v for k, v in cfg.items() if k != "split"}
-    params["target"] = target
     writer = base.DatasetWriter(out_dir, "chromatin", params, inputs)
     split_spec = dict(cfg["split"])
     cached = base.reuse_or_none(writer, split_spec, force)
@@ -314,71 +304,113 @@ def build_genome_bins(config: Mapping | None = None, out_dir: str | os.PathLike 
         for paths, opened in ((signal_paths, sig_tracks), (target_paths, tgt_tracks)):
             for p in paths.values():
                 opened.append(Track(p, aliases=table))
-        ref = sig_tracks[0]
-        if cfg["chroms"] is None:
-            chroms = list(ref.chroms)
-            for t in sig_tracks[1:] + tgt_tracks:
-                diff = chrom_difference(t, ref)
-                if diff:
-                    raise InputFileError(f"{t.path}: chromosomes differ from {ref.path}: {diff}; "
-                                         f"list the chromosomes to use in chromatin.chroms")
-        else:
-            chroms = [ref.resolve(str(c)) for c in cfg["chroms"]]
-            for t in sig_tracks + tgt_tracks:
-                for c in chroms:
-                    t.resolve(c)
-        for t in sig_tracks + tgt_tracks:
-            for c in chroms:
-                if t.chroms[t.resolve(c)] != ref.chroms[c]:
-                    raise InputFileError(f"{t.path}: {c} has length {t.chroms[t.resolve(c)]}, "
-                                         f"{ref.path} says {ref.chroms[c]}")
-        n_bins = [-(-ref.chroms[c] // bin_size) for c in chroms]
-        half = window // 2
-        pad_lens = [n + window - 1 for n in n_bins]
-        pad_offsets = np.concatenate([[0], np.cumsum(pad_lens)[:-1]]).astype(np.int64)
-        bin_offsets = np.concatenate([[0], np.cumsum(n_bins)[:-1]]).astype(np.int64)
-        index = segments_for(split_spec, chroms, n_bins, stride)
-        lengths = [ref.chroms[c] for c in chroms]
-        dropped = _dropped_ranges(index, chroms, lengths, bin_size, stride)
-        dropped.warn()
-        with writer:
-            n_sig = 1 if cfg["merge_signal"] else len(sig_tracks)
-            sig_out = writer.array("signal", (int(sum(pad_lens)), n_sig), np.float32)
-            tgt_out = writer.array("targets", (int(sum(n_bins)), len(tgt_tracks)), np.float32)
-            for c, n in tqdm(list(zip(chroms, n_bins)), desc="chromatin bins", unit="chrom",
-                             disable=not progress):
-                sig = np.zeros((n + window - 1, n_sig), np.float32)
-                for j, t in enumerate(sig_tracks):
-                    v = binned_means(t, c, n, bin_size)
-                    if cfg["signal_abs"]:
-                        v = np.abs(v)
-                    sig[half : half + n, 0 if cfg["merge_signal"] else j] += v
-                if cfg["signal_log1p"]:
-                    sig = np.log1p(np.maximum(sig, 0))
-                sig_out.append(sig)
-                tgt = np.empty((n, len(tgt_tracks)), np.float32)
-                for j, t in enumerate(tgt_tracks):
-                    tgt[:, j] = gaussian_smooth(binned_means(t, c, n, bin_size),
-                                                float(cfg["sigma"]))
-                tgt_out.append(tgt)
-            meta = {
-                "n_examples": int(index["n_examples"].sum()), "chroms": chroms,
-                "chrom_bins": n_bins, "pad_offsets": pad_offsets, "bin_offsets": bin_offsets,
-                "input_names": ["signal"],
-                "input_shapes": {"signal": [window, n_sig]},
-                "signal_names": (["+".join(signal_paths)] if cfg["merge_signal"]
-                                 else list(signal_paths)),
-                "target_name": target,
-                "targets": target_names, "split": split_spec,
-                "split_counts": {s: int(index.loc[index["split"] == s, "n_examples"].sum())
-                                 for s in (*_splits.SETS, _splits.NONE)},
-                "dropped": dropped.counts(), "chrom_lengths": lengths,
-            }
-            dropped.write(writer.tmp)
-            return writer.commit(index, meta)
+        chroms = _chromosomes(cfg["chroms"], sig_tracks, tgt_tracks)
+        return _write_bins(writer, cfg, split_spec, chroms, sig_tracks, tgt_tracks,
+                           list(signal_paths), progress)
     finally:
         for t in sig_tracks + tgt_tracks:
             t.close()
+
+
+def _check_config(cfg: Mapping) -> str:
+    """Check the tracks, sizes and target of a resolved config; return the target (default:
+    the first of ``targets``)."""
+    for key in ("signal", "targets"):
+        if not isinstance(cfg[key], Mapping) or not cfg[key]:
+            raise ConfigError(f"chromatin.{key}: expected a mapping name → bigWig")
+    bin_size, window, stride = int(cfg["bin_size"]), int(cfg["window"]), int(cfg["stride"])
+    if bin_size < 1 or window < 1 or stride < 1:
+        raise ConfigError("chromatin: bin_size, window and stride must be >= 1")
+    target_names = [str(t) for t in cfg["targets"]]
+    target = cfg["target"] or target_names[0]
+    if target not in target_names:
+        raise ConfigError(f"chromatin.target: {target!r} is not one of targets {target_names}")
+    return target
+
+
+def _chromosomes(listed: list | None, sig_tracks: list[Track], tgt_tracks: list[Track]
+                 ) -> list[str]:
+    """The chromosomes to bin, named as in the first signal file: ``listed`` (each must be
+    in every file) or all of the first signal file's, which every file must share; every
+    file must give them the same lengths."""
+    ref = sig_tracks[0]
+    if listed is None:
+        chroms = list(ref.chroms)
+        for t in sig_tracks[1:] + tgt_tracks:
+            diff = chrom_difference(t, ref)
+            if diff:
+                raise InputFileError(f"{t.path}: chromosomes differ from {ref.path}: {diff}; "
+                                     f"list the chromosomes to use in chromatin.chroms")
+    else:
+        chroms = [ref.resolve(str(c)) for c in listed]
+        for t in sig_tracks + tgt_tracks:
+            for c in chroms:
+                t.resolve(c)
+    for t in sig_tracks + tgt_tracks:
+        for c in chroms:
+            if t.chroms[t.resolve(c)] != ref.chroms[c]:
+                raise InputFileError(f"{t.path}: {c} has length {t.chroms[t.resolve(c)]}, "
+                                     f"{ref.path} says {ref.chroms[c]}")
+    return chroms
+
+
+def _write_bins(writer: base.DatasetWriter, cfg: Mapping, split_spec: dict, chroms: list[str],
+                sig_tracks: list[Track], tgt_tracks: list[Track], signal_names: list[str],
+                progress: bool) -> GenomeBinsDataset:
+    """Bin every chromosome into ``signal`` (padded by window) and ``targets``; commit the
+    dataset with its segment index, dropped ranges and meta."""
+    ref = sig_tracks[0]
+    bin_size, window, stride = int(cfg["bin_size"]), int(cfg["window"]), int(cfg["stride"])
+    n_bins = [-(-ref.chroms[c] // bin_size) for c in chroms]
+    pad_lens = [n + window - 1 for n in n_bins]
+    pad_offsets = np.concatenate([[0], np.cumsum(pad_lens)[:-1]]).astype(np.int64)
+    bin_offsets = np.concatenate([[0], np.cumsum(n_bins)[:-1]]).astype(np.int64)
+    index = segments_for(split_spec, chroms, n_bins, stride)
+    lengths = [ref.chroms[c] for c in chroms]
+    dropped = _dropped_ranges(index, chroms, lengths, bin_size, stride)
+    dropped.warn()
+    with writer:
+        n_sig = 1 if cfg["merge_signal"] else len(sig_tracks)
+        sig_out = writer.array("signal", (int(sum(pad_lens)), n_sig), np.float32)
+        tgt_out = writer.array("targets", (int(sum(n_bins)), len(tgt_tracks)), np.float32)
+        for c, n in tqdm(list(zip(chroms, n_bins)), desc="chromatin bins", unit="chrom",
+                         disable=not progress):
+            sig_out.append(_signal_bins(cfg, sig_tracks, c, n))
+            tgt = np.empty((n, len(tgt_tracks)), np.float32)
+            for j, t in enumerate(tgt_tracks):
+                tgt[:, j] = gaussian_smooth(binned_means(t, c, n, bin_size), float(cfg["sigma"]))
+            tgt_out.append(tgt)
+        meta = {
+            "n_examples": int(index["n_examples"].sum()), "chroms": chroms,
+            "chrom_bins": n_bins, "pad_offsets": pad_offsets, "bin_offsets": bin_offsets,
+            "input_names": ["signal"],
+            "input_shapes": {"signal": [window, n_sig]},
+            "signal_names": ["+".join(signal_names)] if cfg["merge_signal"] else signal_names,
+            "target_name": cfg["target"],
+            "targets": [str(t) for t in cfg["targets"]], "split": split_spec,
+            "split_counts": {s: int(index.loc[index["split"] == s, "n_examples"].sum())
+                             for s in (*_splits.SETS, _splits.NONE)},
+            "dropped": dropped.counts(), "chrom_lengths": lengths,
+        }
+        dropped.write(writer.tmp)
+        return writer.commit(index, meta)
+
+
+def _signal_bins(cfg: Mapping, tracks: list[Track], chrom: str, n: int) -> np.ndarray:
+    """Input channels of one chromosome of ``n`` bins, with window // 2 zero bins before
+    and window − 1 − window // 2 after: (n + window − 1, channels) float32."""
+    window = int(cfg["window"])
+    half = window // 2
+    n_sig = 1 if cfg["merge_signal"] else len(tracks)
+    sig = np.zeros((n + window - 1, n_sig), np.float32)
+    for j, t in enumerate(tracks):
+        v = binned_means(t, chrom, n, int(cfg["bin_size"]))
+        if cfg["signal_abs"]:
+            v = np.abs(v)
+        sig[half : half + n, 0 if cfg["merge_signal"] else j] += v
+    if cfg["signal_log1p"]:
+        sig = np.log1p(np.maximum(sig, 0))
+    return sig
 
 
 __all__ = ["GenomeBinsDataset", "binned_means", "build_genome_bins", "segments_for",

@@ -18,6 +18,8 @@ So DeepChrome's input is (100, 5) and Team Jamaica's (100, 5 + 10 + 64) = (100, 
 
 Sources (``source``; inferred from the keys when omitted)
 -------------------------------------------------------
+Read by :mod:`kerasgene.datasets.histone_sources`.
+
 ``bigwig``
     ``cells: {CELL: {marks: {MARK: bigWig, ...}, expression_column: COL}}``, ``gtf``,
     ``expression`` (a genes × cells table; a cell's column defaults to its name; a cell
@@ -80,9 +82,16 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from kerasgene._io import check_readable
 from kerasgene.datasets import base
 from kerasgene.datasets.dropped import Dropped, max_outside, remind
+from kerasgene.datasets.histone_sources import (
+    BIGWIG_CELL_KEYS,
+    SOURCES,
+    collect_cells,
+    infer_source,
+    read_deepchrome_csv,
+    read_kaggle_npz,
+)
 from kerasgene.datasets.regions import gene_windows, match_gene_ids, screen_genes
 from kerasgene.dna import kmer_counts, kmer_names
 from kerasgene.errors import ConfigError, InputFileError, UnknownChromosomeError
@@ -101,7 +110,6 @@ from kerasgene.io.tracks import TrackSet
 log = logging.getLogger(__name__)
 
 DEEPCHROME_MARKS = ("H3K27me3", "H3K36me3", "H3K4me1", "H3K4me3", "H3K9me3")
-SOURCES = ("bigwig", "deepchrome_csv", "kaggle_npz")
 DEFAULTS = {
     "source": None, "cells": None, "npz": None, "cell_types": None, "gtf": None,
     "fasta": None, "expression": None, "biotypes": None, "marks": list(DEEPCHROME_MARKS),
@@ -111,7 +119,6 @@ DEFAULTS = {
     "max_genes_outside": 0.01, "split": None, "chrom_aliases": None,
 }
 KMER_KEYS = {"k", "min_count", "alphabet"}
-BIGWIG_CELL_KEYS = {"marks", "expression", "expression_column", "gene_column"}
 
 
 @base.register("histone")
@@ -142,79 +149,6 @@ class HistoneDataset(base.Dataset):
         return {"histone": x, "target": np.asarray(label[idx])}
 
 
-# ----------------------------------------------------------------------------- readers
-def read_deepchrome_csv(path: str | os.PathLike, n_marks: int = 5, n_bins: int = 100
-                        ) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Read a DeepChrome CSV (``GeneID,BinID,<marks>,label``, ``n_bins`` rows per gene).
-
-    Returns
-    -------
-    gene_ids : list of str (leading zeros kept)
-    marks : np.ndarray float32, shape (G, n_bins, n_marks), bins in BinID order
-    labels : np.ndarray int8, shape (G,)
-    """
-    path = check_readable(path, "DeepChrome CSV")
-    with open(path, encoding="utf-8") as fh:
-        first = fh.readline()
-    header = 0 if first.split(",")[0].strip().lower() in ("geneid", "gene_id", "gene") else None
-    try:
-        df = pd.read_csv(path, header=header, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
-        raise InputFileError(f"{path}: cannot parse as CSV ({err})") from None
-    if df.shape[1] != n_marks + 3:
-        raise InputFileError(f"{path}: {df.shape[1]} columns, expected {n_marks + 3} "
-                             f"(GeneID, BinID, {n_marks} marks, label)")
-    try:
-        nums = df.iloc[:, 1:].astype(np.float64).to_numpy()
-    except ValueError as err:
-        raise InputFileError(f"{path}: non-numeric bin, mark or label value ({err})") from None
-    genes = df.iloc[:, 0].str.strip().to_numpy()
-    if len(df) % n_bins:
-        raise InputFileError(f"{path}: {len(df)} rows is not a multiple of {n_bins} bins per gene")
-    genes = genes.reshape(-1, n_bins)
-    if (genes != genes[:, :1]).any():
-        bad = int(np.argwhere((genes != genes[:, :1]).any(axis=1))[0, 0])
-        raise InputFileError(f"{path}: gene {genes[bad, 0]!r} does not have {n_bins} consecutive "
-                             f"rows")
-    nums = nums.reshape(-1, n_bins, n_marks + 2)
-    order = np.argsort(nums[:, :, 0], axis=1, kind="stable")
-    nums = np.take_along_axis(nums, order[:, :, None], axis=1)
-    if (nums[:, :, 0] != np.arange(1, n_bins + 1)).any():
-        raise InputFileError(f"{path}: BinID must run 1..{n_bins} for every gene")
-    labels = nums[:, :, -1]
-    if (labels != labels[:, :1]).any() or not np.isin(labels, (0, 1)).all():
-        raise InputFileError(f"{path}: label must be 0 or 1 and the same on every row of a gene")
-    return list(genes[:, 0]), nums[:, :, 1:-1].astype(np.float32), labels[:, 0].astype(np.int8)
-
-
-def read_kaggle_npz(path: str | os.PathLike, n_marks: int = 5) -> dict[str, tuple]:
-    """Read a Kaggle npz: per cell type an array (genes, n_bins, 2 + n_marks) = gene id,
-    marks, expression (expression and gene id taken from bin 0).
-
-    Returns
-    -------
-    dict cell → (gene_ids list[str], marks float32 (G, n_bins, n_marks), expression float64 (G,))
-    """
-    path = check_readable(path, "npz file")
-    out = {}
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            for cell in npz.files:
-                arr = npz[cell]
-                if arr.ndim != 3 or arr.shape[2] != n_marks + 2:
-                    raise InputFileError(f"{path}: array {cell!r} has shape {arr.shape}, expected "
-                                         f"(genes, bins, {n_marks + 2})")
-                ids = arr[:, 0, 0]
-                gene_ids = [str(int(v)) if float(v).is_integer() else str(v) for v in ids]
-                out[cell] = (gene_ids, arr[:, :, 1:-1].astype(np.float32),
-                             arr[:, 0, -1].astype(np.float64))
-    except ValueError as err:
-        raise InputFileError(f"{path}: not a plain numeric npz ({err})") from None
-    except (OSError, EOFError) as err:
-        raise InputFileError(f"{path}: cannot read npz ({err})") from None
-    return out
-
-
 def _bin_windows(trackset: TrackSet, genes: Sequence[Gene], window: int, n_bins: int,
                  stat: str, orient: bool) -> np.ndarray:
     half = window // 2
@@ -241,117 +175,6 @@ def _sequences(genome: Genome, genes: Sequence[Gene], window: int, orient: bool)
 
 
 # ----------------------------------------------------------------------------- builder
-def _infer_source(cfg) -> str:
-    if cfg["source"] is not None:
-        if cfg["source"] not in SOURCES:
-            raise ConfigError(f"histone.source: expected one of {SOURCES}, got {cfg['source']!r}")
-        return cfg["source"]
-    if cfg["npz"] is not None:
-        return "kaggle_npz"
-    cells = cfg["cells"]
-    if not cells:
-        raise ConfigError("histone: give 'cells' (bigWigs or DeepChrome CSVs) or 'npz'")
-    first = next(iter(cells.values()))
-    return "bigwig" if isinstance(first, Mapping) and "marks" in first else "deepchrome_csv"
-
-
-def _collect(cfg, source, base_dir, inputs) -> list[dict]:
-    """Per cell: {cell, gene_ids, marks (G,B,M) | None, expression | None, label | None,
-    given_split | None, genes (list[Gene]) | None, trackset spec | None}."""
-    marks = list(cfg["marks"])
-    n_bins = int(cfg["n_bins"])
-    cells = []
-    if source == "kaggle_npz":
-        spec = cfg["npz"]
-        if isinstance(spec, Mapping):
-            files = [(str(k), v) for k, v in spec.items()]
-        else:
-            paths = spec if isinstance(spec, (list, tuple)) else [spec]
-            files = [(None, v) for v in paths]
-        merged: dict[str, dict] = {}
-        for i, (name, p) in enumerate(files):
-            p = base.resolve_path(p, base_dir)
-            inputs[f"npz.{name or i}"] = p
-            label = name if name in ("train", "valid", "test") else "none"
-            for cell, (ids, m, expr) in read_kaggle_npz(p, len(marks)).items():
-                if cfg["cell_types"] is not None and cell not in cfg["cell_types"]:
-                    continue
-                if m.shape[1] != n_bins:
-                    raise InputFileError(f"{p}: {cell!r} has {m.shape[1]} bins, n_bins={n_bins}")
-                c = merged.setdefault(cell, {"cell": cell, "gene_ids": [], "marks": [],
-                                             "expression": [], "label": None,
-                                             "given_split": [], "file": []})
-                c["gene_ids"] += ids
-                c["marks"].append(m)
-                c["expression"].append(expr)
-                c["given_split"] += [label] * len(ids)
-                c["file"] += [name or p.stem] * len(ids)
-        for c in merged.values():
-            dup = pd.Index(c["gene_ids"]).duplicated()
-            if dup.any():
-                raise InputFileError(f"histone.npz: gene {c['gene_ids'][int(np.argmax(dup))]!r} "
-                                     f"appears twice for cell type {c['cell']!r}")
-            c["marks"] = np.concatenate(c["marks"])
-            c["expression"] = np.concatenate(c["expression"])
-            cells.append(c)
-        if cfg["cell_types"] is not None:
-            missing = sorted(set(cfg["cell_types"]) - set(merged))
-            if missing:
-                raise ConfigError(f"histone.cell_types: {missing[0]!r} is not in the npz files")
-    elif source == "deepchrome_csv":
-        for cell, spec in (cfg["cells"] or {}).items():
-            if isinstance(spec, Mapping):
-                base.check_keys(spec, {"train", "valid", "test"}, f"histone.cells.{cell}")
-                files = list(spec.items())
-            elif isinstance(spec, (list, tuple)):
-                files = [(None, p) for p in spec]
-            else:
-                files = [(None, spec)]
-            ids, ms, labels, given = [], [], [], []
-            for split, p in files:
-                p = base.resolve_path(p, base_dir)
-                inputs[f"cells.{cell}.{split or len(ids)}"] = p
-                gid, m, lab = read_deepchrome_csv(p, len(marks), n_bins)
-                ids += gid
-                ms.append(m)
-                labels.append(lab)
-                given += [split or "none"] * len(gid)
-            cells.append({"cell": str(cell), "gene_ids": ids, "marks": np.concatenate(ms),
-                          "expression": None, "label": np.concatenate(labels),
-                          "given_split": given})
-    else:
-        if not cfg["gtf"]:
-            raise ConfigError("histone: the bigwig source needs 'gtf'")
-        for cell, spec in (cfg["cells"] or {}).items():
-            where = f"histone.cells.{cell}"
-            base.check_keys(spec, BIGWIG_CELL_KEYS, where)
-            if "marks" not in spec:
-                raise ConfigError(f"{where}: missing required key 'marks'")
-            if set(spec["marks"]) != set(marks):
-                raise ConfigError(f"{where}.marks: names {sorted(spec['marks'])} differ from "
-                                  f"histone.marks {marks}")
-            tracks = {}
-            for mark in marks:  # channels in histone.marks order
-                p = spec["marks"][mark]
-                p = base.resolve_path(p, base_dir)
-                inputs[f"cells.{cell}.marks.{mark}"] = p
-                tracks[mark] = str(p)
-            expr = spec.get("expression", cfg["expression"])
-            if expr is None:
-                raise ConfigError(f"{where}: no expression table (give histone.expression)")
-            expr = base.resolve_path(expr, base_dir)
-            inputs[f"cells.{cell}.expression"] = expr
-            cells.append({"cell": str(cell), "tracks": tracks, "expression_path": expr,
-                          "expression_column": spec.get("expression_column"),
-                          "gene_column": spec.get("gene_column", 0), "label": None,
-                          "given_split": None})
-    if not cells:
-        raise ConfigError("histone: no cell types to read")
-    if len({c["cell"] for c in cells}) != len(cells):
-        raise ConfigError("histone: duplicate cell type names")
-    return cells
-
-
 def _keep_rows(c: dict, rows: list[int]) -> None:
     """Keep examples ``rows`` of cell ``c`` in every per-example field."""
     if len(rows) == len(c["gene_ids"]):
@@ -450,7 +273,58 @@ def build_histone(config: Mapping | None = None, out_dir: str | os.PathLike | No
     cfg = base.resolve_config(config, kwargs, DEFAULTS, "histone")
     if out_dir is None:
         raise ConfigError("histone: out_dir is required")
-    source = _infer_source(cfg)
+    source = infer_source(cfg)
+    outside = _check_options(cfg, source)
+    kmer_cfg = _kmer_options(cfg)
+    do_log = cfg["log"] if cfg["log"] is not None else source == "bigwig"
+    inputs: dict = {}
+    cells = collect_cells(cfg, source, base_dir, inputs)
+    split_spec = cfg["split"] if cfg["split"] is not None else _default_split(source, cells)
+    for key in ("gtf", "fasta", "chrom_aliases"):
+        if cfg[key]:
+            inputs[key] = base.resolve_path(cfg[key], base_dir)
+    params = {k: v for k, v in cfg.items() if k != "split"}
+    params.update(source=source, log=do_log, kmers=kmer_cfg)
+    writer = base.DatasetWriter(out_dir, "histone", params, inputs)
+    cached = base.reuse_or_none(writer, split_spec, force)
+    if cached is not None:
+        remind(cached)
+        return cached
+
+    # genes: coordinates from the GTF (needed by bigWigs and k-mers)
+    gtf_genes = read_gtf(inputs["gtf"], cfg["biotypes"]) if "gtf" in inputs else None
+    dropped = Dropped("histone")
+    aliases = load_aliases(inputs.get("chrom_aliases"))
+    try:
+        for c in cells:
+            _cell_genes(c, source, gtf_genes, kmer_cfg, do_log, aliases, dropped)
+        if gtf_genes is not None and (source == "bigwig" or kmer_cfg):
+            _screen(cells, outside, inputs, int(cfg["window"]), kmer_cfg, dropped)
+        dropped.warn()
+        for c in cells:
+            if not c["gene_ids"]:
+                raise InputFileError(f"histone: cell type {c['cell']!r} has no genes left "
+                                     f"(see the warnings above)")
+        for c in cells:
+            _finish_labels(c, do_log, cfg["log_base"], cfg["pseudocount"])
+        index, split_meta = base.finish_split(_cell_index(cells, source), split_spec, None,
+                                              HistoneDataset._split_defaults())
+        with writer:
+            kmers = (inputs["fasta"], aliases, kmer_cfg) if kmer_cfg else None
+            meta = _write_arrays(writer, cells, cfg, kmers, progress)
+            has_expr = source != "deepchrome_csv"
+            meta.update(source=source, targets=["expression", "class"] if has_expr else ["class"],
+                        dropped=dropped.counts(), **split_meta)
+            dropped.write(writer.tmp)
+            return writer.commit(index, meta)
+    finally:
+        for c in cells:
+            if c.get("trackset") is not None:
+                c["trackset"].close()
+
+
+def _check_options(cfg: Mapping, source: str) -> float:
+    """Check the bins, statistics, transform and label; return ``max_genes_outside``."""
     n_bins, window = int(cfg["n_bins"]), int(cfg["window"])
     if n_bins < 1 or window % n_bins:
         raise ConfigError(f"histone: window {window} must be a multiple of n_bins {n_bins}")
@@ -465,159 +339,159 @@ def build_histone(config: Mapping | None = None, out_dir: str | os.PathLike | No
     if source == "deepchrome_csv" and cfg["label"] != "binary":
         raise ConfigError("histone.label: DeepChrome CSVs hold binary labels only; set "
                           "label: binary")
+    return outside
+
+
+def _kmer_options(cfg: Mapping) -> dict | None:
+    """The k-mer options with their defaults, or None without k-mers."""
     kmer_cfg = cfg["kmers"]
-    if kmer_cfg:
-        kmer_cfg = {"k": 3, "min_count": 10_000, "alphabet": "ACGTN",
-                    **({} if kmer_cfg is True else kmer_cfg)}
-        base.check_keys(kmer_cfg, KMER_KEYS, "histone.kmers")
-        if not (cfg["gtf"] and cfg["fasta"]):
-            raise ConfigError("histone.kmers: needs 'gtf' and 'fasta'")
-    do_log = cfg["log"] if cfg["log"] is not None else source == "bigwig"
-    split_spec = cfg["split"]
-    inputs: dict = {}
-    cells = _collect(cfg, source, base_dir, inputs)
-    if split_spec is None:
-        split_spec = ({"method": "given"} if source == "deepchrome_csv"
-                      and all(g != "none" for c in cells for g in c["given_split"])
-                      else {"method": "random", "fractions": [0.6, 0.2, 0.2], "seed": 0,
-                            "group": "gene_id"})
-    for key in ("gtf", "fasta", "chrom_aliases"):
-        if cfg[key]:
-            inputs[key] = base.resolve_path(cfg[key], base_dir)
-    params = {k: v for k, v in cfg.items() if k != "split"}
-    params.update(source=source, log=do_log, kmers=kmer_cfg or None)
-    writer = base.DatasetWriter(out_dir, "histone", params, inputs)
-    cached = base.reuse_or_none(writer, split_spec, force)
-    if cached is not None:
-        remind(cached)
-        return cached
+    if not kmer_cfg:
+        return None
+    kmer_cfg = {"k": 3, "min_count": 10_000, "alphabet": "ACGTN",
+                **({} if kmer_cfg is True else kmer_cfg)}
+    base.check_keys(kmer_cfg, KMER_KEYS, "histone.kmers")
+    if not (cfg["gtf"] and cfg["fasta"]):
+        raise ConfigError("histone.kmers: needs 'gtf' and 'fasta'")
+    return kmer_cfg
 
-    # genes: coordinates from the GTF (needed by bigWigs and k-mers)
-    gtf_genes = read_gtf(inputs["gtf"], cfg["biotypes"]) if "gtf" in inputs else None
-    trackset_cache = []
-    dropped = Dropped("histone")
-    aliases = load_aliases(inputs.get("chrom_aliases"))
-    try:
-        for c in cells:
-            if source == "bigwig":
-                c["trackset"] = TrackSet(c["tracks"], aliases=aliases)
-                trackset_cache.append(c["trackset"])
-                c["trackset"].check_same_chroms()
-                _bigwig_labels(c, gtf_genes, do_log, dropped)
-            elif gtf_genes is not None and kmer_cfg:
-                by_id = match_gene_ids(c["gene_ids"], gtf_genes, f"histone cell {c['cell']}",
-                                       dropped, c["cell"])
-                c["genes"] = [by_id.get(gid) for gid in c["gene_ids"]]
-                _keep_rows(c, [i for i, g in enumerate(c["genes"]) if g is not None])
+
+def _default_split(source: str, cells: list[dict]) -> dict:
+    """``given`` for DeepChrome CSVs given per split, else random by gene."""
+    if source == "deepchrome_csv" and all(g != "none" for c in cells for g in c["given_split"]):
+        return {"method": "given"}
+    return {"method": "random", "fractions": [0.6, 0.2, 0.2], "seed": 0, "group": "gene_id"}
+
+
+def _cell_genes(c: dict, source: str, gtf_genes, kmer_cfg: dict | None, do_log: bool,
+                aliases, dropped: Dropped) -> None:
+    """Open a bigWig cell's tracks and read its expression; look up the genes of a CSV /
+    npz cell when k-mers need coordinates; leave out genes without expression."""
+    if source == "bigwig":
+        c["trackset"] = TrackSet(c["tracks"], aliases=aliases)
+        c["trackset"].check_same_chroms()
+        _bigwig_labels(c, gtf_genes, do_log, dropped)
+    elif gtf_genes is not None and kmer_cfg:
+        by_id = match_gene_ids(c["gene_ids"], gtf_genes, f"histone cell {c['cell']}",
+                               dropped, c["cell"])
+        c["genes"] = [by_id.get(gid) for gid in c["gene_ids"]]
+        _keep_rows(c, [i for i, g in enumerate(c["genes"]) if g is not None])
+    else:
+        c["genes"] = None
+    _drop_missing_labels(c, do_log, dropped)
+
+
+def _finish_labels(c: dict, do_log: bool, log_base: float, pseudocount: float) -> None:
+    """A cell's binary labels (above its median) and float32 expression (log-transformed
+    when ``do_log``; NaN for sources without expression)."""
+    expr = c["expression"]
+    if expr is not None:
+        expr = np.asarray(expr, dtype=np.float64)
+        c["label"] = discretize_quantiles(expr, 2).astype(np.int8)
+        if do_log:
+            expr = log_transform(expr, log_base, pseudocount)
+        c["expression"] = expr.astype(np.float32)
+    else:
+        c["expression"] = np.full(len(c["gene_ids"]), np.nan, np.float32)
+
+
+def _cell_index(cells: list[dict], source: str) -> pd.DataFrame:
+    """index.tsv's columns before the split: gene, cell, coordinates (empty without a
+    GTF), and the given split and file of CSV / npz sources."""
+    index = pd.DataFrame({
+        "gene_id": [g for c in cells for g in c["gene_ids"]],
+        "cell": [c["cell"] for c in cells for _ in c["gene_ids"]],
+        "chrom": [(g.chrom if c["genes"] is not None else "") for c in cells
+                  for g in (c["genes"] or [None] * len(c["gene_ids"]))],
+        "strand": [(g.strand if c["genes"] is not None else "") for c in cells
+                   for g in (c["genes"] or [None] * len(c["gene_ids"]))],
+    })
+    if source in ("deepchrome_csv", "kaggle_npz"):
+        index["given_split"] = [s for c in cells for s in c["given_split"]]
+    if source == "kaggle_npz":
+        index["file"] = [f for c in cells for f in c["file"]]
+    return index
+
+
+def _unique_genes(cells: list[dict]) -> tuple[dict[str, int], list]:
+    """Row of each gene id in the k-mer array, and the genes (None without coordinates)
+    in first-seen order."""
+    gene_rows: dict[str, int] = {}
+    gene_objs: list = []
+    for c in cells:
+        for i, gid in enumerate(c["gene_ids"]):
+            if gid not in gene_rows:
+                gene_rows[gid] = len(gene_objs)
+                gene_objs.append(c["genes"][i] if c["genes"] is not None else None)
+    return gene_rows, gene_objs
+
+
+def _write_arrays(writer: base.DatasetWriter, cells: list[dict], cfg: Mapping,
+                  kmers: tuple | None, progress: bool) -> dict:
+    """Write every array (``kmers``: (FASTA, aliases, k-mer options) when k-mers are
+    configured); return the meta entries they define."""
+    n_bins = int(cfg["n_bins"])
+    gene_rows, gene_objs = _unique_genes(cells)
+    stats = _write_marks(writer, cells, cfg, progress)
+    channel_names = list(cfg["marks"])
+    if cfg["cell_stats"]:
+        writer.save("cell_stats", stats)
+        channel_names += [f"{m}_mean" for m in cfg["marks"]]
+        channel_names += [f"{m}_std" for m in cfg["marks"]]
+    kept_kmers: list[str] = []
+    if kmers:
+        fasta, aliases, kmer_cfg = kmers
+        kept_kmers = _write_kmers(writer, fasta, aliases, gene_objs, int(cfg["window"]), n_bins,
+                                  kmer_cfg, cfg["strand_orient"], progress)
+        channel_names += kept_kmers
+    writer.save("expression", np.concatenate([c["expression"] for c in cells]))
+    writer.save("label", np.concatenate([c["label"] for c in cells]).astype(np.int8))
+    writer.save("ex_cell", np.concatenate(
+        [np.full(len(c["gene_ids"]), ci, np.int32) for ci, c in enumerate(cells)]))
+    writer.save("ex_gene", np.array(
+        [gene_rows[g] for c in cells for g in c["gene_ids"]], np.int32))
+    return {
+        "n_examples": sum(len(c["gene_ids"]) for c in cells), "n_genes": len(gene_objs),
+        "cells": [c["cell"] for c in cells],
+        "input_names": ["histone"],
+        "input_shapes": {"histone": [n_bins, len(channel_names)]},
+        "channel_names": channel_names, "kmers": kept_kmers,
+        "target_name": "expression" if cfg["label"] == "regression" else "class",
+    }
+
+
+def _write_marks(writer: base.DatasetWriter, cells: list[dict], cfg: Mapping,
+                 progress: bool) -> np.ndarray:
+    """Write ``marks`` (examples, n_bins, n_marks) chunk by chunk (read from the bigWigs or
+    stored); return each cell's per-bin mean and sd of every mark (cells, n_bins, 2 · n_marks)."""
+    n_bins, n_marks, chunk = int(cfg["n_bins"]), len(cfg["marks"]), int(cfg["chunk_size"])
+    n_ex = sum(len(c["gene_ids"]) for c in cells)
+    transform = np.log1p if cfg["mark_transform"] == "log1p" else None
+    marks_out = writer.array("marks", (n_ex, n_bins, n_marks), np.float32)
+    stats = np.zeros((len(cells), n_bins, 2 * n_marks), np.float32)
+    bar = tqdm(total=n_ex, desc="histone bins", unit="gene", disable=not progress)
+    for ci, c in enumerate(cells):
+        s1 = np.zeros((n_bins, n_marks))
+        s2 = np.zeros((n_bins, n_marks))
+        ts = c.get("trackset")
+        for lo in range(0, len(c["gene_ids"]), chunk):
+            if ts is not None:
+                m = _bin_windows(ts, c["genes"][lo : lo + chunk], int(cfg["window"]), n_bins,
+                                 cfg["bin_stat"], cfg["strand_orient"])
             else:
-                c["genes"] = None
-            _drop_missing_labels(c, do_log, dropped)
-        if gtf_genes is not None and (source == "bigwig" or kmer_cfg):
-            _screen(cells, outside, inputs, window, kmer_cfg, dropped)
-        dropped.warn()
-        for c in cells:
-            if not c["gene_ids"]:
-                raise InputFileError(f"histone: cell type {c['cell']!r} has no genes left "
-                                     f"(see the warnings above)")
-
-        # labels
-        for c in cells:
-            expr = c["expression"]
-            if expr is not None:
-                expr = np.asarray(expr, dtype=np.float64)
-                c["label"] = discretize_quantiles(expr, 2).astype(np.int8)
-                if do_log:
-                    expr = log_transform(expr, cfg["log_base"], cfg["pseudocount"])
-                c["expression"] = expr.astype(np.float32)
-            else:
-                c["expression"] = np.full(len(c["gene_ids"]), np.nan, np.float32)
-
-        # unique genes (k-mer rows)
-        gene_rows: dict[str, int] = {}
-        gene_objs: list = []
-        for c in cells:
-            for i, gid in enumerate(c["gene_ids"]):
-                if gid not in gene_rows:
-                    gene_rows[gid] = len(gene_objs)
-                    gene_objs.append(c["genes"][i] if c["genes"] is not None else None)
-        n_ex = sum(len(c["gene_ids"]) for c in cells)
-        n_marks = len(cfg["marks"])
-        chunk = int(cfg["chunk_size"])
-        transform = np.log1p if cfg["mark_transform"] == "log1p" else None
-
-        index = pd.DataFrame({
-            "gene_id": [g for c in cells for g in c["gene_ids"]],
-            "cell": [c["cell"] for c in cells for _ in c["gene_ids"]],
-            "chrom": [(g.chrom if c["genes"] is not None else "") for c in cells
-                      for g in (c["genes"] or [None] * len(c["gene_ids"]))],
-            "strand": [(g.strand if c["genes"] is not None else "") for c in cells
-                       for g in (c["genes"] or [None] * len(c["gene_ids"]))],
-        })
-        if source in ("deepchrome_csv", "kaggle_npz"):
-            index["given_split"] = [s for c in cells for s in c["given_split"]]
-        if source == "kaggle_npz":
-            index["file"] = [f for c in cells for f in c["file"]]
-        index, split_meta = base.finish_split(index, split_spec, None,
-                                              HistoneDataset._split_defaults())
-        with writer:
-            marks_out = writer.array("marks", (n_ex, n_bins, n_marks), np.float32)
-            stats = np.zeros((len(cells), n_bins, 2 * n_marks), np.float32)
-            bar = tqdm(total=n_ex, desc="histone bins", unit="gene", disable=not progress)
-            for ci, c in enumerate(cells):
-                s1 = np.zeros((n_bins, n_marks))
-                s2 = np.zeros((n_bins, n_marks))
-                ts = c.get("trackset")
-                for lo in range(0, len(c["gene_ids"]), chunk):
-                    if ts is not None:
-                        m = _bin_windows(ts, c["genes"][lo : lo + chunk], window, n_bins,
-                                         cfg["bin_stat"], cfg["strand_orient"])
-                    else:
-                        m = c["marks"][lo : lo + chunk]
-                    m = np.asarray(m, np.float32)
-                    if transform is not None:
-                        m = transform(np.maximum(m, 0))
-                    s1 += m.sum(axis=0, dtype=np.float64)
-                    s2 += np.square(m, dtype=np.float64).sum(axis=0)
-                    marks_out.append(m)
-                    bar.update(len(m))
-                n = len(c["gene_ids"])
-                mean = s1 / n
-                std = np.sqrt(np.maximum(s2 / n - mean**2, 0.0))
-                stats[ci] = np.concatenate([mean, std], axis=1)
-            bar.close()
-            channel_names = list(cfg["marks"])
-            if cfg["cell_stats"]:
-                writer.save("cell_stats", stats)
-                channel_names += [f"{m}_mean" for m in cfg["marks"]]
-                channel_names += [f"{m}_std" for m in cfg["marks"]]
-            kept_kmers: list[str] = []
-            if kmer_cfg:
-                kept_kmers = _write_kmers(writer, inputs["fasta"], aliases, gene_objs, window, n_bins,
-                                          kmer_cfg, cfg["strand_orient"], progress)
-                channel_names += kept_kmers
-            writer.save("expression", np.concatenate([c["expression"] for c in cells]))
-            writer.save("label", np.concatenate([c["label"] for c in cells]).astype(np.int8))
-            writer.save("ex_cell", np.concatenate(
-                [np.full(len(c["gene_ids"]), ci, np.int32) for ci, c in enumerate(cells)]))
-            writer.save("ex_gene", np.array(
-                [gene_rows[g] for c in cells for g in c["gene_ids"]], np.int32))
-            has_expr = source != "deepchrome_csv"
-            target = "expression" if cfg["label"] == "regression" else "class"
-            meta = {
-                "n_examples": n_ex, "n_genes": len(gene_objs),
-                "cells": [c["cell"] for c in cells], "source": source,
-                "input_names": ["histone"],
-                "input_shapes": {"histone": [n_bins, len(channel_names)]},
-                "channel_names": channel_names, "kmers": kept_kmers,
-                "target_name": target,
-                "targets": (["expression", "class"] if has_expr else ["class"]),
-                "dropped": dropped.counts(), **split_meta,
-            }
-            dropped.write(writer.tmp)
-            return writer.commit(index, meta)
-    finally:
-        for ts in trackset_cache:
-            ts.close()
+                m = c["marks"][lo : lo + chunk]
+            m = np.asarray(m, np.float32)
+            if transform is not None:
+                m = transform(np.maximum(m, 0))
+            s1 += m.sum(axis=0, dtype=np.float64)
+            s2 += np.square(m, dtype=np.float64).sum(axis=0)
+            marks_out.append(m)
+            bar.update(len(m))
+        n = len(c["gene_ids"])
+        mean = s1 / n
+        std = np.sqrt(np.maximum(s2 / n - mean**2, 0.0))
+        stats[ci] = np.concatenate([mean, std], axis=1)
+    bar.close()
+    return stats
 
 
 def _write_kmers(writer, fasta, aliases, genes, window, n_bins, kcfg, orient, progress) -> list[str]:
@@ -645,5 +519,5 @@ def _write_kmers(writer, fasta, aliases, genes, window, n_bins, kcfg, orient, pr
     return [names[i] for i in keep]
 
 
-__all__ = ["DEEPCHROME_MARKS", "HistoneDataset", "build_histone", "read_deepchrome_csv",
-           "read_kaggle_npz"]
+__all__ = ["BIGWIG_CELL_KEYS", "DEEPCHROME_MARKS", "SOURCES", "HistoneDataset", "build_histone",
+           "read_deepchrome_csv", "read_kaggle_npz"]

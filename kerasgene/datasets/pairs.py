@@ -394,15 +394,7 @@ def build_pairs(config: Mapping | None = None, out_dir: str | os.PathLike | None
     cfg = base.resolve_config(config, kwargs, DEFAULTS, "deeprage")
     if out_dir is None:
         raise ConfigError("deeprage: out_dir is required")
-    if cfg["target"] not in ("expression", "class"):
-        raise ConfigError(f"deeprage.target: expected 'expression' or 'class', got {cfg['target']!r}")
-    thresholds = cfg["class_thresholds"]
-    if thresholds is None:
-        if int(cfg["classes"]) not in CLASS_THRESHOLDS:
-            raise ConfigError(f"deeprage.classes: expected 3 or 5 (or give class_thresholds), "
-                              f"got {cfg['classes']!r}")
-        thresholds = CLASS_THRESHOLDS[int(cfg["classes"])]
-    thresholds = [float(t) for t in thresholds]
+    thresholds = _thresholds(cfg)
     length = int(cfg["promoter_length"])
     if length < 1:
         raise ConfigError("deeprage.promoter_length: must be >= 1")
@@ -418,24 +410,7 @@ def build_pairs(config: Mapping | None = None, out_dir: str | os.PathLike | None
         remind(cached)
         return cached
 
-    raw_names = (read_names(inputs["condition_names"], keep_tabs=True)
-                 if "condition_names" in inputs else None)
-    header, repaired = _header(inputs["expression"], cfg["gene_column"], raw_names)
-    labels = unique_labels(" ".join(h.split("\t")) for h in header)
-    table = (_read_repaired(inputs["expression"], labels) if repaired
-             else read_expression_table(inputs["expression"], cfg["gene_column"]))
-    if len(labels) != table.shape[1]:
-        raise InputFileError(f"{inputs['expression']}: header has {len(labels)} condition names "
-                             f"for {table.shape[1]} columns")
-    table.columns = labels
-    if cfg["conditions"] is not None:
-        missing = [c for c in cfg["conditions"] if c not in labels]
-        if missing:
-            raise ConfigError(f"deeprage.conditions: {missing[0]!r} is not a column of "
-                              f"{inputs['expression']}")
-        table = table[list(cfg["conditions"])]
-    check_range(table, str(inputs["expression"]), low=-MAX_ABS_LOG_RATIO,
-                high=MAX_ABS_LOG_RATIO, what="log-fold change")
+    table = _expression_table(cfg, inputs)
     dropped = Dropped("deeprage")
     regs, reg_names, used_pos = _regulator_matrix(cfg, base_dir, list(table.columns), dropped)
     table = table.iloc[:, used_pos]
@@ -456,24 +431,61 @@ def build_pairs(config: Mapping | None = None, out_dir: str | os.PathLike | None
                           "condition": np.asarray(used)[pc]})
     index, split_meta = base.finish_split(index, cfg["split"], None,
                                           PairsDataset._split_defaults())
+    arrays = {"sequence": seq, "regulators": regs.astype(np.float32), "lfc": lfc,
+              "classes": classes, "pair_gene": pg.astype(np.int32),
+              "pair_cond": pc.astype(np.int32)}
+    meta = {
+        "n_examples": int(len(pg)), "n_genes": len(gene_ids), "n_conditions": len(used),
+        "gene_ids": gene_ids, "conditions": used, "regulator_names": reg_names,
+        "input_names": ["sequence", "regulators"],
+        "input_shapes": {"sequence": [length, 4], "regulators": [regs.shape[1]]},
+        "target_name": cfg["target"], "targets": ["expression", "class"],
+        "class_thresholds": thresholds, "n_classes": len(thresholds) + 1,
+        "dropped": dropped.counts(), **split_meta,
+    }
     with writer:
-        writer.save("sequence", seq)
-        writer.save("regulators", regs.astype(np.float32))
-        writer.save("lfc", lfc)
-        writer.save("classes", classes)
-        writer.save("pair_gene", pg.astype(np.int32))
-        writer.save("pair_cond", pc.astype(np.int32))
-        meta = {
-            "n_examples": int(len(pg)), "n_genes": len(gene_ids), "n_conditions": len(used),
-            "gene_ids": gene_ids, "conditions": used, "regulator_names": reg_names,
-            "input_names": ["sequence", "regulators"],
-            "input_shapes": {"sequence": [length, 4], "regulators": [regs.shape[1]]},
-            "target_name": cfg["target"], "targets": ["expression", "class"],
-            "class_thresholds": thresholds, "n_classes": len(thresholds) + 1,
-            "dropped": dropped.counts(), **split_meta,
-        }
+        for name, values in arrays.items():
+            writer.save(name, values)
         dropped.write(writer.tmp)
         return writer.commit(index, meta)
+
+
+def _thresholds(cfg: Mapping) -> list[float]:
+    """Check ``target``; the class thresholds (given, or those of ``classes``)."""
+    if cfg["target"] not in ("expression", "class"):
+        raise ConfigError(f"deeprage.target: expected 'expression' or 'class', got {cfg['target']!r}")
+    thresholds = cfg["class_thresholds"]
+    if thresholds is None:
+        if int(cfg["classes"]) not in CLASS_THRESHOLDS:
+            raise ConfigError(f"deeprage.classes: expected 3 or 5 (or give class_thresholds), "
+                              f"got {cfg['classes']!r}")
+        thresholds = CLASS_THRESHOLDS[int(cfg["classes"])]
+    return [float(t) for t in thresholds]
+
+
+def _expression_table(cfg: Mapping, inputs: Mapping) -> pd.DataFrame:
+    """The log-fold-change table (genes × conditions), columns named by
+    :func:`unique_labels` (a header split by tabs inside names repaired), restricted to
+    ``conditions`` when given; values checked to be finite or missing and in range."""
+    raw_names = (read_names(inputs["condition_names"], keep_tabs=True)
+                 if "condition_names" in inputs else None)
+    header, repaired = _header(inputs["expression"], cfg["gene_column"], raw_names)
+    labels = unique_labels(" ".join(h.split("\t")) for h in header)
+    table = (_read_repaired(inputs["expression"], labels) if repaired
+             else read_expression_table(inputs["expression"], cfg["gene_column"]))
+    if len(labels) != table.shape[1]:
+        raise InputFileError(f"{inputs['expression']}: header has {len(labels)} condition names "
+                             f"for {table.shape[1]} columns")
+    table.columns = labels
+    if cfg["conditions"] is not None:
+        missing = [c for c in cfg["conditions"] if c not in labels]
+        if missing:
+            raise ConfigError(f"deeprage.conditions: {missing[0]!r} is not a column of "
+                              f"{inputs['expression']}")
+        table = table[list(cfg["conditions"])]
+    check_range(table, str(inputs["expression"]), low=-MAX_ABS_LOG_RATIO,
+                high=MAX_ABS_LOG_RATIO, what="log-fold change")
+    return table
 
 
 __all__ = ["CLASS_THRESHOLDS", "DEEPRAGE_N", "PairsDataset", "build_pairs",

@@ -470,41 +470,14 @@ def build_regions(config: Mapping | None = None, out_dir: str | os.PathLike | No
     if out_dir is None:
         raise ConfigError("isegnet: out_dir is required")
     samples = _sample_specs(cfg, base_dir)
-    try:
-        tss_flank = tuple(int(v) for v in cfg["tss_flank"])
-        tts_flank = tuple(int(v) for v in cfg["tts_flank"])
-    except (TypeError, ValueError):
-        raise ConfigError("isegnet: tss_flank and tts_flank must be [upstream, downstream] "
-                          f"integers, got {cfg['tss_flank']!r}, {cfg['tts_flank']!r}") from None
-    if len(tss_flank) != 2 or len(tts_flank) != 2 or min(tss_flank + tts_flank) < 0 \
-            or sum(tss_flank) + sum(tts_flank) <= 0:
-        raise ConfigError("isegnet: tss_flank and tts_flank must be [upstream, downstream] >= 0")
-    try:
-        epi_dtype = np.dtype(cfg["epigenome_dtype"])
-    except TypeError:
-        raise ConfigError(f"isegnet.epigenome_dtype: not a dtype: {cfg['epigenome_dtype']!r}") from None
-    if epi_dtype not in (np.float16, np.float32):
-        raise ConfigError("isegnet.epigenome_dtype: expected float16 or float32")
-    chunk = int(cfg["chunk_size"])
-    if chunk < 1:
+    tss_flank, tts_flank, epi_dtype = _window_options(cfg)
+    if int(cfg["chunk_size"]) < 1:
         raise ConfigError("isegnet.chunk_size: must be >= 1")
     outside = max_outside(cfg["max_genes_outside"], "isegnet")
     gtf = base.resolve_path(cfg["gtf"], base_dir)
     fasta = base.resolve_path(cfg["fasta"], base_dir)
-
-    inputs = {"gtf": gtf, "fasta": fasta}
-    for i, s in enumerate(samples):
-        inputs[f"samples[{i}].expression"] = s["expression"]
-        for tname, spec in s["tracks"].items():
-            inputs[f"samples[{i}].tracks.{tname}"] = spec[0]
     aliases = base.resolve_path(cfg["chrom_aliases"], base_dir)
-    if aliases is not None:
-        inputs["chrom_aliases"] = aliases
-    params = {k: v for k, v in cfg.items() if k not in ("split", "samples", "gtf", "fasta")}
-    params["samples"] = [{**s, "tracks": {k: dict(zip(("path", "transform", "value_column"), t))
-                                          for k, t in s["tracks"].items()}}
-                         for s in samples]
-    params.update(tss_flank=list(tss_flank), tts_flank=list(tts_flank))
+    params, inputs = _cache_identity(cfg, samples, gtf, fasta, aliases, tss_flank, tts_flank)
     writer = base.DatasetWriter(out_dir, "isegnet", params, inputs)
     cached = base.reuse_or_none(writer, cfg["split"], force)
     if cached is not None:
@@ -524,88 +497,154 @@ def build_regions(config: Mapping | None = None, out_dir: str | os.PathLike | No
                 ts.check_same_chroms()
         per_sample = [_labels(s, genes, cfg["log_base"], cfg["pseudocount"], dropped)
                       for s in samples]
-        chroms = _usable_chroms({g.chrom for gs, _ in per_sample for g in gs}, genome, tracksets)
-        chrom_order = {c: i for i, c in enumerate(sorted(chroms, key=_chrom_sort_key))}
-        lengths = {c: genome.chroms[genome.resolve(c)] for c in chroms}
-        bad = screen_genes([g for gs, _ in per_sample for g in gs], lengths, tss_flank,
-                           tts_flank, task="isegnet", annotation=str(gtf), genome=str(fasta),
-                           max_outside=outside)
-        examples = []  # (sample index, gene, label)
-        for si, (gs, labels) in enumerate(per_sample):
-            for g, y in zip(gs, labels):
-                if g.id in bad:
-                    reason, detail = bad[g.id]
-                    dropped.add_gene(g.id, g, reason, context=samples[si]["name"],
-                                     detail=detail)
-                else:
-                    examples.append((si, g, y))
-        dropped.warn()
-        if not examples:
-            raise InputFileError("isegnet: no gene left after matching expression, annotation, "
-                                 "FASTA and tracks")
-
-        def order(item):
-            si, g, _ = item
-            return (si, chrom_order[g.chrom], g.tss, g.id)
-
-        examples.sort(key=order)
-        uniq = sorted({g.id: g for _, g, _ in examples}.values(),
-                      key=lambda g: (chrom_order[g.chrom], g.tss, g.id))
-        row_of = {g.id: i for i, g in enumerate(uniq)}
+        chrom_order, bad = _screen(per_sample, genome, tracksets, (tss_flank, tts_flank),
+                                   (str(gtf), str(fasta)), outside)
+        examples, uniq = _examples(per_sample, samples, chrom_order, bad, dropped)
         length = sum(tss_flank) + sum(tts_flank)
         n_tracks = len(tracksets[0].names)
-        n_ex = len(examples)
-
-        index = pd.DataFrame({
-            "gene_id": [g.id for _, g, _ in examples],
-            "gene_name": [g.name for _, g, _ in examples],
-            "sample": [samples[si]["name"] for si, _, _ in examples],
-            "chrom": [g.chrom for _, g, _ in examples],
-            "strand": [g.strand for _, g, _ in examples],
-            "tss": np.array([g.tss for _, g, _ in examples], dtype=np.int64),
-            "tts": np.array([g.tts for _, g, _ in examples], dtype=np.int64),
-        })
         # split first: an empty set fails before the windows are read
-        index, split_meta = base.finish_split(index, cfg["split"], None,
-                                              RegionsDataset._split_defaults())
+        index, split_meta = base.finish_split(_example_index(examples, samples), cfg["split"],
+                                              None, RegionsDataset._split_defaults())
+        meta = {
+            "n_examples": len(examples), "n_genes": len(uniq),
+            "input_names": ["sequence", "epigenome"],
+            "input_shapes": {"sequence": [length, 4], "epigenome": [length, n_tracks]},
+            "target_name": "expression", "targets": ["expression"],
+            "track_names": tracksets[0].names, "samples": [s["name"] for s in samples],
+            "label": f"log{cfg['log_base']:g}(TPM + {cfg['pseudocount']:g})",
+            "dropped": dropped.counts(), **split_meta,
+        }
         with writer:
-            seq_out = writer.array("sequence", (len(uniq), length, 4), np.uint8)
-            bar = tqdm(total=len(uniq) + n_ex, desc="isegnet windows", unit="gene",
-                       disable=not progress)
-            for lo in range(0, len(uniq), chunk):
-                part = uniq[lo : lo + chunk]
-                seq, _ = extract_regions(part, genome, None, tss_flank, tts_flank)
-                seq_out.append(seq)
-                bar.update(len(part))
-            epi_out = writer.array("epigenome", (n_ex, length, n_tracks), epi_dtype)
-            for lo in range(0, n_ex, chunk):
-                part = examples[lo : lo + chunk]
-                # a chunk may straddle two samples: read each sample's genes with its tracks
-                for si in sorted({e[0] for e in part}):
-                    sub = [g for s_i, g, _ in part if s_i == si]
-                    _, epi = extract_regions(sub, None, tracksets[si], tss_flank, tts_flank,
-                                             epigenome_dtype=epi_dtype)
-                    epi_out.append(epi)
-                bar.update(len(part))
-            bar.close()
-            writer.save("expression", np.array([y for _, _, y in examples], dtype=np.float32))
-            writer.save("sequence_row", np.array([row_of[g.id] for _, g, _ in examples],
-                                                 dtype=np.int32))
-            meta = {
-                "n_examples": n_ex, "n_genes": len(uniq),
-                "input_names": ["sequence", "epigenome"],
-                "input_shapes": {"sequence": [length, 4], "epigenome": [length, n_tracks]},
-                "target_name": "expression", "targets": ["expression"],
-                "track_names": tracksets[0].names, "samples": [s["name"] for s in samples],
-                "label": f"log{cfg['log_base']:g}(TPM + {cfg['pseudocount']:g})",
-                "dropped": dropped.counts(), **split_meta,
-            }
+            _write_windows(writer, examples, uniq, genome, tracksets, (tss_flank, tts_flank),
+                           epi_dtype, int(cfg["chunk_size"]), progress)
             dropped.write(writer.tmp)
             return writer.commit(index, meta)
     finally:
         genome.close()
         for ts in tracksets:
             ts.close()
+
+
+def _window_options(cfg: Mapping) -> tuple[tuple[int, int], tuple[int, int], np.dtype]:
+    """Checked ``tss_flank``, ``tts_flank`` and ``epigenome_dtype``."""
+    try:
+        tss_flank = tuple(int(v) for v in cfg["tss_flank"])
+        tts_flank = tuple(int(v) for v in cfg["tts_flank"])
+    except (TypeError, ValueError):
+        raise ConfigError("isegnet: tss_flank and tts_flank must be [upstream, downstream] "
+                          f"integers, got {cfg['tss_flank']!r}, {cfg['tts_flank']!r}") from None
+    if len(tss_flank) != 2 or len(tts_flank) != 2 or min(tss_flank + tts_flank) < 0 \
+            or sum(tss_flank) + sum(tts_flank) <= 0:
+        raise ConfigError("isegnet: tss_flank and tts_flank must be [upstream, downstream] >= 0")
+    try:
+        epi_dtype = np.dtype(cfg["epigenome_dtype"])
+    except TypeError:
+        raise ConfigError(f"isegnet.epigenome_dtype: not a dtype: {cfg['epigenome_dtype']!r}") from None
+    if epi_dtype not in (np.float16, np.float32):
+        raise ConfigError("isegnet.epigenome_dtype: expected float16 or float32")
+    return tss_flank, tts_flank, epi_dtype
+
+
+def _cache_identity(cfg: Mapping, samples: list[dict], gtf, fasta, aliases,
+                    tss_flank: tuple[int, int], tts_flank: tuple[int, int]
+                    ) -> tuple[dict, dict]:
+    """(parameters, input files) that identify a built dataset (its cache key)."""
+    inputs = {"gtf": gtf, "fasta": fasta}
+    for i, s in enumerate(samples):
+        inputs[f"samples[{i}].expression"] = s["expression"]
+        for tname, spec in s["tracks"].items():
+            inputs[f"samples[{i}].tracks.{tname}"] = spec[0]
+    if aliases is not None:
+        inputs["chrom_aliases"] = aliases
+    params = {k: v for k, v in cfg.items() if k not in ("split", "samples", "gtf", "fasta")}
+    params["samples"] = [{**s, "tracks": {k: dict(zip(("path", "transform", "value_column"), t))
+                                          for k, t in s["tracks"].items()}}
+                         for s in samples]
+    params.update(tss_flank=list(tss_flank), tts_flank=list(tts_flank))
+    return params, inputs
+
+
+def _screen(per_sample: list[tuple[list[Gene], np.ndarray]], genome: Genome,
+            tracksets: list[TrackSet], flanks: tuple[tuple[int, int], tuple[int, int]],
+            files: tuple[str, str], outside: float) -> tuple[dict[str, int], dict]:
+    """Chromosome order (usable chromosomes: in the FASTA and every track) and the genes
+    to leave out (:func:`screen_genes`; ``files`` = annotation and genome, for messages)."""
+    chroms = _usable_chroms({g.chrom for gs, _ in per_sample for g in gs}, genome, tracksets)
+    chrom_order = {c: i for i, c in enumerate(sorted(chroms, key=_chrom_sort_key))}
+    lengths = {c: genome.chroms[genome.resolve(c)] for c in chroms}
+    bad = screen_genes([g for gs, _ in per_sample for g in gs], lengths, *flanks,
+                       task="isegnet", annotation=files[0], genome=files[1],
+                       max_outside=outside)
+    return chrom_order, bad
+
+
+def _examples(per_sample: list[tuple[list[Gene], np.ndarray]], samples: list[dict],
+              chrom_order: dict[str, int], bad: Mapping, dropped: Dropped
+              ) -> tuple[list[tuple[int, Gene, float]], list[Gene]]:
+    """Examples (sample index, gene, label) kept, in sample, chromosome and TSS order, and
+    the unique genes in chromosome and TSS order; the genes of ``bad`` go to ``dropped``."""
+    examples = []  # (sample index, gene, label)
+    for si, (gs, labels) in enumerate(per_sample):
+        for g, y in zip(gs, labels):
+            if g.id in bad:
+                reason, detail = bad[g.id]
+                dropped.add_gene(g.id, g, reason, context=samples[si]["name"], detail=detail)
+            else:
+                examples.append((si, g, y))
+    dropped.warn()
+    if not examples:
+        raise InputFileError("isegnet: no gene left after matching expression, annotation, "
+                             "FASTA and tracks")
+    examples.sort(key=lambda e: (e[0], chrom_order[e[1].chrom], e[1].tss, e[1].id))
+    uniq = sorted({g.id: g for _, g, _ in examples}.values(),
+                  key=lambda g: (chrom_order[g.chrom], g.tss, g.id))
+    return examples, uniq
+
+
+def _example_index(examples: list[tuple[int, Gene, float]], samples: list[dict]) -> pd.DataFrame:
+    """index.tsv's columns before the split: gene, sample and coordinates per example."""
+    return pd.DataFrame({
+        "gene_id": [g.id for _, g, _ in examples],
+        "gene_name": [g.name for _, g, _ in examples],
+        "sample": [samples[si]["name"] for si, _, _ in examples],
+        "chrom": [g.chrom for _, g, _ in examples],
+        "strand": [g.strand for _, g, _ in examples],
+        "tss": np.array([g.tss for _, g, _ in examples], dtype=np.int64),
+        "tts": np.array([g.tts for _, g, _ in examples], dtype=np.int64),
+    })
+
+
+def _write_windows(writer: base.DatasetWriter, examples: list[tuple[int, Gene, float]],
+                   uniq: list[Gene], genome: Genome, tracksets: list[TrackSet],
+                   flanks: tuple[tuple[int, int], tuple[int, int]], epi_dtype: np.dtype,
+                   chunk: int, progress: bool) -> None:
+    """Write ``sequence`` (one per unique gene), ``epigenome`` (one per example),
+    ``expression`` and ``sequence_row``, reading ``chunk`` genes at a time."""
+    tss_flank, tts_flank = flanks
+    length = sum(tss_flank) + sum(tts_flank)
+    n_ex = len(examples)
+    seq_out = writer.array("sequence", (len(uniq), length, 4), np.uint8)
+    bar = tqdm(total=len(uniq) + n_ex, desc="isegnet windows", unit="gene",
+               disable=not progress)
+    for lo in range(0, len(uniq), chunk):
+        part = uniq[lo : lo + chunk]
+        seq, _ = extract_regions(part, genome, None, tss_flank, tts_flank)
+        seq_out.append(seq)
+        bar.update(len(part))
+    epi_out = writer.array("epigenome", (n_ex, length, len(tracksets[0].names)), epi_dtype)
+    for lo in range(0, n_ex, chunk):
+        part = examples[lo : lo + chunk]
+        # a chunk may straddle two samples: read each sample's genes with its tracks
+        for si in sorted({e[0] for e in part}):
+            sub = [g for s_i, g, _ in part if s_i == si]
+            _, epi = extract_regions(sub, None, tracksets[si], tss_flank, tts_flank,
+                                     epigenome_dtype=epi_dtype)
+            epi_out.append(epi)
+        bar.update(len(part))
+    bar.close()
+    row_of = {g.id: i for i, g in enumerate(uniq)}
+    writer.save("expression", np.array([y for _, _, y in examples], dtype=np.float32))
+    writer.save("sequence_row", np.array([row_of[g.id] for _, g, _ in examples], dtype=np.int32))
 
 
 def _chrom_sort_key(name: str):

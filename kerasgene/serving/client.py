@@ -31,6 +31,7 @@ warning naming the tracks; a track missing from a recorded ``transforms`` is an 
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import logging
 import os
@@ -362,101 +363,120 @@ class Client:
         plus ``"tpm"`` (shape (n_genes,)) = log_base**expression − pseudocount when the
         export records ``log_base`` and the model has an "expression" output.
         """
-        from kerasgene.datasets.regions import extract_regions
         from kerasgene.io.annotation import read_genes
-        from kerasgene.io.genome import Genome
-        from kerasgene.io.tracks import TrackSet
 
         constants = self.constants()
-        prep = dict(constants.get("preprocessing") or {})
-        params = prep.get("params") if isinstance(prep.get("params"), Mapping) else {}
-
-        def get(key, default=None):
-            return prep.get(key, params.get(key, default))
-
+        settings = _preprocessing(constants)
         needed = set(constants.get("inputs") or self._input_signature())
-        unknown = needed - {"sequence", "epigenome"}
-        if unknown:
-            raise ConfigError(
-                f"predict_genes: model {self.model_name!r} takes inputs {sorted(needed)}; "
-                "only gene-window models (inputs 'sequence' and/or 'epigenome') are supported"
-            )
-        tss_flank = tuple(int(v) for v in get("tss_flank", (1000, 500)))
-        tts_flank = tuple(int(v) for v in get("tts_flank", (500, 500)))
-        length = sum(tss_flank) + sum(tts_flank)
-        for name in needed:
-            shape = (constants.get("inputs") or {}).get(name, {}).get("shape")
-            if shape and shape[1] not in (None, -1) and shape[1] != length:
-                raise ConfigError(
-                    f"predict_genes: input {name!r} has {shape[1]} positions but the export's "
-                    f"window layout gives {length} (tss_flank {list(tss_flank)}, tts_flank "
-                    f"{list(tts_flank)})")
-
+        flanks = _window_layout(self.model_name, constants, needed, settings)
         if isinstance(genes, str | os.PathLike):
             genes = read_genes(genes)
         genes = list(genes)
-
-        own_genome = own_tracks = False
-        if "sequence" in needed:
-            if genome is None:
-                raise ConfigError("predict_genes: the model needs 'sequence'; give a genome FASTA")
-            if not isinstance(genome, Genome):
-                genome, own_genome = Genome(genome, aliases=chrom_aliases), True
-        else:
-            genome = None
-        trackset = None
-        if "epigenome" in needed:
-            order = get("track_names") or (get("tracks") if isinstance(get("tracks"), list)
-                                           else None)
-            if tracks is None:
-                raise ConfigError("predict_genes: the model needs 'epigenome'; give tracks")
-            if isinstance(tracks, TrackSet):
-                if order and list(tracks.names) != list(order):
-                    raise ConfigError(f"predict_genes: tracks {tracks.names} are not in the "
-                                      f"export's order {list(order)}")
-                trackset = tracks
-            else:
-                tracks = dict(tracks)
-                order = list(order) if order else list(tracks)
-                missing = [t for t in order if t not in tracks]
-                extra = [t for t in tracks if t not in order]
-                if missing or extra:
-                    raise ConfigError(
-                        f"predict_genes: the export expects tracks {order}; missing {missing}, "
-                        f"unexpected {extra}")
-                trackset = TrackSet({t: (tracks[t], spec) for t, spec in
-                                     recorded_transforms(get("transforms"), order).items()},
-                                    aliases=chrom_aliases,
-                                    chrom_sizes=None if genome is None else genome.chroms)
-                own_tracks = True
-        epi_dtype = np.dtype(get("epigenome_dtype") or np.float32)
-        try:
-            parts = []
-            for lo in range(0, len(genes), chunk_size):
-                part = genes[lo : lo + chunk_size]
-                seq, epi = extract_regions(part, genome, trackset, tss_flank, tts_flank,
-                                           epigenome_dtype=epi_dtype)
-                inputs = {}
-                if seq is not None:
-                    inputs["sequence"] = seq
-                if epi is not None:
-                    inputs["epigenome"] = epi
-                parts.append(self.predict(inputs))
-        finally:
-            if own_genome:
-                genome.close()
-            if own_tracks:
-                trackset.close()
+        with contextlib.ExitStack() as stack:
+            genome = _genome_input(genome, needed, chrom_aliases, stack)
+            trackset = _track_input(tracks, needed, settings, chrom_aliases, genome, stack)
+            epi_dtype = np.dtype(settings.get("epigenome_dtype") or np.float32)
+            parts = [self.predict(_window_inputs(genes[lo : lo + chunk_size], genome, trackset,
+                                                 flanks, epi_dtype))
+                     for lo in range(0, len(genes), chunk_size)]
         if not parts:
             return {}
         out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-        log_base = get("log_base")
+        log_base = settings.get("log_base")
         if log_base and "expression" in out:
-            pseudo = float(get("pseudocount", 1.0))
+            pseudo = float(settings.get("pseudocount", 1.0))
             out["tpm"] = np.power(float(log_base), out["expression"].reshape(len(genes), -1)[:, 0]
                                   .astype(np.float64)) - pseudo
         return out
 
+
+def _preprocessing(constants: Mapping) -> dict[str, Any]:
+    """An export's preprocessing constants: its ``preprocessing`` dict over the ``params``
+    sub-dict (a key of both is taken from ``preprocessing``)."""
+    prep = dict(constants.get("preprocessing") or {})
+    params = prep.get("params") if isinstance(prep.get("params"), Mapping) else {}
+    return {**params, **prep}
+
+
+def _window_layout(model_name: str, constants: Mapping, needed: set[str],
+                   settings: Mapping) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(tss_flank, tts_flank) of a gene-window model, checked against its input shapes."""
+    unknown = needed - {"sequence", "epigenome"}
+    if unknown:
+        raise ConfigError(
+            f"predict_genes: model {model_name!r} takes inputs {sorted(needed)}; "
+            "only gene-window models (inputs 'sequence' and/or 'epigenome') are supported"
+        )
+    tss_flank = tuple(int(v) for v in settings.get("tss_flank", (1000, 500)))
+    tts_flank = tuple(int(v) for v in settings.get("tts_flank", (500, 500)))
+    length = sum(tss_flank) + sum(tts_flank)
+    for name in needed:
+        shape = (constants.get("inputs") or {}).get(name, {}).get("shape")
+        if shape and shape[1] not in (None, -1) and shape[1] != length:
+            raise ConfigError(
+                f"predict_genes: input {name!r} has {shape[1]} positions but the export's "
+                f"window layout gives {length} (tss_flank {list(tss_flank)}, tts_flank "
+                f"{list(tts_flank)})")
+    return tss_flank, tts_flank
+
+
+def _genome_input(genome, needed: set[str], chrom_aliases, stack: contextlib.ExitStack):
+    """The genome for "sequence" (a path is opened, and closed with ``stack``), or None
+    when the model does not take it."""
+    from kerasgene.io.genome import Genome
+
+    if "sequence" not in needed:
+        return None
+    if genome is None:
+        raise ConfigError("predict_genes: the model needs 'sequence'; give a genome FASTA")
+    if isinstance(genome, Genome):
+        return genome
+    return stack.enter_context(Genome(genome, aliases=chrom_aliases))
+
+
+def _track_input(tracks, needed: set[str], settings: Mapping, chrom_aliases, genome,
+                 stack: contextlib.ExitStack):
+    """The TrackSet for "epigenome" in the export's track order and transforms (paths are
+    opened, and closed with ``stack``), or None when the model does not take it."""
+    from kerasgene.io.tracks import TrackSet
+
+    if "epigenome" not in needed:
+        return None
+    order = settings.get("track_names") or (settings.get("tracks")
+                                            if isinstance(settings.get("tracks"), list) else None)
+    if tracks is None:
+        raise ConfigError("predict_genes: the model needs 'epigenome'; give tracks")
+    if isinstance(tracks, TrackSet):
+        if order and list(tracks.names) != list(order):
+            raise ConfigError(f"predict_genes: tracks {tracks.names} are not in the "
+                              f"export's order {list(order)}")
+        return tracks
+    tracks = dict(tracks)
+    order = list(order) if order else list(tracks)
+    missing = [t for t in order if t not in tracks]
+    extra = [t for t in tracks if t not in order]
+    if missing or extra:
+        raise ConfigError(
+            f"predict_genes: the export expects tracks {order}; missing {missing}, "
+            f"unexpected {extra}")
+    specs = recorded_transforms(settings.get("transforms"), order)
+    return stack.enter_context(TrackSet({t: (tracks[t], spec) for t, spec in specs.items()},
+                                        aliases=chrom_aliases,
+                                        chrom_sizes=None if genome is None else genome.chroms))
+
+
+def _window_inputs(genes: list, genome, trackset, flanks: tuple[tuple[int, int], tuple[int, int]],
+                   epi_dtype: np.dtype) -> dict[str, np.ndarray]:
+    """The model inputs of ``genes``: "sequence" (n, L, 4) and / or "epigenome" (n, L, m)."""
+    from kerasgene.datasets.regions import extract_regions
+
+    seq, epi = extract_regions(genes, genome, trackset, *flanks, epigenome_dtype=epi_dtype)
+    inputs = {}
+    if seq is not None:
+        inputs["sequence"] = seq
+    if epi is not None:
+        inputs["epigenome"] = epi
+    return inputs
 
 
 def recorded_transforms(recorded: Mapping | None, order: Sequence[str]) -> dict[str, Any]:

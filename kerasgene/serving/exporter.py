@@ -168,20 +168,47 @@ def export(
         bad name or version, the version exists, a model without symbolic inputs,
         metadata that is not JSON serialisable.
     """
-    import keras
-    import tensorflow as tf
-    from keras.export import ExportArchive
-
-    import kerasgene
-
     name = check_name(name)
     if version is not None and (
         isinstance(version, bool) or not isinstance(version, int) or version < 1
     ):
         raise ConfigError(f"export: version must be an integer >= 1 (got {version!r})")
     specs = _input_specs(model)
+    constants = _constants(model, name, specs, metadata, run)
+    model_dir = Path(base_dir) / name
+    try:
+        model_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputFileError(f"{model_dir}: cannot create model directory ({err.strerror})") from None
 
-    # outputs: names and shapes from a symbolic call (no data needed)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-export-", dir=model_dir))
+    try:
+        for _ in range(100):
+            v = version if version is not None else _next_version(model_dir)
+            target = model_dir / str(v)
+            if target.exists():
+                raise ConfigError(f"export: {target} exists; versions are never overwritten")
+            constants["version"] = v
+            out = tmp / str(v)
+            _write_version(model, specs, out, json.dumps(to_plain(constants), indent=1))
+            if _claim(out, target, fixed=version is not None):
+                log.info("exported %s version %d to %s", name, v, target)
+                return target
+            # another exporter took this number: take the next one
+        raise ConfigError(f"export: could not find a free version under {model_dir}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _constants(model, name: str, specs: dict[str, Any], metadata: dict | None,
+               run: dict | None) -> dict[str, Any]:
+    """The ``kerasgene.json`` document (its ``version`` still None): inputs, outputs (from
+    a symbolic call; no data needed), versions, preprocessing and run."""
+    import keras
+    import tensorflow as tf
+
+    import kerasgene
+
     probe = _named_outputs(model, model(_call_structure(model, {
         n: keras.KerasTensor(s.shape, dtype=s.dtype.name, name=n) for n, s in specs.items()
     })))
@@ -204,54 +231,45 @@ def export(
         json.dumps(to_plain(constants))
     except (TypeError, ValueError) as err:
         raise ConfigError(f"export: metadata for {name!r} is not JSON serialisable ({err})") from None
+    return constants
 
-    model_dir = Path(base_dir) / name
-    try:
-        model_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise InputFileError(f"{model_dir}: cannot create model directory ({err.strerror})") from None
+
+def _write_version(model, specs: dict[str, Any], out: Path, document: str) -> None:
+    """Write the SavedModel of ``model`` with both signatures and ``document`` as
+    ``assets/kerasgene.json`` at ``out``."""
+    import tensorflow as tf
+    from keras.export import ExportArchive
 
     def serve(inputs):
         return _named_outputs(model, model(_call_structure(model, inputs), training=False))
 
-    def write(out: Path, document: str) -> None:
-        archive = ExportArchive()
-        archive.track(model)
-        archive.add_endpoint(DEFAULT_SIGNATURE, serve, input_signature=[specs])
-        archive.add_endpoint(
-            METADATA_SIGNATURE,
-            tf.function(lambda: {"json": tf.constant(document)}),
-            input_signature=[],
-        )
-        archive.write_out(str(out), verbose=False)
-        (out / "assets").mkdir(exist_ok=True)
-        (out / CONSTANTS_FILE).write_text(document + "\n")
+    archive = ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(DEFAULT_SIGNATURE, serve, input_signature=[specs])
+    archive.add_endpoint(
+        METADATA_SIGNATURE,
+        tf.function(lambda: {"json": tf.constant(document)}),
+        input_signature=[],
+    )
+    archive.write_out(str(out), verbose=False)
+    (out / "assets").mkdir(exist_ok=True)
+    (out / CONSTANTS_FILE).write_text(document + "\n")
 
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-export-", dir=model_dir))
+
+def _claim(out: Path, target: Path, fixed: bool) -> bool:
+    """Rename the written version ``out`` to ``target`` (atomic; fails if the target
+    appeared meanwhile). A taken number is an error for a ``fixed`` (requested) version;
+    otherwise ``out`` is removed and False returned (try the next number)."""
     try:
-        for _ in range(100):
-            v = version if version is not None else _next_version(model_dir)
-            target = model_dir / str(v)
-            if target.exists():
-                raise ConfigError(f"export: {target} exists; versions are never overwritten")
-            constants["version"] = v
-            out = tmp / str(v)
-            write(out, json.dumps(to_plain(constants), indent=1))
-            try:
-                os.rename(out, target)  # atomic; fails if the target appeared meanwhile
-            except OSError:
-                if version is not None:
-                    raise ConfigError(
-                        f"export: {target} was created concurrently; versions are never "
-                        "overwritten"
-                    ) from None
-                shutil.rmtree(out, ignore_errors=True)
-                continue  # another exporter took this number: take the next one
-            log.info("exported %s version %d to %s", name, v, target)
-            return target
-        raise ConfigError(f"export: could not find a free version under {model_dir}")
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        os.rename(out, target)
+    except OSError:
+        if fixed:
+            raise ConfigError(
+                f"export: {target} was created concurrently; versions are never overwritten"
+            ) from None
+        shutil.rmtree(out, ignore_errors=True)
+        return False
+    return True
 
 
 def read_constants(version_dir: str | os.PathLike) -> dict:

@@ -6,7 +6,7 @@ needed to judge what a trained model learned (noise-ceiling R², the positions a
 that carry signal, the JASPAR motifs planted where and driving which genes, the direction
 of every effect). The files are then read by the ordinary pipeline exactly as a user's
 files would be. The generative model of every set is documented in
-``docs/simulated_data.md``; the short version is in each ``_simulate_*`` docstring.
+``docs/simulated_data.md``; the short version is in each ``simulate_*`` docstring.
 
 What is real: the motif matrices (JASPAR 2026 CORE, shipped as package data in
 ``kerasgene/data/jaspar_motifs.json``, extracted from pyjaspar's offline database) and the

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
-import os
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from kerasgene._io import atomic_path, write_text
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,31 @@ def fmt(x: float, digits: int = 4) -> str:
     return "0" if float(s) == 0 else s.rstrip("0").rstrip(".") if "." in s else s
 
 
+def noise_sd(variance: float, ceiling: float) -> float:
+    """Noise sd giving a noiseless function of ``variance`` the R² ``ceiling``."""
+    return math.sqrt(variance * (1 - ceiling) / ceiling)
+
+
+def floored_noise(rng: np.random.Generator, f: np.ndarray, sd: float, floor: float) -> np.ndarray:
+    """Gaussian noise ε ~ N(0, sd²) of ``f``'s shape, redrawn wherever ``f + ε < floor``."""
+    eps = rng.normal(0, sd, f.shape)
+    bad = f + eps < floor
+    while bad.any():
+        eps[bad] = rng.normal(0, sd, int(bad.sum()))
+        bad = f + eps < floor
+    return eps
+
+
+def write_gene_table(path: Path, gene_ids: list[str], columns: list[str],
+                     values: np.ndarray) -> None:
+    """Write a tab-separated ``gene_id`` × ``columns`` table of ``values`` (genes, columns)
+    with :func:`fmt`."""
+    lines = ["gene_id\t" + "\t".join(columns)]
+    for gid, row in zip(gene_ids, values):
+        lines.append(gid + "\t" + "\t".join(fmt(v) for v in row))
+    write_text(path, "\n".join(lines) + "\n")
+
+
 # --------------------------------------------------------------------------------------
 # bigWig writing and binned arrays
 # --------------------------------------------------------------------------------------
@@ -71,41 +98,43 @@ def write_bigwig_binned(path: Path, chroms: dict[str, int], binned: dict[str, np
     """Write per-bin values as bedGraph-like runs (equal neighbours merged, zeros omitted)."""
     import pyBigWig
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    bw = pyBigWig.open(str(tmp), "w")
-    bw.addHeader(list(chroms.items()), maxZooms=6)
-    for chrom, length in chroms.items():
-        v = np.asarray(binned[chrom], dtype=np.float32)
-        change = np.flatnonzero(np.diff(v) != 0) + 1
-        rstart = np.concatenate([[0], change])
-        rend = np.concatenate([change, [len(v)]])
-        vals = v[rstart]
-        keep = vals != 0
-        if not keep.any():
-            continue
-        starts = (rstart[keep] * bin_size).astype(np.int64)
-        ends = np.minimum(rend[keep] * bin_size, length).astype(np.int64)
-        bw.addEntries([chrom] * int(keep.sum()), starts, ends=ends, values=vals[keep].astype(np.float64))
-    bw.close()
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        bw = pyBigWig.open(str(tmp), "w")
+        try:
+            bw.addHeader(list(chroms.items()), maxZooms=6)
+            for chrom, length in chroms.items():
+                v = np.asarray(binned[chrom], dtype=np.float32)
+                change = np.flatnonzero(np.diff(v) != 0) + 1
+                rstart = np.concatenate([[0], change])
+                rend = np.concatenate([change, [len(v)]])
+                vals = v[rstart]
+                keep = vals != 0
+                if not keep.any():
+                    continue
+                starts = (rstart[keep] * bin_size).astype(np.int64)
+                ends = np.minimum(rend[keep] * bin_size, length).astype(np.int64)
+                bw.addEntries([chrom] * int(keep.sum()), starts, ends=ends,
+                              values=vals[keep].astype(np.float64))
+        finally:
+            bw.close()
 
 
 def write_bigwig_sites(path: Path, chroms: dict[str, int], sites: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
     """Write single-base entries (WGBS: percent methylation at CpG positions)."""
     import pyBigWig
 
-    tmp = path.with_name(path.name + ".tmp")
-    bw = pyBigWig.open(str(tmp), "w")
-    bw.addHeader(list(chroms.items()), maxZooms=6)
-    for chrom in chroms:
-        pos, val = sites[chrom]
-        if len(pos) == 0:
-            continue
-        pos = pos.astype(np.int64)
-        bw.addEntries([chrom] * len(pos), pos, ends=pos + 1, values=val.astype(np.float64))
-    bw.close()
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        bw = pyBigWig.open(str(tmp), "w")
+        try:
+            bw.addHeader(list(chroms.items()), maxZooms=6)
+            for chrom in chroms:
+                pos, val = sites[chrom]
+                if len(pos) == 0:
+                    continue
+                pos = pos.astype(np.int64)
+                bw.addEntries([chrom] * len(pos), pos, ends=pos + 1, values=val.astype(np.float64))
+        finally:
+            bw.close()
 
 
 def bin_prefix(v: np.ndarray, bin_size: int, length: int):

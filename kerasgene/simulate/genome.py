@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from kerasgene._io import write_text
+from kerasgene._io import atomic_path, write_text
 from kerasgene.simulate.common import Scale, oriented_interval
 
 log = logging.getLogger(__name__)
@@ -80,46 +79,9 @@ def make_genome(rng: np.random.Generator, scale: Scale) -> Genome:
     gid = 0
     for ci, (chrom, length) in enumerate(chroms.items()):
         seq = random_codes(rng, length, HUMAN_GC)
-        # N runs: 1-2 internal gaps
-        runs = []
-        for _ in range(int(rng.integers(1, 3))):
-            rlen = int(rng.integers(3_000, 10_000))
-            rs = int(rng.integers(length // 5, 4 * length // 5 - rlen))
-            if all(rs > e + 5_000 or rs + rlen + 5_000 < s for s, e in runs):
-                runs.append((rs, rs + rlen))
-        runs.sort()
-        # genes
+        runs = _n_run_spans(rng, length)
         n = max(2, round(scale.n_genes * length / total))
-        lengths = np.clip(np.exp(rng.normal(np.log(2_800), 0.55, n)), 1_300, 15_000).astype(int)
-        blocked = sum(e - s + 6_000 for s, e in runs)
-        min_gap = 400
-        avail = length - blocked - 3_000 - n * min_gap
-        if lengths.sum() > 0.7 * avail:  # too dense for this draw: shrink the genes to fit
-            lengths = np.maximum((lengths * (0.7 * avail / lengths.sum())).astype(int), 1_300)
-        while lengths.sum() > 0.85 * (length - blocked - 3_000 - n * min_gap):
-            n -= 1
-            lengths = lengths[:n]
-        free = length - lengths.sum() - blocked - 3_000
-        gaps = min_gap + rng.dirichlet(np.ones(n + 1)) * (free - n * min_gap)
-        cursor = int(gaps[0]) if ci != 0 else 1_500
-        placed = []
-        for k in range(n):
-            glen = int(lengths[k])
-            for rs, re_ in runs:
-                if cursor < re_ + 3_000 and cursor + glen > rs - 3_000:
-                    cursor = re_ + 3_000
-            if cursor + glen > length - 1_000:
-                break
-            placed.append((cursor, cursor + glen))
-            cursor += glen + int(gaps[k + 1])
-        strands = np.where(rng.random(len(placed)) < 0.5, "+", "-")
-        if ci == 0:
-            strands[0] = "+"  # TSS 1.5 kb from the start of chr1
-        if ci == 1 and placed:  # a minus-strand gene whose TSS is 1.5 kb from the end of chr2
-            s0, e0 = placed[-1]
-            glen = e0 - s0
-            placed[-1] = (length - 1_500 - glen, length - 1_500)
-            strands[-1] = "-"
+        placed, strands = _place_genes(rng, ci, length, n, runs)
         for (gs, ge), strand in zip(placed, strands):
             exons = _exons(rng, gs, ge)
             genes.append(Gene(f"SIMG{gid + 1:06d}", gid + 1, chrom, gs, ge, str(strand), exons))
@@ -128,17 +90,80 @@ def make_genome(rng: np.random.Generator, scale: Scale) -> Genome:
             seq[rs:re_] = 4
             n_runs.append((chrom, rs, re_))
         codes[chrom] = seq
-        # soft-masked "repeats": ~12 % of the sequence in 150-3000 bp stretches
-        mask = np.zeros(length, dtype=bool)
-        covered = 0
-        while covered < 0.12 * length:
-            rl = int(rng.integers(150, 3_000))
-            rs = int(rng.integers(0, length - rl))
-            mask[rs : rs + rl] = True
-            covered += rl
-        soft[chrom] = mask
+        soft[chrom] = _soft_mask(rng, length)
     # CpG-island promoters for ~60 % of genes; CpG depletion elsewhere
     cgi = rng.random(len(genes)) < 0.6
+    island = _cpg_islands(rng, chroms, codes, genes, cgi)
+    _deplete_cpg(rng, codes, island, n_runs)
+    return Genome(chroms, codes, soft, n_runs, genes, cgi)
+
+
+def _n_run_spans(rng: np.random.Generator, length: int) -> list[tuple[int, int]]:
+    """1-2 internal N runs of 3-10 kb in the middle 60 % of a chromosome, ≥ 5 kb apart."""
+    runs: list[tuple[int, int]] = []
+    for _ in range(int(rng.integers(1, 3))):
+        rlen = int(rng.integers(3_000, 10_000))
+        rs = int(rng.integers(length // 5, 4 * length // 5 - rlen))
+        if all(rs > e + 5_000 or rs + rlen + 5_000 < s for s, e in runs):
+            runs.append((rs, rs + rlen))
+    runs.sort()
+    return runs
+
+
+def _place_genes(rng: np.random.Generator, ci: int, length: int, n: int,
+                 runs: list[tuple[int, int]]) -> tuple[list[tuple[int, int]], np.ndarray]:
+    """Up to ``n`` gene spans of chromosome ``ci`` (log-normal lengths, random gaps, ≥ 3 kb
+    from N runs) and their strands; chr1's first gene is on + with its TSS 1.5 kb from the
+    start, chr2's last on − with its TSS 1.5 kb from the end."""
+    lengths = np.clip(np.exp(rng.normal(np.log(2_800), 0.55, n)), 1_300, 15_000).astype(int)
+    blocked = sum(e - s + 6_000 for s, e in runs)
+    min_gap = 400
+    avail = length - blocked - 3_000 - n * min_gap
+    if lengths.sum() > 0.7 * avail:  # too dense for this draw: shrink the genes to fit
+        lengths = np.maximum((lengths * (0.7 * avail / lengths.sum())).astype(int), 1_300)
+    while lengths.sum() > 0.85 * (length - blocked - 3_000 - n * min_gap):
+        n -= 1
+        lengths = lengths[:n]
+    free = length - lengths.sum() - blocked - 3_000
+    gaps = min_gap + rng.dirichlet(np.ones(n + 1)) * (free - n * min_gap)
+    cursor = int(gaps[0]) if ci != 0 else 1_500
+    placed = []
+    for k in range(n):
+        glen = int(lengths[k])
+        for rs, re_ in runs:
+            if cursor < re_ + 3_000 and cursor + glen > rs - 3_000:
+                cursor = re_ + 3_000
+        if cursor + glen > length - 1_000:
+            break
+        placed.append((cursor, cursor + glen))
+        cursor += glen + int(gaps[k + 1])
+    strands = np.where(rng.random(len(placed)) < 0.5, "+", "-")
+    if ci == 0:
+        strands[0] = "+"  # TSS 1.5 kb from the start of chr1
+    if ci == 1 and placed:  # a minus-strand gene whose TSS is 1.5 kb from the end of chr2
+        s0, e0 = placed[-1]
+        glen = e0 - s0
+        placed[-1] = (length - 1_500 - glen, length - 1_500)
+        strands[-1] = "-"
+    return placed, strands
+
+
+def _soft_mask(rng: np.random.Generator, length: int) -> np.ndarray:
+    """Soft-masked "repeats": ~12 % of the sequence in 150-3000 bp stretches."""
+    mask = np.zeros(length, dtype=bool)
+    covered = 0
+    while covered < 0.12 * length:
+        rl = int(rng.integers(150, 3_000))
+        rs = int(rng.integers(0, length - rl))
+        mask[rs : rs + rl] = True
+        covered += rl
+    return mask
+
+
+def _cpg_islands(rng: np.random.Generator, chroms: dict[str, int], codes: dict[str, np.ndarray],
+                 genes: list[Gene], cgi: np.ndarray) -> dict[str, np.ndarray]:
+    """Write GC-rich (65 %) TSS[−800, +600) islands of the ``cgi`` genes into ``codes``;
+    return the island masks per chromosome."""
     island: dict[str, np.ndarray] = {c: np.zeros(n, dtype=bool) for c, n in chroms.items()}
     for g, is_cgi in zip(genes, cgi):
         if is_cgi:
@@ -146,6 +171,12 @@ def make_genome(rng: np.random.Generator, scale: Scale) -> Genome:
             s, e = max(s, 0), min(e, chroms[g.chrom])
             codes[g.chrom][s:e] = random_codes(rng, e - s, 0.65)
             island[g.chrom][s:e] = True
+    return island
+
+
+def _deplete_cpg(rng: np.random.Generator, codes: dict[str, np.ndarray],
+                 island: dict[str, np.ndarray], n_runs: list[tuple[str, int, int]]) -> None:
+    """Mutate 78 % of the CpGs outside islands (C → T or G → A), in place; N runs stay N."""
     for chrom, seq in codes.items():
         cg = np.flatnonzero((seq[:-1] == 1) & (seq[1:] == 2))
         cg = cg[~island[chrom][cg]]
@@ -155,7 +186,6 @@ def make_genome(rng: np.random.Generator, scale: Scale) -> Genome:
         seq[hit[~to_t] + 1] = 0  # G -> A on the same strand (C -> T on the other)
         for s, e in [(s, e) for c, s, e in n_runs if c == chrom]:
             seq[s:e] = 4
-    return Genome(chroms, codes, soft, n_runs, genes, cgi)
 
 
 def _exons(rng: np.random.Generator, start: int, end: int) -> list[tuple[int, int]]:
@@ -170,14 +200,11 @@ def _exons(rng: np.random.Generator, start: int, end: int) -> list[tuple[int, in
 
 
 def write_fasta(path: Path, records: list[tuple[str, str]], width: int = 60) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="\n") as fh:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="\n") as fh:
         for name, seq in records:
             fh.write(f">{name}\n")
             fh.write("\n".join(seq[i : i + width] for i in range(0, len(seq), width)))
             fh.write("\n")
-    os.replace(tmp, path)
     import pyfaidx
 
     fai = Path(str(path) + ".fai")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +16,14 @@ from kerasgene.simulate.common import (
     CEILING_TARGETS,
     Scale,
     bin_prefix,
-    fmt,
+    floored_noise,
     gauss,
+    noise_sd,
     sigmoid,
     window_means,
     write_bigwig_binned,
     write_bigwig_sites,
+    write_gene_table,
 )
 from kerasgene.simulate.genome import HUMAN_BG, Genome
 from kerasgene.simulate.planting import PlantingScanner, purge, scoring_doc
@@ -166,16 +167,47 @@ def _isegnet_methylation(rng: np.random.Generator, genome: Genome, lat: dict[str
     return sites, base_beta
 
 
+#: Planting plan per role: (probability per gene, kind of region).
+_PLANS = {
+    "activator": [(0.45, "effective"), (0.30, "decoy")],
+    "repressor": [(0.22, "effective"), (0.15, "decoy")],
+}
+_DECOY_REGIONS = {"activator": [("TSS", -1000, -450), ("TTS", -500, 500)],
+                  "repressor": [("TSS", -1000, -400), ("TTS", -500, 500)]}
+#: N bases around and between the iSEGnet windows when they are scanned as one sequence.
+_PAD = 30
+
+
 def _plant_motifs(rng: np.random.Generator, genome: Genome, motifs: dict[str, Motif]):
     """Purge the iSEGnet windows of chance motif sites, plant CREB1 / REST instances, and
     return every called instance (after planting) with its genomic position."""
     scanners = {role: PlantingScanner(motifs[mid], HUMAN_BG) for role, mid in ISEGNET_MOTIFS.items()}
-    pad = 30
+    blocks = _window_blocks(genome)
+    cat, offs = _gather(genome, blocks)
+    n_purged = purge(cat, list(scanners.values()), rng)
+    _scatter(genome, blocks, cat, offs)
+    occupied: dict[str, np.ndarray] = {c: np.zeros(n, dtype=bool) for c, n in genome.chroms.items()}
+    planted: list[dict[str, Any]] = []
+    for role, sc in scanners.items():
+        planted += _plant_role(rng, genome, role, sc, occupied)
+    # re-purge background that planting may have disturbed, protecting planted bases
+    cat, offs = _gather(genome, blocks)
+    protect = np.concatenate([np.concatenate([occupied[c][s:e], np.ones(_PAD, bool)])
+                              for c, s, e in blocks])
+    purge(cat, list(scanners.values()), rng, protect=protect)
+    _scatter(genome, blocks, cat, offs)
+    calls, ambiguous = _call_instances(scanners, blocks, *_gather(genome, blocks))
+    return calls, planted, n_purged, ambiguous, scanners
+
+
+def _window_blocks(genome: Genome) -> list[tuple[str, int, int]]:
+    """The genes' iSEGnet windows ± :data:`_PAD`, merged where they overlap: (chrom, start,
+    end) in chromosome and position order."""
     intervals: dict[str, list[tuple[int, int]]] = {c: [] for c in genome.chroms}
     for g in genome.genes:
         for anchor, o1, o2 in ISEGNET_WINDOW:
             s, e = g.interval(anchor, o1, o2)
-            intervals[g.chrom].append((max(0, s - pad), min(genome.chroms[g.chrom], e + pad)))
+            intervals[g.chrom].append((max(0, s - _PAD), min(genome.chroms[g.chrom], e + _PAD)))
     merged: list[tuple[str, int, int]] = []
     for chrom, ivs in intervals.items():
         for s, e in sorted(ivs):
@@ -183,68 +215,76 @@ def _plant_motifs(rng: np.random.Generator, genome: Genome, motifs: dict[str, Mo
                 merged[-1] = (chrom, merged[-1][1], max(merged[-1][2], e))
             else:
                 merged.append((chrom, s, e))
-    sep = np.full(pad, 4, dtype=np.uint8)
+    return merged
 
-    def gather():
-        parts, offs = [], []
-        off = 0
-        for chrom, s, e in merged:
-            offs.append(off)
-            parts.extend([genome.codes[chrom][s:e], sep])
-            off += e - s + pad
-        return np.concatenate(parts), offs
 
-    def scatter(cat, offs):
-        for (chrom, s, e), off in zip(merged, offs):
-            genome.codes[chrom][s:e] = cat[off : off + e - s]
+def _gather(genome: Genome, blocks: list[tuple[str, int, int]]) -> tuple[np.ndarray, list[int]]:
+    """The blocks' codes as one sequence, each followed by :data:`_PAD` N; and the offset
+    of each block in it."""
+    sep = np.full(_PAD, 4, dtype=np.uint8)
+    parts, offs = [], []
+    off = 0
+    for chrom, s, e in blocks:
+        offs.append(off)
+        parts.extend([genome.codes[chrom][s:e], sep])
+        off += e - s + _PAD
+    return np.concatenate(parts), offs
 
-    cat, offs = gather()
-    n_purged = purge(cat, list(scanners.values()), rng)
-    scatter(cat, offs)
 
-    # plant
-    occupied: dict[str, np.ndarray] = {c: np.zeros(n, dtype=bool) for c, n in genome.chroms.items()}
-    plans = {  # role: (probability, region list, counts p)
-        "activator": [(0.45, "effective"), (0.30, "decoy")],
-        "repressor": [(0.22, "effective"), (0.15, "decoy")],
-    }
-    decoy_regions = {"activator": [("TSS", -1000, -450), ("TTS", -500, 500)],
-                     "repressor": [("TSS", -1000, -400), ("TTS", -500, 500)]}
-    planted: list[dict[str, Any]] = []
-    for role, sc in scanners.items():
-        pool = sc.sample_instances(rng, 4 * len(genome.genes))
-        k = 0
-        for g in genome.genes:
-            for prob, kind in plans[role]:
-                if rng.random() >= prob:
+def _scatter(genome: Genome, blocks: list[tuple[str, int, int]], cat: np.ndarray,
+             offs: list[int]) -> None:
+    """Write the blocks of ``cat`` (:func:`_gather`) back into the genome."""
+    for (chrom, s, e), off in zip(blocks, offs):
+        genome.codes[chrom][s:e] = cat[off : off + e - s]
+
+
+def _free_site(rng: np.random.Generator, genome: Genome, chrom: str, s: int, e: int,
+               width: int, occupied: dict[str, np.ndarray]) -> int | None:
+    """A start in [s, e − width] whose ``width`` bases are free and not N (20 tries)."""
+    for _try in range(20):
+        if e - s <= width:
+            return None
+        p = int(rng.integers(s, e - width + 1))
+        if occupied[chrom][p : p + width].any() or (genome.codes[chrom][p : p + width] == 4).any():
+            continue
+        return p
+    return None
+
+
+def _plant_role(rng: np.random.Generator, genome: Genome, role: str, sc: PlantingScanner,
+                occupied: dict[str, np.ndarray]) -> list[dict[str, Any]]:
+    """Plant ``role``'s instances (in place; ``occupied`` updated) by :data:`_PLANS`;
+    return what was planted."""
+    pool = sc.sample_instances(rng, 4 * len(genome.genes))
+    k = 0
+    planted = []
+    for g in genome.genes:
+        for prob, kind in _PLANS[role]:
+            if rng.random() >= prob:
+                continue
+            n_inst = 1 if (kind == "decoy" or rng.random() < 0.65) else 2
+            regs = [ISEGNET_MOTIF_REGIONS[role]] if kind == "effective" else _DECOY_REGIONS[role]
+            for _ in range(n_inst):
+                anchor, o1, o2 = regs[int(rng.integers(0, len(regs)))]
+                s, e = g.interval(anchor, o1 + 5, o2 - 5)
+                s, e = max(s, 0), min(e, genome.chroms[g.chrom])
+                p = _free_site(rng, genome, g.chrom, s, e, sc.width, occupied)
+                if p is None:
                     continue
-                n_inst = 1 if (kind == "decoy" or rng.random() < 0.65) else 2
-                regs = [ISEGNET_MOTIF_REGIONS[role]] if kind == "effective" else decoy_regions[role]
-                for _ in range(n_inst):
-                    anchor, o1, o2 = regs[int(rng.integers(0, len(regs)))]
-                    s, e = g.interval(anchor, o1 + 5, o2 - 5)
-                    s, e = max(s, 0), min(e, genome.chroms[g.chrom])
-                    for _try in range(20):
-                        if e - s <= sc.width:
-                            break
-                        p = int(rng.integers(s, e - sc.width + 1))
-                        if occupied[g.chrom][p : p + sc.width].any() or (genome.codes[g.chrom][p : p + sc.width] == 4).any():
-                            continue
-                        inst = pool[k % len(pool)]
-                        k += 1
-                        if rng.random() < 0.5:
-                            inst = revcomp_codes(inst)
-                        genome.codes[g.chrom][p : p + sc.width] = inst
-                        occupied[g.chrom][p - 1 : p + sc.width + 1] = True
-                        planted.append({"role": role, "chrom": g.chrom, "start": p, "gene": g.gene_id})
-                        break
-    # re-purge background that planting may have disturbed, protecting planted bases
-    cat, offs = gather()
-    protect = np.concatenate([np.concatenate([occupied[c][s:e], np.ones(pad, bool)]) for c, s, e in merged])
-    purge(cat, list(scanners.values()), rng, protect=protect)
-    scatter(cat, offs)
-    # final calls
-    cat, offs = gather()
+                inst = pool[k % len(pool)]
+                k += 1
+                if rng.random() < 0.5:
+                    inst = revcomp_codes(inst)
+                genome.codes[g.chrom][p : p + sc.width] = inst
+                occupied[g.chrom][p - 1 : p + sc.width + 1] = True
+                planted.append({"role": role, "chrom": g.chrom, "start": p, "gene": g.gene_id})
+    return planted
+
+
+def _call_instances(scanners: dict[str, PlantingScanner], blocks: list[tuple[str, int, int]],
+                    cat: np.ndarray, offs: list[int]):
+    """Every site at or above its call threshold, per role: (chrom, start, strand, score in
+    bits); and the number of sites between the purge and call thresholds."""
     calls: dict[str, list[tuple[str, int, str, float]]] = {}
     ambiguous = 0
     for role, sc in scanners.items():
@@ -255,11 +295,11 @@ def _plant_motifs(rng: np.random.Generator, genome: Genome, motifs: dict[str, Mo
         lst = []
         for pos in np.flatnonzero(best >= thr["call"]):
             j = int(np.searchsorted(offs, pos, side="right") - 1)
-            chrom, s, _e = merged[j]
+            chrom, s, _e = blocks[j]
             strand = "+" if f[pos] >= r[pos] else "-"
             lst.append((chrom, s + int(pos - offs[j]), strand, float(best[pos]) / 100))
         calls[role] = lst
-    return calls, planted, n_purged, ambiguous, scanners
+    return calls, ambiguous
 
 
 def _isegnet_motif_table(genome: Genome, calls, scanners):
@@ -363,68 +403,21 @@ def simulate_isegnet(rng: np.random.Generator, genome: Genome, motifs, out: Path
     counts, instances = _isegnet_motif_table(genome, calls, scanners)
     biosamples = [f"simA_rep{r + 1}" for r in range(scale.n_biosamples)]
     expressed = np.isin(lat["state"], (0, 1))
-    per_bs: dict[str, dict[str, Any]] = {}
-    base_beta = None
-    all_f = []
-    for bs in biosamples:
-        tracks = _isegnet_tracks(rng, genome, lat)
-        sites, base_beta = _isegnet_methylation(rng, genome, lat, base_beta)
-        for t in ISEGNET_TRACKS[:-1]:
-            write_bigwig_binned(out_dir / bs / f"{t}.bigWig", genome.chroms, tracks[t], 20)
-        write_bigwig_sites(out_dir / bs / "WGBS.bigWig", genome.chroms, sites)
-        feats = _isegnet_features(genome, tracks, sites)
-        f = isegnet_function(feats, counts["activator"], counts["repressor"])
-        per_bs[bs] = {"features": feats, "f": f}
-        all_f.append(f[expressed])
-    var_f = float(np.var(np.concatenate(all_f)))
-    target = CEILING_TARGETS["isegnet"]
-    sd = math.sqrt(var_f * (1 - target) / target)
+    per_bs = _write_biosamples(rng, genome, lat, counts, out_dir, biosamples)
+    var_f = float(np.var(np.concatenate([per_bs[bs]["f"][expressed] for bs in biosamples])))
+    sd = noise_sd(var_f, CEILING_TARGETS["isegnet"])
     tpm_cols, ys = {}, {}
     for bs in biosamples:
         f = per_bs[bs]["f"]
-        eps = rng.normal(0, sd, len(f))
-        bad = f + eps < 0.1
-        while bad.any():
-            eps[bad] = rng.normal(0, sd, int(bad.sum()))
-            bad = f + eps < 0.1
-        y = np.where(expressed, f + eps, 0.0)
-        tpm = np.where(expressed, np.round(2.0 ** y - 1, 4), 0.0)
-        tpm_cols[bs] = tpm
-        ys[bs] = np.log2(tpm + 1)
-    lines = ["gene_id\t" + "\t".join(biosamples)]
-    for i, g in enumerate(genome.genes):
-        lines.append(g.gene_id + "\t" + "\t".join(fmt(tpm_cols[bs][i]) for bs in biosamples))
-    write_text(out_dir / "expression_tpm.tsv", "\n".join(lines) + "\n")
-    # per-gene truth table
-    header = ["gene_id", "biosample", "state", "cgi_promoter", *[f[0] for f in ISEGNET_FEATURES],
-              "n_activator", "n_repressor", "f", "log2_tpm1"]
-    rows = ["\t".join(header)]
-    for bs in biosamples:
-        fe = per_bs[bs]["features"]
-        for i, g in enumerate(genome.genes):
-            rows.append("\t".join([
-                g.gene_id, bs, ISEGNET_STATES[lat["state"][i]], str(int(genome.cgi[i])),
-                *[f"{fe[n[0]][i]:.6f}" for n in ISEGNET_FEATURES],
-                str(counts["activator"][i]), str(counts["repressor"][i]),
-                f"{per_bs[bs]['f'][i]:.6f}" if expressed[i] else "NA", f"{ys[bs][i]:.6f}"]))
-    write_text(out_dir / "truth_genes.tsv", "\n".join(rows) + "\n")
+        y = np.where(expressed, f + floored_noise(rng, f, sd, 0.1), 0.0)
+        tpm_cols[bs] = np.where(expressed, np.round(2.0 ** y - 1, 4), 0.0)
+        ys[bs] = np.log2(tpm_cols[bs] + 1)
+    write_gene_table(out_dir / "expression_tpm.tsv", [g.gene_id for g in genome.genes],
+                     biosamples, np.stack([tpm_cols[bs] for bs in biosamples], axis=1))
+    _write_truth_genes(out_dir / "truth_genes.tsv", genome, lat, per_bs, counts, ys)
     pooled_y = np.concatenate([ys[bs][expressed] for bs in biosamples])
     pooled_f = np.concatenate([per_bs[bs]["f"][expressed] for bs in biosamples])
     ceiling = {bs: r2_score(ys[bs][expressed], per_bs[bs]["f"][expressed]) for bs in biosamples}
-    motif_truth = []
-    for role, mid in ISEGNET_MOTIFS.items():
-        anchor, o1, o2 = ISEGNET_MOTIF_REGIONS[role]
-        targets = [g.gene_id for i, g in enumerate(genome.genes) if counts[role][i] > 0]
-        motif_truth.append({
-            "jaspar_id": mid, "name": motifs[mid].name, "role": role,
-            "direction": "+" if role == "activator" else "-",
-            "effective_region": {"anchor": anchor, "start": o1, "end": o2},
-            "condition": ("effect scales with promoter openness σ((D−c)/s) and saturates with the marks"
-                          if role == "activator" else "multiplies expression by (1 − r) when ≥ 1 instance"),
-            "n_instances_called": len(calls[role]),
-            "n_planted": sum(1 for p in planted if p["role"] == role),
-            "target_genes": targets,
-        })
     return {
         "dataset": "isegnet",
         "files": {
@@ -447,6 +440,76 @@ def simulate_isegnet(rng: np.random.Generator, genome: Genome, motifs, out: Path
         "noise": {"distribution": "normal, redrawn where f + ε < 0.1", "sd": sd, "variance": sd * sd},
         "ceiling_r2": r2_score(pooled_y, pooled_f),
         "ceiling_r2_per_biosample": ceiling,
+        **_model_doc(),
+        "motifs": _motif_truth(genome, motifs, counts, calls, planted),
+        "motif_scoring": {**scoring_doc(HUMAN_BG), "matrices": [sc.describe() for sc in scanners.values()],
+                          "background_mutations": n_purged, "ambiguous_sites": ambiguous},
+        "motif_instances": {gid: rows for gid, rows in instances.items() if rows},
+    }
+
+
+def _write_biosamples(rng: np.random.Generator, genome: Genome, lat: dict[str, np.ndarray],
+                      counts: dict[str, np.ndarray], out_dir: Path, biosamples: list[str]
+                      ) -> dict[str, dict[str, Any]]:
+    """Draw and write the 7 tracks of every biosample; return per biosample its window
+    ``features`` and the noiseless function ``f`` (genes,)."""
+    per_bs: dict[str, dict[str, Any]] = {}
+    base_beta = None
+    for bs in biosamples:
+        tracks = _isegnet_tracks(rng, genome, lat)
+        sites, base_beta = _isegnet_methylation(rng, genome, lat, base_beta)
+        for t in ISEGNET_TRACKS[:-1]:
+            write_bigwig_binned(out_dir / bs / f"{t}.bigWig", genome.chroms, tracks[t], 20)
+        write_bigwig_sites(out_dir / bs / "WGBS.bigWig", genome.chroms, sites)
+        feats = _isegnet_features(genome, tracks, sites)
+        f = isegnet_function(feats, counts["activator"], counts["repressor"])
+        per_bs[bs] = {"features": feats, "f": f}
+    return per_bs
+
+
+def _write_truth_genes(path: Path, genome: Genome, lat: dict[str, np.ndarray],
+                       per_bs: dict[str, dict[str, Any]], counts: dict[str, np.ndarray],
+                       ys: dict[str, np.ndarray]) -> None:
+    """The per-gene truth table: state, CGI promoter, features, motif counts, f and label
+    of every gene in every biosample (f is NA for genes that are not expressed)."""
+    expressed = np.isin(lat["state"], (0, 1))
+    header = ["gene_id", "biosample", "state", "cgi_promoter", *[f[0] for f in ISEGNET_FEATURES],
+              "n_activator", "n_repressor", "f", "log2_tpm1"]
+    rows = ["\t".join(header)]
+    for bs, truth in per_bs.items():
+        fe = truth["features"]
+        for i, g in enumerate(genome.genes):
+            rows.append("\t".join([
+                g.gene_id, bs, ISEGNET_STATES[lat["state"][i]], str(int(genome.cgi[i])),
+                *[f"{fe[n[0]][i]:.6f}" for n in ISEGNET_FEATURES],
+                str(counts["activator"][i]), str(counts["repressor"][i]),
+                f"{truth['f'][i]:.6f}" if expressed[i] else "NA", f"{ys[bs][i]:.6f}"]))
+    write_text(path, "\n".join(rows) + "\n")
+
+
+def _motif_truth(genome: Genome, motifs, counts: dict[str, np.ndarray], calls,
+                 planted: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """truth.json's entry per planted motif: region, effect, counts and target genes."""
+    motif_truth = []
+    for role, mid in ISEGNET_MOTIFS.items():
+        anchor, o1, o2 = ISEGNET_MOTIF_REGIONS[role]
+        targets = [g.gene_id for i, g in enumerate(genome.genes) if counts[role][i] > 0]
+        motif_truth.append({
+            "jaspar_id": mid, "name": motifs[mid].name, "role": role,
+            "direction": "+" if role == "activator" else "-",
+            "effective_region": {"anchor": anchor, "start": o1, "end": o2},
+            "condition": ("effect scales with promoter openness σ((D−c)/s) and saturates with the marks"
+                          if role == "activator" else "multiplies expression by (1 − r) when ≥ 1 instance"),
+            "n_instances_called": len(calls[role]),
+            "n_planted": sum(1 for p in planted if p["role"] == role),
+            "target_genes": targets,
+        })
+    return motif_truth
+
+
+def _model_doc() -> dict[str, Any]:
+    """The generative model's documentation in truth.json (function, features, effects)."""
+    return {
         "function": {
             "name": "kerasgene.simulate.isegnet_function",
             "formula": ("f = base + amplitude * sigmoid((D - open_center)/open_scale) * act/(half_saturation + act)"
@@ -468,10 +531,6 @@ def simulate_isegnet(rng: np.random.Generator, genome: Genome, motifs, out: Path
             {"feature": "H3K4me1", "direction": "0", "kind": "no effect (decoy track)"},
             {"feature": "H3K9me3", "direction": "0", "kind": "no effect on expressed genes; marks the zero-expression heterochromatin genes"},
         ],
-        "motifs": motif_truth,
-        "motif_scoring": {**scoring_doc(HUMAN_BG), "matrices": [sc.describe() for sc in scanners.values()],
-                          "background_mutations": n_purged, "ambiguous_sites": ambiguous},
-        "motif_instances": {gid: rows for gid, rows in instances.items() if rows},
     }
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from kerasgene._io import write_text
 from kerasgene.dna import Motif, decode, revcomp_codes
 from kerasgene.io.expression import read_names, unique_labels
 from kerasgene.metrics import r2_score
-from kerasgene.simulate.common import CEILING_TARGETS, Scale, fmt
+from kerasgene.simulate.common import CEILING_TARGETS, Scale, noise_sd, write_gene_table
 from kerasgene.simulate.genome import random_codes, write_fasta
 from kerasgene.simulate.planting import PlantingScanner, purge, scoring_doc
 
@@ -79,6 +78,11 @@ def deeprage_function(presence: np.ndarray, states: np.ndarray, weights: np.ndar
     return (presence * weights[None, :]) @ states
 
 
+#: Promoter length (bp) and the N bases after each promoter when they are scanned as one.
+_LENGTH = 1000
+_SEP = 30
+
+
 def simulate_yeast(rng: np.random.Generator, motifs: dict[str, Motif], out: Path, scale: Scale) -> dict[str, Any]:
     """Yeast DeepRAGE set.
 
@@ -93,23 +97,72 @@ def simulate_yeast(rng: np.random.Generator, motifs: dict[str, Motif], out: Path
     data = load_yeast_regulator_data()
     gene_idx = np.sort(rng.choice(len(data["genes"]), size=scale.n_yeast_genes, replace=False))
     genes = [data["genes"][i] for i in gene_idx]
-    n, L = len(genes), 1000
+    n, L = len(genes), _LENGTH
     seqs = random_codes(rng, n * L, 0.38).reshape(n, L)
     called = [YEAST_CALLED_WITH.get(tf, mid) for tf, _orf, mid, _w in YEAST_REGULATORS]
     motif_ids = list(dict.fromkeys(called))
     scanners = [PlantingScanner(motifs[mid], YEAST_BG) for mid in motif_ids]
-    sep = 30
-
-    def cat_of(s):
-        return np.concatenate([s, np.full((n, sep), 4, np.uint8)], axis=1).ravel()
-
-    def uncat(c):
-        return c.reshape(n, L + sep)[:, :L].copy()
-
-    cat = cat_of(seqs)
+    cat = _concat(seqs)
     n_purged = purge(cat, scanners, rng)
-    seqs = uncat(cat)
-    occupied = np.zeros((n, L), dtype=bool)
+    seqs = _split(cat, n)
+    occupied = _plant_sites(rng, seqs, scanners)
+    cat = _concat(seqs)
+    protect = _concat(occupied.astype(np.uint8)).astype(bool)
+    protect[np.flatnonzero(cat == 4)] = True
+    purge(cat, scanners, rng, protect=protect)
+    seqs = _split(cat, n)
+    motif_presence, instances, ambiguous = _call_sites(seqs, scanners, genes, called)
+    presence = motif_presence[:, [motif_ids.index(c) for c in called]]
+    reg_rows = [data["regulators"].index(orf) for _tf, orf, _m, _w in YEAST_REGULATORS]
+    states = data["states"][reg_rows].astype(np.float64)
+    weights = np.array([w for *_x, w in YEAST_REGULATORS])
+    f = deeprage_function(presence, states, weights)
+    sd = noise_sd(float(np.var(f)), CEILING_TARGETS["deeprage"])
+    y = np.round(f + rng.normal(0, sd, f.shape), 4)
+    write_fasta(out_dir / "promoters.fa", [(g, decode(seqs[i])) for i, g in enumerate(genes)])
+    conds = data["conditions"]
+    write_gene_table(out_dir / "logfc.tsv", genes, conds, y)
+    for name, text in data["raw"].items():
+        write_text(out_dir / name, text)
+    write_text(out_dir / "genes.txt", "\n".join(genes) + "\n")
+    return {
+        "dataset": "deeprage",
+        "files": {"promoters": "yeast/promoters.fa", "logfc": "yeast/logfc.tsv",
+                  "regulator_names": "yeast/reg_names_R.txt", "condition_names": "yeast/expt_names_E.txt",
+                  "regulator_states": "yeast/reg_exp_RxE.tab", "genes": "yeast/genes.txt"},
+        "real_inputs": "regulator states, regulator / condition / gene names: DeepRAGE (DeepRegret) MEDUSA data, commit 1a38007",
+        "promoter": {"length": L, "orientation": "5'→3', last base just upstream of the TSS", "gc": 0.38},
+        "n_genes": n, "n_conditions": len(conds), "n_regulators": len(data["regulators"]),
+        "label": "log-fold change",
+        "noise": {"distribution": "normal", "sd": sd, "variance": sd * sd},
+        "ceiling_r2": r2_score(y.ravel(), f.ravel()),
+        "function": {"name": "kerasgene.simulate.deeprage_function",
+                     "formula": "logFC[g, c] = sum_t present[g, t] * weight[t] * state[t, c] + noise",
+                     "presence": "a site scoring >= the matrix's call threshold on either strand anywhere in the promoter (position-independent)"},
+        "regulators": _regulator_truth(data, motifs, called, genes, presence),
+        "motif_scoring": {**scoring_doc(YEAST_BG), "matrices": [sc.describe() for sc in scanners],
+                          "background_mutations": n_purged, "ambiguous_sites": ambiguous},
+        "motif_instances": {g: rows for g, rows in instances.items() if rows},
+        "class_thresholds": {"down": -0.5, "up": 0.5},
+    }
+
+
+def _concat(seqs: np.ndarray) -> np.ndarray:
+    """Promoters (n, L) as one 1-D sequence, each followed by :data:`_SEP` N (code 4)."""
+    return np.concatenate([seqs, np.full((len(seqs), _SEP), 4, np.uint8)], axis=1).ravel()
+
+
+def _split(cat: np.ndarray, n: int) -> np.ndarray:
+    """Inverse of :func:`_concat`: (n, L) promoters (a copy)."""
+    return cat.reshape(n, _LENGTH + _SEP)[:, :_LENGTH].copy()
+
+
+def _plant_sites(rng: np.random.Generator, seqs: np.ndarray,
+                 scanners: list[PlantingScanner]) -> np.ndarray:
+    """Plant each motif in 22 % of the promoters (in place; 1 instance, 30 %: 2, never
+    overlapping another); return the planted positions (n, L) bool."""
+    n = len(seqs)
+    occupied = np.zeros(seqs.shape, dtype=bool)
     for sc in scanners:
         others = tuple(o for o in scanners if o is not sc)
         pool = sc.sample_instances(rng, n, others)
@@ -118,22 +171,31 @@ def simulate_yeast(rng: np.random.Generator, motifs: dict[str, Motif], out: Path
                 continue
             n_inst = 1 if rng.random() < 0.7 else 2
             for _ in range(n_inst):
-                for _try in range(30):
-                    p = int(rng.integers(10, L - sc.width - 10))
-                    if occupied[gi, p - 1 : p + sc.width + 1].any():
-                        continue
-                    inst = pool[int(rng.integers(0, len(pool)))]
-                    if rng.random() < 0.5:
-                        inst = revcomp_codes(inst)
-                    seqs[gi, p : p + sc.width] = inst
-                    occupied[gi, p : p + sc.width] = True
-                    break
-    cat = cat_of(seqs)
-    protect = cat_of(occupied.astype(np.uint8)).astype(bool)
-    protect[np.flatnonzero(cat == 4)] = True
-    purge(cat, scanners, rng, protect=protect)
-    seqs = uncat(cat)
-    motif_presence = np.zeros((n, len(scanners)), dtype=np.float64)
+                _plant_one(rng, seqs[gi], occupied[gi], sc, pool)
+    return occupied
+
+
+def _plant_one(rng: np.random.Generator, seq: np.ndarray, occupied: np.ndarray,
+               sc: PlantingScanner, pool: np.ndarray) -> None:
+    """Plant one instance of ``pool`` (either strand) at a free position of ``seq`` (30
+    tries; ``seq`` and ``occupied`` are changed in place)."""
+    for _try in range(30):
+        p = int(rng.integers(10, len(seq) - sc.width - 10))
+        if occupied[p - 1 : p + sc.width + 1].any():
+            continue
+        inst = pool[int(rng.integers(0, len(pool)))]
+        if rng.random() < 0.5:
+            inst = revcomp_codes(inst)
+        seq[p : p + sc.width] = inst
+        occupied[p : p + sc.width] = True
+        return
+
+
+def _call_sites(seqs: np.ndarray, scanners: list[PlantingScanner], genes: list[str],
+                called: list[str]):
+    """Motif presence (genes, motifs), the called instances per gene and the number of
+    sites between the purge and call thresholds."""
+    motif_presence = np.zeros((len(seqs), len(scanners)), dtype=np.float64)
     instances: dict[str, list[dict[str, Any]]] = {g: [] for g in genes}
     ambiguous = 0
     for t, sc in enumerate(scanners):
@@ -150,24 +212,12 @@ def simulate_yeast(rng: np.random.Generator, motifs: dict[str, Motif], out: Path
                 "start": int(p), "end": int(p) + sc.width,
                 "strand": "+" if f[gi, p] >= r[gi, p] else "-", "score_bits": float(best[gi, p]) / 100,
             })
-    presence = motif_presence[:, [motif_ids.index(c) for c in called]]
-    reg_rows = [data["regulators"].index(orf) for _tf, orf, _m, _w in YEAST_REGULATORS]
-    states = data["states"][reg_rows].astype(np.float64)
-    weights = np.array([w for *_x, w in YEAST_REGULATORS])
-    f = deeprage_function(presence, states, weights)
-    target = CEILING_TARGETS["deeprage"]
-    sd = math.sqrt(float(np.var(f)) * (1 - target) / target)
-    y = np.round(f + rng.normal(0, sd, f.shape), 4)
-    records = [(g, decode(seqs[i])) for i, g in enumerate(genes)]
-    write_fasta(out_dir / "promoters.fa", records)
-    conds = data["conditions"]
-    lines = ["gene_id\t" + "\t".join(conds)]
-    for i, g in enumerate(genes):
-        lines.append(g + "\t" + "\t".join(fmt(v) for v in y[i]))
-    write_text(out_dir / "logfc.tsv", "\n".join(lines) + "\n")
-    for name, text in data["raw"].items():
-        write_text(out_dir / name, text)
-    write_text(out_dir / "genes.txt", "\n".join(genes) + "\n")
+    return motif_presence, instances, ambiguous
+
+
+def _regulator_truth(data: dict[str, Any], motifs: dict[str, Motif], called: list[str],
+                     genes: list[str], presence: np.ndarray) -> list[dict[str, Any]]:
+    """truth.json's entry per planted regulator: motif, weight, states and target genes."""
     regs_truth = []
     for t, (tf, orf, mid, w) in enumerate(YEAST_REGULATORS):
         ridx = data["regulators"].index(orf)
@@ -179,24 +229,4 @@ def simulate_yeast(rng: np.random.Generator, motifs: dict[str, Motif], out: Path
             "n_conditions_down": int((data["states"][ridx] < 0).sum()),
             "target_genes": [genes[i] for i in np.flatnonzero(presence[:, t])],
         })
-    return {
-        "dataset": "deeprage",
-        "files": {"promoters": "yeast/promoters.fa", "logfc": "yeast/logfc.tsv",
-                  "regulator_names": "yeast/reg_names_R.txt", "condition_names": "yeast/expt_names_E.txt",
-                  "regulator_states": "yeast/reg_exp_RxE.tab", "genes": "yeast/genes.txt"},
-        "real_inputs": "regulator states, regulator / condition / gene names: DeepRAGE (DeepRegret) MEDUSA data, commit 1a38007",
-        "promoter": {"length": L, "orientation": "5'→3', last base just upstream of the TSS", "gc": 0.38},
-        "n_genes": n, "n_conditions": len(conds), "n_regulators": len(data["regulators"]),
-        "label": "log-fold change",
-        "noise": {"distribution": "normal", "sd": sd, "variance": sd * sd},
-        "ceiling_r2": r2_score(y.ravel(), f.ravel()),
-        "function": {"name": "kerasgene.simulate.deeprage_function",
-                     "formula": "logFC[g, c] = sum_t present[g, t] * weight[t] * state[t, c] + noise",
-                     "presence": "a site scoring >= the matrix's call threshold on either strand anywhere in the promoter (position-independent)"},
-        "regulators": regs_truth,
-        "motif_scoring": {**scoring_doc(YEAST_BG), "matrices": [sc.describe() for sc in scanners],
-                          "background_mutations": n_purged, "ambiguous_sites": ambiguous},
-        "motif_instances": {g: rows for g, rows in instances.items() if rows},
-        "class_thresholds": {"down": -0.5, "up": 0.5},
-    }
-
+    return regs_truth
