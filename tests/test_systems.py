@@ -16,7 +16,7 @@ import pytest
 
 from kerasgene import systems
 from kerasgene.cli import main
-from kerasgene.datasets import base
+from kerasgene.datasets import base, storage
 from kerasgene.errors import ConfigError
 from kerasgene.serving import read_constants
 
@@ -46,15 +46,15 @@ def build_toy(config, out_dir, *, force=False, base_dir=None, progress=True):
     """Dataset of a CSV whose last column is the target (config key ``table``)."""
     table = base.resolve_path(config["table"], base_dir)
     params = {k: v for k, v in config.items() if k != "split"}
-    writer = base.DatasetWriter(out_dir, "toy", params, {"table": table})
-    cached = base.reuse_or_none(writer, config.get("split"), force)
+    writer, cached = storage.writer_or_cached(out_dir, "toy", params, {"table": table},
+                                              config.get("split"), force)
     if cached is not None:
         return cached
     rows = np.loadtxt(table, delimiter=",", dtype=np.float32)
     with writer:
         writer.save("x", rows[:, :-1])
         writer.save("y", rows[:, -1])
-        index, split = base.finish_split(pd.DataFrame({"example": np.arange(len(rows))}),
+        index, split = storage.finish_split(pd.DataFrame({"example": np.arange(len(rows))}),
                                          config.get("split"), None, {})
         return writer.commit(index, {"input_names": ["x"], "input_shapes": {"x": [rows.shape[1] - 1]},
                                      "target_name": "y", "n_examples": len(rows), **split})

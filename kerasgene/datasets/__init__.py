@@ -26,7 +26,7 @@ import os
 from collections.abc import Mapping
 
 from kerasgene.datasets import splits
-from kerasgene.datasets.base import Dataset, DatasetWriter, check_keys, fingerprint
+from kerasgene.datasets.base import Dataset, check_keys, fingerprint
 from kerasgene.datasets.genome_bins import GenomeBinsDataset, build_genome_bins
 from kerasgene.datasets.histone_bins import HistoneDataset, build_histone
 from kerasgene.datasets.pairs import PairsDataset, build_pairs
@@ -36,6 +36,7 @@ from kerasgene.datasets.regions import (
     extract_regions,
     gene_windows,
 )
+from kerasgene.datasets.storage import DatasetWriter
 
 
 def build(system: str, config: Mapping | None, out_dir: str | os.PathLike, **kwargs) -> Dataset:

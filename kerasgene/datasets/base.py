@@ -1,4 +1,4 @@
-"""The on-disk Dataset: format, atomic writing, caching, and streaming to ``tf.data``.
+"""The on-disk Dataset: its format, opening it, and streaming it to ``tf.data``.
 
 Layout of a dataset directory
 -----------------------------
@@ -20,36 +20,7 @@ Layout of a dataset directory
     One row per example (gene id, chrom, strand, sample / condition / cell, split); the
     genome-bins task has one row per chromosome segment instead (see genome_bins.py).
 
-Writing and caching
--------------------
-A builder writes into ``DIR.tmp-<pid>-<random>`` and renames it to ``DIR`` only when
-complete; on any error the temporary directory is removed, so a partial dataset never
-exists under ``DIR``. ``cache_key`` is the SHA-256 of the meta fields known before
-building (format, task, kerasgene version, params, input fingerprints). Re-running a
-builder with the same key reuses ``DIR``; any change of an input file (size, mtime or
-content prefix) or of a parameter gives a new key and a rebuild, which replaces ``DIR``
-atomically. The split is deliberately not in the key: changing only ``split:`` rewrites
-``index.tsv`` and ``meta.json`` in place (each replaced atomically) without re-reading
-the genome.
-
-Integrity of the cache
-----------------------
-Before a cached dataset is reused, every ``.npy`` is hashed again and compared with the
-``blake2b`` digest meta.json recorded at build time (:meth:`Dataset.verify`): a file
-changed at the same size (a flipped byte, a partial overwrite, a copy gone wrong) or
-truncated is detected. The dataset is then **rebuilt** from its inputs, with a warning
-naming the file: the cache is derived data and the inputs are still there (their
-fingerprints are in the cache key), so rebuilding is the repair a careful user would do
-by hand; a dataset opened without a builder (``Dataset.open(path, verify=True)``, e.g.
-``tune`` with only ``dataset_dir``) raises :class:`InputFileError` instead. A dataset
-written before digests were recorded cannot be verified and is rebuilt once.
-Verification reads every array once: BLAKE2b-128 ran at about 0.7 GB/s on one core here
-(files in the page cache), i.e. 0.10 s for the small demo's iSEGnet dataset (74 MB) and
-0.01 s or less for its histone (7.7 MB), DeepRAGE (9.5 MB), chromatin and DeepChrome
-(2.4 MB each) datasets — 0.13 s for all five, against 8 s to build them — and about
-1.4 s per GB of arrays (more when the files come from a cold disk). Builds hash the
-bytes as they write them and cost nothing extra. Temporaries of killed builds (``DIR.tmp-<pid>-…`` folders whose
-process is gone) are removed, with a warning, whenever a builder runs for ``DIR``.
+Writing, caching and the integrity of the cache: :mod:`kerasgene.datasets.storage`.
 
 Streaming
 ---------
@@ -64,12 +35,9 @@ iSEGnet ablation's ``training.inputs``): each gathered batch is sliced, so it st
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
 import os
-import secrets
-import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import ClassVar
@@ -77,8 +45,7 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-import kerasgene
-from kerasgene._io import remove_stale_temporaries, to_plain, write_text
+from kerasgene._io import to_plain, write_text
 from kerasgene.config import check_keys
 from kerasgene.datasets import splits as _splits
 from kerasgene.errors import ConfigError, InputFileError
@@ -192,181 +159,6 @@ def fingerprint(path: str | os.PathLike) -> dict:
     return {"path": str(p.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
             "sha256_prefix": h.hexdigest()[:16]}
 
-
-def cache_key(task: str, params: Mapping, inputs: Mapping) -> str:
-    """SHA-256 of the canonical JSON of what determines a dataset's arrays."""
-    blob = json.dumps({"format": FORMAT_VERSION, "task": task,
-                       "kerasgene_version": kerasgene.__version__,
-                       "params": to_plain(params), "inputs": to_plain(inputs)},
-                      sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()
-
-
-# ----------------------------------------------------------------------------- writing
-class NpyAppender:
-    """Write a ``.npy`` file of known shape chunk by chunk along axis 0 (no memory map,
-    so written pages do not count towards the process's resident memory)."""
-
-    def __init__(self, path: Path, shape: Sequence[int], dtype):
-        self.path, self.shape, self.dtype = path, tuple(int(s) for s in shape), np.dtype(dtype)
-        self.rows = 0
-        self.hash = _digest()  # of every byte written: the file's digest when complete
-        self._fh = open(path, "wb")
-        header = io.BytesIO()
-        np.lib.format.write_array_header_1_0(
-            header, {"descr": np.lib.format.dtype_to_descr(self.dtype),
-                     "fortran_order": False, "shape": self.shape})
-        self._write(header.getvalue())
-
-    def _write(self, data) -> None:
-        self._fh.write(data)
-        self.hash.update(data)
-
-    def append(self, chunk: np.ndarray) -> None:
-        chunk = np.ascontiguousarray(chunk, dtype=self.dtype)
-        if chunk.shape[1:] != self.shape[1:]:
-            raise ValueError(f"{self.path.name}: chunk shape {chunk.shape} does not match "
-                             f"{self.shape}")
-        if self.rows + len(chunk) > self.shape[0]:
-            raise ValueError(f"{self.path.name}: more rows than the declared {self.shape[0]}")
-        self._write(memoryview(chunk).cast("B"))
-        self.rows += len(chunk)
-
-    def close(self) -> None:
-        self._fh.close()
-        if self.rows != self.shape[0]:
-            raise ValueError(f"{self.path.name}: wrote {self.rows} rows, declared {self.shape[0]}")
-
-
-class DatasetWriter:
-    """Builds a dataset in ``DIR.tmp-*`` and renames it into place on :meth:`commit`.
-
-    Use as a context manager; leaving the block with an exception removes the temporary
-    directory.
-
-    Parameters
-    ----------
-    out_dir
-        Final dataset directory.
-    task
-        Task name stored in meta.json (``isegnet``, ``histone``, ``deeprage``, ``chromatin``).
-    params
-        Resolved builder parameters (JSON-serialisable; the split excluded).
-    inputs
-        Name → input file path; fingerprinted into the cache key.
-    """
-
-    def __init__(self, out_dir: str | os.PathLike, task: str, params: Mapping,
-                 inputs: Mapping[str, str | os.PathLike]):
-        self.out_dir = Path(out_dir)
-        self.task = task
-        self.params = to_plain(params)
-        self.inputs = {}
-        for name, p in inputs.items():
-            try:
-                self.inputs[name] = fingerprint(p)
-            except InputFileError as err:  # name the config field too
-                raise InputFileError(f"{task}.{name}: {err}") from None
-        self.key = cache_key(task, self.params, self.inputs)
-        self.tmp: Path | None = None
-        self._arrays: dict[str, NpyAppender] = {}
-        self._shapes: dict[str, dict] = {}
-        self.remove_stale()
-
-    def remove_stale(self) -> list[Path]:
-        """Remove temporaries of killed builds of this dataset (``DIR.tmp-<pid>-…`` whose
-        process is gone; ``DIR.tmp-old-…`` left by a kill during a replace); logged."""
-        removed = remove_stale_temporaries(self.out_dir.parent,
-                                           pattern=f"{self.out_dir.name}.tmp-*")
-        if removed:
-            log.warning("%s: removed %d temporary folders of killed builds (%s)", self.out_dir,
-                        len(removed), ", ".join(p.name for p in removed[:3]))
-        return removed
-
-    def existing(self) -> Dataset | None:
-        """The dataset already at ``out_dir`` if it is complete, has this cache key and its
-        arrays match their recorded digests (:meth:`Dataset.verify`); else None (rebuild,
-        with a warning when the cache is corrupted)."""
-        meta_path = self.out_dir / "meta.json"
-        if not meta_path.is_file():
-            return None
-        try:
-            meta = json.loads(meta_path.read_text())
-        except (OSError, json.JSONDecodeError):
-            return None
-        if meta.get("cache_key") != self.key:
-            log.info("%s: inputs or parameters changed (cache key differs); rebuilding",
-                     self.out_dir)
-            return None
-        try:
-            return Dataset.open(self.out_dir, verify=True)
-        except InputFileError as err:
-            log.warning("%s: cached dataset not reused (%s); rebuilding", self.out_dir, err)
-            return None
-
-    def __enter__(self) -> DatasetWriter:
-        if (self.out_dir.exists() and not (self.out_dir / "meta.json").is_file()
-                and (not self.out_dir.is_dir() or any(self.out_dir.iterdir()))):
-            raise ConfigError(f"{self.out_dir}: exists and is not a kerasgene dataset; "
-                                  f"refusing to overwrite it")
-        self.out_dir.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = self.out_dir.with_name(
-            f"{self.out_dir.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
-        self.tmp.mkdir()
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        for appender in self._arrays.values():
-            if not appender._fh.closed:
-                appender._fh.close()
-        if self.tmp is not None and self.tmp.exists():
-            shutil.rmtree(self.tmp, ignore_errors=True)
-
-    def array(self, name: str, shape: Sequence[int], dtype) -> NpyAppender:
-        """Open ``name.npy`` for chunked writing."""
-        appender = NpyAppender(self.tmp / f"{name}.npy", shape, dtype)
-        self._arrays[name] = appender
-        self._shapes[name] = {"shape": list(appender.shape), "dtype": appender.dtype.str}
-        return appender
-
-    def _close_arrays(self) -> None:
-        """Close every array and record its digest."""
-        for name, appender in self._arrays.items():
-            if not appender._fh.closed:
-                appender.close()
-            self._shapes[name][DIGEST] = appender.hash.hexdigest()
-
-    def save(self, name: str, values: np.ndarray) -> None:
-        """Write a whole array at once."""
-        values = np.asarray(values)
-        appender = self.array(name, values.shape, values.dtype)
-        if values.ndim == 0:
-            raise ValueError(f"{name}: scalars are stored in meta.json, not as arrays")
-        appender.append(values)
-        appender.close()
-
-    def commit(self, index: pd.DataFrame, meta: Mapping) -> Dataset:
-        """Write index.tsv and meta.json, rename into place, and open the result."""
-        self._close_arrays()
-        full = {"format": FORMAT_VERSION, "task": self.task,
-                "kerasgene_version": kerasgene.__version__, "cache_key": self.key,
-                "params": self.params, "inputs": self.inputs, "arrays": self._shapes,
-                "index_columns": {c: str(index[c].dtype) for c in index.columns},
-                **to_plain(dict(meta))}
-        index.to_csv(self.tmp / "index.tsv", sep="\t", index=False)
-        (self.tmp / "meta.json").write_text(json.dumps(full, indent=1, sort_keys=True))
-        old = None
-        if self.out_dir.exists():
-            old = self.out_dir.with_name(
-                f"{self.out_dir.name}.tmp-old-{os.getpid()}-{secrets.token_hex(4)}")
-            os.rename(self.out_dir, old)
-        os.rename(self.tmp, self.out_dir)
-        self.tmp = None
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-        log.info("wrote dataset %s (%s, %d examples)", self.out_dir, self.task,
-                 full.get("n_examples", len(index)))
-        return Dataset.open(self.out_dir)
 
 
 # ----------------------------------------------------------------------------- reading
@@ -765,32 +557,3 @@ def _read_index(path: Path, columns: Mapping[str, str]) -> pd.DataFrame:
             except (TypeError, ValueError) as err:
                 raise InputFileError(f"{path}: column {col!r} is not {dtype} ({err})") from None
     return df
-
-
-def finish_split(writer_index: pd.DataFrame, spec: Mapping | None, table: pd.DataFrame | None,
-                 defaults: Mapping) -> tuple[pd.DataFrame, dict]:
-    """Assign the split column of a new index; return (index, split meta)."""
-    spec = dict(spec or {})
-    labels = _splits.assign_split(spec, writer_index if table is None else table, **defaults)
-    index = writer_index.copy()
-    index["split"] = labels
-    counts = {s: int((labels == s).sum()) for s in (*_splits.SETS, _splits.NONE)}
-    return index, {"split": spec, "split_counts": counts}
-
-
-def reuse_or_none(writer: DatasetWriter, split_spec: Mapping | None, force: bool
-                  ) -> Dataset | None:
-    """The cached dataset (re-split on disk if only ``split`` changed), or None to build."""
-    if force:
-        return None
-    ds = writer.existing()
-    if ds is None:
-        return None
-    spec = to_plain(dict(split_spec or {}))
-    if ds.meta.get("split") != spec:
-        log.info("%s: only the split changed; rewriting index.tsv", ds.path)
-        ds = ds.with_split(spec)
-        ds.save_split()
-    else:
-        log.info("%s: reusing cached dataset (same inputs and parameters)", ds.path)
-    return ds

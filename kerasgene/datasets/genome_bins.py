@@ -58,9 +58,9 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from kerasgene._io import to_plain
-from kerasgene.datasets import base
+from kerasgene.datasets import base, storage
 from kerasgene.datasets import splits as _splits
-from kerasgene.datasets.dropped import Dropped, remind
+from kerasgene.datasets.dropped import Dropped
 from kerasgene.errors import ConfigError, InputFileError
 from kerasgene.io.chroms import load_aliases
 from kerasgene.io.tracks import Track, chrom_difference, gaussian_smooth
@@ -291,11 +291,10 @@ def build_genome_bins(config: Mapping | None = None, out_dir: str | os.PathLike 
     if cfg["chrom_aliases"] is not None:
         inputs["chrom_aliases"] = base.resolve_path(cfg["chrom_aliases"], base_dir)
     params = {k: v for k, v in cfg.items() if k != "split"}
-    writer = base.DatasetWriter(out_dir, "chromatin", params, inputs)
     split_spec = dict(cfg["split"])
-    cached = base.reuse_or_none(writer, split_spec, force)
+    writer, cached = storage.writer_or_cached(out_dir, "chromatin", params, inputs, split_spec,
+                                              force)
     if cached is not None:
-        remind(cached)
         return cached
 
     table = load_aliases(inputs.get("chrom_aliases"))
@@ -354,7 +353,7 @@ def _chromosomes(listed: list | None, sig_tracks: list[Track], tgt_tracks: list[
     return chroms
 
 
-def _write_bins(writer: base.DatasetWriter, cfg: Mapping, split_spec: dict, chroms: list[str],
+def _write_bins(writer: storage.DatasetWriter, cfg: Mapping, split_spec: dict, chroms: list[str],
                 sig_tracks: list[Track], tgt_tracks: list[Track], signal_names: list[str],
                 progress: bool) -> GenomeBinsDataset:
     """Bin every chromosome into ``signal`` (padded by window) and ``targets``; commit the

@@ -82,8 +82,8 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from kerasgene.datasets import base
-from kerasgene.datasets.dropped import Dropped, max_outside, remind
+from kerasgene.datasets import base, storage
+from kerasgene.datasets.dropped import Dropped, max_outside
 from kerasgene.datasets.histone_sources import (
     BIGWIG_CELL_KEYS,
     SOURCES,
@@ -285,10 +285,9 @@ def build_histone(config: Mapping | None = None, out_dir: str | os.PathLike | No
             inputs[key] = base.resolve_path(cfg[key], base_dir)
     params = {k: v for k, v in cfg.items() if k != "split"}
     params.update(source=source, log=do_log, kmers=kmer_cfg)
-    writer = base.DatasetWriter(out_dir, "histone", params, inputs)
-    cached = base.reuse_or_none(writer, split_spec, force)
+    writer, cached = storage.writer_or_cached(out_dir, "histone", params, inputs, split_spec,
+                                              force)
     if cached is not None:
-        remind(cached)
         return cached
 
     # genes: coordinates from the GTF (needed by bigWigs and k-mers)
@@ -307,7 +306,7 @@ def build_histone(config: Mapping | None = None, out_dir: str | os.PathLike | No
                                      f"(see the warnings above)")
         for c in cells:
             _finish_labels(c, do_log, cfg["log_base"], cfg["pseudocount"])
-        index, split_meta = base.finish_split(_cell_index(cells, source), split_spec, None,
+        index, split_meta = storage.finish_split(_cell_index(cells, source), split_spec, None,
                                               HistoneDataset._split_defaults())
         with writer:
             kmers = (inputs["fasta"], aliases, kmer_cfg) if kmer_cfg else None
@@ -425,7 +424,7 @@ def _unique_genes(cells: list[dict]) -> tuple[dict[str, int], list]:
     return gene_rows, gene_objs
 
 
-def _write_arrays(writer: base.DatasetWriter, cells: list[dict], cfg: Mapping,
+def _write_arrays(writer: storage.DatasetWriter, cells: list[dict], cfg: Mapping,
                   kmers: tuple | None, progress: bool) -> dict:
     """Write every array (``kmers``: (FASTA, aliases, k-mer options) when k-mers are
     configured); return the meta entries they define."""
@@ -459,7 +458,7 @@ def _write_arrays(writer: base.DatasetWriter, cells: list[dict], cfg: Mapping,
     }
 
 
-def _write_marks(writer: base.DatasetWriter, cells: list[dict], cfg: Mapping,
+def _write_marks(writer: storage.DatasetWriter, cells: list[dict], cfg: Mapping,
                  progress: bool) -> np.ndarray:
     """Write ``marks`` (examples, n_bins, n_marks) chunk by chunk (read from the bigWigs or
     stored); return each cell's per-bin mean and sd of every mark (cells, n_bins, 2 · n_marks)."""

@@ -68,8 +68,8 @@ import numpy as np
 import pandas as pd
 
 from kerasgene._io import check_readable
-from kerasgene.datasets import base
-from kerasgene.datasets.dropped import Dropped, max_outside, remind
+from kerasgene.datasets import base, storage
+from kerasgene.datasets.dropped import Dropped, max_outside
 from kerasgene.datasets.regions import screen_genes
 from kerasgene.dna import one_hot
 from kerasgene.errors import ConfigError, InputFileError, UnknownChromosomeError
@@ -404,10 +404,9 @@ def build_pairs(config: Mapping | None = None, out_dir: str | os.PathLike | None
                "fasta", "gtf", "chrom_aliases") if cfg[k]}
     params = {k: v for k, v in cfg.items() if k != "split"}
     params["class_thresholds"] = thresholds
-    writer = base.DatasetWriter(out_dir, "deeprage", params, inputs)
-    cached = base.reuse_or_none(writer, cfg["split"], force)
+    writer, cached = storage.writer_or_cached(out_dir, "deeprage", params, inputs, cfg["split"],
+                                              force)
     if cached is not None:
-        remind(cached)
         return cached
 
     table = _expression_table(cfg, inputs)
@@ -429,7 +428,7 @@ def build_pairs(config: Mapping | None = None, out_dir: str | os.PathLike | None
         raise InputFileError(f"{inputs['expression']}: no finite log-fold change")
     index = pd.DataFrame({"gene_id": np.asarray(gene_ids)[pg],
                           "condition": np.asarray(used)[pc]})
-    index, split_meta = base.finish_split(index, cfg["split"], None,
+    index, split_meta = storage.finish_split(index, cfg["split"], None,
                                           PairsDataset._split_defaults())
     arrays = {"sequence": seq, "regulators": regs.astype(np.float32), "lfc": lfc,
               "classes": classes, "pair_gene": pg.astype(np.int32),

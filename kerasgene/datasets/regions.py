@@ -90,8 +90,8 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from kerasgene.datasets import base
-from kerasgene.datasets.dropped import Dropped, max_outside, remind
+from kerasgene.datasets import base, storage
+from kerasgene.datasets.dropped import Dropped, max_outside
 from kerasgene.dna import one_hot
 from kerasgene.errors import ConfigError, InputFileError, UnknownChromosomeError
 from kerasgene.io.annotation import Gene, read_gtf
@@ -478,10 +478,9 @@ def build_regions(config: Mapping | None = None, out_dir: str | os.PathLike | No
     fasta = base.resolve_path(cfg["fasta"], base_dir)
     aliases = base.resolve_path(cfg["chrom_aliases"], base_dir)
     params, inputs = _cache_identity(cfg, samples, gtf, fasta, aliases, tss_flank, tts_flank)
-    writer = base.DatasetWriter(out_dir, "isegnet", params, inputs)
-    cached = base.reuse_or_none(writer, cfg["split"], force)
+    writer, cached = storage.writer_or_cached(out_dir, "isegnet", params, inputs, cfg["split"],
+                                              force)
     if cached is not None:
-        remind(cached)
         return cached
 
     genes = read_gtf(gtf, cfg["biotypes"])
@@ -503,7 +502,7 @@ def build_regions(config: Mapping | None = None, out_dir: str | os.PathLike | No
         length = sum(tss_flank) + sum(tts_flank)
         n_tracks = len(tracksets[0].names)
         # split first: an empty set fails before the windows are read
-        index, split_meta = base.finish_split(_example_index(examples, samples), cfg["split"],
+        index, split_meta = storage.finish_split(_example_index(examples, samples), cfg["split"],
                                               None, RegionsDataset._split_defaults())
         meta = {
             "n_examples": len(examples), "n_genes": len(uniq),
@@ -614,7 +613,7 @@ def _example_index(examples: list[tuple[int, Gene, float]], samples: list[dict])
     })
 
 
-def _write_windows(writer: base.DatasetWriter, examples: list[tuple[int, Gene, float]],
+def _write_windows(writer: storage.DatasetWriter, examples: list[tuple[int, Gene, float]],
                    uniq: list[Gene], genome: Genome, tracksets: list[TrackSet],
                    flanks: tuple[tuple[int, int], tuple[int, int]], epi_dtype: np.dtype,
                    chunk: int, progress: bool) -> None:
