@@ -514,19 +514,11 @@ class TrackSet:
 def write_bigwig(path: str | os.PathLike, chrom_sizes: dict[str, int], signal: dict[str, np.ndarray],
                  *, zero_as_missing: bool = True) -> Path:
     """Write per-base signals to a bigWig as runs of equal values
-    (:func:`write_bigwig_entries`).
+    (:func:`~kerasgene.io.track_formats.write_bigwig_entries`: ``path`` and
+    ``chrom_sizes`` as there).
 
-    Parameters
-    ----------
-    path
-        Output file, written to a temporary name and renamed when complete.
-    chrom_sizes
-        Chromosome name → length, in the header's order.
-    signal
-        Chromosome name → per-base float array of that length (missing chromosomes are
-        left empty).
-    zero_as_missing
-        Skip runs of 0 (smaller files; they read back as 0).
+    ``signal`` maps a chromosome to its per-base float array (missing chromosomes are left
+    empty); ``zero_as_missing`` skips runs of 0 (smaller files; they read back as 0).
     """
     entries = {c: value_runs(np.asarray(v, np.float64), zero_as_missing=zero_as_missing)
                for c, v in signal.items() if c in chrom_sizes}
