@@ -368,10 +368,13 @@ def _shuffled_control(config: dict, dataset, tsection: dict, out_dir: Path, seed
 def predict_split(model, dataset, split, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
     """(observed, predicted) over a split, in index order; predictions are the model's
     single output (class probabilities for classifiers)."""
+    from kerasgene.models.inference import predictor
+
+    infer = predictor(model)  # traced once; model.predict's per-call set-up skipped
     ys, preds = [], []
     for batch in dataset.to_tf_dataset(split, batch_size, weights=False):
         x, y = batch[0], batch[1]
-        out = model.predict_on_batch(x)
+        out = infer(x)
         out = next(iter(out.values())) if isinstance(out, dict) else out
         ys.append(np.asarray(y))
         preds.append(np.asarray(out))
