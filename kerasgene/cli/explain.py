@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 
 from kerasgene.cli._common import add_config_arguments, add_run_arguments, run_config
+from kerasgene.explain.modisco import ATTRIBUTIONS, SUMMARIES
 from kerasgene.explain.options import ANALYSES, OPTION_SPECS, ExplainOptions
 
 #: The defaults shown in ``--help``.
@@ -51,7 +52,8 @@ def register(sub) -> None:
 
 def _register_explain(sub) -> None:
     p = sub.add_parser(
-        "explain", help="interpretation of a trained run: IG, motifs, knockouts, saliency",
+        "explain", help="interpretation of a trained run: IG, motifs, TF-MoDISco, knockouts, "
+        "saliency",
         description="The papers' interpretation tables and figures for a trained run, "
         "written to RUN_DIR/explain (kerasgene.explain.run). Every option may also be set "
         "in the run config's explain: section (same names, e.g. max_examples); a flag "
@@ -96,6 +98,16 @@ def _register_explain(sub) -> None:
     _option(g, "--top-k", type=int, help="Fisher test on the top-k genes")
     _option(g, "--max-conditions", type=int,
             help="conditions per gene for DeepRAGE knockouts (sampled with --seed)")
+    g = p.add_argument_group("TF-MoDISco (--analyses modisco)")
+    _option(g, "--modisco-attribution", choices=list(ATTRIBUTIONS),
+            help="hypothetical contributions: mean-normalised gradients (saliency) or IG "
+            "multipliers from the uniform sequence (ig, --n-steps)")
+    _option(g, "--modisco-summary", choices=list(SUMMARIES),
+            help="DeepRAGE: a gene's predictions over all conditions as their spread "
+            "(half the variance) or mean")
+    _option(g, "--modisco-split", help="examples to discover motifs in, one per gene")
+    _option(g, "--modisco-max-examples", type=int, help="at most this many sequences")
+    _option(g, "--modisco-max-seqlets", type=int, help="seqlets per metacluster")
     p.set_defaults(func=cmd_explain)
 
 

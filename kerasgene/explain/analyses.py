@@ -12,6 +12,8 @@ its tables and figures into ``out`` and returns a JSON-able summary:
 - :func:`explain_filters` (``motifs``): first-layer filter PWMs matched to JASPAR;
 - :func:`explain_knockout` (``knockout``): DeepRAGE filter knockouts of regulators'
   targets;
+- :func:`explain_modisco` (``modisco``): TF-MoDISco patterns of the hypothetical
+  contributions matched to JASPAR, their logos and an HTML report;
 - :func:`explain_saliency` (``saliency``): mean signed gradient heatmaps per cell type.
 
 The files each writes are listed in :mod:`kerasgene.explain.run`.
@@ -446,6 +448,93 @@ class _Take:
 
     def __getitem__(self, sl):
         return np.asarray(self.base[self.rows[sl]])
+
+
+# --------------------------------------------------------------------------------------
+# TF-MoDISco (any model with a sequence input)
+# --------------------------------------------------------------------------------------
+
+
+def modisco_inputs(model, dataset, options: ExplainOptions, rng):
+    """``(inputs, conditions, gene ids)`` for :func:`kerasgene.explain.modisco.discover_motifs`.
+
+    A pair dataset (a ``regulators`` array: DeepRAGE) gives every gene's sequence once
+    (pairs are split at random, so every gene is in every split) with every condition;
+    any other the examples of ``options.modisco_split``, one per gene. At most
+    ``options.modisco_max_examples`` sequences, sampled with ``rng``.
+    """
+    regs = dataset.arrays.get("regulators")
+    if regs is not None:
+        seqs = _gene_sequences(dataset)
+        idx = _sample(np.arange(len(seqs)), options.modisco_max_examples, rng)
+        ids = np.asarray(dataset.gene_ids, dtype=str)[idx]
+        return {"sequence": np.asarray(seqs[idx])}, {"regulators": np.asarray(regs)}, ids
+    idx = dataset.split_indices(options.modisco_split)
+    if "gene_id" in dataset.index.columns:  # one example per gene (iSEGnet: per biosample)
+        genes = dataset.index["gene_id"].to_numpy()[idx]
+        idx = idx[np.unique(genes, return_index=True)[1]]
+    idx = _sample(np.sort(idx), options.modisco_max_examples, rng)
+    if not len(idx):
+        raise ConfigError(f"split {options.modisco_split!r} has no examples")
+    ids = (dataset.index["gene_id"].astype(str).to_numpy()[idx]
+           if "gene_id" in dataset.index.columns else idx.astype(str))
+    return model_inputs(model, dataset.gather(idx)), None, ids
+
+
+def explain_modisco(model, dataset, out: Path, options: ExplainOptions, rng,
+                    system: str = "isegnet", filter_rows: list[dict] | None = None) -> dict:
+    """TF-MoDISco patterns matched to JASPAR: ``modisco_patterns.tsv``, ``.meme``,
+    ``modisco_results.h5`` (modisco's format), ``modisco_logos/``,
+    ``modisco_report.html``; with ``options.truth`` the planted motifs found by the
+    patterns and by the filters (``filter_rows``) in ``motif_recovery.tsv``."""
+    from kerasgene.explain import modisco as MD
+    from kerasgene.explain import motifs as M
+    from kerasgene.explain.report_html import write_modisco_report
+
+    inputs, conditions, _ = modisco_inputs(model, dataset, options, rng)
+    tax = options.tax_group or systems.get(system).jaspar_tax_group
+    motifs = M.jaspar_motifs(options.jaspar_release, tax)
+    found = MD.discover_motifs(
+        model, inputs, conditions=conditions, motifs=motifs,
+        method=options.modisco_attribution, summary=options.modisco_summary,
+        n_steps=options.n_steps, batch_size=options.batch_size,
+        max_seqlets=options.modisco_max_seqlets)
+    import pandas as pd
+
+    write_tsv(out / "modisco_patterns.tsv", pd.DataFrame(found.rows, columns=MD.PATTERN_COLUMNS))
+    M.write_meme(out / "modisco_patterns.meme",
+                 {p.name: p.ppm[slice(*p.trim())] for p in found.patterns},
+                 nsites={p.name: p.n_seqlets for p in found.patterns})
+    MD.save_modisco_h5(out / "modisco_results.h5", found.raw)
+    summary = {"n_sequences": len(found.contributions), "attribution": options.modisco_attribution,
+               "summary": options.modisco_summary if conditions else None,
+               "n_patterns": len(found.patterns), "seconds": found.seconds,
+               "jaspar": f"{options.jaspar_release} {tax}",
+               "patterns": {r["pattern"]: f"{r['target_id']} {r['target_name']} "
+                            f"q={r['q_value']:.2g} ({r['n_seqlets']} seqlets)"
+                            for r in found.rows},
+               "n_matched": sum(bool(r["target_id"]) and r["q_value"] <= options.q_threshold
+                                for r in found.rows)}
+    recovery = None
+    if options.truth:
+        sources = {"modisco": found.rows, **({"filters": filter_rows} if filter_rows else {})}
+        planted = MD.planted_motifs(truth_section(options.truth, systems.get(system).truth_key
+                                                  or system))
+        recovery = MD.planted_recovery(sources, planted, q_threshold=options.q_threshold)
+        write_tsv(out / "motif_recovery.tsv", recovery)
+        summary["planted"] = {s: sorted(m["name"] for m in recovery if m[s]) for s in sources}
+        summary["planted"]["union"] = sorted(m["name"] for m in recovery if m["recovered"])
+        summary["n_planted"] = len(planted)
+    settings = {"run system": system, "attribution": options.modisco_attribution,
+                "sequences": summary["n_sequences"], "JASPAR": summary["jaspar"],
+                "seconds": ", ".join(f"{k} {v:g}" for k, v in found.seconds.items())}
+    if conditions:
+        settings["conditions summarised by"] = (f"{options.modisco_summary} over "
+                                                f"{len(conditions['regulators'])} conditions")
+    write_modisco_report(out, found.patterns, found.rows, motifs,
+                         title=f"TF-MoDISco patterns: {system}", settings=settings,
+                         q_threshold=options.q_threshold, recovery=recovery)
+    return summary
 
 
 # --------------------------------------------------------------------------------------

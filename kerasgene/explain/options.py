@@ -7,7 +7,8 @@ names, checked by :func:`explain_options`: an unknown key or a wrong type is a o
 flags (``--max-examples`` for ``max_examples``)::
 
     explain:
-      analyses: [ig]            # subset of ig, motifs, knockout, saliency, differential
+      analyses: [ig]            # subset of ig, motifs, knockout, saliency, differential,
+                                # modisco
       split: test
       max_examples: 50
       n_steps: auto             # or an integer >= 2
@@ -25,9 +26,10 @@ from kerasgene import systems
 from kerasgene.config import Spec, check_keys, check_value
 from kerasgene.errors import ConfigError
 from kerasgene.explain.ig import METHODS
+from kerasgene.explain.modisco import ATTRIBUTIONS, SUMMARIES
 
 #: What ``kerasgene explain`` can run.
-ANALYSES = ("ig", "motifs", "knockout", "saliency", "differential")
+ANALYSES = ("ig", "motifs", "knockout", "saliency", "differential", "modisco")
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,16 @@ class ExplainOptions:
     filters : filter indices to knock out with ``targets``
     top_k : genes ranked by |Δ| in the knockout's Fisher test
     max_conditions : conditions per gene in DeepRAGE knockouts (sampled with ``seed``)
+    modisco_attribution : ``saliency`` (mean-normalised gradients) or ``ig`` (IG
+        multipliers from the uniform sequence, ``n_steps``); see
+        :mod:`kerasgene.explain.modisco`
+    modisco_summary : pair models (DeepRAGE): the gene's prediction over every condition
+        summarised as ``spread`` (½ variance) or ``mean``
+    modisco_split : the examples TF-MoDISco reads (one per gene; pair datasets: every
+        gene); motif discovery summarises what the model learned, so ``all`` by default
+    modisco_max_examples : at most this many sequences (sampled with ``seed``)
+    modisco_max_seqlets : seqlets per metacluster (modisco's default 20,000 takes
+        minutes per thousand on a few cores)
     """
 
     analyses: tuple[str, ...] | None = None
@@ -90,6 +102,11 @@ class ExplainOptions:
     filters: tuple[int, ...] | None = None
     top_k: int = 5
     max_conditions: int = 8
+    modisco_attribution: str = "saliency"
+    modisco_summary: str = "spread"
+    modisco_split: str = "all"
+    modisco_max_examples: int = 5000
+    modisco_max_seqlets: int = 2000
 
 
 def _is_int(v: Any, low: int) -> bool:
@@ -120,6 +137,9 @@ OPTION_SPECS = {
     "logos": Spec("int", min=0), "truth": Spec("path", null=True),
     "targets": Spec("path", null=True), "target_motif": Spec("str", null=True),
     "filters": Spec("any"), "top_k": Spec("int", min=1), "max_conditions": Spec("int", min=1),
+    "modisco_attribution": Spec("choice", choices=ATTRIBUTIONS),
+    "modisco_summary": Spec("choice", choices=SUMMARIES), "modisco_split": Spec("str"),
+    "modisco_max_examples": Spec("int", min=1), "modisco_max_seqlets": Spec("int", min=100),
 }
 #: Options of more than one type: (check, what is expected).
 _SPECIAL: dict[str, tuple[Callable[[Any], bool], str]] = {

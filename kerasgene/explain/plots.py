@@ -271,6 +271,52 @@ def plot_filter_match(
     return _save(fig, path)
 
 
+def _contribution_logo(ax, cwm: np.ndarray, title: str) -> None:
+    """Signed logo of a contribution weight matrix (letters above or below zero)."""
+    import logomaker
+    import pandas as pd
+
+    logomaker.Logo(pd.DataFrame(np.asarray(cwm, np.float64), columns=list("ACGT")), ax=ax,
+                   color_scheme="classic", show_spines=False)
+    ax.axhline(0, color="0.5", lw=0.5)
+    ax.set_ylabel("contribution", fontsize=8)
+    ax.set_xticks(range(len(cwm)))
+    ax.set_xticklabels([str(i + 1) for i in range(len(cwm))], fontsize=6)
+    ax.set_title(title, fontsize=9, loc="left")
+
+
+def plot_pattern(
+    cwm: np.ndarray,
+    ppm: np.ndarray,
+    match_pwm: np.ndarray | None,
+    path,
+    *,
+    name: str,
+    n_seqlets: int,
+    match: str = "",
+    q_value: float | None = None,
+    strand: str = "+",
+) -> Path:
+    """A TF-MoDISco pattern: its contribution weight matrix (signed logo), its PPM
+    (bits) and the logo of its best JASPAR match (reverse-complemented when Tomtom
+    matched the reverse strand), all trimmed alike by the caller."""
+    rows = 3 if match_pwm is not None else 2
+    fig = _figure(max(4.0, 0.35 * max(len(cwm), len(match_pwm) if match_pwm is not None
+                                      else 0) + 1.5), 1.8 * rows)
+    axes = fig.subplots(rows, 1, squeeze=False)[:, 0]
+    _contribution_logo(axes[0], cwm, f"{name}: contribution weights, {n_seqlets} seqlets")
+    _logo(axes[1], ppm, f"{name}: base frequencies")
+    if match_pwm is not None:
+        from kerasgene.explain.motifs import reverse_complement_pwm
+
+        mp = reverse_complement_pwm(match_pwm) if strand == "-" else np.asarray(match_pwm)
+        rc = " (reverse complement)" if strand == "-" else ""
+        q = f"; Tomtom q = {q_value:.2g}" if q_value is not None else ""
+        _logo(axes[2], mp, f"JASPAR {match}{rc}{q}")
+    axes[-1].set_xlabel("Position in pattern (bp)", fontsize=8)
+    return _save(fig, path)
+
+
 def plot_knockout(
     abs_delta: np.ndarray,
     is_target: np.ndarray,

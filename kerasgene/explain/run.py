@@ -20,6 +20,11 @@ into ``RUN_DIR/explain/`` (or ``out``), per system:
   match, p, E, q), ``filters.meme``, ``logos/filter<k>.png``; with ``truth`` (a
   ``truth.json``) or ``targets`` (a file of gene ids): ``knockout.tsv`` (rank-sum and top-k
   Fisher per regulator), ``knockout_<name>.png`` and ``knockout_<name>_genes.tsv``.
+- **any model with a sequence input** (``modisco``): ``modisco_patterns.tsv`` (pattern,
+  metacluster, seqlets, best JASPAR match, p, q), ``modisco_patterns.meme``,
+  ``modisco_results.h5`` (modisco's own format), ``modisco_logos/<pattern>.png`` and
+  ``modisco_report.html`` (open it in a browser); with ``truth``, ``motif_recovery.tsv``
+  (the planted motifs found by the patterns, by the filters and by either).
 - **histone / deepchrome / chromatin** (``saliency``): ``saliency_<group>_<part>.png``
   heatmaps (marks × bins, k-mers × bins) of the mean signed gradient per cell type.
 - ``explain.json``: the summary :func:`explain_run` returns (system, run, analyses, the
@@ -54,12 +59,12 @@ def explain_dir(run: str | Path, out: str | Path | None = None) -> Path:
 
 
 def runnable_analyses(analyses: tuple[str, ...], model, explicit: bool) -> tuple[str, ...]:
-    """``analyses`` without the filter analyses (``motifs``, ``knockout``) when the model
-    reads no DNA (a run trained with ``training.inputs: {sequence: false}``): skipped
+    """``analyses`` without the sequence analyses (``motifs``, ``knockout``,
+    ``modisco``) when the model reads no DNA (a run trained with ``training.inputs: {sequence: false}``): skipped
     with a warning when they were the system's default, an error when asked for."""
     from kerasgene.explain.attribution import input_names
 
-    needs = [a for a in analyses if a in ("motifs", "knockout")]
+    needs = [a for a in analyses if a in ("motifs", "knockout", "modisco")]
     if not needs or "sequence" in input_names(model):
         return analyses
     if explicit:
@@ -86,7 +91,7 @@ def explain_run(run: str | Path, config: Mapping, options: ExplainOptions | None
     -------
     The summary also written to ``explain.json``: ``system``, ``run``, ``analyses``,
     ``settings`` and one entry per analysis run (``ig``, ``motifs``, ``knockout``,
-    ``saliency``).
+    ``modisco``, ``saliency``).
 
     Raises
     ------
@@ -112,11 +117,15 @@ def explain_run(run: str | Path, config: Mapping, options: ExplainOptions | None
     rng = np.random.default_rng(options.seed)
     if "ig" in analyses or "differential" in analyses:
         summary["ig"] = A.explain_isegnet_ig(model, dataset, out, options, rng, compare=compare)
+    filter_rows = None
     if "motifs" in analyses:
         summary["motifs"] = A.explain_filters(model, dataset, out, options, system.name)
-        summary["motifs"].pop("_rows", None)
+        filter_rows = summary["motifs"].pop("_rows", None)
     if "knockout" in analyses:
         summary["knockout"] = A.explain_knockout(model, dataset, out, options, rng)
+    if "modisco" in analyses:
+        summary["modisco"] = A.explain_modisco(model, dataset, out, options, rng, system.name,
+                                               filter_rows=filter_rows)
     if "saliency" in analyses:
         summary["saliency"] = A.explain_saliency(model, dataset, out, options, rng)
     write_json(out / "explain.json", summary)
@@ -125,7 +134,8 @@ def explain_run(run: str | Path, config: Mapping, options: ExplainOptions | None
 
 def summary_lines(summary: Mapping) -> list[str]:
     """The findings of an :func:`explain_run` summary, one line each (IG completeness and
-    planted-position AUROCs, JASPAR matches, knockout tests)."""
+    planted-position AUROCs, JASPAR matches, TF-MoDISco patterns and the planted motifs
+    found, knockout tests)."""
     lines = []
     ig = summary.get("ig")
     if ig:
@@ -138,6 +148,15 @@ def summary_lines(summary: Mapping) -> list[str]:
     if mo:
         lines.append(f"filters: {mo['n_matched']} of {mo['n_filters']} match JASPAR at "
                      f"q <= {mo['q_threshold']}")
+    md = summary.get("modisco")
+    if md:
+        lines.append(f"TF-MoDISco: {md['n_patterns']} patterns from {md['n_sequences']} "
+                     f"sequences, {md['n_matched']} match JASPAR at q <= "
+                     f"{summary['settings']['q_threshold']} ("
+                     + ", ".join(f"{k} {v:g} s" for k, v in md["seconds"].items()) + ")")
+        for source, names in md.get("planted", {}).items():
+            lines.append(f"planted motifs found by {source}: {len(names)} of "
+                         f"{md['n_planted']} ({', '.join(names)})")
     ko = summary.get("knockout")
     if ko:
         for r in ko.get("rows", []):

@@ -1,0 +1,184 @@
+"""Tests of kerasgene.explain.modisco (hypothetical contributions, pair models summarised
+over conditions, TF-MoDISco, Tomtom, the planted truth), the HTML report and
+``kerasgene explain --analyses modisco`` on small synthetic inputs.
+
+tfmodisco-lite compiles its numba kernels the first time on a machine (~2 minutes, then
+cached on disk); the tests that run TF-MoDISco use small inputs and 2 Leiden runs.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+keras = pytest.importorskip("keras")
+pytest.importorskip("modiscolite")
+pytest.importorskip("memelite")
+pytest.importorskip("pyjaspar")
+
+from kerasgene.errors import ConfigError  # noqa: E402
+from kerasgene.explain import modisco as MD  # noqa: E402
+from kerasgene.explain import motifs as M  # noqa: E402
+from kerasgene.explain.options import ExplainOptions, explain_options  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def fungi():
+    return M.jaspar_motifs("JASPAR2026", "fungi")
+
+
+def _linear_model(L: int, w: np.ndarray):
+    """F(sequence, epigenome) = Σ w · sequence + Σ epigenome: every gradient is known."""
+    s = keras.Input((L, 4), name="sequence")
+    e = keras.Input((L, 2), name="epigenome")
+    d = keras.layers.Dense(1, use_bias=False, name="w")
+    y = keras.layers.Add(name="expression")([d(keras.layers.Flatten()(s)),
+                                            keras.ops.sum(e, axis=(1, 2))[:, None]])
+    model = keras.Model({"sequence": s, "epigenome": e}, y)
+    d.set_weights([w.reshape(-1, 1).astype(np.float32)])
+    return model
+
+
+@pytest.mark.parametrize("method", ["saliency", "ig"])
+def test_hypothetical_contributions_of_a_linear_model(method):
+    """Saliency and the IG multipliers of a linear model are its weights, mean-normalised
+    per position; the other input is held at its value."""
+    rng = np.random.default_rng(0)
+    L = 12
+    w = rng.normal(size=(L, 4))
+    x = np.eye(4, dtype=np.uint8)[rng.integers(0, 4, (5, L))]
+    x[0, 3] = 0  # an N base
+    inputs = {"sequence": x, "epigenome": rng.random((5, L, 2)).astype(np.float32)}
+    hyp = MD.hypothetical_contributions(_linear_model(L, w), inputs, method=method, n_steps=4)
+    assert hyp.shape == (5, L, 4)
+    expected = np.broadcast_to(w - w.mean(axis=1, keepdims=True), hyp.shape)
+    np.testing.assert_allclose(hyp, expected, atol=1e-5)
+    with pytest.raises(ConfigError, match="modisco attribution"):
+        MD.hypothetical_contributions(_linear_model(L, w), inputs, method="shap")
+
+
+@pytest.mark.parametrize("name", ["deeprage_tensor", "deeprage_rnn"])
+def test_condition_model_summarises_the_predictions_over_conditions(name):
+    """DeepRAGE-TP goes through the factorised block outputs, the RNN through every
+    pair; both give ½ variance (spread) and mean of the model's own predictions."""
+    from kerasgene.models import build
+
+    keras.utils.set_random_seed(0)
+    kw = dict(pool_size=8, rnn_units=4) if name == "deeprage_rnn" else {}
+    model = build(name, seq_len=40, filters=4, filter_length=5, n_regulators=3, units=8,
+                  regulator_units=4, **kw)
+    rng = np.random.default_rng(0)
+    seq = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (3, 40))]
+    regs = rng.choice([-1.0, 0.0, 1.0], (6, 3)).astype(np.float32)
+    pred = model.predict({"sequence": np.repeat(seq, 6, axis=0),
+                          "regulators": np.tile(regs, (3, 1))}, verbose=0)
+    pred = np.asarray(pred["expression"] if isinstance(pred, dict) else pred).reshape(3, 6)
+    spread = MD.condition_model(model, {"regulators": regs})
+    np.testing.assert_allclose(spread.predict(seq, verbose=0)[:, 0], 0.5 * pred.var(axis=1),
+                               rtol=1e-4, atol=1e-7)
+    mean = MD.condition_model(model, {"regulators": regs}, summary="mean")
+    np.testing.assert_allclose(mean.predict(seq, verbose=0)[:, 0], pred.mean(axis=1),
+                               rtol=1e-4, atol=1e-6)
+    hyp = MD.hypothetical_contributions(spread, {"sequence": seq})
+    assert hyp.shape == seq.shape and np.abs(hyp.sum(axis=2)).max() < 1e-6
+    with pytest.raises(ConfigError, match="modisco summary"):
+        MD.condition_model(model, {"regulators": regs}, summary="max")
+
+
+def _planted(fungi, rng, n=400, L=100):
+    """One-hot sequences with GCN4 (MA0303) sites in 80 % of them and hypothetical
+    contributions that credit the site's PWM (plus noise)."""
+    pwm = next(m for m in fungi if m.matrix_id.startswith("MA0303")).probabilities()
+    x = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (n, L))]
+    hyp = rng.normal(0, 0.05, (n, L, 4))
+    for i in range(n):
+        if rng.random() < 0.8:
+            s = int(rng.integers(0, L - len(pwm)))
+            x[i, s:s + len(pwm)] = np.eye(4)[pwm.argmax(axis=1)]
+            hyp[i, s:s + len(pwm)] += pwm
+    return x, MD.mean_normalise(hyp)
+
+
+def test_modisco_finds_a_planted_motif_and_the_report_shows_it(fungi, tmp_path):
+    from kerasgene.explain.report_html import write_modisco_report
+
+    x, hyp = _planted(fungi, np.random.default_rng(0))
+    patterns, raw = MD.run_modisco(x, hyp, max_seqlets=500, n_leiden_runs=2)
+    assert patterns and patterns[0].metacluster == "positive"
+    p = patterns[0]
+    assert p.ppm.shape == p.cwm.shape and p.n_seqlets >= 20
+    rows = MD.match_patterns(patterns, fungi)
+    assert list(rows[0]) == list(MD.PATTERN_COLUMNS)
+    assert rows[0]["target_id"].startswith("MA0303") and rows[0]["q_value"] <= 0.1
+    planted = [{"name": "GCN4", "ids": ["MA0303.3"]}, {"name": "MIG1", "ids": ["MA0337.2"]}]
+    filters = [{"query": "filter3", "rank": 1, "target_id": "MA0337.1", "q_value": 0.05}]
+    rec = MD.planted_recovery({"modisco": rows, "filters": filters}, planted)
+    assert [(r["name"], r["modisco"], r["filters"], r["recovered"]) for r in rec] == [
+        ("GCN4", p.name, "", True), ("MIG1", "", "filter3", True)]
+    page = write_modisco_report(tmp_path, patterns, rows, fungi, title="t",
+                                settings={"attribution": "saliency"}, q_threshold=0.1,
+                                recovery=rec).read_text()
+    assert page.startswith("<!DOCTYPE html>") and "GCN4" in page
+    assert f'src="modisco_logos/{p.name}.png"' in page
+    assert (tmp_path / "modisco_logos" / f"{p.name}.png").stat().st_size > 0
+    MD.save_modisco_h5(tmp_path / "r.h5", raw)
+    import h5py
+
+    with h5py.File(tmp_path / "r.h5") as f:
+        assert "pattern_0" in f["pos_patterns"]
+
+
+def test_planted_motifs_of_both_truth_sections():
+    section = {"regulators": [{"tf": "MSN4", "jaspar_id": "MA0342.1", "called_with": "MA0341.1"},
+                              {"tf": "MIG1", "jaspar_id": "MA0337.2"}],
+               "motifs": [{"name": "REST", "jaspar_id": "MA0138.3"}]}
+    assert MD.planted_motifs(section) == [{"name": "MSN4", "ids": ["MA0342.1", "MA0341.1"]},
+                                          {"name": "MIG1", "ids": ["MA0337.2"]},
+                                          {"name": "REST", "ids": ["MA0138.3"]}]
+
+
+def test_modisco_options():
+    assert ExplainOptions().modisco_attribution == "saliency"
+    got = explain_options({"analyses": ["modisco"], "modisco_summary": "mean"},
+                          {"modisco_max_seqlets": 500})
+    assert got.analyses == ("modisco",) and got.modisco_summary == "mean"
+    with pytest.raises(ConfigError, match=r"^explain.modisco_attribution: expected one of "
+                                          r"saliency, ig, got 'shap'"):
+        explain_options({"modisco_attribution": "shap"})
+
+
+def test_explain_modisco_on_a_pair_dataset(tmp_path, fungi):
+    """The analysis on a tiny untrained DeepRAGE model: every file is written even when
+    modisco finds no pattern, and the truth table names filters and patterns."""
+    from test_explain_commands import FakeDataset
+
+    from kerasgene.explain import analyses as C
+    from kerasgene.models import build
+
+    keras.utils.set_random_seed(0)
+    model = build("deeprage_tensor", seq_len=60, filters=4, filter_length=5, units=8,
+                  regulator_units=4, n_regulators=3)
+    rng = np.random.default_rng(0)
+    seq = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (20, 60))]
+    regs = rng.choice([-1.0, 0.0, 1.0], (5, 3)).astype(np.float32)
+    genes = [f"Y{i:03d}" for i in range(20)]
+    ds = FakeDataset({"sequence": seq, "regulators": regs}, pd.DataFrame({"gene_id": genes}),
+                     {}, {}, gene_ids=genes)
+    truth = {"tasks": {"deeprage": {"regulators": [{"tf": "MIG1", "jaspar_id": "MA0337.2"}]}}}
+    (tmp_path / "truth.json").write_text(json.dumps(truth))
+    opts = ExplainOptions(tax_group="fungi", truth=str(tmp_path / "truth.json"),
+                          modisco_max_examples=16)
+    filters = [{"query": "filter0", "rank": 1, "target_id": "MA0337.2", "q_value": 0.01}]
+    s = C.explain_modisco(model, ds, tmp_path, opts, np.random.default_rng(0), "deeprage",
+                          filter_rows=filters)
+    assert s["n_sequences"] == 16 and s["summary"] == "spread"
+    assert s["planted"] == {"modisco": [], "filters": ["MIG1"], "union": ["MIG1"]}
+    assert set(s["seconds"]) == {"attribution", "modisco", "tomtom"}
+    tab = pd.read_csv(tmp_path / "modisco_patterns.tsv", sep="\t")
+    assert list(tab.columns) == list(MD.PATTERN_COLUMNS) and len(tab) == s["n_patterns"]
+    for name in ("modisco_patterns.meme", "modisco_results.h5", "modisco_report.html",
+                 "motif_recovery.tsv"):
+        assert (tmp_path / name).exists()
