@@ -8,7 +8,7 @@ value of ``null`` takes the paper's recipe for the model, kept with its system i
     batch_size: null        # 100 in iSEGnet and DeepRAGE
     optimizer: null         # adam | sgd | rmsprop
     learning_rate: null
-    loss: null              # mse | masked_mse | rmse | crossentropy
+    loss: null              # mse | masked_mse | rmse | crossentropy | hinge
     monitor: null           # val_r2 | val_loss | val_accuracy
     patience: 10            # early stopping, best weights restored
     reduce_lr_patience: 5   # ReduceLROnPlateau ×0.5
@@ -50,6 +50,7 @@ import tensorflow as tf
 from kerasgene import systems
 from kerasgene.config import Spec
 from kerasgene.errors import ConfigError
+from kerasgene.models.blocks import SCORE_OUTPUT
 from kerasgene.models.losses import masked_mse, rmse
 
 log = logging.getLogger(__name__)
@@ -86,8 +87,10 @@ def get_strategy(name: str = "default") -> tf.distribute.Strategy:
 # ----------------------------------------------------------------------------- losses
 LOSSES: dict[str, Callable | str] = {
     "mse": "mse", "masked_mse": masked_mse, "rmse": rmse,
-    "crossentropy": "sparse_categorical_crossentropy",
+    "crossentropy": "sparse_categorical_crossentropy", "hinge": "hinge",
 }
+#: Losses of a classifier; every other loss is a regression loss.
+CLASS_LOSSES = ("crossentropy", "hinge")
 
 OPTIMIZERS = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,
               "rmsprop": keras.optimizers.RMSprop}
@@ -110,8 +113,15 @@ TRAINING_SPECS = {
 
 
 def is_classifier(model: keras.Model) -> bool:
-    """True when the model's (first) output is named ``class_probabilities``."""
-    return model.output_names[0] == "class_probabilities"
+    """True when the model's (first) output is named ``class_probabilities`` or is a
+    binary score (:func:`is_score_classifier`)."""
+    return model.output_names[0] in ("class_probabilities", SCORE_OUTPUT)
+
+
+def is_score_classifier(model: keras.Model) -> bool:
+    """True when the model's (first) output is one binary score named ``class_score``
+    (:func:`kerasgene.models.blocks.score_head`; class 1 ⇔ score > 0)."""
+    return model.output_names[0] == SCORE_OUTPUT
 
 
 def resolve_training(section: dict | None, model_name: str, classification: bool) -> dict:
@@ -127,11 +137,12 @@ def resolve_training(section: dict | None, model_name: str, classification: bool
 
     check_section(section, TRAINING_SPECS, "training")
     cfg = with_defaults(section, TRAINING_DEFAULTS, "training")
-    recipe = {"loss": "crossentropy" if classification else "mse",
-              "monitor": "val_accuracy" if classification else "val_r2",
-              **systems.model_entry(model_name).recipe}
-    if classification and recipe["loss"] != "crossentropy":
-        recipe["loss"] = "crossentropy"
+    entry = systems.model_entry(model_name)
+    if classification:
+        recipe = {**entry.recipe, "loss": "crossentropy", "monitor": "val_accuracy",
+                  **entry.class_recipe}
+    else:
+        recipe = {"loss": "mse", "monitor": "val_r2", **entry.recipe}
     metric = "accuracy" if classification else "r2"
     if cfg["monitor"] is not None and cfg["monitor"].removeprefix("val_") not in (metric, "loss"):
         raise ConfigError(f"training.monitor: {cfg['monitor']!r} is not reported by a "
@@ -142,6 +153,11 @@ def resolve_training(section: dict | None, model_name: str, classification: bool
             cfg[key] = value
     if cfg["loss"] not in LOSSES:
         raise ConfigError(f"training.loss: expected one of {sorted(LOSSES)}, got {cfg['loss']!r}")
+    if (cfg["loss"] in CLASS_LOSSES) != classification:
+        kind, losses = (("classification", CLASS_LOSSES) if classification else
+                        ("regression", tuple(k for k in LOSSES if k not in CLASS_LOSSES)))
+        raise ConfigError(f"training.loss: {cfg['loss']!r} does not train a {kind} model; "
+                          f"expected one of {', '.join(losses)}")
     if cfg["optimizer"] not in OPTIMIZERS:
         raise ConfigError(f"training.optimizer: expected one of {sorted(OPTIMIZERS)}, got {cfg['optimizer']!r}")
     return cfg
@@ -234,14 +250,48 @@ def has_dropout_and_batch_norm(model: keras.Model) -> bool:
             and any(issubclass(k, keras.layers.BatchNormalization) for k in kinds))
 
 
-def compile_model(model: keras.Model, cfg: dict) -> keras.Model:
-    """Compile with the resolved training settings; metrics R²/Pearson or accuracy."""
+def model_loss(model: keras.Model, loss: str) -> Callable | str:
+    """The Keras loss of ``loss`` (a :data:`LOSSES` name) for ``model``'s head.
+
+    A binary score head (:func:`is_score_classifier`) takes ``hinge`` (Keras' hinge: labels
+    {0, 1} are read as −1 / +1, loss = mean(max(0, 1 − t · score))) or ``crossentropy``
+    (binary cross-entropy of the score as a logit); a class-probability head takes
+    ``crossentropy`` (sparse categorical).
+
+    Raises
+    ------
+    ConfigError
+        ``hinge`` for a head that outputs probabilities.
+    """
+    if is_score_classifier(model) and loss == "crossentropy":
+        return keras.losses.BinaryCrossentropy(from_logits=True)
+    if loss == "hinge" and not is_score_classifier(model):
+        raise ConfigError(f"training.loss: 'hinge' needs a binary score output "
+                          f"('{SCORE_OUTPUT}'); {model.name} outputs {model.output_names[0]!r} "
+                          "(use crossentropy)")
+    return LOSSES[loss]
+
+
+def model_metrics(model: keras.Model) -> list[keras.metrics.Metric]:
+    """Metrics compiled into ``model``: R² (regression; Pearson r comes from
+    :func:`kerasgene.metrics.regression_metrics`, per split), accuracy (classifiers) and,
+    for a binary score, AUPRC and AUROC (named ``auprc``, ``auroc``; Keras' binned
+    estimates on the sigmoid of the score — the run's metrics.json has the exact ones)."""
+    if is_score_classifier(model):
+        return [keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0),
+                keras.metrics.AUC(curve="PR", from_logits=True, name="auprc"),
+                keras.metrics.AUC(curve="ROC", from_logits=True, name="auroc")]
     if is_classifier(model):
-        metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-    else:
-        metrics = [keras.metrics.R2Score(name="r2")]  # Pearson r: regression_metrics, per split
+        return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+    return [keras.metrics.R2Score(name="r2")]
+
+
+def compile_model(model: keras.Model, cfg: dict) -> keras.Model:
+    """Compile with the resolved training settings (:func:`model_loss`,
+    :func:`model_metrics`)."""
+    loss = model_loss(model, cfg["loss"])
     optimizer = OPTIMIZERS[cfg["optimizer"]](learning_rate=cfg["learning_rate"])
-    model.compile(optimizer=optimizer, loss=LOSSES[cfg["loss"]], metrics=metrics)
+    model.compile(optimizer=optimizer, loss=loss, metrics=model_metrics(model))
     return model
 
 

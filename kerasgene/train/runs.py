@@ -69,7 +69,7 @@ from kerasgene._io import (
 from kerasgene.config import Spec
 from kerasgene.datasets.dropped import FILENAME as DROPPED_FILE
 from kerasgene.errors import ConfigError, InputFileError
-from kerasgene.metrics import evaluate_predictions
+from kerasgene.metrics import evaluate_predictions, predicted_classes
 from kerasgene.train.baselines import BASELINES
 from kerasgene.train.preprocessing import preprocessing_constants
 from kerasgene.train.records import (
@@ -416,7 +416,10 @@ def train(config: dict, *, force_prepare: bool = False, dataset=None) -> Path:
         recipes.set_seed(seed)
         with strategy.scope():
             model = build_model(config, dataset)
-        constants = preprocessing_constants(dataset)  # fails now, not after training
+        # fail now, not after training: the recipe against the model's head, the constants
+        recipes.model_loss(model, recipes.resolve_training(
+            tsection, config["model"]["name"], is_classification(dataset))["loss"])
+        constants = preprocessing_constants(dataset)
         _begin_run(out)
         try:
             _train_run(config, dataset, model, strategy, tsection, extra, out, seed, constants)
@@ -515,7 +518,9 @@ def evaluate_model(model, dataset, out: Path) -> dict:
                 table = pd.DataFrame({"example": idx})
             table["observed"] = y
             if classification:
-                table["predicted"] = pred.argmax(axis=1)
+                table["predicted"] = predicted_classes(pred)
+                if pred.ndim == 1:  # a binary score: keep it for thresholds of one's own
+                    table["score"] = pred
             else:
                 table["predicted"] = pred
             table.to_csv(out / "predictions.tsv", sep="\t", index=False)
