@@ -72,7 +72,12 @@ def test_hinge_reads_labels_zero_one_as_minus_one_plus_one():
 def test_recipes_match_the_loss_to_the_head():
     cfg = recipes.resolve_training(None, "chromatin_cnn", classification=True)
     assert (cfg["loss"], cfg["optimizer"], cfg["batch_size"]) == ("hinge", "adam", 128)
-    assert recipes.resolve_training(None, "chromatin_cnn", False)["loss"] == "masked_mse"
+    assert cfg["class_weight"] == "balanced"
+    regression = recipes.resolve_training(None, "chromatin_cnn", False)
+    assert (regression["loss"], regression["class_weight"]) == ("masked_mse", None)
+    with pytest.raises(ConfigError, match="class_weight: 'balanced' weights classes; this "
+                                          "is a regression model"):
+        recipes.resolve_training({"class_weight": "balanced"}, "chromatin_cnn", False)
     assert recipes.resolve_training(None, "deepchrome", True)["loss"] == "crossentropy"
     with pytest.raises(ConfigError, match="'mse' does not train a classification model; "
                                           "expected one of crossentropy, hinge"):
@@ -83,6 +88,16 @@ def test_recipes_match_the_loss_to_the_head():
         recipes.model_loss(models.build("deepchrome"), "hinge")
     assert recipes.is_score_classifier(_score_model())
     assert recipes.is_classifier(_score_model())
+
+
+def test_balanced_class_weights():
+    y = np.array([0] * 90 + [1] * 10)
+    w = recipes.class_weights(y, {"class_weight": "balanced"})
+    np.testing.assert_allclose(w, [100 / (2 * 90), 100 / (2 * 10)])
+    assert np.sum(w[y]) == pytest.approx(len(y)) and w[0] * 90 == pytest.approx(w[1] * 10)
+    assert recipes.class_weights(y, {"class_weight": "none"}) is None
+    with pytest.raises(ConfigError, match=r"every class.*counts are \[5\]"):
+        recipes.class_weights(np.zeros(5, int), {"class_weight": "balanced"})
 
 
 def test_xgboost_hinge_baseline_is_ranked_by_its_margin():
@@ -127,6 +142,23 @@ def peak_world(tmp_path_factory):
     }
     (d / "binary.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     return d
+
+
+def test_labels_and_class_weighted_stream(peak_world):
+    from kerasgene import datasets
+
+    cfg = yaml.safe_load((peak_world / "binary.yaml").read_text())
+    ds = datasets.build("chromatin", cfg["data"], peak_world / "labels_ds", progress=False,
+                        base_dir=peak_world)
+    y = ds.labels("train")
+    np.testing.assert_array_equal(y, ds.arrays_for("train")[1])
+    np.testing.assert_allclose(ds.labels("test", target="K4"), ds.arrays_for("test", "K4")[1])
+    w = recipes.class_weights(y, {"class_weight": "balanced"})
+    streamed = [(b[1].numpy(), b[2].numpy())
+                for b in ds.to_tf_dataset("train", 256, class_weight=w)]
+    classes, weights = (np.concatenate(p) for p in zip(*streamed))
+    np.testing.assert_array_equal(classes, y)
+    np.testing.assert_allclose(weights, w[y])
 
 
 def test_binary_run_through_the_command_line(peak_world):

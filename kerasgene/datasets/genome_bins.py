@@ -284,23 +284,26 @@ class GenomeBinsDataset(base.Dataset):
             spec["weight"] = ((), np.dtype(np.float32))
         return spec
 
+    def _labels(self, idx, target):
+        c, k = self.positions(idx)
+        at = np.asarray(self.meta["bin_offsets"], np.int64)[c] + k
+        if target == CLASS_TARGET:
+            return np.asarray(self.arrays["classes"][at])
+        return np.asarray(self.arrays["targets"][at, self.targets.index(target)])
+
     def _gather(self, idx, target=None):
         target = self._target(target)
         c, k = self.positions(idx)
-        pad_off = np.asarray(self.meta["pad_offsets"], np.int64)[c]
-        bin_off = np.asarray(self.meta["bin_offsets"], np.int64)[c]
-        starts = pad_off + k
+        starts = np.asarray(self.meta["pad_offsets"], np.int64)[c] + k
         if len(starts) and (np.diff(starts) >= 0).all() and starts[-1] - starts[0] < 4 * self.window:
             lo = int(starts[0])
             block = np.asarray(self.arrays["signal"][lo : int(starts[-1]) + self.window])
             win = block[(starts - lo)[:, None] + np.arange(self.window)]
         else:
             win = self.arrays["signal"][starts[:, None] + np.arange(self.window)]
-        if target == CLASS_TARGET:
-            return {"signal": win, "target": np.asarray(self.arrays["classes"][bin_off + k])}
-        y = np.asarray(self.arrays["targets"][bin_off + k, self.targets.index(target)])
+        y = self._labels(idx, target)
         out = {"signal": win, "target": y}
-        if self.meta["params"]["mask_zero_targets"]:
+        if target != CLASS_TARGET and self.meta["params"]["mask_zero_targets"]:
             out["weight"] = (y != 0).astype(np.float32)
         return out
 

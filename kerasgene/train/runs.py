@@ -304,10 +304,13 @@ def _fit_one(model, model_name: str, dataset, train_idx, valid_idx, tsection: di
     if tcfg["init_output_bias"] and not is_classification(dataset):
         recipes.init_output_bias(model, label_mean(dataset, train_idx, seed))
     bs = tcfg["batch_size"]
+    weights = recipes.class_weights(dataset.labels(train_idx), tcfg) \
+        if tcfg["class_weight"] == "balanced" else None
     # with an epoch cap the stream repeats, so later epochs never run out of batches
     train = dataset.to_tf_dataset(train_idx, bs, shuffle=True, seed=seed,
-                                  repeat=tcfg["steps_per_epoch"] is not None)
-    valid = dataset.to_tf_dataset(valid_idx, bs)
+                                  repeat=tcfg["steps_per_epoch"] is not None,
+                                  class_weight=weights)
+    valid = dataset.to_tf_dataset(valid_idx, bs, class_weight=weights)
     history = recipes.fit(model, train, valid, tcfg, out_dir)
     # the best weights are restored in memory; the checkpoint only guarded the fit
     (out_dir / "checkpoint.keras").unlink(missing_ok=True)
@@ -355,8 +358,12 @@ def _shuffled_control(config: dict, dataset, tsection: dict, out_dir: Path, seed
     xv, yv = dataset.arrays_for("valid")
     yv = rng.permutation(yv)
     bs = tcfg["batch_size"]
-    train = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(y), seed=seed).batch(bs)
-    valid = tf.data.Dataset.from_tensor_slices((xv, yv)).batch(bs)
+    train, valid = (x, y), (xv, yv)
+    weights = recipes.class_weights(y, tcfg)  # as the real model's, when it has them
+    if weights is not None:
+        train, valid = (x, y, weights[y]), (xv, yv, weights[yv])
+    train = tf.data.Dataset.from_tensor_slices(train).shuffle(len(y), seed=seed).batch(bs)
+    valid = tf.data.Dataset.from_tensor_slices(valid).batch(bs)
     recipes.fit(model, train, valid, tcfg, out_dir)
     (out_dir / "checkpoint.keras").unlink(missing_ok=True)
     y_test, pred = predict_split(model, dataset, "test")
