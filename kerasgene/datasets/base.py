@@ -492,7 +492,7 @@ class Dataset:
                       seed: int = 0, repeat: bool = False, *, target: str | None = None,
                       drop_remainder: bool = False, weights: bool | None = None,
                       class_weight: Sequence[float] | np.ndarray | None = None,
-                      parallel: int | None = None):
+                      parallel: int | None = None, shard: tuple[int, int] | None = None):
         """A ``tf.data.Dataset`` of ``({input_name: float32}, target[, sample_weight])``.
 
         Parameters
@@ -516,11 +516,17 @@ class Dataset:
             weight the task has.
         parallel
             Batches gathered concurrently (default: ``tf.data.AUTOTUNE``).
+        shard
+            ``(i, n)``: only examples ``i, i + n, i + 2n, …`` of the split (in index
+            order, before shuffling), so that n workers together see every example once
+            per epoch; each worker's pipeline reads only its own examples.
         """
         import tensorflow as tf
 
         target = self._target(target)
         idx = self._nonempty(split)
+        if shard is not None:
+            idx = idx[shard[0]::shard[1]]
         spec = self._selected_spec(target)
         if weights is None:
             weights = "weight" in spec or class_weight is not None

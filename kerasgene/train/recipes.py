@@ -53,10 +53,11 @@ it (:mod:`kerasgene.systems`): with 5 % peak bins, the hinge loss alone settles 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import keras
@@ -99,6 +100,90 @@ def get_strategy(name: str = "default") -> tf.distribute.Strategy:
             raise ConfigError("training.strategy 'multi_worker' needs the TF_CONFIG environment variable")
         return tf.distribute.MultiWorkerMirroredStrategy()
     raise ConfigError(f"training.strategy: expected default, mirrored or multi_worker, got {name!r}")
+
+
+def is_multi_worker(strategy: tf.distribute.Strategy) -> bool:
+    """True for a MultiWorkerMirroredStrategy (several processes train one model)."""
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+
+
+def worker_task(strategy: tf.distribute.Strategy) -> tuple[str, int]:
+    """``(task type, task index)`` of this process in a multi-worker cluster
+    (``("worker", 0)`` for any other strategy)."""
+    resolver = getattr(strategy, "cluster_resolver", None) if is_multi_worker(strategy) else None
+    if resolver is None or not resolver.task_type:
+        return "worker", 0
+    return str(resolver.task_type), int(resolver.task_id or 0)
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    """True for the process that writes the run directory: the ``chief`` task, else worker
+    0 of a cluster without one, and the only process of any other strategy."""
+    kind, index = worker_task(strategy)
+    if kind == "chief":
+        return True
+    cluster = strategy.cluster_resolver.cluster_spec().as_dict() if is_multi_worker(strategy) \
+        else {}
+    return kind == "worker" and index == 0 and "chief" not in cluster
+
+
+def distributed(strategy: tf.distribute.Strategy, make: Callable[[int, int, int], tf.data.Dataset],
+                global_batch: int):
+    """A dataset sharded over the workers of ``strategy``: ``make(shard, n_shards,
+    per_replica_batch)`` builds one worker's pipeline of its own examples
+    (``strategy.distribute_datasets_from_function``; TensorFlow's own auto-sharding is
+    not involved, so no worker reads another's examples)."""
+    def per_worker(context: tf.distribute.InputContext) -> tf.data.Dataset:
+        return make(context.input_pipeline_id, context.num_input_pipelines,
+                    context.get_per_replica_batch_size(global_batch))
+
+    return strategy.distribute_datasets_from_function(per_worker)
+
+
+def _build_on_local_batch(model: keras.Model, strategy: tf.distribute.Strategy) -> None:
+    """Work around keras-team/keras#20329 (Keras 3.15): before ``fit`` Keras builds the
+    model on the *mean over the replicas* of the first batch (``strategy.reduce`` on a
+    dict of PerReplica inputs), which MultiWorkerMirroredStrategy cannot reduce ("Attempt
+    to convert a value ({'sequence': PerReplica: ...}) ... to a Tensor"). Only the
+    shapes matter for that build, so the first replica's batch is used instead."""
+    def build(iterator=None, data_batch=None):
+        if iterator is not None:
+            for _, _, it in iterator:
+                data_batch = tf.nest.map_structure(
+                    lambda v: strategy.experimental_local_results(v)[0]
+                    if isinstance(v, tf.distribute.DistributedValues) else v, next(it))
+                break
+        with strategy.scope():
+            model._symbolic_build(data_batch=data_batch)
+
+    model._maybe_symbolic_build = build
+
+
+@contextlib.contextmanager
+def _multi_worker_logs() -> Iterator[None]:
+    """Work around Keras 3.15 averaging the step logs of a MultiWorkerMirroredStrategy
+    with ``strategy.reduce("MEAN", v, axis=0)``, which fails on the scalar loss and
+    metrics ("Invalid reduction dimension 0 for input with 0 dimensions"): inside the
+    block scalars are averaged over the replicas with ``axis=None``."""
+    from keras.src.backend.tensorflow import trainer as tf_trainer
+
+    original = tf_trainer.reduce_per_replica
+
+    def reduce(values, strategy, reduction):
+        if reduction not in ("auto", "mean") or not is_multi_worker(strategy):
+            return original(values, strategy, reduction)
+
+        def mean(v):
+            rank = strategy.experimental_local_results(v)[0].shape.rank
+            return strategy.reduce("MEAN", v, axis=None if rank == 0 else 0)
+
+        return tf.nest.map_structure(mean, values)
+
+    tf_trainer.reduce_per_replica = reduce
+    try:
+        yield
+    finally:
+        tf_trainer.reduce_per_replica = original
 
 
 # ----------------------------------------------------------------------------- losses
@@ -339,9 +424,12 @@ def compile_model(model: keras.Model, cfg: dict) -> keras.Model:
     return model
 
 
-def make_callbacks(cfg: dict, run_dir: Path | None) -> list[keras.callbacks.Callback]:
-    """Early stopping (best weights restored), ReduceLROnPlateau ×0.5 and, with a run
-    directory, ModelCheckpoint, CSVLogger and optionally TensorBoard."""
+def make_callbacks(cfg: dict, run_dir: Path | None,
+                   backup_dir: Path | None = None) -> list[keras.callbacks.Callback]:
+    """Early stopping (best weights restored), ReduceLROnPlateau ×0.5, with a run
+    directory ModelCheckpoint, CSVLogger and optionally TensorBoard, and with
+    ``backup_dir`` Keras' BackupAndRestore (weights and epoch saved after every epoch; a
+    restarted fit resumes after the last saved epoch and the history is appended to)."""
     monitor = cfg["monitor"]
     mode = "min" if monitor.endswith("loss") else "max"
     callbacks = [
@@ -350,36 +438,54 @@ def make_callbacks(cfg: dict, run_dir: Path | None) -> list[keras.callbacks.Call
         keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode=mode, factor=0.5,
                                           patience=cfg["reduce_lr_patience"], min_lr=1e-6),
     ]
+    resuming = backup_dir is not None and (Path(backup_dir) / "training_metadata.json").is_file()
+    if backup_dir is not None:  # first: the others then see the restored epoch
+        callbacks.insert(0, keras.callbacks.BackupAndRestore(str(backup_dir)))
+        if resuming:
+            log.warning("%s: resuming from the backup of a stopped training", backup_dir)
     if run_dir is not None:
         run_dir = Path(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
         callbacks += [
             keras.callbacks.ModelCheckpoint(str(run_dir / "checkpoint.keras"), monitor=monitor,
                                             mode=mode, save_best_only=True),
-            keras.callbacks.CSVLogger(str(run_dir / "history.csv")),
+            keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=resuming),
         ]
         if cfg["tensorboard"]:
             callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard")))
     return callbacks
 
 
-def fit(model: keras.Model, train, valid, cfg: dict, run_dir: Path | None = None):
+def fit(model: keras.Model, train, valid, cfg: dict, run_dir: Path | None = None, *,
+        strategy: tf.distribute.Strategy | None = None, backup_dir: Path | None = None,
+        recalibration=None):
     """Fit a compiled model on tf.data datasets; returns the Keras History.
 
     With ``recalibrate_bn`` (and a model with Dropout and BatchNormalization) the
     BatchNormalization statistics are re-estimated from ≥ 512 training examples before
-    every validation (:class:`BatchNormRecalibration`).
+    every validation (:class:`BatchNormRecalibration`), taken from ``recalibration`` (a
+    plain tf.data dataset; default ``train``: pass one when ``train`` is distributed, the
+    same on every worker so that they agree). ``strategy``: the MultiWorkerMirroredStrategy
+    that distributed ``train`` and ``valid`` (:func:`distributed`), if any.
+    ``backup_dir``: :func:`make_callbacks`.
     """
-    callbacks = make_callbacks(cfg, run_dir)
+    callbacks = make_callbacks(cfg, run_dir, backup_dir)
+    multi_worker = strategy is not None and is_multi_worker(strategy)
+    if multi_worker:
+        _build_on_local_batch(model, strategy)
     if cfg.get("recalibrate_bn") and has_dropout_and_batch_norm(model):
         n_batches = max(1, math.ceil(512 / cfg["batch_size"]))
-        # first, so that the checkpoint and early stopping see the recalibrated model
-        callbacks.insert(0, BatchNormRecalibration(train, n_batches))
-    return model.fit(
-        train, validation_data=valid, epochs=cfg["epochs"], verbose=cfg["verbose"],
-        steps_per_epoch=cfg["steps_per_epoch"], callbacks=callbacks,
-        shuffle=False,  # tf.data pipelines shuffle themselves
-    )
+        # after the backup, before the checkpoint and early stopping: they see the
+        # recalibrated model
+        at = 1 if backup_dir is not None else 0
+        callbacks.insert(at, BatchNormRecalibration(
+            train if recalibration is None else recalibration, n_batches))
+    with _multi_worker_logs() if multi_worker else contextlib.nullcontext():
+        return model.fit(
+            train, validation_data=valid, epochs=cfg["epochs"], verbose=cfg["verbose"],
+            steps_per_epoch=cfg["steps_per_epoch"], callbacks=callbacks,
+            shuffle=False,  # tf.data pipelines shuffle themselves
+        )
 
 
 # ----------------------------------------------------------------------------- metrics

@@ -88,6 +88,8 @@ log = logging.getLogger(__name__)
 RUN_TRAINING_KEYS = {"controls": [], "factorized": False, "genes_per_block": 32,
                      "conditions_per_block": 32, "baseline_max_examples": 5_000,
                      "control_epochs": None, "inputs": None}
+#: Folder of a run directory with the BackupAndRestore state of each multi-worker process.
+BACKUP = "backup"
 #: Type and range of each key of :data:`RUN_TRAINING_KEYS`.
 RUN_TRAINING_SPECS = {
     "controls": Spec("list", choices=("shuffled",)), "factorized": Spec("bool"),
@@ -297,9 +299,14 @@ def label_mean(dataset, split, seed: int = 0, max_examples: int = 2000) -> float
 
 
 def _fit_one(model, model_name: str, dataset, train_idx, valid_idx, tsection: dict,
-             out_dir: Path, seed: int):
-    """Compile ``model`` with the paper's recipe and fit it on example indices."""
+             out_dir: Path, seed: int, strategy=None, backup_dir: Path | None = None):
+    """Compile ``model`` with the paper's recipe and fit it on example indices (under a
+    MultiWorkerMirroredStrategy: :func:`_fit_multi_worker`)."""
     from kerasgene.train import recipes
+
+    if strategy is not None and recipes.is_multi_worker(strategy):
+        return _fit_multi_worker(model, model_name, dataset, train_idx, valid_idx, tsection,
+                                 out_dir, seed, strategy, backup_dir)
 
     tcfg = recipes.resolve_training(tsection, model_name, is_classification(dataset))
     recipes.compile_model(model, tcfg)
@@ -315,6 +322,34 @@ def _fit_one(model, model_name: str, dataset, train_idx, valid_idx, tsection: di
     valid = dataset.to_tf_dataset(valid_idx, bs, class_weight=weights)
     history = recipes.fit(model, train, valid, tcfg, out_dir)
     # the best weights are restored in memory; the checkpoint only guarded the fit
+    (out_dir / "checkpoint.keras").unlink(missing_ok=True)
+    return history
+
+
+def _fit_multi_worker(model, model_name: str, dataset, train_idx, valid_idx, tsection: dict,
+                      out_dir: Path, seed: int, strategy, backup_dir: Path | None):
+    """:func:`_fit_one` for one worker of a MultiWorkerMirroredStrategy: each worker reads
+    its own shard of the training and validation examples (every example once per epoch
+    over all workers), ``batch_size`` is the global batch (split over the replicas), and
+    the BatchNorm recalibration reads the same global batches on every worker."""
+    from kerasgene.train import recipes
+
+    tcfg = recipes.resolve_training(tsection, model_name, is_classification(dataset))
+    recipes.compile_model(model, tcfg)
+    if tcfg["init_output_bias"] and not is_classification(dataset):
+        recipes.init_output_bias(model, label_mean(dataset, train_idx, seed))
+    bs = tcfg["batch_size"]
+    weights = recipes.class_weights(dataset.labels(train_idx), tcfg) \
+        if tcfg["class_weight"] == "balanced" else None
+    repeat = tcfg["steps_per_epoch"] is not None
+    train = recipes.distributed(strategy, lambda i, n, b: dataset.to_tf_dataset(
+        train_idx, b, shuffle=True, seed=seed, repeat=repeat, class_weight=weights,
+        shard=(i, n)), bs)
+    valid = recipes.distributed(strategy, lambda i, n, b: dataset.to_tf_dataset(
+        valid_idx, b, class_weight=weights, shard=(i, n)), bs)
+    recalibration = dataset.to_tf_dataset(train_idx, bs, shuffle=True, seed=seed)
+    history = recipes.fit(model, train, valid, tcfg, out_dir, strategy=strategy,
+                          backup_dir=backup_dir, recalibration=recalibration)
     (out_dir / "checkpoint.keras").unlink(missing_ok=True)
     return history
 
@@ -431,6 +466,9 @@ def train(config: dict, *, force_prepare: bool = False, dataset=None) -> Path:
         # fail now, not after training: the recipe against the model's head, the constants
         recipes.model_loss(model, recipes.resolve_training(
             tsection, config["model"]["name"], is_classification(dataset))["loss"])
+        if not recipes.is_chief(strategy):  # a multi-worker peer: trains, writes nothing
+            _train_worker(config, dataset, model, strategy, tsection, extra, out, seed)
+            return out
         constants = preprocessing_constants(dataset)
         _begin_run(out)
         try:
@@ -464,19 +502,8 @@ def _train_run(config: dict, dataset, model, strategy, tsection: dict, extra: di
     if dropped.is_file():
         write_atomic(out / DROPPED_FILE, lambda tmp: shutil.copyfile(dropped, tmp))
     name = config["model"]["name"]
-    with strategy.scope():
-        if name == "histone_fcn_ensemble":
-            members = models.ensemble_members(model)
-            folds = dataset.folds("train", k=len(members), seed=seed)
-            for i, (member, (fit_idx, hold_idx)) in enumerate(zip(members, folds, strict=True)):
-                member_dir = out / f"member_{i}"
-                member_dir.mkdir(exist_ok=True)
-                _fit_one(member, "histone_fcn", dataset, fit_idx, hold_idx, tsection, member_dir,
-                         seed + i)
-        elif extra["factorized"]:
-            _fit_factorized(model, name, dataset, tsection, extra, out, seed)
-        else:
-            _fit_one(model, name, dataset, "train", "valid", tsection, out, seed)
+    _fit_model(config, dataset, model, strategy, tsection, extra, out, seed,
+               _backup_dir(out, strategy))
     write_atomic(out / "model.keras", model.save)
     write_json(out / "preprocessing.json", constants)
     metrics = evaluate_model(model, dataset, out)
@@ -500,6 +527,58 @@ def _train_run(config: dict, dataset, model, strategy, tsection: dict, extra: di
     record_run(out, "model.keras", system=config["system"], model_name=name,
                training_inputs=extra["inputs"], input_names=dataset.input_names,
                dataset={"path": str(dataset.path), "cache_key": dataset.meta.get("cache_key")})
+
+
+def _backup_dir(out: Path, strategy) -> Path | None:
+    """Where this process of a multi-worker training keeps its BackupAndRestore state
+    (``<run_dir>/backup/<task>_<index>``; None for any other strategy). Kept when the
+    training fails or is killed, so that the same command resumes from it; removed by
+    Keras when the fit ends."""
+    from kerasgene.train import recipes
+
+    if not recipes.is_multi_worker(strategy):
+        return None
+    kind, index = recipes.worker_task(strategy)
+    return out / BACKUP / f"{kind}_{index}"
+
+
+def _fit_model(config: dict, dataset, model, strategy, tsection: dict, extra: dict, out: Path,
+               seed: int, backup: Path | None) -> None:
+    """Fit the run's model (ensemble members one by one, factorised, or plain) with its
+    logs in ``out``."""
+    from kerasgene import models
+
+    name = config["model"]["name"]
+    with strategy.scope():
+        if name == "histone_fcn_ensemble":
+            members = models.ensemble_members(model)
+            folds = dataset.folds("train", k=len(members), seed=seed)
+            for i, (member, (fit_idx, hold_idx)) in enumerate(zip(members, folds, strict=True)):
+                member_dir = out / f"member_{i}"
+                member_dir.mkdir(exist_ok=True)
+                _fit_one(member, "histone_fcn", dataset, fit_idx, hold_idx, tsection, member_dir,
+                         seed + i, strategy, None if backup is None else backup / member_dir.name)
+        elif extra["factorized"]:
+            _fit_factorized(model, name, dataset, tsection, extra, out, seed)
+        else:
+            _fit_one(model, name, dataset, "train", "valid", tsection, out, seed, strategy,
+                     backup)
+    if backup is not None and backup.parent.is_dir() and not any(backup.parent.iterdir()):
+        backup.parent.rmdir()
+
+
+def _train_worker(config: dict, dataset, model, strategy, tsection: dict, extra: dict,
+                  out: Path, seed: int) -> None:
+    """One non-chief worker of a multi-worker training: the same fit as the chief's, with
+    its logs and checkpoint in a temporary directory (removed) and its backup in the run
+    directory (:func:`_backup_dir`); the chief alone writes and evaluates the run."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="kerasgene-worker-") as tmp:
+        _fit_model(config, dataset, model, strategy, tsection, extra, Path(tmp), seed,
+                   _backup_dir(out, strategy))
+        # as the chief does (saving may read distributed variables), then thrown away
+        model.save(Path(tmp) / "model.keras")
 
 
 def predict_metrics(model, dataset, split: str) -> dict:
