@@ -14,6 +14,11 @@ def register(sub) -> None:
     p = sub.add_parser("train", help="prepare, train and evaluate the model of a run config")
     add_config_arguments(p)
     p.add_argument("--force", action="store_true", help="rebuild the dataset")
+    p.add_argument("--workers", type=int, default=0,
+                   help="train with N local processes (training.strategy=multi_worker over "
+                        "127.0.0.1; worker 0 writes the run; re-run to resume a failed one)")
+    p.add_argument("--timeout", type=float, default=None,
+                   help="with --workers: stop them after this many seconds")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="re-evaluate the trained model of a run")
@@ -31,6 +36,15 @@ def register(sub) -> None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from kerasgene.config import load_config
+    from kerasgene.train.launcher import launch_training, setup_process
+
+    if args.workers:
+        out = launch_training(args.config, args.overrides, args.workers,
+                              force_prepare=args.force, timeout=args.timeout)
+        print(f"trained with {args.workers} workers: {out / 'model.keras'}; metrics in "
+              f"{out / 'metrics.json'}")
+        return 0
+    setup_process()  # a launched worker's threads (no-op otherwise)
     from kerasgene.train.runs import train
 
     out = train(load_config(args.config, args.overrides), force_prepare=args.force)

@@ -517,16 +517,15 @@ class Dataset:
         parallel
             Batches gathered concurrently (default: ``tf.data.AUTOTUNE``).
         shard
-            ``(i, n)``: only examples ``i, i + n, i + 2n, …`` of the split (in index
-            order, before shuffling), so that n workers together see every example once
-            per epoch; each worker's pipeline reads only its own examples.
+            ``(i, n)``: of every batch (``batch_size`` is then the global batch of n
+            replicas) only the examples ``i, i + n, i + 2n, …``. The n replicas, shuffled
+            with the same seed, thus see together exactly the batches of one unsharded
+            stream (every example once per epoch), each reading only its own examples.
         """
         import tensorflow as tf
 
         target = self._target(target)
         idx = self._nonempty(split)
-        if shard is not None:
-            idx = idx[shard[0]::shard[1]]
         spec = self._selected_spec(target)
         if weights is None:
             weights = "weight" in spec or class_weight is not None
@@ -567,6 +566,9 @@ class Dataset:
         if repeat:
             ds = ds.repeat()
         ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+        if shard is not None:
+            first, step = int(shard[0]), int(shard[1])
+            ds = ds.map(lambda batch: batch[first::step])
         ds = ds.map(tf_fetch, num_parallel_calls=parallel or tf.data.AUTOTUNE, deterministic=True)
         return ds.prefetch(tf.data.AUTOTUNE)
 

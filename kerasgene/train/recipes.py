@@ -127,34 +127,39 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
     return kind == "worker" and index == 0 and "chief" not in cluster
 
 
-def distributed(strategy: tf.distribute.Strategy, make: Callable[[int, int, int], tf.data.Dataset],
-                global_batch: int):
-    """A dataset sharded over the workers of ``strategy``: ``make(shard, n_shards,
-    per_replica_batch)`` builds one worker's pipeline of its own examples
-    (``strategy.distribute_datasets_from_function``; TensorFlow's own auto-sharding is
-    not involved, so no worker reads another's examples)."""
+def distributed(strategy: tf.distribute.Strategy, make: Callable[[int, int], tf.data.Dataset]):
+    """A dataset spread over the replicas of ``strategy``
+    (``strategy.distribute_datasets_from_function``): ``make(i, n)`` builds replica i's
+    stream of n (global batches, of which replica i keeps its share: ``to_tf_dataset``'s
+    ``shard``); a worker with several local replicas interleaves their streams. No
+    worker reads another's examples and TensorFlow's auto-sharding is not involved."""
     def per_worker(context: tf.distribute.InputContext) -> tf.data.Dataset:
-        return make(context.input_pipeline_id, context.num_input_pipelines,
-                    context.get_per_replica_batch_size(global_batch))
+        n = context.num_replicas_in_sync
+        local = n // context.num_input_pipelines
+        first = context.input_pipeline_id * local
+        streams = [make(first + r, n) for r in range(local)]
+        if local == 1:
+            return streams[0]
+        order = tf.data.Dataset.range(local).repeat()
+        return tf.data.Dataset.choose_from_datasets(streams, order)
 
     return strategy.distribute_datasets_from_function(per_worker)
 
 
-def _build_on_local_batch(model: keras.Model, strategy: tf.distribute.Strategy) -> None:
+def _build_on_local_batch(model: keras.Model, strategy: tf.distribute.Strategy,
+                          element_spec) -> None:
     """Work around keras-team/keras#20329 (Keras 3.15): before ``fit`` Keras builds the
     model on the *mean over the replicas* of the first batch (``strategy.reduce`` on a
     dict of PerReplica inputs), which MultiWorkerMirroredStrategy cannot reduce ("Attempt
     to convert a value ({'sequence': PerReplica: ...}) ... to a Tensor"). Only the
-    shapes matter for that build, so the first replica's batch is used instead."""
+    shapes matter for that build: it is done on a batch of zeros of ``element_spec`` (no
+    batch is drawn, so every worker's shuffle order stays that of a one-process run)."""
+    def zeros(spec):
+        return tf.zeros([1 if d is None else d for d in spec.shape], spec.dtype)
+
     def build(iterator=None, data_batch=None):
-        if iterator is not None:
-            for _, _, it in iterator:
-                data_batch = tf.nest.map_structure(
-                    lambda v: strategy.experimental_local_results(v)[0]
-                    if isinstance(v, tf.distribute.DistributedValues) else v, next(it))
-                break
         with strategy.scope():
-            model._symbolic_build(data_batch=data_batch)
+            model._symbolic_build(data_batch=tf.nest.map_structure(zeros, element_spec))
 
     model._maybe_symbolic_build = build
 
@@ -458,28 +463,28 @@ def make_callbacks(cfg: dict, run_dir: Path | None,
 
 def fit(model: keras.Model, train, valid, cfg: dict, run_dir: Path | None = None, *,
         strategy: tf.distribute.Strategy | None = None, backup_dir: Path | None = None,
-        recalibration=None):
+        local_train=None):
     """Fit a compiled model on tf.data datasets; returns the Keras History.
 
     With ``recalibrate_bn`` (and a model with Dropout and BatchNormalization) the
     BatchNormalization statistics are re-estimated from ≥ 512 training examples before
-    every validation (:class:`BatchNormRecalibration`), taken from ``recalibration`` (a
-    plain tf.data dataset; default ``train``: pass one when ``train`` is distributed, the
-    same on every worker so that they agree). ``strategy``: the MultiWorkerMirroredStrategy
-    that distributed ``train`` and ``valid`` (:func:`distributed`), if any.
-    ``backup_dir``: :func:`make_callbacks`.
+    every validation (:class:`BatchNormRecalibration`), taken from ``train``.
+    ``strategy``: the MultiWorkerMirroredStrategy that distributed ``train`` and
+    ``valid`` (:func:`distributed`), if any; ``local_train`` is then the undistributed
+    training stream (global batches, the same on every worker): the recalibration reads
+    it, so that the workers agree. ``backup_dir``: :func:`make_callbacks`.
     """
     callbacks = make_callbacks(cfg, run_dir, backup_dir)
     multi_worker = strategy is not None and is_multi_worker(strategy)
     if multi_worker:
-        _build_on_local_batch(model, strategy)
+        _build_on_local_batch(model, strategy, local_train.element_spec)
     if cfg.get("recalibrate_bn") and has_dropout_and_batch_norm(model):
         n_batches = max(1, math.ceil(512 / cfg["batch_size"]))
         # after the backup, before the checkpoint and early stopping: they see the
         # recalibrated model
         at = 1 if backup_dir is not None else 0
         callbacks.insert(at, BatchNormRecalibration(
-            train if recalibration is None else recalibration, n_batches))
+            train if local_train is None else local_train, n_batches))
     with _multi_worker_logs() if multi_worker else contextlib.nullcontext():
         return model.fit(
             train, validation_data=valid, epochs=cfg["epochs"], verbose=cfg["verbose"],

@@ -328,10 +328,11 @@ def _fit_one(model, model_name: str, dataset, train_idx, valid_idx, tsection: di
 
 def _fit_multi_worker(model, model_name: str, dataset, train_idx, valid_idx, tsection: dict,
                       out_dir: Path, seed: int, strategy, backup_dir: Path | None):
-    """:func:`_fit_one` for one worker of a MultiWorkerMirroredStrategy: each worker reads
-    its own shard of the training and validation examples (every example once per epoch
-    over all workers), ``batch_size`` is the global batch (split over the replicas), and
-    the BatchNorm recalibration reads the same global batches on every worker."""
+    """:func:`_fit_one` for one worker of a MultiWorkerMirroredStrategy: ``batch_size``
+    is the global batch, every worker shuffles with the same seed and reads only its
+    share of each batch (:func:`kerasgene.train.recipes.distributed`), so the replicas
+    together train on the batches of a one-process run; the BatchNorm recalibration
+    reads the same global batches on every worker, so that they agree."""
     from kerasgene.train import recipes
 
     tcfg = recipes.resolve_training(tsection, model_name, is_classification(dataset))
@@ -342,14 +343,14 @@ def _fit_multi_worker(model, model_name: str, dataset, train_idx, valid_idx, tse
     weights = recipes.class_weights(dataset.labels(train_idx), tcfg) \
         if tcfg["class_weight"] == "balanced" else None
     repeat = tcfg["steps_per_epoch"] is not None
-    train = recipes.distributed(strategy, lambda i, n, b: dataset.to_tf_dataset(
-        train_idx, b, shuffle=True, seed=seed, repeat=repeat, class_weight=weights,
-        shard=(i, n)), bs)
-    valid = recipes.distributed(strategy, lambda i, n, b: dataset.to_tf_dataset(
-        valid_idx, b, class_weight=weights, shard=(i, n)), bs)
-    recalibration = dataset.to_tf_dataset(train_idx, bs, shuffle=True, seed=seed)
+    train = recipes.distributed(strategy, lambda i, n: dataset.to_tf_dataset(
+        train_idx, bs, shuffle=True, seed=seed, repeat=repeat, class_weight=weights,
+        shard=(i, n)))
+    valid = recipes.distributed(strategy, lambda i, n: dataset.to_tf_dataset(
+        valid_idx, bs, class_weight=weights, shard=(i, n)))
+    local = dataset.to_tf_dataset(train_idx, bs, shuffle=True, seed=seed, class_weight=weights)
     history = recipes.fit(model, train, valid, tcfg, out_dir, strategy=strategy,
-                          backup_dir=backup_dir, recalibration=recalibration)
+                          backup_dir=backup_dir, local_train=local)
     (out_dir / "checkpoint.keras").unlink(missing_ok=True)
     return history
 

@@ -4,7 +4,8 @@
 127.0.0.1) and N workers, with KERASTUNER_TUNER_ID / KERASTUNER_ORACLE_IP /
 KERASTUNER_ORACLE_PORT set, each worker with CPUs // N TensorFlow threads (``pin``: also
 pinned to its own CPUs), and waits for them; if any of them fails the others are stopped.
-:func:`setup_process` is what such a process (or any tune process) does first.
+:func:`setup_process` is what such a process (or any tune process) does first; it and
+the other process helpers live in :mod:`kerasgene.train.launcher` (``train --workers``).
 
 Light: no TensorFlow is imported here (but by :func:`setup_process` when it sets threads),
 so the launcher process stays small.
@@ -14,88 +15,28 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Mapping, Sequence
 
 import yaml
 
 from kerasgene.errors import ConfigError, KerasgeneError
+from kerasgene.train.launcher import (
+    ENV_CPUS,
+    ENV_PARENT,
+    ENV_THREADS,
+    free_port,
+    setup_process,
+    stop_processes,
+    stopped_on_signal,
+)
 from kerasgene.tuning.config import apply_selection, load_tune_config, project_tasks
 
+__all__ = ["free_port", "launch_local", "setup_process"]  # the helpers from kerasgene.train.launcher
+
 log = logging.getLogger(__name__)
-
-#: environment of a launched worker: CPUs to pin to ("0,1") and TensorFlow threads
-ENV_CPUS = "KERASGENE_CPUS"
-ENV_THREADS = "KERASGENE_TF_THREADS"
-ENV_PARENT = "KERASGENE_PARENT_PID"
-
-
-def setup_process(threads: int | None = None) -> None:
-    """Pin to ``$KERASGENE_CPUS``, limit TensorFlow to ``threads`` (or
-    ``$KERASGENE_TF_THREADS``) intra/inter-op threads, and die with the launcher."""
-    cpus = os.environ.get(ENV_CPUS)
-    if cpus and hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {int(c) for c in cpus.split(",")})
-    threads = threads or (int(os.environ[ENV_THREADS]) if os.environ.get(ENV_THREADS) else None)
-    if threads:
-        for var in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
-            os.environ[var] = str(threads)
-    parent = os.environ.get(ENV_PARENT)
-    if parent and parent == str(os.getppid()) and sys.platform.startswith("linux"):
-        try:
-            import ctypes
-
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PDEATHSIG
-        except OSError:  # pragma: no cover
-            pass
-    if threads:
-        import tensorflow as tf
-
-        try:
-            tf.config.threading.set_intra_op_parallelism_threads(threads)
-            tf.config.threading.set_inter_op_parallelism_threads(threads)
-        except RuntimeError:  # pragma: no cover - TF already initialised
-            log.warning("TensorFlow already initialised; threads not changed")
-
-
-def free_port(host: str = "127.0.0.1", span: int = 1) -> int:
-    """A port such that ``port .. port + span - 1`` can be bound on ``host`` now."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind((host, 0))
-            port = s.getsockname()[1]
-        if port + span > 65535:
-            continue
-        ok = True
-        for p in range(port, port + span):
-            with socket.socket() as s:
-                try:
-                    s.bind((host, p))
-                except OSError:
-                    ok = False
-                    break
-        if ok:
-            return port
-    raise KerasgeneError(f"no {span} consecutive free ports on {host}")
-
-
-def _stop(procs: Mapping[str, subprocess.Popen], grace: float = 5.0) -> None:
-    for p in procs.values():
-        if p.poll() is None:
-            p.terminate()
-    deadline = time.monotonic() + grace
-    for p in procs.values():
-        try:
-            p.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-
 
 def _environments(workers: int, host: str, port: int, threads: int | None,
                   pin: bool) -> dict[str, dict[str, str]]:
@@ -128,7 +69,7 @@ def _wait(procs: Mapping[str, subprocess.Popen], timeout: float | None,
         for name, p in procs.items():
             rc = p.poll()
             if rc not in (None, 0):
-                _stop({k: v for k, v in procs.items() if k != name})
+                stop_processes({k: v for k, v in procs.items() if k != name})
                 raise KerasgeneError(
                     f"tune --workers: {name} exited with status {rc}; stopped the "
                     f"others. Re-run the same command to resume the search.")
@@ -140,10 +81,10 @@ def _wait(procs: Mapping[str, subprocess.Popen], timeout: float | None,
             if time.monotonic() - chief_done_at > worker_grace:
                 late = [k for k, p in procs.items() if p.poll() is None]
                 log.warning("search finished; stopping idle %s", ", ".join(late))
-                _stop(procs)
+                stop_processes(procs)
                 return
         if timeout is not None and time.monotonic() - start > timeout:
-            _stop(procs)
+            stop_processes(procs)
             raise KerasgeneError(f"tune --workers: not finished after {timeout:.0f} s; "
                                  "stopped (re-run to resume)")
 
@@ -178,27 +119,14 @@ def launch_local(config_path: str | os.PathLike, overrides: Sequence[str] = (), 
     _prepare_dataset(config)  # build once here, not concurrently in every worker
     port = port or free_port(host, len(project_tasks(config)[0]))
     procs: dict[str, subprocess.Popen] = {}
-    old_term = signal.getsignal(signal.SIGTERM)
 
-    def on_term(signum, frame):
-        raise KeyboardInterrupt
-
-    main_thread = threading.current_thread() is threading.main_thread()
-    if main_thread:
-        signal.signal(signal.SIGTERM, on_term)
-    try:
+    def run() -> int:
         for name, env in _environments(workers, host, port, threads, pin).items():
             procs[name] = subprocess.Popen(cmd, env=env, stdout=stdout, stderr=stderr)
         _wait(procs, timeout, worker_grace)
         return 0
-    except KeyboardInterrupt:
-        _stop(procs)
-        raise KerasgeneError("tune --workers: interrupted; stopped the chief and workers "
-                             "(re-run the same command to resume)") from None
-    finally:
-        _stop(procs)
-        if main_thread:
-            signal.signal(signal.SIGTERM, old_term)
+
+    return stopped_on_signal(run, procs, "tune --workers")
 
 
 def _prepare_dataset(config: Mapping) -> None:

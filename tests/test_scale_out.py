@@ -1,0 +1,122 @@
+"""Scale-out for real (issue #15): ``training.strategy: multi_worker`` with two local
+processes over 127.0.0.1 (``kerasgene train --workers 2``), each reading its own shard,
+the chief alone writing the run directory, and a killed worker's job resumed from its
+backup. Every process started here is ended here (bounded waits, then SIGKILL)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from run_world import write_world
+
+from kerasgene.config import load_config
+from kerasgene.train import launcher
+from kerasgene.train.runs import BACKUP, prepare, train
+
+#: epochs of every run (3 steps of a global batch of 8 each)
+EPOCHS = 6
+#: seconds a launched 2-worker training may take before the test stops it
+LAUNCH_TIMEOUT = 240
+#: relative tolerance between the 2-worker run and the 1-process run with the same global
+#: batch: every worker shuffles with the same seed and keeps its half of each batch, so the
+#: two runs train on the same batches and differ only in float32 summation order (measured:
+#: ~1e-6; the linear model has no dropout or BatchNorm, whose per-replica randomness and
+#: statistics would add more)
+TOLERANCE = 1e-4
+
+def _files(run: Path) -> set[str]:
+    return {str(p.relative_to(run)) for p in run.rglob("*") if "dataset" not in p.parts}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """The tiny run world with a long-enough linear training, its dataset prepared once
+    (``dataset_dir`` shared by the runs), and a 1-process reference run."""
+    d = tmp_path_factory.mktemp("scale")
+    config = write_world(d)
+    config["dataset_dir"] = str(d / "dataset")
+    config["training"].update({"epochs": EPOCHS, "patience": 100, "reduce_lr_patience": 100})
+    config["run_dir"] = str(d / "single")
+    (d / "run.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    prepare(config)
+    single = train(load_config(d / "run.yaml"))
+    return d, single
+
+
+def _launch(d: Path, name: str, log: Path, workers: int = 2) -> Path:
+    with log.open("ab") as out:
+        return launcher.launch_training(d / "run.yaml", [f"run_dir={d / name}"], workers,
+                                        timeout=LAUNCH_TIMEOUT, python=sys.executable,
+                                        stdout=out, stderr=out)
+
+
+def test_shards_split_every_batch_of_one_stream(world):
+    d, _ = world
+    dataset = prepare(load_config(d / "run.yaml"))
+
+    def targets(**kw):
+        return [y.numpy() for _, y in dataset.to_tf_dataset("train", 9, shuffle=True, seed=3,
+                                                             **kw)]
+
+    whole = targets()
+    shards = [targets(shard=(i, 3)) for i in range(3)]
+    assert len(whole) == 3 and all(len(s) == len(whole) for s in shards)
+    for step, batch in enumerate(whole):  # replicas together: the one-process batch
+        together = np.concatenate([s[step] for s in shards])
+        assert sorted(together.tolist()) == sorted(batch.tolist())
+
+
+def test_two_workers_train_like_one_process(world, tmp_path):
+    d, single = world
+    run = _launch(d, "two", tmp_path / "workers.log")
+    assert _files(run) == _files(single)  # the chief's run directory, nothing else
+    assert not (run / BACKUP).exists()
+    one = json.loads((single / "metrics.json").read_text())["test"]
+    two = json.loads((run / "metrics.json").read_text())["test"]
+    assert two["n"] == one["n"]
+    for key in ("r2", "mse"):
+        assert two[key] == pytest.approx(one[key], rel=TOLERANCE), key
+    curves = [pd.read_csv(r / "history.csv") for r in (single, run)]
+    for key in ("loss", "val_loss"):
+        np.testing.assert_allclose(curves[1][key], curves[0][key], rtol=TOLERANCE)
+
+
+def test_a_killed_worker_resumes_from_its_backup(world, tmp_path):
+    d, single = world
+    run, log = d / "killed", tmp_path / "workers.log"
+    command = launcher.training_command(d / "run.yaml", [f"run_dir={run}"], sys.executable)
+    with log.open("ab") as out:
+        procs = launcher.start_workers(command, 2, stdout=out, stderr=out)
+    try:
+        meta = run / BACKUP / "worker_1" / "training_metadata.json"
+        deadline = time.monotonic() + LAUNCH_TIMEOUT
+        while time.monotonic() < deadline and procs["worker1"].poll() is None:
+            if meta.is_file() and json.loads(meta.read_text() or "{}").get("epoch", 0) >= 2:
+                break
+            time.sleep(0.1)
+        assert procs["worker1"].poll() is None, "training ended before a worker was killed"
+        procs["worker1"].send_signal(signal.SIGKILL)
+        procs["worker1"].wait()
+        # the chief notices its peer is gone (its collective fails) or is stopped below
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            procs["worker0"].wait(timeout=60)
+    finally:
+        launcher.stop_processes(procs)
+    assert not (run / "run.json").exists()
+    assert (run / BACKUP / "worker_0").is_dir() and (run / BACKUP / "worker_1").is_dir()
+    _launch(d, "killed", log)
+    assert "resuming from the backup" in log.read_text()
+    assert _files(run) == _files(single) and (run / "run.json").is_file()
+    history = (run / "history.csv").read_text().splitlines()
+    assert history[0].startswith("epoch") and int(history[-1].split(",")[0]) == EPOCHS - 1
+    assert len(history) - 1 < EPOCHS  # the resumed fit ran only the epochs not backed up
