@@ -5,10 +5,8 @@ backup. Every process started here is ended here (bounded waits, then SIGKILL)."
 
 from __future__ import annotations
 
-import contextlib
 import json
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -91,6 +89,14 @@ def test_two_workers_train_like_one_process(world, tmp_path):
         np.testing.assert_allclose(curves[1][key], curves[0][key], rtol=TOLERANCE)
 
 
+def _backed_up_epoch(meta: Path) -> int:
+    """Epochs a process has backed up (0 before its first backup or mid-write)."""
+    try:
+        return int(json.loads(meta.read_text()).get("epoch", 0))
+    except (OSError, ValueError):
+        return 0
+
+
 def test_a_killed_worker_resumes_from_its_backup(world, tmp_path):
     d, single = world
     run, log = d / "killed", tmp_path / "workers.log"
@@ -101,16 +107,13 @@ def test_a_killed_worker_resumes_from_its_backup(world, tmp_path):
         meta = run / BACKUP / "worker_1" / "training_metadata.json"
         deadline = time.monotonic() + LAUNCH_TIMEOUT
         while time.monotonic() < deadline and procs["worker1"].poll() is None:
-            if meta.is_file() and json.loads(meta.read_text() or "{}").get("epoch", 0) >= 2:
+            if _backed_up_epoch(meta) >= 2:
                 break
             time.sleep(0.1)
         assert procs["worker1"].poll() is None, "training ended before a worker was killed"
         procs["worker1"].send_signal(signal.SIGKILL)
         procs["worker1"].wait()
-        # the chief notices its peer is gone (its collective fails) or is stopped below
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            procs["worker0"].wait(timeout=60)
-    finally:
+    finally:  # the chief is stopped as the launcher stops the others when one fails
         launcher.stop_processes(procs)
     assert not (run / "run.json").exists()
     assert (run / BACKUP / "worker_0").is_dir() and (run / BACKUP / "worker_1").is_dir()
