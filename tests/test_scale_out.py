@@ -123,3 +123,66 @@ def test_a_killed_worker_resumes_from_its_backup(world, tmp_path):
     history = (run / "history.csv").read_text().splitlines()
     assert history[0].startswith("epoch") and int(history[-1].split(",")[0]) == EPOCHS - 1
     assert len(history) - 1 < EPOCHS  # the resumed fit ran only the epochs not backed up
+
+
+def _pairwise_reference(model, blocks, lr: float, epochs: int) -> list[float]:
+    """One process, no strategy: one SGD step per two consecutive blocks on the mean of
+    their losses — what 2 replicas taking a block each compute."""
+    import keras
+    import tensorflow as tf
+
+    from kerasgene.train.block_trainer import FactorizedPairTrainer
+
+    trainer = FactorizedPairTrainer(model, keras.optimizers.SGD(lr))
+    losses = []
+    for _ in range(epochs):
+        steps = []
+        for pair in zip(blocks[::2], blocks[1::2], strict=True):
+            with tf.GradientTape() as tape:
+                loss = tf.add_n([trainer.block_loss(*trainer._tensors(*b)) for b in pair]) / 2
+            grads = tape.gradient(loss, model.trainable_variables)
+            trainer.optimizer.apply(grads, model.trainable_variables)
+            steps.append(float(loss))
+        losses.append(float(np.mean(steps)))
+    return losses
+
+
+def test_factorized_trainer_under_mirrored_strategy_equals_plain():
+    import keras
+    import tensorflow as tf
+    from factorized_worker import blocks_and_model
+
+    from kerasgene.train.block_trainer import FactorizedPairTrainer
+
+    model, blocks = blocks_and_model()
+    start = model.get_weights()
+    FactorizedPairTrainer(model, keras.optimizers.SGD(0.05)).train_epoch(blocks)
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+    with strategy.scope():
+        mirrored, _ = blocks_and_model()
+        mirrored.set_weights(start)
+        trainer = FactorizedPairTrainer(mirrored, keras.optimizers.SGD(0.05), strategy=strategy)
+        trainer.train_epoch(blocks)
+    for a, b in zip(mirrored.get_weights(), model.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=TOLERANCE, atol=1e-6)
+
+
+def test_factorized_trainer_with_two_workers(tmp_path):
+    from factorized_worker import blocks_and_model
+
+    script = Path(__file__).with_name("factorized_worker.py")
+    with (tmp_path / "workers.log").open("ab") as out:
+        procs = launcher.start_workers([sys.executable, str(script), str(tmp_path)], 2,
+                                       stdout=out, stderr=out)
+        try:
+            launcher.wait_all(procs, LAUNCH_TIMEOUT, "factorised workers")
+        finally:
+            launcher.stop_processes(procs)
+    got = [np.load(tmp_path / f"{i}.npz") for i in range(2)]
+    model, blocks = blocks_and_model()
+    losses = _pairwise_reference(model, blocks, 0.05, 3)
+    expected = model.get_weights()
+    for worker in got:  # both replicas hold the weights of the one-process pairwise steps
+        np.testing.assert_allclose(worker["losses"], losses, rtol=TOLERANCE)
+        for i, w in enumerate(expected):
+            np.testing.assert_allclose(worker[f"arr_{i}"], w, rtol=TOLERANCE, atol=1e-6)

@@ -91,14 +91,24 @@ class FactorizedPairTrainer:
 
     Attributes
     ----------
+    strategy
+        A ``tf.distribute`` strategy the model and optimizer were built under
+        (MirroredStrategy, MultiWorkerMirroredStrategy): each replica trains on its own
+        block of every group of ``num_replicas_in_sync`` blocks (``strategy.run``), the
+        gradients summed over the replicas of the loss divided by their number, i.e. one
+        step on the mean of the block losses.
+
+    Attributes
+    ----------
     optimizer
         ``optimizer``, or a ``LossScaleOptimizer`` around it for a ``mixed_float16`` model.
     """
 
     def __init__(self, model: keras.Model, optimizer: keras.optimizers.Optimizer, *,
                  gene_input: str = "sequence", condition_input: str = "regulators",
-                 merge_layer: str | None = None):
+                 merge_layer: str | None = None, strategy: tf.distribute.Strategy | None = None):
         self.model = model
+        self.strategy = strategy
         merge = _merge_layer(model, merge_layer)
         self.mode = "concat" if isinstance(merge, keras.layers.Concatenate) else "product"
         parts = list(merge.input)
@@ -125,7 +135,11 @@ class FactorizedPairTrainer:
         self.optimizer = optimizer
         self.head = _head_chain(model, self.first_dense)
         self.gene_input, self.condition_input = gene_input, condition_input
-        self._step = tf.function(self._train_step, reduce_retracing=True)
+        if strategy is None:
+            self._step = tf.function(self._train_step, reduce_retracing=True)
+        else:  # built here, in cross-replica context: a replica may not create variables
+            self.optimizer.build(model.trainable_variables)
+            self._step = tf.function(self._distributed_step, reduce_retracing=True)
 
     @staticmethod
     def _branch(model: keras.Model, name: str, parts: list, merge_layer: str) -> int:
@@ -180,19 +194,66 @@ class FactorizedPairTrainer:
             h = layer(h, training=training)
         return tf.reshape(h, (g, c, -1)) if h.shape[-1] > 1 else tf.reshape(h, (g, c))
 
-    def _train_step(self, genes, conditions, targets, weights):
+    def block_loss(self, genes, conditions, targets, weights) -> tf.Tensor:
+        """Weighted MSE over the pairs of one block (0 when no pair has weight) plus the
+        model's regularisation losses, in training mode."""
+        pred = self.block_outputs(genes, conditions, training=True)
+        err = tf.square(tf.cast(targets, pred.dtype) - pred) * weights
+        loss = tf.reduce_sum(err) / tf.maximum(tf.reduce_sum(weights), 1.0)
+        if self.model.losses:
+            loss = loss + tf.add_n([tf.cast(v, loss.dtype) for v in self.model.losses])
+        return loss
+
+    def _train_step(self, genes, conditions, targets, weights, replicas: int = 1):
         with tf.GradientTape() as tape:
-            pred = self.block_outputs(genes, conditions, training=True)
-            err = tf.square(tf.cast(targets, pred.dtype) - pred) * weights
-            loss = tf.reduce_sum(err) / tf.maximum(tf.reduce_sum(weights), 1.0)
-            if self.model.losses:
-                loss = loss + tf.add_n([tf.cast(v, loss.dtype) for v in self.model.losses])
-            scaled = (self.optimizer.scale_loss(loss)
-                      if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer) else loss)
+            loss = self.block_loss(genes, conditions, targets, weights)
+            scaled = loss / replicas  # the optimizer sums the replicas' gradients
+            if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
+                scaled = self.optimizer.scale_loss(scaled)
         variables = self.model.trainable_variables
         grads = tape.gradient(scaled, variables)
         self.optimizer.apply(grads, variables)
         return loss
+
+    def _distributed_step(self, genes, conditions, targets, weights):
+        """One step of every replica on its block (PerReplica values); the mean loss."""
+        n = self.strategy.num_replicas_in_sync
+        losses = self.strategy.run(self._train_step, args=(genes, conditions, targets,
+                                                            weights, n))
+        return self.strategy.reduce(tf.distribute.ReduceOp.MEAN, losses, axis=None)
+
+    def _replica_groups(self, blocks: Iterable) -> Iterator[list]:
+        """``blocks`` (those with a pair to train on) in groups of one per replica; the
+        last group is completed with zero-weight blocks (no gradient)."""
+        n = self.strategy.num_replicas_in_sync
+        group = []
+        for x, y, w in blocks:
+            if np.any(w):
+                group.append((x, y, w))
+            if len(group) == n:
+                yield group
+                group = []
+        if group:
+            x, y, w = group[0]
+            yield group + [(x, y, np.zeros_like(w))] * (n - len(group))
+
+    def _step_on(self, group: list) -> tf.Tensor:
+        """The step of one group of blocks: block i on replica i of the cluster (only the
+        local replicas' blocks are used here)."""
+        if self.strategy is None:
+            x, y, w = group[0]
+            return self._step(*self._tensors(x, y, w))
+
+        def value(index: int):
+            return self.strategy.experimental_distribute_values_from_function(
+                lambda ctx: self._tensors(*group[ctx.replica_id_in_sync_group])[index])
+
+        return self._step(*(value(i) for i in range(4)))
+
+    def _tensors(self, x, y, w) -> tuple[tf.Tensor, ...]:
+        return (tf.constant(x[self.gene_input], tf.float32),
+                tf.constant(x[self.condition_input], tf.float32),
+                tf.constant(y, tf.float32), tf.constant(w, tf.float32))
 
     def train_epoch(self, blocks: Iterable) -> float:
         """One pass over ``blocks`` of ``(inputs, targets, weights)``.
@@ -208,16 +269,14 @@ class FactorizedPairTrainer:
         Returns
         -------
         float
-            Mean block loss (NaN when no block had a pair to train on).
+            Mean block loss (NaN when no block had a pair to train on); with a strategy,
+            the mean over the steps of the replicas' mean loss.
         """
-        losses = []
-        for x, y, w in blocks:
-            if not np.any(w):
-                continue
-            loss = self._step(tf.constant(x[self.gene_input], tf.float32),
-                              tf.constant(x[self.condition_input], tf.float32),
-                              tf.constant(y, tf.float32), tf.constant(w, tf.float32))
-            losses.append(float(loss))
+        if self.strategy is None:
+            groups = ([b] for b in blocks if np.any(b[2]))
+        else:
+            groups = self._replica_groups(blocks)
+        losses = [float(self._step_on(group)) for group in groups]
         return float(np.mean(losses)) if losses else math.nan
 
     def predict_blocks(self, blocks: Iterable) -> tuple[np.ndarray, np.ndarray]:
@@ -257,20 +316,22 @@ def blocks_from_arrays(sequences: np.ndarray, regulators: np.ndarray, targets: n
 
 
 def fit_blocks(model, dataset, tcfg: dict, genes_per_block: int, conditions_per_block: int,
-               out_dir: Path, seed: int) -> None:
+               out_dir: Path, seed: int, strategy: tf.distribute.Strategy | None = None) -> None:
     """Train ``model`` (DeepRAGE-C or -TP) on gene × condition blocks of ``dataset`` with
     the resolved training settings ``tcfg`` (:func:`kerasgene.train.recipes.resolve_training`),
     doing by hand what :func:`kerasgene.train.recipes.make_callbacks` does for ``fit``:
     learning rate ×0.5 after ``reduce_lr_patience`` epochs without a better validation
     R², early stopping after ``patience``, best weights restored. Writes
-    ``out_dir/history.csv``."""
+    ``out_dir/history.csv``. ``strategy``: the one the model was built under (called
+    inside its scope; :class:`FactorizedPairTrainer`); every process validates on all
+    blocks, so that all take the same decisions."""
     import pandas as pd
 
     from kerasgene.metrics import regression_metrics
     from kerasgene.train import recipes
 
     optimizer = recipes.OPTIMIZERS[tcfg["optimizer"]](learning_rate=tcfg["learning_rate"])
-    trainer = FactorizedPairTrainer(model, optimizer)
+    trainer = FactorizedPairTrainer(model, optimizer, strategy=strategy)
     g, c = genes_per_block, conditions_per_block
     best, best_weights, wait, plateau, rows = -np.inf, model.get_weights(), 0, 0, []
     for epoch in range(tcfg["epochs"]):

@@ -107,6 +107,11 @@ def is_multi_worker(strategy: tf.distribute.Strategy) -> bool:
     return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
 
 
+def is_mirrored(strategy: tf.distribute.Strategy | None) -> bool:
+    """True for ``mirrored`` and ``multi_worker`` (replicas that sum their gradients)."""
+    return isinstance(strategy, tf.distribute.MirroredStrategy) or is_multi_worker(strategy)
+
+
 def worker_task(strategy: tf.distribute.Strategy) -> tuple[str, int]:
     """``(task type, task index)`` of this process in a multi-worker cluster
     (``("worker", 0)`` for any other strategy)."""

@@ -356,7 +356,7 @@ def _fit_multi_worker(model, model_name: str, dataset, train_idx, valid_idx, tse
 
 
 def _fit_factorized(model, model_name: str, dataset, tsection: dict, extra: dict,
-                    out_dir: Path, seed: int) -> None:
+                    out_dir: Path, seed: int, strategy=None) -> None:
     """DeepRAGE-C or -TP on gene × condition blocks (:func:`kerasgene.train.block_trainer.fit_blocks`)
     with the paper's recipe and the output bias at the mean training label."""
     from kerasgene.train import recipes
@@ -366,7 +366,7 @@ def _fit_factorized(model, model_name: str, dataset, tsection: dict, extra: dict
     if tcfg["init_output_bias"]:
         recipes.init_output_bias(model, label_mean(dataset, "train", seed))
     fit_blocks(model, dataset, tcfg, extra["genes_per_block"], extra["conditions_per_block"],
-               out_dir, seed)
+               out_dir, seed, strategy if recipes.is_mirrored(strategy) else None)
 
 
 def _shuffled_control(config: dict, dataset, tsection: dict, out_dir: Path, seed: int,
@@ -560,7 +560,7 @@ def _fit_model(config: dict, dataset, model, strategy, tsection: dict, extra: di
                 _fit_one(member, "histone_fcn", dataset, fit_idx, hold_idx, tsection, member_dir,
                          seed + i, strategy, None if backup is None else backup / member_dir.name)
         elif extra["factorized"]:
-            _fit_factorized(model, name, dataset, tsection, extra, out, seed)
+            _fit_factorized(model, name, dataset, tsection, extra, out, seed, strategy)
         else:
             _fit_one(model, name, dataset, "train", "valid", tsection, out, seed, strategy,
                      backup)
