@@ -575,8 +575,9 @@ def _train_worker(config: dict, dataset, model, strategy, tsection: dict, extra:
     directory (:func:`_backup_dir`); the chief alone writes and evaluates the run."""
     import tempfile
 
+    quiet = {**tsection, "verbose": 0}  # the chief's progress is the job's
     with tempfile.TemporaryDirectory(prefix="kerasgene-worker-") as tmp:
-        _fit_model(config, dataset, model, strategy, tsection, extra, Path(tmp), seed,
+        _fit_model(config, dataset, model, strategy, quiet, extra, Path(tmp), seed,
                    _backup_dir(out, strategy))
         # as the chief does (saving may read distributed variables), then thrown away
         model.save(Path(tmp) / "model.keras")
