@@ -388,3 +388,45 @@ exec {sys.executable} "$@"
     chief = int(pid_file.read_text())
     with pytest.raises(ProcessLookupError):
         os.kill(chief, 0)  # terminated and reaped by the launcher
+
+
+def test_a_worker_killed_mid_trial_is_restarted_and_the_search_goes_on(data, tmp_path, caplog):
+    """SIGKILL one of 2 workers inside a trial: the launcher restarts it with its tuner
+    id, it re-runs that trial, the other worker goes on, and the search completes."""
+    import threading
+
+    path = small_config(tmp_path, data, "restart")
+    project = tmp_path / "runs" / "restart"
+    fake = tmp_path / "python.sh"  # the real interpreter, its pid written per tuner id
+    fake.write_text(f"#!/bin/sh\necho $$ > {tmp_path}/$KERASTUNER_TUNER_ID.pid\n"
+                    f'exec {sys.executable} "$@"\n')
+    fake.chmod(0o755)
+    killed: dict = {}
+
+    def kill_worker1_in_a_trial():
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and not killed:
+            events = run_log(project)
+            ended = {e["trial_id"] for e in events if e["event"] == "end"}
+            mine = [e["trial_id"] for e in events if e["event"] == "start"
+                    and e["tuner_id"] == "worker1" and e["trial_id"] not in ended]
+            if mine:
+                killed["trial"] = mine[0]
+                os.kill(int((tmp_path / "worker1.pid").read_text()), signal.SIGKILL)
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_worker1_in_a_trial, daemon=True)
+    killer.start()
+    with open(tmp_path / "launch.log", "w") as fh:
+        code = tuning.launch_local(path, [], workers=2, timeout=300, python=str(fake),
+                                   stdout=fh, stderr=subprocess.STDOUT)
+    killer.join(5)
+    assert code == 0 and killed, (tmp_path / "launch.log").read_text()[-3000:]
+    states = trial_states(project)
+    assert len(states) == 4 and {s["status"] for s in states.values()} == {"COMPLETED"}
+    starts = [(e["trial_id"], e["tuner_id"]) for e in run_log(project) if e["event"] == "start"]
+    trials = [t for t, _ in starts]
+    assert trials.count(killed["trial"]) == 2  # re-run by the restarted worker ...
+    assert all(trials.count(t) == 1 for t in states if t != killed["trial"])  # ... only it
+    assert starts.count((killed["trial"], "worker1")) == 2
+    assert "worker1 was killed (signal 9); restarting it" in caplog.text

@@ -18,7 +18,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import yaml
 
@@ -58,21 +58,33 @@ def _environments(workers: int, host: str, port: int, threads: int | None,
     return envs
 
 
-def _wait(procs: Mapping[str, subprocess.Popen], timeout: float | None,
-          worker_grace: float) -> None:
+def _wait(procs: dict[str, subprocess.Popen], timeout: float | None, worker_grace: float,
+          restart: Callable[[str], subprocess.Popen] | None = None, restarts: int = 0) -> None:
     """Until the chief is done and every worker has exited (or is stopped after
-    ``worker_grace`` s); a process that fails stops the others."""
+    ``worker_grace`` s). A worker killed by a signal (SIGKILL, the OOM killer) is started
+    again with ``restart(name)`` — same tuner id, so the oracle gives it back its
+    unfinished trial while the others go on — at most ``restarts`` times each; any other
+    failure stops the others."""
     start = time.monotonic()
     chief_done_at = None
+    restarted = dict.fromkeys(procs, 0)
     while True:
         time.sleep(0.2)
-        for name, p in procs.items():
+        for name, p in list(procs.items()):
             rc = p.poll()
-            if rc not in (None, 0):
-                stop_processes({k: v for k, v in procs.items() if k != name})
-                raise KerasgeneError(
-                    f"tune --workers: {name} exited with status {rc}; stopped the "
-                    f"others. Re-run the same command to resume the search.")
+            if rc in (None, 0):
+                continue
+            if (rc < 0 and name != "chief" and restart is not None
+                    and restarted[name] < restarts and procs["chief"].poll() is None):
+                restarted[name] += 1
+                log.warning("tune --workers: %s was killed (signal %d); restarting it (%d of "
+                            "%d): it resumes its trial", name, -rc, restarted[name], restarts)
+                procs[name] = restart(name)
+                continue
+            stop_processes({k: v for k, v in procs.items() if k != name})
+            raise KerasgeneError(
+                f"tune --workers: {name} exited with status {rc}; stopped the "
+                f"others. Re-run the same command to resume the search.")
         if procs["chief"].poll() == 0:
             if chief_done_at is None:
                 chief_done_at = time.monotonic()
@@ -93,7 +105,7 @@ def launch_local(config_path: str | os.PathLike, overrides: Sequence[str] = (), 
                  *, max_trials: int | None = None, subset: Mapping[str, list] | None = None,
                  threads: int | None = None, pin: bool = False, host: str = "127.0.0.1",
                  port: int | None = None, timeout: float | None = None,
-                 worker_grace: float = 10.0, python: str = sys.executable,
+                 worker_grace: float = 10.0, restarts: int = 2, python: str = sys.executable,
                  stdout=None, stderr=None) -> int:
     """Run a chief and ``workers`` workers on this machine and wait for them.
 
@@ -101,8 +113,10 @@ def launch_local(config_path: str | os.PathLike, overrides: Sequence[str] = (), 
     ``pin``, its own CPUs (sched_setaffinity; on a machine shared with other jobs a
     pinned worker cannot move off a busy core, hence off by default). The chief is never
     pinned (it only serves the oracle and writes the results). ``max_trials`` and
-    ``subset`` select trials as in :func:`~kerasgene.tuning.config.apply_selection`. If
-    a process fails, the others are stopped and a KerasgeneError says which (the project
+    ``subset`` select trials as in :func:`~kerasgene.tuning.config.apply_selection`. A
+    worker killed by a signal mid-trial is restarted (at most ``restarts`` times) with
+    its tuner id and re-runs its trial while the others go on; if a process fails
+    otherwise, the others are stopped and a KerasgeneError says which (the project
     resumes with the same command). When the chief is done, workers still starting up are
     stopped after ``worker_grace`` s.
 
@@ -120,10 +134,15 @@ def launch_local(config_path: str | os.PathLike, overrides: Sequence[str] = (), 
     port = port or free_port(host, len(project_tasks(config)[0]))
     procs: dict[str, subprocess.Popen] = {}
 
+    envs = _environments(workers, host, port, threads, pin)
+
+    def start(name: str) -> subprocess.Popen:
+        return subprocess.Popen(cmd, env=envs[name], stdout=stdout, stderr=stderr)
+
     def run() -> int:
-        for name, env in _environments(workers, host, port, threads, pin).items():
-            procs[name] = subprocess.Popen(cmd, env=env, stdout=stdout, stderr=stderr)
-        _wait(procs, timeout, worker_grace)
+        for name in envs:
+            procs[name] = start(name)
+        _wait(procs, timeout, worker_grace, start, restarts)
         return 0
 
     return stopped_on_signal(run, procs, "tune --workers")
