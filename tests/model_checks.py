@@ -50,6 +50,11 @@ SMALL_HPARAMS = {
     "linear": dict(),
 }
 
+#: largest deviation of a model's outputs under a mixed-precision policy from the float32
+#: outputs of the same weights, as a fraction of the largest float32 output
+#: (tests/test_mixed_precision.py states why)
+MIXED_RTOL = {"bfloat16": 0.06, "float16": 0.01}
+
 
 @dataclass
 class BuilderCase:

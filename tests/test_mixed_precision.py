@@ -4,8 +4,8 @@ tolerance, eagerly and under XLA, with float32 variables and outputs; the fused
 BatchNorm matches Keras' in bfloat16; mixed-precision training lowers the loss; a
 mixed-precision run reloads, exports and serves float32.
 
-Tolerance (same weights, random inputs, inference mode): max |Δ| ≤ ``RTOL`` × the
-largest float32 output, 6 % for bfloat16 and 1 % for float16. bfloat16 keeps 8
+Tolerance (same weights, random inputs, inference mode): max |Δ| ≤ ``MIXED_RTOL`` × the
+largest float32 output (``tests/model_checks.py``), 6 % for bfloat16 and 1 % for float16. bfloat16 keeps 8
 significant bits (a rounding error ≤ 2⁻⁹ ≈ 0.2 %), float16 11 bits (≤ 0.05 %); over the
 10–30 roundings of these networks, with cancellations, the worst case measured is
 histone_fcn at initialisation, whose output (about 5e-3) is a small difference of larger
@@ -20,6 +20,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from model_checks import MIXED_RTOL as RTOL
 from model_checks import SMALL_HPARAMS, predict, random_inputs, random_targets
 
 from kerasgene import models
@@ -28,7 +29,6 @@ from kerasgene.errors import ConfigError
 from kerasgene.models.blocks import FusedBatchNormalization
 from kerasgene.train import recipes
 
-RTOL = {"bfloat16": 0.06, "float16": 0.01}
 POLICY = {"bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
 
 
