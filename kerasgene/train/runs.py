@@ -300,57 +300,42 @@ def label_mean(dataset, split, seed: int = 0, max_examples: int = 2000) -> float
 
 def _fit_one(model, model_name: str, dataset, train_idx, valid_idx, tsection: dict,
              out_dir: Path, seed: int, strategy=None, backup_dir: Path | None = None):
-    """Compile ``model`` with the paper's recipe and fit it on example indices (under a
-    MultiWorkerMirroredStrategy: :func:`_fit_multi_worker`)."""
+    """Compile ``model`` with the paper's recipe and fit it on example indices.
+
+    Under a MultiWorkerMirroredStrategy ``batch_size`` is the global batch, every worker
+    shuffles with the same seed and reads only its share of each batch
+    (:func:`kerasgene.train.recipes.distributed`), so the replicas together train on the
+    batches of a one-process run; the BatchNorm recalibration reads the same global
+    batches on every worker, so that they agree; ``backup_dir`` keeps the worker's
+    BackupAndRestore state.
+    """
     from kerasgene.train import recipes
 
-    if strategy is not None and recipes.is_multi_worker(strategy):
-        return _fit_multi_worker(model, model_name, dataset, train_idx, valid_idx, tsection,
-                                 out_dir, seed, strategy, backup_dir)
-
+    multi = strategy is not None and recipes.is_multi_worker(strategy)
     tcfg = recipes.resolve_training(tsection, model_name, is_classification(dataset))
     recipes.compile_model(model, tcfg)
     if tcfg["init_output_bias"] and not is_classification(dataset):
         recipes.init_output_bias(model, label_mean(dataset, train_idx, seed))
-    bs = tcfg["batch_size"]
     weights = recipes.class_weights(dataset.labels(train_idx), tcfg) \
         if tcfg["class_weight"] == "balanced" else None
     # with an epoch cap the stream repeats, so later epochs never run out of batches
-    train = dataset.to_tf_dataset(train_idx, bs, shuffle=True, seed=seed,
-                                  repeat=tcfg["steps_per_epoch"] is not None,
-                                  class_weight=weights)
-    valid = dataset.to_tf_dataset(valid_idx, bs, class_weight=weights)
-    history = recipes.fit(model, train, valid, tcfg, out_dir)
-    # the best weights are restored in memory; the checkpoint only guarded the fit
-    (out_dir / "checkpoint.keras").unlink(missing_ok=True)
-    return history
-
-
-def _fit_multi_worker(model, model_name: str, dataset, train_idx, valid_idx, tsection: dict,
-                      out_dir: Path, seed: int, strategy, backup_dir: Path | None):
-    """:func:`_fit_one` for one worker of a MultiWorkerMirroredStrategy: ``batch_size``
-    is the global batch, every worker shuffles with the same seed and reads only its
-    share of each batch (:func:`kerasgene.train.recipes.distributed`), so the replicas
-    together train on the batches of a one-process run; the BatchNorm recalibration
-    reads the same global batches on every worker, so that they agree."""
-    from kerasgene.train import recipes
-
-    tcfg = recipes.resolve_training(tsection, model_name, is_classification(dataset))
-    recipes.compile_model(model, tcfg)
-    if tcfg["init_output_bias"] and not is_classification(dataset):
-        recipes.init_output_bias(model, label_mean(dataset, train_idx, seed))
-    bs = tcfg["batch_size"]
-    weights = recipes.class_weights(dataset.labels(train_idx), tcfg) \
-        if tcfg["class_weight"] == "balanced" else None
     repeat = tcfg["steps_per_epoch"] is not None
-    train = recipes.distributed(strategy, lambda i, n: dataset.to_tf_dataset(
-        train_idx, bs, shuffle=True, seed=seed, repeat=repeat, class_weight=weights,
-        shard=(i, n)))
-    valid = recipes.distributed(strategy, lambda i, n: dataset.to_tf_dataset(
-        valid_idx, bs, class_weight=weights, shard=(i, n)))
-    local = dataset.to_tf_dataset(train_idx, bs, shuffle=True, seed=seed, class_weight=weights)
-    history = recipes.fit(model, train, valid, tcfg, out_dir, strategy=strategy,
+
+    def stream(idx, shard=None, **kwargs):
+        return dataset.to_tf_dataset(idx, tcfg["batch_size"], class_weight=weights,
+                                     shard=shard, **kwargs)
+
+    if multi:
+        train = recipes.distributed(strategy, lambda i, n: stream(
+            train_idx, (i, n), shuffle=True, seed=seed, repeat=repeat))
+        valid = recipes.distributed(strategy, lambda i, n: stream(valid_idx, (i, n)))
+        local = stream(train_idx, shuffle=True, seed=seed)
+    else:
+        train = stream(train_idx, shuffle=True, seed=seed, repeat=repeat)
+        valid, local = stream(valid_idx), None
+    history = recipes.fit(model, train, valid, tcfg, out_dir, strategy=strategy if multi else None,
                           backup_dir=backup_dir, local_train=local)
+    # the best weights are restored in memory; the checkpoint only guarded the fit
     (out_dir / "checkpoint.keras").unlink(missing_ok=True)
     return history
 
