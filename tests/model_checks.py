@@ -31,6 +31,25 @@ from kerasgene import models
 
 Shapes = dict[str, tuple]
 
+#: registry hyperparameters small enough to build, train a step, export and serve in about
+#: a second each (serving, mixed-precision and backend tests)
+SMALL_HPARAMS = {
+    "isegnet": dict(seq_len=100, k1=8, merge_filters=16, pointwise_filters=8,
+                    dense_units=(16, 8, 4)),
+    "deeprage_concat": dict(seq_len=100, n_regulators=12, filters=8, filter_length=9,
+                            regulator_units=16, units=16),
+    "deeprage_tensor": dict(seq_len=100, n_regulators=12, filters=4, filter_length=9,
+                            regulator_units=4, units=16),
+    "deeprage_rnn": dict(seq_len=100, n_regulators=12, filters=8, filter_length=9,
+                         regulator_units=16, pool_size=10, rnn_units=8, units=16),
+    "chromatin_dnn": dict(window=50, units=(16, 8)),
+    "chromatin_cnn": dict(window=200, n_conv=3, filters=4),
+    "histone_fcn": dict(n_channels=5, base_filters=4, max_filters=16),
+    "histone_fcn_ensemble": dict(n_models=2, n_channels=5, base_filters=4),
+    "deepchrome": dict(filters=8, units=(16, 8)),
+    "linear": dict(),
+}
+
 
 @dataclass
 class BuilderCase:

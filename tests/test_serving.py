@@ -21,6 +21,7 @@ import grpc
 import keras
 import numpy as np
 import pytest
+from model_checks import SMALL_HPARAMS as SMALL
 from tensorflow_serving.apis import (
     get_model_metadata_pb2,
     get_model_status_pb2,
@@ -42,25 +43,6 @@ MAX_BATCH = 64
 MAX_MESSAGE_MB = 8
 START_TIMEOUT = 180  # s, bounded wait for the server to come up
 C = grpc.StatusCode
-
-#: registry hyperparameters small enough to export and serve in about a second each
-SMALL = {
-    "isegnet": dict(seq_len=100, k1=8, merge_filters=16, pointwise_filters=8,
-                    dense_units=(16, 8, 4)),
-    "deeprage_concat": dict(seq_len=100, n_regulators=12, filters=8, filter_length=9,
-                            regulator_units=16, units=16),
-    "deeprage_tensor": dict(seq_len=100, n_regulators=12, filters=4, filter_length=9,
-                            regulator_units=4, units=16),
-    "deeprage_rnn": dict(seq_len=100, n_regulators=12, filters=8, filter_length=9,
-                         regulator_units=16, pool_size=10, rnn_units=8, units=16),
-    "chromatin_dnn": dict(window=50, units=(16, 8)),
-    "chromatin_cnn": dict(window=200, n_conv=3, filters=4),
-    "histone_fcn": dict(n_channels=5, base_filters=4, max_filters=16),
-    "histone_fcn_ensemble": dict(n_models=2, n_channels=5, base_filters=4),
-    "deepchrome": dict(filters=8, units=(16, 8)),
-    "linear": dict(),
-}
-
 
 # ----------------------------------------------------------------------------- helpers
 def toy_model(seed: int = 0, length: int = 20) -> keras.Model:

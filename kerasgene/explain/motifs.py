@@ -35,37 +35,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from kerasgene._io import write_text
+from kerasgene.dna import BASES, Motif
 from kerasgene.errors import ConfigError, KerasgeneError
 
 log = logging.getLogger(__name__)
 
-BASES = "ACGT"
 DEFAULT_RELEASE = "JASPAR2026"
 
 
 # --------------------------------------------------------------------------------------
 # motif matrices
 # --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Motif:
-    """A position frequency matrix: ``counts`` (w, 4) over A, C, G, T."""
-
-    matrix_id: str
-    name: str
-    counts: np.ndarray
-
-    @property
-    def width(self) -> int:
-        return int(self.counts.shape[0])
-
-    def probabilities(self, pseudocount: float = 0.0) -> np.ndarray:
-        """(w, 4) column frequencies, with ``pseudocount`` added to every cell first;
-        an all-zero column becomes uniform."""
-        c = np.asarray(self.counts, np.float64) + pseudocount
-        tot = c.sum(axis=1, keepdims=True)
-        return np.where(tot > 0, c / np.where(tot > 0, tot, 1), 0.25)
 
 
 def information_content(pwm: np.ndarray) -> np.ndarray:

@@ -221,21 +221,49 @@ def sniff_track(path: str | os.PathLike) -> str:
 
 
 # ----------------------------------------------------------------------------- writing
-def _write_intervals(path: Path, sizes: Mapping[str, int],
-                     intervals: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> Path:
-    """Write sorted, non-overlapping intervals per chromosome to a bigWig (atomically)."""
+def value_runs(values: np.ndarray, *, zero_as_missing: bool = True
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Runs of equal neighbouring values of a 1-D array: ``(starts, ends, run values)``,
+    indices into ``values``; runs of 0 left out with ``zero_as_missing``."""
+    values = np.asarray(values)
+    change = np.flatnonzero(np.diff(values) != 0) + 1
+    starts = np.concatenate([[0], change]).astype(np.int64)
+    ends = np.concatenate([change, [len(values)]]).astype(np.int64)
+    run_values = values[starts]
+    keep = run_values != 0 if zero_as_missing else np.ones(len(starts), bool)
+    return starts[keep], ends[keep], run_values[keep]
+
+
+def write_bigwig_entries(path: str | os.PathLike, chrom_sizes: Mapping[str, int],
+                         entries: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+                         *, max_zooms: int = 10) -> Path:
+    """Write intervals to a bigWig with pyBigWig, atomically (the one bigWig writer).
+
+    Parameters
+    ----------
+    path
+        Output file, written to a temporary name and renamed when complete.
+    chrom_sizes
+        Chromosome name → length, in the header's order.
+    entries
+        Chromosome name → ``(starts, ends, values)``: sorted, non-overlapping 0-based
+        half-open intervals and their values (chromosomes without entries stay empty).
+    max_zooms
+        Zoom levels of the file's summaries (pyBigWig's ``maxZooms``).
+    """
     with atomic_path(path) as tmp:
         bw = pyBigWig.open(str(tmp), "w")
         try:
-            bw.addHeader([(c, int(n)) for c, n in sizes.items()], maxZooms=10)
-            for chrom in sizes:
-                if chrom in intervals and len(intervals[chrom][0]):
-                    starts, ends, values = intervals[chrom]
-                    bw.addEntries([chrom] * len(starts), starts.tolist(), ends=ends.tolist(),
-                                  values=values.astype(np.float64).tolist())
+            bw.addHeader([(c, int(n)) for c, n in chrom_sizes.items()], maxZooms=max_zooms)
+            for chrom in chrom_sizes:
+                if chrom in entries and len(entries[chrom][0]):
+                    starts, ends, values = entries[chrom]
+                    bw.addEntries([chrom] * len(starts), np.asarray(starts, np.int64),
+                                  ends=np.asarray(ends, np.int64),
+                                  values=np.asarray(values, np.float64))
         finally:
             bw.close()
-    return path
+    return Path(path)
 
 
 def _cached(source: Path, params, make) -> Path:
@@ -382,7 +410,7 @@ def bedgraph_to_bigwig(path: str | os.PathLike, chrom_sizes: Mapping[str, int] |
             raise InputFileError(f"{path}: none of its chromosomes ({', '.join(list(data)[:5])}) "
                                  f"is in the genome")
         sorted_data = {c: _sort_and_check(path, c, *data[c])[:3] for c in sizes}
-        _write_intervals(target, sizes, sorted_data)
+        write_bigwig_entries(target, sizes, sorted_data)
 
     return _cached(path, params, make)
 
@@ -492,7 +520,7 @@ def bigbed_to_bigwig(path: str | os.PathLike, value_column: str | int | None = N
             log.warning("%s: %d features overlap others; overlapping bases take the maximum "
                         "%s (e.g. %s)", path, n_overlaps, value_column,
                         ", ".join(examples[:_EXAMPLES]))
-        _write_intervals(target, sizes, data)
+        write_bigwig_entries(target, sizes, data)
 
     return _cached(path, {"format": "bigbed", "value_column": value_column}, make)
 

@@ -38,11 +38,17 @@ import numpy as np
 import pyBigWig
 from scipy.ndimage import gaussian_filter1d
 
-from kerasgene._io import atomic_path, check_readable
+from kerasgene._io import check_readable
 from kerasgene.errors import ConfigError, InputFileError, InvalidRegionError
 from kerasgene.io import chroms as _chroms
 from kerasgene.io.genome import check_window
-from kerasgene.io.track_formats import as_bigwig, read_bbi_header, sniff_track
+from kerasgene.io.track_formats import (
+    as_bigwig,
+    read_bbi_header,
+    sniff_track,
+    value_runs,
+    write_bigwig_entries,
+)
 
 log = logging.getLogger(__name__)
 
@@ -507,39 +513,13 @@ class TrackSet:
 
 def write_bigwig(path: str | os.PathLike, chrom_sizes: dict[str, int], signal: dict[str, np.ndarray],
                  *, zero_as_missing: bool = True) -> Path:
-    """Write per-base signals to a bigWig with pyBigWig, as runs of equal values.
+    """Write per-base signals to a bigWig as runs of equal values
+    (:func:`~kerasgene.io.track_formats.write_bigwig_entries`: ``path`` and
+    ``chrom_sizes`` as there).
 
-    Parameters
-    ----------
-    path
-        Output file, written to a temporary name and renamed when complete.
-    chrom_sizes
-        Chromosome name → length, in the header's order.
-    signal
-        Chromosome name → per-base float array of that length (missing chromosomes are
-        left empty).
-    zero_as_missing
-        Skip runs of 0 (smaller files; they read back as 0).
+    ``signal`` maps a chromosome to its per-base float array (missing chromosomes are left
+    empty); ``zero_as_missing`` skips runs of 0 (smaller files; they read back as 0).
     """
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        bw = pyBigWig.open(str(tmp), "w")
-        try:
-            bw.addHeader(list(chrom_sizes.items()), maxZooms=10)
-            for chrom in chrom_sizes:
-                if chrom not in signal:
-                    continue
-                vals = np.asarray(signal[chrom], dtype=np.float64)
-                change = np.flatnonzero(np.diff(vals)) + 1
-                starts = np.concatenate([[0], change])
-                ends = np.concatenate([change, [len(vals)]])
-                run_vals = vals[starts]
-                keep = run_vals != 0 if zero_as_missing else np.ones(len(starts), bool)
-                if keep.any():
-                    bw.addEntries(
-                        [chrom] * int(keep.sum()), starts[keep].tolist(),
-                        ends=ends[keep].tolist(), values=run_vals[keep].tolist(),
-                    )
-        finally:
-            bw.close()
-    return path
+    entries = {c: value_runs(np.asarray(v, np.float64), zero_as_missing=zero_as_missing)
+               for c, v in signal.items() if c in chrom_sizes}
+    return write_bigwig_entries(path, chrom_sizes, entries)

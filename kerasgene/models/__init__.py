@@ -11,6 +11,12 @@ serving signature's outputs after them; ``model(x)`` / ``model.predict(x)`` ther
 return ``{name: array}``, and ``fit`` accepts ``y`` either as an array or as
 ``{name: array}``. Every model takes ``{input_name: array}`` (single-input ones too).
 
+Mixed precision: ``build(name, mixed_precision="bfloat16")`` (or ``"float16"``) builds
+under Keras' ``mixed_bfloat16`` / ``mixed_float16`` policy: float32 variables,
+computations in the low precision, float32 outputs (the heads' layers are float32,
+:data:`kerasgene.models.blocks.OUTPUT_DTYPE`), BatchNorm statistics in float32. The
+policy is stored in every layer's configuration, so a saved model reloads with it.
+
 >>> from kerasgene import models
 >>> model = models.build("isegnet", k1=32)
 >>> model.count_params()
@@ -19,10 +25,11 @@ return ``{name: array}``, and ``fit`` accepts ``y`` either as an array or as
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import inspect
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +45,7 @@ from kerasgene.models.linear import linear
 from kerasgene.models.losses import masked_mse, rmse
 
 __all__ = [
+    "MIXED_PRECISION",
     "build",
     "chromatin_cnn",
     "chromatin_dnn",
@@ -46,6 +54,7 @@ __all__ = [
     "deeprage_rnn",
     "deeprage_tensor",
     "describe",
+    "dtype_policy",
     "ensemble_members",
     "histone_fcn",
     "histone_fcn_ensemble",
@@ -82,12 +91,40 @@ def hyperparameters(name: str) -> dict[str, Any]:
     }
 
 
-def build(name: str, **hparams: Any) -> keras.Model:
+#: ``training.mixed_precision`` value → Keras dtype policy
+MIXED_PRECISION = {None: "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
+
+
+@contextlib.contextmanager
+def dtype_policy(mixed_precision: str | None) -> Iterator[str]:
+    """Keras' global dtype policy set to that of ``mixed_precision`` (:data:`MIXED_PRECISION`)
+    for the layers created inside the ``with`` block; the previous policy is restored
+    after it. Yields the policy's name.
+
+    Raises
+    ------
+    ConfigError
+        ``mixed_precision`` not None, "bfloat16" or "float16".
+    """
+    if mixed_precision not in MIXED_PRECISION:
+        raise ConfigError(f"mixed_precision: expected one of {list(MIXED_PRECISION)}, "
+                          f"got {mixed_precision!r}")
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(MIXED_PRECISION[mixed_precision])
+    try:
+        yield MIXED_PRECISION[mixed_precision]
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def build(name: str, *, mixed_precision: str | None = None, **hparams: Any) -> keras.Model:
     """Build registry model ``name`` with ``hparams`` overriding its defaults.
 
     Parameters
     ----------
     name : one of :func:`names`
+    mixed_precision : None (float32), "bfloat16" or "float16": the dtype policy the
+        layers are built under (:func:`dtype_policy`)
     **hparams : keyword arguments of the builder (see its docstring)
 
     Returns
@@ -110,7 +147,8 @@ def build(name: str, **hparams: Any) -> keras.Model:
                 f"{name}: unknown hyperparameter(s) {unknown}; expected a subset of "
                 f"{sorted(allowed)}")
     try:
-        return builder(**hparams)
+        with dtype_policy(mixed_precision):
+            return builder(**hparams)
     except TypeError as err:  # e.g. an unknown member argument of the ensemble
         raise ConfigError(f"{name}: {err}") from err
 

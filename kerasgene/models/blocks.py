@@ -7,8 +7,10 @@ once. Every block names its layers ``{name}_{role}`` (``conv``, ``bn``, ``act``,
 ``dropout``, ``pool``, ``pad``) so that downstream code (attribution, filter knockout,
 motif extraction) can find a layer by a stable name.
 
-Built-in Keras layers only, plus :class:`FusedBatchNormalization` (a drop-in subclass of
-``BatchNormalization``, registered as ``kerasgene>FusedBatchNormalization``): models
+Built-in Keras layers only, plus :class:`FusedBatchNormalization` and :class:`FastDropout`
+(drop-in subclasses of ``BatchNormalization`` and ``Dropout`` with a faster TensorFlow
+training path, registered as ``kerasgene>FusedBatchNormalization`` and
+``kerasgene>FastDropout``): models
 serialise with ``get_config`` / ``from_config`` and clone with
 :func:`keras.models.clone_model` once ``kerasgene.models`` is imported, and export to a
 SavedModel of standard TensorFlow ops. Tensors are channels-last:
@@ -28,6 +30,12 @@ from kerasgene.errors import ConfigError
 
 #: allowed elements of a block's ``order``
 _STEPS = ("norm", "act", "dropout")
+#: activation dtypes :class:`FusedBatchNormalization` hands to the fused kernel (its
+#: scale, offset and statistics stay float32)
+FUSED_DTYPES = ("float32", "bfloat16", "float16")
+#: dtype of every layer that produces a model output (mixed precision computes the rest
+#: in bfloat16 / float16)
+OUTPUT_DTYPE = "float32"
 
 
 # --------------------------------------------------------------------------------------
@@ -124,10 +132,14 @@ class FusedBatchNormalization(layers.BatchNormalization):
     updated with the biased batch variance, as Keras does); Keras 3 computes the batch
     moments and their gradients with separate element-wise ops, which on the large
     ``(batch, 2500, 128)`` activations of iSEGnet costs about a quarter of a training
-    step. Falls back to the Keras computation in inference mode, for another backend,
-    a dtype other than float32, a mask, a non-last axis or ``synchronized=True``.
-    ``tests/test_models.py`` checks outputs, gradients and moving statistics against
-    the Keras layer.
+    step. Under a mixed-precision policy (:data:`FUSED_DTYPES`) the kernel takes the
+    bfloat16 / float16 activations as they are, with float32 scale, offset and
+    statistics, where the Keras layer casts the activations to float32 and back (about
+    a quarter of a mixed-precision iSEGnet step). Falls back to the Keras computation
+    in inference mode, for another backend, another dtype, a mask, a non-last axis,
+    ``renorm`` or ``synchronized=True``. ``tests/test_models.py`` and
+    ``tests/test_mixed_precision.py`` check outputs, gradients and moving statistics
+    against the Keras layer.
     """
 
     def _fusable(self, inputs, training, mask) -> bool:
@@ -136,9 +148,11 @@ class FusedBatchNormalization(layers.BatchNormalization):
             and mask is None
             and keras.backend.backend() == "tensorflow"
             and not self.synchronized
+            and not self.renorm
             and self.axis in (-1, len(inputs.shape) - 1)
             and 2 <= len(inputs.shape) <= 4
-            and keras.backend.standardize_dtype(inputs.dtype) == "float32"
+            and self.compute_dtype in FUSED_DTYPES
+            and keras.backend.standardize_dtype(inputs.dtype) in FUSED_DTYPES
         )
 
     def call(self, inputs, training=None, mask=None):
@@ -146,6 +160,7 @@ class FusedBatchNormalization(layers.BatchNormalization):
             return super().call(inputs, training=training, mask=mask)
         import tensorflow as tf
 
+        inputs = tf.cast(inputs, self.compute_dtype)  # the Keras layer's output dtype
         channels = inputs.shape[-1]
         shape = tf.shape(inputs)
         rank = len(inputs.shape)
@@ -155,7 +170,7 @@ class FusedBatchNormalization(layers.BatchNormalization):
             x = tf.reshape(inputs, [shape[0], 1, shape[1], channels])
         else:
             x = inputs
-        ones = tf.ones([channels], inputs.dtype)
+        ones = tf.ones([channels], self.variable_dtype)
         y, mean, variance = tf.compat.v1.nn.fused_batch_norm(
             x,
             self.gamma if self.scale else ones,
@@ -171,6 +186,37 @@ class FusedBatchNormalization(layers.BatchNormalization):
         self.moving_variance.assign(
             self.moving_variance * momentum + variance * (1.0 - momentum))
         return tf.reshape(y, shape)
+
+
+@keras.saving.register_keras_serializable(package="kerasgene")
+class FastDropout(layers.Dropout):
+    """:class:`keras.layers.Dropout` drawing 16 random bits per value instead of a
+    random float: two values from each 32-bit Philox draw.
+
+    The same function in distribution: a value is kept with probability
+    ``1 - round(rate · 2¹⁶) / 2¹⁶`` (within 2⁻¹⁷ of ``1 - rate``) and scaled by
+    ``1 / (1 - rate)``; the random stream differs from Keras'. On TensorFlow the mask
+    costs half the random draws and no float conversion: dropout was about a sixth of
+    an iSEGnet training step, float32 or bfloat16 (Keras' ``stateless_dropout`` draws
+    a uniform float per value, then selects). Falls back to the Keras layer for another
+    backend, a ``noise_shape``, inference or a rate of 0.
+    """
+
+    def call(self, inputs, training=False):
+        if not (training and 0 < self.rate < 1 and self.noise_shape is None
+                and keras.backend.backend() == "tensorflow"):
+            return super().call(inputs, training=training)
+        import tensorflow as tf
+
+        seed = tf.cast(tf.math.floormod(tf.cast(self.seed_generator.next(), tf.int64),
+                                        tf.int32.max - 1), tf.int32)  # as Keras' TF backend
+        n = tf.size(inputs)
+        bits = tf.random.stateless_uniform([(n + 1) // 2], seed, minval=None, maxval=None,
+                                           dtype=tf.uint32)
+        bits = tf.reshape(tf.bitcast(bits, tf.uint16), [-1])[:n]
+        threshold = tf.constant(min(round(self.rate * 65536), 65535), tf.uint16)
+        keep = tf.cast(tf.reshape(bits >= threshold, tf.shape(inputs)), inputs.dtype)
+        return inputs * (keep * tf.cast(1.0 / (1.0 - self.rate), inputs.dtype))
 
 
 # --------------------------------------------------------------------------------------
@@ -211,7 +257,7 @@ def _post(
         elif step == "act":
             x = _activation(x, activation, f"{name}_act", negative_slope)
         elif step == "dropout" and dropout > 0:
-            x = layers.Dropout(dropout, name=f"{name}_dropout")(x)
+            x = FastDropout(dropout, name=f"{name}_dropout")(x)
     return x
 
 
@@ -232,6 +278,7 @@ def conv_block(
     l2: float = 0.0,
     negative_slope: float = 0.3,
     data_format: str = "channels_last",
+    dtype: str | None = None,
 ):
     """[ZeroPadding1D] → Conv1D → {BatchNorm, activation, Dropout in ``order``}.
 
@@ -248,6 +295,8 @@ def conv_block(
     l2 : L2 penalty on the kernel
     negative_slope : slope of "leaky_relu"
     data_format : "channels_last" (fast on CPU) or "channels_first" (reference layouts)
+    dtype : the conv's dtype policy (default: the global one); :data:`OUTPUT_DTYPE` for a
+        conv that computes a model output
 
     Returns
     -------
@@ -263,6 +312,7 @@ def conv_block(
         use_bias=use_bias,
         kernel_regularizer=l2_regularizer(l2),
         data_format=data_format,
+        dtype=dtype,
         name=f"{name}_conv",
     )(x)
     axis = 1 if data_format == "channels_first" else -1
@@ -368,7 +418,9 @@ def output_head(
     (batch, 1). Classification: Dense(n_classes, ``class_activation``), shape
     (batch, n_classes). The returned dict ``{output_name: tensor}`` is meant to be the
     model's ``outputs``, so that ``model.export()`` names the serving signature's output
-    after it (a bare tensor would become ``output_0``).
+    after it (a bare tensor would become ``output_0``). The head's layers compute in
+    float32 whatever the dtype policy (:data:`OUTPUT_DTYPE`): under mixed precision the
+    outputs, the softmax and the loss stay float32.
 
     Returns
     -------
@@ -376,14 +428,13 @@ def output_head(
     """
     reg = l2_regularizer(l2)
     if task == "classification":
-        y = layers.Dense(
-            n_classes, activation=class_activation, kernel_regularizer=reg, name=output_name
-        )(x)
+        y = layers.Dense(n_classes, activation=class_activation, kernel_regularizer=reg,
+                         dtype=OUTPUT_DTYPE, name=output_name)(x)
     elif regression_activation in (None, "linear"):
-        y = layers.Dense(1, kernel_regularizer=reg, name=output_name)(x)
+        y = layers.Dense(1, kernel_regularizer=reg, dtype=OUTPUT_DTYPE, name=output_name)(x)
     else:
-        y = layers.Dense(1, kernel_regularizer=reg, name=f"{name}_dense")(x)
-        y = layers.Activation(regression_activation, name=output_name)(y)
+        y = layers.Dense(1, kernel_regularizer=reg, dtype=OUTPUT_DTYPE, name=f"{name}_dense")(x)
+        y = layers.Activation(regression_activation, dtype=OUTPUT_DTYPE, name=output_name)(y)
     return {output_name: y}
 
 
@@ -400,5 +451,15 @@ def functional_model(inputs: dict, outputs: dict, name: str) -> keras.Model:
     so datasets, attribution and serving code need no special case. Outputs are a dict
     so the exported signature keys are the output names (a bare tensor would be
     exported as ``output_0``).
+
+    Raises
+    ------
+    ValueError
+        an output not computed in :data:`OUTPUT_DTYPE` (a builder's head without
+        ``dtype=OUTPUT_DTYPE``: under mixed precision it would return bfloat16).
     """
+    for key, tensor in outputs.items():
+        if keras.backend.standardize_dtype(tensor.dtype) != OUTPUT_DTYPE:
+            raise ValueError(f"{name}: output {key!r} is {tensor.dtype}; its layer needs "
+                             f"dtype={OUTPUT_DTYPE!r}")
     return keras.Model(inputs=dict(inputs), outputs=dict(outputs), name=name)

@@ -113,8 +113,9 @@ def histone_fcn(
         x = blocks.conv_block(x, w, 3, strides=2 if i in stride_layers else 1,
                               padding="same", name=f"conv{i}", **hidden)
     x = blocks.conv_block(x, head_filters, 1, name=f"conv{n_conv3}", **hidden)
-    x = blocks.conv_block(x, 1, 1, name="output", activation=None)
-    out = {"expression": layers.GlobalAveragePooling1D(name="expression")(x)}
+    x = blocks.conv_block(x, 1, 1, name="output", activation=None, dtype=blocks.OUTPUT_DTYPE)
+    out = {"expression": layers.GlobalAveragePooling1D(dtype=blocks.OUTPUT_DTYPE,
+                                                       name="expression")(x)}
     return blocks.functional_model({"histone": histone}, out, name)
 
 
@@ -165,9 +166,9 @@ def histone_fcn_ensemble(
                              **member_kwargs)
         outs.append(member({"histone": histone})["expression"])
     if n_models == 1:
-        y = layers.Identity(name="expression")(outs[0])
+        y = layers.Identity(dtype=blocks.OUTPUT_DTYPE, name="expression")(outs[0])
     else:
-        y = layers.Average(name="expression")(outs)
+        y = layers.Average(dtype=blocks.OUTPUT_DTYPE, name="expression")(outs)
     return blocks.functional_model({"histone": histone}, {"expression": y}, name)
 
 

@@ -149,7 +149,7 @@ def _generate(out_dir: Path, seed: int, scale: str, version: str) -> dict:
             "gc_fraction": float(np.isin(acgt, (1, 2)).mean()),
             "soft_masked_fraction": float(np.mean(np.concatenate(list(genome.soft.values())))),
             "n_runs": [[c, s, e] for c, s, e in genome.n_runs],
-            "genes_near_chrom_end": [g.gene_id for g in genome.genes
+            "genes_near_chrom_end": [g.id for g in genome.genes
                                      if min(g.tss, genome.chroms[g.chrom] - 1 - g.tss) < 5_000],
             "coordinates": ("0-based half-open; tss = start (+) / end-1 (-); tts = end-1 (+) / start (-); "
                             "oriented window [o1,o2) around anchor a = [a+o1, a+o2) on +, [a-o2+1, a-o1+1) reversed on -"),

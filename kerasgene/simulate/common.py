@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from kerasgene._io import atomic_path, write_text
+from kerasgene._io import write_text
+from kerasgene.io.track_formats import value_runs, write_bigwig_entries
 
 log = logging.getLogger(__name__)
 
@@ -88,53 +89,29 @@ def write_gene_table(path: Path, gene_ids: list[str], columns: list[str],
     write_text(path, "\n".join(lines) + "\n")
 
 
+#: Zoom levels of the simulator's bigWigs (fixed: the files are part of its output).
+SIM_ZOOMS = 6
+
+
 # --------------------------------------------------------------------------------------
 # bigWig writing and binned arrays
 # --------------------------------------------------------------------------------------
 
 
 def write_bigwig_binned(path: Path, chroms: dict[str, int], binned: dict[str, np.ndarray],
-                         bin_size: int) -> None:
+                        bin_size: int) -> None:
     """Write per-bin values as bedGraph-like runs (equal neighbours merged, zeros omitted)."""
-    import pyBigWig
-
-    with atomic_path(path) as tmp:
-        bw = pyBigWig.open(str(tmp), "w")
-        try:
-            bw.addHeader(list(chroms.items()), maxZooms=6)
-            for chrom, length in chroms.items():
-                v = np.asarray(binned[chrom], dtype=np.float32)
-                change = np.flatnonzero(np.diff(v) != 0) + 1
-                rstart = np.concatenate([[0], change])
-                rend = np.concatenate([change, [len(v)]])
-                vals = v[rstart]
-                keep = vals != 0
-                if not keep.any():
-                    continue
-                starts = (rstart[keep] * bin_size).astype(np.int64)
-                ends = np.minimum(rend[keep] * bin_size, length).astype(np.int64)
-                bw.addEntries([chrom] * int(keep.sum()), starts, ends=ends,
-                              values=vals[keep].astype(np.float64))
-        finally:
-            bw.close()
+    entries = {}
+    for chrom, length in chroms.items():
+        starts, ends, values = value_runs(np.asarray(binned[chrom], dtype=np.float32))
+        entries[chrom] = (starts * bin_size, np.minimum(ends * bin_size, length), values)
+    write_bigwig_entries(path, chroms, entries, max_zooms=SIM_ZOOMS)
 
 
 def write_bigwig_sites(path: Path, chroms: dict[str, int], sites: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
     """Write single-base entries (WGBS: percent methylation at CpG positions)."""
-    import pyBigWig
-
-    with atomic_path(path) as tmp:
-        bw = pyBigWig.open(str(tmp), "w")
-        try:
-            bw.addHeader(list(chroms.items()), maxZooms=6)
-            for chrom in chroms:
-                pos, val = sites[chrom]
-                if len(pos) == 0:
-                    continue
-                pos = pos.astype(np.int64)
-                bw.addEntries([chrom] * len(pos), pos, ends=pos + 1, values=val.astype(np.float64))
-        finally:
-            bw.close()
+    entries = {c: (pos, pos.astype(np.int64) + 1, val) for c, (pos, val) in sites.items()}
+    write_bigwig_entries(path, chroms, entries, max_zooms=SIM_ZOOMS)
 
 
 def bin_prefix(v: np.ndarray, bin_size: int, length: int):

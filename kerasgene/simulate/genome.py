@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from kerasgene._io import atomic_path, write_text
+from kerasgene.io.annotation import Gene
 from kerasgene.simulate.common import Scale, oriented_interval
 
 log = logging.getLogger(__name__)
@@ -18,31 +19,22 @@ log = logging.getLogger(__name__)
 # --------------------------------------------------------------------------------------
 
 
-@dataclass
-class Gene:
-    """A simulated gene (0-based half-open)."""
+@dataclass(frozen=True)
+class SimulatedGene(Gene):
+    """A simulated protein-coding gene: an annotation :class:`~kerasgene.io.annotation.Gene`
+    (id ``SIMG<index:06>``, name ``SIM<index>``) with its index and exons (0-based
+    half-open, genomic order)."""
 
-    gene_id: str
-    index: int
-    chrom: str
-    start: int
-    end: int
-    strand: str
-    exons: list[tuple[int, int]]
-
-    @property
-    def tss(self) -> int:
-        return self.start if self.strand == "+" else self.end - 1
-
-    @property
-    def tts(self) -> int:
-        return self.end - 1 if self.strand == "+" else self.start
+    index: int = 0
+    exons: tuple[tuple[int, int], ...] = ()
 
     @property
     def length(self) -> int:
         return self.end - self.start
 
     def interval(self, anchor: str, o1: int, o2: int) -> tuple[int, int]:
+        """Genomic ``[start, end)`` of the oriented window ``[o1, o2)`` around the TSS or
+        TTS (``anchor``)."""
         a = self.tss if anchor == "TSS" else self.tts
         return oriented_interval(a, self.strand, o1, o2)
 
@@ -55,7 +47,7 @@ class Genome:
     codes: dict[str, np.ndarray]
     soft: dict[str, np.ndarray]
     n_runs: list[tuple[str, int, int]]
-    genes: list[Gene]
+    genes: list[SimulatedGene]
     cgi: np.ndarray  # bool per gene: CpG-island promoter
 
 
@@ -84,7 +76,9 @@ def make_genome(rng: np.random.Generator, scale: Scale) -> Genome:
         placed, strands = _place_genes(rng, ci, length, n, runs)
         for (gs, ge), strand in zip(placed, strands):
             exons = _exons(rng, gs, ge)
-            genes.append(Gene(f"SIMG{gid + 1:06d}", gid + 1, chrom, gs, ge, str(strand), exons))
+            genes.append(SimulatedGene(f"SIMG{gid + 1:06d}", f"SIM{gid + 1}", chrom, gs, ge,
+                                       str(strand), "protein_coding", index=gid + 1,
+                                       exons=tuple(exons)))
             gid += 1
         for rs, re_ in runs:
             seq[rs:re_] = 4
@@ -161,7 +155,7 @@ def _soft_mask(rng: np.random.Generator, length: int) -> np.ndarray:
 
 
 def _cpg_islands(rng: np.random.Generator, chroms: dict[str, int], codes: dict[str, np.ndarray],
-                 genes: list[Gene], cgi: np.ndarray) -> dict[str, np.ndarray]:
+                 genes: list[SimulatedGene], cgi: np.ndarray) -> dict[str, np.ndarray]:
     """Write GC-rich (65 %) TSS[−800, +600) islands of the ``cgi`` genes into ``codes``;
     return the island masks per chromosome."""
     island: dict[str, np.ndarray] = {c: np.zeros(n, dtype=bool) for c, n in chroms.items()}
@@ -212,13 +206,13 @@ def write_fasta(path: Path, records: list[tuple[str, str]], width: int = 60) -> 
     pyfaidx.Faidx(str(path), rebuild=True).close()
 
 
-def write_gtf(path: Path, genes: list[Gene]) -> None:
+def write_gtf(path: Path, genes: list[SimulatedGene]) -> None:
     lines = ["##description: kerasgene simulated protein-coding genes (planted-truth demo)",
              "##provider: kerasgene.simulate", "##format: gtf"]
     for g in genes:
-        tid = g.gene_id.replace("SIMG", "SIMT")
-        name = f"SIM{g.index}"
-        gattr = f'gene_id "{g.gene_id}"; gene_name "{name}"; gene_type "protein_coding";'
+        tid = g.id.replace("SIMG", "SIMT")
+        name = g.name
+        gattr = f'gene_id "{g.id}"; gene_name "{name}"; gene_type "protein_coding";'
         tattr = gattr + f' transcript_id "{tid}"; transcript_type "protein_coding";'
         lines.append(f"{g.chrom}\tkerasgene_sim\tgene\t{g.start + 1}\t{g.end}\t.\t{g.strand}\t.\t{gattr}")
         lines.append(f"{g.chrom}\tkerasgene_sim\ttranscript\t{g.start + 1}\t{g.end}\t.\t{g.strand}\t.\t{tattr}")

@@ -96,7 +96,7 @@ def simulate_histone(rng: np.random.Generator, genome: Genome, out: Path, scale:
     eps = floored_noise(rng, f_all, sd, 0)
     tpm = np.round(2.0 ** (f_all + eps) - 1, 4)
     y = np.log2(tpm + 1)
-    write_gene_table(out_dir / "expression.tsv", [g.gene_id for g in genome.genes], cells,
+    write_gene_table(out_dir / "expression.tsv", [g.id for g in genome.genes], cells,
                      tpm.T)
     # splits over genes (shared by all cells) and the DeepChrome CSVs
     perm = rng.permutation(n)
@@ -132,12 +132,12 @@ def simulate_histone(rng: np.random.Generator, genome: Genome, out: Path, scale:
         "track_units": "read counts per 100 bp (Poisson), on a genome-wide 100 bp grid",
         "label": "log2(TPM + 1); DeepChrome label = 1 if above the cell type's median",
         "gene_id_numeric": "DeepChrome GeneID / Kaggle column 0 = numeric part of gene_id (SIMG000123 → 123)",
-        "split": {k: [genome.genes[i].gene_id for i in v] for k, v in split_idx.items()},
+        "split": {k: [genome.genes[i].id for i in v] for k, v in split_idx.items()},
         "depth": {cell: {m: float(prog["depth"][c, mi]) for mi, m in enumerate(HISTONE_MARKS)}
                   for c, cell in enumerate(cells)},
         "programs": {"modules_on": {cell: [int(k) for k in np.flatnonzero(prog["on"][c])]
                                     for c, cell in enumerate(cells)},
-                     "gene_module": {g.gene_id: int(prog["module"][i]) for i, g in enumerate(genome.genes)}},
+                     "gene_module": {g.id: int(prog["module"][i]) for i, g in enumerate(genome.genes)}},
         "noise": {"distribution": "normal, redrawn where f + ε < 0", "sd": sd, "variance": sd * sd},
         "ceiling_r2": r2_score(y.ravel(), f_all.ravel()),
         "ceiling_r2_per_cell": {cell: r2_score(y[c], f_all[c]) for c, cell in enumerate(cells)},

@@ -277,7 +277,7 @@ def _plant_role(rng: np.random.Generator, genome: Genome, role: str, sc: Plantin
                     inst = revcomp_codes(inst)
                 genome.codes[g.chrom][p : p + sc.width] = inst
                 occupied[g.chrom][p - 1 : p + sc.width + 1] = True
-                planted.append({"role": role, "chrom": g.chrom, "start": p, "gene": g.gene_id})
+                planted.append({"role": role, "chrom": g.chrom, "start": p, "gene": g.id})
     return planted
 
 
@@ -335,7 +335,7 @@ def _isegnet_motif_table(genome: Genome, calls, scanners):
                         "end": p + w, "strand": st, "window_start": int(widx),
                         "score_bits": score, "effective": bool(effective),
                     })
-        instances[g.gene_id] = rows
+        instances[g.id] = rows
     return counts, instances
 
 
@@ -412,7 +412,7 @@ def simulate_isegnet(rng: np.random.Generator, genome: Genome, motifs, out: Path
         y = np.where(expressed, f + floored_noise(rng, f, sd, 0.1), 0.0)
         tpm_cols[bs] = np.where(expressed, np.round(2.0 ** y - 1, 4), 0.0)
         ys[bs] = np.log2(tpm_cols[bs] + 1)
-    write_gene_table(out_dir / "expression_tpm.tsv", [g.gene_id for g in genome.genes],
+    write_gene_table(out_dir / "expression_tpm.tsv", [g.id for g in genome.genes],
                      biosamples, np.stack([tpm_cols[bs] for bs in biosamples], axis=1))
     _write_truth_genes(out_dir / "truth_genes.tsv", genome, lat, per_bs, counts, ys)
     pooled_y = np.concatenate([ys[bs][expressed] for bs in biosamples])
@@ -480,7 +480,7 @@ def _write_truth_genes(path: Path, genome: Genome, lat: dict[str, np.ndarray],
         fe = truth["features"]
         for i, g in enumerate(genome.genes):
             rows.append("\t".join([
-                g.gene_id, bs, ISEGNET_STATES[lat["state"][i]], str(int(genome.cgi[i])),
+                g.id, bs, ISEGNET_STATES[lat["state"][i]], str(int(genome.cgi[i])),
                 *[f"{fe[n[0]][i]:.6f}" for n in ISEGNET_FEATURES],
                 str(counts["activator"][i]), str(counts["repressor"][i]),
                 f"{truth['f'][i]:.6f}" if expressed[i] else "NA", f"{ys[bs][i]:.6f}"]))
@@ -493,7 +493,7 @@ def _motif_truth(genome: Genome, motifs, counts: dict[str, np.ndarray], calls,
     motif_truth = []
     for role, mid in ISEGNET_MOTIFS.items():
         anchor, o1, o2 = ISEGNET_MOTIF_REGIONS[role]
-        targets = [g.gene_id for i, g in enumerate(genome.genes) if counts[role][i] > 0]
+        targets = [g.id for i, g in enumerate(genome.genes) if counts[role][i] > 0]
         motif_truth.append({
             "jaspar_id": mid, "name": motifs[mid].name, "role": role,
             "direction": "+" if role == "activator" else "-",

@@ -13,7 +13,10 @@ merge can be split too:
 The rest of the head runs per pair. :class:`FactorizedPairTrainer` trains the *same*
 Keras model (same layers, same weights, same loss — the weighted MSE over the pairs of a
 block equals the naive pair loss) on such blocks; the model itself is unchanged and is
-saved, exported and evaluated as usual. ``bench/bench_deeprage_grouped.py`` measures
+saved, exported and evaluated as usual. A model built under a mixed-precision policy
+(``training.mixed_precision``) is trained in it: the factorised Dense computes in the
+layer's dtype (bfloat16 / float16, float32 kernel cast as Keras does), the loss in
+float32, and a float16 model's optimizer is wrapped in Keras' ``LossScaleOptimizer``. ``bench/bench_deeprage_grouped.py`` measures
 pairs/s against naive pair batches.
 """
 
@@ -85,13 +88,17 @@ class FactorizedPairTrainer:
         A Keras optimizer (the paper: SGD, learning rate 0.01).
     merge_layer
         Name of the merge layer; by default ``"concat"``, else ``"product"``.
+
+    Attributes
+    ----------
+    optimizer
+        ``optimizer``, or a ``LossScaleOptimizer`` around it for a ``mixed_float16`` model.
     """
 
     def __init__(self, model: keras.Model, optimizer: keras.optimizers.Optimizer, *,
                  gene_input: str = "sequence", condition_input: str = "regulators",
                  merge_layer: str | None = None):
         self.model = model
-        self.optimizer = optimizer
         merge = _merge_layer(model, merge_layer)
         self.mode = "concat" if isinstance(merge, keras.layers.Concatenate) else "product"
         parts = list(merge.input)
@@ -112,6 +119,10 @@ class FactorizedPairTrainer:
         if not isinstance(following, keras.layers.Dense):
             raise ConfigError(f"{model.name}: {merge.name!r} must feed exactly one Dense layer")
         self.first_dense = following
+        if (following.dtype_policy.name == "mixed_float16"
+                and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer)):
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        self.optimizer = optimizer
         self.head = _head_chain(model, self.first_dense)
         self.gene_input, self.condition_input = gene_input, condition_input
         self._step = tf.function(self._train_step, reduce_retracing=True)
@@ -127,26 +138,31 @@ class FactorizedPairTrainer:
             return i
         raise ConfigError(f"{model.name}: no input of {merge_layer!r} depends on {name!r} alone")
 
+    def _weight(self, variable) -> tf.Tensor:
+        """A weight of the first Dense in the layer's compute dtype (as Keras casts it)."""
+        return tf.cast(variable, self.first_dense.compute_dtype)
+
     def _part(self, name: str) -> tf.Tensor:
         """Rows of the first Dense kernel that multiply input ``name``'s branch (concat)."""
         i = self._branches[name]
         start = sum(self._widths[:i])
-        return self.first_dense.kernel[start:start + self._widths[i]]
+        return self._weight(self.first_dense.kernel)[start:start + self._widths[i]]
 
     def _first_dense_outputs(self, x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
         """Pre-activation of the first Dense for every (gene, condition), (G, C, H)."""
+        x, y = self._weight(x), self._weight(y)
         if self.mode == "concat":
             h = (tf.matmul(x, self._part(self.gene_input))[:, None, :]
                  + tf.matmul(y, self._part(self.condition_input))[None, :, :])
         else:  # Flatten(outer(part0, part1)) is row-major: W[i * n1 + j] pairs part0_i part1_j
-            kernel = tf.reshape(self.first_dense.kernel, (*self._widths, -1))
+            kernel = tf.reshape(self._weight(self.first_dense.kernel), (*self._widths, -1))
             if self._gene_first:
                 per_gene = tf.einsum("gi,ijh->gjh", x, kernel)
                 h = tf.einsum("cj,gjh->gch", y, per_gene)
             else:
                 per_gene = tf.einsum("gj,ijh->gih", x, kernel)
                 h = tf.einsum("ci,gih->gch", y, per_gene)
-        return h + self.first_dense.bias if self.first_dense.use_bias else h
+        return h + self._weight(self.first_dense.bias) if self.first_dense.use_bias else h
 
     def block_outputs(self, genes, conditions, training: bool = False) -> tf.Tensor:
         """Model outputs for every pair of a block, shape (G, C) (regression) or
@@ -170,9 +186,11 @@ class FactorizedPairTrainer:
             err = tf.square(tf.cast(targets, pred.dtype) - pred) * weights
             loss = tf.reduce_sum(err) / tf.maximum(tf.reduce_sum(weights), 1.0)
             if self.model.losses:
-                loss = loss + tf.add_n(self.model.losses)
+                loss = loss + tf.add_n([tf.cast(v, loss.dtype) for v in self.model.losses])
+            scaled = (self.optimizer.scale_loss(loss)
+                      if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer) else loss)
         variables = self.model.trainable_variables
-        grads = tape.gradient(loss, variables)
+        grads = tape.gradient(scaled, variables)
         self.optimizer.apply(grads, variables)
         return loss
 

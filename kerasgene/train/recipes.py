@@ -18,6 +18,14 @@ value of ``null`` takes the paper's recipe for the model, kept with its system i
     steps_per_epoch: null   # cap per epoch (quick runs)
     init_output_bias: true  # regression output starts at the mean training label
     recalibrate_bn: true    # BatchNorm statistics re-estimated with dropout off
+    mixed_precision: null   # null (float32) | bfloat16 | float16
+
+``mixed_precision`` builds the model under Keras' ``mixed_bfloat16`` / ``mixed_float16``
+policy (:func:`kerasgene.models.build`): float32 variables, outputs, loss and BatchNorm
+statistics, everything else in the low precision; float16 adds Keras' dynamic loss
+scaling (``compile`` wraps the optimizer in a ``LossScaleOptimizer``; so does the
+factorised trainer). bfloat16 needs no loss scaling and is the one to use on a CPU with
+AVX512_BF16 / AMX or on a recent GPU; ``bench/bench_models.py`` measures both.
 
 ``init_output_bias`` is ours: the papers' code starts every bias at 0, so a model whose
 labels average ~6 (log2 TPM) first spends epochs moving the output up — with iSEGnet's
@@ -58,7 +66,7 @@ TRAINING_DEFAULTS = {
     "epochs": 100, "batch_size": None, "optimizer": None, "learning_rate": None,
     "loss": None, "monitor": None, "patience": 10, "reduce_lr_patience": 5,
     "strategy": "default", "tensorboard": False, "verbose": 1, "steps_per_epoch": None,
-    "init_output_bias": True, "recalibrate_bn": True,
+    "init_output_bias": True, "recalibrate_bn": True, "mixed_precision": None,
 }
 
 def set_seed(seed: int) -> None:
@@ -106,6 +114,7 @@ TRAINING_SPECS = {
     "tensorboard": Spec("bool"), "verbose": Spec("choice", choices=(0, 1, 2)),
     "steps_per_epoch": Spec("int", min=1, null=True), "init_output_bias": Spec("bool"),
     "recalibrate_bn": Spec("bool"),
+    "mixed_precision": Spec("choice", choices=("bfloat16", "float16"), null=True),
 }
 
 

@@ -259,7 +259,8 @@ def is_classification(dataset) -> bool:
 
 
 def build_model(config: dict, dataset):
-    """The registry model of ``config['model']`` shaped for ``dataset``."""
+    """The registry model of ``config['model']`` shaped for ``dataset``, under the dtype
+    policy of ``training.mixed_precision``."""
     from kerasgene import models
 
     section = config.get("model") or {}
@@ -268,8 +269,9 @@ def build_model(config: dict, dataset):
     if name is None:
         raise ConfigError("model: missing 'name' (one of kerasgene.models.names())")
     hparams = {**systems.builder_arguments(name, dataset), **(section.get("hparams") or {})}
+    precision = (config.get("training") or {}).get("mixed_precision")
     try:
-        return models.build(name, **hparams)
+        return models.build(name, mixed_precision=precision, **hparams)
     except (TypeError, ValueError) as err:  # a value the builder or Keras rejects
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ConfigError(f"model.hparams: {name} cannot be built with "

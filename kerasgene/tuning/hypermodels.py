@@ -238,7 +238,7 @@ class BuilderHyperModel(kt.HyperModel):
     def build_point(self, values: Mapping[str, Any], compile: bool = True) -> keras.Model:
         builder, kwargs, cfg = self.trial_settings(values)
         recipes.set_seed(self.seed)
-        model = models.build(builder, **kwargs)
+        model = models.build(builder, mixed_precision=cfg["mixed_precision"], **kwargs)
         if compile:
             recipes.compile_model(model, cfg)
             model.run_eagerly = self.run_eagerly
