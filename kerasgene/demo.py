@@ -9,7 +9,8 @@ model) and ``OUT/summary.json``::
     {"systems": {"isegnet": {"metric": "r2", "test": ..., "ceiling": ..., "baselines": {...},
                            "shuffled_control": ...},
                "deeprage": {..., "best_variant": ..., "variants": {...}},
-               "chromatin": {...}, "histone_fcn": {..., "single_model": ...}}}
+               "chromatin": {..., "binary": {"metric": "auprc", ...}},
+               "histone_fcn": {..., "single_model": ...}}}
 """
 
 from __future__ import annotations
@@ -56,15 +57,26 @@ def run_system(system: systems.System, data: Path, runs: Path, seed: int, truth:
 
     A system with several demo variants (DeepRAGE) trains each into ``runs/<model>`` and
     reports the best as ``test``; the baselines are fitted with
-    :attr:`~kerasgene.systems.DemoEntry.baselines_with` only.
+    :attr:`~kerasgene.systems.DemoEntry.baselines_with` only. Each of the system's
+    further demo runs (:attr:`~kerasgene.systems.DemoEntry.also`: chromatin's binary
+    task) adds a row of its own under its key.
 
     Returns
     -------
     ``{"metric", "target", "test", "ceiling", "baselines", "seconds"}``, plus
     ``shuffled_control`` (when the config trains one), ``best_variant`` and ``variants``
-    (several variants), ``single_model`` and ``members`` (an ensemble).
+    (several variants), ``single_model`` and ``members`` (an ensemble); ``ceiling`` is
+    None where truth.json states none.
     """
-    demo = system.demo
+    row = _run_entry(system.demo, data, runs, seed, truth, overrides)
+    for key, entry in system.demo.also.items():
+        row[key] = _run_entry(entry, data, runs, seed, truth, overrides)
+    return row
+
+
+def _run_entry(demo: systems.DemoEntry, data: Path, runs: Path, seed: int, truth: dict,
+               overrides=()) -> dict:
+    """One demo entry's run(s) and its row (:func:`run_system`)."""
     metric = demo.metric
     variants = demo.variants or {None: ()}
     scores, baselines, row = {}, {}, {"metric": metric, "seconds": 0.0}
@@ -86,7 +98,8 @@ def run_system(system: systems.System, data: Path, runs: Path, seed: int, truth:
             row["members"] = [x[metric] for x in m["members"]]
             row["single_model"] = max(row["members"])
     best = max(scores, key=scores.get)
-    row.update(test=scores[best], ceiling=float(demo.ceiling(truth)), baselines=baselines)
+    ceiling = None if demo.ceiling is None else float(demo.ceiling(truth))
+    row.update(test=scores[best], ceiling=ceiling, baselines=baselines)
     if len(scores) > 1:
         row.update(best_variant=best, variants=scores)
     row["seconds"] = round(row["seconds"], 1)
@@ -102,17 +115,25 @@ def format_summary(summary: dict) -> str:
     """The summary as a fixed-width table (one row per system)."""
     lines = [f"{'system':<12} {'metric':<8} {'test':>7} {'ceiling':>8} {'ratio':>6}  baselines / notes"]
     for name, row in summary["systems"].items():
-        ratio = row["test"] / row["ceiling"] if row.get("ceiling") else float("nan")
-        notes = ", ".join(f"{k} {v:.3f}" for k, v in row.get("baselines", {}).items())
-        if "shuffled_control" in row:
-            notes += f"; shuffled labels {row['shuffled_control']:.3f}"
-        if "best_variant" in row:
-            notes += "; " + ", ".join(f"{k} {v:.3f}" for k, v in row["variants"].items())
-        if row.get("single_model") is not None:
-            notes += f"; best single sub-model {row['single_model']:.3f}"
-        lines.append(f"{name:<12} {row['metric']:<8} {row['test']:>7.3f} {row['ceiling']:>8.3f} "
-                     f"{ratio:>6.2f}  {notes}")
+        lines.append(_summary_line(name, row))
+        lines += [_summary_line(f"{name}.{k}", v) for k, v in row.items()
+                  if isinstance(v, dict) and "metric" in v]
     return "\n".join(lines)
+
+
+def _summary_line(name: str, row: dict) -> str:
+    """One row of :func:`format_summary` (``-`` where there is no ceiling)."""
+    ceiling = row.get("ceiling")
+    ratio = f"{row['test'] / ceiling:>6.2f}" if ceiling else f"{'-':>6}"
+    notes = ", ".join(f"{k} {v:.3f}" for k, v in row.get("baselines", {}).items())
+    if "shuffled_control" in row:
+        notes += f"; shuffled labels {row['shuffled_control']:.3f}"
+    if "best_variant" in row:
+        notes += "; " + ", ".join(f"{k} {v:.3f}" for k, v in row["variants"].items())
+    if row.get("single_model") is not None:
+        notes += f"; best single sub-model {row['single_model']:.3f}"
+    shown = f"{ceiling:>8.3f}" if ceiling is not None else f"{'-':>8}"
+    return f"{name:<12} {row['metric']:<8} {row['test']:>7.3f} {shown} {ratio}  {notes}"
 
 
 def run_demo(out: Path, seed: int = 0, scale: str = "small", names=None, verbose: int = 2

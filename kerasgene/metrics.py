@@ -1,4 +1,5 @@
-"""Scores of predictions: R², Pearson and Spearman correlation, MSE.
+"""Scores of predictions: R², Pearson and Spearman correlation, MSE; accuracy, AUROC,
+AUPRC, precision and recall of classes.
 
 One definition of each, used by the training loop's evaluation, the simulator's noise
 ceilings, the baselines and the tuning tables. R² of a constant target is undefined and
@@ -44,26 +45,72 @@ def regression_metrics(y_true, y_pred) -> dict[str, float]:
     }
 
 
-def classification_metrics(y_true, proba) -> dict:
-    """Accuracy, AUROC/AUPRC (binary, or one-vs-rest macro) and the confusion matrix."""
+def predicted_classes(pred) -> np.ndarray:
+    """The class each prediction decides: the argmax of class probabilities (N, n_classes),
+    or ``score > 0`` for one binary score per example ((N,) or (N, 1): a logit or a hinge
+    margin).
+
+    Returns
+    -------
+    (N,) int64
+    """
+    pred = np.asarray(pred, dtype=np.float64)
+    pred = pred.reshape(len(pred), -1)
+    if pred.shape[1] == 1:
+        return (pred[:, 0] > 0).astype(np.int64)
+    return pred.argmax(axis=1)
+
+
+def classification_metrics(y_true, pred) -> dict:
+    """Accuracy, AUROC / AUPRC and the confusion matrix of class predictions.
+
+    Parameters
+    ----------
+    y_true : (N,) int class labels
+    pred : (N, n_classes) class probabilities (or any scores whose argmax is the class),
+        or one binary score per example, (N,) or (N, 1): a logit (cross-entropy), a hinge
+        margin (hinge loss, XGBoost ``binary:hinge``) — class 1 ⇔ score > 0.
+
+    Returns
+    -------
+    dict — ``accuracy``, ``n``, ``confusion`` (rows: true class, columns: predicted) and,
+    when every class occurs in ``y_true``, ``auroc`` and ``auprc`` (average precision;
+    binary: of class 1 ranked by its score, multi-class: one-vs-rest macro). AUROC and
+    AUPRC are rank statistics, so a logit and its probability give the same values.
+    Binary tasks also report ``precision``, ``recall`` and ``f1`` of class 1 and
+    ``positive_fraction`` (of ``y_true``).
+    """
     from sklearn.metrics import average_precision_score, confusion_matrix, roc_auc_score
 
     y_true = np.asarray(y_true).astype(int).ravel()
-    proba = np.asarray(proba, dtype=np.float64).reshape(len(y_true), -1)
-    n_classes = proba.shape[1]
-    pred = proba.argmax(axis=1)
-    out = {"accuracy": float((pred == y_true).mean()), "n": int(len(y_true)),
-           "confusion": confusion_matrix(y_true, pred, labels=list(range(n_classes))).tolist()}
-    present = np.unique(y_true)
-    if len(present) == n_classes:
+    scores = np.asarray(pred, dtype=np.float64).reshape(len(y_true), -1)
+    n_classes = max(2, scores.shape[1])
+    positive = scores[:, 0] if scores.shape[1] == 1 else scores[:, -1]
+    predicted = predicted_classes(scores)
+    out = {"accuracy": float((predicted == y_true).mean()), "n": int(len(y_true)),
+           "confusion": confusion_matrix(y_true, predicted, labels=list(range(n_classes))).tolist()}
+    if n_classes == 2:
+        out.update(_binary_scores(y_true, predicted))
+    if len(np.unique(y_true)) == n_classes:
         if n_classes == 2:
-            out["auroc"] = float(roc_auc_score(y_true, proba[:, 1]))
-            out["auprc"] = float(average_precision_score(y_true, proba[:, 1]))
+            out["auroc"] = float(roc_auc_score(y_true, positive))
+            out["auprc"] = float(average_precision_score(y_true, positive))
         else:
             onehot = np.eye(n_classes)[y_true]
-            out["auroc"] = float(roc_auc_score(onehot, proba, average="macro"))
-            out["auprc"] = float(average_precision_score(onehot, proba, average="macro"))
+            out["auroc"] = float(roc_auc_score(onehot, scores, average="macro"))
+            out["auprc"] = float(average_precision_score(onehot, scores, average="macro"))
     return out
+
+
+def _binary_scores(y_true: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    """Precision, recall and F1 of class 1 (0 where undefined: nothing predicted or
+    present) and the fraction of class 1 in ``y_true``."""
+    tp = float(np.sum((predicted == 1) & (y_true == 1)))
+    precision = tp / max(1, int(np.sum(predicted == 1)))
+    recall = tp / max(1, int(np.sum(y_true == 1)))
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1,
+            "positive_fraction": float(np.mean(y_true == 1))}
 
 
 def evaluate_predictions(y_true, y_pred, classification: bool) -> dict:

@@ -691,6 +691,95 @@ def test_chromatin_differing_chromosomes(chromatin_world, tmp_path):
     assert ds.chroms == ["chrA"] and len(ds) == 200
 
 
+def _smoothed_k4(cw, chrom):
+    return gaussian_filter1d(_binned(cw["sig"]["K4"][chrom]), 2)
+
+
+def test_chromatin_binary_labels_from_a_threshold(chromatin_world, tmp_path):
+    cw = chromatin_world
+    cfg = {**cw["cfg"], "label": "binary", "peak_threshold": 1.2}
+    ds = build("chromatin", cfg, tmp_path / "ch", progress=False)
+    assert (ds.target_name, ds.targets, ds.mark) == ("class", ["K4", "K27", "class"], "K4")
+    assert ds.meta["n_classes"] == 2
+    _, y = ds.arrays_for("all")
+    _, k4 = ds.arrays_for("all", target="K4")
+    want = np.concatenate([_smoothed_k4(cw, c) >= 1.2 for c in ("chrA", "chrB")])
+    assert y.dtype == np.int32 and 0 < want.mean() < 1
+    np.testing.assert_array_equal(y, want.astype(np.int32))
+    np.testing.assert_array_equal(y, (k4 >= 1.2).astype(np.int32))  # same smoothed values
+    assert ds.meta["peak_fraction"] == pytest.approx(want.mean())
+    batch = next(iter(ds.to_tf_dataset("test", 16)))  # no sample weight for classes
+    assert len(batch) == 2 and batch[1].dtype.name == "int32" and batch[1].shape == (16,)
+
+
+def _write_narrowpeak(path, rows):
+    import gzip
+
+    lines = ["track type=narrowPeak name=test"]
+    lines += [f"{c}\t{a}\t{b}\tpeak{i}\t100\t.\t5.0\t-1\t3.2\t10"
+              for i, (c, a, b) in enumerate(rows)]
+    with gzip.open(path, "wt") as fh:
+        fh.write("\n".join(lines) + "\n")
+
+
+def test_chromatin_binary_labels_from_peaks(chromatin_world, tmp_path):
+    # bin k = [50k, 50k + 50); chromosomes named without "chr" (aliases) and one unknown
+    peaks = [("A", 100, 125), ("A", 160, 170), ("A", 190, 230), ("A", 220, 260),
+             ("Z", 0, 500), ("B", 6000, 6025)]
+    _write_narrowpeak(tmp_path / "k4.narrowPeak.gz", peaks)
+    cfg = {**chromatin_world["cfg"], "label": "binary", "peaks": str(tmp_path / "k4.narrowPeak.gz")}
+    half = build("chromatin", cfg, tmp_path / "half", progress=False)
+    _, y = half.arrays_for("all")
+    # 25 of 50 bp in bin 2; 10 + 10 in bin 3 (two peaks); 50 in bin 4 (two overlapping
+    # peaks counted once); 10 in bin 5; chrB's last bin (25 bp long) fully covered
+    assert np.flatnonzero(y).tolist() == [2, 4, 200 + 120]
+    anyb = build("chromatin", {**cfg, "peak_overlap": 0}, tmp_path / "any", progress=False)
+    assert np.flatnonzero(anyb.arrays_for("all")[1]).tolist() == [2, 3, 4, 5, 320]
+    _write_narrowpeak(tmp_path / "past.bed.gz", [("chrB", 6000, 6100)])
+    with pytest.raises(InputFileError, match=r"past\.bed\.gz: peak chrB:6000-6100 ends past "
+                                             r"the chromosome's end \(6,025 bp"):
+        build("chromatin", {**cfg, "peaks": str(tmp_path / "past.bed.gz")}, tmp_path / "x")
+    _write_narrowpeak(tmp_path / "other.bed.gz", [("chrZ", 0, 100)])
+    with pytest.raises(InputFileError, match="no peak on the dataset's chromosomes"):
+        build("chromatin", {**cfg, "peaks": str(tmp_path / "other.bed.gz")}, tmp_path / "x")
+    (tmp_path / "bad.bed").write_text("chrA\t10\t20\nchrA\t30\n")
+    with pytest.raises(InputFileError, match=r"bad\.bed:2: 2 columns; expected at least 3"):
+        build("chromatin", {**cfg, "peaks": str(tmp_path / "bad.bed")}, tmp_path / "x")
+    assert not (tmp_path / "x").exists()
+
+
+def test_peak_bins_match_base_level_coverage():
+    from kerasgene.datasets.genome_bins import peak_bins
+
+    rng = np.random.default_rng(3)
+    starts = rng.integers(0, 2000, 40)
+    ends = starts + rng.integers(1, 120, 40)
+    bases = np.zeros(2050, bool)
+    for a, b in zip(starts, ends):
+        bases[a:b] = True
+    covered = bases.reshape(41, 50).sum(1)
+    for need in (1, 25, 50):
+        np.testing.assert_array_equal(peak_bins(starts, ends, 41, 50, need), covered >= need)
+    assert not peak_bins(np.empty(0), np.empty(0), 3, 50).any()
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ({"label": "binary"}, "binary needs exactly one of peaks .* got neither"),
+    ({"label": "binary", "peak_threshold": 1, "peaks": "k4.bed"}, "exactly one of"),
+    ({"peak_threshold": 1.0}, "chromatin.peak_threshold: used only by the binary task"),
+    ({"label": "peaks"}, "chromatin.label: expected regression or binary, got 'peaks'"),
+    ({"label": "binary", "peak_threshold": "high"}, "peak_threshold: expected a number"),
+    ({"label": "binary", "peak_threshold": 1, "peak_overlap": 1.5},
+     r"peak_overlap: expected a fraction of the bin in \[0, 1\], got 1.5"),
+    ({"label": "binary", "peak_threshold": 1e6},
+     "chromatin.peak_threshold: no bin of K4 reaches 1000000.0"),
+])
+def test_chromatin_binary_config_errors(chromatin_world, tmp_path, extra, message):
+    with pytest.raises(ConfigError, match=message):
+        build("chromatin", {**chromatin_world["cfg"], **extra}, tmp_path / "x", progress=False)
+    assert not (tmp_path / "x").exists()
+
+
 def test_meta_json_records_inputs(isegnet_ds, world):
     meta = json.loads((isegnet_ds.path / "meta.json").read_text())
     for key in ("task", "cache_key", "kerasgene_version", "params", "inputs", "arrays"):

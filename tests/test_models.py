@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import pytest
 import reference_layouts as ref
-from model_checks import BuilderCase, check_builder, predict, random_inputs
+from model_checks import BuilderCase, check_builder, output_shapes, predict, random_inputs
 
 from kerasgene import models
 from kerasgene.errors import ConfigError, KerasgeneError
@@ -320,6 +320,23 @@ def test_chromatin_cnn_matches_appendix_table():
     _assert_equivalent(model, ref.chromatin_cnn_reference())
 
 
+@pytest.mark.parametrize("name", ["chromatin_cnn", "chromatin_dnn"])
+def test_chromatin_binary_head_is_one_linear_score(name):
+    """The binary task: the regression network with its output unit renamed
+    ``class_score`` (no activation: a hinge margin or a logit), same parameters."""
+    point = {"window": 600, "n_channels": 2}
+    reg = models.build(name, **point)
+    cls = models.build(name, **point, task="classification")
+    assert cls.output_names == ["class_score"] and reg.output_names == ["H3K4me3"]
+    assert output_shapes(cls) == {"class_score": (1,)}
+    assert cls.count_params() == reg.count_params()
+    assert cls.get_layer("class_score").get_config()["activation"] == "linear"
+    cls.set_weights(reg.get_weights())
+    x = random_inputs(reg, 3)
+    np.testing.assert_allclose(predict(cls, x)["class_score"], predict(reg, x)["H3K4me3"],
+                               atol=1e-6)
+
+
 def test_deepchrome_equals_torch_layout():
     _assert_equivalent(models.build("deepchrome"), ref.deepchrome_reference())
 
@@ -397,6 +414,9 @@ def test_histone_ensemble_members_train_on_their_own():
     ("isegnet", {"pool": "sum"}, "['avg', 'max']"),
     ("chromatin_cnn", {"n_channels": 3}, "n_channels must be an integer [1, 2]"),
     ("chromatin_cnn", {"target": "1bad name"}, "target must be"),
+    ("chromatin_cnn", {"task": "classification", "n_classes": 3},
+     "n_classes must be 2 (peak / no peak), got 3"),
+    ("chromatin_dnn", {"task": "peaks"}, "task must be one of ['regression', 'classification']"),
     ("histone_fcn_ensemble", {"n_models": 0}, "n_models must be an integer >= 1"),
     ("isegnet", {"k_one": 3}, "unknown hyperparameter"),
 ])

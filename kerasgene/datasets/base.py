@@ -456,6 +456,20 @@ class Dataset:
             raise ConfigError(f"unknown target {target!r}; this dataset has {self.targets}")
         return target
 
+    def labels(self, split: str | Sequence[int] = "all", target: str | None = None
+               ) -> np.ndarray:
+        """The target values of a split in index order, without the inputs: (N,) int32
+        (classes) or float32. A builder whose targets are stored apart from its inputs
+        overrides :meth:`_labels` to read them alone."""
+        target = self._target(target)
+        idx = self._nonempty(split)
+        y = np.concatenate([self._labels(idx[i : i + 4096], target)
+                            for i in range(0, len(idx), 4096)])
+        return y.astype(np.int32) if np.issubdtype(y.dtype, np.integer) else y.astype(np.float32)
+
+    def _labels(self, idx: np.ndarray, target: str) -> np.ndarray:
+        return self._gather(idx, target)["target"]
+
     def arrays_for(self, split: str | Sequence[int] = "all", target: str | None = None,
                    with_weights: bool = False):
         """In-memory ``(inputs, targets)`` (or ``(inputs, targets, weights)``) of a split.
@@ -477,6 +491,7 @@ class Dataset:
     def to_tf_dataset(self, split: str | Sequence[int], batch_size: int, shuffle: bool = False,
                       seed: int = 0, repeat: bool = False, *, target: str | None = None,
                       drop_remainder: bool = False, weights: bool | None = None,
+                      class_weight: Sequence[float] | np.ndarray | None = None,
                       parallel: int | None = None):
         """A ``tf.data.Dataset`` of ``({input_name: float32}, target[, sample_weight])``.
 
@@ -495,6 +510,10 @@ class Dataset:
         weights
             Yield a per-example sample weight (default: when the task has them, e.g.
             the masked loss of genome bins).
+        class_weight
+            Weight of each class of a class target (index = class; e.g. balanced
+            classes): yields a sample weight, the example's class weight times any
+            weight the task has.
         parallel
             Batches gathered concurrently (default: ``tf.data.AUTOTUNE``).
         """
@@ -504,11 +523,12 @@ class Dataset:
         idx = self._nonempty(split)
         spec = self._selected_spec(target)
         if weights is None:
-            weights = "weight" in spec
+            weights = "weight" in spec or class_weight is not None
         if weights and "weight" not in spec:
             spec = {**spec, "weight": ((), np.dtype(np.float32))}
         names = list(self.input_names) + ["target"] + (["weight"] if weights else [])
         tout = [tf.as_dtype(spec[n][1]) for n in names]
+        by_class = None if class_weight is None else np.asarray(class_weight, np.float32)
 
         def fetch(batch: np.ndarray):
             if shuffle:
@@ -516,6 +536,8 @@ class Dataset:
             got = self.gather(batch, target)
             if weights and "weight" not in got:
                 got["weight"] = np.ones(len(batch), np.float32)
+            if by_class is not None:
+                got["weight"] = got["weight"] * by_class[got["target"].astype(np.int64)]
             return [np.ascontiguousarray(got[n]) for n in names]
 
         def tf_fetch(batch):

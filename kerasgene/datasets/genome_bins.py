@@ -35,7 +35,25 @@ agree through it and the built-in aliases. Tracks may be bigWig, bigBed or bedGr
 ``mask_zero_targets`` = true
     Yield a sample weight of 0 for bins whose (smoothed) target is 0, 1 otherwise: the
     paper's masked MSE (mean over bins with a non-zero target) is the weighted MSE
-    normalised by the sum of weights.
+    normalised by the sum of weights. (Regression targets only: the class target has no
+    weight.)
+``label`` = regression | binary
+    binary: the report's binary task — the dataset also yields the target ``class``
+    (int8: 1 = peak, 0 = no peak, at ``target``'s bin) and yields it by default. Its
+    labels come from exactly one of:
+
+    ``peaks`` = null
+        A peak file of ``target`` (BED3 or wider: MACS2 narrowPeak / broadPeak, plain or
+        gzip; :func:`kerasgene.io.annotation.read_peaks`). A bin is a peak when the union
+        of the intervals covers at least ``peak_overlap`` × ``bin_size`` of its bases
+        (at least one base); ``peak_overlap`` = 0.5 (≥ 25 of 50 bp, the rule of DeepSEA's
+        200 bp bins; 0: any overlap). Chromosome names go through the aliases; an
+        interval past its chromosome's end (another assembly?) is an error.
+    ``peak_threshold`` = null
+        A bin is a peak when ``target``'s regression value — the bin's mean fold change,
+        gaussian-smoothed with ``sigma`` — is ≥ this value (in the bigWig's units).
+
+    The report states neither rule; its XGBoost table implies 1–6 % positive bins.
 ``split`` (required)
     ``{method: chromosome, train: [...], valid: [...], test: [...]}``; entries are a
     chromosome (``chr1``) or a fraction range of one (``chr1:0-0.25`` = its first quarter,
@@ -71,8 +89,11 @@ DEFAULTS = {
     "signal": base.REQUIRED, "targets": base.REQUIRED, "target": None, "bin_size": 50,
     "window": 2561, "sigma": 10.0, "chroms": None, "stride": 1, "signal_abs": True,
     "signal_log1p": False, "merge_signal": False, "mask_zero_targets": True, "split": base.REQUIRED,
-    "chrom_aliases": None,
+    "chrom_aliases": None, "label": "regression", "peaks": None, "peak_threshold": None,
+    "peak_overlap": 0.5,
 }
+#: The class target of ``label: binary``.
+CLASS_TARGET = "class"
 _RANGE = re.compile(r"^(?P<chrom>[^:]+)(?::(?P<lo>[0-9.]+)-(?P<hi>[0-9.]+))?$")
 
 
@@ -193,6 +214,11 @@ class GenomeBinsDataset(base.Dataset):
     def chroms(self) -> list[str]:
         return list(self.meta["chroms"])
 
+    @property
+    def mark(self) -> str:
+        """The chromatin target the examples are about (its peaks for ``class``)."""
+        return str(self.meta["params"]["target"])
+
     def split_indices(self, split):
         if not isinstance(split, str) or split == "all":
             return super().split_indices(split)
@@ -250,28 +276,34 @@ class GenomeBinsDataset(base.Dataset):
                 nonempty["chrom_id"].to_numpy(np.int64))
 
     def _output_spec(self, target):
-        spec = {"signal": ((self.window, self.arrays["signal"].shape[1]), np.dtype(np.float32)),
-                "target": ((), np.dtype(np.float32))}
+        spec = {"signal": ((self.window, self.arrays["signal"].shape[1]), np.dtype(np.float32))}
+        if self._target(target) == CLASS_TARGET:
+            return {**spec, "target": ((), np.dtype(np.int8))}
+        spec["target"] = ((), np.dtype(np.float32))
         if self.meta["params"]["mask_zero_targets"]:
             spec["weight"] = ((), np.dtype(np.float32))
         return spec
 
+    def _labels(self, idx, target):
+        c, k = self.positions(idx)
+        at = np.asarray(self.meta["bin_offsets"], np.int64)[c] + k
+        if target == CLASS_TARGET:
+            return np.asarray(self.arrays["classes"][at])
+        return np.asarray(self.arrays["targets"][at, self.targets.index(target)])
+
     def _gather(self, idx, target=None):
         target = self._target(target)
-        t = self.targets.index(target)
         c, k = self.positions(idx)
-        pad_off = np.asarray(self.meta["pad_offsets"], np.int64)[c]
-        bin_off = np.asarray(self.meta["bin_offsets"], np.int64)[c]
-        starts = pad_off + k
+        starts = np.asarray(self.meta["pad_offsets"], np.int64)[c] + k
         if len(starts) and (np.diff(starts) >= 0).all() and starts[-1] - starts[0] < 4 * self.window:
             lo = int(starts[0])
             block = np.asarray(self.arrays["signal"][lo : int(starts[-1]) + self.window])
             win = block[(starts - lo)[:, None] + np.arange(self.window)]
         else:
             win = self.arrays["signal"][starts[:, None] + np.arange(self.window)]
-        y = np.asarray(self.arrays["targets"][bin_off + k, t])
+        y = self._labels(idx, target)
         out = {"signal": win, "target": y}
-        if self.meta["params"]["mask_zero_targets"]:
+        if target != CLASS_TARGET and self.meta["params"]["mask_zero_targets"]:
             out["weight"] = (y != 0).astype(np.float32)
         return out
 
@@ -288,8 +320,9 @@ def build_genome_bins(config: Mapping | None = None, out_dir: str | os.PathLike 
     target_paths = {str(k): base.resolve_path(v, base_dir) for k, v in cfg["targets"].items()}
     inputs = {**{f"signal.{k}": v for k, v in signal_paths.items()},
               **{f"targets.{k}": v for k, v in target_paths.items()}}
-    if cfg["chrom_aliases"] is not None:
-        inputs["chrom_aliases"] = base.resolve_path(cfg["chrom_aliases"], base_dir)
+    for key in ("chrom_aliases", "peaks"):
+        if cfg[key] is not None:
+            inputs[key] = base.resolve_path(cfg[key], base_dir)
     params = {k: v for k, v in cfg.items() if k != "split"}
     split_spec = dict(cfg["split"])
     writer, cached = storage.writer_or_cached(out_dir, "chromatin", params, inputs, split_spec,
@@ -304,8 +337,10 @@ def build_genome_bins(config: Mapping | None = None, out_dir: str | os.PathLike 
             for p in paths.values():
                 opened.append(Track(p, aliases=table))
         chroms = _chromosomes(cfg["chroms"], sig_tracks, tgt_tracks)
+        peaks = _peaks_by_chrom(inputs["peaks"], chroms, sig_tracks[0].chroms, table) \
+            if "peaks" in inputs else None
         return _write_bins(writer, cfg, split_spec, chroms, sig_tracks, tgt_tracks,
-                           list(signal_paths), progress)
+                           list(signal_paths), progress, peaks)
     finally:
         for t in sig_tracks + tgt_tracks:
             t.close()
@@ -324,7 +359,38 @@ def _check_config(cfg: Mapping) -> str:
     target = cfg["target"] or target_names[0]
     if target not in target_names:
         raise ConfigError(f"chromatin.target: {target!r} is not one of targets {target_names}")
+    if CLASS_TARGET in target_names:
+        raise ConfigError(f"chromatin.targets: {CLASS_TARGET!r} is the name of the binary "
+                          "task's target; name the track otherwise")
+    _check_label(cfg)
     return target
+
+
+def _check_label(cfg: Mapping) -> None:
+    """``label`` and its rule: binary needs exactly one of ``peaks`` / ``peak_threshold``,
+    regression neither; ``peak_overlap`` in [0, 1]."""
+    if cfg["label"] not in ("regression", "binary"):
+        raise ConfigError(f"chromatin.label: expected regression or binary, got "
+                          f"{cfg['label']!r}")
+    rules = [k for k in ("peaks", "peak_threshold") if cfg[k] is not None]
+    if cfg["label"] == "regression" and rules:
+        raise ConfigError(f"chromatin.{rules[0]}: used only by the binary task; set "
+                          "label: binary (or remove it)")
+    if cfg["label"] == "binary" and len(rules) != 1:
+        raise ConfigError("chromatin.label: binary needs exactly one of peaks (a BED / "
+                          "narrowPeak file of the target's peaks) or peak_threshold (a value "
+                          f"of the smoothed target), got {rules or 'neither'}")
+    threshold, overlap = cfg["peak_threshold"], cfg["peak_overlap"]
+    if threshold is not None and not _finite_number(threshold):
+        raise ConfigError(f"chromatin.peak_threshold: expected a number, got {threshold!r}")
+    if not _finite_number(overlap) or not 0 <= overlap <= 1:
+        raise ConfigError(f"chromatin.peak_overlap: expected a fraction of the bin in "
+                          f"[0, 1], got {overlap!r}")
+
+
+def _finite_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) \
+        and bool(np.isfinite(value))
 
 
 def _chromosomes(listed: list | None, sig_tracks: list[Track], tgt_tracks: list[Track]
@@ -355,9 +421,10 @@ def _chromosomes(listed: list | None, sig_tracks: list[Track], tgt_tracks: list[
 
 def _write_bins(writer: storage.DatasetWriter, cfg: Mapping, split_spec: dict, chroms: list[str],
                 sig_tracks: list[Track], tgt_tracks: list[Track], signal_names: list[str],
-                progress: bool) -> GenomeBinsDataset:
-    """Bin every chromosome into ``signal`` (padded by window) and ``targets``; commit the
-    dataset with its segment index, dropped ranges and meta."""
+                progress: bool, peaks: dict | None) -> GenomeBinsDataset:
+    """Bin every chromosome into ``signal`` (padded by window), ``targets`` and (binary
+    task) ``classes``; commit the dataset with its segment index, dropped ranges and
+    meta."""
     ref = sig_tracks[0]
     bin_size, window, stride = int(cfg["bin_size"]), int(cfg["window"]), int(cfg["stride"])
     n_bins = [-(-ref.chroms[c] // bin_size) for c in chroms]
@@ -368,10 +435,14 @@ def _write_bins(writer: storage.DatasetWriter, cfg: Mapping, split_spec: dict, c
     lengths = [ref.chroms[c] for c in chroms]
     dropped = _dropped_ranges(index, chroms, lengths, bin_size, stride)
     dropped.warn()
+    binary = cfg["label"] == "binary"
+    mark = [str(t) for t in cfg["targets"]].index(cfg["target"])
+    n_peak_bins = 0
     with writer:
         n_sig = 1 if cfg["merge_signal"] else len(sig_tracks)
         sig_out = writer.array("signal", (int(sum(pad_lens)), n_sig), np.float32)
         tgt_out = writer.array("targets", (int(sum(n_bins)), len(tgt_tracks)), np.float32)
+        cls_out = writer.array("classes", (int(sum(n_bins)),), np.int8) if binary else None
         for c, n in tqdm(list(zip(chroms, n_bins)), desc="chromatin bins", unit="chrom",
                          disable=not progress):
             sig_out.append(_signal_bins(cfg, sig_tracks, c, n))
@@ -379,18 +450,28 @@ def _write_bins(writer: storage.DatasetWriter, cfg: Mapping, split_spec: dict, c
             for j, t in enumerate(tgt_tracks):
                 tgt[:, j] = gaussian_smooth(binned_means(t, c, n, bin_size), float(cfg["sigma"]))
             tgt_out.append(tgt)
+            if binary:
+                classes = _class_bins(cfg, tgt[:, mark], None if peaks is None else peaks[c])
+                n_peak_bins += int(classes.sum())
+                cls_out.append(classes)
+        if binary:
+            _check_peak_bins(cfg, n_peak_bins, int(sum(n_bins)))
         meta = {
             "n_examples": int(index["n_examples"].sum()), "chroms": chroms,
             "chrom_bins": n_bins, "pad_offsets": pad_offsets, "bin_offsets": bin_offsets,
             "input_names": ["signal"],
             "input_shapes": {"signal": [window, n_sig]},
             "signal_names": ["+".join(signal_names)] if cfg["merge_signal"] else signal_names,
-            "target_name": cfg["target"],
-            "targets": [str(t) for t in cfg["targets"]], "split": split_spec,
+            "target_name": CLASS_TARGET if binary else cfg["target"],
+            "targets": [str(t) for t in cfg["targets"]] + ([CLASS_TARGET] if binary else []),
+            "split": split_spec,
             "split_counts": {s: int(index.loc[index["split"] == s, "n_examples"].sum())
                              for s in (*_splits.SETS, _splits.NONE)},
             "dropped": dropped.counts(), "chrom_lengths": lengths,
         }
+        if binary:
+            meta.update(n_classes=2, class_names=["no peak", "peak"],
+                        peak_fraction=n_peak_bins / int(sum(n_bins)))
         dropped.write(writer.tmp)
         return writer.commit(index, meta)
 
@@ -412,5 +493,99 @@ def _signal_bins(cfg: Mapping, tracks: list[Track], chrom: str, n: int) -> np.nd
     return sig
 
 
-__all__ = ["GenomeBinsDataset", "binned_means", "build_genome_bins", "segments_for",
-           "uncovered_bins"]
+def _class_bins(cfg: Mapping, smoothed: np.ndarray, peaks: tuple | None) -> np.ndarray:
+    """Peak (1) / no peak (0) of one chromosome's bins by the config's rule (module
+    docstring): ``smoothed`` (n_bins,) is the target's regression value, ``peaks`` the
+    chromosome's intervals. Returns (n_bins,) int8."""
+    if cfg["peak_threshold"] is not None:
+        return (smoothed >= float(cfg["peak_threshold"])).astype(np.int8)
+    bin_size = int(cfg["bin_size"])
+    min_bases = max(1, int(np.ceil(float(cfg["peak_overlap"]) * bin_size)))
+    return peak_bins(*(peaks or (np.empty(0, np.int64),) * 2), len(smoothed), bin_size,
+                     min_bases)
+
+
+def peak_bins(starts: np.ndarray, ends: np.ndarray, n_bins: int, bin_size: int,
+              min_bases: int = 1) -> np.ndarray:
+    """Bins covered by intervals on at least ``min_bases`` bases.
+
+    Parameters
+    ----------
+    starts, ends : (n,) 0-based half-open intervals of one chromosome, in any order;
+        overlapping intervals count once (their union)
+    n_bins, bin_size : bin k is [k · bin_size, (k + 1) · bin_size)
+    min_bases : bases of the bin the union must cover (≥ 1)
+
+    Returns
+    -------
+    (n_bins,) int8, 1 where covered
+    """
+    starts, ends = _union(np.asarray(starts, np.int64), np.asarray(ends, np.int64))
+    edges = np.arange(n_bins + 1, dtype=np.int64) * bin_size
+    if not len(starts):
+        return np.zeros(n_bins, np.int8)
+    before = np.concatenate([[0], np.cumsum(ends - starts)])  # bases before interval i
+    i = np.searchsorted(starts, edges, side="right") - 1  # last interval starting <= x
+    j = np.maximum(i, 0)
+    covered = np.where(i >= 0, before[j] + np.minimum(edges - starts[j], ends[j] - starts[j]), 0)
+    return (np.diff(covered) >= max(1, int(min_bases))).astype(np.int8)
+
+
+def _union(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Disjoint sorted intervals covering the same bases as ``[starts, ends)``."""
+    if not len(starts):
+        return starts, ends
+    order = np.argsort(starts, kind="stable")
+    starts, ends = starts[order], ends[order]
+    reach = np.maximum.accumulate(ends)
+    first = np.flatnonzero(np.concatenate([[True], starts[1:] > reach[:-1]]))
+    return starts[first], np.maximum.reduceat(ends, first)
+
+
+def _peaks_by_chrom(path: str, chroms: list[str], sizes: Mapping[str, int], table
+                    ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The intervals of a peak file per dataset chromosome (through the aliases); peaks on
+    other chromosomes are left out (logged)."""
+    from kerasgene.io.annotation import read_peaks
+    from kerasgene.io.chroms import canonical
+
+    read = read_peaks(path)
+    by_name = {canonical(c, table): c for c in read}
+    out, used = {}, set()
+    for c in chroms:
+        name = by_name.get(canonical(c, table))
+        if name is None:
+            continue
+        used.add(name)
+        starts, ends = read[name]
+        past = np.flatnonzero(ends > sizes[c])
+        if len(past):
+            k = past[0]
+            raise InputFileError(f"{path}: peak {name}:{starts[k]}-{ends[k]} ends past the "
+                                 f"chromosome's end ({sizes[c]:,} bp in the signal files); "
+                                 "are the peaks on another assembly?")
+        out[c] = (starts, ends)
+    if not used:
+        raise InputFileError(f"{path}: no peak on the dataset's chromosomes "
+                             f"({', '.join(chroms[:5])}); the file names "
+                             f"{', '.join(list(read)[:5])}")
+    other = [c for c in read if c not in used]
+    if other:
+        log.info("%s: %d peaks on %d chromosomes outside the dataset left out (%s)", path,
+                 sum(len(read[c][0]) for c in other), len(other), ", ".join(other[:5]))
+    return out
+
+
+def _check_peak_bins(cfg: Mapping, n_peak: int, n_bins: int) -> None:
+    """Log the fraction of peak bins; none at all is an error naming the rule."""
+    if n_peak == 0:
+        rule = (f"peak_threshold: no bin of {cfg['target']} reaches {cfg['peak_threshold']}"
+                if cfg["peak_threshold"] is not None else
+                f"peaks: no bin is covered on {cfg['peak_overlap']} of its bases")
+        raise ConfigError(f"chromatin.{rule}; the binary task needs peak bins")
+    log.info("chromatin: %d of %d bins (%.2f%%) are %s peaks", n_peak, n_bins,
+             100 * n_peak / n_bins, cfg["target"])
+
+
+__all__ = ["CLASS_TARGET", "GenomeBinsDataset", "binned_means", "build_genome_bins", "peak_bins",
+           "segments_for", "uncovered_bins"]

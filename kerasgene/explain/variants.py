@@ -374,7 +374,9 @@ def predictor(model, reader: Reader):
         raise ConfigError(f"variant effects: model {model.name!r} takes inputs "
                           f"{input_names(model)}, the {type(reader).__name__} gives "
                           f"{list(reader.input_names)}")
-    view = scalar_model(model)
+    from kerasgene.models.inference import predictor as compiled
+
+    infer = compiled(scalar_model(model))
     names = input_names(model)
 
     def predict(seqs, genes, contexts, batch_size):
@@ -383,7 +385,7 @@ def predictor(model, reader: Reader):
         for lo in range(0, len(seqs), per):
             sl = slice(lo, lo + per)
             x = reader.inputs(seqs[sl], genes[sl], contexts[sl])
-            y = np.asarray(view([x[n] for n in names], training=False))
+            y = infer([x[n] for n in names])
             y = y.reshape(len(y), -1)
             if y.shape[1] != 1:
                 raise ConfigError(f"variant effects: model {model.name!r} gives {y.shape[1]} "

@@ -6,7 +6,8 @@ module                        reads
 :mod:`~kerasgene.io.genome`   FASTA (plain, gzip, bgzip) and 2bit genomes
 :mod:`~kerasgene.io.tracks`   bigWig signal tracks (and the papers' transforms); bedGraph
                               and bigBed through :mod:`~kerasgene.io.track_formats`
-:mod:`~kerasgene.io.annotation`  GTF, GFF3 (Ensembl, GENCODE, NCBI) and BED gene records
+:mod:`~kerasgene.io.annotation`  GTF, GFF3 (Ensembl, GENCODE, NCBI) and BED gene records;
+                              peak files (BED3+, narrowPeak, broadPeak) as intervals
 :mod:`~kerasgene.io.expression`  TPM tables, gene × condition matrices, sparse triplets
 :mod:`~kerasgene.io.vcf`      VCF / BCF variants
 :mod:`~kerasgene.io.chroms`   chromosome names: built-in aliases and alias tables

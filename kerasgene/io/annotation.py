@@ -1,4 +1,5 @@
-"""Gene annotation: GTF, GFF3 and BED6 into :class:`Gene` records.
+"""Gene annotation: GTF, GFF3 and BED6 into :class:`Gene` records; peak files (BED3+,
+narrowPeak, broadPeak) into intervals (:func:`read_peaks`).
 
 Coordinates are converted to 0-based half-open. ``tss`` and ``tts`` are the 0-based
 positions of the first and last transcribed base, strand-aware.
@@ -60,6 +61,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote
+
+import numpy as np
 
 from kerasgene._io import check_readable
 from kerasgene.errors import ConfigError, InputFileError
@@ -458,6 +461,47 @@ def read_bed(path: str | os.PathLike) -> Genes:
         log.warning("%s: skipped %d BED rows without a strand ('.'): %s", path, len(skipped),
                     _shown(list(skipped)))
     return Genes(genes, skipped)
+
+
+def read_peaks(path: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Intervals of a peak file: BED3 or wider — MACS2 narrowPeak / broadPeak, ENCODE's
+    ``bed narrowPeak`` — plain or gzip; columns after the third are ignored.
+
+    Lines starting with ``#``, ``track`` or ``browser`` are skipped; columns are separated
+    by tabs (or, in a line without a tab, by spaces).
+
+    Returns
+    -------
+    ``{chrom: (starts, ends)}``, int64 arrays of shape (n,), 0-based half-open, sorted by
+    start; chromosomes in file order. Intervals may overlap.
+
+    Raises
+    ------
+    InputFileError
+        a line with fewer than 3 columns, non-integer coordinates, a negative start or
+        ``end <= start`` (naming the line), or a file without any interval.
+    """
+    path = check_readable(path, "peak file")
+    rows: dict[str, list[tuple[int, int]]] = {}
+    for lineno, line in _lines(path, "peak file"):
+        if not line.strip() or line.startswith(("#", "track", "browser")):
+            continue
+        cols = line.split("\t") if "\t" in line else line.split()
+        if len(cols) < 3:
+            raise InputFileError(f"{path}:{lineno}: {len(cols)} columns; expected at least "
+                                 "3 (chrom, start, end) in a BED / narrowPeak file")
+        lo, hi = _interval(path, lineno, cols[1], cols[2], ".", one_based=False)
+        if hi == lo:
+            raise InputFileError(f"{path}:{lineno}: empty interval [{lo}, {hi}); expected "
+                                 "start < end")
+        rows.setdefault(cols[0], []).append((lo, hi))
+    if not rows:
+        raise InputFileError(f"{path}: no interval; expected BED lines (chrom, start, end)")
+    out = {}
+    for chrom, spans in rows.items():
+        arr = np.array(sorted(spans), dtype=np.int64)
+        out[chrom] = (arr[:, 0], arr[:, 1])
+    return out
 
 
 def select_genes(spec: str | os.PathLike, annotation: str | os.PathLike | None = None

@@ -438,6 +438,26 @@ def output_head(
     return {output_name: y}
 
 
+#: Output name of a binary score head (:func:`score_head`).
+SCORE_OUTPUT = "class_score"
+
+
+def score_head(x, *, l2: float = 0.0):
+    """One linear unit named :data:`SCORE_OUTPUT`: a binary score, class 1 ⇔ score > 0.
+
+    Trained with the hinge loss the score is a margin (labels {0, 1} read as −1 / +1);
+    with binary cross-entropy (``from_logits=True``) it is the logit of class 1. Computed
+    in float32 (:data:`OUTPUT_DTYPE`) under any dtype policy.
+
+    Returns
+    -------
+    dict[str, KerasTensor] — ``{"class_score": (batch, 1)}``
+    """
+    y = layers.Dense(1, kernel_regularizer=l2_regularizer(l2), dtype=OUTPUT_DTYPE,
+                     name=SCORE_OUTPUT)(x)
+    return {SCORE_OUTPUT: y}
+
+
 def default_output_name(task: str) -> str:
     """"expression" for regression, "class_probabilities" for classification."""
     return "class_probabilities" if task == "classification" else "expression"

@@ -6,6 +6,13 @@ window of binned GRO-seq signal.
 (the appendix table: 7 convolutions of 16 filters, 2561-bin window). The output is
 named after the target (``"H3K4me3"``, ``"H3K27ac"``, ``"H3K27me3"``, ``"DNase"``).
 No code was released with the report; both follow its text and appendix table.
+
+The binary task (peak / no peak at the central bin; ``task="classification"``): the same
+network ending in one linear unit named ``"class_score"``
+(:func:`kerasgene.models.blocks.score_head`), class 1 ⇔ score > 0 — a margin for the
+hinge loss, a logit for binary cross-entropy. The report trains only XGBoost on this
+task (hinge loss, AUPRC); the deep models' binary head is ours, with the same
+parameter count as the regression head.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from kerasgene.errors import ConfigError
 from kerasgene.models import blocks
 
 TARGETS = ("H3K4me3", "H3K27ac", "H3K27me3", "DNase")
@@ -51,6 +59,8 @@ def chromatin_cnn(
     pool: int = 2,
     dropout: float = 0.2,
     activation: str = "relu",
+    task: str = "regression",
+    n_classes: int = 2,
     name: str = "chromatin_cnn",
 ) -> keras.Model:
     """CNN of the appendix table (count_params = 8,385 at the defaults).
@@ -59,7 +69,8 @@ def chromatin_cnn(
 
         signal (2561, n_channels) → Conv1D(16, 5) ReLU → Dropout → MaxPool(2)
         → 5 × [Conv1D(16, 5) ReLU → MaxPool(2)] → Conv1D(16, 5) ReLU
-        → Flatten (32 × 16 = 512) → Dense(1) named ``target``
+        → Flatten (32 × 16 = 512) → Dense(1) named ``target`` (classification:
+        ``class_score``)
 
     Parameters
     ----------
@@ -69,12 +80,15 @@ def chromatin_cnn(
     filters, kernel_size, n_conv, pool : convolution stack
     dropout : rate of the Dropout after the first conv (not stated: 0.2 here)
     activation : of every conv (the table has none listed separately: ReLU here)
+    task, n_classes : "regression" (the report's CNN) or "classification" with 2
+        classes (peak / no peak; the module docstring)
     name : model name
 
     Inputs / outputs
     ----------------
     "signal" : (window, n_channels) GRO-seq signal per 50 bp bin
-    target : (1,) the target's (smoothed) value at the central bin
+    target : (1,) the target's (smoothed) value at the central bin; classification:
+    "class_score" (1,), > 0 ⇔ peak
 
     Follows the report's appendix table exactly; its text states neither the
     activation nor the dropout rate (ReLU and 0.2 are ours).
@@ -94,6 +108,7 @@ def chromatin_cnn(
     filters = blocks.check_int(m, "filters", filters, 1)
     dropout = blocks.check_rate(m, "dropout", dropout)
     target = blocks.check_name(m, "target", target)
+    binary = _check_binary(m, task, n_classes)
 
     signal = keras.Input((window, n_channels), name="signal")
     x = signal
@@ -103,8 +118,7 @@ def chromatin_cnn(
         if i < n_conv:
             x = blocks.pool1d(x, "max", pool, name=f"conv{i}_pool")
     x = layers.Flatten(name="flatten")(x)
-    out = blocks.output_head(x, task="regression", output_name=target)
-    return blocks.functional_model({"signal": signal}, out, name)
+    return blocks.functional_model({"signal": signal}, _head(x, target, binary), name)
 
 
 def chromatin_dnn(
@@ -114,6 +128,8 @@ def chromatin_dnn(
     *,
     target: str = "H3K4me3",
     dropout: float = 0.0,
+    task: str = "regression",
+    n_classes: int = 2,
     name: str = "chromatin_dnn",
 ) -> keras.Model:
     """Dense network: five Dense layers (four hidden with ReLU, one output).
@@ -121,7 +137,8 @@ def chromatin_dnn(
     Architecture::
 
         signal (window, n_channels) → Flatten → Dense(units[0]) ReLU → ...
-        → Dense(units[-1]) ReLU → Dense(1) named ``target``
+        → Dense(units[-1]) ReLU → Dense(1) named ``target`` (classification:
+        ``class_score``)
 
     count_params = Σ (in·out + out) over the five layers, 275,457 at the defaults
     (200 × 1 inputs).
@@ -134,11 +151,13 @@ def chromatin_dnn(
         widths; 512, 256, 128, 64 and the output layer here)
     target : output name
     dropout : rate after each hidden layer (none in the report: 0)
+    task, n_classes : "regression" (the report's network) or "classification" with 2
+        classes (peak / no peak; the module docstring)
     name : model name
 
     Inputs / outputs
     ----------------
-    "signal" : (window, n_channels); target : (1,)
+    "signal" : (window, n_channels); target : (1,) (classification: "class_score" (1,))
 
     Raises
     ------
@@ -153,9 +172,24 @@ def chromatin_dnn(
         raise blocks.ConfigError(f"{m}: units must list at least one width (got ())")
     dropout = blocks.check_rate(m, "dropout", dropout)
     target = blocks.check_name(m, "target", target)
+    binary = _check_binary(m, task, n_classes)
 
     signal = keras.Input((window, n_channels), name="signal")
     x = layers.Flatten(name="flatten")(signal)
     x = blocks.dense_stack(x, units, name="dense", dropout=dropout, activation="relu")
-    out = blocks.output_head(x, task="regression", output_name=target)
-    return blocks.functional_model({"signal": signal}, out, name)
+    return blocks.functional_model({"signal": signal}, _head(x, target, binary), name)
+
+
+def _check_binary(model: str, task, n_classes) -> bool:
+    """True for the binary task; only two classes (peak / no peak) exist."""
+    task, n_classes = blocks.check_task(model, task, n_classes)
+    if task == "classification" and n_classes != 2:
+        raise ConfigError(f"{model}: n_classes must be 2 (peak / no peak), got {n_classes}")
+    return task == "classification"
+
+
+def _head(x, target: str, binary: bool) -> dict:
+    """Dense(1) named ``target`` (regression) or the binary score head."""
+    if binary:
+        return blocks.score_head(x)
+    return blocks.output_head(x, task="regression", output_name=target)

@@ -13,7 +13,8 @@ random_forest_200  RandomForest, 200 trees (iSEGnet)
 svr_rbf            SVR(rbf), GridSearchCV 5-fold over C (iSEGnet)
 svr_linear         SVR(linear), GridSearchCV 5-fold over C (iSEGnet)
 nusvr_rbf          NuSVR(rbf), GridSearchCV 5-fold over nu, C (iSEGnet)
-xgboost            XGBRegressor (RMSE) / XGBClassifier (hinge) (chromatin imputation)
+xgboost            XGBRegressor (RMSE) / XGBClassifier (binary:hinge, scored by its margin)
+                   (chromatin imputation; two classes only)
 =================  ==========================================================================
 """
 
@@ -80,13 +81,16 @@ def flatten_inputs(inputs: dict[str, np.ndarray] | np.ndarray) -> np.ndarray:
 
 
 def predict(estimator, X: np.ndarray, classification: bool) -> np.ndarray:
-    """Predictions (regression) or class probabilities (classification)."""
+    """Predictions (regression) or class scores (classification), (N, n_classes) whose
+    argmax is the predicted class: class probabilities, or for XGBoost's ``binary:hinge``
+    (which has none) the margins ``[−m, m]`` — the class is 1 ⇔ m > 0, and AUROC /
+    AUPRC rank the examples by m (hard 0 / 1 labels would leave them one threshold)."""
     if not classification:
         return estimator.predict(X)
-    if hasattr(estimator, "predict_proba") and not _is_hinge(estimator):
-        return estimator.predict_proba(X)
-    labels = estimator.predict(X).astype(int)
-    return np.eye(max(2, labels.max() + 1))[labels]
+    if _is_hinge(estimator):
+        margin = np.asarray(estimator.predict(X, output_margin=True), np.float64)
+        return np.stack([-margin, margin], axis=1)
+    return estimator.predict_proba(X)
 
 
 def _is_hinge(estimator) -> bool:

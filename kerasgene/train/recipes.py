@@ -8,7 +8,7 @@ value of ``null`` takes the paper's recipe for the model, kept with its system i
     batch_size: null        # 100 in iSEGnet and DeepRAGE
     optimizer: null         # adam | sgd | rmsprop
     learning_rate: null
-    loss: null              # mse | masked_mse | rmse | crossentropy
+    loss: null              # mse | masked_mse | rmse | crossentropy | hinge
     monitor: null           # val_r2 | val_loss | val_accuracy
     patience: 10            # early stopping, best weights restored
     reduce_lr_patience: 5   # ReduceLROnPlateau ×0.5
@@ -19,6 +19,8 @@ value of ``null`` takes the paper's recipe for the model, kept with its system i
     init_output_bias: true  # regression output starts at the mean training label
     recalibrate_bn: true    # BatchNorm statistics re-estimated with dropout off
     mixed_precision: null   # null (float32) | bfloat16 | float16
+    class_weight: null      # balanced | none (classification: weight each class by
+                            # n / (n_classes · n_class) of the training labels)
 
 ``mixed_precision`` builds the model under Keras' ``mixed_bfloat16`` / ``mixed_float16``
 policy (:func:`kerasgene.models.build`): float32 variables, outputs, loss and BatchNorm
@@ -41,6 +43,12 @@ statistics scored 0.7. Before every validation, :class:`BatchNormRecalibration` 
 the moving mean and variance of every BatchNormalization layer from a few training batches
 with dropout off (weights untouched); the saved model keeps those statistics. Models without
 both BatchNormalization and Dropout are unaffected.
+
+``class_weight: balanced`` weights every training and validation example by its class,
+n / (n_classes · n_c) over the training labels (scikit-learn's "balanced"), so that each
+class weighs as much in the loss as the others. The chromatin binary task's recipe sets
+it (:mod:`kerasgene.systems`): with 5 % peak bins, the hinge loss alone settles on
+"never a peak" (margin −1 everywhere, loss ≈ 2 × 5 %) and stays there.
 """
 
 from __future__ import annotations
@@ -58,6 +66,7 @@ import tensorflow as tf
 from kerasgene import systems
 from kerasgene.config import Spec
 from kerasgene.errors import ConfigError
+from kerasgene.models.blocks import SCORE_OUTPUT
 from kerasgene.models.losses import masked_mse, rmse
 
 log = logging.getLogger(__name__)
@@ -67,6 +76,7 @@ TRAINING_DEFAULTS = {
     "loss": None, "monitor": None, "patience": 10, "reduce_lr_patience": 5,
     "strategy": "default", "tensorboard": False, "verbose": 1, "steps_per_epoch": None,
     "init_output_bias": True, "recalibrate_bn": True, "mixed_precision": None,
+    "class_weight": None,
 }
 
 def set_seed(seed: int) -> None:
@@ -94,8 +104,10 @@ def get_strategy(name: str = "default") -> tf.distribute.Strategy:
 # ----------------------------------------------------------------------------- losses
 LOSSES: dict[str, Callable | str] = {
     "mse": "mse", "masked_mse": masked_mse, "rmse": rmse,
-    "crossentropy": "sparse_categorical_crossentropy",
+    "crossentropy": "sparse_categorical_crossentropy", "hinge": "hinge",
 }
+#: Losses of a classifier; every other loss is a regression loss.
+CLASS_LOSSES = ("crossentropy", "hinge")
 
 OPTIMIZERS = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,
               "rmsprop": keras.optimizers.RMSprop}
@@ -115,12 +127,20 @@ TRAINING_SPECS = {
     "steps_per_epoch": Spec("int", min=1, null=True), "init_output_bias": Spec("bool"),
     "recalibrate_bn": Spec("bool"),
     "mixed_precision": Spec("choice", choices=("bfloat16", "float16"), null=True),
+    "class_weight": Spec("choice", choices=("balanced", "none"), null=True),
 }
 
 
 def is_classifier(model: keras.Model) -> bool:
-    """True when the model's (first) output is named ``class_probabilities``."""
-    return model.output_names[0] == "class_probabilities"
+    """True when the model's (first) output is named ``class_probabilities`` or is a
+    binary score (:func:`is_score_classifier`)."""
+    return model.output_names[0] in ("class_probabilities", SCORE_OUTPUT)
+
+
+def is_score_classifier(model: keras.Model) -> bool:
+    """True when the model's (first) output is one binary score named ``class_score``
+    (:func:`kerasgene.models.blocks.score_head`; class 1 ⇔ score > 0)."""
+    return model.output_names[0] == SCORE_OUTPUT
 
 
 def resolve_training(section: dict | None, model_name: str, classification: bool) -> dict:
@@ -136,11 +156,12 @@ def resolve_training(section: dict | None, model_name: str, classification: bool
 
     check_section(section, TRAINING_SPECS, "training")
     cfg = with_defaults(section, TRAINING_DEFAULTS, "training")
-    recipe = {"loss": "crossentropy" if classification else "mse",
-              "monitor": "val_accuracy" if classification else "val_r2",
-              **systems.model_entry(model_name).recipe}
-    if classification and recipe["loss"] != "crossentropy":
-        recipe["loss"] = "crossentropy"
+    entry = systems.model_entry(model_name)
+    if classification:
+        recipe = {**entry.recipe, "loss": "crossentropy", "monitor": "val_accuracy",
+                  **entry.class_recipe}
+    else:
+        recipe = {"loss": "mse", "monitor": "val_r2", **entry.recipe}
     metric = "accuracy" if classification else "r2"
     if cfg["monitor"] is not None and cfg["monitor"].removeprefix("val_") not in (metric, "loss"):
         raise ConfigError(f"training.monitor: {cfg['monitor']!r} is not reported by a "
@@ -151,6 +172,14 @@ def resolve_training(section: dict | None, model_name: str, classification: bool
             cfg[key] = value
     if cfg["loss"] not in LOSSES:
         raise ConfigError(f"training.loss: expected one of {sorted(LOSSES)}, got {cfg['loss']!r}")
+    if cfg["class_weight"] == "balanced" and not classification:
+        raise ConfigError("training.class_weight: 'balanced' weights classes; this is a "
+                          "regression model (use none or null)")
+    if (cfg["loss"] in CLASS_LOSSES) != classification:
+        kind, losses = (("classification", CLASS_LOSSES) if classification else
+                        ("regression", tuple(k for k in LOSSES if k not in CLASS_LOSSES)))
+        raise ConfigError(f"training.loss: {cfg['loss']!r} does not train a {kind} model; "
+                          f"expected one of {', '.join(losses)}")
     if cfg["optimizer"] not in OPTIMIZERS:
         raise ConfigError(f"training.optimizer: expected one of {sorted(OPTIMIZERS)}, got {cfg['optimizer']!r}")
     return cfg
@@ -243,14 +272,70 @@ def has_dropout_and_batch_norm(model: keras.Model) -> bool:
             and any(issubclass(k, keras.layers.BatchNormalization) for k in kinds))
 
 
-def compile_model(model: keras.Model, cfg: dict) -> keras.Model:
-    """Compile with the resolved training settings; metrics R²/Pearson or accuracy."""
+def class_weights(labels: np.ndarray, cfg: dict) -> np.ndarray | None:
+    """Weight of each class (index = class) for ``training.class_weight: balanced``, None
+    otherwise: n / (n_classes · n_c) over ``labels`` (the training labels, int classes
+    from 0); every class must occur.
+
+    Raises
+    ------
+    ConfigError
+        a class without training examples.
+    """
+    if cfg.get("class_weight") != "balanced":
+        return None
+    counts = np.bincount(np.asarray(labels, np.int64).ravel())
+    if len(counts) < 2 or (counts == 0).any():
+        raise ConfigError(f"training.class_weight: balanced needs every class in the "
+                          f"training labels; their counts are {counts.tolist()}")
+    weights = (len(labels) / (len(counts) * counts)).astype(np.float32)
+    log.info("class weights (balanced): %s", ", ".join(f"{c}: {w:.3g}"
+                                                      for c, w in enumerate(weights)))
+    return weights
+
+
+def model_loss(model: keras.Model, loss: str) -> Callable | str:
+    """The Keras loss of ``loss`` (a :data:`LOSSES` name) for ``model``'s head.
+
+    A binary score head (:func:`is_score_classifier`) takes ``hinge`` (Keras' hinge: labels
+    {0, 1} are read as −1 / +1, loss = mean(max(0, 1 − t · score))) or ``crossentropy``
+    (binary cross-entropy of the score as a logit); a class-probability head takes
+    ``crossentropy`` (sparse categorical).
+
+    Raises
+    ------
+    ConfigError
+        ``hinge`` for a head that outputs probabilities.
+    """
+    if is_score_classifier(model) and loss == "crossentropy":
+        return keras.losses.BinaryCrossentropy(from_logits=True)
+    if loss == "hinge" and not is_score_classifier(model):
+        raise ConfigError(f"training.loss: 'hinge' needs a binary score output "
+                          f"('{SCORE_OUTPUT}'); {model.name} outputs {model.output_names[0]!r} "
+                          "(use crossentropy)")
+    return LOSSES[loss]
+
+
+def model_metrics(model: keras.Model) -> list[keras.metrics.Metric]:
+    """Metrics compiled into ``model``: R² (regression; Pearson r comes from
+    :func:`kerasgene.metrics.regression_metrics`, per split), accuracy (classifiers) and,
+    for a binary score, AUPRC and AUROC (named ``auprc``, ``auroc``; Keras' binned
+    estimates on the sigmoid of the score — the run's metrics.json has the exact ones)."""
+    if is_score_classifier(model):
+        return [keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0),
+                keras.metrics.AUC(curve="PR", from_logits=True, name="auprc"),
+                keras.metrics.AUC(curve="ROC", from_logits=True, name="auroc")]
     if is_classifier(model):
-        metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-    else:
-        metrics = [keras.metrics.R2Score(name="r2")]  # Pearson r: regression_metrics, per split
+        return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+    return [keras.metrics.R2Score(name="r2")]
+
+
+def compile_model(model: keras.Model, cfg: dict) -> keras.Model:
+    """Compile with the resolved training settings (:func:`model_loss`,
+    :func:`model_metrics`)."""
+    loss = model_loss(model, cfg["loss"])
     optimizer = OPTIMIZERS[cfg["optimizer"]](learning_rate=cfg["learning_rate"])
-    model.compile(optimizer=optimizer, loss=LOSSES[cfg["loss"]], metrics=metrics)
+    model.compile(optimizer=optimizer, loss=loss, metrics=model_metrics(model))
     return model
 
 

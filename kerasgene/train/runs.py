@@ -69,7 +69,7 @@ from kerasgene._io import (
 from kerasgene.config import Spec
 from kerasgene.datasets.dropped import FILENAME as DROPPED_FILE
 from kerasgene.errors import ConfigError, InputFileError
-from kerasgene.metrics import evaluate_predictions
+from kerasgene.metrics import evaluate_predictions, predicted_classes
 from kerasgene.train.baselines import BASELINES
 from kerasgene.train.preprocessing import preprocessing_constants
 from kerasgene.train.records import (
@@ -306,10 +306,13 @@ def _fit_one(model, model_name: str, dataset, train_idx, valid_idx, tsection: di
     if tcfg["init_output_bias"] and not is_classification(dataset):
         recipes.init_output_bias(model, label_mean(dataset, train_idx, seed))
     bs = tcfg["batch_size"]
+    weights = recipes.class_weights(dataset.labels(train_idx), tcfg) \
+        if tcfg["class_weight"] == "balanced" else None
     # with an epoch cap the stream repeats, so later epochs never run out of batches
     train = dataset.to_tf_dataset(train_idx, bs, shuffle=True, seed=seed,
-                                  repeat=tcfg["steps_per_epoch"] is not None)
-    valid = dataset.to_tf_dataset(valid_idx, bs)
+                                  repeat=tcfg["steps_per_epoch"] is not None,
+                                  class_weight=weights)
+    valid = dataset.to_tf_dataset(valid_idx, bs, class_weight=weights)
     history = recipes.fit(model, train, valid, tcfg, out_dir)
     # the best weights are restored in memory; the checkpoint only guarded the fit
     (out_dir / "checkpoint.keras").unlink(missing_ok=True)
@@ -357,8 +360,12 @@ def _shuffled_control(config: dict, dataset, tsection: dict, out_dir: Path, seed
     xv, yv = dataset.arrays_for("valid")
     yv = rng.permutation(yv)
     bs = tcfg["batch_size"]
-    train = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(y), seed=seed).batch(bs)
-    valid = tf.data.Dataset.from_tensor_slices((xv, yv)).batch(bs)
+    train, valid = (x, y), (xv, yv)
+    weights = recipes.class_weights(y, tcfg)  # as the real model's, when it has them
+    if weights is not None:
+        train, valid = (x, y, weights[y]), (xv, yv, weights[yv])
+    train = tf.data.Dataset.from_tensor_slices(train).shuffle(len(y), seed=seed).batch(bs)
+    valid = tf.data.Dataset.from_tensor_slices(valid).batch(bs)
     recipes.fit(model, train, valid, tcfg, out_dir)
     (out_dir / "checkpoint.keras").unlink(missing_ok=True)
     y_test, pred = predict_split(model, dataset, "test")
@@ -368,10 +375,13 @@ def _shuffled_control(config: dict, dataset, tsection: dict, out_dir: Path, seed
 def predict_split(model, dataset, split, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
     """(observed, predicted) over a split, in index order; predictions are the model's
     single output (class probabilities for classifiers)."""
+    from kerasgene.models.inference import predictor
+
+    infer = predictor(model)  # traced once; model.predict's per-call set-up skipped
     ys, preds = [], []
     for batch in dataset.to_tf_dataset(split, batch_size, weights=False):
         x, y = batch[0], batch[1]
-        out = model.predict_on_batch(x)
+        out = infer(x)
         out = next(iter(out.values())) if isinstance(out, dict) else out
         ys.append(np.asarray(y))
         preds.append(np.asarray(out))
@@ -418,7 +428,10 @@ def train(config: dict, *, force_prepare: bool = False, dataset=None) -> Path:
         recipes.set_seed(seed)
         with strategy.scope():
             model = build_model(config, dataset)
-        constants = preprocessing_constants(dataset)  # fails now, not after training
+        # fail now, not after training: the recipe against the model's head, the constants
+        recipes.model_loss(model, recipes.resolve_training(
+            tsection, config["model"]["name"], is_classification(dataset))["loss"])
+        constants = preprocessing_constants(dataset)
         _begin_run(out)
         try:
             _train_run(config, dataset, model, strategy, tsection, extra, out, seed, constants)
@@ -517,7 +530,9 @@ def evaluate_model(model, dataset, out: Path) -> dict:
                 table = pd.DataFrame({"example": idx})
             table["observed"] = y
             if classification:
-                table["predicted"] = pred.argmax(axis=1)
+                table["predicted"] = predicted_classes(pred)
+                if pred.ndim == 1:  # a binary score: keep it for thresholds of one's own
+                    table["score"] = pred
             else:
                 table["predicted"] = pred
             table.to_csv(out / "predictions.tsv", sep="\t", index=False)
