@@ -117,8 +117,8 @@ def test_deeprage_modisco_and_filters_recover_planted_regulators(demo_run, truth
     the planted regulators whose JASPAR motif is some filter's or pattern's best Tomtom
     match at q <= 0.1. Measured on seed 0 (/tmp/mo_demo, README "Motif discovery"):
     TF-MoDISco AFT1, NRG1, YAP1, ZAP1; filters AFT1, NRG1, RPN4, YAP1, ZAP1; union 5 of
-    12 (the issue asked for 10). The spread summary (the library default) stopped in
-    modisco-lite with a NaN error on that run, hence ``--modisco-summary mean``."""
+    12 (the issue asked for 10). The spread summary stopped in modisco-lite with a NaN
+    error on that run, hence the mean (the default), named here."""
     summary = _explain(demo_run[0] / "runs" / "deeprage_tensor", truth, tmp_path,
                        "--analyses", "motifs,modisco", "--modisco-summary", "mean")
     md = summary["modisco"]
