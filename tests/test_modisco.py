@@ -76,10 +76,10 @@ def test_condition_model_summarises_the_predictions_over_conditions(name):
     pred = model.predict({"sequence": np.repeat(seq, 6, axis=0),
                           "regulators": np.tile(regs, (3, 1))}, verbose=0)
     pred = np.asarray(pred["expression"] if isinstance(pred, dict) else pred).reshape(3, 6)
-    spread = MD.condition_model(model, {"regulators": regs})
+    spread = MD.condition_model(model, {"regulators": regs}, summary="spread")
     np.testing.assert_allclose(spread.predict(seq, verbose=0)[:, 0], 0.5 * pred.var(axis=1),
                                rtol=1e-4, atol=1e-7)
-    mean = MD.condition_model(model, {"regulators": regs}, summary="mean")
+    mean = MD.condition_model(model, {"regulators": regs})
     np.testing.assert_allclose(mean.predict(seq, verbose=0)[:, 0], pred.mean(axis=1),
                                rtol=1e-4, atol=1e-6)
     hyp = MD.hypothetical_contributions(spread, {"sequence": seq})
@@ -174,7 +174,7 @@ def test_explain_modisco_on_a_pair_dataset(tmp_path, fungi):
     filters = [{"query": "filter0", "rank": 1, "target_id": "MA0337.2", "q_value": 0.01}]
     s = C.explain_modisco(model, ds, tmp_path, opts, np.random.default_rng(0), "deeprage",
                           filter_rows=filters)
-    assert s["n_sequences"] == 16 and s["summary"] == "spread"
+    assert s["n_sequences"] == 16 and s["summary"] == "mean"
     assert s["planted"] == {"modisco": [], "filters": ["MIG1"], "union": ["MIG1"]}
     assert set(s["seconds"]) == {"attribution", "modisco", "tomtom"}
     tab = pd.read_csv(tmp_path / "modisco_patterns.tsv", sep="\t")

@@ -103,8 +103,8 @@ def _register_explain(sub) -> None:
             help="hypothetical contributions: mean-normalised gradients (saliency) or IG "
             "multipliers from the uniform sequence (ig, --n-steps)")
     _option(g, "--modisco-summary", choices=list(SUMMARIES),
-            help="DeepRAGE: a gene's predictions over all conditions as their spread "
-            "(half the variance) or mean")
+            help="DeepRAGE: a gene's predictions over all conditions as their mean or "
+            "spread (half the variance)")
     _option(g, "--modisco-split", help="examples to discover motifs in, one per gene")
     _option(g, "--modisco-max-examples", type=int, help="at most this many sequences")
     _option(g, "--modisco-max-seqlets", type=int, help="seqlets per metacluster")

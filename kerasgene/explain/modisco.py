@@ -18,18 +18,20 @@ The steps, each a function of its own:
    (its attributions divided by ``x − 0.25``); every other input is held at its value.
    The actual contributions are ``one_hot × hypothetical``; with ``ig`` their sum per
    position is the position's IG attribution. Saliency is the default because it costs
-   one gradient per sequence against ``n_steps`` (200) for IG, and on the demo it found
-   as many planted motifs (README, "Motif discovery").
+   one gradient per sequence against ``n_steps`` (200) for IG (saliency on the demo:
+   7 s for DeepRAGE-TP's 500 promoters, 38 s for iSEGnet, at load 12 on 2 cores);
+   which of the two finds more motifs was not measured.
 2. For a pair model (DeepRAGE: one promoter × many conditions), :func:`condition_model`
    first turns the model into a model of the sequence alone: the output for every
-   condition of the dataset, summarised per gene. ``spread`` (the default):
-   ``½ · variance over conditions`` of the prediction, whose gradient is
-   ``mean_c (f_c − f̄) ∇f_c`` — each condition's gradient weighted by how far that
-   condition moves the gene. A regulator's motif raises expression where the regulator
-   is up and lowers it where it is down, so the plain mean over conditions (``mean``)
-   cancels it to the balance of up and down conditions; the spread keeps every
-   condition where the regulator acts, with one sign. The cost: the sign no longer
-   says activator or repressor (every regulatory motif makes the gene respond more).
+   condition of the dataset, summarised per gene. ``mean`` (the default): the mean
+   prediction over conditions; a regulator's motif then counts with the balance of the
+   conditions where the regulator is up and down (on the demo most are up in far more
+   conditions than down). ``spread``: ``½ · variance over conditions``, whose gradient
+   is ``mean_c (f_c − f̄) ∇f_c`` — each condition's gradient weighted by how far that
+   condition moves the gene, so no up/down cancellation, but the sign no longer says
+   activator or repressor. ``mean`` is the default because on the demo's DeepRAGE-TP it
+   recovered 4 planted motifs, while TF-MoDISco stopped on the spread's contributions
+   with modisco-lite's own NaN error (README, "Motif discovery").
 3. :func:`run_modisco` — tfmodisco-lite (``modiscolite.tfmodisco.TFMoDISco``): seqlets
    where the contribution is high against a Laplace null, clustered into patterns per
    sign (positive / negative metacluster); each :class:`Pattern` has its PPM, its
@@ -59,7 +61,7 @@ log = logging.getLogger(__name__)
 #: How the hypothetical contributions are computed.
 ATTRIBUTIONS = ("saliency", "ig")
 #: How a pair model's conditions are summarised per sequence.
-SUMMARIES = ("spread", "mean")
+SUMMARIES = ("mean", "spread")
 #: Fraction of the largest per-position Σ|CWM| kept when trimming a pattern (modisco's).
 TRIM_FRACTION = 0.3
 
@@ -156,7 +158,7 @@ def _pair_outputs(model, seq_input: str, cond_input: str):
     return pairs
 
 
-def condition_model(model, conditions: Mapping[str, np.ndarray], *, summary: str = "spread",
+def condition_model(model, conditions: Mapping[str, np.ndarray], *, summary: str = "mean",
                     input_name: str = "sequence"):
     """A one-input model of the sequence: the pair model's prediction for every
     condition, summarised per sequence.
@@ -165,7 +167,7 @@ def condition_model(model, conditions: Mapping[str, np.ndarray], *, summary: str
     ----------
     model : a pair model with inputs ``input_name`` (one-hot DNA) and one condition input
     conditions : ``{condition input name: (C, R)}`` — every condition to summarise over
-    summary : ``spread`` (``½ · variance over conditions``) or ``mean``
+    summary : ``mean`` or ``spread`` (``½ · variance over conditions``)
 
     Returns
     -------
@@ -257,7 +259,7 @@ def run_modisco(
     hypothetical: np.ndarray,
     *,
     max_seqlets: int = 2000,
-    n_leiden_runs: int = 50,
+    n_leiden_runs: int = 5,
     window: int = 21,
     flank: int = 10,
     min_metacluster_size: int = 100,
@@ -271,9 +273,12 @@ def run_modisco(
     hypothetical : (n, L, 4) hypothetical contributions (:func:`hypothetical_contributions`)
     max_seqlets : seqlets per metacluster (modisco's ``max_seqlets_per_metacluster``;
         its default 20,000 costs minutes per thousand on a few cores)
-    n_leiden_runs, window, flank, min_metacluster_size, final_min_cluster_size :
-        modisco's settings (``n_leiden_runs``, ``sliding_window_size``, ``flank_size``,
-        ...); a metacluster with no more than ``min_metacluster_size`` seqlets is skipped
+    n_leiden_runs : Leiden clusterings (random seeds) per clustering step, the best
+        kept; modisco's default 50 runs one thread each and dominated the cost on the
+        demo's shared 2 cores (README, "Motif discovery")
+    window, flank, min_metacluster_size, final_min_cluster_size :
+        modisco's settings (``sliding_window_size``, ``flank_size``, ...); a metacluster
+        with no more than ``min_metacluster_size`` seqlets is skipped
 
     Returns
     -------
@@ -421,7 +426,7 @@ def discover_motifs(
     conditions: Mapping[str, np.ndarray] | None = None,
     motifs=None,
     method: str = "saliency",
-    summary: str = "spread",
+    summary: str = "mean",
     input_name: str = "sequence",
     n_steps: int | str = 200,
     batch_size: int = 64,

@@ -68,7 +68,7 @@ class ExplainOptions:
         multipliers from the uniform sequence, ``n_steps``); see
         :mod:`kerasgene.explain.modisco`
     modisco_summary : pair models (DeepRAGE): the gene's prediction over every condition
-        summarised as ``spread`` (½ variance) or ``mean``
+        summarised as their ``mean`` or ``spread`` (½ variance)
     modisco_split : the examples TF-MoDISco reads (one per gene; pair datasets: every
         gene); motif discovery summarises what the model learned, so ``all`` by default
     modisco_max_examples : at most this many sequences (sampled with ``seed``)
@@ -103,7 +103,7 @@ class ExplainOptions:
     top_k: int = 5
     max_conditions: int = 8
     modisco_attribution: str = "saliency"
-    modisco_summary: str = "spread"
+    modisco_summary: str = "mean"
     modisco_split: str = "all"
     modisco_max_examples: int = 5000
     modisco_max_seqlets: int = 2000
