@@ -165,6 +165,42 @@ def test_auto_steps_meet_tolerance(toy):
         integrated_gradients(model, X, n_steps="auto", engine="alibi")
 
 
+def test_auto_bounds_the_relative_residual_and_converges(toy):
+    """With atol=0 every example's relative residual is at most rtol (unless max_steps
+    stops it first); a tight rtol gives the attributions of a fine fixed rule."""
+    model, X = toy
+    for rtol in (1e-2, 1e-4):
+        res = integrated_gradients(model, X, n_steps="auto", rtol=rtol, atol=0.0,
+                                   start_steps=4, max_steps=1024)
+        assert np.all((res.relative_residual <= rtol) | (res.n_steps == 1024)), rtol
+        assert np.all(res.n_steps >= 5)  # start_steps + 1 nodes at least
+    fine = integrated_gradients(model, X, n_steps=1000)
+    tight = integrated_gradients(model, X, n_steps="auto", rtol=1e-5, atol=0.0,
+                                 start_steps=16, max_steps=1024)
+    for a, b in zip(tight.attributions, fine.attributions):
+        np.testing.assert_allclose(a, b, atol=2e-3 * np.abs(b).max())
+    # below float32 rounding of F the rule stops refining (it used to halve one interval
+    # until its midpoint equalled an end, and loop there forever)
+    floor = integrated_gradients(model, X, n_steps="auto", rtol=1e-12, atol=0.0,
+                                 start_steps=32, max_steps=256)
+    assert floor.n_steps.max() <= 256 and floor.relative_residual.max() < 1e-4
+
+
+def test_xla_and_plain_graphs_agree(toy):
+    """The engine gives the same attributions with and without XLA (which pads every pass
+    to one shape) for the fixed and the adaptive rules."""
+    model, X = toy
+    for kw in (dict(n_steps=24, batch_size=10), dict(n_steps="auto", rtol=1e-3,
+                                                     start_steps=4, batch_size=10)):
+        on = integrated_gradients(model, X, jit_compile=True, chunk_size=2, **kw)
+        off = integrated_gradients(model, X, jit_compile=False, chunk_size=2, **kw)
+        np.testing.assert_array_equal(on.n_steps, off.n_steps)
+        for a, b in zip(on.attributions, off.attributions):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6 * np.abs(b).max())
+    assert IG.default_jit_compile() is bool(__import__("tensorflow").config
+                                            .list_physical_devices("GPU"))
+
+
 def test_auto_puts_nodes_at_the_kink_of_a_relu_path():
     """F(α) = relu(α·s − c) along the path: one kink at α* = c/s. A uniform midpoint rule
     with n nodes misses it by up to s/(2n); the adaptive rule halves only the interval
@@ -221,13 +257,13 @@ def test_xla_fallback_only_for_xla_compile_errors_per_model(toy, caplog):
     odd = keras.Model(inp, y, name="py_function_model")
     x = one_hot(np.random.default_rng(5), 3)
     with caplog.at_level(logging.WARNING, logger="kerasgene.explain.ig"):
-        res = integrated_gradients(odd, x, n_steps=8)
+        res = integrated_gradients(odd, x, n_steps=8, jit_compile=True)
     assert "XLA cannot compile" in caplog.text and "py_function_model" in caplog.text
     plain = integrated_gradients(odd, x, n_steps=8, jit_compile=False)
     np.testing.assert_allclose(res.attributions[0], plain.attributions[0], atol=1e-6)
     assert IG._engine(odd, None, None, True).jit is False
     model, X = toy
-    integrated_gradients(model, X, n_steps=8)
+    integrated_gradients(model, X, n_steps=8, jit_compile=True)
     eng = IG._engine(model, None, None, True)
     assert eng.jit is True  # the fallback of one model leaves the others compiled
 
@@ -237,7 +273,7 @@ def test_xla_fallback_only_for_xla_compile_errors_per_model(toy, caplog):
     eng._forward = out_of_memory
     try:
         with pytest.raises(tf.errors.ResourceExhaustedError):
-            integrated_gradients(model, X, n_steps=8)
+            integrated_gradients(model, X, n_steps=8, jit_compile=True)
         assert eng.jit is True
     finally:
         IG._ENGINES.pop(model, None)  # rebuilt by the next test that needs it

@@ -34,7 +34,7 @@ from kerasgene import models
 from kerasgene.cli import serve as commands
 from kerasgene.errors import ConfigError
 from kerasgene.serving import Client, ServingError, export, list_versions, read_constants
-from kerasgene.serving.client import make_tensor_proto
+from kerasgene.serving.client import encode_inputs, fill_tensor_proto, make_tensor_proto
 from kerasgene.serving.exporter import _call_structure
 from kerasgene.train import records
 
@@ -226,6 +226,27 @@ def test_export_layout_constants_and_saved_model_cli(tmp_path):
                 "shape: (-1, 20, 4)", "shape: (-1, 20, 3)", "tensorflow/serving/predict"):
         assert key in serving, key
     assert "signature_def['kerasgene_metadata']" in out and "outputs['json']" in out
+
+
+def test_hand_encoded_inputs_parse_to_the_protobuf_request():
+    """The client's requests (a reused head + :func:`encode_inputs`, payloads straight
+    from the arrays' buffers) parse to the request protobuf builds: numeric dtypes,
+    a non-contiguous slice, an empty array, a scalar, strings (through protobuf)."""
+    rng = np.random.default_rng(0)
+    arrays = {"sequence": rng.random((2, 300, 4), dtype=np.float32),
+              "epigenome": np.arange(12, dtype=np.uint8).reshape(4, 3)[:, ::2],
+              "empty": np.zeros((0, 3), np.float32), "scalar": np.float64(3.5),
+              "flags": np.array([True, False]), "names": np.array(["a", "bc"])}
+    ref = predict_pb2.PredictRequest()
+    ref.model_spec.name, ref.model_spec.signature_name = "toy", "serving_default"
+    ref.output_filter.append("expression")
+    head = ref.SerializeToString()
+    for k, a in arrays.items():
+        fill_tensor_proto(ref.inputs[k], a)
+    assert predict_pb2.PredictRequest.FromString(b"".join([head, *encode_inputs(arrays)])) == ref
+    client = Client("127.0.0.1:1", "toy")  # no call is made
+    assert predict_pb2.PredictRequest.FromString(client._request(arrays, ["expression"])) == ref
+    client.close()
 
 
 def test_export_refuses_bad_requests(tmp_path):

@@ -62,12 +62,18 @@ class Attribution:
     def relative_residual(self) -> np.ndarray:
         """(n,) ``|residual| / |F(x) − F(baseline)|``; where the output difference is below
         1e-6 of the output scale, relative to that scale instead."""
-        scale = np.maximum.reduce([np.abs(self.output_x), np.abs(self.output_baseline),
-                                   np.ones_like(self.output_x)])
-        return np.abs(self.residual) / np.maximum(np.abs(self.delta), 1e-6 * scale)
+        return np.abs(self.residual) / residual_scale(self.output_x, self.output_baseline)
 
     def __len__(self) -> int:
         return len(self.residual)
+
+
+def residual_scale(output_x: np.ndarray, output_baseline: np.ndarray) -> np.ndarray:
+    """(n,) what a relative completeness residual is relative to: ``|F(x) − F(baseline)|``,
+    or 1e-6 of the output scale ``max(|F(x)|, |F(baseline)|, 1)`` where that is larger."""
+    fx, fb = np.asarray(output_x, np.float64), np.asarray(output_baseline, np.float64)
+    scale = np.maximum.reduce([np.abs(fx), np.abs(fb), np.ones_like(fx)])
+    return np.maximum(np.abs(fx - fb), 1e-6 * scale)
 
 
 # --------------------------------------------------------------------------------------

@@ -12,27 +12,33 @@ the **residual** reported per example, the measure of quadrature error.
 
 Two engines compute the same quadrature:
 
-- ``engine="native"`` — one ``tf.function`` (XLA-compiled where possible) that builds the
-  path points of a chunk of examples from (example, α, weight) triples, runs them as one
-  batch through the model, takes the input gradients and reduces them per example with
-  the quadrature weights inside the graph, so only the weighted sums leave the function.
-  ``batch_size`` is the number of path points per forward+backward pass; every pass has
-  the same shapes, so the model is traced and compiled once whatever the step count.
+- ``engine="native"`` — one ``tf.function`` that builds the path points of a chunk of
+  examples from (example, α, weight) triples, runs them as one batch through the model,
+  takes the input gradients and reduces them per example with the quadrature weights
+  inside the graph, so only the weighted sums leave the function. ``batch_size`` is the
+  number of path points per forward+backward pass. With XLA (``jit_compile``; default:
+  on where a GPU is visible, off on CPU, where ``bench/bench_ig.py`` measured it slower)
+  every pass is padded to the same shapes, so the model is compiled once whatever the
+  step count; without, the batch axis is free and nothing is padded.
 - ``engine="alibi"`` — :class:`alibi.explainers.IntegratedGradients`, the iSEGnet
   paper's tool (``method="gausslegendre"``, ``n_steps=200``), fed a few examples at a
   time so its ``n_steps × examples`` path arrays stay bounded; its logging is silenced
   (:mod:`kerasgene.explain.ig_alibi`).
 
-``n_steps="auto"`` (native engine) integrates each example by adaptive composite midpoint
-quadrature. Along a straight path a ReLU network is piecewise linear, so the integrand is
-piecewise constant with jumps where units switch, and every fixed rule (Gauss–Legendre
-included) converges like 1/n. But F itself is known exactly wherever a forward pass
-goes, so every sub-interval has its own completeness residual, and these add up to the
-example's residual: the intervals with the largest ones are halved until
-``|residual| <= atol + rtol·|F(x) − F(x')|`` (or ``max_steps`` gradient evaluations),
-which puts the nodes where the units switch. ``Attribution.n_steps`` reports the gradient
-evaluations per example (plus ``start_steps − 1`` forward passes for the first interval
-ends); ``bench/bench_ig.py`` compares it with the papers' 200 Gauss–Legendre nodes.
+``n_steps="auto"`` (native engine) integrates each example by adaptive composite trapezoid
+quadrature (:mod:`kerasgene.explain.ig_adaptive`). Along a straight path a ReLU network is
+piecewise linear, so the integrand is piecewise constant with jumps where units switch,
+and every fixed rule (Gauss–Legendre included) converges like 1/n. But F itself is known
+exactly at every node, so every sub-interval has its own completeness residual, and
+these add up to the example's residual: the intervals with the largest ones are halved
+until ``|residual| <= atol + rtol·s`` with ``s`` the denominator of
+:attr:`Attribution.relative_residual` (``|F(x) − F(x')|``), or ``max_steps`` gradient
+evaluations, or float32 rounding of F (:mod:`~kerasgene.explain.ig_adaptive`) — so
+``atol=0`` bounds each example's relative residual by ``rtol`` (a warning names the
+examples where it could not). The
+nodes go where the units switch. ``Attribution.n_steps`` reports the gradient
+evaluations per example; ``bench/bench_ig.py`` compares them with the papers' 200
+Gauss–Legendre nodes at the papers' worst relative residual.
 
 Inputs are given as a dict ``{input name: array}``, a list in the model's input order
 (``[t.name for t in model.inputs]`` — Keras sorts dict inputs by name, so iSEGnet's order
@@ -43,12 +49,11 @@ never copied whole.
 
 from __future__ import annotations
 
+import functools
 import logging
-import math
 import re
 import weakref
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -62,9 +67,11 @@ from kerasgene.explain.attribution import (
     input_names,
     make_baselines,
     output_tensor,
+    residual_scale,
     resolve_layer,
     select_output,
 )
+from kerasgene.explain.ig_adaptive import adaptive_integrals, point_batches
 from kerasgene.explain.ig_alibi import alibi_chunk, alibi_explainer
 
 log = logging.getLogger(__name__)
@@ -73,12 +80,11 @@ _RIEMANN = ("riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoi
 METHODS = ("gausslegendre", *_RIEMANN)
 
 
-
-
 def quadrature(method: str, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
     """Nodes ``α`` in [0, 1] and weights ``w`` (Σw = 1) of the quadrature rule; the same
     rules as alibi/captum: ``gausslegendre``, ``riemann_{left,right,middle,trapezoid}``
-    (``riemann`` = trapezoid)."""
+    (``riemann`` = trapezoid). Computed once per (method, n) and returned read-only
+    (Gauss–Legendre nodes are the eigenvalues of an n × n matrix: seconds for n = 2000)."""
     if method == "riemann":
         method = "riemann_trapezoid"
     if method not in METHODS:
@@ -86,6 +92,17 @@ def quadrature(method: str, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
     n = int(n_steps)
     if n < 2:
         raise ConfigError(f"n_steps must be >= 2, got {n_steps}")
+    return _rule(method, n)
+
+
+@functools.lru_cache(maxsize=64)
+def _rule(method: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+    nodes, weights = _nodes_and_weights(method, n)
+    nodes.flags.writeable = weights.flags.writeable = False
+    return nodes, weights
+
+
+def _nodes_and_weights(method: str, n: int) -> tuple[np.ndarray, np.ndarray]:
     if method == "gausslegendre":
         x, w = np.polynomial.legendre.leggauss(n)
         return 0.5 * (x + 1), 0.5 * w
@@ -99,8 +116,6 @@ def quadrature(method: str, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
     if method == "riemann_right":
         return np.linspace(1 / n, 1, n), w
     return np.linspace(1 / (2 * n), 1 - 1 / (2 * n), n), w
-
-
 
 
 # --------------------------------------------------------------------------------------
@@ -128,6 +143,15 @@ def is_xla_compile_error(err: BaseException) -> bool:
 
 
 
+def default_jit_compile() -> bool:
+    """Whether the native engine uses XLA by default: where TensorFlow sees a GPU. On CPU
+    ``bench/bench_ig.py`` measured XLA slower than plain graphs (TF 2.21, 2 cores), so
+    it is off there; pass ``jit_compile=True`` to have it anyway."""
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
 class _Native:
     """Compiled pieces of the native engine for one model / output / layer.
 
@@ -136,9 +160,9 @@ class _Native:
     points ``b[e] + α (x[e] − b[e])`` inside the graph, runs them through the model as
     one batch, and returns ``Σ_points weight · ∂F/∂input`` summed per example
     (``unsorted_segment_sum``). Every call has the same shapes whatever the step count
-    or the mix of examples, so XLA compiles the model once. :meth:`grad_each` returns
-    the gradient of every point with F and dF/dα there, :meth:`forward_points` F alone
-    (``n_steps="auto"``).
+    or the mix of examples, so XLA compiles the model once (without XLA the batches are
+    not padded: the batch axis is free). :meth:`grad_each` returns the gradient of every
+    point with F and dF/dα there (``n_steps="auto"``).
     """
 
     def __init__(self, model, output, layer, jit_compile):
@@ -202,17 +226,11 @@ class _Native:
                               for d, g in zip(steps, grads)])
             return y, slope, grads
 
-        def forward_points(xs, bs, fixed, ex, alphas, t):
-            paths, _, fixed_p, tt = points(xs, bs, fixed, ex, alphas, t)
-            return select_output(fn([*paths, *fixed_p], training=False), tt, n_out)
-
         def forward(xs, t):
             return select_output(fn(xs, training=False), t, n_out)
 
         self._grad_points = tf.function(grad_points, jit_compile=jit, reduce_retracing=True)
         self._grad_each = tf.function(grad_each, jit_compile=jit, reduce_retracing=True)
-        self._forward_points = tf.function(forward_points, jit_compile=jit,
-                                           reduce_retracing=True)
         self._forward = tf.function(forward, jit_compile=jit, reduce_retracing=True)
         if self.pre_model is not None:
             pre = self.pre_model
@@ -240,9 +258,6 @@ class _Native:
 
     def grad_each(self, xs, bs, fixed, ex, alphas, t):
         return self._call("_grad_each", xs, bs, fixed, ex, alphas, t)
-
-    def forward_points(self, xs, bs, fixed, ex, alphas, t):
-        return self._call("_forward_points", xs, bs, fixed, ex, alphas, t)
 
     def forward(self, xs, t):
         return self._call("_forward", xs, t)
@@ -285,7 +300,8 @@ def _pad_rows(arrs: list[np.ndarray], c: int) -> list[np.ndarray]:
 
 
 class _Block:
-    """One block of examples, padded to the engine's fixed block size, in tensors."""
+    """One block of examples, padded to ``capacity`` rows, in tensors; ``fx``, ``fb``:
+    (m,) float64 F at the inputs and at the baselines."""
 
     def __init__(self, eng: _Native, x_in, b_in, t, capacity: int):
         import tensorflow as tf
@@ -312,160 +328,39 @@ class _Block:
 def _block_integrals(eng: _Native, blk: _Block, steps: dict[int, int], method: str,
                      batch_size: int) -> list[np.ndarray]:
     """Σ_k w_k ∂F/∂x(b + α_k(x − b)) per example of the block, for the examples listed
-    in ``steps`` ({example row: node count}), in fixed batches of ``batch_size`` points."""
-    import tensorflow as tf
-
+    in ``steps`` ({example row: node count}), in batches of ``batch_size`` points."""
     ex, al, wt = [], [], []
     for i, n in steps.items():
         a, w = quadrature(method, n)
         ex.append(np.full(n, i, np.int32))
         al.append(a)
         wt.append(w)
-    ex_all = np.concatenate(ex)
-    al_all = np.concatenate(al).astype(np.float32)
-    wt_all = np.concatenate(wt).astype(np.float32)
-    total = len(ex_all)
-    n_batches = math.ceil(total / batch_size)
-    pad = n_batches * batch_size - total
-    if pad:  # padded points: weight 0 on example row 0
-        ex_all = np.concatenate([ex_all, np.zeros(pad, np.int32)])
-        al_all = np.concatenate([al_all, np.zeros(pad, np.float32)])
-        wt_all = np.concatenate([wt_all, np.zeros(pad, np.float32)])
     sums = None
-    for k in range(n_batches):
-        sl = slice(k * batch_size, (k + 1) * batch_size)
-        g = eng.grad_points(blk.xs, blk.bs, blk.fixed, tf.constant(ex_all[sl]),
-                            tf.constant(al_all[sl]), tf.constant(wt_all[sl]), blk.t)
+    for e, a, w, _ in point_batches(np.concatenate(ex), np.concatenate(al).astype(np.float32),
+                                    np.concatenate(wt).astype(np.float32), batch_size,
+                                    pad=eng.jit):
+        g = eng.grad_points(blk.xs, blk.bs, blk.fixed, e, a, w, blk.t)
         sums = g if sums is None else [s + gi for s, gi in zip(sums, g)]
     return [s.numpy() for s in sums]
 
 
 def _native_chunk(eng: _Native, x_in, b_in, t, method: str, batch_size: int, capacity: int,
                   n_steps: int | None = None, auto: dict | None = None):
-    """IG of the examples of one chunk. Returns (attrs, F(x), F(b), steps per example)."""
-    blk = _Block(eng, x_in, b_in, t, capacity)
+    """IG of the examples of one chunk. Returns (attrs, F(x), F(b), steps per example).
+    With XLA the chunk is padded to ``capacity`` examples (one compiled shape)."""
+    blk = _Block(eng, x_in, b_in, t, capacity if eng.jit else len(x_in[0]))
     m = blk.m
     xs = [x.numpy()[:m] for x in blk.xs]
     bs = [b.numpy()[:m] for b in blk.bs]
     if auto is not None:
-        tol = auto["atol"] + auto["rtol"] * np.abs(blk.fx - blk.fb)
-        sums, steps = _adaptive_integrals(eng, blk, tol, int(auto["start_steps"]),
-                                          int(auto["max_steps"]), batch_size)
+        tol = auto["atol"] + auto["rtol"] * residual_scale(blk.fx, blk.fb)
+        sums, steps = adaptive_integrals(eng, blk, tol, int(auto["start_steps"]),
+                                         int(auto["max_steps"]), batch_size)
     else:
         sums = _block_integrals(eng, blk, dict.fromkeys(range(m), n_steps), method, batch_size)
         steps = np.full(m, n_steps)
     attrs = [(x - b) * s[:m] for x, b, s in zip(xs, bs, sums)]
     return attrs, blk.fx, blk.fb, steps
-
-
-def _fixed_batches(ex: np.ndarray, alphas: np.ndarray, batch_size: int):
-    """(example, α) pairs in batches of exactly ``batch_size`` (the last padded with
-    α = 0 on example 0), as tensors, with the number of real pairs in each."""
-    import tensorflow as tf
-
-    for lo in range(0, len(ex), batch_size):
-        e, a = ex[lo:lo + batch_size], alphas[lo:lo + batch_size]
-        n = len(e)
-        if n < batch_size:
-            e = np.concatenate([e, np.zeros(batch_size - n, np.int32)])
-            a = np.concatenate([a, np.zeros(batch_size - n, np.float32)])
-        yield tf.constant(e.astype(np.int32)), tf.constant(a.astype(np.float32)), n
-
-
-@dataclass(eq=False)  # leaves are compared by identity (list.remove), not by value
-class _Leaf:
-    """A sub-interval [a, b] of the path of example ``i``, integrated by its midpoint."""
-
-    i: int
-    a: float
-    b: float
-    fa: float
-    fb: float
-    residual: float = 0.0
-    fm: float = 0.0
-    part: list | None = None  # (b − a) · ∂F/∂x at the midpoint, per input
-
-
-def _adaptive_integrals(eng: _Native, blk: _Block, tol: np.ndarray, start: int,
-                        max_steps: int, batch_size: int) -> tuple[list[np.ndarray], np.ndarray]:
-    """∫ ∂F/∂x dα per example by adaptive composite midpoint quadrature.
-
-    Along a straight path F(α) is known exactly at every point a forward pass visits, so
-    each sub-interval [a, b] has its own completeness residual
-    r = (b − a)·F′(midpoint) − (F(b) − F(a)), and the residuals of the intervals add up
-    to the residual of the whole attribution. Start with ``start`` equal intervals (F at
-    their ends by forward passes), then, while ``|Σ r| > tol``, halve the intervals with
-    the largest ``|r|`` (the old midpoint's F is the new shared end): nodes go where the
-    network's ReLUs switch, not where it is linear. Stops at ``max_steps`` gradient
-    evaluations per example. Returns (the integrals per input, evaluations per example).
-    """
-    m = blk.m
-    start = max(1, start)
-    edges = np.linspace(0.0, 1.0, start + 1)
-    f_edge = np.empty((m, start + 1))
-    f_edge[:, 0], f_edge[:, -1] = blk.fb, blk.fx
-    if start > 1:
-        ex = np.repeat(np.arange(m), start - 1)
-        al = np.tile(edges[1:-1], m)
-        got = [eng.forward_points(blk.xs, blk.bs, blk.fixed, e, a, blk.t).numpy()[:n]
-               for e, a, n in _fixed_batches(ex, al, batch_size)]
-        f_edge[:, 1:-1] = np.concatenate(got).reshape(m, start - 1)
-    sums = [np.zeros(tuple(x.shape), np.float64) for x in blk.xs]
-    total = np.zeros(m)  # Σ r over the current intervals = the current residual
-    steps = np.zeros(m, np.int64)
-    leaves: list[list[_Leaf]] = [[] for _ in range(m)]
-    todo = [_Leaf(i, edges[j], edges[j + 1], f_edge[i, j], f_edge[i, j + 1])
-            for i in range(m) for j in range(start)]
-    while todo:
-        ex = np.array([lf.i for lf in todo], np.int32)
-        mid = np.array([(lf.a + lf.b) / 2 for lf in todo], np.float32)
-        k = 0
-        for e, a, n in _fixed_batches(ex, mid, batch_size):
-            y, slope, grads = eng.grad_each(blk.xs, blk.bs, blk.fixed, e, a, blk.t)
-            y, slope, grads = y.numpy(), slope.numpy(), [g.numpy() for g in grads]
-            for j in range(n):
-                lf = todo[k + j]
-                w = lf.b - lf.a
-                lf.fm = float(y[j])
-                lf.residual = w * float(slope[j]) - (lf.fb - lf.fa)
-                lf.part = [w * g[j].astype(np.float64) for g in grads]
-                for acc, p in zip(sums, lf.part):
-                    acc[lf.i] += p
-                total[lf.i] += lf.residual
-                steps[lf.i] += 1
-                leaves[lf.i].append(lf)
-            k += n
-        todo = []
-        for i in range(m):
-            excess = abs(total[i]) - tol[i]
-            budget = (max_steps - steps[i]) // 2
-            if excess <= 0:
-                continue
-            if budget < 1:
-                log.warning("n_steps='auto': example %d still above tolerance at %d nodes "
-                            "(max_steps)", i, steps[i])
-                continue
-            for lf in _worst(leaves[i], excess, budget, 1e-3 * tol[i]):  # halve them
-                for acc, p in zip(sums, lf.part):
-                    acc[i] -= p
-                total[i] -= lf.residual
-                leaves[i].remove(lf)
-                mid_a = (lf.a + lf.b) / 2
-                todo += [_Leaf(i, lf.a, mid_a, lf.fa, lf.fm), _Leaf(i, mid_a, lf.b, lf.fm, lf.fb)]
-    return sums, steps
-
-
-def _worst(leaves: list[_Leaf], excess: float, budget: int, negligible: float) -> list[_Leaf]:
-    """The intervals to halve: largest |residual| first, until their residuals cover the
-    excess over the tolerance, at most ``budget``, none whose |residual| is
-    ``negligible`` (a linear stretch: halving it changes nothing)."""
-    out, covered = [], 0.0
-    for lf in sorted(leaves, key=lambda lf: -abs(lf.residual)):
-        if len(out) >= budget or covered >= excess or abs(lf.residual) <= negligible:
-            break
-        out.append(lf)
-        covered += abs(lf.residual)
-    return out
 
 
 def _residual(attrs: list[np.ndarray], fx: np.ndarray, fb: np.ndarray) -> np.ndarray:
@@ -519,7 +414,7 @@ def iter_integrated_gradients(
     atol: float = 1e-6,
     start_steps: int = 16,
     max_steps: int = 512,
-    jit_compile: bool = True,
+    jit_compile: bool | None = None,
 ) -> Iterator[tuple[slice, Attribution]]:
     """Integrated gradients chunk by chunk: yields ``(rows, Attribution)`` for consecutive
     slices of the examples, so attributions of many genes can be streamed to disk with
@@ -536,7 +431,8 @@ def iter_integrated_gradients(
     if engine == "alibi":
         explainer, n_out = alibi_explainer(model, output, layer, method, n_steps, batch_size)
     # the alibi engine uses a plain-graph native one for F(x), F(baseline)
-    eng = _engine(model, output, layer, jit_compile and explainer is None)
+    jit = default_jit_compile() if jit_compile is None else bool(jit_compile)
+    eng = _engine(model, output, layer, jit and explainer is None)
     t_all = format_target(target, n, xs,
                           lambda xl: argmax_predictions(model, output, xl, batch_size))
     if explainer is not None and t_all is not None and n_out == 1:
@@ -560,7 +456,7 @@ def iter_integrated_gradients(
         attrs = [a.astype(np.float32, copy=False) for a in attrs]  # "auto" sums in float64
         yield sl, Attribution(attrs, _residual(attrs, fx, fb), fx - fb, fx, fb,
                               steps.astype(np.int32), list(names), engine,
-                              "adaptive_midpoint" if auto else method,
+                              "adaptive_trapezoid" if auto else method,
                               None if layer is None else layer.name)
 
 
@@ -581,7 +477,7 @@ def integrated_gradients(
     atol: float = 1e-6,
     start_steps: int = 16,
     max_steps: int = 512,
-    jit_compile: bool = True,
+    jit_compile: bool | None = None,
 ) -> Attribution:
     """Integrated gradients of one scalar model output with respect to every model input
     (or one internal layer).
@@ -595,10 +491,12 @@ def integrated_gradients(
         number, an array of shape ``(...)``/``(1, ...)``/``(n, ...)``, or a per-input mix
         ``{input name: spec}`` / list (see :func:`make_baselines`)
     n_steps : quadrature nodes (papers: 200), or "auto" (native engine): adaptive
-        composite midpoint rule per example, starting from ``start_steps`` equal
-        intervals and halving those with the largest completeness residual until
-        ``|residual| <= atol + rtol·|F(x) − F(baseline)|`` or ``max_steps`` gradient
-        evaluations (``method`` is then not used)
+        composite trapezoid rule per example, starting from ``start_steps`` equal
+        intervals (``start_steps + 1`` gradients) and halving those with the largest
+        completeness residual until ``|residual| <= atol + rtol·|F(x) − F(baseline)|``
+        (so ``atol=0`` bounds ``relative_residual`` by ``rtol``), ``max_steps``
+        gradient evaluations, or float32 rounding of F (then a warning) (``method`` is
+        then not used)
     method : "gausslegendre" (papers) or "riemann_{left,right,middle,trapezoid}"
     engine : "native" (tf.function) or "alibi" (alibi.explainers.IntegratedGradients)
     batch_size : path points per forward+backward pass (alibi: ``internal_batch_size``)
@@ -611,9 +509,10 @@ def integrated_gradients(
         model inputs held at x. ``attributions`` then has the layer output's shape.
     chunk_size : examples per chunk (memory bound; native default 8, alibi up to 8 so that
         its ``n_steps × examples`` path arrays stay small)
-    jit_compile : XLA-compile the native engine; when XLA cannot compile the model's graph
-        (an op without an XLA kernel) that model's engine falls back to plain graphs with
-        a warning (:func:`is_xla_compile_error`); other errors propagate
+    jit_compile : XLA-compile the native engine; None (default): where a GPU is visible
+        (:func:`default_jit_compile`). When XLA cannot compile the model's graph (an op
+        without an XLA kernel) that model's engine falls back to plain graphs with a
+        warning (:func:`is_xla_compile_error`); other errors propagate
 
     Returns
     -------

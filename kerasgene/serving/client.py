@@ -72,6 +72,8 @@ _NP_TO_DT = {
 }
 _DT_TO_NP = {v: k for k, v in _NP_TO_DT.items()}
 _NP_NAMES = {d.name: d for d in _NP_TO_DT}
+#: the full name of TF Serving's Predict method (as in prediction_service_pb2_grpc)
+_PREDICT_METHOD = "/tensorflow.serving.PredictionService/Predict"
 _STATES = {v: k for k, v in get_model_status_pb2.ModelVersionStatus.State.items()}
 
 
@@ -107,6 +109,49 @@ def make_ndarray(proto: tensor_pb2.TensorProto) -> np.ndarray:
     import tensorflow as tf
 
     return tf.make_ndarray(proto)
+
+
+def _varint(n: int) -> bytes:
+    """Protobuf base-128 varint of a non-negative int."""
+    out = bytearray()
+    while n > 0x7F:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _length_prefix(field: int, length: int) -> bytes:
+    """Tag and length of a length-delimited protobuf field (wire type 2)."""
+    return _varint(field << 3 | 2) + _varint(length)
+
+
+def encode_inputs(arrays: Mapping[str, np.ndarray]) -> list:
+    """The serialised ``inputs`` map of a ``PredictRequest`` as pieces to join: numeric
+    arrays as ``tensor_content`` straight from their buffer (a memoryview; the one copy is
+    the join), other dtypes through :func:`make_tensor_proto`. Protobuf merges
+    concatenated fields, so ``b"".join(pieces)`` appended to a serialised request without
+    inputs is that request with them; tests/test_serving.py checks it parses to the
+    request :func:`fill_tensor_proto` builds."""
+    pieces: list = []
+    for key, array in arrays.items():
+        a = np.asarray(array)
+        dt = _NP_TO_DT.get(a.dtype)
+        if dt is None:
+            body = [make_tensor_proto(a).SerializeToString()]
+        else:
+            head = tensor_pb2.TensorProto(dtype=dt)
+            for n in a.shape:
+                head.tensor_shape.dim.add(size=int(n))
+            content = memoryview(np.ascontiguousarray(a).reshape(-1).view(np.uint8))
+            body = [head.SerializeToString(), _length_prefix(4, a.nbytes), content]
+        size = sum(len(b) for b in body)
+        name = key.encode()
+        key_field = _length_prefix(1, len(name)) + name
+        value_field = _length_prefix(2, size)
+        entry = len(key_field) + len(value_field) + size
+        pieces += [_length_prefix(2, entry), key_field, value_field, *body]
+    return pieces
 
 
 def _tensor_info(info) -> dict:
@@ -159,6 +204,11 @@ class Client:
             ],
         )
         self._predict = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
+        # Predict with requests serialised by :meth:`_request` (bytes)
+        self._predict_bytes = self._channel.unary_unary(
+            _PREDICT_METHOD, request_serializer=None,
+            response_deserializer=predict_pb2.PredictResponse.FromString)
+        self._request_heads: dict[tuple, bytes] = {}
         self._models = model_service_pb2_grpc.ModelServiceStub(self._channel)
         self._signature_cache: dict | None = None
         self._constants: dict | None = None
@@ -260,14 +310,17 @@ class Client:
         return self._signature_cache
 
     # --------------------------------------------------------------------- predict
-    def _request(self, arrays: Mapping[str, np.ndarray], output_filter) -> predict_pb2.PredictRequest:
-        req = predict_pb2.PredictRequest()
-        self._spec(req, self.signature)
-        for k, a in arrays.items():
-            fill_tensor_proto(req.inputs[k], a)  # in place: no extra copy of the payload
-        if output_filter:
-            req.output_filter.extend(output_filter)
-        return req
+    def _request(self, arrays: Mapping[str, np.ndarray], output_filter) -> bytes:
+        """A serialised PredictRequest: the model spec and output filter, serialised once
+        per output filter and reused, then :func:`encode_inputs`."""
+        key = tuple(output_filter or ())
+        head = self._request_heads.get(key)
+        if head is None:
+            req = predict_pb2.PredictRequest()
+            self._spec(req, self.signature)
+            req.output_filter.extend(key)
+            head = self._request_heads[key] = req.SerializeToString()
+        return b"".join([head, *encode_inputs(arrays)])
 
     def _decode(self, resp) -> dict[str, np.ndarray]:
         return {k: make_ndarray(v) for k, v in resp.outputs.items()}
@@ -312,7 +365,7 @@ class Client:
         pending: collections.deque = collections.deque()
         for i, lo in enumerate(starts):
             req = self._request({k: a[lo : lo + chunk] for k, a in arrays.items()}, output_filter)
-            pending.append((i, self._predict.Predict.future(req, timeout=self.timeout)))
+            pending.append((i, self._predict_bytes.future(req, timeout=self.timeout)))
             while len(pending) >= self.max_in_flight:
                 j, fut = pending.popleft()
                 results[j] = self._decode(self._result(fut))
@@ -321,9 +374,9 @@ class Client:
             results[j] = self._decode(self._result(fut))
         return {k: np.concatenate([r[k] for r in results]) for k in results[0]}
 
-    def _call(self, req):
+    def _call(self, req: bytes):
         try:
-            return self._predict.Predict(req, timeout=self.timeout)
+            return self._predict_bytes(req, timeout=self.timeout)
         except grpc.RpcError as err:
             raise self._error(err, "Predict") from None
 
