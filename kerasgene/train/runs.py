@@ -51,11 +51,13 @@ dataset's inputs, e.g. ``{sequence: false, epigenome: [DNase]}``; see
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import logging
 import shutil
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -105,6 +107,19 @@ TOP_LEVEL_SPECS = {
     "explain": Spec("mapping", null=True), "tuning": Spec("mapping", null=True),
 }
 
+
+
+@contextlib.contextmanager
+def timed_phase(seconds: dict, phase: str) -> Iterator[None]:
+    """Add the wall-clock and CPU seconds (every thread of the process) of the block to
+    ``seconds[phase]`` as ``{"wall", "cpu"}``."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    try:
+        yield
+    finally:
+        got = seconds.setdefault(phase, {"wall": 0.0, "cpu": 0.0})
+        got["wall"] = round(got["wall"] + time.perf_counter() - wall, 1)
+        got["cpu"] = round(got["cpu"] + time.process_time() - cpu, 1)
 
 
 def run_dir(config: dict) -> Path:
@@ -419,9 +434,11 @@ def train(config: dict, *, force_prepare: bool = False, dataset=None) -> Path:
     check_config(config, train=True)
     seed = int(config.get("seed", 0))
     out = run_dir(config)
+    seconds: dict = {}
     with removed_if_failed(out):
         if dataset is None:
-            dataset = prepare(config, force=force_prepare)
+            with timed_phase(seconds, "prepare"):
+                dataset = prepare(config, force=force_prepare)
         dataset = training_inputs(config, dataset)
         tsection, extra = _split_training(config.get("training"))
         strategy = recipes.get_strategy((tsection or {}).get("strategy", "default"))
@@ -434,7 +451,8 @@ def train(config: dict, *, force_prepare: bool = False, dataset=None) -> Path:
         constants = preprocessing_constants(dataset)
         _begin_run(out)
         try:
-            _train_run(config, dataset, model, strategy, tsection, extra, out, seed, constants)
+            _train_run(config, dataset, model, strategy, tsection, extra, out, seed, constants,
+                       seconds)
         except BaseException:
             gone = remove_outputs(out)
             log.warning("%s: training failed; removed the %d files and folders it wrote",
@@ -455,8 +473,9 @@ def _begin_run(out: Path) -> None:
 
 
 def _train_run(config: dict, dataset, model, strategy, tsection: dict, extra: dict, out: Path,
-               seed: int, constants: dict) -> None:
-    """Fit, save, evaluate and record one run in ``out`` (see :func:`train`)."""
+               seed: int, constants: dict, seconds: dict) -> None:
+    """Fit, save, evaluate and record one run in ``out`` (see :func:`train`); the
+    seconds of each phase (``seconds`` holds the dataset's) go to ``metrics.json``."""
     from kerasgene import models
 
     _config.save_config(config, out / "config.yaml")
@@ -464,7 +483,7 @@ def _train_run(config: dict, dataset, model, strategy, tsection: dict, extra: di
     if dropped.is_file():
         write_atomic(out / DROPPED_FILE, lambda tmp: shutil.copyfile(dropped, tmp))
     name = config["model"]["name"]
-    with strategy.scope():
+    with strategy.scope(), timed_phase(seconds, "fit"):
         if name == "histone_fcn_ensemble":
             members = models.ensemble_members(model)
             folds = dataset.folds("train", k=len(members), seed=seed)
@@ -477,25 +496,34 @@ def _train_run(config: dict, dataset, model, strategy, tsection: dict, extra: di
             _fit_factorized(model, name, dataset, tsection, extra, out, seed)
         else:
             _fit_one(model, name, dataset, "train", "valid", tsection, out, seed)
-    write_atomic(out / "model.keras", model.save)
-    write_json(out / "preprocessing.json", constants)
-    metrics = evaluate_model(model, dataset, out)
-    if name == "histone_fcn_ensemble":
-        metrics["members"] = [predict_metrics(m, dataset, "test") for m in models.ensemble_members(model)]
+    with timed_phase(seconds, "evaluate"):
+        write_atomic(out / "model.keras", model.save)
+        write_json(out / "preprocessing.json", constants)
+        metrics = evaluate_model(model, dataset, out)
+        if name == "histone_fcn_ensemble":
+            metrics["members"] = [predict_metrics(m, dataset, "test")
+                                  for m in models.ensemble_members(model)]
     if "shuffled" in extra["controls"]:
         ctrl_dir = out / "control_shuffled"
         ctrl_dir.mkdir(exist_ok=True)
-        control = _shuffled_control(config, dataset, tsection, ctrl_dir, seed,
-                                    extra["control_epochs"])
+        with timed_phase(seconds, "control"):
+            control = _shuffled_control(config, dataset, tsection, ctrl_dir, seed,
+                                        extra["control_epochs"])
         metrics["controls"] = {"shuffled": control}
     names = config.get("baselines") or []
     if names:
         from kerasgene.train.baselines import run_baselines
 
         cap = int(extra["baseline_max_examples"])
-        metrics["baselines"] = run_baselines(
-            names, _baseline_arrays(dataset, "train", cap, seed),
-            _baseline_arrays(dataset, "test", cap, seed), is_classification(dataset), seed)
+        with timed_phase(seconds, "baselines"):
+            arrays = (_baseline_arrays(dataset, "train", cap, seed),
+                      _baseline_arrays(dataset, "test", cap, seed))
+        metrics["baselines"] = {}
+        for baseline in names:
+            with timed_phase(seconds, "baselines"), timed_phase(seconds, baseline):
+                metrics["baselines"].update(run_baselines(
+                    [baseline], *arrays, is_classification(dataset), seed))
+    metrics["seconds"] = seconds
     write_json(out / "metrics.json", metrics)
     record_run(out, "model.keras", system=config["system"], model_name=name,
                training_inputs=extra["inputs"], input_names=dataset.input_names,
