@@ -7,7 +7,7 @@ Writes ``OUT/data`` (the simulated files), ``OUT/runs/<config>`` (one run direct
 model) and ``OUT/summary.json``::
 
     {"systems": {"isegnet": {"metric": "r2", "test": ..., "ceiling": ..., "baselines": {...},
-                           "shuffled_control": ...},
+                           "shuffled_control": ..., "shuffled_control_sd": ...},
                "deeprage": {..., "best_variant": ..., "variants": {...}},
                "chromatin": {..., "binary": {"metric": "auprc", ...}},
                "histone_fcn": {..., "single_model": ...}}}
@@ -72,8 +72,11 @@ def run_system(system: systems.System, data: Path, runs: Path, seed: int, truth:
 
     Returns
     -------
-    ``{"metric", "target", "test", "ceiling", "baselines", "seconds"}``, plus
-    ``shuffled_control`` (when the config trains one), ``best_variant`` and ``variants``
+    ``{"metric", "target", "test", "ceiling", "baselines", "seconds", "phases"}``
+    (``phases``: wall and CPU seconds of each phase of :func:`kerasgene.train.runs.train`,
+    summed over the variants), plus ``shuffled_control`` and ``shuffled_control_sd`` (the
+    mean and standard deviation over the control's label permutations, when the config
+    trains one), ``best_variant``, ``variants`` and ``variant_seconds``
     (several variants), ``single_model`` and ``members`` (an ensemble); ``ceiling`` is
     None where truth.json states none.
     """
@@ -106,6 +109,7 @@ def _run_entry(demo: systems.DemoEntry, data: Path, runs: Path, seed: int, truth
             row.setdefault("variant_seconds", {})[model] = m["seconds"]
         if "controls" in m:
             row["shuffled_control"] = m["controls"]["shuffled"][metric]
+            row["shuffled_control_sd"] = m["controls"]["shuffled_sd"][metric]
         if m.get("members"):
             row["members"] = [x[metric] for x in m["members"]]
             row["single_model"] = max(row["members"])
@@ -171,7 +175,8 @@ def _summary_line(name: str, row: dict) -> str:
     ratio = f"{row['test'] / ceiling:>6.2f}" if ceiling else f"{'-':>6}"
     notes = ", ".join(f"{k} {v:.3f}" for k, v in row.get("baselines", {}).items())
     if "shuffled_control" in row:
-        notes += f"; shuffled labels {row['shuffled_control']:.3f}"
+        notes += (f"; shuffled labels {row['shuffled_control']:.3f} ± "
+                  f"{row['shuffled_control_sd']:.3f}")
     if "best_variant" in row:
         notes += "; " + ", ".join(f"{k} {v:.3f}" for k, v in row["variants"].items())
     if row.get("single_model") is not None:

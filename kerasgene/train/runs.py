@@ -42,9 +42,9 @@ Configuration keys beyond the dataset's (``kerasgene.config`` lists the sections
 
 More ``training`` keys read here: ``factorized`` (DeepRAGE-C/TP on gene × condition
 blocks, ``genes_per_block`` × ``conditions_per_block``), ``baseline_max_examples`` (cap on
-the examples the baselines see), ``control_epochs`` (cap on the epochs of the
-shuffled-label control: it has nothing to learn, and early stopping ends it after
-``patience`` epochs anyway; null = ``epochs``) and ``inputs`` (train on a subset of the
+the examples the baselines see), ``control_permutations`` (how many label permutations
+the shuffled-label control trains, each exactly like the real model:
+:func:`shuffled_control`) and ``inputs`` (train on a subset of the
 dataset's inputs, e.g. ``{sequence: false, epigenome: [DNase]}``; see
 :meth:`kerasgene.datasets.Dataset.select_inputs` and ``kerasgene ablate``).
 """
@@ -89,12 +89,12 @@ log = logging.getLogger(__name__)
 #: Extra keys of the ``training`` section handled here rather than by kerasgene.train.recipes.
 RUN_TRAINING_KEYS = {"controls": [], "factorized": False, "genes_per_block": 32,
                      "conditions_per_block": 32, "baseline_max_examples": 5_000,
-                     "control_epochs": None, "inputs": None}
+                     "control_permutations": 3, "inputs": None}
 #: Type and range of each key of :data:`RUN_TRAINING_KEYS`.
 RUN_TRAINING_SPECS = {
     "controls": Spec("list", choices=("shuffled",)), "factorized": Spec("bool"),
     "genes_per_block": Spec("int", min=1), "conditions_per_block": Spec("int", min=1),
-    "baseline_max_examples": Spec("int", min=1), "control_epochs": Spec("int", min=1, null=True),
+    "baseline_max_examples": Spec("int", min=1), "control_permutations": Spec("int", min=1),
     "inputs": Spec("mapping", null=True),
 }
 #: Type of each top-level value (``data`` is checked by the dataset builder,
@@ -178,6 +178,9 @@ def check_config(config: Mapping, *, train: bool = False, light: bool = False) -
     if extra.get("factorized") and extra.get("inputs") is not None:
         raise ConfigError("training.inputs: not available with training.factorized (the "
                           "gene × condition blocks read every input)")
+    if extra.get("factorized") and extra.get("controls"):
+        raise ConfigError("training.controls: not available with training.factorized (the "
+                          "shuffled-label control permutes the labels of examples, not blocks)")
     if not light:
         _check_model_section(config.get("model"), train)
 
@@ -348,43 +351,41 @@ def _fit_factorized(model, model_name: str, dataset, tsection: dict, extra: dict
                out_dir, seed)
 
 
-def _shuffled_control(config: dict, dataset, tsection: dict, out_dir: Path, seed: int,
-                      epochs: int | None = None) -> dict:
-    """Train the same model on permuted labels (at most ``epochs`` epochs) and score it
-    against the real test labels.
+def shuffled_control(config: dict, dataset, tsection: dict, out_dir: Path, seed: int,
+                     n_permutations: int = 3) -> dict:
+    """The shuffled-label control: the run's model trained and early-stopped exactly like
+    the real one (:func:`_fit_one`: same recipe, schedule, output-bias start and seed) on
+    the dataset with its training *and* validation labels permuted
+    (:meth:`~kerasgene.datasets.Dataset.with_permuted_labels`, permutation ``k`` seeded
+    with ``[seed, k]``), then scored against the real test labels — once per permutation.
 
-    Training *and* validation labels are permuted: early stopping keeps the epoch with the
-    best validation score, and with real validation labels that choice alone would
-    select whatever an untrained network's outputs happen to share with expression.
+    Validation labels are permuted too: early stopping keeps the epoch with the best
+    validation score, and with real validation labels that choice alone would select
+    whatever an untrained network's outputs happen to share with the target.
+
+    Returns
+    -------
+    ``{"mean": metrics, "sd": metrics, "runs": [metrics of each permutation]}`` — the
+    scalar test metrics (:func:`kerasgene.metrics.evaluate_predictions`) averaged over the
+    permutations and their standard deviation (ddof 1; 0 for one permutation).
     """
-    import tensorflow as tf
-
     from kerasgene.train import recipes
 
     name = config["model"]["name"]
-    model = build_model(config, dataset)
-    tcfg = recipes.resolve_training(tsection, name, is_classification(dataset))
-    if epochs is not None:
-        tcfg["epochs"] = min(int(epochs), tcfg["epochs"])
-    recipes.compile_model(model, tcfg)
-    rng = np.random.default_rng(seed)
-    x, y = dataset.arrays_for("train")
-    y = rng.permutation(y)
-    if tcfg["init_output_bias"] and not is_classification(dataset):
-        recipes.init_output_bias(model, float(np.mean(y)))
-    xv, yv = dataset.arrays_for("valid")
-    yv = rng.permutation(yv)
-    bs = tcfg["batch_size"]
-    train, valid = (x, y), (xv, yv)
-    weights = recipes.class_weights(y, tcfg)  # as the real model's, when it has them
-    if weights is not None:
-        train, valid = (x, y, weights[y]), (xv, yv, weights[yv])
-    train = tf.data.Dataset.from_tensor_slices(train).shuffle(len(y), seed=seed).batch(bs)
-    valid = tf.data.Dataset.from_tensor_slices(valid).batch(bs)
-    recipes.fit(model, train, valid, tcfg, out_dir)
-    (out_dir / "checkpoint.keras").unlink(missing_ok=True)
-    y_test, pred = predict_split(model, dataset, "test")
-    return evaluate_predictions(y_test, pred, is_classification(dataset))
+    runs = []
+    for k in range(n_permutations):
+        recipes.set_seed(seed)
+        model = build_model(config, dataset)
+        view = dataset.with_permuted_labels(("train", "valid"), seed=[seed, k])
+        run_out = out_dir / f"permutation_{k}"
+        run_out.mkdir(parents=True, exist_ok=True)
+        _fit_one(model, name, view, "train", "valid", tsection, run_out, seed)
+        runs.append(predict_metrics(model, dataset, "test"))
+    keys = [k for k, v in runs[0].items() if isinstance(v, int | float)]
+    values = {k: np.array([r[k] for r in runs], np.float64) for k in keys}
+    return {"mean": {k: float(v.mean()) for k, v in values.items()},
+            "sd": {k: float(v.std(ddof=1)) if len(v) > 1 else 0.0 for k, v in values.items()},
+            "runs": runs}
 
 
 def predict_split(model, dataset, split, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
@@ -504,12 +505,11 @@ def _train_run(config: dict, dataset, model, strategy, tsection: dict, extra: di
             metrics["members"] = [predict_metrics(m, dataset, "test")
                                   for m in models.ensemble_members(model)]
     if "shuffled" in extra["controls"]:
-        ctrl_dir = out / "control_shuffled"
-        ctrl_dir.mkdir(exist_ok=True)
         with timed_phase(seconds, "control"):
-            control = _shuffled_control(config, dataset, tsection, ctrl_dir, seed,
-                                        extra["control_epochs"])
-        metrics["controls"] = {"shuffled": control}
+            control = shuffled_control(config, dataset, tsection, out / "control_shuffled",
+                                       seed, extra["control_permutations"])
+        metrics["controls"] = {"shuffled": control["mean"], "shuffled_sd": control["sd"],
+                               "shuffled_runs": control["runs"]}
     names = config.get("baselines") or []
     if names:
         from kerasgene.train.baselines import run_baselines
@@ -570,7 +570,7 @@ def evaluate_model(model, dataset, out: Path) -> dict:
                 figures.plot_scatter(y, pred, out / "predicted_vs_observed.png",
                                     title=f"{model.name}: test R² = {metrics[split]['r2']:.3f}")
     for hist in sorted(out.glob("**/history.csv")):
-        if hist.parent.name == "control_shuffled":
+        if "control_shuffled" in hist.relative_to(out).parts:
             continue
         figures.plot_history(pd.read_csv(hist), hist.with_name("loss.png"), title=hist.parent.name)
     return metrics
