@@ -42,8 +42,8 @@ def test_permuted_labels_move_within_their_split_and_inputs_stay(histone):
 
 
 def test_control_trains_like_the_model_and_reports_mean_and_sd(histone):
-    overrides = [*histone[0], "training.epochs=1", "training.controls=[shuffled]",
-                 "training.control_permutations=2"]
+    overrides = [*histone[0], "training.epochs=2", "training.steps_per_epoch=4",
+                 "training.controls=[shuffled]", "training.control_permutations=2"]
     config = load_config(CONFIGS / "histone_fcn.yaml", overrides)
     assert main(["train", "--config", str(CONFIGS / "histone_fcn.yaml"), *overrides]) == 0
     run = Path(config["run_dir"])
