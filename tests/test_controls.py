@@ -63,3 +63,21 @@ def test_control_is_refused_with_factorized_training(small_sim):
                                                   "training.controls=[shuffled]"])
     with pytest.raises(ConfigError, match=r"training\.controls: not available"):
         check_config(cfg)
+
+
+@pytest.mark.parametrize("monitor, start, scores, restored", [
+    ("val_r2", 0.01, [-0.05, -0.02], True), ("val_r2", 0.01, [-0.05, 0.3], False),
+    ("val_loss", 1.0, [1.2, 1.1], True), ("val_loss", 1.0, [1.2, 0.9], False),
+    ("val_r2", 0.3, [0.3], False)])
+def test_early_stopping_keeps_the_starting_weights_when_no_epoch_beats_them(
+        monitor, start, scores, restored, tmp_path):
+    import keras
+
+    from kerasgene.train.runs import _keep_start_if_better
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    initial = [w.copy() for w in model.get_weights()]
+    model.set_weights([w + 1.0 for w in initial])
+    _keep_start_if_better(model, (start, initial), scores, monitor, tmp_path)
+    now = model.get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(now, initial, strict=True)) == restored
