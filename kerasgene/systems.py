@@ -315,13 +315,14 @@ register(System(
     demo=DemoEntry(
         "deeprage", "r2", lambda t: t["deeprage"]["ceiling_r2"],
         variants={
-            "deeprage_concat": ("training.epochs=10",),
+            "deeprage_concat": ("training.epochs=4",),
             "deeprage_tensor": ("model.hparams={filters: 96, units: 64, regulator_units: 32}",
                                 "training.optimizer=adam", "training.learning_rate=0.001",
-                                "training.epochs=40", "training.patience=8",
-                                "training.reduce_lr_patience=3"),
-            "deeprage_rnn": ("training.factorized=false", "training.steps_per_epoch=100",
-                             "training.epochs=5", "model.hparams={filters: 32, units: 64, "
+                                "training.epochs=25", "training.patience=4",
+                                "training.reduce_lr_patience=2",
+                                "training.mixed_precision=bfloat16"),
+            "deeprage_rnn": ("training.factorized=false", "training.steps_per_epoch=50",
+                             "training.epochs=3", "model.hparams={filters: 32, units: 64, "
                              "regulator_units: 32, rnn_units: 32}"),
         },
         baselines_with="deeprage_concat"),
