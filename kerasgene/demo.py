@@ -7,7 +7,7 @@ Writes ``OUT/data`` (the simulated files), ``OUT/runs/<config>`` (one run direct
 model) and ``OUT/summary.json``::
 
     {"systems": {"isegnet": {"metric": "r2", "test": ..., "ceiling": ..., "baselines": {...},
-                           "shuffled_control": ...},
+                           "shuffled_control": ..., "shuffled_control_sd": ...},
                "deeprage": {..., "best_variant": ..., "variants": {...}},
                "chromatin": {..., "binary": {"metric": "auprc", ...}},
                "histone_fcn": {..., "single_model": ...}}}
@@ -47,8 +47,17 @@ def _train(config: dict) -> dict:
     run = run_dir(config)
     metrics = json.loads((run / "metrics.json").read_text())
     metrics["target"] = json.loads((run / "preprocessing.json").read_text())["target_name"]
+    metrics["phases"] = metrics.pop("seconds", {})
     metrics["seconds"] = round(time.perf_counter() - t0, 1)
     return metrics
+
+
+def _add_phases(total: dict, phases: dict) -> None:
+    """Sum one run's ``{phase: {"wall", "cpu"}}`` into ``total``."""
+    for phase, got in phases.items():
+        into = total.setdefault(phase, {"wall": 0.0, "cpu": 0.0})
+        for k in ("wall", "cpu"):
+            into[k] = round(into[k] + got[k], 1)
 
 
 def run_system(system: systems.System, data: Path, runs: Path, seed: int, truth: dict,
@@ -63,8 +72,11 @@ def run_system(system: systems.System, data: Path, runs: Path, seed: int, truth:
 
     Returns
     -------
-    ``{"metric", "target", "test", "ceiling", "baselines", "seconds"}``, plus
-    ``shuffled_control`` (when the config trains one), ``best_variant`` and ``variants``
+    ``{"metric", "target", "test", "ceiling", "baselines", "seconds", "phases"}``
+    (``phases``: wall and CPU seconds of each phase of :func:`kerasgene.train.runs.train`,
+    summed over the variants), plus ``shuffled_control`` and ``shuffled_control_sd`` (the
+    mean and standard deviation over the control's label permutations, when the config
+    trains one), ``best_variant``, ``variants`` and ``variant_seconds``
     (several variants), ``single_model`` and ``members`` (an ensemble); ``ceiling`` is
     None where truth.json states none.
     """
@@ -79,7 +91,7 @@ def _run_entry(demo: systems.DemoEntry, data: Path, runs: Path, seed: int, truth
     """One demo entry's run(s) and its row (:func:`run_system`)."""
     metric = demo.metric
     variants = demo.variants or {None: ()}
-    scores, baselines, row = {}, {}, {"metric": metric, "seconds": 0.0}
+    scores, baselines, row = {}, {}, {"metric": metric, "seconds": 0.0, "phases": {}}
     for model, extra in variants.items():
         model_args = [] if model is None else [f"model.name={model}"]
         cfg = _config(demo.config, data, runs, seed, [*overrides, *model_args, *extra])
@@ -92,8 +104,12 @@ def _run_entry(demo: systems.DemoEntry, data: Path, runs: Path, seed: int, truth
         row["target"] = m["target"]
         baselines.update({k: v[metric] for k, v in m.get("baselines", {}).items()})
         row["seconds"] += m["seconds"]
+        _add_phases(row["phases"], m["phases"])
+        if len(variants) > 1:
+            row.setdefault("variant_seconds", {})[model] = m["seconds"]
         if "controls" in m:
             row["shuffled_control"] = m["controls"]["shuffled"][metric]
+            row["shuffled_control_sd"] = m["controls"]["shuffled_sd"][metric]
         if m.get("members"):
             row["members"] = [x[metric] for x in m["members"]]
             row["single_model"] = max(row["members"])
@@ -121,13 +137,46 @@ def format_summary(summary: dict) -> str:
     return "\n".join(lines)
 
 
+#: The phases of a run (:func:`kerasgene.train.runs.train`), in the order they run.
+PHASES = ("prepare", "fit", "evaluate", "control", "baselines")
+
+
+def format_timings(summary: dict) -> str:
+    """Where the demo's time went: wall-clock (CPU) seconds per system and phase, then
+    the simulation and the total."""
+    lines = [f"{'system':<18}" + "".join(f"{p:>16}" for p in (*PHASES, "total"))]
+    rows = [(n, r) for name, row in summary["systems"].items()
+            for n, r in [(name, row), *((f"{name}.{k}", v) for k, v in row.items()
+                                        if isinstance(v, dict) and "metric" in v)]]
+    for name, row in rows:
+        phases = row.get("phases", {})
+        cells = [_seconds(phases.get(p)) for p in PHASES]
+        wall = sum(phases[p]["wall"] for p in PHASES if p in phases)
+        cpu = sum(phases[p]["cpu"] for p in PHASES if p in phases)
+        lines.append(f"{name:<18}" + "".join(f"{c:>16}" for c in cells)
+                     + f"{_seconds({'wall': wall, 'cpu': cpu}):>16}")
+        extra = {k: v for k, v in phases.items() if k not in PHASES}
+        if extra or row.get("variant_seconds"):
+            parts = [f"{k} {_seconds(v)}" for k, v in extra.items()]
+            parts += [f"{k} {v:.0f}s" for k, v in row.get("variant_seconds", {}).items()]
+            lines.append(f"{'':<18}  " + ", ".join(parts))
+    for key, got in summary.get("seconds", {}).items():
+        lines.append(f"{key:<18}{_seconds(got):>16}")
+    return "\n".join(lines)
+
+
+def _seconds(got: dict | None) -> str:
+    return "-" if got is None else f"{got['wall']:.0f} ({got['cpu']:.0f})"
+
+
 def _summary_line(name: str, row: dict) -> str:
     """One row of :func:`format_summary` (``-`` where there is no ceiling)."""
     ceiling = row.get("ceiling")
     ratio = f"{row['test'] / ceiling:>6.2f}" if ceiling else f"{'-':>6}"
     notes = ", ".join(f"{k} {v:.3f}" for k, v in row.get("baselines", {}).items())
     if "shuffled_control" in row:
-        notes += f"; shuffled labels {row['shuffled_control']:.3f}"
+        notes += (f"; shuffled labels {row['shuffled_control']:.3f} ± "
+                  f"{row['shuffled_control_sd']:.3f}")
     if "best_variant" in row:
         notes += "; " + ", ".join(f"{k} {v:.3f}" for k, v in row["variants"].items())
     if row.get("single_model") is not None:
@@ -145,14 +194,18 @@ def run_demo(out: Path, seed: int = 0, scale: str = "small", names=None, verbose
     """
     from kerasgene._io import write_json
     from kerasgene.simulate import simulate
+    from kerasgene.train.runs import timed_phase
 
+    wall, cpu = time.perf_counter(), time.process_time()
     out = Path(out)
     data, runs = out / "data", out / "runs"
     truth_path = data / "truth.json"
     truth = json.loads(truth_path.read_text()) if truth_path.exists() else None
+    seconds: dict = {}
     if truth is None or (truth["generator"]["seed"], truth["generator"]["scale"]) != (seed, scale):
-        truth = simulate(data, seed=seed, scale=scale)
-    summary = {"seed": seed, "scale": scale, "systems": {}}
+        with timed_phase(seconds, "simulate"):
+            truth = simulate(data, seed=seed, scale=scale)
+    summary = {"seed": seed, "scale": scale, "systems": {}, "seconds": seconds}
     for name in names or demo_systems():
         if name not in demo_systems():
             raise ConfigError(f"demo: unknown system {name!r}; expected one of "
@@ -161,5 +214,9 @@ def run_demo(out: Path, seed: int = 0, scale: str = "small", names=None, verbose
         summary["systems"][name] = run_system(systems.get(name), data, runs, seed,
                                               truth["tasks"], [f"training.verbose={verbose}"])
         write_json(out / "summary.json", summary)
+    summary["seconds"]["total"] = {"wall": round(time.perf_counter() - wall, 1),
+                                   "cpu": round(time.process_time() - cpu, 1)}
+    write_json(out / "summary.json", summary)
     print(format_summary(summary))
+    print(format_timings(summary))
     return summary

@@ -51,7 +51,7 @@ def _fails(capsys, world, tmp_path, *overrides, command="train", config=None):
                               "multi_worker, got 'tpu'"),
     ("training.controls=[shufled]", "training.controls: expected a list of shuffled, got "
                                     "['shufled']"),
-    ("training.control_epochs=0", "training.control_epochs: expected an integer >= 1 or null"),
+    ("training.control_permutations=0", "training.control_permutations: expected an integer >= 1"),
     ("training.inputs=DNase", "training.inputs: expected a mapping or null, got 'DNase'"),
     ("training.epoch=3", "training: unknown key 'epoch'; did you mean 'epochs'?"),
     ("training.monitor=val_r3", "training.monitor: expected one of val_r2, val_loss, "

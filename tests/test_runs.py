@@ -21,7 +21,8 @@ def data(small_sim):
 def test_histone_ensemble_run_writes_the_run_directory(data, tmp_path, capsys):
     run = tmp_path / "run"
     overrides = [f"data_dir={data}", f"run_dir={run}", "training.epochs=2", "training.verbose=0",
-                 "model.hparams={base_filters: 4}"]
+                 "model.hparams={base_filters: 4}", "training.steps_per_epoch=4",
+                 "training.baseline_max_examples=500"]
     assert main(["train", "--config", str(CONFIGS / "histone_fcn.yaml"), *overrides]) == 0
     metrics = json.loads((run / "metrics.json").read_text())
     assert len(metrics["members"]) == 3 and "ridge" in metrics["baselines"]

@@ -34,6 +34,7 @@ iSEGnet ablation's ``training.inputs``): each gathered batch is sliced, so it st
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -230,6 +231,8 @@ class Dataset:
         self.meta = meta
         self.index = index
         self.arrays = arrays
+        #: example → the example whose label it yields (:meth:`with_permuted_labels`)
+        self.label_source: np.ndarray | None = None
 
     # ------------------------------------------------------------------ opening
     @staticmethod
@@ -420,6 +423,25 @@ class Dataset:
         meta["input_selection"] = selection
         return type(self)(self.path, meta, self.index, self.arrays)
 
+    def with_permuted_labels(self, splits: Sequence[str] = ("train", "valid"), seed: int = 0
+                             ) -> Dataset:
+        """A copy (same memory maps, split and inputs) whose labels are permuted within
+        each of ``splits`` (the shuffled-label control of :mod:`kerasgene.train.runs`).
+
+        Every example keeps its inputs and yields the target — and the per-example
+        weight, when the task has one — of another example of the same split, drawn by
+        a permutation seeded with ``seed``; other splits keep their labels.
+        """
+        rng = np.random.default_rng(seed)
+        source = np.arange(self.n_examples, dtype=np.int64) if self.label_source is None \
+            else self.label_source.copy()
+        for split in splits:
+            idx = self.split_indices(split)
+            source[idx] = source[rng.permutation(idx)]
+        new = copy.copy(self)
+        new.label_source = source
+        return new
+
     # ------------------------------------------------------------------ gathering
     def _output_spec(self, target: str) -> dict[str, tuple[tuple, np.dtype]]:
         """Storage dtype and per-example shape of every stored array, inputs first."""
@@ -443,6 +465,13 @@ class Dataset:
         the inputs and channels of :meth:`select_inputs`), then ``"target"`` and (when
         the task has them) ``"weight"``."""
         got = self._gather(idx, target)
+        if self.label_source is not None:  # labels (and weights) of other examples
+            moved = self.label_source[np.asarray(idx, dtype=np.int64)]
+            if "weight" in got:
+                other = self._gather(moved, target)
+                got["target"], got["weight"] = other["target"], other["weight"]
+            else:
+                got["target"] = self._labels(moved, self._target(target))
         for name, keep in self.meta.get("input_selection", {}).items():
             if keep is False:
                 del got[name]
@@ -463,6 +492,8 @@ class Dataset:
         overrides :meth:`_labels` to read them alone."""
         target = self._target(target)
         idx = self._nonempty(split)
+        if self.label_source is not None:
+            idx = self.label_source[idx]
         y = np.concatenate([self._labels(idx[i : i + 4096], target)
                             for i in range(0, len(idx), 4096)])
         return y.astype(np.int32) if np.issubdtype(y.dtype, np.integer) else y.astype(np.float32)

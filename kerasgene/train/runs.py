@@ -42,20 +42,22 @@ Configuration keys beyond the dataset's (``kerasgene.config`` lists the sections
 
 More ``training`` keys read here: ``factorized`` (DeepRAGE-C/TP on gene × condition
 blocks, ``genes_per_block`` × ``conditions_per_block``), ``baseline_max_examples`` (cap on
-the examples the baselines see), ``control_epochs`` (cap on the epochs of the
-shuffled-label control: it has nothing to learn, and early stopping ends it after
-``patience`` epochs anyway; null = ``epochs``) and ``inputs`` (train on a subset of the
+the examples the baselines see), ``control_permutations`` (how many label permutations
+the shuffled-label control trains, each exactly like the real model:
+:func:`shuffled_control`) and ``inputs`` (train on a subset of the
 dataset's inputs, e.g. ``{sequence: false, epigenome: [DNase]}``; see
 :meth:`kerasgene.datasets.Dataset.select_inputs` and ``kerasgene ablate``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import logging
 import shutil
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -87,14 +89,14 @@ log = logging.getLogger(__name__)
 #: Extra keys of the ``training`` section handled here rather than by kerasgene.train.recipes.
 RUN_TRAINING_KEYS = {"controls": [], "factorized": False, "genes_per_block": 32,
                      "conditions_per_block": 32, "baseline_max_examples": 5_000,
-                     "control_epochs": None, "inputs": None}
+                     "control_permutations": 3, "inputs": None}
 #: Folder of a run directory with the BackupAndRestore state of each multi-worker process.
 BACKUP = "backup"
 #: Type and range of each key of :data:`RUN_TRAINING_KEYS`.
 RUN_TRAINING_SPECS = {
     "controls": Spec("list", choices=("shuffled",)), "factorized": Spec("bool"),
     "genes_per_block": Spec("int", min=1), "conditions_per_block": Spec("int", min=1),
-    "baseline_max_examples": Spec("int", min=1), "control_epochs": Spec("int", min=1, null=True),
+    "baseline_max_examples": Spec("int", min=1), "control_permutations": Spec("int", min=1),
     "inputs": Spec("mapping", null=True),
 }
 #: Type of each top-level value (``data`` is checked by the dataset builder,
@@ -107,6 +109,19 @@ TOP_LEVEL_SPECS = {
     "explain": Spec("mapping", null=True), "tuning": Spec("mapping", null=True),
 }
 
+
+
+@contextlib.contextmanager
+def timed_phase(seconds: dict, phase: str) -> Iterator[None]:
+    """Add the wall-clock and CPU seconds (every thread of the process) of the block to
+    ``seconds[phase]`` as ``{"wall", "cpu"}``."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    try:
+        yield
+    finally:
+        got = seconds.setdefault(phase, {"wall": 0.0, "cpu": 0.0})
+        got["wall"] = round(got["wall"] + time.perf_counter() - wall, 1)
+        got["cpu"] = round(got["cpu"] + time.process_time() - cpu, 1)
 
 
 def run_dir(config: dict) -> Path:
@@ -165,6 +180,9 @@ def check_config(config: Mapping, *, train: bool = False, light: bool = False) -
     if extra.get("factorized") and extra.get("inputs") is not None:
         raise ConfigError("training.inputs: not available with training.factorized (the "
                           "gene × condition blocks read every input)")
+    if extra.get("factorized") and extra.get("controls"):
+        raise ConfigError("training.controls: not available with training.factorized (the "
+                          "shuffled-label control permutes the labels of examples, not blocks)")
     if not light:
         _check_model_section(config.get("model"), train)
 
@@ -302,6 +320,11 @@ def _fit_one(model, model_name: str, dataset, train_idx, valid_idx, tsection: di
              out_dir: Path, seed: int, strategy=None, backup_dir: Path | None = None):
     """Compile ``model`` with the paper's recipe and fit it on example indices.
 
+    Early stopping counts the starting weights (output bias at the mean training label)
+    as epoch 0: when no epoch beats their validation score they are kept
+    (:func:`_keep_start_if_better`; a model that learns anything is unaffected; not
+    under a multi-worker strategy, where every worker would have to agree on it).
+
     Under a MultiWorkerMirroredStrategy ``batch_size`` is the global batch, every worker
     shuffles with the same seed and reads only its share of each batch
     (:func:`kerasgene.train.recipes.distributed`), so the replicas together train on the
@@ -329,15 +352,40 @@ def _fit_one(model, model_name: str, dataset, train_idx, valid_idx, tsection: di
         train = recipes.distributed(strategy, lambda i, n: stream(
             train_idx, (i, n), shuffle=True, seed=seed, repeat=repeat))
         valid = recipes.distributed(strategy, lambda i, n: stream(valid_idx, (i, n)))
-        local = stream(train_idx, shuffle=True, seed=seed)
+        local, start = stream(train_idx, shuffle=True, seed=seed), None
     else:
         train = stream(train_idx, shuffle=True, seed=seed, repeat=repeat)
         valid, local = stream(valid_idx), None
+        start = _starting_point(model, valid, tcfg["monitor"])
     history = recipes.fit(model, train, valid, tcfg, out_dir, strategy=strategy if multi else None,
                           backup_dir=backup_dir, local_train=local)
     # the best weights are restored in memory; the checkpoint only guarded the fit
     (out_dir / "checkpoint.keras").unlink(missing_ok=True)
+    _keep_start_if_better(model, start, history.history.get(tcfg["monitor"]),
+                          tcfg["monitor"], out_dir)
     return history
+
+
+def _starting_point(model, valid, monitor: str) -> tuple[float, list] | None:
+    """The validation score of the untrained model (its output at the label mean) and its
+    weights, when early stopping monitors a validation score; else None."""
+    if not monitor.startswith("val_"):
+        return None
+    scores = model.evaluate(valid, verbose=0, return_dict=True)
+    return float(scores[monitor.removeprefix("val_")]), model.get_weights()
+
+
+def _keep_start_if_better(model, start, scores, monitor: str, out_dir: Path) -> None:
+    """Early stopping with the starting weights as epoch 0: restore them when no epoch
+    beat their validation score (a model with nothing to learn — the shuffled-label
+    control — then predicts the mean training label instead of fitted noise)."""
+    if start is None or not scores:
+        return
+    better = min if monitor.endswith("loss") else max
+    if better(start[0], better(scores)) == start[0] and start[0] != better(scores):
+        model.set_weights(start[1])
+        log.info("%s: no epoch beat the starting weights' %s %.4f; kept them", out_dir,
+                 monitor, start[0])
 
 
 def _fit_factorized(model, model_name: str, dataset, tsection: dict, extra: dict,
@@ -354,43 +402,46 @@ def _fit_factorized(model, model_name: str, dataset, tsection: dict, extra: dict
                out_dir, seed, strategy if recipes.is_mirrored(strategy) else None)
 
 
-def _shuffled_control(config: dict, dataset, tsection: dict, out_dir: Path, seed: int,
-                      epochs: int | None = None) -> dict:
-    """Train the same model on permuted labels (at most ``epochs`` epochs) and score it
-    against the real test labels.
+def shuffled_control(config: dict, dataset, tsection: dict, out_dir: Path, seed: int,
+                     n_permutations: int = 3) -> dict:
+    """The shuffled-label control: the run's model trained and early-stopped exactly like
+    the real one (:func:`_fit_one`: same recipe, schedule, output-bias start and seed) on
+    the dataset with its training *and* validation labels permuted
+    (:meth:`~kerasgene.datasets.Dataset.with_permuted_labels`, permutation ``k`` seeded
+    with ``[seed, k]``), then scored against the real test labels — once per permutation.
 
-    Training *and* validation labels are permuted: early stopping keeps the epoch with the
-    best validation score, and with real validation labels that choice alone would
-    select whatever an untrained network's outputs happen to share with expression.
+    Validation labels are permuted too: early stopping keeps the epoch with the best
+    validation score, and with real validation labels that choice alone would select
+    whatever an untrained network's outputs happen to share with the target. Early
+    stopping also counts the starting weights (:func:`_fit_one`): a network fitted to
+    shuffled labels predicts fitted noise, whose spread costs R² (−var(pred)/var(y), and
+    more when the noise happens to anti-correlate with the target: R² −0.14 on one seed
+    before); when no epoch beats the start on the shuffled validation labels, the control
+    keeps the start, which predicts the mean training label.
+
+    Returns
+    -------
+    ``{"mean": metrics, "sd": metrics, "runs": [metrics of each permutation]}`` — the
+    scalar test metrics (:func:`kerasgene.metrics.evaluate_predictions`) averaged over the
+    permutations and their standard deviation (ddof 1; 0 for one permutation).
     """
-    import tensorflow as tf
-
     from kerasgene.train import recipes
 
     name = config["model"]["name"]
-    model = build_model(config, dataset)
-    tcfg = recipes.resolve_training(tsection, name, is_classification(dataset))
-    if epochs is not None:
-        tcfg["epochs"] = min(int(epochs), tcfg["epochs"])
-    recipes.compile_model(model, tcfg)
-    rng = np.random.default_rng(seed)
-    x, y = dataset.arrays_for("train")
-    y = rng.permutation(y)
-    if tcfg["init_output_bias"] and not is_classification(dataset):
-        recipes.init_output_bias(model, float(np.mean(y)))
-    xv, yv = dataset.arrays_for("valid")
-    yv = rng.permutation(yv)
-    bs = tcfg["batch_size"]
-    train, valid = (x, y), (xv, yv)
-    weights = recipes.class_weights(y, tcfg)  # as the real model's, when it has them
-    if weights is not None:
-        train, valid = (x, y, weights[y]), (xv, yv, weights[yv])
-    train = tf.data.Dataset.from_tensor_slices(train).shuffle(len(y), seed=seed).batch(bs)
-    valid = tf.data.Dataset.from_tensor_slices(valid).batch(bs)
-    recipes.fit(model, train, valid, tcfg, out_dir)
-    (out_dir / "checkpoint.keras").unlink(missing_ok=True)
-    y_test, pred = predict_split(model, dataset, "test")
-    return evaluate_predictions(y_test, pred, is_classification(dataset))
+    runs = []
+    for k in range(n_permutations):
+        recipes.set_seed(seed)
+        model = build_model(config, dataset)
+        view = dataset.with_permuted_labels(("train", "valid"), seed=[seed, k])
+        run_out = out_dir / f"permutation_{k}"
+        run_out.mkdir(parents=True, exist_ok=True)
+        _fit_one(model, name, view, "train", "valid", tsection, run_out, seed)
+        runs.append(predict_metrics(model, dataset, "test"))
+    keys = [k for k, v in runs[0].items() if isinstance(v, int | float)]
+    values = {k: np.array([r[k] for r in runs], np.float64) for k in keys}
+    return {"mean": {k: float(v.mean()) for k, v in values.items()},
+            "sd": {k: float(v.std(ddof=1)) if len(v) > 1 else 0.0 for k, v in values.items()},
+            "runs": runs}
 
 
 def predict_split(model, dataset, split, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
@@ -440,9 +491,11 @@ def train(config: dict, *, force_prepare: bool = False, dataset=None) -> Path:
     check_config(config, train=True)
     seed = int(config.get("seed", 0))
     out = run_dir(config)
+    seconds: dict = {}
     with removed_if_failed(out):
         if dataset is None:
-            dataset = prepare(config, force=force_prepare)
+            with timed_phase(seconds, "prepare"):
+                dataset = prepare(config, force=force_prepare)
         dataset = training_inputs(config, dataset)
         tsection, extra = _split_training(config.get("training"))
         strategy = recipes.get_strategy((tsection or {}).get("strategy", "default"))
@@ -458,7 +511,8 @@ def train(config: dict, *, force_prepare: bool = False, dataset=None) -> Path:
         constants = preprocessing_constants(dataset)
         _begin_run(out)
         try:
-            _train_run(config, dataset, model, strategy, tsection, extra, out, seed, constants)
+            _train_run(config, dataset, model, strategy, tsection, extra, out, seed, constants,
+                       seconds)
         except BaseException:
             gone = remove_outputs(out)
             log.warning("%s: training failed; removed the %d files and folders it wrote",
@@ -479,8 +533,9 @@ def _begin_run(out: Path) -> None:
 
 
 def _train_run(config: dict, dataset, model, strategy, tsection: dict, extra: dict, out: Path,
-               seed: int, constants: dict) -> None:
-    """Fit, save, evaluate and record one run in ``out`` (see :func:`train`)."""
+               seed: int, constants: dict, seconds: dict) -> None:
+    """Fit, save, evaluate and record one run in ``out`` (see :func:`train`); the
+    seconds of each phase (``seconds`` holds the dataset's) go to ``metrics.json``."""
     from kerasgene import models
 
     _config.save_config(config, out / "config.yaml")
@@ -488,27 +543,36 @@ def _train_run(config: dict, dataset, model, strategy, tsection: dict, extra: di
     if dropped.is_file():
         write_atomic(out / DROPPED_FILE, lambda tmp: shutil.copyfile(dropped, tmp))
     name = config["model"]["name"]
-    _fit_model(config, dataset, model, strategy, tsection, extra, out, seed,
-               _backup_dir(out, strategy))
-    write_atomic(out / "model.keras", model.save)
-    write_json(out / "preprocessing.json", constants)
-    metrics = evaluate_model(model, dataset, out)
-    if name == "histone_fcn_ensemble":
-        metrics["members"] = [predict_metrics(m, dataset, "test") for m in models.ensemble_members(model)]
+    with timed_phase(seconds, "fit"):
+        _fit_model(config, dataset, model, strategy, tsection, extra, out, seed,
+                   _backup_dir(out, strategy))
+    with timed_phase(seconds, "evaluate"):
+        write_atomic(out / "model.keras", model.save)
+        write_json(out / "preprocessing.json", constants)
+        metrics = evaluate_model(model, dataset, out)
+        if name == "histone_fcn_ensemble":
+            metrics["members"] = [predict_metrics(m, dataset, "test")
+                                  for m in models.ensemble_members(model)]
     if "shuffled" in extra["controls"]:
-        ctrl_dir = out / "control_shuffled"
-        ctrl_dir.mkdir(exist_ok=True)
-        control = _shuffled_control(config, dataset, tsection, ctrl_dir, seed,
-                                    extra["control_epochs"])
-        metrics["controls"] = {"shuffled": control}
+        with timed_phase(seconds, "control"):
+            control = shuffled_control(config, dataset, tsection, out / "control_shuffled",
+                                       seed, extra["control_permutations"])
+        metrics["controls"] = {"shuffled": control["mean"], "shuffled_sd": control["sd"],
+                               "shuffled_runs": control["runs"]}
     names = config.get("baselines") or []
     if names:
         from kerasgene.train.baselines import run_baselines
 
         cap = int(extra["baseline_max_examples"])
-        metrics["baselines"] = run_baselines(
-            names, _baseline_arrays(dataset, "train", cap, seed),
-            _baseline_arrays(dataset, "test", cap, seed), is_classification(dataset), seed)
+        with timed_phase(seconds, "baselines"):
+            arrays = (_baseline_arrays(dataset, "train", cap, seed),
+                      _baseline_arrays(dataset, "test", cap, seed))
+        metrics["baselines"] = {}
+        for baseline in names:
+            with timed_phase(seconds, "baselines"), timed_phase(seconds, baseline):
+                metrics["baselines"].update(run_baselines(
+                    [baseline], *arrays, is_classification(dataset), seed))
+    metrics["seconds"] = seconds
     write_json(out / "metrics.json", metrics)
     record_run(out, "model.keras", system=config["system"], model_name=name,
                training_inputs=extra["inputs"], input_names=dataset.input_names,
@@ -608,7 +672,7 @@ def evaluate_model(model, dataset, out: Path) -> dict:
                 figures.plot_scatter(y, pred, out / "predicted_vs_observed.png",
                                     title=f"{model.name}: test R² = {metrics[split]['r2']:.3f}")
     for hist in sorted(out.glob("**/history.csv")):
-        if hist.parent.name == "control_shuffled":
+        if "control_shuffled" in hist.relative_to(out).parts:
             continue
         figures.plot_history(pd.read_csv(hist), hist.with_name("loss.png"), title=hist.parent.name)
     return metrics
