@@ -70,7 +70,7 @@ def deepchrome(
     x = blocks.pool1d(x, "max", pool_size, name="conv1_pool")
     x = layers.Flatten(name="flatten")(x)
     if dropout:
-        x = blocks.FastDropout(dropout, name="flatten_dropout")(x)
+        x = blocks.dropout_layer(dropout, "flatten_dropout")(x)
     x = blocks.dense_stack(x, units, name="dense", activation="relu")
     out = blocks.output_head(x, task="classification", output_name="class_probabilities",
                              n_classes=n_classes)
