@@ -230,9 +230,14 @@ def _logo(ax, pwm: np.ndarray, title: str) -> None:
     df = pd.DataFrame(p * ic[:, None], columns=list("ACGT"))
     logomaker.Logo(df, ax=ax, color_scheme="classic", show_spines=False)
     ax.set_ylim(0, 2)
-    ax.set_ylabel("bits", fontsize=8)
-    ax.set_xticks(range(len(p)))
-    ax.set_xticklabels([str(i + 1) for i in range(len(p))], fontsize=6)
+    _label_logo_axes(ax, len(p), "bits", title)
+
+
+def _label_logo_axes(ax, width: int, ylabel: str, title: str) -> None:
+    """A logo's y label, its positions 1..``width`` as x ticks and its title."""
+    ax.set_ylabel(ylabel, fontsize=8)
+    ax.set_xticks(range(width))
+    ax.set_xticklabels([str(i + 1) for i in range(width)], fontsize=6)
     ax.set_title(title, fontsize=9, loc="left")
 
 
@@ -279,10 +284,7 @@ def _contribution_logo(ax, cwm: np.ndarray, title: str) -> None:
     logomaker.Logo(pd.DataFrame(np.asarray(cwm, np.float64), columns=list("ACGT")), ax=ax,
                    color_scheme="classic", show_spines=False)
     ax.axhline(0, color="0.5", lw=0.5)
-    ax.set_ylabel("contribution", fontsize=8)
-    ax.set_xticks(range(len(cwm)))
-    ax.set_xticklabels([str(i + 1) for i in range(len(cwm))], fontsize=6)
-    ax.set_title(title, fontsize=9, loc="left")
+    _label_logo_axes(ax, len(cwm), "contribution", title)
 
 
 def plot_pattern(
