@@ -172,8 +172,8 @@ def test_failed_training_removes_what_it_wrote(trained, world, tmp_path, monkeyp
 
     fit = recipes.fit
 
-    def crash(model, train, valid, cfg, run_dir=None):
-        fit(model, train, valid, {**cfg, "epochs": 1}, run_dir)
+    def crash(model, train, valid, cfg, run_dir=None, **kwargs):
+        fit(model, train, valid, {**cfg, "epochs": 1}, run_dir, **kwargs)
         assert (Path(run_dir) / "checkpoint.keras").is_file()
         raise RuntimeError("simulated crash after the first epoch")
 
