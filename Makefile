@@ -23,12 +23,14 @@ $(STAMP): requirements.txt setup.cfg pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/kerasgene demo --out demo_out
 
+# pytest-xdist: one worker per core (at most 4); the tests of the shared demo run share one
 test: $(STAMP)
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n auto --maxprocesses 4 --dist loadgroup tests
 
-# everything but the tests that train a whole system (pytest marker `demo`)
+# the edit-test loop: all but the tests that train a whole system (marker `demo`) or start
+# processes / train whole runs and searches (marker `slow`)
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -m "not demo" tests
+	$(PY) -m pytest -q -n auto --maxprocesses 4 -m "not demo and not slow" tests
 
 bench: $(STAMP)
 	for f in bench/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done

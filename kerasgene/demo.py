@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import resource
 import time
 from pathlib import Path
 
@@ -185,18 +187,73 @@ def _summary_line(name: str, row: dict) -> str:
     return f"{name:<12} {row['metric']:<8} {row['test']:>7.3f} {shown} {ratio}  {notes}"
 
 
-def run_demo(out: Path, seed: int = 0, scale: str = "small", names=None, verbose: int = 2
-             ) -> dict:
-    """Simulate (reusing ``OUT/data`` when it holds the same seed and scale), train and
-    evaluate the systems ``names`` (default: :func:`demo_systems`); print and return the summary (also ``OUT/summary.json``).
 
-    ``verbose`` is Keras' training verbosity (2: one line per epoch; 0: silent).
+
+def default_jobs() -> int:
+    """``kerasgene demo``'s default ``--jobs``: one system per two CPU cores (each process
+    keeps TensorFlow's default threads), at least 1 and at most 4 (the systems)."""
+    return max(1, min(4, (os.cpu_count() or 1) // 2))
+
+
+def _run_systems_in_processes(names: list[str], data: Path, runs: Path, seed: int,
+                              truth: dict, jobs: int, finished) -> None:
+    """:func:`run_system` for each of ``names``, ``jobs`` at a time, each in a fresh
+    (spawned) process; ``finished(name, row)`` is called as each one ends. The first
+    failure cancels the systems not yet started and is raised once the running ones end."""
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    level = logging.getLogger("kerasgene").getEffectiveLevel()
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        started = {pool.submit(_system_process, name, data, runs, seed, truth, level): name
+                   for name in names}
+        pending = set(started)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                name = started[future]
+                if future.exception() is not None:
+                    for other in pending:
+                        other.cancel()
+                    raise future.exception()
+                row = future.result()
+                print(f"demo: {name} finished in {row['seconds']:.0f} s (test {row['metric']} "
+                      f"{row['test']:.3f})", flush=True)
+                finished(name, row)
+
+
+def _system_process(name: str, data: Path, runs: Path, seed: int, truth: dict,
+                    level: int) -> dict:
+    """One system of :func:`_run_systems_in_processes`, in its own process (silent
+    Keras; the parent's log level; TensorFlow's start-up lines filtered as by the CLI)."""
+    from kerasgene.cli import import_tensorflow_quietly
+
+    logging.basicConfig(level=level, format=f"%(levelname)s %(name)s [{name}]: %(message)s")
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    import_tensorflow_quietly()
+    return run_system(systems.get(name), data, runs, seed, truth, ["training.verbose=0"])
+
+
+def run_demo(out: Path, seed: int = 0, scale: str = "small", names=None, verbose: int = 2,
+             jobs: int = 1) -> dict:
+    """Simulate (reusing ``OUT/data`` when it holds the same seed and scale), train and
+    evaluate the systems ``names`` (default: :func:`demo_systems`); print and return the
+    summary (also ``OUT/summary.json``, rewritten as each system finishes).
+
+    ``verbose`` is Keras' training verbosity (2: one line per epoch; 0: silent). ``jobs``:
+    systems trained at once, each in its own process (:func:`_run_systems_in_processes`;
+    the same results as one after the other: each process keeps TensorFlow's default
+    threads, so every model sees the same arithmetic); Keras' per-epoch lines are then
+    off, and a line per finished system is printed instead.
     """
     from kerasgene._io import write_json
     from kerasgene.simulate import simulate
     from kerasgene.train.runs import timed_phase
 
     wall, cpu = time.perf_counter(), time.process_time()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    children_cpu = children.ru_utime + children.ru_stime
     out = Path(out)
     data, runs = out / "data", out / "runs"
     truth_path = data / "truth.json"
@@ -206,16 +263,29 @@ def run_demo(out: Path, seed: int = 0, scale: str = "small", names=None, verbose
         with timed_phase(seconds, "simulate"):
             truth = simulate(data, seed=seed, scale=scale)
     summary = {"seed": seed, "scale": scale, "systems": {}, "seconds": seconds}
-    for name in names or demo_systems():
+    todo = list(names or demo_systems())
+    for name in todo:
         if name not in demo_systems():
             raise ConfigError(f"demo: unknown system {name!r}; expected one of "
                               f"{', '.join(demo_systems())}")
-        log.info("demo: %s", name)
-        summary["systems"][name] = run_system(systems.get(name), data, runs, seed,
-                                              truth["tasks"], [f"training.verbose={verbose}"])
+
+    def finished(name: str, row: dict) -> None:
+        done = {**summary["systems"], name: row}
+        summary["systems"] = {n: done[n] for n in todo if n in done}
         write_json(out / "summary.json", summary)
-    summary["seconds"]["total"] = {"wall": round(time.perf_counter() - wall, 1),
-                                   "cpu": round(time.process_time() - cpu, 1)}
+
+    if jobs > 1 and len(todo) > 1:
+        _run_systems_in_processes(todo, data, runs, seed, truth["tasks"], jobs, finished)
+    else:
+        for name in todo:
+            log.info("demo: %s", name)
+            finished(name, run_system(systems.get(name), data, runs, seed, truth["tasks"],
+                                      [f"training.verbose={verbose}"]))
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    summary["seconds"]["total"] = {
+        "wall": round(time.perf_counter() - wall, 1),
+        "cpu": round(time.process_time() - cpu + children.ru_utime + children.ru_stime
+                     - children_cpu, 1)}
     write_json(out / "summary.json", summary)
     print(format_summary(summary))
     print(format_timings(summary))

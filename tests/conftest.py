@@ -22,6 +22,14 @@ def write_fasta(path, records: dict[str, str], width: int = 60) -> str:
     return str(path)
 
 
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (``make test`` runs ``-n auto --dist loadgroup``) the tests that
+    read the shared demo run (:func:`demo_run`) go to one worker, which trains it once."""
+    for item in items:
+        if "demo_run" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("demo_run"))
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
@@ -42,11 +50,11 @@ def small_sim(tmp_path_factory):
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory, small_sim):
     """``kerasgene demo`` once per test session (seed 0, small) on the session's simulated
-    data: one trained run per system and the summary, shared by the demo, interpretation
-    and notebook tests."""
+    data, two systems at a time (``--jobs 2``): one trained run per system and the summary,
+    shared by the demo, interpretation and notebook tests."""
     from kerasgene.demo import run_demo
 
     out = tmp_path_factory.mktemp("demo")
     (out / "data").symlink_to(small_sim[0], target_is_directory=True)
-    summary = run_demo(out, seed=0, scale="small", verbose=0)
+    summary = run_demo(out, seed=0, scale="small", verbose=0, jobs=2)
     return out, summary

@@ -176,6 +176,7 @@ def _is_png(path: Path) -> bool:
     return path.exists() and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow  # trains one model per input subset
 def test_ablate_writes_one_run_and_row_per_subset(ablated):
     status, out, n_prepared = ablated
     assert status == 0 and n_prepared == 1  # the dataset is prepared once for every subset
@@ -198,6 +199,7 @@ def test_ablate_writes_one_run_and_row_per_subset(ablated):
     assert again["test"]["r2"] == pytest.approx(table["r2"][1], abs=1e-5)
 
 
+@pytest.mark.slow  # trains one model per input subset
 def test_ablate_planted_track_alone_beats_another_track_alone(ablated):
     """Expression depends on DNase only: the DNase-only model explains it, the
     H3K27me3-only model cannot (DNase R² ≥ 0.89 over seeds 0–3 of the world)."""

@@ -24,6 +24,8 @@ from model_checks import MIXED_RTOL
 
 from kerasgene import models
 
+pytestmark = pytest.mark.slow  # a process per backend (JAX compiles every model)
+
 PROBE = Path(__file__).with_name("backend_probe.py")
 FAST_XLA = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
 

@@ -37,6 +37,7 @@ def test_bad_override_and_debug_traceback(tmp_path, capsys):
         main(["--debug", "prepare", "--config", str(cfg), "epochs"])
 
 
+@pytest.mark.slow  # two fresh processes
 def test_tensorflow_start_up_lines_are_filtered_from_stderr():
     """A fresh ``kerasgene models`` process: TensorFlow's C++ start-up lines (oneDNN
     notice, no CUDA driver) are dropped unless -v; the command's output is intact."""

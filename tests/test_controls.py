@@ -41,6 +41,7 @@ def test_permuted_labels_move_within_their_split_and_inputs_stay(histone):
     assert not np.array_equal(other.labels("train"), view.labels("train"))
 
 
+@pytest.mark.slow  # three trainings
 def test_control_trains_like_the_model_and_reports_mean_and_sd(histone):
     overrides = [*histone[0], "training.epochs=2", "training.steps_per_epoch=4",
                  "training.controls=[shuffled]", "training.control_permutations=2"]

@@ -128,6 +128,7 @@ def test_mixed_training_lowers_the_loss(precision):
     assert all(keras.backend.standardize_dtype(v.dtype) == "float32" for v in model.weights)
 
 
+@pytest.mark.slow  # a run, an export and a server
 def test_mixed_precision_run_reloads_exports_and_serves_float32(small_sim, tmp_path):
     from pathlib import Path
 

@@ -102,6 +102,7 @@ def _planted(fungi, rng, n=400, L=100):
     return x, MD.mean_normalise(hyp)
 
 
+@pytest.mark.slow  # modisco-lite's Leiden runs
 def test_modisco_finds_a_planted_motif_and_the_report_shows_it(fungi, tmp_path):
     from kerasgene.explain.report_html import write_modisco_report
 

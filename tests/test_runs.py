@@ -18,6 +18,7 @@ def data(small_sim):
     return small_sim[0]
 
 
+@pytest.mark.slow  # a whole ensemble run
 def test_histone_ensemble_run_writes_the_run_directory(data, tmp_path, capsys):
     run = tmp_path / "run"
     overrides = [f"data_dir={data}", f"run_dir={run}", "training.epochs=2", "training.verbose=0",

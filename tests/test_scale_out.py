@@ -74,6 +74,7 @@ def test_shards_split_every_batch_of_one_stream(world):
         assert sorted(together.tolist()) == sorted(batch.tolist())
 
 
+@pytest.mark.slow  # worker processes
 def test_two_workers_train_like_one_process(world, tmp_path):
     d, single = world
     run = _launch(d, "two", tmp_path / "workers.log")
@@ -97,6 +98,7 @@ def _backed_up_epoch(meta: Path) -> int:
         return 0
 
 
+@pytest.mark.slow  # worker processes
 def test_a_killed_worker_resumes_from_its_backup(world, tmp_path):
     d, single = world
     run, log = d / "killed", tmp_path / "workers.log"
@@ -167,6 +169,7 @@ def test_factorized_trainer_under_mirrored_strategy_equals_plain():
         np.testing.assert_allclose(a, b, rtol=TOLERANCE, atol=1e-6)
 
 
+@pytest.mark.slow  # worker processes
 def test_factorized_trainer_with_two_workers(tmp_path):
     from factorized_worker import blocks_and_model
 

@@ -199,6 +199,7 @@ def expect_code(call, request, code: grpc.StatusCode, *words: str) -> str:
 
 
 # ----------------------------------------------------------------------------- export
+@pytest.mark.slow  # saved_model_cli processes
 def test_export_layout_constants_and_saved_model_cli(tmp_path):
     model = toy_model()
     meta = {"tss_flank": [1000, 500], "track_names": ["DNase", "WGBS"], "log_base": 2,
@@ -295,6 +296,7 @@ def test_list_versions_ignores_partial_and_temporary(tmp_path):
 
 
 # ----------------------------------------------------------------------------- serving
+@pytest.mark.slow  # the model server process
 @pytest.mark.parametrize("name", [f"reg_{n}" for n in models.names()] + ["toy", "toy_cls"])
 def test_served_predictions_equal_model_predict(repo, server, name):
     _, built = repo
@@ -312,6 +314,7 @@ def test_served_predictions_equal_model_predict(repo, server, name):
     assert status == [{"version": 1, "state": "AVAILABLE", "error_code": 0, "error_message": ""}]
 
 
+@pytest.mark.slow  # the model server process
 def test_client_batches_large_requests_and_casts(repo, server):
     _, built = repo
     target, _ = server
@@ -332,6 +335,7 @@ def test_client_batches_large_requests_and_casts(repo, server):
     assert info.value.code == "NOT_FOUND"
 
 
+@pytest.mark.slow  # the model server process
 def test_bad_requests_get_the_right_code_and_the_server_keeps_serving(repo, server, stubs):
     _, built = repo
     _, proc = server
@@ -418,6 +422,7 @@ def test_bad_requests_get_the_right_code_and_the_server_keeps_serving(repo, serv
     assert proc.poll() is None
 
 
+@pytest.mark.slow  # the model server process
 def test_new_version_is_served_without_restart(repo, server):
     base, built = repo
     target, proc = server
@@ -468,6 +473,7 @@ def test_new_version_is_served_without_restart(repo, server):
     assert proc.poll() is None
 
 
+@pytest.mark.slow  # the model server process
 def test_load_10000_mixed_requests_from_8_threads(repo, server, stubs):
     _, built = repo
     _, proc = server
@@ -538,6 +544,7 @@ def test_load_10000_mixed_requests_from_8_threads(repo, server, stubs):
     print(f"10,000 mixed requests from 8 threads in {elapsed:.1f} s")
 
 
+@pytest.mark.slow  # a model server process
 def test_model_config_file_and_sigterm_in_process(repo, tmp_path):
     """A server from a models.config (absolute and relative base_path, version policy),
     run by serve_forever in this process, answers, then returns 0 on SIGTERM.
@@ -679,6 +686,7 @@ def _write_gene_files(tmp_path, rng):
     return fasta, tmp_path / "genes.gtf"
 
 
+@pytest.mark.slow  # the model server process
 def test_cli_predict_genes_writes_tsv(repo, server, tmp_path, rng):
     import pandas as pd
 

@@ -669,6 +669,7 @@ def _bigwig_content(path: Path) -> list:
         return [bw.intervals(c) for c in bw.chroms()]
 
 
+@pytest.mark.slow  # two more simulations
 def test_same_seed_same_data_other_seed_different(small, tmp_path):
     out, truth = small
     again = sim.simulate(tmp_path / "again", seed=SEED, scale="small")

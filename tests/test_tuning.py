@@ -134,6 +134,7 @@ def test_deeprage_grid_variant_optimizer_task():
             assert cfg["optimizer"] == point["optimizer"]
 
 
+@pytest.mark.slow  # builds every DeepRAGE variant per task
 def test_deeprage_plans_on_demo_data(deeprage_data, tmp_path):
     config = tuning.load_tune_config(
         REPO / "tuning" / "deeprage_grid.yaml",
@@ -177,6 +178,7 @@ def test_unknown_or_impossible_hyperparameters(data, tmp_path):
         plan("tuning.subset={k1: [8]}")
 
 
+@pytest.mark.slow  # builds every DeepRAGE variant per task
 def test_objective_must_be_a_model_metric(data, deeprage_data, tmp_path):
     config = tuning.load_tune_config(small_config(tmp_path, data, "obj"),
                                      ["tuning.objective=val_auc"])
@@ -275,6 +277,7 @@ def test_oracle_serves_each_point_once_in_parallel_and_resumes(tmp_path):
 
 
 # ----------------------------------------------------------------------------- searches
+@pytest.mark.slow  # a whole 4-point search, twice
 def test_four_point_search_writes_results(data, tmp_path, capsys):
     path = small_config(tmp_path, data, "four")
     assert cli_main(["tune", "--config", str(path)]) == 0
@@ -298,6 +301,7 @@ def test_four_point_search_writes_results(data, tmp_path, capsys):
     pd.testing.assert_frame_equal(table, again)
 
 
+@pytest.mark.slow  # tuner processes
 def test_sigkill_mid_trial_then_resume(data, tmp_path):
     path = small_config(tmp_path, data, "killed")
     project = tmp_path / "runs" / "killed"
@@ -348,6 +352,7 @@ def test_sigkill_mid_trial_then_resume(data, tmp_path):
         rows_after[rows_after["trial_id"].isin(finished)].reset_index(drop=True))
 
 
+@pytest.mark.slow  # tuner processes
 def test_chief_and_two_workers_on_localhost(data, tmp_path):
     path = small_config(tmp_path, data, "dist", epochs=1)
     project = tmp_path / "runs" / "dist"
@@ -390,6 +395,7 @@ exec {sys.executable} "$@"
         os.kill(chief, 0)  # terminated and reaped by the launcher
 
 
+@pytest.mark.slow  # tuner processes
 def test_a_worker_killed_mid_trial_is_restarted_and_the_search_goes_on(data, tmp_path, caplog):
     """SIGKILL one of 2 workers inside a trial: the launcher restarts it with its tuner
     id, it re-runs that trial, the other worker goes on, and the search completes."""

@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 from kerasgene.cli._common import add_config_arguments, add_run_arguments, run_config
+from kerasgene.demo import default_jobs
+from kerasgene.errors import ConfigError
 
 
 def register(sub) -> None:
@@ -31,6 +33,9 @@ def register(sub) -> None:
     p.add_argument("--scale", choices=["small", "medium"], default="small")
     p.add_argument("--systems", help="comma-separated subset of "
                    "isegnet,deeprage,chromatin,histone_fcn")
+    p.add_argument("--jobs", type=int, default=default_jobs(),
+                   help="systems trained at once, each in its own process (default: one per "
+                        "2 CPU cores, at most 4: %(default)s here)")
     p.set_defaults(func=cmd_demo)
 
 
@@ -64,5 +69,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from kerasgene.demo import run_demo
 
     names = args.systems.split(",") if args.systems else None
-    run_demo(Path(args.out), seed=args.seed, scale=args.scale, names=names)
+    if args.jobs < 1:
+        raise ConfigError(f"demo --jobs: expected a whole number ≥ 1, got {args.jobs}")
+    run_demo(Path(args.out), seed=args.seed, scale=args.scale, names=names, jobs=args.jobs)
     return 0
