@@ -23,12 +23,13 @@ $(STAMP): requirements.txt setup.cfg pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/kerasgene demo --out demo_out
 
-# pytest-xdist: one worker per core (at most 4); the tests of the shared demo run share one
+# one process: the shared demo run is trained once (it trains two systems at a time itself)
 test: $(STAMP)
-	$(PY) -m pytest -q -n auto --maxprocesses 4 --dist loadgroup tests
+	$(PY) -m pytest -q tests
 
-# the edit-test loop: all but the tests that train a whole system (marker `demo`) or start
-# processes / train whole runs and searches (marker `slow`)
+# the edit-test loop, under pytest-xdist (one worker per core, at most 4): all but the tests
+# that train a whole system (marker `demo`) or start processes / train whole runs and
+# searches (marker `slow`)
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -n auto --maxprocesses 4 -m "not demo and not slow" tests
 

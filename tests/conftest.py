@@ -22,14 +22,6 @@ def write_fasta(path, records: dict[str, str], width: int = 60) -> str:
     return str(path)
 
 
-def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist (``make test`` runs ``-n auto --dist loadgroup``) the tests that
-    read the shared demo run (:func:`demo_run`) go to one worker, which trains it once."""
-    for item in items:
-        if "demo_run" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("demo_run"))
-
-
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)

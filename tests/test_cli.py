@@ -54,3 +54,9 @@ def test_tensorflow_start_up_lines_are_filtered_from_stderr():
     loud = subprocess.run([*run, "-v", "models"], capture_output=True, text=True, check=True)
     # the lines exist on this CPU-only machine: the filter above had something to remove
     assert [ln for ln in loud.stderr.splitlines() if TF_START_UP_NOISE.search(ln)]
+
+
+def test_demo_jobs_must_be_positive(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path / "d"), "--jobs", "0"]) == 2
+    assert "--jobs: expected a whole number ≥ 1, got 0" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()

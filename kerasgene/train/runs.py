@@ -613,8 +613,11 @@ def _fit_model(config: dict, dataset, model, strategy, tsection: dict, extra: di
         else:
             _fit_one(model, name, dataset, "train", "valid", tsection, out, seed, strategy,
                      backup)
-    if backup is not None and backup.parent.is_dir() and not any(backup.parent.iterdir()):
-        backup.parent.rmdir()
+    if backup is not None:
+        # the last worker to finish removes the shared folder: another one may have removed
+        # it already, or still keep its backup there
+        with contextlib.suppress(FileNotFoundError, OSError):
+            backup.parent.rmdir()
 
 
 def _train_worker(config: dict, dataset, model, strategy, tsection: dict, extra: dict,
