@@ -187,8 +187,6 @@ def _summary_line(name: str, row: dict) -> str:
     return f"{name:<12} {row['metric']:<8} {row['test']:>7.3f} {shown} {ratio}  {notes}"
 
 
-
-
 def default_jobs() -> int:
     """``kerasgene demo``'s default ``--jobs``: one system per two CPU cores (each process
     keeps TensorFlow's default threads), at least 1 and at most 4 (the systems)."""

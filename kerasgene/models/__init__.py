@@ -204,21 +204,3 @@ def _describe_one(name: str, builder: Callable[..., keras.Model]) -> dict[str, A
     del model
     gc.collect()
     return row
-
-
-@functools.cache
-def _describe_registry() -> list[dict[str, Any]]:
-    rows = []
-    for name in names():
-        model = build(name)
-        outputs = model.outputs
-        out_names = list(model.output_names)
-        rows.append({
-            "name": name,
-            "params": int(model.count_params()),
-            "inputs": _shapes(model.inputs),
-            "outputs": {n: tuple(t.shape[1:]) for n, t in zip(out_names, outputs, strict=True)},
-        })
-        del model
-        gc.collect()
-    return rows

@@ -616,7 +616,7 @@ def _fit_model(config: dict, dataset, model, strategy, tsection: dict, extra: di
     if backup is not None:
         # the last worker to finish removes the shared folder: another one may have removed
         # it already, or still keep its backup there
-        with contextlib.suppress(FileNotFoundError, OSError):
+        with contextlib.suppress(OSError):  # gone, or not empty
             backup.parent.rmdir()
 
 
