@@ -91,22 +91,23 @@ def test_two_workers_train_like_one_process(world, tmp_path):
 
 
 def _backed_up_epoch(meta: Path) -> int:
-    """Epochs a process has backed up (0 before its first backup or mid-write)."""
+    """Epochs a process has backed up (0 before its first backup or mid-write): Keras'
+    ``training_metadata.json`` or the factorised trainer's ``.npz``."""
     try:
+        if meta.suffix == ".npz":
+            with np.load(meta) as saved:
+                return int(json.loads(str(saved["state"]))["epoch"])
         return int(json.loads(meta.read_text()).get("epoch", 0))
-    except (OSError, ValueError):
+    except (OSError, ValueError, KeyError):
         return 0
 
 
-@pytest.mark.slow  # worker processes
-def test_a_killed_worker_resumes_from_its_backup(world, tmp_path):
-    d, single = world
-    run, log = d / "killed", tmp_path / "workers.log"
-    command = launcher.training_command(d / "run.yaml", [f"run_dir={run}"], sys.executable)
+def _kill_worker_1_after_epoch_2(command: list[str], meta: Path, log: Path) -> None:
+    """Start 2 workers of ``command``, SIGKILL worker 1 once ``meta`` shows 2 epochs
+    backed up, stop the chief as the launcher does when a worker fails."""
     with log.open("ab") as out:
         procs = launcher.start_workers(command, 2, stdout=out, stderr=out)
     try:
-        meta = run / BACKUP / "worker_1" / "training_metadata.json"
         deadline = time.monotonic() + LAUNCH_TIMEOUT
         while time.monotonic() < deadline and procs["worker1"].poll() is None:
             if _backed_up_epoch(meta) >= 2:
@@ -115,8 +116,17 @@ def test_a_killed_worker_resumes_from_its_backup(world, tmp_path):
         assert procs["worker1"].poll() is None, "training ended before a worker was killed"
         procs["worker1"].send_signal(signal.SIGKILL)
         procs["worker1"].wait()
-    finally:  # the chief is stopped as the launcher stops the others when one fails
+    finally:
         launcher.stop_processes(procs)
+
+
+@pytest.mark.slow  # worker processes
+def test_a_killed_worker_resumes_from_its_backup(world, tmp_path):
+    d, single = world
+    run, log = d / "killed", tmp_path / "workers.log"
+    command = launcher.training_command(d / "run.yaml", [f"run_dir={run}"], sys.executable)
+    _kill_worker_1_after_epoch_2(command, run / BACKUP / "worker_1" / "training_metadata.json",
+                                 log)
     assert not (run / "run.json").exists()
     assert (run / BACKUP / "worker_0").is_dir() and (run / BACKUP / "worker_1").is_dir()
     _launch(d, "killed", log)
@@ -125,6 +135,33 @@ def test_a_killed_worker_resumes_from_its_backup(world, tmp_path):
     history = (run / "history.csv").read_text().splitlines()
     assert history[0].startswith("epoch") and int(history[-1].split(",")[0]) == EPOCHS - 1
     assert len(history) - 1 < EPOCHS  # the resumed fit ran only the epochs not backed up
+
+
+@pytest.mark.slow  # worker processes
+def test_a_killed_factorized_worker_resumes_from_its_backup(small_sim, tmp_path):
+    """``kerasgene train`` of DeepRAGE-C on gene × condition blocks with 2 workers: worker
+    1 killed after its second epoch, the same command resumes both from their backups and
+    trains the remaining epochs."""
+    from kerasgene.train.block_trainer import BACKUP_FILE
+
+    epochs, run = 5, tmp_path / "run"
+    config = load_config(Path(__file__).parents[1] / "configs" / "deeprage.yaml", [
+        f"data_dir={small_sim[0]}", f"run_dir={run}", f"dataset_dir={tmp_path / 'dataset'}",
+        "model.hparams={filters: 8, units: 16, regulator_units: 16}", "baselines=[]",
+        f"training.epochs={epochs}", "training.patience=100"])
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    prepare(config)
+    log = tmp_path / "workers.log"
+    command = launcher.training_command(tmp_path / "run.yaml", [], sys.executable)
+    _kill_worker_1_after_epoch_2(command, run / BACKUP / "worker_1" / BACKUP_FILE, log)
+    assert not (run / "run.json").exists() and (run / BACKUP / "worker_0").is_dir()
+    with log.open("ab") as out:
+        launcher.launch_training(tmp_path / "run.yaml", [], 2, timeout=LAUNCH_TIMEOUT,
+                                 python=sys.executable, stdout=out, stderr=out)
+    assert log.read_text().count("resuming from the backup") >= 2  # both workers
+    assert (run / "run.json").is_file() and not (run / BACKUP).exists()
+    history = pd.read_csv(run / "history.csv")
+    assert history["epoch"].tolist() == list(range(epochs))  # earlier epochs from the backup
 
 
 def _pairwise_reference(model, blocks, lr: float, epochs: int) -> list[float]:
@@ -167,6 +204,62 @@ def test_factorized_trainer_under_mirrored_strategy_equals_plain():
         trainer.train_epoch(blocks)
     for a, b in zip(mirrored.get_weights(), model.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, rtol=TOLERANCE, atol=1e-6)
+
+
+class _BlockData:
+    """``grouped_batches`` of a PairsDataset over the fixed blocks of
+    :func:`factorized_worker.blocks_and_model` (training blocks in a per-epoch order);
+    ``stop_at``: the training epoch whose blocks raise, as a killed process stops."""
+
+    def __init__(self, blocks, stop_at: int | None = None):
+        self.blocks, self.stop_at = blocks, stop_at
+
+    def grouped_batches(self, split, g, c, shuffle=False, seed=0, epoch=0):
+        if split == "valid":
+            return iter(self.blocks)
+        if epoch == self.stop_at:
+            raise KeyboardInterrupt(f"stopped in epoch {epoch}")
+        order = np.random.default_rng([seed, epoch]).permutation(len(self.blocks))
+        return (self.blocks[i] for i in order)
+
+
+@pytest.mark.parametrize("latest_lost", [False, True])
+def test_factorized_training_resumes_from_its_backup(tmp_path, latest_lost):
+    """fit_blocks stopped after 2 of 5 epochs and called again with the same backup folder
+    ends where an uninterrupted fit ends: same weights, same history (Adam's moments,
+    the learning-rate schedule and the best weights are in the backup, not only the
+    weights). ``latest_lost``: the process died as it replaced its last backup, so the
+    fit resumes from the one before (epoch 1)."""
+    from factorized_worker import blocks_and_model
+
+    from kerasgene.train.block_trainer import BACKUP_FILE, PREVIOUS_BACKUP_FILE, fit_blocks
+
+    tcfg = {"optimizer": "adam", "learning_rate": 0.01, "epochs": 5, "verbose": 0,
+            "patience": 10, "reduce_lr_patience": 1}
+    model, blocks = blocks_and_model()
+    start = model.get_weights()
+    (tmp_path / "whole").mkdir()
+    fit_blocks(model, _BlockData(blocks), tcfg, 4, 3, tmp_path / "whole", seed=0)
+    whole = pd.read_csv(tmp_path / "whole" / "history.csv")
+    assert (whole["learning_rate"] < 0.01).any()  # the schedule acted: it must be restored
+
+    backup, out = tmp_path / "backup", tmp_path / "resumed"
+    out.mkdir()
+    stopped, _ = blocks_and_model()
+    stopped.set_weights(start)
+    with pytest.raises(KeyboardInterrupt):
+        fit_blocks(stopped, _BlockData(blocks, stop_at=2), tcfg, 4, 3, out, 0, backup_dir=backup)
+    assert (backup / BACKUP_FILE).is_file() and not (out / "history.csv").exists()
+    assert (backup / PREVIOUS_BACKUP_FILE).is_file()
+    if latest_lost:
+        (backup / BACKUP_FILE).unlink()
+    resumed, _ = blocks_and_model()
+    resumed.set_weights([w * 0 for w in start])  # the backup, not these, must be used
+    fit_blocks(resumed, _BlockData(blocks), tcfg, 4, 3, out, 0, backup_dir=backup)
+    assert not backup.exists()
+    pd.testing.assert_frame_equal(pd.read_csv(out / "history.csv"), whole, rtol=1e-5)
+    for a, b in zip(resumed.get_weights(), model.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
 
 
 @pytest.mark.slow  # worker processes

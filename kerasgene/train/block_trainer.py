@@ -22,8 +22,10 @@ pairs/s against naive pair batches.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+import shutil
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -31,7 +33,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasgene.errors import ConfigError
+from kerasgene._io import atomic_path
+from kerasgene.errors import ConfigError, KerasgeneError
 
 log = logging.getLogger(__name__)
 
@@ -315,8 +318,67 @@ def blocks_from_arrays(sequences: np.ndarray, regulators: np.ndarray, targets: n
                    targets[np.ix_(g, c)], weights[np.ix_(g, c)])
 
 
+#: Files of a :func:`fit_blocks` backup folder: the state after the last epoch, and after
+#: the one before (the workers of a killed job may be one epoch apart).
+BACKUP_FILE, PREVIOUS_BACKUP_FILE = "block_training.npz", "block_training.previous.npz"
+
+
+def _save_backup(backup_dir: Path, model, optimizer, best_weights: list, state: dict) -> None:
+    """Write the state after an epoch to ``backup_dir/BACKUP_FILE`` in one atomic file
+    (the model's and the optimizer's variables, the best weights so far, and ``state`` —
+    next epoch, best score, patience counters, history rows — as JSON); the file it
+    replaces becomes :data:`PREVIOUS_BACKUP_FILE`."""
+    arrays = {f"weight_{i}": w for i, w in enumerate(model.get_weights())}
+    arrays.update({f"optimizer_{i}": np.asarray(v) for i, v in enumerate(optimizer.variables)})
+    arrays.update({f"best_{i}": w for i, w in enumerate(best_weights)})
+    path = backup_dir / BACKUP_FILE
+    with atomic_path(path) as tmp:
+        with tmp.open("wb") as f:
+            np.savez(f, state=np.array(json.dumps(state)), **arrays)
+        if path.exists():
+            path.replace(backup_dir / PREVIOUS_BACKUP_FILE)
+
+
+def _backed_up_epochs(backup_dir: Path | None) -> dict[int, Path]:
+    """``{epochs done: file}`` of the backups in ``backup_dir`` (none when missing)."""
+    found = {}
+    for name in (PREVIOUS_BACKUP_FILE, BACKUP_FILE):
+        path = None if backup_dir is None else backup_dir / name
+        if path is not None and path.is_file():
+            with np.load(path) as saved:
+                found[int(json.loads(str(saved["state"]))["epoch"])] = path
+    return found
+
+
+def _agreed_epoch(strategy: tf.distribute.Strategy | None, epoch: int) -> int:
+    """The smallest of every process' ``epoch`` (a collective: all processes call it)."""
+    if strategy is None:
+        return epoch
+    mine = strategy.experimental_distribute_values_from_function(
+        lambda ctx: tf.constant([epoch], tf.int64))
+    return int(tf.reduce_min(strategy.gather(mine, axis=0)))
+
+
+def _load_backup(path: Path, model, optimizer) -> tuple[list, dict]:
+    """Restore the model's and optimizer's variables from a :func:`_save_backup` file;
+    returns ``(best_weights, state)``."""
+    with np.load(path) as saved:
+        def arrays(prefix: str) -> list[np.ndarray]:
+            n = sum(k.startswith(prefix) for k in saved.files)
+            return [saved[f"{prefix}{i}"] for i in range(n)]
+
+        state = json.loads(str(saved["state"]))
+        model.set_weights(arrays("weight_"))
+        if not optimizer.built:
+            optimizer.build(model.trainable_variables)
+        for variable, value in zip(optimizer.variables, arrays("optimizer_"), strict=True):
+            variable.assign(value)
+        return arrays("best_"), state
+
+
 def fit_blocks(model, dataset, tcfg: dict, genes_per_block: int, conditions_per_block: int,
-               out_dir: Path, seed: int, strategy: tf.distribute.Strategy | None = None) -> None:
+               out_dir: Path, seed: int, strategy: tf.distribute.Strategy | None = None,
+               backup_dir: Path | None = None) -> None:
     """Train ``model`` (DeepRAGE-C or -TP) on gene × condition blocks of ``dataset`` with
     the resolved training settings ``tcfg`` (:func:`kerasgene.train.recipes.resolve_training`),
     doing by hand what :func:`kerasgene.train.recipes.make_callbacks` does for ``fit``:
@@ -324,7 +386,12 @@ def fit_blocks(model, dataset, tcfg: dict, genes_per_block: int, conditions_per_
     R², early stopping after ``patience``, best weights restored. Writes
     ``out_dir/history.csv``. ``strategy``: the one the model was built under (called
     inside its scope; :class:`FactorizedPairTrainer`); every process validates on all
-    blocks, so that all take the same decisions."""
+    blocks, so that all take the same decisions. ``backup_dir``: as Keras'
+    ``BackupAndRestore`` does for ``fit``, the state after every epoch is kept there
+    (weights, optimizer, schedule and history; :data:`BACKUP_FILE`), a restarted call
+    resumes after the last saved epoch — with a strategy, the last epoch every process has
+    saved (each keeps two) — and the folder is removed when training ends. The shuffles
+    are seeded per epoch, so a resumed run sees the blocks it would have."""
     import pandas as pd
 
     from kerasgene.metrics import regression_metrics
@@ -333,8 +400,21 @@ def fit_blocks(model, dataset, tcfg: dict, genes_per_block: int, conditions_per_
     optimizer = recipes.OPTIMIZERS[tcfg["optimizer"]](learning_rate=tcfg["learning_rate"])
     trainer = FactorizedPairTrainer(model, optimizer, strategy=strategy)
     g, c = genes_per_block, conditions_per_block
-    best, best_weights, wait, plateau, rows = -np.inf, model.get_weights(), 0, 0, []
-    for epoch in range(tcfg["epochs"]):
+    best, best_weights, wait, plateau, rows, start = -np.inf, model.get_weights(), 0, 0, [], 0
+    backups = _backed_up_epochs(backup_dir)
+    resume = max(backups, default=0)
+    if backup_dir is not None:  # the workers resume from the same epoch
+        resume = _agreed_epoch(strategy, resume)
+    if resume > 0:
+        if resume not in backups:
+            raise KerasgeneError(f"{backup_dir}: no backup after epoch {resume}, which another "
+                                 f"worker resumes from (here: {sorted(backups)}); remove "
+                                 f"{backup_dir.parent} to start again")
+        log.warning("%s: resuming from the backup of a stopped training", backup_dir)
+        best_weights, state = _load_backup(backups[resume], model, trainer.optimizer)
+        best, wait, plateau = state["best"], state["wait"], state["plateau"]
+        rows, start = state["rows"], state["epoch"]
+    for epoch in range(start, tcfg["epochs"]):
         if tcfg["verbose"]:  # Keras-style "Epoch i/n" then one line with the epoch's numbers
             print(f"Epoch {epoch + 1}/{tcfg['epochs']}", flush=True)
         progress = keras.utils.Progbar(1, verbose=tcfg["verbose"], unit_name="epoch",
@@ -348,12 +428,18 @@ def fit_blocks(model, dataset, tcfg: dict, genes_per_block: int, conditions_per_
         progress.update(1, [("loss", loss), ("val_r2", r2)], finalize=True)
         if r2 > best:
             best, best_weights, wait, plateau = r2, model.get_weights(), 0, 0
-            continue
-        wait, plateau = wait + 1, plateau + 1
-        if wait >= tcfg["patience"]:
-            break
-        if plateau >= tcfg["reduce_lr_patience"]:
-            optimizer.learning_rate.assign(max(lr * 0.5, 1e-6))
-            plateau = 0
+        else:
+            wait, plateau = wait + 1, plateau + 1
+            if wait >= tcfg["patience"]:
+                break
+            if plateau >= tcfg["reduce_lr_patience"]:
+                optimizer.learning_rate.assign(max(lr * 0.5, 1e-6))
+                plateau = 0
+        if backup_dir is not None:
+            _save_backup(backup_dir, model, trainer.optimizer, best_weights,
+                         {"epoch": epoch + 1, "best": best, "wait": wait,
+                          "plateau": plateau, "rows": rows})
     model.set_weights(best_weights)
     pd.DataFrame(rows).to_csv(out_dir / "history.csv", index=False)
+    if backup_dir is not None:
+        shutil.rmtree(backup_dir, ignore_errors=True)

@@ -389,9 +389,10 @@ def _keep_start_if_better(model, start, scores, monitor: str, out_dir: Path) -> 
 
 
 def _fit_factorized(model, model_name: str, dataset, tsection: dict, extra: dict,
-                    out_dir: Path, seed: int, strategy=None) -> None:
+                    out_dir: Path, seed: int, strategy=None, backup: Path | None = None) -> None:
     """DeepRAGE-C or -TP on gene × condition blocks (:func:`kerasgene.train.block_trainer.fit_blocks`)
-    with the paper's recipe and the output bias at the mean training label."""
+    with the paper's recipe and the output bias at the mean training label; ``backup``:
+    the process' backup folder (:func:`_backup_dir`)."""
     from kerasgene.train import recipes
     from kerasgene.train.block_trainer import fit_blocks
 
@@ -399,7 +400,7 @@ def _fit_factorized(model, model_name: str, dataset, tsection: dict, extra: dict
     if tcfg["init_output_bias"]:
         recipes.init_output_bias(model, label_mean(dataset, "train", seed))
     fit_blocks(model, dataset, tcfg, extra["genes_per_block"], extra["conditions_per_block"],
-               out_dir, seed, strategy if recipes.is_mirrored(strategy) else None)
+               out_dir, seed, strategy if recipes.is_mirrored(strategy) else None, backup)
 
 
 def shuffled_control(config: dict, dataset, tsection: dict, out_dir: Path, seed: int,
@@ -582,8 +583,8 @@ def _train_run(config: dict, dataset, model, strategy, tsection: dict, extra: di
 def _backup_dir(out: Path, strategy) -> Path | None:
     """Where this process of a multi-worker training keeps its BackupAndRestore state
     (``<run_dir>/backup/<task>_<index>``; None for any other strategy). Kept when the
-    training fails or is killed, so that the same command resumes from it; removed by
-    Keras when the fit ends."""
+    training fails or is killed, so that the same command resumes from it; removed when
+    the fit ends (by Keras' BackupAndRestore, or :func:`~kerasgene.train.block_trainer.fit_blocks`)."""
     from kerasgene.train import recipes
 
     if not recipes.is_multi_worker(strategy):
@@ -609,7 +610,7 @@ def _fit_model(config: dict, dataset, model, strategy, tsection: dict, extra: di
                 _fit_one(member, "histone_fcn", dataset, fit_idx, hold_idx, tsection, member_dir,
                          seed + i, strategy, None if backup is None else backup / member_dir.name)
         elif extra["factorized"]:
-            _fit_factorized(model, name, dataset, tsection, extra, out, seed, strategy)
+            _fit_factorized(model, name, dataset, tsection, extra, out, seed, strategy, backup)
         else:
             _fit_one(model, name, dataset, "train", "valid", tsection, out, seed, strategy,
                      backup)
