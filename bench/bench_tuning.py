@@ -18,7 +18,15 @@ simulator's small scale, iSEGnet windows shortened to 250 bp, 96 train / 96 vali
 examples, 2 epochs per trial. Trials run eagerly by default (``--graph`` traces
 tf.functions as in production: each trial then spends most of its time tracing).
 
+(c) ``--scaling 1,2,4``: instead of (a) and (b), chief + N workers for each N (CPUs // N
+    TensorFlow threads each, at least 1) on trials of realistic length (``--epochs 100
+    --max-examples 1000`` in graph mode: about a minute per trial here): trials/hour end
+    to end and in the search phase, the ratio to N = 1, and, from the fixed costs and the
+    search-phase speed-up measured, the trial length at which N workers reach 1.5× one
+    (none when the search phase itself does not).
+
     .venv/bin/python bench/bench_tuning.py [--graph] [--repeats N] [--pin]
+    .venv/bin/python bench/bench_tuning.py --graph --scaling 1,2,4 --epochs 100 --max-examples 1000
 """
 
 from __future__ import annotations
@@ -55,33 +63,37 @@ def prepare(work: Path) -> Path:
     return build("isegnet", cfg, work / "iseg", progress=False).path
 
 
-def write_config(work: Path, dataset: Path, project: str, eager: bool) -> Path:
+def write_config(work: Path, dataset: Path, project: str, eager: bool, epochs: int = 2,
+                 max_examples: int = 96) -> Path:
     cfg = {
         "system": "isegnet", "seed": 0, "dataset_dir": str(dataset),
         "model": {"name": "isegnet", "hparams": {"dense_units": [16, 8, 4], "merge_filters": 8,
                                                  "pointwise_filters": 8}},
-        "training": {"epochs": 2, "patience": 2, "batch_size": 32, "verbose": 0},
+        "training": {"epochs": epochs, "patience": epochs, "batch_size": 32, "verbose": 0},
         "tuning": {"space": {"k1": [4, 8], "kernel_length": [5, 9], "dropout": [0.1, 0.5]},
                    "directory": str(work / "runs"), "project_name": project,
-                   "max_examples": 96, "run_eagerly": eager, "plot": False},
+                   "max_examples": max_examples, "run_eagerly": eager, "plot": False},
     }
     path = work / f"{project}.yaml"
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     return path
 
 
-def search_phase(project_dir: Path) -> tuple[float, float]:
-    """(first trial start, last trial end), epoch seconds, from the project's runs.log."""
+def search_phase(project_dir: Path) -> tuple[float, float, float]:
+    """(first trial start, last trial end, mean trial seconds), epoch seconds, from the
+    project's runs.log."""
     events = [json.loads(line) for line in (project_dir / "runs.log").read_text().splitlines()]
     starts = [e["time"] for e in events if e["event"] == "start"]
     ends = [e["end"] for e in events if e["event"] == "end"]
     assert len(ends) == 8, f"{project_dir}: {len(ends)} trials ended"
-    return min(starts), max(ends)
+    lengths = [e["seconds"] for e in events if e["event"] == "end"]
+    return min(starts), max(ends), sum(lengths) / len(lengths)
 
 
 def run(work: Path, dataset: Path, name: str, eager: bool, workers: int = 0,
-        threads: int | None = None, pin: bool = False) -> dict:
-    config = write_config(work, dataset, name, eager)
+        threads: int | None = None, pin: bool = False, epochs: int = 2,
+        max_examples: int = 96) -> dict:
+    config = write_config(work, dataset, name, eager, epochs, max_examples)
     cpu0 = _children_cpu()
     launched = time.time()
     t0 = time.perf_counter()
@@ -95,9 +107,10 @@ def run(work: Path, dataset: Path, name: str, eager: bool, workers: int = 0,
             subprocess.run(cmd, check=True, stdout=log, stderr=subprocess.STDOUT, timeout=900)
     wall = time.perf_counter() - t0
     cpu = _children_cpu() - cpu0
-    first, last = search_phase(work / "runs" / name)
+    first, last, trial = search_phase(work / "runs" / name)
     search = last - first
     return {"wall_s": round(wall, 2), "search_s": round(search, 2),
+            "mean_trial_s": round(trial, 2),
             "start_up_s": round(first - launched, 2),
             "wind_down_s": round(launched + wall - last, 2), "cpu_s": round(cpu, 2),
             "cores_used": round(cpu / wall, 2),
@@ -114,11 +127,45 @@ def best(runs: list[dict]) -> dict:
     return min(runs, key=lambda r: r["wall_s"])
 
 
+def length_for(one: dict, many: dict, target: float = 1.5) -> float | None:
+    """Trial length (seconds, as one worker runs it) at which ``many`` workers reach
+    ``target`` × one worker's trials/hour end to end, from each run's fixed costs F (wall −
+    search phase) and search-phase speed-up s (8 trials of length L take 8 L / s):
+    F1 + 8 L / s1 = target (Fn + 8 L / sn). None when the search phase alone is below
+    ``target``."""
+    def fixed_and_speed(r):
+        return r["wall_s"] - r["search_s"], 8 * one["mean_trial_s"] / r["search_s"]
+
+    (f1, s1), (fn, sn) = fixed_and_speed(one), fixed_and_speed(many)
+    slope = 8 / s1 - target * 8 / sn
+    return round((target * fn - f1) / slope, 1) if slope > 0 else None
+
+
+def scaling(work: Path, dataset: Path, counts: list[int], args, cpus: int) -> dict:
+    """(c): chief + N workers for each N in ``counts`` on the same grid."""
+    runs = {n: run(work, dataset, f"scale{n}", not args.graph, workers=n,
+                   threads=max(1, cpus // n), pin=args.pin, epochs=args.epochs,
+                   max_examples=args.max_examples) for n in counts}
+    base = runs[counts[0]]
+    table = {}
+    for n, r in runs.items():
+        table[f"chief_plus_{n}"] = {
+            **r, "ratio_end_to_end": round(r["trials_per_hour"] / base["trials_per_hour"], 3),
+            "ratio_search_phase": round(r["trials_per_hour_search_phase"]
+                                        / base["trials_per_hour_search_phase"], 3),
+            "trial_s_for_1.5x": None if n == counts[0] else length_for(base, r)}
+    return table
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--graph", action="store_true", help="trace tf.functions (slower)")
     parser.add_argument("--repeats", type=int, default=1, help="runs per setting (best kept)")
     parser.add_argument("--pin", action="store_true", help="(b): pin each worker to a core")
+    parser.add_argument("--scaling", help="(c) instead: worker counts, e.g. 1,2,4")
+    parser.add_argument("--epochs", type=int, default=2, help="epochs of every trial")
+    parser.add_argument("--max-examples", type=int, default=96,
+                        help="train / valid examples of every trial")
     args = parser.parse_args()
     eager = not args.graph
     cpus = len(os.sched_getaffinity(0))
@@ -126,12 +173,24 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench_tuning_") as tmp:
         work = Path(tmp)
         dataset = prepare(work)
+        if args.scaling:
+            table = scaling(work, dataset, [int(n) for n in args.scaling.split(",")], args,
+                            cpus)
+            print(json.dumps({
+                "bench": "tuning", "grid_points": 8, "run_eagerly": eager, "cpus": cpus,
+                "pinned": args.pin, "epochs": args.epochs, "max_examples": args.max_examples,
+                "load_average_before": [round(x, 2) for x in load_before],
+                "load_average_after": [round(x, 2) for x in os.getloadavg()],
+                "c_scaling": table}, indent=1))
+            return
         single, one, two = [], [], []
         for r in range(args.repeats):  # interleaved: the machine's load drifts
-            single.append(run(work, dataset, f"single{r}", eager))
-            one.append(run(work, dataset, f"one{r}", eager, workers=1, threads=cpus))
+            single.append(run(work, dataset, f"single{r}", eager, epochs=args.epochs,
+                              max_examples=args.max_examples))
+            one.append(run(work, dataset, f"one{r}", eager, workers=1, threads=cpus,
+                           epochs=args.epochs, max_examples=args.max_examples))
             two.append(run(work, dataset, f"two{r}", eager, workers=2, threads=max(1, cpus // 2),
-                           pin=args.pin))
+                           pin=args.pin, epochs=args.epochs, max_examples=args.max_examples))
     single, one, two = best(single), best(one), best(two)
     a_ratio = one["wall_s"] / single["wall_s"]
     b_ratio = two["trials_per_hour"] / one["trials_per_hour"]
