@@ -206,6 +206,72 @@ def test_factorized_trainer_under_mirrored_strategy_equals_plain():
         np.testing.assert_allclose(a, b, rtol=TOLERANCE, atol=1e-6)
 
 
+def _interrupted_keras_fit(backup: Path, stop_at: int) -> list[list[np.ndarray]]:
+    """A small fit with Keras' BackupAndRestore (as ``recipes.make_callbacks`` makes it)
+    stopped at the start of epoch ``stop_at``; the weights after every epoch done."""
+    import keras
+
+    from kerasgene.train.recipes import make_callbacks
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile("adam", "mse")
+    after: list = []
+
+    class Stop(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == stop_at:
+                raise KeyboardInterrupt
+
+        def on_epoch_end(self, epoch, logs=None):
+            after.append(self.model.get_weights())
+
+    cfg = {"monitor": "loss", "patience": 10, "reduce_lr_patience": 10, "tensorboard": False}
+    x = np.random.default_rng(0).normal(size=(16, 3)).astype("float32")
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(x, x[:, :1], epochs=5, verbose=0,
+                  callbacks=[*make_callbacks(cfg, None, backup), Stop()])
+    return after
+
+
+def _backup_weights(backup: Path) -> list[np.ndarray]:
+    """The model's (not the optimizer's) arrays in a Keras ``.weights.h5``."""
+    import h5py
+
+    with h5py.File(backup / "latest.weights.h5") as f:
+        found = []
+        f["layers"].visititems(
+            lambda name, obj: found.append(obj[()]) if hasattr(obj, "shape") else None)
+        return found
+
+
+def test_workers_one_epoch_apart_resume_from_the_same_keras_backup(tmp_path):
+    """Keras' backups of 3 epochs done: a worker that must resume after epoch 2 (another
+    saved only 2) gets its previous backup back; one whose last save was cut short after
+    the copy aside (weights newer than the metadata) resumes from the copy; agreeing on
+    0 removes the backup."""
+    from kerasgene.train.recipes import resume_keras_backup_at, whole_keras_backup
+
+    backup = tmp_path / "backup" / "worker_0"
+    after = _interrupted_keras_fit(backup, stop_at=3)
+    assert whole_keras_backup(backup) == 3
+    assert resume_keras_backup_at(backup, 3, 2) == 2
+    assert _backed_up_epoch(backup / "training_metadata.json") == 2
+    saved = sorted(_backup_weights(backup), key=np.size)
+    for got, want in zip(saved, sorted(after[1], key=np.size), strict=True):
+        np.testing.assert_array_equal(got, want)
+
+    cut = tmp_path / "cut"
+    after = _interrupted_keras_fit(cut, stop_at=3)
+    # as after "copy aside" and "save weights" but before the metadata of epoch 4
+    for name in ("latest.weights.h5", "training_metadata.json"):
+        (cut / (name + ".bkp")).write_bytes((cut / name).read_bytes())
+    (cut / "latest.weights.h5").write_bytes(b"half written")
+    assert whole_keras_backup(cut) == 3
+    assert sorted(map(np.size, _backup_weights(cut))) == [1, 3]
+    assert resume_keras_backup_at(cut, 3, 0) == 0 and not cut.exists()
+
+
 class _BlockData:
     """``grouped_batches`` of a PairsDataset over the fixed blocks of
     :func:`factorized_worker.blocks_and_model` (training blocks in a per-epoch order);

@@ -350,15 +350,6 @@ def _backed_up_epochs(backup_dir: Path | None) -> dict[int, Path]:
     return found
 
 
-def _agreed_epoch(strategy: tf.distribute.Strategy | None, epoch: int) -> int:
-    """The smallest of every process' ``epoch`` (a collective: all processes call it)."""
-    if strategy is None:
-        return epoch
-    mine = strategy.experimental_distribute_values_from_function(
-        lambda ctx: tf.constant([epoch], tf.int64))
-    return int(tf.reduce_min(strategy.gather(mine, axis=0)))
-
-
 def _load_backup(path: Path, model, optimizer) -> tuple[list, dict]:
     """Restore the model's and optimizer's variables from a :func:`_save_backup` file;
     returns ``(best_weights, state)``."""
@@ -404,7 +395,7 @@ def fit_blocks(model, dataset, tcfg: dict, genes_per_block: int, conditions_per_
     backups = _backed_up_epochs(backup_dir)
     resume = max(backups, default=0)
     if backup_dir is not None:  # the workers resume from the same epoch
-        resume = _agreed_epoch(strategy, resume)
+        resume = recipes.agreed_epoch(strategy, resume)
     if resume > 0:
         if resume not in backups:
             raise KerasgeneError(f"{backup_dir}: no backup after epoch {resume}, which another "

@@ -54,9 +54,11 @@ it (:mod:`kerasgene.systems`): with 5 % peak bins, the hinge loss alone settles 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import math
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -66,7 +68,7 @@ import tensorflow as tf
 
 from kerasgene import systems
 from kerasgene.config import Spec
-from kerasgene.errors import ConfigError
+from kerasgene.errors import ConfigError, KerasgeneError
 from kerasgene.models.blocks import SCORE_OUTPUT
 from kerasgene.models.losses import masked_mse, rmse
 
@@ -149,6 +151,84 @@ def distributed(strategy: tf.distribute.Strategy, make: Callable[[int, int], tf.
         return tf.data.Dataset.choose_from_datasets(streams, order)
 
     return strategy.distribute_datasets_from_function(per_worker)
+
+
+def agreed_epoch(strategy: tf.distribute.Strategy | None, epoch: int) -> int:
+    """The smallest ``epoch`` over every process of ``strategy`` (a collective: every
+    process calls it at the same point); ``epoch`` itself without a strategy."""
+    if strategy is None:
+        return epoch
+    mine = strategy.experimental_distribute_values_from_function(
+        lambda ctx: tf.constant([epoch], tf.int64))
+    return int(tf.reduce_min(strategy.gather(mine, axis=0)))
+
+
+#: Files of Keras' BackupAndRestore (``double_checkpoint=True``): the state after the last
+#: epoch and, with the suffix, after the one before.
+KERAS_BACKUP_FILES = ("latest.weights.h5", "training_metadata.json")
+KERAS_PREVIOUS_SUFFIX = ".bkp"
+
+
+def _keras_backup_epoch(path: Path) -> int:
+    """Epochs done in a BackupAndRestore ``training_metadata.json`` (0 when missing or
+    unreadable: a process killed while writing it)."""
+    try:
+        return int(json.loads(path.read_text())["epoch"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
+
+
+def _keras_backup_paths(backup_dir: Path) -> tuple[list[Path], list[Path]]:
+    """(latest, previous) files of a BackupAndRestore folder: [weights, metadata] each."""
+    return ([backup_dir / name for name in KERAS_BACKUP_FILES],
+            [backup_dir / (name + KERAS_PREVIOUS_SUFFIX) for name in KERAS_BACKUP_FILES])
+
+
+def _put_back_previous(backup_dir: Path) -> None:
+    for latest, previous in zip(*_keras_backup_paths(backup_dir), strict=True):
+        previous.replace(latest)
+
+
+def whole_keras_backup(backup_dir: Path) -> int:
+    """Epochs done in the BackupAndRestore (``double_checkpoint=True``) folder
+    ``backup_dir``, after putting the previous backup back when the last save was
+    interrupted: Keras copies the backup aside, then writes the weights, then the
+    metadata, so a copy naming the same epoch as the metadata means the weights may be
+    newer (or half written). 0 without a backup."""
+    latest, previous = _keras_backup_paths(backup_dir)
+    mine = _keras_backup_epoch(latest[1])
+    if mine and _keras_backup_epoch(previous[1]) == mine and previous[0].is_file():
+        _put_back_previous(backup_dir)
+    return mine
+
+
+def resume_keras_backup_at(backup_dir: Path, mine: int, agreed: int) -> int:
+    """Make ``backup_dir`` (backed up after epoch ``mine``) resume after epoch ``agreed``,
+    the last one every process backed up: unchanged when equal; removed (a fresh start)
+    when ``agreed`` is 0; else its previous backup put back in place (a process killed
+    while the others saved leaves them one epoch apart). Returns ``agreed``."""
+    if agreed == mine:
+        return agreed
+    log.warning("%s: backed up after epoch %d, another worker after %d: all resume after "
+                "epoch %d", backup_dir, mine, agreed, agreed)
+    _, previous = _keras_backup_paths(backup_dir)
+    if agreed == 0:
+        shutil.rmtree(backup_dir, ignore_errors=True)
+    elif _keras_backup_epoch(previous[1]) == agreed and previous[0].is_file():
+        _put_back_previous(backup_dir)
+    else:
+        raise KerasgeneError(f"{backup_dir}: no backup after epoch {agreed}, which another "
+                             f"worker resumes from (here: epoch {mine}); remove "
+                             f"{backup_dir.parent} to start again")
+    return agreed
+
+
+def reconcile_keras_backups(strategy: tf.distribute.Strategy, backup_dir: Path) -> int:
+    """Before a multi-worker ``fit`` with BackupAndRestore: every process resumes from a
+    whole backup (:func:`whole_keras_backup`) after the same epoch, the last one all of
+    them backed up (one collective, :func:`resume_keras_backup_at`). Returns that epoch."""
+    mine = whole_keras_backup(backup_dir)
+    return resume_keras_backup_at(backup_dir, mine, agreed_epoch(strategy, mine))
 
 
 def _build_on_local_batch(model: keras.Model, strategy: tf.distribute.Strategy,
@@ -450,7 +530,8 @@ def make_callbacks(cfg: dict, run_dir: Path | None,
     ]
     resuming = backup_dir is not None and (Path(backup_dir) / "training_metadata.json").is_file()
     if backup_dir is not None:  # first: the others then see the restored epoch
-        callbacks.insert(0, keras.callbacks.BackupAndRestore(str(backup_dir)))
+        callbacks.insert(0, keras.callbacks.BackupAndRestore(str(backup_dir),
+                                                             double_checkpoint=True))
         if resuming:
             log.warning("%s: resuming from the backup of a stopped training", backup_dir)
     if run_dir is not None:
@@ -479,8 +560,10 @@ def fit(model: keras.Model, train, valid, cfg: dict, run_dir: Path | None = None
     training stream (global batches, the same on every worker): the recalibration reads
     it, so that the workers agree. ``backup_dir``: :func:`make_callbacks`.
     """
-    callbacks = make_callbacks(cfg, run_dir, backup_dir)
     multi_worker = strategy is not None and is_multi_worker(strategy)
+    if multi_worker and backup_dir is not None:
+        reconcile_keras_backups(strategy, Path(backup_dir))
+    callbacks = make_callbacks(cfg, run_dir, backup_dir)
     if multi_worker:
         _build_on_local_batch(model, strategy, local_train.element_spec)
     if cfg.get("recalibrate_bn") and has_dropout_and_batch_norm(model):

@@ -47,6 +47,11 @@ def check_project(plan: SearchPlan) -> None:
     search's identity (:data:`SEARCH_FILE`) in a new one."""
     pdir = plan.project_dir
     path = pdir / SEARCH_FILE
+    # looked at before the identity file: every kerasgene process writes that file before
+    # any tuner state, so state seen here without it (looked for next) is not ours — and
+    # the identity a peer writes meanwhile is never taken for foreign state
+    foreign = pdir.is_dir() and (any(p.name != SEARCH_FILE for p in pdir.glob("*.json"))
+                                 or any(pdir.glob("trial_*")))
     if path.is_file():
         try:
             saved = json.loads(path.read_text())
@@ -59,7 +64,7 @@ def check_project(plan: SearchPlan) -> None:
                 f"{', '.join(_differences(saved, mine))}); use another tuning.project_name "
                 f"or tuning.directory, or delete {pdir}")
         return
-    if pdir.is_dir() and (any(pdir.glob("*.json")) or any(pdir.glob("trial_*"))):
+    if foreign:
         raise ConfigError(f"{pdir} holds keras-tuner state that `kerasgene tune` did not "
                           f"write (no {SEARCH_FILE}); use another tuning.project_name or "
                           f"tuning.directory, or delete {pdir}")
