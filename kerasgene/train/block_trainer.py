@@ -34,7 +34,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasgene._io import atomic_path
-from kerasgene.errors import ConfigError, KerasgeneError
+from kerasgene.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -398,9 +398,7 @@ def fit_blocks(model, dataset, tcfg: dict, genes_per_block: int, conditions_per_
         resume = recipes.agreed_epoch(strategy, resume)
     if resume > 0:
         if resume not in backups:
-            raise KerasgeneError(f"{backup_dir}: no backup after epoch {resume}, which another "
-                                 f"worker resumes from (here: {sorted(backups)}); remove "
-                                 f"{backup_dir.parent} to start again")
+            raise recipes.no_backup_at(backup_dir, resume, sorted(backups))
         log.warning("%s: resuming from the backup of a stopped training", backup_dir)
         best_weights, state = _load_backup(backups[resume], model, trainer.optimizer)
         best, wait, plateau = state["best"], state["wait"], state["plateau"]

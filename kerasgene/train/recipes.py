@@ -217,10 +217,15 @@ def resume_keras_backup_at(backup_dir: Path, mine: int, agreed: int) -> int:
     elif _keras_backup_epoch(previous[1]) == agreed and previous[0].is_file():
         _put_back_previous(backup_dir)
     else:
-        raise KerasgeneError(f"{backup_dir}: no backup after epoch {agreed}, which another "
-                             f"worker resumes from (here: epoch {mine}); remove "
-                             f"{backup_dir.parent} to start again")
+        raise no_backup_at(backup_dir, agreed, [mine])
     return agreed
+
+
+def no_backup_at(backup_dir: Path, agreed: int, here: list[int]) -> KerasgeneError:
+    """The error of a process that cannot resume after the epoch the others agreed on."""
+    return KerasgeneError(f"{backup_dir}: no backup after epoch {agreed}, which another "
+                          f"worker resumes from (here: after {here}); remove "
+                          f"{backup_dir.parent} to start again")
 
 
 def reconcile_keras_backups(strategy: tf.distribute.Strategy, backup_dir: Path) -> int:
