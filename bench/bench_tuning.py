@@ -19,14 +19,14 @@ examples, 2 epochs per trial. Trials run eagerly by default (``--graph`` traces
 tf.functions as in production: each trial then spends most of its time tracing).
 
 (c) ``--scaling 1,2,4``: instead of (a) and (b), chief + N workers for each N (CPUs // N
-    TensorFlow threads each, at least 1) on trials of realistic length (``--epochs 100
+    TensorFlow threads each, at least 1) on trials of realistic length (``--epochs 180
     --max-examples 1000`` in graph mode: about a minute per trial here): trials/hour end
     to end and in the search phase, the ratio to N = 1, and, from the fixed costs and the
     search-phase speed-up measured, the trial length at which N workers reach 1.5× one
     (none when the search phase itself does not).
 
     .venv/bin/python bench/bench_tuning.py [--graph] [--repeats N] [--pin]
-    .venv/bin/python bench/bench_tuning.py --graph --scaling 1,2,4 --epochs 100 --max-examples 1000
+    .venv/bin/python bench/bench_tuning.py --graph --scaling 1,2,4 --epochs 180 --max-examples 1000
 """
 
 from __future__ import annotations
@@ -84,10 +84,9 @@ def search_phase(project_dir: Path) -> tuple[float, float, float]:
     project's runs.log."""
     events = [json.loads(line) for line in (project_dir / "runs.log").read_text().splitlines()]
     starts = [e["time"] for e in events if e["event"] == "start"]
-    ends = [e["end"] for e in events if e["event"] == "end"]
+    ends = [e for e in events if e["event"] == "end"]
     assert len(ends) == 8, f"{project_dir}: {len(ends)} trials ended"
-    lengths = [e["seconds"] for e in events if e["event"] == "end"]
-    return min(starts), max(ends), sum(lengths) / len(lengths)
+    return min(starts), max(e["end"] for e in ends), sum(e["seconds"] for e in ends) / 8
 
 
 def run(work: Path, dataset: Path, name: str, eager: bool, workers: int = 0,

@@ -342,9 +342,9 @@ def _save_backup(backup_dir: Path, model, optimizer, best_weights: list, state: 
 def _backed_up_epochs(backup_dir: Path | None) -> dict[int, Path]:
     """``{epochs done: file}`` of the backups in ``backup_dir`` (none when missing)."""
     found = {}
-    for name in (PREVIOUS_BACKUP_FILE, BACKUP_FILE):
-        path = None if backup_dir is None else backup_dir / name
-        if path is not None and path.is_file():
+    for name in () if backup_dir is None else (PREVIOUS_BACKUP_FILE, BACKUP_FILE):
+        path = backup_dir / name
+        if path.is_file():
             with np.load(path) as saved:
                 found[int(json.loads(str(saved["state"]))["epoch"])] = path
     return found
