@@ -17,6 +17,7 @@ import pytest
 import yaml
 from run_world import write_world
 
+from kerasgene.cli.train import launched_peer
 from kerasgene.config import load_config
 from kerasgene.train import launcher
 from kerasgene.train.runs import BACKUP, prepare, train
@@ -74,11 +75,27 @@ def test_shards_split_every_batch_of_one_stream(world):
         assert sorted(together.tolist()) == sorted(batch.tolist())
 
 
+def test_only_the_task_that_writes_the_run_says_it_trained_it():
+    def env(kind: str, index: int, chief: bool = False) -> dict:
+        cluster = {"worker": ["h:1", "h:2"], **({"chief": ["h:3"]} if chief else {})}
+        return {"TF_CONFIG": json.dumps({"cluster": cluster,
+                                         "task": {"type": kind, "index": index}})}
+
+    config = {"training": {"strategy": "multi_worker"}}
+    assert launched_peer(config, env("worker", 0)) is None
+    assert launched_peer(config, env("worker", 1)) == "worker 1"
+    assert launched_peer(config, env("worker", 0, chief=True)) == "worker 0"
+    assert launched_peer(config, env("chief", 0, chief=True)) is None
+    assert launched_peer({"training": {}}, env("worker", 1)) is None
+
+
 @pytest.mark.slow  # worker processes
 def test_two_workers_train_like_one_process(world, tmp_path):
     d, single = world
     run = _launch(d, "two", tmp_path / "workers.log")
     assert _files(run) == _files(single)  # the chief's run directory, nothing else
+    printed = (tmp_path / "workers.log").read_text()  # worker 0 alone says it wrote the run
+    assert printed.count("trained: ") == 1 and "worker 1: trained its share" in printed
     assert not (run / BACKUP).exists()
     one = json.loads((single / "metrics.json").read_text())["test"]
     two = json.loads((run / "metrics.json").read_text())["test"]

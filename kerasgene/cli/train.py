@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 from kerasgene.cli._common import add_config_arguments, add_run_arguments, run_config
@@ -52,9 +53,30 @@ def cmd_train(args: argparse.Namespace) -> int:
     setup_process()  # a launched worker's threads (no-op otherwise)
     from kerasgene.train.runs import train
 
-    out = train(load_config(args.config, args.overrides), force_prepare=args.force)
-    print(f"trained: {out / 'model.keras'}; metrics in {out / 'metrics.json'}")
+    config = load_config(args.config, args.overrides)
+    out = train(config, force_prepare=args.force)
+    peer = launched_peer(config)
+    if peer:
+        print(f"{peer}: trained its share; the run is written to {out} by the task that "
+              "writes it (chief, else worker 0)")
+    else:
+        print(f"trained: {out / 'model.keras'}; metrics in {out / 'metrics.json'}")
     return 0
+
+
+def launched_peer(config: dict, environ=os.environ) -> str | None:
+    """``"worker <i>"`` when this process is a multi-worker peer that does not write the
+    run (``training.strategy: multi_worker`` and ``TF_CONFIG``), else None."""
+    if (config.get("training") or {}).get("strategy") != "multi_worker":
+        return None
+    from kerasgene.train.recipes import task_writes_run
+
+    tf_config = json.loads(environ.get("TF_CONFIG") or "{}")
+    task = tf_config.get("task") or {}
+    kind, index = str(task.get("type", "worker")), int(task.get("index", 0))
+    if task_writes_run(kind, index, tf_config.get("cluster") or {}):
+        return None
+    return f"{kind} {index}"
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

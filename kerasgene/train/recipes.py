@@ -59,7 +59,7 @@ import logging
 import math
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import keras
@@ -123,15 +123,20 @@ def worker_task(strategy: tf.distribute.Strategy) -> tuple[str, int]:
     return str(resolver.task_type), int(resolver.task_id or 0)
 
 
+def task_writes_run(kind: str, index: int, cluster: Mapping) -> bool:
+    """True for the task of a cluster (``TF_CONFIG``'s ``task`` type and index, its
+    ``cluster``) that writes the run directory: ``chief``, else worker 0 of a cluster
+    without one."""
+    return kind == "chief" or (kind == "worker" and index == 0 and "chief" not in cluster)
+
+
 def is_chief(strategy: tf.distribute.Strategy) -> bool:
-    """True for the process that writes the run directory: the ``chief`` task, else worker
-    0 of a cluster without one, and the only process of any other strategy."""
+    """True for the process that writes the run directory (:func:`task_writes_run`), and
+    the only process of any strategy but ``multi_worker``."""
     kind, index = worker_task(strategy)
-    if kind == "chief":
-        return True
     cluster = strategy.cluster_resolver.cluster_spec().as_dict() if is_multi_worker(strategy) \
         else {}
-    return kind == "worker" and index == 0 and "chief" not in cluster
+    return task_writes_run(kind, index, cluster)
 
 
 def distributed(strategy: tf.distribute.Strategy, make: Callable[[int, int], tf.data.Dataset]):
