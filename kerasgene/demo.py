@@ -79,7 +79,9 @@ def run_system(system: systems.System, data: Path, runs: Path, seed: int, truth:
     summed over the variants), plus ``shuffled_control`` and ``shuffled_control_sd`` (the
     mean and standard deviation over the control's label permutations, when the config
     trains one), ``best_variant``, ``variants`` and ``variant_seconds``
-    (several variants), ``single_model`` and ``members`` (an ensemble); ``ceiling`` is
+    (several variants), ``single_model`` and ``members`` (an ensemble),
+    ``ceiling_test_examples`` (the ceiling on the test examples themselves, where the
+    system has a :attr:`~kerasgene.systems.DemoEntry.split_ceiling`); ``ceiling`` is
     None where truth.json states none.
     """
     row = _run_entry(system.demo, data, runs, seed, truth, overrides)
@@ -93,7 +95,8 @@ def _run_entry(demo: systems.DemoEntry, data: Path, runs: Path, seed: int, truth
     """One demo entry's run(s) and its row (:func:`run_system`)."""
     metric = demo.metric
     variants = demo.variants or {None: ()}
-    scores, baselines, row = {}, {}, {"metric": metric, "seconds": 0.0, "phases": {}}
+    scores, baselines, run_dirs = {}, {}, {}
+    row = {"metric": metric, "seconds": 0.0, "phases": {}}
     for model, extra in variants.items():
         model_args = [] if model is None else [f"model.name={model}"]
         cfg = _config(demo.config, data, runs, seed, [*overrides, *model_args, *extra])
@@ -102,6 +105,7 @@ def _run_entry(demo: systems.DemoEntry, data: Path, runs: Path, seed: int, truth
         if demo.baselines_with not in (None, model):
             cfg["baselines"] = []
         m = _train(cfg)
+        run_dirs[model] = Path(cfg["run_dir"])
         scores[model] = float(m["test"][metric])
         row["target"] = m["target"]
         baselines.update({k: v[metric] for k, v in m.get("baselines", {}).items()})
@@ -118,6 +122,8 @@ def _run_entry(demo: systems.DemoEntry, data: Path, runs: Path, seed: int, truth
     best = max(scores, key=scores.get)
     ceiling = None if demo.ceiling is None else float(demo.ceiling(truth))
     row.update(test=scores[best], ceiling=ceiling, baselines=baselines)
+    if demo.split_ceiling is not None:
+        row["ceiling_test_examples"] = float(demo.split_ceiling(data, run_dirs[best]))
     if len(scores) > 1:
         row.update(best_variant=best, variants=scores)
     row["seconds"] = round(row["seconds"], 1)
@@ -181,6 +187,9 @@ def _summary_line(name: str, row: dict) -> str:
                   f"{row['shuffled_control_sd']:.3f}")
     if "best_variant" in row:
         notes += "; " + ", ".join(f"{k} {v:.3f}" for k, v in row["variants"].items())
+    if row.get("ceiling_test_examples") is not None:
+        at = row["ceiling_test_examples"]
+        notes += f"; ceiling on the test examples {at:.3f} (ratio {row['test'] / at:.2f})"
     if row.get("single_model") is not None:
         notes += f"; best single sub-model {row['single_model']:.3f}"
     shown = f"{ceiling:>8.3f}" if ceiling is not None else f"{'-':>8}"

@@ -11,7 +11,8 @@ SUMMARY = {"seed": 1, "scale": "small", "seconds": {"simulate": {"wall": 20.0, "
                                                     "total": {"wall": 120.0, "cpu": 180.0}},
            "systems": {"isegnet": {"metric": "r2", "test": 0.78, "ceiling": 0.85,
                                    "baselines": {"ridge": 0.5}, "shuffled_control": -0.012,
-                                   "shuffled_control_sd": 0.004, "phases": PHASES},
+                                   "shuffled_control_sd": 0.004, "phases": PHASES,
+                                   "ceiling_test_examples": 0.83},
                        "chromatin": {"metric": "pearson", "test": 0.8, "ceiling": 0.86,
                                      "baselines": {}, "phases": {"fit": {"wall": 9.0,
                                                                          "cpu": 15.0}},
@@ -23,6 +24,7 @@ SUMMARY = {"seed": 1, "scale": "small", "seconds": {"simulate": {"wall": 20.0, "
 def test_summary_shows_the_control_mean_and_sd():
     table = format_summary(SUMMARY)
     assert "shuffled labels -0.012 ± 0.004" in table
+    assert "ceiling on the test examples 0.830 (ratio 0.94)" in table
     assert "chromatin.binary" in table
 
 

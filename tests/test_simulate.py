@@ -247,6 +247,28 @@ def test_isegnet_ceiling_recomputed_from_files(small, isegnet_data):
     assert (listed == isegnet_data["counts"]["activator"]).mean() > 0.99
 
 
+def test_isegnet_ceiling_on_the_rows_of_one_split(small, tmp_path):
+    out, truth = small
+    genes = pd.read_csv(out / "isegnet" / "truth_genes.tsv", sep="\t")
+    expressed = genes[genes["log2_tpm1"] > 0].reset_index(drop=True)
+    split = np.where(np.arange(len(expressed)) % 5 == 0, "test", "train")
+    pd.DataFrame({"gene_id": expressed["gene_id"], "sample": expressed["biosample"],
+                  "split": split, "observed": expressed["log2_tpm1"],
+                  "predicted": 0.0}).to_csv(tmp_path / "predictions.tsv", sep="\t", index=False)
+    test = expressed[split == "test"]
+    assert sim.isegnet.split_ceiling(out, tmp_path) == pytest.approx(
+        r2(test["log2_tpm1"].to_numpy(), test["f"].to_numpy()), rel=1e-9)
+    assert sim.isegnet.split_ceiling(out, tmp_path, "train") != pytest.approx(
+        sim.isegnet.split_ceiling(out, tmp_path), abs=1e-6)
+    everything = r2(expressed["log2_tpm1"].to_numpy(), expressed["f"].to_numpy())
+    assert everything == pytest.approx(truth["tasks"]["isegnet"]["ceiling_r2"], abs=1e-6)
+    pd.DataFrame({"gene_id": ["SIMG999999"], "sample": ["simA_rep1"], "split": ["test"],
+                  "observed": [1.0]}).to_csv(tmp_path / "predictions.tsv", sep="\t",
+                                             index=False)
+    with pytest.raises(InputFileError, match="missing from"):
+        sim.isegnet.split_ceiling(out, tmp_path)
+
+
 def test_isegnet_ridge_three_numbers(small, isegnet_data):
     _out, truth = small
     t = truth["tasks"]["isegnet"]
