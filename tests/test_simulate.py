@@ -265,8 +265,11 @@ def test_isegnet_ceiling_on_the_rows_of_one_split(small, tmp_path):
     pd.DataFrame({"gene_id": ["SIMG999999"], "sample": ["simA_rep1"], "split": ["test"],
                   "observed": [1.0]}).to_csv(tmp_path / "predictions.tsv", sep="\t",
                                              index=False)
-    with pytest.raises(InputFileError, match="missing from"):
+    with pytest.raises(InputFileError,
+                       match=r"1 'test' rows \(first SIMG999999 simA_rep1\) missing from"):
         sim.isegnet.split_ceiling(out, tmp_path)
+    with pytest.raises(InputFileError, match="no 'valid' rows"):
+        sim.isegnet.split_ceiling(out, tmp_path, "valid")
 
 
 def test_isegnet_ridge_three_numbers(small, isegnet_data):

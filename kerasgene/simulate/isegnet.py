@@ -541,7 +541,6 @@ def _window_index(anchor: str, s: int, e: int) -> list[int]:
     return [s + 2000, e + 2000]
 
 
-
 def split_ceiling(data_dir: Path, run_dir: Path, split: str = "test") -> float:
     """The noise ceiling on the examples of one split of a trained run: R² of the
     noiseless function ``f`` against the observed label over exactly the (gene, biosample)
@@ -559,7 +558,12 @@ def split_ceiling(data_dir: Path, run_dir: Path, split: str = "test") -> float:
                        usecols=["gene_id", "sample", "split", "observed"])
     rows = pred[pred["split"] == split].merge(
         truth, left_on=["gene_id", "sample"], right_on=["gene_id", "biosample"], how="left")
-    if rows.empty or rows["f"].isna().any():
-        raise InputFileError(f"{run_dir}/predictions.tsv: {split!r} rows missing from "
-                             f"{data_dir}/isegnet/truth_genes.tsv (not a simulated run?)")
+    if rows.empty:
+        raise InputFileError(f"{run_dir}/predictions.tsv: no {split!r} rows")
+    missing = rows.loc[rows["f"].isna(), ["gene_id", "sample"]]
+    if len(missing):
+        first = " ".join(missing.iloc[0])
+        raise InputFileError(f"{run_dir}/predictions.tsv: {len(missing)} {split!r} rows (first "
+                             f"{first}) missing from {data_dir}/isegnet/truth_genes.tsv (a run "
+                             "on other data than this simulation?)")
     return r2_score(rows["observed"].to_numpy(), rows["f"].to_numpy())
