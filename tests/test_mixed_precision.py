@@ -26,7 +26,7 @@ from model_checks import SMALL_HPARAMS, predict, random_inputs, random_targets
 from kerasgene import models
 from kerasgene.cli import main
 from kerasgene.errors import ConfigError
-from kerasgene.models.blocks import FusedBatchNormalization
+from kerasgene.models.blocks import FastDropout, FusedBatchNormalization, dropout_layer
 from kerasgene.train import recipes
 
 POLICY = {"bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
@@ -106,6 +106,24 @@ def test_fused_batchnorm_equals_keras_batchnorm_in_bfloat16(shape):
     for a, b in zip(keras_f32, fused_f32, strict=True):  # gamma/beta gradients: sums of
         a, b = np.asarray(a), np.asarray(b)              # bfloat16 products
         np.testing.assert_allclose(b, a, rtol=1e-2, atol=1e-2 * np.max(np.abs(a)))
+
+
+@pytest.mark.parametrize("rate", [0.1, 0.3, 0.5])
+def test_fast_dropout_keeps_and_scales_like_keras_dropout(rate):
+    """FastDropout's claim: each value kept with probability 1 − rate (to 2⁻¹⁷), kept
+    values scaled by 1 / (1 − rate), identity at inference, fresh masks per call; and it
+    is the dropout of a mixed-precision block only."""
+    x = tf.ones((1000, 1000), tf.bfloat16)
+    layer = FastDropout(rate, seed=1)
+    first, second = (np.asarray(layer(x, training=True), np.float32) for _ in range(2))
+    kept = first != 0
+    assert abs(kept.mean() - (1 - rate)) < 5 * np.sqrt(rate * (1 - rate) / kept.size)
+    np.testing.assert_allclose(first[kept], 1 / (1 - rate), rtol=2 ** -7)  # bfloat16
+    assert (kept != (second != 0)).mean() > rate  # another mask on the next call
+    np.testing.assert_array_equal(np.asarray(layer(x, training=False), np.float32), 1.0)
+    assert type(dropout_layer(rate, "d")) is keras.layers.Dropout
+    with models.dtype_policy("bfloat16"):
+        assert type(dropout_layer(rate, "d")) is FastDropout
 
 
 @pytest.mark.parametrize("precision", list(RTOL))
