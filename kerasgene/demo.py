@@ -123,7 +123,8 @@ def _run_entry(demo: systems.DemoEntry, data: Path, runs: Path, seed: int, truth
     ceiling = None if demo.ceiling is None else float(demo.ceiling(truth))
     row.update(test=scores[best], ceiling=ceiling, baselines=baselines)
     if demo.split_ceiling is not None:
-        row["ceiling_test_examples"] = float(demo.split_ceiling(data, run_dirs[best]))
+        split_ceiling = systems.resolve(demo.split_ceiling)
+        row["ceiling_test_examples"] = float(split_ceiling(data, run_dirs[best]))
     if len(scores) > 1:
         row.update(best_variant=best, variants=scores)
     row["seconds"] = round(row["seconds"], 1)

@@ -33,7 +33,6 @@ import difflib
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from kerasgene.errors import ConfigError
@@ -100,14 +99,15 @@ class DemoEntry:
     baselines_with : the variant that also fits the baselines (default: every run)
     also : further demo runs of the system (another task of its paper), each reported
         under its key in the system's row of the summary
-    split_ceiling : ``(data dir, run dir) -> float``, the noise ceiling of ``metric`` on
-        the run's own test examples (from the simulator's per-example truth), or None
+    split_ceiling : ``(data dir, run dir) -> float`` (a :data:`Ref`), the noise ceiling of
+        ``metric`` on the run's own test examples (from the simulator's per-example
+        truth), or None
     """
 
     config: str
     metric: str
     ceiling: Callable[[Mapping], float] | None
-    split_ceiling: Callable[[Path, Path], float] | None = None
+    split_ceiling: Ref | None = None
     variants: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     baselines_with: str | None = None
     also: Mapping[str, DemoEntry] = field(default_factory=dict)
@@ -223,12 +223,6 @@ def model_builder(model: str) -> Callable[..., Any]:
 
 
 # ----------------------------------------------------------------------------- shapes
-def _isegnet_split_ceiling(data: Path, run: Path) -> float:
-    from kerasgene.simulate.isegnet import split_ceiling
-
-    return split_ceiling(data, run)
-
-
 def _isegnet_shapes(model: str, dataset) -> dict:
     shapes = dataset.input_shapes
     hp = {"seq_len": next(iter(shapes.values()))[0], "inputs": list(shapes)}
@@ -289,7 +283,7 @@ register(System(
     jaspar_tax_group="vertebrates",
     truth_key="isegnet",
     demo=DemoEntry("isegnet", "r2", lambda t: t["isegnet"]["ceiling_r2"],
-                   split_ceiling=_isegnet_split_ceiling),
+                   split_ceiling="kerasgene.simulate.isegnet:split_ceiling"),
 ))
 
 register(System(

@@ -75,18 +75,19 @@ def test_shards_split_every_batch_of_one_stream(world):
         assert sorted(together.tolist()) == sorted(batch.tolist())
 
 
-def test_only_the_task_that_writes_the_run_says_it_trained_it():
-    def env(kind: str, index: int, chief: bool = False) -> dict:
+def test_only_the_task_that_writes_the_run_says_it_trained_it(monkeypatch):
+    def peer(config: dict, kind: str, index: int, chief: bool = False) -> str | None:
         cluster = {"worker": ["h:1", "h:2"], **({"chief": ["h:3"]} if chief else {})}
-        return {"TF_CONFIG": json.dumps({"cluster": cluster,
-                                         "task": {"type": kind, "index": index}})}
+        monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster,
+                                                    "task": {"type": kind, "index": index}}))
+        return launched_peer(config)
 
     config = {"training": {"strategy": "multi_worker"}}
-    assert launched_peer(config, env("worker", 0)) is None
-    assert launched_peer(config, env("worker", 1)) == "worker 1"
-    assert launched_peer(config, env("worker", 0, chief=True)) == "worker 0"
-    assert launched_peer(config, env("chief", 0, chief=True)) is None
-    assert launched_peer({"training": {}}, env("worker", 1)) is None
+    assert peer(config, "worker", 0) is None
+    assert peer(config, "worker", 1) == "worker 1"
+    assert peer(config, "worker", 0, chief=True) == "worker 0"
+    assert peer(config, "chief", 0, chief=True) is None
+    assert peer({"training": {}}, "worker", 1) is None
 
 
 @pytest.mark.slow  # worker processes

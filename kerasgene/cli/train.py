@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
 from kerasgene.cli._common import add_config_arguments, add_run_arguments, run_config
@@ -64,17 +63,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def launched_peer(config: dict, environ=os.environ) -> str | None:
+def launched_peer(config: dict) -> str | None:
     """``"worker <i>"`` when this process is a multi-worker peer that does not write the
-    run (``training.strategy: multi_worker`` and ``TF_CONFIG``), else None."""
+    run (``training.strategy: multi_worker``; its task read from ``TF_CONFIG`` by
+    TensorFlow's resolver, as the strategy does), else None."""
     if (config.get("training") or {}).get("strategy") != "multi_worker":
         return None
+    import tensorflow as tf
+
     from kerasgene.train.recipes import task_writes_run
 
-    tf_config = json.loads(environ.get("TF_CONFIG") or "{}")
-    task = tf_config.get("task") or {}
-    kind, index = str(task.get("type", "worker")), int(task.get("index", 0))
-    if task_writes_run(kind, index, tf_config.get("cluster") or {}):
+    resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
+    kind, index = resolver.task_type or "worker", int(resolver.task_id or 0)
+    if task_writes_run(kind, index, resolver.cluster_spec().as_dict()):
         return None
     return f"{kind} {index}"
 
