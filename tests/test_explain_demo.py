@@ -59,9 +59,9 @@ def test_deeprage_filters_match_planted_motifs_and_their_knockouts_hit_targets(
     print("\nrecovered (filters, knockout rank-sum p, best Tomtom q):", recovered)
     assert len(recovered) >= len(regulators) / 2
     strict = [name for name, (_, _, q) in recovered.items() if q <= 0.1]
-    # measured (seed 0): AFT1, NRG1, YAP1, ZAP1; RPN4's filter at q 0.110 (the code's
-    # dropout 0.5 gave AFT1, INO4, RPN4, YAP1, ZAP1 and test R² below the bar on seed 1)
-    assert len(strict) >= 4, strict
+    # measured (seed 0, 1,000 promoters): AFT1, GCN4, NRG1, RPN4, YAP1, ZAP1 (with 500
+    # promoters: AFT1, NRG1, YAP1, ZAP1)
+    assert len(strict) >= 6, strict
     assert (tmp_path / "filter_matches.tsv").exists()
     assert list((tmp_path / "logos").glob("*.png"))
 
@@ -69,18 +69,22 @@ def test_deeprage_filters_match_planted_motifs_and_their_knockouts_hit_targets(
 def test_deeprage_modisco_patterns_and_filters_recover_planted_motifs(demo_run, truth,
                                                                      tmp_path):
     """Issue #17's count: planted regulators whose JASPAR matrix is the best Tomtom match
-    at q <= 0.1 of a TF-MoDISco pattern or of a first-layer filter. Measured on the
-    seed-0 demo's DeepRAGE-TP: TF-MoDISco 4 of 12 (AFT1, NRG1, YAP1, ZAP1), the filters
-    the same 4, their union 4 — the issue asked for 10 (README).
+    at q <= 0.1 of a TF-MoDISco pattern or of a first-layer filter (strict), or among
+    its three best (lenient: INO4's and PHO4's patterns match a paralog's matrix of the
+    same site first). Measured on the seed-0 demo's DeepRAGE-TP: TF-MoDISco 6 of 12
+    (AFT1, GCN4, NRG1, RPN4, YAP1, ZAP1), the filters the same 6, their union 6;
+    lenient 8 (+ INO4, PHO4) — the issue asked for 10 (README).
     TF-MoDISco's Leiden runs have fixed seeds and the demo trains the same model to the
     last digit, so the counts are asserted as measured."""
     summary = _explain(demo_run[0] / "runs" / "deeprage_tensor", truth, tmp_path,
                        "--analyses", "motifs,modisco")["modisco"]
-    planted = summary["planted"]
-    print("\nplanted motifs recovered:", planted, "seconds:", summary["seconds"])
-    assert summary["n_planted"] == 12 and summary["n_sequences"] == 500
+    planted, lenient = summary["planted"], summary["planted_top3"]
+    print("\nplanted motifs recovered:", planted, "among the 3 best:", lenient,
+          "seconds:", summary["seconds"])
+    assert summary["n_planted"] == 12 and summary["n_sequences"] == 1000
     assert set(planted["union"]) == set(planted["modisco"]) | set(planted["filters"])
-    assert len(planted["modisco"]) >= 4 and len(planted["union"]) >= 4
+    assert len(planted["modisco"]) >= 6 and len(planted["union"]) >= 6
+    assert set(planted["union"]) <= set(lenient["union"]) and len(lenient["union"]) >= 8
     assert (tmp_path / "modisco_report.html").is_file()
     assert len(list((tmp_path / "modisco_logos").glob("*.png"))) == summary["n_patterns"]
 

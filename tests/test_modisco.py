@@ -177,9 +177,31 @@ def test_explain_modisco_on_a_pair_dataset(tmp_path, fungi):
                           filter_rows=filters)
     assert s["n_sequences"] == 16 and s["summary"] == "mean"
     assert s["planted"] == {"modisco": [], "filters": ["MIG1"], "union": ["MIG1"]}
+    assert s["planted_top3"]["union"] == ["MIG1"]
     assert set(s["seconds"]) == {"attribution", "modisco", "tomtom"}
     tab = pd.read_csv(tmp_path / "modisco_patterns.tsv", sep="\t")
     assert list(tab.columns) == list(MD.PATTERN_COLUMNS) and len(tab) == s["n_patterns"]
     for name in ("modisco_patterns.meme", "modisco_results.h5", "modisco_report.html",
                  "motif_recovery.tsv"):
         assert (tmp_path / name).exists()
+
+
+def test_planted_recovery_strict_and_among_the_three_best():
+    """A query whose best match is a paralog's matrix counts only in the lenient count,
+    and only where the planted matrix itself reaches the q threshold."""
+    planted = [{"name": "INO4", "ids": ["MA0322.1"]}, {"name": "PHO4", "ids": ["MA0357.1"]},
+               {"name": "XBP1", "ids": ["MA0414.2"]}]
+    rows = [{"query": "pos_pattern_0", "rank": 1, "target_id": "MA0321.1", "q_value": 0.0005},
+            {"query": "pos_pattern_0", "rank": 2, "target_id": "MA0376.2", "q_value": 0.0006},
+            {"query": "pos_pattern_0", "rank": 3, "target_id": "MA0322.1", "q_value": 0.002},
+            {"query": "neg_pattern_2", "rank": 1, "target_id": "MA0357.1", "q_value": 0.003},
+            {"query": "neg_pattern_7", "rank": 1, "target_id": "MA0414.2", "q_value": 0.12},
+            {"query": "filter4", "rank": 4, "target_id": "MA0414.2", "q_value": 0.01}]
+    strict = MD.planted_recovery({"modisco": rows}, planted, q_threshold=0.1)
+    assert [(r["name"], r["modisco"], r["recovered"]) for r in strict] == [
+        ("INO4", "", False), ("PHO4", "neg_pattern_2", True), ("XBP1", "", False)]
+    lenient = MD.planted_recovery({"modisco": rows}, planted, q_threshold=0.1,
+                                  max_rank=MD.N_MATCHES)
+    ino4 = lenient[0]
+    assert (ino4["name"], ino4["modisco"], ino4["modisco_q"]) == ("INO4", "pos_pattern_0", 0.002)
+    assert [r["recovered"] for r in lenient] == [True, True, False]

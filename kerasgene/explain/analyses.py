@@ -304,15 +304,19 @@ def _gene_sequences(dataset) -> np.ndarray:
 
 def explain_filters(model, dataset, out: Path, options: ExplainOptions,
                     system: str = "isegnet") -> dict:
-    """Filter PWMs → Tomtom vs JASPAR table, MEME file and logos; the JASPAR taxon is
-    ``options.tax_group`` or the ``system``'s."""
+    """Filter PWMs → Tomtom vs JASPAR table (the best match per filter), MEME file and
+    logos; the JASPAR taxon is ``options.tax_group`` or the ``system``'s. The summary's
+    ``_rows`` hold each filter's three best matches (``rank`` 1–3)."""
     from kerasgene.explain import motifs as M
     from kerasgene.explain import plots as P
 
     fp = M.filter_pwms(model, _gene_sequences(dataset), top_n=options.top_n)
     tax = options.tax_group or systems.get(system).jaspar_tax_group
     motifs = M.jaspar_motifs(options.jaspar_release, tax)
-    rows = M.filter_matches(fp, motifs, trim_ic=options.trim_ic)
+    from kerasgene.explain.modisco import N_MATCHES
+
+    ranked = M.filter_matches(fp, motifs, trim_ic=options.trim_ic, n_best=N_MATCHES)
+    rows = [r for r in ranked if r["rank"] == 1]
     write_tsv(out / "filter_matches.tsv", rows)
     M.write_meme(out / "filters.meme", fp.as_dict(),
                  nsites=dict(zip(fp.names(), fp.n_sites.tolist())))
@@ -330,20 +334,18 @@ def explain_filters(model, dataset, out: Path, options: ExplainOptions,
     return {"layer": fp.layer, "n_filters": len(fp.pwms), "n_matched": len(matched),
             "q_threshold": options.q_threshold, "jaspar": f"{options.jaspar_release} {tax}",
             "matches": {r["query"]: f"{r['target_id']} {r['target_name']}" for r in matched},
-            "_rows": rows}
+            "_rows": ranked}
 
 
 def knockout_sets(options: ExplainOptions, rows: list[dict]) -> list[dict]:
     """``[{name, motif, targets, filters}]`` from ``options.truth`` (every planted
     regulator) and ``options.targets`` (with ``filters`` or ``target_motif``);
     ``rows`` are the filter matches (:func:`explain_filters`)."""
-    def base(mid):
-        return str(mid).split(".")[0]
+    from kerasgene.explain.motifs import motif_recovery
 
-    def matching(mid):
-        return [int(r["query"].removeprefix("filter")) for r in rows
-                if r["target_id"] and base(r["target_id"]) == base(mid)
-                and r["q_value"] <= options.q_threshold]
+    def matching(mid):  # filters whose best match is the motif
+        return [int(q.removeprefix("filter")) for q in
+                motif_recovery(rows, [mid], q_threshold=options.q_threshold)[mid]]
 
     sets = []
     if options.truth:
@@ -486,7 +488,9 @@ def explain_modisco(model, dataset, out: Path, options: ExplainOptions, rng,
     """TF-MoDISco patterns matched to JASPAR: ``modisco_patterns.tsv``, ``.meme``,
     ``modisco_results.h5`` (modisco's format), ``modisco_logos/``,
     ``modisco_report.html``; with ``options.truth`` the planted motifs found by the
-    patterns and by the filters (``filter_rows``) in ``motif_recovery.tsv``."""
+    patterns and by the filters (``filter_rows``: every Tomtom rank) in
+    ``motif_recovery.tsv``: as a query's best match (``planted`` in the summary) and
+    among its three best (``planted_top3``; :func:`~kerasgene.explain.modisco.planted_recovery`)."""
     from kerasgene.explain import modisco as MD
     from kerasgene.explain import motifs as M
     from kerasgene.explain.report_html import write_modisco_report
@@ -517,13 +521,20 @@ def explain_modisco(model, dataset, out: Path, options: ExplainOptions, rng,
                                 for r in found.rows)}
     recovery = None
     if options.truth:
-        sources = {"modisco": found.rows, **({"filters": filter_rows} if filter_rows else {})}
+        sources = {"modisco": found.matches, **({"filters": filter_rows} if filter_rows else {})}
         planted = MD.planted_motifs(truth_section(options.truth, systems.get(system).truth_key
                                                   or system))
         recovery = MD.planted_recovery(sources, planted, q_threshold=options.q_threshold)
+        lenient = MD.planted_recovery(sources, planted, q_threshold=options.q_threshold,
+                                      max_rank=MD.N_MATCHES)
+        top = f"top{MD.N_MATCHES}"
+        for strict, loose in zip(recovery, lenient):
+            strict[top] = "; ".join(f"{s}: {loose[s]}" for s in sources if loose[s])
+            strict[f"recovered_{top}"] = loose["recovered"]
         write_tsv(out / "motif_recovery.tsv", recovery)
-        summary["planted"] = {s: sorted(m["name"] for m in recovery if m[s]) for s in sources}
-        summary["planted"]["union"] = sorted(m["name"] for m in recovery if m["recovered"])
+        for key, rec in (("planted", recovery), (f"planted_{top}", lenient)):
+            summary[key] = {s: sorted(m["name"] for m in rec if m[s]) for s in sources}
+            summary[key]["union"] = sorted(m["name"] for m in rec if m["recovered"])
         summary["n_planted"] = len(planted)
     settings = {"run system": system, "attribution": options.modisco_attribution,
                 "sequences": summary["n_sequences"], "JASPAR": summary["jaspar"],

@@ -471,20 +471,23 @@ def filter_matches(filters: FilterPWMs, motifs: Sequence[Motif], *, n_best: int 
     return rows
 
 
-def motif_recovery(matches: Sequence[Mapping], planted: Sequence[str], *,
-                   q_threshold: float | None = None) -> dict[str, list[str]]:
-    """For each planted JASPAR ID, the queries (filters) whose best match is that motif
-    (rank 1, optionally with q ≤ ``q_threshold``). Matching ignores the version suffix
-    (MA0337.2 ≈ MA0337.1)."""
-    def base(mid):
-        return str(mid).split(".")[0]
+def matrix_base(matrix_id: str) -> str:
+    """A JASPAR ID without its version (``MA0337.2`` → ``MA0337``)."""
+    return str(matrix_id).split(".")[0]
 
+
+def motif_recovery(matches: Sequence[Mapping], planted: Sequence[str], *,
+                   q_threshold: float | None = None, max_rank: int = 1
+                   ) -> dict[str, list[str]]:
+    """For each planted JASPAR ID, the queries (filters) that match that motif within
+    their ``max_rank`` best matches (1: their best; optionally with q ≤ ``q_threshold``).
+    Matching ignores the version suffix (MA0337.2 ≈ MA0337.1)."""
     out: dict[str, list[str]] = {mid: [] for mid in planted}
     for row in matches:
-        if row["rank"] != 1 or (q_threshold is not None and row["q_value"] > q_threshold):
+        if row["rank"] > max_rank or (q_threshold is not None and row["q_value"] > q_threshold):
             continue
         for mid in planted:
-            if base(row["target_id"]) == base(mid):
+            if row["target_id"] and matrix_base(row["target_id"]) == matrix_base(mid):
                 out[mid].append(row["query"])
     return out
 

@@ -99,12 +99,15 @@ def write_modisco_report(out: Path, patterns, rows: Sequence[Mapping], motifs, *
                         body, classes))
     if recovery:
         sources = [k for k in recovery[0] if k not in ("name", "ids", "recovered")
-                   and not k.endswith("_q")]
+                   and not k.endswith("_q") and not k.startswith(("top", "recovered_"))]
+        top = [k for k in recovery[0] if k.startswith("top")]
         parts.append(_table(
-            f"Planted motifs (truth.json) found at q ≤ {q_threshold:g}",
-            ["planted", "JASPAR", *sources, "recovered"],
+            f"Planted motifs (truth.json) found at q ≤ {q_threshold:g}: the best match of "
+            + " or ".join(sources) + (f" (among the {top[0][3:]} best: {top[0]})" if top else ""),
+            ["planted", "JASPAR", *sources, "recovered", *top],
             [[html.escape(m["name"]), html.escape(m["ids"]),
-              *[html.escape(m[s] or "—") for s in sources], "yes" if m["recovered"] else "no"]
+              *[html.escape(m[s] or "—") for s in sources], "yes" if m["recovered"] else "no",
+              *[html.escape(m[t] or "—") for t in top]]
              for m in recovery], ["hit" if m["recovered"] else "miss" for m in recovery]))
     page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
             f"</title><style>{_STYLE}</style></head><body>" + "\n".join(parts)

@@ -157,6 +157,12 @@ def summary_lines(summary: Mapping) -> list[str]:
         for source, names in md.get("planted", {}).items():
             lines.append(f"planted motifs found by {source}: {len(names)} of "
                          f"{md['n_planted']} ({', '.join(names)})")
+        for key, lenient in md.items():
+            if key.startswith("planted_top"):
+                names = lenient["union"]
+                lines.append(f"planted motifs among the {key.removeprefix('planted_top')} "
+                             f"best matches of a query: {len(names)} of {md['n_planted']} "
+                             f"({', '.join(names)})")
     ko = summary.get("knockout")
     if ko:
         for r in ko.get("rows", []):
