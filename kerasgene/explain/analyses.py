@@ -529,7 +529,8 @@ def explain_modisco(model, dataset, out: Path, options: ExplainOptions, rng,
                                       max_rank=MD.N_MATCHES)
         top = f"top{MD.N_MATCHES}"
         for strict, loose in zip(recovery, lenient):
-            strict[top] = "; ".join(f"{s}: {loose[s]}" for s in sources if loose[s])
+            strict[top] = "; ".join(f"{s}: {loose[s]} (q {loose[f'{s}_q']:.2g})"
+                                    for s in sources if loose[s])
             strict[f"recovered_{top}"] = loose["recovered"]
         write_tsv(out / "motif_recovery.tsv", recovery)
         for key, rec in (("planted", recovery), (f"planted_{top}", lenient)):
