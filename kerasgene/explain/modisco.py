@@ -58,7 +58,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from kerasgene.errors import ConfigError
+from kerasgene.errors import ConfigError, KerasgeneError
 
 log = logging.getLogger(__name__)
 
@@ -296,10 +296,19 @@ def run_modisco(
     if x.shape != h.shape or x.ndim != 3 or x.shape[2] != 4:
         raise ConfigError(f"modisco: one-hot {x.shape} and contributions {h.shape} must be "
                           "the same (n, L, 4)")
-    pos, neg = TFMoDISco(x, h, max_seqlets_per_metacluster=max_seqlets,
-                         n_leiden_runs=n_leiden_runs, sliding_window_size=window,
-                         flank_size=flank, min_metacluster_size=min_metacluster_size,
-                         final_min_cluster_size=final_min_cluster_size)
+    try:
+        pos, neg = TFMoDISco(x, h, max_seqlets_per_metacluster=max_seqlets,
+                             n_leiden_runs=n_leiden_runs, sliding_window_size=window,
+                             flank_size=flank, min_metacluster_size=min_metacluster_size,
+                             final_min_cluster_size=final_min_cluster_size)
+    except ValueError as err:  # modisco-lite's own, e.g. sklearn's NaN check in merging
+        zeros = float(np.mean((x * h).sum(axis=-1) == 0))
+        raise KerasgeneError(
+            f"TF-MoDISco (modisco-lite) failed on these contributions: {err} "
+            f"({zeros:.0%} of the positions contribute exactly 0, and modisco-lite's Jaccard "
+            "similarity of two all-zero seqlets is 0/0; on DeepRAGE-TP, whose global max "
+            "pooling passes gradient to few positions, attribution 'ig' and summary "
+            "'spread' fail so, 'saliency' with 'mean' runs)") from err
     return _patterns(pos, "positive") + _patterns(neg, "negative"), (pos, neg)
 
 
