@@ -307,8 +307,8 @@ def run_modisco(
             f"TF-MoDISco (modisco-lite) failed on these contributions: {err} "
             f"({zeros:.0%} of the positions contribute exactly 0, and modisco-lite's Jaccard "
             "similarity of two all-zero seqlets is 0/0; on DeepRAGE-TP, whose global max "
-            "pooling passes gradient to few positions, attribution 'ig' and summary "
-            "'spread' fail so, 'saliency' with 'mean' runs)") from err
+            "pooling passes gradient to few positions, attribution 'ig' failed so and summary "
+            "'spread' with the same error; 'saliency' with 'mean' runs)") from err
     return _patterns(pos, "positive") + _patterns(neg, "negative"), (pos, neg)
 
 
