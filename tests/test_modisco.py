@@ -111,7 +111,7 @@ def test_modisco_finds_a_planted_motif_and_the_report_shows_it(fungi, tmp_path):
     assert patterns and patterns[0].metacluster == "positive"
     p = patterns[0]
     assert p.ppm.shape == p.cwm.shape and p.n_seqlets >= 20
-    rows = MD.match_patterns(patterns, fungi)
+    rows = MD.pattern_rows(patterns, MD.pattern_matches(patterns, fungi))
     assert list(rows[0]) == list(MD.PATTERN_COLUMNS)
     assert rows[0]["target_id"].startswith("MA0303") and rows[0]["q_value"] <= 0.1
     planted = [{"name": "GCN4", "ids": ["MA0303.3"]}, {"name": "MIG1", "ids": ["MA0337.2"]}]

@@ -72,7 +72,7 @@ def write_modisco_report(out: Path, patterns, rows: Sequence[Mapping], motifs, *
     Parameters
     ----------
     patterns : :class:`kerasgene.explain.modisco.Pattern` list
-    rows : their Tomtom rows (:func:`kerasgene.explain.modisco.match_patterns`)
+    rows : their Tomtom rows (:func:`kerasgene.explain.modisco.pattern_rows`)
     motifs : the JASPAR motifs matched against (for the match logos)
     settings : shown as a table at the top (attribution, sequences, cost, ...)
     recovery : planted motifs found (:func:`kerasgene.explain.modisco.planted_recovery`)
