@@ -3,7 +3,7 @@
 >>> from kerasgene.explain.modisco import discover_motifs
 >>> found = discover_motifs(model, {"sequence": seq, "epigenome": epi},
 ...                         motifs=jaspar_motifs("JASPAR2026", "vertebrates"))  # doctest: +SKIP
->>> found.rows[0]["best_match_name"], found.rows[0]["q_value"]  # doctest: +SKIP
+>>> found.rows[0]["target_name"], found.rows[0]["q_value"]  # doctest: +SKIP
 
 The steps, each a function of its own:
 
