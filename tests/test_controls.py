@@ -82,3 +82,26 @@ def test_early_stopping_keeps_the_starting_weights_when_no_epoch_beats_them(
     _keep_start_if_better(model, (start, initial), scores, monitor, tmp_path)
     now = model.get_weights()
     assert all(np.array_equal(a, b) for a, b in zip(now, initial, strict=True)) == restored
+
+
+@pytest.mark.parametrize("start_score, epochs_run", [(None, 4), (-1e9, 4), (1.0, 3)])
+def test_early_stopping_patience_runs_from_the_starting_score(start_score, epochs_run, rng):
+    """A model that cannot improve (learning rate ~0) on a val_r2 it cannot beat (1.0)
+    stops after ``patience`` epochs when the start is the baseline, ``patience + 1``
+    without one; a start that every epoch beats (-1e9) changes nothing."""
+    import keras
+    import tensorflow as tf
+
+    from kerasgene.train import recipes
+
+    x = rng.normal(size=(64, 3)).astype("float32")
+    y = rng.normal(size=64).astype("float32")
+    ds = tf.data.Dataset.from_tensor_slices(({"x": x}, y)).batch(32)
+    inp = keras.Input((3,), name="x")
+    model = keras.Model(inp, keras.layers.Dense(1)(inp))
+    cfg = recipes.resolve_training({"epochs": 10, "patience": 3, "verbose": 0,
+                                    "learning_rate": 1e-12}, "linear", False)
+    recipes.compile_model(model, cfg)
+    history = recipes.fit(model, ds, ds, cfg, start_score=start_score)
+    assert cfg["monitor"] == "val_r2"
+    assert len(history.history["val_r2"]) == epochs_run

@@ -524,17 +524,23 @@ def compile_model(model: keras.Model, cfg: dict) -> keras.Model:
     return model
 
 
-def make_callbacks(cfg: dict, run_dir: Path | None,
-                   backup_dir: Path | None = None) -> list[keras.callbacks.Callback]:
+def make_callbacks(cfg: dict, run_dir: Path | None, backup_dir: Path | None = None,
+                   start_score: float | None = None) -> list[keras.callbacks.Callback]:
     """Early stopping (best weights restored), ReduceLROnPlateau ×0.5, with a run
     directory ModelCheckpoint, CSVLogger and optionally TensorBoard, and with
     ``backup_dir`` Keras' BackupAndRestore (weights and epoch saved after every epoch; a
-    restarted fit resumes after the last saved epoch and the history is appended to)."""
+    restarted fit resumes after the last saved epoch and the history is appended to).
+
+    ``start_score``: the monitored score of the starting weights, early stopping's
+    baseline — the patience then runs from the start (epoch 0) as long as no epoch beats
+    it, so a model with nothing to learn stops after ``patience`` epochs, not
+    ``patience + 1``; it does not choose the weights restored (the caller keeps the start:
+    :func:`kerasgene.train.runs._fit_one`)."""
     monitor = cfg["monitor"]
     mode = "min" if monitor.endswith("loss") else "max"
     callbacks = [
         keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=cfg["patience"],
-                                      restore_best_weights=True),
+                                      baseline=start_score, restore_best_weights=True),
         keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode=mode, factor=0.5,
                                           patience=cfg["reduce_lr_patience"], min_lr=1e-6),
     ]
@@ -559,7 +565,7 @@ def make_callbacks(cfg: dict, run_dir: Path | None,
 
 def fit(model: keras.Model, train, valid, cfg: dict, run_dir: Path | None = None, *,
         strategy: tf.distribute.Strategy | None = None, backup_dir: Path | None = None,
-        local_train=None):
+        local_train=None, start_score: float | None = None):
     """Fit a compiled model on tf.data datasets; returns the Keras History.
 
     With ``recalibrate_bn`` (and a model with Dropout and BatchNormalization) the
@@ -568,12 +574,12 @@ def fit(model: keras.Model, train, valid, cfg: dict, run_dir: Path | None = None
     ``strategy``: the MultiWorkerMirroredStrategy that distributed ``train`` and
     ``valid`` (:func:`distributed`), if any; ``local_train`` is then the undistributed
     training stream (global batches, the same on every worker): the recalibration reads
-    it, so that the workers agree. ``backup_dir``: :func:`make_callbacks`.
+    it, so that the workers agree. ``backup_dir``, ``start_score``: :func:`make_callbacks`.
     """
     multi_worker = strategy is not None and is_multi_worker(strategy)
     if multi_worker and backup_dir is not None:
         reconcile_keras_backups(strategy, Path(backup_dir))
-    callbacks = make_callbacks(cfg, run_dir, backup_dir)
+    callbacks = make_callbacks(cfg, run_dir, backup_dir, start_score)
     if multi_worker:
         _build_on_local_batch(model, strategy, local_train.element_spec)
     if cfg.get("recalibrate_bn") and has_dropout_and_batch_norm(model):

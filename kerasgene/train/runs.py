@@ -321,7 +321,8 @@ def _fit_one(model, model_name: str, dataset, train_idx, valid_idx, tsection: di
     """Compile ``model`` with the paper's recipe and fit it on example indices.
 
     Early stopping counts the starting weights (output bias at the mean training label)
-    as epoch 0: when no epoch beats their validation score they are kept
+    as epoch 0: their validation score is its baseline (the patience runs from the start
+    while no epoch beats it) and when no epoch beats it they are kept
     (:func:`_keep_start_if_better`; a model that learns anything is unaffected; not
     under a multi-worker strategy, where every worker would have to agree on it).
 
@@ -358,7 +359,8 @@ def _fit_one(model, model_name: str, dataset, train_idx, valid_idx, tsection: di
         valid, local = stream(valid_idx), None
         start = _starting_point(model, valid, tcfg["monitor"])
     history = recipes.fit(model, train, valid, tcfg, out_dir, strategy=strategy if multi else None,
-                          backup_dir=backup_dir, local_train=local)
+                          backup_dir=backup_dir, local_train=local,
+                          start_score=None if start is None else start[0])
     # the best weights are restored in memory; the checkpoint only guarded the fit
     (out_dir / "checkpoint.keras").unlink(missing_ok=True)
     _keep_start_if_better(model, start, history.history.get(tcfg["monitor"]),
