@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 
 import numpy as np
 import pyfaidx
@@ -47,13 +49,45 @@ def small_sim(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def demo_run(tmp_path_factory, small_sim):
+def demo_run(tmp_path_factory, small_sim, worker_id):
     """``kerasgene demo`` once per test session (seed 0, small) on the session's simulated
     data, two systems at a time (``--jobs 2``): one trained run per system and the summary,
-    shared by the demo, interpretation and notebook tests."""
+    shared by the demo, interpretation and notebook tests.
+
+    Under pytest-xdist the first worker to ask trains it into the session's shared temporary
+    folder, holding a file lock; the others wait on the lock and read it."""
+    from filelock import FileLock
+
     from kerasgene.demo import run_demo
 
-    out = tmp_path_factory.mktemp("demo")
-    (out / "data").symlink_to(small_sim[0], target_is_directory=True)
-    summary = run_demo(out, seed=0, scale="small", verbose=0, jobs=2)
-    return out, summary
+    def train(out):
+        (out / "data").symlink_to(small_sim[0], target_is_directory=True)
+        return run_demo(out, seed=0, scale="small", verbose=0, jobs=2)
+
+    if worker_id == "master":
+        out = tmp_path_factory.mktemp("demo")
+        return out, train(out)
+    out = tmp_path_factory.getbasetemp().parent / "demo"
+    with FileLock(f"{out}.lock"):
+        if not (out / "trained").exists():
+            shutil.rmtree(out, ignore_errors=True)  # a worker that failed half-way
+            out.mkdir()
+            train(out)
+            (out / "trained").touch()
+        return out, json.loads((out / "summary.json").read_text())
+
+
+def pytest_collection_modifyitems(config, items):
+    """The tests that read the shared demo run, grouped by module for pytest-xdist's
+    ``--dist loadgroup`` (a module's module-scoped fixtures write into the run, so one
+    worker runs it): tests/test_demo.py first — the worker that takes it trains the demo
+    while the other runs the rest — and the other modules that read the run last."""
+    first, rest, last = [], [], []
+    for item in items:
+        if "demo_run" not in item.fixturenames:
+            rest.append(item)
+            continue
+        module = item.path.name
+        item.add_marker(pytest.mark.xdist_group(f"demo_run-{module}"))
+        (first if module == "test_demo.py" else last).append(item)
+    items[:] = first + rest + last
