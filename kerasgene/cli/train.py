@@ -35,7 +35,7 @@ def register(sub) -> None:
                    "isegnet,deeprage,chromatin,histone_fcn")
     p.add_argument("--jobs", type=int, default=default_jobs(),
                    help="systems trained at once, each in its own process (default: one per "
-                        "2 CPU cores, at most 4: %(default)s here)")
+                        "CPU core, at most 4: %(default)s here)")
     p.set_defaults(func=cmd_demo)
 
 
