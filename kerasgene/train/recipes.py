@@ -533,8 +533,9 @@ def make_callbacks(cfg: dict, run_dir: Path | None, backup_dir: Path | None = No
 
     ``start_score``: the monitored score of the starting weights, early stopping's
     baseline — the patience then runs from the start (epoch 0) as long as no epoch beats
-    it, so a model with nothing to learn stops after ``patience`` epochs, not
-    ``patience + 1``; it does not choose the weights restored (the caller keeps the start:
+    it, so a model with nothing to learn stops after ``patience`` epochs instead of
+    ``patience`` epochs after its best one, however far below the start that is; it does
+    not choose the weights restored (the caller keeps the start:
     :func:`kerasgene.train.runs._fit_one`)."""
     monitor = cfg["monitor"]
     mode = "min" if monitor.endswith("loss") else "max"
