@@ -24,6 +24,7 @@ import pytest
 import yaml
 
 from kerasgene import tuning
+from kerasgene._io import temporary_name
 from kerasgene.cli import main as cli_main
 from kerasgene.datasets import build
 from kerasgene.errors import ConfigError, KerasgeneError
@@ -205,6 +206,16 @@ def test_directory_with_another_projects_state(data, tmp_path):
     with pytest.raises(ConfigError, match=r"holds the tuner state of a different search "
                                           r"\(differs in space\.k1, training\.epochs\)"):
         tuning.check_project(plan2)
+    # a peer process writing the identity of the same search: its temporary file is not
+    # foreign state (a chief + 2 workers run failed on it: worker exit 2)
+    peer = tmp_path / "runs" / "peer"
+    peer.mkdir(parents=True)
+    half_written = temporary_name(peer / "kerasgene_search.json")
+    half_written.write_text("{")
+    plan_peer, = tuning.plan_search(tuning.load_tune_config(path, ["tuning.project_name=peer"]),
+                                    validate=False)
+    tuning.check_project(plan_peer)
+    assert (peer / "kerasgene_search.json").is_file()
     # keras-tuner state written by something else (e.g. a RandomSearch of another script)
     foreign = tmp_path / "runs" / "foreign"
     foreign.mkdir(parents=True)

@@ -49,9 +49,12 @@ def check_project(plan: SearchPlan) -> None:
     path = pdir / SEARCH_FILE
     # looked at before the identity file: every kerasgene process writes that file before
     # any tuner state, so state seen here without it (looked for next) is not ours — and
-    # the identity a peer writes meanwhile is never taken for foreign state
-    foreign = pdir.is_dir() and (any(p.name != SEARCH_FILE for p in pdir.glob("*.json"))
-                                 or any(pdir.glob("trial_*")))
+    # the identity a peer writes meanwhile is never taken for foreign state: neither once
+    # written nor while its hidden temporary file (``.kerasgene_search.tmp-….json``,
+    # :func:`kerasgene._io.temporary_name`) waits to be renamed
+    foreign = pdir.is_dir() and (
+        any(p.name != SEARCH_FILE and not p.name.startswith(".") for p in pdir.glob("*.json"))
+        or any(pdir.glob("trial_*")))
     if path.is_file():
         try:
             saved = json.loads(path.read_text())
