@@ -96,8 +96,8 @@ def test_early_stopping_patience_runs_from_the_starting_score(start_score, epoch
 
     x = rng.normal(size=(64, 3)).astype("float32")
     y = rng.normal(size=64).astype("float32")
-    ds = tf.data.Dataset.from_tensor_slices(({"x": x}, y)).batch(32)
-    inp = keras.Input((3,), name="x")
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(32)
+    inp = keras.Input((3,))
     model = keras.Model(inp, keras.layers.Dense(1)(inp))
     cfg = recipes.resolve_training({"epochs": 10, "patience": 3, "verbose": 0,
                                     "learning_rate": 1e-12}, "linear", False)

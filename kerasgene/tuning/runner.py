@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from kerasgene._io import write_json
+from kerasgene._io import is_temporary, write_json
 from kerasgene.errors import ConfigError, InputFileError, KerasgeneError
 from kerasgene.tuning.oracle import GridTuner, role
 from kerasgene.tuning.plans import SearchPlan, plan_search
@@ -50,10 +50,10 @@ def check_project(plan: SearchPlan) -> None:
     # looked at before the identity file: every kerasgene process writes that file before
     # any tuner state, so state seen here without it (looked for next) is not ours — and
     # the identity a peer writes meanwhile is never taken for foreign state: neither once
-    # written nor while its hidden temporary file (``.kerasgene_search.tmp-….json``,
-    # :func:`kerasgene._io.temporary_name`) waits to be renamed
+    # written nor while its temporary file (``.kerasgene_search.tmp-….json``) waits to be
+    # renamed
     foreign = pdir.is_dir() and (
-        any(p.name != SEARCH_FILE and not p.name.startswith(".") for p in pdir.glob("*.json"))
+        any(p.name != SEARCH_FILE and not is_temporary(p) for p in pdir.glob("*.json"))
         or any(pdir.glob("trial_*")))
     if path.is_file():
         try:
