@@ -1,6 +1,9 @@
 """The demo's printed tables, from a summary (no training): scores with the shuffled
 control's mean ± sd, and where the time went per system and phase."""
 
+import pytest
+
+from kerasgene import demo
 from kerasgene.demo import format_summary, format_timings
 
 PHASES = {"prepare": {"wall": 3.0, "cpu": 5.0}, "fit": {"wall": 40.0, "cpu": 70.0},
@@ -38,3 +41,9 @@ def test_timings_sum_the_phases_and_list_each_baseline():
     assert any(line.startswith("chromatin.binary") for line in lines)
     assert lines[-2].split() == ["simulate", "20", "(21)"]
     assert lines[-1].split() == ["total", "120", "(180)"]
+
+
+@pytest.mark.parametrize("cores, jobs", [(None, 1), (1, 1), (2, 2), (3, 3), (16, 4)])
+def test_demo_trains_one_system_per_core_by_default(cores, jobs, monkeypatch):
+    monkeypatch.setattr(demo.os, "cpu_count", lambda: cores)
+    assert demo.default_jobs() == jobs
