@@ -443,6 +443,29 @@ def test_deeprage_splits_and_grouped_batches(yeast, tmp_path):
     assert total == [seen, seen]
 
 
+def test_factorized_validation_scores_the_valid_pairs_whatever_the_blocks(yeast, tmp_path):
+    """fit_blocks validates on blocks of every condition (not the training blocks of 7
+    genes × 2 conditions): its val_r2 is the R² of the model's own pair predictions on
+    the valid split."""
+    import keras
+
+    from kerasgene.metrics import regression_metrics
+    from kerasgene.models import build as build_model
+    from kerasgene.train.block_trainer import fit_blocks
+
+    ds = build("deeprage", yeast["cfg"], tmp_path / "dr", progress=False)
+    keras.utils.set_random_seed(0)
+    model = build_model("deeprage_tensor", seq_len=1000, n_regulators=8, filters=6,
+                        filter_length=5, regulator_units=4, units=10, dropout=0.0)
+    tcfg = {"optimizer": "adam", "learning_rate": 0.01, "epochs": 1, "verbose": 0,
+            "patience": 5, "reduce_lr_patience": 5}
+    fit_blocks(model, ds, tcfg, 7, 2, tmp_path, seed=0)
+    x, y = ds.arrays_for(ds.split_indices("valid"))
+    pred = model.predict(x, verbose=0)["expression"].ravel()
+    history = pd.read_csv(tmp_path / "history.csv")
+    assert history.val_r2[0] == pytest.approx(regression_metrics(y, pred)["r2"], abs=1e-5)
+
+
 def test_deeprage_bad_input(yeast, tmp_path):
     names = tmp_path / "names.txt"
     names.write_bytes(b"1\tHeat 0 min hs-2\tR\r\n2\tHeat 0 min hs-2\tR\r\n3\tcold\r\n")

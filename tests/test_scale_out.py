@@ -297,6 +297,7 @@ class _BlockData:
 
     def __init__(self, blocks, stop_at: int | None = None):
         self.blocks, self.stop_at = blocks, stop_at
+        self.conditions = [f"condition_{i}" for i in range(6)]  # blocks_and_model's 6
 
     def grouped_batches(self, split, g, c, shuffle=False, seed=0, epoch=0):
         if split == "valid":

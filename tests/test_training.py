@@ -110,6 +110,16 @@ def test_recalibrate_batch_norm_uses_dropout_free_statistics(rng):
     np.testing.assert_allclose(bn.moving_variance.numpy(), np.mean([p.var(0) for p in pre], 0),
                                rtol=1e-4, atol=1e-5)
     assert model.get_layer("drop").rate == 0.5 and bn.momentum == 0.99
+    # one traced forward pass kept across calls (as the fit's callback keeps it): each
+    # call's statistics are its own batches'
+    forward = recipes.training_forward(model)
+    for shift in (5.0, -1.0):
+        more = [b + shift for b in batches[:2]]
+        assert recipes.recalibrate_batch_norm(model, iter(more), forward) == 2
+        pre = [model.get_layer("dense")(b).numpy() for b in more]
+        np.testing.assert_allclose(bn.moving_mean.numpy(),
+                                   np.mean([p.mean(0) for p in pre], 0), rtol=1e-5, atol=1e-5)
+    assert model.get_layer("drop").rate == 0.5 and bn.momentum == 0.99
 
 
 def test_fit_recalibrates_before_validation(rng):

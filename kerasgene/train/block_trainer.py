@@ -138,6 +138,9 @@ class FactorizedPairTrainer:
         self.optimizer = optimizer
         self.head = _head_chain(model, self.first_dense)
         self.gene_input, self.condition_input = gene_input, condition_input
+        # inference on blocks, traced once per block shape: eager calls cost as much as
+        # the training epoch (3.2 s vs 2.8 s per epoch of the demo's TP)
+        self._outputs = tf.function(self.block_outputs, reduce_retracing=True)
         if strategy is None:
             self._step = tf.function(self._train_step, reduce_retracing=True)
         else:  # built here, in cross-replica context: a replica may not create variables
@@ -286,8 +289,8 @@ class FactorizedPairTrainer:
         """(targets, predictions) of the weighted pairs of ``blocks``, flattened."""
         ys, preds = [], []
         for x, y, w in blocks:
-            pred = self.block_outputs(tf.constant(x[self.gene_input], tf.float32),
-                                      tf.constant(x[self.condition_input], tf.float32)).numpy()
+            pred = self._outputs(tf.constant(x[self.gene_input], tf.float32),
+                                 tf.constant(x[self.condition_input], tf.float32)).numpy()
             keep = np.asarray(w) > 0
             ys.append(np.asarray(y)[keep])
             preds.append(pred[keep])
@@ -391,6 +394,10 @@ def fit_blocks(model, dataset, tcfg: dict, genes_per_block: int, conditions_per_
     optimizer = recipes.OPTIMIZERS[tcfg["optimizer"]](learning_rate=tcfg["learning_rate"])
     trainer = FactorizedPairTrainer(model, optimizer, strategy=strategy)
     g, c = genes_per_block, conditions_per_block
+    # validation (no gradient) on blocks of up to 1,024 conditions: the gene branch runs
+    # once per gene instead of once per block of c conditions (the demo's TP: 0.2 s per
+    # validation instead of 3.2 s); the scores do not depend on the blocks
+    valid_c = max(c, min(len(dataset.conditions), 1024))
     best, best_weights, wait, plateau, rows, start = -np.inf, model.get_weights(), 0, 0, [], 0
     backups = _backed_up_epochs(backup_dir)
     resume = max(backups, default=0)
@@ -410,7 +417,7 @@ def fit_blocks(model, dataset, tcfg: dict, genes_per_block: int, conditions_per_
                                        stateful_metrics=["loss", "val_r2"])
         loss = trainer.train_epoch(dataset.grouped_batches("train", g, c, shuffle=True,
                                                            seed=seed, epoch=epoch))
-        y, pred = trainer.predict_blocks(dataset.grouped_batches("valid", g, c))
+        y, pred = trainer.predict_blocks(dataset.grouped_batches("valid", g, valid_c))
         r2 = regression_metrics(y, pred)["r2"]
         lr = float(optimizer.learning_rate.numpy())
         rows.append({"epoch": epoch, "learning_rate": lr, "loss": loss, "val_r2": r2})

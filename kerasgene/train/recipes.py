@@ -408,12 +408,25 @@ def _all_layers(model: keras.Model):
             yield from _all_layers(layer)
 
 
-def recalibrate_batch_norm(model: keras.Model, batches) -> int:
+def training_forward(model: keras.Model) -> Callable:
+    """``model(x, training=True)`` as a traced function (one graph per input signature)
+    for :func:`recalibrate_batch_norm`: a batch costs its compute, not the eager per-layer
+    overhead (histone FCN: 1.4 s → 0.2 s per recalibration on the demo). The graph keeps
+    the dropout rates and BatchNormalization momenta of its first call: call it only
+    inside :func:`recalibrate_batch_norm`."""
+    return tf.function(lambda x: model(x, training=True), reduce_retracing=True)
+
+
+def recalibrate_batch_norm(model: keras.Model, batches, forward: Callable | None = None
+                           ) -> int:
     """Re-estimate the moving mean and variance of every BatchNormalization layer (nested
-    models included) as the average over ``batches`` of model inputs, computed in training
-    mode with every Dropout layer switched off; returns the number of batches used.
+    models included) as the average over ``batches`` of model inputs of each batch's
+    statistics, computed in training mode with every Dropout layer switched off; returns
+    the number of batches used.
 
     Only the BatchNormalization statistics change; dropout rates and momenta are restored.
+    ``forward``: a :func:`training_forward` of ``model`` kept from an earlier call (a new
+    one is traced otherwise).
     """
     layers = list(_all_layers(model))
     norms = [lay for lay in layers if isinstance(lay, keras.layers.BatchNormalization)]
@@ -421,33 +434,48 @@ def recalibrate_batch_norm(model: keras.Model, batches) -> int:
         return 0
     rates = {lay: lay.rate for lay in layers if isinstance(lay, keras.layers.Dropout)}
     momenta = {lay: lay.momentum for lay in norms}
+    forward = training_forward(model) if forward is None else forward
+    sums = [[np.zeros(lay.moving_mean.shape), np.zeros(lay.moving_variance.shape)]
+            for lay in norms]
     n = 0
     try:
         for lay in rates:
             lay.rate = 0.0
+        for lay in norms:  # momentum 0: the moving statistics become the batch's
+            lay.momentum = 0.0
         for x in batches:
-            for lay in norms:  # momentum n/(n+1): the running mean over the batches so far
-                lay.momentum = n / (n + 1)
-            model(x, training=True)
+            forward(x)
+            for (mean, var), lay in zip(sums, norms, strict=True):
+                mean += lay.moving_mean.numpy()
+                var += lay.moving_variance.numpy()
             n += 1
     finally:
         for lay, rate in rates.items():
             lay.rate = rate
         for lay, momentum in momenta.items():
             lay.momentum = momentum
+    if n:
+        for (mean, var), lay in zip(sums, norms, strict=True):
+            lay.moving_mean.assign(mean / n)
+            lay.moving_variance.assign(var / n)
     return n
 
 
 class BatchNormRecalibration(keras.callbacks.Callback):
     """Before every validation pass, :func:`recalibrate_batch_norm` from the first
-    ``n_batches`` batches of ``train`` (a tf.data dataset of ``(x, y[, w])``)."""
+    ``n_batches`` batches of ``train`` (a tf.data dataset of ``(x, y[, w])``), through
+    one traced forward pass for the whole fit."""
 
     def __init__(self, train, n_batches: int):
         super().__init__()
         self.train, self.n_batches = train, n_batches
+        self.forward = None
 
     def on_test_begin(self, logs=None):
-        recalibrate_batch_norm(self.model, (b[0] for b in self.train.take(self.n_batches)))
+        if self.forward is None:
+            self.forward = training_forward(self.model)
+        recalibrate_batch_norm(self.model, (b[0] for b in self.train.take(self.n_batches)),
+                               self.forward)
 
 
 def has_dropout_and_batch_norm(model: keras.Model) -> bool:
