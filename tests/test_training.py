@@ -58,7 +58,7 @@ def test_short_fit_learns_and_writes_history(tmp_path, rng):
     x = rng.normal(size=(512, 8)).astype("float32")
     y = (x @ rng.normal(size=8)).astype("float32")
     inp = keras.Input((8,), name="features")
-    model = keras.Model(inp, keras.layers.Dense(1, name="expression")(inp))
+    model = keras.Model({"features": inp}, keras.layers.Dense(1, name="expression")(inp))
     cfg = recipes.resolve_training({"epochs": 30, "verbose": 0, "learning_rate": 0.05}, "linear", False)
     recipes.compile_model(model, cfg)
     ds = tf.data.Dataset.from_tensor_slices(({"features": x}, y)).batch(64)
