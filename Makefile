@@ -25,9 +25,9 @@ demo: $(STAMP)
 
 # two pytest-xdist workers: the one that takes tests/test_demo.py trains the shared demo run
 # (two systems at a time itself) while the other runs the rest; the other tests that read
-# the run come last, one module per worker (tests/conftest.py)
+# the run come last (tests/conftest.py); each module goes whole to one worker
 test: $(STAMP)
-	$(PY) -m pytest -q -n 2 --dist loadgroup --no-loadscope-reorder tests
+	$(PY) -m pytest -q -n 2 --dist loadscope --no-loadscope-reorder tests
 
 # the edit-test loop, under pytest-xdist (one worker per core, at most 4): all but the tests
 # that train a whole system (marker `demo`) or start processes / train whole runs and

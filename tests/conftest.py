@@ -78,16 +78,18 @@ def demo_run(tmp_path_factory, small_sim, worker_id):
 
 
 def pytest_collection_modifyitems(config, items):
-    """The tests that read the shared demo run, grouped by module for pytest-xdist's
-    ``--dist loadgroup`` (a module's module-scoped fixtures write into the run, so one
-    worker runs it): tests/test_demo.py first — the worker that takes it trains the demo
-    while the other runs the rest — and the other modules that read the run last."""
+    """Modules whose tests read the shared demo run, whole, in the order pytest-xdist's
+    ``--dist loadscope --no-loadscope-reorder`` hands out modules (one module to one
+    worker): tests/test_demo.py first — the worker that takes it trains the demo while the
+    other runs the modules that do not need it — and the other modules that read the run
+    last. (``--dist loadgroup`` would group by marker, but pytest-xdist 3.8 cannot tag the
+    node ids of pytest 9, so its groups were split over the workers: both waited for the
+    demo.)"""
+    demo_modules = {item.path for item in items if "demo_run" in item.fixturenames}
     first, rest, last = [], [], []
     for item in items:
-        if "demo_run" not in item.fixturenames:
+        if item.path not in demo_modules:
             rest.append(item)
-            continue
-        module = item.path.name
-        item.add_marker(pytest.mark.xdist_group(f"demo_run-{module}"))
-        (first if module == "test_demo.py" else last).append(item)
+        else:
+            (first if item.path.name == "test_demo.py" else last).append(item)
     items[:] = first + rest + last
