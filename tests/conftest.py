@@ -77,6 +77,23 @@ def demo_run(tmp_path_factory, small_sim, worker_id):
         return out, json.loads((out / "summary.json").read_text())
 
 
+@pytest.fixture(scope="session")
+def truth(demo_run):
+    """The demo run's truth.json (the planted ground truth)."""
+    return demo_run[0] / "data" / "truth.json"
+
+
+def explain_demo_run(run, truth, out, *args) -> dict:
+    """``kerasgene explain`` (in-process) on a demo run against ``truth``; its
+    explain.json."""
+    from kerasgene import cli
+
+    rc = cli.main(["explain", "--run", str(run), "--out", str(out), "--truth", str(truth),
+                   *args])
+    assert rc == 0
+    return json.loads((out / "explain.json").read_text())
+
+
 def pytest_collection_modifyitems(config, items):
     """Modules whose tests read the shared demo run, whole, in the order pytest-xdist's
     ``--dist loadscope --no-loadscope-reorder`` hands out modules (one module to one
