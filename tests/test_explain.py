@@ -489,6 +489,23 @@ def test_zero_filters(toy):
         K.zero_filters(model, "nope", 0)
 
 
+def test_filters_zeroed_knocks_out_in_place_and_restores(toy):
+    model, X = toy
+    before = [w.copy() for w in model.get_weights()]
+    copy = K.predict_examples(K.zero_filters(model, "sequence_conv", [1, 3]), X)
+    with K.filters_zeroed(model, "sequence_conv", [1, 3]) as same:
+        assert same is model
+        np.testing.assert_array_equal(K.predict_examples(model, X), copy)
+    for w, w0 in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(w, w0)
+    with pytest.raises(RuntimeError), K.filters_zeroed(model, "sequence_conv", 0):
+        raise RuntimeError("restored however the block is left")
+    for w, w0 in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(w, w0)
+    with pytest.raises(ConfigError, match="out of range"):
+        K.filters_zeroed(model, "sequence_conv", 8).__enter__()
+
+
 def test_mask_motif():
     rng = np.random.default_rng(0)
     pwm = np.eye(4)[[0, 1, 2, 3, 3, 0]]  # ACGTTA

@@ -17,6 +17,7 @@ from kerasgene.cli import build_parser, main  # noqa: E402
 from kerasgene.cli import explain as CLI  # noqa: E402
 from kerasgene.errors import ConfigError  # noqa: E402
 from kerasgene.explain import analyses as C  # noqa: E402
+from kerasgene.explain import knockout as K  # noqa: E402
 from kerasgene.explain.options import (  # noqa: E402
     OPTION_SPECS,
     ExplainOptions,
@@ -197,6 +198,7 @@ def test_deeprage_filters_and_knockout(tmp_path):
     tab = pd.read_csv(tmp_path / "filter_matches.tsv", sep="\t", keep_default_na=False)
     assert len(tab) == 8 and {"query", "target_id", "p_value", "q_value"} <= set(tab.columns)
     assert (tmp_path / "filters.meme").exists()
+    before = [w.copy() for w in model.get_weights()]
     ko = C.explain_knockout(model, ds, tmp_path, args, np.random.default_rng(0))
     ko_tab = pd.read_csv(tmp_path / "knockout.tsv", sep="\t", keep_default_na=False)
     assert len(ko_tab) == 2  # MIG1 from truth (no matching filter here) + the targets file
@@ -204,6 +206,20 @@ def test_deeprage_filters_and_knockout(tmp_path):
     genes_tab = pd.read_csv(tmp_path / "knockout_targets_genes.tsv", sep="\t")
     assert len(genes_tab) == G and genes_tab["is_target"].sum() == 6
     assert (tmp_path / "knockout_targets.png").exists()
+    # the factorised knockout (filters zeroed in place, wild type once) is the knocked-out
+    # copy's prediction on every sampled gene x condition pair, and leaves the model as it was
+    for w, w0 in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(w, w0)
+    conds = np.sort(np.random.default_rng(0).choice(Cn, 3, replace=False))
+    pairs = {"sequence": np.repeat(seq, 3, axis=0).astype(np.float32),
+             "regulators": np.tile(regs[conds], (G, 1))}
+    eff = K.knockout_effects(model, pairs, knockout_model=K.zero_filters(model, "sequence_conv",
+                                                                          [0, 1]),
+                             ids=np.repeat(genes, 3))
+    ge = K.gene_effects(eff)
+    np.testing.assert_allclose(genes_tab["wild_type"], ge["wild_type"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(genes_tab["delta"], ge["delta"], rtol=1e-5, atol=1e-6)
+    assert np.abs(ge["delta"]).max() > 1e-3  # the knockout moves predictions
 
 
 def test_saliency_heatmaps(tmp_path):

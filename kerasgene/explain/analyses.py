@@ -370,28 +370,41 @@ def knockout_sets(options: ExplainOptions, rows: list[dict]) -> list[dict]:
     return sets
 
 
-def _knockout_inputs(dataset, seqs, max_conditions: int, rng):
-    """(inputs, gene ids, gene row per example): every gene × up to ``max_conditions``
-    sampled conditions (DeepRAGE), or every gene once."""
+def _knockout_predictor(model, dataset, seqs, max_conditions: int, rng, batch_genes: int = 64):
+    """``(predict, gene ids, gene row per example)``: ``predict()`` is the model's current
+    prediction for every gene × up to ``max_conditions`` sampled conditions (DeepRAGE;
+    gene-major, through the factorised pair outputs traced once:
+    :func:`kerasgene.train.block_trainer.pair_outputs`), or for every gene once."""
+    from kerasgene.explain import knockout as K
+
     gene_ids = np.asarray(dataset.gene_ids if hasattr(dataset, "gene_ids")
                           else dataset.index["gene_id"].unique(), dtype=str)
     regs = dataset.arrays.get("regulators")
     n_genes = len(gene_ids)
     if regs is None:
-        return {"sequence": seqs}, gene_ids, np.arange(n_genes)
+        inputs = model_inputs(model, {"sequence": seqs})
+        return (lambda: K.predict_examples(model, inputs)[:, 0]), gene_ids, np.arange(n_genes)
+    import tensorflow as tf
+
+    from kerasgene.train.block_trainer import pair_outputs
+
     conds = np.sort(rng.choice(len(regs), min(max_conditions, len(regs)), replace=False))
-    gi = np.repeat(np.arange(n_genes), len(conds))
-    ci = np.tile(conds, n_genes)
-    return {"sequence": _Take(seqs, gi), "regulators": _Take(regs, ci)}, gene_ids, gi
+    outputs = tf.function(pair_outputs(model), reduce_retracing=True)
+    states = tf.constant(np.asarray(regs[conds], np.float32))
+
+    def predict() -> np.ndarray:
+        return np.concatenate([
+            outputs(tf.constant(np.asarray(seqs[a:a + batch_genes], np.float32)), states)
+            .numpy().reshape(-1) for a in range(0, n_genes, batch_genes)])
+    return predict, gene_ids, np.repeat(np.arange(n_genes), len(conds))
 
 
-def _knockout_one(model, layer, inputs, ids, s: dict, out: Path, top_k: int) -> dict:
-    """Knock out the filters of one set, test its targets, write its table and figure."""
+def _knockout_one(eff: dict, s: dict, out: Path, top_k: int) -> dict:
+    """Test one set's knockout effects (:func:`kerasgene.explain.knockout.effects`) on its
+    targets, write its table and figure."""
     from kerasgene.explain import knockout as K
     from kerasgene.explain import plots as P
 
-    ko = K.zero_filters(model, layer, s["filters"])
-    eff = K.knockout_effects(model, model_inputs(model, inputs), knockout_model=ko, ids=ids)
     ge = K.gene_effects(eff)
     test = K.knockout_test(ge["gene"], ge["abs_delta"], s["targets"], top_k=top_k)
     name = safe_name(s["name"])
@@ -408,7 +421,10 @@ def _knockout_one(model, layer, inputs, ids, s: dict, out: Path, top_k: int) -> 
 
 
 def explain_knockout(model, dataset, out: Path, options: ExplainOptions, rng) -> dict:
-    """Filter knockouts of DeepRAGE: effect per gene averaged over sampled conditions."""
+    """Filter knockouts of DeepRAGE: effect per gene averaged over sampled conditions.
+    The wild type is predicted once; each set's filters are zeroed in the model itself
+    for its prediction (:func:`kerasgene.explain.knockout.filters_zeroed`)."""
+    from kerasgene.explain import knockout as K
     from kerasgene.explain import motifs as M
 
     if not (options.truth or options.targets):
@@ -423,33 +439,22 @@ def explain_knockout(model, dataset, out: Path, options: ExplainOptions, rng) ->
         rows = explain_filters(model, dataset, out, options, "deeprage")["_rows"]
     layer = M.first_conv_layer(model).name
     sets = knockout_sets(options, rows)
-    inputs, gene_ids, gi = _knockout_inputs(dataset, _gene_sequences(dataset),
-                                            options.max_conditions, rng)
+    predict, gene_ids, gi = _knockout_predictor(model, dataset, _gene_sequences(dataset),
+                                                options.max_conditions, rng)
+    wild_type = predict() if any(s["filters"] for s in sets) else None
     table = []
     for s in sets:
         if not s["filters"]:
             table.append({"name": s["name"], "motif": s["motif"], "filters": "",
                           "note": "no filter matches the motif"})
             continue
-        table.append(_knockout_one(model, layer, inputs, gene_ids[gi], s, out, options.top_k))
+        with K.filters_zeroed(model, layer, s["filters"]):
+            knocked = predict()
+        table.append(_knockout_one(K.effects(gene_ids[gi], wild_type, knocked), s, out,
+                                   options.top_k))
     write_tsv(out / "knockout.tsv", table)
     return {"layer": layer, "rows": [r for r in table if "ranksum_p" in r],
             "unmatched": [r["name"] for r in table if "ranksum_p" not in r]}
-
-
-class _Take:
-    """Lazy ``base[rows]`` with array-like slicing (keeps gene × condition pairs virtual)."""
-
-    def __init__(self, base, rows):
-        self.base, self.rows = base, np.asarray(rows)
-        self.shape = (len(self.rows), *base.shape[1:])
-        self.dtype = base.dtype
-
-    def __len__(self):
-        return len(self.rows)
-
-    def __getitem__(self, sl):
-        return np.asarray(self.base[self.rows[sl]])
 
 
 # --------------------------------------------------------------------------------------

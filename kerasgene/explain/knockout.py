@@ -1,7 +1,8 @@
 """In-silico knockouts (DeepRAGE §5.3).
 
 - :func:`zero_filters` — a copy of the model with some filters of a convolution set to
-  zero (kernel **and** bias), the DeepRAGE filter knockout;
+  zero (kernel **and** bias), the DeepRAGE filter knockout; :func:`filters_zeroed` the
+  same on the model itself for the length of a ``with`` block;
 - :func:`mask_motif` — a copy of one-hot inputs with every instance of a motif (relative
   log-odds score ≥ a threshold, either strand) replaced by a background (uniform 0.25
   by default), the input-side knockout;
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +36,37 @@ log = logging.getLogger(__name__)
 # --------------------------------------------------------------------------------------
 
 
+def _filter_layer(model, layer, filters: int | Sequence[int]):
+    """The layer named ``layer`` (or the layer) of ``model`` and the filter indices,
+    checked: the layer exists, has weights, and every index is one of its filters."""
+    name = layer if isinstance(layer, str) else layer.name
+    try:
+        target = model.get_layer(name)
+    except ValueError:
+        raise ConfigError(f"model {model.name!r} has no layer {name!r}") from None
+    weights = target.get_weights()
+    if not weights:
+        raise ConfigError(f"layer {name!r} has no weights to knock out")
+    idx = np.atleast_1d(np.asarray(filters, np.int64))
+    n_f = weights[0].shape[-1]
+    if idx.size and (idx.min() < 0 or idx.max() >= n_f):
+        raise ConfigError(f"filter index out of range for layer {name!r} with {n_f} filters")
+    return target, idx
+
+
+def _zeroed(weights: list[np.ndarray], idx: np.ndarray) -> list[np.ndarray]:
+    """Copies of a layer's weights with output channels ``idx`` zeroed: the kernel
+    (..., F) and every weight whose last axis is F (the bias)."""
+    n_f = weights[0].shape[-1]
+    new = []
+    for w in weights:
+        w = w.copy()
+        if w.shape and w.shape[-1] == n_f:
+            w[..., idx] = 0
+        new.append(w)
+    return new
+
+
 def zero_filters(model, layer, filters: int | Sequence[int]):
     """A copy of ``model`` (same architecture, copied weights) in which the given output
     channels ("filters") of ``layer`` have kernel and bias set to zero.
@@ -46,33 +79,32 @@ def zero_filters(model, layer, filters: int | Sequence[int]):
 
     Returns
     -------
-    keras.Model — the original model is not modified.
+    keras.Model — the original model is not modified. To knock out many filter sets in
+    turn without copying the whole model each time, use :func:`filters_zeroed`.
     """
     import keras
 
-    name = layer if isinstance(layer, str) else layer.name
-    try:
-        model.get_layer(name)
-    except ValueError:
-        raise ConfigError(f"model {model.name!r} has no layer {name!r}") from None
-    idx = np.atleast_1d(np.asarray(filters, np.int64))
+    target, idx = _filter_layer(model, layer, filters)
     clone = keras.models.clone_model(model)
     clone.set_weights(model.get_weights())
-    target = clone.get_layer(name)
-    weights = target.get_weights()
-    if not weights:
-        raise ConfigError(f"layer {name!r} has no weights to knock out")
-    n_f = weights[0].shape[-1]
-    if idx.min() < 0 or idx.max() >= n_f:
-        raise ConfigError(f"filter index out of range for layer {name!r} with {n_f} filters")
-    new = []
-    for w in weights:
-        w = w.copy()
-        if w.shape and w.shape[-1] == n_f:  # kernel (..., F) and bias (F,)
-            w[..., idx] = 0
-        new.append(w)
-    target.set_weights(new)
+    copy = clone.get_layer(target.name)
+    copy.set_weights(_zeroed(copy.get_weights(), idx))
     return clone
+
+
+@contextmanager
+def filters_zeroed(model, layer, filters: int | Sequence[int]):
+    """``model`` itself with the given filters of ``layer`` zeroed (kernel and bias)
+    inside the ``with`` block; the layer's weights are restored on leaving it, however
+    it is left. Functions traced on ``model`` (``tf.function``) see the knockout without
+    being traced again, and only the one layer's weights are copied."""
+    target, idx = _filter_layer(model, layer, filters)
+    saved = target.get_weights()
+    target.set_weights(_zeroed(saved, idx))
+    try:
+        yield model
+    finally:
+        target.set_weights(saved)
 
 
 # --------------------------------------------------------------------------------------
@@ -127,7 +159,11 @@ def mask_motif(sequences: np.ndarray, pwm: np.ndarray, *, min_score: float = 0.8
 # --------------------------------------------------------------------------------------
 
 
-def _predict(model, inputs, output, batch_size) -> np.ndarray:
+def predict_examples(model, inputs, *, output: str | int | None = None,
+                     batch_size: int = 256) -> np.ndarray:
+    """The model's predictions, (n, units), one batch at a time in inference mode;
+    ``inputs`` by input name or in the model's input order (array-likes sliced per batch),
+    ``output`` the output of a multi-output model."""
     from kerasgene.explain.attribution import as_input_list, chunk_inputs, scalar_model
 
     view = scalar_model(model, output)
@@ -138,6 +174,17 @@ def _predict(model, inputs, output, batch_size) -> np.ndarray:
         y = view(chunk_inputs(xs, slice(lo, lo + batch_size)), training=False)
         out.append(np.asarray(y).reshape(min(batch_size, n - lo), -1))
     return np.concatenate(out)
+
+
+def effects(ids: Sequence, wild_type: np.ndarray, knockout: np.ndarray) -> dict[str, np.ndarray]:
+    """``{id, wild_type, knockout, delta = knockout − wild type}``, each (n,)."""
+    wild_type, knockout = np.asarray(wild_type), np.asarray(knockout)
+    ids_arr = np.asarray(ids)
+    if not len(ids_arr) == len(wild_type) == len(knockout):
+        raise ConfigError(f"{len(ids_arr)} ids for {len(wild_type)} wild-type and "
+                          f"{len(knockout)} knockout predictions")
+    return {"id": ids_arr, "wild_type": wild_type, "knockout": knockout,
+            "delta": knockout - wild_type}
 
 
 def knockout_effects(
@@ -159,19 +206,16 @@ def knockout_effects(
 
     Returns
     -------
-    dict with ``id``, ``wild_type``, ``knockout``, ``delta`` = knockout − wild type,
-    each (n,); ``unit`` selects the output unit (class) of a multi-unit output.
+    :func:`effects`: ``id``, ``wild_type``, ``knockout``, ``delta`` = knockout − wild
+    type, each (n,); ``unit`` selects the output unit (class) of a multi-unit output.
     """
     if knockout_model is None and knockout_inputs is None:
         raise ConfigError("knockout_effects needs knockout_model or knockout_inputs")
-    wt = _predict(model, inputs, output, batch_size)[:, unit]
-    ko = _predict(knockout_model or model, knockout_inputs if knockout_inputs is not None
-                  else inputs, output, batch_size)[:, unit]
-    n = len(wt)
-    ids_arr = np.arange(n) if ids is None else np.asarray(ids)
-    if len(ids_arr) != n:
-        raise ConfigError(f"{len(ids_arr)} ids for {n} examples")
-    return {"id": ids_arr, "wild_type": wt, "knockout": ko, "delta": ko - wt}
+    wt = predict_examples(model, inputs, output=output, batch_size=batch_size)[:, unit]
+    ko = predict_examples(knockout_model or model,
+                          knockout_inputs if knockout_inputs is not None else inputs,
+                          output=output, batch_size=batch_size)[:, unit]
+    return effects(np.arange(len(wt)) if ids is None else ids, wt, ko)
 
 
 def gene_effects(effects: Mapping[str, np.ndarray], genes: Sequence | None = None
@@ -251,16 +295,16 @@ def knockout_test(genes: Sequence, abs_delta: Sequence[float], targets: Iterable
 def filter_knockout_scan(model, layer, filters: Sequence[int], inputs, *, genes: Sequence,
                          targets: Iterable, top_k: int = 5, output=None,
                          batch_size: int = 256) -> list[dict]:
-    """Knock out each filter in turn and test its effect on ``targets``: one row per
-    filter with the :class:`KnockoutTest` fields."""
+    """Knock out each filter in turn (:func:`filters_zeroed`; the wild type predicted
+    once) and test its effect on ``targets``: one row per filter with the
+    :class:`KnockoutTest` fields."""
     targets = list(targets)
+    wt = predict_examples(model, inputs, output=output, batch_size=batch_size)[:, 0]
     rows = []
     for f in filters:
-        ko = zero_filters(model, layer, int(f))
-        eff = knockout_effects(model, inputs, knockout_model=ko, ids=genes, output=output,
-                               batch_size=batch_size)
-        ge = gene_effects(eff)
+        with filters_zeroed(model, layer, int(f)):
+            ko = predict_examples(model, inputs, output=output, batch_size=batch_size)[:, 0]
+        ge = gene_effects(effects(genes, wt, ko))
         res = knockout_test(ge["gene"], ge["abs_delta"], targets, top_k=top_k)
         rows.append({"filter": int(f), **res.as_dict()})
-        del ko
     return rows

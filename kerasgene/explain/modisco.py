@@ -140,28 +140,6 @@ def hypothetical_contributions(
 # --------------------------------------------------------------------------------------
 
 
-def _pair_outputs(model, seq_input: str, cond_input: str):
-    """``f(genes (G, L, 4), conditions (C, R)) -> (G, C)``: the factorised
-    :meth:`~kerasgene.train.block_trainer.FactorizedPairTrainer.block_outputs` where the
-    model allows it (DeepRAGE-C, -TP), else the model on every gene × condition pair."""
-    import tensorflow as tf
-
-    from kerasgene.train.block_trainer import FactorizedPairTrainer
-
-    try:
-        return FactorizedPairTrainer(model, None, gene_input=seq_input,
-                                     condition_input=cond_input).block_outputs
-    except ConfigError:
-        pass
-
-    def pairs(genes, conds):
-        g, c = tf.shape(genes)[0], tf.shape(conds)[0]
-        out = model({seq_input: tf.repeat(genes, c, axis=0),
-                     cond_input: tf.tile(conds, [g, 1])}, training=False)
-        return tf.reshape(tf.nest.flatten(out)[0], (g, c))
-    return pairs
-
-
 def condition_model(model, conditions: Mapping[str, np.ndarray], *, summary: str = "mean",
                     input_name: str = "sequence"):
     """A one-input model of the sequence: the pair model's prediction for every
@@ -180,6 +158,8 @@ def condition_model(model, conditions: Mapping[str, np.ndarray], *, summary: str
     import keras
     import tensorflow as tf
 
+    from kerasgene.train.block_trainer import pair_outputs
+
     if summary not in SUMMARIES:
         raise ConfigError(f"modisco summary: expected one of {list(SUMMARIES)}, got {summary!r}")
     if len(conditions) != 1:
@@ -188,7 +168,7 @@ def condition_model(model, conditions: Mapping[str, np.ndarray], *, summary: str
     if len(model.outputs) != 1 or tuple(model.outputs[0].shape[1:]) != (1,):
         raise ConfigError(f"condition_model: model {model.name!r} must have one output of "
                           f"one unit (a regression), got {[o.shape for o in model.outputs]}")
-    outputs = _pair_outputs(model, input_name, cond_name)
+    outputs = pair_outputs(model, input_name, cond_name)
     conds = tf.constant(np.asarray(conds, np.float32))
 
     class ConditionSummary(keras.layers.Layer):

@@ -88,7 +88,8 @@ class FactorizedPairTrainer:
         (U, 1) and a (1, F) tensor followed by a Flatten (``deeprage_tensor``); the merge
         feeds one Dense layer and then a chain of single-input layers to one output.
     optimizer
-        A Keras optimizer (the paper: SGD, learning rate 0.01).
+        A Keras optimizer (the paper: SGD, learning rate 0.01); None for inference only
+        (:meth:`block_outputs`, :func:`pair_outputs`).
     merge_layer
         Name of the merge layer; by default ``"concat"``, else ``"product"``.
 
@@ -132,7 +133,7 @@ class FactorizedPairTrainer:
         if not isinstance(following, keras.layers.Dense):
             raise ConfigError(f"{model.name}: {merge.name!r} must feed exactly one Dense layer")
         self.first_dense = following
-        if (following.dtype_policy.name == "mixed_float16"
+        if (optimizer is not None and following.dtype_policy.name == "mixed_float16"
                 and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer)):
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         self.optimizer = optimizer
@@ -295,6 +296,36 @@ class FactorizedPairTrainer:
             ys.append(np.asarray(y)[keep])
             preds.append(pred[keep])
         return np.concatenate(ys), np.concatenate(preds)
+
+
+def pair_outputs(model: keras.Model, gene_input: str = "sequence",
+                 condition_input: str = "regulators"):
+    """``f(genes, conditions) -> outputs (G, C)`` of a pair model for every gene ×
+    condition: the factorised :meth:`FactorizedPairTrainer.block_outputs` where the model
+    allows it (DeepRAGE-C, -TP: each promoter through its branch once, not once per
+    condition), else the model itself on every pair (DeepRAGE-RNN). Not traced: wrap it
+    in ``tf.function`` to call it more than a few times.
+
+    Parameters
+    ----------
+    genes : (G, L, 4) one-hot promoters; conditions : (C, R) regulator states
+
+    Returns
+    -------
+    (G, C) tensor, row-major (gene-major) over the pairs.
+    """
+    try:
+        return FactorizedPairTrainer(model, None, gene_input=gene_input,
+                                     condition_input=condition_input).block_outputs
+    except ConfigError:
+        pass
+
+    def pairs(genes, conds):
+        g, c = tf.shape(genes)[0], tf.shape(conds)[0]
+        out = model({gene_input: tf.repeat(genes, c, axis=0),
+                     condition_input: tf.tile(conds, [g, 1])}, training=False)
+        return tf.reshape(tf.nest.flatten(out)[0], (g, c))
+    return pairs
 
 
 def blocks_from_arrays(sequences: np.ndarray, regulators: np.ndarray, targets: np.ndarray,
