@@ -198,51 +198,69 @@ def _summary_line(name: str, row: dict) -> str:
 
 
 def default_jobs() -> int:
-    """``kerasgene demo``'s default ``--jobs``: one system per CPU core, at most 4 (the
-    systems). Each process keeps TensorFlow's default threads, which one training leaves
-    partly idle: on 2 cores the seed-0 demo took 731 s wall with 2 at a time against 930 s
-    one after the other (1,292 and 1,290 CPU-s; the same results)."""
+    """``kerasgene demo``'s default ``--jobs``: one process per CPU core, at most 4. Each
+    process keeps TensorFlow's default threads, which one training leaves partly idle: on
+    2 cores the seed-0 demo took 731 s wall with 2 at a time against 930 s one after the
+    other (1,292 and 1,290 CPU-s; the same results)."""
     return max(1, min(4, os.cpu_count() or 1))
+
+
+def _entries(names: list[str]) -> list[tuple[str, str | None]]:
+    """The demo entries of the systems ``names`` as ``(system, key)`` jobs: each system's
+    own entry (key None) in the order of ``names``, then every further entry
+    (:attr:`~kerasgene.systems.DemoEntry.also`: chromatin's binary task) — on two
+    processes the short ones then fill the end instead of trailing a long system."""
+    return [(n, None) for n in names] + [(n, k) for n in names for k in systems.get(n).demo.also]
 
 
 def _run_systems_in_processes(names: list[str], data: Path, runs: Path, seed: int,
                               truth: dict, jobs: int, finished) -> None:
-    """:func:`run_system` for each of ``names``, ``jobs`` at a time, each in a fresh
-    (spawned) process; ``finished(name, row)`` is called as each one ends. The first
-    failure cancels the systems not yet started and is raised once the running ones end."""
+    """:func:`run_system` for each of ``names``, each demo entry (:func:`_entries`) in a
+    fresh (spawned) process, ``jobs`` at a time; ``finished(name, row)`` is called as each
+    system's last entry ends. The first failure cancels the entries not yet started and
+    is raised once the running ones end."""
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     level = logging.getLogger("kerasgene").getEffectiveLevel()
     context = multiprocessing.get_context("spawn")
+    todo = _entries(names)
+    rows: dict[tuple[str, str | None], dict] = {}
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        started = {pool.submit(_system_process, name, data, runs, seed, truth, level): name
-                   for name in names}
+        started = {pool.submit(_entry_process, name, key, data, runs, seed, truth, level):
+                   (name, key) for name, key in todo}
         pending = set(started)
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
-                name = started[future]
                 if future.exception() is not None:
                     for other in pending:
                         other.cancel()
                     raise future.exception()
-                row = future.result()
-                print(f"demo: {name} finished in {row['seconds']:.0f} s (test {row['metric']} "
-                      f"{row['test']:.3f})", flush=True)
-                finished(name, row)
+                rows[started[future]] = future.result()
+                name = started[future][0]
+                mine = [e for e in todo if e[0] == name]
+                if all(e in rows for e in mine):
+                    row = {**rows[(name, None)], **{k: rows[(name, k)] for _, k in mine if k}}
+                    print(f"demo: {name} finished in {row['seconds']:.0f} s (test "
+                          f"{row['metric']} {row['test']:.3f})", flush=True)
+                    finished(name, row)
 
 
-def _system_process(name: str, data: Path, runs: Path, seed: int, truth: dict,
-                    level: int) -> dict:
-    """One system of :func:`_run_systems_in_processes`, in its own process (silent
-    Keras; the parent's log level; TensorFlow's start-up lines filtered as by the CLI)."""
+def _entry_process(name: str, key: str | None, data: Path, runs: Path, seed: int,
+                   truth: dict, level: int) -> dict:
+    """One demo entry of :func:`_run_systems_in_processes` (system ``name``'s own, or its
+    ``also`` entry ``key``), in its own process (silent Keras; the parent's log level;
+    TensorFlow's start-up lines filtered as by the CLI)."""
     from kerasgene.cli import import_tensorflow_quietly
 
-    logging.basicConfig(level=level, format=f"%(levelname)s %(name)s [{name}]: %(message)s")
+    label = name if key is None else f"{name}.{key}"
+    logging.basicConfig(level=level, format=f"%(levelname)s %(name)s [{label}]: %(message)s")
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     import_tensorflow_quietly()
-    return run_system(systems.get(name), data, runs, seed, truth, ["training.verbose=0"])
+    demo = systems.get(name).demo
+    return _run_entry(demo if key is None else demo.also[key], data, runs, seed, truth,
+                      ["training.verbose=0"])
 
 
 def run_demo(out: Path, seed: int = 0, scale: str = "small", names=None, verbose: int = 2,
@@ -252,10 +270,11 @@ def run_demo(out: Path, seed: int = 0, scale: str = "small", names=None, verbose
     summary (also ``OUT/summary.json``, rewritten as each system finishes).
 
     ``verbose`` is Keras' training verbosity (2: one line per epoch; 0: silent). ``jobs``:
-    systems trained at once, each in its own process (:func:`_run_systems_in_processes`;
-    the same results as one after the other: each process keeps TensorFlow's default
-    threads, so every model sees the same arithmetic); Keras' per-epoch lines are then
-    off, and a line per finished system is printed instead.
+    demo entries trained at once (a system's runs, or its binary task), each in its own
+    process (:func:`_run_systems_in_processes`; the same results as one after the other:
+    each process keeps TensorFlow's default threads, so every model sees the same
+    arithmetic); Keras' per-epoch lines are then off, and a line per finished system is
+    printed instead.
     """
     from kerasgene._io import write_json
     from kerasgene.simulate import simulate
@@ -284,7 +303,7 @@ def run_demo(out: Path, seed: int = 0, scale: str = "small", names=None, verbose
         summary["systems"] = {n: done[n] for n in todo if n in done}
         write_json(out / "summary.json", summary)
 
-    if jobs > 1 and len(todo) > 1:
+    if jobs > 1 and len(_entries(todo)) > 1:
         _run_systems_in_processes(todo, data, runs, seed, truth["tasks"], jobs, finished)
     else:
         for name in todo:

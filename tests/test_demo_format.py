@@ -47,3 +47,12 @@ def test_timings_sum_the_phases_and_list_each_baseline():
 def test_demo_trains_one_system_per_core_by_default(cores, jobs, monkeypatch):
     monkeypatch.setattr(demo.os, "cpu_count", lambda: cores)
     assert demo.default_jobs() == jobs
+
+
+def test_each_demo_entry_is_a_job_and_the_further_entries_come_last():
+    """`--jobs N` hands out a system's own run(s) first and its further entries (the
+    chromatin binary task) after every system's, so that short jobs fill the end."""
+    assert demo._entries(["isegnet", "deeprage", "chromatin", "histone_fcn"]) == [
+        ("isegnet", None), ("deeprage", None), ("chromatin", None), ("histone_fcn", None),
+        ("chromatin", "binary")]
+    assert demo._entries(["chromatin"]) == [("chromatin", None), ("chromatin", "binary")]
