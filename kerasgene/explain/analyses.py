@@ -372,9 +372,11 @@ def knockout_sets(options: ExplainOptions, rows: list[dict]) -> list[dict]:
 
 def _knockout_predictor(model, dataset, seqs, max_conditions: int, rng, batch_genes: int = 64):
     """``(predict, gene ids, gene row per example)``: ``predict()`` is the model's current
-    prediction for every gene × up to ``max_conditions`` sampled conditions (DeepRAGE;
-    gene-major, through the factorised pair outputs traced once:
-    :func:`kerasgene.train.block_trainer.pair_outputs`), or for every gene once."""
+    prediction (its first output unit: a classifier's first class, as
+    :func:`kerasgene.explain.knockout.knockout_effects`) for every gene × up to
+    ``max_conditions`` sampled conditions (DeepRAGE; gene-major, through the factorised
+    pair outputs traced once: :func:`kerasgene.train.block_trainer.pair_outputs`), or for
+    every gene once."""
     from kerasgene.explain import knockout as K
 
     gene_ids = np.asarray(dataset.gene_ids if hasattr(dataset, "gene_ids")
@@ -393,9 +395,9 @@ def _knockout_predictor(model, dataset, seqs, max_conditions: int, rng, batch_ge
     states = tf.constant(np.asarray(regs[conds], np.float32))
 
     def predict() -> np.ndarray:
-        return np.concatenate([
-            outputs(tf.constant(np.asarray(seqs[a:a + batch_genes], np.float32)), states)
-            .numpy().reshape(-1) for a in range(0, n_genes, batch_genes)])
+        blocks = [outputs(tf.constant(np.asarray(seqs[a:a + batch_genes], np.float32)),
+                          states).numpy() for a in range(0, n_genes, batch_genes)]
+        return np.concatenate([b if b.ndim == 2 else b[..., 0] for b in blocks]).reshape(-1)
     return predict, gene_ids, np.repeat(np.arange(n_genes), len(conds))
 
 

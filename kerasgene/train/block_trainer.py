@@ -312,7 +312,8 @@ def pair_outputs(model: keras.Model, gene_input: str = "sequence",
 
     Returns
     -------
-    (G, C) tensor, row-major (gene-major) over the pairs.
+    (G, C) tensor (one output unit) or (G, C, units), row-major (gene-major) over the
+    pairs, as :meth:`FactorizedPairTrainer.block_outputs`.
     """
     try:
         return FactorizedPairTrainer(model, None, gene_input=gene_input,
@@ -322,9 +323,10 @@ def pair_outputs(model: keras.Model, gene_input: str = "sequence",
 
     def pairs(genes, conds):
         g, c = tf.shape(genes)[0], tf.shape(conds)[0]
-        out = model({gene_input: tf.repeat(genes, c, axis=0),
-                     condition_input: tf.tile(conds, [g, 1])}, training=False)
-        return tf.reshape(tf.nest.flatten(out)[0], (g, c))
+        out = tf.nest.flatten(model({gene_input: tf.repeat(genes, c, axis=0),
+                                     condition_input: tf.tile(conds, [g, 1])},
+                                    training=False))[0]
+        return tf.reshape(out, (g, c) if out.shape[-1] == 1 else (g, c, out.shape[-1]))
     return pairs
 
 
