@@ -173,19 +173,26 @@ def test_isegnet_differential(tmp_path, iseg):
     assert (tmp_path / "differential_H3K4me3.png").exists()
 
 
-def test_deeprage_filters_and_knockout(tmp_path):
+def _deeprage(name: str, n_genes: int, n_conditions: int, **kw):
+    """A small seeded DeepRAGE model and a pair dataset of random 100 bp promoters and
+    regulator states: ``(model, sequences, states, gene ids, dataset)``."""
     from kerasgene.models import build
 
     keras.utils.set_random_seed(0)
-    model = build("deeprage_concat", seq_len=100, filters=8, filter_length=9, units=16,
-                  regulator_units=8, n_regulators=5)
+    model = build(name, seq_len=100, filters=8, filter_length=9, units=16, regulator_units=8,
+                  n_regulators=5, **kw)
     rng = np.random.default_rng(0)
-    G, Cn = 30, 4
-    seq = np.eye(4, dtype=np.uint8)[rng.integers(0, 4, (G, 100))]
-    regs = rng.choice([-1.0, 0.0, 1.0], (Cn, 5)).astype(np.float32)
-    genes = [f"Y{i:03d}" for i in range(G)]
+    seq = np.eye(4, dtype=np.uint8)[rng.integers(0, 4, (n_genes, 100))]
+    regs = rng.choice([-1.0, 0.0, 1.0], (n_conditions, 5)).astype(np.float32)
+    genes = [f"Y{i:03d}" for i in range(n_genes)]
     ds = FakeDataset({"sequence": seq, "regulators": regs},
                      pd.DataFrame({"gene_id": genes}), {}, {}, gene_ids=genes)
+    return model, seq, regs, genes, ds
+
+
+def test_deeprage_filters_and_knockout(tmp_path):
+    G = 30
+    model, _, _, genes, ds = _deeprage("deeprage_concat", G, 4)
     (tmp_path / "targets.txt").write_text("\n".join(genes[:6]) + "\n")
     truth = {"tasks": {"deeprage": {"regulators": [
         {"tf": "MIG1", "jaspar_id": "MA0337.2", "target_genes": genes[:5]}]}}}
@@ -215,18 +222,8 @@ def test_deeprage_knockout_is_the_knocked_out_copy_on_every_pair(name, kw, tmp_p
     factorised pair outputs for C and TP, every pair for the RNN) predicts what a
     knocked-out copy of the model predicts on every sampled gene x condition pair (a
     classifier's first class), and leaves the model as it was."""
-    from kerasgene.models import build
-
-    keras.utils.set_random_seed(0)
-    model = build(name, seq_len=100, filters=8, filter_length=9, units=16, regulator_units=8,
-                  n_regulators=5, **kw)
-    rng = np.random.default_rng(0)
     G, Cn = 12, 6
-    seq = np.eye(4, dtype=np.uint8)[rng.integers(0, 4, (G, 100))]
-    regs = rng.choice([-1.0, 0.0, 1.0], (Cn, 5)).astype(np.float32)
-    genes = [f"Y{i:03d}" for i in range(G)]
-    ds = FakeDataset({"sequence": seq, "regulators": regs},
-                     pd.DataFrame({"gene_id": genes}), {}, {}, gene_ids=genes)
+    model, seq, regs, genes, ds = _deeprage(name, G, Cn, **kw)
     (tmp_path / "targets.txt").write_text("\n".join(genes[:4]) + "\n")
     args = options(["--tax-group", "fungi", "--targets", str(tmp_path / "targets.txt"),
                     "--filters", "0,1", "--max-conditions", "3"])
