@@ -37,8 +37,9 @@ log = logging.getLogger(__name__)
 
 
 def _filter_layer(model, layer, filters: int | Sequence[int]):
-    """The layer named ``layer`` (or the layer) of ``model`` and the filter indices,
-    checked: the layer exists, has weights, and every index is one of its filters."""
+    """The layer named ``layer`` (or the layer) of ``model``, its weights and the filter
+    indices, checked: the layer exists, has weights, and every index is one of its
+    filters."""
     name = layer if isinstance(layer, str) else layer.name
     try:
         target = model.get_layer(name)
@@ -51,7 +52,7 @@ def _filter_layer(model, layer, filters: int | Sequence[int]):
     n_f = weights[0].shape[-1]
     if idx.size and (idx.min() < 0 or idx.max() >= n_f):
         raise ConfigError(f"filter index out of range for layer {name!r} with {n_f} filters")
-    return target, idx
+    return target, weights, idx
 
 
 def _zeroed(weights: list[np.ndarray], idx: np.ndarray) -> list[np.ndarray]:
@@ -84,11 +85,10 @@ def zero_filters(model, layer, filters: int | Sequence[int]):
     """
     import keras
 
-    target, idx = _filter_layer(model, layer, filters)
+    target, weights, idx = _filter_layer(model, layer, filters)
     clone = keras.models.clone_model(model)
     clone.set_weights(model.get_weights())
-    copy = clone.get_layer(target.name)
-    copy.set_weights(_zeroed(copy.get_weights(), idx))
+    clone.get_layer(target.name).set_weights(_zeroed(weights, idx))
     return clone
 
 
@@ -98,8 +98,7 @@ def filters_zeroed(model, layer, filters: int | Sequence[int]):
     inside the ``with`` block; the layer's weights are restored on leaving it, however
     it is left. Functions traced on ``model`` (``tf.function``) see the knockout without
     being traced again, and only the one layer's weights are copied."""
-    target, idx = _filter_layer(model, layer, filters)
-    saved = target.get_weights()
+    target, saved, idx = _filter_layer(model, layer, filters)
     target.set_weights(_zeroed(saved, idx))
     try:
         yield model
