@@ -466,6 +466,39 @@ def test_factorized_validation_scores_the_valid_pairs_whatever_the_blocks(yeast,
     assert history.val_r2[0] == pytest.approx(regression_metrics(y, pred)["r2"], abs=1e-5)
 
 
+@pytest.mark.parametrize("name, kw, target", [
+    ("deeprage_concat", {}, "expression"),
+    ("deeprage_tensor", {"task": "classification"}, "class"),
+    ("deeprage_rnn", {"pool_size": 10, "rnn_units": 4}, "expression")],
+    ids=["C", "TP-classes", "RNN"])
+def test_run_predictions_of_pairs_are_the_models_own_in_index_order(yeast, tmp_path, name,
+                                                                   kw, target):
+    """A run's test predictions (:func:`kerasgene.train.runs.predict_split`: DeepRAGE-C
+    and -TP through the factorised pair outputs, the RNN pair by pair) are the model's
+    own predictions of each pair of the split, in index order, and its labels."""
+    import keras
+
+    from kerasgene.models import build as build_model
+    from kerasgene.train.block_trainer import predict_pairs
+    from kerasgene.train.runs import predict_split
+
+    ds = build("deeprage", {**yeast["cfg"], "target": target}, tmp_path / "dr", progress=False)
+    keras.utils.set_random_seed(0)
+    model = build_model(name, seq_len=1000, n_regulators=8, filters=6, filter_length=5,
+                        regulator_units=4, units=10, **kw)
+    assert (predict_pairs(model, ds, "test") is None) == (name == "deeprage_rnn")
+    for split in ("valid", "test"):
+        idx = ds.split_indices(split)
+        x, y = ds.arrays_for(idx)
+        expected = model.predict(x, verbose=0)
+        expected = np.asarray(next(iter(expected.values())) if isinstance(expected, dict)
+                              else expected)
+        observed, pred = predict_split(model, ds, split)
+        np.testing.assert_array_equal(observed, y)
+        np.testing.assert_allclose(pred, expected[:, 0] if target == "expression" else expected,
+                                   rtol=1e-5, atol=1e-6)
+
+
 def test_deeprage_bad_input(yeast, tmp_path):
     names = tmp_path / "names.txt"
     names.write_bytes(b"1\tHeat 0 min hs-2\tR\r\n2\tHeat 0 min hs-2\tR\r\n3\tcold\r\n")

@@ -139,6 +139,11 @@ class PairsDataset(base.Dataset):
                 "regulators": self.arrays["regulators"][c],
                 "target": np.asarray(label[g, c])}
 
+    def _labels(self, idx, target):  # the labels alone, without gathering promoters
+        label = self.arrays["lfc"] if target == "expression" else self.arrays["classes"]
+        idx = np.asarray(idx, dtype=np.int64)
+        return np.asarray(label[self.arrays["pair_gene"][idx], self.arrays["pair_cond"][idx]])
+
     def grouped_batches(self, split: str | Sequence[int], genes_per_batch: int,
                         conditions_per_batch: int, shuffle: bool = False, seed: int = 0,
                         target: str | None = None, epoch: int = 0

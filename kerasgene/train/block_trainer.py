@@ -330,6 +330,48 @@ def pair_outputs(model: keras.Model, gene_input: str = "sequence",
     return pairs
 
 
+def predict_pairs(model: keras.Model, dataset, split, genes_per_block: int = 64
+                  ) -> tuple[np.ndarray, np.ndarray] | None:
+    """(observed, predicted) over the pairs of ``split`` of a DeepRAGE pairs dataset, in
+    index order, through the factorised outputs (:meth:`FactorizedPairTrainer.block_outputs`,
+    traced once): each promoter through its branch once per call instead of once per
+    pair. None when the model does not factorise (DeepRAGE-RNN): the caller then
+    predicts every pair through the model.
+
+    Parameters
+    ----------
+    dataset : :class:`kerasgene.datasets.PairsDataset` (inputs ``sequence`` (L, 4) and
+        ``regulators`` (R,); pairs ``pair_gene``, ``pair_cond``)
+    split : as :meth:`~kerasgene.datasets.Dataset.split_indices`
+
+    Returns
+    -------
+    observed (N,) as :meth:`~kerasgene.datasets.Dataset.labels`; predicted (N,) (one
+    output unit) or (N, units), float32.
+    """
+    try:
+        outputs = FactorizedPairTrainer(model, None).block_outputs
+    except ConfigError:
+        return None
+    idx = dataset.split_indices(split)
+    genes, gene_pos = np.unique(np.asarray(dataset.arrays["pair_gene"][idx]), return_inverse=True)
+    conds, cond_pos = np.unique(np.asarray(dataset.arrays["pair_cond"][idx]), return_inverse=True)
+    outputs = tf.function(outputs, reduce_retracing=True)
+    states = tf.constant(np.asarray(dataset.arrays["regulators"][conds], np.float32))
+    order = np.argsort(gene_pos, kind="stable")
+    bounds = np.searchsorted(gene_pos[order], np.arange(0, len(genes) + genes_per_block,
+                                                         genes_per_block))
+    pred = None
+    for k, a in enumerate(range(0, len(genes), genes_per_block)):
+        block = outputs(tf.constant(np.asarray(
+            dataset.arrays["sequence"][genes[a:a + genes_per_block]], np.float32)), states).numpy()
+        if pred is None:
+            pred = np.empty((len(idx), *block.shape[2:]), block.dtype)
+        rows = order[bounds[k]:bounds[k + 1]]
+        pred[rows] = block[gene_pos[rows] - a, cond_pos[rows]]
+    return dataset.labels(idx), pred
+
+
 def blocks_from_arrays(sequences: np.ndarray, regulators: np.ndarray, targets: np.ndarray,
                        weights: np.ndarray, genes_per_block: int = 32,
                        conditions_per_block: int = 32, seed: int = 0) -> Iterator:

@@ -449,9 +449,16 @@ def shuffled_control(config: dict, dataset, tsection: dict, out_dir: Path, seed:
 
 def predict_split(model, dataset, split, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
     """(observed, predicted) over a split, in index order; predictions are the model's
-    single output (class probabilities for classifiers)."""
+    single output (class probabilities for classifiers). DeepRAGE-C and -TP pairs go
+    through the factorised outputs (:func:`kerasgene.train.block_trainer.predict_pairs`)."""
     from kerasgene.models.inference import predictor
 
+    if "pair_gene" in dataset.arrays:
+        from kerasgene.train.block_trainer import predict_pairs
+
+        got = predict_pairs(model, dataset, split)
+        if got is not None:
+            return got
     infer = predictor(model)  # traced once; model.predict's per-call set-up skipped
     ys, preds = [], []
     for batch in dataset.to_tf_dataset(split, batch_size, weights=False):
