@@ -555,6 +555,40 @@ def test_deeprage_promoter_variant_mean_over_conditions(sim):
     assert table.iloc[0].delta < -1.0
 
 
+@pytest.mark.parametrize("name, kw", [
+    ("deeprage_concat", {}), ("deeprage_tensor", {}),
+    ("deeprage_rnn", {"pool_size": 10, "rnn_units": 4})], ids=["C", "TP", "RNN"])
+def test_deeprage_predictions_are_the_mean_of_every_pair(name, kw):
+    """DeepRAGE variant and mutagenesis predictions (C and TP through the factorised pair
+    outputs, each promoter once; the RNN pair by pair) are the model's mean over the
+    reader's conditions of its prediction on every promoter x condition pair, whatever
+    the promoters per call; a classifier is refused."""
+    import keras
+
+    from kerasgene.models import build
+    from kerasgene.train.block_trainer import factorised_outputs
+
+    keras.utils.set_random_seed(0)
+    model = build(name, seq_len=100, filters=8, filter_length=9, units=16,
+                  regulator_units=8, n_regulators=5, **kw)
+    assert (factorised_outputs(model) is None) == (name == "deeprage_rnn")
+    rng = np.random.default_rng(0)
+    seqs = ["".join(rng.choice(list("ACGTN"), 100)) for _ in range(7)]
+    reader = V.PromoterReader(rng.choice([-1.0, 0.0, 1.0], (6, 5)).astype(np.float32), 100)
+    x = reader.inputs(seqs, [None] * 7, [None] * 7)
+    out = model.predict(x, verbose=0)
+    out = next(iter(out.values())) if isinstance(out, dict) else out
+    direct = np.asarray(out).reshape(7, 6).mean(axis=1)
+    predict = V.predictor(model, reader)
+    for batch_size in (2, 512):
+        np.testing.assert_allclose(predict(seqs, [None] * 7, [None] * 7, batch_size), direct,
+                                   rtol=1e-5, atol=1e-6)
+    classes = build(name, seq_len=100, filters=8, filter_length=9, units=16,
+                    regulator_units=8, n_regulators=5, task="classification", **kw)
+    with pytest.raises(ConfigError, match="values per example"):
+        V.predictor(classes, reader)(seqs, [None] * 7, [None] * 7, 512)
+
+
 # --------------------------------------------------------------------------------------
 # the command line on a run directory
 # --------------------------------------------------------------------------------------

@@ -272,12 +272,16 @@ class PromoterReader:
     def contexts(self, gene: Gene) -> list[str]:
         return [f"mean of {self.fanout} conditions"]
 
-    def inputs(self, seqs, genes, contexts) -> dict[str, np.ndarray]:
+    def promoters(self, seqs: Sequence[str]) -> np.ndarray:
+        """(n, length, 4) float32 one-hot promoters (N as ``n_value``)."""
         from kerasgene.datasets.pairs import DEEPRAGE_N
 
         n_row = DEEPRAGE_N if self.n_value is None else self.n_value
         x = one_hot("".join(seqs), np.asarray(n_row, np.float32), dtype=np.float32)
-        x = x.reshape(len(seqs), self.length, 4)
+        return x.reshape(len(seqs), self.length, 4)
+
+    def inputs(self, seqs, genes, contexts) -> dict[str, np.ndarray]:
+        x = self.promoters(seqs)
         regs = np.asarray(self.regulators, np.float32)
         return {"sequence": np.repeat(x, len(regs), axis=0),
                 "regulators": np.tile(regs, (len(seqs), 1))}
@@ -375,7 +379,11 @@ def predictor(model, reader: Reader):
                           f"{input_names(model)}, the {type(reader).__name__} gives "
                           f"{list(reader.input_names)}")
     from kerasgene.models.inference import predictor as compiled
+    from kerasgene.train.block_trainer import factorised_outputs
 
+    pairs = factorised_outputs(model) if isinstance(reader, PromoterReader) else None
+    if pairs is not None:
+        return _factorised_predictor(model, reader, pairs)
     infer = compiled(scalar_model(model))
     names = input_names(model)
 
@@ -386,11 +394,38 @@ def predictor(model, reader: Reader):
             sl = slice(lo, lo + per)
             x = reader.inputs(seqs[sl], genes[sl], contexts[sl])
             y = infer([x[n] for n in names])
-            y = y.reshape(len(y), -1)
-            if y.shape[1] != 1:
-                raise ConfigError(f"variant effects: model {model.name!r} gives {y.shape[1]} "
-                                  "values per example; a single-valued (regression) output "
-                                  "is needed")
+            out[sl] = _single_valued(model, y.reshape(len(y), -1)).reshape(
+                -1, reader.fanout).mean(axis=1)
+        return out
+
+    return predict
+
+
+def _single_valued(model, y: np.ndarray) -> np.ndarray:
+    """``y`` (n, values); refused unless one value per example (a regression output)."""
+    if y.shape[1] != 1:
+        raise ConfigError(f"variant effects: model {model.name!r} gives {y.shape[1]} "
+                          "values per example; a single-valued (regression) output "
+                          "is needed")
+    return y[:, 0]
+
+
+def _factorised_predictor(model, reader: PromoterReader, pairs):
+    """:func:`predictor` of DeepRAGE-C and -TP: each promoter through its branch once and
+    then against every condition (``pairs``:
+    :func:`kerasgene.train.block_trainer.factorised_outputs`, traced once), instead of
+    once per condition; ``batch_size`` promoters per call."""
+    import tensorflow as tf
+
+    outputs = tf.function(pairs, reduce_retracing=True)
+    states = tf.constant(np.asarray(reader.regulators, np.float32))
+
+    def predict(seqs, genes, contexts, batch_size):
+        out = np.empty(len(seqs), np.float64)
+        for lo in range(0, len(seqs), batch_size):
+            sl = slice(lo, lo + batch_size)
+            y = outputs(tf.constant(reader.promoters(seqs[sl])), states).numpy()  # (n, C[, k])
+            y = _single_valued(model, y.reshape(-1, 1 if y.ndim == 2 else y.shape[2]))
             out[sl] = y.reshape(-1, reader.fanout).mean(axis=1)
         return out
 

@@ -298,6 +298,18 @@ class FactorizedPairTrainer:
         return np.concatenate(ys), np.concatenate(preds)
 
 
+def factorised_outputs(model: keras.Model, gene_input: str = "sequence",
+                       condition_input: str = "regulators"):
+    """The factorised ``f(genes, conditions) -> outputs (G, C[, units])`` of a pair model
+    (:meth:`FactorizedPairTrainer.block_outputs`: DeepRAGE-C, -TP), or None for a model
+    that does not factorise (DeepRAGE-RNN). Not traced."""
+    try:
+        return FactorizedPairTrainer(model, None, gene_input=gene_input,
+                                     condition_input=condition_input).block_outputs
+    except ConfigError:
+        return None
+
+
 def pair_outputs(model: keras.Model, gene_input: str = "sequence",
                  condition_input: str = "regulators"):
     """``f(genes, conditions) -> outputs (G, C)`` of a pair model for every gene ×
@@ -315,11 +327,9 @@ def pair_outputs(model: keras.Model, gene_input: str = "sequence",
     (G, C) tensor (one output unit) or (G, C, units), row-major (gene-major) over the
     pairs, as :meth:`FactorizedPairTrainer.block_outputs`.
     """
-    try:
-        return FactorizedPairTrainer(model, None, gene_input=gene_input,
-                                     condition_input=condition_input).block_outputs
-    except ConfigError:
-        pass
+    factorised = factorised_outputs(model, gene_input, condition_input)
+    if factorised is not None:
+        return factorised
 
     def pairs(genes, conds):
         g, c = tf.shape(genes)[0], tf.shape(conds)[0]
@@ -349,9 +359,8 @@ def predict_pairs(model: keras.Model, dataset, split, genes_per_block: int = 64
     observed (N,) as :meth:`~kerasgene.datasets.Dataset.labels`; predicted (N,) (one
     output unit) or (N, units), float32.
     """
-    try:
-        outputs = FactorizedPairTrainer(model, None).block_outputs
-    except ConfigError:
+    outputs = factorised_outputs(model)
+    if outputs is None:
         return None
     idx = dataset.split_indices(split)
     genes, gene_pos = np.unique(np.asarray(dataset.arrays["pair_gene"][idx]), return_inverse=True)
