@@ -26,17 +26,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import time
 from types import SimpleNamespace
 
+from _timing import timed
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-def _timed(fn):
-    w, c = time.perf_counter(), time.process_time()
-    out = fn()
-    return out, {"wall_s": round(time.perf_counter() - w, 2),
-                 "cpu_s": round(time.process_time() - c, 2)}
 
 
 def main() -> None:
@@ -78,8 +72,8 @@ def main() -> None:
         return [K.knockout_effects(model, pairs, knockout_model=K.zero_filters(
             model, "sequence_conv", filters))["delta"] for filters in sets]
 
-    now, cur = _timed(current)
-    before, ref = _timed(reference)
+    now, cur = timed(current)
+    before, ref = timed(reference)
     diff = max(float(np.abs(a - b).max()) for a, b in zip(now, before))
     scale = max(float(np.abs(b).max()) for b in before)
     print(json.dumps({"knockout": {

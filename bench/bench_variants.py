@@ -23,18 +23,12 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
+from _timing import timed
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-def _timed(fn):
-    w, c = time.perf_counter(), time.process_time()
-    out = fn()
-    return out, {"wall_s": round(time.perf_counter() - w, 2),
-                 "cpu_s": round(time.process_time() - c, 2)}
 
 
 def main() -> None:
@@ -60,8 +54,8 @@ def main() -> None:
         write_fasta(fasta, [("YBENCH", "".join(rng.choice(list("ACGT"), 1000)))])
         with Genome(fasta) as genome:
             gene = V.promoter_genes(genome)[0]
-        now, cur = _timed(lambda: saturation_mutagenesis(model, fasta, gene, reader))
-        before, ref = _timed(lambda: saturation_mutagenesis(model, fasta, gene, generic))
+        now, cur = timed(lambda: saturation_mutagenesis(model, fasta, gene, reader))
+        before, ref = timed(lambda: saturation_mutagenesis(model, fasta, gene, generic))
     print(json.dumps({"deeprage_ism": {
         "current": cur, "reference": ref,
         "ratio_cpu": round(ref["cpu_s"] / cur["cpu_s"], 2),
