@@ -370,7 +370,7 @@ def knockout_sets(options: ExplainOptions, rows: list[dict]) -> list[dict]:
     return sets
 
 
-def _knockout_predictor(model, dataset, seqs, max_conditions: int, rng, batch_genes: int = 64):
+def _knockout_predictor(model, dataset, seqs, max_conditions: int, rng):
     """``(predict, gene ids, gene row per example)``: ``predict()`` is the model's current
     prediction (its first output unit: a classifier's first class, as
     :func:`kerasgene.explain.knockout.knockout_effects`) for every gene × up to
@@ -388,16 +388,14 @@ def _knockout_predictor(model, dataset, seqs, max_conditions: int, rng, batch_ge
         return (lambda: K.predict_examples(model, inputs)[:, 0]), gene_ids, np.arange(n_genes)
     import tensorflow as tf
 
-    from kerasgene.train.block_trainer import pair_outputs
+    from kerasgene.train.block_trainer import gene_block_outputs, pair_outputs
 
     conds = np.sort(rng.choice(len(regs), min(max_conditions, len(regs)), replace=False))
     outputs = tf.function(pair_outputs(model), reduce_retracing=True)
-    states = tf.constant(np.asarray(regs[conds], np.float32))
 
     def predict() -> np.ndarray:
-        blocks = [outputs(tf.constant(np.asarray(seqs[a:a + batch_genes], np.float32)),
-                          states).numpy() for a in range(0, n_genes, batch_genes)]
-        return np.concatenate([b if b.ndim == 2 else b[..., 0] for b in blocks]).reshape(-1)
+        out = gene_block_outputs(outputs, seqs, np.arange(n_genes), regs[conds])
+        return (out if out.ndim == 2 else out[..., 0]).reshape(-1)
     return predict, gene_ids, np.repeat(np.arange(n_genes), len(conds))
 
 

@@ -340,13 +340,32 @@ def pair_outputs(model: keras.Model, gene_input: str = "sequence",
     return pairs
 
 
-def predict_pairs(model: keras.Model, dataset, split, genes_per_block: int = 64
-                  ) -> tuple[np.ndarray, np.ndarray] | None:
+def gene_block_outputs(outputs, sequences, genes: np.ndarray, states) -> np.ndarray:
+    """``outputs`` (a traced :func:`pair_outputs` or :func:`factorised_outputs`) of the
+    promoters ``sequences[genes]`` against every row of ``states``, 64 genes per call
+    (only those promoters read).
+
+    Parameters
+    ----------
+    sequences : (n_genes, L, 4) array-like (a dataset's memory map); genes : (G,) rows of it
+    states : (C, R) regulator states
+
+    Returns
+    -------
+    (G, C) or (G, C, units), gene-major.
+    """
+    states = tf.constant(np.asarray(states, np.float32))
+    return np.concatenate([
+        outputs(tf.constant(np.asarray(sequences[genes[a:a + 64]], np.float32)), states).numpy()
+        for a in range(0, len(genes), 64)])
+
+
+def predict_pairs(model: keras.Model, dataset, split) -> tuple[np.ndarray, np.ndarray] | None:
     """(observed, predicted) over the pairs of ``split`` of a DeepRAGE pairs dataset, in
-    index order, through the factorised outputs (:meth:`FactorizedPairTrainer.block_outputs`,
-    traced once): each promoter through its branch once per call instead of once per
-    pair. None when the model does not factorise (DeepRAGE-RNN): the caller then
-    predicts every pair through the model.
+    index order, through the factorised outputs (:func:`factorised_outputs`, traced once):
+    each promoter of the split through its branch once, against every condition of the
+    split, instead of once per pair. None when the model does not factorise
+    (DeepRAGE-RNN): the caller then predicts every pair through the model.
 
     Parameters
     ----------
@@ -365,20 +384,10 @@ def predict_pairs(model: keras.Model, dataset, split, genes_per_block: int = 64
     idx = dataset.split_indices(split)
     genes, gene_pos = np.unique(np.asarray(dataset.arrays["pair_gene"][idx]), return_inverse=True)
     conds, cond_pos = np.unique(np.asarray(dataset.arrays["pair_cond"][idx]), return_inverse=True)
-    outputs = tf.function(outputs, reduce_retracing=True)
-    states = tf.constant(np.asarray(dataset.arrays["regulators"][conds], np.float32))
-    order = np.argsort(gene_pos, kind="stable")
-    bounds = np.searchsorted(gene_pos[order], np.arange(0, len(genes) + genes_per_block,
-                                                         genes_per_block))
-    pred = None
-    for k, a in enumerate(range(0, len(genes), genes_per_block)):
-        block = outputs(tf.constant(np.asarray(
-            dataset.arrays["sequence"][genes[a:a + genes_per_block]], np.float32)), states).numpy()
-        if pred is None:
-            pred = np.empty((len(idx), *block.shape[2:]), block.dtype)
-        rows = order[bounds[k]:bounds[k + 1]]
-        pred[rows] = block[gene_pos[rows] - a, cond_pos[rows]]
-    return dataset.labels(idx), pred
+    every = gene_block_outputs(tf.function(outputs, reduce_retracing=True),
+                               dataset.arrays["sequence"], genes,
+                               dataset.arrays["regulators"][conds])
+    return dataset.labels(idx), every[gene_pos, cond_pos]
 
 
 def blocks_from_arrays(sequences: np.ndarray, regulators: np.ndarray, targets: np.ndarray,
