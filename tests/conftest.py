@@ -94,14 +94,23 @@ def explain_demo_run(run, truth, out, *args) -> dict:
     return json.loads((out / "explain.json").read_text())
 
 
+#: the modules that take longest in a full run (seconds in the suite of stop 28), handed
+#: out first within their group below, so that the short modules fill both workers at the
+#: end instead of one worker finishing a long module alone
+LONGEST_FIRST = ("test_explain_demo_modisco.py",  # TF-MoDISco on the demo TP, 139 s
+                 "test_readme.py",  # the README tour in a shell, 155 s
+                 "test_tuning.py", "test_scale_out.py",  # worker processes, 110 s / 99 s
+                 "test_backends.py", "test_serving.py", "test_simulate.py", "test_runs.py")
+
+
 def pytest_collection_modifyitems(config, items):
     """Modules whose tests read the shared demo run, whole, in the order pytest-xdist's
     ``--dist loadscope --no-loadscope-reorder`` hands out modules (one module to one
     worker): tests/test_demo.py first — the worker that takes it trains the demo while the
     other runs the modules that do not need it — and the other modules that read the run
-    last. (``--dist loadgroup`` would group by marker, but pytest-xdist 3.8 cannot tag the
-    node ids of pytest 9, so its groups were split over the workers: both waited for the
-    demo.)"""
+    last; within each group the modules of :data:`LONGEST_FIRST` first. (``--dist
+    loadgroup`` would group by marker, but pytest-xdist 3.8 cannot tag the node ids of
+    pytest 9, so its groups were split over the workers: both waited for the demo.)"""
     demo_modules = {item.path for item in items if "demo_run" in item.fixturenames}
     first, rest, last = [], [], []
     for item in items:
@@ -109,4 +118,9 @@ def pytest_collection_modifyitems(config, items):
             rest.append(item)
         else:
             (first if item.path.name == "test_demo.py" else last).append(item)
-    items[:] = first + rest + last
+
+    def longest_first(group: list) -> list:
+        rank = {name: k for k, name in enumerate(LONGEST_FIRST)}
+        return sorted(group, key=lambda item: rank.get(item.path.name, len(rank)))
+
+    items[:] = first + longest_first(rest) + longest_first(last)

@@ -178,7 +178,8 @@ def test_explain_modisco_on_a_pair_dataset(tmp_path, fungi):
     assert s["n_sequences"] == 16 and s["summary"] == "mean"
     assert s["planted"] == {"modisco": [], "filters": ["MIG1"], "union": ["MIG1"]}
     assert s["planted_top3"]["union"] == ["MIG1"]
-    assert set(s["seconds"]) == {"attribution", "modisco", "tomtom"}
+    assert set(s["seconds"]) == {"attribution", "modisco", "tomtom", "report"}
+    assert all(v >= 0 for v in s["seconds"].values())
     tab = pd.read_csv(tmp_path / "modisco_patterns.tsv", sep="\t")
     assert list(tab.columns) == list(MD.PATTERN_COLUMNS) and len(tab) == s["n_patterns"]
     for name in ("modisco_patterns.meme", "modisco_results.h5", "modisco_report.html",

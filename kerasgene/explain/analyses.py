@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -495,7 +496,9 @@ def explain_modisco(model, dataset, out: Path, options: ExplainOptions, rng,
     ``modisco_report.html``; with ``options.truth`` the planted motifs found by the
     patterns and by the filters (``filter_rows``: every Tomtom rank) in
     ``motif_recovery.tsv``: as a query's best match (``planted`` in the summary) and
-    among its three best (``planted_top3``; :func:`~kerasgene.explain.modisco.planted_recovery`)."""
+    among its three best (``planted_top3``; :func:`~kerasgene.explain.modisco.planted_recovery`).
+    ``seconds``: wall seconds of the attribution, modisco-lite, Tomtom and the report
+    (logos and page)."""
     from kerasgene.explain import modisco as MD
     from kerasgene.explain import motifs as M
     from kerasgene.explain.report_html import write_modisco_report
@@ -548,9 +551,11 @@ def explain_modisco(model, dataset, out: Path, options: ExplainOptions, rng,
     if conditions:
         settings["conditions summarised by"] = (f"{options.modisco_summary} over "
                                                 f"{len(conditions['regulators'])} conditions")
+    started = time.perf_counter()
     write_modisco_report(out, found.patterns, found.rows, motifs,
                          title=f"TF-MoDISco patterns: {system}", settings=settings,
                          q_threshold=options.q_threshold, recovery=recovery)
+    summary["seconds"] = {**found.seconds, "report": round(time.perf_counter() - started, 1)}
     return summary
 
 

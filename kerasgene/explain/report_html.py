@@ -15,6 +15,8 @@ import html
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from tqdm.auto import tqdm
+
 from kerasgene._io import safe_name, write_text
 
 LOGO_DIR = "modisco_logos"
@@ -51,7 +53,7 @@ def pattern_logos(out: Path, patterns, rows: Sequence[Mapping], motifs) -> dict[
     row_of = {r["pattern"]: r for r in rows}
     (out / LOGO_DIR).mkdir(parents=True, exist_ok=True)
     paths = {}
-    for p in patterns:
+    for p in tqdm(patterns, desc="pattern logos", unit="pattern"):
         r = row_of.get(p.name, {})
         a, b = p.trim()
         m = by_id.get(r.get("target_id", ""))
