@@ -16,7 +16,10 @@ def test_deeprage_modisco_patterns_and_filters_recover_planted_motifs(demo_run, 
     its three best (lenient: INO4's and PHO4's patterns match a paralog's matrix of the
     same site first). Measured on the seed-0 demo's DeepRAGE-TP: TF-MoDISco 6 of 12
     (AFT1, GCN4, NRG1, RPN4, YAP1, ZAP1), the filters the same 6, their union 6;
-    lenient 8 (+ INO4, PHO4) — the issue asked for 10 (README).
+    lenient 8 (+ INO4, PHO4) — the issue asked for 10 (README). The model itself
+    attributes 11 of the 12 (sites at 0.8 to 14 standard deviations of position-matched
+    random windows; not MIG1, -0.2): MSN2/MSN4's STRE and XBP1 are in the model but not
+    recovered.
     TF-MoDISco's Leiden runs have fixed seeds and the demo trains the same model to the
     last digit, so the counts are asserted as measured."""
     summary = _explain(demo_run[0] / "runs" / "deeprage_tensor", truth, tmp_path,
@@ -28,5 +31,8 @@ def test_deeprage_modisco_patterns_and_filters_recover_planted_motifs(demo_run, 
     assert set(planted["union"]) == set(planted["modisco"]) | set(planted["filters"])
     assert len(planted["modisco"]) >= 6 and len(planted["union"]) >= 6
     assert set(planted["union"]) <= set(lenient["union"]) and len(lenient["union"]) >= 8
+    attributed = set(summary["planted_attributed"])
+    assert "MIG1" not in attributed and len(attributed) >= 10, attributed
+    assert set(lenient["union"]) <= attributed
     assert (tmp_path / "modisco_report.html").is_file()
     assert len(list((tmp_path / "modisco_logos").glob("*.png"))) == summary["n_patterns"]

@@ -168,7 +168,9 @@ def test_explain_modisco_on_a_pair_dataset(tmp_path, fungi):
     genes = [f"Y{i:03d}" for i in range(20)]
     ds = FakeDataset({"sequence": seq, "regulators": regs}, pd.DataFrame({"gene_id": genes}),
                      {}, {}, gene_ids=genes)
-    truth = {"tasks": {"deeprage": {"regulators": [{"tf": "MIG1", "jaspar_id": "MA0337.2"}]}}}
+    sites = {g: [{"motif": "MIG1", "tfs": ["MIG1"], "start": 10, "end": 18}] for g in genes[:8]}
+    truth = {"tasks": {"deeprage": {"regulators": [{"tf": "MIG1", "jaspar_id": "MA0337.2"}],
+                                    "motif_instances": sites}}}
     (tmp_path / "truth.json").write_text(json.dumps(truth))
     opts = ExplainOptions(tax_group="fungi", truth=str(tmp_path / "truth.json"),
                           modisco_max_examples=16)
@@ -178,6 +180,7 @@ def test_explain_modisco_on_a_pair_dataset(tmp_path, fungi):
     assert s["n_sequences"] == 16 and s["summary"] == "mean"
     assert s["planted"] == {"modisco": [], "filters": ["MIG1"], "union": ["MIG1"]}
     assert s["planted_top3"]["union"] == ["MIG1"]
+    assert s["planted_attributed"] in ([], ["MIG1"]) and s["attributed_sd"] == 0.5
     assert set(s["seconds"]) == {"attribution", "modisco", "tomtom", "report"}
     assert all(v >= 0 for v in s["seconds"].values())
     tab = pd.read_csv(tmp_path / "modisco_patterns.tsv", sep="\t")
@@ -185,6 +188,36 @@ def test_explain_modisco_on_a_pair_dataset(tmp_path, fungi):
     for name in ("modisco_patterns.meme", "modisco_results.h5", "modisco_report.html",
                  "motif_recovery.tsv"):
         assert (tmp_path / name).exists()
+    recovery = pd.read_csv(tmp_path / "motif_recovery.tsv", sep="\t")
+    assert np.isfinite(recovery["site_effect_sd"]).all() and "attributed" in recovery
+    assert "site attribution (sd)" in (tmp_path / "modisco_report.html").read_text()
+
+
+def test_planted_site_contributions_tell_used_from_unused_motifs():
+    """Sites that carry contribution stand out against windows at the same positions in
+    sequences without the motif; sites that do not, in a region where every sequence
+    carries more attribution, do not (the null is matched for position); sites outside
+    the motif's effective region and motifs without sites are left out."""
+    from kerasgene.explain.truth import planted_site_contributions
+
+    rng = np.random.default_rng(0)
+    contrib = rng.normal(0, 0.1, (60, 100))
+    contrib[:, :50] += 0.5  # promoter-proximal positions: more attribution everywhere
+    ids = [f"g{i}" for i in range(60)]
+    instances = {}
+    for i in range(30):  # motif A: used by the model
+        contrib[i, 20:28] += 1.0
+        instances[ids[i]] = [{"motif": "A", "start": 20, "end": 28}]
+    for i in range(30, 45):  # one STRE-like site shared by two regulators, unused
+        instances[ids[i]] = [{"motif": "S", "tfs": ["B1", "B2"], "start": 35, "end": 41}]
+    instances[ids[50]] = [{"motif": "A", "start": 70, "end": 78, "effective": False}]
+    got = planted_site_contributions(contrib, ids, instances, ["A", "B1", "B2", "C"],
+                                     rng=np.random.default_rng(1))
+    assert got["A"]["n_sites"] == 30 and got["A"]["effect_sd"] > 3
+    assert got["A"]["z"] == pytest.approx(got["A"]["effect_sd"] * np.sqrt(30))
+    assert got["B1"]["n_sites"] == 15 and abs(got["B1"]["effect_sd"]) < 0.5
+    assert got["B2"]["n_sites"] == 15
+    assert got["C"]["n_sites"] == 0 and np.isnan(got["C"]["effect_sd"])
 
 
 def test_planted_recovery_strict_and_among_the_three_best():

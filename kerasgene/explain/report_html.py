@@ -100,14 +100,20 @@ def write_modisco_report(out: Path, patterns, rows: Sequence[Mapping], motifs, *
                          "best JASPAR match", "p", "q", "strand", "next matches"],
                         body, classes))
     if recovery:
-        sources = [k for k in recovery[0] if k not in ("name", "ids", "recovered")
+        site = ("site_effect_sd", "site_z", "attributed")
+        sources = [k for k in recovery[0] if k not in ("name", "ids", "recovered", *site)
                    and not k.endswith("_q") and not k.startswith(("top", "recovered_"))]
         top = [k for k in recovery[0] if k.startswith("top")]
+        scored = "attributed" in recovery[0]
         parts.append(_table(
             f"Planted motifs (truth.json) found at q ≤ {q_threshold:g}: the best match of "
-            + " or ".join(sources) + (f" (among the {top[0][3:]} best: {top[0]})" if top else ""),
-            ["planted", "JASPAR", *sources, "recovered", *top],
+            + " or ".join(sources) + (f" (among the {top[0][3:]} best: {top[0]})" if top else "")
+            + ("; site attribution: the planted sites' mean contribution against "
+               "position-matched random windows, in their standard deviations" if scored else ""),
+            ["planted", "JASPAR", *(["site attribution (sd)"] if scored else []), *sources,
+             "recovered", *top],
             [[html.escape(m["name"]), html.escape(m["ids"]),
+              *([_cell(m["site_effect_sd"])] if scored else []),
               *[html.escape(m[s] or "—") for s in sources], "yes" if m["recovered"] else "no",
               *[html.escape(m[t] or "—") for t in top]]
              for m in recovery], ["hit" if m["recovered"] else "miss" for m in recovery]))

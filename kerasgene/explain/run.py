@@ -157,6 +157,11 @@ def summary_lines(summary: Mapping) -> list[str]:
         for source, names in md.get("planted", {}).items():
             lines.append(f"planted motifs found by {source}: {len(names)} of "
                          f"{md['n_planted']} ({', '.join(names)})")
+        if "planted_attributed" in md:
+            names = md["planted_attributed"]
+            lines.append(f"planted motifs whose sites carry the model's attribution (>= "
+                         f"{md['attributed_sd']:g} sd of position-matched random windows): {len(names)} of "
+                         f"{md['n_planted']} ({', '.join(names)})")
         for key, lenient in md.items():
             if key.startswith("planted_top"):
                 names = lenient["union"]
