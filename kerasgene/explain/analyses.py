@@ -491,7 +491,7 @@ def modisco_inputs(model, dataset, options: ExplainOptions, rng):
 
 #: a planted motif counts as attributed by the model when its sites carry at least this
 #: many standard deviations of position-matched random windows, either sign (the demo
-#: models: 0.8 to 14 for the motifs TF-MoDISco or the filters found, 0.03 to 0.22 for
+#: models: 0.8 to 8.5 for the motifs TF-MoDISco or the filters found, 0.03 to 0.22 for
 #: iSEGnet's CREB1 and REST and DeepRAGE-TP's MIG1)
 ATTRIBUTED_SD = 0.5
 
@@ -505,10 +505,9 @@ def _add_site_scores(recovery: list[dict], summary: dict, found, inputs, ids, se
     from kerasgene.explain.truth import planted_site_contributions
 
     actual = (np.asarray(inputs["sequence"]) * found.contributions).sum(-1)  # (n, L)
-    scores = planted_site_contributions(
-        actual, ids,
-        section["motif_instances"], [r["name"] for r in recovery],
-        rng=np.random.default_rng(seed))
+    scores = planted_site_contributions(actual, ids, section["motif_instances"],
+                                        [r["name"] for r in recovery],
+                                        rng=np.random.default_rng(seed))
     for r in recovery:
         got = scores[r["name"]]
         r["site_effect_sd"], r["site_z"] = got["effect_sd"], got["z"]
