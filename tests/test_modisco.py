@@ -211,13 +211,18 @@ def test_planted_site_contributions_tell_used_from_unused_motifs():
     for i in range(30, 45):  # one STRE-like site shared by two regulators, unused
         instances[ids[i]] = [{"motif": "S", "tfs": ["B1", "B2"], "start": 35, "end": 41}]
     instances[ids[50]] = [{"motif": "A", "start": 70, "end": 78, "effective": False}]
+    instances[ids[51]] = [{"motif": "A", "start": 96, "end": 104}]  # past the window's end
     got = planted_site_contributions(contrib, ids, instances, ["A", "B1", "B2", "C"],
                                      rng=np.random.default_rng(1))
-    assert got["A"]["n_sites"] == 30 and got["A"]["effect_sd"] > 3
+    assert got["A"]["n_sites"] == 30 and got["A"]["n_outside"] == 1
+    assert got["A"]["effect_sd"] > 3
     assert got["A"]["z"] == pytest.approx(got["A"]["effect_sd"] * np.sqrt(30))
     assert got["B1"]["n_sites"] == 15 and abs(got["B1"]["effect_sd"]) < 0.5
     assert got["B2"]["n_sites"] == 15
     assert got["C"]["n_sites"] == 0 and np.isnan(got["C"]["effect_sd"])
+    with pytest.raises(ConfigError, match=r"motif_instances\['g0'\]: a A site without 'start'"):
+        planted_site_contributions(contrib, ids, {"g0": [{"motif": "A", "end": 8}]}, ["A"],
+                                   rng=np.random.default_rng(1))
 
 
 def test_planted_recovery_strict_and_among_the_three_best():

@@ -508,6 +508,11 @@ def _add_site_scores(recovery: list[dict], summary: dict, found, inputs, ids, se
     scores = planted_site_contributions(actual, ids, section["motif_instances"],
                                         [r["name"] for r in recovery],
                                         rng=np.random.default_rng(seed))
+    outside = {k: v["n_outside"] for k, v in scores.items() if v["n_outside"]}
+    if outside:
+        log.warning("planted-site attribution: %d sites outside the model's %d positions not "
+                    "scored (%s)", sum(outside.values()), actual.shape[1],
+                    ", ".join(f"{k} {v}" for k, v in outside.items()))
     for r in recovery:
         got = scores[r["name"]]
         r["site_effect_sd"], r["site_z"] = got["effect_sd"], got["z"]

@@ -100,9 +100,7 @@ def write_modisco_report(out: Path, patterns, rows: Sequence[Mapping], motifs, *
                          "best JASPAR match", "p", "q", "strand", "next matches"],
                         body, classes))
     if recovery:
-        site = ("site_effect_sd", "site_z", "attributed")
-        sources = [k for k in recovery[0] if k not in ("name", "ids", "recovered", *site)
-                   and not k.endswith("_q") and not k.startswith(("top", "recovered_"))]
+        sources = [k.removesuffix("_q") for k in recovery[0] if k.endswith("_q")]
         top = [k for k in recovery[0] if k.startswith("top")]
         scored = "attributed" in recovery[0]
         parts.append(_table(

@@ -160,8 +160,8 @@ def summary_lines(summary: Mapping) -> list[str]:
         if "planted_attributed" in md:
             names = md["planted_attributed"]
             lines.append(f"planted motifs whose sites carry the model's attribution (>= "
-                         f"{md['attributed_sd']:g} sd of position-matched random windows): {len(names)} of "
-                         f"{md['n_planted']} ({', '.join(names)})")
+                         f"{md['attributed_sd']:g} sd of position-matched random windows): "
+                         f"{len(names)} of {md['n_planted']} ({', '.join(names)})")
         for key, lenient in md.items():
             if key.startswith("planted_top"):
                 names = lenient["union"]

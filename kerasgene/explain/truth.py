@@ -112,33 +112,42 @@ def planted_site_contributions(contributions: np.ndarray, sequence_ids, instance
 
     Returns
     -------
-    ``{name: {"n_sites", "effect_sd", "z"}}``: ``effect_sd`` = (mean site sum − mean null
-    sum) / sd of the null sums (per-site effect size, signed: > 0 where the sites raise
-    the output); ``z`` = ``effect_sd · √n_sites`` (of the mean); NaN without sites.
+    ``{name: {"n_sites", "n_outside", "effect_sd", "z"}}``: ``effect_sd`` = (mean site
+    sum − mean null sum) / sd of the null sums (per-site effect size, signed: > 0 where the
+    sites raise the output); ``z`` = ``effect_sd · √n_sites`` (of the mean); NaN without
+    sites; ``n_outside``: effective sites not inside the ``L`` positions (not scored).
     """
     a = np.asarray(contributions, np.float64)
     ids = [str(x) for x in sequence_ids]
     n, length = a.shape
     out = {}
     for name in names:
-        sites, holders = [], set()
+        sites, holders, outside = [], set(), 0
         for i, key in enumerate(ids):
             for inst in instances.get(key, ()):
                 if name not in inst.get("tfs", [inst.get("motif")]):
                     continue
                 holders.add(i)  # any site of the motif disqualifies the sequence as null
+                if "start" not in inst or "end" not in inst:
+                    raise ConfigError(f"truth motif_instances[{key!r}]: a {name} site without "
+                                      f"'start' and 'end' (got keys {sorted(inst)})")
                 s = int(inst.get("window_start", inst["start"]))
                 w = int(inst["end"]) - int(inst["start"])
-                if inst.get("effective", True) and s >= 0 and s + w <= length:
+                if not inst.get("effective", True):
+                    continue
+                if s >= 0 and s + w <= length:
                     sites.append((i, s, w))
+                else:
+                    outside += 1
         others = np.array(sorted(set(range(n)) - holders))
         if not sites or not len(others):
-            out[name] = {"n_sites": len(sites), "effect_sd": float("nan"), "z": float("nan")}
+            out[name] = {"n_sites": len(sites), "n_outside": outside,
+                         "effect_sd": float("nan"), "z": float("nan")}
             continue
         site_sums = np.array([a[i, s:s + w].sum() for i, s, w in sites])
         null = np.array([a[j, s:s + w].sum() for _i, s, w in sites
                          for j in rng.choice(others, n_null)])
         effect = (site_sums.mean() - null.mean()) / null.std()
-        out[name] = {"n_sites": len(sites), "effect_sd": float(effect),
+        out[name] = {"n_sites": len(sites), "n_outside": outside, "effect_sd": float(effect),
                      "z": float(effect * np.sqrt(len(sites)))}
     return out
