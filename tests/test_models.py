@@ -370,6 +370,45 @@ def test_fused_batchnorm_equals_keras_batchnorm(shape):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=2e-5)
 
 
+
+def test_broadcast_repeat_vector_equals_repeat_vector_without_int32_transpose():
+    """DeepRAGE-RNN's regulator repeat: the same values and gradients as Keras'
+    RepeatVector and, traced for any batch size, no int32 Transpose — Keras' repeat has
+    one, which oneDNN declines with an ERROR line on stderr."""
+    import tensorflow as tf
+
+    from kerasgene.models.blocks import BroadcastRepeatVector
+
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(size=(5, 4)).astype("float32"))
+    upstream = tf.constant(rng.normal(size=(5, 7, 4)).astype("float32"))
+
+    def traced_grad(layer):
+        @tf.function(input_signature=[tf.TensorSpec((None, 4))])
+        def grad(v):
+            with tf.GradientTape() as tape:
+                tape.watch(v)
+                y = layer(v)
+                loss = tf.reduce_sum(y * upstream[: tf.shape(v)[0]])
+            return y, tape.gradient(loss, v)
+        return grad
+
+    ours, keras_layer = BroadcastRepeatVector(7), keras.layers.RepeatVector(7)
+    got, want = traced_grad(ours)(x), traced_grad(keras_layer)(x)
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+    def int32_transposes(layer) -> int:
+        graph = traced_grad(layer).get_concrete_function().graph
+        return sum(op.type == "Transpose" and op.get_attr("T") == tf.int32
+                   for op in graph.get_operations())
+
+    assert int32_transposes(keras_layer) > 0 and int32_transposes(ours) == 0
+    rnn = models.build("deeprage_rnn", seq_len=40, filters=4, filter_length=5,
+                       n_regulators=3, units=8, regulator_units=4, pool_size=8, rnn_units=4)
+    assert isinstance(rnn.get_layer("regulator_repeat"), BroadcastRepeatVector)
+
+
 # --------------------------------------------------------------------------------------
 # ensemble members are addressable models sharing weights with the ensemble
 # --------------------------------------------------------------------------------------

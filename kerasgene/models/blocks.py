@@ -7,10 +7,10 @@ once. Every block names its layers ``{name}_{role}`` (``conv``, ``bn``, ``act``,
 ``dropout``, ``pool``, ``pad``) so that downstream code (attribution, filter knockout,
 motif extraction) can find a layer by a stable name.
 
-Built-in Keras layers only, plus :class:`FusedBatchNormalization` and :class:`FastDropout`
+Built-in Keras layers only, plus :class:`FusedBatchNormalization`, :class:`FastDropout`
 (drop-in subclasses of ``BatchNormalization`` and ``Dropout`` with a faster TensorFlow
-training path, registered as ``kerasgene>FusedBatchNormalization`` and
-``kerasgene>FastDropout``): models
+training path) and :class:`BroadcastRepeatVector` (``RepeatVector`` without int32
+ops), registered as ``kerasgene>FusedBatchNormalization``, ...: models
 serialise with ``get_config`` / ``from_config`` and clone with
 :func:`keras.models.clone_model` once ``kerasgene.models`` is imported, and export to a
 SavedModel of standard TensorFlow ops. Tensors are channels-last:
@@ -186,6 +186,25 @@ class FusedBatchNormalization(layers.BatchNormalization):
         self.moving_variance.assign(
             self.moving_variance * momentum + variance * (1.0 - momentum))
         return tf.reshape(y, shape)
+
+
+@keras.saving.register_keras_serializable(package="kerasgene")
+class BroadcastRepeatVector(layers.RepeatVector):
+    """:class:`keras.layers.RepeatVector` written as a broadcast: ``(batch, d)`` →
+    ``(batch, n, d)``, the same values.
+
+    Keras' layer repeats (``ops.repeat``). Under TensorFlow, once a model is traced again
+    for another batch size (a partial last batch), that repeat and its gradient run on
+    int32 tensors (a Transpose among them), which oneDNN declines with an ERROR-level
+    line on stderr ("oneDNN supports DT_INT32 only on platforms with AVX-512", printed by
+    every DeepRAGE-RNN training here); a broadcast and its gradient (a sum over the new
+    axis) have no such op.
+    """
+
+    def call(self, inputs):
+        batch, width = keras.ops.shape(inputs)[0], keras.ops.shape(inputs)[1]
+        return keras.ops.broadcast_to(keras.ops.expand_dims(inputs, 1),
+                                      (batch, self.n, width))
 
 
 @keras.saving.register_keras_serializable(package="kerasgene")

@@ -298,7 +298,7 @@ def deeprage_rnn(
     steps = blocks.conv_out_len(hp["seq_len"] - hp["filter_length"] + 1, pool_size,
                                 pool_size, "same")
     y = _regulator_branch(regulators, hp["regulator_units"])
-    y = layers.RepeatVector(steps, name="regulator_repeat")(y)
+    y = blocks.BroadcastRepeatVector(steps, name="regulator_repeat")(y)
     z = layers.Concatenate(axis=-1, name="concat")([y, x])
     z = layers.Bidirectional(
         layers.GRU(rnn_units, dropout=rnn_dropout, recurrent_dropout=rnn_recurrent_dropout,
