@@ -136,13 +136,21 @@ def demo_systems() -> list[str]:
     return [n for n in systems.names() if systems.get(n).demo is not None]
 
 
+def _rows(summary: dict) -> list[tuple[str, dict]]:
+    """``(name, row)`` of every system and of each further demo entry of a system
+    (``chromatin.binary``), in the summary's order."""
+    return [(n, r) for name, row in summary["systems"].items()
+            for n, r in [(name, row), *((f"{name}.{k}", v) for k, v in row.items()
+                                        if isinstance(v, dict) and "metric" in v)]]
+
+
 def format_summary(summary: dict) -> str:
-    """The summary as a fixed-width table (one row per system)."""
-    lines = [f"{'system':<12} {'metric':<8} {'test':>7} {'ceiling':>8} {'ratio':>6}  baselines / notes"]
-    for name, row in summary["systems"].items():
-        lines.append(_summary_line(name, row))
-        lines += [_summary_line(f"{name}.{k}", v) for k, v in row.items()
-                  if isinstance(v, dict) and "metric" in v]
+    """The summary as a fixed-width table (one row per system and further entry)."""
+    rows = _rows(summary)
+    width = max([len("system"), *(len(name) for name, _ in rows)])
+    lines = [f"{'system':<{width}} {'metric':<8} {'test':>7} {'ceiling':>8} {'ratio':>6}  "
+             "baselines / notes"]
+    lines += [_summary_line(name, row, width) for name, row in rows]
     return "\n".join(lines)
 
 
@@ -154,10 +162,7 @@ def format_timings(summary: dict) -> str:
     """Where the demo's time went: wall-clock (CPU) seconds per system and phase, then
     the simulation and the total."""
     lines = [f"{'system':<18}" + "".join(f"{p:>16}" for p in (*PHASES, "total"))]
-    rows = [(n, r) for name, row in summary["systems"].items()
-            for n, r in [(name, row), *((f"{name}.{k}", v) for k, v in row.items()
-                                        if isinstance(v, dict) and "metric" in v)]]
-    for name, row in rows:
+    for name, row in _rows(summary):
         phases = row.get("phases", {})
         cells = [_seconds(phases.get(p)) for p in PHASES]
         wall = sum(phases[p]["wall"] for p in PHASES if p in phases)
@@ -178,8 +183,9 @@ def _seconds(got: dict | None) -> str:
     return "-" if got is None else f"{got['wall']:.0f} ({got['cpu']:.0f})"
 
 
-def _summary_line(name: str, row: dict) -> str:
-    """One row of :func:`format_summary` (``-`` where there is no ceiling)."""
+def _summary_line(name: str, row: dict, width: int) -> str:
+    """One row of :func:`format_summary` (``-`` where there is no ceiling), its name
+    padded to ``width``."""
     ceiling = row.get("ceiling")
     ratio = f"{row['test'] / ceiling:>6.2f}" if ceiling else f"{'-':>6}"
     notes = ", ".join(f"{k} {v:.3f}" for k, v in row.get("baselines", {}).items())
@@ -194,7 +200,7 @@ def _summary_line(name: str, row: dict) -> str:
     if row.get("single_model") is not None:
         notes += f"; best single sub-model {row['single_model']:.3f}"
     shown = f"{ceiling:>8.3f}" if ceiling is not None else f"{'-':>8}"
-    return f"{name:<12} {row['metric']:<8} {row['test']:>7.3f} {shown} {ratio}  {notes}"
+    return f"{name:<{width}} {row['metric']:<8} {row['test']:>7.3f} {shown} {ratio}  {notes}"
 
 
 def default_jobs() -> int:

@@ -29,6 +29,11 @@ def test_summary_shows_the_control_mean_and_sd():
     assert "shuffled labels -0.012 ± 0.004" in table
     assert "ceiling on the test examples 0.830 (ratio 0.94)" in table
     assert "chromatin.binary" in table
+    # every column starts where its header does, a name longer than "histone_fcn" too
+    lines = table.splitlines()
+    column = lines[0].index("metric")
+    assert all(line[column:].split()[0] in ("metric", "r2", "pearson", "auprc")
+               and line[column - 1] == " " for line in lines), table
 
 
 def test_timings_sum_the_phases_and_list_each_baseline():
