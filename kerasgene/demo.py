@@ -25,7 +25,7 @@ from pathlib import Path
 import kerasgene
 from kerasgene import systems
 from kerasgene.config import load_config
-from kerasgene.errors import ConfigError
+from kerasgene.errors import ConfigError, KerasgeneError
 
 log = logging.getLogger(__name__)
 
@@ -220,46 +220,78 @@ def _entries(names: list[str]) -> list[tuple[str, str | None]]:
 
 
 def _run_systems_in_processes(names: list[str], data: Path, runs: Path, seed: int,
-                              truth: dict, jobs: int, finished) -> None:
+                              truth: dict, jobs: int, finished, entry=None) -> None:
     """:func:`run_system` for each of ``names``, each demo entry (:func:`_entries`) in a
-    fresh (spawned) process, ``jobs`` at a time; ``finished(name, row)`` is called as each
-    system's last entry ends. The first failure cancels the entries not yet started and
-    is raised once the running ones end."""
+    spawned process, ``jobs`` processes at a time (each takes the next entry when it is
+    free); ``finished(name, row)`` is called as each system's last entry ends. ``entry``:
+    the function a process runs per entry (default :func:`_entry_process`; tests pass
+    their own).
+
+    The first failure, a process that dies (killed, out of memory), Ctrl-C or SIGTERM
+    stops every process at once — nothing more starts and the running entries are
+    terminated (their run directories lack ``run.json``, so no command reads them) — and
+    is raised; the systems that finished before are in ``summary.json``.
+    """
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    from kerasgene.train.launcher import stop_processes, stopped_on_signal
 
     level = logging.getLogger("kerasgene").getEffectiveLevel()
     context = multiprocessing.get_context("spawn")
     todo = _entries(names)
-    rows: dict[tuple[str, str | None], dict] = {}
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        started = {pool.submit(_entry_process, name, key, data, runs, seed, truth, level):
-                   (name, key) for name, key in todo}
-        pending = set(started)
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                if future.exception() is not None:
-                    for other in pending:
-                        other.cancel()
-                    raise future.exception()
-                rows[started[future]] = future.result()
-                name = started[future][0]
-                mine = [e for e in todo if e[0] == name]
-                if all(e in rows for e in mine):
-                    row = {**rows[(name, None)], **{k: rows[(name, k)] for _, k in mine if k}}
-                    print(f"demo: {name} finished in {row['seconds']:.0f} s (test "
-                          f"{row['metric']} {row['test']:.3f})", flush=True)
-                    finished(name, row)
+    procs: dict[str, multiprocessing.process.BaseProcess] = {}
+
+    def run() -> int:
+        rows: dict[tuple[str, str | None], dict] = {}
+        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context)
+        try:
+            started = {pool.submit(entry or _entry_process, name, key, data, runs, seed,
+                                   truth, level): (name, key) for name, key in todo}
+            procs.update((p.name, p) for p in multiprocessing.active_children())
+            pending = set(started)
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    name, key = started[future]
+                    if isinstance(future.exception(), BrokenProcessPool):
+                        left = [f"{n}.{k}" if k else n for n, k in todo if (n, k) not in rows]
+                        raise KerasgeneError(
+                            "demo: one of its processes ended abruptly (killed, or out of "
+                            f"memory?); not finished: {', '.join(left)}"
+                        ) from future.exception()
+                    rows[(name, key)] = future.result()
+                    mine = [e for e in todo if e[0] == name]
+                    if all(e in rows for e in mine):
+                        row = {**rows[(name, None)], **{k: rows[(name, k)] for _, k in mine if k}}
+                        print(f"demo: {name} finished in {row['seconds']:.0f} s (test "
+                              f"{row['metric']} {row['test']:.3f})", flush=True)
+                        finished(name, row)
+        except BaseException:
+            stop_processes(procs)  # the running entries end now; then nothing more starts
+            pool.shutdown(cancel_futures=True)
+            raise
+        pool.shutdown()
+        return 0
+
+    stopped_on_signal(run, procs, "demo", after="the systems that finished are in summary.json")
 
 
 def _entry_process(name: str, key: str | None, data: Path, runs: Path, seed: int,
                    truth: dict, level: int) -> dict:
     """One demo entry of :func:`_run_systems_in_processes` (system ``name``'s own, or its
     ``also`` entry ``key``), in its own process (silent Keras; the parent's log level;
-    TensorFlow's start-up lines filtered as by the CLI)."""
+    TensorFlow's start-up lines filtered as by the CLI; tqdm's bars under a thread lock:
+    its default multiprocessing lock, of no use to one process, is a semaphore that a
+    process stopped by the parent would leave behind, with a warning)."""
+    import threading
+
+    from tqdm.auto import tqdm
+
     from kerasgene.cli import import_tensorflow_quietly
 
+    tqdm.set_lock(threading.RLock())
     label = name if key is None else f"{name}.{key}"
     logging.basicConfig(level=level, format=f"%(levelname)s %(name)s [{label}]: %(message)s")
     logging.getLogger("tensorflow").setLevel(logging.ERROR)

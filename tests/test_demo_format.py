@@ -61,3 +61,73 @@ def test_each_demo_entry_is_a_job_and_the_further_entries_come_last():
         ("isegnet", None), ("deeprage", None), ("chromatin", None), ("histone_fcn", None),
         ("chromatin", "binary")]
     assert demo._entries(["chromatin"]) == [("chromatin", None), ("chromatin", "binary")]
+
+
+# ----------------------------------------------------------- the demo's processes stopping
+SYSTEMS = ["isegnet", "deeprage", "chromatin", "histone_fcn"]
+
+
+def _run_in_processes(tmp_path, behaviour: dict, finished=None):
+    import demo_entries
+
+    demo._run_systems_in_processes(SYSTEMS, tmp_path, tmp_path, 0, behaviour, 2,
+                                   finished or (lambda name, row: None),
+                                   entry=demo_entries.entry)
+
+
+def _no_process_left_and_nothing_started(tmp_path) -> None:
+    import multiprocessing
+    import time
+
+    assert not multiprocessing.active_children()
+    time.sleep(1.5)  # a process still running would write its marker now
+    assert not list(tmp_path.glob("*.started"))
+
+
+@pytest.mark.slow  # starts processes
+def test_a_failed_entry_stops_every_process_at_once(tmp_path):
+    """The first failure is raised at once: the entry still running (60 s) and those not
+    started are stopped, nothing more starts (each entry writes its marker after 1 s)."""
+    import time
+
+    from kerasgene.errors import KerasgeneError
+
+    t0 = time.monotonic()
+    with pytest.raises(KerasgeneError, match="isegnet: a planted failure"):
+        _run_in_processes(tmp_path, {"isegnet": "fail", "deeprage": "sleep"})
+    assert time.monotonic() - t0 < 30
+    _no_process_left_and_nothing_started(tmp_path)
+
+
+@pytest.mark.slow  # starts processes
+def test_a_killed_entry_process_is_an_error_naming_what_did_not_finish(tmp_path):
+    from kerasgene.errors import KerasgeneError
+
+    with pytest.raises(KerasgeneError, match=r"ended abruptly .*not finished: .*isegnet"):
+        _run_in_processes(tmp_path, {"isegnet": "kill", "deeprage": "sleep"})
+    _no_process_left_and_nothing_started(tmp_path)
+
+
+@pytest.mark.slow  # starts processes
+def test_sigterm_stops_the_demo_and_its_processes(tmp_path):
+    """SIGTERM (a job scheduler, `timeout`) or Ctrl-C: every process stopped at once, a
+    one-line error; the systems that finished were reported."""
+    import os
+    import signal
+    import threading
+
+    from kerasgene.errors import KerasgeneError
+
+    done = []
+    timer = threading.Timer(4.0, os.kill, (os.getpid(), signal.SIGTERM))
+    timer.start()
+    try:
+        with pytest.raises(KerasgeneError, match="demo: interrupted; stopped its processes"):
+            _run_in_processes(tmp_path, dict.fromkeys(SYSTEMS[1:], "sleep"),
+                              lambda name, row: done.append(name))
+    finally:
+        timer.cancel()
+    assert done == ["isegnet"]
+    for p in tmp_path.glob("*.started"):
+        p.unlink()  # isegnet's, and the sleepers' written before the signal
+    _no_process_left_and_nothing_started(tmp_path)

@@ -15,8 +15,10 @@ threads), so the launcher process stays small.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import multiprocessing.process
 import os
 import signal
 import socket
@@ -86,24 +88,40 @@ def free_port(host: str = "127.0.0.1", span: int = 1) -> int:
     raise KerasgeneError(f"no {span} consecutive free ports on {host}")
 
 
-def stop_processes(procs: Mapping[str, subprocess.Popen], grace: float = 5.0) -> None:
-    """Terminate the processes still running, kill those alive after ``grace`` s."""
+def _running(p: subprocess.Popen | multiprocessing.process.BaseProcess) -> bool:
+    return p.poll() is None if isinstance(p, subprocess.Popen) else p.is_alive()
+
+
+def _wait(p: subprocess.Popen | multiprocessing.process.BaseProcess,
+          timeout: float | None) -> None:
+    if isinstance(p, subprocess.Popen):
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            p.wait(timeout=timeout)
+    else:
+        p.join(timeout)
+
+
+def stop_processes(procs: Mapping[str, subprocess.Popen | multiprocessing.process.BaseProcess],
+                   grace: float = 5.0) -> None:
+    """Terminate the processes still running (``subprocess.Popen`` or ``multiprocessing``
+    processes), kill those alive after ``grace`` s."""
     for p in procs.values():
-        if p.poll() is None:
+        if _running(p):
             p.terminate()
     deadline = time.monotonic() + grace
     for p in procs.values():
-        try:
-            p.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
+        _wait(p, max(0.1, deadline - time.monotonic()))
+        if _running(p):
             p.kill()
-            p.wait()
+            _wait(p, None)
 
 
-def stopped_on_signal(run: Callable[[], int], procs: Mapping[str, subprocess.Popen],
-                      what: str) -> int:
+def stopped_on_signal(run: Callable[[], int],
+                      procs: Mapping[str, subprocess.Popen | multiprocessing.process.BaseProcess],
+                      what: str, after: str = "re-run the same command to resume") -> int:
     """``run()`` with SIGTERM turned into KeyboardInterrupt (main thread); the processes
-    are stopped however it ends, and an interruption raises a KerasgeneError."""
+    (``procs`` as it is when ``run`` ends: ``run`` may add to it) are stopped however it
+    ends, and an interruption raises a KerasgeneError whose message ends with ``after``."""
     old_term = signal.getsignal(signal.SIGTERM)
 
     def on_term(signum, frame):
@@ -116,8 +134,7 @@ def stopped_on_signal(run: Callable[[], int], procs: Mapping[str, subprocess.Pop
         return run()
     except KeyboardInterrupt:
         stop_processes(procs)
-        raise KerasgeneError(f"{what}: interrupted; stopped its processes (re-run the same "
-                             "command to resume)") from None
+        raise KerasgeneError(f"{what}: interrupted; stopped its processes ({after})") from None
     finally:
         stop_processes(procs)
         if main_thread:
