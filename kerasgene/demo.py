@@ -245,11 +245,14 @@ def _run_systems_in_processes(names: list[str], data: Path, runs: Path, seed: in
 
     def run() -> int:
         rows: dict[tuple[str, str | None], dict] = {}
+        others = set(multiprocessing.active_children())
         pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context)
         try:
             started = {pool.submit(entry or _entry_process, name, key, data, runs, seed,
                                    truth, level): (name, key) for name, key in todo}
-            procs.update((p.name, p) for p in multiprocessing.active_children())
+            # the pool's processes (started by submit; none of this process's other ones)
+            procs.update((p.name, p) for p in multiprocessing.active_children()
+                         if p not in others)
             pending = set(started)
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
