@@ -284,7 +284,7 @@ def _run_systems_in_processes(names: list[str], data: Path, runs: Path, seed: in
 def _entry_process(name: str, key: str | None, data: Path, runs: Path, seed: int,
                    truth: dict, level: int) -> dict:
     """One demo entry of :func:`_run_systems_in_processes` (system ``name``'s own, or its
-    ``also`` entry ``key``), in its own process (silent Keras; the parent's log level;
+    ``also`` entry ``key``), in one of the pool's processes (silent Keras; the parent's log level;
     TensorFlow's start-up lines filtered as by the CLI; tqdm's bars under a thread lock:
     its default multiprocessing lock, of no use to one process, is a semaphore that a
     process stopped by the parent would leave behind, with a warning)."""
