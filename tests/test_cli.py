@@ -67,3 +67,18 @@ def test_demo_jobs_must_be_positive(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path / "d"), "--jobs", "0"]) == 2
     assert "--jobs: expected a whole number ≥ 1, got 0" in capsys.readouterr().err
     assert not (tmp_path / "d").exists()
+
+
+def test_ctrl_c_is_one_line_and_exit_130(tmp_path, monkeypatch, capsys):
+    """Ctrl-C in any command: `kerasgene COMMAND: interrupted` and 130 (the shell's code
+    for SIGINT), not a traceback; `--debug` keeps the traceback."""
+    from kerasgene import simulate as sim
+
+    def interrupted(out_dir, seed, scale):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sim, "simulate", interrupted)
+    assert main(["simulate", "--out", str(tmp_path / "o")]) == 130
+    assert capsys.readouterr().err.splitlines() == ["kerasgene simulate: interrupted"]
+    with pytest.raises(KeyboardInterrupt):
+        main(["--debug", "simulate", "--out", str(tmp_path / "o")])

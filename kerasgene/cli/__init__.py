@@ -15,7 +15,9 @@ call; no library function sees argparse. A command that makes a run takes ``--co
 [KEY=VALUE ...]``; one that reads a trained run takes ``--run RUN_DIR`` or, equivalently,
 the ``--config`` whose ``run_dir`` it is (:mod:`kerasgene.cli._common`). A
 :class:`KerasgeneError` becomes a one-line message on stderr and exit status 2
-(``--debug`` shows the traceback).
+(``--debug`` shows the traceback); Ctrl-C, the line ``kerasgene COMMAND: interrupted`` and
+exit status 130, after the command's own clean-up as on any failure (``train`` removes
+the files of the run it was writing, ``simulate`` leaves no folder).
 """
 
 from __future__ import annotations
@@ -106,4 +108,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"kerasgene: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print(f"kerasgene {args.command}: interrupted", file=sys.stderr)
+        return 130
 
