@@ -136,11 +136,17 @@ def demo_systems() -> list[str]:
     return [n for n in systems.names() if systems.get(n).demo is not None]
 
 
+def _entry_label(name: str, key: str | None) -> str:
+    """A demo entry's name: the system's (``chromatin``), or ``system.key`` for a further
+    entry (``chromatin.binary``)."""
+    return name if key is None else f"{name}.{key}"
+
+
 def _rows(summary: dict) -> list[tuple[str, dict]]:
     """``(name, row)`` of every system and of each further demo entry of a system
     (``chromatin.binary``), in the summary's order."""
     return [(n, r) for name, row in summary["systems"].items()
-            for n, r in [(name, row), *((f"{name}.{k}", v) for k, v in row.items()
+            for n, r in [(name, row), *((_entry_label(name, k), v) for k, v in row.items()
                                         if isinstance(v, dict) and "metric" in v)]]
 
 
@@ -240,6 +246,7 @@ def _run_systems_in_processes(names: list[str], data: Path, runs: Path, seed: in
 
     level = logging.getLogger("kerasgene").getEffectiveLevel()
     context = multiprocessing.get_context("spawn")
+    entry = entry or _entry_process
     todo = _entries(names)
     procs: dict[str, multiprocessing.process.BaseProcess] = {}
 
@@ -248,8 +255,8 @@ def _run_systems_in_processes(names: list[str], data: Path, runs: Path, seed: in
         others = set(multiprocessing.active_children())
         pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context)
         try:
-            started = {pool.submit(entry or _entry_process, name, key, data, runs, seed,
-                                   truth, level): (name, key) for name, key in todo}
+            started = {pool.submit(entry, name, key, data, runs, seed, truth, level):
+                       (name, key) for name, key in todo}
             # the pool's processes (started by submit; none of this process's other ones)
             procs.update((p.name, p) for p in multiprocessing.active_children()
                          if p not in others)
@@ -259,7 +266,7 @@ def _run_systems_in_processes(names: list[str], data: Path, runs: Path, seed: in
                 for future in done:
                     name, key = started[future]
                     if isinstance(future.exception(), BrokenProcessPool):
-                        left = [f"{n}.{k}" if k else n for n, k in todo if (n, k) not in rows]
+                        left = [_entry_label(*e) for e in todo if e not in rows]
                         raise KerasgeneError(
                             "demo: one of its processes ended abruptly (killed, or out of "
                             f"memory?); not finished: {', '.join(left)}"
@@ -295,7 +302,7 @@ def _entry_process(name: str, key: str | None, data: Path, runs: Path, seed: int
     from kerasgene.cli import import_tensorflow_quietly
 
     tqdm.set_lock(threading.RLock())
-    label = name if key is None else f"{name}.{key}"
+    label = _entry_label(name, key)
     logging.basicConfig(level=level, format=f"%(levelname)s %(name)s [{label}]: %(message)s")
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     import_tensorflow_quietly()

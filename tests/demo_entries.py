@@ -1,5 +1,5 @@
 """Stand-ins for ``kerasgene.demo._entry_process`` run in the demo's spawned processes by
-tests/test_demo_format.py: each system name behaves as ``BEHAVIOUR`` says (no training)."""
+tests/test_demo_format.py: each entry behaves as the ``truth`` argument says (no training)."""
 
 import os
 import signal
@@ -11,8 +11,8 @@ from kerasgene.errors import KerasgeneError
 
 def entry(name, key, data, runs, seed, truth, level) -> dict:
     """``truth[name]``: "fail" (a KerasgeneError after 0.5 s), "kill" (SIGKILL itself),
-    "sleep" (60 s), else a row at once; every entry first writes ``runs/<name>.started``
-    after 1 s (a stopped demo starts nothing more)."""
+    "sleep" (60 s), else a row; every entry but "fail" and "kill" first writes
+    ``runs/<name>.<key>.started`` after 1 s (a stopped demo starts nothing more)."""
     what = truth.get(name if key is None else f"{name}.{key}", "ok")
     if what == "fail":
         time.sleep(0.5)
