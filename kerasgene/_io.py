@@ -6,6 +6,7 @@ to disk, and renamed over the target only when complete. A failure or a kill lea
 either the old file or none — never a half-written one — and the temporary file is
 removed on any error. Leftovers of a killed process (``.NAME.tmp-PID-RANDOM``) are
 recognised by :func:`is_temporary` and removed by :func:`remove_stale_temporaries`.
+Commands that write a folder of results stage it with :func:`staged_folder`.
 The one exception, a log that several processes append lines to, goes through
 :func:`append_line`.
 """
@@ -18,7 +19,7 @@ import os
 import re
 import secrets
 import shutil
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,40 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         _remove(tmp)
         raise
+
+
+@contextlib.contextmanager
+def staged_folder(path: str | os.PathLike, *, replaces: Iterable[str] = ()) -> Iterator[Path]:
+    """Yield an empty temporary folder beside the folder ``path``; on success move each
+    of its entries into ``path``.
+
+    For commands that write many files into a folder that may already hold other things
+    (an earlier run's files, the user's own): on leaving the block ``path`` is created if
+    need be, the entries named in ``replaces`` and those of the same name as a staged
+    entry are removed from it, and the staged entries are moved in; other entries stay.
+    On any exception (Ctrl-C included) the temporary folder is removed and ``path`` is
+    left as it was: no half-written output.
+
+    Examples
+    --------
+    >>> with staged_folder("run/explain") as tmp:    # doctest: +SKIP
+    ...     write_json(tmp / "explain.json", summary)
+    """
+    path = Path(path)
+    tmp = temporary_name(path)
+    tmp.mkdir(parents=True)
+    try:
+        yield tmp
+        _fsync(tmp)
+        path.mkdir(parents=True, exist_ok=True)
+        for name in replaces:
+            _remove(path / name)
+        for p in sorted(tmp.iterdir()):
+            if (path / p.name).is_dir() and not (path / p.name).is_symlink():
+                _remove(path / p.name)  # a folder is replaced as a whole
+            os.replace(p, path / p.name)
+    finally:
+        _remove(tmp)
 
 
 def write_atomic(path: str | os.PathLike, write: Callable[[Path], object]) -> Path:

@@ -205,7 +205,7 @@ def test_deeprage_filters_and_knockout(tmp_path):
     tab = pd.read_csv(tmp_path / "filter_matches.tsv", sep="\t", keep_default_na=False)
     assert len(tab) == 8 and {"query", "target_id", "p_value", "q_value"} <= set(tab.columns)
     assert (tmp_path / "filters.meme").exists()
-    ko = C.explain_knockout(model, ds, tmp_path, args, np.random.default_rng(0))
+    ko = C.explain_knockout(model, ds, tmp_path, args, np.random.default_rng(0), mo["_rows"])
     ko_tab = pd.read_csv(tmp_path / "knockout.tsv", sep="\t", keep_default_na=False)
     assert len(ko_tab) == 2  # MIG1 from truth (no matching filter here) + the targets file
     assert ko["rows"][0]["filters"] == "0,1" and 0 <= ko["rows"][0]["ranksum_p"] <= 1

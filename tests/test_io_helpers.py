@@ -57,3 +57,35 @@ def test_stale_temporaries_of_dead_processes_are_removed(tmp_path):
     removed = _io.remove_stale_temporaries(tmp_path)
     assert sorted(p.name for p in removed) == sorted([stale.name, folder.name])
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, "model.keras"])
+
+
+def test_staged_folder_moves_its_entries_in_and_keeps_the_others(tmp_path):
+    target = tmp_path / "explain"
+    (target / "logos").mkdir(parents=True)
+    (target / "logos" / "old.png").write_text("old")
+    (target / "notes.txt").write_text("mine")
+    (target / "stale.fai").write_text("stale")
+    (target / "table.tsv").write_text("old")
+    with _io.staged_folder(target, replaces=["stale.fai"]) as tmp:
+        assert tmp.parent == tmp_path and _io.is_temporary(tmp)
+        (tmp / "logos").mkdir()
+        (tmp / "logos" / "new.png").write_text("new")
+        (tmp / "table.tsv").write_text("new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["explain"]
+    assert sorted(p.name for p in target.iterdir()) == ["logos", "notes.txt", "table.tsv"]
+    assert [p.name for p in (target / "logos").iterdir()] == ["new.png"]
+    assert (target / "table.tsv").read_text() == "new"
+
+
+@pytest.mark.parametrize("exists", [True, False])
+def test_staged_folder_on_error_leaves_the_folder_as_it_was(tmp_path, exists):
+    target = tmp_path / "out"
+    if exists:
+        target.mkdir()
+        (target / "table.tsv").write_text("old")
+    with pytest.raises(KeyboardInterrupt), _io.staged_folder(target) as tmp:
+        (tmp / "table.tsv").write_text("half")
+        raise KeyboardInterrupt
+    assert [p.name for p in tmp_path.iterdir()] == (["out"] if exists else [])
+    if exists:
+        assert [p.read_text() for p in target.iterdir()] == ["old"]

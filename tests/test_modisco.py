@@ -265,3 +265,20 @@ def test_a_modisco_lite_failure_is_one_line_naming_the_zero_contributions(monkey
                                              r"contributions: Input contains NaN\. \(75% of") as e:
         MD.run_modisco(x, hyp)
     assert "\n" not in str(e.value)
+
+
+def test_an_interrupted_discovery_ends_its_progress_line(monkeypatch, capsys):
+    """Ctrl-C inside TF-MoDISco: the phase bar is closed with its newline, so the CLI's
+    ``kerasgene explain: interrupted`` gets a line of its own."""
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(MD, "run_modisco", interrupted)
+    monkeypatch.setattr(MD, "hypothetical_contributions",
+                        lambda model, inputs, **kw: np.zeros_like(inputs["sequence"]))
+    x = np.eye(4, dtype=np.float32)[np.zeros((2, 10), int)]
+    try:
+        MD.discover_motifs(None, {"sequence": x})
+    except KeyboardInterrupt:  # read while the traceback still holds the bar, as the CLI does
+        err = capsys.readouterr().err
+    assert "TF-MoDISco" in err and err.endswith("\n"), repr(err)

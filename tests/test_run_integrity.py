@@ -364,6 +364,38 @@ def test_explain_and_variants_feed_the_run_its_inputs(dnase_run, world, trained,
     capsys.readouterr()
 
 
+def test_an_interrupted_explain_leaves_its_folder_as_it_was(dnase_run, tmp_path, monkeypatch,
+                                                           capsys):
+    """Ctrl-C after IG wrote its files: the --out folder holds what it held before (the
+    user's own file; nothing when it did not exist), no temporary is left; a later
+    complete call adds its files beside the user's."""
+    import kerasgene.explain.analyses as A
+
+    argv = ["explain", "--run", str(dnase_run), "--analyses", "ig", "--n-steps", "4",
+            "--max-examples", "2", "--gene-plots", "0", "--split", "all"]
+    real_ig = A.explain_isegnet_ig
+
+    def interrupted_after_ig(model, dataset, out, *args, **kwargs):
+        real_ig(model, dataset, out, *args, **kwargs)
+        assert (out / "ig_summary.tsv").is_file()
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(A, "explain_isegnet_ig", interrupted_after_ig)
+        assert main([*argv, "--out", str(tmp_path / "new")]) == 130
+        mine = tmp_path / "mine"
+        mine.mkdir()
+        (mine / "notes.txt").write_text("keep")
+        assert main([*argv, "--out", str(mine)]) == 130
+    assert capsys.readouterr().err.splitlines()[-1] == "kerasgene explain: interrupted"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]
+    assert main([*argv, "--out", str(mine)]) == 0
+    assert {"notes.txt", "ig_summary.tsv", "explain.json"} <= {p.name for p in mine.iterdir()}
+    assert (mine / "notes.txt").read_text() == "keep"
+    capsys.readouterr()
+
+
 def test_variants_refuse_a_model_that_reads_no_dna(trained, world, tmp_path, capsys):
     import keras
 

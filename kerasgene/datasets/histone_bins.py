@@ -467,29 +467,28 @@ def _write_marks(writer: storage.DatasetWriter, cells: list[dict], cfg: Mapping,
     transform = np.log1p if cfg["mark_transform"] == "log1p" else None
     marks_out = writer.array("marks", (n_ex, n_bins, n_marks), np.float32)
     stats = np.zeros((len(cells), n_bins, 2 * n_marks), np.float32)
-    bar = tqdm(total=n_ex, desc="histone bins", unit="gene", disable=not progress)
-    for ci, c in enumerate(cells):
-        s1 = np.zeros((n_bins, n_marks))
-        s2 = np.zeros((n_bins, n_marks))
-        ts = c.get("trackset")
-        for lo in range(0, len(c["gene_ids"]), chunk):
-            if ts is not None:
-                m = _bin_windows(ts, c["genes"][lo : lo + chunk], int(cfg["window"]), n_bins,
-                                 cfg["bin_stat"], cfg["strand_orient"])
-            else:
-                m = c["marks"][lo : lo + chunk]
-            m = np.asarray(m, np.float32)
-            if transform is not None:
-                m = transform(np.maximum(m, 0))
-            s1 += m.sum(axis=0, dtype=np.float64)
-            s2 += np.square(m, dtype=np.float64).sum(axis=0)
-            marks_out.append(m)
-            bar.update(len(m))
-        n = len(c["gene_ids"])
-        mean = s1 / n
-        std = np.sqrt(np.maximum(s2 / n - mean**2, 0.0))
-        stats[ci] = np.concatenate([mean, std], axis=1)
-    bar.close()
+    with tqdm(total=n_ex, desc="histone bins", unit="gene", disable=not progress) as bar:
+        for ci, c in enumerate(cells):
+            s1 = np.zeros((n_bins, n_marks))
+            s2 = np.zeros((n_bins, n_marks))
+            ts = c.get("trackset")
+            for lo in range(0, len(c["gene_ids"]), chunk):
+                if ts is not None:
+                    m = _bin_windows(ts, c["genes"][lo : lo + chunk], int(cfg["window"]), n_bins,
+                                     cfg["bin_stat"], cfg["strand_orient"])
+                else:
+                    m = c["marks"][lo : lo + chunk]
+                m = np.asarray(m, np.float32)
+                if transform is not None:
+                    m = transform(np.maximum(m, 0))
+                s1 += m.sum(axis=0, dtype=np.float64)
+                s2 += np.square(m, dtype=np.float64).sum(axis=0)
+                marks_out.append(m)
+                bar.update(len(m))
+            n = len(c["gene_ids"])
+            mean = s1 / n
+            std = np.sqrt(np.maximum(s2 / n - mean**2, 0.0))
+            stats[ci] = np.concatenate([mean, std], axis=1)
     return stats
 
 

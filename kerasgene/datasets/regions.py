@@ -623,24 +623,23 @@ def _write_windows(writer: storage.DatasetWriter, examples: list[tuple[int, Gene
     length = sum(tss_flank) + sum(tts_flank)
     n_ex = len(examples)
     seq_out = writer.array("sequence", (len(uniq), length, 4), np.uint8)
-    bar = tqdm(total=len(uniq) + n_ex, desc="isegnet windows", unit="gene",
-               disable=not progress)
-    for lo in range(0, len(uniq), chunk):
-        part = uniq[lo : lo + chunk]
-        seq, _ = extract_regions(part, genome, None, tss_flank, tts_flank)
-        seq_out.append(seq)
-        bar.update(len(part))
-    epi_out = writer.array("epigenome", (n_ex, length, len(tracksets[0].names)), epi_dtype)
-    for lo in range(0, n_ex, chunk):
-        part = examples[lo : lo + chunk]
-        # a chunk may straddle two samples: read each sample's genes with its tracks
-        for si in sorted({e[0] for e in part}):
-            sub = [g for s_i, g, _ in part if s_i == si]
-            _, epi = extract_regions(sub, None, tracksets[si], tss_flank, tts_flank,
-                                     epigenome_dtype=epi_dtype)
-            epi_out.append(epi)
-        bar.update(len(part))
-    bar.close()
+    with tqdm(total=len(uniq) + n_ex, desc="isegnet windows", unit="gene",
+              disable=not progress) as bar:
+        for lo in range(0, len(uniq), chunk):
+            part = uniq[lo : lo + chunk]
+            seq, _ = extract_regions(part, genome, None, tss_flank, tts_flank)
+            seq_out.append(seq)
+            bar.update(len(part))
+        epi_out = writer.array("epigenome", (n_ex, length, len(tracksets[0].names)), epi_dtype)
+        for lo in range(0, n_ex, chunk):
+            part = examples[lo : lo + chunk]
+            # a chunk may straddle two samples: read each sample's genes with its tracks
+            for si in sorted({e[0] for e in part}):
+                sub = [g for s_i, g, _ in part if s_i == si]
+                _, epi = extract_regions(sub, None, tracksets[si], tss_flank, tts_flank,
+                                         epigenome_dtype=epi_dtype)
+                epi_out.append(epi)
+            bar.update(len(part))
     row_of = {g.id: i for i, g in enumerate(uniq)}
     writer.save("expression", np.array([y for _, _, y in examples], dtype=np.float32))
     writer.save("sequence_row", np.array([row_of[g.id] for _, g, _ in examples], dtype=np.int32))

@@ -421,22 +421,21 @@ def _knockout_one(eff: dict, s: dict, out: Path, top_k: int) -> dict:
             **test.as_dict(), "top_genes": ",".join(map(str, test.top_genes))}
 
 
-def explain_knockout(model, dataset, out: Path, options: ExplainOptions, rng) -> dict:
+def explain_knockout(model, dataset, out: Path, options: ExplainOptions, rng,
+                     filter_rows: list[dict] | None = None) -> dict:
     """Filter knockouts of DeepRAGE: effect per gene averaged over sampled conditions.
     The wild type is predicted once; each set's filters are zeroed in the model itself
-    for its prediction (:func:`kerasgene.explain.knockout.filters_zeroed`)."""
+    for its prediction (:func:`kerasgene.explain.knockout.filters_zeroed`).
+    ``filter_rows``: the filters' JASPAR matches (:func:`explain_filters`' ``_rows``, or
+    ``filter_matches.tsv`` of an earlier call read back); computed here when None."""
     from kerasgene.explain import knockout as K
     from kerasgene.explain import motifs as M
 
     if not (options.truth or options.targets):
         log.warning("knockout: no --truth or --targets given; skipped")
         return {"skipped": "no targets"}
-    rows_path = out / "filter_matches.tsv"
-    if rows_path.exists():
-        import pandas as pd
-
-        rows = pd.read_csv(rows_path, sep="\t", keep_default_na=False).to_dict("records")
-    else:
+    rows = filter_rows
+    if rows is None:
         rows = explain_filters(model, dataset, out, options, "deeprage")["_rows"]
     layer = M.first_conv_layer(model).name
     sets = knockout_sets(options, rows)

@@ -477,23 +477,22 @@ def discover_motifs(
     if conditions is not None:
         model = condition_model(model, conditions, summary=summary, input_name=input_name)
         inputs = {input_name: inputs[input_name]}
-    bar = tqdm(total=3, desc="TF-MoDISco", unit="step", bar_format=_PHASE_BAR)
-    t = [time.perf_counter()]
-    bar.set_postfix_str(f"{method} contributions of {len(inputs[input_name])} sequences")
-    hyp = hypothetical_contributions(model, inputs, method=method, input_name=input_name,
-                                     n_steps=n_steps, batch_size=batch_size)
-    t.append(time.perf_counter())
-    bar.update()
-    bar.set_postfix_str("modisco-lite: seqlets and clustering")
-    patterns, raw = run_modisco(np.asarray(inputs[input_name]), hyp, **modisco)
-    t.append(time.perf_counter())
-    bar.update()
-    bar.set_postfix_str(f"Tomtom of {len(patterns)} patterns")
-    matches = pattern_matches(patterns, motifs) if motifs is not None and patterns else []
-    rows = pattern_rows(patterns, matches) if motifs is not None else []
-    t.append(time.perf_counter())
-    bar.update()
-    bar.close()
+    with tqdm(total=3, desc="TF-MoDISco", unit="step", bar_format=_PHASE_BAR) as bar:
+        t = [time.perf_counter()]
+        bar.set_postfix_str(f"{method} contributions of {len(inputs[input_name])} sequences")
+        hyp = hypothetical_contributions(model, inputs, method=method, input_name=input_name,
+                                         n_steps=n_steps, batch_size=batch_size)
+        t.append(time.perf_counter())
+        bar.update()
+        bar.set_postfix_str("modisco-lite: seqlets and clustering")
+        patterns, raw = run_modisco(np.asarray(inputs[input_name]), hyp, **modisco)
+        t.append(time.perf_counter())
+        bar.update()
+        bar.set_postfix_str(f"Tomtom of {len(patterns)} patterns")
+        matches = pattern_matches(patterns, motifs) if motifs is not None and patterns else []
+        rows = pattern_rows(patterns, matches) if motifs is not None else []
+        t.append(time.perf_counter())
+        bar.update()
     seconds = {k: round(b - a, 1) for k, a, b in zip(("attribution", "modisco", "tomtom"),
                                                       t, t[1:])}
     log.info("modisco: %d patterns from %d sequences (%s s)", len(patterns), len(hyp), seconds)

@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from kerasgene import systems
-from kerasgene._io import to_plain, write_json
+from kerasgene._io import staged_folder, to_plain, write_json
 from kerasgene.errors import ConfigError
 from kerasgene.explain.options import ExplainOptions, explain_options, requested_analyses
 
@@ -85,7 +85,9 @@ def explain_run(run: str | Path, config: Mapping, options: ExplainOptions | None
     config : its run configuration (the dataset is prepared, or reused, from it)
     options : the settings (default: :func:`~kerasgene.explain.options.explain_options` of
         the config's ``explain:`` section)
-    out : output directory (default ``RUN_DIR/explain``)
+    out : output directory (default ``RUN_DIR/explain``); its files are moved in when
+        every analysis is done (an error or Ctrl-C leaves it as it was), replacing those
+        of the same name, keeping the others
 
     Returns
     -------
@@ -109,27 +111,43 @@ def explain_run(run: str | Path, config: Mapping, options: ExplainOptions | None
     analyses = runnable_analyses(requested_analyses(options, system.name), model,
                                  bool(options.analyses))
     compare = records.load_run(options.compare)[0] if "differential" in analyses else None
-    out = explain_dir(run, out)
-    out.mkdir(parents=True, exist_ok=True)
+    final = explain_dir(run, out)
     summary: dict[str, Any] = {"system": system.name, "run": str(run),
                                "analyses": list(analyses),
                                "settings": to_plain(dataclasses.asdict(options))}
     rng = np.random.default_rng(options.seed)
-    if "ig" in analyses or "differential" in analyses:
-        summary["ig"] = A.explain_isegnet_ig(model, dataset, out, options, rng, compare=compare)
-    filter_rows = None
-    if "motifs" in analyses:
-        summary["motifs"] = A.explain_filters(model, dataset, out, options, system.name)
-        filter_rows = summary["motifs"].pop("_rows", None)
-    if "knockout" in analyses:
-        summary["knockout"] = A.explain_knockout(model, dataset, out, options, rng)
-    if "modisco" in analyses:
-        summary["modisco"] = A.explain_modisco(model, dataset, out, options, rng, system.name,
-                                               filter_rows=filter_rows)
-    if "saliency" in analyses:
-        summary["saliency"] = A.explain_saliency(model, dataset, out, options, rng)
-    write_json(out / "explain.json", summary)
+    # written into a temporary folder, moved into `final` at the end: an error or Ctrl-C
+    # leaves `final` as it was
+    with staged_folder(final) as out:
+        if "ig" in analyses or "differential" in analyses:
+            summary["ig"] = A.explain_isegnet_ig(model, dataset, out, options, rng,
+                                                 compare=compare)
+        filter_rows = None
+        if "motifs" in analyses:
+            summary["motifs"] = A.explain_filters(model, dataset, out, options, system.name)
+            filter_rows = summary["motifs"].pop("_rows", None)
+        if "knockout" in analyses:
+            summary["knockout"] = A.explain_knockout(
+                model, dataset, out, options, rng,
+                filter_rows if filter_rows is not None else _earlier_filter_rows(final))
+        if "modisco" in analyses:
+            summary["modisco"] = A.explain_modisco(model, dataset, out, options, rng,
+                                                   system.name, filter_rows=filter_rows)
+        if "saliency" in analyses:
+            summary["saliency"] = A.explain_saliency(model, dataset, out, options, rng)
+        write_json(out / "explain.json", summary)
     return summary
+
+
+def _earlier_filter_rows(out: Path) -> list[dict] | None:
+    """The filters' JASPAR matches an earlier ``--analyses motifs`` wrote into ``out``
+    (``filter_matches.tsv``), or None."""
+    path = out / "filter_matches.tsv"
+    if not path.exists():
+        return None
+    import pandas as pd
+
+    return pd.read_csv(path, sep="\t", keep_default_na=False).to_dict("records")
 
 
 def summary_lines(summary: Mapping) -> list[str]:

@@ -28,14 +28,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
-from kerasgene._io import write_text
+from kerasgene._io import staged_folder, write_text
 from kerasgene.dna import decode, shipped_jaspar_release, shipped_motifs
 from kerasgene.errors import ConfigError, InputFileError
 from kerasgene.simulate.chromatin import chromatin_function, simulate_chromatin
@@ -96,23 +94,8 @@ def simulate(out_dir: Path, seed: int = 0, scale: str = "medium") -> dict:
     _check_out(out_dir)
     # generate into a hidden sibling directory, then move the files in: a failure leaves
     # the output directory as it was
-    tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    try:
+    with staged_folder(out_dir, replaces=_OWNED) as tmp:
         truth = _generate(tmp, int(seed), scale, __version__)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        for name in _OWNED:
-            p = out_dir / name
-            if p.is_dir():
-                shutil.rmtree(p)
-            elif p.exists():
-                p.unlink()
-        for p in sorted(tmp.iterdir()):
-            os.replace(p, out_dir / p.name)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return truth
 
 
