@@ -68,6 +68,36 @@ def test_short_fit_learns_and_writes_history(tmp_path, rng):
     assert (tmp_path / "checkpoint.keras").exists()
 
 
+def test_step_variables_built_before_fit_trace_the_step_once_to_the_same_weights(rng):
+    """Keras (TensorFlow, no strategy) creates the optimizer's and the R² metric's
+    variables in the first trace of the train step, which a tf.function then traces
+    again; built beforehand (as recipes.fit does) the step's Python runs once, and the
+    weights after training are the same to the bit."""
+    from kerasgene.models import build
+
+    x = {"sequence": np.eye(4, dtype=np.float32)[rng.integers(0, 4, (48, 200))],
+         "epigenome": rng.random((48, 200, 7)).astype(np.float32)}
+    y = rng.random((48, 1)).astype(np.float32)
+    cfg = recipes.resolve_training({}, "isegnet", False)
+
+    def train(prebuild: bool):
+        recipes.set_seed(0)
+        model = recipes.compile_model(build("isegnet", seq_len=200, k1=2, dropout=0.3), cfg)
+        traces = []
+        step = model.train_step
+        model.train_step = lambda data: (traces.append(1), step(data))[1]
+        ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(48, seed=1).batch(16)
+        if prebuild:
+            recipes.build_step_variables(model, ds.element_spec)
+            assert model.optimizer.built
+        model.fit(ds, epochs=2, verbose=0, shuffle=False)
+        return len(traces), model.get_weights()
+
+    (deferred, w0), (built, w1) = train(False), train(True)
+    assert (deferred, built) == (2, 1)
+    assert all(np.array_equal(a, b) for a, b in zip(w0, w1, strict=True))
+
+
 @pytest.mark.parametrize(("name", "kwargs", "layer"), [
     ("isegnet", {"seq_len": 200, "k1": 2}, "head_dense"),
     ("chromatin_cnn", {}, "H3K4me3"),

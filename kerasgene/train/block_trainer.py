@@ -142,11 +142,12 @@ class FactorizedPairTrainer:
         # inference on blocks, traced once per block shape: eager calls cost as much as
         # the training epoch (3.2 s vs 2.8 s per epoch of the demo's TP)
         self._outputs = tf.function(self.block_outputs, reduce_retracing=True)
-        if strategy is None:
-            self._step = tf.function(self._train_step, reduce_retracing=True)
-        else:  # built here, in cross-replica context: a replica may not create variables
+        # the optimizer's variables built here: in a replica they may not be created, and
+        # a step that creates them is traced twice (see recipes.compile_model)
+        if optimizer is not None:
             self.optimizer.build(model.trainable_variables)
-            self._step = tf.function(self._distributed_step, reduce_retracing=True)
+        self._step = tf.function(self._train_step if strategy is None else
+                                 self._distributed_step, reduce_retracing=True)
 
     @staticmethod
     def _branch(model: keras.Model, name: str, parts: list, merge_layer: str) -> int:

@@ -16,6 +16,7 @@ from typing import Any
 import keras
 import keras_tuner as kt
 import numpy as np
+import tensorflow as tf
 
 from kerasgene import models, systems
 from kerasgene._io import to_plain
@@ -255,6 +256,9 @@ class BuilderHyperModel(kt.HyperModel):
         kwargs.setdefault("shuffle", False)  # the tf.data pipelines shuffle themselves
         if cfg["steps_per_epoch"]:
             kwargs.setdefault("steps_per_epoch", cfg["steps_per_epoch"])
+        train = args[0] if args else kwargs.get("x")
+        if isinstance(train, tf.data.Dataset):
+            recipes.build_step_variables(model, train.element_spec)
         history = model.fit(*args, callbacks=callbacks, **kwargs)
         return best_epoch_metrics(history.history, self.objective_name, self.direction)
 
