@@ -11,6 +11,7 @@ import pyfaidx
 import pytest
 
 from kerasgene.cli import import_tensorflow_quietly
+from kerasgene.train.launcher import disable_thread_spinning
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -18,6 +19,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # so that whichever test first touches a device — on any xdist worker, in any order — does
 # not print them into the stderr that CLI tests read
 import_tensorflow_quietly()
+# the suite's processes (two pytest-xdist workers, the demo's two) share the cores
+disable_thread_spinning()
 
 
 def write_fasta(path, records: dict[str, str], width: int = 60) -> str:

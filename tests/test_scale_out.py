@@ -90,6 +90,17 @@ def test_only_the_task_that_writes_the_run_says_it_trained_it(monkeypatch):
     assert peer({"training": {}}, "worker", 1) is None
 
 
+def test_thread_spinning_is_off_in_the_suite_and_set_only_before_the_first_op():
+    """tests/conftest.py turns it off before TensorFlow's first op, as the demo's and the
+    launched workers' processes do; once ops have run the call changes nothing."""
+    import tensorflow as tf
+    from tensorflow.python.eager import context
+
+    tf.constant(1.0) + 1.0  # the context runs
+    assert context.context().config.experimental.disable_thread_spinning
+    assert launcher.disable_thread_spinning() is False
+
+
 @pytest.mark.slow  # worker processes
 def test_two_workers_train_like_one_process(world, tmp_path):
     d, single = world
