@@ -294,21 +294,19 @@ def _entry_process(name: str, key: str | None, data: Path, runs: Path, seed: int
     ``also`` entry ``key``), in one of the pool's processes (silent Keras; the parent's log level;
     TensorFlow's start-up lines filtered as by the CLI; tqdm's bars under a thread lock:
     its default multiprocessing lock, of no use to one process, is a semaphore that a
-    process stopped by the parent would leave behind, with a warning; TensorFlow's
-    threads not spinning: :func:`kerasgene.train.launcher.disable_thread_spinning`)."""
+    process stopped by the parent would leave behind, with a warning; idle threads
+    not spinning: :func:`kerasgene.train.launcher.stop_idle_spinning`)."""
     import threading
 
     from tqdm.auto import tqdm
 
     from kerasgene.cli import import_tensorflow_quietly
-    from kerasgene.train.launcher import disable_thread_spinning
 
     tqdm.set_lock(threading.RLock())
     label = _entry_label(name, key)
     logging.basicConfig(level=level, format=f"%(levelname)s %(name)s [{label}]: %(message)s")
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
-    import_tensorflow_quietly()
-    disable_thread_spinning()  # the pool's processes share the cores (a no-op when reused)
+    import_tensorflow_quietly(share_cores=True)  # the pool's processes share the cores
     demo = systems.get(name).demo
     return _run_entry(demo if key is None else demo.also[key], data, runs, seed, truth,
                       ["training.verbose=0"])

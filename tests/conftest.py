@@ -11,16 +11,14 @@ import pyfaidx
 import pytest
 
 from kerasgene.cli import import_tensorflow_quietly
-from kerasgene.train.launcher import disable_thread_spinning
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # TensorFlow starts here as in the `kerasgene` command (its C++ start-up lines filtered),
 # so that whichever test first touches a device — on any xdist worker, in any order — does
 # not print them into the stderr that CLI tests read
-import_tensorflow_quietly()
 # the suite's processes (two pytest-xdist workers, the demo's two) share the cores
-disable_thread_spinning()
+import_tensorflow_quietly(share_cores=True)
 
 
 def write_fasta(path, records: dict[str, str], width: int = 60) -> str:

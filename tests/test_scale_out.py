@@ -6,6 +6,7 @@ backup. Every process started here is ended here (bounded waits, then SIGKILL)."
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import time
@@ -90,15 +91,17 @@ def test_only_the_task_that_writes_the_run_says_it_trained_it(monkeypatch):
     assert peer({"training": {}}, "worker", 1) is None
 
 
-def test_thread_spinning_is_off_in_the_suite_and_set_only_before_the_first_op():
-    """tests/conftest.py turns it off before TensorFlow's first op, as the demo's and the
-    launched workers' processes do; once ops have run the call changes nothing."""
+def test_idle_spinning_is_off_in_the_suite_and_set_only_before_the_first_op():
+    """tests/conftest.py turns it off before TensorFlow's first op and before OpenMP loads,
+    as the demo's and the launched workers' processes do; once ops have run the call
+    changes TensorFlow's threads no more."""
     import tensorflow as tf
     from tensorflow.python.eager import context
 
     tf.constant(1.0) + 1.0  # the context runs
     assert context.context().config.experimental.disable_thread_spinning
-    assert launcher.disable_thread_spinning() is False
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"  # for XGBoost's OpenMP, loaded later
+    assert launcher.stop_idle_spinning() is False
 
 
 @pytest.mark.slow  # worker processes

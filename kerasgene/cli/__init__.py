@@ -50,11 +50,25 @@ TF_START_UP_NOISE = re.compile(
 LIGHT_COMMANDS = ("simulate",)
 
 
-def import_tensorflow_quietly() -> None:
+def import_tensorflow_quietly(share_cores: bool = False) -> None:
     """Import TensorFlow and find its devices with stderr captured, then pass on every
-    captured line except :data:`TF_START_UP_NOISE` (everything if the import fails)."""
-    if "tensorflow" in sys.modules:
-        return
+    captured line except :data:`TF_START_UP_NOISE` (everything if the import fails).
+
+    ``share_cores``: a process that shares the cores with others (the demo's, the test
+    suite's) — its idle threads sleep instead of spinning
+    (:func:`kerasgene.train.launcher.stop_idle_spinning`; the OpenMP part is set before
+    the import, which loads an OpenMP runtime)."""
+    from kerasgene.train import launcher
+
+    if share_cores:
+        launcher.sleep_idle_openmp_threads()
+    if "tensorflow" not in sys.modules:
+        _import_tensorflow_filtered()
+    if share_cores:
+        launcher.stop_idle_spinning()
+
+
+def _import_tensorflow_filtered() -> None:
     sys.stderr.flush()
     saved = os.dup(2)
     failed = True

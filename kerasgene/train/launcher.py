@@ -39,20 +39,33 @@ ENV_THREADS = "KERASGENE_TF_THREADS"
 ENV_PARENT = "KERASGENE_PARENT_PID"
 
 
-def disable_thread_spinning() -> bool:
-    """Make TensorFlow's CPU thread pools sleep when they run out of work instead of
-    spinning; for processes that share the cores with others (the demo's, the launched
-    workers', the test suite's). Call it before TensorFlow runs its first op; returns
-    False (and changes nothing) when it has run one already.
+def sleep_idle_openmp_threads() -> None:
+    """``OMP_WAIT_POLICY=PASSIVE`` unless the variable is set: idle OpenMP threads
+    (XGBoost's) sleep instead of spinning. An OpenMP runtime reads it once, when it loads,
+    and TensorFlow's import already loads scikit-learn's libgomp, which XGBoost shares:
+    call this before importing TensorFlow (as
+    :func:`kerasgene.cli.import_tensorflow_quietly` does with ``share_cores``). The demo's
+    chromatin XGBoost beside a histone-FCN training on this 2-core machine: 26 → 17 CPU-s,
+    the same model to the last digit."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def stop_idle_spinning() -> bool:
+    """Make TensorFlow's idle CPU threads sleep instead of spinning, and OpenMP's loaded
+    from now on (:func:`sleep_idle_openmp_threads`); for processes that share the cores
+    with others (the demo's, the launched workers', the test suite's). Call it before
+    TensorFlow runs its first op; returns False when it has run one already (TensorFlow's
+    threads unchanged).
 
     Spinning shortens a lone process's wake-ups, but where processes outnumber the cores
     the spinning threads burn CPU the others need. Two histone-FCN demo runs at once on
-    this 2-core machine: 133 and 135 CPU-s, 161 and 152 s wall with spinning; 120 and 121
-    CPU-s, 135 and 137 s without (one run alone: 135 and 124 CPU-s, 104 and 107 s); the
-    same results to the last digit (only the threads' waiting changes, not how work is
-    split). TensorFlow has no public switch for ``ConfigProto.experimental.
-    disable_thread_spinning`` in eager mode: it goes into the eager context's
-    configuration before the context starts (TensorFlow 2.21)."""
+    this 2-core machine: 133 and 135 CPU-s, 161 and 152 s wall with TensorFlow's threads
+    spinning; 120 and 121 CPU-s, 135 and 137 s without (one run alone: 135 and 124 CPU-s,
+    104 and 107 s). The same results to the last digit: only the threads' waiting
+    changes, not how the work is split. TensorFlow has no public switch for
+    ``ConfigProto.experimental.disable_thread_spinning`` in eager mode: it goes into the
+    eager context's configuration before the context starts (TensorFlow 2.21)."""
+    sleep_idle_openmp_threads()
     from tensorflow.core.protobuf import config_pb2
     from tensorflow.python.eager import context
 
@@ -71,7 +84,7 @@ def setup_process(threads: int | None = None) -> None:
     """Pin to ``$KERASGENE_CPUS``, limit TensorFlow to ``threads`` (or
     ``$KERASGENE_TF_THREADS``) intra/inter-op threads, and die with the launcher; a
     launched process (``$KERASGENE_PARENT_PID``) shares the cores with the others, so its
-    TensorFlow threads do not spin (:func:`disable_thread_spinning`)."""
+    idle threads do not spin (:func:`stop_idle_spinning`)."""
     cpus = os.environ.get(ENV_CPUS)
     if cpus and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {int(c) for c in cpus.split(",")})
@@ -96,7 +109,7 @@ def setup_process(threads: int | None = None) -> None:
         except RuntimeError:  # pragma: no cover - TF already initialised
             log.warning("TensorFlow already initialised; threads not changed")
     if parent:
-        disable_thread_spinning()
+        stop_idle_spinning()
 
 
 def free_port(host: str = "127.0.0.1", span: int = 1) -> int:
