@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import re
 import secrets
@@ -26,6 +27,8 @@ from typing import Any
 import numpy as np
 
 from kerasgene.errors import InputFileError
+
+log = logging.getLogger(__name__)
 
 #: Marker in the names of temporary files and folders (``.model.tmp-123-ab12cd.keras``).
 TMP_MARKER = ".tmp-"
@@ -95,7 +98,8 @@ def staged_folder(path: str | os.PathLike, *, replaces: Iterable[str] = ()) -> I
     need be, the entries named in ``replaces`` and those of the same name as a staged
     entry are removed from it, and the staged entries are moved in; other entries stay.
     On any exception (Ctrl-C included) the temporary folder is removed and ``path`` is
-    left as it was: no half-written output.
+    left as it was: no half-written output. Staging folders of ``path`` left by killed
+    processes (SIGKILL, the OOM killer) are removed first, with a warning.
 
     Examples
     --------
@@ -104,6 +108,10 @@ def staged_folder(path: str | os.PathLike, *, replaces: Iterable[str] = ()) -> I
     """
     path = Path(path)
     tmp = temporary_name(path)
+    stale = remove_stale_temporaries(tmp.parent, pattern=f".{path.name}{TMP_MARKER}*")
+    if stale:
+        log.warning("%s: removed %d staging folder(s) left by killed runs (%s)", path,
+                    len(stale), ", ".join(p.name for p in stale))
     tmp.mkdir(parents=True)
     try:
         yield tmp

@@ -77,6 +77,23 @@ def test_staged_folder_moves_its_entries_in_and_keeps_the_others(tmp_path):
     assert (target / "table.tsv").read_text() == "new"
 
 
+def test_staged_folder_removes_the_staging_folders_of_killed_runs(tmp_path, caplog):
+    """A SIGKILLed explain or simulate leaves its staging folder; the next run into the
+    same folder removes it (its owner is dead), says so, and keeps a live run's."""
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    killed = tmp_path / f".out.tmp-{dead}-abc123"
+    (killed / "sub").mkdir(parents=True)
+    live = tmp_path / f".out.tmp-{os.getpid()}-def456"
+    live.mkdir()
+    other = tmp_path / f".other.tmp-{dead}-abc123"
+    other.mkdir()
+    with caplog.at_level("WARNING"), _io.staged_folder(tmp_path / "out") as tmp:
+        (tmp / "a.txt").write_text("a")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["out", live.name, other.name])
+    assert f"removed 1 staging folder(s) left by killed runs ({killed.name})" in caplog.text
+
+
 @pytest.mark.parametrize("exists", [True, False])
 def test_staged_folder_on_error_leaves_the_folder_as_it_was(tmp_path, exists):
     target = tmp_path / "out"
