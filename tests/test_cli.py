@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from kerasgene.cli import main
@@ -19,6 +21,16 @@ def test_missing_config_is_one_line_exit_2(tmp_path, capsys):
     assert main(["train", "--config", str(tmp_path / "none.yaml")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "none.yaml: config file not found" in err
+
+
+@pytest.mark.parametrize("command", ["explain", "evaluate"])
+def test_only_explain_lets_idle_openmp_threads_sleep(command, tmp_path, monkeypatch, capsys):
+    """explain sets OMP_WAIT_POLICY=PASSIVE before TensorFlow's import (TF-MoDISco's numba
+    kernels run faster so); other commands leave OpenMP's default (XGBoost fits faster)."""
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    assert main([command, "--run", str(tmp_path / "absent")]) == 2
+    assert "absent" in capsys.readouterr().err
+    assert os.environ.get("OMP_WAIT_POLICY") == ("PASSIVE" if command == "explain" else None)
 
 
 def test_misspelt_key_names_the_nearest(tmp_path, capsys):

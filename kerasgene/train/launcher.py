@@ -41,12 +41,13 @@ ENV_PARENT = "KERASGENE_PARENT_PID"
 
 def sleep_idle_openmp_threads() -> None:
     """``OMP_WAIT_POLICY=PASSIVE`` unless the variable is set: idle OpenMP threads
-    (XGBoost's) sleep instead of spinning. An OpenMP runtime reads it once, when it loads,
-    and TensorFlow's import already loads scikit-learn's libgomp, which XGBoost shares:
-    call this before importing TensorFlow (as
-    :func:`kerasgene.cli.import_tensorflow_quietly` does with ``share_cores``). The demo's
-    chromatin XGBoost beside a histone-FCN training on this 2-core machine: 26 → 17 CPU-s,
-    the same model to the last digit."""
+    (XGBoost's, TF-MoDISco's numba kernels') sleep instead of spinning. An OpenMP runtime
+    reads it once, when it loads, and TensorFlow's import already loads scikit-learn's
+    libgomp, which XGBoost and numba share: call this before importing TensorFlow (as
+    :func:`kerasgene.cli.import_tensorflow_quietly` does with ``share_cores``, and the
+    command line for :data:`kerasgene.cli.SLEEPING_OPENMP_COMMANDS`). The demo's chromatin
+    XGBoost beside a histone-FCN training on this 2-core machine: 26 → 17 CPU-s, the same
+    model to the last digit."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
