@@ -31,6 +31,7 @@ import sys
 import tempfile
 
 from kerasgene.errors import KerasgeneError
+from kerasgene.train import launcher
 
 log = logging.getLogger("kerasgene")
 
@@ -63,10 +64,8 @@ def import_tensorflow_quietly(share_cores: bool = False) -> None:
 
     ``share_cores``: a process that shares the cores with others (the demo's, the test
     suite's) — its idle threads sleep instead of spinning
-    (:func:`kerasgene.train.launcher.stop_idle_spinning`; the OpenMP part is set before
-    the import, which loads an OpenMP runtime)."""
-    from kerasgene.train import launcher
-
+    (:func:`kerasgene.train.launcher.sleep_idle_openmp_threads` before the import, which
+    loads an OpenMP runtime; :func:`kerasgene.train.launcher.stop_idle_spinning` after)."""
     if share_cores:
         launcher.sleep_idle_openmp_threads()
     if "tensorflow" not in sys.modules:
@@ -119,9 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     if args.command in SLEEPING_OPENMP_COMMANDS:
-        from kerasgene.train.launcher import sleep_idle_openmp_threads
-
-        sleep_idle_openmp_threads()  # before TensorFlow's import loads OpenMP
+        launcher.sleep_idle_openmp_threads()  # before TensorFlow's import loads OpenMP
     if not args.verbose:  # tf.function retracing notices and the like
         logging.getLogger("tensorflow").setLevel(logging.ERROR)
         if args.command not in LIGHT_COMMANDS and not getattr(args, "workers", None):

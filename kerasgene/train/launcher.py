@@ -52,11 +52,11 @@ def sleep_idle_openmp_threads() -> None:
 
 
 def stop_idle_spinning() -> bool:
-    """Make TensorFlow's idle CPU threads sleep instead of spinning, and OpenMP's loaded
-    from now on (:func:`sleep_idle_openmp_threads`); for processes that share the cores
-    with others (the demo's, the launched workers', the test suite's). Call it before
-    TensorFlow runs its first op; returns False when it has run one already (TensorFlow's
-    threads unchanged).
+    """Make TensorFlow's idle CPU threads sleep instead of spinning; for processes that
+    share the cores with others (the demo's, the launched workers', the test suite's).
+    Call it before TensorFlow runs its first op; returns False (and changes nothing) when
+    it has run one already. OpenMP's threads are set apart, before TensorFlow's import
+    (:func:`sleep_idle_openmp_threads`).
 
     Spinning shortens a lone process's wake-ups, but where processes outnumber the cores
     the spinning threads burn CPU the others need. Two histone-FCN demo runs at once on
@@ -66,7 +66,6 @@ def stop_idle_spinning() -> bool:
     changes, not how the work is split. TensorFlow has no public switch for
     ``ConfigProto.experimental.disable_thread_spinning`` in eager mode: it goes into the
     eager context's configuration before the context starts (TensorFlow 2.21)."""
-    sleep_idle_openmp_threads()
     from tensorflow.core.protobuf import config_pb2
     from tensorflow.python.eager import context
 
@@ -85,7 +84,7 @@ def setup_process(threads: int | None = None) -> None:
     """Pin to ``$KERASGENE_CPUS``, limit TensorFlow to ``threads`` (or
     ``$KERASGENE_TF_THREADS``) intra/inter-op threads, and die with the launcher; a
     launched process (``$KERASGENE_PARENT_PID``) shares the cores with the others, so its
-    idle threads do not spin (:func:`stop_idle_spinning`)."""
+    TensorFlow threads do not spin (:func:`stop_idle_spinning`)."""
     cpus = os.environ.get(ENV_CPUS)
     if cpus and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {int(c) for c in cpus.split(",")})
