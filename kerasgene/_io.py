@@ -14,6 +14,7 @@ The one exception, a log that several processes append lines to, goes through
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
 import logging
 import os
@@ -247,6 +248,16 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def open_text(path: str | os.PathLike):
+    """Open a text file for reading, gzip (or bgzip) or plain, told apart by its first
+    bytes rather than its name; UTF-8, a leading byte-order mark removed (spreadsheets on
+    Windows write one), universal newlines (CRLF reads as LF)."""
+    with open(path, "rb") as fh:
+        gz = fh.read(2) == b"\x1f\x8b"
+    return gzip.open(path, "rt", encoding="utf-8-sig") if gz else \
+        open(path, encoding="utf-8-sig")
 
 
 def check_readable(path: str | os.PathLike, what: str) -> Path:

@@ -202,7 +202,9 @@ def apply_override(config: dict, override: str) -> None:
                           "training.epochs=5)")
     node = config
     for key in keys[:-1]:
-        node = node.setdefault(key, {})
+        if node.get(key) is None:  # absent, or left empty in the YAML (``training:``)
+            node[key] = {}
+        node = node[key]
         if not isinstance(node, dict):
             raise ConfigError(f"override {override!r}: {key!r} is not a section")
     try:

@@ -125,6 +125,15 @@ def test_bad_override_yaml_and_empty_key(tmp_path):
         load_config(cfg, ["training.=3"])
 
 
+def test_override_into_a_section_left_empty(tmp_path):
+    """``training:`` with nothing under it is YAML's null: an override fills it (was
+    refused as "'training' is not a section")."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("system: isegnet\ntraining:\nmodel:\n  name: isegnet\n  hparams:\n")
+    got = load_config(cfg, ["training.epochs=3", "model.hparams.l2=0.001"])
+    assert got["training"]["epochs"] == 3 and got["model"]["hparams"] == {"l2": 0.001}
+
+
 def test_binary_config_file(tmp_path):
     cfg = tmp_path / "c.yaml"
     cfg.write_bytes(b"system: \xff\xfe\n")

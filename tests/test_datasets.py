@@ -536,6 +536,28 @@ def test_deeprage_bad_input(yeast, tmp_path):
         build("deeprage", {**yeast["cfg"], "promoters": str(other)}, tmp_path / "x")
 
 
+def test_deeprage_gene_column_bom_and_ambiguity_codes(yeast, tmp_path, caplog):
+    """A gene column the header lacks is a one-line error (was a ValueError traceback),
+    a BOM before the header is not part of the column name, and IUPAC codes in a promoter
+    (encoded like N) are counted and named."""
+    text = Path(yeast["cfg"]["expression"]).read_text()
+    with pytest.raises(InputFileError, match=r"logfc\.tsv: no gene-id column 'ORF'"):
+        build("deeprage", {**yeast["cfg"], "gene_column": "ORF"}, tmp_path / "x")
+    bom = tmp_path / "bom.tsv"
+    bom.write_text("\ufeff" + text, encoding="utf-8")
+    ds = build("deeprage", {**yeast["cfg"], "expression": str(bom), "gene_column": "gene"},
+               tmp_path / "b", progress=False)
+    assert len(ds.conditions) == 6
+    seqs = {g: s for g, s in yeast["seqs"].items() if g != "Y029"}
+    seqs["Y005"] = seqs["Y005"][:-20] + "RYKM" + seqs["Y005"][-16:]
+    write_fasta(tmp_path / "iupac.fa", seqs)
+    with caplog.at_level(logging.WARNING):
+        build("deeprage", {**yeast["cfg"], "promoters": str(tmp_path / "iupac.fa")},
+              tmp_path / "i", progress=False)
+    assert ("deeprage: 1 promoters hold 4 characters other than A, C, G, T, N (IUPAC "
+            "ambiguity codes), encoded like N (e.g. Y005)") in caplog.text
+
+
 # ----------------------------------------------------------------------------- histone bins
 MARKS = ("H3K27me3", "H3K36me3", "H3K4me1", "H3K4me3", "H3K9me3")
 

@@ -48,6 +48,36 @@ def test_expression_table_errors(tmp_path):
         read_expression_table(path, gene_column="x")
 
 
+def test_table_rows_must_have_the_headers_fields(tmp_path):
+    """Rows ending in a separator (spreadsheet exports) read as written — pandas took the
+    gene ids for an index and gave every gene the next column's value, NaN the rest; a row
+    with more or fewer values, a repeated column or an empty file is an error naming it."""
+    path = tmp_path / "tpm.tsv"
+    path.write_text("gene_id\tTPM\nENSG1\t12.5\t\nENSG2\t3.0\t\n")
+    df = read_expression_table(path)
+    assert list(df.index) == ["ENSG1", "ENSG2"] and df["TPM"].tolist() == [12.5, 3.0]
+    path.write_text("gene_id\tTPM\t\nENSG1\t12.5\t\n")  # the header too
+    assert read_expression_table(path)["TPM"].tolist() == [12.5]
+    for body, message in [("gene_id\tA\nG1\t1\t7\n", r"tpm\.tsv:2: 3 fields but the header has 2"),
+                          ("gene_id\tA\tB\nG1\t1\t2\n\nG2\t3\n", r"tpm\.tsv:4: 2 fields but the header has 3"),
+                          ("gene_id\tA\tA\nG1\t1\t2\n", "column name 'A' appears more than once"),
+                          ("", r"tpm\.tsv: empty table")]:
+        path.write_text(body)
+        with pytest.raises(InputFileError, match=message):
+            read_expression_table(path)
+
+
+def test_names_and_tables_saved_with_a_byte_order_mark(tmp_path):
+    """A UTF-8 BOM (Excel on Windows) is not part of the first name: ``1<TAB>c1`` kept its
+    index and the BOM, and condition c1 was then dropped for having no states."""
+    names = tmp_path / "expt_names_E.txt"
+    names.write_text("\ufeff1\tc1\n2\tc2\n", encoding="utf-8")
+    assert read_names(names) == ["c1", "c2"]
+    table = tmp_path / "lfc.tsv"
+    table.write_text("\ufeffgene\tc1\nG1\t0.5\n", encoding="utf-8")
+    assert list(read_expression_table(table, gene_column="gene").columns) == ["c1"]
+
+
 def test_read_real_deeprage_regulator_states():
     states = read_triplets(YEAST / "reg_exp_RxE.tab", shape=(472, 173))
     assert states.shape == (472, 173)
@@ -66,6 +96,13 @@ def test_triplet_errors(tmp_path):
     path.write_text("5\t1\t1\n")
     with pytest.raises(InputFileError, match="outside the expected shape"):
         read_triplets(path, shape=(2, 2))
+    # were truncated to regulator 1, the last of two values, a NaN state
+    for body, message in [("1.7\t2\t1\n2\t1\t-1\n", r"t\.tab:1: 1\.7 2 1 .*whole-number"),
+                          ("1\t1\t1\n\n1\t1\t-1\n", r"t\.tab:3: 1 1 -1 .*each \(row, column\) cell once"),
+                          ("2\t2\t1\n1\t1\tnan\n", r"t\.tab:2: 1 1 nan .*a finite value")]:
+        path.write_text(body)
+        with pytest.raises(InputFileError, match=message):
+            read_triplets(path)
 
 
 def test_transforms():

@@ -58,7 +58,6 @@ or outside their chromosome. Log-fold changes must be finite with ``|x| ≤ 100`
 from __future__ import annotations
 
 import csv
-import gzip
 import itertools
 import logging
 import os
@@ -67,7 +66,7 @@ from collections.abc import Iterator, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from kerasgene._io import check_readable
+from kerasgene._io import check_readable, open_text
 from kerasgene.datasets import base, storage
 from kerasgene.datasets.dropped import Dropped, max_outside
 from kerasgene.datasets.regions import screen_genes
@@ -212,18 +211,18 @@ class PairsDataset(base.Dataset):
 
 
 def _is_triplets(path) -> bool:
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            if line.strip():
-                fields = line.split()
-                if len(fields) != 3:
-                    return False
-                try:
-                    [float(f) for f in fields]
-                except ValueError:
-                    return False
-                return True
-    return False
+    """True when the first non-blank line of ``path`` is three numbers."""
+    try:
+        with open_text(path) as fh:
+            line = next((ln for ln in fh if ln.strip()), "")
+    except (UnicodeDecodeError, EOFError, OSError):
+        return False  # the table reader says what is wrong with the file
+    fields = line.split()
+    try:
+        [float(f) for f in fields]
+    except ValueError:
+        return False
+    return len(fields) == 3
 
 
 def _header(path, id_column: int | str = 0, known_names: Sequence[str] | None = None
@@ -237,13 +236,13 @@ def _header(path, id_column: int | str = 0, known_names: Sequence[str] | None = 
     InputFileError, since the columns would be shifted.
     """
     sep = "," if str(path).lower().removesuffix(".gz").endswith(".csv") else "\t"
-    with open(path, "rb") as fh:
-        gz = fh.read(2) == b"\x1f\x8b"
-    with (gzip.open(path, "rt", encoding="utf-8") if gz else open(path, encoding="utf-8")) as fh:
+    with open_text(path) as fh:
         rows = list(csv.reader(itertools.islice(fh, 2), delimiter=sep))
     if not rows:
         raise InputFileError(f"{path}: empty table")
     row = rows[0]
+    if not isinstance(id_column, int) and id_column not in row:
+        raise InputFileError(f"{path}: no gene-id column {id_column!r}; columns: {row}")
     pos = id_column if isinstance(id_column, int) else row.index(id_column)
     names = [str(c) for i, c in enumerate(row) if i != pos]
     if len(rows) > 1 and len(rows[1]) != len(row):
@@ -339,10 +338,10 @@ def _promoters(cfg, base_dir, gene_ids: list[str], length: int, n_value, dropped
                     seqs[gid] = genome.fetch(gid, n - length, n)
                 else:
                     dropped.add(gid, "no_promoter", detail=f"no record {gid!r} in {path}")
-            short = sum(genome.chroms[g] < length for g in seqs)
+            short = [g for g in seqs if genome.chroms[g] < length]
         if short:
-            log.warning("deeprage: %d promoters shorter than %d bp were N-padded on the 5' side",
-                        short, length)
+            log.warning("deeprage: %d promoters shorter than %d bp were N-padded on the 5' "
+                        "side (e.g. %s)", len(short), length, ", ".join(short[:3]))
     elif cfg["fasta"] and cfg["gtf"]:
         seqs = _gtf_promoters(cfg, base_dir, gene_ids, length, dropped)
     else:
@@ -352,6 +351,12 @@ def _promoters(cfg, base_dir, gene_ids: list[str], length: int, n_value, dropped
     if not kept:
         raise InputFileError("deeprage: no expression gene id has a promoter sequence "
                              f"(e.g. {', '.join(gene_ids[:3])})")
+    other = {g: n for g in kept
+             if (n := len(seqs[g]) - sum(seqs[g].upper().count(b) for b in "ACGTN"))}
+    if other:
+        log.warning("deeprage: %d promoters hold %d characters other than A, C, G, T, N "
+                    "(IUPAC ambiguity codes), encoded like N (e.g. %s)", len(other),
+                    sum(other.values()), ", ".join(list(other)[:3]))
     onehot = one_hot("".join(seqs[g] for g in kept), np.asarray(n_value, np.float32),
                      dtype=np.float32).reshape(len(kept), length, 4)
     return kept, onehot

@@ -16,12 +16,14 @@ unit, or a corrupt file); a log-fold change must satisfy ``|x| ≤`` :data:`MAX_
 
 from __future__ import annotations
 
+import csv
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from kerasgene._io import check_readable
+from kerasgene._io import check_readable, open_text
 from kerasgene.errors import ConfigError, InputFileError
 
 #: Largest TPM accepted (see the module docstring).
@@ -54,10 +56,7 @@ def read_expression_table(path: str | os.PathLike, gene_column: str | int = 0) -
     pandas.DataFrame, float64, indexed by gene id (str), columns = sample names.
     """
     path = check_readable(path, "expression table")
-    try:
-        df = pd.read_csv(path, sep=_separator(path), dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise InputFileError(f"{path}: cannot parse as a delimited table ({err})") from None
+    df = _read_cells(path, _separator(path))
     if isinstance(gene_column, int):
         if gene_column >= len(df.columns):
             raise InputFileError(f"{path}: no column {gene_column} for gene ids")
@@ -91,6 +90,39 @@ def read_expression_table(path: str | os.PathLike, gene_column: str | int = 0) -
             f"{df.columns[col]!r} ({int(infinite.sum())} such cells); expected a finite "
             "number (leave the cell empty or NA for a missing value)")
     return values
+
+
+def _read_cells(path: Path, sep: str) -> pd.DataFrame:
+    """Every cell of a delimited table with a header row, as text (blank lines skipped).
+
+    Each row must have the header's number of fields: a row with more (its extra fields
+    not all empty, as the trailing separator spreadsheets write leaves them) or fewer would
+    shift or lose columns, and a repeated column name would be ambiguous; each raises
+    InputFileError naming the line."""
+    try:
+        with open_text(path) as fh:
+            rows = [(i, r) for i, r in enumerate(csv.reader(fh, delimiter=sep), 1) if r]
+    except (csv.Error, UnicodeDecodeError, EOFError, OSError) as err:
+        raise InputFileError(f"{path}: cannot parse as a delimited table ({err})") from None
+    if not rows:
+        raise InputFileError(f"{path}: empty table; expected a header row and one row per gene")
+    header = rows[0][1]
+    while header and not header[-1].strip():  # a trailing separator
+        header = header[:-1]
+    repeated = sorted({c for c in header if header.count(c) > 1})
+    if repeated:
+        raise InputFileError(f"{path}: column name {repeated[0]!r} appears more than once in "
+                             "the header; expected unique column names")
+    cells = []
+    for line, row in rows[1:]:
+        if len(row) > len(header) and not any(c.strip() for c in row[len(header):]):
+            row = row[:len(header)]  # trailing separators
+        if len(row) != len(header):
+            raise InputFileError(
+                f"{path}:{line}: {len(row)} fields but the header has {len(header)}; expected "
+                "one value per column (a missing value is written empty or NA)")
+        cells.append(row)
+    return pd.DataFrame(cells, columns=header, dtype=str)
 
 
 def check_range(values: pd.Series | pd.DataFrame, source: str, *, low: float, high: float,
@@ -146,6 +178,7 @@ def read_triplets(
         raise InputFileError(f"{path}: expected numeric 'row col value' triplets ({err})") from None
     if table.size and table.shape[1] != 3:
         raise InputFileError(f"{path}: expected 3 columns (row, col, value), found {table.shape[1]}")
+    _check_triplets(path, table)
     rows = table[:, 0].astype(np.int64) - int(one_based)
     cols = table[:, 1].astype(np.int64) - int(one_based)
     if table.size and (rows.min() < 0 or cols.min() < 0):
@@ -159,6 +192,28 @@ def read_triplets(
     return dense
 
 
+def _check_triplets(path: Path, table: np.ndarray) -> None:
+    """Raise InputFileError naming the line of the first triplet whose indices are not
+    whole numbers, whose value is not finite, or whose cell repeats an earlier triplet's
+    (which of two values would be meant?)."""
+    bad_index = ~np.all(np.isfinite(table[:, :2]) & (table[:, :2] == np.round(table[:, :2])), axis=1)
+    bad_value = ~np.isfinite(table[:, 2])
+    _, first = np.unique(table[:, :2], axis=0, return_index=True)
+    repeated = np.ones(len(table), bool)
+    repeated[first] = False
+    for bad, expected in ((bad_index, "whole-number row and column indices"),
+                          (bad_value, "a finite value"),
+                          (repeated, "each (row, column) cell once")):
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            with open_text(path) as fh:  # the k-th line np.loadtxt read (not blank, not #)
+                line = [i for i, ln in enumerate(fh, 1)
+                        if ln.strip() and not ln.lstrip().startswith("#")][k]
+            raise InputFileError(
+                f"{path}:{line}: {' '.join(f'{v:g}' for v in table[k])} ({int(bad.sum())} "
+                f"such triplets); expected {expected}")
+
+
 def read_names(path: str | os.PathLike, keep_tabs: bool = False) -> list[str]:
     """Read a list of names, one per line; ``index<TAB>name`` lines keep all of the name.
 
@@ -168,7 +223,7 @@ def read_names(path: str | os.PathLike, keep_tabs: bool = False) -> list[str]:
     """
     path = check_readable(path, "name list")
     names = []
-    with open(path, encoding="utf-8") as fh:
+    with open_text(path) as fh:
         for line in fh:
             line = line.rstrip("\r\n")
             if not line.strip():

@@ -46,7 +46,7 @@ from pathlib import Path
 import numpy as np
 import pyBigWig
 
-from kerasgene._io import atomic_path
+from kerasgene._io import atomic_path, open_text
 from kerasgene.errors import ConfigError, InputFileError, UnknownChromosomeError
 from kerasgene.io import chroms as _chroms
 from kerasgene.io.cache import derived_path, remove_older_versions
@@ -181,12 +181,6 @@ def read_bbi_header(path: str | os.PathLike) -> BBIHeader:
 
 
 # ----------------------------------------------------------------------------- sniffing
-def _open_text(path: Path):
-    with open(path, "rb") as fh:
-        gz = fh.read(2) == b"\x1f\x8b"
-    return gzip.open(path, "rt", encoding="utf-8") if gz else open(path, encoding="utf-8")
-
-
 def sniff_track(path: str | os.PathLike) -> str:
     """``"bigwig"``, ``"bigbed"`` or ``"bedgraph"`` from a track file's content.
 
@@ -204,7 +198,7 @@ def sniff_track(path: str | os.PathLike) -> str:
     if _BIGBED_MAGIC in magic:
         return "bigbed"
     try:
-        with _open_text(path) as fh:
+        with open_text(path) as fh:
             for line in fh:
                 fields = line.split()
                 if line.startswith("track") and "type=bedGraph" in line:
@@ -292,7 +286,7 @@ def read_bedgraph(path: str | os.PathLike) -> dict[str, tuple[np.ndarray, ...]]:
     rows: dict[str, list] = {}
     nan_lines: list[int] = []
     try:
-        with _open_text(path) as fh:
+        with open_text(path) as fh:
             for lineno, line in enumerate(fh, 1):
                 fields = line.split()
                 if not fields or fields[0] in ("track", "browser") or fields[0].startswith("#"):

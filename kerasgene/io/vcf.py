@@ -9,7 +9,6 @@ counted (:func:`kerasgene.explain.variants.variant_effects` gives them the statu
 
 from __future__ import annotations
 
-import gzip
 import logging
 import os
 import re
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import pysam
 
-from kerasgene._io import check_readable
+from kerasgene._io import check_readable, open_text
 from kerasgene.errors import InputFileError
 
 log = logging.getLogger(__name__)
@@ -56,7 +55,11 @@ class Variant:
 
 
 def _is_symbolic(allele: str) -> bool:
-    return allele.startswith("<") or allele == "*" or "[" in allele or "]" in allele
+    """``<ID>``, ``*``, a breakend: mated (``G]chr2:42]``) or single (``G.``, ``.G``;
+    VCF 4.2 §5.4.9)."""
+    single_breakend = len(allele) > 1 and (allele.startswith(".") or allele.endswith("."))
+    return (allele.startswith("<") or allele == "*" or "[" in allele or "]" in allele
+            or single_breakend)
 
 
 def _one_line(err: BaseException) -> str:
@@ -66,12 +69,9 @@ def _one_line(err: BaseException) -> str:
 def _vcf_columns(path: Path) -> tuple[int, int]:
     """Fields of the ``#CHROM`` header line and of the first record of a text VCF (plain,
     gzip or bgzip); (0, 0) for a file that is not VCF text (BCF, other bytes)."""
-    with open(path, "rb") as fh:
-        gz = fh.read(2) == b"\x1f\x8b"
     header = 0
     try:
-        with (gzip.open(path, "rt", encoding="utf-8") if gz
-              else open(path, encoding="utf-8")) as fh:
+        with open_text(path) as fh:
             for line in fh:
                 if line.startswith("#CHROM"):
                     header = len(line.rstrip("\r\n").split("\t"))
@@ -84,10 +84,7 @@ def _vcf_columns(path: Path) -> tuple[int, int]:
 
 def _add_info_column(path: Path, out: Path) -> None:
     """Copy a 7-column sites-only VCF to ``out`` with an INFO column of ``.``."""
-    with open(path, "rb") as fh:
-        gz = fh.read(2) == b"\x1f\x8b"
-    with (gzip.open(path, "rt", encoding="utf-8") if gz else open(path, encoding="utf-8")) \
-            as src, open(out, "w", encoding="utf-8") as dst:
+    with open_text(path) as src, open(out, "w", encoding="utf-8") as dst:
         for line in src:
             line = line.rstrip("\r\n")
             n = len(line.split("\t"))
