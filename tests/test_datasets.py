@@ -123,6 +123,28 @@ def test_gene_windows_orientation():
     assert starts[0, 1] + 500 == plus.tts and ends[1, 1] - 1 - 500 == minus.tts
 
 
+def test_gene_ids_match_without_version_only_where_the_stem_names_one_gene(tmp_path):
+    """``ENSG1`` matches ``ENSG1.3``; ``ZK1010.7`` matched ZK1010.1 (another gene, the first
+    of two sharing the stem) and gave it its label; a table id whose versioned gene the
+    reader skipped is reported with the reader's reason, not as absent."""
+    from kerasgene.datasets.dropped import Dropped
+    from kerasgene.io.annotation import read_gtf
+
+    rows = [("I", 11, 200, "+", "ZK1010.1"), ("I", 5011, 5200, "-", "ZK1010.2"),
+            ("I", 9011, 9200, "+", "ENSG1.3"), ("I", 12011, 12200, ".", "ENSG2.4")]
+    (tmp_path / "g.gtf").write_text("".join(
+        f'{c}\tsrc\tgene\t{a}\t{b}\t.\t{st}\t.\tgene_id "{gid}";\n' for c, a, b, st, gid in rows))
+    dropped = Dropped("isegnet")
+    got = regions_mod.match_gene_ids(["ZK1010.1", "ZK1010.7", "ENSG1", "ENSG2"],
+                                     read_gtf(tmp_path / "g.gtf"), "tpm.tsv", dropped, "s1")
+    assert {t: g.id for t, g in got.items()} == {"ZK1010.1": "ZK1010.1", "ENSG1": "ENSG1.3"}
+    table = dropped.table().set_index("example")
+    assert table.loc["ZK1010.7", "reason"] == "not_in_annotation"
+    assert "matches 2 genes (ZK1010.1, ZK1010.2), so none is taken" in table.loc["ZK1010.7", "detail"]
+    assert table.loc["ENSG2", "reason"] == "skipped_in_annotation"
+    assert table.loc["ENSG2", "detail"].startswith("no strand")
+
+
 def test_window_fit_classes():
     from kerasgene.datasets.regions import window_fit
     from kerasgene.io.annotation import Gene
@@ -584,6 +606,24 @@ def histone_world(world):
     cfg = {"cells": cells, "gtf": world["gtf"], "fasta": world["fasta"],
            "expression": str(d / "expr.tsv")}
     return {"dir": d, "cfg": cfg, "signals": signals, "expr": expr}
+
+
+def test_histone_kmers_through_a_chromosome_alias_table(world, histone_world, tmp_path):
+    """A GTF naming chromosomes by RefSeq accession beside a chr-named FASTA and bigWigs,
+    with their alias table: with k-mers, every gene was left out as on an unknown
+    chromosome (the screen opened the FASTA without the aliases)."""
+    acc = {c: f"NC_00000{i}.1" for i, c in enumerate(SIZES, 1)}
+    gtf = tmp_path / "refseq.gtf"
+    gtf.write_text("".join(acc.get(ln.split("\t", 1)[0], "") + "\t" + ln.split("\t", 1)[1]
+                           if not ln.startswith("#") else ln
+                           for ln in Path(world["gtf"]).read_text().splitlines(keepends=True)))
+    alias = tmp_path / "chromAlias.txt"
+    alias.write_text("# ucsc\trefseq\n" + "".join(f"{c}\t{a}\n" for c, a in acc.items()))
+    cfg = {**histone_world["cfg"], "gtf": str(gtf), "chrom_aliases": str(alias),
+           "kmers": {"k": 3, "min_count": 3000},
+           "split": {"method": "random", "group": "gene_id", "seed": 0}}
+    ds = build("histone", cfg, tmp_path / "h", progress=False)
+    assert len(ds) == 2 * len(world["genes"])
 
 
 def test_histone_bigwig_stats_and_kmers(world, histone_world, tmp_path):

@@ -231,13 +231,13 @@ def _drop_missing_labels(c: dict, do_log: bool, dropped: Dropped) -> None:
     c.pop("table_ids", None)
 
 
-def _screen(cells: list[dict], outside: float, inputs, window: int, kmer_cfg,
+def _screen(cells: list[dict], outside: float, inputs, window: int, kmer_cfg, aliases,
             dropped: Dropped) -> None:
     """Leave out genes on chromosomes unknown to the tracks / FASTA or outside them."""
     half = window // 2
     tracks = [t for c in cells if c.get("trackset") is not None
               for t in c["trackset"].tracks.values()]
-    genome = Genome(inputs["fasta"]) if kmer_cfg else None
+    genome = Genome(inputs["fasta"], aliases=aliases) if kmer_cfg else None
     try:
         refs = [genome] if genome is not None else tracks[:1]
         lengths = {}
@@ -298,7 +298,7 @@ def build_histone(config: Mapping | None = None, out_dir: str | os.PathLike | No
         for c in cells:
             _cell_genes(c, source, gtf_genes, kmer_cfg, do_log, aliases, dropped)
         if gtf_genes is not None and (source == "bigwig" or kmer_cfg):
-            _screen(cells, outside, inputs, int(cfg["window"]), kmer_cfg, dropped)
+            _screen(cells, outside, inputs, int(cfg["window"]), kmer_cfg, aliases, dropped)
         dropped.warn()
         for c in cells:
             if not c["gene_ids"]:

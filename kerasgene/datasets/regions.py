@@ -217,7 +217,9 @@ def extract_regions(
 def match_gene_ids(table_ids: Sequence[str], genes: Sequence[Gene], source: str,
                    dropped: Dropped | None = None, context: str = "") -> dict[str, Gene]:
     """Map expression-table ids to genes: exact id, then both without their version
-    suffix (``ENSG….5`` ↔ ``ENSG…``), then the genes' ``xrefs`` (NCBI GeneID).
+    suffix (``ENSG….5`` ↔ ``ENSG…``) where that stem names one gene of the annotation
+    (C. elegans' ``ZK1010.1`` and ``ZK1010.2`` are two genes, not two versions: a table's
+    ``ZK1010.7`` matches neither), then the genes' ``xrefs`` (NCBI GeneID).
 
     Each gene is matched once: an exact match wins, then the first table id. The ids
     left out — absent from the annotation (reason ``skipped_in_annotation`` when the
@@ -231,10 +233,10 @@ def match_gene_ids(table_ids: Sequence[str], genes: Sequence[Gene], source: str,
         When no table id matches.
     """
     by_id = {g.id: g for g in genes}
-    by_stem: dict[str, Gene] = {}
+    by_stem: dict[str, list[Gene]] = {}
     by_xref: dict[str, Gene] = {}
     for g in genes:
-        by_stem.setdefault(g.id.split(".")[0], g)
+        by_stem.setdefault(_stem(g.id), []).append(g)
         for x in g.xrefs:
             by_xref.setdefault(x, g)
     found = {tid: by_id[tid] for tid in table_ids if tid in by_id}
@@ -242,7 +244,8 @@ def match_gene_ids(table_ids: Sequence[str], genes: Sequence[Gene], source: str,
     matched: dict[str, Gene] = {}
     missing, duplicate = [], []
     for tid in table_ids:
-        g = found.get(tid) or by_stem.get(str(tid).split(".")[0]) or by_xref.get(str(tid))
+        stem = by_stem.get(_stem(tid), [])
+        g = found.get(tid) or (stem[0] if len(stem) == 1 else None) or by_xref.get(str(tid))
         if g is None:
             missing.append(tid)
         elif claimed.setdefault(g.id, tid) != tid:
@@ -254,11 +257,16 @@ def match_gene_ids(table_ids: Sequence[str], genes: Sequence[Gene], source: str,
         raise InputFileError(f"{source}: none of its {len(table_ids)} gene ids ({example}, ...) "
                              f"is in the annotation")
     skipped = getattr(genes, "skipped", {})
+    skipped_stems = {_stem(k): v for k, v in skipped.items()}
     if dropped is not None:
         for tid in missing:
-            why = skipped.get(tid) or skipped.get(str(tid).split(".")[0])
+            why = skipped.get(tid) or skipped_stems.get(_stem(tid))
+            alike = [g.id for g in by_stem.get(_stem(tid), [])]
+            detail = why or f"not in the annotation ({source})" + (
+                f"; its id without the version matches {len(alike)} genes "
+                f"({', '.join(alike[:3])}), so none is taken" if len(alike) > 1 else "")
             dropped.add(tid, "skipped_in_annotation" if why else "not_in_annotation",
-                        context=context, detail=why or f"not in the annotation ({source})")
+                        context=context, detail=detail)
         for tid, g in duplicate:
             dropped.add_gene(tid, g, "duplicate_gene", context=context,
                              detail=f"gene {g.id} is matched by {claimed[g.id]}")
@@ -267,6 +275,11 @@ def match_gene_ids(table_ids: Sequence[str], genes: Sequence[Gene], source: str,
                     "another id matches (ignored): %s", source, len(missing), len(table_ids),
                     len(duplicate), ", ".join(map(str, (missing + [t for t, _ in duplicate])[:5])))
     return matched
+
+
+def _stem(gene_id) -> str:
+    """A gene id without its version suffix (``ENSG00000141510.17`` → ``ENSG00000141510``)."""
+    return str(gene_id).split(".")[0]
 
 
 def window_fit(genes: Sequence[Gene], lengths: Mapping[str, int],
