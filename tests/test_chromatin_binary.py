@@ -183,3 +183,95 @@ def test_binary_run_through_the_command_line(peak_world):
     again = json.loads((run / "metrics.json").read_text())
     assert again["test"]["auprc"] == pytest.approx(test["auprc"], rel=1e-5)
     assert again["baselines"] == metrics["baselines"]
+
+
+# ----------------------------------------------------------- builder: names, sizes, overlap
+def _bins_world(d, sizes=None, name="sig.bw"):
+    """A constant bigWig of ``sizes`` and a config using it as signal and target."""
+    sizes = sizes or {"chr1": 5_000, "chr2": 2_000}
+    write_bigwig(d / name, sizes, {c: np.full(n, 1.0) for c, n in sizes.items()})
+    return {"signal": {"plus": str(d / name)}, "targets": {"K4": str(d / name)}, "window": 5,
+            "sigma": 1, "split": {"method": "chromosome", "train": ["chr1:0-0.8"],
+                                  "valid": ["chr1:0.8-1"], "test": ["chr2"]}}
+
+
+@pytest.mark.parametrize("bin_size,overlap", [(50, 0.14), (50, 0.28), (50, 0.56),
+                                              (100, 0.07), (100, 0.55)])
+def test_peak_overlap_is_exact_for_fractions_not_exact_in_binary(tmp_path, bin_size, overlap):
+    """0.56 × 50 is 28.000000000000004 in floating point: 28 covered bases are a peak."""
+    from kerasgene.datasets.genome_bins import build_genome_bins
+
+    cfg = _bins_world(tmp_path)
+    need = round(overlap * bin_size)
+    peaks = tmp_path / "p.bed"
+    peaks.write_text(f"chr1\t{10 * bin_size}\t{10 * bin_size + need}\n"
+                     f"chr1\t{40 * bin_size}\t{40 * bin_size + need - 1}\nchr2\t0\t{bin_size}\n")
+    ds = build_genome_bins({**cfg, "bin_size": bin_size, "label": "binary", "peaks": str(peaks),
+                            "peak_overlap": overlap}, tmp_path / "ds", progress=False)
+    n1 = ds.meta["chrom_bins"][0]
+    assert np.flatnonzero(np.asarray(ds.arrays["classes"])[:n1]).tolist() == [10]
+
+
+def test_peak_file_naming_a_chromosome_two_ways_keeps_both(tmp_path, caplog):
+    from kerasgene.datasets.genome_bins import build_genome_bins
+
+    cfg = _bins_world(tmp_path)
+    peaks = tmp_path / "p.bed"
+    peaks.write_text("chr1\t100\t150\nchr2\t0\t50\n1\t1000\t1050\n")
+    with caplog.at_level("WARNING"):
+        ds = build_genome_bins({**cfg, "label": "binary", "peaks": str(peaks)}, tmp_path / "ds",
+                               progress=False)
+    assert np.flatnonzero(np.asarray(ds.arrays["classes"])[:100]).tolist() == [2, 20]
+    assert "chromosome chr1 is named 2 ways (chr1, 1)" in caplog.text
+
+
+def test_split_names_go_through_the_chromosome_aliases(tmp_path):
+    """Ensembl-named files: a UCSC-named split without train (the default train list
+    leaves out chr2 / chr3), and chrM for MT, as in ``chroms``."""
+    from kerasgene.datasets.genome_bins import build_genome_bins
+
+    cfg = _bins_world(tmp_path, {"1": 4_000, "2": 2_000, "3": 2_000, "MT": 1_000})
+    ds = build_genome_bins({**cfg, "split": {"method": "chromosome", "valid": ["chr3"],
+                                             "test": ["chr2", "chrM"]}},
+                           tmp_path / "ds", progress=False)
+    assert ds.split_counts == {"train": 80, "valid": 40, "test": 60, "none": 0}
+    mito = build_genome_bins({**cfg, "chroms": ["chr1", "chrM"], "split": {
+        "method": "chromosome", "train": ["chr1:0-0.8"], "valid": ["chr1:0.8-1"],
+        "test": ["chrM"]}}, tmp_path / "mt",
+        progress=False)
+    assert mito.meta["chroms"] == ["1", "MT"] and mito.split_counts["test"] == 20
+    with pytest.raises(ConfigError, match=r"split.test: chromosome 'chr9' is not in the dataset"):
+        ds.with_split({"method": "chromosome", "valid": ["chr3"], "test": ["chr9"]})
+    again = ds.with_split({"method": "chromosome", "train": ["chr1"], "valid": ["chr3"],
+                           "test": ["MT"]})
+    assert again.split_counts == {"train": 80, "valid": 40, "test": 20, "none": 0}
+
+
+def test_chroms_listing_one_chromosome_twice_is_an_error(tmp_path):
+    from kerasgene.datasets.genome_bins import build_genome_bins
+
+    cfg = _bins_world(tmp_path)
+    with pytest.raises(ConfigError, match=r"chromatin.chroms: 'chr1' and '1' are one chromosome"):
+        build_genome_bins({**cfg, "chroms": ["chr1", "1", "chr2"]}, tmp_path / "ds",
+                          progress=False)
+
+
+def test_bedgraph_track_takes_the_bigwig_chromosome_sizes(tmp_path, caplog):
+    from kerasgene.datasets.genome_bins import build_genome_bins
+
+    cfg = _bins_world(tmp_path, {"chr1": 10_000, "chr2": 5_000})
+    bg = tmp_path / "plus.bedGraph"
+    bg.write_text("chr1\t100\t200\t3\nchr1\t5000\t5100\t2\nchr2\t50\t150\t1\n")
+    ds = build_genome_bins({**cfg, "signal": {"plus": str(bg)}}, tmp_path / "ds",
+                           progress=False)
+    assert ds.meta["chrom_bins"] == [200, 100]
+    sig = np.asarray(ds.arrays["signal"])[2 : 2 + 200, 0]  # window 5: 2 padding bins
+    expected = np.zeros(200, np.float32)
+    expected[[2, 3]], expected[[100, 101]] = 3, 2
+    np.testing.assert_array_equal(sig, expected)
+    with caplog.at_level("WARNING"):
+        only = build_genome_bins({**cfg, "signal": {"plus": str(bg)}, "targets": {"K4": str(bg)}},
+                                 tmp_path / "only", progress=False)
+    assert only.meta["chrom_lengths"] == [5100, 150]
+    assert "lengths of 2 chromosomes (chr1, chr2) are the ends of their last intervals" \
+        in caplog.text

@@ -31,7 +31,9 @@ Config keys (``build_genome_bins(config, out_dir)`` / the ``chromatin`` YAML sec
 ``chrom_aliases`` = null: optional chromosome alias table (UCSC ``chromAlias.txt`` or a user
 table; :mod:`kerasgene.io.chroms`); files naming a chromosome differently (``chr1`` / ``1``)
 agree through it and the built-in aliases. Tracks may be bigWig, bigBed or bedGraph
-(:mod:`kerasgene.io.track_formats`)
+(:mod:`kerasgene.io.track_formats`); a bedGraph takes its chromosome sizes from the first
+bigWig / bigBed track (signal, then targets). Without one (every track a bedGraph), each
+chromosome ends at its last interval, with a warning naming the chromosomes.
 ``mask_zero_targets`` = true
     Yield a sample weight of 0 for bins whose (smoothed) target is 0, 1 otherwise: the
     paper's masked MSE (mean over bins with a non-zero target) is the weighted MSE
@@ -47,8 +49,10 @@ agree through it and the built-in aliases. Tracks may be bigWig, bigBed or bedGr
         gzip; :func:`kerasgene.io.annotation.read_peaks`). A bin is a peak when the union
         of the intervals covers at least ``peak_overlap`` × ``bin_size`` of its bases
         (at least one base); ``peak_overlap`` = 0.5 (≥ 25 of 50 bp, the rule of DeepSEA's
-        200 bp bins; 0: any overlap). Chromosome names go through the aliases; an
-        interval past its chromosome's end (another assembly?) is an error.
+        200 bp bins; 0: any overlap). Chromosome names go through the aliases (exact
+        name first); a file naming one chromosome two ways (``chr1`` and ``1``) has the
+        peaks of both names used, with a warning; an interval past its chromosome's end
+        (another assembly?) is an error.
     ``peak_threshold`` = null
         A bin is a peak when ``target``'s regression value — the bin's mean fold change,
         gaussian-smoothed with ``sigma`` — is ≥ this value (in the bigWig's units).
@@ -60,7 +64,9 @@ agree through it and the built-in aliases. Tracks may be bigWig, bigBed or bedGr
     the paper's XGBoost protocol). Parts of chromosomes in no list yield no examples (they
     still provide window context); one warning counts them and ``dropped.tsv`` lists each
     range (reason ``not_in_split``; :mod:`kerasgene.datasets.dropped`). Without ``train``,
-    every chromosome not listed for valid / test is a training chromosome.
+    every chromosome not listed for valid / test is a training chromosome. Names are
+    looked up as ``chroms`` names are (``chr1`` / ``1``, ``chrM`` / ``MT``, the alias
+    table). ``chroms`` listing one chromosome twice (``chr1`` and ``1``) is a ConfigError.
 """
 
 from __future__ import annotations
@@ -79,8 +85,10 @@ from kerasgene._io import to_plain
 from kerasgene.datasets import base, storage
 from kerasgene.datasets import splits as _splits
 from kerasgene.datasets.dropped import Dropped
-from kerasgene.errors import ConfigError, InputFileError
-from kerasgene.io.chroms import load_aliases
+from kerasgene.errors import ConfigError, InputFileError, UnknownChromosomeError
+from kerasgene.io.chroms import alias_map, load_aliases
+from kerasgene.io.chroms import resolve as resolve_chrom
+from kerasgene.io.track_formats import sniff_track
 from kerasgene.io.tracks import Track, chrom_difference, gaussian_smooth
 
 log = logging.getLogger(__name__)
@@ -124,28 +132,49 @@ def binned_means(track: Track, chrom: str, n_bins: int, bin_size: int,
     return out
 
 
-def segments_for(spec: Mapping, chroms: list[str], n_bins: list[int], stride: int) -> pd.DataFrame:
-    """Segment table (chrom, start_bin, end_bin, split, ex_offset, n_examples) of a split."""
+def segments_for(spec: Mapping, chroms: list[str], n_bins: list[int], stride: int,
+                 aliases=None) -> pd.DataFrame:
+    """Segment table (chrom, start_bin, end_bin, split, ex_offset, n_examples) of a split.
+
+    Parameters
+    ----------
+    spec : the ``split`` config; its chromosome names are looked up among ``chroms`` as
+        ``chroms:`` names are (exact name first, then the built-in aliases ``chr1`` / ``1``,
+        ``chrM`` / ``MT`` and those of ``aliases``)
+    chroms, n_bins : the dataset's chromosomes (as named in its files) and their bins
+    stride : an example every ``stride`` bins
+    aliases : optional alias table (:func:`kerasgene.io.chroms.load_aliases`)
+
+    Raises
+    ------
+    ConfigError
+        When an entry names no chromosome of the dataset, or two entries overlap.
+    """
     method = _splits.check_split_keys(spec)
     if method != "chromosome":
         raise ConfigError(f"split: genome bins support method 'chromosome' (with optional "
                           f"fraction ranges), got {method!r}")
-    norm = {(c[3:] if c.startswith("chr") else c): i for i, c in enumerate(chroms)}
+    position = {c: i for i, c in enumerate(chroms)}
+    names = alias_map(chroms, load_aliases(aliases))
+
+    def chrom_index(split: str, chrom: str) -> int:
+        try:
+            return position[resolve_chrom(chrom, names, "dataset")]
+        except UnknownChromosomeError:
+            raise ConfigError(f"split.{split}: chromosome {chrom!r} is not in the dataset "
+                              f"({', '.join(chroms[:8])}; also tried its aliases)") from None
+
     rows = []
     covered: dict[int, list[tuple[int, int, str]]] = {}
     lists = {s: spec.get(s) for s in _splits.SETS}
     if lists["train"] is None:
-        listed = {_parse_entry(e)[0] for s in ("valid", "test") for e in (lists[s] or ())}
-        lists["train"] = [c for c in chroms if c not in listed
-                          and (c[3:] if c.startswith("chr") else c) not in listed]
+        listed = {chrom_index(s, _parse_entry(e)[0]) for s in ("valid", "test")
+                  for e in (lists[s] or ())}
+        lists["train"] = [c for i, c in enumerate(chroms) if i not in listed]
     for split in _splits.SETS:
         for entry in lists[split] or ():
             chrom, lo, hi = _parse_entry(entry)
-            key = chrom[3:] if chrom.startswith("chr") else chrom
-            if key not in norm:
-                raise ConfigError(f"split.{split}: chromosome {chrom!r} is not in the dataset "
-                                  f"({', '.join(chroms[:8])})")
-            ci = norm[key]
+            ci = chrom_index(split, chrom)
             a, b = int(round(lo * n_bins[ci])), int(round(hi * n_bins[ci]))
             for a2, b2, s2 in covered.get(ci, []):
                 if a < b2 and a2 < b:
@@ -235,8 +264,10 @@ class GenomeBinsDataset(base.Dataset):
                 for s in (*_splits.SETS, _splits.NONE)}
 
     def with_split(self, spec):
+        table = (self.meta.get("inputs", {}).get("chrom_aliases") or {}).get("path")
         index = segments_for(spec, self.chroms, list(self.meta["chrom_bins"]),
-                             int(self.meta["params"]["stride"]))
+                             int(self.meta["params"]["stride"]),
+                             table if table and os.path.exists(table) else None)
         meta = {**self.meta, "split": to_plain(dict(spec)),
                 "n_examples": int(index["n_examples"].sum())}
         new = type(self)(self.path, meta, index, self.arrays)
@@ -331,19 +362,46 @@ def build_genome_bins(config: Mapping | None = None, out_dir: str | os.PathLike 
         return cached
 
     table = load_aliases(inputs.get("chrom_aliases"))
-    sig_tracks, tgt_tracks = [], []
+    opened: dict[str, Track] = {}
     try:
-        for paths, opened in ((signal_paths, sig_tracks), (target_paths, tgt_tracks)):
-            for p in paths.values():
-                opened.append(Track(p, aliases=table))
+        _open_tracks(inputs, [k for k in inputs if k.startswith(("signal.", "targets."))],
+                     table, opened)
+        sig_tracks = [opened[f"signal.{k}"] for k in signal_paths]
+        tgt_tracks = [opened[f"targets.{k}"] for k in target_paths]
         chroms = _chromosomes(cfg["chroms"], sig_tracks, tgt_tracks)
+        _warn_sizes_from_intervals(list(opened.values()), chroms)
         peaks = _peaks_by_chrom(inputs["peaks"], chroms, sig_tracks[0].chroms, table) \
             if "peaks" in inputs else None
         return _write_bins(writer, cfg, split_spec, chroms, sig_tracks, tgt_tracks,
-                           list(signal_paths), progress, peaks)
+                           list(signal_paths), progress, peaks, table)
     finally:
-        for t in sig_tracks + tgt_tracks:
+        for t in opened.values():
             t.close()
+
+
+def _open_tracks(paths: Mapping[str, str], keys: list[str], table, opened: dict) -> None:
+    """Open the tracks ``paths[k]`` of ``keys`` into ``opened`` (filled as they open, so
+    the caller can close them on error): bigWigs and bigBeds first, then every bedGraph
+    with the chromosome sizes of the first of them (a bedGraph alone does not know where
+    its chromosomes end)."""
+    bedgraphs = [k for k in keys if sniff_track(paths[k]) == "bedgraph"]
+    for k in keys:
+        if k not in bedgraphs:
+            opened[k] = Track(paths[k], aliases=table)
+    sizes = next(iter(opened.values())).chroms if opened else None
+    for k in bedgraphs:
+        opened[k] = Track(paths[k], aliases=table, chrom_sizes=sizes)
+
+
+def _warn_sizes_from_intervals(tracks: list[Track], chroms: list[str]) -> None:
+    """Without a bigWig or bigBed among ``tracks``, the bedGraphs' chromosomes end at their
+    last interval: say so (WARNING), naming the chromosomes."""
+    if any(t.format != "bedgraph" for t in tracks):
+        return
+    log.warning("chromatin: every track is a bedGraph, so no file gives chromosome sizes; the "
+                "lengths of %d chromosomes (%s) are the ends of their last intervals and bins "
+                "past them are absent; add a bigWig track to give the genome's sizes",
+                len(chroms), ", ".join(chroms[:10]) + (", ..." if len(chroms) > 10 else ""))
 
 
 def _check_config(cfg: Mapping) -> str:
@@ -396,7 +454,8 @@ def _finite_number(value) -> bool:
 def _chromosomes(listed: list | None, sig_tracks: list[Track], tgt_tracks: list[Track]
                  ) -> list[str]:
     """The chromosomes to bin, named as in the first signal file: ``listed`` (each must be
-    in every file) or all of the first signal file's, which every file must share; every
+    in every file, and listed once: two names of one chromosome, ``chr1`` and ``1``, are a
+    ConfigError) or all of the first signal file's, which every file must share; every
     file must give them the same lengths."""
     ref = sig_tracks[0]
     if listed is None:
@@ -408,6 +467,12 @@ def _chromosomes(listed: list | None, sig_tracks: list[Track], tgt_tracks: list[
                                      f"list the chromosomes to use in chromatin.chroms")
     else:
         chroms = [ref.resolve(str(c)) for c in listed]
+        first: dict[str, str] = {}
+        for entry, c in zip(listed, chroms):
+            if c in first:
+                raise ConfigError(f"chromatin.chroms: {first[c]!r} and {entry!r} are one "
+                                  f"chromosome ({c} in {ref.path}); list each chromosome once")
+            first[c] = str(entry)
         for t in sig_tracks + tgt_tracks:
             for c in chroms:
                 t.resolve(c)
@@ -421,17 +486,17 @@ def _chromosomes(listed: list | None, sig_tracks: list[Track], tgt_tracks: list[
 
 def _write_bins(writer: storage.DatasetWriter, cfg: Mapping, split_spec: dict, chroms: list[str],
                 sig_tracks: list[Track], tgt_tracks: list[Track], signal_names: list[str],
-                progress: bool, peaks: dict | None) -> GenomeBinsDataset:
+                progress: bool, peaks: dict | None, table=None) -> GenomeBinsDataset:
     """Bin every chromosome into ``signal`` (padded by window), ``targets`` and (binary
-    task) ``classes``; commit the dataset with its segment index, dropped ranges and
-    meta."""
+    task) ``classes``; commit the dataset with its segment index (split names through the
+    alias ``table``), dropped ranges and meta."""
     ref = sig_tracks[0]
     bin_size, window, stride = int(cfg["bin_size"]), int(cfg["window"]), int(cfg["stride"])
     n_bins = [-(-ref.chroms[c] // bin_size) for c in chroms]
     pad_lens = [n + window - 1 for n in n_bins]
     pad_offsets = np.concatenate([[0], np.cumsum(pad_lens)[:-1]]).astype(np.int64)
     bin_offsets = np.concatenate([[0], np.cumsum(n_bins)[:-1]]).astype(np.int64)
-    index = segments_for(split_spec, chroms, n_bins, stride)
+    index = segments_for(split_spec, chroms, n_bins, stride, table)
     lengths = [ref.chroms[c] for c in chroms]
     dropped = _dropped_ranges(index, chroms, lengths, bin_size, stride)
     dropped.warn()
@@ -500,7 +565,8 @@ def _class_bins(cfg: Mapping, smoothed: np.ndarray, peaks: tuple | None) -> np.n
     if cfg["peak_threshold"] is not None:
         return (smoothed >= float(cfg["peak_threshold"])).astype(np.int8)
     bin_size = int(cfg["bin_size"])
-    min_bases = max(1, int(np.ceil(float(cfg["peak_overlap"]) * bin_size)))
+    # round first: 0.56 * 50 is 28.000000000000004 in floating point, and 28 bases are enough
+    min_bases = max(1, int(np.ceil(round(float(cfg["peak_overlap"]) * bin_size, 9))))
     return peak_bins(*(peaks or (np.empty(0, np.int64),) * 2), len(smoothed), bin_size,
                      min_bases)
 
@@ -544,32 +610,44 @@ def _union(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 def _peaks_by_chrom(path: str, chroms: list[str], sizes: Mapping[str, int], table
                     ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """The intervals of a peak file per dataset chromosome (through the aliases); peaks on
-    other chromosomes are left out (logged)."""
+    """The intervals of a peak file per dataset chromosome; peaks on other chromosomes are
+    left out (logged).
+
+    Each of the file's chromosome names is looked up among ``chroms`` as ``chroms:`` names
+    are (exact name first, then its aliases). A file naming one chromosome two ways (``chr1``
+    and ``1``, e.g. two peak files concatenated) keeps the peaks of both names for that
+    chromosome, with a warning naming them.
+    """
     from kerasgene.io.annotation import read_peaks
-    from kerasgene.io.chroms import canonical
 
     read = read_peaks(path)
-    by_name = {canonical(c, table): c for c in read}
-    out, used = {}, set()
-    for c in chroms:
-        name = by_name.get(canonical(c, table))
-        if name is None:
-            continue
-        used.add(name)
-        starts, ends = read[name]
-        past = np.flatnonzero(ends > sizes[c])
-        if len(past):
-            k = past[0]
-            raise InputFileError(f"{path}: peak {name}:{starts[k]}-{ends[k]} ends past the "
-                                 f"chromosome's end ({sizes[c]:,} bp in the signal files); "
-                                 "are the peaks on another assembly?")
-        out[c] = (starts, ends)
-    if not used:
+    names = alias_map(chroms, table)
+    found: dict[str, list[str]] = {}
+    other = []
+    for name in read:
+        try:
+            found.setdefault(resolve_chrom(name, names, path), []).append(name)
+        except UnknownChromosomeError:
+            other.append(name)
+    if not found:
         raise InputFileError(f"{path}: no peak on the dataset's chromosomes "
                              f"({', '.join(chroms[:5])}); the file names "
                              f"{', '.join(list(read)[:5])}")
-    other = [c for c in read if c not in used]
+    out = {}
+    for c, file_names in found.items():
+        for name in file_names:
+            starts, ends = read[name]
+            past = np.flatnonzero(ends > sizes[c])
+            if len(past):
+                k = past[0]
+                raise InputFileError(f"{path}: peak {name}:{starts[k]}-{ends[k]} ends past "
+                                     f"the chromosome's end ({sizes[c]:,} bp in the signal "
+                                     "files); are the peaks on another assembly?")
+        if len(file_names) > 1:
+            log.warning("%s: chromosome %s is named %d ways (%s); the peaks under every name "
+                        "are used (%s)", path, c, len(file_names), ", ".join(file_names),
+                        ", ".join(f"{len(read[n][0])} as {n}" for n in file_names))
+        out[c] = tuple(np.concatenate([read[n][i] for n in file_names]) for i in (0, 1))
     if other:
         log.info("%s: %d peaks on %d chromosomes outside the dataset left out (%s)", path,
                  sum(len(read[c][0]) for c in other), len(other), ", ".join(other[:5]))
