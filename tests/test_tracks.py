@@ -127,6 +127,18 @@ def test_neglog10p_transform_per_region_and_scaled(bigwig):
     assert got.max() <= 1.0
 
 
+@pytest.mark.parametrize("params, message", [
+    ({"resolution": 0}, r"resolution 0: expected a positive integer"),
+    ({"resolution": -20}, r"resolution -20: expected a positive integer"),
+    ({"resolution": 2.5}, r"resolution 2\.5: expected a positive integer"),
+    ({"max_value": -3}, r"max_value -3: expected a finite number > 0"),
+    ({"max_value": 0}, r"max_value 0: expected a finite number > 0"),
+])
+def test_neglog10p_parameters_are_checked(params, message):
+    with pytest.raises(ConfigError, match=r"transform 'neglog10p': " + message):
+        make_transform({"name": "neglog10p", **params})
+
+
 def test_percent_transform_and_config_form(bigwig):
     path, signals = bigwig
     t = Track(path, "percent")
@@ -235,6 +247,8 @@ def test_bedgraph_sizes_without_a_genome_and_through_aliases(tmp_path):
                                                r"chr1 \(5000 bp in the genome\)"),
     ("chr1\t0\t10\tabc\n", r"line 2: value 'abc': expected a number"),
     ("chr1\t0\t10\tinf\n", r"line 2: value 'inf': expected a finite number"),
+    ("chr1\t0\t10\t-1e39\n", r"line 2: value '-1e39': expected a finite number within "
+                             r"float32 range \(\|x\| <= 3\.4e38\)"),
     ("chr1\t10\t10\t1\n", r"line 2: interval \[10, 10\): expected 0 <= start < end"),
     ("chr1\tx\t10\t1\n", r"line 2: start 'x' / end '10': expected integers"),
     ("chr1\t0\t10\t1\tname\n", r"line 2: 5 fields; expected 4 \(chrom, start, end, value\)"),
@@ -246,6 +260,25 @@ def test_bad_bedgraph_lines(tmp_path, lines, message):
     with pytest.raises(InputFileError, match=r"bad\.bedGraph:? " + message):
         Track(path, chrom_sizes=SIZES)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.bedGraph"]  # nothing cached
+
+
+@pytest.mark.parametrize("start, end", [(-5, 10), (10, -5)])
+def test_bedgraph_without_track_line_with_a_bad_first_interval(tmp_path, start, end):
+    """Recognised as a bedGraph (not 'not a track file'), so the error names the line."""
+    path = tmp_path / "neg.bedGraph"
+    path.write_text(f"chr1\t{start}\t{end}\t2\nchr1\t20\t30\t1\n")
+    with pytest.raises(InputFileError, match=rf"neg\.bedGraph line 1: interval \[{start}, "
+                                             rf"{end}\): expected 0 <= start < end"):
+        Track(path)
+
+
+def test_bedgraph_naming_one_chromosome_two_ways_is_refused(tmp_path):
+    """Before: a bigWig with chromosomes 'chr1' and '1'; reading chr1 lost the '1' lines."""
+    path = write_bedgraph(tmp_path / "two.bedGraph", [("chr1", 0, 10, 1), ("1", 20, 30, 5)])
+    with pytest.raises(InputFileError, match=r"two\.bedGraph: names 'chr1' \(line 2\) and '1' "
+                                             r"\(line 3\) both mean genome chromosome chr1; use "
+                                             r"one name per chromosome"):
+        Track(path, chrom_sizes=SIZES)
 
 
 def test_bedgraph_nan_and_unknown_chromosomes_are_counted(tmp_path, caplog):
@@ -274,6 +307,15 @@ def test_bigbed_value_column(tmp_path, runs_bigwig, caplog):
     with pytest.raises(ConfigError, match="value_column applies to bigBed tracks; this is a "
                                           "bigWig"):
         Track(runs_bigwig, value_column="score")
+
+
+@pytest.mark.parametrize("value", [np.inf, 1e39])
+def test_bigbed_value_beyond_float32_is_refused(tmp_path, value):
+    bb = write_bigbed(tmp_path / "v.bb", SIZES, [("chr1", 10, 50, 2.0), ("chr1", 100, 120, value)])
+    with pytest.raises(InputFileError, match=r"v\.bb: feature chr1:100-120: field 'signalValue' "
+                                             r"is '(inf|1e\+39)'; expected a finite number "
+                                             r"within float32 range"):
+        Track(bb, value_column="signalValue")
 
 
 def test_bigbed_overlapping_features_take_the_maximum(tmp_path, caplog):
@@ -311,6 +353,26 @@ def test_bigwig_with_nan_values_reads_them_as_missing(tmp_path, caplog):
     np.testing.assert_allclose(t.binned("chr1", 0, 300, 150, "coverage"), [50 / 150, 50 / 150])
     np.testing.assert_allclose(t.binned("chr1", 0, 300, 150, "max"), [1, 3])
     assert t.max_value == 3.0
+
+
+@pytest.mark.parametrize("chroms, entries", [
+    ({"chr1": 1_000}, [("chr1", 0, 20, np.nan), ("chr1", 20, 40, 8.0), ("chr1", 40, 60, 4.0)]),
+    ({"chr1": 1_000, "chr2": 1_000}, [("chr1", 0, 20, np.nan), ("chr1", 20, 40, 8.0),
+                                      ("chr2", 0, 20, 2.0)]),
+    ({"chr1": 1_000_000}, [("chr1", 0, 20, 1.0), ("chr1", 500_000, 500_020, np.nan),
+                           ("chr1", 500_020, 500_040, 8.0)]),
+])
+def test_max_value_of_a_bigwig_whose_summary_bin_starts_with_nan(tmp_path, chroms, entries):
+    """pyBigWig's stats(type="max") gives None or 1.0 here: the maximum 8 was lost."""
+    bw = pyBigWig.open(str(tmp_path / "n.bw"), "w")
+    bw.addHeader(list(chroms.items()))
+    for chrom, s, e, v in entries:
+        bw.addEntries([chrom], [s], ends=[e], values=[v])
+    bw.close()
+    assert Track(tmp_path / "n.bw").max_value == 8.0
+    start = next(s for _, s, _, v in entries if v == 8.0)
+    t = Track(tmp_path / "n.bw", "neglog10p")
+    np.testing.assert_array_equal(t.values("chr1", start, start + 20), np.ones(20))
 
 
 def test_bigwig_without_any_interval_is_refused(tmp_path):

@@ -17,17 +17,19 @@ bedGraph (plain or gzip)
     genome when the caller knows one (``chrom_sizes``, the builders pass the FASTA's):
     an interval past a chromosome's end is then an error naming the line, and lines on a
     chromosome the genome lacks (after aliases) are dropped with a warning that counts
-    them. Without a genome a chromosome's size is the end of its last interval (windows
+    them; two names of one genome chromosome (``chr1`` and ``1``) are an error. Without a genome a chromosome's size is the end of its last interval (windows
     beyond it read 0, as past any chromosome end). Intervals may come in any order; two
     that overlap are an error naming both lines; ``start >= end``, a negative start, a
-    non-numeric field or an infinite value is an error naming the line. A NaN value is
-    missing data (read as 0, as NaN in a bigWig), with a warning that counts the lines.
+    non-numeric field or a value that is infinite or beyond float32 range is an error
+    naming the line. A NaN value is missing data (read as 0, as NaN in a bigWig), with a
+    warning that counts the lines.
 bigBed
     Each feature's value is one numeric field: ``value_column`` names it (a field of the
     file's autoSql, e.g. narrowPeak's ``signalValue``, or a 1-based BED column number);
     the default is ``score`` (BED column 5). Features that overlap (e.g. several summits
     of one peak) are combined by their maximum, with a warning that counts them; a NaN
-    value is missing data (counted in a warning).
+    value is missing data (counted in a warning); a value that is infinite or beyond
+    float32 range is an error naming the feature.
 """
 
 from __future__ import annotations
@@ -61,6 +63,15 @@ _CHROM_TREE_MAGIC, _RTREE_MAGIC = 0x78CA8C91, 0x2468ACE0
 _BED_FIELDS = ("chrom", "chromStart", "chromEnd", "name", "score", "strand", "thickStart",
                "thickEnd", "itemRgb", "blockCount", "blockSizes", "chromStarts")
 _EXAMPLES = 3
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+#: What a track value must be, as named in error messages.
+_FLOAT32_VALUE = "a finite number within float32 range (|x| <= 3.4e38)"
+
+
+def _beyond_float32(value: float) -> bool:
+    """Whether a value cannot be stored in a bigWig (float32): infinite or too large. NaN is
+    not (missing data)."""
+    return abs(value) > _FLOAT32_MAX
 
 
 # ----------------------------------------------------------------------------- bbi header
@@ -205,7 +216,8 @@ def sniff_track(path: str | os.PathLike) -> str:
                     return "bedgraph"
                 if not fields or fields[0] in ("track", "browser") or line.startswith("#"):
                     continue
-                if len(fields) >= 4 and fields[1].isdigit() and fields[2].isdigit():
+                # negative numbers too: the parser then names the line
+                if len(fields) >= 4 and all(re.fullmatch(r"-?\d+", f) for f in fields[1:3]):
                     return "bedgraph"
                 break
     except (UnicodeDecodeError, EOFError, zlib.error, gzip.BadGzipFile):
@@ -307,8 +319,8 @@ def read_bedgraph(path: str | os.PathLike) -> dict[str, tuple[np.ndarray, ...]]:
                 if start_i < 0 or end_i <= start_i:
                     raise _line_error(path, lineno, f"interval [{start_i}, {end_i}): expected "
                                       f"0 <= start < end")
-                if math.isinf(val):
-                    raise _line_error(path, lineno, f"value {value!r}: expected a finite number")
+                if _beyond_float32(val):
+                    raise _line_error(path, lineno, f"value {value!r}: expected {_FLOAT32_VALUE}")
                 if math.isnan(val):
                     nan_lines.append(lineno)
                     continue
@@ -342,7 +354,8 @@ def _sort_and_check(path: Path, chrom: str, starts, ends, values, lines):
 def _bedgraph_sizes(path: Path, data: dict, chrom_sizes: Mapping[str, int] | None,
                     table) -> dict[str, int]:
     """Each bedGraph chromosome's size: the genome's, or the end of its last interval; in
-    the genome's order."""
+    the genome's order. Two names of one genome chromosome (``chr1`` and ``1``) are an
+    error: the bigWig would hold them as two chromosomes, one of them never read."""
     if chrom_sizes is None:
         return {c: int(data[c][1].max()) for c in data}
     names = _chroms.alias_map(chrom_sizes, table)
@@ -353,6 +366,13 @@ def _bedgraph_sizes(path: Path, data: dict, chrom_sizes: Mapping[str, int] | Non
             in_genome[chrom] = _chroms.resolve(chrom, names, "genome")
         except UnknownChromosomeError:
             unknown.append(chrom)
+    first_name: dict[str, str] = {}
+    for chrom, target in in_genome.items():
+        other = first_name.setdefault(target, chrom)
+        if other != chrom:
+            raise InputFileError(f"{path}: names {other!r} (line {data[other][3].min()}) and "
+                                 f"{chrom!r} (line {data[chrom][3].min()}) both mean genome "
+                                 f"chromosome {target}; use one name per chromosome")
     if unknown:
         n = sum(len(data[c][0]) for c in unknown)
         log.warning("%s: %d intervals on %d chromosomes absent from the genome dropped "
@@ -489,6 +509,10 @@ def bigbed_to_bigwig(path: str | os.PathLike, value_column: str | int | None = N
                         raise InputFileError(f"{path}: feature {chrom}:{s}-{e}: field "
                                              f"{value_column!r} is {got!r}; expected a "
                                              f"number") from None
+                    if _beyond_float32(values[i]):
+                        raise InputFileError(f"{path}: feature {chrom}:{s}-{e}: field "
+                                             f"{value_column!r} is {cols[idx]!r}; expected "
+                                             f"{_FLOAT32_VALUE}")
                 ok = ~np.isnan(values)
                 n_nan += int((~ok).sum())
                 starts, ends, values = starts[ok], ends[ok], values[ok]

@@ -69,12 +69,28 @@ class NegLog10PValue:
     resolution
         Region size in bp (20 in iSEGnet); 1 keeps per-base values.
     max_value
-        Scale; ``None`` uses the file's genome-wide maximum (:attr:`Track.max_value`), which
-        makes the scaling a global min-max (−log10 p ≥ 0), the same for every window.
+        Scale (> 0); ``None`` uses the file's genome-wide maximum (:attr:`Track.max_value`),
+        which makes the scaling a global min-max (−log10 p ≥ 0), the same for every window.
+
+    Raises
+    ------
+    ConfigError
+        When ``resolution`` is not a positive integer or ``max_value`` not a finite number
+        > 0.
     """
 
     resolution: int = 20
     max_value: float | None = None
+
+    def __post_init__(self):
+        r, m = self.resolution, self.max_value
+        if isinstance(r, bool) or not isinstance(r, (int, np.integer)) or r < 1:
+            raise ConfigError(f"transform 'neglog10p': resolution {r!r}: expected a positive "
+                              f"integer (region size in bp)")
+        if m is not None and (isinstance(m, bool) or not isinstance(m, (int, float, np.number))
+                              or not 0 < m < np.inf):
+            raise ConfigError(f"transform 'neglog10p': max_value {m!r}: expected a finite "
+                              f"number > 0 (or none: the file's maximum)")
 
     def expand(self, start: int, end: int) -> tuple[int, int]:
         r = self.resolution
@@ -205,7 +221,7 @@ class Track:
         self._aliases = _chroms.alias_map(self.chroms, self.alias_table)
         try:
             self.transform = make_transform(transform)
-            self.nan_bases = self._count_nan() if info.has_nan else 0
+            self.nan_bases, self._nan_file_max = self._scan_nan() if info.has_nan else (0, None)
         except BaseException:
             self.close()
             raise
@@ -213,16 +229,19 @@ class Track:
             log.warning("%s: %d bases hold NaN values; read as missing data (0)", self.path,
                         self.nan_bases)
 
-    def _count_nan(self, step: int = 1_000_000) -> int:
-        """Bases holding NaN, read chromosome by chromosome in ``step``-bp pieces."""
-        n = 0
+    def _scan_nan(self, step: int = 1_000_000) -> tuple[int, float]:
+        """Bases holding NaN and the maximum of the other values (0 when there is none),
+        from the intervals, read chromosome by chromosome in ``step``-bp pieces."""
+        n, top = 0, -np.inf
         for chrom, size in self.chroms.items():
             for lo in range(0, size, step):
                 hi = min(lo + step, size)
                 for s, e, v in self._read("intervals", chrom, lo, hi) or ():
                     if v != v:
                         n += min(e, hi) - max(s, lo)
-        return n
+                    elif v > top:
+                        top = v
+        return n, float(top) if top > -np.inf else 0.0
 
     def _read(self, what: str, chrom: str, lo: int, hi: int, **kwargs):
         """One pyBigWig call (``values``, ``stats``, ``intervals``); a failing read of a
@@ -240,8 +259,15 @@ class Track:
 
     @functools.cached_property
     def max_value(self) -> float:
-        """Genome-wide maximum value (exact: zoom summaries keep true maxima; the header's
-        ``maxVal`` is rounded to an integer by pyBigWig)."""
+        """Genome-wide maximum of the non-NaN values (0 when there is none).
+
+        Exact: zoom summaries keep true maxima (the header's ``maxVal`` is rounded to an
+        integer by pyBigWig). In a file holding NaN, a summary bin starting with NaN loses
+        its maximum (pyBigWig's ``stats`` returns ``None`` or a smaller value, even with
+        ``exact=True``), so that file's maximum comes from the intervals read on opening.
+        """
+        if self._nan_file_max is not None:
+            return self._nan_file_max
         maxima = []
         for chrom in self.chroms:
             try:
