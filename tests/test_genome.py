@@ -105,6 +105,58 @@ def test_unreadable_fasta_names_the_file(fasta, tmp_path):
     assert str(path) in message and "permission denied" in message
 
 
+
+def test_replaced_fasta_with_an_older_mtime_gets_a_new_index(tmp_path, seqs, caplog):
+    """``mv``, ``cp -p``, ``tar x``, ``rsync -t`` give the new FASTA an mtime older than the
+    ``.fai`` of the file it replaces: the index must still describe the new file."""
+    path = Path(write_fasta(tmp_path / "g.fa", seqs))
+    assert Genome(path).fetch("chrM", 0, 10) == seqs["chrM"][:10]
+    renamed = {"chr1": seqs["chr1"][:500], "chr2": seqs["chrM"][::-1]}  # other names and layout
+    new = tmp_path / "new.fa"
+    new.write_text(_fasta_text(renamed, width=50))
+    old_mtime = (path.with_suffix(".fa.fai").stat().st_mtime_ns - 10**9,) * 2
+    os.utime(new, ns=old_mtime)
+    os.replace(new, path)
+    with caplog.at_level(logging.INFO, logger="kerasgene"):
+        g = Genome(path)
+    assert g.chroms == {"chr1": 500, "chr2": 333}
+    assert g.fetch("chr2", 0, 10) == renamed["chr2"][:10].upper()
+    assert g.fetch("chr1", 440, 460) == renamed["chr1"][440:460].upper()
+    assert "rebuilding the FASTA index" in caplog.text
+    caplog.clear()
+    new.write_text(_fasta_text({"chrX": renamed["chr1"], "chr2": renamed["chr2"]}, width=50))
+    os.utime(new, ns=old_mtime)
+    os.replace(new, path)  # the same byte layout: only a name differs
+    assert Genome(path).chroms == {"chrX": 500, "chr2": 333}
+    with caplog.at_level(logging.INFO, logger="kerasgene"):
+        assert Genome(path).fetch("chrX", 0, 5) == renamed["chr1"][:5].upper()
+    assert "rebuilding" not in caplog.text  # a current index is reused
+
+
+@pytest.mark.parametrize("line_end", ["\n", "\r\n"])
+def test_whitespace_in_sequence_lines_is_an_error(tmp_path, seqs, line_end):
+    """pyfaidx counts a space or tab as a base: every later position would be wrong."""
+    lines = _fasta_text(seqs).splitlines()
+    lines[0] += " assembly GRCh38\tprimary"
+    good = tmp_path / "good.fa"
+    good.write_bytes("".join(line + line_end for line in lines).encode())
+    g = Genome(good)  # CRLF, lower case, N and whitespace in a header are valid
+    assert g.chroms == {"chr1": 1001, "chrM": 333}
+    assert g.fetch("chr1", 95, 185) == seqs["chr1"][95:185].upper()
+    lines[5] += " "  # a trailing space on line 6, inside chr1
+    bad = tmp_path / "bad.fa"
+    bad.write_bytes("".join(line + line_end for line in lines).encode())
+    with pytest.raises(InputFileError) as err:
+        Genome(bad)
+    assert str(err.value) == (f"{bad}:6: sequence line contains whitespace (' '); expected bases "
+                              f"only — strip trailing spaces (e.g. sed 's/[[:space:]]*$//')")
+    lines[5], lines[-1] = lines[5].rstrip(), "\t" + lines[-1]
+    bad.write_bytes("".join(line + line_end for line in lines).encode())
+    with pytest.raises(InputFileError, match=rf"bad\.fa:{len(lines)}: .*whitespace \('\\t'\)"):
+        Genome(bad)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.fa", "good.fa", "good.fa.fai"]
+
+
 def _open_genome(path):
     return Genome(path).chroms["chr1"]
 

@@ -9,7 +9,10 @@ Genome files
 
 - plain FASTA, and bgzip FASTA named ``*.gz`` / ``*.bgz``: read with pyfaidx; the ``.fai``
   (and for bgzip the ``.gzi``) index is built once beside the file, or in the cache
-  (:mod:`kerasgene.io.cache`) when the file's folder is read-only;
+  (:mod:`kerasgene.io.cache`) when the file's folder is read-only. An existing index is
+  used only if it describes the file as it is now (its records' headers and line layout are
+  checked, not only its mtime: a FASTA replaced by ``mv`` keeps an older mtime); sequence
+  lines holding whitespace (which pyfaidx would count as bases) are an error;
 - plain-gzip FASTA (``.fa.gz`` as UCSC and Ensembl ship genomes), or a bgzip file under
   another name: recompressed once to bgzip (Bio.bgzf) in the cache, keyed by the source's
   size and mtime, then read as above;
@@ -22,12 +25,16 @@ source itself, so no lock or temporary file is left behind by an error or a kill
 
 from __future__ import annotations
 
+import bisect
+import contextlib
 import fcntl
 import gzip
 import logging
 import os
+import re
 import struct
 import zlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import py2bit
@@ -46,6 +53,12 @@ GENOME_FORMATS = "FASTA (plain, gzip or bgzip) or 2bit"
 _TWOBIT_MAGIC = 0x1A412743
 _FASTA_ERRORS = (pyfaidx.FastaIndexingError, pyfaidx.UnsupportedCompressionFormat, ValueError,
                  UnicodeDecodeError, EOFError, zlib.error)
+#: Records checked at each end of an existing ``.fai`` before it is trusted.
+_FAI_SAMPLE = 200
+#: Longest header line looked for before a record's sequence (a longer line is no header).
+_HEADER_MAX = 1 << 16
+_WHITESPACE = re.compile(rb"[ \t\v\f]")
+_SCAN_CHUNK = 1 << 24
 
 
 def check_window(start: int, end: int, strand: str = "+") -> None:
@@ -164,27 +177,156 @@ def _check_twobit(path: Path) -> None:
 
 
 def _index_paths(fasta: Path, bgzf: bool) -> tuple[Path, Path | None]:
-    """``.fai`` (and ``.gzi``) beside ``fasta`` when present or writable, else in the cache."""
+    """``.fai`` (and ``.gzi``) beside ``fasta`` when current or writable, else in the cache."""
     beside = Path(f"{fasta}.fai"), (Path(f"{fasta}.gzi") if bgzf else None)
-    if _fresh(fasta, *beside) or os.access(fasta.resolve().parent, os.W_OK | os.X_OK):
+    if _current(fasta, *beside) or os.access(fasta.resolve().parent, os.W_OK | os.X_OK):
         return beside
     return derived_path(fasta, ".fai"), (derived_path(fasta, ".gzi") if bgzf else None)
 
 
-def _fresh(source: Path, *indexes: Path | None) -> bool:
-    mtime = source.stat().st_mtime
-    return all(p is None or (p.exists() and p.stat().st_mtime >= mtime) for p in indexes)
+def _current(fasta: Path, fai: Path, gzi: Path | None) -> bool:
+    """Whether ``fai`` (and ``gzi``) exist, are not older than ``fasta`` and describe it.
+
+    An index newer than its FASTA may still be another file's: ``mv``, ``cp -p``, ``tar x``
+    and ``rsync -t`` give a replaced FASTA its older mtime. So the index is also checked
+    against the file (:func:`_record_in_place` on up to ``_FAI_SAMPLE`` records at each end
+    of the index): a few small reads, whatever the genome's size.
+    """
+    mtime = fasta.stat().st_mtime
+    if not all(p is None or (p.exists() and p.stat().st_mtime >= mtime) for p in (fai, gzi)):
+        return False
+    try:
+        lines = fai.read_text().splitlines()
+        sample = sorted({*range(min(_FAI_SAMPLE, len(lines))),
+                         *range(max(0, len(lines) - _FAI_SAMPLE), len(lines))})
+        with _uncompressed_reader(fasta, gzi) as read:
+            return bool(lines) and all(_record_in_place(read, *_fai_record(lines[i]),
+                                                        last=i == len(lines) - 1) for i in sample)
+    except (OSError, ValueError, UnicodeDecodeError, EOFError, zlib.error, struct.error):
+        return False
+
+
+def _fai_record(line: str) -> tuple[str, int, int, int, int]:
+    """Name, length, offset, bases per line and bytes per line of a ``.fai`` line."""
+    name, length, offset, bases, width = line.split("\t")
+    return name, int(length), int(offset), int(bases), int(width)
+
+
+@contextlib.contextmanager
+def _uncompressed_reader(fasta: Path, gzi: Path | None) -> Iterator[Callable[[int, int], bytes]]:
+    """Yield ``read(offset, n)``: ``n`` bytes of the uncompressed FASTA from ``offset``.
+
+    For a bgzip FASTA the blocks are found through its ``.gzi`` (an unknown block start or
+    an offset past a block raises ValueError, as for a ``.gzi`` of another file).
+    """
+    if gzi is None:
+        with open(fasta, "rb") as fh:
+            def read(offset: int, n: int) -> bytes:
+                fh.seek(offset)
+                return fh.read(n)
+
+            yield read
+        return
+    from Bio import bgzf
+
+    raw = gzi.read_bytes()
+    count = struct.unpack_from("<Q", raw)[0]
+    blocks = [(0, 0)] + [struct.unpack_from("<QQ", raw, 8 + 16 * i) for i in range(count)]
+    starts = [ustart for _, ustart in blocks]
+    with bgzf.BgzfReader(str(fasta), "rb") as reader:
+        def read(offset: int, n: int) -> bytes:
+            cstart, ustart = blocks[bisect.bisect_right(starts, offset) - 1]
+            reader.seek(bgzf.make_virtual_offset(cstart, offset - ustart))
+            return reader.read(n)
+
+        yield read
+
+
+def _record_in_place(read: Callable[[int, int], bytes], name: str, length: int, offset: int,
+                     bases: int, width: int, *, last: bool) -> bool:
+    """Whether a ``.fai`` record matches the file read by ``read``.
+
+    Checks that the line before ``offset`` is the header ``>name``; that the last base of
+    the record's first line and its last base lie where the index says, each followed by
+    a line end or the end of the file; and, for the index's last record, that no more than
+    line ends follow it.
+    """
+    header = _line_before(read, offset)
+    if not (header.startswith(b">") and header[1:].split()[:1] == [name.encode()]):
+        return False
+    end = offset  # just after the record's last base
+    if length:
+        if not (bases > 0 and 0 <= width - bases <= 2):
+            return False
+        for k in (min(bases, length) - 1, length - 1):
+            end = offset + k // bases * width + k % bases + 1
+            tail = read(end - 1, 3)
+            if tail[:1] in (b"", b"\n", b"\r", b">") or (
+                    tail[1:] and not tail[1:].startswith((b"\n", b"\r\n"))):
+                return False
+    rest = read(end, 64)
+    return not last or (len(rest) < 64 and rest.strip(b"\r\n") == b"")
+
+
+def _line_before(read: Callable[[int, int], bytes], offset: int) -> bytes:
+    """The line that ends at the newline just before ``offset`` (without its line end);
+    ``b""`` when there is no such newline or the line is longer than ``_HEADER_MAX``."""
+    if offset < 1 or read(offset - 1, 1) != b"\n":
+        return b""
+    for size in (1 << 10, _HEADER_MAX):  # headers are short: one small read as a rule
+        lo = max(0, offset - 1 - size)
+        chunk = read(lo, offset - 1 - lo)
+        newline = chunk.rfind(b"\n")
+        if newline >= 0 or lo == 0:
+            return chunk[newline + 1:].rstrip(b"\r")
+    return b""
+
+
+def _check_sequence_lines(fasta: Path, bgzf: bool, source: Path) -> None:
+    """Raise InputFileError naming the line if a sequence line of ``fasta`` holds whitespace.
+
+    pyfaidx counts such characters as bases (a trailing space makes every later position
+    wrong). Run once, when the index is built: a scan at C speed of the uncompressed file,
+    a fraction of pyfaidx's own pass. Header lines (``>``) may hold whitespace, and the lines
+    before the first header are skipped, as pyfaidx does.
+    """
+    line_no = 1  # the number of the line the chunk starts in
+    line_head = b""  # first byte of the line the chunk starts in, if it began in an earlier chunk
+    with (gzip.open(fasta, "rb") if bgzf else open(fasta, "rb")) as fh:
+        chunk = fh.read(_SCAN_CHUNK)
+        pos = 0 if chunk.startswith(b">") else chunk.find(b"\n>") + 1
+        while chunk:
+            if len(chunk.translate(None, b" \t\v\f")) < len(chunk):
+                while found := _WHITESPACE.search(chunk, pos):
+                    at = found.start()
+                    start = chunk.rfind(b"\n", 0, at) + 1
+                    if (line_head if start == 0 and line_head else chunk[start:start + 1]) != b">":
+                        line = line_no + chunk.count(b"\n", 0, at)
+                        raise InputFileError(
+                            f"{source}:{line}: sequence line contains whitespace "
+                            f"({found.group().decode()!r}); expected bases only — strip "
+                            f"trailing spaces (e.g. sed 's/[[:space:]]*$//')")
+                    pos = chunk.find(b"\n", at) + 1 or len(chunk)
+            last = chunk.rfind(b"\n")
+            line_head = chunk[last + 1:last + 2] if last >= 0 else line_head or chunk[:1]
+            line_no += chunk.count(b"\n")
+            chunk, pos = fh.read(_SCAN_CHUNK), 0
 
 
 def _index_fasta(fasta: Path, fai: Path, gzi: Path | None, source: Path) -> None:
-    """Build ``fai`` (and ``gzi``) once; racing processes wait on a lock held on ``fasta``."""
-    if _fresh(fasta, fai, gzi):
+    """Build ``fai`` (and ``gzi``) unless current (:func:`_current`); racing processes wait on
+    a lock held on ``fasta``. Sequence lines holding whitespace are an error."""
+    if _current(fasta, fai, gzi):
         return
     with open(fasta, "rb") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if _fresh(fasta, fai, gzi):
+        if _current(fasta, fai, gzi):
             return
+        if fai.exists():
+            log.info("%s: rebuilding the FASTA index %s: it does not describe the file as it "
+                     "is now (changed or replaced since)", source, fai)
         try:
+            _check_sequence_lines(fasta, gzi is not None, source)
             with atomic_path(fai) as tmp_fai:
                 if gzi is None:
                     pyfaidx.Faidx(str(fasta), indexname=str(tmp_fai), rebuild=True).close()
