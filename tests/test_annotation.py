@@ -303,3 +303,77 @@ def test_cli_predict_broken_gff3_exits_2_naming_the_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "x.gff3:9: start 9 > end 8; expected start <= end" in err
     assert list(out.iterdir()) == []
+
+
+# ----------------------------------------------------------------------------- quoting, cut files, empty rows
+def test_gtf_gene_id_inside_another_quoted_value_is_not_the_gene_id(tmp_path):
+    col = 'note "merged from; gene_id BAD"; gene_id "G1"; gene_name "A;B";'
+    path = _write(tmp_path / "q.gtf", f"chr1\tsrc\tgene\t11\t20\t.\t+\t.\t{col}\n"
+                  f"chr1\tsrc\texon\t31\t40\t.\t+\t.\ttag \"x; transcript_id BAD\"; "
+                  f"gene_id \"U1\"; transcript_id \"T1\";\n")
+    genes = read_gtf(path)
+    assert [(g.id, g.name) for g in genes] == [("G1", "A;B"), ("U1", "U1")]
+    assert parse_attributes(col)["gene_id"] == "G1"
+
+
+def test_gff3_transcripts_of_a_missing_gene_line_make_a_gene(tmp_path, caplog):
+    text = ("##gff-version 3\n"
+            "chr1\tens\tgene\t101\t500\t.\t+\t.\tID=gene:G1;gene_id=G1;biotype=protein_coding\n"
+            "chr1\tens\tmRNA\t101\t500\t.\t+\t.\tID=transcript:T1;Parent=gene:G1\n"
+            "chr1\tens\tmRNA\t1001\t1500\t.\t-\t.\tID=transcript:T2;Parent=gene:G2;"
+            "Name=G2-201;biotype=protein_coding\n"
+            "chr1\tens\texon\t1001\t1100\t.\t-\t.\tParent=transcript:T2\n"
+            "chr1\tens\tmRNA\t1201\t1700\t.\t-\t.\tID=transcript:T3;Parent=gene:G2\n"
+            "chr1\tens\tmRNA\t3001\t3100\t.\t+\t.\tID=rna-T4;Parent=seg-S1;gene=S\n"
+            "chr1\tens\tV_gene_segment\t3001\t3100\t.\t+\t.\tID=seg-S1;Parent=gene:G1\n"
+            "chr2\tens\tmRNA\t51\t90\t.\t+\t.\tID=transcript:T5;Parent=gene:G3\n"
+            "chr2\tens\tgene\t11\t90\t.\t+\t.\tID=gene:G3;Name=THREE\n")
+    path = _write(tmp_path / "cut.gff3", text)
+    with caplog.at_level(logging.WARNING):
+        genes = read_gtf(path)
+    assert genes == [Gene("G1", "G1", "chr1", 100, 500, "+", "protein_coding"),
+                     Gene("G3", "THREE", "chr2", 10, 90, "+"),
+                     Gene("G2", "G2", "chr1", 1000, 1700, "-", "protein_coding")]
+    assert genes.skipped == {}
+    assert f"{path}: 1 gene ids have transcripts but no gene line" in caplog.text
+
+
+def test_gene_lists_match_a_versionless_id_or_a_name_of_one_gene_only(tmp_path):
+    """``predict --genes`` ids against GENCODE: the X copy of a PAR gene by its versionless
+    id (its Y copy's stem keeps ``_PAR_Y``); a name or stem of two genes is an error naming
+    them (the first was taken, silently)."""
+    from kerasgene.io.annotation import gene_id_stem, select_genes
+
+    assert gene_id_stem("ENSG00000228572.7_PAR_Y") == "ENSG00000228572_PAR_Y"
+    assert gene_id_stem("ENSG00000141510.17") == "ENSG00000141510"
+    gtf = _write(tmp_path / "g.gtf", GTF.split("\n", 1)[0] + "\n" + "".join(
+        f'{c}\tsrc\tgene\t{a}\t{a + 99}\t.\t+\t.\tgene_id "{gid}"; gene_name "{name}";\n'
+        for c, a, gid, name in [("chrX", 101, "ENSG1.7", "PAR1"), ("chrY", 101, "ENSG1.7_PAR_Y", "PAR1"),
+                                ("I", 301, "ZK1010.1", "a"), ("I", 501, "ZK1010.2", "b")]))
+    assert [g.id for g in select_genes("ENSG1,ENSG1_PAR_Y,ZK1010.1,b", gtf)] == [
+        "ENSG1.7", "ENSG1.7_PAR_Y", "ZK1010.1", "ZK1010.2"]
+    with pytest.raises(InputFileError, match=r"1 name\(s\) match several genes .* 'PAR1': "
+                                             r"ENSG1\.7, ENSG1\.7_PAR_Y; give the full gene id"):
+        select_genes("PAR1", gtf)
+    with pytest.raises(InputFileError, match=r"'ZK1010\.7': ZK1010\.1, ZK1010\.2"):
+        select_genes("ZK1010.7", gtf)
+
+
+def test_headerless_gff3_with_dot_attributes_first_is_gff3(tmp_path):
+    path = _write(tmp_path / "a.gff3",
+                  "chr1\tsrc\tregion\t1\t1000\t.\t+\t.\t.\n"
+                  "chr1\tsrc\tgene\t11\t20\t.\t+\t.\tID=gene:G1;gene_id=G1\n")
+    assert sniff_annotation(path) == "gff3"
+    assert [g.id for g in read_genes(path)] == ["G1"]
+    path.write_text("chr1\tsrc\tregion\t1\t1000\t.\t+\t.\t.\n"
+                    'chr1\tsrc\tgene\t11\t20\t.\t+\t.\tgene_id "G1";\n')
+    assert sniff_annotation(path) == "gtf"
+
+
+def test_bed_row_with_start_equal_to_end_is_an_error_naming_the_line(tmp_path):
+    path = _write(tmp_path / "e.bed", "chr1\t200\t300\tOK\t0\t+\nchr1\t100\t100\tEMPTY\t0\t+\n")
+    with pytest.raises(InputFileError, match=r"e\.bed:2: empty interval \[100, 100\) "
+                                             r"\(start == end\) cannot be placed; expected "
+                                             r"start < end") as err:
+        read_genes(path)
+    assert "\n" not in str(err.value)

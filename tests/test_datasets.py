@@ -131,13 +131,15 @@ def test_gene_ids_match_without_version_only_where_the_stem_names_one_gene(tmp_p
     from kerasgene.io.annotation import read_gtf
 
     rows = [("I", 11, 200, "+", "ZK1010.1"), ("I", 5011, 5200, "-", "ZK1010.2"),
-            ("I", 9011, 9200, "+", "ENSG1.3"), ("I", 12011, 12200, ".", "ENSG2.4")]
+            ("I", 9011, 9200, "+", "ENSG1.3"), ("I", 12011, 12200, ".", "ENSG2.4"),
+            ("X", 11, 200, "+", "ENSG5.1"), ("Y", 11, 200, "+", "ENSG5.1_PAR_Y")]
     (tmp_path / "g.gtf").write_text("".join(
         f'{c}\tsrc\tgene\t{a}\t{b}\t.\t{st}\t.\tgene_id "{gid}";\n' for c, a, b, st, gid in rows))
     dropped = Dropped("isegnet")
-    got = regions_mod.match_gene_ids(["ZK1010.1", "ZK1010.7", "ENSG1", "ENSG2"],
+    got = regions_mod.match_gene_ids(["ZK1010.1", "ZK1010.7", "ENSG1", "ENSG2", "ENSG5"],
                                      read_gtf(tmp_path / "g.gtf"), "tpm.tsv", dropped, "s1")
-    assert {t: g.id for t, g in got.items()} == {"ZK1010.1": "ZK1010.1", "ENSG1": "ENSG1.3"}
+    assert {t: g.id for t, g in got.items()} == {"ZK1010.1": "ZK1010.1", "ENSG1": "ENSG1.3",
+                                                 "ENSG5": "ENSG5.1"}  # the PAR gene's X copy
     table = dropped.table().set_index("example")
     assert table.loc["ZK1010.7", "reason"] == "not_in_annotation"
     assert "matches 2 genes (ZK1010.1, ZK1010.2), so none is taken" in table.loc["ZK1010.7", "detail"]

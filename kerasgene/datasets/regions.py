@@ -94,7 +94,7 @@ from kerasgene.datasets import base, storage
 from kerasgene.datasets.dropped import Dropped, max_outside
 from kerasgene.dna import one_hot
 from kerasgene.errors import ConfigError, InputFileError, UnknownChromosomeError
-from kerasgene.io.annotation import Gene, read_gtf
+from kerasgene.io.annotation import Gene, gene_id_stem, read_gtf
 from kerasgene.io.chroms import load_aliases
 from kerasgene.io.expression import MAX_TPM, check_range, log_transform, read_expression_table
 from kerasgene.io.genome import Genome
@@ -236,7 +236,7 @@ def match_gene_ids(table_ids: Sequence[str], genes: Sequence[Gene], source: str,
     by_stem: dict[str, list[Gene]] = {}
     by_xref: dict[str, Gene] = {}
     for g in genes:
-        by_stem.setdefault(_stem(g.id), []).append(g)
+        by_stem.setdefault(gene_id_stem(g.id), []).append(g)
         for x in g.xrefs:
             by_xref.setdefault(x, g)
     found = {tid: by_id[tid] for tid in table_ids if tid in by_id}
@@ -244,7 +244,7 @@ def match_gene_ids(table_ids: Sequence[str], genes: Sequence[Gene], source: str,
     matched: dict[str, Gene] = {}
     missing, duplicate = [], []
     for tid in table_ids:
-        stem = by_stem.get(_stem(tid), [])
+        stem = by_stem.get(gene_id_stem(tid), [])
         g = found.get(tid) or (stem[0] if len(stem) == 1 else None) or by_xref.get(str(tid))
         if g is None:
             missing.append(tid)
@@ -257,11 +257,11 @@ def match_gene_ids(table_ids: Sequence[str], genes: Sequence[Gene], source: str,
         raise InputFileError(f"{source}: none of its {len(table_ids)} gene ids ({example}, ...) "
                              f"is in the annotation")
     skipped = getattr(genes, "skipped", {})
-    skipped_stems = {_stem(k): v for k, v in skipped.items()}
+    skipped_stems = {gene_id_stem(k): v for k, v in skipped.items()}
     if dropped is not None:
         for tid in missing:
-            why = skipped.get(tid) or skipped_stems.get(_stem(tid))
-            alike = [g.id for g in by_stem.get(_stem(tid), [])]
+            why = skipped.get(tid) or skipped_stems.get(gene_id_stem(tid))
+            alike = [g.id for g in by_stem.get(gene_id_stem(tid), [])]
             detail = why or f"not in the annotation ({source})" + (
                 f"; its id without the version matches {len(alike)} genes "
                 f"({', '.join(alike[:3])}), so none is taken" if len(alike) > 1 else "")
@@ -275,11 +275,6 @@ def match_gene_ids(table_ids: Sequence[str], genes: Sequence[Gene], source: str,
                     "another id matches (ignored): %s", source, len(missing), len(table_ids),
                     len(duplicate), ", ".join(map(str, (missing + [t for t, _ in duplicate])[:5])))
     return matched
-
-
-def _stem(gene_id) -> str:
-    """A gene id without its version suffix (``ENSG00000141510.17`` → ``ENSG00000141510``)."""
-    return str(gene_id).split(".")[0]
 
 
 def window_fit(genes: Sequence[Gene], lengths: Mapping[str, int],

@@ -33,6 +33,10 @@ Which genes are read, and odd records
   transcript-level feature without ``Parent``). A gene id without one (UCSC-style GTFs,
   StringTie genes in a GTF merged with Ensembl's) spans its transcripts, each transcript
   spanning its exons; both kinds may be mixed in one file.
+- A GFF3 transcript whose ``Parent`` is defined by no line of the file (a subset cut
+  with ``grep``, a tool that writes no gene lines) is kept the same way: its gene is
+  named by the ``Parent`` id (without its ``gene:`` / ``gene-`` prefix, as ``ID``
+  above) and spans its transcripts; one warning gives the count and the first ids.
 - Strand ``.`` or ``?`` (a StringTie single-exon transcript, an unstranded feature): the
   gene is skipped, with one warning giving the count and the first ids.
 - A gene id at several loci (different chromosomes or strands, or records that do not
@@ -44,10 +48,10 @@ Which genes are read, and odd records
   start to the last end.
 - Skipped ids are kept in :attr:`Genes.skipped` (id → reason) so that dataset builders
   can say why an expression id found no gene (``dropped.tsv``).
-- ``start > end``, a start below 1, non-integer coordinates, another strand character,
-  a wrong number of columns, a GTF record without ``gene_id``, a GFF3 gene without
-  ``ID`` or ``gene_id``, and a truncated or corrupt gzip file are errors naming the file
-  and line.
+- ``start > end``, a start below 1, a BED row with ``start == end`` (an empty interval),
+  non-integer coordinates, another strand character, a wrong number of columns, a GTF
+  record without ``gene_id``, a GFF3 gene without ``ID`` or ``gene_id``, and a
+  truncated or corrupt gzip file are errors naming the file and line.
 """
 
 from __future__ import annotations
@@ -71,7 +75,10 @@ log = logging.getLogger(__name__)
 
 _ATTR = re.compile(r'\s*([^\s";]+)\s+(?:"([^"]*)"|([^\s;]+))\s*;?')
 _GFF3_ATTR = re.compile(r"^\s*[^\s=;\"]+=")
-_GTF_ID = {key: re.compile(rf'(?:^|;)\s*{key}\s+(?:"([^"]*)"|([^\s;"]+))')
+# ``key value`` at an attribute boundary: whole attributes (a ';' inside quotes is text) are
+# skipped from the start of the column until one is ``key``. Used with ``match``.
+_GTF_ID = {key: re.compile(rf'(?:[^";]*+(?:"[^"]*+"[^";]*+)*+;)*?\s*{key}\s+'
+                           rf'(?:"([^"]*)"|([^\s;"]+))')
            for key in ("gene_id", "transcript_id")}
 _BIOTYPE_KEYS = ("gene_type", "gene_biotype", "biotype")
 _NAME_KEYS = ("gene_name", "Name", "gene")
@@ -79,6 +86,10 @@ _ID_PREFIXES = ("gene:", "gene-", "transcript:", "rna-")
 _TRANSCRIPT_TYPES = {"transcript", "mRNA", "primary_transcript", "pseudogenic_transcript",
                      "unconfirmed_transcript"}
 _NO_STRAND = (".", "?")
+#: A gene id's version: ``.5`` of ``ENSG….5`` (and of GENCODE's ``ENSG….5_PAR_Y``).
+_VERSION = re.compile(r"\.\d+(?=(?:_PAR_Y)?$)")
+#: Records :func:`sniff_annotation` reads at most for one whose attribute column is not ``.``.
+_SNIFF_RECORDS = 1000
 #: Number of ids shown in a warning.
 SHOWN = 5
 
@@ -149,23 +160,38 @@ def _lines(path: Path, what: str) -> Iterator[tuple[int, str]]:
 
 def sniff_annotation(path: str | os.PathLike) -> str | None:
     """``"gff3"``, ``"gtf"``, ``"bed"`` or None (not an annotation: e.g. a list of gene
-    ids), from a file's header and first record."""
+    ids), from a file's header and first record.
+
+    A 9-column record whose attribute column is ``.`` (allowed in GFF3, e.g. a ``region``
+    line) tells neither GFF3 nor GTF: the first of the next records (up to
+    ``_SNIFF_RECORDS`` in all) whose attribute column is not ``.`` decides; the lines
+    between that are not 9 columns are left to the parser to report. Without one the
+    file is taken for GTF.
+    """
     path = check_readable(path, "annotation file")
+    records = 0
     for _, line in _lines(path, "annotation file"):
         if line.startswith("##gff-version"):
             version = line.split()[1:2]
             return "gff3" if version and version[0].startswith("3") else "gtf"
         if not line.strip() or line.startswith(("#", "track", "browser")):
             continue
+        records += 1
+        if records > _SNIFF_RECORDS:
+            break
         cols = line.split("\t")
         if len(cols) == 9:
+            if cols[8].strip() in (".", ""):
+                continue
             return "gff3" if _GFF3_ATTR.match(cols[8]) else "gtf"
+        if records > 1:  # after records without attributes: a GTF or GFF3 file
+            continue
         if len(cols) >= 3 and cols[1].strip().isdigit() and cols[2].strip().isdigit():
             return "bed"
         if len(cols) >= 5 and cols[3].strip().isdigit() and cols[4].strip().isdigit():
             return "gtf"  # a GTF line with missing or extra columns: the parser says which
         return None
-    return None
+    return "gtf" if records else None
 
 
 # ----------------------------------------------------------------------------- attributes
@@ -209,7 +235,8 @@ def _columns(path: Path, lineno: int, line: str, what: str) -> list[str]:
 
 def _interval(path: Path, lineno: int, start: str, end: str, strand: str, one_based: bool
               ) -> tuple[int, int]:
-    """0-based half-open [start, end) of a record; errors name the line."""
+    """0-based half-open [start, end) of a record; errors name the line (a 0-based
+    ``start == end`` is an empty interval: an error)."""
     try:
         lo, hi = int(start), int(end)
     except ValueError:
@@ -218,7 +245,11 @@ def _interval(path: Path, lineno: int, start: str, end: str, strand: str, one_ba
     if lo < int(one_based):
         raise InputFileError(f"{path}:{lineno}: start must be >= {int(one_based)}, got {lo}")
     if hi < lo:
-        raise InputFileError(f"{path}:{lineno}: start {start} > end {end}; expected start <= end")
+        raise InputFileError(f"{path}:{lineno}: start {start} > end {end}; expected start "
+                             f"{'<=' if one_based else '<'} end")
+    if hi == lo and not one_based:
+        raise InputFileError(f"{path}:{lineno}: empty interval [{lo}, {hi}) (start == end) "
+                             "cannot be placed; expected start < end")
     if strand not in ("+", "-", *_NO_STRAND):
         raise InputFileError(f"{path}:{lineno}: strand must be '+', '-' or '.', got {strand!r}")
     return (lo - 1, hi) if one_based else (lo, hi)
@@ -325,12 +356,13 @@ def _gtf_records(path: Path) -> dict[str, _Record]:
 
 def _gtf_value(text: str, key: str) -> str | None:
     """The first value of attribute ``key`` in a GTF attribute column (None if absent)."""
-    m = _GTF_ID[key].search(text)
+    m = _GTF_ID[key].match(text)
     return None if m is None else (m.group(1) if m.group(1) is not None else m.group(2))
 
 
-def _new_record(attrs: dict[str, str], gid: str) -> _Record:
-    name = next((attrs[k] for k in _NAME_KEYS if attrs.get(k)), gid)
+def _new_record(attrs: dict[str, str], gid: str, names: tuple[str, ...] = _NAME_KEYS
+                ) -> _Record:
+    name = next((attrs[k] for k in names if attrs.get(k)), gid)
     biotype = next((attrs[k] for k in _BIOTYPE_KEYS if attrs.get(k)), "")
     xrefs = []
     for ref in attrs.get("Dbxref", "").split(","):
@@ -348,18 +380,28 @@ def _gff3_gene_id(path: Path, lineno: int, attrs: dict[str, str]) -> str:
     if attrs.get("gene_id"):
         return attrs["gene_id"]
     ident = attrs.get("ID", "")
-    for prefix in _ID_PREFIXES:
-        if ident.startswith(prefix):
-            return ident[len(prefix):]
     if not ident:
         raise InputFileError(f"{path}:{lineno}: GFF3 gene record without an ID or gene_id "
                              "attribute")
+    return _unprefixed(ident)
+
+
+def _unprefixed(ident: str) -> str:
+    """A GFF3 ID without its ``gene:`` / ``gene-`` / ``transcript:`` / ``rna-`` prefix."""
+    for prefix in _ID_PREFIXES:
+        if ident.startswith(prefix):
+            return ident[len(prefix):]
     return ident
 
 
 def _gff3_records(path: Path) -> dict[str, _Record]:
-    """Gene id → record of a GFF3 file (gene features, and transcripts without Parent)."""
+    """Gene id → record of a GFF3 file: gene features, transcripts without Parent, and
+    the transcripts of a Parent defined by no line of the file (see the module
+    docstring)."""
     records: dict[str, _Record] = {}
+    defined: set[str] = set()  # IDs of the gene and transcript records
+    # Parent not defined before its transcripts → (first one's attributes, their spans)
+    children: dict[str, tuple[dict, list]] = {}
     for lineno, line in _lines(path, "GFF3 file"):
         if line.startswith("##FASTA"):
             break
@@ -371,12 +413,36 @@ def _gff3_records(path: Path) -> dict[str, _Record]:
         if not gene_like and not (feature in _TRANSCRIPT_TYPES or feature.endswith("RNA")):
             continue
         attrs = parse_gff3_attributes(cols[8])
-        if not gene_like and "Parent" in attrs:
-            continue  # a transcript of a gene read from its own record
-        lo, hi = _interval(path, lineno, cols[3], cols[4], cols[6], one_based=True)
+        span = (cols[0], cols[6], *_interval(path, lineno, cols[3], cols[4], cols[6],
+                                             one_based=True))
+        defined.add(attrs.get("ID", ""))
+        if not gene_like and attrs.get("Parent"):
+            for parent in filter(None, attrs["Parent"].split(",")):
+                if parent not in defined:  # defined later, by another feature, or never
+                    children.setdefault(parent, (attrs, []))[1].append(span)
+            continue
         gid = _gff3_gene_id(path, lineno, attrs)
-        rec = records.setdefault(gid, _new_record(attrs, gid))
-        rec.spans.append((cols[0], cols[6], lo, hi))
+        records.setdefault(gid, _new_record(attrs, gid)).spans.append(span)
+    orphans = set(children) - defined
+    if orphans:  # a Parent may be another feature (e.g. a gene segment): look once more
+        for _, line in _lines(path, "GFF3 file"):
+            if line.startswith("##FASTA"):
+                break
+            if not line.startswith("#"):  # 9 columns, as read above
+                orphans.discard(parse_gff3_attributes(line.rpartition("\t")[2]).get("ID"))
+    missing = []
+    for parent in (p for p in children if p in orphans):
+        attrs, spans = children[parent]
+        gid = _unprefixed(parent)
+        if gid not in records:  # else the gene record of that id spans the gene
+            # named by gene-level keys: a transcript's Name is its own
+            records[gid] = _new_record(attrs, gid, ("gene_name", "gene"))
+            records[gid].spans.extend(spans)
+            missing.append(gid)
+    if missing:
+        log.warning("%s: %d gene ids have transcripts but no gene line (their Parent is on "
+                    "no line of the file); each spans its transcripts: %s", path, len(missing),
+                    _shown(missing))
     return records
 
 
@@ -441,6 +507,12 @@ def read_bed(path: str | os.PathLike) -> Genes:
     BED is already 0-based half-open. Lines starting with ``#``, ``track`` or ``browser``
     are skipped; so are rows with strand ``.`` (one warning with the count). Rows are kept
     as they are, one gene each (a name may repeat).
+
+    Raises
+    ------
+    InputFileError
+        Fewer than 6 columns, non-integer coordinates, a negative start, ``start > end``,
+        an empty interval (``start == end``) or another strand character (naming the line).
     """
     path = check_readable(path, "BED file")
     genes, skipped = [], {}
@@ -491,9 +563,6 @@ def read_peaks(path: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.ndarra
             raise InputFileError(f"{path}:{lineno}: {len(cols)} columns; expected at least "
                                  "3 (chrom, start, end) in a BED / narrowPeak file")
         lo, hi = _interval(path, lineno, cols[1], cols[2], ".", one_based=False)
-        if hi == lo:
-            raise InputFileError(f"{path}:{lineno}: empty interval [{lo}, {hi}); expected "
-                                 "start < end")
         rows.setdefault(cols[0], []).append((lo, hi))
     if not rows:
         raise InputFileError(f"{path}: no interval; expected BED lines (chrom, start, end)")
@@ -504,18 +573,30 @@ def read_peaks(path: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.ndarra
     return out
 
 
+def gene_id_stem(gene_id) -> str:
+    """A gene id without its version (``ENSG00000141510.17`` → ``ENSG00000141510``;
+    GENCODE's ``ENSG00000228572.7_PAR_Y`` → ``ENSG00000228572_PAR_Y``, the Y copy of a
+    pseudoautosomal gene stays apart from its X copy). Ids whose dot is part of the name
+    (C. elegans ``ZK1010.1``) get a stem too: callers match by stem only where it names one
+    gene."""
+    return _VERSION.sub("", str(gene_id), count=1)
+
+
 def select_genes(spec: str | os.PathLike, annotation: str | os.PathLike | None = None
                  ) -> list[Gene]:
     """Genes named by ``spec``: an annotation file (GTF, GFF3 or BED, told by content), or
     a file of gene ids / names (one per line), or comma-separated ids — both looked up in
-    ``annotation`` (exact id, id without version, NCBI GeneID, or name), in their order.
+    ``annotation`` (exact id, else id without version, else NCBI GeneID, else name), in
+    their order.
 
     Raises
     ------
     ConfigError
         A list of ids without ``annotation``.
     InputFileError
-        Ids not found in ``annotation`` (the first five named, with why they were skipped).
+        Ids not found in ``annotation`` (the first five named, with why they were skipped),
+        or a name or versionless id that names several genes (a symbol of two loci, the X
+        and Y copies of a PAR gene, C. elegans ``ZK1010`` for ``ZK1010.1`` and ``.2``).
     """
     spec = os.fspath(spec)
     if os.path.isfile(spec) and sniff_annotation(spec) is not None:
@@ -531,13 +612,29 @@ def select_genes(spec: str | os.PathLike, annotation: str | os.PathLike | None =
         raise ConfigError(f"{source}: a list of gene ids needs an annotation (GTF, GFF3 or BED) "
                           "to find them")
     genes = read_genes(annotation)
-    by_key = {}
+    keys: list[dict[str, list[Gene]]] = [{}, {}, {}, {}]  # id, stem, xref, name
     for g in genes:
-        for key in (g.id, g.id.split(".")[0], *g.xrefs, g.name):
-            by_key.setdefault(key, g)
-    missing = [w for w in wanted if w not in by_key and w.split(".")[0] not in by_key]
+        for table, names in zip(keys, ([g.id], [gene_id_stem(g.id)], g.xrefs, [g.name]),
+                                strict=True):
+            for key in dict.fromkeys(names):
+                table.setdefault(key, []).append(g)
+
+    def candidates(w: str) -> list[Gene]:
+        for table, key in zip(keys, (w, gene_id_stem(w), w, w), strict=True):
+            if table.get(key):
+                return table[key]
+        return []
+
+    found = {w: candidates(w) for w in wanted}
+    missing = [w for w, c in found.items() if not c]
     if missing:
         why = [f"{w} ({genes.skipped[w]})" if w in genes.skipped else w for w in missing[:5]]
         raise InputFileError(f"{source}: {len(missing)} gene(s) not in {annotation}: "
                              f"{', '.join(why)}{' ...' if len(missing) > 5 else ''}")
-    return [by_key.get(w) or by_key[w.split(".")[0]] for w in wanted]
+    ambiguous = {w: c for w, c in found.items() if len(c) > 1}
+    if ambiguous:
+        w, c = next(iter(ambiguous.items()))
+        raise InputFileError(f"{source}: {len(ambiguous)} name(s) match several genes of "
+                             f"{annotation}, e.g. {w!r}: {', '.join(g.id for g in c[:5])}; "
+                             "give the full gene id")
+    return [found[w][0] for w in wanted]
