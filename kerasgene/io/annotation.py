@@ -68,7 +68,7 @@ from urllib.parse import unquote
 
 import numpy as np
 
-from kerasgene._io import check_readable
+from kerasgene._io import check_readable, open_text
 from kerasgene.errors import ConfigError, InputFileError
 
 log = logging.getLogger(__name__)
@@ -135,18 +135,12 @@ class Genes(list):
 
 
 # ----------------------------------------------------------------------------- reading text
-def _open_text(path: Path):
-    with open(path, "rb") as fh:
-        gz = fh.read(2) == b"\x1f\x8b"
-    return gzip.open(path, "rt", encoding="utf-8") if gz else open(path, encoding="utf-8")
-
-
 def _lines(path: Path, what: str) -> Iterator[tuple[int, str]]:
     """(line number, line without its newline) of a plain or gzip text file; a truncated
     or corrupt gzip stream or bytes that are not UTF-8 text are one-line errors."""
     lineno = 0
     try:
-        with _open_text(path) as fh:
+        with open_text(path) as fh:
             for lineno, line in enumerate(fh, 1):
                 yield lineno, line.rstrip("\r\n")
     except (EOFError, gzip.BadGzipFile, zlib.error) as err:
