@@ -572,6 +572,11 @@ def test_deeprage_gene_column_bom_and_ambiguity_codes(yeast, tmp_path, caplog):
     ds = build("deeprage", {**yeast["cfg"], "expression": str(bom), "gene_column": "gene"},
                tmp_path / "b", progress=False)
     assert len(ds.conditions) == 6
+    head, rest = text.split("\n", 1)  # a blank line after the header: skipped, as pandas does
+    (tmp_path / "blank.tsv").write_text(head + "\n\n" + rest)
+    ds = build("deeprage", {**yeast["cfg"], "expression": str(tmp_path / "blank.tsv")},
+               tmp_path / "n", progress=False)
+    assert len(ds.conditions) == 6
     seqs = {g: s for g, s in yeast["seqs"].items() if g != "Y029"}
     seqs["Y005"] = seqs["Y005"][:-20] + "RYKM" + seqs["Y005"][-16:]
     write_fasta(tmp_path / "iupac.fa", seqs)

@@ -56,8 +56,9 @@ def test_table_rows_must_have_the_headers_fields(tmp_path):
     path.write_text("gene_id\tTPM\nENSG1\t12.5\t\nENSG2\t3.0\t\n")
     df = read_expression_table(path)
     assert list(df.index) == ["ENSG1", "ENSG2"] and df["TPM"].tolist() == [12.5, 3.0]
-    path.write_text("gene_id\tTPM\t\nENSG1\t12.5\t\n")  # the header too
-    assert read_expression_table(path)["TPM"].tolist() == [12.5]
+    path.write_text("gene_id\tTPM\t\nENSG1\t12.5\t\nENSG2\t NA \t\n")  # the header too
+    got = read_expression_table(path)["TPM"]  # " NA " is NA as " 3" is 3 (was an error)
+    assert got.iloc[0] == 12.5 and np.isnan(got.iloc[1])
     for body, message in [("gene_id\tA\nG1\t1\t7\n", r"tpm\.tsv:2: 3 fields but the header has 2"),
                           ("gene_id\tA\tB\nG1\t1\t2\n\nG2\t3\n", r"tpm\.tsv:4: 2 fields but the header has 3"),
                           ("gene_id\tA\tA\nG1\t1\t2\n", "column name 'A' appears more than once"),

@@ -236,8 +236,8 @@ def _header(path, id_column: int | str = 0, known_names: Sequence[str] | None = 
     InputFileError, since the columns would be shifted.
     """
     sep = "," if str(path).lower().removesuffix(".gz").endswith(".csv") else "\t"
-    with open_text(path) as fh:
-        rows = list(csv.reader(itertools.islice(fh, 2), delimiter=sep))
+    with open_text(path) as fh:  # the header and the first data row (blank lines skipped)
+        rows = list(itertools.islice(filter(None, csv.reader(fh, delimiter=sep)), 2))
     if not rows:
         raise InputFileError(f"{path}: empty table")
     row = rows[0]

@@ -65,7 +65,8 @@ def read_expression_table(path: str | os.PathLike, gene_column: str | int = 0) -
         raise InputFileError(f"{path}: no gene-id column {gene_column!r}; columns: {list(df.columns)}")
     if df.shape[1] < 2:
         raise InputFileError(f"{path}: expected a gene-id column and at least one sample column")
-    ids = df.pop(gene_column).str.strip()
+    df = df.apply(lambda col: col.str.strip())  # " NA" as "NA", " 3" as "3"
+    ids = df.pop(gene_column)
     dup = ids[ids.duplicated()]
     if len(dup):
         raise InputFileError(
