@@ -65,7 +65,6 @@ def read_expression_table(path: str | os.PathLike, gene_column: str | int = 0) -
         raise InputFileError(f"{path}: no gene-id column {gene_column!r}; columns: {list(df.columns)}")
     if df.shape[1] < 2:
         raise InputFileError(f"{path}: expected a gene-id column and at least one sample column")
-    df = df.apply(lambda col: col.str.strip())  # " NA" as "NA", " 3" as "3"
     ids = df.pop(gene_column)
     dup = ids[ids.duplicated()]
     if len(dup):
@@ -94,7 +93,8 @@ def read_expression_table(path: str | os.PathLike, gene_column: str | int = 0) -
 
 
 def _read_cells(path: Path, sep: str) -> pd.DataFrame:
-    """Every cell of a delimited table with a header row, as text (blank lines skipped).
+    """Every cell of a delimited table with a header row, as text without outer spaces
+    (``" NA"`` is ``NA`` as ``" 3"`` is 3; blank lines skipped).
 
     Each row must have the header's number of fields: a row with more (its extra fields
     not all empty, as the trailing separator spreadsheets write leaves them) or fewer would
@@ -107,8 +107,8 @@ def _read_cells(path: Path, sep: str) -> pd.DataFrame:
         raise InputFileError(f"{path}: cannot parse as a delimited table ({err})") from None
     if not rows:
         raise InputFileError(f"{path}: empty table; expected a header row and one row per gene")
-    header = rows[0][1]
-    while header and not header[-1].strip():  # a trailing separator
+    header = [c.strip() for c in rows[0][1]]
+    while header and not header[-1]:  # a trailing separator
         header = header[:-1]
     repeated = sorted({c for c in header if header.count(c) > 1})
     if repeated:
@@ -122,7 +122,7 @@ def _read_cells(path: Path, sep: str) -> pd.DataFrame:
             raise InputFileError(
                 f"{path}:{line}: {len(row)} fields but the header has {len(header)}; expected "
                 "one value per column (a missing value is written empty or NA)")
-        cells.append(row)
+        cells.append([c.strip() for c in row])
     return pd.DataFrame(cells, columns=header, dtype=str)
 
 
