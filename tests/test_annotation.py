@@ -359,6 +359,17 @@ def test_gene_lists_match_a_versionless_id_or_a_name_of_one_gene_only(tmp_path):
         select_genes("ZK1010.7", gtf)
 
 
+def test_genes_of_other_biotypes_are_skipped_with_their_biotype(tmp_path):
+    """So that a builder reports a lncRNA's expression row as filtered out, not as absent
+    from the annotation."""
+    path = _write(tmp_path / "b.gtf",
+                  'chr1\tsrc\tgene\t11\t20\t.\t+\t.\tgene_id "P"; gene_type "protein_coding";\n'
+                  'chr1\tsrc\tgene\t31\t40\t.\t+\t.\tgene_id "L"; gene_type "lncRNA";\n')
+    genes = read_gtf(path, ["protein_coding"])
+    assert [g.id for g in genes] == ["P"]
+    assert genes.skipped == {"L": "biotype 'lncRNA' is not in biotypes ['protein_coding']"}
+
+
 def test_headerless_gff3_with_dot_attributes_first_is_gff3(tmp_path):
     path = _write(tmp_path / "a.gff3",
                   "chr1\tsrc\tregion\t1\t1000\t.\t+\t.\t.\n"

@@ -257,6 +257,40 @@ def test_isegnet_pooled_samples_share_sequence(world, tmp_path):
     assert y[i2] == pytest.approx(np.log2(world["tpm"]["gB"] * 1.1 + 1 + 1), rel=1e-4)
 
 
+def test_isegnet_split_options_labels_and_assemblies(world, tmp_path, caplog):
+    """``split: {seed: 3}`` keeps grouping by gene (it replaced the whole default: a gene's
+    two samples landed in different sets); log_base / pseudocount are checked (1 gave inf
+    labels); a track whose chromosome has another length than the FASTA's (another
+    assembly) leaves that chromosome's genes out, named (its values were read at the
+    FASTA's coordinates, 0 past the track's end)."""
+    pooled = (("bs1", "rep1"), ("bs2", "rep2"))
+    ds = build("isegnet", _isegnet_cfg(world, pooled, split={"seed": 3}), tmp_path / "s",
+               progress=False)
+    assert ds.meta["split"]["group"] == "gene_id"
+    assert (ds.index.groupby("gene_id")["split"].nunique() == 1).all()
+    for key, value, message in [("log_base", 1, r"isegnet\.log_base: expected a number > 0 "
+                                                r"other than 1"),
+                                ("pseudocount", -1, r"isegnet\.pseudocount: expected a number >= 0")]:
+        with pytest.raises(ConfigError, match=message):
+            build("isegnet", _isegnet_cfg(world, **{key: value}), tmp_path / "x")
+    short = tmp_path / "short"
+    short.mkdir()
+    for t in TRACKS:  # chr2 1,000 bp shorter in every track than in the FASTA
+        sizes = {**SIZES, "chr2": SIZES["chr2"] - 1000}
+        write_bigwig(short / f"{t}.bw", sizes,
+                     {c: world["signals"]["bs1", t][c][:n] for c, n in sizes.items()})
+    cfg = _isegnet_cfg(world)
+    cfg["samples"][0]["tracks"] = {t: str(short / f"{t}.bw") for t in TRACKS}
+    with caplog.at_level(logging.WARNING):
+        ds = build("isegnet", cfg, tmp_path / "a", progress=False)
+    assert set(ds.index.chrom) == {"chr1"}
+    got = _dropped(ds)
+    on_chr2 = got[got.reason == "chrom_length_mismatch"]
+    assert len(on_chr2) == sum(g[1] == "chr2" for g in world["genes"] if g[0] != "gE")
+    assert on_chr2.detail.iloc[0].startswith(f"chr2 has {SIZES['chr2']:,} bp in ")
+    assert "chromosome of another length in a track than in the genome" in caplog.text
+
+
 def test_isegnet_to_tf_dataset(isegnet_ds):
     import tensorflow as tf
 

@@ -139,6 +139,19 @@ def test_neglog10p_parameters_are_checked(params, message):
         make_transform({"name": "neglog10p", **params})
 
 
+@pytest.mark.parametrize("top, message", [
+    (1.0, r"reach only 1: fractions \(0-1\)\? give this track 'transform: null'"),
+    (250.0, r"expects percent methylation \(0-100\), but the file's values reach 250")])
+def test_percent_transform_refuses_fractions_and_values_above_100(tmp_path, top, message):
+    """A WGBS file of fractions (Roadmap's FractionalMethylation) became values under 0.01
+    without a word; one above 100 is not percent."""
+    path = tmp_path / "wgbs.bw"
+    write_bigwig(path, {"chr1": 100}, {"chr1": np.linspace(0, top, 100)})
+    t = Track(path, "percent")
+    with pytest.raises(InputFileError, match=message):
+        t.values("chr1", 0, 10)
+
+
 def test_percent_transform_and_config_form(bigwig):
     path, signals = bigwig
     t = Track(path, "percent")

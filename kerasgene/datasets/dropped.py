@@ -40,12 +40,14 @@ COLUMNS = ("example", "context", "chrom", "start", "end", "reason", "detail")
 #: reason → what the warning says about it
 REASONS = {
     "not_in_annotation": "gene id absent from the annotation",
-    "skipped_in_annotation": "gene skipped when reading the annotation (no strand, or "
-                             "several loci)",
+    "skipped_in_annotation": "gene skipped when reading the annotation (no strand, "
+                             "several loci, or a biotype not asked for)",
     "duplicate_gene": "another id of the table matched the same gene",
     "missing_expression": "missing expression value (empty, NA or NaN)",
     "zero_expression": "zero expression (the paper's filter)",
     "unknown_chrom": "chromosome missing from the genome or a track",
+    "chrom_length_mismatch": "chromosome of another length in a track than in the genome "
+                             "(another assembly)",
     "past_chrom_end": "gene runs past the end of its chromosome",
     "beyond_chrom_end": "gene lies wholly beyond the end of its chromosome",
     "no_promoter": "no promoter sequence",
@@ -53,8 +55,8 @@ REASONS = {
     "not_in_split": "chromosome range in no split list",
 }
 _SHOWN = 5
-_DETAILED = ("skipped_in_annotation", "duplicate_gene", "unknown_chrom", "past_chrom_end",
-             "beyond_chrom_end")
+_DETAILED = ("skipped_in_annotation", "duplicate_gene", "unknown_chrom",
+             "chrom_length_mismatch", "past_chrom_end", "beyond_chrom_end")
 
 
 class Dropped:

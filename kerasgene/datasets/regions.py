@@ -96,7 +96,13 @@ from kerasgene.dna import one_hot
 from kerasgene.errors import ConfigError, InputFileError, UnknownChromosomeError
 from kerasgene.io.annotation import Gene, gene_id_stem, read_gtf
 from kerasgene.io.chroms import load_aliases
-from kerasgene.io.expression import MAX_TPM, check_range, log_transform, read_expression_table
+from kerasgene.io.expression import (
+    MAX_TPM,
+    check_log_options,
+    check_range,
+    log_transform,
+    read_expression_table,
+)
 from kerasgene.io.genome import Genome
 from kerasgene.io.tracks import TrackSet
 
@@ -451,6 +457,18 @@ def _labels(sample: dict, genes: list[Gene], log_base: float, pseudocount: float
     return out_genes, labels.astype(np.float32)
 
 
+def _grouped_by_gene(split: Mapping | None) -> dict | None:
+    """A random ``split`` keeps a gene's replicates in one set unless it says otherwise:
+    ``{seed: 3}`` alone replaced the whole default, ``group: gene_id`` with it, and put a
+    gene's samples into different sets (``group: null`` still turns grouping off)."""
+    if split is None:
+        return None
+    split = dict(split)
+    if split.get("method", "random") == "random":
+        split.setdefault("group", "gene_id")
+    return split
+
+
 def _usable_chroms(chroms: set[str], genome: Genome, tracksets: list[TrackSet]) -> set[str]:
     ok = set()
     for c in chroms:
@@ -477,6 +495,8 @@ def build_regions(config: Mapping | None = None, out_dir: str | os.PathLike | No
     cfg = base.resolve_config(config, kwargs, DEFAULTS, "isegnet")
     if out_dir is None:
         raise ConfigError("isegnet: out_dir is required")
+    check_log_options(cfg["log_base"], cfg["pseudocount"], "isegnet")
+    cfg["split"] = _grouped_by_gene(cfg["split"])
     samples = _sample_specs(cfg, base_dir)
     tss_flank, tts_flank, epi_dtype = _window_options(cfg)
     if int(cfg["chunk_size"]) < 1:
@@ -577,12 +597,31 @@ def _screen(per_sample: list[tuple[list[Gene], np.ndarray]], genome: Genome,
     """Chromosome order (usable chromosomes: in the FASTA and every track) and the genes
     to leave out (:func:`screen_genes`; ``files`` = annotation and genome, for messages)."""
     chroms = _usable_chroms({g.chrom for gs, _ in per_sample for g in gs}, genome, tracksets)
+    other_length = _length_mismatches(chroms, genome, tracksets)
+    chroms -= set(other_length)
     chrom_order = {c: i for i, c in enumerate(sorted(chroms, key=_chrom_sort_key))}
     lengths = {c: genome.chroms[genome.resolve(c)] for c in chroms}
-    bad = screen_genes([g for gs, _ in per_sample for g in gs], lengths, *flanks,
-                       task="isegnet", annotation=files[0], genome=files[1],
-                       max_outside=outside)
+    genes = [g for gs, _ in per_sample for g in gs]
+    bad = screen_genes(genes, lengths, *flanks, task="isegnet", annotation=files[0],
+                       genome=files[1], max_outside=outside)
+    bad.update((g.id, ("chrom_length_mismatch", other_length[g.chrom]))
+               for g in genes if g.chrom in other_length)
     return chrom_order, bad
+
+
+def _length_mismatches(chroms: set[str], genome: Genome, tracksets: list[TrackSet]
+                       ) -> dict[str, str]:
+    """``{chromosome: detail}`` of the chromosomes a track gives another length than the
+    FASTA (another assembly, e.g. UCSC hg19's chrM of 16,571 bp beside GRCh37's MT of
+    16,569: values would be read at shifted coordinates, and as 0 past the track's end)."""
+    out = {}
+    for c in sorted(chroms):
+        size = genome.chroms[genome.resolve(c)]
+        other = [f"{t.path} {t.chroms[t.resolve(c)]:,} bp" for ts in tracksets
+                 for t in ts.tracks.values() if t.chroms[t.resolve(c)] != size]
+        if other:
+            out[c] = f"{c} has {size:,} bp in {genome.path}, " + ", ".join(other[:2])
+    return out
 
 
 def _examples(per_sample: list[tuple[list[Gene], np.ndarray]], samples: list[dict],

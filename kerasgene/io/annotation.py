@@ -487,12 +487,21 @@ def read_genes(path: str | os.PathLike, biotypes: Iterable[str] | None = None) -
 
 
 def filter_biotype(genes: Iterable[Gene], biotypes: Iterable[str] | None) -> Genes:
-    """Genes whose biotype is in ``biotypes`` (all genes when ``biotypes`` is None)."""
-    skipped = getattr(genes, "skipped", {})
+    """Genes whose biotype is in ``biotypes`` (all genes when ``biotypes`` is None); the
+    others are added to :attr:`Genes.skipped` with their biotype (so that an expression id
+    of a lncRNA is reported as filtered out, not as absent from the annotation)."""
+    skipped = dict(getattr(genes, "skipped", {}))
     if biotypes is None:
         return Genes(genes, skipped)
     keep = set(biotypes)
-    return Genes((g for g in genes if g.biotype in keep), skipped)
+    kept = []
+    for g in genes:
+        if g.biotype in keep:
+            kept.append(g)
+        else:
+            skipped[g.id] = (f"biotype {g.biotype or 'not given'!r} is not in biotypes "
+                             f"{sorted(keep)}")
+    return Genes(kept, skipped)
 
 
 def read_bed(path: str | os.PathLike) -> Genes:

@@ -256,8 +256,23 @@ def unique_labels(names) -> list[str]:
     return out
 
 
+def check_log_options(base, pseudocount, where: str) -> None:
+    """Raise ConfigError (naming ``where``.log_base / .pseudocount) unless ``base`` is a
+    number > 0 other than 1 and ``pseudocount`` a number >= 0."""
+    def number(x) -> bool:
+        return isinstance(x, (int, float, np.number)) and not isinstance(x, bool) \
+            and bool(np.isfinite(x))
+
+    if not number(base) or base <= 0 or base == 1:
+        raise ConfigError(f"{where}.log_base: expected a number > 0 other than 1 (2 for "
+                          f"log2), got {base!r}")
+    if not number(pseudocount) or pseudocount < 0:
+        raise ConfigError(f"{where}.pseudocount: expected a number >= 0, got {pseudocount!r}")
+
+
 def log_transform(values, base: float = 2.0, pseudocount: float = 1.0) -> np.ndarray:
     """``log_base(values + pseudocount)``; iSEGnet trains on log TPM."""
+    check_log_options(base, pseudocount, "log_transform")
     values = np.asarray(values, dtype=np.float64)
     if (values + pseudocount <= 0).any():
         raise ConfigError("log_transform: values + pseudocount must be > 0")

@@ -108,12 +108,31 @@ class NegLog10PValue:
 
 @dataclass(frozen=True)
 class PercentToFraction:
-    """WGBS transform: percent methylation (0..100; missing CpGs 0) to a fraction."""
+    """WGBS transform: percent methylation (0..100; missing CpGs 0) to a fraction.
+
+    Raises
+    ------
+    InputFileError
+        When the file's largest value (:attr:`Track.max_value`) is not above 1 and at most
+        100: a file of fractions (Roadmap's ``*_FractionalMethylation.bigwig``, MethylDackel's
+        and Bismark's fraction output) would become values under 0.01, and one above 100 is
+        not percent.
+    """
 
     def expand(self, start: int, end: int) -> tuple[int, int]:
         return start, end
 
     def __call__(self, values: np.ndarray, start: int, track: Track) -> np.ndarray:
+        top = track.max_value
+        if top <= 1.0:
+            raise InputFileError(
+                f"{track.path}: the 'percent' transform expects percent methylation (0-100), "
+                f"but the file's values reach only {top:g}: fractions (0-1)? give this track "
+                "'transform: null' to use them as they are")
+        if top > 100.0:
+            raise InputFileError(
+                f"{track.path}: the 'percent' transform expects percent methylation (0-100), "
+                f"but the file's values reach {top:g}")
         return values / np.float32(100.0)
 
 
