@@ -667,6 +667,36 @@ def test_histone_kmers_through_a_chromosome_alias_table(world, histone_world, tm
     assert len(ds) == 2 * len(world["genes"])
 
 
+def test_histone_checks_lengths_options_and_kmer_alphabets(world, histone_world, tmp_path,
+                                                           caplog):
+    """Chromosome lengths came from the first cell's first bigWig only: a cell whose chr2
+    is shorter read 0 past its end (or, cells swapped, the build failed); bad kmers
+    options were tracebacks after every bigWig was read; log_base 1 gave inf labels."""
+    short = tmp_path / "short"
+    short.mkdir()
+    sizes = {**SIZES, "chr2": SIZES["chr2"] - 2000}
+    marks = {}
+    for m in MARKS:
+        write_bigwig(short / f"{m}.bw", sizes,
+                     {c: histone_world["signals"]["cellB", m][c][:n] for c, n in sizes.items()})
+        marks[m] = str(short / f"{m}.bw")
+    cfg = {**histone_world["cfg"], "cells": {**histone_world["cfg"]["cells"],
+                                             "cellB": {"marks": marks}},
+           "split": {"method": "random", "group": "gene_id", "seed": 0}}
+    with caplog.at_level(logging.WARNING):
+        ds = build("histone", cfg, tmp_path / "h", progress=False)
+    assert set(ds.index.chrom) == {"chr1"}
+    assert set(_dropped(ds).reason) == {"chrom_length_mismatch"}
+    for kmers, message in [({"k": 0}, r"kmers\.k: expected an integer from 1 to 8"),
+                           ({"min_count": None}, r"kmers\.min_count: expected an integer >= 0"),
+                           ({"alphabet": "ACGT"}, r"kmers\.alphabet: expected distinct letters "
+                                                  r"ending in N")]:
+        with pytest.raises(ConfigError, match=message):
+            build("histone", {**histone_world["cfg"], "kmers": kmers}, tmp_path / "x")
+    with pytest.raises(ConfigError, match=r"histone\.log_base: expected a number > 0 other than 1"):
+        build("histone", {**histone_world["cfg"], "log_base": 1}, tmp_path / "x")
+
+
 def test_histone_bigwig_stats_and_kmers(world, histone_world, tmp_path):
     cfg = {**histone_world["cfg"], "cell_stats": True, "kmers": {"k": 3, "min_count": 3000},
            "split": {"method": "unseen_cell", "test": ["cellB"], "valid": []}}

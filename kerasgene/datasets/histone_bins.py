@@ -99,6 +99,7 @@ from kerasgene.io.annotation import Gene, read_gtf
 from kerasgene.io.chroms import load_aliases
 from kerasgene.io.expression import (
     MAX_TPM,
+    check_log_options,
     check_range,
     discretize_quantiles,
     log_transform,
@@ -239,22 +240,27 @@ def _screen(cells: list[dict], outside: float, inputs, window: int, kmer_cfg, al
               for t in c["trackset"].tracks.values()]
     genome = Genome(inputs["fasta"], aliases=aliases) if kmer_cfg else None
     try:
-        refs = [genome] if genome is not None else tracks[:1]
-        lengths = {}
+        refs = ([genome] if genome is not None else []) + tracks
+        lengths, other_length = {}, {}
         for chrom in {g.chrom for c in cells for g in c["genes"]}:
             try:
-                for t in tracks:
-                    t.resolve(chrom)
-                lengths[chrom] = refs[0].chroms[refs[0].resolve(chrom)]
+                sizes = {str(r.path): r.chroms[r.resolve(chrom)] for r in refs}
             except UnknownChromosomeError:
                 continue
+            if len(set(sizes.values())) > 1:  # another assembly in some file
+                other_length[chrom] = f"{chrom} has " + ", ".join(
+                    f"{n:,} bp in {path}" for path, n in list(sizes.items())[:3])
+            else:
+                lengths[chrom] = next(iter(sizes.values()))
     finally:
         if genome is not None:
             genome.close()
     reference = inputs["fasta"] if kmer_cfg else tracks[0].path
-    bad = screen_genes([g for c in cells for g in c["genes"]], lengths, (half, window - half),
-                       (0, 0), task="histone", annotation=str(inputs["gtf"]),
-                       genome=str(reference), max_outside=outside)
+    genes = [g for c in cells for g in c["genes"]]
+    bad = screen_genes(genes, lengths, (half, window - half), (0, 0), task="histone",
+                       annotation=str(inputs["gtf"]), genome=str(reference), max_outside=outside)
+    bad.update((g.id, ("chrom_length_mismatch", other_length[g.chrom]))
+               for g in genes if g.chrom in other_length)
     for c in cells:
         rows = []
         for i, g in enumerate(c["genes"]):
@@ -277,6 +283,8 @@ def build_histone(config: Mapping | None = None, out_dir: str | os.PathLike | No
     outside = _check_options(cfg, source)
     kmer_cfg = _kmer_options(cfg)
     do_log = cfg["log"] if cfg["log"] is not None else source == "bigwig"
+    if do_log:
+        check_log_options(cfg["log_base"], cfg["pseudocount"], "histone")
     inputs: dict = {}
     cells = collect_cells(cfg, source, base_dir, inputs)
     split_spec = cfg["split"] if cfg["split"] is not None else _default_split(source, cells)
@@ -351,6 +359,16 @@ def _kmer_options(cfg: Mapping) -> dict | None:
     base.check_keys(kmer_cfg, KMER_KEYS, "histone.kmers")
     if not (cfg["gtf"] and cfg["fasta"]):
         raise ConfigError("histone.kmers: needs 'gtf' and 'fasta'")
+    k, least, letters = kmer_cfg["k"], kmer_cfg["min_count"], kmer_cfg["alphabet"]
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 8:
+        raise ConfigError(f"histone.kmers.k: expected an integer from 1 to 8, got {k!r}")
+    if isinstance(least, bool) or not isinstance(least, int) or least < 0:
+        raise ConfigError(f"histone.kmers.min_count: expected an integer >= 0, got {least!r}")
+    if (not isinstance(letters, str) or len(set(letters.upper())) != len(letters)
+            or len(letters) < 2 or letters.upper()[-1] != "N"):
+        # kmer_counts counts a character outside the alphabet as its last letter
+        raise ConfigError(f"histone.kmers.alphabet: expected distinct letters ending in N "
+                          f"(e.g. ACGTN; other characters count as N), got {letters!r}")
     return kmer_cfg
 
 
@@ -510,7 +528,9 @@ def _write_kmers(writer, fasta, aliases, genes, window, n_bins, kcfg, orient, pr
                               f"{int(totals.max())}); lower min_count")
         log.info("histone: keeping %d of %d %d-mers (seen > %s times)", len(keep), len(names), k,
                  kcfg["min_count"])
-        out = writer.array("kmers", (len(genes), n_bins, len(keep)), np.uint16)
+        # a bin's count is at most its width: uint16 unless a bin is wider than 65,535 bp
+        dtype = np.uint16 if window // n_bins <= np.iinfo(np.uint16).max else np.uint32
+        out = writer.array("kmers", (len(genes), n_bins, len(keep)), dtype)
         for lo in tqdm(range(0, len(genes), step), desc="k-mer bins", disable=not progress):
             seqs = _sequences(genome, genes[lo : lo + step], window, orient)
             out.append(np.stack([kmer_counts(s, k, n_bins, alphabet)[keep].T for s in seqs]))
