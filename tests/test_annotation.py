@@ -3,7 +3,7 @@ import logging
 
 import pytest
 
-from kerasgene.errors import InputFileError
+from kerasgene.errors import ConfigError, InputFileError
 from kerasgene.io.annotation import (
     Gene,
     parse_attributes,
@@ -367,6 +367,8 @@ def test_genes_of_other_biotypes_are_skipped_with_their_biotype(tmp_path):
                   'chr1\tsrc\tgene\t31\t40\t.\t+\t.\tgene_id "L"; gene_type "lncRNA";\n')
     genes = read_gtf(path, ["protein_coding"])
     assert [g.id for g in genes] == ["P"]
+    with pytest.raises(ConfigError, match=r"biotypes: expected a list of biotype names"):
+        read_gtf(path, "protein_coding")  # was read letter by letter: every gene filtered
     assert genes.skipped == {"L": "biotype 'lncRNA' is not in biotypes ['protein_coding']"}
 
 

@@ -291,6 +291,17 @@ def test_isegnet_split_options_labels_and_assemblies(world, tmp_path, caplog):
     assert "chromosome of another length in a track than in the genome" in caplog.text
 
 
+def test_isegnet_as_given_track_order_is_part_of_the_cache_key(world, tmp_path):
+    """With ``track_order: as_given`` a reordered tracks mapping reused the cached dataset
+    in the old channel order (the key's JSON sorts the mapping)."""
+    cfg = _isegnet_cfg(world, track_order="as_given")
+    first = build("isegnet", cfg, tmp_path / "d", progress=False).meta["track_names"]
+    tracks = cfg["samples"][0]["tracks"]
+    cfg["samples"][0]["tracks"] = dict(reversed(list(tracks.items())))
+    again = build("isegnet", cfg, tmp_path / "d", progress=False).meta["track_names"]
+    assert again == first[::-1] == list(cfg["samples"][0]["tracks"])
+
+
 def test_isegnet_to_tf_dataset(isegnet_ds):
     import tensorflow as tf
 

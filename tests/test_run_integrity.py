@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pysam
 import pytest
 import yaml
@@ -96,6 +97,43 @@ def test_train_writes_the_completion_record_last(trained):
     newest = max(p.stat().st_mtime_ns for p in trained.iterdir() if p.is_file())
     assert (trained / "run.json").stat().st_mtime_ns == newest
     assert not [p for p in trained.rglob("*") if ".tmp-" in p.name or p.name == "checkpoint.keras"]
+
+
+def test_evaluate_refuses_another_split_or_other_files_and_changes_nothing(trained, world,
+                                                                          tmp_path, capsys):
+    """``evaluate --run RUN data.split.seed=7`` re-split the run's dataset on disk and
+    scored the model on genes it was trained on, over metrics.json; from another project's
+    folder it rebuilt the run's dataset from that folder's files. Both are refused now,
+    before anything is rebuilt, re-split or written."""
+    d, _ = world
+    metrics = (trained / "metrics.json").read_bytes()
+    index = (trained / "dataset" / "index.tsv").read_bytes()
+    record = json.loads((trained / "run.json").read_text())
+    assert record["dataset"]["split"] and record["cwd"]
+    assert main(["evaluate", "--run", str(trained), "data.split.seed=7"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "the model was trained with split" in err
+    other = tmp_path / "other"  # another project: the same file names, other values
+    shutil.copytree(d, other, ignore=shutil.ignore_patterns("run", "*.yaml"))
+    table = pd.read_csv(other / "tpm.tsv", sep="\t")
+    table["s1"] = table["s1"].to_numpy()[::-1]
+    table.to_csv(other / "tpm.tsv", sep="\t", index=False)
+    assert main(["evaluate", "--run", str(trained), f"data_dir={other}"]) == 2
+    assert "the model was trained on another dataset" in capsys.readouterr().err
+    assert (trained / "metrics.json").read_bytes() == metrics
+    assert (trained / "dataset" / "index.tsv").read_bytes() == index
+    assert main(["evaluate", "--run", str(trained)]) == 0  # its own settings: as before
+
+
+def test_run_dir_that_is_a_file_is_refused_before_the_dataset_is_read(world, tmp_path,
+                                                                      capsys):
+    d, _ = world
+    (tmp_path / "runfile").write_text("not a run")
+    for command in ("prepare", "train"):
+        assert main([command, "--config", str(d / "run.yaml"),
+                     f"run_dir={tmp_path / 'runfile'}"]) == 2
+        assert "run_dir: " in capsys.readouterr().err
+    assert (tmp_path / "runfile").read_text() == "not a run"
 
 
 def test_preprocessing_records_the_transforms_actually_used(trained, world):

@@ -81,3 +81,10 @@ def test_assign_split_config_errors():
         splits.assign_split({"method": "unseen_condition"}, table)
     with pytest.raises(ConfigError, match="not in the data"):
         splits.assign_split({"method": "unseen_gene", "test": ["nope"]}, table)
+
+
+@pytest.mark.parametrize("seed", [-1, "abc", 1.5, True, 2**32])
+def test_split_seed_must_be_a_nonnegative_integer(seed):
+    """-1 and 'abc' were numpy / int() tracebacks; 1.5 and true were truncated to 1."""
+    with pytest.raises(ConfigError, match=r"split\.seed: expected an integer >= 0"):
+        splits.check_split_keys({"method": "random", "seed": seed})

@@ -588,6 +588,8 @@ def _cache_identity(cfg: Mapping, samples: list[dict], gtf, fasta, aliases,
                                           for k, t in s["tracks"].items()}}
                          for s in samples]
     params.update(tss_flank=list(tss_flank), tts_flank=list(tts_flank))
+    if cfg["track_order"] == "as_given":  # the cache key's JSON sorts the mapping by name
+        params["channel_orders"] = [list(s["tracks"]) for s in samples]
     return params, inputs
 
 

@@ -263,6 +263,9 @@ def check_split_keys(spec: Mapping) -> str:
             near = difflib.get_close_matches(str(key), sorted(valid), n=1)
             hint = f"; did you mean {near[0]!r}?" if near else ""
             raise ConfigError(f"split: unknown key {key!r} for method {method!r}{hint}")
+    seed = spec.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise ConfigError(f"split.seed: expected an integer >= 0 and < 2**32, got {seed!r}")
     return method
 
 

@@ -38,6 +38,8 @@ process is gone) are removed, with a warning, whenever a builder runs for ``DIR`
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import io
 import json
@@ -264,13 +266,51 @@ def reuse_or_none(writer: DatasetWriter, split_spec: Mapping | None, force: bool
     return ds
 
 
+#: ``(cache key, split, who)`` a build must match (:func:`expecting`); None: any.
+_EXPECTED: contextvars.ContextVar = contextvars.ContextVar("expected_dataset", default=None)
+
+
+@contextlib.contextmanager
+def expecting(key: str | None, split: Mapping | None, who: str):
+    """Builds inside the block must describe the dataset of cache key ``key`` split by
+    ``split`` (either None: not checked) — the one a run's model was trained on; any
+    other raises ConfigError naming ``who`` before anything is rebuilt or re-split (an
+    ``evaluate`` with another split scored the model on its own training genes, and one
+    from another directory rebuilt the run's dataset from that directory's files)."""
+    token = _EXPECTED.set((key, None if split is None else to_plain(dict(split)), who))
+    try:
+        yield
+    finally:
+        _EXPECTED.reset(token)
+
+
+def _check_expected(key: str, split_spec: Mapping | None) -> None:
+    expected = _EXPECTED.get()
+    if expected is None:
+        return
+    want_key, want_split, who = expected
+    if want_key is not None and key != want_key:
+        raise ConfigError(
+            f"{who}: the model was trained on another dataset (cache key {want_key[:12]}, "
+            f"the config now gives {key[:12]}: other data files, paths or dataset "
+            "settings); nothing was changed — use the run's own config.yaml, or train a new run")
+    split = to_plain(dict(split_spec or {}))
+    if want_split is not None and split != want_split:
+        raise ConfigError(
+            f"{who}: the model was trained with split {want_split}; the config now gives "
+            f"{split}, whose test set would hold training examples; nothing was changed — "
+            "train a new run to change the split")
+
+
 def writer_or_cached(out_dir: str | os.PathLike, kind: str, params: Mapping,
                      inputs: Mapping[str, str | os.PathLike], split_spec: Mapping | None,
                      force: bool) -> tuple[DatasetWriter, Dataset | None]:
     """A builder's first step: its :class:`DatasetWriter`, and the complete cached dataset
     to return instead of building (:func:`reuse_or_none`; its left-out examples repeated
-    in one warning), or None to build."""
+    in one warning), or None to build. Inside :func:`expecting`, a dataset other than the
+    expected one is an error."""
     writer = DatasetWriter(out_dir, kind, params, inputs)
+    _check_expected(writer.key, split_spec)
     cached = reuse_or_none(writer, split_spec, force)
     if cached is not None:
         remind(cached)

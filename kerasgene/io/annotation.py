@@ -493,6 +493,9 @@ def filter_biotype(genes: Iterable[Gene], biotypes: Iterable[str] | None) -> Gen
     skipped = dict(getattr(genes, "skipped", {}))
     if biotypes is None:
         return Genes(genes, skipped)
+    if isinstance(biotypes, str) or not all(isinstance(b, str) for b in biotypes):
+        raise ConfigError(f"biotypes: expected a list of biotype names (e.g. "
+                          f"[protein_coding]), got {biotypes!r}")
     keep = set(biotypes)
     kept = []
     for g in genes:

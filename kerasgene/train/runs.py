@@ -55,6 +55,7 @@ import contextlib
 import difflib
 import json
 import logging
+import os
 import shutil
 import time
 from collections.abc import Iterator, Mapping
@@ -69,6 +70,7 @@ from kerasgene._io import (
     write_json,
 )
 from kerasgene.config import Spec
+from kerasgene.datasets import storage
 from kerasgene.datasets.dropped import FILENAME as DROPPED_FILE
 from kerasgene.errors import ConfigError, InputFileError
 from kerasgene.metrics import evaluate_predictions, predicted_classes
@@ -169,6 +171,10 @@ def check_config(config: Mapping, *, train: bool = False, light: bool = False) -
     if base is not None and not Path(base).is_dir():
         raise InputFileError(f"data_dir: {base} is not a directory (expected the folder "
                              "holding the data files)")
+    for key, where in (("run_dir", run_dir(config)), ("dataset_dir", dataset_dir(config))):
+        if where.exists() and not where.is_dir():
+            raise InputFileError(f"{key}: {where} is a file; expected a directory (or a path "
+                                 "that does not exist yet)")
     section = dict(config.get("training") or {})
     extra = {k: v for k, v in section.items() if k in RUN_TRAINING_SPECS}
     if light:
@@ -261,7 +267,21 @@ def run_dataset(run: str | Path, config: dict, record: Mapping | None = None):
     record : the run's completion record (default: :func:`check_run`)
     """
     record = check_run(run) if record is None else record
-    dataset = prepare(config)
+    trained_on = record.get("dataset") or {}
+    split = trained_on.get("split")
+    if split is None and trained_on.get("path"):  # a run recorded before its split was
+        meta = Path(trained_on["path"]) / "meta.json"
+        split = json.loads(meta.read_text()).get("split") if meta.is_file() else None
+    try:
+        with storage.expecting(trained_on.get("cache_key"), split, str(Path(run) / RUN_RECORD)):
+            dataset = prepare(config)
+    except (ConfigError, InputFileError) as err:
+        cwd = record.get("cwd")
+        if cwd and cwd != os.getcwd():  # the config's relative paths resolve against it
+            raise type(err)(f"{err} (the run was trained from {cwd}: relative paths in its "
+                            "config resolve against the working directory; run the command "
+                            "there)") from None
+        raise
     spec = record["training_inputs"] if "training_inputs" in record else \
         (config.get("training") or {}).get("inputs")
     if spec is not None:
@@ -586,7 +606,8 @@ def _train_run(config: dict, dataset, model, strategy, tsection: dict, extra: di
     write_json(out / "metrics.json", metrics)
     record_run(out, "model.keras", system=config["system"], model_name=name,
                training_inputs=extra["inputs"], input_names=dataset.input_names,
-               dataset={"path": str(dataset.path), "cache_key": dataset.meta.get("cache_key")})
+               dataset={"path": str(dataset.path), "cache_key": dataset.meta.get("cache_key"),
+                        "split": dataset.meta.get("split")}, cwd=os.getcwd())
 
 
 def _backup_dir(out: Path, strategy) -> Path | None:
