@@ -86,6 +86,7 @@ from kerasgene.datasets import base, storage
 from kerasgene.datasets.dropped import Dropped, max_outside
 from kerasgene.datasets.histone_sources import (
     BIGWIG_CELL_KEYS,
+    DEEPCHROME_MARKS,
     SOURCES,
     collect_cells,
     infer_source,
@@ -110,7 +111,6 @@ from kerasgene.io.tracks import TrackSet
 
 log = logging.getLogger(__name__)
 
-DEEPCHROME_MARKS = ("H3K27me3", "H3K36me3", "H3K4me1", "H3K4me3", "H3K9me3")
 DEFAULTS = {
     "source": None, "cells": None, "npz": None, "cell_types": None, "gtf": None,
     "fasta": None, "expression": None, "biotypes": None, "marks": list(DEEPCHROME_MARKS),

@@ -7,13 +7,18 @@ Readers of the two array formats, and per source the collection of a config's ce
 
 from __future__ import annotations
 
+import array
+import csv
 import os
-from collections.abc import Mapping
+import zipfile
+import zlib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from kerasgene._io import check_readable
+from kerasgene._io import check_readable, open_text
 from kerasgene.datasets import base
 from kerasgene.errors import ConfigError, InputFileError
 
@@ -21,75 +26,216 @@ SOURCES = ("bigwig", "deepchrome_csv", "kaggle_npz")
 BIGWIG_CELL_KEYS = {"marks", "expression", "expression_column", "gene_column"}
 
 
-def read_deepchrome_csv(path: str | os.PathLike, n_marks: int = 5, n_bins: int = 100
-                        ) -> tuple[list[str], np.ndarray, np.ndarray]:
+DEEPCHROME_MARKS = ("H3K27me3", "H3K36me3", "H3K4me1", "H3K4me3", "H3K9me3")
+GENE_HEADERS = ("geneid", "gene_id", "gene")
+
+
+def read_deepchrome_csv(path: str | os.PathLike, marks: Sequence[str] = DEEPCHROME_MARKS,
+                        n_bins: int = 100) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Read a DeepChrome CSV (``GeneID,BinID,<marks>,label``, ``n_bins`` rows per gene).
+
+    Plain or gzip, UTF-8 (a byte-order mark and quoted fields allowed). The header is
+    optional: with one (first field ``GeneID``, ``gene_id`` or ``gene``) its mark columns
+    are matched to ``marks`` by name, in any order; without one they are taken to be in
+    the order of ``marks``.
+
+    Parameters
+    ----------
+    path : the CSV file
+    marks : the mark names, in the order of the returned channels
+    n_bins : rows (bins) per gene
 
     Returns
     -------
     gene_ids : list of str (leading zeros kept)
-    marks : np.ndarray float32, shape (G, n_bins, n_marks), bins in BinID order
+    marks : np.ndarray float32, shape (G, n_bins, len(marks)), bins in BinID order
     labels : np.ndarray int8, shape (G,)
+
+    Raises
+    ------
+    InputFileError
+        naming the file (and the line, gene, bin or mark) when the file cannot be read,
+        its header names other marks, or a value is not as expected: a mark value must be
+        a finite count >= 0, a label 0 or 1 on every row of a gene, BinIDs 1..n_bins once
+        per gene.
     """
     path = check_readable(path, "DeepChrome CSV")
-    with open(path, encoding="utf-8") as fh:
-        first = fh.readline()
-    header = 0 if first.split(",")[0].strip().lower() in ("geneid", "gene_id", "gene") else None
-    try:
-        df = pd.read_csv(path, header=header, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
-        raise InputFileError(f"{path}: cannot parse as CSV ({err})") from None
-    if df.shape[1] != n_marks + 3:
-        raise InputFileError(f"{path}: {df.shape[1]} columns, expected {n_marks + 3} "
-                             f"(GeneID, BinID, {n_marks} marks, label)")
-    try:
-        nums = df.iloc[:, 1:].astype(np.float64).to_numpy()
-    except ValueError as err:
-        raise InputFileError(f"{path}: non-numeric bin, mark or label value ({err})") from None
-    genes = df.iloc[:, 0].str.strip().to_numpy()
-    if len(df) % n_bins:
-        raise InputFileError(f"{path}: {len(df)} rows is not a multiple of {n_bins} bins per gene")
-    genes = genes.reshape(-1, n_bins)
+    marks = list(marks)
+    genes, nums, lines, order = _read_csv(path, marks)
+    if not genes:
+        raise InputFileError(f"{path}: no data rows; expected {n_bins} rows per gene")
+    if len(genes) % n_bins:
+        raise InputFileError(f"{path}: {len(genes)} rows is not a multiple of {n_bins} bins per "
+                             "gene")
+    genes = np.array(genes, dtype=object).reshape(-1, n_bins)
+    lines = np.array(lines).reshape(-1, n_bins)
     if (genes != genes[:, :1]).any():
         bad = int(np.argwhere((genes != genes[:, :1]).any(axis=1))[0, 0])
         raise InputFileError(f"{path}: gene {genes[bad, 0]!r} does not have {n_bins} consecutive "
                              f"rows")
-    nums = nums.reshape(-1, n_bins, n_marks + 2)
-    order = np.argsort(nums[:, :, 0], axis=1, kind="stable")
-    nums = np.take_along_axis(nums, order[:, :, None], axis=1)
-    if (nums[:, :, 0] != np.arange(1, n_bins + 1)).any():
-        raise InputFileError(f"{path}: BinID must run 1..{n_bins} for every gene")
+    nums = nums[:, [0, *(1 + k for k in order), -1]].reshape(-1, n_bins, len(marks) + 2)
+    by_bin = np.argsort(nums[:, :, 0], axis=1, kind="stable")
+    nums = np.take_along_axis(nums, by_bin[:, :, None], axis=1)
+    lines = np.take_along_axis(lines, by_bin, axis=1)
+    bad = nums[:, :, 0] != np.arange(1, n_bins + 1)
+    if bad.any():
+        g, b = np.argwhere(bad)[0]
+        raise InputFileError(f"{path}:{lines[g, b]}: gene {genes[g, 0]!r} has BinID "
+                             f"{nums[g, b, 0]:g}; expected BinIDs 1..{n_bins}, each once per gene")
     labels = nums[:, :, -1]
-    if (labels != labels[:, :1]).any() or not np.isin(labels, (0, 1)).all():
-        raise InputFileError(f"{path}: label must be 0 or 1 and the same on every row of a gene")
-    return list(genes[:, 0]), nums[:, :, 1:-1].astype(np.float32), labels[:, 0].astype(np.int8)
+    bad = (labels != labels[:, :1]) | ~np.isin(labels, (0, 1))
+    if bad.any():
+        g, b = np.argwhere(bad)[0]
+        raise InputFileError(f"{path}:{lines[g, b]}: gene {genes[g, 0]!r} has label "
+                             f"{labels[g, b]:g}; expected 0 or 1, the same on every row of a gene")
+    values = nums[:, :, 1:-1]
+    bad = ~np.isfinite(values) | (values < 0)
+    if bad.any():
+        g, b, k = np.argwhere(bad)[0]
+        raise InputFileError(f"{path}:{lines[g, b]}: gene {genes[g, 0]!r}, bin {b + 1}, mark "
+                             f"{marks[k]!r}: value {values[g, b, k]:g}; expected a finite "
+                             "count >= 0")
+    return list(genes[:, 0]), values.astype(np.float32), labels[:, 0].astype(np.int8)
 
 
-def read_kaggle_npz(path: str | os.PathLike, n_marks: int = 5) -> dict[str, tuple]:
-    """Read a Kaggle npz: per cell type an array (genes, n_bins, 2 + n_marks) = gene id,
-    marks, expression (expression and gene id taken from bin 0).
+def _read_csv(path: Path, marks: list[str]
+              ) -> tuple[list[str], np.ndarray, list[int], list[int]]:
+    """The data rows of a DeepChrome CSV, read through :func:`open_text` (blank lines
+    skipped).
 
     Returns
     -------
-    dict cell → (gene_ids list[str], marks float32 (G, n_bins, n_marks), expression float64 (G,))
+    genes : the GeneID of each row (outer spaces removed)
+    nums : float64 (rows, len(marks) + 2): BinID, the mark columns as in the file, label
+    lines : the line number of each row
+    order : the file's mark column of each of ``marks`` (0 = the first mark column)
+    """
+    n_cols = len(marks) + 3
+    genes, nums, lines, order = [], array.array("d"), [], list(range(len(marks)))
+    line = 0
+    try:
+        with open_text(path) as fh:
+            reader = csv.reader(fh)
+            for row in reader:
+                line = reader.line_num
+                if not row:
+                    continue
+                if not genes and row[0].strip().lower() in GENE_HEADERS:
+                    order = _mark_columns(path, row, marks)
+                    continue
+                if len(row) != n_cols:
+                    raise InputFileError(f"{path}:{line}: {len(row)} columns, expected {n_cols} "
+                                         f"(GeneID, BinID, {len(marks)} marks, label)")
+                try:
+                    nums.extend(map(float, row[1:]))
+                except ValueError:
+                    col = next(j for j, v in enumerate(row[1:], 2) if not _is_number(v))
+                    raise InputFileError(f"{path}:{line}: column {col} is {row[col - 1]!r}; "
+                                         "expected a number (BinID, mark value or label)"
+                                         ) from None
+                genes.append(row[0].strip())
+                lines.append(line)
+    except UnicodeDecodeError as err:
+        raise InputFileError(f"{path}:{_undecodable_line(path)}: byte "
+                             f"{err.object[err.start]:#04x} is not UTF-8 ({err.reason}); "
+                             "expected UTF-8 text") from None
+    except csv.Error as err:
+        raise InputFileError(f"{path}: cannot parse as CSV after line {line} ({err})") from None
+    except (EOFError, OSError, zlib.error) as err:
+        raise InputFileError(f"{path}: cannot read ({err})") from None
+    return genes, np.frombuffer(nums).reshape(-1, n_cols - 1), lines, order
+
+
+def _undecodable_line(path: Path) -> int:
+    """The number of the first line of a text file that is not UTF-8 (text is decoded in
+    blocks, so a UnicodeDecodeError does not tell the line)."""
+    line = 0
+    with open_text(path) as fh:
+        for line, raw in enumerate(fh.buffer, 1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return line
+    return line
+
+
+def _mark_columns(path: Path, header: list[str], marks: list[str]) -> list[int]:
+    """The position among a header's mark columns of each of ``marks`` (matched by name)."""
+    found = [c.strip() for c in header[2:-1]]
+    if sorted(found) != sorted(marks):
+        raise InputFileError(f"{path}: header marks {found} are not histone.marks {marks}; "
+                             "expected those names, in any order")
+    return [found.index(m) for m in marks]
+
+
+def _is_number(text: str) -> bool:
+    """Whether ``float(text)`` succeeds."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def read_kaggle_npz(path: str | os.PathLike, marks: Sequence[str] = DEEPCHROME_MARKS
+                    ) -> dict[str, tuple]:
+    """Read a Kaggle npz: per cell type an array (genes, n_bins, 2 + len(marks)) = gene id,
+    marks, expression (expression and gene id taken from bin 0).
+
+    Parameters
+    ----------
+    path : the npz file (as ``numpy.savez`` writes, read with ``allow_pickle=False``)
+    marks : the names of the mark columns, in their order (for messages)
+
+    Returns
+    -------
+    dict cell → (gene_ids list[str], marks float32 (G, n_bins, len(marks)),
+    expression float64 (G,))
+
+    Raises
+    ------
+    InputFileError
+        naming the file when it is not a readable npz of numeric arrays of that shape, or
+        naming the cell type, gene, bin and mark of a mark value that is not a finite
+        count >= 0.
     """
     path = check_readable(path, "npz file")
+    n_marks = len(marks)
+    try:
+        npz = np.load(path, allow_pickle=False)
+    except ValueError:  # no zip or .npy signature: np.load would try to unpickle it
+        raise InputFileError(f"{path}: cannot read as npz (not a zip archive of .npy "
+                             "arrays)") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as err:
+        raise InputFileError(f"{path}: cannot read as npz ({err})") from None
+    if not isinstance(npz, np.lib.npyio.NpzFile):
+        raise InputFileError(f"{path}: cannot read as npz (a single .npy array; expected an "
+                             "archive of one array per cell type, as numpy.savez writes)")
     out = {}
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        with npz:
             for cell in npz.files:
                 arr = npz[cell]
                 if arr.ndim != 3 or arr.shape[2] != n_marks + 2:
                     raise InputFileError(f"{path}: array {cell!r} has shape {arr.shape}, expected "
                                          f"(genes, bins, {n_marks + 2})")
+                if arr.dtype.kind not in "iuf":
+                    raise InputFileError(f"{path}: array {cell!r} holds {arr.dtype} values; "
+                                         "expected numbers (integers or floats)")
                 ids = arr[:, 0, 0]
                 gene_ids = [str(int(v)) if float(v).is_integer() else str(v) for v in ids]
-                out[cell] = (gene_ids, arr[:, :, 1:-1].astype(np.float32),
-                             arr[:, 0, -1].astype(np.float64))
+                values = arr[:, :, 1:-1]
+                bad = ~np.isfinite(values) | (values < 0)
+                if bad.any():
+                    g, b, k = np.argwhere(bad)[0]
+                    raise InputFileError(f"{path}: array {cell!r}, gene {gene_ids[g]!r}, bin "
+                                         f"{b + 1}, mark {marks[k]!r}: value {values[g, b, k]:g}; "
+                                         "expected a finite count >= 0")
+                out[cell] = (gene_ids, values.astype(np.float32), arr[:, 0, -1].astype(np.float64))
     except ValueError as err:
         raise InputFileError(f"{path}: not a plain numeric npz ({err})") from None
-    except (OSError, EOFError) as err:
-        raise InputFileError(f"{path}: cannot read npz ({err})") from None
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+        raise InputFileError(f"{path}: cannot read as npz ({err})") from None
     return out
 
 
@@ -129,6 +275,11 @@ def collect_cells(cfg: Mapping, source: str, base_dir: str | os.PathLike | None,
 def _collect_npz(cfg, base_dir, inputs) -> list[dict]:
     """Cells of Kaggle npz files, a cell type present in several files merged."""
     marks, n_bins = list(cfg["marks"]), int(cfg["n_bins"])
+    cell_types = cfg["cell_types"]
+    if cell_types is not None and (not isinstance(cell_types, (list, tuple))
+                                   or not all(isinstance(c, str) for c in cell_types)):
+        raise ConfigError(f"histone.cell_types: expected a list of cell type names (keys of "
+                          f"the npz files), got {cell_types!r}")
     spec = cfg["npz"]
     if isinstance(spec, Mapping):
         files = [(str(k), v) for k, v in spec.items()]
@@ -136,12 +287,13 @@ def _collect_npz(cfg, base_dir, inputs) -> list[dict]:
         paths = spec if isinstance(spec, (list, tuple)) else [spec]
         files = [(None, v) for v in paths]
     merged: dict[str, dict] = {}
+    paths: dict[str, list[Path]] = {}  # per cell type, each gene's file
     for i, (name, p) in enumerate(files):
         p = base.resolve_path(p, base_dir)
         inputs[f"npz.{name or i}"] = p
         label = name if name in ("train", "valid", "test") else "none"
-        for cell, (ids, m, expr) in read_kaggle_npz(p, len(marks)).items():
-            if cfg["cell_types"] is not None and cell not in cfg["cell_types"]:
+        for cell, (ids, m, expr) in read_kaggle_npz(p, marks).items():
+            if cell_types is not None and cell not in cell_types:
                 continue
             if m.shape[1] != n_bins:
                 raise InputFileError(f"{p}: {cell!r} has {m.shape[1]} bins, n_bins={n_bins}")
@@ -153,20 +305,31 @@ def _collect_npz(cfg, base_dir, inputs) -> list[dict]:
             c["expression"].append(expr)
             c["given_split"] += [label] * len(ids)
             c["file"] += [name or p.stem] * len(ids)
+            paths.setdefault(cell, []).extend([p] * len(ids))
     cells = []
     for c in merged.values():
-        dup = pd.Index(c["gene_ids"]).duplicated()
-        if dup.any():
-            raise InputFileError(f"histone.npz: gene {c['gene_ids'][int(np.argmax(dup))]!r} "
-                                 f"appears twice for cell type {c['cell']!r}")
+        _check_unique_genes(c["cell"], c["gene_ids"], paths[c["cell"]])
         c["marks"] = np.concatenate(c["marks"])
         c["expression"] = np.concatenate(c["expression"])
         cells.append(c)
-    if cfg["cell_types"] is not None:
-        missing = sorted(set(cfg["cell_types"]) - set(merged))
+    if cell_types is not None:
+        missing = sorted(set(cell_types) - set(merged))
         if missing:
             raise ConfigError(f"histone.cell_types: {missing[0]!r} is not in the npz files")
     return cells
+
+
+def _check_unique_genes(cell: str, gene_ids: list[str], paths: list[Path]) -> None:
+    """Raise InputFileError at the first gene listed twice for a cell type, naming the
+    file(s) of both rows (``paths``: each gene's file)."""
+    dup = pd.Index(gene_ids).duplicated()
+    if dup.any():
+        i = int(np.argmax(dup))
+        first = gene_ids.index(gene_ids[i])
+        where = (f"twice in {paths[i]}" if paths[i] == paths[first]
+                 else f"in {paths[first]} and in {paths[i]}")
+        raise InputFileError(f"gene {gene_ids[i]!r} appears twice for cell type {cell!r} "
+                             f"({where}); expected each gene once per cell type")
 
 
 def _collect_csv(cfg, base_dir, inputs) -> list[dict]:
@@ -181,15 +344,17 @@ def _collect_csv(cfg, base_dir, inputs) -> list[dict]:
             files = [(None, p) for p in spec]
         else:
             files = [(None, spec)]
-        ids, ms, labels, given = [], [], [], []
+        ids, ms, labels, given, paths = [], [], [], [], []
         for split, p in files:
             p = base.resolve_path(p, base_dir)
             inputs[f"cells.{cell}.{split or len(ids)}"] = p
-            gid, m, lab = read_deepchrome_csv(p, len(marks), n_bins)
+            gid, m, lab = read_deepchrome_csv(p, marks, n_bins)
             ids += gid
             ms.append(m)
             labels.append(lab)
             given += [split or "none"] * len(gid)
+            paths += [p] * len(gid)
+        _check_unique_genes(str(cell), ids, paths)
         cells.append({"cell": str(cell), "gene_ids": ids, "marks": np.concatenate(ms),
                       "expression": None, "label": np.concatenate(labels),
                       "given_split": given})
@@ -228,5 +393,5 @@ def _collect_bigwig(cfg, base_dir, inputs) -> list[dict]:
     return cells
 
 
-__all__ = ["BIGWIG_CELL_KEYS", "SOURCES", "collect_cells", "infer_source", "read_deepchrome_csv",
-           "read_kaggle_npz"]
+__all__ = ["BIGWIG_CELL_KEYS", "DEEPCHROME_MARKS", "SOURCES", "collect_cells", "infer_source",
+           "read_deepchrome_csv", "read_kaggle_npz"]
