@@ -89,13 +89,22 @@ def read_deepchrome_csv(path: str | os.PathLike, marks: Sequence[str] = DEEPCHRO
         raise InputFileError(f"{path}:{lines[g, b]}: gene {genes[g, 0]!r} has label "
                              f"{labels[g, b]:g}; expected 0 or 1, the same on every row of a gene")
     values = nums[:, :, 1:-1]
-    bad = ~np.isfinite(values) | (values < 0)
-    if bad.any():
-        g, b, k = np.argwhere(bad)[0]
-        raise InputFileError(f"{path}:{lines[g, b]}: gene {genes[g, 0]!r}, bin {b + 1}, mark "
-                             f"{marks[k]!r}: value {values[g, b, k]:g}; expected a finite "
-                             "count >= 0")
+    bad = _bad_count(values, marks)
+    if bad:
+        g, b, what = bad
+        raise InputFileError(f"{path}:{lines[g, b]}: gene {genes[g, 0]!r}, {what}")
     return list(genes[:, 0]), values.astype(np.float32), labels[:, 0].astype(np.int8)
+
+
+def _bad_count(values: np.ndarray, marks: Sequence[str]) -> tuple[int, int, str] | None:
+    """``(gene, bin, "bin B, mark 'M': value V; expected …")`` of the first mark value
+    (genes × bins × marks) that is not a finite count >= 0; None when all are."""
+    bad = ~np.isfinite(values) | (values < 0)
+    if not bad.any():
+        return None
+    g, b, k = np.argwhere(bad)[0]
+    return int(g), int(b), (f"bin {b + 1}, mark {marks[k]!r}: value {values[g, b, k]:g}; "
+                            "expected a finite count >= 0")
 
 
 def _read_csv(path: Path, marks: list[str]
@@ -225,12 +234,10 @@ def read_kaggle_npz(path: str | os.PathLike, marks: Sequence[str] = DEEPCHROME_M
                 ids = arr[:, 0, 0]
                 gene_ids = [str(int(v)) if float(v).is_integer() else str(v) for v in ids]
                 values = arr[:, :, 1:-1]
-                bad = ~np.isfinite(values) | (values < 0)
-                if bad.any():
-                    g, b, k = np.argwhere(bad)[0]
-                    raise InputFileError(f"{path}: array {cell!r}, gene {gene_ids[g]!r}, bin "
-                                         f"{b + 1}, mark {marks[k]!r}: value {values[g, b, k]:g}; "
-                                         "expected a finite count >= 0")
+                bad = _bad_count(values, marks)
+                if bad:
+                    raise InputFileError(f"{path}: array {cell!r}, gene {gene_ids[bad[0]]!r}, "
+                                         f"{bad[2]}")
                 out[cell] = (gene_ids, values.astype(np.float32), arr[:, 0, -1].astype(np.float64))
     except ValueError as err:
         raise InputFileError(f"{path}: not a plain numeric npz ({err})") from None
