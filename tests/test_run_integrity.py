@@ -109,7 +109,7 @@ def test_evaluate_refuses_another_split_or_other_files_and_changes_nothing(train
     metrics = (trained / "metrics.json").read_bytes()
     index = (trained / "dataset" / "index.tsv").read_bytes()
     record = json.loads((trained / "run.json").read_text())
-    assert record["dataset"]["split"] and record["cwd"]
+    assert record["dataset"]["split"] and record["dataset"]["inputs"] and record["cwd"]
     assert main(["evaluate", "--run", str(trained), "data.split.seed=7"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "the model was trained with split" in err
@@ -119,7 +119,8 @@ def test_evaluate_refuses_another_split_or_other_files_and_changes_nothing(train
     table["s1"] = table["s1"].to_numpy()[::-1]
     table.to_csv(other / "tpm.tsv", sep="\t", index=False)
     assert main(["evaluate", "--run", str(trained), f"data_dir={other}"]) == 2
-    assert "the model was trained on another dataset" in capsys.readouterr().err
+    assert ("the model was trained on other input files (samples[0].expression differ in "
+            "size or content") in capsys.readouterr().err
     assert (trained / "metrics.json").read_bytes() == metrics
     assert (trained / "dataset" / "index.tsv").read_bytes() == index
     assert main(["evaluate", "--run", str(trained)]) == 0  # its own settings: as before

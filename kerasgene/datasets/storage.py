@@ -266,34 +266,44 @@ def reuse_or_none(writer: DatasetWriter, split_spec: Mapping | None, force: bool
     return ds
 
 
-#: ``(cache key, split, who)`` a build must match (:func:`expecting`); None: any.
+#: ``(input contents, split, who)`` a build must match (:func:`expecting`); None: any.
 _EXPECTED: contextvars.ContextVar = contextvars.ContextVar("expected_dataset", default=None)
 
 
+def input_contents(fingerprints: Mapping[str, Mapping]) -> dict[str, str]:
+    """``{input: "SIZE:SHA256-PREFIX"}`` of a dataset's input fingerprints (meta.json's
+    ``inputs``): what the files hold, whatever their path or mtime (a copied or moved
+    project is the same data)."""
+    return {name: f"{f['size']}:{f['sha256_prefix']}" for name, f in fingerprints.items()}
+
+
 @contextlib.contextmanager
-def expecting(key: str | None, split: Mapping | None, who: str):
-    """Builds inside the block must describe the dataset of cache key ``key`` split by
-    ``split`` (either None: not checked) — the one a run's model was trained on; any
-    other raises ConfigError naming ``who`` before anything is rebuilt or re-split (an
-    ``evaluate`` with another split scored the model on its own training genes, and one
-    from another directory rebuilt the run's dataset from that directory's files)."""
-    token = _EXPECTED.set((key, None if split is None else to_plain(dict(split)), who))
+def expecting(contents: Mapping[str, str] | None, split: Mapping | None, who: str):
+    """Builds inside the block must read inputs of these :func:`input_contents` and split
+    them by ``split`` (either None: not checked) — the dataset a run's model was trained
+    on; any other raises ConfigError naming ``who`` before anything is rebuilt or re-split
+    (an ``evaluate`` with another split scored the model on its own training genes, and
+    one from another directory rebuilt the run's dataset from that directory's files)."""
+    token = _EXPECTED.set((None if contents is None else dict(contents),
+                           None if split is None else to_plain(dict(split)), who))
     try:
         yield
     finally:
         _EXPECTED.reset(token)
 
 
-def _check_expected(key: str, split_spec: Mapping | None) -> None:
+def _check_expected(fingerprints: Mapping[str, Mapping], split_spec: Mapping | None) -> None:
     expected = _EXPECTED.get()
     if expected is None:
         return
-    want_key, want_split, who = expected
-    if want_key is not None and key != want_key:
+    want, want_split, who = expected
+    have = input_contents(fingerprints)
+    if want is not None and have != want:
+        other = sorted(k for k in set(want) | set(have) if want.get(k) != have.get(k))
         raise ConfigError(
-            f"{who}: the model was trained on another dataset (cache key {want_key[:12]}, "
-            f"the config now gives {key[:12]}: other data files, paths or dataset "
-            "settings); nothing was changed — use the run's own config.yaml, or train a new run")
+            f"{who}: the model was trained on other input files ({', '.join(other[:3])} "
+            "differ in size or content, or are new or gone); nothing was changed — use the "
+            "run's own config.yaml, or train a new run")
     split = to_plain(dict(split_spec or {}))
     if want_split is not None and split != want_split:
         raise ConfigError(
@@ -310,7 +320,7 @@ def writer_or_cached(out_dir: str | os.PathLike, kind: str, params: Mapping,
     in one warning), or None to build. Inside :func:`expecting`, a dataset other than the
     expected one is an error."""
     writer = DatasetWriter(out_dir, kind, params, inputs)
-    _check_expected(writer.key, split_spec)
+    _check_expected(writer.inputs, split_spec)
     cached = reuse_or_none(writer, split_spec, force)
     if cached is not None:
         remind(cached)

@@ -273,7 +273,7 @@ def run_dataset(run: str | Path, config: dict, record: Mapping | None = None):
         meta = Path(trained_on["path"]) / "meta.json"
         split = json.loads(meta.read_text()).get("split") if meta.is_file() else None
     try:
-        with storage.expecting(trained_on.get("cache_key"), split, str(Path(run) / RUN_RECORD)):
+        with storage.expecting(trained_on.get("inputs"), split, str(Path(run) / RUN_RECORD)):
             dataset = prepare(config)
     except (ConfigError, InputFileError) as err:
         cwd = record.get("cwd")
@@ -607,7 +607,9 @@ def _train_run(config: dict, dataset, model, strategy, tsection: dict, extra: di
     record_run(out, "model.keras", system=config["system"], model_name=name,
                training_inputs=extra["inputs"], input_names=dataset.input_names,
                dataset={"path": str(dataset.path), "cache_key": dataset.meta.get("cache_key"),
-                        "split": dataset.meta.get("split")}, cwd=os.getcwd())
+                        "split": dataset.meta.get("split"),
+                        "inputs": storage.input_contents(dataset.meta.get("inputs", {}))},
+               cwd=os.getcwd())
 
 
 def _backup_dir(out: Path, strategy) -> Path | None:
