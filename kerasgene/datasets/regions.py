@@ -47,7 +47,9 @@ Config keys (``build_regions(config, out_dir)`` / the ``isegnet`` YAML section)
 ``chunk_size`` = 1000
     Genes read and written per chunk (peak memory ∝ chunk_size).
 ``split`` = ``{method: random, fractions: [0.6, 0.2, 0.2], seed: 0, group: gene_id}``
-    See :mod:`kerasgene.datasets.splits`; grouping by gene keeps a gene's replicates in one set.
+    See :mod:`kerasgene.datasets.splits`; grouping by gene keeps a gene's replicates in one
+    set, and a random split that does not name ``group`` keeps it (``group: null`` turns it
+    off).
 
 ``max_genes_outside`` = 0.01
     See "Genes and chromosome ends" below.
