@@ -266,6 +266,12 @@ def test_isegnet_split_options_labels_and_assemblies(world, tmp_path, caplog):
     pooled = (("bs1", "rep1"), ("bs2", "rep2"))
     ds = build("isegnet", _isegnet_cfg(world, pooled, split={"seed": 3}), tmp_path / "s",
                progress=False)
+    cfg = _isegnet_cfg(world)
+    del cfg["samples"][0]["expression_column"]  # "bs1" is no column: the first, rep1, is read
+    with caplog.at_level(logging.WARNING):
+        build("isegnet", cfg, tmp_path / "c", progress=False)
+    assert ("isegnet: sample 'bs1' reads column 'rep1' of " in caplog.text
+            and "the first of its 2 sample columns" in caplog.text)
     assert ds.meta["split"]["group"] == "gene_id"
     assert (ds.index.groupby("gene_id")["split"].nunique() == 1).all()
     for key, value, message in [("log_base", 1, r"isegnet\.log_base: expected a number > 0 "

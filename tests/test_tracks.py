@@ -294,6 +294,22 @@ def test_bedgraph_naming_one_chromosome_two_ways_is_refused(tmp_path):
         Track(path, chrom_sizes=SIZES)
 
 
+def test_a_bigwig_converted_before_the_bedgraph_checks_is_made_again(tmp_path):
+    """The conversion's version is part of the cached bigWig's name: a bigWig an earlier
+    version made from a bedGraph naming one chromosome two ways (it held both) is removed,
+    and the bedGraph converted again — and refused."""
+    from kerasgene.io.cache import derived_path
+
+    path = write_bedgraph(tmp_path / "two.bedGraph", [("chr1", 0, 10, 1), ("1", 20, 30, 5)])
+    params = {"format": "bedgraph", "sizes": sorted(SIZES.items()), "aliases": None}
+    old = derived_path(path, ".bw", params)  # version 0: the name before this check
+    write_bigwig(old, {"chr1": SIZES["chr1"], "1": SIZES["chr1"]},
+                 {"chr1": np.ones(SIZES["chr1"]), "1": np.ones(SIZES["chr1"])})
+    with pytest.raises(InputFileError, match="both mean genome chromosome chr1"):
+        Track(path, chrom_sizes=SIZES)
+    assert not old.exists()
+
+
 def test_bedgraph_nan_and_unknown_chromosomes_are_counted(tmp_path, caplog):
     path = tmp_path / "w.bedGraph"
     path.write_text("chr1\t0\t10\tnan\nchr1\t10\t20\t3\nchrUn_x\t0\t5\t1\nchrUn_y\t0\t5\t1\n")

@@ -435,6 +435,11 @@ def _labels(sample: dict, genes: list[Gene], log_base: float, pseudocount: float
     col = sample["expression_column"]
     if col is None:
         col = sample["name"] if sample["name"] in table.columns else table.columns[0]
+        if col != sample["name"] and len(table.columns) > 1:  # two replicates, one column?
+            log.warning("isegnet: sample %r reads column %r of %s, the first of its %d sample "
+                        "columns (no column is named %r); set expression_column to choose",
+                        sample["name"], col, sample["expression"], len(table.columns),
+                        sample["name"])
     if col not in table.columns:
         raise InputFileError(f"{sample['expression']}: no column {col!r} "
                              f"(columns: {list(table.columns)})")

@@ -48,7 +48,8 @@ def _digest(value: Any, n: int) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:n]
 
 
-def derived_path(source: str | os.PathLike, suffix: str, params: Any = None) -> Path:
+def derived_path(source: str | os.PathLike, suffix: str, params: Any = None,
+                 version: int = 0) -> Path:
     """Path of the file derived from ``source`` with ``params`` (see the module docstring).
 
     Parameters
@@ -59,11 +60,15 @@ def derived_path(source: str | os.PathLike, suffix: str, params: Any = None) -> 
         Ending of the derived file, e.g. ``".bgz"``, ``".bw"``, ``".fai"``.
     params
         JSON-serialisable parameters of the derivation (part of the name's OWNER).
+    version
+        The derivation's version, part of the STATE: raising it (a conversion that now
+        checks or writes something else) makes every file derived before stale, and
+        :func:`remove_older_versions` removes them (0 leaves the names as they were).
     """
     source = Path(source)
     st = source.stat()
     owner = _digest([str(source.resolve()), params], 8)
-    state = _digest([st.st_size, st.st_mtime_ns], 10)
+    state = _digest([st.st_size, st.st_mtime_ns, *([version] if version else [])], 10)
     return cache_dir(source) / f"{source.name}.kg-{owner}-{state}{suffix}"
 
 

@@ -194,5 +194,5 @@ def resolve(name: str, aliases: dict[str, str], source: str) -> str:
     known = sorted({v for v in aliases.values() if isinstance(v, str)})
     shown = ", ".join(known[:8]) + (", ..." if len(known) > 8 else "")
     raise UnknownChromosomeError(
-        f"{source}: unknown chromosome {name!r} (also tried its aliases); file has: {shown}"
+        f"{source}: unknown chromosome {str(name)!r} (also tried its aliases); file has: {shown}"
     )

@@ -272,8 +272,14 @@ def write_bigwig_entries(path: str | os.PathLike, chrom_sizes: Mapping[str, int]
     return Path(path)
 
 
+#: Version of the bedGraph / bigBed conversions (:func:`kerasgene.io.cache.derived_path`):
+#: 1 since a bedGraph naming one chromosome two ways and values beyond float32 are refused,
+#: so that bigWigs converted before those checks are made again.
+CONVERSION_VERSION = 1
+
+
 def _cached(source: Path, params, make) -> Path:
-    target = derived_path(source, ".bw", params)
+    target = derived_path(source, ".bw", params, CONVERSION_VERSION)
     if not target.exists():
         remove_older_versions(target)
         log.info("%s: converting to bigWig once (%s)", source, target)
