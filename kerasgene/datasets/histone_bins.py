@@ -93,7 +93,12 @@ from kerasgene.datasets.histone_sources import (
     read_deepchrome_csv,
     read_kaggle_npz,
 )
-from kerasgene.datasets.regions import gene_windows, match_gene_ids, screen_genes
+from kerasgene.datasets.regions import (
+    chrom_length_mismatches,
+    gene_windows,
+    match_gene_ids,
+    screen_genes,
+)
 from kerasgene.dna import kmer_counts, kmer_names
 from kerasgene.errors import ConfigError, InputFileError, UnknownChromosomeError
 from kerasgene.io.annotation import Gene, read_gtf
@@ -241,17 +246,16 @@ def _screen(cells: list[dict], outside: float, inputs, window: int, kmer_cfg, al
     genome = Genome(inputs["fasta"], aliases=aliases) if kmer_cfg else None
     try:
         refs = ([genome] if genome is not None else []) + tracks
-        lengths, other_length = {}, {}
+        known = {}
         for chrom in {g.chrom for c in cells for g in c["genes"]}:
             try:
-                sizes = {str(r.path): r.chroms[r.resolve(chrom)] for r in refs}
+                for r in refs:
+                    r.resolve(chrom)
             except UnknownChromosomeError:
                 continue
-            if len(set(sizes.values())) > 1:  # another assembly in some file
-                other_length[chrom] = f"{chrom} has " + ", ".join(
-                    f"{n:,} bp in {path}" for path, n in list(sizes.items())[:3])
-            else:
-                lengths[chrom] = next(iter(sizes.values()))
+            known[chrom] = refs[0].chroms[refs[0].resolve(chrom)]
+        other_length = chrom_length_mismatches(known, refs)  # another assembly somewhere
+        lengths = {c: n for c, n in known.items() if c not in other_length}
     finally:
         if genome is not None:
             genome.close()

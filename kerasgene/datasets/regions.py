@@ -606,7 +606,8 @@ def _screen(per_sample: list[tuple[list[Gene], np.ndarray]], genome: Genome,
     """Chromosome order (usable chromosomes: in the FASTA and every track) and the genes
     to leave out (:func:`screen_genes`; ``files`` = annotation and genome, for messages)."""
     chroms = _usable_chroms({g.chrom for gs, _ in per_sample for g in gs}, genome, tracksets)
-    other_length = _length_mismatches(chroms, genome, tracksets)
+    other_length = chrom_length_mismatches(
+        chroms, [genome, *(t for ts in tracksets for t in ts.tracks.values())])
     chroms -= set(other_length)
     chrom_order = {c: i for i, c in enumerate(sorted(chroms, key=_chrom_sort_key))}
     lengths = {c: genome.chroms[genome.resolve(c)] for c in chroms}
@@ -618,18 +619,18 @@ def _screen(per_sample: list[tuple[list[Gene], np.ndarray]], genome: Genome,
     return chrom_order, bad
 
 
-def _length_mismatches(chroms: set[str], genome: Genome, tracksets: list[TrackSet]
-                       ) -> dict[str, str]:
-    """``{chromosome: detail}`` of the chromosomes a track gives another length than the
-    FASTA (another assembly, e.g. UCSC hg19's chrM of 16,571 bp beside GRCh37's MT of
-    16,569: values would be read at shifted coordinates, and as 0 past the track's end)."""
+def chrom_length_mismatches(chroms, files) -> dict[str, str]:
+    """``{chromosome: detail}`` of the ``chroms`` (each known to every file) that ``files``
+    (a Genome, Tracks: anything with ``path``, ``chroms`` and ``resolve``) give different
+    lengths: another assembly (UCSC hg19's chrM of 16,571 bp beside GRCh37's MT of
+    16,569), whose values would be read at shifted coordinates, and as 0 past its end.
+    The detail names the first file's length and up to two that differ."""
     out = {}
     for c in sorted(chroms):
-        size = genome.chroms[genome.resolve(c)]
-        other = [f"{t.path} {t.chroms[t.resolve(c)]:,} bp" for ts in tracksets
-                 for t in ts.tracks.values() if t.chroms[t.resolve(c)] != size]
+        sizes = [(str(f.path), f.chroms[f.resolve(c)]) for f in files]
+        other = [f"{path} {n:,} bp" for path, n in sizes[1:] if n != sizes[0][1]]
         if other:
-            out[c] = f"{c} has {size:,} bp in {genome.path}, " + ", ".join(other[:2])
+            out[c] = f"{c} has {sizes[0][1]:,} bp in {sizes[0][0]}, " + ", ".join(other[:2])
     return out
 
 
