@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from kerasgene._io import write_text
@@ -18,7 +19,6 @@ from kerasgene.errors import ConfigError
 from kerasgene.serving.protocol import MiB
 
 log = logging.getLogger(__name__)
-
 
 
 def register(subparsers) -> None:
@@ -136,17 +136,54 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------------------- predict
-# ----------------------------------------------------------------------------- predict
+#: names of --genes that are meant as a file, not as comma-separated ids
+_FILE_SUFFIXES = (".gtf", ".gff", ".gff3", ".bed", ".gz", ".bgz", ".txt", ".tsv", ".csv",
+                  ".list", ".ids")
+
+
+def _check_genes_arg(spec: str) -> None:
+    """Refuse a --genes file that does not exist (it would be read as a gene id) or that
+    holds no record or id (only blank and comment lines)."""
+    from kerasgene._io import open_text
+    from kerasgene.errors import InputFileError
+
+    if not os.path.exists(spec):
+        if os.sep in spec or spec.lower().endswith(_FILE_SUFFIXES):
+            raise InputFileError(f"--genes {spec}: file not found (expected a GTF, GFF3 or BED "
+                                 "file, a file of gene ids, or comma-separated ids)")
+        return
+    if not os.path.isfile(spec):
+        raise InputFileError(f"--genes {spec}: expected a file, found a directory")
+    try:
+        with open_text(spec) as fh:
+            if any(line.strip() and not line.startswith(("#", "track", "browser"))
+                   for line in fh):
+                return
+    except (OSError, EOFError, UnicodeDecodeError):
+        return  # the readers report a broken file with its line
+    raise InputFileError(f"--genes {spec}: no gene in the file (only blank or comment lines); "
+                         "expected GTF, GFF3 or BED records, or gene ids one per line")
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from kerasgene.io.annotation import select_genes
     from kerasgene.serving.client import Client, write_predictions
 
+    _check_genes_arg(args.genes)
     genes = select_genes(args.genes, args.annotation)
+    if not genes:
+        raise ConfigError(f"--genes {args.genes}: no gene named; expected at least one")
     tracks = name_value_pairs(args.track, "--track", "NAME=BIGWIG")
     with Client(args.target, args.model, timeout=args.timeout, version=args.version,
                 batch_size=args.batch_size) as client:
         outputs = client.predict_genes(genes, args.genome, tracks or None,
                                        chrom_aliases=args.chrom_aliases)
     path = write_predictions(args.out, genes, outputs)
-    print(f"wrote predictions for {len(genes)} genes to {path}", file=sys.stderr)
+    first = np.asarray(next(iter(outputs.values()))).reshape(len(genes), -1)
+    missing = int(np.isnan(first.astype(np.float64)).all(axis=1).sum())
+    note = f" ({missing} not predicted: empty cells, see the warning)" if missing else ""
+    print(f"wrote predictions for {len(genes) - missing} of {len(genes)} genes to {path}{note}",
+          file=sys.stderr)
     return 0

@@ -192,6 +192,8 @@ class Client:
     ):
         if batch_size < 1 or max_in_flight < 1:
             raise ConfigError("Client: batch_size and max_in_flight must be >= 1")
+        if not timeout > 0:
+            raise ConfigError(f"Client: timeout must be > 0 seconds (got {timeout})")
         self.target, self.model_name = target, model_name
         self.timeout, self.version, self.signature = timeout, version, signature
         self.batch_size, self.max_message_bytes = batch_size, max_message_bytes
@@ -234,6 +236,9 @@ class Client:
         code = err.code() if hasattr(err, "code") else None
         name = code.name if code is not None else "UNKNOWN"
         details = err.details() if hasattr(err, "details") else str(err)
+        if name == "UNAVAILABLE":
+            details += (f" (is a model server running at {self.target}? start one with "
+                        "kerasgene serve or TF Serving)")
         return ServingError(
             f"{self.target} model {self.model_name!r}: {what} failed: {name}: {details}", name
         )
@@ -414,7 +419,11 @@ class Client:
         -------
         {output name: np.ndarray of shape (n_genes, ...)}, rows in the order of ``genes``;
         plus ``"tpm"`` (shape (n_genes,)) = log_base**expression − pseudocount when the
-        export records ``log_base`` and the model has an "expression" output.
+        export records ``log_base`` and the model has an "expression" output. A gene the
+        files cannot give inputs for (its chromosome absent from the genome or a track,
+        or given different lengths by them; its body past the chromosome's end) is not
+        sent: its rows are NaN, and a warning counts and names such genes by reason
+        (all of them: :class:`InputFileError`). An empty ``genes`` gives ``{}``.
         """
         from kerasgene.io.annotation import read_genes
 
@@ -425,16 +434,25 @@ class Client:
         if isinstance(genes, str | os.PathLike):
             genes = read_genes(genes)
         genes = list(genes)
+        if not genes:
+            return {}
         with contextlib.ExitStack() as stack:
             genome = _genome_input(genome, needed, chrom_aliases, stack)
             trackset = _track_input(tracks, needed, settings, chrom_aliases, genome, stack)
             epi_dtype = np.dtype(settings.get("epigenome_dtype") or np.float32)
-            parts = [self.predict(_window_inputs(genes[lo : lo + chunk_size], genome, trackset,
-                                                 flanks, epi_dtype))
-                     for lo in range(0, len(genes), chunk_size)]
-        if not parts:
-            return {}
-        out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+            keep = _predictable(genes, genome, trackset, flanks)
+            parts = [self.predict(_window_inputs([genes[i] for i in keep[lo : lo + chunk_size]],
+                                                 genome, trackset, flanks, epi_dtype))
+                     for lo in range(0, len(keep), chunk_size)]
+        out = {}
+        for k in parts[0]:
+            values = np.concatenate([p[k] for p in parts])
+            if len(keep) < len(genes):  # rows of the genes left out are NaN
+                full = np.full((len(genes), *values.shape[1:]), np.nan,
+                               dtype=np.result_type(values.dtype, np.float32))
+                full[keep] = values
+                values = full
+            out[k] = values
         log_base = settings.get("log_base")
         if log_base and "expression" in out:
             pseudo = float(settings.get("pseudocount", 1.0))
@@ -460,6 +478,10 @@ def _window_layout(model_name: str, constants: Mapping, needed: set[str],
             f"predict_genes: model {model_name!r} takes inputs {sorted(needed)}; "
             "only gene-window models (inputs 'sequence' and/or 'epigenome') are supported"
         )
+    if "tss_flank" not in settings or "tts_flank" not in settings:
+        log.warning("predict_genes: the export of %r records no window layout (exported "
+                    "without preprocessing constants); assuming the paper's tss_flank "
+                    "[1000, 500] and tts_flank [500, 500]", model_name)
     tss_flank = tuple(int(v) for v in settings.get("tss_flank", (1000, 500)))
     tts_flank = tuple(int(v) for v in settings.get("tts_flank", (500, 500)))
     length = sum(tss_flank) + sum(tts_flank)
@@ -505,6 +527,12 @@ def _track_input(tracks, needed: set[str], settings: Mapping, chrom_aliases, gen
                               f"export's order {list(order)}")
         return tracks
     tracks = dict(tracks)
+    if not order and len(tracks) > 1:
+        raise ConfigError(
+            f"predict_genes: the export records no track order (exported without "
+            f"preprocessing constants), so the channel order of tracks {sorted(tracks)} is "
+            "unknown; re-export with --metadata RUN/preprocessing.json, or pass a TrackSet in "
+            "the model's channel order")
     order = list(order) if order else list(tracks)
     missing = [t for t in order if t not in tracks]
     extra = [t for t in tracks if t not in order]
@@ -512,10 +540,78 @@ def _track_input(tracks, needed: set[str], settings: Mapping, chrom_aliases, gen
         raise ConfigError(
             f"predict_genes: the export expects tracks {order}; missing {missing}, "
             f"unexpected {extra}")
+    seen: dict[str, str] = {}
+    for t in order:
+        key = os.path.realpath(tracks[t]) if isinstance(tracks[t], str | os.PathLike) else None
+        if key is not None and seen.setdefault(key, t) != t:
+            log.warning("predict_genes: tracks %r and %r are the same file (%s); each channel "
+                        "of the model should get its own track", seen[key], t, tracks[t])
     specs = recorded_transforms(settings.get("transforms"), order)
     return stack.enter_context(TrackSet({t: (tracks[t], spec) for t, spec in specs.items()},
                                         aliases=chrom_aliases,
                                         chrom_sizes=None if genome is None else genome.chroms))
+
+
+def _predictable(genes: list, genome, trackset,
+                 flanks: tuple[tuple[int, int], tuple[int, int]]) -> list[int]:
+    """Indices of the genes the files can give inputs for, as the training builder
+    screens them (:func:`kerasgene.datasets.regions.window_fit`): a gene on a chromosome
+    the genome or a track lacks, on a chromosome the files give different lengths
+    (another assembly), or whose body runs past its chromosome's end is left out with a
+    warning counting and naming them; windows padded past an end are counted in a warning.
+
+    Raises
+    ------
+    InputFileError
+        No gene can be predicted.
+    """
+    from kerasgene.datasets.regions import chrom_length_mismatches, window_fit
+    from kerasgene.errors import UnknownChromosomeError
+
+    files = ([] if genome is None else [genome]) + (
+        [] if trackset is None else list(trackset.tracks.values()))
+    lengths: dict[str, int] = {}
+    why: dict[str, tuple[str, str]] = {}
+    for chrom in dict.fromkeys(g.chrom for g in genes):
+        absent = []
+        for f in files:
+            try:
+                f.resolve(chrom)
+            except UnknownChromosomeError:
+                absent.append(str(f.path))
+        if absent:
+            why[chrom] = ("unknown_chrom", f"{chrom} is not in {', '.join(absent[:2])}"
+                          + (f" and {len(absent) - 2} more files" if len(absent) > 2 else ""))
+            continue
+        other = chrom_length_mismatches([chrom], files)
+        if other:
+            why[chrom] = ("chrom_length_mismatch", other[chrom] + " (another assembly?)")
+            continue
+        lengths[chrom] = files[0].chroms[files[0].resolve(chrom)]
+    fit = window_fit(genes, lengths, *flanks)
+    left_out: dict[str, list[tuple[str, str]]] = {}
+    for g, f in zip(genes, fit, strict=True):
+        if f in ("unknown_chrom", "past_chrom_end", "beyond_chrom_end"):
+            reason, detail = why.get(g.chrom) or (
+                f, f"{g.chrom} has {lengths.get(g.chrom, 0):,} bp in {files[0].path}")
+            left_out.setdefault(reason, []).append((g.id, detail))
+    summary = "; ".join(
+        f"{len(items)} {reason} ({', '.join(i for i, _ in items[:5])}"
+        f"{', ...' if len(items) > 5 else ''}: {items[0][1]})"
+        for reason, items in left_out.items())
+    keep = [i for i, f in enumerate(fit) if f in ("inside", "padded")]
+    if not keep:
+        raise InputFileError(f"predict_genes: none of the {len(genes)} genes can be predicted: "
+                             f"{summary}; expected the genes, genome and tracks of one assembly")
+    if left_out:
+        log.warning("predict_genes: %d of %d genes not predicted (their output cells are "
+                    "empty): %s", len(genes) - len(keep), len(genes), summary)
+    padded = [g.id for g, f in zip(genes, fit, strict=True) if f == "padded"]
+    if padded:
+        log.warning("predict_genes: %d gene windows run past a chromosome end; the part "
+                    "outside is N (sequence) and 0 (tracks), as at training: %s", len(padded),
+                    ", ".join(padded[:5]) + (", ..." if len(padded) > 5 else ""))
+    return keep
 
 
 def _window_inputs(genes: list, genome, trackset, flanks: tuple[tuple[int, int], tuple[int, int]],

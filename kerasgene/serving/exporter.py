@@ -200,6 +200,33 @@ def export(
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _check_metadata(specs: dict[str, Any], metadata: dict, name: str) -> None:
+    """Refuse preprocessing constants that describe another model (:func:`export_run`):
+    an ``input_shapes`` entry or a ``track_names`` count that differs from the model's
+    inputs (``--metadata`` of another run); ``kerasgene predict`` would build inputs the
+    model cannot take."""
+    def model_shape(key):
+        return [None if d is None else int(d) for d in specs[key].shape[1:]]
+
+    shapes = metadata.get("input_shapes")
+    if isinstance(shapes, dict):
+        for key, shape in shapes.items():
+            if key in specs and isinstance(shape, list | tuple) and \
+                    [None if d in (None, -1) else int(d) for d in shape] != model_shape(key):
+                raise ConfigError(
+                    f"export: the preprocessing constants of {name!r} give input {key!r} shape "
+                    f"{list(shape)}, but the model's is {model_shape(key)}; give the "
+                    "--metadata (preprocessing.json) of the run that trained this model")
+    tracks = metadata.get("track_names")
+    if isinstance(tracks, list) and "epigenome" in specs:
+        channels = specs["epigenome"].shape[-1]
+        if channels is not None and len(tracks) != int(channels):
+            raise ConfigError(
+                f"export: the preprocessing constants of {name!r} name {len(tracks)} tracks "
+                f"{tracks}, but the model's 'epigenome' input has {int(channels)} channels; "
+                "give the --metadata (preprocessing.json) of the run that trained this model")
+
+
 def _constants(model, name: str, specs: dict[str, Any], metadata: dict | None,
                run: dict | None) -> dict[str, Any]:
     """The ``kerasgene.json`` document (its ``version`` still None): inputs, outputs (from
@@ -357,6 +384,9 @@ def export_run(run: str | os.PathLike, base_dir: str | os.PathLike, name: str,
     ------
     InputFileError
         One line naming the path: not a complete run, a checkpoint, a temporary file.
+    ConfigError
+        As :func:`export`; or the metadata's ``input_shapes`` / ``track_names`` describe
+        other inputs than the model's (the preprocessing constants of another run).
     """
     from kerasgene.models import load_model
 
@@ -371,4 +401,6 @@ def export_run(run: str | os.PathLike, base_dir: str | os.PathLike, name: str,
         log.warning("%s: no preprocessing.json; exporting without preprocessing constants "
                     "(kerasgene predict will need them)", run)
         metadata = {}
-    return export(load_model(model_file), base_dir, name, version, metadata, run=record)
+    model = load_model(model_file)
+    _check_metadata(_input_specs(model), metadata, check_name(name))
+    return export(model, base_dir, name, version, metadata, run=record)

@@ -1,0 +1,264 @@
+"""``kerasgene predict`` / ``export`` fed a user's own files: genes the genome or a track
+cannot hold, tracks of another assembly, exports without preprocessing constants or with
+another model's, a missing or empty ``--genes``, no server.
+
+One in-process server (port 0) serves a tiny two-track model exported with its
+preprocessing constants (``toy``) and the same model exported without any (``bare``);
+every input is a real file written by pyfaidx, pyBigWig, gzip or pysam.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+
+import keras
+import numpy as np
+import pandas as pd
+import pyBigWig
+import pysam
+import pytest
+from conftest import write_fasta
+
+from kerasgene.cli import main
+from kerasgene.serving import export
+from kerasgene.serving.exporter import list_versions
+
+SIZES = {"chr1": 3000, "chr2": 2000}
+TSS, TTS = [30, 20], [20, 30]
+LENGTH = sum(TSS) + sum(TTS)
+META = {"tss_flank": TSS, "tts_flank": TTS, "track_names": ["DNase", "WGBS"],
+        "transforms": {"DNase": {"name": "neglog10p", "resolution": 20}, "WGBS": "percent"},
+        "input_shapes": {"sequence": [LENGTH, 4], "epigenome": [LENGTH, 2]},
+        "log_base": 2, "pseudocount": 1}
+
+
+def tiny_model(length: int = LENGTH) -> keras.Model:
+    keras.utils.set_random_seed(0)
+    seq = keras.Input((length, 4), name="sequence")
+    epi = keras.Input((length, 2), name="epigenome")
+    x = keras.layers.Concatenate()([keras.layers.Conv1D(4, 5, activation="relu")(seq),
+                                    keras.layers.Conv1D(4, 5, activation="relu")(epi)])
+    out = keras.layers.Dense(1, name="expression")(keras.layers.GlobalAveragePooling1D()(x))
+    return keras.Model({"sequence": seq, "epigenome": epi}, {"expression": out}, name="tiny")
+
+
+def write_bw(path, sizes: dict[str, int], rng, scale: float) -> str:
+    """A bigWig with one value per 10 bp on every chromosome of ``sizes`` (pyBigWig)."""
+    bw = pyBigWig.open(str(path), "w")
+    bw.addHeader(list(sizes.items()))
+    for chrom, n in sizes.items():
+        starts = list(range(0, n, 10))
+        bw.addEntries([chrom] * len(starts), starts, ends=[min(s + 10, n) for s in starts],
+                      values=[float(v) for v in np.round(rng.uniform(0, scale, len(starts)), 2)])
+    bw.close()
+    return str(path)
+
+
+def gtf(path, rows) -> str:
+    text = "".join(f'{c}\tt\tgene\t{lo + 1}\t{hi}\t.\t{s}\t.\tgene_id "{g}"; gene_name "N{g}"; '
+                   f'gene_type "protein_coding";\n' for g, c, lo, hi, s in rows)
+    if str(path).endswith(".gz"):
+        with gzip.open(path, "wt") as fh:
+            fh.write(text)
+    else:
+        path.write_text(text)
+    return str(path)
+
+
+GOOD = [("g1", "chr1", 200, 900, "+"), ("g2", "chr1", 1000, 1600, "-"),
+        ("g3", "chr2", 500, 1200, "+")]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    from kerasgene.serving.server import Server
+
+    d = tmp_path_factory.mktemp("inputs")
+    rng = np.random.default_rng(0)
+    files = {
+        "fasta": write_fasta(d / "g.fa", {c: "".join(rng.choice(list("ACGT"), n))
+                                          for c, n in SIZES.items()}),
+        "dnase": write_bw(d / "dnase.bw", SIZES, rng, 8.0),
+        "wgbs": write_bw(d / "wgbs.bw", SIZES, rng, 100.0),
+    }
+    base = d / "models"
+    model = tiny_model()
+    export(model, base, "toy", metadata=META)
+    export(tiny_model(2500), base, "bare")  # no preprocessing constants; the paper's 2,500 bp
+    server = Server(base, port=0, poll_seconds=0, allow_empty=False).start()
+    try:
+        yield d, files, f"127.0.0.1:{server.port}", base
+    finally:
+        server.stop()
+
+
+def predict(world, genes, out, *extra, model="toy", tracks=None, genome=None):
+    _, files, target, _ = world
+    tracks = tracks or {"DNase": files["dnase"], "WGBS": files["wgbs"]}
+    argv = ["predict", "--target", target, "--model", model, "--genes", str(genes),
+            "--genome", str(genome or files["fasta"]), "--out", str(out), *extra]
+    for name, path in tracks.items():
+        argv += ["--track", f"{name}={path}"]
+    return main(argv)
+
+
+def one_error(capsys) -> str:
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("kerasgene: error: "), err
+    return err
+
+
+def test_genes_the_files_cannot_hold_are_left_out_counted_and_named(world, tmp_path, capsys,
+                                                                     caplog):
+    """A gene on a chromosome the FASTA lacks used to stop the whole prediction; a gene
+    beyond its chromosome's end was predicted on all-N / all-0 inputs; a window padded
+    past an end went without a word."""
+    rows = [*GOOD, ("gUn", "chr9", 100, 600, "+"),            # chromosome absent
+            ("gBey", "chr2", 2500, 2900, "+"),                # beyond chr2's 2,000 bp
+            ("gPad", "chr2", 1900, 1990, "+")]                # window runs past the end
+    genes = gtf(tmp_path / "genes.gtf.gz", rows)
+    with caplog.at_level(logging.WARNING):
+        assert predict(world, genes, tmp_path / "p.tsv") == 0
+    table = pd.read_csv(tmp_path / "p.tsv", sep="\t")
+    assert list(table.gene_id) == [r[0] for r in rows]
+    missing = table.set_index("gene_id").expression.isna()
+    assert list(missing[missing].index) == ["gUn", "gBey"]
+    assert "wrote predictions for 4 of 6 genes" in capsys.readouterr().err
+    assert "2 of 6 genes not predicted" in caplog.text
+    assert "1 unknown_chrom (gUn: chr9 is not in" in caplog.text
+    assert "1 beyond_chrom_end (gBey: chr2 has 2,000 bp in" in caplog.text
+    assert "1 gene windows run past a chromosome end" in caplog.text and "gPad" in caplog.text
+    # the predicted rows are those of the good genes alone (rows stay aligned)
+    assert predict(world, gtf(tmp_path / "good.gtf", GOOD), tmp_path / "good.tsv") == 0
+    good = pd.read_csv(tmp_path / "good.tsv", sep="\t")
+    np.testing.assert_allclose(table.expression.iloc[:3], good.expression, rtol=1e-6)
+
+
+def test_a_track_of_another_assembly_or_missing_a_chromosome(world, tmp_path, capsys, caplog):
+    """A DNase bigWig whose chr1 is shorter (another assembly) was read at the FASTA's
+    coordinates, silently; one without chr2 stopped the run naming no gene."""
+    _, files, _, _ = world
+    rng = np.random.default_rng(1)
+    other = write_bw(tmp_path / "hg19_dnase.bw", {"chr1": 2500, "chr2": 2000}, rng, 8.0)
+    no_chr2 = write_bw(tmp_path / "chr1_dnase.bw", {"chr1": 3000}, rng, 8.0)
+    genes = gtf(tmp_path / "genes.gtf", GOOD)
+    with caplog.at_level(logging.WARNING):
+        assert predict(world, genes, tmp_path / "a.tsv",
+                       tracks={"DNase": other, "WGBS": files["wgbs"]}) == 0
+    assert "2 chrom_length_mismatch (g1, g2: chr1 has 3,000 bp in" in caplog.text
+    assert "hg19_dnase.bw 2,500 bp (another assembly?)" in caplog.text
+    assert pd.read_csv(tmp_path / "a.tsv", sep="\t").expression.isna().tolist() == [
+        True, True, False]
+    caplog.clear()
+    capsys.readouterr()
+    only_chr2 = gtf(tmp_path / "chr2.gtf", GOOD[2:])
+    assert predict(world, only_chr2, tmp_path / "b.tsv",
+                   tracks={"DNase": no_chr2, "WGBS": files["wgbs"]}) == 2
+    err = one_error(capsys)
+    assert "none of the 1 genes can be predicted: 1 unknown_chrom (g3: chr2 is not in" in err
+    assert "chr1_dnase.bw" in err
+    assert not (tmp_path / "b.tsv").exists()
+
+
+def test_user_formats_give_the_same_predictions(world, tmp_path, caplog):
+    """gzip GFF3, plain-gzip and bgzip FASTA, a gzip bedGraph and Ensembl-named ('1')
+    bigWigs: the same numbers as the plain files."""
+    _, files, _, _ = world
+    assert predict(world, gtf(tmp_path / "genes.gtf", GOOD), tmp_path / "ref.tsv") == 0
+    ref = pd.read_csv(tmp_path / "ref.tsv", sep="\t").expression
+    with gzip.open(tmp_path / "genes.gff3.gz", "wt") as fh:
+        fh.write("##gff-version 3\n" + "".join(
+            f"{c}\tt\tgene\t{lo + 1}\t{hi}\t.\t{s}\t.\tID=gene:{g};gene_id={g};"
+            "biotype=protein_coding\n" for g, c, lo, hi, s in GOOD))
+    with open(files["fasta"], "rb") as src, gzip.open(tmp_path / "g.fa.gz", "wb") as dst:
+        dst.write(src.read())
+    pysam.tabix_compress(files["fasta"], str(tmp_path / "g.bgz.fa.gz"))
+    bw = pyBigWig.open(files["dnase"])
+    with gzip.open(tmp_path / "dnase.bedGraph.gz", "wt") as fh:
+        for chrom in SIZES:
+            fh.writelines(f"{chrom}\t{a}\t{b}\t{v}\n" for a, b, v in bw.intervals(chrom))
+    ensembl = {k.removeprefix("chr"): n for k, n in SIZES.items()}
+    wgbs = pyBigWig.open(files["wgbs"])
+    ens = pyBigWig.open(str(tmp_path / "wgbs_ens.bw"), "w")
+    ens.addHeader(list(ensembl.items()))
+    for chrom in SIZES:
+        iv = wgbs.intervals(chrom)
+        ens.addEntries([chrom.removeprefix("chr")] * len(iv), [a for a, _, _ in iv],
+                       ends=[b for _, b, _ in iv], values=[v for _, _, v in iv])
+    ens.close()
+    bw.close()
+    wgbs.close()
+    for genome in ("g.fa.gz", "g.bgz.fa.gz"):
+        out = tmp_path / f"{genome}.tsv"
+        assert predict(world, tmp_path / "genes.gff3.gz", out, genome=tmp_path / genome,
+                       tracks={"DNase": tmp_path / "dnase.bedGraph.gz",
+                               "WGBS": tmp_path / "wgbs_ens.bw"}) == 0
+        np.testing.assert_allclose(pd.read_csv(out, sep="\t").expression, ref, rtol=1e-6)
+    assert "not predicted" not in caplog.text
+
+
+def test_an_export_without_track_order_is_refused_for_several_tracks(world, tmp_path, capsys,
+                                                                      caplog):
+    """An export made without preprocessing constants took the channel order from the
+    order of --track options: swapping two options changed every prediction, silently."""
+    genes = gtf(tmp_path / "genes.gtf", GOOD)
+    with caplog.at_level(logging.WARNING):
+        assert predict(world, genes, tmp_path / "p.tsv", model="bare") == 2
+    err = one_error(capsys)
+    assert "the export records no track order (exported without preprocessing constants)" in err
+    assert "re-export with --metadata RUN/preprocessing.json" in err
+    assert "records no window layout" in caplog.text
+    assert not (tmp_path / "p.tsv").exists()
+
+
+def test_export_refuses_the_metadata_of_another_model(world, tmp_path, capsys):
+    """--metadata of a run with another track count used to be exported; predict then
+    failed at the server with a shape error blaming the request."""
+    meta = tmp_path / "other.json"
+    meta.write_text('{"track_names": ["DNase", "H3K4me3", "WGBS"], "tss_flank": [30, 20]}')
+    model = tiny_model()
+    model.save(tmp_path / "best_model.keras")
+    base = tmp_path / "models"
+    assert main(["export", "--run", str(tmp_path / "best_model.keras"), "--base-dir", str(base),
+                 "--name", "x", "--metadata", str(meta)]) == 2
+    err = one_error(capsys)
+    assert "name 3 tracks ['DNase', 'H3K4me3', 'WGBS'], but the model's 'epigenome' input " \
+           "has 2 channels" in err
+    meta.write_text('{"input_shapes": {"epigenome": [100, 3]}}')
+    assert main(["export", "--run", str(tmp_path / "best_model.keras"), "--base-dir", str(base),
+                 "--name", "x", "--metadata", str(meta)]) == 2
+    assert "give input 'epigenome' shape [100, 3], but the model's is [100, 2]" in \
+        one_error(capsys)
+    assert list_versions(base / "x") == []
+
+
+def test_genes_argument_missing_or_empty_and_no_server(world, tmp_path, capsys, caplog):
+    """A mistyped --genes path was read as a gene id ('a list of gene ids needs an
+    annotation'); a list without ids wrote an empty table; a stopped server gave gRPC's
+    words only; --timeout 0 was a DEADLINE_EXCEEDED."""
+    out = tmp_path / "p.tsv"
+    assert predict(world, tmp_path / "genes.gft", out) == 2
+    assert f"--genes {tmp_path / 'genes.gft'}: file not found" in one_error(capsys)
+    (tmp_path / "ids.txt").write_text("# my genes\n\n")
+    assert predict(world, tmp_path / "ids.txt", out, "--annotation",
+                   gtf(tmp_path / "a.gtf", GOOD)) == 2
+    assert "ids.txt: no gene in the file (only blank or comment lines)" in one_error(capsys)
+    (tmp_path / "header.gtf").write_text("##description: nothing yet\n")
+    assert predict(world, tmp_path / "header.gtf", out) == 2
+    assert "header.gtf: no gene in the file" in one_error(capsys)
+    assert predict(world, gtf(tmp_path / "g.gtf", GOOD), out, "--timeout", "0") == 2
+    assert "timeout must be > 0 seconds" in one_error(capsys)
+    _, files, _, _ = world
+    assert main(["predict", "--target", "127.0.0.1:1", "--model", "toy", "--genes",
+                 str(tmp_path / "g.gtf"), "--genome", files["fasta"], "--track",
+                 f"DNase={files['dnase']}", "--track", f"WGBS={files['wgbs']}", "--out",
+                 str(out)]) == 2
+    assert "UNAVAILABLE" in (err := one_error(capsys))
+    assert "is a model server running at 127.0.0.1:1?" in err
+    assert not out.exists()
+    # the same file for two tracks is named in a warning
+    with caplog.at_level(logging.WARNING):
+        assert predict(world, tmp_path / "g.gtf", out,
+                       tracks={"DNase": files["dnase"], "WGBS": files["dnase"]}) == 0
+    assert "tracks 'DNase' and 'WGBS' are the same file" in caplog.text
