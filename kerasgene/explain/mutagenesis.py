@@ -15,7 +15,7 @@ import numpy as np
 from kerasgene.datasets.regions import window_layout
 from kerasgene.dna import BASES
 from kerasgene.errors import ConfigError
-from kerasgene.explain.variants import Reader, open_genome, predictor, window_sequence
+from kerasgene.explain.variants import Reader, check_count, open_genome, predictor, window_sequence
 from kerasgene.io.annotation import Gene
 from kerasgene.io.genome import Genome
 
@@ -81,6 +81,7 @@ def saturation_mutagenesis(
     Mutagenesis with ``deltas`` of shape (4, L); substitutions are made in gene
     orientation (row A at a minus-strand gene's position is a T in the FASTA).
     """
+    check_count(batch_size, "batch_size")
     contexts = reader.contexts(gene)
     if not contexts or (context is not None and context not in contexts):
         raise ConfigError(f"saturation mutagenesis: gene {gene.id!r} has no context "

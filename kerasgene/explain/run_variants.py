@@ -90,18 +90,22 @@ def variants_of_run(run: str | os.PathLike, config: Mapping, vcf: str | os.PathL
     Raises
     ------
     KerasgeneError
-        an unreadable VCF, an incomplete run, a system or model that reads no DNA, an
-        unknown ``ism`` gene, ``context`` or condition — all before anything is written.
+        a ``batch_size`` below 1, an ``out`` that cannot be written (a folder, a path
+        below a file), an unreadable VCF, an incomplete run, a system or model that reads
+        no DNA, an unknown ``ism`` gene, ``context`` or condition — all before anything is
+        written.
     """
     from kerasgene.explain import variants as V
 
+    V.check_count(batch_size, "--batch-size")
     run = Path(run)
+    out = (_checked_out(Path(out), Path(vcf)) if out
+           else run / "variants" / f"{_stem(Path(vcf))}.tsv")
     variants = V.read_vcf(vcf)
     model, dataset, system = _checked_run(run, config)
     reader, genes, fasta = systems.resolve(system.variant_reader)(dataset, conditions)
     ism_gene = _ism_gene(genes, reader, ism, context) if ism else None
     aliases = (dataset.meta.get("inputs", {}).get("chrom_aliases") or {}).get("path")
-    out = Path(out) if out else run / "variants" / f"{_stem(Path(vcf))}.tsv"
     with Genome(fasta, aliases=aliases) as genome:
         table = V.variant_effects(model, variants, genome, genes, reader,
                                   batch_size=batch_size)
@@ -138,6 +142,27 @@ def _checked_run(run: Path, config: Mapping):
         raise ConfigError(f"{where}: the model takes inputs {sorted(names)} but the "
                           f"run's dataset gives {sorted(dataset.input_names)}")
     return model, dataset, system
+
+
+def _checked_out(out: Path, vcf: Path) -> Path:
+    """``out``, refused before any work when it cannot be written: a directory, the VCF
+    itself (``--out calls.vcf`` replaced the VCF by the table), or below a file or a folder
+    this process may not write into."""
+    if out.exists() and vcf.exists() and out.samefile(vcf):
+        raise ConfigError(f"--out: {out} is the VCF itself; expected another path for the "
+                          "TSV (the table would replace the VCF)")
+    if out.is_dir():
+        raise ConfigError(f"--out: {out} is a directory; expected the path of the TSV to "
+                          f"write (e.g. {out / 'effects.tsv'})")
+    parent = out.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ConfigError(f"--out: {out}: {parent} is a file, not a folder; expected the path "
+                          "of the TSV to write")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"--out: {out}: cannot write into {parent} (permission denied)")
+    return out
 
 
 def _stem(path: Path) -> str:
@@ -179,8 +204,10 @@ def write_ism(model, genome, gene, reader, out: Path, *, context: str | None = N
                         **{f"delta_{b}": m.deltas[k] for k, b in enumerate("ACGT")}})
     title = (f"{gene.id} ({gene.name}, {gene.strand} strand), {m.context}: saturation "
              f"mutagenesis, reference prediction {m.reference:.3g}")
-    return [write_tsv(base.with_suffix(".tsv"), tab),
-            P.plot_mutagenesis(m.deltas, base.with_suffix(".png"), layout=m.layout,
+    # with_name, not with_suffix: a dotted stem (sample.hg38) or gene id (ENSG….17) keeps
+    # its dots (with_suffix wrote sample.hg38's heatmap over sample.tsv / sample.png)
+    return [write_tsv(base.with_name(f"{base.name}.tsv"), tab),
+            P.plot_mutagenesis(m.deltas, base.with_name(f"{base.name}.png"), layout=m.layout,
                                title=title)]
 
 

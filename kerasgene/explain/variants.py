@@ -42,7 +42,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 import numpy as np
@@ -94,10 +94,14 @@ def _overlaps(variant: Variant | None, start: int, end: int) -> bool:
 def _edited_index(position: int, variant: Variant, lo: int) -> int:
     """Index of the genomic boundary ``position`` in the edited sequence that started at
     genomic ``lo``; a boundary inside the REF span goes to the matching ALT base, or just
-    past the ALT allele when the REF base there is deleted."""
+    past the ALT allele when the REF base there is deleted. The boundary at REF's end goes
+    before the ALT bases beyond REF's length: an insertion (``A`` → ``AGG``) lies between
+    REF's last base and the next one, so a window ending (a minus-strand window's 5' end)
+    just after REF's last base does not take the inserted bases in — as a plus-strand
+    window starting just after the anchor base does not."""
     if position <= variant.start:
         return position - lo
-    if position >= variant.end:
+    if position > variant.end:
         return position - lo + len(variant.alt) - len(variant.ref)
     return variant.start - lo + min(position - variant.start, len(variant.alt))
 
@@ -401,6 +405,15 @@ def predictor(model, reader: Reader):
     return predict
 
 
+def check_count(value, name: str) -> int:
+    """``value`` as an integer >= 1 (a batch or block size), else a ConfigError naming
+    ``name``: 0 or a negative size used to fail in ``range`` or skip every batch, leaving
+    the predictions uninitialised."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ConfigError(f"{name}: expected an integer >= 1, got {value!r}")
+    return int(value)
+
+
 def _single_valued(model, y: np.ndarray) -> np.ndarray:
     """``y`` (n, values); refused unless one value per example (a regression output)."""
     if y.shape[1] != 1:
@@ -537,7 +550,11 @@ def variant_effects(
     """
     import pandas as pd
 
-    variants = read_vcf(vcf) if isinstance(vcf, str | os.PathLike) else list(vcf)
+    check_count(batch_size, "batch_size")
+    check_count(block_size, "block_size")
+    variants = read_vcf(vcf) if isinstance(vcf, str | os.PathLike) else [
+        v if (v.ref + v.alt).isupper() else replace(v, ref=v.ref.upper(), alt=v.alt.upper())
+        for v in vcf]  # as read_vcf does: a lower-case allele is no ambiguity code
     predict = predictor(model, reader)
     genome, owned = open_genome(genome, chrom_aliases)
     index = _WindowIndex(genes, reader.tss_flank, reader.tts_flank, genome.alias_table)

@@ -1,14 +1,16 @@
 """VCF / BCF variants (pysam): one :class:`Variant` per ALT allele.
 
 Plain, bgzipped or BCF files are read with :class:`pysam.VariantFile`; a sites-only VCF
-without its INFO column (7 columns) is read through a temporary copy with INFO ``.``.
-Symbolic alleles are skipped with a counted warning; IUPAC ambiguity codes are kept and
-counted (:func:`kerasgene.explain.variants.variant_effects` gives them the status
+without its INFO column (7 columns) is read through a temporary copy with INFO ``.``
+(one starting with a byte-order mark, through a copy without it). Symbolic alleles and
+records with ALT ``.`` are skipped with a counted warning; repeated alleles and IUPAC
+ambiguity codes are kept and counted (:func:`kerasgene.explain.variants.variant_effects` gives them the status
 ``ambiguous_allele``).
 """
 
 from __future__ import annotations
 
+import gzip
 import logging
 import os
 import re
@@ -29,6 +31,7 @@ log = logging.getLogger(__name__)
 ALLELE = re.compile(r"^[ACGTN]+$")
 _IUPAC = re.compile(r"^[ACGTNRYSWKMBDHV]+$")
 _SHOWN = 5
+_HEADER = "#CHROM POS ID REF ALT QUAL FILTER INFO"
 
 
 @dataclass(frozen=True)
@@ -82,8 +85,23 @@ def _vcf_columns(path: Path) -> tuple[int, int]:
     return header, 0
 
 
+def _has_bom(path: Path) -> bool:
+    """True when a text VCF (plain, gzip or bgzip) starts with a UTF-8 byte-order mark
+    (some Windows editors write one; htslib refuses the file)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(3)
+        if head[:2] == b"\x1f\x8b":
+            with gzip.open(path, "rb") as fh:
+                head = fh.read(3)
+    except (OSError, EOFError):
+        return False
+    return head == b"\xef\xbb\xbf"
+
+
 def _add_info_column(path: Path, out: Path) -> None:
-    """Copy a 7-column sites-only VCF to ``out`` with an INFO column of ``.``."""
+    """Copy a VCF to ``out`` as plain text without a byte-order mark, with an INFO column
+    of ``.`` added to a 7-column sites-only VCF."""
     with open_text(path) as src, open(out, "w", encoding="utf-8") as dst:
         for line in src:
             line = line.rstrip("\r\n")
@@ -99,29 +117,36 @@ def read_vcf(path: str | os.PathLike) -> list[Variant]:
     """Variants of a VCF or BCF file, read with :class:`pysam.VariantFile` (plain VCF,
     bgzipped VCF or BCF): one :class:`Variant` per ALT allele, in file order.
 
-    ALT ``.`` (no variant) is skipped; symbolic alleles (``<DEL>``, ``*``, breakends) are
-    skipped with one warning giving their count. An ``ID`` of ``.`` becomes
+    Records with ALT ``.`` (no variant) are skipped with one warning giving their count and
+    the first of them, as are symbolic alleles (``<DEL>``, ``*``, breakends). An allele
+    repeating an earlier record's CHROM, POS, REF and ALT is kept and counted in a warning. An ``ID`` of ``.`` becomes
     ``CHROM:POS:REF:ALT``; alleles are upper-cased. A REF or ALT with IUPAC ambiguity
     codes (``M``, ``R``, ...) is kept and counted in one warning: :func:`variant_effects`
     gives it the status ``ambiguous_allele``. A sites-only VCF without its INFO column
-    (7 columns) is read through a temporary copy with INFO ``.``. htslib's messages
+    (7 columns), or a text VCF starting with a UTF-8 byte-order mark, is read through a
+    temporary copy (with INFO ``.``; without the mark). htslib's messages
     (contigs missing from the header, no index) are silenced while the file is read.
 
     Raises
     ------
     InputFileError
         One line naming the file: when it is missing or unreadable; when pysam cannot read
-        it as VCF/BCF (pysam's message, and the record it failed on; a gzip file that is not
-        bgzip is one); or for a record whose POS is not positive or whose REF/ALT is not a
+        it as VCF/BCF (pysam's message, the record it failed on and, in a text VCF, the line
+        that breaks the format: an empty line, a record above the ``#CHROM`` line, a
+        ``#CHROM`` line not separated by tabs; a gzip file that is not bgzip is one); or for a record whose POS is not positive or whose REF/ALT is not a
         DNA string (IUPAC letters).
     """
     path = check_readable(path, "VCF file")
     header, first = _vcf_columns(path)
-    if header == 7 or (header == 8 and first == 7):
+    sites_only = header == 7 or (header == 8 and first == 7)
+    if sites_only or _has_bom(path):
         scratch = Path(tempfile.mkdtemp(prefix="kerasgene-vcf-"))
         try:
-            log.info("%s: no INFO column (sites-only, 7 columns); reading it with INFO '.'",
-                     path)
+            if sites_only:
+                log.info("%s: no INFO column (sites-only, 7 columns); reading it with INFO "
+                         "'.'", path)
+            else:
+                log.info("%s: starts with a byte-order mark; reading it without", path)
             _add_info_column(path, scratch / "sites.vcf")
             return _read_vcf(scratch / "sites.vcf", path)
         finally:
@@ -134,11 +159,15 @@ def _read_vcf(path: Path, name: Path) -> list[Variant]:
     out: list[Variant] = []
     symbolic = 0
     ambiguous: list[str] = []
+    no_alt: list[str] = []
+    seen: set[tuple[str, int, str, str]] = set()
+    repeated: list[str] = []
     at = ""  # where a pysam error happened: nothing while opening, then the record
+    failed = 0  # the record pysam failed on (0: the header)
     verbosity = pysam.set_verbosity(0)
     try:
         with pysam.VariantFile(str(path)) as vcf:
-            at = "record 1: "
+            at, failed = "record 1: ", 1
             for n, rec in enumerate(vcf, 1):
                 chrom, pos = rec.chrom, rec.pos
                 here = f"{name}: record {n} ({chrom}:{pos})"
@@ -148,7 +177,9 @@ def _read_vcf(path: Path, name: Path) -> list[Variant]:
                 if not _IUPAC.match(ref):
                     raise InputFileError(f"{here}: REF must be bases A, C, G, T, N (or IUPAC "
                                          f"codes), got {ref!r}")
-                for alt in rec.alts or ():  # None for ALT "."
+                if not rec.alts:  # ALT "." (a reference call)
+                    no_alt.append(f"{chrom}:{pos}")
+                for alt in rec.alts or ():
                     alt = alt.upper()
                     if _is_symbolic(alt):
                         symbolic += 1
@@ -161,22 +192,67 @@ def _read_vcf(path: Path, name: Path) -> list[Variant]:
                         ambiguous.append(f"{chrom}:{pos} {ref}>{alt}")
                     ident = rec.id or f"{chrom}:{pos}:{ref}:{alt}"
                     out.append(Variant(chrom, pos, ident, ref, alt))
-                at = f"record {n + 1} (after {chrom}:{pos}): "
+                    if (chrom, pos, ref, alt) in seen:
+                        repeated.append(f"{chrom}:{pos} {ref}>{alt}")
+                    seen.add((chrom, pos, ref, alt))
+                at, failed = f"record {n + 1} (after {chrom}:{pos}): ", n + 1
     except NotImplementedError as err:  # pysam cannot open gzip that is not bgzip (pysam#536)
         raise InputFileError(f"{name}: expected a VCF/BCF file, plain or compressed with bgzip "
                              f"(not gzip): {_one_line(err)}; recompress it with "
                              "'zcat FILE | bgzip > FILE.vcf.gz'") from None
     except (ValueError, OSError) as err:
-        raise InputFileError(f"{name}: {at}expected a VCF/BCF file: {_one_line(err)}") from None
+        raise InputFileError(f"{name}: {at}expected a VCF/BCF file: {_one_line(err)}"
+                             f"{_text_problem(path, failed)}") from None
     finally:
         pysam.set_verbosity(verbosity)
     if symbolic:
         log.warning("%s: skipped %d symbolic ALT alleles (<DEL>, *, breakends): only "
                     "sequence alleles are predicted", name, symbolic)
+    if no_alt:
+        log.warning("%s: skipped %d records with ALT '.' (no alternative allele): %s", name,
+                    len(no_alt), _shown(no_alt))
+    if repeated:
+        log.warning("%s: %d alleles repeat an earlier record's CHROM, POS, REF and ALT (kept: "
+                    "their rows repeat in the table): %s", name, len(repeated), _shown(repeated))
     if ambiguous:
         log.warning("%s: %d alleles have IUPAC ambiguity codes (status ambiguous_allele, not "
                     "predicted): %s", name, len(ambiguous), _shown(ambiguous))
     return out
+
+
+def _text_problem(path: Path, failed: int) -> str:
+    """Where a text VCF that htslib refused breaks the format, as ``"; line N: ..."``: a
+    record before the ``#CHROM`` line or a ``#CHROM`` line of too few tab-separated fields
+    (``failed`` 0: the header), or an empty line as record ``failed``; ``""`` otherwise."""
+    header, records = False, 0
+    try:
+        with open_text(path) as fh:
+            for n, line in enumerate(fh, 1):
+                line = line.rstrip("\r\n")
+                if n == 1 and line.startswith("BCF"):
+                    return ""  # a BCF read as text: its header is binary
+                if line.startswith("#CHROM"):
+                    fields = len(line.split("\t"))
+                    if fields < 7:
+                        return (f"; line {n}: the '#CHROM' line has {fields} tab-separated "
+                                f"field(s), expected 8 ({_HEADER}, separated by tabs)")
+                    header = True
+                elif line.startswith("#"):
+                    continue
+                elif not line.strip() and (not header or records + 1 == failed):
+                    return f"; line {n} is empty (expected a {'record' if header else 'header line'})"
+                elif not header:
+                    return (f"; line {n}: a record before the '#CHROM' line; expected the "
+                            f"header line {_HEADER} (tab-separated) above the records")
+                elif not failed:
+                    return ""  # the header failed, not for a reason seen here
+                else:
+                    records += 1
+                    if records == failed:
+                        return ""
+    except (OSError, EOFError, UnicodeDecodeError):
+        return ""
+    return ""
 
 
 def _shown(items: Sequence[str]) -> str:
