@@ -180,6 +180,33 @@ def like_default(value: Any, default: Any) -> bool:
     return check is None or check(value)
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping (PyYAML keeps the
+    last value without a word; keys brought in by a ``<<:`` merge may be overridden)."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen: dict = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.setdefault(key, key_node)
+                except TypeError:  # unhashable: SafeLoader says so
+                    continue
+                if first is not key_node:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"key {key!r} appears twice in one mapping (first on "
+                        f"line {first.start_mark.line + 1}); YAML would keep only the last "
+                        "value: remove one", key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _load_yaml(text: str):
+    return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: safe
+
+
 def _yaml_error(err: yaml.YAMLError, source: str) -> str:
     """One line for a YAML syntax error: where (line, column: 1-based) and what."""
     mark = getattr(err, "problem_mark", None)
@@ -201,14 +228,18 @@ def apply_override(config: dict, override: str) -> None:
         raise ConfigError(f"override {override!r}: empty key in {dotted!r} (expected e.g. "
                           "training.epochs=5)")
     node = config
-    for key in keys[:-1]:
+    for depth, key in enumerate(keys[:-1], 1):
         if node.get(key) is None:  # absent, or left empty in the YAML (``training:``)
             node[key] = {}
         node = node[key]
+        if isinstance(node, list):
+            whole = ".".join(keys[:depth])
+            raise ConfigError(f"override {override!r}: {key!r} is a list, not a section; set "
+                              f"the whole list (e.g. {whole}=[...])")
         if not isinstance(node, dict):
             raise ConfigError(f"override {override!r}: {key!r} is not a section")
     try:
-        node[keys[-1]] = yaml.safe_load(raw)
+        node[keys[-1]] = _load_yaml(raw)
     except yaml.YAMLError as err:
         raise ConfigError(_yaml_error(err, f"override {override!r}")) from None
 
@@ -222,7 +253,7 @@ def load_config(path: str | os.PathLike, overrides: Iterable[str] = (),
     """
     path = check_readable(path, "config file")
     try:
-        config = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        config = _load_yaml(Path(path).read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as err:
         raise InputFileError(_yaml_error(err, str(path))) from None
     except UnicodeDecodeError as err:

@@ -53,6 +53,10 @@ Counted in one warning per reason and listed in ``dropped.tsv``
 conditions without regulator states, genes without a promoter record, or (``gtf``, GTF
 or GFF3, matched by exact id) absent from the annotation, on a chromosome the FASTA lacks,
 or outside their chromosome. Log-fold changes must be finite with ``|x| ≤ 100``.
+Every regulator state must be given (a table's empty / NA cell is an error); states other
+than −1, 0, 1 are used as given with a warning. Promoter records longer or shorter than
+``promoter_length`` (cut / N-padded) and class thresholds leaving a class without any
+pair are counted in warnings.
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ from __future__ import annotations
 import csv
 import itertools
 import logging
+import numbers
 import os
 from collections.abc import Iterator, Mapping, Sequence
 
@@ -67,6 +72,7 @@ import numpy as np
 import pandas as pd
 
 from kerasgene._io import check_readable, open_text
+from kerasgene.config import yaml_number_hint
 from kerasgene.datasets import base, storage
 from kerasgene.datasets.dropped import Dropped, max_outside
 from kerasgene.datasets.regions import screen_genes
@@ -309,6 +315,12 @@ def _regulator_matrix(cfg, base_dir, expr_labels: list[str], dropped: Dropped
             cond_labels = list(expr_labels)
     if dense.shape[0] != len(reg_names):
         raise InputFileError(f"{path}: {dense.shape[0]} regulators but {len(reg_names)} names")
+    if dense.shape[1] != len(cond_labels):
+        raise InputFileError(
+            f"{path}: triplets name condition column {dense.shape[1]} but the condition_names "
+            f"file lists {len(cond_labels)} conditions; expected column indices 1 to "
+            f"{len(cond_labels)}")
+    _check_states(path, dense, reg_names, cond_labels)
     pos = {n: j for j, n in enumerate(cond_labels)}
     used, cols = [], []
     for i, c in enumerate(expr_labels):
@@ -325,6 +337,28 @@ def _regulator_matrix(cfg, base_dir, expr_labels: list[str], dropped: Dropped
     return dense[:, cols].T.copy(), reg_names, used
 
 
+def _check_states(path, dense: np.ndarray, reg_names: list[str], cond_labels: list[str]
+                  ) -> None:
+    """Raise InputFileError at a missing (NaN) regulator state (a table's empty / NA cell
+    would reach the model as NaN); warn, with a count and examples, about
+    states other than -1, 0 and 1 (DeepRAGE's states are MEDUSA's discretised -1 / 0 / +1;
+    other values are used as given)."""
+    bad = np.isnan(dense)  # a table's empty / NA cell (inf is refused when it is read)
+    if bad.any():
+        r, c = np.argwhere(bad)[0]
+        raise InputFileError(
+            f"{path}: regulator {reg_names[r]!r}, condition {cond_labels[c]!r}: missing state "
+            f"(empty, NA or NaN; {int(bad.sum())} such cells); expected a state for every "
+            "regulator and condition (0 for no change)")
+    other = ~np.isin(dense, (-1.0, 0.0, 1.0))
+    if other.any():
+        cells = np.argwhere(other)[:3]
+        log.warning("deeprage: %s: %d regulator states are not -1, 0 or 1, used as given "
+                    "(DeepRAGE's states are discretised -1 / 0 / +1): e.g. %s", path,
+                    int(other.sum()), ", ".join(f"{reg_names[r]} in {cond_labels[c]!r}: "
+                                                f"{dense[r, c]:g}" for r, c in cells))
+
+
 def _promoters(cfg, base_dir, gene_ids: list[str], length: int, n_value, dropped: Dropped
                ) -> tuple[list[str], np.ndarray]:
     """(kept gene ids, (G, L, 4) float32 one-hot); genes left out go to ``dropped``."""
@@ -339,6 +373,11 @@ def _promoters(cfg, base_dir, gene_ids: list[str], length: int, n_value, dropped
                 else:
                     dropped.add(gid, "no_promoter", detail=f"no record {gid!r} in {path}")
             short = [g for g in seqs if genome.chroms[g] < length]
+            long = [g for g in seqs if genome.chroms[g] > length]
+        if long:
+            log.warning("deeprage: %d promoters longer than %d bp were cut to their last %d "
+                        "bases, next to the TSS (e.g. %s)", len(long), length, length,
+                        ", ".join(long[:3]))
         if short:
             log.warning("deeprage: %d promoters shorter than %d bp were N-padded on the 5' "
                         "side (e.g. %s)", len(short), length, ", ".join(short[:3]))
@@ -404,10 +443,9 @@ def build_pairs(config: Mapping | None = None, out_dir: str | os.PathLike | None
     cfg = base.resolve_config(config, kwargs, DEFAULTS, "deeprage")
     if out_dir is None:
         raise ConfigError("deeprage: out_dir is required")
-    thresholds = _thresholds(cfg)
+    thresholds = _thresholds(cfg, "classes" in {**(config or {}), **kwargs})
+    _check_options(cfg)
     length = int(cfg["promoter_length"])
-    if length < 1:
-        raise ConfigError("deeprage.promoter_length: must be >= 1")
     max_outside(cfg["max_genes_outside"], "deeprage")
     inputs = {k: base.resolve_path(cfg[k], base_dir) for k in
               ("expression", "regulators", "regulator_names", "condition_names", "promoters",
@@ -433,6 +471,7 @@ def build_pairs(config: Mapping | None = None, out_dir: str | os.PathLike | None
                     detail=f"empty or NA in {inputs['expression']}")
     dropped.warn()
     classes = np.where(finite, discretize(np.nan_to_num(lfc), thresholds), -1).astype(np.int8)
+    _warn_empty_classes(classes, thresholds)
     pg, pc = np.nonzero(finite)
     if len(pg) == 0:
         raise InputFileError(f"{inputs['expression']}: no finite log-fold change")
@@ -459,17 +498,75 @@ def build_pairs(config: Mapping | None = None, out_dir: str | os.PathLike | None
         return writer.commit(index, meta)
 
 
-def _thresholds(cfg: Mapping) -> list[float]:
-    """Check ``target``; the class thresholds (given, or those of ``classes``)."""
+def _number(x) -> bool:
+    return isinstance(x, numbers.Real) and not isinstance(x, bool) and bool(np.isfinite(x))
+
+
+def _thresholds(cfg: Mapping, classes_given: bool = False) -> list[float]:
+    """Check ``target``, ``classes`` and ``class_thresholds``; the class thresholds (given,
+    or those of ``classes``)."""
     if cfg["target"] not in ("expression", "class"):
         raise ConfigError(f"deeprage.target: expected 'expression' or 'class', got {cfg['target']!r}")
-    thresholds = cfg["class_thresholds"]
+    classes, thresholds = cfg["classes"], cfg["class_thresholds"]
     if thresholds is None:
-        if int(cfg["classes"]) not in CLASS_THRESHOLDS:
+        if (isinstance(classes, bool) or not isinstance(classes, numbers.Integral)
+                or int(classes) not in CLASS_THRESHOLDS):
             raise ConfigError(f"deeprage.classes: expected 3 or 5 (or give class_thresholds), "
-                              f"got {cfg['classes']!r}")
-        thresholds = CLASS_THRESHOLDS[int(cfg["classes"])]
+                              f"got {classes!r}")
+        return [float(t) for t in CLASS_THRESHOLDS[int(classes)]]
+    if (not isinstance(thresholds, list | tuple) or not thresholds
+            or not all(map(_number, thresholds))
+            or any(b <= a for a, b in itertools.pairwise(thresholds))):
+        values = thresholds if isinstance(thresholds, list | tuple) else [thresholds]
+        raise ConfigError(f"deeprage.class_thresholds: expected a list of increasing numbers "
+                          f"(e.g. [-0.5, 0.5] for 3 classes) or null, got {thresholds!r}"
+                          f"{yaml_number_hint(values)}")
+    if classes_given and classes != len(thresholds) + 1:
+        raise ConfigError(f"deeprage.classes: {classes!r}, but class_thresholds {list(thresholds)} "
+                          f"make {len(thresholds) + 1} classes; give one or the other")
     return [float(t) for t in thresholds]
+
+
+def _check_options(cfg: Mapping) -> None:
+    """Check ``promoter_length``, ``n_value``, ``conditions`` and the promoter source
+    before any file is read."""
+    length = cfg["promoter_length"]
+    if isinstance(length, bool) or not isinstance(length, numbers.Integral) or length < 1:
+        raise ConfigError(f"deeprage.promoter_length: expected an integer >= 1 (bp), got "
+                          f"{length!r}{yaml_number_hint([length])}")
+    n_value = cfg["n_value"]
+    if not (_number(n_value) or (isinstance(n_value, list | tuple) and len(n_value) == 4
+                                 and all(map(_number, n_value)))):
+        values = n_value if isinstance(n_value, list | tuple) else [n_value]
+        raise ConfigError(f"deeprage.n_value: expected the one-hot row of N, 4 numbers for A, "
+                          f"C, G, T (e.g. {list(DEEPRAGE_N)}) or one number, got {n_value!r}"
+                          f"{yaml_number_hint(values)}")
+    conditions = cfg["conditions"]
+    if conditions is not None:
+        if (not isinstance(conditions, list | tuple) or not conditions
+                or not all(isinstance(c, str) for c in conditions)):
+            raise ConfigError(f"deeprage.conditions: expected a list of column names of the "
+                              f"expression table (or null for all), got {conditions!r}")
+        twice = sorted({c for c in conditions if conditions.count(c) > 1})
+        if twice:
+            raise ConfigError(f"deeprage.conditions: {twice[0]!r} is listed more than once; "
+                              "expected each condition once")
+    if cfg["promoters"] and (cfg["fasta"] or cfg["gtf"]):
+        raise ConfigError("deeprage: give either 'promoters' (a FASTA of promoter sequences) "
+                          "or 'fasta' and 'gtf', not both")
+
+
+def _warn_empty_classes(classes: np.ndarray, thresholds: list[float]) -> None:
+    """Warn when the thresholds leave a class without any pair (its range and the count
+    of every class named)."""
+    counts = np.bincount(classes[classes >= 0].ravel(), minlength=len(thresholds) + 1)
+    empty = np.flatnonzero(counts == 0)
+    if len(empty):
+        edges = [-np.inf, *thresholds, np.inf]
+        ranges = [f"class {k} ({edges[k]:g} to {edges[k + 1]:g})" for k in empty]
+        log.warning("deeprage: class_thresholds %s leave %s without any pair (pairs per "
+                    "class: %s)", thresholds, ", ".join(ranges),
+                    ", ".join(str(int(n)) for n in counts))
 
 
 def _expression_table(cfg: Mapping, inputs: Mapping) -> pd.DataFrame:

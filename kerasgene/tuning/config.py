@@ -11,7 +11,14 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from kerasgene.config import TOP_LEVEL_KEYS, load_config, with_defaults
+from kerasgene.config import (
+    TOP_LEVEL_KEYS,
+    Spec,
+    check_keys,
+    check_value,
+    load_config,
+    with_defaults,
+)
 from kerasgene.errors import ConfigError
 
 #: Top-level keys of a tune configuration.
@@ -26,6 +33,11 @@ TUNING_DEFAULTS: dict[str, Any] = {
     "run_eagerly": False,
 }
 _COUNTS = ("max_trials", "max_examples", "executions_per_trial")
+#: What the other ``tuning`` values must be (``objective`` is checked by :func:`_objective`).
+_SPECS = {"space": Spec("mapping", null=True), "directory": Spec("path"),
+          "subset": Spec("mapping", null=True),
+          "export_best": Spec("bool"), "plot": Spec("bool"), "run_eagerly": Spec("bool"),
+          "threads": Spec("int", min=1, null=True)}
 
 
 def load_tune_config(path: str | os.PathLike, overrides: Iterable[str] = ()) -> dict:
@@ -39,6 +51,7 @@ def load_tune_config(path: str | os.PathLike, overrides: Iterable[str] = ()) -> 
     config = load_config(path, overrides, allowed_keys=TUNE_KEYS)
     if not isinstance(config.get("tuning") or {}, dict):
         raise ConfigError(f"{path}: 'tuning' must be a mapping")
+    tuning_section(config)  # before any dataset is built or thread count set
     return config
 
 
@@ -50,7 +63,33 @@ def tuning_section(config: Mapping) -> dict:
         v = tuning[key]
         if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
             raise ConfigError(f"tuning.{key}: expected a positive integer, got {v!r}")
+    for key, spec in _SPECS.items():
+        check_value(tuning[key], spec, f"tuning.{key}")
+    in_memory = tuning["in_memory"]
+    if not (in_memory == "auto" or isinstance(in_memory, bool)):
+        raise ConfigError(f"tuning.in_memory: expected auto, true or false, got {in_memory!r}")
+    _objective(tuning["objective"])
     return tuning
+
+
+def _objective(objective: Any) -> None:
+    """Raise ConfigError unless ``objective`` is null, a metric name, ``{name, direction}``
+    or ``{task: metric name}`` with tasks of :data:`TASKS`."""
+    where = "tuning.objective"
+    if objective is None or isinstance(objective, str):
+        return
+    if not isinstance(objective, Mapping):
+        raise ConfigError(f"{where}: expected a metric name (e.g. val_r2), {{name, direction}} "
+                          f"or {{task: metric name}}, got {objective!r}")
+    if "name" in objective:
+        check_keys(objective, ("name", "direction"), where)
+        check_value(objective["name"], Spec("str"), f"{where}.name")
+        check_value(objective.get("direction"), Spec("choice", choices=("min", "max"),
+                                                     null=True), f"{where}.direction")
+        return
+    check_keys(objective, TASKS, where)
+    for task, name in objective.items():
+        check_value(name, Spec("str"), f"{where}.{task}")
 
 
 def project_tasks(config: Mapping) -> tuple[list[str], bool, dict]:

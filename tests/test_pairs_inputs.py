@@ -1,0 +1,186 @@
+"""DeepRAGE pairs from a user's own files: bad options and tables are one-line errors
+naming the field or file (exit 2, nothing written), and what is kept or changed without
+an error (class thresholds leaving a class empty, unusual regulator states, promoters cut
+to length) is counted in a warning."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from conftest import write_fasta
+
+from kerasgene.cli import main
+from kerasgene.datasets import build
+from kerasgene.errors import ConfigError
+
+CONDS = ["heat 5", "heat 10", "dtt", "diamide"]
+N_REG = 5
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """Promoters FASTA (one record longer than 100 bp), sparse regulator triplets with
+    their name files, and a log-fold-change table: 12 genes × 4 conditions."""
+    rng = np.random.default_rng(7)
+    d = tmp_path_factory.mktemp("pairs_inputs")
+    genes = [f"G{i:02d}" for i in range(12)]
+    seqs = {g: "".join(rng.choice(list("ACGT"), 100)) for g in genes}
+    seqs["G03"] = "TTTT" + seqs["G03"]  # 104 bp: cut to its last 100 bases
+    write_fasta(d / "promoters.fa", seqs)
+    states = rng.choice([-1, 0, 1], size=(N_REG, len(CONDS)))
+    states[0, :] = 1
+    with open(d / "reg.tab", "w") as fh:
+        for r, c in zip(*np.nonzero(states)):
+            fh.write(f"{r + 1}\t{c + 1}\t{states[r, c]}\n")
+    (d / "conds.txt").write_text("".join(f"{i + 1}\t{c}\n" for i, c in enumerate(CONDS)))
+    (d / "regs.txt").write_text("".join(f"R{i}\n" for i in range(N_REG)))
+    lfc = pd.DataFrame(np.round(rng.normal(0, 1, (len(genes), len(CONDS))), 3), columns=CONDS)
+    lfc.insert(0, "gene", genes)
+    lfc.to_csv(d / "lfc.tsv", sep="\t", index=False)
+    cfg = {"expression": str(d / "lfc.tsv"), "regulators": str(d / "reg.tab"),
+           "regulator_names": str(d / "regs.txt"), "condition_names": str(d / "conds.txt"),
+           "promoters": str(d / "promoters.fa"), "promoter_length": 100}
+    return {"dir": d, "cfg": cfg, "states": states, "genes": genes}
+
+
+def _prepare(tmp_path, data: dict, capsys) -> tuple[int, str]:
+    """``kerasgene prepare`` of a run config with this ``data:`` section (in-process);
+    returns the exit status and stderr."""
+    config = {"system": "deeprage", "seed": 0, "run_dir": str(tmp_path / "run"),
+              "data": data, "model": {"name": "deeprage_concat"}}
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
+    status = main(["prepare", "--config", str(tmp_path / "run.yaml")])
+    return status, capsys.readouterr().err
+
+
+def _fails(tmp_path, data, capsys) -> str:
+    status, err = _prepare(tmp_path, data, capsys)
+    assert status == 2, err
+    assert err.startswith("kerasgene: error: ") and err.count("\n") == 1, err
+    assert not (tmp_path / "run").exists()
+    return err
+
+
+def test_conditions_listed_twice_or_as_one_string(files, tmp_path, capsys):
+    """A condition listed twice doubled its pairs silently; a string was read letter by
+    letter ("'h' is not a column")."""
+    err = _fails(tmp_path, {**files["cfg"], "conditions": ["dtt", "heat 5", "dtt"]}, capsys)
+    assert "deeprage.conditions: 'dtt' is listed more than once; expected each condition once" in err
+    err = _fails(tmp_path, {**files["cfg"], "conditions": "dtt"}, capsys)
+    assert ("deeprage.conditions: expected a list of column names of the expression table "
+            "(or null for all), got 'dtt'") in err
+    ds = build("deeprage", {**files["cfg"], "conditions": ["dtt", "heat 5"]}, tmp_path / "ok",
+               progress=False)
+    assert ds.conditions == ["dtt", "heat 5"] and len(ds) == 2 * len(files["genes"])
+
+
+@pytest.mark.parametrize(("key", "value", "message"), [
+    ("class_thresholds", "abc", "deeprage.class_thresholds: expected a list of increasing "
+                                "numbers (e.g. [-0.5, 0.5] for 3 classes) or null, got 'abc'"),
+    ("class_thresholds", 0.5, "deeprage.class_thresholds: expected a list of increasing"),
+    ("class_thresholds", [0.5, -0.5], "got [0.5, -0.5]"),
+    ("class_thresholds", ["-5e-1", "5e-1"], "YAML reads a number without a dot such as -5e-1 "
+                                            "as a string"),
+    ("classes", "three", "deeprage.classes: expected 3 or 5 (or give class_thresholds), "
+                         "got 'three'"),
+    ("classes", 3.7, "deeprage.classes: expected 3 or 5 (or give class_thresholds), got 3.7"),
+    ("promoter_length", "1kb", "deeprage.promoter_length: expected an integer >= 1 (bp), "
+                               "got '1kb'"),
+    ("promoter_length", 99.5, "deeprage.promoter_length: expected an integer >= 1 (bp), "
+                              "got 99.5"),
+    ("n_value", [0.25, 0.25], "deeprage.n_value: expected the one-hot row of N, 4 numbers"),
+    ("n_value", "abc", "deeprage.n_value: expected the one-hot row of N"),
+])
+def test_option_values_are_checked(files, tmp_path, capsys, key, value, message):
+    """These were ValueError / TypeError tracebacks, an error naming ``discretize`` or
+    ``one_hot`` instead of the field, or a float silently truncated (3.7 classes → 3)."""
+    assert message in _fails(tmp_path, {**files["cfg"], key: value}, capsys)
+
+
+def test_classes_contradicting_the_thresholds(files, tmp_path):
+    with pytest.raises(ConfigError, match=r"deeprage\.classes: 5, but class_thresholds "
+                                          r"\[-0\.5, 0\.5\] make 3 classes"):
+        build("deeprage", {**files["cfg"], "classes": 5, "class_thresholds": [-0.5, 0.5]},
+              tmp_path / "x")
+    ds = build("deeprage", {**files["cfg"], "classes": 5, "class_thresholds": [-2, -1, 1, 2]},
+               tmp_path / "ok", progress=False)
+    assert ds.meta["n_classes"] == 5
+
+
+def test_thresholds_leaving_a_class_empty_are_reported(files, tmp_path, caplog):
+    with caplog.at_level(logging.WARNING):
+        ds = build("deeprage", {**files["cfg"], "class_thresholds": [50, 60]}, tmp_path / "x",
+                   progress=False)
+    n = len(ds)
+    assert (f"deeprage: class_thresholds [50.0, 60.0] leave class 1 (50 to 60), class 2 "
+            f"(60 to inf) without any pair (pairs per class: {n}, 0, 0)") in caplog.text
+
+
+def _table(files, path, states) -> None:
+    tab = pd.DataFrame(states, index=[f"R{i}" for i in range(N_REG)], columns=CONDS)
+    tab.index.name = "regulator"
+    tab.to_csv(path, sep="\t", na_rep="NA")
+
+
+def test_regulator_table_with_a_missing_state(files, tmp_path, capsys):
+    """An empty / NA cell of a regulator table reached the model as NaN, silently."""
+    states = files["states"].astype(float)
+    states[2, 1] = np.nan
+    _table(files, tmp_path / "reg.tsv", states)
+    data = {**files["cfg"], "regulators": str(tmp_path / "reg.tsv"), "regulator_names": None,
+            "condition_names": None}
+    err = _fails(tmp_path, data, capsys)
+    assert (f"{tmp_path / 'reg.tsv'}: regulator 'R2', condition 'heat 10': missing state "
+            "(empty, NA or NaN; 1 such cells); expected a state for every regulator and "
+            "condition (0 for no change)") in err
+
+
+def test_regulator_states_other_than_minus_one_zero_one_are_counted(files, tmp_path, caplog):
+    states = files["states"].astype(float)
+    states[1, 2] = 2.5
+    _table(files, tmp_path / "reg.tsv", states)
+    data = {**files["cfg"], "regulators": str(tmp_path / "reg.tsv"), "regulator_names": None,
+            "condition_names": None}
+    with caplog.at_level(logging.WARNING):
+        ds = build("deeprage", data, tmp_path / "x", progress=False)
+    assert (f"deeprage: {tmp_path / 'reg.tsv'}: 1 regulator states are not -1, 0 or 1, used "
+            "as given (DeepRAGE's states are discretised -1 / 0 / +1): e.g. R1 in 'dtt': 2.5"
+            ) in caplog.text
+    assert ds.arrays["regulators"][ds.conditions.index("dtt"), 1] == 2.5
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        build("deeprage", files["cfg"], tmp_path / "y", progress=False)
+    assert "regulator states are not" not in caplog.text
+
+
+def test_triplets_beyond_the_condition_names(files, tmp_path, capsys):
+    """Without regulator_names, triplets of a column past the condition_names list were
+    ignored without a word (with regulator_names they were an error)."""
+    (tmp_path / "conds.txt").write_text("1\theat 5\n2\theat 10\n3\tdtt\n")
+    data = {**files["cfg"], "condition_names": str(tmp_path / "conds.txt"),
+            "regulator_names": None}
+    err = _fails(tmp_path, data, capsys)
+    assert ("reg.tab: triplets name condition column 4 but the condition_names file lists 3 "
+            "conditions; expected column indices 1 to 3") in err
+
+
+def test_promoters_and_fasta_gtf_both_given(files, tmp_path, capsys):
+    """The promoters FASTA won and fasta + gtf were ignored without a word."""
+    data = {**files["cfg"], "fasta": str(files["dir"] / "promoters.fa"),
+            "gtf": str(tmp_path / "genes.gtf")}
+    err = _fails(tmp_path, data, capsys)
+    assert ("deeprage: give either 'promoters' (a FASTA of promoter sequences) or 'fasta' "
+            "and 'gtf', not both") in err
+
+
+def test_longer_promoters_are_counted(files, tmp_path, caplog):
+    with caplog.at_level(logging.WARNING):
+        ds = build("deeprage", files["cfg"], tmp_path / "x", progress=False)
+    assert ("deeprage: 1 promoters longer than 100 bp were cut to their last 100 bases, "
+            "next to the TSS (e.g. G03)") in caplog.text
+    assert ds.input_shapes["sequence"] == (100, 4)
+
