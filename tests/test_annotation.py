@@ -288,6 +288,9 @@ def test_predict_genes_reads_gff3_as_annotation_and_lists_through_it(tmp_path):
     assert [g.id for g in select_genes(str(gff3), None)] == ["TP53", "WRAP53"]
     listing = _write(tmp_path / "ids.txt", "7157\nWRAP53\n")
     assert [g.id for g in select_genes(str(listing), str(gff3))] == ["TP53", "WRAP53"]
+    packed = tmp_path / "ids.txt.gz"  # a gzip list was a UnicodeDecodeError traceback
+    packed.write_bytes(gzip.compress(listing.read_bytes()))
+    assert [g.id for g in select_genes(str(packed), str(gff3))] == ["TP53", "WRAP53"]
     with pytest.raises(InputFileError, match=r"gene list: 1 gene\(s\) not in .*refseq\.gff3: BRCA1"):
         select_genes("TP53,BRCA1", str(gff3))
 

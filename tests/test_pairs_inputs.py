@@ -184,3 +184,30 @@ def test_longer_promoters_are_counted(files, tmp_path, caplog):
             "next to the TSS (e.g. G03)") in caplog.text
     assert ds.input_shapes["sequence"] == (100, 4)
 
+
+
+def test_gzip_triplets_header_line_and_repeated_regulator_names(files, tmp_path, capsys):
+    """Gzip triplets named without .gz read as the plain file (np.loadtxt picked gzip by
+    name: a utf-8 codec error); triplets under a header line were read as a table ("duplicate
+    gene id"); a regulator named twice was accepted."""
+    import gzip
+
+    d = files["dir"]
+    raw = (d / "reg.tab").read_bytes()
+    (tmp_path / "reg_gz.tab").write_bytes(gzip.compress(raw))
+    plain = build("deeprage", files["cfg"], tmp_path / "plain", progress=False)
+    packed = build("deeprage", {**files["cfg"], "regulators": str(tmp_path / "reg_gz.tab")},
+                   tmp_path / "packed", progress=False)
+    np.testing.assert_array_equal(packed.arrays["regulators"], plain.arrays["regulators"])
+
+    (tmp_path / "reg_header.tab").write_bytes(b"regulator\tcondition\tstate\n" + raw)
+    err = _fails(tmp_path, {**files["cfg"], "regulators": str(tmp_path / "reg_header.tab")},
+                 capsys)
+    assert ("reg_header.tab: deeprage.regulator_format auto cannot tell a header line "
+            "'regulator\\tcondition\\tstate' above 'row col state' triplets") in err
+
+    (tmp_path / "regs2.txt").write_text("R0\nR1\nR2\nR1\nR4\n")
+    err = _fails(tmp_path, {**files["cfg"], "regulator_names": str(tmp_path / "regs2.txt")},
+                 capsys)
+    assert ("regs2.txt: regulator 'R1' is named twice (names 2 and 4 of 5); expected each "
+            "regulator once") in err

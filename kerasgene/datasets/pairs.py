@@ -217,12 +217,43 @@ class PairsDataset(base.Dataset):
 
 
 def _is_triplets(path) -> bool:
-    """True when the first non-blank line of ``path`` is three numbers."""
+    """True when the first non-blank line of ``path`` is three numbers.
+
+    Raises
+    ------
+    ConfigError
+        The first line is a header and the next is three numbers: triplets under a header
+        line, or a table of two conditions with numeric regulator ids — ``auto`` cannot
+        tell (read as a table, triplets became 'duplicate gene id' errors)."""
     try:
         with open_text(path) as fh:
-            line = next((ln for ln in fh if ln.strip()), "")
+            lines = list(itertools.islice((ln for ln in fh if ln.strip()), 2))
     except (UnicodeDecodeError, EOFError, OSError):
         return False  # the table reader says what is wrong with the file
+    first, second = [*lines, "", ""][:2]
+    if _three_numbers(first):
+        return True
+    if _three_numbers(second):
+        raise ConfigError(
+            f"{path}: deeprage.regulator_format auto cannot tell a header line {first.strip()!r} "
+            "above 'row col state' triplets from a table of two conditions; remove the header "
+            "line (triplets have none) or set regulator_format: table")
+    return False
+
+
+def _unique_names(path) -> list[str]:
+    """The regulator names of ``path`` (:func:`read_names`); a name given twice is an
+    InputFileError (knockouts and motif matches look regulators up by name)."""
+    names = read_names(path)
+    seen: dict[str, int] = {}
+    for k, name in enumerate(names, 1):
+        if seen.setdefault(name, k) != k:
+            raise InputFileError(f"{path}: regulator {name!r} is named twice (names {seen[name]} "
+                                 f"and {k} of {len(names)}); expected each regulator once")
+    return names
+
+
+def _three_numbers(line: str) -> bool:
     fields = line.split()
     try:
         [float(f) for f in fields]
@@ -289,7 +320,7 @@ def _regulator_matrix(cfg, base_dir, expr_labels: list[str], dropped: Dropped
         raise ConfigError(f"deeprage.regulator_format: expected auto, triplets or table, got {fmt!r}")
     if fmt == "auto":
         fmt = "triplets" if _is_triplets(path) else "table"
-    reg_names = (read_names(base.resolve_path(cfg["regulator_names"], base_dir))
+    reg_names = (_unique_names(base.resolve_path(cfg["regulator_names"], base_dir))
                  if cfg["regulator_names"] else None)
     if fmt == "table":
         table = read_expression_table(path)

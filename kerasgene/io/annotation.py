@@ -608,7 +608,7 @@ def select_genes(spec: str | os.PathLike, annotation: str | os.PathLike | None =
     if os.path.isfile(spec) and sniff_annotation(spec) is not None:
         return read_genes(spec)
     if os.path.isfile(spec):
-        with open(spec, encoding="utf-8") as fh:
+        with open_text(spec) as fh:  # plain or gzip
             wanted = [line.split()[0] for line in fh if line.strip() and not line.startswith("#")]
         source = spec
     else:

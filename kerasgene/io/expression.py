@@ -174,7 +174,8 @@ def read_triplets(
     """
     path = check_readable(path, "triplet file")
     try:
-        table = np.loadtxt(path, dtype=np.float64, ndmin=2)
+        with open_text(path) as fh:  # plain or gzip, told by content (np.loadtxt: by name)
+            table = np.loadtxt(fh, dtype=np.float64, ndmin=2)
     except ValueError as err:
         raise InputFileError(f"{path}: expected numeric 'row col value' triplets ({err})") from None
     if table.size and table.shape[1] != 3:
