@@ -281,7 +281,7 @@ def test_read_genes_dispatch_and_not_an_annotation(tmp_path):
 
 
 # ----------------------------------------------------------------------------- predict --genes
-def test_predict_genes_reads_gff3_as_annotation_and_lists_through_it(tmp_path):
+def test_predict_genes_reads_gff3_as_annotation_and_lists_through_it(tmp_path, caplog):
     from kerasgene.io.annotation import select_genes
 
     gff3 = _write(tmp_path / "refseq.gff3", NCBI_GFF3)
@@ -291,6 +291,14 @@ def test_predict_genes_reads_gff3_as_annotation_and_lists_through_it(tmp_path):
     packed = tmp_path / "ids.txt.gz"  # a gzip list was a UnicodeDecodeError traceback
     packed.write_bytes(gzip.compress(listing.read_bytes()))
     assert [g.id for g in select_genes(str(packed), str(gff3))] == ["TP53", "WRAP53"]
+    with caplog.at_level(logging.WARNING):
+        assert [g.id for g in select_genes("TP53,WRAP53,TP53", str(gff3))] == [
+            "TP53", "WRAP53", "TP53"]
+        select_genes(str(gff3), str(listing))
+    assert "gene list: 1 gene(s) listed more than once, predicted once per listing: TP53" \
+        in caplog.text
+    assert f"{gff3} is itself an annotation: its genes are used, and {listing} is not read" \
+        in caplog.text
     with pytest.raises(InputFileError, match=r"gene list: 1 gene\(s\) not in .*refseq\.gff3: BRCA1"):
         select_genes("TP53,BRCA1", str(gff3))
 

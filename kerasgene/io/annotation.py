@@ -61,6 +61,7 @@ import logging
 import os
 import re
 import zlib
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -606,6 +607,9 @@ def select_genes(spec: str | os.PathLike, annotation: str | os.PathLike | None =
     """
     spec = os.fspath(spec)
     if os.path.isfile(spec) and sniff_annotation(spec) is not None:
+        if annotation is not None and not os.path.samefile(spec, annotation):
+            log.warning("%s is itself an annotation: its genes are used, and %s is not read",
+                        spec, annotation)
         return read_genes(spec)
     if os.path.isfile(spec):
         with open_text(spec) as fh:  # plain or gzip
@@ -617,6 +621,10 @@ def select_genes(spec: str | os.PathLike, annotation: str | os.PathLike | None =
     if annotation is None:
         raise ConfigError(f"{source}: a list of gene ids needs an annotation (GTF, GFF3 or BED) "
                           "to find them")
+    repeated = [w for w, n in Counter(wanted).items() if n > 1]
+    if repeated:
+        log.warning("%s: %d gene(s) listed more than once, predicted once per listing: %s",
+                    source, len(repeated), ", ".join(repeated[:5]) + (" ..." if len(repeated) > 5 else ""))
     genes = read_genes(annotation)
     keys: list[dict[str, list[Gene]]] = [{}, {}, {}, {}]  # id, stem, xref, name
     for g in genes:
