@@ -643,9 +643,11 @@ def recorded_transforms(recorded: Mapping | None, order: Sequence[str]) -> dict[
     from kerasgene.datasets.regions import default_transform
 
     if recorded is None:
-        log.warning("the export records no track transforms (made by an older kerasgene); "
-                    "applying the paper's defaults to %s — re-export the run if it was "
-                    "trained with other transforms", ", ".join(order))
+        log.warning("the export records no track transforms (exported without preprocessing "
+                    "constants, or by an older kerasgene); applying the paper's defaults to "
+                    "%s — re-export the run (export --run RUN, or --metadata "
+                    "RUN/preprocessing.json) if it was trained with other transforms",
+                    ", ".join(order))
         return {t: default_transform(t) for t in order}
     missing = [t for t in order if t not in recorded]
     if missing:
