@@ -23,6 +23,12 @@ Config keys (``build_genome_bins(config, out_dir)`` / the ``chromatin`` YAML sec
     ``signal_log1p`` = false (applied after merging);
     ``merge_signal`` = false: true sums the channels into one (plus + minus strand →
     the appendix CNN's ``Input (2561, 1)``).
+    A signal file holding negative values under ``signal_abs: false`` with
+    ``signal_log1p`` or ``merge_signal`` is an error (they would be clipped to 0 or cancel
+    the plus strand); under ``signal_abs``, a file of both signs and a channel named
+    plus / forward holding only negative values (swapped strands?) are warned about.
+    A track without data on some chromosomes (all their bins 0) is warned about, naming
+    them.
 ``targets`` (required)
     Ordered mapping target name → bigWig. ``target``: the one yielded by default (first).
 ``bin_size`` = 50; ``window`` = 2561 (128 kb; 200 for the 5 kb models); ``sigma`` = 10
@@ -38,7 +44,8 @@ chromosome ends at its last interval, with a warning naming the chromosomes.
     Yield a sample weight of 0 for bins whose (smoothed) target is 0, 1 otherwise: the
     paper's masked MSE (mean over bins with a non-zero target) is the weighted MSE
     normalised by the sum of weights. (Regression targets only: the class target has no
-    weight.)
+    weight.) ``meta.json``'s ``zero_target_bins`` counts each target's bins of value 0
+    (logged at INFO for ``target``).
 ``label`` = regression | binary
     binary: the report's binary task — the dataset also yields the target ``class``
     (int8: 1 = peak, 0 = no peak, at ``target``'s bin) and yields it by default. Its
@@ -52,7 +59,9 @@ chromosome ends at its last interval, with a warning naming the chromosomes.
         200 bp bins; 0: any overlap). Chromosome names go through the aliases (exact
         name first); a file naming one chromosome two ways (``chr1`` and ``1``) has the
         peaks of both names used, with a warning; an interval past its chromosome's end
-        (another assembly?) is an error.
+        (another assembly?) is an error. Peaks on chromosomes absent from the signal files
+        are left out with a warning (INFO for those only left out of ``chroms``); dataset
+        chromosomes without any peak are all 'no peak', with a warning naming them.
     ``peak_threshold`` = null
         A bin is a peak when ``target``'s regression value — the bin's mean fold change,
         gaussian-smoothed with ``sigma`` — is ≥ this value (in the bigWig's units).
@@ -82,6 +91,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from kerasgene._io import to_plain
+from kerasgene.config import Spec, check_value, yaml_number_hint
 from kerasgene.datasets import base, storage
 from kerasgene.datasets import splits as _splits
 from kerasgene.datasets.dropped import Dropped
@@ -103,6 +113,11 @@ DEFAULTS = {
 #: The class target of ``label: binary``.
 CLASS_TARGET = "class"
 _RANGE = re.compile(r"^(?P<chrom>[^:]+)(?::(?P<lo>[0-9.]+)-(?P<hi>[0-9.]+))?$")
+#: What the scalar settings must be (checked before any file is read).
+_SPECS = {"bin_size": Spec("int", min=1), "window": Spec("int", min=1),
+          "stride": Spec("int", min=1), "sigma": Spec("number", min=0),
+          "signal_abs": Spec("bool"), "signal_log1p": Spec("bool"), "merge_signal": Spec("bool"),
+          "mask_zero_targets": Spec("bool"), "chroms": Spec("list", null=True)}
 
 
 def _parse_entry(entry: str) -> tuple[str, float, float]:
@@ -167,6 +182,10 @@ def segments_for(spec: Mapping, chroms: list[str], n_bins: list[int], stride: in
     rows = []
     covered: dict[int, list[tuple[int, int, str]]] = {}
     lists = {s: spec.get(s) for s in _splits.SETS}
+    for split, entries in lists.items():
+        if entries is not None and not isinstance(entries, list | tuple):
+            raise ConfigError(f"split.{split}: expected a list of chromosomes or ranges "
+                              f"(e.g. [chr1, 'chr2:0-0.5']), got {entries!r}")
     if lists["train"] is None:
         listed = {chrom_index(s, _parse_entry(e)[0]) for s in ("valid", "test")
                   for e in (lists[s] or ())}
@@ -368,6 +387,7 @@ def build_genome_bins(config: Mapping | None = None, out_dir: str | os.PathLike 
                      table, opened)
         sig_tracks = [opened[f"signal.{k}"] for k in signal_paths]
         tgt_tracks = [opened[f"targets.{k}"] for k in target_paths]
+        _check_signs(cfg, list(signal_paths), sig_tracks)
         chroms = _chromosomes(cfg["chroms"], sig_tracks, tgt_tracks)
         _warn_sizes_from_intervals(list(opened.values()), chroms)
         peaks = _peaks_by_chrom(inputs["peaks"], chroms, sig_tracks[0].chroms, table) \
@@ -393,6 +413,40 @@ def _open_tracks(paths: Mapping[str, str], keys: list[str], table, opened: dict)
         opened[k] = Track(paths[k], aliases=table, chrom_sizes=sizes)
 
 
+def _check_signs(cfg: Mapping, names: list[str], tracks: list[Track]) -> None:
+    """Negative values in the signal files (their header's minimum): minus-strand GRO-seq /
+    PRO-seq files store counts as values <= 0. Under ``signal_abs: false`` they cannot go
+    through ``signal_log1p`` (clipped to 0) or ``merge_signal`` (they would cancel the plus
+    strand): an error. Under ``signal_abs``, a file of both signs (not one strand's counts)
+    and a plus-named channel of only negative values (plus and minus swapped?) are warned
+    about."""
+    for name, t in zip(names, tracks):
+        if t.header.get("minVal") is None or t.header.get("maxVal") is None:
+            continue
+        # values are float32: libBigWig (pyBigWig) writes 2.2e-308 as the maximum of a file
+        # of negative values only
+        lo, hi = (float(np.float32(t.header[k])) for k in ("minVal", "maxVal"))
+        if not np.isfinite([lo, hi]).all() or lo >= 0:
+            continue
+        where = f"{t.path} (signal.{name})"
+        if not cfg["signal_abs"]:
+            effects = {"signal_log1p": "clip them to 0",
+                       "merge_signal": "subtract them from the other channels"}
+            for key, effect in effects.items():
+                if cfg[key]:
+                    raise InputFileError(
+                        f"{where}: holds negative values (down to {lo:g}), as minus-strand "
+                        f"files do; with signal_abs: false, {key} would {effect}; set "
+                        "signal_abs: true to use their absolute values")
+        elif hi > 0:
+            log.warning("%s: holds both negative (down to %g) and positive (up to %g) values, "
+                        "where a strand's file holds one sign; signal_abs takes the absolute "
+                        "value of each bin's mean", where, lo, hi)
+        elif re.search(r"plus|fwd|forward|pos", name, re.IGNORECASE):
+            log.warning("%s: holds only negative values, as a minus-strand file does, but is "
+                        "channel %r; are the plus and minus files swapped?", where, name)
+
+
 def _warn_sizes_from_intervals(tracks: list[Track], chroms: list[str]) -> None:
     """Without a bigWig or bigBed among ``tracks``, the bedGraphs' chromosomes end at their
     last interval: say so (WARNING), naming the chromosomes."""
@@ -410,9 +464,12 @@ def _check_config(cfg: Mapping) -> str:
     for key in ("signal", "targets"):
         if not isinstance(cfg[key], Mapping) or not cfg[key]:
             raise ConfigError(f"chromatin.{key}: expected a mapping name → bigWig")
-    bin_size, window, stride = int(cfg["bin_size"]), int(cfg["window"]), int(cfg["stride"])
-    if bin_size < 1 or window < 1 or stride < 1:
-        raise ConfigError("chromatin: bin_size, window and stride must be >= 1")
+    for key, spec in _SPECS.items():
+        value = cfg[key].item() if isinstance(cfg[key], np.generic) else cfg[key]
+        check_value(value, spec, f"chromatin.{key}")
+    if not np.isfinite(cfg["sigma"]):
+        raise ConfigError(f"chromatin.sigma: expected a finite number >= 0 (bins), got "
+                          f"{cfg['sigma']!r}")
     target_names = [str(t) for t in cfg["targets"]]
     target = cfg["target"] or target_names[0]
     if target not in target_names:
@@ -440,7 +497,8 @@ def _check_label(cfg: Mapping) -> None:
                           f"of the smoothed target), got {rules or 'neither'}")
     threshold, overlap = cfg["peak_threshold"], cfg["peak_overlap"]
     if threshold is not None and not _finite_number(threshold):
-        raise ConfigError(f"chromatin.peak_threshold: expected a number, got {threshold!r}")
+        raise ConfigError(f"chromatin.peak_threshold: expected a number, got {threshold!r}"
+                          f"{yaml_number_hint([threshold])}")
     if not _finite_number(overlap) or not 0 <= overlap <= 1:
         raise ConfigError(f"chromatin.peak_overlap: expected a fraction of the bin in "
                           f"[0, 1], got {overlap!r}")
@@ -503,6 +561,8 @@ def _write_bins(writer: storage.DatasetWriter, cfg: Mapping, split_spec: dict, c
     binary = cfg["label"] == "binary"
     mark = [str(t) for t in cfg["targets"]].index(cfg["target"])
     n_peak_bins = 0
+    empty: dict[str, list[str]] = {}  # track → chromosomes where every bin is 0
+    zero_bins = np.zeros(len(tgt_tracks), np.int64)  # per target: bins of value 0
     with writer:
         n_sig = 1 if cfg["merge_signal"] else len(sig_tracks)
         sig_out = writer.array("signal", (int(sum(pad_lens)), n_sig), np.float32)
@@ -510,17 +570,27 @@ def _write_bins(writer: storage.DatasetWriter, cfg: Mapping, split_spec: dict, c
         cls_out = writer.array("classes", (int(sum(n_bins)),), np.int8) if binary else None
         for c, n in tqdm(list(zip(chroms, n_bins)), desc="chromatin bins", unit="chrom",
                          disable=not progress):
-            sig_out.append(_signal_bins(cfg, sig_tracks, c, n))
+            sig_out.append(_signal_bins(cfg, sig_tracks, c, n, empty))
             tgt = np.empty((n, len(tgt_tracks)), np.float32)
             for j, t in enumerate(tgt_tracks):
-                tgt[:, j] = gaussian_smooth(binned_means(t, c, n, bin_size), float(cfg["sigma"]))
+                means = binned_means(t, c, n, bin_size)
+                if not means.any():
+                    empty.setdefault(str(t.path), []).append(c)
+                tgt[:, j] = gaussian_smooth(means, float(cfg["sigma"]))
+            zero_bins += (tgt == 0).sum(axis=0)
             tgt_out.append(tgt)
             if binary:
-                classes = _class_bins(cfg, tgt[:, mark], None if peaks is None else peaks[c])
+                classes = _class_bins(cfg, tgt[:, mark], None if peaks is None else peaks.get(c))
                 n_peak_bins += int(classes.sum())
                 cls_out.append(classes)
         if binary:
             _check_peak_bins(cfg, n_peak_bins, int(sum(n_bins)))
+        _warn_empty(empty, chroms)
+        zero = dict(zip([str(t) for t in cfg["targets"]], zero_bins.tolist()))
+        if cfg["mask_zero_targets"] and not binary:
+            log.info("chromatin: %d of %d bins (%.2f%%) of %s are 0 after smoothing: weight 0 "
+                     "in the masked loss (mask_zero_targets)", zero[cfg["target"]],
+                     sum(n_bins), 100 * zero[cfg["target"]] / sum(n_bins), cfg["target"])
         meta = {
             "n_examples": int(index["n_examples"].sum()), "chroms": chroms,
             "chrom_bins": n_bins, "pad_offsets": pad_offsets, "bin_offsets": bin_offsets,
@@ -532,7 +602,7 @@ def _write_bins(writer: storage.DatasetWriter, cfg: Mapping, split_spec: dict, c
             "split": split_spec,
             "split_counts": {s: int(index.loc[index["split"] == s, "n_examples"].sum())
                              for s in (*_splits.SETS, _splits.NONE)},
-            "dropped": dropped.counts(), "chrom_lengths": lengths,
+            "dropped": dropped.counts(), "chrom_lengths": lengths, "zero_target_bins": zero,
         }
         if binary:
             meta.update(n_classes=2, class_names=["no peak", "peak"],
@@ -541,21 +611,36 @@ def _write_bins(writer: storage.DatasetWriter, cfg: Mapping, split_spec: dict, c
         return writer.commit(index, meta)
 
 
-def _signal_bins(cfg: Mapping, tracks: list[Track], chrom: str, n: int) -> np.ndarray:
+def _signal_bins(cfg: Mapping, tracks: list[Track], chrom: str, n: int,
+                 empty: dict | None = None) -> np.ndarray:
     """Input channels of one chromosome of ``n`` bins, with window // 2 zero bins before
-    and window − 1 − window // 2 after: (n + window − 1, channels) float32."""
+    and window − 1 − window // 2 after: (n + window − 1, channels) float32. A track whose
+    bins are all 0 here is listed in ``empty`` (path → chromosomes)."""
     window = int(cfg["window"])
     half = window // 2
     n_sig = 1 if cfg["merge_signal"] else len(tracks)
     sig = np.zeros((n + window - 1, n_sig), np.float32)
     for j, t in enumerate(tracks):
         v = binned_means(t, chrom, n, int(cfg["bin_size"]))
+        if empty is not None and not v.any():
+            empty.setdefault(str(t.path), []).append(chrom)
         if cfg["signal_abs"]:
             v = np.abs(v)
         sig[half : half + n, 0 if cfg["merge_signal"] else j] += v
     if cfg["signal_log1p"]:
         sig = np.log1p(np.maximum(sig, 0))
     return sig
+
+
+def _warn_empty(empty: Mapping[str, list[str]], chroms: list[str]) -> None:
+    """One warning per track without data on some of the dataset's chromosomes (a file
+    made for fewer chromosomes than its header lists, or a chromosome without reads):
+    their bins are 0 (targets: weight 0 under mask_zero_targets)."""
+    for path, names in empty.items():
+        log.warning("%s: no data on %d of the dataset's %d chromosomes (%s%s): all their bins "
+                    "are 0; list the chromosomes to use in chromatin.chroms if that is not "
+                    "meant", path, len(names), len(chroms), ", ".join(names[:10]),
+                    ", ..." if len(names) > 10 else "")
 
 
 def _class_bins(cfg: Mapping, smoothed: np.ndarray, peaks: tuple | None) -> np.ndarray:
@@ -648,10 +733,29 @@ def _peaks_by_chrom(path: str, chroms: list[str], sizes: Mapping[str, int], tabl
                         "are used (%s)", path, c, len(file_names), ", ".join(file_names),
                         ", ".join(f"{len(read[n][0])} as {n}" for n in file_names))
         out[c] = tuple(np.concatenate([read[n][i] for n in file_names]) for i in (0, 1))
-    if other:
-        log.info("%s: %d peaks on %d chromosomes outside the dataset left out (%s)", path,
-                 sum(len(read[c][0]) for c in other), len(other), ", ".join(other[:5]))
+    in_files = alias_map(sizes, table)
+    unlisted = [n for n in other if _resolves(n, in_files)]  # left out by chromatin.chroms
+    absent = [n for n in other if n not in unlisted]  # another assembly, contigs: say so
+    for names_, where, say in ((unlisted, "not in chromatin.chroms", log.info),
+                               (absent, "absent from the signal files", log.warning)):
+        if names_:
+            say("%s: %d peaks on %d chromosomes %s left out (%s%s)", path,
+                sum(len(read[n][0]) for n in names_), len(names_), where,
+                ", ".join(names_[:5]), ", ..." if len(names_) > 5 else "")
+    empty = [c for c in chroms if c not in out]
+    if empty:
+        log.warning("%s: no peak on %d of the dataset's %d chromosomes (%s%s); every bin of "
+                    "them is labelled 'no peak'", path, len(empty), len(chroms),
+                    ", ".join(empty[:10]), ", ..." if len(empty) > 10 else "")
     return out
+
+
+def _resolves(name: str, names: Mapping[str, str]) -> bool:
+    try:
+        resolve_chrom(name, names, "")
+    except UnknownChromosomeError:
+        return False
+    return True
 
 
 def _check_peak_bins(cfg: Mapping, n_peak: int, n_bins: int) -> None:
