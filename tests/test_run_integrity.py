@@ -121,9 +121,16 @@ def test_evaluate_refuses_another_split_or_other_files_and_changes_nothing(train
     assert main(["evaluate", "--run", str(trained), f"data_dir={other}"]) == 2
     assert ("the model was trained on other input files (samples[0].expression differ in "
             "size or content") in capsys.readouterr().err
+    # another log base scored the model on labels of another scale, silently
+    assert main(["evaluate", "--run", str(trained), "data.log_base=10"]) == 2
+    assert ("the model was trained on a dataset built with other settings (log_base: 2.0 → "
+            "10); nothing was changed") in capsys.readouterr().err
     assert (trained / "metrics.json").read_bytes() == metrics
     assert (trained / "dataset" / "index.tsv").read_bytes() == index
     assert main(["evaluate", "--run", str(trained)]) == 0  # its own settings: as before
+    moved = tmp_path / "moved"  # the same files elsewhere: the same data
+    shutil.copytree(d, moved, ignore=shutil.ignore_patterns("run", "*.yaml"))
+    assert main(["evaluate", "--run", str(trained), f"data_dir={moved}"]) == 0
 
 
 def test_run_dir_that_is_a_file_is_refused_before_the_dataset_is_read(world, tmp_path,

@@ -45,10 +45,12 @@ import io
 import json
 import logging
 import os
+import re
 import secrets
 import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -266,8 +268,13 @@ def reuse_or_none(writer: DatasetWriter, split_spec: Mapping | None, force: bool
     return ds
 
 
-#: ``(input contents, split, who)`` a build must match (:func:`expecting`); None: any.
+#: ``(input contents, split, who, params)`` a build must match (:func:`expecting`); None: any.
 _EXPECTED: contextvars.ContextVar = contextvars.ContextVar("expected_dataset", default=None)
+#: Builder parameters that change how a dataset is built, not its arrays.
+BUILD_ONLY_PARAMS = frozenset({"chunk_size", "max_genes_outside"})
+#: A parameter value naming a file (compared by content through ``input_contents`` instead,
+#: so that a moved or copied project is the same data): a path, or a name with an extension.
+_FILE_NAME = re.compile(r"[/\\]|\.[A-Za-z][A-Za-z0-9]*(\.b?gz)?$")
 
 
 def input_contents(fingerprints: Mapping[str, Mapping]) -> dict[str, str]:
@@ -278,25 +285,49 @@ def input_contents(fingerprints: Mapping[str, Mapping]) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def expecting(contents: Mapping[str, str] | None, split: Mapping | None, who: str):
-    """Builds inside the block must read inputs of these :func:`input_contents` and split
-    them by ``split`` (either None: not checked) — the dataset a run's model was trained
-    on; any other raises ConfigError naming ``who`` before anything is rebuilt or re-split
-    (an ``evaluate`` with another split scored the model on its own training genes, and
-    one from another directory rebuilt the run's dataset from that directory's files)."""
+def expecting(contents: Mapping[str, str] | None, split: Mapping | None, who: str,
+              params: Mapping | None = None):
+    """Builds inside the block must read inputs of these :func:`input_contents`, split them
+    by ``split`` and build them with these ``params`` (any None: not checked) — the dataset
+    a run's model was trained on; any other raises ConfigError naming ``who`` before
+    anything is rebuilt or re-split (an ``evaluate`` with another split scored the model on
+    its own training genes, one from another directory rebuilt the run's dataset from that
+    directory's files, and one with another ``log_base`` or window scored the model on
+    labels or inputs it was not trained on). Parameters naming files, and
+    :data:`BUILD_ONLY_PARAMS`, are not compared."""
     token = _EXPECTED.set((None if contents is None else dict(contents),
-                           None if split is None else to_plain(dict(split)), who))
+                           None if split is None else to_plain(dict(split)), who,
+                           None if params is None else to_plain(dict(params))))
     try:
         yield
     finally:
         _EXPECTED.reset(token)
 
 
-def _check_expected(fingerprints: Mapping[str, Mapping], split_spec: Mapping | None) -> None:
+def changed_params(want: Any, have: Any, key: str = "") -> list[str]:
+    """Dotted keys (``samples[0].tracks.DNase.transform``) where the builder parameters
+    ``have`` differ from ``want``, ignoring values that name files (both sides) and
+    :data:`BUILD_ONLY_PARAMS`."""
+    if isinstance(want, Mapping) and isinstance(have, Mapping):
+        return [k for name in sorted(set(want) | set(have), key=str)
+                if name not in BUILD_ONLY_PARAMS
+                for k in changed_params(want.get(name), have.get(name),
+                                        f"{key}.{name}" if key else str(name))]
+    if isinstance(want, list) and isinstance(have, list) and len(want) == len(have):
+        return [k for i, (a, b) in enumerate(zip(want, have))
+                for k in changed_params(a, b, f"{key}[{i}]")]
+    if isinstance(want, str) and isinstance(have, str) and _FILE_NAME.search(want) \
+            and _FILE_NAME.search(have):
+        return []
+    return [] if want == have else [key]
+
+
+def _check_expected(fingerprints: Mapping[str, Mapping], params: Mapping,
+                    split_spec: Mapping | None) -> None:
     expected = _EXPECTED.get()
     if expected is None:
         return
-    want, want_split, who = expected
+    want, want_split, who, want_params = expected
     have = input_contents(fingerprints)
     if want is not None and have != want:
         other = sorted(k for k in set(want) | set(have) if want.get(k) != have.get(k))
@@ -304,12 +335,31 @@ def _check_expected(fingerprints: Mapping[str, Mapping], split_spec: Mapping | N
             f"{who}: the model was trained on other input files ({', '.join(other[:3])} "
             "differ in size or content, or are new or gone); nothing was changed — use the "
             "run's own config.yaml, or train a new run")
+    changed = [] if want_params is None else changed_params(want_params, to_plain(dict(params)))
+    if changed:
+        raise ConfigError(
+            f"{who}: the model was trained on a dataset built with other settings ("
+            + ", ".join(f"{k}: {_value_at(want_params, k)!r} → {_value_at(params, k)!r}"
+                        for k in changed[:3])
+            + (f", and {len(changed) - 3} more" if len(changed) > 3 else "")
+            + "); nothing was changed — use the run's own config.yaml, or train a new run")
     split = to_plain(dict(split_spec or {}))
     if want_split is not None and split != want_split:
         raise ConfigError(
             f"{who}: the model was trained with split {want_split}; the config now gives "
             f"{split}, whose test set would hold training examples; nothing was changed — "
             "train a new run to change the split")
+
+
+def _value_at(params: Any, key: str) -> Any:
+    """The value of ``params`` at a dotted key of :func:`changed_params` (None if absent)."""
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", key):
+        if part.startswith("["):
+            i = int(part[1:-1])
+            params = params[i] if isinstance(params, list) and i < len(params) else None
+        else:
+            params = params.get(part) if isinstance(params, Mapping) else None
+    return params
 
 
 def writer_or_cached(out_dir: str | os.PathLike, kind: str, params: Mapping,
@@ -320,7 +370,7 @@ def writer_or_cached(out_dir: str | os.PathLike, kind: str, params: Mapping,
     in one warning), or None to build. Inside :func:`expecting`, a dataset other than the
     expected one is an error."""
     writer = DatasetWriter(out_dir, kind, params, inputs)
-    _check_expected(writer.inputs, split_spec)
+    _check_expected(writer.inputs, writer.params, split_spec)
     cached = reuse_or_none(writer, split_spec, force)
     if cached is not None:
         remind(cached)

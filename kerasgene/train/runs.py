@@ -273,7 +273,8 @@ def run_dataset(run: str | Path, config: dict, record: Mapping | None = None):
         meta = Path(trained_on["path"]) / "meta.json"
         split = json.loads(meta.read_text()).get("split") if meta.is_file() else None
     try:
-        with storage.expecting(trained_on.get("inputs"), split, str(Path(run) / RUN_RECORD)):
+        with storage.expecting(trained_on.get("inputs"), split, str(Path(run) / RUN_RECORD),
+                               trained_on.get("params")):
             dataset = prepare(config)
     except (ConfigError, InputFileError) as err:
         cwd = record.get("cwd")
@@ -607,7 +608,7 @@ def _train_run(config: dict, dataset, model, strategy, tsection: dict, extra: di
     record_run(out, "model.keras", system=config["system"], model_name=name,
                training_inputs=extra["inputs"], input_names=dataset.input_names,
                dataset={"path": str(dataset.path), "cache_key": dataset.meta.get("cache_key"),
-                        "split": dataset.meta.get("split"),
+                        "split": dataset.meta.get("split"), "params": dataset.meta.get("params"),
                         "inputs": storage.input_contents(dataset.meta.get("inputs", {}))},
                cwd=os.getcwd())
 
