@@ -169,13 +169,38 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from kerasgene.explain.run import explain_dir, explain_run, summary_lines
 
     run, config = run_config(args)
-    options = explain_options(config.get("explain"),
-                              {k: getattr(args, k, None) for k in OPTION_SPECS})
+    flags = {k: getattr(args, k, None) for k in OPTION_SPECS}
+    section = config.get("explain")
+    options = explain_options(section, flags)
+    _check_used(options, config, [k for k, v in flags.items() if v is not None],
+                [k for k in section or {} if flags.get(k) is None])
     summary = explain_run(run, config, options, out=args.out)
     for line in summary_lines(summary):
         print(line)
     print(f"wrote {explain_dir(run, args.out)}")
     return 0
+
+
+def _check_used(options, config, flags: list[str], section: list[str]) -> None:
+    """A flag that none of the analyses to run reads is an error, an ``explain:`` key of
+    the run config a warning (the section may hold settings for other analyses)."""
+    import logging
+
+    from kerasgene import systems
+    from kerasgene.errors import ConfigError
+    from kerasgene.explain.options import USED_BY, requested_analyses, unused_options
+
+    analyses = requested_analyses(options, systems.get(config["system"], "system").name)
+    for name in unused_options(flags, options, analyses):
+        users = ", ".join(USED_BY[name]) + (" (with --modisco-attribution ig)"
+                                            if name == "n_steps" else "")
+        raise ConfigError(f"--{name.replace('_', '-')}: not read by the analyses to run "
+                          f"({','.join(analyses)}); it applies to {users} (--analyses)")
+    unused = unused_options(section, options, analyses)
+    if unused:
+        logging.getLogger(__name__).warning(
+            "explain: %s of the run config not read by the analyses to run (%s)",
+            ", ".join(f"explain.{k}" for k in unused), ",".join(analyses))
 
 
 def cmd_ablate(args: argparse.Namespace) -> int:
@@ -184,7 +209,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
 
     config = load_config(args.config, args.overrides)
     out = ablation_dir(config, args.out)
-    rows = run_ablation(config, _names(args.subsets) if args.subsets else None, out)
+    rows = run_ablation(config, None if args.subsets is None else _names(args.subsets), out)
     width = max(len(r["inputs"]) for r in rows)
     print(f"{'inputs':<{width}}  {'test R²':>8}  {'Pearson r':>9}")
     for r in rows:
@@ -194,12 +219,25 @@ def cmd_ablate(args: argparse.Namespace) -> int:
 
 
 def cmd_variants(args: argparse.Namespace) -> int:
+    from kerasgene import systems
+    from kerasgene.errors import ConfigError
     from kerasgene.explain.run_variants import variants_of_run
     from kerasgene.explain.variants import STATUSES
 
+    if args.context is not None and args.ism is None:
+        raise ConfigError("--context: picks the sample of --ism; expected --ism GENE with it "
+                          "(the variant table has a row for every context)")
     run, config = run_config(args)
+    if args.conditions is not None:
+        system = systems.get(config["system"], "system").name
+        if system != "deeprage":
+            raise ConfigError(f"--conditions: the {system} run has no conditions; expected it "
+                              "only on a DeepRAGE run")
+        if not args.conditions:
+            raise ConfigError("--conditions: no condition name given; expected "
+                              "comma-separated names (or no --conditions for all)")
     res = variants_of_run(run, config, args.vcf, out=args.out, ism=args.ism,
-                          context=args.context, conditions=args.conditions or None,
+                          context=args.context, conditions=args.conditions,
                           batch_size=args.batch_size)
     listed = res.table.drop_duplicates(["chrom", "pos", "ref", "alt"])
     counts = listed["status"].value_counts()

@@ -125,6 +125,19 @@ def choose_subsets(track_names: Sequence[str], names: Sequence[str] | None = Non
             for n in dict.fromkeys(names)}
 
 
+def _check_subset_names(config: Mapping, names: Sequence[str] | None) -> None:
+    """Subset names that no dataset of ``config`` can offer (not ``all``, ``sequence
+    only``, ``epigenome only`` or ``<track> only`` of a track its samples name), refused
+    before the dataset is prepared; :func:`choose_subsets` checks the rest after."""
+    if names is None:
+        return
+    samples = (config.get("data") or {}).get("samples")
+    first = samples[0] if isinstance(samples, list) and samples else None
+    tracks = first.get("tracks") if isinstance(first, Mapping) else None
+    if isinstance(tracks, Mapping) and tracks:
+        choose_subsets(list(tracks), names)
+
+
 def ablation_dir(config: Mapping, out: str | Path | None = None) -> Path:
     """``out``, or ``RUN_DIR/ablation`` of the config."""
     from kerasgene.train.runs import run_dir
@@ -180,16 +193,18 @@ def run_ablation(config: dict, subsets: Sequence[str] | None = None,
 
     from kerasgene import systems
     from kerasgene.explain import plots as P
+    from kerasgene.explain.run import check_out_dir
     from kerasgene.train import records, runs
 
     if systems.get(config["system"], "system").name != "isegnet":
         raise ConfigError(f"system: the ablation retrains iSEGnet (system isegnet), got "
                           f"{config['system']!r}")
+    out = check_out_dir(ablation_dir(config, out), config)
+    _check_subset_names(config, subsets)  # before the dataset is prepared (minutes)
     dataset = runs.prepare(config)
     base = runs.training_inputs(config, dataset)  # the config's own restriction, if any
     tracks = base.channel_names("epigenome") if "epigenome" in base.input_names else []
     chosen = choose_subsets(tracks, subsets, sequence="sequence" in base.input_names)
-    out = ablation_dir(config, out)
     order = list(chosen)
 
     def fit_and_score(name: str, inputs: Mapping) -> dict:

@@ -89,6 +89,59 @@ def truth_section(path: str | Path, system: str) -> dict:
     return section
 
 
+def _files(value) -> list[str]:
+    """The relative paths of a truth section's ``files`` (nested mappings flattened)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Mapping):
+        return [f for v in value.values() for f in _files(v)]
+    return []
+
+
+def check_truth(path: str | Path, dataset, system: str) -> dict:
+    """``tasks.<system>`` of ``path`` (:func:`truth_section`), checked against the run's
+    ``dataset``: the dataset must read files this truth.json lists (``files``, relative to
+    its folder; matched by their path's end), and those that lie beside it must be the
+    same files (size and SHA-256 prefix of the dataset's ``meta.json``). A truth.json
+    copied alone is taken as it is.
+
+    Raises
+    ------
+    InputFileError
+        not a truth.json with that section; a run trained on other (real, or another
+        seed's or scale's) data.
+    """
+    from kerasgene.datasets.base import fingerprint
+
+    try:
+        section = truth_section(path, system)
+    except InputFileError as err:
+        raise InputFileError(f"--truth: {err}") from None
+    recorded = [spec for spec in ((getattr(dataset, "meta", None) or {}).get("inputs") or {})
+                .values() if isinstance(spec, Mapping) and "path" in spec]
+    files = _files(section.get("files"))
+    if not recorded or not files:
+        return section
+    pairs = [(rel, spec) for rel in files for spec in recorded
+             if Path(spec["path"]).parts[-len(Path(rel).parts):] == Path(rel).parts]
+    if not pairs:
+        raise InputFileError(f"--truth: {path}: the run's dataset reads none of the files it "
+                             f"describes ({', '.join(files[:3])}, ...); expected the truth.json "
+                             "of the simulated data the run was trained on")
+    for rel, spec in pairs:
+        here = Path(path).parent / rel
+        if not here.is_file():
+            continue
+        now = fingerprint(here)
+        if (now["size"], now["sha256_prefix"]) != (spec.get("size"), spec.get("sha256_prefix")):
+            gen = json.loads(Path(path).read_text()).get("generator") or {}
+            raise InputFileError(
+                f"--truth: {path} describes other data (seed {gen.get('seed')}, scale "
+                f"{gen.get('scale')}): its {rel} is not the {spec['path']} the run was "
+                "trained on; expected the truth.json written with the run's data")
+    return section
+
+
 def baseline_text(baseline: str | float | Mapping) -> str:
     """A baseline spec as written on the command line (``sequence=uniform,epigenome=0``)."""
     def one(v):
@@ -614,7 +667,9 @@ def explain_saliency(model, dataset, out: Path, options: ExplainOptions, rng) ->
     idx = _sample(dataset.split_indices(options.split), options.max_examples * 10, rng)
     inputs = model_inputs(model, dataset.gather(idx))
     grads = saliency(model, inputs, batch_size=max(options.batch_size, 128))
-    index = dataset.index.iloc[idx]
+    # a genome-bins dataset (chromatin) indexes segments, not examples: one group
+    per_example = len(dataset.index) == getattr(dataset, "n_examples", len(dataset.index))
+    index = dataset.index.iloc[idx] if per_example else dataset.index.iloc[:0]
     col = next((c for c in ("cell", "sample", "condition") if c in index.columns), None)
     groups = index[col].astype(str).to_numpy() if col else np.array(["all"] * len(idx))
     channel_names = list(dataset.meta.get("channel_names") or [])

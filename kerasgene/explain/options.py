@@ -30,6 +30,9 @@ from kerasgene.explain.modisco import ATTRIBUTIONS, SUMMARIES
 
 #: What ``kerasgene explain`` can run.
 ANALYSES = ("ig", "motifs", "knockout", "saliency", "differential", "modisco")
+#: The example sets ``split`` and ``modisco_split`` may name
+#: (:meth:`kerasgene.datasets.Dataset.split_indices`).
+SPLITS = ("train", "valid", "test", "none", "all")
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,10 @@ OPTION_SPECS = {
 }
 #: Options of more than one type: (check, what is expected).
 _SPECIAL: dict[str, tuple[Callable[[Any], bool], str]] = {
+    **dict.fromkeys(("split", "modisco_split"), (lambda v: v in SPLITS,
+                                                  f"one of {', '.join(SPLITS)}")),
+    "analyses": (lambda v: v is None or len(v) > 0,
+                 f"at least one of {', '.join(ANALYSES)} (or null for the system's)"),
     "n_steps": (lambda v: v == "auto" or _is_int(v, 2), "an integer >= 2 or 'auto'"),
     "baseline": (_is_baseline, "zeros, ones, uniform, a number, or a mapping of input "
                                "names to those"),
@@ -195,6 +202,36 @@ def explain_options(section: Mapping | None = None, flags: Mapping[str, Any] | N
     values.update({k: check_option(k, v, "--" + k.replace("_", "-"))
                    for k, v in (flags or {}).items() if v is not None})
     return ExplainOptions(**values)
+
+
+#: The analyses that read each option (``seed`` and ``analyses``: all of them).
+USED_BY: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("split", "max_examples"), ("ig", "differential", "saliency")),
+    **dict.fromkeys(("engine", "method", "baseline", "gene_plots", "flank"),
+                    ("ig", "differential")),
+    "n_steps": ("ig", "differential", "modisco"),  # modisco: with modisco_attribution ig
+    "batch_size": ("ig", "differential", "saliency", "modisco"),
+    **dict.fromkeys(("compare", "labels", "top_fraction"), ("differential",)),
+    **dict.fromkeys(("top_n", "trim_ic", "logos"), ("motifs", "knockout")),
+    **dict.fromkeys(("jaspar_release", "tax_group", "q_threshold"),
+                    ("motifs", "knockout", "modisco")),
+    "truth": ("ig", "knockout", "modisco"),
+    **dict.fromkeys(("targets", "target_motif", "filters", "top_k", "max_conditions"),
+                    ("knockout",)),
+    **{k: ("modisco",) for k in OPTION_SPECS if k.startswith("modisco_")},
+}
+
+
+def unused_options(names, options: ExplainOptions, analyses: tuple[str, ...]) -> list[str]:
+    """The options among ``names`` that none of ``analyses`` reads (``n_steps`` counts
+    for ``modisco`` only with ``modisco_attribution: ig``)."""
+    def used(name: str) -> bool:
+        users = set(USED_BY.get(name, analyses)) & set(analyses)
+        if name == "n_steps" and options.modisco_attribution != "ig":
+            users.discard("modisco")
+        return bool(users)
+
+    return [n for n in names if not used(n)]
 
 
 def requested_analyses(options: ExplainOptions, system: str) -> tuple[str, ...]:

@@ -75,6 +75,107 @@ def runnable_analyses(analyses: tuple[str, ...], model, explicit: bool) -> tuple
     return tuple(a for a in analyses if a not in needs)
 
 
+def check_out_dir(out: Path, config: Mapping, option: str = "--out") -> Path:
+    """``out``, a folder to write into, refused before any work when it is a file, lies
+    below a file, or inside the run's prepared dataset (``dataset_dir``: a cache that
+    ``prepare`` replaces as a whole)."""
+    from kerasgene.train.runs import dataset_dir
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{option}: {out} is a file; expected a folder to write into (or a "
+                          "path that does not exist yet)")
+    parent = out.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ConfigError(f"{option}: {out}: {parent} is a file, not a folder; expected a "
+                          "folder to write into")
+    cache = dataset_dir(dict(config)).resolve()
+    if out.resolve() == cache or cache in out.resolve().parents:
+        raise ConfigError(f"{option}: {out} is inside the run's prepared dataset {cache}; "
+                          "expected a folder outside it (the dataset is a cache, rebuilt as "
+                          "a whole)")
+    return out
+
+
+def check_request(analyses: tuple[str, ...], options: ExplainOptions, system, model, dataset,
+                  compare=None) -> None:
+    """What ``analyses`` need of the run and of the options, checked before any of them
+    runs: integrated gradients need one gene window per example with per-position inputs,
+    knockouts a model that predicts from DNA (DeepRAGE: DNA x regulator states),
+    ``truth`` the section of the run's own simulated data, ``targets`` a file with
+    ``filters`` (indices of the first convolution's filters) or ``target_motif``.
+
+    Raises
+    ------
+    KerasgeneError
+        naming the analysis or the option and what was expected.
+    """
+    from kerasgene.explain import analyses as A
+    from kerasgene.explain.attribution import input_names
+
+    names = input_names(model)
+    for a in ("ig", "differential"):
+        if a not in analyses:
+            continue
+        flat = {t.name: tuple(t.shape[1:]) for t in model.inputs if len(t.shape) != 3}
+        if flat:
+            name, shape = next(iter(flat.items()))
+            raise ConfigError(f"analyses {a}: integrated gradients need per-position inputs "
+                              f"(n, positions, channels) of one gene window per example "
+                              f"(isegnet, histone); the {system.name} model's input {name!r} "
+                              f"has shape {shape}")
+        if len(dataset.index) != getattr(dataset, "n_examples", len(dataset.index)):
+            raise ConfigError(f"analyses {a}: integrated gradients need one gene window per "
+                              f"example (isegnet, histone); the {system.name} dataset's "
+                              "examples are genome bins")
+    if compare is not None and not set(input_names(compare)) <= set(names):
+        raise ConfigError(f"--compare {options.compare}: its model takes inputs "
+                          f"{input_names(compare)}, the run's {names}; expected a run of the "
+                          "same inputs")
+    if "knockout" in analyses:
+        if dataset.arrays.get("regulators") is None and names != ["sequence"]:
+            raise ConfigError(f"analyses knockout: filter knockouts predict from the DNA alone "
+                              f"or with regulator states (deeprage); the {system.name} model "
+                              f"also takes {[n for n in names if n != 'sequence']}")
+        _check_targets(options, model)
+    if options.truth:
+        for a, key in (("ig", "isegnet"), ("knockout", "deeprage"),
+                       ("modisco", system.truth_key or system.name)):
+            if a not in analyses:
+                continue
+            if key != system.truth_key:
+                raise ConfigError(f"--truth: analysis {a} reads the planted truth of "
+                                  f"{key} (tasks.{key}), which the {system.name} run has not; "
+                                  f"expected no --truth with analyses {a}")
+            A.check_truth(options.truth, dataset, key)
+
+
+def _check_targets(options: ExplainOptions, model) -> None:
+    """``targets``, ``filters`` and ``target_motif`` of a knockout."""
+    from kerasgene.explain.motifs import first_conv_layer
+
+    if not options.targets:
+        extra = [f for f, v in (("--filters", options.filters),
+                                ("--target-motif", options.target_motif)) if v]
+        if extra:
+            raise ConfigError(f"{extra[0]}: picks the filters of the --targets knockout; "
+                              "expected --targets FILE (target gene ids) with it")
+        return
+    if not Path(options.targets).is_file():
+        raise ConfigError(f"--targets: {options.targets}: file not found (expected a file of "
+                          "target gene ids, one per line)")
+    if not (options.filters or options.target_motif):
+        raise ConfigError("--targets needs the filters to knock out: --filters or "
+                          "--target-motif")
+    n = first_conv_layer(model).filters
+    bad = [f for f in options.filters or () if f >= n]
+    if bad:
+        raise ConfigError(f"--filters: {bad} out of range; the model's first convolution "
+                          f"has {n} filters (0 to {n - 1})")
+
+
 def explain_run(run: str | Path, config: Mapping, options: ExplainOptions | None = None, *,
                 out: str | Path | None = None) -> dict[str, Any]:
     """Run the interpretation analyses of a trained run and write their files.
@@ -106,12 +207,13 @@ def explain_run(run: str | Path, config: Mapping, options: ExplainOptions | None
     if options is None:
         options = explain_options(config.get("explain"))
     system = systems.get(config["system"], "system")
+    final = check_out_dir(explain_dir(run, out), config)
     model, record = records.load_run(run)
     dataset = runs.run_dataset(run, dict(config), record)
     analyses = runnable_analyses(requested_analyses(options, system.name), model,
                                  bool(options.analyses))
     compare = records.load_run(options.compare)[0] if "differential" in analyses else None
-    final = explain_dir(run, out)
+    check_request(analyses, options, system, model, dataset, compare)
     summary: dict[str, Any] = {"system": system.name, "run": str(run),
                                "analyses": list(analyses),
                                "settings": to_plain(dataclasses.asdict(options))}
