@@ -133,6 +133,15 @@ def test_evaluate_refuses_another_split_or_other_files_and_changes_nothing(train
     assert main(["evaluate", "--run", str(trained), f"data_dir={moved}"]) == 0
 
 
+def test_training_overrides_on_a_trained_run_are_named_as_unused(trained, caplog):
+    """``evaluate --run RUN training.epochs=5`` changed nothing, without a word."""
+    with caplog.at_level(logging.WARNING):
+        assert main(["evaluate", "--run", str(trained), "training.epochs=5",
+                     "model.hparams.l2=0.5"]) == 0
+    assert ("training.epochs=5, model.hparams.l2=0.5: not used — the run's model is trained "
+            "already (retrain with kerasgene train to change them)") in caplog.text
+
+
 def test_run_dir_that_is_a_file_is_refused_before_the_dataset_is_read(world, tmp_path,
                                                                       capsys):
     d, _ = world

@@ -35,6 +35,7 @@ def run_config(args: argparse.Namespace) -> tuple[Path, dict]:
     from kerasgene.errors import InputFileError
     from kerasgene.train.runs import run_dir
 
+    _warn_training_overrides(args.overrides)
     if args.run is None:
         config = load_config(args.config, args.overrides)
         return run_dir(config), config
@@ -45,6 +46,22 @@ def run_config(args: argparse.Namespace) -> tuple[Path, dict]:
     config = load_config(run / "config.yaml", args.overrides)
     config["run_dir"] = str(run)
     return run, config
+
+
+#: Config sections a trained run's commands do not read: the model is trained already.
+TRAINING_SECTIONS = ("model", "training", "baselines")
+
+
+def _warn_training_overrides(overrides: Iterable[str]) -> None:
+    """Warn about overrides of :data:`TRAINING_SECTIONS` given to a command on a trained
+    run (``evaluate --run RUN training.epochs=5`` changed nothing, without a word)."""
+    import logging
+
+    unused = [o for o in overrides if o.partition("=")[0].split(".")[0] in TRAINING_SECTIONS]
+    if unused:
+        logging.getLogger(__name__).warning(
+            "%s: not used — the run's model is trained already (retrain with kerasgene train "
+            "to change %s)", ", ".join(unused), "them" if len(unused) > 1 else "it")
 
 
 def name_value_pairs(items: Iterable[str], option: str, form: str) -> dict[str, str]:
