@@ -60,6 +60,19 @@ def test_explain_flag_errors(config, tmp_path, capsys, argv, message):
     assert not (tmp_path / "run").exists()
 
 
+def test_labels_are_two_names_and_q_threshold_a_probability(config, capsys):
+    """``--labels a`` became ("a", "A") and ``--labels a,b,c`` dropped c, silently; a
+    q-value threshold above 1 matched every filter."""
+    for labels in ("a", "a,b,c", "a,"):
+        with pytest.raises(SystemExit) as stop:  # argparse's usage line and error
+            main(["explain", "--config", str(config), "--compare", "x", "--labels", labels])
+        assert stop.value.code == 2
+        assert (f"--labels: expected two comma-separated names (the run's, then --compare's), "
+                f"got {labels!r}") in capsys.readouterr().err
+    assert _error(capsys, "explain", "--config", str(config), "--q-threshold", "5"
+                  ).startswith("--q-threshold: expected")
+
+
 def test_explain_flags_that_are_read_pass_the_check(config, monkeypatch):
     import kerasgene.explain.run as R
 

@@ -136,9 +136,12 @@ def _steps(text: str) -> int | str:
 
 
 def _labels(text: str) -> tuple[str, str]:
-    """``"tumour,normal"``; missing names are ``A`` and ``B``."""
-    first, second = [*text.split(","), "A", "B"][:2]
-    return first, second
+    """``"tumour,normal"``: the names of the run and of ``--compare``."""
+    names = [n.strip() for n in text.split(",")]
+    if len(names) != 2 or not all(names):
+        raise argparse.ArgumentTypeError(f"expected two comma-separated names (the run's, "
+                                         f"then --compare's), got {text!r}")
+    return names[0], names[1]
 
 
 def _filters(text: str) -> tuple[int, ...]:

@@ -136,7 +136,7 @@ OPTION_SPECS = {
     "flank": Spec("int", min=0), "compare": Spec("path", null=True), "labels": Spec("any"),
     "top_fraction": Spec("number", above=0, max=1), "top_n": Spec("int", min=1),
     "jaspar_release": Spec("str"), "tax_group": Spec("str", null=True),
-    "q_threshold": Spec("number", min=0), "trim_ic": Spec("number", min=0),
+    "q_threshold": Spec("number", min=0, max=1), "trim_ic": Spec("number", min=0),
     "logos": Spec("int", min=0), "truth": Spec("path", null=True),
     "targets": Spec("path", null=True), "target_motif": Spec("str", null=True),
     "filters": Spec("any"), "top_k": Spec("int", min=1), "max_conditions": Spec("int", min=1),
