@@ -61,13 +61,20 @@ def parse_subset(items: Sequence[str]) -> dict[str, list]:
     """``["k1=16,32", "dropout=0.5"]`` → ``{"k1": [16, 32], "dropout": [0.5]}`` (values
     parsed as YAML; an axis given twice gets the values of both)."""
     out: dict[str, list] = {}
+    form = "expected AXIS=V1[,V2...] (e.g. k1=16,32)"
     for item in items:
-        if "=" not in item:
-            raise ConfigError(f"--subset {item!r}: expected AXIS=V1[,V2...] (e.g. k1=16,32)")
+        if "=" not in item or not item.split("=", 1)[0].strip():
+            raise ConfigError(f"--subset {item!r}: {form}")
         name, raw = item.split("=", 1)
-        values = [yaml.safe_load(v) for v in raw.split(",") if v.strip()]
+        try:
+            values = [yaml.safe_load(v) for v in raw.split(",") if v.strip()]
+        except yaml.YAMLError:
+            values = [None]
         if not values:
             raise ConfigError(f"--subset {item!r}: no values")
+        if not all(isinstance(v, (bool, int, float, str)) for v in values):
+            raise ConfigError(f"--subset {item!r}: {form}, each value a number or a word "
+                              "(no brackets)")
         out.setdefault(name.strip(), []).extend(values)
     return out
 

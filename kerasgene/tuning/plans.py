@@ -141,20 +141,52 @@ def _check_subset(hm: BuilderHyperModel, subset: Mapping) -> dict:
         axis = hm.axes.get(name)
         if axis is None or axis.kind == "derived":
             axes = [n for n, a in hm.axes.items() if a.kind != "derived"]
-            raise ConfigError(f"subset: {name!r} is not an axis of the grid ({', '.join(axes)})")
+            hint = ("; the task projects are chosen with tuning.space.task (e.g. "
+                    "tuning.space.task=[regression])") if name == "task" else ""
+            raise ConfigError(f"subset: {name!r} is not an axis of the grid "
+                              f"({', '.join(axes)}){hint}")
         values = values if isinstance(values, (list, tuple)) else [values]
         grid = axis.grid_values()
+        if not values:
+            raise ConfigError(f"subset: {name}: no values (expected some of "
+                              f"{', '.join(map(format_value, grid))}); an empty subset selects "
+                              "no grid point")
         picked = []
         for v in values:
-            match = [g for g in grid if g == v or (
-                isinstance(g, float) and isinstance(v, (int, float))
-                and math.isclose(g, v, rel_tol=1e-9))]
+            num = _number(v)
+            match = [g for g in grid if g == v and isinstance(g, bool) == isinstance(v, bool)]
+            match = match or [g for g in grid if isinstance(g, float) and num is not None
+                              and math.isclose(g, num, rel_tol=1e-9)]
             if not match:
                 raise ConfigError(f"subset: {name} = {v!r} is not in the grid "
                                   f"({', '.join(map(format_value, grid))})")
             picked.append(match[0])
         out[name] = picked
     return out
+
+
+def _number(value: Any) -> float | None:
+    """``value`` as a number: an int or a float, or text that reads as one (YAML 1.1 and
+    ``--subset`` read ``1e-4``, a number without a dot, as a string); else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return value
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            return float(value)
+    return None
+
+
+def _check_folder(path: Path, key: str) -> None:
+    """Raise InputFileError when ``path``, or the nearest existing path above it, is not
+    a directory (a project or results folder cannot be made there)."""
+    for p in (path, *path.parents):
+        if p.exists() or p.is_symlink():
+            if not p.is_dir():
+                raise InputFileError(f"{key}: {p} is not a directory (expected a directory, "
+                                     "or a path that does not exist yet)")
+            return
 
 
 def _identity(hm: BuilderHyperModel, ds, target: str | None, config: Mapping,
@@ -179,20 +211,25 @@ def plan_search(config: Mapping, *, dataset=None, validate: bool = True) -> list
     opens (or builds) the dataset and, with ``validate``, checks every axis value and
     the objective by building models."""
     tuning = tuning_section(config)
-    ds = dataset if dataset is not None else open_dataset(config)
     _, per_task, _ = project_tasks(config)
     model_name = (config.get("model") or {}).get("name") or config["system"]
     base_name = tuning["project_name"] or f"{model_name}_grid"
     directory = Path(tuning["directory"])
+    _check_folder(directory, "tuning.directory")  # before the dataset is opened or built
+    if config.get("run_dir"):
+        _check_folder(Path(config["run_dir"]), "run_dir")
+    ds = dataset if dataset is not None else open_dataset(config)
     plans = []
     for i, (task, hm) in enumerate(hypermodels_from_config(config)):
         target = _target(hm, ds)
         _fix_dataset_arguments(hm, ds, target)
         subset = _check_subset(hm, tuning["subset"] or {})
         project = f"{base_name}_{task}" if per_task else base_name
+        _check_folder(directory / project, "tuning.project_name")
         results = Path(config["run_dir"]) if config.get("run_dir") else directory / project
         if config.get("run_dir") and per_task:
             results = results / task
+            _check_folder(results, "run_dir")
         if validate:
             hm.validate(ds.input_names)
         plans.append(SearchPlan(

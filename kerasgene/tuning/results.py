@@ -18,6 +18,7 @@ import pandas as pd
 from keras_tuner.src.engine import trial as trial_module
 
 from kerasgene._io import to_plain, write_atomic, write_json
+from kerasgene.errors import InputFileError
 from kerasgene.tuning.oracle import RUN_FILE
 from kerasgene.tuning.plans import SearchPlan
 from kerasgene.tuning.spaces import format_value
@@ -71,7 +72,8 @@ def trials_table(oracle, plan: SearchPlan) -> pd.DataFrame:
             if m.startswith("val_") or m in ("loss",):
                 row[m] = metrics.get_last_value(m)
         rows.append(row)
-    table = pd.DataFrame(rows)
+    table = pd.DataFrame(rows, columns=None if rows else ["trial_id", "status", *names,
+                                                          "objective"])
     for col in ("epochs", "best_epoch"):
         if col in table:
             table[col] = table[col].astype("Int64")
@@ -153,6 +155,12 @@ def write_results(tuner: GridTuner, plan: SearchPlan) -> SearchResult:
     top = top_trials(table, plan.hypermodel.direction, 1)
     if plan.export_best and not top.empty:
         trial = tuner.oracle.get_trial(top["trial_id"].iloc[0])
+        weights = Path(tuner._get_checkpoint_fname(trial.trial_id))
+        if not weights.is_file():
+            raise InputFileError(
+                f"{weights}: missing, so the best trial ({trial.trial_id}) cannot be exported "
+                f"to {out / 'best_model.keras'} (trials.tsv is up to date); set "
+                "tuning.export_best=false to skip the export")
         model = tuner.load_model(trial)
         best_path = out / "best_model.keras"
         write_atomic(best_path, model.save)
@@ -169,15 +177,19 @@ def format_top(result: SearchResult, n: int = 5) -> str:
     """The top-``n`` table of a search, with the files it wrote, as text."""
     hm = result.plan.hypermodel
     top = result.top(n)
+    failed = result.table.loc[result.table["status"] == trial_module.TrialStatus.FAILED,
+                              "trial_id"].tolist()
+    failures = (f"; {len(failed)} failed (not retried; see trials.tsv): {', '.join(failed)}"
+                if failed else "")
     if top.empty:
-        return f"{result.plan.project_name}: no completed trial"
+        return f"{result.plan.project_name}: no completed trial{failures}"
     cols = ["trial_id", *hm.axes, "objective", "epochs", "seconds"]
     shown = top[[c for c in cols if c in top.columns]].copy()
     shown.insert(0, "rank", range(1, len(shown) + 1))
     shown = shown.rename(columns={"objective": hm.objective_name})
     done = int((result.table["status"] == "COMPLETED").sum())
-    head = (f"{result.plan.project_name}: {done} of {hm.grid_size()} grid points completed; "
-            f"top {len(shown)} by {hm.objective_name} ({hm.direction})")
+    head = (f"{result.plan.project_name}: {done} of {hm.grid_size()} grid points completed"
+            f"{failures}; top {len(shown)} by {hm.objective_name} ({hm.direction})")
     body = shown.to_string(index=False, float_format=lambda v: f"{v:.4g}")
     files = [f"  trials: {result.trials_tsv}"]
     if result.plot:

@@ -15,6 +15,7 @@ import os
 from collections.abc import Mapping
 
 import numpy as np
+from keras_tuner.src.engine import trial as trial_module
 
 from kerasgene._io import is_temporary, write_json
 from kerasgene.errors import ConfigError, InputFileError, KerasgeneError
@@ -109,6 +110,25 @@ def fit_data(plan: SearchPlan, batch_size: int):
     return tr.prefetch(tf.data.AUTOTUNE), va.prefetch(tf.data.AUTOTUNE)
 
 
+def _older_failures(oracle, err: RuntimeError) -> bool:
+    """After keras-tuner's "Number of consecutive failures exceeded" error: save the trial
+    that raised it (``end_trial`` raises after marking it ended, before saving it: a re-run
+    would run it again and stop again) and say whether the search may go on — the failures
+    are not the latest trials (keras-tuner counts any earlier run of failures, e.g. of a
+    resumed project, as if it had just happened)."""
+    if not str(err).startswith("Number of consecutive failures"):
+        return False
+    ended = set(oracle.end_order)
+    for tuner_id, trial in list(oracle.ongoing_trials.items()):
+        if trial.trial_id in ended:
+            oracle.ongoing_trials.pop(tuner_id)
+            oracle._save_trial(oracle.trials[trial.trial_id])
+    oracle.save()
+    latest = oracle.end_order[-oracle.max_consecutive_failed_trials:]
+    return not (len(latest) == oracle.max_consecutive_failed_trials and all(
+        oracle.trials[t].status == trial_module.TrialStatus.FAILED for t in latest))
+
+
 def run_search(plan: SearchPlan, verbose: int = 1) -> SearchResult | None:
     """Run (or resume, or join as chief / worker) the plan's grid search.
 
@@ -142,12 +162,26 @@ def run_search(plan: SearchPlan, verbose: int = 1) -> SearchResult | None:
             else:
                 batch = hm.recipe(hm.first_builder())["batch_size"]
                 train, valid = fit_data(plan, batch)
-                tuner.search(train, validation_data=valid)
+                while True:
+                    try:
+                        tuner.search(train, validation_data=valid)
+                        break
+                    except RuntimeError as err:
+                        if who != "single" or not _older_failures(tuner.oracle, err):
+                            raise
+                        progress(tuner.oracle)
         except RuntimeError as err:  # keras-tuner: too many consecutive failed trials
+            failed = []
+            if who != "worker":  # a worker's oracle is the chief's (over gRPC)
+                progress(tuner.oracle)
+                failed = [t for t in tuner.oracle.end_order
+                          if tuner.oracle.trials[t].status == trial_module.TrialStatus.FAILED]
             lines = [ln for ln in str(err).splitlines() if ln.strip()]
             detail = f"{lines[0]} ... {lines[-1]}" if len(lines) > 1 else (lines or [""])[0]
-            raise KerasgeneError(f"{plan.project_name}: the search stopped: {detail} (trial "
-                                 f"logs in {plan.project_dir}; re-run to resume)") from err
+            which = f"failed trials: {', '.join(failed)}; " if failed else ""
+            raise KerasgeneError(f"{plan.project_name}: the search stopped: {detail} ({which}"
+                                 f"trials.tsv and trial logs in {plan.project_dir}; re-run "
+                                 "to go on with the next grid points)") from err
         if who == "worker":
             return None
         return write_results(tuner, plan)

@@ -53,6 +53,9 @@ def tune(config_path: str | os.PathLike, overrides: Sequence[str] = (), *,
     dry_run : check the configuration and the grid and build the dataset; run no trial
     verbose : keras-tuner's progress output
     """
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
+                                or threads < 1):
+        raise ConfigError(f"--threads: expected a whole number >= 1, got {threads!r}")
     if dry_run:
         from kerasgene.tuning.plans import plan_search, plan_summary
 
