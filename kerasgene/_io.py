@@ -260,6 +260,23 @@ def open_text(path: str | os.PathLike):
         open(path, encoding="utf-8-sig")
 
 
+def check_folder_path(path: str | os.PathLike, what: str) -> Path:
+    """Return ``path`` as a Path where a folder is or can be made, or raise InputFileError
+    naming ``what`` when it, or the nearest existing path above it, is a file (checked
+    before any work, instead of a FileExistsError / NotADirectoryError at the end)."""
+    path = Path(path)
+    for p in (path, *path.parents):
+        if p.exists():
+            if p.is_dir():
+                return path
+            if p == path:
+                raise InputFileError(f"{what}: {path} is a file; expected a folder (or a path "
+                                     "that does not exist yet)")
+            raise InputFileError(f"{what}: {path}: {p} is a file, not a folder; expected a "
+                                 "path where a folder can be made")
+    return path
+
+
 def check_readable(path: str | os.PathLike, what: str) -> Path:
     """Return ``path`` as a Path, or raise InputFileError if it cannot be read."""
     path = Path(path)

@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from kerasgene import systems
-from kerasgene._io import staged_folder, to_plain, write_json
+from kerasgene._io import check_folder_path, staged_folder, to_plain, write_json
 from kerasgene.errors import ConfigError
 from kerasgene.explain.options import ExplainOptions, explain_options, requested_analyses
 
@@ -81,16 +81,7 @@ def check_out_dir(out: Path, config: Mapping, option: str = "--out") -> Path:
     ``prepare`` replaces as a whole)."""
     from kerasgene.train.runs import dataset_dir
 
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"{option}: {out} is a file; expected a folder to write into (or a "
-                          "path that does not exist yet)")
-    parent = out.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if not parent.is_dir():
-        raise ConfigError(f"{option}: {out}: {parent} is a file, not a folder; expected a "
-                          "folder to write into")
+    out = check_folder_path(out, option)
     cache = dataset_dir(dict(config)).resolve()
     if out.resolve() == cache or cache in out.resolve().parents:
         raise ConfigError(f"{option}: {out} is inside the run's prepared dataset {cache}; "

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 from kerasgene import systems
-from kerasgene._io import safe_name, write_tsv
+from kerasgene._io import check_folder_path, safe_name, write_tsv
 from kerasgene.dna import one_hot
 from kerasgene.errors import ConfigError
 from kerasgene.explain.variants import RegionReader
@@ -154,12 +154,8 @@ def _checked_out(out: Path, vcf: Path) -> Path:
     if out.is_dir():
         raise ConfigError(f"--out: {out} is a directory; expected the path of the TSV to "
                           f"write (e.g. {out / 'effects.tsv'})")
-    parent = out.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if not parent.is_dir():
-        raise ConfigError(f"--out: {out}: {parent} is a file, not a folder; expected the path "
-                          "of the TSV to write")
+    check_folder_path(out.parent, "--out")
+    parent = next(p for p in (out.parent, *out.parent.parents) if p.exists())
     if not os.access(parent, os.W_OK | os.X_OK):
         raise ConfigError(f"--out: {out}: cannot write into {parent} (permission denied)")
     return out

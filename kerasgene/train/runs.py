@@ -65,10 +65,7 @@ import numpy as np
 
 from kerasgene import config as _config
 from kerasgene import systems
-from kerasgene._io import (
-    write_atomic,
-    write_json,
-)
+from kerasgene._io import check_folder_path, write_atomic, write_json
 from kerasgene.config import Spec
 from kerasgene.datasets import storage
 from kerasgene.datasets.dropped import FILENAME as DROPPED_FILE
@@ -172,9 +169,7 @@ def check_config(config: Mapping, *, train: bool = False, light: bool = False) -
         raise InputFileError(f"data_dir: {base} is not a directory (expected the folder "
                              "holding the data files)")
     for key, where in (("run_dir", run_dir(config)), ("dataset_dir", dataset_dir(config))):
-        if where.exists() and not where.is_dir():
-            raise InputFileError(f"{key}: {where} is a file; expected a directory (or a path "
-                                 "that does not exist yet)")
+        check_folder_path(where, key)
     section = dict(config.get("training") or {})
     extra = {k: v for k, v in section.items() if k in RUN_TRAINING_SPECS}
     if light:
