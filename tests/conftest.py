@@ -84,6 +84,24 @@ def truth(demo_run):
     return demo_run[0] / "data" / "truth.json"
 
 
+def prepare_fails(tmp_path, capsys, system: str, model: str, data: dict) -> str:
+    """``kerasgene prepare`` (in-process) of a run config of ``system`` with this ``data:``
+    section, which must fail: exit 2, one line on stderr, no run folder. Returns the line."""
+    import yaml
+
+    from kerasgene import cli
+
+    config = {"system": system, "seed": 0, "run_dir": str(tmp_path / "run"), "data": data,
+              "model": {"name": model}}
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
+    status = cli.main(["prepare", "--config", str(tmp_path / "run.yaml")])
+    err = capsys.readouterr().err
+    assert status == 2, err
+    assert err.startswith("kerasgene: error: ") and err.count("\n") == 1, err
+    assert not (tmp_path / "run").exists()
+    return err
+
+
 def explain_demo_run(run, truth, out, *args) -> dict:
     """``kerasgene explain`` (in-process) on a demo run against ``truth``; its
     explain.json."""

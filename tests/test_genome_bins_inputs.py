@@ -9,9 +9,8 @@ import logging
 
 import numpy as np
 import pytest
-import yaml
+from conftest import prepare_fails
 
-from kerasgene.cli import main
 from kerasgene.datasets.genome_bins import build_genome_bins
 from kerasgene.errors import ConfigError
 from kerasgene.io.tracks import write_bigwig
@@ -53,22 +52,8 @@ def _binned(v, size=50):
     return np.pad(v, (0, n * size - len(v))).reshape(n, size).mean(1)
 
 
-def _prepare(tmp_path, data: dict, capsys) -> tuple[int, str]:
-    """``kerasgene prepare`` of a run config with this ``data:`` section (in-process);
-    returns the exit status and stderr."""
-    config = {"system": "chromatin", "seed": 0, "run_dir": str(tmp_path / "run"),
-              "data": data, "model": {"name": "chromatin_cnn"}}
-    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
-    status = main(["prepare", "--config", str(tmp_path / "run.yaml")])
-    return status, capsys.readouterr().err
-
-
 def _fails(tmp_path, data, capsys) -> str:
-    status, err = _prepare(tmp_path, data, capsys)
-    assert status == 2, err
-    assert err.startswith("kerasgene: error: ") and err.count("\n") == 1, err
-    assert not (tmp_path / "run").exists()
-    return err
+    return prepare_fails(tmp_path, capsys, "chromatin", "chromatin_cnn", data)
 
 
 def test_negative_minus_strand_is_read_as_counts(files, tmp_path, caplog):

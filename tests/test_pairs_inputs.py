@@ -10,10 +10,8 @@ import logging
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
-from conftest import write_fasta
+from conftest import prepare_fails, write_fasta
 
-from kerasgene.cli import main
 from kerasgene.datasets import build
 from kerasgene.errors import ConfigError
 
@@ -47,22 +45,8 @@ def files(tmp_path_factory):
     return {"dir": d, "cfg": cfg, "states": states, "genes": genes}
 
 
-def _prepare(tmp_path, data: dict, capsys) -> tuple[int, str]:
-    """``kerasgene prepare`` of a run config with this ``data:`` section (in-process);
-    returns the exit status and stderr."""
-    config = {"system": "deeprage", "seed": 0, "run_dir": str(tmp_path / "run"),
-              "data": data, "model": {"name": "deeprage_concat"}}
-    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
-    status = main(["prepare", "--config", str(tmp_path / "run.yaml")])
-    return status, capsys.readouterr().err
-
-
 def _fails(tmp_path, data, capsys) -> str:
-    status, err = _prepare(tmp_path, data, capsys)
-    assert status == 2, err
-    assert err.startswith("kerasgene: error: ") and err.count("\n") == 1, err
-    assert not (tmp_path / "run").exists()
-    return err
+    return prepare_fails(tmp_path, capsys, "deeprage", "deeprage_concat", data)
 
 
 def test_conditions_listed_twice_or_as_one_string(files, tmp_path, capsys):
