@@ -32,6 +32,7 @@ from __future__ import annotations
 import copy
 import difflib
 import logging
+import math
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -136,16 +137,37 @@ def _number(value: float) -> str:
 
 
 def yaml_number_hint(values: Iterable) -> str:
-    """A hint when a value is text that reads as a number (YAML 1.1 reads ``1e-3``, a
-    number without a dot, as a string); empty otherwise."""
+    """A hint when a value is text that reads as a number, fitted to why it is text: a
+    number YAML would read without its quotes (``"5"``: drop them), or one YAML 1.1
+    reads as a string even unquoted — ``1e-3`` (no dot: write it with one) or ``1.0e3``
+    (an exponent without a sign: ``1.0e+3``); a whole number is also offered as an
+    integer (``1e3``: ``1000``). Empty otherwise (``nan`` and ``inf`` too)."""
     for value in values:
-        if isinstance(value, str):
-            try:
-                float(value)
-            except ValueError:
-                continue
+        if not isinstance(value, str):
+            continue
+        text = value.strip()
+        try:
+            number = float(text)
+        except ValueError:
+            continue
+        if not math.isfinite(number):
+            continue
+        try:
+            plain = yaml.safe_load(text)
+        except yaml.YAMLError:
+            plain = None
+        if isinstance(plain, int | float) and not isinstance(plain, bool):
+            return "; YAML reads a number in quotes as a string: drop the quotes"
+        mantissa, e, exponent = text.lower().partition("e")
+        if not e:
+            continue
+        whole = (f", or {int(number)} for a whole number"
+                 if number.is_integer() and abs(number) < 1e15 else "")
+        if "." not in mantissa:
             return (f"; YAML reads a number without a dot such as {value} as a string: "
-                    f"write it with a dot (e.g. 1.0e-4)")
+                    f"write it with a dot (e.g. 1.0e-4){whole}")
+        return (f"; YAML reads a number whose exponent has no sign such as {value} as a "
+                f"string: write {mantissa}e+{exponent}{whole}")
     return ""
 
 

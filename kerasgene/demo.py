@@ -334,6 +334,13 @@ def run_demo(out: Path, seed: int = 0, scale: str = "small", names=None, verbose
     children_cpu = children.ru_utime + children.ru_stime
     out = Path(out)
     data, runs = out / "data", out / "runs"
+    todo = list(names or demo_systems())
+    for i, name in enumerate(todo):  # before any work
+        if name not in demo_systems():
+            raise ConfigError(f"demo: unknown system {name!r}; expected one of "
+                              f"{', '.join(demo_systems())}")
+        if name in todo[:i]:
+            raise ConfigError(f"demo: system {name!r} given twice")
     truth_path = data / "truth.json"
     truth = json.loads(truth_path.read_text()) if truth_path.exists() else None
     seconds: dict = {}
@@ -341,11 +348,6 @@ def run_demo(out: Path, seed: int = 0, scale: str = "small", names=None, verbose
         with timed_phase(seconds, "simulate"):
             truth = simulate(data, seed=seed, scale=scale)
     summary = {"seed": seed, "scale": scale, "systems": {}, "seconds": seconds}
-    todo = list(names or demo_systems())
-    for name in todo:
-        if name not in demo_systems():
-            raise ConfigError(f"demo: unknown system {name!r}; expected one of "
-                              f"{', '.join(demo_systems())}")
 
     def finished(name: str, row: dict) -> None:
         done = {**summary["systems"], name: row}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from kerasgene.cli._common import add_config_arguments
 
@@ -39,9 +38,11 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
+    from kerasgene._io import check_folder_path
     from kerasgene.simulate import simulate
 
-    truth = simulate(Path(args.out), seed=args.seed, scale=args.scale)
+    truth = simulate(check_folder_path(args.out, "simulate --out"), seed=args.seed,
+                     scale=args.scale)
     print(f"wrote simulated data to {args.out} (truth.json: {len(truth)} sections)")
     return 0
 

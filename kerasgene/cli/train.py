@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
+import math
 
 from kerasgene.cli._common import add_config_arguments, add_run_arguments, run_config
 from kerasgene.demo import default_jobs
@@ -43,6 +43,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     from kerasgene.config import load_config
     from kerasgene.train.launcher import launch_training, setup_process
 
+    if args.timeout is not None and not args.workers:
+        raise ConfigError("train --timeout: stops the --workers processes; expected "
+                          "--workers N with it (or no --timeout)")
+    if args.timeout is not None and not (math.isfinite(args.timeout) and args.timeout > 0):
+        raise ConfigError(f"train --timeout: expected a number of seconds > 0, got "
+                          f"{args.timeout}")
     if args.workers:
         out = launch_training(args.config, args.overrides, args.workers,
                               force_prepare=args.force, timeout=args.timeout)
@@ -89,10 +95,22 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from kerasgene._io import check_folder_path
     from kerasgene.demo import run_demo
 
-    names = args.systems.split(",") if args.systems else None
+    names = None if args.systems is None else _demo_systems(args.systems)
     if args.jobs < 1:
         raise ConfigError(f"demo --jobs: expected a whole number ≥ 1, got {args.jobs}")
-    run_demo(Path(args.out), seed=args.seed, scale=args.scale, names=names, jobs=args.jobs)
+    out = check_folder_path(args.out, "demo --out")
+    run_demo(out, seed=args.seed, scale=args.scale, names=names, jobs=args.jobs)
     return 0
+
+
+def _demo_systems(text: str) -> list[str]:
+    """``--systems`` text (``"isegnet, chromatin"``) as names (at least one;
+    :func:`~kerasgene.demo.run_demo` checks them)."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise ConfigError(f"demo --systems: no system given ({text!r}); expected "
+                          "comma-separated system names")
+    return names

@@ -546,8 +546,11 @@ def read_peaks(path: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.ndarra
     """Intervals of a peak file: BED3 or wider — MACS2 narrowPeak / broadPeak, ENCODE's
     ``bed narrowPeak`` — plain or gzip; columns after the third are ignored.
 
-    Lines starting with ``#``, ``track`` or ``browser`` are skipped; columns are separated
-    by tabs (or, in a line without a tab, by spaces).
+    Lines starting with ``#``, ``track`` or ``browser`` are skipped; so is a column-header
+    line (``chrom start end ...``, as pandas' ``to_csv`` and some tools write) as the
+    first other line, when its start and end are distinct names rather than integers
+    (:func:`_peak_header`; said at INFO). Columns are separated by tabs (or, in a line
+    without a tab, by spaces).
 
     Returns
     -------
@@ -562,10 +565,17 @@ def read_peaks(path: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.ndarra
     """
     path = check_readable(path, "peak file")
     rows: dict[str, list[tuple[int, int]]] = {}
+    first = True
     for lineno, line in _lines(path, "peak file"):
         if not line.strip() or line.startswith(("#", "track", "browser")):
             continue
         cols = line.split("\t") if "\t" in line else line.split()
+        if first and _peak_header(cols):
+            log.info("%s:%d: skipped a column-header line (%s)", path, lineno,
+                     " ".join(cols[:3]))
+            first = False
+            continue
+        first = False
         if len(cols) < 3:
             raise InputFileError(f"{path}:{lineno}: {len(cols)} columns; expected at least "
                                  "3 (chrom, start, end) in a BED / narrowPeak file")
@@ -578,6 +588,23 @@ def read_peaks(path: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.ndarra
         arr = np.array(sorted(spans), dtype=np.int64)
         out[chrom] = (arr[:, 0], arr[:, 1])
     return out
+
+
+#: A column name: a word, not a number nor a missing-value mark (``NA``, ``nan``).
+_COLUMN_NAME = re.compile(r"[A-Za-z_][\w.]*")
+_MISSING = {"na", "nan", "n/a", "null", "none", "inf", "infinity"}
+
+
+def _peak_header(cols: list[str]) -> bool:
+    """True when a peak file's line is a column header: at least 3 columns, its start
+    and end two different names (``start``, ``chromEnd``), not integers, nor a
+    missing-value mark such as ``NA`` (a data line with missing coordinates stays an
+    error)."""
+    if len(cols) < 3:
+        return False
+    start, end = cols[1].strip(), cols[2].strip()
+    return (start != end and all(_COLUMN_NAME.fullmatch(c) and c.lower() not in _MISSING
+                                 for c in (start, end)))
 
 
 def gene_id_stem(gene_id) -> str:

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kerasgene._io import staged_folder, write_text
+from kerasgene._io import check_folder_path, staged_folder, write_text
 from kerasgene.dna import decode, shipped_jaspar_release, shipped_motifs
 from kerasgene.errors import ConfigError, InputFileError
 from kerasgene.simulate.chromatin import chromatin_function, simulate_chromatin
@@ -60,6 +60,7 @@ _OWNED = ("isegnet", "chromatin", "histone", "yeast", "genome.fa", "genome.fa.fa
 def _check_out(out_dir: Path) -> None:
     if out_dir.exists() and not out_dir.is_dir():
         raise InputFileError(f"{out_dir}: output path exists and is not a directory")
+    check_folder_path(out_dir, "simulate: output directory")  # not below a file
     if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / "truth.json").exists():
         raise ConfigError(f"{out_dir}: output directory is not empty and holds no earlier simulation "
                           "(truth.json); choose an empty or new directory")
