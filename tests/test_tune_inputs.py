@@ -18,7 +18,6 @@ import yaml
 from kerasgene import tuning
 from kerasgene.cli import main as cli_main
 from kerasgene.datasets import build
-from kerasgene.tuning import runner
 from kerasgene.tuning.results import SearchResult, format_top
 
 TRACKS = ("DNase", "H3K4me1", "H3K4me3", "H3K9me3", "H3K27me3", "H3K36me3", "WGBS")
@@ -157,13 +156,11 @@ def test_failures_that_stop_the_search_are_saved_and_do_not_stop_it_again(tmp_pa
     assert end(o, "FAILED") is None and end(o, "FAILED") is None
     err = end(o, "FAILED")
     assert str(err).startswith("Number of consecutive failures exceeded the limit of 3")
-    assert not runner._older_failures(o, err)  # the latest trials failed: stop
     o = oracle()  # re-run: the third failed trial is not run again
     assert o.end_order == ["0000", "0001", "0002"] and not o.ongoing_trials
     state = json.loads((tmp_path / "p" / "trial_0002" / "trial.json").read_text())
     assert state["status"] == "FAILED"
-    err = end(o, "COMPLETED")  # keras-tuner still counts the failures before it
-    assert err is not None and runner._older_failures(o, err)  # go on
+    assert end(o, "COMPLETED") is None  # keras-tuner counted the failures before it: raised
     assert oracle().end_order == ["0000", "0001", "0002", "0003"]
 
 
@@ -210,3 +207,123 @@ def test_best_trial_without_its_weights(dataset, tmp_path, capsys):
     code, _, out = tune(capsys, "--config", str(path), "--max-trials", "1",
                         "tuning.export_best=false")
     assert code == 0 and "p: 1 of 8 grid points completed" in out
+
+
+# ----------------------------------------------------------------------------- the oracle's stop
+# "Number of consecutive failures exceeded" on the oracle itself, as a single process and a
+# chief (whose oracle ends the workers' trials, over gRPC) both use it: a 9-point grid, no
+# model, no worker process.
+def tiny_oracle(tmp_path: Path) -> tuning.ResumableGridOracle:
+    """A ResumableGridOracle on a 9-point grid in ``tmp_path/o``, reloaded if saved there."""
+    hp = kt.HyperParameters()
+    hp.Choice("a", [1, 2, 3])
+    hp.Choice("b", [1, 2, 3])
+    o = tuning.ResumableGridOracle(kt.Objective("score", "max"), hyperparameters=hp)
+    o._set_project_dir(str(tmp_path), "o")
+    if (tmp_path / "o" / "oracle.json").exists():
+        o.reload()
+    return o
+
+
+def start(o, tuner_id: str = "tuner0"):
+    trial = o.create_trial(tuner_id)
+    assert trial.status == "RUNNING"
+    return trial
+
+
+def finish(o, trial, status: str, message: str | None = None) -> RuntimeError | None:
+    """End ``trial`` with ``status``: the error ``end_trial`` raised, if any."""
+    if status == "COMPLETED":
+        o.update_trial(trial.trial_id, {"score": 0.5})
+    trial.status, trial.message = status, message
+    try:
+        o.end_trial(trial)
+    except RuntimeError as err:
+        return err
+    return None
+
+
+def saved(tmp_path: Path) -> tuple[list, dict, dict]:
+    """(end_order, ongoing_trials, {trial id: status}) as saved in ``tmp_path/o``."""
+    state = json.loads((tmp_path / "o" / "oracle.json").read_text())
+    statuses = {p.parent.name[len("trial_"):]: json.loads(p.read_text())["status"]
+                for p in (tmp_path / "o").glob("trial_*/trial.json")}
+    return state["end_order"], state["ongoing_trials"], statuses
+
+
+def test_the_oracle_saves_the_trial_that_stops_the_search(tmp_path):
+    o = tiny_oracle(tmp_path)
+    for i in range(2):
+        assert finish(o, start(o), "FAILED", f"boom {i}") is None
+    err = finish(o, start(o), "FAILED", "boom 2")
+    assert str(err) == "Number of consecutive failures exceeded the limit of 3.\nboom 2"
+    assert o.end_order == ["0000", "0001", "0002"] and o.ongoing_trials == {}
+    assert saved(tmp_path) == (["0000", "0001", "0002"], {},
+                               {"0000": "FAILED", "0001": "FAILED", "0002": "FAILED"})
+    o = tiny_oracle(tmp_path)  # resumed: the stopping trial is neither retried nor re-run
+    assert o._retry_queue == [] and o.ongoing_trials == {}
+    trial = start(o)
+    assert trial.trial_id == "0003" and len(o._tried_so_far) == 4
+
+
+def test_the_oracle_counts_only_the_latest_failures(tmp_path):
+    o = tiny_oracle(tmp_path)
+    errors = [finish(o, start(o), "FAILED") for _ in range(3)]
+    assert errors[:2] == [None, None] and errors[2] is not None
+    o = tiny_oracle(tmp_path)  # resumed: trials that complete no longer stop the search
+    assert [finish(o, start(o), s) for s in ("COMPLETED", "FAILED", "FAILED")] == [None] * 3
+    err = finish(o, start(o), "FAILED")  # 0004, 0005 and this one: the latest three failed
+    assert str(err).startswith("Number of consecutive failures exceeded the limit of 3")
+    ended = ["0000", "0001", "0002", "0003", "0004", "0005", "0006"]
+    assert o.end_order == ended and saved(tmp_path)[:2] == (ended, {})
+    o = tiny_oracle(tmp_path)  # a stop after older failures resumes too
+    assert finish(o, start(o), "COMPLETED") is None and o.end_order == [*ended, "0007"]
+
+
+def test_the_oracle_stop_leaves_other_tuners_trials_running(tmp_path):
+    """A chief: the stop ends one worker's trial; another worker's trial goes on and ends
+    without stopping the search again."""
+    o = tiny_oracle(tmp_path)
+    assert finish(o, start(o, "worker0"), "FAILED") is None
+    other = start(o, "worker1")
+    assert finish(o, start(o, "worker0"), "FAILED") is None
+    assert finish(o, start(o, "worker0"), "FAILED") is not None
+    assert list(o.ongoing_trials) == ["worker1"]
+    assert saved(tmp_path)[:2] == (["0000", "0002", "0003"], {"worker1": other.trial_id})
+    assert finish(o, other, "COMPLETED") is None
+    assert saved(tmp_path) == (["0000", "0002", "0003", "0001"], {},
+                               {"0000": "FAILED", "0001": "COMPLETED", "0002": "FAILED",
+                                "0003": "FAILED"})
+
+
+def test_the_chief_oracle_is_not_locked_after_the_stop(tmp_path):
+    """The stop raised in the chief's gRPC thread (``OracleServicer.EndTrial``): the trial
+    is saved and the chief's main thread can still ask whether the search is over."""
+    import threading
+
+    from keras_tuner.src import protos
+    from keras_tuner.src.distribute import oracle_chief
+
+    o = tiny_oracle(tmp_path)
+    servicer = oracle_chief.OracleServicer(o)
+    raised = []
+
+    def end_over_grpc(trial):
+        trial.status = "FAILED"
+        try:
+            servicer.EndTrial(protos.get_service().EndTrialRequest(trial=trial.to_proto()), None)
+        except RuntimeError as err:
+            raised.append(str(err))
+
+    for _ in range(3):
+        thread = threading.Thread(target=end_over_grpc, args=(start(o, "worker0"),))
+        thread.start()
+        thread.join(10)
+    assert len(raised) == 1 and raised[0].startswith("Number of consecutive failures")
+    assert saved(tmp_path)[:2] == (["0000", "0001", "0002"], {})
+    answer = []
+    asker = threading.Thread(target=lambda: answer.append(oracle_chief.exit_chief(o)),
+                             daemon=True)
+    asker.start()
+    asker.join(5)
+    assert answer == [False]  # not blocked; worker0 has not been told to stop yet

@@ -12,7 +12,14 @@ retry queue, any number of workers each get the next free point, and its state f
 written atomically (a SIGKILL during a write cannot truncate ``oracle.json``).
 keras-tuner also saves the oracle *before* removing an ended trial from
 ``ongoing_trials``; a chief killed before its next save would re-run that finished
-trial, so the state is saved again after ``end_trial``.
+trial, so the state is saved again after ``end_trial``. And its "Number of consecutive
+failures exceeded" stop (``Oracle._check_consecutive_failures``) is raised from
+``end_trial`` before the trial is saved and dropped from ``ongoing_trials`` (a re-run
+ran it again and stopped again), counts any earlier run of failed trials in the
+project's history (a resumed search stopped after every trial) and leaves keras-tuner's
+oracle lock held (a chief would wait for it forever); here only the trailing run of
+ended trials counts, the trial is saved and dropped first, and the lock is released —
+in a single process and on a chief alike.
 
 Distribution: keras-tuner's chief/worker mode (``KERASTUNER_TUNER_ID``,
 ``KERASTUNER_ORACLE_IP``, ``KERASTUNER_ORACLE_PORT``, a shared directory; :func:`role`).
@@ -29,8 +36,10 @@ import json
 import logging
 import os
 import socket
+import threading
 import time
 from collections.abc import Iterable, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import keras_tuner as kt
@@ -50,6 +59,29 @@ log = logging.getLogger(__name__)
 
 #: Per-trial record of the execution that ended it (tuner, host, pid, times).
 RUN_FILE = "kerasgene_run.json"
+
+
+class ConsecutiveFailures(RuntimeError):
+    """The latest ``max_consecutive_failed_trials`` ended trials all failed (keras-tuner's
+    message): raised by :meth:`ResumableGridOracle.end_trial` once the trial is saved."""
+
+
+@contextmanager
+def _oracle_lock(oracle):
+    """keras-tuner's ``synchronized`` lock of ``oracle`` (re-entrant per thread), released
+    even when the body raises: ``synchronized`` leaves it held then, and the next caller
+    from another thread (the chief's ``exit_chief``) waits forever."""
+    thread = threading.current_thread().name
+    acquire = oracle_module.THREADS[oracle] != thread
+    if acquire:
+        oracle_module.LOCKS[oracle].acquire()
+        oracle_module.THREADS[oracle] = thread
+    try:
+        yield
+    finally:
+        if acquire:
+            oracle_module.THREADS[oracle] = None
+            oracle_module.LOCKS[oracle].release()
 
 
 class ResumableGridOracle(GridSearchOracle):
@@ -87,12 +119,41 @@ class ResumableGridOracle(GridSearchOracle):
             return {"status": trial_module.TrialStatus.IDLE, "values": None}
         return stopped
 
-    @oracle_module.synchronized
+    def _check_consecutive_failures(self):
+        # keras-tuner counts any run of failures in end_order, not only the latest one
+        limit = self.max_consecutive_failed_trials
+        run = 0
+        for trial_id in reversed(self.end_order):
+            trial = self.trials.get(trial_id)
+            if trial is None or trial.status != trial_module.TrialStatus.FAILED:
+                break
+            run += 1
+        if limit and run >= limit:
+            last = self.trials[self.end_order[-1]]
+            raise ConsecutiveFailures(
+                f"Number of consecutive failures exceeded the limit of {limit}.\n"
+                + (last.message or ""))
+
     def end_trial(self, trial):
-        super().end_trial(trial)
-        # keras-tuner saves the state *before* dropping the trial from ongoing_trials; a
-        # chief killed before its next save would re-run (and rewrite) a finished trial
-        self.save()
+        with _oracle_lock(self):
+            stop = None
+            try:
+                super().end_trial(trial)
+            except ConsecutiveFailures as err:
+                # raised once the end is recorded, before keras-tuner saves the trial and
+                # drops it from ongoing_trials: a re-run would run it again and stop again
+                stop = err
+                ended = self.trials[trial.trial_id]
+                self._save_trial(ended)
+                self._display.on_trial_end(ended)
+                for tuner_id, running in list(self.ongoing_trials.items()):
+                    if running.trial_id == ended.trial_id:
+                        del self.ongoing_trials[tuner_id]
+            # keras-tuner saves the state *before* dropping the trial from ongoing_trials; a
+            # chief killed before its next save would re-run (and rewrite) a finished trial
+            self.save()
+        if stop is not None:
+            raise stop
 
     def reload(self):
         super().reload()

@@ -110,25 +110,6 @@ def fit_data(plan: SearchPlan, batch_size: int):
     return tr.prefetch(tf.data.AUTOTUNE), va.prefetch(tf.data.AUTOTUNE)
 
 
-def _older_failures(oracle, err: RuntimeError) -> bool:
-    """After keras-tuner's "Number of consecutive failures exceeded" error: save the trial
-    that raised it (``end_trial`` raises after marking it ended, before saving it: a re-run
-    would run it again and stop again) and say whether the search may go on — the failures
-    are not the latest trials (keras-tuner counts any earlier run of failures, e.g. of a
-    resumed project, as if it had just happened)."""
-    if not str(err).startswith("Number of consecutive failures"):
-        return False
-    ended = set(oracle.end_order)
-    for tuner_id, trial in list(oracle.ongoing_trials.items()):
-        if trial.trial_id in ended:
-            oracle.ongoing_trials.pop(tuner_id)
-            oracle._save_trial(oracle.trials[trial.trial_id])
-    oracle.save()
-    latest = oracle.end_order[-oracle.max_consecutive_failed_trials:]
-    return not (len(latest) == oracle.max_consecutive_failed_trials and all(
-        oracle.trials[t].status == trial_module.TrialStatus.FAILED for t in latest))
-
-
 def run_search(plan: SearchPlan, verbose: int = 1) -> SearchResult | None:
     """Run (or resume, or join as chief / worker) the plan's grid search.
 
@@ -162,15 +143,8 @@ def run_search(plan: SearchPlan, verbose: int = 1) -> SearchResult | None:
             else:
                 batch = hm.recipe(hm.first_builder())["batch_size"]
                 train, valid = fit_data(plan, batch)
-                while True:
-                    try:
-                        tuner.search(train, validation_data=valid)
-                        break
-                    except RuntimeError as err:
-                        if who != "single" or not _older_failures(tuner.oracle, err):
-                            raise
-                        progress(tuner.oracle)
-        except RuntimeError as err:  # keras-tuner: too many consecutive failed trials
+                tuner.search(train, validation_data=valid)
+        except RuntimeError as err:  # the oracle: the latest trials failed (it saved them)
             failed = []
             if who != "worker":  # a worker's oracle is the chief's (over gRPC)
                 progress(tuner.oracle)
