@@ -50,6 +50,25 @@ def small_sim(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def small_isegnet_dataset(tmp_path_factory, small_sim):
+    """An iSEGnet dataset of the session's simulation with short windows (TSS −100/+50, TTS
+    ±50; one sample): the dataset of the tuning tests' small searches. Its path."""
+    from kerasgene.datasets import build
+
+    sim = small_sim[0]
+    tracks = ("DNase", "H3K4me1", "H3K4me3", "H3K9me3", "H3K27me3", "H3K36me3", "WGBS")
+    iseg = {"gtf": str(sim / "genes.gtf"), "fasta": str(sim / "genome.fa"),
+            "samples": [{"name": "simA_rep1",
+                         "expression": str(sim / "isegnet" / "expression_tpm.tsv"),
+                         "expression_column": "simA_rep1",
+                         "tracks": {t: str(sim / "isegnet" / "simA_rep1" / f"{t}.bigWig")
+                                    for t in tracks}}],
+            "tss_flank": [100, 50], "tts_flank": [50, 50]}
+    return build("isegnet", iseg, tmp_path_factory.mktemp("small_isegnet") / "iseg",
+                 progress=False).path
+
+
+@pytest.fixture(scope="session")
 def demo_run(tmp_path_factory, small_sim, worker_id):
     """``kerasgene demo`` once per test session (seed 0, small) on the session's simulated
     data, two systems at a time (``--jobs 2``): one trained run per system and the summary,

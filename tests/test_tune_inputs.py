@@ -17,26 +17,13 @@ import yaml
 
 from kerasgene import tuning
 from kerasgene.cli import main as cli_main
-from kerasgene.datasets import build
 from kerasgene.tuning.results import SearchResult, format_top
-
-TRACKS = ("DNase", "H3K4me1", "H3K4me3", "H3K9me3", "H3K27me3", "H3K36me3", "WGBS")
 
 
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory, small_sim):
-    """A small iSEGnet dataset (250 bp windows) of the session's simulation."""
-    d = tmp_path_factory.mktemp("tune_inputs")
-    sim = small_sim[0]
-    iseg = {"gtf": str(sim / "genes.gtf"), "fasta": str(sim / "genome.fa"),
-            "samples": [{"name": "simA_rep1",
-                         "expression": str(sim / "isegnet" / "expression_tpm.tsv"),
-                         "expression_column": "simA_rep1",
-                         "tracks": {t: str(sim / "isegnet" / "simA_rep1" / f"{t}.bigWig")
-                                    for t in TRACKS}}],
-            "tss_flank": [100, 50], "tts_flank": [50, 50]}
-    build("isegnet", iseg, d / "iseg", progress=False)
-    return d / "iseg"
+def dataset(small_isegnet_dataset):
+    """The small iSEGnet dataset (250 bp windows; conftest)."""
+    return Path(small_isegnet_dataset)
 
 
 def config(tmp_path: Path, dataset_dir, space=None, **training) -> Path:

@@ -30,24 +30,14 @@ from kerasgene.datasets import build
 from kerasgene.errors import ConfigError, KerasgeneError
 
 REPO = Path(__file__).resolve().parents[1]
-TRACKS = ("DNase", "H3K4me1", "H3K4me3", "H3K9me3", "H3K27me3", "H3K36me3", "WGBS")
 
 
 # ----------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
-def data(tmp_path_factory, small_sim):
-    """Simulated demo files (small scale) → a small iSEGnet dataset (250 bp windows)."""
-    d = tmp_path_factory.mktemp("tuning_data")
-    sim = small_sim[0]
-    iseg = {"gtf": str(sim / "genes.gtf"), "fasta": str(sim / "genome.fa"),
-            "samples": [{"name": "simA_rep1",
-                         "expression": str(sim / "isegnet" / "expression_tpm.tsv"),
-                         "expression_column": "simA_rep1",
-                         "tracks": {t: str(sim / "isegnet" / "simA_rep1" / f"{t}.bigWig")
-                                    for t in TRACKS}}],
-            "tss_flank": [100, 50], "tts_flank": [50, 50]}
-    build("isegnet", iseg, d / "iseg", progress=False)
-    return {"iseg": d / "iseg", "sim": sim, "dir": d}
+def data(tmp_path_factory, small_sim, small_isegnet_dataset):
+    """Simulated demo files (small scale), the small iSEGnet dataset (250 bp windows)."""
+    return {"iseg": Path(small_isegnet_dataset), "sim": small_sim[0],
+            "dir": tmp_path_factory.mktemp("tuning_data")}
 
 
 @pytest.fixture(scope="module")
