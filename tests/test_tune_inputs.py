@@ -151,6 +151,7 @@ def test_failures_that_stop_the_search_are_saved_and_do_not_stop_it_again(tmp_pa
     assert oracle().end_order == ["0000", "0001", "0002", "0003"]
 
 
+@pytest.mark.slow  # a three-trial search
 def test_a_search_stopped_by_failed_trials(dataset, tmp_path, capsys):
     """Three diverging (NaN) trials: the stop names them, trials.tsv lists all three."""
     path = config(tmp_path, dataset, optimizer="sgd", learning_rate=1.0e12)
@@ -180,6 +181,7 @@ def test_top_table_names_failed_trials(dataset, tmp_path):
 
 
 # ----------------------------------------------------------------------------- best model
+@pytest.mark.slow  # a one-trial search, three times
 def test_best_trial_without_its_weights(dataset, tmp_path, capsys):
     path = config(tmp_path, dataset)
     assert tune(capsys, "--config", str(path), "--max-trials", "1")[0] == 0
