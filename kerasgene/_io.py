@@ -277,6 +277,40 @@ def check_folder_path(path: str | os.PathLike, what: str) -> Path:
     return path
 
 
+def check_output_file(path: str | os.PathLike, inputs: Mapping[str, str | os.PathLike | None],
+                      option: str = "--out", kind: str = "TSV") -> Path:
+    """Return ``path`` as a Path where a file can be written, checked before any work.
+
+    Parameters
+    ----------
+    path : the output file an option names
+    inputs : ``{what: path}`` of the command's input files (``None`` for one not given),
+        e.g. ``{"--genome file": "g.fa"}``
+    option, kind : the option and the kind of file it writes, for the messages
+
+    Raises
+    ------
+    InputFileError
+        ``path`` is one of ``inputs`` (the output would replace it), a directory, below a
+        file, or in a folder this process may not write into.
+    """
+    path = Path(path)
+    for what, source in inputs.items():
+        if source is not None and path.exists() and os.path.exists(source) \
+                and path.samefile(source):
+            raise InputFileError(f"{option}: {path} is the {what} itself; expected another path "
+                                 f"for the {kind} (the {kind} would replace the {what})")
+    if path.is_dir():
+        raise InputFileError(f"{option}: {path} is a directory; expected the path of the "
+                             f"{kind} to write (e.g. {path / f'out.{kind.lower()}'})")
+    if not path.exists():  # a path below a file names both
+        check_folder_path(path, option)
+    parent = next(p for p in (path.parent, *path.parent.parents) if p.exists())
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputFileError(f"{option}: {path}: cannot write into {parent} (permission denied)")
+    return path
+
+
 def check_readable(path: str | os.PathLike, what: str) -> Path:
     """Return ``path`` as a Path, or raise InputFileError if it cannot be read."""
     path = Path(path)

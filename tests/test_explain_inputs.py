@@ -93,6 +93,64 @@ def test_explain_section_keys_not_read_are_a_warning(config, monkeypatch, caplog
         in caplog.text
 
 
+@pytest.mark.parametrize("system", ["isegnet", "chromatin", "histone_fcn", "deepchrome"])
+@pytest.mark.parametrize("argv, message", [
+    (["--analyses", "modisco", "--modisco-summary", "spread"],
+     "--modisco-summary: the {system} run has no conditions to summarise (only DeepRAGE pair "
+     "models predict per condition); expected it only on a DeepRAGE run"),
+    (["--analyses", "knockout", "--max-conditions", "3"],
+     "--max-conditions: the {system} run has no conditions to sample per gene (only DeepRAGE "
+     "pair models predict per condition); expected it only on a DeepRAGE run"),
+])
+def test_condition_flags_off_deeprage(tmp_path, capsys, system, argv, message):
+    """A pair model's conditions options on a run without conditions were ignored."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"system": system, "run_dir": str(tmp_path / "run")}))
+    out = tmp_path / "out"
+    assert _error(capsys, "explain", "--config", str(cfg), "--out", str(out), *argv
+                  ) == message.format(system=system)
+    assert not out.exists() and not (tmp_path / "run").exists()
+
+
+def test_condition_flags_on_deeprage_pass_the_check(tmp_path, monkeypatch):
+    import kerasgene.explain.run as R
+
+    monkeypatch.setattr(R, "explain_run", lambda *a, **k: {})
+    cfg = tmp_path / "d.yaml"
+    cfg.write_text(yaml.safe_dump({"system": "deeprage", "run_dir": str(tmp_path / "run")}))
+    assert main(["explain", "--config", str(cfg), "--analyses", "knockout,modisco",
+                 "--modisco-summary", "spread", "--max-conditions", "3"]) == 0
+
+
+JASPAR2020_TAXA = "fungi, insects, nematodes, plants, urochordates, vertebrates"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--jaspar-release", "JASPAR2030"],
+     "--jaspar-release: unknown release 'JASPAR2030'; expected one of pyjaspar's: JASPAR2026, "
+     "JASPAR2024, JASPAR2022, JASPAR2020, JASPAR2018, JASPAR2016, JASPAR2014"),
+    (["--tax-group", "fungus"], "--tax-group: 'fungus' has no JASPAR2026 CORE matrices; "
+                                "expected one of diatoms, " + JASPAR2020_TAXA),
+    (["--jaspar-release", "JASPAR2020", "--tax-group", "diatoms"],
+     "--tax-group: 'diatoms' has no JASPAR2020 CORE matrices; expected one of " + JASPAR2020_TAXA),
+    (["explain.tax_group=fungus"], "--tax-group: 'fungus' has no JASPAR2026 CORE matrices"),
+])
+def test_jaspar_release_and_taxon_checked_before_the_run_is_read(config, tmp_path, capsys,
+                                                                 argv, message):
+    """An unknown release or taxon failed only when the filters were matched, after IG."""
+    out = tmp_path / "out"
+    assert _error(capsys, "explain", "--config", str(config), "--out", str(out),
+                  "--analyses", "ig,motifs", *argv).startswith(message)
+    assert not out.exists() and not (tmp_path / "run").exists()
+
+
+def test_known_jaspar_taxon_passes_the_check(config, tmp_path, capsys):
+    """Any case, as pyjaspar reads it; the run is read next (here: there is none)."""
+    assert "run directory not found" in _error(capsys, "explain", "--config", str(config),
+                                        "--analyses", "motifs", "--tax-group", "Plants",
+                                        "--jaspar-release", "JASPAR2020")
+
+
 @pytest.mark.parametrize("where, message", [
     ("file", "--out: {out} is a file; expected a folder"),
     ("below", "--out: {out}: {tmp}/file is a file, not a folder"),

@@ -1,6 +1,6 @@
 """``kerasgene predict`` / ``export`` fed a user's own files: genes the genome or a track
 cannot hold, tracks of another assembly, exports without preprocessing constants or with
-another model's, a missing or empty ``--genes``, no server.
+another model's, a missing or empty ``--genes``, no server, an ``--out`` naming an input.
 
 One in-process server (port 0) serves a tiny two-track model exported with its
 preprocessing constants (``toy``) and the same model exported without any (``bare``);
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import shutil
 
 import keras
 import numpy as np
@@ -262,3 +263,40 @@ def test_genes_argument_missing_or_empty_and_no_server(world, tmp_path, capsys, 
         assert predict(world, tmp_path / "g.gtf", out,
                        tracks={"DNase": files["dnase"], "WGBS": files["dnase"]}) == 0
     assert "tracks 'DNase' and 'WGBS' are the same file" in caplog.text
+
+
+def test_out_naming_an_input_a_folder_or_a_path_below_a_file(world, tmp_path, capsys):
+    """--out naming one of the inputs (also when the input is given through a link)
+    replaced it with the table; a folder or a path below a file was refused only after
+    every prediction had been made."""
+    _, files, _, _ = world
+    genome = shutil.copy(files["fasta"], tmp_path / "g.fa")  # copies: the old code wrote
+    dnase = shutil.copy(files["dnase"], tmp_path / "dnase.bw")  # over them
+    genes = gtf(tmp_path / "genes.gtf", GOOD)
+    ids = tmp_path / "ids.txt"
+    ids.write_text("g1\ng3\n")
+    aliases = tmp_path / "aliases.txt"
+    aliases.write_text("chr1\t1\nchr2\t2\n")
+    link = tmp_path / "link.fa"
+    link.symlink_to(genome)
+    before = {p: p.read_bytes() for p in tmp_path.iterdir()}
+    tracks = {"DNase": dnase, "WGBS": files["wgbs"]}
+    cases = [("g.fa", "--genome file", genome, genes), ("g.fa", "--genome file", link, genes),
+             ("dnase.bw", "--track DNase file", genome, genes),
+             ("genes.gtf", "--genes file", genome, genes),
+             ("genes.gtf", "--annotation file", genome, ids, "--annotation", genes),
+             ("aliases.txt", "--chrom-aliases table", genome, genes, "--chrom-aliases",
+              str(aliases))]
+    for out, what, fasta, spec, *extra in cases:
+        assert predict(world, spec, tmp_path / out, *extra, genome=fasta, tracks=tracks) == 2
+        assert one_error(capsys) == (
+            f"kerasgene: error: --out: {tmp_path / out} is the {what} itself; expected another "
+            f"path for the TSV (the TSV would replace the {what})\n")
+    assert predict(world, genes, tmp_path, tracks=tracks) == 2
+    assert one_error(capsys) == (f"kerasgene: error: --out: {tmp_path} is a directory; expected "
+                                 f"the path of the TSV to write (e.g. {tmp_path / 'out.tsv'})\n")
+    assert predict(world, genes, tmp_path / "genes.gtf" / "p.tsv", tracks=tracks) == 2
+    assert one_error(capsys) == (
+        f"kerasgene: error: --out: {tmp_path / 'genes.gtf' / 'p.tsv'}: {tmp_path / 'genes.gtf'} "
+        "is a file, not a folder; expected a path where a folder can be made\n")
+    assert {p: p.read_bytes() for p in tmp_path.iterdir()} == before  # nothing written

@@ -1,5 +1,6 @@
 """``kerasgene tune`` on bad or unusual input: ``--subset`` / ``--threads`` values, project
-folders that are files, failed (NaN) trials, a best trial whose weights are gone.
+folders that are files, project names that are paths, failed (NaN) trials, a best trial
+whose weights are gone.
 
 Searches are of tiny iSEGnets on a small dataset (250 bp windows, at most 32 examples per
 split, one epoch), in this process; no worker processes.
@@ -110,6 +111,23 @@ def test_project_folders_that_are_files(dataset, tmp_path, capsys):
                 f"kerasgene: error: {key}: {where} is not a directory (expected a directory, "
                 "or a path that does not exist yet)")
     assert not (tmp_path / "runs").exists() and a_file.read_text() == ""
+
+
+def test_project_names_that_are_paths(tmp_path, capsys):
+    """``tuning.project_name`` ../x, a/b or an absolute path put the project folder (every
+    trial) outside tuning.directory; '.' and '..' made it the directory or its parent."""
+    path = config(tmp_path, tmp_path / "no_dataset")
+    for name in ("../x", "a/b", str(tmp_path / "abs"), ".", "..", "''", "x\\y"):
+        for extra in (["--dry-run"], ["--max-trials", "1"]):
+            assert error_line(capsys, "--config", str(path), f"tuning.project_name={name}",
+                              *extra) == (
+                "kerasgene: error: tuning.project_name: expected a plain folder name, made "
+                "inside tuning.directory (no '/' or '\\', not '.', '..' or empty), got "
+                f"{yaml.safe_load(name)!r}")
+    assert [p.name for p in tmp_path.iterdir()] == ["tune.yaml"]
+    # a number is a folder name too (was a TypeError traceback: Path / int)
+    config_ = tuning.load_tune_config(path, ["tuning.project_name=2024"])
+    assert tuning.tuning_section(config_)["project_name"] == "2024"
 
 
 # ----------------------------------------------------------------------------- failed trials

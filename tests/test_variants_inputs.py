@@ -187,10 +187,10 @@ def test_cli_out_that_cannot_be_written_is_refused_first(tmp_path, capsys):
     folder.mkdir()
     for out, expected in [
             (vcf, f"--out: {vcf} is the VCF itself; expected another path for the TSV (the "
-                  "table would replace the VCF)"),
+                  "TSV would replace the VCF)"),
             (folder, f"--out: {folder} is a directory; expected the path of the TSV to write "
-                     f"(e.g. {folder / 'effects.tsv'})"),
-            (vcf / "sub" / "x.tsv", f"--out: {vcf / 'sub'}: {vcf} is a file, not a folder; "
+                     f"(e.g. {folder / 'out.tsv'})"),
+            (vcf / "sub" / "x.tsv", f"--out: {vcf / 'sub' / 'x.tsv'}: {vcf} is a file, not a folder; "
                                     "expected a path where a folder can be made")]:
         assert main(["variants", "--run", str(run), "--vcf", str(vcf), "--out", str(out)]) == 2
         assert capsys.readouterr().err == f"kerasgene: error: {expected}\n"

@@ -185,25 +185,40 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def _check_used(options, config, flags: list[str], section: list[str]) -> None:
-    """A flag that none of the analyses to run reads is an error, an ``explain:`` key of
-    the run config a warning (the section may hold settings for other analyses)."""
+    """A flag that none of the analyses to run reads (or that sets how conditions are
+    read, on a run without conditions) is an error, an ``explain:`` key of the run config
+    a warning (the section may hold settings for other analyses)."""
     import logging
 
     from kerasgene import systems
     from kerasgene.errors import ConfigError
-    from kerasgene.explain.options import USED_BY, requested_analyses, unused_options
+    from kerasgene.explain.options import requested_analyses, unused_options
 
-    analyses = requested_analyses(options, systems.get(config["system"], "system").name)
-    for name in unused_options(flags, options, analyses):
-        users = ", ".join(USED_BY[name]) + (" (with --modisco-attribution ig)"
-                                            if name == "n_steps" else "")
-        raise ConfigError(f"--{name.replace('_', '-')}: not read by the analyses to run "
-                          f"({','.join(analyses)}); it applies to {users} (--analyses)")
-    unused = unused_options(section, options, analyses)
+    system = systems.get(config["system"], "system").name
+    analyses = requested_analyses(options, system)
+    for name in unused_options(flags, options, analyses, system):
+        raise ConfigError(_unused_message(name, analyses, system))
+    unused = unused_options(section, options, analyses, system)
     if unused:
         logging.getLogger(__name__).warning(
             "explain: %s of the run config not read by the analyses to run (%s)",
             ", ".join(f"explain.{k}" for k in unused), ",".join(analyses))
+
+
+def _unused_message(name: str, analyses: tuple[str, ...], system: str) -> str:
+    """Why flag ``name`` is refused: the run has no conditions for it to read, or none of
+    ``analyses`` reads it."""
+    from kerasgene.explain.options import CONDITION_OPTIONS, USED_BY, without_conditions
+
+    flag = "--" + name.replace("_", "-")
+    if without_conditions(name, system):
+        return (f"{flag}: the {system} run has no conditions {CONDITION_OPTIONS[name]} (only "
+                "DeepRAGE pair models predict per condition); expected it only on a DeepRAGE "
+                "run")
+    users = ", ".join(USED_BY[name]) + (" (with --modisco-attribution ig)"
+                                        if name == "n_steps" else "")
+    return (f"{flag}: not read by the analyses to run ({','.join(analyses)}); it applies to "
+            f"{users} (--analyses)")
 
 
 def cmd_ablate(args: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ import logging
 import os
 import sys
 
-from kerasgene._io import write_text
+from kerasgene._io import check_output_file, write_text
 from kerasgene.cli._common import name_value_pairs
 from kerasgene.errors import ConfigError
 from kerasgene.serving.protocol import MiB
@@ -165,17 +165,26 @@ def _check_genes_arg(spec: str) -> None:
                          "expected GTF, GFF3 or BED records, or gene ids one per line")
 
 
+def _input_files(args: argparse.Namespace, tracks: dict[str, str]) -> dict[str, str | None]:
+    """``{what: path}`` of every input file ``predict`` reads (``--genes`` when it is a
+    file), for :func:`kerasgene._io.check_output_file`."""
+    return {"--genes file": args.genes, "--annotation file": args.annotation,
+            "--genome file": args.genome, "--chrom-aliases table": args.chrom_aliases,
+            **{f"--track {name} file": path for name, path in tracks.items()}}
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     import numpy as np
 
     from kerasgene.io.annotation import select_genes
     from kerasgene.serving.client import Client, write_predictions
 
+    tracks = name_value_pairs(args.track, "--track", "NAME=BIGWIG")
+    check_output_file(args.out, _input_files(args, tracks))  # before any input is read
     _check_genes_arg(args.genes)
     genes = select_genes(args.genes, args.annotation)
     if not genes:
         raise ConfigError(f"--genes {args.genes}: no gene named; expected at least one")
-    tracks = name_value_pairs(args.track, "--track", "NAME=BIGWIG")
     with Client(args.target, args.model, timeout=args.timeout, version=args.version,
                 batch_size=args.batch_size) as client:
         outputs = client.predict_genes(genes, args.genome, tracks or None,

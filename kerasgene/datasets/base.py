@@ -14,8 +14,10 @@ Layout of a dataset directory
     first and last MiB — cheap on multi-GB bigWigs, and with size + mtime enough to
     notice a changed file), ``arrays`` (shape, dtype and ``blake2b``, the BLAKE2b-128 digest of each whole
     ``.npy`` file, computed while it is written), ``input_names``,
-    ``input_shapes``, ``target_name``, ``targets``, ``split`` (the split config) and
-    ``split_counts``, plus task-specific fields.
+    ``input_shapes``, ``target_name``, ``targets``, ``split`` (the split config),
+    ``split_counts``, ``built`` (the build's local time, ISO 8601) and ``build_warnings``
+    (the messages the build warned with, repeated on every reuse; see
+    :mod:`kerasgene.datasets.storage`), plus task-specific fields.
 ``index.tsv``
     One row per example (gene id, chrom, strand, sample / condition / cell, split); the
     genome-bins task has one row per chromosome segment instead (see genome_bins.py).

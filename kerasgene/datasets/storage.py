@@ -34,6 +34,19 @@ Verification reads every array once: BLAKE2b-128 ran at about 0.7 GB/s on one co
 1.4 s per GB of arrays (more when the files come from a cold disk). Builds hash the
 bytes as they write them and cost nothing extra. Temporaries of killed builds (``DIR.tmp-<pid>-…`` folders whose
 process is gone) are removed, with a warning, whenever a builder runs for ``DIR``.
+
+Warnings of the build
+---------------------
+What a build says about the user's files (a track without data on a chromosome, a class
+left empty, promoters cut to length, ...) must not pass silently when a later command
+reuses the dataset. While a builder builds, :class:`WarningRecorder` collects the
+messages of the WARNING (or worse) records that the ``kerasgene`` loggers emit in the
+building thread; meta.json keeps them as ``build_warnings``, with the build time as
+``built``. Each reuse logs every message again as one WARNING line, ``(dataset built
+TIME) MESSAGE``. The left-out counts of :class:`~kerasgene.datasets.dropped.Dropped` are
+not recorded: :func:`~kerasgene.datasets.dropped.remind` already repeats them, in one
+warning. Neither key is in the cache key, and a dataset cached before they existed is
+reused without them.
 """
 
 from __future__ import annotations
@@ -48,7 +61,10 @@ import os
 import re
 import secrets
 import shutil
+import threading
+import weakref
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -57,9 +73,9 @@ import pandas as pd
 
 import kerasgene
 from kerasgene._io import remove_stale_temporaries, to_plain
+from kerasgene.datasets import dropped as _dropped
 from kerasgene.datasets import splits as _splits
 from kerasgene.datasets.base import DIGEST, FORMAT_VERSION, Dataset, _digest, fingerprint
-from kerasgene.datasets.dropped import remind
 from kerasgene.errors import ConfigError, InputFileError
 
 log = logging.getLogger(__name__)
@@ -71,6 +87,31 @@ def cache_key(task: str, params: Mapping, inputs: Mapping) -> str:
                        "params": to_plain(params), "inputs": to_plain(inputs)},
                       sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+class WarningRecorder(logging.Handler):
+    """Collects, one line each, the messages of the WARNING (or worse) records that reach
+    it from the thread that created it — except those of
+    :mod:`~kerasgene.datasets.dropped`, whose counts meta.json keeps under ``dropped``.
+
+    Attributes
+    ----------
+    messages : list[str]
+        The messages, in the order they were logged (line breaks replaced by spaces).
+    """
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.thread = threading.get_ident()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread != self.thread or record.name == _dropped.log.name:
+            return
+        try:
+            self.messages.append(" ".join(record.getMessage().splitlines()))
+        except Exception:  # a malformed call, reported as logging's own handlers do
+            self.handleError(record)
 
 
 class NpyAppender:
@@ -141,6 +182,8 @@ class DatasetWriter:
         self.tmp: Path | None = None
         self._arrays: dict[str, NpyAppender] = {}
         self._shapes: dict[str, dict] = {}
+        self._recorder: WarningRecorder | None = None
+        self._detach: weakref.finalize | None = None
         self.remove_stale()
 
     def remove_stale(self) -> list[Path]:
@@ -174,6 +217,23 @@ class DatasetWriter:
             log.warning("%s: cached dataset not reused (%s); rebuilding", self.out_dir, err)
             return None
 
+    def record_warnings(self) -> None:
+        """Start collecting the warnings of the build (:class:`WarningRecorder` on the
+        ``kerasgene`` logger) for meta.json's ``build_warnings``. Collecting stops at
+        :meth:`commit`, on leaving the writer's block, or when the writer is garbage
+        collected (a build that failed before its block)."""
+        self._recorder = WarningRecorder()
+        logger = logging.getLogger(kerasgene.__name__)
+        logger.addHandler(self._recorder)
+        self._detach = weakref.finalize(self, logger.removeHandler, self._recorder)
+
+    def _recorded(self) -> list[str]:
+        """Stop collecting warnings; the messages collected (none when not collecting)."""
+        if self._recorder is None:
+            return []
+        self._detach()
+        return self._recorder.messages
+
     def __enter__(self) -> DatasetWriter:
         if (self.out_dir.exists() and not (self.out_dir / "meta.json").is_file()
                 and (not self.out_dir.is_dir() or any(self.out_dir.iterdir()))):
@@ -186,6 +246,7 @@ class DatasetWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        self._recorded()
         for appender in self._arrays.values():
             if not appender._fh.closed:
                 appender._fh.close()
@@ -216,13 +277,15 @@ class DatasetWriter:
         appender.close()
 
     def commit(self, index: pd.DataFrame, meta: Mapping) -> Dataset:
-        """Write index.tsv and meta.json, rename into place, and open the result."""
+        """Write index.tsv and meta.json (with the build's warnings, :meth:`record_warnings`),
+        rename into place, and open the result."""
         self._close_arrays()
         full = {"format": FORMAT_VERSION, "task": self.task,
                 "kerasgene_version": kerasgene.__version__, "cache_key": self.key,
                 "params": self.params, "inputs": self.inputs, "arrays": self._shapes,
                 "index_columns": {c: str(index[c].dtype) for c in index.columns},
-                **to_plain(dict(meta))}
+                "built": datetime.now().astimezone().isoformat(timespec="seconds"),
+                "build_warnings": self._recorded(), **to_plain(dict(meta))}
         index.to_csv(self.tmp / "index.tsv", sep="\t", index=False)
         (self.tmp / "meta.json").write_text(json.dumps(full, indent=1, sort_keys=True))
         old = None
@@ -237,6 +300,14 @@ class DatasetWriter:
         log.info("wrote dataset %s (%s, %d examples)", self.out_dir, self.task,
                  full.get("n_examples", len(index)))
         return Dataset.open(self.out_dir)
+
+
+def repeat_warnings(dataset: Dataset) -> None:
+    """On reuse of a cached dataset, log again, one WARNING each, the warnings its build
+    recorded (meta.json's ``build_warnings``; none in a dataset cached before they were
+    recorded), each prefixed ``(dataset built TIME)``."""
+    for message in dataset.meta.get("build_warnings") or []:
+        log.warning("(dataset built %s) %s", dataset.meta["built"], message)
 
 
 def finish_split(writer_index: pd.DataFrame, spec: Mapping | None, table: pd.DataFrame | None,
@@ -367,11 +438,15 @@ def writer_or_cached(out_dir: str | os.PathLike, kind: str, params: Mapping,
                      force: bool) -> tuple[DatasetWriter, Dataset | None]:
     """A builder's first step: its :class:`DatasetWriter`, and the complete cached dataset
     to return instead of building (:func:`reuse_or_none`; its left-out examples repeated
-    in one warning), or None to build. Inside :func:`expecting`, a dataset other than the
-    expected one is an error."""
+    in one warning, the other warnings of its build one by one), or None to build (the
+    writer then records the build's warnings). Inside :func:`expecting`, a dataset other
+    than the expected one is an error."""
     writer = DatasetWriter(out_dir, kind, params, inputs)
     _check_expected(writer.inputs, writer.params, split_spec)
     cached = reuse_or_none(writer, split_spec, force)
-    if cached is not None:
-        remind(cached)
+    if cached is None:
+        writer.record_warnings()
+    else:
+        _dropped.remind(cached)
+        repeat_warnings(cached)
     return writer, cached

@@ -222,10 +222,27 @@ USED_BY: dict[str, tuple[str, ...]] = {
 }
 
 
-def unused_options(names, options: ExplainOptions, analyses: tuple[str, ...]) -> list[str]:
-    """The options among ``names`` that none of ``analyses`` reads (``n_steps`` counts
-    for ``modisco`` only with ``modisco_attribution: ig``)."""
+#: Options that set how a pair model's conditions are read (DeepRAGE: a prediction per
+#: gene × condition), with what of them: no other system's run reads them.
+CONDITION_OPTIONS = {"max_conditions": "to sample per gene", "modisco_summary": "to summarise"}
+#: The systems whose models are pair models.
+PAIR_SYSTEMS = ("deeprage",)
+
+
+def without_conditions(name: str, system: str) -> bool:
+    """Whether option ``name`` sets how conditions are read and ``system``'s models have
+    none (:data:`CONDITION_OPTIONS`, :data:`PAIR_SYSTEMS`)."""
+    return name in CONDITION_OPTIONS and system not in PAIR_SYSTEMS
+
+
+def unused_options(names, options: ExplainOptions, analyses: tuple[str, ...],
+                   system: str) -> list[str]:
+    """The options among ``names`` that none of ``analyses`` reads on a run of ``system``
+    (``n_steps`` counts for ``modisco`` only with ``modisco_attribution: ig``; the
+    :data:`CONDITION_OPTIONS` only on pair models)."""
     def used(name: str) -> bool:
+        if without_conditions(name, system):
+            return False
         users = set(USED_BY.get(name, analyses)) & set(analyses)
         if name == "n_steps" and options.modisco_attribution != "ig":
             users.discard("modisco")

@@ -47,8 +47,8 @@ import numpy as np
 
 from kerasgene import systems
 from kerasgene._io import check_folder_path, staged_folder, to_plain, write_json
-from kerasgene.errors import ConfigError
-from kerasgene.explain.options import ExplainOptions, explain_options, requested_analyses
+from kerasgene.errors import ConfigError, KerasgeneError
+from kerasgene.explain.options import USED_BY, ExplainOptions, explain_options, requested_analyses
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +143,44 @@ def check_request(analyses: tuple[str, ...], options: ExplainOptions, system, mo
             A.check_truth(options.truth, dataset, key)
 
 
+def check_jaspar(options: ExplainOptions, analyses: tuple[str, ...]) -> None:
+    """``jaspar_release`` and ``tax_group`` as pyjaspar's offline databases have them,
+    checked before the run is read when one of ``analyses`` matches motifs to JASPAR
+    (``motifs``, ``knockout``, ``modisco``; :func:`kerasgene.explain.motifs.jaspar_motifs`).
+
+    Raises
+    ------
+    ConfigError
+        an unknown release, or a taxon without CORE matrices in it, listing those there are.
+    """
+    if not set(analyses) & set(USED_BY["jaspar_release"]):
+        return
+    try:
+        from pyjaspar import jaspardb
+    except ImportError as err:  # pragma: no cover
+        raise KerasgeneError(f"JASPAR matrices need pyjaspar (pip install pyjaspar): {err}") \
+            from err
+    releases = jaspardb().get_releases()
+    if options.jaspar_release not in releases:
+        raise ConfigError(f"--jaspar-release: unknown release {options.jaspar_release!r}; "
+                          f"expected one of pyjaspar's: {', '.join(releases)}")
+    if options.tax_group is None:
+        return
+    groups = _tax_groups(jaspardb(release=options.jaspar_release))
+    if options.tax_group.lower() not in groups:
+        raise ConfigError(f"--tax-group: {options.tax_group!r} has no {options.jaspar_release} "
+                          f"CORE matrices; expected one of {', '.join(groups)}")
+
+
+def _tax_groups(db) -> list[str]:
+    """The taxa of the CORE matrices (those :func:`~kerasgene.explain.motifs.jaspar_motifs`
+    reads) of pyjaspar database ``db``."""
+    rows = db.conn.execute(
+        "SELECT DISTINCT a.VAL FROM MATRIX_ANNOTATION a JOIN MATRIX m ON m.ID = a.ID "
+        "WHERE a.TAG = 'tax_group' AND m.COLLECTION = 'CORE'")
+    return sorted({v.lower() for (v,) in rows})
+
+
 def _check_targets(options: ExplainOptions, model) -> None:
     """``targets``, ``filters`` and ``target_motif`` of a knockout."""
     from kerasgene.explain.motifs import first_conv_layer
@@ -199,10 +237,11 @@ def explain_run(run: str | Path, config: Mapping, options: ExplainOptions | None
         options = explain_options(config.get("explain"))
     system = systems.get(config["system"], "system")
     final = check_out_dir(explain_dir(run, out), config)
+    requested = requested_analyses(options, system.name)
+    check_jaspar(options, requested)
     model, record = records.load_run(run)
     dataset = runs.run_dataset(run, dict(config), record)
-    analyses = runnable_analyses(requested_analyses(options, system.name), model,
-                                 bool(options.analyses))
+    analyses = runnable_analyses(requested, model, bool(options.analyses))
     compare = records.load_run(options.compare)[0] if "differential" in analyses else None
     check_request(analyses, options, system, model, dataset, compare)
     summary: dict[str, Any] = {"system": system.name, "run": str(run),

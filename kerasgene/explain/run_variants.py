@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 from kerasgene import systems
-from kerasgene._io import check_folder_path, safe_name, write_tsv
+from kerasgene._io import check_output_file, safe_name, write_tsv
 from kerasgene.dna import one_hot
 from kerasgene.errors import ConfigError
 from kerasgene.explain.variants import RegionReader
@@ -99,7 +99,7 @@ def variants_of_run(run: str | os.PathLike, config: Mapping, vcf: str | os.PathL
 
     V.check_count(batch_size, "--batch-size")
     run = Path(run)
-    out = (_checked_out(Path(out), Path(vcf)) if out
+    out = (check_output_file(out, {"VCF": vcf}) if out
            else run / "variants" / f"{_stem(Path(vcf))}.tsv")
     variants = V.read_vcf(vcf)
     model, dataset, system = _checked_run(run, config)
@@ -142,23 +142,6 @@ def _checked_run(run: Path, config: Mapping):
         raise ConfigError(f"{where}: the model takes inputs {sorted(names)} but the "
                           f"run's dataset gives {sorted(dataset.input_names)}")
     return model, dataset, system
-
-
-def _checked_out(out: Path, vcf: Path) -> Path:
-    """``out``, refused before any work when it cannot be written: a directory, the VCF
-    itself (``--out calls.vcf`` replaced the VCF by the table), or below a file or a folder
-    this process may not write into."""
-    if out.exists() and vcf.exists() and out.samefile(vcf):
-        raise ConfigError(f"--out: {out} is the VCF itself; expected another path for the "
-                          "TSV (the table would replace the VCF)")
-    if out.is_dir():
-        raise ConfigError(f"--out: {out} is a directory; expected the path of the TSV to "
-                          f"write (e.g. {out / 'effects.tsv'})")
-    check_folder_path(out.parent, "--out")
-    parent = next(p for p in (out.parent, *out.parent.parents) if p.exists())
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ConfigError(f"--out: {out}: cannot write into {parent} (permission denied)")
-    return out
 
 
 def _stem(path: Path) -> str:

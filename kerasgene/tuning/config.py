@@ -69,7 +69,28 @@ def tuning_section(config: Mapping) -> dict:
     if not (in_memory == "auto" or isinstance(in_memory, bool)):
         raise ConfigError(f"tuning.in_memory: expected auto, true or false, got {in_memory!r}")
     _objective(tuning["objective"])
+    tuning["project_name"] = _project_name(tuning["project_name"])
     return tuning
+
+
+def _project_name(name: Any) -> str | None:
+    """``tuning.project_name`` as a folder name (a number such as 2024 as text), or None.
+
+    Raises
+    ------
+    ConfigError
+        Unless ``name`` is null or a plain folder name: the project folder is made inside
+        ``tuning.directory``, so a path (``../x``, ``a/b``, an absolute path), ``.``,
+        ``..`` or an empty name would put the trials elsewhere.
+    """
+    if name is None:
+        return None
+    text = str(name) if isinstance(name, str | int) and not isinstance(name, bool) else ""
+    if text in ("", ".", "..") or "/" in text or "\\" in text:
+        raise ConfigError(f"tuning.project_name: expected a plain folder name, made inside "
+                          "tuning.directory (no '/' or '\\', not '.', '..' or empty), "
+                          f"got {name!r}")
+    return text
 
 
 def _objective(objective: Any) -> None:
