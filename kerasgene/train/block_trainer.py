@@ -471,7 +471,8 @@ def fit_blocks(model, dataset, tcfg: dict, genes_per_block: int, conditions_per_
     the resolved training settings ``tcfg`` (:func:`kerasgene.train.recipes.resolve_training`),
     doing by hand what :func:`kerasgene.train.recipes.make_callbacks` does for ``fit``:
     learning rate ×0.5 after ``reduce_lr_patience`` epochs without a better validation
-    R², early stopping after ``patience``, best weights restored. Writes
+    R², early stopping after ``patience``, best weights restored; a training loss that is
+    not finite raises :func:`kerasgene.train.recipes.diverged`. Writes
     ``out_dir/history.csv``. ``strategy``: the one the model was built under (called
     inside its scope; :class:`FactorizedPairTrainer`); every process validates on all
     blocks, so that all take the same decisions. ``backup_dir``: as Keras'
@@ -511,9 +512,11 @@ def fit_blocks(model, dataset, tcfg: dict, genes_per_block: int, conditions_per_
                                        stateful_metrics=["loss", "val_r2"])
         loss = trainer.train_epoch(dataset.grouped_batches("train", g, c, shuffle=True,
                                                            seed=seed, epoch=epoch))
+        lr = float(optimizer.learning_rate.numpy())
+        if not math.isfinite(loss):
+            raise recipes.diverged(loss, epoch + 1, lr)
         y, pred = trainer.predict_blocks(dataset.grouped_batches("valid", g, valid_c))
         r2 = regression_metrics(y, pred)["r2"]
-        lr = float(optimizer.learning_rate.numpy())
         rows.append({"epoch": epoch, "learning_rate": lr, "loss": loss, "val_r2": r2})
         progress.update(1, [("loss", loss), ("val_r2", r2)], finalize=True)
         if r2 > best:

@@ -492,6 +492,25 @@ class BatchNormRecalibration(keras.callbacks.Callback):
                                self.forward)
 
 
+def diverged(loss: float, epoch: int, learning_rate: float) -> ConfigError:
+    """The error of a training whose loss is no longer finite after ``epoch`` (1-based)."""
+    return ConfigError(f"training.learning_rate: training diverged: the training loss is "
+                       f"{loss} in epoch {epoch} (learning rate {learning_rate:g}); expected "
+                       "a finite loss: lower training.learning_rate")
+
+
+class StopOnDivergence(keras.callbacks.Callback):
+    """Raise :func:`diverged` at the end of an epoch whose training loss is NaN or
+    infinite: the weights are then NaN (or about to be), and neither they nor the
+    starting weights that early stopping would keep are a trained model."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(loss):
+            rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+            raise diverged(loss, epoch + 1, rate)
+
+
 def has_dropout_and_batch_norm(model: keras.Model) -> bool:
     """True when the model (or a nested model) has both Dropout and BatchNormalization."""
     kinds = {type(lay) for lay in _all_layers(model)}
@@ -611,9 +630,11 @@ def fit(model: keras.Model, train, valid, cfg: dict, run_dir: Path | None = None
         local_train=None, start_score: float | None = None):
     """Fit a compiled model on tf.data datasets; returns the Keras History.
 
-    With ``recalibrate_bn`` (and a model with Dropout and BatchNormalization) the
-    BatchNormalization statistics are re-estimated from ≥ 512 training examples before
-    every validation (:class:`BatchNormRecalibration`), taken from ``train``.
+    A training loss that turns NaN or infinite raises :func:`diverged` at the end of
+    that epoch (:class:`StopOnDivergence`). With ``recalibrate_bn`` (and a model with
+    Dropout and BatchNormalization) the BatchNormalization statistics are re-estimated
+    from ≥ 512 training examples before every validation
+    (:class:`BatchNormRecalibration`), taken from ``train``.
     ``strategy``: the MultiWorkerMirroredStrategy that distributed ``train`` and
     ``valid`` (:func:`distributed`), if any; ``local_train`` is then the undistributed
     training stream (global batches, the same on every worker): the recalibration reads
@@ -634,6 +655,7 @@ def fit(model: keras.Model, train, valid, cfg: dict, run_dir: Path | None = None
         at = 1 if backup_dir is not None else 0
         callbacks.insert(at, BatchNormRecalibration(
             train if local_train is None else local_train, n_batches))
+    callbacks.insert(0, StopOnDivergence())  # first: a diverged epoch is not backed up
     with _multi_worker_logs() if multi_worker else contextlib.nullcontext():
         return model.fit(
             train, validation_data=valid, epochs=cfg["epochs"], verbose=cfg["verbose"],

@@ -98,6 +98,10 @@ RUN_TRAINING_SPECS = {
     "baseline_max_examples": Spec("int", min=1), "control_permutations": Spec("int", min=1),
     "inputs": Spec("mapping", null=True),
 }
+#: ``training`` keys the factorised trainer does not read, with the value it acts as if
+#: given (:func:`kerasgene.train.block_trainer.fit_blocks`); any other value is refused.
+FACTORIZED_READS = {"batch_size": None, "steps_per_epoch": None, "loss": "mse",
+                    "monitor": "val_r2", "tensorboard": False}
 #: Type of each top-level value (``data`` is checked by the dataset builder,
 #: ``model.hparams`` against the builder's arguments).
 TOP_LEVEL_SPECS = {
@@ -184,8 +188,22 @@ def check_config(config: Mapping, *, train: bool = False, light: bool = False) -
     if extra.get("factorized") and extra.get("controls"):
         raise ConfigError("training.controls: not available with training.factorized (the "
                           "shuffled-label control permutes the labels of examples, not blocks)")
+    if extra.get("factorized"):
+        _check_factorized(section)
     if not light:
         _check_model_section(config.get("model"), train)
+
+
+def _check_factorized(section: Mapping) -> None:
+    """Refuse a ``training`` value the factorised trainer would not read
+    (:data:`FACTORIZED_READS`)."""
+    for key, used in FACTORIZED_READS.items():
+        value = section.get(key)
+        if value not in (None, used):
+            raise ConfigError(f"training.{key}: {value!r} is not read by training.factorized "
+                              "(every gene × condition block each epoch, genes_per_block × "
+                              "conditions_per_block pairs a step, mse loss, early stopping on "
+                              "val_r2); remove it, or set training.factorized: false")
 
 
 def _check_model_section(section: Mapping | None, train: bool) -> None:
@@ -528,9 +546,17 @@ def train(config: dict, *, force_prepare: bool = False, dataset=None) -> Path:
         recipes.set_seed(seed)
         with strategy.scope():
             model = build_model(config, dataset)
-        # fail now, not after training: the recipe against the model's head, the constants
-        recipes.model_loss(model, recipes.resolve_training(
-            tsection, config["model"]["name"], is_classification(dataset))["loss"])
+        # fail now, not after training: the recipe against the model's head and the
+        # validation set, the constants
+        tcfg = recipes.resolve_training(tsection, config["model"]["name"],
+                                        is_classification(dataset))
+        recipes.model_loss(model, tcfg["loss"])
+        if extra["factorized"] and is_classification(dataset):
+            raise ConfigError("training.factorized: trains a regression target (the "
+                              "expression of each pair); this dataset's target is 'class': "
+                              "set training.factorized: false")
+        if config["model"]["name"] != "histone_fcn_ensemble":  # members: folds of train
+            _check_validation(dataset, tcfg["monitor"], extra["factorized"])
         if not recipes.is_chief(strategy):  # a multi-worker peer: trains, writes nothing
             _train_worker(config, dataset, model, strategy, tsection, extra, out, seed)
             return out
@@ -545,6 +571,22 @@ def train(config: dict, *, force_prepare: bool = False, dataset=None) -> Path:
                         out, len(gone))
             raise
     return out
+
+
+def _check_validation(dataset, monitor: str, factorized: bool) -> None:
+    """Refuse a validation split on which early stopping's ``val_r2`` is undefined:
+    fewer than two different labels (one example: the R² of one value). Keras scores it
+    0 every epoch, so early stopping would stop after ``patience`` epochs whatever the
+    model learnt (the factorised trainer, NaN: it kept the untrained weights)."""
+    if monitor != "val_r2":
+        return
+    y = dataset.labels("valid")
+    if (y != y.flat[0]).any():
+        return
+    other = "" if factorized else ", or training.monitor: val_loss"
+    raise ConfigError(f"training.monitor: val_r2 is undefined on a validation set of {len(y)} "
+                      f"example(s), all labelled {y.flat[0]:g} (R² needs at least 2 different "
+                      f"labels); expected a larger validation set (data.split){other}")
 
 
 def _begin_run(out: Path) -> None:
