@@ -1,6 +1,8 @@
-"""``kerasgene predict`` / ``export`` fed a user's own files: genes the genome or a track
-cannot hold, tracks of another assembly, exports without preprocessing constants or with
-another model's, a missing or empty ``--genes``, no server, an ``--out`` naming an input.
+"""``kerasgene predict`` / ``export`` / ``serve`` fed a user's own files and values: genes the
+genome or a track cannot hold, tracks of another assembly, exports without preprocessing
+constants or with another model's, a missing or empty ``--genes``, no server, an ``--out``
+naming an input, NaN or infinite inputs, a ``--target`` that is not HOST:PORT, ``serve``
+option values gRPC would change.
 
 One in-process server (port 0) serves a tiny two-track model exported with its
 preprocessing constants (``toy``) and the same model exported without any (``bare``);
@@ -13,6 +15,7 @@ import gzip
 import logging
 import shutil
 
+import grpc
 import keras
 import numpy as np
 import pandas as pd
@@ -22,8 +25,11 @@ import pytest
 from conftest import write_fasta
 
 from kerasgene.cli import main
-from kerasgene.serving import export
+from kerasgene.errors import ConfigError
+from kerasgene.serving import Client, ServingError, export
+from kerasgene.serving.client import make_tensor_proto
 from kerasgene.serving.exporter import list_versions
+from kerasgene.serving.server import Server
 
 SIZES = {"chr1": 3000, "chr2": 2000}
 TSS, TTS = [30, 20], [20, 30]
@@ -73,8 +79,6 @@ GOOD = [("g1", "chr1", 200, 900, "+"), ("g2", "chr1", 1000, 1600, "-"),
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    from kerasgene.serving.server import Server
-
     d = tmp_path_factory.mktemp("inputs")
     rng = np.random.default_rng(0)
     files = {
@@ -300,3 +304,113 @@ def test_out_naming_an_input_a_folder_or_a_path_below_a_file(world, tmp_path, ca
         f"kerasgene: error: --out: {tmp_path / 'genes.gtf' / 'p.tsv'}: {tmp_path / 'genes.gtf'} "
         "is a file, not a folder; expected a path where a folder can be made\n")
     assert {p: p.read_bytes() for p in tmp_path.iterdir()} == before  # nothing written
+
+
+def test_nan_or_infinite_inputs_are_refused_by_the_client_and_the_server(world):
+    """A NaN or infinite input was predicted from: NaN rows at best, and from a
+    max-pooling classifier (deepchrome) confident finite class probabilities ([1, 0] for
+    one NaN among 500 values); a float64 value beyond float32 became inf in the cast."""
+    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+    _, _, target, _ = world
+    rng = np.random.default_rng(2)
+    good = {"sequence": rng.random((3, LENGTH, 4), dtype=np.float32),
+            "epigenome": rng.random((3, LENGTH, 2), dtype=np.float32)}
+    nan = {**good, "sequence": good["sequence"].copy()}
+    nan["sequence"][1, 7, 2] = np.nan
+    nan["sequence"][2, 0, 0] = -np.inf
+    huge = {**good, "epigenome": good["epigenome"].astype(np.float64)}
+    huge["epigenome"][0, 3, 1] = 1e39
+    with Client(target, "toy") as client:
+        with pytest.raises(ServingError) as info:
+            client.predict(nan)
+        assert info.value.code == "INVALID_ARGUMENT"
+        assert str(info.value) == (f"{target} model 'toy': input 'sequence': 2 NaN or infinite "
+                                   "value(s), the first nan at [1, 7, 2]; expected finite numbers")
+        with pytest.raises(ServingError, match=r"input 'epigenome': 1 NaN or infinite value\(s\)"
+                           r", the first inf at \[0, 3, 1\]; expected finite numbers \(after "
+                           r"the cast from float64 to the signature's float32\)"):
+            client.predict(huge)
+        assert client.predict(good)["expression"].shape == (3, 1)
+    # another client: the server refuses it too
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = "toy"
+    for key, value in nan.items():
+        request.inputs[key].CopyFrom(make_tensor_proto(value))
+    with grpc.insecure_channel(target) as channel, pytest.raises(grpc.RpcError) as info:
+        prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request, timeout=30)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert info.value.details() == ("input 'sequence': 2 NaN or infinite value(s), the first nan "
+                                    "at [1, 7, 2]; expected finite numbers")
+
+
+@pytest.mark.parametrize("target", ["127.0.0.1", "http://127.0.0.1:8500", "127.0.0.1:8500/",
+                                    "127.0.0.1:85O0", "127.0.0.1:0", "127.0.0.1:70000", ""])
+def test_a_target_that_is_not_host_port_is_refused(target):
+    """gRPC took a target without a port to mean port 443, and a URL or a stray
+    character failed only at the first call, as 'UNAVAILABLE ... (is a model server
+    running at http://127.0.0.1:8500?)'."""
+    with pytest.raises(ConfigError) as info:
+        Client(target, "toy")
+    assert str(info.value) == (
+        f"Client: target {target!r}: expected HOST:PORT of a gRPC endpoint (e.g. "
+        "127.0.0.1:8500, [::1]:8500; no scheme such as http://, no path; a port from 1 to "
+        "65535)")
+
+
+def test_predict_target_is_checked_before_any_input_is_read(world, tmp_path, capsys):
+    """``predict --target 127.0.0.1`` (no port) tried port 443 and answered UNAVAILABLE."""
+    _, files, target, _ = world
+    out = tmp_path / "p.tsv"
+    assert main(["predict", "--target", "127.0.0.1", "--model", "toy", "--genes",
+                 gtf(tmp_path / "g.gtf", GOOD), "--genome", files["fasta"], "--out",
+                 str(out)]) == 2
+    assert "Client: target '127.0.0.1': expected HOST:PORT" in one_error(capsys)
+    assert not out.exists()
+    for ok in (target, target.replace("127.0.0.1", "localhost"), f"dns:///{target}", "[::1]:1"):
+        Client(ok, "toy").close()
+
+
+def test_serve_refuses_option_values_grpc_would_change(world, capsys):
+    """gRPC took --port modulo 65536 (-1 listened on 65535, 65536 on a random free port),
+    answered every call RESOURCE_EXHAUSTED under --max-concurrent-rpcs 0, and
+    --max-workers 0 was a ValueError traceback; a negative --poll-seconds never polled."""
+    base = world[3]
+    assert main(["serve", "--model-base-path", str(base), "--max-workers", "0"]) == 2
+    assert one_error(capsys) == "kerasgene: error: serve: max_workers must be >= 1 (got 0)\n"
+    cases = [({"port": -1}, "port must be an integer from 0 to 65535 (0: any free port; got -1)"),
+             ({"port": 65536}, "got 65536"),
+             ({"max_concurrent_rpcs": 0}, "max_concurrent_rpcs must be >= 1 (got 0)"),
+             ({"load_threads": 0}, "load_threads must be >= 1 (got 0)"),
+             ({"poll_seconds": -1.0}, "poll_seconds must be a finite number of seconds >= 0 "
+                                      "(0: never look for new versions; got -1.0)"),
+             ({"poll_seconds": float("nan")}, "got nan")]
+    for options, words in cases:
+        with pytest.raises(ConfigError) as info:
+            Server(base, **{"port": 0, **options})
+        assert words in str(info.value), (options, str(info.value))
+
+
+def test_serve_names_a_version_folder_or_a_run_directory_given_as_the_repository(world,
+                                                                                  tmp_path,
+                                                                                  capsys):
+    """--model-base-path at a version folder or at a run directory was answered 'no
+    servable version in assets, variables' (or 'in dataset, explain'): their subfolders
+    taken for models."""
+    base = world[3]
+    run = tmp_path / "run"
+    (run / "dataset").mkdir(parents=True)
+    (run / "explain").mkdir()
+    (run / "config.yaml").write_text("system: isegnet\n")
+    serve = ["serve", "--port", "0", "--poll-seconds", "0", "--model-base-path"]
+    allow = "; pass --allow-empty to start anyway and serve exports made later\n"
+    assert main([*serve, str(base / "toy" / "1")]) == 2
+    assert one_error(capsys) == (
+        f"kerasgene: error: serve: {base / 'toy' / '1'} is a version folder itself (it holds "
+        f"saved_model.pb): give {base} (--model-base-path is the folder of model folders)"
+        + allow)
+    assert main([*serve, str(run)]) == 2
+    assert one_error(capsys) == (
+        f"kerasgene: error: serve: {run} is a run directory, not a model repository: export "
+        f"it first (kerasgene export --run {run} --base-dir MODELS --name NAME) and serve "
+        "MODELS" + allow)

@@ -182,11 +182,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
     tracks = name_value_pairs(args.track, "--track", "NAME=BIGWIG")
     check_output_file(args.out, _input_files(args, tracks))  # before any input is read
     _check_genes_arg(args.genes)
-    genes = select_genes(args.genes, args.annotation)
-    if not genes:
-        raise ConfigError(f"--genes {args.genes}: no gene named; expected at least one")
     with Client(args.target, args.model, timeout=args.timeout, version=args.version,
-                batch_size=args.batch_size) as client:
+                batch_size=args.batch_size) as client:  # checks the options; connects later
+        genes = select_genes(args.genes, args.annotation)
+        if not genes:
+            raise ConfigError(f"--genes {args.genes}: no gene named; expected at least one")
         outputs = client.predict_genes(genes, args.genome, tracks or None,
                                        chrom_aliases=args.chrom_aliases)
     path = write_predictions(args.out, genes, outputs)

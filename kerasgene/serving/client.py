@@ -10,7 +10,8 @@ Large requests are split along the batch axis into chunks of at most ``batch_siz
 examples and ``max_message_bytes`` bytes, and up to ``max_in_flight`` chunks are sent
 concurrently (the next chunk is serialised while the server computes the previous one).
 Arrays are cast to the signature's dtypes (read once from GetModelMetadata), so float64
-or uint8 one-hot arrays may be passed. Failures raise :class:`ServingError` whose
+or uint8 one-hot arrays may be passed; an input holding NaN or infinite values is refused
+before it is sent. Failures raise :class:`ServingError` whose
 ``code`` is the gRPC status name.
 
 :meth:`Client.predict_genes` builds iSEGnet's inputs from genomic coordinates with the
@@ -35,6 +36,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -57,6 +59,7 @@ from kerasgene.serving.protocol import (
     DEFAULT_SIGNATURE,
     METADATA_SIGNATURE,
     ServingError,
+    nonfinite,
 )
 
 log = logging.getLogger(__name__)
@@ -75,6 +78,32 @@ _NP_NAMES = {d.name: d for d in _NP_TO_DT}
 #: the full name of TF Serving's Predict method (as in prediction_service_pb2_grpc)
 _PREDICT_METHOD = "/tensorflow.serving.PredictionService/Predict"
 _STATES = {v: k for k, v in get_model_status_pb2.ModelVersionStatus.State.items()}
+#: HOST:PORT, the host a name, an IPv4 address or a bracketed IPv6 address
+_HOST_PORT = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
+#: the gRPC name-resolver schemes a target may start with instead
+_GRPC_SCHEMES = ("dns:", "ipv4:", "ipv6:", "unix:", "unix-abstract:", "vsock:")
+
+
+def check_target(target: str) -> str:
+    """Return ``target`` if it is a gRPC endpoint: HOST:PORT, or a target starting with a
+    gRPC resolver scheme (``dns:///host:port``, ``unix:/path``, ...).
+
+    gRPC takes a target without a port to mean port 443, and reports a URL
+    (``http://host:8500``) or a stray character only once a call fails, as UNAVAILABLE.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the target and what was expected.
+    """
+    if isinstance(target, str) and target.startswith(_GRPC_SCHEMES):
+        return target
+    match = _HOST_PORT.match(target) if isinstance(target, str) else None
+    if match is None or not 1 <= int(match.group(1)) <= 65535:
+        raise ConfigError(f"Client: target {target!r}: expected HOST:PORT of a gRPC endpoint "
+                          "(e.g. 127.0.0.1:8500, [::1]:8500; no scheme such as http://, no "
+                          "path; a port from 1 to 65535)")
+    return target
 
 
 def fill_tensor_proto(proto: tensor_pb2.TensorProto, array: np.ndarray) -> None:
@@ -168,7 +197,8 @@ class Client:
 
     Parameters
     ----------
-    target : "host:port" of the gRPC endpoint (8500 for TF Serving)
+    target : "host:port" of the gRPC endpoint (8500 for TF Serving), or a target with a
+        gRPC resolver scheme (``dns:///host:port``, ``unix:/path``); see :func:`check_target`
     model_name : servable name
     timeout : seconds allowed for each RPC
     version : ask for this version (default: the newest the server has)
@@ -194,7 +224,7 @@ class Client:
             raise ConfigError("Client: batch_size and max_in_flight must be >= 1")
         if not timeout > 0:
             raise ConfigError(f"Client: timeout must be > 0 seconds (got {timeout})")
-        self.target, self.model_name = target, model_name
+        self.target, self.model_name = check_target(target), model_name
         self.timeout, self.version, self.signature = timeout, version, signature
         self.batch_size, self.max_message_bytes = batch_size, max_message_bytes
         self.max_in_flight = max_in_flight
@@ -348,14 +378,23 @@ class Client:
         Returns
         -------
         {output name: np.ndarray of shape (N, ...)}
+
+        Raises
+        ------
+        ServingError
+            the call failed; or (code INVALID_ARGUMENT, before any call) an input holds
+            NaN or infinite values (also those a cast to float32 overflowed to), which no
+            model predicts from meaningfully.
         """
-        arrays = {k: np.asarray(v) for k, v in inputs.items()}
-        if cast:
-            sig = self._input_signature()
-            for k, a in arrays.items():
-                want = sig.get(k, {}).get("dtype")
-                if want in _NP_NAMES and a.dtype != _NP_NAMES[want]:
-                    arrays[k] = a.astype(_NP_NAMES[want])
+        given = {k: np.asarray(v) for k, v in inputs.items()}
+        arrays = self._cast(given) if cast else given
+        for k, a in arrays.items():
+            why = nonfinite(k, a)
+            if why:
+                cast_note = (f" (after the cast from {given[k].dtype} to the signature's "
+                             f"{a.dtype})" if a.dtype != given[k].dtype else "")
+                raise ServingError(f"{self.target} model {self.model_name!r}: {why}{cast_note}",
+                                   "INVALID_ARGUMENT")
         sizes = {k: (a.shape[0] if a.ndim else None) for k, a in arrays.items()}
         n_set = set(sizes.values())
         if not arrays or None in n_set or len(n_set) != 1:
@@ -378,6 +417,18 @@ class Client:
             j, fut = pending.popleft()
             results[j] = self._decode(self._result(fut))
         return {k: np.concatenate([r[k] for r in results]) for k in results[0]}
+
+    def _cast(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """``arrays`` cast to the signature's dtypes (values beyond float32 become inf,
+        which :meth:`predict` then refuses)."""
+        sig = self._input_signature()
+        out = dict(arrays)
+        with np.errstate(over="ignore"):
+            for k, a in arrays.items():
+                want = sig.get(k, {}).get("dtype")
+                if want in _NP_NAMES and a.dtype != _NP_NAMES[want]:
+                    out[k] = a.astype(_NP_NAMES[want])
+        return out
 
     def _call(self, req: bytes):
         try:

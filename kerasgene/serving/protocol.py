@@ -3,6 +3,8 @@ preprocessing constants live, and the error a failed serving call raises."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from kerasgene.errors import KerasgeneError
 
 #: bytes in a mebibyte (message-size limits are given in MiB)
@@ -24,3 +26,31 @@ class ServingError(KerasgeneError):
     def __init__(self, message: str, code: str = "UNKNOWN"):
         super().__init__(message)
         self.code = code
+
+
+def nonfinite(name: str, array: np.ndarray) -> str | None:
+    """Why input ``name`` cannot be predicted from: its NaN or infinite values.
+
+    No kerasgene model gives a meaningful prediction from them, and some hide them: a
+    max-pooling classifier (deepchrome) turns one NaN into confident, finite class
+    probabilities.
+
+    Parameters
+    ----------
+    name : str
+        The input's name in the signature.
+    array : np.ndarray
+        Its values; arrays of other kinds than floating point always pass.
+
+    Returns
+    -------
+    str or None
+        One line naming the input, the count and the first such value with its position
+        (its first index is the example), or None when every value is finite.
+    """
+    if array.dtype.kind != "f" or np.isfinite(array).all():
+        return None
+    bad = ~np.isfinite(array)
+    first = np.unravel_index(int(np.argmax(bad)), array.shape)
+    return (f"input {name!r}: {int(bad.sum())} NaN or infinite value(s), the first "
+            f"{array[first]} at {[int(i) for i in first]}; expected finite numbers")

@@ -26,6 +26,7 @@ from tensorflow_serving.config import model_server_config_pb2
 from kerasgene.errors import ConfigError, InputFileError
 from kerasgene.serving.exporter import list_versions
 from kerasgene.serving.protocol import DEFAULT_SIGNATURE
+from kerasgene.train.records import RUN_RECORD
 
 log = logging.getLogger(__name__)
 
@@ -294,6 +295,9 @@ class ModelRepository:
                       for n, v in sorted(m.versions.items()) if v.error]
         if failed:
             return f"{where}: no version could be loaded ({'; '.join(failed[:3])})"
+        misplaced = self._not_a_repository()
+        if misplaced:
+            return misplaced
         if self.base is not None and list_versions(self.base):
             return (f"{where} holds version folders itself ({', '.join(map(str, list_versions(self.base)))}): "
                     "give its parent (--model-base-path is the folder of model folders)")
@@ -303,6 +307,22 @@ class ModelRepository:
                     f"written by `kerasgene export`)")
         return (f"{where}: no servable version in {', '.join(names)} (expected "
                 "NAME/<integer>/saved_model.pb; temporaries of unfinished exports do not count)")
+
+    def _not_a_repository(self) -> str | None:
+        """Why ``model_base_path`` is a version folder or a run directory rather than a
+        model repository (their subfolders ``assets``, ``variables``, ``dataset``... would be
+        named as models without versions), or None."""
+        if self.base is None:
+            return None
+        if (self.base / "saved_model.pb").is_file():
+            return (f"{self.base} is a version folder itself (it holds saved_model.pb): give "
+                    f"{self.base.parent.parent} (--model-base-path is the folder of model "
+                    "folders)")
+        if (self.base / RUN_RECORD).is_file() or (self.base / "config.yaml").is_file():
+            return (f"{self.base} is a run directory, not a model repository: "
+                    f"export it first (kerasgene export --run {self.base} --base-dir MODELS "
+                    "--name NAME) and serve MODELS")
+        return None
 
     def _named(self, spec):
         """The model a ModelSpec names (call with the lock held)."""

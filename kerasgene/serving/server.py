@@ -35,7 +35,8 @@ FAILED_PRECONDITION    the model is known (configured or its directory exists) b
                        no servable version (none exported yet, or every load failed)
 INVALID_ARGUMENT       unknown signature; missing or unexpected input (named); wrong
                        dtype or shape (input named, expected vs received); inputs with
-                       different batch sizes; malformed tensor payload; batch larger
+                       different batch sizes; a NaN or infinite value (input, count
+                       and first position named); malformed tensor payload; batch larger
                        than ``max_batch_size`` (TF Serving's batcher says
                        INVALID_ARGUMENT for a task larger than its maximum batch);
                        unknown output in ``output_filter``; empty model name;
@@ -74,7 +75,7 @@ from tensorflow_serving.apis import (
 
 from kerasgene.errors import ConfigError
 from kerasgene.serving.client import fill_tensor_proto
-from kerasgene.serving.protocol import DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_SIGNATURE
+from kerasgene.serving.protocol import DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_SIGNATURE, nonfinite
 from kerasgene.serving.repository import ModelRepository, RpcError, TensorSpec
 
 log = logging.getLogger(__name__)
@@ -222,6 +223,9 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         for key in sorted(sig.inputs):
             spec = sig.inputs[key]
             arr = _decode_input(key, request.inputs[key], spec, self.max_tensor_bytes)
+            why = nonfinite(key, arr)
+            if why:
+                raise RpcError(grpc.StatusCode.INVALID_ARGUMENT, why)
             if spec.shape and spec.shape[0] < 0:
                 if arr.shape[0] > self.max_batch_size:
                     raise RpcError(
@@ -290,6 +294,38 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
 
 
 # ------------------------------------------------------------------------------ server
+def _check_options(port: int, poll_seconds: float, counts: dict[str, int]) -> None:
+    """Refuse option values that gRPC or the poll loop would silently turn into others.
+
+    gRPC takes a port modulo 65536 (-1 listened on 65535, 65536 on a random free port),
+    a ``maximum_concurrent_rpcs`` of 0 or less answers every call RESOURCE_EXHAUSTED,
+    and a negative or NaN ``poll_seconds`` never polled.
+
+    Parameters
+    ----------
+    port : int
+        The port to listen on (0: any free port).
+    poll_seconds : float
+        Seconds between polls of the model repository (0: never).
+    counts : dict
+        Option name → a value that must be an integer >= 1.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the first bad option, its value and what was expected.
+    """
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ConfigError(f"serve: port must be an integer from 0 to 65535 (0: any free port; "
+                          f"got {port!r})")
+    if not 0 <= poll_seconds < math.inf:
+        raise ConfigError(f"serve: poll_seconds must be a finite number of seconds >= 0 "
+                          f"(0: never look for new versions; got {poll_seconds})")
+    for name, value in counts.items():
+        if value < 1:
+            raise ConfigError(f"serve: {name} must be >= 1 (got {value})")
+
+
 class Server:
     """The gRPC server with its model repository and poll thread.
 
@@ -322,8 +358,9 @@ class Server:
         load_threads: int = 2,
         allow_empty: bool = True,
     ):
-        if max_batch_size < 1:
-            raise ConfigError(f"serve: max_batch_size must be >= 1 (got {max_batch_size})")
+        _check_options(port, poll_seconds, {
+            "max_batch_size": max_batch_size, "max_workers": max_workers,
+            "max_concurrent_rpcs": max_concurrent_rpcs, "load_threads": load_threads})
         if not 1 <= max_message_bytes < (1 << 31):
             raise ConfigError(
                 f"serve: max_message_bytes must be in [1, 2**31) (got {max_message_bytes})")
