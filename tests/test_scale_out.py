@@ -381,3 +381,26 @@ def test_factorized_trainer_with_two_workers(tmp_path):
         np.testing.assert_allclose(worker["losses"], losses, rtol=TOLERANCE)
         for i, w in enumerate(expected):
             np.testing.assert_allclose(worker[f"arr_{i}"], w, rtol=TOLERANCE, atol=1e-6)
+
+
+@pytest.mark.slow  # worker processes
+def test_a_batch_with_fewer_examples_than_workers_is_refused(world, tmp_path):
+    """A global batch whose last, partial batch holds fewer examples than workers gave
+    one worker an empty batch: a TensorFlow traceback in that worker (convolutions), or
+    here, with the linear model, a run that trained unlike one process without a word.
+    Every worker now stops before training, naming the batch sizes that work."""
+    from kerasgene.datasets import Dataset
+    from kerasgene.errors import KerasgeneError
+
+    d, _ = world
+    n_train = Dataset.open(d / "dataset").split_counts["train"]
+    log = tmp_path / "workers.log"
+    with pytest.raises(KerasgeneError, match="exited with status 2"), log.open("ab") as out:
+        launcher.launch_training(d / "run.yaml", [f"run_dir={tmp_path / 'run'}",
+                                                  f"training.batch_size={n_train - 1}"], 2,
+                                 timeout=LAUNCH_TIMEOUT, python=sys.executable,
+                                 stdout=out, stderr=out)
+    assert (f"training.batch_size: {n_train - 1} over 2 workers leaves the last batch of the "
+            f"train split ({n_train} examples) with 1, fewer than one per worker"
+            in log.read_text()), log.read_text()[-2000:]
+    assert not (tmp_path / "run" / "run.json").exists()

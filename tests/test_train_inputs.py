@@ -8,6 +8,7 @@ import yaml
 
 from kerasgene import cli
 from kerasgene.config import load_config
+from kerasgene.errors import ConfigError
 
 CONFIGS = Path(__file__).parents[1] / "configs"
 SMALL_DEEPRAGE = "model.hparams={filters: 4, units: 8, regulator_units: 8}"
@@ -84,3 +85,22 @@ def test_factorized_training_with_the_settings_it_uses_is_accepted(small_sim, tm
     from kerasgene.train.runs import check_config
 
     check_config(config, train=True)
+
+
+def test_replica_batches_need_an_example_for_every_worker():
+    """The batch sizes a multi-worker run may take: every batch of every streamed split
+    holds at least one example per worker (the launched check:
+    tests/test_scale_out.py::test_a_batch_with_fewer_examples_than_workers_is_refused)."""
+    from kerasgene.train.runs import check_replica_batches
+
+    check_replica_batches({"valid": 300, "train": 700}, 100, 2)
+    check_replica_batches({"valid": 302}, 100, 2)
+    with pytest.raises(ConfigError) as got:
+        check_replica_batches({"valid": 301, "train": 720}, 100, 2)
+    assert str(got.value) == (
+        "training.batch_size: 100 over 2 workers leaves the last batch of the valid split "
+        "(301 examples) with 1, fewer than one per worker; expected a batch size whose "
+        "batches hold at least 2 examples (e.g. 99 or 101)")
+    with pytest.raises(ConfigError, match="1 over 2 workers gives some worker no example of "
+                                          r"each batch; .* \(e.g. 2 or 3\)"):
+        check_replica_batches({"valid": 50}, 1, 2)
