@@ -91,6 +91,10 @@ def world(tmp_path_factory):
     model = tiny_model()
     export(model, base, "toy", metadata=META)
     export(tiny_model(2500), base, "bare")  # no preprocessing constants; the paper's 2,500 bp
+    broken = tiny_model()
+    kernel, bias = broken.get_layer("expression").get_weights()
+    broken.get_layer("expression").set_weights([kernel, np.full_like(bias, np.nan)])
+    export(broken, base, "broken", metadata=META)  # outputs NaN from finite inputs
     server = Server(base, port=0, poll_seconds=0, allow_empty=False).start()
     try:
         yield d, files, f"127.0.0.1:{server.port}", base
@@ -138,6 +142,19 @@ def test_genes_the_files_cannot_hold_are_left_out_counted_and_named(world, tmp_p
     assert predict(world, gtf(tmp_path / "good.gtf", GOOD), tmp_path / "good.tsv") == 0
     good = pd.read_csv(tmp_path / "good.tsv", sep="\t")
     np.testing.assert_allclose(table.expression.iloc[:3], good.expression, rtol=1e-6)
+
+
+def test_nan_outputs_of_the_model_are_named_in_a_warning(world, tmp_path, capsys, caplog):
+    """A model that returns NaN from finite inputs (NaN weights): the table's cells are
+    empty and the line said "see the warning", but there was none."""
+    with caplog.at_level(logging.WARNING):
+        assert predict(world, gtf(tmp_path / "g.gtf", GOOD), tmp_path / "p.tsv",
+                       model="broken") == 0
+    assert pd.read_csv(tmp_path / "p.tsv", sep="\t").expression.isna().all()
+    assert f"wrote predictions for 0 of {len(GOOD)} genes" in capsys.readouterr().err
+    assert (f"the model returned NaN or infinite 'expression' for {len(GOOD)} of {len(GOOD)} "
+            "genes (their cells are empty; the inputs were finite): "
+            + ", ".join(r[0] for r in GOOD)) in caplog.text
 
 
 def test_a_track_of_another_assembly_or_missing_a_chromosome(world, tmp_path, capsys, caplog):

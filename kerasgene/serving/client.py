@@ -498,6 +498,7 @@ class Client:
         out = {}
         for k in parts[0]:
             values = np.concatenate([p[k] for p in parts])
+            _warn_nonfinite(k, values, [genes[i].id for i in keep])
             if len(keep) < len(genes):  # rows of the genes left out are NaN
                 full = np.full((len(genes), *values.shape[1:]), np.nan,
                                dtype=np.result_type(values.dtype, np.float32))
@@ -510,6 +511,21 @@ class Client:
             out["tpm"] = np.power(float(log_base), out["expression"].reshape(len(genes), -1)[:, 0]
                                   .astype(np.float64)) - pseudo
         return out
+
+
+def _warn_nonfinite(output: str, values: np.ndarray, ids: Sequence[str]) -> None:
+    """Warn, naming them, about the genes ``ids`` (rows of ``values``) for which the model
+    itself returned NaN or infinite values of ``output`` (its inputs are finite: a
+    broken model, e.g. NaN weights)."""
+    if values.dtype.kind != "f":
+        return
+    bad = ~np.isfinite(values.reshape(len(values), -1)).all(axis=1)
+    if bad.any():
+        named = [i for i, b in zip(ids, bad, strict=True) if b]
+        log.warning("predict_genes: the model returned NaN or infinite %r for %d of %d "
+                    "genes (their cells are empty; the inputs were finite): %s", output,
+                    len(named), len(ids), ", ".join(named[:5]) + (", ..." if len(named) > 5
+                                                                  else ""))
 
 
 def _preprocessing(constants: Mapping) -> dict[str, Any]:
