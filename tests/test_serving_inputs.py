@@ -157,6 +157,14 @@ def test_nan_outputs_of_the_model_are_named_in_a_warning(world, tmp_path, capsys
             + ", ".join(r[0] for r in GOOD)) in caplog.text
 
 
+def test_an_unknown_model_name_lists_the_models_served(world, tmp_path, capsys):
+    """NOT_FOUND named the model asked for but not those the server holds."""
+    assert predict(world, gtf(tmp_path / "g.gtf", GOOD), tmp_path / "p.tsv", model="tpy") == 2
+    err = capsys.readouterr().err
+    assert "model 'tpy' not found (models served: bare, broken, toy)" in err, err
+    assert not (tmp_path / "p.tsv").exists()
+
+
 def test_a_track_of_another_assembly_or_missing_a_chromosome(world, tmp_path, capsys, caplog):
     """A DNase bigWig whose chr1 is shorter (another assembly) was read at the FASTA's
     coordinates, silently; one without chr2 stopped the run naming no gene."""

@@ -330,7 +330,9 @@ class ModelRepository:
             raise RpcError(grpc.StatusCode.INVALID_ARGUMENT, "model_spec.name is empty")
         model = self._models.get(spec.name)
         if model is None:
-            raise RpcError(grpc.StatusCode.NOT_FOUND, f"model {spec.name!r} not found")
+            held = ", ".join(sorted(self._models)) or "none"
+            raise RpcError(grpc.StatusCode.NOT_FOUND,
+                           f"model {spec.name!r} not found (models served: {held})")
         return model
 
     def resolve(self, spec) -> Version:
