@@ -395,7 +395,9 @@ def test_a_batch_with_fewer_examples_than_workers_is_refused(world, tmp_path):
     d, _ = world
     n_train = Dataset.open(d / "dataset").split_counts["train"]
     log = tmp_path / "workers.log"
-    with pytest.raises(KerasgeneError, match="exited with status 2"), log.open("ab") as out:
+    with pytest.raises(KerasgeneError, match="exited with status 2; stopped the others; its "
+                       "error is above: fix the input and run the command again"), \
+            log.open("ab") as out:
         launcher.launch_training(d / "run.yaml", [f"run_dir={tmp_path / 'run'}",
                                                   f"training.batch_size={n_train - 1}"], 2,
                                  timeout=LAUNCH_TIMEOUT, python=sys.executable,

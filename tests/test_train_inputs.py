@@ -104,3 +104,14 @@ def test_replica_batches_need_an_example_for_every_worker():
     with pytest.raises(ConfigError, match="1 over 2 workers gives some worker no example of "
                                           r"each batch; .* \(e.g. 2 or 3\)"):
         check_replica_batches({"valid": 50}, 1, 2)
+
+
+def test_a_worker_refused_for_bad_input_is_not_called_resumable():
+    """The launcher told the user to re-run to resume after a worker refused the config
+    (exit 2): the same refusal again. A bad input says to fix it; a crash or a kill
+    (any other status) still says to resume."""
+    from kerasgene.train.launcher import exit_note
+
+    assert exit_note(2) == "its error is above: fix the input and run the command again"
+    assert exit_note(1, -9) == "re-run the same command to resume"
+    assert exit_note(-9, 2) == exit_note(2)

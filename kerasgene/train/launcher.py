@@ -202,6 +202,18 @@ def cluster_environments(workers: int, host: str, port: int,
             for i in range(workers)]
 
 
+#: The exit status of a kerasgene command refused for bad input (``kerasgene.cli``).
+BAD_INPUT_STATUS = 2
+
+
+def exit_note(*statuses: int) -> str:
+    """What to do about launched processes that exited with ``statuses``: a bad input
+    (:data:`BAD_INPUT_STATUS`, its one-line error printed above) is fixed, not resumed."""
+    if BAD_INPUT_STATUS in statuses:
+        return "its error is above: fix the input and run the command again"
+    return "re-run the same command to resume"
+
+
 def wait_all(procs: Mapping[str, subprocess.Popen], timeout: float | None, what: str) -> None:
     """Until every process has exited with 0; one that fails (or the ``timeout``) stops
     the others and raises a KerasgeneError naming it."""
@@ -213,7 +225,7 @@ def wait_all(procs: Mapping[str, subprocess.Popen], timeout: float | None, what:
             if rc not in (None, 0):
                 stop_processes({k: v for k, v in procs.items() if k != name})
                 raise KerasgeneError(f"{what}: {name} exited with status {rc}; stopped the "
-                                     "others. Re-run the same command to resume.")
+                                     f"others; {exit_note(rc)}")
         if timeout is not None and time.monotonic() - start > timeout:
             stop_processes(procs)
             raise KerasgeneError(f"{what}: not finished after {timeout:.0f} s; stopped "
@@ -221,7 +233,8 @@ def wait_all(procs: Mapping[str, subprocess.Popen], timeout: float | None, what:
     failed = {k: p.returncode for k, p in procs.items() if p.returncode}
     if failed:
         raise KerasgeneError(f"{what}: {', '.join(failed)} failed (status "
-                             f"{', '.join(map(str, failed.values()))}); re-run to resume")
+                             f"{', '.join(map(str, failed.values()))}); "
+                             f"{exit_note(*failed.values())}")
 
 
 def training_command(config_path: str | os.PathLike, overrides: Sequence[str] = (),

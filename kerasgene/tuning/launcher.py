@@ -27,6 +27,7 @@ from kerasgene.train.launcher import (
     ENV_CPUS,
     ENV_PARENT,
     ENV_THREADS,
+    exit_note,
     free_port,
     setup_process,
     stop_processes,
@@ -82,9 +83,8 @@ def _wait(procs: dict[str, subprocess.Popen], timeout: float | None, worker_grac
                 procs[name] = restart(name)
                 continue
             stop_processes({k: v for k, v in procs.items() if k != name})
-            raise KerasgeneError(
-                f"tune --workers: {name} exited with status {rc}; stopped the "
-                f"others. Re-run the same command to resume the search.")
+            raise KerasgeneError(f"tune --workers: {name} exited with status {rc}; stopped "
+                                 f"the others; {exit_note(rc)}")
         if procs["chief"].poll() == 0:
             if chief_done_at is None:
                 chief_done_at = time.monotonic()
