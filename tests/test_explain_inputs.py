@@ -89,8 +89,8 @@ def test_explain_section_keys_not_read_are_a_warning(config, monkeypatch, caplog
     with caplog.at_level("WARNING"):
         assert main(["explain", "--config", str(config), "explain.max_conditions=3",
                      "--analyses", "ig"]) == 0
-    assert "explain.max_conditions of the run config not read by the analyses to run (ig)" \
-        in caplog.text
+    assert "explain.max_conditions of the run config not read by the analyses to run (ig); " \
+        "max_conditions: the isegnet run has no conditions" in caplog.text
 
 
 @pytest.mark.parametrize("system", ["isegnet", "chromatin", "histone_fcn", "deepchrome"])

@@ -192,7 +192,7 @@ def _check_used(options, config, flags: list[str], section: list[str]) -> None:
 
     from kerasgene import systems
     from kerasgene.errors import ConfigError
-    from kerasgene.explain.options import requested_analyses, unused_options
+    from kerasgene.explain.options import requested_analyses, unused_options, without_conditions
 
     system = systems.get(config["system"], "system").name
     analyses = requested_analyses(options, system)
@@ -201,8 +201,10 @@ def _check_used(options, config, flags: list[str], section: list[str]) -> None:
     unused = unused_options(section, options, analyses, system)
     if unused:
         logging.getLogger(__name__).warning(
-            "explain: %s of the run config not read by the analyses to run (%s)",
-            ", ".join(f"explain.{k}" for k in unused), ",".join(analyses))
+            "explain: %s of the run config not read by the analyses to run (%s)%s",
+            ", ".join(f"explain.{k}" for k in unused), ",".join(analyses),
+            "".join(f"; {k}: the {system} run has no conditions" for k in unused
+                    if without_conditions(k, system)))
 
 
 def _unused_message(name: str, analyses: tuple[str, ...], system: str) -> str:
