@@ -416,6 +416,20 @@ def test_serve_refuses_option_values_grpc_would_change(world, capsys):
         assert words in str(info.value), (options, str(info.value))
 
 
+def test_serve_on_a_port_in_use_says_so(world, capsys):
+    """gRPC's own message said only "Failed to bind to address ...; set GRPC_VERBOSITY"."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "--model-base-path", str(world[3]), "--port", str(port)]) == 2
+    assert one_error(capsys) == (
+        f"kerasgene: error: serve: cannot listen on 127.0.0.1:{port} (Address already in use "
+        f"(port {port})); expected a free port (--port, or 0 for any)\n")
+
+
 def test_serve_names_a_version_folder_or_a_run_directory_given_as_the_repository(world,
                                                                                   tmp_path,
                                                                                   capsys):

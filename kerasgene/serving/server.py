@@ -58,6 +58,7 @@ from __future__ import annotations
 import logging
 import math
 import signal
+import socket
 import threading
 from concurrent import futures
 
@@ -326,6 +327,18 @@ def _check_options(port: int, poll_seconds: float, counts: dict[str, int]) -> No
             raise ConfigError(f"serve: {name} must be >= 1 (got {value})")
 
 
+def _bind_error(host: str, port: int) -> str | None:
+    """Why this process cannot bind ``host:port``, as the system says it
+    (``Address already in use``), or None; gRPC's own message only says it failed."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as err:
+            return f"{err.strerror} (port {port})"
+    return None
+
+
 class Server:
     """The gRPC server with its model repository and poll thread.
 
@@ -389,9 +402,12 @@ class Server:
         try:
             self.port = self._server.add_insecure_port(address)
         except RuntimeError as err:
-            raise ConfigError(f"serve: cannot listen on {address} ({err})") from None
+            self.port, reason = 0, str(err)
+        else:
+            reason = "address in use?"
         if self.port == 0:
-            raise ConfigError(f"serve: cannot listen on {address} (address in use?)")
+            raise ConfigError(f"serve: cannot listen on {address} ({_bind_error(host, port) or reason}); "
+                              "expected a free port (--port, or 0 for any)")
 
     def start(self) -> Server:
         """Load the models, start answering and start polling; returns ``self``.
