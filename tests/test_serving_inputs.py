@@ -416,6 +416,22 @@ def test_serve_refuses_option_values_grpc_would_change(world, capsys):
         assert words in str(info.value), (options, str(info.value))
 
 
+def test_a_request_over_the_servers_message_limit_says_what_to_change(world):
+    """RESOURCE_EXHAUSTED came without a word on which limit or option."""
+    server = Server(world[3], port=0, poll_seconds=0, max_message_bytes=1 << 20).start()
+    try:
+        n = (1 << 20) // (LENGTH * 6 * 4) + 8  # a little over 1 MiB of float32
+        with Client(f"127.0.0.1:{server.port}", "toy", batch_size=n) as client, \
+                pytest.raises(ServingError) as info:
+            client.predict({"sequence": np.zeros((n, LENGTH, 4), np.float32),
+                            "epigenome": np.zeros((n, LENGTH, 2), np.float32)})
+    finally:
+        server.stop()
+    assert info.value.code == "RESOURCE_EXHAUSTED"
+    assert ("send fewer examples per request: predict --batch-size, Client(batch_size=...) "
+            "— or raise the limit: serve --max-message-mb") in str(info.value), str(info.value)
+
+
 def test_serve_on_a_port_in_use_says_so(world, capsys):
     """gRPC's own message said only "Failed to bind to address ...; set GRPC_VERBOSITY"."""
     import socket

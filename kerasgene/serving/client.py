@@ -269,6 +269,11 @@ class Client:
         if name == "UNAVAILABLE":
             details += (f" (is a model server running at {self.target}? start one with "
                         "kerasgene serve or TF Serving)")
+        elif name == "RESOURCE_EXHAUSTED":
+            details += (" (a message over the server's size limit — send fewer examples per "
+                        "request: predict --batch-size, Client(batch_size=...) — or raise the "
+                        "limit: serve --max-message-mb; or more calls at once than it takes: "
+                        "serve --max-concurrent-rpcs)")
         return ServingError(
             f"{self.target} model {self.model_name!r}: {what} failed: {name}: {details}", name
         )
