@@ -558,8 +558,9 @@ def train(config: dict, *, force_prepare: bool = False, dataset=None) -> Path:
         if config["model"]["name"] != "histone_fcn_ensemble":  # members: folds of train
             _check_validation(dataset, tcfg["monitor"], extra["factorized"])
             if recipes.is_multi_worker(strategy) and not extra["factorized"]:
-                splits = ["valid"] + ([] if tcfg["steps_per_epoch"] else ["train"])
-                check_replica_batches({k: dataset.split_counts[k] for k in splits},
+                counts = dataset.split_counts  # a property: every split's indices
+                streamed = ["valid"] + ([] if tcfg["steps_per_epoch"] else ["train"])
+                check_replica_batches({k: counts[k] for k in streamed},
                                       tcfg["batch_size"], strategy.num_replicas_in_sync)
         if not recipes.is_chief(strategy):  # a multi-worker peer: trains, writes nothing
             _train_worker(config, dataset, model, strategy, tsection, extra, out, seed)
