@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyBigWig
 import pysam
 import pytest
 import yaml
@@ -21,6 +22,7 @@ from run_world import DNASE, write_world
 from kerasgene.cli import main
 from kerasgene.datasets import Dataset
 from kerasgene.errors import ConfigError, InputFileError
+from kerasgene.io import tracks
 from kerasgene.train import preprocessing, records, runs
 
 KILLED = ("no trained model (model.keras and checkpoint.keras without run.json: training "
@@ -361,6 +363,112 @@ def test_predict_applies_the_recorded_transforms(trained, exported, world):
         paper["epigenome"] = extract_regions(ordered, genome, ts, (40, 20), (20, 20))[1]
     default = model.predict(paper, verbose=0)["expression"].reshape(-1)
     assert np.abs(default - expected).max() > 1e-3  # the default would have been wrong
+
+
+def test_predict_warns_when_a_track_is_not_on_the_training_scale(trained, exported, world,
+                                                                  tmp_path, caplog):
+    """A DNase bigWig of another kind (one pile-up of 10^5 reads, as raw counts over a
+    repeat have) is scaled by its own maximum like the training file was, so every value
+    came out ~1,000x smaller, and a WGBS file with no data over the genes gave zeros: the
+    predictions looked like any others, without a word. The run records the training
+    windows' statistics; predict names each track off that scale."""
+    from kerasgene.io.annotation import read_gtf
+    from kerasgene.io.tracks import write_bigwig
+    from kerasgene.serving.client import Client
+    from kerasgene.serving.server import Server
+
+    d, _ = world
+    dataset = Dataset.open(trained / "dataset")
+    train = dataset.gather(dataset.split_indices("train"))["epigenome"]  # < 512 windows
+    prep = json.loads((trained / "preprocessing.json").read_text())
+    assert prep["track_stats"] == tracks.track_statistics(train, ["DNase", "WGBS"])
+    assert prep["track_stats"]["DNase"]["windows"] == len(train) >= 20
+    with pyBigWig.open(str(d / "dnase.bw")) as bw:
+        sizes = bw.chroms()
+        dnase = {c: np.nan_to_num(np.asarray(bw.values(c, 0, n))) for c, n in sizes.items()}
+    dnase["chr2"][-1] = 1e5
+    write_bigwig(tmp_path / "counts.bw", sizes, dnase)
+    far = {c: np.where(np.arange(n) >= n - 100, 50.0, 0.0) for c, n in sizes.items()}
+    write_bigwig(tmp_path / "far.bw", sizes, far)  # data only past the last gene
+    genes = read_gtf(d / "genes.gtf")
+    server = Server(exported, port=0, poll_seconds=0, allow_empty=False).start()
+    try:
+        with Client(f"127.0.0.1:{server.port}", "toy") as client:
+            def predict(**files):
+                tracks = {"DNase": d / "dnase.bw", "WGBS": d / "wgbs.bw", **files}
+                caplog.clear()
+                with caplog.at_level(logging.WARNING):
+                    return client.predict_genes(genes, d / "genome.fa", tracks)["expression"]
+
+            same = predict()
+            assert "training data" not in caplog.text and "windows" not in caplog.text
+            other = predict(DNase=tmp_path / "counts.bw", WGBS=tmp_path / "far.bw")
+    finally:
+        server.stop()
+    assert np.isfinite(other).all() and not np.allclose(other, same)  # valid-looking numbers
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("predict_genes: track 'DNase': mean ") and (
+        "x smaller than the training data's" in lines[0]) and "-log10 p-values" in lines[0]
+    assert lines[1].startswith("predict_genes: track 'WGBS' is 0 in all 40 windows, where ")
+
+
+def test_a_sample_whose_track_is_on_another_scale_is_named_when_building(world, tmp_path,
+                                                                         caplog):
+    """Two samples whose DNase files are of different kinds (one with a pile-up of 10^5
+    reads, scaled ~1,000x smaller by its maximum) were stacked into one dataset, silently:
+    one model learnt from one track on two scales."""
+    from kerasgene.io.tracks import write_bigwig
+
+    d, config = world
+    with pyBigWig.open(str(d / "dnase.bw")) as bw:
+        sizes = bw.chroms()
+        dnase = {c: np.nan_to_num(np.asarray(bw.values(c, 0, n))) for c, n in sizes.items()}
+    dnase["chr2"][-1] = 1e5
+    write_bigwig(tmp_path / "counts.bw", sizes, dnase)
+    first = config["data"]["samples"][0]
+    second = {**first, "name": "s2", "tracks": {**first["tracks"], "DNase": {
+        "path": str(tmp_path / "counts.bw"), "transform": DNASE}}}
+    data = {**config["data"], "samples": [first, second]}
+    path = tmp_path / "two.yaml"
+    path.write_text(yaml.safe_dump({**config, "data": data, "run_dir": str(tmp_path / "run")}))
+    with caplog.at_level(logging.WARNING):
+        assert main(["prepare", "--config", str(path)]) == 0
+    lines = [r.getMessage() for r in caplog.records if "scale" in r.getMessage()]
+    assert len(lines) == 1 and lines[0].startswith(
+        "isegnet: sample 's2': track 'DNase': mean "), lines
+    assert "x smaller than sample s1's " in lines[0] and "two scales" in lines[0]
+    caplog.clear()
+    same = {**config, "data": {**data, "samples": [first, {**first, "name": "s2"}]},
+            "run_dir": str(tmp_path / "same")}
+    path.write_text(yaml.safe_dump(same))
+    with caplog.at_level(logging.WARNING):  # files of one kind: nothing to say
+        assert main(["prepare", "--config", str(path)]) == 0
+    assert "scale" not in caplog.text and (tmp_path / "same" / "dataset").is_dir()
+
+
+def test_track_scale_comparison():
+    rng = np.random.default_rng(0)
+    values = rng.gamma(2.0, 0.05, (30, 50, 2))
+    stats = tracks.track_statistics(values, ["a", "b"])
+    assert stats["a"]["windows"] == 30 and 0 < stats["a"]["mean"] < stats["a"]["p99"]
+    assert stats["a"]["nonzero"] == 1.0
+    assert tracks.scale_mismatches(stats, stats) == []
+    # 4x (another cell type) passes; 6x is named, as is a 99th percentile alone
+    four = tracks.track_statistics(values * [4, 1], ["a", "b"])
+    assert tracks.scale_mismatches(stats, four) == []
+    six = tracks.track_statistics(values * [1, 6], ["a", "b"])
+    assert [m[:30] for m in tracks.scale_mismatches(stats, six)] == [
+        "track 'b': mean 0.595 over 30 "]
+    spiky = values.copy()
+    spiky[:, :, 0] = 0
+    spiky[:, 0, 0] = 10.0  # the same mean as a's, all of it in 2 % of the values
+    assert "99th percentile" in tracks.scale_mismatches(
+        stats, tracks.track_statistics(spiky, ["a", "b"]))[0]
+    few = tracks.track_statistics(values[:19] * 100, ["a", "b"])
+    assert tracks.scale_mismatches(stats, few) == []  # too few windows to compare
+    with pytest.raises(ValueError, match=r"expected \(n, length, 3\) values"):
+        tracks.track_statistics(values, ["a", "b", "c"])
 
 
 def test_old_export_without_transforms_warns_and_a_gap_is_an_error(caplog):

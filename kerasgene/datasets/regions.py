@@ -106,7 +106,12 @@ from kerasgene.io.expression import (
     read_expression_table,
 )
 from kerasgene.io.genome import Genome
-from kerasgene.io.tracks import TrackSet
+from kerasgene.io.tracks import (
+    STATS_WINDOWS,
+    TrackSet,
+    sample_scale_mismatches,
+    track_statistics,
+)
 
 log = logging.getLogger(__name__)
 
@@ -550,7 +555,8 @@ def build_regions(config: Mapping | None = None, out_dir: str | os.PathLike | No
         }
         with writer:
             _write_windows(writer, examples, uniq, genome, tracksets, (tss_flank, tts_flank),
-                           epi_dtype, int(cfg["chunk_size"]), progress)
+                           epi_dtype, int(cfg["chunk_size"]), progress,
+                           [s["name"] for s in samples])
             dropped.write(writer.tmp)
             return writer.commit(index, meta)
     finally:
@@ -673,9 +679,12 @@ def _example_index(examples: list[tuple[int, Gene, float]], samples: list[dict])
 def _write_windows(writer: storage.DatasetWriter, examples: list[tuple[int, Gene, float]],
                    uniq: list[Gene], genome: Genome, tracksets: list[TrackSet],
                    flanks: tuple[tuple[int, int], tuple[int, int]], epi_dtype: np.dtype,
-                   chunk: int, progress: bool) -> None:
+                   chunk: int, progress: bool, sample_names: list[str]) -> None:
     """Write ``sequence`` (one per unique gene), ``epigenome`` (one per example),
-    ``expression`` and ``sequence_row``, reading ``chunk`` genes at a time."""
+    ``expression`` and ``sequence_row``, reading ``chunk`` genes at a time; warn about a
+    sample whose tracks are not on the scale of the others'
+    (:func:`kerasgene.io.tracks.sample_scale_mismatches` of each sample's first
+    :data:`~kerasgene.io.tracks.STATS_WINDOWS` windows)."""
     tss_flank, tts_flank = flanks
     length = sum(tss_flank) + sum(tts_flank)
     n_ex = len(examples)
@@ -688,6 +697,7 @@ def _write_windows(writer: storage.DatasetWriter, examples: list[tuple[int, Gene
             seq_out.append(seq)
             bar.update(len(part))
         epi_out = writer.array("epigenome", (n_ex, length, len(tracksets[0].names)), epi_dtype)
+        firsts: dict[int, list[np.ndarray]] = {}  # sample → its first windows
         for lo in range(0, n_ex, chunk):
             part = examples[lo : lo + chunk]
             # a chunk may straddle two samples: read each sample's genes with its tracks
@@ -696,10 +706,25 @@ def _write_windows(writer: storage.DatasetWriter, examples: list[tuple[int, Gene
                 _, epi = extract_regions(sub, None, tracksets[si], tss_flank, tts_flank,
                                          epigenome_dtype=epi_dtype)
                 epi_out.append(epi)
+                have = sum(len(a) for a in firsts.setdefault(si, []))
+                if have < STATS_WINDOWS:
+                    firsts[si].append(epi[: STATS_WINDOWS - have])
             bar.update(len(part))
+    _warn_sample_scales({sample_names[si]: np.concatenate(a) for si, a in firsts.items()},
+                        tracksets[0].names)
     row_of = {g.id: i for i, g in enumerate(uniq)}
     writer.save("expression", np.array([y for _, _, y in examples], dtype=np.float32))
     writer.save("sequence_row", np.array([row_of[g.id] for _, g, _ in examples], dtype=np.int32))
+
+
+def _warn_sample_scales(windows: Mapping[str, np.ndarray], names: list[str]) -> None:
+    """Warn about each sample's track whose values in ``windows`` (sample → (n, length,
+    len(names))) are not on the scale of the other samples'."""
+    if len(windows) > 1:
+        stats = {s: track_statistics(w, names) for s, w in windows.items()}
+        for message in sample_scale_mismatches(stats):
+            log.warning("isegnet: %s One model would learn from tracks on two scales; "
+                        "give every sample the same kind of file", message)
 
 
 def _chrom_sort_key(name: str):

@@ -479,7 +479,10 @@ class Client:
         files cannot give inputs for (its chromosome absent from the genome or a track,
         or given different lengths by them; its body past the chromosome's end) is not
         sent: its rows are NaN, and a warning counts and names such genes by reason
-        (all of them: :class:`InputFileError`). An empty ``genes`` gives ``{}``.
+        (all of them: :class:`InputFileError`). An empty ``genes`` gives ``{}``. A track
+        whose values in the first chunk's windows are not on the scale of the training
+        data's (the export's ``track_stats``) is named in a warning
+        (:func:`kerasgene.io.tracks.scale_mismatches`).
         """
         from kerasgene.io.annotation import read_genes
 
@@ -497,9 +500,14 @@ class Client:
             trackset = _track_input(tracks, needed, settings, chrom_aliases, genome, stack)
             epi_dtype = np.dtype(settings.get("epigenome_dtype") or np.float32)
             keep = _predictable(genes, genome, trackset, flanks)
-            parts = [self.predict(_window_inputs([genes[i] for i in keep[lo : lo + chunk_size]],
-                                                 genome, trackset, flanks, epi_dtype))
-                     for lo in range(0, len(keep), chunk_size)]
+            parts = []
+            for lo in range(0, len(keep), chunk_size):
+                inputs = _window_inputs([genes[i] for i in keep[lo : lo + chunk_size]],
+                                        genome, trackset, flanks, epi_dtype)
+                if lo == 0 and trackset is not None:
+                    _warn_track_scale(settings.get("track_stats"), inputs["epigenome"],
+                                      trackset.names)
+                parts.append(self.predict(inputs))
         out = {}
         for k in parts[0]:
             values = np.concatenate([p[k] for p in parts])
@@ -516,6 +524,19 @@ class Client:
             out["tpm"] = np.power(float(log_base), out["expression"].reshape(len(genes), -1)[:, 0]
                                   .astype(np.float64)) - pseudo
         return out
+
+
+def _warn_track_scale(trained: Mapping | None, epigenome: np.ndarray,
+                      names: Sequence[str]) -> None:
+    """Warn about each track of ``epigenome`` (n, length, len(names)) whose values are not
+    on the scale of ``trained`` (an export's ``track_stats``; exports made before it was
+    recorded are not checked)."""
+    from kerasgene.io.tracks import scale_mismatches, track_statistics
+
+    if trained:
+        for message in scale_mismatches(trained, track_statistics(epigenome, names)):
+            log.warning("predict_genes: %s Predictions from it look valid but are not; "
+                        "compare it with the file the model was trained on", message)
 
 
 def _warn_nonfinite(output: str, values: np.ndarray, ids: Sequence[str]) -> None:

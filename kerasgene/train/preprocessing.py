@@ -3,13 +3,17 @@
 ``train`` saves :func:`preprocessing_constants` as ``preprocessing.json`` beside the model;
 ``kerasgene export`` puts it into the SavedModel (``assets/kerasgene.json``), and
 ``kerasgene predict`` / :meth:`kerasgene.serving.client.Client.predict_genes` read it, so
-new genes get the window, track order and per-track transforms the model was trained on.
+new genes get the window, track order and per-track transforms the model was trained on,
+and are warned when a track's values are not on the scale the model was trained on
+(:func:`kerasgene.io.tracks.scale_mismatches`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+
+import numpy as np
 
 from kerasgene.errors import ConfigError, KerasgeneError
 
@@ -27,7 +31,10 @@ def preprocessing_constants(dataset) -> dict:
     ``log_base``, ``pseudocount``, ``epigenome_dtype``, ...), ``kerasgene_version`` and,
     for datasets built from tracks, ``transforms``: track name → the transform the
     dataset applied, with every parameter (:func:`transform_record`), so that
-    ``kerasgene predict`` feeds the model what it was trained on.
+    ``kerasgene predict`` feeds the model what it was trained on; for datasets with an
+    ``"epigenome"`` input also ``track_stats`` (:func:`training_track_statistics`), which
+    predictions from other files are compared with
+    (:func:`kerasgene.io.tracks.scale_mismatches`).
     """
     meta = dataset.meta
     params = {k: v for k, v in meta["params"].items() if k != "samples"}
@@ -38,7 +45,21 @@ def preprocessing_constants(dataset) -> dict:
     samples = meta["params"].get("samples")
     if samples and meta.get("track_names") is not None:
         out["transforms"] = {t: transform_record(samples, t) for t in meta["track_names"]}
+    if "epigenome" in meta["input_names"] and meta.get("track_names"):
+        out["track_stats"] = training_track_statistics(dataset)
     return out
+
+
+def training_track_statistics(dataset) -> dict[str, dict]:
+    """:func:`~kerasgene.io.tracks.track_statistics` of at most
+    :data:`~kerasgene.io.tracks.STATS_WINDOWS` evenly spaced training windows of
+    ``dataset`` (its ``"epigenome"`` input, after ``training.inputs``)."""
+    from kerasgene.io.tracks import STATS_WINDOWS, track_statistics
+
+    idx = dataset.split_indices("train")
+    if len(idx) > STATS_WINDOWS:
+        idx = idx[np.linspace(0, len(idx) - 1, STATS_WINDOWS).round().astype(np.int64)]
+    return track_statistics(dataset.gather(idx)["epigenome"], dataset.meta["track_names"])
 
 
 def transform_record(samples: list, track: str) -> dict | None:
