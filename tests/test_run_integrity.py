@@ -472,7 +472,7 @@ def test_track_scale_comparison():
 
 
 def test_old_export_without_transforms_warns_and_a_gap_is_an_error(caplog):
-    from kerasgene.serving.client import recorded_transforms
+    from kerasgene.serving.gene_inputs import recorded_transforms
 
     with caplog.at_level(logging.WARNING):
         assert recorded_transforms(None, ["DNase", "WGBS"]) == {"DNase": "neglog10p",

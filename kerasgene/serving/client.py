@@ -16,17 +16,8 @@ before it is sent. Failures raise :class:`ServingError` whose
 
 :meth:`Client.predict_genes` builds iSEGnet's inputs from genomic coordinates with the
 preprocessing constants stored in the export (signature ``kerasgene_metadata``, the same
-document as ``assets/kerasgene.json``), so client and training read windows alike.
-Keys read from the export's ``preprocessing`` dict (or its ``params`` sub-dict):
-``tss_flank``, ``tts_flank`` (default [1000, 500], [500, 500]), ``track_names`` (channel
-order of "epigenome"; also accepted: ``tracks`` as a list), ``transforms`` (track name →
-transform spec of :func:`kerasgene.io.tracks.make_transform`, as ``kerasgene train`` records
-it in preprocessing.json: every parameter, plus the informational ``scale_used``),
-``epigenome_dtype`` (the dataset's storage dtype: the tracks are rounded to it, as the
-training data were), ``log_base`` and ``pseudocount`` (to report TPM beside log
-expression). An export without recorded ``transforms`` (made before they were recorded)
-gets the paper's defaults (:func:`kerasgene.datasets.regions.default_transform`) with a
-warning naming the tracks; a track missing from a recorded ``transforms`` is an error.
+document as ``assets/kerasgene.json``), so client and training read windows alike
+(:mod:`kerasgene.serving.gene_inputs`).
 """
 
 from __future__ import annotations
@@ -54,6 +45,7 @@ from tensorflow_serving.apis import (
 
 from kerasgene._io import write_atomic
 from kerasgene.errors import ConfigError, InputFileError
+from kerasgene.serving import gene_inputs as gi
 from kerasgene.serving.protocol import (
     DEFAULT_MAX_MESSAGE_BYTES,
     DEFAULT_SIGNATURE,
@@ -487,26 +479,26 @@ class Client:
         from kerasgene.io.annotation import read_genes
 
         constants = self.constants()
-        settings = _preprocessing(constants)
+        settings = gi.preprocessing_settings(constants)
         needed = set(constants.get("inputs") or self._input_signature())
-        flanks = _window_layout(self.model_name, constants, needed, settings)
+        flanks = gi.window_layout(self.model_name, constants, needed, settings)
         if isinstance(genes, str | os.PathLike):
             genes = read_genes(genes)
         genes = list(genes)
         if not genes:
             return {}
         with contextlib.ExitStack() as stack:
-            genome = _genome_input(genome, needed, chrom_aliases, stack)
-            trackset = _track_input(tracks, needed, settings, chrom_aliases, genome, stack)
+            genome = gi.genome_input(genome, needed, chrom_aliases, stack)
+            trackset = gi.track_input(tracks, needed, settings, chrom_aliases, genome, stack)
             epi_dtype = np.dtype(settings.get("epigenome_dtype") or np.float32)
-            keep = _predictable(genes, genome, trackset, flanks)
+            keep = gi.predictable_genes(genes, genome, trackset, flanks)
             parts = []
             for lo in range(0, len(keep), chunk_size):
-                inputs = _window_inputs([genes[i] for i in keep[lo : lo + chunk_size]],
-                                        genome, trackset, flanks, epi_dtype)
+                inputs = gi.window_inputs([genes[i] for i in keep[lo : lo + chunk_size]],
+                                          genome, trackset, flanks, epi_dtype)
                 if lo == 0 and trackset is not None:
-                    _warn_track_scale(settings.get("track_stats"), inputs["epigenome"],
-                                      trackset.names)
+                    gi.warn_track_scale(settings.get("track_stats"), inputs["epigenome"],
+                                        trackset.names)
                 parts.append(self.predict(inputs))
         out = {}
         for k in parts[0]:
@@ -526,19 +518,6 @@ class Client:
         return out
 
 
-def _warn_track_scale(trained: Mapping | None, epigenome: np.ndarray,
-                      names: Sequence[str]) -> None:
-    """Warn about each track of ``epigenome`` (n, length, len(names)) whose values are not
-    on the scale of ``trained`` (an export's ``track_stats``; exports made before it was
-    recorded are not checked)."""
-    from kerasgene.io.tracks import scale_mismatches, track_statistics
-
-    if trained:
-        for message in scale_mismatches(trained, track_statistics(epigenome, names)):
-            log.warning("predict_genes: %s Predictions from it look valid but are not; "
-                        "compare it with the file the model was trained on", message)
-
-
 def _warn_nonfinite(output: str, values: np.ndarray, ids: Sequence[str]) -> None:
     """Warn, naming them, about the genes ``ids`` (rows of ``values``) for which the model
     itself returned NaN or infinite values of ``output`` (its inputs are finite: a
@@ -552,206 +531,6 @@ def _warn_nonfinite(output: str, values: np.ndarray, ids: Sequence[str]) -> None
                     "genes (their cells are empty; the inputs were finite): %s", output,
                     len(named), len(ids), ", ".join(named[:5]) + (", ..." if len(named) > 5
                                                                   else ""))
-
-
-def _preprocessing(constants: Mapping) -> dict[str, Any]:
-    """An export's preprocessing constants: its ``preprocessing`` dict over the ``params``
-    sub-dict (a key of both is taken from ``preprocessing``)."""
-    prep = dict(constants.get("preprocessing") or {})
-    params = prep.get("params") if isinstance(prep.get("params"), Mapping) else {}
-    return {**params, **prep}
-
-
-def _window_layout(model_name: str, constants: Mapping, needed: set[str],
-                   settings: Mapping) -> tuple[tuple[int, int], tuple[int, int]]:
-    """(tss_flank, tts_flank) of a gene-window model, checked against its input shapes."""
-    unknown = needed - {"sequence", "epigenome"}
-    if unknown:
-        raise ConfigError(
-            f"predict_genes: model {model_name!r} takes inputs {sorted(needed)}; "
-            "only gene-window models (inputs 'sequence' and/or 'epigenome') are supported"
-        )
-    if "tss_flank" not in settings or "tts_flank" not in settings:
-        log.warning("predict_genes: the export of %r records no window layout (exported "
-                    "without preprocessing constants); assuming the paper's tss_flank "
-                    "[1000, 500] and tts_flank [500, 500]", model_name)
-    tss_flank = tuple(int(v) for v in settings.get("tss_flank", (1000, 500)))
-    tts_flank = tuple(int(v) for v in settings.get("tts_flank", (500, 500)))
-    length = sum(tss_flank) + sum(tts_flank)
-    for name in needed:
-        shape = (constants.get("inputs") or {}).get(name, {}).get("shape")
-        if shape and shape[1] not in (None, -1) and shape[1] != length:
-            raise ConfigError(
-                f"predict_genes: input {name!r} has {shape[1]} positions but the export's "
-                f"window layout gives {length} (tss_flank {list(tss_flank)}, tts_flank "
-                f"{list(tts_flank)})")
-    return tss_flank, tts_flank
-
-
-def _genome_input(genome, needed: set[str], chrom_aliases, stack: contextlib.ExitStack):
-    """The genome for "sequence" (a path is opened, and closed with ``stack``), or None
-    when the model does not take it."""
-    from kerasgene.io.genome import Genome
-
-    if "sequence" not in needed:
-        return None
-    if genome is None:
-        raise ConfigError("predict_genes: the model needs 'sequence'; give a genome FASTA")
-    if isinstance(genome, Genome):
-        return genome
-    return stack.enter_context(Genome(genome, aliases=chrom_aliases))
-
-
-def _track_input(tracks, needed: set[str], settings: Mapping, chrom_aliases, genome,
-                 stack: contextlib.ExitStack):
-    """The TrackSet for "epigenome" in the export's track order and transforms (paths are
-    opened, and closed with ``stack``), or None when the model does not take it."""
-    from kerasgene.io.tracks import TrackSet
-
-    if "epigenome" not in needed:
-        return None
-    order = settings.get("track_names") or (settings.get("tracks")
-                                            if isinstance(settings.get("tracks"), list) else None)
-    if tracks is None:
-        raise ConfigError("predict_genes: the model needs 'epigenome'; give tracks")
-    if isinstance(tracks, TrackSet):
-        if order and list(tracks.names) != list(order):
-            raise ConfigError(f"predict_genes: tracks {tracks.names} are not in the "
-                              f"export's order {list(order)}")
-        return tracks
-    tracks = dict(tracks)
-    if not order and len(tracks) > 1:
-        raise ConfigError(
-            f"predict_genes: the export records no track order (exported without "
-            f"preprocessing constants), so the channel order of tracks {sorted(tracks)} is "
-            "unknown; re-export with --metadata RUN/preprocessing.json, or pass a TrackSet in "
-            "the model's channel order")
-    order = list(order) if order else list(tracks)
-    missing = [t for t in order if t not in tracks]
-    extra = [t for t in tracks if t not in order]
-    if missing or extra:
-        raise ConfigError(
-            f"predict_genes: the export expects tracks {order}; missing {missing}, "
-            f"unexpected {extra}")
-    seen: dict[str, str] = {}
-    for t in order:
-        key = os.path.realpath(tracks[t]) if isinstance(tracks[t], str | os.PathLike) else None
-        if key is not None and seen.setdefault(key, t) != t:
-            log.warning("predict_genes: tracks %r and %r are the same file (%s); each channel "
-                        "of the model should get its own track", seen[key], t, tracks[t])
-    specs = recorded_transforms(settings.get("transforms"), order)
-    return stack.enter_context(TrackSet({t: (tracks[t], spec) for t, spec in specs.items()},
-                                        aliases=chrom_aliases,
-                                        chrom_sizes=None if genome is None else genome.chroms))
-
-
-def _predictable(genes: list, genome, trackset,
-                 flanks: tuple[tuple[int, int], tuple[int, int]]) -> list[int]:
-    """Indices of the genes the files can give inputs for, as the training builder
-    screens them (:func:`kerasgene.datasets.regions.window_fit`): a gene on a chromosome
-    the genome or a track lacks, on a chromosome the files give different lengths
-    (another assembly), or whose body runs past its chromosome's end is left out with a
-    warning counting and naming them; windows padded past an end are counted in a warning.
-
-    Raises
-    ------
-    InputFileError
-        No gene can be predicted.
-    """
-    from kerasgene.datasets.regions import chrom_length_mismatches, window_fit
-    from kerasgene.errors import UnknownChromosomeError
-
-    files = ([] if genome is None else [genome]) + (
-        [] if trackset is None else list(trackset.tracks.values()))
-    lengths: dict[str, int] = {}
-    why: dict[str, tuple[str, str]] = {}
-    for chrom in dict.fromkeys(g.chrom for g in genes):
-        absent = []
-        for f in files:
-            try:
-                f.resolve(chrom)
-            except UnknownChromosomeError:
-                absent.append(str(f.path))
-        if absent:
-            why[chrom] = ("unknown_chrom", f"{chrom} is not in {', '.join(absent[:2])}"
-                          + (f" and {len(absent) - 2} more files" if len(absent) > 2 else ""))
-            continue
-        other = chrom_length_mismatches([chrom], files)
-        if other:
-            why[chrom] = ("chrom_length_mismatch", other[chrom] + " (another assembly?)")
-            continue
-        lengths[chrom] = files[0].chroms[files[0].resolve(chrom)]
-    fit = window_fit(genes, lengths, *flanks)
-    left_out: dict[str, list[tuple[str, str]]] = {}
-    for g, f in zip(genes, fit, strict=True):
-        if f in ("unknown_chrom", "past_chrom_end", "beyond_chrom_end"):
-            reason, detail = why.get(g.chrom) or (
-                f, f"{g.chrom} has {lengths.get(g.chrom, 0):,} bp in {files[0].path}")
-            left_out.setdefault(reason, []).append((g.id, detail))
-    summary = "; ".join(
-        f"{len(items)} {reason} ({', '.join(i for i, _ in items[:5])}"
-        f"{', ...' if len(items) > 5 else ''}: {items[0][1]})"
-        for reason, items in left_out.items())
-    keep = [i for i, f in enumerate(fit) if f in ("inside", "padded")]
-    if not keep:
-        raise InputFileError(f"predict_genes: none of the {len(genes)} genes can be predicted: "
-                             f"{summary}; expected the genes, genome and tracks of one assembly")
-    if left_out:
-        log.warning("predict_genes: %d of %d genes not predicted (their output cells are "
-                    "empty): %s", len(genes) - len(keep), len(genes), summary)
-    padded = [g.id for g, f in zip(genes, fit, strict=True) if f == "padded"]
-    if padded:
-        log.warning("predict_genes: %d gene windows run past a chromosome end; the part "
-                    "outside is N (sequence) and 0 (tracks), as at training: %s", len(padded),
-                    ", ".join(padded[:5]) + (", ..." if len(padded) > 5 else ""))
-    return keep
-
-
-def _window_inputs(genes: list, genome, trackset, flanks: tuple[tuple[int, int], tuple[int, int]],
-                   epi_dtype: np.dtype) -> dict[str, np.ndarray]:
-    """The model inputs of ``genes``: "sequence" (n, L, 4) and / or "epigenome" (n, L, m)."""
-    from kerasgene.datasets.regions import extract_regions
-
-    seq, epi = extract_regions(genes, genome, trackset, *flanks, epigenome_dtype=epi_dtype)
-    inputs = {}
-    if seq is not None:
-        inputs["sequence"] = seq
-    if epi is not None:
-        inputs["epigenome"] = epi
-    return inputs
-
-
-def recorded_transforms(recorded: Mapping | None, order: Sequence[str]) -> dict[str, Any]:
-    """Track name → transform spec (:func:`kerasgene.io.tracks.make_transform`) for the
-    tracks of ``order``, from an export's recorded ``transforms``.
-
-    ``scale_used`` (provenance) is dropped. Without a record (an export made before
-    kerasgene recorded transforms) the paper's defaults are used with a warning.
-
-    Raises
-    ------
-    ConfigError
-        the record exists but lacks one of the tracks.
-    """
-    from kerasgene.datasets.regions import default_transform
-
-    if recorded is None:
-        log.warning("the export records no track transforms (exported without preprocessing "
-                    "constants, or by an older kerasgene); applying the paper's defaults to "
-                    "%s — re-export the run (export --run RUN, or --metadata "
-                    "RUN/preprocessing.json) if it was trained with other transforms",
-                    ", ".join(order))
-        return {t: default_transform(t) for t in order}
-    missing = [t for t in order if t not in recorded]
-    if missing:
-        raise ConfigError(f"predict_genes: the export's transforms record no {missing} "
-                          f"(it has {sorted(recorded)})")
-    out = {}
-    for t in order:
-        spec = recorded[t]
-        out[t] = ({k: v for k, v in spec.items() if k != "scale_used"}
-                  if isinstance(spec, Mapping) else spec)
-    return out
 
 
 def write_predictions(path: str | os.PathLike, genes, outputs: dict) -> Path:
