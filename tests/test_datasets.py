@@ -548,14 +548,14 @@ def test_factorized_validation_scores_the_valid_pairs_whatever_the_blocks(yeast,
     ids=["C", "TP-classes", "RNN"])
 def test_run_predictions_of_pairs_are_the_models_own_in_index_order(yeast, tmp_path, name,
                                                                    kw, target):
-    """A run's test predictions (:func:`kerasgene.train.runs.predict_split`: DeepRAGE-C
+    """A run's test predictions (:func:`kerasgene.train.evaluation.predict_split`: DeepRAGE-C
     and -TP through the factorised pair outputs, the RNN pair by pair) are the model's
     own predictions of each pair of the split, in index order, and its labels."""
     import keras
 
     from kerasgene.models import build as build_model
     from kerasgene.train.block_trainer import predict_pairs
-    from kerasgene.train.runs import predict_split
+    from kerasgene.train.evaluation import predict_split
 
     ds = build("deeprage", {**yeast["cfg"], "target": target}, tmp_path / "dr", progress=False)
     keras.utils.set_random_seed(0)

@@ -70,8 +70,8 @@ from kerasgene.config import Spec
 from kerasgene.datasets import storage
 from kerasgene.datasets.dropped import FILENAME as DROPPED_FILE
 from kerasgene.errors import ConfigError, InputFileError
-from kerasgene.metrics import evaluate_predictions, predicted_classes
 from kerasgene.train.baselines import BASELINES
+from kerasgene.train.evaluation import evaluate_model, is_classification, predict_metrics
 from kerasgene.train.preprocessing import preprocessing_constants
 from kerasgene.train.records import (
     RUN_RECORD,
@@ -307,11 +307,6 @@ def run_dataset(run: str | Path, config: dict, record: Mapping | None = None):
     return dataset
 
 
-def is_classification(dataset) -> bool:
-    """True when the dataset's selected target is a class label."""
-    return dataset.target_name == "class"
-
-
 def build_model(config: dict, dataset):
     """The registry model of ``config['model']`` shaped for ``dataset``, under the dtype
     policy of ``training.mixed_precision``."""
@@ -479,32 +474,6 @@ def shuffled_control(config: dict, dataset, tsection: dict, out_dir: Path, seed:
     return {"mean": {k: float(v.mean()) for k, v in values.items()},
             "sd": {k: float(v.std(ddof=1)) if len(v) > 1 else 0.0 for k, v in values.items()},
             "runs": runs}
-
-
-def predict_split(model, dataset, split, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    """(observed, predicted) over a split, in index order; predictions are the model's
-    single output (class probabilities for classifiers). DeepRAGE-C and -TP pairs go
-    through the factorised outputs (:func:`kerasgene.train.block_trainer.predict_pairs`)."""
-    from kerasgene.models.inference import predictor
-
-    if "pair_gene" in dataset.arrays:
-        from kerasgene.train.block_trainer import predict_pairs
-
-        got = predict_pairs(model, dataset, split)
-        if got is not None:
-            return got
-    infer = predictor(model)  # traced once; model.predict's per-call set-up skipped
-    ys, preds = [], []
-    for batch in dataset.to_tf_dataset(split, batch_size, weights=False):
-        x, y = batch[0], batch[1]
-        out = infer(x)
-        out = next(iter(out.values())) if isinstance(out, dict) else out
-        ys.append(np.asarray(y))
-        preds.append(np.asarray(out))
-    pred = np.concatenate(preds)
-    if pred.ndim == 2 and pred.shape[1] == 1:
-        pred = pred[:, 0]
-    return np.concatenate(ys), pred
 
 
 def _baseline_arrays(dataset, split: str, max_examples: int, seed: int):
@@ -752,52 +721,6 @@ def _train_worker(config: dict, dataset, model, strategy, tsection: dict, extra:
                    _backup_dir(out, strategy))
         # as the chief does (saving may read distributed variables), then thrown away
         model.save(Path(tmp) / "model.keras")
-
-
-def predict_metrics(model, dataset, split: str) -> dict:
-    """Metrics of ``model`` on one split."""
-
-    y, pred = predict_split(model, dataset, split)
-    return evaluate_predictions(y, pred, is_classification(dataset))
-
-
-def evaluate_model(model, dataset, out: Path) -> dict:
-    """Test/valid metrics, predictions.tsv and the plots of a trained model."""
-    import pandas as pd
-
-    from kerasgene.train import figures
-
-    classification = is_classification(dataset)
-    metrics = {"model": model.name, "params": int(model.count_params())}
-    for split in ("valid", "test"):
-        if not len(dataset.split_indices(split)):
-            continue
-        y, pred = predict_split(model, dataset, split)
-        metrics[split] = evaluate_predictions(y, pred, classification)
-        if split == "test":
-            idx = dataset.split_indices("test")
-            if len(dataset.index) == dataset.n_examples:  # one index row per example
-                table = dataset.index.iloc[idx].reset_index(drop=True).copy()
-            else:  # genome bins: the index lists chromosome segments
-                table = pd.DataFrame({"example": idx})
-            table["observed"] = y
-            if classification:
-                table["predicted"] = predicted_classes(pred)
-                if pred.ndim == 1:  # a binary score: keep it for thresholds of one's own
-                    table["score"] = pred
-            else:
-                table["predicted"] = pred
-            table.to_csv(out / "predictions.tsv", sep="\t", index=False)
-            if classification:
-                figures.plot_confusion(np.array(metrics[split]["confusion"]), out / "confusion.png")
-            else:
-                figures.plot_scatter(y, pred, out / "predicted_vs_observed.png",
-                                    title=f"{model.name}: test R² = {metrics[split]['r2']:.3f}")
-    for hist in sorted(out.glob("**/history.csv")):
-        if "control_shuffled" in hist.relative_to(out).parts:
-            continue
-        figures.plot_history(pd.read_csv(hist), hist.with_name("loss.png"), title=hist.parent.name)
-    return metrics
 
 
 def evaluate(config: dict) -> dict:

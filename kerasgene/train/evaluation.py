@@ -1,0 +1,86 @@
+"""A trained model's predictions and scores on a split of its dataset: ``predictions.tsv``,
+``metrics.json``'s model scores and the plots of a run (:mod:`kerasgene.train.runs`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from kerasgene.metrics import evaluate_predictions, predicted_classes
+
+
+def is_classification(dataset) -> bool:
+    """True when the dataset's selected target is a class label."""
+    return dataset.target_name == "class"
+
+
+def predict_split(model, dataset, split, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """(observed, predicted) over a split, in index order; predictions are the model's
+    single output (class probabilities for classifiers). DeepRAGE-C and -TP pairs go
+    through the factorised outputs (:func:`kerasgene.train.block_trainer.predict_pairs`)."""
+    from kerasgene.models.inference import predictor
+
+    if "pair_gene" in dataset.arrays:
+        from kerasgene.train.block_trainer import predict_pairs
+
+        got = predict_pairs(model, dataset, split)
+        if got is not None:
+            return got
+    infer = predictor(model)  # traced once; model.predict's per-call set-up skipped
+    ys, preds = [], []
+    for batch in dataset.to_tf_dataset(split, batch_size, weights=False):
+        x, y = batch[0], batch[1]
+        out = infer(x)
+        out = next(iter(out.values())) if isinstance(out, dict) else out
+        ys.append(np.asarray(y))
+        preds.append(np.asarray(out))
+    pred = np.concatenate(preds)
+    if pred.ndim == 2 and pred.shape[1] == 1:
+        pred = pred[:, 0]
+    return np.concatenate(ys), pred
+
+
+def predict_metrics(model, dataset, split: str) -> dict:
+    """Metrics of ``model`` on one split."""
+    y, pred = predict_split(model, dataset, split)
+    return evaluate_predictions(y, pred, is_classification(dataset))
+
+
+def evaluate_model(model, dataset, out: Path) -> dict:
+    """Test/valid metrics, predictions.tsv and the plots of a trained model."""
+    import pandas as pd
+
+    from kerasgene.train import figures
+
+    classification = is_classification(dataset)
+    metrics = {"model": model.name, "params": int(model.count_params())}
+    for split in ("valid", "test"):
+        if not len(dataset.split_indices(split)):
+            continue
+        y, pred = predict_split(model, dataset, split)
+        metrics[split] = evaluate_predictions(y, pred, classification)
+        if split == "test":
+            idx = dataset.split_indices("test")
+            if len(dataset.index) == dataset.n_examples:  # one index row per example
+                table = dataset.index.iloc[idx].reset_index(drop=True).copy()
+            else:  # genome bins: the index lists chromosome segments
+                table = pd.DataFrame({"example": idx})
+            table["observed"] = y
+            if classification:
+                table["predicted"] = predicted_classes(pred)
+                if pred.ndim == 1:  # a binary score: keep it for thresholds of one's own
+                    table["score"] = pred
+            else:
+                table["predicted"] = pred
+            table.to_csv(out / "predictions.tsv", sep="\t", index=False)
+            if classification:
+                figures.plot_confusion(np.array(metrics[split]["confusion"]), out / "confusion.png")
+            else:
+                figures.plot_scatter(y, pred, out / "predicted_vs_observed.png",
+                                    title=f"{model.name}: test R² = {metrics[split]['r2']:.3f}")
+    for hist in sorted(out.glob("**/history.csv")):
+        if "control_shuffled" in hist.relative_to(out).parts:
+            continue
+        figures.plot_history(pd.read_csv(hist), hist.with_name("loss.png"), title=hist.parent.name)
+    return metrics
