@@ -43,7 +43,8 @@ Other config keys
 -----------------
 ``marks`` = [H3K27me3, H3K36me3, H3K4me1, H3K4me3, H3K9me3] (DeepChrome's order)
 ``n_bins`` = 100; ``window`` = 10000; ``bin_stat`` = mean; ``strand_orient`` = true
-``mark_transform`` = none | log1p  (applied to the marks before the cell statistics)
+``mark_transform`` = none | log1p  (applied to the marks before the cell statistics; a mark
+file holding negative values is refused under log1p, which would clip them to 0)
 ``label`` = regression | binary  (binary: expression above the cell type's median → 1)
 ``log`` = null → true for ``bigwig`` (log_base(x + pseudocount) of the table's values),
 false for npz (values used as given); ``log_base`` = 2, ``pseudocount`` = 1
@@ -54,7 +55,9 @@ GTF; examples of genes without coordinates are dropped with a warning)
 ``max_genes_outside`` = 0.01 (see below)
 ``chrom_aliases`` = null: optional chromosome alias table (UCSC ``chromAlias.txt`` or a user
 table; :mod:`kerasgene.io.chroms`) for the tracks, GTF and FASTA. Tracks may be bigWig, bigBed
-or bedGraph (:mod:`kerasgene.io.track_formats`; a bedGraph's chromosome sizes are its own);
+or bedGraph (:mod:`kerasgene.io.track_formats`; a bedGraph takes the chromosome sizes of
+the first bigWig / bigBed mark file, else of ``fasta``, else each chromosome's longest
+extent over the bedGraphs, with a warning);
 the FASTA may be plain, gzip, bgzip or 2bit
 ``split`` = null → ``given`` for per-split CSVs, else ``{method: random, group: gene_id}``;
 ``unseen_cell`` holds out whole cell types.
@@ -82,6 +85,8 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from kerasgene._io import check_readable
+from kerasgene.config import Spec, check_value
 from kerasgene.datasets import base, storage
 from kerasgene.datasets.dropped import Dropped, max_outside
 from kerasgene.datasets.histone_sources import (
@@ -102,7 +107,7 @@ from kerasgene.datasets.regions import (
 from kerasgene.dna import kmer_counts, kmer_names
 from kerasgene.errors import ConfigError, InputFileError, UnknownChromosomeError
 from kerasgene.io.annotation import Gene, read_gtf
-from kerasgene.io.chroms import load_aliases
+from kerasgene.io.chroms import canonical, load_aliases
 from kerasgene.io.expression import (
     MAX_TPM,
     check_log_options,
@@ -112,7 +117,8 @@ from kerasgene.io.expression import (
     read_expression_table,
 )
 from kerasgene.io.genome import Genome
-from kerasgene.io.tracks import TrackSet
+from kerasgene.io.track_formats import sniff_track
+from kerasgene.io.tracks import Track, TrackSet
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +131,10 @@ DEFAULTS = {
     "max_genes_outside": 0.01, "split": None, "chrom_aliases": None,
 }
 KMER_KEYS = {"k", "min_count", "alphabet"}
+#: What the scalar settings must be (checked before any file is read).
+_SPECS = {"n_bins": Spec("int", min=1), "window": Spec("int", min=1),
+          "chunk_size": Spec("int", min=1), "strand_orient": Spec("bool"),
+          "cell_stats": Spec("bool"), "log": Spec("bool", null=True)}
 
 
 @base.register("histone")
@@ -292,6 +302,7 @@ def build_histone(config: Mapping | None = None, out_dir: str | os.PathLike | No
     inputs: dict = {}
     cells = collect_cells(cfg, source, base_dir, inputs)
     split_spec = cfg["split"] if cfg["split"] is not None else _default_split(source, cells)
+    _warn_given_split(split_spec, source, cells)
     for key in ("gtf", "fasta", "chrom_aliases"):
         if cfg[key]:
             inputs[key] = base.resolve_path(cfg[key], base_dir)
@@ -307,8 +318,12 @@ def build_histone(config: Mapping | None = None, out_dir: str | os.PathLike | No
     dropped = Dropped("histone")
     aliases = load_aliases(inputs.get("chrom_aliases"))
     try:
+        sizes = (_bedgraph_sizes(cells, inputs.get("fasta"), aliases) if source == "bigwig"
+                 else None)
         for c in cells:
-            _cell_genes(c, source, gtf_genes, kmer_cfg, do_log, aliases, dropped)
+            _cell_genes(c, source, gtf_genes, kmer_cfg, do_log, aliases, dropped, sizes)
+            if c.get("trackset") is not None and cfg["mark_transform"] == "log1p":
+                _check_log1p_tracks(c)
         if gtf_genes is not None and (source == "bigwig" or kmer_cfg):
             _screen(cells, outside, inputs, int(cfg["window"]), kmer_cfg, aliases, dropped)
         dropped.warn()
@@ -335,7 +350,20 @@ def build_histone(config: Mapping | None = None, out_dir: str | os.PathLike | No
 
 
 def _check_options(cfg: Mapping, source: str) -> float:
-    """Check the bins, statistics, transform and label; return ``max_genes_outside``."""
+    """Check the settings' types, the bins, statistics, marks, transform and label; return
+    ``max_genes_outside``."""
+    for key, spec in _SPECS.items():
+        value = cfg[key].item() if isinstance(cfg[key], np.generic) else cfg[key]
+        check_value(value, spec, f"histone.{key}")
+    marks = cfg["marks"]
+    if (not isinstance(marks, (list, tuple)) or not marks
+            or not all(isinstance(m, str) and m for m in marks)):
+        raise ConfigError(f"histone.marks: expected a list of mark names (e.g. "
+                          f"{list(DEEPCHROME_MARKS)}), got {marks!r}")
+    twice = sorted({m for m in marks if marks.count(m) > 1})
+    if twice:
+        raise ConfigError(f"histone.marks: {twice[0]!r} is listed more than once; expected "
+                          "each mark once")
     n_bins, window = int(cfg["n_bins"]), int(cfg["window"])
     if n_bins < 1 or window % n_bins:
         raise ConfigError(f"histone: window {window} must be a multiple of n_bins {n_bins}")
@@ -383,12 +411,70 @@ def _default_split(source: str, cells: list[dict]) -> dict:
     return {"method": "random", "fractions": [0.6, 0.2, 0.2], "seed": 0, "group": "gene_id"}
 
 
-def _cell_genes(c: dict, source: str, gtf_genes, kmer_cfg: dict | None, do_log: bool,
-                aliases, dropped: Dropped) -> None:
-    """Open a bigWig cell's tracks and read its expression; look up the genes of a CSV /
-    npz cell when k-mers need coordinates; leave out genes without expression."""
+def _warn_given_split(split_spec, source: str, cells: list[dict]) -> None:
+    """Warn when some examples come from files given per split (train / valid / test) and
+    others do not: under ``split: given`` the others are in no set; under another split of
+    DeepChrome CSVs (the default for such a mix) the given files are not used as splits."""
     if source == "bigwig":
-        c["trackset"] = TrackSet(c["tracks"], aliases=aliases)
+        return
+    given = [c["cell"] for c in cells if any(g != "none" for g in c["given_split"])]
+    others = [c for c in cells if any(g == "none" for g in c["given_split"])]
+    if not given or not others:
+        return
+    names = ", ".join(c["cell"] for c in others[:5]) + (", ..." if len(others) > 5 else "")
+    method = split_spec.get("method") if isinstance(split_spec, Mapping) else None
+    if method == "given":
+        n_none = sum(g == "none" for c in others for g in c["given_split"])
+        log.warning("histone: split given: %d examples (cell types %s) come from files not "
+                    "given as train, valid or test and are in no set: not used for training, "
+                    "validation or testing", n_none, names)
+    elif source == "deepchrome_csv":
+        log.warning("histone: cell types %s give files per split (train/valid/test) but %s "
+                    "do not, so the %s split does not use the given files (their test genes "
+                    "may be trained on); set split: {method: given} to use them",
+                    ", ".join(given[:5]) + (", ..." if len(given) > 5 else ""), names, method)
+
+
+def _bedgraph_sizes(cells: list[dict], fasta, aliases) -> dict[str, int] | None:
+    """The chromosome sizes to convert the bedGraph mark files with (None without any): a
+    bedGraph does not say where its chromosomes end, and one ending at its own last
+    interval would differ in length from the other marks' files (their genes were left
+    out as on another assembly). The sizes of the first bigWig / bigBed mark file, else of
+    the FASTA, else each chromosome's longest extent over the bedGraphs (a warning)."""
+    paths = list(dict.fromkeys(p for c in cells for p in c["tracks"].values()))
+    kinds = {p: sniff_track(check_readable(p, "track file")) for p in paths}
+    bedgraphs = [p for p in paths if kinds[p] == "bedgraph"]
+    if not bedgraphs:
+        return None
+    other = next((p for p in paths if kinds[p] != "bedgraph"), None)
+    if other is not None:
+        with Track(other, aliases=aliases) as t:
+            return dict(t.chroms)
+    if fasta is not None:
+        with Genome(fasta, aliases=aliases) as genome:
+            return dict(genome.chroms)
+    names: dict[str, str] = {}  # one name per chromosome, whatever each file calls it
+    sizes: dict[str, int] = {}
+    for p in bedgraphs:
+        with Track(p, aliases=aliases) as t:
+            for name, n in t.chroms.items():
+                key = names.setdefault(canonical(name, aliases), name)
+                sizes[key] = max(sizes.get(key, 0), n)
+    log.warning("histone: every mark file is a bedGraph and no fasta is given, so no file "
+                "gives chromosome sizes; %d chromosomes (%s) end at the last interval of any "
+                "mark file, and windows past it read 0; give histone.fasta for the genome's "
+                "sizes", len(sizes), ", ".join(list(sizes)[:10]) + (", ..." if len(sizes) > 10
+                                                                   else ""))
+    return sizes
+
+
+def _cell_genes(c: dict, source: str, gtf_genes, kmer_cfg: dict | None, do_log: bool,
+                aliases, dropped: Dropped, sizes: dict[str, int] | None = None) -> None:
+    """Open a bigWig cell's tracks (bedGraphs with the chromosome ``sizes``) and read its
+    expression; look up the genes of a CSV / npz cell when k-mers need coordinates; leave
+    out genes without expression."""
+    if source == "bigwig":
+        c["trackset"] = TrackSet(c["tracks"], aliases=aliases, chrom_sizes=sizes)
         c["trackset"].check_same_chroms()
         _bigwig_labels(c, gtf_genes, do_log, dropped)
     elif gtf_genes is not None and kmer_cfg:
@@ -399,6 +485,20 @@ def _cell_genes(c: dict, source: str, gtf_genes, kmer_cfg: dict | None, do_log: 
     else:
         c["genes"] = None
     _drop_missing_labels(c, do_log, dropped)
+
+
+def _check_log1p_tracks(c: dict) -> None:
+    """Raise InputFileError for a mark file of cell ``c`` holding negative values (its
+    header's minimum): ``mark_transform: log1p`` would clip them to 0."""
+    for mark, t in c["trackset"].tracks.items():
+        lo = t.header.get("minVal")
+        lo = None if lo is None else float(np.float32(lo))
+        if lo is not None and np.isfinite(lo) and lo < 0:
+            raise InputFileError(
+                f"{t.path} (cell {c['cell']}, mark {mark}): holds negative values (down to "
+                f"{lo:g}); mark_transform log1p expects a signal >= 0 (coverage, counts, fold "
+                "enrichment) and would clip them to 0; set mark_transform: none for a signed "
+                "track (e.g. log2 fold change)")
 
 
 def _finish_labels(c: dict, do_log: bool, log_base: float, pseudocount: float) -> None:
@@ -494,10 +594,14 @@ def _write_marks(writer: storage.DatasetWriter, cells: list[dict], cfg: Mapping,
             s1 = np.zeros((n_bins, n_marks))
             s2 = np.zeros((n_bins, n_marks))
             ts = c.get("trackset")
+            signal: dict[str, np.ndarray] = {}  # chromosome → whether each mark is ever != 0
             for lo in range(0, len(c["gene_ids"]), chunk):
                 if ts is not None:
-                    m = _bin_windows(ts, c["genes"][lo : lo + chunk], int(cfg["window"]), n_bins,
+                    genes = c["genes"][lo : lo + chunk]
+                    m = _bin_windows(ts, genes, int(cfg["window"]), n_bins,
                                      cfg["bin_stat"], cfg["strand_orient"])
+                    for g, nonzero in zip(genes, (m != 0).any(axis=1)):
+                        signal[g.chrom] = signal.get(g.chrom, False) | nonzero
                 else:
                     m = c["marks"][lo : lo + chunk]
                 m = np.asarray(m, np.float32)
@@ -507,11 +611,29 @@ def _write_marks(writer: storage.DatasetWriter, cells: list[dict], cfg: Mapping,
                 s2 += np.square(m, dtype=np.float64).sum(axis=0)
                 marks_out.append(m)
                 bar.update(len(m))
+            if ts is not None:
+                _warn_no_signal(c, signal)
             n = len(c["gene_ids"])
             mean = s1 / n
             std = np.sqrt(np.maximum(s2 / n - mean**2, 0.0))
             stats[ci] = np.concatenate([mean, std], axis=1)
     return stats
+
+
+def _warn_no_signal(c: dict, signal: Mapping[str, np.ndarray]) -> None:
+    """One warning per mark file of cell ``c`` that is 0 in every bin of every gene on some
+    chromosomes (``signal``: chromosome → per mark, whether any bin is not 0): a file made
+    for fewer chromosomes than its header lists, or a chromosome without reads."""
+    chroms = sorted(signal)
+    for j, (mark, t) in enumerate(c["trackset"].tracks.items()):
+        empty = [ch for ch in chroms if not signal[ch][j]]
+        if empty:
+            n_genes = sum(g.chrom in empty for g in c["genes"])
+            log.warning("%s (cell %s, mark %s): no signal around any of the %d genes on %d of "
+                        "the %d chromosomes with genes (%s%s): their %s bins are all 0; is the "
+                        "file made for fewer chromosomes than its header lists?", t.path,
+                        c["cell"], mark, n_genes, len(empty), len(chroms), ", ".join(empty[:10]),
+                        ", ..." if len(empty) > 10 else "", mark)
 
 
 def _write_kmers(writer, fasta, aliases, genes, window, n_bins, kcfg, orient, progress) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import array
 import csv
+import logging
 import os
 import zipfile
 import zlib
@@ -21,6 +22,8 @@ import pandas as pd
 from kerasgene._io import check_readable, open_text
 from kerasgene.datasets import base
 from kerasgene.errors import ConfigError, InputFileError
+
+log = logging.getLogger(__name__)
 
 SOURCES = ("bigwig", "deepchrome_csv", "kaggle_npz")
 BIGWIG_CELL_KEYS = {"marks", "expression", "expression_column", "gene_column"}
@@ -204,7 +207,9 @@ def read_kaggle_npz(path: str | os.PathLike, marks: Sequence[str] = DEEPCHROME_M
     Raises
     ------
     InputFileError
-        naming the file when it is not a readable npz of numeric arrays of that shape, or
+        naming the file when it is not a readable npz of numeric arrays of that shape,
+        naming the cell type, gene and bin of a gene id that is not finite or not the same
+        on every bin of its gene (an array reshaped in another order than gene by gene), or
         naming the cell type, gene, bin and mark of a mark value that is not a finite
         count >= 0.
     """
@@ -231,8 +236,8 @@ def read_kaggle_npz(path: str | os.PathLike, marks: Sequence[str] = DEEPCHROME_M
                 if arr.dtype.kind not in "iuf":
                     raise InputFileError(f"{path}: array {cell!r} holds {arr.dtype} values; "
                                          "expected numbers (integers or floats)")
-                ids = arr[:, 0, 0]
-                gene_ids = [str(int(v)) if float(v).is_integer() else str(v) for v in ids]
+                _check_gene_id_column(path, cell, arr[:, :, 0])
+                gene_ids = [_id_text(v) for v in arr[:, 0, 0]]
                 values = arr[:, :, 1:-1]
                 bad = _bad_count(values, marks)
                 if bad:
@@ -244,6 +249,34 @@ def read_kaggle_npz(path: str | os.PathLike, marks: Sequence[str] = DEEPCHROME_M
     except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:
         raise InputFileError(f"{path}: cannot read as npz ({err})") from None
     return out
+
+
+def _check_gene_id_column(path: Path, cell: str, ids: np.ndarray) -> None:
+    """Raise InputFileError unless the gene-id column ``ids`` (genes, bins) of array
+    ``cell`` holds one finite number per gene, the same on every bin.
+
+    A (genes × bins, 7) table reshaped in another order than gene by gene (e.g. sorted by
+    bin first) mixes the rows of many genes into one; only bin 0's id would be read.
+    """
+    finite = np.isfinite(ids)
+    if not finite.all():
+        g, b = np.argwhere(~finite)[0]
+        raise InputFileError(f"{path}: array {cell!r}, row {g} (bin {b + 1}): gene id "
+                             f"{ids[g, b]}; expected a finite number")
+    bad = ids != ids[:, :1]
+    if bad.any():
+        g, b = np.argwhere(bad)[0]
+        n = int(bad.any(axis=1).sum())
+        raise InputFileError(
+            f"{path}: array {cell!r}, gene {_id_text(ids[g, 0])} (row {g}) holds gene id "
+            f"{_id_text(ids[g, b])} in bin {b + 1} ({n} of {len(ids)} genes hold several ids); "
+            "expected each gene's id on all of its bins: was the array reshaped in another "
+            "order than gene by gene?")
+
+
+def _id_text(value) -> str:
+    """A numeric gene id as text: ``12`` for 12.0, ``12.5`` for 12.5."""
+    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 def infer_source(cfg: Mapping) -> str:
@@ -379,15 +412,23 @@ def _collect_bigwig(cfg, base_dir, inputs) -> list[dict]:
         base.check_keys(spec, BIGWIG_CELL_KEYS, where)
         if "marks" not in spec:
             raise ConfigError(f"{where}: missing required key 'marks'")
+        if not isinstance(spec["marks"], Mapping):
+            raise ConfigError(f"{where}.marks: expected a mapping mark name → track file "
+                              f"(e.g. {{{marks[0]}: {marks[0]}.bw}}), got "
+                              f"{type(spec['marks']).__name__}")
         if set(spec["marks"]) != set(marks):
             raise ConfigError(f"{where}.marks: names {sorted(spec['marks'])} differ from "
                               f"histone.marks {marks}")
         tracks = {}
         for mark in marks:  # channels in histone.marks order
             p = spec["marks"][mark]
+            if not isinstance(p, (str, os.PathLike)) or not str(p).strip():
+                raise ConfigError(f"{where}.marks.{mark}: expected the path of a bigWig, "
+                                  f"bigBed or bedGraph file, got {p!r}")
             p = base.resolve_path(p, base_dir)
             inputs[f"cells.{cell}.marks.{mark}"] = p
             tracks[mark] = str(p)
+        _check_mark_files(where, tracks)
         expr = spec.get("expression", cfg["expression"])
         if expr is None:
             raise ConfigError(f"{where}: no expression table (give histone.expression)")
@@ -397,7 +438,33 @@ def _collect_bigwig(cfg, base_dir, inputs) -> list[dict]:
                       "expression_column": spec.get("expression_column"),
                       "gene_column": spec.get("gene_column", 0), "label": None,
                       "given_split": None})
+    _warn_shared_mark_files(cells)
     return cells
+
+
+def _check_mark_files(where: str, tracks: Mapping[str, str]) -> None:
+    """Raise ConfigError when one file is given for two marks of a cell type (``tracks``:
+    mark → path): the two channels would hold the same values."""
+    seen: dict[str, str] = {}
+    for mark, p in tracks.items():
+        first = seen.setdefault(os.path.realpath(p), mark)
+        if first != mark:
+            raise ConfigError(f"{where}.marks: {first} and {mark} name one file ({p}); "
+                              "expected each mark's own file")
+
+
+def _warn_shared_mark_files(cells: Sequence[dict]) -> None:
+    """Warn, per mark, about a file read by several cell types: their channels of that
+    mark are the same (a path copied from another cell type's entry?)."""
+    readers: dict[tuple[str, str], tuple[str, list[str]]] = {}
+    for c in cells:
+        for mark, p in c["tracks"].items():
+            readers.setdefault((mark, os.path.realpath(p)), (p, []))[1].append(c["cell"])
+    for (mark, _), (p, names) in readers.items():
+        if len(names) > 1:
+            log.warning("histone: %d cell types (%s) read one %s file (%s): their %s channels "
+                        "are the same; expected each cell type's own file", len(names),
+                        ", ".join(names), mark, p, mark)
 
 
 __all__ = ["BIGWIG_CELL_KEYS", "DEEPCHROME_MARKS", "SOURCES", "collect_cells", "infer_source",
