@@ -190,6 +190,25 @@ def _deeprage(name: str, n_genes: int, n_conditions: int, **kw):
     return model, seq, regs, genes, ds
 
 
+def test_filters_matched_to_a_meme_motif_file(tmp_path):
+    """``--motif-db`` (a MEME file, here HOCOMOCO-style ids written by memelite): the
+    filters are matched to its motifs, not JASPAR's."""
+    from memelite.io import write_meme
+
+    from kerasgene.explain import motifs as M
+
+    model, _, _, _, ds = _deeprage("deeprage_concat", 30, 4)
+    fungi = M.jaspar_motifs("JASPAR2026", "fungi")[:40]
+    db = {f"H12CORE.{m.name}.{i} {m.name}": m.probabilities().T for i, m in enumerate(fungi)}
+    write_meme(str(tmp_path / "db.meme"), db)
+    args = options(["--top-n", "10", "--motif-db", str(tmp_path / "db.meme")])
+    got = C.explain_filters(model, ds, tmp_path, args, "deeprage")
+    assert got["motif_db"] == str(tmp_path / "db.meme")
+    tab = pd.read_csv(tmp_path / "filter_matches.tsv", sep="\t", keep_default_na=False)
+    ids = [t for t in tab["target_id"] if t]
+    assert ids and set(ids) <= {k.split()[0] for k in db}, ids
+
+
 def test_deeprage_filters_and_knockout(tmp_path):
     G = 30
     model, _, _, genes, ds = _deeprage("deeprage_concat", G, 4)

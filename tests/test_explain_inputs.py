@@ -151,6 +151,26 @@ def test_known_jaspar_taxon_passes_the_check(config, tmp_path, capsys):
                                         "--jaspar-release", "JASPAR2020")
 
 
+def test_motif_db_checked_before_the_run_is_read(config, tmp_path, capsys):
+    """A MEME motif file replaces JASPAR: a missing or broken one, or JASPAR's options
+    beside it, are refused before the run is read; a good one passes to the run."""
+    from memelite.io import write_meme
+
+    good, bad = tmp_path / "db.meme", tmp_path / "bad.meme"
+    write_meme(str(good), {"H12.GCN4 GCN4": np.full((4, 8), 0.25)})
+    bad.write_text(good.read_text().replace("0.25 0.25 0.25 0.25", "5 3 1 1", 1))
+    base = ["explain", "--config", str(config), "--analyses", "motifs"]
+    assert _error(capsys, *base, "--motif-db", str(tmp_path / "none.meme")) == (
+        f"{tmp_path / 'none.meme'}: MEME motif file not found")
+    assert _error(capsys, *base, "--motif-db", str(bad)).startswith(
+        f"{bad}: motif 'H12.GCN4', position 1: 5 3 1 1; expected four probabilities")
+    assert _error(capsys, *base, "--motif-db", str(good), "--tax-group", "fungi") == (
+        f"--tax-group: chooses JASPAR's matrices, but the motifs come from --motif-db {good}; "
+        "expected one of the two")
+    assert "run directory not found" in _error(capsys, *base, "--motif-db", str(good))
+    assert "run directory not found" in _error(capsys, *base, f"explain.motif_db={good}")
+
+
 @pytest.mark.parametrize("where, message", [
     ("file", "--out: {out} is a file; expected a folder"),
     ("below", "--out: {out}: {tmp}/file is a file, not a folder"),

@@ -7,6 +7,8 @@ the library uses, before any test calls Tomtom or FIMO.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -219,3 +221,67 @@ def test_random_windows_and_meme(tmp_path):
 
     got = read_meme(str(tmp_path / "f.meme"))
     assert list(got) == ["filter0"] and got["filter0"].shape == (4, 5)
+
+
+# ----------------------------------------------------------------------------- MEME files
+def _meme_of(fungi, path, n=12):
+    """The first ``n`` fungal JASPAR matrices written by memelite as a MEME file, their
+    MOTIF lines 'ID NAME' as in JASPAR's and HOCOMOCO's downloads."""
+    from memelite.io import write_meme
+
+    chosen = fungi[:n]
+    write_meme(str(path), {f"{m.matrix_id} {m.name}": m.probabilities().T for m in chosen})
+    return chosen
+
+
+def test_a_meme_motif_file_reads_as_the_matrices_written(fungi, tmp_path):
+    import gzip
+
+    chosen = _meme_of(fungi, tmp_path / "db.meme")
+    got = M.meme_motifs(tmp_path / "db.meme")
+    assert [(m.matrix_id, m.name) for m in got] == [(m.matrix_id, m.name) for m in chosen]
+    for a, b in zip(got, chosen, strict=True):
+        np.testing.assert_allclose(a.probabilities(), b.probabilities(), atol=1e-12)
+    (tmp_path / "db.meme.gz").write_bytes(gzip.compress((tmp_path / "db.meme").read_bytes()))
+    again = M.meme_motifs(tmp_path / "db.meme.gz")
+    assert [m.matrix_id for m in again] == [m.matrix_id for m in chosen]
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda t: t.replace("MOTIF", "MOTEF"), "no MOTIF line; expected a MEME motif file"),
+    (lambda t: t.replace("ALPHABET= ACGT", "ALPHABET= ACDEFGHIKLMNPQRSTVWY"),
+     "alphabet 'ACDEFGHIKLMNPQRSTVWY'; expected DNA motifs (ALPHABET= ACGT)"),
+    # memelite gave the first motif the second's matrix and dropped the second, silently
+    (lambda t: re.sub(r"letter-probability matrix:[^\n]*\n", "", t, count=1),
+     "12 MOTIF lines but 11 matrices read; lines and matrices part ways at motif "),
+    (lambda t: "\n".join(t.rstrip().splitlines()[:-3]) + "\n",  # the last 2 rows cut off
+     "12 MOTIF lines but 11 matrices read"),
+    (lambda t: t.replace(t.split("MOTIF ")[2].split()[0], t.split("MOTIF ")[1].split()[0], 1),
+     "appears 2 times; expected each motif id once"),
+    (lambda t: t.replace("letter-probability matrix: alength= 4 w= ", "letter-probability "
+                         "matrix: alength= 4 w = ", 1), "not a readable MEME motif file"),
+])
+def test_meme_motif_file_errors(fungi, tmp_path, edit, message):
+    """memelite's reader takes what it can: these files were read without a word (a
+    motif labelled with another's matrix, a truncated last motif dropped, a duplicate id
+    overwriting the first) or failed with its own traceback."""
+    from kerasgene.errors import InputFileError
+
+    _meme_of(fungi, tmp_path / "db.meme")
+    bad = tmp_path / "bad.meme"
+    bad.write_text(edit((tmp_path / "db.meme").read_text()))
+    with pytest.raises(InputFileError, match="^" + str(bad).replace(".", r"\.") + ": ") as err:
+        M.meme_motifs(bad)
+    assert message in str(err.value), str(err.value)
+
+
+def test_meme_counts_instead_of_probabilities(fungi, tmp_path):
+    from memelite.io import write_meme
+
+    from kerasgene.errors import InputFileError
+
+    m = fungi[0]
+    write_meme(str(tmp_path / "counts.meme"), {m.matrix_id: m.counts.T})
+    with pytest.raises(InputFileError, match=rf"motif '{m.matrix_id}', position 1: .*; "
+                       "expected four probabilities >= 0 summing to 1"):
+        M.meme_motifs(tmp_path / "counts.meme")

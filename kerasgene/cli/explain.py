@@ -85,6 +85,8 @@ def _register_explain(sub) -> None:
     _option(g, "--jaspar-release")
     _option(g, "--tax-group", help="JASPAR taxon: fungi | vertebrates | ... (default: fungi "
             "for deeprage, vertebrates otherwise)")
+    _option(g, "--motif-db", help="MEME-format motif file (plain or gzip: HOCOMOCO, CIS-BP, "
+            "JASPAR's MEME download, ...) to match instead of pyjaspar's JASPAR")
     _option(g, "--q-threshold", type=float,
             help="Tomtom q-value for a filter to count as matched (paper: 0.1)")
     _option(g, "--trim-ic", type=float,
@@ -192,27 +194,43 @@ def _check_used(options, config, flags: list[str], section: list[str]) -> None:
 
     from kerasgene import systems
     from kerasgene.errors import ConfigError
-    from kerasgene.explain.options import requested_analyses, unused_options, without_conditions
+    from kerasgene.explain.options import (
+        JASPAR_OPTIONS,
+        requested_analyses,
+        unused_options,
+        without_conditions,
+    )
 
     system = systems.get(config["system"], "system").name
     analyses = requested_analyses(options, system)
     for name in unused_options(flags, options, analyses, system):
-        raise ConfigError(_unused_message(name, analyses, system))
+        raise ConfigError(_unused_message(name, analyses, system, options.motif_db))
     unused = unused_options(section, options, analyses, system)
     if unused:
         logging.getLogger(__name__).warning(
             "explain: %s of the run config not read by the analyses to run (%s)%s",
             ", ".join(f"explain.{k}" for k in unused), ",".join(analyses),
             "".join(f"; {k}: the {system} run has no conditions" for k in unused
-                    if without_conditions(k, system)))
+                    if without_conditions(k, system))
+            + ("; the motifs come from motif_db" if options.motif_db
+               and set(unused) & set(JASPAR_OPTIONS) else ""))
 
 
-def _unused_message(name: str, analyses: tuple[str, ...], system: str) -> str:
-    """Why flag ``name`` is refused: the run has no conditions for it to read, or none of
-    ``analyses`` reads it."""
-    from kerasgene.explain.options import CONDITION_OPTIONS, USED_BY, without_conditions
+def _unused_message(name: str, analyses: tuple[str, ...], system: str,
+                    motif_db: str | None = None) -> str:
+    """Why flag ``name`` is refused: the run has no conditions for it to read, the motifs
+    come from ``motif_db`` rather than JASPAR, or none of ``analyses`` reads it."""
+    from kerasgene.explain.options import (
+        CONDITION_OPTIONS,
+        JASPAR_OPTIONS,
+        USED_BY,
+        without_conditions,
+    )
 
     flag = "--" + name.replace("_", "-")
+    if name in JASPAR_OPTIONS and motif_db:
+        return (f"{flag}: chooses JASPAR's matrices, but the motifs come from --motif-db "
+                f"{motif_db}; expected one of the two")
     if without_conditions(name, system):
         return (f"{flag}: the {system} run has no conditions {CONDITION_OPTIONS[name]} (only "
                 "DeepRAGE pair models predict per condition); expected it only on a DeepRAGE "

@@ -282,11 +282,24 @@ def explain_isegnet_ig(model, dataset, out: Path, options: ExplainOptions, rng,
     return summary
 
 
+def motif_database(options: ExplainOptions, tax_group: str) -> tuple[list, str]:
+    """The motifs to match and how explain.json names them: ``options.motif_db``'s
+    (:func:`kerasgene.explain.motifs.meme_motifs`; the file's path), else JASPAR's CORE
+    matrices of ``options.jaspar_release`` and ``options.tax_group`` or ``tax_group``
+    (``"JASPAR2026 fungi"``)."""
+    from kerasgene.explain import motifs as M
+
+    if options.motif_db:
+        return M.meme_motifs(options.motif_db), str(options.motif_db)
+    tax = options.tax_group or tax_group
+    return M.jaspar_motifs(options.jaspar_release, tax), f"{options.jaspar_release} {tax}"
+
+
 def _enrichment(regions_by_track, seq, options: ExplainOptions, out: Path, rng) -> dict:
     from kerasgene.explain import motifs as M
     from kerasgene.explain import plots as P
 
-    motifs = M.jaspar_motifs(options.jaspar_release, options.tax_group or "vertebrates")
+    motifs, source = motif_database(options, options.tax_group or "vertebrates")
     res = {}
     width = 2 * options.flank + 1
     for t, regs in regions_by_track.items():
@@ -302,7 +315,7 @@ def _enrichment(regions_by_track, seq, options: ExplainOptions, out: Path, rng) 
         write_tsv(out / f"enrichment_{safe_name(t)}.tsv", rows)
         P.plot_enrichment(rows, out / f"enrichment_{safe_name(t)}.png",
                           title=f"{t}: motifs in ±{options.flank} bp around each gene's top "
-                                f"site vs random windows ({options.jaspar_release})")
+                                f"site vs random windows ({source})")
         res[t] = [r["name"] for r in rows if r["q_value"] <= 0.05][:10]
     return res
 
@@ -358,15 +371,15 @@ def _gene_sequences(dataset) -> np.ndarray:
 
 def explain_filters(model, dataset, out: Path, options: ExplainOptions,
                     system: str = "isegnet") -> dict:
-    """Filter PWMs → Tomtom vs JASPAR table (the best match per filter), MEME file and
-    logos; the JASPAR taxon is ``options.tax_group`` or the ``system``'s. The summary's
+    """Filter PWMs → Tomtom table against the motif database (:func:`motif_database`; the
+    best match per filter), MEME file and logos; the JASPAR taxon is
+    ``options.tax_group`` or the ``system``'s. The summary's
     ``_rows`` hold each filter's three best matches (``rank`` 1–3)."""
     from kerasgene.explain import motifs as M
     from kerasgene.explain import plots as P
 
     fp = M.filter_pwms(model, _gene_sequences(dataset), top_n=options.top_n)
-    tax = options.tax_group or systems.get(system).jaspar_tax_group
-    motifs = M.jaspar_motifs(options.jaspar_release, tax)
+    motifs, source = motif_database(options, systems.get(system).jaspar_tax_group)
     from kerasgene.explain.modisco import N_MATCHES
 
     ranked = M.filter_matches(fp, motifs, trim_ic=options.trim_ic, n_best=N_MATCHES)
@@ -386,7 +399,7 @@ def explain_filters(model, dataset, out: Path, options: ExplainOptions,
                             match_id=m.matrix_id, match_name=m.name, p_value=r["p_value"],
                             q_value=r["q_value"], strand=r["strand"])
     return {"layer": fp.layer, "n_filters": len(fp.pwms), "n_matched": len(matched),
-            "q_threshold": options.q_threshold, "jaspar": f"{options.jaspar_release} {tax}",
+            "q_threshold": options.q_threshold, "motif_db": source,
             "matches": {r["query"]: f"{r['target_id']} {r['target_name']}" for r in matched},
             "_rows": ranked}
 
@@ -588,8 +601,7 @@ def explain_modisco(model, dataset, out: Path, options: ExplainOptions, rng,
     from kerasgene.explain.report_html import write_modisco_report
 
     inputs, conditions, ids = modisco_inputs(model, dataset, options, rng)
-    tax = options.tax_group or systems.get(system).jaspar_tax_group
-    motifs = M.jaspar_motifs(options.jaspar_release, tax)
+    motifs, source = motif_database(options, systems.get(system).jaspar_tax_group)
     found = MD.discover_motifs(
         model, inputs, conditions=conditions, motifs=motifs,
         method=options.modisco_attribution, summary=options.modisco_summary,
@@ -605,7 +617,7 @@ def explain_modisco(model, dataset, out: Path, options: ExplainOptions, rng,
     summary = {"n_sequences": len(found.contributions), "attribution": options.modisco_attribution,
                "summary": options.modisco_summary if conditions else None,
                "n_patterns": len(found.patterns), "seconds": found.seconds,
-               "jaspar": f"{options.jaspar_release} {tax}",
+               "motif_db": source,
                "patterns": {r["pattern"]: f"{r['target_id']} {r['target_name']} "
                             f"q={r['q_value']:.2g} ({r['n_seqlets']} seqlets)"
                             for r in found.rows},
@@ -632,7 +644,7 @@ def explain_modisco(model, dataset, out: Path, options: ExplainOptions, rng,
             summary[key]["union"] = sorted(m["name"] for m in rec if m["recovered"])
         summary["n_planted"] = len(planted)
     settings = {"run system": system, "attribution": options.modisco_attribution,
-                "sequences": summary["n_sequences"], "JASPAR": summary["jaspar"],
+                "sequences": summary["n_sequences"], "motifs": summary["motif_db"],
                 "seconds": ", ".join(f"{k} {v:g}" for k, v in found.seconds.items())}
     if conditions:
         settings["conditions summarised by"] = (f"{options.modisco_summary} over "

@@ -7,7 +7,8 @@
   input (with the zero padding that precedes the layer in the model), streamed in
   batches so only the per-sequence maximum and its position are kept.
 - :func:`jaspar_motifs` — JASPAR matrices from pyjaspar's offline databases (choose the
-  release, the collection and the taxon: "fungi" for yeast, "vertebrates" for human).
+  release, the collection and the taxon: "fungi" for yeast, "vertebrates" for human);
+  :func:`meme_motifs` — a user's MEME-format motif file (HOCOMOCO, CIS-BP, ...) instead.
 - :func:`tomtom_matches` — every filter PWM against every JASPAR matrix with Tomtom as
   implemented by ``memelite`` (both strands, complete scores, Euclidean column
   distance). As in MEME's Tomtom, ``E = p × number of targets`` and the q-values of a
@@ -28,15 +29,19 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
+import re
+import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from kerasgene._io import write_text
+from kerasgene._io import check_readable, open_text, write_text
 from kerasgene.dna import BASES, Motif
-from kerasgene.errors import ConfigError, KerasgeneError
+from kerasgene.errors import ConfigError, InputFileError, KerasgeneError
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +121,81 @@ def jaspar_motifs(
         raise ConfigError(f"no JASPAR motifs for release={release!r}, collection={collection!r}, "
                           f"tax_group={tax_group!r}")
     return motifs
+
+
+#: how far a MEME matrix row's probabilities may sum from 1 (files round them)
+MEME_ROW_TOLERANCE = 0.02
+
+
+def meme_motifs(path: str | os.PathLike) -> list[Motif]:
+    """The DNA motifs of a MEME-format motif file (plain or gzip), read with memelite: the
+    MEME suite's ``motif_databases``, HOCOMOCO, CIS-BP or JASPAR's MEME downloads, a
+    TF-MoDISco or STREME result. A motif's id is the first field of its ``MOTIF`` line,
+    its name the second (else the id); ``counts`` holds the letter probabilities.
+
+    Raises
+    ------
+    InputFileError
+        naming the file (and the motif and position) when it cannot be read, has no
+        ``MOTIF`` line, another alphabet than ACGT, a motif id twice, a ``MOTIF`` line
+        without its own matrix (a truncated file, or a motif memelite would give the next
+        motif's matrix), or a matrix row that is not four finite probabilities >= 0
+        summing to 1 (within :data:`MEME_ROW_TOLERANCE`).
+    """
+    from memelite.io import read_meme
+
+    path = check_readable(path, "MEME motif file")
+    try:
+        with open_text(path) as fh:
+            text = fh.read()
+    except (UnicodeDecodeError, OSError, EOFError) as err:
+        raise InputFileError(f"{path}: cannot read the MEME motif file ({err})") from None
+    ids = [line.split()[1] for line in text.splitlines()
+           if line.startswith("MOTIF") and len(line.split()) > 1]
+    if not ids:
+        raise InputFileError(f"{path}: no MOTIF line; expected a MEME motif file ('MOTIF id "
+                             "name' lines, each followed by a letter-probability matrix)")
+    alphabet = re.search(r"^ALPHABET\s*=\s*(\S+)", text, re.M)
+    if alphabet and alphabet.group(1).upper() != "ACGT":
+        raise InputFileError(f"{path}: alphabet {alphabet.group(1)!r}; expected DNA motifs "
+                             "(ALPHABET= ACGT)")
+    twice = sorted({i for i in ids if ids.count(i) > 1})
+    if twice:
+        raise InputFileError(f"{path}: motif id {twice[0]!r} appears {ids.count(twice[0])} "
+                             "times; expected each motif id once")
+    with tempfile.TemporaryDirectory() as tmp:  # memelite reads plain text only
+        plain = Path(tmp) / "motifs.meme"
+        plain.write_text(text)
+        try:
+            pwms = read_meme(str(plain))
+        except (ValueError, AttributeError, IndexError) as err:
+            raise InputFileError(f"{path}: not a readable MEME motif file (memelite: {err}); "
+                                 "expected a 'letter-probability matrix: ... w= N' line and "
+                                 "N rows of 4 numbers after each MOTIF line") from None
+    read = {key.split()[0]: (key, pwm) for key, pwm in pwms.items()}
+    if len(read) != len(ids):
+        first = next((i for i in ids if i not in read), ids[-1])
+        raise InputFileError(f"{path}: {len(ids)} MOTIF lines but {len(read)} matrices read; "
+                             f"lines and matrices part ways at motif {first!r} (a motif "
+                             "without its matrix at or just before it, or a truncated file); "
+                             "expected each MOTIF line followed by its letter-probability "
+                             "matrix")
+    out = []
+    for motif_id in ids:
+        key, pwm = read[motif_id]
+        probs = np.asarray(pwm, np.float64).T  # (w, 4)
+        sums = probs.sum(axis=1)
+        bad = ~np.isfinite(probs).all(axis=1) | (probs < 0).any(axis=1) | (
+            np.abs(sums - 1) > MEME_ROW_TOLERANCE)
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            raise InputFileError(f"{path}: motif {motif_id!r}, position {k + 1}: "
+                                 f"{' '.join(f'{v:g}' for v in probs[k])}; expected four "
+                                 "probabilities >= 0 summing to 1 (a letter-probability "
+                                 "matrix, not counts)")
+        fields = key.split()
+        out.append(Motif(motif_id, fields[1] if len(fields) > 1 else motif_id, probs))
+    return out
 
 
 def write_meme(path, pwms: Mapping[str, np.ndarray], *, background=(0.25, 0.25, 0.25, 0.25),

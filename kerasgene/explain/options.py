@@ -57,6 +57,9 @@ class ExplainOptions:
     top_fraction : differential sites: the top fraction of |difference|
     top_n : sequences per filter PWM
     jaspar_release, tax_group : the JASPAR motifs (``tax_group`` None = the system's)
+    motif_db : a MEME-format motif file (HOCOMOCO, CIS-BP, ...) matched instead of JASPAR
+        (:func:`kerasgene.explain.motifs.meme_motifs`); ``jaspar_release`` and
+        ``tax_group`` are then not read
     q_threshold : Tomtom q-value for a filter to count as matched (paper: 0.1)
     trim_ic : filter PWM flanks below this many bits are trimmed before Tomtom
     logos : logo figures for the best-matched filters
@@ -96,6 +99,7 @@ class ExplainOptions:
     top_n: int = 100
     jaspar_release: str = "JASPAR2026"
     tax_group: str | None = None
+    motif_db: str | None = None
     q_threshold: float = 0.1
     trim_ic: float = 0.3
     logos: int = 16
@@ -136,7 +140,7 @@ OPTION_SPECS = {
     "flank": Spec("int", min=0), "compare": Spec("path", null=True), "labels": Spec("any"),
     "top_fraction": Spec("number", above=0, max=1), "top_n": Spec("int", min=1),
     "jaspar_release": Spec("str"), "tax_group": Spec("str", null=True),
-    "q_threshold": Spec("number", min=0, max=1), "trim_ic": Spec("number", min=0),
+    "motif_db": Spec("path", null=True), "q_threshold": Spec("number", min=0, max=1), "trim_ic": Spec("number", min=0),
     "logos": Spec("int", min=0), "truth": Spec("path", null=True),
     "targets": Spec("path", null=True), "target_motif": Spec("str", null=True),
     "filters": Spec("any"), "top_k": Spec("int", min=1), "max_conditions": Spec("int", min=1),
@@ -213,7 +217,7 @@ USED_BY: dict[str, tuple[str, ...]] = {
     "batch_size": ("ig", "differential", "saliency", "modisco"),
     **dict.fromkeys(("compare", "labels", "top_fraction"), ("differential",)),
     **dict.fromkeys(("top_n", "trim_ic", "logos"), ("motifs", "knockout")),
-    **dict.fromkeys(("jaspar_release", "tax_group", "q_threshold"),
+    **dict.fromkeys(("jaspar_release", "tax_group", "motif_db", "q_threshold"),
                     ("motifs", "knockout", "modisco")),
     "truth": ("ig", "knockout", "modisco"),
     **dict.fromkeys(("targets", "target_motif", "filters", "top_k", "max_conditions"),
@@ -235,13 +239,18 @@ def without_conditions(name: str, system: str) -> bool:
     return name in CONDITION_OPTIONS and system not in PAIR_SYSTEMS
 
 
+#: The options that choose JASPAR's matrices: not read with a ``motif_db``.
+JASPAR_OPTIONS = ("jaspar_release", "tax_group")
+
+
 def unused_options(names, options: ExplainOptions, analyses: tuple[str, ...],
                    system: str) -> list[str]:
     """The options among ``names`` that none of ``analyses`` reads on a run of ``system``
     (``n_steps`` counts for ``modisco`` only with ``modisco_attribution: ig``; the
-    :data:`CONDITION_OPTIONS` only on pair models)."""
+    :data:`CONDITION_OPTIONS` only on pair models; the :data:`JASPAR_OPTIONS` not with a
+    ``motif_db``)."""
     def used(name: str) -> bool:
-        if without_conditions(name, system):
+        if without_conditions(name, system) or (name in JASPAR_OPTIONS and options.motif_db):
             return False
         users = set(USED_BY.get(name, analyses)) & set(analyses)
         if name == "n_steps" and options.modisco_attribution != "ig":

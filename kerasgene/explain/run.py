@@ -143,17 +143,26 @@ def check_request(analyses: tuple[str, ...], options: ExplainOptions, system, mo
             A.check_truth(options.truth, dataset, key)
 
 
-def check_jaspar(options: ExplainOptions, analyses: tuple[str, ...]) -> None:
-    """``jaspar_release`` and ``tax_group`` as pyjaspar's offline databases have them,
-    checked before the run is read when one of ``analyses`` matches motifs to JASPAR
-    (``motifs``, ``knockout``, ``modisco``; :func:`kerasgene.explain.motifs.jaspar_motifs`).
+def check_motif_database(options: ExplainOptions, analyses: tuple[str, ...]) -> None:
+    """The motif database, checked before the run is read when one of ``analyses``
+    matches motifs (``motifs``, ``knockout``, ``modisco``): ``motif_db`` read whole
+    (:func:`kerasgene.explain.motifs.meme_motifs`), else ``jaspar_release`` and
+    ``tax_group`` as pyjaspar's offline databases have them
+    (:func:`kerasgene.explain.motifs.jaspar_motifs`).
 
     Raises
     ------
+    InputFileError
+        ``motif_db`` is not a readable MEME file of DNA motifs.
     ConfigError
         an unknown release, or a taxon without CORE matrices in it, listing those there are.
     """
     if not set(analyses) & set(USED_BY["jaspar_release"]):
+        return
+    if options.motif_db:
+        from kerasgene.explain.motifs import meme_motifs
+
+        meme_motifs(options.motif_db)
         return
     try:
         from pyjaspar import jaspardb
@@ -238,7 +247,7 @@ def explain_run(run: str | Path, config: Mapping, options: ExplainOptions | None
     system = systems.get(config["system"], "system")
     final = check_out_dir(explain_dir(run, out), config)
     requested = requested_analyses(options, system.name)
-    check_jaspar(options, requested)
+    check_motif_database(options, requested)
     model, record = records.load_run(run)
     dataset = runs.run_dataset(run, dict(config), record)
     analyses = runnable_analyses(requested, model, bool(options.analyses))
