@@ -1,0 +1,265 @@
+"""DeepRAGE pairs from a yeast biologist's own files, second hunt: regulator states matched
+to the right condition and regulator (positional triplets with ``conditions``, a table
+column that is not a condition, numbered name files, a regulator table with a names file),
+tables as spreadsheets and R write them, the header-repair reader, and errors that say why
+no gene has a promoter. Each test fails on the code before its fix."""
+
+from __future__ import annotations
+
+import gzip
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import prepare_fails, write_fasta
+
+from kerasgene.datasets import build
+
+CONDS = ["heat 5", "heat 10", "dtt", "diamide"]
+N_REG = 5
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """Promoters FASTA (100 bp), sparse regulator triplets with their name files, and a
+    log-fold-change table: 12 genes × 4 conditions (as in tests/test_pairs_inputs.py, every
+    condition with a non-zero state)."""
+    rng = np.random.default_rng(7)
+    d = tmp_path_factory.mktemp("deeprage_inputs")
+    genes = [f"G{i:02d}" for i in range(12)]
+    write_fasta(d / "promoters.fa", {g: "".join(rng.choice(list("ACGT"), 100)) for g in genes})
+    states = rng.choice([-1, 0, 1], size=(N_REG, len(CONDS)))
+    states[0, :] = 1
+    _triplets(d / "reg.tab", states)
+    (d / "conds.txt").write_text("".join(f"{i + 1}\t{c}\n" for i, c in enumerate(CONDS)))
+    (d / "regs.txt").write_text("".join(f"R{i}\n" for i in range(N_REG)))
+    lfc = pd.DataFrame(np.round(rng.normal(0, 1, (len(genes), len(CONDS))), 3), columns=CONDS)
+    lfc.insert(0, "gene", genes)
+    lfc.to_csv(d / "lfc.tsv", sep="\t", index=False)
+    cfg = {"expression": str(d / "lfc.tsv"), "regulators": str(d / "reg.tab"),
+           "regulator_names": str(d / "regs.txt"), "condition_names": str(d / "conds.txt"),
+           "promoters": str(d / "promoters.fa"), "promoter_length": 100}
+    return {"dir": d, "cfg": cfg, "states": states, "genes": genes}
+
+
+def _fails(tmp_path, data, capsys) -> str:
+    return prepare_fails(tmp_path, capsys, "deeprage", "deeprage_concat", data)
+
+
+def _triplets(path, states) -> str:
+    with open(path, "w") as fh:
+        for r, c in zip(*np.nonzero(states)):
+            fh.write(f"{r + 1}\t{c + 1}\t{states[r, c]}\n")
+    return str(path)
+
+
+def _regs(ds, condition) -> np.ndarray:
+    return np.asarray(ds.arrays["regulators"][ds.conditions.index(condition)])
+
+
+@pytest.mark.parametrize("names", [True, False])
+def test_conditions_with_positional_triplets(files, tmp_path, caplog, names):
+    """Without condition_names, triplet column j is the table's j-th column: with
+    ``conditions: [dtt, diamide]`` those got the states of columns 1 and 2 (heat 5, heat 10)
+    when the triplets named no later column, silently; else a misleading error ('4
+    conditions but the expression table has 2 columns', 'index outside the expected
+    shape')."""
+    cfg = {**files["cfg"], "condition_names": None, "conditions": ["dtt", "diamide"],
+           "regulator_names": files["cfg"]["regulator_names"] if names else None}
+    first_two = files["states"].copy()
+    first_two[:, 2:] = 0  # the triplets describe heat 5 and heat 10 only
+    with caplog.at_level(logging.WARNING):
+        ds = build("deeprage", {**cfg, "regulators": _triplets(tmp_path / "two.tab", first_two)},
+                   tmp_path / "two", progress=False)
+    assert not np.asarray(ds.arrays["regulators"]).any()  # were heat 5's and heat 10's
+    assert ("two.tab: the triplets name condition columns 1 to 2 only, so 2 conditions after "
+            "them in the expression table's 4 condition columns get all-zero regulator states "
+            "(dtt, diamide)") in caplog.text
+
+    ds = build("deeprage", cfg, tmp_path / "all", progress=False)
+    np.testing.assert_array_equal(_regs(ds, "dtt"), files["states"][:, 2])
+    np.testing.assert_array_equal(_regs(ds, "diamide"), files["states"][:, 3])
+
+
+def test_positional_triplets_and_a_table_column_that_is_no_condition(files, tmp_path, caplog):
+    """A Gasch-style GWEIGHT column before the conditions shifted every condition onto the
+    previous one's regulator states (the last got zeros), silently."""
+    lfc = pd.read_csv(files["cfg"]["expression"], sep="\t")
+    lfc.insert(1, "GWEIGHT", 1)
+    lfc.to_csv(tmp_path / "gasch.tsv", sep="\t", index=False)
+    cfg = {**files["cfg"], "expression": str(tmp_path / "gasch.tsv"), "condition_names": None}
+    with caplog.at_level(logging.WARNING):
+        build("deeprage", cfg, tmp_path / "x", progress=False)
+    assert ("reg.tab: the triplets name condition columns 1 to 4 only, so 1 conditions after "
+            "them in the expression table's 5 condition columns get all-zero regulator states "
+            "(diamide); without condition_names, triplet column j is the table's j-th "
+            "condition column: if the table has other columns (e.g. GWEIGHT), give "
+            "condition_names") in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):  # condition_names: matched by name, no warning
+        ds = build("deeprage", {**cfg, "condition_names": files["cfg"]["condition_names"]},
+                   tmp_path / "y", progress=False)
+    assert "all-zero regulator states" not in caplog.text and ds.conditions == CONDS
+
+
+def test_condition_names_numbered_out_of_order(files, tmp_path, capsys):
+    """Line j of expt_names_E.txt names triplet column j whatever its number: a file
+    sorted by hand gave 'dtt' (numbered 3) the states of column 2, silently."""
+    (tmp_path / "conds.txt").write_text("1\theat 5\n3\tdtt\n2\theat 10\n4\tdiamide\n")
+    err = _fails(tmp_path, {**files["cfg"], "condition_names": str(tmp_path / "conds.txt")},
+                 capsys)
+    assert (f"{tmp_path / 'conds.txt'}:2: name 2 is numbered 3; expected the lines numbered "
+            "1, 2, 3, ... in order (line j names triplet index j, whatever its number)") in err
+
+
+def _reg_table(files, path, index, states=None) -> str:
+    states = files["states"] if states is None else states
+    pd.DataFrame(states, index=pd.Index(index, name="regulator"), columns=CONDS).to_csv(
+        path, sep="\t")
+    return str(path)
+
+
+def test_regulator_table_with_a_names_file(files, tmp_path, capsys):
+    """With regulator_names, a regulator table's own row names were replaced by the file's,
+    silently: rows in another order put one regulator's states under another's name."""
+    rows = [f"R{i}" for i in range(N_REG)]
+    order = [3, 0, 4, 2, 1]
+    cfg = {**files["cfg"], "condition_names": None,
+           "regulators": _reg_table(files, tmp_path / "reg.tsv", [rows[k] for k in order],
+                                    files["states"][order])}
+    ds = build("deeprage", cfg, tmp_path / "x", progress=False)
+    assert ds.meta["regulator_names"] == rows
+    np.testing.assert_array_equal(ds.arrays["regulators"], files["states"].T)
+
+    numbered = {**cfg, "regulators": _reg_table(files, tmp_path / "num.tsv",
+                                                list(range(1, N_REG + 1)))}
+    ds = build("deeprage", numbered, tmp_path / "n", progress=False)
+    assert ds.meta["regulator_names"] == rows
+
+    other = {**cfg, "regulators": _reg_table(files, tmp_path / "other.tsv",
+                                             ["YAP1", *rows[1:]])}
+    err = _fails(tmp_path, other, capsys)
+    assert (f"other.tsv: the table's rows are not the regulators of "
+            f"{files['cfg']['regulator_names']} (1 rows it does not name, e.g. ['YAP1']; "
+            "1 names without a row, e.g. ['R0']); expected a row for each regulator it names "
+            "(or no regulator_names: a table names its rows)") in err
+
+
+def test_regulator_table_of_conditions_by_regulators(files, tmp_path, capsys):
+    """A table transposed (one row per condition) was refused without saying so."""
+    tab = pd.DataFrame(files["states"].T, index=pd.Index(CONDS, name="condition"),
+                       columns=[f"R{i}" for i in range(N_REG)])
+    tab.to_csv(tmp_path / "reg.tsv", sep="\t")
+    err = _fails(tmp_path, {**files["cfg"], "regulators": str(tmp_path / "reg.tsv"),
+                            "regulator_names": None, "condition_names": None}, capsys)
+    assert ("has regulator states; its rows name 4 of them (e.g. 'diamide'): expected one row "
+            "per regulator and one column per condition (transpose the table)") in err
+
+
+def test_trailing_separators_and_r_headers(files, tmp_path, capsys):
+    """A trailing tab on every line (Excel, R) was refused ('header has 5 condition names
+    for 4 columns'; a regulator table: 'triplets name condition column 4 but the
+    condition_names file lists 5'); a header without the gene column's name (R's
+    write.table) was blamed on a separator inside a condition name."""
+    lines = open(files["cfg"]["expression"]).read().splitlines()
+    (tmp_path / "trail.tsv").write_text("".join(f"{ln}\t\n" for ln in lines))
+    (tmp_path / "head.tsv").write_text(f"{lines[0]}\t\n" + "".join(f"{ln}\n" for ln in lines[1:]))
+    reg = _reg_table(files, tmp_path / "reg.tsv", [f"R{i}" for i in range(N_REG)])
+    (tmp_path / "reg_trail.tsv").write_text("".join(f"{ln}\t\n" for ln in
+                                                    open(reg).read().splitlines()))
+    plain = build("deeprage", files["cfg"], tmp_path / "plain", progress=False)
+    for name, data in [("trail", {"expression": str(tmp_path / "trail.tsv")}),
+                       ("head", {"expression": str(tmp_path / "head.tsv")}),
+                       ("reg", {"regulators": str(tmp_path / "reg_trail.tsv"),
+                                "regulator_names": None, "condition_names": None})]:
+        ds = build("deeprage", {**files["cfg"], **data}, tmp_path / name, progress=False)
+        assert ds.conditions == CONDS, name
+        np.testing.assert_array_equal(ds.arrays["lfc"], plain.arrays["lfc"])
+        np.testing.assert_array_equal(ds.arrays["regulators"], plain.arrays["regulators"])
+
+    (tmp_path / "r.tsv").write_text("\t".join(lines[0].split("\t")[1:]) + "\n"
+                                    + "".join(f"{ln}\n" for ln in lines[1:]))
+    err = _fails(tmp_path, {**files["cfg"], "expression": str(tmp_path / "r.tsv")}, capsys)
+    assert ("r.tsv: the header has 4 fields but the first row has 5; expected a name for "
+            "every column, the gene-id column's too (R's write.table leaves it out: "
+            "write.table(..., col.names=NA) writes it)") in err
+
+
+@pytest.fixture
+def repaired(files, tmp_path):
+    """A table whose header holds the raw condition names, tabs inside (DeepRAGE's
+    expt_names_E.txt), with their condition_names file: its rows as lines of text."""
+    raw = ["heat 5\tR", "heat 10", "dtt\tR", "diamide"]
+    (tmp_path / "conds.txt").write_text("".join(f"{i + 1}\t{c}\r\n" for i, c in enumerate(raw)))
+    lines = open(files["cfg"]["expression"]).read().splitlines()
+    cfg = {**files["cfg"], "condition_names": str(tmp_path / "conds.txt")}
+    return {"header": "gene\t" + "\t".join(raw) + "\n", "rows": [f"{ln}\n" for ln in lines[1:]],
+            "cfg": cfg}
+
+
+def test_repaired_header_tables_are_read_like_any_table(repaired, tmp_path, capsys):
+    """The reader of such tables took a gzip file not named .gz for text (a
+    UnicodeDecodeError traceback), refused trailing separators, and crashed on a ragged row
+    (a pandas ParserError traceback)."""
+    text = repaired["header"] + "".join(repaired["rows"])
+    (tmp_path / "lfc.tsv").write_text(text)
+    plain = build("deeprage", {**repaired["cfg"], "expression": str(tmp_path / "lfc.tsv")},
+                  tmp_path / "plain", progress=False)
+    assert plain.conditions == ["heat 5 R", "heat 10", "dtt R", "diamide"] and len(plain) == 48
+    (tmp_path / "lfc_gz.tsv").write_bytes(gzip.compress(text.encode()))
+    (tmp_path / "trail.tsv").write_text(repaired["header"]
+                                        + "".join(r[:-1] + "\t\n" for r in repaired["rows"]))
+    for name in ("lfc_gz.tsv", "trail.tsv"):
+        ds = build("deeprage", {**repaired["cfg"], "expression": str(tmp_path / name)},
+                   tmp_path / name.replace(".", "_"), progress=False)
+        np.testing.assert_array_equal(ds.arrays["lfc"], plain.arrays["lfc"])
+
+    rows = list(repaired["rows"])
+    rows[5] = rows[5][:-1] + "\t0.3\n"
+    (tmp_path / "ragged.tsv").write_text(repaired["header"] + "".join(rows))
+    err = _fails(tmp_path, {**repaired["cfg"], "expression": str(tmp_path / "ragged.tsv")},
+                 capsys)
+    assert ("ragged.tsv:7: 6 fields; expected 5, the gene id and one value for each of the 4 "
+            "conditions of the condition_names file") in err
+
+
+def test_repaired_header_table_with_a_gene_twice(repaired, tmp_path, capsys):
+    """A gene id twice was not checked: the labels (one row more than the promoters) were
+    misaligned with the promoters from that gene on, and the build crashed with an
+    IndexError traceback."""
+    rows = repaired["rows"] + [repaired["rows"][3].replace("G03", "G05")]
+    (tmp_path / "dup.tsv").write_text(repaired["header"] + "".join(rows))
+    err = _fails(tmp_path, {**repaired["cfg"], "expression": str(tmp_path / "dup.tsv")}, capsys)
+    assert "dup.tsv:14: gene id 'G05' again (first on line 7); expected each gene once" in err
+
+
+def test_no_gene_with_a_promoter_says_why(files, tmp_path, capsys):
+    """The error named neither the file nor the reason: promoters under other names
+    (standard vs systematic), a GTF whose chromosome names the genome does not use."""
+    rng = np.random.default_rng(0)
+    write_fasta(tmp_path / "std.fa", {f"STD{i}": "".join(rng.choice(list("ACGT"), 100))
+                                      for i in range(3)})
+    err = _fails(tmp_path, {**files["cfg"], "promoters": str(tmp_path / "std.fa")}, capsys)
+    assert ("deeprage: no expression gene id has a promoter sequence (e.g. G00, G01, G02): 12 "
+            f"no promoter sequence (e.g. G00: no record 'G00' in {tmp_path / 'std.fa'}); the "
+            f"records of {tmp_path / 'std.fa'} are named e.g. STD0, STD1, STD2") in err
+
+    write_fasta(tmp_path / "genome.fa", {"NC_001133.9": "".join(rng.choice(list("ACGT"), 6000))})
+    (tmp_path / "genes.gtf").write_text("".join(
+        f'I\tsgd\tgene\t{300 + 400 * i}\t{500 + 400 * i}\t.\t+\t.\tgene_id "{g}";\n'
+        for i, g in enumerate(files["genes"])))
+    err = _fails(tmp_path, {**files["cfg"], "promoters": None, "fasta": str(tmp_path / "genome.fa"),
+                            "gtf": str(tmp_path / "genes.gtf")}, capsys)
+    assert ("deeprage: no expression gene id has a promoter sequence (e.g. G00, G01, G02): 12 "
+            f"chromosome missing from the genome or a track (e.g. G00: I is not in "
+            f"{tmp_path / 'genome.fa'} or a track)") in err
+
+
+@pytest.mark.parametrize("value", [-1, True, 1.0])
+def test_gene_column_is_checked(files, tmp_path, capsys, value):
+    """-1 read the last condition as gene ids ("non-numeric value 'G00' for gene '0.581'"),
+    true was a pandas ValueError traceback, 1.0 was looked up as a column name."""
+    err = _fails(tmp_path, {**files["cfg"], "gene_column": value}, capsys)
+    assert ("deeprage.gene_column: expected the name or the 0-based position of the expression "
+            f"table's gene-id column, got {value!r}") in err
