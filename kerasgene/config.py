@@ -189,6 +189,20 @@ def check_section(section: Mapping | None, specs: Mapping[str, Spec], where: str
         check_value(value, specs[key], f"{where}.{key}")
 
 
+def check_names(value: Any, where: str, what: str, one: str) -> list[str]:
+    """``value`` as a list of distinct, non-empty names, or ConfigError ``"<where>: expected
+    a list of <what>, got <value>"`` / ``"<where>: 'x' is listed more than once; expected
+    each <one> once"``."""
+    if (not isinstance(value, list | tuple) or not value
+            or not all(isinstance(v, str) and v for v in value)):
+        raise ConfigError(f"{where}: expected a list of {what}, got {value!r}")
+    twice = sorted({v for v in value if value.count(v) > 1})
+    if twice:
+        raise ConfigError(f"{where}: {twice[0]!r} is listed more than once; expected each "
+                          f"{one} once")
+    return list(value)
+
+
 def like_default(value: Any, default: Any) -> bool:
     """True when ``value`` has the type of a builder argument's ``default`` (an int for a
     float is fine; a bool is not a number; ``None``, list and dict defaults accept

@@ -1,4 +1,5 @@
-"""Writers of real genome and track files for the tests (2bit, bedGraph, bigBed).
+"""Writers of real genome and track files for the tests (2bit, bedGraph, bigBed), and the
+small DeepRAGE world of files the pair-input tests share (:func:`write_deeprage_files`).
 
 2bit: no installed library writes it (py2bit only reads), so :func:`write_twobit` is a
 small writer of the UCSC format (version 0, little-endian, as faToTwoBit writes), checked
@@ -13,7 +14,9 @@ import re
 import struct
 
 import numpy as np
+import pandas as pd
 import pyBigWig
+from conftest import write_fasta
 
 _CODES = {"T": 0, "C": 1, "A": 2, "G": 3}
 
@@ -102,3 +105,43 @@ def write_bigbed(path, chrom_sizes: dict[str, int], features, value_field: str =
                                       for i, (c, s, e, v) in enumerate(rows)]),
              autosql=NARROWPEAK_AUTOSQL)
     return str(path)
+
+
+#: the conditions and the number of regulators of :func:`write_deeprage_files`
+DEEPRAGE_CONDS = ["heat 5", "heat 10", "dtt", "diamide"]
+DEEPRAGE_N_REG = 5
+
+
+def write_triplets(path, states: np.ndarray) -> str:
+    """DeepRAGE's sparse 1-based ``regulator condition value`` triplets of the non-zero
+    ``states`` (regulators × conditions)."""
+    with open(path, "w") as fh:
+        for r, c in zip(*np.nonzero(states)):
+            fh.write(f"{r + 1}\t{c + 1}\t{states[r, c]}\n")
+    return str(path)
+
+
+def write_deeprage_files(d, longer: dict[str, str] | None = None) -> dict:
+    """Promoters FASTA (100 bp; ``longer``: gene → bases put before its record), sparse
+    regulator triplets with their name files (regulator 0 on in every condition), and a
+    log-fold-change table: 12 genes × the 4 :data:`DEEPRAGE_CONDS`, seeded. Returns
+    ``{"dir", "cfg" (the deeprage section), "states", "genes"}``."""
+    rng = np.random.default_rng(7)
+    genes = [f"G{i:02d}" for i in range(12)]
+    seqs = {g: "".join(rng.choice(list("ACGT"), 100)) for g in genes}
+    for g, bases in (longer or {}).items():
+        seqs[g] = bases + seqs[g]
+    write_fasta(d / "promoters.fa", seqs)
+    states = rng.choice([-1, 0, 1], size=(DEEPRAGE_N_REG, len(DEEPRAGE_CONDS)))
+    states[0, :] = 1
+    write_triplets(d / "reg.tab", states)
+    (d / "conds.txt").write_text("".join(f"{i + 1}\t{c}\n" for i, c in enumerate(DEEPRAGE_CONDS)))
+    (d / "regs.txt").write_text("".join(f"R{i}\n" for i in range(DEEPRAGE_N_REG)))
+    lfc = pd.DataFrame(np.round(rng.normal(0, 1, (len(genes), len(DEEPRAGE_CONDS))), 3),
+                       columns=DEEPRAGE_CONDS)
+    lfc.insert(0, "gene", genes)
+    lfc.to_csv(d / "lfc.tsv", sep="\t", index=False)
+    cfg = {"expression": str(d / "lfc.tsv"), "regulators": str(d / "reg.tab"),
+           "regulator_names": str(d / "regs.txt"), "condition_names": str(d / "conds.txt"),
+           "promoters": str(d / "promoters.fa"), "promoter_length": 100}
+    return {"dir": d, "cfg": cfg, "states": states, "genes": genes}

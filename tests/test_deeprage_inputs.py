@@ -13,45 +13,21 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import prepare_fails, write_fasta
+from real_files import DEEPRAGE_CONDS, DEEPRAGE_N_REG, write_deeprage_files, write_triplets
 
 from kerasgene.datasets import build
 
-CONDS = ["heat 5", "heat 10", "dtt", "diamide"]
-N_REG = 5
+CONDS, N_REG = DEEPRAGE_CONDS, DEEPRAGE_N_REG
 
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    """Promoters FASTA (100 bp), sparse regulator triplets with their name files, and a
-    log-fold-change table: 12 genes × 4 conditions (as in tests/test_pairs_inputs.py, every
-    condition with a non-zero state)."""
-    rng = np.random.default_rng(7)
-    d = tmp_path_factory.mktemp("deeprage_inputs")
-    genes = [f"G{i:02d}" for i in range(12)]
-    write_fasta(d / "promoters.fa", {g: "".join(rng.choice(list("ACGT"), 100)) for g in genes})
-    states = rng.choice([-1, 0, 1], size=(N_REG, len(CONDS)))
-    states[0, :] = 1
-    _triplets(d / "reg.tab", states)
-    (d / "conds.txt").write_text("".join(f"{i + 1}\t{c}\n" for i, c in enumerate(CONDS)))
-    (d / "regs.txt").write_text("".join(f"R{i}\n" for i in range(N_REG)))
-    lfc = pd.DataFrame(np.round(rng.normal(0, 1, (len(genes), len(CONDS))), 3), columns=CONDS)
-    lfc.insert(0, "gene", genes)
-    lfc.to_csv(d / "lfc.tsv", sep="\t", index=False)
-    cfg = {"expression": str(d / "lfc.tsv"), "regulators": str(d / "reg.tab"),
-           "regulator_names": str(d / "regs.txt"), "condition_names": str(d / "conds.txt"),
-           "promoters": str(d / "promoters.fa"), "promoter_length": 100}
-    return {"dir": d, "cfg": cfg, "states": states, "genes": genes}
+    """:func:`real_files.write_deeprage_files` (every condition with a non-zero state)."""
+    return write_deeprage_files(tmp_path_factory.mktemp("deeprage_inputs"))
 
 
 def _fails(tmp_path, data, capsys) -> str:
     return prepare_fails(tmp_path, capsys, "deeprage", "deeprage_concat", data)
-
-
-def _triplets(path, states) -> str:
-    with open(path, "w") as fh:
-        for r, c in zip(*np.nonzero(states)):
-            fh.write(f"{r + 1}\t{c + 1}\t{states[r, c]}\n")
-    return str(path)
 
 
 def _regs(ds, condition) -> np.ndarray:
@@ -70,7 +46,7 @@ def test_conditions_with_positional_triplets(files, tmp_path, caplog, names):
     first_two = files["states"].copy()
     first_two[:, 2:] = 0  # the triplets describe heat 5 and heat 10 only
     with caplog.at_level(logging.WARNING):
-        ds = build("deeprage", {**cfg, "regulators": _triplets(tmp_path / "two.tab", first_two)},
+        ds = build("deeprage", {**cfg, "regulators": write_triplets(tmp_path / "two.tab", first_two)},
                    tmp_path / "two", progress=False)
     assert not np.asarray(ds.arrays["regulators"]).any()  # were heat 5's and heat 10's
     assert ("two.tab: the triplets name condition columns 1 to 2 only, so 2 conditions after "

@@ -10,39 +10,20 @@ import logging
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import prepare_fails, write_fasta
+from conftest import prepare_fails
+from real_files import DEEPRAGE_CONDS, DEEPRAGE_N_REG, write_deeprage_files
 
 from kerasgene.datasets import build
 from kerasgene.errors import ConfigError
 
-CONDS = ["heat 5", "heat 10", "dtt", "diamide"]
-N_REG = 5
+CONDS, N_REG = DEEPRAGE_CONDS, DEEPRAGE_N_REG
 
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    """Promoters FASTA (one record longer than 100 bp), sparse regulator triplets with
-    their name files, and a log-fold-change table: 12 genes × 4 conditions."""
-    rng = np.random.default_rng(7)
-    d = tmp_path_factory.mktemp("pairs_inputs")
-    genes = [f"G{i:02d}" for i in range(12)]
-    seqs = {g: "".join(rng.choice(list("ACGT"), 100)) for g in genes}
-    seqs["G03"] = "TTTT" + seqs["G03"]  # 104 bp: cut to its last 100 bases
-    write_fasta(d / "promoters.fa", seqs)
-    states = rng.choice([-1, 0, 1], size=(N_REG, len(CONDS)))
-    states[0, :] = 1
-    with open(d / "reg.tab", "w") as fh:
-        for r, c in zip(*np.nonzero(states)):
-            fh.write(f"{r + 1}\t{c + 1}\t{states[r, c]}\n")
-    (d / "conds.txt").write_text("".join(f"{i + 1}\t{c}\n" for i, c in enumerate(CONDS)))
-    (d / "regs.txt").write_text("".join(f"R{i}\n" for i in range(N_REG)))
-    lfc = pd.DataFrame(np.round(rng.normal(0, 1, (len(genes), len(CONDS))), 3), columns=CONDS)
-    lfc.insert(0, "gene", genes)
-    lfc.to_csv(d / "lfc.tsv", sep="\t", index=False)
-    cfg = {"expression": str(d / "lfc.tsv"), "regulators": str(d / "reg.tab"),
-           "regulator_names": str(d / "regs.txt"), "condition_names": str(d / "conds.txt"),
-           "promoters": str(d / "promoters.fa"), "promoter_length": 100}
-    return {"dir": d, "cfg": cfg, "states": states, "genes": genes}
+    """:func:`real_files.write_deeprage_files`, one promoter record longer than 100 bp
+    (G03: cut to its last 100 bases)."""
+    return write_deeprage_files(tmp_path_factory.mktemp("pairs_inputs"), {"G03": "TTTT"})
 
 
 def _fails(tmp_path, data, capsys) -> str:

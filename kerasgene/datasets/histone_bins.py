@@ -86,7 +86,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from kerasgene._io import check_readable
-from kerasgene.config import Spec, check_value
+from kerasgene.config import Spec, check_names, check_value
 from kerasgene.datasets import base, storage
 from kerasgene.datasets.dropped import Dropped, max_outside
 from kerasgene.datasets.histone_sources import (
@@ -355,15 +355,8 @@ def _check_options(cfg: Mapping, source: str) -> float:
     for key, spec in _SPECS.items():
         value = cfg[key].item() if isinstance(cfg[key], np.generic) else cfg[key]
         check_value(value, spec, f"histone.{key}")
-    marks = cfg["marks"]
-    if (not isinstance(marks, (list, tuple)) or not marks
-            or not all(isinstance(m, str) and m for m in marks)):
-        raise ConfigError(f"histone.marks: expected a list of mark names (e.g. "
-                          f"{list(DEEPCHROME_MARKS)}), got {marks!r}")
-    twice = sorted({m for m in marks if marks.count(m) > 1})
-    if twice:
-        raise ConfigError(f"histone.marks: {twice[0]!r} is listed more than once; expected "
-                          "each mark once")
+    check_names(cfg["marks"], "histone.marks", f"mark names (e.g. {list(DEEPCHROME_MARKS)})",
+                "mark")
     n_bins, window = int(cfg["n_bins"]), int(cfg["window"])
     if n_bins < 1 or window % n_bins:
         raise ConfigError(f"histone: window {window} must be a multiple of n_bins {n_bins}")

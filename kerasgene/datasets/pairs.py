@@ -75,7 +75,7 @@ from collections.abc import Iterator, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from kerasgene.config import yaml_number_hint
+from kerasgene.config import check_names, yaml_number_hint
 from kerasgene.datasets import base, storage
 from kerasgene.datasets.dropped import Dropped, max_outside
 from kerasgene.datasets.pair_sources import expression_table, promoter_sequences, regulator_states
@@ -319,16 +319,9 @@ def _check_options(cfg: Mapping) -> None:
         raise ConfigError(f"deeprage.n_value: expected the one-hot row of N, 4 numbers for A, "
                           f"C, G, T (e.g. {list(DEEPRAGE_N)}) or one number, got {n_value!r}"
                           f"{yaml_number_hint(values)}")
-    conditions = cfg["conditions"]
-    if conditions is not None:
-        if (not isinstance(conditions, list | tuple) or not conditions
-                or not all(isinstance(c, str) for c in conditions)):
-            raise ConfigError(f"deeprage.conditions: expected a list of column names of the "
-                              f"expression table (or null for all), got {conditions!r}")
-        twice = sorted({c for c in conditions if conditions.count(c) > 1})
-        if twice:
-            raise ConfigError(f"deeprage.conditions: {twice[0]!r} is listed more than once; "
-                              "expected each condition once")
+    if cfg["conditions"] is not None:
+        check_names(cfg["conditions"], "deeprage.conditions", "column names of the expression "
+                    "table (or null for all)", "condition")
     if cfg["promoters"] and (cfg["fasta"] or cfg["gtf"]):
         raise ConfigError("deeprage: give either 'promoters' (a FASTA of promoter sequences) "
                           "or 'fasta' and 'gtf', not both")
