@@ -28,18 +28,21 @@ Config keys (``build_genome_bins(config, out_dir)`` / the ``chromatin`` YAML sec
     the plus strand); under ``signal_abs``, a file of both signs and a channel named
     plus / forward holding only negative values (swapped strands?) are warned about.
     A track without data on some chromosomes (all their bins 0) is warned about, naming
-    them.
+    them. Each track is its own file: two channels (or two targets) naming one file are a
+    ConfigError; a signal file that is also a target is warned about.
 ``targets`` (required)
     Ordered mapping target name → bigWig. ``target``: the one yielded by default (first).
 ``bin_size`` = 50; ``window`` = 2561 (128 kb; 200 for the 5 kb models); ``sigma`` = 10
-``chroms`` = null (every chromosome present in all files, in the first signal file's order)
+``chroms`` = null (every chromosome present in all files, in the first signal file's order;
+an empty list is a ConfigError)
 ``stride`` = 1 (an example every ``stride`` bins)
 ``chrom_aliases`` = null: optional chromosome alias table (UCSC ``chromAlias.txt`` or a user
 table; :mod:`kerasgene.io.chroms`); files naming a chromosome differently (``chr1`` / ``1``)
 agree through it and the built-in aliases. Tracks may be bigWig, bigBed or bedGraph
 (:mod:`kerasgene.io.track_formats`); a bedGraph takes its chromosome sizes from the first
 bigWig / bigBed track (signal, then targets). Without one (every track a bedGraph), each
-chromosome ends at its last interval, with a warning naming the chromosomes.
+chromosome ends at the last interval of any of the bedGraphs, with a warning naming the
+chromosomes.
 ``mask_zero_targets`` = true
     Yield a sample weight of 0 for bins whose (smoothed) target is 0, 1 otherwise: the
     paper's masked MSE (mean over bins with a non-zero target) is the weighted MSE
@@ -66,7 +69,8 @@ chromosome ends at its last interval, with a warning naming the chromosomes.
         A bin is a peak when ``target``'s regression value — the bin's mean fold change,
         gaussian-smoothed with ``sigma`` — is ≥ this value (in the bigWig's units).
 
-    The report states neither rule; its XGBoost table implies 1–6 % positive bins.
+    A rule that labels no bin, or every bin, a peak is a ConfigError. The report states
+    neither rule; its XGBoost table implies 1–6 % positive bins.
 ``split`` (required)
     ``{method: chromosome, train: [...], valid: [...], test: [...]}``; entries are a
     chromosome (``chr1``) or a fraction range of one (``chr1:0-0.25`` = its first quarter,
@@ -112,12 +116,14 @@ DEFAULTS = {
 }
 #: The class target of ``label: binary``.
 CLASS_TARGET = "class"
-_RANGE = re.compile(r"^(?P<chrom>[^:]+)(?::(?P<lo>[0-9.]+)-(?P<hi>[0-9.]+))?$")
+#: ``chr1`` or ``chr1:0-0.25``; a name may hold ':' (hs38DH's ``HLA-A*01:01:01:01``).
+_RANGE = re.compile(r"^(?P<chrom>.+?)(?::(?P<lo>[0-9.]+)-(?P<hi>[0-9.]+))?$")
 #: What the scalar settings must be (checked before any file is read).
 _SPECS = {"bin_size": Spec("int", min=1), "window": Spec("int", min=1),
           "stride": Spec("int", min=1), "sigma": Spec("number", min=0),
           "signal_abs": Spec("bool"), "signal_log1p": Spec("bool"), "merge_signal": Spec("bool"),
-          "mask_zero_targets": Spec("bool"), "chroms": Spec("list", null=True)}
+          "mask_zero_targets": Spec("bool"), "chroms": Spec("list", null=True),
+          "peaks": Spec("path", null=True), "chrom_aliases": Spec("path", null=True)}
 
 
 def _parse_entry(entry: str) -> tuple[str, float, float]:
@@ -368,6 +374,7 @@ def build_genome_bins(config: Mapping | None = None, out_dir: str | os.PathLike 
     cfg = {**cfg, "target": _check_config(cfg)}
     signal_paths = {str(k): base.resolve_path(v, base_dir) for k, v in cfg["signal"].items()}
     target_paths = {str(k): base.resolve_path(v, base_dir) for k, v in cfg["targets"].items()}
+    _check_track_files({"signal": signal_paths, "targets": target_paths})
     inputs = {**{f"signal.{k}": v for k, v in signal_paths.items()},
               **{f"targets.{k}": v for k, v in target_paths.items()}}
     for key in ("chrom_aliases", "peaks"):
@@ -403,7 +410,8 @@ def _open_tracks(paths: Mapping[str, str], keys: list[str], table, opened: dict)
     """Open the tracks ``paths[k]`` of ``keys`` into ``opened`` (filled as they open, so
     the caller can close them on error): bigWigs and bigBeds first, then every bedGraph
     with the chromosome sizes of the first of them (a bedGraph alone does not know where
-    its chromosomes end)."""
+    its chromosomes end). Without a bigWig or bigBed, every bedGraph takes the sizes of
+    the ends of the last intervals of all of them (the longest, per chromosome)."""
     bedgraphs = [k for k in keys if sniff_track(paths[k]) == "bedgraph"]
     for k in keys:
         if k not in bedgraphs:
@@ -411,6 +419,20 @@ def _open_tracks(paths: Mapping[str, str], keys: list[str], table, opened: dict)
     sizes = next(iter(opened.values())).chroms if opened else None
     for k in bedgraphs:
         opened[k] = Track(paths[k], aliases=table, chrom_sizes=sizes)
+    if sizes is None and len(bedgraphs) > 1:
+        # every track a bedGraph, each chromosome ending at its own last interval: files
+        # ending at different bases would differ in length
+        union: dict[str, int] = {}  # chromosome (first file's name) → longest end
+        for k in bedgraphs:
+            for c, n in opened[k].chroms.items():
+                names = alias_map(union, table)
+                c = resolve_chrom(c, names, "") if _resolves(c, names) else c
+                union[c] = max(union.get(c, 0), n)
+        names = alias_map(union, table)
+        for k in bedgraphs:
+            if any(union[resolve_chrom(c, names, "")] != n for c, n in opened[k].chroms.items()):
+                opened.pop(k).close()
+                opened[k] = Track(paths[k], aliases=table, chrom_sizes=union)
 
 
 def _check_signs(cfg: Mapping, names: list[str], tracks: list[Track]) -> None:
@@ -464,9 +486,16 @@ def _check_config(cfg: Mapping) -> str:
     for key in ("signal", "targets"):
         if not isinstance(cfg[key], Mapping) or not cfg[key]:
             raise ConfigError(f"chromatin.{key}: expected a mapping name → bigWig")
+        for name, path in cfg[key].items():
+            if not isinstance(path, str | os.PathLike) or not str(path):
+                raise ConfigError(f"chromatin.{key}.{name}: expected the path of a bigWig, "
+                                  f"bigBed or bedGraph file, got {path!r}")
     for key, spec in _SPECS.items():
         value = cfg[key].item() if isinstance(cfg[key], np.generic) else cfg[key]
         check_value(value, spec, f"chromatin.{key}")
+    if cfg["chroms"] is not None and not len(cfg["chroms"]):
+        raise ConfigError("chromatin.chroms: an empty list; expected the chromosomes to bin "
+                          "(or null for every chromosome of the signal files)")
     if not np.isfinite(cfg["sigma"]):
         raise ConfigError(f"chromatin.sigma: expected a finite number >= 0 (bins), got "
                           f"{cfg['sigma']!r}")
@@ -479,6 +508,27 @@ def _check_config(cfg: Mapping) -> str:
                           "task's target; name the track otherwise")
     _check_label(cfg)
     return target
+
+
+def _check_track_files(paths: Mapping[str, Mapping[str, os.PathLike]]) -> None:
+    """One file named by two tracks (a path copied from another entry); ``paths``: the
+    resolved paths, ``{"signal": {name: path}, "targets": {...}}``. Two signal channels or
+    two targets: ConfigError (a channel would repeat another, e.g. the plus strand twice
+    and no minus strand). A signal file also a target: a warning (the model is given its
+    own target as input)."""
+    seen: dict[str, tuple[str, str]] = {}
+    for key, tracks in paths.items():
+        for name, path in tracks.items():
+            where = f"{key}.{name}"
+            first_key, first = seen.setdefault(os.path.realpath(path), (key, where))
+            if first == where:
+                continue
+            if first_key == key:
+                raise ConfigError(f"chromatin.{key}: {first} and {where} name one file "
+                                  f"({path}); expected each track's own file")
+            log.warning("chromatin: %s and %s name one file (%s): the target is also an "
+                        "input channel, so the model is given the values it is to predict",
+                        first, where, path)
 
 
 def _check_label(cfg: Mapping) -> None:
@@ -759,12 +809,20 @@ def _resolves(name: str, names: Mapping[str, str]) -> bool:
 
 
 def _check_peak_bins(cfg: Mapping, n_peak: int, n_bins: int) -> None:
-    """Log the fraction of peak bins; none at all is an error naming the rule."""
+    """Log the fraction of peak bins; none at all, or every bin a peak (``peak_threshold``
+    at or below the target's smallest value, peaks covering every chromosome), is an error
+    naming the rule."""
     if n_peak == 0:
         rule = (f"peak_threshold: no bin of {cfg['target']} reaches {cfg['peak_threshold']}"
                 if cfg["peak_threshold"] is not None else
                 f"peaks: no bin is covered on {cfg['peak_overlap']} of its bases")
         raise ConfigError(f"chromatin.{rule}; the binary task needs peak bins")
+    if n_peak == n_bins:
+        rule = (f"peak_threshold: every bin of {cfg['target']} ({n_bins} of {n_bins}) reaches "
+                f"{cfg['peak_threshold']}" if cfg["peak_threshold"] is not None else
+                f"peaks: every bin ({n_bins} of {n_bins}) is covered on {cfg['peak_overlap']} "
+                "of its bases")
+        raise ConfigError(f"chromatin.{rule}; the binary task needs 'no peak' bins too")
     log.info("chromatin: %d of %d bins (%.2f%%) are %s peaks", n_peak, n_bins,
              100 * n_peak / n_bins, cfg["target"])
 
