@@ -11,14 +11,17 @@ Config keys (``build_regions(config, out_dir)`` / the ``isegnet`` YAML section)
 -------------------------------------------------------------------------------
 ``gtf`` (required)
     Gene annotation. ``biotypes``: optional list of gene types to keep
-    (e.g. ``[protein_coding]``).
+    (e.g. ``[protein_coding]``); one that keeps no gene is an error naming the
+    annotation's biotypes.
 ``fasta`` (required)
     Genome: FASTA (plain, gzip or bgzip) or 2bit (:class:`kerasgene.io.genome.Genome`).
 ``samples`` (required)
     List of biosamples / replicates, each a mapping with
     ``name`` (default ``sample<i>``), ``expression`` (TPM table, one row per gene),
-    ``expression_column`` (column of that table; default: ``name`` when the table has such a
-    column, else its first sample column), ``gene_column`` (default 0), and ``tracks``: an
+    ``expression_column`` (column of that table, the only one read: a quantifier's text
+    columns beside it — RSEM's ``transcript_id(s)``, StringTie's ``Gene Name`` — are no
+    error; default: ``name`` when the table has such a column, else its first sample
+    column), ``gene_column`` (default 0), and ``tracks``: an
     ordered mapping track name → track path, or → ``{path: ..., transform: ...,
     value_column: ...}``. A track is a bigWig, bigBed or bedGraph (plain or gzip; its
     chromosome sizes are the FASTA's; see :mod:`kerasgene.io.track_formats`), ``value_column``
@@ -26,7 +29,8 @@ Config keys (``build_regions(config, out_dir)`` / the ``isegnet`` YAML section)
     path gets the paper's transform: ``percent`` (/100) for a track named ``WGBS`` /
     ``methylation``, else ``neglog10p`` (per-20-bp region −log10 p scaled to [0, 1] by the
     file's maximum). Every sample must list the same track names in the same order
-    (paper: DNase, H3K4me1, H3K4me3, H3K9me3, H3K27me3, H3K36me3, WGBS).
+    (paper: DNase, H3K4me1, H3K4me3, H3K9me3, H3K27me3, H3K36me3, WGBS); two tracks of a
+    sample naming one file (but for two ``value_column`` of a bigBed) are an error.
 ``chrom_aliases`` = null
     Optional chromosome alias table (UCSC ``chromAlias.txt`` or a user table; see
     :mod:`kerasgene.io.chroms`) used wherever the FASTA, tracks and GTF name chromosomes.
@@ -68,6 +72,12 @@ table id matching the same gene, missing (empty / NA) or zero TPM (the paper's f
 genes on chromosomes missing from the FASTA or a track, and genes outside their
 chromosome. TPMs must be finite, ≥ 0 and ≤ 10⁷ (:func:`kerasgene.io.expression.check_range`),
 else the build stops naming the gene.
+
+Warnings (counted, naming the files) also point at inputs that are valid but probably not
+what was meant: an expression column that sums to more than a sample's 10⁶ TPM (read
+counts) or stays below 20 over ≥ 1,000 expressed genes (log-transformed values), samples
+reading one column of one table (identical labels), and a track that is 0 around every
+gene of some chromosomes (a file without data there: an all-zero channel).
 
 Genes and chromosome ends
 -------------------------
@@ -115,6 +125,11 @@ from kerasgene.io.tracks import (
 
 log = logging.getLogger(__name__)
 
+#: A sample's TPMs sum to 10⁶; a column summing to more than this times 10⁶ is not TPM.
+TPM_SUM_SLACK = 1.1
+#: A column whose values never exceed LOG_MAX_VALUE over LOG_MIN_GENES expressed genes or
+#: more is taken for log-transformed values (log2 of 10⁶ TPM + 1 is 19.9).
+LOG_MAX_VALUE, LOG_MIN_GENES = 20.0, 1000
 ISEGNET_TRACKS = ("DNase", "H3K4me1", "H3K4me3", "H3K9me3", "H3K27me3", "H3K36me3", "WGBS")
 _METHYLATION_NAMES = {"wgbs", "methylation", "dna_methylation", "5mc"}
 
@@ -414,6 +429,7 @@ def _sample_specs(cfg: Mapping, base_dir) -> list[dict]:
             else:
                 path, transform, extra = spec, default_transform(tname), ()
             tracks[str(tname)] = (str(base.resolve_path(path, base_dir)), transform, *extra)
+        _check_track_files(where, tracks)
         if cfg["track_order"] not in ("paper", "as_given"):
             raise ConfigError(f"isegnet.track_order: expected paper or as_given, got "
                               f"{cfg['track_order']!r}")
@@ -433,11 +449,28 @@ def _sample_specs(cfg: Mapping, base_dir) -> list[dict]:
     return out
 
 
+def _check_track_files(where: str, tracks: Mapping[str, tuple]) -> None:
+    """Raise ConfigError when two tracks of a sample name one file (``tracks``: name →
+    (path, transform[, value_column])): their channels would hold the same values, or
+    the same values under two transforms (a path copied from another track's entry).
+    One bigBed read for two of its fields (two ``value_column``) is fine."""
+    seen: dict[tuple, str] = {}
+    for name, (path, _, *column) in tracks.items():
+        first = seen.setdefault((os.path.realpath(path), *column), name)
+        if first != name:
+            raise ConfigError(f"{where}.tracks: {first} and {name} name one file ({path}); "
+                              "expected each track's own file")
+
+
 def _labels(sample: dict, genes: list[Gene], log_base: float, pseudocount: float,
-            dropped: Dropped) -> tuple[list[Gene], np.ndarray]:
-    """(genes, log labels) of one sample; ids left out go to ``dropped``."""
-    table = read_expression_table(sample["expression"], sample["gene_column"])
+            dropped: Dropped) -> tuple[list[Gene], np.ndarray, str]:
+    """(genes, log labels, the column read) of one sample; ids left out go to
+    ``dropped``. With an ``expression_column`` only that column is read (a quantifier's
+    text columns beside it, such as RSEM's ``transcript_id(s)``, are no error); a column
+    that cannot be TPM is warned about (:func:`_warn_not_tpm`)."""
     col = sample["expression_column"]
+    table = read_expression_table(sample["expression"], sample["gene_column"],
+                                  None if col is None else [col])
     if col is None:
         col = sample["name"] if sample["name"] in table.columns else table.columns[0]
         if col != sample["name"] and len(table.columns) > 1:  # two replicates, one column?
@@ -451,6 +484,7 @@ def _labels(sample: dict, genes: list[Gene], log_base: float, pseudocount: float
     values = table[col]
     source = f"{sample['expression']} [{col}]"
     check_range(values, source, low=0.0, high=MAX_TPM, what="TPM")
+    _warn_not_tpm(values.to_numpy(np.float64), source, sample["name"])
     matched = match_gene_ids(list(values.index), genes, sample["expression"], dropped,
                              sample["name"])
     out_genes, out_vals = [], []
@@ -466,7 +500,43 @@ def _labels(sample: dict, genes: list[Gene], log_base: float, pseudocount: float
             out_genes.append(g)
             out_vals.append(value)
     labels = log_transform(np.asarray(out_vals), base=log_base, pseudocount=pseudocount)
-    return out_genes, labels.astype(np.float32)
+    return out_genes, labels.astype(np.float32), col
+
+
+def _warn_not_tpm(values: np.ndarray, source: str, sample: str) -> None:
+    """Warn when a sample's expression column cannot hold TPM: it sums to more than the
+    10⁶ (plus :data:`TPM_SUM_SLACK` for rounding) that a sample's TPMs sum to (read
+    counts, FPKM of a deep library), or, over at least :data:`LOG_MIN_GENES` expressed
+    genes, never exceeds :data:`LOG_MAX_VALUE` (values already logged, as log2(TPM + 1)
+    tables are: the labels would be logged twice)."""
+    total = float(np.nansum(values))
+    expressed = int((values > 0).sum())
+    if total > 1e6 * TPM_SUM_SLACK:
+        log.warning("isegnet: sample %r: %s sums to %.3g, more than the 1e+06 that a "
+                    "sample's TPMs sum to: read counts or another unit? The labels are "
+                    "log(value + pseudocount) of whatever the column holds; expected TPM",
+                    sample, source, total)
+    elif expressed >= LOG_MIN_GENES and np.nanmax(values) <= LOG_MAX_VALUE:
+        log.warning("isegnet: sample %r: %s reaches only %.3g over %d expressed genes, as "
+                    "log-transformed values (log2(TPM + 1) <= 20) do, not TPM: the labels "
+                    "would be logged twice; expected TPM", sample, source,
+                    float(np.nanmax(values)), expressed)
+
+
+def _warn_shared_columns(samples: list[dict], columns: list[str]) -> None:
+    """Warn when samples read one column of one expression table: their labels are the
+    same (an ``expression_column`` copied from another sample, or a sample name that is
+    no column of a one-column table); samples that share one RNA-seq on purpose may
+    ignore it."""
+    readers: dict[tuple[str, str], list[dict]] = {}
+    for s, col in zip(samples, columns, strict=True):
+        readers.setdefault((os.path.realpath(s["expression"]), col), []).append(s)
+    for (_, col), same in readers.items():
+        if len(same) > 1:
+            log.warning("isegnet: samples %s read one column, %r of %s: each gene gets the "
+                        "same label in all of them; expected each sample's own column "
+                        "(expression_column), unless they share one expression measurement",
+                        ", ".join(repr(s["name"]) for s in same), col, same[0]["expression"])
 
 
 def _grouped_by_gene(split: Mapping | None) -> dict | None:
@@ -534,8 +604,10 @@ def build_regions(config: Mapping | None = None, out_dir: str | os.PathLike | No
         if not cfg["allow_chrom_mismatch"]:
             for ts in tracksets:
                 ts.check_same_chroms()
-        per_sample = [_labels(s, genes, cfg["log_base"], cfg["pseudocount"], dropped)
-                      for s in samples]
+        labelled = [_labels(s, genes, cfg["log_base"], cfg["pseudocount"], dropped)
+                    for s in samples]
+        _warn_shared_columns(samples, [col for _, _, col in labelled])
+        per_sample = [(gs, y) for gs, y, _ in labelled]
         chrom_order, bad = _screen(per_sample, genome, tracksets, (tss_flank, tts_flank),
                                    (str(gtf), str(fasta)), outside)
         examples, uniq = _examples(per_sample, samples, chrom_order, bad, dropped)
@@ -698,6 +770,8 @@ def _write_windows(writer: storage.DatasetWriter, examples: list[tuple[int, Gene
             bar.update(len(part))
         epi_out = writer.array("epigenome", (n_ex, length, len(tracksets[0].names)), epi_dtype)
         firsts: dict[int, list[np.ndarray]] = {}  # sample → its first windows
+        # sample → chromosome → (genes, whether each track is ever != 0 in their windows)
+        signal: dict[int, dict[str, tuple[int, np.ndarray]]] = {}
         for lo in range(0, n_ex, chunk):
             part = examples[lo : lo + chunk]
             # a chunk may straddle two samples: read each sample's genes with its tracks
@@ -706,15 +780,48 @@ def _write_windows(writer: storage.DatasetWriter, examples: list[tuple[int, Gene
                 _, epi = extract_regions(sub, None, tracksets[si], tss_flank, tts_flank,
                                          epigenome_dtype=epi_dtype)
                 epi_out.append(epi)
+                _note_signal(signal.setdefault(si, {}), sub, epi)
                 have = sum(len(a) for a in firsts.setdefault(si, []))
                 if have < STATS_WINDOWS:
                     firsts[si].append(epi[: STATS_WINDOWS - have])
             bar.update(len(part))
     _warn_sample_scales({sample_names[si]: np.concatenate(a) for si, a in firsts.items()},
                         tracksets[0].names)
+    for si, by_chrom in signal.items():
+        _warn_no_signal(sample_names[si], tracksets[si], by_chrom)
     row_of = {g.id: i for i, g in enumerate(uniq)}
     writer.save("expression", np.array([y for _, _, y in examples], dtype=np.float32))
     writer.save("sequence_row", np.array([row_of[g.id] for _, g, _ in examples], dtype=np.int32))
+
+
+def _note_signal(by_chrom: dict[str, tuple[int, np.ndarray]], genes: list[Gene],
+                 epi: np.ndarray) -> None:
+    """Add the windows ``epi`` (n, length, tracks) of ``genes`` to ``by_chrom``:
+    chromosome → (genes, whether each track is ever != 0 in their windows)."""
+    nonzero = (epi != 0).any(axis=1)
+    chroms = np.array([g.chrom for g in genes], dtype=object)
+    for c in dict.fromkeys(chroms):
+        on = chroms == c
+        n, seen = by_chrom.get(c, (0, np.zeros(epi.shape[2], bool)))
+        by_chrom[c] = (n + int(on.sum()), seen | nonzero[on].any(axis=0))
+
+
+def _warn_no_signal(sample: str, trackset: TrackSet,
+                    by_chrom: Mapping[str, tuple[int, np.ndarray]]) -> None:
+    """One warning per track file of ``sample`` that is 0 in every window of every gene
+    on some chromosomes (``by_chrom``, see :func:`_note_signal`): a file made for fewer
+    chromosomes than its header lists, or a chromosome without reads; those genes' channel
+    is all 0."""
+    chroms = sorted(by_chrom, key=_chrom_sort_key)
+    for j, (name, track) in enumerate(trackset.tracks.items()):
+        empty = [c for c in chroms if not by_chrom[c][1][j]]
+        if empty:
+            log.warning("isegnet: %s (sample %s, track %s): no signal around any of the %d "
+                        "genes on %d of the %d chromosomes with genes (%s%s): their %s "
+                        "windows are all 0; is the file made for fewer chromosomes than its "
+                        "header lists?", track.path, sample, name,
+                        sum(by_chrom[c][0] for c in empty), len(empty), len(chroms),
+                        ", ".join(empty[:10]), ", ..." if len(empty) > 10 else "", name)
 
 
 def _warn_sample_scales(windows: Mapping[str, np.ndarray], names: list[str]) -> None:

@@ -465,7 +465,7 @@ def read_gtf(path: str | os.PathLike, biotypes: Iterable[str] | None = None) -> 
         genes = _assemble(path, _gtf_records(path), "GTF")
     if not genes and not genes.skipped:
         raise InputFileError(f"{path}: no gene records found")
-    return filter_biotype(genes, biotypes)
+    return filter_biotype(genes, biotypes, path)
 
 
 def read_genes(path: str | os.PathLike, biotypes: Iterable[str] | None = None) -> Genes:
@@ -480,17 +480,26 @@ def read_genes(path: str | os.PathLike, biotypes: Iterable[str] | None = None) -
     path = check_readable(path, "annotation file")
     kind = sniff_annotation(path)
     if kind == "bed":
-        return filter_biotype(read_bed(path), biotypes)
+        return filter_biotype(read_bed(path), biotypes, path)
     if kind is None:
         raise InputFileError(f"{path}: not a GTF, GFF3 or BED annotation (expected 9 "
                              "tab-separated GTF/GFF3 columns or BED's chrom, start, end)")
     return read_gtf(path, biotypes)
 
 
-def filter_biotype(genes: Iterable[Gene], biotypes: Iterable[str] | None) -> Genes:
+def filter_biotype(genes: Iterable[Gene], biotypes: Iterable[str] | None,
+                   source: str | os.PathLike | None = None) -> Genes:
     """Genes whose biotype is in ``biotypes`` (all genes when ``biotypes`` is None); the
     others are added to :attr:`Genes.skipped` with their biotype (so that an expression id
-    of a lncRNA is reported as filtered out, not as absent from the annotation)."""
+    of a lncRNA is reported as filtered out, not as absent from the annotation).
+
+    Raises
+    ------
+    ConfigError
+        ``biotypes`` not a list of names, or a list that keeps none of ``genes`` (a
+        misspelt name such as ``protein-coding``, or an annotation without biotypes, as
+        UCSC's GTFs): the message names ``source`` and the biotypes the genes have.
+    """
     skipped = dict(getattr(genes, "skipped", {}))
     if biotypes is None:
         return Genes(genes, skipped)
@@ -499,12 +508,24 @@ def filter_biotype(genes: Iterable[Gene], biotypes: Iterable[str] | None) -> Gen
                           f"[protein_coding]), got {biotypes!r}")
     keep = set(biotypes)
     kept = []
+    found: Counter[str] = Counter()
     for g in genes:
+        found[g.biotype or "not given"] += 1
         if g.biotype in keep:
             kept.append(g)
         else:
             skipped[g.id] = (f"biotype {g.biotype or 'not given'!r} is not in biotypes "
                              f"{sorted(keep)}")
+    if found and not kept:
+        where = f"biotypes {sorted(keep)}: no gene of {source or 'the annotation'} has one of them"
+        if set(found) == {"not given"}:
+            raise ConfigError(f"{where}: none of its {found['not given']} genes has a biotype "
+                              f"({', '.join(_BIOTYPE_KEYS)} attribute); expected no biotypes "
+                              "setting for such an annotation")
+        have = ", ".join(f"{b!r} ({n})" for b, n in found.most_common(SHOWN))
+        raise ConfigError(f"{where}; its genes' biotypes: {have}"
+                          f"{', ...' if len(found) > SHOWN else ''}; expected names as the "
+                          "annotation writes them")
     return Genes(kept, skipped)
 
 

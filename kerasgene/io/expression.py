@@ -37,7 +37,8 @@ def _separator(path) -> str:
     return "," if name.endswith(".csv") else "\t"
 
 
-def read_expression_table(path: str | os.PathLike, gene_column: str | int = 0) -> pd.DataFrame:
+def read_expression_table(path: str | os.PathLike, gene_column: str | int = 0,
+                          columns: list[str] | None = None) -> pd.DataFrame:
     """Read an expression table: one row per gene, one numeric column per sample.
 
     Works for a TPM table (``gene_id<TAB>TPM``, one or several samples) and for a gene ×
@@ -50,10 +51,22 @@ def read_expression_table(path: str | os.PathLike, gene_column: str | int = 0) -
         Table with a header row.
     gene_column
         Name or position of the gene-id column.
+    columns
+        The value columns to read (None: every column but the gene ids). The others are
+        left out unread, whatever they hold: the text columns of a quantifier's output
+        (RSEM's ``transcript_id(s)``, StringTie's ``Gene Name`` and ``Strand``) beside
+        its ``TPM``.
 
     Returns
     -------
-    pandas.DataFrame, float64, indexed by gene id (str), columns = sample names.
+    pandas.DataFrame, float64, indexed by gene id (str), columns = sample names (or
+    ``columns``).
+
+    Raises
+    ------
+    InputFileError
+        A column of ``columns`` not in the header, a duplicate gene id, or a value that
+        is not a number (in a column read).
     """
     path = check_readable(path, "expression table")
     df = _read_cells(path, _separator(path))
@@ -66,6 +79,11 @@ def read_expression_table(path: str | os.PathLike, gene_column: str | int = 0) -
     if df.shape[1] < 2:
         raise InputFileError(f"{path}: expected a gene-id column and at least one sample column")
     ids = df.pop(gene_column)
+    if columns is not None:
+        absent = [c for c in columns if c not in df.columns]
+        if absent:
+            raise InputFileError(f"{path}: no column {absent[0]!r} (columns: {list(df.columns)})")
+        df = df[list(columns)]
     dup = ids[ids.duplicated()]
     if len(dup):
         raise InputFileError(
