@@ -164,9 +164,9 @@ def test_mark_without_signal_around_the_genes_of_a_chromosome(marks_world, tmp_p
     cfg["cells"]["cellB"]["marks"]["H3K36me3"] = str(tmp_path / "chr1_only.bw")
     with caplog.at_level(logging.WARNING):
         ds = build("histone", cfg, tmp_path / "ds", progress=False)
-    assert ("chr1_only.bw (cell cellB, mark H3K36me3): no signal around any of the 6 genes on "
-            "1 of the 2 chromosomes with genes (chr2): their H3K36me3 bins are all 0"
-            in caplog.text)
+    assert (f"histone: {tmp_path / 'chr1_only.bw'} (cell cellB, track H3K36me3): no signal "
+            "around any of the 6 genes on 1 of the 2 chromosomes with genes (chr2): their "
+            "H3K36me3 windows are all 0" in caplog.text)
     assert caplog.text.count("no signal around") == 1
     assert len(ds) == 24  # kept: the warning says what the channel holds
 

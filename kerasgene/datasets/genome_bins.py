@@ -103,7 +103,7 @@ from kerasgene.errors import ConfigError, InputFileError, UnknownChromosomeError
 from kerasgene.io.chroms import alias_map, load_aliases
 from kerasgene.io.chroms import resolve as resolve_chrom
 from kerasgene.io.track_formats import sniff_track
-from kerasgene.io.tracks import Track, chrom_difference, gaussian_smooth
+from kerasgene.io.tracks import Track, chrom_difference, gaussian_smooth, shared_files
 
 log = logging.getLogger(__name__)
 
@@ -516,19 +516,16 @@ def _check_track_files(paths: Mapping[str, Mapping[str, os.PathLike]]) -> None:
     two targets: ConfigError (a channel would repeat another, e.g. the plus strand twice
     and no minus strand). A signal file also a target: a warning (the model is given its
     own target as input)."""
-    seen: dict[str, tuple[str, str]] = {}
-    for key, tracks in paths.items():
-        for name, path in tracks.items():
-            where = f"{key}.{name}"
-            first_key, first = seen.setdefault(os.path.realpath(path), (key, where))
-            if first == where:
-                continue
-            if first_key == key:
-                raise ConfigError(f"chromatin.{key}: {first} and {where} name one file "
-                                  f"({path}); expected each track's own file")
-            log.warning("chromatin: %s and %s name one file (%s): the target is also an "
-                        "input channel, so the model is given the values it is to predict",
-                        first, where, path)
+    named = {f"{key}.{name}": path for key, tracks in paths.items()
+             for name, path in tracks.items()}
+    for first, where, path in shared_files(named):
+        key = where.split(".")[0]
+        if first.split(".")[0] == key:
+            raise ConfigError(f"chromatin.{key}: {first} and {where} name one file "
+                              f"({path}); expected each track's own file")
+        log.warning("chromatin: %s and %s name one file (%s): the target is also an "
+                    "input channel, so the model is given the values it is to predict",
+                    first, where, path)
 
 
 def _check_label(cfg: Mapping) -> None:

@@ -118,7 +118,7 @@ from kerasgene.io.expression import (
 )
 from kerasgene.io.genome import Genome
 from kerasgene.io.track_formats import sniff_track
-from kerasgene.io.tracks import Track, TrackSet
+from kerasgene.io.tracks import Track, TrackSet, no_signal_messages, note_signal
 
 log = logging.getLogger(__name__)
 
@@ -587,14 +587,13 @@ def _write_marks(writer: storage.DatasetWriter, cells: list[dict], cfg: Mapping,
             s1 = np.zeros((n_bins, n_marks))
             s2 = np.zeros((n_bins, n_marks))
             ts = c.get("trackset")
-            signal: dict[str, np.ndarray] = {}  # chromosome → whether each mark is ever != 0
+            signal: dict = {}  # chromosome → (genes, whether each mark is ever != 0)
             for lo in range(0, len(c["gene_ids"]), chunk):
                 if ts is not None:
                     genes = c["genes"][lo : lo + chunk]
                     m = _bin_windows(ts, genes, int(cfg["window"]), n_bins,
                                      cfg["bin_stat"], cfg["strand_orient"])
-                    for g, nonzero in zip(genes, (m != 0).any(axis=1)):
-                        signal[g.chrom] = signal.get(g.chrom, False) | nonzero
+                    note_signal(signal, [g.chrom for g in genes], m)
                 else:
                     m = c["marks"][lo : lo + chunk]
                 m = np.asarray(m, np.float32)
@@ -605,28 +604,14 @@ def _write_marks(writer: storage.DatasetWriter, cells: list[dict], cfg: Mapping,
                 marks_out.append(m)
                 bar.update(len(m))
             if ts is not None:
-                _warn_no_signal(c, signal)
+                tracks = {mark: t.path for mark, t in ts.tracks.items()}
+                for message in no_signal_messages(signal, tracks, f"cell {c['cell']}"):
+                    log.warning("histone: %s", message)
             n = len(c["gene_ids"])
             mean = s1 / n
             std = np.sqrt(np.maximum(s2 / n - mean**2, 0.0))
             stats[ci] = np.concatenate([mean, std], axis=1)
     return stats
-
-
-def _warn_no_signal(c: dict, signal: Mapping[str, np.ndarray]) -> None:
-    """One warning per mark file of cell ``c`` that is 0 in every bin of every gene on some
-    chromosomes (``signal``: chromosome → per mark, whether any bin is not 0): a file made
-    for fewer chromosomes than its header lists, or a chromosome without reads."""
-    chroms = sorted(signal)
-    for j, (mark, t) in enumerate(c["trackset"].tracks.items()):
-        empty = [ch for ch in chroms if not signal[ch][j]]
-        if empty:
-            n_genes = sum(g.chrom in empty for g in c["genes"])
-            log.warning("%s (cell %s, mark %s): no signal around any of the %d genes on %d of "
-                        "the %d chromosomes with genes (%s%s): their %s bins are all 0; is the "
-                        "file made for fewer chromosomes than its header lists?", t.path,
-                        c["cell"], mark, n_genes, len(empty), len(chroms), ", ".join(empty[:10]),
-                        ", ..." if len(empty) > 10 else "", mark)
 
 
 def _write_kmers(writer, fasta, aliases, genes, window, n_bins, kcfg, orient, progress) -> list[str]:

@@ -22,6 +22,7 @@ import pandas as pd
 from kerasgene._io import check_readable, open_text
 from kerasgene.datasets import base
 from kerasgene.errors import ConfigError, InputFileError
+from kerasgene.io.tracks import shared_files
 
 log = logging.getLogger(__name__)
 
@@ -445,12 +446,9 @@ def _collect_bigwig(cfg, base_dir, inputs) -> list[dict]:
 def _check_mark_files(where: str, tracks: Mapping[str, str]) -> None:
     """Raise ConfigError when one file is given for two marks of a cell type (``tracks``:
     mark → path): the two channels would hold the same values."""
-    seen: dict[str, str] = {}
-    for mark, p in tracks.items():
-        first = seen.setdefault(os.path.realpath(p), mark)
-        if first != mark:
-            raise ConfigError(f"{where}.marks: {first} and {mark} name one file ({p}); "
-                              "expected each mark's own file")
+    for first, mark, p in shared_files(tracks)[:1]:
+        raise ConfigError(f"{where}.marks: {first} and {mark} name one file ({p}); "
+                          "expected each mark's own file")
 
 
 def _warn_shared_mark_files(cells: Sequence[dict]) -> None:

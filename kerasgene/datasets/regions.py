@@ -107,7 +107,7 @@ from kerasgene.datasets.dropped import Dropped, max_outside
 from kerasgene.dna import one_hot
 from kerasgene.errors import ConfigError, InputFileError, UnknownChromosomeError
 from kerasgene.io.annotation import Gene, gene_id_stem, read_gtf
-from kerasgene.io.chroms import load_aliases
+from kerasgene.io.chroms import load_aliases, sort_key
 from kerasgene.io.expression import (
     MAX_TPM,
     check_log_options,
@@ -119,7 +119,10 @@ from kerasgene.io.genome import Genome
 from kerasgene.io.tracks import (
     STATS_WINDOWS,
     TrackSet,
+    no_signal_messages,
+    note_signal,
     sample_scale_mismatches,
+    shared_files,
     track_statistics,
 )
 
@@ -454,12 +457,10 @@ def _check_track_files(where: str, tracks: Mapping[str, tuple]) -> None:
     (path, transform[, value_column])): their channels would hold the same values, or
     the same values under two transforms (a path copied from another track's entry).
     One bigBed read for two of its fields (two ``value_column``) is fine."""
-    seen: dict[tuple, str] = {}
-    for name, (path, _, *column) in tracks.items():
-        first = seen.setdefault((os.path.realpath(path), *column), name)
-        if first != name:
-            raise ConfigError(f"{where}.tracks: {first} and {name} name one file ({path}); "
-                              "expected each track's own file")
+    keys = {name: (path, *column) for name, (path, _, *column) in tracks.items()}
+    for first, name, path in shared_files(keys)[:1]:
+        raise ConfigError(f"{where}.tracks: {first} and {name} name one file ({path}); "
+                          "expected each track's own file")
 
 
 def _labels(sample: dict, genes: list[Gene], log_base: float, pseudocount: float,
@@ -687,7 +688,7 @@ def _screen(per_sample: list[tuple[list[Gene], np.ndarray]], genome: Genome,
     other_length = chrom_length_mismatches(
         chroms, [genome, *(t for ts in tracksets for t in ts.tracks.values())])
     chroms -= set(other_length)
-    chrom_order = {c: i for i, c in enumerate(sorted(chroms, key=_chrom_sort_key))}
+    chrom_order = {c: i for i, c in enumerate(sorted(chroms, key=sort_key))}
     lengths = {c: genome.chroms[genome.resolve(c)] for c in chroms}
     genes = [g for gs, _ in per_sample for g in gs]
     bad = screen_genes(genes, lengths, *flanks, task="isegnet", annotation=files[0],
@@ -770,7 +771,7 @@ def _write_windows(writer: storage.DatasetWriter, examples: list[tuple[int, Gene
             bar.update(len(part))
         epi_out = writer.array("epigenome", (n_ex, length, len(tracksets[0].names)), epi_dtype)
         firsts: dict[int, list[np.ndarray]] = {}  # sample → its first windows
-        # sample → chromosome → (genes, whether each track is ever != 0 in their windows)
+        # sample → chromosome → (windows, whether each track is ever != 0 in them)
         signal: dict[int, dict[str, tuple[int, np.ndarray]]] = {}
         for lo in range(0, n_ex, chunk):
             part = examples[lo : lo + chunk]
@@ -780,7 +781,7 @@ def _write_windows(writer: storage.DatasetWriter, examples: list[tuple[int, Gene
                 _, epi = extract_regions(sub, None, tracksets[si], tss_flank, tts_flank,
                                          epigenome_dtype=epi_dtype)
                 epi_out.append(epi)
-                _note_signal(signal.setdefault(si, {}), sub, epi)
+                note_signal(signal.setdefault(si, {}), [g.chrom for g in sub], epi)
                 have = sum(len(a) for a in firsts.setdefault(si, []))
                 if have < STATS_WINDOWS:
                     firsts[si].append(epi[: STATS_WINDOWS - have])
@@ -788,40 +789,12 @@ def _write_windows(writer: storage.DatasetWriter, examples: list[tuple[int, Gene
     _warn_sample_scales({sample_names[si]: np.concatenate(a) for si, a in firsts.items()},
                         tracksets[0].names)
     for si, by_chrom in signal.items():
-        _warn_no_signal(sample_names[si], tracksets[si], by_chrom)
+        tracks = {name: t.path for name, t in tracksets[si].tracks.items()}
+        for message in no_signal_messages(by_chrom, tracks, f"sample {sample_names[si]}"):
+            log.warning("isegnet: %s", message)
     row_of = {g.id: i for i, g in enumerate(uniq)}
     writer.save("expression", np.array([y for _, _, y in examples], dtype=np.float32))
     writer.save("sequence_row", np.array([row_of[g.id] for _, g, _ in examples], dtype=np.int32))
-
-
-def _note_signal(by_chrom: dict[str, tuple[int, np.ndarray]], genes: list[Gene],
-                 epi: np.ndarray) -> None:
-    """Add the windows ``epi`` (n, length, tracks) of ``genes`` to ``by_chrom``:
-    chromosome → (genes, whether each track is ever != 0 in their windows)."""
-    nonzero = (epi != 0).any(axis=1)
-    chroms = np.array([g.chrom for g in genes], dtype=object)
-    for c in dict.fromkeys(chroms):
-        on = chroms == c
-        n, seen = by_chrom.get(c, (0, np.zeros(epi.shape[2], bool)))
-        by_chrom[c] = (n + int(on.sum()), seen | nonzero[on].any(axis=0))
-
-
-def _warn_no_signal(sample: str, trackset: TrackSet,
-                    by_chrom: Mapping[str, tuple[int, np.ndarray]]) -> None:
-    """One warning per track file of ``sample`` that is 0 in every window of every gene
-    on some chromosomes (``by_chrom``, see :func:`_note_signal`): a file made for fewer
-    chromosomes than its header lists, or a chromosome without reads; those genes' channel
-    is all 0."""
-    chroms = sorted(by_chrom, key=_chrom_sort_key)
-    for j, (name, track) in enumerate(trackset.tracks.items()):
-        empty = [c for c in chroms if not by_chrom[c][1][j]]
-        if empty:
-            log.warning("isegnet: %s (sample %s, track %s): no signal around any of the %d "
-                        "genes on %d of the %d chromosomes with genes (%s%s): their %s "
-                        "windows are all 0; is the file made for fewer chromosomes than its "
-                        "header lists?", track.path, sample, name,
-                        sum(by_chrom[c][0] for c in empty), len(empty), len(chroms),
-                        ", ".join(empty[:10]), ", ..." if len(empty) > 10 else "", name)
 
 
 def _warn_sample_scales(windows: Mapping[str, np.ndarray], names: list[str]) -> None:
@@ -832,11 +805,6 @@ def _warn_sample_scales(windows: Mapping[str, np.ndarray], names: list[str]) -> 
         for message in sample_scale_mismatches(stats):
             log.warning("isegnet: %s One model would learn from tracks on two scales; "
                         "give every sample the same kind of file", message)
-
-
-def _chrom_sort_key(name: str):
-    bare = name[3:] if name.startswith("chr") else name
-    return (0, int(bare), "") if bare.isdigit() else (1, 0, bare)
 
 
 __all__ = [

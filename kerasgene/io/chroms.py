@@ -170,6 +170,13 @@ def alias_map(available: Iterable[str], table: AliasTable | None = None) -> dict
     return mapping
 
 
+def sort_key(name: str) -> tuple[int, int, str]:
+    """Karyotype order of chromosome names: ``chr2`` before ``chr10`` (``2`` before ``10``),
+    then the others by name (``chrM``, ``chrX``, scaffolds)."""
+    bare = name[3:] if name.startswith("chr") else name
+    return (0, int(bare), "") if bare.isdigit() else (1, 0, bare)
+
+
 def resolve(name: str, aliases: dict[str, str], source: str) -> str:
     """Return the file's own name for chromosome ``name``.
 

@@ -563,6 +563,53 @@ class TrackSet:
         self.close()
 
 
+def note_signal(by_chrom: dict[str, tuple[int, np.ndarray]], chroms: Sequence[str],
+                values: np.ndarray) -> None:
+    """Add windows to ``by_chrom`` (chromosome → (windows, whether each track is ever not
+    0 in them)): ``values`` (n, length, tracks) of windows on ``chroms`` (n names)."""
+    nonzero = (np.asarray(values) != 0).any(axis=1)
+    names = np.asarray(chroms, dtype=object)
+    for c in dict.fromkeys(names):
+        on = names == c
+        n, seen = by_chrom.get(c, (0, np.zeros(nonzero.shape[1], bool)))
+        by_chrom[c] = (n + int(on.sum()), seen | nonzero[on].any(axis=0))
+
+
+def no_signal_messages(by_chrom: Mapping[str, tuple[int, np.ndarray]],
+                       tracks: Mapping[str, str | os.PathLike], what: str) -> list[str]:
+    """One message per track of ``tracks`` (name → file, in channel order) that is 0 in
+    every window of every gene on some chromosomes (``by_chrom``: :func:`note_signal`):
+    a file made for fewer chromosomes than its header lists, or a chromosome without
+    reads — those genes' channel is all 0. ``what`` names the owner (``sample s1``)."""
+    chroms = sorted(by_chrom, key=_chroms.sort_key)
+    out = []
+    for j, (name, path) in enumerate(tracks.items()):
+        empty = [c for c in chroms if not by_chrom[c][1][j]]
+        if empty:
+            out.append(f"{path} ({what}, track {name}): no signal around any of the "
+                       f"{sum(by_chrom[c][0] for c in empty)} genes on {len(empty)} of the "
+                       f"{len(chroms)} chromosomes with genes ({', '.join(empty[:10])}"
+                       f"{', ...' if len(empty) > 10 else ''}): their {name} windows are all "
+                       "0; is the file made for fewer chromosomes than its header lists?")
+    return out
+
+
+def shared_files(paths: Mapping[str, str | os.PathLike | tuple]) -> list[tuple[str, str, str]]:
+    """``(first name, name, path)`` for each entry of ``paths`` (name → a file path, or
+    ``(path, *fields)`` when the same file read for other fields counts as another track,
+    as a bigBed under two ``value_column``) that names the file of an earlier entry:
+    compared by real path (links and ``./`` resolved). A path copied from another track's
+    entry gives two channels of one file."""
+    seen: dict[tuple, str] = {}
+    out = []
+    for name, value in paths.items():
+        path, *fields = value if isinstance(value, tuple) else (value,)
+        first = seen.setdefault((os.path.realpath(path), *fields), name)
+        if first != name:
+            out.append((first, name, str(path)))
+    return out
+
+
 def write_bigwig(path: str | os.PathLike, chrom_sizes: dict[str, int], signal: dict[str, np.ndarray],
                  *, zero_as_missing: bool = True) -> Path:
     """Write per-base signals to a bigWig as runs of equal values

@@ -94,7 +94,7 @@ def track_input(tracks, needed: set[str], settings: Mapping, chrom_aliases, geno
                  stack: contextlib.ExitStack):
     """The TrackSet for "epigenome" in the export's track order and transforms (paths are
     opened, and closed with ``stack``), or None when the model does not take it."""
-    from kerasgene.io.tracks import TrackSet
+    from kerasgene.io.tracks import TrackSet, shared_files
 
     if "epigenome" not in needed:
         return None
@@ -121,12 +121,10 @@ def track_input(tracks, needed: set[str], settings: Mapping, chrom_aliases, geno
         raise ConfigError(
             f"predict_genes: the export expects tracks {order}; missing {missing}, "
             f"unexpected {extra}")
-    seen: dict[str, str] = {}
-    for t in order:
-        key = os.path.realpath(tracks[t]) if isinstance(tracks[t], str | os.PathLike) else None
-        if key is not None and seen.setdefault(key, t) != t:
-            log.warning("predict_genes: tracks %r and %r are the same file (%s); each channel "
-                        "of the model should get its own track", seen[key], t, tracks[t])
+    files = {t: tracks[t] for t in order if isinstance(tracks[t], str | os.PathLike)}
+    for first, t, path in shared_files(files):
+        log.warning("predict_genes: tracks %r and %r are the same file (%s); each channel "
+                    "of the model should get its own track", first, t, path)
     specs = recorded_transforms(settings.get("transforms"), order)
     return stack.enter_context(TrackSet({t: (tracks[t], spec) for t, spec in specs.items()},
                                         aliases=chrom_aliases,
