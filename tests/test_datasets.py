@@ -17,7 +17,7 @@ from kerasgene.datasets import Dataset, build, splits
 from kerasgene.datasets import regions as regions_mod
 from kerasgene.datasets.histone_bins import read_deepchrome_csv
 from kerasgene.datasets.pairs import unique_labels
-from kerasgene.datasets.regions import extract_regions, gene_windows
+from kerasgene.datasets.windows import extract_regions, gene_windows
 from kerasgene.dna import kmer_counts, kmer_names, one_hot, reverse_complement
 from kerasgene.errors import ConfigError, InputFileError
 from kerasgene.io.expression import read_names
@@ -148,7 +148,7 @@ def test_gene_ids_match_without_version_only_where_the_stem_names_one_gene(tmp_p
 
 
 def test_window_fit_classes():
-    from kerasgene.datasets.regions import window_fit
+    from kerasgene.datasets.windows import window_fit
     from kerasgene.io.annotation import Gene
 
     genes = [Gene("in", "in", "c", 3000, 5000, "+"), Gene("pad", "pad", "c", 200, 900, "+"),

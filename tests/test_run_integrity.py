@@ -354,7 +354,7 @@ def test_predict_applies_the_recorded_transforms(trained, exported, world):
     np.testing.assert_allclose(got.reshape(-1), expected, rtol=1e-5, atol=1e-5)
     assert constants["run"]["model_sha256"] == records.check_run(trained)["model_sha256"]
     paper = dataset.arrays_for("all")[0]
-    from kerasgene.datasets.regions import extract_regions
+    from kerasgene.datasets.windows import extract_regions
     from kerasgene.io.genome import Genome
     from kerasgene.io.tracks import TrackSet
 

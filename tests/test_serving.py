@@ -690,7 +690,7 @@ def _write_gene_files(tmp_path, rng):
 def test_cli_predict_genes_writes_tsv(repo, server, tmp_path, rng):
     import pandas as pd
 
-    from kerasgene.datasets.regions import extract_regions
+    from kerasgene.datasets.windows import extract_regions
     from kerasgene.io.annotation import read_gtf
     from kerasgene.io.genome import Genome
     from kerasgene.io.tracks import TrackSet

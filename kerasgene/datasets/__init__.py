@@ -30,13 +30,9 @@ from kerasgene.datasets.base import Dataset, check_keys, fingerprint
 from kerasgene.datasets.genome_bins import GenomeBinsDataset, build_genome_bins
 from kerasgene.datasets.histone_bins import HistoneDataset, build_histone
 from kerasgene.datasets.pairs import PairsDataset, build_pairs
-from kerasgene.datasets.regions import (
-    RegionsDataset,
-    build_regions,
-    extract_regions,
-    gene_windows,
-)
+from kerasgene.datasets.regions import RegionsDataset, build_regions
 from kerasgene.datasets.storage import DatasetWriter
+from kerasgene.datasets.windows import extract_regions, gene_windows
 
 
 def build(system: str, config: Mapping | None, out_dir: str | os.PathLike, **kwargs) -> Dataset:

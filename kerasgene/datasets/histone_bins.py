@@ -98,12 +98,8 @@ from kerasgene.datasets.histone_sources import (
     read_deepchrome_csv,
     read_kaggle_npz,
 )
-from kerasgene.datasets.regions import (
-    chrom_length_mismatches,
-    gene_windows,
-    match_gene_ids,
-    screen_genes,
-)
+from kerasgene.datasets.regions import match_gene_ids
+from kerasgene.datasets.windows import chrom_length_mismatches, gene_windows, screen_genes
 from kerasgene.dna import kmer_counts, kmer_names
 from kerasgene.errors import ConfigError, InputFileError, UnknownChromosomeError
 from kerasgene.io.annotation import Gene, read_gtf

@@ -19,7 +19,7 @@ import pandas as pd
 from kerasgene._io import check_readable, open_text
 from kerasgene.datasets import base
 from kerasgene.datasets.dropped import REASONS, Dropped, max_outside
-from kerasgene.datasets.regions import screen_genes
+from kerasgene.datasets.windows import screen_genes
 from kerasgene.dna import one_hot
 from kerasgene.errors import ConfigError, InputFileError, UnknownChromosomeError
 from kerasgene.io.annotation import read_gtf

@@ -79,16 +79,7 @@ counts) or stays below 20 over ≥ 1,000 expressed genes (log-transformed values
 reading one column of one table (identical labels), and a track that is 0 around every
 gene of some chromosomes (a file without data there: an all-zero channel).
 
-Genes and chromosome ends
--------------------------
-A gene whose window (flanks included) runs past a chromosome end but whose body lies
-inside is kept: the part outside is N (sequence) and 0 (tracks), as in the paper's code;
-one warning gives their count. A gene whose body runs past the end of its chromosome, or
-lies wholly beyond it, cannot be right — the annotation and the FASTA disagree — and is
-dropped (``past_chrom_end`` / ``beyond_chrom_end``). When on one chromosome more than one
-gene and more than ``max_genes_outside`` of its genes are outside it, the files are taken
-for a mismatch (another assembly, a truncated FASTA) and the build stops with a message
-naming both files; ``max_genes_outside: 1`` drops them instead.
+Genes and chromosome ends: :mod:`kerasgene.datasets.windows`.
 """
 
 from __future__ import annotations
@@ -104,7 +95,12 @@ from tqdm.auto import tqdm
 
 from kerasgene.datasets import base, storage
 from kerasgene.datasets.dropped import Dropped, max_outside
-from kerasgene.dna import one_hot
+from kerasgene.datasets.windows import (
+    chrom_length_mismatches,
+    extract_regions,
+    screen_genes,
+    window_layout,
+)
 from kerasgene.errors import ConfigError, InputFileError, UnknownChromosomeError
 from kerasgene.io.annotation import Gene, gene_id_stem, read_gtf
 from kerasgene.io.chroms import load_aliases, sort_key
@@ -150,99 +146,8 @@ TRACK_KEYS = {"path", "transform", "value_column"}
 
 
 # ----------------------------------------------------------------------------- pure functions
-def window_layout(tss_flank: Sequence[int], tts_flank: Sequence[int]
-                  ) -> tuple[tuple[str, int, int], ...]:
-    """The parts of a gene window as ``(anchor, first oriented offset, end offset)``: the
-    TSS part, then the TTS part (a part of no bases is left out)."""
-    return tuple((name, -int(up), int(down)) for name, (up, down) in
-                 (("TSS", tss_flank), ("TTS", tts_flank)) if up + down)
-
-
 #: iSEGnet's window: TSS[-1000, +500) ⊕ TTS[-500, +500) (oriented offsets).
 ISEGNET_LAYOUT = window_layout(DEFAULTS["tss_flank"], DEFAULTS["tts_flank"])
-
-
-def gene_windows(
-    genes: Sequence[Gene],
-    tss_flank: tuple[int, int] = (1000, 500),
-    tts_flank: tuple[int, int] = (500, 500),
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Genomic coordinates of each gene's TSS and TTS sub-windows.
-
-    Parameters
-    ----------
-    genes
-        Objects with ``chrom``, ``strand``, ``tss`` and ``tts`` (0-based positions of the
-        first and last transcribed base), e.g. :class:`kerasgene.io.annotation.Gene`.
-    tss_flank, tts_flank
-        (upstream, downstream) bases in gene orientation; the TSS (TTS) base is at offset
-        ``upstream`` of its sub-window once oriented.
-
-    Returns
-    -------
-    chroms : np.ndarray of str, shape (N,)
-    starts, ends : np.ndarray of int64, shape (N, 2)
-        0-based half-open genomic intervals; column 0 the TSS window, column 1 the TTS window.
-    strands : np.ndarray of str, shape (N,)
-        Read each window on this strand (minus: reverse-complement / reverse) to get 5'→3'.
-    """
-    n = len(genes)
-    chroms = np.array([g.chrom for g in genes], dtype=str) if n else np.empty(0, str)
-    strands = np.array([g.strand for g in genes], dtype=str) if n else np.empty(0, str)
-    anchors = np.array([[g.tss, g.tts] for g in genes], dtype=np.int64).reshape(n, 2)
-    up = np.array([tss_flank[0], tts_flank[0]], dtype=np.int64)
-    down = np.array([tss_flank[1], tts_flank[1]], dtype=np.int64)
-    minus = (strands == "-")[:, None]
-    starts = np.where(minus, anchors - down + 1, anchors - up)
-    ends = np.where(minus, anchors + up + 1, anchors + down)
-    return chroms, starts, ends, strands
-
-
-def extract_regions(
-    genes: Sequence[Gene],
-    genome: Genome | None,
-    trackset: TrackSet | None,
-    tss_flank: tuple[int, int] = (1000, 500),
-    tts_flank: tuple[int, int] = (500, 500),
-    epigenome_dtype=np.float32,
-) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """Model inputs of iSEGnet for ``genes`` (used by the builder and by serving).
-
-    Parameters
-    ----------
-    genes
-        Genes (see :func:`gene_windows`).
-    genome, trackset
-        Sources of the sequence and of the tracks; either may be None to skip that input.
-        The trackset's transforms are applied (:class:`kerasgene.io.tracks.NegLog10PValue`...).
-    tss_flank, tts_flank
-        Sub-window sizes (see :func:`gene_windows`).
-    epigenome_dtype
-        dtype of the returned tracks.
-
-    Returns
-    -------
-    sequence : np.ndarray of uint8, shape (N, L, 4), columns A, C, G, T (N bases all 0)
-    epigenome : np.ndarray, shape (N, L, n_tracks)
-        L = sum(tss_flank) + sum(tts_flank) (2500); TSS region first, 5'→3'.
-    """
-    chroms, starts, ends, strands = gene_windows(genes, tss_flank, tts_flank)
-    n = len(chroms)
-    l1, l2 = int(sum(tss_flank)), int(sum(tts_flank))
-    seq = epi = None
-    if genome is not None:
-        parts = []
-        for i in range(n):
-            for j in (0, 1):
-                parts.append(genome.fetch(chroms[i], int(starts[i, j]), int(ends[i, j]),
-                                          strands[i]))
-        seq = one_hot("".join(parts), 0, dtype=np.uint8).reshape(n, l1 + l2, 4)
-    if trackset is not None:
-        epi = np.empty((n, l1 + l2, len(trackset.names)), dtype=epigenome_dtype)
-        if n:
-            epi[:, :l1] = trackset.read_windows(chroms, starts[:, 0], ends[:, 0], strands)
-            epi[:, l1:] = trackset.read_windows(chroms, starts[:, 1], ends[:, 1], strands)
-    return seq, epi
 
 
 def match_gene_ids(table_ids: Sequence[str], genes: Sequence[Gene], source: str,
@@ -306,77 +211,6 @@ def match_gene_ids(table_ids: Sequence[str], genes: Sequence[Gene], source: str,
                     "another id matches (ignored): %s", source, len(missing), len(table_ids),
                     len(duplicate), ", ".join(map(str, (missing + [t for t, _ in duplicate])[:5])))
     return matched
-
-
-def window_fit(genes: Sequence[Gene], lengths: Mapping[str, int],
-               tss_flank: tuple[int, int], tts_flank: tuple[int, int]) -> np.ndarray:
-    """Where each gene and its window lie relative to its chromosome.
-
-    Parameters
-    ----------
-    genes : genes (``chrom``, ``start``, ``end``, ``strand``)
-    lengths : gene chromosome name → length; a chromosome not in it is unknown
-    tss_flank, tts_flank : the window (:func:`gene_windows`)
-
-    Returns
-    -------
-    np.ndarray of str, shape (N,): ``inside``; ``padded`` (the body is inside, the window
-    runs past an end); ``past_chrom_end`` (the body runs past the end);
-    ``beyond_chrom_end`` (the body starts at or after the end); ``unknown_chrom``.
-    """
-    _, starts, ends, _ = gene_windows(genes, tss_flank, tts_flank)
-    length = np.array([lengths.get(g.chrom, -1) for g in genes], dtype=np.int64)
-    g_start = np.array([g.start for g in genes], dtype=np.int64)
-    g_end = np.array([g.end for g in genes], dtype=np.int64)
-    used = ends > starts
-    outside = (used & ((starts < 0) | (ends > length[:, None]))).any(axis=1)
-    out = np.where(outside, "padded", "inside").astype(object)
-    out[g_end > length] = "past_chrom_end"
-    out[g_start >= length] = "beyond_chrom_end"
-    out[length < 0] = "unknown_chrom"
-    return out.astype(str)
-
-
-def screen_genes(genes: Sequence[Gene], lengths: Mapping[str, int], tss_flank: tuple[int, int],
-                 tts_flank: tuple[int, int], *, task: str, annotation: str, genome: str,
-                 max_outside: float) -> dict[str, tuple[str, str]]:
-    """Genes that cannot give an example, with the reason and a detail.
-
-    Genes whose window is padded are kept (one warning with their count); genes on an
-    unknown chromosome or outside theirs are returned (see :func:`window_fit`).
-
-    Raises
-    ------
-    InputFileError
-        When on one chromosome more than one gene and more than ``max_outside`` of its
-        genes lie outside it: the annotation and the genome disagree. The message names
-        both files.
-    """
-    genes = list({g.id: g for g in genes}.values())
-    fit = window_fit(genes, lengths, tss_flank, tts_flank)
-    chroms = np.array([g.chrom for g in genes], dtype=object)
-    outside = np.isin(fit, ("past_chrom_end", "beyond_chrom_end"))
-    for chrom in sorted(set(chroms[outside])):
-        on = chroms == chrom
-        n_out, n = int((on & outside).sum()), int(on.sum())
-        if n_out > 1 and n_out > max_outside * n:
-            ids = ", ".join(genes[i].id for i in np.flatnonzero(on & outside)[:3])
-            raise InputFileError(
-                f"{annotation} and {genome} do not match: {n_out} of {n} genes on {chrom} lie "
-                f"past its end ({lengths[chrom]:,} bp; e.g. {ids}); use the genome the "
-                f"annotation was made for, or set {task}.max_genes_outside: 1 to drop them")
-    padded = [g.id for g, f in zip(genes, fit) if f == "padded"]
-    if padded:
-        log.warning("%s: %d gene windows run past a chromosome end; the part outside is N "
-                    "(sequence) and 0 (tracks), as in the paper's code: %s", task, len(padded),
-                    ", ".join(padded[:5]) + (", ..." if len(padded) > 5 else ""))
-    out = {}
-    for g, f in zip(genes, fit):
-        if f == "unknown_chrom":
-            out[g.id] = (f, f"{g.chrom} is not in {genome} or a track")
-        elif f in ("past_chrom_end", "beyond_chrom_end"):
-            out[g.id] = (f, f"{g.chrom} has {lengths[g.chrom]} bp in {genome}")
-    return out
 
 
 def default_transform(track_name: str) -> str:
@@ -698,21 +532,6 @@ def _screen(per_sample: list[tuple[list[Gene], np.ndarray]], genome: Genome,
     return chrom_order, bad
 
 
-def chrom_length_mismatches(chroms, files) -> dict[str, str]:
-    """``{chromosome: detail}`` of the ``chroms`` (each known to every file) that ``files``
-    (a Genome, Tracks: anything with ``path``, ``chroms`` and ``resolve``) give different
-    lengths: another assembly (UCSC hg19's chrM of 16,571 bp beside GRCh37's MT of
-    16,569), whose values would be read at shifted coordinates, and as 0 past its end.
-    The detail names the first file's length and up to two that differ."""
-    out = {}
-    for c in sorted(chroms):
-        sizes = [(str(f.path), f.chroms[f.resolve(c)]) for f in files]
-        other = [f"{path} {n:,} bp" for path, n in sizes[1:] if n != sizes[0][1]]
-        if other:
-            out[c] = f"{c} has {sizes[0][1]:,} bp in {sizes[0][0]}, " + ", ".join(other[:2])
-    return out
-
-
 def _examples(per_sample: list[tuple[list[Gene], np.ndarray]], samples: list[dict],
               chrom_order: dict[str, int], bad: Mapping, dropped: Dropped
               ) -> tuple[list[tuple[int, Gene, float]], list[Gene]]:
@@ -812,9 +631,5 @@ __all__ = [
     "RegionsDataset",
     "build_regions",
     "default_transform",
-    "extract_regions",
-    "gene_windows",
     "match_gene_ids",
-    "screen_genes",
-    "window_fit",
 ]

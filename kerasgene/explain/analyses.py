@@ -172,7 +172,8 @@ def _window_layout(params: Mapping, length: int) -> tuple[tuple[str, int, int], 
     """The TSS ⊕ TTS window layout of the dataset's ``tss_flank`` and ``tts_flank``
     (default: iSEGnet's [-1000, +500] ⊕ [-500, +500]); one plain segment when that does
     not add up to the input ``length``."""
-    from kerasgene.datasets.regions import DEFAULTS, window_layout
+    from kerasgene.datasets.regions import DEFAULTS
+    from kerasgene.datasets.windows import window_layout
 
     layout = window_layout(params.get("tss_flank", DEFAULTS["tss_flank"]),
                            params.get("tts_flank", DEFAULTS["tts_flank"]))

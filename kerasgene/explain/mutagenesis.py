@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kerasgene.datasets.regions import window_layout
+from kerasgene.datasets.windows import window_layout
 from kerasgene.dna import BASES
 from kerasgene.errors import ConfigError
 from kerasgene.explain.variants import Reader, check_count, open_genome, predictor, window_sequence

@@ -3,7 +3,7 @@ silico saturation mutagenesis of one gene's window, with the same readers:
 :mod:`kerasgene.explain.mutagenesis`).
 
 Every model that reads DNA around a gene reads it through
-:func:`kerasgene.datasets.regions.gene_windows` (TSS and TTS sub-windows, oriented 5'→3'
+:func:`kerasgene.datasets.windows.gene_windows` (TSS and TTS sub-windows, oriented 5'→3'
 of the gene), so one code path serves the three of them; a *reader* says which window
 and what the model reads beside the DNA, which stays as observed:
 
@@ -132,7 +132,7 @@ def window_sequence(genome: Genome, gene: Gene, tss_flank: tuple[int, int],
     -------
     str of length ``sum(tss_flank) + sum(tts_flank)``; past a chromosome end ``N``.
     """
-    from kerasgene.datasets.regions import gene_windows
+    from kerasgene.datasets.windows import gene_windows
 
     chroms, starts, ends, strands = gene_windows([gene], tss_flank, tts_flank)
     return "".join(_subwindow(genome, str(chroms[0]), int(s), int(e), str(strands[0]), variant)
@@ -211,7 +211,7 @@ class RegionReader:
         (e.g. the rows of a prepared dataset). A gene is predicted in every context that
         has it.
     tss_flank, tts_flank
-        The window (:func:`~kerasgene.datasets.regions.gene_windows`).
+        The window (:func:`~kerasgene.datasets.windows.gene_windows`).
     """
 
     epigenome: Mapping[str, object]
@@ -229,7 +229,7 @@ class RegionReader:
 
     def _read(self, src, gene: Gene) -> np.ndarray:
         if _is_trackset(src):
-            from kerasgene.datasets.regions import extract_regions
+            from kerasgene.datasets.windows import extract_regions
 
             return extract_regions([gene], None, src, self.tss_flank, self.tts_flank)[1][0]
         return np.asarray(src[gene.id])
@@ -450,7 +450,7 @@ class _WindowIndex:
 
     def __init__(self, genes: Sequence[Gene], tss_flank, tts_flank,
                  table: _chroms.AliasTable | None = None):
-        from kerasgene.datasets.regions import gene_windows
+        from kerasgene.datasets.windows import gene_windows
 
         chroms, starts, ends, _ = gene_windows(genes, tss_flank, tts_flank)
         keep = ends > starts

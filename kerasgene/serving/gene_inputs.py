@@ -134,7 +134,7 @@ def track_input(tracks, needed: set[str], settings: Mapping, chrom_aliases, geno
 def predictable_genes(genes: list, genome, trackset,
                  flanks: tuple[tuple[int, int], tuple[int, int]]) -> list[int]:
     """Indices of the genes the files can give inputs for, as the training builder
-    screens them (:func:`kerasgene.datasets.regions.window_fit`): a gene on a chromosome
+    screens them (:func:`kerasgene.datasets.windows.window_fit`): a gene on a chromosome
     the genome or a track lacks, on a chromosome the files give different lengths
     (another assembly), or whose body runs past its chromosome's end is left out with a
     warning counting and naming them; windows padded past an end are counted in a warning.
@@ -144,7 +144,7 @@ def predictable_genes(genes: list, genome, trackset,
     InputFileError
         No gene can be predicted.
     """
-    from kerasgene.datasets.regions import chrom_length_mismatches, window_fit
+    from kerasgene.datasets.windows import chrom_length_mismatches, window_fit
     from kerasgene.errors import UnknownChromosomeError
 
     files = ([] if genome is None else [genome]) + (
@@ -196,7 +196,7 @@ def predictable_genes(genes: list, genome, trackset,
 def window_inputs(genes: list, genome, trackset, flanks: tuple[tuple[int, int], tuple[int, int]],
                    epi_dtype: np.dtype) -> dict[str, np.ndarray]:
     """The model inputs of ``genes``: "sequence" (n, L, 4) and / or "epigenome" (n, L, m)."""
-    from kerasgene.datasets.regions import extract_regions
+    from kerasgene.datasets.windows import extract_regions
 
     seq, epi = extract_regions(genes, genome, trackset, *flanks, epigenome_dtype=epi_dtype)
     inputs = {}
