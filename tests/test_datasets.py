@@ -955,7 +955,7 @@ def test_chromatin_binary_labels_from_peaks(chromatin_world, tmp_path):
 
 
 def test_peak_bins_match_base_level_coverage():
-    from kerasgene.datasets.genome_bins import peak_bins
+    from kerasgene.datasets.peak_labels import peak_bins
 
     rng = np.random.default_rng(3)
     starts = rng.integers(0, 2000, 40)

@@ -99,8 +99,9 @@ from kerasgene.config import Spec, check_value, yaml_number_hint
 from kerasgene.datasets import base, storage
 from kerasgene.datasets import splits as _splits
 from kerasgene.datasets.dropped import Dropped
+from kerasgene.datasets.peak_labels import check_peak_bins, class_bins, peaks_by_chrom
 from kerasgene.errors import ConfigError, InputFileError, UnknownChromosomeError
-from kerasgene.io.chroms import alias_map, load_aliases
+from kerasgene.io.chroms import alias_map, load_aliases, resolves
 from kerasgene.io.chroms import resolve as resolve_chrom
 from kerasgene.io.track_formats import sniff_track
 from kerasgene.io.tracks import Track, chrom_difference, gaussian_smooth, shared_files
@@ -397,7 +398,7 @@ def build_genome_bins(config: Mapping | None = None, out_dir: str | os.PathLike 
         _check_signs(cfg, list(signal_paths), sig_tracks)
         chroms = _chromosomes(cfg["chroms"], sig_tracks, tgt_tracks)
         _warn_sizes_from_intervals(list(opened.values()), chroms)
-        peaks = _peaks_by_chrom(inputs["peaks"], chroms, sig_tracks[0].chroms, table) \
+        peaks = peaks_by_chrom(inputs["peaks"], chroms, sig_tracks[0].chroms, table) \
             if "peaks" in inputs else None
         return _write_bins(writer, cfg, split_spec, chroms, sig_tracks, tgt_tracks,
                            list(signal_paths), progress, peaks, table)
@@ -426,7 +427,7 @@ def _open_tracks(paths: Mapping[str, str], keys: list[str], table, opened: dict)
         for k in bedgraphs:
             for c, n in opened[k].chroms.items():
                 names = alias_map(union, table)
-                c = resolve_chrom(c, names, "") if _resolves(c, names) else c
+                c = resolve_chrom(c, names, "") if resolves(c, names) else c
                 union[c] = max(union.get(c, 0), n)
         names = alias_map(union, table)
         for k in bedgraphs:
@@ -627,11 +628,11 @@ def _write_bins(writer: storage.DatasetWriter, cfg: Mapping, split_spec: dict, c
             zero_bins += (tgt == 0).sum(axis=0)
             tgt_out.append(tgt)
             if binary:
-                classes = _class_bins(cfg, tgt[:, mark], None if peaks is None else peaks.get(c))
+                classes = class_bins(cfg, tgt[:, mark], None if peaks is None else peaks.get(c))
                 n_peak_bins += int(classes.sum())
                 cls_out.append(classes)
         if binary:
-            _check_peak_bins(cfg, n_peak_bins, int(sum(n_bins)))
+            check_peak_bins(cfg, n_peak_bins, int(sum(n_bins)))
         _warn_empty(empty, chroms)
         zero = dict(zip([str(t) for t in cfg["targets"]], zero_bins.tolist()))
         if cfg["mask_zero_targets"] and not binary:
@@ -690,139 +691,5 @@ def _warn_empty(empty: Mapping[str, list[str]], chroms: list[str]) -> None:
                     ", ..." if len(names) > 10 else "")
 
 
-def _class_bins(cfg: Mapping, smoothed: np.ndarray, peaks: tuple | None) -> np.ndarray:
-    """Peak (1) / no peak (0) of one chromosome's bins by the config's rule (module
-    docstring): ``smoothed`` (n_bins,) is the target's regression value, ``peaks`` the
-    chromosome's intervals. Returns (n_bins,) int8."""
-    if cfg["peak_threshold"] is not None:
-        return (smoothed >= float(cfg["peak_threshold"])).astype(np.int8)
-    bin_size = int(cfg["bin_size"])
-    # round first: 0.56 * 50 is 28.000000000000004 in floating point, and 28 bases are enough
-    min_bases = max(1, int(np.ceil(round(float(cfg["peak_overlap"]) * bin_size, 9))))
-    return peak_bins(*(peaks or (np.empty(0, np.int64),) * 2), len(smoothed), bin_size,
-                     min_bases)
-
-
-def peak_bins(starts: np.ndarray, ends: np.ndarray, n_bins: int, bin_size: int,
-              min_bases: int = 1) -> np.ndarray:
-    """Bins covered by intervals on at least ``min_bases`` bases.
-
-    Parameters
-    ----------
-    starts, ends : (n,) 0-based half-open intervals of one chromosome, in any order;
-        overlapping intervals count once (their union)
-    n_bins, bin_size : bin k is [k · bin_size, (k + 1) · bin_size)
-    min_bases : bases of the bin the union must cover (≥ 1)
-
-    Returns
-    -------
-    (n_bins,) int8, 1 where covered
-    """
-    starts, ends = _union(np.asarray(starts, np.int64), np.asarray(ends, np.int64))
-    edges = np.arange(n_bins + 1, dtype=np.int64) * bin_size
-    if not len(starts):
-        return np.zeros(n_bins, np.int8)
-    before = np.concatenate([[0], np.cumsum(ends - starts)])  # bases before interval i
-    i = np.searchsorted(starts, edges, side="right") - 1  # last interval starting <= x
-    j = np.maximum(i, 0)
-    covered = np.where(i >= 0, before[j] + np.minimum(edges - starts[j], ends[j] - starts[j]), 0)
-    return (np.diff(covered) >= max(1, int(min_bases))).astype(np.int8)
-
-
-def _union(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Disjoint sorted intervals covering the same bases as ``[starts, ends)``."""
-    if not len(starts):
-        return starts, ends
-    order = np.argsort(starts, kind="stable")
-    starts, ends = starts[order], ends[order]
-    reach = np.maximum.accumulate(ends)
-    first = np.flatnonzero(np.concatenate([[True], starts[1:] > reach[:-1]]))
-    return starts[first], np.maximum.reduceat(ends, first)
-
-
-def _peaks_by_chrom(path: str, chroms: list[str], sizes: Mapping[str, int], table
-                    ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """The intervals of a peak file per dataset chromosome; peaks on other chromosomes are
-    left out (logged).
-
-    Each of the file's chromosome names is looked up among ``chroms`` as ``chroms:`` names
-    are (exact name first, then its aliases). A file naming one chromosome two ways (``chr1``
-    and ``1``, e.g. two peak files concatenated) keeps the peaks of both names for that
-    chromosome, with a warning naming them.
-    """
-    from kerasgene.io.annotation import read_peaks
-
-    read = read_peaks(path)
-    names = alias_map(chroms, table)
-    found: dict[str, list[str]] = {}
-    other = []
-    for name in read:
-        try:
-            found.setdefault(resolve_chrom(name, names, path), []).append(name)
-        except UnknownChromosomeError:
-            other.append(name)
-    if not found:
-        raise InputFileError(f"{path}: no peak on the dataset's chromosomes "
-                             f"({', '.join(chroms[:5])}); the file names "
-                             f"{', '.join(list(read)[:5])}")
-    out = {}
-    for c, file_names in found.items():
-        for name in file_names:
-            starts, ends = read[name]
-            past = np.flatnonzero(ends > sizes[c])
-            if len(past):
-                k = past[0]
-                raise InputFileError(f"{path}: peak {name}:{starts[k]}-{ends[k]} ends past "
-                                     f"the chromosome's end ({sizes[c]:,} bp in the signal "
-                                     "files); are the peaks on another assembly?")
-        if len(file_names) > 1:
-            log.warning("%s: chromosome %s is named %d ways (%s); the peaks under every name "
-                        "are used (%s)", path, c, len(file_names), ", ".join(file_names),
-                        ", ".join(f"{len(read[n][0])} as {n}" for n in file_names))
-        out[c] = tuple(np.concatenate([read[n][i] for n in file_names]) for i in (0, 1))
-    in_files = alias_map(sizes, table)
-    unlisted = [n for n in other if _resolves(n, in_files)]  # left out by chromatin.chroms
-    absent = [n for n in other if n not in unlisted]  # another assembly, contigs: say so
-    for names_, where, say in ((unlisted, "not in chromatin.chroms", log.info),
-                               (absent, "absent from the signal files", log.warning)):
-        if names_:
-            say("%s: %d peaks on %d chromosomes %s left out (%s%s)", path,
-                sum(len(read[n][0]) for n in names_), len(names_), where,
-                ", ".join(names_[:5]), ", ..." if len(names_) > 5 else "")
-    empty = [c for c in chroms if c not in out]
-    if empty:
-        log.warning("%s: no peak on %d of the dataset's %d chromosomes (%s%s); every bin of "
-                    "them is labelled 'no peak'", path, len(empty), len(chroms),
-                    ", ".join(empty[:10]), ", ..." if len(empty) > 10 else "")
-    return out
-
-
-def _resolves(name: str, names: Mapping[str, str]) -> bool:
-    try:
-        resolve_chrom(name, names, "")
-    except UnknownChromosomeError:
-        return False
-    return True
-
-
-def _check_peak_bins(cfg: Mapping, n_peak: int, n_bins: int) -> None:
-    """Log the fraction of peak bins; none at all, or every bin a peak (``peak_threshold``
-    at or below the target's smallest value, peaks covering every chromosome), is an error
-    naming the rule."""
-    if n_peak == 0:
-        rule = (f"peak_threshold: no bin of {cfg['target']} reaches {cfg['peak_threshold']}"
-                if cfg["peak_threshold"] is not None else
-                f"peaks: no bin is covered on {cfg['peak_overlap']} of its bases")
-        raise ConfigError(f"chromatin.{rule}; the binary task needs peak bins")
-    if n_peak == n_bins:
-        rule = (f"peak_threshold: every bin of {cfg['target']} ({n_bins} of {n_bins}) reaches "
-                f"{cfg['peak_threshold']}" if cfg["peak_threshold"] is not None else
-                f"peaks: every bin ({n_bins} of {n_bins}) is covered on {cfg['peak_overlap']} "
-                "of its bases")
-        raise ConfigError(f"chromatin.{rule}; the binary task needs 'no peak' bins too")
-    log.info("chromatin: %d of %d bins (%.2f%%) are %s peaks", n_peak, n_bins,
-             100 * n_peak / n_bins, cfg["target"])
-
-
-__all__ = ["CLASS_TARGET", "GenomeBinsDataset", "binned_means", "build_genome_bins", "peak_bins",
+__all__ = ["CLASS_TARGET", "GenomeBinsDataset", "binned_means", "build_genome_bins",
            "segments_for", "uncovered_bins"]

@@ -20,7 +20,7 @@ error naming both; exact names in a file always win over aliases.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from kerasgene.errors import InputFileError, UnknownChromosomeError
@@ -168,6 +168,16 @@ def alias_map(available: Iterable[str], table: AliasTable | None = None) -> dict
                 mapping[alias] = (*(prev if isinstance(prev, tuple) else (prev,)), name)
     mapping.update({name: name for name in available})
     return mapping
+
+
+def resolves(name: str, aliases: Mapping[str, str]) -> bool:
+    """Whether chromosome ``name`` is among ``aliases`` (:func:`alias_map`), as :func:`resolve`
+    finds it."""
+    try:
+        resolve(name, aliases, "")
+    except UnknownChromosomeError:
+        return False
+    return True
 
 
 def sort_key(name: str) -> tuple[int, int, str]:
