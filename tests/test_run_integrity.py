@@ -22,7 +22,7 @@ from run_world import DNASE, write_world
 from kerasgene.cli import main
 from kerasgene.datasets import Dataset
 from kerasgene.errors import ConfigError, InputFileError
-from kerasgene.io import tracks
+from kerasgene.io import track_checks as tracks
 from kerasgene.train import preprocessing, records, runs
 
 KILLED = ("no trained model (model.keras and checkpoint.keras without run.json: training "

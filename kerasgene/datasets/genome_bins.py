@@ -103,8 +103,9 @@ from kerasgene.datasets.peak_labels import check_peak_bins, class_bins, peaks_by
 from kerasgene.errors import ConfigError, InputFileError, UnknownChromosomeError
 from kerasgene.io.chroms import alias_map, load_aliases, resolves
 from kerasgene.io.chroms import resolve as resolve_chrom
+from kerasgene.io.track_checks import shared_files
 from kerasgene.io.track_formats import sniff_track
-from kerasgene.io.tracks import Track, chrom_difference, gaussian_smooth, shared_files
+from kerasgene.io.tracks import Track, chrom_difference, gaussian_smooth
 
 log = logging.getLogger(__name__)
 

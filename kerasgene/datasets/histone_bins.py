@@ -113,8 +113,9 @@ from kerasgene.io.expression import (
     read_expression_table,
 )
 from kerasgene.io.genome import Genome
+from kerasgene.io.track_checks import no_signal_messages, note_signal
 from kerasgene.io.track_formats import sniff_track
-from kerasgene.io.tracks import Track, TrackSet, no_signal_messages, note_signal
+from kerasgene.io.tracks import Track, TrackSet
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ import pandas as pd
 from kerasgene._io import check_readable, open_text
 from kerasgene.datasets import base
 from kerasgene.errors import ConfigError, InputFileError
-from kerasgene.io.tracks import shared_files
+from kerasgene.io.track_checks import shared_files
 
 log = logging.getLogger(__name__)
 

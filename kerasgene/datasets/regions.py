@@ -112,15 +112,15 @@ from kerasgene.io.expression import (
     read_expression_table,
 )
 from kerasgene.io.genome import Genome
-from kerasgene.io.tracks import (
+from kerasgene.io.track_checks import (
     STATS_WINDOWS,
-    TrackSet,
     no_signal_messages,
     note_signal,
     sample_scale_mismatches,
     shared_files,
     track_statistics,
 )
+from kerasgene.io.tracks import TrackSet
 
 log = logging.getLogger(__name__)
 
@@ -575,8 +575,8 @@ def _write_windows(writer: storage.DatasetWriter, examples: list[tuple[int, Gene
     """Write ``sequence`` (one per unique gene), ``epigenome`` (one per example),
     ``expression`` and ``sequence_row``, reading ``chunk`` genes at a time; warn about a
     sample whose tracks are not on the scale of the others'
-    (:func:`kerasgene.io.tracks.sample_scale_mismatches` of each sample's first
-    :data:`~kerasgene.io.tracks.STATS_WINDOWS` windows)."""
+    (:func:`kerasgene.io.track_checks.sample_scale_mismatches` of each sample's first
+    :data:`~kerasgene.io.track_checks.STATS_WINDOWS` windows)."""
     tss_flank, tts_flank = flanks
     length = sum(tss_flank) + sum(tts_flank)
     n_ex = len(examples)

@@ -474,7 +474,7 @@ class Client:
         (all of them: :class:`InputFileError`). An empty ``genes`` gives ``{}``. A track
         whose values in the first chunk's windows are not on the scale of the training
         data's (the export's ``track_stats``) is named in a warning
-        (:func:`kerasgene.io.tracks.scale_mismatches`).
+        (:func:`kerasgene.io.track_checks.scale_mismatches`).
         """
         from kerasgene.io.annotation import read_genes
 

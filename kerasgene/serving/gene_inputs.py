@@ -34,7 +34,7 @@ def warn_track_scale(trained: Mapping | None, epigenome: np.ndarray,
     """Warn about each track of ``epigenome`` (n, length, len(names)) whose values are not
     on the scale of ``trained`` (an export's ``track_stats``; exports made before it was
     recorded are not checked)."""
-    from kerasgene.io.tracks import scale_mismatches, track_statistics
+    from kerasgene.io.track_checks import scale_mismatches, track_statistics
 
     if trained:
         for message in scale_mismatches(trained, track_statistics(epigenome, names)):
@@ -94,7 +94,8 @@ def track_input(tracks, needed: set[str], settings: Mapping, chrom_aliases, geno
                  stack: contextlib.ExitStack):
     """The TrackSet for "epigenome" in the export's track order and transforms (paths are
     opened, and closed with ``stack``), or None when the model does not take it."""
-    from kerasgene.io.tracks import TrackSet, shared_files
+    from kerasgene.io.track_checks import shared_files
+    from kerasgene.io.tracks import TrackSet
 
     if "epigenome" not in needed:
         return None

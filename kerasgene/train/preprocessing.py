@@ -5,7 +5,7 @@
 ``kerasgene predict`` / :meth:`kerasgene.serving.client.Client.predict_genes` read it, so
 new genes get the window, track order and per-track transforms the model was trained on,
 and are warned when a track's values are not on the scale the model was trained on
-(:func:`kerasgene.io.tracks.scale_mismatches`).
+(:func:`kerasgene.io.track_checks.scale_mismatches`).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def preprocessing_constants(dataset) -> dict:
     ``kerasgene predict`` feeds the model what it was trained on; for datasets with an
     ``"epigenome"`` input also ``track_stats`` (:func:`training_track_statistics`), which
     predictions from other files are compared with
-    (:func:`kerasgene.io.tracks.scale_mismatches`).
+    (:func:`kerasgene.io.track_checks.scale_mismatches`).
     """
     meta = dataset.meta
     params = {k: v for k, v in meta["params"].items() if k != "samples"}
@@ -51,10 +51,10 @@ def preprocessing_constants(dataset) -> dict:
 
 
 def training_track_statistics(dataset) -> dict[str, dict]:
-    """:func:`~kerasgene.io.tracks.track_statistics` of at most
-    :data:`~kerasgene.io.tracks.STATS_WINDOWS` evenly spaced training windows of
+    """:func:`~kerasgene.io.track_checks.track_statistics` of at most
+    :data:`~kerasgene.io.track_checks.STATS_WINDOWS` evenly spaced training windows of
     ``dataset`` (its ``"epigenome"`` input, after ``training.inputs``)."""
-    from kerasgene.io.tracks import STATS_WINDOWS, track_statistics
+    from kerasgene.io.track_checks import STATS_WINDOWS, track_statistics
 
     idx = dataset.split_indices("train")
     if len(idx) > STATS_WINDOWS:

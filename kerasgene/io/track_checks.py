@@ -1,0 +1,154 @@
+"""What a user's track files and values say about their mistakes, checked by the
+builders and ``predict``: one file named by two tracks (:func:`shared_files`), a track
+without data around the genes of some chromosomes (:func:`note_signal`,
+:func:`no_signal_messages`), and tracks not on the scale of a reference — the training
+data, or a dataset's other samples (:func:`track_statistics`, :func:`scale_mismatches`,
+:func:`sample_scale_mismatches`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from kerasgene.io import chroms as _chroms
+
+
+def note_signal(by_chrom: dict[str, tuple[int, np.ndarray]], chroms: Sequence[str],
+                values: np.ndarray) -> None:
+    """Add windows to ``by_chrom`` (chromosome → (windows, whether each track is ever not
+    0 in them)): ``values`` (n, length, tracks) of windows on ``chroms`` (n names)."""
+    nonzero = (np.asarray(values) != 0).any(axis=1)
+    names = np.asarray(chroms, dtype=object)
+    for c in dict.fromkeys(names):
+        on = names == c
+        n, seen = by_chrom.get(c, (0, np.zeros(nonzero.shape[1], bool)))
+        by_chrom[c] = (n + int(on.sum()), seen | nonzero[on].any(axis=0))
+
+
+def no_signal_messages(by_chrom: Mapping[str, tuple[int, np.ndarray]],
+                       tracks: Mapping[str, str | os.PathLike], what: str) -> list[str]:
+    """One message per track of ``tracks`` (name → file, in channel order) that is 0 in
+    every window of every gene on some chromosomes (``by_chrom``: :func:`note_signal`):
+    a file made for fewer chromosomes than its header lists, or a chromosome without
+    reads — those genes' channel is all 0. ``what`` names the owner (``sample s1``)."""
+    chroms = sorted(by_chrom, key=_chroms.sort_key)
+    out = []
+    for j, (name, path) in enumerate(tracks.items()):
+        empty = [c for c in chroms if not by_chrom[c][1][j]]
+        if empty:
+            out.append(f"{path} ({what}, track {name}): no signal around any of the "
+                       f"{sum(by_chrom[c][0] for c in empty)} genes on {len(empty)} of the "
+                       f"{len(chroms)} chromosomes with genes ({', '.join(empty[:10])}"
+                       f"{', ...' if len(empty) > 10 else ''}): their {name} windows are all "
+                       "0; is the file made for fewer chromosomes than its header lists?")
+    return out
+
+
+def shared_files(paths: Mapping[str, str | os.PathLike | tuple]) -> list[tuple[str, str, str]]:
+    """``(first name, name, path)`` for each entry of ``paths`` (name → a file path, or
+    ``(path, *fields)`` when the same file read for other fields counts as another track,
+    as a bigBed under two ``value_column``) that names the file of an earlier entry:
+    compared by real path (links and ``./`` resolved). A path copied from another track's
+    entry gives two channels of one file."""
+    seen: dict[tuple, str] = {}
+    out = []
+    for name, value in paths.items():
+        path, *fields = value if isinstance(value, tuple) else (value,)
+        first = seen.setdefault((os.path.realpath(path), *fields), name)
+        if first != name:
+            out.append((first, name, str(path)))
+    return out
+
+
+#: windows summarised per training set (``preprocessing.json``'s ``track_stats``, evenly
+#: spaced) or per sample of a dataset being built (its first ones)
+STATS_WINDOWS = 512
+#: a track whose mean or 99th percentile differs from training's by more than this factor
+#: (either way) is reported by :func:`scale_mismatches`; replicates of the demo's tracks
+#: differ by at most 1.3x
+SCALE_FACTOR = 5.0
+#: fewer windows than this are not compared (a few genes' tracks are no distribution)
+MIN_COMPARED_WINDOWS = 20
+
+
+def track_statistics(epigenome: np.ndarray, names: Sequence[str]) -> dict[str, dict]:
+    """Per-track summary of model inputs.
+
+    Parameters
+    ----------
+    epigenome : (n_windows, length, n_tracks) track values as the model takes them
+    names : the n_tracks track names, in channel order
+
+    Returns
+    -------
+    ``{name: {"mean", "p99", "nonzero", "windows"}}``: the mean and 99th percentile of the
+    values, the fraction of values that are not 0, and n_windows.
+    """
+    values = np.asarray(epigenome)
+    if values.ndim != 3 or values.shape[-1] != len(names):
+        raise ValueError(f"track_statistics: expected (n, length, {len(names)}) values, "
+                         f"got shape {values.shape}")
+    out = {}
+    for j, name in enumerate(names):
+        v = values[..., j].astype(np.float64, copy=False).ravel()
+        out[name] = {"mean": float(v.mean()), "p99": float(np.percentile(v, 99)),
+                     "nonzero": float(np.count_nonzero(v) / v.size), "windows": len(values)}
+    return out
+
+
+def scale_mismatches(trained: Mapping[str, Mapping], got: Mapping[str, Mapping],
+                     reference: str = "the training data's") -> list[str]:
+    """One message per track whose values in ``got`` are not on the scale of ``trained``
+    (both :func:`track_statistics`): zero in every window where training's were not, or a
+    mean or 99th percentile more than :data:`SCALE_FACTOR` times larger or smaller.
+    Tracks missing from either, and ``got`` of fewer than :data:`MIN_COMPARED_WINDOWS`
+    windows, are not compared; ``reference`` names ``trained`` in the messages.
+
+    A heuristic for gross mistakes only — a file of another unit or kind (read counts or
+    fold change where the model saw −log10 p-values, a fraction where it saw a percentage,
+    a file with no data over these genes) — which give predictions that look valid but are
+    not; differences between cell types of the same assay stay well inside the factor.
+    """
+    messages = []
+    for name, new in got.items():
+        old = trained.get(name)
+        if old is None or new["windows"] < MIN_COMPARED_WINDOWS:
+            continue
+        if new["nonzero"] == 0 and old["nonzero"] > 0:
+            messages.append(f"track {name!r} is 0 in all {new['windows']} windows, where "
+                            f"{old['nonzero']:.0%} of {reference} values were not: a file "
+                            "without data over these genes?")
+            continue
+        for stat, label in (("mean", "mean"), ("p99", "99th percentile")):
+            a, b = old[stat], new[stat]
+            if a > 0 and b > 0 and max(a / b, b / a) > SCALE_FACTOR:
+                messages.append(
+                    f"track {name!r}: {label} {b:.3g} over {new['windows']} windows, "
+                    f"{max(a / b, b / a):.0f}x {'larger' if b > a else 'smaller'} than "
+                    f"{reference} {a:.3g}: a file of another unit or kind (read counts "
+                    "or fold change instead of -log10 p-values, a fraction instead of a "
+                    "percentage, another assay)?")
+                break
+    return messages
+
+
+def sample_scale_mismatches(stats: Mapping[str, Mapping[str, Mapping]]) -> list[str]:
+    """:func:`scale_mismatches` between the samples of one dataset: ``stats`` is sample
+    name → :func:`track_statistics` of its windows. With two samples the second is compared
+    with the first (which one is off cannot be told); with more, each with the per-track
+    median of the others. Messages start with ``sample NAME:``."""
+    names = list(stats)
+    messages = []
+    for i, name in enumerate(names):
+        if len(names) == 2 and i == 0:
+            continue
+        others = [stats[o] for o in names if o != name]
+        median = {t: {k: float(np.median([o[t][k] for o in others if t in o]))
+                      for k in ("mean", "p99", "nonzero")}
+                  for t in stats[name] if any(t in o for o in others)}
+        label = f"sample {names[0]}'s" if len(names) == 2 else "the other samples' median"
+        messages += [f"sample {name!r}: {m}" for m in scale_mismatches(median, stats[name], label)]
+    return messages
