@@ -97,6 +97,11 @@ def test_triplet_errors(tmp_path):
     path.write_text("5\t1\t1\n")
     with pytest.raises(InputFileError, match="outside the expected shape"):
         read_triplets(path, shape=(2, 2))
+    # an IndexError traceback (empty or blank: nothing to read)
+    for body in ("", "\n\n"):
+        path.write_text(body)
+        with pytest.raises(InputFileError, match=r"t\.tab: no 'row col value' triplets"):
+            read_triplets(path)
     # were truncated to regulator 1, the last of two values, a NaN state
     for body, message in [("1.7\t2\t1\n2\t1\t-1\n", r"t\.tab:1: 1\.7 2 1 .*whole-number"),
                           ("1\t1\t1\n\n1\t1\t-1\n", r"t\.tab:3: 1 1 -1 .*each \(row, column\) cell once"),

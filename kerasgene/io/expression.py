@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -189,23 +190,33 @@ def read_triplets(
     Returns
     -------
     np.ndarray, float32, shape ``shape``.
+
+    Raises
+    ------
+    InputFileError
+        an empty file, another number of columns, an index that is not a whole number or
+        outside ``shape``, a value that is not finite, or a cell given twice.
     """
     path = check_readable(path, "triplet file")
     try:
-        with open_text(path) as fh:  # plain or gzip, told by content (np.loadtxt: by name)
+        with open_text(path) as fh, warnings.catch_warnings():  # plain or gzip, by content
+            warnings.simplefilter("ignore", UserWarning)  # "Empty input file": said below
             table = np.loadtxt(fh, dtype=np.float64, ndmin=2)
     except ValueError as err:
         raise InputFileError(f"{path}: expected numeric 'row col value' triplets ({err})") from None
-    if table.size and table.shape[1] != 3:
+    if not table.size:
+        raise InputFileError(f"{path}: no 'row col value' triplets (an empty file); expected "
+                             "one line per non-zero state")
+    if table.shape[1] != 3:
         raise InputFileError(f"{path}: expected 3 columns (row, col, value), found {table.shape[1]}")
     _check_triplets(path, table)
     rows = table[:, 0].astype(np.int64) - int(one_based)
     cols = table[:, 1].astype(np.int64) - int(one_based)
-    if table.size and (rows.min() < 0 or cols.min() < 0):
+    if rows.min() < 0 or cols.min() < 0:
         raise InputFileError(f"{path}: negative or zero index with one_based={one_based}")
     if shape is None:
-        shape = (int(rows.max()) + 1, int(cols.max()) + 1) if table.size else (0, 0)
-    if table.size and (rows.max() >= shape[0] or cols.max() >= shape[1]):
+        shape = (int(rows.max()) + 1, int(cols.max()) + 1)
+    if rows.max() >= shape[0] or cols.max() >= shape[1]:
         raise InputFileError(f"{path}: index outside the expected shape {shape}")
     dense = np.zeros(shape, dtype=np.float32)
     dense[rows, cols] = table[:, 2]
