@@ -129,6 +129,20 @@ def test_peak_file_with_a_column_header_is_read(tmp_path, caplog):
     assert read_peaks(spaced)["chr1"][1].tolist() == [2]
 
 
+def test_a_bigbed_peak_file_is_read(tmp_path):
+    """ENCODE ships narrowPeak (and IDR) peaks as bigBed: refused as 'not a text peak
+    file (bytes that are not UTF-8)' before; read with pyBigWig now."""
+    from real_files import write_bigbed
+
+    sizes = {"chr1": 5000, "chr2": 3000}
+    bb = write_bigbed(tmp_path / "peaks.bb", sizes, [("chr1", 400, 900, 7.5),
+                                                     ("chr1", 100, 300, 2.0),
+                                                     ("chr2", 0, 50, 1.0)])
+    peaks = read_peaks(bb)
+    assert {c: (s.tolist(), e.tolist()) for c, (s, e) in peaks.items()} == {
+        "chr1": ([100, 400], [300, 900]), "chr2": ([0], [50])}
+
+
 @pytest.mark.parametrize("text, line, got", [
     ("chr1\t1\t2\nchrom\tstart\tend\n", 2, "'start', 'end'"),        # a header, not first
     ("chrom\tstart\tend\nchrom\tstart\tend\nchr1\t1\t2\n", 2, "'start', 'end'"),

@@ -565,7 +565,9 @@ def read_bed(path: str | os.PathLike) -> Genes:
 
 def read_peaks(path: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Intervals of a peak file: BED3 or wider — MACS2 narrowPeak / broadPeak, ENCODE's
-    ``bed narrowPeak`` — plain or gzip; columns after the third are ignored.
+    ``bed narrowPeak`` — plain or gzip, or a bigBed of them (ENCODE's ``bigBed
+    narrowPeak``; :func:`kerasgene.io.track_formats.bigbed_intervals`); columns after the
+    third are ignored.
 
     Lines starting with ``#``, ``track`` or ``browser`` are skipped; so is a column-header
     line (``chrom start end ...``, as pandas' ``to_csv`` and some tools write) as the
@@ -584,7 +586,11 @@ def read_peaks(path: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.ndarra
         a line with fewer than 3 columns, non-integer coordinates, a negative start or
         ``end <= start`` (naming the line), or a file without any interval.
     """
+    from kerasgene.io.track_formats import bigbed_intervals, sniff_bbi
+
     path = check_readable(path, "peak file")
+    if sniff_bbi(path) == "bigbed":
+        return bigbed_intervals(path)
     rows: dict[str, list[tuple[int, int]]] = {}
     first = True
     for lineno, line in _lines(path, "peak file"):

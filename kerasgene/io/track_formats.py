@@ -192,6 +192,15 @@ def read_bbi_header(path: str | os.PathLike) -> BBIHeader:
 
 
 # ----------------------------------------------------------------------------- sniffing
+def sniff_bbi(path: str | os.PathLike) -> str | None:
+    """``"bigwig"`` or ``"bigbed"`` by the file's magic number (either byte order), else
+    None."""
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    magic = {struct.unpack(o + "I", head)[0] for o in "<>"} if len(head) == 4 else set()
+    return "bigwig" if _BIGWIG_MAGIC in magic else "bigbed" if _BIGBED_MAGIC in magic else None
+
+
 def sniff_track(path: str | os.PathLike) -> str:
     """``"bigwig"``, ``"bigbed"`` or ``"bedgraph"`` from a track file's content.
 
@@ -201,13 +210,9 @@ def sniff_track(path: str | os.PathLike) -> str:
         When the file is none of them (the message says what it starts with).
     """
     path = Path(path)
-    with open(path, "rb") as fh:
-        head = fh.read(4096)
-    magic = {struct.unpack(o + "I", head[:4])[0] for o in "<>"} if len(head) >= 4 else set()
-    if _BIGWIG_MAGIC in magic:
-        return "bigwig"
-    if _BIGBED_MAGIC in magic:
-        return "bigbed"
+    kind = sniff_bbi(path)
+    if kind is not None:
+        return kind
     try:
         with open_text(path) as fh:
             for line in fh:
@@ -222,6 +227,8 @@ def sniff_track(path: str | os.PathLike) -> str:
                 break
     except (UnicodeDecodeError, EOFError, zlib.error, gzip.BadGzipFile):
         pass
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
     raise InputFileError(f"{path}: not a track file: expected {TRACK_FORMATS}, found "
                          f"{describe_head(head)}")
 
@@ -547,6 +554,39 @@ def bigbed_to_bigwig(path: str | os.PathLike, value_column: str | int | None = N
         write_bigwig_entries(target, sizes, data)
 
     return _cached(path, {"format": "bigbed", "value_column": value_column}, make)
+
+
+def bigbed_intervals(path: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The features of a bigBed as intervals (a peak file: ENCODE ships narrowPeak and
+    IDR peaks as bigBed), read with pyBigWig after the structural check.
+
+    Returns
+    -------
+    ``{chrom: (starts, ends)}``, int64 arrays of shape (n,), 0-based half-open, sorted by
+    start; only chromosomes with features, in the file's order.
+
+    Raises
+    ------
+    InputFileError
+        a corrupt bigBed, or one without any feature.
+    """
+    path = Path(path)
+    read_bbi_header(path)
+    bb = pyBigWig.open(str(path))
+    out = {}
+    try:
+        for chrom, size in bb.chroms().items():
+            entries = bb.entries(chrom, 0, size, withString=False) or []
+            if entries:
+                arr = np.array(sorted(entries), dtype=np.int64).reshape(-1, 2)
+                out[chrom] = (arr[:, 0], arr[:, 1])
+    except RuntimeError as err:
+        raise InputFileError(f"{path}: corrupt bigBed file ({err})") from None
+    finally:
+        bb.close()
+    if not out:
+        raise InputFileError(f"{path}: a bigBed without any feature; expected peaks")
+    return out
 
 
 def as_bigwig(path: str | os.PathLike, kind: str | None = None, *,
