@@ -23,9 +23,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import keras
 import numpy as np
+from keras.src.utils.module_utils import tensorflow as _lazy_tensorflow
 from model_checks import SMALL_HPARAMS, random_inputs, random_targets
 
 from kerasgene import models
+
+# Keras imports TensorFlow where it is installed, whatever the backend, to seed it
+# (keras.utils.set_random_seed) and to ask whether an object is a TensorFlow type
+# (serialize_keras_object, which Bidirectional calls): 7–8 CPU-s of this process, though
+# no TensorFlow op runs and no TensorFlow object exists here. Keras' lazy module answers
+# "not available" instead (an attribute of it would still import TensorFlow).
+_lazy_tensorflow._available = sys.modules.get("tensorflow") is not None
 
 
 def _numpy(outputs: dict) -> dict[str, np.ndarray]:

@@ -335,9 +335,9 @@ def test_sigkill_mid_trial_then_resume(data, tmp_path):
     assert finished and killed_id not in finished
     rows_before = pd.read_csv(project / "trials.tsv", sep="\t", dtype={"trial_id": str})
 
-    done = subprocess.run(cli("--config", str(path)), cwd=tmp_path, capture_output=True,
-                          text=True, timeout=240)
-    assert done.returncode == 0, done.stderr[-2000:]
+    # the resume runs in this process: all it resumes from is on disk, and a second
+    # interpreter added only its start-up (TensorFlow's import: ~9 CPU-s)
+    assert cli_main(["tune", "--config", str(path)]) == 0
     states = trial_states(project)
     assert len(states) == 4 and {s["status"] for s in states.values()} == {"COMPLETED"}
     for tid, state in finished.items():
