@@ -20,8 +20,10 @@ from run_world import write_world
 
 from kerasgene.cli.train import launched_peer
 from kerasgene.config import load_config
-from kerasgene.train import launcher
-from kerasgene.train.runs import BACKUP, prepare, train
+from kerasgene.errors import ConfigError, KerasgeneError
+from kerasgene.train import backups, launcher
+from kerasgene.train.backups import BACKUP
+from kerasgene.train.runs import prepare, train
 
 #: epochs of every run (3 steps of a global batch of 8 each)
 EPOCHS = 6
@@ -122,6 +124,52 @@ def test_two_workers_train_like_one_process(world, tmp_path):
         np.testing.assert_allclose(curves[1][key], curves[0][key], rtol=TOLERANCE)
 
 
+def _fake_backups(run: Path, config: dict, workers: int = 2) -> dict:
+    """What a stopped ``workers``-process training of ``config`` leaves in ``run``: the
+    chief's fingerprint and a state folder per process. Returns the fingerprint."""
+    fingerprint = backups.fingerprint(config, config["training"], "key", workers)
+    backups.record(run, fingerprint)
+    for i in range(workers):
+        (backups.process_dir(run, "worker", i)).mkdir()
+        (backups.process_dir(run, "worker", i) / "training_metadata.json").write_text("{}")
+    return fingerprint
+
+
+def test_a_one_process_training_refuses_a_stopped_multi_worker_training(world, tmp_path):
+    """Its backups would stay for a later ``--workers`` run to resume into a run that they
+    do not belong to; the run directory is left as it was."""
+    d, _ = world
+    config = load_config(d / "run.yaml", [f"run_dir={tmp_path / 'run'}"])
+    _fake_backups(tmp_path / "run", config)
+    before = _files(tmp_path / "run")
+    with pytest.raises(ConfigError, match=r"backups of a stopped multi-worker training "
+                       r"\(worker_0, worker_1\).*--workers 2"):
+        train(config)
+    assert _files(tmp_path / "run") == before
+
+
+def test_a_resumed_training_must_have_the_stopped_ones_fingerprint(tmp_path):
+    config = {"system": "isegnet", "model": {"name": "isegnet", "hparams": {"k1": 16}},
+              "training": {"learning_rate": 0.001, "epochs": 5, "verbose": 2}, "seed": 0}
+    stopped = _fake_backups(tmp_path, config)
+    backups.check_resume(tmp_path, stopped, multi_worker=True)  # the same: resumes
+    shown = {**config, "training": {**config["training"], "verbose": 0}}
+    backups.check_resume(tmp_path, backups.fingerprint(shown, shown["training"], "key", 2),
+                          multi_worker=True)
+    other = {**config, "model": {"name": "isegnet", "hparams": {"k1": 32}}, "seed": 1}
+    with pytest.raises(ConfigError, match=r"another config \(model.hparams.k1: 16 -> 32; "
+                       r"seed: 0 -> 1\)"):
+        backups.check_resume(tmp_path, backups.fingerprint(other, config["training"], "key", 2),
+                              True)
+    with pytest.raises(ConfigError, match="dataset: \"key\" -> \"rebuilt\"; workers: 2 -> 3"):
+        backups.check_resume(tmp_path, backups.fingerprint(config, config["training"], "rebuilt", 3),
+                              True)
+    for i in range(2):  # each process' emptied folder, then the last one the rest
+        (backups.process_dir(tmp_path, "worker", i) / "training_metadata.json").unlink()
+        backups.release(backups.process_dir(tmp_path, "worker", i))
+        assert (tmp_path / BACKUP).exists() == (i == 0)
+
+
 def _backed_up_epoch(meta: Path) -> int:
     """Epochs a process has backed up (0 before its first backup or mid-write): Keras'
     ``training_metadata.json`` or the factorised trainer's ``.npz``."""
@@ -161,6 +209,14 @@ def test_a_killed_worker_resumes_from_its_backup(world, tmp_path):
                                  log)
     assert not (run / "run.json").exists()
     assert (run / BACKUP / "worker_0").is_dir() and (run / BACKUP / "worker_1").is_dir()
+    # the same run with another learning rate would resume these weights: refused by
+    # every process, the backups left for the right command
+    with pytest.raises(KerasgeneError, match="exited with status 2"), log.open("ab") as out:
+        launcher.launch_training(d / "run.yaml", [f"run_dir={run}", "training.learning_rate=0.5"],
+                                 2, timeout=LAUNCH_TIMEOUT, python=sys.executable,
+                                 stdout=out, stderr=out)
+    assert "another config (training.learning_rate: 0.01 -> 0.5)" in log.read_text()
+    assert (run / BACKUP / "worker_1" / "training_metadata.json").is_file()
     _launch(d, "killed", log)
     assert "resuming from the backup" in log.read_text()
     assert _files(run) == _files(single) and (run / "run.json").is_file()

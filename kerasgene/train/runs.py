@@ -70,6 +70,7 @@ from kerasgene.config import Spec
 from kerasgene.datasets import storage
 from kerasgene.datasets.dropped import FILENAME as DROPPED_FILE
 from kerasgene.errors import ConfigError, InputFileError
+from kerasgene.train import backups
 from kerasgene.train.baselines import BASELINES
 from kerasgene.train.evaluation import evaluate_model, is_classification, predict_metrics
 from kerasgene.train.preprocessing import preprocessing_constants
@@ -89,8 +90,6 @@ log = logging.getLogger(__name__)
 RUN_TRAINING_KEYS = {"controls": [], "factorized": False, "genes_per_block": 32,
                      "conditions_per_block": 32, "baseline_max_examples": 5_000,
                      "control_permutations": 3, "inputs": None}
-#: Folder of a run directory with the BackupAndRestore state of each multi-worker process.
-BACKUP = "backup"
 #: Type and range of each key of :data:`RUN_TRAINING_KEYS`.
 RUN_TRAINING_SPECS = {
     "controls": Spec("list", choices=("shuffled",)), "factorized": Spec("bool"),
@@ -531,11 +530,16 @@ def train(config: dict, *, force_prepare: bool = False, dataset=None) -> Path:
                 streamed = ["valid"] + ([] if tcfg["steps_per_epoch"] else ["train"])
                 check_replica_batches({k: counts[k] for k in streamed},
                                       tcfg["batch_size"], strategy.num_replicas_in_sync)
+        multi = recipes.is_multi_worker(strategy)
+        fingerprint = _fingerprint(config, dataset, strategy, tcfg, extra)
+        backups.check_resume(out, fingerprint, multi)
         if not recipes.is_chief(strategy):  # a multi-worker peer: trains, writes nothing
             _train_worker(config, dataset, model, strategy, tsection, extra, out, seed)
             return out
         constants = preprocessing_constants(dataset)
         _begin_run(out)
+        if multi:
+            backups.record(out, fingerprint)
         try:
             _train_run(config, dataset, model, strategy, tsection, extra, out, seed, constants,
                        seconds)
@@ -668,16 +672,22 @@ def _train_run(config: dict, dataset, model, strategy, tsection: dict, extra: di
 
 
 def _backup_dir(out: Path, strategy) -> Path | None:
-    """Where this process of a multi-worker training keeps its BackupAndRestore state
-    (``<run_dir>/backup/<task>_<index>``; None for any other strategy). Kept when the
-    training fails or is killed, so that the same command resumes from it; removed when
+    """Where this process of a multi-worker training keeps its backup state
+    (:func:`kerasgene.train.backups.process_dir`; None for any other strategy). Kept when
+    the training fails or is killed, so that the same command resumes from it; removed when
     the fit ends (by Keras' BackupAndRestore, or :func:`~kerasgene.train.block_trainer.fit_blocks`)."""
     from kerasgene.train import recipes
 
     if not recipes.is_multi_worker(strategy):
         return None
-    kind, index = recipes.worker_task(strategy)
-    return out / BACKUP / f"{kind}_{index}"
+    return backups.process_dir(out, *recipes.worker_task(strategy))
+
+
+def _fingerprint(config: dict, dataset, strategy, tcfg: dict, extra: dict) -> dict:
+    """This training's :func:`kerasgene.train.backups.fingerprint` (``tcfg``: the resolved
+    recipe, ``extra``: the run's training keys)."""
+    return backups.fingerprint(config, {**tcfg, **extra}, dataset.meta.get("cache_key"),
+                               strategy.num_replicas_in_sync)
 
 
 def _fit_model(config: dict, dataset, model, strategy, tsection: dict, extra: dict, out: Path,
@@ -702,10 +712,7 @@ def _fit_model(config: dict, dataset, model, strategy, tsection: dict, extra: di
             _fit_one(model, name, dataset, "train", "valid", tsection, out, seed, strategy,
                      backup)
     if backup is not None:
-        # the last worker to finish removes the shared folder: another one may have removed
-        # it already, or still keep its backup there
-        with contextlib.suppress(OSError):  # gone, or not empty
-            backup.parent.rmdir()
+        backups.release(backup)
 
 
 def _train_worker(config: dict, dataset, model, strategy, tsection: dict, extra: dict,
