@@ -62,15 +62,23 @@ chromosomes.
         200 bp bins; 0: any overlap). Chromosome names go through the aliases (exact
         name first); a file naming one chromosome two ways (``chr1`` and ``1``) has the
         peaks of both names used, with a warning; an interval past its chromosome's end
-        (another assembly?) is an error. Peaks on chromosomes absent from the signal files
-        are left out with a warning (INFO for those only left out of ``chroms``); dataset
-        chromosomes without any peak are all 'no peak', with a warning naming them.
+        (another assembly?) is an error — but with every track a bedGraph (each chromosome
+        ending at its last interval), a warning counting and naming such peaks, whose
+        bases past the end label no bin. A signal track (a bigWig, a text file whose
+        track line says ``type=bedGraph``) is refused. Peaks on chromosomes absent from
+        the signal files are left out with a warning (INFO for those only left out of
+        ``chroms``); dataset chromosomes without any peak are all 'no peak', with a
+        warning naming them.
     ``peak_threshold`` = null
         A bin is a peak when ``target``'s regression value — the bin's mean fold change,
         gaussian-smoothed with ``sigma`` — is ≥ this value (in the bigWig's units).
 
-    A rule that labels no bin, or every bin, a peak is a ConfigError. The report states
-    neither rule; its XGBoost table implies 1–6 % positive bins.
+    A rule that labels no bin, or every bin, a peak is a ConfigError; so is a train split
+    whose example bins are all of one class (nothing to learn), while a valid or test
+    split of one class is warned about, naming its chromosomes (AUPRC / AUROC undefined
+    there; a one-class valid split ranks epochs by that class alone), at build and at
+    re-split. The report states neither rule; its XGBoost table implies 1–6 % positive
+    bins.
 ``split`` (required)
     ``{method: chromosome, train: [...], valid: [...], test: [...]}``; entries are a
     chromosome (``chr1``) or a fraction range of one (``chr1:0-0.25`` = its first quarter,
@@ -99,7 +107,13 @@ from kerasgene.config import Spec, check_value, yaml_number_hint
 from kerasgene.datasets import base, storage
 from kerasgene.datasets import splits as _splits
 from kerasgene.datasets.dropped import Dropped
-from kerasgene.datasets.peak_labels import check_peak_bins, class_bins, peaks_by_chrom
+from kerasgene.datasets.peak_labels import (
+    ONE_CLASS_SPLIT,
+    check_peak_bins,
+    check_split_classes,
+    class_bins,
+    peaks_by_chrom,
+)
 from kerasgene.errors import ConfigError, InputFileError, UnknownChromosomeError
 from kerasgene.io.chroms import alias_map, load_aliases, resolves
 from kerasgene.io.chroms import resolve as resolve_chrom
@@ -297,6 +311,11 @@ class GenomeBinsDataset(base.Dataset):
                              table if table and os.path.exists(table) else None)
         meta = {**self.meta, "split": to_plain(dict(spec)),
                 "n_examples": int(index["n_examples"].sum())}
+        if "classes" in self.arrays:  # the old split's one-class warnings no longer hold
+            said = check_split_classes(index, self.arrays["classes"], self.meta["bin_offsets"],
+                                       int(self.meta["params"]["stride"]), self.mark)
+            meta["build_warnings"] = [m for m in self.meta.get("build_warnings") or []
+                                      if not ONE_CLASS_SPLIT.match(m)] + said
         new = type(self)(self.path, meta, index, self.arrays)
         new.meta["split_counts"] = new.split_counts
         new.meta["dropped"] = new._dropped().counts()
@@ -398,9 +417,9 @@ def build_genome_bins(config: Mapping | None = None, out_dir: str | os.PathLike 
         tgt_tracks = [opened[f"targets.{k}"] for k in target_paths]
         _check_signs(cfg, list(signal_paths), sig_tracks)
         chroms = _chromosomes(cfg["chroms"], sig_tracks, tgt_tracks)
-        _warn_sizes_from_intervals(list(opened.values()), chroms)
-        peaks = peaks_by_chrom(inputs["peaks"], chroms, sig_tracks[0].chroms, table) \
-            if "peaks" in inputs else None
+        guessed = _sizes_from_intervals(list(opened.values()), chroms)
+        peaks = peaks_by_chrom(inputs["peaks"], chroms, sig_tracks[0].chroms, table,
+                               sizes_from_intervals=guessed) if "peaks" in inputs else None
         return _write_bins(writer, cfg, split_spec, chroms, sig_tracks, tgt_tracks,
                            list(signal_paths), progress, peaks, table)
     finally:
@@ -471,15 +490,16 @@ def _check_signs(cfg: Mapping, names: list[str], tracks: list[Track]) -> None:
                         "channel %r; are the plus and minus files swapped?", where, name)
 
 
-def _warn_sizes_from_intervals(tracks: list[Track], chroms: list[str]) -> None:
-    """Without a bigWig or bigBed among ``tracks``, the bedGraphs' chromosomes end at their
-    last interval: say so (WARNING), naming the chromosomes."""
+def _sizes_from_intervals(tracks: list[Track], chroms: list[str]) -> bool:
+    """True when no bigWig or bigBed is among ``tracks``: the bedGraphs' chromosomes then
+    end at their last interval; say so (WARNING), naming the chromosomes."""
     if any(t.format != "bedgraph" for t in tracks):
-        return
+        return False
     log.warning("chromatin: every track is a bedGraph, so no file gives chromosome sizes; the "
                 "lengths of %d chromosomes (%s) are the ends of their last intervals and bins "
                 "past them are absent; add a bigWig track to give the genome's sizes",
                 len(chroms), ", ".join(chroms[:10]) + (", ..." if len(chroms) > 10 else ""))
+    return True
 
 
 def _check_config(cfg: Mapping) -> str:
@@ -609,7 +629,7 @@ def _write_bins(writer: storage.DatasetWriter, cfg: Mapping, split_spec: dict, c
     dropped.warn()
     binary = cfg["label"] == "binary"
     mark = [str(t) for t in cfg["targets"]].index(cfg["target"])
-    n_peak_bins = 0
+    labels = np.zeros(int(sum(n_bins)) if binary else 0, np.int8)  # every bin's class
     empty: dict[str, list[str]] = {}  # track → chromosomes where every bin is 0
     zero_bins = np.zeros(len(tgt_tracks), np.int64)  # per target: bins of value 0
     with writer:
@@ -617,8 +637,8 @@ def _write_bins(writer: storage.DatasetWriter, cfg: Mapping, split_spec: dict, c
         sig_out = writer.array("signal", (int(sum(pad_lens)), n_sig), np.float32)
         tgt_out = writer.array("targets", (int(sum(n_bins)), len(tgt_tracks)), np.float32)
         cls_out = writer.array("classes", (int(sum(n_bins)),), np.int8) if binary else None
-        for c, n in tqdm(list(zip(chroms, n_bins)), desc="chromatin bins", unit="chrom",
-                         disable=not progress):
+        for c, n, at in tqdm(list(zip(chroms, n_bins, bin_offsets)), desc="chromatin bins",
+                             unit="chrom", disable=not progress):
             sig_out.append(_signal_bins(cfg, sig_tracks, c, n, empty))
             tgt = np.empty((n, len(tgt_tracks)), np.float32)
             for j, t in enumerate(tgt_tracks):
@@ -629,11 +649,12 @@ def _write_bins(writer: storage.DatasetWriter, cfg: Mapping, split_spec: dict, c
             zero_bins += (tgt == 0).sum(axis=0)
             tgt_out.append(tgt)
             if binary:
-                classes = class_bins(cfg, tgt[:, mark], None if peaks is None else peaks.get(c))
-                n_peak_bins += int(classes.sum())
-                cls_out.append(classes)
+                labels[at : at + n] = class_bins(cfg, tgt[:, mark],
+                                                 None if peaks is None else peaks.get(c))
+                cls_out.append(labels[at : at + n])
         if binary:
-            check_peak_bins(cfg, n_peak_bins, int(sum(n_bins)))
+            check_peak_bins(cfg, int(labels.sum(dtype=np.int64)), len(labels))
+            check_split_classes(index, labels, bin_offsets, stride, cfg["target"])
         _warn_empty(empty, chroms)
         zero = dict(zip([str(t) for t in cfg["targets"]], zero_bins.tolist()))
         if cfg["mask_zero_targets"] and not binary:
@@ -655,7 +676,7 @@ def _write_bins(writer: storage.DatasetWriter, cfg: Mapping, split_spec: dict, c
         }
         if binary:
             meta.update(n_classes=2, class_names=["no peak", "peak"],
-                        peak_fraction=n_peak_bins / int(sum(n_bins)))
+                        peak_fraction=float(labels.mean()))
         dropped.write(writer.tmp)
         return writer.commit(index, meta)
 

@@ -7,10 +7,13 @@ bases) or ``chromatin.peak_threshold`` (the target's smoothed value); the rules 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 
 import numpy as np
+import pandas as pd
 
+from kerasgene.datasets import splits as _splits
 from kerasgene.errors import ConfigError, InputFileError, UnknownChromosomeError
 from kerasgene.io.chroms import alias_map, resolves
 from kerasgene.io.chroms import resolve as resolve_chrom
@@ -68,15 +71,18 @@ def _union(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return starts[first], np.maximum.reduceat(ends, first)
 
 
-def peaks_by_chrom(path: str, chroms: list[str], sizes: Mapping[str, int], table
-                    ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def peaks_by_chrom(path: str, chroms: list[str], sizes: Mapping[str, int], table, *,
+                   sizes_from_intervals: bool = False
+                   ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """The intervals of a peak file per dataset chromosome; peaks on other chromosomes are
     left out (logged).
 
     Each of the file's chromosome names is looked up among ``chroms`` as ``chroms:`` names
     are (exact name first, then its aliases). A file naming one chromosome two ways (``chr1``
     and ``1``, e.g. two peak files concatenated) keeps the peaks of both names for that
-    chromosome, with a warning naming them.
+    chromosome, with a warning naming them. Peaks past a chromosome's end:
+    :func:`_check_ends` (``sizes_from_intervals``: the ``sizes`` are the ends of the
+    bedGraphs' last intervals, not the genome's).
     """
     from kerasgene.io.annotation import read_peaks
 
@@ -93,21 +99,16 @@ def peaks_by_chrom(path: str, chroms: list[str], sizes: Mapping[str, int], table
         raise InputFileError(f"{path}: no peak on the dataset's chromosomes "
                              f"({', '.join(chroms[:5])}); the file names "
                              f"{', '.join(list(read)[:5])}")
+    _check_ends(path, read, found, sizes, sizes_from_intervals)
     out = {}
     for c, file_names in found.items():
-        for name in file_names:
-            starts, ends = read[name]
-            past = np.flatnonzero(ends > sizes[c])
-            if len(past):
-                k = past[0]
-                raise InputFileError(f"{path}: peak {name}:{starts[k]}-{ends[k]} ends past "
-                                     f"the chromosome's end ({sizes[c]:,} bp in the signal "
-                                     "files); are the peaks on another assembly?")
         if len(file_names) > 1:
             log.warning("%s: chromosome %s is named %d ways (%s); the peaks under every name "
                         "are used (%s)", path, c, len(file_names), ", ".join(file_names),
                         ", ".join(f"{len(read[n][0])} as {n}" for n in file_names))
-        out[c] = tuple(np.concatenate([read[n][i] for n in file_names]) for i in (0, 1))
+        # cut at the end: the last bin may reach past it (bedGraph-only sizes, _check_ends)
+        out[c] = tuple(np.minimum(np.concatenate([read[n][i] for n in file_names]), sizes[c])
+                       for i in (0, 1))
     in_files = alias_map(sizes, table)
     unlisted = [n for n in other if resolves(n, in_files)]  # left out by chromatin.chroms
     absent = [n for n in other if n not in unlisted]  # another assembly, contigs: say so
@@ -123,6 +124,46 @@ def peaks_by_chrom(path: str, chroms: list[str], sizes: Mapping[str, int], table
                     "them is labelled 'no peak'", path, len(empty), len(chroms),
                     ", ".join(empty[:10]), ", ..." if len(empty) > 10 else "")
     return out
+
+
+def _check_ends(path: str, read: Mapping, found: Mapping[str, list[str]],
+                sizes: Mapping[str, int], sizes_from_intervals: bool) -> None:
+    """Peaks ending past their chromosome's end in ``sizes``.
+
+    Parameters
+    ----------
+    path : the peak file
+    read : its intervals, ``{file's name: (starts, ends)}``
+    found : dataset chromosome → the file's names of it
+    sizes : the dataset chromosomes' lengths
+    sizes_from_intervals : the lengths are the ends of the bedGraphs' last intervals (no
+        file gives the genome's sizes), so the chromosome goes on past them
+
+    Raises
+    ------
+    InputFileError
+        for the first such peak when the sizes are the genome's (another assembly?); with
+        ``sizes_from_intervals`` a warning counts and names them instead: the bins end at
+        the last interval, so what lies past it labels no bin.
+    """
+    past, wholly = [], 0
+    for c, file_names in found.items():
+        for name in file_names:
+            starts, ends = read[name]
+            over = np.flatnonzero(ends > sizes[c])
+            if len(over) and not sizes_from_intervals:
+                k = over[0]
+                raise InputFileError(f"{path}: peak {name}:{starts[k]}-{ends[k]} ends past "
+                                     f"the chromosome's end ({sizes[c]:,} bp in the signal "
+                                     "files); are the peaks on another assembly?")
+            past += [f"{name}:{starts[k]}-{ends[k]}" for k in over]
+            wholly += int(np.sum(starts[over] >= sizes[c]))
+    if past:
+        log.warning("%s: %d peaks (%d of them wholly) end past the last interval of their "
+                    "chromosome in the bedGraphs (%s%s), the chromosome's end when every track "
+                    "is a bedGraph; the bins stop there, so their bases past it label no bin; "
+                    "add a bigWig track to give the genome's sizes", path, len(past), wholly,
+                    ", ".join(past[:5]), ", ..." if len(past) > 5 else "")
 
 
 def check_peak_bins(cfg: Mapping, n_peak: int, n_bins: int) -> None:
@@ -144,4 +185,61 @@ def check_peak_bins(cfg: Mapping, n_peak: int, n_bins: int) -> None:
              100 * n_peak / n_bins, cfg["target"])
 
 
-__all__ = ["check_peak_bins", "class_bins", "peak_bins", "peaks_by_chrom"]
+#: The warnings of :func:`check_split_classes` (replaced in ``build_warnings`` on a re-split).
+ONE_CLASS_SPLIT = re.compile(r"split\.(valid|test) \(.*\): (none|all) of its \d+ example bins ")
+
+
+def check_split_classes(index: pd.DataFrame, classes: np.ndarray, bin_offsets, stride: int,
+                        target: str) -> list[str]:
+    """Peak and 'no peak' example bins in every split; returns the warnings logged
+    (:data:`ONE_CLASS_SPLIT` matches them).
+
+    Parameters
+    ----------
+    index : the segment table (:func:`kerasgene.datasets.genome_bins.segments_for`)
+    classes : (total bins,) 0 / 1 of every chromosome's bins, chromosome ``i`` from
+        ``bin_offsets[i]``
+    stride : a segment's examples are every ``stride``-th bin from its ``start_bin``
+    target : the mark the peaks are of (for the messages)
+
+    Raises
+    ------
+    ConfigError
+        when the train split's example bins are all of one class: nothing to learn (the
+        balanced class weights are undefined). The same in valid or test is a warning:
+        AUPRC and AUROC are undefined there (absent from metrics.json), and a validation
+        split of one class ranks epochs (early stopping, the checkpoint kept) by that
+        class alone; test scores on another split stay sound.
+    """
+    offsets = np.asarray(bin_offsets, np.int64)
+    said = []
+    for split in _splits.SETS:
+        seg = index[(index["split"] == split) & (index["n_examples"] > 0)]
+        starts = offsets[seg["chrom_id"].to_numpy(np.int64)] + seg["start_bin"].to_numpy(np.int64)
+        n = int(seg["n_examples"].sum())
+        n_peak = sum(int(np.sum(classes[a : a + k * stride : stride]))
+                     for a, k in zip(starts, seg["n_examples"]))
+        if n == 0 or 0 < n_peak < n:
+            continue
+        what = _one_class(split, list(dict.fromkeys(seg["chrom"])), n, n_peak, target)
+        if split == "train":
+            raise ConfigError(f"{what}; the binary task has nothing to learn; put chromosomes "
+                              f"with {'peaks' if n_peak == 0 else 'no-peak bins'} in train")
+        said.append(f"{what}; AUPRC and AUROC are undefined on it and absent from its "
+                    "metrics" + ("; early stopping ranks epochs by one class alone"
+                                 if split == "valid" else ""))
+        log.warning("%s", said[-1])
+    return said
+
+
+def _one_class(split: str, chroms: list[str], n: int, n_peak: int, target: str) -> str:
+    """``split.valid (chr3): none of its 41 example bins is a K4 peak`` (or ``all of its
+    … are K4 peaks``)."""
+    names = ", ".join(chroms[:10]) + (", ..." if len(chroms) > 10 else "")
+    which = f"is a {target} peak" if n_peak == 0 else f"are {target} peaks"
+    return f"split.{split} ({names}): {'none' if n_peak == 0 else 'all'} of its {n} example " \
+           f"bins {which}"
+
+
+__all__ = ["ONE_CLASS_SPLIT", "check_peak_bins", "check_split_classes", "class_bins", "peak_bins",
+           "peaks_by_chrom"]

@@ -584,16 +584,22 @@ def read_peaks(path: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.ndarra
     ------
     InputFileError
         a line with fewer than 3 columns, non-integer coordinates, a negative start or
-        ``end <= start`` (naming the line), or a file without any interval.
+        ``end <= start`` (naming the line), a file without any interval, or a signal
+        track: a bigWig, or a text file whose track line says ``type=bedGraph`` /
+        ``wiggle_0`` (every interval with a value would be a peak).
     """
     from kerasgene.io.track_formats import bigbed_intervals, sniff_bbi
 
     path = check_readable(path, "peak file")
-    if sniff_bbi(path) == "bigbed":
+    kind = sniff_bbi(path)
+    if kind == "bigbed":
         return bigbed_intervals(path)
+    if kind == "bigwig":
+        raise InputFileError(f"{path}: a bigWig, a signal track; expected a peak file {_PEAK_FILE}")
     rows: dict[str, list[tuple[int, int]]] = {}
     first = True
     for lineno, line in _lines(path, "peak file"):
+        _refuse_signal_track(path, lineno, line)
         if not line.strip() or line.startswith(("#", "track", "browser")):
             continue
         cols = line.split("\t") if "\t" in line else line.split()
@@ -615,6 +621,23 @@ def read_peaks(path: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.ndarra
         arr = np.array(sorted(spans), dtype=np.int64)
         out[chrom] = (arr[:, 0], arr[:, 1])
     return out
+
+
+#: The track line of a signal track given as a peak file.
+_SIGNAL_TRACK = re.compile(r"\btype=(bedGraph|wiggle_0)\b")
+#: What a peak file is (for the messages of :func:`read_peaks`).
+_PEAK_FILE = "(BED / narrowPeak / broadPeak intervals, plain or gzip, or a bigBed of them)"
+
+
+def _refuse_signal_track(path: Path, lineno: int, line: str) -> None:
+    """Raise InputFileError when ``line`` is the track line of a bedGraph or wiggle: a
+    signal track given as a peak file, whose every interval with a value would be a
+    peak."""
+    signal = _SIGNAL_TRACK.search(line) if line.startswith("track") else None
+    if signal:
+        raise InputFileError(f"{path}:{lineno}: a {signal.group(1)} track line, a signal "
+                             "track whose intervals are values, not peaks; expected a peak "
+                             f"file {_PEAK_FILE}")
 
 
 #: A column name: a word, not a number nor a missing-value mark (``NA``, ``nan``).

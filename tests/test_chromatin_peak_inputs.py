@@ -1,0 +1,165 @@
+"""The chromatin binary task's labels from a user's own peak files: splits left with one
+class (a held-out chromosome without peaks), peaks past the end of bedGraph-only
+chromosomes, and a signal track given as the peak file. Each case gives a one-line error
+naming the split or file, or builds with a warning that counts and names what follows."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+from real_files import bigwig_intervals, write_bedgraph
+
+from kerasgene.datasets.genome_bins import build_genome_bins
+from kerasgene.errors import ConfigError, InputFileError
+from kerasgene.io.tracks import write_bigwig
+
+SIZES = {"chr1": 5_000, "chr2": 2_000, "chr3": 1_010}
+SPLIT = {"method": "chromosome", "train": ["chr1"], "valid": ["chr2"], "test": ["chr3"]}
+
+
+def _world(d, sizes=SIZES) -> dict:
+    """Strand bigWigs (minus as values <= 0) and a mark, ~30 % of the bins non-zero; the
+    binary task's config (a peak file still to give)."""
+    rng = np.random.default_rng(3)
+
+    def bursts():
+        return {c: np.repeat(rng.gamma(2, 2, -(-n // 50)) * (rng.random(-(-n // 50)) < 0.3),
+                             50)[:n] for c, n in sizes.items()}
+
+    write_bigwig(d / "plus.bw", sizes, bursts())
+    write_bigwig(d / "minus.bw", sizes, {c: -v for c, v in bursts().items()})
+    write_bigwig(d / "k4.bw", sizes, bursts())
+    return {"signal": {"plus": str(d / "plus.bw"), "minus": str(d / "minus.bw")},
+            "targets": {"K4": str(d / "k4.bw")}, "window": 5, "sigma": 1, "split": SPLIT,
+            "label": "binary"}
+
+
+def _peaks(path, rows) -> str:
+    """A BED3 file of ``(chrom, start, end)`` rows."""
+    path.write_text("".join(f"{c}\t{a}\t{b}\n" for c, a, b in rows))
+    return str(path)
+
+
+def test_held_out_splits_without_peak_bins_are_warned(tmp_path, caplog):
+    """Peaks on the training chromosome only: valid and test were built without a word,
+    and their metrics had no AUPRC / AUROC (undefined with one class)."""
+    cfg = {**_world(tmp_path), "peaks": _peaks(tmp_path / "p.bed", [("chr1", 1000, 1500)])}
+    with caplog.at_level(logging.WARNING):
+        ds = build_genome_bins(cfg, tmp_path / "ds", progress=False)
+    assert ds.split_counts == {"train": 100, "valid": 40, "test": 21, "none": 0}
+    assert "split.valid (chr2): none of its 40 example bins is a K4 peak; AUPRC and AUROC " \
+           "are undefined on it and absent from its metrics; early stopping ranks epochs " \
+           "by one class alone" in caplog.text
+    assert "split.test (chr3): none of its 21 example bins is a K4 peak; AUPRC and AUROC " \
+           "are undefined on it and absent from its metrics\n" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):  # a split changed later is checked as well
+        ds.with_split({**SPLIT, "valid": ["chr3"], "test": ["chr2"]})
+    assert "split.valid (chr3): none of its 21 example bins" in caplog.text
+
+
+def test_a_new_split_replaces_the_one_class_warnings(tmp_path, caplog):
+    """The dataset reused under another split (only index.tsv rewritten): the warnings of
+    its build are repeated, and the old split's 'none of its ... is a peak' must not be."""
+    peaks = _peaks(tmp_path / "p.bed", [("chr1", 1000, 1500), ("chr3", 100, 300)])
+    cfg = {**_world(tmp_path), "peaks": peaks}
+    build_genome_bins(cfg, tmp_path / "ds", progress=False)
+    moved = {**cfg, "split": {**SPLIT, "valid": ["chr3"], "test": ["chr2"]}}
+    for _ in range(2):  # re-split, then reuse as it is
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            ds = build_genome_bins(moved, tmp_path / "ds", progress=False)
+        assert "split.test (chr2): none of its 40 example bins is a K4 peak" in caplog.text
+        assert "split.valid (chr2)" not in caplog.text
+    assert not any("split.valid" in m for m in ds.meta["build_warnings"])
+
+
+def test_held_out_split_of_peak_bins_only_is_warned(tmp_path, caplog):
+    """A validation chromosome covered by peaks: every one of its bins a peak, no AUROC."""
+    peaks = [("chr1", 1000, 1500), ("chr2", 0, 2000), ("chr3", 0, 300)]
+    cfg = {**_world(tmp_path), "peaks": _peaks(tmp_path / "p.bed", peaks)}
+    with caplog.at_level(logging.WARNING):
+        build_genome_bins(cfg, tmp_path / "ds", progress=False)
+    assert "split.valid (chr2): all of its 40 example bins are K4 peaks; AUPRC and AUROC " \
+           "are undefined on it" in caplog.text
+    assert "split.test" not in caplog.text
+
+
+def test_training_split_without_peak_bins_is_an_error(tmp_path):
+    """Peaks only on held-out chromosomes: a training set of 'no peak' alone was built
+    (nothing to learn; training then failed on the recipe's balanced class weights,
+    naming neither the split nor the peaks, or with class_weight: none learnt one class);
+    a re-split is checked as well."""
+    cfg = {**_world(tmp_path), "peaks": _peaks(tmp_path / "p.bed", [("chr2", 100, 400),
+                                                                    ("chr3", 100, 300)])}
+    with pytest.raises(ConfigError) as err:
+        build_genome_bins(cfg, tmp_path / "ds", progress=False)
+    assert str(err.value) == "split.train (chr1): none of its 100 example bins is a K4 peak; " \
+                             "the binary task has nothing to learn; put chromosomes with " \
+                             "peaks in train"
+    assert not (tmp_path / "ds").exists()
+    ds = build_genome_bins({**cfg, "split": {**SPLIT, "train": ["chr2"], "valid": ["chr1"]}},
+                           tmp_path / "ok", progress=False)
+    with pytest.raises(ConfigError, match=r"^split.train \(chr1\): none of its 100"):
+        ds.with_split(SPLIT)
+
+
+def test_training_examples_missing_every_peak_bin_by_stride(tmp_path):
+    """One-bin peaks on odd bins with ``stride: 2``: the dataset has peak bins, but no
+    training example is one (examples are the even bins)."""
+    peaks = [("chr1", 50 * k, 50 * k + 50) for k in (11, 31, 51)] + [("chr2", 100, 400),
+                                                                      ("chr3", 100, 300)]
+    cfg = {**_world(tmp_path), "peaks": _peaks(tmp_path / "p.bed", peaks), "stride": 2}
+    with pytest.raises(ConfigError, match=r"^split.train \(chr1\): none of its 50 example "
+                                          r"bins is a K4 peak"):
+        build_genome_bins(cfg, tmp_path / "ds", progress=False)
+
+
+def test_peaks_past_the_last_interval_of_bedgraph_only_tracks(tmp_path, caplog):
+    """Every track a bedGraph, so each chromosome ends at its last interval (3,960 bp
+    here): a peak past it was refused as if on "another assembly?", though the bedGraphs
+    had only left the chromosome's zero end out. Now built: the peak's bases inside label
+    their bins (the last bin, [3950, 4000), holds 10 of them), and a warning counts and
+    names the peaks reaching past."""
+    rows = [("chr1", 0, 100, 2.0), ("chr1", 1_000, 1_200, 3.0), ("chr1", 3_900, 3_960, 1.0)]
+    graphs = {"plus": write_bedgraph(tmp_path / "plus.bedGraph", rows),
+              "minus": write_bedgraph(tmp_path / "minus.bedGraph",
+                                      [(c, s, e, -v) for c, s, e, v in rows]),
+              "K4": write_bedgraph(tmp_path / "k4.bedGraph", [("chr1", 0, 3_960, 1.0)])}
+    peaks = _peaks(tmp_path / "p.bed", [("chr1", 1000, 1200), ("chr1", 3_800, 4_000),
+                                        ("chr1", 4_500, 4_600)])
+    cfg = {"signal": {"plus": graphs["plus"], "minus": graphs["minus"]},
+           "targets": {"K4": graphs["K4"]}, "window": 5, "sigma": 1, "label": "binary",
+           "peaks": peaks,
+           "split": {"method": "chromosome", "train": ["chr1:0-0.5"],
+                     "valid": ["chr1:0.5-0.75"], "test": ["chr1:0.75-1"]}}
+    with caplog.at_level(logging.WARNING):
+        ds = build_genome_bins(cfg, tmp_path / "ds", progress=False)
+    assert ds.meta["chrom_lengths"] == [3_960]
+    assert f"{peaks}: 2 peaks (1 of them wholly) end past the last interval of their " \
+           "chromosome in the bedGraphs (chr1:3800-4000, chr1:4500-4600), the chromosome's " \
+           "end when every track is a bedGraph; the bins stop there, so their bases past " \
+           "it label no bin; add a bigWig track to give the genome's sizes" in caplog.text
+    assert np.flatnonzero(np.asarray(ds.arrays["classes"])).tolist() == [20, 21, 22, 23, 76,
+                                                                         77, 78]
+
+
+def test_signal_track_given_as_the_peak_file(tmp_path):
+    """The mark's bedGraph (or bigWig) in ``peaks``: a bedGraph was read as peaks (every
+    interval with a value a peak, 25 % of the bins here) without a word; a bigWig was
+    'not a text peak file (bytes that are not UTF-8)'."""
+    cfg = _world(tmp_path)
+    graph = write_bedgraph(tmp_path / "k4.bedGraph", bigwig_intervals(tmp_path / "k4.bw"))
+    with pytest.raises(InputFileError) as err:
+        build_genome_bins({**cfg, "peaks": graph}, tmp_path / "ds", progress=False)
+    assert str(err.value) == f"{graph}:1: a bedGraph track line, a signal track whose " \
+                             "intervals are values, not peaks; expected a peak file (BED / " \
+                             "narrowPeak / broadPeak intervals, plain or gzip, or a bigBed " \
+                             "of them)"
+    with pytest.raises(InputFileError, match=r"k4\.bw: a bigWig, a signal track; expected a "
+                                             r"peak file \(BED"):
+        build_genome_bins({**cfg, "peaks": cfg["targets"]["K4"]}, tmp_path / "ds",
+                          progress=False)
+    assert not (tmp_path / "ds").exists()
