@@ -203,6 +203,21 @@ def check_names(value: Any, where: str, what: str, one: str) -> list[str]:
     return list(value)
 
 
+def check_column_name(value: Any, where: str) -> None:
+    """Raise ConfigError unless ``value`` is a table's column name (non-empty text) or
+    None. A YAML number (``expression_column: 1``) is refused rather than matched to a
+    column named ``1``: it could as well mean a position (``gene_column`` takes one), and a
+    wrong guess would read another column without a word."""
+    if value is None or (isinstance(value, str) and value.strip()):
+        return
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        kind = "integer" if isinstance(value, int) else "number"
+        raise ConfigError(f"{where}: expected a column name (text), got the {kind} {value!r}: "
+                          f"quote it ('{value}') for the column named {value} (columns are "
+                          "chosen by name, not by position)")
+    raise ConfigError(f"{where}: expected a column name (text) or null, got {value!r}")
+
+
 def like_default(value: Any, default: Any) -> bool:
     """True when ``value`` has the type of a builder argument's ``default`` (an int for a
     float is fine; a bool is not a number; ``None``, list and dict defaults accept

@@ -59,18 +59,19 @@ def test_conditions_with_positional_triplets(files, tmp_path, caplog, names):
 
 
 def test_positional_triplets_and_a_table_column_that_is_no_condition(files, tmp_path, caplog):
-    """A Gasch-style GWEIGHT column before the conditions shifted every condition onto the
-    previous one's regulator states (the last got zeros), silently."""
+    """A numeric column that is no condition (a spot count) before the conditions shifted
+    every condition onto the previous one's regulator states (the last got zeros),
+    silently. (Gasch's GWEIGHT is now read as PCL annotation: tests/test_expression_inputs.py.)"""
     lfc = pd.read_csv(files["cfg"]["expression"], sep="\t")
-    lfc.insert(1, "GWEIGHT", 1)
-    lfc.to_csv(tmp_path / "gasch.tsv", sep="\t", index=False)
-    cfg = {**files["cfg"], "expression": str(tmp_path / "gasch.tsv"), "condition_names": None}
+    lfc.insert(1, "SPOTS", 2)
+    lfc.to_csv(tmp_path / "spots.tsv", sep="\t", index=False)
+    cfg = {**files["cfg"], "expression": str(tmp_path / "spots.tsv"), "condition_names": None}
     with caplog.at_level(logging.WARNING):
         build("deeprage", cfg, tmp_path / "x", progress=False)
     assert ("reg.tab: the triplets name condition columns 1 to 4 only, so 1 conditions after "
             "them in the expression table's 5 condition columns get all-zero regulator states "
             "(diamide); without condition_names, triplet column j is the table's j-th "
-            "condition column: if the table has other columns (e.g. GWEIGHT), give "
+            "condition column: if the table has other columns (e.g. a weight or count), give "
             "condition_names") in caplog.text
     caplog.clear()
     with caplog.at_level(logging.WARNING):  # condition_names: matched by name, no warning

@@ -22,7 +22,8 @@ Read by :mod:`kerasgene.datasets.histone_sources`.
 
 ``bigwig``
     ``cells: {CELL: {marks: {MARK: bigWig, ...}, expression_column: COL}}``, ``gtf``,
-    ``expression`` (a genes × cells table; a cell's column defaults to its name; a cell
+    ``expression`` (a genes × cells table; a cell's column defaults to its name, and an
+    ``expression_column`` is a name: a YAML number is refused, quote it; a cell
     entry may give its own ``expression`` table). Bins of ``window`` bp centred on the TSS
     (default TSS ± 5 kb, 100 bins of 100 bp), oriented 5'→3' (``strand_orient``), each the
     mean (``bin_stat: mean``) or sum of the bigWig over the bin.
@@ -72,7 +73,9 @@ past the end of their chromosome — as in :mod:`kerasgene.datasets.regions`, mo
 such gene and more than ``max_genes_outside`` of a chromosome's genes is an error naming
 the annotation and the genome. TSS windows running past a chromosome end are kept, padded
 with 0 (marks) and N (k-mers), with one warning. Expression to be log-transformed must be
-a TPM (finite, ≥ 0, ≤ 10⁷); values used as given must be finite.
+a TPM (finite, ≥ 0, ≤ 10⁷); a bigWig cell's column that sums to more than a sample's
+10⁶ TPM (read counts) or stays below 20 over ≥ 1,000 expressed genes (logged values) is
+warned about, as in iSEGnet; values used as given must be finite.
 """
 
 from __future__ import annotations
@@ -111,6 +114,7 @@ from kerasgene.io.expression import (
     discretize_quantiles,
     log_transform,
     read_expression_table,
+    warn_not_tpm,
 )
 from kerasgene.io.genome import Genome
 from kerasgene.io.track_checks import no_signal_messages, note_signal
@@ -201,7 +205,9 @@ def _keep_rows(c: dict, rows: list[int]) -> None:
 
 
 def _bigwig_labels(c: dict, gtf_genes, do_log: bool, dropped: Dropped) -> None:
-    """Genes and expression of a bigWig cell from its table; ids left out → ``dropped``."""
+    """Genes and expression of a bigWig cell from its table; ids left out → ``dropped``.
+    Values to be logged must be TPM: a column of counts or of logged values is warned
+    about (:func:`~kerasgene.io.expression.warn_not_tpm`)."""
     table = read_expression_table(c["expression_path"], c["gene_column"])
     col = c["expression_column"] or (c["cell"] if c["cell"] in table.columns else None)
     if col is None or col not in table.columns:
@@ -209,8 +215,9 @@ def _bigwig_labels(c: dict, gtf_genes, do_log: bool, dropped: Dropped) -> None:
                              f"(columns: {list(table.columns)}); set expression_column")
     values = table[col]
     if do_log:
-        check_range(values, f"{c['expression_path']} [{col}]", low=0.0, high=MAX_TPM,
-                    what="TPM")
+        source = f"{c['expression_path']} [{col}]"
+        check_range(values, source, low=0.0, high=MAX_TPM, what="TPM")
+        warn_not_tpm(values.to_numpy(np.float64), source, f"histone: cell {c['cell']!r}")
     matched = match_gene_ids(list(values.index), gtf_genes, str(c["expression_path"]),
                              dropped, c["cell"])
     order = sorted(matched.items(), key=lambda t: (t[1].chrom, t[1].tss, t[1].id))

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from kerasgene._io import check_readable, open_text
+from kerasgene.config import check_column_name
 from kerasgene.datasets import base
 from kerasgene.errors import ConfigError, InputFileError
 from kerasgene.io.track_checks import shared_files
@@ -411,6 +412,7 @@ def _collect_bigwig(cfg, base_dir, inputs) -> list[dict]:
     for cell, spec in (cfg["cells"] or {}).items():
         where = f"histone.cells.{cell}"
         base.check_keys(spec, BIGWIG_CELL_KEYS, where)
+        check_column_name(spec.get("expression_column"), f"{where}.expression_column")
         if "marks" not in spec:
             raise ConfigError(f"{where}: missing required key 'marks'")
         if not isinstance(spec["marks"], Mapping):

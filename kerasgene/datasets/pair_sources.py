@@ -27,9 +27,11 @@ from kerasgene.io.expression import (
     MAX_ABS_LOG_RATIO,
     check_range,
     clean_name,
+    pcl_columns,
     read_expression_table,
     read_names,
     read_triplets,
+    table_rows,
     unique_labels,
 )
 from kerasgene.io.genome import Genome
@@ -89,22 +91,26 @@ def _header(path, id_column: int | str = 0, known_names: Sequence[str] | None = 
 
     Returns (names, repaired). Empty fields after the last name, and after the last value
     of the first data row beyond the header's count (the trailing separator Excel and R
-    write), are ignored as :func:`read_expression_table` ignores them. When the header has
-    more fields than the first data row because condition names contain the separator,
-    and ``known_names`` (the raw names of the condition list) joined by the separator give
-    exactly the header, the known names are returned with ``repaired=True``. Any other
+    write), are ignored as :func:`read_expression_table` ignores them, and so are comment
+    lines before the header and PCL annotation columns (``NAME``, ``GWEIGHT``). When the
+    header has more fields than the first data row because condition names contain the
+    separator, and ``known_names`` (the raw names of the condition list) joined by the
+    separator give exactly the header, the known names are returned with
+    ``repaired=True`` (not for a PCL file: its annotation columns make the counts differ,
+    an error). Any other
     mismatch of field counts raises InputFileError, since the columns would be shifted.
     """
     sep = "," if str(path).lower().removesuffix(".gz").endswith(".csv") else "\t"
     with open_text(path) as fh:  # the header and the first data row (blank lines skipped)
-        rows = list(itertools.islice(filter(None, csv.reader(fh, delimiter=sep)), 2))
+        rows = [r for _, r in itertools.islice(table_rows(fh, sep), 2)]
     if not rows:
         raise InputFileError(f"{path}: empty table")
     row = _trim(rows[0], 0)
     if not isinstance(id_column, int) and id_column not in row:
         raise InputFileError(f"{path}: no gene-id column {id_column!r}; columns: {row}")
     pos = id_column if isinstance(id_column, int) else row.index(id_column)
-    names = [str(c) for i, c in enumerate(row) if i != pos]
+    skip = {pos, *pcl_columns([c.strip() for c in row], pos)}
+    names = [str(c) for i, c in enumerate(row) if i not in skip]
     first = _trim(rows[1], len(row)) if len(rows) > 1 else row
     if len(first) < len(row):
         known = None if known_names is None else len(known_names) + 1
@@ -144,7 +150,7 @@ def _read_repaired(path, labels: list[str]) -> pd.DataFrame:
     cells = []
     try:
         with open_text(path) as fh:
-            rows = [(i, r) for i, r in enumerate(csv.reader(fh, delimiter=sep), 1) if r]
+            rows = list(table_rows(fh, sep))
     except (csv.Error, UnicodeDecodeError, EOFError, OSError) as err:
         raise InputFileError(f"{path}: cannot parse as a delimited table ({err})") from None
     for line, row in rows[1:]:
@@ -192,7 +198,7 @@ def regulator_states(cfg, base_dir, expr_labels: list[str], dropped: Dropped,
     reg_names = _unique_names(names_path) if names_path else None
     row_ids: list[str] = []
     if fmt == "table":
-        table = read_expression_table(path)
+        table = read_expression_table(path, rows="regulator")
         row_ids = [str(i) for i in table.index]
         dense = table.to_numpy(np.float32)  # (R, C)
         if reg_names is None:
@@ -229,8 +235,8 @@ def regulator_states(cfg, base_dir, expr_labels: list[str], dropped: Dropped,
                     "conditions after them in the expression table's %d condition columns get "
                     "all-zero regulator states (%s); without condition_names, triplet column j "
                     "is the table's j-th condition column: if the table has other columns "
-                    "(e.g. GWEIGHT), give condition_names", path, dense.shape[1], len(unnamed),
-                    n_cond,
+                    "(e.g. a weight or count), give condition_names", path, dense.shape[1],
+                    len(unnamed), n_cond,
                     ", ".join(unnamed[:3]) + (", ..." if len(unnamed) > 3 else ""))
         dense = np.pad(dense, ((0, n_reg - dense.shape[0]), (0, n_cond - dense.shape[1])))
         if reg_names is None:

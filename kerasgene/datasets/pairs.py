@@ -15,7 +15,10 @@ Config keys (``build_pairs(config, out_dir)`` / the ``deeprage`` YAML section)
     Gene × condition table of log-fold changes (rows gene ids, a header of condition
     names; TSV, or CSV by extension; trailing separators ignored). ``gene_column`` = 0
     (a name, or a 0-based position). ``conditions``: optional list of columns to use
-    (default all).
+    (default all). Gasch's matrix as the Stanford Microarray Database ships it (PCL:
+    ``YORF NAME GWEIGHT cond1 …``, an ``EWEIGHT`` row) reads as it is: ``NAME``,
+    ``GWEIGHT`` and the ``EWEIGHT`` row are annotation, left out
+    (:func:`kerasgene.io.expression.read_expression_table`).
 ``regulators`` (required)
     Regulator states per condition: sparse 1-based ``regulator condition value`` triplets
     (DeepRAGE's ``reg_exp_RxE.tab``; absent = 0), or a table with one row per regulator and

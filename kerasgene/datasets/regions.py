@@ -18,10 +18,12 @@ Config keys (``build_regions(config, out_dir)`` / the ``isegnet`` YAML section)
 ``samples`` (required)
     List of biosamples / replicates, each a mapping with
     ``name`` (default ``sample<i>``), ``expression`` (TPM table, one row per gene),
-    ``expression_column`` (column of that table, the only one read: a quantifier's text
-    columns beside it — RSEM's ``transcript_id(s)``, StringTie's ``Gene Name`` — are no
-    error; default: ``name`` when the table has such a column, else its first sample
-    column), ``gene_column`` (default 0), and ``tracks``: an
+    ``expression_column`` (the name of a column of that table, the only one read: a
+    quantifier's text columns beside it — RSEM's ``transcript_id(s)``, StringTie's ``Gene
+    Name``, featureCounts' ``Chr`` — are no error; default: ``name`` when the table has
+    such a column, else its first sample column; a YAML number such as ``1`` is refused,
+    not matched to a column named ``1`` nor taken for a position: quote it),
+    ``gene_column`` (default 0), and ``tracks``: an
     ordered mapping track name → track path, or → ``{path: ..., transform: ...,
     value_column: ...}``. A track is a bigWig, bigBed or bedGraph (plain or gzip; its
     chromosome sizes are the FASTA's; see :mod:`kerasgene.io.track_formats`), ``value_column``
@@ -93,6 +95,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from kerasgene.config import check_column_name
 from kerasgene.datasets import base, storage
 from kerasgene.datasets.dropped import Dropped, max_outside
 from kerasgene.datasets.windows import (
@@ -110,6 +113,7 @@ from kerasgene.io.expression import (
     check_range,
     log_transform,
     read_expression_table,
+    warn_not_tpm,
 )
 from kerasgene.io.genome import Genome
 from kerasgene.io.track_checks import (
@@ -124,11 +128,6 @@ from kerasgene.io.tracks import TrackSet
 
 log = logging.getLogger(__name__)
 
-#: A sample's TPMs sum to 10⁶; a column summing to more than this times 10⁶ is not TPM.
-TPM_SUM_SLACK = 1.1
-#: A column whose values never exceed LOG_MAX_VALUE over LOG_MIN_GENES expressed genes or
-#: more is taken for log-transformed values (log2 of 10⁶ TPM + 1 is 19.9).
-LOG_MAX_VALUE, LOG_MIN_GENES = 20.0, 1000
 ISEGNET_TRACKS = ("DNase", "H3K4me1", "H3K4me3", "H3K9me3", "H3K27me3", "H3K36me3", "WGBS")
 _METHYLATION_NAMES = {"wgbs", "methylation", "dna_methylation", "5mc"}
 
@@ -250,6 +249,7 @@ def _sample_specs(cfg: Mapping, base_dir) -> list[dict]:
     for i, s in enumerate(samples):
         where = f"isegnet.samples[{i}]"
         base.check_keys(s, SAMPLE_KEYS, where)
+        check_column_name(s.get("expression_column"), f"{where}.expression_column")
         for key in ("expression", "tracks"):
             if key not in s:
                 raise ConfigError(f"{where}: missing required key {key!r}")
@@ -302,7 +302,7 @@ def _labels(sample: dict, genes: list[Gene], log_base: float, pseudocount: float
     """(genes, log labels, the column read) of one sample; ids left out go to
     ``dropped``. With an ``expression_column`` only that column is read (a quantifier's
     text columns beside it, such as RSEM's ``transcript_id(s)``, are no error); a column
-    that cannot be TPM is warned about (:func:`_warn_not_tpm`)."""
+    that cannot be TPM is warned about (:func:`~kerasgene.io.expression.warn_not_tpm`)."""
     col = sample["expression_column"]
     table = read_expression_table(sample["expression"], sample["gene_column"],
                                   None if col is None else [col])
@@ -319,7 +319,7 @@ def _labels(sample: dict, genes: list[Gene], log_base: float, pseudocount: float
     values = table[col]
     source = f"{sample['expression']} [{col}]"
     check_range(values, source, low=0.0, high=MAX_TPM, what="TPM")
-    _warn_not_tpm(values.to_numpy(np.float64), source, sample["name"])
+    warn_not_tpm(values.to_numpy(np.float64), source, f"isegnet: sample {sample['name']!r}")
     matched = match_gene_ids(list(values.index), genes, sample["expression"], dropped,
                              sample["name"])
     out_genes, out_vals = [], []
@@ -336,26 +336,6 @@ def _labels(sample: dict, genes: list[Gene], log_base: float, pseudocount: float
             out_vals.append(value)
     labels = log_transform(np.asarray(out_vals), base=log_base, pseudocount=pseudocount)
     return out_genes, labels.astype(np.float32), col
-
-
-def _warn_not_tpm(values: np.ndarray, source: str, sample: str) -> None:
-    """Warn when a sample's expression column cannot hold TPM: it sums to more than the
-    10⁶ (plus :data:`TPM_SUM_SLACK` for rounding) that a sample's TPMs sum to (read
-    counts, FPKM of a deep library), or, over at least :data:`LOG_MIN_GENES` expressed
-    genes, never exceeds :data:`LOG_MAX_VALUE` (values already logged, as log2(TPM + 1)
-    tables are: the labels would be logged twice)."""
-    total = float(np.nansum(values))
-    expressed = int((values > 0).sum())
-    if total > 1e6 * TPM_SUM_SLACK:
-        log.warning("isegnet: sample %r: %s sums to %.3g, more than the 1e+06 that a "
-                    "sample's TPMs sum to: read counts or another unit? The labels are "
-                    "log(value + pseudocount) of whatever the column holds; expected TPM",
-                    sample, source, total)
-    elif expressed >= LOG_MIN_GENES and np.nanmax(values) <= LOG_MAX_VALUE:
-        log.warning("isegnet: sample %r: %s reaches only %.3g over %d expressed genes, as "
-                    "log-transformed values (log2(TPM + 1) <= 20) do, not TPM: the labels "
-                    "would be logged twice; expected TPM", sample, source,
-                    float(np.nanmax(values)), expressed)
 
 
 def _warn_shared_columns(samples: list[dict], columns: list[str]) -> None:

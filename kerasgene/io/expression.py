@@ -12,13 +12,18 @@ error (no measurement is infinite; a missing value is written empty or ``NA``). 
 are checked against documented bounds by :func:`check_range`: a TPM must be ≥ 0 and
 ≤ :data:`MAX_TPM` (TPMs of a sample sum to 10⁶, so a larger value means counts, another
 unit, or a corrupt file); a log-fold change must satisfy ``|x| ≤`` :data:`MAX_ABS_LOG_RATIO`.
+:func:`warn_not_tpm` warns about a column given as TPM that holds counts or logged values.
 """
 
 from __future__ import annotations
 
 import csv
+import itertools
+import logging
 import os
+import re
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +36,19 @@ from kerasgene.errors import ConfigError, InputFileError
 MAX_TPM = 1e7
 #: Largest absolute log-fold change accepted (a 2¹⁰⁰-fold change is no measurement).
 MAX_ABS_LOG_RATIO = 100.0
+#: A sample's TPMs sum to 10⁶; a column summing to more than this times 10⁶ is not TPM.
+TPM_SUM_SLACK = 1.1
+#: A column whose values never exceed LOG_MAX_VALUE over LOG_MIN_GENES expressed genes or
+#: more is taken for log-transformed values (log2 of 10⁶ TPM + 1 is 19.9).
+LOG_MAX_VALUE, LOG_MIN_GENES = 20.0, 1000
+#: Annotation columns of the PCL format (Stanford Microarray Database, Eisen's Cluster; Gasch
+#: et al. 2000), read as such right after the id column: not values.
+PCL_COLUMNS = ("NAME", "GWEIGHT", "GORDER")
+#: Annotation rows of the PCL format (array weights and order), right after the header.
+PCL_ROWS = ("EWEIGHT", "EORDER")
+_MISSING = ("", "NA", "NaN", "nan")
+
+log = logging.getLogger(__name__)
 
 
 def _separator(path) -> str:
@@ -39,12 +57,30 @@ def _separator(path) -> str:
 
 
 def read_expression_table(path: str | os.PathLike, gene_column: str | int = 0,
-                          columns: list[str] | None = None) -> pd.DataFrame:
+                          columns: list[str] | None = None, *, rows: str = "gene"
+                          ) -> pd.DataFrame:
     """Read an expression table: one row per gene, one numeric column per sample.
 
-    Works for a TPM table (``gene_id<TAB>TPM``, one or several samples) and for a gene ×
-    condition matrix (DeepRAGE's log-fold changes). CSV when the name ends in ``.csv``,
-    TSV otherwise; gzip is detected. Empty cells are NaN.
+    Works for a TPM table (``gene_id<TAB>TPM``, one or several samples), a quantifier's
+    output (RSEM, StringTie, featureCounts), and a gene × condition matrix (DeepRAGE's
+    log-fold changes, Gasch's PCL file). CSV when the name ends in ``.csv``, TSV otherwise;
+    gzip is detected. Empty cells are NaN.
+
+    The header is the first line that is neither blank nor a comment: lines starting with
+    ``#`` before it are skipped (featureCounts' ``# Program:featureCounts …; Command:…``);
+    a ``#`` line after the header is a row like any other. A header whose value-column names
+    are all numbers (or empty / NA), and whose id field is shaped like the ids below it
+    (runs of capitals, small letters and digits: ``ENSG0001`` and ``ENSG0002``,
+    ``YAL001C`` and ``YAL002W``, ``7157`` and ``672``), is taken for the first data row of a
+    table without a header and refused: read as a header, its gene would be lost and its
+    values would name the columns. Samples named by numbers (a time course
+    ``gene<TAB>0<TAB>15<TAB>30``) read when the id column's name is unlike the ids, or
+    when the caller names a header column (``gene_column`` or ``columns`` by name).
+
+    PCL files (Stanford Microarray Database, Eisen's Cluster; Gasch et al. 2000): columns
+    named exactly ``NAME``, ``GWEIGHT`` or ``GORDER`` right after the id column
+    (:data:`PCL_COLUMNS`) are annotation and left out unread, as are rows whose id is
+    ``EWEIGHT`` or ``EORDER`` right after the header (:data:`PCL_ROWS`).
 
     Parameters
     ----------
@@ -55,8 +91,11 @@ def read_expression_table(path: str | os.PathLike, gene_column: str | int = 0,
     columns
         The value columns to read (None: every column but the gene ids). The others are
         left out unread, whatever they hold: the text columns of a quantifier's output
-        (RSEM's ``transcript_id(s)``, StringTie's ``Gene Name`` and ``Strand``) beside
-        its ``TPM``.
+        (RSEM's ``transcript_id(s)``, StringTie's ``Gene Name`` and ``Strand``,
+        featureCounts' ``Chr``) beside its value column.
+    rows
+        What a row is, for the messages: ``"gene"``, or ``"regulator"`` for DeepRAGE's
+        regulator table.
 
     Returns
     -------
@@ -66,20 +105,16 @@ def read_expression_table(path: str | os.PathLike, gene_column: str | int = 0,
     Raises
     ------
     InputFileError
-        A column of ``columns`` not in the header, a duplicate gene id, or a value that
-        is not a number (in a column read).
+        A first line that looks like a data row (see above), a column of ``columns`` not
+        in the header, a duplicate gene id, or a value that is not a number (in a column
+        read).
     """
     path = check_readable(path, "expression table")
-    df = _read_cells(path, _separator(path))
-    if isinstance(gene_column, int):
-        if gene_column >= len(df.columns):
-            raise InputFileError(f"{path}: no column {gene_column} for gene ids")
-        gene_column = df.columns[gene_column]
-    elif gene_column not in df.columns:
-        raise InputFileError(f"{path}: no gene-id column {gene_column!r}; columns: {list(df.columns)}")
+    df, id_column = _cells(path, gene_column, columns, rows)
     if df.shape[1] < 2:
-        raise InputFileError(f"{path}: expected a gene-id column and at least one sample column")
-    ids = df.pop(gene_column)
+        raise InputFileError(f"{path}: expected a {rows}-id column and at least one value "
+                             "column (a sample or a condition)")
+    ids = df.pop(id_column)
     if columns is not None:
         absent = [c for c in columns if c not in df.columns]
         if absent:
@@ -88,53 +123,152 @@ def read_expression_table(path: str | os.PathLike, gene_column: str | int = 0,
     dup = ids[ids.duplicated()]
     if len(dup):
         raise InputFileError(
-            f"{path}: duplicate gene id {dup.iloc[0]!r} ({len(dup)} duplicate rows); ids must be unique"
-        )
+            f"{path}: duplicate {rows} id {dup.iloc[0]!r} ({len(dup)} duplicate rows); ids "
+            "must be unique")
+    return _numbers(path, df, ids, rows)
+
+
+def _cells(path: Path, gene_column: str | int, columns: list[str] | None, rows: str
+           ) -> tuple[pd.DataFrame, str]:
+    """The cells of a table as text, PCL annotation left out, and the id column's name;
+    the header checked (:func:`_check_header`, unless the caller names columns it has;
+    column names unique)."""
+    header, cells, line = _read_cells(path, _separator(path), rows)
+    id_column = _id_column(path, header, gene_column, rows)
+    given = ([gene_column] if isinstance(gene_column, str) else []) + list(columns or [])
+    if not given or not set(given) <= set(header):
+        pos = header.index(id_column)
+        _check_header(path, header, pos, [r[pos] for r in cells[:1000]], line, rows)
+    repeated = sorted({c for c in header if header.count(c) > 1})
+    if repeated:
+        raise InputFileError(f"{path}: column name {repeated[0]!r} appears more than once in "
+                             "the header; expected unique column names")
+    return _without_pcl_annotation(pd.DataFrame(cells, columns=header, dtype=str),
+                                   id_column), id_column
+
+
+def _numbers(path: Path, df: pd.DataFrame, ids: pd.Series, rows: str) -> pd.DataFrame:
+    """The cells of ``df`` as float64, indexed by ``ids``; InputFileError at the first
+    cell that is not a number (empty / NA / NaN are missing) or is infinite."""
     values = df.apply(lambda col: pd.to_numeric(col.replace("", "nan").replace("NA", "nan"),
                                                 errors="coerce"))
-    bad = values.isna() & ~df.isin(["", "NA", "NaN", "nan"])
+    bad = values.isna() & ~df.isin(list(_MISSING))
     if bad.any().any():
         row, col = np.argwhere(bad.to_numpy())[0]
         raise InputFileError(
-            f"{path}: non-numeric value {df.iat[row, col]!r} for gene {ids.iat[row]!r}, "
-            f"column {df.columns[col]!r}; expected a number"
-        )
+            f"{path}: non-numeric value {df.iat[row, col]!r} for {rows} {ids.iat[row]!r}, "
+            f"column {df.columns[col]!r}; expected a number")
     values.index = pd.Index(ids, name="gene_id")
     values = values.astype(np.float64)
     infinite = np.isinf(values.to_numpy())
     if infinite.any():
         row, col = np.argwhere(infinite)[0]
         raise InputFileError(
-            f"{path}: infinite value {df.iat[row, col]!r} for gene {ids.iat[row]!r}, column "
+            f"{path}: infinite value {df.iat[row, col]!r} for {rows} {ids.iat[row]!r}, column "
             f"{df.columns[col]!r} ({int(infinite.sum())} such cells); expected a finite "
             "number (leave the cell empty or NA for a missing value)")
     return values
 
 
-def _read_cells(path: Path, sep: str) -> pd.DataFrame:
-    """Every cell of a delimited table with a header row, as text without outer spaces
-    (``" NA"`` is ``NA`` as ``" 3"`` is 3; blank lines skipped).
+def _id_column(path: Path, header: list[str], gene_column: str | int, rows: str) -> str:
+    """The name of the id column given by name or position."""
+    if isinstance(gene_column, int):
+        if gene_column >= len(header):
+            raise InputFileError(f"{path}: no column {gene_column} for {rows} ids")
+        return header[gene_column]
+    if gene_column not in header:
+        raise InputFileError(f"{path}: no {rows}-id column {gene_column!r}; columns: {header}")
+    return gene_column
+
+
+def _shape(text: str) -> str:
+    """``ENSG00000141510.5`` → ``A9.9``: each run of capitals, small letters or digits as
+    one ``A``, ``a`` or ``9``; other characters kept."""
+    return re.sub(r"[A-Z]+", "A", re.sub(r"[a-z]+", "a", re.sub(r"[0-9]+", "9", text)))
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_header(path: Path, header: list[str], pos: int, ids: list[str], line: int,
+                  rows: str) -> None:
+    """Raise InputFileError when the header on ``line`` looks like a data row: its
+    value-column names all numbers or missing (at least one a number), and its id field
+    (at ``pos``) shaped (:func:`_shape`) like one of ``ids``, those of the rows below."""
+    id_column = header[pos]
+    names = header[:pos] + header[pos + 1:]
+    numbers = [h for h in names if _is_number(h)]
+    if not numbers or len(numbers) + sum(h in _MISSING for h in names) < len(names):
+        return
+    if _shape(id_column) not in {_shape(i) for i in ids}:
+        return
+    hint = (f"; if line {line} is the header (columns named by numbers), give the gene-id "
+            "column by name (gene_column)") if rows == "gene" else ""
+    raise InputFileError(
+        f"{path}: line {line} looks like a data row, not a header ({id_column!r} is shaped "
+        f"like the {rows} ids below it, {numbers[0]!r} is a number); expected a header row "
+        f"naming the columns ({rows} id, then each sample or condition){hint}")
+
+
+def _without_pcl_annotation(df: pd.DataFrame, id_column: str) -> pd.DataFrame:
+    """``df`` without the PCL annotation columns right after ``id_column`` and the PCL
+    annotation rows right after the header (:data:`PCL_COLUMNS`, :data:`PCL_ROWS`)."""
+    names = list(df.columns)
+    drop = pcl_columns(names, names.index(id_column))
+    ids = df[id_column].tolist()
+    first = next((k for k, i in enumerate(ids) if i not in PCL_ROWS), len(ids))
+    return df.drop(columns=[names[k] for k in drop]).iloc[first:]
+
+
+def pcl_columns(header: list[str], id_pos: int) -> list[int]:
+    """Positions in ``header`` of the PCL annotation columns (:data:`PCL_COLUMNS`) that
+    follow the id column at ``id_pos`` without a gap."""
+    return list(itertools.takewhile(lambda k: header[k] in PCL_COLUMNS,
+                                    range(id_pos + 1, len(header))))
+
+
+def table_rows(fh, sep: str) -> Iterator[tuple[int, list[str]]]:
+    """(line number, fields) of each non-blank row of an open delimited table, after the
+    blank lines and comment lines (starting with ``#``) before its header."""
+    skipped = 0
+    for text in fh:
+        if text.strip() and not text.startswith("#"):
+            break
+        skipped += 1
+    else:
+        return
+    reader = csv.reader(itertools.chain([text], fh), delimiter=sep)
+    for row in reader:
+        if row:
+            yield skipped + reader.line_num, row
+
+
+def _read_cells(path: Path, sep: str, rows: str) -> tuple[list[str], list[list[str]], int]:
+    """The header, the rows and the header's line number of a delimited table, every cell
+    as text without outer spaces (``" NA"`` is ``NA`` as ``" 3"`` is 3; blank lines and
+    leading ``#`` lines skipped).
 
     Each row must have the header's number of fields: a row with more (its extra fields
     not all empty, as the trailing separator spreadsheets write leaves them) or fewer would
-    shift or lose columns, and a repeated column name would be ambiguous; each raises
-    InputFileError naming the line."""
+    shift or lose columns; InputFileError names the line."""
     try:
         with open_text(path) as fh:
-            rows = [(i, r) for i, r in enumerate(csv.reader(fh, delimiter=sep), 1) if r]
+            table = list(table_rows(fh, sep))
     except (csv.Error, UnicodeDecodeError, EOFError, OSError) as err:
         raise InputFileError(f"{path}: cannot parse as a delimited table ({err})") from None
-    if not rows:
-        raise InputFileError(f"{path}: empty table; expected a header row and one row per gene")
-    header = [c.strip() for c in rows[0][1]]
+    if not table:
+        raise InputFileError(f"{path}: empty table; expected a header row and one row per "
+                             f"{rows}")
+    header = [c.strip() for c in table[0][1]]
     while header and not header[-1]:  # a trailing separator
         header = header[:-1]
-    repeated = sorted({c for c in header if header.count(c) > 1})
-    if repeated:
-        raise InputFileError(f"{path}: column name {repeated[0]!r} appears more than once in "
-                             "the header; expected unique column names")
     cells = []
-    for line, row in rows[1:]:
+    for line, row in table[1:]:
         if len(row) > len(header) and not any(c.strip() for c in row[len(header):]):
             row = row[:len(header)]  # trailing separators
         if len(row) != len(header):
@@ -142,7 +276,7 @@ def _read_cells(path: Path, sep: str) -> pd.DataFrame:
                 f"{path}:{line}: {len(row)} fields but the header has {len(header)}; expected "
                 "one value per column (a missing value is written empty or NA)")
         cells.append([c.strip() for c in row])
-    return pd.DataFrame(cells, columns=header, dtype=str)
+    return header, cells, table[0][0]
 
 
 def check_range(values: pd.Series | pd.DataFrame, source: str, *, low: float, high: float,
@@ -166,6 +300,32 @@ def check_range(values: pd.Series | pd.DataFrame, source: str, *, low: float, hi
             f"{source}: {what} {arr[row, col]:g} for gene {frame.index[row]!r}, column "
             f"{frame.columns[col]!r} ({int(bad.sum())} values outside the bounds); expected "
             f"{what} >= {low:g} and <= {high:g}")
+
+
+def warn_not_tpm(values: np.ndarray, source: str, owner: str) -> None:
+    """Warn when one sample's expression, given as TPM, cannot be TPM: it sums to more
+    than the 10⁶ (plus :data:`TPM_SUM_SLACK` for rounding) that a sample's TPMs sum to
+    (read counts, FPKM of a deep library), or, over at least :data:`LOG_MIN_GENES`
+    expressed genes, never exceeds :data:`LOG_MAX_VALUE` (values already logged, as
+    log2(TPM + 1) tables are: the labels would be logged twice).
+
+    Parameters
+    ----------
+    values : the sample's values (NaN missing)
+    source : the file and column, e.g. ``"tpm.tsv [TPM]"``
+    owner : who reads them, the start of the message: ``"isegnet: sample 's1'"``
+    """
+    values = np.asarray(values, dtype=np.float64)
+    total = float(np.nansum(values))
+    expressed = int((values > 0).sum())
+    if total > 1e6 * TPM_SUM_SLACK:
+        log.warning("%s: %s sums to %.3g, more than the 1e+06 that a sample's TPMs sum to: "
+                    "read counts or another unit? The labels are log(value + pseudocount) "
+                    "of whatever the column holds; expected TPM", owner, source, total)
+    elif expressed >= LOG_MIN_GENES and np.nanmax(values) <= LOG_MAX_VALUE:
+        log.warning("%s: %s reaches only %.3g over %d expressed genes, as log-transformed "
+                    "values (log2(TPM + 1) <= 20) do, not TPM: the labels would be logged "
+                    "twice; expected TPM", owner, source, float(np.nanmax(values)), expressed)
 
 
 def read_triplets(
