@@ -115,6 +115,14 @@ def codes_from_one_hot(x: np.ndarray) -> np.ndarray:
     return codes
 
 
+def n_fraction(x: np.ndarray) -> float:
+    """The fraction of positions of one-hot sequences ``x`` (..., length, 4) that are no
+    base (``N`` or any other non-ACGT character: a row without a 1, whatever its
+    ``n_value``); 0.0 for no positions."""
+    x = np.asarray(x)
+    return float(np.mean(x.max(axis=-1) < 1)) if x.size else 0.0
+
+
 def decode_one_hot(x: np.ndarray) -> str:
     """(L, 4) one-hot (or soft) → string; rows without a clear maximum become ``N``."""
     return decode(codes_from_one_hot(x))

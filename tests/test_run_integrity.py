@@ -17,6 +17,7 @@ import pyBigWig
 import pysam
 import pytest
 import yaml
+from conftest import write_fasta
 from run_world import DNASE, write_world
 
 from kerasgene.cli import main
@@ -365,6 +366,52 @@ def test_predict_applies_the_recorded_transforms(trained, exported, world):
     assert np.abs(default - expected).max() > 1e-3  # the default would have been wrong
 
 
+def test_a_bigbed_track_is_read_from_its_trained_field_at_prediction(world, tmp_path):
+    """DNase trained from a narrowPeak bigBed's ``signalValue`` (``value_column``):
+    ``predict`` with that bigBed read its default ``score`` (a constant 500 here) and
+    predicted from it without a word, and preprocessing.json's ``scale_used`` was the
+    score's maximum. Now the run records the field, predict reads it, and the
+    predictions are the model's on the training arrays."""
+    from real_files import write_bigbed
+
+    from kerasgene.io.annotation import read_gtf
+    from kerasgene.models import load_model
+    from kerasgene.serving.client import Client
+    from kerasgene.serving.server import Server
+
+    d, _ = world
+    with pyBigWig.open(str(d / "dnase.bw")) as bw:
+        sizes = bw.chroms()
+        features = [(c, s, s + 5, float(np.mean(bw.values(c, s, s + 5))))
+                    for c, n in sizes.items() for s in range(0, n - 4, 5)]
+    write_bigbed(tmp_path / "dnase.bb", sizes, features)
+    config = _config(world, run_dir=str(tmp_path / "run"))
+    config["data"]["samples"][0]["tracks"]["DNase"] = {
+        "path": str(tmp_path / "dnase.bb"), "transform": DNASE, "value_column": "signalValue"}
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
+    assert main(["train", "--config", str(tmp_path / "run.yaml")]) == 0
+    prep = json.loads((tmp_path / "run" / "preprocessing.json").read_text())
+    assert prep["value_columns"] == {"DNase": "signalValue"}
+    assert prep["transforms"]["DNase"]["scale_used"] == {
+        "s1": pytest.approx(max(f[3] for f in features), rel=1e-6)}  # float32 in the file
+    assert main(["export", "--run", str(tmp_path / "run"), "--base-dir", str(tmp_path / "m"),
+                 "--name", "bb"]) == 0
+    dataset = Dataset.open(tmp_path / "run" / "dataset")
+    x, _ = dataset.arrays_for("all")
+    expected = load_model(tmp_path / "run" / "model.keras").predict(x, verbose=0)["expression"]
+    genes = {g.id: g for g in read_gtf(d / "genes.gtf")}
+    server = Server(tmp_path / "m", port=0, poll_seconds=0, allow_empty=False).start()
+    try:
+        with Client(f"127.0.0.1:{server.port}", "bb") as client:
+            got = client.predict_genes([genes[i] for i in dataset.index["gene_id"]],
+                                       d / "genome.fa",
+                                       {"DNase": tmp_path / "dnase.bb", "WGBS": d / "wgbs.bw"})
+    finally:
+        server.stop()
+    np.testing.assert_allclose(got["expression"].reshape(-1), expected.reshape(-1), rtol=1e-5,
+                               atol=1e-5)
+
+
 def test_predict_warns_when_a_track_is_not_on_the_training_scale(trained, exported, world,
                                                                   tmp_path, caplog):
     """A DNase bigWig of another kind (one pile-up of 10^5 reads, as raw counts over a
@@ -411,6 +458,54 @@ def test_predict_warns_when_a_track_is_not_on_the_training_scale(trained, export
     assert lines[0].startswith("predict_genes: track 'DNase': mean ") and (
         "x smaller than the training data's" in lines[0]) and "-log10 p-values" in lines[0]
     assert lines[1].startswith("predict_genes: track 'WGBS' is 0 in all 40 windows, where ")
+
+
+def test_predict_warns_about_a_chromosome_without_signal_and_a_hard_masked_genome(
+        trained, exported, world, tmp_path, caplog):
+    """A DNase file whose header lists chr2 but holds data on chr1 only gave chr2's genes
+    an all-zero channel, and a genome hard-masked like Ensembl's ``dna_rm`` (half the
+    bases N, in 300 bp runs) N for sequence: both predicted without a word, the scale
+    check of the first chunk (chr1's genes, real sequence) seeing nothing."""
+    from kerasgene.io.annotation import read_gtf
+    from kerasgene.io.genome import Genome
+    from kerasgene.io.tracks import write_bigwig
+    from kerasgene.serving.client import Client
+    from kerasgene.serving.server import Server
+
+    d, _ = world
+    with pyBigWig.open(str(d / "dnase.bw")) as bw:
+        sizes = bw.chroms()
+        dnase = {c: np.nan_to_num(np.asarray(bw.values(c, 0, n))) for c, n in sizes.items()}
+    dnase["chr2"][:] = 0
+    write_bigwig(tmp_path / "chr1_only.bw", sizes, dnase)
+    with Genome(d / "genome.fa") as genome:
+        seqs = {c: genome.fetch(c, 0, n) for c, n in genome.chroms.items()}
+    masked = {c: "".join("N" * 300 if (i // 300) % 2 else seq[i : i + 300]
+                         for i in range(0, len(seq), 300))[: len(seq)] for c, seq in seqs.items()}
+    write_fasta(tmp_path / "genome_rm.fa", masked)
+    genes = read_gtf(d / "genes.gtf")  # chr1's first: the first chunk holds them alone
+    server = Server(exported, port=0, poll_seconds=0, allow_empty=False).start()
+    try:
+        with Client(f"127.0.0.1:{server.port}", "toy") as client:
+            def warnings(genome="genome.fa", **files):
+                caplog.clear()
+                with caplog.at_level(logging.WARNING):
+                    client.predict_genes(genes, (tmp_path if genome != "genome.fa" else d)
+                                         / genome, {"DNase": d / "dnase.bw",
+                                                    "WGBS": d / "wgbs.bw", **files},
+                                         chunk_size=20)
+                return [r.getMessage() for r in caplog.records]
+
+            assert warnings() == []
+            chr1_only = warnings(DNase=tmp_path / "chr1_only.bw")
+            hard_masked = warnings("genome_rm.fa")
+    finally:
+        server.stop()
+    assert len(chr1_only) == 1 and chr1_only[0].startswith(
+        f"predict_genes: {tmp_path / 'chr1_only.bw'} (predict, track DNase): no signal around "
+        "any of the 20 genes on 1 of the 2 chromosomes with genes (chr2)"), chr1_only
+    assert len(hard_masked) == 1 and "% of the sequence in 20 gene windows is N, against 0.0% " \
+        "of the training windows': a hard-masked genome" in hard_masked[0], hard_masked
 
 
 def test_a_sample_whose_track_is_on_another_scale_is_named_when_building(world, tmp_path,

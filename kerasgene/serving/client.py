@@ -474,9 +474,13 @@ class Client:
         (all of them: :class:`InputFileError`). An empty ``genes`` gives ``{}``. A track
         whose values in the first chunk's windows are not on the scale of the training
         data's (the export's ``track_stats``) is named in a warning
-        (:func:`kerasgene.io.track_checks.scale_mismatches`).
+        (:func:`kerasgene.io.track_checks.scale_mismatches`), as is one that is 0 around
+        every gene of some chromosomes (:func:`gene_inputs.warn_no_signal`) and a first
+        chunk whose sequence is much more N than the training windows'
+        (:func:`gene_inputs.warn_sequence_n`: a hard-masked genome).
         """
         from kerasgene.io.annotation import read_genes
+        from kerasgene.io.track_checks import MIN_COMPARED_WINDOWS, note_signal
 
         constants = self.constants()
         settings = gi.preprocessing_settings(constants)
@@ -492,14 +496,22 @@ class Client:
             trackset = gi.track_input(tracks, needed, settings, chrom_aliases, genome, stack)
             epi_dtype = np.dtype(settings.get("epigenome_dtype") or np.float32)
             keep = gi.predictable_genes(genes, genome, trackset, flanks)
-            parts = []
+            parts, by_chrom = [], {}
             for lo in range(0, len(keep), chunk_size):
-                inputs = gi.window_inputs([genes[i] for i in keep[lo : lo + chunk_size]],
-                                          genome, trackset, flanks, epi_dtype)
-                if lo == 0 and trackset is not None:
-                    gi.warn_track_scale(settings.get("track_stats"), inputs["epigenome"],
-                                        trackset.names)
+                chunk = [genes[i] for i in keep[lo : lo + chunk_size]]
+                inputs = gi.window_inputs(chunk, genome, trackset, flanks, epi_dtype)
+                if lo == 0 and "sequence" in inputs:
+                    gi.warn_sequence_n(settings.get("sequence_n_fraction"), inputs["sequence"])
+                if trackset is not None:
+                    if lo == 0:
+                        gi.warn_track_scale(settings.get("track_stats"), inputs["epigenome"],
+                                            trackset.names)
+                    note_signal(by_chrom, [g.chrom for g in chunk], inputs["epigenome"])
                 parts.append(self.predict(inputs))
+            if trackset is not None:
+                checked = bool(settings.get("track_stats")) and \
+                    min(len(keep), chunk_size) >= MIN_COMPARED_WINDOWS
+                gi.warn_no_signal(by_chrom, trackset, checked)
         out = {}
         for k in parts[0]:
             values = np.concatenate([p[k] for p in parts])

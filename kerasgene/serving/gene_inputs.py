@@ -42,6 +42,49 @@ def warn_track_scale(trained: Mapping | None, epigenome: np.ndarray,
                         "compare it with the file the model was trained on", message)
 
 
+#: How much more of the predicted windows' sequence may be N than of the training
+#: windows' (an absolute fraction) before :func:`warn_sequence_n` warns.
+N_EXCESS = 0.1
+
+
+def warn_sequence_n(trained: float | None, sequence: np.ndarray) -> None:
+    """Warn when more of ``sequence`` (n, length, 4) one-hot windows is N than
+    :data:`N_EXCESS` above ``trained`` (an export's ``sequence_n_fraction``; 0 for an
+    export made before it was recorded): a hard-masked genome (Ensembl's ``dna_rm``,
+    UCSC's ``.fa.masked``) or a FASTA of another assembly, whose N the model reads as no
+    base."""
+    from kerasgene.dna import n_fraction
+
+    got, before = n_fraction(sequence), float(trained or 0.0)
+    if got - before > N_EXCESS:
+        log.warning("predict_genes: %.0f%% of the sequence in %d gene windows is N, against "
+                    "%.1f%% of the training windows': a hard-masked genome (Ensembl dna_rm, "
+                    "UCSC .fa.masked) or another assembly's FASTA? The model reads N as no "
+                    "base; predictions from it look valid but are not; expected the "
+                    "(soft-masked) genome the model was trained on", 100 * got, len(sequence),
+                    100 * before)
+
+
+def warn_no_signal(by_chrom: Mapping, trackset, scale_checked: bool) -> None:
+    """Warn about each track that is 0 around every gene of some chromosomes
+    (``by_chrom``: :func:`kerasgene.io.track_checks.note_signal` of every predicted
+    window), as the training builders do: those genes got an all-zero channel. With
+    ``scale_checked`` (the export's ``track_stats`` compared with the first chunk:
+    :func:`warn_track_scale`) a track 0 around every gene is left to that check's
+    message."""
+    from kerasgene.io.track_checks import no_signal_messages
+
+    if not by_chrom:
+        return
+    names = list(trackset.tracks)
+    anywhere = np.any([seen for _, seen in by_chrom.values()], axis=0)
+    keep = [j for j in range(len(names)) if anywhere[j] or not scale_checked]
+    paths = {names[j]: trackset.tracks[names[j]].path for j in keep}
+    reduced = {c: (n, seen[keep]) for c, (n, seen) in by_chrom.items()}
+    for message in no_signal_messages(reduced, paths, "predict"):
+        log.warning("predict_genes: %s Their predictions look valid but are not", message)
+
+
 def preprocessing_settings(constants: Mapping) -> dict[str, Any]:
     """An export's preprocessing constants: its ``preprocessing`` dict over the ``params``
     sub-dict (a key of both is taken from ``preprocessing``)."""
@@ -127,9 +170,33 @@ def track_input(tracks, needed: set[str], settings: Mapping, chrom_aliases, geno
         log.warning("predict_genes: tracks %r and %r are the same file (%s); each channel "
                     "of the model should get its own track", first, t, path)
     specs = recorded_transforms(settings.get("transforms"), order)
-    return stack.enter_context(TrackSet({t: (tracks[t], spec) for t, spec in specs.items()},
-                                        aliases=chrom_aliases,
-                                        chrom_sizes=None if genome is None else genome.chroms))
+    columns = recorded_value_columns(settings.get("value_columns"), tracks)
+    return stack.enter_context(TrackSet(
+        {t: (tracks[t], spec, columns.get(t)) for t, spec in specs.items()},
+        aliases=chrom_aliases, chrom_sizes=None if genome is None else genome.chroms))
+
+
+def recorded_value_columns(recorded: Mapping | None, tracks: Mapping) -> dict[str, Any]:
+    """Track name → the field to read from the client's bigBed for that track: the one
+    the model's training data read (an export's ``value_columns``), so that a bigBed
+    narrowPeak gives its ``signalValue`` at prediction as at training, not the default
+    ``score``. Tracks given as bigWig or bedGraph files, or trained without a recorded
+    field, read as they are (INFO when a client's bigBed then gives its ``score``)."""
+    from kerasgene.io.track_formats import sniff_bbi
+
+    out = {}
+    for t, path in tracks.items():
+        if not isinstance(path, str | os.PathLike) or not os.path.isfile(path) \
+                or sniff_bbi(path) != "bigbed":
+            continue
+        if (recorded or {}).get(t) is not None:
+            out[t] = recorded[t]
+            log.info("predict_genes: track %r: %s read from its field %r, as in training", t,
+                     path, out[t])
+        else:
+            log.info("predict_genes: track %r: %s is a bigBed read from its 'score' field "
+                     "(the training data recorded no other)", t, path)
+    return out
 
 
 def predictable_genes(genes: list, genome, trackset,

@@ -15,7 +15,9 @@ import logging
 
 import numpy as np
 
+from kerasgene.dna import n_fraction
 from kerasgene.errors import ConfigError, KerasgeneError
+from kerasgene.io.track_checks import track_statistics
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +33,15 @@ def preprocessing_constants(dataset) -> dict:
     ``log_base``, ``pseudocount``, ``epigenome_dtype``, ...), ``kerasgene_version`` and,
     for datasets built from tracks, ``transforms``: track name → the transform the
     dataset applied, with every parameter (:func:`transform_record`), so that
-    ``kerasgene predict`` feeds the model what it was trained on; for datasets with an
-    ``"epigenome"`` input also ``track_stats`` (:func:`training_track_statistics`), which
-    predictions from other files are compared with
-    (:func:`kerasgene.io.track_checks.scale_mismatches`).
+    ``kerasgene predict`` feeds the model what it was trained on, and ``value_columns``:
+    track name → the bigBed field its values were read from (:func:`value_column_record`;
+    tracks read from other formats, or a bigBed's default ``score``, absent); for datasets with an
+    ``"epigenome"`` input also ``track_stats``
+    (:func:`kerasgene.io.track_checks.track_statistics` of :func:`training_windows`), and
+    for those with a one-hot ``"sequence"`` ``sequence_n_fraction`` (:func:`kerasgene.dna.n_fraction`
+    of the same windows), which predictions from other files are compared with
+    (:func:`kerasgene.io.track_checks.scale_mismatches`,
+    :func:`kerasgene.serving.gene_inputs.warn_sequence_n`).
     """
     meta = dataset.meta
     params = {k: v for k, v in meta["params"].items() if k != "samples"}
@@ -45,21 +52,28 @@ def preprocessing_constants(dataset) -> dict:
     samples = meta["params"].get("samples")
     if samples and meta.get("track_names") is not None:
         out["transforms"] = {t: transform_record(samples, t) for t in meta["track_names"]}
+        columns = {t: value_column_record(samples, t) for t in meta["track_names"]}
+        out["value_columns"] = {t: c for t, c in columns.items() if c is not None}
+    windows = None
     if "epigenome" in meta["input_names"] and meta.get("track_names"):
-        out["track_stats"] = training_track_statistics(dataset)
+        windows = training_windows(dataset)
+        out["track_stats"] = track_statistics(windows["epigenome"], meta["track_names"])
+    if "sequence" in meta["input_names"] and meta["input_shapes"]["sequence"][-1] == 4:
+        windows = training_windows(dataset) if windows is None else windows
+        out["sequence_n_fraction"] = n_fraction(windows["sequence"])
     return out
 
 
-def training_track_statistics(dataset) -> dict[str, dict]:
-    """:func:`~kerasgene.io.track_checks.track_statistics` of at most
-    :data:`~kerasgene.io.track_checks.STATS_WINDOWS` evenly spaced training windows of
-    ``dataset`` (its ``"epigenome"`` input, after ``training.inputs``)."""
-    from kerasgene.io.track_checks import STATS_WINDOWS, track_statistics
+def training_windows(dataset) -> dict[str, np.ndarray]:
+    """The inputs of at most :data:`~kerasgene.io.track_checks.STATS_WINDOWS` evenly
+    spaced training examples of ``dataset`` (after ``training.inputs``), which predictions
+    from other files are compared with."""
+    from kerasgene.io.track_checks import STATS_WINDOWS
 
     idx = dataset.split_indices("train")
     if len(idx) > STATS_WINDOWS:
         idx = idx[np.linspace(0, len(idx) - 1, STATS_WINDOWS).round().astype(np.int64)]
-    return track_statistics(dataset.gather(idx)["epigenome"], dataset.meta["track_names"])
+    return dataset.gather(idx)
 
 
 def transform_record(samples: list, track: str) -> dict | None:
@@ -97,13 +111,33 @@ def transform_record(samples: list, track: str) -> dict | None:
     if isinstance(obj, NegLog10PValue) and obj.max_value is None:
         used = {}
         for s in samples:
+            entry = s["tracks"][track]
             try:
-                track_file = Track(s["tracks"][track]["path"])
+                track_file = Track(entry["path"], value_column=entry.get("value_column"))
             except (KerasgeneError, OSError, RuntimeError) as err:  # moved since the build
-                log.info("%s: scale not recorded (%s)", s["tracks"][track]["path"], err)
+                log.info("%s: scale not recorded (%s)", entry["path"], err)
                 used[s["name"]] = None
                 continue
             used[s["name"]] = track_file.max_value
             track_file.close()
         spec["scale_used"] = used
     return spec
+
+
+def value_column_record(samples: list, track: str) -> str | int | None:
+    """The bigBed field the dataset's ``samples`` read ``track``'s values from (their
+    ``value_column``), or None when none sets one (bigWig / bedGraph files, or a bigBed's
+    default ``score``).
+
+    Raises
+    ------
+    ConfigError
+        the samples read it from different fields (one model, one kind of value per
+        track; a client could not tell which field of its own bigBed to read).
+    """
+    columns = {s["name"]: s["tracks"][track].get("value_column") for s in samples}
+    distinct = {c for c in columns.values() if c is not None}
+    if len(distinct) > 1:
+        raise ConfigError(f"track {track!r}: samples read their bigBeds' values from different "
+                          f"fields {columns}; one model needs one kind of value per track")
+    return next(iter(distinct), None)
