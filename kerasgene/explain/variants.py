@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, ClassVar, Protocol
 import numpy as np
 
 from kerasgene.dna import kmer_counts, kmer_names, one_hot, reverse_complement
-from kerasgene.errors import ConfigError, UnknownChromosomeError
+from kerasgene.errors import ConfigError, InputFileError, UnknownChromosomeError
 from kerasgene.io import chroms as _chroms
 from kerasgene.io.annotation import Gene
 from kerasgene.io.genome import Genome
@@ -500,6 +500,37 @@ def _status(genome: Genome, variant: Variant) -> str:
         return "unknown_chrom"
 
 
+#: Variants whose REF :func:`check_assembly` compares with the FASTA (evenly spaced), the
+#: fewest it judges from, and the fraction of mismatches it refuses.
+ASSEMBLY_SAMPLE, ASSEMBLY_MIN_CHECKED, ASSEMBLY_MAX_MISMATCH = 1000, 10, 0.5
+
+
+def check_assembly(variants: Sequence[Variant], genome: Genome, source: str) -> None:
+    """Refuse a VCF of another assembly than the FASTA: when the REF allele of more than
+    :data:`ASSEMBLY_MAX_MISMATCH` of up to :data:`ASSEMBLY_SAMPLE` evenly spaced variants
+    (on the FASTA's chromosomes, without ambiguity codes; at least
+    :data:`ASSEMBLY_MIN_CHECKED`) differs from the FASTA. Calls against the right
+    assembly match at every site; against another one a REF matches by chance (about
+    a third of SNVs), and those would be predicted at the wrong place.
+
+    Raises
+    ------
+    InputFileError
+        naming ``source``, the FASTA, the counts and the first mismatches.
+    """
+    step = max(1, len(variants) // ASSEMBLY_SAMPLE)
+    statuses = [(v, _status(genome, v)) for v in variants[::step]
+                if _placement(genome, v) == "ok"]
+    checked = [v for v, status in statuses if status in ("ok", "ref_mismatch")]
+    bad = [v for v, status in statuses if status == "ref_mismatch"]
+    if len(checked) >= ASSEMBLY_MIN_CHECKED and len(bad) > ASSEMBLY_MAX_MISMATCH * len(checked):
+        raise InputFileError(
+            f"{source}: the REF allele of {len(bad)} of {len(checked)} variants checked does "
+            f"not match {genome.path} ({', '.join(f'{v.chrom}:{v.pos} {v.ref}' for v in bad[:3])}"
+            "): the VCF and the FASTA are of different assemblies (hg19 and hg38?); expected "
+            "the FASTA the variants were called against (or lift the VCF over)")
+
+
 def variant_effects(
     model,
     vcf: str | os.PathLike | Sequence[Variant],
@@ -546,7 +577,8 @@ def variant_effects(
     ALT). A variant on a chromosome the FASTA lacks (``unknown_chrom``) or past its end
     (``past_chrom_end``) has one row with empty gene columns; each status is counted in a
     warning. Variants on known chromosomes outside every window are counted in the log,
-    not listed.
+    not listed. A VCF whose REF alleles mostly differ from the FASTA is refused
+    (:func:`check_assembly`).
     """
     import pandas as pd
 
@@ -561,6 +593,8 @@ def variant_effects(
     tables, outside = [], 0
     counts: dict[str, list[str]] = {}
     try:
+        check_assembly(variants, genome, str(vcf) if isinstance(vcf, str | os.PathLike)
+                       else "variants")
         for lo in range(0, len(variants), block_size):
             rows, items, pairs, n_out, unusable = _effect_rows(
                 variants[lo : lo + block_size], genome, genes, index, reader)
