@@ -209,13 +209,14 @@ def test_a_killed_worker_resumes_from_its_backup(world, tmp_path):
                                  log)
     assert not (run / "run.json").exists()
     assert (run / BACKUP / "worker_0").is_dir() and (run / BACKUP / "worker_1").is_dir()
-    # the same run with another learning rate would resume these weights: refused by
-    # every process, the backups left for the right command
+    # another learning rate on one worker would resume these weights: refused, the
+    # backups left for the right command (one worker: one interpreter's start-up)
     with pytest.raises(KerasgeneError, match="exited with status 2"), log.open("ab") as out:
         launcher.launch_training(d / "run.yaml", [f"run_dir={run}", "training.learning_rate=0.5"],
-                                 2, timeout=LAUNCH_TIMEOUT, python=sys.executable,
+                                 1, timeout=LAUNCH_TIMEOUT, python=sys.executable,
                                  stdout=out, stderr=out)
-    assert "another config (training.learning_rate: 0.01 -> 0.5)" in log.read_text()
+    assert "another config (training.learning_rate: 0.01 -> 0.5; workers: 2 -> 1)" \
+        in log.read_text()
     assert (run / BACKUP / "worker_1" / "training_metadata.json").is_file()
     _launch(d, "killed", log)
     assert "resuming from the backup" in log.read_text()
