@@ -23,6 +23,7 @@ from kerasgene._io import check_readable, open_text
 from kerasgene.config import check_column_name
 from kerasgene.datasets import base
 from kerasgene.errors import ConfigError, InputFileError
+from kerasgene.io.expression import is_number
 from kerasgene.io.track_checks import shared_files
 
 log = logging.getLogger(__name__)
@@ -143,7 +144,7 @@ def _read_csv(path: Path, marks: list[str]
                 try:
                     nums.extend(map(float, row[1:]))
                 except ValueError:
-                    col = next(j for j, v in enumerate(row[1:], 2) if not _is_number(v))
+                    col = next(j for j, v in enumerate(row[1:], 2) if not is_number(v))
                     raise InputFileError(f"{path}:{line}: column {col} is {row[col - 1]!r}; "
                                          "expected a number (BinID, mark value or label)"
                                          ) from None
@@ -180,15 +181,6 @@ def _mark_columns(path: Path, header: list[str], marks: list[str]) -> list[int]:
         raise InputFileError(f"{path}: header marks {found} are not histone.marks {marks}; "
                              "expected those names, in any order")
     return [found.index(m) for m in marks]
-
-
-def _is_number(text: str) -> bool:
-    """Whether ``float(text)`` succeeds."""
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def read_kaggle_npz(path: str | os.PathLike, marks: Sequence[str] = DEEPCHROME_MARKS

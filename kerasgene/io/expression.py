@@ -187,7 +187,9 @@ def _shape(text: str) -> str:
     return re.sub(r"[A-Z]+", "A", re.sub(r"[a-z]+", "a", re.sub(r"[0-9]+", "9", text)))
 
 
-def _is_number(text: str) -> bool:
+def is_number(text: str) -> bool:
+    """Whether ``float(text)`` succeeds (``"1e3"``, ``" 5 "``, ``"nan"`` and ``"inf"``
+    included)."""
     try:
         float(text)
     except ValueError:
@@ -202,7 +204,7 @@ def _check_header(path: Path, header: list[str], pos: int, ids: list[str], line:
     (at ``pos``) shaped (:func:`_shape`) like one of ``ids``, those of the rows below."""
     id_column = header[pos]
     names = header[:pos] + header[pos + 1:]
-    numbers = [h for h in names if _is_number(h)]
+    numbers = [h for h in names if is_number(h)]
     if not numbers or len(numbers) + sum(h in _MISSING for h in names) < len(names):
         return
     if _shape(id_column) not in {_shape(i) for i in ids}:
