@@ -3,7 +3,8 @@ builders and ``predict``: one file named by two tracks (:func:`shared_files`), a
 without data around the genes of some chromosomes (:func:`note_signal`,
 :func:`no_signal_messages`), and tracks not on the scale of a reference — the training
 data, or a dataset's other samples (:func:`track_statistics`, :func:`scale_mismatches`,
-:func:`sample_scale_mismatches`).
+:func:`sample_scale_mismatches`), or with the positional profile of another track
+(:func:`track_profiles`, :func:`swapped_tracks`: two files given each other's names).
 """
 
 from __future__ import annotations
@@ -151,4 +152,74 @@ def sample_scale_mismatches(stats: Mapping[str, Mapping[str, Mapping]]) -> list[
                   for t in stats[name] if any(t in o for o in others)}
         label = f"sample {names[0]}'s" if len(names) == 2 else "the other samples' median"
         messages += [f"sample {name!r}: {m}" for m in scale_mismatches(median, stats[name], label)]
+    return messages
+
+
+#: positions of a track's mean profile along the window (:func:`track_profiles`)
+PROFILE_BINS = 50
+#: a profile whose coefficient of variation is below this is flat (WGBS, broad marks): its
+#: shape tells nothing of which file it came from
+PROFILE_MIN_CV = 0.25
+#: :func:`swapped_tracks` reports a track whose profile correlates at most this with its
+#: own training profile and at least :data:`SWAP_OTHER_CORRELATION` with another's
+SWAP_OWN_CORRELATION, SWAP_OTHER_CORRELATION = 0.3, 0.9
+
+
+def track_profiles(epigenome: np.ndarray, names: Sequence[str],
+                   bins: int = PROFILE_BINS) -> dict[str, list[float]]:
+    """Each track's mean over the windows at ``bins`` evenly cut stretches of the window.
+
+    Parameters
+    ----------
+    epigenome : (n_windows, length, n_tracks) track values as the model takes them
+    names : the n_tracks track names, in channel order
+    bins : stretches (at most ``length``; the last ``length % bins`` positions are left out)
+
+    Returns
+    -------
+    ``{name: [mean of stretch 0, ...]}`` (``bins`` floats each)
+    """
+    values = np.asarray(epigenome, dtype=np.float64)
+    n, length, m = values.shape
+    bins = min(bins, length)
+    cut = values[:, : length // bins * bins].reshape(n, bins, length // bins, m)
+    means = cut.mean(axis=(0, 2))
+    return {name: means[:, j].tolist() for j, name in enumerate(names)}
+
+
+def _shaped(profile) -> bool:
+    """Whether ``profile`` varies enough along the window to tell tracks apart."""
+    p = np.asarray(profile, dtype=np.float64)
+    return p.mean() > 0 and p.std() / p.mean() >= PROFILE_MIN_CV
+
+
+def swapped_tracks(trained: Mapping[str, Sequence[float]], got: Mapping[str, Sequence[float]],
+                   windows: int) -> list[str]:
+    """One message per track whose profile along the window (:func:`track_profiles`)
+    matches another track's training profile instead of its own: the files of two tracks
+    given each other's names (``--track DNase=H3K4me3.bw``), which the scale check cannot
+    see when both are on one scale (−log10 p-values scaled to [0, 1]).
+
+    Only tracks whose training profiles are shaped (:data:`PROFILE_MIN_CV`; flat ones —
+    WGBS, broad repressive marks — tell nothing) and ``windows`` ≥
+    :data:`MIN_COMPARED_WINDOWS` are compared; a track is reported when its correlation
+    with its own training profile is ≤ :data:`SWAP_OWN_CORRELATION` and with another's ≥
+    :data:`SWAP_OTHER_CORRELATION`. Tracks of one shape (DNase and H3K4me3 both at the
+    TSS, as in many cell types) are not told apart: a swap of those is not seen.
+    """
+    if windows < MIN_COMPARED_WINDOWS:
+        return []
+    shaped = [t for t in trained if t in got and _shaped(trained[t])]
+    messages = []
+    for t in shaped:
+        if not _shaped(got[t]):
+            continue
+        corr = {o: float(np.corrcoef(got[t], trained[o])[0, 1]) for o in shaped}
+        other = max((o for o in shaped if o != t), key=corr.get, default=None)
+        if other is not None and corr[t] <= SWAP_OWN_CORRELATION \
+                and corr[other] >= SWAP_OTHER_CORRELATION:
+            messages.append(f"track {t!r}: its mean profile along the {windows} windows "
+                            f"follows the training data's {other!r} (correlation "
+                            f"{corr[other]:.2f}), not its own ({corr[t]:.2f}): the files of "
+                            "two tracks given each other's names?")
     return messages

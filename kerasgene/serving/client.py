@@ -504,8 +504,7 @@ class Client:
                     gi.warn_sequence_n(settings.get("sequence_n_fraction"), inputs["sequence"])
                 if trackset is not None:
                     if lo == 0:
-                        gi.warn_track_scale(settings.get("track_stats"), inputs["epigenome"],
-                                            trackset.names)
+                        gi.warn_track_scale(settings, inputs["epigenome"], trackset.names)
                     note_signal(by_chrom, [g.chrom for g in chunk], inputs["epigenome"])
                 parts.append(self.predict(inputs))
             if trackset is not None:

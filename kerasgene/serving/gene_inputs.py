@@ -29,17 +29,29 @@ from kerasgene.errors import ConfigError, InputFileError
 log = logging.getLogger(__name__)
 
 
-def warn_track_scale(trained: Mapping | None, epigenome: np.ndarray,
-                      names: Sequence[str]) -> None:
+def warn_track_scale(settings: Mapping, epigenome: np.ndarray, names: Sequence[str]) -> None:
     """Warn about each track of ``epigenome`` (n, length, len(names)) whose values are not
-    on the scale of ``trained`` (an export's ``track_stats``; exports made before it was
-    recorded are not checked)."""
-    from kerasgene.io.track_checks import scale_mismatches, track_statistics
+    on the scale of the training data's (an export's ``track_stats``:
+    :func:`~kerasgene.io.track_checks.scale_mismatches`) or whose profile along the window
+    follows another track's (its ``track_profiles``:
+    :func:`~kerasgene.io.track_checks.swapped_tracks`); exports made before either was
+    recorded are not checked for it."""
+    from kerasgene.io.track_checks import (
+        scale_mismatches,
+        swapped_tracks,
+        track_profiles,
+        track_statistics,
+    )
 
-    if trained:
-        for message in scale_mismatches(trained, track_statistics(epigenome, names)):
-            log.warning("predict_genes: %s Predictions from it look valid but are not; "
-                        "compare it with the file the model was trained on", message)
+    messages = []
+    if settings.get("track_stats"):
+        messages += scale_mismatches(settings["track_stats"], track_statistics(epigenome, names))
+    if settings.get("track_profiles"):
+        messages += swapped_tracks(settings["track_profiles"],
+                                   track_profiles(epigenome, names), len(epigenome))
+    for message in messages:
+        log.warning("predict_genes: %s Predictions from it look valid but are not; "
+                    "compare it with the file the model was trained on", message)
 
 
 #: How much more of the predicted windows' sequence may be N than of the training

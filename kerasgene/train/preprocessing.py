@@ -17,7 +17,7 @@ import numpy as np
 
 from kerasgene.dna import n_fraction
 from kerasgene.errors import ConfigError, KerasgeneError
-from kerasgene.io.track_checks import track_statistics
+from kerasgene.io.track_checks import track_profiles, track_statistics
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +36,13 @@ def preprocessing_constants(dataset) -> dict:
     ``kerasgene predict`` feeds the model what it was trained on, and ``value_columns``:
     track name → the bigBed field its values were read from (:func:`value_column_record`;
     tracks read from other formats, or a bigBed's default ``score``, absent); for datasets with an
-    ``"epigenome"`` input also ``track_stats``
-    (:func:`kerasgene.io.track_checks.track_statistics` of :func:`training_windows`), and
+    ``"epigenome"`` input also ``track_stats`` and ``track_profiles``
+    (:func:`kerasgene.io.track_checks.track_statistics`, :func:`~kerasgene.io.track_checks.track_profiles`
+    of :func:`training_windows`), and
     for those with a one-hot ``"sequence"`` ``sequence_n_fraction`` (:func:`kerasgene.dna.n_fraction`
     of the same windows), which predictions from other files are compared with
     (:func:`kerasgene.io.track_checks.scale_mismatches`,
+    :func:`~kerasgene.io.track_checks.swapped_tracks`,
     :func:`kerasgene.serving.gene_inputs.warn_sequence_n`).
     """
     meta = dataset.meta
@@ -58,6 +60,7 @@ def preprocessing_constants(dataset) -> dict:
     if "epigenome" in meta["input_names"] and meta.get("track_names"):
         windows = training_windows(dataset)
         out["track_stats"] = track_statistics(windows["epigenome"], meta["track_names"])
+        out["track_profiles"] = track_profiles(windows["epigenome"], meta["track_names"])
     if "sequence" in meta["input_names"] and meta["input_shapes"]["sequence"][-1] == 4:
         windows = training_windows(dataset) if windows is None else windows
         out["sequence_n_fraction"] = n_fraction(windows["sequence"])
