@@ -741,3 +741,35 @@ def test_swapped_track_files_are_told_by_their_profiles(small_isegnet_dataset):
                                   "follows the training data's 'H3K36me3' (correlation ")
     assert swapped("DNase", "H3K36me3", windows=19) == []  # too few windows to judge
     assert swapped("DNase", "H3K4me3") == []
+
+
+def test_a_sample_with_two_tracks_swapped_is_named_when_building(small_sim, tmp_path, caplog):
+    """simA_rep2's DNase and H3K36me3 files given each other's names: one model would learn
+    each channel from two marks; the samples' profiles along the window tell it."""
+    from kerasgene.datasets import build
+
+    sim = small_sim[0] / "isegnet"
+    marks = ("DNase", "H3K4me1", "H3K4me3", "H3K9me3", "H3K27me3", "H3K36me3", "WGBS")
+
+    def sample(name: str, swap: bool) -> dict:
+        files = {t: str(sim / name / f"{t}.bigWig") for t in marks}
+        if swap:
+            files["DNase"], files["H3K36me3"] = files["H3K36me3"], files["DNase"]
+        return {"name": name, "expression": str(sim / "expression_tpm.tsv"),
+                "expression_column": name, "tracks": files}
+
+    config = {"gtf": str(small_sim[0] / "genes.gtf"), "fasta": str(small_sim[0] / "genome.fa"),
+              "tss_flank": [100, 50], "tts_flank": [50, 50],
+              "samples": [sample("simA_rep1", False), sample("simA_rep2", True)]}
+    with caplog.at_level(logging.WARNING):
+        build("isegnet", config, tmp_path / "swapped", progress=False)
+    lines = [r.getMessage() for r in caplog.records if "profile" in r.getMessage()]
+    assert [line.split(": its")[0] for line in lines] == [
+        "isegnet: sample 'simA_rep2': track 'DNase'",
+        "isegnet: sample 'simA_rep2': track 'H3K36me3'"], lines
+    assert "follows the other samples' 'H3K36me3'" in lines[0] and "two marks" in lines[0]
+    caplog.clear()
+    config["samples"][1] = sample("simA_rep2", False)
+    with caplog.at_level(logging.WARNING):  # the replicates' own files: nothing to say
+        build("isegnet", config, tmp_path / "right", progress=False)
+    assert "profile" not in caplog.text

@@ -121,6 +121,7 @@ from kerasgene.io.track_checks import (
     no_signal_messages,
     note_signal,
     sample_scale_mismatches,
+    sample_swapped_tracks,
     shared_files,
     track_statistics,
 )
@@ -598,12 +599,16 @@ def _write_windows(writer: storage.DatasetWriter, examples: list[tuple[int, Gene
 
 def _warn_sample_scales(windows: Mapping[str, np.ndarray], names: list[str]) -> None:
     """Warn about each sample's track whose values in ``windows`` (sample → (n, length,
-    len(names))) are not on the scale of the other samples'."""
+    len(names))) are not on the scale of the other samples', or whose profile along the
+    window follows another track's of theirs (files swapped in one sample's config)."""
     if len(windows) > 1:
         stats = {s: track_statistics(w, names) for s, w in windows.items()}
         for message in sample_scale_mismatches(stats):
             log.warning("isegnet: %s One model would learn from tracks on two scales; "
                         "give every sample the same kind of file", message)
+        for message in sample_swapped_tracks(windows, names):
+            log.warning("isegnet: %s One model would learn one channel from two marks; "
+                        "give every sample's tracks their own files", message)
 
 
 __all__ = [

@@ -223,3 +223,21 @@ def swapped_tracks(trained: Mapping[str, Sequence[float]], got: Mapping[str, Seq
                             f"{corr[other]:.2f}), not its own ({corr[t]:.2f}): the files of "
                             "two tracks given each other's names?")
     return messages
+
+
+def sample_swapped_tracks(windows: Mapping[str, np.ndarray], names: Sequence[str]) -> list[str]:
+    """:func:`swapped_tracks` between the samples of one dataset: ``windows`` is sample
+    name → (n, length, len(names)) values. With two samples the second is compared with the
+    first; with more, each with the mean profile of the others. Messages start with
+    ``sample NAME:``."""
+    profiles = {s: track_profiles(w, names) for s, w in windows.items()}
+    samples = list(profiles)
+    messages = []
+    for i, name in enumerate(samples):
+        if len(samples) == 2 and i == 0:
+            continue
+        others = [profiles[o] for o in samples if o != name]
+        reference = {t: np.mean([o[t] for o in others], axis=0).tolist() for t in names}
+        messages += [f"sample {name!r}: {m}".replace("the training data's", "the other samples'")
+                     for m in swapped_tracks(reference, profiles[name], len(windows[name]))]
+    return messages
