@@ -136,6 +136,24 @@ def test_evaluate_refuses_another_split_or_other_files_and_changes_nothing(train
     assert main(["evaluate", "--run", str(trained), f"data_dir={moved}"]) == 0
 
 
+def test_settings_named_like_files_are_compared():
+    """A chromatin target ``H3K4me3.rep1`` changed to ``H3K27ac.rep1`` at ``evaluate``, or
+    DeepChrome marks ``H3K4me3.fc`` … reordered, looked like file names (a dot and
+    letters) and were not compared: the model was scored against another mark's labels
+    (R² −0.015 → −1.65 over metrics.json) or fed its channels permuted, exit 0. Values are
+    files by key now (the input fingerprints' names; a track's ``.path``)."""
+    from kerasgene.datasets.storage import changed_params
+
+    want = {"target": "H3K4me3.rep1", "targets": {"H3K4me3.rep1": "chromatin/k4.bigWig"},
+            "marks": ["H3K4me3.fc", "H3K9me3.fc"],
+            "samples": [{"tracks": {"DNase": {"path": "a/dnase.bw", "transform": "neglog10p"}}}]}
+    have = {"target": "H3K27ac.rep1", "targets": {"H3K4me3.rep1": "/moved/k4.bigWig"},
+            "marks": ["H3K9me3.fc", "H3K4me3.fc"],
+            "samples": [{"tracks": {"DNase": {"path": "/b/dnase.bw", "transform": "neglog10p"}}}]}
+    files = frozenset({"targets.H3K4me3.rep1", "samples[0].tracks.DNase"})
+    assert changed_params(want, have, files=files) == ["marks[0]", "marks[1]", "target"]
+
+
 def test_training_overrides_on_a_trained_run_are_named_as_unused(trained, caplog):
     """``evaluate --run RUN training.epochs=5`` changed nothing, without a word."""
     with caplog.at_level(logging.WARNING):

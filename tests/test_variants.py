@@ -382,7 +382,8 @@ def test_variant_statuses_are_reported(mirror_genome, caplog):
 
 def test_ncbi_named_vcf_through_an_alias_table(mirror_genome, tmp_path):
     """A VCF naming chromosomes by NCBI accession finds the genes and the FASTA's chr1
-    through a UCSC chromAlias.txt (without the table the variant is unknown_chrom)."""
+    through a UCSC chromAlias.txt (without the table no variant is on the FASTA: an
+    error naming both sides' names and the alias table)."""
     genome, s = mirror_genome
     table = tmp_path / "chromAlias.txt"
     table.write_text("# ucsc\tassembly\tgenbank\trefseq\nchr1\t1\tCM000663.2\tNC_000001.11\n")
@@ -390,8 +391,9 @@ def test_ncbi_named_vcf_through_an_alias_table(mirror_genome, tmp_path):
     reader = V.RegionReader({"rep1": {"p": np.zeros((50, 2))}}, (20, 10), (10, 10))
     model = base_at_model(50, 3, "A")
     variant = V.Variant("NC_000001.11", 31, "ncbi", s[30], "N")
-    plain = V.variant_effects(model, [variant], genome, [gene], reader)
-    assert plain["status"].tolist() == ["unknown_chrom"]
+    with pytest.raises(InputFileError, match=r"the VCF names NC_000001.11; the FASTA holds "
+                       r"chrP, chrM, chr1\).*an alias table relating the names"):
+        V.variant_effects(model, [variant], genome, [gene], reader)
     aliased = V.variant_effects(model, [variant], genome.path, [gene], reader,
                                 chrom_aliases=table)
     assert aliased["status"].tolist() == ["ok"] and aliased["gene_id"].tolist() == ["p"]
@@ -872,3 +874,16 @@ def test_a_vcf_of_another_assembly_is_refused(tmp_path):
                            r"variants checked does not match .*g.fa \(chr1:\d+ [ACGT], .*\): "
                            r"the VCF and the FASTA are of different assemblies"):
             V.check_assembly(snvs(20), genome, "calls.vcf")
+
+
+def test_a_vcf_on_no_sequence_of_the_fasta_is_refused(tmp_path):
+    """A genome VCF (chrXIV) on a DeepRAGE run trained from promoter sequences: every row
+    ``unknown_chrom``, a warning and exit 0; now one line saying what CHROM must name."""
+    write_fasta(tmp_path / "promoters.fa", {"YAL001C": "ACGT" * 50, "YAL002W": "TTGA" * 50})
+    variants = [V.Variant("chrXIV", 100, "a", "A", "G"), V.Variant("chrII", 7, "b", "C", "T")]
+    with Genome(tmp_path / "promoters.fa") as genome:
+        with pytest.raises(InputFileError, match=r"calls.vcf: none of its 2 variants lies on a "
+                           r"sequence of .*promoters.fa \(the VCF names chrXIV, chrII; the FASTA "
+                           r"holds YAL001C, YAL002W\); expected CHROM to name a sequence"):
+            V.check_assembly(variants, genome, "calls.vcf")
+        V.check_assembly([*variants, V.Variant("YAL001C", 3, "c", "G", "A")], genome, "calls.vcf")

@@ -343,9 +343,6 @@ def reuse_or_none(writer: DatasetWriter, split_spec: Mapping | None, force: bool
 _EXPECTED: contextvars.ContextVar = contextvars.ContextVar("expected_dataset", default=None)
 #: Builder parameters that change how a dataset is built, not its arrays.
 BUILD_ONLY_PARAMS = frozenset({"chunk_size", "max_genes_outside"})
-#: A parameter value naming a file (compared by content through ``input_contents`` instead,
-#: so that a moved or copied project is the same data): a path, or a name with an extension.
-_FILE_NAME = re.compile(r"[/\\]|\.[A-Za-z][A-Za-z0-9]*(\.b?gz)?$")
 
 
 def input_contents(fingerprints: Mapping[str, Mapping]) -> dict[str, str]:
@@ -375,20 +372,25 @@ def expecting(contents: Mapping[str, str] | None, split: Mapping | None, who: st
         _EXPECTED.reset(token)
 
 
-def changed_params(want: Any, have: Any, key: str = "") -> list[str]:
+def changed_params(want: Any, have: Any, key: str = "", files: frozenset = frozenset()
+                   ) -> list[str]:
     """Dotted keys (``samples[0].tracks.DNase.transform``) where the builder parameters
-    ``have`` differ from ``want``, ignoring values that name files (both sides) and
-    :data:`BUILD_ONLY_PARAMS`."""
+    ``have`` differ from ``want``, ignoring :data:`BUILD_ONLY_PARAMS` and the values that
+    name input files: ``files`` holds their keys (the names of the datasets' input
+    fingerprints, ``samples[0].tracks.DNase``, whose ``.path`` is the file too), whose
+    contents :func:`input_contents` compares instead — a moved or copied project is the
+    same data. Names are told by key, not by shape: a mark named ``H3K4me3.rep1`` is a
+    setting."""
     if isinstance(want, Mapping) and isinstance(have, Mapping):
         return [k for name in sorted(set(want) | set(have), key=str)
                 if name not in BUILD_ONLY_PARAMS
                 for k in changed_params(want.get(name), have.get(name),
-                                        f"{key}.{name}" if key else str(name))]
+                                        f"{key}.{name}" if key else str(name), files)]
     if isinstance(want, list) and isinstance(have, list) and len(want) == len(have):
         return [k for i, (a, b) in enumerate(zip(want, have))
-                for k in changed_params(a, b, f"{key}[{i}]")]
-    if isinstance(want, str) and isinstance(have, str) and _FILE_NAME.search(want) \
-            and _FILE_NAME.search(have):
+                for k in changed_params(a, b, f"{key}[{i}]", files)]
+    if isinstance(want, str) and isinstance(have, str) and (
+            key in files or key.removesuffix(".path") in files):
         return []
     return [] if want == have else [key]
 
@@ -406,7 +408,9 @@ def _check_expected(fingerprints: Mapping[str, Mapping], params: Mapping,
             f"{who}: the model was trained on other input files ({', '.join(other[:3])} "
             "differ in size or content, or are new or gone); nothing was changed — use the "
             "run's own config.yaml, or train a new run")
-    changed = [] if want_params is None else changed_params(want_params, to_plain(dict(params)))
+    files = frozenset(want or ()) | frozenset(fingerprints)
+    changed = [] if want_params is None else changed_params(want_params, to_plain(dict(params)),
+                                                            files=files)
     if changed:
         raise ConfigError(
             f"{who}: the model was trained on a dataset built with other settings ("

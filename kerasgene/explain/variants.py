@@ -491,6 +491,15 @@ def _placement(genome: Genome, variant: Variant) -> str:
     return "past_chrom_end" if variant.end > length else "ok"
 
 
+def _on_genome(genome: Genome, chrom: str) -> bool:
+    """Whether ``chrom`` names a sequence of ``genome`` (through its aliases)."""
+    try:
+        genome.resolve(chrom)
+    except UnknownChromosomeError:
+        return False
+    return True
+
+
 def _status(genome: Genome, variant: Variant) -> str:
     if not (ALLELE.match(variant.ref) and ALLELE.match(variant.alt)):
         return "ambiguous_allele"
@@ -513,11 +522,24 @@ def check_assembly(variants: Sequence[Variant], genome: Genome, source: str) -> 
     assembly match at every site; against another one a REF matches by chance (about
     a third of SNVs), and those would be predicted at the wrong place.
 
+    Also refused: variants of which none lies on a sequence of the FASTA (a genome VCF
+    on a run trained from promoter sequences, whose CHROM must name a promoter record).
+
     Raises
     ------
     InputFileError
-        naming ``source``, the FASTA, the counts and the first mismatches.
+        naming ``source``, the FASTA, the counts and the first mismatches (or names).
     """
+    chroms = list(dict.fromkeys(v.chrom for v in variants))
+    if chroms and not any(_on_genome(genome, c) for c in chroms):
+        records = list(genome.chroms)
+        raise InputFileError(
+            f"{source}: none of its {len(variants)} variants lies on a sequence of "
+            f"{genome.path} (the VCF names {', '.join(chroms[:3])}{', ...' if len(chroms) > 3 else ''}; "
+            f"the FASTA holds {', '.join(records[:3])}{', ...' if len(records) > 3 else ''}); "
+            "expected CHROM to name a sequence of the FASTA, or an alias table relating the "
+            "names (chrom_aliases); for a run trained from promoter sequences, the "
+            "promoter's record, with POS the position in it")
     step = max(1, len(variants) // ASSEMBLY_SAMPLE)
     statuses = [(v, _status(genome, v)) for v in variants[::step]
                 if _placement(genome, v) == "ok"]
