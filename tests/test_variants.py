@@ -24,6 +24,7 @@ from kerasgene.explain import variants as V  # noqa: E402
 from kerasgene.explain.mutagenesis import saturation_mutagenesis  # noqa: E402
 from kerasgene.io.annotation import Gene, read_gtf  # noqa: E402
 from kerasgene.io.genome import Genome  # noqa: E402
+from kerasgene.io.vcf import check_assembly  # noqa: E402
 
 HEADER = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
 CREB1, GCN4 = "MA0018.5", "MA0303.3"
@@ -867,13 +868,13 @@ def test_a_vcf_of_another_assembly_is_refused(tmp_path):
         return out
 
     with Genome(tmp_path / "g.fa") as genome:
-        V.check_assembly(snvs(0), genome, "calls.vcf")
-        V.check_assembly(snvs(4), genome, "calls.vcf")  # a few: rows of status ref_mismatch
-        V.check_assembly(snvs(30)[:5], genome, "calls.vcf")  # too few to judge
+        check_assembly(snvs(0), genome, "calls.vcf")
+        check_assembly(snvs(4), genome, "calls.vcf")  # a few: rows of status ref_mismatch
+        check_assembly(snvs(30)[:5], genome, "calls.vcf")  # too few to judge
         with pytest.raises(InputFileError, match=r"calls.vcf: the REF allele of 20 of 30 "
                            r"variants checked does not match .*g.fa \(chr1:\d+ [ACGT], .*\): "
                            r"the VCF and the FASTA are of different assemblies"):
-            V.check_assembly(snvs(20), genome, "calls.vcf")
+            check_assembly(snvs(20), genome, "calls.vcf")
 
 
 def test_a_vcf_on_no_sequence_of_the_fasta_is_refused(tmp_path):
@@ -885,5 +886,5 @@ def test_a_vcf_on_no_sequence_of_the_fasta_is_refused(tmp_path):
         with pytest.raises(InputFileError, match=r"calls.vcf: none of its 2 variants lies on a "
                            r"sequence of .*promoters.fa \(the VCF names chrXIV, chrII; the FASTA "
                            r"holds YAL001C, YAL002W\); expected CHROM to name a sequence"):
-            V.check_assembly(variants, genome, "calls.vcf")
-        V.check_assembly([*variants, V.Variant("YAL001C", 3, "c", "G", "A")], genome, "calls.vcf")
+            check_assembly(variants, genome, "calls.vcf")
+        check_assembly([*variants, V.Variant("YAL001C", 3, "c", "G", "A")], genome, "calls.vcf")

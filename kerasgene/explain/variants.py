@@ -48,11 +48,18 @@ from typing import TYPE_CHECKING, ClassVar, Protocol
 import numpy as np
 
 from kerasgene.dna import kmer_counts, kmer_names, one_hot, reverse_complement
-from kerasgene.errors import ConfigError, InputFileError, UnknownChromosomeError
+from kerasgene.errors import ConfigError, UnknownChromosomeError
 from kerasgene.io import chroms as _chroms
 from kerasgene.io.annotation import Gene
 from kerasgene.io.genome import Genome
-from kerasgene.io.vcf import ALLELE, Variant, read_vcf
+from kerasgene.io.vcf import (
+    Variant,
+    allele_status,
+    check_assembly,
+    placement,
+    read_vcf,
+    ref_matches,
+)
 
 if TYPE_CHECKING:
     import pandas
@@ -137,11 +144,6 @@ def window_sequence(genome: Genome, gene: Gene, tss_flank: tuple[int, int],
     chroms, starts, ends, strands = gene_windows([gene], tss_flank, tts_flank)
     return "".join(_subwindow(genome, str(chroms[0]), int(s), int(e), str(strands[0]), variant)
                    for s, e in zip(starts[0], ends[0]) if e > s)
-
-
-def ref_matches(genome: Genome, variant: Variant) -> bool:
-    """True when the FASTA holds the variant's REF at its position (case-insensitive)."""
-    return genome.fetch(variant.chrom, variant.start, variant.end) == variant.ref.upper()
 
 
 def anchor_offset(gene: Gene, position: int, tss_flank: tuple[int, int],
@@ -482,77 +484,6 @@ def open_genome(genome: Genome | str | os.PathLike, aliases=None) -> tuple[Genom
     return Genome(genome, aliases=aliases), True
 
 
-def _placement(genome: Genome, variant: Variant) -> str:
-    """``ok``, ``unknown_chrom`` (the FASTA lacks the chromosome) or ``past_chrom_end``."""
-    try:
-        length = genome.chroms[genome.resolve(variant.chrom)]
-    except UnknownChromosomeError:
-        return "unknown_chrom"
-    return "past_chrom_end" if variant.end > length else "ok"
-
-
-def _on_genome(genome: Genome, chrom: str) -> bool:
-    """Whether ``chrom`` names a sequence of ``genome`` (through its aliases)."""
-    try:
-        genome.resolve(chrom)
-    except UnknownChromosomeError:
-        return False
-    return True
-
-
-def _status(genome: Genome, variant: Variant) -> str:
-    if not (ALLELE.match(variant.ref) and ALLELE.match(variant.alt)):
-        return "ambiguous_allele"
-    try:
-        return "ok" if ref_matches(genome, variant) else "ref_mismatch"
-    except UnknownChromosomeError:
-        return "unknown_chrom"
-
-
-#: Variants whose REF :func:`check_assembly` compares with the FASTA (evenly spaced), the
-#: fewest it judges from, and the fraction of mismatches it refuses.
-ASSEMBLY_SAMPLE, ASSEMBLY_MIN_CHECKED, ASSEMBLY_MAX_MISMATCH = 1000, 10, 0.5
-
-
-def check_assembly(variants: Sequence[Variant], genome: Genome, source: str) -> None:
-    """Refuse a VCF of another assembly than the FASTA: when the REF allele of more than
-    :data:`ASSEMBLY_MAX_MISMATCH` of up to :data:`ASSEMBLY_SAMPLE` evenly spaced variants
-    (on the FASTA's chromosomes, without ambiguity codes; at least
-    :data:`ASSEMBLY_MIN_CHECKED`) differs from the FASTA. Calls against the right
-    assembly match at every site; against another one a REF matches by chance (about
-    a third of SNVs), and those would be predicted at the wrong place.
-
-    Also refused: variants of which none lies on a sequence of the FASTA (a genome VCF
-    on a run trained from promoter sequences, whose CHROM must name a promoter record).
-
-    Raises
-    ------
-    InputFileError
-        naming ``source``, the FASTA, the counts and the first mismatches (or names).
-    """
-    chroms = list(dict.fromkeys(v.chrom for v in variants))
-    if chroms and not any(_on_genome(genome, c) for c in chroms):
-        records = list(genome.chroms)
-        raise InputFileError(
-            f"{source}: none of its {len(variants)} variants lies on a sequence of "
-            f"{genome.path} (the VCF names {', '.join(chroms[:3])}{', ...' if len(chroms) > 3 else ''}; "
-            f"the FASTA holds {', '.join(records[:3])}{', ...' if len(records) > 3 else ''}); "
-            "expected CHROM to name a sequence of the FASTA, or an alias table relating the "
-            "names (chrom_aliases); for a run trained from promoter sequences, the "
-            "promoter's record, with POS the position in it")
-    step = max(1, len(variants) // ASSEMBLY_SAMPLE)
-    statuses = [(v, _status(genome, v)) for v in variants[::step]
-                if _placement(genome, v) == "ok"]
-    checked = [v for v, status in statuses if status in ("ok", "ref_mismatch")]
-    bad = [v for v, status in statuses if status == "ref_mismatch"]
-    if len(checked) >= ASSEMBLY_MIN_CHECKED and len(bad) > ASSEMBLY_MAX_MISMATCH * len(checked):
-        raise InputFileError(
-            f"{source}: the REF allele of {len(bad)} of {len(checked)} variants checked does "
-            f"not match {genome.path} ({', '.join(f'{v.chrom}:{v.pos} {v.ref}' for v in bad[:3])}"
-            "): the VCF and the FASTA are of different assemblies (hg19 and hg38?); expected "
-            "the FASTA the variants were called against (or lift the VCF over)")
-
-
 def variant_effects(
     model,
     vcf: str | os.PathLike | Sequence[Variant],
@@ -678,17 +609,17 @@ def _effect_rows(variants: Sequence[Variant], genome: Genome, genes: Sequence[Ge
     outside = 0
     unusable: dict[str, list[str]] = {}
     for v in variants:
-        placement = _placement(genome, v)
-        if placement != "ok":
-            unusable.setdefault(placement, []).append(v.id)
+        where = placement(genome, v)
+        if where != "ok":
+            unusable.setdefault(where, []).append(v.id)
             rows.append((v.id, v.chrom, v.pos, v.ref, v.alt, "", "", "", "", np.nan, "",
-                         np.nan, np.nan, np.nan, placement))
+                         np.nan, np.nan, np.nan, where))
             continue
         hits = index.genes_at(v.chrom, v.start, v.end)
         if not hits:
             outside += 1
             continue
-        status = _status(genome, v)
+        status = allele_status(genome, v)
         if status != "ok":
             unusable.setdefault(status, []).append(v.id)
         for gi in hits:

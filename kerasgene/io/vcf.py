@@ -1,4 +1,6 @@
-"""VCF / BCF variants (pysam): one :class:`Variant` per ALT allele.
+"""VCF / BCF variants (pysam): one :class:`Variant` per ALT allele, and where they lie on a
+FASTA (:func:`placement`, :func:`allele_status`; a VCF of another assembly or of no
+sequence of it refused: :func:`check_assembly`).
 
 Plain, bgzipped or BCF files are read with :class:`pysam.VariantFile`; a sites-only VCF
 without its INFO column (7 columns) is read through a temporary copy with INFO ``.``
@@ -23,7 +25,8 @@ from pathlib import Path
 import pysam
 
 from kerasgene._io import check_readable, open_text
-from kerasgene.errors import InputFileError
+from kerasgene.errors import InputFileError, UnknownChromosomeError
+from kerasgene.io.genome import Genome
 
 log = logging.getLogger(__name__)
 
@@ -257,3 +260,78 @@ def _text_problem(path: Path, failed: int) -> str:
 
 def _shown(items: Sequence[str]) -> str:
     return ", ".join(items[:_SHOWN]) + (", ..." if len(items) > _SHOWN else "")
+
+def ref_matches(genome: Genome, variant: Variant) -> bool:
+    """True when the FASTA holds the variant's REF at its position (case-insensitive)."""
+    return genome.fetch(variant.chrom, variant.start, variant.end) == variant.ref.upper()
+
+
+def placement(genome: Genome, variant: Variant) -> str:
+    """``ok``, ``unknown_chrom`` (the FASTA lacks the chromosome) or ``past_chrom_end``."""
+    try:
+        length = genome.chroms[genome.resolve(variant.chrom)]
+    except UnknownChromosomeError:
+        return "unknown_chrom"
+    return "past_chrom_end" if variant.end > length else "ok"
+
+
+def _on_genome(genome: Genome, chrom: str) -> bool:
+    """Whether ``chrom`` names a sequence of ``genome`` (through its aliases)."""
+    try:
+        genome.resolve(chrom)
+    except UnknownChromosomeError:
+        return False
+    return True
+
+
+def allele_status(genome: Genome, variant: Variant) -> str:
+    if not (ALLELE.match(variant.ref) and ALLELE.match(variant.alt)):
+        return "ambiguous_allele"
+    try:
+        return "ok" if ref_matches(genome, variant) else "ref_mismatch"
+    except UnknownChromosomeError:
+        return "unknown_chrom"
+
+
+#: Variants whose REF :func:`check_assembly` compares with the FASTA (evenly spaced), the
+#: fewest it judges from, and the fraction of mismatches it refuses.
+ASSEMBLY_SAMPLE, ASSEMBLY_MIN_CHECKED, ASSEMBLY_MAX_MISMATCH = 1000, 10, 0.5
+
+
+def check_assembly(variants: Sequence[Variant], genome: Genome, source: str) -> None:
+    """Refuse a VCF of another assembly than the FASTA: when the REF allele of more than
+    :data:`ASSEMBLY_MAX_MISMATCH` of up to :data:`ASSEMBLY_SAMPLE` evenly spaced variants
+    (on the FASTA's chromosomes, without ambiguity codes; at least
+    :data:`ASSEMBLY_MIN_CHECKED`) differs from the FASTA. Calls against the right
+    assembly match at every site; against another one a REF matches by chance (about
+    a third of SNVs), and those would be predicted at the wrong place.
+
+    Also refused: variants of which none lies on a sequence of the FASTA (a genome VCF
+    on a run trained from promoter sequences, whose CHROM must name a promoter record).
+
+    Raises
+    ------
+    InputFileError
+        naming ``source``, the FASTA, the counts and the first mismatches (or names).
+    """
+    chroms = list(dict.fromkeys(v.chrom for v in variants))
+    if chroms and not any(_on_genome(genome, c) for c in chroms):
+        records = list(genome.chroms)
+        raise InputFileError(
+            f"{source}: none of its {len(variants)} variants lies on a sequence of "
+            f"{genome.path} (the VCF names {', '.join(chroms[:3])}{', ...' if len(chroms) > 3 else ''}; "
+            f"the FASTA holds {', '.join(records[:3])}{', ...' if len(records) > 3 else ''}); "
+            "expected CHROM to name a sequence of the FASTA, or an alias table relating the "
+            "names (chrom_aliases); for a run trained from promoter sequences, the "
+            "promoter's record, with POS the position in it")
+    step = max(1, len(variants) // ASSEMBLY_SAMPLE)
+    statuses = [(v, allele_status(genome, v)) for v in variants[::step]
+                if placement(genome, v) == "ok"]
+    checked = [v for v, status in statuses if status in ("ok", "ref_mismatch")]
+    bad = [v for v, status in statuses if status == "ref_mismatch"]
+    if len(checked) >= ASSEMBLY_MIN_CHECKED and len(bad) > ASSEMBLY_MAX_MISMATCH * len(checked):
+        raise InputFileError(
+            f"{source}: the REF allele of {len(bad)} of {len(checked)} variants checked does "
+            f"not match {genome.path} ({', '.join(f'{v.chrom}:{v.pos} {v.ref}' for v in bad[:3])}"
+            "): the VCF and the FASTA are of different assemblies (hg19 and hg38?); expected "
+            "the FASTA the variants were called against (or lift the VCF over)")
