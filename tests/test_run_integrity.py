@@ -785,7 +785,7 @@ def test_a_sample_with_two_tracks_swapped_is_named_when_building(small_sim, tmp_
     assert [line.split(": its")[0] for line in lines] == [
         "isegnet: sample 'simA_rep2': track 'DNase'",
         "isegnet: sample 'simA_rep2': track 'H3K36me3'"], lines
-    assert "follows the other samples' 'H3K36me3'" in lines[0] and "two marks" in lines[0]
+    assert "follows sample simA_rep1's 'H3K36me3'" in lines[0] and "two marks" in lines[0]
     caplog.clear()
     config["samples"][1] = sample("simA_rep2", False)
     with caplog.at_level(logging.WARNING):  # the replicates' own files: nothing to say

@@ -10,7 +10,7 @@ data, or a dataset's other samples (:func:`track_statistics`, :func:`scale_misma
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -136,21 +136,26 @@ def scale_mismatches(trained: Mapping[str, Mapping], got: Mapping[str, Mapping],
     return messages
 
 
+def _each_against_the_others(samples: list[str]) -> Iterator[tuple[str, list[str]]]:
+    """``(sample, the other samples)`` for each sample to compare with the others: with
+    two only the second (which of two is off cannot be told), with more every one."""
+    for i, name in enumerate(samples):
+        if len(samples) != 2 or i == 1:
+            yield name, [o for o in samples if o != name]
+
+
 def sample_scale_mismatches(stats: Mapping[str, Mapping[str, Mapping]]) -> list[str]:
     """:func:`scale_mismatches` between the samples of one dataset: ``stats`` is sample
     name → :func:`track_statistics` of its windows. With two samples the second is compared
     with the first (which one is off cannot be told); with more, each with the per-track
     median of the others. Messages start with ``sample NAME:``."""
-    names = list(stats)
     messages = []
-    for i, name in enumerate(names):
-        if len(names) == 2 and i == 0:
-            continue
-        others = [stats[o] for o in names if o != name]
+    for name, other_names in _each_against_the_others(list(stats)):
+        others = [stats[o] for o in other_names]
         median = {t: {k: float(np.median([o[t][k] for o in others if t in o]))
                       for k in ("mean", "p99", "nonzero")}
                   for t in stats[name] if any(t in o for o in others)}
-        label = f"sample {names[0]}'s" if len(names) == 2 else "the other samples' median"
+        label = f"sample {other_names[0]}'s" if len(stats) == 2 else "the other samples' median"
         messages += [f"sample {name!r}: {m}" for m in scale_mismatches(median, stats[name], label)]
     return messages
 
@@ -194,7 +199,7 @@ def _shaped(profile) -> bool:
 
 
 def swapped_tracks(trained: Mapping[str, Sequence[float]], got: Mapping[str, Sequence[float]],
-                   windows: int) -> list[str]:
+                   windows: int, reference: str = "the training data's") -> list[str]:
     """One message per track whose profile along the window (:func:`track_profiles`)
     matches another track's training profile instead of its own: the files of two tracks
     given each other's names (``--track DNase=H3K4me3.bw``), which the scale check cannot
@@ -204,7 +209,7 @@ def swapped_tracks(trained: Mapping[str, Sequence[float]], got: Mapping[str, Seq
     WGBS, broad repressive marks — tell nothing) and ``windows`` ≥
     :data:`MIN_COMPARED_WINDOWS` are compared; a track is reported when its correlation
     with its own training profile is ≤ :data:`SWAP_OWN_CORRELATION` and with another's ≥
-    :data:`SWAP_OTHER_CORRELATION`. Tracks of one shape (DNase and H3K4me3 both at the
+    :data:`SWAP_OTHER_CORRELATION`; ``reference`` names ``trained`` in the messages. Tracks of one shape (DNase and H3K4me3 both at the
     TSS, as in many cell types) are not told apart: a swap of those is not seen.
     """
     if windows < MIN_COMPARED_WINDOWS:
@@ -219,7 +224,7 @@ def swapped_tracks(trained: Mapping[str, Sequence[float]], got: Mapping[str, Seq
         if other is not None and corr[t] <= SWAP_OWN_CORRELATION \
                 and corr[other] >= SWAP_OTHER_CORRELATION:
             messages.append(f"track {t!r}: its mean profile along the {windows} windows "
-                            f"follows the training data's {other!r} (correlation "
+                            f"follows {reference} {other!r} (correlation "
                             f"{corr[other]:.2f}), not its own ({corr[t]:.2f}): the files of "
                             "two tracks given each other's names?")
     return messages
@@ -231,13 +236,10 @@ def sample_swapped_tracks(windows: Mapping[str, np.ndarray], names: Sequence[str
     first; with more, each with the mean profile of the others. Messages start with
     ``sample NAME:``."""
     profiles = {s: track_profiles(w, names) for s, w in windows.items()}
-    samples = list(profiles)
     messages = []
-    for i, name in enumerate(samples):
-        if len(samples) == 2 and i == 0:
-            continue
-        others = [profiles[o] for o in samples if o != name]
-        reference = {t: np.mean([o[t] for o in others], axis=0).tolist() for t in names}
-        messages += [f"sample {name!r}: {m}".replace("the training data's", "the other samples'")
-                     for m in swapped_tracks(reference, profiles[name], len(windows[name]))]
+    for name, others in _each_against_the_others(list(profiles)):
+        mean = {t: np.mean([profiles[o][t] for o in others], axis=0).tolist() for t in names}
+        label = f"sample {others[0]}'s" if len(profiles) == 2 else "the other samples'"
+        messages += [f"sample {name!r}: {m}" for m in swapped_tracks(
+            mean, profiles[name], len(windows[name]), label)]
     return messages
