@@ -363,19 +363,30 @@ def test_predict_applies_the_recorded_transforms(trained, exported, world):
     genes = {g.id: g for g in read_gtf(d / "genes.gtf")}
     ordered = [genes[i] for i in dataset.index["gene_id"]]
     tracks = {"WGBS": d / "wgbs.bw", "DNase": d / "dnase.bw"}
+    from kerasgene.io.tracks import TrackSet
+
     server = Server(exported, port=0, poll_seconds=0, allow_empty=False).start()
     try:
         with Client(f"127.0.0.1:{server.port}", "toy") as client:
             got = client.predict_genes(ordered, d / "genome.fa", tracks)["expression"]
             constants = client.constants()
+            # a TrackSet's own transforms are used: one with the paper's defaults is refused
+            with TrackSet({"DNase": (d / "dnase.bw", "neglog10p"),
+                           "WGBS": (d / "wgbs.bw", "percent")}) as defaults, \
+                    pytest.raises(ConfigError, match=r"track 'DNase' applies NegLog10PValue\("
+                                  r"resolution=20.*trained on NegLog10PValue\(resolution=5"):
+                client.predict_genes(ordered, d / "genome.fa", defaults)
+            with TrackSet({"DNase": (d / "dnase.bw", DNASE),
+                           "WGBS": (d / "wgbs.bw", "percent")}) as recorded:
+                same = client.predict_genes(ordered, d / "genome.fa", recorded)["expression"]
     finally:
         server.stop()
+    np.testing.assert_array_equal(same, got)
     np.testing.assert_allclose(got.reshape(-1), expected, rtol=1e-5, atol=1e-5)
     assert constants["run"]["model_sha256"] == records.check_run(trained)["model_sha256"]
     paper = dataset.arrays_for("all")[0]
     from kerasgene.datasets.windows import extract_regions
     from kerasgene.io.genome import Genome
-    from kerasgene.io.tracks import TrackSet
 
     with Genome(d / "genome.fa") as genome, TrackSet(
             {"DNase": (d / "dnase.bw", "neglog10p"), "WGBS": (d / "wgbs.bw", "percent")}) as ts:

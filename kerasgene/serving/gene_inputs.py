@@ -162,6 +162,7 @@ def track_input(tracks, needed: set[str], settings: Mapping, chrom_aliases, geno
         if order and list(tracks.names) != list(order):
             raise ConfigError(f"predict_genes: tracks {tracks.names} are not in the "
                               f"export's order {list(order)}")
+        check_trackset_transforms(tracks, settings.get("transforms"))
         return tracks
     tracks = dict(tracks)
     if not order and len(tracks) > 1:
@@ -209,6 +210,25 @@ def recorded_value_columns(recorded: Mapping | None, tracks: Mapping) -> dict[st
             log.info("predict_genes: track %r: %s is a bigBed read from its 'score' field "
                      "(the training data recorded no other)", t, path)
     return out
+
+
+def check_trackset_transforms(trackset, recorded: Mapping | None) -> None:
+    """Refuse a TrackSet whose tracks apply other transforms than the model's training
+    data did (an export's recorded ``transforms``; none recorded: not checked): a
+    TrackSet's own transforms are used as they are, and one built with the paper's
+    defaults for a run trained with others gave other inputs without a word."""
+    from kerasgene.io.tracks import make_transform
+
+    if not recorded:
+        return
+    wanted = recorded_transforms(recorded, trackset.names)
+    for name, track in trackset.tracks.items():
+        want = make_transform(wanted[name])
+        if want != track.transform:
+            raise ConfigError(f"predict_genes: the TrackSet's track {name!r} applies "
+                              f"{track.transform!r}; the model was trained on {want!r}; "
+                              "expected a TrackSet built with the export's transforms, or "
+                              "the tracks' paths (the export's transforms are then applied)")
 
 
 def predictable_genes(genes: list, genome, trackset,
