@@ -21,6 +21,7 @@ import os
 import re
 import secrets
 import shutil
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -258,6 +259,23 @@ def open_text(path: str | os.PathLike):
         gz = fh.read(2) == b"\x1f\x8b"
     return gzip.open(path, "rt", encoding="utf-8-sig") if gz else \
         open(path, encoding="utf-8-sig")
+
+
+def text_lines(path: str | os.PathLike, what: str) -> Iterator[tuple[int, str]]:
+    """(line number, line without its newline) of a plain or gzip text file; a truncated
+    or corrupt gzip stream or bytes that are not UTF-8 text are one-line errors."""
+    lineno = 0
+    try:
+        with open_text(path) as fh:
+            for lineno, line in enumerate(fh, 1):
+                yield lineno, line.rstrip("\r\n")
+    except (EOFError, gzip.BadGzipFile, zlib.error) as err:
+        raise InputFileError(f"{path}: truncated or corrupt gzip {what} (after line {lineno}: "
+                             f"{err or type(err).__name__}); re-download or re-compress "
+                             "it") from None
+    except UnicodeDecodeError:
+        raise InputFileError(f"{path}:{lineno + 1}: not a text {what} (bytes that are not "
+                             "UTF-8)") from None
 
 
 def check_folder_path(path: str | os.PathLike, what: str) -> Path:

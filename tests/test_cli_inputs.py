@@ -12,7 +12,7 @@ from kerasgene import simulate as sim
 from kerasgene.cli import main
 from kerasgene.config import Spec, check_value, yaml_number_hint
 from kerasgene.errors import ConfigError, InputFileError
-from kerasgene.io.annotation import read_peaks
+from kerasgene.io.peaks import read_peaks
 
 
 def error_line(capsys) -> str:
@@ -119,7 +119,7 @@ def test_peak_file_with_a_column_header_is_read(tmp_path, caplog):
     bed = tmp_path / "peaks.bed"
     bed.write_text("# from a tool\nchrom\tstart\tend\tname\tscore\n"
                    "chr1\t100\t200\tp1\t5\nchr1\t10\t20\tp2\t3\nchr2\t0\t5\tp3\t1\n")
-    with caplog.at_level(logging.INFO, logger="kerasgene.io.annotation"):
+    with caplog.at_level(logging.INFO, logger="kerasgene.io.peaks"):
         peaks = read_peaks(bed)
     assert {c: (s.tolist(), e.tolist()) for c, (s, e) in peaks.items()} == {
         "chr1": ([10, 100], [20, 200]), "chr2": ([0], [5])}

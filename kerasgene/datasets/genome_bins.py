@@ -56,7 +56,7 @@ chromosomes.
 
     ``peaks`` = null
         A peak file of ``target`` (BED3 or wider: MACS2 narrowPeak / broadPeak, plain or
-        gzip; :func:`kerasgene.io.annotation.read_peaks`). A bin is a peak when the union
+        gzip; :func:`kerasgene.io.peaks.read_peaks`). A bin is a peak when the union
         of the intervals covers at least ``peak_overlap`` × ``bin_size`` of its bases
         (at least one base); ``peak_overlap`` = 0.5 (≥ 25 of 50 bp, the rule of DeepSEA's
         200 bp bins; 0: any overlap). Chromosome names go through the aliases (exact

@@ -84,7 +84,7 @@ def peaks_by_chrom(path: str, chroms: list[str], sizes: Mapping[str, int], table
     :func:`_check_ends` (``sizes_from_intervals``: the ``sizes`` are the ends of the
     bedGraphs' last intervals, not the genome's).
     """
-    from kerasgene.io.annotation import read_peaks
+    from kerasgene.io.peaks import read_peaks
 
     read = read_peaks(path)
     names = alias_map(chroms, table)

@@ -1,5 +1,5 @@
-"""Gene annotation: GTF, GFF3 and BED6 into :class:`Gene` records; peak files (BED3+,
-narrowPeak, broadPeak) into intervals (:func:`read_peaks`).
+"""Gene annotation: GTF, GFF3 and BED6 into :class:`Gene` records (peak files:
+:mod:`kerasgene.io.peaks`).
 
 Coordinates are converted to 0-based half-open. ``tss`` and ``tts`` are the 0-based
 positions of the first and last transcribed base, strand-aware.
@@ -56,20 +56,16 @@ Which genes are read, and odd records
 
 from __future__ import annotations
 
-import gzip
 import logging
 import os
 import re
-import zlib
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote
 
-import numpy as np
-
-from kerasgene._io import check_readable, open_text
+from kerasgene._io import check_readable, open_text, text_lines
 from kerasgene.errors import ConfigError, InputFileError
 
 log = logging.getLogger(__name__)
@@ -135,24 +131,6 @@ class Genes(list):
         self.skipped: dict[str, str] = dict(skipped or {})
 
 
-# ----------------------------------------------------------------------------- reading text
-def _lines(path: Path, what: str) -> Iterator[tuple[int, str]]:
-    """(line number, line without its newline) of a plain or gzip text file; a truncated
-    or corrupt gzip stream or bytes that are not UTF-8 text are one-line errors."""
-    lineno = 0
-    try:
-        with open_text(path) as fh:
-            for lineno, line in enumerate(fh, 1):
-                yield lineno, line.rstrip("\r\n")
-    except (EOFError, gzip.BadGzipFile, zlib.error) as err:
-        raise InputFileError(f"{path}: truncated or corrupt gzip {what} (after line {lineno}: "
-                             f"{err or type(err).__name__}); re-download or re-compress "
-                             "it") from None
-    except UnicodeDecodeError:
-        raise InputFileError(f"{path}:{lineno + 1}: not a text {what} (bytes that are not "
-                             "UTF-8)") from None
-
-
 def sniff_annotation(path: str | os.PathLike) -> str | None:
     """``"gff3"``, ``"gtf"``, ``"bed"`` or None (not an annotation: e.g. a list of gene
     ids), from a file's header and first record.
@@ -165,7 +143,7 @@ def sniff_annotation(path: str | os.PathLike) -> str | None:
     """
     path = check_readable(path, "annotation file")
     records = 0
-    for _, line in _lines(path, "annotation file"):
+    for _, line in text_lines(path, "annotation file"):
         if line.startswith("##gff-version"):
             version = line.split()[1:2]
             return "gff3" if version and version[0].startswith("3") else "gtf"
@@ -228,8 +206,8 @@ def _columns(path: Path, lineno: int, line: str, what: str) -> list[str]:
     return cols
 
 
-def _interval(path: Path, lineno: int, start: str, end: str, strand: str, one_based: bool
-              ) -> tuple[int, int]:
+def parse_interval(path: Path, lineno: int, start: str, end: str, strand: str,
+                   one_based: bool) -> tuple[int, int]:
     """0-based half-open [start, end) of a record; errors name the line (a 0-based
     ``start == end`` is an empty interval: an error)."""
     try:
@@ -320,7 +298,7 @@ def _gtf_records(path: Path) -> dict[str, _Record]:
     gene_recs: dict[str, _Record] = {}
     tx_recs: dict[str, _Record] = {}
     tx_span: dict[tuple, list[int]] = {}
-    for lineno, line in _lines(path, "GTF file"):
+    for lineno, line in text_lines(path, "GTF file"):
         if not line.strip() or line.startswith("#"):
             continue
         cols = _columns(path, lineno, line, "GTF")
@@ -329,7 +307,7 @@ def _gtf_records(path: Path) -> dict[str, _Record]:
         if gid is None:
             raise InputFileError(f"{path}:{lineno}: {feature} record without a gene_id "
                                  "attribute")
-        lo, hi = _interval(path, lineno, start, end, strand, one_based=True)
+        lo, hi = parse_interval(path, lineno, start, end, strand, one_based=True)
         if feature == "gene":
             rec = gene_recs.setdefault(gid, _new_record(parse_attributes(cols[8]), gid))
             rec.spans.append((chrom, strand, lo, hi))
@@ -397,7 +375,7 @@ def _gff3_records(path: Path) -> dict[str, _Record]:
     defined: set[str] = set()  # IDs of the gene and transcript records
     # Parent not defined before its transcripts → (first one's attributes, their spans)
     children: dict[str, tuple[dict, list]] = {}
-    for lineno, line in _lines(path, "GFF3 file"):
+    for lineno, line in text_lines(path, "GFF3 file"):
         if line.startswith("##FASTA"):
             break
         if not line.strip() or line.startswith("#"):
@@ -408,7 +386,7 @@ def _gff3_records(path: Path) -> dict[str, _Record]:
         if not gene_like and not (feature in _TRANSCRIPT_TYPES or feature.endswith("RNA")):
             continue
         attrs = parse_gff3_attributes(cols[8])
-        span = (cols[0], cols[6], *_interval(path, lineno, cols[3], cols[4], cols[6],
+        span = (cols[0], cols[6], *parse_interval(path, lineno, cols[3], cols[4], cols[6],
                                              one_based=True))
         defined.add(attrs.get("ID", ""))
         if not gene_like and attrs.get("Parent"):
@@ -420,7 +398,7 @@ def _gff3_records(path: Path) -> dict[str, _Record]:
         records.setdefault(gid, _new_record(attrs, gid)).spans.append(span)
     orphans = set(children) - defined
     if orphans:  # a Parent may be another feature (e.g. a gene segment): look once more
-        for _, line in _lines(path, "GFF3 file"):
+        for _, line in text_lines(path, "GFF3 file"):
             if line.startswith("##FASTA"):
                 break
             if not line.startswith("#"):  # 9 columns, as read above
@@ -544,7 +522,7 @@ def read_bed(path: str | os.PathLike) -> Genes:
     """
     path = check_readable(path, "BED file")
     genes, skipped = [], {}
-    for lineno, line in _lines(path, "BED file"):
+    for lineno, line in text_lines(path, "BED file"):
         if not line.strip() or line.startswith(("#", "track", "browser")):
             continue
         cols = line.split("\t")
@@ -552,7 +530,7 @@ def read_bed(path: str | os.PathLike) -> Genes:
             raise InputFileError(
                 f"{path}:{lineno}: BED line has {len(cols)} columns, expected at least 6 (BED6)"
             )
-        lo, hi = _interval(path, lineno, cols[1], cols[2], cols[5], one_based=False)
+        lo, hi = parse_interval(path, lineno, cols[1], cols[2], cols[5], one_based=False)
         if cols[5] in _NO_STRAND:
             skipped[cols[3]] = f"no strand ({cols[5]!r}) in {path.name}"
             continue
@@ -561,100 +539,6 @@ def read_bed(path: str | os.PathLike) -> Genes:
         log.warning("%s: skipped %d BED rows without a strand ('.'): %s", path, len(skipped),
                     _shown(list(skipped)))
     return Genes(genes, skipped)
-
-
-def read_peaks(path: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Intervals of a peak file: BED3 or wider — MACS2 narrowPeak / broadPeak, ENCODE's
-    ``bed narrowPeak`` — plain or gzip, or a bigBed of them (ENCODE's ``bigBed
-    narrowPeak``; :func:`kerasgene.io.track_formats.bigbed_intervals`); columns after the
-    third are ignored.
-
-    Lines starting with ``#``, ``track`` or ``browser`` are skipped; so is a column-header
-    line (``chrom start end ...``, as pandas' ``to_csv`` and some tools write) as the
-    first other line, when its start and end are distinct names rather than integers
-    (:func:`_peak_header`; said at INFO). Columns are separated by tabs (or, in a line
-    without a tab, by spaces).
-
-    Returns
-    -------
-    ``{chrom: (starts, ends)}``, int64 arrays of shape (n,), 0-based half-open, sorted by
-    start; chromosomes in file order. Intervals may overlap.
-
-    Raises
-    ------
-    InputFileError
-        a line with fewer than 3 columns, non-integer coordinates, a negative start or
-        ``end <= start`` (naming the line), a file without any interval, or a signal
-        track: a bigWig, or a text file whose track line says ``type=bedGraph`` /
-        ``wiggle_0`` (every interval with a value would be a peak).
-    """
-    from kerasgene.io.track_formats import bigbed_intervals, sniff_bbi
-
-    path = check_readable(path, "peak file")
-    kind = sniff_bbi(path)
-    if kind == "bigbed":
-        return bigbed_intervals(path)
-    if kind == "bigwig":
-        raise InputFileError(f"{path}: a bigWig, a signal track; expected a peak file {_PEAK_FILE}")
-    rows: dict[str, list[tuple[int, int]]] = {}
-    first = True
-    for lineno, line in _lines(path, "peak file"):
-        _refuse_signal_track(path, lineno, line)
-        if not line.strip() or line.startswith(("#", "track", "browser")):
-            continue
-        cols = line.split("\t") if "\t" in line else line.split()
-        if first and _peak_header(cols):
-            log.info("%s:%d: skipped a column-header line (%s)", path, lineno,
-                     " ".join(cols[:3]))
-            first = False
-            continue
-        first = False
-        if len(cols) < 3:
-            raise InputFileError(f"{path}:{lineno}: {len(cols)} columns; expected at least "
-                                 "3 (chrom, start, end) in a BED / narrowPeak file")
-        lo, hi = _interval(path, lineno, cols[1], cols[2], ".", one_based=False)
-        rows.setdefault(cols[0], []).append((lo, hi))
-    if not rows:
-        raise InputFileError(f"{path}: no interval; expected BED lines (chrom, start, end)")
-    out = {}
-    for chrom, spans in rows.items():
-        arr = np.array(sorted(spans), dtype=np.int64)
-        out[chrom] = (arr[:, 0], arr[:, 1])
-    return out
-
-
-#: The track line of a signal track given as a peak file.
-_SIGNAL_TRACK = re.compile(r"\btype=(bedGraph|wiggle_0)\b")
-#: What a peak file is (for the messages of :func:`read_peaks`).
-_PEAK_FILE = "(BED / narrowPeak / broadPeak intervals, plain or gzip, or a bigBed of them)"
-
-
-def _refuse_signal_track(path: Path, lineno: int, line: str) -> None:
-    """Raise InputFileError when ``line`` is the track line of a bedGraph or wiggle: a
-    signal track given as a peak file, whose every interval with a value would be a
-    peak."""
-    signal = _SIGNAL_TRACK.search(line) if line.startswith("track") else None
-    if signal:
-        raise InputFileError(f"{path}:{lineno}: a {signal.group(1)} track line, a signal "
-                             "track whose intervals are values, not peaks; expected a peak "
-                             f"file {_PEAK_FILE}")
-
-
-#: A column name: a word, not a number nor a missing-value mark (``NA``, ``nan``).
-_COLUMN_NAME = re.compile(r"[A-Za-z_][\w.]*")
-_MISSING = {"na", "nan", "n/a", "null", "none", "inf", "infinity"}
-
-
-def _peak_header(cols: list[str]) -> bool:
-    """True when a peak file's line is a column header: at least 3 columns, its start
-    and end two different names (``start``, ``chromEnd``), not integers, nor a
-    missing-value mark such as ``NA`` (a data line with missing coordinates stays an
-    error)."""
-    if len(cols) < 3:
-        return False
-    start, end = cols[1].strip(), cols[2].strip()
-    return (start != end and all(_COLUMN_NAME.fullmatch(c) and c.lower() not in _MISSING
-                                 for c in (start, end)))
 
 
 def gene_id_stem(gene_id) -> str:

@@ -1,0 +1,112 @@
+"""Peak files — BED3 or wider (MACS2 narrowPeak / broadPeak, ENCODE's ``bed narrowPeak``),
+plain or gzip, or a bigBed of them — into intervals per chromosome (:func:`read_peaks`),
+for the chromatin binary task's labels (:mod:`kerasgene.datasets.peak_labels`)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+
+from kerasgene._io import check_readable, text_lines
+from kerasgene.errors import InputFileError
+from kerasgene.io.annotation import parse_interval
+
+log = logging.getLogger(__name__)
+
+
+def read_peaks(path: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Intervals of a peak file: BED3 or wider — MACS2 narrowPeak / broadPeak, ENCODE's
+    ``bed narrowPeak`` — plain or gzip, or a bigBed of them (ENCODE's ``bigBed
+    narrowPeak``; :func:`kerasgene.io.track_formats.bigbed_intervals`); columns after the
+    third are ignored.
+
+    Lines starting with ``#``, ``track`` or ``browser`` are skipped; so is a column-header
+    line (``chrom start end ...``, as pandas' ``to_csv`` and some tools write) as the
+    first other line, when its start and end are distinct names rather than integers
+    (:func:`_peak_header`; said at INFO). Columns are separated by tabs (or, in a line
+    without a tab, by spaces).
+
+    Returns
+    -------
+    ``{chrom: (starts, ends)}``, int64 arrays of shape (n,), 0-based half-open, sorted by
+    start; chromosomes in file order. Intervals may overlap.
+
+    Raises
+    ------
+    InputFileError
+        a line with fewer than 3 columns, non-integer coordinates, a negative start or
+        ``end <= start`` (naming the line), a file without any interval, or a signal
+        track: a bigWig, or a text file whose track line says ``type=bedGraph`` /
+        ``wiggle_0`` (every interval with a value would be a peak).
+    """
+    from kerasgene.io.track_formats import bigbed_intervals, sniff_bbi
+
+    path = check_readable(path, "peak file")
+    kind = sniff_bbi(path)
+    if kind == "bigbed":
+        return bigbed_intervals(path)
+    if kind == "bigwig":
+        raise InputFileError(f"{path}: a bigWig, a signal track; expected a peak file {_PEAK_FILE}")
+    rows: dict[str, list[tuple[int, int]]] = {}
+    first = True
+    for lineno, line in text_lines(path, "peak file"):
+        _refuse_signal_track(path, lineno, line)
+        if not line.strip() or line.startswith(("#", "track", "browser")):
+            continue
+        cols = line.split("\t") if "\t" in line else line.split()
+        if first and _peak_header(cols):
+            log.info("%s:%d: skipped a column-header line (%s)", path, lineno,
+                     " ".join(cols[:3]))
+            first = False
+            continue
+        first = False
+        if len(cols) < 3:
+            raise InputFileError(f"{path}:{lineno}: {len(cols)} columns; expected at least "
+                                 "3 (chrom, start, end) in a BED / narrowPeak file")
+        lo, hi = parse_interval(path, lineno, cols[1], cols[2], ".", one_based=False)
+        rows.setdefault(cols[0], []).append((lo, hi))
+    if not rows:
+        raise InputFileError(f"{path}: no interval; expected BED lines (chrom, start, end)")
+    out = {}
+    for chrom, spans in rows.items():
+        arr = np.array(sorted(spans), dtype=np.int64)
+        out[chrom] = (arr[:, 0], arr[:, 1])
+    return out
+
+
+#: The track line of a signal track given as a peak file.
+_SIGNAL_TRACK = re.compile(r"\btype=(bedGraph|wiggle_0)\b")
+#: What a peak file is (for the messages of :func:`read_peaks`).
+_PEAK_FILE = "(BED / narrowPeak / broadPeak intervals, plain or gzip, or a bigBed of them)"
+
+
+def _refuse_signal_track(path: Path, lineno: int, line: str) -> None:
+    """Raise InputFileError when ``line`` is the track line of a bedGraph or wiggle: a
+    signal track given as a peak file, whose every interval with a value would be a
+    peak."""
+    signal = _SIGNAL_TRACK.search(line) if line.startswith("track") else None
+    if signal:
+        raise InputFileError(f"{path}:{lineno}: a {signal.group(1)} track line, a signal "
+                             "track whose intervals are values, not peaks; expected a peak "
+                             f"file {_PEAK_FILE}")
+
+
+#: A column name: a word, not a number nor a missing-value mark (``NA``, ``nan``).
+_COLUMN_NAME = re.compile(r"[A-Za-z_][\w.]*")
+_MISSING = {"na", "nan", "n/a", "null", "none", "inf", "infinity"}
+
+
+def _peak_header(cols: list[str]) -> bool:
+    """True when a peak file's line is a column header: at least 3 columns, its start
+    and end two different names (``start``, ``chromEnd``), not integers, nor a
+    missing-value mark such as ``NA`` (a data line with missing coordinates stays an
+    error)."""
+    if len(cols) < 3:
+        return False
+    start, end = cols[1].strip(), cols[2].strip()
+    return (start != end and all(_COLUMN_NAME.fullmatch(c) and c.lower() not in _MISSING
+                                 for c in (start, end)))
