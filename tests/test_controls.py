@@ -74,12 +74,12 @@ def test_early_stopping_keeps_the_starting_weights_when_no_epoch_beats_them(
         monitor, start, scores, restored, tmp_path):
     import keras
 
-    from kerasgene.train.runs import _keep_start_if_better
+    from kerasgene.train.recipes import keep_start_if_better
 
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     initial = [w.copy() for w in model.get_weights()]
     model.set_weights([w + 1.0 for w in initial])
-    _keep_start_if_better(model, (start, initial), scores, monitor, tmp_path)
+    keep_start_if_better(model, (start, initial), scores, monitor, tmp_path)
     now = model.get_weights()
     assert all(np.array_equal(a, b) for a, b in zip(now, initial, strict=True)) == restored
 

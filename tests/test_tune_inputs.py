@@ -171,8 +171,9 @@ def test_failures_that_stop_the_search_are_saved_and_do_not_stop_it_again(tmp_pa
 
 @pytest.mark.slow  # a three-trial search
 def test_a_search_stopped_by_failed_trials(dataset, tmp_path, capsys):
-    """Three diverging (NaN) trials: the stop names them, trials.tsv lists all three."""
-    path = config(tmp_path, dataset, optimizer="sgd", learning_rate=1.0e12)
+    """Three diverging trials (NaN loss: the recipe's divergence check fails each): the stop
+    names them, trials.tsv lists all three."""
+    path = config(tmp_path, dataset, optimizer="sgd", learning_rate=1.0e30)
     line = error_line(capsys, "--config", str(path), "--max-trials", "3")
     assert line.startswith("kerasgene: error: p: the search stopped: Number of consecutive "
                            "failures exceeded the limit of 3. (failed trials: 0000, 0001, "

@@ -59,7 +59,7 @@ import logging
 import math
 import os
 import shutil
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import keras
@@ -627,7 +627,8 @@ def make_callbacks(cfg: dict, run_dir: Path | None, backup_dir: Path | None = No
 
 def fit(model: keras.Model, train, valid, cfg: dict, run_dir: Path | None = None, *,
         strategy: tf.distribute.Strategy | None = None, backup_dir: Path | None = None,
-        local_train=None, start_score: float | None = None):
+        local_train=None, start_score: float | None = None,
+        extra_callbacks: Sequence[keras.callbacks.Callback] = ()):
     """Fit a compiled model on tf.data datasets; returns the Keras History.
 
     A training loss that turns NaN or infinite raises :func:`diverged` at the end of
@@ -639,6 +640,8 @@ def fit(model: keras.Model, train, valid, cfg: dict, run_dir: Path | None = None
     ``valid`` (:func:`distributed`), if any; ``local_train`` is then the undistributed
     training stream (global batches, the same on every worker): the recalibration reads
     it, so that the workers agree. ``backup_dir``, ``start_score``: :func:`make_callbacks`.
+    ``extra_callbacks`` (keras-tuner's, for a trial) come last: they see the recalibrated
+    model.
     """
     multi_worker = strategy is not None and is_multi_worker(strategy)
     if multi_worker and backup_dir is not None:
@@ -656,12 +659,36 @@ def fit(model: keras.Model, train, valid, cfg: dict, run_dir: Path | None = None
         callbacks.insert(at, BatchNormRecalibration(
             train if local_train is None else local_train, n_batches))
     callbacks.insert(0, StopOnDivergence())  # first: a diverged epoch is not backed up
+    callbacks += list(extra_callbacks)
     with _multi_worker_logs() if multi_worker else contextlib.nullcontext():
         return model.fit(
             train, validation_data=valid, epochs=cfg["epochs"], verbose=cfg["verbose"],
             steps_per_epoch=cfg["steps_per_epoch"], callbacks=callbacks,
             shuffle=False,  # tf.data pipelines shuffle themselves
         )
+
+
+def starting_point(model: keras.Model, valid, monitor: str) -> tuple[float, list] | None:
+    """The validation score of the untrained model (its output at the label mean) and its
+    weights, when early stopping monitors a validation score; else None."""
+    if not monitor.startswith("val_"):
+        return None
+    scores = model.evaluate(valid, verbose=0, return_dict=True)
+    return float(scores[monitor.removeprefix("val_")]), model.get_weights()
+
+
+def keep_start_if_better(model: keras.Model, start, scores, monitor: str, where) -> None:
+    """Early stopping with the starting weights (:func:`starting_point`) as epoch 0:
+    restore them when no epoch beat their validation score (a model with nothing to learn
+    — the shuffled-label control — then predicts the mean training label instead of
+    fitted noise); ``where`` names the fit in the log."""
+    if start is None or not scores:
+        return
+    better = min if monitor.endswith("loss") else max
+    if better(start[0], better(scores)) == start[0] and start[0] != better(scores):
+        model.set_weights(start[1])
+        log.info("%s: no epoch beat the starting weights' %s %.4f; kept them", where,
+                 monitor, start[0])
 
 
 # ----------------------------------------------------------------------------- metrics

@@ -332,13 +332,15 @@ def _split_training(section: dict | None) -> tuple[dict, dict]:
     return section, extra
 
 
-def label_mean(dataset, split, seed: int = 0, max_examples: int = 2000) -> float:
+def label_mean(dataset, split, seed: int = 0, max_examples: int = 2000,
+               target: str | None = None) -> float:
     """Mean training label (weighted by the masked-loss weights when the task has them),
-    estimated from at most ``max_examples`` seeded random examples of ``split``."""
+    estimated from at most ``max_examples`` seeded random examples of ``split``
+    (``target``: which of a dataset's targets; None: its default)."""
     idx = dataset.split_indices(split)
     if len(idx) > max_examples:
         idx = np.sort(np.random.default_rng(seed).choice(idx, max_examples, replace=False))
-    got = dataset.gather(idx)
+    got = dataset.gather(idx, target)
     y = np.asarray(got["target"], np.float64)
     w = np.asarray(got.get("weight", np.ones_like(y)), np.float64)
     return float(np.sum(y * w) / np.sum(w)) if np.sum(w) > 0 else float("nan")
@@ -351,8 +353,9 @@ def _fit_one(model, model_name: str, dataset, train_idx, valid_idx, tsection: di
     Early stopping counts the starting weights (output bias at the mean training label)
     as epoch 0: their validation score is its baseline (the patience runs from the start
     while no epoch beats it) and when no epoch beats it they are kept
-    (:func:`_keep_start_if_better`; a model that learns anything is unaffected; not
-    under a multi-worker strategy, where every worker would have to agree on it).
+    (:func:`~kerasgene.train.recipes.keep_start_if_better`; a model that learns anything is
+    unaffected; not under a multi-worker strategy, where every worker would have to agree
+    on it).
 
     Under a MultiWorkerMirroredStrategy ``batch_size`` is the global batch, every worker
     shuffles with the same seed and reads only its share of each batch
@@ -385,37 +388,15 @@ def _fit_one(model, model_name: str, dataset, train_idx, valid_idx, tsection: di
     else:
         train = stream(train_idx, shuffle=True, seed=seed, repeat=repeat)
         valid, local = stream(valid_idx), None
-        start = _starting_point(model, valid, tcfg["monitor"])
+        start = recipes.starting_point(model, valid, tcfg["monitor"])
     history = recipes.fit(model, train, valid, tcfg, out_dir, strategy=strategy if multi else None,
                           backup_dir=backup_dir, local_train=local,
                           start_score=None if start is None else start[0])
     # the best weights are restored in memory; the checkpoint only guarded the fit
     (out_dir / "checkpoint.keras").unlink(missing_ok=True)
-    _keep_start_if_better(model, start, history.history.get(tcfg["monitor"]),
-                          tcfg["monitor"], out_dir)
+    recipes.keep_start_if_better(model, start, history.history.get(tcfg["monitor"]),
+                                 tcfg["monitor"], out_dir)
     return history
-
-
-def _starting_point(model, valid, monitor: str) -> tuple[float, list] | None:
-    """The validation score of the untrained model (its output at the label mean) and its
-    weights, when early stopping monitors a validation score; else None."""
-    if not monitor.startswith("val_"):
-        return None
-    scores = model.evaluate(valid, verbose=0, return_dict=True)
-    return float(scores[monitor.removeprefix("val_")]), model.get_weights()
-
-
-def _keep_start_if_better(model, start, scores, monitor: str, out_dir: Path) -> None:
-    """Early stopping with the starting weights as epoch 0: restore them when no epoch
-    beat their validation score (a model with nothing to learn — the shuffled-label
-    control — then predicts the mean training label instead of fitted noise)."""
-    if start is None or not scores:
-        return
-    better = min if monitor.endswith("loss") else max
-    if better(start[0], better(scores)) == start[0] and start[0] != better(scores):
-        model.set_weights(start[1])
-        log.info("%s: no epoch beat the starting weights' %s %.4f; kept them", out_dir,
-                 monitor, start[0])
 
 
 def _fit_factorized(model, model_name: str, dataset, tsection: dict, extra: dict,

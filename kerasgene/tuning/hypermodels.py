@@ -16,7 +16,6 @@ from typing import Any
 import keras
 import keras_tuner as kt
 import numpy as np
-import tensorflow as tf
 
 from kerasgene import models, systems
 from kerasgene._io import to_plain
@@ -88,6 +87,9 @@ class BuilderHyperModel(kt.HyperModel):
         self.training_section = dict(training or {})
         self.seed = int(seed)
         self.run_eagerly = False
+        #: the mean training label of the search's data, where each trial's output bias
+        #: starts (``training.init_output_bias``; set by the runner; None: not set)
+        self.label_mean: float | None = None
         self._check_names()
         self.objective_name = objective or self.recipe(self.first_builder())["monitor"]
         self.direction = direction or objective_direction(self.objective_name)
@@ -248,18 +250,21 @@ class BuilderHyperModel(kt.HyperModel):
     def build(self, hp: kt.HyperParameters) -> keras.Model:
         return self.build_point(self.values(hp))
 
-    def fit(self, hp: kt.HyperParameters, model: keras.Model, *args, callbacks=None, **kwargs):
+    def fit(self, hp: kt.HyperParameters, model: keras.Model, train=None, *args,
+            validation_data=None, callbacks=None, **kwargs):
+        """Train one trial as ``kerasgene train`` trains a run (:func:`kerasgene.train.recipes.fit`:
+        divergence check, BatchNorm recalibration, early stopping with the starting weights
+        as epoch 0, the output bias at :attr:`label_mean`), keras-tuner's ``callbacks``
+        last; returns the best epoch's metrics (:func:`best_epoch_metrics`)."""
         _, _, cfg = self.trial_settings(self.values(hp))
-        callbacks = list(callbacks or []) + recipes.make_callbacks(cfg, None)
-        kwargs.setdefault("epochs", cfg["epochs"])
-        kwargs.setdefault("verbose", cfg["verbose"])
-        kwargs.setdefault("shuffle", False)  # the tf.data pipelines shuffle themselves
-        if cfg["steps_per_epoch"]:
-            kwargs.setdefault("steps_per_epoch", cfg["steps_per_epoch"])
-        train = args[0] if args else kwargs.get("x")
-        if isinstance(train, tf.data.Dataset):
-            recipes.build_step_variables(model, train.element_spec)
-        history = model.fit(*args, callbacks=callbacks, **kwargs)
+        if cfg["init_output_bias"] and not self.classification and self.label_mean is not None:
+            recipes.init_output_bias(model, self.label_mean)
+        start = recipes.starting_point(model, validation_data, cfg["monitor"])
+        history = recipes.fit(model, train, validation_data, cfg,
+                              start_score=None if start is None else start[0],
+                              extra_callbacks=callbacks or ())
+        recipes.keep_start_if_better(model, start, history.history.get(cfg["monitor"]),
+                                     cfg["monitor"], "trial")
         return best_epoch_metrics(history.history, self.objective_name, self.direction)
 
     # ------------------------------------------------------------------ checks

@@ -83,6 +83,16 @@ def _subsample(idx: np.ndarray, n: int | None, seed: int) -> np.ndarray:
     return np.sort(rng.choice(idx, n, replace=False))
 
 
+def training_label_mean(plan: SearchPlan) -> float:
+    """The mean label of the search's training examples (those :func:`fit_data` streams),
+    where a regression trial's output bias starts, as a run's does."""
+    from kerasgene.train.runs import label_mean
+
+    ds, seed = plan.dataset, plan.hypermodel.seed
+    return label_mean(ds, _subsample(ds.split_indices("train"), plan.max_examples, seed), seed,
+                      target=plan.target)
+
+
 def fit_data(plan: SearchPlan, batch_size: int):
     """``(train, valid)`` tf.data pipelines of the plan's dataset (in memory when small)."""
     import tensorflow as tf
@@ -143,6 +153,7 @@ def run_search(plan: SearchPlan, verbose: int = 1) -> SearchResult | None:
             else:
                 batch = hm.recipe(hm.first_builder())["batch_size"]
                 train, valid = fit_data(plan, batch)
+                hm.label_mean = training_label_mean(plan)
                 tuner.search(train, validation_data=valid)
         except RuntimeError as err:  # the oracle: the latest trials failed (it saved them)
             failed = []
