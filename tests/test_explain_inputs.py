@@ -17,7 +17,7 @@ keras = pytest.importorskip("keras")
 
 from kerasgene import systems  # noqa: E402
 from kerasgene.cli import main  # noqa: E402
-from kerasgene.errors import KerasgeneError  # noqa: E402
+from kerasgene.errors import ConfigError, KerasgeneError  # noqa: E402
 from kerasgene.explain import analyses as A  # noqa: E402
 from kerasgene.explain.options import ExplainOptions  # noqa: E402
 from kerasgene.explain.run import check_request  # noqa: E402
@@ -345,3 +345,18 @@ def test_saliency_of_a_genome_bins_dataset(tmp_path):
                            np.random.default_rng(0))
     assert s["group_by"] == "all" and s["n_examples"] == 30
     assert s["figures"] == ["saliency_all_marks.png"]
+
+
+def test_explain_run_takes_a_mapping_of_options_checked_like_the_section(config, tmp_path):
+    """``explain_run(run, config, {"analyses": ["ig"]})`` — a notebook's natural guess —
+    was an AttributeError ('dict' object has no attribute 'analyses'); a mapping is now
+    checked like the config's ``explain:`` section, before the run is read."""
+    from kerasgene.explain import explain_run
+
+    cfg = yaml.safe_load(config.read_text())
+    with pytest.raises(ConfigError, match=r"^options\.max_examples: "):
+        explain_run(tmp_path / "run", cfg, {"max_examples": "5"})
+    with pytest.raises(ConfigError, match=r"^options: expected ExplainOptions or a mapping"):
+        explain_run(tmp_path / "run", cfg, 42)
+    with pytest.raises(KerasgeneError, match="run"):  # accepted: the missing run is next
+        explain_run(tmp_path / "run", cfg, {"analyses": ["ig"], "max_examples": 5})

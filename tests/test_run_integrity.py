@@ -802,3 +802,22 @@ def test_a_sample_with_two_tracks_swapped_is_named_when_building(small_sim, tmp_
     with caplog.at_level(logging.WARNING):  # the replicates' own files: nothing to say
         build("isegnet", config, tmp_path / "right", progress=False)
     assert "profile" not in caplog.text
+
+
+def test_train_refuses_a_given_dataset_split_otherwise(world, trained, tmp_path):
+    """``runs.train(config, dataset=prepare(other))`` with another split seed trained, and
+    the run's config.yaml (seed 0) then contradicted its run.json (seed 7): every later
+    ``evaluate`` / ``explain`` refused the run. Now refused before anything is written."""
+    from kerasgene.config import load_config
+
+    d, _ = world
+
+    config = load_config(d / "run.yaml", [f"run_dir={tmp_path / 'run'}",
+                                          f"dataset_dir={tmp_path / 'ds7'}",
+                                          "data.split.seed=7"])
+    other = runs.prepare(config)
+    mine = load_config(d / "run.yaml", [f"run_dir={tmp_path / 'run'}", "data.split.seed=0"])
+    with pytest.raises(ConfigError, match=r"is split with seed=7; the config's data.split "
+                       r"gives seed=0; expected the dataset prepared from this config"):
+        runs.train(mine, dataset=other)
+    assert not (tmp_path / "run").exists()

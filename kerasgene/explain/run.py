@@ -214,7 +214,8 @@ def _check_targets(options: ExplainOptions, model) -> None:
                           f"has {n} filters (0 to {n - 1})")
 
 
-def explain_run(run: str | Path, config: Mapping, options: ExplainOptions | None = None, *,
+def explain_run(run: str | Path, config: Mapping,
+                options: ExplainOptions | Mapping | None = None, *,
                 out: str | Path | None = None) -> dict[str, Any]:
     """Run the interpretation analyses of a trained run and write their files.
 
@@ -222,8 +223,9 @@ def explain_run(run: str | Path, config: Mapping, options: ExplainOptions | None
     ----------
     run : a complete run directory (``run.json``, the model)
     config : its run configuration (the dataset is prepared, or reused, from it)
-    options : the settings (default: :func:`~kerasgene.explain.options.explain_options` of
-        the config's ``explain:`` section)
+    options : the settings: an :class:`~kerasgene.explain.options.ExplainOptions`, or a
+        mapping of its fields checked as the config's ``explain:`` section is (default:
+        :func:`~kerasgene.explain.options.explain_options` of that section)
     out : output directory (default ``RUN_DIR/explain``); its files are moved in when
         every analysis is done (an error or Ctrl-C leaves it as it was), replacing those
         of the same name, keeping the others
@@ -244,6 +246,11 @@ def explain_run(run: str | Path, config: Mapping, options: ExplainOptions | None
 
     if options is None:
         options = explain_options(config.get("explain"))
+    elif isinstance(options, Mapping):
+        options = explain_options(options, where="options")
+    elif not isinstance(options, ExplainOptions):
+        raise ConfigError(f"options: expected ExplainOptions or a mapping of its fields, got "
+                          f"{type(options).__name__}")
     system = systems.get(config["system"], "system")
     final = check_out_dir(explain_dir(run, out), config)
     requested = requested_analyses(options, system.name)

@@ -65,7 +65,7 @@ import numpy as np
 
 from kerasgene import config as _config
 from kerasgene import systems
-from kerasgene._io import check_folder_path, write_atomic, write_json
+from kerasgene._io import check_folder_path, to_plain, write_atomic, write_json
 from kerasgene.config import Spec
 from kerasgene.datasets import storage
 from kerasgene.datasets.dropped import FILENAME as DROPPED_FILE
@@ -489,6 +489,8 @@ def train(config: dict, *, force_prepare: bool = False, dataset=None) -> Path:
         if dataset is None:
             with timed_phase(seconds, "prepare"):
                 dataset = prepare(config, force=force_prepare)
+        else:
+            _check_given_split(config, dataset)
         dataset = training_inputs(config, dataset)
         tsection, extra = _split_training(config.get("training"))
         strategy = recipes.get_strategy((tsection or {}).get("strategy", "default"))
@@ -530,6 +532,22 @@ def train(config: dict, *, force_prepare: bool = False, dataset=None) -> Path:
                         out, len(gone))
             raise
     return out
+
+
+def _check_given_split(config: dict, dataset) -> None:
+    """Refuse a ``dataset`` given to :func:`train` whose split differs from the config's
+    ``data.split`` in a key the config sets: the run's config.yaml would describe another
+    model than its run.json, and every later command would refuse the run."""
+    wanted = to_plain((config.get("data") or {}).get("split") or {})
+    have = dataset.meta.get("split") or {}
+    differ = [k for k in wanted if k in have and wanted[k] != have[k]]
+    if differ:
+        raise ConfigError(
+            f"dataset: {dataset.path} is split with "
+            + ", ".join(f"{k}={have[k]!r}" for k in differ)
+            + "; the config's data.split gives "
+            + ", ".join(f"{k}={wanted[k]!r}" for k in differ)
+            + "; expected the dataset prepared from this config")
 
 
 def _check_validation(dataset, monitor: str, factorized: bool) -> None:
