@@ -888,3 +888,15 @@ def test_a_vcf_on_no_sequence_of_the_fasta_is_refused(tmp_path):
                            r"holds YAL001C, YAL002W\); expected CHROM to name a sequence"):
             check_assembly(variants, genome, "calls.vcf")
         check_assembly([*variants, V.Variant("YAL001C", 3, "c", "G", "A")], genome, "calls.vcf")
+
+
+def test_a_reader_of_fewer_tracks_than_the_model_is_one_line(mirror_genome):
+    """A TrackSet with one track fewer than the model's channels reached the model: a
+    TensorFlow ``TypeError: Binding inputs to tf.function failed`` with an array dump."""
+    genome, s = mirror_genome
+    gene = Gene("p", "P1", "chrP", 40, 120, "+")
+    reader = V.RegionReader({"rep1": {"p": np.zeros((50, 1))}}, (20, 10), (10, 10))
+    variant = V.Variant("chrP", 31, "v", s[30], "A" if s[30] != "A" else "C")
+    with pytest.raises(ConfigError, match=r"the RegionReader gives 'epigenome' of shape "
+                       r"\(50, 1\) per example; model .* takes \(50, 2\)"):
+        V.variant_effects(base_at_model(50, 3, "A"), [variant], genome, [gene], reader)

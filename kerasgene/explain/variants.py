@@ -376,6 +376,21 @@ def reader_kind(model) -> str:
 # --------------------------------------------------------------------------------------
 
 
+def _check_shapes(model, reader: Reader, x: Mapping[str, np.ndarray],
+                  shapes: Mapping[str, tuple]) -> None:
+    """Raise ConfigError when the reader's arrays are not of the model's input shapes (a
+    TrackSet with a track fewer than the model's channels was a TensorFlow traceback)."""
+    for name, arr in x.items():
+        want = shapes.get(name)
+        if want is None:
+            continue
+        got = tuple(arr.shape[1:])
+        if len(want) != len(got) or any(w not in (None, g) for w, g in zip(want, got)):
+            raise ConfigError(f"variant effects: the {type(reader).__name__} gives {name!r} "
+                              f"of shape {got} per example; model "
+                              f"{model.name!r} takes {want} (its tracks, in its order)")
+
+
 def predictor(model, reader: Reader):
     """``f(seqs, genes, contexts) -> (n,)`` predictions, chunked to ``batch_size`` rows."""
     from kerasgene.explain.attribution import input_names, scalar_model
@@ -392,6 +407,7 @@ def predictor(model, reader: Reader):
         return _factorised_predictor(model, reader, pairs)
     infer = compiled(scalar_model(model))
     names = input_names(model)
+    shapes = {t.name.split(":")[0]: tuple(t.shape[1:]) for t in model.inputs}
 
     def predict(seqs, genes, contexts, batch_size):
         per = max(1, batch_size // reader.fanout)
@@ -399,6 +415,8 @@ def predictor(model, reader: Reader):
         for lo in range(0, len(seqs), per):
             sl = slice(lo, lo + per)
             x = reader.inputs(seqs[sl], genes[sl], contexts[sl])
+            if lo == 0:
+                _check_shapes(model, reader, x, shapes)
             y = infer([x[n] for n in names])
             out[sl] = _single_valued(model, y.reshape(len(y), -1)).reshape(
                 -1, reader.fanout).mean(axis=1)
