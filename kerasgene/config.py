@@ -33,6 +33,7 @@ import copy
 import difflib
 import logging
 import math
+import numbers
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -113,8 +114,8 @@ class Spec:
         """True when ``value`` satisfies this spec."""
         if value is None:
             return self.null or self.kind == "any"
-        if self.kind in ("int", "number"):
-            numeric = (int,) if self.kind == "int" else (int, float)
+        if self.kind in ("int", "number"):  # numpy's scalars too (np.int64(3) from Python)
+            numeric = numbers.Integral if self.kind == "int" else numbers.Real
             if isinstance(value, bool) or not isinstance(value, numeric):
                 return False
             return ((self.min is None or value >= self.min)

@@ -821,3 +821,16 @@ def test_train_refuses_a_given_dataset_split_otherwise(world, trained, tmp_path)
                        r"gives seed=0; expected the dataset prepared from this config"):
         runs.train(mine, dataset=other)
     assert not (tmp_path / "run").exists()
+
+
+def test_numpy_numbers_in_a_config_and_a_run_folder_for_a_model(trained):
+    """From a notebook: ``seed=np.int64(3)`` was refused as not an integer, and
+    ``load_model(RUN_DIR)`` said "no such model file" of a folder that exists."""
+    from kerasgene.config import Spec
+    from kerasgene.models import load_model
+
+    assert Spec("int", min=0).accepts(np.int64(3)) and not Spec("int").accepts(np.bool_(True))
+    assert Spec("number").accepts(np.float32(0.5)) and not Spec("number").accepts(np.nan)
+    with pytest.raises(InputFileError, match=rf"a folder, not a model file .*; expected "
+                       rf"{trained / 'model.keras'}$"):
+        load_model(trained)

@@ -165,6 +165,11 @@ def load_model(path: str | os.PathLike, *, compile: bool = False) -> keras.Model
         The file is missing or is not a Keras model (one line naming it).
     """
     path = Path(path)
+    if path.is_dir():
+        inside = path / "model.keras"
+        hint = f"; expected {inside}" if inside.is_file() else ""
+        raise InputFileError(f"{path}: a folder, not a model file (a .keras file from "
+                             f"`kerasgene train`){hint}")
     if not path.is_file():
         raise InputFileError(f"{path}: no such model file (a .keras file from `kerasgene train`)")
     try:
