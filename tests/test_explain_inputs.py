@@ -7,6 +7,7 @@ on tiny models and in-memory datasets."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -360,3 +361,20 @@ def test_explain_run_takes_a_mapping_of_options_checked_like_the_section(config,
         explain_run(tmp_path / "run", cfg, 42)
     with pytest.raises(KerasgeneError, match="run"):  # accepted: the missing run is next
         explain_run(tmp_path / "run", cfg, {"analyses": ["ig"], "max_examples": 5})
+
+
+@pytest.mark.parametrize("kw, message", [
+    ({"max_examples": "5"}, "ExplainOptions.max_examples: expected an integer >= 1"),
+    ({"n_steps": 4.5}, "ExplainOptions.n_steps: expected an integer >= 2 or 'auto', got 4.5"),
+    ({"analyses": "ig"}, "ExplainOptions.analyses: expected a list of ig"),
+    ({"split": "tset"}, "ExplainOptions.split: expected one of train"),
+])
+def test_explain_options_built_in_python_are_checked_like_the_flags(kw, message):
+    """``ExplainOptions(max_examples="5")`` was a TypeError deep in the IG analysis,
+    ``n_steps=4.5`` ran 4 steps (explain.json said 4.5) and ``analyses="ig"`` was read
+    letter by letter."""
+    from kerasgene.explain.options import ExplainOptions
+
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        ExplainOptions(**kw)
+    assert ExplainOptions(analyses=["ig"], n_steps="auto").analyses == ("ig",)

@@ -19,7 +19,7 @@ flags (``--max-examples`` for ``max_examples``)::
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from kerasgene import systems
@@ -114,6 +114,15 @@ class ExplainOptions:
     modisco_split: str = "all"
     modisco_max_examples: int = 5000
     modisco_max_seqlets: int = 2000
+
+    def __post_init__(self):
+        """Check every option as the config's ``explain:`` section and the flags are
+        (:func:`check_option`; lists become tuples): options built from Python
+        (``ExplainOptions(max_examples="5")``) failed deep in an analysis, or ran with a
+        value the flags refuse (``n_steps=4.5`` as 4, ``analyses="ig"`` letter by letter)."""
+        for f in fields(self):
+            object.__setattr__(self, f.name, check_option(f.name, getattr(self, f.name),
+                                                          f"ExplainOptions.{f.name}"))
 
 
 def _is_int(v: Any, low: int) -> bool:
