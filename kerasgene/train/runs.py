@@ -506,14 +506,14 @@ def train(config: dict, *, force_prepare: bool = False, dataset=None) -> Path:
             raise ConfigError("training.factorized: trains a regression target (the "
                               "expression of each pair); this dataset's target is 'class': "
                               "set training.factorized: false")
+        multi = recipes.is_multi_worker(strategy)
         if config["model"]["name"] != "histone_fcn_ensemble":  # members: folds of train
             _check_validation(dataset, tcfg["monitor"], extra["factorized"])
-            if recipes.is_multi_worker(strategy) and not extra["factorized"]:
+            if multi and not extra["factorized"]:
                 counts = dataset.split_counts  # a property: every split's indices
                 streamed = ["valid"] + ([] if tcfg["steps_per_epoch"] else ["train"])
                 check_replica_batches({k: counts[k] for k in streamed},
                                       tcfg["batch_size"], strategy.num_replicas_in_sync)
-        multi = recipes.is_multi_worker(strategy)
         fingerprint = _fingerprint(config, dataset, strategy, tcfg, extra)
         backups.check_resume(out, fingerprint, multi)
         if not recipes.is_chief(strategy):  # a multi-worker peer: trains, writes nothing

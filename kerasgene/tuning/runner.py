@@ -88,9 +88,14 @@ def training_label_mean(plan: SearchPlan) -> float:
     where a regression trial's output bias starts, as a run's does."""
     from kerasgene.train.runs import label_mean
 
-    ds, seed = plan.dataset, plan.hypermodel.seed
-    return label_mean(ds, _subsample(ds.split_indices("train"), plan.max_examples, seed), seed,
+    return label_mean(plan.dataset, _train_indices(plan), plan.hypermodel.seed,
                       target=plan.target)
+
+
+def _train_indices(plan: SearchPlan) -> np.ndarray:
+    """The training examples a search fits on (at most ``max_examples``, seeded)."""
+    return _subsample(plan.dataset.split_indices("train"), plan.max_examples,
+                      plan.hypermodel.seed)
 
 
 def fit_data(plan: SearchPlan, batch_size: int):
@@ -98,7 +103,7 @@ def fit_data(plan: SearchPlan, batch_size: int):
     import tensorflow as tf
 
     ds, seed = plan.dataset, plan.hypermodel.seed
-    train = _subsample(ds.split_indices("train"), plan.max_examples, seed)
+    train = _train_indices(plan)
     valid = _subsample(ds.split_indices("valid"), plan.max_examples, seed + 1)
     if len(train) == 0 or len(valid) == 0:
         raise ConfigError(f"{ds.path}: the train and valid splits must not be empty "
