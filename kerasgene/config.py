@@ -16,12 +16,12 @@ A run configuration has these top-level sections (each documented where it is us
 Checking values
 ---------------
 Each section's values are described by :class:`Spec` objects next to the section's
-defaults (``kerasgene.train.recipes.TRAINING_SPECS``, ``kerasgene.train.runs.RUN_TRAINING_SPECS``,
-``kerasgene.train.runs.TOP_LEVEL_SPECS``, ``kerasgene.explain.options.OPTION_SPECS``);
+defaults (``kerasgene.train.recipes.TRAINING_SPECS``, ``kerasgene.train.run_config.RUN_TRAINING_SPECS``,
+``kerasgene.train.run_config.TOP_LEVEL_SPECS``, ``kerasgene.explain.options.OPTION_SPECS``);
 :func:`check_section` checks keys, types and ranges
 and raises a one-line :class:`ConfigError` naming the key, the value and what was
 expected (``training.epochs: expected an integer >= 1, got 'ten'``).
-:func:`kerasgene.train.runs.check_config` applies them to a whole run configuration before
+:func:`kerasgene.train.run_config.check_config` applies them to a whole run configuration before
 ``prepare`` or ``train`` writes anything; the ``explain:`` section is checked by
 :func:`kerasgene.explain.options.explain_options` when ``kerasgene explain`` reads it.
 YAML syntax errors name the line and column.

@@ -155,7 +155,7 @@ def test_valid_configs_of_the_repository_pass(tmp_path):
     """Every shipped config passes the schema (data_dir aside: it points at demo output)."""
     from pathlib import Path
 
-    from kerasgene.train.runs import check_config
+    from kerasgene.train.run_config import check_config
 
     root = Path(__file__).parents[1]
     for path in [*root.glob("configs/*.yaml"), *root.glob("tuning/*.yaml")]:

@@ -11,7 +11,8 @@ import pytest
 from kerasgene.cli import main
 from kerasgene.config import load_config
 from kerasgene.errors import ConfigError
-from kerasgene.train.runs import check_config, prepare
+from kerasgene.train.run_config import check_config
+from kerasgene.train.runs import prepare
 
 CONFIGS = Path(__file__).parents[1] / "configs"
 

@@ -187,7 +187,7 @@ def _check_config(cfg: dict, where: str) -> None:
     from kerasgene import models, systems
     from kerasgene.config import TOP_LEVEL_KEYS, check_keys
     from kerasgene.datasets import genome_bins, histone_bins, pairs, regions
-    from kerasgene.train import recipes, runs
+    from kerasgene.train import recipes, run_config
 
     check_keys(cfg, TOP_LEVEL_KEYS, where)
     defaults = {"isegnet": regions.DEFAULTS, "deeprage": pairs.DEFAULTS,
@@ -204,7 +204,7 @@ def _check_config(cfg: dict, where: str) -> None:
         if isinstance(spec, dict) and "marks" in spec:
             check_keys(spec, histone_bins.BIGWIG_CELL_KEYS, f"{where}: cells.{cell}")
     check_keys(cfg.get("training") or {}, {**recipes.TRAINING_DEFAULTS,
-                                           **runs.RUN_TRAINING_KEYS}, f"{where}: training")
+                                           **run_config.RUN_TRAINING_KEYS}, f"{where}: training")
     if "model" in cfg:
         assert cfg["model"]["name"] in models.names(), where
 

@@ -82,7 +82,7 @@ def test_factorized_training_with_the_settings_it_uses_is_accepted(small_sim, tm
     config = load_config(CONFIGS / "deeprage.yaml", [
         f"data_dir={small_sim[0]}", "training.loss=mse", "training.monitor=val_r2",
         "training.tensorboard=false"])
-    from kerasgene.train.runs import check_config
+    from kerasgene.train.run_config import check_config
 
     check_config(config, train=True)
 
@@ -91,7 +91,7 @@ def test_replica_batches_need_an_example_for_every_worker():
     """The batch sizes a multi-worker run may take: every batch of every streamed split
     holds at least one example per worker (the launched check:
     tests/test_scale_out.py::test_a_batch_with_fewer_examples_than_workers_is_refused)."""
-    from kerasgene.train.runs import check_replica_batches
+    from kerasgene.train.run_config import check_replica_batches
 
     check_replica_batches({"valid": 300, "train": 700}, 100, 2)
     check_replica_batches({"valid": 302}, 100, 2)
