@@ -99,13 +99,13 @@ import re
 from collections.abc import Mapping
 
 import numpy as np
-import pandas as pd
 from tqdm.auto import tqdm
 
 from kerasgene._io import to_plain
 from kerasgene.config import Spec, check_value, yaml_number_hint
 from kerasgene.datasets import base, storage
 from kerasgene.datasets import splits as _splits
+from kerasgene.datasets.bin_splits import dropped_ranges, segments_for
 from kerasgene.datasets.dropped import Dropped
 from kerasgene.datasets.peak_labels import (
     ONE_CLASS_SPLIT,
@@ -114,7 +114,7 @@ from kerasgene.datasets.peak_labels import (
     class_bins,
     peaks_by_chrom,
 )
-from kerasgene.errors import ConfigError, InputFileError, UnknownChromosomeError
+from kerasgene.errors import ConfigError, InputFileError
 from kerasgene.io.chroms import alias_map, load_aliases, resolves
 from kerasgene.io.chroms import resolve as resolve_chrom
 from kerasgene.io.track_checks import shared_files
@@ -132,25 +132,12 @@ DEFAULTS = {
 }
 #: The class target of ``label: binary``.
 CLASS_TARGET = "class"
-#: ``chr1`` or ``chr1:0-0.25``; a name may hold ':' (hs38DH's ``HLA-A*01:01:01:01``).
-_RANGE = re.compile(r"^(?P<chrom>.+?)(?::(?P<lo>[0-9.]+)-(?P<hi>[0-9.]+))?$")
 #: What the scalar settings must be (checked before any file is read).
 _SPECS = {"bin_size": Spec("int", min=1), "window": Spec("int", min=1),
           "stride": Spec("int", min=1), "sigma": Spec("number", min=0),
           "signal_abs": Spec("bool"), "signal_log1p": Spec("bool"), "merge_signal": Spec("bool"),
           "mask_zero_targets": Spec("bool"), "chroms": Spec("list", null=True),
           "peaks": Spec("path", null=True), "chrom_aliases": Spec("path", null=True)}
-
-
-def _parse_entry(entry: str) -> tuple[str, float, float]:
-    m = _RANGE.match(str(entry).strip())
-    if not m:
-        raise ConfigError(f"split: cannot parse {entry!r}; expected 'chr1' or 'chr1:0-0.25'")
-    lo = float(m.group("lo")) if m.group("lo") is not None else 0.0
-    hi = float(m.group("hi")) if m.group("hi") is not None else 1.0
-    if not 0 <= lo < hi <= 1:
-        raise ConfigError(f"split: range {entry!r} must satisfy 0 <= start < end <= 1")
-    return m.group("chrom"), lo, hi
 
 
 def binned_means(track: Track, chrom: str, n_bins: int, bin_size: int,
@@ -167,109 +154,6 @@ def binned_means(track: Track, chrom: str, n_bins: int, bin_size: int,
         vals = track.values(chrom, lo * bin_size, hi * bin_size)
         out[lo:hi] = vals.reshape(hi - lo, bin_size).mean(axis=1, dtype=np.float64)
     return out
-
-
-def segments_for(spec: Mapping, chroms: list[str], n_bins: list[int], stride: int,
-                 aliases=None) -> pd.DataFrame:
-    """Segment table (chrom, start_bin, end_bin, split, ex_offset, n_examples) of a split.
-
-    Parameters
-    ----------
-    spec : the ``split`` config; its chromosome names are looked up among ``chroms`` as
-        ``chroms:`` names are (exact name first, then the built-in aliases ``chr1`` / ``1``,
-        ``chrM`` / ``MT`` and those of ``aliases``)
-    chroms, n_bins : the dataset's chromosomes (as named in its files) and their bins
-    stride : an example every ``stride`` bins
-    aliases : optional alias table (:func:`kerasgene.io.chroms.load_aliases`)
-
-    Raises
-    ------
-    ConfigError
-        When an entry names no chromosome of the dataset, or two entries overlap.
-    """
-    method = _splits.check_split_keys(spec)
-    if method != "chromosome":
-        raise ConfigError(f"split: genome bins support method 'chromosome' (with optional "
-                          f"fraction ranges), got {method!r}")
-    position = {c: i for i, c in enumerate(chroms)}
-    names = alias_map(chroms, load_aliases(aliases))
-
-    def chrom_index(split: str, chrom: str) -> int:
-        try:
-            return position[resolve_chrom(chrom, names, "dataset")]
-        except UnknownChromosomeError:
-            raise ConfigError(f"split.{split}: chromosome {chrom!r} is not in the dataset "
-                              f"({', '.join(chroms[:8])}; also tried its aliases)") from None
-
-    rows = []
-    covered: dict[int, list[tuple[int, int, str]]] = {}
-    lists = {s: spec.get(s) for s in _splits.SETS}
-    for split, entries in lists.items():
-        if entries is not None and not isinstance(entries, list | tuple):
-            raise ConfigError(f"split.{split}: expected a list of chromosomes or ranges "
-                              f"(e.g. [chr1, 'chr2:0-0.5']), got {entries!r}")
-    if lists["train"] is None:
-        listed = {chrom_index(s, _parse_entry(e)[0]) for s in ("valid", "test")
-                  for e in (lists[s] or ())}
-        lists["train"] = [c for i, c in enumerate(chroms) if i not in listed]
-    for split in _splits.SETS:
-        for entry in lists[split] or ():
-            chrom, lo, hi = _parse_entry(entry)
-            ci = chrom_index(split, chrom)
-            a, b = int(round(lo * n_bins[ci])), int(round(hi * n_bins[ci]))
-            for a2, b2, s2 in covered.get(ci, []):
-                if a < b2 and a2 < b:
-                    raise ConfigError(f"split: {entry!r} ({split}) overlaps a range listed in "
-                                      f"{s2!r}")
-            covered.setdefault(ci, []).append((a, b, split))
-            first = a + (-a) % stride
-            n = max(0, (b - first + stride - 1) // stride)
-            rows.append({"chrom": chroms[ci], "chrom_id": ci, "start_bin": first, "end_bin": b,
-                         "split": split, "n_examples": n})
-    seg = pd.DataFrame(rows, columns=["chrom", "chrom_id", "start_bin", "end_bin", "split",
-                                      "n_examples"])
-    seg = seg.sort_values(["chrom_id", "start_bin"], kind="stable").reset_index(drop=True)
-    seg["ex_offset"] = np.concatenate([[0], np.cumsum(seg["n_examples"].to_numpy())[:-1]]) \
-        if len(seg) else []
-    for col in ("chrom_id", "start_bin", "end_bin", "n_examples", "ex_offset"):
-        seg[col] = seg[col].astype(np.int64)
-    labels = np.repeat(seg["split"].to_numpy().astype(str), seg["n_examples"].to_numpy())
-    _splits.check_nonempty(labels, where="split (genome bins)")
-    return seg
-
-
-def uncovered_bins(index: pd.DataFrame, n_bins: list[int], stride: int = 1
-                   ) -> list[tuple[int, int, int]]:
-    """Bin ranges that no segment of ``index`` (:func:`segments_for`) covers.
-
-    Returns
-    -------
-    list of (chromosome index, first bin, end bin); gaps shorter than ``stride`` (bins
-    skipped by the stride itself) are not listed.
-    """
-    out = []
-    for ci, n in enumerate(n_bins):
-        seg = index[index["chrom_id"] == ci].sort_values("start_bin")
-        cursor = 0
-        for lo, hi in zip(seg["start_bin"], seg["end_bin"]):
-            if lo - cursor >= stride:
-                out.append((ci, cursor, int(lo)))
-            cursor = max(cursor, int(hi))
-        if n - cursor >= stride:
-            out.append((ci, cursor, n))
-    return out
-
-
-def _dropped_ranges(index: pd.DataFrame, chroms: list[str], lengths: list[int],
-                    bin_size: int, stride: int) -> Dropped:
-    """The ranges of :func:`uncovered_bins` as ``not_in_split`` rows (bp coordinates)."""
-    dropped = Dropped("chromatin")
-    n_bins = [-(-n // bin_size) for n in lengths]
-    for ci, lo, hi in uncovered_bins(index, n_bins, stride):
-        c, end = chroms[ci], min(hi * bin_size, lengths[ci])
-        dropped.add(f"{c}:{lo * bin_size}-{end}", "not_in_split", chrom=c,
-                    start=lo * bin_size, end=end, detail=f"{hi - lo} bins")
-    return dropped
 
 
 @base.register("chromatin")
@@ -327,7 +211,7 @@ class GenomeBinsDataset(base.Dataset):
         bin_size = int(params["bin_size"])
         lengths = self.meta.get("chrom_lengths") or [n * bin_size
                                                      for n in self.meta["chrom_bins"]]
-        return _dropped_ranges(self.index, self.chroms, list(lengths), bin_size,
+        return dropped_ranges(self.index, self.chroms, list(lengths), bin_size,
                                int(params["stride"]))
 
     def save_split(self) -> None:
@@ -625,7 +509,7 @@ def _write_bins(writer: storage.DatasetWriter, cfg: Mapping, split_spec: dict, c
     bin_offsets = np.concatenate([[0], np.cumsum(n_bins)[:-1]]).astype(np.int64)
     index = segments_for(split_spec, chroms, n_bins, stride, table)
     lengths = [ref.chroms[c] for c in chroms]
-    dropped = _dropped_ranges(index, chroms, lengths, bin_size, stride)
+    dropped = dropped_ranges(index, chroms, lengths, bin_size, stride)
     dropped.warn()
     binary = cfg["label"] == "binary"
     mark = [str(t) for t in cfg["targets"]].index(cfg["target"])
@@ -713,5 +597,4 @@ def _warn_empty(empty: Mapping[str, list[str]], chroms: list[str]) -> None:
                     ", ..." if len(names) > 10 else "")
 
 
-__all__ = ["CLASS_TARGET", "GenomeBinsDataset", "binned_means", "build_genome_bins",
-           "segments_for", "uncovered_bins"]
+__all__ = ["CLASS_TARGET", "GenomeBinsDataset", "binned_means", "build_genome_bins"]

@@ -196,7 +196,7 @@ def check_split_classes(index: pd.DataFrame, classes: np.ndarray, bin_offsets, s
 
     Parameters
     ----------
-    index : the segment table (:func:`kerasgene.datasets.genome_bins.segments_for`)
+    index : the segment table (:func:`kerasgene.datasets.bin_splits.segments_for`)
     classes : (total bins,) 0 / 1 of every chromosome's bins, chromosome ``i`` from
         ``bin_offsets[i]``
     stride : a segment's examples are every ``stride``-th bin from its ``start_bin``

@@ -1,0 +1,136 @@
+"""The chromosome split of genome bins: which bins of which chromosomes are training,
+validation and test examples (:func:`segments_for`: chromosomes or fraction ranges of
+them, the ``split`` key of :mod:`kerasgene.datasets.genome_bins`), and the bins left in
+no split (:func:`uncovered_bins`, listed in ``dropped.tsv`` as ``not_in_split``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from kerasgene.datasets import splits as _splits
+from kerasgene.datasets.dropped import Dropped
+from kerasgene.errors import ConfigError, UnknownChromosomeError
+from kerasgene.io.chroms import alias_map, load_aliases
+from kerasgene.io.chroms import resolve as resolve_chrom
+
+#: ``chr1`` or ``chr1:0-0.25``; a name may hold ':' (hs38DH's ``HLA-A*01:01:01:01``).
+_RANGE = re.compile(r"^(?P<chrom>.+?)(?::(?P<lo>[0-9.]+)-(?P<hi>[0-9.]+))?$")
+
+
+def _parse_entry(entry: str) -> tuple[str, float, float]:
+    m = _RANGE.match(str(entry).strip())
+    if not m:
+        raise ConfigError(f"split: cannot parse {entry!r}; expected 'chr1' or 'chr1:0-0.25'")
+    lo = float(m.group("lo")) if m.group("lo") is not None else 0.0
+    hi = float(m.group("hi")) if m.group("hi") is not None else 1.0
+    if not 0 <= lo < hi <= 1:
+        raise ConfigError(f"split: range {entry!r} must satisfy 0 <= start < end <= 1")
+    return m.group("chrom"), lo, hi
+
+
+def segments_for(spec: Mapping, chroms: list[str], n_bins: list[int], stride: int,
+                 aliases=None) -> pd.DataFrame:
+    """Segment table (chrom, start_bin, end_bin, split, ex_offset, n_examples) of a split.
+
+    Parameters
+    ----------
+    spec : the ``split`` config; its chromosome names are looked up among ``chroms`` as
+        ``chroms:`` names are (exact name first, then the built-in aliases ``chr1`` / ``1``,
+        ``chrM`` / ``MT`` and those of ``aliases``)
+    chroms, n_bins : the dataset's chromosomes (as named in its files) and their bins
+    stride : an example every ``stride`` bins
+    aliases : optional alias table (:func:`kerasgene.io.chroms.load_aliases`)
+
+    Raises
+    ------
+    ConfigError
+        When an entry names no chromosome of the dataset, or two entries overlap.
+    """
+    method = _splits.check_split_keys(spec)
+    if method != "chromosome":
+        raise ConfigError(f"split: genome bins support method 'chromosome' (with optional "
+                          f"fraction ranges), got {method!r}")
+    position = {c: i for i, c in enumerate(chroms)}
+    names = alias_map(chroms, load_aliases(aliases))
+
+    def chrom_index(split: str, chrom: str) -> int:
+        try:
+            return position[resolve_chrom(chrom, names, "dataset")]
+        except UnknownChromosomeError:
+            raise ConfigError(f"split.{split}: chromosome {chrom!r} is not in the dataset "
+                              f"({', '.join(chroms[:8])}; also tried its aliases)") from None
+
+    rows = []
+    covered: dict[int, list[tuple[int, int, str]]] = {}
+    lists = {s: spec.get(s) for s in _splits.SETS}
+    for split, entries in lists.items():
+        if entries is not None and not isinstance(entries, list | tuple):
+            raise ConfigError(f"split.{split}: expected a list of chromosomes or ranges "
+                              f"(e.g. [chr1, 'chr2:0-0.5']), got {entries!r}")
+    if lists["train"] is None:
+        listed = {chrom_index(s, _parse_entry(e)[0]) for s in ("valid", "test")
+                  for e in (lists[s] or ())}
+        lists["train"] = [c for i, c in enumerate(chroms) if i not in listed]
+    for split in _splits.SETS:
+        for entry in lists[split] or ():
+            chrom, lo, hi = _parse_entry(entry)
+            ci = chrom_index(split, chrom)
+            a, b = int(round(lo * n_bins[ci])), int(round(hi * n_bins[ci]))
+            for a2, b2, s2 in covered.get(ci, []):
+                if a < b2 and a2 < b:
+                    raise ConfigError(f"split: {entry!r} ({split}) overlaps a range listed in "
+                                      f"{s2!r}")
+            covered.setdefault(ci, []).append((a, b, split))
+            first = a + (-a) % stride
+            n = max(0, (b - first + stride - 1) // stride)
+            rows.append({"chrom": chroms[ci], "chrom_id": ci, "start_bin": first, "end_bin": b,
+                         "split": split, "n_examples": n})
+    seg = pd.DataFrame(rows, columns=["chrom", "chrom_id", "start_bin", "end_bin", "split",
+                                      "n_examples"])
+    seg = seg.sort_values(["chrom_id", "start_bin"], kind="stable").reset_index(drop=True)
+    seg["ex_offset"] = np.concatenate([[0], np.cumsum(seg["n_examples"].to_numpy())[:-1]]) \
+        if len(seg) else []
+    for col in ("chrom_id", "start_bin", "end_bin", "n_examples", "ex_offset"):
+        seg[col] = seg[col].astype(np.int64)
+    labels = np.repeat(seg["split"].to_numpy().astype(str), seg["n_examples"].to_numpy())
+    _splits.check_nonempty(labels, where="split (genome bins)")
+    return seg
+
+
+def uncovered_bins(index: pd.DataFrame, n_bins: list[int], stride: int = 1
+                   ) -> list[tuple[int, int, int]]:
+    """Bin ranges that no segment of ``index`` (:func:`segments_for`) covers.
+
+    Returns
+    -------
+    list of (chromosome index, first bin, end bin); gaps shorter than ``stride`` (bins
+    skipped by the stride itself) are not listed.
+    """
+    out = []
+    for ci, n in enumerate(n_bins):
+        seg = index[index["chrom_id"] == ci].sort_values("start_bin")
+        cursor = 0
+        for lo, hi in zip(seg["start_bin"], seg["end_bin"]):
+            if lo - cursor >= stride:
+                out.append((ci, cursor, int(lo)))
+            cursor = max(cursor, int(hi))
+        if n - cursor >= stride:
+            out.append((ci, cursor, n))
+    return out
+
+
+def dropped_ranges(index: pd.DataFrame, chroms: list[str], lengths: list[int],
+                    bin_size: int, stride: int) -> Dropped:
+    """The ranges of :func:`uncovered_bins` as ``not_in_split`` rows (bp coordinates)."""
+    dropped = Dropped("chromatin")
+    n_bins = [-(-n // bin_size) for n in lengths]
+    for ci, lo, hi in uncovered_bins(index, n_bins, stride):
+        c, end = chroms[ci], min(hi * bin_size, lengths[ci])
+        dropped.add(f"{c}:{lo * bin_size}-{end}", "not_in_split", chrom=c,
+                    start=lo * bin_size, end=end, detail=f"{hi - lo} bins")
+    return dropped
