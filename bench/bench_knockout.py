@@ -42,7 +42,7 @@ def main() -> None:
     import numpy as np
 
     from kerasgene.explain import knockout as K
-    from kerasgene.explain.analyses import _knockout_predictor
+    from kerasgene.explain.sequence_analyses import _knockout_predictor
     from kerasgene.models import build
 
     keras.utils.set_random_seed(0)

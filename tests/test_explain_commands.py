@@ -18,6 +18,7 @@ from kerasgene.cli import explain as CLI  # noqa: E402
 from kerasgene.errors import ConfigError  # noqa: E402
 from kerasgene.explain import analyses as C  # noqa: E402
 from kerasgene.explain import knockout as K  # noqa: E402
+from kerasgene.explain import sequence_analyses as S  # noqa: E402
 from kerasgene.explain.options import (  # noqa: E402
     OPTION_SPECS,
     ExplainOptions,
@@ -202,7 +203,7 @@ def test_filters_matched_to_a_meme_motif_file(tmp_path):
     db = {f"H12CORE.{m.name}.{i} {m.name}": m.probabilities().T for i, m in enumerate(fungi)}
     write_meme(str(tmp_path / "db.meme"), db)
     args = options(["--top-n", "10", "--motif-db", str(tmp_path / "db.meme")])
-    got = C.explain_filters(model, ds, tmp_path, args, "deeprage")
+    got = S.explain_filters(model, ds, tmp_path, args, "deeprage")
     assert got["motif_db"] == str(tmp_path / "db.meme")
     tab = pd.read_csv(tmp_path / "filter_matches.tsv", sep="\t", keep_default_na=False)
     ids = [t for t in tab["target_id"] if t]
@@ -219,12 +220,12 @@ def test_deeprage_filters_and_knockout(tmp_path):
     args = options(["--tax-group", "fungi", "--top-n", "10", "--targets",
                     str(tmp_path / "targets.txt"), "--filters", "0,1", "--truth",
                     str(tmp_path / "truth.json"), "--max-conditions", "3"])
-    mo = C.explain_filters(model, ds, tmp_path, args, "deeprage")
+    mo = S.explain_filters(model, ds, tmp_path, args, "deeprage")
     assert mo["n_filters"] == 8 and mo["layer"] == "sequence_conv"
     tab = pd.read_csv(tmp_path / "filter_matches.tsv", sep="\t", keep_default_na=False)
     assert len(tab) == 8 and {"query", "target_id", "p_value", "q_value"} <= set(tab.columns)
     assert (tmp_path / "filters.meme").exists()
-    ko = C.explain_knockout(model, ds, tmp_path, args, np.random.default_rng(0), mo["_rows"])
+    ko = S.explain_knockout(model, ds, tmp_path, args, np.random.default_rng(0), mo["_rows"])
     ko_tab = pd.read_csv(tmp_path / "knockout.tsv", sep="\t", keep_default_na=False)
     assert len(ko_tab) == 2  # MIG1 from truth (no matching filter here) + the targets file
     assert ko["rows"][0]["filters"] == "0,1" and 0 <= ko["rows"][0]["ranksum_p"] <= 1
@@ -247,7 +248,7 @@ def test_deeprage_knockout_is_the_knocked_out_copy_on_every_pair(name, kw, tmp_p
     args = options(["--tax-group", "fungi", "--targets", str(tmp_path / "targets.txt"),
                     "--filters", "0,1", "--max-conditions", "3"])
     before = [w.copy() for w in model.get_weights()]
-    C.explain_knockout(model, ds, tmp_path, args, np.random.default_rng(0))
+    S.explain_knockout(model, ds, tmp_path, args, np.random.default_rng(0))
     for w, w0 in zip(model.get_weights(), before):
         np.testing.assert_array_equal(w, w0)
     genes_tab = pd.read_csv(tmp_path / "knockout_targets_genes.tsv", sep="\t")

@@ -35,9 +35,9 @@ def test_isegnet_planted_motif_sites_carry_no_attribution(demo_run, truth):
     import numpy as np
 
     from kerasgene.config import load_config
-    from kerasgene.explain.analyses import ATTRIBUTED_SD, modisco_inputs
     from kerasgene.explain.modisco import hypothetical_contributions
     from kerasgene.explain.options import ExplainOptions
+    from kerasgene.explain.sequence_analyses import ATTRIBUTED_SD, modisco_inputs
     from kerasgene.explain.truth import planted_site_contributions
     from kerasgene.train import records, runs
 

@@ -156,7 +156,7 @@ def test_explain_modisco_on_a_pair_dataset(tmp_path, fungi):
     modisco finds no pattern, and the truth table names filters and patterns."""
     from test_explain_commands import FakeDataset
 
-    from kerasgene.explain import analyses as C
+    from kerasgene.explain import sequence_analyses as C
     from kerasgene.models import build
 
     keras.utils.set_random_seed(0)

@@ -9,28 +9,23 @@ its tables and figures into ``out`` and returns a JSON-able summary:
 - :func:`explain_isegnet_ig` (``ig``, ``differential``): integrated gradients of an
   iSEGnet-like model, per-track profiles, per-gene figures, top sites, motif enrichment
   at the top sites and the differential attribution against a second model;
-- :func:`explain_filters` (``motifs``): first-layer filter PWMs matched to JASPAR;
-- :func:`explain_knockout` (``knockout``): DeepRAGE filter knockouts of regulators'
-  targets;
-- :func:`explain_modisco` (``modisco``): TF-MoDISco patterns of the hypothetical
-  contributions matched to JASPAR, their logos and an HTML report;
 - :func:`explain_saliency` (``saliency``): mean signed gradient heatmaps per cell type.
 
-The files each writes are listed in :mod:`kerasgene.explain.run`.
+The analyses of a model's DNA input (``motifs``, ``knockout``, ``modisco``) are in
+:mod:`kerasgene.explain.sequence_analyses`; the files each writes are listed in
+:mod:`kerasgene.explain.run`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from kerasgene import systems
 from kerasgene._io import safe_name, write_tsv
 from kerasgene.errors import ConfigError, InputFileError
 from kerasgene.explain.options import requested_analyses
@@ -46,7 +41,8 @@ log = logging.getLogger(__name__)
 # --------------------------------------------------------------------------------------
 
 
-def _sample(idx: np.ndarray, n: int, rng) -> np.ndarray:
+def sample_indices(idx: np.ndarray, n: int, rng) -> np.ndarray:
+    """At most ``n`` of ``idx``, drawn without replacement with ``rng``, in order."""
     if len(idx) > n:
         idx = np.sort(rng.choice(idx, n, replace=False))
     return idx
@@ -249,7 +245,7 @@ def explain_isegnet_ig(model, dataset, out: Path, options: ExplainOptions, rng,
     from kerasgene.explain.sites import attribution_tracks
     from kerasgene.explain.truth import planted_track_aurocs
 
-    idx = _sample(dataset.split_indices(options.split), options.max_examples, rng)
+    idx = sample_indices(dataset.split_indices(options.split), options.max_examples, rng)
     if not len(idx):
         raise ConfigError(f"split {options.split!r} has no examples")
     inputs = model_inputs(model, dataset.gather(idx))
@@ -359,306 +355,6 @@ def _differential(other, other_inputs, tracks_a, gene_ids, genes, seq, track_nam
 
 
 # --------------------------------------------------------------------------------------
-# filters (both systems) and knockouts (DeepRAGE)
-# --------------------------------------------------------------------------------------
-
-
-def _gene_sequences(dataset) -> np.ndarray:
-    seq = dataset.arrays.get("sequence")
-    if seq is None:
-        raise ConfigError("this dataset has no 'sequence' array for filter motifs")
-    return seq  # one row per gene in the iSEGnet and DeepRAGE datasets
-
-
-def explain_filters(model, dataset, out: Path, options: ExplainOptions,
-                    system: str = "isegnet") -> dict:
-    """Filter PWMs → Tomtom table against the motif database (:func:`motif_database`; the
-    best match per filter), MEME file and logos; the JASPAR taxon is
-    ``options.tax_group`` or the ``system``'s. The summary's
-    ``_rows`` hold each filter's three best matches (``rank`` 1–3)."""
-    from kerasgene.explain import motifs as M
-    from kerasgene.explain import plots as P
-
-    fp = M.filter_pwms(model, _gene_sequences(dataset), top_n=options.top_n)
-    motifs, source = motif_database(options, systems.get(system).jaspar_tax_group)
-    from kerasgene.explain.modisco import N_MATCHES
-
-    ranked = M.filter_matches(fp, motifs, trim_ic=options.trim_ic, n_best=N_MATCHES)
-    rows = [r for r in ranked if r["rank"] == 1]
-    write_tsv(out / "filter_matches.tsv", rows)
-    M.write_meme(out / "filters.meme", fp.as_dict(),
-                 nsites=dict(zip(fp.names(), fp.n_sites.tolist())))
-    by_id = {m.matrix_id: m for m in motifs}
-    matched = [r for r in rows if r["target_id"] and r["q_value"] <= options.q_threshold]
-    (out / "logos").mkdir(exist_ok=True)
-    for r in sorted(matched, key=lambda r: r["p_value"])[: options.logos]:
-        k = int(r["query"].removeprefix("filter"))
-        m = by_id[r["target_id"]]
-        P.plot_filter_match(fp.pwms[k][r["start"]:r["end"]], m.probabilities(),
-                            out / "logos" / f"{r['query']}_{safe_name(m.name)}.png",
-                            filter_name=f"{fp.layer} {r['query']}", n_sites=r["n_sites"],
-                            match_id=m.matrix_id, match_name=m.name, p_value=r["p_value"],
-                            q_value=r["q_value"], strand=r["strand"])
-    return {"layer": fp.layer, "n_filters": len(fp.pwms), "n_matched": len(matched),
-            "q_threshold": options.q_threshold, "motif_db": source,
-            "matches": {r["query"]: f"{r['target_id']} {r['target_name']}" for r in matched},
-            "_rows": ranked}
-
-
-def knockout_sets(options: ExplainOptions, rows: list[dict]) -> list[dict]:
-    """``[{name, motif, targets, filters}]`` from ``options.truth`` (every planted
-    regulator) and ``options.targets`` (with ``filters`` or ``target_motif``);
-    ``rows`` are the filter matches (:func:`explain_filters`)."""
-    from kerasgene.explain.motifs import motif_recovery
-
-    def matching(mid):  # filters whose best match is the motif
-        return [int(q.removeprefix("filter")) for q in
-                motif_recovery(rows, [mid], q_threshold=options.q_threshold)[mid]]
-
-    sets = []
-    if options.truth:
-        regs = truth_section(options.truth, "deeprage").get("regulators", [])
-        if not regs:
-            raise InputFileError(f"{options.truth}: no tasks.deeprage.regulators")
-        for r in regs:  # the matrix the simulator planted (MSN4's sites are MSN2's STRE)
-            motif = r.get("called_with", r["jaspar_id"])
-            sets.append({"name": r.get("tf", r["jaspar_id"]), "motif": motif,
-                         "targets": list(r["target_genes"]), "filters": matching(motif)})
-    if options.targets:
-        lines = Path(options.targets).read_text().split()
-        if options.filters:
-            filters = [int(f) for f in options.filters]
-        elif options.target_motif:
-            filters = matching(options.target_motif)
-        else:
-            raise ConfigError("targets (--targets) needs filters (--filters) or target_motif "
-                              "(--target-motif)")
-        sets.append({"name": options.target_motif or Path(options.targets).stem,
-                     "motif": options.target_motif or "", "targets": lines, "filters": filters})
-    return sets
-
-
-def _knockout_predictor(model, dataset, seqs, max_conditions: int, rng):
-    """``(predict, gene ids, gene row per example)``: ``predict()`` is the model's current
-    prediction (its first output unit: a classifier's first class, as
-    :func:`kerasgene.explain.knockout.knockout_effects`) for every gene × up to
-    ``max_conditions`` sampled conditions (DeepRAGE; gene-major, through the factorised
-    pair outputs traced once: :func:`kerasgene.train.block_trainer.pair_outputs`), or for
-    every gene once."""
-    from kerasgene.explain import knockout as K
-
-    gene_ids = np.asarray(dataset.gene_ids if hasattr(dataset, "gene_ids")
-                          else dataset.index["gene_id"].unique(), dtype=str)
-    regs = dataset.arrays.get("regulators")
-    n_genes = len(gene_ids)
-    if regs is None:
-        inputs = model_inputs(model, {"sequence": seqs})
-        return (lambda: K.predict_examples(model, inputs)[:, 0]), gene_ids, np.arange(n_genes)
-    import tensorflow as tf
-
-    from kerasgene.train.block_trainer import gene_block_outputs, pair_outputs
-
-    conds = np.sort(rng.choice(len(regs), min(max_conditions, len(regs)), replace=False))
-    outputs = tf.function(pair_outputs(model), reduce_retracing=True)
-
-    def predict() -> np.ndarray:
-        out = gene_block_outputs(outputs, seqs, np.arange(n_genes), regs[conds])
-        return (out if out.ndim == 2 else out[..., 0]).reshape(-1)
-    return predict, gene_ids, np.repeat(np.arange(n_genes), len(conds))
-
-
-def _knockout_one(eff: dict, s: dict, out: Path, top_k: int) -> dict:
-    """Test one set's knockout effects (:func:`kerasgene.explain.knockout.effects`) on its
-    targets, write its table and figure."""
-    from kerasgene.explain import knockout as K
-    from kerasgene.explain import plots as P
-
-    ge = K.gene_effects(eff)
-    test = K.knockout_test(ge["gene"], ge["abs_delta"], s["targets"], top_k=top_k)
-    name = safe_name(s["name"])
-    is_t = np.isin(ge["gene"], s["targets"])
-    write_tsv(out / f"knockout_{name}_genes.tsv", {
-        "gene_id": ge["gene"], "is_target": is_t, "wild_type": ge["wild_type"],
-        "knockout": ge["knockout"], "delta": ge["delta"], "abs_delta": ge["abs_delta"]})
-    P.plot_knockout(ge["abs_delta"], is_t, out / f"knockout_{name}.png",
-                    title=f"Knockout of filters {s['filters']} ({s['name']} {s['motif']})",
-                    ranksum_p=test.ranksum_p,
-                    fisher=(test.targets_in_top_k, test.top_k, test.fisher_p))
-    return {"name": s["name"], "motif": s["motif"], "filters": ",".join(map(str, s["filters"])),
-            **test.as_dict(), "top_genes": ",".join(map(str, test.top_genes))}
-
-
-def explain_knockout(model, dataset, out: Path, options: ExplainOptions, rng,
-                     filter_rows: list[dict] | None = None) -> dict:
-    """Filter knockouts of DeepRAGE: effect per gene averaged over sampled conditions.
-    The wild type is predicted once; each set's filters are zeroed in the model itself
-    for its prediction (:func:`kerasgene.explain.knockout.filters_zeroed`).
-    ``filter_rows``: the filters' JASPAR matches (:func:`explain_filters`' ``_rows``, or
-    ``filter_matches.tsv`` of an earlier call read back); computed here when None."""
-    from kerasgene.explain import knockout as K
-    from kerasgene.explain import motifs as M
-
-    if not (options.truth or options.targets):
-        log.warning("knockout: no --truth or --targets given; skipped")
-        return {"skipped": "no targets"}
-    rows = filter_rows
-    if rows is None:
-        rows = explain_filters(model, dataset, out, options, "deeprage")["_rows"]
-    layer = M.first_conv_layer(model).name
-    sets = knockout_sets(options, rows)
-    predict, gene_ids, gi = _knockout_predictor(model, dataset, _gene_sequences(dataset),
-                                                options.max_conditions, rng)
-    wild_type = predict() if any(s["filters"] for s in sets) else None
-    table = []
-    for s in sets:
-        if not s["filters"]:
-            table.append({"name": s["name"], "motif": s["motif"], "filters": "",
-                          "note": "no filter matches the motif"})
-            continue
-        with K.filters_zeroed(model, layer, s["filters"]):
-            knocked = predict()
-        table.append(_knockout_one(K.effects(gene_ids[gi], wild_type, knocked), s, out,
-                                   options.top_k))
-    write_tsv(out / "knockout.tsv", table)
-    return {"layer": layer, "rows": [r for r in table if "ranksum_p" in r],
-            "unmatched": [r["name"] for r in table if "ranksum_p" not in r]}
-
-
-# --------------------------------------------------------------------------------------
-# TF-MoDISco (any model with a sequence input)
-# --------------------------------------------------------------------------------------
-
-
-def modisco_inputs(model, dataset, options: ExplainOptions, rng):
-    """``(inputs, conditions, gene ids)`` for :func:`kerasgene.explain.modisco.discover_motifs`.
-
-    A pair dataset (a ``regulators`` array: DeepRAGE) gives every gene's sequence once
-    (pairs are split at random, so every gene is in every split) with every condition;
-    any other the examples of ``options.modisco_split``, one per gene. At most
-    ``options.modisco_max_examples`` sequences, sampled with ``rng``.
-    """
-    regs = dataset.arrays.get("regulators")
-    if regs is not None:
-        seqs = _gene_sequences(dataset)
-        idx = _sample(np.arange(len(seqs)), options.modisco_max_examples, rng)
-        ids = np.asarray(dataset.gene_ids, dtype=str)[idx]
-        return {"sequence": np.asarray(seqs[idx])}, {"regulators": np.asarray(regs)}, ids
-    idx = dataset.split_indices(options.modisco_split)
-    if "gene_id" in dataset.index.columns:  # one example per gene (iSEGnet: per biosample)
-        genes = dataset.index["gene_id"].to_numpy()[idx]
-        idx = idx[np.unique(genes, return_index=True)[1]]
-    idx = _sample(np.sort(idx), options.modisco_max_examples, rng)
-    if not len(idx):
-        raise ConfigError(f"split {options.modisco_split!r} has no examples")
-    ids = (dataset.index["gene_id"].astype(str).to_numpy()[idx]
-           if "gene_id" in dataset.index.columns else idx.astype(str))
-    return model_inputs(model, dataset.gather(idx)), None, ids
-
-
-#: a planted motif counts as attributed by the model when its sites carry at least this
-#: many standard deviations of position-matched random windows, either sign (the demo
-#: models: 0.8 to 8.5 for the motifs TF-MoDISco or the filters found, 0.03 to 0.22 for
-#: iSEGnet's CREB1 and REST and DeepRAGE-TP's MIG1)
-ATTRIBUTED_SD = 0.5
-
-
-def _add_site_scores(recovery: list[dict], summary: dict, found, inputs, ids, section,
-                     seed: int) -> None:
-    """Each planted motif's site attribution (:func:`kerasgene.explain.truth.planted_site_contributions`
-    of TF-MoDISco's contributions) into its ``recovery`` row (``site_effect_sd``,
-    ``site_z``, ``attributed``) and ``summary["planted_attributed"]``: which planted motifs
-    the model uses at all, hence which a discovery method could find."""
-    from kerasgene.explain.truth import planted_site_contributions
-
-    actual = (np.asarray(inputs["sequence"]) * found.contributions).sum(-1)  # (n, L)
-    scores = planted_site_contributions(actual, ids, section["motif_instances"],
-                                        [r["name"] for r in recovery],
-                                        rng=np.random.default_rng(seed))
-    outside = {k: v["n_outside"] for k, v in scores.items() if v["n_outside"]}
-    if outside:
-        log.warning("planted-site attribution: %d sites outside the model's %d positions not "
-                    "scored (%s)", sum(outside.values()), actual.shape[1],
-                    ", ".join(f"{k} {v}" for k, v in outside.items()))
-    for r in recovery:
-        got = scores[r["name"]]
-        r["site_effect_sd"], r["site_z"] = got["effect_sd"], got["z"]
-        r["attributed"] = bool(abs(got["effect_sd"]) >= ATTRIBUTED_SD)
-    summary["planted_attributed"] = sorted(r["name"] for r in recovery if r["attributed"])
-    summary["attributed_sd"] = ATTRIBUTED_SD
-
-
-def explain_modisco(model, dataset, out: Path, options: ExplainOptions, rng,
-                    system: str = "isegnet", filter_rows: list[dict] | None = None) -> dict:
-    """TF-MoDISco patterns matched to JASPAR: ``modisco_patterns.tsv``, ``.meme``,
-    ``modisco_results.h5`` (modisco's format), ``modisco_logos/``,
-    ``modisco_report.html``; with ``options.truth`` the planted motifs found by the
-    patterns and by the filters (``filter_rows``: every Tomtom rank) in
-    ``motif_recovery.tsv``: as a query's best match (``planted`` in the summary) and
-    among its three best (``planted_top3``; :func:`~kerasgene.explain.modisco.planted_recovery`).
-    ``seconds``: wall seconds of the attribution, modisco-lite, Tomtom and the report
-    (logos and page)."""
-    from kerasgene.explain import modisco as MD
-    from kerasgene.explain import motifs as M
-    from kerasgene.explain.report_html import write_modisco_report
-
-    inputs, conditions, ids = modisco_inputs(model, dataset, options, rng)
-    motifs, source = motif_database(options, systems.get(system).jaspar_tax_group)
-    found = MD.discover_motifs(
-        model, inputs, conditions=conditions, motifs=motifs,
-        method=options.modisco_attribution, summary=options.modisco_summary,
-        n_steps=options.n_steps, batch_size=options.batch_size,
-        max_seqlets=options.modisco_max_seqlets)
-    import pandas as pd
-
-    write_tsv(out / "modisco_patterns.tsv", pd.DataFrame(found.rows, columns=MD.PATTERN_COLUMNS))
-    M.write_meme(out / "modisco_patterns.meme",
-                 {p.name: p.ppm[slice(*p.trim())] for p in found.patterns},
-                 nsites={p.name: p.n_seqlets for p in found.patterns})
-    MD.save_modisco_h5(out / "modisco_results.h5", found.raw)
-    summary = {"n_sequences": len(found.contributions), "attribution": options.modisco_attribution,
-               "summary": options.modisco_summary if conditions else None,
-               "n_patterns": len(found.patterns), "seconds": found.seconds,
-               "motif_db": source,
-               "patterns": {r["pattern"]: f"{r['target_id']} {r['target_name']} "
-                            f"q={r['q_value']:.2g} ({r['n_seqlets']} seqlets)"
-                            for r in found.rows},
-               "n_matched": sum(bool(r["target_id"]) and r["q_value"] <= options.q_threshold
-                                for r in found.rows)}
-    recovery = None
-    if options.truth:
-        sources = {"modisco": found.matches, **({"filters": filter_rows} if filter_rows else {})}
-        section = truth_section(options.truth, systems.get(system).truth_key or system)
-        planted = MD.planted_motifs(section)
-        recovery = MD.planted_recovery(sources, planted, q_threshold=options.q_threshold)
-        if section.get("motif_instances"):
-            _add_site_scores(recovery, summary, found, inputs, ids, section, options.seed)
-        lenient = MD.planted_recovery(sources, planted, q_threshold=options.q_threshold,
-                                      max_rank=MD.N_MATCHES)
-        top = f"top{MD.N_MATCHES}"
-        for strict, loose in zip(recovery, lenient):
-            strict[top] = "; ".join(f"{s}: {loose[s]} (q {loose[f'{s}_q']:.2g})"
-                                    for s in sources if loose[s])
-            strict[f"recovered_{top}"] = loose["recovered"]
-        write_tsv(out / "motif_recovery.tsv", recovery)
-        for key, rec in (("planted", recovery), (f"planted_{top}", lenient)):
-            summary[key] = {s: sorted(m["name"] for m in rec if m[s]) for s in sources}
-            summary[key]["union"] = sorted(m["name"] for m in rec if m["recovered"])
-        summary["n_planted"] = len(planted)
-    settings = {"run system": system, "attribution": options.modisco_attribution,
-                "sequences": summary["n_sequences"], "motifs": summary["motif_db"],
-                "seconds": ", ".join(f"{k} {v:g}" for k, v in found.seconds.items())}
-    if conditions:
-        settings["conditions summarised by"] = (f"{options.modisco_summary} over "
-                                                f"{len(conditions['regulators'])} conditions")
-    started = time.perf_counter()
-    write_modisco_report(out, found.patterns, found.rows, motifs,
-                         title=f"TF-MoDISco patterns: {system}", settings=settings,
-                         q_threshold=options.q_threshold, recovery=recovery)
-    summary["seconds"] = {**found.seconds, "report": round(time.perf_counter() - started, 1)}
-    return summary
-
-
-# --------------------------------------------------------------------------------------
 # saliency (Team Jamaica)
 # --------------------------------------------------------------------------------------
 
@@ -677,7 +373,7 @@ def explain_saliency(model, dataset, out: Path, options: ExplainOptions, rng) ->
     from kerasgene.explain.attribution import input_names
     from kerasgene.explain.saliency import mean_saliency, saliency
 
-    idx = _sample(dataset.split_indices(options.split), options.max_examples * 10, rng)
+    idx = sample_indices(dataset.split_indices(options.split), options.max_examples * 10, rng)
     inputs = model_inputs(model, dataset.gather(idx))
     grads = saliency(model, inputs, batch_size=max(options.batch_size, 128))
     # a genome-bins dataset (chromatin) indexes segments, not examples: one group

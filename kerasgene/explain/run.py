@@ -242,6 +242,7 @@ def explain_run(run: str | Path, config: Mapping,
         an incomplete run, bad options, or inputs the analyses cannot use.
     """
     from kerasgene.explain import analyses as A
+    from kerasgene.explain import sequence_analyses as S
     from kerasgene.train import records, runs
 
     if options is None:
@@ -272,14 +273,14 @@ def explain_run(run: str | Path, config: Mapping,
                                                  compare=compare)
         filter_rows = None
         if "motifs" in analyses:
-            summary["motifs"] = A.explain_filters(model, dataset, out, options, system.name)
+            summary["motifs"] = S.explain_filters(model, dataset, out, options, system.name)
             filter_rows = summary["motifs"].pop("_rows", None)
         if "knockout" in analyses:
-            summary["knockout"] = A.explain_knockout(
+            summary["knockout"] = S.explain_knockout(
                 model, dataset, out, options, rng,
                 filter_rows if filter_rows is not None else _earlier_filter_rows(final))
         if "modisco" in analyses:
-            summary["modisco"] = A.explain_modisco(model, dataset, out, options, rng,
+            summary["modisco"] = S.explain_modisco(model, dataset, out, options, rng,
                                                    system.name, filter_rows=filter_rows)
         if "saliency" in analyses:
             summary["saliency"] = A.explain_saliency(model, dataset, out, options, rng)
