@@ -823,6 +823,28 @@ def test_train_refuses_a_given_dataset_split_otherwise(world, trained, tmp_path)
     assert not (tmp_path / "run").exists()
 
 
+def test_train_refuses_a_dataset_of_another_system(world, tmp_path):
+    """``runs.train(isegnet config, dataset=<a DeepRAGE dataset>)`` trained the config's
+    linear model on the DeepRAGE pairs — a run whose config.yaml describes iSEGnet files
+    (with iSEGnet's CNN it failed in the model builder, and a DeepRAGE config on an iSEGnet
+    dataset with a bare ``KeyError: 'regulators'``); now one line names the dataset's
+    system, before anything is written."""
+    from real_files import write_deeprage_files
+
+    from kerasgene.config import load_config
+    from kerasgene.datasets import build
+
+    d, _ = world
+    files = write_deeprage_files(tmp_path)
+    pairs = build("deeprage", {**files["cfg"], "split": {"method": "random", "seed": 0}},
+                  tmp_path / "pairs", progress=False)
+    mine = load_config(d / "run.yaml", [f"run_dir={tmp_path / 'run'}", "data.split.seed=0"])
+    with pytest.raises(ConfigError, match=r"pairs was prepared for system 'deeprage' \(DeepRAGE"
+                       r".*the config's system 'isegnet' reads a dataset of its own"):
+        runs.train(mine, dataset=pairs)
+    assert not (tmp_path / "run").exists()
+
+
 def test_numpy_numbers_in_a_config_and_a_run_folder_for_a_model(trained):
     """From a notebook: ``seed=np.int64(3)`` was refused as not an integer, and
     ``load_model(RUN_DIR)`` said "no such model file" of a folder that exists."""

@@ -160,10 +160,22 @@ def _check_model_section(section: Mapping | None, train: bool) -> None:
                               f"{_config.yaml_number_hint([value])}")
 
 
-def check_given_split(config: dict, dataset) -> None:
-    """Refuse a ``dataset`` given to :func:`train` whose split differs from the config's
-    ``data.split`` in a key the config sets: the run's config.yaml would describe another
-    model than its run.json, and every later command would refuse the run."""
+def check_given_dataset(config: dict, dataset) -> None:
+    """Refuse a ``dataset`` given to :func:`~kerasgene.train.runs.train` that is not the
+    one the config would prepare: one made by another system's builder (its ``task``
+    names that system; a DeepRAGE dataset under an iSEGnet config failed deep in the
+    model builder, or with a bare ``KeyError``), or one split otherwise than the config's
+    ``data.split`` in a key the config sets (the run's config.yaml would describe another
+    model than its run.json, and every later command would refuse the run)."""
+    mine = systems.get(config["system"])
+    try:
+        maker = systems.get(dataset.task)
+    except ConfigError:  # a dataset class whose task names no system: nothing to compare
+        maker = mine
+    if maker.dataset != mine.dataset:
+        raise ConfigError(f"dataset: {dataset.path} was prepared for system {maker.name!r} "
+                          f"({maker.title}); the config's system {mine.name!r} reads a "
+                          "dataset of its own: expected the dataset prepared from this config")
     wanted = to_plain((config.get("data") or {}).get("split") or {})
     have = dataset.meta.get("split") or {}
     differ = [k for k in wanted if k in have and wanted[k] != have[k]]

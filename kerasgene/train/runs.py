@@ -84,7 +84,7 @@ from kerasgene.train.records import (
 from kerasgene.train.run_config import (
     RUN_TRAINING_KEYS,
     check_config,
-    check_given_split,
+    check_given_dataset,
     check_replica_batches,
     check_validation,
     dataset_dir,
@@ -355,7 +355,7 @@ def train(config: dict, *, force_prepare: bool = False, dataset=None) -> Path:
             with timed_phase(seconds, "prepare"):
                 dataset = prepare(config, force=force_prepare)
         else:
-            check_given_split(config, dataset)
+            check_given_dataset(config, dataset)
         dataset = training_inputs(config, dataset)
         tsection, extra = _split_training(config.get("training"))
         strategy = recipes.get_strategy((tsection or {}).get("strategy", "default"))
