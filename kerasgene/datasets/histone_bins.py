@@ -73,9 +73,12 @@ past the end of their chromosome — as in :mod:`kerasgene.datasets.regions`, mo
 such gene and more than ``max_genes_outside`` of a chromosome's genes is an error naming
 the annotation and the genome. TSS windows running past a chromosome end are kept, padded
 with 0 (marks) and N (k-mers), with one warning. Expression to be log-transformed must be
-a TPM (finite, ≥ 0, ≤ 10⁷); a bigWig cell's column that sums to more than a sample's
-10⁶ TPM (read counts) or stays below 20 over ≥ 1,000 expressed genes (logged values) is
-warned about, as in iSEGnet; values used as given must be finite.
+a TPM (finite, ≥ 0, ≤ 10⁷); a bigWig cell's column, or an npz cell's expression with
+``log: true``, that sums to more than a sample's 10⁶ TPM (read counts) or stays below 20
+over ≥ 1,000 expressed genes (logged values) is warned about, as in iSEGnet; values used
+as given must be finite. A bigWig cell's table is read as iSEGnet reads one
+(:func:`~kerasgene.io.expression.read_expression_table`: TPM tables, RSEM, StringTie,
+featureCounts, GTEx GCT), only the cell's column.
 """
 
 from __future__ import annotations
@@ -206,14 +209,18 @@ def _keep_rows(c: dict, rows: list[int]) -> None:
 
 def _bigwig_labels(c: dict, gtf_genes, do_log: bool, dropped: Dropped) -> None:
     """Genes and expression of a bigWig cell from its table; ids left out → ``dropped``.
-    Values to be logged must be TPM: a column of counts or of logged values is warned
-    about (:func:`~kerasgene.io.expression.warn_not_tpm`)."""
-    table = read_expression_table(c["expression_path"], c["gene_column"])
-    col = c["expression_column"] or (c["cell"] if c["cell"] in table.columns else None)
-    if col is None or col not in table.columns:
-        raise InputFileError(f"{c['expression_path']}: no column for cell {c['cell']!r} "
-                             f"(columns: {list(table.columns)}); set expression_column")
-    values = table[col]
+    Only the cell's column is read (``expression_column``, else the cell's name), so a
+    quantifier's text columns beside it (RSEM's ``transcript_id(s)``, featureCounts'
+    ``Chr``) are no error. Values to be logged must be TPM: a column of counts or of
+    logged values is warned about (:func:`~kerasgene.io.expression.warn_not_tpm`)."""
+    col = c["expression_column"] or c["cell"]
+    try:
+        values = read_expression_table(c["expression_path"], c["gene_column"], [col])[col]
+    except InputFileError as err:
+        if f"no column {col!r}" not in str(err):
+            raise
+        raise InputFileError(f"{err}; expected a column named like cell {c['cell']!r}, or "
+                             "that cell's expression_column") from None
     if do_log:
         source = f"{c['expression_path']} [{col}]"
         check_range(values, source, low=0.0, high=MAX_TPM, what="TPM")
@@ -229,15 +236,19 @@ def _bigwig_labels(c: dict, gtf_genes, do_log: bool, dropped: Dropped) -> None:
 
 def _drop_missing_labels(c: dict, do_log: bool, dropped: Dropped) -> None:
     """Leave out examples whose expression is missing (NaN); infinite or (for values to
-    be log-transformed) out-of-range values of npz sources are errors."""
+    be log-transformed) out-of-range values of npz sources are errors, and npz values to
+    be log-transformed that cannot be TPM (counts, logged values) are warned about
+    (:func:`~kerasgene.io.expression.warn_not_tpm`)."""
     expr = c.get("expression")
     if expr is None:
         return
     expr = np.asarray(expr, dtype=np.float64)
-    source = f"histone cell {c['cell']}"
+    source = c.get("source", f"histone cell {c['cell']}")
     frame = pd.Series(expr, index=c["gene_ids"], name=c["cell"])
     if do_log:
         check_range(frame, source, low=0.0, high=MAX_TPM, what="TPM")
+        if "expression_path" not in c:  # a bigWig cell's whole column is checked on reading
+            warn_not_tpm(expr, source, f"histone: cell {c['cell']!r}")
     else:
         check_range(frame, source, low=-np.inf, high=np.inf, what="expression")
     ids = c.get("table_ids", c["gene_ids"])

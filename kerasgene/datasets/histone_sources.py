@@ -345,6 +345,7 @@ def _collect_npz(cfg, base_dir, inputs) -> list[dict]:
         _check_unique_genes(c["cell"], c["gene_ids"], paths[c["cell"]])
         c["marks"] = np.concatenate(c["marks"])
         c["expression"] = np.concatenate(c["expression"])
+        c["source"] = f"{', '.join(map(str, dict.fromkeys(paths[c['cell']])))} [{c['cell']}]"
         cells.append(c)
     if cell_types is not None:
         missing = sorted(set(cell_types) - set(merged))

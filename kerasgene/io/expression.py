@@ -46,6 +46,12 @@ LOG_MAX_VALUE, LOG_MIN_GENES = 20.0, 1000
 PCL_COLUMNS = ("NAME", "GWEIGHT", "GORDER")
 #: Annotation rows of the PCL format (array weights and order), right after the header.
 PCL_ROWS = ("EWEIGHT", "EORDER")
+#: Names of an id column (any case): a header whose id field is one of them is a header,
+#: whatever its value columns are named (a time course ``gene<TAB>0<TAB>15<TAB>30``).
+ID_COLUMN_NAMES = ("gene", "gene_id", "geneid", "gene_name", "gene_symbol", "symbol", "name",
+                   "id", "orf", "yorf", "locus", "target_id", "tracking_id")
+#: First line of a GCT file (Broad; GTEx's ``*_gene_tpm.gct.gz``), the version read.
+GCT_VERSION = "#1.2"
 _MISSING = ("", "NA", "NaN", "nan")
 
 log = logging.getLogger(__name__)
@@ -62,20 +68,32 @@ def read_expression_table(path: str | os.PathLike, gene_column: str | int = 0,
     """Read an expression table: one row per gene, one numeric column per sample.
 
     Works for a TPM table (``gene_id<TAB>TPM``, one or several samples), a quantifier's
-    output (RSEM, StringTie, featureCounts), and a gene × condition matrix (DeepRAGE's
-    log-fold changes, Gasch's PCL file). CSV when the name ends in ``.csv``, TSV otherwise;
-    gzip is detected. Empty cells are NaN.
+    output (RSEM, StringTie, featureCounts), a GCT file (GTEx), and a gene × condition
+    matrix (DeepRAGE's log-fold changes, Gasch's PCL file). CSV when the name ends in
+    ``.csv``, TSV otherwise; gzip is detected. Empty cells are NaN.
 
     The header is the first line that is neither blank nor a comment: lines starting with
     ``#`` before it are skipped (featureCounts' ``# Program:featureCounts …; Command:…``);
-    a ``#`` line after the header is a row like any other. A header whose value-column names
-    are all numbers (or empty / NA), and whose id field is shaped like the ids below it
-    (runs of capitals, small letters and digits: ``ENSG0001`` and ``ENSG0002``,
-    ``YAL001C`` and ``YAL002W``, ``7157`` and ``672``), is taken for the first data row of a
-    table without a header and refused: read as a header, its gene would be lost and its
-    values would name the columns. Samples named by numbers (a time course
-    ``gene<TAB>0<TAB>15<TAB>30``) read when the id column's name is unlike the ids, or
-    when the caller names a header column (``gene_column`` or ``columns`` by name).
+    a ``#`` line after the header is a row like any other. The ``#`` line right above that
+    first line is the header instead (``#gene_id<TAB>TPM``, as bedtools and tabix tables
+    write it) when, ``#`` removed, it has that line's number of fields and that line looks
+    like a data row (below); a ``#`` line above a refused first line is named in the error.
+    A header whose value-column names are all numbers (or empty / NA), and whose id field is
+    shaped like the ids below it (runs of capitals, small letters and digits: ``ENSG0001``
+    and ``ENSG0002``, ``YAL001C`` and ``YAL002W``, ``7157`` and ``672``), is taken for the
+    first data row of a table without a header and refused: read as a header, its gene
+    would be lost and its values would name the columns. Samples named by numbers (a time
+    course ``gene<TAB>0<TAB>15<TAB>30``) read when the id field is an id column's name
+    (:data:`ID_COLUMN_NAMES`, any case) or unlike the ids, or when the caller names a
+    header column (``gene_column`` or ``columns`` by name).
+
+    GCT 1.2 files (Broad, GTEx's ``*_gene_tpm.gct.gz``), told by their first line ``#1.2``
+    whatever their name: the second line gives the numbers of rows and samples, checked
+    against the table; the header is ``Name<TAB>Description<TAB>`` then the samples, and
+    the first two columns other than the id column (``Description``, the gene symbol) are
+    annotation, left out unread. Versioned Ensembl ids (``ENSG00000223972.5``) are kept as
+    written: the dataset builders match them to the annotation's ids with or without
+    their version.
 
     PCL files (Stanford Microarray Database, Eisen's Cluster; Gasch et al. 2000): columns
     named exactly ``NAME``, ``GWEIGHT`` or ``GORDER`` right after the id column
@@ -105,9 +123,9 @@ def read_expression_table(path: str | os.PathLike, gene_column: str | int = 0,
     Raises
     ------
     InputFileError
-        A first line that looks like a data row (see above), a column of ``columns`` not
-        in the header, a duplicate gene id, or a value that is not a number (in a column
-        read).
+        A first line that looks like a data row (see above), a GCT file of another version
+        or whose dimensions line differs from its table, a column of ``columns`` not in the
+        header, a duplicate gene id, or a value that is not a number (in a column read).
     """
     path = check_readable(path, "expression table")
     df, id_column = _cells(path, gene_column, columns, rows)
@@ -130,21 +148,93 @@ def read_expression_table(path: str | os.PathLike, gene_column: str | int = 0,
 
 def _cells(path: Path, gene_column: str | int, columns: list[str] | None, rows: str
            ) -> tuple[pd.DataFrame, str]:
-    """The cells of a table as text, PCL annotation left out, and the id column's name;
-    the header checked (:func:`_check_header`, unless the caller names columns it has;
-    column names unique)."""
-    header, cells, line = _read_cells(path, _separator(path), rows)
+    """The cells of a table as text, annotation (PCL, GCT) left out, and the id column's
+    name; the header checked (:func:`_check_header`, unless the caller names columns it
+    has; column names unique; a GCT's dimensions)."""
+    sep = _separator(path)
+    table = _read_rows(path, sep, rows)
+    dims = _gct_dimensions(path, table)
+    comment = None if dims else _comment_above(path, sep, table[0][0])
+    if comment is not None and _is_header_above(comment, table, gene_column):
+        table.insert(0, (table[0][0] - 1, comment))
+        comment = None
+    header, cells, line = _header_and_cells(path, table, rows)
     id_column = _id_column(path, header, gene_column, rows)
     given = ([gene_column] if isinstance(gene_column, str) else []) + list(columns or [])
     if not given or not set(given) <= set(header):
         pos = header.index(id_column)
-        _check_header(path, header, pos, [r[pos] for r in cells[:1000]], line, rows)
+        _check_header(path, header, pos, [r[pos] for r in cells[:1000]], line, rows,
+                      comment is not None)
     repeated = sorted({c for c in header if header.count(c) > 1})
     if repeated:
         raise InputFileError(f"{path}: column name {repeated[0]!r} appears more than once in "
                              "the header; expected unique column names")
-    return _without_pcl_annotation(pd.DataFrame(cells, columns=header, dtype=str),
-                                   id_column), id_column
+    if dims:
+        _check_gct_dimensions(path, dims, (len(cells), len(header) - 2), line - 1)
+        drop = [c for c in header[:2] if c != id_column]
+    else:
+        drop = [header[k] for k in pcl_columns(header, header.index(id_column))]
+    return _without_annotation(pd.DataFrame(cells, columns=header, dtype=str), id_column,
+                               drop), id_column
+
+
+def _gct_dimensions(path: Path, table: list[tuple[int, list[str]]]) -> tuple[int, int] | None:
+    """For a GCT file (first line ``#1.2``, :data:`GCT_VERSION`): its (rows, samples), the
+    dimensions row taken out of ``table``; None for another table. InputFileError for
+    another GCT version or a dimensions line that is not two whole numbers."""
+    with open_text(path) as fh:
+        first = fh.readline().strip()
+    if not re.fullmatch(r"#\d+\.\d+", first):
+        return None
+    if first != GCT_VERSION:
+        raise InputFileError(f"{path}:1: GCT version {first[1:]!r}; expected GCT "
+                             f"{GCT_VERSION[1:]} ({GCT_VERSION!r} on line 1)")
+    line, dims = table.pop(0)
+    dims = [d.strip() for d in dims if d.strip()]
+    if len(dims) != 2 or not all(d.isdigit() for d in dims):
+        raise InputFileError(f"{path}:{line}: GCT dimensions {dims!r}; expected two whole "
+                             "numbers, rows<TAB>samples")
+    return int(dims[0]), int(dims[1])
+
+
+def _check_gct_dimensions(path: Path, given: tuple[int, int], found: tuple[int, int],
+                          line: int) -> None:
+    """Raise InputFileError when a GCT's dimensions line (on ``line``) differs from the
+    (rows, samples) of its table."""
+    if given != found:
+        raise InputFileError(
+            f"{path}:{line}: GCT dimensions line says {given[0]} rows and {given[1]} samples, "
+            f"the table has {found[0]} rows and {found[1]} samples (after Name and "
+            "Description); expected the same counts (a truncated or edited file?)")
+
+
+def _comment_above(path: Path, sep: str, line: int) -> list[str] | None:
+    """The fields (outer spaces removed) of line ``line - 1`` without its leading ``#``
+    when it is a comment line; None otherwise."""
+    if line < 2:
+        return None
+    with open_text(path) as fh:
+        text = next(itertools.islice(fh, line - 2, None)).rstrip("\r\n")
+    if not text.startswith("#"):
+        return None
+    return [c.strip() for c in next(csv.reader([text[1:]], delimiter=sep))]
+
+
+def _is_header_above(comment: list[str], table: list[tuple[int, list[str]]],
+                     gene_column: str | int) -> bool:
+    """Whether the ``#`` line above a table (``comment``, its fields) is its header: as
+    many fields as the table's first row, which looks like a data row
+    (:func:`_data_row_number`) with the id column (``gene_column``, a name looked up in
+    ``comment``) where ``comment`` has it."""
+    first = [c.strip() for c in table[0][1]]
+    if len(comment) != len(first):
+        return False
+    pos = gene_column if isinstance(gene_column, int) else \
+        comment.index(gene_column) if gene_column in comment else len(first)
+    if pos >= len(first):
+        return False
+    ids = [r[pos].strip() for _, r in table[1:1001] if len(r) > pos]
+    return _data_row_number(first, pos, ids) is not None
 
 
 def _numbers(path: Path, df: pd.DataFrame, ids: pd.Series, rows: str) -> pd.DataFrame:
@@ -197,34 +287,46 @@ def is_number(text: str) -> bool:
     return True
 
 
-def _check_header(path: Path, header: list[str], pos: int, ids: list[str], line: int,
-                  rows: str) -> None:
-    """Raise InputFileError when the header on ``line`` looks like a data row: its
-    value-column names all numbers or missing (at least one a number), and its id field
-    (at ``pos``) shaped (:func:`_shape`) like one of ``ids``, those of the rows below."""
+def _data_row_number(header: list[str], pos: int, ids: list[str]) -> str | None:
+    """The first number among the value-column names of ``header`` when it looks like a
+    data row: those names all numbers or missing (at least one a number), and its id field
+    (at ``pos``) not an id column's name (:data:`ID_COLUMN_NAMES`) and shaped
+    (:func:`_shape`) like one of ``ids``, those of the rows below; None otherwise."""
     id_column = header[pos]
     names = header[:pos] + header[pos + 1:]
     numbers = [h for h in names if is_number(h)]
     if not numbers or len(numbers) + sum(h in _MISSING for h in names) < len(names):
-        return
-    if _shape(id_column) not in {_shape(i) for i in ids}:
+        return None
+    if id_column.lower() in ID_COLUMN_NAMES or _shape(id_column) not in map(_shape, ids):
+        return None
+    return numbers[0]
+
+
+def _check_header(path: Path, header: list[str], pos: int, ids: list[str], line: int,
+                  rows: str, after_comment: bool = False) -> None:
+    """Raise InputFileError when the header on ``line`` looks like a data row
+    (:func:`_data_row_number`; ``ids``: those of the rows below), naming the ``#`` line
+    above it, skipped as a comment, when ``after_comment``."""
+    number = _data_row_number(header, pos, ids)
+    if number is None:
         return
     hint = (f"; if line {line} is the header (columns named by numbers), give the gene-id "
             "column by name (gene_column)") if rows == "gene" else ""
+    if after_comment:
+        hint += (f"; line {line - 1} starts with '#' and was skipped as a comment (a '#' "
+                 f"line is read as the header only with line {line}'s number of fields)")
     raise InputFileError(
-        f"{path}: line {line} looks like a data row, not a header ({id_column!r} is shaped "
-        f"like the {rows} ids below it, {numbers[0]!r} is a number); expected a header row "
+        f"{path}: line {line} looks like a data row, not a header ({header[pos]!r} is shaped "
+        f"like the {rows} ids below it, {number!r} is a number); expected a header row "
         f"naming the columns ({rows} id, then each sample or condition){hint}")
 
 
-def _without_pcl_annotation(df: pd.DataFrame, id_column: str) -> pd.DataFrame:
-    """``df`` without the PCL annotation columns right after ``id_column`` and the PCL
-    annotation rows right after the header (:data:`PCL_COLUMNS`, :data:`PCL_ROWS`)."""
-    names = list(df.columns)
-    drop = pcl_columns(names, names.index(id_column))
+def _without_annotation(df: pd.DataFrame, id_column: str, drop: list[str]) -> pd.DataFrame:
+    """``df`` without the annotation columns ``drop`` and the PCL annotation rows right
+    after the header (:data:`PCL_ROWS`)."""
     ids = df[id_column].tolist()
     first = next((k for k, i in enumerate(ids) if i not in PCL_ROWS), len(ids))
-    return df.drop(columns=[names[k] for k in drop]).iloc[first:]
+    return df.drop(columns=drop).iloc[first:]
 
 
 def pcl_columns(header: list[str], id_pos: int) -> list[int]:
@@ -250,14 +352,10 @@ def table_rows(fh, sep: str) -> Iterator[tuple[int, list[str]]]:
             yield skipped + reader.line_num, row
 
 
-def _read_cells(path: Path, sep: str, rows: str) -> tuple[list[str], list[list[str]], int]:
-    """The header, the rows and the header's line number of a delimited table, every cell
-    as text without outer spaces (``" NA"`` is ``NA`` as ``" 3"`` is 3; blank lines and
-    leading ``#`` lines skipped).
-
-    Each row must have the header's number of fields: a row with more (its extra fields
-    not all empty, as the trailing separator spreadsheets write leaves them) or fewer would
-    shift or lose columns; InputFileError names the line."""
+def _read_rows(path: Path, sep: str, rows: str) -> list[tuple[int, list[str]]]:
+    """(line number, fields) of the rows of a delimited table (:func:`table_rows`: blank
+    lines and leading ``#`` lines skipped); InputFileError for a file that cannot be
+    parsed or holds no row."""
     try:
         with open_text(path) as fh:
             table = list(table_rows(fh, sep))
@@ -265,6 +363,21 @@ def _read_cells(path: Path, sep: str, rows: str) -> tuple[list[str], list[list[s
         raise InputFileError(f"{path}: cannot parse as a delimited table ({err})") from None
     if not table:
         raise InputFileError(f"{path}: empty table; expected a header row and one row per "
+                             f"{rows}")
+    return table
+
+
+def _header_and_cells(path: Path, table: list[tuple[int, list[str]]], rows: str
+                      ) -> tuple[list[str], list[list[str]], int]:
+    """The header, the rows and the header's line number of a table's rows (``table``,
+    the first the header), every cell as text without outer spaces (``" NA"`` is ``NA``
+    as ``" 3"`` is 3).
+
+    Each row must have the header's number of fields: a row with more (its extra fields
+    not all empty, as the trailing separator spreadsheets write leaves them) or fewer would
+    shift or lose columns; InputFileError names the line."""
+    if not table:
+        raise InputFileError(f"{path}: no header row; expected a header row and one row per "
                              f"{rows}")
     header = [c.strip() for c in table[0][1]]
     while header and not header[-1]:  # a trailing separator

@@ -1,0 +1,167 @@
+"""Expression tables in the layouts real tools write: GTEx's GCT 1.2 (gzip, versioned
+Ensembl ids, a Description column), a ``#``-prefixed header (``#gene_id<TAB>TPM``), a time
+course named by minutes over fly gene symbols, and RSEM / featureCounts output and Kaggle
+npz expression given to the histone builder. Real files (plain and gzip) in tmp_path;
+each test fails on the code before its fix."""
+
+from __future__ import annotations
+
+import gzip
+import logging
+
+import numpy as np
+import pytest
+from test_expression_inputs import _featurecounts
+from test_isegnet_inputs import _config, _labels, _sample, _world
+
+from kerasgene.datasets import build
+from kerasgene.datasets.regions import build_regions
+from kerasgene.errors import InputFileError
+from kerasgene.io.expression import read_expression_table
+from kerasgene.io.tracks import write_bigwig
+
+GTEX = ("GTEX-1117F-0226-SM-5GZZ7", "GTEX-111CU-1826-SM-5GZYN")
+
+
+def _write(path, text: str, gz: bool = False) -> str:
+    with (gzip.open(path, "wt") if gz else open(path, "w")) as fh:
+        fh.write(text)
+    return str(path)
+
+
+def _gct(ids, dims: str | None = None, version: str = "#1.2") -> str:
+    """GTEx's gene TPM GCT: ``#1.2``, rows<TAB>samples, Name, Description, samples; ids
+    with another Ensembl version than the annotation's (``.7`` for ``.3``)."""
+    rows = [f"{g.split('.')[0]}.7\tG{i}\t{1.5 + i}\t{40 + i}" for i, g in enumerate(ids)]
+    head = [version, dims or f"{len(ids)}\t{len(GTEX)}", "\t".join(["Name", "Description", *GTEX])]
+    return "\n".join(head + rows) + "\n"
+
+
+@pytest.mark.parametrize("name", ["GTEx_Analysis_v8_gene_tpm.gct.gz", "gtex_tpm.txt.gz"])
+def test_gtex_gct_is_read_and_its_dimensions_checked(tmp_path, name):
+    """A GTEx GCT was refused ('3: 4 fields but the header has 2': its dimensions line was
+    taken for the header). Told by its '#1.2' line, whatever its name: the Description
+    column is annotation, expression_column picks a sample, versioned ids match the
+    annotation's other version, and a dimensions line that the table contradicts is an
+    error naming both."""
+    ids = _world(tmp_path)
+    path = _write(tmp_path / name, _gct(ids), gz=True)
+    table = read_expression_table(path)
+    assert list(table.columns) == list(GTEX)
+    assert list(table.index) == [f"{g.split('.')[0]}.7" for g in ids]
+    ds = build_regions(_config(tmp_path, [_sample(tmp_path, name, GTEX[1])]), tmp_path / "ds",
+                       progress=False)
+    assert _labels(ds) == {g: 40 + i for i, g in enumerate(ids)}
+    short = _write(tmp_path / "short.gct", _gct(ids, dims=f"56200\t{len(GTEX)}"))
+    with pytest.raises(InputFileError) as err:
+        read_expression_table(short)
+    assert str(err.value) == (
+        f"{short}:2: GCT dimensions line says 56200 rows and 2 samples, the table has 20 rows "
+        "and 2 samples (after Name and Description); expected the same counts (a truncated "
+        "or edited file?)")
+    v13 = _write(tmp_path / "v13.gct", _gct(ids, version="#1.3"))
+    with pytest.raises(InputFileError, match=r"v13\.gct:1: GCT version '1\.3'; expected GCT 1\.2"):
+        read_expression_table(v13)
+
+
+def test_time_course_named_by_minutes_over_fly_symbols(tmp_path):
+    """``gene<TAB>0<TAB>15<TAB>30`` over fly symbols (w, dpp) was refused as a data row
+    ('gene' is shaped like 'w'); an id column's name is a header. A table without a header
+    is still refused."""
+    path = _write(tmp_path / "fly.tsv", "gene\t0\t15\t30\nw\t1\t2\t3\ndpp\t4\t5\t6\n")
+    table = read_expression_table(path)
+    assert list(table.columns) == ["0", "15", "30"] and list(table.index) == ["w", "dpp"]
+    assert list(read_expression_table(_write(tmp_path / "id.tsv", "Name\t0\t15\nw\t1\t2\n"
+                                             "dpp\t4\t5\n")).index) == ["w", "dpp"]
+    bare = _write(tmp_path / "bare.tsv", "w\t1\t2\t3\ndpp\t4\t5\t6\n")
+    with pytest.raises(InputFileError, match=r"line 1 looks like a data row, not a header \('w'"):
+        read_expression_table(bare)
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_hash_prefixed_header_is_the_header(tmp_path, gz):
+    """``#gene_id<TAB>TPM`` (as bedtools / tabix tables write their header) was skipped as a
+    comment, and the first gene refused as a header without a word about that line. It is
+    the header when the line below has its fields and looks like a data row; a '#' line
+    that cannot be the header is named in the error."""
+    ids = _world(tmp_path)
+    body = "".join(f"{g}\t{5 + i}\t{50 + i}\n" for i, g in enumerate(ids))
+    name = "tpm.tsv.gz" if gz else "tpm.tsv"
+    _write(tmp_path / name, "#gene_id\tTPM\trep2\n" + body, gz)
+    table = read_expression_table(tmp_path / name, "gene_id", ["rep2"])
+    assert list(table.index) == ids and table["rep2"].tolist() == [50 + i for i in range(20)]
+    ds = build_regions(_config(tmp_path, [_sample(tmp_path, name, "TPM")]), tmp_path / "ds",
+                       progress=False)
+    assert _labels(ds) == {g: 5 + i for i, g in enumerate(ids)}
+    spaced = _write(tmp_path / "spaced.tsv", "# gene_id TPM rep2\n" + body)
+    with pytest.raises(InputFileError) as err:
+        read_expression_table(spaced)
+    assert str(err.value).endswith(
+        "; line 1 starts with '#' and was skipped as a comment (a '#' line is read as the "
+        "header only with line 2's number of fields)")
+
+
+def _histone_world(d):
+    """Two mark bigWigs over chr1 and a GTF of six genes; returns the config and genes."""
+    rng = np.random.default_rng(0)
+    marks = ["H3K4me3", "H3K27me3"]
+    for m in marks:
+        write_bigwig(d / f"{m}.bw", {"chr1": 8_000},
+                     {"chr1": rng.gamma(2.0, 2.0, 8_000) + 0.1})
+    genes = [f"g{i}" for i in range(6)]
+    (d / "genes.gtf").write_text("".join(
+        f"chr1\tt\tgene\t{1001 + 1000 * i}\t{1500 + 1000 * i}\t.\t+\t.\tgene_id \"{g}\";\n"
+        for i, g in enumerate(genes)))
+    cfg = {"cells": {"cellA": {"marks": {m: str(d / f"{m}.bw") for m in marks}}},
+           "gtf": str(d / "genes.gtf"), "marks": marks, "window": 1000, "n_bins": 10}
+    return cfg, genes
+
+
+def test_histone_reads_rsem_and_featurecounts_tables(tmp_path, caplog):
+    """The histone builder read a bigWig cell's whole table: RSEM's genes.results was
+    refused ("non-numeric value 'ENST…' …, column 'transcript_id(s)'") and featureCounts'
+    ('… column 'Chr''), as iSEGnet reads them. Only the cell's column is read, and
+    featureCounts' counts are warned about."""
+    cfg, genes = _histone_world(tmp_path)
+    rsem = ["gene_id\ttranscript_id(s)\tlength\teffective_length\texpected_count\tTPM\tFPKM"]
+    rsem += [f"{g}\tT{i}.1,T{i}.2\t1500.00\t1350.00\t{900 + i}.00\t{10 + i}.50\t{8 + i}.10"
+             for i, g in enumerate(genes)]
+    rsem_path = _write(tmp_path / "cellA.genes.results", "\n".join(rsem) + "\n")
+    cell = {**cfg["cells"]["cellA"], "expression_column": "TPM"}
+    ds = build("histone", {**cfg, "cells": {"cellA": cell}, "expression": rsem_path},
+               tmp_path / "rsem", progress=False)
+    expr = 2.0 ** np.asarray(ds.arrays["expression"], np.float64) - 1
+    np.testing.assert_allclose(expr, [10.5 + i for i in range(6)], rtol=1e-5)
+    bam = "cellA.sorted.bam"
+    counts = _featurecounts(tmp_path / "counts.txt.gz", genes, [300_000 + i for i in range(6)],
+                            bam, gz=True)
+    cell = {**cfg["cells"]["cellA"], "expression_column": bam}
+    with caplog.at_level(logging.WARNING):
+        build("histone", {**cfg, "cells": {"cellA": cell}, "expression": counts},
+              tmp_path / "fc", progress=False)
+    assert (f"histone: cell 'cellA': {counts} [{bam}] sums to 1.8e+06, more than the 1e+06 "
+            "that a sample's TPMs sum to: read counts or another unit?") in caplog.text
+    with pytest.raises(InputFileError, match=r"no column 'cellA' .*; expected a column named "
+                       r"like cell 'cellA', or that cell's expression_column"):
+        build("histone", {**cfg, "expression": rsem_path}, tmp_path / "nocol", progress=False)
+
+
+def test_npz_counts_to_be_logged_are_warned_about(tmp_path, caplog):
+    """A Kaggle npz with ``log: true`` is logged as TPM, but its counts (summing to 2.78e6)
+    were taken for TPM without a word, as a bigWig cell's table no longer is; with
+    ``log: false`` the values are used as given and not checked."""
+    rng = np.random.default_rng(1)
+    arr = np.zeros((40, 100, 7))
+    arr[:, :, 0] = np.arange(1, 41)[:, None]
+    arr[:, :, 1:6] = rng.integers(0, 30, (40, 100, 5))
+    arr[:, :, 6] = (50_000 + 1000 * np.arange(40))[:, None]
+    path = tmp_path / "train.npz"
+    np.savez(path, E003=arr)
+    with caplog.at_level(logging.WARNING):
+        build("histone", {"npz": str(path), "log": True}, tmp_path / "log", progress=False)
+    assert (f"histone: cell 'E003': {path} [E003] sums to 2.78e+06, more than the 1e+06 that "
+            "a sample's TPMs sum to: read counts or another unit?") in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        build("histone", {"npz": str(path)}, tmp_path / "asis", progress=False)
+    assert "sums to" not in caplog.text
