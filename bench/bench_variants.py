@@ -35,6 +35,7 @@ def main() -> None:
     import keras
     import numpy as np
 
+    from kerasgene.explain import readers as R
     from kerasgene.explain import variants as V
     from kerasgene.explain.mutagenesis import saturation_mutagenesis
     from kerasgene.io.genome import Genome
@@ -44,7 +45,7 @@ def main() -> None:
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
     model = build("deeprage_tensor", filters=96, units=64, regulator_units=32, dropout=0.3)
-    reader = V.PromoterReader(rng.choice([-1.0, 0.0, 1.0], (173, 472)).astype(np.float32))
+    reader = R.PromoterReader(rng.choice([-1.0, 0.0, 1.0], (173, 472)).astype(np.float32))
     # the same reader seen as any other reader: the generic path of V.predictor
     generic = SimpleNamespace(input_names=reader.input_names, fanout=reader.fanout,
                               inputs=reader.inputs, contexts=reader.contexts,

@@ -20,6 +20,7 @@ from conftest import write_fasta  # noqa: E402
 from kerasgene.cli import main  # noqa: E402
 from kerasgene.dna import kmer_counts, kmer_names, one_hot, reverse_complement  # noqa: E402
 from kerasgene.errors import ConfigError, InputFileError  # noqa: E402
+from kerasgene.explain import readers as R  # noqa: E402
 from kerasgene.explain import variants as V  # noqa: E402
 from kerasgene.explain.mutagenesis import saturation_mutagenesis  # noqa: E402
 from kerasgene.io.annotation import Gene, read_gtf  # noqa: E402
@@ -207,13 +208,13 @@ def test_read_sites_only_vcf_without_info_column(tmp_path, name):
         pysam.tabix_compress(str(plain), str(path), force=True)  # bgzip, as tools write it
     else:
         path.write_text(text)
-    assert V.read_vcf(path) == [V.Variant("chr1", 10, "rs1", "A", "G"),
+    assert V.read_vcf(path) == [V.Variant("chr1", 10, "rs1", "A", "G", "PASS"),
                                 V.Variant("chr2", 7, "chr2:7:CT:C", "CT", "C"),
                                 V.Variant("chr2", 7, "chr2:7:CT:CTT", "CT", "CTT")]
     assert [p.name for p in tmp_path.iterdir() if "kerasgene" in p.name] == []
     header8 = tmp_path / "h8.vcf"  # an INFO header over 7-column records
     header8.write_text(HEADER + "chr1\t10\trs1\tA\tG\t50\tPASS\n")
-    assert V.read_vcf(header8) == [V.Variant("chr1", 10, "rs1", "A", "G")]
+    assert V.read_vcf(header8) == [V.Variant("chr1", 10, "rs1", "A", "G", "PASS")]
     broken = tmp_path / "broken.vcf"  # a later record with a missing column still fails
     broken.write_text(text + "chr1\t20\t.\tA\n")
     with pytest.raises(InputFileError, match=r"broken\.vcf: record 3 \(after chr2:7\): "
@@ -325,7 +326,7 @@ def test_ref_alt_order_and_strand_in_the_table(mirror_genome):
     assert ref_minus != alt_minus                                # the ref window has no G at i
     model = base_at_model(50, i, base)
     epi = {"rep1": {"m": np.zeros((50, 2)), "p": np.zeros((50, 2))}}
-    reader = V.RegionReader(epi, *flanks)
+    reader = R.RegionReader(epi, *flanks)
     variants = [V.Variant("chr1", pos_minus + 1, "vm", ref_minus, alt_minus),
                 V.Variant("chr1", 20 + i + 1, "vp", s[20 + i], base)]
     table = V.variant_effects(model, variants, genome, [minus, plus], reader)
@@ -351,7 +352,7 @@ def test_variant_statuses_are_reported(mirror_genome, caplog):
     gene = Gene("p", "P1", "chr1", 40, 120, "+")
     flanks = ((20, 10), (10, 10))
     model = base_at_model(50, 3, "A")
-    reader = V.RegionReader({"rep1": {"p": np.zeros((50, 2))}}, *flanks)
+    reader = R.RegionReader({"rep1": {"p": np.zeros((50, 2))}}, *flanks)
     wrong = "ACGT"[("ACGT".index(s[29]) + 2) % 4]
     variants = [V.Variant("1", 30, "bad", wrong, s[29]),            # REF ≠ FASTA; alias 1 → chr1
                 V.Variant("chr1", 31, "good", s[30], "N"),
@@ -389,7 +390,7 @@ def test_ncbi_named_vcf_through_an_alias_table(mirror_genome, tmp_path):
     table = tmp_path / "chromAlias.txt"
     table.write_text("# ucsc\tassembly\tgenbank\trefseq\nchr1\t1\tCM000663.2\tNC_000001.11\n")
     gene = Gene("p", "P1", "chr1", 40, 120, "+")
-    reader = V.RegionReader({"rep1": {"p": np.zeros((50, 2))}}, (20, 10), (10, 10))
+    reader = R.RegionReader({"rep1": {"p": np.zeros((50, 2))}}, (20, 10), (10, 10))
     model = base_at_model(50, 3, "A")
     variant = V.Variant("NC_000001.11", 31, "ncbi", s[30], "N")
     with pytest.raises(InputFileError, match=r"the VCF names NC_000001.11; the FASTA holds "
@@ -407,11 +408,11 @@ def test_model_kinds_and_reader_mismatch(mirror_genome):
     x = keras.Input((100, 2), name="signal")
     chromatin = keras.Model(x, layers.Dense(1)(layers.Flatten()(x)))
     with pytest.raises(ConfigError, match=r"takes inputs \['signal'\]"):
-        V.reader_kind(chromatin)
+        R.reader_kind(chromatin)
     model = base_at_model(50, 0, "A")
-    assert V.reader_kind(model) == "isegnet"
+    assert R.reader_kind(model) == "isegnet"
     with pytest.raises(ConfigError, match="KmerReader gives"):
-        V.variant_effects(model, [], genome, [], V.KmerReader({}, ["ACG"]))
+        V.variant_effects(model, [], genome, [], R.KmerReader({}, ["ACG"]))
 
 
 def test_histone_kmer_channels_are_recounted(mirror_genome):
@@ -421,7 +422,7 @@ def test_histone_kmer_channels_are_recounted(mirror_genome):
     genome, s = mirror_genome
     gene = Gene("h", "H1", "chr1", 150, 260, "-")                 # TSS 259
     observed: dict[str, np.ndarray] = {}
-    reader = V.KmerReader({"cellA": observed}, ["ACG", "CGT", "TTT"], window=40, n_bins=4)
+    reader = R.KmerReader({"cellA": observed}, ["ACG", "CGT", "TTT"], window=40, n_bins=4)
     seq = V.window_sequence(genome, gene, reader.tss_flank, reader.tts_flank)
     marks = np.random.default_rng(0).random((4, 2))
     observed["h"] = np.concatenate([marks, reader.counts(seq)], axis=1)
@@ -501,7 +502,7 @@ def test_planted_motif_mutation_lowers_prediction(sim):
     tracks = {t: str(rep / f"{t}.bigWig") for t in
               ("DNase", "H3K4me1", "H3K4me3", "H3K9me3", "H3K27me3", "H3K36me3", "WGBS")}
     with Genome(out / "genome.fa") as genome, TrackSet(tracks) as ts:
-        reader = V.RegionReader({"simA_rep1": ts})
+        reader = R.RegionReader({"simA_rep1": ts})
         variants, genes = [], []
         for gene, site in picked.values():
             window = V.window_sequence(genome, gene, reader.tss_flank, reader.tts_flank)
@@ -542,7 +543,7 @@ def test_deeprage_promoter_variant_mean_over_conditions(sim):
                      if len(gcn4 := [x for x in sites if x["jaspar_id"] == GCN4]) == 1)
     with Genome(out / "yeast" / "promoters.fa") as genome:
         genes = V.promoter_genes(genome, [gid, "YAL037W"])
-        reader = V.PromoterReader(regs)
+        reader = R.PromoterReader(regs)
         seq = genome.fetch(gid, genome.chroms[gid] - 1000, genome.chroms[gid])
         assert V.window_sequence(genome, genes[0], reader.tss_flank, reader.tts_flank) == seq
         p = probs if site["strand"] == "+" else probs[::-1, ::-1]
@@ -577,7 +578,7 @@ def test_deeprage_predictions_are_the_mean_of_every_pair(name, kw):
     assert (factorised_outputs(model) is None) == (name == "deeprage_rnn")
     rng = np.random.default_rng(0)
     seqs = ["".join(rng.choice(list("ACGTN"), 100)) for _ in range(7)]
-    reader = V.PromoterReader(rng.choice([-1.0, 0.0, 1.0], (6, 5)).astype(np.float32), 100)
+    reader = R.PromoterReader(rng.choice([-1.0, 0.0, 1.0], (6, 5)).astype(np.float32), 100)
     x = reader.inputs(seqs, [None] * 7, [None] * 7)
     out = model.predict(x, verbose=0)
     out = next(iter(out.values())) if isinstance(out, dict) else out
@@ -663,6 +664,34 @@ def test_cli_variants_table_and_mutagenesis(run_dir, capsys):
     assert (d / "res" / f"effects_ism_{gid}.png").stat().st_size > 0
     assert sorted(p.name for p in (d / "res").iterdir()) == sorted(
         ["effects.tsv", f"effects_ism_{gid}.tsv", f"effects_ism_{gid}.png"])
+
+
+def test_cli_variants_exclude_filtered(run_dir, tmp_path, capsys):
+    """``--exclude-filtered`` leaves out a record that failed a VCF filter (GATK's
+    ``--exclude-filtered``) and says how many; without it the record is scored, its
+    FILTER in the table."""
+    d, _, records = run_dir
+    header = pysam.VariantHeader()
+    header.filters.add("q10", None, None, "Quality below 10")
+    for chrom in dict.fromkeys(r[0] for r in records[:2]):
+        header.contigs.add(chrom)
+    vcf = tmp_path / "filtered.vcf"
+    with pysam.VariantFile(str(vcf), "w", header=header) as out:
+        for k, (chrom, pos, ident, ref, alt) in enumerate(records[:2]):
+            rec = out.new_record(contig=chrom, start=pos - 1, stop=pos - 1 + len(ref),
+                                 alleles=(ref, alt), id=ident)
+            rec.filter.add("q10" if k == 0 else "PASS")
+            out.write(rec)
+    for flags, ids in (([], [records[0][2], records[1][2]]), (["--exclude-filtered"],
+                                                              [records[1][2]])):
+        table = tmp_path / f"effects{len(flags)}.tsv"
+        assert main(["variants", "--run", str(d), "--vcf", str(vcf), "--out", str(table),
+                     *flags]) == 0
+        printed = capsys.readouterr().out
+        assert ("(1 failing a VCF filter left out)" in printed) == bool(flags), printed
+        tab = pd.read_csv(table, sep="\t")
+        assert tab["variant_id"].tolist() == ids
+        assert tab["filter"].tolist() == ["q10", "PASS"][-len(ids):]
 
 
 def test_cli_variants_off_the_genome_get_rows_and_warnings(run_dir, tmp_path, capsys, caplog):
@@ -895,7 +924,7 @@ def test_a_reader_of_fewer_tracks_than_the_model_is_one_line(mirror_genome):
     TensorFlow ``TypeError: Binding inputs to tf.function failed`` with an array dump."""
     genome, s = mirror_genome
     gene = Gene("p", "P1", "chrP", 40, 120, "+")
-    reader = V.RegionReader({"rep1": {"p": np.zeros((50, 1))}}, (20, 10), (10, 10))
+    reader = R.RegionReader({"rep1": {"p": np.zeros((50, 1))}}, (20, 10), (10, 10))
     variant = V.Variant("chrP", 31, "v", s[30], "A" if s[30] != "A" else "C")
     with pytest.raises(ConfigError, match=r"the RegionReader gives 'epigenome' of shape "
                        r"\(50, 1\) per example; model .* takes \(50, 2\)"):

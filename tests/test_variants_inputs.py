@@ -14,6 +14,7 @@ from conftest import write_fasta
 from kerasgene.cli import main
 from kerasgene.dna import reverse_complement
 from kerasgene.errors import InputFileError
+from kerasgene.explain import readers as R
 from kerasgene.explain import variants as V
 from kerasgene.io.annotation import Gene
 from kerasgene.io.genome import Genome
@@ -142,7 +143,7 @@ def test_lower_case_alleles_from_python_are_bases(genome):
     were reported as IUPAC ambiguity codes (status ambiguous_allele, no prediction)."""
     g, s = genome
     gene = Gene("p", "P", "chr1", 40, 120, "+")              # TSS 40: [20, 50) ⊕ [109, 129)
-    reader = V.RegionReader({"rep1": {"p": np.zeros((50, 2))}}, (20, 10), (10, 10))
+    reader = R.RegionReader({"rep1": {"p": np.zeros((50, 2))}}, (20, 10), (10, 10))
     base = "A" if s[23] != "A" else "C"
     lower = V.Variant("chr1", 24, "v", s[23].lower(), base.lower())
     table = V.variant_effects(tiny_model(50, 3, base), [lower], g, [gene], reader)
@@ -163,7 +164,7 @@ def test_ism_files_keep_a_dotted_name(genome, tmp_path):
 
     g, _ = genome
     gene = Gene("ENSG01.7", "P", "chr1", 40, 120, "+")
-    reader = V.RegionReader({"rep1": {gene.id: np.zeros((50, 2))}}, (20, 10), (10, 10))
+    reader = R.RegionReader({"rep1": {gene.id: np.zeros((50, 2))}}, (20, 10), (10, 10))
     (tmp_path / "sample.tsv").write_text("the user's own file\n")
     paths = write_ism(tiny_model(50, 3, "A"), g, gene, reader, tmp_path / "sample.hg38.tsv")
     assert [p.name for p in paths] == ["sample.hg38_ism_ENSG01.7.tsv",
@@ -208,7 +209,7 @@ def test_batch_and_block_sizes_below_one_are_refused(genome, tmp_path, capsys):
 
     g, _ = genome
     gene = Gene("p", "P", "chr1", 40, 120, "+")
-    reader = V.RegionReader({"rep1": {"p": np.zeros((50, 2))}}, (20, 10), (10, 10))
+    reader = R.RegionReader({"rep1": {"p": np.zeros((50, 2))}}, (20, 10), (10, 10))
     model = tiny_model(50, 3, "A")
     variants = [V.Variant("chr1", 24, "v", "A", "C")]
     with pytest.raises(ConfigError, match=r"^batch_size: expected an integer >= 1, got -1$"):

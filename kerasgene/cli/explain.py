@@ -47,6 +47,9 @@ def register(sub) -> None:
     p.add_argument("--conditions", type=_names, help="DeepRAGE: comma-separated condition "
                    "names to average over (default: all)")
     p.add_argument("--batch-size", type=int, default=512, help="model rows per call")
+    p.add_argument("--exclude-filtered", action="store_true",
+                   help="leave out records whose FILTER is neither PASS nor '.' (default: "
+                   "scored, FILTER in the table's filter column)")
     p.set_defaults(func=cmd_variants)
 
 
@@ -276,12 +279,13 @@ def cmd_variants(args: argparse.Namespace) -> int:
                               "comma-separated names (or no --conditions for all)")
     res = variants_of_run(run, config, args.vcf, out=args.out, ism=args.ism,
                           context=args.context, conditions=args.conditions,
-                          batch_size=args.batch_size)
+                          batch_size=args.batch_size, exclude_filtered=args.exclude_filtered)
     listed = res.table.drop_duplicates(["chrom", "pos", "ref", "alt"])
     counts = listed["status"].value_counts()
     unplaced = ("unknown_chrom", "past_chrom_end")
     inside = int((~listed["status"].isin(unplaced)).sum())
-    print(f"{res.n_variants} variants: {inside} in gene windows (" +
+    excluded = f" ({res.n_excluded} failing a VCF filter left out)" if res.n_excluded else ""
+    print(f"{res.n_variants} variants{excluded}: {inside} in gene windows (" +
           ", ".join(f"{counts.get(s, 0)} {s}" for s in STATUSES if s not in unplaced) +
           "), " + ", ".join(f"{counts.get(s, 0)} {s}" for s in unplaced) +
           f"; {len(res.table)} rows")

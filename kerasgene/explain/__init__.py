@@ -55,6 +55,7 @@ from kerasgene.explain.motifs import (
 )
 from kerasgene.explain.mutagenesis import Mutagenesis, saturation_mutagenesis
 from kerasgene.explain.options import ExplainOptions, explain_options
+from kerasgene.explain.readers import KmerReader, PromoterReader, RegionReader, reader_kind
 from kerasgene.explain.run import explain_run
 from kerasgene.explain.run_variants import RunVariants, variants_of_run
 from kerasgene.explain.saliency import mean_saliency
@@ -79,14 +80,10 @@ from kerasgene.explain.truth import (
     truth_signal_mask,
 )
 from kerasgene.explain.variants import (
-    KmerReader,
-    PromoterReader,
-    RegionReader,
     Variant,
     apply_variant,
     promoter_genes,
     read_vcf,
-    reader_kind,
     ref_matches,
     variant_effects,
     window_sequence,

@@ -15,7 +15,8 @@ import numpy as np
 from kerasgene.datasets.windows import window_layout
 from kerasgene.dna import BASES
 from kerasgene.errors import ConfigError
-from kerasgene.explain.variants import Reader, check_count, open_genome, predictor, window_sequence
+from kerasgene.explain.readers import Reader
+from kerasgene.explain.variants import check_count, open_genome, predictor, window_sequence
 from kerasgene.io.annotation import Gene
 from kerasgene.io.genome import Genome
 

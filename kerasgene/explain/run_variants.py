@@ -45,7 +45,7 @@ from kerasgene import systems
 from kerasgene._io import check_output_file, safe_name, write_tsv
 from kerasgene.dna import one_hot
 from kerasgene.errors import ConfigError
-from kerasgene.explain.variants import RegionReader
+from kerasgene.explain.readers import RegionReader
 from kerasgene.io.genome import Genome
 
 if TYPE_CHECKING:
@@ -63,17 +63,20 @@ class RunVariants:
     table : the effects table (columns :data:`kerasgene.explain.variants.COLUMNS`)
     n_variants : the VCF's records (one per ALT allele)
     paths : the files written: the table, then the mutagenesis TSV and PNG (``ism``)
+    n_excluded : of ``n_variants``, those left out for a failed VCF filter
+        (``exclude_filtered``)
     """
 
     table: pandas.DataFrame
     n_variants: int
     paths: list[Path]
+    n_excluded: int = 0
 
 
 def variants_of_run(run: str | os.PathLike, config: Mapping, vcf: str | os.PathLike, *,
                     out: str | os.PathLike | None = None, ism: str | None = None,
                     context: str | None = None, conditions: Sequence[str] | None = None,
-                    batch_size: int = 512) -> RunVariants:
+                    batch_size: int = 512, exclude_filtered: bool = False) -> RunVariants:
     """Variant effects of ``vcf`` for the trained model of ``run`` (see the module docstring).
 
     Parameters
@@ -86,6 +89,8 @@ def variants_of_run(run: str | os.PathLike, config: Mapping, vcf: str | os.PathL
     context : sample / cell type of ``ism`` (default: the gene's first)
     conditions : DeepRAGE: condition names to average over (default: all)
     batch_size : model rows per call
+    exclude_filtered : leave out the variants whose FILTER is neither PASS nor ``.``
+        (default: scored, FILTER in the table's ``filter`` column; counted either way)
 
     Raises
     ------
@@ -108,19 +113,20 @@ def variants_of_run(run: str | os.PathLike, config: Mapping, vcf: str | os.PathL
     aliases = (dataset.meta.get("inputs", {}).get("chrom_aliases") or {}).get("path")
     with Genome(fasta, aliases=aliases) as genome:
         table = V.variant_effects(model, variants, genome, genes, reader,
-                                  batch_size=batch_size)
+                                  batch_size=batch_size, exclude_filtered=exclude_filtered)
         paths = [write_tsv(out, table)]
         if ism_gene is not None:
             paths += write_ism(model, genome, ism_gene, reader, out, context=context,
                                batch_size=batch_size)
-    return RunVariants(table, len(variants), paths)
+    excluded = sum(v.filtered for v in variants) if exclude_filtered else 0
+    return RunVariants(table, len(variants), paths, excluded)
 
 
 def _checked_run(run: Path, config: Mapping):
     """The run's model, dataset and system, checked: the system has a variant reader and
     the model reads DNA and takes the dataset's inputs."""
-    from kerasgene.explain import variants as V
     from kerasgene.explain.attribution import input_names
+    from kerasgene.explain.readers import reader_kind
     from kerasgene.train import records, runs
 
     model, record = records.load_run(run)
@@ -128,7 +134,7 @@ def _checked_run(run: Path, config: Mapping):
     where = run / "config.yaml"
     system = systems.get(config["system"], f"{where}: system")
     if system.variant_reader is None:
-        V.reader_kind(model)  # names the model's inputs and why (chromatin reads no DNA)
+        reader_kind(model)  # names the model's inputs and why (chromatin reads no DNA)
         raise ConfigError(f"{where}: system {system.name!r} reads no DNA around genes; "
                           "variant effects need a system with a variant reader ("
                           + ", ".join(n for n in systems.names() if systems.get(n).variant_reader)
@@ -265,7 +271,8 @@ def deeprage_reader(dataset, conditions: Sequence[str] | None = None):
     ConfigError
         a condition the dataset does not have, or an empty ``conditions``.
     """
-    from kerasgene.explain.variants import PromoterReader, promoter_genes
+    from kerasgene.explain.readers import PromoterReader
+    from kerasgene.explain.variants import promoter_genes
     from kerasgene.io.annotation import read_gtf
 
     params = dataset.meta["params"]
@@ -300,7 +307,7 @@ def histone_reader(dataset, conditions: Sequence[str] | None = None):
         the dataset has no k-mer channels (its model reads no DNA).
     """
     from kerasgene.datasets.regions import match_gene_ids
-    from kerasgene.explain.variants import KmerReader
+    from kerasgene.explain.readers import KmerReader
     from kerasgene.io.annotation import read_gtf
 
     params = dataset.meta["params"]

@@ -4,16 +4,10 @@ silico saturation mutagenesis of one gene's window, with the same readers:
 
 Every model that reads DNA around a gene reads it through
 :func:`kerasgene.datasets.windows.gene_windows` (TSS and TTS sub-windows, oriented 5'→3'
-of the gene), so one code path serves the three of them; a *reader* says which window
-and what the model reads beside the DNA, which stays as observed:
-
-- :class:`RegionReader` (iSEGnet): TSS[−1000, +500) ⊕ TTS[−500, +500) one-hot (L, 4),
-  beside the epigenome of each sample (a TrackSet, or the rows stored in a dataset);
-- :class:`PromoterReader` (DeepRAGE): ``length`` bp upstream of the TSS, one-hot with
-  DeepRAGE's N row, against every condition's regulator vector; the prediction is the
-  mean over conditions;
-- :class:`KmerReader` (histone FCN, Team Jamaica): TSS ± window/2 as k-mer counts per bin
-  (the last channels), beside the marks and per-cell statistics of each cell type.
+of the gene), so one code path serves the three of them; a *reader*
+(:mod:`kerasgene.explain.readers`: ``RegionReader`` for iSEGnet, ``PromoterReader`` for
+DeepRAGE — the prediction the mean over conditions —, ``KmerReader`` for the histone
+FCN) says which window and what the model reads beside the DNA, which stays as observed.
 
 Alleles are applied in genomic coordinates to the window's sequence fetched with padding
 and the result is re-cropped to the window's length with the window's **5' end fixed in
@@ -32,7 +26,8 @@ and a counted warning; so does, inside a gene window, a REF or ALT with an IUPAC
 code such as ``M`` (``ambiguous_allele``). Sites-only VCFs without the INFO column (7
 columns) are read as if INFO were ``.``.
 
->>> reader = RegionReader({"K562": trackset})                             # doctest: +SKIP
+>>> from kerasgene.explain.readers import RegionReader                     # doctest: +SKIP
+>>> reader = RegionReader({"K562": trackset}, track_names=names)          # doctest: +SKIP
 >>> effects = variant_effects(model, "sample.vcf", "hg38.fa", genes, reader)  # doctest: +SKIP
 >>> effects[["variant_id", "gene_id", "ref_prediction", "alt_prediction", "delta"]]  # doctest: +SKIP
 """
@@ -42,20 +37,23 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, ClassVar, Protocol
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kerasgene.dna import kmer_counts, kmer_names, one_hot, reverse_complement
+from kerasgene.dna import reverse_complement
 from kerasgene.errors import ConfigError, UnknownChromosomeError
+from kerasgene.explain.readers import PromoterReader, Reader
 from kerasgene.io import chroms as _chroms
 from kerasgene.io.annotation import Gene
 from kerasgene.io.genome import Genome
 from kerasgene.io.vcf import (
     Variant,
+    Variants,
     allele_status,
     check_assembly,
+    filtered,
     placement,
     read_vcf,
     ref_matches,
@@ -67,8 +65,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 #: Columns of the table returned by :func:`variant_effects`.
-COLUMNS = ("variant_id", "chrom", "pos", "ref", "alt", "gene_id", "gene_name", "strand",
-           "anchor", "offset", "context", "ref_prediction", "alt_prediction", "delta", "status")
+COLUMNS = ("variant_id", "chrom", "pos", "ref", "alt", "filter", "gene_id", "gene_name",
+           "strand", "anchor", "offset", "context", "ref_prediction", "alt_prediction",
+           "delta", "status")
 #: Values of the ``status`` column.
 STATUSES = ("ok", "ref_mismatch", "unknown_chrom", "past_chrom_end", "ambiguous_allele")
 _SHOWN = 5
@@ -159,216 +158,6 @@ def anchor_offset(gene: Gene, position: int, tss_flank: tuple[int, int],
             return name, off
     name, a, _ = min(parts, key=lambda p: abs(position - p[1]))
     return name, sign * (position - a)
-
-
-# --------------------------------------------------------------------------------------
-# readers: what a model reads around a gene
-# --------------------------------------------------------------------------------------
-
-
-class Reader(Protocol):
-    """How a model reads a gene: DNA window flanks, contexts, and model inputs.
-
-    ``fanout`` model rows are predicted per sequence and averaged (DeepRAGE: one row per
-    condition; 1 otherwise).
-    """
-
-    tss_flank: tuple[int, int]
-    tts_flank: tuple[int, int]
-    input_names: tuple[str, ...]
-
-    @property
-    def fanout(self) -> int: ...
-
-    def contexts(self, gene: Gene) -> list[str]: ...
-
-    def inputs(self, seqs: Sequence[str], genes: Sequence[Gene], contexts: Sequence[str]
-               ) -> dict[str, np.ndarray]: ...
-
-
-def _is_trackset(src) -> bool:
-    """A :class:`~kerasgene.io.tracks.TrackSet` (read over windows) rather than stored rows."""
-    return hasattr(src, "read_windows")
-
-
-def _observed(sources: Mapping[str, object], genes: Sequence[Gene], contexts: Sequence[str],
-              read) -> np.ndarray:
-    """Stack the observed (non-DNA) input of each (gene, context), read once per pair."""
-    seen: dict[tuple[str, str], np.ndarray] = {}
-    for g, c in zip(genes, contexts):
-        if (g.id, c) not in seen:
-            seen[g.id, c] = read(sources[c], g)
-    return np.stack([seen[g.id, c] for g, c in zip(genes, contexts)]).astype(np.float32)
-
-
-@dataclass
-class RegionReader:
-    """iSEGnet: one-hot TSS ⊕ TTS window beside the observed epigenome.
-
-    Parameters
-    ----------
-    epigenome
-        Context (biosample) name → a :class:`~kerasgene.io.tracks.TrackSet` (read over the
-        gene's window with its transforms) or a mapping gene id → array (L, n_tracks)
-        (e.g. the rows of a prepared dataset). A gene is predicted in every context that
-        has it.
-    tss_flank, tts_flank
-        The window (:func:`~kerasgene.datasets.windows.gene_windows`).
-    """
-
-    epigenome: Mapping[str, object]
-    tss_flank: tuple[int, int] = (1000, 500)
-    tts_flank: tuple[int, int] = (500, 500)
-    input_names: ClassVar[tuple[str, ...]] = ("sequence", "epigenome")
-
-    @property
-    def fanout(self) -> int:
-        return 1
-
-    def contexts(self, gene: Gene) -> list[str]:
-        return [name for name, src in self.epigenome.items()
-                if _is_trackset(src) or gene.id in src]
-
-    def _read(self, src, gene: Gene) -> np.ndarray:
-        if _is_trackset(src):
-            from kerasgene.datasets.windows import extract_regions
-
-            return extract_regions([gene], None, src, self.tss_flank, self.tts_flank)[1][0]
-        return np.asarray(src[gene.id])
-
-    def inputs(self, seqs, genes, contexts) -> dict[str, np.ndarray]:
-        x = one_hot("".join(seqs), 0, dtype=np.float32).reshape(len(seqs), -1, 4)
-        return {"sequence": x, "epigenome": _observed(self.epigenome, genes, contexts,
-                                                      self._read)}
-
-
-@dataclass
-class PromoterReader:
-    """DeepRAGE: the promoter (``length`` bp upstream of the TSS) against every condition.
-
-    Parameters
-    ----------
-    regulators
-        (C, R) regulator vectors of the conditions to predict against; the prediction of
-        a sequence is the mean over them.
-    length
-        Promoter length (the pairs dataset's ``promoter_length``).
-    n_value
-        One-hot row of N; None: DeepRAGE's [.31, .19, .19, .31]
-        (:data:`kerasgene.datasets.pairs.DEEPRAGE_N`).
-    """
-
-    regulators: np.ndarray
-    length: int = 1000
-    n_value: Sequence[float] | None = None
-    input_names: ClassVar[tuple[str, ...]] = ("sequence", "regulators")
-
-    @property
-    def tss_flank(self) -> tuple[int, int]:
-        return (self.length, 0)
-
-    @property
-    def tts_flank(self) -> tuple[int, int]:
-        return (0, 0)
-
-    @property
-    def fanout(self) -> int:
-        return len(self.regulators)
-
-    def contexts(self, gene: Gene) -> list[str]:
-        return [f"mean of {self.fanout} conditions"]
-
-    def promoters(self, seqs: Sequence[str]) -> np.ndarray:
-        """(n, length, 4) float32 one-hot promoters (N as ``n_value``)."""
-        from kerasgene.datasets.pairs import DEEPRAGE_N
-
-        n_row = DEEPRAGE_N if self.n_value is None else self.n_value
-        x = one_hot("".join(seqs), np.asarray(n_row, np.float32), dtype=np.float32)
-        return x.reshape(len(seqs), self.length, 4)
-
-    def inputs(self, seqs, genes, contexts) -> dict[str, np.ndarray]:
-        x = self.promoters(seqs)
-        regs = np.asarray(self.regulators, np.float32)
-        return {"sequence": np.repeat(x, len(regs), axis=0),
-                "regulators": np.tile(regs, (len(seqs), 1))}
-
-
-@dataclass
-class KmerReader:
-    """Histone FCN (Team Jamaica): k-mer counts per bin of TSS ± window/2, recomputed for
-    each sequence, replacing the k-mer channels of the observed input.
-
-    Parameters
-    ----------
-    histone
-        Context (cell type) name → mapping gene id → observed input (n_bins, channels)
-        whose last ``len(kmers)`` channels are the k-mer counts.
-    kmers
-        The k-mers of those channels, in channel order (the dataset's ``kmers``).
-    window, n_bins, alphabet
-        As the histone dataset was built (:func:`kerasgene.io.genome.kmer_counts`).
-    """
-
-    histone: Mapping[str, Mapping[str, np.ndarray]]
-    kmers: Sequence[str]
-    window: int = 10_000
-    n_bins: int = 100
-    alphabet: str = "ACGTN"
-    input_names: ClassVar[tuple[str, ...]] = ("histone",)
-
-    def __post_init__(self) -> None:
-        names = kmer_names(len(self.kmers[0]), self.alphabet) if self.kmers else []
-        bad = [m for m in self.kmers if m not in names]
-        if not self.kmers or bad:
-            raise ConfigError(f"KmerReader.kmers: expected k-mers of one length over "
-                              f"{self.alphabet!r}, got {list(self.kmers)[:5]}")
-        self._rows = np.array([names.index(m) for m in self.kmers])
-
-    @property
-    def tss_flank(self) -> tuple[int, int]:
-        return (self.window // 2, self.window - self.window // 2)
-
-    @property
-    def tts_flank(self) -> tuple[int, int]:
-        return (0, 0)
-
-    @property
-    def fanout(self) -> int:
-        return 1
-
-    def contexts(self, gene: Gene) -> list[str]:
-        return [name for name, rows in self.histone.items() if gene.id in rows]
-
-    def counts(self, seq: str) -> np.ndarray:
-        """(n_bins, K) counts of the reader's k-mers in ``seq``."""
-        k = len(self.kmers[0])
-        return kmer_counts(seq, k, self.n_bins, self.alphabet)[self._rows].T
-
-    def inputs(self, seqs, genes, contexts) -> dict[str, np.ndarray]:
-        x = _observed(self.histone, genes, contexts, lambda src, g: np.asarray(src[g.id]))
-        x[:, :, x.shape[2] - len(self.kmers):] = np.stack([self.counts(s) for s in seqs])
-        return {"histone": x}
-
-
-def reader_kind(model) -> str:
-    """``isegnet``, ``deeprage`` or ``histone`` from the model's input names.
-
-    Raises
-    ------
-    ConfigError
-        For other inputs (chromatin imputation reads no DNA). A ``histone`` model reads DNA
-        only through k-mer channels, which the caller checks (DeepChrome has none).
-    """
-    from kerasgene.explain.attribution import input_names
-
-    names = set(input_names(model))
-    kinds = {frozenset(("sequence", "epigenome")): "isegnet",
-             frozenset(("sequence", "regulators")): "deeprage", frozenset(("histone",)): "histone"}
-    if frozenset(names) not in kinds:
-        raise ConfigError(f"variant effects: model {model.name!r} takes inputs {sorted(names)}; "
-                          "expected iSEGnet (sequence, epigenome), DeepRAGE (sequence, "
-                          "regulators) or a histone FCN with k-mer channels (histone)")
-    return kinds[frozenset(names)]
 
 
 # --------------------------------------------------------------------------------------
@@ -512,6 +301,7 @@ def variant_effects(
     chrom_aliases: _chroms.AliasTable | str | os.PathLike | None = None,
     batch_size: int = 512,
     block_size: int = 2000,
+    exclude_filtered: bool = False,
 ) -> pandas.DataFrame:
     """Reference and alternative predictions of every variant inside a gene's window.
 
@@ -520,14 +310,14 @@ def variant_effects(
     model : keras.Model
         A single-output regression model reading ``reader.input_names``.
     vcf
-        VCF path (:func:`read_vcf`) or variants.
+        VCF path or variants (:func:`read_vcf`: every ALT allele, genotypes not read).
     genome
         The FASTA (a :class:`~kerasgene.io.genome.Genome` or its path) the VCF refers to.
     genes
         Genes to consider (``chrom``, ``strand``, ``tss``, ``tts``); chromosome names may
         differ from the VCF's by ``chr`` (:mod:`kerasgene.io.chroms`).
     reader
-        :class:`RegionReader`, :class:`PromoterReader` or :class:`KmerReader`.
+        :class:`~kerasgene.explain.readers.RegionReader`, ``PromoterReader`` or ``KmerReader``.
     chrom_aliases
         Chromosome alias table (:class:`kerasgene.io.chroms.AliasTable` or its path) relating
         the VCF's, the genes' and the genome's names beyond the built-in ``chr1``/``1``
@@ -537,35 +327,42 @@ def variant_effects(
         Model rows per call.
     block_size
         Variants whose sequences are held in memory at once.
+    exclude_filtered
+        Leave out the variants whose FILTER names a failed filter (``PASS`` and ``.``
+        kept, as GATK's ``SelectVariants --exclude-filtered``); counted in a warning.
+        Default: they are scored, their FILTER in the table, counted in a warning.
 
     Returns
     -------
     pandas.DataFrame with the columns :data:`COLUMNS`, one row per (variant, gene whose
-    window its REF span overlaps, context): ``pos`` 1-based; ``anchor``/``offset`` where
+    window its REF span overlaps, context): ``pos`` 1-based; ``filter`` the record's
+    FILTER (:attr:`~kerasgene.io.vcf.Variant.filter`); ``anchor``/``offset`` where
     the variant lies in the gene's orientation; ``delta`` = alt − ref. Rows of status
     ``ref_mismatch`` (REF differs from the FASTA) or ``unknown_chrom`` have NaN
     predictions, as have those of status ``ambiguous_allele`` (an IUPAC code in REF or
     ALT). A variant on a chromosome the FASTA lacks (``unknown_chrom``) or past its end
     (``past_chrom_end``) has one row with empty gene columns; each status is counted in a
     warning. Variants on known chromosomes outside every window are counted in the log,
-    not listed. A VCF whose REF alleles mostly differ from the FASTA is refused
+    not listed. A VCF whose REF alleles mostly differ from the FASTA, or whose header
+    declares a contig of another length than the FASTA's, is refused
     (:func:`check_assembly`).
     """
     import pandas as pd
 
     check_count(batch_size, "batch_size")
     check_count(block_size, "block_size")
-    variants = read_vcf(vcf) if isinstance(vcf, str | os.PathLike) else [
-        v if (v.ref + v.alt).isupper() else replace(v, ref=v.ref.upper(), alt=v.alt.upper())
-        for v in vcf]  # as read_vcf does: a lower-case allele is no ambiguity code
+    variants = read_vcf(vcf) if isinstance(vcf, str | os.PathLike) else Variants(
+        (v if (v.ref + v.alt).isupper() else replace(v, ref=v.ref.upper(), alt=v.alt.upper())
+         for v in vcf), getattr(vcf, "contigs", None), getattr(vcf, "path", "variants"),
+    )  # as read_vcf does: a lower-case allele is no ambiguity code
     predict = predictor(model, reader)
     genome, owned = open_genome(genome, chrom_aliases)
     index = _WindowIndex(genes, reader.tss_flank, reader.tts_flank, genome.alias_table)
     tables, outside = [], 0
     counts: dict[str, list[str]] = {}
     try:
-        check_assembly(variants, genome, str(vcf) if isinstance(vcf, str | os.PathLike)
-                       else "variants")
+        check_assembly(variants, genome, variants.path)
+        variants = filtered(variants, exclude_filtered)
         for lo in range(0, len(variants), block_size):
             rows, items, pairs, n_out, unusable = _effect_rows(
                 variants[lo : lo + block_size], genome, genes, index, reader)
@@ -630,7 +427,7 @@ def _effect_rows(variants: Sequence[Variant], genome: Genome, genes: Sequence[Ge
         where = placement(genome, v)
         if where != "ok":
             unusable.setdefault(where, []).append(v.id)
-            rows.append((v.id, v.chrom, v.pos, v.ref, v.alt, "", "", "", "", np.nan, "",
+            rows.append((v.id, v.chrom, v.pos, v.ref, v.alt, v.filter, "", "", "", "", np.nan, "",
                          np.nan, np.nan, np.nan, where))
             continue
         hits = index.genes_at(v.chrom, v.start, v.end)
@@ -653,7 +450,7 @@ def _effect_rows(variants: Sequence[Variant], genome: Genome, genes: Sequence[Ge
                         items.append((ref_seq[gi], g, c))
                     pairs.append((len(rows), ref_item[gi, c], len(items)))
                     items.append((alt_seq, g, c))
-                rows.append((v.id, v.chrom, v.pos, v.ref, v.alt, g.id, g.name, g.strand,
+                rows.append((v.id, v.chrom, v.pos, v.ref, v.alt, v.filter, g.id, g.name, g.strand,
                              anchor, offset, c, np.nan, np.nan, np.nan, status))
     return rows, items, pairs, outside, unusable
 
@@ -678,16 +475,11 @@ def promoter_genes(genome: Genome, ids: Iterable[str] | None = None) -> list[Gen
 __all__ = [
     "COLUMNS",
     "STATUSES",
-    "KmerReader",
-    "PromoterReader",
-    "Reader",
-    "RegionReader",
     "Variant",
     "anchor_offset",
     "apply_variant",
     "promoter_genes",
     "read_vcf",
-    "reader_kind",
     "ref_matches",
     "variant_effects",
     "window_sequence",

@@ -7,7 +7,10 @@ without its INFO column (7 columns) is read through a temporary copy with INFO `
 (one starting with a byte-order mark, through a copy without it). Symbolic alleles and
 records with ALT ``.`` are skipped with a counted warning; repeated alleles and IUPAC
 ambiguity codes are kept and counted (:func:`kerasgene.explain.variants.variant_effects` gives them the status
-``ambiguous_allele``).
+``ambiguous_allele``). Each variant keeps its record's FILTER; the header's
+``##contig=<ID=...,length=...>`` lengths are kept with the list (:class:`Variants`) and
+compared with the FASTA's (:func:`check_contig_lengths`). Sample columns are not read: a
+sites-only scorer scores every ALT allele, whatever the genotypes (a warning says so).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,7 +45,9 @@ class Variant:
     """One alternative allele of a VCF record (multi-allelic records give one each).
 
     ``pos`` is VCF's 1-based position of the first REF base; ``start``/``end`` the
-    0-based half-open genomic span of REF.
+    0-based half-open genomic span of REF. ``filter`` is the record's FILTER: ``PASS``,
+    ``.`` (no filter applied; the default of a variant built in Python) or the names of
+    the filters it failed, joined by ``;``.
     """
 
     chrom: str
@@ -50,6 +55,12 @@ class Variant:
     id: str
     ref: str
     alt: str
+    filter: str = "."
+
+    @property
+    def filtered(self) -> bool:
+        """True when the record failed a filter (FILTER neither ``PASS`` nor ``.``)."""
+        return self.filter not in ("PASS", ".")
 
     @property
     def start(self) -> int:
@@ -58,6 +69,24 @@ class Variant:
     @property
     def end(self) -> int:
         return self.pos - 1 + len(self.ref)
+
+
+class Variants(list):
+    """A list of :class:`Variant` that also holds its VCF's path and header contig lengths.
+
+    Attributes
+    ----------
+    contigs : dict[str, int]
+        ``##contig`` ID → declared ``length`` (contigs declared without one are absent).
+    path : str
+        The VCF read ("variants" for a list built in Python), named in errors.
+    """
+
+    def __init__(self, variants: Iterable[Variant] = (),
+                 contigs: Mapping[str, int] | None = None, path: str = "variants"):
+        super().__init__(variants)
+        self.contigs: dict[str, int] = dict(contigs or {})
+        self.path = path
 
 
 def _is_symbolic(allele: str) -> bool:
@@ -116,9 +145,14 @@ def _add_info_column(path: Path, out: Path) -> None:
             dst.write(line + "\n")
 
 
-def read_vcf(path: str | os.PathLike) -> list[Variant]:
+def read_vcf(path: str | os.PathLike) -> Variants:
     """Variants of a VCF or BCF file, read with :class:`pysam.VariantFile` (plain VCF,
-    bgzipped VCF or BCF): one :class:`Variant` per ALT allele, in file order.
+    bgzipped VCF or BCF): one :class:`Variant` per ALT allele, in file order, with its
+    record's FILTER, and the header's contig lengths (:attr:`Variants.contigs`).
+
+    Genotypes are not read: every ALT allele is a variant to score, whether or not a
+    sample carries it (as a sites-only VCF is scored); a VCF with sample columns gets a
+    warning saying so, with their count.
 
     Records with ALT ``.`` (no variant) are skipped with one warning giving their count and
     the first of them, as are symbolic alleles (``<DEL>``, ``*``, breakends). An allele
@@ -157,9 +191,9 @@ def read_vcf(path: str | os.PathLike) -> list[Variant]:
     return _read_vcf(path, path)
 
 
-def _read_vcf(path: Path, name: Path) -> list[Variant]:
+def _read_vcf(path: Path, name: Path) -> Variants:
     """:func:`read_vcf` of ``path``, errors naming ``name`` (the user's file)."""
-    out: list[Variant] = []
+    out = Variants(path=str(name))
     symbolic = 0
     ambiguous: list[str] = []
     no_alt: list[str] = []
@@ -170,6 +204,9 @@ def _read_vcf(path: Path, name: Path) -> list[Variant]:
     verbosity = pysam.set_verbosity(0)
     try:
         with pysam.VariantFile(str(path)) as vcf:
+            out.contigs = {c.name: c.length for c in vcf.header.contigs.values()
+                           if c.length is not None}
+            samples = list(vcf.header.samples)
             at, failed = "record 1: ", 1
             for n, rec in enumerate(vcf, 1):
                 chrom, pos = rec.chrom, rec.pos
@@ -180,6 +217,7 @@ def _read_vcf(path: Path, name: Path) -> list[Variant]:
                 if not _IUPAC.match(ref):
                     raise InputFileError(f"{here}: REF must be bases A, C, G, T, N (or IUPAC "
                                          f"codes), got {ref!r}")
+                filters = ";".join(rec.filter.keys()) or "."
                 if not rec.alts:  # ALT "." (a reference call)
                     no_alt.append(f"{chrom}:{pos}")
                 for alt in rec.alts or ():
@@ -194,7 +232,7 @@ def _read_vcf(path: Path, name: Path) -> list[Variant]:
                     if not (ALLELE.match(ref) and ALLELE.match(alt)):
                         ambiguous.append(f"{chrom}:{pos} {ref}>{alt}")
                     ident = rec.id or f"{chrom}:{pos}:{ref}:{alt}"
-                    out.append(Variant(chrom, pos, ident, ref, alt))
+                    out.append(Variant(chrom, pos, ident, ref, alt, filters))
                     if (chrom, pos, ref, alt) in seen:
                         repeated.append(f"{chrom}:{pos} {ref}>{alt}")
                     seen.add((chrom, pos, ref, alt))
@@ -220,6 +258,10 @@ def _read_vcf(path: Path, name: Path) -> list[Variant]:
     if ambiguous:
         log.warning("%s: %d alleles have IUPAC ambiguity codes (status ambiguous_allele, not "
                     "predicted): %s", name, len(ambiguous), _shown(ambiguous))
+    if samples:
+        log.warning("%s: the genotypes of its %d samples (%s) are not read: every ALT allele "
+                    "is scored, whether or not a sample carries it", name, len(samples),
+                    _shown(samples))
     return out
 
 
@@ -258,6 +300,18 @@ def _text_problem(path: Path, failed: int) -> str:
     return ""
 
 
+def filtered(variants: Sequence[Variant], exclude: bool) -> Sequence[Variant]:
+    """``variants``, less those that failed a VCF filter when ``exclude``; a warning counts
+    the failed ones and shows the first with their FILTER."""
+    failed = [f"{v.id} ({v.filter})" for v in variants if v.filtered]
+    if not failed:
+        return variants
+    log.warning("%d of %d variants failed a VCF filter (FILTER neither PASS nor '.'; %s): %s",
+                len(failed), len(variants), "left out: exclude_filtered" if exclude
+                else "scored, their FILTER in the table's filter column", _shown(failed))
+    return [v for v in variants if not v.filtered] if exclude else variants
+
+
 def _shown(items: Sequence[str]) -> str:
     return ", ".join(items[:_SHOWN]) + (", ..." if len(items) > _SHOWN else "")
 
@@ -293,6 +347,28 @@ def allele_status(genome: Genome, variant: Variant) -> str:
         return "unknown_chrom"
 
 
+def check_contig_lengths(contigs: Mapping[str, int], genome: Genome, source: str) -> None:
+    """Refuse a VCF whose header declares a contig of another length than the FASTA's
+    sequence of that name (resolved through the genome's aliases: ``1`` is ``chr1``):
+    calls against another assembly. Contigs the FASTA lacks are not compared.
+
+    Raises
+    ------
+    InputFileError
+        naming ``source``, the contig, both lengths and the FASTA.
+    """
+    for contig, length in contigs.items():
+        try:
+            name = genome.resolve(contig)
+        except UnknownChromosomeError:
+            continue
+        if genome.chroms[name] != length:
+            raise InputFileError(
+                f"{source}: ##contig=<ID={contig},length={length}> but {name} of "
+                f"{genome.path} is {genome.chroms[name]} bp: another assembly? expected the "
+                "FASTA the variants were called against (or lift the VCF over)")
+
+
 #: Variants whose REF :func:`check_assembly` compares with the FASTA (evenly spaced), the
 #: fewest it judges from, and the fraction of mismatches it refuses.
 ASSEMBLY_SAMPLE, ASSEMBLY_MIN_CHECKED, ASSEMBLY_MAX_MISMATCH = 1000, 10, 0.5
@@ -307,13 +383,16 @@ def check_assembly(variants: Sequence[Variant], genome: Genome, source: str) -> 
     a third of SNVs), and those would be predicted at the wrong place.
 
     Also refused: variants of which none lies on a sequence of the FASTA (a genome VCF
-    on a run trained from promoter sequences, whose CHROM must name a promoter record).
+    on a run trained from promoter sequences, whose CHROM must name a promoter record),
+    and :class:`Variants` whose header declares a contig of another length than the
+    FASTA's (:func:`check_contig_lengths`).
 
     Raises
     ------
     InputFileError
         naming ``source``, the FASTA, the counts and the first mismatches (or names).
     """
+    check_contig_lengths(getattr(variants, "contigs", {}), genome, source)
     chroms = list(dict.fromkeys(v.chrom for v in variants))
     if chroms and not any(_on_genome(genome, c) for c in chroms):
         records = list(genome.chroms)

@@ -1,0 +1,258 @@
+"""Readers: what a model reads around a gene, beside the DNA of its window — the
+inputs :func:`kerasgene.explain.variants.variant_effects` and
+:func:`kerasgene.explain.mutagenesis.saturation_mutagenesis` give the model for a
+reference or an edited sequence:
+
+- :class:`RegionReader` (iSEGnet): TSS[−1000, +500) ⊕ TTS[−500, +500) one-hot (L, 4),
+  beside the epigenome of each sample (a TrackSet, or the rows stored in a dataset);
+- :class:`PromoterReader` (DeepRAGE): ``length`` bp upstream of the TSS, one-hot with
+  DeepRAGE's N row, against every condition's regulator vector;
+- :class:`KmerReader` (histone FCN, Team Jamaica): TSS ± window/2 as k-mer counts per bin
+  (the last channels), beside the marks and per-cell statistics of each cell type.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import ClassVar, Protocol
+
+import numpy as np
+
+from kerasgene.dna import kmer_counts, kmer_names, one_hot
+from kerasgene.errors import ConfigError
+from kerasgene.io.annotation import Gene
+
+log = logging.getLogger(__name__)
+
+class Reader(Protocol):
+    """How a model reads a gene: DNA window flanks, contexts, and model inputs.
+
+    ``fanout`` model rows are predicted per sequence and averaged (DeepRAGE: one row per
+    condition; 1 otherwise).
+    """
+
+    tss_flank: tuple[int, int]
+    tts_flank: tuple[int, int]
+    input_names: tuple[str, ...]
+
+    @property
+    def fanout(self) -> int: ...
+
+    def contexts(self, gene: Gene) -> list[str]: ...
+
+    def inputs(self, seqs: Sequence[str], genes: Sequence[Gene], contexts: Sequence[str]
+               ) -> dict[str, np.ndarray]: ...
+
+
+def _is_trackset(src) -> bool:
+    """A :class:`~kerasgene.io.tracks.TrackSet` (read over windows) rather than stored rows."""
+    return hasattr(src, "read_windows")
+
+
+def _observed(sources: Mapping[str, object], genes: Sequence[Gene], contexts: Sequence[str],
+              read) -> np.ndarray:
+    """Stack the observed (non-DNA) input of each (gene, context), read once per pair."""
+    seen: dict[tuple[str, str], np.ndarray] = {}
+    for g, c in zip(genes, contexts):
+        if (g.id, c) not in seen:
+            seen[g.id, c] = read(sources[c], g)
+    return np.stack([seen[g.id, c] for g, c in zip(genes, contexts)]).astype(np.float32)
+
+
+def check_track_order(epigenome: Mapping[str, object],
+                      track_names: Sequence[str] | None) -> None:
+    """Raise ConfigError unless every TrackSet of ``epigenome`` holds ``track_names`` in
+    that order (None: the first TrackSet's, taken as the model's with a warning); stored
+    rows have no names (they keep the dataset's order)."""
+    given = {ctx: list(src.names) for ctx, src in epigenome.items() if _is_trackset(src)}
+    if not given:
+        return
+    want = list(track_names) if track_names is not None else next(iter(given.values()))
+    for ctx, names in given.items():
+        if names != want:
+            raise ConfigError(f"RegionReader: the TrackSet of {ctx!r} gives tracks {names}; "
+                              f"expected {want} in this order (the model's channels)")
+    if track_names is None and len(want) > 1:
+        log.warning("RegionReader: no track_names; the TrackSets' order %s is taken as the "
+                    "model's channel order, unchecked (give the run's preprocessing.json "
+                    "'track_names' to check it)", want)
+
+
+@dataclass
+class RegionReader:
+    """iSEGnet: one-hot TSS ⊕ TTS window beside the observed epigenome.
+
+    Parameters
+    ----------
+    epigenome
+        Context (biosample) name → a :class:`~kerasgene.io.tracks.TrackSet` (read over the
+        gene's window with its transforms) or a mapping gene id → array (L, n_tracks)
+        (e.g. the rows of a prepared dataset). A gene is predicted in every context that
+        has it.
+    tss_flank, tts_flank
+        The window (:func:`~kerasgene.datasets.windows.gene_windows`).
+    track_names
+        The model's epigenome channels in order (the run's ``preprocessing.json``
+        ``track_names``): every TrackSet must hold them in this order, else a ConfigError
+        (:func:`check_track_order`); None: the first TrackSet's order, with a warning.
+    """
+
+    epigenome: Mapping[str, object]
+    tss_flank: tuple[int, int] = (1000, 500)
+    tts_flank: tuple[int, int] = (500, 500)
+    track_names: Sequence[str] | None = None
+    input_names: ClassVar[tuple[str, ...]] = ("sequence", "epigenome")
+
+    def __post_init__(self) -> None:
+        check_track_order(self.epigenome, self.track_names)
+
+    @property
+    def fanout(self) -> int:
+        return 1
+
+    def contexts(self, gene: Gene) -> list[str]:
+        return [name for name, src in self.epigenome.items()
+                if _is_trackset(src) or gene.id in src]
+
+    def _read(self, src, gene: Gene) -> np.ndarray:
+        if _is_trackset(src):
+            from kerasgene.datasets.windows import extract_regions
+
+            return extract_regions([gene], None, src, self.tss_flank, self.tts_flank)[1][0]
+        return np.asarray(src[gene.id])
+
+    def inputs(self, seqs, genes, contexts) -> dict[str, np.ndarray]:
+        x = one_hot("".join(seqs), 0, dtype=np.float32).reshape(len(seqs), -1, 4)
+        return {"sequence": x, "epigenome": _observed(self.epigenome, genes, contexts,
+                                                      self._read)}
+
+
+@dataclass
+class PromoterReader:
+    """DeepRAGE: the promoter (``length`` bp upstream of the TSS) against every condition.
+
+    Parameters
+    ----------
+    regulators
+        (C, R) regulator vectors of the conditions to predict against; the prediction of
+        a sequence is the mean over them.
+    length
+        Promoter length (the pairs dataset's ``promoter_length``).
+    n_value
+        One-hot row of N; None: DeepRAGE's [.31, .19, .19, .31]
+        (:data:`kerasgene.datasets.pairs.DEEPRAGE_N`).
+    """
+
+    regulators: np.ndarray
+    length: int = 1000
+    n_value: Sequence[float] | None = None
+    input_names: ClassVar[tuple[str, ...]] = ("sequence", "regulators")
+
+    @property
+    def tss_flank(self) -> tuple[int, int]:
+        return (self.length, 0)
+
+    @property
+    def tts_flank(self) -> tuple[int, int]:
+        return (0, 0)
+
+    @property
+    def fanout(self) -> int:
+        return len(self.regulators)
+
+    def contexts(self, gene: Gene) -> list[str]:
+        return [f"mean of {self.fanout} conditions"]
+
+    def promoters(self, seqs: Sequence[str]) -> np.ndarray:
+        """(n, length, 4) float32 one-hot promoters (N as ``n_value``)."""
+        from kerasgene.datasets.pairs import DEEPRAGE_N
+
+        n_row = DEEPRAGE_N if self.n_value is None else self.n_value
+        x = one_hot("".join(seqs), np.asarray(n_row, np.float32), dtype=np.float32)
+        return x.reshape(len(seqs), self.length, 4)
+
+    def inputs(self, seqs, genes, contexts) -> dict[str, np.ndarray]:
+        x = self.promoters(seqs)
+        regs = np.asarray(self.regulators, np.float32)
+        return {"sequence": np.repeat(x, len(regs), axis=0),
+                "regulators": np.tile(regs, (len(seqs), 1))}
+
+
+@dataclass
+class KmerReader:
+    """Histone FCN (Team Jamaica): k-mer counts per bin of TSS ± window/2, recomputed for
+    each sequence, replacing the k-mer channels of the observed input.
+
+    Parameters
+    ----------
+    histone
+        Context (cell type) name → mapping gene id → observed input (n_bins, channels)
+        whose last ``len(kmers)`` channels are the k-mer counts.
+    kmers
+        The k-mers of those channels, in channel order (the dataset's ``kmers``).
+    window, n_bins, alphabet
+        As the histone dataset was built (:func:`kerasgene.io.genome.kmer_counts`).
+    """
+
+    histone: Mapping[str, Mapping[str, np.ndarray]]
+    kmers: Sequence[str]
+    window: int = 10_000
+    n_bins: int = 100
+    alphabet: str = "ACGTN"
+    input_names: ClassVar[tuple[str, ...]] = ("histone",)
+
+    def __post_init__(self) -> None:
+        names = kmer_names(len(self.kmers[0]), self.alphabet) if self.kmers else []
+        bad = [m for m in self.kmers if m not in names]
+        if not self.kmers or bad:
+            raise ConfigError(f"KmerReader.kmers: expected k-mers of one length over "
+                              f"{self.alphabet!r}, got {list(self.kmers)[:5]}")
+        self._rows = np.array([names.index(m) for m in self.kmers])
+
+    @property
+    def tss_flank(self) -> tuple[int, int]:
+        return (self.window // 2, self.window - self.window // 2)
+
+    @property
+    def tts_flank(self) -> tuple[int, int]:
+        return (0, 0)
+
+    @property
+    def fanout(self) -> int:
+        return 1
+
+    def contexts(self, gene: Gene) -> list[str]:
+        return [name for name, rows in self.histone.items() if gene.id in rows]
+
+    def counts(self, seq: str) -> np.ndarray:
+        """(n_bins, K) counts of the reader's k-mers in ``seq``."""
+        k = len(self.kmers[0])
+        return kmer_counts(seq, k, self.n_bins, self.alphabet)[self._rows].T
+
+    def inputs(self, seqs, genes, contexts) -> dict[str, np.ndarray]:
+        x = _observed(self.histone, genes, contexts, lambda src, g: np.asarray(src[g.id]))
+        x[:, :, x.shape[2] - len(self.kmers):] = np.stack([self.counts(s) for s in seqs])
+        return {"histone": x}
+
+
+def reader_kind(model) -> str:
+    """``isegnet``, ``deeprage`` or ``histone`` from the model's input names.
+
+    Raises
+    ------
+    ConfigError
+        For other inputs (chromatin imputation reads no DNA). A ``histone`` model reads DNA
+        only through k-mer channels, which the caller checks (DeepChrome has none).
+    """
+    from kerasgene.explain.attribution import input_names
+
+    names = set(input_names(model))
+    kinds = {frozenset(("sequence", "epigenome")): "isegnet",
+             frozenset(("sequence", "regulators")): "deeprage", frozenset(("histone",)): "histone"}
+    if frozenset(names) not in kinds:
+        raise ConfigError(f"variant effects: model {model.name!r} takes inputs {sorted(names)}; "
+                          "expected iSEGnet (sequence, epigenome), DeepRAGE (sequence, "
+                          "regulators) or a histone FCN with k-mer channels (histone)")
+    return kinds[frozenset(names)]
