@@ -107,7 +107,7 @@ from kerasgene.datasets.histone_sources import (
 from kerasgene.datasets.regions import match_gene_ids
 from kerasgene.datasets.windows import chrom_length_mismatches, gene_windows, screen_genes
 from kerasgene.dna import kmer_counts, kmer_names
-from kerasgene.errors import ConfigError, InputFileError, UnknownChromosomeError
+from kerasgene.errors import ConfigError, InputFileError, UnknownChromosomeError, shown
 from kerasgene.io.annotation import Gene, read_gtf
 from kerasgene.io.chroms import canonical, load_aliases
 from kerasgene.io.expression import (
@@ -429,7 +429,7 @@ def _warn_given_split(split_spec, source: str, cells: list[dict]) -> None:
     others = [c for c in cells if any(g == "none" for g in c["given_split"])]
     if not given or not others:
         return
-    names = ", ".join(c["cell"] for c in others[:5]) + (", ..." if len(others) > 5 else "")
+    names = shown(c["cell"] for c in others)
     method = split_spec.get("method") if isinstance(split_spec, Mapping) else None
     if method == "given":
         n_none = sum(g == "none" for c in others for g in c["given_split"])
@@ -440,7 +440,7 @@ def _warn_given_split(split_spec, source: str, cells: list[dict]) -> None:
         log.warning("histone: cell types %s give files per split (train/valid/test) but %s "
                     "do not, so the %s split does not use the given files (their test genes "
                     "may be trained on); set split: {method: given} to use them",
-                    ", ".join(given[:5]) + (", ..." if len(given) > 5 else ""), names, method)
+                    shown(given), names, method)
 
 
 def _bedgraph_sizes(cells: list[dict], fasta, aliases) -> dict[str, int] | None:

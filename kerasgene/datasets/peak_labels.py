@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from kerasgene.datasets import splits as _splits
-from kerasgene.errors import ConfigError, InputFileError, UnknownChromosomeError
+from kerasgene.errors import ConfigError, InputFileError, UnknownChromosomeError, shown
 from kerasgene.io.chroms import alias_map, resolves
 from kerasgene.io.chroms import resolve as resolve_chrom
 
@@ -115,9 +115,8 @@ def peaks_by_chrom(path: str, chroms: list[str], sizes: Mapping[str, int], table
     for names_, where, say in ((unlisted, "not in chromatin.chroms", log.info),
                                (absent, "absent from the signal files", log.warning)):
         if names_:
-            say("%s: %d peaks on %d chromosomes %s left out (%s%s)", path,
-                sum(len(read[n][0]) for n in names_), len(names_), where,
-                ", ".join(names_[:5]), ", ..." if len(names_) > 5 else "")
+            say("%s: %d peaks on %d chromosomes %s left out (%s)", path,
+                sum(len(read[n][0]) for n in names_), len(names_), where, shown(names_))
     empty = [c for c in chroms if c not in out]
     if empty:
         log.warning("%s: no peak on %d of the dataset's %d chromosomes (%s%s); every bin of "
@@ -160,10 +159,10 @@ def _check_ends(path: str, read: Mapping, found: Mapping[str, list[str]],
             wholly += int(np.sum(starts[over] >= sizes[c]))
     if past:
         log.warning("%s: %d peaks (%d of them wholly) end past the last interval of their "
-                    "chromosome in the bedGraphs (%s%s), the chromosome's end when every track "
+                    "chromosome in the bedGraphs (%s), the chromosome's end when every track "
                     "is a bedGraph; the bins stop there, so their bases past it label no bin; "
                     "add a bigWig track to give the genome's sizes", path, len(past), wholly,
-                    ", ".join(past[:5]), ", ..." if len(past) > 5 else "")
+                    shown(past))
 
 
 def check_peak_bins(cfg: Mapping, n_peak: int, n_bins: int) -> None:

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from kerasgene.dna import one_hot
-from kerasgene.errors import InputFileError
+from kerasgene.errors import InputFileError, shown
 from kerasgene.io.annotation import Gene
 from kerasgene.io.genome import Genome
 from kerasgene.io.tracks import TrackSet
@@ -184,7 +184,7 @@ def screen_genes(genes: Sequence[Gene], lengths: Mapping[str, int], tss_flank: t
     if padded:
         log.warning("%s: %d gene windows run past a chromosome end; the part outside is N "
                     "(sequence) and 0 (tracks), as in the paper's code: %s", task, len(padded),
-                    ", ".join(padded[:5]) + (", ..." if len(padded) > 5 else ""))
+                    shown(padded))
     out = {}
     for g, f in zip(genes, fit):
         if f == "unknown_chrom":

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from kerasgene.dna import reverse_complement
-from kerasgene.errors import ConfigError, UnknownChromosomeError
+from kerasgene.errors import ConfigError, UnknownChromosomeError, shown
 from kerasgene.explain.readers import PromoterReader, Reader
 from kerasgene.io import chroms as _chroms
 from kerasgene.io.annotation import Gene
@@ -70,11 +70,8 @@ COLUMNS = ("variant_id", "chrom", "pos", "ref", "alt", "filter", "gene_id", "gen
            "delta", "status")
 #: Values of the ``status`` column.
 STATUSES = ("ok", "ref_mismatch", "unknown_chrom", "past_chrom_end", "ambiguous_allele")
-_SHOWN = 5
 
 
-def _shown(items: Sequence[str]) -> str:
-    return ", ".join(items[:_SHOWN]) + (", ..." if len(items) > _SHOWN else "")
 
 
 # --------------------------------------------------------------------------------------
@@ -407,7 +404,7 @@ def _warn_statuses(counts: Mapping[str, list[str]], n_all: int, n_windows: int) 
         if names:
             total = n_windows if text.startswith("in gene windows") else n_all
             log.warning("%d of %d variants %s (status %s; not predicted): %s", len(names),
-                        total, text, status, _shown(names))
+                        total, text, status, shown(names))
 
 
 def _effect_rows(variants: Sequence[Variant], genome: Genome, genes: Sequence[Gene],

@@ -66,7 +66,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from kerasgene._io import check_readable, open_text, text_lines
-from kerasgene.errors import ConfigError, InputFileError
+from kerasgene.errors import ConfigError, InputFileError, shown
 
 log = logging.getLogger(__name__)
 
@@ -276,20 +276,18 @@ def _assemble(path: Path, records: dict[str, _Record], what: str) -> Genes:
         genes.append(Gene(gid, rec.name or gid, chrom, lo, hi, strand, rec.biotype, rec.xrefs))
     if unstranded:
         log.warning("%s: skipped %d %s genes without a strand ('.'): %s", path,
-                    len(unstranded), what, _shown(unstranded))
+                    len(unstranded), what, shown(unstranded))
     if alt_copies:
         log.warning("%s: %d gene ids also lie on alt / patch / unplaced sequences; using "
                     "their primary-chromosome locus: %s", path, len(alt_copies),
-                    _shown(alt_copies))
+                    shown(alt_copies))
     if ambiguous:
         log.warning("%s: skipped %d gene ids found at several loci (different chromosomes, "
                     "strands or non-overlapping records): %s", path, len(ambiguous),
-                    _shown(ambiguous, 3))
+                    shown(ambiguous, 3))
     return Genes(genes, skipped)
 
 
-def _shown(items: list[str], n: int = SHOWN) -> str:
-    return ", ".join(items[:n]) + (", ..." if len(items) > n else "")
 
 
 def _gtf_records(path: Path) -> dict[str, _Record]:
@@ -415,7 +413,7 @@ def _gff3_records(path: Path) -> dict[str, _Record]:
     if missing:
         log.warning("%s: %d gene ids have transcripts but no gene line (their Parent is on "
                     "no line of the file); each spans its transcripts: %s", path, len(missing),
-                    _shown(missing))
+                    shown(missing))
     return records
 
 
@@ -537,7 +535,7 @@ def read_bed(path: str | os.PathLike) -> Genes:
         genes.append(Gene(cols[3], cols[3], cols[0], lo, hi, cols[5]))
     if skipped:
         log.warning("%s: skipped %d BED rows without a strand ('.'): %s", path, len(skipped),
-                    _shown(list(skipped)))
+                    shown(list(skipped)))
     return Genes(genes, skipped)
 
 
@@ -585,7 +583,7 @@ def select_genes(spec: str | os.PathLike, annotation: str | os.PathLike | None =
     repeated = [w for w, n in Counter(wanted).items() if n > 1]
     if repeated:
         log.warning("%s: %d gene(s) listed more than once, predicted once per listing: %s",
-                    source, len(repeated), ", ".join(repeated[:5]) + (" ..." if len(repeated) > 5 else ""))
+                    source, len(repeated), shown(repeated))
     genes = read_genes(annotation)
     keys: list[dict[str, list[Gene]]] = [{}, {}, {}, {}]  # id, stem, xref, name
     for g in genes:

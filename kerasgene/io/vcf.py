@@ -28,7 +28,7 @@ from pathlib import Path
 import pysam
 
 from kerasgene._io import check_readable, open_text
-from kerasgene.errors import InputFileError, UnknownChromosomeError
+from kerasgene.errors import InputFileError, UnknownChromosomeError, shown
 from kerasgene.io.genome import Genome
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,6 @@ log = logging.getLogger(__name__)
 #: A REF/ALT allele of plain bases (no IUPAC ambiguity code).
 ALLELE = re.compile(r"^[ACGTN]+$")
 _IUPAC = re.compile(r"^[ACGTNRYSWKMBDHV]+$")
-_SHOWN = 5
 _HEADER = "#CHROM POS ID REF ALT QUAL FILTER INFO"
 
 
@@ -251,17 +250,17 @@ def _read_vcf(path: Path, name: Path) -> Variants:
                     "sequence alleles are predicted", name, symbolic)
     if no_alt:
         log.warning("%s: skipped %d records with ALT '.' (no alternative allele): %s", name,
-                    len(no_alt), _shown(no_alt))
+                    len(no_alt), shown(no_alt))
     if repeated:
         log.warning("%s: %d alleles repeat an earlier record's CHROM, POS, REF and ALT (kept: "
-                    "their rows repeat in the table): %s", name, len(repeated), _shown(repeated))
+                    "their rows repeat in the table): %s", name, len(repeated), shown(repeated))
     if ambiguous:
         log.warning("%s: %d alleles have IUPAC ambiguity codes (status ambiguous_allele, not "
-                    "predicted): %s", name, len(ambiguous), _shown(ambiguous))
+                    "predicted): %s", name, len(ambiguous), shown(ambiguous))
     if samples:
         log.warning("%s: the genotypes of its %d samples (%s) are not read: every ALT allele "
                     "is scored, whether or not a sample carries it", name, len(samples),
-                    _shown(samples))
+                    shown(samples))
     return out
 
 
@@ -308,12 +307,10 @@ def filtered(variants: Sequence[Variant], exclude: bool) -> Sequence[Variant]:
         return variants
     log.warning("%d of %d variants failed a VCF filter (FILTER neither PASS nor '.'; %s): %s",
                 len(failed), len(variants), "left out: exclude_filtered" if exclude
-                else "scored, their FILTER in the table's filter column", _shown(failed))
+                else "scored, their FILTER in the table's filter column", shown(failed))
     return [v for v in variants if not v.filtered] if exclude else variants
 
 
-def _shown(items: Sequence[str]) -> str:
-    return ", ".join(items[:_SHOWN]) + (", ..." if len(items) > _SHOWN else "")
 
 def ref_matches(genome: Genome, variant: Variant) -> bool:
     """True when the FASTA holds the variant's REF at its position (case-insensitive)."""

@@ -44,7 +44,7 @@ from tensorflow_serving.apis import (
 )
 
 from kerasgene._io import write_atomic
-from kerasgene.errors import ConfigError, InputFileError
+from kerasgene.errors import ConfigError, InputFileError, shown
 from kerasgene.serving import gene_inputs as gi
 from kerasgene.serving.protocol import (
     DEFAULT_MAX_MESSAGE_BYTES,
@@ -540,8 +540,7 @@ def _warn_nonfinite(output: str, values: np.ndarray, ids: Sequence[str]) -> None
         named = [i for i, b in zip(ids, bad, strict=True) if b]
         log.warning("predict_genes: the model returned NaN or infinite %r for %d of %d "
                     "genes (their cells are empty; the inputs were finite): %s", output,
-                    len(named), len(ids), ", ".join(named[:5]) + (", ..." if len(named) > 5
-                                                                  else ""))
+                    len(named), len(ids), shown(named))
 
 
 def write_predictions(path: str | os.PathLike, genes, outputs: dict) -> Path:
