@@ -141,9 +141,45 @@ def test_histone_reads_rsem_and_featurecounts_tables(tmp_path, caplog):
               tmp_path / "fc", progress=False)
     assert (f"histone: cell 'cellA': {counts} [{bam}] sums to 1.8e+06, more than the 1e+06 "
             "that a sample's TPMs sum to: read counts or another unit?") in caplog.text
-    with pytest.raises(InputFileError, match=r"no column 'cellA' .*; expected a column named "
-                       r"like cell 'cellA', or that cell's expression_column"):
-        build("histone", {**cfg, "expression": rsem_path}, tmp_path / "nocol", progress=False)
+    ds = build("histone", {**cfg, "expression": rsem_path}, tmp_path / "tpm", progress=False)
+    expr = 2.0 ** np.asarray(ds.arrays["expression"], np.float64) - 1  # no expression_column
+    np.testing.assert_allclose(expr, [10.5 + i for i in range(6)], rtol=1e-5)
+    other = _write(tmp_path / "cellB.tsv", "gene\tcellB\n" + "".join(f"{g}\t1\n" for g in genes))
+    with pytest.raises(InputFileError, match=r"no column 'cellA' \(columns: \['cellB'\]\); "
+                       r"expected a column named like cell 'cellA', or its expression_column"):
+        build("histone", {**cfg, "expression": other}, tmp_path / "nocol", progress=False)
+
+
+@pytest.mark.parametrize("kind", ["kallisto", "rsem", "featurecounts"])
+def test_a_quantifier_table_without_expression_column_reads_its_expression(tmp_path, caplog,
+                                                                           kind):
+    """Without ``expression_column`` (and no column named like the sample) iSEGnet read the
+    table's first column: kallisto's ``abundance.tsv`` trained on transcript lengths (a
+    warning said 'first of its 4 sample columns'), RSEM's was refused on its
+    transcript_id(s). The quantifier's TPM is read; featureCounts' one BAM column is the
+    sample (its counts warned about), never Length."""
+    ids = _world(tmp_path)
+    tpm = {g: 3.5 + i for i, g in enumerate(ids)}
+    if kind == "kallisto":
+        text = "target_id\tlength\teff_length\test_counts\ttpm\n" + "".join(
+            f"{g}\t{1500 + i}\t{1300 + i}\t{20 * i}.0\t{tpm[g]}\n" for i, g in enumerate(ids))
+    elif kind == "rsem":
+        text = ("gene_id\ttranscript_id(s)\tlength\teffective_length\texpected_count\tTPM"
+                "\tFPKM\n") + "".join(f"{g}\tT{i}.1\t1500.00\t1350.00\t{9 + i}.00\t{tpm[g]}"
+                                      f"\t1.0\n" for i, g in enumerate(ids))
+    else:
+        tpm = {g: 300_000 + i for i, g in enumerate(ids)}  # counts, as featureCounts writes
+        text = ("# Program:featureCounts v2.0.6\nGeneid\tChr\tStart\tEnd\tStrand\tLength\t"
+                "s1.bam\n") + "".join(f"{g}\tchr1\t1\t100\t+\t100\t{tpm[g]}\n" for g in ids)
+    _write(tmp_path / "quant.tsv", text)
+    with caplog.at_level(logging.INFO):
+        ds = build_regions(_config(tmp_path, [_sample(tmp_path, "quant.tsv")]), tmp_path / "ds",
+                           progress=False)
+    assert _labels(ds) == pytest.approx(tpm, rel=1e-5)
+    column = {"kallisto": "tpm", "rsem": "TPM", "featurecounts": "s1.bam"}[kind]
+    assert f"column {column!r}" in caplog.text or kind == "featurecounts"
+    assert "sample columns" not in caplog.text
+    assert ("read counts or another unit?" in caplog.text) == (kind == "featurecounts")
 
 
 def test_npz_counts_to_be_logged_are_warned_about(tmp_path, caplog):

@@ -117,6 +117,7 @@ from kerasgene.io.expression import (
     discretize_quantiles,
     log_transform,
     read_expression_table,
+    sample_column,
     warn_not_tpm,
 )
 from kerasgene.io.genome import Genome
@@ -209,18 +210,15 @@ def _keep_rows(c: dict, rows: list[int]) -> None:
 
 def _bigwig_labels(c: dict, gtf_genes, do_log: bool, dropped: Dropped) -> None:
     """Genes and expression of a bigWig cell from its table; ids left out → ``dropped``.
-    Only the cell's column is read (``expression_column``, else the cell's name), so a
+    Only the cell's column is read (``expression_column``, else the cell's name, else a
+    quantifier's TPM: :func:`~kerasgene.io.expression.sample_column`), so a
     quantifier's text columns beside it (RSEM's ``transcript_id(s)``, featureCounts'
     ``Chr``) are no error. Values to be logged must be TPM: a column of counts or of
     logged values is warned about (:func:`~kerasgene.io.expression.warn_not_tpm`)."""
-    col = c["expression_column"] or c["cell"]
-    try:
-        values = read_expression_table(c["expression_path"], c["gene_column"], [col])[col]
-    except InputFileError as err:
-        if f"no column {col!r}" not in str(err):
-            raise
-        raise InputFileError(f"{err}; expected a column named like cell {c['cell']!r}, or "
-                             "that cell's expression_column") from None
+    col = c["expression_column"] or sample_column(
+        c["expression_path"], c["gene_column"], c["cell"], f"histone: cell {c['cell']!r}",
+        first=False)
+    values = read_expression_table(c["expression_path"], c["gene_column"], [col])[col]
     if do_log:
         source = f"{c['expression_path']} [{col}]"
         check_range(values, source, low=0.0, high=MAX_TPM, what="TPM")

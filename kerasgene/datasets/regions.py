@@ -21,7 +21,9 @@ Config keys (``build_regions(config, out_dir)`` / the ``isegnet`` YAML section)
     ``expression_column`` (the name of a column of that table, the only one read: a
     quantifier's text columns beside it — RSEM's ``transcript_id(s)``, StringTie's ``Gene
     Name``, featureCounts' ``Chr`` — are no error; default: ``name`` when the table has
-    such a column, else its first sample column; a YAML number such as ``1`` is refused,
+    such a column, else a quantifier's ``TPM`` column (RSEM, salmon, kallisto, StringTie),
+    else its first column that is not a quantifier's length or count
+    (:func:`~kerasgene.io.expression.sample_column`); a YAML number such as ``1`` is refused,
     not matched to a column named ``1`` nor taken for a position: quote it),
     ``gene_column`` (default 0), and ``tracks``: an
     ordered mapping track name → track path, or → ``{path: ..., transform: ...,
@@ -113,6 +115,7 @@ from kerasgene.io.expression import (
     check_range,
     log_transform,
     read_expression_table,
+    sample_column,
     warn_not_tpm,
 )
 from kerasgene.io.genome import Genome
@@ -301,23 +304,14 @@ def _check_track_files(where: str, tracks: Mapping[str, tuple]) -> None:
 def _labels(sample: dict, genes: list[Gene], log_base: float, pseudocount: float,
             dropped: Dropped) -> tuple[list[Gene], np.ndarray, str]:
     """(genes, log labels, the column read) of one sample; ids left out go to
-    ``dropped``. With an ``expression_column`` only that column is read (a quantifier's
-    text columns beside it, such as RSEM's ``transcript_id(s)``, are no error); a column
-    that cannot be TPM is warned about (:func:`~kerasgene.io.expression.warn_not_tpm`)."""
-    col = sample["expression_column"]
-    table = read_expression_table(sample["expression"], sample["gene_column"],
-                                  None if col is None else [col])
-    if col is None:
-        col = sample["name"] if sample["name"] in table.columns else table.columns[0]
-        if col != sample["name"] and len(table.columns) > 1:  # two replicates, one column?
-            log.warning("isegnet: sample %r reads column %r of %s, the first of its %d sample "
-                        "columns (no column is named %r); set expression_column to choose",
-                        sample["name"], col, sample["expression"], len(table.columns),
-                        sample["name"])
-    if col not in table.columns:
-        raise InputFileError(f"{sample['expression']}: no column {col!r} "
-                             f"(columns: {list(table.columns)})")
-    values = table[col]
+    ``dropped``. Only one column is read (``expression_column``, else
+    :func:`~kerasgene.io.expression.sample_column`'s), so a quantifier's text columns
+    beside it (RSEM's ``transcript_id(s)``) are no error; a column that cannot be TPM is
+    warned about (:func:`~kerasgene.io.expression.warn_not_tpm`)."""
+    col = sample["expression_column"] or sample_column(
+        sample["expression"], sample["gene_column"], sample["name"],
+        f"isegnet: sample {sample['name']!r}")
+    values = read_expression_table(sample["expression"], sample["gene_column"], [col])[col]
     source = f"{sample['expression']} [{col}]"
     check_range(values, source, low=0.0, high=MAX_TPM, what="TPM")
     warn_not_tpm(values.to_numpy(np.float64), source, f"isegnet: sample {sample['name']!r}")

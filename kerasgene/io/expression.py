@@ -146,6 +146,56 @@ def read_expression_table(path: str | os.PathLike, gene_column: str | int = 0,
     return _numbers(path, df, ids, rows)
 
 
+#: Value columns of quantifiers' gene tables that are not a sample's expression (lower
+#: case): RSEM ``genes.results``, salmon ``quant(.genes).sf``, kallisto ``abundance.tsv``,
+#: StringTie ``-A`` gene abundances, featureCounts.
+QUANTIFIER_COLUMNS = frozenset({
+    "transcript_id(s)", "length", "effective_length", "expected_count", "fpkm",
+    "posterior_mean_count", "efflength", "effectivelength", "numreads", "eff_length",
+    "est_counts", "gene name", "reference", "strand", "start", "end", "coverage", "chr",
+})
+
+
+def sample_column(path: str | os.PathLike, gene_column: str | int, name: str,
+                  owner: str, first: bool = True) -> str:
+    """The column of an expression table read for sample ``name`` when the config names
+    none: the column called ``name``; else a quantifier's ``TPM`` column (RSEM, salmon,
+    kallisto's ``tpm``, StringTie; logged at INFO); else (``first``) the first column that
+    is not one of a quantifier's other columns (:data:`QUANTIFIER_COLUMNS`: never
+    ``length`` or ``expected_count``), with a warning when there are several (``owner``
+    names the sample in it).
+
+    Raises
+    ------
+    InputFileError
+        when no column is left to read (every value column a quantifier's length or
+        count, or — not ``first`` — none named ``name`` or TPM).
+    """
+    path = check_readable(path, "expression table")
+    df, id_column = _cells(path, gene_column, None, "gene")
+    header = [c for c in df.columns if c != id_column]
+    if name in header:
+        return name
+    tpm = [c for c in header if c.lower() == "tpm"]
+    if len(tpm) == 1:
+        log.info("%s: reads column %r of %s (a quantifier's TPM; no column is named %r); set "
+                 "expression_column to choose another", owner, tpm[0], path, name)
+        return tpm[0]
+    samples = [c for c in header if c.lower() not in QUANTIFIER_COLUMNS]
+    if not first:
+        raise InputFileError(f"{path}: no column {name!r} (columns: {header}); expected a "
+                             f"column named like {owner.split(': ', 1)[-1]}, or its "
+                             "expression_column")
+    if not samples:
+        raise InputFileError(f"{path}: no expression column for {owner} (columns: {header}, "
+                             "a quantifier's lengths and counts); expected expression_column")
+    if len(samples) > 1:  # two replicates, one column?
+        log.warning("%s reads column %r of %s, the first of its %d sample columns (no column "
+                    "is named %r); set expression_column to choose", owner, samples[0], path,
+                    len(samples), name)
+    return samples[0]
+
+
 def _cells(path: Path, gene_column: str | int, columns: list[str] | None, rows: str
            ) -> tuple[pd.DataFrame, str]:
     """The cells of a table as text, annotation (PCL, GCT) left out, and the id column's
