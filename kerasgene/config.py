@@ -43,7 +43,7 @@ from typing import Any
 import yaml
 
 from kerasgene._io import check_readable, write_yaml
-from kerasgene.errors import ConfigError, InputFileError
+from kerasgene.errors import ConfigError, InputFileError, KerasgeneError
 
 log = logging.getLogger(__name__)
 
@@ -318,11 +318,28 @@ def load_config(path: str | os.PathLike, overrides: Iterable[str] = (),
         log.warning("%s: the key 'task' is now called 'system'; read as system: %s", path,
                     config["task"])
         config = {("system" if k == "task" else k): v for k, v in config.items()}
+    if "tuning" in config and "tuning" not in allowed_keys:
+        raise ConfigError(_tune_config_message(config, path))
     check_keys(config, allowed_keys, str(path))
     if "system" not in config:
         raise ConfigError(f"{path}: missing required key 'system' (the paper: one of "
                           "kerasgene.systems.names())")
     return config
+
+
+def _tune_config_message(config: Mapping, path) -> str:
+    """A run command given a tune configuration: say where the search writes the run
+    configuration of its best point (:data:`kerasgene.tuning.config.BEST_RUN_FILE`)."""
+    from kerasgene.tuning.config import BEST_RUN_FILE, project_layout
+
+    try:
+        best = " or ".join(str(results / BEST_RUN_FILE) for *_, results in
+                           project_layout(config))
+    except (KerasgeneError, KeyError, TypeError, AttributeError):  # a malformed tuning section
+        best = f"<results folder>/{BEST_RUN_FILE}"
+    return (f"{path}: a tune configuration (it has a 'tuning' section); run the search with "
+            f"`kerasgene tune --config {path}`, then train its best point with `kerasgene "
+            f"train --config {best}` (the search writes it)")
 
 
 def save_config(config: Mapping, path: str | os.PathLike) -> None:

@@ -103,6 +103,22 @@ def test_unknown_top_level_key(world, tmp_path, capsys):
         capsys, world, tmp_path, "trainig.epochs=2")
 
 
+@pytest.mark.parametrize("command", ["train", "evaluate"])
+def test_a_tune_config_given_to_a_run_command_names_the_best_run_file(world, tmp_path, capsys,
+                                                                    command):
+    """``kerasgene train --config tuning/isegnet_grid.yaml`` said "unknown key 'tuning';
+    did you mean 'training'?"; it now says to tune, then where the search writes the run
+    config of its best point."""
+    from pathlib import Path
+
+    grid = Path(__file__).parents[1] / "tuning" / "isegnet_grid.yaml"
+    message = _fails(capsys, world, tmp_path, command=command, config=grid)
+    assert message == (
+        f"{grid}: a tune configuration (it has a 'tuning' section); run the search with "
+        f"`kerasgene tune --config {grid}`, then train its best point with `kerasgene train "
+        f"--config {tmp_path / 'run'}/best_run.yaml` (the search writes it)")
+
+
 def test_yaml_syntax_error_names_line_and_column(tmp_path, capsys):
     cfg = tmp_path / "c.yaml"
     cfg.write_text("system: isegnet\ntraining:\n  epochs: [1, 2\n  patience: 3\n")

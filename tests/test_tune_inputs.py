@@ -9,7 +9,9 @@ split, one epoch), in this process; no worker processes.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import keras_tuner as kt
 import pandas as pd
@@ -215,6 +217,69 @@ def test_best_trial_without_its_weights(dataset, tmp_path, capsys):
     code, _, out = tune(capsys, "--config", str(path), "--max-trials", "1",
                         "tuning.export_best=false")
     assert code == 0 and "p: 1 of 8 grid points completed" in out
+
+
+# ----------------------------------------------------------------------------- the best run
+@pytest.mark.slow  # a two-trial search (one trial, then a resume) and a one-epoch run
+def test_the_best_trial_trains_as_a_run(dataset, tmp_path, capsys):
+    """``best_run.yaml``, written as trials finish, is a run config ``kerasgene train``
+    takes as it is: the best trial's hyperparameters, a run folder of its own."""
+    copied = tmp_path / "dataset"  # reused by tune and train (same inputs and parameters)
+    shutil.copytree(dataset, copied)
+    meta = json.loads((copied / "meta.json").read_text())
+    path = config(tmp_path, copied)
+    cfg = yaml.safe_load(path.read_text())
+    cfg["data"] = {**meta["params"], "split": meta["split"],  # the keys that built it
+                   **{k: meta["inputs"][k]["path"] for k in ("gtf", "fasta")}}
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    project = tmp_path / "runs" / "p"
+    best_run = project / "best_run.yaml"
+    assert tune(capsys, "--config", str(path), "--max-trials", "1")[0] == 0
+    assert "trial 0000: val_r2 = " in best_run.read_text().splitlines()[1]
+    code, _, out = tune(capsys, "--config", str(path), "--max-trials", "2")  # a resume
+    best = json.loads((project / "best_hyperparameters.json").read_text())
+    text = best_run.read_text()
+    assert code == 0 and f"kerasgene train --config {best_run}" in out
+    assert text.startswith("# kerasgene run configuration of the best trial of tuning "
+                           f"project p\n# trial {best['trial_id']}: val_r2 = "
+                           f"{best['score']:.6g} (max); k1=")
+    assert meta["built"] == json.loads((copied / "meta.json").read_text())["built"]
+
+    assert cli_main(["train", "--config", str(best_run)]) == 0
+    run = project / "best_run"
+    assert f"trained: {run / 'model.keras'}" in capsys.readouterr().out
+    trained = yaml.safe_load((run / "config.yaml").read_text())
+    assert trained["model"] == {"name": "isegnet", "hparams": {
+        **cfg["model"]["hparams"], **best["values"]}}
+    assert trained["training"] == cfg["training"] and trained["dataset_dir"] == str(copied)
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert "tuning" not in trained and isinstance(metrics["test"]["r2"], float)
+
+
+def test_best_run_config_of_a_deeprage_point(tmp_path):
+    """DeepRAGE's ``variant`` picks the registry model, the paired learning rate goes to
+    ``training``; the classification project's run builds a dataset of class labels."""
+    config_ = tuning.load_tune_config(Path(__file__).parents[1] / "tuning" /
+                                      "deeprage_grid.yaml", ["training.epochs=3"])
+    point = {"variant": "tensor", "optimizer": "adam", "learning_rate": 0.001}
+    runs = {}
+    for (task, hm), (_, project, results) in zip(tuning.hypermodels_from_config(config_),
+                                                 tuning.project_layout(config_)):
+        plan = tuning.SearchPlan(
+            hypermodel=hm, dataset=SimpleNamespace(path=tmp_path / "ds",
+                                                   target_name="expression"),
+            target="class" if task == "classification" else "expression",
+            directory=tmp_path, project_name=project, results_dir=results,
+            run_config={k: v for k, v in config_.items() if k != "tuning"})
+        runs[task] = tuning.best_run_config(plan, point)
+    reg, cls = runs["regression"], runs["classification"]
+    assert reg["model"] == cls["model"] == {"name": "deeprage_tensor", "hparams": {}}
+    assert reg["training"] == {**config_["training"], "optimizer": "adam",
+                               "learning_rate": 0.001}
+    assert reg["run_dir"] == "runs/tuning/deeprage_grid_regression/best_run"
+    assert reg["dataset_dir"] == str(tmp_path / "ds") and reg["data"] == config_["data"]
+    assert "dataset_dir" not in cls and cls["data"] == {**config_["data"], "target": "class"}
+    assert "tuning" not in reg and reg["system"] == "deeprage"
 
 
 # ----------------------------------------------------------------------------- the oracle's stop

@@ -58,7 +58,8 @@ Modules, one concept each (``tuning/README.md``: running a search on one or many
                                    chief's oracle server, :func:`role`
 :mod:`~kerasgene.tuning.plans`     a configuration → one :class:`SearchPlan` per project
 :mod:`~kerasgene.tuning.runner`    :func:`run_search`, :func:`run_config`
-:mod:`~kerasgene.tuning.results`   ``trials.tsv``, ``grid.png``, the best model
+:mod:`~kerasgene.tuning.results`   ``trials.tsv``, ``grid.png``, the best model, the
+                                   best trial's run config (``best_run.yaml``)
 :mod:`~kerasgene.tuning.launcher`  a local chief and N workers (no TensorFlow)
 :mod:`~kerasgene.tuning.search`    :func:`tune`: one call for ``kerasgene tune``
 =================================  =====================================================
@@ -74,10 +75,12 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
     from kerasgene.tuning.config import (
+        BEST_RUN_FILE,
         TASKS,
         TUNING_DEFAULTS,
         apply_selection,
         load_tune_config,
+        project_layout,
         project_tasks,
         tuning_section,
     )
@@ -95,10 +98,13 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from kerasgene.tuning.results import (
         SearchResult,
+        best_run_config,
         format_top,
         plot_grid,
         top_trials,
         trials_table,
+        write_best_run,
+        write_progress,
         write_results,
         write_trials_tsv,
     )
@@ -114,22 +120,24 @@ if TYPE_CHECKING:  # pragma: no cover
     )
 
 _LAZY = {
-    "config": ("TASKS", "TUNING_DEFAULTS", "apply_selection", "load_tune_config",
-               "project_tasks", "tuning_section"),
+    "config": ("BEST_RUN_FILE", "TASKS", "TUNING_DEFAULTS", "apply_selection",
+               "load_tune_config", "project_layout", "project_tasks", "tuning_section"),
     "spaces": ("Axis", "family", "grid_points", "paper_space", "parse_axis", "parse_space"),
     "hypermodels": ("BuilderHyperModel", "best_epoch_metrics"),
     "oracle": ("GridTuner", "ResumableGridOracle", "role", "serve_oracle"),
     "plans": ("SearchPlan", "format_summary", "grid_size", "hypermodels_from_config",
               "open_dataset", "plan_search", "plan_summary"),
     "runner": ("check_project", "fit_data", "run_config", "run_search"),
-    "results": ("SearchResult", "format_top", "plot_grid", "top_trials", "trials_table",
-                "write_results", "write_trials_tsv"),
+    "results": ("SearchResult", "best_run_config", "format_top", "plot_grid", "top_trials",
+                "trials_table", "write_best_run", "write_progress", "write_results",
+                "write_trials_tsv"),
     "launcher": ("free_port", "launch_local", "setup_process"),
     "search": ("TuneOutcome", "tune"),
 }
 _HOME = {name: module for module, names in _LAZY.items() for name in names}
 
 __all__ = [
+    "BEST_RUN_FILE",
     "TASKS",
     "TUNING_DEFAULTS",
     "Axis",
@@ -141,6 +149,7 @@ __all__ = [
     "TuneOutcome",
     "apply_selection",
     "best_epoch_metrics",
+    "best_run_config",
     "check_project",
     "family",
     "fit_data",
@@ -159,6 +168,7 @@ __all__ = [
     "plan_search",
     "plan_summary",
     "plot_grid",
+    "project_layout",
     "project_tasks",
     "role",
     "run_config",
@@ -169,6 +179,8 @@ __all__ = [
     "trials_table",
     "tune",
     "tuning_section",
+    "write_best_run",
+    "write_progress",
     "write_results",
     "write_trials_tsv",
 ]

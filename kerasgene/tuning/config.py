@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from kerasgene.config import (
@@ -25,6 +26,9 @@ from kerasgene.errors import ConfigError
 TUNE_KEYS = (*TOP_LEVEL_KEYS, "tuning")
 #: What a search can optimise; DeepRAGE's grid runs one project per task.
 TASKS = ("regression", "classification")
+#: The run configuration of a project's best trial (``kerasgene train --config``), in the
+#: project's results folder beside ``best_hyperparameters.json``.
+BEST_RUN_FILE = "best_run.yaml"
 
 TUNING_DEFAULTS: dict[str, Any] = {
     "space": None, "objective": None, "directory": "runs/tuning", "project_name": None,
@@ -130,6 +134,28 @@ def project_tasks(config: Mapping) -> tuple[list[str], bool, dict]:
         return tasks, True, space
     hparams = dict((config.get("model") or {}).get("hparams") or {})
     return [hparams.get("task", "regression")], False, space
+
+
+def project_layout(config: Mapping) -> list[tuple[str, str, Path]]:
+    """``[(task, project name, results folder)]``, one per task project.
+
+    The project is ``tuning.project_name`` (default ``<model>_grid``), suffixed
+    ``_<task>`` when the space lists tasks; its results (``trials.tsv``, the best model,
+    :data:`BEST_RUN_FILE`) go to ``run_dir`` (``run_dir/<task>`` per task) when set, else
+    to the project folder in ``tuning.directory``.
+    """
+    tuning = tuning_section(config)
+    tasks, per_task, _ = project_tasks(config)
+    model_name = (config.get("model") or {}).get("name") or config["system"]
+    base = tuning["project_name"] or f"{model_name}_grid"
+    out = []
+    for task in tasks:
+        project = f"{base}_{task}" if per_task else base
+        results = Path(tuning["directory"]) / project
+        if config.get("run_dir"):
+            results = Path(config["run_dir"]) / task if per_task else Path(config["run_dir"])
+        out.append((task, project, results))
+    return out
 
 
 def apply_selection(config: dict, max_trials: int | None = None,

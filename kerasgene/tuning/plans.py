@@ -20,7 +20,7 @@ from kerasgene import systems
 from kerasgene._io import to_plain
 from kerasgene.config import check_keys
 from kerasgene.errors import ConfigError, InputFileError
-from kerasgene.tuning.config import project_tasks, tuning_section
+from kerasgene.tuning.config import project_layout, project_tasks, tuning_section
 from kerasgene.tuning.hypermodels import BuilderHyperModel
 from kerasgene.tuning.spaces import format_value
 
@@ -44,6 +44,9 @@ class SearchPlan:
     plot: bool = True
     port_offset: int = 0
     identity: dict = field(default_factory=dict)
+    #: the tune configuration without its ``tuning`` section: the base of the best
+    #: trial's run configuration (:func:`kerasgene.tuning.results.best_run_config`)
+    run_config: dict = field(default_factory=dict)
 
     @property
     def project_dir(self) -> Path:
@@ -212,23 +215,20 @@ def plan_search(config: Mapping, *, dataset=None, validate: bool = True) -> list
     the objective by building models."""
     tuning = tuning_section(config)
     _, per_task, _ = project_tasks(config)
-    model_name = (config.get("model") or {}).get("name") or config["system"]
-    base_name = tuning["project_name"] or f"{model_name}_grid"
     directory = Path(tuning["directory"])
     _check_folder(directory, "tuning.directory")  # before the dataset is opened or built
     if config.get("run_dir"):
         _check_folder(Path(config["run_dir"]), "run_dir")
     ds = dataset if dataset is not None else open_dataset(config)
+    run_config = {k: v for k, v in config.items() if k != "tuning"}
     plans = []
-    for i, (task, hm) in enumerate(hypermodels_from_config(config)):
+    for i, ((_, project, results), (_, hm)) in enumerate(
+            zip(project_layout(config), hypermodels_from_config(config))):
         target = _target(hm, ds)
         _fix_dataset_arguments(hm, ds, target)
         subset = _check_subset(hm, tuning["subset"] or {})
-        project = f"{base_name}_{task}" if per_task else base_name
         _check_folder(directory / project, "tuning.project_name")
-        results = Path(config["run_dir"]) if config.get("run_dir") else directory / project
         if config.get("run_dir") and per_task:
-            results = results / task
             _check_folder(results, "run_dir")
         if validate:
             hm.validate(ds.input_names)
@@ -239,7 +239,7 @@ def plan_search(config: Mapping, *, dataset=None, validate: bool = True) -> list
             executions_per_trial=tuning["executions_per_trial"],
             in_memory=tuning["in_memory"], export_best=bool(tuning["export_best"]),
             plot=bool(tuning["plot"]), port_offset=i,
-            identity=_identity(hm, ds, target, config, tuning)))
+            identity=_identity(hm, ds, target, config, tuning), run_config=run_config))
     return plans
 
 

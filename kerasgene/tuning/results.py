@@ -1,24 +1,32 @@
-"""What a search leaves: the trials table, ``trials.tsv``, the grid plot, the best model.
+"""What a search leaves: the trials table, ``trials.tsv``, the grid plot, the best model
+and the best trial's run configuration.
 
 In ``run_dir`` (default: the project directory), written by the chief or the single
-process: ``trials.tsv`` (one row per trial; rewritten after every trial), ``grid.png``,
-``best_model.keras`` and ``best_hyperparameters.json``.
+process: ``trials.tsv`` and ``best_run.yaml`` (rewritten after every trial), ``grid.png``,
+``best_model.keras`` and ``best_hyperparameters.json``. ``best_run.yaml``
+(:data:`~kerasgene.tuning.config.BEST_RUN_FILE`, :func:`best_run_config`) is a run
+configuration of the best trial's hyperparameters that ``kerasgene train --config`` takes
+as it is.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import yaml
 from keras_tuner.src.engine import trial as trial_module
 
-from kerasgene._io import to_plain, write_atomic, write_json
+from kerasgene import models
+from kerasgene._io import to_plain, write_atomic, write_json, write_text
 from kerasgene.errors import InputFileError
+from kerasgene.tuning.config import BEST_RUN_FILE
 from kerasgene.tuning.oracle import RUN_FILE
 from kerasgene.tuning.plans import SearchPlan
 from kerasgene.tuning.spaces import format_value
@@ -38,6 +46,7 @@ class SearchResult:
     trials_tsv: Path
     plot: Path | None
     best_model: Path | None
+    best_run: Path | None = None
 
     def top(self, n: int = 5) -> pd.DataFrame:
         """The ``n`` best completed trials, best first."""
@@ -144,15 +153,104 @@ def plot_grid(table: pd.DataFrame, plan: SearchPlan, path: Path) -> Path | None:
     return path
 
 
+def best_run_config(plan: SearchPlan, values: Mapping[str, Any]) -> dict | None:
+    """The run configuration (``kerasgene train --config``) of one grid point.
+
+    The tune configuration's sections (:attr:`SearchPlan.run_config`) with the point's
+    builder arguments added to ``model.hparams``, the registry model it builds as
+    ``model.name`` (DeepRAGE's ``variant`` → ``deeprage_<variant>``), its ``optimizer``
+    and ``learning_rate`` in ``training``, the objective as ``training.monitor`` when it
+    is not the recipe's, and ``run_dir`` ``<results>/best_run``. The run reuses the
+    search's dataset (``dataset_dir``), except when the task project trains another
+    target than the dataset's default (DeepRAGE classification): then ``data.target``
+    names it and the run builds its own dataset in its run folder.
+
+    Parameters
+    ----------
+    plan : the search's plan
+    values : the point's hyperparameters, derived ones included
+        (:meth:`~kerasgene.tuning.hypermodels.BuilderHyperModel.values`)
+
+    Returns
+    -------
+    dict or None
+        Plain YAML types; None when the tune configuration has no ``data`` section
+        (``kerasgene train`` builds its dataset from the input files it names).
+    """
+    base = plan.run_config
+    if base.get("data") is None:
+        return None
+    hm = plan.hypermodel
+    builder, _, settings = hm.trial_settings(values)
+    allowed = models.hyperparameters(builder)
+    hparams = {**((base.get("model") or {}).get("hparams") or {}),
+               **{k: v for k, v in values.items() if k in allowed}}
+    training = {**(base.get("training") or {}),
+                **{k: settings[k] for k in ("optimizer", "learning_rate") if k in values}}
+    if hm.objective_name != hm.recipe(builder)["monitor"]:
+        training["monitor"] = hm.objective_name
+    run = {"run_dir": plan.results_dir / "best_run",
+           **{k: v for k, v in base.items() if k != "run_dir"},
+           "model": {"name": builder, "hparams": hparams}, "training": training}
+    if plan.target in (None, plan.dataset.target_name):
+        run["dataset_dir"] = plan.dataset.path
+    else:
+        run["data"] = {**base["data"], "target": plan.target}
+        run.pop("dataset_dir", None)
+    return to_plain(run)
+
+
+def _best_run_header(plan: SearchPlan, trial, values: Mapping[str, Any], path: Path) -> str:
+    """The comment lines above a :func:`best_run_config`: project, trial, objective."""
+    hm = plan.hypermodel
+    point = ", ".join(f"{k}={format_value(v)}" for k, v in values.items())
+    return (f"# kerasgene run configuration of the best trial of tuning project "
+            f"{plan.project_name}\n"
+            f"# trial {trial.trial_id}: {hm.objective_name} = {trial.score:.6g} "
+            f"({hm.direction}); {point}\n"
+            "# Rewritten by `kerasgene tune` as trials finish. Train it from the folder the "
+            "search ran in\n# (relative paths are kept as they are); the run uses the whole "
+            "dataset (tuning.max_examples\n# limited the search only):\n"
+            f"#   kerasgene train --config {path} [training.epochs=N]\n")
+
+
+def write_best_run(oracle, plan: SearchPlan, table: pd.DataFrame) -> Path | None:
+    """Write :data:`~kerasgene.tuning.config.BEST_RUN_FILE` of the best completed trial
+    of ``table`` (a :func:`trials_table`) atomically; None when no trial is completed or
+    the configuration has no ``data`` section."""
+    top = top_trials(table, plan.hypermodel.direction, 1)
+    if top.empty:
+        return None
+    trial = oracle.trials[top["trial_id"].iloc[0]]
+    values = plan.hypermodel.values(trial.hyperparameters.copy())
+    run = best_run_config(plan, values)
+    if run is None:
+        return None
+    path = plan.results_dir / BEST_RUN_FILE
+    return write_text(path, _best_run_header(plan, trial, values, path)
+                      + yaml.safe_dump(run, sort_keys=False))
+
+
+def write_progress(oracle, plan: SearchPlan) -> tuple[pd.DataFrame, Path, Path | None]:
+    """After a trial: ``trials.tsv`` and ``best_run.yaml`` (:func:`write_best_run`);
+    returns the table and the two paths (None: no best run written)."""
+    table = trials_table(oracle, plan)
+    tsv = write_trials_tsv(table, plan.results_dir / "trials.tsv")
+    return table, tsv, write_best_run(oracle, plan, table)
+
+
 def write_results(tuner: GridTuner, plan: SearchPlan) -> SearchResult:
-    """trials.tsv, grid.png, best_model.keras and best_hyperparameters.json."""
+    """trials.tsv, best_run.yaml, grid.png, best_model.keras and best_hyperparameters.json."""
     out = plan.results_dir
     out.mkdir(parents=True, exist_ok=True)
-    table = trials_table(tuner.oracle, plan)
-    tsv = write_trials_tsv(table, out / "trials.tsv")
+    table, tsv, best_run = write_progress(tuner.oracle, plan)
     png = plot_grid(table, plan, out / "grid.png") if plan.plot else None
     best_path = None
     top = top_trials(table, plan.hypermodel.direction, 1)
+    if best_run is None and not top.empty:
+        log.warning("%s: the tune configuration has no `data:` section, so no %s is "
+                    "written (kerasgene train builds its dataset from the input files)",
+                    plan.project_name, BEST_RUN_FILE)
     if plan.export_best and not top.empty:
         trial = tuner.oracle.get_trial(top["trial_id"].iloc[0])
         weights = Path(tuner._get_checkpoint_fname(trial.trial_id))
@@ -170,7 +268,7 @@ def write_results(tuner: GridTuner, plan: SearchPlan) -> SearchResult:
                     "values": to_plain(plan.hypermodel.values(trial.hyperparameters.copy()))})
     elif plan.export_best:
         log.warning("%s: no completed trial; no best model exported", plan.project_name)
-    return SearchResult(plan, table, tsv, png, best_path)
+    return SearchResult(plan, table, tsv, png, best_path, best_run)
 
 
 def format_top(result: SearchResult, n: int = 5) -> str:
@@ -196,4 +294,6 @@ def format_top(result: SearchResult, n: int = 5) -> str:
         files.append(f"  plot:   {result.plot}")
     if result.best_model:
         files.append(f"  best:   {result.best_model}")
+    if result.best_run:
+        files.append(f"  train the best point: kerasgene train --config {result.best_run}")
     return "\n".join([head, body, *files])

@@ -21,7 +21,7 @@ from kerasgene._io import is_temporary, write_json
 from kerasgene.errors import ConfigError, InputFileError, KerasgeneError
 from kerasgene.tuning.oracle import GridTuner, role
 from kerasgene.tuning.plans import SearchPlan, plan_search
-from kerasgene.tuning.results import SearchResult, trials_table, write_results, write_trials_tsv
+from kerasgene.tuning.results import SearchResult, write_progress, write_results
 
 log = logging.getLogger(__name__)
 
@@ -140,9 +140,9 @@ def run_search(plan: SearchPlan, verbose: int = 1) -> SearchResult | None:
 
         def progress(oracle):
             try:
-                write_trials_tsv(trials_table(oracle, plan), plan.results_dir / "trials.tsv")
+                write_progress(oracle, plan)
             except OSError as err:  # pragma: no cover - results are rewritten at the end
-                log.warning("trials.tsv not updated: %s", err)
+                log.warning("trials.tsv / best_run.yaml not updated: %s", err)
 
         try:
             tuner = GridTuner(hm, directory=plan.directory, project_name=plan.project_name,
