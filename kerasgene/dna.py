@@ -120,7 +120,13 @@ def n_fraction(x: np.ndarray) -> float:
     base (``N`` or any other non-ACGT character: a row without a 1, whatever its
     ``n_value``); 0.0 for no positions."""
     x = np.asarray(x)
-    return float(np.mean(x.max(axis=-1) < 1)) if x.size else 0.0
+    if not x.size:
+        return 0.0
+    if x.shape[-1] == 4:  # the same as x.max(axis=-1), ~6x faster on a chunk of windows
+        top = np.maximum(np.maximum(x[..., 0], x[..., 1]), np.maximum(x[..., 2], x[..., 3]))
+    else:
+        top = x.max(axis=-1)
+    return float(np.mean(top < 1))
 
 
 def decode_one_hot(x: np.ndarray) -> str:

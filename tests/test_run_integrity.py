@@ -533,7 +533,7 @@ def test_predict_warns_about_a_chromosome_without_signal_and_a_hard_masked_genom
     assert len(chr1_only) == 1 and chr1_only[0].startswith(
         f"predict_genes: {tmp_path / 'chr1_only.bw'} (predict, track DNase): no signal around "
         "any of the 20 genes on 1 of the 2 chromosomes with genes (chr2)"), chr1_only
-    assert len(hard_masked) == 1 and "% of the sequence in 20 gene windows is N, against 0.0% " \
+    assert len(hard_masked) == 1 and "% of the sequence in 40 gene windows is N, against 0.0% " \
         "of the training windows': a hard-masked genome" in hard_masked[0], hard_masked
 
 

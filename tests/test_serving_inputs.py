@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import re
 import shutil
 
 import grpc
@@ -50,13 +51,13 @@ def tiny_model(length: int = LENGTH) -> keras.Model:
     return keras.Model({"sequence": seq, "epigenome": epi}, {"expression": out}, name="tiny")
 
 
-def write_bw(path, sizes: dict[str, int], rng, scale: float) -> str:
-    """A bigWig with one value per 10 bp on every chromosome of ``sizes`` (pyBigWig)."""
+def write_bw(path, sizes: dict[str, int], rng, scale: float, step: int = 10) -> str:
+    """A bigWig with one value per ``step`` bp on every chromosome of ``sizes`` (pyBigWig)."""
     bw = pyBigWig.open(str(path), "w")
     bw.addHeader(list(sizes.items()))
     for chrom, n in sizes.items():
-        starts = list(range(0, n, 10))
-        bw.addEntries([chrom] * len(starts), starts, ends=[min(s + 10, n) for s in starts],
+        starts = list(range(0, n, step))
+        bw.addEntries([chrom] * len(starts), starts, ends=[min(s + step, n) for s in starts],
                       values=[float(v) for v in np.round(rng.uniform(0, scale, len(starts)), 2)])
     bw.close()
     return str(path)
@@ -469,3 +470,195 @@ def test_serve_names_a_version_folder_or_a_run_directory_given_as_the_repository
         f"kerasgene: error: serve: {run} is a run directory, not a model repository: export "
         f"it first (kerasgene export --run {run} --base-dir MODELS --name NAME) and serve "
         "MODELS" + allow)
+
+
+# ------------------------------------------- checks against the training windows' record
+CHECKED_SIZES = {"chr1": 12_000, "chr2": 12_000, "chr3": 12_000}
+CHECKED_GENES = [(f"{c}_{i}", c, 300 + 380 * i, 500 + 380 * i, "+-"[i % 2])
+                 for c in CHECKED_SIZES for i in range(30)]  # chr1's first
+
+
+def rewrite_bw(path, source, values_of) -> str:
+    """A bigWig of ``source``'s intervals with ``values_of(chrom, values)`` as values."""
+    with pyBigWig.open(str(source)) as bw:
+        sizes, runs = bw.chroms(), {c: bw.intervals(c) for c in bw.chroms()}
+    out = pyBigWig.open(str(path), "w")
+    out.addHeader(list(sizes.items()))
+    for c, rows in runs.items():
+        values = values_of(c, np.array([v for _, _, v in rows]))
+        out.addEntries([c] * len(rows), [s for s, _, _ in rows], ends=[e for _, e, _ in rows],
+                       values=[float(v) for v in values])
+    out.close()
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def checked(tmp_path_factory):
+    """The tiny model exported with the record of its training windows (``track_stats``,
+    ``track_profiles``, ``sequence_n_fraction``) of 90 genes on three chromosomes whose
+    tracks hold one value per 20 bp; served in-process: ``(folder, files, client)``."""
+    from kerasgene.io.annotation import read_gtf
+    from kerasgene.io.genome import Genome
+    from kerasgene.io.track_checks import track_profiles, track_statistics
+    from kerasgene.io.tracks import TrackSet
+    from kerasgene.serving.gene_inputs import window_inputs
+
+    d = tmp_path_factory.mktemp("checked")
+    rng = np.random.default_rng(1)
+    files = {"fasta": write_fasta(d / "g.fa", {c: "".join(rng.choice(list("ACGT"), n))
+                                               for c, n in CHECKED_SIZES.items()}),
+             "DNase": write_bw(d / "dnase.bw", CHECKED_SIZES, rng, 8.0, step=20),
+             "WGBS": write_bw(d / "wgbs.bw", CHECKED_SIZES, rng, 100.0, step=20),
+             "genes": gtf(d / "genes.gtf", CHECKED_GENES)}
+    with Genome(files["fasta"]) as genome, TrackSet(
+            {t: (files[t], META["transforms"][t]) for t in META["track_names"]}) as tracks:
+        train = window_inputs(read_gtf(files["genes"]), genome, tracks, (TSS, TTS),
+                              np.dtype(np.float32))
+    record = {**META, "track_stats": track_statistics(train["epigenome"], META["track_names"]),
+              "track_profiles": track_profiles(train["epigenome"], META["track_names"]),
+              "sequence_n_fraction": 0.0}
+    export(tiny_model(), d / "models", "checked", metadata=record)
+    server = Server(d / "models", port=0, poll_seconds=0, allow_empty=False).start()
+    try:
+        with Client(f"127.0.0.1:{server.port}", "checked") as client:
+            yield d, files, client
+    finally:
+        server.stop()
+
+
+def checked_warnings(checked, caplog, chunk_size=1024, **files) -> list[str]:
+    """The warnings of predicting the 90 genes from the checked world's files, some
+    replaced by ``files``."""
+    from kerasgene.io.annotation import read_gtf
+
+    _, world_files, client = checked
+    given = {**world_files, **files}
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        out = client.predict_genes(read_gtf(given["genes"]), given["fasta"],
+                                   {t: given[t] for t in META["track_names"]},
+                                   chunk_size=chunk_size)
+    assert np.isfinite(out["expression"]).all()
+    return [r.getMessage() for r in caplog.records]
+
+
+def test_a_track_binned_at_a_coarser_resolution_is_named(checked, caplog):
+    """A DNase bigWig of the same signal binned at 200 bp (as pipelines write coarse
+    tracks) where the model was trained on 20 bp intervals is on the training scale, so
+    it was predicted from blocky windows without a word. The record's ``change_bp``
+    (bp per change of value along the windows) names it."""
+    d, files, _ = checked
+    assert checked_warnings(checked, caplog) == []
+
+    def binned(chrom, values):  # 10 intervals of 20 bp → one 200 bp value, as bins
+        return np.repeat(values.reshape(-1, 10).mean(axis=1), 10)
+
+    coarse = rewrite_bw(d / "dnase_200bp.bw", files["DNase"], binned)
+    with pyBigWig.open(coarse) as bw:
+        assert len({round(v, 6) for _, _, v in bw.intervals("chr1", 0, 200)}) == 1
+    lines = checked_warnings(checked, caplog, DNase=coarse)
+    assert len(lines) == 1 and lines[0].startswith("predict_genes: track 'DNase': its values "
+                                                   "change about every "), lines
+    got, trained = map(int, re.search(r"every (\d+) bp along 90 windows, against every "
+                                      r"(\d+) bp in the training data's: a file binned at "
+                                      r"another resolution \(coarser intervals",
+                                      lines[0]).groups())
+    assert 15 <= trained <= 20 and got >= 4 * trained  # 50 bp stretches: their ends count
+
+
+@pytest.fixture(scope="module")
+def broken_later(checked):
+    """Files of the checked world that are fine on chr1 and broken on chr2 and chr3: a
+    WGBS file whose later chromosomes hold fractions (0-1) instead of percentages, a
+    FASTA whose later chromosomes are all N."""
+    from kerasgene.io.genome import Genome
+
+    d, files, _ = checked
+    wgbs = rewrite_bw(d / "wgbs_fraction_later.bw", files["WGBS"],
+                      lambda c, v: v if c == "chr1" else v / 100)
+    with Genome(files["fasta"]) as genome:
+        seqs = {c: genome.fetch(c, 0, n) if c == "chr1" else "N" * n
+                for c, n in genome.chroms.items()}
+    return {"WGBS": wgbs, "fasta": write_fasta(d / "later_n.fa", seqs)}
+
+
+def test_every_chunk_is_checked_per_chromosome(checked, broken_later, caplog):
+    """Files fine on chr1 and broken on later chromosomes passed the checks of the first
+    chunk (chr1's genes alone) without a word. Every chunk's windows are summed per
+    chromosome (``note_inputs``, as ``predict_genes`` reads them) and checked at the end
+    (``warn_inputs``): the chromosomes off the training record are named."""
+    from kerasgene.io.annotation import read_gtf
+    from kerasgene.io.genome import Genome
+    from kerasgene.io.tracks import TrackSet
+    from kerasgene.serving import gene_inputs as gi
+
+    _, files, client = checked
+    settings = gi.preprocessing_settings(client.constants())
+    genes = read_gtf(files["genes"])
+
+    def warnings(fasta, wgbs) -> list[str]:
+        caplog.clear()
+        summary: dict = {}
+        with Genome(fasta) as genome, TrackSet(
+                {"DNase": (files["DNase"], META["transforms"]["DNase"]),
+                 "WGBS": (wgbs, META["transforms"]["WGBS"])}) as tracks, \
+                caplog.at_level(logging.WARNING):
+            for lo in range(0, len(genes), 20):  # chunks of 20 genes: the first chr1's
+                chunk = genes[lo : lo + 20]
+                gi.note_inputs(summary, [g.chrom for g in chunk], gi.window_inputs(
+                    chunk, genome, tracks, (TSS, TTS), np.dtype(np.float32)))
+            gi.warn_inputs(settings, summary, tracks)
+        return [r.getMessage() for r in caplog.records]
+
+    assert warnings(files["fasta"], files["WGBS"]) == []
+    lines = warnings(broken_later["fasta"], broken_later["WGBS"])
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("predict_genes: 100% of the sequence in 60 gene windows of "
+                               "chr2, chr3 (2 of the 3 chromosomes with genes) is N, against "
+                               "0.0% of the training windows': a hard-masked genome"), lines[0]
+    assert lines[1].startswith("predict_genes: track 'WGBS' on 2 of the 3 chromosomes with "
+                               ">= 20 gene windows (chr2, chr3), on scale on the others; on "
+                               "chr2: mean "), lines[1]
+    assert "x smaller than the training data's" in lines[1]
+
+
+def test_window_sums_add_up_over_chunks_and_change_bp_is_compared_both_ways():
+    """The statistics of two chunks' summed ``window_sums`` are those of their windows
+    together (the 99th percentile: their window-weighted mean), and a track whose values
+    change 10x less or more often than training's is named either way."""
+    from kerasgene.io.track_checks import (
+        add_sums,
+        resolution_mismatches,
+        track_profiles,
+        track_statistics,
+        window_sums,
+    )
+
+    base = np.random.default_rng(0).uniform(0.1, 1.0, (40, 40, 2))
+    # 200 bp windows: 40 runs of 5 bp, or 4 of 50 bp (199 neighbours, 3 changes: 66 bp)
+    fine, coarse = np.repeat(base, 5, axis=1), np.repeat(base[:, ::10], 50, axis=1)
+    names = ["DNase", "WGBS"]
+    whole = track_statistics(fine, names)
+    summed = add_sums(window_sums(fine[:15]), window_sums(fine[15:]))
+    for k in ("mean", "nonzero", "windows", "change_bp"):
+        assert track_statistics(summed, names)["DNase"][k] == pytest.approx(whole["DNase"][k])
+    assert np.allclose(track_profiles(summed, names)["WGBS"], track_profiles(fine, names)["WGBS"])
+    assert whole["DNase"]["change_bp"] == pytest.approx(199 / 39)
+    blocky = track_statistics(coarse, names)
+    assert [m[:60] for m in resolution_mismatches(whole, blocky)] == [
+        "track 'DNase': its values change about every 66 bp along 40 ",
+        "track 'WGBS': its values change about every 66 bp along 40 w"]
+    assert "(finer intervals than" in resolution_mismatches(blocky, whole)[0]
+    assert resolution_mismatches({"DNase": {"mean": 1.0}}, blocky) == []  # not recorded
+
+
+def test_predict_genes_checks_every_chunk(checked, broken_later, caplog):
+    """Files fine on chr1 and broken on chr2 and chr3 (a WGBS file of fractions, a FASTA
+    all N there), predicted in chunks of 20 genes (the first chr1's alone): the scale and
+    N checks read the first chunk only and said nothing; the checks of every window after
+    the last chunk name the later chromosomes."""
+    assert checked_warnings(checked, caplog, chunk_size=20) == []
+    lines = checked_warnings(checked, caplog, chunk_size=20, **broken_later)
+    assert len(lines) == 2, lines
+    assert "100% of the sequence in 60 gene windows of chr2, chr3 (2 of the 3 " in lines[0]
+    assert lines[1].startswith("predict_genes: track 'WGBS' on 2 of the 3 chromosomes")

@@ -3,17 +3,23 @@ builders and ``predict``: one file named by two tracks (:func:`shared_files`), a
 without data around the genes of some chromosomes (:func:`note_signal`,
 :func:`no_signal_messages`), and tracks not on the scale of a reference — the training
 data, or a dataset's other samples (:func:`track_statistics`, :func:`scale_mismatches`,
-:func:`sample_scale_mismatches`), or with the positional profile of another track
-(:func:`track_profiles`, :func:`swapped_tracks`: two files given each other's names).
+:func:`sample_scale_mismatches`; per chromosome: :func:`chrom_scale_mismatches`), binned
+at another resolution than training's (:func:`resolution_mismatches`), or with the
+positional profile of another track (:func:`track_profiles`, :func:`swapped_tracks`: two
+files given each other's names). :func:`window_sums` are the statistics' sums, which add
+up over chunks of windows (:func:`add_sums`).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
+from kerasgene.errors import shown
 from kerasgene.io import chroms as _chroms
 
 
@@ -75,29 +81,122 @@ SCALE_FACTOR = 5.0
 MIN_COMPARED_WINDOWS = 20
 
 
-def track_statistics(epigenome: np.ndarray, names: Sequence[str]) -> dict[str, dict]:
-    """Per-track summary of model inputs.
+#: positions of a track's mean profile along the window (:func:`track_profiles`)
+PROFILE_BINS = 50
+#: a profile whose coefficient of variation is below this is flat (WGBS, broad marks): its
+#: shape tells nothing of which file it came from
+PROFILE_MIN_CV = 0.25
+#: :func:`swapped_tracks` reports a track whose profile correlates at most this with its
+#: own training profile and at least :data:`SWAP_OTHER_CORRELATION` with another's
+SWAP_OWN_CORRELATION, SWAP_OTHER_CORRELATION = 0.3, 0.9
+
+
+#: :func:`track_statistics` gives no ``change_bp`` from fewer value changes than this
+MIN_CHANGES = 20
+#: a track whose values change this many times more or less often along the window than
+#: training's did (its intervals that much longer or shorter) is reported by
+#: :func:`resolution_mismatches`
+RESOLUTION_FACTOR = 4.0
+
+
+def window_sums(epigenome: np.ndarray, bins: int = PROFILE_BINS) -> dict[str, Any]:
+    """Per-track sums of model inputs that add up over chunks of windows
+    (:func:`add_sums`), for :func:`track_statistics` and :func:`track_profiles`.
 
     Parameters
     ----------
     epigenome : (n_windows, length, n_tracks) track values as the model takes them
+    bins : stretches of the profile (at most ``length``; the last ``length % bins``
+        positions are left out)
+
+    Returns
+    -------
+    ``windows``, ``positions`` (n_windows × length), and per track (arrays of n_tracks):
+    ``sum``, ``nonzero`` (values not 0), ``p99`` (99th percentile × n_windows: summed
+    over chunks, a window-weighted mean), ``pairs`` (neighbouring positions both not 0),
+    ``changes`` (of those, pairs of two different values) and ``profile`` ((bins, n_tracks) sums
+    over the windows of each stretch's mean).
+    """
+    values = np.asarray(epigenome)
+    n, length, m = values.shape
+    bins = min(bins, length)
+    out: dict[str, Any] = {"windows": n, "positions": n * length, "sum": np.zeros(m),
+                           "nonzero": np.zeros(m), "p99": np.zeros(m), "pairs": np.zeros(m),
+                           "changes": np.zeros(m), "profile": np.zeros((bins, m))}
+    for j in range(m):
+        v = values[..., j].astype(np.float64, copy=False)
+        nonzero = v != 0
+        both = nonzero[:, 1:] & nonzero[:, :-1]
+        out["sum"][j] = v.sum()
+        out["nonzero"][j] = np.count_nonzero(nonzero)
+        out["p99"][j] = np.percentile(v, 99) * n if n else 0.0
+        out["pairs"][j] = np.count_nonzero(both)
+        out["changes"][j] = np.count_nonzero(both & (v[:, 1:] != v[:, :-1]))
+        cut = v[:, : length // bins * bins].reshape(n, bins, length // bins)
+        out["profile"][:, j] = cut.mean(axis=2).sum(axis=0)
+    return out
+
+
+def add_sums(total: Mapping[str, Any] | None, part: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`window_sums` of the windows of both ``total`` (None: none) and ``part``."""
+    if total is None:
+        return dict(part)
+    return {k: total[k] + part[k] for k in part}
+
+
+def track_statistics(epigenome: np.ndarray | Mapping, names: Sequence[str]) -> dict[str, dict]:
+    """Per-track summary of model inputs.
+
+    Parameters
+    ----------
+    epigenome : (n_windows, length, n_tracks) track values as the model takes them, or
+        their :func:`window_sums`
     names : the n_tracks track names, in channel order
 
     Returns
     -------
-    ``{name: {"mean", "p99", "nonzero", "windows"}}``: the mean and 99th percentile of the
-    values, the fraction of values that are not 0, and n_windows.
+    ``{name: {"mean", "p99", "nonzero", "windows", "change_bp"}}``: the mean and 99th
+    percentile of the values (of summed chunks: their window-weighted mean), the fraction
+    of values that are not 0, n_windows, and the bp per change of value between
+    neighbouring non-zero positions — the length of the file's intervals as the model
+    sees them (None below :data:`MIN_CHANGES` changes).
     """
-    values = np.asarray(epigenome)
-    if values.ndim != 3 or values.shape[-1] != len(names):
-        raise ValueError(f"track_statistics: expected (n, length, {len(names)}) values, "
-                         f"got shape {values.shape}")
+    sums = epigenome if isinstance(epigenome, Mapping) else None
+    if sums is None:
+        values = np.asarray(epigenome)
+        if values.ndim != 3 or values.shape[-1] != len(names):
+            raise ValueError(f"track_statistics: expected (n, length, {len(names)}) values, "
+                             f"got shape {values.shape}")
+        sums = window_sums(values)
+    n, size = sums["windows"], max(sums["positions"], 1)
     out = {}
     for j, name in enumerate(names):
-        v = values[..., j].astype(np.float64, copy=False).ravel()
-        out[name] = {"mean": float(v.mean()), "p99": float(np.percentile(v, 99)),
-                     "nonzero": float(np.count_nonzero(v) / v.size), "windows": len(values)}
+        changes = float(sums["changes"][j])
+        out[name] = {"mean": float(sums["sum"][j] / size),
+                     "p99": float(sums["p99"][j] / max(n, 1)),
+                     "nonzero": float(sums["nonzero"][j] / size), "windows": int(n),
+                     "change_bp": (float(sums["pairs"][j] / changes)
+                                   if changes >= MIN_CHANGES else None)}
     return out
+
+
+def _scale_finding(old: Mapping, new: Mapping, reference: str) -> str | None:
+    """What is off in ``new`` against ``old`` (one track's :func:`track_statistics`),
+    worded to follow the track's name; None when on scale or not comparable."""
+    if old is None or new["windows"] < MIN_COMPARED_WINDOWS:
+        return None
+    if new["nonzero"] == 0 and old["nonzero"] > 0:
+        return (f" is 0 in all {new['windows']} windows, where {old['nonzero']:.0%} of "
+                f"{reference} values were not: a file without data over these genes?")
+    for stat, label in (("mean", "mean"), ("p99", "99th percentile")):
+        a, b = old[stat], new[stat]
+        if a > 0 and b > 0 and max(a / b, b / a) > SCALE_FACTOR:
+            return (f": {label} {b:.3g} over {new['windows']} windows, "
+                    f"{max(a / b, b / a):.0f}x {'larger' if b > a else 'smaller'} than "
+                    f"{reference} {a:.3g}: a file of another unit or kind (read counts "
+                    "or fold change instead of -log10 p-values, a fraction instead of a "
+                    "percentage, another assay)?")
+    return None
 
 
 def scale_mismatches(trained: Mapping[str, Mapping], got: Mapping[str, Mapping],
@@ -113,26 +212,65 @@ def scale_mismatches(trained: Mapping[str, Mapping], got: Mapping[str, Mapping],
     a file with no data over these genes) — which give predictions that look valid but are
     not; differences between cell types of the same assay stay well inside the factor.
     """
+    findings = {name: _scale_finding(trained.get(name), new, reference)
+                for name, new in got.items()}
+    return [f"track {name!r}{f}" for name, f in findings.items() if f]
+
+
+def chrom_scale_mismatches(trained: Mapping[str, Mapping], by_chrom: Mapping[str, Mapping],
+                           names: Sequence[str], reference: str = "the training data's"
+                           ) -> list[str]:
+    """:func:`scale_mismatches` of all windows of ``by_chrom`` (chromosome →
+    :func:`window_sums` of its gene windows), then, for each track on scale over all,
+    of each chromosome's with ≥ :data:`MIN_COMPARED_WINDOWS` windows: one message per
+    track off scale on some chromosomes (a file of another unit on later chromosomes
+    only), naming them and the first one's values. A track 0 on a whole chromosome is
+    left to :func:`no_signal_messages`."""
+    total = functools.reduce(add_sums, by_chrom.values(), None)
+    if total is None:
+        return []
+    overall = track_statistics(total, names)
+    chroms = [c for c in sorted(by_chrom, key=_chroms.sort_key)
+              if by_chrom[c]["windows"] >= MIN_COMPARED_WINDOWS]
+    stats = {c: track_statistics(by_chrom[c], names) for c in chroms}
+    messages = []
+    for name in names:
+        finding = _scale_finding(trained.get(name), overall[name], reference)
+        if finding:
+            messages.append(f"track {name!r}{finding}")
+            continue
+        off = {c: f for c in chroms if stats[c][name]["nonzero"] > 0  # 0: no_signal_messages
+               and (f := _scale_finding(trained.get(name), stats[c][name], reference))}
+        if off:
+            first = next(iter(off))
+            messages.append(f"track {name!r} on {len(off)} of the {len(chroms)} chromosomes "
+                            f"with >= {MIN_COMPARED_WINDOWS} gene windows "
+                            f"({shown(off, 10)}),"
+                            f" on scale on the others; on {first}{off[first]}")
+    return messages
+
+
+def resolution_mismatches(trained: Mapping[str, Mapping], got: Mapping[str, Mapping],
+                          reference: str = "the training data's") -> list[str]:
+    """One message per track whose values in ``got`` change between neighbouring
+    positions :data:`RESOLUTION_FACTOR` times less or more often than in ``trained``
+    (both :func:`track_statistics`; their ``change_bp``): a bigWig binned at 200 bp for a
+    model trained on 20 bp or per-base intervals gives blocky windows the model never
+    saw, on the same scale. Tracks without ``change_bp`` on either side (exports made
+    before it was recorded, too few changes) and ``got`` of fewer than
+    :data:`MIN_COMPARED_WINDOWS` windows are not compared."""
     messages = []
     for name, new in got.items():
-        old = trained.get(name)
-        if old is None or new["windows"] < MIN_COMPARED_WINDOWS:
+        old = trained.get(name) or {}
+        a, b = old.get("change_bp"), new.get("change_bp")
+        if a is None or b is None or new["windows"] < MIN_COMPARED_WINDOWS:
             continue
-        if new["nonzero"] == 0 and old["nonzero"] > 0:
-            messages.append(f"track {name!r} is 0 in all {new['windows']} windows, where "
-                            f"{old['nonzero']:.0%} of {reference} values were not: a file "
-                            "without data over these genes?")
-            continue
-        for stat, label in (("mean", "mean"), ("p99", "99th percentile")):
-            a, b = old[stat], new[stat]
-            if a > 0 and b > 0 and max(a / b, b / a) > SCALE_FACTOR:
-                messages.append(
-                    f"track {name!r}: {label} {b:.3g} over {new['windows']} windows, "
-                    f"{max(a / b, b / a):.0f}x {'larger' if b > a else 'smaller'} than "
-                    f"{reference} {a:.3g}: a file of another unit or kind (read counts "
-                    "or fold change instead of -log10 p-values, a fraction instead of a "
-                    "percentage, another assay)?")
-                break
+        if max(a / b, b / a) >= RESOLUTION_FACTOR:
+            messages.append(f"track {name!r}: its values change about every {b:.0f} bp along "
+                            f"{new['windows']} windows, against every {a:.0f} bp in "
+                            f"{reference}: a file binned at another resolution ("
+                            f"{'coarser' if b > a else 'finer'} intervals than the model "
+                            "was trained on)?")
     return messages
 
 
@@ -160,23 +298,14 @@ def sample_scale_mismatches(stats: Mapping[str, Mapping[str, Mapping]]) -> list[
     return messages
 
 
-#: positions of a track's mean profile along the window (:func:`track_profiles`)
-PROFILE_BINS = 50
-#: a profile whose coefficient of variation is below this is flat (WGBS, broad marks): its
-#: shape tells nothing of which file it came from
-PROFILE_MIN_CV = 0.25
-#: :func:`swapped_tracks` reports a track whose profile correlates at most this with its
-#: own training profile and at least :data:`SWAP_OTHER_CORRELATION` with another's
-SWAP_OWN_CORRELATION, SWAP_OTHER_CORRELATION = 0.3, 0.9
-
-
-def track_profiles(epigenome: np.ndarray, names: Sequence[str],
+def track_profiles(epigenome: np.ndarray | Mapping, names: Sequence[str],
                    bins: int = PROFILE_BINS) -> dict[str, list[float]]:
     """Each track's mean over the windows at ``bins`` evenly cut stretches of the window.
 
     Parameters
     ----------
-    epigenome : (n_windows, length, n_tracks) track values as the model takes them
+    epigenome : (n_windows, length, n_tracks) track values as the model takes them, or
+        their :func:`window_sums` (of its ``bins``)
     names : the n_tracks track names, in channel order
     bins : stretches (at most ``length``; the last ``length % bins`` positions are left out)
 
@@ -184,12 +313,9 @@ def track_profiles(epigenome: np.ndarray, names: Sequence[str],
     -------
     ``{name: [mean of stretch 0, ...]}`` (``bins`` floats each)
     """
-    values = np.asarray(epigenome, dtype=np.float64)
-    n, length, m = values.shape
-    bins = min(bins, length)
-    cut = values[:, : length // bins * bins].reshape(n, bins, length // bins, m)
-    means = cut.mean(axis=(0, 2))
-    return {name: means[:, j].tolist() for j, name in enumerate(names)}
+    sums = epigenome if isinstance(epigenome, Mapping) else window_sums(epigenome, bins)
+    n = max(sums["windows"], 1)
+    return {name: (sums["profile"][:, j] / n).tolist() for j, name in enumerate(names)}
 
 
 def _shaped(profile) -> bool:

@@ -471,16 +471,15 @@ class Client:
         files cannot give inputs for (its chromosome absent from the genome or a track,
         or given different lengths by them; its body past the chromosome's end) is not
         sent: its rows are NaN, and a warning counts and names such genes by reason
-        (all of them: :class:`InputFileError`). An empty ``genes`` gives ``{}``. A track
-        whose values in the first chunk's windows are not on the scale of the training
-        data's (the export's ``track_stats``) is named in a warning
-        (:func:`kerasgene.io.track_checks.scale_mismatches`), as is one that is 0 around
-        every gene of some chromosomes (:func:`gene_inputs.warn_no_signal`) and a first
-        chunk whose sequence is much more N than the training windows'
-        (:func:`gene_inputs.warn_sequence_n`: a hard-masked genome).
+        (all of them: :class:`InputFileError`). An empty ``genes`` gives ``{}``. Every
+        predicted window is summarised per chromosome (:func:`gene_inputs.note_inputs`)
+        and, after the last chunk, compared with the export's record of the training
+        windows (:func:`gene_inputs.warn_inputs`): a track not on their scale, over all
+        windows or on some chromosomes, binned at another resolution, following another
+        track's profile, or 0 around every gene of some chromosomes, and a sequence much
+        more N (a hard-masked genome; later chromosomes all N) are named in warnings.
         """
         from kerasgene.io.annotation import read_genes
-        from kerasgene.io.track_checks import MIN_COMPARED_WINDOWS, note_signal
 
         constants = self.constants()
         settings = gi.preprocessing_settings(constants)
@@ -496,21 +495,13 @@ class Client:
             trackset = gi.track_input(tracks, needed, settings, chrom_aliases, genome, stack)
             epi_dtype = np.dtype(settings.get("epigenome_dtype") or np.float32)
             keep = gi.predictable_genes(genes, genome, trackset, flanks)
-            parts, by_chrom = [], {}
+            parts, summary = [], {}
             for lo in range(0, len(keep), chunk_size):
                 chunk = [genes[i] for i in keep[lo : lo + chunk_size]]
                 inputs = gi.window_inputs(chunk, genome, trackset, flanks, epi_dtype)
-                if lo == 0 and "sequence" in inputs:
-                    gi.warn_sequence_n(settings.get("sequence_n_fraction"), inputs["sequence"])
-                if trackset is not None:
-                    if lo == 0:
-                        gi.warn_track_scale(settings, inputs["epigenome"], trackset.names)
-                    note_signal(by_chrom, [g.chrom for g in chunk], inputs["epigenome"])
+                gi.note_inputs(summary, [g.chrom for g in chunk], inputs)
                 parts.append(self.predict(inputs))
-            if trackset is not None:
-                checked = bool(settings.get("track_stats")) and \
-                    min(len(keep), chunk_size) >= MIN_COMPARED_WINDOWS
-                gi.warn_no_signal(by_chrom, trackset, checked)
+            gi.warn_inputs(settings, summary, trackset)
         out = {}
         for k in parts[0]:
             values = np.concatenate([p[k] for p in parts])

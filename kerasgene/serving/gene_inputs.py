@@ -17,6 +17,8 @@ warning naming the tracks; a track missing from a recorded ``transforms`` is an 
 from __future__ import annotations
 
 import contextlib
+import functools
+import itertools
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -24,65 +26,138 @@ from typing import Any
 
 import numpy as np
 
-from kerasgene.errors import ConfigError, InputFileError
+from kerasgene.errors import ConfigError, InputFileError, shown
 
 log = logging.getLogger(__name__)
 
 
-def warn_track_scale(settings: Mapping, epigenome: np.ndarray, names: Sequence[str]) -> None:
-    """Warn about each track of ``epigenome`` (n, length, len(names)) whose values are not
-    on the scale of the training data's (an export's ``track_stats``:
-    :func:`~kerasgene.io.track_checks.scale_mismatches`) or whose profile along the window
-    follows another track's (its ``track_profiles``:
-    :func:`~kerasgene.io.track_checks.swapped_tracks`); exports made before either was
+def note_inputs(summary: dict, chroms: Sequence[str], inputs: Mapping[str, np.ndarray]) -> None:
+    """Add one chunk of model inputs to ``summary``, per chromosome, for the checks of
+    every predicted window (:func:`warn_inputs`): ``summary["epigenome"]`` is chromosome →
+    :func:`~kerasgene.io.track_checks.window_sums`, ``summary["sequence"]`` chromosome →
+    [N positions, positions, windows] of a one-hot "sequence".
+
+    Parameters
+    ----------
+    summary : the summary so far (``{}`` before the first chunk); updated in place
+    chroms : the chromosome of each window of the chunk
+    inputs : the chunk's :func:`window_inputs`
+    """
+    from kerasgene.dna import n_fraction
+    from kerasgene.io.track_checks import add_sums, window_sums
+
+    names = np.asarray(chroms, dtype=object)
+    epi, seq = inputs.get("epigenome"), inputs.get("sequence")
+    cuts = [0, *(np.flatnonzero(names[1:] != names[:-1]) + 1), len(names)] if len(names) else []
+    for lo, hi in itertools.pairwise(cuts):  # runs of one chromosome: views, not copies
+        c, on = names[lo], slice(lo, hi)
+        if epi is not None:
+            by_chrom = summary.setdefault("epigenome", {})
+            by_chrom[c] = add_sums(by_chrom.get(c), window_sums(epi[on]))
+        if seq is not None and seq.shape[-1] == 4:
+            part = seq[on]
+            size = part.shape[0] * part.shape[1]
+            n, total, windows = summary.setdefault("sequence", {}).get(c, (0.0, 0, 0))
+            summary["sequence"][c] = (n + n_fraction(part) * size, total + size,
+                                      windows + len(part))
+
+
+def warn_inputs(settings: Mapping, summary: Mapping, trackset) -> None:
+    """Warn about what every predicted window (``summary``: :func:`note_inputs`) says of
+    the user's files against the export's record of the training windows: tracks off
+    its scale, overall or on some chromosomes, binned at another resolution or following
+    another track's profile (:func:`warn_track_sums`), a sequence much more N, overall or
+    on some chromosomes (:func:`warn_n_counts`), and tracks 0 around every gene of some
+    chromosomes (:func:`warn_no_signal`)."""
+    from kerasgene.io.track_checks import MIN_COMPARED_WINDOWS
+
+    if summary.get("sequence"):
+        warn_n_counts(settings.get("sequence_n_fraction"), summary["sequence"])
+    by_chrom = summary.get("epigenome")
+    if trackset is None or not by_chrom:
+        return
+    warn_track_sums(settings, by_chrom, trackset.names)
+    windows = sum(s["windows"] for s in by_chrom.values())
+    signal = {c: (s["windows"], s["nonzero"] > 0) for c, s in by_chrom.items()}
+    warn_no_signal(signal, trackset,
+                   bool(settings.get("track_stats")) and windows >= MIN_COMPARED_WINDOWS)
+
+
+def warn_track_sums(settings: Mapping, by_chrom: Mapping[str, Mapping],
+                    names: Sequence[str]) -> None:
+    """Warn about each track whose values in the windows of ``by_chrom`` (chromosome →
+    :func:`~kerasgene.io.track_checks.window_sums`) are not on the scale of the training
+    data's (an export's ``track_stats``), over all windows or on some chromosomes
+    (:func:`~kerasgene.io.track_checks.chrom_scale_mismatches`), change value at another
+    interval length (its ``change_bp``:
+    :func:`~kerasgene.io.track_checks.resolution_mismatches`), or whose profile along the
+    window follows another track's (its ``track_profiles``:
+    :func:`~kerasgene.io.track_checks.swapped_tracks`); exports made before any was
     recorded are not checked for it."""
     from kerasgene.io.track_checks import (
-        scale_mismatches,
+        add_sums,
+        chrom_scale_mismatches,
+        resolution_mismatches,
         swapped_tracks,
         track_profiles,
         track_statistics,
     )
 
+    total = functools.reduce(add_sums, by_chrom.values(), None)
     messages = []
     if settings.get("track_stats"):
-        messages += scale_mismatches(settings["track_stats"], track_statistics(epigenome, names))
+        messages += chrom_scale_mismatches(settings["track_stats"], by_chrom, names)
+        messages += resolution_mismatches(settings["track_stats"],
+                                          track_statistics(total, names))
     if settings.get("track_profiles"):
-        messages += swapped_tracks(settings["track_profiles"],
-                                   track_profiles(epigenome, names), len(epigenome))
+        messages += swapped_tracks(settings["track_profiles"], track_profiles(total, names),
+                                   total["windows"])
     for message in messages:
         log.warning("predict_genes: %s Predictions from it look valid but are not; "
                     "compare it with the file the model was trained on", message)
 
 
 #: How much more of the predicted windows' sequence may be N than of the training
-#: windows' (an absolute fraction) before :func:`warn_sequence_n` warns.
+#: windows' (an absolute fraction) before :func:`warn_n_counts` warns.
 N_EXCESS = 0.1
 
 
-def warn_sequence_n(trained: float | None, sequence: np.ndarray) -> None:
-    """Warn when more of ``sequence`` (n, length, 4) one-hot windows is N than
-    :data:`N_EXCESS` above ``trained`` (an export's ``sequence_n_fraction``; 0 for an
-    export made before it was recorded): a hard-masked genome (Ensembl's ``dna_rm``,
-    UCSC's ``.fa.masked``) or a FASTA of another assembly, whose N the model reads as no
-    base."""
-    from kerasgene.dna import n_fraction
+def warn_n_counts(trained: float | None, by_chrom: Mapping[str, Sequence[float]]) -> None:
+    """Warn when more of the one-hot windows of ``by_chrom`` (chromosome → [N positions,
+    positions, windows]: :func:`note_inputs`) is N than :data:`N_EXCESS` above
+    ``trained`` (an export's ``sequence_n_fraction``; 0 for an export made before it was
+    recorded), over all windows, or over those of the chromosomes (≥
+    :data:`~kerasgene.io.track_checks.MIN_COMPARED_WINDOWS` windows) that are, named
+    when not all of them: a hard-masked genome
+    (Ensembl's ``dna_rm``, UCSC's ``.fa.masked``), a FASTA of another assembly, or one
+    whose later chromosomes are N, which the model reads as no base."""
+    from kerasgene.io.chroms import sort_key
+    from kerasgene.io.track_checks import MIN_COMPARED_WINDOWS
 
-    got, before = n_fraction(sequence), float(trained or 0.0)
-    if got - before > N_EXCESS:
-        log.warning("predict_genes: %.0f%% of the sequence in %d gene windows is N, against "
-                    "%.1f%% of the training windows': a hard-masked genome (Ensembl dna_rm, "
-                    "UCSC .fa.masked) or another assembly's FASTA? The model reads N as no "
-                    "base; predictions from it look valid but are not; expected the "
-                    "(soft-masked) genome the model was trained on", 100 * got, len(sequence),
-                    100 * before)
+    before = float(trained or 0.0)
+    chroms = [c for c in sorted(by_chrom, key=sort_key) if by_chrom[c][2] >= MIN_COMPARED_WINDOWS
+              and by_chrom[c][0] / by_chrom[c][1] - before > N_EXCESS]
+    n, size, windows = (sum(v[i] for v in by_chrom.values()) for i in range(3))
+    where = f"{windows} gene windows"
+    if chroms and len(chroms) < len(by_chrom):
+        n, size, windows = (sum(by_chrom[c][i] for c in chroms) for i in range(3))
+        where = (f"{windows} gene windows of {shown(chroms, 10)} ({len(chroms)} of the "
+                 f"{len(by_chrom)} chromosomes with genes)")
+    elif n / max(size, 1) - before <= N_EXCESS:
+        return
+    log.warning("predict_genes: %.0f%% of the sequence in %s is N, against %.1f%% of the "
+                "training windows': a hard-masked genome (Ensembl dna_rm, UCSC .fa.masked) "
+                "or another assembly's FASTA? The model reads N as no base; predictions "
+                "from it look valid but are not; expected the (soft-masked) genome the "
+                "model was trained on", 100 * n / size, where, 100 * before)
 
 
 def warn_no_signal(by_chrom: Mapping, trackset, scale_checked: bool) -> None:
     """Warn about each track that is 0 around every gene of some chromosomes
     (``by_chrom``: :func:`kerasgene.io.track_checks.note_signal` of every predicted
     window), as the training builders do: those genes got an all-zero channel. With
-    ``scale_checked`` (the export's ``track_stats`` compared with the first chunk:
-    :func:`warn_track_scale`) a track 0 around every gene is left to that check's
+    ``scale_checked`` (the export's ``track_stats`` compared with the windows:
+    :func:`warn_track_sums`) a track 0 around every gene is left to that check's
     message."""
     from kerasgene.io.track_checks import no_signal_messages
 

@@ -37,13 +37,14 @@ def preprocessing_constants(dataset) -> dict:
     track name → the bigBed field its values were read from (:func:`value_column_record`;
     tracks read from other formats, or a bigBed's default ``score``, absent); for datasets with an
     ``"epigenome"`` input also ``track_stats`` and ``track_profiles``
-    (:func:`kerasgene.io.track_checks.track_statistics`, :func:`~kerasgene.io.track_checks.track_profiles`
+    (:func:`kerasgene.io.track_checks.track_statistics` — the scale and ``change_bp``, the
+    bp per change of value —, :func:`~kerasgene.io.track_checks.track_profiles`
     of :func:`training_windows`), and
     for those with a one-hot ``"sequence"`` ``sequence_n_fraction`` (:func:`kerasgene.dna.n_fraction`
     of the same windows), which predictions from other files are compared with
     (:func:`kerasgene.io.track_checks.scale_mismatches`,
     :func:`~kerasgene.io.track_checks.swapped_tracks`,
-    :func:`kerasgene.serving.gene_inputs.warn_sequence_n`).
+    :func:`kerasgene.serving.gene_inputs.warn_n_counts`).
     """
     meta = dataset.meta
     params = {k: v for k, v in meta["params"].items() if k != "samples"}
