@@ -75,7 +75,8 @@ def classification_metrics(y_true, pred) -> dict:
     -------
     dict — ``accuracy``, ``n``, ``confusion`` (rows: true class, columns: predicted) and,
     when every class occurs in ``y_true``, ``auroc`` and ``auprc`` (average precision;
-    binary: of class 1 ranked by its score, multi-class: one-vs-rest macro). AUROC and
+    binary: of class 1 ranked by its score, multi-class: one-vs-rest macro), else
+    ``undefined`` saying why they are absent. AUROC and
     AUPRC are rank statistics, so a logit and its probability give the same values.
     Binary tasks also report ``precision``, ``recall`` and ``f1`` of class 1 and
     ``positive_fraction`` (of ``y_true``).
@@ -99,6 +100,10 @@ def classification_metrics(y_true, pred) -> dict:
             onehot = np.eye(n_classes)[y_true]
             out["auroc"] = float(roc_auc_score(onehot, scores, average="macro"))
             out["auprc"] = float(average_precision_score(onehot, scores, average="macro"))
+    else:
+        present = ", ".join(map(str, np.unique(y_true)))
+        out["undefined"] = (f"auroc, auprc: the labels hold class {present} only, of "
+                            f"{n_classes}; a ranking needs every class")
     return out
 
 

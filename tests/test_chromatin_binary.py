@@ -44,6 +44,11 @@ def test_metrics_of_a_binary_score_are_those_of_its_probability():
         assert got == pytest.approx({k: v for k, v in m.items() if k != "confusion"})
     none = classification_metrics(y, -np.abs(score) - 1)  # nothing predicted: 0, not NaN
     assert (none["precision"], none["recall"], none["f1"]) == (0.0, 0.0, 0.0)
+    # one class: AUROC / AUPRC left out, and metrics.json says why (it said nothing)
+    alone = classification_metrics(np.zeros(300, int), score)
+    assert "auprc" not in alone and "auroc" not in alone
+    assert alone["undefined"] == ("auroc, auprc: the labels hold class 0 only, of 2; a "
+                                  "ranking needs every class")
 
 
 def _score_model() -> keras.Model:
