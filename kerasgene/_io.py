@@ -278,6 +278,21 @@ def text_lines(path: str | os.PathLike, what: str) -> Iterator[tuple[int, str]]:
                              "UTF-8)") from None
 
 
+def read_json_object(path: str | os.PathLike, what: str) -> dict:
+    """The JSON object in ``path``; InputFileError naming the file and ``what`` it should
+    hold when it cannot be read, is not JSON or is not an object."""
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text())
+    except OSError as err:
+        raise InputFileError(f"{path}: cannot read {what} ({err.strerror})") from None
+    except ValueError as err:
+        raise InputFileError(f"{path}: {what} is not valid JSON ({err})") from None
+    if not isinstance(doc, dict):
+        raise InputFileError(f"{path}: {what} must be a JSON object")
+    return doc
+
+
 def check_folder_path(path: str | os.PathLike, what: str) -> Path:
     """Return ``path`` as a Path where a folder is or can be made, or raise InputFileError
     naming ``what`` when it, or the nearest existing path above it, is a file (checked

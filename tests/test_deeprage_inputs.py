@@ -163,6 +163,35 @@ def test_trailing_separators_and_r_headers(files, tmp_path, capsys):
             "write.table(..., col.names=NA) writes it)") in err
 
 
+def test_hash_header_lines(files, tmp_path):
+    """A ``#gene<TAB>heat 5...`` header (bedtools, tabix) is read by read_expression_table,
+    but the condition names were taken from the first data row: conditions named '0.362',
+    '-1.003'... (without condition_names, silently), 'none of the expression table's
+    conditions has regulator states', or 'no gene-id column 'gene''; a regulator table
+    under such a header matched no condition."""
+    lines = open(files["cfg"]["expression"]).read().splitlines(keepends=True)
+    (tmp_path / "hash.tsv").write_text("#" + "".join(lines))
+    (tmp_path / "hash_gz.tsv").write_bytes(gzip.compress(("#" + "".join(lines)).encode()))
+    reg = open(_reg_table(files, tmp_path / "reg.tsv", [f"R{i}" for i in range(N_REG)])).read()
+    (tmp_path / "reg_hash.tsv").write_text("#" + reg)
+    two = ["dtt", "heat 5"]
+    plain = {tuple(c or ()): build("deeprage", {**files["cfg"], "conditions": c},
+                                   tmp_path / f"plain{len(c or ())}", progress=False)
+             for c in (None, two)}
+    for name, data in [("hash", {"expression": str(tmp_path / "hash.tsv")}),
+                       ("gz", {"expression": str(tmp_path / "hash_gz.tsv"),
+                               "condition_names": None}),
+                       ("by_name", {"expression": str(tmp_path / "hash.tsv"),
+                                    "gene_column": "gene", "conditions": two}),
+                       ("reg", {"regulators": str(tmp_path / "reg_hash.tsv"),
+                                "regulator_names": None, "condition_names": None})]:
+        ds = build("deeprage", {**files["cfg"], **data}, tmp_path / name, progress=False)
+        want = plain[tuple(data.get("conditions") or ())]
+        assert ds.conditions == want.conditions == (data.get("conditions") or CONDS), name
+        np.testing.assert_array_equal(ds.arrays["lfc"], want.arrays["lfc"])
+        np.testing.assert_array_equal(ds.arrays["regulators"], want.arrays["regulators"])
+
+
 @pytest.fixture
 def repaired(files, tmp_path):
     """A table whose header holds the raw condition names, tabs inside (DeepRAGE's

@@ -5,17 +5,21 @@ section Variants). Files are written by pysam, pyBigWig and the suite's FASTA wr
 
 from __future__ import annotations
 
+import json
 import logging
 
 import numpy as np
 import pysam
 import pytest
 from conftest import write_fasta
+from run_world import write_world
 
+from kerasgene.datasets import Dataset
+from kerasgene.datasets.regions import default_transform
 from kerasgene.errors import ConfigError, InputFileError
 from kerasgene.explain import readers as R
 from kerasgene.explain import variants as V
-from kerasgene.io.annotation import Gene
+from kerasgene.io.annotation import Gene, read_gtf
 from kerasgene.io.genome import Genome
 from kerasgene.io.tracks import TrackSet, write_bigwig
 
@@ -95,6 +99,75 @@ def test_trackset_without_track_names_warns_that_its_order_is_unchecked(tmp_path
         R.RegionReader({"K562": ts}, *FLANKS)
     assert "no track_names; the TrackSets' order ['a', 'b'] is taken as the model's" \
         in caplog.text
+
+
+# --------------------------------------------------------------------------------------
+# a reader built from a trained run: its transforms, window, order and dtype
+# --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def trained_world(tmp_path_factory):
+    """run_world's tiny iSEGnet world trained (``kerasgene train``): DNase with 5 bp
+    regions (not the paper's transform), WGBS; window (40, 20) ⊕ (20, 20); float16 rows."""
+    from kerasgene.cli import main
+
+    d = tmp_path_factory.mktemp("run_world")
+    write_world(d)
+    assert main(["train", "--config", str(d / "run.yaml")]) == 0
+    return d
+
+
+def test_reader_from_run_reads_the_rows_the_model_was_trained_on(trained_world):
+    """README's Python path built the TrackSet with the paper's default transforms: for a
+    run whose config gave DNase another transform the model got other inputs than the
+    dataset's, without a word. ``from_run`` reads the run's preprocessing.json."""
+    from kerasgene.explain.run_variants import isegnet_reader
+    from kerasgene.models import load_model
+
+    d = trained_world
+    dataset = Dataset.open(d / "run" / "dataset")
+    names = json.loads((d / "run" / "preprocessing.json").read_text())["track_names"]
+    files = {"WGBS": str(d / "wgbs.bw"), "DNase": str(d / "dnase.bw")}  # not the run's order
+    genes = {g.id: g for g in read_gtf(d / "genes.gtf")}
+    rows = dataset.index[dataset.index["sample"] == "s1"]
+    with R.RegionReader.from_run(d / "run", {"s1": files}) as reader, \
+            TrackSet({t: (files[t], default_transform(t)) for t in names}) as by_hand:
+        assert (reader.tss_flank, reader.tts_flank, list(reader.track_names)) == (
+            (40, 20), (20, 20), ["DNase", "WGBS"])
+        readme = R.RegionReader({"s1": by_hand}, reader.tss_flank, reader.tts_flank, names)
+        for i, gid in zip(rows.index, rows["gene_id"]):
+            want = np.asarray(dataset.arrays["epigenome"][i], np.float32)
+            seq = ["A" * len(want)]
+            got = reader.inputs(seq, [genes[gid]], ["s1"])["epigenome"][0]
+            np.testing.assert_array_equal(got, want, err_msg=gid)
+            assert not np.allclose(readme.inputs(seq, [genes[gid]], ["s1"])["epigenome"][0],
+                                   want)
+        gene = genes[rows["gene_id"].iloc[0]]
+        with Genome(d / "genome.fa") as g:
+            v = snv(g.fetch("chr1", 0, 400), gene.tss + 1)
+            model = load_model(d / "run" / "model.keras")
+            stored = V.variant_effects(model, [v], g, [gene], isegnet_reader(dataset)[0])
+            mine = V.variant_effects(model, [v], g, [gene], reader)
+    np.testing.assert_allclose(mine.ref_prediction, stored.ref_prediction, rtol=1e-6)
+    np.testing.assert_allclose(mine.delta, stored.delta, rtol=1e-5, atol=1e-7)
+
+
+def test_reader_from_run_refuses_other_tracks_and_incomplete_runs(trained_world, tmp_path):
+    d = trained_world
+    run = d / "run"
+    with pytest.raises(ConfigError, match=r"preprocessing.json, tracks of 'K562': .*expects "
+                       r"tracks \['DNase', 'WGBS'\]; missing \['WGBS'\], unexpected "
+                       r"\['H3K4me3'\]$"):
+        R.RegionReader.from_run(run, {"K562": {"DNase": d / "dnase.bw",
+                                               "H3K4me3": d / "wgbs.bw"}})
+    with TrackSet({"DNase": str(d / "dnase.bw"), "WGBS": str(d / "wgbs.bw")}) as defaults, \
+            pytest.raises(ConfigError, match=r"tracks of 's1': .*track 'DNase' applies "):
+        R.RegionReader.from_run(run, {"s1": defaults})
+    (tmp_path / "model.keras").write_bytes((run / "model.keras").read_bytes())
+    with pytest.raises(InputFileError, match=r"no trained model \(model.keras without "
+                       r"run.json"):
+        R.RegionReader.from_run(tmp_path, {"s1": {"DNase": d / "dnase.bw"}})
 
 
 # --------------------------------------------------------------------------------------

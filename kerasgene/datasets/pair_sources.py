@@ -27,6 +27,7 @@ from kerasgene.io.expression import (
     MAX_ABS_LOG_RATIO,
     check_range,
     clean_name,
+    header_rows,
     pcl_columns,
     read_expression_table,
     read_names,
@@ -92,26 +93,24 @@ def _header(path, id_column: int | str = 0, known_names: Sequence[str] | None = 
     Returns (names, repaired). Empty fields after the last name, and after the last value
     of the first data row beyond the header's count (the trailing separator Excel and R
     write), are ignored as :func:`read_expression_table` ignores them, and so are comment
-    lines before the header and PCL annotation columns (``NAME``, ``GWEIGHT``). When the
-    header has more fields than the first data row because condition names contain the
-    separator, and ``known_names`` (the raw names of the condition list) joined by the
-    separator give exactly the header, the known names are returned with
-    ``repaired=True`` (not for a PCL file: its annotation columns make the counts differ,
-    an error). Any other
-    mismatch of field counts raises InputFileError, since the columns would be shifted.
+    lines before the header and PCL annotation columns (``NAME``, ``GWEIGHT``); the header
+    is the line that function takes for it (:func:`~kerasgene.io.expression.header_rows`:
+    a ``#gene<TAB>cond1...`` line above the first data row too). When the header has more
+    fields than the first data row because condition names contain the separator, and
+    ``known_names`` (the raw names of the condition list) joined by the separator give
+    exactly the header, the known names are returned with ``repaired=True`` (not for a PCL
+    file: its annotation columns make the counts differ, an error). Any other mismatch of
+    field counts raises InputFileError, since the columns would be shifted.
     """
     sep = "," if str(path).lower().removesuffix(".gz").endswith(".csv") else "\t"
-    with open_text(path) as fh:  # the header and the first data row (blank lines skipped)
-        rows = [r for _, r in itertools.islice(table_rows(fh, sep), 2)]
-    if not rows:
-        raise InputFileError(f"{path}: empty table")
-    row = _trim(rows[0], 0)
+    top = [r for _, r in header_rows(path, id_column)[0][:2]]  # header, first row
+    row = _trim(top[0], 0)
     if not isinstance(id_column, int) and id_column not in row:
         raise InputFileError(f"{path}: no gene-id column {id_column!r}; columns: {row}")
     pos = id_column if isinstance(id_column, int) else row.index(id_column)
     skip = {pos, *pcl_columns([c.strip() for c in row], pos)}
     names = [str(c) for i, c in enumerate(row) if i not in skip]
-    first = _trim(rows[1], len(row)) if len(rows) > 1 else row
+    first = _trim(top[1], len(row)) if len(top) > 1 else row
     if len(first) < len(row):
         known = None if known_names is None else len(known_names) + 1
         if (known is not None and pos == 0 and len(_trim(first, known)) == known

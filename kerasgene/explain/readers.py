@@ -13,13 +13,17 @@ reference or an edited sequence:
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import ClassVar, Protocol
 
 import numpy as np
 
+from kerasgene._io import read_json_object
 from kerasgene.dna import kmer_counts, kmer_names, one_hot
 from kerasgene.errors import ConfigError
 from kerasgene.io.annotation import Gene
@@ -80,6 +84,17 @@ def check_track_order(epigenome: Mapping[str, object],
                     "'track_names' to check it)", want)
 
 
+def _run_preprocessing(run: str | os.PathLike) -> dict:
+    """The ``preprocessing.json`` of a complete run (:func:`kerasgene.train.records.check_run`);
+    InputFileError when the run is not complete or the file is missing or not a JSON
+    object."""
+    from kerasgene.train.records import check_run
+
+    check_run(run)
+    return read_json_object(Path(run) / "preprocessing.json",
+                            "the run's preprocessing constants")
+
+
 @dataclass
 class RegionReader:
     """iSEGnet: one-hot TSS ⊕ TTS window beside the observed epigenome.
@@ -97,16 +112,85 @@ class RegionReader:
         The model's epigenome channels in order (the run's ``preprocessing.json``
         ``track_names``): every TrackSet must hold them in this order, else a ConfigError
         (:func:`check_track_order`); None: the first TrackSet's order, with a warning.
+    epigenome_dtype
+        The dtype a TrackSet's values are rounded to, as the training data were (the
+        run's ``epigenome_dtype``, e.g. float16); stored rows are read as they are.
+
+    A reader of a trained run's window, track order, transforms and dtype is built from
+    the run's ``preprocessing.json`` by :meth:`from_run` (close it, or use it in a
+    ``with`` block, to close the files it opened).
     """
 
     epigenome: Mapping[str, object]
     tss_flank: tuple[int, int] = (1000, 500)
     tts_flank: tuple[int, int] = (500, 500)
     track_names: Sequence[str] | None = None
+    epigenome_dtype: str = "float32"
     input_names: ClassVar[tuple[str, ...]] = ("sequence", "epigenome")
+    _opened: contextlib.ExitStack = field(default_factory=contextlib.ExitStack, init=False,
+                                          repr=False, compare=False)
 
     def __post_init__(self) -> None:
         check_track_order(self.epigenome, self.track_names)
+
+    @classmethod
+    def from_run(cls, run: str | os.PathLike,
+                 tracks: Mapping[str, Mapping[str, str | os.PathLike] | object], *,
+                 chrom_aliases=None) -> RegionReader:
+        """The reader of a complete iSEGnet run: each context's tracks read with the
+        transforms, bigBed value fields, channel order, window and dtype the run's
+        training data had (its ``preprocessing.json``), as ``kerasgene predict`` builds
+        them (:func:`kerasgene.serving.gene_inputs.track_input`).
+
+        Parameters
+        ----------
+        run
+            A complete run directory (:func:`kerasgene.train.records.check_run`).
+        tracks
+            Context (biosample) name → {track name → bigWig / bigBed / bedGraph path}
+            (every track of the run, no other), or a TrackSet (checked against the run's
+            order and transforms).
+        chrom_aliases
+            Chromosome alias table of the track files, as for ``predict_genes``.
+
+        Raises
+        ------
+        InputFileError
+            Not a complete run; no readable ``preprocessing.json``.
+        ConfigError
+            The run's model reads no epigenome; a context's tracks miss some of the run's
+            or name others; a TrackSet in another order or with other transforms.
+        """
+        from kerasgene.serving.gene_inputs import preprocessing_settings, track_input
+
+        prep = Path(run) / "preprocessing.json"
+        settings = preprocessing_settings({"preprocessing": _run_preprocessing(run)})
+        if "epigenome" not in (settings.get("input_names") or ()) \
+                or not settings.get("track_names"):
+            raise ConfigError(f"{prep}: the model takes inputs {settings.get('input_names')}; "
+                              "expected an iSEGnet run reading 'epigenome' tracks")
+        with contextlib.ExitStack() as stack:
+            epigenome = {}
+            for ctx, files in tracks.items():
+                try:
+                    epigenome[ctx] = track_input(files, {"epigenome"}, settings, chrom_aliases,
+                                                 None, stack)
+                except ConfigError as err:
+                    raise ConfigError(f"{prep}, tracks of {ctx!r}: {err}") from None
+            reader = cls(epigenome, tuple(settings["tss_flank"]), tuple(settings["tts_flank"]),
+                         settings["track_names"], settings.get("epigenome_dtype") or "float32")
+            reader._opened = stack.pop_all()
+        return reader
+
+    def close(self) -> None:
+        """Close the track files :meth:`from_run` opened (TrackSets given are left open)."""
+        self._opened.close()
+
+    def __enter__(self) -> RegionReader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     @property
     def fanout(self) -> int:
@@ -120,7 +204,8 @@ class RegionReader:
         if _is_trackset(src):
             from kerasgene.datasets.windows import extract_regions
 
-            return extract_regions([gene], None, src, self.tss_flank, self.tts_flank)[1][0]
+            return extract_regions([gene], None, src, self.tss_flank, self.tts_flank,
+                                   np.dtype(self.epigenome_dtype))[1][0]
         return np.asarray(src[gene.id])
 
     def inputs(self, seqs, genes, contexts) -> dict[str, np.ndarray]:

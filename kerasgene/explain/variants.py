@@ -27,7 +27,7 @@ code such as ``M`` (``ambiguous_allele``). Sites-only VCFs without the INFO colu
 columns) are read as if INFO were ``.``.
 
 >>> from kerasgene.explain.readers import RegionReader                     # doctest: +SKIP
->>> reader = RegionReader({"K562": trackset}, track_names=names)          # doctest: +SKIP
+>>> reader = RegionReader.from_run("runs/isegnet", {"K562": {"DNase": "dnase.bw"}})  # doctest: +SKIP
 >>> effects = variant_effects(model, "sample.vcf", "hg38.fa", genes, reader)  # doctest: +SKIP
 >>> effects[["variant_id", "gene_id", "ref_prediction", "alt_prediction", "delta"]]  # doctest: +SKIP
 """

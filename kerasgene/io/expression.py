@@ -201,13 +201,7 @@ def _cells(path: Path, gene_column: str | int, columns: list[str] | None, rows: 
     """The cells of a table as text, annotation (PCL, GCT) left out, and the id column's
     name; the header checked (:func:`_check_header`, unless the caller names columns it
     has; column names unique; a GCT's dimensions)."""
-    sep = _separator(path)
-    table = _read_rows(path, sep, rows)
-    dims = _gct_dimensions(path, table)
-    comment = None if dims else _comment_above(path, sep, table[0][0])
-    if comment is not None and _is_header_above(comment, table, gene_column):
-        table.insert(0, (table[0][0] - 1, comment))
-        comment = None
+    table, dims, comment = header_rows(path, gene_column, rows)
     header, cells, line = _header_and_cells(path, table, rows)
     id_column = _id_column(path, header, gene_column, rows)
     given = ([gene_column] if isinstance(gene_column, str) else []) + list(columns or [])
@@ -226,6 +220,34 @@ def _cells(path: Path, gene_column: str | int, columns: list[str] | None, rows: 
         drop = [header[k] for k in pcl_columns(header, header.index(id_column))]
     return _without_annotation(pd.DataFrame(cells, columns=header, dtype=str), id_column,
                                drop), id_column
+
+
+def header_rows(path: str | os.PathLike, gene_column: str | int = 0, rows: str = "gene"
+                ) -> tuple[list[tuple[int, list[str]]], tuple[int, int] | None, list[str] | None]:
+    """The rows of a table as :func:`read_expression_table` takes them, its header first:
+    a ``#`` header line (``#gene<TAB>cond1...``) above the first data row counted in
+    (:func:`_is_header_above`), a GCT file's dimensions line taken out.
+
+    Returns
+    -------
+    ``(table, gct_dims, comment)``: (line number, fields) of each row, the header first;
+    a GCT file's (rows, samples) or None; the fields of a ``#`` line right above the
+    first row that was not taken for the header, or None.
+
+    Raises
+    ------
+    InputFileError
+        A file that cannot be parsed or holds no row; a GCT file of another version.
+    """
+    path = Path(path)
+    sep = _separator(path)
+    table = _read_rows(path, sep, rows)
+    dims = _gct_dimensions(path, table)
+    comment = None if dims else _comment_above(path, sep, table[0][0])
+    if comment is not None and _is_header_above(comment, table, gene_column):
+        table.insert(0, (table[0][0] - 1, comment))
+        comment = None
+    return table, dims, comment
 
 
 def _gct_dimensions(path: Path, table: list[tuple[int, list[str]]]) -> tuple[int, int] | None:

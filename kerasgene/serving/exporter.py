@@ -38,7 +38,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kerasgene._io import is_temporary, to_plain
+from kerasgene._io import is_temporary, read_json_object, to_plain
 from kerasgene.errors import ConfigError, InputFileError
 from kerasgene.serving.protocol import CONSTANTS_FILE, DEFAULT_SIGNATURE, METADATA_SIGNATURE
 
@@ -348,18 +348,6 @@ def _model_of(run: Path) -> tuple[Path, dict | None]:
     return run, None
 
 
-def _read_json(path: Path, what: str) -> dict:
-    try:
-        doc = json.loads(path.read_text())
-    except OSError as err:
-        raise InputFileError(f"{path}: cannot read {what} ({err.strerror})") from None
-    except ValueError as err:
-        raise InputFileError(f"{path}: {what} is not valid JSON ({err})") from None
-    if not isinstance(doc, dict):
-        raise InputFileError(f"{path}: {what} must be a JSON object")
-    return doc
-
-
 def export_run(run: str | os.PathLike, base_dir: str | os.PathLike, name: str,
                version: int | None = None, metadata: dict | str | os.PathLike | None = None
                ) -> Path:
@@ -394,9 +382,9 @@ def export_run(run: str | os.PathLike, base_dir: str | os.PathLike, name: str,
     model_file, record = _model_of(run)
     prep = model_file.parent / "preprocessing.json"
     if isinstance(metadata, str | os.PathLike):
-        metadata = _read_json(Path(metadata), "metadata")
+        metadata = read_json_object(Path(metadata), "metadata")
     elif metadata is None and record is not None and prep.is_file():
-        metadata = _read_json(prep, "metadata")
+        metadata = read_json_object(prep, "metadata")
     elif metadata is None:
         log.warning("%s: no preprocessing.json; exporting without preprocessing constants "
                     "(kerasgene predict will need them)", run)
