@@ -38,6 +38,18 @@ def rng():
     return np.random.default_rng(0)
 
 
+@pytest.fixture(scope="module")
+def genome(tmp_path_factory):
+    """A FASTA of one random chromosome, chr1 = S (400 bp), open: ``(Genome, S)`` (the
+    variant tests' genome)."""
+    from kerasgene.io.genome import Genome
+
+    s = "".join(np.random.default_rng(5).choice(list("ACGT"), 400))
+    path = write_fasta(tmp_path_factory.mktemp("g") / "g.fa", {"chr1": s})
+    with Genome(path) as g:
+        yield g, s
+
+
 @pytest.fixture(scope="session")
 def small_sim(tmp_path_factory):
     """``kerasgene simulate`` once per test session (seed 0, small): ``(folder, truth)``.

@@ -11,7 +11,6 @@ import logging
 import numpy as np
 import pysam
 import pytest
-from conftest import write_fasta
 from run_world import write_world
 
 from kerasgene.datasets import Dataset
@@ -27,15 +26,6 @@ keras = pytest.importorskip("keras")
 
 FLANKS = ((20, 10), (10, 10))  # a window of 50 bp: TSS [20, 50) ⊕ TTS [109, 129) of GENE
 GENE = Gene("p", "P1", "chr1", 40, 120, "+")
-
-
-@pytest.fixture(scope="module")
-def genome(tmp_path_factory):
-    """chr1 = S (random, 400 bp)."""
-    s = "".join(np.random.default_rng(7).choice(list("ACGT"), 400))
-    path = write_fasta(tmp_path_factory.mktemp("g") / "g.fa", {"chr1": s})
-    with Genome(path) as g:
-        yield g, s
 
 
 def epigenome_model(channel: int, n_tracks: int = 2):

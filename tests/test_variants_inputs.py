@@ -9,7 +9,6 @@ import logging
 import numpy as np
 import pysam
 import pytest
-from conftest import write_fasta
 
 from kerasgene.cli import main
 from kerasgene.dna import reverse_complement
@@ -17,7 +16,6 @@ from kerasgene.errors import InputFileError
 from kerasgene.explain import readers as R
 from kerasgene.explain import variants as V
 from kerasgene.io.annotation import Gene
-from kerasgene.io.genome import Genome
 
 HEADER = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
 T = "\t.\t.\t.\n"  # QUAL FILTER INFO
@@ -38,15 +36,6 @@ def tiny_model(seq_len: int, index: int, base: str):
     w[index, "ACGT".index(base)] = 1
     pick.set_weights([w.reshape(-1, 1), np.zeros(1, np.float32)])
     return model
-
-
-@pytest.fixture(scope="module")
-def genome(tmp_path_factory):
-    """chr1 = S (random, 400 bp)."""
-    s = "".join(np.random.default_rng(5).choice(list("ACGT"), 400))
-    path = write_fasta(tmp_path_factory.mktemp("g") / "g.fa", {"chr1": s})
-    with Genome(path) as g:
-        yield g, s
 
 
 # --------------------------------------------------------------------------------------
