@@ -192,6 +192,25 @@ def test_hash_header_lines(files, tmp_path):
         np.testing.assert_array_equal(ds.arrays["regulators"], want.arrays["regulators"])
 
 
+def test_gct_expression_table(files, tmp_path):
+    """A GCT table (``#1.2``, dimensions, ``Name<TAB>Description<TAB>`` conditions) was
+    read by read_expression_table but its Description column was taken for a condition
+    name here ("header has 5 condition names for 4 columns"); now the same conditions and
+    values as the plain table."""
+    table = pd.read_csv(files["cfg"]["expression"], sep="\t")
+    table.insert(1, "Description", [f"desc {g}" for g in table["gene"]])
+    body = table.rename(columns={"gene": "Name"}).to_csv(sep="\t", index=False)
+    path = tmp_path / "lfc.gct.gz"
+    path.write_bytes(gzip.compress(f"#1.2\n{len(table)}\t{len(CONDS)}\n{body}".encode()))
+    plain = build("deeprage", files["cfg"], tmp_path / "plain", progress=False)
+    for names in (files["cfg"]["condition_names"], None):
+        ds = build("deeprage", {**files["cfg"], "expression": str(path),
+                                "condition_names": names}, tmp_path / f"gct{names is None}",
+                   progress=False)
+        assert ds.conditions == plain.conditions == CONDS
+        np.testing.assert_array_equal(ds.arrays["lfc"], plain.arrays["lfc"])
+
+
 @pytest.fixture
 def repaired(files, tmp_path):
     """A table whose header holds the raw condition names, tabs inside (DeepRAGE's

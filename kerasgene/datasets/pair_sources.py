@@ -93,7 +93,8 @@ def _header(path, id_column: int | str = 0, known_names: Sequence[str] | None = 
     Returns (names, repaired). Empty fields after the last name, and after the last value
     of the first data row beyond the header's count (the trailing separator Excel and R
     write), are ignored as :func:`read_expression_table` ignores them, and so are comment
-    lines before the header and PCL annotation columns (``NAME``, ``GWEIGHT``); the header
+    lines before the header, PCL annotation columns (``NAME``, ``GWEIGHT``) and a GCT
+    file's ``Description``; the header
     is the line that function takes for it (:func:`~kerasgene.io.expression.header_rows`:
     a ``#gene<TAB>cond1...`` line above the first data row too). When the header has more
     fields than the first data row because condition names contain the separator, and
@@ -103,12 +104,15 @@ def _header(path, id_column: int | str = 0, known_names: Sequence[str] | None = 
     field counts raises InputFileError, since the columns would be shifted.
     """
     sep = "," if str(path).lower().removesuffix(".gz").endswith(".csv") else "\t"
-    top = [r for _, r in header_rows(path, id_column)[0][:2]]  # header, first row
+    table, gct, _ = header_rows(path, id_column)
+    top = [r for _, r in table[:2]]  # header, first row
     row = _trim(top[0], 0)
     if not isinstance(id_column, int) and id_column not in row:
         raise InputFileError(f"{path}: no gene-id column {id_column!r}; columns: {row}")
     pos = id_column if isinstance(id_column, int) else row.index(id_column)
-    skip = {pos, *pcl_columns([c.strip() for c in row], pos)}
+    annotation = [i for i in (0, 1) if i != pos] if gct else \
+        pcl_columns([c.strip() for c in row], pos)  # a GCT's Description; PCL's NAME...
+    skip = {pos, *annotation}
     names = [str(c) for i, c in enumerate(row) if i not in skip]
     first = _trim(top[1], len(row)) if len(top) > 1 else row
     if len(first) < len(row):
