@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import itertools
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -32,10 +31,14 @@ log = logging.getLogger(__name__)
 
 
 def note_inputs(summary: dict, chroms: Sequence[str], inputs: Mapping[str, np.ndarray]) -> None:
-    """Add one chunk of model inputs to ``summary``, per chromosome, for the checks of
-    every predicted window (:func:`warn_inputs`): ``summary["epigenome"]`` is chromosome →
-    :func:`~kerasgene.io.track_checks.window_sums`, ``summary["sequence"]`` chromosome →
-    [N positions, positions, windows] of a one-hot "sequence".
+    """Add one chunk of model inputs to ``summary`` for the checks of every predicted
+    window (:func:`warn_inputs`): ``summary["epigenome"]`` is chromosome →
+    :func:`~kerasgene.io.track_checks.window_sums` of its windows (without percentiles),
+    ``summary["p99"]`` the chunks' 99th percentiles × their windows, per track (a
+    chunk's percentile over all its windows: one chromosome's windows of a chunk whose
+    genes are not sorted by chromosome are a few, and their percentiles would depend on
+    the order), ``summary["sequence"]`` chromosome → [N positions, positions, windows] of
+    a one-hot "sequence".
 
     Parameters
     ----------
@@ -48,14 +51,18 @@ def note_inputs(summary: dict, chroms: Sequence[str], inputs: Mapping[str, np.nd
 
     names = np.asarray(chroms, dtype=object)
     epi, seq = inputs.get("epigenome"), inputs.get("sequence")
-    cuts = [0, *(np.flatnonzero(names[1:] != names[:-1]) + 1), len(names)] if len(names) else []
-    for lo, hi in itertools.pairwise(cuts):  # runs of one chromosome: views, not copies
-        c, on = names[lo], slice(lo, hi)
+    if epi is not None and len(epi):
+        p99 = np.array([np.percentile(epi[..., j], 99) for j in range(epi.shape[-1])])
+        summary["p99"] = summary.get("p99", 0.0) + p99 * len(epi)
+    for c in dict.fromkeys(names):
+        rows = np.flatnonzero(names == c)
+        if rows[-1] - rows[0] + 1 == len(rows):  # one run (genes sorted): a view, no copy
+            rows = slice(rows[0], rows[-1] + 1)
         if epi is not None:
             by_chrom = summary.setdefault("epigenome", {})
-            by_chrom[c] = add_sums(by_chrom.get(c), window_sums(epi[on]))
+            by_chrom[c] = add_sums(by_chrom.get(c), window_sums(epi[rows], p99=False))
         if seq is not None and seq.shape[-1] == 4:
-            part = seq[on]
+            part = seq[rows]
             size = part.shape[0] * part.shape[1]
             n, total, windows = summary.setdefault("sequence", {}).get(c, (0.0, 0, 0))
             summary["sequence"][c] = (n + n_fraction(part) * size, total + size,
@@ -76,17 +83,18 @@ def warn_inputs(settings: Mapping, summary: Mapping, trackset) -> None:
     by_chrom = summary.get("epigenome")
     if trackset is None or not by_chrom:
         return
-    warn_track_sums(settings, by_chrom, trackset.names)
+    warn_track_sums(settings, by_chrom, summary["p99"], trackset.names)
     windows = sum(s["windows"] for s in by_chrom.values())
     signal = {c: (s["windows"], s["nonzero"] > 0) for c, s in by_chrom.items()}
     warn_no_signal(signal, trackset,
                    bool(settings.get("track_stats")) and windows >= MIN_COMPARED_WINDOWS)
 
 
-def warn_track_sums(settings: Mapping, by_chrom: Mapping[str, Mapping],
+def warn_track_sums(settings: Mapping, by_chrom: Mapping[str, Mapping], p99: np.ndarray,
                     names: Sequence[str]) -> None:
     """Warn about each track whose values in the windows of ``by_chrom`` (chromosome →
-    :func:`~kerasgene.io.track_checks.window_sums`) are not on the scale of the training
+    :func:`~kerasgene.io.track_checks.window_sums`; ``p99``: the chunks' percentiles ×
+    their windows, :func:`note_inputs`) are not on the scale of the training
     data's (an export's ``track_stats``), over all windows or on some chromosomes
     (:func:`~kerasgene.io.track_checks.chrom_scale_mismatches`), change value at another
     interval length (its ``change_bp``:
@@ -103,10 +111,10 @@ def warn_track_sums(settings: Mapping, by_chrom: Mapping[str, Mapping],
         track_statistics,
     )
 
-    total = functools.reduce(add_sums, by_chrom.values(), None)
+    total = {**functools.reduce(add_sums, by_chrom.values(), None), "p99": p99}
     messages = []
     if settings.get("track_stats"):
-        messages += chrom_scale_mismatches(settings["track_stats"], by_chrom, names)
+        messages += chrom_scale_mismatches(settings["track_stats"], total, by_chrom, names)
         messages += resolution_mismatches(settings["track_stats"],
                                           track_statistics(total, names))
     if settings.get("track_profiles"):
@@ -135,14 +143,15 @@ def warn_n_counts(trained: float | None, by_chrom: Mapping[str, Sequence[float]]
     from kerasgene.io.track_checks import MIN_COMPARED_WINDOWS
 
     before = float(trained or 0.0)
-    chroms = [c for c in sorted(by_chrom, key=sort_key) if by_chrom[c][2] >= MIN_COMPARED_WINDOWS
-              and by_chrom[c][0] / by_chrom[c][1] - before > N_EXCESS]
+    compared = [c for c in sorted(by_chrom, key=sort_key)
+                if by_chrom[c][2] >= MIN_COMPARED_WINDOWS]
+    chroms = [c for c in compared if by_chrom[c][0] / by_chrom[c][1] - before > N_EXCESS]
     n, size, windows = (sum(v[i] for v in by_chrom.values()) for i in range(3))
     where = f"{windows} gene windows"
-    if chroms and len(chroms) < len(by_chrom):
+    if chroms and len(chroms) < len(compared):
         n, size, windows = (sum(by_chrom[c][i] for c in chroms) for i in range(3))
         where = (f"{windows} gene windows of {shown(chroms, 10)} ({len(chroms)} of the "
-                 f"{len(by_chrom)} chromosomes with genes)")
+                 f"{len(compared)} chromosomes with >= {MIN_COMPARED_WINDOWS} gene windows)")
     elif n / max(size, 1) - before <= N_EXCESS:
         return
     log.warning("predict_genes: %.0f%% of the sequence in %s is N, against %.1f%% of the "
