@@ -11,6 +11,7 @@ import logging
 import numpy as np
 import pysam
 import pytest
+from conftest import write_fasta
 from run_world import write_world
 
 from kerasgene.datasets import Dataset
@@ -243,8 +244,8 @@ def test_a_contig_of_another_length_than_the_fasta_is_refused(genome, tmp_path):
     g, s = genome
     reader = R.RegionReader({"rep1": {"p": np.zeros((50, 2))}}, *FLANKS)
     model = epigenome_model(0)
-    bad = write_called_vcf(tmp_path / "hg19.vcf", s, [("PASS",)],
-                           contigs={"chr1": 400, "1": 500, "chrUn": 99})
+    bad = write_called_vcf(tmp_path / "hg19.vcf", s, [("PASS",)],  # variants on "1"
+                           contigs={"1": 500, "chrUn": 99})
     for vcf in (bad, V.read_vcf(bad)):   # a path, or read_vcf's list (as the CLI passes)
         with pytest.raises(InputFileError, match=r"hg19.vcf: ##contig=<ID=1,length=500> but "
                            r"chr1 of .*g.fa is 400 bp: another assembly\?"):
@@ -253,6 +254,20 @@ def test_a_contig_of_another_length_than_the_fasta_is_refused(genome, tmp_path):
                             contigs={"1": 400, "chrUn": 99, "chr2": None})
     assert V.read_vcf(good).contigs == {"1": 400, "chrUn": 99}
     assert V.variant_effects(model, good, g, [GENE], reader).status.tolist() == ["ok"]
+
+
+def test_contigs_without_variants_and_the_mitochondrion_are_not_compared(genome, tmp_path):
+    """An hg19 FASTA (chrM 16,571 bp) with a GRCh37 VCF (MT 16,569 bp: rCRS) whose
+    variants are on chr1: the same chromosomes, but the whole VCF was refused for MT's
+    length; a header contig without variants is no evidence either."""
+    _, s = genome
+    fasta = write_fasta(tmp_path / "hg19.fa", {"chr1": s, "chrM": "ACGT" * 8, "chr2": "A" * 50})
+    calls = write_called_vcf(tmp_path / "b37.vcf", s, [("PASS",)],
+                             contigs={"1": 400, "MT": 30, "2": 77})
+    reader = R.RegionReader({"rep1": {"p": np.zeros((50, 2))}}, *FLANKS)
+    with Genome(fasta) as g:
+        table = V.variant_effects(epigenome_model(0), calls, g, [GENE], reader)
+    assert table.status.tolist() == ["ok"]
 
 
 # --------------------------------------------------------------------------------------

@@ -32,6 +32,12 @@ _MISSING = {"", "na", "NA", "n/a", "."}
 _SOURCES = {"ucsc", "refseq", "genbank", "ensembl", "assembly", "ncbi", "gencode", "custom"}
 
 
+def is_mitochondrial(name: str) -> bool:
+    """Whether ``name`` is one of the mitochondrial genome's usual names (``chrM``,
+    ``chrMT``, ``MT``, ``M``)."""
+    return name in _MITO
+
+
 def _variants(name: str) -> list[str]:
     """Built-in aliases of ``name`` (``chr`` prefix, mitochondrion), ``name`` first."""
     if name in _MITO:

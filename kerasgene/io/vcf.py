@@ -29,6 +29,7 @@ import pysam
 
 from kerasgene._io import check_readable, open_text
 from kerasgene.errors import InputFileError, UnknownChromosomeError, shown
+from kerasgene.io.chroms import is_mitochondrial
 from kerasgene.io.genome import Genome
 
 log = logging.getLogger(__name__)
@@ -344,22 +345,30 @@ def allele_status(genome: Genome, variant: Variant) -> str:
         return "unknown_chrom"
 
 
-def check_contig_lengths(contigs: Mapping[str, int], genome: Genome, source: str) -> None:
-    """Refuse a VCF whose header declares a contig of another length than the FASTA's
-    sequence of that name (resolved through the genome's aliases: ``1`` is ``chr1``):
-    calls against another assembly. Contigs the FASTA lacks are not compared.
+def check_contig_lengths(contigs: Mapping[str, int], genome: Genome, source: str,
+                         used: Iterable[str]) -> None:
+    """Refuse a VCF whose header declares, for a contig that carries variants (``used``),
+    another length than the FASTA's sequence of that name (resolved through the genome's
+    aliases: ``1`` is ``chr1``): calls against another assembly. Not compared: contigs the
+    FASTA lacks, contigs without variants (a GRCh37 header lists every scaffold), and the
+    mitochondrial genome, whose sequences differ between assemblies of identical
+    chromosomes (hg19's chrM, 16,571 bp, and rCRS ``MT``, 16,569 bp, beside the same
+    chr1–22, X, Y): its variants meet the REF check instead.
 
     Raises
     ------
     InputFileError
         naming ``source``, the contig, both lengths and the FASTA.
     """
+    used = set(used)
     for contig, length in contigs.items():
+        if contig not in used or is_mitochondrial(contig):
+            continue
         try:
             name = genome.resolve(contig)
         except UnknownChromosomeError:
             continue
-        if genome.chroms[name] != length:
+        if genome.chroms[name] != length and not is_mitochondrial(name):
             raise InputFileError(
                 f"{source}: ##contig=<ID={contig},length={length}> but {name} of "
                 f"{genome.path} is {genome.chroms[name]} bp: another assembly? expected the "
@@ -389,7 +398,8 @@ def check_assembly(variants: Sequence[Variant], genome: Genome, source: str) -> 
     InputFileError
         naming ``source``, the FASTA, the counts and the first mismatches (or names).
     """
-    check_contig_lengths(getattr(variants, "contigs", {}), genome, source)
+    check_contig_lengths(getattr(variants, "contigs", {}), genome, source,
+                         (v.chrom for v in variants))
     chroms = list(dict.fromkeys(v.chrom for v in variants))
     if chroms and not any(_on_genome(genome, c) for c in chroms):
         records = list(genome.chroms)
