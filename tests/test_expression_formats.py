@@ -201,3 +201,52 @@ def test_npz_counts_to_be_logged_are_warned_about(tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         build("histone", {"npz": str(path)}, tmp_path / "asis", progress=False)
     assert "sums to" not in caplog.text
+
+
+def test_featurecounts_of_several_bams_reads_the_samples_own(tmp_path, caplog):
+    """featureCounts of two BAMs (columns ``/data/s1.bam``, ``/data/s2.bam``) with no
+    expression_column: sample 's2' read s1's counts (the first sample column, with a
+    warning only). The column whose file name starts with the sample's is read."""
+    ids = _world(tmp_path)
+    text = ("Geneid\tChr\tStart\tEnd\tStrand\tLength\t/data/s1.bam\t/data/s2.sorted.bam\n"
+            + "".join(f"{g}\tchr1\t1\t100\t+\t100\t{10 + i}\t{500 + i}\n"
+                      for i, g in enumerate(ids)))
+    _write(tmp_path / "counts.txt", text)
+    with caplog.at_level(logging.INFO):
+        ds = build_regions(_config(tmp_path, [_sample(tmp_path, "counts.txt", name="s2")]),
+                           tmp_path / "ds", progress=False)
+    assert _labels(ds) == {g: 500 + i for i, g in enumerate(ids)}
+    assert "reads column '/data/s2.sorted.bam'" in caplog.text
+    assert "sample columns" not in caplog.text
+
+
+def test_hash_header_over_a_first_gene_of_na_or_text(tmp_path):
+    """``#gene_id<TAB>TPM`` above a first gene whose TPM is NA, or ``#gene_id<TAB>
+    gene_name<TAB>TPM`` (a symbol column): the ``#`` line was skipped as a comment, so the
+    first gene became the header (lost, with a column 'NA'), or the symbols a column."""
+    ids = _world(tmp_path)
+    na = "#gene_id\tTPM\n" + "".join(f"{g}\t{'NA' if i == 0 else 5 + i}\n"
+                                     for i, g in enumerate(ids))
+    table = read_expression_table(_write(tmp_path / "na.tsv", na))
+    assert list(table.columns) == ["TPM"] and list(table.index) == ids
+    assert np.isnan(table["TPM"].iloc[0])
+    named = "#gene_id\tgene_name\tTPM\n" + "".join(f"{g}\tG{i}\t{5 + i}\n"
+                                                  for i, g in enumerate(ids))
+    table = read_expression_table(_write(tmp_path / "named.tsv", named), columns=["TPM"])
+    assert list(table.index) == ids and table["TPM"].tolist() == [5 + i for i in range(20)]
+
+
+def test_cufflinks_fpkm_tracking_needs_its_column_named(tmp_path):
+    """Cufflinks' genes.fpkm_tracking without expression_column: its text column
+    class_code was read ("non-numeric value '-'"); FPKM is no TPM, so the sample's column
+    must be named — one line says so."""
+    ids = _world(tmp_path)
+    head = ("tracking_id\tclass_code\tnearest_ref_id\tgene_id\tgene_short_name\ttss_id\t"
+            "locus\tlength\tcoverage\tFPKM\tFPKM_conf_lo\tFPKM_conf_hi\tFPKM_status\n")
+    rows = "".join(f"{g}\t-\t-\t{g}\tG{i}\t-\tchr1:1-100\t-\t-\t{3 + i}\t1\t9\tOK\n"
+                   for i, g in enumerate(ids))
+    _write(tmp_path / "genes.fpkm_tracking", head + rows)
+    with pytest.raises(InputFileError, match=r"genes\.fpkm_tracking: no expression column for "
+                       r"isegnet: sample 's1' .*expected expression_column"):
+        build_regions(_config(tmp_path, [_sample(tmp_path, "genes.fpkm_tracking")]),
+                      tmp_path / "ds", progress=False)

@@ -153,13 +153,17 @@ QUANTIFIER_COLUMNS = frozenset({
     "transcript_id(s)", "length", "effective_length", "expected_count", "fpkm",
     "posterior_mean_count", "efflength", "effectivelength", "numreads", "eff_length",
     "est_counts", "gene name", "reference", "strand", "start", "end", "coverage", "chr",
+    # Cufflinks genes.fpkm_tracking (its FPKM is no TPM: name it to read it)
+    "class_code", "nearest_ref_id", "gene_id", "gene_short_name", "tss_id", "locus",
+    "fpkm_conf_lo", "fpkm_conf_hi", "fpkm_status",
 })
 
 
 def sample_column(path: str | os.PathLike, gene_column: str | int, name: str,
                   owner: str, first: bool = True) -> str:
     """The column of an expression table read for sample ``name`` when the config names
-    none: the column called ``name``; else a quantifier's ``TPM`` column (RSEM, salmon,
+    none: the column called ``name``, or the only one whose file name starts with it
+    (featureCounts' ``/data/s2.bam`` for ``s2``); else a quantifier's ``TPM`` column (RSEM, salmon,
     kallisto's ``tpm``, StringTie; logged at INFO); else (``first``) the first column that
     is not one of a quantifier's other columns (:data:`QUANTIFIER_COLUMNS`: never
     ``length`` or ``expected_count``), with a warning when there are several (``owner``
@@ -176,6 +180,11 @@ def sample_column(path: str | os.PathLike, gene_column: str | int, name: str,
     header = [c for c in df.columns if c != id_column]
     if name in header:
         return name
+    stems = [c for c in header if Path(c).name.split(".")[0] == name]
+    if len(stems) == 1:  # featureCounts names a sample's column by its BAM: /data/s2.bam
+        log.info("%s: reads column %r of %s (the only column named like it)", owner,
+                 stems[0], path)
+        return stems[0]
     tpm = [c for c in header if c.lower() == "tpm"]
     if len(tpm) == 1:
         log.info("%s: reads column %r of %s (a quantifier's TPM; no column is named %r); set "
@@ -295,9 +304,11 @@ def _comment_above(path: Path, sep: str, line: int) -> list[str] | None:
 def _is_header_above(comment: list[str], table: list[tuple[int, list[str]]],
                      gene_column: str | int) -> bool:
     """Whether the ``#`` line above a table (``comment``, its fields) is its header: as
-    many fields as the table's first row, which looks like a data row
-    (:func:`_data_row_number`) with the id column (``gene_column``, a name looked up in
-    ``comment``) where ``comment`` has it."""
+    many fields as the table's first row, which looks like a data row — by its values
+    (:func:`_data_row_number`), or by its id shaped like the ids below under an id column's
+    name (:data:`ID_COLUMN_NAMES`: ``#gene_id`` above a first gene of NA or a symbol
+    column) — with the id column (``gene_column``, a name looked up in ``comment``) where
+    ``comment`` has it."""
     first = [c.strip() for c in table[0][1]]
     if len(comment) != len(first):
         return False
@@ -306,6 +317,8 @@ def _is_header_above(comment: list[str], table: list[tuple[int, list[str]]],
     if pos >= len(first):
         return False
     ids = [r[pos].strip() for _, r in table[1:1001] if len(r) > pos]
+    if comment[pos].lower() in ID_COLUMN_NAMES and _shape(first[pos]) in map(_shape, ids):
+        return True  # '#gene_id' above an id like those below, whatever its values (NA, text)
     return _data_row_number(first, pos, ids) is not None
 
 
