@@ -337,6 +337,11 @@ def _tune_config_message(config: Mapping, path) -> str:
                            project_layout(config))
     except (KerasgeneError, KeyError, TypeError, AttributeError):  # a malformed tuning section
         best = f"<results folder>/{BEST_RUN_FILE}"
+    if config.get("data") is None:
+        return (f"{path}: a tune configuration (it has a 'tuning' section); run the search "
+                f"with `kerasgene tune --config {path}`; to train its best point as a run, "
+                "give the tune configuration a data: section (it names only dataset_dir), "
+                f"then the search writes {best}")
     return (f"{path}: a tune configuration (it has a 'tuning' section); run the search with "
             f"`kerasgene tune --config {path}`, then train its best point with `kerasgene "
             f"train --config {best}` (the search writes it)")

@@ -119,6 +119,19 @@ def test_a_tune_config_given_to_a_run_command_names_the_best_run_file(world, tmp
         f"--config {tmp_path / 'run'}/best_run.yaml` (the search writes it)")
 
 
+def test_a_tune_config_without_data_says_what_the_best_run_needs(world, tmp_path, capsys):
+    """A tune config naming only ``dataset_dir`` writes no best_run.yaml (a run builds its
+    dataset from the files of ``data:``): the message says so instead of "the search writes
+    it"."""
+    d, _ = world
+    grid = tmp_path.parent / f"{tmp_path.name}_grid.yaml"  # _fails wants tmp_path empty
+    grid.write_text(yaml.safe_dump({"system": "isegnet", "dataset_dir": str(d / "ds"),
+                                    "model": {"name": "isegnet"}, "tuning": {}}))
+    message = _fails(capsys, world, tmp_path, config=grid)
+    assert "give the tune configuration a data: section (it names only dataset_dir), then " \
+        "the search writes" in message and "(the search writes it)" not in message
+
+
 def test_yaml_syntax_error_names_line_and_column(tmp_path, capsys):
     cfg = tmp_path / "c.yaml"
     cfg.write_text("system: isegnet\ntraining:\n  epochs: [1, 2\n  patience: 3\n")

@@ -280,6 +280,12 @@ def test_best_run_config_of_a_deeprage_point(tmp_path):
     assert reg["dataset_dir"] == str(tmp_path / "ds") and reg["data"] == config_["data"]
     assert "dataset_dir" not in cls and cls["data"] == {**config_["data"], "target": "class"}
     assert "tuning" not in reg and reg["system"] == "deeprage"
+    # hparams of one variant given in the tune config stay with that variant only (a
+    # concat point's run kept rnn_units: "unknown hyperparameter(s) ['rnn_units']")
+    plan.run_config["model"] = {"hparams": {"rnn_units": 32}}
+    for variant, kept in (("concat", {}), ("rnn", {"rnn_units": 32})):
+        got = tuning.best_run_config(plan, {**point, "variant": variant})["model"]["hparams"]
+        assert got == kept, variant
 
 
 # ----------------------------------------------------------------------------- the oracle's stop

@@ -155,6 +155,9 @@ def test_reader_from_run_refuses_other_tracks_and_incomplete_runs(trained_world,
     with TrackSet({"DNase": str(d / "dnase.bw"), "WGBS": str(d / "wgbs.bw")}) as defaults, \
             pytest.raises(ConfigError, match=r"tracks of 's1': .*track 'DNase' applies "):
         R.RegionReader.from_run(run, {"s1": defaults})
+    with pytest.raises(ConfigError, match=r"tracks of 'K562': expected \{track name: path\} "
+                       r"for the run's \['DNase', 'WGBS'\], got '.*dnase.bw'$"):
+        R.RegionReader.from_run(run, {"K562": str(d / "dnase.bw")})  # was a ValueError
     (tmp_path / "model.keras").write_bytes((run / "model.keras").read_bytes())
     with pytest.raises(InputFileError, match=r"no trained model \(model.keras without "
                        r"run.json"):

@@ -172,6 +172,10 @@ class RegionReader:
         with contextlib.ExitStack() as stack:
             epigenome = {}
             for ctx, files in tracks.items():
+                if not (isinstance(files, Mapping) or _is_trackset(files)):
+                    raise ConfigError(f"{prep}, tracks of {ctx!r}: expected {{track name: "
+                                      f"path}} for the run's {settings['track_names']}, got "
+                                      f"{files!r}")
                 try:
                     epigenome[ctx] = track_input(files, {"epigenome"}, settings, chrom_aliases,
                                                  None, stack)

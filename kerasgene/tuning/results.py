@@ -157,7 +157,8 @@ def best_run_config(plan: SearchPlan, values: Mapping[str, Any]) -> dict | None:
     """The run configuration (``kerasgene train --config``) of one grid point.
 
     The tune configuration's sections (:attr:`SearchPlan.run_config`) with the point's
-    builder arguments added to ``model.hparams``, the registry model it builds as
+    builder arguments added to ``model.hparams`` (the given ones kept where the point's
+    builder takes them: DeepRAGE's ``rnn_units`` leave a concat point), the registry model it builds as
     ``model.name`` (DeepRAGE's ``variant`` → ``deeprage_<variant>``), its ``optimizer``
     and ``learning_rate`` in ``training``, the objective as ``training.monitor`` when it
     is not the recipe's, and ``run_dir`` ``<results>/best_run``. The run reuses the
@@ -183,8 +184,8 @@ def best_run_config(plan: SearchPlan, values: Mapping[str, Any]) -> dict | None:
     hm = plan.hypermodel
     builder, _, settings = hm.trial_settings(values)
     allowed = models.hyperparameters(builder)
-    hparams = {**((base.get("model") or {}).get("hparams") or {}),
-               **{k: v for k, v in values.items() if k in allowed}}
+    given = (base.get("model") or {}).get("hparams") or {}
+    hparams = {k: v for k, v in {**given, **values}.items() if k in allowed}
     training = {**(base.get("training") or {}),
                 **{k: settings[k] for k in ("optimizer", "learning_rate") if k in values}}
     if hm.objective_name != hm.recipe(builder)["monitor"]:
@@ -219,7 +220,7 @@ def write_best_run(oracle, plan: SearchPlan, table: pd.DataFrame) -> Path | None
     of ``table`` (a :func:`trials_table`) atomically; None when no trial is completed or
     the configuration has no ``data`` section."""
     top = top_trials(table, plan.hypermodel.direction, 1)
-    if top.empty:
+    if top.empty or not np.isfinite(top["objective"].iloc[0]):  # none, or all diverged
         return None
     trial = oracle.trials[top["trial_id"].iloc[0]]
     values = plan.hypermodel.values(trial.hyperparameters.copy())
