@@ -20,8 +20,8 @@ from kerasgene.datasets.pairs import unique_labels
 from kerasgene.datasets.windows import extract_regions, gene_windows
 from kerasgene.dna import kmer_counts, kmer_names, one_hot, reverse_complement
 from kerasgene.errors import ConfigError, InputFileError
-from kerasgene.io.expression import read_names
 from kerasgene.io.genome import Genome
+from kerasgene.io.regulators import read_names
 from kerasgene.io.tracks import TrackSet, write_bigwig
 
 SIZES = {"chr1": 20_000, "chr2": 12_000}

@@ -101,8 +101,8 @@ def test_destroying_planted_yap1_sites_lowers_the_trained_deeprage_prediction(
     import pandas as pd
     import pysam
 
-    from kerasgene.io.expression import read_names, read_triplets, unique_labels
     from kerasgene.io.genome import Genome
+    from kerasgene.io.regulators import read_names, read_triplets, unique_labels
 
     out = demo_run[0]
     run = out / "runs" / "deeprage_tensor"

@@ -14,9 +14,8 @@ from kerasgene.io.expression import (
     log_transform,
     nonzero_genes,
     read_expression_table,
-    read_names,
-    read_triplets,
 )
+from kerasgene.io.regulators import read_names, read_triplets
 
 #: The DeepRAGE authors' regulator files, shipped as package data (kerasgene/data/README.md)
 YEAST = Path(__file__).parents[1] / "kerasgene" / "data" / "deeprage_yeast"

@@ -26,16 +26,13 @@ from kerasgene.io.annotation import read_gtf
 from kerasgene.io.expression import (
     MAX_ABS_LOG_RATIO,
     check_range,
-    clean_name,
     header_rows,
     pcl_columns,
     read_expression_table,
-    read_names,
-    read_triplets,
     table_rows,
-    unique_labels,
 )
 from kerasgene.io.genome import Genome
+from kerasgene.io.regulators import clean_name, read_names, read_triplets, unique_labels
 
 log = logging.getLogger(__name__)
 

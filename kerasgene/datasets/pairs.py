@@ -83,7 +83,8 @@ from kerasgene.datasets import base, storage
 from kerasgene.datasets.dropped import Dropped, max_outside
 from kerasgene.datasets.pair_sources import expression_table, promoter_sequences, regulator_states
 from kerasgene.errors import ConfigError, InputFileError
-from kerasgene.io.expression import discretize, unique_labels
+from kerasgene.io.expression import discretize
+from kerasgene.io.regulators import unique_labels
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,9 @@ module                        reads
                               and bigBed through :mod:`~kerasgene.io.track_formats`
 :mod:`~kerasgene.io.annotation`  GTF, GFF3 (Ensembl, GENCODE, NCBI) and BED gene records;
                               peak files (BED3+, narrowPeak, broadPeak) as intervals
-:mod:`~kerasgene.io.expression`  TPM tables, gene × condition matrices, sparse triplets
+:mod:`~kerasgene.io.expression`  TPM tables, quantifiers' outputs, GCT, gene × condition
+                              matrices
+:mod:`~kerasgene.io.regulators`  DeepRAGE's regulator-state triplets and name lists
 :mod:`~kerasgene.io.vcf`      VCF / BCF variants
 :mod:`~kerasgene.io.chroms`   chromosome names: built-in aliases and alias tables
 :mod:`~kerasgene.io.cache`    where files derived once from a user's file are kept

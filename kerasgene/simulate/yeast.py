@@ -11,7 +11,7 @@ import numpy as np
 
 from kerasgene._io import write_text
 from kerasgene.dna import Motif, decode, revcomp_codes
-from kerasgene.io.expression import read_names, unique_labels
+from kerasgene.io.regulators import read_names, unique_labels
 from kerasgene.metrics import r2_score
 from kerasgene.simulate.common import CEILING_TARGETS, Scale, noise_sd, write_gene_table
 from kerasgene.simulate.genome import random_codes, write_fasta
@@ -50,7 +50,7 @@ def load_yeast_regulator_data() -> dict[str, Any]:
     """The real DeepRAGE regulator data shipped as package data.
 
     Returns a dict with ``regulators`` (472 ORFs), ``conditions`` (173 names as
-    :func:`kerasgene.io.expression.unique_labels` makes them: tabs become spaces, outer quotes
+    :func:`kerasgene.io.regulators.unique_labels` makes them: tabs become spaces, outer quotes
     go, repeats are suffixed ``#2``, ``#3``),
     ``genes`` (6,099 target ORFs), ``states`` (int8 array 472 × 173, values −1/0/+1) and
     ``raw`` (the four files' text, for copying).
