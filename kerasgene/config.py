@@ -340,8 +340,9 @@ def _tune_config_message(config: Mapping, path) -> str:
     if config.get("data") is None:
         return (f"{path}: a tune configuration (it has a 'tuning' section); run the search "
                 f"with `kerasgene tune --config {path}`; to train its best point as a run, "
-                "give the tune configuration a data: section (it names only dataset_dir), "
-                f"then the search writes {best}")
+                "give the tune configuration a data: section"
+                + (" (it names only dataset_dir)" if config.get("dataset_dir") else "")
+                + f", then the search writes {best}")
     return (f"{path}: a tune configuration (it has a 'tuning' section); run the search with "
             f"`kerasgene tune --config {path}`, then train its best point with `kerasgene "
             f"train --config {best}` (the search writes it)")

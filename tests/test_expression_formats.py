@@ -250,3 +250,32 @@ def test_cufflinks_fpkm_tracking_needs_its_column_named(tmp_path):
                        r"isegnet: sample 's1' .*expected expression_column"):
         build_regions(_config(tmp_path, [_sample(tmp_path, "genes.fpkm_tracking")]),
                       tmp_path / "ds", progress=False)
+
+
+@pytest.mark.parametrize("columns, sample, read", [
+    (["/data/HepG2.rep1.bam", "/data/HepG2.rep2.bam"], "HepG2.rep2", "/data/HepG2.rep2.bam"),
+    (["/data/s1_R1.bam", "/data/s2_R1.bam"], "s2", "/data/s2_R1.bam"),
+    (["s1.TPM", "s1.counts", "s2.TPM", "s2.counts"], "s2", "s2.TPM"),
+    (["s2.bam", "s20.bam"], "s2", "s2.bam")])
+def test_the_column_named_after_the_sample(tmp_path, columns, sample, read):
+    """A sample's column found by its file name (the first part before '.' only found
+    neither a dotted sample name nor ``s2_R1.bam``: the first column, another sample's,
+    was read with a warning)."""
+    from kerasgene.io.expression import sample_column
+
+    text = "\t".join(["gene", *columns]) + "\n" + "g1\t" + "\t".join(["1"] * len(columns))
+    path = _write(tmp_path / "table.tsv", text + "\n")
+    assert sample_column(path, 0, sample, f"isegnet: sample {sample!r}") == read
+
+
+@pytest.mark.parametrize("text", [
+    "#gene\tFPKM\ngene\tFPKM\ndpp\t0.5\nw\t1.5\n",          # a comment repeating the header
+    "#Gene\tTPM\nGene\tTPM\nActb\t0.5\nGapdh\t1.5\n",
+    "# gene_id\tTPM\nGene\tTPM\nActb\t0.5\nGapdh\t1.5\n",
+    "#id\tdescription\nid\tTPM\nActb\t0.5\nGapdh\t1.5\n"])
+def test_a_comment_above_a_real_header_stays_a_comment(tmp_path, text):
+    """A ``#`` line above a header whose id field is an id column's name: the header,
+    not the comment, names the columns (the comment was taken for the header: "non-numeric
+    value 'FPKM' for gene 'gene'")."""
+    table = read_expression_table(_write(tmp_path / "t.tsv", text))
+    assert table.shape == (2, 1) and table.iloc[:, 0].tolist() == [0.5, 1.5]

@@ -157,7 +157,11 @@ def test_reader_from_run_refuses_other_tracks_and_incomplete_runs(trained_world,
         R.RegionReader.from_run(run, {"s1": defaults})
     with pytest.raises(ConfigError, match=r"tracks of 'K562': expected \{track name: path\} "
                        r"for the run's \['DNase', 'WGBS'\], got '.*dnase.bw'$"):
-        R.RegionReader.from_run(run, {"K562": str(d / "dnase.bw")})  # was a ValueError
+        R.RegionReader.from_run(run, {"K562": str(d / "dnase.bw"), "x": {}})  # a ValueError
+    for flat in ({"DNase": d / "dnase.bw", "WGBS": d / "wgbs.bw"}, None, []):  # no context
+        with pytest.raises(ConfigError, match=r"expected tracks as \{context: \{track name: "
+                           r"path\}\}"):
+            R.RegionReader.from_run(run, flat)
     (tmp_path / "model.keras").write_bytes((run / "model.keras").read_bytes())
     with pytest.raises(InputFileError, match=r"no trained model \(model.keras without "
                        r"run.json"):

@@ -169,6 +169,11 @@ class RegionReader:
                 or not settings.get("track_names"):
             raise ConfigError(f"{prep}: the model takes inputs {settings.get('input_names')}; "
                               "expected an iSEGnet run reading 'epigenome' tracks")
+        if not isinstance(tracks, Mapping) or not tracks or all(
+                isinstance(v, str | os.PathLike) for v in tracks.values()):
+            raise ConfigError(f"{prep}: expected tracks as {{context: {{track name: path}}}} "
+                              f"(a sample or cell type, then the run's "
+                              f"{settings['track_names']}), got {tracks!r}")
         with contextlib.ExitStack() as stack:
             epigenome = {}
             for ctx, files in tracks.items():

@@ -162,8 +162,9 @@ QUANTIFIER_COLUMNS = frozenset({
 def sample_column(path: str | os.PathLike, gene_column: str | int, name: str,
                   owner: str, first: bool = True) -> str:
     """The column of an expression table read for sample ``name`` when the config names
-    none: the column called ``name``, or the only one whose file name starts with it
-    (featureCounts' ``/data/s2.bam`` for ``s2``); else a quantifier's ``TPM`` column (RSEM, salmon,
+    none: the column called ``name``, or the one named after it (:func:`_named_after`:
+    featureCounts' ``/data/s2.bam`` for ``s2``; of several, its TPM, else the first with a
+    warning); else a quantifier's ``TPM`` column (RSEM, salmon,
     kallisto's ``tpm``, StringTie; logged at INFO); else (``first``) the first column that
     is not one of a quantifier's other columns (:data:`QUANTIFIER_COLUMNS`: never
     ``length`` or ``expected_count``), with a warning when there are several (``owner``
@@ -180,11 +181,18 @@ def sample_column(path: str | os.PathLike, gene_column: str | int, name: str,
     header = [c for c in df.columns if c != id_column]
     if name in header:
         return name
-    stems = [c for c in header if Path(c).name.split(".")[0] == name]
-    if len(stems) == 1:  # featureCounts names a sample's column by its BAM: /data/s2.bam
-        log.info("%s: reads column %r of %s (the only column named like it)", owner,
-                 stems[0], path)
-        return stems[0]
+    named = [c for c in header if _named_after(c, name)]
+    if len(named) > 1:  # s2.TPM and s2.counts
+        named = [c for c in named if "tpm" in c.lower()] or named
+    if len(named) == 1:  # featureCounts names a sample's column by its BAM: /data/s2.bam
+        log.info("%s: reads column %r of %s (the only column named after it)", owner,
+                 named[0], path)
+        return named[0]
+    if named:
+        log.warning("%s reads column %r of %s, the first of its %d columns named after it "
+                    "(%s); set expression_column to choose", owner, named[0], path,
+                    len(named), ", ".join(named))
+        return named[0]
     tpm = [c for c in header if c.lower() == "tpm"]
     if len(tpm) == 1:
         log.info("%s: reads column %r of %s (a quantifier's TPM; no column is named %r); set "
@@ -203,6 +211,14 @@ def sample_column(path: str | os.PathLike, gene_column: str | int, name: str,
                     "is named %r); set expression_column to choose", owner, samples[0], path,
                     len(samples), name)
     return samples[0]
+
+
+def _named_after(column: str, name: str) -> bool:
+    """Whether a column names sample ``name`` by a file or a field of it: its file name
+    (a path's last part) is ``name``, or starts with it before a ``.`` or ``_``
+    (``/data/s2.bam``, ``s2.sorted.bam``, ``s2_R1.bam``, ``s2.TPM``; not ``s20.bam``)."""
+    base = Path(column).name
+    return base == name or base.startswith((f"{name}.", f"{name}_"))
 
 
 def _cells(path: Path, gene_column: str | int, columns: list[str] | None, rows: str
@@ -317,6 +333,8 @@ def _is_header_above(comment: list[str], table: list[tuple[int, list[str]]],
     if pos >= len(first):
         return False
     ids = [r[pos].strip() for _, r in table[1:1001] if len(r) > pos]
+    if first[pos].lower() in ID_COLUMN_NAMES:  # the first row is a header itself
+        return False
     if comment[pos].lower() in ID_COLUMN_NAMES and _shape(first[pos]) in map(_shape, ids):
         return True  # '#gene_id' above an id like those below, whatever its values (NA, text)
     return _data_row_number(first, pos, ids) is not None

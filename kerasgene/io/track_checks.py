@@ -78,11 +78,15 @@ STATS_WINDOWS = 512
 SCALE_FACTOR = 5.0
 #: fewer windows than this are not compared (a few genes' tracks are no distribution)
 MIN_COMPARED_WINDOWS = 20
-#: a chromosome whose windows with signal of a track are fewer than this is not compared
-#: alone (:func:`chrom_scale_mismatches`): with 100 or more, sparse tracks simulated alike
-#: on both sides (peaks in 3-8 % of the windows) raised no false warning in 10 runs of 22
-#: chromosomes, where 20-80 windows of any kind did in up to 10 of 10
+#: a chromosome whose windows with signal of a track are fewer than this is compared
+#: alone (:func:`chrom_scale_mismatches`) by :data:`SPARSE_CHROM_FACTOR`, not
+#: :data:`SCALE_FACTOR`: sparse tracks simulated alike on both sides (peaks in 3-8 % of
+#: the windows) raised no false warning at 5x in 10 runs of 22 chromosomes with 100 or
+#: more such windows, where 20-80 windows did in up to 10 of 10
 MIN_CHROM_SIGNAL_WINDOWS = 100
+#: the factor off the training scale a chromosome with 20 to 99 windows of a track's
+#: signal must be to be named
+SPARSE_CHROM_FACTOR = 20.0
 
 
 #: positions of a track's mean profile along the window (:func:`track_profiles`)
@@ -194,10 +198,11 @@ def track_statistics(epigenome: np.ndarray | Mapping, names: Sequence[str]) -> d
 
 
 def _scale_finding(old: Mapping, new: Mapping, reference: str,
-                   stats: Sequence[str] = ("mean", "p99")) -> str | None:
+                   stats: Sequence[str] = ("mean", "p99"), factor: float = SCALE_FACTOR
+                   ) -> str | None:
     """What is off in ``new`` against ``old`` (one track's :func:`track_statistics`) in
-    its ``stats``, worded to follow the track's name; None when on scale or not
-    comparable."""
+    its ``stats`` by more than ``factor``, worded to follow the track's name; None when on
+    scale or not comparable."""
     if old is None or new["windows"] < MIN_COMPARED_WINDOWS:
         return None
     if new["nonzero"] == 0 and old["nonzero"] > 0:
@@ -206,7 +211,7 @@ def _scale_finding(old: Mapping, new: Mapping, reference: str,
     labels = {"mean": "mean", "p99": "99th percentile"}
     for stat, label in ((k, labels[k]) for k in stats):
         a, b = old[stat], new[stat]
-        if a > 0 and b > 0 and max(a / b, b / a) > SCALE_FACTOR:
+        if a > 0 and b > 0 and max(a / b, b / a) > factor:
             return (f": {label} {b:.3g} over {new['windows']} windows, "
                     f"{max(a / b, b / a):.0f}x {'larger' if b > a else 'smaller'} than "
                     f"{reference} {a:.3g}: a file of another unit or kind (read counts "
@@ -238,14 +243,15 @@ def chrom_scale_mismatches(trained: Mapping[str, Mapping], total: Mapping,
                            reference: str = "the training data's") -> list[str]:
     """:func:`scale_mismatches` of all windows (``total``: their :func:`window_sums`),
     then, for each track on scale over all, of the mean of each chromosome's windows
-    (``by_chrom``: chromosome → :func:`window_sums`) that hold at least
-    :data:`MIN_CHROM_SIGNAL_WINDOWS` windows with signal of the track: one message per
-    track off scale on some chromosomes (a file of another unit on later chromosomes
-    only), naming them and the first one's values. Only the mean is compared per
-    chromosome (it adds up exactly, whatever the order of the genes), and only where
-    enough windows carry signal: the mean of a few dozen windows of a sparse track
-    (peaks in a few percent of them) strays beyond the 5x by chance. A track 0 on a whole
-    chromosome is left to :func:`no_signal_messages`."""
+    (``by_chrom``: chromosome → :func:`window_sums`): one message per track off scale on
+    some chromosomes (a file of another unit on later chromosomes only), naming them and
+    the first one's values. Only the mean is compared per chromosome (it adds up exactly,
+    whatever the order of the genes), by :data:`SCALE_FACTOR` where at least
+    :data:`MIN_CHROM_SIGNAL_WINDOWS` windows carry the track's signal and by
+    :data:`SPARSE_CHROM_FACTOR` where 20 to 99 do: the mean of a few dozen windows of a
+    sparse track (peaks in a few percent of them) strays beyond 5x by chance, not beyond
+    20x (a count file on one chromosome is 40x). A track 0 on a whole chromosome is left
+    to :func:`no_signal_messages`."""
     overall = track_statistics(total, names)
     stats = {c: track_statistics(by_chrom[c], names) for c in sorted(by_chrom, key=_chroms.sort_key)}
     messages = []
@@ -254,13 +260,15 @@ def chrom_scale_mismatches(trained: Mapping[str, Mapping], total: Mapping,
         if finding:
             messages.append(f"track {name!r}{finding}")
             continue
-        compared = [c for c in stats if by_chrom[c]["signal_windows"][j] >= MIN_CHROM_SIGNAL_WINDOWS]
-        off = {c: f for c in compared
-               if (f := _scale_finding(trained.get(name), stats[c][name], reference, ("mean",)))}
+        signal = {c: by_chrom[c]["signal_windows"][j] for c in stats}
+        compared = [c for c in stats if signal[c] >= MIN_COMPARED_WINDOWS]
+        off = {c: f for c in compared if (f := _scale_finding(
+            trained.get(name), stats[c][name], reference, ("mean",),
+            SCALE_FACTOR if signal[c] >= MIN_CHROM_SIGNAL_WINDOWS else SPARSE_CHROM_FACTOR))}
         if off:
             first = next(iter(off))
             messages.append(f"track {name!r} on {len(off)} of the {len(compared)} chromosomes "
-                            f"with >= {MIN_CHROM_SIGNAL_WINDOWS} gene windows of its signal "
+                            f"with >= {MIN_COMPARED_WINDOWS} gene windows of its signal "
                             f"({shown(off, 10)}), on scale on the others; on {first}{off[first]}")
     return messages
 

@@ -30,15 +30,21 @@ from kerasgene.errors import ConfigError, InputFileError, shown
 log = logging.getLogger(__name__)
 
 
+#: Positions of the predicted windows kept, uniformly at random, for the tracks' 99th
+#: percentile (:func:`note_inputs`): 1,000 values above it.
+P99_SAMPLE = 100_000
+
+
 def note_inputs(summary: dict, chroms: Sequence[str], inputs: Mapping[str, np.ndarray]) -> None:
     """Add one chunk of model inputs to ``summary`` for the checks of every predicted
     window (:func:`warn_inputs`): ``summary["epigenome"]`` is chromosome →
     :func:`~kerasgene.io.track_checks.window_sums` of its windows (without percentiles),
-    ``summary["p99"]`` the chunks' 99th percentiles × their windows, per track (a
-    chunk's percentile over all its windows: one chromosome's windows of a chunk whose
-    genes are not sorted by chromosome are a few, and their percentiles would depend on
-    the order), ``summary["sequence"]`` chromosome → [N positions, positions, windows] of
-    a one-hot "sequence".
+    ``summary["sample"]`` the tracks' values at :data:`P99_SAMPLE` positions drawn
+    uniformly from every window so far (each position a random key, the smallest kept:
+    the 99th percentile of all windows, whatever the order of the genes or the chunks'
+    size — one percentile per chunk or per chromosome run was biased low on a sparse
+    track), ``summary["sequence"]`` chromosome → [N positions, positions, windows] of a
+    one-hot "sequence".
 
     Parameters
     ----------
@@ -52,8 +58,7 @@ def note_inputs(summary: dict, chroms: Sequence[str], inputs: Mapping[str, np.nd
     names = np.asarray(chroms, dtype=object)
     epi, seq = inputs.get("epigenome"), inputs.get("sequence")
     if epi is not None and len(epi):
-        p99 = np.array([np.percentile(epi[..., j], 99) for j in range(epi.shape[-1])])
-        summary["p99"] = summary.get("p99", 0.0) + p99 * len(epi)
+        _sample_positions(summary, epi)
     for c in dict.fromkeys(names):
         rows = np.flatnonzero(names == c)
         if rows[-1] - rows[0] + 1 == len(rows):  # one run (genes sorted): a view, no copy
@@ -67,6 +72,26 @@ def note_inputs(summary: dict, chroms: Sequence[str], inputs: Mapping[str, np.nd
             n, total, windows = summary.setdefault("sequence", {}).get(c, (0.0, 0, 0))
             summary["sequence"][c] = (n + n_fraction(part) * size, total + size,
                                       windows + len(part))
+
+
+def _sample_positions(summary: dict, epigenome: np.ndarray) -> None:
+    """Keep in ``summary["sample"]`` (values, keys) the :data:`P99_SAMPLE` positions of
+    smallest random key among those kept and those of ``epigenome`` (n, length, tracks):
+    a uniform sample of every position seen (seeded: the same predictions, the same
+    warnings)."""
+    rng = summary.setdefault("rng", np.random.default_rng(0))
+    values = epigenome.reshape(-1, epigenome.shape[-1])
+    keys = rng.random(len(values))
+    if len(keys) > P99_SAMPLE:
+        keep = np.argpartition(keys, P99_SAMPLE)[:P99_SAMPLE]
+        values, keys = values[keep], keys[keep]
+    if "sample" in summary:
+        old_values, old_keys = summary["sample"]
+        values, keys = np.concatenate([old_values, values]), np.concatenate([old_keys, keys])
+        if len(keys) > P99_SAMPLE:
+            keep = np.argpartition(keys, P99_SAMPLE)[:P99_SAMPLE]
+            values, keys = values[keep], keys[keep]
+    summary["sample"] = (np.asarray(values, np.float64), keys)
 
 
 def warn_inputs(settings: Mapping, summary: Mapping, trackset) -> None:
@@ -83,18 +108,19 @@ def warn_inputs(settings: Mapping, summary: Mapping, trackset) -> None:
     by_chrom = summary.get("epigenome")
     if trackset is None or not by_chrom:
         return
-    warn_track_sums(settings, by_chrom, summary["p99"], trackset.names)
+    warn_track_sums(settings, by_chrom, summary["sample"][0], trackset.names)
     windows = sum(s["windows"] for s in by_chrom.values())
     signal = {c: (s["windows"], s["nonzero"] > 0) for c, s in by_chrom.items()}
     warn_no_signal(signal, trackset,
                    bool(settings.get("track_stats")) and windows >= MIN_COMPARED_WINDOWS)
 
 
-def warn_track_sums(settings: Mapping, by_chrom: Mapping[str, Mapping], p99: np.ndarray,
+def warn_track_sums(settings: Mapping, by_chrom: Mapping[str, Mapping], sample: np.ndarray,
                     names: Sequence[str]) -> None:
     """Warn about each track whose values in the windows of ``by_chrom`` (chromosome →
-    :func:`~kerasgene.io.track_checks.window_sums`; ``p99``: the chunks' percentiles ×
-    their windows, :func:`note_inputs`) are not on the scale of the training
+    :func:`~kerasgene.io.track_checks.window_sums`; ``sample``: (positions, tracks) values
+    drawn from them for the 99th percentile, :func:`note_inputs`) are not on the scale of
+    the training
     data's (an export's ``track_stats``), over all windows or on some chromosomes
     (:func:`~kerasgene.io.track_checks.chrom_scale_mismatches`), change value at another
     interval length (its ``change_bp``:
@@ -111,7 +137,8 @@ def warn_track_sums(settings: Mapping, by_chrom: Mapping[str, Mapping], p99: np.
         track_statistics,
     )
 
-    total = {**functools.reduce(add_sums, by_chrom.values(), None), "p99": p99}
+    total = functools.reduce(add_sums, by_chrom.values(), None)
+    total["p99"] = np.percentile(sample, 99, axis=0) * total["windows"]
     messages = []
     if settings.get("track_stats"):
         messages += chrom_scale_mismatches(settings["track_stats"], total, by_chrom, names)

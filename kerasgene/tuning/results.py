@@ -248,7 +248,7 @@ def write_results(tuner: GridTuner, plan: SearchPlan) -> SearchResult:
     png = plot_grid(table, plan, out / "grid.png") if plan.plot else None
     best_path = None
     top = top_trials(table, plan.hypermodel.direction, 1)
-    if best_run is None and not top.empty:
+    if best_run is None and not top.empty and plan.run_config.get("data") is None:
         log.warning("%s: the tune configuration has no `data:` section, so no %s is "
                     "written (kerasgene train builds its dataset from the input files)",
                     plan.project_name, BEST_RUN_FILE)
