@@ -279,3 +279,25 @@ def test_a_comment_above_a_real_header_stays_a_comment(tmp_path, text):
     value 'FPKM' for gene 'gene'")."""
     table = read_expression_table(_write(tmp_path / "t.tsv", text))
     assert table.shape == (2, 1) and table.iloc[:, 0].tolist() == [0.5, 1.5]
+
+
+@pytest.mark.parametrize("kind", ["gct", "hash", "plain"])
+def test_a_long_table_read_for_one_column_equals_the_whole_read(tmp_path, kind):
+    """Past its first rows a table asked for some columns keeps only those (a GTEx GCT of
+    hundreds of samples read for one held every cell as text): the same values as the
+    whole read, the GCT's dimensions and every row's fields still checked."""
+    n, samples = 3000, [f"S{k}" for k in range(6)]
+    values = np.round(np.random.default_rng(0).random((n, 6)), 3)
+    ids = [f"ENSG{i:011d}.1" for i in range(n)]
+    body = "".join(f"{g}\tG{i}\t" + "\t".join(f"{v:.3f}" for v in values[i]) + "\n"
+                   for i, g in enumerate(ids))
+    head = "\t".join(["Name", "Description", *samples]) + "\n"
+    text = {"gct": f"#1.2\n{n}\t6\n" + head, "hash": "#" + head, "plain": head}[kind] + body
+    path = _write(tmp_path / f"t.{kind}.gz", text, gz=True)
+    one = read_expression_table(path, columns=["S4"])
+    assert list(one.index) == ids and one["S4"].tolist() == values[:, 4].tolist()
+    if kind == "gct":  # the whole read (Description left out): the same
+        assert read_expression_table(path)["S4"].tolist() == values[:, 4].tolist()
+    bad = text.replace(f"{ids[2500]}\tG2500\t", f"{ids[2500]}\tG2500\textra\t")
+    with pytest.raises(InputFileError, match=r":\d+: 9 fields but the header has 8"):
+        read_expression_table(_write(tmp_path / f"bad.{kind}", bad), columns=["S4"])

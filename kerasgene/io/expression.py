@@ -221,12 +221,19 @@ def _named_after(column: str, name: str) -> bool:
     return base == name or base.startswith((f"{name}.", f"{name}_"))
 
 
+#: Rows :func:`_cells` reads to tell the header (a GCT's dimensions line, the header and
+#: the 1,000 rows below it that :func:`_check_header` and :func:`_is_header_above` read).
+_PREFIX_ROWS = 1002
+
+
 def _cells(path: Path, gene_column: str | int, columns: list[str] | None, rows: str
            ) -> tuple[pd.DataFrame, str]:
     """The cells of a table as text, annotation (PCL, GCT) left out, and the id column's
     name; the header checked (:func:`_check_header`, unless the caller names columns it
-    has; column names unique; a GCT's dimensions)."""
-    table, dims, comment = header_rows(path, gene_column, rows)
+    has; column names unique; a GCT's dimensions). The header is told from the first
+    rows; when the caller names columns the header has, only those and the id column are
+    kept of the rest (a GTEx GCT of hundreds of samples read for one)."""
+    table, dims, comment = header_rows(path, gene_column, rows, _PREFIX_ROWS)
     header, cells, line = _header_and_cells(path, table, rows)
     id_column = _id_column(path, header, gene_column, rows)
     given = ([gene_column] if isinstance(gene_column, str) else []) + list(columns or [])
@@ -238,20 +245,44 @@ def _cells(path: Path, gene_column: str | int, columns: list[str] | None, rows: 
     if repeated:
         raise InputFileError(f"{path}: column name {repeated[0]!r} appears more than once in "
                              "the header; expected unique column names")
+    keep = list(range(len(header)))
+    if columns is not None and set(columns) <= set(header):
+        keep = sorted({header.index(id_column), *(header.index(c) for c in columns)})
+    if len(table) >= _PREFIX_ROWS - 1 or keep != list(range(len(header))):  # more rows
+        cells = list(_kept_cells(path, line, len(header), keep))
     if dims:
         _check_gct_dimensions(path, dims, (len(cells), len(header) - 2), line - 1)
         drop = [c for c in header[:2] if c != id_column]
     else:
         drop = [header[k] for k in pcl_columns(header, header.index(id_column))]
-    return _without_annotation(pd.DataFrame(cells, columns=header, dtype=str), id_column,
-                               drop), id_column
+    kept = [header[k] for k in keep]
+    return _without_annotation(pd.DataFrame(cells, columns=kept, dtype=str), id_column,
+                               [c for c in drop if c in kept]), id_column
 
 
-def header_rows(path: str | os.PathLike, gene_column: str | int = 0, rows: str = "gene"
+def _kept_cells(path: Path, header_line: int, n_fields: int, keep: list[int]
+                ) -> Iterator[list[str]]:
+    """The fields ``keep`` (outer spaces removed) of every row below the header (on
+    ``header_line``), each row checked to have the header's ``n_fields`` as
+    :func:`_header_and_cells` checks it."""
+    try:
+        with open_text(path) as fh:
+            for line, row in table_rows(fh, _separator(path)):
+                if line > header_line:
+                    row = _checked_row(path, line, row, n_fields)
+                    yield [row[k].strip() for k in keep]
+    except (csv.Error, UnicodeDecodeError, EOFError, OSError) as err:
+        raise InputFileError(f"{path}: cannot parse as a delimited table ({err})") from None
+
+
+def header_rows(path: str | os.PathLike, gene_column: str | int = 0, rows: str = "gene",
+                limit: int | None = None
                 ) -> tuple[list[tuple[int, list[str]]], tuple[int, int] | None, list[str] | None]:
     """The rows of a table as :func:`read_expression_table` takes them, its header first:
     a ``#`` header line (``#gene<TAB>cond1...``) above the first data row counted in
     (:func:`_is_header_above`), a GCT file's dimensions line taken out.
+
+    ``limit``: read only the first rows (the header is told from the first 1,000 below it).
 
     Returns
     -------
@@ -266,7 +297,7 @@ def header_rows(path: str | os.PathLike, gene_column: str | int = 0, rows: str =
     """
     path = Path(path)
     sep = _separator(path)
-    table = _read_rows(path, sep, rows)
+    table = _read_rows(path, sep, rows, limit)
     dims = _gct_dimensions(path, table)
     comment = None if dims else _comment_above(path, sep, table[0][0])
     if comment is not None and _is_header_above(comment, table, gene_column):
@@ -455,13 +486,14 @@ def table_rows(fh, sep: str) -> Iterator[tuple[int, list[str]]]:
             yield skipped + reader.line_num, row
 
 
-def _read_rows(path: Path, sep: str, rows: str) -> list[tuple[int, list[str]]]:
+def _read_rows(path: Path, sep: str, rows: str, limit: int | None = None
+               ) -> list[tuple[int, list[str]]]:
     """(line number, fields) of the rows of a delimited table (:func:`table_rows`: blank
-    lines and leading ``#`` lines skipped); InputFileError for a file that cannot be
-    parsed or holds no row."""
+    lines and leading ``#`` lines skipped), the first ``limit`` (None: all);
+    InputFileError for a file that cannot be parsed or holds no row."""
     try:
         with open_text(path) as fh:
-            table = list(table_rows(fh, sep))
+            table = list(itertools.islice(table_rows(fh, sep), limit))
     except (csv.Error, UnicodeDecodeError, EOFError, OSError) as err:
         raise InputFileError(f"{path}: cannot parse as a delimited table ({err})") from None
     if not table:
@@ -485,16 +517,21 @@ def _header_and_cells(path: Path, table: list[tuple[int, list[str]]], rows: str
     header = [c.strip() for c in table[0][1]]
     while header and not header[-1]:  # a trailing separator
         header = header[:-1]
-    cells = []
-    for line, row in table[1:]:
-        if len(row) > len(header) and not any(c.strip() for c in row[len(header):]):
-            row = row[:len(header)]  # trailing separators
-        if len(row) != len(header):
-            raise InputFileError(
-                f"{path}:{line}: {len(row)} fields but the header has {len(header)}; expected "
-                "one value per column (a missing value is written empty or NA)")
-        cells.append([c.strip() for c in row])
+    cells = [[c.strip() for c in _checked_row(path, line, row, len(header))]
+             for line, row in table[1:]]
     return header, cells, table[0][0]
+
+
+def _checked_row(path: Path, line: int, row: list[str], n_fields: int) -> list[str]:
+    """``row`` without the empty fields of trailing separators; InputFileError naming the
+    line when it has not the header's ``n_fields``."""
+    if len(row) > n_fields and not any(c.strip() for c in row[n_fields:]):
+        row = row[:n_fields]  # trailing separators
+    if len(row) != n_fields:
+        raise InputFileError(
+            f"{path}:{line}: {len(row)} fields but the header has {n_fields}; expected "
+            "one value per column (a missing value is written empty or NA)")
+    return row
 
 
 def check_range(values: pd.Series | pd.DataFrame, source: str, *, low: float, high: float,
