@@ -177,8 +177,7 @@ def sample_column(path: str | os.PathLike, gene_column: str | int, name: str,
         count, or — not ``first`` — none named ``name`` or TPM).
     """
     path = check_readable(path, "expression table")
-    df, id_column = _cells(path, gene_column, None, "gene")
-    header = [c for c in df.columns if c != id_column]
+    header = _value_columns(path, gene_column)
     if name in header:
         return name
     named = [c for c in header if _named_after(c, name)]
@@ -258,6 +257,20 @@ def _cells(path: Path, gene_column: str | int, columns: list[str] | None, rows: 
     kept = [header[k] for k in keep]
     return _without_annotation(pd.DataFrame(cells, columns=kept, dtype=str), id_column,
                                [c for c in drop if c in kept]), id_column
+
+
+def _value_columns(path: Path, gene_column: str | int) -> list[str]:
+    """The value columns of a table's header (annotation columns left out), told and
+    checked (:func:`_check_header`) from its first rows only."""
+    table, dims, comment = header_rows(path, gene_column, "gene", _PREFIX_ROWS)
+    header, cells, line = _header_and_cells(path, table, "gene")
+    id_column = _id_column(path, header, gene_column, "gene")
+    pos = header.index(id_column)
+    _check_header(path, header, pos, [r[pos] for r in cells[:1000]], line, "gene",
+                  comment is not None)
+    drop = {c for c in header[:2] if c != id_column} if dims else \
+        {header[k] for k in pcl_columns(header, pos)}
+    return [c for c in header if c != id_column and c not in drop]
 
 
 def _kept_cells(path: Path, header_line: int, n_fields: int, keep: list[int]
