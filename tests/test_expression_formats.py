@@ -234,6 +234,8 @@ def test_hash_header_over_a_first_gene_of_na_or_text(tmp_path):
                                                   for i, g in enumerate(ids))
     table = read_expression_table(_write(tmp_path / "named.tsv", named), columns=["TPM"])
     assert list(table.index) == ids and table["TPM"].tolist() == [5 + i for i in range(20)]
+    one = read_expression_table(_write(tmp_path / "one.tsv", "#gene_id\tTPM\nENSG1\t10\n"))
+    assert list(one.index) == ["ENSG1"] and one["TPM"].tolist() == [10.0]  # was 0 rows
 
 
 def test_cufflinks_fpkm_tracking_needs_its_column_named(tmp_path):

@@ -379,8 +379,9 @@ def _is_header_above(comment: list[str], table: list[tuple[int, list[str]]],
     ids = [r[pos].strip() for _, r in table[1:1001] if len(r) > pos]
     if first[pos].lower() in ID_COLUMN_NAMES:  # the first row is a header itself
         return False
-    if comment[pos].lower() in ID_COLUMN_NAMES and _shape(first[pos]) in map(_shape, ids):
-        return True  # '#gene_id' above an id like those below, whatever its values (NA, text)
+    if comment[pos].lower() in ID_COLUMN_NAMES and (
+            not ids or _shape(first[pos]) in map(_shape, ids)):
+        return True  # '#gene_id' above an id like those below (or a table of one row)
     return _data_row_number(first, pos, ids) is not None
 
 
