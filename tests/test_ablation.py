@@ -4,6 +4,7 @@ dataset, and ``kerasgene ablate`` on a tiny world whose expression depends on DN
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -206,6 +207,24 @@ def test_ablate_planted_track_alone_beats_another_track_alone(ablated):
     table = pd.read_csv(ablated[1] / "ablation.tsv", sep="\t").set_index("inputs")
     assert table.loc["DNase only", "r2"] > 0.6
     assert table.loc["DNase only", "r2"] > table.loc["H3K27me3 only", "r2"] + 0.5
+
+
+@pytest.mark.slow  # trains one model
+def test_a_second_ablate_with_fewer_subsets_says_which_rows_it_drops(world, ablated, tmp_path,
+                                                                    caplog):
+    """``ablate --subsets "DNase only"`` into a folder whose ablation.tsv listed three
+    subsets rewrote it with one row without a word, while the other two runs stayed."""
+    import shutil
+
+    out = tmp_path / "ablation"
+    shutil.copytree(ablated[1], out)
+    with caplog.at_level(logging.WARNING):
+        assert main(["ablate", "--config", str(world[1]), "--out", str(out),
+                     "--subsets", "DNase only"]) == 0
+    assert pd.read_csv(out / "ablation.tsv", sep="\t")["inputs"].tolist() == ["DNase only"]
+    assert (f"{out / 'ablation.tsv'}: rewritten with the 1 subsets of this call; the earlier "
+            f"rows (all, H3K27me3 only) left out, their runs kept in {out}") in caplog.text
+    assert (out / "all" / "run.json").is_file()
 
 
 def test_ablate_and_train_reject_unknown_names(world, tmp_path, capsys):

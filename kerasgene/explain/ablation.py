@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from kerasgene._io import safe_name, write_tsv
-from kerasgene.errors import ConfigError
+from kerasgene.errors import ConfigError, shown
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +168,25 @@ def ablation_row(inputs: Mapping, metrics: Mapping, run: Path, seconds: float) -
 # --------------------------------------------------------------------------------------
 
 
+def _warn_dropped_rows(table: Path, names: Sequence[str]) -> None:
+    """Warn when the ablation.tsv about to be rewritten lists subsets that the new one,
+    of ``names``, will not (an earlier call's): their runs stay in the folder."""
+    import pandas as pd
+
+    if not table.is_file():
+        return
+    try:
+        earlier = pd.read_csv(table, sep="\t", keep_default_na=False)["inputs"].tolist()
+    except (ValueError, KeyError, OSError):  # not an ablation table of ours: replaced
+        return
+    gone = [n for n in earlier if n not in names]
+    if gone:
+        log.warning("%s: rewritten with the %d subsets of this call; the earlier %s (%s) "
+                    "left out, their runs kept in %s (name them in --subsets to list them "
+                    "again)", table, len(names), "row" if len(gone) == 1 else "rows",
+                    shown(gone), table.parent)
+
+
 def run_ablation(config: dict, subsets: Sequence[str] | None = None,
                  out: str | Path | None = None) -> list[dict]:
     """Retrain the config's model on each input subset; write ablation.tsv and .png.
@@ -223,6 +242,7 @@ def run_ablation(config: dict, subsets: Sequence[str] | None = None,
 
     rows = ablation_table(fit_and_score, chosen)
     table = pd.DataFrame(rows)
+    _warn_dropped_rows(out / "ablation.tsv", order)
     write_tsv(out / "ablation.tsv", table)
     title = (f"Input ablation (iSEGnet Fig. 4A): {len(rows)} models retrained, "
              f"{rows[0]['n']} test examples")
