@@ -24,6 +24,7 @@ from kerasgene.dna import one_hot
 from kerasgene.errors import ConfigError, InputFileError, UnknownChromosomeError
 from kerasgene.io.annotation import read_gtf
 from kerasgene.io.expression import (
+    HEADER_ROWS,
     MAX_ABS_LOG_RATIO,
     check_range,
     header_rows,
@@ -101,7 +102,7 @@ def _header(path, id_column: int | str = 0, known_names: Sequence[str] | None = 
     field counts raises InputFileError, since the columns would be shifted.
     """
     sep = "," if str(path).lower().removesuffix(".gz").endswith(".csv") else "\t"
-    table, gct, _ = header_rows(path, id_column)
+    table, gct, _ = header_rows(path, id_column, limit=HEADER_ROWS)  # not the whole file
     top = [r for _, r in table[:2]]  # header, first row
     row = _trim(top[0], 0)
     if not isinstance(id_column, int) and id_column not in row:

@@ -25,6 +25,7 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -220,57 +221,72 @@ def _named_after(column: str, name: str) -> bool:
     return base == name or base.startswith((f"{name}.", f"{name}_"))
 
 
-#: Rows :func:`_cells` reads to tell the header (a GCT's dimensions line, the header and
-#: the 1,000 rows below it that :func:`_check_header` and :func:`_is_header_above` read).
-_PREFIX_ROWS = 1002
+#: Rows read to tell a table's header (a GCT's dimensions line, the header and the 1,000
+#: rows below it that :func:`_check_header` and :func:`_is_header_above` read).
+HEADER_ROWS = 1002
 
 
-def _cells(path: Path, gene_column: str | int, columns: list[str] | None, rows: str
-           ) -> tuple[pd.DataFrame, str]:
-    """The cells of a table as text, annotation (PCL, GCT) left out, and the id column's
-    name; the header checked (:func:`_check_header`, unless the caller names columns it
-    has; column names unique; a GCT's dimensions). The header is told from the first
-    rows; when the caller names columns the header has, only those and the id column are
-    kept of the rest (a GTEx GCT of hundreds of samples read for one)."""
-    table, dims, comment = header_rows(path, gene_column, rows, _PREFIX_ROWS)
+class _Header(NamedTuple):
+    """A table's header as told and checked from its first rows (:func:`_told_header`)."""
+
+    header: list[str]
+    cells: list[list[str]]  # the first rows below it
+    line: int  # the header's line number
+    id_column: str
+    annotation: list[str]  # columns that are no sample (a GCT's Description, PCL's NAME...)
+    gct_dims: tuple[int, int] | None
+    complete: bool  # ``cells`` are every row of the table
+
+
+def _told_header(path: Path, gene_column: str | int, columns: list[str] | None, rows: str
+                 ) -> _Header:
+    """The header of a table, from its first :data:`HEADER_ROWS` rows: checked
+    (:func:`_check_header`, unless the caller names columns it has; column names unique),
+    its id column and annotation columns."""
+    table, dims, comment = header_rows(path, gene_column, rows, HEADER_ROWS)
     header, cells, line = _header_and_cells(path, table, rows)
     id_column = _id_column(path, header, gene_column, rows)
+    pos = header.index(id_column)
     given = ([gene_column] if isinstance(gene_column, str) else []) + list(columns or [])
     if not given or not set(given) <= set(header):
-        pos = header.index(id_column)
         _check_header(path, header, pos, [r[pos] for r in cells[:1000]], line, rows,
                       comment is not None)
     repeated = sorted({c for c in header if header.count(c) > 1})
     if repeated:
         raise InputFileError(f"{path}: column name {repeated[0]!r} appears more than once in "
                              "the header; expected unique column names")
-    keep = list(range(len(header)))
-    if columns is not None and set(columns) <= set(header):
-        keep = sorted({header.index(id_column), *(header.index(c) for c in columns)})
-    if len(table) >= _PREFIX_ROWS - 1 or keep != list(range(len(header))):  # more rows
-        cells = list(_kept_cells(path, line, len(header), keep))
-    if dims:
-        _check_gct_dimensions(path, dims, (len(cells), len(header) - 2), line - 1)
-        drop = [c for c in header[:2] if c != id_column]
+    annotation = [c for c in header[:2] if c != id_column] if dims else \
+        [header[k] for k in pcl_columns(header, pos)]
+    return _Header(header, cells, line, id_column, annotation, dims,
+                   len(table) < HEADER_ROWS - 1)
+
+
+def _cells(path: Path, gene_column: str | int, columns: list[str] | None, rows: str
+           ) -> tuple[pd.DataFrame, str]:
+    """The cells of a table as text, annotation (PCL, GCT) left out, and the id column's
+    name; the header told and checked from the first rows (:func:`_told_header`), a GCT's
+    dimensions against its rows. When the caller names columns the header has, only
+    those and the id column are kept (a GTEx GCT of hundreds of samples read for one)."""
+    h = _told_header(path, gene_column, columns, rows)
+    keep = list(range(len(h.header)))
+    if columns is not None and set(columns) <= set(h.header):
+        keep = sorted({h.header.index(h.id_column), *(h.header.index(c) for c in columns)})
+    if not h.complete:  # the rest of the table, read once
+        cells = list(_kept_cells(path, h.line, len(h.header), keep))
     else:
-        drop = [header[k] for k in pcl_columns(header, header.index(id_column))]
-    kept = [header[k] for k in keep]
-    return _without_annotation(pd.DataFrame(cells, columns=kept, dtype=str), id_column,
-                               [c for c in drop if c in kept]), id_column
+        cells = [[row[k] for k in keep] for row in h.cells]
+    if h.gct_dims:
+        _check_gct_dimensions(path, h.gct_dims, (len(cells), len(h.header) - 2), h.line - 1)
+    kept = [h.header[k] for k in keep]
+    return _without_annotation(pd.DataFrame(cells, columns=kept, dtype=str), h.id_column,
+                               [c for c in h.annotation if c in kept]), h.id_column
 
 
 def _value_columns(path: Path, gene_column: str | int) -> list[str]:
-    """The value columns of a table's header (annotation columns left out), told and
-    checked (:func:`_check_header`) from its first rows only."""
-    table, dims, comment = header_rows(path, gene_column, "gene", _PREFIX_ROWS)
-    header, cells, line = _header_and_cells(path, table, "gene")
-    id_column = _id_column(path, header, gene_column, "gene")
-    pos = header.index(id_column)
-    _check_header(path, header, pos, [r[pos] for r in cells[:1000]], line, "gene",
-                  comment is not None)
-    drop = {c for c in header[:2] if c != id_column} if dims else \
-        {header[k] for k in pcl_columns(header, pos)}
-    return [c for c in header if c != id_column and c not in drop]
+    """The value columns of a table's header (annotation left out), told and checked from
+    its first rows only (:func:`_told_header`)."""
+    h = _told_header(path, gene_column, None, "gene")
+    return [c for c in h.header if c != h.id_column and c not in h.annotation]
 
 
 def _kept_cells(path: Path, header_line: int, n_fields: int, keep: list[int]
