@@ -42,7 +42,8 @@ def _config(name: str, data: Path, runs: Path, seed: int, overrides=()) -> dict:
 
 def _train(config: dict) -> dict:
     """Train one run; its metrics.json with the run's ``target`` name and ``seconds``."""
-    from kerasgene.train.runs import run_dir, train
+    from kerasgene.train.run_config import run_dir
+    from kerasgene.train.runs import train
 
     t0 = time.perf_counter()
     train(config)

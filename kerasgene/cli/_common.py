@@ -33,7 +33,7 @@ def run_config(args: argparse.Namespace) -> tuple[Path, dict]:
     """
     from kerasgene.config import load_config
     from kerasgene.errors import InputFileError
-    from kerasgene.train.runs import run_dir
+    from kerasgene.train.run_config import run_dir
 
     _warn_training_overrides(args.overrides)
     if args.run is None:

@@ -140,7 +140,7 @@ def _check_subset_names(config: Mapping, names: Sequence[str] | None) -> None:
 
 def ablation_dir(config: Mapping, out: str | Path | None = None) -> Path:
     """``out``, or ``RUN_DIR/ablation`` of the config."""
-    from kerasgene.train.runs import run_dir
+    from kerasgene.train.run_config import run_dir
 
     return Path(out) if out else run_dir(dict(config)) / "ablation"
 
@@ -214,6 +214,7 @@ def run_ablation(config: dict, subsets: Sequence[str] | None = None,
     from kerasgene.explain import plots as P
     from kerasgene.explain.run import check_out_dir
     from kerasgene.train import records, runs
+    from kerasgene.train.run_config import dataset_dir
 
     if systems.get(config["system"], "system").name != "isegnet":
         raise ConfigError(f"system: the ablation retrains iSEGnet (system isegnet), got "
@@ -229,7 +230,7 @@ def run_ablation(config: dict, subsets: Sequence[str] | None = None,
     def fit_and_score(name: str, inputs: Mapping) -> dict:
         run = out / safe_name(name, "subset")
         start = time.perf_counter()
-        runs.train(subset_config(config, inputs, run, runs.dataset_dir(config)),
+        runs.train(subset_config(config, inputs, run, dataset_dir(config)),
                    dataset=dataset)
         seconds = time.perf_counter() - start
         keras.backend.clear_session()  # the next subset builds a new model

@@ -79,7 +79,7 @@ def check_out_dir(out: Path, config: Mapping, option: str = "--out") -> Path:
     """``out``, a folder to write into, refused before any work when it is a file, lies
     below a file, or inside the run's prepared dataset (``dataset_dir``: a cache that
     ``prepare`` replaces as a whole)."""
-    from kerasgene.train.runs import dataset_dir
+    from kerasgene.train.run_config import dataset_dir
 
     out = check_folder_path(out, option)
     cache = dataset_dir(dict(config)).resolve()

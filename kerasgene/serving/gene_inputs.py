@@ -120,8 +120,8 @@ def warn_track_sums(settings: Mapping, by_chrom: Mapping[str, Mapping], sample: 
     """Warn about each track whose values in the windows of ``by_chrom`` (chromosome →
     :func:`~kerasgene.io.track_checks.window_sums`; ``sample``: (positions, tracks) values
     drawn from them for the 99th percentile, :func:`note_inputs`) are not on the scale of
-    the training
-    data's (an export's ``track_stats``), over all windows or on some chromosomes
+    the training data's (an export's ``track_stats``), over all windows or on some
+    chromosomes
     (:func:`~kerasgene.io.track_checks.chrom_scale_mismatches`), change value at another
     interval length (its ``change_bp``:
     :func:`~kerasgene.io.track_checks.resolution_mismatches`), or whose profile along the

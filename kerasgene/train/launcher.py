@@ -280,6 +280,7 @@ def launch_training(config_path: str | os.PathLike, overrides: Sequence[str] = (
     """
     from kerasgene.config import load_config
     from kerasgene.train import runs
+    from kerasgene.train.run_config import run_dir
 
     if workers < 1:
         raise ConfigError(f"--workers: expected at least 1, got {workers}")
@@ -295,4 +296,4 @@ def launch_training(config_path: str | os.PathLike, overrides: Sequence[str] = (
         return 0
 
     stopped_on_signal(run, procs, "train --workers")
-    return runs.run_dir(config)
+    return run_dir(config)
