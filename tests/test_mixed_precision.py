@@ -184,3 +184,50 @@ def test_mixed_precision_run_reloads_exports_and_serves_float32(small_sim, tmp_p
     # other points than the eager model: equal within bfloat16's precision (2⁻⁸)
     np.testing.assert_allclose(served["class_probabilities"], expected["class_probabilities"],
                                rtol=0, atol=2 ** -8)
+
+
+@keras.saving.register_keras_serializable(package="kerasgene_tests")
+class _WrongInLowPrecision(keras.layers.Conv1D):
+    """A convolution whose low-precision kernel is wrong (as oneDNN's AMX bfloat16 kernel
+    is for some shapes, :mod:`kerasgene.models.kernel_checks`): zeros outside float32."""
+
+    def call(self, inputs):
+        out = super().call(inputs)
+        return out if self.compute_dtype == "float32" else keras.ops.zeros_like(out)
+
+
+def _with_wrong_conv(policy: str) -> keras.Model:
+    with models.dtype_policy(None if policy == "float32" else "bfloat16"):
+        x = keras.Input((30, 8), name="sequence")
+        y = _WrongInLowPrecision(16, 5, name="wrong_conv")(x)
+        y = keras.layers.Conv1D(16, 5, name="right_conv")(y)
+        y = keras.layers.Flatten()(y)
+        y = keras.layers.Dense(1, dtype="float32", name="expression")(y)
+    return keras.Model(x, y)
+
+
+def test_a_wrong_low_precision_convolution_computes_in_float32(tmp_path, caplog):
+    """A convolution whose bfloat16 result is off is switched to float32 with a warning
+    naming it, on this machine's kernels or not; the right one stays bfloat16, the output
+    matches float32; a saved model with such a layer is checked again on loading."""
+    from kerasgene.models import kernel_checks
+
+    keras.utils.set_random_seed(0)
+    ref, mixed = _with_wrong_conv("float32"), _with_wrong_conv("bfloat16")
+    mixed.set_weights(ref.get_weights())
+    x = np.random.default_rng(0).normal(size=(4, 30, 8)).astype("float32")
+    assert np.abs(np.asarray(mixed(x))).max() == 0  # the wrong kernel, unchecked
+    with caplog.at_level("WARNING", logger="kerasgene"):
+        assert kernel_checks.float32_where_wrong(mixed, "toy") == ["wrong_conv"]
+    assert "toy:" in caplog.text and "'wrong_conv' (off by 100%)" in caplog.text
+    assert mixed.get_layer("wrong_conv").compute_dtype == "float32"
+    assert mixed.get_layer("right_conv").compute_dtype == "bfloat16"
+    want = np.asarray(ref(x))
+    np.testing.assert_allclose(np.asarray(mixed(x)), want, atol=RTOL["bfloat16"] * np.abs(want).max())
+    assert kernel_checks.float32_where_wrong(mixed, "toy") == []  # float32 layers not checked
+
+    unchecked = _with_wrong_conv("bfloat16")  # saved as trained elsewhere, unchecked
+    unchecked.save(tmp_path / "model.keras")
+    loaded = models.load_model(tmp_path / "model.keras")
+    assert loaded.get_layer("wrong_conv").compute_dtype == "float32"
+    assert loaded.get_layer("right_conv").compute_dtype == "bfloat16"

@@ -16,6 +16,9 @@ under Keras' ``mixed_bfloat16`` / ``mixed_float16`` policy: float32 variables,
 computations in the low precision, float32 outputs (the heads' layers are float32,
 :data:`kerasgene.models.blocks.OUTPUT_DTYPE`), BatchNorm statistics in float32. The
 policy is stored in every layer's configuration, so a saved model reloads with it.
+A convolution whose low-precision kernel on this machine computes wrong results is
+switched to float32 when the model is built or loaded, with a warning
+(:mod:`kerasgene.models.kernel_checks`).
 
 >>> from kerasgene import models
 >>> model = models.build("isegnet", k1=32)
@@ -38,6 +41,7 @@ from typing import Any
 import keras
 
 from kerasgene.errors import ConfigError, InputFileError
+from kerasgene.models import kernel_checks
 from kerasgene.models.chromatin import chromatin_cnn, chromatin_dnn
 from kerasgene.models.deepchrome import deepchrome
 from kerasgene.models.deeprage import deeprage_concat, deeprage_rnn, deeprage_tensor
@@ -150,9 +154,12 @@ def build(name: str, *, mixed_precision: str | None = None, **hparams: Any) -> k
                 f"{sorted(allowed)}")
     try:
         with dtype_policy(mixed_precision):
-            return builder(**hparams)
+            model = builder(**hparams)
     except TypeError as err:  # e.g. an unknown member argument of the ensemble
         raise ConfigError(f"{name}: {err}") from err
+    if mixed_precision is not None:
+        kernel_checks.float32_where_wrong(model, name)
+    return model
 
 
 def load_model(path: str | os.PathLike, *, compile: bool = False) -> keras.Model:
@@ -173,10 +180,12 @@ def load_model(path: str | os.PathLike, *, compile: bool = False) -> keras.Model
     if not path.is_file():
         raise InputFileError(f"{path}: no such model file (a .keras file from `kerasgene train`)")
     try:
-        return keras.models.load_model(path, safe_mode=True, compile=compile)
+        model = keras.models.load_model(path, safe_mode=True, compile=compile)
     except Exception as err:  # Keras raises ValueError / TypeError / OSError variants
         reason = " ".join(str(err).split()) or type(err).__name__
         raise InputFileError(f"{path}: cannot load Keras model ({reason})") from None
+    kernel_checks.float32_where_wrong(model, str(path))
+    return model
 
 
 def _shapes(tensors) -> dict[str, tuple]:
