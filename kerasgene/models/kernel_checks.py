@@ -53,11 +53,11 @@ def _leaf_layers(model: keras.Model):
 
 def relative_error(layer: keras.layers.Layer, input_shape: tuple) -> float:
     """Max |``layer``'s output − the float32 output| / max |float32 output| on one random
-    input of ``input_shape`` (batch 2; ``None`` lengths 64), with random weights: two
+    input of ``input_shape`` (batch 2; ``None`` lengths 256), with random weights: two
     fresh copies of ``layer``'s configuration, one in its dtype policy, one in float32.
     Cached per (configuration, policy, shape)."""
     config = {k: v for k, v in layer.get_config().items() if k not in ("name", "dtype")}
-    shape = (2, *(64 if d is None else d for d in input_shape[1:]))
+    shape = (2, *(256 if d is None else d for d in input_shape[1:]))
     key = (type(layer).__name__, repr(sorted(config.items())), layer.dtype_policy.name, shape)
     if key not in _checked:
         rng = np.random.default_rng(0)
@@ -93,7 +93,7 @@ def float32_where_wrong(model: keras.Model, what: str) -> list[str]:
         layer.dtype_policy = keras.DTypePolicy("float32")
     if wrong:
         shown = ", ".join(f"'{name}' (off by {error:.0%})" for name, (_, error) in wrong.items())
-        log.warning("%s: this machine's low-precision convolution kernels compute %s wrong "
-                    "(checked against float32); these layers compute in float32, the rest "
-                    "of the model in its mixed precision", what, shown)
+        log.warning("%s: on this machine the low-precision kernel of convolution %s gives "
+                    "wrong results (checked against float32): computed in float32 instead; "
+                    "the rest of the model keeps its mixed precision", what, shown)
     return list(wrong)
