@@ -27,7 +27,10 @@ policy (:func:`kerasgene.models.build`): float32 variables, outputs, loss and Ba
 statistics, everything else in the low precision; float16 adds Keras' dynamic loss
 scaling (``compile`` wraps the optimizer in a ``LossScaleOptimizer``; so does the
 factorised trainer). bfloat16 needs no loss scaling and is the one to use on a CPU with
-AVX512_BF16 / AMX or on a recent GPU; ``bench/bench_models.py`` measures both.
+AVX512_BF16 / AMX or on a recent GPU; ``bench/bench_models.py`` measures both. A
+convolution whose low-precision kernel gives wrong results on the machine (oneDNN's AMX
+bfloat16 kernel for some shapes) computes in float32, with a warning
+(:mod:`kerasgene.models.kernel_checks`).
 
 ``init_output_bias`` is ours: the papers' code starts every bias at 0, so a model whose
 labels average ~6 (log2 TPM) first spends epochs moving the output up — with iSEGnet's
