@@ -18,6 +18,8 @@ $(STAMP): requirements.txt setup.cfg pyproject.toml
 	$(PIP) install --quiet -r requirements.txt
 	$(PIP) install --quiet --no-deps alibi==0.9.6
 	$(PIP) install --quiet --no-deps -e .
+	@# memelite's Tomtom / FIMO kernels compiled once into numba's on-disk cache
+	$(PY) -c "from kerasgene.explain.motifs import compile_kernels; compile_kernels()"
 	touch $(STAMP)
 
 demo: $(STAMP)

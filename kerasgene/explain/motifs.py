@@ -20,9 +20,9 @@
   test per motif compares the fractions, Benjamini–Hochberg q-values over motifs.
 
 memelite compiles its kernels with numba on first use on a machine (~80–200 s; cached on
-disk afterwards). Its compiled specialisations depend on the dtypes of the arrays, so
-this module always passes float64 ``(4, w)`` motif matrices to Tomtom and float32
-``(n, 4, L)`` one-hot arrays to FIMO.
+disk afterwards; ``make install`` does it, :func:`compile_kernels`). Its compiled
+specialisations depend on the dtypes of the arrays, so this module always passes float64
+``(4, w)`` motif matrices to Tomtom and float32 ``(n, 4, L)`` one-hot arrays to FIMO.
 """
 
 from __future__ import annotations
@@ -620,6 +620,18 @@ def sequences_with_hits(motifs: Sequence[Motif], sequences, *, threshold: float 
         if len(df):
             out[i, np.unique(df["sequence_name"].to_numpy().astype(np.int64))] = True
     return out
+
+
+def compile_kernels() -> None:
+    """Compile memelite's numba kernels (Tomtom, FIMO) into numba's on-disk cache with the
+    dtypes this module passes them, on two shipped motifs and one short sequence. ``make
+    install`` runs it: otherwise the first analysis (or test) in a fresh environment pays
+    the compilation."""
+    from kerasgene.dna import shipped_motifs
+
+    motifs = list(shipped_motifs().values())[:2]
+    tomtom_matches({"query": motifs[0].probabilities()}, motifs)
+    sequences_with_hits(motifs, ["ACGT" * 50])
 
 
 def motif_enrichment(
