@@ -17,6 +17,8 @@ import keras
 import numpy as np
 from keras import layers
 
+from kerasgene.models import all_layers
+
 L2 = keras.regularizers.L2
 
 
@@ -59,11 +61,8 @@ def copy_weights(
 
 
 def _walk(model: keras.Model):
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            yield from _walk(layer)
-        else:
-            yield layer
+    """The layers of ``model`` and of its nested models, the nested models left out."""
+    return (layer for layer in all_layers(model) if not isinstance(layer, keras.Model))
 
 
 def randomize_batchnorm(model: keras.Model, seed: int = 0) -> None:

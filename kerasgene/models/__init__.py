@@ -73,6 +73,14 @@ __all__ = [
 ]
 
 
+def all_layers(model: keras.Model) -> Iterator[keras.layers.Layer]:
+    """Every layer of ``model``: each nested model, then its own layers, recursively."""
+    for layer in model.layers:
+        yield layer
+        if isinstance(layer, keras.Model):
+            yield from all_layers(layer)
+
+
 def names() -> list[str]:
     """Registry names, in a fixed order (the papers' order, baselines last): the models of
     every system of :mod:`kerasgene.systems`."""

@@ -42,15 +42,6 @@ CONVOLUTIONS = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D,
 _checked: dict[tuple, float] = {}
 
 
-def _leaf_layers(model: keras.Model):
-    """Every layer of ``model``, those of nested models included."""
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            yield from _leaf_layers(layer)
-        else:
-            yield layer
-
-
 def relative_error(layer: keras.layers.Layer, input_shape: tuple) -> float:
     """Max |``layer``'s output − the float32 output| / max |float32 output| on one random
     input of ``input_shape`` (batch 2; ``None`` lengths 256), with random weights: two
@@ -82,8 +73,10 @@ def float32_where_wrong(model: keras.Model, what: str) -> list[str]:
     machine (:func:`relative_error` > :data:`TOLERANCE`) to compute in float32, with one
     warning naming them (``what``: the model's name in it). Float32 layers are not
     checked. Returns the names of the switched layers (empty: nothing changed)."""
+    from kerasgene.models import all_layers  # the package imports this module
+
     wrong = {}
-    for layer in _leaf_layers(model):
+    for layer in all_layers(model):
         if not isinstance(layer, CONVOLUTIONS) or layer.compute_dtype == "float32":
             continue
         error = relative_error(layer, tuple(layer.input.shape))

@@ -72,6 +72,7 @@ import tensorflow as tf
 from kerasgene import systems
 from kerasgene.config import Spec
 from kerasgene.errors import ConfigError, KerasgeneError
+from kerasgene.models import all_layers
 from kerasgene.models.blocks import SCORE_OUTPUT
 from kerasgene.models.losses import masked_mse, rmse
 
@@ -418,13 +419,6 @@ def init_output_bias(model: keras.Model, value: float) -> bool:
     return True
 
 
-def _all_layers(model: keras.Model):
-    for layer in model.layers:
-        yield layer
-        if isinstance(layer, keras.Model):
-            yield from _all_layers(layer)
-
-
 def training_forward(model: keras.Model) -> Callable:
     """``model(x, training=True)`` as a traced function (one graph per input signature)
     for :func:`recalibrate_batch_norm`: a batch costs its compute, not the eager per-layer
@@ -445,7 +439,7 @@ def recalibrate_batch_norm(model: keras.Model, batches, forward: Callable | None
     ``forward``: a :func:`training_forward` of ``model`` kept from an earlier call (a new
     one is traced otherwise).
     """
-    layers = list(_all_layers(model))
+    layers = list(all_layers(model))
     norms = [lay for lay in layers if isinstance(lay, keras.layers.BatchNormalization)]
     if not norms:
         return 0
@@ -516,7 +510,7 @@ class StopOnDivergence(keras.callbacks.Callback):
 
 def has_dropout_and_batch_norm(model: keras.Model) -> bool:
     """True when the model (or a nested model) has both Dropout and BatchNormalization."""
-    kinds = {type(lay) for lay in _all_layers(model)}
+    kinds = {type(lay) for lay in all_layers(model)}
     return (any(issubclass(k, keras.layers.Dropout) for k in kinds)
             and any(issubclass(k, keras.layers.BatchNormalization) for k in kinds))
 
