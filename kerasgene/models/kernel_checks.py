@@ -86,7 +86,7 @@ def float32_where_wrong(model: keras.Model, what: str) -> list[str]:
         layer.dtype_policy = keras.DTypePolicy("float32")
     if wrong:
         shown = ", ".join(f"'{name}' (off by {error:.0%})" for name, (_, error) in wrong.items())
-        log.warning("%s: on this machine the low-precision kernel of convolution %s gives "
-                    "wrong results (checked against float32): computed in float32 instead; "
-                    "the rest of the model keeps its mixed precision", what, shown)
+        log.warning("%s: on this machine the low-precision kernel gives wrong results for "
+                    "convolution(s) %s (checked against float32): computed in float32 "
+                    "instead; the rest of the model keeps its mixed precision", what, shown)
     return list(wrong)
