@@ -79,18 +79,19 @@ def _sample_positions(summary: dict, epigenome: np.ndarray) -> None:
     smallest random key among those kept and those of ``epigenome`` (n, length, tracks):
     a uniform sample of every position seen (seeded: the same predictions, the same
     warnings)."""
+    def smallest_keys(values, keys):  # the chunk cut first: no copy of all its positions
+        if len(keys) <= P99_SAMPLE:
+            return values, keys
+        keep = np.argpartition(keys, P99_SAMPLE)[:P99_SAMPLE]
+        return values[keep], keys[keep]
+
     rng = summary.setdefault("rng", np.random.default_rng(0))
     values = epigenome.reshape(-1, epigenome.shape[-1])
-    keys = rng.random(len(values))
-    if len(keys) > P99_SAMPLE:
-        keep = np.argpartition(keys, P99_SAMPLE)[:P99_SAMPLE]
-        values, keys = values[keep], keys[keep]
+    values, keys = smallest_keys(values, rng.random(len(values)))
     if "sample" in summary:
         old_values, old_keys = summary["sample"]
-        values, keys = np.concatenate([old_values, values]), np.concatenate([old_keys, keys])
-        if len(keys) > P99_SAMPLE:
-            keep = np.argpartition(keys, P99_SAMPLE)[:P99_SAMPLE]
-            values, keys = values[keep], keys[keep]
+        values, keys = smallest_keys(np.concatenate([old_values, values]),
+                                     np.concatenate([old_keys, keys]))
     summary["sample"] = (np.asarray(values, np.float64), keys)
 
 
