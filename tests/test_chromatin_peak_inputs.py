@@ -6,6 +6,7 @@ naming the split or file, or builds with a warning that counts and names what fo
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from real_files import bigwig_intervals, write_bedgraph
 
 from kerasgene.datasets.genome_bins import build_genome_bins
 from kerasgene.errors import ConfigError, InputFileError
+from kerasgene.io.peaks import read_peaks
 from kerasgene.io.tracks import write_bigwig
 
 SIZES = {"chr1": 5_000, "chr2": 2_000, "chr3": 1_010}
@@ -163,3 +165,28 @@ def test_signal_track_given_as_the_peak_file(tmp_path):
         build_genome_bins({**cfg, "peaks": cfg["targets"]["K4"]}, tmp_path / "ds",
                           progress=False)
     assert not (tmp_path / "ds").exists()
+
+
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_a_bedgraph_without_its_track_line_is_no_peak_file(tmp_path, shuffled):
+    """MACS2's ``--bdg``, ``bigWigToBedGraph`` and bamCoverage write bedGraphs without a
+    track line: such a file was read as peaks (every interval with a value a peak)
+    without a word. Its intervals touch (here 19 of 51, the zeros not stored); merged
+    peaks with a number in column 4 (SICER's islands) do not, and stay peaks."""
+    cfg = _world(tmp_path)
+    graph = write_bedgraph(tmp_path / "k4.bedGraph", bigwig_intervals(tmp_path / "k4.bw"),
+                           header=False, shuffle_seed=1 if shuffled else None)
+    with pytest.raises(InputFileError) as err:
+        build_genome_bins({**cfg, "peaks": graph}, tmp_path / "ds", progress=False)
+    assert str(err.value) == (
+        f"{graph}: 19 of 51 intervals start where the one before ends, each with a number in "
+        "column 4: a bedGraph (a signal track) without a track line, whose every interval "
+        "with a value would be a peak; expected a peak file (BED / narrowPeak / broadPeak "
+        "intervals, plain or gzip, or a bigBed of them) (call peaks, e.g. with MACS2, or "
+        "label bins by peak_threshold on the signal)")
+    assert not (tmp_path / "ds").exists()
+    islands = _peaks(tmp_path / "islands.bed", [])
+    Path(islands).write_text("chr1\t100\t300\t12.5\nchr1\t400\t650\t3.25\nchr2\t0\t200\t7.0\n"
+                             "chr2\t250\t300\t1.5\n")
+    assert {c: s.tolist() for c, (s, _) in read_peaks(islands).items()} == {
+        "chr1": [100, 400], "chr2": [0, 250]}

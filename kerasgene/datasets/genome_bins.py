@@ -65,10 +65,10 @@ chromosomes.
         (another assembly?) is an error — but with every track a bedGraph (each chromosome
         ending at its last interval), a warning counting and naming such peaks, whose
         bases past the end label no bin. A signal track (a bigWig, a text file whose
-        track line says ``type=bedGraph``) is refused. Peaks on chromosomes absent from
-        the signal files are left out with a warning (INFO for those only left out of
-        ``chroms``); dataset chromosomes without any peak are all 'no peak', with a
-        warning naming them.
+        track line says ``type=bedGraph``, a bedGraph without a track line) is refused.
+        Peaks on chromosomes absent from the signal files are left out with a warning
+        (INFO for those only left out of ``chroms``); dataset chromosomes without any
+        peak are all 'no peak', with a warning naming them.
     ``peak_threshold`` = null
         A bin is a peak when ``target``'s regression value — the bin's mean fold change,
         gaussian-smoothed with ``sigma`` — is ≥ this value (in the bigWig's units).
