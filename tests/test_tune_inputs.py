@@ -95,6 +95,15 @@ def test_subset_values_against_the_grid(dataset, tmp_path, capsys):
     assert not (tmp_path / "runs").exists()
 
 
+def test_a_subset_off_the_grid_is_refused_before_the_dataset(tmp_path, capsys):
+    """The dataset was opened (on real data: built, minutes) before the subset was
+    checked; here the missing dataset was the error."""
+    path = config(tmp_path, tmp_path / "no_dataset")
+    assert error_line(capsys, "--config", str(path), "--subset", "k1=8", "--dry-run") == (
+        "kerasgene: error: subset: k1 = 8 is not in the grid (2, 4)")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tune.yaml"]
+
+
 def test_project_folders_that_are_files(dataset, tmp_path, capsys):
     """Was a FileExistsError / NotADirectoryError traceback (for run_dir: after the whole
     search had run); the dry run did not notice."""

@@ -219,14 +219,16 @@ def plan_search(config: Mapping, *, dataset=None, validate: bool = True) -> list
     _check_folder(directory, "tuning.directory")  # before the dataset is opened or built
     if config.get("run_dir"):
         _check_folder(Path(config["run_dir"]), "run_dir")
+    hypermodels = [hm for _, hm in hypermodels_from_config(config)]
+    # a subset off the grid is refused before a dataset is built (minutes on real data)
+    subsets = [_check_subset(hm, tuning["subset"] or {}) for hm in hypermodels]
     ds = dataset if dataset is not None else open_dataset(config)
     run_config = {k: v for k, v in config.items() if k != "tuning"}
     plans = []
-    for i, ((_, project, results), (_, hm)) in enumerate(
-            zip(project_layout(config), hypermodels_from_config(config))):
+    for i, ((_, project, results), hm, subset) in enumerate(
+            zip(project_layout(config), hypermodels, subsets)):
         target = _target(hm, ds)
         _fix_dataset_arguments(hm, ds, target)
-        subset = _check_subset(hm, tuning["subset"] or {})
         _check_folder(directory / project, "tuning.project_name")
         if config.get("run_dir") and per_task:
             _check_folder(results, "run_dir")
