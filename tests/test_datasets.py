@@ -365,6 +365,25 @@ def test_cache_reuse_split_change_and_rebuild_after_input_change(world, tmp_path
     assert not list(tmp_path.glob("ds.tmp-*"))
 
 
+def test_a_dataset_cached_by_an_earlier_build_revision_is_rebuilt(world, tmp_path,
+                                                                   monkeypatch):
+    """kerasgene's version never changed with a reader fix, so a dataset cached before
+    the fix (a bedGraph read as peaks) was reused with the same files; the build revision
+    is in the cache key now."""
+    from kerasgene.datasets import storage
+
+    out = tmp_path / "ds"
+    monkeypatch.setattr(storage, "BUILD_REVISION", storage.BUILD_REVISION - 1)
+    old = build("isegnet", _isegnet_cfg(world), out, progress=False)
+    inode = os.stat(out / "sequence.npy").st_ino
+    monkeypatch.undo()
+    new = build("isegnet", _isegnet_cfg(world), out, progress=False)
+    assert os.stat(out / "sequence.npy").st_ino != inode  # rewritten, not reused
+    assert new.meta["cache_key"] != old.meta["cache_key"]
+    assert (old.meta["build_revision"], new.meta["build_revision"]) == (
+        storage.BUILD_REVISION - 1, storage.BUILD_REVISION)
+
+
 def test_failed_build_leaves_no_partial_directory(world, tmp_path, monkeypatch):
     calls = {"n": 0}
     real = regions_mod.extract_regions

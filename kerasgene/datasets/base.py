@@ -8,7 +8,8 @@ Layout of a dataset directory
     [0, 1]-scaled tracks where the rounding (≤ 2⁻¹¹ relative) is far below the data's noise,
     float32 / int otherwise.
 ``meta.json``
-    ``format``, ``task``, ``kerasgene_version``, ``cache_key``, ``params`` (the resolved
+    ``format``, ``task``, ``kerasgene_version``, ``build_revision``
+    (:data:`kerasgene.datasets.storage.BUILD_REVISION`), ``cache_key``, ``params`` (the resolved
     builder config, split excluded), ``inputs`` (every input file: absolute path, size,
     mtime_ns and ``sha256_prefix`` = the first 16 hex digits of the SHA-256 of the file's
     first and last MiB — cheap on multi-GB bigWigs, and with size + mtime enough to

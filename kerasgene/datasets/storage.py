@@ -9,10 +9,10 @@ Writing and caching
 A builder writes into ``DIR.tmp-<pid>-<random>`` and renames it to ``DIR`` only when
 complete; on any error the temporary directory is removed, so a partial dataset never
 exists under ``DIR``. ``cache_key`` is the SHA-256 of the meta fields known before
-building (format, task, kerasgene version, params, input fingerprints). Re-running a
-builder with the same key reuses ``DIR``; any change of an input file (size, mtime or
-content prefix) or of a parameter gives a new key and a rebuild, which replaces ``DIR``
-atomically. The split is deliberately not in the key: changing only ``split:`` rewrites
+building (format, task, kerasgene version, :data:`BUILD_REVISION`, params, input
+fingerprints). Re-running a builder with the same key reuses ``DIR``; any change of an
+input file (size, mtime or content prefix), of a parameter or of the build revision gives
+a new key and a rebuild, which replaces ``DIR`` atomically. The split is deliberately not in the key: changing only ``split:`` rewrites
 ``index.tsv`` and ``meta.json`` in place (each replaced atomically) without re-reading
 the genome.
 
@@ -80,10 +80,19 @@ from kerasgene.errors import ConfigError, InputFileError
 
 log = logging.getLogger(__name__)
 
+#: The readers' and builders' revision, in every cache key: bumped by a fix that changes
+#: what a dataset built from the same files and parameters holds, or that now refuses such
+#: files, so that a dataset cached before the fix is rebuilt (kerasgene's version does not
+#: change with fixes). 2 (stop 39): a bedGraph without a track line is refused as a peak
+#: file, which earlier builds read as peaks.
+BUILD_REVISION = 2
+
+
 def cache_key(task: str, params: Mapping, inputs: Mapping) -> str:
     """SHA-256 of the canonical JSON of what determines a dataset's arrays."""
     blob = json.dumps({"format": FORMAT_VERSION, "task": task,
                        "kerasgene_version": kerasgene.__version__,
+                       "build_revision": BUILD_REVISION,
                        "params": to_plain(params), "inputs": to_plain(inputs)},
                       sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
@@ -281,7 +290,8 @@ class DatasetWriter:
         rename into place, and open the result."""
         self._close_arrays()
         full = {"format": FORMAT_VERSION, "task": self.task,
-                "kerasgene_version": kerasgene.__version__, "cache_key": self.key,
+                "kerasgene_version": kerasgene.__version__, "build_revision": BUILD_REVISION,
+                "cache_key": self.key,
                 "params": self.params, "inputs": self.inputs, "arrays": self._shapes,
                 "index_columns": {c: str(index[c].dtype) for c in index.columns},
                 "built": datetime.now().astimezone().isoformat(timespec="seconds"),
