@@ -12,9 +12,9 @@ exists under ``DIR``. ``cache_key`` is the SHA-256 of the meta fields known befo
 building (format, task, kerasgene version, :data:`BUILD_REVISION`, params, input
 fingerprints). Re-running a builder with the same key reuses ``DIR``; any change of an
 input file (size, mtime or content prefix), of a parameter or of the build revision gives
-a new key and a rebuild, which replaces ``DIR`` atomically. The split is deliberately not in the key: changing only ``split:`` rewrites
-``index.tsv`` and ``meta.json`` in place (each replaced atomically) without re-reading
-the genome.
+a new key and a rebuild, which replaces ``DIR`` atomically. The split is deliberately
+not in the key: changing only ``split:`` rewrites ``index.tsv`` and ``meta.json`` in place
+(each replaced atomically) without re-reading the genome.
 
 Integrity of the cache
 ----------------------
