@@ -136,6 +136,15 @@ def _fix_dataset_arguments(hm: BuilderHyperModel, ds, target: str | None) -> Non
     hm.fixed.update(derived)
 
 
+def checked_subsets(config: Mapping) -> list[tuple[BuilderHyperModel, dict]]:
+    """``[(HyperModel, subset)]`` of each task project, ``tuning.subset`` checked against
+    its grid (values matched to the grid's); without the dataset, so that a subset off
+    the grid is refused before one is built (:func:`plan_search`, and the ``--workers``
+    launcher)."""
+    subset = tuning_section(config)["subset"] or {}
+    return [(hm, _check_subset(hm, subset)) for _, hm in hypermodels_from_config(config)]
+
+
 def _check_subset(hm: BuilderHyperModel, subset: Mapping) -> dict:
     if not isinstance(subset, Mapping):
         raise ConfigError(f"tuning.subset: expected {{axis: [values]}}, got {subset!r}")
@@ -219,14 +228,12 @@ def plan_search(config: Mapping, *, dataset=None, validate: bool = True) -> list
     _check_folder(directory, "tuning.directory")  # before the dataset is opened or built
     if config.get("run_dir"):
         _check_folder(Path(config["run_dir"]), "run_dir")
-    hypermodels = [hm for _, hm in hypermodels_from_config(config)]
-    # a subset off the grid is refused before a dataset is built (minutes on real data)
-    subsets = [_check_subset(hm, tuning["subset"] or {}) for hm in hypermodels]
+    checked = checked_subsets(config)  # before a dataset is built (minutes on real data)
     ds = dataset if dataset is not None else open_dataset(config)
     run_config = {k: v for k, v in config.items() if k != "tuning"}
     plans = []
-    for i, ((_, project, results), hm, subset) in enumerate(
-            zip(project_layout(config), hypermodels, subsets)):
+    for i, ((_, project, results), (hm, subset)) in enumerate(
+            zip(project_layout(config), checked)):
         target = _target(hm, ds)
         _fix_dataset_arguments(hm, ds, target)
         _check_folder(directory / project, "tuning.project_name")
