@@ -130,7 +130,7 @@ def launch_local(config_path: str | os.PathLike, overrides: Sequence[str] = (), 
         tuning = apply_selection(config, max_trials, subset)["tuning"]
         cmd.append("tuning=" + yaml.safe_dump(tuning, default_flow_style=True, width=2**20)
                    .strip())
-    _check_subset(config)
+    _refuse_subset_off_grid(config)
     _prepare_dataset(config)  # build once here, not concurrently in every worker
     port = port or free_port(host, len(project_tasks(config)[0]))
     procs: dict[str, subprocess.Popen] = {}
@@ -149,7 +149,7 @@ def launch_local(config_path: str | os.PathLike, overrides: Sequence[str] = (), 
     return stopped_on_signal(run, procs, "tune --workers")
 
 
-def _check_subset(config: Mapping) -> None:
+def _refuse_subset_off_grid(config: Mapping) -> None:
     """Refuse a ``tuning.subset`` off the grid before the dataset is built and the
     processes start (the chief would refuse it only then). Imports keras-tuner, and with
     it TensorFlow, into this process — only when the search has a subset."""
