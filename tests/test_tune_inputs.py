@@ -20,7 +20,6 @@ import yaml
 
 from kerasgene import tuning
 from kerasgene.cli import main as cli_main
-from kerasgene.errors import ConfigError
 from kerasgene.tuning.results import SearchResult, format_top
 
 
@@ -102,11 +101,6 @@ def test_a_subset_off_the_grid_is_refused_before_the_dataset(tmp_path, capsys):
     path = config(tmp_path, tmp_path / "no_dataset")
     assert error_line(capsys, "--config", str(path), "--subset", "k1=8", "--dry-run") == (
         "kerasgene: error: subset: k1 = 8 is not in the grid (2, 4)")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["tune.yaml"]
-    # --workers: the launcher refuses it before building the dataset or starting processes
-    # (it started the chief and the workers, and the chief failed)
-    with pytest.raises(ConfigError, match=r"^subset: k1 = 8 is not in the grid \(2, 4\)$"):
-        tuning.launch_local(path, [], 2, subset={"k1": [8]}, python="/nonexistent/python")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tune.yaml"]
 
 

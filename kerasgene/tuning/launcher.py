@@ -7,8 +7,8 @@ pinned to its own CPUs), and waits for them; if any of them fails the others are
 :func:`setup_process` is what such a process (or any tune process) does first; it and
 the other process helpers live in :mod:`kerasgene.train.launcher` (``train --workers``).
 
-Light: no TensorFlow is imported here (but by :func:`setup_process` when it sets threads,
-and to check a ``tuning.subset`` against the grid), so the launcher process stays small.
+Light: no TensorFlow is imported here (but by :func:`setup_process` when it sets threads),
+so the launcher process stays small.
 """
 
 from __future__ import annotations
@@ -130,7 +130,6 @@ def launch_local(config_path: str | os.PathLike, overrides: Sequence[str] = (), 
         tuning = apply_selection(config, max_trials, subset)["tuning"]
         cmd.append("tuning=" + yaml.safe_dump(tuning, default_flow_style=True, width=2**20)
                    .strip())
-    _refuse_subset_off_grid(config)
     _prepare_dataset(config)  # build once here, not concurrently in every worker
     port = port or free_port(host, len(project_tasks(config)[0]))
     procs: dict[str, subprocess.Popen] = {}
@@ -147,16 +146,6 @@ def launch_local(config_path: str | os.PathLike, overrides: Sequence[str] = (), 
         return 0
 
     return stopped_on_signal(run, procs, "tune --workers")
-
-
-def _refuse_subset_off_grid(config: Mapping) -> None:
-    """Refuse a ``tuning.subset`` off the grid before the dataset is built and the
-    processes start (the chief would refuse it only then). Imports keras-tuner, and with
-    it TensorFlow, into this process — only when the search has a subset."""
-    if (config.get("tuning") or {}).get("subset"):
-        from kerasgene.tuning.plans import checked_subsets
-
-        checked_subsets(config)
 
 
 def _prepare_dataset(config: Mapping) -> None:

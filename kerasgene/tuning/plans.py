@@ -136,11 +136,10 @@ def _fix_dataset_arguments(hm: BuilderHyperModel, ds, target: str | None) -> Non
     hm.fixed.update(derived)
 
 
-def checked_subsets(config: Mapping) -> list[tuple[BuilderHyperModel, dict]]:
+def _checked_subsets(config: Mapping) -> list[tuple[BuilderHyperModel, dict]]:
     """``[(HyperModel, subset)]`` of each task project, ``tuning.subset`` checked against
-    its grid (values matched to the grid's); without the dataset, so that a subset off
-    the grid is refused before one is built (:func:`plan_search`, and the ``--workers``
-    launcher)."""
+    its grid (values matched to the grid's); without the dataset, so that
+    :func:`plan_search` refuses a subset off the grid before it builds one."""
     subset = tuning_section(config)["subset"] or {}
     return [(hm, _check_subset(hm, subset)) for _, hm in hypermodels_from_config(config)]
 
@@ -228,7 +227,7 @@ def plan_search(config: Mapping, *, dataset=None, validate: bool = True) -> list
     _check_folder(directory, "tuning.directory")  # before the dataset is opened or built
     if config.get("run_dir"):
         _check_folder(Path(config["run_dir"]), "run_dir")
-    checked = checked_subsets(config)  # before a dataset is built (minutes on real data)
+    checked = _checked_subsets(config)  # before a dataset is built (minutes on real data)
     ds = dataset if dataset is not None else open_dataset(config)
     run_config = {k: v for k, v in config.items() if k != "tuning"}
     plans = []
