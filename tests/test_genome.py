@@ -157,6 +157,24 @@ def test_whitespace_in_sequence_lines_is_an_error(tmp_path, seqs, line_end):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.fa", "good.fa", "good.fa.fai"]
 
 
+def test_cr_only_line_ends_are_an_error(tmp_path, seqs):
+    """pyfaidx splits lines at LF only: with classic Mac OS line ends (CR alone) the whole
+    file was one record of length 0, every other chromosome missing."""
+    text = _fasta_text(seqs)
+    path = tmp_path / "mac.fa"
+    path.write_bytes(text.replace("\n", "\r").encode())
+    with pytest.raises(InputFileError) as err:
+        Genome(path)
+    assert str(err.value) == (f"{path}:1: line ends in a carriage return alone ('\\r', classic "
+                              f"Mac OS line ends); expected LF or CRLF line ends (convert with "
+                              f"tr '\\r' '\\n')")
+    lines = text.splitlines()
+    path.write_bytes(("\n".join(lines[:3]) + "\r" + "\n".join(lines[3:]) + "\n").encode())
+    with pytest.raises(InputFileError, match=r"mac\.fa:3: line ends in a carriage return alone"):
+        Genome(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mac.fa"]  # no index left
+
+
 def _open_genome(path):
     return Genome(path).chroms["chr1"]
 

@@ -58,6 +58,7 @@ _FAI_SAMPLE = 200
 #: Longest header line looked for before a record's sequence (a longer line is no header).
 _HEADER_MAX = 1 << 16
 _WHITESPACE = re.compile(rb"[ \t\v\f]")
+_LONE_CR = re.compile(rb"\r(?!\n)")
 _SCAN_CHUNK = 1 << 24
 
 
@@ -283,12 +284,15 @@ def _line_before(read: Callable[[int, int], bytes], offset: int) -> bytes:
 
 
 def _check_sequence_lines(fasta: Path, bgzf: bool, source: Path) -> None:
-    """Raise InputFileError naming the line if a sequence line of ``fasta`` holds whitespace.
+    """Raise InputFileError naming the line if a sequence line of ``fasta`` holds whitespace,
+    or if a line ends in a carriage return alone (classic Mac OS line ends).
 
-    pyfaidx counts such characters as bases (a trailing space makes every later position
-    wrong). Run once, when the index is built: a scan at C speed of the uncompressed file,
-    a fraction of pyfaidx's own pass. Header lines (``>``) may hold whitespace, and the lines
-    before the first header are skipped, as pyfaidx does.
+    pyfaidx counts whitespace as bases (a trailing space makes every later position
+    wrong), and splits lines at LF only: a file with CR-only line ends became one record
+    of length 0 holding the whole file, every other chromosome missing. Run once, when
+    the index is built: a scan at C speed of the uncompressed file, a fraction of
+    pyfaidx's own pass. Header lines (``>``) may hold whitespace, and the lines before the
+    first header are skipped, as pyfaidx does.
     """
     line_no = 1  # the number of the line the chunk starts in
     line_head = b""  # first byte of the line the chunk starts in, if it began in an earlier chunk
@@ -296,6 +300,13 @@ def _check_sequence_lines(fasta: Path, bgzf: bool, source: Path) -> None:
         chunk = fh.read(_SCAN_CHUNK)
         pos = 0 if chunk.startswith(b">") else chunk.find(b"\n>") + 1
         while chunk:
+            lone_cr = _LONE_CR.search(chunk)
+            if lone_cr and lone_cr.start() < len(chunk) - 1:  # a CR last may precede an LF
+                line = line_no + chunk.count(b"\n", 0, lone_cr.start())
+                raise InputFileError(
+                    f"{source}:{line}: line ends in a carriage return alone ('\\r', classic "
+                    f"Mac OS line ends); expected LF or CRLF line ends (convert with "
+                    f"tr '\\r' '\\n')")
             if len(chunk.translate(None, b" \t\v\f")) < len(chunk):
                 while found := _WHITESPACE.search(chunk, pos):
                     at = found.start()
