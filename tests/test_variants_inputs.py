@@ -97,10 +97,21 @@ def test_read_vcf_counts_reference_calls_and_repeated_alleles(tmp_path, caplog):
      "REF ALT QUAL FILTER INFO (tab-separated) above the records"),
     ("##fileformat=VCFv4.2\n#CHROM POS ID REF ALT QUAL FILTER INFO\nchr1 10 . A C . . .\n",
      "; line 2: the '#CHROM' line has 1 tab-separated field(s), expected 8"),
-], ids=["empty_line", "no_chrom_line", "spaces_for_tabs"])
+    (HEADER + "chr1\t10\t.\tA\tC" + T + "chr1\t12x4\t.\tG\tA" + T,
+     "record 2 (after chr1:10): expected a VCF/BCF file: truncated file; line 4: POS "
+     "'12x4', expected a positive integer"),
+    (HEADER + "chr1\t10\t.\tA\tC" + T + "chr1\t12\t.\tG\tA\n",
+     "; line 4: 5 tab-separated field(s), expected at least 8 (#CHROM POS ID REF ALT QUAL "
+     "FILTER INFO)"),
+    (HEADER + "chr1\t10\t.\tA\tC" + T + "chr1 12 . G A . . .\n",
+     "; line 4: fields separated by spaces; expected tabs (#CHROM POS ID REF ALT QUAL "
+     "FILTER INFO)"),
+], ids=["empty_line", "no_chrom_line", "spaces_for_tabs", "pos", "few_fields",
+        "record_spaces"])
 def test_read_vcf_names_the_line_that_breaks_the_format(tmp_path, text, expected):
-    """A trailing empty line (printf '...\\n\\n'), a lost '#CHROM' line, spaces for tabs:
-    htslib's message alone did not say which line or what was expected."""
+    """A trailing empty line (printf '...\\n\\n'), a lost '#CHROM' line, spaces for tabs,
+    a record with a POS that is no number or too few fields: htslib's message alone
+    ("truncated file") did not say which line or what was expected."""
     path = tmp_path / "hand.vcf"
     path.write_text(text)
     with pytest.raises(InputFileError) as err:

@@ -294,9 +294,24 @@ def _text_problem(path: Path, failed: int) -> str:
                 else:
                     records += 1
                     if records == failed:
-                        return ""
+                        return _record_problem(line, n)
     except (OSError, EOFError, UnicodeDecodeError):
         return ""
+    return ""
+
+
+def _record_problem(line: str, n: int) -> str:
+    """Why record line ``n`` of a text VCF breaks the format, as ``"; line N: ..."`` (too
+    few tab-separated fields, fields separated by spaces, a POS that is no positive
+    integer), or ``""`` when none of these."""
+    fields = line.split("\t")
+    if len(fields) < 8:
+        if len(line.split()) >= 8:
+            return f"; line {n}: fields separated by spaces; expected tabs ({_HEADER})"
+        return (f"; line {n}: {len(fields)} tab-separated field(s), expected at least 8 "
+                f"({_HEADER})")
+    if not (fields[1].isdigit() and int(fields[1]) > 0):
+        return f"; line {n}: POS {fields[1]!r}, expected a positive integer"
     return ""
 
 
