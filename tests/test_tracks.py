@@ -127,6 +127,40 @@ def test_neglog10p_transform_per_region_and_scaled(bigwig):
     assert got.max() <= 1.0
 
 
+@pytest.mark.parametrize("nan", [False, True])
+def test_neglog10p_scale_is_the_maximum_over_the_genomes_chromosomes(tmp_path, nan):
+    """ENCODE's GRCh38 bigWigs carry chrEBV: its maximum set the scale of every window,
+    and a channel shrank 48-fold, silently. With the genome's sizes (any naming) only
+    its chromosomes count; without them, every chromosome of the file."""
+    bw = pyBigWig.open(str(tmp_path / "ebv.bw"), "w")
+    bw.addHeader([("1", 1_000), ("2", 1_000), ("chrEBV", 1_000)])
+    entries = [("1", 0, 20, np.nan if nan else 1.0), ("1", 20, 40, 8.0), ("2", 0, 20, 5.0),
+               ("chrEBV", 0, 20, 900.0)]
+    for chrom, s, e, v in entries:
+        bw.addEntries([chrom], [s], ends=[e], values=[v])
+    bw.close()
+    assert Track(tmp_path / "ebv.bw").max_value == 900.0
+    genome = {"chr1": 1_000, "chr2": 1_000}
+    t = Track(tmp_path / "ebv.bw", "neglog10p", chrom_sizes=genome)
+    assert t.max_value == 8.0
+    np.testing.assert_allclose(t.values("chr2", 0, 20), np.full(20, 5 / 8))
+
+
+def test_neglog10p_refuses_a_track_with_negative_values(tmp_path):
+    """A signed track (log2 fold change) had every negative value clipped to 0 (65 % of
+    the bases around TSSs in a new user's DNase file), without a word."""
+    path = tmp_path / "log2fc.bw"
+    write_bigwig(path, {"chr1": 100}, {"chr1": np.linspace(-3, 4, 100)})
+    with pytest.raises(InputFileError) as err:
+        Track(path, "neglog10p").values("chr1", 0, 20)
+    assert str(err.value) == (
+        f"{path}: holds negative values (down to -3), but the 'neglog10p' transform expects "
+        "-log10 p-values (>= 0) and would clip them to 0: a signed track (log2 fold change?); "
+        "give it 'transform: null' to use its values as they are, or use the signal p-value "
+        "file")
+    assert Track(path).values("chr1", 0, 1)[0] == -3.0  # as they are without the transform
+
+
 @pytest.mark.parametrize("params, message", [
     ({"resolution": 0}, r"resolution 0: expected a positive integer"),
     ({"resolution": -20}, r"resolution -20: expected a positive integer"),

@@ -84,8 +84,10 @@ log = logging.getLogger(__name__)
 #: what a dataset built from the same files and parameters holds, or that now refuses such
 #: files, so that a dataset cached before the fix is rebuilt (kerasgene's version does not
 #: change with fixes). 2 (stop 39): a bedGraph without a track line is refused as a peak
-#: file, which earlier builds read as peaks.
-BUILD_REVISION = 2
+#: file, which earlier builds read as peaks. 3 (stop 40): iSEGnet's ``neglog10p`` scale is
+#: the maximum over the genome's chromosomes only (a contig the genome lacks set it), and
+#: the transform refuses a track holding negative values (clipped to 0 before).
+BUILD_REVISION = 3
 
 
 def cache_key(task: str, params: Mapping, inputs: Mapping) -> str:

@@ -78,6 +78,10 @@ class NegLog10PValue:
     ConfigError
         When ``resolution`` is not a positive integer or ``max_value`` not a finite number
         > 0.
+    InputFileError
+        When applied to a file holding negative values (its summary's minimum): no
+        −log10 p is below 0, and a signed track (a log2 fold change) would have every
+        negative value clipped to 0.
     """
 
     resolution: int = 20
@@ -98,6 +102,13 @@ class NegLog10PValue:
         return start - start % r, end + (-end) % r
 
     def __call__(self, values: np.ndarray, start: int, track: Track) -> np.ndarray:
+        low = track.header.get("minVal", 0.0)
+        if low < 0:
+            raise InputFileError(
+                f"{track.path}: holds negative values (down to {low:g}), but the 'neglog10p' "
+                "transform expects -log10 p-values (>= 0) and would clip them to 0: a signed "
+                "track (log2 fold change?); give it 'transform: null' to use its values as "
+                "they are, or use the signal p-value file")
         r = self.resolution
         if r > 1:
             means = values.reshape(-1, r).mean(axis=1, dtype=np.float64).astype(np.float32)
@@ -202,7 +213,8 @@ class Track:
         Optional chromosome alias table (:class:`kerasgene.io.chroms.AliasTable` or a path).
     chrom_sizes
         The genome's chromosome sizes, for a bedGraph (see
-        :mod:`kerasgene.io.track_formats`); ignored for other formats.
+        :mod:`kerasgene.io.track_formats`); for every format, the chromosomes over which
+        :attr:`max_value` is taken (by any naming: ``chr1``/``1``, the alias table).
     value_column
         For a bigBed: the field holding the values (default ``score``).
 
@@ -239,9 +251,10 @@ class Track:
         self.header: dict = {"version": info.version, "nLevels": info.zoom_levels,
                              **(info.summary or {})}
         self._aliases = _chroms.alias_map(self.chroms, self.alias_table)
+        self._genome_chroms = None if chrom_sizes is None else list(chrom_sizes)
         try:
             self.transform = make_transform(transform)
-            self.nan_bases, self._nan_file_max = self._scan_nan() if info.has_nan else (0, None)
+            self.nan_bases, self._nan_maxima = self._scan_nan() if info.has_nan else (0, None)
         except BaseException:
             self.close()
             raise
@@ -249,11 +262,13 @@ class Track:
             log.warning("%s: %d bases hold NaN values; read as missing data (0)", self.path,
                         self.nan_bases)
 
-    def _scan_nan(self, step: int = 1_000_000) -> tuple[int, float]:
-        """Bases holding NaN and the maximum of the other values (0 when there is none),
-        from the intervals, read chromosome by chromosome in ``step``-bp pieces."""
-        n, top = 0, -np.inf
+    def _scan_nan(self, step: int = 1_000_000) -> tuple[int, dict[str, float]]:
+        """Bases holding NaN and each chromosome's maximum of the other values (absent when
+        there is none), from the intervals, read chromosome by chromosome in ``step``-bp
+        pieces."""
+        n, maxima = 0, {}
         for chrom, size in self.chroms.items():
+            top = -np.inf
             for lo in range(0, size, step):
                 hi = min(lo + step, size)
                 for s, e, v in self._read("intervals", chrom, lo, hi) or ():
@@ -261,7 +276,9 @@ class Track:
                         n += min(e, hi) - max(s, lo)
                     elif v > top:
                         top = v
-        return n, float(top) if top > -np.inf else 0.0
+            if top > -np.inf:
+                maxima[chrom] = float(top)
+        return n, maxima
 
     def _read(self, what: str, chrom: str, lo: int, hi: int, **kwargs):
         """One pyBigWig call (``values``, ``stats``, ``intervals``); a failing read of a
@@ -279,22 +296,34 @@ class Track:
 
     @functools.cached_property
     def max_value(self) -> float:
-        """Genome-wide maximum of the non-NaN values (0 when there is none).
+        """Genome-wide maximum of the non-NaN values (0 when there is none): over the
+        genome's chromosomes when the track was opened with ``chrom_sizes``, else over
+        every chromosome of the file. A contig the genome lacks (ENCODE's GRCh38 files
+        carry chrEBV) no longer sets the scale of iSEGnet's ``neglog10p``: one such
+        maximum 15 times the genome's shrank a channel 48-fold, silently.
 
         Exact: zoom summaries keep true maxima (the header's ``maxVal`` is rounded to an
         integer by pyBigWig). In a file holding NaN, a summary bin starting with NaN loses
         its maximum (pyBigWig's ``stats`` returns ``None`` or a smaller value, even with
-        ``exact=True``), so that file's maximum comes from the intervals read on opening.
+        ``exact=True``), so that file's maxima come from the intervals read on opening.
         """
-        if self._nan_file_max is not None:
-            return self._nan_file_max
         maxima = []
-        for chrom in self.chroms:
+        for chrom in self._max_chroms():
+            if self._nan_maxima is not None:
+                maxima.append(self._nan_maxima.get(chrom))
+                continue
             try:
                 maxima.append(self._bw.stats(chrom, type="max")[0])
             except RuntimeError:  # a chromosome without intervals
                 continue
         return float(max((m for m in maxima if m is not None and m == m), default=0.0))
+
+    def _max_chroms(self) -> list[str]:
+        """The file's chromosomes :attr:`max_value` reads: those of the genome
+        (``chrom_sizes``) under the file's names, or all of them without a genome."""
+        if self._genome_chroms is None:
+            return list(self.chroms)
+        return [self.resolve(c) for c in self._genome_chroms if _chroms.resolves(c, self._aliases)]
 
     def _raw(self, name: str, start: int, end: int) -> np.ndarray:
         """Per-base values of [start, end) with NaN → 0 and zeros outside the chromosome."""
