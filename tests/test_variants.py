@@ -123,7 +123,14 @@ def test_read_vcf_splits_alleles_and_skips_symbolic(tmp_path, caplog, mode, name
         ("chr1", 10, "rs1", "A", "G"), ("chr1", 10, "rs1", "A", "T"),
         ("1", 20, "1:20:AC:A", "AC", "A"), ("chr1", 40, "chr1:40:C:T", "C", "T")]
     assert (got[2].start, got[2].end) == (19, 21)
-    assert f"{path}: skipped 5 symbolic ALT alleles" in caplog.text  # single breakends too
+    assert (f"{path}: skipped 5 symbolic ALT alleles (<DEL>, *, breakends): only sequence "
+            "alleles are predicted: chr1:30 <DEL>, chr1:40 *, chr1:50 G]chr2:100], chr1:60 T., "
+            "chr1:60 .T") in caplog.text  # single breakends too, each named
+    empty = write_vcf(tmp_path / f"empty{name[1:]}", [], mode)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        assert V.read_vcf(empty) == []
+    assert f"{empty}: holds no variant record (a header only)" in caplog.text
 
 
 def test_read_vcf_is_quiet_and_restores_verbosity(tmp_path, capfd):

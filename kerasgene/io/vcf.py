@@ -194,7 +194,7 @@ def read_vcf(path: str | os.PathLike) -> Variants:
 def _read_vcf(path: Path, name: Path) -> Variants:
     """:func:`read_vcf` of ``path``, errors naming ``name`` (the user's file)."""
     out = Variants(path=str(name))
-    symbolic = 0
+    symbolic: list[str] = []
     ambiguous: list[str] = []
     no_alt: list[str] = []
     seen: set[tuple[str, int, str, str]] = set()
@@ -220,10 +220,10 @@ def _read_vcf(path: Path, name: Path) -> Variants:
                 filters = ";".join(rec.filter.keys()) or "."
                 if not rec.alts:  # ALT "." (a reference call)
                     no_alt.append(f"{chrom}:{pos}")
-                for alt in rec.alts or ():
-                    alt = alt.upper()
+                for given in rec.alts or ():
+                    alt = given.upper()
                     if _is_symbolic(alt):
-                        symbolic += 1
+                        symbolic.append(f"{chrom}:{pos} {given}")
                         continue
                     if not _IUPAC.match(alt):
                         raise InputFileError(f"{here}: ALT must be bases A, C, G, T, N (or "
@@ -246,9 +246,12 @@ def _read_vcf(path: Path, name: Path) -> Variants:
                              f"{_text_problem(path, failed)}") from None
     finally:
         pysam.set_verbosity(verbosity)
+    if failed == 1:  # pysam read the header and no record
+        log.warning("%s: holds no variant record (a header only); the table will be empty",
+                    name)
     if symbolic:
         log.warning("%s: skipped %d symbolic ALT alleles (<DEL>, *, breakends): only "
-                    "sequence alleles are predicted", name, symbolic)
+                    "sequence alleles are predicted: %s", name, len(symbolic), shown(symbolic))
     if no_alt:
         log.warning("%s: skipped %d records with ALT '.' (no alternative allele): %s", name,
                     len(no_alt), shown(no_alt))
