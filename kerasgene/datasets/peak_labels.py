@@ -27,11 +27,15 @@ def class_bins(cfg: Mapping, smoothed: np.ndarray, peaks: tuple | None) -> np.nd
     chromosome's intervals. Returns (n_bins,) int8."""
     if cfg["peak_threshold"] is not None:
         return (smoothed >= float(cfg["peak_threshold"])).astype(np.int8)
-    bin_size = int(cfg["bin_size"])
+    return peak_bins(*(peaks or (np.empty(0, np.int64),) * 2), len(smoothed),
+                     int(cfg["bin_size"]), _min_bases(cfg))
+
+
+def _min_bases(cfg: Mapping) -> int:
+    """Bases of a bin the peaks must cover for it to be a peak: ``peak_overlap`` ×
+    ``bin_size``, rounded up, at least 1."""
     # round first: 0.56 * 50 is 28.000000000000004 in floating point, and 28 bases are enough
-    min_bases = max(1, int(np.ceil(round(float(cfg["peak_overlap"]) * bin_size, 9))))
-    return peak_bins(*(peaks or (np.empty(0, np.int64),) * 2), len(smoothed), bin_size,
-                     min_bases)
+    return max(1, int(np.ceil(round(float(cfg["peak_overlap"]) * int(cfg["bin_size"]), 9))))
 
 
 def peak_bins(starts: np.ndarray, ends: np.ndarray, n_bins: int, bin_size: int,
@@ -165,15 +169,23 @@ def _check_ends(path: str, read: Mapping, found: Mapping[str, list[str]],
                     shown(past))
 
 
+#: The largest fraction of peak bins that called peaks plausibly give: they cover a few
+#: per cent of a genome (narrow marks and open chromatin ~1-5 %, broad marks such as
+#: H3K27me3 or H3K36me3 up to ~30 %); more is a signal track or a tiling given as peaks.
+PEAK_FRACTION_MAX = 0.5
+
+
 def check_peak_bins(cfg: Mapping, n_peak: int, n_bins: int) -> None:
     """Log the fraction of peak bins; none at all, or every bin a peak (``peak_threshold``
     at or below the target's smallest value, peaks covering every chromosome), is an error
-    naming the rule."""
+    naming the rule — no peak bin from ``peaks`` names the file, the bases a bin needs and
+    the remedies for peaks narrower than that (MACS2's 1 bp summits); peak bins from
+    ``peaks`` more than :data:`PEAK_FRACTION_MAX` of them: a warning naming the file."""
     if n_peak == 0:
         rule = (f"peak_threshold: no bin of {cfg['target']} reaches {cfg['peak_threshold']}"
-                if cfg["peak_threshold"] is not None else
-                f"peaks: no bin is covered on {cfg['peak_overlap']} of its bases")
-        raise ConfigError(f"chromatin.{rule}; the binary task needs peak bins")
+                "; the binary task needs peak bins"
+                if cfg["peak_threshold"] is not None else _no_peak_bin(cfg))
+        raise ConfigError(f"chromatin.{rule}")
     if n_peak == n_bins:
         rule = (f"peak_threshold: every bin of {cfg['target']} ({n_bins} of {n_bins}) reaches "
                 f"{cfg['peak_threshold']}" if cfg["peak_threshold"] is not None else
@@ -182,6 +194,23 @@ def check_peak_bins(cfg: Mapping, n_peak: int, n_bins: int) -> None:
         raise ConfigError(f"chromatin.{rule}; the binary task needs 'no peak' bins too")
     log.info("chromatin: %d of %d bins (%.2f%%) are %s peaks", n_peak, n_bins,
              100 * n_peak / n_bins, cfg["target"])
+    if cfg["peak_threshold"] is None and n_peak > PEAK_FRACTION_MAX * n_bins:
+        log.warning("chromatin.peaks (%s): %d of %d bins (%.2f%%) are peaks, more than "
+                    "called peaks cover (a few per cent of a genome, broad marks up to "
+                    "~30 %%); is it a signal track or a tiling of the genome, not called "
+                    "peaks?", cfg["peaks"], n_peak, n_bins, 100 * n_peak / n_bins)
+
+
+def _no_peak_bin(cfg: Mapping) -> str:
+    """The error of peaks (``cfg["peaks"]``) that cover no bin on ``peak_overlap`` of its
+    bases: the bases a bin needs, and what to give when the peaks are narrower, as the
+    1 bp summits of MACS2's ``NAME_summits.bed`` are."""
+    bin_size, need = int(cfg["bin_size"]), _min_bases(cfg)
+    return (f"peaks ({cfg['peaks']}): no bin is covered on {cfg['peak_overlap']} of its "
+            f"bases ({need} of {bin_size} bp); the binary task needs peak bins; peaks "
+            f"narrower than {need} bp, such as the 1 bp summits of MACS2's NAME_summits.bed, "
+            f"label none: give NAME_peaks.narrowPeak, or peak_overlap: {1 / bin_size:g} or "
+            "less (1 base of a bin)")
 
 
 #: The warnings of :func:`check_split_classes` (replaced in ``build_warnings`` on a re-split).
@@ -240,5 +269,5 @@ def _one_class(split: str, chroms: list[str], n: int, n_peak: int, target: str) 
            f"bins {which}"
 
 
-__all__ = ["ONE_CLASS_SPLIT", "check_peak_bins", "check_split_classes", "class_bins", "peak_bins",
-           "peaks_by_chrom"]
+__all__ = ["ONE_CLASS_SPLIT", "PEAK_FRACTION_MAX", "check_peak_bins", "check_split_classes",
+           "class_bins", "peak_bins", "peaks_by_chrom"]

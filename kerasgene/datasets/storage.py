@@ -86,7 +86,9 @@ log = logging.getLogger(__name__)
 #: change with fixes). 2 (stop 39): a bedGraph without a track line is refused as a peak
 #: file, which earlier builds read as peaks. 3 (stop 40): iSEGnet's ``neglog10p`` scale is
 #: the maximum over the genome's chromosomes only (a contig the genome lacks set it), and
-#: the transform refuses a track holding negative values (clipped to 0 before).
+#: the transform refuses a track holding negative values (clipped to 0 before); MACS's
+#: ``peaks.xls`` is read 1-based, and a binned bedGraph without a track line is refused as
+#: a peak file.
 BUILD_REVISION = 3
 
 
