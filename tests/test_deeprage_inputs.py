@@ -288,3 +288,80 @@ def test_gene_column_is_checked(files, tmp_path, capsys, value):
     err = _fails(tmp_path, {**files["cfg"], "gene_column": value}, capsys)
     assert ("deeprage.gene_column: expected the name or the 0-based position of the expression "
             f"table's gene-id column, got {value!r}") in err
+
+
+@pytest.mark.parametrize(("write", "header", "why"), [
+    (lambda path: pd.DataFrame({"condition": CONDS}, index=pd.RangeIndex(1, 5, name="id"))
+     .to_csv(path, sep="\t"), "'id\\tcondition'", "it has no index and line 2 is numbered 1"),
+    (lambda path: pd.Series(CONDS, name="condition").to_csv(path, sep="\t"),
+     "'\\tcondition'", "it has no index and line 2 is numbered 0"),
+    (lambda path: pd.Series(CONDS).to_csv(path, index=False),
+     "'0'", "pandas writes 0 above a list saved with to_csv(index=False)"),
+], ids=["id header, numbered from 1", "unnamed index, from 0", "unnumbered, header 0"])
+def test_condition_names_file_with_a_header_line(files, tmp_path, capsys, write, header, why):
+    """A header line written by pandas (``id<TAB>condition`` above ``1<TAB>heat 5``) was
+    taken for condition 1 (numbered lines: the numbering was made to start at 0): every
+    condition got the next triplet column's states, exit 0 and no warning."""
+    path = tmp_path / "conds.txt"
+    write(path)
+    err = _fails(tmp_path, {**files["cfg"], "condition_names": str(path)}, capsys)
+    assert (f"{path}:1: {header} is a column header ({why}); expected one name per line and "
+            "no header (line j names triplet index j): remove the line (pandas: "
+            "to_csv(..., header=False))") in err
+
+    pd.Series(CONDS).to_csv(path, index=False, header=False)  # as advised
+    ds = build("deeprage", {**files["cfg"], "condition_names": str(path)}, tmp_path / "ok",
+               progress=False)
+    for j, c in enumerate(CONDS):
+        np.testing.assert_array_equal(_regs(ds, c), files["states"][:, j])
+
+
+def test_regulator_names_counted_against_the_triplets(files, tmp_path, capsys, caplog):
+    """A regulator_names file with pandas' header ``0`` (``Series.to_csv(index=False)``)
+    gave 6 regulators for 5 triplet rows: the triplets were padded with an all-zero row and
+    each name put on the next regulator's states, exit 0 and no warning (the count check
+    after the padding could not fire). A numbered regulator table and a names file of
+    another length said '5 regulators but 6 names', without naming the names file."""
+    regs = [f"R{i}" for i in range(N_REG)]
+    path = tmp_path / "regs.txt"
+    pd.Series(regs).to_csv(path, index=False)
+    err = _fails(tmp_path, {**files["cfg"], "regulator_names": str(path)}, capsys)
+    assert (f"{path}:1: '0' is a column header (pandas writes 0 above a list saved with "
+            "to_csv(index=False))") in err
+
+    pd.Series(regs, name="regulator").to_csv(path, index=False)  # a header no rule can tell
+    with caplog.at_level(logging.WARNING):
+        ds = build("deeprage", {**files["cfg"], "regulator_names": str(path)}, tmp_path / "x",
+                   progress=False)
+    assert (f"deeprage: the regulator_names file {path} lists 6 regulators but the triplets of "
+            f"{files['cfg']['regulators']} name rows 1 to 5 only: no triplet names the last 1 "
+            "regulators (R4), their regulator states are all 0; if its first name "
+            "'regulator' is a column header, remove it (it puts each name on the next "
+            "regulator's states)") in caplog.text
+    assert ds.meta["regulator_names"] == ["regulator", *regs]
+
+    (tmp_path / "short.txt").write_text("".join(f"{r}\n" for r in regs[:4]))
+    err = _fails(tmp_path, {**files["cfg"], "regulator_names": str(tmp_path / "short.txt")},
+                 capsys)
+    assert (f"reg.tab: triplets name regulator row 5 but the regulator_names file "
+            f"{tmp_path / 'short.txt'} lists 4 regulators; expected row indices 1 to 4") in err
+    table = _reg_table(files, tmp_path / "num.tsv", list(range(1, N_REG + 1)))
+    err = _fails(tmp_path, {**files["cfg"], "regulators": table, "condition_names": None,
+                            "regulator_names": str(tmp_path / "short.txt")}, capsys)
+    assert (f"num.tsv: 5 rows numbered 1 to 5 but {tmp_path / 'short.txt'} lists 4 "
+            "regulators; expected one name for each row, in the rows' order") in err
+
+
+def test_condition_without_a_name_is_dropped_naming_the_condition_names_file(files, tmp_path):
+    """dropped.tsv said a condition missing from the condition_names file was 'not in
+    reg.tab' (the triplets, which name no condition)."""
+    lfc = pd.read_csv(files["cfg"]["expression"], sep="\t")
+    lfc["cold"] = 0.5
+    lfc.to_csv(tmp_path / "lfc.tsv", sep="\t", index=False)
+    ds = build("deeprage", {**files["cfg"], "expression": str(tmp_path / "lfc.tsv")},
+               tmp_path / "x", progress=False)
+    dropped = pd.read_csv(ds.path / "dropped.tsv", sep="\t", dtype=str, keep_default_na=False)
+    assert dropped[["example", "reason", "detail"]].values.tolist() == [
+        ["cold", "no_regulator_states", "every gene's pair in this condition; not in "
+                                        f"{files['cfg']['condition_names']}"]]
+    assert ds.conditions == CONDS

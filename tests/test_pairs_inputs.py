@@ -129,8 +129,8 @@ def test_triplets_beyond_the_condition_names(files, tmp_path, capsys):
     data = {**files["cfg"], "condition_names": str(tmp_path / "conds.txt"),
             "regulator_names": None}
     err = _fails(tmp_path, data, capsys)
-    assert ("reg.tab: triplets name condition column 4 but the condition_names file lists 3 "
-            "conditions; expected column indices 1 to 3") in err
+    assert (f"reg.tab: triplets name condition column 4 but the condition_names file "
+            f"{tmp_path / 'conds.txt'} lists 3 conditions; expected column indices 1 to 3") in err
 
 
 def test_promoters_and_fasta_gtf_both_given(files, tmp_path, capsys):
@@ -176,3 +176,33 @@ def test_gzip_triplets_header_line_and_repeated_regulator_names(files, tmp_path,
                  capsys)
     assert ("regs2.txt: regulator 'R1' is named twice (names 2 and 4 of 5); expected each "
             "regulator once") in err
+
+
+def test_triplet_files_as_users_write_them(files, tmp_path, capsys):
+    """0-based triplets (numpy, pandas) were 'negative or zero index with one_based=True'
+    (no line, a parameter that is no config key); comma-separated triplets
+    (``to_csv(index=False, header=False)``) were taken for a table; a ``#`` comment above
+    the triplets made ``auto`` advise ``regulator_format: table``, which fails on them."""
+    plain = build("deeprage", files["cfg"], tmp_path / "plain", progress=False)
+    rows, cols = np.nonzero(files["states"])
+    trip = pd.DataFrame({"row": rows + 1, "col": cols + 1, "state": files["states"][rows, cols]})
+    trip.to_csv(tmp_path / "comma.csv", index=False, header=False)
+    (tmp_path / "comment.tab").write_text("# MEDUSA regulator states (row col state)\n"
+                                          + (files["dir"] / "reg.tab").read_text())
+    for name in ("comma.csv", "comment.tab"):
+        ds = build("deeprage", {**files["cfg"], "regulators": str(tmp_path / name)},
+                   tmp_path / name.replace(".", "_"), progress=False)
+        np.testing.assert_array_equal(ds.arrays["regulators"], plain.arrays["regulators"])
+
+    trip.assign(row=rows, col=cols).to_csv(tmp_path / "zero.tab", sep="\t", index=False,
+                                           header=False)
+    err = _fails(tmp_path, {**files["cfg"], "regulators": str(tmp_path / "zero.tab")}, capsys)
+    assert (f"zero.tab:1: 0 0 1 ({len(rows[(rows == 0) | (cols == 0)])} such triplets); "
+            "expected row and column indices from 1 (1-based, as in DeepRAGE's "
+            "reg_exp_RxE.tab); 0 found: a 0-based file? add 1 to both indices") in err
+
+    (tmp_path / "hash.tab").write_text("#regulator\tdtt\tdiamide\n1\t1\t0\n2\t0\t-1\n")
+    err = _fails(tmp_path, {**files["cfg"], "regulators": str(tmp_path / "hash.tab")}, capsys)
+    assert ("hash.tab: deeprage.regulator_format auto cannot tell a header line "
+            "'#regulator\\tdtt\\tdiamide' above 'row col state' triplets from a table of two "
+            "conditions; set regulator_format: triplets or table") in err

@@ -8,7 +8,6 @@ repaired from ``condition_names`` when names hold the separator), the regulator 
 from __future__ import annotations
 
 import csv
-import itertools
 import logging
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -28,6 +27,7 @@ from kerasgene.io.expression import (
     MAX_ABS_LOG_RATIO,
     check_range,
     header_rows,
+    is_number,
     pcl_columns,
     read_expression_table,
     table_rows,
@@ -39,34 +39,56 @@ log = logging.getLogger(__name__)
 
 
 def _is_triplets(path) -> bool:
-    """True when the first non-blank line of ``path`` is three numbers.
+    """True when the first line of ``path`` that is not blank or a ``#`` comment is three
+    numbers (:func:`_fields`: separated by tabs, commas or spaces, as
+    :func:`read_triplets` reads them).
 
     Raises
     ------
     ConfigError
-        The first line is a header and the next is three numbers: triplets under a header
-        line, or a table of two conditions with numeric regulator ids — ``auto`` cannot
-        tell (read as a table, triplets became 'duplicate gene id' errors)."""
+        A header line above three numbers: triplets under a header line, or a table of two
+        conditions with numeric regulator ids — ``auto`` cannot tell (read as a table,
+        triplets became 'duplicate gene id' errors). A ``#`` line right above them is such
+        a header when it has three fields (a table's ``#regulator<TAB>cond1<TAB>cond2``);
+        other ``#`` lines are comments."""
+    above, rows = "", []
     try:
         with open_text(path) as fh:
-            lines = list(itertools.islice((ln for ln in fh if ln.strip()), 2))
+            for line in (ln.strip() for ln in fh if ln.strip()):
+                if not line.startswith("#"):
+                    rows.append(line)
+                    if len(rows) == 2:
+                        break
+                elif not rows:
+                    above = line
     except (UnicodeDecodeError, EOFError, OSError):
         return False  # the table reader says what is wrong with the file
-    first, second = [*lines, "", ""][:2]
+    first, second = [*rows, "", ""][:2]
     if _three_numbers(first):
-        return True
-    if _three_numbers(second):
-        raise ConfigError(
-            f"{path}: deeprage.regulator_format auto cannot tell a header line {first.strip()!r} "
-            "above 'row col state' triplets from a table of two conditions; remove the header "
-            "line (triplets have none) or set regulator_format: table")
-    return False
+        if len(_fields(above.removeprefix("#"))) != 3:
+            return True
+        header, advice = above, "set regulator_format: triplets or table"
+    elif _three_numbers(second):
+        header, advice = first, ("remove the header line (triplets have none) or set "
+                                 "regulator_format: table")
+    else:
+        return False
+    raise ConfigError(
+        f"{path}: deeprage.regulator_format auto cannot tell a header line {header!r} above "
+        f"'row col state' triplets from a table of two conditions; {advice}")
+
+
+def _fields(line: str) -> list[str]:
+    """The fields of a line of a regulator file: separated by tabs when it has one, else
+    by commas when it has one, else by spaces."""
+    sep = "\t" if "\t" in line else "," if "," in line else None
+    return line.split(sep) if sep else line.split()
 
 
 def _unique_names(path) -> list[str]:
-    """The regulator names of ``path`` (:func:`_numbered_names`); a name given twice is an
+    """The regulator names of ``path`` (:func:`read_names`); a name given twice is an
     InputFileError (knockouts and motif matches look regulators up by name)."""
-    names = _numbered_names(path)
+    names = read_names(path)
     seen: dict[str, int] = {}
     for k, name in enumerate(names, 1):
         if seen.setdefault(name, k) != k:
@@ -76,12 +98,9 @@ def _unique_names(path) -> list[str]:
 
 
 def _three_numbers(line: str) -> bool:
-    fields = line.split()
-    try:
-        [float(f) for f in fields]
-    except ValueError:
-        return False
-    return len(fields) == 3
+    """Whether ``line`` is three numbers (:func:`_fields`)."""
+    fields = _fields(line)
+    return len(fields) == 3 and all(is_number(f) for f in fields)
 
 
 def _header(path, id_column: int | str = 0, known_names: Sequence[str] | None = None
@@ -198,6 +217,7 @@ def regulator_states(cfg, base_dir, expr_labels: list[str], dropped: Dropped,
                   if cfg["regulator_names"] else None)
     reg_names = _unique_names(names_path) if names_path else None
     row_ids: list[str] = []
+    source = path  # the file whose names the expression table's conditions must match
     if fmt == "table":
         table = read_expression_table(path, rows="regulator")
         row_ids = [str(i) for i in table.index]
@@ -210,19 +230,15 @@ def regulator_states(cfg, base_dir, expr_labels: list[str], dropped: Dropped,
     else:
         conds_path = (base.resolve_path(cfg["condition_names"], base_dir)
                       if cfg["condition_names"] else None)
-        cond_labels = unique_labels(_numbered_names(conds_path)) if conds_path else None
+        cond_labels = unique_labels(read_names(conds_path)) if conds_path else None
+        source = conds_path or path
         dense = read_triplets(path)
+        if reg_names is not None:
+            _check_count(path, dense.shape[0], reg_names, names_path, "regulator")
+        if cond_labels is not None:
+            _check_count(path, dense.shape[1], cond_labels, conds_path, "condition")
         n_reg = len(reg_names) if reg_names is not None else dense.shape[0]
         n_cond = len(cond_labels) if cond_labels is not None else len(table_labels)
-        if dense.shape[0] > n_reg:
-            raise InputFileError(
-                f"{path}: triplets name regulator row {dense.shape[0]} but the regulator_names "
-                f"file {names_path} lists {n_reg} regulators; expected row indices 1 to {n_reg}")
-        if dense.shape[1] > n_cond and conds_path:
-            raise InputFileError(
-                f"{path}: triplets name condition column {dense.shape[1]} but the "
-                f"condition_names file lists {n_cond} conditions; expected column indices 1 "
-                f"to {n_cond}")
         if dense.shape[1] > n_cond:
             raise InputFileError(
                 f"{path}: {dense.shape[1]} conditions but the expression table has {n_cond} "
@@ -242,8 +258,6 @@ def regulator_states(cfg, base_dir, expr_labels: list[str], dropped: Dropped,
         dense = np.pad(dense, ((0, n_reg - dense.shape[0]), (0, n_cond - dense.shape[1])))
         if reg_names is None:
             reg_names = [str(i + 1) for i in range(n_reg)]
-    if dense.shape[0] != len(reg_names):
-        raise InputFileError(f"{path}: {dense.shape[0]} regulators but {len(reg_names)} names")
     _check_states(path, dense, reg_names, cond_labels)
     pos = {n: j for j, n in enumerate(cond_labels)}
     used, cols = [], []
@@ -262,8 +276,35 @@ def regulator_states(cfg, base_dir, expr_labels: list[str], dropped: Dropped,
                 if transposed else ""))
     for i in sorted(set(range(len(expr_labels))) - set(used)):
         dropped.add(expr_labels[i], "no_regulator_states",
-                    detail=f"every gene's pair in this condition; not in {path}")
+                    detail=f"every gene's pair in this condition; not in {source}")
     return dense[:, cols].T.copy(), reg_names, used
+
+
+def _check_count(path, largest: int, names: list[str], names_path, what: str) -> None:
+    """Check the largest triplet index of one axis (``what``: regulator rows or condition
+    columns) against the names of that axis's names file: each index must have a name, and
+    names after the largest index (their states all zero) are counted in a warning, with
+    the hint that a header line puts every name on the previous index's states.
+
+    Raises
+    ------
+    InputFileError
+        An index past the names, naming both files and both counts."""
+    axis, key = {"regulator": ("row", "regulator_names"),
+                 "condition": ("column", "condition_names")}[what]
+    if largest > len(names):
+        raise InputFileError(
+            f"{path}: triplets name {what} {axis} {largest} but the {key} file {names_path} "
+            f"lists {len(names)} {what}s; expected {axis} indices 1 to {len(names)}")
+    extra = names[largest:]
+    if extra:
+        log.warning(
+            "deeprage: the %s file %s lists %d %ss but the triplets of %s name %ss 1 to %d "
+            "only: no triplet names the last %d %ss (%s), their regulator states are all 0; "
+            "if its first name %r is a column header, remove it (it puts each name on the "
+            "next %s's states)", key, names_path, len(names), what, path, axis, largest,
+            len(extra), what, ", ".join(extra[:3]) + (", ..." if len(extra) > 3 else ""),
+            names[0], what)
 
 
 def _table_rows(path, names_path, dense: np.ndarray, row_ids: list[str], names: list[str]
@@ -278,9 +319,15 @@ def _table_rows(path, names_path, dense: np.ndarray, row_ids: list[str], names: 
     InputFileError
         A row the names file does not name, or a name without a row (the table's names
         would be replaced by the file's, silently, one regulator's states under another's
-        name)."""
-    if row_ids == names or row_ids in ([str(k) for k in range(1, len(row_ids) + 1)],
-                                       [str(k) for k in range(len(row_ids))]):
+        name); rows numbered by position and another number of names."""
+    numbered = row_ids in ([str(k) for k in range(1, len(row_ids) + 1)],
+                           [str(k) for k in range(len(row_ids))])
+    if numbered and len(row_ids) != len(names):
+        raise InputFileError(
+            f"{path}: {len(row_ids)} rows numbered {row_ids[0]} to {row_ids[-1]} but "
+            f"{names_path} lists {len(names)} regulators; expected one name for each row, "
+            "in the rows' order")
+    if row_ids == names or numbered:
         return dense
     index = {r: k for k, r in enumerate(row_ids)}
     extra = [r for r in row_ids if r not in set(names)]
@@ -292,32 +339,6 @@ def _table_rows(path, names_path, dense: np.ndarray, row_ids: list[str], names: 
             f"{missing[:1]}); expected a row for each regulator it names (or no "
             "regulator_names: a table names its rows)")
     return dense[[index[n] for n in names]]
-
-
-def _numbered_names(path) -> list[str]:
-    """:func:`read_names` of a name file whose line j names triplet row or column j; lines
-    written ``index<TAB>name`` must be numbered in order (1, 2, 3, ... or from 0): a
-    sorted or edited file would give its names to other rows or columns.
-
-    Raises
-    ------
-    InputFileError
-        Naming the first line whose number is out of order."""
-    with open_text(path) as fh:
-        lines = [(i, ln) for i, ln in enumerate(fh, 1) if ln.strip()]
-    start = None
-    for k, (i, ln) in enumerate(lines):
-        first, sep, _ = ln.partition("\t")
-        if not (sep and first.strip().isdigit()):
-            continue
-        if start is None:
-            start = int(first) - k if int(first) - k in (0, 1) else 1
-        if int(first) != start + k:
-            raise InputFileError(
-                f"{path}:{i}: name {k + 1} is numbered {first.strip()}; expected the lines "
-                f"numbered {start}, {start + 1}, {start + 2}, ... in order (line j names triplet "
-                "index j, whatever its number)")
-    return read_names(path)
 
 
 def _check_states(path, dense: np.ndarray, reg_names: list[str], cond_labels: list[str]
