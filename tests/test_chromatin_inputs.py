@@ -40,10 +40,10 @@ def _world(d, sizes=SIZES, seed=5) -> dict:
             "targets": {"K4": str(d / "k4.bw")}, "window": 5, "sigma": 1, "split": SPLIT}
 
 
-@pytest.mark.parametrize("value", [None, {"path": "k4.bw"}, ""])
+@pytest.mark.parametrize("value", [None, ""])
 def test_track_setting_that_is_not_a_path(tmp_path, capsys, value):
-    """``K4:`` left empty was a TypeError traceback; a mapping (the isegnet form
-    ``{path: ..., value_column: ...}``) was 'cannot read input file' naming its repr."""
+    """``K4:`` left empty was a TypeError traceback. (The isegnet form ``{path: ...,
+    value_column: ...}`` is accepted: tests/test_builder_track_files.py.)"""
     cfg = _world(tmp_path)
     err = prepare_fails(tmp_path, capsys, "chromatin", "chromatin_cnn",
                         {**cfg, "targets": {"K4": value}})

@@ -743,6 +743,24 @@ def test_one_transform_per_track_across_samples(world):
     assert preprocessing.transform_record(moved, "DNase")["scale_used"] == {"s1": None}
 
 
+def test_recorded_scale_is_the_maximum_over_the_datasets_genome(tmp_path):
+    """preprocessing.json's ``scale_used`` was each file's maximum over all its
+    chromosomes, a contig the genome lacks (ENCODE's chrEBV) included, while the dataset
+    divided by the maximum over the genome's chromosomes."""
+    write_fasta(tmp_path / "g.fa", {"chr1": "ACGT" * 50})
+    bw = pyBigWig.open(str(tmp_path / "d.bw"), "w")
+    bw.addHeader([("1", 200), ("chrEBV", 100)])
+    bw.addEntries(["1", "chrEBV"], [0, 0], ends=[20, 20], values=[6.0, 900.0])
+    bw.close()
+    meta = {"params": {}, "inputs": {"fasta": {"path": str(tmp_path / "g.fa"), "size": 1}}}
+    genome = preprocessing._genome_record(meta)
+    assert genome == ({"chr1": 200}, None)
+    samples = [{"name": "s1", "tracks": {"DNase": {"path": str(tmp_path / "d.bw"),
+                                                  "transform": "neglog10p"}}}]
+    assert preprocessing.transform_record(samples, "DNase", genome)["scale_used"] == {"s1": 6.0}
+    assert preprocessing.transform_record(samples, "DNase")["scale_used"] == {"s1": 900.0}
+
+
 def test_swapped_track_files_are_told_by_their_profiles(small_isegnet_dataset):
     """Two tracks given each other's files are on one scale (−log10 p-values scaled to
     [0, 1]), so the scale check saw nothing and the predictions moved (correlation 0.76 to

@@ -18,7 +18,10 @@ rather than one per example; example ids run through the segments in order.
 Config keys (``build_genome_bins(config, out_dir)`` / the ``chromatin`` YAML section)
 -------------------------------------------------------------------------------------
 ``signal`` (required)
-    Ordered mapping channel name → bigWig (e.g. ``{gro_plus: ..., gro_minus: ...}``).
+    Ordered mapping channel name → track file (e.g. ``{gro_plus: ..., gro_minus: ...}``),
+    each a path or, for a bigBed, ``{path: ..., value_column: signalValue}`` (the field of
+    the values, as iSEGnet's tracks; default ``score``, said at INFO, or in a warning when
+    the bigBed has other numeric fields).
     ``signal_abs`` = true (minus-strand files often store negative values);
     ``signal_log1p`` = false (applied after merging);
     ``merge_signal`` = false: true sums the channels into one (plus + minus strand →
@@ -28,10 +31,12 @@ Config keys (``build_genome_bins(config, out_dir)`` / the ``chromatin`` YAML sec
     the plus strand); under ``signal_abs``, a file of both signs and a channel named
     plus / forward holding only negative values (swapped strands?) are warned about.
     A track without data on some chromosomes (all their bins 0) is warned about, naming
-    them. Each track is its own file: two channels (or two targets) naming one file are a
-    ConfigError; a signal file that is also a target is warned about.
+    them. Each track is its own file: two channels (or two targets) naming one file, or
+    two files of identical bytes (a copy), are a ConfigError (one bigBed under two
+    ``value_column`` is fine); a signal file that is also a target is warned about.
 ``targets`` (required)
-    Ordered mapping target name → bigWig. ``target``: the one yielded by default (first).
+    Ordered mapping target name → track file (as ``signal``). ``target``: the one yielded
+    by default (first).
 ``bin_size`` = 50; ``window`` = 2561 (128 kb; 200 for the 5 kb models); ``sigma`` = 10
 ``chroms`` = null (every chromosome present in all files, in the first signal file's order;
 an empty list is a ConfigError)
@@ -117,7 +122,7 @@ from kerasgene.datasets.peak_labels import (
 from kerasgene.errors import ConfigError, InputFileError
 from kerasgene.io.chroms import alias_map, load_aliases, resolves
 from kerasgene.io.chroms import resolve as resolve_chrom
-from kerasgene.io.track_checks import shared_files
+from kerasgene.io.track_checks import identical_files, note_bigbed_field, shared_files, track_entry
 from kerasgene.io.track_formats import sniff_track
 from kerasgene.io.tracks import Track, chrom_difference, gaussian_smooth
 
@@ -277,11 +282,10 @@ def build_genome_bins(config: Mapping | None = None, out_dir: str | os.PathLike 
     if out_dir is None:
         raise ConfigError("chromatin: out_dir is required")
     cfg = {**cfg, "target": _check_config(cfg)}
-    signal_paths = {str(k): base.resolve_path(v, base_dir) for k, v in cfg["signal"].items()}
-    target_paths = {str(k): base.resolve_path(v, base_dir) for k, v in cfg["targets"].items()}
-    _check_track_files({"signal": signal_paths, "targets": target_paths})
-    inputs = {**{f"signal.{k}": v for k, v in signal_paths.items()},
-              **{f"targets.{k}": v for k, v in target_paths.items()}}
+    tracks = _track_entries(cfg, base_dir)
+    _check_track_files(tracks)
+    signal_names = [k.split(".", 1)[1] for k in tracks if k.startswith("signal.")]
+    inputs = {k: path for k, (path, _) in tracks.items()}
     for key in ("chrom_aliases", "peaks"):
         if cfg[key] is not None:
             inputs[key] = base.resolve_path(cfg[key], base_dir)
@@ -295,35 +299,51 @@ def build_genome_bins(config: Mapping | None = None, out_dir: str | os.PathLike 
     table = load_aliases(inputs.get("chrom_aliases"))
     opened: dict[str, Track] = {}
     try:
-        _open_tracks(inputs, [k for k in inputs if k.startswith(("signal.", "targets."))],
-                     table, opened)
-        sig_tracks = [opened[f"signal.{k}"] for k in signal_paths]
-        tgt_tracks = [opened[f"targets.{k}"] for k in target_paths]
-        _check_signs(cfg, list(signal_paths), sig_tracks)
+        _open_tracks(tracks, table, opened)
+        sig_tracks = [opened[k] for k in tracks if k.startswith("signal.")]
+        tgt_tracks = [opened[k] for k in tracks if k.startswith("targets.")]
+        _check_signs(cfg, signal_names, sig_tracks)
         chroms = _chromosomes(cfg["chroms"], sig_tracks, tgt_tracks)
         guessed = _sizes_from_intervals(list(opened.values()), chroms)
         peaks = peaks_by_chrom(inputs["peaks"], chroms, sig_tracks[0].chroms, table,
                                sizes_from_intervals=guessed) if "peaks" in inputs else None
         return _write_bins(writer, cfg, split_spec, chroms, sig_tracks, tgt_tracks,
-                           list(signal_paths), progress, peaks, table)
+                           signal_names, progress, peaks, table)
     finally:
         for t in opened.values():
             t.close()
 
 
-def _open_tracks(paths: Mapping[str, str], keys: list[str], table, opened: dict) -> None:
-    """Open the tracks ``paths[k]`` of ``keys`` into ``opened`` (filled as they open, so
-    the caller can close them on error): bigWigs and bigBeds first, then every bedGraph
-    with the chromosome sizes of the first of them (a bedGraph alone does not know where
-    its chromosomes end). Without a bigWig or bigBed, every bedGraph takes the sizes of
-    the ends of the last intervals of all of them (the longest, per chromosome)."""
-    bedgraphs = [k for k in keys if sniff_track(paths[k]) == "bedgraph"]
-    for k in keys:
+def _track_entries(cfg: Mapping, base_dir) -> dict[str, tuple[os.PathLike, str | int | None]]:
+    """``{"signal.NAME" / "targets.NAME": (resolved path, value_column or None)}`` of a
+    checked config's tracks, signal channels first, each in the config's order."""
+    out = {}
+    for key in ("signal", "targets"):
+        for name, value in cfg[key].items():
+            path, column = track_entry(value, f"chromatin.{key}.{name}")
+            out[f"{key}.{name}"] = (base.resolve_path(path, base_dir), column)
+    return out
+
+
+def _open_tracks(tracks: Mapping[str, tuple], table, opened: dict) -> None:
+    """Open ``tracks`` (key → (path, value_column): :func:`_track_entries`) into
+    ``opened`` (filled as they open, so the caller can close them on error): bigWigs and
+    bigBeds first (a bigBed without value_column read from its score, said by
+    :func:`note_bigbed_field`), then every bedGraph with the chromosome sizes of the first
+    of them (a bedGraph alone does not know where its chromosomes end). Without a bigWig
+    or bigBed, every bedGraph takes the sizes of the ends of the last intervals of all of
+    them (the longest, per chromosome)."""
+    paths = {k: path for k, (path, _) in tracks.items()}
+    bedgraphs = [k for k in tracks if sniff_track(paths[k]) == "bedgraph"]
+    for k, (path, column) in tracks.items():
         if k not in bedgraphs:
-            opened[k] = Track(paths[k], aliases=table)
+            opened[k] = Track(path, aliases=table, value_column=column)
+            if column is None and opened[k].format == "bigbed":
+                note_bigbed_field(path, k)
     sizes = next(iter(opened.values())).chroms if opened else None
     for k in bedgraphs:
-        opened[k] = Track(paths[k], aliases=table, chrom_sizes=sizes)
+        opened[k] = Track(paths[k], aliases=table, chrom_sizes=sizes,
+                          value_column=tracks[k][1])
     if sizes is None and len(bedgraphs) > 1:
         # every track a bedGraph, each chromosome ending at its own last interval: files
         # ending at different bases would differ in length
@@ -387,15 +407,11 @@ def _sizes_from_intervals(tracks: list[Track], chroms: list[str]) -> bool:
 
 
 def _check_config(cfg: Mapping) -> str:
-    """Check the tracks, sizes and target of a resolved config; return the target (default:
-    the first of ``targets``)."""
+    """Check the sizes and target of a resolved config (its track entries:
+    :func:`_track_entries`); return the target (default: the first of ``targets``)."""
     for key in ("signal", "targets"):
         if not isinstance(cfg[key], Mapping) or not cfg[key]:
             raise ConfigError(f"chromatin.{key}: expected a mapping name → bigWig")
-        for name, path in cfg[key].items():
-            if not isinstance(path, str | os.PathLike) or not str(path):
-                raise ConfigError(f"chromatin.{key}.{name}: expected the path of a bigWig, "
-                                  f"bigBed or bedGraph file, got {path!r}")
     for key, spec in _SPECS.items():
         value = cfg[key].item() if isinstance(cfg[key], np.generic) else cfg[key]
         check_value(value, spec, f"chromatin.{key}")
@@ -416,22 +432,25 @@ def _check_config(cfg: Mapping) -> str:
     return target
 
 
-def _check_track_files(paths: Mapping[str, Mapping[str, os.PathLike]]) -> None:
-    """One file named by two tracks (a path copied from another entry); ``paths``: the
-    resolved paths, ``{"signal": {name: path}, "targets": {...}}``. Two signal channels or
-    two targets: ConfigError (a channel would repeat another, e.g. the plus strand twice
-    and no minus strand). A signal file also a target: a warning (the model is given its
-    own target as input)."""
-    named = {f"{key}.{name}": path for key, tracks in paths.items()
-             for name, path in tracks.items()}
-    for first, where, path in shared_files(named):
+def _check_track_files(tracks: Mapping[str, tuple]) -> None:
+    """One file named by two tracks (a path copied from another entry), or two files of
+    identical bytes (a file copied under another name); ``tracks``: :func:`_track_entries`
+    (one bigBed under two value_column is two tracks). Two signal channels or two targets:
+    ConfigError (a channel would repeat another, e.g. the plus strand twice and no minus
+    strand). A signal file also a target: a warning (the model is given its own target as
+    input)."""
+    same = [(first, where, f"name one file ({path})")
+            for first, where, path in shared_files(tracks)]
+    same += [(first, where, f"hold identical data ({first_path} and {path} are "
+                            "byte-identical: a file copied under another name?)")
+             for first, where, first_path, path in identical_files(tracks)]
+    for first, where, what in same:
         key = where.split(".")[0]
         if first.split(".")[0] == key:
-            raise ConfigError(f"chromatin.{key}: {first} and {where} name one file "
-                              f"({path}); expected each track's own file")
-        log.warning("chromatin: %s and %s name one file (%s): the target is also an "
-                    "input channel, so the model is given the values it is to predict",
-                    first, where, path)
+            raise ConfigError(f"chromatin.{key}: {first} and {where} {what}; expected each "
+                              "track's own file")
+        log.warning("chromatin: %s and %s %s: the target is also an input channel, so the "
+                    "model is given the values it is to predict", first, where, what)
 
 
 def _check_label(cfg: Mapping) -> None:

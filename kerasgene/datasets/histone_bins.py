@@ -26,7 +26,11 @@ Read by :mod:`kerasgene.datasets.histone_sources`.
     ``expression_column`` is a name: a YAML number is refused, quote it; a cell
     entry may give its own ``expression`` table). Bins of ``window`` bp centred on the TSS
     (default TSS ± 5 kb, 100 bins of 100 bp), oriented 5'→3' (``strand_orient``), each the
-    mean (``bin_stat: mean``) or sum of the bigWig over the bin.
+    mean (``bin_stat: mean``) or sum of the bigWig over the bin. A mark is a path or, for
+    a bigBed, ``{path: ..., value_column: signalValue}`` (the field of the values, as
+    iSEGnet's tracks; default ``score``, said at INFO, or in a warning when the bigBed
+    has other numeric fields). One file, or files of identical bytes, given for two marks
+    of a cell type are a ConfigError; for one mark of two cell types, a warning.
 ``deepchrome_csv``
     ``cells: {CELL: CSV | [CSV, ...] | {train: CSV, valid: CSV, test: CSV}}`` in the layout
     ``GeneID,BinID,H3K27me3,H3K36me3,H3K4me1,H3K4me3,H3K9me3,label`` (100 rows per gene,
@@ -121,7 +125,7 @@ from kerasgene.io.expression import (
     warn_not_tpm,
 )
 from kerasgene.io.genome import Genome
-from kerasgene.io.track_checks import no_signal_messages, note_signal
+from kerasgene.io.track_checks import no_signal_messages, note_bigbed_field, note_signal
 from kerasgene.io.track_formats import sniff_track
 from kerasgene.io.tracks import Track, TrackSet
 
@@ -269,14 +273,11 @@ def _screen(cells: list[dict], outside: float, inputs, window: int, kmer_cfg, al
     genome = Genome(inputs["fasta"], aliases=aliases) if kmer_cfg else None
     try:
         refs = ([genome] if genome is not None else []) + tracks
-        known = {}
+        known, missing = {}, {}  # chromosome → its length / where it is missing
         for chrom in {g.chrom for c in cells for g in c["genes"]}:
-            try:
-                for r in refs:
-                    r.resolve(chrom)
-            except UnknownChromosomeError:
-                continue
-            known[chrom] = refs[0].chroms[refs[0].resolve(chrom)]
+            missing[chrom] = _missing_from(chrom, genome, cells)
+            if missing[chrom] is None:
+                known[chrom] = refs[0].chroms[refs[0].resolve(chrom)]
         other_length = chrom_length_mismatches(known, refs)  # another assembly somewhere
         lengths = {c: n for c, n in known.items() if c not in other_length}
     finally:
@@ -288,6 +289,8 @@ def _screen(cells: list[dict], outside: float, inputs, window: int, kmer_cfg, al
                        annotation=str(inputs["gtf"]), genome=str(reference), max_outside=outside)
     bad.update((g.id, ("chrom_length_mismatch", other_length[g.chrom]))
                for g in genes if g.chrom in other_length)
+    bad.update((g.id, ("unknown_chrom", f"{g.chrom} is not in {missing[g.chrom]}"))
+               for g in genes if missing[g.chrom] is not None)
     for c in cells:
         rows = []
         for i, g in enumerate(c["genes"]):
@@ -297,6 +300,27 @@ def _screen(cells: list[dict], outside: float, inputs, window: int, kmer_cfg, al
             else:
                 rows.append(i)
         _keep_rows(c, rows)
+
+
+def _missing_from(chrom: str, genome: Genome | None, cells: list[dict]) -> str | None:
+    """Where ``chrom`` (a gene's, aliases resolved) is missing, for the detail of its
+    genes left out: the FASTA and the cell types with a mark file that lacks it
+    (``genome.fa; the mark files of cell02 (such as PATH)``); None when every file has it."""
+    def lacks(f) -> bool:
+        try:
+            f.resolve(chrom)
+        except UnknownChromosomeError:
+            return True
+        return False
+
+    where = [str(genome.path)] if genome is not None and lacks(genome) else []
+    files = {c["cell"]: next((str(t.path) for t in c["trackset"].tracks.values() if lacks(t)),
+                             None)
+             for c in cells if c.get("trackset") is not None}
+    files = {cell: path for cell, path in files.items() if path is not None}
+    if files:
+        where.append(f"the mark files of {shown(files)} (such as {next(iter(files.values()))})")
+    return "; ".join(where) or None
 
 
 def build_histone(config: Mapping | None = None, out_dir: str | os.PathLike | None = None, *,
@@ -447,14 +471,15 @@ def _bedgraph_sizes(cells: list[dict], fasta, aliases) -> dict[str, int] | None:
     interval would differ in length from the other marks' files (their genes were left
     out as on another assembly). The sizes of the first bigWig / bigBed mark file, else of
     the FASTA, else each chromosome's longest extent over the bedGraphs (a warning)."""
-    paths = list(dict.fromkeys(p for c in cells for p in c["tracks"].values()))
+    columns = {p: c["value_columns"][m] for c in cells for m, p in c["tracks"].items()}
+    paths = list(columns)
     kinds = {p: sniff_track(check_readable(p, "track file")) for p in paths}
     bedgraphs = [p for p in paths if kinds[p] == "bedgraph"]
     if not bedgraphs:
         return None
     other = next((p for p in paths if kinds[p] != "bedgraph"), None)
     if other is not None:
-        with Track(other, aliases=aliases) as t:
+        with Track(other, aliases=aliases, value_column=columns[other]) as t:
             return dict(t.chroms)
     if fasta is not None:
         with Genome(fasta, aliases=aliases) as genome:
@@ -480,7 +505,12 @@ def _cell_genes(c: dict, source: str, gtf_genes, kmer_cfg: dict | None, do_log: 
     expression; look up the genes of a CSV / npz cell when k-mers need coordinates; leave
     out genes without expression."""
     if source == "bigwig":
-        c["trackset"] = TrackSet(c["tracks"], aliases=aliases, chrom_sizes=sizes)
+        c["trackset"] = TrackSet({m: {"path": p, "value_column": c["value_columns"][m]}
+                                  for m, p in c["tracks"].items()},
+                                 aliases=aliases, chrom_sizes=sizes)
+        for mark, t in c["trackset"].tracks.items():
+            if t.format == "bigbed" and c["value_columns"][mark] is None:
+                note_bigbed_field(t.path, f"cell {c['cell']}, mark {mark}")
         c["trackset"].check_same_chroms()
         _bigwig_labels(c, gtf_genes, do_log, dropped)
     elif gtf_genes is not None and kmer_cfg:

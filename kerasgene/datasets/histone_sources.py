@@ -24,7 +24,7 @@ from kerasgene.config import check_column_name
 from kerasgene.datasets import base
 from kerasgene.errors import ConfigError, InputFileError
 from kerasgene.io.expression import is_number
-from kerasgene.io.track_checks import shared_files
+from kerasgene.io.track_checks import identical_files, shared_files, track_entry
 
 log = logging.getLogger(__name__)
 
@@ -397,7 +397,9 @@ def _collect_csv(cfg, base_dir, inputs) -> list[dict]:
 
 
 def _collect_bigwig(cfg, base_dir, inputs) -> list[dict]:
-    """Cells of bigWig marks (tracks in ``histone.marks`` order) and expression tables."""
+    """Cells of bigWig marks and expression tables: ``tracks`` (mark → path) and
+    ``value_columns`` (mark → the bigBed field given as ``{path: ..., value_column: ...}``,
+    else None), both in ``histone.marks`` order."""
     marks = list(cfg["marks"])
     if not cfg["gtf"]:
         raise ConfigError("histone: the bigwig source needs 'gtf'")
@@ -415,22 +417,20 @@ def _collect_bigwig(cfg, base_dir, inputs) -> list[dict]:
         if set(spec["marks"]) != set(marks):
             raise ConfigError(f"{where}.marks: names {sorted(spec['marks'])} differ from "
                               f"histone.marks {marks}")
-        tracks = {}
+        tracks, columns = {}, {}
         for mark in marks:  # channels in histone.marks order
-            p = spec["marks"][mark]
-            if not isinstance(p, (str, os.PathLike)) or not str(p).strip():
-                raise ConfigError(f"{where}.marks.{mark}: expected the path of a bigWig, "
-                                  f"bigBed or bedGraph file, got {p!r}")
+            p, columns[mark] = track_entry(spec["marks"][mark], f"{where}.marks.{mark}")
             p = base.resolve_path(p, base_dir)
             inputs[f"cells.{cell}.marks.{mark}"] = p
             tracks[mark] = str(p)
-        _check_mark_files(where, tracks)
+        _check_mark_files(where, {m: (p, columns[m]) for m, p in tracks.items()})
         expr = spec.get("expression", cfg["expression"])
         if expr is None:
             raise ConfigError(f"{where}: no expression table (give histone.expression)")
         expr = base.resolve_path(expr, base_dir)
         inputs[f"cells.{cell}.expression"] = expr
-        cells.append({"cell": str(cell), "tracks": tracks, "expression_path": expr,
+        cells.append({"cell": str(cell), "tracks": tracks, "value_columns": columns,
+                      "expression_path": expr,
                       "expression_column": spec.get("expression_column"),
                       "gene_column": spec.get("gene_column", 0), "label": None,
                       "given_split": None})
@@ -438,17 +438,23 @@ def _collect_bigwig(cfg, base_dir, inputs) -> list[dict]:
     return cells
 
 
-def _check_mark_files(where: str, tracks: Mapping[str, str]) -> None:
-    """Raise ConfigError when one file is given for two marks of a cell type (``tracks``:
-    mark → path): the two channels would hold the same values."""
+def _check_mark_files(where: str, tracks: Mapping[str, tuple]) -> None:
+    """Raise ConfigError when one file, or two files of identical bytes (a copy), are
+    given for two marks of a cell type (``tracks``: mark → (path, value_column)): the two
+    channels would hold the same values. One bigBed under two value_column is fine."""
     for first, mark, p in shared_files(tracks)[:1]:
         raise ConfigError(f"{where}.marks: {first} and {mark} name one file ({p}); "
                           "expected each mark's own file")
+    for first, mark, first_path, p in identical_files(tracks)[:1]:
+        raise ConfigError(f"{where}.marks: {first} and {mark} hold identical data "
+                          f"({first_path} and {p} are byte-identical: a file copied under "
+                          "another name?); expected each mark's own file")
 
 
 def _warn_shared_mark_files(cells: Sequence[dict]) -> None:
-    """Warn, per mark, about a file read by several cell types: their channels of that
-    mark are the same (a path copied from another cell type's entry?)."""
+    """Warn, per mark, about a file read by several cell types, or files of identical
+    bytes: their channels of that mark are the same (a path copied from another cell
+    type's entry, or the file copied under another name?)."""
     readers: dict[tuple[str, str], tuple[str, list[str]]] = {}
     for c in cells:
         for mark, p in c["tracks"].items():
@@ -458,6 +464,12 @@ def _warn_shared_mark_files(cells: Sequence[dict]) -> None:
             log.warning("histone: %d cell types (%s) read one %s file (%s): their %s channels "
                         "are the same; expected each cell type's own file", len(names),
                         ", ".join(names), mark, p, mark)
+    for mark in cells[0]["tracks"] if cells else ():
+        files = {c["cell"]: (c["tracks"][mark], c["value_columns"][mark]) for c in cells}
+        for first, cell, first_path, p in identical_files(files):
+            log.warning("histone: cell types %s and %s read identical %s files (%s and %s are "
+                        "byte-identical): their %s channels are the same; expected each cell "
+                        "type's own file", first, cell, mark, first_path, p, mark)
 
 
 __all__ = ["BIGWIG_CELL_KEYS", "DEEPCHROME_MARKS", "SOURCES", "collect_cells", "infer_source",

@@ -87,8 +87,9 @@ log = logging.getLogger(__name__)
 #: file, which earlier builds read as peaks. 3 (stop 40): iSEGnet's ``neglog10p`` scale is
 #: the maximum over the genome's chromosomes only (a contig the genome lacks set it), and
 #: the transform refuses a track holding negative values (clipped to 0 before); MACS's
-#: ``peaks.xls`` is read 1-based, and a binned bedGraph without a track line is refused as
-#: a peak file.
+#: ``peaks.xls`` is read 1-based, a binned bedGraph without a track line is refused as a
+#: peak file, a DeepRAGE names file with a header line is refused (it shifted every
+#: state by one), and so is a byte-identical copy of a track under another name.
 BUILD_REVISION = 3
 
 

@@ -1,5 +1,7 @@
 """What a user's track files and values say about their mistakes, checked by the
-builders and ``predict``: one file named by two tracks (:func:`shared_files`), a track
+builders and ``predict``: a config's track entry (:func:`track_entry`) and the field read
+from a bigBed given without one (:func:`note_bigbed_field`), one file named by two tracks
+(:func:`shared_files`) or two files of identical bytes (:func:`identical_files`), a track
 without data around the genes of some chromosomes (:func:`note_signal`,
 :func:`no_signal_messages`), and tracks not on the scale of a reference — the training
 data, or a dataset's other samples (:func:`track_statistics`, :func:`scale_mismatches`,
@@ -12,14 +14,73 @@ up over chunks of windows (:func:`add_sums`).
 
 from __future__ import annotations
 
+import filecmp
+import logging
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from kerasgene.errors import shown
+from kerasgene.config import check_keys
+from kerasgene.errors import ConfigError, shown
 from kerasgene.io import chroms as _chroms
+from kerasgene.io.track_formats import bigbed_number_fields
+
+log = logging.getLogger(__name__)
+
+#: the keys of a config's track entry given as a mapping (:func:`track_entry`)
+TRACK_ENTRY_KEYS = ("path", "value_column")
+
+
+def track_entry(value: Any, where: str) -> tuple[str | os.PathLike, str | int | None]:
+    """The file and bigBed field of a config's track entry: a path, or ``{path: ...,
+    value_column: ...}`` (as iSEGnet's tracks), ``value_column`` naming the bigBed field
+    of the values — an autoSql field (narrowPeak's ``signalValue``) or a 1-based BED
+    column number.
+
+    Returns
+    -------
+    ``(path, value_column)``: the path as given, None for no ``value_column``.
+
+    Raises
+    ------
+    ConfigError
+        naming ``where`` (``chromatin.targets.K4``): no path, an unknown key, or a
+        ``value_column`` that is neither a name nor a column number.
+    """
+    column = None
+    if isinstance(value, Mapping):
+        check_keys(value, TRACK_ENTRY_KEYS, where)
+        if "path" not in value:
+            raise ConfigError(f"{where}: missing required key 'path'")
+        column = value.get("value_column")
+        if column is not None and (isinstance(column, bool) or column == ""
+                                   or not isinstance(column, str | int)):
+            raise ConfigError(f"{where}.value_column: expected a bigBed field name (e.g. "
+                              f"signalValue) or a BED column number, got {column!r}")
+        value = value["path"]
+    if not isinstance(value, str | os.PathLike) or not str(value).strip():
+        raise ConfigError(f"{where}: expected the path of a bigWig, bigBed or bedGraph file, "
+                          f"got {value!r}")
+    return value, column
+
+
+def note_bigbed_field(path: str | os.PathLike, where: str) -> None:
+    """Say which field of a bigBed track given without ``value_column`` is read: its
+    ``score`` (BED column 5, the default). A WARNING naming the other numeric fields when
+    it has some (a narrowPeak's score is a browser shade, 0-1000, its ``signalValue`` the
+    enrichment), else INFO. ``where`` names the track (``targets.K4``)."""
+    others = bigbed_number_fields(path)
+    if others:
+        log.warning("%s (%s): a bigBed, read from its score field (the default value_column), "
+                    "though it has the numeric fields %s (a narrowPeak's score is a browser "
+                    "shade, 0-1000); give {path: %s, value_column: %s} to read another, or "
+                    "value_column: score to keep this one", path, where, ", ".join(others),
+                    path, others[0])
+    else:
+        log.info("%s (%s): a bigBed, read from its score field (the default value_column)",
+                 path, where)
 
 
 def note_signal(by_chrom: dict[str, tuple[int, np.ndarray]], chroms: Sequence[str],
@@ -66,6 +127,38 @@ def shared_files(paths: Mapping[str, str | os.PathLike | tuple]) -> list[tuple[s
         first = seen.setdefault((os.path.realpath(path), *fields), name)
         if first != name:
             out.append((first, name, str(path)))
+    return out
+
+
+def identical_files(paths: Mapping[str, str | os.PathLike | tuple]
+                    ) -> list[tuple[str, str, str, str]]:
+    """``(first name, name, first path, path)`` for each entry of ``paths`` (as for
+    :func:`shared_files`) whose file is another than every earlier entry's but holds the
+    same bytes as one of them (read for the same fields): a file copied under another
+    name (one strand's download saved as both strands) gives two equal channels, as one
+    path named twice does — which :func:`shared_files` reports, not this.
+
+    Only files of equal size are read, up to their first difference
+    (:func:`filecmp.cmp`): a stat per file, a whole read only of identical copies. A file
+    that cannot be read is left to the track readers' error.
+    """
+    # (size, *fields) → real path → (the first entry naming it, its path as given)
+    groups: dict[tuple, dict[str, tuple[str, str]]] = {}
+    out = []
+    for name, value in paths.items():
+        path, *fields = value if isinstance(value, tuple) else (value,)
+        real = os.path.realpath(path)
+        try:
+            group = groups.setdefault((os.path.getsize(real), *fields), {})
+            if real in group:  # one path named twice
+                continue
+            same = next((first for other, first in group.items()
+                         if filecmp.cmp(other, real, shallow=False)), None)
+        except OSError:
+            continue
+        if same is not None:
+            out.append((same[0], name, same[1], str(path)))
+        group[real] = (name, str(path))
     return out
 
 

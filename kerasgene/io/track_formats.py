@@ -443,10 +443,34 @@ def bedgraph_to_bigwig(path: str | os.PathLike, chrom_sizes: Mapping[str, int] |
 
 
 # ----------------------------------------------------------------------------- bigBed
-def _autosql_fields(sql: str | bytes) -> list[str]:
+#: autoSql types of a bigBed field holding one number
+_NUMBER_TYPES = {"byte", "ubyte", "short", "ushort", "int", "uint", "bigint", "float", "double"}
+
+
+def _autosql_typed_fields(sql: str | bytes | None) -> list[tuple[str, str]]:
+    """``(type, name)`` of each field of a bigBed's autoSql (``[]`` for none)."""
     if isinstance(sql, bytes):
         sql = sql.decode("utf-8", errors="replace")
-    return re.findall(r"^\s*[\w\[\]]+\s+(\w+)\s*;", sql or "", flags=re.MULTILINE)
+    return re.findall(r"^\s*([\w\[\]]+)\s+(\w+)\s*;", sql or "", flags=re.MULTILINE)
+
+
+def _autosql_fields(sql: str | bytes | None) -> list[str]:
+    return [name for _, name in _autosql_typed_fields(sql)]
+
+
+def bigbed_number_fields(path: str | os.PathLike) -> list[str]:
+    """The numeric fields of a bigBed's autoSql besides BED's own (narrowPeak's
+    ``signalValue``, ``pValue``, ``qValue``, ``peak``); [] for a file without autoSql.
+    ``path`` must have passed the structural check (a :class:`~kerasgene.io.tracks.Track`
+    opened it)."""
+    bb = pyBigWig.open(str(path))
+    try:
+        sql = bb.SQL()
+    finally:
+        bb.close()
+    bed = {*_BED_FIELDS, "reserved"}  # itemRgb's name in BED's own autoSql
+    return [name for kind, name in _autosql_typed_fields(sql)
+            if kind in _NUMBER_TYPES and name not in bed]
 
 
 def _value_index(path: Path, fields: list[str], value_column: str | int) -> int:

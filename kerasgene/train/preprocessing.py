@@ -54,7 +54,9 @@ def preprocessing_constants(dataset) -> dict:
            "kerasgene_version": meta["kerasgene_version"]}
     samples = meta["params"].get("samples")
     if samples and meta.get("track_names") is not None:
-        out["transforms"] = {t: transform_record(samples, t) for t in meta["track_names"]}
+        genome = _genome_record(meta)
+        out["transforms"] = {t: transform_record(samples, t, genome)
+                             for t in meta["track_names"]}
         columns = {t: value_column_record(samples, t) for t in meta["track_names"]}
         out["value_columns"] = {t: c for t, c in columns.items() if c is not None}
     windows = None
@@ -80,11 +82,35 @@ def training_windows(dataset) -> dict[str, np.ndarray]:
     return dataset.gather(idx)
 
 
-def transform_record(samples: list, track: str) -> dict | None:
+def _genome_record(meta: dict) -> tuple[dict[str, int] | None, str | None]:
+    """``(chromosome sizes, alias table path)`` of the dataset's genome, as it was built
+    from (``meta.json``'s ``inputs``: ``fasta``, ``chrom_aliases``): the chromosomes a
+    track's genome-wide maximum is taken over; sizes None when the FASTA cannot be read
+    now (or the dataset has none)."""
+    from kerasgene.io.genome import Genome
+
+    inputs = meta.get("inputs") or {}
+    path, aliases = (v.get("path") if isinstance(v, dict) else v
+                     for v in (inputs.get("fasta"), inputs.get("chrom_aliases")))
+    if not path:
+        return None, aliases
+    try:
+        with Genome(path, aliases=aliases) as genome:
+            return dict(genome.chroms), aliases
+    except (KerasgeneError, OSError) as err:  # moved since the build
+        log.info("%s: the genome's chromosomes not read (%s)", path, err)
+        return None, aliases
+
+
+def transform_record(samples: list, track: str,
+                     genome: tuple[dict[str, int] | None, str | None] = (None, None)
+                     ) -> dict | None:
     """The transform of ``track`` in the dataset's ``samples`` (``meta.json`` params), as
     a full spec for :func:`kerasgene.io.tracks.make_transform` plus ``scale_used`` (sample →
     the divisor the training data got, for ``neglog10p`` without a fixed ``max_value``:
-    each file's genome-wide maximum; null where the file cannot be read now).
+    each file's genome-wide maximum, over the chromosomes of ``genome`` (sizes, alias
+    table: :func:`_genome_record`) as the build took it; null where the file cannot be
+    read now).
 
     Raises
     ------
@@ -117,7 +143,8 @@ def transform_record(samples: list, track: str) -> dict | None:
         for s in samples:
             entry = s["tracks"][track]
             try:
-                track_file = Track(entry["path"], value_column=entry.get("value_column"))
+                track_file = Track(entry["path"], value_column=entry.get("value_column"),
+                                   aliases=genome[1], chrom_sizes=genome[0])
             except (KerasgeneError, OSError, RuntimeError) as err:  # moved since the build
                 log.info("%s: scale not recorded (%s)", entry["path"], err)
                 used[s["name"]] = None
