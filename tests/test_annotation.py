@@ -401,3 +401,51 @@ def test_bed_row_with_start_equal_to_end_is_an_error_naming_the_line(tmp_path):
                                              r"start < end") as err:
         read_genes(path)
     assert "\n" not in str(err.value)
+
+
+def test_bed_given_as_the_gtf_is_named_a_bed_file(tmp_path):
+    """A BED6 gene file given as a config's gtf (read_gtf) gave 'genes.bed:1: GTF line has
+    6 tab-separated columns, expected 9', nothing saying BED is not taken there. It is
+    named a BED file and what is expected said; read_genes (predict --genes) still reads
+    it."""
+    bed = _write(tmp_path / "genes.bed",
+                 "chr1\t1500\t2800\tG1\t0\t+\nchr1\t3720\t7738\tG2\t0\t-\n")
+    with pytest.raises(InputFileError) as err:
+        read_gtf(bed)
+    assert str(err.value) == (
+        f"{bed}: a BED file (chrom, start, end, ... columns); expected GTF or GFF3 (gene or "
+        "transcript records and their exons), as a config's gtf: takes them")
+    assert [g.id for g in read_genes(bed)] == ["G1", "G2"]
+
+
+def test_gffread_gff3_transcripts_are_grouped_into_their_genes(tmp_path):
+    """gffread's GFF3 (``gffread genes.gtf -o genes.gff3``: transcripts with
+    ``ID=<transcript>;geneID=<gene>``, exons with Parent, no gene lines) was read with each
+    transcript a gene of its own, named by the transcript id (the expression table then
+    matched nothing). Transcripts of one geneID make one gene spanning them, named by
+    gene_name (never by a transcript's Name) — the genes read from the GTF gffread
+    converted."""
+    gtf = _write(tmp_path / "genes.gtf", "".join(
+        f'chr1\tsrc\t{kind}\t{lo}\t{hi}\t.\t{strand}\t.\tgene_id "{g}"; transcript_id "{t}";'
+        + (f' gene_name "{name}";\n' if name else "\n")
+        for g, name, strand, t, kind, lo, hi in [
+            ("G1", "ALPHA", "+", "T1", "transcript", 101, 500),
+            ("G1", "ALPHA", "+", "T1", "exon", 101, 200),
+            ("G1", "ALPHA", "+", "T1", "exon", 401, 500),
+            ("G1", "ALPHA", "+", "T2", "transcript", 151, 900),
+            ("G1", "ALPHA", "+", "T2", "exon", 151, 900),
+            ("G2", "", "-", "T3", "transcript", 2001, 2400),
+            ("G2", "", "-", "T3", "exon", 2001, 2400)]))
+    gff3 = _write(tmp_path / "genes.gff3", """##gff-version 3
+chr1\tsrc\ttranscript\t101\t500\t.\t+\t.\tID=T1;geneID=G1;gene_name=ALPHA
+chr1\tsrc\texon\t101\t200\t.\t+\t.\tParent=T1
+chr1\tsrc\texon\t401\t500\t.\t+\t.\tParent=T1
+chr1\tsrc\ttranscript\t151\t900\t.\t+\t.\tID=T2;geneID=G1;gene_name=ALPHA
+chr1\tsrc\texon\t151\t900\t.\t+\t.\tParent=T2
+chr1\tsrc\tmRNA\t2001\t2400\t.\t-\t.\tID=T3;geneID=G2;Name=G2-201
+chr1\tsrc\texon\t2001\t2400\t.\t-\t.\tParent=T3
+""")
+    genes = read_gtf(gff3)
+    assert genes == [Gene("G1", "ALPHA", "chr1", 100, 900, "+"),
+                     Gene("G2", "G2", "chr1", 2000, 2400, "-")]
+    assert genes == read_gtf(gtf)

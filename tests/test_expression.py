@@ -60,7 +60,7 @@ def test_table_rows_must_have_the_headers_fields(tmp_path):
     assert got.iloc[0] == 12.5 and np.isnan(got.iloc[1])
     for body, message in [("gene_id\tA\nG1\t1\t7\n", r"tpm\.tsv:2: 3 fields but the header has 2"),
                           ("gene_id\tA\tB\nG1\t1\t2\n\nG2\t3\n", r"tpm\.tsv:4: 2 fields but the header has 3"),
-                          ("gene_id\tA\tA\nG1\t1\t2\n", "column name 'A' appears more than once"),
+                          ("gene_id\tA\tA\nG1\t1\t2\n", r"tpm\.tsv:1: column name 'A' appears 2 times"),
                           ("", r"tpm\.tsv: empty table")]:
         path.write_text(body)
         with pytest.raises(InputFileError, match=message):
@@ -144,3 +144,24 @@ def test_check_range_bounds_of_tpm_and_log_ratios(tmp_path):
     with pytest.raises(InputFileError, match="log-fold change -130 for gene 'Y2', column 'heat'"):
         check_range(lfc, "lfc.tsv", low=-MAX_ABS_LOG_RATIO, high=MAX_ABS_LOG_RATIO,
                     what="log-fold change")
+
+
+def test_repeated_column_names_are_refused_naming_kerasgenes_numbering(tmp_path):
+    """Condition names that repeat in a log-fold-change header (the DeepRAGE list names
+    three arrays 'Heat Shock 000 minutes  hs-2<TAB>R'; a tab written as a space) were
+    refused with 'appears more than once', without saying how kerasgene expects repeats
+    written. The message gives the count and the NAME#2, NAME#3 numbering, and the header
+    numbered so reads."""
+    name = "Heat Shock 000 minutes  hs-2 R"
+    rows = "".join(f"YAL00{i}C\t0.{i}\t-0.{i}\t1.{i}\t0.5\n" for i in range(1, 4))
+    path = tmp_path / "logfc.tsv"
+    path.write_text(f"ORF\t{name}\t{name}\t{name}\tdtt\n" + rows)
+    with pytest.raises(InputFileError) as err:
+        read_expression_table(path, "ORF")
+    assert str(err.value) == (
+        f"{path}:1: column name '{name}' appears 3 times in the header (1 repeated name(s)); "
+        f"expected unique column names: kerasgene numbers repeats NAME#2, NAME#3 ('{name}#2', "
+        "...), as it names repeated conditions (kerasgene.io.regulators.unique_labels)")
+    path.write_text(f"ORF\t{name}\t{name}#2\t{name}#3\tdtt\n" + rows)
+    assert list(read_expression_table(path, "ORF").columns) == [name, f"{name}#2",
+                                                                f"{name}#3", "dtt"]

@@ -10,6 +10,7 @@ import gzip
 import logging
 
 import numpy as np
+import pandas as pd
 import pytest
 from test_expression_inputs import _featurecounts
 from test_isegnet_inputs import _config, _labels, _sample, _world
@@ -17,7 +18,7 @@ from test_isegnet_inputs import _config, _labels, _sample, _world
 from kerasgene.datasets import build
 from kerasgene.datasets.regions import build_regions
 from kerasgene.errors import InputFileError
-from kerasgene.io.expression import read_expression_table
+from kerasgene.io.expression import read_expression_table, sample_column
 from kerasgene.io.tracks import write_bigwig
 
 GTEX = ("GTEX-1117F-0226-SM-5GZZ7", "GTEX-111CU-1826-SM-5GZYN")
@@ -145,7 +146,7 @@ def test_histone_reads_rsem_and_featurecounts_tables(tmp_path, caplog):
     expr = 2.0 ** np.asarray(ds.arrays["expression"], np.float64) - 1  # no expression_column
     np.testing.assert_allclose(expr, [10.5 + i for i in range(6)], rtol=1e-5)
     other = _write(tmp_path / "cellB.tsv", "gene\tcellB\n" + "".join(f"{g}\t1\n" for g in genes))
-    with pytest.raises(InputFileError, match=r"no column 'cellA' \(columns: \['cellB'\]\); "
+    with pytest.raises(InputFileError, match=r"no column 'cellA' \(columns: 'cellB'\); "
                        r"expected a column named like cell 'cellA', or its expression_column"):
         build("histone", {**cfg, "expression": other}, tmp_path / "nocol", progress=False)
 
@@ -303,3 +304,71 @@ def test_a_long_table_read_for_one_column_equals_the_whole_read(tmp_path, kind):
     bad = text.replace(f"{ids[2500]}\tG2500\t", f"{ids[2500]}\tG2500\textra\t")
     with pytest.raises(InputFileError, match=r":\d+: 9 fields but the header has 8"):
         read_expression_table(_write(tmp_path / f"bad.{kind}", bad), columns=["S4"])
+
+
+def test_the_separator_a_header_shows_is_used_and_a_space_table_is_named(tmp_path):
+    """The separator came from the file's name only: a comma table named tpm.txt or a tab
+    table named tpm.csv gave 'expected a gene-id column and at least one value column', a
+    European Excel ';' CSV '2: 3 fields but the header has 1'. A header line without the
+    name's separator but with one other is read with that one (its rows then checked as
+    any); a space-separated table (R's write.table default) or one of two candidate
+    separators is refused naming the separator tried, the column found and the one seen;
+    a decimal comma is named. A one-name header over rows of the name's separator stays
+    the field-count error."""
+    table = pd.DataFrame({"gene_id": ["ENSG1", "ENSG2"], "s1": [2.7598, 0.5],
+                          "s2": [3.8292, 12.0]})
+    expected = table.set_index("gene_id")
+    for name, sep in [("tpm.txt", ","), ("tpm.csv", "\t"), ("tpm_tab.csv.gz", "\t"),
+                      ("tpm_semicolon.csv", ";")]:
+        table.to_csv(tmp_path / name, sep=sep, index=False)
+        got = read_expression_table(tmp_path / name, columns=["s2"])
+        assert got["s2"].tolist() == expected["s2"].tolist(), name
+        assert read_expression_table(tmp_path / name).equals(expected.rename_axis("gene_id"))
+    excel = tmp_path / "tpm_excel_de.csv"
+    table.to_csv(excel, sep=";", decimal=",", index=False)
+    with pytest.raises(InputFileError, match=r"non-numeric value '2,7598' for gene 'ENSG1', "
+                       r"column 's1'; expected a number without a comma \(a decimal comma"):
+        read_expression_table(excel)
+    r_default = _write(tmp_path / "tpm.tsv", '"s1" "s2"\n"ENSG1" 2.7598 3.8292\n')
+    r_tab = _write(tmp_path / "r_tab.tsv", '""\t"s1"\t"s2"\n"ENSG1"\t2.7598\t3.8292\n')
+    assert read_expression_table(r_tab)["s1"].tolist() == [2.7598]  # what the message says
+    with pytest.raises(InputFileError) as err:
+        read_expression_table(r_default)
+    assert str(err.value) == (
+        f"{r_default}:1: the header is one column '\"s1\" \"s2\"' when read tab-separated, as "
+        "the file's name says (comma for .csv, tab otherwise); the file seems "
+        "space-separated; expected a tab- or comma-separated table (R: write.table(x, sep = "
+        "'\\t', col.names = NA))")
+    named = _write(tmp_path / "named.tsv", "gene;heat 5, 10 min;dtt\nG1;1.5;2\n")
+    assert list(read_expression_table(named).columns) == ["heat 5, 10 min", "dtt"]  # by row
+    both = _write(tmp_path / "both.tsv", "gene;heat 5, 10 min;dtt\nG1;1,5;2\n")
+    with pytest.raises(InputFileError, match=r"both\.tsv:1: the header is one column "
+                       r"'gene;heat 5, 10 min;dtt' .*seems comma and semicolon-separated"):
+        read_expression_table(both)
+    # R's write.table(sep = "\t") of one column beside row names: the tab rows decide
+    one = _write(tmp_path / "one.tsv", "K562 rep1\nG1\t5\n")
+    with pytest.raises(InputFileError, match=r"one\.tsv:2: 2 fields but the header has 1"):
+        read_expression_table(one)
+
+
+def test_a_transposed_table_is_said_to_be_one_in_a_short_message(tmp_path):
+    """A table with the samples as rows (pandas' ``.T``) gave 'no column 's1' (columns:
+    [...])' listing every gene column: 16,908 characters on one line for 1,200 genes. The
+    list is cut to its first eight and counted, and the sample found in the first column
+    says the table looks transposed (iSEGnet's expression_column, histone's cell name)."""
+    genes = [f"ENSG{i:05d}" for i in range(1200)]
+    wide = pd.DataFrame([[1.5] * 1200, [2.5] * 1200], index=["s1", "s2"], columns=genes)
+    path = tmp_path / "tpm_samples_as_rows.tsv"
+    wide.rename_axis("sample").to_csv(path, sep="\t")
+    shown = ", ".join(f"'{g}'" for g in genes[:8])
+    with pytest.raises(InputFileError) as err:
+        read_expression_table(path, columns=["s1"])
+    assert str(err.value) == (
+        f"{path}: no column 's1' (columns: {shown}, ... (1200 in all)); 's1' is a row (in "
+        "column 'sample'): the table looks transposed (samples as rows); expected one row per "
+        "gene and one column per sample")
+    with pytest.raises(InputFileError, match=r"\(1200 in all\)\); expected a column named "
+                       r"like cell 's2', or its expression_column; 's2' is a row .*transposed"):
+        sample_column(path, 0, "s2", "histone: cell 's2'", first=False)
+    with pytest.raises(InputFileError, match=r"no column 's3' \(columns: .*\(1200 in all\)\)$"):
+        read_expression_table(path, columns=["s3"])  # no row either: no hint

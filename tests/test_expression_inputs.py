@@ -222,3 +222,34 @@ def test_histone_counts_given_as_tpm_are_warned_about(tmp_path, caplog):
     assert (f"histone: cell 'cellA': {tmp_path / 'counts.tsv'} [cellA] sums to 1.8e+06, more "
             "than the 1e+06 that a sample's TPMs sum to: read counts or another unit?"
             ) in caplog.text
+
+
+def test_featurecounts_and_quantifier_counts_are_warned_about_whatever_their_sum(tmp_path,
+                                                                                 caplog):
+    """featureCounts output of a small library (its counts summing below 1.1 million) was
+    read as TPM without a word — the model learnt log2(count + 1) — as was RSEM's
+    ``expected_count`` named by expression_column; only counts summing past 1.1×10⁶ were
+    warned about. A column of read counts by the table's format is now warned about,
+    naming the file and the column; a TPM column is not."""
+    ids = _world(tmp_path)
+    bam = "/data/bam/s1.sorted.bam"
+    path = _featurecounts(tmp_path / "counts.txt", ids, [29 + i for i in range(len(ids))], bam)
+    with caplog.at_level(logging.WARNING):
+        ds = build_regions(_config(tmp_path, [_sample(tmp_path, "counts.txt")]),
+                           tmp_path / "fc", progress=False)
+    assert _labels(ds) == {g: 29 + i for i, g in enumerate(ids)}  # read as they are
+    assert (f"{path}: reads 1 column(s) of read counts, not TPM: '{bam}' (featureCounts' reads "
+            "per gene); a model trained on them learns log2(count + 1), not log2(TPM + 1)"
+            ) in caplog.text
+    assert "sums to" not in caplog.text  # 4,270 reads: the sum said nothing
+    rsem = tmp_path / "genes.results"
+    rsem.write_text("gene_id\ttranscript_id(s)\tlength\teffective_length\texpected_count\tTPM\n"
+                    + "".join(f"{g}\tENST{i}\t900\t750\t{12 + i}.00\t{3.5 + i}\n"
+                              for i, g in enumerate(ids)))
+    for column, warned in [("expected_count", True), ("TPM", False)]:
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            build_regions(_config(tmp_path, [_sample(tmp_path, "genes.results", column)]),
+                          tmp_path / column, progress=False)
+        assert ("'expected_count' (RSEM's expected_count)" in caplog.text) is warned
+        assert ("read counts, not TPM" in caplog.text) is warned

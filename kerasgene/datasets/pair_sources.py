@@ -31,6 +31,7 @@ from kerasgene.io.expression import (
     pcl_columns,
     read_expression_table,
     table_rows,
+    table_separator,
 )
 from kerasgene.io.genome import Genome
 from kerasgene.io.regulators import clean_name, read_names, read_triplets, unique_labels
@@ -120,7 +121,7 @@ def _header(path, id_column: int | str = 0, known_names: Sequence[str] | None = 
     file: its annotation columns make the counts differ, an error). Any other mismatch of
     field counts raises InputFileError, since the columns would be shifted.
     """
-    sep = "," if str(path).lower().removesuffix(".gz").endswith(".csv") else "\t"
+    sep = table_separator(path)
     table, gct, _ = header_rows(path, id_column, limit=HEADER_ROWS)  # not the whole file
     top = [r for _, r in table[:2]]  # header, first row
     row = _trim(top[0], 0)
@@ -164,7 +165,7 @@ def _read_repaired(path, labels: list[str]) -> pd.DataFrame:
     cells stripped, blank lines and trailing separators skipped); a row with another
     number of fields, a gene id given twice or a value that is not a number raises
     InputFileError naming the line."""
-    sep = "," if str(path).lower().removesuffix(".gz").endswith(".csv") else "\t"
+    sep = table_separator(path)
     n = len(labels) + 1
     ids: dict[str, int] = {}
     cells = []

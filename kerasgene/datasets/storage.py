@@ -89,7 +89,8 @@ log = logging.getLogger(__name__)
 #: the transform refuses a track holding negative values (clipped to 0 before); MACS's
 #: ``peaks.xls`` is read 1-based, a binned bedGraph without a track line is refused as a
 #: peak file, a DeepRAGE names file with a header line is refused (it shifted every
-#: state by one), and so is a byte-identical copy of a track under another name.
+#: state by one), and so is a byte-identical copy of a track under another name;
+#: gffread's GFF3 transcripts are grouped into their genes (each was a gene).
 BUILD_REVISION = 3
 
 

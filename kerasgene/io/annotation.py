@@ -7,7 +7,8 @@ positions of the first and last transcribed base, strand-aware.
 :func:`read_genes` reads any of the three (plain or gzip), telling them apart by content
 (:func:`sniff_annotation`): a ``##gff-version 3`` header or ``key=value`` attributes make
 GFF3, ``key "value";`` attributes GTF, and ``chrom<TAB>start<TAB>end`` lines BED.
-:func:`read_gtf` reads GTF and GFF3 (a config's ``gtf:`` may name either).
+:func:`read_gtf` reads GTF and GFF3 (a config's ``gtf:`` may name either; a BED file is
+refused there, by name).
 
 Gene ids
 --------
@@ -15,7 +16,8 @@ GTF
     ``gene_id`` as written (GENCODE ``ENSG….5``, Ensembl ``ENSG…``, UCSC: the gene symbol
     or transcript name, StringTie ``STRG.1``).
 GFF3
-    ``gene_id`` when the record has one (GENCODE: ``ENSG….5``; Ensembl: ``ENSG…``), else
+    ``gene_id`` when the record has one (GENCODE: ``ENSG….5``; Ensembl: ``ENSG…``), or
+    gffread's ``geneID`` (on its transcript lines), else
     ``ID`` without its ``gene:`` / ``gene-`` prefix (NCBI RefSeq ``ID=gene-TP53`` →
     ``TP53``, the ``gene_id`` of NCBI's GTF); NCBI ``Dbxref=GeneID:7157`` adds ``7157``
     to :attr:`Gene.xrefs`. Names come from ``gene_name`` / ``Name`` / ``gene``, biotypes
@@ -30,9 +32,12 @@ on both sides (``ENSG….5`` ↔ ``ENSG…``), then through :attr:`Gene.xrefs`
 Which genes are read, and odd records
 -------------------------------------
 - A gene is its ``gene`` record (GFF3: ``gene``, ``*_gene`` or ``pseudogene``; also a
-  transcript-level feature without ``Parent``). A gene id without one (UCSC-style GTFs,
-  StringTie genes in a GTF merged with Ensembl's) spans its transcripts, each transcript
-  spanning its exons; both kinds may be mixed in one file.
+  transcript-level feature without ``Parent``, under its ``gene_id`` / ``geneID`` when it
+  has one, its ``ID`` otherwise). A gene id without a gene record (UCSC-style GTFs,
+  StringTie genes in a GTF merged with Ensembl's, gffread's GFF3: transcripts with
+  ``geneID`` and no gene lines) spans its transcripts, each transcript spanning its exons
+  (GFF3: its own line), named by ``gene_name`` / ``gene``; both kinds may be mixed in one
+  file.
 - A GFF3 transcript whose ``Parent`` is defined by no line of the file (a subset cut
   with ``grep``, a tool that writes no gene lines) is kept the same way: its gene is
   named by the ``Parent`` id (without its ``gene:`` / ``gene-`` prefix, as ``ID``
@@ -348,8 +353,11 @@ def _is_gene_type(feature: str) -> bool:
 
 
 def _gff3_gene_id(path: Path, lineno: int, attrs: dict[str, str]) -> str:
-    if attrs.get("gene_id"):
-        return attrs["gene_id"]
+    """The gene id of a GFF3 gene record or transcript without Parent: its ``gene_id``,
+    else gffread's ``geneID``, else its ``ID`` (:func:`_unprefixed`)."""
+    gene = attrs.get("gene_id") or attrs.get("geneID")
+    if gene:
+        return gene
     ident = attrs.get("ID", "")
     if not ident:
         raise InputFileError(f"{path}:{lineno}: GFF3 gene record without an ID or gene_id "
@@ -366,9 +374,9 @@ def _unprefixed(ident: str) -> str:
 
 
 def _gff3_records(path: Path) -> dict[str, _Record]:
-    """Gene id → record of a GFF3 file: gene features, transcripts without Parent, and
-    the transcripts of a Parent defined by no line of the file (see the module
-    docstring)."""
+    """Gene id → record of a GFF3 file: gene features, transcripts without Parent (those
+    of one ``gene_id`` / ``geneID`` together), and the transcripts of a Parent defined by
+    no line of the file (see the module docstring)."""
     records: dict[str, _Record] = {}
     defined: set[str] = set()  # IDs of the gene and transcript records
     # Parent not defined before its transcripts → (first one's attributes, their spans)
@@ -393,7 +401,10 @@ def _gff3_records(path: Path) -> dict[str, _Record]:
                     children.setdefault(parent, (attrs, []))[1].append(span)
             continue
         gid = _gff3_gene_id(path, lineno, attrs)
-        records.setdefault(gid, _new_record(attrs, gid)).spans.append(span)
+        # a transcript of a gene (gffread's geneID) is named by gene-level keys only
+        own = gene_like or gid == _unprefixed(attrs.get("ID", ""))
+        names = _NAME_KEYS if own else ("gene_name", "gene")
+        records.setdefault(gid, _new_record(attrs, gid, names)).spans.append(span)
     orphans = set(children) - defined
     if orphans:  # a Parent may be another feature (e.g. a gene segment): look once more
         for _, line in text_lines(path, "GFF3 file"):
@@ -433,9 +444,20 @@ def read_gtf(path: str | os.PathLike, biotypes: Iterable[str] | None = None) -> 
     -------
     Genes (a list of Gene, in file order, with ``skipped``); see the module docstring
     for ids, odd records and errors.
+
+    Raises
+    ------
+    InputFileError
+        A BED file (told by content: :func:`sniff_annotation`), said to be one; and as
+        the module docstring says.
     """
     path = check_readable(path, "GTF file")
-    if sniff_annotation(path) == "gff3":
+    kind = sniff_annotation(path)
+    if kind == "bed":
+        raise InputFileError(f"{path}: a BED file (chrom, start, end, ... columns); expected "
+                             "GTF or GFF3 (gene or transcript records and their exons), as "
+                             "a config's gtf: takes them")
+    if kind == "gff3":
         genes = _assemble(path, _gff3_records(path), "GFF3")
     else:
         genes = _assemble(path, _gtf_records(path), "GTF")

@@ -13,7 +13,9 @@ error (no measurement is infinite; a missing value is written empty or ``NA``). 
 are checked against documented bounds by :func:`check_range`: a TPM must be ≥ 0 and
 ≤ :data:`MAX_TPM` (TPMs of a sample sum to 10⁶, so a larger value means counts, another
 unit, or a corrupt file); a log-fold change must satisfy ``|x| ≤`` :data:`MAX_ABS_LOG_RATIO`.
-:func:`warn_not_tpm` warns about a column given as TPM that holds counts or logged values.
+:func:`warn_not_tpm` warns about a column given as TPM that holds counts or logged values,
+:func:`read_expression_table` about columns read that are counts by the table's format
+(:func:`count_columns`: featureCounts, RSEM's ``expected_count``...), whatever their sum.
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from kerasgene._io import check_readable, open_text
-from kerasgene.errors import ConfigError, InputFileError
+from kerasgene._io import check_readable, open_text, text_lines
+from kerasgene.errors import ConfigError, InputFileError, shown
 
 #: Largest TPM accepted (see the module docstring).
 MAX_TPM = 1e7
@@ -53,14 +55,81 @@ ID_COLUMN_NAMES = ("gene", "gene_id", "geneid", "gene_name", "gene_symbol", "sym
                    "id", "orf", "yorf", "locus", "target_id", "tracking_id")
 #: First line of a GCT file (Broad; GTEx's ``*_gene_tpm.gct.gz``), the version read.
 GCT_VERSION = "#1.2"
+#: Field separators a table's header line may show (:func:`table_separator`), by name.
+SEPARATORS = {"\t": "tab", ",": "comma", ";": "semicolon"}
+#: featureCounts' columns between the gene id and the samples' read counts.
+FEATURECOUNTS_COLUMNS = ("Chr", "Start", "End", "Strand", "Length")
+#: Quantifiers' columns of read counts (lower case) → whose they are.
+COUNT_COLUMNS = {"expected_count": "RSEM's expected_count",
+                 "posterior_mean_count": "RSEM's posterior_mean_count",
+                 "numreads": "salmon's NumReads", "est_counts": "kallisto's est_counts"}
+#: Columns named in a message; the others are counted.
+SHOWN_COLUMNS = 8
 _MISSING = ("", "NA", "NaN", "nan")
 
 log = logging.getLogger(__name__)
 
 
-def _separator(path) -> str:
-    name = str(path).lower().removesuffix(".gz")
-    return "," if name.endswith(".csv") else "\t"
+def table_separator(path: str | os.PathLike) -> str:
+    """The field separator of a delimited table: comma when its name ends in ``.csv``
+    (``.csv.gz``), tab otherwise — unless its header line (the first that is neither
+    blank nor a ``#`` comment) lacks that separator and it and the line below hold exactly
+    one other of :data:`SEPARATORS` (a comma table named ``tpm.txt``, a tab table named
+    ``tpm.csv``, Excel's ``;`` CSV): that one is used, said at INFO. No silent misreading
+    follows from it: every row must then have the header's number of fields, and every
+    value read be a number.
+
+    Raises
+    ------
+    InputFileError
+        A header line without the name's separator that holds several others, or words
+        separated by spaces over rows without it either (R's ``write.table`` default):
+        the message names the line, the separator tried, the one column found and the
+        separator seen.
+    """
+    by_name = "," if str(path).lower().removesuffix(".gz").endswith(".csv") else "\t"
+    lines = ((n, t) for n, t in text_lines(path, "table")
+             if t.strip() and not t.startswith("#"))
+    (line, text), *below = list(itertools.islice(lines, 2)) or [(0, "")]
+    row = below[0][1] if below else None  # the first row, None for a table of one line
+    if by_name in text:
+        return by_name
+    found = [s for s in SEPARATORS if s in text and (row is None or s in row)]
+    if len(found) == 1:
+        log.info("%s: read %s-separated: its header line (line %d) has no %s, the separator "
+                 "its name gives", path, SEPARATORS[found[0]], line, SEPARATORS[by_name])
+        return found[0]
+    if found or (" " in text.strip() and (row is None or by_name not in row)):
+        seems = " and ".join(SEPARATORS[s] for s in found) or "space"
+        raise InputFileError(
+            f"{path}:{line}: the header is one column {_clipped(text)!r} when read "
+            f"{SEPARATORS[by_name]}-separated, as the file's name says (comma for .csv, tab "
+            f"otherwise); the file seems {seems}-separated; expected a tab- or "
+            "comma-separated table (R: write.table(x, sep = '\\t', col.names = NA))")
+    return by_name  # one column: its rows' fields are checked against it
+
+
+def _clipped(text: str, n: int = 40) -> str:
+    """``text`` for a message: its first ``n`` characters, ``…`` when it is longer."""
+    return text if len(text) <= n else text[:n] + "…"
+
+
+def _columns_text(columns) -> str:
+    """Column names for a message: the first :data:`SHOWN_COLUMNS`, quoted, and how many
+    there are when some are left out."""
+    columns = list(columns)
+    more = f" ({len(columns)} in all)" if len(columns) > SHOWN_COLUMNS else ""
+    return shown(map(repr, columns), SHOWN_COLUMNS) + more
+
+
+def _transposed_hint(name: str, ids, id_column: str, rows: str) -> str:
+    """The end of a message about a column ``name`` missing from a table's header: when
+    ``name`` is one of the ids (``ids``, the column ``id_column``), the table looks
+    transposed; else empty."""
+    if name not in set(ids):
+        return ""
+    return (f"; {name!r} is a row (in column {id_column!r}): the table looks transposed "
+            f"(samples as rows); expected one row per {rows} and one column per sample")
 
 
 def read_expression_table(path: str | os.PathLike, gene_column: str | int = 0,
@@ -71,7 +140,8 @@ def read_expression_table(path: str | os.PathLike, gene_column: str | int = 0,
     Works for a TPM table (``gene_id<TAB>TPM``, one or several samples), a quantifier's
     output (RSEM, StringTie, featureCounts), a GCT file (GTEx), and a gene × condition
     matrix (DeepRAGE's log-fold changes, Gasch's PCL file). CSV when the name ends in
-    ``.csv``, TSV otherwise; gzip is detected. Empty cells are NaN.
+    ``.csv``, TSV otherwise, unless the header line shows another separator
+    (:func:`table_separator`); gzip is detected. Empty cells are NaN.
 
     The header is the first line that is neither blank nor a comment: lines starting with
     ``#`` before it are skipped (featureCounts' ``# Program:featureCounts …; Command:…``);
@@ -101,6 +171,11 @@ def read_expression_table(path: str | os.PathLike, gene_column: str | int = 0,
     (:data:`PCL_COLUMNS`) are annotation and left out unread, as are rows whose id is
     ``EWEIGHT`` or ``EORDER`` right after the header (:data:`PCL_ROWS`).
 
+    Columns read that hold read counts by the table's format — featureCounts' sample
+    columns, RSEM's ``expected_count``, salmon's ``NumReads``, kallisto's ``est_counts``
+    (:func:`count_columns`) — are warned about whatever their values (``rows="gene"``):
+    the labels made from them would be log counts, not log TPM.
+
     Parameters
     ----------
     path
@@ -126,25 +201,52 @@ def read_expression_table(path: str | os.PathLike, gene_column: str | int = 0,
     InputFileError
         A first line that looks like a data row (see above), a GCT file of another version
         or whose dimensions line differs from its table, a column of ``columns`` not in the
-        header, a duplicate gene id, or a value that is not a number (in a column read).
+        header (said to look transposed when it is a row), a duplicate gene id, or a value
+        that is not a number (in a column read); a header line of another separator than
+        the name's (:func:`table_separator`).
     """
     path = check_readable(path, "expression table")
-    df, id_column = _cells(path, gene_column, columns, rows)
+    df, h = _cells(path, gene_column, columns, rows)
     if df.shape[1] < 2:
         raise InputFileError(f"{path}: expected a {rows}-id column and at least one value "
                              "column (a sample or a condition)")
-    ids = df.pop(id_column)
+    ids = df.pop(h.id_column)
     if columns is not None:
         absent = [c for c in columns if c not in df.columns]
         if absent:
-            raise InputFileError(f"{path}: no column {absent[0]!r} (columns: {list(df.columns)})")
+            raise InputFileError(
+                f"{path}: no column {absent[0]!r} (columns: {_columns_text(df.columns)})"
+                f"{_transposed_hint(absent[0], ids, h.id_column, rows)}")
         df = df[list(columns)]
     dup = ids[ids.duplicated()]
     if len(dup):
         raise InputFileError(
             f"{path}: duplicate {rows} id {dup.iloc[0]!r} ({len(dup)} duplicate rows); ids "
             "must be unique")
-    return _numbers(path, df, ids, rows)
+    values = _numbers(path, df, ids, rows)
+    counts = count_columns(h.header, h.header.index(h.id_column), values.columns)
+    if counts and rows == "gene":
+        log.warning("%s: reads %d column(s) of read counts, not TPM: %s; a model trained "
+                    "on them learns log2(count + 1), not log2(TPM + 1) (counts grow with gene "
+                    "length and sequencing depth); expected TPM (RSEM, salmon, kallisto and "
+                    "StringTie write it)", path, len(counts),
+                    shown(f"{c!r} ({whose})" for c, whose in counts.items()))
+    return values
+
+
+def count_columns(header: list[str], id_pos: int, columns) -> dict[str, str]:
+    """Those of ``columns`` that hold read counts by the table's format, each with whose
+    counts they are: every column after :data:`FEATURECOUNTS_COLUMNS` when these follow
+    the id column (at ``id_pos`` of ``header``: a featureCounts table), and quantifiers'
+    count columns (:data:`COUNT_COLUMNS`, any case)."""
+    featurecounts = header[id_pos + 1:id_pos + 6] == list(FEATURECOUNTS_COLUMNS)
+    counts = {}
+    for c in columns:
+        if c.lower() in COUNT_COLUMNS:
+            counts[c] = COUNT_COLUMNS[c.lower()]
+        elif featurecounts and c not in FEATURECOUNTS_COLUMNS:
+            counts[c] = "featureCounts' reads per gene"
+    return counts
 
 
 #: Value columns of quantifiers' gene tables that are not a sample's expression (lower
@@ -175,10 +277,12 @@ def sample_column(path: str | os.PathLike, gene_column: str | int, name: str,
     ------
     InputFileError
         when no column is left to read (every value column a quantifier's length or
-        count, or — not ``first`` — none named ``name`` or TPM).
+        count, or — not ``first`` — none named ``name`` or TPM; said to look transposed
+        when ``name`` is a row).
     """
     path = check_readable(path, "expression table")
-    header = _value_columns(path, gene_column)
+    h = _told_header(path, gene_column, None, "gene")
+    header = [c for c in h.header if c != h.id_column and c not in h.annotation]
     if name in header:
         return name
     named = [c for c in header if _named_after(c, name)]
@@ -200,12 +304,15 @@ def sample_column(path: str | os.PathLike, gene_column: str | int, name: str,
         return tpm[0]
     samples = [c for c in header if c.lower() not in QUANTIFIER_COLUMNS]
     if not first:
-        raise InputFileError(f"{path}: no column {name!r} (columns: {header}); expected a "
-                             f"column named like {owner.split(': ', 1)[-1]}, or its "
-                             "expression_column")
+        ids = [r[h.header.index(h.id_column)] for r in h.cells]
+        hint = _transposed_hint(name, ids, h.id_column, "gene")
+        raise InputFileError(f"{path}: no column {name!r} (columns: {_columns_text(header)}); "
+                             f"expected a column named like {owner.split(': ', 1)[-1]}, or "
+                             f"its expression_column{hint}")
     if not samples:
-        raise InputFileError(f"{path}: no expression column for {owner} (columns: {header}, "
-                             "a quantifier's lengths and counts); expected expression_column")
+        raise InputFileError(f"{path}: no expression column for {owner} (columns: "
+                             f"{_columns_text(header)}, a quantifier's lengths and counts); "
+                             "expected expression_column")
     if len(samples) > 1:  # two replicates, one column?
         log.warning("%s reads column %r of %s, the first of its %d sample columns (no column "
                     "is named %r); set expression_column to choose", owner, samples[0], path,
@@ -253,8 +360,12 @@ def _told_header(path: Path, gene_column: str | int, columns: list[str] | None, 
                       comment is not None)
     repeated = sorted({c for c in header if header.count(c) > 1})
     if repeated:
-        raise InputFileError(f"{path}: column name {repeated[0]!r} appears more than once in "
-                             "the header; expected unique column names")
+        name = repeated[0]
+        raise InputFileError(
+            f"{path}:{line}: column name {name!r} appears {header.count(name)} times in the "
+            f"header ({len(repeated)} repeated name(s)); expected unique column names: "
+            f"kerasgene numbers repeats NAME#2, NAME#3 ({name + '#2'!r}, ...), as it names "
+            "repeated conditions (kerasgene.io.regulators.unique_labels)")
     annotation = [c for c in header[:2] if c != id_column] if dims else \
         [header[k] for k in pcl_columns(header, pos)]
     return _Header(header, cells, line, id_column, annotation, dims,
@@ -262,11 +373,12 @@ def _told_header(path: Path, gene_column: str | int, columns: list[str] | None, 
 
 
 def _cells(path: Path, gene_column: str | int, columns: list[str] | None, rows: str
-           ) -> tuple[pd.DataFrame, str]:
-    """The cells of a table as text, annotation (PCL, GCT) left out, and the id column's
-    name; the header told and checked from the first rows (:func:`_told_header`), a GCT's
-    dimensions against its rows. When the caller names columns the header has, only
-    those and the id column are kept (a GTEx GCT of hundreds of samples read for one)."""
+           ) -> tuple[pd.DataFrame, _Header]:
+    """The cells of a table as text, annotation (PCL, GCT) left out, and its header
+    (:class:`_Header`); the header told and checked from the first rows
+    (:func:`_told_header`), a GCT's dimensions against its rows. When the caller names
+    columns the header has, only those and the id column are kept (a GTEx GCT of
+    hundreds of samples read for one)."""
     h = _told_header(path, gene_column, columns, rows)
     keep = list(range(len(h.header)))
     if columns is not None and set(columns) <= set(h.header):
@@ -279,14 +391,7 @@ def _cells(path: Path, gene_column: str | int, columns: list[str] | None, rows: 
         _check_gct_dimensions(path, h.gct_dims, (len(cells), len(h.header) - 2), h.line - 1)
     kept = [h.header[k] for k in keep]
     return _without_annotation(pd.DataFrame(cells, columns=kept, dtype=str), h.id_column,
-                               [c for c in h.annotation if c in kept]), h.id_column
-
-
-def _value_columns(path: Path, gene_column: str | int) -> list[str]:
-    """The value columns of a table's header (annotation left out), told and checked from
-    its first rows only (:func:`_told_header`)."""
-    h = _told_header(path, gene_column, None, "gene")
-    return [c for c in h.header if c != h.id_column and c not in h.annotation]
+                               [c for c in h.annotation if c in kept]), h
 
 
 def _kept_cells(path: Path, header_line: int, n_fields: int, keep: list[int]
@@ -296,7 +401,7 @@ def _kept_cells(path: Path, header_line: int, n_fields: int, keep: list[int]
     :func:`_header_and_cells` checks it."""
     try:
         with open_text(path) as fh:
-            for line, row in table_rows(fh, _separator(path)):
+            for line, row in table_rows(fh, table_separator(path)):
                 if line > header_line:
                     row = _checked_row(path, line, row, n_fields)
                     yield [row[k].strip() for k in keep]
@@ -312,6 +417,7 @@ def header_rows(path: str | os.PathLike, gene_column: str | int = 0, rows: str =
     (:func:`_is_header_above`), a GCT file's dimensions line taken out.
 
     ``limit``: read only the first rows (the header is told from the first 1,000 below it).
+    The separator is :func:`table_separator`'s.
 
     Returns
     -------
@@ -325,7 +431,7 @@ def header_rows(path: str | os.PathLike, gene_column: str | int = 0, rows: str =
         A file that cannot be parsed or holds no row; a GCT file of another version.
     """
     path = Path(path)
-    sep = _separator(path)
+    sep = table_separator(path)
     table = _read_rows(path, sep, rows, limit)
     dims = _gct_dimensions(path, table)
     comment = None if dims else _comment_above(path, sep, table[0][0])
@@ -409,9 +515,12 @@ def _numbers(path: Path, df: pd.DataFrame, ids: pd.Series, rows: str) -> pd.Data
     bad = values.isna() & ~df.isin(list(_MISSING))
     if bad.any().any():
         row, col = np.argwhere(bad.to_numpy())[0]
+        value = df.iat[row, col]
+        comma = (" without a comma (a decimal comma, as European spreadsheets write, or a "
+                 "thousands separator)") if re.fullmatch(r"[-+]?\d+,\d+", value) else ""
         raise InputFileError(
-            f"{path}: non-numeric value {df.iat[row, col]!r} for {rows} {ids.iat[row]!r}, "
-            f"column {df.columns[col]!r}; expected a number")
+            f"{path}: non-numeric value {value!r} for {rows} {ids.iat[row]!r}, "
+            f"column {df.columns[col]!r}; expected a number{comma}")
     values.index = pd.Index(ids, name="gene_id")
     values = values.astype(np.float64)
     infinite = np.isinf(values.to_numpy())
@@ -431,7 +540,8 @@ def _id_column(path: Path, header: list[str], gene_column: str | int, rows: str)
             raise InputFileError(f"{path}: no column {gene_column} for {rows} ids")
         return header[gene_column]
     if gene_column not in header:
-        raise InputFileError(f"{path}: no {rows}-id column {gene_column!r}; columns: {header}")
+        raise InputFileError(f"{path}: no {rows}-id column {gene_column!r}; columns: "
+                             f"{_columns_text(header)}")
     return gene_column
 
 
