@@ -1,5 +1,5 @@
-"""Writers of real genome and track files for the tests (2bit, bedGraph, bigBed), and the
-small DeepRAGE world of files the pair-input tests share (:func:`write_deeprage_files`).
+"""Writers of real genome and track files for the tests (2bit, bedGraph, bigBed, a GTF of
+random genes), and the small DeepRAGE world of files the pair-input tests share (:func:`write_deeprage_files`).
 
 2bit: no installed library writes it (py2bit only reads), so :func:`write_twobit` is a
 small writer of the UCSC format (version 0, little-endian, as faToTwoBit writes), checked
@@ -110,6 +110,22 @@ def write_bigbed(path, chrom_sizes: dict[str, int], features, value_field: str =
 #: the conditions and the number of regulators of :func:`write_deeprage_files`
 DEEPRAGE_CONDS = ["heat 5", "heat 10", "dtt", "diamide"]
 DEEPRAGE_N_REG = 5
+
+
+def write_random_genes_gtf(path, rng, sizes: dict[str, int], n: int = 12) -> list[str]:
+    """A GTF of ``n`` 2 kb genes ``g0``, ``g1``, ... alternating between the first two
+    chromosomes of ``sizes`` at random starts (6 kb from the start, 9 kb from the end), on
+    both strands (every third on the minus); returns their ids."""
+    chroms = list(sizes)[:2]
+    genes = []
+    with open(path, "w") as fh:
+        for i in range(n):
+            chrom = chroms[i % 2]
+            start = int(rng.integers(6000, sizes[chrom] - 9000))
+            genes.append(f"g{i}")
+            fh.write(f"{chrom}\tt\tgene\t{start + 1}\t{start + 2000}\t.\t{'+-'[i % 3 == 0]}\t.\t"
+                     f'gene_id "g{i}"; gene_type "protein_coding";\n')
+    return genes
 
 
 def write_triplets(path, states: np.ndarray) -> str:

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import prepare_fails
-from real_files import write_bedgraph, write_bigbed
+from real_files import write_bedgraph, write_bigbed, write_random_genes_gtf
 
 from kerasgene.datasets import build
 from kerasgene.errors import ConfigError
@@ -37,14 +37,7 @@ def world(tmp_path_factory):
     of 400 bp peaks every 2 kb."""
     rng = np.random.default_rng(40)
     d = tmp_path_factory.mktemp("track_files")
-    genes = []
-    with open(d / "genes.gtf", "w") as fh:
-        for i in range(12):
-            chrom = ("chr1", "chr2")[i % 2]
-            start = int(rng.integers(6000, SIZES[chrom] - 9000))
-            genes.append(f"g{i}")
-            fh.write(f"{chrom}\tt\tgene\t{start + 1}\t{start + 2000}\t.\t{'+-'[i % 3 == 0]}\t.\t"
-                     f'gene_id "g{i}"; gene_type "protein_coding";\n')
+    genes = write_random_genes_gtf(d / "genes.gtf", rng, SIZES)
     cells = {}
     for cell in ("cellA", "cellB"):
         cells[cell] = {"marks": {m: str(write_bigwig(d / f"{cell}_{m}.bw", SIZES, _gamma(rng)))

@@ -11,7 +11,7 @@ import logging
 import numpy as np
 import pandas as pd
 import pytest
-from real_files import write_bedgraph
+from real_files import write_bedgraph, write_random_genes_gtf
 
 from kerasgene.datasets import build
 from kerasgene.errors import ConfigError, InputFileError
@@ -27,15 +27,7 @@ def marks_world(tmp_path_factory):
     and chromosomes, and a TPM table."""
     rng = np.random.default_rng(3)
     d = tmp_path_factory.mktemp("histone_inputs")
-    genes = []
-    with open(d / "genes.gtf", "w") as fh:
-        for i in range(12):
-            chrom = ("chr1", "chr2")[i % 2]
-            start = int(rng.integers(6000, SIZES[chrom] - 9000))
-            strand = "+-"[i % 3 == 0]
-            genes.append(f"g{i}")
-            fh.write(f"{chrom}\tt\tgene\t{start + 1}\t{start + 2000}\t.\t{strand}\t.\t"
-                     f'gene_id "g{i}"; gene_type "protein_coding";\n')
+    genes = write_random_genes_gtf(d / "genes.gtf", rng, SIZES)
     cells = {}
     for cell in ("cellA", "cellB"):
         marks = {}
