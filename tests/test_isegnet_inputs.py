@@ -7,6 +7,7 @@ tracks, GTF and TPM tables) in tmp_path."""
 from __future__ import annotations
 
 import logging
+import shutil
 
 import numpy as np
 import pytest
@@ -150,7 +151,9 @@ def test_counts_or_logged_values_given_as_tpm_are_warned_about(tmp_path, caplog)
 
 def test_two_tracks_of_a_sample_naming_one_file_is_an_error(tmp_path):
     """A path copied from the DNase entry to H3K4me3 (here through another spelling of the
-    path) gave two identical channels without a word; now a ConfigError naming both."""
+    path) gave two identical channels without a word; now a ConfigError naming both. So
+    does a copy of the file under the other track's name (refused by chromatin and histone
+    since stop 40; iSEGnet compared paths only)."""
     ids = _world(tmp_path)
     (tmp_path / "tpm.tsv").write_text("gene_id\tTPM\n" + "".join(f"{g}\t5\n" for g in ids))
     tracks = {"DNase": str(tmp_path / "dnase.bw"), "H3K4me3": f"{tmp_path}/./dnase.bw"}
@@ -158,6 +161,14 @@ def test_two_tracks_of_a_sample_naming_one_file_is_an_error(tmp_path):
     with pytest.raises(ConfigError, match=r"isegnet\.samples\[0\]\.tracks: DNase and H3K4me3 "
                                           r"name one file \(.*dnase\.bw\); expected each "
                                           r"track's own file"):
+        build_regions(cfg, tmp_path / "ds", progress=False)
+    shutil.copy(tmp_path / "dnase.bw", tmp_path / "h3k4me3.bw")  # a copy under its name
+    cfg = _config(tmp_path, [_sample(tmp_path, "tpm.tsv", tracks={
+        "DNase": str(tmp_path / "dnase.bw"), "H3K4me3": str(tmp_path / "h3k4me3.bw")})])
+    with pytest.raises(ConfigError, match=r"isegnet\.samples\[0\]\.tracks: DNase and H3K4me3 "
+                                          r"hold identical data \(.*dnase\.bw and .*h3k4me3\.bw "
+                                          r"are byte-identical: a file copied under another "
+                                          r"name\?\); expected each track's own file"):
         build_regions(cfg, tmp_path / "ds", progress=False)
 
 

@@ -122,7 +122,7 @@ from kerasgene.datasets.peak_labels import (
 from kerasgene.errors import ConfigError, InputFileError
 from kerasgene.io.chroms import alias_map, load_aliases, resolves
 from kerasgene.io.chroms import resolve as resolve_chrom
-from kerasgene.io.track_checks import identical_files, note_bigbed_field, shared_files, track_entry
+from kerasgene.io.track_checks import note_bigbed_field, same_data, track_entry
 from kerasgene.io.track_formats import sniff_track
 from kerasgene.io.tracks import Track, chrom_difference, gaussian_smooth
 
@@ -439,12 +439,7 @@ def _check_track_files(tracks: Mapping[str, tuple]) -> None:
     ConfigError (a channel would repeat another, e.g. the plus strand twice and no minus
     strand). A signal file also a target: a warning (the model is given its own target as
     input)."""
-    same = [(first, where, f"name one file ({path})")
-            for first, where, path in shared_files(tracks)]
-    same += [(first, where, f"hold identical data ({first_path} and {path} are "
-                            "byte-identical: a file copied under another name?)")
-             for first, where, first_path, path in identical_files(tracks)]
-    for first, where, what in same:
+    for first, where, what in same_data(tracks):
         key = where.split(".")[0]
         if first.split(".")[0] == key:
             raise ConfigError(f"chromatin.{key}: {first} and {where} {what}; expected each "

@@ -24,7 +24,7 @@ from kerasgene.config import check_column_name
 from kerasgene.datasets import base
 from kerasgene.errors import ConfigError, InputFileError
 from kerasgene.io.expression import is_number
-from kerasgene.io.track_checks import identical_files, shared_files, track_entry
+from kerasgene.io.track_checks import identical_files, same_data, track_entry
 
 log = logging.getLogger(__name__)
 
@@ -442,13 +442,9 @@ def _check_mark_files(where: str, tracks: Mapping[str, tuple]) -> None:
     """Raise ConfigError when one file, or two files of identical bytes (a copy), are
     given for two marks of a cell type (``tracks``: mark → (path, value_column)): the two
     channels would hold the same values. One bigBed under two value_column is fine."""
-    for first, mark, p in shared_files(tracks)[:1]:
-        raise ConfigError(f"{where}.marks: {first} and {mark} name one file ({p}); "
-                          "expected each mark's own file")
-    for first, mark, first_path, p in identical_files(tracks)[:1]:
-        raise ConfigError(f"{where}.marks: {first} and {mark} hold identical data "
-                          f"({first_path} and {p} are byte-identical: a file copied under "
-                          "another name?); expected each mark's own file")
+    for first, mark, what in same_data(tracks)[:1]:
+        raise ConfigError(f"{where}.marks: {first} and {mark} {what}; expected each mark's "
+                          "own file")
 
 
 def _warn_shared_mark_files(cells: Sequence[dict]) -> None:

@@ -123,9 +123,9 @@ from kerasgene.io.track_checks import (
     STATS_WINDOWS,
     no_signal_messages,
     note_signal,
+    same_data,
     sample_scale_mismatches,
     sample_swapped_tracks,
-    shared_files,
     track_statistics,
 )
 from kerasgene.io.tracks import TrackSet
@@ -296,9 +296,9 @@ def _check_track_files(where: str, tracks: Mapping[str, tuple]) -> None:
     the same values under two transforms (a path copied from another track's entry).
     One bigBed read for two of its fields (two ``value_column``) is fine."""
     keys = {name: (path, *column) for name, (path, _, *column) in tracks.items()}
-    for first, name, path in shared_files(keys)[:1]:
-        raise ConfigError(f"{where}.tracks: {first} and {name} name one file ({path}); "
-                          "expected each track's own file")
+    for first, name, what in same_data(keys)[:1]:
+        raise ConfigError(f"{where}.tracks: {first} and {name} {what}; expected each "
+                          "track's own file")
 
 
 def _labels(sample: dict, genes: list[Gene], log_base: float, pseudocount: float,

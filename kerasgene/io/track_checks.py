@@ -1,7 +1,8 @@
 """What a user's track files and values say about their mistakes, checked by the
 builders and ``predict``: a config's track entry (:func:`track_entry`) and the field read
 from a bigBed given without one (:func:`note_bigbed_field`), one file named by two tracks
-(:func:`shared_files`) or two files of identical bytes (:func:`identical_files`), a track
+(:func:`shared_files`) or two files of identical bytes (:func:`identical_files`; both:
+:func:`same_data`), a track
 without data around the genes of some chromosomes (:func:`note_signal`,
 :func:`no_signal_messages`), and tracks not on the scale of a reference — the training
 data, or a dataset's other samples (:func:`track_statistics`, :func:`scale_mismatches`,
@@ -159,6 +160,19 @@ def identical_files(paths: Mapping[str, str | os.PathLike | tuple]
         if same is not None:
             out.append((same[0], name, same[1], str(path)))
         group[real] = (name, str(path))
+    return out
+
+
+def same_data(paths: Mapping[str, str | os.PathLike | tuple]) -> list[tuple[str, str, str]]:
+    """``(first name, name, what)`` for each entry of ``paths`` (as for
+    :func:`shared_files`) that names an earlier entry's file (``what``: ``"name one file
+    (PATH)"``, :func:`shared_files`) or a copy of it (``"hold identical data (A and B are
+    byte-identical: a file copied under another name?)"``, :func:`identical_files`): its
+    channel would repeat the other's."""
+    out = [(first, name, f"name one file ({path})") for first, name, path in shared_files(paths)]
+    out += [(first, name, f"hold identical data ({first_path} and {path} are byte-identical: "
+                          "a file copied under another name?)")
+            for first, name, first_path, path in identical_files(paths)]
     return out
 
 
