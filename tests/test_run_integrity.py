@@ -182,7 +182,8 @@ def test_preprocessing_records_the_transforms_actually_used(trained, world):
     with Track(d / "dnase.bw") as track:
         scale = track.max_value
     assert prep["transforms"] == {
-        "DNase": {**DNASE, "max_value": None, "scale_used": {"s1": scale}},
+        "DNase": {**DNASE, "max_value": None, "scale_used": {"s1": scale},
+                  "scale_chroms": ["chr1", "chr2"]},
         "WGBS": {"name": "percent"}}
     assert prep["track_names"] == ["DNase", "WGBS"] and prep["epigenome_dtype"] == "float16"
 
@@ -757,7 +758,8 @@ def test_recorded_scale_is_the_maximum_over_the_datasets_genome(tmp_path):
     assert genome == ({"chr1": 200}, None)
     samples = [{"name": "s1", "tracks": {"DNase": {"path": str(tmp_path / "d.bw"),
                                                   "transform": "neglog10p"}}}]
-    assert preprocessing.transform_record(samples, "DNase", genome)["scale_used"] == {"s1": 6.0}
+    recorded = preprocessing.transform_record(samples, "DNase", genome)
+    assert recorded["scale_used"] == {"s1": 6.0} and recorded["scale_chroms"] == ["chr1"]
     assert preprocessing.transform_record(samples, "DNase")["scale_used"] == {"s1": 900.0}
 
 

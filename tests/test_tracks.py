@@ -131,7 +131,9 @@ def test_neglog10p_transform_per_region_and_scaled(bigwig):
 def test_neglog10p_scale_is_the_maximum_over_the_genomes_chromosomes(tmp_path, nan):
     """ENCODE's GRCh38 bigWigs carry chrEBV: its maximum set the scale of every window,
     and a channel shrank 48-fold, silently. With the genome's sizes (any naming) only
-    its chromosomes count; without them, every chromosome of the file."""
+    its chromosomes count; without them, every chromosome of the file; with the
+    transform's ``scale_chroms`` (a run's record), those, whatever the genome given
+    (predict with a FASTA of one chromosome scaled the files otherwise)."""
     bw = pyBigWig.open(str(tmp_path / "ebv.bw"), "w")
     bw.addHeader([("1", 1_000), ("2", 1_000), ("chrEBV", 1_000)])
     entries = [("1", 0, 20, np.nan if nan else 1.0), ("1", 20, 40, 8.0), ("2", 0, 20, 5.0),
@@ -144,6 +146,13 @@ def test_neglog10p_scale_is_the_maximum_over_the_genomes_chromosomes(tmp_path, n
     t = Track(tmp_path / "ebv.bw", "neglog10p", chrom_sizes=genome)
     assert t.max_value == 8.0
     np.testing.assert_allclose(t.values("chr2", 0, 20), np.full(20, 5 / 8))
+    # a run's recorded chromosomes, not the FASTA given to predict (here chr2 alone)
+    recorded = {"name": "neglog10p", "scale_chroms": ["chr1", "chr2"]}
+    t = Track(tmp_path / "ebv.bw", recorded, chrom_sizes={"chr2": 1_000})
+    assert t.max_value == 5.0 and t.max_over(["chr1", "chr2"]) == 8.0
+    np.testing.assert_allclose(t.values("chr2", 0, 20), np.full(20, 5 / 8))
+    with pytest.raises(ConfigError, match="scale_chroms 'chr1': expected a list"):
+        make_transform({"name": "neglog10p", "scale_chroms": "chr1"})
 
 
 def test_neglog10p_refuses_a_track_with_negative_values(tmp_path):

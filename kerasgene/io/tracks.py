@@ -28,7 +28,6 @@ tracks' files and values say about a user's mistakes: :mod:`kerasgene.io.track_c
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -72,6 +71,12 @@ class NegLog10PValue:
     max_value
         Scale (> 0); ``None`` uses the file's genome-wide maximum (:attr:`Track.max_value`),
         which makes the scaling a global min-max (−log10 p ≥ 0), the same for every window.
+    scale_chroms
+        The chromosomes that genome-wide maximum is taken over (:meth:`Track.max_over`, by
+        any naming); ``None``: the genome's the track was opened with. A run records its
+        training genome's here (``preprocessing.json``), so that ``predict`` scales a file
+        alike whatever FASTA it is given (a FASTA of chr1 alone gave another maximum, and
+        other predictions).
 
     Raises
     ------
@@ -86,9 +91,16 @@ class NegLog10PValue:
 
     resolution: int = 20
     max_value: float | None = None
+    scale_chroms: tuple[str, ...] | None = None
 
     def __post_init__(self):
-        r, m = self.resolution, self.max_value
+        r, m, chroms = self.resolution, self.max_value, self.scale_chroms
+        if chroms is not None:
+            if isinstance(chroms, str) or not all(isinstance(c, str) for c in chroms) \
+                    or not chroms:
+                raise ConfigError(f"transform 'neglog10p': scale_chroms {chroms!r}: expected "
+                                  "a list of chromosome names (or none: the genome's)")
+            object.__setattr__(self, "scale_chroms", tuple(chroms))
         if isinstance(r, bool) or not isinstance(r, (int, np.integer)) or r < 1:
             raise ConfigError(f"transform 'neglog10p': resolution {r!r}: expected a positive "
                               f"integer (region size in bp)")
@@ -113,7 +125,9 @@ class NegLog10PValue:
         if r > 1:
             means = values.reshape(-1, r).mean(axis=1, dtype=np.float64).astype(np.float32)
             values = np.repeat(means, r)
-        scale = self.max_value if self.max_value is not None else track.max_value
+        scale = (self.max_value if self.max_value is not None
+                 else track.max_value if self.scale_chroms is None
+                 else track.max_over(self.scale_chroms))
         scale = float(scale) if scale > 0 else 1.0
         return np.clip(values / np.float32(scale), 0.0, 1.0)
 
@@ -252,6 +266,7 @@ class Track:
                              **(info.summary or {})}
         self._aliases = _chroms.alias_map(self.chroms, self.alias_table)
         self._genome_chroms = None if chrom_sizes is None else list(chrom_sizes)
+        self._maxima: dict[tuple[str, ...] | None, float] = {}
         try:
             self.transform = make_transform(transform)
             self.nan_bases, self._nan_maxima = self._scan_nan() if info.has_nan else (0, None)
@@ -294,7 +309,7 @@ class Track:
         those of the alias table)."""
         return _chroms.resolve(chrom, self._aliases, str(self.path))
 
-    @functools.cached_property
+    @property
     def max_value(self) -> float:
         """Genome-wide maximum of the non-NaN values (0 when there is none): over the
         genome's chromosomes when the track was opened with ``chrom_sizes``, else over
@@ -307,8 +322,21 @@ class Track:
         its maximum (pyBigWig's ``stats`` returns ``None`` or a smaller value, even with
         ``exact=True``), so that file's maxima come from the intervals read on opening.
         """
+        return self.max_over(self._genome_chroms)
+
+    def max_over(self, chroms: Sequence[str] | None) -> float:
+        """:attr:`max_value` over the chromosomes ``chroms`` (genome names, resolved to the
+        file's; those the file lacks are skipped), or over every chromosome of the file
+        for None."""
+        key = None if chroms is None else tuple(chroms)
+        if key not in self._maxima:
+            self._maxima[key] = self._max_of(self._file_chroms(key))
+        return self._maxima[key]
+
+    def _max_of(self, chroms: list[str]) -> float:
+        """The largest non-NaN value on the file's chromosomes ``chroms`` (0 for none)."""
         maxima = []
-        for chrom in self._max_chroms():
+        for chrom in chroms:
             if self._nan_maxima is not None:
                 maxima.append(self._nan_maxima.get(chrom))
                 continue
@@ -318,12 +346,12 @@ class Track:
                 continue
         return float(max((m for m in maxima if m is not None and m == m), default=0.0))
 
-    def _max_chroms(self) -> list[str]:
-        """The file's chromosomes :attr:`max_value` reads: those of the genome
-        (``chrom_sizes``) under the file's names, or all of them without a genome."""
-        if self._genome_chroms is None:
+    def _file_chroms(self, chroms: Sequence[str] | None) -> list[str]:
+        """The file's names of the genome chromosomes ``chroms`` it has (all of its
+        chromosomes for None)."""
+        if chroms is None:
             return list(self.chroms)
-        return [self.resolve(c) for c in self._genome_chroms if _chroms.resolves(c, self._aliases)]
+        return [self.resolve(c) for c in chroms if _chroms.resolves(c, self._aliases)]
 
     def _raw(self, name: str, start: int, end: int) -> np.ndarray:
         """Per-base values of [start, end) with NaN → 0 and zeros outside the chromosome."""

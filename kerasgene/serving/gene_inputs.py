@@ -328,15 +328,23 @@ def check_trackset_transforms(trackset, recorded: Mapping | None) -> None:
     """Refuse a TrackSet whose tracks apply other transforms than the model's training
     data did (an export's recorded ``transforms``; none recorded: not checked): a
     TrackSet's own transforms are used as they are, and one built with the paper's
-    defaults for a run trained with others gave other inputs without a word."""
-    from kerasgene.io.tracks import make_transform
+    defaults for a run trained with others gave other inputs without a word. The
+    chromosomes a ``neglog10p`` maximum is taken over (``scale_chroms``) are not
+    compared: a TrackSet's tracks take theirs from its genome."""
+    import dataclasses
+
+    from kerasgene.io.tracks import NegLog10PValue, make_transform
+
+    def compared(transform):
+        return (dataclasses.replace(transform, scale_chroms=None)
+                if isinstance(transform, NegLog10PValue) else transform)
 
     if not recorded:
         return
     wanted = recorded_transforms(recorded, trackset.names)
     for name, track in trackset.tracks.items():
-        want = make_transform(wanted[name])
-        if want != track.transform:
+        want = compared(make_transform(wanted[name]))
+        if want != compared(track.transform):
             raise ConfigError(f"predict_genes: the TrackSet's track {name!r} applies "
                               f"{track.transform!r}; the model was trained on {want!r}; "
                               "expected a TrackSet built with the export's transforms, or "

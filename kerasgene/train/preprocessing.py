@@ -110,7 +110,8 @@ def transform_record(samples: list, track: str,
     the divisor the training data got, for ``neglog10p`` without a fixed ``max_value``:
     each file's genome-wide maximum, over the chromosomes of ``genome`` (sizes, alias
     table: :func:`_genome_record`) as the build took it; null where the file cannot be
-    read now).
+    read now) and ``scale_chroms``, those chromosomes' names, which ``predict`` takes
+    the maximum of its own files over (whatever FASTA it is given).
 
     Raises
     ------
@@ -152,6 +153,8 @@ def transform_record(samples: list, track: str,
             used[s["name"]] = track_file.max_value
             track_file.close()
         spec["scale_used"] = used
+        if genome[0] is not None:
+            spec["scale_chroms"] = list(genome[0])
     return spec
 
 
