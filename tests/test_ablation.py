@@ -227,6 +227,64 @@ def test_a_second_ablate_with_fewer_subsets_says_which_rows_it_drops(world, abla
     assert (out / "all" / "run.json").is_file()
 
 
+@pytest.mark.slow  # trains one model
+def test_an_interrupted_ablate_keeps_no_table_of_an_earlier_call(world, ablated, tmp_path,
+                                                                monkeypatch, caplog):
+    """A second ``ablate`` into the folder of a first, stopped (Ctrl-C, an error) during
+    a later subset, left the first call's ablation.tsv and .png beside runs it had
+    replaced or emptied, without a word."""
+    import shutil
+
+    out = tmp_path / "ablation"
+    shutil.copytree(ablated[1], out)
+    train = runs.train
+    calls = []
+
+    def train_then_stop(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return train(*args, **kwargs)
+
+    monkeypatch.setattr(runs, "train", train_then_stop)
+    with caplog.at_level(logging.WARNING), pytest.raises(KeyboardInterrupt):
+        run_ablation(load_config(world[1]), ["H3K27me3 only", "DNase only"], out)
+    table = pd.read_csv(out / "ablation.tsv", sep="\t")
+    assert table["inputs"].tolist() == ["H3K27me3 only"]  # this call's row, its new run
+    metrics = json.loads((out / "H3K27me3_only" / "metrics.json").read_text())
+    assert table["r2"][0] == pytest.approx(metrics["test"]["r2"], abs=1e-5)
+    assert not (out / "ablation.png").exists()
+    assert (f"{out}: removed the earlier ablation.tsv and ablation.png (they described the "
+            "runs this call retrains)") in caplog.text
+    assert (f"{out}: ablation stopped during subset 2 of 2 (DNase only); ablation.tsv lists "
+            "the 1 finished (H3K27me3 only), no ablation.png") in caplog.text
+
+
+def test_explain_compare_refuses_a_run_of_another_track_order(ablated, tmp_path, capsys):
+    """``explain --compare RUN2`` fed RUN2's model this run's channels whatever RUN2's track
+    order: with the same tracks in another order every track "differed", exit 0."""
+    import shutil
+
+    from kerasgene.explain.run import load_compare
+
+    run = ablated[1] / "all"
+    other = tmp_path / "other"
+    shutil.copytree(run, other)
+    assert load_compare(run, other).inputs  # same tracks, same order: compared
+    prep = json.loads((other / "preprocessing.json").read_text())
+    prep["track_names"] = prep["track_names"][::-1]
+    (other / "preprocessing.json").write_text(json.dumps(prep))
+    assert main(["explain", "--run", str(run), "--analyses", "ig,differential",
+                 "--compare", str(other), "--labels", "a,b",
+                 "--out", str(tmp_path / "explain")]) == 2
+    assert capsys.readouterr().err == (
+        f"kerasgene: error: --compare {other}: its model reads tracks "
+        f"{list(TRACKS[::-1])}, the run {run}'s {list(TRACKS)} (track_names of each "
+        "preprocessing.json); expected a run of the same tracks in the same order (its model "
+        "is fed this run's inputs)\n")
+    assert not (tmp_path / "explain").exists()
+
+
 def test_ablate_and_train_reject_unknown_names(world, tmp_path, capsys):
     _, path, _ = world
     assert main(["ablate", "--config", str(path), "--subsets", "all,Foo only",

@@ -673,6 +673,50 @@ def test_cli_variants_table_and_mutagenesis(run_dir, capsys):
         ["effects.tsv", f"effects_ism_{gid}.tsv", f"effects_ism_{gid}.png"])
 
 
+def test_cli_variants_names_variants_at_genes_the_dataset_left_out(run_dir, sim, tmp_path,
+                                                                  capsys, caplog):
+    """A variant in the window of an annotated gene that the dataset left out (zero TPM,
+    in dropped.tsv) got no row and no word: the summary said "2 variants: 1 in gene
+    windows", as for a variant far from every gene."""
+    import shutil
+
+    from kerasgene.train import records
+
+    d, _, calls = run_dir
+    out, _ = sim
+    tpm = pd.read_csv(out / "isegnet" / "expression_tpm.tsv", sep="\t", index_col=0)
+    kept = read_gtf(d / "genes.gtf")
+    far = [g for g in read_gtf(out / "genes.gtf") if tpm.loc[g.id, "simA_rep1"] == 0
+           and all(g.chrom != k.chrom or abs(g.tss - k.tss) > 5000 for k in kept)]
+    zero = far[0]
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(d / "model.keras", run)
+    (run / "genes.gtf").write_text((d / "genes.gtf").read_text() + "".join(
+        ln + "\n" for ln in (out / "genes.gtf").read_text().splitlines()
+        if f'"{zero.id}"' in ln))
+    config = yaml.safe_load((d / "config.yaml").read_text())
+    config.update(run_dir=str(run))
+    config["data"]["gtf"] = str(run / "genes.gtf")
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    records.record_run(run)
+    with Genome(out / "genome.fa") as genome:
+        ref = genome.fetch(zero.chrom, zero.tss, zero.tss + 1)
+    left_out = (zero.chrom, zero.tss + 1, "at_left_out", ref, "ACGT"[("ACGT".index(ref) + 1) % 4])
+    vcf = write_vcf(tmp_path / "calls.vcf", [calls[0], left_out])
+    with caplog.at_level(logging.WARNING):
+        assert main(["variants", "--run", str(run), "--vcf", vcf,
+                     "--out", str(tmp_path / "effects.tsv")]) == 0
+    assert ("2 variants: 1 in gene windows (1 ok, 0 ref_mismatch, 0 ambiguous_allele), "
+            "0 unknown_chrom, 0 past_chrom_end; 1 in windows of genes the dataset left out "
+            "(no row for those genes); 1 rows") in capsys.readouterr().out
+    assert ("1 variant(s) lie in the window of genes the run's dataset left out (not in the "
+            "model's dataset, so no row for them; listed with the reason in "
+            f"{run / 'dataset' / 'dropped.tsv'}): at_left_out at {zero.id} (zero_expression)"
+            ) in caplog.text
+    assert pd.read_csv(tmp_path / "effects.tsv", sep="\t")["variant_id"].tolist() == [calls[0][2]]
+
+
 def test_cli_variants_exclude_filtered(run_dir, tmp_path, capsys):
     """``--exclude-filtered`` leaves out a record that failed a VCF filter (GATK's
     ``--exclude-filtered``) and says how many; without it the record is scored, its

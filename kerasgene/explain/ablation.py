@@ -16,7 +16,8 @@ BatchNorm re-estimation apply, without the shuffled-label control and the baseli
 ``kerasgene evaluate --config OUT/<subset>/config.yaml`` re-scores one. ``OUT`` (default
 ``RUN_DIR/ablation``) gets:
 
-- ``ablation.tsv``: one row per subset: ``inputs`` (subset name), ``n_inputs`` (tracks fed
+- ``ablation.tsv``: one row per subset, rewritten as each finishes (an earlier call's
+  table and plot are removed first): ``inputs`` (subset name), ``n_inputs`` (tracks fed
   to the model, the DNA counting as one), ``sequence``, ``tracks``, the test metrics
   (``r2``, ``pearson``, ``spearman``, ``mse``, ``n``), ``valid_r2``, ``params``,
   ``seconds`` (training and evaluation) and ``run_dir``;
@@ -187,9 +188,38 @@ def _warn_dropped_rows(table: Path, names: Sequence[str]) -> None:
                     shown(gone), table.parent)
 
 
+def _remove_earlier_results(out: Path, names: Sequence[str]) -> None:
+    """Remove an earlier call's ablation.tsv and ablation.png from ``out``, saying so,
+    before the first subset is retrained: its rows would describe runs that this call
+    replaces (or leaves half-done when interrupted)."""
+    _warn_dropped_rows(out / "ablation.tsv", names)
+    gone = [p for p in (out / "ablation.tsv", out / "ablation.png") if p.is_file()]
+    for p in gone:
+        p.unlink()
+    if gone:
+        log.warning("%s: removed the earlier %s (they described the runs this call "
+                    "retrains); ablation.tsv is rewritten as each subset finishes, "
+                    "ablation.png at the end", out, " and ".join(p.name for p in gone))
+
+
+def _warn_stopped(out: Path, done: Sequence[str], order: Sequence[str]) -> None:
+    """Say what an ablation stopped by an error or Ctrl-C left in ``out``: ablation.tsv
+    of the subsets ``done`` (if any), no ablation.png."""
+    left = (f"ablation.tsv lists the {len(done)} finished ({shown(done)}), no ablation.png"
+            if done else "no ablation.tsv or ablation.png written")
+    log.warning("%s: ablation stopped during subset %d of %d (%s); %s", out, len(done) + 1,
+                len(order), order[len(done)], left)
+
+
 def run_ablation(config: dict, subsets: Sequence[str] | None = None,
                  out: str | Path | None = None) -> list[dict]:
     """Retrain the config's model on each input subset; write ablation.tsv and .png.
+
+    An earlier call's ablation.tsv and ablation.png in ``out`` are removed (with a
+    warning) before the first subset is retrained, and ablation.tsv is rewritten as each
+    subset finishes: a call interrupted or failing during a subset leaves a table of the
+    subsets it finished (their runs as they are now), no plot, and never rows of runs
+    since replaced.
 
     Parameters
     ----------
@@ -227,6 +257,9 @@ def run_ablation(config: dict, subsets: Sequence[str] | None = None,
     chosen = choose_subsets(tracks, subsets, sequence="sequence" in base.input_names)
     order = list(chosen)
 
+    done: list[dict] = []
+    _remove_earlier_results(out, order)
+
     def fit_and_score(name: str, inputs: Mapping) -> dict:
         run = out / safe_name(name, "subset")
         start = time.perf_counter()
@@ -239,12 +272,16 @@ def run_ablation(config: dict, subsets: Sequence[str] | None = None,
                            seconds)
         log.info("ablation %d/%d: %s done in %.0f s (%s), test R² %.3f",
                  order.index(name) + 1, len(order), name, seconds, run, row["r2"])
+        done.append({"inputs": name, **row})
+        write_tsv(out / "ablation.tsv", done)  # the subsets done so far, and only those
         return row
 
-    rows = ablation_table(fit_and_score, chosen)
+    try:
+        rows = ablation_table(fit_and_score, chosen)
+    except BaseException:  # Ctrl-C included
+        _warn_stopped(out, [r["inputs"] for r in done], order)
+        raise
     table = pd.DataFrame(rows)
-    _warn_dropped_rows(out / "ablation.tsv", order)
-    write_tsv(out / "ablation.tsv", table)
     title = (f"Input ablation (iSEGnet Fig. 4A): {len(rows)} models retrained, "
              f"{rows[0]['n']} test examples")
     P.plot_ablation(table["inputs"], table["r2"], out / "ablation.png", title=title)

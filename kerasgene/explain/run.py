@@ -46,7 +46,13 @@ from typing import Any
 import numpy as np
 
 from kerasgene import systems
-from kerasgene._io import check_folder_path, staged_folder, to_plain, write_json
+from kerasgene._io import (
+    check_folder_path,
+    read_json_object,
+    staged_folder,
+    to_plain,
+    write_json,
+)
 from kerasgene.errors import ConfigError, KerasgeneError
 from kerasgene.explain.options import USED_BY, ExplainOptions, explain_options, requested_analyses
 
@@ -141,6 +147,37 @@ def check_request(analyses: tuple[str, ...], options: ExplainOptions, system, mo
                                   f"{key} (tasks.{key}), which the {system.name} run has not; "
                                   f"expected no --truth with analyses {a}")
             A.check_truth(options.truth, dataset, key)
+
+
+def load_compare(run: str | Path, compare: str | Path):
+    """The model of the ``--compare`` run, checked against ``run``: the compared model is
+    fed this run's inputs, so one that reads the epigenome must read the same tracks in
+    the same order (``track_names`` of each run's ``preprocessing.json``).
+
+    Raises
+    ------
+    KerasgeneError
+        ``compare`` is not a complete run, a run's ``preprocessing.json`` is unreadable,
+        or the runs' tracks differ (names or order).
+    """
+    from kerasgene.train import records
+
+    model = records.load_run(compare)[0]
+    ours, theirs = _track_names(run), _track_names(compare)
+    if theirs and theirs != ours:  # a model without the epigenome reads no tracks
+        raise ConfigError(f"--compare {compare}: its model reads tracks {theirs}, the run "
+                          f"{run}'s {ours} (track_names of each preprocessing.json); expected "
+                          "a run of the same tracks in the same order (its model is fed this "
+                          "run's inputs)")
+    return model
+
+
+def _track_names(run: str | Path) -> list[str] | None:
+    """``track_names`` of a complete run's ``preprocessing.json`` (None: no epigenome)."""
+    prep = read_json_object(Path(run) / "preprocessing.json", "the run's preprocessing "
+                            "constants")
+    names = prep.get("track_names")
+    return None if names is None else list(names)
 
 
 def check_motif_database(options: ExplainOptions, analyses: tuple[str, ...]) -> None:
@@ -259,7 +296,7 @@ def explain_run(run: str | Path, config: Mapping,
     model, record = records.load_run(run)
     dataset = runs.run_dataset(run, dict(config), record)
     analyses = runnable_analyses(requested, model, bool(options.analyses))
-    compare = records.load_run(options.compare)[0] if "differential" in analyses else None
+    compare = load_compare(run, options.compare) if "differential" in analyses else None
     check_request(analyses, options, system, model, dataset, compare)
     summary: dict[str, Any] = {"system": system.name, "run": str(run),
                                "analyses": list(analyses),

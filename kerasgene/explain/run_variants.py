@@ -43,8 +43,9 @@ import numpy as np
 
 from kerasgene import systems
 from kerasgene._io import check_output_file, safe_name, write_tsv
+from kerasgene.datasets.dropped import FILENAME as DROPPED_FILE
 from kerasgene.dna import one_hot
-from kerasgene.errors import ConfigError
+from kerasgene.errors import ConfigError, shown
 from kerasgene.explain.readers import RegionReader
 from kerasgene.io.genome import Genome
 
@@ -65,12 +66,15 @@ class RunVariants:
     paths : the files written: the table, then the mutagenesis TSV and PNG (``ism``)
     n_excluded : of ``n_variants``, those left out for a failed VCF filter
         (``exclude_filtered``)
+    n_at_dropped_genes : of ``n_variants``, those in the window of a gene the dataset
+        left out (``dropped.tsv``; no row for that gene, a warning names them)
     """
 
     table: pandas.DataFrame
     n_variants: int
     paths: list[Path]
     n_excluded: int = 0
+    n_at_dropped_genes: int = 0
 
 
 def variants_of_run(run: str | os.PathLike, config: Mapping, vcf: str | os.PathLike, *,
@@ -114,12 +118,77 @@ def variants_of_run(run: str | os.PathLike, config: Mapping, vcf: str | os.PathL
     with Genome(fasta, aliases=aliases) as genome:
         table = V.variant_effects(model, variants, genome, genes, reader,
                                   batch_size=batch_size, exclude_filtered=exclude_filtered)
+        left_out = variants_at_dropped_genes(variants, dataset, genes, reader, genome)
         paths = [write_tsv(out, table)]
         if ism_gene is not None:
             paths += write_ism(model, genome, ism_gene, reader, out, context=context,
                                batch_size=batch_size)
     excluded = sum(v.filtered for v in variants) if exclude_filtered else 0
-    return RunVariants(table, len(variants), paths, excluded)
+    return RunVariants(table, len(variants), paths, excluded, len(left_out))
+
+
+def variants_at_dropped_genes(variants, dataset, genes, reader, genome) -> dict[str, list[str]]:
+    """The variants in the window of a gene that the dataset's build left out (its
+    ``dropped.tsv``: zero expression, ...), which have no row for that gene: one warning
+    counts them and names the first few with the genes and reasons.
+
+    Parameters
+    ----------
+    variants : the VCF's records (:func:`kerasgene.explain.variants.read_vcf`)
+    dataset : the run's prepared dataset
+    genes : the dataset's genes (those the variant table covers)
+    reader : the model's reader (its ``tss_flank``, ``tts_flank``)
+    genome : the open FASTA (its chromosome aliases)
+
+    Returns
+    -------
+    ``{variant id: ["GENE (reason)", ...]}`` of those variants (empty without a
+    ``dropped.tsv`` with genes of the annotation).
+    """
+    from kerasgene.explain.variants import _WindowIndex
+
+    left_out = _dropped_genes(dataset, {g.id for g in genes})
+    if not left_out:
+        return {}
+    index = _WindowIndex([g for g, _ in left_out], reader.tss_flank, reader.tts_flank,
+                         genome.alias_table)
+    hits = {}
+    for v in variants:
+        at = index.genes_at(v.chrom, v.start, v.end)
+        if at:
+            hits[v.id] = [
+                f"{left_out[k][0].id} ({left_out[k][1]})" for k in at]
+    if hits:
+        log.warning("%d variant(s) lie in the window of genes the run's dataset left out "
+                    "(not in the model's dataset, so no row for them; listed with the "
+                    "reason in %s): %s", len(hits), Path(dataset.path) / DROPPED_FILE,
+                    shown(f"{v} at {', '.join(g)}" for v, g in hits.items()))
+    return hits
+
+
+def _dropped_genes(dataset, kept: set[str]) -> list[tuple]:
+    """``(gene, reason)`` of each gene of the dataset's ``dropped.tsv`` not in ``kept``
+    whose span the annotation (the dataset's GTF) has, under the dropped id."""
+    import pandas as pd
+
+    from kerasgene.io.annotation import read_gtf
+
+    path = Path(dataset.path) / DROPPED_FILE
+    gtf = dataset.meta.get("inputs", {}).get("gtf")
+    if not path.is_file() or gtf is None:
+        return []
+    rows = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    rows = rows[(rows["start"] != "") & ~rows["example"].isin(kept)]
+    if rows.empty:
+        return []
+    by_span = {(g.chrom, g.start, g.end): g
+               for g in read_gtf(gtf["path"], dataset.meta["params"].get("biotypes"))}
+    out = {}
+    for r in rows.itertuples(index=False):
+        gene = by_span.get((r.chrom, int(r.start), int(r.end)))
+        if gene is not None:
+            out.setdefault(r.example, (dataclasses.replace(gene, id=r.example), r.reason))
+    return list(out.values())
 
 
 def _checked_run(run: Path, config: Mapping):
