@@ -12,6 +12,7 @@ every input is a real file written by pyfaidx, pyBigWig, gzip or pysam.
 from __future__ import annotations
 
 import gzip
+import json
 import logging
 import re
 import shutil
@@ -444,7 +445,7 @@ def test_serve_on_a_port_in_use_says_so(world, capsys):
         assert main(["serve", "--model-base-path", str(world[3]), "--port", str(port)]) == 2
     assert one_error(capsys) == (
         f"kerasgene: error: serve: cannot listen on 127.0.0.1:{port} (Address already in use "
-        f"(port {port})); expected a free port (--port, or 0 for any)\n")
+        f"on 127.0.0.1 (port {port})); expected a free port (--port, or 0 for any)\n")
 
 
 def test_serve_names_a_version_folder_or_a_run_directory_given_as_the_repository(world,
@@ -739,3 +740,150 @@ def test_predict_genes_checks_every_chunk(checked, broken_later, caplog):
     assert len(lines) == 2, lines
     assert "100% of the sequence in 220 gene windows of chr2, chr3 (2 of the 3 " in lines[0]
     assert lines[1].startswith("predict_genes: track 'WGBS' on 2 of the 3 chromosomes")
+
+
+def swapped_track_model() -> keras.Model:
+    """:func:`tiny_model` with its two epigenome channels swapped in its first layer: the
+    same predictions from tracks given in the order WGBS, DNase."""
+    model = tiny_model()
+    layer = next(la for la in model.layers if la.get_weights() and
+                 la.get_weights()[0].shape[1] == 2)
+    kernel, bias = layer.get_weights()
+    layer.set_weights([kernel[:, ::-1, :], bias])
+    return model
+
+
+def test_predict_genes_uses_the_constants_of_the_version_it_predicts_with(world, tmp_path):
+    """A Client read the export's constants once: after a new version with another track
+    order was loaded, its predict_genes built inputs in the old order and sent them,
+    unpinned, to the new version: wrong predictions, silently."""
+    _, files, _, _ = world
+    base = tmp_path / "models"
+    export(tiny_model(), base, "m", metadata=META)
+    genes = gtf(tmp_path / "genes.gtf", GOOD)
+    tracks = {"DNase": files["dnase"], "WGBS": files["wgbs"]}
+    server = Server(base, port=0, poll_seconds=0).start()
+    try:
+        with Client(f"127.0.0.1:{server.port}", "m") as client:
+            first = client.predict_genes(genes, files["fasta"], tracks)["expression"]
+            export(swapped_track_model(), base, "m", metadata={
+                **META, "track_names": ["WGBS", "DNase"]})
+            server.repo.poll()  # version 2 replaces version 1
+            assert [s["version"] for s in client.status() if s["state"] == "AVAILABLE"] == [2]
+            again = client.predict_genes(genes, files["fasta"], tracks)["expression"]
+            assert client.constants()["preprocessing"]["track_names"] == ["WGBS", "DNase"]
+    finally:
+        server.stop()
+    np.testing.assert_allclose(again, first, atol=1e-5)
+
+
+def test_export_refuses_metadata_that_disagrees_with_the_runs_own(world, tmp_path, capsys):
+    """``export --metadata`` of another run with as many tracks (or an edited copy) was
+    exported: the track order could be swapped and predict fed the model's channels from
+    the wrong files, silently."""
+    from kerasgene.train import records
+
+    run = tmp_path / "run"
+    run.mkdir()
+    tiny_model().save(run / "model.keras")
+    (run / "preprocessing.json").write_text(json.dumps(META))
+    records.record_run(run)
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({**META, "track_names": ["WGBS", "DNase"]}))
+    argv = ["export", "--run", str(run), "--base-dir", str(tmp_path / "m"), "--name", "x"]
+    assert main([*argv, "--metadata", str(other)]) == 2
+    assert one_error(capsys) == (
+        f"kerasgene: error: export: --metadata {other} disagrees with the run's own "
+        f"{run / 'preprocessing.json'}: track_names[0] is 'WGBS' where the run's is 'DNase'; "
+        "give the run's preprocessing.json (or leave --metadata out)\n")
+    other.write_text(json.dumps({**META, "input_shapes": {"sequence": [LENGTH, 4]}}))
+    assert main([*argv, "--metadata", str(other)]) == 2
+    assert "input_shapes['epigenome'] is None where the run's is [100, 2]" in one_error(capsys)
+    assert list_versions(tmp_path / "m" / "x") == []
+    shutil.copy(run / "preprocessing.json", other)
+    assert main([*argv, "--metadata", str(other)]) == 0
+
+
+def test_serve_refuses_a_port_in_use_on_any_address_of_the_host(world):
+    """``serve --host localhost`` with 127.0.0.1:PORT held by another server listened on
+    [::1] alone and started: clients of 127.0.0.1 reached the other server."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ConfigError) as info:
+            Server(world[3], host="localhost", port=port)
+    assert str(info.value) == (
+        f"serve: cannot listen on localhost:{port} (Address already in use on 127.0.0.1 "
+        f"(port {port})); expected a free port (--port, or 0 for any)")
+
+
+def typed_request(model: str, values: dict[str, tuple[tuple, list]]):
+    """A PredictRequest with ``float_val`` lists, as Java, Go and C++ clients write them:
+    ``{input: (shape, values)}``."""
+    from tensorflow_serving.apis import predict_pb2
+
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = model
+    for key, (shape, listed) in values.items():
+        request.inputs[key].dtype = 1  # DT_FLOAT
+        for n in shape:
+            request.inputs[key].tensor_shape.dim.add(size=n)
+        request.inputs[key].float_val.extend(listed)
+    return request
+
+
+def test_the_server_refuses_value_lists_shorter_than_the_shape(world):
+    """A ``float_val`` list shorter than its shape was padded (no values: zeros; some:
+    the last value repeated) and predicted from."""
+    from tensorflow_serving.apis import prediction_service_pb2_grpc
+
+    seq, epi = ((1, LENGTH, 4), [0.25] * LENGTH * 4), ((1, LENGTH, 2), [0.5] * LENGTH * 2)
+    with grpc.insecure_channel(world[2]) as channel:
+        call = prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict
+        for short, given in ((((1, LENGTH, 4), []), 0), (((1, LENGTH, 4), [0.25] * 300), 300)):
+            with pytest.raises(grpc.RpcError) as info:
+                call(typed_request("toy", {"sequence": short, "epigenome": epi}), timeout=30)
+            assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert info.value.details() == (
+                f"input 'sequence': {given} values in float_val for shape (1, {LENGTH}, 4); "
+                f"expected {LENGTH * 4} (or 1 to fill the shape)")
+        full = call(typed_request("toy", {"sequence": seq, "epigenome": epi}), timeout=30)
+        one = call(typed_request("toy", {"sequence": ((1, LENGTH, 4), [0.25]),
+                                         "epigenome": epi}), timeout=30)  # fills the shape
+    assert one.outputs["expression"] == full.outputs["expression"]
+
+
+def test_malformed_client_inputs_are_refused_naming_the_input_and_shape(world):
+    """One window without the batch axis was split into chunks and reported as a shape
+    the user never sent ((256, 2)); an empty batch was a multi-line TensorFlow error;
+    a DNA string as 'sequence' a raw numpy ValueError."""
+    from tensorflow_serving.apis import prediction_service_pb2_grpc
+
+    target = world[2]
+    rng = np.random.default_rng(3)
+    seq = rng.random((1, LENGTH, 4), dtype=np.float32)
+    epi = rng.random((1, LENGTH, 2), dtype=np.float32)
+    cases = [
+        ({"sequence": seq[0], "epigenome": epi[0]}, f"input 'sequence': shape ({LENGTH}, 4), "
+         f"expected (?, {LENGTH}, 4); one example needs a batch axis: x[None]"),
+        ({"sequence": seq[:0], "epigenome": epi[:0]}, f"input 'sequence': an empty batch, "
+         f"shape (0, {LENGTH}, 4); expected (?, {LENGTH}, 4) with ? >= 1"),
+        ({"sequence": np.array([["ACGT"]]), "epigenome": epi}, "input 'sequence': <U4 values "
+         "(e.g. ['ACGT']), expected float32 numbers"),
+    ]
+    with Client(target, "toy", batch_size=16) as client:
+        for inputs, words in cases:
+            with pytest.raises(ServingError) as info:
+                client.predict(inputs)
+            assert info.value.code == "INVALID_ARGUMENT"
+            assert str(info.value) == f"{target} model 'toy': {words}"
+    with grpc.insecure_channel(target) as channel, pytest.raises(grpc.RpcError) as info:
+        prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(typed_request(
+            "toy", {"sequence": ((0, LENGTH, 4), []), "epigenome": ((0, LENGTH, 2), [])}),
+            timeout=30)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert info.value.details() == (f"input 'epigenome': an empty batch, shape (0, {LENGTH}, "
+                                    "2); expected at least one example")

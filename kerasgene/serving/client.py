@@ -234,8 +234,10 @@ class Client:
             response_deserializer=predict_pb2.PredictResponse.FromString)
         self._request_heads: dict[tuple, bytes] = {}
         self._models = model_service_pb2_grpc.ModelServiceStub(self._channel)
-        self._signature_cache: dict | None = None
+        self._signature_cache: dict[int | None, dict] = {}
         self._constants: dict | None = None
+        #: the version the cached constants were read from (None: the server named none)
+        self._constants_version: int | None = None
 
     # --------------------------------------------------------------------- plumbing
     def close(self) -> None:
@@ -247,10 +249,13 @@ class Client:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _spec(self, msg, signature: str | None = None) -> None:
+    def _spec(self, msg, signature: str | None = None, version: int | None = None) -> None:
+        """Name the model, ``version`` (default: the client's) and ``signature`` in
+        ``msg.model_spec``."""
         msg.model_spec.name = self.model_name
-        if self.version is not None:
-            msg.model_spec.version.value = int(self.version)
+        version = self.version if version is None else version
+        if version is not None:
+            msg.model_spec.version.value = int(version)
         if signature is not None:
             msg.model_spec.signature_name = signature
 
@@ -271,8 +276,13 @@ class Client:
         )
 
     # --------------------------------------------------------------------- metadata
-    def metadata(self) -> dict[str, Any]:
+    def metadata(self, version: int | None = None) -> dict[str, Any]:
         """Signatures of the served version.
+
+        Parameters
+        ----------
+        version : the version to describe (default: the client's ``version``, else the
+            newest the server has)
 
         Returns
         -------
@@ -281,7 +291,7 @@ class Client:
         (shape ``-1`` = any size, e.g. the batch axis).
         """
         req = get_model_metadata_pb2.GetModelMetadataRequest()
-        self._spec(req)
+        self._spec(req, version=version)
         req.metadata_field.append("signature_def")
         try:
             resp = self._predict.GetModelMetadata(req, timeout=self.timeout)
@@ -318,7 +328,9 @@ class Client:
 
     def constants(self) -> dict[str, Any]:
         """The export's ``kerasgene.json`` (preprocessing constants under
-        ``"preprocessing"``), fetched once through the ``kerasgene_metadata`` signature."""
+        ``"preprocessing"``), fetched once through the ``kerasgene_metadata`` signature;
+        the version they came from is recorded (:meth:`predict_genes` pins its requests
+        to it)."""
         if self._constants is None:
             req = predict_pb2.PredictRequest()
             self._spec(req, METADATA_SIGNATURE)
@@ -329,28 +341,33 @@ class Client:
             raw = make_ndarray(resp.outputs["json"])
             text = raw.item() if raw.shape == () else raw.reshape(-1)[0]
             self._constants = json.loads(text.decode() if isinstance(text, bytes) else text)
+            self._constants_version = resp.model_spec.version.value or None
         return self._constants
 
-    def _input_signature(self) -> dict[str, dict]:
-        if self._signature_cache is None:
-            sigs = self.metadata()["signatures"]
+    def _input_signature(self, version: int | None = None) -> dict[str, dict]:
+        """The inputs of the client's signature in ``version`` (default: the client's),
+        read once per version."""
+        if version not in self._signature_cache:
+            sigs = self.metadata(version)["signatures"]
             if self.signature not in sigs:
                 raise ServingError(
                     f"{self.target} model {self.model_name!r}: no signature "
                     f"{self.signature!r} (signatures: {sorted(sigs)})", "INVALID_ARGUMENT")
-            self._signature_cache = sigs[self.signature]["inputs"]
-        return self._signature_cache
+            self._signature_cache[version] = sigs[self.signature]["inputs"]
+        return self._signature_cache[version]
 
     # --------------------------------------------------------------------- predict
-    def _request(self, arrays: Mapping[str, np.ndarray], output_filter) -> bytes:
-        """A serialised PredictRequest: the model spec and output filter, serialised once
-        per output filter and reused, then :func:`encode_inputs`."""
-        key = tuple(output_filter or ())
+    def _request(self, arrays: Mapping[str, np.ndarray], output_filter,
+                 version: int | None = None) -> bytes:
+        """A serialised PredictRequest: the model spec (``version``: see :meth:`_spec`) and
+        output filter, serialised once per version and output filter and reused, then
+        :func:`encode_inputs`."""
+        key = (version, *(output_filter or ()))
         head = self._request_heads.get(key)
         if head is None:
             req = predict_pb2.PredictRequest()
-            self._spec(req, self.signature)
-            req.output_filter.extend(key)
+            self._spec(req, self.signature, version)
+            req.output_filter.extend(key[1:])
             head = self._request_heads[key] = req.SerializeToString()
         return b"".join([head, *encode_inputs(arrays)])
 
@@ -363,14 +380,17 @@ class Client:
         *,
         output_filter: Sequence[str] | None = None,
         cast: bool = True,
+        version: int | None = None,
     ) -> dict[str, np.ndarray]:
         """Run the signature on ``inputs`` (batch-first arrays keyed by input name).
 
         Parameters
         ----------
-        inputs : {name: array of shape (N, ...)}, every array with the same N
+        inputs : {name: array of shape (N, ...)}, every array with the same N >= 1
         output_filter : outputs to return (default: all)
-        cast : cast arrays to the signature's dtypes (one GetModelMetadata call, cached)
+        cast : check the arrays' shapes against the signature and cast them to its
+            dtypes (one GetModelMetadata call per version, cached)
+        version : ask for this version (default: the client's ``version``)
 
         Returns
         -------
@@ -381,10 +401,11 @@ class Client:
         ServingError
             the call failed; or (code INVALID_ARGUMENT, before any call) an input holds
             NaN or infinite values (also those a cast to float32 overflowed to), which no
-            model predicts from meaningfully.
+            model predicts from meaningfully; or (with ``cast``) an input is not numeric,
+            has an empty batch or another shape than the signature's.
         """
         given = {k: np.asarray(v) for k, v in inputs.items()}
-        arrays = self._cast(given) if cast else given
+        arrays = self._cast(given, version) if cast else given
         for k, a in arrays.items():
             why = nonfinite(k, a)
             if why:
@@ -395,17 +416,18 @@ class Client:
         sizes = {k: (a.shape[0] if a.ndim else None) for k, a in arrays.items()}
         n_set = set(sizes.values())
         if not arrays or None in n_set or len(n_set) != 1:
-            return self._decode(self._call(self._request(arrays, output_filter)))
+            return self._decode(self._call(self._request(arrays, output_filter, version)))
         n = n_set.pop()
         per_example = sum(a.nbytes // max(n, 1) for a in arrays.values()) or 1
         chunk = max(1, min(self.batch_size, int(0.9 * self.max_message_bytes) // per_example))
         if n <= chunk:
-            return self._decode(self._call(self._request(arrays, output_filter)))
+            return self._decode(self._call(self._request(arrays, output_filter, version)))
         starts = list(range(0, n, chunk))
         results: list[dict | None] = [None] * len(starts)
         pending: collections.deque = collections.deque()
         for i, lo in enumerate(starts):
-            req = self._request({k: a[lo : lo + chunk] for k, a in arrays.items()}, output_filter)
+            req = self._request({k: a[lo : lo + chunk] for k, a in arrays.items()},
+                                output_filter, version)
             pending.append((i, self._predict_bytes.future(req, timeout=self.timeout)))
             while len(pending) >= self.max_in_flight:
                 j, fut = pending.popleft()
@@ -415,10 +437,20 @@ class Client:
             results[j] = self._decode(self._result(fut))
         return {k: np.concatenate([r[k] for r in results]) for k in results[0]}
 
-    def _cast(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """``arrays`` cast to the signature's dtypes (values beyond float32 become inf,
-        which :meth:`predict` then refuses)."""
-        sig = self._input_signature()
+    def _cast(self, arrays: dict[str, np.ndarray], version: int | None) -> dict[str, np.ndarray]:
+        """``arrays`` checked against the signature of ``version`` (:func:`_shape_error`)
+        and cast to its dtypes (values beyond float32 become inf, which :meth:`predict`
+        then refuses). A mismatch is checked again against a fresh signature: the
+        cached one may be of a version the server has since replaced."""
+        sig = self._input_signature(version)
+        why = _shape_error(arrays, sig)
+        if why:
+            del self._signature_cache[version]
+            sig = self._input_signature(version)
+            why = _shape_error(arrays, sig)
+        if why:
+            raise ServingError(f"{self.target} model {self.model_name!r}: {why}",
+                               "INVALID_ARGUMENT")
         out = dict(arrays)
         with np.errstate(over="ignore"):
             for k, a in arrays.items():
@@ -478,12 +510,19 @@ class Client:
         windows or on some chromosomes, binned at another resolution, following another
         track's profile, or 0 around every gene of some chromosomes, and a sequence much
         more N (a hard-masked genome; later chromosomes all N) are named in warnings.
+
+        The constants are read afresh at each call (unless the client is pinned to a
+        version) and every request of the call is pinned to the version they came from:
+        a version deployed meanwhile may order or transform the tracks otherwise.
         """
         from kerasgene.io.annotation import read_genes
 
+        if self.version is None:
+            self._constants = None  # the newest version may have changed since
         constants = self.constants()
+        version = self._constants_version
         settings = gi.preprocessing_settings(constants)
-        needed = set(constants.get("inputs") or self._input_signature())
+        needed = set(constants.get("inputs") or self._input_signature(version))
         flanks = gi.window_layout(self.model_name, constants, needed, settings)
         if isinstance(genes, str | os.PathLike):
             genes = read_genes(genes)
@@ -500,7 +539,7 @@ class Client:
                 chunk = [genes[i] for i in keep[lo : lo + chunk_size]]
                 inputs = gi.window_inputs(chunk, genome, trackset, flanks, epi_dtype)
                 gi.note_inputs(summary, [g.chrom for g in chunk], inputs)
-                parts.append(self.predict(inputs))
+                parts.append(self.predict(inputs, version=version))
             gi.warn_inputs(settings, summary, trackset)
         out = {}
         for k in parts[0]:
@@ -518,6 +557,30 @@ class Client:
             out["tpm"] = np.power(float(log_base), out["expression"].reshape(len(genes), -1)[:, 0]
                                   .astype(np.float64)) - pseudo
         return out
+
+
+def _shape_error(arrays: Mapping[str, np.ndarray], sig: Mapping[str, dict]) -> str | None:
+    """Why ``arrays`` do not fit the signature inputs ``sig`` (``{name: {"dtype",
+    "shape"}}``, -1 for any size), or None: the first input whose values are not numbers
+    where numbers are expected, whose batch is empty, or whose shape differs; inputs the
+    signature does not name are left to the server."""
+    for name, a in arrays.items():
+        want = sig.get(name)
+        if want is None:
+            continue
+        if want["dtype"] in _NP_NAMES and a.dtype.kind not in "biuf":
+            return (f"input {name!r}: {a.dtype} values (e.g. {a.reshape(-1)[:1].tolist()}), "
+                    f"expected {want['dtype']} numbers")
+        shape = want["shape"]
+        if shape is None:
+            continue
+        expected = "(" + ", ".join("?" if s < 0 else str(s) for s in shape) + ")"
+        if a.ndim != len(shape) or any(0 <= s != n for s, n in zip(shape, a.shape, strict=True)):
+            hint = "; one example needs a batch axis: x[None]" if a.ndim == len(shape) - 1 else ""
+            return f"input {name!r}: shape {a.shape}, expected {expected}{hint}"
+        if shape and shape[0] < 0 and a.shape[0] == 0:
+            return f"input {name!r}: an empty batch, shape {a.shape}; expected {expected} with ? >= 1"
+    return None
 
 
 def _warn_nonfinite(output: str, values: np.ndarray, ids: Sequence[str]) -> None:

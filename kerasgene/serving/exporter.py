@@ -227,6 +227,43 @@ def _check_metadata(specs: dict[str, Any], metadata: dict, name: str) -> None:
                 "give the --metadata (preprocessing.json) of the run that trained this model")
 
 
+def _first_difference(given: dict, own: dict) -> str | None:
+    """The first way the preprocessing constants ``given`` describe other inputs than
+    ``own``: their ``track_names`` (order included) or an ``input_shapes`` entry; None
+    when they agree on both."""
+    tracks, own_tracks = given.get("track_names"), own.get("track_names")
+    if tracks != own_tracks:
+        if isinstance(tracks, list) and isinstance(own_tracks, list) and \
+                len(tracks) == len(own_tracks):
+            i = next(i for i, (a, b) in enumerate(zip(tracks, own_tracks, strict=True)) if a != b)
+            return f"track_names[{i}] is {tracks[i]!r} where the run's is {own_tracks[i]!r}"
+        return f"track_names are {tracks}, the run's {own_tracks}"
+    shapes, own_shapes = given.get("input_shapes") or {}, own.get("input_shapes") or {}
+    for key in sorted(set(shapes) | set(own_shapes)):
+        if shapes.get(key) != own_shapes.get(key):
+            return f"input_shapes[{key!r}] is {shapes.get(key)} where the run's is {own_shapes.get(key)}"
+    return None
+
+
+def _check_run_metadata(given: dict, source: str, prep: Path) -> None:
+    """Refuse ``--metadata`` (``given``, read from ``source``) that disagrees with the
+    run's own ``preprocessing.json`` (``prep``) on the track order or the input shapes.
+
+    Another run's file with the same track count (or an edited copy) used to be exported:
+    predict then fed the model's channels from the wrong tracks, silently.
+
+    Raises
+    ------
+    ConfigError
+        One line naming both files and the first difference.
+    """
+    why = _first_difference(given, read_json_object(prep, "metadata"))
+    if why:
+        raise ConfigError(
+            f"export: --metadata {source} disagrees with the run's own {prep}: {why}; give "
+            "the run's preprocessing.json (or leave --metadata out)")
+
+
 def _constants(model, name: str, specs: dict[str, Any], metadata: dict | None,
                run: dict | None) -> dict[str, Any]:
     """The ``kerasgene.json`` document (its ``version`` still None): inputs, outputs (from
@@ -362,7 +399,9 @@ def export_run(run: str | os.PathLike, base_dir: str | os.PathLike, name: str,
         As :func:`export`.
     metadata
         The preprocessing constants, or a JSON file of them; default: the run's
-        ``preprocessing.json`` (a model file without one is exported with a warning).
+        ``preprocessing.json`` (a model file without one is exported with a warning);
+        given for a run that has one, it must agree with it on ``track_names`` (their
+        order) and ``input_shapes``.
 
     Returns
     -------
@@ -374,21 +413,28 @@ def export_run(run: str | os.PathLike, base_dir: str | os.PathLike, name: str,
         One line naming the path: not a complete run, a checkpoint, a temporary file.
     ConfigError
         As :func:`export`; or the metadata's ``input_shapes`` / ``track_names`` describe
-        other inputs than the model's (the preprocessing constants of another run).
+        other inputs than the model's (the preprocessing constants of another run), or
+        (a run with its own ``preprocessing.json``) differ from that file's, the track
+        order included.
     """
     from kerasgene.models import load_model
 
     run = Path(run)
     model_file, record = _model_of(run)
     prep = model_file.parent / "preprocessing.json"
+    own = record is not None and prep.is_file()
+    given = metadata is not None
+    source = str(metadata) if isinstance(metadata, str | os.PathLike) else "(a dict)"
     if isinstance(metadata, str | os.PathLike):
         metadata = read_json_object(Path(metadata), "metadata")
-    elif metadata is None and record is not None and prep.is_file():
+    elif metadata is None and own:
         metadata = read_json_object(prep, "metadata")
     elif metadata is None:
         log.warning("%s: no preprocessing.json; exporting without preprocessing constants "
                     "(kerasgene predict will need them)", run)
         metadata = {}
+    if given and own:
+        _check_run_metadata(metadata, source, prep)
     model = load_model(model_file)
     _check_metadata(_input_specs(model), metadata, check_name(name))
     return export(model, base_dir, name, version, metadata, run=record)

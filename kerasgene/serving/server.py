@@ -36,7 +36,10 @@ FAILED_PRECONDITION    the model is known (configured or its directory exists) b
 INVALID_ARGUMENT       unknown signature; missing or unexpected input (named); wrong
                        dtype or shape (input named, expected vs received); inputs with
                        different batch sizes; a NaN or infinite value (input, count
-                       and first position named); malformed tensor payload; batch larger
+                       and first position named); malformed tensor payload; a typed
+                       value list of other than the shape's count of values (or one
+                       value, which fills the shape; TF Serving pads shorter lists);
+                       an empty batch; batch larger
                        than ``max_batch_size`` (TF Serving's batcher says
                        INVALID_ARGUMENT for a task larger than its maximum batch);
                        unknown output in ``output_filter``; empty model name;
@@ -95,6 +98,18 @@ _NUMERIC = {
 }
 
 
+#: the typed value list of each request dtype (TensorProto fields)
+_VALUE_FIELDS = {
+    types_pb2.DT_FLOAT: "float_val", types_pb2.DT_DOUBLE: "double_val",
+    types_pb2.DT_HALF: "half_val", types_pb2.DT_BFLOAT16: "half_val",
+    types_pb2.DT_INT8: "int_val", types_pb2.DT_INT16: "int_val", types_pb2.DT_INT32: "int_val",
+    types_pb2.DT_UINT8: "int_val", types_pb2.DT_UINT16: "int_val",
+    types_pb2.DT_INT64: "int64_val", types_pb2.DT_UINT32: "uint32_val",
+    types_pb2.DT_UINT64: "uint64_val", types_pb2.DT_BOOL: "bool_val",
+    types_pb2.DT_STRING: "string_val",
+}
+
+
 def _dtype_name(enum: int) -> str:
     try:
         return types_pb2.DataType.Name(enum)
@@ -143,8 +158,9 @@ def _decode_input(
                     f"shape {shape} of {_dtype_name(proto.dtype)} needs {nbytes}",
                 )
             return np.frombuffer(proto.tensor_content, dtype=np_dtype).reshape(shape)
-        # typed value lists may be shorter than the shape (TF repeats the last value):
-        # refuse a tiny request that would expand into a large allocation
+        _check_value_count(name, proto, shape, count)
+        # one value fills the shape: refuse a tiny request that would expand into a
+        # large allocation
         if nbytes > max(1 << 16, 8 * proto.ByteSize()):
             raise RpcError(
                 grpc.StatusCode.INVALID_ARGUMENT,
@@ -156,17 +172,44 @@ def _decode_input(
             grpc.StatusCode.INVALID_ARGUMENT,
             f"input {name!r}: dtype {_dtype_name(proto.dtype)} is not accepted",
         )
-    elif count > max(1024, 8 * len(proto.string_val)):
-        raise RpcError(
-            grpc.StatusCode.INVALID_ARGUMENT,
-            f"input {name!r}: {len(proto.string_val)} strings for shape {shape}",
-        )
+    else:
+        _check_value_count(name, proto, shape, count)
+        if count > max(1024, 8 * len(proto.string_val)):
+            raise RpcError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"input {name!r}: {len(proto.string_val)} strings for shape {shape}",
+            )
     try:
         return tf.make_ndarray(proto)  # typed value lists (float_val, string_val, ...)
     except Exception as err:  # malformed payload of any kind
         raise RpcError(
             grpc.StatusCode.INVALID_ARGUMENT, f"input {name!r}: malformed tensor ({err})"
         ) from None
+
+
+def _check_value_count(name: str, proto: tensor_pb2.TensorProto, shape: tuple,
+                       count: int) -> None:
+    """Refuse a typed value list (``float_val``, ``string_val``, ...) of other than
+    ``count`` values or one value.
+
+    TensorFlow (and so TF Serving) fills the rest of a shorter list with its last value,
+    or with zeros when it is empty: a truncated request was predicted from silently. One
+    value filling the whole shape (``tf.make_tensor_proto(0.0, shape=...)``) stays
+    accepted.
+
+    Raises
+    ------
+    RpcError
+        INVALID_ARGUMENT naming the input, the number of values given and expected.
+    """
+    field = _VALUE_FIELDS[proto.dtype]
+    given = len(getattr(proto, field))
+    if given != count and given != 1:
+        raise RpcError(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"input {name!r}: {given} values in {field} for shape {shape}; expected "
+            f"{count} (or 1 to fill the shape)",
+        )
 
 
 # ------------------------------------------------------------------------------ services
@@ -228,6 +271,12 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
             if why:
                 raise RpcError(grpc.StatusCode.INVALID_ARGUMENT, why)
             if spec.shape and spec.shape[0] < 0:
+                if arr.shape[0] == 0:
+                    raise RpcError(
+                        grpc.StatusCode.INVALID_ARGUMENT,
+                        f"input {key!r}: an empty batch, shape {arr.shape}; expected at "
+                        "least one example",
+                    )
                 if arr.shape[0] > self.max_batch_size:
                     raise RpcError(
                         grpc.StatusCode.INVALID_ARGUMENT,
@@ -328,14 +377,25 @@ def _check_options(port: int, poll_seconds: float, counts: dict[str, int]) -> No
 
 
 def _bind_error(host: str, port: int) -> str | None:
-    """Why this process cannot bind ``host:port``, as the system says it
-    (``Address already in use``), or None; gRPC's own message only says it failed."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        try:
-            probe.bind((host, port))
-        except OSError as err:
-            return f"{err.strerror} (port {port})"
+    """Why this process cannot bind ``port`` on every address ``host`` resolves to, as
+    the system says it (``Address already in use on 127.0.0.1``), or None.
+
+    gRPC listens on the addresses it can bind and fails only when it binds none:
+    ``localhost`` with 127.0.0.1 held by another server listened on [::1] alone, and
+    clients of 127.0.0.1 reached the other server. Its own message only says it failed.
+    """
+    try:
+        resolved = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                      flags=socket.AI_PASSIVE)
+    except socket.gaierror as err:
+        return f"cannot resolve host {host!r}: {err.strerror}"
+    for family, kind, proto, _, address in resolved:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gRPC does
+            try:
+                probe.bind(address)
+            except OSError as err:
+                return f"{err.strerror} on {address[0]} (port {port})"
     return None
 
 
@@ -399,14 +459,16 @@ class Server:
             ModelService(self.repo), self._server
         )
         address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-        try:
-            self.port = self._server.add_insecure_port(address)
-        except RuntimeError as err:
-            self.port, reason = 0, str(err)
-        else:
-            reason = "address in use?"
-        if self.port == 0:
-            raise ConfigError(f"serve: cannot listen on {address} ({_bind_error(host, port) or reason}); "
+        reason = _bind_error(host, port) if port else None  # before gRPC binds a part
+        if reason is None:
+            try:
+                self.port = self._server.add_insecure_port(address)
+            except RuntimeError as err:
+                reason = str(err)
+            else:
+                reason = None if self.port else _bind_error(host, port) or "address in use?"
+        if reason is not None:
+            raise ConfigError(f"serve: cannot listen on {address} ({reason}); "
                               "expected a free port (--port, or 0 for any)")
 
     def start(self) -> Server:
