@@ -30,6 +30,7 @@ YAML syntax errors name the line and column.
 from __future__ import annotations
 
 import copy
+import datetime
 import difflib
 import logging
 import math
@@ -49,6 +50,11 @@ log = logging.getLogger(__name__)
 
 TOP_LEVEL_KEYS = ("system", "seed", "run_dir", "data_dir", "data", "model", "training",
                   "baselines", "explain", "dataset_dir")
+#: The path values of a configuration outside ``data`` (whose paths
+#: :func:`kerasgene.datasets.base.resolve_path` resolves), as ``key`` or ``section.key``:
+#: :func:`load_config` expands their leading ``~`` as a shell would.
+PATH_KEYS = ("run_dir", "data_dir", "dataset_dir", "tuning.directory", "explain.compare",
+             "explain.motif_db", "explain.truth", "explain.targets")
 
 
 def check_keys(section: Mapping, allowed: Iterable[str], where: str) -> None:
@@ -177,7 +183,16 @@ def check_value(value: Any, spec: Spec, where: str) -> None:
     accepts ``value``."""
     if not spec.accepts(value):
         raise ConfigError(f"{where}: expected {spec.describe()}, got {value!r}"
+                          f"{_path_hint(value) if spec.kind == 'path' else ''}"
                           f"{yaml_number_hint([value])}")
+
+
+def _path_hint(value: Any) -> str:
+    """A hint for a path YAML read as a number or a date (``run_dir: 2024``): quote it."""
+    if isinstance(value, numbers.Real | datetime.date) and not isinstance(value, bool):
+        kind = "date" if isinstance(value, datetime.date) else "number"
+        return f"; YAML reads {value} as a {kind}: quote it ('{value}') for the path {value}"
+    return ""
 
 
 def check_section(section: Mapping | None, specs: Mapping[str, Spec], where: str) -> None:
@@ -301,7 +316,8 @@ def load_config(path: str | os.PathLike, overrides: Iterable[str] = (),
     """Read a YAML run configuration, apply ``overrides`` and check its top-level keys.
 
     Relative paths inside the file stay relative to the current directory, as on the
-    command line.
+    command line; a leading ``~`` of a path (:data:`PATH_KEYS`) is the home folder, as
+    in a shell.
     """
     path = check_readable(path, "config file")
     try:
@@ -314,6 +330,7 @@ def load_config(path: str | os.PathLike, overrides: Iterable[str] = (),
         raise ConfigError(f"{path}: expected a mapping of sections at the top level")
     for override in overrides:
         apply_override(config, override)
+    _expand_home(config)
     if "task" in config and "system" not in config:
         log.warning("%s: the key 'task' is now called 'system'; read as system: %s", path,
                     config["task"])
@@ -325,6 +342,18 @@ def load_config(path: str | os.PathLike, overrides: Iterable[str] = (),
         raise ConfigError(f"{path}: missing required key 'system' (the paper: one of "
                           "kerasgene.systems.names())")
     return config
+
+
+def _expand_home(config: dict) -> None:
+    """Expand a leading ``~`` or ``~user`` (:func:`os.path.expanduser`) in the string
+    values of :data:`PATH_KEYS`, in place; other values are left to be checked."""
+    for dotted in PATH_KEYS:
+        *sections, key = dotted.split(".")
+        node = config
+        for section in sections:
+            node = node.get(section) if isinstance(node, dict) else None
+        if isinstance(node, dict) and isinstance(node.get(key), str):
+            node[key] = os.path.expanduser(node[key])
 
 
 def _tune_config_message(config: Mapping, path) -> str:

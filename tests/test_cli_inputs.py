@@ -192,3 +192,43 @@ def test_quoted_integer_setting_says_drop_the_quotes(tmp_path, capsys):
     with pytest.raises(ConfigError, match="with a dot") as err:
         check_value("1e-4", Spec("number", above=0), "training.learning_rate")
     assert "quotes" not in str(err.value)
+
+
+# ----------------------------------------------------------------------------- overrides
+def test_overrides_on_both_sides_of_an_option_are_read():
+    """``ablate --config c.yaml run_dir=x --subsets all seed=7``: argparse said
+    "unrecognized arguments: seed=7" (exit 2)."""
+    from kerasgene.cli import build_parser
+
+    args = build_parser().parse_args(["ablate", "--config", "c.yaml", "run_dir=x",
+                                      "--subsets", "all", "seed=7"])
+    assert (args.overrides, args.subsets) == (["run_dir=x", "seed=7"], "all")
+    args = build_parser().parse_args(["evaluate", "a=1", "--run", "r", "b=2"])
+    assert (args.overrides, args.run) == (["a=1", "b=2"], "r")
+
+
+def test_a_config_naming_another_model_than_the_run_is_warned_about(tmp_path, caplog):
+    """``evaluate --config other.yaml`` whose model / training differ from the run's
+    config.yaml changed nothing without a word (the same change as an override was warned
+    about)."""
+    run = tmp_path / "run"
+    run.mkdir()
+    record = (f"system: isegnet\nrun_dir: {run}\nmodel: {{name: isegnet, hparams: {{k1: 16}}}}\n"
+              "training: {epochs: 3}\n")
+    (run / "config.yaml").write_text(record)
+    other = tmp_path / "other.yaml"
+    other.write_text(record.replace("name: isegnet, hparams: {k1: 16}", "name: linear")
+                     .replace("epochs: 3", "epochs: 3, batch_size: 8"))
+    with caplog.at_level(logging.WARNING, logger="kerasgene.cli._common"):
+        assert main(["evaluate", "--config", str(other), "training.epochs=5"]) == 2
+    warned = [r.getMessage() for r in caplog.records if r.name == "kerasgene.cli._common"]
+    assert warned == [
+        "training.epochs=5: not used — the run's model is trained already (retrain with "
+        "kerasgene train to change it)",
+        f"{other}: model.hparams, model.name, training.batch_size (differ from the run's "
+        f"{run / 'config.yaml'}): not used — the run's model is trained already (retrain "
+        "with kerasgene train to change them)"]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="kerasgene.cli._common"):
+        main(["evaluate", "--config", str(run / "config.yaml")])
+    assert not [r for r in caplog.records if r.name == "kerasgene.cli._common"]

@@ -133,3 +133,29 @@ def test_valid_tuning_values_still_load(tmp_path):
                                      "tuning.objective={regression: val_loss}",
                                      "tuning.project_name=2024"])
     assert config["tuning"]["in_memory"] is False and config["tuning"]["threads"] == 2
+
+
+def test_a_home_folder_path_is_expanded(tmp_path, monkeypatch):
+    """``~`` in run_dir, data_dir, dataset_dir or tuning.directory was kept: a literal
+    ``./~`` folder was made, then pandas (which expands ``~``) wrote elsewhere: a
+    traceback, exit 1, the ``./~`` folder left behind."""
+    from kerasgene.datasets.base import resolve_path
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    path = tmp_path / "c.yaml"
+    path.write_text(TUNE.format(run="~/run").replace("seed: 0\n", "seed: 0\ndata_dir: ~/d\n"))
+    config = load_tune_config(path, ["run_dir=~/out"])
+    home = tmp_path / "home"
+    assert (config["run_dir"], config["data_dir"], config["dataset_dir"],
+            config["tuning"]["directory"]) == (
+        str(home / "out"), str(home / "d"), str(home / "run"), str(home / "run/tuning"))
+    assert config["data"]["promoters"] == "promoters.fa"  # a data path: resolve_path's
+    assert resolve_path("promoters.fa", "~/d") == home / "d" / "promoters.fa"
+
+
+def test_a_path_read_as_a_number_says_to_quote_it(capsys, tmp_path):
+    """``run_dir: 2024`` said only "expected a path, got 2024"."""
+    err = _cli_fails(capsys, tmp_path, RUN.replace("run_dir: {run}", "run_dir: 2024"))
+    assert err.strip() == ("kerasgene: error: run_dir: expected a path, got 2024; YAML reads "
+                           "2024 as a number: quote it ('2024') for the path 2024")
+    assert not (tmp_path / "2024").exists()

@@ -193,3 +193,20 @@ def test_track_without_data_on_a_chromosome_with_genes_is_warned_about(tmp_path,
         build_regions(_config(tmp_path, [_sample(tmp_path, "tpm.tsv")]), tmp_path / "ok",
                       progress=False)
     assert "no signal around" not in caplog.text
+
+
+@pytest.mark.parametrize(("split", "message"), [
+    ({"fractions": [0.6, 0.2, 0.3]}, "split: fractions must be three positive numbers"),
+    ({"fractons": [0.6, 0.2, 0.2]}, "split: unknown key 'fractons' for method 'random'; did "
+                                    "you mean 'fractions'?"),
+    ({"method": "chromosme"}, "split.method: unknown method 'chromosme' (did you mean "
+                              "'chromosome'?)"),
+])
+def test_the_split_is_checked_before_any_file_is_read(tmp_path, split, message):
+    """A wrong ``split`` was refused only after the annotation, the expression tables and
+    every track had been read (minutes on real data); here no input file exists at all."""
+    cfg = _config(tmp_path, [_sample(tmp_path, "tpm.tsv")], split=split)
+    with pytest.raises(ConfigError) as err:
+        build_regions(cfg, tmp_path / "ds", progress=False)
+    assert str(err.value).startswith(message)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

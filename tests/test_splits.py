@@ -88,3 +88,18 @@ def test_split_seed_must_be_a_nonnegative_integer(seed):
     """-1 and 'abc' were numpy / int() tracebacks; 1.5 and true were truncated to 1."""
     with pytest.raises(ConfigError, match=r"split\.seed: expected an integer >= 0"):
         splits.check_split_keys({"method": "random", "seed": seed})
+
+
+@pytest.mark.parametrize(("fractions", "hint"), [
+    (["6e-1", "0.2", "0.2"], "; YAML reads a number without a dot such as 6e-1 as a string: "
+                             "write it with a dot (e.g. 1.0e-4)"),
+    (["0.6", 0.2, 0.2], "; YAML reads a number in quotes as a string: drop the quotes"),
+    ([True, 0.2, 0.2], ""), (0.6, ""),
+])
+def test_split_fractions_must_be_numbers(fractions, hint):
+    """Text such as '6e-1' was read as the number 0.6 without a word (a number given as
+    text elsewhere, ``training.epochs: "1"``, is refused); 0.6 alone was a TypeError."""
+    with pytest.raises(ConfigError) as err:
+        splits.check_split_keys({"method": "random", "fractions": fractions})
+    assert str(err.value) == ("split: fractions must be three positive numbers (train, valid, "
+                              f"test) summing to 1, got {fractions!r}{hint}")

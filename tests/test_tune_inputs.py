@@ -415,3 +415,55 @@ def test_the_chief_oracle_is_not_locked_after_the_stop(tmp_path):
     asker.start()
     asker.join(5)
     assert answer == [False]  # not blocked; worker0 has not been told to stop yet
+
+
+# ----------------------------------------------------------------------------- the grid
+def test_an_empty_space_is_an_error(tmp_path, capsys):
+    """``tuning.space: {}`` searched the paper's 144-point grid without a word."""
+    path = config(tmp_path, tmp_path / "no_dataset")
+    assert error_line(capsys, "--config", str(path), "tuning.space={}", "--dry-run") == (
+        "kerasgene: error: tuning.space: an empty mapping; expected {axis: [values]} (leave "
+        "tuning.space out to search the paper's grid)")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tune.yaml"]
+
+
+def test_an_impossible_first_value_names_its_axis(dataset, tmp_path, capsys):
+    """``k1: [0, 2]`` was blamed on another axis (``tuning.space.kernel_length = 9:
+    impossible ...``): each other value was built with k1 = 0."""
+    path = config(tmp_path, dataset)
+    assert error_line(capsys, "--config", str(path), "tuning.space.k1=[0,2]", "--dry-run"
+                      ).startswith("kerasgene: error: tuning.space.k1 = 0: impossible for "
+                                   "isegnet: isegnet: k1 must be an integer >= 1 (got 0)")
+    assert error_line(capsys, "--config", str(path), "tuning.space.k1=[2,0]", "--dry-run"
+                      ).startswith("kerasgene: error: tuning.space.k1 = 0: impossible")
+
+
+def test_the_dry_run_refuses_a_project_of_another_search(dataset, tmp_path, capsys):
+    """The dry run counted the completed trials of a project made by another search
+    (another grid), which the search itself refuses."""
+    from kerasgene.tuning.runner import check_project
+
+    path = config(tmp_path, dataset)
+    plan = tuning.plan_search(tuning.load_tune_config(path, ["tuning.space.k1=[4,8]"]),
+                              validate=False)[0]
+    check_project(plan)  # the project of a k1 = 4, 8 search
+    (plan.project_dir / "trial_0000").mkdir()
+    (plan.project_dir / "trial_0000" / "trial.json").write_text('{"status": "COMPLETED"}')
+    message = (f"kerasgene: error: {plan.project_dir} holds the tuner state of a different "
+               "search (differs in space.k1); use another tuning.project_name or "
+               f"tuning.directory, or delete {plan.project_dir}")
+    assert error_line(capsys, "--config", str(path), "--dry-run") == message
+    code, _, out = tune(capsys, "--config", str(path), "tuning.space.k1=[4,8]", "--dry-run")
+    assert code == 0 and "p: 8 grid points, 8 selected, 1 completed" in out
+    assert sorted(p.name for p in plan.project_dir.iterdir()) == [
+        "kerasgene_search.json", "trial_0000"]
+
+
+def test_a_home_folder_directory_is_expanded(dataset, tmp_path, capsys, monkeypatch):
+    """``tuning.directory: ~/t`` made a literal ``./~/t`` folder (the trials went there),
+    then a pandas traceback (it expands ``~``) when trials.tsv was written."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    path = config(tmp_path, dataset)
+    code, _, out = tune(capsys, "--config", str(path), "tuning.directory=~/t", "--dry-run")
+    assert code == 0 and out.rstrip().endswith(str(tmp_path / "home" / "t" / "p"))

@@ -30,6 +30,7 @@ import re
 import sys
 import tempfile
 
+from kerasgene.cli._common import IntermixedParser
 from kerasgene.errors import KerasgeneError
 from kerasgene.train import launcher
 
@@ -102,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kerasgene", description=__doc__.splitlines()[0])
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=IntermixedParser)
     for group in COMMAND_GROUPS:
         importlib.import_module(f"kerasgene.cli.{group}").register(sub)
     return parser

@@ -28,6 +28,7 @@ from collections.abc import Sequence
 
 import yaml
 
+from kerasgene.cli._common import add_overrides
 from kerasgene.errors import ConfigError
 
 
@@ -40,8 +41,7 @@ def register(sub) -> None:
                     "KERASTUNER_TUNER_ID / KERASTUNER_ORACLE_IP / KERASTUNER_ORACLE_PORT "
                     "per host: tuning/README.md).")
     p.add_argument("--config", required=True, help="tune YAML (e.g. tuning/isegnet_grid.yaml)")
-    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
-                   help="config overrides, e.g. training.epochs=5 tuning.project_name=quick")
+    add_overrides(p, "config overrides, e.g. training.epochs=5 tuning.project_name=quick")
     p.add_argument("--max-trials", type=int, default=None,
                    help="at most N trials in the project (counting finished ones)")
     p.add_argument("--subset", action="append", default=[], metavar="AXIS=V1,V2",

@@ -138,12 +138,13 @@ def resolve_selection(spec: Mapping, channel_names: Mapping[str, Sequence[str] |
 
 def resolve_path(value: str | os.PathLike | None, base_dir: str | os.PathLike | None
                  ) -> Path | None:
-    """A config path, relative paths taken from ``base_dir`` (default: the working dir)."""
+    """A config path, relative paths taken from ``base_dir`` (default: the working dir);
+    a leading ``~`` of either is the home folder (:func:`os.path.expanduser`)."""
     if value is None:
         return None
     p = Path(os.path.expanduser(str(value)))
     if not p.is_absolute() and base_dir is not None:
-        p = Path(base_dir) / p
+        p = Path(os.path.expanduser(str(base_dir))) / p
     return p
 
 

@@ -98,7 +98,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from kerasgene.config import check_column_name
-from kerasgene.datasets import base, storage
+from kerasgene.datasets import base, splits, storage
 from kerasgene.datasets.dropped import Dropped, max_outside
 from kerasgene.datasets.windows import (
     chrom_length_mismatches,
@@ -389,6 +389,7 @@ def build_regions(config: Mapping | None = None, out_dir: str | os.PathLike | No
         raise ConfigError("isegnet: out_dir is required")
     check_log_options(cfg["log_base"], cfg["pseudocount"], "isegnet")
     cfg["split"] = _grouped_by_gene(cfg["split"])
+    splits.check_split_keys(cfg["split"] or {})  # before any file is read
     samples = _sample_specs(cfg, base_dir)
     tss_flank, tts_flank, epi_dtype = _window_options(cfg)
     if int(cfg["chunk_size"]) < 1:

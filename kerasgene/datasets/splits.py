@@ -31,11 +31,13 @@ K overlapping folds (the histone FCN ensemble) come from :func:`overlapping_fold
 from __future__ import annotations
 
 import difflib
+import numbers
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
+from kerasgene.config import yaml_number_hint
 from kerasgene.errors import ConfigError
 
 SETS = ("train", "valid", "test")
@@ -56,11 +58,16 @@ _KEYS = {
 
 
 def _fractions(fractions: Sequence[float]) -> np.ndarray:
-    f = np.asarray(fractions, dtype=np.float64)
+    """``fractions`` as a float array, or ConfigError unless they are three positive
+    numbers (not text that reads as one) summing to 1."""
+    items = list(fractions) if isinstance(fractions, list | tuple | np.ndarray) else [fractions]
+    numeric = all(isinstance(v, numbers.Real) and not isinstance(v, bool | np.bool_)
+                  for v in items)
+    f = np.asarray(items, dtype=np.float64) if numeric else np.zeros(0)
     if f.shape != (3,) or (f <= 0).any() or abs(f.sum() - 1.0) > 1e-6:
         raise ConfigError(
             f"split: fractions must be three positive numbers (train, valid, test) summing to 1, "
-            f"got {list(fractions)}"
+            f"got {fractions!r}{yaml_number_hint(items)}"
         )
     return f
 
@@ -248,7 +255,8 @@ def overlapping_folds(
 
 
 def check_split_keys(spec: Mapping) -> str:
-    """Validate a ``split:`` config section; return its method."""
+    """Validate a ``split:`` config section without the data (keys, seed, fractions);
+    return its method."""
     if not isinstance(spec, Mapping):
         raise ConfigError(f"split: expected a mapping with a 'method' key, got {spec!r}")
     method = spec.get("method", "random")
@@ -266,6 +274,8 @@ def check_split_keys(spec: Mapping) -> str:
     seed = spec.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
         raise ConfigError(f"split.seed: expected an integer >= 0 and < 2**32, got {seed!r}")
+    if "fractions" in spec:
+        _fractions(spec["fractions"])
     return method
 
 

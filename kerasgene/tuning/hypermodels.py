@@ -280,21 +280,12 @@ class BuilderHyperModel(kt.HyperModel):
         return names + [f"val_{n}" for n in names]
 
     def validate(self, input_names: Sequence[str] | None = None) -> None:
-        """Build every axis value once (the others at their first value) so an
-        impossible value fails now, not in trial 97; check that the objective is one of
-        the compiled model's metrics and that the model's inputs are the dataset's."""
+        """Build the first grid point, then every other axis value once (the others at
+        their first value), so an impossible value fails now, not in trial 97, naming its
+        axis; check that the objective is one of the compiled model's metrics and that
+        the model's inputs are the dataset's."""
         first = dict(self.grid()[0])
-        for name, axis in self.axes.items():
-            if axis.kind == "derived":
-                continue
-            builder_arg = name in self.builder_arguments() or name == "variant"
-            if not builder_arg:
-                continue
-            for value in axis.grid_values()[1:] if name != "variant" else axis.grid_values():
-                point = {**first, name: value}
-                self._try_build(point, f"tuning.space.{name} = {value!r}")
-                keras.backend.clear_session()  # free it (DeepRAGE-TP: 67 M parameters)
-        model = self._try_build(first, "the first grid point", compile=True)
+        model = self._build_first(first)
         available = self.metric_names(model)
         if self.objective_name not in available:
             near = difflib.get_close_matches(self.objective_name, available, n=1)
@@ -309,6 +300,46 @@ class BuilderHyperModel(kt.HyperModel):
                                   f"dataset provides {sorted(input_names)}")
         del model
         keras.backend.clear_session()
+        for name, value in self._other_values():
+            self._try_build({**first, name: value}, f"tuning.space.{name} = {value!r}")
+            keras.backend.clear_session()  # free it (DeepRAGE-TP: 67 M parameters)
+
+    def _other_values(self) -> list[tuple[str, Any]]:
+        """``(axis, value)`` of every builder axis value but the first grid point's
+        (every ``variant``: each is another builder)."""
+        out = []
+        for name, axis in self.axes.items():
+            if axis.kind == "derived" or not (name in self.builder_arguments()
+                                              or name == "variant"):
+                continue
+            values = axis.grid_values()
+            out += [(name, v) for v in (values if name == "variant" else values[1:])]
+        return out
+
+    def _build_first(self, first: Mapping) -> keras.Model:
+        """The compiled model of the first grid point; when it cannot be built, the error
+        names the axis whose first value is to blame: the first whose other value
+        builds (else, or when only compiling fails, the first grid point as a whole)."""
+        try:
+            return self.build_point(first)
+        except (ConfigError, ValueError, TypeError):
+            keras.backend.clear_session()
+        what = "the first grid point"
+        if not self._builds(first):
+            what = next((f"tuning.space.{name} = {first[name]!r}"
+                         for name, value in self._other_values()
+                         if self._builds({**first, name: value})), what)
+        return self._try_build(first, what, compile=True)
+
+    def _builds(self, point: Mapping) -> bool:
+        """True when the model of ``point`` can be built (not compiled; freed again)."""
+        try:
+            self.build_point(point, compile=False)
+        except (ConfigError, ValueError, TypeError):
+            return False
+        finally:
+            keras.backend.clear_session()
+        return True
 
     def _try_build(self, point: Mapping, what: str, compile: bool = False) -> keras.Model:
         try:

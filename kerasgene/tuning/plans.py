@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from kerasgene import systems
-from kerasgene._io import to_plain
+from kerasgene._io import is_temporary, to_plain
 from kerasgene.config import check_keys
 from kerasgene.errors import ConfigError, InputFileError
 from kerasgene.tuning.config import project_layout, project_tasks, tuning_section
@@ -89,6 +89,9 @@ def hypermodels_from_config(config: Mapping) -> list[tuple[str, BuilderHyperMode
     """``[(task, HyperModel)]`` of a tune configuration, without opening the dataset
     (dataset-derived arguments not filled; enough to enumerate the grid)."""
     tuning = tuning_section(config)
+    if tuning["space"] == {}:
+        raise ConfigError("tuning.space: an empty mapping; expected {axis: [values]} (leave "
+                          "tuning.space out to search the paper's grid)")
     model = dict(config.get("model") or {})
     check_keys(model, ("name", "hparams"), "model")
     name = model.get("name") or config.get("system")
@@ -253,7 +256,15 @@ def plan_search(config: Mapping, *, dataset=None, validate: bool = True) -> list
 
 def plan_summary(plan: SearchPlan) -> dict:
     """What a search would run: grid points, those selected by subset / max_trials, and
-    the trials already completed in the project directory."""
+    the trials already completed in the project directory.
+
+    Raises
+    ------
+    ConfigError
+        The project directory holds another search's tuner state: the run would refuse it
+        (:func:`_check_existing_project`).
+    """
+    _check_existing_project(plan)
     hm = plan.hypermodel
     grid = hm.grid()
     selected = [p for p in grid if all(p.get(k) in v for k, v in plan.subset.items())]
@@ -269,6 +280,18 @@ def plan_summary(plan: SearchPlan) -> dict:
             "axes": {k: ([f"{fmt(v)} ({a.by} {fmt(w)})" for w, v in a.mapping.items()]
                          if a.kind == "derived" else [fmt(v) for v in a.grid_values()])
                      for k, a in hm.axes.items()}}
+
+
+def _check_existing_project(plan: SearchPlan) -> None:
+    """Refuse, as the search itself would (:func:`kerasgene.tuning.runner.check_project`),
+    a project directory holding another search's tuner state, writing nothing: the check
+    is made only when the directory holds tuner state (which it then only reads)."""
+    from kerasgene.tuning.runner import SEARCH_FILE, check_project
+
+    pdir = plan.project_dir
+    if (pdir / SEARCH_FILE).is_file() or any(pdir.glob("trial_*")) or any(
+            not is_temporary(p) for p in pdir.glob("*.json")):
+        check_project(plan)
 
 
 def format_summary(info: Mapping) -> str:
