@@ -1024,10 +1024,11 @@ def _dropped(ds) -> pd.DataFrame:
 def test_isegnet_dropped_tsv_lists_every_left_out_example(isegnet_ds, world):
     got = _dropped(isegnet_ds)
     assert list(got.columns) == ["example", "context", "chrom", "start", "end", "reason",
-                                 "detail"]
+                                 "detail", "strand"]
     assert got[["example", "context", "chrom", "start", "end", "reason"]].values.tolist() == [
         ["notInGtf", "bs1", "", "", "", "not_in_annotation"],
         ["gE", "bs1", "chr1", "12000", "15000", "zero_expression"]]
+    assert got["strand"].tolist() == ["", "+"]  # a gene's strand, where it is known
     assert isegnet_ds.meta["dropped"] == {"not_in_annotation": 1, "zero_expression": 1}
     assert len(isegnet_ds) + len(got) == len(world["genes"]) + 1
 

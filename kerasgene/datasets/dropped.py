@@ -19,6 +19,9 @@ counts per reason under ``dropped``.
 ``reason``
     One of :data:`REASONS`; ``detail`` says more (the gene it duplicates, the loci of an
     ambiguous id, the chromosome length).
+``strand``
+    The gene's strand (``+`` / ``-``) when known, else empty: with the coordinates, where
+    its windows lie (``kerasgene variants`` names the variants in them).
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from kerasgene.errors import ConfigError
 log = logging.getLogger(__name__)
 
 FILENAME = "dropped.tsv"
-COLUMNS = ("example", "context", "chrom", "start", "end", "reason", "detail")
+COLUMNS = ("example", "context", "chrom", "start", "end", "reason", "detail", "strand")
 #: reason → what the warning says about it
 REASONS = {
     "not_in_annotation": "gene id absent from the annotation",
@@ -72,19 +75,20 @@ class Dropped:
         self.rows: list[tuple] = []
 
     def add(self, example: str, reason: str, *, context: str = "", chrom: str = "",
-            start: int | None = None, end: int | None = None, detail: str = "") -> None:
+            start: int | None = None, end: int | None = None, detail: str = "",
+            strand: str = "") -> None:
         """Record one left-out example (``reason`` a key of :data:`REASONS`)."""
         if reason not in REASONS:
             raise ValueError(f"unknown drop reason {reason!r}")
         self.rows.append((str(example), str(context), str(chrom),
                           "" if start is None else int(start), "" if end is None else int(end),
-                          reason, str(detail)))
+                          reason, str(detail), str(strand)))
 
     def add_gene(self, example: str, gene, reason: str, *, context: str = "",
                  detail: str = "") -> None:
         """Record an example of ``gene`` (a :class:`~kerasgene.io.annotation.Gene`)."""
         self.add(example, reason, context=context, chrom=gene.chrom, start=gene.start,
-                 end=gene.end, detail=detail)
+                 end=gene.end, detail=detail, strand=gene.strand)
 
     def __len__(self) -> int:
         return len(self.rows)

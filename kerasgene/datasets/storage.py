@@ -90,7 +90,8 @@ log = logging.getLogger(__name__)
 #: ``peaks.xls`` is read 1-based, a binned bedGraph without a track line is refused as a
 #: peak file, a DeepRAGE names file with a header line is refused (it shifted every
 #: state by one), and so is a byte-identical copy of a track under another name;
-#: gffread's GFF3 transcripts are grouped into their genes (each was a gene).
+#: gffread's GFF3 transcripts are grouped into their genes (each was a gene); dropped.tsv
+#: has a strand column.
 BUILD_REVISION = 3
 
 

@@ -168,26 +168,23 @@ def variants_at_dropped_genes(variants, dataset, genes, reader, genome) -> dict[
 
 def _dropped_genes(dataset, kept: set[str]) -> list[tuple]:
     """``(gene, reason)`` of each gene of the dataset's ``dropped.tsv`` not in ``kept``
-    whose span the annotation (the dataset's GTF) has, under the dropped id."""
+    with its locus and strand there (a :class:`~kerasgene.io.annotation.Gene` under the
+    dropped id); none for a dataset built before ``dropped.tsv`` had a strand."""
     import pandas as pd
 
-    from kerasgene.io.annotation import read_gtf
+    from kerasgene.io.annotation import Gene
 
     path = Path(dataset.path) / DROPPED_FILE
-    gtf = dataset.meta.get("inputs", {}).get("gtf")
-    if not path.is_file() or gtf is None:
+    if not path.is_file():
         return []
     rows = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-    rows = rows[(rows["start"] != "") & ~rows["example"].isin(kept)]
-    if rows.empty:
+    if "strand" not in rows:
         return []
-    by_span = {(g.chrom, g.start, g.end): g
-               for g in read_gtf(gtf["path"], dataset.meta["params"].get("biotypes"))}
+    rows = rows[rows["strand"].isin(["+", "-"]) & ~rows["example"].isin(kept)]
     out = {}
     for r in rows.itertuples(index=False):
-        gene = by_span.get((r.chrom, int(r.start), int(r.end)))
-        if gene is not None:
-            out.setdefault(r.example, (dataclasses.replace(gene, id=r.example), r.reason))
+        gene = Gene(r.example, r.example, r.chrom, int(r.start), int(r.end), r.strand)
+        out.setdefault(r.example, (gene, r.reason))
     return list(out.values())
 
 
