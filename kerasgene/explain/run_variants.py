@@ -145,12 +145,12 @@ def variants_at_dropped_genes(variants, dataset, genes, reader, genome) -> dict[
     ``{variant id: ["GENE (reason)", ...]}`` of those variants (empty without a
     ``dropped.tsv`` with genes of the annotation).
     """
-    from kerasgene.explain.variants import _WindowIndex
+    from kerasgene.explain.variants import WindowIndex
 
     left_out = _dropped_genes(dataset, {g.id for g in genes})
     if not left_out:
         return {}
-    index = _WindowIndex([g for g, _ in left_out], reader.tss_flank, reader.tts_flank,
+    index = WindowIndex([g for g, _ in left_out], reader.tss_flank, reader.tts_flank,
                          genome.alias_table)
     hits = {}
     for v in variants:

@@ -251,7 +251,7 @@ def _factorised_predictor(model, reader: PromoterReader, pairs):
     return predict
 
 
-class _WindowIndex:
+class WindowIndex:
     """Genes whose window (any sub-window) overlaps a genomic interval."""
 
     def __init__(self, genes: Sequence[Gene], tss_flank, tts_flank,
@@ -354,7 +354,7 @@ def variant_effects(
     )  # as read_vcf does: a lower-case allele is no ambiguity code
     predict = predictor(model, reader)
     genome, owned = open_genome(genome, chrom_aliases)
-    index = _WindowIndex(genes, reader.tss_flank, reader.tts_flank, genome.alias_table)
+    index = WindowIndex(genes, reader.tss_flank, reader.tts_flank, genome.alias_table)
     tables, outside = [], 0
     counts: dict[str, list[str]] = {}
     try:
@@ -408,7 +408,7 @@ def _warn_statuses(counts: Mapping[str, list[str]], n_all: int, n_windows: int) 
 
 
 def _effect_rows(variants: Sequence[Variant], genome: Genome, genes: Sequence[Gene],
-                 index: _WindowIndex, reader: Reader):
+                 index: WindowIndex, reader: Reader):
     """Table rows with NaN predictions, the (sequence, gene, context) items to predict,
     (row, ref item, alt item) of every row of status ``ok``, the number of variants outside
     every window, and status → variant ids of the variants not predicted."""
@@ -473,6 +473,7 @@ __all__ = [
     "COLUMNS",
     "STATUSES",
     "Variant",
+    "WindowIndex",
     "anchor_offset",
     "apply_variant",
     "promoter_genes",
