@@ -273,7 +273,9 @@ def knockout_test(genes: Sequence, abs_delta: Sequence[float], targets: Iterable
 
     genes = np.asarray(genes)
     d = np.asarray(abs_delta, np.float64)
-    is_t = np.isin(genes, np.asarray(list(targets), dtype=genes.dtype))
+    # compared as text of any length: cast to the genes' dtype ('<U9'), a longer id was
+    # cut to it ('YAL035C-A.1' counted as gene 'YAL035C-A')
+    is_t = np.isin(genes.astype(str), np.asarray([str(t) for t in targets], dtype=str))
     n_t, n_o = int(is_t.sum()), int((~is_t).sum())
     if n_t == 0 or n_o == 0:
         raise ConfigError(f"knockout test needs target and non-target genes; got {n_t} targets "

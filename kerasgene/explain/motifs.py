@@ -33,6 +33,7 @@ import os
 import re
 import tempfile
 import warnings
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,9 +138,11 @@ def meme_motifs(path: str | os.PathLike) -> list[Motif]:
     ------
     InputFileError
         naming the file (and the motif and position) when it cannot be read, has no
-        ``MOTIF`` line, another alphabet than ACGT, a motif id twice, a ``MOTIF`` line
-        without its own matrix (a truncated file, or a motif memelite would give the next
-        motif's matrix), or a matrix row that is not four finite probabilities >= 0
+        ``MOTIF`` line (saying what the file looks like: JASPAR, HOMER, TRANSFAC, a bare
+        matrix, empty), another alphabet than ACGT, a motif id twice, a matrix whose
+        ``w=``/``alength=`` do not fit its rows (:func:`check_meme_matrices`), a ``MOTIF``
+        line without its own matrix (a truncated file, or a motif memelite would give the
+        next motif's matrix), or a matrix row that is not four finite probabilities >= 0
         summing to 1 (within :data:`MEME_ROW_TOLERANCE`).
     """
     from memelite.io import read_meme
@@ -153,16 +156,19 @@ def meme_motifs(path: str | os.PathLike) -> list[Motif]:
     ids = [line.split()[1] for line in text.splitlines()
            if line.startswith("MOTIF") and len(line.split()) > 1]
     if not ids:
-        raise InputFileError(f"{path}: no MOTIF line; expected a MEME motif file ('MOTIF id "
-                             "name' lines, each followed by a letter-probability matrix)")
+        raise InputFileError(f"{path}: no MOTIF line{_other_motif_format(text)}; expected a "
+                             "MEME motif file ('MOTIF id name' lines, each followed by a "
+                             "letter-probability matrix)")
     alphabet = re.search(r"^ALPHABET\s*=\s*(\S+)", text, re.M)
     if alphabet and alphabet.group(1).upper() != "ACGT":
         raise InputFileError(f"{path}: alphabet {alphabet.group(1)!r}; expected DNA motifs "
                              "(ALPHABET= ACGT)")
-    twice = sorted({i for i in ids if ids.count(i) > 1})
+    counts = Counter(ids)
+    twice = [i for i in counts if counts[i] > 1]
     if twice:
-        raise InputFileError(f"{path}: motif id {twice[0]!r} appears {ids.count(twice[0])} "
+        raise InputFileError(f"{path}: motif id {twice[0]!r} appears {counts[twice[0]]} "
                              "times; expected each motif id once")
+    check_meme_matrices(text.splitlines(), path)
     with tempfile.TemporaryDirectory() as tmp:  # memelite reads plain text only
         plain = Path(tmp) / "motifs.meme"
         plain.write_text(text)
@@ -196,6 +202,79 @@ def meme_motifs(path: str | os.PathLike) -> list[Motif]:
         fields = key.split()
         out.append(Motif(motif_id, fields[1] if len(fields) > 1 else motif_id, probs))
     return out
+
+
+def _other_motif_format(text: str) -> str:
+    """What a file without ``MOTIF`` lines looks like instead, for the error: ``" (an
+    empty file)"``, a JASPAR/HOMER file (``>`` first), TRANSFAC, a bare .pfm matrix, or
+    ``""``."""
+    first = next((line.strip() for line in text.splitlines() if line.strip()), None)
+    if first is None:
+        return " (an empty file)"
+    if first.startswith(">"):
+        return (" (a JASPAR .jaspar/.pfm, HOMER .motif or FASTA-style file: its first line "
+                f"starts with '>': {first[:40]!r})")
+    if first.split()[0] in ("AC", "ID", "VV", "XX", "DE", "P0", "PO"):
+        return f" (a TRANSFAC-style file: its first line is {first[:40]!r})"
+    if _numbers(first) is not None:
+        return f" (a bare matrix, as in a JASPAR .pfm file: its first line is {first[:40]!r})"
+    return ""
+
+
+def _numbers(line: str) -> list[float] | None:
+    """The numbers of a matrix row, or None when ``line`` is not one (blank, text)."""
+    try:
+        values = [float(v) for v in line.split()]
+    except ValueError:
+        return None
+    return values or None
+
+
+def check_meme_matrices(lines: Sequence[str], path) -> None:
+    """Check that each ``letter-probability matrix:`` line of a MEME file's ``lines``
+    gives ``w= N`` (N >= 1) and, if it gives one, ``alength= 4``, and is followed by
+    exactly N rows of 4 numbers, from the next line on (as memelite reads them). A file
+    that ends inside a matrix is left to :func:`meme_motifs`' count of the matrices read
+    (a truncated file).
+
+    Raises
+    ------
+    InputFileError
+        ``"PATH: not a readable MEME motif file: motif 'X' (line K): ..."`` naming what
+        is wrong: a missing or zero ``w=``, another ``alength``, a blank line before the
+        rows, a row of another length, more or fewer rows than ``w`` (memelite reads the
+        first ``w`` rows and drops the rest without a word).
+    """
+    motif, k = None, 0
+    while k < len(lines):
+        line = lines[k]
+        k += 1
+        if line.startswith("MOTIF"):
+            motif = (line.split()[1:2] or ["?"])[0]
+        if not line.startswith("letter-probability matrix"):
+            continue
+        where = f"{path}: not a readable MEME motif file: motif {motif!r} (line {k})"
+        fields = dict(re.findall(r"\b(\w+)=\s*(\S+)", line))
+        if not fields.get("w", "").isdigit() or int(fields["w"]) < 1:
+            raise InputFileError(f"{where}: w= {fields.get('w', '(missing)')}; expected the "
+                                 "motif's width as 'w= N' (N >= 1) on its "
+                                 "'letter-probability matrix:' line")
+        width = int(fields["w"])
+        if fields.get("alength", "4") != "4":
+            raise InputFileError(f"{where}: alength= {fields['alength']}; expected DNA motifs "
+                                 "(alength= 4: A, C, G, T)")
+        if k < len(lines) and not lines[k].strip():
+            raise InputFileError(f"{where}: a blank line after it; expected the matrix rows "
+                                 "right after the 'letter-probability matrix:' line")
+        n = 0
+        while k < len(lines) and (row := _numbers(lines[k])) is not None:
+            if len(row) != 4:
+                raise InputFileError(f"{where}, line {k + 1}: {len(row)} numbers; expected "
+                                     "4 (the probabilities of A, C, G, T)")
+            n, k = n + 1, k + 1
+        if n != width and (n > width or k < len(lines)):
+            raise InputFileError(f"{where}: w= {width} but {n} rows; expected as many "
+                                 "rows as w= gives (one per position)")
 
 
 def write_meme(path, pwms: Mapping[str, np.ndarray], *, background=(0.25, 0.25, 0.25, 0.25),

@@ -127,16 +127,14 @@ def check_request(analyses: tuple[str, ...], options: ExplainOptions, system, mo
             raise ConfigError(f"analyses {a}: integrated gradients need one gene window per "
                               f"example (isegnet, histone); the {system.name} dataset's "
                               "examples are genome bins")
-    if compare is not None and not set(input_names(compare)) <= set(names):
-        raise ConfigError(f"--compare {options.compare}: its model takes inputs "
-                          f"{input_names(compare)}, the run's {names}; expected a run of the "
-                          "same inputs")
+    if compare is not None:
+        _check_compare_inputs(options.compare, compare, model)
     if "knockout" in analyses:
         if dataset.arrays.get("regulators") is None and names != ["sequence"]:
             raise ConfigError(f"analyses knockout: filter knockouts predict from the DNA alone "
                               f"or with regulator states (deeprage); the {system.name} model "
                               f"also takes {[n for n in names if n != 'sequence']}")
-        _check_targets(options, model)
+        _check_targets(options, model, dataset)
     if options.truth:
         for a, key in (("ig", "isegnet"), ("knockout", "deeprage"),
                        ("modisco", system.truth_key or system.name)):
@@ -147,6 +145,31 @@ def check_request(analyses: tuple[str, ...], options: ExplainOptions, system, mo
                                   f"{key} (tasks.{key}), which the {system.name} run has not; "
                                   f"expected no --truth with analyses {a}")
             A.check_truth(options.truth, dataset, key)
+
+
+def _check_compare_inputs(path, compare, model) -> None:
+    """The ``--compare`` model at ``path`` takes some of ``model``'s inputs, each of the
+    same shape per example (it is fed the run's windows: another window layout, as with
+    other ``tss_flank``/``tts_flank``, failed after the run's own attributions).
+
+    Raises
+    ------
+    ConfigError
+        naming ``--compare``, the input and the two shapes.
+    """
+    from kerasgene.explain.attribution import input_names
+
+    ours = {t.name: tuple(t.shape[1:]) for t in model.inputs}
+    theirs = {t.name: tuple(t.shape[1:]) for t in compare.inputs}
+    if not set(theirs) <= set(ours):
+        raise ConfigError(f"--compare {path}: its model takes inputs {input_names(compare)}, "
+                          f"the run's {input_names(model)}; expected a run of the same inputs")
+    for name, shape in theirs.items():
+        if shape != ours[name]:
+            raise ConfigError(f"--compare {path}: its model takes input {name!r} of shape "
+                              f"{shape} per example, the run's {ours[name]} (another window "
+                              "layout: tss_flank, tts_flank or bins); expected a run on windows "
+                              "of the same layout")
 
 
 def load_compare(run: str | Path, compare: str | Path):
@@ -180,19 +203,22 @@ def _track_names(run: str | Path) -> list[str] | None:
     return None if names is None else list(names)
 
 
-def check_motif_database(options: ExplainOptions, analyses: tuple[str, ...]) -> None:
+def check_motif_database(options: ExplainOptions, analyses: tuple[str, ...],
+                         tax_group: str) -> None:
     """The motif database, checked before the run is read when one of ``analyses``
     matches motifs (``motifs``, ``knockout``, ``modisco``): ``motif_db`` read whole
     (:func:`kerasgene.explain.motifs.meme_motifs`), else ``jaspar_release`` and
     ``tax_group`` as pyjaspar's offline databases have them
-    (:func:`kerasgene.explain.motifs.jaspar_motifs`).
+    (:func:`kerasgene.explain.motifs.jaspar_motifs`); a knockout's ``target_motif`` must
+    be one of its motifs (``tax_group``: the system's taxon, when the options name none).
 
     Raises
     ------
     InputFileError
         ``motif_db`` is not a readable MEME file of DNA motifs.
     ConfigError
-        an unknown release, or a taxon without CORE matrices in it, listing those there are.
+        an unknown release, or a taxon without CORE matrices in it, listing those there
+        are; a ``target_motif`` not in the database.
     """
     if not set(analyses) & set(USED_BY["jaspar_release"]):
         return
@@ -200,7 +226,31 @@ def check_motif_database(options: ExplainOptions, analyses: tuple[str, ...]) -> 
         from kerasgene.explain.motifs import meme_motifs
 
         meme_motifs(options.motif_db)
-        return
+    else:
+        _check_jaspar(options)
+    if options.target_motif and "knockout" in analyses:
+        _check_target_motif(options, tax_group)
+
+
+def _check_target_motif(options: ExplainOptions, tax_group: str) -> None:
+    """``target_motif`` is an id of the motif database (its version aside, as the
+    knockout matches it: :func:`kerasgene.explain.motifs.motif_recovery`)."""
+    from kerasgene.errors import shown
+    from kerasgene.explain.analyses import motif_database
+    from kerasgene.explain.motifs import matrix_base
+
+    motifs, source = motif_database(options, tax_group)
+    if matrix_base(options.target_motif) not in {matrix_base(m.matrix_id) for m in motifs}:
+        near = [m.matrix_id for m in motifs
+                if options.target_motif.lower() in f"{m.matrix_id} {m.name}".lower()]
+        raise ConfigError(f"--target-motif: {options.target_motif!r} is not a motif of "
+                          f"{source} ({len(motifs)} motifs"
+                          + (f"; those naming it: {shown(near)}" if near else "")
+                          + "); expected one of its motif ids")
+
+
+def _check_jaspar(options: ExplainOptions) -> None:
+    """``jaspar_release`` and ``tax_group`` as pyjaspar's offline databases have them."""
     try:
         from pyjaspar import jaspardb
     except ImportError as err:  # pragma: no cover
@@ -227,9 +277,12 @@ def _tax_groups(db) -> list[str]:
     return sorted({v.lower() for (v,) in rows})
 
 
-def _check_targets(options: ExplainOptions, model) -> None:
-    """``targets``, ``filters`` and ``target_motif`` of a knockout."""
+def _check_targets(options: ExplainOptions, model, dataset) -> None:
+    """``targets``, ``filters`` and ``target_motif`` of a knockout; the ids of ``targets``
+    must name genes of ``dataset``
+    (:func:`~kerasgene.explain.sequence_analyses.read_targets`)."""
     from kerasgene.explain.motifs import first_conv_layer
+    from kerasgene.explain.sequence_analyses import dataset_gene_ids, read_targets
 
     if not options.targets:
         extra = [f for f, v in (("--filters", options.filters),
@@ -244,6 +297,7 @@ def _check_targets(options: ExplainOptions, model) -> None:
     if not (options.filters or options.target_motif):
         raise ConfigError("--targets needs the filters to knock out: --filters or "
                           "--target-motif")
+    read_targets(options.targets, dataset_gene_ids(dataset))
     n = first_conv_layer(model).filters
     bad = [f for f in options.filters or () if f >= n]
     if bad:
@@ -292,7 +346,7 @@ def explain_run(run: str | Path, config: Mapping,
     system = systems.get(config["system"], "system")
     final = check_out_dir(explain_dir(run, out), config)
     requested = requested_analyses(options, system.name)
-    check_motif_database(options, requested)
+    check_motif_database(options, requested, system.jaspar_tax_group)
     model, record = records.load_run(run)
     dataset = runs.run_dataset(run, dict(config), record)
     analyses = runnable_analyses(requested, model, bool(options.analyses))
@@ -378,4 +432,7 @@ def summary_lines(summary: Mapping) -> list[str]:
             lines.append(f"knockout {r['name']}: filters {r['filters']} rank-sum p = "
                          f"{r['ranksum_p']:.2g}, {r['targets_in_top_k']}/{r['top_k']} top genes "
                          "are targets")
+        for name in ko.get("unmatched", []):
+            lines.append(f"knockout {name}: no filter matches its motif at q <= "
+                         f"{summary['settings']['q_threshold']}; nothing knocked out")
     return lines

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -81,9 +82,79 @@ def explain_filters(model, dataset, out: Path, options: ExplainOptions,
             "_rows": ranked}
 
 
-def knockout_sets(options: ExplainOptions, rows: list[dict]) -> list[dict]:
+def dataset_gene_ids(dataset) -> np.ndarray:
+    """The genes of a run's dataset, each once: a pair dataset's ``gene_ids`` (DeepRAGE),
+    else the ``gene_id`` column of its index."""
+    return np.asarray(dataset.gene_ids if hasattr(dataset, "gene_ids")
+                      else dataset.index["gene_id"].unique(), dtype=str)
+
+
+def read_targets(path, gene_ids) -> tuple[list[str], list[str]]:
+    """The genes of ``gene_ids`` that a ``--targets`` file lists, and warnings about the
+    rest.
+
+    The file (plain or gzip) holds one gene id per line, its first field (blank lines
+    and ``#`` comments skipped; CRLF reads as LF). An id is matched exactly, else both
+    without their version suffix where that stem names one gene (``ENSG….5`` ↔ ``ENSG…``;
+    :func:`kerasgene.io.annotation.gene_id_stem`).
+
+    Returns
+    -------
+    targets : the matched genes of ``gene_ids``, each once, in the file's order
+    notes : one warning each (counted, the first few named) for the ids listed more than
+        once, those matched without their version, and those not genes of the dataset (a
+        header line, ids of another naming), which are left out
+
+    Raises
+    ------
+    InputFileError
+        naming the file: no id in it, none a gene of the dataset (its first ids and the
+        dataset's are shown: gene names are not translated to ids), or every gene a
+        target (the knockout test compares the targets with the other genes).
+    """
+    from kerasgene._io import text_lines
+    from kerasgene.errors import shown
+    from kerasgene.io.annotation import gene_id_stem
+
+    listed = Counter(line.split()[0] for _, line in text_lines(path, "target gene list")
+                     if line.strip() and not line.lstrip().startswith("#"))
+    if not listed:
+        raise InputFileError(f"{path}: no gene id; expected target gene ids, one per line")
+    ids = [str(g) for g in gene_ids]
+    by_stem: dict[str, list[str]] = {}
+    for g in ids:
+        by_stem.setdefault(gene_id_stem(g), []).append(g)
+    known = set(ids)
+
+    def match(w: str) -> str | None:
+        stem = by_stem.get(gene_id_stem(w), [])
+        return w if w in known else stem[0] if len(stem) == 1 else None
+
+    found = {w: match(w) for w in listed}
+    targets = list(dict.fromkeys(g for g in found.values() if g is not None))
+    missing = [w for w, g in found.items() if g is None]
+    if not targets:
+        raise InputFileError(f"{path}: none of its {len(listed)} ids is a gene of the run's "
+                             f"dataset (file: {shown(missing, 3)}; dataset: {shown(ids, 3)}); "
+                             "expected the dataset's gene ids (names are not translated)")
+    if len(targets) == len(known):
+        raise InputFileError(f"{path}: lists all {len(known)} genes of the run's dataset; "
+                             "expected a subset (the knockout compares the targets with the "
+                             "other genes)")
+    twice = [w for w, n in listed.items() if n > 1]
+    unversioned = [f"{w} as {g}" for w, g in found.items() if g is not None and g != w]
+    notes = [f"{path}: {what}: {shown(items)}" for what, items in (
+        (f"{len(twice)} id(s) listed more than once, counted once", twice),
+        (f"{len(unversioned)} id(s) matched without the version suffix", unversioned),
+        (f"{len(missing)} of {len(listed)} ids not genes of the run's dataset, left out",
+         missing)) if items]
+    return targets, notes
+
+
+def knockout_sets(options: ExplainOptions, rows: list[dict], gene_ids) -> list[dict]:
     """``[{name, motif, targets, filters}]`` from ``options.truth`` (every planted
-    regulator) and ``options.targets`` (with ``filters`` or ``target_motif``);
+    regulator) and ``options.targets`` (with ``filters`` or ``target_motif``; its ids
+    matched to ``gene_ids`` by :func:`read_targets`, whose warnings are logged);
     ``rows`` are the filter matches (:func:`explain_filters`)."""
     from kerasgene.explain.motifs import motif_recovery
 
@@ -101,7 +172,9 @@ def knockout_sets(options: ExplainOptions, rows: list[dict]) -> list[dict]:
             sets.append({"name": r.get("tf", r["jaspar_id"]), "motif": motif,
                          "targets": list(r["target_genes"]), "filters": matching(motif)})
     if options.targets:
-        lines = Path(options.targets).read_text().split()
+        lines, notes = read_targets(options.targets, gene_ids)
+        for note in notes:
+            log.warning("knockout: %s", note)
         if options.filters:
             filters = [int(f) for f in options.filters]
         elif options.target_motif:
@@ -123,8 +196,7 @@ def _knockout_predictor(model, dataset, seqs, max_conditions: int, rng):
     every gene once."""
     from kerasgene.explain import knockout as K
 
-    gene_ids = np.asarray(dataset.gene_ids if hasattr(dataset, "gene_ids")
-                          else dataset.index["gene_id"].unique(), dtype=str)
+    gene_ids = dataset_gene_ids(dataset)
     regs = dataset.arrays.get("regulators")
     n_genes = len(gene_ids)
     if regs is None:
@@ -181,7 +253,7 @@ def explain_knockout(model, dataset, out: Path, options: ExplainOptions, rng,
     if rows is None:
         rows = explain_filters(model, dataset, out, options, "deeprage")["_rows"]
     layer = M.first_conv_layer(model).name
-    sets = knockout_sets(options, rows)
+    sets = knockout_sets(options, rows, dataset_gene_ids(dataset))
     predict, gene_ids, gi = _knockout_predictor(model, dataset, _gene_sequences(dataset),
                                                 options.max_conditions, rng)
     wild_type = predict() if any(s["filters"] for s in sets) else None
