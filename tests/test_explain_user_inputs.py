@@ -278,3 +278,13 @@ def test_compare_run_on_windows_of_another_layout():
         "--compare other: its model takes input 'sequence' of shape (1750, 4) per example, "
         "the run's (2500, 4) (another window layout: tss_flank, tts_flank or bins); expected "
         "a run on windows of the same layout")
+
+
+def test_hocomoco_subtypes_stay_apart_when_versions_are_ignored():
+    """Recovery and ``--target-motif`` ignore a JASPAR ID's version only: HOCOMOCO v12's
+    ``AHR.H12CORE.0.P.B`` and ``AHR.H12CORE.1.P.B`` (two subtypes) were both ``AHR``."""
+    assert M.matrix_base("MA0337.2") == M.matrix_base("MA0337.1") == "MA0337"
+    assert M.matrix_base("POL001.1") == "POL001"
+    rows = [{"query": "f0", "rank": 1, "target_id": "AHR.H12CORE.1.P.B", "q_value": 0.01}]
+    assert M.motif_recovery(rows, ["AHR.H12CORE.0.P.B", "AHR.H12CORE.1.P.B"]) == {
+        "AHR.H12CORE.0.P.B": [], "AHR.H12CORE.1.P.B": ["f0"]}

@@ -630,9 +630,15 @@ def filter_matches(filters: FilterPWMs, motifs: Sequence[Motif], *, n_best: int 
     return rows
 
 
+#: a JASPAR matrix ID with its version: ``MA0337.2`` (CORE), ``PB0001.1``, ``POL001.1``
+_JASPAR_VERSIONED = re.compile(r"^([A-Z]{2,3}\d{3,})\.\d+$")
+
+
 def matrix_base(matrix_id: str) -> str:
-    """A JASPAR ID without its version (``MA0337.2`` → ``MA0337``)."""
-    return str(matrix_id).split(".")[0]
+    """A JASPAR ID without its version (``MA0337.2`` → ``MA0337``); any other ID whole
+    (HOCOMOCO's ``AHR.H12CORE.0.P.B`` and ``AHR.H12CORE.1.P.B`` are two motifs)."""
+    m = _JASPAR_VERSIONED.match(str(matrix_id))
+    return m.group(1) if m else str(matrix_id)
 
 
 def motif_recovery(matches: Sequence[Mapping], planted: Sequence[str], *,
