@@ -134,6 +134,11 @@ class BuilderHyperModel(kt.HyperModel):
                                   "project (it changes the labels and the objective); pass "
                                   "task= per HyperModel, or list tasks in the YAML space, "
                                   "which runs one project per task")
+            if name == "n_classes" and not self.classification:
+                raise ConfigError("tuning.space.n_classes: no effect on a regression model "
+                                  "(only a classification head has classes; with class "
+                                  "labels the dataset fixes their number), so every grid "
+                                  "point would be trained once per value")
             if name in valid or name in special:
                 continue
             near = difflib.get_close_matches(name, valid + special, n=1)
@@ -177,7 +182,7 @@ class BuilderHyperModel(kt.HyperModel):
             if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
                        for v in values):
                 raise ConfigError(f"tuning.space.learning_rate: expected positive numbers, "
-                                  f"got {values}")
+                                  f"got {values}{yaml_number_hint(values)}")
         defaults = {}  # value types against the builders' defaults
         for builder in self.variants.values():
             defaults.update(models.hyperparameters(builder))

@@ -40,6 +40,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import keras_tuner as kt
@@ -48,8 +49,8 @@ from keras_tuner.src.engine import oracle as oracle_module
 from keras_tuner.src.engine import trial as trial_module
 from keras_tuner.src.tuners.gridsearch import GridSearchOracle
 
-from kerasgene._io import append_line, to_plain, write_json
-from kerasgene.errors import ConfigError, KerasgeneError
+from kerasgene._io import append_line, read_json_object, to_plain, write_json
+from kerasgene.errors import ConfigError, InputFileError, KerasgeneError, shown
 from kerasgene.tuning.spaces import grid_points
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -156,6 +157,7 @@ class ResumableGridOracle(GridSearchOracle):
             raise stop
 
     def reload(self):
+        check_saved_state(Path(self._project_dir))
         super().reload()
         # an ended trial is never retried, even from a state saved by another oracle
         ended = set(self.end_order)
@@ -171,6 +173,39 @@ class ResumableGridOracle(GridSearchOracle):
     def _save_trial(self, trial):
         write_json(os.path.join(self._get_trial_dir(trial.trial_id), "trial.json"),
                      trial.get_state())
+
+
+def check_saved_state(project_dir: Path) -> None:
+    """Raise unless the oracle state of ``project_dir`` can be resumed: ``oracle.json`` and
+    every ``trial_*/trial.json`` readable JSON objects, and the folder of every trial that
+    ``oracle.json`` lists present.
+
+    keras-tuner names a new trial by the number of trials it reloaded: with a listed
+    trial's folder gone (deleted by hand) the next trial would take a finished trial's id,
+    overwrite it and free its grid point, and two trials would take turns without end.
+
+    Raises
+    ------
+    InputFileError
+        A state file is missing or not a JSON object.
+    ConfigError
+        Trials listed in ``oracle.json`` have no folder.
+    """
+    over = f"restore it, or delete {project_dir} to start the search over"
+    trials = sorted(project_dir.glob("trial_*/trial.json"))
+    try:
+        state = read_json_object(project_dir / "oracle.json", "keras-tuner state")
+        for path in trials:
+            read_json_object(path, "keras-tuner state")
+    except InputFileError as err:
+        raise InputFileError(f"{err}; {over}") from None
+    listed = [*state.get("start_order", []), *state.get("ongoing_trials", {}).values()]
+    gone = sorted({t for t in listed
+                   if not (project_dir / f"trial_{t}" / "trial.json").is_file()})
+    if gone:
+        raise ConfigError(f"{project_dir}: {len(gone)} trial folder(s) listed in oracle.json "
+                          f"are missing: {shown(f'trial_{t}' for t in gone)}; restore them, "
+                          f"or delete {project_dir} to start the search over")
 
 
 class GridTuner(kt.GridSearch):
@@ -193,6 +228,11 @@ class GridTuner(kt.GridSearch):
                           executions_per_trial=executions_per_trial)
 
     def _populate_initial_space(self):
+        # keras-tuner reloads a project only when the tuner's own file (tuner0.json, an
+        # empty state) is there: without it every finished trial was run again
+        if not self._is_worker() and os.path.exists(self.oracle._get_oracle_fname()):
+            self.oracle.reload()
+            return
         # The spaces have no conditional scopes, so declaring the axes is the whole space;
         # keras-tuner would also build and compile a model here (once per process).
         hp = self.oracle.get_space()

@@ -283,15 +283,19 @@ def plan_summary(plan: SearchPlan) -> dict:
 
 
 def _check_existing_project(plan: SearchPlan) -> None:
-    """Refuse, as the search itself would (:func:`kerasgene.tuning.runner.check_project`),
-    a project directory holding another search's tuner state, writing nothing: the check
-    is made only when the directory holds tuner state (which it then only reads)."""
+    """Refuse, as the search itself would (:func:`kerasgene.tuning.runner.check_project`,
+    :func:`kerasgene.tuning.oracle.check_saved_state`), a project directory holding another
+    search's tuner state or a state it cannot resume, writing nothing: the checks are
+    made only when the directory holds tuner state (which they then only read)."""
+    from kerasgene.tuning.oracle import check_saved_state
     from kerasgene.tuning.runner import SEARCH_FILE, check_project
 
     pdir = plan.project_dir
     if (pdir / SEARCH_FILE).is_file() or any(pdir.glob("trial_*")) or any(
             not is_temporary(p) for p in pdir.glob("*.json")):
         check_project(plan)
+    if (pdir / "oracle.json").is_file() or (pdir / "tuner0.json").is_file():
+        check_saved_state(pdir)
 
 
 def format_summary(info: Mapping) -> str:

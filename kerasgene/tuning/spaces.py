@@ -9,6 +9,7 @@ with their systems (:attr:`kerasgene.systems.System.tuning`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -91,6 +92,10 @@ class Axis:
 
 
 def _scalar(value: Any, where: str) -> Any:
+    """``value`` when it can be a grid value: a boolean, a string or a finite number (a
+    NaN equals no value, so keras-tuner cannot find it in its own list of values)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{where}: expected a finite number, got {value!r}")
     if isinstance(value, (bool, int, float, str)):
         return value
     raise ConfigError(f"{where}: expected a number, a string or a boolean, got {value!r}")
@@ -114,8 +119,10 @@ def _range_axis(name: str, spec: Mapping, here: str) -> Axis:
         raise ConfigError(f"{here}: a range needs min, max and step (a range without a "
                           f"step is not a grid); missing {missing}")
     lo, hi, step = (spec[k] for k in ("min", "max", "step"))
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (lo, hi, step)):
-        raise ConfigError(f"{here}: min, max and step must be numbers")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+               for v in (lo, hi, step)):
+        raise ConfigError(f"{here}: min, max and step must be finite numbers, got "
+                          f"{[lo, hi, step]!r}{yaml_number_hint([lo, hi, step])}")
     sampling = spec.get("sampling", "linear")
     if sampling not in ("linear", "log", "reverse_log"):
         raise ConfigError(f"{here}.sampling: expected linear, log or reverse_log, "
