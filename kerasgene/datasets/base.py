@@ -52,7 +52,7 @@ import pandas as pd
 from kerasgene._io import to_plain, write_text
 from kerasgene.config import check_keys
 from kerasgene.datasets import splits as _splits
-from kerasgene.errors import ConfigError, InputFileError
+from kerasgene.errors import ConfigError, InputFileError, shown
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +133,57 @@ def resolve_selection(spec: Mapping, channel_names: Mapping[str, Sequence[str] |
     if not any(out.values()):
         raise ConfigError(f"{where}: selects no input (the dataset has "
                           f"{', '.join(channel_names)})")
+    return out
+
+
+def example_indices(idx, n_examples: int, where: str = "idx") -> np.ndarray:
+    """``idx`` as int64 indices of a dataset's examples, checked once.
+
+    Parameters
+    ----------
+    idx : a 1-D sequence of indices in ``[0, n_examples)`` (list, array, pandas Series;
+        integral floats such as a pandas column with NaN removed are accepted), or a
+        boolean mask of one value per example (``dataset.index["split"] == "test"``),
+        which selects the examples where it is true
+    n_examples : how many examples the dataset has
+    where : the argument named in error messages
+
+    Returns
+    -------
+    np.ndarray of int64, in the given order
+
+    Raises
+    ------
+    ConfigError
+        a string (a split name), a scalar, an array of more dimensions, a mask of another
+        length, values that are not whole numbers, or indices outside the dataset.
+    """
+    if isinstance(idx, str):
+        raise ConfigError(f"{where}: expected example indices, got the string {idx!r}; for "
+                          f"the examples of a split pass split_indices({idx!r})")
+    arr = np.asarray(idx)
+    if arr.ndim != 1:
+        hint = f"; for one example pass [{idx!r}]" if arr.ndim == 0 else ""
+        raise ConfigError(f"{where}: expected a 1-D sequence of example indices, got "
+                          f"{'a scalar' if arr.ndim == 0 else f'shape {arr.shape}'}{hint}")
+    if arr.dtype == bool:
+        if len(arr) != n_examples:
+            raise ConfigError(f"{where}: a boolean mask of {len(arr)} values; expected one per "
+                              f"example of the dataset ({n_examples}), or integer indices")
+        return np.flatnonzero(arr).astype(np.int64)
+    if arr.size == 0:
+        return np.empty(0, np.int64)
+    whole = arr.dtype.kind in "iu" or (arr.dtype.kind == "f" and bool(
+        np.isfinite(arr).all() and (arr == np.round(arr)).all()))
+    if not whole:
+        odd = [v for v in arr.tolist() if not (isinstance(v, int | float) and float(v).is_integer())]
+        raise ConfigError(f"{where}: expected integer example indices, got {arr.dtype} values "
+                          f"({shown(odd or arr.tolist(), 3)})")
+    out = arr.astype(np.int64)
+    bad = out[(out < 0) | (out >= n_examples)]
+    if len(bad):
+        raise ConfigError(f"{where}: {len(bad)} index(es) outside [0, {n_examples}) "
+                          f"({shown(bad.tolist(), 3)}); the dataset has {n_examples} examples")
     return out
 
 
@@ -334,12 +385,10 @@ class Dataset:
     # ------------------------------------------------------------------ splits
     def split_indices(self, split: str | Sequence[int] | np.ndarray) -> np.ndarray:
         """Sorted example indices of ``split`` (``train``/``valid``/``test``/``none``/``all``);
-        an array of indices is returned as int64 unchanged."""
+        indices or a boolean mask over the examples are returned as int64 indices
+        (:func:`example_indices`)."""
         if not isinstance(split, str):
-            idx = np.asarray(split, dtype=np.int64)
-            if idx.size and (idx.min() < 0 or idx.max() >= self.n_examples):
-                raise ConfigError(f"split indices outside [0, {self.n_examples})")
-            return idx
+            return example_indices(split, self.n_examples, "split")
         if split == "all":
             return np.arange(self.n_examples, dtype=np.int64)
         if split not in (*_splits.SETS, _splits.NONE):
@@ -464,10 +513,19 @@ class Dataset:
                 spec[name] = ((*spec[name][0][:-1], len(keep)), spec[name][1])
         return spec
 
-    def gather(self, idx: np.ndarray, target: str | None = None) -> dict[str, np.ndarray]:
+    def gather(self, idx: Sequence[int] | np.ndarray, target: str | None = None
+               ) -> dict[str, np.ndarray]:
         """Arrays of examples ``idx`` in storage dtypes: one entry per input name (only
         the inputs and channels of :meth:`select_inputs`), then ``"target"`` and (when
-        the task has them) ``"weight"``."""
+        the task has them) ``"weight"``, each with the examples on its first axis.
+
+        ``idx``: example indices or a boolean mask over the examples, checked by
+        :func:`example_indices` (a split name, a scalar or an index outside the dataset
+        is a :class:`ConfigError`)."""
+        return self._take(example_indices(idx, self.n_examples), target)
+
+    def _take(self, idx: np.ndarray, target: str | None) -> dict[str, np.ndarray]:
+        """:meth:`gather` of int64 indices already checked (the streaming loop's)."""
         got = self._gather(idx, target)
         if self.label_source is not None:  # labels (and weights) of other examples
             moved = self.label_source[np.asarray(idx, dtype=np.int64)]
@@ -513,7 +571,7 @@ class Dataset:
         int32 (classes). Meant for small sets and scikit-learn baselines.
         """
         target = self._target(target)
-        got = self.gather(self._nonempty(split), target)
+        got = self._take(self._nonempty(split), target)
         x = {n: np.asarray(got[n], dtype=np.float32) for n in self.input_names}
         y = got["target"]
         y = y.astype(np.int32) if np.issubdtype(y.dtype, np.integer) else y.astype(np.float32)
@@ -573,7 +631,7 @@ class Dataset:
         def fetch(batch: np.ndarray):
             if shuffle:
                 batch = np.sort(batch)  # sequential reads from the memory maps
-            got = self.gather(batch, target)
+            got = self._take(batch, target)
             if weights and "weight" not in got:
                 got["weight"] = np.ones(len(batch), np.float32)
             if by_class is not None:

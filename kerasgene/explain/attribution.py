@@ -136,34 +136,16 @@ def scalar_model(model, output: str | int | None = None):
 
 
 def as_input_list(model, inputs) -> list:
-    """Inputs as a list in the model's input order (arrays are not copied).
+    """Inputs as a list of arrays in the model's input order (arrays are not copied),
+    checked once (:func:`kerasgene.models.inference.checked_inputs`: names, numeric
+    values, shape per example and batch axis, numbers of examples, NaN or infinite values).
 
     ``inputs`` is a dict keyed by input name, a list/tuple in model input order, or a
     single array for a single-input model.
     """
-    names = input_names(model)
-    if isinstance(inputs, Mapping):
-        missing = [n for n in names if n not in inputs]
-        if missing:
-            raise ConfigError(f"inputs lack {missing}; the model takes {names}")
-        xs = [inputs[n] for n in names]
-    elif isinstance(inputs, list | tuple):
-        if len(inputs) != len(names):
-            raise ConfigError(f"got {len(inputs)} input arrays; the model takes {names}")
-        xs = list(inputs)
-    else:
-        if len(names) != 1:
-            raise ConfigError(f"got one array; the model takes {names} (pass a dict)")
-        xs = [inputs]
-    n = len(xs[0])
-    for name, x, t in zip(names, xs, model.inputs):
-        if len(x) != n:
-            raise ConfigError(f"input {name!r} has {len(x)} examples, {names[0]!r} has {n}")
-        want = tuple(t.shape[1:])
-        got = tuple(x.shape[1:])
-        if len(want) != len(got) or any(w is not None and w != g for w, g in zip(want, got)):
-            raise ConfigError(f"input {name!r} has shape {got} per example; the model expects {want}")
-    return xs
+    from kerasgene.models.inference import checked_inputs
+
+    return checked_inputs(model, inputs)
 
 
 # --------------------------------------------------------------------------------------
@@ -244,6 +226,28 @@ def format_target(target, n: int, xs: list, predict: Callable | None) -> np.ndar
     if t.shape != (n,) or not np.issubdtype(t.dtype, np.integer):
         raise ConfigError(f"target must be an integer or {n} integers, got shape {t.shape}")
     return t.astype(np.int32)
+
+
+def check_target(model, output: str | int | None, t: np.ndarray | None) -> None:
+    """Refuse class targets ``t`` (from :func:`format_target`) that the output cannot
+    have: any target of a one-unit output without a sigmoid (a regression, whose target 0
+    would attribute ``1 − prediction``), or a class outside a multi-unit output's units."""
+    if t is None:
+        return
+    tensor, name = output_tensor(model, output)
+    n_out = int(np.prod(tensor.shape[1:]))
+    layer = tensor._keras_history.operation
+    activation = getattr(getattr(layer, "activation", None), "__name__", None)
+    if n_out == 1 and activation != "sigmoid":
+        raise ConfigError(f"target: output {name!r} of model {model.name!r} is one unit without "
+                          f"a sigmoid (its last layer {layer.name!r} is {type(layer).__name__}"
+                          f"{f' {activation}' if activation else ''}), not a classifier; "
+                          "expected target=None, which attributes its value")
+    bad = t[(t < 0) | (t >= max(n_out, 2))]
+    if len(bad):
+        raise ConfigError(f"target: class {int(bad[0])} of output {name!r} of model "
+                          f"{model.name!r}, which has {max(n_out, 2)} classes; expected "
+                          f"targets in [0, {max(n_out, 2)})")
 
 
 def select_output(y, t, n_out: int):

@@ -62,6 +62,7 @@ from kerasgene.explain.attribution import (
     Attribution,
     argmax_predictions,
     as_input_list,
+    check_target,
     chunk_inputs,
     format_target,
     input_names,
@@ -435,6 +436,7 @@ def iter_integrated_gradients(
     eng = _engine(model, output, layer, jit and explainer is None)
     t_all = format_target(target, n, xs,
                           lambda xl: argmax_predictions(model, output, xl, batch_size))
+    check_target(model, output, t_all)
     if explainer is not None and t_all is not None and n_out == 1:
         raise ConfigError("engine='alibi' with a single-unit classifier is not supported "
                           "(its sign convention differs); use engine='native'")

@@ -12,6 +12,7 @@ from kerasgene.errors import ConfigError
 from kerasgene.explain.attribution import (
     argmax_predictions,
     as_input_list,
+    check_target,
     chunk_inputs,
     format_target,
     scalar_model,
@@ -43,6 +44,7 @@ def saliency(
     n_out = int(np.prod(view.outputs[0].shape[1:]))
     t_all = format_target(target, n, xs,
                            lambda xl: argmax_predictions(model, output, xl, batch_size))
+    check_target(model, output, t_all)
 
     @tf.function(reduce_retracing=True)
     def grad(x, t):

@@ -20,6 +20,7 @@ SavedModel of standard TensorFlow ops. Tensors are channels-last:
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -46,7 +47,7 @@ OUTPUT_DTYPE = "float32"
 def check_int(model: str, arg: str, value: Any, lo: int, hi: int | None = None) -> int:
     """Return ``value`` if it is an integer in ``[lo, hi]``; raise :class:`ConfigError`."""
     rng = f"[{lo}, {hi}]" if hi is not None else f">= {lo}"
-    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)  # numpy's too
     ok = ok and float(value).is_integer()
     if ok:
         value = int(value)
@@ -68,7 +69,7 @@ def check_float(
     """Return ``value`` as float if ``lo <= value <= hi`` (``< hi`` if ``hi_open``)."""
     close = ")" if hi_open else "]"
     rng = f"[{lo}, {hi}{close}" if hi is not None else f">= {lo}"
-    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)  # numpy's too
     if ok:
         value = float(value)
         ok = math.isfinite(value) and value >= lo

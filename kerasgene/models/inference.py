@@ -27,6 +27,68 @@ from kerasgene.errors import ConfigError
 _COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
+def checked_inputs(model, inputs) -> list[np.ndarray]:
+    """``inputs`` as numpy arrays in the model's input order, checked against the model's
+    inputs once, before any of them reaches TensorFlow.
+
+    Parameters
+    ----------
+    model : a functional keras.Model
+    inputs : a dict ``{input name: (n, ...)}`` (other keys, such as a gathered
+        ``"target"``, are not read), a list or tuple in the model's input order, or one
+        array for a single-input model; arrays, memory maps (not copied), nested lists or
+        pandas objects of any numeric dtype
+
+    Returns
+    -------
+    list of np.ndarray, one per model input
+
+    Raises
+    ------
+    ConfigError
+        an input missing (naming the inputs given), values that are not numbers (a DNA
+        string), another shape per example than the model's (one example without its
+        batch axis: the hint ``x[None]``), different numbers of examples, or NaN or
+        infinite values.
+    """
+    from kerasgene.serving.protocol import nonfinite
+
+    names = [t.name for t in model.inputs]
+    if isinstance(inputs, Mapping):
+        missing = [n for n in names if n not in inputs]
+        if missing:
+            raise ConfigError(f"model {model.name!r}: inputs lack {missing} (given: "
+                              f"{list(inputs)}); it takes {names}")
+        xs = [inputs[n] for n in names]
+    else:
+        xs = list(inputs) if isinstance(inputs, list | tuple) else [inputs]
+        if len(xs) != len(names):
+            raise ConfigError(f"model {model.name!r}: got {len(xs)} input arrays; it takes "
+                              f"{names} (a dict by name, or a list in this order)")
+    xs = [np.asarray(x) for x in xs]
+    for name, x, t in zip(names, xs, model.inputs):
+        if x.dtype.kind not in "biuf":
+            first = str(x.reshape(-1)[0]) if x.size else ""
+            first = first if len(first) <= 20 else first[:20] + "..."
+            raise ConfigError(f"model {model.name!r}: input {name!r}: {x.dtype} values (e.g. "
+                              f"{first!r}), expected numbers (DNA: kerasgene.dna.one_hot)")
+        want = tuple(t.shape[1:])
+        if x.ndim != len(want) + 1 or any(w is not None and w != g
+                                          for w, g in zip(want, x.shape[1:])):
+            hint = ("; one example needs a batch axis: x[None]"
+                    if x.ndim == len(want) and len(want) else "")
+            order = "" if isinstance(inputs, Mapping) else f" (a list is read in the order {names})"
+            raise ConfigError(f"model {model.name!r}: input {name!r} has shape {x.shape}, "
+                              f"expected (n, {', '.join(str(w) for w in want)}){hint}{order}")
+        if len(x) != len(xs[0]):
+            raise ConfigError(f"model {model.name!r}: input {name!r} has {len(x)} examples, "
+                              f"{names[0]!r} has {len(xs[0])}")
+        why = nonfinite(name, x)
+        if why:
+            raise ConfigError(f"model {model.name!r}: {why}")
+    return xs
+
+
 def _input_list(model, inputs) -> list:
     """``inputs`` (a dict by input name, a list in model input order or one array) as a
     list in the model's input order."""
@@ -98,7 +160,8 @@ def predict(model, inputs, batch_size: int = 256):
     Parameters
     ----------
     model : as for :func:`predictor`
-    inputs : dict ``{input name: (n, ...)}``, list in input order, or one array
+    inputs : dict ``{input name: (n, ...)}``, list in input order, or one array, checked
+        by :func:`checked_inputs` (n >= 1)
     batch_size : rows per compiled call (memory bound)
 
     Returns
@@ -108,7 +171,10 @@ def predict(model, inputs, batch_size: int = 256):
     if int(batch_size) < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
     f = predictor(model)
-    xs = _input_list(model, inputs)
+    xs = checked_inputs(model, inputs)
     n = len(xs[0])
-    parts = [f([x[lo:lo + batch_size] for x in xs]) for lo in range(0, max(n, 1), batch_size)]
+    if n == 0:
+        raise ConfigError(f"model {model.name!r}: no examples to predict (inputs of shape "
+                          f"{xs[0].shape})")
+    parts = [f([x[lo:lo + batch_size] for x in xs]) for lo in range(0, n, batch_size)]
     return keras.tree.map_structure(lambda *a: np.concatenate(a), *parts)
