@@ -388,6 +388,20 @@ def test_tracks_and_profiles(toy):
     assert prof["DNA"]["mean"].shape == (L,) and np.all(prof["DNA"]["sem"] >= 0)
     with pytest.raises(ConfigError):
         SI.attribution_tracks(res, track_names={"epigenome": ["a"]})
+    with pytest.raises(ConfigError, match="track_names: expected"):
+        SI.attribution_tracks(res, track_names=["DNase", "K4", "K36"])
+
+
+def test_seven_epigenome_channels_are_not_named_by_guess():
+    """Any 7-channel epigenome was named as the paper's tracks in the paper's order, so a
+    user's own 7 tracks (or another order) were mislabelled without a word."""
+    a = np.random.default_rng(0).normal(size=(2, 10, 7)).astype(np.float32)
+    res = A.Attribution([a], *[np.zeros(2)] * 5, ["epigenome"], "native", "gausslegendre")
+    assert list(SI.attribution_tracks(res)) == [f"epigenome[{k}]" for k in range(7)]
+    mine = ["ATAC", "H3K27ac", "H3K4me1", "H3K4me3", "CTCF", "H3K9me3", "H3K27me3"]
+    tracks = SI.attribution_tracks(res, track_names={"epigenome": mine})
+    assert list(tracks) == mine
+    np.testing.assert_array_equal(tracks["CTCF"], a[..., 4])
 
 
 def test_planted_position_auroc_and_truth_mask():

@@ -30,6 +30,7 @@ needs them.
 
 from __future__ import annotations
 
+from kerasgene.datasets.regions import ISEGNET_TRACKS
 from kerasgene.explain.ablation import ablation_inputs, ablation_table, run_ablation, select_inputs
 from kerasgene.explain.attribution import Attribution, make_baselines
 from kerasgene.explain.ig import integrated_gradients, iter_integrated_gradients, quadrature
@@ -61,7 +62,6 @@ from kerasgene.explain.run_variants import RunVariants, variants_of_run
 from kerasgene.explain.saliency import mean_saliency
 from kerasgene.explain.sites import (
     ISEGNET_LAYOUT,
-    ISEGNET_TRACKS,
     DifferentialSites,
     Region,
     attribution_tracks,

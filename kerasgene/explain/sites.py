@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from kerasgene._io import write_text
-from kerasgene.datasets.regions import ISEGNET_LAYOUT, ISEGNET_TRACKS
+from kerasgene.datasets.regions import ISEGNET_LAYOUT
 from kerasgene.dna import decode_one_hot
 from kerasgene.errors import ConfigError
 from kerasgene.explain.attribution import Attribution
@@ -47,9 +47,15 @@ def attribution_tracks(
 
     DNA inputs (one-hot) become one track named ``"DNA (<input>)"`` (``"DNA"`` for the
     input called "sequence"), summed over bases; every channel of another input becomes
-    its own track, named from ``track_names[input]`` (iSEGnet's epigenome defaults to
-    :data:`ISEGNET_TRACKS` when it has 7 channels) or ``"<input>[k]"``.
+    its own track, named from ``track_names[input]`` (a dataset's ``meta["track_names"]``
+    for iSEGnet's epigenome) or ``"<input>[k]"``. Channels are never named by guess: any
+    7-channel epigenome was named as the paper's tracks, in the paper's order, whatever
+    the user's tracks were.
     """
+    if track_names is not None and not isinstance(track_names, Mapping):
+        raise ConfigError(f"track_names: expected {{input name: [channel names]}} (e.g. "
+                          f"{{'epigenome': dataset.meta['track_names']}}), got "
+                          f"{type(track_names).__name__}")
     track_names = dict(track_names or {})
     out: dict[str, np.ndarray] = {}
     for name, a in zip(result.input_names, result.attributions):
@@ -60,8 +66,6 @@ def attribution_tracks(
             out["DNA" if name == "sequence" else f"DNA ({name})"] = site_attribution(a)
             continue
         names = track_names.get(name)
-        if names is None and name == "epigenome" and a.shape[-1] == len(ISEGNET_TRACKS):
-            names = ISEGNET_TRACKS
         if names is None:
             names = [f"{name}[{k}]" for k in range(a.shape[-1])]
         if len(names) != a.shape[-1]:
