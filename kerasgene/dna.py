@@ -79,13 +79,13 @@ def _one_hot_table(n_value: float | np.ndarray, dtype) -> np.ndarray:
     return table
 
 
-def one_hot(seq: str, n_value: float | np.ndarray = 0.0, dtype=np.float32) -> np.ndarray:
+def one_hot(seq: str | bytes, n_value: float | np.ndarray = 0.0, dtype=np.float32) -> np.ndarray:
     """One-hot encode DNA through a 256-entry lookup table.
 
     Parameters
     ----------
     seq
-        DNA string; case is ignored.
+        DNA string (or ASCII bytes); case is ignored.
     n_value
         Row used for ``N`` and every other non-ACGT character: a scalar (0.0 or 0.25) or a
         length-4 vector such as DeepRAGE's ``[.31, .19, .19, .31]``.
@@ -99,6 +99,12 @@ def one_hot(seq: str, n_value: float | np.ndarray = 0.0, dtype=np.float32) -> np
     """
     if np.ndim(n_value) not in (0, 1) or (np.ndim(n_value) == 1 and len(n_value) != 4):
         raise InvalidRegionError(f"one_hot: n_value must be a scalar or length-4, got {n_value!r}")
+    if isinstance(seq, bytes):
+        seq = seq.decode("ascii", errors="replace")
+    if not isinstance(seq, str):
+        raise InvalidRegionError(f"one_hot: expected one DNA string, got {type(seq).__name__}; "
+                                 "for several of one length: np.stack([one_hot(s) for s in "
+                                 "seqs]) (n, L, 4)")
     codes = np.frombuffer(seq.encode("ascii", errors="replace"), dtype=np.uint8)
     return _one_hot_table(n_value, dtype)[codes]
 

@@ -201,6 +201,9 @@ def test_one_hot_lookup(rng):
     seq = "".join(rng.choice(list("ACGT"), 200))
     ref = np.array([[b == c for c in "ACGT"] for b in seq], dtype=np.float32)
     np.testing.assert_array_equal(one_hot(seq, dtype=np.uint8), ref.astype(np.uint8))
+    np.testing.assert_array_equal(one_hot(b"ACGTN"), one_hot("ACGTN"))
+    with pytest.raises(InvalidRegionError, match="expected one DNA string, got list"):
+        one_hot(["ACGT", "TTGA"])  # an AttributeError traceback before
 
 
 def test_reverse_complement():
