@@ -176,15 +176,40 @@ class HistoneDataset(base.Dataset):
 
 def _bin_windows(trackset: TrackSet, genes: Sequence[Gene], window: int, n_bins: int,
                  stat: str, orient: bool) -> np.ndarray:
+    """Each mark's ``n_bins`` bin sums or means (``stat``) over the ``window`` bp centred
+    on each gene's TSS (5'→3' when ``orient``); float32 of shape (len(genes), n_bins,
+    n_marks).
+
+    Each mark is read into its own (genes, window) array and binned there: reading all
+    marks into one (genes, window, n_marks) array and averaging across its strided bins
+    took 1.23x as long (21.3 s against 17.3 s, 20,000 genes, ``bench/bench_inputs.py``)."""
     half = window // 2
     chroms, starts, ends, strands = gene_windows(genes, (half, window - half), (0, 0))
     if not orient:
         strands = np.full(len(genes), "+")
         starts = np.array([[g.tss - half] for g in genes], dtype=np.int64).reshape(-1, 1)
         ends = starts + window
-    vals = trackset.read_windows(chroms, starts[:, 0], ends[:, 0], strands)
-    vals = vals.reshape(len(genes), n_bins, window // n_bins, -1)
-    return vals.sum(axis=2) if stat == "sum" else vals.mean(axis=2)
+    out = np.empty((len(genes), n_bins, len(trackset.names)), dtype=np.float32)
+    for c, track in enumerate(trackset.tracks.values()):
+        vals = track.read_windows(chroms, starts[:, 0], ends[:, 0], strands)
+        out[:, :, c] = _bin_reduce(vals, n_bins, stat)
+    return out
+
+
+def _bin_reduce(values: np.ndarray, n_bins: int, stat: str) -> np.ndarray:
+    """Sum (``stat`` ``sum``) or mean of ``n_bins`` equal bins of each row of ``values``
+    (float32, shape (N, L)); float32 of shape (N, n_bins).
+
+    A bin's bases are added one after the other in float32, in the order (and so to the
+    very values) of the former reduction over the marks' (N, L, n_marks) array; numpy's
+    own ``sum`` of a contiguous bin adds in another order (pairwise), off in the last bit.
+    """
+    width = values.shape[1] // n_bins
+    by_base = np.ascontiguousarray(values.reshape(len(values), n_bins, width).transpose(0, 2, 1))
+    total = by_base[:, 0].copy()  # (N, n_bins); by_base[:, k]: base k of every bin
+    for k in range(1, width):
+        total += by_base[:, k]
+    return total if stat == "sum" else total / np.float32(width)
 
 
 def _sequences(genome: Genome, genes: Sequence[Gene], window: int, orient: bool) -> list[str]:
