@@ -41,6 +41,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from kerasgene.dna import reverse_complement
 from kerasgene.errors import ConfigError, UnknownChromosomeError, shown
@@ -299,6 +300,7 @@ def variant_effects(
     batch_size: int = 512,
     block_size: int = 2000,
     exclude_filtered: bool = False,
+    progress: bool = True,
 ) -> pandas.DataFrame:
     """Reference and alternative predictions of every variant inside a gene's window.
 
@@ -328,6 +330,8 @@ def variant_effects(
         Leave out the variants whose FILTER names a failed filter (``PASS`` and ``.``
         kept, as GATK's ``SelectVariants --exclude-filtered``); counted in a warning.
         Default: they are scored, their FILTER in the table, counted in a warning.
+    progress
+        Show a tqdm bar of the variants done, one step per block.
 
     Returns
     -------
@@ -360,22 +364,26 @@ def variant_effects(
     try:
         check_assembly(variants, genome, variants.path)
         variants = filtered(variants, exclude_filtered)
-        for lo in range(0, len(variants), block_size):
-            rows, items, pairs, n_out, unusable = _effect_rows(
-                variants[lo : lo + block_size], genome, genes, index, reader)
-            table = pd.DataFrame(rows, columns=list(COLUMNS))
-            if items:
-                seqs, gs, cs = (list(t) for t in zip(*items))
-                pred = predict(seqs, gs, cs, batch_size)
-                at, ref_i, alt_i = (np.array(t) for t in zip(*pairs))
-                table.loc[at, "ref_prediction"] = pred[ref_i]
-                table.loc[at, "alt_prediction"] = pred[alt_i]
-                table.loc[at, "delta"] = pred[alt_i] - pred[ref_i]
-            if len(table):
-                tables.append(table)
-            outside += n_out
-            for status, names in unusable.items():
-                counts.setdefault(status, []).extend(names)
+        with tqdm(total=len(variants), desc="variant effects", unit="variant",
+                  disable=not progress) as bar:
+            for lo in range(0, len(variants), block_size):
+                block = variants[lo : lo + block_size]
+                rows, items, pairs, n_out, unusable = _effect_rows(block, genome, genes, index,
+                                                                   reader)
+                table = pd.DataFrame(rows, columns=list(COLUMNS))
+                if items:
+                    seqs, gs, cs = (list(t) for t in zip(*items))
+                    pred = predict(seqs, gs, cs, batch_size)
+                    at, ref_i, alt_i = (np.array(t) for t in zip(*pairs))
+                    table.loc[at, "ref_prediction"] = pred[ref_i]
+                    table.loc[at, "alt_prediction"] = pred[alt_i]
+                    table.loc[at, "delta"] = pred[alt_i] - pred[ref_i]
+                if len(table):
+                    tables.append(table)
+                outside += n_out
+                for status, names in unusable.items():
+                    counts.setdefault(status, []).extend(names)
+                bar.update(len(block))
     finally:
         if owned:
             genome.close()

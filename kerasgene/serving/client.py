@@ -42,6 +42,7 @@ from tensorflow_serving.apis import (
     predict_pb2,
     prediction_service_pb2_grpc,
 )
+from tqdm.auto import tqdm
 
 from kerasgene._io import write_atomic
 from kerasgene.errors import ConfigError, InputFileError, shown
@@ -480,6 +481,7 @@ class Client:
         *,
         chrom_aliases=None,
         chunk_size: int = 1024,
+        progress: bool = True,
     ) -> dict[str, np.ndarray]:
         """Predict for genes from genomic coordinates, preprocessed as at training.
 
@@ -494,6 +496,7 @@ class Client:
         chrom_aliases : chromosome alias table (:class:`kerasgene.io.chroms.AliasTable` or the
             path of a UCSC ``chromAlias.txt`` / user table) for the genome and tracks
         chunk_size : genes read from the files per step (memory ∝ chunk_size)
+        progress : show a tqdm bar of the genes predicted, one step per chunk
 
         Returns
         -------
@@ -535,11 +538,14 @@ class Client:
             epi_dtype = np.dtype(settings.get("epigenome_dtype") or np.float32)
             keep = gi.predictable_genes(genes, genome, trackset, flanks)
             parts, summary = [], {}
-            for lo in range(0, len(keep), chunk_size):
-                chunk = [genes[i] for i in keep[lo : lo + chunk_size]]
-                inputs = gi.window_inputs(chunk, genome, trackset, flanks, epi_dtype)
-                gi.note_inputs(summary, [g.chrom for g in chunk], inputs)
-                parts.append(self.predict(inputs, version=version))
+            with tqdm(total=len(keep), desc="predict genes", unit="gene",
+                      disable=not progress) as bar:
+                for lo in range(0, len(keep), chunk_size):
+                    chunk = [genes[i] for i in keep[lo : lo + chunk_size]]
+                    inputs = gi.window_inputs(chunk, genome, trackset, flanks, epi_dtype)
+                    gi.note_inputs(summary, [g.chrom for g in chunk], inputs)
+                    parts.append(self.predict(inputs, version=version))
+                    bar.update(len(chunk))
             gi.warn_inputs(settings, summary, trackset)
         out = {}
         for k in parts[0]:
