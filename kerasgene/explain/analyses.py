@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from kerasgene._io import safe_name, write_tsv
 from kerasgene.errors import ConfigError, InputFileError
@@ -213,12 +214,14 @@ def _gene_plots(res, tracks, inputs, gene_ids, signal_names, layout, out: Path,
     """``gene_<id>.png`` for the ``n_plots`` highest-predicted genes."""
     from kerasgene.explain import plots as P
 
-    for i in np.argsort(-res.output_x)[:n_plots]:
-        sig = ({t: np.asarray(inputs["epigenome"][i, :, k], np.float64)
-                for k, t in enumerate(signal_names)} if "epigenome" in inputs else None)
-        P.plot_gene_tracks({t: v[i] for t, v in tracks.items()}, sig,
-                           out / f"gene_{safe_name(gene_ids[i])}.png", gene=gene_ids[i],
-                           layout=layout)
+    top = np.argsort(-res.output_x)[:n_plots]
+    with tqdm(top, desc="gene figures", unit="gene") as bar:  # closed on Ctrl-C too
+        for i in bar:
+            sig = ({t: np.asarray(inputs["epigenome"][i, :, k], np.float64)
+                    for k, t in enumerate(signal_names)} if "epigenome" in inputs else None)
+            P.plot_gene_tracks({t: v[i] for t, v in tracks.items()}, sig,
+                               out / f"gene_{safe_name(gene_ids[i])}.png", gene=gene_ids[i],
+                               layout=layout)
 
 
 def _top_sites(tracks, gene_ids, seq, genes, layout, out: Path, flank: int) -> dict:
@@ -226,13 +229,14 @@ def _top_sites(tracks, gene_ids, seq, genes, layout, out: Path, flank: int) -> d
     from kerasgene.explain.sites import top_site_regions, write_bed, write_fasta
 
     regions_by_track = {}
-    for t, v in tracks.items():
-        regs = top_site_regions(v, gene_ids, sequences=seq, genes=genes, track=t,
-                                flank=flank, layout=layout)
-        write_fasta(regs, out / f"top_sites_{safe_name(t)}.fa")
-        if genes:
-            write_bed(regs, out / f"top_sites_{safe_name(t)}.bed")
-        regions_by_track[t] = regs
+    with tqdm(tracks.items(), desc="top sites", unit="track") as bar:
+        for t, v in bar:
+            regs = top_site_regions(v, gene_ids, sequences=seq, genes=genes, track=t,
+                                    flank=flank, layout=layout)
+            write_fasta(regs, out / f"top_sites_{safe_name(t)}.fa")
+            if genes:
+                write_bed(regs, out / f"top_sites_{safe_name(t)}.bed")
+            regions_by_track[t] = regs
     return regions_by_track
 
 
@@ -299,21 +303,22 @@ def _enrichment(regions_by_track, seq, options: ExplainOptions, out: Path, rng) 
     motifs, source = motif_database(options, options.tax_group or "vertebrates")
     res = {}
     width = 2 * options.flank + 1
-    for t, regs in regions_by_track.items():
-        fg = [r.sequence for r in regs if r.sequence]
-        if not fg:
-            continue
-        excl = np.zeros(seq.shape[:2], bool)
-        for i, r in enumerate(regs):
-            excl[i, r.start:r.end] = True
-        bg = M.random_windows(seq, 2 * len(fg), width, seed=int(rng.integers(1 << 31)),
-                              exclude=excl)
-        rows = M.motif_enrichment(fg, bg, motifs)
-        write_tsv(out / f"enrichment_{safe_name(t)}.tsv", rows)
-        P.plot_enrichment(rows, out / f"enrichment_{safe_name(t)}.png",
-                          title=f"{t}: motifs in ±{options.flank} bp around each gene's top "
-                                f"site vs random windows ({source})")
-        res[t] = [r["name"] for r in rows if r["q_value"] <= 0.05][:10]
+    with tqdm(regions_by_track.items(), desc="motif enrichment", unit="track") as bar:
+        for t, regs in bar:
+            fg = [r.sequence for r in regs if r.sequence]
+            if not fg:
+                continue
+            excl = np.zeros(seq.shape[:2], bool)
+            for i, r in enumerate(regs):
+                excl[i, r.start:r.end] = True
+            bg = M.random_windows(seq, 2 * len(fg), width, seed=int(rng.integers(1 << 31)),
+                                  exclude=excl)
+            rows = M.motif_enrichment(fg, bg, motifs)
+            write_tsv(out / f"enrichment_{safe_name(t)}.tsv", rows)
+            P.plot_enrichment(rows, out / f"enrichment_{safe_name(t)}.png",
+                              title=f"{t}: motifs in ±{options.flank} bp around each gene's top "
+                                    f"site vs random windows ({source})")
+            res[t] = [r["name"] for r in rows if r["q_value"] <= 0.05][:10]
     return res
 
 

@@ -53,9 +53,10 @@ import functools
 import logging
 import re
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from kerasgene.errors import ConfigError
 from kerasgene.explain.attribution import (
@@ -416,10 +417,12 @@ def iter_integrated_gradients(
     start_steps: int = 16,
     max_steps: int = 512,
     jit_compile: bool | None = None,
+    progress: bool = False,
 ) -> Iterator[tuple[slice, Attribution]]:
     """Integrated gradients chunk by chunk: yields ``(rows, Attribution)`` for consecutive
     slices of the examples, so attributions of many genes can be streamed to disk with
-    memory bounded by one chunk. Same arguments as :func:`integrated_gradients`."""
+    memory bounded by one chunk. Same arguments as :func:`integrated_gradients`
+    (``progress``: a tqdm bar over the examples, off by default here)."""
     auto = _check_arguments(engine, n_steps, method, batch_size)
     n_steps = n_steps if auto else int(n_steps)
     batch_size = int(batch_size)
@@ -442,24 +445,27 @@ def iter_integrated_gradients(
                           "(its sign convention differs); use engine='native'")
     chunk_size = _chunk_size(chunk_size, engine, batch_size, n_steps, n)
     auto_opts = dict(rtol=rtol, atol=atol, start_steps=start_steps, max_steps=max_steps)
-    for lo in range(0, n, chunk_size):
-        sl = slice(lo, min(n, lo + chunk_size))
-        x_in = chunk_inputs(xs, sl)
-        m = len(x_in[0])
-        b_in = _chunk_baselines(bs, sl, m)
-        t = None if t_all is None else t_all[sl]
-        if explainer is not None:
-            attrs, fx, fb = alibi_chunk(explainer, eng, x_in, b_in, t, layer)
-            steps = np.full(m, n_steps)
-        else:
-            attrs, fx, fb, steps = _native_chunk(
-                eng, x_in, b_in, t, method, batch_size, chunk_size,
-                n_steps=None if auto else n_steps, auto=auto_opts if auto else None)
-        attrs = [a.astype(np.float32, copy=False) for a in attrs]  # "auto" sums in float64
-        yield sl, Attribution(attrs, _residual(attrs, fx, fb), fx - fb, fx, fb,
-                              steps.astype(np.int32), list(names), engine,
-                              "adaptive_trapezoid" if auto else method,
-                              None if layer is None else layer.name)
+    with tqdm(total=n, desc="integrated gradients", unit="example",
+              disable=not progress) as bar:
+        for lo in range(0, n, chunk_size):
+            sl = slice(lo, min(n, lo + chunk_size))
+            x_in = chunk_inputs(xs, sl)
+            m = len(x_in[0])
+            b_in = _chunk_baselines(bs, sl, m)
+            t = None if t_all is None else t_all[sl]
+            if explainer is not None:
+                attrs, fx, fb = alibi_chunk(explainer, eng, x_in, b_in, t, layer)
+                steps = np.full(m, n_steps)
+            else:
+                attrs, fx, fb, steps = _native_chunk(
+                    eng, x_in, b_in, t, method, batch_size, chunk_size,
+                    n_steps=None if auto else n_steps, auto=auto_opts if auto else None)
+            attrs = [a.astype(np.float32, copy=False) for a in attrs]  # "auto" sums in float64
+            bar.update(m)
+            yield sl, Attribution(attrs, _residual(attrs, fx, fb), fx - fb, fx, fb,
+                                  steps.astype(np.int32), list(names), engine,
+                                  "adaptive_trapezoid" if auto else method,
+                                  None if layer is None else layer.name)
 
 
 def integrated_gradients(
@@ -480,6 +486,7 @@ def integrated_gradients(
     start_steps: int = 16,
     max_steps: int = 512,
     jit_compile: bool | None = None,
+    progress: bool = True,
 ) -> Attribution:
     """Integrated gradients of one scalar model output with respect to every model input
     (or one internal layer).
@@ -515,6 +522,7 @@ def integrated_gradients(
         (:func:`default_jit_compile`). When XLA cannot compile the model's graph (an op
         without an XLA kernel) that model's engine falls back to plain graphs with a
         warning (:func:`is_xla_compile_error`); other errors propagate
+    progress : show a progress bar over the examples (tqdm, on stderr)
 
     Returns
     -------
@@ -536,14 +544,38 @@ def integrated_gradients(
               batch_size=batch_size, target=target, output=output, layer=layer,
               chunk_size=chunk_size, rtol=rtol, atol=atol, start_steps=start_steps,
               max_steps=max_steps, jit_compile=jit_compile)
-    parts = list(iter_integrated_gradients(model, inputs, **kw))
-    if not parts:
+    full = None
+    for sl, part in iter_integrated_gradients(model, inputs, progress=progress, **kw):
+        if full is None:
+            full = _empty_attribution(part, _n_examples(inputs))
+        _fill_attribution(full, sl, part)
+    if full is None:
         raise ConfigError("no examples to explain (inputs are empty)")
-    first = parts[0][1]
-    cat = lambda getter: np.concatenate([getter(p) for _, p in parts])  # noqa: E731
-    attrs = [np.concatenate([p.attributions[i] for _, p in parts])
-             for i in range(len(first.attributions))]
-    return Attribution(attrs, cat(lambda p: p.residual), cat(lambda p: p.delta),
-                       cat(lambda p: p.output_x), cat(lambda p: p.output_baseline),
-                       cat(lambda p: p.n_steps), first.input_names, first.engine, first.method,
-                       first.layer)
+    return full
+
+
+def _n_examples(inputs) -> int:
+    """Rows of the first array of ``inputs`` (a dict, a list in model input order or one
+    array), read after :func:`iter_integrated_gradients` has checked them all."""
+    if isinstance(inputs, Mapping):
+        inputs = list(inputs.values())
+    return len(inputs[0] if isinstance(inputs, list | tuple) else inputs)
+
+
+def _empty_attribution(like: Attribution, n: int) -> Attribution:
+    """An :class:`Attribution` of ``n`` examples with the per-example shapes and dtypes
+    of ``like`` (one chunk), to be filled chunk by chunk (:func:`_fill_attribution`)."""
+    empty = lambda a: np.empty((n, *a.shape[1:]), a.dtype)  # noqa: E731
+    return Attribution([empty(a) for a in like.attributions], empty(like.residual),
+                       empty(like.delta), empty(like.output_x), empty(like.output_baseline),
+                       empty(like.n_steps), like.input_names, like.engine, like.method,
+                       like.layer)
+
+
+def _fill_attribution(full: Attribution, rows: slice, part: Attribution) -> None:
+    """Copy the chunk ``part`` into the examples ``rows`` of ``full``: the whole result
+    is held once (a list of chunks then concatenated held it twice at the end)."""
+    for a, p in zip(full.attributions, part.attributions):
+        a[rows] = p
+    for name in ("residual", "delta", "output_x", "output_baseline", "n_steps"):
+        getattr(full, name)[rows] = getattr(part, name)

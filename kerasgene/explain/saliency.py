@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from kerasgene.errors import ConfigError
 from kerasgene.explain.attribution import (
@@ -32,9 +33,11 @@ def saliency(
     target=None,
     output: str | int | None = None,
     times_input: bool = False,
+    progress: bool = True,
 ) -> list[np.ndarray]:
     """Signed input gradients ``∂F/∂x`` (Team Jamaica Fig. 3/4), one array per model
-    input (model input order), each ``(n, ...)``; ``times_input`` gives gradient × input.
+    input (model input order), each ``(n, ...)``; ``times_input`` gives gradient × input;
+    ``progress`` shows a bar over the examples (tqdm, on stderr).
     """
     import tensorflow as tf
 
@@ -54,22 +57,26 @@ def saliency(
         return tape.gradient(y, x)
 
     outs = [np.zeros(x.shape, np.float32) for x in xs]
-    for lo in range(0, n, batch_size):
-        sl = slice(lo, min(n, lo + batch_size))
-        xc = [tf.constant(a) for a in chunk_inputs(xs, sl)]
-        t = None if t_all is None else tf.constant(t_all[sl], tf.int32)
-        for o, g, x in zip(outs, grad(xc, t), xc):
-            o[sl] = g.numpy() * (x.numpy() if times_input else 1.0)
+    with tqdm(total=n, desc="saliency", unit="example", disable=not progress) as bar:
+        for lo in range(0, n, batch_size):
+            sl = slice(lo, min(n, lo + batch_size))
+            xc = [tf.constant(a) for a in chunk_inputs(xs, sl)]
+            t = None if t_all is None else tf.constant(t_all[sl], tf.int32)
+            for o, g, x in zip(outs, grad(xc, t), xc):
+                o[sl] = g.numpy() * (x.numpy() if times_input else 1.0)
+            bar.update(sl.stop - sl.start)
     return outs
 
 
 def mean_saliency(gradients: np.ndarray, groups: Sequence) -> dict[Any, np.ndarray]:
     """Average ``gradients`` ``(n, ...)`` over the examples of each group (e.g. the genes
-    of one cell type). Returns ``{group: (...)}`` in first-seen order."""
+    of one cell type). Returns ``{group: (...)}`` in first-seen order. Each mean reads the
+    group's rows in place (``where=``): no copy of them is made."""
     groups = np.asarray(groups)
     if len(groups) != len(gradients):
         raise ConfigError(f"{len(groups)} group labels for {len(gradients)} examples")
     out = {}
     for g in dict.fromkeys(groups.tolist()):
-        out[g] = gradients[groups == g].mean(axis=0)
+        rows = (groups == g).reshape(-1, *[1] * (gradients.ndim - 1))
+        out[g] = gradients.mean(axis=0, where=rows)
     return out

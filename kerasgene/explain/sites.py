@@ -79,14 +79,34 @@ def attribution_tracks(
 def track_profiles(tracks: Mapping[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
     """Mean and standard error across genes of each site-level track (iSEGnet Fig. 4B–D).
 
-    Returns ``{track: {"mean": (L,), "sem": (L,)}}``."""
+    Returns ``{track: {"mean": (L,), "sem": (L,)}}`` (float64, accumulated over blocks of
+    genes: no float64 copy of a whole ``(n, L)`` track is made)."""
     out = {}
     for k, v in tracks.items():
-        v = np.asarray(v, np.float64)
+        mean, ss = _mean_squares(v)
         n = len(v)
-        sem = v.std(axis=0, ddof=1) / math.sqrt(n) if n > 1 else np.zeros(v.shape[1:])
-        out[k] = {"mean": v.mean(axis=0), "sem": sem}
+        sem = np.sqrt(ss / (n - 1)) / math.sqrt(n) if n > 1 else np.zeros_like(mean)
+        out[k] = {"mean": mean, "sem": sem}
     return out
+
+
+def _mean_squares(v: np.ndarray, rows: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and sum of squared deviations from it over axis 0 of ``v`` ``(n, L)``, in
+    float64, in two passes over blocks of ``rows`` rows.
+
+    Returns
+    -------
+    mean, ss : (L,) float64
+    """
+    total = np.zeros(v.shape[1:], np.float64)
+    for lo in range(0, len(v), rows):
+        total += np.asarray(v[lo:lo + rows], np.float64).sum(axis=0)
+    mean = total / len(v)
+    ss = np.zeros_like(mean)
+    for lo in range(0, len(v), rows):
+        d = np.asarray(v[lo:lo + rows], np.float64) - mean
+        ss += (d * d).sum(axis=0)
+    return mean, ss
 
 
 # --------------------------------------------------------------------------------------
