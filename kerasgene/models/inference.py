@@ -54,18 +54,7 @@ def checked_inputs(model, inputs) -> list[np.ndarray]:
     from kerasgene.serving.protocol import nonfinite
 
     names = [t.name for t in model.inputs]
-    if isinstance(inputs, Mapping):
-        missing = [n for n in names if n not in inputs]
-        if missing:
-            raise ConfigError(f"model {model.name!r}: inputs lack {missing} (given: "
-                              f"{list(inputs)}); it takes {names}")
-        xs = [inputs[n] for n in names]
-    else:
-        xs = list(inputs) if isinstance(inputs, list | tuple) else [inputs]
-        if len(xs) != len(names):
-            raise ConfigError(f"model {model.name!r}: got {len(xs)} input arrays; it takes "
-                              f"{names} (a dict by name, or a list in this order)")
-    xs = [np.asarray(x) for x in xs]
+    xs = [np.asarray(x) for x in _input_list(model, inputs)]
     for name, x, t in zip(names, xs, model.inputs):
         if x.dtype.kind not in "biuf":
             first = str(x.reshape(-1)[0]) if x.size else ""
@@ -96,11 +85,13 @@ def _input_list(model, inputs) -> list:
     if isinstance(inputs, Mapping):
         missing = [n for n in names if n not in inputs]
         if missing:
-            raise ConfigError(f"model {model.name!r}: inputs lack {missing}; it takes {names}")
+            raise ConfigError(f"model {model.name!r}: inputs lack {missing} (given: "
+                              f"{list(inputs)}); it takes {names}")
         return [inputs[n] for n in names]
     xs = list(inputs) if isinstance(inputs, list | tuple) else [inputs]
     if len(xs) != len(names):
-        raise ConfigError(f"model {model.name!r}: got {len(xs)} input arrays; it takes {names}")
+        raise ConfigError(f"model {model.name!r}: got {len(xs)} input arrays; it takes "
+                          f"{names} (a dict by name, or a list in this order)")
     return xs
 
 
