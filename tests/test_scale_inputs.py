@@ -13,6 +13,7 @@ from Bio import bgzf
 
 from kerasgene.datasets.histone_bins import _bin_windows
 from kerasgene.datasets.windows import gene_windows
+from kerasgene.dna import reverse_complement
 from kerasgene.io.annotation import Gene
 from kerasgene.io.genome import Genome
 from kerasgene.io.tracks import TrackSet
@@ -54,6 +55,31 @@ def test_bgzip_fasta_reads_at_block_starts(tmp_path, compression, monkeypatch):
         for lo, hi in [(-20, 30), (299_950, 300_040), (0, 300_000)]:  # ends: N padding
             assert got.fetch("chr1", lo, hi, "-") == want.fetch("chr1", lo, hi, "-")
         assert got.fetch("chr2", 4_990, 5_010) == want.fetch("chr2", 4_990, 5_010)
+
+
+
+@pytest.mark.parametrize("compression", ["bgzip", "gzip"])
+def test_a_record_whose_first_base_starts_a_block_reads_from_its_start(tmp_path, compression,
+                                                                        monkeypatch):
+    """chr2's header ends on byte 65,536, the first block's end (Bio.bgzf's blocks, those of
+    the gzip source's bgzip copy too): pyfaidx cannot start a read there."""
+    monkeypatch.setenv("KERASGENE_CACHE", str(tmp_path / "cache"))
+    rng = np.random.default_rng(1)
+    chr1 = "".join(rng.choice(list("ACGT"), 60 * 1074 + 11))  # ">chr1\n" + 65,526 bytes
+    chr2 = "".join(rng.choice(list("acgt"), 500))
+    text = ">chr1\n" + "".join(chr1[i : i + 60] + "\n" for i in range(0, len(chr1), 60))
+    text += ">c2\n" + "".join(chr2[i : i + 60] + "\n" for i in range(0, len(chr2), 60))
+    assert text.index(">c2\n") + 4 == 65_536
+    packed = tmp_path / "genome.fa.gz"
+    with (bgzf.BgzfWriter(str(packed), "wb") if compression == "bgzip"
+          else gzip.open(packed, "wb")) as dst:
+        dst.write(text.encode())
+    with Genome(packed) as got:
+        assert 65_536 in _block_starts(next(tmp_path.rglob("*.gzi")))
+        for lo, hi in [(0, 1), (0, 10), (0, 500), (-5, 3), (1, 61)]:
+            want = "N" * max(0, -lo) + chr2[max(lo, 0) : hi].upper()
+            assert got.fetch("c2", lo, hi) == want, (lo, hi)
+        assert got.fetch("c2", 0, 40, "-") == reverse_complement(chr2[:40].upper())
 
 
 def _former_bins(trackset, genes, window, n_bins, stat):

@@ -376,7 +376,7 @@ class _FastaReader:
         except _FASTA_ERRORS as err:
             raise InputFileError(f"{source}: not a valid FASTA file ({err})") from None
         self.chroms = {name: len(record) for name, record in self._fasta.records.items()}
-        self._bgzf = bgzf
+        self._fasta_path, self._gzi = fasta, gzi
 
     def get(self, name: str, lo: int, hi: int) -> str:
         try:
@@ -385,10 +385,15 @@ class _FastaReader:
             # pyfaidx 0.9.2 fails on a bgzip read starting at a block's first byte
             # ("within_block_offset < 2**16, got 65536"; blocks hold 64 KiB: one start in
             # 65,000, so most genome-scale builds met one). The read from the base before
-            # starts 1 or 2 bytes earlier, inside the block before.
-            if not (self._bgzf and lo > 0):
+            # starts 1 or 2 bytes earlier, inside the block before; a record whose first
+            # base starts a block has its first base read through Bio.bgzf.
+            if self._gzi is None or hi <= lo:
                 raise
-            return self._fasta[name][lo - 1 : hi][1:]
+            if lo > 0:
+                return self._fasta[name][lo - 1 : hi][1:]
+            with _uncompressed_reader(self._fasta_path, self._gzi) as read:
+                first = read(self._fasta.faidx.index[name].offset, 1).decode("ascii").upper()
+            return first + self._fasta[name][1:hi]
 
     def close(self) -> None:
         self._fasta.close()
