@@ -7,7 +7,8 @@ Writes ``OUT/data`` (the simulated files), ``OUT/runs/<config>`` (one run direct
 model) and ``OUT/summary.json``::
 
     {"systems": {"isegnet": {"metric": "r2", "test": ..., "ceiling": ..., "baselines": {...},
-                           "shuffled_control": ..., "shuffled_control_sd": ...},
+                           "shuffled_control": ..., "shuffled_control_sd": ...,
+                           "shuffled_control_permutations": ...},
                "deeprage": {..., "best_variant": ..., "variants": {...}},
                "chromatin": {..., "binary": {"metric": "auprc", ...}},
                "histone_fcn": {..., "single_model": ...}}}
@@ -77,9 +78,9 @@ def run_system(system: systems.System, data: Path, runs: Path, seed: int, truth:
     -------
     ``{"metric", "target", "test", "ceiling", "baselines", "seconds", "phases"}``
     (``phases``: wall and CPU seconds of each phase of :func:`kerasgene.train.runs.train`,
-    summed over the variants), plus ``shuffled_control`` and ``shuffled_control_sd`` (the
-    mean and standard deviation over the control's label permutations, when the config
-    trains one), ``best_variant``, ``variants`` and ``variant_seconds``
+    summed over the variants), plus ``shuffled_control``, ``shuffled_control_sd`` and
+    ``shuffled_control_permutations`` (the mean and standard deviation over the control's
+    label permutations, and how many, when the config trains one), ``best_variant``, ``variants`` and ``variant_seconds``
     (several variants), ``single_model`` and ``members`` (an ensemble),
     ``ceiling_test_examples`` (the ceiling on the test examples themselves, where the
     system has a :attr:`~kerasgene.systems.DemoEntry.split_ceiling`); ``ceiling`` is
@@ -117,6 +118,7 @@ def _run_entry(demo: systems.DemoEntry, data: Path, runs: Path, seed: int, truth
         if "controls" in m:
             row["shuffled_control"] = m["controls"]["shuffled"][metric]
             row["shuffled_control_sd"] = m["controls"]["shuffled_sd"][metric]
+            row["shuffled_control_permutations"] = len(m["controls"]["shuffled_runs"])
         if m.get("members"):
             row["members"] = [x[metric] for x in m["members"]]
             row["single_model"] = max(row["members"])
@@ -197,8 +199,7 @@ def _summary_line(name: str, row: dict, width: int) -> str:
     ratio = f"{row['test'] / ceiling:>6.2f}" if ceiling else f"{'-':>6}"
     notes = ", ".join(f"{k} {v:.3f}" for k, v in row.get("baselines", {}).items())
     if "shuffled_control" in row:
-        notes += (f"; shuffled labels {row['shuffled_control']:.3f} ± "
-                  f"{row['shuffled_control_sd']:.3f}")
+        notes += f"; shuffled labels {_control(row)}"
     if "best_variant" in row:
         notes += "; " + ", ".join(f"{k} {v:.3f}" for k, v in row["variants"].items())
     if row.get("ceiling_test_examples") is not None:
@@ -208,6 +209,16 @@ def _summary_line(name: str, row: dict, width: int) -> str:
         notes += f"; best single sub-model {row['single_model']:.3f}"
     shown = f"{ceiling:>8.3f}" if ceiling is not None else f"{'-':>8}"
     return f"{name:<{width}} {row['metric']:<8} {row['test']:>7.3f} {shown} {ratio}  {notes}"
+
+
+def _control(row: dict) -> str:
+    """The shuffled control's score: ``mean ± sd (n permutations)``, or ``mean (1
+    permutation)`` (no spread to show); ``mean ± sd`` for a summary without the count."""
+    n = row.get("shuffled_control_permutations")
+    if n == 1:
+        return f"{row['shuffled_control']:.3f} (1 permutation)"
+    shown = f"{row['shuffled_control']:.3f} ± {row['shuffled_control_sd']:.3f}"
+    return shown if n is None else f"{shown} ({n} permutations)"
 
 
 def default_jobs() -> int:

@@ -52,6 +52,7 @@ def test_isegnet_baselines_are_reported_and_shuffled_labels_learn_nothing(tasks)
     assert all(-1 < v < row["ceiling"] for v in row["baselines"].values()), row
     assert abs(row["shuffled_control"]) < 0.05, row  # mean over the label permutations
     assert row["shuffled_control_sd"] >= 0.0, row
+    assert row["shuffled_control_permutations"] == 3, row  # configs/isegnet.yaml
 
 
 def test_best_deeprage_variant_reaches_nine_tenths_of_the_ceiling(tasks):

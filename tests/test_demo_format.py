@@ -26,7 +26,7 @@ SUMMARY = {"seed": 1, "scale": "small", "seconds": {"simulate": {"wall": 20.0, "
 
 def test_summary_shows_the_control_mean_and_sd():
     table = format_summary(SUMMARY)
-    assert "shuffled labels -0.012 ± 0.004" in table
+    assert "shuffled labels -0.012 ± 0.004;" in table  # a summary without the count
     assert "ceiling on the test examples 0.830 (ratio 0.94)" in table
     assert "chromatin.binary" in table
     # every column starts where its header does, a name longer than "histone_fcn" too
@@ -131,3 +131,11 @@ def test_sigterm_stops_the_demo_and_its_processes(tmp_path):
     for p in tmp_path.glob("*.started"):
         p.unlink()  # isegnet's, and the sleepers' written before the signal
     _no_process_left_and_nothing_started(tmp_path)
+
+
+@pytest.mark.parametrize("n, shown", [(3, "-0.012 ± 0.004 (3 permutations)"),
+                                      (1, "-0.012 (1 permutation)")])
+def test_the_control_states_its_permutations_and_one_has_no_sd(n, shown):
+    row = {**SUMMARY["systems"]["isegnet"], "shuffled_control_permutations": n}
+    table = format_summary({**SUMMARY, "systems": {"isegnet": row}})
+    assert f"shuffled labels {shown};" in table
