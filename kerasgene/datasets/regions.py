@@ -107,7 +107,13 @@ from kerasgene.datasets.windows import (
     window_layout,
 )
 from kerasgene.errors import ConfigError, InputFileError, UnknownChromosomeError
-from kerasgene.io.annotation import Gene, gene_id_stem, read_gtf
+from kerasgene.io.annotation import (
+    Gene,
+    gene_id_candidates,
+    gene_id_stem,
+    gene_stem_index,
+    read_gtf,
+)
 from kerasgene.io.chroms import load_aliases, sort_key
 from kerasgene.io.expression import (
     MAX_TPM,
@@ -172,19 +178,18 @@ def match_gene_ids(table_ids: Sequence[str], genes: Sequence[Gene], source: str,
         When no table id matches.
     """
     by_id = {g.id: g for g in genes}
-    by_stem: dict[str, list[Gene]] = {}
+    by_stem = gene_stem_index(g.id for g in genes)
     by_xref: dict[str, Gene] = {}
     for g in genes:
-        by_stem.setdefault(gene_id_stem(g.id), []).append(g)
         for x in g.xrefs:
             by_xref.setdefault(x, g)
-    found = {tid: by_id[tid] for tid in table_ids if tid in by_id}
-    claimed = {g.id: tid for tid, g in found.items()}
+    candidates = {tid: gene_id_candidates(tid, by_id, by_stem) for tid in table_ids}
+    claimed = {tid: tid for tid in table_ids if tid in by_id}  # exact matches claim first
     matched: dict[str, Gene] = {}
     missing, duplicate = [], []
     for tid in table_ids:
-        stem = by_stem.get(gene_id_stem(tid), [])
-        g = found.get(tid) or (stem[0] if len(stem) == 1 else None) or by_xref.get(str(tid))
+        ids = candidates[tid]
+        g = by_id[ids[0]] if len(ids) == 1 else by_xref.get(str(tid))
         if g is None:
             missing.append(tid)
         elif claimed.setdefault(g.id, tid) != tid:
@@ -200,7 +205,7 @@ def match_gene_ids(table_ids: Sequence[str], genes: Sequence[Gene], source: str,
     if dropped is not None:
         for tid in missing:
             why = skipped.get(tid) or skipped_stems.get(gene_id_stem(tid))
-            alike = [g.id for g in by_stem.get(gene_id_stem(tid), [])]
+            alike = candidates[tid]
             detail = why or f"not in the annotation ({source})" + (
                 f"; its id without the version matches {len(alike)} genes "
                 f"({', '.join(alike[:3])}), so none is taken" if len(alike) > 1 else "")

@@ -168,6 +168,8 @@ _SPECIAL: dict[str, tuple[Callable[[Any], bool], str]] = {
                                "names to those"),
     "labels": (lambda v: isinstance(v, list | tuple) and len(v) == 2
                and all(isinstance(x, str) for x in v), "a list of two names"),
+    "target_motif": (lambda v: v is None or bool(v.strip()),
+                     "a motif id (a JASPAR ID, or a MOTIF id of --motif-db)"),
     "filters": (lambda v: v is None or (isinstance(v, list | tuple)
                                         and all(_is_int(x, 0) for x in v)),
                 "a list of filter indices (integers >= 0)"),

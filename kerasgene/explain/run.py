@@ -97,12 +97,17 @@ def check_out_dir(out: Path, config: Mapping, option: str = "--out") -> Path:
 
 
 def check_request(analyses: tuple[str, ...], options: ExplainOptions, system, model, dataset,
-                  compare=None) -> None:
+                  compare=None) -> list[str] | None:
     """What ``analyses`` need of the run and of the options, checked before any of them
     runs: integrated gradients need one gene window per example with per-position inputs,
     knockouts a model that predicts from DNA (DeepRAGE: DNA x regulator states),
     ``truth`` the section of the run's own simulated data, ``targets`` a file with
     ``filters`` (indices of the first convolution's filters) or ``target_motif``.
+
+    Returns
+    -------
+    The genes of the ``targets`` file (read once, here: its warnings logged) for the
+    knockout, None without a knockout of ``targets``.
 
     Raises
     ------
@@ -129,12 +134,13 @@ def check_request(analyses: tuple[str, ...], options: ExplainOptions, system, mo
                               "examples are genome bins")
     if compare is not None:
         _check_compare_inputs(options.compare, compare, model)
+    targets = None
     if "knockout" in analyses:
         if dataset.arrays.get("regulators") is None and names != ["sequence"]:
             raise ConfigError(f"analyses knockout: filter knockouts predict from the DNA alone "
                               f"or with regulator states (deeprage); the {system.name} model "
                               f"also takes {[n for n in names if n != 'sequence']}")
-        _check_targets(options, model, dataset)
+        targets = _check_targets(options, model, dataset)
     if options.truth:
         for a, key in (("ig", "isegnet"), ("knockout", "deeprage"),
                        ("modisco", system.truth_key or system.name)):
@@ -145,6 +151,7 @@ def check_request(analyses: tuple[str, ...], options: ExplainOptions, system, mo
                                   f"{key} (tasks.{key}), which the {system.name} run has not; "
                                   f"expected no --truth with analyses {a}")
             A.check_truth(options.truth, dataset, key)
+    return targets
 
 
 def _check_compare_inputs(path, compare, model) -> None:
@@ -277,12 +284,13 @@ def _tax_groups(db) -> list[str]:
     return sorted({v.lower() for (v,) in rows})
 
 
-def _check_targets(options: ExplainOptions, model, dataset) -> None:
+def _check_targets(options: ExplainOptions, model, dataset) -> list[str] | None:
     """``targets``, ``filters`` and ``target_motif`` of a knockout; the ids of ``targets``
-    must name genes of ``dataset``
-    (:func:`~kerasgene.explain.sequence_analyses.read_targets`)."""
+    must name genes of ``dataset``. Returns those genes
+    (:func:`~kerasgene.explain.sequence_analyses.target_genes`, its warnings logged), None
+    without ``targets``."""
     from kerasgene.explain.motifs import first_conv_layer
-    from kerasgene.explain.sequence_analyses import dataset_gene_ids, read_targets
+    from kerasgene.explain.sequence_analyses import dataset_gene_ids, target_genes
 
     if not options.targets:
         extra = [f for f, v in (("--filters", options.filters),
@@ -290,19 +298,20 @@ def _check_targets(options: ExplainOptions, model, dataset) -> None:
         if extra:
             raise ConfigError(f"{extra[0]}: picks the filters of the --targets knockout; "
                               "expected --targets FILE (target gene ids) with it")
-        return
+        return None
     if not Path(options.targets).is_file():
         raise ConfigError(f"--targets: {options.targets}: file not found (expected a file of "
                           "target gene ids, one per line)")
     if not (options.filters or options.target_motif):
         raise ConfigError("--targets needs the filters to knock out: --filters or "
                           "--target-motif")
-    read_targets(options.targets, dataset_gene_ids(dataset))
+    targets = target_genes(options.targets, dataset_gene_ids(dataset))
     n = first_conv_layer(model).filters
     bad = [f for f in options.filters or () if f >= n]
     if bad:
         raise ConfigError(f"--filters: {bad} out of range; the model's first convolution "
                           f"has {n} filters (0 to {n - 1})")
+    return targets
 
 
 def explain_run(run: str | Path, config: Mapping,
@@ -351,7 +360,7 @@ def explain_run(run: str | Path, config: Mapping,
     dataset = runs.run_dataset(run, dict(config), record)
     analyses = runnable_analyses(requested, model, bool(options.analyses))
     compare = load_compare(run, options.compare) if "differential" in analyses else None
-    check_request(analyses, options, system, model, dataset, compare)
+    targets = check_request(analyses, options, system, model, dataset, compare)
     summary: dict[str, Any] = {"system": system.name, "run": str(run),
                                "analyses": list(analyses),
                                "settings": to_plain(dataclasses.asdict(options))}
@@ -369,7 +378,8 @@ def explain_run(run: str | Path, config: Mapping,
         if "knockout" in analyses:
             summary["knockout"] = S.explain_knockout(
                 model, dataset, out, options, rng,
-                filter_rows if filter_rows is not None else _earlier_filter_rows(final))
+                filter_rows if filter_rows is not None else _earlier_filter_rows(final),
+                targets)
         if "modisco" in analyses:
             summary["modisco"] = S.explain_modisco(model, dataset, out, options, rng,
                                                    system.name, filter_rows=filter_rows)

@@ -96,7 +96,7 @@ def read_targets(path, gene_ids) -> tuple[list[str], list[str]]:
     The file (plain or gzip) holds one gene id per line, its first field (blank lines
     and ``#`` comments skipped; CRLF reads as LF). An id is matched exactly, else both
     without their version suffix where that stem names one gene (``ENSG….5`` ↔ ``ENSG…``;
-    :func:`kerasgene.io.annotation.gene_id_stem`).
+    :func:`kerasgene.io.annotation.gene_id_candidates`).
 
     Returns
     -------
@@ -114,23 +114,16 @@ def read_targets(path, gene_ids) -> tuple[list[str], list[str]]:
     """
     from kerasgene._io import text_lines
     from kerasgene.errors import shown
-    from kerasgene.io.annotation import gene_id_stem
+    from kerasgene.io.annotation import gene_id_candidates, gene_stem_index
 
     listed = Counter(line.split()[0] for _, line in text_lines(path, "target gene list")
                      if line.strip() and not line.lstrip().startswith("#"))
     if not listed:
         raise InputFileError(f"{path}: no gene id; expected target gene ids, one per line")
     ids = [str(g) for g in gene_ids]
-    by_stem: dict[str, list[str]] = {}
-    for g in ids:
-        by_stem.setdefault(gene_id_stem(g), []).append(g)
-    known = set(ids)
-
-    def match(w: str) -> str | None:
-        stem = by_stem.get(gene_id_stem(w), [])
-        return w if w in known else stem[0] if len(stem) == 1 else None
-
-    found = {w: match(w) for w in listed}
+    known, by_stem = set(ids), gene_stem_index(ids)
+    candidates = {w: gene_id_candidates(w, known, by_stem) for w in listed}
+    found = {w: c[0] if len(c) == 1 else None for w, c in candidates.items()}
     targets = list(dict.fromkeys(g for g in found.values() if g is not None))
     missing = [w for w, g in found.items() if g is None]
     if not targets:
@@ -151,11 +144,21 @@ def read_targets(path, gene_ids) -> tuple[list[str], list[str]]:
     return targets, notes
 
 
-def knockout_sets(options: ExplainOptions, rows: list[dict], gene_ids) -> list[dict]:
+def target_genes(path, gene_ids) -> list[str]:
+    """The genes of ``gene_ids`` that the ``--targets`` file ``path`` lists
+    (:func:`read_targets`), its warnings logged."""
+    targets, notes = read_targets(path, gene_ids)
+    for note in notes:
+        log.warning("knockout: %s", note)
+    return targets
+
+
+def knockout_sets(options: ExplainOptions, rows: list[dict], gene_ids,
+                  targets: list[str] | None = None) -> list[dict]:
     """``[{name, motif, targets, filters}]`` from ``options.truth`` (every planted
-    regulator) and ``options.targets`` (with ``filters`` or ``target_motif``; its ids
-    matched to ``gene_ids`` by :func:`read_targets`, whose warnings are logged);
-    ``rows`` are the filter matches (:func:`explain_filters`)."""
+    regulator) and ``options.targets`` (with ``filters`` or ``target_motif``): its genes
+    ``targets`` as :func:`target_genes` read them (read here when None, its ids matched to
+    ``gene_ids``); ``rows`` are the filter matches (:func:`explain_filters`)."""
     from kerasgene.explain.motifs import motif_recovery
 
     def matching(mid):  # filters whose best match is the motif
@@ -172,9 +175,7 @@ def knockout_sets(options: ExplainOptions, rows: list[dict], gene_ids) -> list[d
             sets.append({"name": r.get("tf", r["jaspar_id"]), "motif": motif,
                          "targets": list(r["target_genes"]), "filters": matching(motif)})
     if options.targets:
-        lines, notes = read_targets(options.targets, gene_ids)
-        for note in notes:
-            log.warning("knockout: %s", note)
+        lines = targets if targets is not None else target_genes(options.targets, gene_ids)
         if options.filters:
             filters = [int(f) for f in options.filters]
         elif options.target_motif:
@@ -237,12 +238,15 @@ def _knockout_one(eff: dict, s: dict, out: Path, top_k: int) -> dict:
 
 
 def explain_knockout(model, dataset, out: Path, options: ExplainOptions, rng,
-                     filter_rows: list[dict] | None = None) -> dict:
+                     filter_rows: list[dict] | None = None,
+                     targets: list[str] | None = None) -> dict:
     """Filter knockouts of DeepRAGE: effect per gene averaged over sampled conditions.
     The wild type is predicted once; each set's filters are zeroed in the model itself
     for its prediction (:func:`kerasgene.explain.knockout.filters_zeroed`).
     ``filter_rows``: the filters' JASPAR matches (:func:`explain_filters`' ``_rows``, or
-    ``filter_matches.tsv`` of an earlier call read back); computed here when None."""
+    ``filter_matches.tsv`` of an earlier call read back); computed here when None.
+    ``targets``: the genes of ``options.targets`` as
+    :func:`kerasgene.explain.run.check_request` read them; read here when None."""
     from kerasgene.explain import knockout as K
     from kerasgene.explain import motifs as M
 
@@ -253,7 +257,7 @@ def explain_knockout(model, dataset, out: Path, options: ExplainOptions, rng,
     if rows is None:
         rows = explain_filters(model, dataset, out, options, "deeprage")["_rows"]
     layer = M.first_conv_layer(model).name
-    sets = knockout_sets(options, rows, dataset_gene_ids(dataset))
+    sets = knockout_sets(options, rows, dataset_gene_ids(dataset), targets)
     predict, gene_ids, gi = _knockout_predictor(model, dataset, _gene_sequences(dataset),
                                                 options.max_conditions, rng)
     wild_type = predict() if any(s["filters"] for s in sets) else None

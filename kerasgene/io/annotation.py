@@ -65,7 +65,7 @@ import logging
 import os
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote
@@ -570,6 +570,28 @@ def gene_id_stem(gene_id) -> str:
     return _VERSION.sub("", str(gene_id), count=1)
 
 
+def gene_stem_index(gene_ids: Iterable[str]) -> dict[str, list[str]]:
+    """The ids of ``gene_ids`` by their version-less stem (:func:`gene_id_stem`), each
+    stem's ids in their order (an id listed twice is there twice)."""
+    index: dict[str, list[str]] = {}
+    for gene_id in gene_ids:
+        index.setdefault(gene_id_stem(gene_id), []).append(gene_id)
+    return index
+
+
+def gene_id_candidates(query, known: Container, by_stem: Mapping[str, list[str]]
+                       ) -> list[str]:
+    """The gene ids ``query`` may name: itself where ``known`` holds it, else the ids
+    sharing its version-less stem (``by_stem``: :func:`gene_stem_index` of ``known``;
+    ``ENSG….5`` ↔ ``ENSG…``).
+
+    One candidate is a match; several are ambiguous (C. elegans ``ZK1010`` for
+    ``ZK1010.1`` and ``ZK1010.2``, so none is taken); none, an unknown id."""
+    if query in known:
+        return [query]
+    return list(by_stem.get(gene_id_stem(query), []))
+
+
 def select_genes(spec: str | os.PathLike, annotation: str | os.PathLike | None = None
                  ) -> list[Gene]:
     """Genes named by ``spec``: an annotation file (GTF, GFF3 or BED, told by content), or
@@ -607,18 +629,17 @@ def select_genes(spec: str | os.PathLike, annotation: str | os.PathLike | None =
         log.warning("%s: %d gene(s) listed more than once, predicted once per listing: %s",
                     source, len(repeated), shown(repeated))
     genes = read_genes(annotation)
-    keys: list[dict[str, list[Gene]]] = [{}, {}, {}, {}]  # id, stem, xref, name
+    keys: list[dict[str, list[Gene]]] = [{}, {}, {}]  # id, xref, name
     for g in genes:
-        for table, names in zip(keys, ([g.id], [gene_id_stem(g.id)], g.xrefs, [g.name]),
-                                strict=True):
+        for table, names in zip(keys, ([g.id], g.xrefs, [g.name]), strict=True):
             for key in dict.fromkeys(names):
                 table.setdefault(key, []).append(g)
+    by_id, by_xref, by_name = keys
+    by_stem = gene_stem_index(by_id)
 
-    def candidates(w: str) -> list[Gene]:
-        for table, key in zip(keys, (w, gene_id_stem(w), w, w), strict=True):
-            if table.get(key):
-                return table[key]
-        return []
+    def candidates(w: str) -> list[Gene]:  # id or stem (ambiguous ones too), xref, name
+        ids = gene_id_candidates(w, by_id, by_stem)
+        return [g for i in ids for g in by_id[i]] or by_xref.get(w) or by_name.get(w, [])
 
     found = {w: candidates(w) for w in wanted}
     missing = [w for w, c in found.items() if not c]
