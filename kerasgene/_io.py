@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import io
 import json
 import logging
 import os
@@ -261,14 +262,27 @@ def open_text(path: str | os.PathLike):
         open(path, encoding="utf-8-sig")
 
 
-def text_lines(path: str | os.PathLike, what: str) -> Iterator[tuple[int, str]]:
+def text_lines(path: str | os.PathLike, what: str, progress: bool = False
+               ) -> Iterator[tuple[int, str]]:
     """(line number, line without its newline) of a plain or gzip text file; a truncated
-    or corrupt gzip stream or bytes that are not UTF-8 text are one-line errors."""
+    or corrupt gzip stream or bytes that are not UTF-8 text are one-line errors.
+    ``progress``: a tqdm bar over the file's bytes (compressed bytes of a gzip file)."""
+    from tqdm.auto import tqdm
+
     lineno = 0
     try:
-        with open_text(path) as fh:
-            for lineno, line in enumerate(fh, 1):
-                yield lineno, line.rstrip("\r\n")
+        with open(path, "rb") as raw, tqdm(total=os.path.getsize(path), unit="B",
+                                           unit_scale=True, desc=f"reading {Path(path).name}",
+                                           disable=not progress) as bar:
+            gz = raw.read(2) == b"\x1f\x8b"
+            raw.seek(0)
+            with io.TextIOWrapper(gzip.GzipFile(fileobj=raw) if gz else raw,
+                                  encoding="utf-8-sig") as fh:  # as open_text opens it
+                for lineno, line in enumerate(fh, 1):
+                    if progress and not lineno % 65536:
+                        bar.update(raw.tell() - bar.n)
+                    yield lineno, line.rstrip("\r\n")
+                bar.update(bar.total - bar.n)
     except (EOFError, gzip.BadGzipFile, zlib.error) as err:
         raise InputFileError(f"{path}: truncated or corrupt gzip {what} (after line {lineno}: "
                              f"{err or type(err).__name__}); re-download or re-compress "

@@ -449,3 +449,27 @@ chr1\tsrc\texon\t2001\t2400\t.\t-\t.\tParent=T3
     assert genes == [Gene("G1", "ALPHA", "chr1", 100, 900, "+"),
                      Gene("G2", "G2", "chr1", 2000, 2400, "-")]
     assert genes == read_gtf(gtf)
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_read_gtf_shows_a_bar_over_the_file_only_when_asked(tmp_path, capsys, gz):
+    """A bar over the bytes read (a gzip file's compressed bytes), to the file's size;
+    the genes the same with and without it."""
+    import numpy as np
+    from real_files import write_random_genes_gtf
+
+    plain = tmp_path / "genes.gtf"
+    ids = write_random_genes_gtf(plain, np.random.default_rng(0), {"chr1": 50_000,
+                                                                    "chr2": 40_000}, n=300)
+    path = plain
+    if gz:
+        path = tmp_path / "genes.gtf.gz"
+        path.write_bytes(gzip.compress(plain.read_bytes()))
+    quiet = read_gtf(path)
+    assert capsys.readouterr().err == ""
+    shown = read_gtf(path, progress=True)
+    err = capsys.readouterr().err
+    assert f"reading {path.name}" in err and "100%" in err, err
+    assert [g.id for g in shown] == [g.id for g in quiet] == ids
+    assert [(g.chrom, g.start, g.end, g.strand) for g in shown] == \
+        [(g.chrom, g.start, g.end, g.strand) for g in quiet]

@@ -409,7 +409,7 @@ def build_regions(config: Mapping | None = None, out_dir: str | os.PathLike | No
     if cached is not None:
         return cached
 
-    genes = read_gtf(gtf, cfg["biotypes"])
+    genes = read_gtf(gtf, cfg["biotypes"], progress)
     table = load_aliases(aliases)
     genome = Genome(fasta, aliases=table)
     tracksets = []

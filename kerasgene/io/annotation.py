@@ -295,13 +295,13 @@ def _assemble(path: Path, records: dict[str, _Record], what: str) -> Genes:
 
 
 
-def _gtf_records(path: Path) -> dict[str, _Record]:
+def _gtf_records(path: Path, progress: bool = False) -> dict[str, _Record]:
     """Gene id → record: ``gene`` lines where the id has them, else one span per
-    transcript (its exons' extent)."""
+    transcript (its exons' extent); ``progress``: a bar over the file."""
     gene_recs: dict[str, _Record] = {}
     tx_recs: dict[str, _Record] = {}
     tx_span: dict[tuple, list[int]] = {}
-    for lineno, line in text_lines(path, "GTF file"):
+    for lineno, line in text_lines(path, "GTF file", progress):
         if not line.strip() or line.startswith("#"):
             continue
         cols = _columns(path, lineno, line, "GTF")
@@ -373,15 +373,15 @@ def _unprefixed(ident: str) -> str:
     return ident
 
 
-def _gff3_records(path: Path) -> dict[str, _Record]:
+def _gff3_records(path: Path, progress: bool = False) -> dict[str, _Record]:
     """Gene id → record of a GFF3 file: gene features, transcripts without Parent (those
     of one ``gene_id`` / ``geneID`` together), and the transcripts of a Parent defined by
-    no line of the file (see the module docstring)."""
+    no line of the file (see the module docstring); ``progress``: a bar over the file."""
     records: dict[str, _Record] = {}
     defined: set[str] = set()  # IDs of the gene and transcript records
     # Parent not defined before its transcripts → (first one's attributes, their spans)
     children: dict[str, tuple[dict, list]] = {}
-    for lineno, line in text_lines(path, "GFF3 file"):
+    for lineno, line in text_lines(path, "GFF3 file", progress):
         if line.startswith("##FASTA"):
             break
         if not line.strip() or line.startswith("#"):
@@ -429,7 +429,8 @@ def _gff3_records(path: Path) -> dict[str, _Record]:
 
 
 # ----------------------------------------------------------------------------- public readers
-def read_gtf(path: str | os.PathLike, biotypes: Iterable[str] | None = None) -> Genes:
+def read_gtf(path: str | os.PathLike, biotypes: Iterable[str] | None = None,
+             progress: bool = False) -> Genes:
     """Read the genes of a GTF or GFF3 file (plain or gzip; GFF3 told apart by content).
 
     Parameters
@@ -439,6 +440,8 @@ def read_gtf(path: str | os.PathLike, biotypes: Iterable[str] | None = None) -> 
     biotypes
         Keep only these ``gene_type``/``gene_biotype``/``biotype`` values (e.g.
         ``["protein_coding"]``).
+    progress
+        A tqdm bar over the file's bytes (a GENCODE GTF of ~1.5 M lines reads in ~9 s).
 
     Returns
     -------
@@ -458,9 +461,9 @@ def read_gtf(path: str | os.PathLike, biotypes: Iterable[str] | None = None) -> 
                              "GTF or GFF3 (gene or transcript records and their exons), as "
                              "a config's gtf: takes them")
     if kind == "gff3":
-        genes = _assemble(path, _gff3_records(path), "GFF3")
+        genes = _assemble(path, _gff3_records(path, progress), "GFF3")
     else:
-        genes = _assemble(path, _gtf_records(path), "GTF")
+        genes = _assemble(path, _gtf_records(path, progress), "GTF")
     if not genes and not genes.skipped:
         raise InputFileError(f"{path}: no gene records found")
     return filter_biotype(genes, biotypes, path)
