@@ -262,18 +262,23 @@ def open_text(path: str | os.PathLike):
         open(path, encoding="utf-8-sig")
 
 
+#: seconds a :func:`text_lines` read with ``progress`` runs before its bar shows
+TEXT_BAR_DELAY_S = 2.0
+
+
 def text_lines(path: str | os.PathLike, what: str, progress: bool = False
                ) -> Iterator[tuple[int, str]]:
     """(line number, line without its newline) of a plain or gzip text file; a truncated
     or corrupt gzip stream or bytes that are not UTF-8 text are one-line errors.
-    ``progress``: a tqdm bar over the file's bytes (compressed bytes of a gzip file)."""
+    ``progress``: a tqdm bar over the file's bytes (compressed bytes of a gzip file), shown
+    once the read has taken :data:`TEXT_BAR_DELAY_S` (a small file shows none)."""
     from tqdm.auto import tqdm
 
     lineno = 0
     try:
         with open(path, "rb") as raw, tqdm(total=os.path.getsize(path), unit="B",
                                            unit_scale=True, desc=f"reading {Path(path).name}",
-                                           disable=not progress) as bar:
+                                           disable=not progress, delay=TEXT_BAR_DELAY_S) as bar:
             gz = raw.read(2) == b"\x1f\x8b"
             raw.seek(0)
             with io.TextIOWrapper(gzip.GzipFile(fileobj=raw) if gz else raw,

@@ -452,11 +452,15 @@ chr1\tsrc\texon\t2001\t2400\t.\t-\t.\tParent=T3
 
 
 @pytest.mark.parametrize("gz", [False, True])
-def test_read_gtf_shows_a_bar_over_the_file_only_when_asked(tmp_path, capsys, gz):
-    """A bar over the bytes read (a gzip file's compressed bytes), to the file's size;
+def test_read_gtf_shows_a_bar_over_the_file_only_when_asked(tmp_path, capsys, monkeypatch,
+                                                             gz):
+    """A bar over the bytes read (a gzip file's compressed bytes), to the file's size, once
+    the read has taken TEXT_BAR_DELAY_S (0 here; 2 s by default: a small file shows none);
     the genes the same with and without it."""
     import numpy as np
     from real_files import write_random_genes_gtf
+
+    from kerasgene import _io
 
     plain = tmp_path / "genes.gtf"
     ids = write_random_genes_gtf(plain, np.random.default_rng(0), {"chr1": 50_000,
@@ -466,7 +470,9 @@ def test_read_gtf_shows_a_bar_over_the_file_only_when_asked(tmp_path, capsys, gz
         path = tmp_path / "genes.gtf.gz"
         path.write_bytes(gzip.compress(plain.read_bytes()))
     quiet = read_gtf(path)
+    assert read_gtf(path, progress=True) == quiet  # faster than the delay: no bar
     assert capsys.readouterr().err == ""
+    monkeypatch.setattr(_io, "TEXT_BAR_DELAY_S", 0.0)
     shown = read_gtf(path, progress=True)
     err = capsys.readouterr().err
     assert f"reading {path.name}" in err and "100%" in err, err
