@@ -329,16 +329,22 @@ def test_regulator_names_counted_against_the_triplets(files, tmp_path, capsys, c
     assert (f"{path}:1: '0' is a column header (pandas writes 0 above a list saved with "
             "to_csv(index=False))") in err
 
-    pd.Series(regs, name="regulator").to_csv(path, index=False)  # a header no rule can tell
+    pd.Series(regs, name="regulator").to_csv(path, index=False)  # a column's name: refused
+    err = _fails(tmp_path, {**files["cfg"], "regulator_names": str(path)}, capsys)
+    assert (f"{path}:1: 'regulator' is a column header (a column name, and the file lists 6 "
+            f"regulators where the triplets of {files['cfg']['regulators']} name rows 1 to 5)"
+            ) in err
+
+    pd.Series(regs, name="my_tfs").to_csv(path, index=False)  # a header no rule can tell
     with caplog.at_level(logging.WARNING):
         ds = build("deeprage", {**files["cfg"], "regulator_names": str(path)}, tmp_path / "x",
                    progress=False)
     assert (f"deeprage: the regulator_names file {path} lists 6 regulators but the triplets of "
             f"{files['cfg']['regulators']} name rows 1 to 5 only: no triplet names the last 1 "
             "regulators (R4), their regulator states are all 0; if its first name "
-            "'regulator' is a column header, remove it (it puts each name on the next "
+            "'my_tfs' is a column header, remove it (it puts each name on the next "
             "regulator's states)") in caplog.text
-    assert ds.meta["regulator_names"] == ["regulator", *regs]
+    assert ds.meta["regulator_names"] == ["my_tfs", *regs]
 
     (tmp_path / "short.txt").write_text("".join(f"{r}\n" for r in regs[:4]))
     err = _fails(tmp_path, {**files["cfg"], "regulator_names": str(tmp_path / "short.txt")},

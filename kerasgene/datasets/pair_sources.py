@@ -281,6 +281,14 @@ def regulator_states(cfg, base_dir, expr_labels: list[str], dropped: Dropped,
     return dense[:, cols].T.copy(), reg_names, used
 
 
+#: first lines of a names file that are a column's name, not a regulator's or condition's
+#: (``pd.Series(names, name="regulator").to_csv(path, index=False)`` writes one)
+_HEADER_WORDS = frozenset({"regulator", "regulators", "regulator_name", "regulator_names",
+                           "condition", "conditions", "condition_name", "condition_names",
+                           "experiment", "experiments", "name", "names", "gene", "genes",
+                           "gene_id", "gene_name", "orf", "id", "tf", "tfs"})
+
+
 def _check_count(path, largest: int, names: list[str], names_path, what: str) -> None:
     """Check the largest triplet index of one axis (``what``: regulator rows or condition
     columns) against the names of that axis's names file: each index must have a name, and
@@ -290,7 +298,8 @@ def _check_count(path, largest: int, names: list[str], names_path, what: str) ->
     Raises
     ------
     InputFileError
-        An index past the names, naming both files and both counts."""
+        An index past the names, naming both files and both counts; names after the
+        largest index where the first name is a column's name (:data:`_HEADER_WORDS`)."""
     axis, key = {"regulator": ("row", "regulator_names"),
                  "condition": ("column", "condition_names")}[what]
     if largest > len(names):
@@ -298,6 +307,12 @@ def _check_count(path, largest: int, names: list[str], names_path, what: str) ->
             f"{path}: triplets name {what} {axis} {largest} but the {key} file {names_path} "
             f"lists {len(names)} {what}s; expected {axis} indices 1 to {len(names)}")
     extra = names[largest:]
+    if extra and names[0].strip().lower() in _HEADER_WORDS:
+        raise InputFileError(
+            f"{names_path}:1: {names[0]!r} is a column header (a column name, and the file "
+            f"lists {len(names)} {what}s where the triplets of {path} name {axis}s 1 to "
+            f"{largest}); expected one name per line and no header (line j names triplet "
+            f"index j): remove the line (pandas: to_csv(..., header=False))")
     if extra:
         log.warning(
             "deeprage: the %s file %s lists %d %ss but the triplets of %s name %ss 1 to %d "
