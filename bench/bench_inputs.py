@@ -1,10 +1,16 @@
-"""Benchmark: two input steps at genome scale, each against its former code in the same
+"""Benchmark: three input steps at genome scale, each against its former code in the same
 process (best of ``--repeats``, wall and CPU seconds):
 
 * ``histone_bins``: 100 bins × 5 marks around ``--genes`` TSSs (10 kb windows, chunks of
   500 genes as the builder reads them) from bigWigs of 50 bp-mean runs over a 40 Mb
   chromosome; reference: all marks read into one (genes, 10 kb, 5) array, averaged over
   its strided bins. The two must be identical.
+* ``histone_kmers``: the histone builder's 3-mer counts (totals over every gene, then
+  the kept 3-mers per bin; ``min_count`` 10,000) of ``--genes`` TSS windows (10 kb, 100
+  bins, blocks of the builder's ``KMER_CHUNK`` genes) read from a FASTA of a 40 Mb
+  chromosome with lowercase runs and N gaps; reference: :func:`kerasgene.dna.kmer_counts`
+  once per gene (the former builder). The sequences are read before timing (20,000
+  windows: 200 MB); the counts must be identical.
 * ``gzip_fasta``: the one-off bgzip copy of a plain-gzip FASTA of ``--fasta-mb`` Mb
   (:class:`kerasgene.io.genome.Genome`); reference: the same copy at bgzf's default level 6.
   Both must decompress to the same bytes.
@@ -26,11 +32,12 @@ from _timing import timed
 from bench_io import write_track
 from Bio import bgzf
 
-from kerasgene.datasets.histone_bins import _bin_windows
+from kerasgene.datasets.histone_bins import KMER_CHUNK, _bin_windows, _sequences
 from kerasgene.datasets.windows import gene_windows
+from kerasgene.dna import binned_kmer_counts, kmer_counts, kmer_ids, kmer_names
 from kerasgene.io.annotation import Gene
 from kerasgene.io.cache import derived_path
-from kerasgene.io.genome import _bgzip_copy
+from kerasgene.io.genome import Genome, _bgzip_copy
 from kerasgene.io.tracks import TrackSet
 
 CHROM = 40_000_000
@@ -65,6 +72,50 @@ def histone_bins(tmp: Path, n: int, repeats: int) -> dict:
     assert all(np.array_equal(a, b) for a, b in zip(ref, got, strict=True)), "bins differ"
     return {"genes": n, "reference": ref_t, "kerasgene": kg_t,
             "ratio": round(ref_t["wall_s"] / kg_t["wall_s"], 2)}
+
+
+def kmer_fasta(path: Path, seed: int) -> Path:
+    """A FASTA of one 40 Mb chromosome, lowercase (soft-masked) 1 kb runs every 10 kb and
+    100 bp N gaps every 50 kb, 60 bases a line."""
+    rng = np.random.default_rng(seed)
+    seq = np.frombuffer(b"ACGT", np.uint8)[rng.integers(0, 4, CHROM)].copy()
+    for lo in range(0, CHROM, 10_000):
+        seq[lo : lo + 1_000] += 32  # lower case
+    for lo in range(0, CHROM, 50_000):
+        seq[lo : lo + 100] = ord("N")
+    raw = seq.tobytes()
+    with open(path, "wb") as fh:
+        fh.write(b">chr1\n" + b"\n".join(raw[i : i + 60] for i in range(0, CHROM, 60)) + b"\n")
+    return path
+
+
+def histone_kmers(tmp: Path, n: int, repeats: int) -> dict:
+    rng = np.random.default_rng(2)
+    genes = [Gene(f"g{i}", f"g{i}", "chr1", int(t), int(t) + 1, "+-"[i % 2])
+             for i, t in enumerate(rng.integers(0, CHROM, n))]
+    with Genome(kmer_fasta(tmp / "genome.fa", 2)) as genome:
+        seqs = _sequences(genome, genes, WINDOW, True)
+    blocks = [seqs[lo : lo + KMER_CHUNK] for lo in range(0, n, KMER_CHUNK)]
+    k, least, names = 3, 10_000, kmer_names(3)
+
+    def reference() -> list[np.ndarray]:  # the former builder: chunks of 500 genes
+        totals = sum(kmer_counts(s, k, N_BINS).sum(axis=1) for s in seqs)
+        keep = np.flatnonzero(totals > least)
+        return [np.stack([kmer_counts(s, k, N_BINS)[keep].T for s in seqs[lo : lo + CHUNK]])
+                .astype(np.uint16) for lo in range(0, n, CHUNK)]
+
+    def kerasgene() -> list[np.ndarray]:  # as the builder appends them, block by block
+        totals = sum(np.bincount(kmer_ids(b, k, N_BINS).ravel(), minlength=len(names))
+                     for b in blocks)
+        keep = np.flatnonzero(totals > least)
+        return [binned_kmer_counts(kmer_ids(b, k, N_BINS), keep, len(names)).astype(np.uint16)
+                for b in blocks]
+
+    ref, ref_t = best(reference, repeats)
+    got, kg_t = best(kerasgene, repeats)
+    assert np.array_equal(np.concatenate(ref), np.concatenate(got)), "k-mer counts differ"
+    return {"genes": n, "kmers_kept": int(ref[0].shape[2]), "reference": ref_t,
+            "kerasgene": kg_t, "ratio": round(ref_t["wall_s"] / kg_t["wall_s"], 2)}
 
 
 def gzip_fasta(tmp: Path, mb: int, repeats: int) -> dict:
@@ -107,6 +158,8 @@ def main() -> None:
     result = {"benchmark": "bench_inputs"}
     with tempfile.TemporaryDirectory() as tmp:
         result["histone_bins"] = histone_bins(Path(tmp), args.genes, args.repeats)
+    with tempfile.TemporaryDirectory() as tmp:
+        result["histone_kmers"] = histone_kmers(Path(tmp), args.genes, args.repeats)
     with tempfile.TemporaryDirectory() as tmp:
         result["gzip_fasta"] = gzip_fasta(Path(tmp), args.fasta_mb, args.repeats)
     print(json.dumps(result, indent=2))

@@ -7,7 +7,8 @@ One home for what the readers, the simulator, the datasets and the analyses all 
 - one-hot — (L, 4) over A, C, G, T through a 256-entry lookup table: :func:`one_hot`,
   and back: :func:`codes_from_one_hot`, :func:`decode_one_hot`;
 - :func:`reverse_complement` of a string (IUPAC codes and case kept);
-- k-mer counts per bin (:func:`kmer_counts`, the histone FCN's 3-mer inputs);
+- k-mer counts per bin (:func:`kmer_counts`, the histone FCN's 3-mer inputs; of many
+  sequences at once: :func:`kmer_ids`, :func:`binned_kmer_counts`);
 - :class:`Motif` — a position frequency matrix (JASPAR counts) with its frequencies and
   log-odds matrix; :func:`shipped_motifs` — the JASPAR matrices shipped with kerasgene;
 - :class:`Scanner` — exact integer log-odds scanning of a motif on both strands of code
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -295,7 +297,8 @@ def kmer_counts(seq: str, k: int, n_bins: int, alphabet: str = "ACGTN") -> np.nd
     """Count k-mers in each of ``n_bins`` equal bins of ``seq`` (Team Jamaica inputs).
 
     A k-mer is counted in a bin when it lies wholly inside it. Characters outside
-    ``alphabet`` count as its last letter (``N``); case is ignored.
+    ``alphabet`` count as its last letter (``N``); case is ignored. Many sequences of one
+    length at once: :func:`kmer_ids` and :func:`binned_kmer_counts`.
 
     Returns
     -------
@@ -308,20 +311,49 @@ def kmer_counts(seq: str, k: int, n_bins: int, alphabet: str = "ACGTN") -> np.nd
         raise InvalidRegionError(
             f"kmer_counts: sequence length {len(seq)} is not a multiple of n_bins={n_bins}"
         )
-    bin_len = len(seq) // n_bins
+    n_kmers = len(alphabet) ** k
+    counts = binned_kmer_counts(kmer_ids([seq], k, n_bins, alphabet), np.arange(n_kmers),
+                                n_kmers)
+    return counts[0].T.astype(np.int32)
+
+
+def kmer_ids(seqs: Sequence[str], k: int, n_bins: int, alphabet: str = "ACGTN") -> np.ndarray:
+    """The k-mers lying wholly inside each of ``n_bins`` equal bins of each of ``seqs`` (of
+    one length), as row numbers of :func:`kmer_names`: characters outside ``alphabet``
+    count as its last letter (``N``), case is ignored — the k-mers that
+    :func:`kmer_counts` counts, for all sequences at once.
+
+    Returns
+    -------
+    np.ndarray, shape (len(seqs), n_bins, bin length - k + 1), of the smallest unsigned
+    integer type that holds ``len(alphabet) ** k - 1`` (uint8 for 3-mers over ACGTN)
+    """
     size = len(alphabet)
-    lut = np.full(256, size - 1, dtype=np.int64)
+    dtype = np.min_scalar_type(size**k - 1)
+    lut = np.full(256, size - 1, dtype=dtype)
     for i, letter in enumerate(alphabet):
         lut[ord(letter.upper())] = lut[ord(letter.lower())] = i
-    codes = lut[np.frombuffer(seq.encode("ascii", errors="replace"), dtype=np.uint8)]
-    codes = codes.reshape(n_bins, bin_len)
-    n_pos = bin_len - k + 1
-    counts = np.zeros((n_bins, size**k), dtype=np.int32)
-    if n_pos <= 0:
-        return counts.T
-    ids = np.zeros((n_bins, n_pos), dtype=np.int64)
-    for j in range(k):
-        ids = ids * size + codes[:, j : j + n_pos]
-    flat = ids + (np.arange(n_bins) * size**k)[:, None]
-    counts.reshape(-1)[:] = np.bincount(flat.ravel(), minlength=n_bins * size**k)
-    return counts.T.copy()
+    raw = np.frombuffer("".join(seqs).encode("ascii", errors="replace"), dtype=np.uint8)
+    bin_len = len(seqs[0]) // n_bins if len(seqs) else 0
+    codes = lut[raw].reshape(len(seqs), n_bins, bin_len)
+    n_pos = max(bin_len - k + 1, 0)
+    ids = codes[:, :, :n_pos].copy()
+    for j in range(1, k):
+        ids *= dtype.type(size)  # at most size ** k - 1 at every step: no overflow
+        ids += codes[:, :, j : j + n_pos]
+    return ids
+
+
+def binned_kmer_counts(ids: np.ndarray, keep: np.ndarray, n_kmers: int) -> np.ndarray:
+    """Counts of the k-mers ``keep`` (row numbers of ``n_kmers``) in each bin of
+    :func:`kmer_ids`' ``ids`` (n, n_bins, positions): int64 of shape (n, n_bins, len(keep)),
+    equal to ``kmer_counts(seq, ...)[keep].T`` of each sequence. One bincount over (bin,
+    kept k-mer) cells, the k-mers not kept in one extra cell per bin."""
+    n, n_bins = ids.shape[:2]
+    width = len(keep) + 1
+    column = np.full(n_kmers, len(keep), dtype=np.int64)
+    column[keep] = np.arange(len(keep))
+    cells = column[ids]
+    cells += (np.arange(n * n_bins, dtype=np.int64) * width).reshape(n, n_bins, 1)
+    counts = np.bincount(cells.ravel(), minlength=n * n_bins * width)
+    return counts.reshape(n, n_bins, width)[:, :, :-1]

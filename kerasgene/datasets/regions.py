@@ -104,6 +104,7 @@ from kerasgene.datasets.windows import (
     chrom_length_mismatches,
     extract_regions,
     screen_genes,
+    warn_other_characters,
     window_layout,
 )
 from kerasgene.errors import ConfigError, InputFileError, UnknownChromosomeError
@@ -562,13 +563,16 @@ def _write_windows(writer: storage.DatasetWriter, examples: list[tuple[int, Gene
     length = sum(tss_flank) + sum(tts_flank)
     n_ex = len(examples)
     seq_out = writer.array("sequence", (len(uniq), length, 4), np.uint8)
+    found_other: dict[str, int] = {}  # windows with IUPAC codes: one warning for the build
     with tqdm(total=len(uniq) + n_ex, desc="isegnet windows", unit="gene",
               disable=not progress) as bar:
         for lo in range(0, len(uniq), chunk):
             part = uniq[lo : lo + chunk]
-            seq, _ = extract_regions(part, genome, None, tss_flank, tts_flank)
+            seq, _ = extract_regions(part, genome, None, tss_flank, tts_flank,
+                                     found_other=found_other)
             seq_out.append(seq)
             bar.update(len(part))
+        warn_other_characters(found_other, genome.path)
         epi_out = writer.array("epigenome", (n_ex, length, len(tracksets[0].names)), epi_dtype)
         firsts: dict[int, list[np.ndarray]] = {}  # sample → its first windows
         # sample → chromosome → (windows, whether each track is ever != 0 in them)

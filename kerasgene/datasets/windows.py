@@ -83,6 +83,7 @@ def extract_regions(
     tss_flank: tuple[int, int] = (1000, 500),
     tts_flank: tuple[int, int] = (500, 500),
     epigenome_dtype=np.float32,
+    found_other: dict[str, int] | None = None,
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """Model inputs of iSEGnet for ``genes`` (used by the builder and by serving).
 
@@ -97,10 +98,15 @@ def extract_regions(
         Sub-window sizes (see :func:`gene_windows`).
     epigenome_dtype
         dtype of the returned tracks.
+    found_other
+        Filled with ``{gene id: count}`` of the windows holding characters other than A,
+        C, G, T, N, instead of one warning per call (a caller reading chunks of genes warns
+        once: :func:`warn_other_characters`).
 
     Returns
     -------
-    sequence : np.ndarray of uint8, shape (N, L, 4), columns A, C, G, T (N bases all 0)
+    sequence : np.ndarray of uint8, shape (N, L, 4), columns A, C, G, T (N bases all 0; so
+        are IUPAC ambiguity codes, R, Y, M, K, ..., with one warning counting them)
     epigenome : np.ndarray, shape (N, L, n_tracks)
         L = sum(tss_flank) + sum(tts_flank) (2500); TSS region first, 5'→3'.
     """
@@ -114,13 +120,46 @@ def extract_regions(
             for j in (0, 1):
                 parts.append(genome.fetch(chroms[i], int(starts[i, j]), int(ends[i, j]),
                                           strands[i]))
-        seq = one_hot("".join(parts), 0, dtype=np.uint8).reshape(n, l1 + l2, 4)
+        joined = "".join(parts)
+        seq = one_hot(joined, 0, dtype=np.uint8).reshape(n, l1 + l2, 4)
+        counts = other_characters(joined, n, l1 + l2)
+        found = {genes[i].id: int(counts[i]) for i in np.flatnonzero(counts)}
+        if found_other is None:
+            warn_other_characters(found, genome.path)
+        else:
+            found_other.update(found)
     if trackset is not None:
         epi = np.empty((n, l1 + l2, len(trackset.names)), dtype=epigenome_dtype)
         if n:
             epi[:, :l1] = trackset.read_windows(chroms, starts[:, 0], ends[:, 0], strands)
             epi[:, l1:] = trackset.read_windows(chroms, starts[:, 1], ends[:, 1], strands)
     return seq, epi
+
+
+_ACGTN = np.zeros(256, dtype=bool)
+_ACGTN[np.frombuffer(b"ACGTNacgtn", dtype=np.uint8)] = True
+
+
+def other_characters(seqs: str, n: int, length: int) -> np.ndarray:
+    """Characters other than A, C, G, T, N (either case; IUPAC ambiguity codes) in each
+    of the ``n`` parts of ``length`` bases that ``seqs`` joins: int64 array, shape (n,).
+
+    Windows without any (the rule) are told by one ``bytes.translate``: 4 ms for 1,000
+    iSEGnet windows, against 13 ms counted per window and 61 ms for their one-hot."""
+    raw = seqs.encode("ascii", errors="replace")
+    if not raw.translate(None, b"ACGTNacgtn"):
+        return np.zeros(n, dtype=np.int64)
+    other = ~_ACGTN[np.frombuffer(raw, dtype=np.uint8)]
+    return other.reshape(n, length).sum(axis=1, dtype=np.int64)
+
+
+def warn_other_characters(found: Mapping[str, int], fasta) -> None:
+    """One warning counting the gene windows (and characters) encoded like N that are no N:
+    ``found`` is ``{gene id: characters}`` (:func:`extract_regions`' ``found_other``)."""
+    if found:
+        log.warning("%s: %d gene windows hold %d characters other than A, C, G, T, N (IUPAC "
+                    "ambiguity codes), encoded like N (e.g. %s)", fasta, len(found),
+                    sum(found.values()), shown(found))
 
 
 def window_fit(genes: Sequence[Gene], lengths: Mapping[str, int],

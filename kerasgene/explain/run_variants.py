@@ -8,7 +8,10 @@ feed each system's model from its prepared dataset.
 run killed or failed during training is refused) and the run config's prepared dataset,
 and writes one row per (variant, gene whose window holds it, context) with the columns of
 :data:`kerasgene.explain.variants.COLUMNS` to ``out`` (default
-``RUN_DIR/variants/<vcf name>.tsv``). The system's ``variant_reader``
+``RUN_DIR/variants/<vcf name>.tsv``; ``RUN_DIR/variants/sources.json`` records the VCF of
+each default table, and a default table made from another VCF of the same name —
+``calls.vcf`` and ``calls.vcf.gz``, or ``a/calls.vcf`` and ``b/calls.vcf`` — is refused,
+see :func:`default_table`). The system's ``variant_reader``
 (:attr:`kerasgene.systems.System.variant_reader`) says what its model reads:
 
 - **isegnet** (:func:`isegnet_reader`): the TSS ⊕ TTS window of every gene of the dataset;
@@ -42,10 +45,10 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 from kerasgene import systems
-from kerasgene._io import check_output_file, safe_name, write_tsv
+from kerasgene._io import check_output_file, read_json_object, safe_name, write_json, write_tsv
 from kerasgene.datasets.dropped import FILENAME as DROPPED_FILE
 from kerasgene.dna import one_hot
-from kerasgene.errors import ConfigError, shown
+from kerasgene.errors import ConfigError, InputFileError, shown
 from kerasgene.explain.readers import RegionReader
 from kerasgene.io.genome import Genome
 
@@ -88,7 +91,8 @@ def variants_of_run(run: str | os.PathLike, config: Mapping, vcf: str | os.PathL
     run : a complete run directory (``run.json``, the model)
     config : its run configuration (the run's ``config.yaml``)
     vcf : VCF 4.x (plain or bgzip) or BCF
-    out : the table to write (default ``RUN_DIR/variants/<vcf name>.tsv``)
+    out : the table to write (default :func:`default_table`: ``RUN_DIR/variants/<vcf
+        name>.tsv``, refused when it holds the effects of another VCF of that name)
     ism : a gene id of the dataset for saturation mutagenesis, or None
     context : sample / cell type of ``ism`` (default: the gene's first)
     conditions : DeepRAGE: condition names to average over (default: all)
@@ -100,7 +104,8 @@ def variants_of_run(run: str | os.PathLike, config: Mapping, vcf: str | os.PathL
     ------
     KerasgeneError
         a ``batch_size`` below 1, an ``out`` that cannot be written (a folder, a path
-        below a file), an unreadable VCF, an incomplete run, a system or model that reads
+        below a file), a default table made from another VCF of the same name, an
+        unreadable VCF, an incomplete run, a system or model that reads
         no DNA, an unknown ``ism`` gene, ``context`` or condition — all before anything is
         written.
     """
@@ -108,8 +113,8 @@ def variants_of_run(run: str | os.PathLike, config: Mapping, vcf: str | os.PathL
 
     V.check_count(batch_size, "--batch-size")
     run = Path(run)
-    out = (check_output_file(out, {"VCF": vcf}) if out
-           else run / "variants" / f"{_stem(Path(vcf))}.tsv")
+    by_default = not out
+    out = default_table(run, vcf) if by_default else check_output_file(out, {"VCF": vcf})
     variants = V.read_vcf(vcf)
     model, dataset, system = _checked_run(run, config)
     reader, genes, fasta = systems.resolve(system.variant_reader)(dataset, conditions)
@@ -120,6 +125,8 @@ def variants_of_run(run: str | os.PathLike, config: Mapping, vcf: str | os.PathL
                                   batch_size=batch_size, exclude_filtered=exclude_filtered)
         left_out = variants_at_dropped_genes(variants, dataset, genes, reader, genome)
         paths = [write_tsv(out, table)]
+        if by_default:
+            _record_source(out, vcf)
         if ism_gene is not None:
             paths += write_ism(model, genome, ism_gene, reader, out, context=context,
                                batch_size=batch_size)
@@ -214,6 +221,49 @@ def _checked_run(run: Path, config: Mapping):
         raise ConfigError(f"{where}: the model takes inputs {sorted(names)} but the "
                           f"run's dataset gives {sorted(dataset.input_names)}")
     return model, dataset, system
+
+
+SOURCES = "sources.json"  # RUN_DIR/variants/: {default table name: its VCF's resolved path}
+
+
+def default_table(run: Path, vcf: str | os.PathLike) -> Path:
+    """``RUN_DIR/variants/<vcf name>.tsv``, the table of ``vcf`` when no ``out`` is given,
+    checked against the VCF recorded for it in ``RUN_DIR/variants/sources.json``.
+
+    Raises
+    ------
+    InputFileError
+        the table exists and was made from another VCF of the same name (``calls.vcf``
+        and ``calls.vcf.gz``; ``a/calls.vcf`` and ``b/calls.vcf``): one would silently
+        replace the other's effects.
+    """
+    out = run / "variants" / f"{_stem(Path(vcf))}.tsv"
+    made_from = _table_sources(out.parent).get(out.name)
+    if out.exists() and made_from is None:
+        log.warning("%s exists, and %s records no VCF for it (written by an older kerasgene, "
+                    "or through --out); it is replaced by the effects of %s", out,
+                    out.parent / SOURCES, vcf)
+    elif out.exists() and made_from != _resolved(vcf):
+        raise InputFileError(f"{out} holds the effects of {made_from}; refusing to replace "
+                             f"them with those of {vcf} (the two VCFs share the default "
+                             "table name); expected --out PATH for this VCF's table")
+    return out
+
+
+def _table_sources(folder: Path) -> dict:
+    """``{table name: VCF}`` of ``folder/sources.json`` (empty when there is none)."""
+    path = folder / SOURCES
+    return read_json_object(path, "the VCF of each variant table") if path.is_file() else {}
+
+
+def _record_source(table: Path, vcf: str | os.PathLike) -> Path:
+    """Record ``vcf`` as the VCF of the default ``table`` in its folder's sources.json."""
+    return write_json(table.parent / SOURCES,
+                      {**_table_sources(table.parent), table.name: _resolved(vcf)})
+
+
+def _resolved(path: str | os.PathLike) -> str:
+    return str(Path(path).resolve())
 
 
 def _stem(path: Path) -> str:
