@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -16,6 +15,8 @@ import pytest
 import yaml
 
 keras = pytest.importorskip("keras")
+
+from test_explain_user_inputs import GENES, deeprage  # noqa: E402, F401 (its fixture)
 
 from kerasgene import systems  # noqa: E402
 from kerasgene.cli import main  # noqa: E402
@@ -25,9 +26,6 @@ from kerasgene.explain import sequence_analyses as S  # noqa: E402
 from kerasgene.explain.options import ExplainOptions  # noqa: E402
 from kerasgene.explain.run import check_request  # noqa: E402
 from kerasgene.io.annotation import gene_id_candidates, gene_stem_index  # noqa: E402
-
-GENES = ["YAL018C", "YAL019W", "YAL035C-A", "YBL007C", "YBL030C", "YBR018C", "YBR020W",
-         "YCR012W"]
 
 
 # ----------------------------------------------------------------------------- gene ids
@@ -47,27 +45,11 @@ def test_gene_id_candidates_exact_then_the_one_gene_of_its_stem():
 
 
 # ----------------------------------------------------------------------------- --targets
-@pytest.fixture(scope="module")
-def deeprage():
-    """A tiny DeepRAGE model and a pair dataset of random promoters over ``GENES``."""
-    from kerasgene.models import build
-
-    keras.utils.set_random_seed(0)
-    model = build("deeprage_concat", seq_len=60, filters=4, filter_length=7, units=8,
-                  regulator_units=4, n_regulators=3)
-    rng = np.random.default_rng(0)
-    data = SimpleNamespace(
-        arrays={"sequence": np.eye(4, dtype=np.uint8)[rng.integers(0, 4, (8, 60))],
-                "regulators": rng.choice([-1.0, 0.0, 1.0], (4, 3)).astype(np.float32)},
-        index=pd.DataFrame({"gene_id": GENES}), meta={}, gene_ids=GENES)
-    return model, data
-
-
-def test_targets_file_is_read_once_and_its_warnings_logged_once(deeprage, tmp_path, caplog):
+def test_targets_file_is_read_once_and_its_warnings_logged_once(request, tmp_path, caplog):
     """The check before the analyses read the file and the knockout read it again (a
     large file parsed twice); the check's genes are now what the knockout uses (as
     explain_run passes them), so the warnings are logged once, before any analysis."""
-    model, data = deeprage
+    model, data = request.getfixturevalue("deeprage")  # test_explain_user_inputs', imported
     path = tmp_path / "mig1.txt"
     path.write_text("gene_id\nYAL035C-A.1\nYBL007C\n")
     opts = ExplainOptions(targets=str(path), filters=(0, 1), max_conditions=2)
