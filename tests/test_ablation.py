@@ -19,7 +19,7 @@ from kerasgene.errors import ConfigError
 from kerasgene.explain.ablation import run_ablation
 from kerasgene.io.tracks import write_bigwig
 from kerasgene.models import isegnet
-from kerasgene.train import runs
+from kerasgene.train import records, runs
 
 TRACKS = ("DNase", "H3K4me3", "H3K27me3")
 N_GENES, SPACING = 200, 1000
@@ -274,6 +274,7 @@ def test_explain_compare_refuses_a_run_of_another_track_order(ablated, tmp_path,
     prep = json.loads((other / "preprocessing.json").read_text())
     prep["track_names"] = prep["track_names"][::-1]
     (other / "preprocessing.json").write_text(json.dumps(prep))
+    records.record_run(other)  # another run's record: run.json records preprocessing.json
     assert main(["explain", "--run", str(run), "--analyses", "ig,differential",
                  "--compare", str(other), "--labels", "a,b",
                  "--out", str(tmp_path / "explain")]) == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -53,7 +54,8 @@ def run_config(args: argparse.Namespace) -> tuple[Path, dict]:
     """``(run directory, configuration)`` named by :func:`add_run_arguments`.
 
     ``--run DIR`` reads ``DIR/config.yaml`` (the resolved config ``train`` wrote) with the
-    overrides and sets its ``run_dir`` to ``DIR``.
+    overrides and sets its ``run_dir`` to ``DIR`` (and a ``dataset_dir`` beside the run to
+    where the run now is: :func:`moved_dataset_dir`).
     """
     from kerasgene.config import load_config
     from kerasgene.errors import InputFileError
@@ -62,6 +64,7 @@ def run_config(args: argparse.Namespace) -> tuple[Path, dict]:
     _warn_training_overrides(args.overrides)
     if args.run is None:
         config = load_config(args.config, args.overrides)
+        check_run_location(args.config, config, args.overrides, f"--run {Path(args.config).parent}")
         _warn_config_differs(config, run_dir(config), args.config, args.overrides)
         return run_dir(config), config
     run = Path(args.run)
@@ -69,8 +72,74 @@ def run_config(args: argparse.Namespace) -> tuple[Path, dict]:
         raise InputFileError(f"{run}: no config.yaml; expected a run directory written by "
                              "`kerasgene train`")
     config = load_config(run / "config.yaml", args.overrides)
+    dataset = None if _overridden(args.overrides, "dataset_dir") else \
+        moved_dataset_dir(config.get("run_dir"), config.get("dataset_dir"), run)
+    if dataset is not None:
+        config["dataset_dir"] = str(dataset)
     config["run_dir"] = str(run)
     return run, config
+
+
+def _overridden(overrides: Iterable[str], key: str) -> bool:
+    """Whether the ``KEY=VALUE`` overrides set the top-level ``key``."""
+    return any(o.partition("=")[0].strip() == key for o in overrides)
+
+
+def moved_dataset_dir(saved_run: str | None, dataset: str | None, run: Path) -> Path | None:
+    """Where the ``dataset_dir`` of a run's config.yaml lies now that the run is ``run``:
+    the same place relative to it as to the config's ``run_dir`` (``saved_run``), when a
+    dataset is there. An ablation sub-run reads its parent's dataset
+    (``<parent>/dataset`` beside ``<parent>/ablation/<subset>``): after the parent was
+    moved or copied, ``--run MOVED/ablation/all`` rebuilt that dataset at the old path, a
+    folder outside the run (the copy: read the original's). None: keep the config's (no
+    ``dataset_dir``, the run where it was, or no dataset at the new place)."""
+    if not saved_run or not dataset:
+        return None
+    old, data, new = Path(saved_run).resolve(), Path(dataset).resolve(), run.resolve()
+    if old == new:
+        return None
+    common = Path(os.path.commonpath([old, data]))
+    base = new
+    for _ in old.relative_to(common).parts:
+        base = base.parent
+    moved = base / data.relative_to(common)
+    return moved if moved != data and (moved / "meta.json").is_file() else None
+
+
+def check_run_location(source: str | Path, config: Mapping, overrides: Iterable[str],
+                       hint: str) -> None:
+    """Refuse the ``config.yaml`` of a run directory (``run.json`` beside it) whose
+    ``run_dir`` names another folder: the run was copied or moved (``run_dir`` still names
+    the original), or its relative ``run_dir`` resolves from another working directory.
+    The command would read, rewrite or retrain that other folder's run without a word
+    (``evaluate --config COPY/config.yaml`` rewrote the original's metrics.json). An
+    explicit ``run_dir=`` override is taken as given.
+
+    Parameters
+    ----------
+    source : the ``--config`` file
+    config : the configuration read from it, overrides applied
+    overrides : the ``KEY=VALUE`` overrides
+    hint : what to give instead (``--run DIR``, ``run_dir=DIR``)
+
+    Raises
+    ------
+    ConfigError
+        naming the file, both folders and ``hint``.
+    """
+    from kerasgene.train.records import RUN_RECORD
+    from kerasgene.train.run_config import run_dir
+
+    folder = Path(source).parent
+    if not (folder / RUN_RECORD).is_file() or _overridden(overrides, "run_dir"):
+        return
+    named = run_dir(config)
+    if named.resolve() == folder.resolve():
+        return
+    raise ConfigError(f"{source}: the config of the run in {folder} ({RUN_RECORD} beside "
+                      f"it), but its run_dir is {named} ({named.resolve()}): the run was "
+                      "copied or moved, or its relative run_dir resolves from another "
+                      f"working directory; expected {hint}")
 
 
 #: Config sections a trained run's commands do not read: the model is trained already.

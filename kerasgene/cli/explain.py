@@ -11,8 +11,14 @@ name the run with ``--run RUN_DIR`` or ``--config FILE`` (:mod:`kerasgene.cli._c
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from kerasgene.cli._common import add_config_arguments, add_run_arguments, run_config
+from kerasgene.cli._common import (
+    add_config_arguments,
+    add_run_arguments,
+    check_run_location,
+    run_config,
+)
 from kerasgene.explain.modisco import ATTRIBUTIONS, SUMMARIES
 from kerasgene.explain.options import ANALYSES, OPTION_SPECS, ExplainOptions
 
@@ -249,6 +255,8 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     from kerasgene.explain.ablation import ablation_dir, run_ablation
 
     config = load_config(args.config, args.overrides)
+    check_run_location(args.config, config, args.overrides,
+                       f"run_dir={Path(args.config).parent} to ablate that run")
     out = ablation_dir(config, args.out)
     rows = run_ablation(config, None if args.subsets is None else _names(args.subsets), out)
     width = max(len(r["inputs"]) for r in rows)

@@ -5,8 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from pathlib import Path
 
-from kerasgene.cli._common import add_config_arguments, add_run_arguments, run_config
+from kerasgene.cli._common import (
+    add_config_arguments,
+    add_run_arguments,
+    check_run_location,
+    run_config,
+)
 from kerasgene.demo import default_jobs
 from kerasgene.errors import ConfigError
 
@@ -49,6 +55,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.timeout is not None and not (math.isfinite(args.timeout) and args.timeout > 0):
         raise ConfigError(f"train --timeout: expected a number of seconds > 0, got "
                           f"{args.timeout}")
+    config = load_config(args.config, args.overrides)
+    check_run_location(args.config, config, args.overrides,
+                       f"run_dir={Path(args.config).parent} to retrain that run")
     if args.workers:
         out = launch_training(args.config, args.overrides, args.workers,
                               force_prepare=args.force, timeout=args.timeout)
@@ -58,7 +67,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     setup_process()  # a launched worker's threads (no-op otherwise)
     from kerasgene.train.runs import train
 
-    config = load_config(args.config, args.overrides)
     out = train(config, force_prepare=args.force)
     peer = launched_peer(config)
     if peer:

@@ -32,6 +32,9 @@ RUN_OUTPUTS = ("run.json", "config.yaml", "model.keras", "checkpoint.keras", "pr
                "dropped.tsv", "metrics.json", "predictions.tsv", "history.csv", "loss.png",
                "predicted_vs_observed.png", "confusion.png", "member_*", "control_shuffled",
                "tensorboard")
+#: Files of a run that later commands read besides the model (``export`` embeds it in the
+#: servable, ``variants`` and ``predict`` build inputs by it): their SHA-256 is recorded.
+RECORDED_FILES = ("preprocessing.json",)
 
 
 def _sha256(path: Path) -> str:
@@ -45,7 +48,8 @@ def _sha256(path: Path) -> str:
 def record_run(run: str | Path, model_file: str = "model.keras", **fields) -> dict:
     """Write ``run.json``, the completion record of ``run`` (atomically), for its model
     file; ``fields`` (task, model_name, training_inputs, input_names, dataset, ...) are
-    stored beside the status, time, kerasgene version, model size and SHA-256.
+    stored beside the status, time, kerasgene version, model size and SHA-256, and the
+    SHA-256 of each of :data:`RECORDED_FILES` present (``files``).
 
     ``kerasgene train`` calls it last; call it yourself for a model trained outside
     kerasgene that you want ``explain``, ``variants`` or ``export`` to accept.
@@ -56,7 +60,9 @@ def record_run(run: str | Path, model_file: str = "model.keras", **fields) -> di
         raise InputFileError(f"{model}: no model file to record")
     record = {"status": "complete", "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
               "kerasgene_version": kerasgene.__version__, "model": model_file,
-              "model_bytes": model.stat().st_size, "model_sha256": _sha256(model), **fields}
+              "model_bytes": model.stat().st_size, "model_sha256": _sha256(model),
+              "files": {n: _sha256(run / n) for n in RECORDED_FILES if (run / n).is_file()},
+              **fields}
     write_json(run / RUN_RECORD, record)
     return record
 
@@ -73,7 +79,8 @@ def check_run(run: str | Path) -> dict:
     InputFileError
         no such directory; no ``run.json`` (training never finished here: it was killed,
         failed or still runs); a record that is not complete; the model file missing or
-        changed since (size or SHA-256).
+        changed since (size or SHA-256); a recorded file (:data:`RECORDED_FILES`) missing
+        or changed since.
     """
     run = Path(run)
     if not run.is_dir():
@@ -100,7 +107,26 @@ def check_run(run: str | Path) -> dict:
             "model_sha256"):
         raise InputFileError(f"{model}: changed since training (size or SHA-256 differs from "
                              f"{path}); retrain, or restore the file")
+    _check_recorded_files(run, record)
     return record
+
+
+def _check_recorded_files(run: Path, record: dict) -> None:
+    """Each of :data:`RECORDED_FILES` the record holds a SHA-256 of is present and
+    unchanged: a deleted preprocessing.json was exported without its constants (predict
+    then applied the paper's default transforms), an edited or another run's one with the
+    wrong track order or transforms, without a word. Runs recorded before: not checked."""
+    files = record.get("files") if isinstance(record.get("files"), dict) else {}
+    for name in RECORDED_FILES:
+        if name not in files:
+            continue
+        path = run / name
+        if not path.is_file():
+            raise InputFileError(f"{path}: missing, but {run / RUN_RECORD} records it; "
+                                 "restore the file, or retrain")
+        if _sha256(path) != files[name]:
+            raise InputFileError(f"{path}: changed since training (SHA-256 differs from "
+                                 f"{run / RUN_RECORD}); restore the file, or retrain")
 
 
 def load_run(run: str | Path):

@@ -23,8 +23,10 @@ directory before both succeed. It then removes stale temporaries of killed proce
 and the previous run's record and outputs (:data:`kerasgene.train.records.RUN_OUTPUTS`; ``explain/``,
 ``variants/``, ``ablation/``, the dataset and unknown files are kept), trains, and writes
 ``run.json`` last, atomically: ``{"status": "complete", "finished", "kerasgene_version",
-"model": "model.keras", "model_sha256", "model_bytes", "system", "model_name",
-"training_inputs", "input_names", "dataset"}``. If training raises (a bad value found late,
+"model": "model.keras", "model_sha256", "model_bytes", "files" (the SHA-256 of
+preprocessing.json), "system", "model_name", "training_inputs", "input_names", "dataset"
+(its inputs' contents, settings, split, and the digests and sketches of its index and
+arrays: :func:`kerasgene.datasets.storage.built_contents`), "cwd"}``. If training raises (a bad value found late,
 a crash, Ctrl-C), what this attempt wrote is removed again and a run directory created by
 it is removed when nothing else is left in it (a complete prepared dataset stays: it is a
 valid cache). A killed ``train`` leaves files but no ``run.json``; ``evaluate``,
@@ -134,7 +136,9 @@ def training_inputs(config: dict, dataset):
 def run_dataset(run: str | Path, config: dict, record: Mapping | None = None):
     """The prepared dataset of ``config`` as the model of ``run`` was trained on it: with
     the ``training_inputs`` of the run's completion record (an ablation run's subset), and
-    checked against the record's ``input_names``.
+    checked against the record: the inputs' contents, settings and split before it is
+    built or re-split (:func:`kerasgene.datasets.storage.expecting`), then its index and
+    arrays (:func:`kerasgene.datasets.storage.check_built`) and ``input_names``.
 
     Parameters
     ----------
@@ -154,12 +158,11 @@ def run_dataset(run: str | Path, config: dict, record: Mapping | None = None):
                                trained_on.get("params")):
             dataset = prepare(config)
     except (ConfigError, InputFileError) as err:
-        cwd = record.get("cwd")
-        if cwd and cwd != os.getcwd():  # the config's relative paths resolve against it
-            raise type(err)(f"{err} (the run was trained from {cwd}: relative paths in its "
-                            "config resolve against the working directory; run the command "
-                            "there)") from None
+        hint = _data_hint(config, record, err)
+        if hint:
+            raise type(err)(f"{err} ({hint})") from None
         raise
+    storage.check_built(dataset, trained_on.get("built"), str(Path(run) / RUN_RECORD))
     spec = record["training_inputs"] if "training_inputs" in record else \
         (config.get("training") or {}).get("inputs")
     if spec is not None:
@@ -169,6 +172,26 @@ def run_dataset(run: str | Path, config: dict, record: Mapping | None = None):
         raise ConfigError(f"{Path(run) / RUN_RECORD}: the model was trained on inputs {names} "
                           f"but the config's dataset gives {dataset.input_names}")
     return dataset
+
+
+def _data_hint(config: dict, record: Mapping, err: Exception) -> str | None:
+    """Where a run's config looks for its data files, for an error of
+    :func:`run_dataset`: the working directory it was trained from when ``data_dir`` is
+    relative or unset and that differs from this one; with an absolute ``data_dir``, whose
+    files are not found (moved, or another machine), how to point at them. None: no hint
+    (an absolute ``data_dir`` does not depend on the working directory)."""
+    base = config.get("data_dir")
+    if base is not None and Path(os.path.expanduser(str(base))).is_absolute():
+        if not isinstance(err, InputFileError):
+            return None
+        return (f"the run's config reads its data files from data_dir {base}; if they "
+                "moved, give their folder: data_dir=FOLDER")
+    cwd = record.get("cwd")
+    if not cwd or cwd == os.getcwd():
+        return None
+    return (f"the run was trained from {cwd}: relative paths in its config resolve against "
+            "the working directory; run the command there, or give the folder of its data "
+            "files: data_dir=FOLDER")
 
 
 def build_model(config: dict, dataset):
@@ -456,7 +479,8 @@ def _train_run(config: dict, dataset, model, strategy, tsection: dict, extra: di
                training_inputs=extra["inputs"], input_names=dataset.input_names,
                dataset={"path": str(dataset.path), "cache_key": dataset.meta.get("cache_key"),
                         "split": dataset.meta.get("split"), "params": dataset.meta.get("params"),
-                        "inputs": storage.input_contents(dataset.meta.get("inputs", {}))},
+                        "inputs": storage.input_contents(dataset.meta.get("inputs", {})),
+                        "built": storage.built_contents(dataset)},
                cwd=os.getcwd())
 
 
