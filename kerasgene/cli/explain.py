@@ -47,7 +47,8 @@ def register(sub) -> None:
         "gene window of the run's dataset (kerasgene.explain.run_variants).")
     add_run_arguments(p)
     p.add_argument("--vcf", required=True, help="VCF 4.x file (plain or bgzip) or BCF")
-    p.add_argument("--out", help="output TSV (default: RUN_DIR/variants/<vcf name>.tsv)")
+    p.add_argument("--out", help="output TSV (default: RUN_DIR/variants/<vcf name>.tsv; "
+                   "refused when another VCF of that name made it)")
     p.add_argument("--ism", metavar="GENE", help="gene id for saturation mutagenesis")
     p.add_argument("--context", help="sample / cell type of --ism (default: the gene's first)")
     p.add_argument("--conditions", type=_names, help="DeepRAGE: comma-separated condition "
