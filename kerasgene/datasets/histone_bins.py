@@ -30,7 +30,10 @@ Read by :mod:`kerasgene.datasets.histone_sources`.
     a bigBed, ``{path: ..., value_column: signalValue}`` (the field of the values, as
     iSEGnet's tracks; default ``score``, said at INFO, or in a warning when the bigBed
     has other numeric fields). One file, or files of identical bytes, given for two marks
-    of a cell type are a ConfigError; for one mark of two cell types, a warning.
+    of a cell type are a ConfigError; for one mark of two cell types, a warning; two cell
+    types reading one column of one table are a ConfigError. A cell type's mark off the
+    others' scale (mean or 99th percentile of the bins of its first chunk_size genes, 5x) is
+    warned about.
 ``deepchrome_csv``
     ``cells: {CELL: CSV | [CSV, ...] | {train: CSV, valid: CSV, test: CSV}}`` in the layout
     ``GeneID,BinID,H3K27me3,H3K36me3,H3K4me1,H3K4me3,H3K9me3,label`` (100 rows per gene,
@@ -39,7 +42,9 @@ Read by :mod:`kerasgene.datasets.histone_sources`.
 ``kaggle_npz``
     ``npz: PATH | [PATH, ...] | {NAME: PATH, ...}``: one array per cell type (the array's
     key) of shape (genes, n_bins, 7) = gene id, 5 marks, expression (read with
-    ``allow_pickle=False``). A cell type present in several files (Kaggle's train.npz and
+    ``allow_pickle=False``); the gene id (a whole number, held exactly by the array's dtype)
+    and the expression on every bin of a gene, else an error naming the array, gene and bin
+    (columns in another order). A cell type present in several files (Kaggle's train.npz and
     eval.npz hold different genes) is merged; ``index.tsv`` records each example's
     ``file`` (the mapping's NAME or the file stem), and NAMEs train / valid / test become
     the labels of ``split: {method: given}``. ``cell_types``: optional subset of keys.
@@ -125,7 +130,13 @@ from kerasgene.io.expression import (
     warn_not_tpm,
 )
 from kerasgene.io.genome import Genome
-from kerasgene.io.track_checks import no_signal_messages, note_bigbed_field, note_signal
+from kerasgene.io.track_checks import (
+    STATS_WINDOWS,
+    no_signal_messages,
+    note_bigbed_field,
+    note_signal,
+    window_scale_mismatches,
+)
 from kerasgene.io.track_formats import sniff_track
 from kerasgene.io.tracks import Track, TrackSet
 
@@ -247,6 +258,7 @@ def _bigwig_labels(c: dict, gtf_genes, do_log: bool, dropped: Dropped) -> None:
     col = c["expression_column"] or sample_column(
         c["expression_path"], c["gene_column"], c["cell"], f"histone: cell {c['cell']!r}",
         first=False)
+    c["expression_read"] = (os.path.realpath(c["expression_path"]), col)
     values = read_expression_table(c["expression_path"], c["gene_column"], [col])[col]
     if do_log:
         source = f"{c['expression_path']} [{col}]"
@@ -259,6 +271,24 @@ def _bigwig_labels(c: dict, gtf_genes, do_log: bool, dropped: Dropped) -> None:
     c["gene_ids"] = [g.id for g in c["genes"]]
     c["table_ids"] = [tid for tid, _ in order]
     c["expression"] = np.array([values[tid] for tid, _ in order], dtype=np.float64)
+
+
+def _check_own_expression(cells: Sequence[dict]) -> None:
+    """Raise ConfigError when two bigWig cell types read one column of one expression
+    table (a shared quantifier table's TPM, an ``expression_column`` copied from another
+    cell's entry): their labels would be the same values."""
+    readers: dict[tuple[str, str], str] = {}
+    for c in cells:
+        key = c.get("expression_read")
+        if key is None:
+            continue
+        if key in readers:
+            raise ConfigError(
+                f"histone.cells.{c['cell']}: reads column {key[1]!r} of {c['expression_path']}, "
+                f"as cell type {readers[key]!r} does, so both would get the same expression "
+                "labels; expected each cell type's own column (set expression_column, or give "
+                "each cell type its own expression table)")
+        readers[key] = c["cell"]
 
 
 def _drop_missing_labels(c: dict, do_log: bool, dropped: Dropped) -> None:
@@ -386,6 +416,7 @@ def build_histone(config: Mapping | None = None, out_dir: str | os.PathLike | No
             _cell_genes(c, source, gtf_genes, kmer_cfg, do_log, aliases, dropped, sizes)
             if c.get("trackset") is not None and cfg["mark_transform"] == "log1p":
                 _check_log1p_tracks(c)
+        _check_own_expression(cells)
         if gtf_genes is not None and (source == "bigwig" or kmer_cfg):
             _screen(cells, outside, inputs, int(cfg["window"]), kmer_cfg, aliases, dropped)
         dropped.warn()
@@ -644,12 +675,15 @@ def _write_arrays(writer: storage.DatasetWriter, cells: list[dict], cfg: Mapping
 def _write_marks(writer: storage.DatasetWriter, cells: list[dict], cfg: Mapping,
                  progress: bool) -> np.ndarray:
     """Write ``marks`` (examples, n_bins, n_marks) chunk by chunk (read from the bigWigs or
-    stored); return each cell's per-bin mean and sd of every mark (cells, n_bins, 2 · n_marks)."""
+    stored); return each cell's per-bin mean and sd of every mark (cells, n_bins, 2 · n_marks).
+    Bigwig cell types whose first chunk of a mark is off the others' scale are warned about
+    (:func:`_warn_cell_scales`)."""
     n_bins, n_marks, chunk = int(cfg["n_bins"]), len(cfg["marks"]), int(cfg["chunk_size"])
     n_ex = sum(len(c["gene_ids"]) for c in cells)
     transform = np.log1p if cfg["mark_transform"] == "log1p" else None
     marks_out = writer.array("marks", (n_ex, n_bins, n_marks), np.float32)
     stats = np.zeros((len(cells), n_bins, 2 * n_marks), np.float32)
+    first: dict[str, np.ndarray] = {}  # bigWig cell → its first windows, as stored
     with tqdm(total=n_ex, desc="histone bins", unit="gene", disable=not progress) as bar:
         for ci, c in enumerate(cells):
             s1 = np.zeros((n_bins, n_marks))
@@ -667,6 +701,8 @@ def _write_marks(writer: storage.DatasetWriter, cells: list[dict], cfg: Mapping,
                 m = np.asarray(m, np.float32)
                 if transform is not None:
                     m = transform(np.maximum(m, 0))
+                if ts is not None and lo == 0:
+                    first[c["cell"]] = m[:STATS_WINDOWS]
                 s1 += m.sum(axis=0, dtype=np.float64)
                 s2 += np.square(m, dtype=np.float64).sum(axis=0)
                 marks_out.append(m)
@@ -679,7 +715,18 @@ def _write_marks(writer: storage.DatasetWriter, cells: list[dict], cfg: Mapping,
             mean = s1 / n
             std = np.sqrt(np.maximum(s2 / n - mean**2, 0.0))
             stats[ci] = np.concatenate([mean, std], axis=1)
+    _warn_cell_scales(first, list(cfg["marks"]))
     return stats
+
+
+def _warn_cell_scales(windows: Mapping[str, np.ndarray], marks: list[str]) -> None:
+    """Warn about each bigWig cell type's mark whose binned values in ``windows`` (cell →
+    (n, n_bins, len(marks)), as stored) are not on the scale of the other cell types'
+    (:func:`~kerasgene.io.track_checks.window_scale_mismatches`: ENCODE's fold change for
+    one, its signal p-value or read counts for another)."""
+    for message in window_scale_mismatches(windows, marks):
+        log.warning("histone: %s One model would learn from marks on two scales; give "
+                    "every cell type the same kind of file", message)
 
 
 #: Genes whose k-mers the builder counts at once (:func:`kerasgene.dna.kmer_ids`,

@@ -70,15 +70,9 @@ def read_deepchrome_csv(path: str | os.PathLike, marks: Sequence[str] = DEEPCHRO
     genes, nums, lines, order = _read_csv(path, marks)
     if not genes:
         raise InputFileError(f"{path}: no data rows; expected {n_bins} rows per gene")
-    if len(genes) % n_bins:
-        raise InputFileError(f"{path}: {len(genes)} rows is not a multiple of {n_bins} bins per "
-                             "gene")
+    _check_gene_rows(path, genes, lines, n_bins)
     genes = np.array(genes, dtype=object).reshape(-1, n_bins)
     lines = np.array(lines).reshape(-1, n_bins)
-    if (genes != genes[:, :1]).any():
-        bad = int(np.argwhere((genes != genes[:, :1]).any(axis=1))[0, 0])
-        raise InputFileError(f"{path}: gene {genes[bad, 0]!r} does not have {n_bins} consecutive "
-                             f"rows")
     nums = nums[:, [0, *(1 + k for k in order), -1]].reshape(-1, n_bins, len(marks) + 2)
     by_bin = np.argsort(nums[:, :, 0], axis=1, kind="stable")
     nums = np.take_along_axis(nums, by_bin[:, :, None], axis=1)
@@ -100,6 +94,23 @@ def read_deepchrome_csv(path: str | os.PathLike, marks: Sequence[str] = DEEPCHRO
         g, b, what = bad
         raise InputFileError(f"{path}:{lines[g, b]}: gene {genes[g, 0]!r}, {what}")
     return list(genes[:, 0]), values.astype(np.float32), labels[:, 0].astype(np.int8)
+
+
+def _check_gene_rows(path: Path, genes: list[str], lines: list[int], n_bins: int) -> None:
+    """Raise InputFileError, naming the gene and its lines, at the first run of rows of one
+    GeneID that is not ``n_bins`` rows long (a bin missing or repeated, or a gene's rows
+    apart), with the number of such runs."""
+    ids = np.array(genes, dtype=object)
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+    lengths = np.diff(np.r_[starts, len(ids)])
+    bad = np.flatnonzero(lengths != n_bins)
+    if bad.size:
+        first, n = starts[bad[0]], lengths[bad[0]]
+        raise InputFileError(
+            f"{path}:{lines[first]}: gene {ids[first]!r} has {n} rows one after the other "
+            f"(lines {lines[first]}-{lines[first + n - 1]}; {bad.size} of the file's "
+            f"{len(starts)} runs of one gene's rows are not {n_bins} long); expected {n_bins} "
+            "rows per gene, one per bin, one after the other")
 
 
 def _bad_count(values: np.ndarray, marks: Sequence[str]) -> tuple[int, int, str] | None:
@@ -202,10 +213,11 @@ def read_kaggle_npz(path: str | os.PathLike, marks: Sequence[str] = DEEPCHROME_M
     ------
     InputFileError
         naming the file when it is not a readable npz of numeric arrays of that shape,
-        naming the cell type, gene and bin of a gene id that is not finite or not the same
-        on every bin of its gene (an array reshaped in another order than gene by gene), or
-        naming the cell type, gene, bin and mark of a mark value that is not a finite
-        count >= 0.
+        naming the cell type, gene and bin of a gene id that is not a finite whole number
+        held exactly by the array's dtype or not the same on every bin of its gene (an
+        array reshaped in another order than gene by gene), of an expression that is not
+        the same on every bin of its gene (columns in another order), or of a mark value
+        that is not a finite count >= 0.
     """
     path = check_readable(path, "npz file")
     n_marks = len(marks)
@@ -230,8 +242,9 @@ def read_kaggle_npz(path: str | os.PathLike, marks: Sequence[str] = DEEPCHROME_M
                 if arr.dtype.kind not in "iuf":
                     raise InputFileError(f"{path}: array {cell!r} holds {arr.dtype} values; "
                                          "expected numbers (integers or floats)")
-                _check_gene_id_column(path, cell, arr[:, :, 0])
+                _check_gene_id_column(path, cell, arr[:, :, 0], arr.dtype, n_marks)
                 gene_ids = [_id_text(v) for v in arr[:, 0, 0]]
+                _check_expression_column(path, cell, arr[:, :, -1], gene_ids, n_marks)
                 values = arr[:, :, 1:-1]
                 bad = _bad_count(values, marks)
                 if bad:
@@ -245,18 +258,37 @@ def read_kaggle_npz(path: str | os.PathLike, marks: Sequence[str] = DEEPCHROME_M
     return out
 
 
-def _check_gene_id_column(path: Path, cell: str, ids: np.ndarray) -> None:
+def _check_gene_id_column(path: Path, cell: str, ids: np.ndarray, dtype: np.dtype,
+                          n_marks: int) -> None:
     """Raise InputFileError unless the gene-id column ``ids`` (genes, bins) of array
-    ``cell`` holds one finite number per gene, the same on every bin.
+    ``cell`` holds one whole number per gene, the same on every bin, that ``dtype`` holds
+    exactly.
 
     A (genes × bins, 7) table reshaped in another order than gene by gene (e.g. sorted by
-    bin first) mixes the rows of many genes into one; only bin 0's id would be read.
+    bin first) mixes the rows of many genes into one; only bin 0's id would be read. Ids
+    that are not whole numbers are another column (the expression, in an array whose
+    columns are in another order); a float32 array rounds ids above 2**24 to a neighbour's.
     """
     finite = np.isfinite(ids)
     if not finite.all():
         g, b = np.argwhere(~finite)[0]
         raise InputFileError(f"{path}: array {cell!r}, row {g} (bin {b + 1}): gene id "
                              f"{ids[g, b]}; expected a finite number")
+    whole = ids == np.round(ids)
+    if not whole.all():
+        g, b = np.argwhere(~whole)[0]
+        raise InputFileError(
+            f"{path}: array {cell!r}, row {g} (bin {b + 1}): gene id {ids[g, b]:g} is not a "
+            f"whole number ({int((~whole).any(axis=1).sum())} of {len(ids)} genes); expected "
+            f"the columns gene id (a whole number), {n_marks} marks, expression: are the "
+            "array's columns in another order?")
+    exact = 2 ** (np.finfo(dtype).nmant + 1) if dtype.kind == "f" else None
+    if exact is not None and np.abs(ids).max() > exact:
+        g, b = np.unravel_index(int(np.argmax(np.abs(ids))), ids.shape)
+        raise InputFileError(
+            f"{path}: array {cell!r}, row {g}: gene id {_id_text(ids[g, b])} is above "
+            f"{exact:,}, the largest whole number that {dtype} holds exactly, so ids may have "
+            "been rounded to a neighbour's; expected an array of float64 (or integers)")
     bad = ids != ids[:, :1]
     if bad.any():
         g, b = np.argwhere(bad)[0]
@@ -268,9 +300,28 @@ def _check_gene_id_column(path: Path, cell: str, ids: np.ndarray) -> None:
             "order than gene by gene?")
 
 
+def _check_expression_column(path: Path, cell: str, expr: np.ndarray, gene_ids: list[str],
+                             n_marks: int) -> None:
+    """Raise InputFileError unless the expression column ``expr`` (genes, bins) of array
+    ``cell`` holds one value per gene, the same on every bin (NaN: missing on every bin).
+
+    Only bin 0's value is read: a column that varies along the bins is a mark, in an array
+    whose columns are in another order."""
+    first = expr[:, :1]
+    bad = ~((expr == first) | (np.isnan(expr) & np.isnan(first)))
+    if bad.any():
+        g, b = np.argwhere(bad)[0]
+        raise InputFileError(
+            f"{path}: array {cell!r}, gene {gene_ids[g]!r}: expression {expr[g, 0]:g} in bin 1 "
+            f"but {expr[g, b]:g} in bin {b + 1} ({int(bad.any(axis=1).sum())} of {len(expr)} "
+            f"genes vary along their bins); expected the columns gene id, {n_marks} marks, "
+            "expression, each gene's expression on all of its bins: is the last column a "
+            "mark?")
+
+
 def _id_text(value) -> str:
-    """A numeric gene id as text: ``12`` for 12.0, ``12.5`` for 12.5."""
-    return str(int(value)) if float(value).is_integer() else str(value)
+    """A whole-number gene id as text: ``12`` for 12.0."""
+    return str(int(value))
 
 
 def infer_source(cfg: Mapping) -> str:
@@ -301,8 +352,11 @@ def collect_cells(cfg: Mapping, source: str, base_dir: str | os.PathLike | None,
         cells = _collect_bigwig(cfg, base_dir, inputs)
     if not cells:
         raise ConfigError("histone: no cell types to read")
-    if len({c["cell"] for c in cells}) != len(cells):
-        raise ConfigError("histone: duplicate cell type names")
+    names = pd.Index([c["cell"] for c in cells])
+    if names.duplicated().any():
+        raise ConfigError(f"histone.cells: cell type {names[names.duplicated()][0]!r} is given "
+                          "twice (as the number and as the text, e.g. 1 and '1'); expected each "
+                          "cell type once")
     return cells
 
 

@@ -413,6 +413,16 @@ def _each_against_the_others(samples: list[str]) -> Iterator[tuple[str, list[str
             yield name, [o for o in samples if o != name]
 
 
+def window_scale_mismatches(windows: Mapping[str, np.ndarray], names: Sequence[str]
+                            ) -> list[str]:
+    """:func:`sample_scale_mismatches` of each sample's first windows (sample → (n, length,
+    len(names)) values as the model takes them, :func:`track_statistics` of each); none
+    for a single sample."""
+    if len(windows) < 2:
+        return []
+    return sample_scale_mismatches({s: track_statistics(w, names) for s, w in windows.items()})
+
+
 def sample_scale_mismatches(stats: Mapping[str, Mapping[str, Mapping]]) -> list[str]:
     """:func:`scale_mismatches` between the samples of one dataset: ``stats`` is sample
     name → :func:`track_statistics` of its windows. With two samples the second is compared

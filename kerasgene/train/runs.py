@@ -207,11 +207,28 @@ def build_model(config: dict, dataset):
     hparams = {**systems.builder_arguments(name, dataset), **(section.get("hparams") or {})}
     precision = (config.get("training") or {}).get("mixed_precision")
     try:
-        return models.build(name, mixed_precision=precision, **hparams)
+        model = models.build(name, mixed_precision=precision, **hparams)
     except (TypeError, ValueError) as err:  # a value the builder or Keras rejects
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ConfigError(f"model.hparams: {name} cannot be built with "
                           f"{section.get('hparams') or {}} ({first})") from None
+    _check_class_output(model, name, dataset)
+    return model
+
+
+def _check_class_output(model, name: str, dataset) -> None:
+    """Refuse a class target for a model of one regression output (no classification
+    head: the histone FCN), which crashed in the first training step with TensorFlow's
+    ``Received a label value of 1 which is outside the valid range of [0, 1)``."""
+    if (dataset.target_name != "class" or systems.for_model(name).models[name].classification
+            or model.outputs[0].shape[-1] != 1):
+        return
+    raise ConfigError(
+        f"model.name: {name} predicts one value per example (a regression output), but the "
+        f"dataset's target is a class label ({int(dataset.meta.get('n_classes', 2))} classes: "
+        "a binary label, or the labels of a DeepChrome CSV); expected a regression label "
+        f"for {name} (histone: label: regression), or a model with a class output "
+        "(system deepchrome: deepchrome, linear)")
 
 
 def _split_training(section: dict | None) -> tuple[dict, dict]:

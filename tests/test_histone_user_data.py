@@ -1,0 +1,196 @@
+"""A biologist's own histone files that built a wrong dataset without a word: Kaggle npz
+arrays whose columns are in another order or whose ids float32 rounded, DeepChrome CSVs
+with a bin missing, two bigWig cell types reading one expression column. Files written with
+numpy, pandas and pyBigWig (:func:`kerasgene.io.tracks.write_bigwig`) to ``tmp_path``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from real_files import write_random_genes_gtf
+
+from kerasgene.datasets import build
+from kerasgene.datasets.histone_sources import read_deepchrome_csv, read_kaggle_npz
+from kerasgene.errors import ConfigError, InputFileError
+from kerasgene.io.tracks import write_bigwig
+
+MARKS = ("H3K27me3", "H3K36me3", "H3K4me1", "H3K4me3", "H3K9me3")
+
+
+def _npz_array(n=6, seed=0):
+    """A Kaggle array (n genes, 100 bins, 7): gene ids 1..n, integer marks, an expression
+    (log2 TPM) repeated on every bin."""
+    rng = np.random.default_rng(seed)
+    arr = np.zeros((n, 100, 7))
+    arr[:, :, 0] = np.arange(1, n + 1)[:, None]
+    arr[:, :, 1:6] = rng.integers(0, 30, (n, 100, 5))
+    arr[:, :, 6] = rng.gamma(2, 2, n).round(4)[:, None]
+    return arr
+
+
+def test_npz_with_the_expression_first_is_refused(tmp_path):
+    """Columns saved as expression, marks, gene id: the expression was read as gene ids
+    ('7.34856') and the ids 1..n as labels, exit 0."""
+    np.savez(tmp_path / "train.npz", E003=_npz_array()[:, :, [6, 1, 2, 3, 4, 5, 0]])
+    with pytest.raises(InputFileError, match=r"train\.npz: array 'E003', row 0 \(bin 1\): gene "
+                                             r"id [0-9.]+ is not a whole number \(6 of 6 genes\); "
+                                             r"expected the columns gene id \(a whole number\), "
+                                             r"5 marks, expression"):
+        read_kaggle_npz(tmp_path / "train.npz")
+
+
+def test_npz_whose_last_column_varies_along_the_bins_is_refused(tmp_path):
+    """Columns saved as gene id, expression, marks: the last mark's bin-1 value was read as
+    the expression and the expression taken for a mark, exit 0."""
+    arr = _npz_array()[:, :, [0, 6, 1, 2, 3, 4, 5]]
+    np.savez(tmp_path / "train.npz", E003=arr)
+    with pytest.raises(InputFileError, match=r"train\.npz: array 'E003', gene '1': expression "
+                                             r"\S+ in bin 1 but \S+ in bin \d+ \(6 of 6 genes vary "
+                                             r"along their bins\); .*is the last column a mark\?"):
+        build("histone", {"npz": str(tmp_path / "train.npz")}, tmp_path / "ds", progress=False)
+    arr = _npz_array()
+    arr[2, :, 6] = np.nan  # missing on every bin: still read, as missing
+    np.savez(tmp_path / "nan.npz", E003=arr.astype(np.float32))
+    _, marks, expr = read_kaggle_npz(tmp_path / "nan.npz")["E003"]
+    np.testing.assert_array_equal(marks, arr[:, :, 1:6])
+    assert np.isnan(expr[2]) and np.allclose(np.delete(expr, 2), np.delete(arr[:, 0, 6], 2))
+
+
+def test_npz_float32_ids_beyond_its_exact_integers_are_refused(tmp_path):
+    """Entrez-like ids above 2**24 in a float32 array are rounded to a multiple of 8:
+    genes were given a neighbour's id (or called duplicates) without a word."""
+    arr = _npz_array().astype(np.float32)
+    arr[:, :, 0] += np.float32(100_000_000)
+    np.savez(tmp_path / "train.npz", E003=arr)
+    with pytest.raises(InputFileError, match=r"gene id 100000\d+ is above 16,777,216, the "
+                                             r"largest whole number that float32 holds exactly"):
+        read_kaggle_npz(tmp_path / "train.npz")
+    np.savez(tmp_path / "ok.npz", E003=_npz_array().astype(np.float32))  # small ids: fine
+    assert read_kaggle_npz(tmp_path / "ok.npz")["E003"][0] == [str(i) for i in range(1, 7)]
+
+
+def _csv_rows(gene, n_rows=100, skip=None):
+    return "".join(f"{gene},{b},1,2,3,4,5,1\n" for b in range(1, n_rows + 1) if b != skip)
+
+
+@pytest.mark.parametrize("case", ["bin missing", "rows apart"])
+def test_csv_gene_with_other_than_100_rows_is_named(tmp_path, case):
+    """The error said only '299 rows is not a multiple of 100 bins per gene' (no gene, no
+    line), or named no line for a gene whose rows are apart."""
+    if case == "bin missing":
+        text = _csv_rows("g1") + _csv_rows("g2", skip=50) + _csv_rows("g3")
+        want = r"e003\.csv:101: gene 'g2' has 99 rows one after the other \(lines 101-199; 1 of"
+    else:
+        rows = _csv_rows("g1").splitlines(keepends=True)
+        text = "".join(rows[:40]) + _csv_rows("g2") + "".join(rows[40:])
+        want = r"e003\.csv:1: gene 'g1' has 40 rows one after the other \(lines 1-40; 2 of"
+    (tmp_path / "e003.csv").write_text(text)
+    with pytest.raises(InputFileError, match=want + r" the file's 3 runs of one gene's rows are "
+                                                    r"not 100 long\); expected 100 rows per gene"):
+        read_deepchrome_csv(tmp_path / "e003.csv")
+
+
+@pytest.mark.parametrize("case", ["shared quantifier table", "column copied"])
+def test_two_cell_types_reading_one_expression_column_are_refused(tmp_path, case):
+    """Two cell types given one RSEM-like table (both read its TPM column), or an
+    expression_column copied from another cell's entry: both got the same labels."""
+    rng = np.random.default_rng(0)
+    sizes = {"chr1": 30_000, "chr2": 20_000}
+    genes = write_random_genes_gtf(tmp_path / "genes.gtf", rng, sizes)
+    cells = {}
+    for cell in ("cellA", "cellB"):
+        marks = {}
+        for m in MARKS:
+            write_bigwig(tmp_path / f"{cell}_{m}.bw", sizes,
+                         {c: np.round(rng.gamma(2.0, 2.0, n) + 0.01, 2) for c, n in sizes.items()})
+            marks[m] = str(tmp_path / f"{cell}_{m}.bw")
+        cells[cell] = {"marks": marks}
+    if case == "shared quantifier table":
+        pd.DataFrame({"gene_id": genes, "TPM": rng.gamma(1, 10, len(genes)).round(2)}).to_csv(
+            tmp_path / "rsem.tsv", sep="\t", index=False)
+        for spec in cells.values():
+            spec["expression"] = str(tmp_path / "rsem.tsv")
+        want = r"histone\.cells\.cellB: reads column 'TPM' of .*rsem\.tsv, as cell type 'cellA'"
+    else:
+        pd.DataFrame({"gene_id": genes, "cellA": rng.gamma(1, 10, len(genes)).round(2),
+                      "cellB": rng.gamma(1, 10, len(genes)).round(2)}).to_csv(
+            tmp_path / "expr.tsv", sep="\t", index=False)
+        cells["cellB"]["expression_column"] = "cellA"
+        want = r"histone\.cells\.cellB: reads column 'cellA' of .*expr\.tsv, as cell type 'cellA'"
+    cfg = {"cells": cells, "gtf": str(tmp_path / "genes.gtf"),
+           "expression": str(tmp_path / "expr.tsv")}
+    with pytest.raises(ConfigError, match=want + " does, so both would get the same expression "
+                                                 "labels; expected each cell type's own column"):
+        build("histone", cfg, tmp_path / "ds", progress=False)
+    assert not (tmp_path / "ds").exists()
+
+
+def test_cell_type_given_as_a_number_and_as_text_is_named(tmp_path):
+    """YAML keys 1 and '1' are two keys but one cell type: the error named none."""
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.csv").write_text(_csv_rows("g1") + _csv_rows("g2"))
+    cfg = {"cells": {1: str(tmp_path / "a.csv"), "1": str(tmp_path / "b.csv")},
+           "label": "binary"}
+    with pytest.raises(ConfigError, match=r"histone\.cells: cell type '1' is given twice \(as "
+                                          r"the number and as the text"):
+        build("histone", cfg, tmp_path / "ds", progress=False)
+
+
+def test_cell_type_whose_mark_file_is_of_another_kind_is_warned_about(tmp_path, caplog):
+    """ENCODE gives each histone experiment a fold-change and a signal p-value bigWig (and
+    read counts can be made): cellB's H3K4me3 as counts, 40x the fold change of cellA, was
+    stacked into one dataset without a word; two files of one kind raise nothing."""
+    rng = np.random.default_rng(1)
+    sizes = {"chr1": 40_000, "chr2": 40_000}
+    genes = write_random_genes_gtf(tmp_path / "genes.gtf", rng, sizes, n=24)
+    cells = {}
+    for cell in ("cellA", "cellB"):
+        marks = {}
+        for m in MARKS:
+            scale = 40 if (cell, m) == ("cellB", "H3K4me3") else 1
+            write_bigwig(tmp_path / f"{cell}_{m}.bw", sizes,
+                         {c: scale * np.round(rng.gamma(2.0, 2.0, n) + 0.01, 2)
+                          for c, n in sizes.items()})
+            marks[m] = str(tmp_path / f"{cell}_{m}.bw")
+        cells[cell] = {"marks": marks}
+    pd.DataFrame({"gene_id": genes, "cellA": rng.gamma(1, 10, 24).round(2),
+                  "cellB": rng.gamma(1, 10, 24).round(2)}).to_csv(tmp_path / "expr.tsv",
+                                                                   sep="\t", index=False)
+    cfg = {"cells": cells, "gtf": str(tmp_path / "genes.gtf"),
+           "expression": str(tmp_path / "expr.tsv")}
+    with caplog.at_level("WARNING"):
+        build("histone", cfg, tmp_path / "ds", progress=False)
+    warned = [r.getMessage() for r in caplog.records if "two scales" in r.getMessage()]
+    assert len(warned) == 1 and warned[0].startswith(
+        "histone: sample 'cellB': track 'H3K4me3': mean ")
+    assert "x larger than sample cellA's" in warned[0]
+    caplog.clear()
+    cells["cellB"]["marks"]["H3K4me3"] = str(tmp_path / "cellB_H3K4me1.bw")  # one kind
+    cells["cellB"]["marks"]["H3K4me1"] = str(tmp_path / "cellA_H3K4me3.bw")
+    with caplog.at_level("WARNING"):
+        build("histone", cfg, tmp_path / "ds2", progress=False)
+    assert "two scales" not in caplog.text
+
+
+def test_a_class_label_for_the_regression_fcn_is_refused(tmp_path, capsys):
+    """``label: binary`` (or a DeepChrome CSV's labels) with the histone FCN, whose output
+    is one regression unit: the dataset was built, then the first training step crashed
+    with TensorFlow's 'label value of 1 which is outside the valid range of [0, 1)'."""
+    import yaml
+
+    from kerasgene.cli import main
+
+    np.savez(tmp_path / "train.npz", E003=_npz_array(n=40))
+    config = {"system": "histone_fcn", "seed": 0, "run_dir": str(tmp_path / "run"),
+              "data": {"source": "kaggle_npz", "npz": str(tmp_path / "train.npz"),
+                       "label": "binary"},
+              "model": {"name": "histone_fcn", "hparams": {"base_filters": 4}},
+              "training": {"epochs": 1}, "baselines": []}
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
+    assert main(["train", "--config", str(tmp_path / "run.yaml")]) == 2
+    last = capsys.readouterr().err.splitlines()[-1]  # after the dataset's progress bar
+    assert last.startswith("kerasgene: error: model.name: histone_fcn predicts one value per "
+                           "example (a regression output), but the dataset's target is a "
+                           "class label (2 classes"), last
+    assert not (tmp_path / "run" / "run.json").exists()
