@@ -1,11 +1,14 @@
 """The chromosome split of genome bins: which bins of which chromosomes are training,
 validation and test examples (:func:`segments_for`: chromosomes or fraction ranges of
 them, the ``split`` key of :mod:`kerasgene.datasets.genome_bins`), and the bins left in
-no split (:func:`uncovered_bins`, listed in ``dropped.tsv`` as ``not_in_split``).
+no split (:func:`uncovered_bins`, listed in ``dropped.tsv`` as ``not_in_split``), the
+example bins of a split (:func:`example_slices`) and a regression split whose target is 0
+in every example bin (:func:`check_split_targets`).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 
@@ -17,6 +20,8 @@ from kerasgene.datasets.dropped import Dropped
 from kerasgene.errors import ConfigError, UnknownChromosomeError
 from kerasgene.io.chroms import alias_map, load_aliases
 from kerasgene.io.chroms import resolve as resolve_chrom
+
+log = logging.getLogger(__name__)
 
 #: ``chr1`` or ``chr1:0-0.25``; a name may hold ':' (hs38DH's ``HLA-A*01:01:01:01``).
 _RANGE = re.compile(r"^(?P<chrom>.+?)(?::(?P<lo>[0-9.]+)-(?P<hi>[0-9.]+))?$")
@@ -134,3 +139,79 @@ def dropped_ranges(index: pd.DataFrame, chroms: list[str], lengths: list[int],
         dropped.add(f"{c}:{lo * bin_size}-{end}", "not_in_split", chrom=c,
                     start=lo * bin_size, end=end, detail=f"{hi - lo} bins")
     return dropped
+
+
+def example_slices(index: pd.DataFrame, bin_offsets, stride: int, split: str
+                   ) -> tuple[list[str], list[slice]]:
+    """The example bins of one split.
+
+    Parameters
+    ----------
+    index : the segment table (:func:`segments_for`)
+    bin_offsets : chromosome ``i``'s first bin in an array of every chromosome's bins
+    stride : a segment's examples are every ``stride``-th bin from its ``start_bin``
+    split : train, valid or test
+
+    Returns
+    -------
+    The split's chromosomes (in index order, each once) and one slice per segment with
+    examples into an array of every chromosome's bins.
+    """
+    seg = index[(index["split"] == split) & (index["n_examples"] > 0)]
+    offsets = np.asarray(bin_offsets, np.int64)
+    starts = offsets[seg["chrom_id"].to_numpy(np.int64)] + seg["start_bin"].to_numpy(np.int64)
+    slices = [slice(int(a), int(a + k * stride), stride)
+              for a, k in zip(starts, seg["n_examples"].to_numpy(np.int64))]
+    return list(dict.fromkeys(seg["chrom"])), slices
+
+
+#: The warnings of a held-out split whose example bins hold one value: one class
+#: (:func:`kerasgene.datasets.peak_labels.check_split_classes`) or a regression target of
+#: 0 (:func:`check_split_targets`); replaced in ``build_warnings`` on a re-split.
+ONE_VALUE_SPLIT = re.compile(r"split\.(valid|test) \(.*\): (none|all) of its \d+ example bins ")
+
+
+def split_names(chroms: list[str]) -> str:
+    """``chr1, chr2, ...``: at most ten chromosomes of a split, for messages."""
+    return ", ".join(chroms[:10]) + (", ..." if len(chroms) > 10 else "")
+
+
+def check_split_targets(index: pd.DataFrame, values: np.ndarray, bin_offsets, stride: int,
+                        target: str, path) -> list[str]:
+    """A regression split whose example bins of ``target`` are all 0 (the target file has
+    no data there: made for fewer chromosomes than its header lists, or a chromosome
+    without reads); returns the warnings logged (:data:`ONE_VALUE_SPLIT` matches them).
+
+    Parameters
+    ----------
+    index : the segment table (:func:`segments_for`)
+    values : (total bins,) the (smoothed) target, or where it is not 0 (bool), of every
+        chromosome's bins, chromosome ``i`` from ``bin_offsets[i]`` (a memory-mapped column
+        is read at the split's example bins only)
+    stride : a segment's examples are every ``stride``-th bin from its ``start_bin``
+    target, path : the target and its file (for the messages)
+
+    Raises
+    ------
+    ConfigError
+        when the train split's example bins are all 0: nothing to learn (the masked loss
+        weighs none of them). The same in valid or test is a warning: R², Pearson and
+        Spearman are undefined there (NaN in metrics.json), and early stopping on a
+        validation split of zeros ranks epochs on bins without data.
+    """
+    said = []
+    for split in _splits.SETS:
+        chroms, slices = example_slices(index, bin_offsets, stride, split)
+        if not slices or any(np.any(values[s]) for s in slices):
+            continue
+        n = sum(len(values[s]) for s in slices)
+        what = (f"split.{split} ({split_names(chroms)}): all of its {n} example bins of "
+                f"{target} are 0 (no data in {path} there?)")
+        if split == "train":
+            raise ConfigError(f"{what}; the model has nothing to learn; put chromosomes "
+                              f"with {target} signal in train")
+        said.append(f"{what}; R², Pearson and Spearman are undefined on it (NaN in its "
+                    "metrics)" + ("; early stopping ranks epochs on bins without data"
+                                  if split == "valid" else ""))
+        log.warning("%s", said[-1])
+    return said

@@ -22,7 +22,8 @@ Config keys (``build_genome_bins(config, out_dir)`` / the ``chromatin`` YAML sec
     each a path or, for a bigBed, ``{path: ..., value_column: signalValue}`` (the field of
     the values, as iSEGnet's tracks; default ``score``, said at INFO, or in a warning when
     the bigBed has other numeric fields).
-    ``signal_abs`` = true (minus-strand files often store negative values);
+    ``signal_abs`` = true (minus-strand files often store negative values): the absolute
+    value of every base, before the bins' means;
     ``signal_log1p`` = false (applied after merging);
     ``merge_signal`` = false: true sums the channels into one (plus + minus strand →
     the appendix CNN's ``Input (2561, 1)``).
@@ -93,6 +94,9 @@ chromosomes.
     every chromosome not listed for valid / test is a training chromosome. Names are
     looked up as ``chroms`` names are (``chr1`` / ``1``, ``chrM`` / ``MT``, the alias
     table). ``chroms`` listing one chromosome twice (``chr1`` and ``1``) is a ConfigError.
+    In the regression, a split whose example bins of ``target`` are all 0 (its file without
+    data there) is a ConfigError for train (nothing to learn) and a warning for valid or
+    test (R² and correlations undefined), at build and at re-split.
 """
 
 from __future__ import annotations
@@ -110,10 +114,14 @@ from kerasgene._io import to_plain
 from kerasgene.config import Spec, check_value, yaml_number_hint
 from kerasgene.datasets import base, storage
 from kerasgene.datasets import splits as _splits
-from kerasgene.datasets.bin_splits import dropped_ranges, segments_for
+from kerasgene.datasets.bin_splits import (
+    ONE_VALUE_SPLIT,
+    check_split_targets,
+    dropped_ranges,
+    segments_for,
+)
 from kerasgene.datasets.dropped import Dropped
 from kerasgene.datasets.peak_labels import (
-    ONE_CLASS_SPLIT,
     check_peak_bins,
     check_split_classes,
     class_bins,
@@ -146,17 +154,21 @@ _SPECS = {"bin_size": Spec("int", min=1), "window": Spec("int", min=1),
 
 
 def binned_means(track: Track, chrom: str, n_bins: int, bin_size: int,
-                 block_bins: int = 100_000) -> np.ndarray:
+                 block_bins: int = 100_000, *, absolute: bool = False) -> np.ndarray:
     """Mean of every ``bin_size`` bin of a whole chromosome (bases without data and bases past
     the chromosome end count as 0), read in blocks of per-base values.
 
     Same numbers as ``Track.binned(..., "mean")``, whose exact pyBigWig statistics take ~2 s
-    per 20,000 bins; reading values and averaging is ~100x faster.
+    per 20,000 bins; reading values and averaging is ~100x faster. ``absolute``: the mean
+    of the bases' absolute values (``signal_abs``: a file of both strands' counts, minus as
+    negative values, adds them up rather than cancelling them within a bin).
     """
     out = np.empty(n_bins, dtype=np.float32)
     for lo in range(0, n_bins, block_bins):
         hi = min(lo + block_bins, n_bins)
         vals = track.values(chrom, lo * bin_size, hi * bin_size)
+        if absolute:
+            vals = np.abs(vals)
         out[lo:hi] = vals.reshape(hi - lo, bin_size).mean(axis=1, dtype=np.float64)
     return out
 
@@ -200,15 +212,24 @@ class GenomeBinsDataset(base.Dataset):
                              table if table and os.path.exists(table) else None)
         meta = {**self.meta, "split": to_plain(dict(spec)),
                 "n_examples": int(index["n_examples"].sum())}
-        if "classes" in self.arrays:  # the old split's one-class warnings no longer hold
-            said = check_split_classes(index, self.arrays["classes"], self.meta["bin_offsets"],
-                                       int(self.meta["params"]["stride"]), self.mark)
-            meta["build_warnings"] = [m for m in self.meta.get("build_warnings") or []
-                                      if not ONE_CLASS_SPLIT.match(m)] + said
+        # the old split's warnings of one-class (or all-zero) splits no longer hold
+        meta["build_warnings"] = [m for m in self.meta.get("build_warnings") or []
+                                  if not ONE_VALUE_SPLIT.match(m)] + self._check_split(index)
         new = type(self)(self.path, meta, index, self.arrays)
         new.meta["split_counts"] = new.split_counts
         new.meta["dropped"] = new._dropped().counts()
         return new
+
+    def _check_split(self, index) -> list[str]:
+        """The warnings of a split ``index`` whose held-out example bins are of one class
+        (binary) or all 0 (regression); a train split so is a ConfigError."""
+        stride, offsets = int(self.meta["params"]["stride"]), self.meta["bin_offsets"]
+        if "classes" in self.arrays:
+            return check_split_classes(index, self.arrays["classes"], offsets, stride,
+                                       self.mark)
+        values = self.arrays["targets"][:, self.targets.index(self.mark)]
+        path = (self.meta.get("inputs", {}).get(f"targets.{self.mark}") or {}).get("path")
+        return check_split_targets(index, values, offsets, stride, self.mark, path)
 
     def _dropped(self) -> Dropped:
         """The chromosome ranges this split leaves out."""
@@ -388,7 +409,9 @@ def _check_signs(cfg: Mapping, names: list[str], tracks: list[Track]) -> None:
         elif hi > 0:
             log.warning("%s: holds both negative (down to %g) and positive (up to %g) values, "
                         "where a strand's file holds one sign; signal_abs takes the absolute "
-                        "value of each bin's mean", where, lo, hi)
+                        "value of every base, so the two signs add up in a bin (both strands "
+                        "in one channel); give each strand's file its own channel to keep them "
+                        "apart", where, lo, hi)
         elif re.search(r"plus|fwd|forward|pos", name, re.IGNORECASE):
             log.warning("%s: holds only negative values, as a minus-strand file does, but is "
                         "channel %r; are the plus and minus files swapped?", where, name)
@@ -528,6 +551,7 @@ def _write_bins(writer: storage.DatasetWriter, cfg: Mapping, split_spec: dict, c
     binary = cfg["label"] == "binary"
     mark = [str(t) for t in cfg["targets"]].index(cfg["target"])
     labels = np.zeros(int(sum(n_bins)) if binary else 0, np.int8)  # every bin's class
+    nonzero = np.zeros(0 if binary else int(sum(n_bins)), bool)  # every bin's target != 0
     empty: dict[str, list[str]] = {}  # track → chromosomes where every bin is 0
     zero_bins = np.zeros(len(tgt_tracks), np.int64)  # per target: bins of value 0
     with writer:
@@ -550,9 +574,14 @@ def _write_bins(writer: storage.DatasetWriter, cfg: Mapping, split_spec: dict, c
                 labels[at : at + n] = class_bins(cfg, tgt[:, mark],
                                                  None if peaks is None else peaks.get(c))
                 cls_out.append(labels[at : at + n])
+            else:
+                nonzero[at : at + n] = tgt[:, mark] != 0
         if binary:
             check_peak_bins(cfg, int(labels.sum(dtype=np.int64)), len(labels))
             check_split_classes(index, labels, bin_offsets, stride, cfg["target"])
+        else:
+            check_split_targets(index, nonzero, bin_offsets, stride, cfg["target"],
+                                tgt_tracks[mark].path)
         _warn_empty(empty, chroms)
         zero = dict(zip([str(t) for t in cfg["targets"]], zero_bins.tolist()))
         if cfg["mask_zero_targets"] and not binary:
@@ -589,11 +618,9 @@ def _signal_bins(cfg: Mapping, tracks: list[Track], chrom: str, n: int,
     n_sig = 1 if cfg["merge_signal"] else len(tracks)
     sig = np.zeros((n + window - 1, n_sig), np.float32)
     for j, t in enumerate(tracks):
-        v = binned_means(t, chrom, n, int(cfg["bin_size"]))
+        v = binned_means(t, chrom, n, int(cfg["bin_size"]), absolute=cfg["signal_abs"])
         if empty is not None and not v.any():
             empty.setdefault(str(t.path), []).append(chrom)
-        if cfg["signal_abs"]:
-            v = np.abs(v)
         sig[half : half + n, 0 if cfg["merge_signal"] else j] += v
     if cfg["signal_log1p"]:
         sig = np.log1p(np.maximum(sig, 0))

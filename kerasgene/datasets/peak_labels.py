@@ -7,13 +7,13 @@ bases) or ``chromatin.peak_threshold`` (the target's smoothed value); the rules 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
 from kerasgene.datasets import splits as _splits
+from kerasgene.datasets.bin_splits import example_slices, split_names
 from kerasgene.errors import ConfigError, InputFileError, UnknownChromosomeError, shown
 from kerasgene.io.chroms import alias_map, resolves
 from kerasgene.io.chroms import resolve as resolve_chrom
@@ -213,14 +213,10 @@ def _no_peak_bin(cfg: Mapping) -> str:
             "less (1 base of a bin)")
 
 
-#: The warnings of :func:`check_split_classes` (replaced in ``build_warnings`` on a re-split).
-ONE_CLASS_SPLIT = re.compile(r"split\.(valid|test) \(.*\): (none|all) of its \d+ example bins ")
-
-
 def check_split_classes(index: pd.DataFrame, classes: np.ndarray, bin_offsets, stride: int,
                         target: str) -> list[str]:
     """Peak and 'no peak' example bins in every split; returns the warnings logged
-    (:data:`ONE_CLASS_SPLIT` matches them).
+    (:data:`kerasgene.datasets.bin_splits.ONE_VALUE_SPLIT` matches them).
 
     Parameters
     ----------
@@ -239,17 +235,14 @@ def check_split_classes(index: pd.DataFrame, classes: np.ndarray, bin_offsets, s
         split of one class ranks epochs (early stopping, the checkpoint kept) by that
         class alone; test scores on another split stay sound.
     """
-    offsets = np.asarray(bin_offsets, np.int64)
     said = []
     for split in _splits.SETS:
-        seg = index[(index["split"] == split) & (index["n_examples"] > 0)]
-        starts = offsets[seg["chrom_id"].to_numpy(np.int64)] + seg["start_bin"].to_numpy(np.int64)
-        n = int(seg["n_examples"].sum())
-        n_peak = sum(int(np.sum(classes[a : a + k * stride : stride]))
-                     for a, k in zip(starts, seg["n_examples"]))
+        chroms, slices = example_slices(index, bin_offsets, stride, split)
+        n = sum(len(classes[s]) for s in slices)
+        n_peak = sum(int(np.sum(classes[s])) for s in slices)
         if n == 0 or 0 < n_peak < n:
             continue
-        what = _one_class(split, list(dict.fromkeys(seg["chrom"])), n, n_peak, target)
+        what = _one_class(split, chroms, n, n_peak, target)
         if split == "train":
             raise ConfigError(f"{what}; the binary task has nothing to learn; put chromosomes "
                               f"with {'peaks' if n_peak == 0 else 'no-peak bins'} in train")
@@ -263,11 +256,11 @@ def check_split_classes(index: pd.DataFrame, classes: np.ndarray, bin_offsets, s
 def _one_class(split: str, chroms: list[str], n: int, n_peak: int, target: str) -> str:
     """``split.valid (chr3): none of its 41 example bins is a K4 peak`` (or ``all of its
     … are K4 peaks``)."""
-    names = ", ".join(chroms[:10]) + (", ..." if len(chroms) > 10 else "")
+    names = split_names(chroms)
     which = f"is a {target} peak" if n_peak == 0 else f"are {target} peaks"
     return f"split.{split} ({names}): {'none' if n_peak == 0 else 'all'} of its {n} example " \
            f"bins {which}"
 
 
-__all__ = ["ONE_CLASS_SPLIT", "PEAK_FRACTION_MAX", "check_peak_bins", "check_split_classes",
+__all__ = ["PEAK_FRACTION_MAX", "check_peak_bins", "check_split_classes",
            "class_bins", "peak_bins", "peaks_by_chrom"]
