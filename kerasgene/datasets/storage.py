@@ -110,8 +110,13 @@ log = logging.getLogger(__name__)
 #: peak file, a DeepRAGE names file with a header line is refused (it shifted every
 #: state by one), and so is a byte-identical copy of a track under another name;
 #: gffread's GFF3 transcripts are grouped into their genes (each was a gene); dropped.tsv
-#: has a strand column.
-BUILD_REVISION = 3
+#: has a strand column. 4 (stop 42): ``signal_abs`` takes the absolute value of every
+#: base before a bin's mean (a file of both strands' signs cancelled within bins); a
+#: DeepRAGE names file whose first line is a column's name (``regulator``) is refused;
+#: histone npz arrays whose columns are in another order (gene id, expression) or whose
+#: float32 ids were rounded are refused, and two cell types reading one expression
+#: column; chromatin splits whose target is all 0 are checked.
+BUILD_REVISION = 4
 
 
 def cache_key(task: str, params: Mapping, inputs: Mapping) -> str:
