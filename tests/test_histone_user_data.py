@@ -5,10 +5,13 @@ numpy, pandas and pyBigWig (:func:`kerasgene.io.tracks.write_bigwig`) to ``tmp_p
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
 from real_files import write_random_genes_gtf
+from test_histone_inputs import marks_world  # noqa: F401 (its fixture)
 
 from kerasgene.datasets import build
 from kerasgene.datasets.histone_sources import read_deepchrome_csv, read_kaggle_npz
@@ -92,34 +95,22 @@ def test_csv_gene_with_other_than_100_rows_is_named(tmp_path, case):
 
 
 @pytest.mark.parametrize("case", ["shared quantifier table", "column copied"])
-def test_two_cell_types_reading_one_expression_column_are_refused(tmp_path, case):
+def test_two_cell_types_reading_one_expression_column_are_refused(request, tmp_path, case):
     """Two cell types given one RSEM-like table (both read its TPM column), or an
     expression_column copied from another cell's entry: both got the same labels."""
-    rng = np.random.default_rng(0)
-    sizes = {"chr1": 30_000, "chr2": 20_000}
-    genes = write_random_genes_gtf(tmp_path / "genes.gtf", rng, sizes)
-    cells = {}
-    for cell in ("cellA", "cellB"):
-        marks = {}
-        for m in MARKS:
-            write_bigwig(tmp_path / f"{cell}_{m}.bw", sizes,
-                         {c: np.round(rng.gamma(2.0, 2.0, n) + 0.01, 2) for c, n in sizes.items()})
-            marks[m] = str(tmp_path / f"{cell}_{m}.bw")
-        cells[cell] = {"marks": marks}
+    world = request.getfixturevalue("marks_world")  # test_histone_inputs', imported above
+    cfg = copy.deepcopy(world["cfg"])
+    cells = cfg["cells"]
     if case == "shared quantifier table":
-        pd.DataFrame({"gene_id": genes, "TPM": rng.gamma(1, 10, len(genes)).round(2)}).to_csv(
+        genes = pd.read_csv(world["dir"] / "expr.tsv", sep="\t")["gene_id"]
+        pd.DataFrame({"gene_id": genes, "TPM": np.arange(len(genes)) + 1.0}).to_csv(
             tmp_path / "rsem.tsv", sep="\t", index=False)
         for spec in cells.values():
             spec["expression"] = str(tmp_path / "rsem.tsv")
         want = r"histone\.cells\.cellB: reads column 'TPM' of .*rsem\.tsv, as cell type 'cellA'"
     else:
-        pd.DataFrame({"gene_id": genes, "cellA": rng.gamma(1, 10, len(genes)).round(2),
-                      "cellB": rng.gamma(1, 10, len(genes)).round(2)}).to_csv(
-            tmp_path / "expr.tsv", sep="\t", index=False)
         cells["cellB"]["expression_column"] = "cellA"
         want = r"histone\.cells\.cellB: reads column 'cellA' of .*expr\.tsv, as cell type 'cellA'"
-    cfg = {"cells": cells, "gtf": str(tmp_path / "genes.gtf"),
-           "expression": str(tmp_path / "expr.tsv")}
     with pytest.raises(ConfigError, match=want + " does, so both would get the same expression "
                                                  "labels; expected each cell type's own column"):
         build("histone", cfg, tmp_path / "ds", progress=False)
