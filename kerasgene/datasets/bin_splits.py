@@ -171,6 +171,18 @@ def example_slices(index: pd.DataFrame, bin_offsets, stride: int, split: str
 ONE_VALUE_SPLIT = re.compile(r"split\.(valid|test) \(.*\): (none|all) of its \d+ example bins ")
 
 
+def held_out_verdict(split: str, what: str, no_learning: str, undefined: str,
+                     valid_note: str) -> str:
+    """The verdict on a split whose example bins hold one value (``what`` says so): a
+    ConfigError for train (``what; no_learning``), else the warning ``what; undefined``
+    (``; valid_note`` for valid), logged and returned (:data:`ONE_VALUE_SPLIT` matches it)."""
+    if split == "train":
+        raise ConfigError(f"{what}; {no_learning}")
+    said = f"{what}; {undefined}" + (f"; {valid_note}" if split == "valid" else "")
+    log.warning("%s", said)
+    return said
+
+
 def split_names(chroms: list[str]) -> str:
     """``chr1, chr2, ...``: at most ten chromosomes of a split, for messages."""
     return ", ".join(chroms[:10]) + (", ..." if len(chroms) > 10 else "")
@@ -207,11 +219,8 @@ def check_split_targets(index: pd.DataFrame, values: np.ndarray, bin_offsets, st
         n = sum(len(values[s]) for s in slices)
         what = (f"split.{split} ({split_names(chroms)}): all of its {n} example bins of "
                 f"{target} are 0 (no data in {path} there?)")
-        if split == "train":
-            raise ConfigError(f"{what}; the model has nothing to learn; put chromosomes "
-                              f"with {target} signal in train")
-        said.append(f"{what}; R², Pearson and Spearman are undefined on it (NaN in its "
-                    "metrics)" + ("; early stopping ranks epochs on bins without data"
-                                  if split == "valid" else ""))
-        log.warning("%s", said[-1])
+        said.append(held_out_verdict(
+            split, what, f"the model has nothing to learn; put chromosomes with {target} "
+            "signal in train", "R², Pearson and Spearman are undefined on it (NaN in its "
+            "metrics)", "early stopping ranks epochs on bins without data"))
     return said

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from kerasgene.datasets import splits as _splits
-from kerasgene.datasets.bin_splits import example_slices, split_names
+from kerasgene.datasets.bin_splits import example_slices, held_out_verdict, split_names
 from kerasgene.errors import ConfigError, InputFileError, UnknownChromosomeError, shown
 from kerasgene.io.chroms import alias_map, resolves
 from kerasgene.io.chroms import resolve as resolve_chrom
@@ -242,14 +242,11 @@ def check_split_classes(index: pd.DataFrame, classes: np.ndarray, bin_offsets, s
         n_peak = sum(int(np.sum(classes[s])) for s in slices)
         if n == 0 or 0 < n_peak < n:
             continue
-        what = _one_class(split, chroms, n, n_peak, target)
-        if split == "train":
-            raise ConfigError(f"{what}; the binary task has nothing to learn; put chromosomes "
-                              f"with {'peaks' if n_peak == 0 else 'no-peak bins'} in train")
-        said.append(f"{what}; AUPRC and AUROC are undefined on it and absent from its "
-                    "metrics" + ("; early stopping ranks epochs by one class alone"
-                                 if split == "valid" else ""))
-        log.warning("%s", said[-1])
+        said.append(held_out_verdict(
+            split, _one_class(split, chroms, n, n_peak, target), "the binary task has "
+            f"nothing to learn; put chromosomes with {'peaks' if n_peak == 0 else 'no-peak bins'}"
+            " in train", "AUPRC and AUROC are undefined on it and absent from its metrics",
+            "early stopping ranks epochs by one class alone"))
     return said
 
 
