@@ -256,10 +256,14 @@ def open_text(path: str | os.PathLike):
     """Open a text file for reading, gzip (or bgzip) or plain, told apart by its first
     bytes rather than its name; UTF-8, a leading byte-order mark removed (spreadsheets on
     Windows write one), universal newlines (CRLF reads as LF)."""
-    with open(path, "rb") as fh:
-        gz = fh.read(2) == b"\x1f\x8b"
-    return gzip.open(path, "rt", encoding="utf-8-sig") if gz else \
-        open(path, encoding="utf-8-sig")
+    return _text_stream(open(path, "rb"))
+
+
+def _text_stream(raw) -> io.TextIOWrapper:
+    """:func:`open_text`'s text over the binary handle ``raw`` (closed with it)."""
+    gz = raw.read(2) == b"\x1f\x8b"
+    raw.seek(0)
+    return io.TextIOWrapper(gzip.GzipFile(fileobj=raw) if gz else raw, encoding="utf-8-sig")
 
 
 #: seconds a :func:`text_lines` read with ``progress`` runs before its bar shows
@@ -276,18 +280,15 @@ def text_lines(path: str | os.PathLike, what: str, progress: bool = False
 
     lineno = 0
     try:
-        with open(path, "rb") as raw, tqdm(total=os.path.getsize(path), unit="B",
+        raw = open(path, "rb")  # closed with its text stream
+        with _text_stream(raw) as fh, tqdm(total=os.path.getsize(path), unit="B",
                                            unit_scale=True, desc=f"reading {Path(path).name}",
                                            disable=not progress, delay=TEXT_BAR_DELAY_S) as bar:
-            gz = raw.read(2) == b"\x1f\x8b"
-            raw.seek(0)
-            with io.TextIOWrapper(gzip.GzipFile(fileobj=raw) if gz else raw,
-                                  encoding="utf-8-sig") as fh:  # as open_text opens it
-                for lineno, line in enumerate(fh, 1):
-                    if progress and not lineno % 65536:
-                        bar.update(raw.tell() - bar.n)
-                    yield lineno, line.rstrip("\r\n")
-                bar.update(bar.total - bar.n)
+            for lineno, line in enumerate(fh, 1):
+                if progress and not lineno % 65536:
+                    bar.update(raw.tell() - bar.n)
+                yield lineno, line.rstrip("\r\n")
+            bar.update(bar.total - bar.n)
     except (EOFError, gzip.BadGzipFile, zlib.error) as err:
         raise InputFileError(f"{path}: truncated or corrupt gzip {what} (after line {lineno}: "
                              f"{err or type(err).__name__}); re-download or re-compress "
