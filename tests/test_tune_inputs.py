@@ -427,6 +427,36 @@ def test_an_empty_space_is_an_error(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tune.yaml"]
 
 
+def test_a_grid_too_large_to_search_is_refused_before_it_is_enumerated(tmp_path, capsys):
+    """A range with a step of 1 where 10 was meant (10^8 points) made even ``--dry-run``
+    enumerate for minutes; the count is now taken from the axes."""
+    path = config(tmp_path, tmp_path / "no_dataset")
+    assert error_line(capsys, "--config", str(path),
+                      "tuning.space.k1={min: 2, max: 100000001, step: 1}", "--dry-run") == (
+        "kerasgene: error: tuning.space: 400,000,000 grid points (k1 100,000,000 × "
+        "kernel_length 2 × l2 2); a grid search takes at most 100,000: use a larger step or "
+        "fewer values")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tune.yaml"]
+
+
+def test_grid_counts_and_the_range_values_validated():
+    """Counts agree with keras-tuner's enumeration; a range is validated at its ends."""
+    from kerasgene.tuning.spaces import check_grid_size, grid_points, parse_space
+
+    axes = parse_space({"k1": {"min": 2, "max": 64, "step": 2, "sampling": "log"},
+                        "l2": {"min": 0.0, "max": 0.5, "step": 0.1}, "dropout": [0.1, 0.3],
+                        "optimizer": ["sgd", "adam"],
+                        "learning_rate": {"by": "optimizer", "values": {"sgd": 0.01,
+                                                                         "adam": 0.001}}})
+    hp = __import__("keras_tuner").HyperParameters()
+    for axis in axes.values():
+        axis.declare(hp)
+    assert check_grid_size(axes) == len(grid_points(hp)) == 5 * 6 * 2 * 2
+    assert axes["k1"].values_to_validate() == [2, 64.0]
+    assert axes["l2"].values_to_validate() == [0.0, axes["l2"].grid_values()[-1]]
+    assert axes["dropout"].values_to_validate() == [0.1, 0.3]
+
+
 def test_an_impossible_first_value_names_its_axis(dataset, tmp_path, capsys):
     """``k1: [0, 2]`` was blamed on another axis (``tuning.space.kernel_length = 9:
     impossible ...``): each other value was built with k1 = 0."""

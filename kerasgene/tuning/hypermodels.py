@@ -25,6 +25,7 @@ from kerasgene.train import recipes
 from kerasgene.tuning.config import TASKS
 from kerasgene.tuning.spaces import (
     SEARCH_ARGUMENTS,
+    check_grid_size,
     family,
     grid_points,
     objective_direction,
@@ -209,7 +210,8 @@ class BuilderHyperModel(kt.HyperModel):
         return grid_points(self.space())
 
     def grid_size(self) -> int:
-        return len(self.grid())
+        """The number of grid points, counted without enumerating them."""
+        return check_grid_size(self.axes)
 
     def values(self, hp: kt.HyperParameters) -> dict[str, Any]:
         """Declare the axes in ``hp`` and return every value, derived ones included."""
@@ -285,9 +287,9 @@ class BuilderHyperModel(kt.HyperModel):
         return names + [f"val_{n}" for n in names]
 
     def validate(self, input_names: Sequence[str] | None = None) -> None:
-        """Build the first grid point, then every other axis value once (the others at
-        their first value), so an impossible value fails now, not in trial 97, naming its
-        axis; check that the objective is one of the compiled model's metrics and that
+        """Build the first grid point, then every other listed axis value and a range's
+        last value once (the others at their first value), so an impossible value fails
+        now, not in trial 97, naming its axis; check that the objective is one of the compiled model's metrics and that
         the model's inputs are the dataset's."""
         first = dict(self.grid()[0])
         model = self._build_first(first)
@@ -310,14 +312,15 @@ class BuilderHyperModel(kt.HyperModel):
             keras.backend.clear_session()  # free it (DeepRAGE-TP: 67 M parameters)
 
     def _other_values(self) -> list[tuple[str, Any]]:
-        """``(axis, value)`` of every builder axis value but the first grid point's
-        (every ``variant``: each is another builder)."""
+        """``(axis, value)`` of every builder axis value to validate
+        (:meth:`~kerasgene.tuning.spaces.Axis.values_to_validate`) but the first grid
+        point's (every ``variant``: each is another builder)."""
         out = []
         for name, axis in self.axes.items():
             if axis.kind == "derived" or not (name in self.builder_arguments()
                                               or name == "variant"):
                 continue
-            values = axis.grid_values()
+            values = axis.values_to_validate()
             out += [(name, v) for v in (values if name == "variant" else values[1:])]
         return out
 

@@ -23,6 +23,10 @@ from kerasgene.errors import ConfigError
 
 #: Axes that are not builder arguments.
 SEARCH_ARGUMENTS = ("variant", "optimizer", "learning_rate", "task")
+#: The most points a grid may have: the papers' largest is 144; 100,000 trials of even a
+#: minute each would run for ten weeks, and enumerating 10^8 points (a range with a step
+#: of 1 where 10 was meant) took minutes before a dry run printed anything.
+MAX_GRID_POINTS = 100_000
 
 
 def family(name: str) -> dict[str, str]:
@@ -69,15 +73,36 @@ class Axis:
             return cls(self.name, self.min, self.max, step=self.step, sampling=self.sampling)
         return None
 
+    def _range_hp(self):
+        """A range axis as keras-tuner's ``Int`` / ``Float``."""
+        hp = kt.HyperParameters()
+        self.declare(hp)
+        return hp.space[0]
+
     def grid_values(self) -> list:
         """The values the grid takes on this axis, in enumeration order."""
         if self.kind in ("choice", "fixed"):
             return list(self.values)
         if self.kind == "range":
-            hp = kt.HyperParameters()
-            self.declare(hp)
-            return list(hp.space[0].values)
+            return list(self._range_hp().values)
         return sorted(set(self.mapping.values()), key=str)
+
+    def grid_count(self) -> int:
+        """How many values the grid takes on this axis (1 for a derived axis: it is not
+        searched), counted without enumerating them (keras-tuner's own count for a
+        range)."""
+        if self.kind in ("choice", "fixed"):
+            return len(self.values)
+        if self.kind == "range":
+            return self._range_hp()._get_n_values()
+        return 1
+
+    def values_to_validate(self) -> list:
+        """The grid values a model is built with before a search: every listed value, a
+        range's first and last (the builders' limits on a size or a rate are bounds, so
+        the ends of a range are the values that can break them)."""
+        values = self.grid_values()
+        return values if self.kind != "range" else list(dict.fromkeys([values[0], values[-1]]))
 
     def describe(self) -> Any:
         """The axis as plain data, in its YAML form."""
@@ -171,7 +196,27 @@ def parse_space(space: Mapping, where: str = "tuning.space") -> dict[str, Axis]:
         missing = [v for v in parent.values if v not in axis.mapping]
         if missing:
             raise ConfigError(f"{where}.{axis.name}: no value for {axis.by} = {missing}")
+    check_grid_size(axes, where)
     return axes
+
+
+def check_grid_size(axes: Mapping[str, Axis], where: str = "tuning.space") -> int:
+    """The number of grid points of ``axes`` (the product of each axis' count), counted
+    before anything enumerates them.
+
+    Raises
+    ------
+    ConfigError
+        over :data:`MAX_GRID_POINTS`, naming each axis' count.
+    """
+    counts = {name: axis.grid_count() for name, axis in axes.items() if axis.kind != "derived"}
+    size = math.prod(counts.values())
+    if size > MAX_GRID_POINTS:
+        per_axis = " × ".join(f"{name} {n:,}" for name, n in counts.items())
+        raise ConfigError(f"{where}: {size:,} grid points ({per_axis}); a grid search "
+                          f"takes at most {MAX_GRID_POINTS:,}: use a larger step or fewer "
+                          "values")
+    return size
 
 
 def grid_points(hps: kt.HyperParameters) -> list[dict]:
