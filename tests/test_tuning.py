@@ -212,7 +212,7 @@ def test_directory_with_another_projects_state(data, tmp_path):
     (foreign / "oracle.json").write_text("{}")
     third = tuning.load_tune_config(path, ["tuning.project_name=foreign"])
     plan3, = tuning.plan_search(third, validate=False)
-    with pytest.raises(ConfigError, match="holds keras-tuner state that `kerasgene tune` did not"):
+    with pytest.raises(ConfigError, match=r"holds keras-tuner state without kerasgene_search\.json "):
         tuning.check_project(plan3)
     # through the CLI: one line, exit status 2
     code = cli_main(["tune", "--config", str(path), "tuning.project_name=foreign"])

@@ -69,8 +69,9 @@ def check_project(plan: SearchPlan) -> None:
                 f"or tuning.directory, or delete {pdir}")
         return
     if foreign:
-        raise ConfigError(f"{pdir} holds keras-tuner state that `kerasgene tune` did not "
-                          f"write (no {SEARCH_FILE}); use another tuning.project_name or "
+        raise ConfigError(f"{pdir} holds keras-tuner state without {SEARCH_FILE} (the "
+                          "record of which search it is: written by another tool, or the "
+                          "file was deleted); use another tuning.project_name or "
                           f"tuning.directory, or delete {pdir}")
     pdir.mkdir(parents=True, exist_ok=True)
     write_json(path, plan.identity)
