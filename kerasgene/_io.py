@@ -14,6 +14,7 @@ The one exception, a log that several processes append lines to, goes through
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import gzip
 import io
 import json
@@ -22,6 +23,7 @@ import os
 import re
 import secrets
 import shutil
+import threading
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -296,6 +298,44 @@ def text_lines(path: str | os.PathLike, what: str, progress: bool = False
     except UnicodeDecodeError:
         raise InputFileError(f"{path}:{lineno + 1}: not a text {what} (bytes that are not "
                              "UTF-8)") from None
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: str | os.PathLike) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` itself (a file or a folder) while the block
+    runs: processes and threads that lock the same path wait their turn, and no lock file
+    is left behind (the lock goes with the descriptor, also when a process is killed)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def elapsed_bar(desc: str) -> Iterator[None]:
+    """A tqdm line ``DESC … 00:42`` on stderr while the block runs, for a long step that
+    offers no progress hook (pyfaidx indexing a genome): shown, as :func:`text_lines`'s
+    bar, once the block has run :data:`TEXT_BAR_DELAY_S` (a quick step shows nothing),
+    then redrawn twice a second; it ends as ``DESC: done in 01:03``, or where it was when
+    the block raised."""
+    from tqdm.auto import tqdm
+
+    stop = threading.Event()
+    with tqdm(desc=f"{desc} …", bar_format="{desc} {elapsed}", delay=TEXT_BAR_DELAY_S) as bar:
+        def tick() -> None:
+            while not stop.wait(0.5):
+                bar.update(0)  # redraws once the bar's delay has passed
+
+        ticker = threading.Thread(target=tick, daemon=True)
+        ticker.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            ticker.join()
+        bar.set_description_str(f"{desc}: done in", refresh=False)
 
 
 def read_json_object(path: str | os.PathLike, what: str) -> dict:

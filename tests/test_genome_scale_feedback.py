@@ -13,15 +13,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from Bio import bgzf
 from conftest import write_fasta
 from test_isegnet_inputs import _config, _sample, _world
 from test_variants import run_dir, sim, write_vcf  # noqa: F401 (fixtures: test_variants' run)
 
+import kerasgene._io as kio
 from kerasgene.cli import main
 from kerasgene.datasets.histone_bins import _sequences
 from kerasgene.datasets.regions import build_regions
 from kerasgene.datasets.windows import other_characters
 from kerasgene.dna import binned_kmer_counts, kmer_counts, kmer_ids, kmer_names
+from kerasgene.errors import InputFileError
 from kerasgene.io.annotation import Gene
 from kerasgene.io.genome import Genome
 
@@ -120,6 +123,48 @@ def test_building_a_fasta_index_is_announced_with_its_seconds(tmp_path, caplog):
     with caplog.at_level(logging.INFO, logger="kerasgene.io.genome"), Genome(path) as genome:
         assert genome.fetch("chr1", 60, 65) == "ACGTN"
     assert caplog.records == []
+
+
+@pytest.mark.parametrize("bgzip", [False, True], ids=["plain", "bgzip"])
+def test_a_slow_fasta_index_shows_a_line_on_stderr_at_default_verbosity(tmp_path, capsys,
+                                                                        monkeypatch, bgzip):
+    """The INFO lines above show only with -v: at default verbosity a first command on
+    hg38 waited a minute with no output. Now a build running longer than the bars' delay
+    (made 0 here: every build is slow) shows ``indexing NAME (SIZE, once) …`` and ends
+    ``done in``, at any log level; the index is the one pyfaidx writes, no temporary left."""
+    path = tmp_path / ("g.fa.gz" if bgzip else "g.fa")
+    text = ">chr1\n" + "ACGT" * 15 + "\nACGTN\n"
+    with bgzf.BgzfWriter(str(path), "wb") if bgzip else open(path, "w") as fh:
+        fh.write(text.encode() if bgzip else text)
+    with Genome(path) as genome:  # the default delay: a small file's index says nothing
+        assert genome.fetch("chr1", 60, 65) == "ACGTN"
+    assert capsys.readouterr().err == ""
+    index = Path(f"{path}.fai").read_text()
+    Path(f"{path}.fai").unlink()
+    monkeypatch.setattr(kio, "TEXT_BAR_DELAY_S", 0)
+    with Genome(path) as genome:
+        assert genome.fetch("chr1", 60, 65) == "ACGTN"
+    size = f"{path.stat().st_size:.1f}B"
+    err = capsys.readouterr().err
+    assert err.startswith(f"\rindexing {path.name} ({size}, once) … 00:00")
+    assert err.endswith(f"\rindexing {path.name} ({size}, once): done in 00:00\n"), err
+    assert Path(f"{path}.fai").read_text() == index
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [path.name, f"{path.name}.fai", *[f"{path.name}.gzi"] * bgzip])
+
+
+def test_a_failing_slow_fasta_index_ends_its_line_where_it_stopped(tmp_path, capsys,
+                                                                   monkeypatch):
+    """A build that fails (a space in a sequence line) ends its line where it was (no
+    ``done``) before the error is raised; no index or temporary is left."""
+    path = tmp_path / "g.fa"
+    path.write_text(">chr1\nACGT \nACGT\n")
+    monkeypatch.setattr(kio, "TEXT_BAR_DELAY_S", 0)
+    with pytest.raises(InputFileError, match=r"g\.fa:2: sequence line contains whitespace"):
+        Genome(path)
+    err = capsys.readouterr().err
+    assert err.endswith("\rindexing g.fa (17.0B, once) … 00:00\n") and "done" not in err, err
+    assert [p.name for p in tmp_path.iterdir()] == ["g.fa"]
 
 
 # --------------------------------------------------------------------------------------

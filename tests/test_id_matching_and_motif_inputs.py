@@ -1,7 +1,8 @@
 """Gene ids matched by one rule (exact id, else the one gene of its version-less stem),
-``kerasgene explain --targets`` read once, a blank ``--target-motif``, and the MEME suite's
-``meme.txt`` as ``--motif-db`` (docs/bad_input.md). Real files in ``tmp_path``, tiny
-models, the command line in-process."""
+``kerasgene explain --targets`` read once, a blank or space-padded ``--target-motif`` and
+the motifs its error suggests, and the MEME suite's ``meme.txt`` as ``--motif-db``
+(docs/bad_input.md). Real files in ``tmp_path``, tiny models, the command line
+in-process."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from kerasgene.cli import main  # noqa: E402
 from kerasgene.errors import ConfigError  # noqa: E402
 from kerasgene.explain import motifs as M  # noqa: E402
 from kerasgene.explain import sequence_analyses as S  # noqa: E402
-from kerasgene.explain.options import ExplainOptions  # noqa: E402
+from kerasgene.explain.options import ExplainOptions, explain_options  # noqa: E402
 from kerasgene.explain.run import check_request  # noqa: E402
 from kerasgene.io.annotation import gene_id_candidates, gene_stem_index  # noqa: E402
 
@@ -88,6 +89,20 @@ def test_blank_target_motif_in_the_config_or_python_is_an_error():
         ExplainOptions(target_motif=" ")
 
 
+def test_target_motif_is_stripped_of_surrounding_whitespace(tmp_path, capsys):
+    """An id pasted with a space (``" MA0337.1 "``) was refused as no motif of the
+    database (``' MA0337.1 ' is not a motif``), in the config as on the command line."""
+    assert ExplainOptions(target_motif=" MA0337.1\t").target_motif == "MA0337.1"
+    assert explain_options({"target_motif": "MA0337.1 "}).target_motif == "MA0337.1"
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"system": "deeprage", "run_dir": str(tmp_path / "run")}))
+    (tmp_path / "t.txt").write_text("YAL018C\n")
+    assert main(["explain", "--config", str(cfg), "--analyses", "knockout", "--targets",
+                 str(tmp_path / "t.txt"), "--target-motif", " MA0337.1 "]) == 2
+    assert capsys.readouterr().err == (f"kerasgene: error: {tmp_path / 'run'}: run directory "
+                                       "not found\n")  # the motif check passed
+
+
 # ----------------------------------------------------------------------------- meme.txt
 #: MEME 5.3.3's full text output (``meme -mod zoops -nmotifs 14 -minw 6 -maxw 15 -dna
 #: -revcomp``, 14 motifs of 15 bp, each with its log-odds and letter-probability matrices,
@@ -140,3 +155,39 @@ def test_meme_txt_as_motif_db_on_the_command_line(tmp_path, capsys):
     assert capsys.readouterr().err == (
         f"kerasgene: error: --target-motif: 'MEME-2' is not a motif of {MEME_TXT} (14 motifs; "
         "those naming it: YWGGSCTCCTCCCAG); expected one of its motif ids\n")
+
+
+#: --target-motif values absent from a database, and what the error's hint names: the
+#: motifs whose id (any case, any JASPAR version) or whole name it is, else those whose id
+#: or name is close (difflib ratio >= 0.8). ``MEME-1`` named MEME-10 to MEME-14 too (they
+#: hold it as a substring), as motifs "naming it".
+HINTS = [
+    ("meme", "MEME-1", "those naming it: STGTGCTGTCTYCCT"),
+    ("meme", "meme-1", "those naming it: STGTGCTGTCTYCCT"),
+    ("meme", "stgtgctgtctycct", "those naming it: STGTGCTGTCTYCCT"),
+    ("meme", "STGTGCTGTCTYCC", "the closest: STGTGCTGTCTYCCT (MEME-1)"),
+    ("meme", "MEME-2", "those naming it: YWGGSCTCCTCCCAG"),  # as the command line says
+    ("jaspar", "MIG1", "those naming it: MA0337.2"),  # as test_explain_user_inputs' check
+    ("jaspar", "ma0337.1", "those naming it: MA0337.2"),
+    ("jaspar", "MIG", "the closest: MA0339.2 (MIG3), MA0338.2 (MIG2), MA0337.2 (MIG1)"),
+    ("jaspar", "RAP1x", "the closest: MA0359.3 (RAP1)"),
+    ("jaspar", "MA9999.1", None),
+]
+
+
+@pytest.mark.parametrize("db, value, hint", HINTS, ids=[h[1] for h in HINTS])
+def test_target_motif_hint_names_exact_ids_and_names_else_close_ones(db, value, hint):
+    motifs, source = ((M.meme_motifs(MEME_TXT), str(MEME_TXT)) if db == "meme" else
+                      (M.jaspar_motifs("JASPAR2026", "fungi"), "JASPAR2026 fungi"))
+    with pytest.raises(ConfigError) as err:
+        S.check_target_motif(value, motifs, source)
+    assert str(err.value) == (f"--target-motif: {value!r} is not a motif of {source} "
+                              f"({len(motifs)} motifs{f'; {hint}' if hint else ''}); expected "
+                              "one of its motif ids")
+
+
+def test_target_motif_of_the_database_passes_whatever_its_version():
+    jaspar, meme = M.jaspar_motifs("JASPAR2026", "fungi"), M.meme_motifs(MEME_TXT)
+    for value, motifs in (("MA0337.2", jaspar), ("MA0337.1", jaspar), ("MA0337", jaspar),
+                          ("STGTGCTGTCTYCCT", meme)):
+        S.check_target_motif(value, motifs, "db")  # no error

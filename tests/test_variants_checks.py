@@ -1,12 +1,15 @@
 """Variant effects refusing or flagging what was silently scored: a TrackSet in another
-channel order than the run's, VCF records that failed a filter, genotype columns, and a
-VCF header declaring contigs of another assembly than the FASTA (docs/bad_input.md,
-section Variants). Files are written by pysam, pyBigWig and the suite's FASTA writer."""
+channel order than the run's, VCF records that failed a filter, genotype columns, a VCF
+header declaring contigs of another assembly than the FASTA, and runs of other VCFs
+recording their tables at once (docs/bad_input.md, section Variants). Files are written
+by pysam, pyBigWig and the suite's FASTA writer."""
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pysam
@@ -275,6 +278,35 @@ def test_contigs_without_variants_and_the_mitochondrion_are_not_compared(genome,
     with Genome(fasta) as g:
         table = V.variant_effects(epigenome_model(0), calls, g, [GENE], reader)
     assert table.status.tolist() == ["ok"]
+
+
+# --------------------------------------------------------------------------------------
+# RUN/variants/sources.json written by runs at once
+# --------------------------------------------------------------------------------------
+
+
+def test_runs_of_other_vcfs_recording_at_once_all_keep_their_record(tmp_path):
+    """sources.json was read, updated and written with no lock: two ``kerasgene variants``
+    runs of other VCFs finishing at once in one run lost a record (the last write held
+    only its own VCF), and the first table then counted as made by no VCF. 16 runs'
+    records made at the same instant (threads: the lock is on the folder's open file,
+    as between processes) are all kept, and no lock or temporary file is left."""
+    from kerasgene.explain.run_variants import SOURCES, _record_source
+
+    folder = tmp_path / "run" / "variants"
+    folder.mkdir(parents=True)
+    vcfs = [tmp_path / f"calls{i}.vcf.gz" for i in range(16)]
+    together = threading.Barrier(len(vcfs))
+
+    def record(vcf):
+        together.wait()
+        return _record_source(folder / f"{vcf.name.removesuffix('.vcf.gz')}.tsv", vcf)
+
+    with ThreadPoolExecutor(len(vcfs)) as pool:
+        assert set(pool.map(record, vcfs)) == {folder / SOURCES}
+    assert json.loads((folder / SOURCES).read_text()) == {
+        f"calls{i}.tsv": str(vcf.resolve()) for i, vcf in enumerate(vcfs)}
+    assert [p.name for p in folder.iterdir()] == [SOURCES]
 
 
 # --------------------------------------------------------------------------------------

@@ -105,7 +105,8 @@ def _register_explain(sub) -> None:
     _option(g, "--truth", help="truth.json of simulated data: DeepRAGE regulators and "
             "targets (knockouts), iSEGnet planted positions (IG AUROC)")
     _option(g, "--targets", help="file of target gene ids (one per line) for a knockout")
-    _option(g, "--target-motif", help="JASPAR ID whose matching filters --targets uses")
+    _option(g, "--target-motif", help="motif id (a JASPAR ID, or a MOTIF id of --motif-db) "
+            "whose matching filters --targets knocks out")
     _option(g, "--filters", type=_filters, help="comma-separated filter indices to knock out")
     _option(g, "--top-k", type=int, help="Fisher test on the top-k genes")
     _option(g, "--max-conditions", type=int,

@@ -176,10 +176,13 @@ _SPECIAL: dict[str, tuple[Callable[[Any], bool], str]] = {
 }
 #: Options held as tuples (a YAML list is read as a list).
 _TUPLES = ("analyses", "labels", "filters")
+#: Options held without surrounding whitespace (an id pasted with a space: ``" MA0337.1"``).
+_STRIPPED = ("target_motif",)
 
 
 def check_option(key: str, value: Any, where: str) -> Any:
-    """``value`` of option ``key`` after checking it (lists become tuples).
+    """``value`` of option ``key`` after checking it (lists become tuples; surrounding
+    whitespace of a :data:`_STRIPPED` one is dropped).
 
     Raises
     ------
@@ -191,7 +194,11 @@ def check_option(key: str, value: Any, where: str) -> Any:
         ok, what = _SPECIAL[key]
         if not ok(value):
             raise ConfigError(f"{where}: expected {what}, got {value!r}")
-    return tuple(value) if key in _TUPLES and value is not None else value
+    if value is not None and key in _TUPLES:
+        return tuple(value)
+    if value is not None and key in _STRIPPED:
+        return value.strip()
+    return value
 
 
 def explain_options(section: Mapping | None = None, flags: Mapping[str, Any] | None = None,

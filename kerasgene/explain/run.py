@@ -240,20 +240,13 @@ def check_motif_database(options: ExplainOptions, analyses: tuple[str, ...],
 
 
 def _check_target_motif(options: ExplainOptions, tax_group: str) -> None:
-    """``target_motif`` is an id of the motif database (its version aside, as the
-    knockout matches it: :func:`kerasgene.explain.motifs.motif_recovery`)."""
-    from kerasgene.errors import shown
+    """``target_motif`` is an id of the motif database
+    (:func:`kerasgene.explain.sequence_analyses.check_target_motif`)."""
     from kerasgene.explain.analyses import motif_database
-    from kerasgene.explain.motifs import matrix_base
+    from kerasgene.explain.sequence_analyses import check_target_motif
 
     motifs, source = motif_database(options, tax_group)
-    if matrix_base(options.target_motif) not in {matrix_base(m.matrix_id) for m in motifs}:
-        near = [m.matrix_id for m in motifs
-                if options.target_motif.lower() in f"{m.matrix_id} {m.name}".lower()]
-        raise ConfigError(f"--target-motif: {options.target_motif!r} is not a motif of "
-                          f"{source} ({len(motifs)} motifs"
-                          + (f"; those naming it: {shown(near)}" if near else "")
-                          + "); expected one of its motif ids")
+    check_target_motif(options.target_motif, motifs, source)
 
 
 def _check_jaspar(options: ExplainOptions) -> None:

@@ -45,7 +45,14 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 from kerasgene import systems
-from kerasgene._io import check_output_file, read_json_object, safe_name, write_json, write_tsv
+from kerasgene._io import (
+    check_output_file,
+    exclusive_lock,
+    read_json_object,
+    safe_name,
+    write_json,
+    write_tsv,
+)
 from kerasgene.datasets.dropped import FILENAME as DROPPED_FILE
 from kerasgene.dna import one_hot
 from kerasgene.errors import ConfigError, InputFileError, shown
@@ -257,9 +264,14 @@ def _table_sources(folder: Path) -> dict:
 
 
 def _record_source(table: Path, vcf: str | os.PathLike) -> Path:
-    """Record ``vcf`` as the VCF of the default ``table`` in its folder's sources.json."""
-    return write_json(table.parent / SOURCES,
-                      {**_table_sources(table.parent), table.name: _resolved(vcf)})
+    """Record ``vcf`` as the VCF of the default ``table`` in its folder's sources.json.
+
+    Runs of other VCFs into one run record at once: the read, update and (atomic) write
+    hold a lock on the folder itself, so no run's record is lost and no lock file is left
+    (:func:`kerasgene._io.exclusive_lock`)."""
+    with exclusive_lock(table.parent):
+        return write_json(table.parent / SOURCES,
+                          {**_table_sources(table.parent), table.name: _resolved(vcf)})
 
 
 def _resolved(path: str | os.PathLike) -> str:

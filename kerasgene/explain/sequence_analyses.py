@@ -12,6 +12,7 @@ The files each writes are listed in :mod:`kerasgene.explain.run`.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import time
 from collections import Counter
@@ -22,7 +23,7 @@ import numpy as np
 
 from kerasgene import systems
 from kerasgene._io import safe_name, write_tsv
-from kerasgene.errors import ConfigError, InputFileError
+from kerasgene.errors import ConfigError, InputFileError, shown
 from kerasgene.explain.analyses import (
     model_inputs,
     motif_database,
@@ -151,6 +152,56 @@ def target_genes(path, gene_ids) -> list[str]:
     for note in notes:
         log.warning("knockout: %s", note)
     return targets
+
+
+def check_target_motif(target: str, motifs, source: str) -> None:
+    """Raise ConfigError unless ``target`` is the id of one of ``motifs`` (its JASPAR
+    version aside, as the knockout matches it:
+    :func:`kerasgene.explain.motifs.motif_recovery`).
+
+    The message names, when there are some, the motifs whose id (in any case, any version)
+    or name is ``target`` (``MIG1`` → ``MA0337.2``; ``MEME-1`` → that motif's id, not
+    ``MEME-10``'s: names are compared whole); else up to five whose id or name is close
+    to it (:func:`difflib.get_close_matches`, ratio ≥ 0.8, any case: ``MIG`` → the MIG1,
+    MIG2 and MIG3 matrices).
+
+    Parameters
+    ----------
+    target : the ``--target-motif`` value (stripped and not blank, as
+        :mod:`kerasgene.explain.options` holds it)
+    motifs : the database's motifs (``matrix_id`` and ``name`` of each), e.g.
+        :func:`kerasgene.explain.analyses.motif_database`'s
+    source : the database, as the message names it (``JASPAR2026 fungi``, a file)
+    """
+    from kerasgene.explain.motifs import matrix_base
+
+    if matrix_base(target) in {matrix_base(m.matrix_id) for m in motifs}:
+        return
+    raise ConfigError(f"--target-motif: {target!r} is not a motif of {source} ({len(motifs)} "
+                      f"motifs{_motif_hint(target, motifs)}); expected one of its motif ids")
+
+
+def _motif_hint(target: str, motifs) -> str:
+    """``"; those naming it: IDS"`` or ``"; the closest: ID (NAME), ..."`` or ``""``: see
+    :func:`check_target_motif`."""
+    from kerasgene.explain.motifs import matrix_base
+
+    def base(matrix_id: str) -> str:  # any case, any version
+        return matrix_base(matrix_id.upper()).casefold()
+
+    wanted = target.casefold()
+    naming = [m.matrix_id for m in motifs
+              if base(m.matrix_id) == base(target) or m.name.casefold() == wanted]
+    if naming:
+        return f"; those naming it: {shown(naming)}"
+    called: dict[str, list] = {}
+    for m in motifs:
+        for word in {m.matrix_id.casefold(), m.name.casefold()}:
+            called.setdefault(word, []).append(m)
+    close = dict.fromkeys(m.matrix_id if m.name == m.matrix_id else f"{m.matrix_id} ({m.name})"
+                          for word in difflib.get_close_matches(wanted, called, n=5, cutoff=0.8)
+                          for m in called[word])
+    return f"; the closest: {shown(close)}" if close else ""
 
 
 def knockout_sets(options: ExplainOptions, rows: list[dict], gene_ids,

@@ -15,7 +15,8 @@ Genome files
   lines holding whitespace (which pyfaidx would count as bases) are an error; building an
   index (pyfaidx reads every line: 0.7 s per 120 Mb plain, 2.9 s bgzip, so about 20 s and
   75 s for a human genome) is logged at INFO, before with the file's size and after with
-  the seconds it took;
+  the seconds it took, and a build still running after a moment shows a line on stderr at
+  any verbosity, its seconds counting (:func:`kerasgene._io.elapsed_bar`);
 - plain-gzip FASTA (``.fa.gz`` as UCSC and Ensembl ship genomes), or a bgzip file under
   another name: recompressed once to bgzip (Bio.bgzf) in the cache, keyed by the source's
   size and mtime, then read as above;
@@ -30,7 +31,6 @@ from __future__ import annotations
 
 import bisect
 import contextlib
-import fcntl
 import gzip
 import logging
 import os
@@ -45,7 +45,7 @@ import py2bit
 import pyfaidx
 from tqdm.auto import tqdm
 
-from kerasgene._io import atomic_path, check_readable
+from kerasgene._io import atomic_path, check_readable, elapsed_bar, exclusive_lock
 from kerasgene.dna import reverse_complement
 from kerasgene.errors import InputFileError, InvalidRegionError
 from kerasgene.io import chroms as _chroms
@@ -338,11 +338,12 @@ def _index_fasta(fasta: Path, fai: Path, gzi: Path | None, source: Path) -> None
     """Build ``fai`` (and ``gzi``) unless current (:func:`_current`); racing processes wait on
     a lock held on ``fasta``. Sequence lines holding whitespace are an error. pyfaidx offers
     no progress hook: one INFO line says the index is being built (with the file's size),
-    another the seconds it took."""
+    another the seconds it took; and a build longer than
+    :data:`kerasgene._io.TEXT_BAR_DELAY_S` shows ``indexing NAME (SIZE, once) … 00:42`` on
+    stderr (:func:`kerasgene._io.elapsed_bar`), whatever the log level."""
     if _current(fasta, fai, gzi):
         return
-    with open(fasta, "rb") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with exclusive_lock(fasta):
         if _current(fasta, fai, gzi):
             return
         if fai.exists():
@@ -351,15 +352,17 @@ def _index_fasta(fasta: Path, fai: Path, gzi: Path | None, source: Path) -> None
         log.info("%s: indexing the FASTA once (%.0f MB; pyfaidx reads every line, which takes "
                  "a while for a whole genome) into %s", source, fasta.stat().st_size / 1e6, fai)
         start = time.perf_counter()
+        size = tqdm.format_sizeof(fasta.stat().st_size, "B")
         try:
-            _check_sequence_lines(fasta, gzi is not None, source)
-            with atomic_path(fai) as tmp_fai:
-                if gzi is None:
-                    pyfaidx.Faidx(str(fasta), indexname=str(tmp_fai), rebuild=True).close()
-                else:
-                    with atomic_path(gzi) as tmp_gzi:
-                        pyfaidx.Faidx(str(fasta), indexname=str(tmp_fai),
-                                      gzi_indexname=str(tmp_gzi), rebuild=True).close()
+            with elapsed_bar(f"indexing {source.name} ({size}, once)"):
+                _check_sequence_lines(fasta, gzi is not None, source)
+                with atomic_path(fai) as tmp_fai:
+                    if gzi is None:
+                        pyfaidx.Faidx(str(fasta), indexname=str(tmp_fai), rebuild=True).close()
+                    else:
+                        with atomic_path(gzi) as tmp_gzi:
+                            pyfaidx.Faidx(str(fasta), indexname=str(tmp_fai),
+                                          gzi_indexname=str(tmp_gzi), rebuild=True).close()
         except OSError as err:
             if err.errno is None:  # pyfaidx's UnsupportedCompressionFormat is an IOError
                 raise InputFileError(f"{source}: not a valid FASTA file ({err})") from None
