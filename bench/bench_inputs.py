@@ -8,9 +8,10 @@ process (best of ``--repeats``, wall and CPU seconds):
 * ``histone_kmers``: the histone builder's 3-mer counts (totals over every gene, then
   the kept 3-mers per bin; ``min_count`` 10,000) of ``--genes`` TSS windows (10 kb, 100
   bins, blocks of the builder's ``KMER_CHUNK`` genes) read from a FASTA of a 40 Mb
-  chromosome with lowercase runs and N gaps; reference: :func:`kerasgene.dna.kmer_counts`
-  once per gene (the former builder). The sequences are read before timing (20,000
-  windows: 200 MB); the counts must be identical.
+  chromosome with lowercase runs and N gaps, the reading timed: each window read once,
+  its k-mer ids kept in a temporary file between the two passes
+  (``_kmer_totals``, ``_kept_kmer_bins``); reference: the former builder, which read
+  every window from the FASTA again for the second pass. The counts must be identical.
 * ``gzip_fasta``: the one-off bgzip copy of a plain-gzip FASTA of ``--fasta-mb`` Mb
   (:class:`kerasgene.io.genome.Genome`); reference: the same copy at bgzf's default level 6.
   Both must decompress to the same bytes.
@@ -32,9 +33,15 @@ from _timing import timed
 from bench_io import write_track
 from Bio import bgzf
 
-from kerasgene.datasets.histone_bins import KMER_CHUNK, _bin_windows, _sequences
+from kerasgene.datasets.histone_bins import (
+    KMER_CHUNK,
+    _bin_windows,
+    _kept_kmer_bins,
+    _kmer_totals,
+    _sequences,
+)
 from kerasgene.datasets.windows import gene_windows
-from kerasgene.dna import binned_kmer_counts, kmer_counts, kmer_ids, kmer_names
+from kerasgene.dna import binned_kmer_counts, kmer_ids, kmer_names
 from kerasgene.io.annotation import Gene
 from kerasgene.io.cache import derived_path
 from kerasgene.io.genome import Genome, _bgzip_copy
@@ -93,23 +100,27 @@ def histone_kmers(tmp: Path, n: int, repeats: int) -> dict:
     rng = np.random.default_rng(2)
     genes = [Gene(f"g{i}", f"g{i}", "chr1", int(t), int(t) + 1, "+-"[i % 2])
              for i, t in enumerate(rng.integers(0, CHROM, n))]
-    with Genome(kmer_fasta(tmp / "genome.fa", 2)) as genome:
-        seqs = _sequences(genome, genes, WINDOW, True)
-    blocks = [seqs[lo : lo + KMER_CHUNK] for lo in range(0, n, KMER_CHUNK)]
+    fasta = kmer_fasta(tmp / "genome.fa", 2)
     k, least, names = 3, 10_000, kmer_names(3)
 
-    def reference() -> list[np.ndarray]:  # the former builder: chunks of 500 genes
-        totals = sum(kmer_counts(s, k, N_BINS).sum(axis=1) for s in seqs)
-        keep = np.flatnonzero(totals > least)
-        return [np.stack([kmer_counts(s, k, N_BINS)[keep].T for s in seqs[lo : lo + CHUNK]])
-                .astype(np.uint16) for lo in range(0, n, CHUNK)]
+    def reference() -> list[np.ndarray]:  # the former builder: each window read twice
+        chunks = [genes[lo : lo + KMER_CHUNK] for lo in range(0, n, KMER_CHUNK)]
+        with Genome(fasta) as genome:
+            totals = sum(np.bincount(kmer_ids(_sequences(genome, c, WINDOW, True), k,
+                                              N_BINS).ravel(), minlength=len(names))
+                         for c in chunks)
+            keep = np.flatnonzero(totals > least)
+            return [binned_kmer_counts(kmer_ids(_sequences(genome, c, WINDOW, True), k, N_BINS),
+                                       keep, len(names)).astype(np.uint16) for c in chunks]
 
     def kerasgene() -> list[np.ndarray]:  # as the builder appends them, block by block
-        totals = sum(np.bincount(kmer_ids(b, k, N_BINS).ravel(), minlength=len(names))
-                     for b in blocks)
-        keep = np.flatnonzero(totals > least)
-        return [binned_kmer_counts(kmer_ids(b, k, N_BINS), keep, len(names)).astype(np.uint16)
-                for b in blocks]
+        with tempfile.TemporaryFile(dir=tmp) as spill:
+            with Genome(fasta) as genome:
+                totals = _kmer_totals(genome, genes, WINDOW, N_BINS, k, "ACGTN", True, spill,
+                                      False)
+            keep = np.flatnonzero(totals > least)
+            return [c.astype(np.uint16)
+                    for c in _kept_kmer_bins(spill, n, keep, len(names), False)]
 
     ref, ref_t = best(reference, repeats)
     got, kg_t = best(kerasgene, repeats)

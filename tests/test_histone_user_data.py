@@ -10,12 +10,17 @@ import copy
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import write_fasta
 from real_files import write_random_genes_gtf
-from test_histone_inputs import marks_world  # noqa: F401 (its fixture)
+from test_histone_inputs import SIZES, marks_world  # noqa: F401 (its fixture)
 
-from kerasgene.datasets import build
+from kerasgene.datasets import build, histone_bins
 from kerasgene.datasets.histone_sources import read_deepchrome_csv, read_kaggle_npz
+from kerasgene.datasets.windows import gene_windows
+from kerasgene.dna import kmer_counts, kmer_names
 from kerasgene.errors import ConfigError, InputFileError
+from kerasgene.io.annotation import read_gtf
+from kerasgene.io.genome import Genome
 from kerasgene.io.tracks import write_bigwig
 
 MARKS = ("H3K27me3", "H3K36me3", "H3K4me1", "H3K4me3", "H3K9me3")
@@ -185,3 +190,50 @@ def test_a_class_label_for_the_regression_fcn_is_refused(tmp_path, capsys):
                            "example (a regression output), but the dataset's target is a "
                            "class label (2 classes"), last
     assert not (tmp_path / "run" / "run.json").exists()
+
+
+def test_iupac_codes_in_kmer_windows_are_counted_in_one_warning(request, tmp_path, caplog,
+                                                                monkeypatch):
+    """A FASTA with IUPAC ambiguity codes (GRCh38 has a few): the histone k-mers counted
+    them as N without a word, where iSEGnet's builder warns. Windows are read in chunks of
+    5 genes (12 genes: 5, 5, 2), each once; the counts equal each window's kmer_counts.
+    An alphabet holding R counts R as itself, so only the other codes are warned about."""
+    world = request.getfixturevalue("marks_world")  # test_histone_inputs', imported above
+    monkeypatch.setattr(histone_bins, "KMER_CHUNK", 5)
+    rng = np.random.default_rng(4)
+    seqs = {c: np.array(list("ACGT"))[rng.integers(0, 4, n)] for c, n in SIZES.items()}
+    genes = read_gtf(world["dir"] / "genes.gtf")
+    codes = {"R": ("chr1", genes[0].tss), "y": ("chr1", genes[0].tss + 7),
+             "K": (genes[1].chrom, genes[1].tss)}
+    for code, (chrom, pos) in codes.items():
+        seqs[chrom][pos] = code
+    fasta = write_fasta(tmp_path / "genome.fa", {c: "".join(s) for c, s in seqs.items()})
+    chroms, starts, ends, _ = gene_windows(genes, (5000, 5000), (0, 0))
+
+    def expected(letters):  # (windows, characters) holding codes outside ``letters``
+        per_gene = [sum(c == chroms[i] and starts[i, 0] <= p < ends[i, 0]
+                        for code, (c, p) in codes.items() if code.upper() not in letters)
+                    for i in range(len(genes))]
+        return sum(n > 0 for n in per_gene), sum(per_gene)
+
+    cfg = {**copy.deepcopy(world["cfg"]), "fasta": fasta, "kmers": {"k": 3, "min_count": 0}}
+    for letters in ("ACGTN", "ACGTRN"):
+        cfg["kmers"]["alphabet"] = letters
+        caplog.clear()
+        with caplog.at_level("WARNING"):
+            ds = build("histone", cfg, tmp_path / letters, progress=False)
+        warned = [r.getMessage() for r in caplog.records if "IUPAC" in r.getMessage()]
+        n_windows, n_chars = expected(letters)
+        assert n_windows > 1 and len(warned) == 1, warned
+        assert warned[0].startswith(f"{fasta}: {n_windows} gene windows hold {n_chars} "
+                                    "characters other than A, C, G, T, N (IUPAC ambiguity "
+                                    "codes), encoded like N (e.g. g")
+        names = kmer_names(3, letters)
+        cols = [names.index(km) for km in ds.meta["kmers"]]
+        with Genome(fasta) as genome:
+            for row, gene_id in zip(ds.arrays["ex_gene"], ds.index.gene_id):
+                i = next(j for j, g in enumerate(genes) if g.id == gene_id)
+                window = genome.fetch(chroms[i], int(starts[i, 0]), int(ends[i, 0]),
+                                      genes[i].strand)
+                np.testing.assert_array_equal(ds.arrays["kmers"][row],
+                                              kmer_counts(window, 3, 100, letters)[cols].T)
