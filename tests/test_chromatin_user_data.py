@@ -102,3 +102,82 @@ def test_one_file_of_both_strands_adds_them_up(tmp_path, caplog):
     assert "both.bw (signal.gro): holds both negative (down to -4) and positive" in caplog.text
     assert "signal_abs takes the absolute value of every base, so the two signs add up in " \
            "a bin" in caplog.text
+
+
+def test_held_out_chromosome_without_target_data_beside_others_is_an_error(tmp_path, caplog):
+    """test: [chr2 half, chr3], the mark's file without data on chr3: the split was built
+    and scored with chr3's 21 bins of 0 targets mixed into a finite R² that looked right.
+    Now an error naming split, chromosome and file (nothing written), at build and at a
+    re-split; a training chromosome without data is still only the per-file
+    warning (weight 0 in the masked loss)."""
+    cfg = _world(tmp_path, "chr3")
+    mixed = {**SPLIT, "valid": ["chr2:0-0.5"], "test": ["chr2:0.5-1", "chr3"]}
+    said = (f"split.test (chr2, chr3): all 21 example bins of K4 on chr3 are 0 (no data in "
+            f"{tmp_path / 'k4.bw'} there?); scored with the split's other chromosomes, these 0 "
+            "targets would distort its R², Pearson and Spearman; drop chr3 from split.test "
+            "(or give a K4 file with data there)")
+    with pytest.raises(ConfigError) as err:
+        build_genome_bins({**cfg, "split": mixed}, tmp_path / "ds", progress=False)
+    assert str(err.value) == said and not (tmp_path / "ds").exists()
+    with caplog.at_level(logging.WARNING):
+        ds = build_genome_bins({**cfg, "split": {**SPLIT, "train": ["chr1", "chr3"],
+                                                 "valid": ["chr2:0-0.5"],
+                                                 "test": ["chr2:0.5-1"]}},
+                               tmp_path / "ds", progress=False)
+    assert "k4.bw: no data on 1 of the dataset's 3 chromosomes (chr3)" in caplog.text
+    assert not any(m.startswith("split.") for m in ds.meta["build_warnings"])
+    with pytest.raises(ConfigError) as err:
+        ds.with_split(mixed)
+    assert str(err.value) == said
+
+
+def test_held_out_chromosome_without_input_data_is_an_error(tmp_path):
+    """The plus-strand file without data on chr3 (a file made for fewer chromosomes): the
+    test chromosome was scored on a channel of zeros with only the per-file warning. Now
+    an error naming split, chromosome and file, at build (nothing written) and
+    when a re-split moves chr3 from train (where it is only warned about) to valid."""
+    cfg = _world(tmp_path, "chr3")
+    rng = np.random.default_rng(7)
+    write_bigwig(tmp_path / "plus3.bw", SIZES, {c: np.repeat(rng.gamma(2, 2, -(-n // 50)),
+                                                             50)[:n]
+                                                for c, n in SIZES.items() if c != "chr3"})
+    cfg = {**cfg, "signal": {**cfg["signal"], "plus": str(tmp_path / "plus3.bw")},
+           "targets": {"K4": cfg["signal"]["plus"]}}  # a mark with data on chr3
+    with pytest.raises(ConfigError) as err:
+        build_genome_bins(cfg, tmp_path / "ds", progress=False)
+    assert str(err.value) == (f"split.test (chr3): no data in {tmp_path / 'plus3.bw'} on "
+                              "chr3 (all its bins there are 0), so the model would be scored "
+                              "there on an input channel of zeros; drop chr3 from split.test "
+                              "(or give an input file with data there)")
+    assert not (tmp_path / "ds").exists()
+    trained = {**SPLIT, "train": ["chr1", "chr3"], "test": ["chr2:0.5-1"],
+               "valid": ["chr2:0-0.5"]}
+    ds = build_genome_bins({**cfg, "split": trained}, tmp_path / "ds", progress=False)
+    assert ds.meta["signal_no_data"] == {str(tmp_path / "plus3.bw"): ["chr3"]}
+    with pytest.raises(ConfigError, match=r"^split\.valid \(chr3\): no data in .*plus3\.bw "
+                                          r"on chr3 "):
+        ds.with_split({**SPLIT, "valid": ["chr3"], "test": ["chr2"]})
+
+
+@pytest.mark.parametrize(("key", "value", "said"), [
+    ("sigma", 500, "chromatin.sigma: 500 bins of 50 bp span 25,000 bp, at least 10,000 bp; "
+                   "sigma counts bins, not bp (the paper's 500 bp is sigma: 10): if 500 bp "
+                   "was meant, set sigma: 10"),
+    ("window", 10_000, "chromatin.window: 10,000 bins of 50 bp span 500,000 bp, at least "
+                       "500,000 bp; window counts bins, not bp (the paper's 128 kb is window: "
+                       "2561): if 10,000 bp was meant, set window: 200"),
+    ("sigma", 10, None), ("window", 200, None), ("window", 2561, None),
+])
+def test_sigma_or_window_given_in_bp_is_warned_about(tmp_path, caplog, key, value, said):
+    """``sigma: 500`` meant as the paper's 500 bp smoothed over 500 bins (25 kb) and
+    ``window: 10000`` meant as 10 kb read 500 kb around each bin, silently; the paper's
+    settings (sigma 10, window 200 or 2561) build without a word."""
+    cfg = {**_world(tmp_path, "chr3"), "split": {**SPLIT, "test": ["chr2:0.5-1"],
+                                                 "valid": ["chr2:0-0.5"]}}
+    with caplog.at_level(logging.WARNING):
+        ds = build_genome_bins({**cfg, key: value}, tmp_path / "ds", progress=False)
+    assert ds.meta["params"][key] == value
+    if said is None:
+        assert "counts bins, not bp" not in caplog.text
+    else:
+        assert said in caplog.text

@@ -3,7 +3,8 @@ validation and test examples (:func:`segments_for`: chromosomes or fraction rang
 them, the ``split`` key of :mod:`kerasgene.datasets.genome_bins`), and the bins left in
 no split (:func:`uncovered_bins`, listed in ``dropped.tsv`` as ``not_in_split``), the
 example bins of a split (:func:`example_slices`) and a regression split whose target is 0
-in every example bin (:func:`check_split_targets`).
+in every example bin, or on some held-out chromosomes (:func:`check_split_targets`), and a
+held-out chromosome without input data (:func:`check_held_out_inputs`).
 """
 
 from __future__ import annotations
@@ -192,7 +193,8 @@ def check_split_targets(index: pd.DataFrame, values: np.ndarray, bin_offsets, st
                         target: str, path) -> list[str]:
     """A regression split whose example bins of ``target`` are all 0 (the target file has
     no data there: made for fewer chromosomes than its header lists, or a chromosome
-    without reads); returns the warnings logged (:data:`ONE_VALUE_SPLIT` matches them).
+    without reads), as a whole or on some of its chromosomes; returns the warnings logged
+    (:data:`ONE_VALUE_SPLIT` matches them).
 
     Parameters
     ----------
@@ -210,17 +212,75 @@ def check_split_targets(index: pd.DataFrame, values: np.ndarray, bin_offsets, st
         weighs none of them). The same in valid or test is a warning: R², Pearson and
         Spearman are undefined there (NaN in metrics.json), and early stopping on a
         validation split of zeros ranks epochs on bins without data.
+        Also when some chromosomes of a valid or test split, not all, have example bins
+        all 0: the evaluation scores every example bin (the masked loss's weights apply
+        to training only), so a block of 0 targets would be mixed into finite R²,
+        Pearson and Spearman that look right. They are refused rather than left out
+        because the split is the user's (a held-out chromosome without data is a file
+        made for fewer chromosomes, or chrY of a female sample): dropping it from
+        ``split`` says what the scores are of, and the dataset keeps the split given.
+        In train such chromosomes only weigh nothing in the masked loss (as the
+        zero-target bins of any chromosome), with the per-file warning of the build. A
+        held-out split without data on every chromosome stays the warning above: its
+        scores are NaN, not numbers that look right.
     """
     said = []
     for split in _splits.SETS:
         chroms, slices = example_slices(index, bin_offsets, stride, split)
-        if not slices or any(np.any(values[s]) for s in slices):
+        if not slices:
             continue
-        n = sum(len(values[s]) for s in slices)
-        what = (f"split.{split} ({split_names(chroms)}): all of its {n} example bins of "
-                f"{target} are 0 (no data in {path} there?)")
-        said.append(held_out_verdict(
-            split, what, f"the model has nothing to learn; put chromosomes with {target} "
-            "signal in train", "R², Pearson and Spearman are undefined on it (NaN in its "
-            "metrics)", "early stopping ranks epochs on bins without data"))
+        if split == "train":  # only a train split of zeros as a whole is refused
+            blank = {} if any(np.any(values[s]) for s in slices) else dict.fromkeys(chroms)
+        else:  # chromosome → its example slices, where they are all 0
+            by_chrom = {c: example_slices(index[index["chrom"] == c], bin_offsets, stride,
+                                          split)[1] for c in chroms}
+            blank = {c: parts for c, parts in by_chrom.items()
+                     if not any(np.any(values[s]) for s in parts)}
+        if len(blank) == len(chroms):
+            n = sum(len(values[s]) for s in slices)
+            what = (f"split.{split} ({split_names(chroms)}): all of its {n} example bins of "
+                    f"{target} are 0 (no data in {path} there?)")
+            said.append(held_out_verdict(
+                split, what, f"the model has nothing to learn; put chromosomes with {target} "
+                "signal in train", "R², Pearson and Spearman are undefined on it (NaN in its "
+                "metrics)", "early stopping ranks epochs on bins without data"))
+        elif blank:
+            names = list(blank)
+            n = sum(len(values[s]) for parts in blank.values() for s in parts)
+            raise ConfigError(
+                f"split.{split} ({split_names(chroms)}): all {n} example bins of {target} on "
+                f"{split_names(names)} are 0 (no data in {path} there?); scored with the "
+                "split's other chromosomes, these 0 targets would distort its R², Pearson and "
+                f"Spearman; drop {split_names(names)} from split.{split} (or give a {target} "
+                "file with data there)")
     return said
+
+
+def check_held_out_inputs(index: pd.DataFrame, no_data: Mapping[str, list[str]]) -> None:
+    """A valid or test chromosome on which an input track (GRO-seq / PRO-seq strand) has
+    no data.
+
+    Parameters
+    ----------
+    index : the segment table (:func:`segments_for`)
+    no_data : each input file → the dataset's chromosomes on which all its bins are 0
+        (``meta.json``'s ``signal_no_data``)
+
+    Raises
+    ------
+    ConfigError
+        naming the split, the chromosomes and the file: the model would be scored there
+        on a channel of zeros, finite scores that look right (a training chromosome so
+        is only warned about, per file, at build).
+    """
+    for split in _splits.SETS[1:]:
+        held = index[(index["split"] == split) & (index["n_examples"] > 0)]
+        chroms = list(dict.fromkeys(held["chrom"]))
+        for path, blank in no_data.items():
+            hit = [c for c in chroms if c in blank]
+            if hit:
+                raise ConfigError(
+                    f"split.{split} ({split_names(chroms)}): no data in {path} on "
+                    f"{split_names(hit)} (all its bins there are 0), so the model would be "
+                    f"scored there on an input channel of zeros; drop {split_names(hit)} "
+                    f"from split.{split} (or give an input file with data there)")

@@ -32,13 +32,21 @@ Config keys (``build_genome_bins(config, out_dir)`` / the ``chromatin`` YAML sec
     the plus strand); under ``signal_abs``, a file of both signs and a channel named
     plus / forward holding only negative values (swapped strands?) are warned about.
     A track without data on some chromosomes (all their bins 0) is warned about, naming
-    them. Each track is its own file: two channels (or two targets) naming one file, or
-    two files of identical bytes (a copy), are a ConfigError (one bigBed under two
-    ``value_column`` is fine); a signal file that is also a target is warned about.
+    them; a signal file without data on a valid or test chromosome is a ConfigError naming
+    split, chromosome and file (the model would be scored on a channel of zeros), at build
+    and at re-split (``meta.json``'s ``signal_no_data`` keeps them). Each track is its own
+    file: two channels (or two targets) naming one file, or two files of identical bytes
+    (a copy), are a ConfigError (one bigBed under two ``value_column`` is fine); a signal
+    file that is also a target is warned about.
 ``targets`` (required)
     Ordered mapping target name → track file (as ``signal``). ``target``: the one yielded
     by default (first).
 ``bin_size`` = 50; ``window`` = 2561 (128 kb; 200 for the 5 kb models); ``sigma`` = 10
+    ``window`` and ``sigma`` count bins of ``bin_size``, not bp. A gaussian of ``sigma`` ×
+    ``bin_size`` ≥ 10 kb or a window of ``window`` × ``bin_size`` ≥ 500 kb
+    (:data:`SIGMA_SPAN_MAX`, :data:`WINDOW_SPAN_MAX`) is built with a warning that it
+    looks given in bp (the paper's 500 bp as ``sigma: 500`` smooths over 25 kb), naming
+    the setting in bins.
 ``chroms`` = null (every chromosome present in all files, in the first signal file's order;
 an empty list is a ConfigError)
 ``stride`` = 1 (an example every ``stride`` bins)
@@ -96,7 +104,11 @@ chromosomes.
     table). ``chroms`` listing one chromosome twice (``chr1`` and ``1``) is a ConfigError.
     In the regression, a split whose example bins of ``target`` are all 0 (its file without
     data there) is a ConfigError for train (nothing to learn) and a warning for valid or
-    test (R² and correlations undefined), at build and at re-split.
+    test (R² and correlations undefined), at build and at re-split. A valid or test split
+    whose example bins are all 0 on some of its chromosomes only is a ConfigError naming
+    them and the file (evaluation scores every example bin, so their 0 targets would be
+    mixed into finite scores; drop them from the split); in train they weigh 0 in the
+    masked loss (:func:`kerasgene.datasets.bin_splits.check_split_targets`).
 """
 
 from __future__ import annotations
@@ -116,6 +128,7 @@ from kerasgene.datasets import base, storage
 from kerasgene.datasets import splits as _splits
 from kerasgene.datasets.bin_splits import (
     ONE_VALUE_SPLIT,
+    check_held_out_inputs,
     check_split_targets,
     dropped_ranges,
     segments_for,
@@ -151,6 +164,11 @@ _SPECS = {"bin_size": Spec("int", min=1), "window": Spec("int", min=1),
           "signal_abs": Spec("bool"), "signal_log1p": Spec("bool"), "merge_signal": Spec("bool"),
           "mask_zero_targets": Spec("bool"), "chroms": Spec("list", null=True),
           "peaks": Spec("path", null=True), "chrom_aliases": Spec("path", null=True)}
+#: The widest gaussian (``sigma`` × ``bin_size``, bp) and input window (``window`` ×
+#: ``bin_size``, bp) taken as given in bins without a warning: the paper's are 500 bp
+#: (sigma 10) and 10 kb / 128 kb (window 200 / 2561); the same values given in bp read as
+#: 25 kb and 500 kb / 6.4 Mb.
+SIGMA_SPAN_MAX, WINDOW_SPAN_MAX = 10_000, 500_000
 
 
 def binned_means(track: Track, chrom: str, n_bins: int, bin_size: int,
@@ -222,8 +240,11 @@ class GenomeBinsDataset(base.Dataset):
 
     def _check_split(self, index) -> list[str]:
         """The warnings of a split ``index`` whose held-out example bins are of one class
-        (binary) or all 0 (regression); a train split so is a ConfigError."""
+        (binary) or all 0 (regression); a train split so is a ConfigError, and so is a
+        held-out chromosome without input data, or (regression) without target data beside
+        chromosomes with some (:func:`check_split_targets`)."""
         stride, offsets = int(self.meta["params"]["stride"]), self.meta["bin_offsets"]
+        check_held_out_inputs(index, self.meta.get("signal_no_data") or {})
         if "classes" in self.arrays:
             return check_split_classes(index, self.arrays["classes"], offsets, stride,
                                        self.mark)
@@ -444,6 +465,7 @@ def _check_config(cfg: Mapping) -> str:
     if not np.isfinite(cfg["sigma"]):
         raise ConfigError(f"chromatin.sigma: expected a finite number >= 0 (bins), got "
                           f"{cfg['sigma']!r}")
+    _check_bin_units(cfg)
     target_names = [str(t) for t in cfg["targets"]]
     target = cfg["target"] or target_names[0]
     if target not in target_names:
@@ -453,6 +475,24 @@ def _check_config(cfg: Mapping) -> str:
                           "task's target; name the track otherwise")
     _check_label(cfg)
     return target
+
+
+def _check_bin_units(cfg: Mapping) -> None:
+    """Warn about a ``sigma`` or ``window`` that looks given in bp, not in bins of
+    ``bin_size``: a gaussian of ``sigma`` × ``bin_size`` ≥ :data:`SIGMA_SPAN_MAX` bp, or
+    a window of ``window`` × ``bin_size`` ≥ :data:`WINDOW_SPAN_MAX` bp. Wider settings
+    are possible (broad marks, long-range models), so they are built, with the rule and
+    the setting in bins that the value would be in bp."""
+    bin_size = int(cfg["bin_size"])
+    for key, bound, paper in (("sigma", SIGMA_SPAN_MAX, "500 bp is sigma: 10"),
+                              ("window", WINDOW_SPAN_MAX, "128 kb is window: 2561")):
+        value = cfg[key]
+        if value * bin_size >= bound:
+            in_bins = value / bin_size if key == "sigma" else max(1, round(value / bin_size))
+            log.warning("chromatin.%s: %s bins of %d bp span %s bp, at least %s bp; %s counts "
+                        "bins, not bp (the paper's %s): if %s bp was meant, set %s: %s", key,
+                        f"{value:,.10g}", bin_size, f"{value * bin_size:,.10g}", f"{bound:,}",
+                        key, paper, f"{value:,.10g}", key, f"{in_bins:.10g}")
 
 
 def _check_track_files(tracks: Mapping[str, tuple]) -> None:
@@ -576,6 +616,9 @@ def _write_bins(writer: storage.DatasetWriter, cfg: Mapping, split_spec: dict, c
                 cls_out.append(labels[at : at + n])
             else:
                 nonzero[at : at + n] = tgt[:, mark] != 0
+        signal_no_data = {str(t.path): empty[str(t.path)] for t in sig_tracks
+                          if str(t.path) in empty}
+        check_held_out_inputs(index, signal_no_data)
         if binary:
             check_peak_bins(cfg, int(labels.sum(dtype=np.int64)), len(labels))
             check_split_classes(index, labels, bin_offsets, stride, cfg["target"])
@@ -600,6 +643,7 @@ def _write_bins(writer: storage.DatasetWriter, cfg: Mapping, split_spec: dict, c
             "split_counts": {s: int(index.loc[index["split"] == s, "n_examples"].sum())
                              for s in (*_splits.SETS, _splits.NONE)},
             "dropped": dropped.counts(), "chrom_lengths": lengths, "zero_target_bins": zero,
+            "signal_no_data": signal_no_data,
         }
         if binary:
             meta.update(n_classes=2, class_names=["no peak", "peak"],

@@ -115,8 +115,11 @@ log = logging.getLogger(__name__)
 #: DeepRAGE names file whose first line is a column's name (``regulator``) is refused;
 #: histone npz arrays whose columns are in another order (gene id, expression) or whose
 #: float32 ids were rounded are refused, and two cell types reading one expression
-#: column; chromatin splits whose target is all 0 are checked.
-BUILD_REVISION = 4
+#: column; chromatin splits whose target is all 0 are checked. 5 (stop 43): a chromatin
+#: valid or test chromosome without target data beside others with some, or without
+#: input data, is refused (meta.json's ``signal_no_data``); histone k-mer windows holding
+#: IUPAC codes are warned about.
+BUILD_REVISION = 5
 
 
 def cache_key(task: str, params: Mapping, inputs: Mapping) -> str:
