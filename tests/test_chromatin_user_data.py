@@ -131,6 +131,29 @@ def test_held_out_chromosome_without_target_data_beside_others_is_an_error(tmp_p
     assert str(err.value) == said
 
 
+def test_threshold_labels_of_a_held_out_chromosome_without_target_data_are_an_error(
+        tmp_path):
+    """The binary task with peak_threshold: chr3's bins, without data in the mark's file,
+    were all labelled "no peak" and scored as true negatives beside chr2's. The same
+    error as the regression's (AUPRC and AUROC named), at build and at a re-split; a
+    training chromosome without data is not refused."""
+    cfg = {**_world(tmp_path, "chr3"), "label": "binary", "peak_threshold": 1.0}
+    mixed = {**SPLIT, "valid": ["chr2:0-0.5"], "test": ["chr2:0.5-1", "chr3"]}
+    said = (f"split.test (chr2, chr3): all 21 example bins of K4 on chr3 are 0 (no data in "
+            f"{tmp_path / 'k4.bw'} there?); scored with the split's other chromosomes, "
+            "labelled 'no peak' throughout (peak_threshold), these bins would distort its "
+            "AUPRC and AUROC; drop chr3 from split.test (or give a K4 file with data there)")
+    with pytest.raises(ConfigError) as err:
+        build_genome_bins({**cfg, "split": mixed}, tmp_path / "ds", progress=False)
+    assert str(err.value) == said and not (tmp_path / "ds").exists()
+    ds = build_genome_bins({**cfg, "split": {**SPLIT, "train": ["chr1", "chr3"],
+                                             "valid": ["chr2:0-0.5"], "test": ["chr2:0.5-1"]}},
+                           tmp_path / "ds", progress=False)
+    with pytest.raises(ConfigError) as err:
+        ds.with_split(mixed)
+    assert str(err.value) == said
+
+
 def test_held_out_chromosome_without_input_data_is_an_error(tmp_path):
     """The plus-strand file without data on chr3 (a file made for fewer chromosomes): the
     test chromosome was scored on a channel of zeros with only the per-file warning. Now

@@ -3,8 +3,9 @@ validation and test examples (:func:`segments_for`: chromosomes or fraction rang
 them, the ``split`` key of :mod:`kerasgene.datasets.genome_bins`), and the bins left in
 no split (:func:`uncovered_bins`, listed in ``dropped.tsv`` as ``not_in_split``), the
 example bins of a split (:func:`example_slices`) and a regression split whose target is 0
-in every example bin, or on some held-out chromosomes (:func:`check_split_targets`), and a
-held-out chromosome without input data (:func:`check_held_out_inputs`).
+in every example bin, or on some held-out chromosomes (:func:`check_split_targets`; binary
+labels from a threshold on the target: :func:`check_threshold_labels`), and a held-out
+chromosome without input data (:func:`check_held_out_inputs`).
 """
 
 from __future__ import annotations
@@ -231,11 +232,8 @@ def check_split_targets(index: pd.DataFrame, values: np.ndarray, bin_offsets, st
             continue
         if split == "train":  # only a train split of zeros as a whole is refused
             blank = {} if any(np.any(values[s]) for s in slices) else dict.fromkeys(chroms)
-        else:  # chromosome → its example slices, where they are all 0
-            by_chrom = {c: example_slices(index[index["chrom"] == c], bin_offsets, stride,
-                                          split)[1] for c in chroms}
-            blank = {c: parts for c, parts in by_chrom.items()
-                     if not any(np.any(values[s]) for s in parts)}
+        else:
+            blank = blank_chroms(index, values, bin_offsets, stride, split)
         if len(blank) == len(chroms):
             n = sum(len(values[s]) for s in slices)
             what = (f"split.{split} ({split_names(chroms)}): all of its {n} example bins of "
@@ -245,15 +243,60 @@ def check_split_targets(index: pd.DataFrame, values: np.ndarray, bin_offsets, st
                 "signal in train", "R², Pearson and Spearman are undefined on it (NaN in its "
                 "metrics)", "early stopping ranks epochs on bins without data"))
         elif blank:
-            names = list(blank)
-            n = sum(len(values[s]) for parts in blank.values() for s in parts)
-            raise ConfigError(
-                f"split.{split} ({split_names(chroms)}): all {n} example bins of {target} on "
-                f"{split_names(names)} are 0 (no data in {path} there?); scored with the "
-                "split's other chromosomes, these 0 targets would distort its R², Pearson and "
-                f"Spearman; drop {split_names(names)} from split.{split} (or give a {target} "
-                "file with data there)")
+            raise _partly_blank(split, chroms, blank, values, target, path,
+                                "these 0 targets would distort its R², Pearson and Spearman")
     return said
+
+
+def check_threshold_labels(index: pd.DataFrame, values: np.ndarray, bin_offsets, stride: int,
+                           target: str, path) -> None:
+    """Binary labels from a threshold on the target (``peak_threshold``): a valid or test
+    split whose target is 0 in every example bin of some of its chromosomes, not all.
+
+    Parameters
+    ----------
+    index, values, bin_offsets, stride, target, path : as :func:`check_split_targets`
+
+    Raises
+    ------
+    ConfigError
+        naming the split, the chromosomes and the file: those bins are all labelled "no
+        peak" (the file has no data there), which AUPRC and AUROC would score as true
+        negatives beside the split's other chromosomes (finite scores that look right;
+        a split without data on every chromosome is one class, warned about by
+        :func:`kerasgene.datasets.peak_labels.check_split_classes`).
+    """
+    for split in _splits.SETS[1:]:
+        chroms, _ = example_slices(index, bin_offsets, stride, split)
+        blank = blank_chroms(index, values, bin_offsets, stride, split)
+        if blank and len(blank) < len(chroms):
+            raise _partly_blank(split, chroms, blank, values, target, path,
+                                "labelled 'no peak' throughout (peak_threshold), these bins "
+                                "would distort its AUPRC and AUROC")
+
+
+def blank_chroms(index: pd.DataFrame, values: np.ndarray, bin_offsets, stride: int,
+                 split: str) -> dict[str, list[slice]]:
+    """The chromosomes of ``split`` whose example bins of ``values`` (as
+    :func:`check_split_targets`) are all 0 → their example slices (:func:`example_slices`)."""
+    chroms, _ = example_slices(index, bin_offsets, stride, split)
+    by_chrom = {c: example_slices(index[index["chrom"] == c], bin_offsets, stride, split)[1]
+                for c in chroms}
+    return {c: parts for c, parts in by_chrom.items()
+            if not any(np.any(values[s]) for s in parts)}
+
+
+def _partly_blank(split: str, chroms: list[str], blank: Mapping[str, list[slice]],
+                  values: np.ndarray, target: str, path, harm: str) -> ConfigError:
+    """The error of a held-out split without ``target`` data on the chromosomes ``blank``
+    (:func:`blank_chroms`) beside others with some; ``harm``: what scoring them would do."""
+    names = list(blank)
+    n = sum(len(values[s]) for parts in blank.values() for s in parts)
+    return ConfigError(
+        f"split.{split} ({split_names(chroms)}): all {n} example bins of {target} on "
+        f"{split_names(names)} are 0 (no data in {path} there?); scored with the split's "
+        f"other chromosomes, {harm}; drop {split_names(names)} from split.{split} (or give "
+        f"a {target} file with data there)")
 
 
 def check_held_out_inputs(index: pd.DataFrame, no_data: Mapping[str, list[str]]) -> None:

@@ -130,6 +130,7 @@ from kerasgene.datasets.bin_splits import (
     ONE_VALUE_SPLIT,
     check_held_out_inputs,
     check_split_targets,
+    check_threshold_labels,
     dropped_ranges,
     segments_for,
 )
@@ -245,11 +246,13 @@ class GenomeBinsDataset(base.Dataset):
         chromosomes with some (:func:`check_split_targets`)."""
         stride, offsets = int(self.meta["params"]["stride"]), self.meta["bin_offsets"]
         check_held_out_inputs(index, self.meta.get("signal_no_data") or {})
-        if "classes" in self.arrays:
-            return check_split_classes(index, self.arrays["classes"], offsets, stride,
-                                       self.mark)
         values = self.arrays["targets"][:, self.targets.index(self.mark)]
         path = (self.meta.get("inputs", {}).get(f"targets.{self.mark}") or {}).get("path")
+        if "classes" in self.arrays:
+            if self.meta["params"].get("peak_threshold") is not None:
+                check_threshold_labels(index, values, offsets, stride, self.mark, path)
+            return check_split_classes(index, self.arrays["classes"], offsets, stride,
+                                       self.mark)
         return check_split_targets(index, values, offsets, stride, self.mark, path)
 
     def _dropped(self) -> Dropped:
@@ -591,7 +594,7 @@ def _write_bins(writer: storage.DatasetWriter, cfg: Mapping, split_spec: dict, c
     binary = cfg["label"] == "binary"
     mark = [str(t) for t in cfg["targets"]].index(cfg["target"])
     labels = np.zeros(int(sum(n_bins)) if binary else 0, np.int8)  # every bin's class
-    nonzero = np.zeros(0 if binary else int(sum(n_bins)), bool)  # every bin's target != 0
+    nonzero = np.zeros(int(sum(n_bins)), bool)  # every bin's target != 0
     empty: dict[str, list[str]] = {}  # track → chromosomes where every bin is 0
     zero_bins = np.zeros(len(tgt_tracks), np.int64)  # per target: bins of value 0
     with writer:
@@ -614,13 +617,15 @@ def _write_bins(writer: storage.DatasetWriter, cfg: Mapping, split_spec: dict, c
                 labels[at : at + n] = class_bins(cfg, tgt[:, mark],
                                                  None if peaks is None else peaks.get(c))
                 cls_out.append(labels[at : at + n])
-            else:
-                nonzero[at : at + n] = tgt[:, mark] != 0
+            nonzero[at : at + n] = tgt[:, mark] != 0
         signal_no_data = {str(t.path): empty[str(t.path)] for t in sig_tracks
                           if str(t.path) in empty}
         check_held_out_inputs(index, signal_no_data)
         if binary:
             check_peak_bins(cfg, int(labels.sum(dtype=np.int64)), len(labels))
+            if cfg["peak_threshold"] is not None:
+                check_threshold_labels(index, nonzero, bin_offsets, stride, cfg["target"],
+                                       tgt_tracks[mark].path)
             check_split_classes(index, labels, bin_offsets, stride, cfg["target"])
         else:
             check_split_targets(index, nonzero, bin_offsets, stride, cfg["target"],
