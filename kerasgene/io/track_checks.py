@@ -427,14 +427,16 @@ def sample_scale_mismatches(stats: Mapping[str, Mapping[str, Mapping]]) -> list[
     """:func:`scale_mismatches` between the samples of one dataset: ``stats`` is sample
     name → :func:`track_statistics` of its windows. With two samples the second is compared
     with the first (which one is off cannot be told); with more, each with the per-track
-    median of the others. Messages start with ``sample NAME:``."""
+    median of all of them, itself included (with three, the median of the other two of a
+    sample on the right scale would sit halfway to the one that is off, and name all
+    three). Messages start with ``sample NAME:``."""
     messages = []
     for name, other_names in _each_against_the_others(list(stats)):
-        others = [stats[o] for o in other_names]
-        median = {t: {k: float(np.median([o[t][k] for o in others if t in o]))
+        pool = [stats[o] for o in (other_names if len(stats) == 2 else stats)]
+        median = {t: {k: float(np.median([o[t][k] for o in pool if t in o]))
                       for k in ("mean", "p99", "nonzero")}
-                  for t in stats[name] if any(t in o for o in others)}
-        label = f"sample {other_names[0]}'s" if len(stats) == 2 else "the other samples' median"
+                  for t in stats[name] if any(t in o for o in pool)}
+        label = f"sample {other_names[0]}'s" if len(stats) == 2 else "the samples' median"
         messages += [f"sample {name!r}: {m}" for m in scale_mismatches(median, stats[name], label)]
     return messages
 
