@@ -118,7 +118,8 @@ log = logging.getLogger(__name__)
 #: column; chromatin splits whose target is all 0 are checked. 5 (stop 43): a chromatin
 #: valid or test chromosome without target data beside others with some, or without
 #: input data, is refused (meta.json's ``signal_no_data``); histone k-mer windows holding
-#: IUPAC codes are warned about.
+#: IUPAC codes are warned about; the scale check of three or more samples names only the
+#: one off (the build warnings a dataset keeps).
 BUILD_REVISION = 5
 
 
