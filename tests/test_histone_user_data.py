@@ -241,3 +241,34 @@ def test_iupac_codes_in_kmer_windows_are_counted_in_one_warning(request, tmp_pat
                                       genes[i].strand)
                 np.testing.assert_array_equal(ds.arrays["kmers"][row],
                                               kmer_counts(window, 3, 100, letters)[cols].T)
+
+
+def test_a_cell_type_with_two_marks_swapped_is_named_when_building(small_sim, tmp_path,
+                                                                   caplog):
+    """cell02's H3K4me1 and H3K4me3 files given each other's names: stacked without a
+    word (iSEGnet's builder already told swapped tracks by their profiles); the cell
+    types' mean profiles along the TSS window tell it (of marks whose profile has a shape:
+    the simulated H3K36me3 is too flat to tell, track_checks.PROFILE_MIN_CV)."""
+    out = small_sim[0]
+    marks = ("H3K27me3", "H3K36me3", "H3K4me1", "H3K4me3", "H3K9me3")
+
+    def cell(name: str, swap: bool) -> dict:
+        files = {m: str(out / "histone" / name / f"{m}.bigWig") for m in marks}
+        if swap:
+            files["H3K4me3"], files["H3K4me1"] = files["H3K4me1"], files["H3K4me3"]
+        return {"marks": files}
+
+    cfg = {"gtf": str(out / "genes.gtf"), "expression": str(out / "histone" / "expression.tsv"),
+           "cells": {c: cell(c, c == "cell02") for c in ("cell01", "cell02", "cell03")}}
+    with caplog.at_level("WARNING"):
+        build("histone", cfg, tmp_path / "swapped", progress=False)
+    lines = [r.getMessage() for r in caplog.records if "profile" in r.getMessage()]
+    assert [line.split(": its")[0] for line in lines] == [
+        "histone: sample 'cell02': track 'H3K4me1'",
+        "histone: sample 'cell02': track 'H3K4me3'"], lines
+    assert "follows the other samples' 'H3K4me3'" in lines[0] and "two marks" in lines[0]
+    caplog.clear()
+    cfg["cells"]["cell02"] = cell("cell02", False)
+    with caplog.at_level("WARNING"):  # every cell type's own files: nothing to say
+        build("histone", cfg, tmp_path / "right", progress=False)
+    assert "profile" not in caplog.text
