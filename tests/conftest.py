@@ -20,9 +20,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 #: cores keep both busy, and each process's second thread only contended for them (the
 #: fast tier here: 250 instead of 273 CPU-s, 2:10 instead of 2:21). The shared demo run
 #: keeps TensorFlow's default threads (:func:`demo_run`), as ``make demo`` trains.
-SUITE_THREADS = {var: "1" for var in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS",
-                                      "OMP_NUM_THREADS") if var not in os.environ}
-os.environ.update(SUITE_THREADS)
+#: The variables set here are named in ``$KERASGENE_SUITE_THREADS`` by the first process
+#: (pytest, or pytest-xdist's controller), whose workers inherit them all.
+if "KERASGENE_SUITE_THREADS" not in os.environ:
+    _unset = [var for var in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS",
+                              "OMP_NUM_THREADS") if var not in os.environ]
+    os.environ.update({"KERASGENE_SUITE_THREADS": ",".join(_unset), **dict.fromkeys(_unset, "1")})
+SUITE_THREADS = [var for var in os.environ["KERASGENE_SUITE_THREADS"].split(",") if var]
 
 # TensorFlow starts here as in the `kerasgene` command (its C++ start-up lines filtered),
 # so that whichever test first touches a device — on any xdist worker, in any order — does
