@@ -301,13 +301,19 @@ def text_lines(path: str | os.PathLike, what: str, progress: bool = False
 
 
 @contextlib.contextmanager
-def exclusive_lock(path: str | os.PathLike) -> Iterator[None]:
+def exclusive_lock(path: str | os.PathLike, waiting: str | None = None) -> Iterator[None]:
     """Hold an exclusive ``flock`` on ``path`` itself (a file or a folder) while the block
     runs: processes and threads that lock the same path wait their turn, and no lock file
-    is left behind (the lock goes with the descriptor, also when a process is killed)."""
+    is left behind (the lock goes with the descriptor, also when a process is killed).
+    ``waiting``: what a wait for another holder shows (:func:`elapsed_bar`, e.g. another
+    process indexing the same genome)."""
     fd = os.open(path, os.O_RDONLY)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            with elapsed_bar(waiting) if waiting else contextlib.nullcontext():
+                fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
         os.close(fd)

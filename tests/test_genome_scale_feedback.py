@@ -167,6 +167,40 @@ def test_a_failing_slow_fasta_index_ends_its_line_where_it_stopped(tmp_path, cap
     assert [p.name for p in tmp_path.iterdir()] == ["g.fa"]
 
 
+def test_waiting_for_another_process_indexing_the_fasta_shows_a_line(tmp_path, capsys,
+                                                                    monkeypatch):
+    """A second process started on the same new genome waited for the first one's index in
+    silence; now ``waiting for another process indexing NAME …`` shows (the delay made 0
+    here), then the index the other wrote is read. A thread holding the FASTA's lock for
+    0.5 s while it writes the index stands in for that process (a lock taken through
+    another open file blocks within one process too)."""
+    import threading
+    import time
+
+    path = write_fasta(tmp_path / "g.fa", {"chr1": "ACGT" * 30})  # indexed by pyfaidx
+    index = Path(f"{path}.fai").read_text()
+    Path(f"{path}.fai").unlink()
+    monkeypatch.setattr(kio, "TEXT_BAR_DELAY_S", 0)
+    held = threading.Event()
+
+    def other_process() -> None:
+        with kio.exclusive_lock(path):
+            held.set()
+            time.sleep(0.5)
+            Path(f"{path}.fai").write_text(index)
+
+    other = threading.Thread(target=other_process)
+    other.start()
+    held.wait()
+    with Genome(path) as genome:
+        assert genome.fetch("chr1", 0, 4) == "ACGT"
+    other.join()
+    err = capsys.readouterr().err
+    assert err.startswith("\rwaiting for another process indexing g.fa … 00:00"), err
+    assert "waiting for another process indexing g.fa: done in 00:0" in err
+    assert "\rindexing" not in err  # the index the other wrote was taken
+
+
 # --------------------------------------------------------------------------------------
 # histone k-mers over all genes at once
 # --------------------------------------------------------------------------------------

@@ -343,7 +343,7 @@ def _index_fasta(fasta: Path, fai: Path, gzi: Path | None, source: Path) -> None
     stderr (:func:`kerasgene._io.elapsed_bar`), whatever the log level."""
     if _current(fasta, fai, gzi):
         return
-    with exclusive_lock(fasta):
+    with exclusive_lock(fasta, waiting=f"waiting for another process indexing {source.name}"):
         if _current(fasta, fai, gzi):
             return
         if fai.exists():
