@@ -457,6 +457,23 @@ def test_grid_counts_and_the_range_values_validated():
     assert axes["dropout"].values_to_validate() == [0.1, 0.3]
 
 
+def test_a_derived_value_for_no_value_of_its_axis_is_told(dataset, tmp_path, capsys, caplog):
+    """``learning_rate: {by: optimizer, values: {sgd: .., adam: .., rmsprop: ..}}`` with
+    ``optimizer: [sgd, adam]``: the dry run listed rmsprop's rate as if it were searched."""
+    path = config(tmp_path, dataset, space={
+        "k1": [2], "optimizer": ["sgd", "adam"],
+        "learning_rate": {"by": "optimizer", "values": {"sgd": 0.01, "adam": 0.001,
+                                                         "rmsprop": 0.002}}})
+    with caplog.at_level("WARNING"):
+        code, _, out = tune(capsys, "--config", str(path), "--dry-run")
+    assert code == 0
+    warned = [r.getMessage() for r in caplog.records if "not used" in r.getMessage()]
+    assert len(warned) == 1 and set(warned) == {
+        "tuning.space.learning_rate: optimizer = 'rmsprop' not on the optimizer axis ('sgd', "
+        "'adam'): their values are not used"}, warned
+    assert "0.01 (optimizer sgd)" in out and "rmsprop" not in out
+
+
 def test_an_impossible_first_value_names_its_axis(dataset, tmp_path, capsys):
     """``k1: [0, 2]`` was blamed on another axis (``tuning.space.kernel_length = 9:
     impossible ...``): each other value was built with k1 = 0."""

@@ -277,7 +277,8 @@ def plan_summary(plan: SearchPlan) -> dict:
     return {"project": plan.project_name, "project_dir": str(plan.project_dir),
             "grid_points": len(grid), "selected": n, "completed": done,
             "objective": f"{hm.objective_name} ({hm.direction})",
-            "axes": {k: ([f"{fmt(v)} ({a.by} {fmt(w)})" for w, v in a.mapping.items()]
+            "axes": {k: ([f"{fmt(v)} ({a.by} {fmt(w)})" for w, v in a.mapping.items()
+                          if w in hm.axes[a.by].values]
                          if a.kind == "derived" else [fmt(v) for v in a.grid_values()])
                      for k, a in hm.axes.items()}}
 

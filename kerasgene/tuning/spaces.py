@@ -9,6 +9,7 @@ with their systems (:attr:`kerasgene.systems.System.tuning`).
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from keras_tuner.src.tuners.gridsearch import GridSearchOracle
 from kerasgene import systems
 from kerasgene.config import check_keys, yaml_number_hint
 from kerasgene.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 #: Axes that are not builder arguments.
 SEARCH_ARGUMENTS = ("variant", "optimizer", "learning_rate", "task")
@@ -196,6 +199,11 @@ def parse_space(space: Mapping, where: str = "tuning.space") -> dict[str, Axis]:
         missing = [v for v in parent.values if v not in axis.mapping]
         if missing:
             raise ConfigError(f"{where}.{axis.name}: no value for {axis.by} = {missing}")
+        unused = [k for k in axis.mapping if k not in parent.values]
+        if unused:
+            log.warning("%s.%s: %s not on the %s axis (%s): their values are not used",
+                        where, axis.name, ", ".join(f"{axis.by} = {k!r}" for k in unused),
+                        axis.by, ", ".join(map(repr, parent.values)))
     check_grid_size(axes, where)
     return axes
 
