@@ -15,19 +15,6 @@ from kerasgene.cli import import_tensorflow_quietly
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-#: One TensorFlow (and OpenMP) thread per process of the suite — its pytest-xdist workers
-#: and the processes they start — unless the environment sets them: two workers on two
-#: cores keep both busy, and each process's second thread only contended for them (the
-#: fast tier here: 250 instead of 273 CPU-s, 2:10 instead of 2:21). The shared demo run
-#: keeps TensorFlow's default threads (:func:`demo_run`), as ``make demo`` trains.
-#: The variables set here are named in ``$KERASGENE_SUITE_THREADS`` by the first process
-#: (pytest, or pytest-xdist's controller), whose workers inherit them all.
-if "KERASGENE_SUITE_THREADS" not in os.environ:
-    _unset = [var for var in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS",
-                              "OMP_NUM_THREADS") if var not in os.environ]
-    os.environ.update({"KERASGENE_SUITE_THREADS": ",".join(_unset), **dict.fromkeys(_unset, "1")})
-SUITE_THREADS = [var for var in os.environ["KERASGENE_SUITE_THREADS"].split(",") if var]
-
 # TensorFlow starts here as in the `kerasgene` command (its C++ start-up lines filtered),
 # so that whichever test first touches a device — on any xdist worker, in any order — does
 # not print them into the stderr that CLI tests read
@@ -108,10 +95,7 @@ def demo_run(tmp_path_factory, small_sim, worker_id):
 
     def train(out):
         (out / "data").symlink_to(small_sim[0], target_is_directory=True)
-        with pytest.MonkeyPatch.context() as env:  # its processes: TensorFlow's threads
-            for var in SUITE_THREADS:
-                env.delenv(var)
-            return run_demo(out, seed=0, scale="small", verbose=0, jobs=2)
+        return run_demo(out, seed=0, scale="small", verbose=0, jobs=2)
 
     if worker_id == "master":
         out = tmp_path_factory.mktemp("demo")
