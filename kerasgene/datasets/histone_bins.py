@@ -758,12 +758,13 @@ def _write_kmers(writer, fasta, aliases, genes, window, n_bins, kcfg, orient, pr
     65,535 bp): the counts per bin of the k-mers seen more than ``min_count`` times over
     the windows of ``genes``; return the kept k-mers' names.
 
-    Each window is read from the FASTA once: its k-mers are kept in a temporary file of
-    the dataset's temporary folder (:func:`_kmer_totals`) from the pass that counts them to the pass that bins the kept ones
-    (:func:`_kept_kmer_bins`): 2.7 s for 20,000 windows of 10 kb, against 3.3 s reading
-    each window again for the second pass (``bench/bench_inputs.py``, a plain FASTA in the
-    page cache). The file holds a byte per base for 3-mers (10 kB a gene of a 10 kb
-    window), less than ``kmers`` stores (64 kept 3-mers: 12.8 kB a gene)."""
+    Each window is read from the FASTA once: its k-mer ids are kept in a temporary file of
+    the dataset's temporary folder from the pass that counts them (:func:`_kmer_totals`)
+    to the pass that bins the kept ones (:func:`_kept_kmer_bins`): 2.7 s for 20,000
+    windows of 10 kb, against 3.3 s reading each window again for the second pass
+    (``bench/bench_inputs.py``, a plain FASTA in the page cache). The file holds a byte
+    per base for 3-mers (10 kB a gene of a 10 kb window), less than ``kmers`` stores (64
+    kept 3-mers: 12.8 kB a gene)."""
     if any(g is None for g in genes):
         raise ConfigError("histone.kmers: every gene needs coordinates from the GTF")
     k, alphabet = int(kcfg["k"]), str(kcfg["alphabet"])

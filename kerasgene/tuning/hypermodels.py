@@ -289,8 +289,8 @@ class BuilderHyperModel(kt.HyperModel):
     def validate(self, input_names: Sequence[str] | None = None) -> None:
         """Build the first grid point, then every other listed axis value and a range's
         last value once (the others at their first value), so an impossible value fails
-        now, not in trial 97, naming its axis; check that the objective is one of the compiled model's metrics and that
-        the model's inputs are the dataset's."""
+        now, not in trial 97, naming its axis; check that the objective is one of the
+        compiled model's metrics and that the model's inputs are the dataset's."""
         first = dict(self.grid()[0])
         model = self._build_first(first)
         available = self.metric_names(model)
