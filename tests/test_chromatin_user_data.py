@@ -104,18 +104,25 @@ def test_one_file_of_both_strands_adds_them_up(tmp_path, caplog):
            "a bin" in caplog.text
 
 
-def test_held_out_chromosome_without_target_data_beside_others_is_an_error(tmp_path, caplog):
+@pytest.mark.parametrize(("label", "harm"), [
+    ({}, "these 0 targets would distort its R², Pearson and Spearman"),
+    ({"label": "binary", "peak_threshold": 1.0},
+     "labelled 'no peak' throughout (peak_threshold), these bins would distort its AUPRC "
+     "and AUROC"),
+], ids=["regression", "peak_threshold"])
+def test_held_out_chromosome_without_target_data_beside_others_is_an_error(tmp_path, caplog,
+                                                                           label, harm):
     """test: [chr2 half, chr3], the mark's file without data on chr3: the split was built
-    and scored with chr3's 21 bins of 0 targets mixed into a finite R² that looked right.
-    Now an error naming split, chromosome and file (nothing written), at build and at a
-    re-split; a training chromosome without data is still only the per-file
+    and scored with chr3's 21 bins of 0 targets mixed into a finite R² that looked right
+    (the binary task's peak_threshold labelled them all "no peak", scored as true
+    negatives). Now an error naming split, chromosome and file (nothing written), at build
+    and at a re-split; a training chromosome without data is still only the per-file
     warning (weight 0 in the masked loss)."""
-    cfg = _world(tmp_path, "chr3")
+    cfg = {**_world(tmp_path, "chr3"), **label}
     mixed = {**SPLIT, "valid": ["chr2:0-0.5"], "test": ["chr2:0.5-1", "chr3"]}
     said = (f"split.test (chr2, chr3): all 21 example bins of K4 on chr3 are 0 (no data in "
-            f"{tmp_path / 'k4.bw'} there?); scored with the split's other chromosomes, these 0 "
-            "targets would distort its R², Pearson and Spearman; drop chr3 from split.test "
-            "(or give a K4 file with data there)")
+            f"{tmp_path / 'k4.bw'} there?); scored with the split's other chromosomes, {harm}; "
+            "drop chr3 from split.test (or give a K4 file with data there)")
     with pytest.raises(ConfigError) as err:
         build_genome_bins({**cfg, "split": mixed}, tmp_path / "ds", progress=False)
     assert str(err.value) == said and not (tmp_path / "ds").exists()
@@ -126,29 +133,6 @@ def test_held_out_chromosome_without_target_data_beside_others_is_an_error(tmp_p
                                tmp_path / "ds", progress=False)
     assert "k4.bw: no data on 1 of the dataset's 3 chromosomes (chr3)" in caplog.text
     assert not any(m.startswith("split.") for m in ds.meta["build_warnings"])
-    with pytest.raises(ConfigError) as err:
-        ds.with_split(mixed)
-    assert str(err.value) == said
-
-
-def test_threshold_labels_of_a_held_out_chromosome_without_target_data_are_an_error(
-        tmp_path):
-    """The binary task with peak_threshold: chr3's bins, without data in the mark's file,
-    were all labelled "no peak" and scored as true negatives beside chr2's. The same
-    error as the regression's (AUPRC and AUROC named), at build and at a re-split; a
-    training chromosome without data is not refused."""
-    cfg = {**_world(tmp_path, "chr3"), "label": "binary", "peak_threshold": 1.0}
-    mixed = {**SPLIT, "valid": ["chr2:0-0.5"], "test": ["chr2:0.5-1", "chr3"]}
-    said = (f"split.test (chr2, chr3): all 21 example bins of K4 on chr3 are 0 (no data in "
-            f"{tmp_path / 'k4.bw'} there?); scored with the split's other chromosomes, "
-            "labelled 'no peak' throughout (peak_threshold), these bins would distort its "
-            "AUPRC and AUROC; drop chr3 from split.test (or give a K4 file with data there)")
-    with pytest.raises(ConfigError) as err:
-        build_genome_bins({**cfg, "split": mixed}, tmp_path / "ds", progress=False)
-    assert str(err.value) == said and not (tmp_path / "ds").exists()
-    ds = build_genome_bins({**cfg, "split": {**SPLIT, "train": ["chr1", "chr3"],
-                                             "valid": ["chr2:0-0.5"], "test": ["chr2:0.5-1"]}},
-                           tmp_path / "ds", progress=False)
     with pytest.raises(ConfigError) as err:
         ds.with_split(mixed)
     assert str(err.value) == said
