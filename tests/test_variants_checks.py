@@ -12,6 +12,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import pandas as pd
 import pysam
 import pytest
 from conftest import write_fasta
@@ -289,24 +290,47 @@ def test_runs_of_other_vcfs_recording_at_once_all_keep_their_record(tmp_path):
     """sources.json was read, updated and written with no lock: two ``kerasgene variants``
     runs of other VCFs finishing at once in one run lost a record (the last write held
     only its own VCF), and the first table then counted as made by no VCF. 16 runs'
-    records made at the same instant (threads: the lock is on the folder's open file,
-    as between processes) are all kept, and no lock or temporary file is left."""
-    from kerasgene.explain.run_variants import SOURCES, _record_source
+    tables written at the same instant (threads: the lock is on the folder's open file,
+    as between processes) all keep their record, and no lock or temporary file is left.
+    Two runs of VCFs of one name (a/calls.vcf, b/calls.vcf) at once both passed the check
+    made when they started, and the later one replaced the other's table: one of them is
+    refused now."""
+    from kerasgene.errors import InputFileError
+    from kerasgene.explain.run_variants import SOURCES, _write_default_table
 
     folder = tmp_path / "run" / "variants"
-    folder.mkdir(parents=True)
     vcfs = [tmp_path / f"calls{i}.vcf.gz" for i in range(16)]
     together = threading.Barrier(len(vcfs))
 
-    def record(vcf):
+    def write(vcf):
         together.wait()
-        return _record_source(folder / f"{vcf.name.removesuffix('.vcf.gz')}.tsv", vcf)
+        out = folder / f"{vcf.name.removesuffix('.vcf.gz')}.tsv"
+        return _write_default_table(out, vcf, pd.DataFrame({"vcf": [vcf.name]}))
 
     with ThreadPoolExecutor(len(vcfs)) as pool:
-        assert set(pool.map(record, vcfs)) == {folder / SOURCES}
+        assert sorted(pool.map(write, vcfs)) == sorted(folder / f"calls{i}.tsv"
+                                                       for i in range(16))
     assert json.loads((folder / SOURCES).read_text()) == {
         f"calls{i}.tsv": str(vcf.resolve()) for i, vcf in enumerate(vcfs)}
-    assert [p.name for p in folder.iterdir()] == [SOURCES]
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [SOURCES, *(f"calls{i}.tsv" for i in range(16))])
+    same = [tmp_path / d / "calls.vcf" for d in ("a", "b")]
+    together = threading.Barrier(2)
+
+    def write_same(vcf):
+        together.wait()
+        try:
+            table = pd.DataFrame({"vcf": [str(vcf.resolve())]})
+            return _write_default_table(folder / "calls.tsv", vcf, table)
+        except InputFileError as err:
+            return err
+
+    with ThreadPoolExecutor(2) as pool:
+        got = list(pool.map(write_same, same))
+    refused = [g for g in got if isinstance(g, InputFileError)]
+    assert len(refused) == 1 and "refusing to replace them" in str(refused[0])
+    kept = json.loads((folder / SOURCES).read_text())["calls.tsv"]
+    assert pd.read_csv(folder / "calls.tsv", sep="\t")["vcf"].tolist() == [kept]
 
 
 # --------------------------------------------------------------------------------------

@@ -131,9 +131,7 @@ def variants_of_run(run: str | os.PathLike, config: Mapping, vcf: str | os.PathL
         table = V.variant_effects(model, variants, genome, genes, reader,
                                   batch_size=batch_size, exclude_filtered=exclude_filtered)
         left_out = variants_at_dropped_genes(variants, dataset, genes, reader, genome)
-        paths = [write_tsv(out, table)]
-        if by_default:
-            _record_source(out, vcf)
+        paths = [_write_default_table(out, vcf, table) if by_default else write_tsv(out, table)]
         if ism_gene is not None:
             paths += write_ism(model, genome, ism_gene, reader, out, context=context,
                                batch_size=batch_size)
@@ -245,16 +243,22 @@ def default_table(run: Path, vcf: str | os.PathLike) -> Path:
         replace the other's effects.
     """
     out = run / "variants" / f"{_stem(Path(vcf))}.tsv"
-    made_from = _table_sources(out.parent).get(out.name)
-    if out.exists() and made_from is None:
+    if out.exists() and _table_sources(out.parent).get(out.name) is None:
         log.warning("%s exists, and %s records no VCF for it (written by an older kerasgene, "
                     "or through --out); it is replaced by the effects of %s", out,
                     out.parent / SOURCES, vcf)
-    elif out.exists() and made_from != _resolved(vcf):
+    _check_table_source(out, vcf)
+    return out
+
+
+def _check_table_source(out: Path, vcf: str | os.PathLike) -> None:
+    """InputFileError when the table ``out`` exists and sources.json records another VCF
+    for it than ``vcf``."""
+    made_from = _table_sources(out.parent).get(out.name)
+    if out.exists() and made_from is not None and made_from != _resolved(vcf):
         raise InputFileError(f"{out} holds the effects of {made_from}; refusing to replace "
                              f"them with those of {vcf} (the two VCFs share the default "
                              "table name); expected --out PATH for this VCF's table")
-    return out
 
 
 def _table_sources(folder: Path) -> dict:
@@ -263,15 +267,22 @@ def _table_sources(folder: Path) -> dict:
     return read_json_object(path, "the VCF of each variant table") if path.is_file() else {}
 
 
-def _record_source(table: Path, vcf: str | os.PathLike) -> Path:
-    """Record ``vcf`` as the VCF of the default ``table`` in its folder's sources.json.
+def _write_default_table(out: Path, vcf: str | os.PathLike, table) -> Path:
+    """Write ``table`` as ``vcf``'s default table ``out`` (:func:`default_table`) and
+    record ``vcf`` for it in the folder's sources.json.
 
-    Runs of other VCFs into one run record at once: the read, update and (atomic) write
-    hold a lock on the folder itself, so no run's record is lost and no lock file is left
-    (:func:`kerasgene._io.exclusive_lock`)."""
-    with exclusive_lock(table.parent):
-        return write_json(table.parent / SOURCES,
-                          {**_table_sources(table.parent), table.name: _resolved(vcf)})
+    Runs into one run at once: the check of :func:`default_table` is made again, and the
+    table and the record written, under a lock on the folder itself
+    (:func:`kerasgene._io.exclusive_lock`), so no run's record is lost and a run of
+    another VCF of the same name that wrote its table meanwhile is not overwritten (the
+    later run is refused, as it would have been had it started later)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with exclusive_lock(out.parent):
+        _check_table_source(out, vcf)
+        write_tsv(out, table)
+        write_json(out.parent / SOURCES,
+                   {**_table_sources(out.parent), out.name: _resolved(vcf)})
+    return out
 
 
 def _resolved(path: str | os.PathLike) -> str:
