@@ -144,8 +144,7 @@ from kerasgene.io.track_checks import (
     no_signal_messages,
     note_bigbed_field,
     note_signal,
-    sample_swapped_tracks,
-    window_scale_mismatches,
+    sample_file_mismatches,
 )
 from kerasgene.io.track_formats import sniff_track
 from kerasgene.io.tracks import Track, TrackSet
@@ -732,18 +731,13 @@ def _write_marks(writer: storage.DatasetWriter, cells: list[dict], cfg: Mapping,
 def _warn_cell_scales(windows: Mapping[str, np.ndarray], marks: list[str]) -> None:
     """Warn about each bigWig cell type's mark whose binned values in ``windows`` (cell →
     (n, n_bins, len(marks)), as stored) are not on the scale of the other cell types'
-    (:func:`~kerasgene.io.track_checks.window_scale_mismatches`: ENCODE's fold change for
+    (:func:`~kerasgene.io.track_checks.sample_file_mismatches`: ENCODE's fold change for
     one, its signal p-value or read counts for another), or whose mean profile along the
-    window follows another mark's of the other cell types
-    (:func:`~kerasgene.io.track_checks.sample_swapped_tracks`: two marks' files given each
+    window follows another mark's of the other cell types (two marks' files given each
     other's names), as iSEGnet's builder does for its samples."""
-    for message in window_scale_mismatches(windows, marks):
-        log.warning("histone: %s One model would learn from marks on two scales; give "
-                    "every cell type the same kind of file", message)
-    if len(windows) > 1:
-        for message in sample_swapped_tracks(windows, marks):
-            log.warning("histone: %s One model would learn one channel from two marks; "
-                        "give every cell type's marks their own files", message)
+    for message in sample_file_mismatches(windows, marks, samples="cell type",
+                                          tracks="marks"):
+        log.warning("histone: %s", message)
 
 
 #: Genes whose k-mers the builder counts at once (:func:`kerasgene.dna.kmer_ids`,

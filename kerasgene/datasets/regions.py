@@ -131,8 +131,7 @@ from kerasgene.io.track_checks import (
     no_signal_messages,
     note_signal,
     same_data,
-    sample_swapped_tracks,
-    window_scale_mismatches,
+    sample_file_mismatches,
 )
 from kerasgene.io.tracks import TrackSet
 
@@ -555,8 +554,8 @@ def _write_windows(writer: storage.DatasetWriter, examples: list[tuple[int, Gene
                    chunk: int, progress: bool, sample_names: list[str]) -> None:
     """Write ``sequence`` (one per unique gene), ``epigenome`` (one per example),
     ``expression`` and ``sequence_row``, reading ``chunk`` genes at a time; warn about a
-    sample whose tracks are not on the scale of the others'
-    (:func:`kerasgene.io.track_checks.window_scale_mismatches` of each sample's first
+    sample whose tracks are not on the scale of the others', or swapped
+    (:func:`kerasgene.io.track_checks.sample_file_mismatches` of each sample's first
     :data:`~kerasgene.io.track_checks.STATS_WINDOWS` windows)."""
     tss_flank, tts_flank = flanks
     length = sum(tss_flank) + sum(tts_flank)
@@ -604,13 +603,8 @@ def _warn_sample_scales(windows: Mapping[str, np.ndarray], names: list[str]) -> 
     """Warn about each sample's track whose values in ``windows`` (sample → (n, length,
     len(names))) are not on the scale of the other samples', or whose profile along the
     window follows another track's of theirs (files swapped in one sample's config)."""
-    for message in window_scale_mismatches(windows, names):
-        log.warning("isegnet: %s One model would learn from tracks on two scales; "
-                    "give every sample the same kind of file", message)
-    if len(windows) > 1:
-        for message in sample_swapped_tracks(windows, names):
-            log.warning("isegnet: %s One model would learn one channel from two marks; "
-                        "give every sample's tracks their own files", message)
+    for message in sample_file_mismatches(windows, names):
+        log.warning("isegnet: %s", message)
 
 
 __all__ = [

@@ -423,6 +423,22 @@ def window_scale_mismatches(windows: Mapping[str, np.ndarray], names: Sequence[s
     return sample_scale_mismatches({s: track_statistics(w, names) for s, w in windows.items()})
 
 
+def sample_file_mismatches(windows: Mapping[str, np.ndarray], names: Sequence[str], *,
+                           samples: str = "sample", tracks: str = "tracks") -> list[str]:
+    """The builders' cross-sample checks of their samples' first windows (sample → (n,
+    length, len(names))): :func:`window_scale_mismatches` (a file of another kind) and,
+    with two samples or more, :func:`sample_swapped_tracks` (two files given each other's
+    names), each message followed by what to do; ``samples`` and ``tracks`` name them in
+    it (iSEGnet's samples and tracks, the histone FCN's cell types and marks)."""
+    out = [f"{m} One model would learn from {tracks} on two scales; give every {samples} "
+           "the same kind of file" for m in window_scale_mismatches(windows, names)]
+    if len(windows) > 1:
+        out += [f"{m} One model would learn one channel from two marks; give every "
+                f"{samples}'s {tracks} their own files"
+                for m in sample_swapped_tracks(windows, names)]
+    return out
+
+
 def sample_scale_mismatches(stats: Mapping[str, Mapping[str, Mapping]]) -> list[str]:
     """:func:`scale_mismatches` between the samples of one dataset: ``stats`` is sample
     name → :func:`track_statistics` of its windows. With two samples the second is compared
