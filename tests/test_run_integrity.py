@@ -684,6 +684,40 @@ def test_an_interrupted_explain_leaves_its_folder_as_it_was(dnase_run, tmp_path,
     capsys.readouterr()
 
 
+def test_a_retrain_names_the_kept_analyses_and_explain_drops_the_old_models_files(
+        world, trained, tmp_path, caplog, capsys):
+    """Retraining keeps RUN/explain/ and says its files are the previous model's; the
+    next explain there removes the files of that model it does not write again (a gene
+    plot), keeps the user's own, and records the model and its files in explain.json."""
+    d, _ = world
+    run = tmp_path / "run"
+    train = ["train", "--config", str(d / "run.yaml"), f"run_dir={run}",
+             f"dataset_dir={trained / 'dataset'}"]
+    explain = ["explain", "--run", str(run), "--analyses", "ig", "--n-steps", "4",
+               "--max-examples", "2", "--split", "all"]
+    assert main(train) == 0
+    assert main([*explain, "--gene-plots", "1"]) == 0
+    old_plots = {p.name for p in (run / "explain").glob("gene_*.png")}
+    assert old_plots
+    (run / "explain" / "notes.txt").write_text("mine")
+    assert main([*train, "seed=1"]) == 0
+    assert ("; kept explain/: analyses of the previous model — rerun them for the new one"
+            in caplog.text)
+    caplog.clear()
+    assert main([*explain, "--gene-plots", "0"]) == 0
+    files = {p.name for p in (run / "explain").iterdir()}
+    assert not files & old_plots and (run / "explain" / "notes.txt").read_text() == "mine"
+    assert (f"removed {len(old_plots)} files of the analyses of the run's previous model that "
+            f"this explain did not write again ({', '.join(sorted(old_plots))})" in caplog.text)
+    summary = json.loads((run / "explain" / "explain.json").read_text())
+    assert summary["model_sha256"] == records.check_run(run)["model_sha256"]
+    assert summary["files"] == sorted(files - {"notes.txt"})
+    caplog.clear()
+    assert main([*explain, "--gene-plots", "0"]) == 0  # the same model: nothing removed
+    assert "previous model" not in caplog.text
+    capsys.readouterr()
+
+
 def test_variants_refuse_a_model_that_reads_no_dna(trained, world, tmp_path, capsys):
     import keras
 

@@ -28,7 +28,9 @@ into ``RUN_DIR/explain/`` (or ``out``), per system:
 - **histone / deepchrome / chromatin** (``saliency``): ``saliency_<group>_<part>.png``
   heatmaps (marks × bins, k-mers × bins) of the mean signed gradient per cell type.
 - ``explain.json``: the summary :func:`explain_run` returns (system, run, analyses, the
-  settings and what each analysis found).
+  settings, what each analysis found, the model's SHA-256 and the files written). An
+  ``explain`` after the run was retrained removes the earlier model's files from the
+  folder (a warning names them), so one folder never mixes two models' analyses.
 
 The settings are an :class:`~kerasgene.explain.options.ExplainOptions`; by default they are
 the run config's ``explain:`` section over the defaults
@@ -53,10 +55,13 @@ from kerasgene._io import (
     to_plain,
     write_json,
 )
-from kerasgene.errors import ConfigError, KerasgeneError
+from kerasgene.errors import ConfigError, KerasgeneError, shown
 from kerasgene.explain.options import USED_BY, ExplainOptions, explain_options, requested_analyses
 
 log = logging.getLogger(__name__)
+
+#: The summary of an explain call, in its output folder.
+EXPLAIN_JSON = "explain.json"
 
 
 def explain_dir(run: str | Path, out: str | Path | None = None) -> Path:
@@ -326,8 +331,11 @@ def explain_run(run: str | Path, config: Mapping,
     Returns
     -------
     The summary also written to ``explain.json``: ``system``, ``run``, ``analyses``,
-    ``settings`` and one entry per analysis run (``ig``, ``motifs``, ``knockout``,
-    ``modisco``, ``saliency``).
+    ``settings``, one entry per analysis run (``ig``, ``motifs``, ``knockout``,
+    ``modisco``, ``saliency``), ``model_sha256`` (the model's, from ``run.json``) and
+    ``files`` (what the call wrote). Files an earlier call wrote into the folder for
+    another model (the run retrained since) are removed with a warning
+    (:func:`previous_model_files`).
 
     Raises
     ------
@@ -357,10 +365,12 @@ def explain_run(run: str | Path, config: Mapping,
     summary: dict[str, Any] = {"system": system.name, "run": str(run),
                                "analyses": list(analyses),
                                "settings": to_plain(dataclasses.asdict(options))}
+    summary["model_sha256"] = record.get("model_sha256")
+    previous = previous_model_files(final, summary["model_sha256"])
     rng = np.random.default_rng(options.seed)
     # written into a temporary folder, moved into `final` at the end: an error or Ctrl-C
     # leaves `final` as it was
-    with staged_folder(final) as out:
+    with staged_folder(final, replaces=previous) as out:
         if "ig" in analyses or "differential" in analyses:
             summary["ig"] = A.explain_isegnet_ig(model, dataset, out, options, rng,
                                                  compare=compare)
@@ -378,8 +388,29 @@ def explain_run(run: str | Path, config: Mapping,
                                                    system.name, filter_rows=filter_rows)
         if "saliency" in analyses:
             summary["saliency"] = A.explain_saliency(model, dataset, out, options, rng)
-        write_json(out / "explain.json", summary)
+        summary["files"] = sorted([p.name for p in out.iterdir()] + [EXPLAIN_JSON])
+        write_json(out / EXPLAIN_JSON, summary)
+    gone = [name for name in previous if name not in summary["files"]]
+    if gone:
+        log.warning("%s: removed %d files of the analyses of the run's previous model that "
+                    "this explain did not write again (%s)", final, len(gone), shown(gone, 5))
     return summary
+
+
+def previous_model_files(folder: Path, model_sha256: str | None) -> list[str]:
+    """Names of the files an earlier ``explain`` wrote into ``folder`` for another model
+    than ``model_sha256`` (its ``explain.json`` records the model's SHA-256 and the files
+    it wrote): the run was retrained since, and keeping them beside this model's would mix
+    the analyses of two models in one folder. Empty when ``folder`` holds no such record,
+    or one written before kerasgene recorded the model (nothing to tell it by)."""
+    path = folder / EXPLAIN_JSON
+    if not path.is_file() or model_sha256 is None:
+        return []
+    earlier = read_json_object(path, "the summary of an earlier explain")
+    if earlier.get("model_sha256") in (None, model_sha256):
+        return []
+    return [name for name in earlier.get("files") or [EXPLAIN_JSON]
+            if isinstance(name, str) and Path(name).name == name and (folder / name).exists()]
 
 
 def _earlier_filter_rows(out: Path) -> list[dict] | None:

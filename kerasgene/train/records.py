@@ -32,6 +32,9 @@ RUN_OUTPUTS = ("run.json", "config.yaml", "model.keras", "checkpoint.keras", "pr
                "dropped.tsv", "metrics.json", "predictions.tsv", "history.csv", "loss.png",
                "predicted_vs_observed.png", "confusion.png", "member_*", "control_shuffled",
                "tensorboard")
+#: Folders of later commands' outputs that a new training in the run directory keeps
+#: (the user may still want them), naming them in its warning as the previous model's.
+KEPT_ANALYSES = ("explain", "variants", "ablation")
 #: Files of a run that later commands read besides the model (``export`` embeds it in the
 #: servable, ``variants`` and ``predict`` build inputs by it): their SHA-256 is recorded.
 RECORDED_FILES = ("preprocessing.json",)

@@ -21,7 +21,8 @@ Complete or absent
 model arguments, ``data_dir``) and prepares the dataset; nothing is written in the run
 directory before both succeed. It then removes stale temporaries of killed processes
 and the previous run's record and outputs (:data:`kerasgene.train.records.RUN_OUTPUTS`; ``explain/``,
-``variants/``, ``ablation/``, the dataset and unknown files are kept), trains, and writes
+``variants/``, ``ablation/``, the dataset and unknown files are kept, the warning naming
+the analyses' folders as the previous model's), trains, and writes
 ``run.json`` last, atomically: ``{"status": "complete", "finished", "kerasgene_version",
 "model": "model.keras", "model_sha256", "model_bytes", "files" (the SHA-256 of
 preprocessing.json), "system", "model_name", "training_inputs", "input_names", "dataset"
@@ -75,6 +76,7 @@ from kerasgene.train import backups
 from kerasgene.train.evaluation import evaluate_model, is_classification, predict_metrics
 from kerasgene.train.preprocessing import preprocessing_constants
 from kerasgene.train.records import (
+    KEPT_ANALYSES,
     RUN_RECORD,
     check_run,
     clean_stale,
@@ -446,8 +448,12 @@ def _begin_run(out: Path) -> None:
     clean_stale(out)
     gone = remove_outputs(out)
     if gone:
-        log.warning("%s: replacing the previous run (removed %s)", out,
-                    ", ".join(p.name for p in gone))
+        kept = [name for name in KEPT_ANALYSES if (out / name).is_dir()]
+        log.warning("%s: replacing the previous run (removed %s)%s", out,
+                    ", ".join(p.name for p in gone),
+                    f"; kept {', '.join(f'{n}/' for n in kept)}: analyses of the previous "
+                    "model — rerun them for the new one (explain replaces the previous "
+                    "model's files in its folder)" if kept else "")
 
 
 def _train_run(config: dict, dataset, model, strategy, tsection: dict, extra: dict, out: Path,
