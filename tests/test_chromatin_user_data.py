@@ -5,9 +5,11 @@ split; training then scored NaN on it, or learnt from nothing."""
 
 from __future__ import annotations
 
+import json
 import logging
 
 import numpy as np
+import pandas as pd
 import pyBigWig
 import pytest
 
@@ -19,9 +21,9 @@ SIZES = {"chr1": 5_000, "chr2": 2_000, "chr3": 1_010}
 SPLIT = {"method": "chromosome", "train": ["chr1"], "valid": ["chr2"], "test": ["chr3"]}
 
 
-def _world(d, empty: str) -> dict:
+def _world(d, empty: str | None) -> dict:
     """Strand bigWigs (minus as values <= 0) and a mark whose file has no interval on
-    chromosome ``empty``, ~30 % of the other bins non-zero; the regression's config."""
+    chromosome ``empty`` (None: none), ~30 % of the other bins non-zero; the regression's config."""
     rng = np.random.default_rng(5)
 
     def bursts():
@@ -30,7 +32,7 @@ def _world(d, empty: str) -> dict:
 
     write_bigwig(d / "plus.bw", SIZES, bursts())
     write_bigwig(d / "minus.bw", SIZES, {c: -v for c, v in bursts().items()})
-    write_bigwig(d / "k4.bw", SIZES, {**bursts(), empty: np.zeros(SIZES[empty])})
+    write_bigwig(d / "k4.bw", SIZES, {**bursts(), **({empty: np.zeros(SIZES[empty])} if empty else {})})
     return {"signal": {"plus": str(d / "plus.bw"), "minus": str(d / "minus.bw")},
             "targets": {"K4": str(d / "k4.bw")}, "window": 5, "sigma": 1, "split": SPLIT}
 
@@ -188,3 +190,31 @@ def test_sigma_or_window_given_in_bp_is_warned_about(tmp_path, caplog, key, valu
         assert "counts bins, not bp" not in caplog.text
     else:
         assert said in caplog.text
+
+
+def test_a_masked_loss_run_scores_every_bin_and_the_bins_it_trained_on(tmp_path, caplog):
+    """The masked MSE skips targets of 0; metrics.json scores every test bin (as before)
+    and, under ``nonzero_targets``, the bins the loss trained on, counting those left out;
+    a run with ``mask_zero_targets: false`` has no such entry."""
+    from kerasgene.metrics import regression_metrics
+    from kerasgene.train import runs
+
+    data = _world(tmp_path, None)
+    config = {"system": "chromatin", "seed": 0, "data": data, "run_dir": str(tmp_path / "run"),
+              "model": {"name": "chromatin_dnn", "hparams": {"units": [4]}},
+              "training": {"epochs": 1, "verbose": 0}}
+    with caplog.at_level(logging.INFO):
+        runs.train(config)
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    table = pd.read_csv(tmp_path / "run" / "predictions.tsv", sep="\t")
+    y, pred = table["observed"].to_numpy(), table["predicted"].to_numpy()
+    keep = y != 0
+    assert 0 < (~keep).sum() < len(y)
+    assert metrics["test"]["n"] == len(y)
+    assert metrics["test"]["nonzero_targets"] == pytest.approx(
+        {**regression_metrics(y[keep], pred[keep]), "n_zero": int((~keep).sum())})
+    assert (f"{(~keep).sum()} of {len(y)} test targets are 0 (weighed 0 in training: "
+            "mask_zero_targets)") in caplog.text
+    runs.train({**config, "run_dir": str(tmp_path / "mse"),
+                "data": {**data, "mask_zero_targets": False}})
+    assert "nonzero_targets" not in json.loads((tmp_path / "mse" / "metrics.json").read_text())["test"]

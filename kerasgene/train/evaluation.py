@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
 
-from kerasgene.metrics import evaluate_predictions, predicted_classes
+from kerasgene.metrics import evaluate_predictions, predicted_classes, regression_metrics
+
+log = logging.getLogger(__name__)
 
 
 def is_classification(dataset) -> bool:
@@ -47,8 +50,30 @@ def predict_metrics(model, dataset, split: str) -> dict:
     return evaluate_predictions(y, pred, is_classification(dataset))
 
 
+def nonzero_target_metrics(y: np.ndarray, pred: np.ndarray) -> dict:
+    """:func:`~kerasgene.metrics.regression_metrics` over the targets that are not 0 — what
+    a model trained with the masked MSE (zero targets weighed 0) was trained on — with
+    ``n_zero``, the targets left out. ``y`` and ``pred`` are of one
+    shape ((N,) or (N, L))."""
+    y, pred = np.asarray(y).reshape(-1), np.asarray(pred).reshape(-1)
+    keep = y != 0
+    return {**regression_metrics(y[keep], pred[keep]), "n_zero": int((~keep).sum())}
+
+
+def zero_targets_masked(dataset) -> bool:
+    """True when training weighs the dataset's targets of 0 by 0 (the chromatin dataset's
+    ``mask_zero_targets``, the paper's masked MSE) — a regression target only."""
+    params = dataset.meta.get("params") or {}
+    return bool(params.get("mask_zero_targets")) and not is_classification(dataset)
+
+
 def evaluate_model(model, dataset, out: Path) -> dict:
-    """Test/valid metrics, predictions.tsv and the plots of a trained model."""
+    """Test/valid metrics, predictions.tsv and the plots of a trained model.
+
+    Every example is scored. Where training skipped targets of 0
+    (:func:`zero_targets_masked`) each split's metrics also hold ``nonzero_targets``
+    (:func:`nonzero_target_metrics`: the scores over the targets it trained on), and the
+    count of zero targets is logged."""
     import pandas as pd
 
     from kerasgene.train import figures
@@ -60,6 +85,12 @@ def evaluate_model(model, dataset, out: Path) -> dict:
             continue
         y, pred = predict_split(model, dataset, split)
         metrics[split] = evaluate_predictions(y, pred, classification)
+        if zero_targets_masked(dataset):
+            metrics[split]["nonzero_targets"] = nonzero_target_metrics(y, pred)
+            log.info("%s: %d of %d %s targets are 0 (weighed 0 in training: mask_zero_targets): "
+                     "scored in metrics.json's %s, left out of its %s.nonzero_targets",
+                     out, metrics[split]["nonzero_targets"]["n_zero"], np.size(y), split,
+                     split, split)
         if split == "test":
             idx = dataset.split_indices("test")
             if len(dataset.index) == dataset.n_examples:  # one index row per example
