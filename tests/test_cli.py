@@ -94,3 +94,26 @@ def test_ctrl_c_is_one_line_and_exit_130(tmp_path, monkeypatch, capsys):
     assert capsys.readouterr().err.splitlines() == ["kerasgene simulate: interrupted"]
     with pytest.raises(KeyboardInterrupt):
         main(["--debug", "simulate", "--out", str(tmp_path / "o")])
+
+
+def test_help_says_what_kerasgene_is_and_its_first_commands_parse(capsys):
+    """``kerasgene --help`` opens with what the package does (not a developer docstring)
+    and ends with a first session whose commands the real parser accepts, naming files
+    the repository has."""
+    from pathlib import Path
+
+    from kerasgene.cli import EPILOG, build_parser
+
+    with pytest.raises(SystemExit) as stop:
+        main(["--help"])
+    assert stop.value.code == 0
+    out = capsys.readouterr().out
+    assert "Deep-learning models of gene regulation" in out and "``" not in out
+    commands = [line.split()[1:] for line in EPILOG.splitlines()
+                if line.startswith("  kerasgene ")]
+    assert [c[0] for c in commands] == ["simulate", "train", "explain", "export"]
+    parser = build_parser()
+    for argv in commands:
+        parser.parse_args(argv)
+    root = Path(__file__).resolve().parents[1]
+    assert (root / "configs" / "isegnet.yaml").is_file() and (root / "docs" / "real_data.md").is_file()

@@ -98,9 +98,24 @@ def _import_tensorflow_filtered() -> None:
                 print("\n".join(kept), file=sys.stderr)
 
 
+#: What ``kerasgene --help`` says first, and the first commands it suggests.
+DESCRIPTION = """Deep-learning models of gene regulation rebuilt from four papers (iSEGnet,
+DeepRAGE, chromatin imputation, the histone FCN ensemble): prepare datasets from
+genomics files, train, evaluate, explain, tune, export and serve."""
+EPILOG = """a first session (README.md walks through it):
+  kerasgene simulate --out data --scale small
+  kerasgene train --config configs/isegnet.yaml data_dir=data run_dir=runs/isegnet
+  kerasgene explain --run runs/isegnet
+  kerasgene export --run runs/isegnet --base-dir models --name isegnet
+
+`kerasgene COMMAND --help` lists a command's options; docs/real_data.md shows each
+system's config on one's own files."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``kerasgene`` command."""
-    parser = argparse.ArgumentParser(prog="kerasgene", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="kerasgene", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=IntermixedParser)
