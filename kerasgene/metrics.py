@@ -8,6 +8,8 @@ returned as NaN (never silently 0 or 1).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 from scipy import stats
 
@@ -121,3 +123,33 @@ def _binary_scores(y_true: np.ndarray, predicted: np.ndarray) -> dict[str, float
 def evaluate_predictions(y_true, y_pred, classification: bool) -> dict:
     """Metrics for one split, regression or classification."""
     return classification_metrics(y_true, y_pred) if classification else regression_metrics(y_true, y_pred)
+
+
+#: The scores :func:`score_line` shows, in order, with their names.
+_SHOWN = (("r2", "R²"), ("pearson", "Pearson r"), ("accuracy", "accuracy"), ("auroc", "AUROC"),
+          ("auprc", "AUPRC"))
+
+
+def score_line(metrics: Mapping) -> str:
+    """A run's ``metrics.json`` in one line: its test scores, its baselines' scores by the
+    first of R², AUPRC and accuracy that the model's test scores hold, and the
+    shuffled-label control, e.g. ``test R² 0.568, Pearson r 0.814 (n = 370); baselines'
+    R²: ridge 0.567, random_forest 0.744``; ``valid`` where there is no test split."""
+    split = "test" if "test" in metrics else "valid"
+    scores = metrics.get(split) or {}
+    shown = [f"{name} {scores[key]:.3f}" for key, name in _SHOWN
+             if isinstance(scores.get(key), float)]
+    line = f"{split} " + (", ".join(shown) or "not scored") + (
+        f" (n = {scores['n']})" if "n" in scores else "")
+    key = next((k for k in ("r2", "auprc", "accuracy") if isinstance(scores.get(k), float)),
+               None)
+    baselines = [f"{name} {got[key]:.3f}" for name, got in
+                 (metrics.get("baselines") or {}).items() if isinstance(got.get(key), float)]
+    if baselines:
+        line += f"; baselines' {dict(_SHOWN)[key]}: " + ", ".join(baselines)
+    controls = metrics.get("controls") or {}
+    mean, sd = (controls.get(k) or {} for k in ("shuffled", "shuffled_sd"))
+    if isinstance(mean.get(key), float):
+        line += f"; shuffled labels {mean[key]:.3f}" + (
+            f" ± {sd[key]:.3f}" if isinstance(sd.get(key), float) else "")
+    return line

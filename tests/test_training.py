@@ -170,3 +170,23 @@ def test_fit_recalibrates_before_validation(rng):
     mean = bn.moving_mean.numpy()
     expected = model.get_layer("d1")(x).numpy().mean(0)  # 512 examples > 256: all batches
     np.testing.assert_allclose(mean, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_score_line_shows_a_runs_metrics_in_one_line():
+    """What ``kerasgene train`` prints after its run: the test scores, the baselines by
+    the model's headline score (R², else AUPRC), the shuffled control; NaN as NaN."""
+    from kerasgene.metrics import score_line
+
+    y = np.array([0.0, 1.0, 2.0, 3.0])
+    metrics = {"test": regression_metrics(y, y + np.array([0.1, -0.1, 0.2, 0.0])),
+               "baselines": {"ridge": regression_metrics(y, y[::-1])},
+               "controls": {"shuffled": {"r2": -0.0123}, "shuffled_sd": {"r2": 0.004}}}
+    assert score_line(metrics) == ("test R² 0.988, Pearson r 0.995 (n = 4); baselines' R²: "
+                                   "ridge -3.000; shuffled labels -0.012 ± 0.004")
+    labels = np.array([0, 1, 1, 0, 1])
+    classes = {"valid": classification_metrics(labels, np.array([-1.0, 2, 0.5, 0.2, -0.3])),
+               "baselines": {"xgboost": classification_metrics(labels, -np.ones(5))}}
+    assert score_line(classes) == ("valid accuracy 0.600, AUROC 0.833, AUPRC 0.917 (n = 5); "
+                                   "baselines' AUPRC: xgboost 0.600")
+    assert score_line({"test": regression_metrics(y, np.ones(4))}) == (
+        "test R² -0.200, Pearson r nan (n = 4)")

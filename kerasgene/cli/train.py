@@ -61,8 +61,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.workers:
         out = launch_training(args.config, args.overrides, args.workers,
                               force_prepare=args.force, timeout=args.timeout)
-        print(f"trained with {args.workers} workers: {out / 'model.keras'}; metrics in "
-              f"{out / 'metrics.json'}")
+        print(trained_line(out, f"trained with {args.workers} workers"))
         return 0
     setup_process()  # a launched worker's threads (no-op otherwise)
     from kerasgene.train.runs import train
@@ -73,8 +72,19 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"{peer}: trained its share; the run is written to {out} by the task that "
               "writes it (chief, else worker 0)")
     else:
-        print(f"trained: {out / 'model.keras'}; metrics in {out / 'metrics.json'}")
+        print(trained_line(out))
     return 0
+
+
+def trained_line(run: Path, what: str = "trained") -> str:
+    """What ``train`` prints when it wrote a run: ``what``, the model, its scores in one
+    line (:func:`~kerasgene.metrics.score_line`) and where the metrics are."""
+    from kerasgene._io import read_json_object
+    from kerasgene.metrics import score_line
+
+    metrics = read_json_object(run / "metrics.json", "the run's metrics")
+    return (f"{what}: {run / 'model.keras'}; {score_line(metrics)}; metrics in "
+            f"{run / 'metrics.json'}")
 
 
 def launched_peer(config: dict) -> str | None:
