@@ -3,6 +3,8 @@ tests/test_motifs.py). Tiny functional models with named inputs keep the suite f
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 
@@ -217,6 +219,29 @@ def test_auto_puts_nodes_at_the_kink_of_a_relu_path():
     np.testing.assert_allclose(res.attributions[0].sum(), 3.5 - 1.3, atol=1e-6)
     fixed = integrated_gradients(model, x, n_steps=64, method="riemann_middle")
     assert abs(fixed.residual[0]) > 1e-4  # the same node count spread evenly misses it
+
+
+def test_too_few_steps_are_warned_about(caplog):
+    """F(α) = relu(α·s − c): two Riemann midpoint nodes (α = 0.25, 0.75) give 3.5/2 against
+    F(x) − F(0) = 2.2, 20 % off — a warning counts the example and says what to do; 200
+    Gauss–Legendre nodes stay within 5 % and say nothing, nor does ``n_steps='auto'``."""
+    inp = keras.Input((5,), name="x")
+    dense = layers.Dense(1, activation="relu", name="unit")
+    model = keras.Model(inp, dense(inp))
+    dense.set_weights([np.ones((5, 1), np.float32), np.array([-1.3], np.float32)])
+    x = np.full((2, 5), 0.7, np.float32)
+    with caplog.at_level(logging.WARNING, logger="kerasgene.explain.ig"):
+        coarse = integrated_gradients(model, x, n_steps=2, method="riemann_middle",
+                                      progress=False)
+    assert coarse.relative_residual == pytest.approx([0.2045, 0.2045], abs=1e-3)
+    assert ("integrated gradients: the attributions of 2 of 2 examples miss F(x) − "
+            "F(baseline) by more than 5% of it (at most 20%; 2 riemann_middle steps): raise "
+            "n_steps (--n-steps) or use n_steps='auto'") in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="kerasgene.explain.ig"):
+        integrated_gradients(model, x, progress=False)
+        integrated_gradients(model, x, n_steps="auto", progress=False)
+    assert "integrated gradients" not in caplog.text
 
 
 def test_attributions_are_float32_whatever_the_engine_and_steps(toy):

@@ -551,7 +551,29 @@ def integrated_gradients(
         _fill_attribution(full, sl, part)
     if full is None:
         raise ConfigError("no examples to explain (inputs are empty)")
+    if n_steps != "auto":  # the adaptive rule warns where it misses its own tolerance
+        warn_incomplete(full, f"{n_steps} {method} steps")
     return full
+
+
+#: The relative completeness residual above which attributions are warned about: "in
+#: practice, somewhere between 20 and 300 steps are enough to approximate the integral
+#: (within 5%)" (Sundararajan et al. 2017, §3), what the IG paper tells a user to check.
+COMPLETENESS_TOLERANCE = 0.05
+
+
+def warn_incomplete(res: Attribution, how: str) -> None:
+    """Warn when some examples' attributions miss ``F(x) − F(baseline)`` by more than
+    :data:`COMPLETENESS_TOLERANCE` of it (:attr:`Attribution.relative_residual`): the
+    integral was approximated too coarsely (``how``: the rule used) for their sums to
+    mean what integrated gradients promise."""
+    rel = np.asarray(res.relative_residual, np.float64)
+    off = rel > COMPLETENESS_TOLERANCE
+    if off.any():
+        log.warning("integrated gradients: the attributions of %d of %d examples miss "
+                    "F(x) − F(baseline) by more than %.0f%% of it (at most %.0f%%; %s): "
+                    "raise n_steps (--n-steps) or use n_steps='auto'", int(off.sum()),
+                    len(rel), 100 * COMPLETENESS_TOLERANCE, 100 * float(rel.max()), how)
 
 
 def _n_examples(inputs) -> int:
