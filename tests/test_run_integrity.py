@@ -707,14 +707,15 @@ def test_a_retrain_names_the_kept_analyses_and_explain_drops_the_old_models_file
     assert main([*explain, "--gene-plots", "0"]) == 0
     files = {p.name for p in (run / "explain").iterdir()}
     assert not files & old_plots and (run / "explain" / "notes.txt").read_text() == "mine"
-    assert (f"removed {len(old_plots)} files of the analyses of the run's previous model that "
-            f"this explain did not write again ({', '.join(sorted(old_plots))})" in caplog.text)
+    assert (f"removed {len(old_plots)} files that an earlier explain wrote for another model "
+            f"(of {run}: retrained since, or another run) and this one did not write again "
+            f"({', '.join(sorted(old_plots))})" in caplog.text)
     summary = json.loads((run / "explain" / "explain.json").read_text())
     assert summary["model_sha256"] == records.check_run(run)["model_sha256"]
     assert summary["files"] == sorted(files - {"notes.txt"})
     caplog.clear()
     assert main([*explain, "--gene-plots", "0"]) == 0  # the same model: nothing removed
-    assert "previous model" not in caplog.text
+    assert "another model" not in caplog.text
     capsys.readouterr()
 
 

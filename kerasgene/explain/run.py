@@ -29,8 +29,9 @@ into ``RUN_DIR/explain/`` (or ``out``), per system:
   heatmaps (marks × bins, k-mers × bins) of the mean signed gradient per cell type.
 - ``explain.json``: the summary :func:`explain_run` returns (system, run, analyses, the
   settings, what each analysis found, the model's SHA-256 and the files written). An
-  ``explain`` after the run was retrained removes the earlier model's files from the
-  folder (a warning names them), so one folder never mixes two models' analyses.
+  ``explain`` into a folder of another model's analyses (the run retrained since, or
+  ``--out`` naming another run's folder) removes that model's files (a warning names
+  them), so one folder never mixes two models' analyses.
 
 The settings are an :class:`~kerasgene.explain.options.ExplainOptions`; by default they are
 the run config's ``explain:`` section over the defaults
@@ -334,8 +335,8 @@ def explain_run(run: str | Path, config: Mapping,
     ``settings``, one entry per analysis run (``ig``, ``motifs``, ``knockout``,
     ``modisco``, ``saliency``), ``model_sha256`` (the model's, from ``run.json``) and
     ``files`` (what the call wrote). Files an earlier call wrote into the folder for
-    another model (the run retrained since) are removed with a warning
-    (:func:`previous_model_files`).
+    another model (the run retrained since, or another run's) are removed with a warning
+    (:func:`other_model_files`).
 
     Raises
     ------
@@ -366,7 +367,7 @@ def explain_run(run: str | Path, config: Mapping,
                                "analyses": list(analyses),
                                "settings": to_plain(dataclasses.asdict(options))}
     summary["model_sha256"] = record.get("model_sha256")
-    previous = previous_model_files(final, summary["model_sha256"])
+    previous, earlier_run = other_model_files(final, summary["model_sha256"])
     rng = np.random.default_rng(options.seed)
     # written into a temporary folder, moved into `final` at the end: an error or Ctrl-C
     # leaves `final` as it was
@@ -392,25 +393,29 @@ def explain_run(run: str | Path, config: Mapping,
         write_json(out / EXPLAIN_JSON, summary)
     gone = [name for name in previous if name not in summary["files"]]
     if gone:
-        log.warning("%s: removed %d files of the analyses of the run's previous model that "
-                    "this explain did not write again (%s)", final, len(gone), shown(gone, 5))
+        log.warning("%s: removed %d files that an earlier explain wrote for another model "
+                    "(of %s: retrained since, or another run) and this one did not write "
+                    "again (%s)", final, len(gone), earlier_run, shown(gone, 5))
     return summary
 
 
-def previous_model_files(folder: Path, model_sha256: str | None) -> list[str]:
-    """Names of the files an earlier ``explain`` wrote into ``folder`` for another model
-    than ``model_sha256`` (its ``explain.json`` records the model's SHA-256 and the files
-    it wrote): the run was retrained since, and keeping them beside this model's would mix
-    the analyses of two models in one folder. Empty when ``folder`` holds no such record,
-    or one written before kerasgene recorded the model (nothing to tell it by)."""
+def other_model_files(folder: Path, model_sha256: str | None) -> tuple[list[str], str | None]:
+    """The files an earlier ``explain`` wrote into ``folder`` for another model than
+    ``model_sha256`` (its ``explain.json`` records the model's SHA-256, its run and the
+    files it wrote) and that run: the run was retrained since, or ``--out`` names a
+    folder of another run's analyses, and keeping them beside this model's would mix two
+    models' analyses in one folder under one ``explain.json``. ``([], None)`` when
+    ``folder`` holds no such record, or one written before kerasgene recorded the model
+    (nothing to tell it by)."""
     path = folder / EXPLAIN_JSON
     if not path.is_file() or model_sha256 is None:
-        return []
+        return [], None
     earlier = read_json_object(path, "the summary of an earlier explain")
     if earlier.get("model_sha256") in (None, model_sha256):
-        return []
-    return [name for name in earlier.get("files") or [EXPLAIN_JSON]
-            if isinstance(name, str) and Path(name).name == name and (folder / name).exists()]
+        return [], None
+    names = [name for name in earlier.get("files") or [EXPLAIN_JSON]
+             if isinstance(name, str) and Path(name).name == name and (folder / name).exists()]
+    return names, str(earlier.get("run"))
 
 
 def _earlier_filter_rows(out: Path) -> list[dict] | None:
