@@ -27,6 +27,7 @@ from kerasgene.dna import binned_kmer_counts, kmer_counts, kmer_ids, kmer_names
 from kerasgene.errors import InputFileError
 from kerasgene.io.annotation import Gene
 from kerasgene.io.genome import Genome
+from kerasgene.train.records import check_run
 
 # --------------------------------------------------------------------------------------
 # kerasgene variants: one default table name for calls.vcf and calls.vcf.gz
@@ -57,13 +58,29 @@ def test_a_default_table_made_from_another_vcf_of_that_name_is_not_replaced(requ
     assert pd.read_csv(table, sep="\t")["variant_id"].tolist() == [records[0][2]]
     assert pd.read_csv(tmp_path / "gz.tsv", sep="\t")["variant_id"].tolist() == [records[1][2]]
     sources = d / "variants" / "sources.json"
-    assert json.loads(sources.read_text()) == {"calls.tsv": str(Path(plain).resolve())}
+    model_sha256 = check_run(d)["model_sha256"]
+    assert json.loads(sources.read_text()) == {
+        "calls.tsv": {"vcf": str(Path(plain).resolve()), "model_sha256": model_sha256}}
     sources.unlink()  # a table written before kerasgene recorded its VCF: replaced, said
     with caplog.at_level(logging.WARNING):
         assert main(["variants", "--run", str(d), "--vcf", gz]) == 0
     assert (f"{table} exists, and {sources} records no VCF for it (written by an older "
             f"kerasgene, or through --out); it is replaced by the effects of {gz}") in caplog.text
     assert pd.read_csv(table, sep="\t")["variant_id"].tolist() == [records[1][2]]
+    # tables another model scored (the run retrained since) are named; an older
+    # kerasgene's record (the VCF only) is read and cannot be told
+    for name in ("old.tsv", "other.tsv"):
+        (d / "variants" / name).write_text("variant_id\n")
+    sources.write_text(json.dumps({
+        "old.tsv": "/data/old.vcf", "other.tsv": {"vcf": "/data/o.vcf", "model_sha256": "0" * 64},
+        "calls.tsv": {"vcf": str(Path(gz).resolve()), "model_sha256": model_sha256}}))
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        assert main(["variants", "--run", str(d), "--vcf", gz]) == 0
+    assert (f"{d / 'variants'}: 1 other tables hold the effects of another model (the run was "
+            "retrained since): other.tsv; rerun kerasgene variants for their VCFs "
+            "(/data/o.vcf)") in caplog.text
+    assert json.loads(sources.read_text())["old.tsv"] == {"vcf": "/data/old.vcf"}
 
 
 # --------------------------------------------------------------------------------------

@@ -311,7 +311,8 @@ def test_runs_of_other_vcfs_recording_at_once_all_keep_their_record(tmp_path):
         assert sorted(pool.map(write, vcfs)) == sorted(folder / f"calls{i}.tsv"
                                                        for i in range(16))
     assert json.loads((folder / SOURCES).read_text()) == {
-        f"calls{i}.tsv": str(vcf.resolve()) for i, vcf in enumerate(vcfs)}
+        f"calls{i}.tsv": {"vcf": str(vcf.resolve()), "model_sha256": None}
+        for i, vcf in enumerate(vcfs)}
     assert sorted(p.name for p in folder.iterdir()) == sorted(
         [SOURCES, *(f"calls{i}.tsv" for i in range(16))])
     same = [tmp_path / d / "calls.vcf" for d in ("a", "b")]
@@ -329,7 +330,7 @@ def test_runs_of_other_vcfs_recording_at_once_all_keep_their_record(tmp_path):
         got = list(pool.map(write_same, same))
     refused = [g for g in got if isinstance(g, InputFileError)]
     assert len(refused) == 1 and "refusing to replace them" in str(refused[0])
-    kept = json.loads((folder / SOURCES).read_text())["calls.tsv"]
+    kept = json.loads((folder / SOURCES).read_text())["calls.tsv"]["vcf"]
     assert pd.read_csv(folder / "calls.tsv", sep="\t")["vcf"].tolist() == [kept]
 
 

@@ -9,9 +9,10 @@ run killed or failed during training is refused) and the run config's prepared d
 and writes one row per (variant, gene whose window holds it, context) with the columns of
 :data:`kerasgene.explain.variants.COLUMNS` to ``out`` (default
 ``RUN_DIR/variants/<vcf name>.tsv``; ``RUN_DIR/variants/sources.json`` records the VCF of
-each default table, and a default table made from another VCF of the same name —
-``calls.vcf`` and ``calls.vcf.gz``, or ``a/calls.vcf`` and ``b/calls.vcf`` — is refused,
-see :func:`default_table`). The system's ``variant_reader``
+each default table and the model that scored it, and a default table made from another VCF
+of the same name — ``calls.vcf`` and ``calls.vcf.gz``, or ``a/calls.vcf`` and
+``b/calls.vcf`` — is refused, see :func:`default_table`; the folder's tables of another
+model, the run retrained since, are named in a warning). The system's ``variant_reader``
 (:attr:`kerasgene.systems.System.variant_reader`) says what its model reads:
 
 - **isegnet** (:func:`isegnet_reader`): the TSS ⊕ TTS window of every gene of the dataset;
@@ -123,7 +124,7 @@ def variants_of_run(run: str | os.PathLike, config: Mapping, vcf: str | os.PathL
     by_default = not out
     out = default_table(run, vcf) if by_default else check_output_file(out, {"VCF": vcf})
     variants = V.read_vcf(vcf)
-    model, dataset, system = _checked_run(run, config)
+    model, dataset, system, record = _checked_run(run, config)
     reader, genes, fasta = systems.resolve(system.variant_reader)(dataset, conditions)
     ism_gene = _ism_gene(genes, reader, ism, context) if ism else None
     aliases = (dataset.meta.get("inputs", {}).get("chrom_aliases") or {}).get("path")
@@ -131,7 +132,8 @@ def variants_of_run(run: str | os.PathLike, config: Mapping, vcf: str | os.PathL
         table = V.variant_effects(model, variants, genome, genes, reader,
                                   batch_size=batch_size, exclude_filtered=exclude_filtered)
         left_out = variants_at_dropped_genes(variants, dataset, genes, reader, genome)
-        paths = [_write_default_table(out, vcf, table) if by_default else write_tsv(out, table)]
+        paths = [_write_default_table(out, vcf, table, record.get("model_sha256"))
+                 if by_default else write_tsv(out, table)]
         if ism_gene is not None:
             paths += write_ism(model, genome, ism_gene, reader, out, context=context,
                                batch_size=batch_size)
@@ -201,8 +203,8 @@ def _dropped_genes(dataset, kept: set[str]) -> list[tuple]:
 
 
 def _checked_run(run: Path, config: Mapping):
-    """The run's model, dataset and system, checked: the system has a variant reader and
-    the model reads DNA and takes the dataset's inputs."""
+    """The run's model, dataset, system and completion record, checked: the system has a
+    variant reader and the model reads DNA and takes the dataset's inputs."""
     from kerasgene.explain.attribution import input_names
     from kerasgene.explain.readers import reader_kind
     from kerasgene.train import records, runs
@@ -225,10 +227,12 @@ def _checked_run(run: Path, config: Mapping):
     if names != set(dataset.input_names):
         raise ConfigError(f"{where}: the model takes inputs {sorted(names)} but the "
                           f"run's dataset gives {sorted(dataset.input_names)}")
-    return model, dataset, system
+    return model, dataset, system, record
 
 
-SOURCES = "sources.json"  # RUN_DIR/variants/: {default table name: its VCF's resolved path}
+#: RUN_DIR/variants/: ``{default table name: {"vcf": its VCF's resolved path,
+#: "model_sha256": the model that scored it}}`` (older files: ``{name: VCF path}``)
+SOURCES = "sources.json"
 
 
 def default_table(run: Path, vcf: str | os.PathLike) -> Path:
@@ -243,7 +247,7 @@ def default_table(run: Path, vcf: str | os.PathLike) -> Path:
         replace the other's effects.
     """
     out = run / "variants" / f"{_stem(Path(vcf))}.tsv"
-    if out.exists() and _table_sources(out.parent).get(out.name) is None:
+    if out.exists() and out.name not in _table_sources(out.parent):
         log.warning("%s exists, and %s records no VCF for it (written by an older kerasgene, "
                     "or through --out); it is replaced by the effects of %s", out,
                     out.parent / SOURCES, vcf)
@@ -254,22 +258,28 @@ def default_table(run: Path, vcf: str | os.PathLike) -> Path:
 def _check_table_source(out: Path, vcf: str | os.PathLike) -> None:
     """InputFileError when the table ``out`` exists and sources.json records another VCF
     for it than ``vcf``."""
-    made_from = _table_sources(out.parent).get(out.name)
+    made_from = _table_sources(out.parent).get(out.name, {}).get("vcf")
     if out.exists() and made_from is not None and made_from != _resolved(vcf):
         raise InputFileError(f"{out} holds the effects of {made_from}; refusing to replace "
                              f"them with those of {vcf} (the two VCFs share the default "
                              "table name); expected --out PATH for this VCF's table")
 
 
-def _table_sources(folder: Path) -> dict:
-    """``{table name: VCF}`` of ``folder/sources.json`` (empty when there is none)."""
+def _table_sources(folder: Path) -> dict[str, dict]:
+    """``{table name: {"vcf", "model_sha256"}}`` of ``folder/sources.json`` (empty when
+    there is none; a table recorded by an older kerasgene has its VCF only)."""
     path = folder / SOURCES
-    return read_json_object(path, "the VCF of each variant table") if path.is_file() else {}
+    doc = read_json_object(path, "the VCF of each variant table") if path.is_file() else {}
+    return {name: {"vcf": rec} if isinstance(rec, str) else dict(rec)
+            for name, rec in doc.items()}
 
 
-def _write_default_table(out: Path, vcf: str | os.PathLike, table) -> Path:
+def _write_default_table(out: Path, vcf: str | os.PathLike, table,
+                         model_sha256: str | None = None) -> Path:
     """Write ``table`` as ``vcf``'s default table ``out`` (:func:`default_table`) and
-    record ``vcf`` for it in the folder's sources.json.
+    record ``vcf`` and the model (``model_sha256``, from ``run.json``) for it in the
+    folder's sources.json; a warning names the folder's other tables that another model
+    scored (the run was retrained since).
 
     Runs into one run at once: the check of :func:`default_table` is made again, and the
     table and the record written, under a lock on the folder itself
@@ -280,8 +290,17 @@ def _write_default_table(out: Path, vcf: str | os.PathLike, table) -> Path:
     with exclusive_lock(out.parent):
         _check_table_source(out, vcf)
         write_tsv(out, table)
-        write_json(out.parent / SOURCES,
-                   {**_table_sources(out.parent), out.name: _resolved(vcf)})
+        sources = {**_table_sources(out.parent),
+                   out.name: {"vcf": _resolved(vcf), "model_sha256": model_sha256}}
+        write_json(out.parent / SOURCES, sources)
+    other = [name for name, rec in sources.items()
+             if rec.get("model_sha256") not in (None, model_sha256)
+             and (out.parent / name).exists()]
+    if other and model_sha256 is not None:
+        log.warning("%s: %d other tables hold the effects of another model (the run was "
+                    "retrained since): %s; rerun kerasgene variants for their VCFs (%s)",
+                    out.parent, len(other), shown(other, 5),
+                    shown([sources[n]["vcf"] for n in other], 3))
     return out
 
 
