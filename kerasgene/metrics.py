@@ -134,13 +134,18 @@ def score_line(metrics: Mapping) -> str:
     """A run's ``metrics.json`` in one line: its test scores, its baselines' scores by the
     first of R², AUPRC and accuracy that the model's test scores hold, and the
     shuffled-label control, e.g. ``test R² 0.568, Pearson r 0.814 (n = 370); baselines'
-    R²: ridge 0.567, random_forest 0.744``; ``valid`` where there is no test split."""
+    R²: ridge 0.567, random_forest 0.744``; ``valid`` where there is no test split. A
+    binary task's counts give the positive fraction, against which its accuracy reads
+    (5 % positive: 0.95 by predicting no peak anywhere)."""
     split = "test" if "test" in metrics else "valid"
     scores = metrics.get(split) or {}
     shown = [f"{name} {scores[key]:.3f}" for key, name in _SHOWN
              if isinstance(scores.get(key), float)]
+    counts = [f"n = {scores['n']}"] if "n" in scores else []
+    if isinstance(scores.get("positive_fraction"), float):  # binary: accuracy's baseline
+        counts.append(f"{100 * scores['positive_fraction']:.1f} % positive")
     line = f"{split} " + (", ".join(shown) or "not scored") + (
-        f" (n = {scores['n']})" if "n" in scores else "")
+        f" ({', '.join(counts)})" if counts else "")
     key = next((k for k in ("r2", "auprc", "accuracy") if isinstance(scores.get(k), float)),
                None)
     baselines = [f"{name} {got[key]:.3f}" for name, got in

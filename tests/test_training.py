@@ -186,7 +186,7 @@ def test_score_line_shows_a_runs_metrics_in_one_line():
     labels = np.array([0, 1, 1, 0, 1])
     classes = {"valid": classification_metrics(labels, np.array([-1.0, 2, 0.5, 0.2, -0.3])),
                "baselines": {"xgboost": classification_metrics(labels, -np.ones(5))}}
-    assert score_line(classes) == ("valid accuracy 0.600, AUROC 0.833, AUPRC 0.917 (n = 5); "
-                                   "baselines' AUPRC: xgboost 0.600")
+    assert score_line(classes) == ("valid accuracy 0.600, AUROC 0.833, AUPRC 0.917 (n = 5, "
+                                   "60.0 % positive); baselines' AUPRC: xgboost 0.600")
     assert score_line({"test": regression_metrics(y, np.ones(4))}) == (
         "test R² -0.200, Pearson r nan (n = 4)")
