@@ -716,6 +716,11 @@ def test_a_retrain_names_the_kept_analyses_and_explain_drops_the_old_models_file
     caplog.clear()
     assert main([*explain, "--gene-plots", "0"]) == 0  # the same model: nothing removed
     assert "another model" not in caplog.text
+    (run / "explain" / "explain.json").write_text("{trunc")  # unreadable: replaced, said
+    assert main([*explain, "--gene-plots", "0"]) == 0
+    assert ("the summary of an earlier explain is not valid JSON" in caplog.text
+            and "it is replaced, the folder's other files kept" in caplog.text)
+    assert json.loads((run / "explain" / "explain.json").read_text())["model_sha256"]
     capsys.readouterr()
 
 

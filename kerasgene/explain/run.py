@@ -56,7 +56,7 @@ from kerasgene._io import (
     to_plain,
     write_json,
 )
-from kerasgene.errors import ConfigError, KerasgeneError, shown
+from kerasgene.errors import ConfigError, InputFileError, KerasgeneError, shown
 from kerasgene.explain.options import USED_BY, ExplainOptions, explain_options, requested_analyses
 
 log = logging.getLogger(__name__)
@@ -405,12 +405,17 @@ def other_model_files(folder: Path, model_sha256: str | None) -> tuple[list[str]
     files it wrote) and that run: the run was retrained since, or ``--out`` names a
     folder of another run's analyses, and keeping them beside this model's would mix two
     models' analyses in one folder under one ``explain.json``. ``([], None)`` when
-    ``folder`` holds no such record, or one written before kerasgene recorded the model
-    (nothing to tell it by)."""
+    ``folder`` holds no such record, one written before kerasgene recorded the model, or
+    one that cannot be read (warned): nothing to tell it by."""
     path = folder / EXPLAIN_JSON
     if not path.is_file() or model_sha256 is None:
         return [], None
-    earlier = read_json_object(path, "the summary of an earlier explain")
+    try:
+        earlier = read_json_object(path, "the summary of an earlier explain")
+    except InputFileError as err:
+        log.warning("%s; it is replaced, the folder's other files kept (the model they "
+                    "describe cannot be told)", err)
+        return [], None
     if earlier.get("model_sha256") in (None, model_sha256):
         return [], None
     names = [name for name in earlier.get("files") or [EXPLAIN_JSON]

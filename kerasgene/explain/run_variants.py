@@ -267,11 +267,12 @@ def _check_table_source(out: Path, vcf: str | os.PathLike) -> None:
 
 def _table_sources(folder: Path) -> dict[str, dict]:
     """``{table name: {"vcf", "model_sha256"}}`` of ``folder/sources.json`` (empty when
-    there is none; a table recorded by an older kerasgene has its VCF only)."""
+    there is none; a table recorded by an older kerasgene has its VCF only; an entry of
+    neither form counts as no record)."""
     path = folder / SOURCES
     doc = read_json_object(path, "the VCF of each variant table") if path.is_file() else {}
     return {name: {"vcf": rec} if isinstance(rec, str) else dict(rec)
-            for name, rec in doc.items()}
+            for name, rec in doc.items() if isinstance(rec, str | Mapping)}
 
 
 def _write_default_table(out: Path, vcf: str | os.PathLike, table,
