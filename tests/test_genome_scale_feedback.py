@@ -73,6 +73,7 @@ def test_a_default_table_made_from_another_vcf_of_that_name_is_not_replaced(requ
         (d / "variants" / name).write_text("variant_id\n")
     sources.write_text(json.dumps({
         "old.tsv": "/data/old.vcf", "other.tsv": {"vcf": "/data/o.vcf", "model_sha256": "0" * 64},
+        "edited.tsv": 5,  # an entry of neither form: no record
         "calls.tsv": {"vcf": str(Path(gz).resolve()), "model_sha256": model_sha256}}))
     caplog.clear()
     with caplog.at_level(logging.WARNING):
@@ -81,6 +82,7 @@ def test_a_default_table_made_from_another_vcf_of_that_name_is_not_replaced(requ
             "retrained since): other.tsv; rerun kerasgene variants for their VCFs "
             "(/data/o.vcf)") in caplog.text
     assert json.loads(sources.read_text())["old.tsv"] == {"vcf": "/data/old.vcf"}
+    assert "edited.tsv" not in json.loads(sources.read_text())
 
 
 # --------------------------------------------------------------------------------------
