@@ -33,17 +33,22 @@ def r2_score(y_true: np.ndarray, y_pred: np.ndarray) -> float:
 
 
 def regression_metrics(y_true, y_pred) -> dict[str, float]:
-    """R², Pearson r, Spearman ρ and MSE of flattened predictions."""
+    """R², Pearson r, Spearman ρ and MSE of flattened predictions; NaN where undefined (a
+    constant target or prediction, fewer than two values; MSE of no values)."""
     y_true = np.asarray(y_true, dtype=np.float64).ravel()
     y_pred = np.asarray(y_pred, dtype=np.float64).ravel()
+    n = len(y_true)
+    if n == 0:
+        return {"r2": float("nan"), "pearson": float("nan"), "spearman": float("nan"),
+                "mse": float("nan"), "n": 0}
     resid = np.sum((y_true - y_pred) ** 2)
-    constant = np.std(y_pred) == 0 or np.std(y_true) == 0
+    undefined = n < 2 or np.std(y_pred) == 0 or np.std(y_true) == 0
     return {
         "r2": r2_score(y_true, y_pred),
-        "pearson": float("nan") if constant else float(stats.pearsonr(y_true, y_pred)[0]),
-        "spearman": float("nan") if constant else float(stats.spearmanr(y_true, y_pred)[0]),
-        "mse": float(resid / len(y_true)),
-        "n": int(len(y_true)),
+        "pearson": float("nan") if undefined else float(stats.pearsonr(y_true, y_pred)[0]),
+        "spearman": float("nan") if undefined else float(stats.spearmanr(y_true, y_pred)[0]),
+        "mse": float(resid / n),
+        "n": n,
     }
 
 

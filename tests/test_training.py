@@ -190,3 +190,16 @@ def test_score_line_shows_a_runs_metrics_in_one_line():
                                    "60.0 % positive); baselines' AUPRC: xgboost 0.600")
     assert score_line({"test": regression_metrics(y, np.ones(4))}) == (
         "test R² -0.200, Pearson r nan (n = 4)")
+
+
+def test_scores_of_too_few_values_are_nan_not_an_error():
+    """A chromatin test split whose targets are all 0 leaves no bin for ``nonzero_targets``
+    (scipy's pearsonr raised on it, so evaluation crashed); one value has no correlation."""
+    from kerasgene.train.evaluation import nonzero_target_metrics
+
+    none = nonzero_target_metrics(np.zeros(5), np.ones(5))
+    assert (none["n"], none["n_zero"]) == (0, 5)
+    assert all(np.isnan(none[k]) for k in ("r2", "pearson", "spearman", "mse"))
+    one = regression_metrics([2.0], [1.5])
+    assert one["n"] == 1 and one["mse"] == 0.25
+    assert all(np.isnan(one[k]) for k in ("r2", "pearson", "spearman"))
