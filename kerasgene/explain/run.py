@@ -365,8 +365,8 @@ def explain_run(run: str | Path, config: Mapping,
     targets = check_request(analyses, options, system, model, dataset, compare)
     summary: dict[str, Any] = {"system": system.name, "run": str(run),
                                "analyses": list(analyses),
-                               "settings": to_plain(dataclasses.asdict(options))}
-    summary["model_sha256"] = record.get("model_sha256")
+                               "settings": to_plain(dataclasses.asdict(options)),
+                               "model_sha256": record.get("model_sha256")}
     previous, earlier_run = other_model_files(final, summary["model_sha256"])
     rng = np.random.default_rng(options.seed)
     # written into a temporary folder, moved into `final` at the end: an error or Ctrl-C
