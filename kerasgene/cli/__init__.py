@@ -5,7 +5,7 @@ module         commands                           library calls
 =============  =================================  ====================================
 ``data``       models, simulate, prepare          kerasgene.models, .simulate, .train.runs
 ``train``      train, evaluate, demo              kerasgene.train.runs, kerasgene.demo
-``explain``    explain, ablate, variants          kerasgene.explain
+``explain``    explain, ablate, variants, impute  kerasgene.explain
 ``tune``       tune                               kerasgene.tuning
 ``serve``      export, serve, predict             kerasgene.serving
 =============  =================================  ====================================

@@ -1,10 +1,12 @@
-"""``kerasgene explain | ablate | variants``: interpretation of trained runs.
+"""``kerasgene explain | ablate | variants | impute``: interpretation and uses of trained
+runs.
 
 Each handler turns its arguments into one library call:
 :func:`kerasgene.explain.run.explain_run` (with the
 :class:`~kerasgene.explain.options.ExplainOptions` of the run config's ``explain:`` section
-and the flags given), :func:`kerasgene.explain.ablation.run_ablation` and
-:func:`kerasgene.explain.run_variants.variants_of_run`. ``explain`` and ``variants``
+and the flags given), :func:`kerasgene.explain.ablation.run_ablation`,
+:func:`kerasgene.explain.run_variants.variants_of_run` and
+:func:`kerasgene.explain.impute.impute_track`. ``explain``, ``variants`` and ``impute``
 name the run with ``--run RUN_DIR`` or ``--config FILE`` (:mod:`kerasgene.cli._common`).
 """
 
@@ -27,7 +29,7 @@ DEFAULTS = ExplainOptions()
 
 
 def register(sub) -> None:
-    """Add ``explain``, ``ablate`` and ``variants``."""
+    """Add ``explain``, ``ablate``, ``variants`` and ``impute``."""
     _register_explain(sub)
     p = sub.add_parser(
         "ablate", help="retrain iSEGnet on subsets of its inputs (Fig. 4A): ablation.tsv/.png",
@@ -58,6 +60,29 @@ def register(sub) -> None:
                    help="leave out records whose FILTER is neither PASS nor '.' (default: "
                    "scored, FILTER in the table's filter column)")
     p.set_defaults(func=cmd_variants)
+
+    p = sub.add_parser(
+        "impute", help="a chromatin run's imputed track (bigWig) from a sample's GRO-/PRO-seq",
+        description="Bin the signal files as the run's training data were, predict every bin "
+        "(or every --stride-th) with the run's model and write a bigWig of the predicted mark, "
+        "with a JSON record of what made it beside it (kerasgene.explain.impute).")
+    add_run_arguments(p)
+    p.add_argument("--signal", action="append", required=True, metavar="NAME=FILE",
+                   help="one signal channel's file, named as the run's channels (repeat: "
+                   "--signal plus=gro_plus.bw --signal minus=gro_minus.bw); bigWig, bigBed "
+                   "or bedGraph")
+    p.add_argument("--out", required=True, metavar="BIGWIG",
+                   help="imputed track; its record is written beside it as .json")
+    p.add_argument("--chroms", type=_names, help="comma-separated chromosomes to impute "
+                   "(default: every chromosome of the signal files)")
+    p.add_argument("--stride", type=int, default=1, help="predict every N-th bin, each value "
+                   "covering its N bins (default: every bin)")
+    p.add_argument("--chrom-aliases", metavar="TABLE", help="chromosome alias table (UCSC "
+                   "chromAlias.txt or a user table) relating the files' names")
+    p.add_argument("--observed", metavar="FILE", help="a measured track of the run's target "
+                   "in the same sample: scores the imputation (Pearson r, Spearman, R²)")
+    p.add_argument("--batch-size", type=int, default=512, help="windows per model call")
+    p.set_defaults(func=cmd_impute)
 
 
 def _register_explain(sub) -> None:
@@ -305,3 +330,45 @@ def cmd_variants(args: argparse.Namespace) -> int:
         print(f"wrote {path}")
     return 0
 
+
+
+def cmd_impute(args: argparse.Namespace) -> int:
+    from kerasgene.errors import ConfigError
+    from kerasgene.explain.impute import impute_track, record_path
+
+    if args.run is not None and args.overrides:
+        raise ConfigError(f"impute: {' '.join(args.overrides)}: the run's own settings "
+                          "(preprocessing.json) bin the signal; expected no KEY=VALUE "
+                          "overrides with --run")
+    run, _ = run_config(args)
+    res = impute_track(run, _signal_files(args.signal), args.out, chroms=args.chroms,
+                       stride=args.stride, chrom_aliases=args.chrom_aliases,
+                       observed=args.observed, batch_size=args.batch_size)
+    chroms = res["chroms"]
+    every = f", one bin in {res['stride']}" if res["stride"] > 1 else ""
+    print(f"imputed {res['values']}: {sum(c['predicted'] for c in chroms.values()):,} bins of "
+          f"{res['bin_size']} bp on {len(chroms)} chromosome{'s' * (len(chroms) > 1)}{every}")
+    if "scores" in res:
+        s = res["scores"]
+        held = "; in-sample: " + ", ".join(f"{k} {', '.join(v)}" for k, v in
+                                           res["in_sample"].items()) if res["in_sample"] else ""
+        print(f"against {res['observed']}: Pearson r {s['pearson']:.3f}, Spearman "
+              f"{s['spearman']:.3f}, R² {s['r2']:.3f} (n = {s['n']:,}){held}")
+    print(f"wrote {args.out} and {record_path(args.out)}")
+    return 0
+
+
+def _signal_files(values: list[str]) -> dict[str, str]:
+    """``["plus=a.bw", "minus=b.bw"]`` → ``{"plus": "a.bw", "minus": "b.bw"}``."""
+    from kerasgene.errors import ConfigError
+
+    out: dict[str, str] = {}
+    for value in values:
+        name, sep, path = value.partition("=")
+        if not sep or not name.strip() or not path.strip():
+            raise ConfigError(f"--signal {value}: expected NAME=FILE (a channel name of the "
+                              "run, then its file)")
+        if name.strip() in out:
+            raise ConfigError(f"--signal: channel {name.strip()!r} given twice")
+        out[name.strip()] = path.strip()
+    return out

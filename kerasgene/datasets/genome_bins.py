@@ -327,8 +327,8 @@ def build_genome_bins(config: Mapping | None = None, out_dir: str | os.PathLike 
     if out_dir is None:
         raise ConfigError("chromatin: out_dir is required")
     cfg = {**cfg, "target": _check_config(cfg)}
-    tracks = _track_entries(cfg, base_dir)
-    _check_track_files(tracks)
+    tracks = track_entries(cfg, base_dir)
+    check_track_files(tracks)
     signal_names = [k.split(".", 1)[1] for k in tracks if k.startswith("signal.")]
     inputs = {k: path for k, (path, _) in tracks.items()}
     for key in ("chrom_aliases", "peaks"):
@@ -344,12 +344,12 @@ def build_genome_bins(config: Mapping | None = None, out_dir: str | os.PathLike 
     table = load_aliases(inputs.get("chrom_aliases"))
     opened: dict[str, Track] = {}
     try:
-        _open_tracks(tracks, table, opened)
+        open_tracks(tracks, table, opened)
         sig_tracks = [opened[k] for k in tracks if k.startswith("signal.")]
         tgt_tracks = [opened[k] for k in tracks if k.startswith("targets.")]
-        _check_signs(cfg, signal_names, sig_tracks)
-        chroms = _chromosomes(cfg["chroms"], sig_tracks, tgt_tracks)
-        guessed = _sizes_from_intervals(list(opened.values()), chroms)
+        check_signs(cfg, signal_names, sig_tracks)
+        chroms = bin_chromosomes(cfg["chroms"], sig_tracks, tgt_tracks)
+        guessed = sizes_from_intervals(list(opened.values()), chroms)
         peaks = peaks_by_chrom(inputs["peaks"], chroms, sig_tracks[0].chroms, table,
                                sizes_from_intervals=guessed) if "peaks" in inputs else None
         return _write_bins(writer, cfg, split_spec, chroms, sig_tracks, tgt_tracks,
@@ -359,7 +359,7 @@ def build_genome_bins(config: Mapping | None = None, out_dir: str | os.PathLike 
             t.close()
 
 
-def _track_entries(cfg: Mapping, base_dir) -> dict[str, tuple[os.PathLike, str | int | None]]:
+def track_entries(cfg: Mapping, base_dir) -> dict[str, tuple[os.PathLike, str | int | None]]:
     """``{"signal.NAME" / "targets.NAME": (resolved path, value_column or None)}`` of a
     checked config's tracks, signal channels first, each in the config's order."""
     out = {}
@@ -370,8 +370,8 @@ def _track_entries(cfg: Mapping, base_dir) -> dict[str, tuple[os.PathLike, str |
     return out
 
 
-def _open_tracks(tracks: Mapping[str, tuple], table, opened: dict) -> None:
-    """Open ``tracks`` (key → (path, value_column): :func:`_track_entries`) into
+def open_tracks(tracks: Mapping[str, tuple], table, opened: dict) -> None:
+    """Open ``tracks`` (key → (path, value_column): :func:`track_entries`) into
     ``opened`` (filled as they open, so the caller can close them on error): bigWigs and
     bigBeds first (a bigBed without value_column read from its score, said by
     :func:`note_bigbed_field`), then every bedGraph with the chromosome sizes of the first
@@ -405,7 +405,7 @@ def _open_tracks(tracks: Mapping[str, tuple], table, opened: dict) -> None:
                 opened[k] = Track(paths[k], aliases=table, chrom_sizes=union)
 
 
-def _check_signs(cfg: Mapping, names: list[str], tracks: list[Track]) -> None:
+def check_signs(cfg: Mapping, names: list[str], tracks: list[Track]) -> None:
     """Negative values in the signal files (their header's minimum): minus-strand GRO-seq /
     PRO-seq files store counts as values <= 0. Under ``signal_abs: false`` they cannot go
     through ``signal_log1p`` (clipped to 0) or ``merge_signal`` (they would cancel the plus
@@ -441,7 +441,7 @@ def _check_signs(cfg: Mapping, names: list[str], tracks: list[Track]) -> None:
                         "channel %r; are the plus and minus files swapped?", where, name)
 
 
-def _sizes_from_intervals(tracks: list[Track], chroms: list[str]) -> bool:
+def sizes_from_intervals(tracks: list[Track], chroms: list[str]) -> bool:
     """True when no bigWig or bigBed is among ``tracks``: the bedGraphs' chromosomes then
     end at their last interval; say so (WARNING), naming the chromosomes."""
     if any(t.format != "bedgraph" for t in tracks):
@@ -455,7 +455,7 @@ def _sizes_from_intervals(tracks: list[Track], chroms: list[str]) -> bool:
 
 def _check_config(cfg: Mapping) -> str:
     """Check the sizes and target of a resolved config (its track entries:
-    :func:`_track_entries`); return the target (default: the first of ``targets``)."""
+    :func:`track_entries`); return the target (default: the first of ``targets``)."""
     for key in ("signal", "targets"):
         if not isinstance(cfg[key], Mapping) or not cfg[key]:
             raise ConfigError(f"chromatin.{key}: expected a mapping name → bigWig")
@@ -498,17 +498,17 @@ def _check_bin_units(cfg: Mapping) -> None:
                         key, paper, f"{value:,.10g}", key, f"{in_bins:.10g}")
 
 
-def _check_track_files(tracks: Mapping[str, tuple]) -> None:
+def check_track_files(tracks: Mapping[str, tuple], prefix: str = "chromatin.") -> None:
     """One file named by two tracks (a path copied from another entry), or two files of
-    identical bytes (a file copied under another name); ``tracks``: :func:`_track_entries`
+    identical bytes (a file copied under another name); ``tracks``: :func:`track_entries`
     (one bigBed under two value_column is two tracks). Two signal channels or two targets:
     ConfigError (a channel would repeat another, e.g. the plus strand twice and no minus
-    strand). A signal file also a target: a warning (the model is given its own target as
-    input)."""
+    strand), the setting named ``prefix`` + ``signal`` / ``targets``. A signal file also a
+    target: a warning (the model is given its own target as input)."""
     for first, where, what in same_data(tracks):
         key = where.split(".")[0]
         if first.split(".")[0] == key:
-            raise ConfigError(f"chromatin.{key}: {first} and {where} {what}; expected each "
+            raise ConfigError(f"{prefix}{key}: {first} and {where} {what}; expected each "
                               "track's own file")
         log.warning("chromatin: %s and %s %s: the target is also an input channel, so the "
                     "model is given the values it is to predict", first, where, what)
@@ -542,12 +542,13 @@ def _finite_number(value) -> bool:
         and bool(np.isfinite(value))
 
 
-def _chromosomes(listed: list | None, sig_tracks: list[Track], tgt_tracks: list[Track]
-                 ) -> list[str]:
+def bin_chromosomes(listed: list | None, sig_tracks: list[Track], tgt_tracks: list[Track],
+                    where: str = "chromatin.chroms") -> list[str]:
     """The chromosomes to bin, named as in the first signal file: ``listed`` (each must be
     in every file, and listed once: two names of one chromosome, ``chr1`` and ``1``, are a
     ConfigError) or all of the first signal file's, which every file must share; every
-    file must give them the same lengths."""
+    file must give them the same lengths. ``where``: the setting that lists them, named
+    in the errors."""
     ref = sig_tracks[0]
     if listed is None:
         chroms = list(ref.chroms)
@@ -555,13 +556,13 @@ def _chromosomes(listed: list | None, sig_tracks: list[Track], tgt_tracks: list[
             diff = chrom_difference(t, ref)
             if diff:
                 raise InputFileError(f"{t.path}: chromosomes differ from {ref.path}: {diff}; "
-                                     f"list the chromosomes to use in chromatin.chroms")
+                                     f"list the chromosomes to use in {where}")
     else:
         chroms = [ref.resolve(str(c)) for c in listed]
         first: dict[str, str] = {}
         for entry, c in zip(listed, chroms):
             if c in first:
-                raise ConfigError(f"chromatin.chroms: {first[c]!r} and {entry!r} are one "
+                raise ConfigError(f"{where}: {first[c]!r} and {entry!r} are one "
                                   f"chromosome ({c} in {ref.path}); list each chromosome once")
             first[c] = str(entry)
         for t in sig_tracks + tgt_tracks:
@@ -604,7 +605,7 @@ def _write_bins(writer: storage.DatasetWriter, cfg: Mapping, split_spec: dict, c
         cls_out = writer.array("classes", (int(sum(n_bins)),), np.int8) if binary else None
         for c, n, at in tqdm(list(zip(chroms, n_bins, bin_offsets)), desc="chromatin bins",
                              unit="chrom", disable=not progress):
-            sig_out.append(_signal_bins(cfg, sig_tracks, c, n, empty))
+            sig_out.append(signal_bins(cfg, sig_tracks, c, n, empty))
             tgt = np.empty((n, len(tgt_tracks)), np.float32)
             for j, t in enumerate(tgt_tracks):
                 means = binned_means(t, c, n, bin_size)
@@ -657,7 +658,7 @@ def _write_bins(writer: storage.DatasetWriter, cfg: Mapping, split_spec: dict, c
         return writer.commit(index, meta)
 
 
-def _signal_bins(cfg: Mapping, tracks: list[Track], chrom: str, n: int,
+def signal_bins(cfg: Mapping, tracks: list[Track], chrom: str, n: int,
                  empty: dict | None = None) -> np.ndarray:
     """Input channels of one chromosome of ``n`` bins, with window // 2 zero bins before
     and window − 1 − window // 2 after: (n + window − 1, channels) float32. A track whose
@@ -676,6 +677,13 @@ def _signal_bins(cfg: Mapping, tracks: list[Track], chrom: str, n: int,
     return sig
 
 
+def signal_file_units(signal: np.ndarray, cfg: Mapping) -> np.ndarray:
+    """The bins' means of :func:`signal_bins` values (``signal_log1p`` undone): the scale
+    of the files, which a sample of another normalisation is told by
+    (``preprocessing.json``'s ``signal_stats``, :mod:`kerasgene.explain.impute`)."""
+    return np.expm1(signal) if cfg["signal_log1p"] else np.asarray(signal)
+
+
 def _warn_empty(empty: Mapping[str, list[str]], chroms: list[str]) -> None:
     """One warning per track without data on some of the dataset's chromosomes (a file
     made for fewer chromosomes than its header lists, or a chromosome without reads):
@@ -687,4 +695,6 @@ def _warn_empty(empty: Mapping[str, list[str]], chroms: list[str]) -> None:
                     ", ..." if len(names) > 10 else "")
 
 
-__all__ = ["CLASS_TARGET", "GenomeBinsDataset", "binned_means", "build_genome_bins"]
+__all__ = ["CLASS_TARGET", "GenomeBinsDataset", "bin_chromosomes", "binned_means",
+           "build_genome_bins", "check_signs", "check_track_files", "open_tracks",
+           "signal_bins", "signal_file_units", "sizes_from_intervals", "track_entries"]

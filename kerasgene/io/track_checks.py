@@ -304,12 +304,17 @@ def track_statistics(epigenome: np.ndarray | Mapping, names: Sequence[str]) -> d
     return out
 
 
+#: What a track off the training scale may be (:func:`scale_mismatches`' default).
+OTHER_KIND = ("read counts or fold change instead of -log10 p-values, a fraction instead "
+              "of a percentage, another assay")
+
+
 def _scale_finding(old: Mapping, new: Mapping, reference: str,
-                   stats: Sequence[str] = ("mean", "p99"), factor: float = SCALE_FACTOR
-                   ) -> str | None:
+                   stats: Sequence[str] = ("mean", "p99"), factor: float = SCALE_FACTOR,
+                   kinds: str = OTHER_KIND) -> str | None:
     """What is off in ``new`` against ``old`` (one track's :func:`track_statistics`) in
-    its ``stats`` by more than ``factor``, worded to follow the track's name; None when on
-    scale or not comparable."""
+    its ``stats`` by more than ``factor``, worded to follow the track's name (``kinds``:
+    what such a file may be); None when on scale or not comparable."""
     if old is None or new["windows"] < MIN_COMPARED_WINDOWS:
         return None
     if new["nonzero"] == 0 and old["nonzero"] > 0:
@@ -321,26 +326,26 @@ def _scale_finding(old: Mapping, new: Mapping, reference: str,
         if a > 0 and b > 0 and max(a / b, b / a) > factor:
             return (f": {label} {b:.3g} over {new['windows']} windows, "
                     f"{max(a / b, b / a):.0f}x {'larger' if b > a else 'smaller'} than "
-                    f"{reference} {a:.3g}: a file of another unit or kind (read counts "
-                    "or fold change instead of -log10 p-values, a fraction instead of a "
-                    "percentage, another assay)?")
+                    f"{reference} {a:.3g}: a file of another unit or kind ({kinds})?")
     return None
 
 
 def scale_mismatches(trained: Mapping[str, Mapping], got: Mapping[str, Mapping],
-                     reference: str = "the training data's") -> list[str]:
+                     reference: str = "the training data's", kinds: str = OTHER_KIND
+                     ) -> list[str]:
     """One message per track whose values in ``got`` are not on the scale of ``trained``
     (both :func:`track_statistics`): zero in every window where training's were not, or a
     mean or 99th percentile more than :data:`SCALE_FACTOR` times larger or smaller.
     Tracks missing from either, and ``got`` of fewer than :data:`MIN_COMPARED_WINDOWS`
-    windows, are not compared; ``reference`` names ``trained`` in the messages.
+    windows, are not compared; ``reference`` names ``trained`` in the messages, ``kinds``
+    what a file off the scale may be (default :data:`OTHER_KIND`).
 
     A heuristic for gross mistakes only — a file of another unit or kind (read counts or
     fold change where the model saw −log10 p-values, a fraction where it saw a percentage,
     a file with no data over these genes) — which give predictions that look valid but are
     not; differences between cell types of the same assay stay well inside the factor.
     """
-    findings = {name: _scale_finding(trained.get(name), new, reference)
+    findings = {name: _scale_finding(trained.get(name), new, reference, kinds=kinds)
                 for name, new in got.items()}
     return [f"track {name!r}{f}" for name, f in findings.items() if f]
 

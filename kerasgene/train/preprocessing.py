@@ -39,7 +39,9 @@ def preprocessing_constants(dataset) -> dict:
     ``"epigenome"`` input also ``track_stats`` and ``track_profiles``
     (:func:`kerasgene.io.track_checks.track_statistics` — the scale and ``change_bp``, the
     bp per change of value —, :func:`~kerasgene.io.track_checks.track_profiles`
-    of :func:`training_windows`), and
+    of :func:`training_windows`), for those with a ``"signal"`` input (chromatin) its
+    channel names in order (``signal_names``) and their ``signal_stats`` (the same
+    statistics of the same windows' bin means, before ``signal_log1p``), and
     for those with a one-hot ``"sequence"`` ``sequence_n_fraction`` (:func:`kerasgene.dna.n_fraction`
     of the same windows), which predictions from other files are compared with
     (:func:`kerasgene.io.track_checks.scale_mismatches`,
@@ -64,6 +66,13 @@ def preprocessing_constants(dataset) -> dict:
         windows = training_windows(dataset)
         out["track_stats"] = track_statistics(windows["epigenome"], meta["track_names"])
         out["track_profiles"] = track_profiles(windows["epigenome"], meta["track_names"])
+    if "signal" in meta["input_names"] and meta.get("signal_names"):
+        from kerasgene.datasets.genome_bins import signal_file_units
+
+        windows = training_windows(dataset)
+        out["signal_names"] = meta["signal_names"]
+        units = signal_file_units(windows["signal"], meta["params"])
+        out["signal_stats"] = track_statistics(units, meta["signal_names"])
     if "sequence" in meta["input_names"] and meta["input_shapes"]["sequence"][-1] == 4:
         windows = training_windows(dataset) if windows is None else windows
         out["sequence_n_fraction"] = n_fraction(windows["sequence"])

@@ -1,0 +1,223 @@
+"""``kerasgene impute``: a trained chromatin run's imputed track (bigWig) from a sample's
+GRO-/PRO-seq files, read and binned as the run's training data were.
+
+The checks are independent of the imputation's code: the run's own evaluation
+(predictions.tsv, metrics.json) and the dataset builder reading the new files."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import numpy as np
+import pandas as pd
+import pyBigWig
+import pytest
+import yaml
+
+from kerasgene.cli import main
+from kerasgene.datasets.genome_bins import build_genome_bins
+from kerasgene.errors import ConfigError
+from kerasgene.explain.impute import impute_track, record_path
+from kerasgene.io.tracks import write_bigwig
+from kerasgene.models import load_model
+from kerasgene.models.inference import predict
+
+SIZES = {"chr1": 60_000, "chr2": 30_010}
+SPLIT = {"method": "chromosome", "train": ["chr1:0-0.8"], "valid": ["chr1:0.8-1"],
+         "test": ["chr2"]}
+DATA = {"window": 21, "sigma": 2, "stride": 2, "signal_log1p": True, "split": SPLIT}
+
+
+def _sample(d, seed: int, scale: float = 1.0) -> dict[str, str]:
+    """Strand bigWigs of GRO-seq-like bursts (minus as values <= 0) and a mark following
+    them (smoothed bursts); file paths by name."""
+    from scipy.ndimage import gaussian_filter1d
+
+    rng = np.random.default_rng(seed)
+    d.mkdir(parents=True, exist_ok=True)
+    plus, minus, mark = {}, {}, {}
+    for c, n in SIZES.items():
+        burst = (rng.random(-(-n // 50)) < 0.05) * rng.gamma(3.0, 4.0, -(-n // 50))
+        plus[c] = np.repeat(burst, 50)[:n] * scale
+        minus[c] = -np.repeat(np.roll(burst, 3) * 0.5, 50)[:n] * scale
+        mark[c] = np.repeat(gaussian_filter1d(burst, 4) * 3, 50)[:n] + 0.1
+    paths = {k: d / f"{k}.bw" for k in ("plus", "minus", "mark")}
+    for k, v in (("plus", plus), ("minus", minus), ("mark", mark)):
+        write_bigwig(paths[k], SIZES, v)
+    return {k: str(p) for k, p in paths.items()}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """A chromatin regression run trained on sample A (its config's stride 2) and the
+    files of sample B (other bursts, the same assay)."""
+    d = tmp_path_factory.mktemp("impute")
+    a, b = _sample(d / "a", 1), _sample(d / "b", 2)
+    config = {
+        "system": "chromatin", "seed": 0, "data_dir": str(d), "run_dir": str(d / "run"),
+        "data": {"signal": {"plus": a["plus"], "minus": a["minus"]}, "targets": {"K4": a["mark"]},
+                 **DATA},
+        "model": {"name": "chromatin_dnn", "hparams": {"units": [16, 8]}},
+        "training": {"epochs": 2, "verbose": 0, "learning_rate": 0.003},
+        "baselines": [],
+    }
+    (d / "run.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    assert main(["train", "--config", str(d / "run.yaml")]) == 0
+    return {"dir": d, "run": d / "run", "a": a, "b": b}
+
+
+def _values(path, chrom: str, bins: np.ndarray, bin_size: int = 50) -> np.ndarray:
+    with pyBigWig.open(str(path)) as bw:
+        return np.array([bw.values(chrom, int(k) * bin_size, int(k) * bin_size + 1)[0]
+                         for k in bins])
+
+
+def test_the_run_records_its_channels_and_their_scale(world):
+    pre = json.loads((world["run"] / "preprocessing.json").read_text())
+    assert pre["signal_names"] == ["plus", "minus"]
+    assert set(pre["signal_stats"]) == {"plus", "minus"}
+    assert pre["signal_stats"]["plus"]["mean"] > 0 and pre["signal_stats"]["plus"]["windows"] > 20
+
+
+def test_the_test_chromosome_imputed_as_the_run_evaluated_it(world, tmp_path):
+    """The training sample's files, the test chromosome at the run's stride: every value
+    of the bigWig at a test example's bin is that example's prediction in predictions.tsv,
+    and the scores against the observed mark are metrics.json's test scores."""
+    run, a = world["run"], world["a"]
+    out = tmp_path / "k4.bigWig"
+    res = impute_track(run, {"plus": a["plus"], "minus": a["minus"]}, out, chroms=["chr2"],
+                       stride=2, observed=a["mark"], progress=False)
+    table = pd.read_csv(run / "predictions.tsv", sep="\t")
+    from kerasgene.datasets.base import Dataset
+
+    ds = Dataset.open(run / "dataset")
+    chrom, k = ds.positions(table["example"].to_numpy())
+    assert {ds.meta["chroms"][c] for c in chrom} == {"chr2"}
+    np.testing.assert_allclose(_values(out, "chr2", k), table["predicted"], rtol=1e-5, atol=1e-6)
+    test = json.loads((run / "metrics.json").read_text())["test"]
+    for key in ("pearson", "spearman", "r2"):
+        assert res["scores"][key] == pytest.approx(test[key], rel=1e-4, abs=1e-6)
+    assert res["scores"]["n"] == len(table) == res["chroms"]["chr2"]["predicted"]
+    assert res["in_sample"] == {}
+    assert json.loads(record_path(out).read_text()) == json.loads(json.dumps(res))
+    with pyBigWig.open(str(out)) as bw:
+        assert bw.chroms() == {"chr2": SIZES["chr2"]}
+        ivs = bw.intervals("chr2")
+    assert len(ivs) == -(-SIZES["chr2"] // 100)  # one interval per predicted bin
+    assert ivs[0][:2] == (0, 100) and ivs[-1][1] == SIZES["chr2"]  # clipped at the end
+
+
+def test_another_sample_through_the_command_line(world, tmp_path, capsys):
+    """Sample B's files, every bin of every chromosome: the values are the model's
+    predictions on the windows the dataset builder makes of the same files."""
+    run, b = world["run"], world["b"]
+    out = tmp_path / "b.bw"
+    assert main(["impute", "--run", str(run), "--signal", f"minus={b['minus']}",
+                 "--signal", f"plus={b['plus']}", "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    n_bins = sum(-(-n // 50) for n in SIZES.values())
+    assert f"{n_bins:,} bins of 50 bp on 2 chromosomes" in said and f"wrote {out}" in said
+    built = build_genome_bins({"signal": {"plus": b["plus"], "minus": b["minus"]},
+                               "targets": {"K4": b["mark"]}, **DATA, "stride": 1},
+                              tmp_path / "ds", progress=False)
+    idx = np.arange(built.meta["n_examples"])  # every bin: the split covers the genome
+    chrom, k = built.positions(idx)
+    expected = predict(load_model(run / "model.keras"), {"signal": built.gather(idx)["signal"]})
+    expected = next(iter(expected.values())).reshape(-1)
+    got = np.concatenate([_values(out, c, k[chrom == i]) for i, c in
+                          enumerate(built.meta["chroms"])])
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    record = json.loads(record_path(out).read_text())
+    assert record["signal"] == {"plus": b["plus"], "minus": b["minus"]}
+    assert record["in_sample"] == {} and "scores" not in record
+
+
+def test_a_bedgraph_channel_imputes_as_its_bigwig(world, tmp_path):
+    """The plus strand as a bedGraph (its bigWig's intervals as text) gives the same track."""
+    run, b = world["run"], world["b"]
+    with pyBigWig.open(b["plus"]) as bw:
+        lines = [f"{c}\t{s}\t{e}\t{v:.9g}" for c in SIZES for s, e, v in bw.intervals(c)]
+    (tmp_path / "plus.bedGraph").write_text("\n".join(lines) + "\n")
+    one = impute_track(run, {"plus": b["plus"], "minus": b["minus"]}, tmp_path / "bw.bw",
+                       chroms=["chr2"], stride=5, progress=False)
+    two = impute_track(run, {"plus": str(tmp_path / "plus.bedGraph"), "minus": b["minus"]},
+                       tmp_path / "bg.bw", chroms=["2"], stride=5, progress=False)
+    assert one["chroms"] == two["chroms"]
+    bins = np.arange(0, -(-SIZES["chr2"] // 50), 5)
+    np.testing.assert_array_equal(_values(tmp_path / "bg.bw", "chr2", bins),
+                                  _values(tmp_path / "bw.bw", "chr2", bins))
+
+
+def test_the_training_files_on_training_chromosomes_are_said_in_sample(world, tmp_path, caplog):
+    run, a = world["run"], world["a"]
+    with caplog.at_level(logging.WARNING):
+        res = impute_track(run, {"plus": a["plus"], "minus": a["minus"]}, tmp_path / "a.bw",
+                           stride=50, progress=False)
+    assert res["in_sample"] == {"train": ["chr1"], "valid": ["chr1"]}
+    assert ("the signal files hold the run's training data, so its predictions on the run's "
+            "train chromosomes (chr1) and valid chromosomes (chr1) are not held out"
+            in caplog.text)
+
+
+def test_a_signal_of_another_scale_is_warned_about(world, tmp_path, caplog):
+    """Sample B's counts × 1,000 (another normalisation): a warning naming the channel,
+    the chromosome and the factor; the track is still written."""
+    c = _sample(tmp_path / "c", 2, scale=1000.0)
+    with caplog.at_level(logging.WARNING):
+        impute_track(world["run"], {"plus": c["plus"], "minus": c["minus"]}, tmp_path / "c.bw",
+                     stride=25, progress=False)
+    said = [r.getMessage() for r in caplog.records if "impute: chr1: signal track 'plus'" in
+            r.getMessage()]
+    assert said and "larger than the training signal's" in said[0], caplog.text
+    assert (tmp_path / "c.bw").exists()
+    caplog.clear()
+    b = world["b"]
+    with caplog.at_level(logging.WARNING):
+        impute_track(world["run"], {"plus": b["plus"], "minus": b["minus"]}, tmp_path / "b.bw",
+                     stride=25, progress=False)
+    assert "impute:" not in caplog.text  # another sample of the same assay: on scale
+
+
+@pytest.mark.parametrize("signal, message", [
+    ({"plus": "P"}, "signal: RUN was trained on the channels plus, minus; missing minus; give "
+                    "NAME=FILE for each trained channel"),
+    ({"plus": "P", "minus": "M", "K4": "P"},
+     "signal: RUN was trained on the channels plus, minus; not trained on K4; give NAME=FILE "
+     "for each trained channel"),
+    ({"plus": "P", "minus": "P"}, "--signal: signal.plus and signal.minus name one file (P)"),
+])
+def test_channels_that_are_not_the_runs(world, tmp_path, signal, message):
+    b = world["b"]
+    files = {"P": b["plus"], "M": b["minus"]}
+    with pytest.raises(ConfigError) as err:
+        impute_track(world["run"], {k: files[v] for k, v in signal.items()}, tmp_path / "x.bw",
+                     progress=False)
+    assert message.replace("RUN", str(world["run"])).replace("(P)", f"({b['plus']})") \
+        in str(err.value)
+    assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_bad_arguments_exit_2_in_one_line_and_write_nothing(world, tmp_path, capsys):
+    b, run = world["b"], str(world["run"])
+    cases = [
+        (["--signal", "plus", "--signal", f"minus={b['minus']}"],
+         "--signal plus: expected NAME=FILE"),
+        (["--signal", f"plus={b['plus']}", "--signal", f"plus={b['minus']}"],
+         "--signal: channel 'plus' given twice"),
+        (["--signal", f"plus={b['plus']}", "--signal", f"minus={b['minus']}",
+          "--chroms", "chr9"], "chr9"),
+        (["--signal", f"plus={b['plus']}", "--signal", f"minus={b['minus']}", "--stride", "0"],
+         "stride and batch_size must be >= 1"),
+    ]
+    for extra, said in cases:
+        assert main(["impute", "--run", run, *extra, "--out", str(tmp_path / "x.bw")]) == 2
+        err = capsys.readouterr().err
+        assert said in err and len(err.strip().splitlines()) == 1, err
+    assert main(["impute", "--run", run, "--signal", f"plus={b['plus']}", "--signal",
+                 f"minus={b['minus']}", "--out", b["plus"]]) == 2
+    assert f"--out {b['plus']}: is the input signal.plus" in capsys.readouterr().err
+    assert main(["impute", "--run", run, "--signal", f"plus={b['plus']}", "--signal",
+                 f"minus={b['minus']}", "--out", str(tmp_path / "x.bw"), "seed=3"]) == 2
+    assert "expected no KEY=VALUE overrides with --run" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
