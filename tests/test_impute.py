@@ -221,3 +221,41 @@ def test_bad_arguments_exit_2_in_one_line_and_write_nothing(world, tmp_path, cap
                  f"minus={b['minus']}", "--out", str(tmp_path / "x.bw"), "seed=3"]) == 2
     assert "expected no KEY=VALUE overrides with --run" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+
+
+def test_a_run_of_another_system_is_refused(world, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(world["run"], run)
+    record = json.loads((run / "run.json").read_text())
+    (run / "run.json").write_text(json.dumps({**record, "system": "isegnet"}))
+    b = world["b"]
+    with pytest.raises(ConfigError, match=r"a run of system isegnet; imputing a track needs a "
+                                          r"chromatin run"):
+        impute_track(run, {"plus": b["plus"], "minus": b["minus"]}, tmp_path / "x.bw")
+    assert not (tmp_path / "x.bw").exists()
+
+
+def test_a_binary_run_writes_its_peak_scores(world, tmp_path):
+    """A peak-task run (label: binary): the track holds the score of predictions.tsv (peak
+    ⇔ score > 0); an observed track is refused."""
+    a = world["a"]
+    config = yaml.safe_load((world["dir"] / "run.yaml").read_text())
+    config["run_dir"] = str(tmp_path / "peaks")
+    config["data"].update(label="binary", peak_threshold=2.0)
+    (tmp_path / "peaks.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    assert main(["train", "--config", str(tmp_path / "peaks.yaml")]) == 0
+    run = tmp_path / "peaks"
+    res = impute_track(run, {"plus": a["plus"], "minus": a["minus"]}, tmp_path / "p.bw",
+                       chroms=["chr2"], stride=2, progress=False)
+    assert res["values"] == "peak score (class 1 where > 0)"
+    table = pd.read_csv(run / "predictions.tsv", sep="\t")
+    from kerasgene.datasets.base import Dataset
+
+    _, k = Dataset.open(run / "dataset").positions(table["example"].to_numpy())
+    np.testing.assert_allclose(_values(tmp_path / "p.bw", "chr2", k), table["score"],
+                               rtol=1e-5, atol=1e-6)
+    with pytest.raises(ConfigError, match="predicts peaks"):
+        impute_track(run, {"plus": a["plus"], "minus": a["minus"]}, tmp_path / "q.bw",
+                     observed=a["mark"])

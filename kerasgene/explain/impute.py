@@ -161,11 +161,10 @@ def _check_out(out: Path, entries: Mapping[str, tuple]) -> None:
 def _chromatin_settings(run: Path, record: Mapping) -> dict:
     """The run's ``preprocessing.json``, checked to be a chromatin run's."""
     system = record.get("system")
-    if system != "chromatin":
-        known = systems.get(system).name if system in systems.names() else system
-        raise ConfigError(f"{run}: a {known} run; imputing a track needs a chromatin run "
-                          "(a model of genome bins from GRO-/PRO-seq, kerasgene train "
-                          "--config configs/chromatin.yaml)")
+    if system not in systems.names() or systems.get(system).name != "chromatin":
+        raise ConfigError(f"{run}: a run of system {system}; imputing a track needs a "
+                          "chromatin run (a model of genome bins from GRO-/PRO-seq: kerasgene "
+                          "train --config configs/chromatin.yaml)")
     path = run / "preprocessing.json"
     try:
         pre = json.loads(path.read_text())
