@@ -130,7 +130,22 @@ def test_another_sample_through_the_command_line(world, tmp_path, capsys):
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
     record = json.loads(record_path(out).read_text())
     assert record["signal"] == {"plus": b["plus"], "minus": b["minus"]}
-    assert record["in_sample"] == {} and "scores" not in record
+    assert record["in_sample"] == {} and record["no_signal"] == {} and "scores" not in record
+
+
+def test_a_chromosome_without_signal_is_warned_about(world, tmp_path, caplog):
+    """Sample B's minus strand without reads on chr2 (a file made for fewer chromosomes
+    than its header lists): a warning naming the file and chromosome, and the record."""
+    b = world["b"]
+    with pyBigWig.open(b["minus"]) as bw:
+        minus = {c: np.nan_to_num(np.asarray(bw.values(c, 0, n))) for c, n in SIZES.items()}
+    write_bigwig(tmp_path / "minus.bw", SIZES, {"chr1": minus["chr1"]})
+    with caplog.at_level(logging.WARNING):
+        res = impute_track(world["run"], {"plus": b["plus"], "minus": str(tmp_path / "minus.bw")},
+                           tmp_path / "b.bw", stride=50, progress=False)
+    assert res["no_signal"] == {str(tmp_path / "minus.bw"): ["chr2"]}
+    assert (f"impute: {tmp_path / 'minus.bw'}: no signal on 1 of the 2 imputed chromosomes "
+            "(chr2); the track there is the model's output for a channel of zeros") in caplog.text
 
 
 def test_a_bedgraph_channel_imputes_as_its_bigwig(world, tmp_path):

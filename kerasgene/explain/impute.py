@@ -80,7 +80,8 @@ def impute_track(run: str | os.PathLike, signal: Mapping[str, str | os.PathLike 
     The record written beside ``out``: ``run``, ``model_sha256``, ``target``, ``values``
     (what the bigWig holds), ``signal``, the binning settings, ``stride``, ``chroms``
     (chromosome → ``{"bins", "predicted", "mean"}``), ``in_sample`` (chromosomes the run
-    trained or validated on, when the signal files are its training files), and with
+    trained or validated on, when the signal files are its training files), ``no_signal``
+    (signal file → the imputed chromosomes where it has no data, also warned about), and with
     ``observed`` its ``scores`` (:func:`kerasgene.metrics.regression_metrics` over every
     predicted bin).
     """
@@ -135,7 +136,9 @@ def impute_track(run: str | os.PathLike, signal: Mapping[str, str | os.PathLike 
               f"{pre['target']}, gaussian-smoothed bin mean (sigma {pre['sigma']} bins)",
               "signal": {n: str(entries[f"signal.{n}"][0]) for n in names},
               **{k: pre[k] for k in BIN_SETTINGS}, "stride": int(stride),
-              "chroms": predicted.summary, "in_sample": in_sample}
+              "chroms": predicted.summary, "in_sample": in_sample,
+              "no_signal": predicted.no_signal}
+    _warn_no_signal(predicted.no_signal, chosen)
     if observed is not None:
         from kerasgene.metrics import regression_metrics
 
@@ -229,6 +232,7 @@ class _PredictedChroms(Mapping):
         self.predictions: list[np.ndarray] = []
         self.observed: list[np.ndarray] = []
         self._last: tuple[str, tuple] | None = None
+        self.no_signal: dict[str, list[str]] = {}  # file → chromosomes where it is all 0
 
     def __getitem__(self, chrom: str):
         if self._last is None or self._last[0] != chrom:
@@ -240,7 +244,7 @@ class _PredictedChroms(Mapping):
         from kerasgene.io.tracks import gaussian_smooth
 
         n, bin_size, window = self.n_bins[chrom], int(self.pre["bin_size"]), int(self.pre["window"])
-        sig = signal_bins(self.pre, self.tracks, chrom, n)
+        sig = signal_bins(self.pre, self.tracks, chrom, n, self.no_signal)
         windows = np.lib.stride_tricks.sliding_window_view(sig, window, axis=0)  # (n, C, w)
         bins = np.arange(0, n, self.stride)
         if not self.summary:
@@ -268,6 +272,9 @@ class _PredictedChroms(Mapping):
     def __len__(self) -> int:
         return len(self.sizes)
 
+    def __contains__(self, chrom) -> bool:  # without imputing it (Mapping's would)
+        return chrom in self.sizes
+
 
 def _single_output(outputs) -> np.ndarray:
     """The one output of a chromatin model, (n,) float32."""
@@ -292,6 +299,16 @@ def _warn_scale(pre: Mapping, windows: np.ndarray, chrom: str) -> None:
     for message in scale_mismatches(trained, stats, "the training signal's", SIGNAL_KINDS):
         log.warning("impute: %s: signal %s; its imputed values would look like any others",
                     chrom, message)
+
+
+def _warn_no_signal(no_signal: Mapping[str, list[str]], chroms: list[str]) -> None:
+    """One warning per signal file without data on some imputed chromosomes: their windows
+    are zeros there, and the track holds what the model makes of no signal."""
+    for path, names in no_signal.items():
+        log.warning("impute: %s: no signal on %d of the %d imputed chromosomes (%s%s); the "
+                    "track there is the model's output for a channel of zeros",
+                    path, len(names), len(chroms), ", ".join(names[:10]),
+                    ", ..." if len(names) > 10 else "")
 
 
 def _in_sample(record: Mapping, entries: Mapping, names: list[str], chosen: list[str],
