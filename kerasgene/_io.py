@@ -72,7 +72,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
     The caller writes a file (or a folder) at the yielded path by any means (a library's
     ``save(path)``); on leaving the block it is flushed and renamed into place. On any
-    exception the temporary is removed and ``path`` is left as it was.
+    exception the temporary is removed and ``path`` is left as it was. Temporaries of
+    ``path`` left by killed processes (SIGTERM, SIGKILL) are removed first, with a warning.
 
     Examples
     --------
@@ -82,6 +83,12 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_name(path)
+    suffix = "".join(path.suffixes[-1:])
+    stale = remove_stale_temporaries(
+        path.parent, pattern=f".{path.name[: len(path.name) - len(suffix)]}{TMP_MARKER}*{suffix}")
+    if stale:
+        log.warning("%s: removed %d temporaries of it left by killed processes (%s)", path,
+                    len(stale), ", ".join(p.name for p in stale))
     try:
         yield tmp
         _fsync(tmp)

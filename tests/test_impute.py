@@ -81,31 +81,56 @@ def test_the_run_records_its_channels_and_their_scale(world):
 
 
 def test_the_test_chromosome_imputed_as_the_run_evaluated_it(world, tmp_path):
-    """The training sample's files, the test chromosome at the run's stride: every value
-    of the bigWig at a test example's bin is that example's prediction in predictions.tsv,
-    and the scores against the observed mark are metrics.json's test scores."""
+    """The training sample's files over the test chromosome: the bigWig's value at every
+    test example's bin is that example's prediction in predictions.tsv, and the scores
+    against the observed mark are those of the bigWig's values against the dataset's
+    stored (smoothed) labels of every bin."""
+    from kerasgene.datasets.base import Dataset
+    from kerasgene.metrics import regression_metrics
+
     run, a = world["run"], world["a"]
     out = tmp_path / "k4.bigWig"
     res = impute_track(run, {"plus": a["plus"], "minus": a["minus"]}, out, chroms=["chr2"],
-                       stride=2, observed=a["mark"], progress=False)
+                       observed=a["mark"], progress=False)
     table = pd.read_csv(run / "predictions.tsv", sep="\t")
-    from kerasgene.datasets.base import Dataset
-
     ds = Dataset.open(run / "dataset")
     chrom, k = ds.positions(table["example"].to_numpy())
     assert {ds.meta["chroms"][c] for c in chrom} == {"chr2"}
     np.testing.assert_allclose(_values(out, "chr2", k), table["predicted"], rtol=1e-5, atol=1e-6)
-    test = json.loads((run / "metrics.json").read_text())["test"]
-    for key in ("pearson", "spearman", "r2"):
-        assert res["scores"][key] == pytest.approx(test[key], rel=1e-4, abs=1e-6)
-    assert res["scores"]["n"] == len(table) == res["chroms"]["chr2"]["predicted"]
-    assert res["in_sample"] == {}
+    n = -(-SIZES["chr2"] // 50)
+    at = ds.meta["bin_offsets"][ds.meta["chroms"].index("chr2")]
+    labels = np.asarray(ds.arrays["targets"][at : at + n, 0])
+    expected = regression_metrics(labels, _values(out, "chr2", np.arange(n)))
+    for key in ("pearson", "spearman", "r2", "n"):
+        assert res["scores"][key] == pytest.approx(expected[key], rel=1e-4, abs=1e-6)
+    assert res["chroms"]["chr2"] == {"bins": n, "predicted": n,
+                                     "mean": pytest.approx(res["chroms"]["chr2"]["mean"])}
+    assert res["in_sample"] == {} and res["warnings"] == []
+    assert res["out"] == str(out) and res["observed"] == a["mark"]
     assert json.loads(record_path(out).read_text()) == json.loads(json.dumps(res))
     with pyBigWig.open(str(out)) as bw:
         assert bw.chroms() == {"chr2": SIZES["chr2"]}
         ivs = bw.intervals("chr2")
-    assert len(ivs) == -(-SIZES["chr2"] // 100)  # one interval per predicted bin
-    assert ivs[0][:2] == (0, 100) and ivs[-1][1] == SIZES["chr2"]  # clipped at the end
+    assert len(ivs) == n and ivs[0][:2] == (0, 50) and ivs[-1][:2] == ((n - 1) * 50, SIZES["chr2"])
+
+
+def test_a_stride_writes_each_intervals_middle_bin(world, tmp_path):
+    """--stride 4: one interval per 4 bins (the last one clipped at the chromosome's end),
+    each holding the every-bin track's value at its middle bin."""
+    b = world["b"]
+    signal = {"plus": b["plus"], "minus": b["minus"]}
+    impute_track(world["run"], signal, tmp_path / "all.bw", chroms=["chr2"], progress=False)
+    impute_track(world["run"], signal, tmp_path / "s4.bw", chroms=["chr2"], stride=4,
+                 progress=False)
+    n = -(-SIZES["chr2"] // 50)  # 601 bins: the last interval is one bin
+    with pyBigWig.open(str(tmp_path / "s4.bw")) as bw:
+        ivs = np.array(bw.intervals("chr2"))
+    starts = np.arange(0, n, 4)
+    ends = np.minimum(starts + 4, n)
+    np.testing.assert_array_equal(ivs[:, 0], starts * 50)
+    np.testing.assert_array_equal(ivs[:, 1], np.minimum(ends * 50, SIZES["chr2"]))
+    np.testing.assert_allclose(ivs[:, 2], _values(tmp_path / "all.bw", "chr2",
+                                                  (starts + ends - 1) // 2), rtol=1e-6)
 
 
 def test_another_sample_through_the_command_line(world, tmp_path, capsys):
@@ -131,6 +156,7 @@ def test_another_sample_through_the_command_line(world, tmp_path, capsys):
     record = json.loads(record_path(out).read_text())
     assert record["signal"] == {"plus": b["plus"], "minus": b["minus"]}
     assert record["in_sample"] == {} and record["no_signal"] == {} and "scores" not in record
+    assert record["warnings"] == []
 
 
 def test_a_chromosome_without_signal_is_warned_about(world, tmp_path, caplog):
@@ -144,8 +170,10 @@ def test_a_chromosome_without_signal_is_warned_about(world, tmp_path, caplog):
         res = impute_track(world["run"], {"plus": b["plus"], "minus": str(tmp_path / "minus.bw")},
                            tmp_path / "b.bw", stride=50, progress=False)
     assert res["no_signal"] == {str(tmp_path / "minus.bw"): ["chr2"]}
-    assert (f"impute: {tmp_path / 'minus.bw'}: no signal on 1 of the 2 imputed chromosomes "
-            "(chr2); the track there is the model's output for a channel of zeros") in caplog.text
+    said = (f"impute: {tmp_path / 'minus.bw'}: no data on 1 of the 2 imputed chromosomes (chr2)")
+    assert res["warnings"] == [said]
+    assert (f"{said}; where it is a signal file, the track there is the model's output for a "
+            "channel of zeros") in caplog.text
 
 
 def test_a_bedgraph_channel_imputes_as_its_bigwig(world, tmp_path):
@@ -176,22 +204,70 @@ def test_the_training_files_on_training_chromosomes_are_said_in_sample(world, tm
 
 
 def test_a_signal_of_another_scale_is_warned_about(world, tmp_path, caplog):
-    """Sample B's counts × 1,000 (another normalisation): a warning naming the channel,
-    the chromosome and the factor; the track is still written."""
+    """Sample B's counts × 1,000 (another normalisation): a warning naming the channel and
+    the factor as soon as the first chromosome is read, then over all chromosomes, kept in
+    the record; the track is still written. Sample B itself (the same assay) is on scale."""
     c = _sample(tmp_path / "c", 2, scale=1000.0)
     with caplog.at_level(logging.WARNING):
-        impute_track(world["run"], {"plus": c["plus"], "minus": c["minus"]}, tmp_path / "c.bw",
-                     stride=25, progress=False)
-    said = [r.getMessage() for r in caplog.records if "impute: chr1: signal track 'plus'" in
-            r.getMessage()]
-    assert said and "larger than the training signal's" in said[0], caplog.text
+        res = impute_track(world["run"], {"plus": c["plus"], "minus": c["minus"]},
+                           tmp_path / "c.bw", stride=25, progress=False)
+    first = [r.getMessage() for r in caplog.records
+             if r.getMessage().startswith("impute: chr1 (the first chromosome): signal track 'plus'")]
+    assert first and "larger than the training signal's" in first[0], caplog.text
+    assert "counts per million or another normalisation instead of read counts" in first[0]
+    assert any(w.startswith("impute: the imputed chromosomes: signal track 'plus': mean")
+               for w in res["warnings"]), res["warnings"]
     assert (tmp_path / "c.bw").exists()
     caplog.clear()
     b = world["b"]
     with caplog.at_level(logging.WARNING):
-        impute_track(world["run"], {"plus": b["plus"], "minus": b["minus"]}, tmp_path / "b.bw",
-                     stride=25, progress=False)
-    assert "impute:" not in caplog.text  # another sample of the same assay: on scale
+        res = impute_track(world["run"], {"plus": b["plus"], "minus": b["minus"]},
+                           tmp_path / "b.bw", stride=25, progress=False)
+    assert "impute:" not in caplog.text and res["warnings"] == []
+
+
+def test_a_later_chromosome_off_scale_is_named(world, tmp_path, caplog):
+    """chr2 of the plus strand × 10, chr1 as trained: the first chromosome's check and the
+    mean over all (3.7×) are silent, the check per chromosome names chr2."""
+    b = world["b"]
+    with pyBigWig.open(b["plus"]) as bw:
+        plus = {c: np.nan_to_num(np.asarray(bw.values(c, 0, n))) for c, n in SIZES.items()}
+    write_bigwig(tmp_path / "plus.bw", SIZES, {"chr1": plus["chr1"], "chr2": plus["chr2"] * 10})
+    with caplog.at_level(logging.WARNING):
+        res = impute_track(world["run"], {"plus": str(tmp_path / "plus.bw"), "minus": b["minus"]},
+                           tmp_path / "x.bw", stride=25, progress=False)
+    assert len(res["warnings"]) == 1, res["warnings"]
+    assert res["warnings"][0].startswith(
+        "impute: the imputed chromosomes: signal track 'plus' on 1 of the 2 chromosomes with >= "
+        "20 sampled windows of its signal (chr2), on scale on the others; on chr2: mean")
+    assert "chr1 (the first chromosome)" not in caplog.text
+
+
+def test_a_strand_of_the_other_sign_is_warned_about(world, tmp_path, caplog):
+    """A run trained without signal_abs on a minus strand of counts >= 0; the new sample's
+    minus strand stored as negative values (the usual minus-strand bigWig): warned."""
+    b = world["b"]
+    positive = {}
+    for name in ("plus", "minus"):
+        with pyBigWig.open(b[name]) as bw:
+            positive[name] = {c: np.abs(np.nan_to_num(np.asarray(bw.values(c, 0, n))))
+                              for c, n in SIZES.items()}
+        write_bigwig(tmp_path / f"{name}.bw", SIZES, positive[name])
+    write_bigwig(tmp_path / "minus_neg.bw", SIZES, {c: -v for c, v in positive["minus"].items()})
+    config = yaml.safe_load((world["dir"] / "run.yaml").read_text())
+    config["run_dir"] = str(tmp_path / "run")
+    config["data"].update(signal={"plus": str(tmp_path / "plus.bw"),
+                                  "minus": str(tmp_path / "minus.bw")},
+                          signal_abs=False, signal_log1p=False)
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    assert main(["train", "--config", str(tmp_path / "run.yaml")]) == 0
+    with caplog.at_level(logging.WARNING):
+        res = impute_track(tmp_path / "run", {"plus": str(tmp_path / "plus.bw"),
+                                              "minus": str(tmp_path / "minus_neg.bw")},
+                           tmp_path / "x.bw", stride=25, progress=False)
+    assert any("signal track 'minus': mean -" in w and "of the other sign than the training "
+               "signal's" in w and "a minus-strand file's counts as negative values" in w
+               for w in res["warnings"]), res["warnings"]
 
 
 @pytest.mark.parametrize("signal, message", [
@@ -229,12 +305,32 @@ def test_bad_arguments_exit_2_in_one_line_and_write_nothing(world, tmp_path, cap
         assert main(["impute", "--run", run, *extra, "--out", str(tmp_path / "x.bw")]) == 2
         err = capsys.readouterr().err
         assert said in err and len(err.strip().splitlines()) == 1, err
+    more = [
+        (["--signal", f"plus={b['plus']}", "--signal", f"minus={tmp_path / 'typo.bw'}"],
+         f"{tmp_path / 'typo.bw'}: signal.minus file not found"),
+        (["--signal", f"plus={b['plus']}", "--signal", f"minus={b['minus']}", "--chroms", ""],
+         "--chroms: no chromosome named"),
+    ]
+    for extra, said in more:
+        assert main(["impute", "--run", run, *extra, "--out", str(tmp_path / "x.bw")]) == 2
+        err = capsys.readouterr().err
+        assert said in err and len(err.strip().splitlines()) == 1, err
+    (tmp_path / "folder").mkdir()
+    assert main(["impute", "--run", run, "--signal", f"plus={b['plus']}", "--signal",
+                 f"minus={b['minus']}", "--out", str(tmp_path / "folder")]) == 2
+    assert f"--out {tmp_path / 'folder'}: is a directory" in capsys.readouterr().err
+    (tmp_path / "folder").rmdir()
     assert main(["impute", "--run", run, "--signal", f"plus={b['plus']}", "--signal",
                  f"minus={b['minus']}", "--out", b["plus"]]) == 2
     assert f"--out {b['plus']}: is the input signal.plus" in capsys.readouterr().err
     assert main(["impute", "--run", run, "--signal", f"plus={b['plus']}", "--signal",
                  f"minus={b['minus']}", "--out", str(tmp_path / "x.bw"), "seed=3"]) == 2
-    assert "expected no KEY=VALUE overrides with --run" in capsys.readouterr().err
+    assert "expected no KEY=VALUE overrides (but run_dir= with --config)" in capsys.readouterr().err
+    config = str(world["run"] / "config.yaml")
+    assert main(["impute", "--config", config, f"run_dir={run}", "data.window=5", "--signal",
+                 f"plus={b['plus']}", "--signal", f"minus={b['minus']}", "--out",
+                 str(tmp_path / "x.bw")]) == 2
+    assert "impute: data.window=5: the run's own settings" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
 
 
@@ -263,7 +359,7 @@ def test_a_binary_run_writes_its_peak_scores(world, tmp_path):
     assert main(["train", "--config", str(tmp_path / "peaks.yaml")]) == 0
     run = tmp_path / "peaks"
     res = impute_track(run, {"plus": a["plus"], "minus": a["minus"]}, tmp_path / "p.bw",
-                       chroms=["chr2"], stride=2, progress=False)
+                       chroms=["chr2"], progress=False)
     assert res["values"] == "peak score (class 1 where > 0)"
     table = pd.read_csv(run / "predictions.tsv", sep="\t")
     from kerasgene.datasets.base import Dataset
@@ -274,3 +370,10 @@ def test_a_binary_run_writes_its_peak_scores(world, tmp_path):
     with pytest.raises(ConfigError, match="predicts peaks"):
         impute_track(run, {"plus": a["plus"], "minus": a["minus"]}, tmp_path / "q.bw",
                      observed=a["mark"])
+
+
+@pytest.mark.parametrize("name, record", [("k4.bigWig", "k4.json"), ("k4.bw", "k4.json"),
+                                          ("K562.H3K4me3", "K562.H3K4me3.json"),
+                                          ("k4.json", "k4.json.json")])
+def test_the_record_is_named_after_the_whole_output_name(name, record, tmp_path):
+    assert record_path(tmp_path / name) == tmp_path / record

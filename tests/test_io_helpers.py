@@ -59,6 +59,24 @@ def test_stale_temporaries_of_dead_processes_are_removed(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, "model.keras"])
 
 
+def test_atomic_path_removes_the_temporaries_of_its_file_left_by_killed_processes(tmp_path,
+                                                                                 caplog):
+    """A SIGTERMed ``kerasgene impute`` left ``.k4.tmp-PID-….bw``; the next write of
+    k4.bw removes it, says so, and keeps a live writer's and other files' temporaries."""
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    killed = tmp_path / f".k4.tmp-{dead}-abc123.bw"
+    killed.write_bytes(b"half")
+    live = tmp_path / f".k4.tmp-{os.getpid()}-def456.bw"
+    live.write_bytes(b"")
+    other = tmp_path / f".k27.tmp-{dead}-abc123.bw"
+    other.write_bytes(b"")
+    with caplog.at_level("WARNING"), _io.atomic_path(tmp_path / "k4.bw") as tmp:
+        tmp.write_bytes(b"new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["k4.bw", live.name, other.name])
+    assert f"removed 1 temporaries of it left by killed processes ({killed.name})" in caplog.text
+
+
 def test_staged_folder_moves_its_entries_in_and_keeps_the_others(tmp_path):
     target = tmp_path / "explain"
     (target / "logos").mkdir(parents=True)

@@ -336,10 +336,11 @@ def cmd_impute(args: argparse.Namespace) -> int:
     from kerasgene.errors import ConfigError
     from kerasgene.explain.impute import impute_track, record_path
 
-    if args.run is not None and args.overrides:
-        raise ConfigError(f"impute: {' '.join(args.overrides)}: the run's own settings "
+    ignored = [o for o in args.overrides if args.run is not None or not o.startswith("run_dir=")]
+    if ignored:
+        raise ConfigError(f"impute: {' '.join(ignored)}: the run's own settings "
                           "(preprocessing.json) bin the signal; expected no KEY=VALUE "
-                          "overrides with --run")
+                          "overrides (but run_dir= with --config)")
     run, _ = run_config(args)
     res = impute_track(run, _signal_files(args.signal), args.out, chroms=args.chroms,
                        stride=args.stride, chrom_aliases=args.chrom_aliases,

@@ -7,9 +7,10 @@ files and bins them exactly as the run's training data were
 (:mod:`kerasgene.datasets.genome_bins` with the run's ``preprocessing.json``: ``bin_size``,
 ``window``, ``signal_abs``, ``signal_log1p``, ``merge_signal`` and the channel order;
 bigWig, bigBed or bedGraph; chromosome aliases), cuts each bin's window from the padded
-chromosome (zeros past its ends, as at training), predicts every ``stride``-th bin with
-the trained model and writes the predictions as a bigWig (each value over its bin, or over
-the ``stride`` bins it stands for) and, beside it, a JSON record of what made it.
+chromosome (zeros past its ends, as at training), predicts every bin with the trained
+model (or, with ``stride`` N, the middle bin of every N) and writes the predictions as a
+bigWig (each value over its bin, or over the N bins it stands for; chromosomes named as
+in the first signal file) and, beside it, a JSON record of what made it.
 
 Values: a regression run predicts the target's bin mean, gaussian-smoothed by ``sigma``
 bins as its labels were, in the training target file's units; a binary run (``label:
@@ -18,12 +19,14 @@ cross-entropy). ``observed``, a measured track of the target in the same sample,
 and smoothed as the training labels were, scores the imputation at the predicted bins
 (Pearson r — the paper's metric —, Spearman, R², MSE).
 
-The new signal is compared with the training windows' (``signal_stats`` of
-``preprocessing.json``, :func:`kerasgene.io.track_checks.scale_mismatches`): a channel
+The new signal is compared with the training windows' in the files' units (``signal_stats``
+of ``preprocessing.json``, :func:`kerasgene.io.track_checks.chrom_scale_mismatches`), on
+the first chromosome as soon as it is read and then over all and per chromosome: a channel
 whose mean or 99th percentile is off by more than 5× (another normalisation, another
-assay, a file without reads) gives a warning, since its imputation would look like any
-other. Signal files that are the run's own training files make the run's training and
-validation chromosomes in-sample: said in a warning, and in the record.
+assay), of the other sign (a minus strand stored as negative values where training's was
+not) or without data gives a warning, kept in the record, since its imputation would look
+like any other. Signal files that are the run's own training files make the run's training
+and validation chromosomes in-sample: said in a warning, and in the record.
 """
 
 from __future__ import annotations
@@ -36,17 +39,21 @@ from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from kerasgene import systems
-from kerasgene._io import write_json
+from kerasgene._io import check_readable, write_json
 from kerasgene.errors import ConfigError, InputFileError
-from kerasgene.io.track_checks import STATS_WINDOWS, scale_mismatches, track_statistics
 
 log = logging.getLogger(__name__)
 
 #: What a signal file off the training scale may be (the scale warning's hint).
 SIGNAL_KINDS = ("counts per million or another normalisation instead of read counts, "
                 "another assay, a file of fewer reads")
+#: Windows sampled over all imputed chromosomes for the scale check (spread by their size).
+SCALE_SAMPLE = 4096
+#: ... and at least this many of each chromosome's.
+MIN_SAMPLE = 32
 #: The settings of a run's ``preprocessing.json`` that bin the signal (and the labels).
 BIN_SETTINGS = ("bin_size", "window", "sigma", "signal_abs", "signal_log1p", "merge_signal")
 
@@ -64,11 +71,11 @@ def impute_track(run: str | os.PathLike, signal: Mapping[str, str | os.PathLike 
     run : a complete run directory of the chromatin system (``kerasgene train``)
     signal : channel name → file (a path, or ``{path, value_column}`` for a bigBed), one
         per channel the run was trained on (its ``data.signal`` names)
-    out : the bigWig to write (atomically); the record goes to ``out`` with the suffix
-        ``.json``
+    out : the bigWig to write (atomically; replaced if it exists); the record goes to
+        :func:`record_path` of it
     chroms : the chromosomes to impute, named as in any of the files (default: every
         chromosome of the first signal file, which every file must share)
-    stride : predict every ``stride``-th bin; each prediction covers its ``stride`` bins
+    stride : predict the middle bin of every ``stride`` bins, its value covering them
     chrom_aliases : a chromosome alias table (UCSC ``chromAlias.txt`` or a user table)
     observed : a measured track of the run's target in the same sample, to score the
         imputation (regression runs)
@@ -77,11 +84,12 @@ def impute_track(run: str | os.PathLike, signal: Mapping[str, str | os.PathLike 
 
     Returns
     -------
-    The record written beside ``out``: ``run``, ``model_sha256``, ``target``, ``values``
+    The record written beside ``out``: ``out``, ``run``, ``model_sha256``, ``target``, ``values``
     (what the bigWig holds), ``signal``, the binning settings, ``stride``, ``chroms``
     (chromosome → ``{"bins", "predicted", "mean"}``), ``in_sample`` (chromosomes the run
     trained or validated on, when the signal files are its training files), ``no_signal``
-    (signal file → the imputed chromosomes where it has no data, also warned about), and with
+    (signal or observed file → the imputed chromosomes where it has no data), ``warnings``
+    (those and the scale check's messages, as logged), and with
     ``observed`` its ``scores`` (:func:`kerasgene.metrics.regression_metrics` over every
     predicted bin).
     """
@@ -96,6 +104,9 @@ def impute_track(run: str | os.PathLike, signal: Mapping[str, str | os.PathLike 
     run, out = Path(run), Path(out)
     if int(stride) < 1 or int(batch_size) < 1:
         raise ConfigError(f"stride and batch_size must be >= 1, got {stride} and {batch_size}")
+    if chroms is not None and not list(chroms):
+        raise ConfigError("--chroms: no chromosome named; expected comma-separated names (or "
+                          "no --chroms for every chromosome of the signal files)")
     model, record = load_run(run)
     pre = _chromatin_settings(run, record)
     names = _signal_order(run, pre, signal)
@@ -107,6 +118,8 @@ def impute_track(run: str | os.PathLike, signal: Mapping[str, str | os.PathLike 
     entries = {f"signal.{n}": track_entry(signal[n], f"signal.{n}") for n in names}
     if observed is not None:
         entries["targets.observed"] = (observed, None)
+    for key, (path, _) in entries.items():
+        check_readable(path, f"{key} file")
     gb.check_track_files(entries, "--")
     _check_out(out, entries)
     table = load_aliases(chrom_aliases)
@@ -123,26 +136,27 @@ def impute_track(run: str | os.PathLike, signal: Mapping[str, str | os.PathLike 
         sizes = {c: tracks[0].chroms[c] for c in chosen}
         predicted = _PredictedChroms(predictor(model), pre, tracks, sizes, int(stride),
                                      int(batch_size), progress, targets[0] if targets else None)
-        try:
-            write_bigwig_entries(out, sizes, predicted)
-        finally:
-            predicted.bar.close()
+        with logging_redirect_tqdm():
+            try:
+                write_bigwig_entries(out, sizes, predicted)
+            finally:
+                predicted.bar.close()
     finally:
         for t in opened.values():
             t.close()
-    result = {"run": str(run.resolve()), "model_sha256": record.get("model_sha256"),
-              "target": pre["target"],
+    warnings = _warn_no_signal(predicted.no_signal, chosen) + predicted.scale_warnings()
+    result = {"out": str(out.resolve()), "run": str(run.resolve()),
+              "model_sha256": record.get("model_sha256"), "target": pre["target"],
               "values": "peak score (class 1 where > 0)" if binary else
               f"{pre['target']}, gaussian-smoothed bin mean (sigma {pre['sigma']} bins)",
-              "signal": {n: str(entries[f"signal.{n}"][0]) for n in names},
+              "signal": {n: str(Path(entries[f"signal.{n}"][0]).resolve()) for n in names},
               **{k: pre[k] for k in BIN_SETTINGS}, "stride": int(stride),
               "chroms": predicted.summary, "in_sample": in_sample,
-              "no_signal": predicted.no_signal}
-    _warn_no_signal(predicted.no_signal, chosen)
+              "no_signal": predicted.no_signal, "warnings": warnings}
     if observed is not None:
         from kerasgene.metrics import regression_metrics
 
-        result["observed"] = str(observed)
+        result["observed"] = str(Path(observed).resolve())
         result["scores"] = regression_metrics(np.concatenate(predicted.observed),
                                               np.concatenate(predicted.predictions))
     write_json(record_path(out), result)
@@ -150,12 +164,21 @@ def impute_track(run: str | os.PathLike, signal: Mapping[str, str | os.PathLike 
 
 
 def record_path(out: str | os.PathLike) -> Path:
-    """The JSON record written beside the imputed bigWig ``out``."""
-    return Path(out).with_suffix(".json")
+    """The JSON record written beside the imputed bigWig ``out``: its ``.bw`` /
+    ``.bigWig`` suffix replaced by ``.json``, or ``.json`` added to any other name
+    (``K562.H3K4me3`` → ``K562.H3K4me3.json``)."""
+    out = Path(out)
+    if out.suffix.lower() in (".bw", ".bigwig"):
+        return out.with_suffix(".json")
+    return out.with_name(out.name + ".json")
 
 
 def _check_out(out: Path, entries: Mapping[str, tuple]) -> None:
-    """The output is none of the input files (nor its record)."""
+    """The output is a file name (not a folder) and none of the input files (nor its
+    record is)."""
+    if out.is_dir():
+        raise ConfigError(f"--out {out}: is a directory; expected the imputed bigWig's file "
+                          "name (e.g. DIR/H3K4me3_imputed.bigWig)")
     for key, (path, _) in entries.items():
         if any(os.path.realpath(p) == os.path.realpath(path) for p in (out, record_path(out))):
             raise ConfigError(f"--out {out}: is the input {key} ({path}); expected a new file")
@@ -183,21 +206,23 @@ def _chromatin_settings(run: Path, record: Mapping) -> dict:
 
 def _signal_order(run: Path, pre: Mapping, signal: Mapping) -> list[str]:
     """The run's signal channels in the model's order (``signal_names`` of runs trained
-    since it was recorded; before, the order of the run's config.yaml), checked against
-    the names given."""
+    since it was recorded; else, and for merged channels, the order of the run's
+    config.yaml), checked against the names given."""
     trained = list(pre["signal"])
     if pre.get("signal_names") and not pre["merge_signal"]:
         trained = list(pre["signal_names"])
-    elif not pre["merge_signal"]:
+    else:
         import yaml
 
-        config = yaml.safe_load((run / "config.yaml").read_text())
-        trained = list((config.get("data") or {}).get("signal") or trained)
+        config = yaml.safe_load((run / "config.yaml").read_text()) or {}
+        listed = list((config.get("data") or {}).get("signal") or [])
+        trained = listed if sorted(listed) == sorted(trained) else trained
     missing = [n for n in trained if n not in signal]
     extra = [n for n in signal if n not in trained]
     if missing or extra:
         raise ConfigError(
-            f"signal: {run} was trained on the channels {', '.join(trained)}; "
+            f"signal: {run} was trained on the channels {', '.join(trained)}"
+            + (" (summed into one: merge_signal)" if pre["merge_signal"] else "") + "; "
             + "; ".join(filter(None, [missing and f"missing {', '.join(missing)}",
                                       extra and f"not trained on {', '.join(map(str, extra))}"]))
             + "; give NAME=FILE for each trained channel")
@@ -216,8 +241,12 @@ def _check_model_input(model, pre: Mapping, run: Path) -> None:
 class _PredictedChroms(Mapping):
     """Chromosome → ``(starts, ends, values)`` of its imputed bins, computed when the
     bigWig writer asks for it (one chromosome in memory at a time). Keeps a summary per
-    chromosome and, with an observed track, the observed and predicted values; after the
-    first chromosome, compares its windows with the training signal (:func:`_warn_scale`)."""
+    chromosome, the chromosomes where a file has no data, the sums of a sample of each
+    chromosome's windows for the scale check (the first chromosome's checked at once:
+    :func:`_warn_scale`) and, with an observed track, the observed and predicted values.
+
+    With ``stride`` > 1 each value is the prediction of the middle bin of the ``stride``
+    bins its interval covers (the chromosome's last interval: of its own bins)."""
 
     def __init__(self, f, pre: Mapping, tracks, sizes: Mapping[str, int], stride: int,
                  batch_size: int, progress: bool, observed=None):
@@ -226,45 +255,20 @@ class _PredictedChroms(Mapping):
         bin_size = int(pre["bin_size"])
         self.n_bins = {c: -(-n // bin_size) for c, n in sizes.items()}
         total = sum(-(-n // stride) for n in self.n_bins.values())
+        self.sample_every = max(1, sum(self.n_bins.values()) // SCALE_SAMPLE)
         self.bar = tqdm(total=total, desc="imputed bins", unit="bin", disable=not progress,
                         smoothing=0.1)
         self.summary: dict[str, dict] = {}
+        self.sums: dict[str, dict] = {}  # chromosome → window_sums of its sampled windows
         self.predictions: list[np.ndarray] = []
         self.observed: list[np.ndarray] = []
-        self._last: tuple[str, tuple] | None = None
         self.no_signal: dict[str, list[str]] = {}  # file → chromosomes where it is all 0
+        self._last: tuple[str, tuple] | None = None
 
     def __getitem__(self, chrom: str):
         if self._last is None or self._last[0] != chrom:
             self._last = chrom, self._impute(chrom)
         return self._last[1]
-
-    def _impute(self, chrom: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        from kerasgene.datasets.genome_bins import binned_means, signal_bins
-        from kerasgene.io.tracks import gaussian_smooth
-
-        n, bin_size, window = self.n_bins[chrom], int(self.pre["bin_size"]), int(self.pre["window"])
-        sig = signal_bins(self.pre, self.tracks, chrom, n, self.no_signal)
-        windows = np.lib.stride_tricks.sliding_window_view(sig, window, axis=0)  # (n, C, w)
-        bins = np.arange(0, n, self.stride)
-        if not self.summary:
-            sample = np.linspace(0, n - 1, min(n, STATS_WINDOWS)).round().astype(np.int64)
-            _warn_scale(self.pre, windows[sample].transpose(0, 2, 1), chrom)
-        values = np.empty(len(bins), np.float32)
-        for lo in range(0, len(bins), self.batch_size):
-            k = bins[lo : lo + self.batch_size]
-            x = np.ascontiguousarray(windows[k].transpose(0, 2, 1))
-            values[lo : lo + len(k)] = _single_output(self.f({"signal": x}))
-            self.bar.update(len(k))
-        self.summary[chrom] = {"bins": int(n), "predicted": int(len(bins)),
-                               "mean": float(values.mean(dtype=np.float64))}
-        if self.observed_track is not None:
-            means = binned_means(self.observed_track, chrom, n, bin_size)
-            self.observed.append(gaussian_smooth(means, float(self.pre["sigma"]))[bins])
-            self.predictions.append(values)
-        starts = bins * bin_size
-        ends = np.minimum((bins + self.stride) * bin_size, self.sizes[chrom])
-        return starts, ends, values
 
     def __iter__(self):
         return iter(self.sizes)
@@ -275,6 +279,52 @@ class _PredictedChroms(Mapping):
     def __contains__(self, chrom) -> bool:  # without imputing it (Mapping's would)
         return chrom in self.sizes
 
+    def _impute(self, chrom: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        from kerasgene.datasets.genome_bins import binned_means, signal_bins
+        from kerasgene.io.tracks import gaussian_smooth
+
+        n, bin_size, window = self.n_bins[chrom], int(self.pre["bin_size"]), int(self.pre["window"])
+        sig = signal_bins(self.pre, self.tracks, chrom, n, self.no_signal)
+        windows = np.lib.stride_tricks.sliding_window_view(sig, window, axis=0)  # (n, C, w)
+        self._note_scale(chrom, windows)
+        starts = np.arange(0, n, self.stride)
+        ends = np.minimum(starts + self.stride, n)
+        bins = (starts + ends - 1) // 2  # the middle bin of each interval
+        values = np.empty(len(bins), np.float32)
+        for lo in range(0, len(bins), self.batch_size):
+            k = bins[lo : lo + self.batch_size]
+            x = np.ascontiguousarray(windows[k].transpose(0, 2, 1))
+            values[lo : lo + len(k)] = _single_output(self.f({"signal": x}))
+            self.bar.update(len(k))
+        self.summary[chrom] = {"bins": int(n), "predicted": int(len(bins)),
+                               "mean": float(values.mean(dtype=np.float64))}
+        if self.observed_track is not None:
+            means = binned_means(self.observed_track, chrom, n, bin_size)
+            if not means.any():
+                self.no_signal.setdefault(str(self.observed_track.path), []).append(chrom)
+            self.observed.append(gaussian_smooth(means, float(self.pre["sigma"]))[bins])
+            self.predictions.append(values)
+        return (starts * bin_size, np.minimum(ends * bin_size, self.sizes[chrom]), values)
+
+    def _note_scale(self, chrom: str, windows: np.ndarray) -> None:
+        """Sum a sample of the chromosome's windows (every ``sample_every``-th bin, at
+        least :data:`MIN_SAMPLE` of them) in the files' units; check the first chromosome
+        at once."""
+        from kerasgene.datasets.genome_bins import signal_file_units
+        from kerasgene.io.track_checks import window_sums
+
+        n = len(windows)
+        sample = np.union1d(np.arange(0, n, self.sample_every),
+                            np.linspace(0, n - 1, min(n, MIN_SAMPLE)).round().astype(np.int64))
+        self.sums[chrom] = window_sums(signal_file_units(windows[sample].transpose(0, 2, 1),
+                                                         self.pre))
+        if len(self.sums) == 1:
+            _warn_scale(self.pre, {chrom: self.sums[chrom]}, f"{chrom} (the first chromosome)")
+
+    def scale_warnings(self) -> list[str]:
+        """The scale check of every imputed chromosome (:func:`_warn_scale`); the messages."""
+        return _warn_scale(self.pre, self.sums, "the imputed chromosomes")
+
 
 def _single_output(outputs) -> np.ndarray:
     """The one output of a chromatin model, (n,) float32."""
@@ -282,33 +332,43 @@ def _single_output(outputs) -> np.ndarray:
     return np.asarray(value, np.float32).reshape(-1)
 
 
-def _warn_scale(pre: Mapping, windows: np.ndarray, chrom: str) -> None:
-    """Warn about channels of ``windows`` ((n, window, channels): evenly spaced windows of
-    the first imputed chromosome, ``chrom``) off the training windows' scale in the files'
-    units (:func:`kerasgene.io.track_checks.scale_mismatches` of the bin means against
-    ``signal_stats``; a run trained before they were recorded: said at INFO)."""
+def _warn_scale(pre: Mapping, by_chrom: Mapping[str, Mapping], where: str) -> list[str]:
+    """Warn about signal channels off the training windows' scale in the files' units
+    (:func:`kerasgene.io.track_checks.chrom_scale_mismatches` of ``by_chrom``, chromosome →
+    :func:`~kerasgene.io.track_checks.window_sums` of sampled windows' bin means, against
+    ``signal_stats``: over all of them, then per chromosome); returns the messages. A run
+    trained before ``signal_stats`` were recorded: said at INFO, nothing compared."""
+    from kerasgene.io.track_checks import add_sums, chrom_scale_mismatches
+
     trained = pre.get("signal_stats")
     if not trained:
         log.info("impute: the run records no signal_stats (trained before they were); the "
                  "new signal's scale is not compared with the training signal's")
-        return
-    from kerasgene.datasets.genome_bins import signal_file_units
-
+        return []
     names = list(pre.get("signal_names") or trained)
-    stats = track_statistics(signal_file_units(windows, pre), names)
-    for message in scale_mismatches(trained, stats, "the training signal's", SIGNAL_KINDS):
-        log.warning("impute: %s: signal %s; its imputed values would look like any others",
-                    chrom, message)
+    total = None
+    for sums in by_chrom.values():
+        total = add_sums(total, sums)
+    messages = [f"impute: {where}: signal {m}; its imputed values would look like any others"
+                for m in chrom_scale_mismatches(trained, total, by_chrom, names,
+                                                "the training signal's", SIGNAL_KINDS,
+                                                "sampled windows")]
+    for message in messages:
+        log.warning("%s", message)
+    return messages
 
 
-def _warn_no_signal(no_signal: Mapping[str, list[str]], chroms: list[str]) -> None:
-    """One warning per signal file without data on some imputed chromosomes: their windows
-    are zeros there, and the track holds what the model makes of no signal."""
-    for path, names in no_signal.items():
-        log.warning("impute: %s: no signal on %d of the %d imputed chromosomes (%s%s); the "
-                    "track there is the model's output for a channel of zeros",
-                    path, len(names), len(chroms), ", ".join(names[:10]),
-                    ", ..." if len(names) > 10 else "")
+def _warn_no_signal(no_signal: Mapping[str, list[str]], chroms: list[str]) -> list[str]:
+    """One warning per file without data on some imputed chromosomes (a signal file: its
+    windows are zeros there, and the track holds what the model makes of no signal; the
+    observed track: no scores there); returns the messages."""
+    messages = [f"impute: {path}: no data on {len(names)} of the {len(chroms)} imputed "
+                f"chromosomes ({', '.join(names[:10])}{', ...' if len(names) > 10 else ''})"
+                for path, names in no_signal.items()]
+    for message in messages:
+        log.warning("%s; where it is a signal file, the track there is the model's output "
+                    "for a channel of zeros", message)
+    return messages
 
 
 def _in_sample(record: Mapping, entries: Mapping, names: list[str], chosen: list[str],

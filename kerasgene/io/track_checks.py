@@ -320,6 +320,10 @@ def _scale_finding(old: Mapping, new: Mapping, reference: str,
     if new["nonzero"] == 0 and old["nonzero"] > 0:
         return (f" is 0 in all {new['windows']} windows, where {old['nonzero']:.0%} of "
                 f"{reference} values were not: a file without data over these genes?")
+    if old["mean"] * new["mean"] < 0:
+        return (f": mean {new['mean']:.3g} over {new['windows']} windows, of the other sign "
+                f"than {reference} {old['mean']:.3g}: values stored with the other sign (a "
+                "minus-strand file's counts as negative values, or the reverse)?")
     labels = {"mean": "mean", "p99": "99th percentile"}
     for stat, label in ((k, labels[k]) for k in stats):
         a, b = old[stat], new[stat]
@@ -352,7 +356,8 @@ def scale_mismatches(trained: Mapping[str, Mapping], got: Mapping[str, Mapping],
 
 def chrom_scale_mismatches(trained: Mapping[str, Mapping], total: Mapping,
                            by_chrom: Mapping[str, Mapping], names: Sequence[str],
-                           reference: str = "the training data's") -> list[str]:
+                           reference: str = "the training data's", kinds: str = OTHER_KIND,
+                           windows: str = "gene windows") -> list[str]:
     """:func:`scale_mismatches` of all windows (``total``: their :func:`window_sums`),
     then, for each track on scale over all, of the mean of each chromosome's windows
     (``by_chrom``: chromosome → :func:`window_sums`): one message per track off scale on
@@ -363,12 +368,13 @@ def chrom_scale_mismatches(trained: Mapping[str, Mapping], total: Mapping,
     :data:`SPARSE_CHROM_FACTOR` where 20 to 99 do: the mean of a few dozen windows of a
     sparse track (peaks in a few percent of them) strays beyond 5x by chance, not beyond
     20x (a count file on one chromosome is 40x). A track 0 on a whole chromosome is left
-    to :func:`no_signal_messages`."""
+    to :func:`no_signal_messages`. ``kinds`` as for :func:`scale_mismatches`; ``windows``
+    names what the windows are in the messages."""
     overall = track_statistics(total, names)
     stats = {c: track_statistics(by_chrom[c], names) for c in sorted(by_chrom, key=_chroms.sort_key)}
     messages = []
     for j, name in enumerate(names):
-        finding = _scale_finding(trained.get(name), overall[name], reference)
+        finding = _scale_finding(trained.get(name), overall[name], reference, kinds=kinds)
         if finding:
             messages.append(f"track {name!r}{finding}")
             continue
@@ -376,11 +382,12 @@ def chrom_scale_mismatches(trained: Mapping[str, Mapping], total: Mapping,
         compared = [c for c in stats if signal[c] >= MIN_COMPARED_WINDOWS]
         off = {c: f for c in compared if (f := _scale_finding(
             trained.get(name), stats[c][name], reference, ("mean",),
-            SCALE_FACTOR if signal[c] >= MIN_CHROM_SIGNAL_WINDOWS else SPARSE_CHROM_FACTOR))}
+            SCALE_FACTOR if signal[c] >= MIN_CHROM_SIGNAL_WINDOWS else SPARSE_CHROM_FACTOR,
+            kinds))}
         if off:
             first = next(iter(off))
             messages.append(f"track {name!r} on {len(off)} of the {len(compared)} chromosomes "
-                            f"with >= {MIN_COMPARED_WINDOWS} gene windows of its signal "
+                            f"with >= {MIN_COMPARED_WINDOWS} {windows} of its signal "
                             f"({shown(off, 10)}), on scale on the others; on {first}{off[first]}")
     return messages
 
