@@ -80,7 +80,9 @@ def classification_metrics(y_true, pred) -> dict:
 
     Returns
     -------
-    dict — ``accuracy``, ``n``, ``confusion`` (rows: true class, columns: predicted) and,
+    dict — ``accuracy``, ``n``, ``majority_fraction`` (of the commonest class of
+    ``y_true``: the accuracy of predicting it everywhere), ``confusion`` (rows: true
+    class, columns: predicted) and,
     when every class occurs in ``y_true``, ``auroc`` and ``auprc`` (average precision;
     binary: of class 1 ranked by its score, multi-class: one-vs-rest macro), else
     ``undefined`` saying why they are absent. AUROC and
@@ -96,6 +98,8 @@ def classification_metrics(y_true, pred) -> dict:
     positive = scores[:, 0] if scores.shape[1] == 1 else scores[:, -1]
     predicted = predicted_classes(scores)
     out = {"accuracy": float((predicted == y_true).mean()), "n": int(len(y_true)),
+           "majority_fraction": float(np.bincount(y_true).max() / len(y_true)) if len(y_true)
+           else float("nan"),
            "confusion": confusion_matrix(y_true, predicted, labels=list(range(n_classes))).tolist()}
     if n_classes == 2:
         out.update(_binary_scores(y_true, predicted))
@@ -149,17 +153,30 @@ def score_line(metrics: Mapping) -> str:
     counts = [f"n = {scores['n']}"] if "n" in scores else []
     if isinstance(scores.get("positive_fraction"), float):  # binary: accuracy's baseline
         counts.append(f"{100 * scores['positive_fraction']:.1f} % positive")
+    elif isinstance(scores.get("majority_fraction"), float):  # multi-class: the same
+        counts.append(f"commonest class {100 * scores['majority_fraction']:.1f} %")
     line = f"{split} " + (", ".join(shown) or "not scored") + (
         f" ({', '.join(counts)})" if counts else "")
     key = next((k for k in ("r2", "auprc", "accuracy") if isinstance(scores.get(k), float)),
                None)
-    baselines = [f"{name} {got[key]:.3f}" for name, got in
-                 (metrics.get("baselines") or {}).items() if isinstance(got.get(key), float)]
-    if baselines:
-        line += f"; baselines' {dict(_SHOWN)[key]}: " + ", ".join(baselines)
+    line += _baseline_part(metrics.get("baselines") or {}, key, scores.get("n"))
     controls = metrics.get("controls") or {}
     mean, sd = (controls.get(k) or {} for k in ("shuffled", "shuffled_sd"))
     if isinstance(mean.get(key), float):
+        several = len(controls.get("shuffled_runs") or [None, None]) > 1
         line += f"; shuffled labels {mean[key]:.3f}" + (
-            f" ± {sd[key]:.3f}" if isinstance(sd.get(key), float) else "")
+            f" ± {sd[key]:.3f}" if several and isinstance(sd.get(key), float) else "")
     return line
+
+
+def _baseline_part(baselines: Mapping, key: str | None, n: int | None) -> str:
+    """``"; baselines' R²: ridge 0.567, …"`` of :func:`score_line`: a baseline without the
+    score (undefined on its test sample) says so; test examples other than the model's
+    (``training.baseline_max_examples``) are counted."""
+    parts = [f"{name} {got[key]:.3f}" if isinstance(got.get(key), float) else f"{name} undefined"
+             for name, got in baselines.items()]
+    if not parts or key is None:
+        return ""
+    other = {got.get("n") for got in baselines.values()} - {n, None}
+    on = f" (on {', '.join(map(str, sorted(other)))} test examples)" if other else ""
+    return f"; baselines' {dict(_SHOWN)[key]}{on}: " + ", ".join(parts)

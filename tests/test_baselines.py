@@ -49,3 +49,35 @@ def test_classification_baseline(name, data):
 def test_unknown_baseline():
     with pytest.raises(ConfigError, match="unknown baseline 'svm'"):
         make_baseline("svm")
+
+
+@pytest.mark.parametrize("name", ["ridge", "random_forest", "xgboost"])
+def test_a_class_missing_from_the_training_sample_keeps_the_class_columns(name, data, caplog):
+    """Three classes; the baselines' training sample (a capped subsample) holds classes 1
+    and 2 only. Their scores were read as classes 0 and 1 (ridge: accuracy 0.082 where its
+    own predict gave 0.84, a 2 × 2 confusion matrix) and XGBoost raised; now the columns
+    are the task's classes, class 0 is predicted nowhere, with a warning."""
+    X, y = data
+    labels = np.digitize(y, np.quantile(y, [0.1, 0.55]))  # 0 (10 %), 1, 2
+    train = labels[:180] > 0
+    with caplog.at_level("WARNING"):
+        res = run_baselines([name], (X[:180][train], labels[:180][train]),
+                            (X[180:], labels[180:]), classification=True, n_classes=3)[name]
+    assert "holds no example of class 0 (of 3" in caplog.text
+    assert np.asarray(res["confusion"]).shape == (3, 3)
+    assert np.asarray(res["confusion"])[:, 0].sum() == 0  # never predicted
+    est = make_baseline(name, classification=True).fit(X[:180][train], labels[:180][train] - 1)
+    own = est.predict(X[180:]).ravel() + 1  # the estimator's own calls, as task classes
+    assert res["accuracy"] == pytest.approx(float((own == labels[180:]).mean()))
+    assert res["accuracy"] > 0.6
+
+
+def test_a_training_sample_of_one_class_fits_no_classifier(data, caplog):
+    X, y = data
+    with caplog.at_level("WARNING"):
+        res = run_baselines(["ridge", "xgboost"], (X[:50], np.ones(50, int)),
+                            (X[180:], (y[180:] > 0).astype(int)), classification=True)
+    assert res["ridge"] == res["xgboost"] == {
+        "undefined": "its training sample of 50 examples holds class [1] only; a classifier "
+                     "needs two", "n": 60}
+    assert "baselines: not fitted" in caplog.text

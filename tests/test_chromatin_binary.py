@@ -166,7 +166,7 @@ def test_labels_and_class_weighted_stream(peak_world):
     np.testing.assert_allclose(weights, w[y])
 
 
-def test_binary_run_through_the_command_line(peak_world):
+def test_binary_run_through_the_command_line(peak_world, capsys):
     d = peak_world
     assert main(["train", "--config", str(d / "binary.yaml")]) == 0
     run = d / "run"
@@ -184,7 +184,12 @@ def test_binary_run_through_the_command_line(peak_world):
     history = pd.read_csv(run / "history.csv")
     assert {"auprc", "val_auprc", "val_loss"} <= set(history.columns)
     assert json.loads((run / "preprocessing.json").read_text())["target_name"] == "class"
+    capsys.readouterr()
     assert main(["evaluate", "--config", str(d / "binary.yaml")]) == 0
+    said = capsys.readouterr().out.strip()  # the score line, not metrics.json's 100 lines
+    assert said.startswith(f"evaluated: {run / 'model.keras'}; test accuracy ") and \
+        said.endswith(f"metrics in {run / 'metrics.json'} (baselines and controls: train's)")
+    assert "baselines' AUPRC" in said and len(said.splitlines()) == 1
     again = json.loads((run / "metrics.json").read_text())
     assert again["test"]["auprc"] == pytest.approx(test["auprc"], rel=1e-5)
     assert again["baselines"] == metrics["baselines"]

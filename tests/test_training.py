@@ -192,6 +192,29 @@ def test_score_line_shows_a_runs_metrics_in_one_line():
         "test R² -0.200, Pearson r nan (n = 4)")
 
 
+def test_score_line_reads_multi_class_scores_against_the_commonest_class():
+    """A review's DeepRAGE class run predicted "baseline" for every pair and printed
+    accuracy 0.670 — the share of that class — with nothing to read it against; its
+    baselines scored on 1,000 test pairs against the model's 17,300, one of them undefined
+    there (a class absent), left out of the line; a one-permutation control printed
+    "± 0.000"."""
+    from kerasgene.metrics import score_line
+
+    labels = np.array([1, 1, 1, 1, 0, 2])
+    everywhere = np.tile([0.1, 0.8, 0.1], (6, 1))  # "baseline" for every example
+    test = classification_metrics(labels, everywhere)
+    assert test["majority_fraction"] == pytest.approx(4 / 6) == test["accuracy"]
+    metrics = {"test": test,
+               "baselines": {"ridge": classification_metrics(labels[:3], everywhere[:3]),
+                             "xgboost": {"undefined": "…", "n": 3}},
+               "controls": {"shuffled": {"auprc": 0.34}, "shuffled_sd": {"auprc": 0.0},
+                            "shuffled_runs": [{"auprc": 0.34}]}}
+    assert score_line(metrics) == (
+        "test accuracy 0.667, AUROC 0.500, AUPRC 0.333 (n = 6, commonest class 66.7 %); "
+        "baselines' AUPRC (on 3 test examples): ridge undefined, xgboost undefined; "
+        "shuffled labels 0.340")
+
+
 def test_scores_of_too_few_values_are_nan_not_an_error():
     """A chromatin test split whose targets are all 0 leaves no bin for ``nonzero_targets``
     (scipy's pearsonr raised on it, so evaluation crashed); one value has no correlation."""

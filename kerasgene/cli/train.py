@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from pathlib import Path
 
@@ -107,8 +106,9 @@ def launched_peer(config: dict) -> str | None:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from kerasgene.train.runs import evaluate
 
-    _, config = run_config(args)
-    print(json.dumps(evaluate(config), indent=2, default=float))
+    run, config = run_config(args)
+    evaluate(config)
+    print(trained_line(run, "evaluated") + " (baselines and controls: train's)")
     return 0
 
 

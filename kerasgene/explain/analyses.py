@@ -32,6 +32,7 @@ from kerasgene.errors import ConfigError, InputFileError
 from kerasgene.explain.options import requested_analyses
 
 if TYPE_CHECKING:
+    from kerasgene.explain.attribution import ExplainedClass
     from kerasgene.explain.options import ExplainOptions
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,29 @@ def model_inputs(model, got: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     if missing:
         raise ConfigError(f"the dataset has no input {missing} that the model takes ({names})")
     return {n: got[n] for n in names}
+
+
+def explained_class(model, dataset, options: ExplainOptions) -> ExplainedClass | None:
+    """The class of a classifier whose probability the analyses explain:
+    ``options.target_class`` named by the dataset's ``class_names``, by default the last
+    (:func:`kerasgene.explain.attribution.resolve_class`); None for a regression or a
+    score, whose value is explained.
+
+    Raises
+    ------
+    ConfigError
+        a ``target_class`` the model's output cannot have.
+    """
+    from kerasgene.explain.attribution import resolve_class
+
+    meta = getattr(dataset, "meta", None) or {}
+    return resolve_class(model, options.target_class, meta.get("class_names"))
+
+
+def prediction_label(cls: ExplainedClass | None) -> str:
+    """What the analyses explain, as figures name it: ``P(class 1: above median)``, or
+    ``prediction`` for a regression or a score."""
+    return "prediction" if cls is None else f"P({cls.label})"
 
 
 def truth_section(path: str | Path, system: str) -> dict:
@@ -179,13 +203,18 @@ def _window_layout(params: Mapping, length: int) -> tuple[tuple[str, int, int], 
     return layout
 
 
-def _ig_arguments(options: ExplainOptions) -> dict[str, Any]:
+def _ig_arguments(options: ExplainOptions, cls: ExplainedClass | None) -> dict[str, Any]:
+    """The :func:`~kerasgene.explain.ig.integrated_gradients` settings of ``options``,
+    attributing the probability of ``cls`` (None: the output's value)."""
     return dict(baselines=options.baseline, n_steps=options.n_steps, method=options.method,
-                engine=options.engine, batch_size=options.batch_size)
+                engine=options.engine, batch_size=options.batch_size,
+                target=None if cls is None else cls.id)
 
 
-def _write_ig_tables(res, tracks, index, layout, out: Path, options: ExplainOptions) -> None:
-    """``ig_summary.tsv``, ``ig_profiles.tsv`` and ``ig_track_profiles.png``."""
+def _write_ig_tables(res, tracks, index, layout, out: Path, options: ExplainOptions,
+                     cls: ExplainedClass | None) -> None:
+    """``ig_summary.tsv``, ``ig_profiles.tsv`` and ``ig_track_profiles.png`` (a
+    classifier's: of the probability of ``cls``, named in the figure)."""
     from kerasgene.explain import plots as P
     from kerasgene.explain.sites import track_profiles, window_offset
 
@@ -204,9 +233,12 @@ def _write_ig_tables(res, tracks, index, layout, out: Path, options: ExplainOpti
         cols[f"{t}_mean"] = v["mean"]
         cols[f"{t}_sem"] = v["sem"]
     write_tsv(out / "ig_profiles.tsv", cols)
+    units = {} if cls is None else {"ylabel": f"IG attribution\n(Δ {prediction_label(cls)})"}
     P.plot_track_profiles(prof, out / "ig_track_profiles.png", layout=layout, n_genes=n,
                           title=f"Mean IG attribution per track ({options.split} genes, "
-                                f"{baseline_text(options.baseline)} baseline)")
+                                f"{baseline_text(options.baseline)} baseline"
+                                f"{'' if cls is None else ', ' + prediction_label(cls)})",
+                          **units)
 
 
 def _gene_plots(res, tracks, inputs, gene_ids, signal_names, layout, out: Path,
@@ -258,9 +290,10 @@ def explain_isegnet_ig(model, dataset, out: Path, options: ExplainOptions, rng,
     track_names = {"epigenome": list(dataset.meta.get("track_names") or ISEGNET_TRACKS)}
     layout = _window_layout(dataset.meta.get("params") or {},
                             next(iter(inputs.values())).shape[1])
-    res = integrated_gradients(model, inputs, **_ig_arguments(options))
+    cls = explained_class(model, dataset, options)
+    res = integrated_gradients(model, inputs, **_ig_arguments(options, cls))
     tracks = attribution_tracks(res, track_names=track_names)
-    _write_ig_tables(res, tracks, index, layout, out, options)
+    _write_ig_tables(res, tracks, index, layout, out, options, cls)
     genes = _genes_from_index(index) if layout[0][0] == "TSS" else {}
     seq = inputs.get("sequence")
     _gene_plots(res, tracks, inputs, gene_ids, track_names["epigenome"], layout, out,
@@ -270,6 +303,8 @@ def explain_isegnet_ig(model, dataset, out: Path, options: ExplainOptions, rng,
                "max_relative_residual": float(res.relative_residual.max()),
                "steps_used": sorted({int(s) for s in res.n_steps}),
                "tracks": list(tracks)}
+    if cls is not None:
+        summary["target_class"] = cls.as_dict()
     if options.truth:  # simulated data: do planted positions get the attribution?
         summary["planted_auroc"] = planted_track_aurocs(tracks,
                                                         truth_section(options.truth, "isegnet"))
@@ -279,7 +314,7 @@ def explain_isegnet_ig(model, dataset, out: Path, options: ExplainOptions, rng,
     if compare is not None:
         summary["differential"] = _differential(
             compare, model_inputs(compare, inputs), tracks, gene_ids, genes, seq,
-            track_names, layout, options, out)
+            track_names, layout, options, out, cls)
     return summary
 
 
@@ -323,7 +358,7 @@ def _enrichment(regions_by_track, seq, options: ExplainOptions, out: Path, rng) 
 
 
 def _differential(other, other_inputs, tracks_a, gene_ids, genes, seq, track_names, layout,
-                  options: ExplainOptions, out: Path) -> dict:
+                  options: ExplainOptions, out: Path, cls: ExplainedClass | None) -> dict:
     from kerasgene.explain import plots as P
     from kerasgene.explain.ig import integrated_gradients
     from kerasgene.explain.sites import (
@@ -334,7 +369,7 @@ def _differential(other, other_inputs, tracks_a, gene_ids, genes, seq, track_nam
         write_fasta,
     )
 
-    res_b = integrated_gradients(other, other_inputs, **_ig_arguments(options))
+    res_b = integrated_gradients(other, other_inputs, **_ig_arguments(options, cls))
     tracks_b = attribution_tracks(res_b, track_names=track_names)
     summary = {}
     for t, a in tracks_a.items():
@@ -373,14 +408,19 @@ def _saliency_parts(labels: list[str], kmers: set[str]) -> dict[str, list[int]]:
 
 
 def explain_saliency(model, dataset, out: Path, options: ExplainOptions, rng) -> dict:
-    """Mean signed input gradients per cell type (or sample) as heatmaps."""
+    """Mean signed input gradients per cell type (or sample) as heatmaps; of a
+    classifier's, the gradients of the probability of :func:`explained_class` (named in
+    the colour bar and in the summary's ``target_class``)."""
     from kerasgene.explain import plots as P
     from kerasgene.explain.attribution import input_names
     from kerasgene.explain.saliency import mean_saliency, saliency
 
     idx = sample_indices(dataset.split_indices(options.split), options.max_examples * 10, rng)
     inputs = model_inputs(model, dataset.gather(idx))
-    grads = saliency(model, inputs, batch_size=max(options.batch_size, 128))
+    cls = explained_class(model, dataset, options)
+    grads = saliency(model, inputs, batch_size=max(options.batch_size, 128),
+                     target=None if cls is None else cls.id)
+    colour_bar = f"Mean signed gradient\n∂ {prediction_label(cls)} / ∂ input"
     # a genome-bins dataset (chromatin) indexes segments, not examples: one group
     per_example = len(dataset.index) == getattr(dataset, "n_examples", len(dataset.index))
     index = dataset.index.iloc[idx] if per_example else dataset.index.iloc[:0]
@@ -404,6 +444,10 @@ def explain_saliency(model, dataset, out: Path, options: ExplainOptions, rng) ->
                 P.plot_saliency_heatmap(mat[rows], [labels[k] for k in rows], path,
                                         title=f"{grp}: mean signed gradient over {n} genes "
                                               f"({part})",
-                                        ylabel="k-mer count" if part == "kmers" else "feature")
+                                        ylabel="k-mer count" if part == "kmers" else "feature",
+                                        cbar_label=colour_bar)
                 written.append(path.name)
-    return {"n_examples": len(idx), "group_by": col or "all", "figures": written}
+    summary = {"n_examples": len(idx), "group_by": col or "all", "figures": written}
+    if cls is not None:
+        summary["target_class"] = cls.as_dict()
+    return summary

@@ -273,3 +273,93 @@ def argmax_predictions(model, output, xl: list, batch_size: int) -> np.ndarray:
     if y.shape[1] == 1:
         return (y[:, 0] >= 0.5).astype(np.int32)
     return np.argmax(y, axis=1).astype(np.int32)
+
+
+# --------------------------------------------------------------------------------------
+# the explained class of a classifier
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExplainedClass:
+    """The class whose probability the attributions of a classifier explain.
+
+    Attributes
+    ----------
+    id : the class's unit of the output
+    name : its name (the dataset's ``class_names``), None where unknown
+    n_classes : units of the output
+    """
+
+    id: int
+    name: str | None
+    n_classes: int
+
+    @property
+    def label(self) -> str:
+        """``"class 1: above median"``, or ``"class 1"`` without a name."""
+        return f"class {self.id}" + (f": {self.name}" if self.name else "")
+
+    def as_dict(self) -> dict:
+        """``{id, name, n_classes}`` (JSON-able)."""
+        return {"id": self.id, "name": self.name, "n_classes": self.n_classes}
+
+
+def _output_activation(layer) -> str | None:
+    """Name of the activation that ends ``layer`` (``softmax`` for a Softmax layer)."""
+    import keras
+
+    if isinstance(layer, keras.layers.Softmax):
+        return "softmax"
+    return getattr(getattr(layer, "activation", None), "__name__", None)
+
+
+def _class_list(n_classes: int, names: list[str] | None) -> str:
+    """``"0 'below', 1 'above'"``, or ``"0 to 2"`` without names."""
+    if not names:
+        return f"0 to {n_classes - 1}"
+    return ", ".join(f"{k} {n!r}" for k, n in enumerate(names))
+
+
+def resolve_class(model, value: int | str | None, class_names=None, *,
+                  option: str = "--target-class") -> ExplainedClass | None:
+    """The class a classifier's attributions explain: ``value`` (a class id, or a name of
+    ``class_names``), by default the last class (binary: the positive class the metrics
+    use). None for an output that is not class probabilities (one unit — a regression or
+    a score, whose value is explained — or several units without a softmax or sigmoid).
+
+    Raises
+    ------
+    ConfigError
+        ``value`` given for an output that is not class probabilities; a name that is not
+        one of ``class_names``; an id out of range (naming ``option`` and the classes).
+    """
+    tensor, out_name = output_tensor(model, None)
+    n_units = int(np.prod(tensor.shape[1:]))
+    layer = tensor._keras_history.operation
+    activation = _output_activation(layer)
+    if n_units < 2 or activation not in ("softmax", "sigmoid"):
+        if value is not None:
+            what = ("one unit (a regression or a score)" if n_units < 2 else
+                    f"{n_units} units without a softmax or sigmoid")
+            raise ConfigError(f"{option}: output {out_name!r} of model {model.name!r} is "
+                              f"{what}, not class probabilities; its value is explained "
+                              "(expected no class)")
+        return None
+    names = [str(n) for n in class_names] if class_names and len(class_names) == n_units \
+        else None
+    if value is None:
+        k = n_units - 1
+    elif isinstance(value, str):
+        if names is None or value not in names:
+            raise ConfigError(f"{option}: {value!r} is not a class of the model (classes "
+                              f"{_class_list(n_units, names)}); expected a class id"
+                              f"{' or name' if names else ''}")
+        k = names.index(value)
+    elif not 0 <= value < n_units:
+        raise ConfigError(f"{option}: class {value} out of range (classes "
+                          f"{_class_list(n_units, names)}); expected a class id"
+                          f"{' or name' if names else ''}")
+    else:
+        k = int(value)
+    return ExplainedClass(k, names[k] if names else None, n_units)

@@ -100,6 +100,7 @@ def hypothetical_contributions(
     input_name: str = "sequence",
     n_steps: int | str = 200,
     batch_size: int = 64,
+    target: int | None = None,
 ) -> np.ndarray:
     """Hypothetical contributions of every base at every position of ``input_name``.
 
@@ -110,6 +111,8 @@ def hypothetical_contributions(
         their values
     method : ``saliency`` (gradient at the input) or ``ig`` (gradient averaged along the
         IG path from the uniform sequence; ``n_steps`` nodes)
+    target : a classifier's class whose probability is attributed (None: the output's
+        value; :func:`kerasgene.explain.saliency.saliency`'s ``target``)
 
     Returns
     -------
@@ -127,14 +130,14 @@ def hypothetical_contributions(
     if method == "saliency":
         from kerasgene.explain.saliency import saliency
 
-        grads = saliency(model, inputs, batch_size=max(batch_size, 64))
+        grads = saliency(model, inputs, batch_size=max(batch_size, 64), target=target)
         return mean_normalise(grads[names.index(input_name)])
     from kerasgene.explain.ig import integrated_gradients
 
     baselines = {n: ("uniform" if n == input_name else np.asarray(inputs[n], np.float32))
                  for n in names}
     res = integrated_gradients(model, inputs, baselines=baselines, n_steps=n_steps,
-                               batch_size=batch_size)
+                               batch_size=batch_size, target=target)
     return mean_normalise(_multipliers(res[input_name], x, 0.25))
 
 
@@ -453,6 +456,7 @@ def discover_motifs(
     input_name: str = "sequence",
     n_steps: int | str = 200,
     batch_size: int = 64,
+    target: int | None = None,
     **modisco,
 ) -> Discovery:
     """Hypothetical contributions → TF-MoDISco patterns → Tomtom against ``motifs``.
@@ -465,7 +469,7 @@ def discover_motifs(
     conditions : pair models (DeepRAGE): ``{condition input: (C, R)}``, summarised per
         sequence by ``summary`` (:func:`condition_model`)
     motifs : JASPAR motifs (:func:`kerasgene.explain.motifs.jaspar_motifs`) or None
-    method, n_steps, batch_size : :func:`hypothetical_contributions`
+    method, n_steps, batch_size, target : :func:`hypothetical_contributions`
     **modisco : :func:`run_modisco` settings
 
     Returns
@@ -481,7 +485,8 @@ def discover_motifs(
         t = [time.perf_counter()]
         bar.set_postfix_str(f"{method} contributions of {len(inputs[input_name])} sequences")
         hyp = hypothetical_contributions(model, inputs, method=method, input_name=input_name,
-                                         n_steps=n_steps, batch_size=batch_size)
+                                         n_steps=n_steps, batch_size=batch_size,
+                                         target=target)
         t.append(time.perf_counter())
         bar.update()
         bar.set_postfix_str("modisco-lite: seqlets and clustering")

@@ -14,6 +14,7 @@ flags (``--max-examples`` for ``max_examples``)::
       n_steps: auto             # or an integer >= 2
       baseline: {sequence: uniform, epigenome: zeros}
       truth: demo_out/data/truth.json
+      target_class: 1           # a classifier: the class explained (id, or a class name)
 """
 
 from __future__ import annotations
@@ -47,6 +48,12 @@ class ExplainOptions:
     split : examples to explain (``train``, ``valid``, ``test``, ``all``)
     max_examples : at most this many examples, sampled with ``seed`` (IG; saliency ×10)
     seed : seed of the sampling of examples, conditions and background windows
+    target_class : a model whose output is class probabilities (softmax or sigmoid over
+        k >= 2 units): the class whose probability IG, saliency, knockouts and
+        TF-MoDISco's attributions explain, as an id or a name of the dataset's
+        ``class_names``; None = the last class (binary: the positive class). Refused for a
+        one-unit output (a regression or a score, whose value is explained)
+        (:func:`kerasgene.explain.attribution.resolve_class`)
     engine, n_steps, method, baseline, batch_size : integrated gradients
         (:func:`kerasgene.explain.ig.integrated_gradients`); ``baseline`` is a name, a
         number, or ``{input name: name or number}``
@@ -86,6 +93,7 @@ class ExplainOptions:
     split: str = "test"
     max_examples: int = 200
     seed: int = 0
+    target_class: int | str | None = None
     engine: str = "native"
     n_steps: int | str = 200
     method: str = "gausslegendre"
@@ -143,6 +151,7 @@ def _is_baseline(v: Any) -> bool:
 OPTION_SPECS = {
     "analyses": Spec("list", choices=ANALYSES, null=True), "split": Spec("str"),
     "max_examples": Spec("int", min=1), "seed": Spec("int", min=0),
+    "target_class": Spec("any"),
     "engine": Spec("choice", choices=("native", "alibi")), "n_steps": Spec("any"),
     "method": Spec("choice", choices=(*METHODS, "riemann")), "baseline": Spec("any"),
     "batch_size": Spec("int", min=1), "gene_plots": Spec("int", min=0),
@@ -168,6 +177,9 @@ _SPECIAL: dict[str, tuple[Callable[[Any], bool], str]] = {
                                "names to those"),
     "labels": (lambda v: isinstance(v, list | tuple) and len(v) == 2
                and all(isinstance(x, str) for x in v), "a list of two names"),
+    "target_class": (lambda v: v is None or _is_int(v, 0)
+                     or (isinstance(v, str) and bool(v.strip())),
+                     "a class id (an integer >= 0) or a class name"),
     "target_motif": (lambda v: v is None or bool(v.strip()),
                      "a motif id (a JASPAR ID, or a MOTIF id of --motif-db)"),
     "filters": (lambda v: v is None or (isinstance(v, list | tuple)
@@ -177,12 +189,13 @@ _SPECIAL: dict[str, tuple[Callable[[Any], bool], str]] = {
 #: Options held as tuples (a YAML list is read as a list).
 _TUPLES = ("analyses", "labels", "filters")
 #: Options held without surrounding whitespace (an id pasted with a space: ``" MA0337.1"``).
-_STRIPPED = ("target_motif",)
+_STRIPPED = ("target_motif", "target_class")
 
 
 def check_option(key: str, value: Any, where: str) -> Any:
     """``value`` of option ``key`` after checking it (lists become tuples; surrounding
-    whitespace of a :data:`_STRIPPED` one is dropped).
+    whitespace of a :data:`_STRIPPED` one is dropped; a ``target_class`` of digits, as
+    a flag gives it, is a class id).
 
     Raises
     ------
@@ -196,8 +209,10 @@ def check_option(key: str, value: Any, where: str) -> Any:
             raise ConfigError(f"{where}: expected {what}, got {value!r}")
     if value is not None and key in _TUPLES:
         return tuple(value)
-    if value is not None and key in _STRIPPED:
-        return value.strip()
+    if isinstance(value, str) and key in _STRIPPED:
+        value = value.strip()
+    if key == "target_class" and isinstance(value, str) and value.isdigit():
+        return int(value)
     return value
 
 
@@ -232,6 +247,7 @@ USED_BY: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(("engine", "method", "baseline", "gene_plots", "flank"),
                     ("ig", "differential")),
     "n_steps": ("ig", "differential", "modisco"),  # modisco: with modisco_attribution ig
+    "target_class": ("ig", "differential", "saliency", "knockout", "modisco"),
     "batch_size": ("ig", "differential", "saliency", "modisco"),
     **dict.fromkeys(("compare", "labels", "top_fraction"), ("differential",)),
     **dict.fromkeys(("top_n", "trim_ic", "logos"), ("motifs", "knockout")),

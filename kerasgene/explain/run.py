@@ -27,6 +27,9 @@ into ``RUN_DIR/explain/`` (or ``out``), per system:
   (the planted motifs found by the patterns, by the filters and by either).
 - **histone / deepchrome / chromatin** (``saliency``): ``saliency_<group>_<part>.png``
   heatmaps (marks × bins, k-mers × bins) of the mean signed gradient per cell type.
+- A classifier's analyses explain the probability of one class (``target_class``; by
+  default the last: binary, the positive class), named in ``explain.json``, the summary
+  lines and the figures.
 - ``explain.json``: the summary :func:`explain_run` returns (system, run, analyses, the
   settings, what each analysis found, the model's SHA-256 and the files written). An
   ``explain`` into a folder of another model's analyses (the run retrained since, or
@@ -332,7 +335,9 @@ def explain_run(run: str | Path, config: Mapping,
     Returns
     -------
     The summary also written to ``explain.json``: ``system``, ``run``, ``analyses``,
-    ``settings``, one entry per analysis run (``ig``, ``motifs``, ``knockout``,
+    ``settings``, ``target_class`` (a classifier's: the class whose probability the
+    analyses explain, ``{id, name, n_classes}``;
+    :func:`~kerasgene.explain.analyses.explained_class`), one entry per analysis run (``ig``, ``motifs``, ``knockout``,
     ``modisco``, ``saliency``), ``model_sha256`` (the model's, from ``run.json``) and
     ``files`` (what the call wrote). Files an earlier call wrote into the folder for
     another model (the run retrained since, or another run's) are removed with a warning
@@ -363,10 +368,14 @@ def explain_run(run: str | Path, config: Mapping,
     analyses = runnable_analyses(requested, model, bool(options.analyses))
     compare = load_compare(run, options.compare) if "differential" in analyses else None
     targets = check_request(analyses, options, system, model, dataset, compare)
+    explained = (A.explained_class(model, dataset, options)
+                 if set(analyses) & set(USED_BY["target_class"]) else None)
     summary: dict[str, Any] = {"system": system.name, "run": str(run),
                                "analyses": list(analyses),
                                "settings": to_plain(dataclasses.asdict(options)),
                                "model_sha256": record.get("model_sha256")}
+    if explained is not None:
+        summary["target_class"] = explained.as_dict()
     previous, earlier_run = other_model_files(final, summary["model_sha256"])
     rng = np.random.default_rng(options.seed)
     # written into a temporary folder, moved into `final` at the end: an error or Ctrl-C
@@ -435,10 +444,15 @@ def _earlier_filter_rows(out: Path) -> list[dict] | None:
 
 
 def summary_lines(summary: Mapping) -> list[str]:
-    """The findings of an :func:`explain_run` summary, one line each (IG completeness and
-    planted-position AUROCs, JASPAR matches, TF-MoDISco patterns and the planted motifs
-    found, knockout tests)."""
+    """The findings of an :func:`explain_run` summary, one line each (the class explained
+    of a classifier, IG completeness and planted-position AUROCs, JASPAR matches,
+    TF-MoDISco patterns and the planted motifs found, knockout tests)."""
     lines = []
+    cls = summary.get("target_class")
+    if cls:
+        name = f" ({cls['name']})" if cls.get("name") else ""
+        lines.append(f"explained: the probability of class {cls['id']}{name} of "
+                     f"{cls['n_classes']} classes (--target-class to change)")
     ig = summary.get("ig")
     if ig:
         lines.append(f"IG: {ig['n_examples']} examples, max relative residual "

@@ -25,8 +25,10 @@ from kerasgene import systems
 from kerasgene._io import safe_name, write_tsv
 from kerasgene.errors import ConfigError, InputFileError, shown
 from kerasgene.explain.analyses import (
+    explained_class,
     model_inputs,
     motif_database,
+    prediction_label,
     sample_indices,
     truth_section,
 )
@@ -239,9 +241,9 @@ def knockout_sets(options: ExplainOptions, rows: list[dict], gene_ids,
     return sets
 
 
-def _knockout_predictor(model, dataset, seqs, max_conditions: int, rng):
+def _knockout_predictor(model, dataset, seqs, max_conditions: int, rng, unit: int):
     """``(predict, gene ids, gene row per example)``: ``predict()`` is the model's current
-    prediction (its first output unit: a classifier's first class, as
+    prediction (its output unit ``unit``: a classifier's explained class, as
     :func:`kerasgene.explain.knockout.knockout_effects`) for every gene × up to
     ``max_conditions`` sampled conditions (DeepRAGE; gene-major, through the factorised
     pair outputs traced once: :func:`kerasgene.train.block_trainer.pair_outputs`), or for
@@ -253,7 +255,8 @@ def _knockout_predictor(model, dataset, seqs, max_conditions: int, rng):
     n_genes = len(gene_ids)
     if regs is None:
         inputs = model_inputs(model, {"sequence": seqs})
-        return (lambda: K.predict_examples(model, inputs)[:, 0]), gene_ids, np.arange(n_genes)
+        return ((lambda: K.predict_examples(model, inputs)[:, unit]), gene_ids,
+                np.arange(n_genes))
     import tensorflow as tf
 
     from kerasgene.train.block_trainer import gene_block_outputs, pair_outputs
@@ -263,13 +266,14 @@ def _knockout_predictor(model, dataset, seqs, max_conditions: int, rng):
 
     def predict() -> np.ndarray:
         out = gene_block_outputs(outputs, seqs, np.arange(n_genes), regs[conds])
-        return (out if out.ndim == 2 else out[..., 0]).reshape(-1)
+        return (out if out.ndim == 2 else out[..., unit]).reshape(-1)
     return predict, gene_ids, np.repeat(np.arange(n_genes), len(conds))
 
 
-def _knockout_one(eff: dict, s: dict, out: Path, top_k: int) -> dict:
+def _knockout_one(eff: dict, s: dict, out: Path, top_k: int, units: dict) -> dict:
     """Test one set's knockout effects (:func:`kerasgene.explain.knockout.effects`) on its
-    targets, write its table and figure."""
+    targets, write its table and figure (``units``: its y label, where not the
+    default)."""
     from kerasgene.explain import knockout as K
     from kerasgene.explain import plots as P
 
@@ -283,7 +287,7 @@ def _knockout_one(eff: dict, s: dict, out: Path, top_k: int) -> dict:
     P.plot_knockout(ge["abs_delta"], is_t, out / f"knockout_{name}.png",
                     title=f"Knockout of filters {s['filters']} ({s['name']} {s['motif']})",
                     ranksum_p=test.ranksum_p,
-                    fisher=(test.targets_in_top_k, test.top_k, test.fisher_p))
+                    fisher=(test.targets_in_top_k, test.top_k, test.fisher_p), **units)
     return {"name": s["name"], "motif": s["motif"], "filters": ",".join(map(str, s["filters"])),
             **test.as_dict(), "top_genes": ",".join(map(str, test.top_genes))}
 
@@ -297,7 +301,9 @@ def explain_knockout(model, dataset, out: Path, options: ExplainOptions, rng,
     ``filter_rows``: the filters' JASPAR matches (:func:`explain_filters`' ``_rows``, or
     ``filter_matches.tsv`` of an earlier call read back); computed here when None.
     ``targets``: the genes of ``options.targets`` as
-    :func:`kerasgene.explain.run.check_request` read them; read here when None."""
+    :func:`kerasgene.explain.run.check_request` read them; read here when None.
+    A classifier's effects are on the probability of :func:`explained_class` (named in
+    the figures' y label and in the summary's ``target_class``)."""
     from kerasgene.explain import knockout as K
     from kerasgene.explain import motifs as M
 
@@ -309,8 +315,12 @@ def explain_knockout(model, dataset, out: Path, options: ExplainOptions, rng,
         rows = explain_filters(model, dataset, out, options, "deeprage")["_rows"]
     layer = M.first_conv_layer(model).name
     sets = knockout_sets(options, rows, dataset_gene_ids(dataset), targets)
+    cls = explained_class(model, dataset, options)
     predict, gene_ids, gi = _knockout_predictor(model, dataset, _gene_sequences(dataset),
-                                                options.max_conditions, rng)
+                                                options.max_conditions, rng,
+                                                0 if cls is None else cls.id)
+    units = {} if cls is None else {"units": f"|Δ {prediction_label(cls)}| (mean over "
+                                             "conditions)"}
     wild_type = predict() if any(s["filters"] for s in sets) else None
     table = []
     for s in sets:
@@ -321,10 +331,13 @@ def explain_knockout(model, dataset, out: Path, options: ExplainOptions, rng,
         with K.filters_zeroed(model, layer, s["filters"]):
             knocked = predict()
         table.append(_knockout_one(K.effects(gene_ids[gi], wild_type, knocked), s, out,
-                                   options.top_k))
+                                   options.top_k, units))
     write_tsv(out / "knockout.tsv", table)
-    return {"layer": layer, "rows": [r for r in table if "ranksum_p" in r],
-            "unmatched": [r["name"] for r in table if "ranksum_p" not in r]}
+    summary = {"layer": layer, "rows": [r for r in table if "ranksum_p" in r],
+               "unmatched": [r["name"] for r in table if "ranksum_p" not in r]}
+    if cls is not None:
+        summary["target_class"] = cls.as_dict()
+    return summary
 
 
 # --------------------------------------------------------------------------------------
@@ -406,8 +419,10 @@ def explain_modisco(model, dataset, out: Path, options: ExplainOptions, rng,
 
     inputs, conditions, ids = modisco_inputs(model, dataset, options, rng)
     motifs, source = motif_database(options, systems.get(system).jaspar_tax_group)
+    cls = explained_class(model, dataset, options)
     found = MD.discover_motifs(
         model, inputs, conditions=conditions, motifs=motifs,
+        target=None if cls is None else cls.id,
         method=options.modisco_attribution, summary=options.modisco_summary,
         n_steps=options.n_steps, batch_size=options.batch_size,
         max_seqlets=options.modisco_max_seqlets)
@@ -427,6 +442,8 @@ def explain_modisco(model, dataset, out: Path, options: ExplainOptions, rng,
                             for r in found.rows},
                "n_matched": sum(bool(r["target_id"]) and r["q_value"] <= options.q_threshold
                                 for r in found.rows)}
+    if cls is not None:
+        summary["target_class"] = cls.as_dict()
     recovery = None
     if options.truth:
         sources = {"modisco": found.matches, **({"filters": filter_rows} if filter_rows else {})}
@@ -448,6 +465,7 @@ def explain_modisco(model, dataset, out: Path, options: ExplainOptions, rng,
             summary[key]["union"] = sorted(m["name"] for m in rec if m["recovered"])
         summary["n_planted"] = len(planted)
     settings = {"run system": system, "attribution": options.modisco_attribution,
+                **({} if cls is None else {"explained": prediction_label(cls)}),
                 "sequences": summary["n_sequences"], "motifs": summary["motif_db"],
                 "seconds": ", ".join(f"{k} {v:g}" for k, v in found.seconds.items())}
     if conditions:

@@ -13,9 +13,15 @@ random_forest_200  RandomForest, 200 trees (iSEGnet)
 svr_rbf            SVR(rbf), GridSearchCV 5-fold over C (iSEGnet)
 svr_linear         SVR(linear), GridSearchCV 5-fold over C (iSEGnet)
 nusvr_rbf          NuSVR(rbf), GridSearchCV 5-fold over nu, C (iSEGnet)
-xgboost            XGBRegressor (RMSE) / XGBClassifier (binary:hinge, scored by its margin)
-                   (chromatin imputation; two classes only)
+xgboost            XGBRegressor (RMSE) / XGBClassifier (binary:hinge, scored by its margin;
+                   with more than two classes XGBoost's multi:softprob, scored by its
+                   probabilities) (chromatin imputation)
 =================  ==========================================================================
+
+A classifier is fitted on the classes its training sample holds (numbered 0 … m−1 for
+XGBoost) and its scores are put back in the columns of the task's classes: a class its
+sample lacks (a rare class missed by ``baseline_max_examples``) is predicted nowhere,
+with a warning; a sample of one class fits no classifier (its metrics say why).
 """
 
 from __future__ import annotations
@@ -80,17 +86,31 @@ def flatten_inputs(inputs: dict[str, np.ndarray] | np.ndarray) -> np.ndarray:
     return np.asarray(inputs, dtype=np.float32).reshape(len(inputs), -1)
 
 
-def predict(estimator, X: np.ndarray, classification: bool) -> np.ndarray:
+def predict(estimator, X: np.ndarray, classification: bool,
+            classes: np.ndarray | None = None, n_classes: int = 2) -> np.ndarray:
     """Predictions (regression) or class scores (classification), (N, n_classes) whose
     argmax is the predicted class: class probabilities, or for XGBoost's ``binary:hinge``
     (which has none) the margins ``[−m, m]`` — the class is 1 ⇔ m > 0, and AUROC /
-    AUPRC rank the examples by m (hard 0 / 1 labels would leave them one threshold)."""
+    AUPRC rank the examples by m (hard 0 / 1 labels would leave them one threshold).
+
+    ``classes``: the task's class of each of the estimator's (it was fitted on labels
+    0 … m−1, :func:`run_baselines`; default: the estimator's own ``classes_``); their
+    scores go to those columns of the ``n_classes`` ones, a class the estimator never saw
+    scoring below every other."""
     if not classification:
         return estimator.predict(X)
     if _is_hinge(estimator):
         margin = np.asarray(estimator.predict(X, output_margin=True), np.float64)
-        return np.stack([-margin, margin], axis=1)
-    return estimator.predict_proba(X)
+        fitted = np.stack([-margin, margin], axis=1)
+    else:
+        fitted = np.asarray(estimator.predict_proba(X), np.float64)
+    classes = np.asarray(estimator.classes_ if classes is None else classes, np.int64)
+    n_classes = max(int(n_classes), int(classes.max()) + 1)
+    if len(classes) == n_classes and (classes == np.arange(n_classes)).all():
+        return fitted
+    out = np.full((len(fitted), n_classes), fitted.min() - 1.0)
+    out[:, classes] = fitted
+    return out
 
 
 def _is_hinge(estimator) -> bool:
@@ -103,6 +123,7 @@ def run_baselines(
     test: tuple[np.ndarray, np.ndarray],
     classification: bool = False,
     seed: int = 0,
+    n_classes: int = 2,
 ) -> dict[str, dict]:
     """Fit each baseline on ``train`` and score it on ``test`` with the deep models' metrics.
 
@@ -112,18 +133,36 @@ def run_baselines(
         Baseline names (module table).
     train, test
         (X, y) with X of shape (N, features) — see :func:`flatten_inputs`.
+    classification, n_classes
+        A class target and the task's number of classes (labels 0 … n_classes − 1).
 
     Returns
     -------
     dict
-        name → metrics dict (:func:`kerasgene.metrics.evaluate_predictions`).
+        name → metrics dict (:func:`kerasgene.metrics.evaluate_predictions`); a classifier
+        whose training sample holds one class: ``{"undefined": why, "n": ...}``.
     """
     from kerasgene.metrics import evaluate_predictions
 
+    y = np.asarray(train[1]).ravel()
+    classes = np.unique(y).astype(np.int64) if classification else None
+    if classification:
+        missing = sorted(set(range(n_classes)) - set(classes.tolist()))
+        if len(classes) < 2:
+            why = (f"its training sample of {len(y)} examples holds class "
+                   f"{classes.tolist()} only; a classifier needs two")
+            log.warning("baselines: not fitted: %s", why)
+            return {name: {"undefined": why, "n": int(len(test[1]))} for name in names}
+        if missing:
+            log.warning("baselines: their training sample of %d examples holds no example of "
+                        "class %s (of %d; training.baseline_max_examples sampled them): they "
+                        "predict it nowhere", len(y), ", ".join(map(str, missing)), n_classes)
+        y = np.searchsorted(classes, y)  # 0 … m−1, as XGBoost requires
     results = {}
     for name in names:
         est = make_baseline(name, classification, seed)
         log.info("fitting baseline %s on %d examples × %d features", name, *train[0].shape)
-        est.fit(train[0], np.asarray(train[1]).ravel())
-        results[name] = evaluate_predictions(test[1], predict(est, test[0], classification), classification)
+        est.fit(train[0], y)
+        results[name] = evaluate_predictions(
+            test[1], predict(est, test[0], classification, classes, n_classes), classification)
     return results

@@ -106,7 +106,8 @@ def evaluate_model(model, dataset, out: Path) -> dict:
                 table["predicted"] = pred
             table.to_csv(out / "predictions.tsv", sep="\t", index=False)
             if classification:
-                figures.plot_confusion(np.array(metrics[split]["confusion"]), out / "confusion.png")
+                figures.plot_confusion(np.array(metrics[split]["confusion"]), out / "confusion.png",
+                                       dataset.meta.get("class_names"))
             else:
                 figures.plot_scatter(y, pred, out / "predicted_vs_observed.png",
                                     title=f"{model.name}: test R² = {metrics[split]['r2']:.3f}")

@@ -72,5 +72,5 @@ def plot_confusion(confusion: np.ndarray, path: Path, labels: list[str] | None =
                     color="white" if confusion[i, j] > confusion.max() / 2 else "black")
     ax.set(xticks=range(n), yticks=range(n), xticklabels=labels, yticklabels=labels,
            xlabel="predicted class", ylabel="observed class", title="test confusion matrix")
-    fig.colorbar(im, ax=ax, label="genes")
+    fig.colorbar(im, ax=ax, label="examples")
     _save(fig, path)

@@ -495,7 +495,8 @@ def _train_run(config: dict, dataset, model, strategy, tsection: dict, extra: di
         for baseline in names:
             with timed_phase(seconds, "baselines"), timed_phase(seconds, baseline):
                 metrics["baselines"].update(run_baselines(
-                    [baseline], *arrays, is_classification(dataset), seed))
+                    [baseline], *arrays, is_classification(dataset), seed,
+                    int(dataset.meta.get("n_classes", 2))))
     metrics["seconds"] = seconds
     write_json(out / "metrics.json", metrics)
     record_run(out, "model.keras", system=config["system"], model_name=name,
