@@ -873,6 +873,36 @@ def test_cli_deeprage_run_against_chosen_conditions(sim, tmp_path, capsys):
     assert "--conditions: ['nope'] not among" in capsys.readouterr().err
 
 
+def test_cli_deeprage_class_run_is_refused_before_any_work(sim, tmp_path, capsys):
+    """A DeepRAGE run on class targets (down / baseline / up): its effects would be a
+    difference of three probabilities; refused in one line before the VCF is scored
+    (it failed after the progress bar had started)."""
+    from kerasgene.train import records, runs
+
+    out, _ = sim
+    y = "yeast/"
+    config = {"system": "deeprage", "seed": 0, "data_dir": str(out), "run_dir": str(tmp_path),
+              "data": {"expression": y + "logfc.tsv", "regulators": y + "reg_exp_RxE.tab",
+                       "regulator_names": y + "reg_names_R.txt",
+                       "condition_names": y + "expt_names_E.txt",
+                       "promoters": y + "promoters.fa", "target": "class"}}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    dataset = runs.prepare(config)
+    pwm_model(1000, planted_probabilities(GCN4), "regulators",
+              (dataset.input_shapes["regulators"][0],)).save(tmp_path / "model.keras")
+    records.record_run(tmp_path)
+    with Genome(out / "yeast" / "promoters.fa") as genome:
+        gid = next(iter(genome.chroms))
+        vcf = write_vcf(tmp_path / "one.vcf", [(gid, 10, "v", genome.fetch(gid, 9, 10),
+                                                "A" if genome.fetch(gid, 9, 10) != "A" else "C")])
+    capsys.readouterr()
+    assert main(["variants", "--run", str(tmp_path), "--vcf", vcf]) == 2
+    err = capsys.readouterr().err
+    assert (f"{tmp_path}: a classification run (3 classes); variant effects are differences of "
+            "one predicted value: expected a regression run") in err
+    assert "variant effects:" not in err and not (tmp_path / "variants").exists()
+
+
 def test_cli_histone_without_kmers_reads_no_dna():
     from types import SimpleNamespace
 

@@ -208,6 +208,7 @@ def _checked_run(run: Path, config: Mapping):
     from kerasgene.explain.attribution import input_names
     from kerasgene.explain.readers import reader_kind
     from kerasgene.train import records, runs
+    from kerasgene.train.evaluation import is_classification
 
     model, record = records.load_run(run)
     dataset = runs.run_dataset(run, dict(config), record)
@@ -223,6 +224,10 @@ def _checked_run(run: Path, config: Mapping):
         raise ConfigError(f"{run}: the model was trained without 'sequence' (training.inputs "
                           f"{record.get('training_inputs')}); it reads no DNA, so no variant "
                           "can change its prediction")
+    if is_classification(dataset):
+        raise ConfigError(f"{run}: a classification run ({int(dataset.meta.get('n_classes', 2))} "
+                          "classes); variant effects are differences of one predicted value: "
+                          "expected a regression run (e.g. DeepRAGE data.target=expression)")
     names = set(input_names(model))
     if names != set(dataset.input_names):
         raise ConfigError(f"{where}: the model takes inputs {sorted(names)} but the "
