@@ -176,7 +176,14 @@ def test_binary_run_through_the_command_line(peak_world, capsys):
     assert test["auprc"] > 2 * test["positive_fraction"], test  # far above chance
     assert metrics["baselines"]["xgboost"]["auprc"] > 2 * test["positive_fraction"]
     table = pd.read_csv(run / "predictions.tsv", sep="\t")
-    assert list(table.columns[-3:]) == ["observed", "predicted", "score"]
+    assert list(table.columns) == ["example", "chrom", "start", "end", "observed",
+                                   "predicted", "score"]
+    from kerasgene.datasets.base import Dataset
+
+    ds = Dataset.open(run / "dataset")
+    chrom, k = ds.positions(table["example"].to_numpy())
+    assert (table["chrom"] == np.asarray(ds.meta["chroms"])[chrom]).all()
+    assert (table["start"] == k * 50).all() and (table["end"] - table["start"] == 50).all()
     np.testing.assert_array_equal(table["predicted"], (table["score"] > 0).astype(int))
     assert set(table["observed"]) == {0, 1}
     model = keras.models.load_model(run / "model.keras")

@@ -241,7 +241,8 @@ def test_deeprage_knockout_is_the_knocked_out_copy_on_every_pair(name, kw, tmp_p
     """The explain knockout (filters zeroed in the model itself, the wild type once, the
     factorised pair outputs for C and TP, every pair for the RNN) predicts what a
     knocked-out copy of the model predicts on every sampled gene x condition pair (a
-    classifier's first class), and leaves the model as it was."""
+    classifier's last class, the default --target-class), and leaves the model as it
+    was."""
     G, Cn = 12, 6
     model, seq, regs, genes, ds = _deeprage(name, G, Cn, **kw)
     (tmp_path / "targets.txt").write_text("\n".join(genes[:4]) + "\n")
@@ -257,7 +258,7 @@ def test_deeprage_knockout_is_the_knocked_out_copy_on_every_pair(name, kw, tmp_p
              "regulators": np.tile(regs[conds], (G, 1))}
     eff = K.knockout_effects(model, pairs, knockout_model=K.zero_filters(model, "sequence_conv",
                                                                           [0, 1]),
-                             ids=np.repeat(genes, 3))
+                             ids=np.repeat(genes, 3), unit=model.outputs[0].shape[-1] - 1)
     ge = K.gene_effects(eff)
     np.testing.assert_allclose(genes_tab["wild_type"], ge["wild_type"], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(genes_tab["delta"], ge["delta"], rtol=1e-5, atol=1e-6)

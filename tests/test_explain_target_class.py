@@ -83,15 +83,15 @@ def test_ig_explains_the_chosen_class(deepchrome_run, tmp_path, capsys, args, k)
     """IG's F(x) and F(x) − F(baseline) are P(class k): the last class by default."""
     run, config = deepchrome_run
     got = _explain(run, tmp_path / "out", *args)
+    table = pd.read_csv(tmp_path / "out" / "ig_summary.tsv", sep="\t", dtype={"gene_id": str})
+    p, delta = _probabilities_and_delta(run, config, table["gene_id"].tolist(), k)
+    np.testing.assert_allclose(table["prediction"], p, atol=1e-5)
+    np.testing.assert_allclose(table["delta"], delta, atol=1e-5)
     assert got["target_class"] == {"id": k, "name": None, "n_classes": 2}
     assert got["ig"]["target_class"] == got["saliency"]["target_class"] == got["target_class"]
     assert got["settings"]["target_class"] == (k if args else None)
     out = capsys.readouterr().out
     assert f"explained: the probability of class {k} of 2 classes" in out
-    table = pd.read_csv(tmp_path / "out" / "ig_summary.tsv", sep="\t", dtype={"gene_id": str})
-    p, delta = _probabilities_and_delta(run, config, table["gene_id"].tolist(), k)
-    np.testing.assert_allclose(table["prediction"], p, atol=1e-5)
-    np.testing.assert_allclose(table["delta"], delta, atol=1e-5)
 
 
 def test_saliency_is_the_gradient_of_the_explained_class(deepchrome_run):

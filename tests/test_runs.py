@@ -3,6 +3,8 @@
 import json
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from kerasgene.cli import main
@@ -50,6 +52,15 @@ def test_deepchrome_classification_run(data, tmp_path):
     metrics = json.loads((run / "metrics.json").read_text())
     assert 0.0 <= metrics["test"]["accuracy"] <= 1.0 and len(metrics["test"]["confusion"]) == 2
     assert (run / "confusion.png").exists()
+    # the class probabilities beside the call: AUROC / AUPRC recomputed from the table
+    from sklearn.metrics import roc_auc_score
+
+    table = pd.read_csv(run / "predictions.tsv", sep="\t")
+    assert list(table.columns[-4:]) == ["observed", "predicted", "p_0", "p_1"]
+    np.testing.assert_allclose(table["p_0"] + table["p_1"], 1.0, rtol=1e-5)
+    assert (table["predicted"] == (table["p_1"] > table["p_0"]).astype(int)).all()
+    assert roc_auc_score(table["observed"], table["p_1"]) == pytest.approx(
+        metrics["test"]["auroc"], rel=1e-5)
 
 
 def test_evaluate_without_a_trained_model(data, tmp_path):

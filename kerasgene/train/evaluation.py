@@ -67,6 +67,27 @@ def zero_targets_masked(dataset) -> bool:
     return bool(params.get("mask_zero_targets")) and not is_classification(dataset)
 
 
+def _bin_table(dataset, idx: np.ndarray):
+    """predictions.tsv's first columns for genome-bin examples ``idx``: ``example``,
+    ``chrom``, ``start``, ``end`` (the bin, 0-based half-open, clipped at the chromosome's
+    end)."""
+    import pandas as pd
+
+    chrom, k = dataset.positions(idx)
+    size = int(dataset.meta["params"]["bin_size"])
+    lengths = np.asarray(dataset.meta["chrom_lengths"], np.int64)[chrom]
+    return pd.DataFrame({"example": idx, "chrom": np.asarray(dataset.meta["chroms"])[chrom],
+                         "start": k * size, "end": np.minimum((k + 1) * size, lengths)})
+
+
+def _class_labels(dataset, n: int) -> list[str]:
+    """The dataset's ``class_names`` (spaces as ``_``), else the class ids 0 … n − 1."""
+    names = dataset.meta.get("class_names")
+    if names and len(names) == n:
+        return [str(x).replace(" ", "_") for x in names]
+    return [str(j) for j in range(n)]
+
+
 def evaluate_model(model, dataset, out: Path) -> dict:
     """Test/valid metrics, predictions.tsv and the plots of a trained model.
 
@@ -96,12 +117,15 @@ def evaluate_model(model, dataset, out: Path) -> dict:
             if len(dataset.index) == dataset.n_examples:  # one index row per example
                 table = dataset.index.iloc[idx].reset_index(drop=True).copy()
             else:  # genome bins: the index lists chromosome segments
-                table = pd.DataFrame({"example": idx})
+                table = _bin_table(dataset, idx)
             table["observed"] = y
             if classification:
                 table["predicted"] = predicted_classes(pred)
                 if pred.ndim == 1:  # a binary score: keep it for thresholds of one's own
                     table["score"] = pred
+                else:  # class probabilities: for AUROC / AUPRC and thresholds of one's own
+                    for j, name in enumerate(_class_labels(dataset, pred.shape[1])):
+                        table[f"p_{name}"] = pred[:, j]
             else:
                 table["predicted"] = pred
             table.to_csv(out / "predictions.tsv", sep="\t", index=False)

@@ -8,7 +8,8 @@ A run directory (``run_dir`` of the config) holds::
     dropped.tsv       every example the dataset left out, and why (a copy of the
                       dataset's; :mod:`kerasgene.datasets.dropped`)
     metrics.json      test (and valid) metrics of the model, the baselines and controls
-    predictions.tsv   test predictions beside the observed values
+    predictions.tsv   test predictions beside the observed values (genome bins: with
+                      chrom, start, end; class probabilities: one p_<class> column each)
     *.png             loss curves, predicted vs observed or the confusion matrix
     preprocessing.json  what a client needs to build inputs
                       (:func:`kerasgene.train.preprocessing.preprocessing_constants`)
