@@ -114,6 +114,11 @@ def test_transforms():
     np.testing.assert_allclose(log_transform([0, 1, 3]), [0, 1, 2])
     assert discretize([-1, -0.5, 0, 0.49, 0.5, 2]).tolist() == [0, 0, 1, 1, 2, 2]
     assert discretize([-3, -1.5, 0, 1.5, 3], [-2, -1, 1, 2]).tolist() == [0, 1, 2, 3, 4]
+    # values on a threshold go away from 0, for 5 classes too (0.5 was "baseline" and -0.5
+    # "down", -1 strongly down and 1 strongly up: the bins were not symmetric)
+    five = [-1, -0.5, 0, 0.5, 1]
+    assert discretize(five, [-1, -0.5, 0.5, 1]).tolist() == [0, 1, 2, 3, 4]
+    assert discretize([0, 50, 60], [50, 60]).tolist() == [0, 1, 2]
     assert discretize_quantiles([1, 2, 3, 4]).tolist() == [0, 0, 1, 1]
     with pytest.raises(ConfigError, match="strictly increasing"):
         discretize([1], [0.5, -0.5])

@@ -45,8 +45,9 @@ Config keys (``build_pairs(config, out_dir)`` / the ``deeprage`` YAML section)
     The target yielded by default (both are stored).
 ``classes`` = 3; ``class_thresholds`` = null
     3 classes: down ≤ −0.5, baseline, up ≥ 0.5 (code); 5 classes default thresholds
-    [−1, −0.5, 0.5, 1] (our choice: the paper names 5 bins without their edges);
-    ``class_thresholds`` overrides either.
+    [−1, −0.5, 0.5, 1] (our choice: the paper names 5 bins without their edges; a value
+    on a threshold goes to the class farther from 0, :func:`kerasgene.io.expression.
+    discretize`); ``class_thresholds`` overrides either.
 ``split`` = ``{method: random, fractions: [0.8, 0.1, 0.1], seed: 42}`` (the code's split)
     ``random`` pairs, ``unseen_gene``, ``unseen_condition`` or ``unseen_pair``.
 ``max_genes_outside`` = 0.01

@@ -119,8 +119,10 @@ log = logging.getLogger(__name__)
 #: valid or test chromosome without target data beside others with some, or without
 #: input data, is refused (meta.json's ``signal_no_data``); histone k-mer windows holding
 #: IUPAC codes are warned about; the scale check of three or more samples names only the
-#: one off (the build warnings a dataset keeps).
-BUILD_REVISION = 5
+#: one off (the build warnings a dataset keeps). 6 (stop 45): DeepRAGE class labels of
+#: values equal to a positive threshold other than the last go to the upper class (5
+#: classes: 0.5 is up, as −0.5 is down).
+BUILD_REVISION = 6
 
 
 def cache_key(task: str, params: Mapping, inputs: Mapping) -> str:

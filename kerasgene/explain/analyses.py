@@ -421,6 +421,7 @@ def explain_saliency(model, dataset, out: Path, options: ExplainOptions, rng) ->
     grads = saliency(model, inputs, batch_size=max(options.batch_size, 128),
                      target=None if cls is None else cls.id)
     colour_bar = f"Mean signed gradient\n∂ {prediction_label(cls)} / ∂ input"
+    of = "" if cls is None else f" of {prediction_label(cls)}"
     # a genome-bins dataset (chromatin) indexes segments, not examples: one group
     per_example = len(dataset.index) == getattr(dataset, "n_examples", len(dataset.index))
     index = dataset.index.iloc[idx] if per_example else dataset.index.iloc[:0]
@@ -442,8 +443,8 @@ def explain_saliency(model, dataset, out: Path, options: ExplainOptions, rng) ->
                 path = out / f"saliency_{safe_name(grp)}_{part}.png"
                 n = int((groups == grp).sum())
                 P.plot_saliency_heatmap(mat[rows], [labels[k] for k in rows], path,
-                                        title=f"{grp}: mean signed gradient over {n} genes "
-                                              f"({part})",
+                                        title=f"{grp}: mean signed gradient{of} over {n} "
+                                              f"genes ({part})",
                                         ylabel="k-mer count" if part == "kmers" else "feature",
                                         cbar_label=colour_bar)
                 written.append(path.name)

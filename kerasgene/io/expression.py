@@ -752,9 +752,11 @@ def nonzero_genes(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def discretize(values, thresholds=(-0.5, 0.5)) -> np.ndarray:
-    """Class labels 0..len(thresholds) from sorted thresholds (a value equal to a threshold
-    goes to the upper class only for the last threshold, as DeepRAGE's
-    ``down ≤ −0.5, up ≥ 0.5``).
+    """Class labels 0..len(thresholds) from sorted thresholds; a value equal to a
+    threshold goes to the class farther from 0 — the lower one for a threshold ≤ 0, the
+    upper one for a threshold > 0 — as DeepRAGE's ``down ≤ −0.5, up ≥ 0.5``, for any
+    number of classes (5 classes at [−1, −0.5, 0.5, 1]: −0.5 is down and 0.5 up, −1
+    strongly down and 1 strongly up).
 
     Returns
     -------
@@ -764,8 +766,10 @@ def discretize(values, thresholds=(-0.5, 0.5)) -> np.ndarray:
     if thresholds.ndim != 1 or len(thresholds) < 1 or (np.diff(thresholds) <= 0).any():
         raise ConfigError(f"discretize: thresholds must be strictly increasing, got {thresholds}")
     values = np.asarray(values, dtype=np.float64)
-    labels = np.searchsorted(thresholds[:-1], values, side="left")
-    return (labels + (values >= thresholds[-1])).astype(np.int64)
+    lower = np.searchsorted(thresholds, values, side="left")  # equal: the lower class
+    upper = np.searchsorted(thresholds, values, side="right")  # equal: the upper class
+    at_positive = (upper > lower) & (thresholds[np.minimum(lower, len(thresholds) - 1)] > 0)
+    return np.where(at_positive, upper, lower).astype(np.int64)
 
 
 def discretize_quantiles(values, n_classes: int = 2) -> np.ndarray:
