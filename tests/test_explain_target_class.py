@@ -78,20 +78,25 @@ def _probabilities_and_delta(run, config, gene_ids, k: int):
     return p, p - p0
 
 
-@pytest.mark.parametrize("args, k", [([], 1), (["--target-class", "0"], 0)])
+NAMES = ["below median", "above median"]  # the histone dataset's class_names
+
+
+@pytest.mark.parametrize("args, k", [([], 1), (["--target-class", "0"], 0),
+                                     (["--target-class", "below median"], 0)])
 def test_ig_explains_the_chosen_class(deepchrome_run, tmp_path, capsys, args, k):
-    """IG's F(x) and F(x) − F(baseline) are P(class k): the last class by default."""
+    """IG's F(x) and F(x) − F(baseline) are P(class k): the last class by default, or
+    the one given by id or by the dataset's name of it."""
     run, config = deepchrome_run
     got = _explain(run, tmp_path / "out", *args)
     table = pd.read_csv(tmp_path / "out" / "ig_summary.tsv", sep="\t", dtype={"gene_id": str})
     p, delta = _probabilities_and_delta(run, config, table["gene_id"].tolist(), k)
     np.testing.assert_allclose(table["prediction"], p, atol=1e-5)
     np.testing.assert_allclose(table["delta"], delta, atol=1e-5)
-    assert got["target_class"] == {"id": k, "name": None, "n_classes": 2}
+    assert got["target_class"] == {"id": k, "name": NAMES[k], "n_classes": 2}
     assert got["ig"]["target_class"] == got["saliency"]["target_class"] == got["target_class"]
-    assert got["settings"]["target_class"] == (k if args else None)
+    assert got["settings"]["target_class"] == (({"0": 0}.get(args[1], args[1])) if args else None)
     out = capsys.readouterr().out
-    assert f"explained: the probability of class {k} of 2 classes" in out
+    assert f"explained: the probability of class {k} ({NAMES[k]}) of 2 classes" in out
 
 
 def test_saliency_is_the_gradient_of_the_explained_class(deepchrome_run):
@@ -127,9 +132,10 @@ def _error(capsys, *argv) -> str:
 
 
 @pytest.mark.parametrize("value, message", [
-    ("2", "--target-class: class 2 out of range (classes 0 to 1); expected a class id"),
-    ("up", "--target-class: 'up' is not a class of the model (classes 0 to 1); expected a "
-           "class id"),
+    ("2", "--target-class: class 2 out of range (classes 0 'below median', 1 'above "
+          "median'); expected a class id or name"),
+    ("up", "--target-class: 'up' is not a class of the model (classes 0 'below median', 1 "
+           "'above median'); expected a class id or name"),
 ])
 def test_a_class_the_model_has_not_is_one_line(deepchrome_run, tmp_path, capsys, value,
                                                message):

@@ -185,6 +185,6 @@ def test_a_moved_ablation_sub_run_reads_the_moved_dataset(trained, tmp_path, cap
                  "--subsets", "all"]) == 0
     capsys.readouterr()
     moved = shutil.move(parent, tmp_path / "moved")
-    assert main(["evaluate", "--run", str(Path(moved) / "ablation" / "all")]) == 0
+    assert main(["evaluate", "--run", str(Path(moved) / "ablation" / "all"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["test"]
     assert not parent.exists()

@@ -56,10 +56,11 @@ def test_deepchrome_classification_run(data, tmp_path):
     from sklearn.metrics import roc_auc_score
 
     table = pd.read_csv(run / "predictions.tsv", sep="\t")
-    assert list(table.columns[-4:]) == ["observed", "predicted", "p_0", "p_1"]
-    np.testing.assert_allclose(table["p_0"] + table["p_1"], 1.0, rtol=1e-5)
-    assert (table["predicted"] == (table["p_1"] > table["p_0"]).astype(int)).all()
-    assert roc_auc_score(table["observed"], table["p_1"]) == pytest.approx(
+    low, high = "p_below_median", "p_above_median"  # the dataset's class_names
+    assert list(table.columns[-4:]) == ["observed", "predicted", low, high]
+    np.testing.assert_allclose(table[low] + table[high], 1.0, rtol=1e-5)
+    assert (table["predicted"] == (table[high] > table[low]).astype(int)).all()
+    assert roc_auc_score(table["observed"], table[high]) == pytest.approx(
         metrics["test"]["auroc"], rel=1e-5)
 
 

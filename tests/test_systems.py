@@ -114,7 +114,7 @@ def test_a_sixth_system_trains_evaluates_and_exports_through_the_cli(toy_system,
     assert metrics["model"] == "toy_mlp" and metrics["test"]["n"] == 60
     assert metrics["test"]["r2"] > 0.9 and metrics["baselines"]["ridge"]["r2"] > 0.9
     assert json.loads((run / "run.json").read_text())["system"] == "toy"
-    assert main(["evaluate", "--run", str(run)]) == 0
+    assert main(["evaluate", "--run", str(run), "--json"]) == 0
     again = json.loads(capsys.readouterr().out)
     assert again["test"]["r2"] == pytest.approx(metrics["test"]["r2"], abs=1e-6)
     assert main(["export", "--run", str(run), "--base-dir", str(tmp_path / "models"),

@@ -102,10 +102,11 @@ def _register_explain(sub) -> None:
             help="explain at most this many examples with IG, 10 times as many with "
             "saliency, sampled with --seed")
     _option(p, "--seed", type=int)
-    _option(p, "--target-class", help="a classifier (class probabilities): the class whose "
-            "probability IG, saliency, knockouts and TF-MoDISco explain, as an id or a name "
-            "of the dataset's classes (default: the last class: binary, the positive one; "
-            "refused for a regression or a score, whose value is explained)")
+    _option(p, "--target-class", metavar="ID|NAME",
+            help="a classifier (class probabilities): the class whose probability IG, "
+            "saliency, knockouts and TF-MoDISco explain, as an id or a name of the dataset's "
+            "classes (default: the last class: binary, the positive one; refused for a "
+            "regression or a score, whose value is explained)")
     g = p.add_argument_group("integrated gradients")
     _option(g, "--engine", choices=["native", "alibi"])
     _option(g, "--n-steps", type=_steps, help="quadrature nodes, or 'auto'")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import math
 from pathlib import Path
 
@@ -30,6 +31,8 @@ def register(sub) -> None:
 
     p = sub.add_parser("evaluate", help="re-evaluate the trained model of a run")
     add_run_arguments(p)
+    p.add_argument("--json", action="store_true",
+                   help="print the run's metrics.json (for scripts) instead of the score line")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("demo", help="simulate, train and evaluate every system")
@@ -107,8 +110,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from kerasgene.train.runs import evaluate
 
     run, config = run_config(args)
-    evaluate(config)
-    print(trained_line(run, "evaluated") + " (baselines and controls: train's)")
+    metrics = evaluate(config)
+    if args.json:
+        print(json.dumps(metrics, indent=2, default=float))
+    else:
+        print(trained_line(run, "evaluated") + " (baselines and controls: train's)")
     return 0
 
 

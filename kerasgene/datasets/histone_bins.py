@@ -678,6 +678,8 @@ def _write_arrays(writer: storage.DatasetWriter, cells: list[dict], cfg: Mapping
         "input_shapes": {"histone": [n_bins, len(channel_names)]},
         "channel_names": channel_names, "kmers": kept_kmers,
         "target_name": "expression" if cfg["label"] == "regression" else "class",
+        **({"n_classes": 2, "class_names": ["below median", "above median"]}
+           if cfg["label"] == "binary" else {}),
     }
 
 

@@ -266,7 +266,7 @@ def build_pairs(config: Mapping | None = None, out_dir: str | os.PathLike | None
         "input_shapes": {"sequence": [length, 4], "regulators": [regs.shape[1]]},
         "target_name": cfg["target"], "targets": ["expression", "class"],
         "class_thresholds": thresholds, "n_classes": len(thresholds) + 1,
-        "dropped": dropped.counts(), **split_meta,
+        "class_names": class_names(thresholds), "dropped": dropped.counts(), **split_meta,
     }
     with writer:
         for name, values in arrays.items():
@@ -277,6 +277,22 @@ def build_pairs(config: Mapping | None = None, out_dir: str | os.PathLike | None
 
 def _number(x) -> bool:
     return isinstance(x, numbers.Real) and not isinstance(x, bool) and bool(np.isfinite(x))
+
+
+def class_names(thresholds: list[float]) -> list[str]:
+    """The classes' names: ``down``, ``baseline``, ``up`` for two thresholds around 0;
+    ``strongly down``, ``down``, ``baseline``, ``up``, ``strongly up`` for four (two on
+    each side); else each class's interval of log-fold changes (a value on a threshold
+    belongs to the class farther from 0: :func:`kerasgene.io.expression.discretize`)."""
+    t = [float(x) for x in thresholds]
+    below, above = sum(x <= 0 for x in t), sum(x > 0 for x in t)
+    if (below, above) == (1, 1):
+        return ["down", "baseline", "up"]
+    if (below, above) == (2, 2):
+        return ["strongly down", "down", "baseline", "up", "strongly up"]
+    edges = [-np.inf, *t, np.inf]
+    return [("[" if lo > 0 else "(") + f"{lo:g}, {hi:g}" + ("]" if hi <= 0 else ")")
+            for lo, hi in itertools.pairwise(edges)]
 
 
 def _thresholds(cfg: Mapping, classes_given: bool = False) -> list[float]:

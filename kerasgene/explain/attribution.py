@@ -4,7 +4,9 @@
   residual, outputs at input and baseline, steps used);
 - inputs as lists in the model's input order (:func:`as_input_list`), one scalar output
   (:func:`scalar_model`), input and output names;
-- baselines (:func:`make_baselines`): zeros (the papers), ones, uniform DNA, arrays.
+- baselines (:func:`make_baselines`): zeros (the papers), ones, uniform DNA, arrays;
+- the class a classifier's attributions explain (:func:`resolve_class`,
+  :class:`ExplainedClass`): by default the last (binary: the positive class).
 """
 
 from __future__ import annotations

@@ -512,6 +512,9 @@ def integrated_gradients(
     target : None for a one-unit regression output; for a classifier the class index
         per example (int or ``(n,)`` ints) or "argmax" (the predicted class). For a
         single-unit sigmoid output, target 1 attributes p and target 0 attributes 1 − p.
+        None on a classifier attributes its first unit (class 0):
+        :func:`kerasgene.explain.attribution.resolve_class` gives the class ``kerasgene
+        explain`` attributes (by default the last)
     output : name (or index) of the output to explain when the model has several
     layer : name (or layer) of an internal layer to attribute to instead of the inputs;
         the path runs from the baseline's activation to the input's activation with the

@@ -37,7 +37,9 @@ def saliency(
 ) -> list[np.ndarray]:
     """Signed input gradients ``∂F/∂x`` (Team Jamaica Fig. 3/4), one array per model
     input (model input order), each ``(n, ...)``; ``times_input`` gives gradient × input;
-    ``progress`` shows a bar over the examples (tqdm, on stderr).
+    ``progress`` shows a bar over the examples (tqdm, on stderr). ``target`` and ``output``
+    as :func:`kerasgene.explain.ig.integrated_gradients`' (``F`` is the probability of
+    class ``target`` of a classifier; None: its first unit).
     """
     import tensorflow as tf
 
