@@ -64,7 +64,7 @@ def register(sub) -> None:
     p = sub.add_parser(
         "impute", help="a chromatin run's imputed track (bigWig) from a sample's GRO-/PRO-seq",
         description="Bin the signal files as the run's training data were, predict every bin "
-        "(or every --stride-th) with the run's model and write a bigWig of the predicted mark, "
+        "(or one in --stride) with the run's model and write a bigWig of the predicted mark, "
         "with a JSON record of what made it beside it (kerasgene.explain.impute).")
     add_run_arguments(p)
     p.add_argument("--signal", action="append", required=True, metavar="NAME=FILE",
@@ -75,8 +75,8 @@ def register(sub) -> None:
                    help="imputed track; its record is written beside it as .json")
     p.add_argument("--chroms", type=_names, help="comma-separated chromosomes to impute "
                    "(default: every chromosome of the signal files)")
-    p.add_argument("--stride", type=int, default=1, help="predict every N-th bin, each value "
-                   "covering its N bins (default: every bin)")
+    p.add_argument("--stride", type=int, default=1, help="predict the middle bin of every N, "
+                   "its value covering the N bins (default: every bin)")
     p.add_argument("--chrom-aliases", metavar="TABLE", help="chromosome alias table (UCSC "
                    "chromAlias.txt or a user table) relating the files' names")
     p.add_argument("--observed", metavar="FILE", help="a measured track of the run's target "
@@ -335,7 +335,6 @@ def cmd_variants(args: argparse.Namespace) -> int:
     for path in res.paths:
         print(f"wrote {path}")
     return 0
-
 
 
 def cmd_impute(args: argparse.Namespace) -> int:
