@@ -116,22 +116,29 @@ def truth(demo_run):
     return demo_run[0] / "data" / "truth.json"
 
 
+def cli_error(capsys, *argv) -> str:
+    """Run the CLI in-process; assert exit 2 with one line on stderr; return the message
+    (without ``kerasgene: error: ``)."""
+    from kerasgene import cli
+
+    status = cli.main(list(argv))
+    err = capsys.readouterr().err
+    assert status == 2, err
+    assert err.count("\n") == 1 and err.startswith("kerasgene: error: "), err
+    return err.removeprefix("kerasgene: error: ").strip()
+
+
 def prepare_fails(tmp_path, capsys, system: str, model: str, data: dict) -> str:
     """``kerasgene prepare`` (in-process) of a run config of ``system`` with this ``data:``
     section, which must fail: exit 2, one line on stderr, no run folder. Returns the line."""
     import yaml
 
-    from kerasgene import cli
-
     config = {"system": system, "seed": 0, "run_dir": str(tmp_path / "run"), "data": data,
               "model": {"name": model}}
     (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
-    status = cli.main(["prepare", "--config", str(tmp_path / "run.yaml")])
-    err = capsys.readouterr().err
-    assert status == 2, err
-    assert err.startswith("kerasgene: error: ") and err.count("\n") == 1, err
+    err = "kerasgene: error: " + cli_error(capsys, "prepare", "--config", str(tmp_path / "run.yaml"))
     assert not (tmp_path / "run").exists()
-    return err
+    return err + "\n"
 
 
 def explain_demo_run(run, truth, out, *args) -> dict:

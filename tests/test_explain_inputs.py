@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from conftest import cli_error
 
 keras = pytest.importorskip("keras")
 
@@ -36,11 +37,6 @@ def config(tmp_path):
     return cfg
 
 
-def _error(capsys, *argv) -> str:
-    assert main(list(argv)) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("kerasgene: error: ") and err.count("\n") == 1, err
-    return err.removeprefix("kerasgene: error: ").strip()
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -57,7 +53,7 @@ def _error(capsys, *argv) -> str:
      "--modisco-max-seqlets: not read by the analyses to run (ig)"),
 ])
 def test_explain_flag_errors(config, tmp_path, capsys, argv, message):
-    assert _error(capsys, "explain", "--config", str(config), *argv).startswith(message)
+    assert cli_error(capsys, "explain", "--config", str(config), *argv).startswith(message)
     assert not (tmp_path / "run").exists()
 
 
@@ -70,7 +66,7 @@ def test_labels_are_two_names_and_q_threshold_a_probability(config, capsys):
         assert stop.value.code == 2
         assert (f"--labels: expected two comma-separated names (the run's, then --compare's), "
                 f"got {labels!r}") in capsys.readouterr().err
-    assert _error(capsys, "explain", "--config", str(config), "--q-threshold", "5"
+    assert cli_error(capsys, "explain", "--config", str(config), "--q-threshold", "5"
                   ).startswith("--q-threshold: expected")
 
 
@@ -108,7 +104,7 @@ def test_condition_flags_off_deeprage(tmp_path, capsys, system, argv, message):
     cfg = tmp_path / "c.yaml"
     cfg.write_text(yaml.safe_dump({"system": system, "run_dir": str(tmp_path / "run")}))
     out = tmp_path / "out"
-    assert _error(capsys, "explain", "--config", str(cfg), "--out", str(out), *argv
+    assert cli_error(capsys, "explain", "--config", str(cfg), "--out", str(out), *argv
                   ) == message.format(system=system)
     assert not out.exists() and not (tmp_path / "run").exists()
 
@@ -140,14 +136,14 @@ def test_jaspar_release_and_taxon_checked_before_the_run_is_read(config, tmp_pat
                                                                  argv, message):
     """An unknown release or taxon failed only when the filters were matched, after IG."""
     out = tmp_path / "out"
-    assert _error(capsys, "explain", "--config", str(config), "--out", str(out),
+    assert cli_error(capsys, "explain", "--config", str(config), "--out", str(out),
                   "--analyses", "ig,motifs", *argv).startswith(message)
     assert not out.exists() and not (tmp_path / "run").exists()
 
 
 def test_known_jaspar_taxon_passes_the_check(config, tmp_path, capsys):
     """Any case, as pyjaspar reads it; the run is read next (here: there is none)."""
-    assert "run directory not found" in _error(capsys, "explain", "--config", str(config),
+    assert "run directory not found" in cli_error(capsys, "explain", "--config", str(config),
                                         "--analyses", "motifs", "--tax-group", "Plants",
                                         "--jaspar-release", "JASPAR2020")
 
@@ -161,15 +157,15 @@ def test_motif_db_checked_before_the_run_is_read(config, tmp_path, capsys):
     write_meme(str(good), {"H12.GCN4 GCN4": np.full((4, 8), 0.25)})
     bad.write_text(good.read_text().replace("0.25 0.25 0.25 0.25", "5 3 1 1", 1))
     base = ["explain", "--config", str(config), "--analyses", "motifs"]
-    assert _error(capsys, *base, "--motif-db", str(tmp_path / "none.meme")) == (
+    assert cli_error(capsys, *base, "--motif-db", str(tmp_path / "none.meme")) == (
         f"{tmp_path / 'none.meme'}: MEME motif file not found")
-    assert _error(capsys, *base, "--motif-db", str(bad)).startswith(
+    assert cli_error(capsys, *base, "--motif-db", str(bad)).startswith(
         f"{bad}: motif 'H12.GCN4', position 1: 5 3 1 1; expected four probabilities")
-    assert _error(capsys, *base, "--motif-db", str(good), "--tax-group", "fungi") == (
+    assert cli_error(capsys, *base, "--motif-db", str(good), "--tax-group", "fungi") == (
         f"--tax-group: chooses JASPAR's matrices, but the motifs come from --motif-db {good}; "
         "expected one of the two")
-    assert "run directory not found" in _error(capsys, *base, "--motif-db", str(good))
-    assert "run directory not found" in _error(capsys, *base, f"explain.motif_db={good}")
+    assert "run directory not found" in cli_error(capsys, *base, "--motif-db", str(good))
+    assert "run directory not found" in cli_error(capsys, *base, f"explain.motif_db={good}")
 
 
 @pytest.mark.parametrize("where, message", [
@@ -182,9 +178,9 @@ def test_explain_and_ablate_out_errors(config, tmp_path, capsys, where, message)
     out = {"file": tmp_path / "file", "below": tmp_path / "file" / "x",
            "dataset": tmp_path / "run" / "dataset" / "explain"}[where]
     expected = message.format(out=out, tmp=tmp_path)
-    assert _error(capsys, "explain", "--config", str(config), "--out", str(out)
+    assert cli_error(capsys, "explain", "--config", str(config), "--out", str(out)
                   ).startswith(expected)
-    assert _error(capsys, "ablate", "--config", str(config), "--out", str(out)
+    assert cli_error(capsys, "ablate", "--config", str(config), "--out", str(out)
                   ).startswith(expected)
     assert (tmp_path / "file").read_text() == "mine\n" and not (tmp_path / "run").exists()
 
@@ -196,7 +192,7 @@ def test_explain_and_ablate_out_errors(config, tmp_path, capsys, where, message)
 ])
 def test_ablate_subsets_checked_before_the_dataset_is_prepared(config, tmp_path, capsys,
                                                              subsets, message):
-    assert _error(capsys, "ablate", "--config", str(config), "--subsets", subsets
+    assert cli_error(capsys, "ablate", "--config", str(config), "--subsets", subsets
                   ).startswith(message)
     assert not (tmp_path / "run").exists()
 
@@ -208,14 +204,14 @@ def test_ablate_subsets_checked_before_the_dataset_is_prepared(config, tmp_path,
 def test_variants_options_without_effect(config, tmp_path, capsys, argv, message):
     vcf = tmp_path / "x.vcf"
     vcf.write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n")
-    assert _error(capsys, "variants", "--config", str(config), "--vcf", str(vcf), *argv
+    assert cli_error(capsys, "variants", "--config", str(config), "--vcf", str(vcf), *argv
                   ).startswith(message)
 
 
 def test_variants_empty_conditions(tmp_path, capsys):
     cfg = tmp_path / "d.yaml"
     cfg.write_text(yaml.safe_dump({"system": "deeprage", "run_dir": str(tmp_path / "run")}))
-    assert _error(capsys, "variants", "--config", str(cfg), "--vcf", "x.vcf",
+    assert cli_error(capsys, "variants", "--config", str(cfg), "--vcf", "x.vcf",
                   "--conditions", "").startswith("--conditions: no condition name given")
 
 

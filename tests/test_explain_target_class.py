@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from conftest import cli_error
 
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
@@ -124,11 +125,6 @@ def test_saliency_is_the_gradient_of_the_explained_class(deepchrome_run):
     assert np.abs(want[None] + want[0]).max() < 1e-5  # two classes: opposite gradients
 
 
-def _error(capsys, *argv) -> str:
-    assert main(list(argv)) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("kerasgene: error: ") and err.count("\n") == 1, err
-    return err.removeprefix("kerasgene: error: ").strip()
 
 
 @pytest.mark.parametrize("value, message", [
@@ -140,7 +136,7 @@ def _error(capsys, *argv) -> str:
 def test_a_class_the_model_has_not_is_one_line(deepchrome_run, tmp_path, capsys, value,
                                                message):
     run, _ = deepchrome_run
-    assert _error(capsys, "explain", "--run", str(run), "--out", str(tmp_path / "out"),
+    assert cli_error(capsys, "explain", "--run", str(run), "--out", str(tmp_path / "out"),
                   "--analyses", "saliency", "--target-class", value) == message
     assert not (tmp_path / "out").exists()
 
@@ -152,9 +148,9 @@ def test_target_class_in_the_config_section_and_unread(tmp_path, capsys):
     cfg.write_text(yaml.safe_dump({"system": "deepchrome", "run_dir": str(tmp_path / "run"),
                                    "data": {"source": "deepchrome_csv"},
                                    "explain": {"target_class": True}}))
-    assert _error(capsys, "explain", "--config", str(cfg)) == (
+    assert cli_error(capsys, "explain", "--config", str(cfg)) == (
         "explain.target_class: expected a class id (an integer >= 0) or a class name, got True")
-    assert _error(capsys, "explain", "--config", str(cfg), "explain.target_class=1",
+    assert cli_error(capsys, "explain", "--config", str(cfg), "explain.target_class=1",
                   "--analyses", "motifs", "--target-class", "1").startswith(
         "--target-class: not read by the analyses to run (motifs)")
     assert explain_options({"target_class": " peak "}).target_class == "peak"

@@ -17,7 +17,7 @@ import pyBigWig
 import pysam
 import pytest
 import yaml
-from conftest import write_fasta
+from conftest import cli_error, write_fasta
 from run_world import DNASE, write_world
 
 from kerasgene.cli import main
@@ -80,13 +80,6 @@ def _vcf(path: Path, records) -> str:
     return str(path)
 
 
-def _error(capsys, *argv) -> str:
-    """Run the CLI; assert exit 2 with one line on stderr; return the message."""
-    status = main(list(argv))
-    err = capsys.readouterr().err
-    assert status == 2, err
-    assert err.count("\n") == 1 and err.startswith("kerasgene: error: "), err
-    return err.removeprefix("kerasgene: error: ").strip()
 
 
 # ----------------------------------------------------------------------------- complete runs
@@ -196,15 +189,15 @@ def test_killed_training_is_refused_by_every_command(trained, world, tmp_path, c
     shutil.copy(run / "model.keras", run / "checkpoint.keras")
     before = sorted(p.name for p in run.iterdir())
     base = tmp_path / "models"
-    msg = _error(capsys, "export", "--run", str(run), "--base-dir", str(base), "--name", "x")
+    msg = cli_error(capsys, "export", "--run", str(run), "--base-dir", str(base), "--name", "x")
     assert msg == f"{run}: {KILLED}; run `kerasgene train` to completion first"
     assert not base.exists()
     config = ["--config", str(d / "run.yaml"), f"run_dir={run}",
               f"dataset_dir={trained / 'dataset'}"]
-    assert KILLED in _error(capsys, "evaluate", *config)
-    assert KILLED in _error(capsys, "explain", *config)
+    assert KILLED in cli_error(capsys, "evaluate", *config)
+    assert KILLED in cli_error(capsys, "explain", *config)
     vcf = _vcf(tmp_path / "v.vcf", [("chr1", 350, "A", "C")])
-    assert KILLED in _error(capsys, "variants", "--run", str(run), "--vcf", vcf)
+    assert KILLED in cli_error(capsys, "variants", "--run", str(run), "--vcf", vcf)
     assert sorted(p.name for p in run.iterdir()) == before  # nothing written by any of them
 
 
@@ -236,7 +229,7 @@ def test_export_refuses_what_is_not_a_recorded_model(trained, tmp_path, capsys, 
         record = json.loads((run / "run.json").read_text())
         (run / "run.json").write_text(json.dumps({**record, "status": "failed"}))
     base = tmp_path / "models"
-    assert message in _error(capsys, "export", "--run", str(target), "--base-dir", str(base),
+    assert message in cli_error(capsys, "export", "--run", str(target), "--base-dir", str(base),
                              "--name", "x")
     assert not base.exists()
 
@@ -330,20 +323,20 @@ def test_serve_refuses_a_repository_without_servable_models(exported, tmp_path, 
     empty = tmp_path / "empty"
     empty.mkdir()
     serve = ["serve", "--port", "0", "--poll-seconds", "0", "--model-base-path"]
-    assert _error(capsys, *serve, str(empty)) == (
+    assert cli_error(capsys, *serve, str(empty)) == (
         f"serve: {empty}: no model folder (expected {empty}/NAME/VERSION/saved_model.pb, "
         "written by `kerasgene export`); pass --allow-empty to start anyway and serve "
         "exports made later")
     (empty / "toy" / ".tmp-export-x1y2" / "1").mkdir(parents=True)  # an unfinished export
     (empty / "toy" / ".tmp-export-x1y2" / "1" / "saved_model.pb").write_bytes(b"")
-    assert "no servable version in toy (expected NAME/<integer>/saved_model.pb" in _error(
+    assert "no servable version in toy (expected NAME/<integer>/saved_model.pb" in cli_error(
         capsys, *serve, str(empty))
     assert f"serve: {exported / 'toy'} holds version folders itself (1): give its parent" in \
-        _error(capsys, *serve, str(exported / "toy"))
+        cli_error(capsys, *serve, str(exported / "toy"))
     broken = tmp_path / "broken"
     (broken / "toy" / "1").mkdir(parents=True)
     (broken / "toy" / "1" / "saved_model.pb").write_bytes(b"not a protobuf")
-    assert "no version could be loaded (toy version 1:" in _error(capsys, *serve, str(broken))
+    assert "no version could be loaded (toy version 1:" in cli_error(capsys, *serve, str(broken))
     server = Server(empty, port=0, poll_seconds=0, allow_empty=True).start()
     server.stop()
 
@@ -736,7 +729,7 @@ def test_variants_refuse_a_model_that_reads_no_dna(trained, world, tmp_path, cap
     keras.Model(x, keras.layers.Dense(1)(keras.layers.Flatten()(x))).save(run / "model.keras")
     records.record_run(run, training_inputs=config["training"]["inputs"], input_names=["epigenome"])
     vcf = _vcf(tmp_path / "v.vcf", [("chr1", 350, "A", "C")])
-    assert "the model was trained without 'sequence'" in _error(
+    assert "the model was trained without 'sequence'" in cli_error(
         capsys, "variants", "--run", str(run), "--vcf", vcf)
     assert not (run / "variants").exists()
 
@@ -763,7 +756,7 @@ def test_tune_and_ablate_honour_training_inputs(world, trained, tmp_path, capsys
         "all": {"sequence": False, "epigenome": ["DNase"]},
         "DNase only": {"sequence": False, "epigenome": ["DNase"]}}
     out = tmp_path / "ablation"
-    msg = _error(capsys, "ablate", "--config", str(d / "run.yaml"),
+    msg = cli_error(capsys, "ablate", "--config", str(d / "run.yaml"),
                  f"dataset_dir={trained / 'dataset'}", "training.inputs={sequence: false}",
                  "--subsets", "all,sequence only", "--out", str(out))
     assert msg == ("ablation subsets: unknown ['sequence only']; valid: all, DNase only, "

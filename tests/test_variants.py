@@ -833,19 +833,25 @@ def test_truth_window_starts_match_window_sequence(sim):
     assert checked > 50
 
 
+def _deeprage_config(data, run, **data_keys) -> dict:
+    """A DeepRAGE run config on the simulator's yeast files, written to RUN/config.yaml."""
+    y = "yeast/"
+    config = {"system": "deeprage", "seed": 0, "data_dir": str(data), "run_dir": str(run),
+              "data": {"expression": y + "logfc.tsv", "regulators": y + "reg_exp_RxE.tab",
+                       "regulator_names": y + "reg_names_R.txt",
+                       "condition_names": y + "expt_names_E.txt",
+                       "promoters": y + "promoters.fa", **data_keys}}
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    return config
+
+
 def test_cli_deeprage_run_against_chosen_conditions(sim, tmp_path, capsys):
     """A DeepRAGE run on promoters.fa: CHROM is the promoter record, the row holds the
     mean over --conditions."""
     from kerasgene.train import records, runs
 
     out, truth = sim
-    y = "yeast/"
-    config = {"system": "deeprage", "seed": 0, "data_dir": str(out), "run_dir": str(tmp_path),
-              "data": {"expression": y + "logfc.tsv", "regulators": y + "reg_exp_RxE.tab",
-                       "regulator_names": y + "reg_names_R.txt",
-                       "condition_names": y + "expt_names_E.txt",
-                       "promoters": y + "promoters.fa"}}
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    config = _deeprage_config(out, tmp_path)
     dataset = runs.prepare(config)
     n_regs = dataset.input_shapes["regulators"][0]
     probs = planted_probabilities(GCN4)
@@ -880,13 +886,7 @@ def test_cli_deeprage_class_run_is_refused_before_any_work(sim, tmp_path, capsys
     from kerasgene.train import records, runs
 
     out, _ = sim
-    y = "yeast/"
-    config = {"system": "deeprage", "seed": 0, "data_dir": str(out), "run_dir": str(tmp_path),
-              "data": {"expression": y + "logfc.tsv", "regulators": y + "reg_exp_RxE.tab",
-                       "regulator_names": y + "reg_names_R.txt",
-                       "condition_names": y + "expt_names_E.txt",
-                       "promoters": y + "promoters.fa", "target": "class"}}
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    config = _deeprage_config(out, tmp_path, target="class")
     dataset = runs.prepare(config)
     pwm_model(1000, planted_probabilities(GCN4), "regulators",
               (dataset.input_shapes["regulators"][0],)).save(tmp_path / "model.keras")
