@@ -43,7 +43,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from kerasgene import systems
 from kerasgene._io import check_readable, write_json
-from kerasgene.errors import ConfigError, InputFileError
+from kerasgene.errors import ConfigError, InputFileError, shown
 
 log = logging.getLogger(__name__)
 
@@ -363,7 +363,7 @@ def _warn_no_signal(no_signal: Mapping[str, list[str]], chroms: list[str]) -> li
     windows are zeros there, and the track holds what the model makes of no signal; the
     observed track: no scores there); returns the messages."""
     messages = [f"impute: {path}: no data on {len(names)} of the {len(chroms)} imputed "
-                f"chromosomes ({', '.join(names[:10])}{', ...' if len(names) > 10 else ''})"
+                f"chromosomes ({shown(names, 10)})"
                 for path, names in no_signal.items()]
     for message in messages:
         log.warning("%s; where it is a signal file, the track there is the model's output "
