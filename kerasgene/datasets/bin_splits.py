@@ -29,7 +29,9 @@ log = logging.getLogger(__name__)
 _RANGE = re.compile(r"^(?P<chrom>.+?)(?::(?P<lo>[0-9.]+)-(?P<hi>[0-9.]+))?$")
 
 
-def _parse_entry(entry: str) -> tuple[str, float, float]:
+def parse_entry(entry: str) -> tuple[str, float, float]:
+    """``(chromosome, start, end)`` of a split entry: ``chr1`` (the whole chromosome,
+    0 to 1) or a fraction range ``chr1:0-0.25``."""
     m = _RANGE.match(str(entry).strip())
     if not m:
         raise ConfigError(f"split: cannot parse {entry!r}; expected 'chr1' or 'chr1:0-0.25'")
@@ -80,12 +82,12 @@ def segments_for(spec: Mapping, chroms: list[str], n_bins: list[int], stride: in
             raise ConfigError(f"split.{split}: expected a list of chromosomes or ranges "
                               f"(e.g. [chr1, 'chr2:0-0.5']), got {entries!r}")
     if lists["train"] is None:
-        listed = {chrom_index(s, _parse_entry(e)[0]) for s in ("valid", "test")
+        listed = {chrom_index(s, parse_entry(e)[0]) for s in ("valid", "test")
                   for e in (lists[s] or ())}
         lists["train"] = [c for i, c in enumerate(chroms) if i not in listed]
     for split in _splits.SETS:
         for entry in lists[split] or ():
-            chrom, lo, hi = _parse_entry(entry)
+            chrom, lo, hi = parse_entry(entry)
             ci = chrom_index(split, chrom)
             a, b = int(round(lo * n_bins[ci])), int(round(hi * n_bins[ci]))
             for a2, b2, s2 in covered.get(ci, []):

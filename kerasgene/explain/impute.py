@@ -379,6 +379,7 @@ def _in_sample(record: Mapping, entries: Mapping, names: list[str], chosen: list
     chromosomes (``{"train": [...], "valid": [...]}``), with a warning: the model has seen
     their bins (training) or was chosen on them (validation)."""
     from kerasgene.datasets.base import fingerprint
+    from kerasgene.datasets.bin_splits import parse_entry
     from kerasgene.datasets.storage import input_contents
     from kerasgene.io.chroms import alias_map, resolve, resolves
 
@@ -391,7 +392,7 @@ def _in_sample(record: Mapping, entries: Mapping, names: list[str], chosen: list
     lookup = alias_map(dict.fromkeys(chosen, 0), table)
     found = {}
     for part in ("train", "valid"):
-        listed = {str(e).split(":")[0] for e in (dataset.get("split") or {}).get(part) or []}
+        listed = {parse_entry(e)[0] for e in (dataset.get("split") or {}).get(part) or []}
         hits = {resolve(c, lookup, "") for c in listed if resolves(c, lookup)}
         if hits:
             found[part] = [c for c in chosen if c in hits]
