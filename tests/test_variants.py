@@ -453,6 +453,39 @@ def test_histone_kmer_channels_are_recounted(mirror_genome):
     np.testing.assert_allclose(row.delta, alt_acg - ref_acg, atol=1e-5)
 
 
+def test_iupac_codes_of_the_fasta_in_a_window_are_told(tmp_path, caplog):
+    """An ambiguity code of the reference genome inside a gene's window is read like N by
+    every reader; variant effects and saturation mutagenesis say so in one warning
+    naming the gene (the k-mer reader counted them as N without a word)."""
+    from keras import layers
+
+    s = list("".join(np.random.default_rng(5).choice(list("ACGT"), 300)))
+    s[40], s[45] = "R", "y"                          # inside gene a's window [30, 70)
+    path = write_fasta(tmp_path / "iupac.fa", {"chr1": "".join(s)})
+    genes = [Gene("a", "A", "chr1", 50, 120, "+"), Gene("b", "B", "chr1", 200, 260, "+")]
+    reader = R.KmerReader({"c": {}}, ["ACG", "CGT"], window=40, n_bins=4)
+    x = keras.Input((4, 2), name="histone")
+    model = keras.Model(x, layers.Dense(1)(layers.Flatten()(x)))
+    with Genome(path) as genome:
+        for g in genes:
+            reader.histone["c"][g.id] = reader.counts(
+                V.window_sequence(genome, g, reader.tss_flank, reader.tts_flank))
+        variants = [V.Variant("chr1", 51, "va", s[50], "T" if s[50] != "T" else "G"),
+                    V.Variant("chr1", 201, "vb", s[200], "T" if s[200] != "T" else "G")]
+        with caplog.at_level(logging.WARNING, logger="kerasgene"):
+            table = V.variant_effects(model, variants, genome, genes, reader)
+            assert list(table.status) == ["ok", "ok"]
+            warned = [r.getMessage() for r in caplog.records if "IUPAC" in r.getMessage()]
+            assert warned == [f"{path}: 1 gene windows hold 2 characters other than A, C, G, "
+                              "T, N (IUPAC ambiguity codes), encoded like N (e.g. a)"]
+            caplog.clear()
+            saturation_mutagenesis(model, genome, genes[1], reader)
+            assert not [r for r in caplog.records if "IUPAC" in r.getMessage()]
+            saturation_mutagenesis(model, genome, genes[0], reader)
+            assert [r.getMessage() for r in caplog.records if "IUPAC" in r.getMessage()] \
+                == warned
+
+
 # --------------------------------------------------------------------------------------
 # planted motifs of the simulated demo data
 # --------------------------------------------------------------------------------------

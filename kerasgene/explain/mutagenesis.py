@@ -12,11 +12,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kerasgene.datasets.windows import window_layout
+from kerasgene.datasets.windows import warn_other_characters, window_layout
 from kerasgene.dna import BASES
 from kerasgene.errors import ConfigError
 from kerasgene.explain.readers import Reader
-from kerasgene.explain.variants import check_count, open_genome, predictor, window_sequence
+from kerasgene.explain.variants import (
+    check_count,
+    count_other_characters,
+    open_genome,
+    predictor,
+    window_sequence,
+)
 from kerasgene.io.annotation import Gene
 from kerasgene.io.genome import Genome
 
@@ -94,6 +100,9 @@ def saturation_mutagenesis(
     finally:
         if owned:
             genome.close()
+    found_other: dict[str, int] = {}
+    count_other_characters([seq], [gene], found_other)
+    warn_other_characters(found_other, genome.path)
     predict = predictor(model, reader)
     ref = float(predict([seq], [gene], [context], batch_size)[0])
     deltas = np.zeros((4, len(seq)), np.float64)

@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from tqdm.auto import tqdm
 
+from kerasgene.datasets.windows import warn_other_characters
 from kerasgene.dna import reverse_complement
 from kerasgene.errors import ConfigError, UnknownChromosomeError, shown
 from kerasgene.explain.readers import PromoterReader, Reader
@@ -176,6 +177,20 @@ def _check_shapes(model, reader: Reader, x: Mapping[str, np.ndarray],
             raise ConfigError(f"variant effects: the {type(reader).__name__} gives {name!r} "
                               f"of shape {got} per example; model "
                               f"{model.name!r} takes {want} (its tracks, in its order)")
+
+
+def count_other_characters(seqs: Sequence[str], genes: Sequence[Gene],
+                           found: dict[str, int]) -> None:
+    """Add to ``found`` (``{gene id: characters}``) the windows of ``seqs`` (one length,
+    one per gene of ``genes``) that hold characters other than A, C, G, T, N — IUPAC
+    ambiguity codes of the FASTA, which every reader encodes like N — for one warning
+    (:func:`kerasgene.datasets.windows.warn_other_characters`), as the dataset builders
+    tell them."""
+    from kerasgene.datasets.windows import other_characters
+
+    if seqs:
+        counts = other_characters("".join(seqs), len(seqs), len(seqs[0]))
+        found.update((genes[i].id, int(counts[i])) for i in np.flatnonzero(counts))
 
 
 def predictor(model, reader: Reader):
@@ -361,6 +376,7 @@ def variant_effects(
     index = WindowIndex(genes, reader.tss_flank, reader.tts_flank, genome.alias_table)
     tables, outside = [], 0
     counts: dict[str, list[str]] = {}
+    found_other: dict[str, int] = {}  # gene windows with IUPAC codes, told once
     try:
         check_assembly(variants, genome, variants.path)
         variants = filtered(variants, exclude_filtered)
@@ -373,6 +389,7 @@ def variant_effects(
                 table = pd.DataFrame(rows, columns=list(COLUMNS))
                 if items:
                     seqs, gs, cs = (list(t) for t in zip(*items))
+                    count_other_characters(seqs, gs, found_other)
                     pred = predict(seqs, gs, cs, batch_size)
                     at, ref_i, alt_i = (np.array(t) for t in zip(*pairs))
                     table.loc[at, "ref_prediction"] = pred[ref_i]
@@ -387,6 +404,7 @@ def variant_effects(
     finally:
         if owned:
             genome.close()
+    warn_other_characters(found_other, genome.path)
     placed = sum(len(counts.get(s, ())) for s in ("unknown_chrom", "past_chrom_end"))
     _warn_statuses(counts, len(variants), len(variants) - outside - placed)
     if outside:
