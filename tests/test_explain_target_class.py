@@ -125,6 +125,73 @@ def test_saliency_is_the_gradient_of_the_explained_class(deepchrome_run):
     assert np.abs(want[None] + want[0]).max() < 1e-5  # two classes: opposite gradients
 
 
+def test_the_python_functions_explain_the_last_class_by_default(deepchrome_run):
+    """``saliency``, ``integrated_gradients`` and ``knockout_effects`` without a target
+    explain what ``kerasgene explain`` does by default, P(class 1: above median) — they
+    explained P(class 0) before, the biology inverted without a word."""
+    from kerasgene.explain.analyses import model_inputs
+    from kerasgene.explain.ig import integrated_gradients
+    from kerasgene.explain.knockout import knockout_effects
+    from kerasgene.explain.saliency import saliency
+    from kerasgene.train import runs
+    from kerasgene.train.records import load_run
+
+    run, config = deepchrome_run
+    model, record = load_run(run)
+    ds = runs.run_dataset(run, config, record)
+    inputs = model_inputs(model, ds.gather(ds.split_indices("test")))
+    for target in (None, 1):
+        np.testing.assert_allclose(saliency(model, inputs, target=target, progress=False)[0],
+                                   saliency(model, inputs, target=1, progress=False)[0])
+    ig = {t: integrated_gradients(model, inputs, n_steps=8, target=t, progress=False)
+          for t in (None, 0, 1)}
+    np.testing.assert_allclose(ig[None].attributions[0], ig[1].attributions[0])
+    assert np.abs(ig[None].attributions[0] - ig[0].attributions[0]).max() > 1e-4
+    half = {"histone": np.asarray(inputs["histone"]) * 0.5}
+    p = model.predict(inputs, verbose=0)["class_probabilities"]
+    p_half = model.predict(half, verbose=0)["class_probabilities"]
+    got = knockout_effects(model, inputs, knockout_inputs=half)
+    np.testing.assert_allclose(got["delta"], p_half[:, 1] - p[:, 1], atol=1e-6)
+    got = knockout_effects(model, inputs, knockout_inputs=half, unit=0)
+    np.testing.assert_allclose(got["delta"], p_half[:, 0] - p[:, 0], atol=1e-6)
+
+
+def test_ig_figures_name_the_histone_channels_and_the_class(deepchrome_run, tmp_path,
+                                                            monkeypatch):
+    """IG on a histone run names its tracks by the dataset's marks (they were
+    ``histone[0]`` …) and its figures the explained probability (they said Δ log₂ TPM)."""
+    from kerasgene.explain import plots as P
+
+    titles, labels = [], []
+    save = P._save
+
+    def keep_text(fig, path):
+        titles.append(fig._suptitle.get_text())
+        labels.extend(ax.get_ylabel() for ax in fig.axes)
+        labels.append(fig._supylabel.get_text() if fig._supylabel else "")
+        return save(fig, path)
+
+    run, _ = deepchrome_run
+    monkeypatch.setattr(P, "_save", keep_text)
+    got = _explain(run, tmp_path / "out", "--analyses", "ig", "--gene-plots", "1")
+    assert got["ig"]["tracks"] == MARKS
+    profiles = pd.read_csv(tmp_path / "out" / "ig_profiles.tsv", sep="\t")
+    assert [c for c in profiles.columns if c.endswith("_mean")] == [f"{m}_mean" for m in MARKS]
+    text = " ".join(titles + labels)
+    assert "Δ P(class 1: above median)" in text and "TPM" not in text, text
+    assert any(t.endswith("blue lowers P(class 1: above median); units Δ P(class 1: above "
+                          "median))") for t in titles), titles
+    assert "H3K4me3\nsignal\n(as input)" in labels, labels
+
+
+def test_regression_figures_name_the_label_units():
+    """A regression's attributions are in its label's units where the dataset states
+    them (iSEGnet: ``log2(TPM + 1)``, or another base), else plain ``prediction``."""
+    from kerasgene.explain.analyses import prediction_label
+
+    assert prediction_label(None, {"label": "log10(TPM + 0.1)"}) == "predicted log10(TPM + 0.1)"
+    assert prediction_label(None, {"target_name": "expression"}) == "prediction"
+    assert prediction_label(None, None) == "prediction"
 
 
 @pytest.mark.parametrize("value, message", [

@@ -84,10 +84,14 @@ def explained_class(model, dataset, options: ExplainOptions) -> ExplainedClass |
     return resolve_class(model, options.target_class, meta.get("class_names"))
 
 
-def prediction_label(cls: ExplainedClass | None) -> str:
-    """What the analyses explain, as figures name it: ``P(class 1: above median)``, or
-    ``prediction`` for a regression or a score."""
-    return "prediction" if cls is None else f"P({cls.label})"
+def prediction_label(cls: ExplainedClass | None, meta: Mapping | None = None) -> str:
+    """What the analyses explain, as figures name it: ``P(class 1: above median)``; for a
+    regression the units of its labels where the dataset states them (iSEGnet's
+    ``meta["label"]``, ``predicted log2(TPM + 1)``), else ``prediction``."""
+    if cls is not None:
+        return f"P({cls.label})"
+    label = (meta or {}).get("label")
+    return f"predicted {label}" if isinstance(label, str) and "(" in label else "prediction"
 
 
 def truth_section(path: str | Path, system: str) -> dict:
@@ -212,9 +216,10 @@ def _ig_arguments(options: ExplainOptions, cls: ExplainedClass | None) -> dict[s
 
 
 def _write_ig_tables(res, tracks, index, layout, out: Path, options: ExplainOptions,
-                     cls: ExplainedClass | None) -> None:
+                     cls: ExplainedClass | None, explained: str) -> None:
     """``ig_summary.tsv``, ``ig_profiles.tsv`` and ``ig_track_profiles.png`` (a
-    classifier's: of the probability of ``cls``, named in the figure)."""
+    classifier's: of the probability of ``cls``, named in the figure; ``explained``:
+    :func:`prediction_label`)."""
     from kerasgene.explain import plots as P
     from kerasgene.explain.sites import track_profiles, window_offset
 
@@ -233,27 +238,32 @@ def _write_ig_tables(res, tracks, index, layout, out: Path, options: ExplainOpti
         cols[f"{t}_mean"] = v["mean"]
         cols[f"{t}_sem"] = v["sem"]
     write_tsv(out / "ig_profiles.tsv", cols)
-    units = {} if cls is None else {"ylabel": f"IG attribution\n(Δ {prediction_label(cls)})"}
     P.plot_track_profiles(prof, out / "ig_track_profiles.png", layout=layout, n_genes=n,
                           title=f"Mean IG attribution per track ({options.split} genes, "
                                 f"{baseline_text(options.baseline)} baseline"
-                                f"{'' if cls is None else ', ' + prediction_label(cls)})",
-                          **units)
+                                f"{'' if cls is None else ', ' + explained})",
+                          ylabel=f"IG attribution\n(Δ {explained})")
 
 
-def _gene_plots(res, tracks, inputs, gene_ids, signal_names, layout, out: Path,
-                n_plots: int) -> None:
-    """``gene_<id>.png`` for the ``n_plots`` highest-predicted genes."""
+def _gene_plots(res, tracks, inputs, gene_ids, track_names, layout, out: Path,
+                n_plots: int, explained: str) -> None:
+    """``gene_<id>.png`` for the ``n_plots`` highest-predicted genes: each track's input
+    signal (``track_names``: ``{input: channel names}``) over its attribution in units of
+    ``explained`` (:func:`prediction_label`)."""
     from kerasgene.explain import plots as P
 
     top = np.argsort(-res.output_x)[:n_plots]
+    # iSEGnet's epigenome is scaled to [0, 1] (the figure's default); other inputs as fed
+    units = {t: "as input" for name, names in track_names.items() if name != "epigenome"
+             for t in names}
     with tqdm(top, desc="gene figures", unit="gene") as bar:  # closed on Ctrl-C too
         for i in bar:
-            sig = ({t: np.asarray(inputs["epigenome"][i, :, k], np.float64)
-                    for k, t in enumerate(signal_names)} if "epigenome" in inputs else None)
+            sig = {t: np.asarray(inputs[name][i, :, k], np.float64)
+                   for name, names in track_names.items() if name in inputs
+                   for k, t in enumerate(names)} or None
             P.plot_gene_tracks({t: v[i] for t, v in tracks.items()}, sig,
                                out / f"gene_{safe_name(gene_ids[i])}.png", gene=gene_ids[i],
-                               layout=layout)
+                               layout=layout, explained=explained, signal_units=units)
 
 
 def _top_sites(tracks, gene_ids, seq, genes, layout, out: Path, flank: int) -> dict:
@@ -288,16 +298,19 @@ def explain_isegnet_ig(model, dataset, out: Path, options: ExplainOptions, rng,
     index = dataset.index.iloc[idx].reset_index(drop=True)
     gene_ids = index["gene_id"].astype(str).tolist()
     track_names = {"epigenome": list(dataset.meta.get("track_names") or ISEGNET_TRACKS)}
+    if dataset.meta.get("channel_names"):  # the histone datasets' marks (and statistics)
+        track_names["histone"] = list(dataset.meta["channel_names"])
     layout = _window_layout(dataset.meta.get("params") or {},
                             next(iter(inputs.values())).shape[1])
     cls = explained_class(model, dataset, options)
+    explained = prediction_label(cls, dataset.meta)
     res = integrated_gradients(model, inputs, **_ig_arguments(options, cls))
     tracks = attribution_tracks(res, track_names=track_names)
-    _write_ig_tables(res, tracks, index, layout, out, options, cls)
+    _write_ig_tables(res, tracks, index, layout, out, options, cls, explained)
     genes = _genes_from_index(index) if layout[0][0] == "TSS" else {}
     seq = inputs.get("sequence")
-    _gene_plots(res, tracks, inputs, gene_ids, track_names["epigenome"], layout, out,
-                options.gene_plots)
+    _gene_plots(res, tracks, inputs, gene_ids, track_names, layout, out,
+                options.gene_plots, explained)
     regions_by_track = _top_sites(tracks, gene_ids, seq, genes, layout, out, options.flank)
     summary = {"n_examples": len(idx), "engine": res.engine, "method": res.method,
                "max_relative_residual": float(res.relative_residual.max()),
@@ -314,7 +327,7 @@ def explain_isegnet_ig(model, dataset, out: Path, options: ExplainOptions, rng,
     if compare is not None:
         summary["differential"] = _differential(
             compare, model_inputs(compare, inputs), tracks, gene_ids, genes, seq,
-            track_names, layout, options, out, cls)
+            track_names, layout, options, out, cls, explained)
     return summary
 
 
@@ -358,7 +371,8 @@ def _enrichment(regions_by_track, seq, options: ExplainOptions, out: Path, rng) 
 
 
 def _differential(other, other_inputs, tracks_a, gene_ids, genes, seq, track_names, layout,
-                  options: ExplainOptions, out: Path, cls: ExplainedClass | None) -> dict:
+                  options: ExplainOptions, out: Path, cls: ExplainedClass | None,
+                  explained: str) -> dict:
     from kerasgene.explain import plots as P
     from kerasgene.explain.ig import integrated_gradients
     from kerasgene.explain.sites import (
@@ -389,7 +403,7 @@ def _differential(other, other_inputs, tracks_a, gene_ids, genes, seq, track_nam
             write_bed(regs, base.with_suffix(".bed"))
         P.plot_differential(a.mean(0), tracks_b[t].mean(0), d.mask.mean(0),
                             base.with_suffix(".png"), labels=tuple(options.labels), track=t,
-                            n_genes=len(gene_ids), layout=layout)
+                            n_genes=len(gene_ids), layout=layout, explained=explained)
         summary[t] = {"threshold": d.threshold, "n_regions": len(regs)}
     return summary
 

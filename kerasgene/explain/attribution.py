@@ -213,6 +213,16 @@ def chunk_inputs(xs: list, sl: slice) -> list[np.ndarray]:
     return [np.asarray(x[sl], dtype=np.float32) for x in xs]
 
 
+def default_unit(model, output: str | int | None = None) -> int | None:
+    """The output unit explained when no target is given: the last class of a classifier
+    with several class units (:func:`resolve_class`'s default, the class ``kerasgene
+    explain`` attributes), None otherwise (a one-unit output's value — a single sigmoid
+    unit is P(class 1) already — or the first unit of several without a softmax or
+    sigmoid)."""
+    cls = resolve_class(model, None, output=output)
+    return None if cls is None else cls.id
+
+
 def format_target(target, n: int, xs: list, predict: Callable | None) -> np.ndarray | None:
     if target is None:
         return None
@@ -324,11 +334,13 @@ def _class_list(n_classes: int, names: list[str] | None) -> str:
 
 
 def resolve_class(model, value: int | str | None, class_names=None, *,
-                  option: str = "--target-class") -> ExplainedClass | None:
+                  option: str = "--target-class",
+                  output: str | int | None = None) -> ExplainedClass | None:
     """The class a classifier's attributions explain: ``value`` (a class id, or a name of
     ``class_names``), by default the last class (binary: the positive class the metrics
     use). None for an output that is not class probabilities (one unit — a regression or
     a score, whose value is explained — or several units without a softmax or sigmoid).
+    ``output``: the output of a multi-output model (name or index).
 
     Raises
     ------
@@ -336,7 +348,7 @@ def resolve_class(model, value: int | str | None, class_names=None, *,
         ``value`` given for an output that is not class probabilities; a name that is not
         one of ``class_names``; an id out of range (naming ``option`` and the classes).
     """
-    tensor, out_name = output_tensor(model, None)
+    tensor, out_name = output_tensor(model, output)
     n_units = int(np.prod(tensor.shape[1:]))
     layer = tensor._keras_history.operation
     activation = _output_activation(layer)

@@ -65,6 +65,7 @@ from kerasgene.explain.attribution import (
     as_input_list,
     check_target,
     chunk_inputs,
+    default_unit,
     format_target,
     input_names,
     make_baselines,
@@ -437,6 +438,8 @@ def iter_integrated_gradients(
     # the alibi engine uses a plain-graph native one for F(x), F(baseline)
     jit = default_jit_compile() if jit_compile is None else bool(jit_compile)
     eng = _engine(model, output, layer, jit and explainer is None)
+    if target is None:  # a classifier's last class, as `kerasgene explain`
+        target = default_unit(model, output)
     t_all = format_target(target, n, xs,
                           lambda xl: argmax_predictions(model, output, xl, batch_size))
     check_target(model, output, t_all)
@@ -512,9 +515,9 @@ def integrated_gradients(
     target : None for a one-unit regression output; for a classifier the class index
         per example (int or ``(n,)`` ints) or "argmax" (the predicted class). For a
         single-unit sigmoid output, target 1 attributes p and target 0 attributes 1 − p.
-        None on a classifier attributes its first unit (class 0):
-        :func:`kerasgene.explain.attribution.resolve_class` gives the class ``kerasgene
-        explain`` attributes (by default the last)
+        None: a one-unit output's value (a single sigmoid unit: p), or on a classifier
+        with several class units its last class, the class ``kerasgene explain``
+        attributes by default (:func:`kerasgene.explain.attribution.default_unit`)
     output : name (or index) of the output to explain when the model has several
     layer : name (or layer) of an internal layer to attribute to instead of the inputs;
         the path runs from the baseline's activation to the input's activation with the

@@ -194,7 +194,7 @@ def knockout_effects(
     knockout_inputs=None,
     ids: Sequence | None = None,
     output: str | int | None = None,
-    unit: int = 0,
+    unit: int | None = None,
     batch_size: int = 256,
 ) -> dict[str, np.ndarray]:
     """Wild-type vs knockout predictions per example.
@@ -206,10 +206,15 @@ def knockout_effects(
     Returns
     -------
     :func:`effects`: ``id``, ``wild_type``, ``knockout``, ``delta`` = knockout − wild
-    type, each (n,); ``unit`` selects the output unit (class) of a multi-unit output.
+    type, each (n,); ``unit`` selects the output unit (class) of a multi-unit output
+    (default: a classifier's last class, as ``kerasgene explain``; else the first unit).
     """
+    from kerasgene.explain.attribution import default_unit
+
     if knockout_model is None and knockout_inputs is None:
         raise ConfigError("knockout_effects needs knockout_model or knockout_inputs")
+    if unit is None:
+        unit = default_unit(model, output) or 0
     wt = predict_examples(model, inputs, output=output, batch_size=batch_size)[:, unit]
     ko = predict_examples(knockout_model or model,
                           knockout_inputs if knockout_inputs is not None else inputs,

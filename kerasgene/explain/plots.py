@@ -17,7 +17,7 @@ import numpy as np
 from kerasgene._io import write_atomic
 from kerasgene.explain.sites import ISEGNET_LAYOUT, window_segments
 
-ATTR_UNITS = "IG attribution\n(Δ predicted log₂ TPM)"
+ATTR_UNITS = "IG attribution\n(Δ prediction)"
 _POS = "#c0392b"
 _NEG = "#2c7fb8"
 
@@ -131,6 +131,7 @@ def plot_gene_tracks(
     layout=ISEGNET_LAYOUT,
     signal_units: Mapping[str, str] | None = None,
     highlight: Sequence[tuple[int, int]] = (),
+    explained: str = "prediction",
 ) -> Path:
     """Per-gene attribution beside the observed signal (iSEGnet Fig. 5B/C, S8).
 
@@ -144,6 +145,8 @@ def plot_gene_tracks(
         to plot attribution only
     signal_units : ``{track: unit}`` for the signal axis labels (default "scaled [0, 1]")
     highlight : window intervals to shade (e.g. differential or top-attribution regions)
+    explained : what the attributions are differences of, named in the title
+        (``predicted log2(TPM + 1)``, ``P(class 1: above median)``)
     """
     names = list(attribution)
     n_rows = sum(2 if signal is not None and t in signal else 1 for t in names)
@@ -178,9 +181,8 @@ def plot_gene_tracks(
         window_axis(ax, layout, labels=r == n_rows - 1)
         r += 1
     axes[-1].set_xlabel(_anchor_caption(layout), fontsize=8)
-    fig.suptitle(f"{gene}: input signal (grey) and IG attribution "
-                 "(red raises, blue lowers the predicted expression; units Δ log₂ TPM)",
-                 fontsize=9)
+    fig.suptitle(f"{gene}: input signal (grey) and IG attribution (red raises, blue lowers "
+                 f"{explained}; units Δ {explained})", fontsize=9)
     return _save(fig, path)
 
 
@@ -413,9 +415,11 @@ def plot_differential(
     track: str,
     n_genes: int,
     layout=ISEGNET_LAYOUT,
+    explained: str = "prediction",
 ) -> Path:
     """Mean attribution of one track under two conditions and the fraction of genes in
-    which each site is a differential attribution site (top 10 %)."""
+    which each site is a differential attribution site (top 10 %); ``explained`` names
+    what the attributions are differences of (the y-axis units)."""
     fig = _figure(10, 3.4)
     ax1, ax2 = fig.subplots(2, 1, sharex=True)
     x = np.arange(len(mean_a))
@@ -423,7 +427,7 @@ def plot_differential(
     ax1.plot(x, mean_b, color=_NEG, lw=0.8, alpha=0.8, label=labels[1])
     ax1.plot(x, mean_a, color=_POS, lw=0.8, alpha=0.8, label=labels[0])
     ax1.legend(fontsize=7, frameon=False, loc="upper left")
-    ax1.set_ylabel("mean attribution\n(Δ log₂ TPM)", fontsize=8)
+    ax1.set_ylabel(f"mean attribution\n(Δ {explained})", fontsize=8)
     window_axis(ax1, layout, labels=False)
     ax2.fill_between(x, 0, fraction_differential, color="0.4", lw=0, step="mid")
     ax2.set_ylabel("fraction of genes\ndifferential", fontsize=8)

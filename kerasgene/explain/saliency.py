@@ -15,6 +15,7 @@ from kerasgene.explain.attribution import (
     as_input_list,
     check_target,
     chunk_inputs,
+    default_unit,
     format_target,
     scalar_model,
     select_output,
@@ -39,7 +40,7 @@ def saliency(
     input (model input order), each ``(n, ...)``; ``times_input`` gives gradient × input;
     ``progress`` shows a bar over the examples (tqdm, on stderr). ``target`` and ``output``
     as :func:`kerasgene.explain.ig.integrated_gradients`' (``F`` is the probability of
-    class ``target`` of a classifier; None: its first unit).
+    class ``target`` of a classifier; None: its last class, as ``kerasgene explain``).
     """
     import tensorflow as tf
 
@@ -47,6 +48,8 @@ def saliency(
     n = len(xs[0])
     view = scalar_model(model, output)
     n_out = int(np.prod(view.outputs[0].shape[1:]))
+    if target is None:  # a classifier's last class, as `kerasgene explain`
+        target = default_unit(model, output)
     t_all = format_target(target, n, xs,
                            lambda xl: argmax_predictions(model, output, xl, batch_size))
     check_target(model, output, t_all)
