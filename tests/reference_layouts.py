@@ -226,6 +226,18 @@ def deeprage_rnn_reference(seq_len=1000, n_regulators=472, filters=256, filter_l
 # --------------------------------------------------------------------------------------
 
 
+def _conv_channels_first(x, filters, kernel, stride, name):
+    """A Conv1d on a (batch, features, bins) tensor, as PyTorch computes it. TensorFlow's
+    CPU kernels run ``data_format="channels_first"`` convolutions only through oneDNN,
+    which TensorFlow leaves off on CPUs without AVX-512 (an AVX2 AMD EPYC: ``The Conv2D op
+    currently only supports the NHWC tensor format on the CPU``), so the convolution is
+    computed channels-last between two transposes; every other layer of the reference
+    keeps the channels-first layout (BatchNorm over axis 1, the pooling over bins)."""
+    x = layers.Permute((2, 1))(x)
+    x = layers.Conv1D(filters, kernel, strides=stride, padding="same", name=name)(x)
+    return layers.Permute((2, 1))(x)
+
+
 def histone_fcn_reference(n_bins=100, n_channels=79, widths=(32, 64, 64, 128, 128, 256,
                           256, 512, 512), strides=(1, 2, 1, 2, 1, 2, 1, 2, 1),
                           dropout=0.2, negative_slope=0.01) -> keras.Model:
@@ -234,8 +246,7 @@ def histone_fcn_reference(n_bins=100, n_channels=79, widths=(32, 64, 64, 128, 12
     x = layers.Permute((2, 1))(histone)
 
     def hidden(x, filters, kernel, stride, name):
-        x = layers.Conv1D(filters, kernel, strides=stride, padding="same",
-                          data_format="channels_first", name=f"{name}_conv")(x)
+        x = _conv_channels_first(x, filters, kernel, stride, f"{name}_conv")
         x = layers.BatchNormalization(axis=1, name=f"{name}_bn")(x)
         x = layers.Dropout(dropout)(x)
         return layers.LeakyReLU(negative_slope=negative_slope)(x)
@@ -243,7 +254,7 @@ def histone_fcn_reference(n_bins=100, n_channels=79, widths=(32, 64, 64, 128, 12
     for i, (w, s) in enumerate(zip(widths, strides, strict=True)):
         x = hidden(x, w, 3, s, f"conv{i}")
     x = hidden(x, widths[-1], 1, 1, f"conv{len(widths)}")
-    x = layers.Conv1D(1, 1, data_format="channels_first", name="output_conv")(x)
+    x = _conv_channels_first(x, 1, 1, 1, "output_conv")
     out = layers.GlobalAveragePooling1D(data_format="channels_first", name="expression")(x)
     return keras.Model({"histone": histone}, {"expression": out}, name="histone_fcn_reference")
 

@@ -281,14 +281,13 @@ def _post(
     dropout: float,
     order: Iterable[str],
     negative_slope: float,
-    norm_axis: int = -1,
 ):
     """Apply normalisation, activation and dropout in ``order``."""
     for step in order:
         if step not in _STEPS:
             raise ValueError(f"unknown block step {step!r}; expected one of {_STEPS}")
         if step == "norm" and norm:
-            x = FusedBatchNormalization(axis=norm_axis, name=f"{name}_bn")(x)
+            x = FusedBatchNormalization(name=f"{name}_bn")(x)
         elif step == "act":
             x = _activation(x, activation, f"{name}_act", negative_slope)
         elif step == "dropout" and dropout > 0:
@@ -312,7 +311,6 @@ def conv_block(
     order: Sequence[str] = ("norm", "act", "dropout"),
     l2: float = 0.0,
     negative_slope: float = 0.3,
-    data_format: str = "channels_last",
     dtype: str | None = None,
 ):
     """[ZeroPadding1D] → Conv1D → {BatchNorm, activation, Dropout in ``order``}.
@@ -329,7 +327,6 @@ def conv_block(
     order : order of "norm", "act", "dropout" after the conv
     l2 : L2 penalty on the kernel
     negative_slope : slope of "leaky_relu"
-    data_format : "channels_last" (fast on CPU) or "channels_first" (reference layouts)
     dtype : the conv's dtype policy (default: the global one); :data:`OUTPUT_DTYPE` for a
         conv that computes a model output
 
@@ -338,7 +335,7 @@ def conv_block(
     KerasTensor, shape (batch, positions', filters)
     """
     if pad is not None and any(pad):
-        x = layers.ZeroPadding1D(padding=pad, data_format=data_format, name=f"{name}_pad")(x)
+        x = layers.ZeroPadding1D(padding=pad, name=f"{name}_pad")(x)
     x = layers.Conv1D(
         filters,
         kernel_size,
@@ -346,11 +343,9 @@ def conv_block(
         padding=padding,
         use_bias=use_bias,
         kernel_regularizer=l2_regularizer(l2),
-        data_format=data_format,
         dtype=dtype,
         name=f"{name}_conv",
     )(x)
-    axis = 1 if data_format == "channels_first" else -1
     return _post(
         x,
         name=name,
@@ -359,7 +354,6 @@ def conv_block(
         dropout=dropout,
         order=order,
         negative_slope=negative_slope,
-        norm_axis=axis,
     )
 
 
