@@ -101,8 +101,12 @@ def test_balanced_class_weights():
     np.testing.assert_allclose(w, [100 / (2 * 90), 100 / (2 * 10)])
     assert np.sum(w[y]) == pytest.approx(len(y)) and w[0] * 90 == pytest.approx(w[1] * 10)
     assert recipes.class_weights(y, {"class_weight": "none"}) is None
-    with pytest.raises(ConfigError, match=r"every class.*counts are \[5\]"):
+    with pytest.raises(ConfigError, match=r"every class.*counts are \[5, 0\]"):
         recipes.class_weights(np.zeros(5, int), {"class_weight": "balanced"})
+    # the task's last class absent from the training labels (DeepRAGE's "up" on an
+    # unseen-condition split): one line, not TensorFlow's index error during fit
+    with pytest.raises(ConfigError, match=r"every class.*counts are \[3, 2, 0\]"):
+        recipes.class_weights(np.array([0, 0, 0, 1, 1]), {"class_weight": "balanced"}, 3)
 
 
 def test_xgboost_hinge_baseline_is_ranked_by_its_margin():

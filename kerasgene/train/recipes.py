@@ -515,10 +515,11 @@ def has_dropout_and_batch_norm(model: keras.Model) -> bool:
             and any(issubclass(k, keras.layers.BatchNormalization) for k in kinds))
 
 
-def class_weights(labels: np.ndarray, cfg: dict) -> np.ndarray | None:
+def class_weights(labels: np.ndarray, cfg: dict, n_classes: int = 2) -> np.ndarray | None:
     """Weight of each class (index = class) for ``training.class_weight: balanced``, None
     otherwise: n / (n_classes · n_c) over ``labels`` (the training labels, int classes
-    from 0); every class must occur.
+    0 … ``n_classes`` − 1, the task's); every class must occur — the last one too (a
+    training split without it failed in TensorFlow, index out of bounds).
 
     Raises
     ------
@@ -527,7 +528,7 @@ def class_weights(labels: np.ndarray, cfg: dict) -> np.ndarray | None:
     """
     if cfg.get("class_weight") != "balanced":
         return None
-    counts = np.bincount(np.asarray(labels, np.int64).ravel())
+    counts = np.bincount(np.asarray(labels, np.int64).ravel(), minlength=int(n_classes))
     if len(counts) < 2 or (counts == 0).any():
         raise ConfigError(f"training.class_weight: balanced needs every class in the "
                           f"training labels; their counts are {counts.tolist()}")

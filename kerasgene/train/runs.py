@@ -279,7 +279,8 @@ def _fit_one(model, model_name: str, dataset, train_idx, valid_idx, tsection: di
     recipes.compile_model(model, tcfg)
     if tcfg["init_output_bias"] and not is_classification(dataset):
         recipes.init_output_bias(model, label_mean(dataset, train_idx, seed))
-    weights = recipes.class_weights(dataset.labels(train_idx), tcfg) \
+    weights = recipes.class_weights(dataset.labels(train_idx), tcfg,
+                                    int(dataset.meta.get("n_classes", 2))) \
         if tcfg["class_weight"] == "balanced" else None
     # with an epoch cap the stream repeats, so later epochs never run out of batches
     repeat = tcfg["steps_per_epoch"] is not None
