@@ -19,6 +19,7 @@ from pathlib import Path
 
 import keras
 import keras_tuner as kt
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -139,6 +140,29 @@ def test_deeprage_plans_on_demo_data(deeprage_data, tmp_path):
     assert reg.hypermodel.fixed["seq_len"] == 100
     assert reg.hypermodel.fixed["n_regulators"] == reg.dataset.input_shapes["regulators"][0]
     assert cls.hypermodel.fixed["n_classes"] == 3 and "n_classes" not in reg.hypermodel.fixed
+
+
+@pytest.mark.parametrize("in_memory", [True, False])
+def test_balanced_class_weights_reach_the_trials(deeprage_data, tmp_path, in_memory):
+    """``training.class_weight: balanced`` weighs a classification search's examples as
+    ``kerasgene train`` weighs a run's (the trials trained unweighted, their records
+    saying balanced)."""
+    from kerasgene.train import recipes
+    from kerasgene.tuning.runner import _train_indices, fit_data
+
+    config = tuning.load_tune_config(
+        REPO / "tuning" / "deeprage_grid.yaml",
+        ["data=null", f"dataset_dir={deeprage_data}", f"tuning.directory={tmp_path}",
+         "tuning.space.task=[classification]", "training.class_weight=balanced",
+         f"tuning.in_memory={str(in_memory).lower()}",
+         "model.hparams={filters: 4, regulator_units: 4, units: 8, rnn_units: 4}"])
+    cls, = tuning.plan_search(config, validate=False)
+    want = recipes.class_weights(cls.dataset.labels(_train_indices(cls), target="class"),
+                                 {"class_weight": "balanced"}, 3)
+    assert len(set(want.round(6))) == 3  # the classes are unbalanced: weights differ
+    for split in fit_data(cls, 64):
+        _, y, w = next(iter(split))
+        np.testing.assert_allclose(w.numpy(), want[y.numpy().astype(int)], rtol=1e-6)
 
 
 # ----------------------------------------------------------------------------- bad input

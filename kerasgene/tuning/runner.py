@@ -99,8 +99,24 @@ def _train_indices(plan: SearchPlan) -> np.ndarray:
                       plan.hypermodel.seed)
 
 
+def _class_weights(plan: SearchPlan, train: np.ndarray) -> np.ndarray | None:
+    """Per-class weights of ``training.class_weight: balanced`` over the search's training
+    examples, as ``kerasgene train`` weights a run (:func:`kerasgene.train.recipes.class_weights`);
+    None for a regression or unweighted classes."""
+    from kerasgene.train import recipes
+
+    hm = plan.hypermodel
+    if not hm.classification or hm.recipe(hm.first_builder())["class_weight"] != "balanced":
+        return None
+    return recipes.class_weights(plan.dataset.labels(train, target=plan.target),
+                                 {"class_weight": "balanced"},
+                                 int(plan.dataset.meta.get("n_classes", 2)))
+
+
 def fit_data(plan: SearchPlan, batch_size: int):
-    """``(train, valid)`` tf.data pipelines of the plan's dataset (in memory when small)."""
+    """``(train, valid)`` tf.data pipelines of the plan's dataset (in memory when small),
+    their examples weighted by class under ``training.class_weight: balanced`` (the
+    training split's weights, as ``kerasgene train`` weighs both)."""
     import tensorflow as tf
 
     ds, seed = plan.dataset, plan.hypermodel.seed
@@ -109,6 +125,7 @@ def fit_data(plan: SearchPlan, batch_size: int):
     if len(train) == 0 or len(valid) == 0:
         raise ConfigError(f"{ds.path}: the train and valid splits must not be empty "
                           f"({len(train)} / {len(valid)} examples)")
+    weights = _class_weights(plan, train)
     in_memory = plan.in_memory
     if in_memory == "auto":
         per = sum(4 * int(np.prod(s)) for s in ds.input_shapes.values()) + 4
@@ -116,13 +133,17 @@ def fit_data(plan: SearchPlan, batch_size: int):
     elif not isinstance(in_memory, bool):
         raise ConfigError(f"tuning.in_memory: expected auto, true or false, got {in_memory!r}")
     if not in_memory:
-        return (ds.to_tf_dataset(train, batch_size, shuffle=True, seed=seed, target=plan.target),
-                ds.to_tf_dataset(valid, batch_size, target=plan.target))
-    xt, yt = ds.arrays_for(train, target=plan.target)
-    xv, yv = ds.arrays_for(valid, target=plan.target)
-    tr = tf.data.Dataset.from_tensor_slices((xt, yt)).shuffle(
+        return (ds.to_tf_dataset(train, batch_size, shuffle=True, seed=seed, target=plan.target,
+                                 class_weight=weights),
+                ds.to_tf_dataset(valid, batch_size, target=plan.target, class_weight=weights))
+
+    def examples(idx):
+        x, y = ds.arrays_for(idx, target=plan.target)
+        return (x, y) if weights is None else (x, y, weights[np.asarray(y, np.int64)])
+
+    tr = tf.data.Dataset.from_tensor_slices(examples(train)).shuffle(
         len(train), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
-    va = tf.data.Dataset.from_tensor_slices((xv, yv)).batch(batch_size)
+    va = tf.data.Dataset.from_tensor_slices(examples(valid)).batch(batch_size)
     return tr.prefetch(tf.data.AUTOTUNE), va.prefetch(tf.data.AUTOTUNE)
 
 
