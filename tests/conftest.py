@@ -22,6 +22,25 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import_tensorflow_quietly(share_cores=True)
 
 
+def deepchrome_csv_files(folder, sizes=(("train", 24), ("valid", 8), ("test", 8)),
+                         seed: int = 0) -> dict[str, str]:
+    """DeepChrome's CSVs (``gene, bin, 5 mark counts, label``, 100 bins per gene) of one
+    cell type, one per split, in ``folder``: ``{split: path}``. The label (binary, drawn
+    per gene) raises the fourth mark's counts."""
+    rng = np.random.default_rng(seed)
+    files = {}
+    for split, n_genes in sizes:
+        files[split] = str(folder / f"{split}.csv")
+        with open(files[split], "w") as fh:
+            for g in range(n_genes):
+                label = int(rng.integers(0, 2))
+                counts = rng.integers(0, 6, (100, 5)) + 4 * label * (np.arange(5) == 3)
+                for b in range(100):
+                    fh.write(f"{split}{g:04d},{b + 1}," + ",".join(map(str, counts[b]))
+                             + f",{label}\n")
+    return files
+
+
 def write_fasta(path, records: dict[str, str], width: int = 60) -> str:
     """Write a FASTA file with fixed line width and index it with pyfaidx."""
     with open(path, "w") as fh:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import cli_error
+from conftest import cli_error, deepchrome_csv_files
 
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
@@ -29,26 +29,11 @@ from kerasgene.explain.options import explain_options  # noqa: E402
 MARKS = ["H3K27me3", "H3K36me3", "H3K4me1", "H3K4me3", "H3K9me3"]
 
 
-def _write_csv(path, rng, n_genes: int, prefix: str) -> None:
-    """DeepChrome's CSV: ``gene, bin, 5 mark counts, label`` for 100 bins per gene."""
-    with open(path, "w") as fh:
-        for g in range(n_genes):
-            label = int(rng.integers(0, 2))
-            counts = rng.integers(0, 6, (100, 5)) + 4 * label * (np.arange(5) == 3)
-            for b in range(100):
-                fh.write(f"{prefix}{g:04d},{b + 1}," + ",".join(map(str, counts[b]))
-                         + f",{label}\n")
-
-
 @pytest.fixture(scope="module")
 def deepchrome_run(tmp_path_factory):
     """A DeepChrome run (2-class softmax) trained for one epoch: ``(run dir, config)``."""
     d = tmp_path_factory.mktemp("dc")
-    rng = np.random.default_rng(0)
-    files = {}
-    for split, n in (("train", 24), ("valid", 8), ("test", 8)):
-        _write_csv(d / f"{split}.csv", rng, n, split)
-        files[split] = str(d / f"{split}.csv")
+    files = deepchrome_csv_files(d)
     config = {"system": "deepchrome", "seed": 0, "run_dir": str(d / "run"),
               "data_dir": str(d),
               "data": {"source": "deepchrome_csv", "cells": {"E003": files}, "label": "binary"},

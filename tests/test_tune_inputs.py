@@ -20,6 +20,7 @@ import yaml
 
 from kerasgene import tuning
 from kerasgene.cli import main as cli_main
+from kerasgene.errors import ConfigError
 from kerasgene.tuning.results import SearchResult, format_top
 
 
@@ -58,6 +59,36 @@ def error_line(capsys, *args) -> str:
     errors = [ln for ln in err if ln.startswith("kerasgene: error:")]
     assert code == 2 and len(errors) == 1, err
     return errors[0]
+
+
+# ----------------------------------------------------------------------------- the task
+def test_class_labels_are_tuned_as_classes(tmp_path, capsys):
+    """A dataset of class labels (DeepChrome's binary label) is searched as a classifier
+    when the config names no task, as ``kerasgene train`` trains it — it was a regression
+    on the 0 / 1 labels, ranked by val_r2 (DeepChrome: an error naming val_r2; the
+    chromatin peak task: masked MSE, exit 0) —; a regression asked for is refused."""
+    from conftest import deepchrome_csv_files
+
+    files = deepchrome_csv_files(tmp_path, (("train", 16), ("valid", 8), ("test", 8)))
+    cfg = {"system": "deepchrome", "seed": 0, "dataset_dir": str(tmp_path / "dataset"),
+           "data": {"source": "deepchrome_csv", "cells": {"E003": files}, "label": "binary"},
+           "model": {"name": "deepchrome", "hparams": {"units": [4, 4]}},
+           "training": {"epochs": 1, "verbose": 0},
+           "tuning": {"space": {"filters": [2, 4]}, "directory": str(tmp_path / "runs"),
+                      "project_name": "p", "run_eagerly": True}}
+    path = tmp_path / "tune.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    plan, = tuning.plan_search(tuning.load_tune_config(path), validate=False)
+    assert plan.hypermodel.task == "classification"
+    assert plan.hypermodel.objective_name == "val_accuracy"
+    assert plan.hypermodel.recipe("deepchrome")["loss"] == "crossentropy"
+    code, _, out = tune(capsys, "--config", str(path))
+    assert code == 0 and "top 2 by val_accuracy (max)" in out, out
+    with pytest.raises(ConfigError, match=r"^task regression: the dataset .* holds class "
+                       r"labels \(its target: class\); expected tuning\.space\.task: "
+                       r"\[classification\]"):
+        tuning.plan_search(tuning.load_tune_config(path, ["tuning.space.task=[regression]"]),
+                           validate=False)
 
 
 # ----------------------------------------------------------------------------- options

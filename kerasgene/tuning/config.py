@@ -122,7 +122,8 @@ def project_tasks(config: Mapping) -> tuple[list[str], bool, dict]:
 
     A ``task`` entry of ``tuning.space`` lists tasks, each searched in a project of its
     own (it changes the labels and the objective); otherwise the one task is
-    ``model.hparams.task`` (default regression).
+    ``model.hparams.task`` (default regression; :func:`kerasgene.tuning.plans.plan_search`
+    makes it classification on a dataset of class labels).
     """
     space = dict((config.get("tuning") or {}).get("space") or {})
     if "task" in space:

@@ -116,13 +116,33 @@ def grid_size(config: Mapping) -> int:
 
 
 def _target(hm: BuilderHyperModel, ds) -> str | None:
-    """The dataset target a task trains on (a dataset with both labels), or None."""
-    target = ("class" if hm.classification else "expression") \
-        if set(ds.targets) >= {"class", "expression"} else None
-    if hm.classification and target is None:
-        raise ConfigError(f"task classification: the dataset {ds.path} has no class "
-                          f"labels (targets: {ds.targets})")
-    return target
+    """The dataset target a task trains on: ``class`` or ``expression`` of a dataset with
+    both labels (DeepRAGE), else None (the dataset's own, whose kind must be the task's:
+    a regression on class labels fitted 0 / 1 as numbers)."""
+    if set(ds.targets) >= {"class", "expression"}:
+        return "class" if hm.classification else "expression"
+    holds_classes = ds.target_name == "class"
+    if hm.classification != holds_classes:
+        what = "class labels" if holds_classes else "no class labels"
+        raise ConfigError(f"task {hm.task}: the dataset {ds.path} holds {what} (its target: "
+                          f"{ds.target_name}); expected tuning.space.task: "
+                          f"[{'classification' if holds_classes else 'regression'}] (or no "
+                          "task: the dataset's own)")
+    return None
+
+
+def _with_dataset_task(config: Mapping, ds) -> Mapping:
+    """``config`` with ``model.hparams.task: classification`` when its dataset's selected
+    labels are classes (``data.label: binary``, DeepRAGE's ``data.target: class``,
+    DeepChrome) and the config names no task (``tuning.space.task``,
+    ``model.hparams.task``): the search then trains what ``kerasgene train`` trains on that
+    dataset (it trained a regression on the 0 / 1 labels, ranked by val_r2)."""
+    model = dict(config.get("model") or {})
+    hparams = dict(model.get("hparams") or {})
+    if "task" in hparams or project_tasks(config)[1] or ds.target_name != "class":
+        return config
+    model["hparams"] = {**hparams, "task": "classification"}
+    return {**config, "model": model}
 
 
 def _fix_dataset_arguments(hm: BuilderHyperModel, ds, target: str | None) -> None:
@@ -232,6 +252,8 @@ def plan_search(config: Mapping, *, dataset=None, validate: bool = True) -> list
         _check_folder(Path(config["run_dir"]), "run_dir")
     checked = _checked_subsets(config)  # before a dataset is built (minutes on real data)
     ds = dataset if dataset is not None else open_dataset(config)
+    if (with_task := _with_dataset_task(config, ds)) is not config:
+        config, checked = with_task, _checked_subsets(with_task)
     run_config = {k: v for k, v in config.items() if k != "tuning"}
     plans = []
     for i, ((_, project, results), (hm, subset)) in enumerate(
