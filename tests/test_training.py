@@ -226,3 +226,47 @@ def test_scores_of_too_few_values_are_nan_not_an_error():
     one = regression_metrics([2.0], [1.5])
     assert one["n"] == 1 and one["mse"] == 0.25
     assert all(np.isnan(one[k]) for k in ("r2", "pearson", "spearman"))
+
+
+class _SplitLabels:
+    """The two methods and the meta that :func:`check_split_classes` reads, over given
+    labels per split (a DeepRAGE-like 3-class target)."""
+
+    def __init__(self, labels: dict):
+        self._labels = {k: np.asarray(v) for k, v in labels.items()}
+        self.meta = {"n_classes": 3, "class_names": ["down", "baseline", "up"]}
+
+    def split_indices(self, split):
+        return np.arange(len(self._labels.get(split, [])))
+
+    def labels(self, split):
+        return self._labels[split]
+
+
+def test_split_classes_are_checked_before_training(caplog):
+    """A class a split lacks is named with every class's count; test examples of a class
+    the training split lacks are counted (the model never predicts them: an unseen-condition
+    DeepRAGE split without 'up' pairs trained and scored without a word); a training split
+    of one class is an error."""
+    from kerasgene.train.evaluation import check_split_classes
+
+    ds = _SplitLabels({"train": [0] * 67 + [1] * 313, "valid": [0, 1, 1, 2],
+                       "test": [1] * 49 + [2] * 27})
+    with caplog.at_level("WARNING", logger="kerasgene"):
+        check_split_classes(ds)
+    assert [r.getMessage() for r in caplog.records] == [
+        "split.train: no example of class 2 (up) (examples per class: 67, 313, 0): the "
+        "model never learns to predict it",
+        "split.valid: 1 of its 4 examples are of class 2 (up), which the training split "
+        "lacks: the model never predicts it (examples per class: 1, 2, 1)",
+        "split.test: no example of class 0 (down) (examples per class: 0, 49, 27)",
+        "split.test: 27 of its 76 examples are of class 2 (up), which the training split "
+        "lacks: the model never predicts it (examples per class: 0, 49, 27)"]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="kerasgene"):
+        check_split_classes(_SplitLabels({"train": [0, 1, 2], "test": [2, 1, 0]}))
+    assert not caplog.records
+    with pytest.raises(ConfigError, match=r"^split\.train: its 5 examples hold class 1 "
+                       r"\(baseline\) only; a classifier has nothing to learn \(counts per "
+                       r"class: 0, 5, 0\)$"):
+        check_split_classes(_SplitLabels({"train": [1] * 5}))

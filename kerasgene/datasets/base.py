@@ -279,6 +279,10 @@ class Dataset:
     #: Input name → the meta.json key listing the names of its channels (last axis),
     #: for inputs whose channels :meth:`select_inputs` can pick by name.
     channel_keys: ClassVar[Mapping[str, str]] = {}
+    #: The builder checks the classes of each split of a class target itself, at the build
+    #: and at a re-split (the chromatin peak task); otherwise training does
+    #: (:func:`kerasgene.train.evaluation.check_split_classes`).
+    checks_split_classes: ClassVar[bool] = False
 
     def __init__(self, path: Path, meta: dict, index: pd.DataFrame,
                  arrays: dict[str, np.ndarray]):

@@ -196,6 +196,8 @@ def binned_means(track: Track, chrom: str, n_bins: int, bin_size: int,
 class GenomeBinsDataset(base.Dataset):
     """Examples = target bins; input ``signal`` (window, n_channels) cut on the fly."""
 
+    checks_split_classes = True  # :func:`kerasgene.datasets.peak_labels.check_split_classes`
+
     @property
     def window(self) -> int:
         return int(self.meta["params"]["window"])

@@ -18,6 +18,49 @@ def is_classification(dataset) -> bool:
     return dataset.target_name == "class"
 
 
+def check_split_classes(dataset, splits=("train", "valid", "test")) -> None:
+    """The classes of each split of a class target, before training: a training split
+    of one class is a ConfigError (nothing to learn); a class absent from a split is a
+    warning naming the split, the class and every class's count — a class the training
+    split lacks is one the model never learns, and its test examples count as errors in
+    an accuracy that otherwise looks like any other (a DeepRAGE unseen-condition split
+    without ``up`` pairs trained and scored without a word).
+
+    Raises
+    ------
+    ConfigError
+        the training split holds one class (or none).
+    """
+    from kerasgene.errors import ConfigError, shown
+
+    n_classes = int(dataset.meta.get("n_classes", 2))
+    names = list(dataset.meta.get("class_names") or [])
+    label = [f"{k} ({names[k]})" if len(names) == n_classes else str(k)
+             for k in range(n_classes)]
+    counts = {split: np.bincount(dataset.labels(split).astype(np.int64), minlength=n_classes)
+              for split in splits if len(dataset.split_indices(split))}
+    train = counts.get("train")
+    if train is not None and (train > 0).sum() < 2:
+        raise ConfigError(f"split.train: its {int(train.sum())} examples hold class "
+                          f"{shown([label[k] for k in np.flatnonzero(train)])} only; a "
+                          "classifier has nothing to learn (counts per class: "
+                          f"{', '.join(map(str, train.tolist()))})")
+    for split, got in counts.items():
+        per_class = ", ".join(map(str, got.tolist()))
+        absent = np.flatnonzero(got == 0)
+        if len(absent):
+            never = ": the model never learns to predict it" if split == "train" else ""
+            log.warning("split.%s: no example of class %s (examples per class: %s)%s", split,
+                        shown([label[k] for k in absent]), per_class, never)
+        unlearned = [] if train is None or split == "train" else \
+            [k for k in np.flatnonzero(got) if train[k] == 0]
+        if unlearned:
+            log.warning("split.%s: %d of its %d examples are of class %s, which the training "
+                        "split lacks: the model never predicts it (examples per class: %s)",
+                        split, sum(int(got[k]) for k in unlearned), int(got.sum()),
+                        shown([label[k] for k in unlearned]), per_class)
+
+
 def predict_split(model, dataset, split, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
     """(observed, predicted) over a split, in index order; predictions are the model's
     single output (class probabilities for classifiers). DeepRAGE-C and -TP pairs go

@@ -74,7 +74,12 @@ from kerasgene.datasets import storage
 from kerasgene.datasets.dropped import FILENAME as DROPPED_FILE
 from kerasgene.errors import ConfigError, InputFileError
 from kerasgene.train import backups
-from kerasgene.train.evaluation import evaluate_model, is_classification, predict_metrics
+from kerasgene.train.evaluation import (
+    check_split_classes,
+    evaluate_model,
+    is_classification,
+    predict_metrics,
+)
 from kerasgene.train.preprocessing import preprocessing_constants
 from kerasgene.train.records import (
     KEPT_ANALYSES,
@@ -411,6 +416,8 @@ def train(config: dict, *, force_prepare: bool = False, dataset=None) -> Path:
         tcfg = recipes.resolve_training(tsection, config["model"]["name"],
                                         is_classification(dataset))
         recipes.model_loss(model, tcfg["loss"])
+        if is_classification(dataset) and not dataset.checks_split_classes:
+            check_split_classes(dataset)
         if extra["factorized"] and is_classification(dataset):
             raise ConfigError("training.factorized: trains a regression target (the "
                               "expression of each pair); this dataset's target is 'class': "
