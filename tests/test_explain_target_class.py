@@ -110,6 +110,14 @@ def test_saliency_is_the_gradient_of_the_explained_class(deepchrome_run):
     assert np.abs(want[None] + want[0]).max() < 1e-5  # two classes: opposite gradients
 
 
+def test_the_run_records_its_class_names(deepchrome_run):
+    """preprocessing.json (an export's ``assets/kerasgene.json``) says what each class
+    unit is: a client of the served model could not tell which column was above median."""
+    run, _ = deepchrome_run
+    pre = json.loads((run / "preprocessing.json").read_text())
+    assert pre["class_names"] == NAMES and pre["target_name"] == "class"
+
+
 def test_the_python_functions_explain_the_last_class_by_default(deepchrome_run):
     """``saliency``, ``integrated_gradients`` and ``knockout_effects`` without a target
     explain what ``kerasgene explain`` does by default, P(class 1: above median) — they

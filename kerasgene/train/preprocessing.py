@@ -28,7 +28,8 @@ def preprocessing_constants(dataset) -> dict:
 
     Returns
     -------
-    ``task``, ``input_names``, ``input_shapes``, ``target_name``, ``track_names`` (after
+    ``task``, ``input_names``, ``input_shapes``, ``target_name``, ``class_names`` (a
+    class target's, in the order of the model's class units), ``track_names`` (after
     ``training.inputs``), the builder parameters (``tss_flank``, ``tts_flank``,
     ``log_base``, ``pseudocount``, ``epigenome_dtype``, ...), ``kerasgene_version`` and,
     for datasets built from tracks, ``transforms``: track name → the transform the
@@ -54,6 +55,9 @@ def preprocessing_constants(dataset) -> dict:
            "input_shapes": meta["input_shapes"], "target_name": meta["target_name"],
            "track_names": meta.get("track_names"), **params,
            "kerasgene_version": meta["kerasgene_version"]}
+    if meta["target_name"] == "class" and meta.get("class_names"):
+        # what each column of the class probabilities is (an export's kerasgene.json)
+        out["class_names"] = list(meta["class_names"])
     samples = meta["params"].get("samples")
     if samples and meta.get("track_names") is not None:
         genome = _genome_record(meta)
