@@ -86,12 +86,12 @@ def explained_class(model, dataset, options: ExplainOptions) -> ExplainedClass |
 
 def prediction_label(cls: ExplainedClass | None, meta: Mapping | None = None) -> str:
     """What the analyses explain, as figures name it: ``P(class 1: above median)``; for a
-    regression the units of its labels where the dataset states them (iSEGnet's
-    ``meta["label"]``, ``predicted log2(TPM + 1)``), else ``prediction``."""
+    regression the transform of its labels where the dataset states it (the iSEGnet
+    builder's ``meta["label"]``: ``predicted log2(TPM + 1)``), else ``prediction``."""
     if cls is not None:
         return f"P({cls.label})"
     label = (meta or {}).get("label")
-    return f"predicted {label}" if isinstance(label, str) and "(" in label else "prediction"
+    return f"predicted {label}" if isinstance(label, str) else "prediction"
 
 
 def truth_section(path: str | Path, system: str) -> dict:
