@@ -18,7 +18,7 @@ from conftest import cli_error
 
 from kerasgene.cli import main
 from kerasgene.datasets.genome_bins import build_genome_bins
-from kerasgene.errors import ConfigError
+from kerasgene.errors import ConfigError, InputFileError
 from kerasgene.explain.impute import impute_track, record_path
 from kerasgene.io.tracks import write_bigwig
 from kerasgene.models import load_model
@@ -191,6 +191,33 @@ def test_a_bedgraph_channel_imputes_as_its_bigwig(world, tmp_path):
     bins = np.arange(0, -(-SIZES["chr2"] // 50), 5)
     np.testing.assert_array_equal(_values(tmp_path / "bg.bw", "chr2", bins),
                                   _values(tmp_path / "bw.bw", "chr2", bins))
+
+
+def test_a_bedgraph_without_a_chromosome_leaves_it_out_with_a_warning(world, tmp_path,
+                                                                      caplog):
+    """A bedGraph strand with no interval on a chromosome (``bedtools genomecov -bg``
+    writes none for a chromosome without reads) leaves that chromosome out of the default
+    set, named in a warning; it was an error asking to list every other chromosome
+    (hundreds of contigs on hg38). A bigWig lacking one stays an error."""
+    from real_files import bigwig_intervals, write_bedgraph
+
+    run, b = world["run"], world["b"]
+    rows = [r for r in bigwig_intervals(b["minus"]) if r[0] != "chr2"]
+    minus = write_bedgraph(tmp_path / "minus.bedGraph", rows)
+    with caplog.at_level(logging.WARNING):
+        res = impute_track(run, {"plus": b["plus"], "minus": minus}, tmp_path / "m.bw",
+                           stride=50, progress=False)
+    assert list(res["chroms"]) == ["chr1"]
+    assert (f"{minus}: no interval on 1 chromosomes of the other files (chr2): they are left "
+            "out (--chroms not given: every chromosome that each file holds)") in caplog.text
+    with pyBigWig.open(b["minus"]) as bw:
+        values = bw.values("chr1", 0, SIZES["chr1"], numpy=True)
+    write_bigwig(tmp_path / "minus.bw", {"chr1": SIZES["chr1"]}, {"chr1": values})
+    with pytest.raises(InputFileError, match=r"minus\.bw: chromosomes differ from .*: "
+                                             r"\['chr2'\]; list the chromosomes to use in "
+                                             r"--chroms"):
+        impute_track(run, {"plus": b["plus"], "minus": str(tmp_path / "minus.bw")},
+                     tmp_path / "n.bw", stride=50, progress=False)
 
 
 def test_the_training_files_on_training_chromosomes_are_said_in_sample(world, tmp_path, caplog):

@@ -544,21 +544,50 @@ def _finite_number(value) -> bool:
         and bool(np.isfinite(value))
 
 
+def _shared_chromosomes(files: list[Track], where: str) -> list[str]:
+    """The chromosomes of every file, named and ordered as in the first. A chromosome
+    missing from a bedGraph is one without an interval there (``bedtools genomecov -bg``
+    writes none for a chromosome without reads): those are left out, with a warning naming
+    them; one missing from a bigWig or bigBed is an InputFileError (another assembly or
+    naming?), as is any difference when ``where`` lists none."""
+    from kerasgene.io.chroms import canonical
+
+    ref = files[0]
+    table = next((t.alias_table for t in files if t.alias_table is not None), None)
+    keys = [{canonical(c, table): c for c in t.chroms} for t in files]
+    named = {k: c for got in reversed(keys) for k, c in got.items()}  # the first file's name
+    lacking = {t.path: sorted(named[k] for k in named.keys() - got.keys())
+               for t, got in zip(files, keys) if named.keys() - got.keys()}
+    for t in files:  # a bigWig / bigBed without a chromosome of another file
+        if lacking.get(t.path) and t.format != "bedgraph":
+            other = next(u for u in files if u is not t and chrom_difference(t, u))
+            first, second = (t, other) if other is ref else (other, t)
+            raise InputFileError(f"{first.path}: chromosomes differ from {second.path}: "
+                                 f"{chrom_difference(first, second)}; list the chromosomes "
+                                 f"to use in {where}")
+    shared = [c for c in ref.chroms if all(canonical(c, table) in k for k in keys)]
+    for path, missing in lacking.items():
+        log.warning("%s: no interval on %d chromosomes of the other files (%s): they are "
+                    "left out (%s not given: every chromosome that each file holds)", path,
+                    len(missing), ", ".join(missing[:10]) + (", ..." if len(missing) > 10
+                                                             else ""), where)
+    if not shared:
+        raise InputFileError(f"{ref.path}: no chromosome is in every file; list the "
+                             f"chromosomes to use in {where}")
+    return shared
+
+
 def bin_chromosomes(listed: list | None, sig_tracks: list[Track], tgt_tracks: list[Track],
                     where: str = "chromatin.chroms") -> list[str]:
     """The chromosomes to bin, named as in the first signal file: ``listed`` (each must be
     in every file, and listed once: two names of one chromosome, ``chr1`` and ``1``, are a
-    ConfigError) or all of the first signal file's, which every file must share; every
-    file must give them the same lengths. ``where``: the setting that lists them, named
-    in the errors."""
+    ConfigError) or all of the first signal file's, which every file must share but for
+    chromosomes a bedGraph has no interval on (left out with a warning:
+    :func:`_shared_chromosomes`); every file must give them the same lengths. ``where``:
+    the setting that lists them, named in the errors."""
     ref = sig_tracks[0]
     if listed is None:
-        chroms = list(ref.chroms)
-        for t in sig_tracks[1:] + tgt_tracks:
-            diff = chrom_difference(t, ref)
-            if diff:
-                raise InputFileError(f"{t.path}: chromosomes differ from {ref.path}: {diff}; "
-                                     f"list the chromosomes to use in {where}")
+        chroms = _shared_chromosomes(sig_tracks + tgt_tracks, where)
     else:
         chroms = [ref.resolve(str(c)) for c in listed]
         first: dict[str, str] = {}
