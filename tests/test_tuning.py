@@ -148,7 +148,7 @@ def test_balanced_class_weights_reach_the_trials(deeprage_data, tmp_path, in_mem
     ``kerasgene train`` weighs a run's (the trials trained unweighted, their records
     saying balanced)."""
     from kerasgene.train import recipes
-    from kerasgene.tuning.runner import _train_indices, fit_data
+    from kerasgene.tuning.runner import fit_data, search_indices
 
     config = tuning.load_tune_config(
         REPO / "tuning" / "deeprage_grid.yaml",
@@ -157,7 +157,8 @@ def test_balanced_class_weights_reach_the_trials(deeprage_data, tmp_path, in_mem
          f"tuning.in_memory={str(in_memory).lower()}",
          "model.hparams={filters: 4, regulator_units: 4, units: 8, rnn_units: 4}"])
     cls, = tuning.plan_search(config, validate=False)
-    want = recipes.class_weights(cls.dataset.labels(_train_indices(cls), target="class"),
+    want = recipes.class_weights(cls.dataset.labels(search_indices(cls, "train"),
+                                                     target="class"),
                                  {"class_weight": "balanced"}, 3)
     assert len(set(want.round(6))) == 3  # the classes are unbalanced: weights differ
     for split in fit_data(cls, 64):

@@ -272,6 +272,19 @@ def write_results(tuner: GridTuner, plan: SearchPlan) -> SearchResult:
     return SearchResult(plan, table, tsv, png, best_path, best_run)
 
 
+def _commonest_class(plan) -> str:
+    """``"; the commonest class is 64.8 % of the validation examples"`` of a
+    classification search (an accuracy at that level is one class predicted everywhere:
+    a DeepRAGE search's best trial was that, with nothing to read it against), else ``""``."""
+    if not plan.hypermodel.classification:
+        return ""
+    from kerasgene.tuning.runner import search_indices
+
+    labels = plan.dataset.labels(search_indices(plan, "valid"), target=plan.target)
+    share = np.bincount(labels.astype(np.int64)).max() / max(len(labels), 1)
+    return f"; the commonest class is {100 * share:.1f} % of the validation examples"
+
+
 def format_top(result: SearchResult, n: int = 5) -> str:
     """The top-``n`` table of a search, with the files it wrote, as text."""
     hm = result.plan.hypermodel
@@ -288,7 +301,8 @@ def format_top(result: SearchResult, n: int = 5) -> str:
     shown = shown.rename(columns={"objective": hm.objective_name})
     done = int((result.table["status"] == "COMPLETED").sum())
     head = (f"{result.plan.project_name}: {done} of {hm.grid_size()} grid points completed"
-            f"{failures}; top {len(shown)} by {hm.objective_name} ({hm.direction})")
+            f"{failures}; top {len(shown)} by {hm.objective_name} ({hm.direction})"
+            f"{_commonest_class(result.plan)}")
     body = shown.to_string(index=False, float_format=lambda v: f"{v:.4g}")
     files = [f"  trials: {result.trials_tsv}"]
     if result.plot:

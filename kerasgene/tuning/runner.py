@@ -89,14 +89,15 @@ def training_label_mean(plan: SearchPlan) -> float:
     where a regression trial's output bias starts, as a run's does."""
     from kerasgene.train.runs import label_mean
 
-    return label_mean(plan.dataset, _train_indices(plan), plan.hypermodel.seed,
+    return label_mean(plan.dataset, search_indices(plan, "train"), plan.hypermodel.seed,
                       target=plan.target)
 
 
-def _train_indices(plan: SearchPlan) -> np.ndarray:
-    """The training examples a search fits on (at most ``max_examples``, seeded)."""
-    return _subsample(plan.dataset.split_indices("train"), plan.max_examples,
-                      plan.hypermodel.seed)
+def search_indices(plan: SearchPlan, split: str) -> np.ndarray:
+    """The examples of ``split`` (train or valid) a search fits on and validates on: at
+    most ``tuning.max_examples`` of them, drawn with the search's seed (valid: seed + 1)."""
+    seed = plan.hypermodel.seed + (split == "valid")
+    return _subsample(plan.dataset.split_indices(split), plan.max_examples, seed)
 
 
 def _class_weights(plan: SearchPlan, train: np.ndarray) -> np.ndarray | None:
@@ -120,8 +121,7 @@ def fit_data(plan: SearchPlan, batch_size: int):
     import tensorflow as tf
 
     ds, seed = plan.dataset, plan.hypermodel.seed
-    train = _train_indices(plan)
-    valid = _subsample(ds.split_indices("valid"), plan.max_examples, seed + 1)
+    train, valid = search_indices(plan, "train"), search_indices(plan, "valid")
     if len(train) == 0 or len(valid) == 0:
         raise ConfigError(f"{ds.path}: the train and valid splits must not be empty "
                           f"({len(train)} / {len(valid)} examples)")
