@@ -88,6 +88,44 @@ def test_condition_model_summarises_the_predictions_over_conditions(name):
         MD.condition_model(model, {"regulators": regs}, summary="max")
 
 
+@pytest.mark.parametrize("name", ["deeprage_tensor", "deeprage_rnn"])
+def test_condition_model_of_a_class_model_summarises_one_class_probability(name):
+    """A DeepRAGE class model (down / baseline / up) is summarised by the probability of
+    the target class over the conditions; without a class, or with a class for a
+    regression, it is refused in one line (it refused every class model before)."""
+    from kerasgene.models import build
+
+    keras.utils.set_random_seed(0)
+    kw = dict(pool_size=8, rnn_units=4) if name == "deeprage_rnn" else {}
+    shape = dict(seq_len=40, filters=4, filter_length=5, n_regulators=3, units=8,
+                 regulator_units=4, **kw)
+    model = build(name, task="classification", n_classes=3, **shape)
+    rng = np.random.default_rng(0)
+    seq = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (3, 40))]
+    regs = rng.choice([-1.0, 0.0, 1.0], (6, 3)).astype(np.float32)
+    pred = model.predict({"sequence": np.repeat(seq, 6, axis=0),
+                          "regulators": np.tile(regs, (3, 1))}, verbose=0)
+    pred = np.asarray(pred["class_probabilities"] if isinstance(pred, dict) else pred)
+    pred = pred.reshape(3, 6, 3)
+    for k in (0, 2):
+        mean = MD.condition_model(model, {"regulators": regs}, target=k)
+        np.testing.assert_allclose(mean.predict(seq, verbose=0)[:, 0], pred[:, :, k].mean(axis=1),
+                                   rtol=1e-4, atol=1e-6)
+    spread = MD.condition_model(model, {"regulators": regs}, summary="spread", target=2)
+    np.testing.assert_allclose(spread.predict(seq, verbose=0)[:, 0],
+                               0.5 * pred[:, :, 2].var(axis=1), rtol=1e-3, atol=1e-8)
+    for target in (None, 3):
+        with pytest.raises(ConfigError, match=rf"^condition_model: model '{model.name}' "
+                                              rf"predicts 3 classes; expected the target class "
+                                              rf"whose probability is summarised, in \[0, 3\), "
+                                              rf"got {target}$"):
+            MD.condition_model(model, {"regulators": regs}, target=target)
+    regression = build(name, **shape)
+    with pytest.raises(ConfigError, match=r"has one output unit \(a regression\), not "
+                                          r"classes; expected no target, got 1$"):
+        MD.condition_model(regression, {"regulators": regs}, target=1)
+
+
 def _planted(fungi, rng, n=400, L=100):
     """One-hot sequences with GCN4 (MA0303) sites in 80 % of them and hypothetical
     contributions that credit the site's PWM (plus noise)."""
@@ -191,6 +229,36 @@ def test_explain_modisco_on_a_pair_dataset(tmp_path, fungi):
     recovery = pd.read_csv(tmp_path / "motif_recovery.tsv", sep="\t")
     assert np.isfinite(recovery["site_effect_sd"]).all() and "attributed" in recovery
     assert "site attribution (sd)" in (tmp_path / "modisco_report.html").read_text()
+
+
+def test_explain_modisco_on_a_class_pair_model_explains_the_last_class(tmp_path, fungi):
+    """A DeepRAGE class model goes through the analysis: the mean probability of ``up``
+    (the last class, as every other analysis explains by default) over the conditions,
+    named in the summary and the report; ``--target-class down`` the first."""
+    from test_explain_commands import FakeDataset
+
+    from kerasgene.explain import sequence_analyses as C
+    from kerasgene.models import build
+
+    keras.utils.set_random_seed(0)
+    model = build("deeprage_tensor", seq_len=60, filters=4, filter_length=5, units=8,
+                  regulator_units=4, n_regulators=3, task="classification", n_classes=3)
+    rng = np.random.default_rng(0)
+    seq = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (20, 60))]
+    regs = rng.choice([-1.0, 0.0, 1.0], (5, 3)).astype(np.float32)
+    genes = [f"Y{i:03d}" for i in range(20)]
+    ds = FakeDataset({"sequence": seq, "regulators": regs}, pd.DataFrame({"gene_id": genes}),
+                     {"class_names": ["down", "baseline", "up"]}, {}, gene_ids=genes)
+    for target, want in ((None, {"id": 2, "name": "up", "n_classes": 3}),
+                         ("down", {"id": 0, "name": "down", "n_classes": 3})):
+        out = tmp_path / str(target)
+        out.mkdir()
+        opts = ExplainOptions(tax_group="fungi", modisco_max_examples=16, target_class=target)
+        s = C.explain_modisco(model, ds, out, opts, np.random.default_rng(0), "deeprage")
+        assert s["target_class"] == want and s["n_sequences"] == 16
+        page = (out / "modisco_report.html").read_text()
+        assert f"P(class {want['id']}: {want['name']})" in page
+        assert "mean over 5 conditions" in page
 
 
 def test_planted_site_contributions_tell_used_from_unused_motifs():

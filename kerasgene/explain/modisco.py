@@ -34,6 +34,9 @@ The steps, each a function of its own:
    on the spread's contributions with modisco-lite's own NaN error (README, "Motif
    discovery"); the contributions of 8 k-means groups of conditions (clustered by
    regulator states), stacked, recovered 5 on the same model (an experiment, not offered).
+   A class model (DeepRAGE's down / baseline / up) is summarised by the probability of
+   one class (``target``; ``kerasgene explain``: ``--target-class``, by default the last,
+   ``up``): its mean over conditions, or its spread.
 3. :func:`run_modisco` — tfmodisco-lite (``modiscolite.tfmodisco.TFMoDISco``): seqlets
    where the contribution is high against a Laplace null, clustered into patterns per
    sign (positive / negative metacluster); each :class:`Pattern` has its PPM, its
@@ -147,7 +150,7 @@ def hypothetical_contributions(
 
 
 def condition_model(model, conditions: Mapping[str, np.ndarray], *, summary: str = "mean",
-                    input_name: str = "sequence"):
+                    input_name: str = "sequence", target: int | None = None):
     """A one-input model of the sequence: the pair model's prediction for every
     condition, summarised per sequence.
 
@@ -156,6 +159,9 @@ def condition_model(model, conditions: Mapping[str, np.ndarray], *, summary: str
     model : a pair model with inputs ``input_name`` (one-hot DNA) and one condition input
     conditions : ``{condition input name: (C, R)}`` — every condition to summarise over
     summary : ``mean`` or ``spread`` (``½ · variance over conditions``)
+    target : a class model's class whose probability is summarised (its unit of the
+        output); None for a model of one output unit (a regression), whose value is
+        summarised
 
     Returns
     -------
@@ -171,9 +177,7 @@ def condition_model(model, conditions: Mapping[str, np.ndarray], *, summary: str
     if len(conditions) != 1:
         raise ConfigError(f"condition_model takes one condition input, got {list(conditions)}")
     (cond_name, conds), = conditions.items()
-    if len(model.outputs) != 1 or tuple(model.outputs[0].shape[1:]) != (1,):
-        raise ConfigError(f"condition_model: model {model.name!r} must have one output of "
-                          f"one unit (a regression), got {[o.shape for o in model.outputs]}")
+    unit = _summarised_unit(model, target)
     outputs = pair_outputs(model, input_name, cond_name)
     conds = tf.constant(np.asarray(conds, np.float32))
 
@@ -183,6 +187,8 @@ def condition_model(model, conditions: Mapping[str, np.ndarray], *, summary: str
 
         def call(self, x):
             f = outputs(x, conds)
+            if unit is not None:  # (G, C, classes) → the target class's probability
+                f = f[..., unit]
             if summary == "mean":
                 return tf.reduce_mean(f, axis=1, keepdims=True)
             return 0.5 * tf.math.reduce_variance(f, axis=1, keepdims=True)
@@ -191,6 +197,25 @@ def condition_model(model, conditions: Mapping[str, np.ndarray], *, summary: str
     x = keras.Input(tuple(seq.shape[1:]), name=input_name)
     return keras.Model(x, ConditionSummary(name=f"condition_{summary}")(x),
                        name=f"{model.name}_{summary}")
+
+
+def _summarised_unit(model, target: int | None) -> int | None:
+    """The output unit :func:`condition_model` summarises: ``target`` for an output of
+    several units (a class model), None for one unit (``target`` must then be None)."""
+    if len(model.outputs) != 1 or len(model.outputs[0].shape) != 2:
+        raise ConfigError(f"condition_model: model {model.name!r} must have one output of "
+                          f"shape (batch, units), got {[o.shape for o in model.outputs]}")
+    units = int(model.outputs[0].shape[1])
+    if units == 1:
+        if target is not None:
+            raise ConfigError(f"condition_model: model {model.name!r} has one output unit (a "
+                              f"regression), not classes; expected no target, got {target}")
+        return None
+    if target is None or not 0 <= target < units:
+        raise ConfigError(f"condition_model: model {model.name!r} predicts {units} classes; "
+                          f"expected the target class whose probability is summarised, in "
+                          f"[0, {units}), got {target}")
+    return int(target)
 
 
 # --------------------------------------------------------------------------------------
@@ -467,7 +492,8 @@ def discover_motifs(
     inputs : ``{input name: (n, ...)}``: the sequences and the model's other inputs per
         sequence; for a pair model only the sequences (one per gene)
     conditions : pair models (DeepRAGE): ``{condition input: (C, R)}``, summarised per
-        sequence by ``summary`` (:func:`condition_model`)
+        sequence by ``summary`` (:func:`condition_model`; a class model's ``target``
+        class probability)
     motifs : JASPAR motifs (:func:`kerasgene.explain.motifs.jaspar_motifs`) or None
     method, n_steps, batch_size, target : :func:`hypothetical_contributions`
     **modisco : :func:`run_modisco` settings
@@ -478,9 +504,10 @@ def discover_motifs(
     """
     import time
 
-    if conditions is not None:
-        model = condition_model(model, conditions, summary=summary, input_name=input_name)
-        inputs = {input_name: inputs[input_name]}
+    if conditions is not None:  # a class's probability is summarised, then attributed
+        model = condition_model(model, conditions, summary=summary, input_name=input_name,
+                                target=target)
+        inputs, target = {input_name: inputs[input_name]}, None
     with tqdm(total=3, desc="TF-MoDISco", unit="step", bar_format=_PHASE_BAR) as bar:
         t = [time.perf_counter()]
         bar.set_postfix_str(f"{method} contributions of {len(inputs[input_name])} sequences")
