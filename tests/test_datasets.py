@@ -537,6 +537,50 @@ def test_deeprage_splits_and_grouped_batches(yeast, tmp_path):
     assert total == [seen, seen]
 
 
+def test_deeprage_unseen_splits_hold_out_shared_inputs_together(yeast, tmp_path, caplog):
+    """Two conditions of one regulator-state vector and two genes of one promoter are
+    held out together by the unseen splits (a held-out pair was, input for input, a
+    training pair at some seeds, without a word), at the build and at a re-split, and
+    named in one warning each; ``random`` is split as before."""
+    d = tmp_path / "in"
+    d.mkdir()
+    states = yeast["states"].copy()
+    states[:, 5] = states[:, 4]  # "cold" = "starve"
+    with open(d / "reg_exp_RxE.tab", "w") as fh:
+        for r, c in zip(*np.nonzero(states)):
+            fh.write(f"{r + 1}\t{c + 1}\t{states[r, c]}\n")
+    seqs = {g: s for g, s in yeast["seqs"].items() if g != "Y029"}
+    seqs["Y029"] = seqs["Y007"]  # one promoter, two gene ids
+    write_fasta(d / "promoters.fa", seqs)
+    cfg = {**yeast["cfg"], "regulators": str(d / "reg_exp_RxE.tab"),
+           "promoters": str(d / "promoters.fa")}
+    caplog.set_level("WARNING", "kerasgene.datasets")
+    labels = {}
+    for seed in range(6):
+        spec = {"method": "unseen_pair", "fractions": [0.5, 0.25, 0.25], "seed": seed}
+        ds = build("deeprage", {**cfg, "split": spec}, tmp_path / "dr", progress=False)
+        idx = ds.index
+        for col, members in (("condition", ["starve", "cold"]), ("gene_id", ["Y007", "Y029"])):
+            sets = [set(idx.split[idx[col] == m]) - {"none"} for m in members]
+            assert sets[0] == sets[1], (seed, col)
+        labels[seed] = idx.split.to_numpy()
+    messages = [r.getMessage() for r in caplog.records if "held out together" in r.getMessage()]
+    assert messages[:2] == [
+        "split unseen_pair: 2 of the 30 genes share their promoter sequence with another and "
+        "are held out together, in 1 group(s) (a held-out pair would otherwise repeat a "
+        "training pair's input; the sets' sizes follow the groups'): Y007, Y029 (2)",
+        "split unseen_pair: 2 of the 6 conditions share their regulator states, or their "
+        "name (x, x#2, ...), with another and are held out together, in 1 group(s) (a "
+        "held-out pair would otherwise repeat a training pair's input; the sets' sizes "
+        "follow the groups'): cold, starve (2)"]
+    again = ds.with_split({"method": "unseen_pair", "fractions": [0.5, 0.25, 0.25], "seed": 2})
+    assert (again.index.split.to_numpy() == labels[2]).all()
+    caplog.clear()
+    rnd = ds.with_split({"method": "random", "fractions": [0.8, 0.1, 0.1], "seed": 42})
+    assert (rnd.index.split.to_numpy() == splits.random_split(len(ds), (0.8, 0.1, 0.1), 42)).all()
+    assert not caplog.records
+
+
 def test_factorized_validation_scores_the_valid_pairs_whatever_the_blocks(yeast, tmp_path):
     """fit_blocks validates on blocks of every condition (not the training blocks of 7
     genes × 2 conditions): its val_r2 is the R² of the model's own pair predictions on

@@ -51,6 +51,50 @@ def test_unseen_gene_condition_pair_hold_out_whole_units():
     assert (rnd == "train").sum() == 320
 
 
+def test_input_groups_join_equal_rows_and_repeated_names():
+    """Names of equal input rows (bytes), and a name's ``#k`` repeats, share one key: the
+    first of them in sorted order; a name alone keeps its own, so data without shared
+    inputs is split as before."""
+    rows = np.array([[1, 0], [0, 0], [2, 2], [0, 0], [5, 5], [0, 0], [3, 3]], np.float32)
+    names = ["b", "z0", "hs", "a0", "hs#2", "m0", "x#2"]  # x#2 without x: not a repeat
+    keys = splits.input_groups(names, rows, repeats=True)
+    assert list(keys) == ["b", "a0", "hs", "a0", "hs", "a0", "x#2"]
+    assert list(splits.input_groups(names, rows)) == ["b", "a0", "hs", "a0", "hs#2", "a0",
+                                                      "x#2"]
+    values = np.array([f"c{i:02d}" for i in range(30)])
+    alone = splits.input_groups(values, np.arange(30)[:, None])
+    assert (alone == values).all()
+    for seed in range(3):
+        assert (splits.holdout_split(values, seed=seed, groups=alone)
+                == splits.holdout_split(values, seed=seed)).all()
+
+
+def test_holdout_fractions_keep_shared_inputs_together_and_lists_are_told(caplog):
+    """unseen_condition with groups: conditions of one input always share a set, whatever
+    the seed; explicit lists are kept as given, their held-out pairs with a training
+    pair's input counted in one warning."""
+    genes = np.repeat([f"g{i}" for i in range(4)], 12)
+    conds = np.tile([f"c{j:02d}" for j in range(12)], 4)
+    same = {"c03": "c01", "c07": "c01", "c10": "c02"}  # c01 = c03 = c07, c02 = c10
+    groups = {"gene_id": genes, "condition": np.array([same.get(c, c) for c in conds])}
+    table = pd.DataFrame({"gene_id": genes, "condition": conds})
+    for seed in range(8):
+        labels = splits.assign_split({"method": "unseen_condition", "seed": seed}, table,
+                                     groups=groups)
+        for members in (["c01", "c03", "c07"], ["c02", "c10"]):
+            assert len(set(labels[np.isin(conds, members)])) == 1, seed
+    caplog.set_level("WARNING", "kerasgene.datasets.splits")
+    assert not caplog.records
+    spec = {"method": "unseen_condition", "valid": ["c05"], "test": ["c03", "c04"]}
+    labels = splits.assign_split(spec, table, groups=groups)
+    assert set(conds[labels == "test"]) == {"c03", "c04"}
+    assert [r.getMessage() for r in caplog.records] == [
+        "split.test (unseen_condition): 4 of its 8 examples have the inputs of a training "
+        "example (their gene_id and condition share their inputs with a training "
+        "example's): the model is scored on inputs it was trained on; expected the values "
+        "that share an input in one set (e.g. g0 × c03, g1 × c03, g2 × c03, ...)"]
+
+
 def test_overlapping_folds_two_thirds():
     idx = np.arange(10, 310)
     folds = splits.overlapping_folds(idx, k=3, seed=0)

@@ -410,10 +410,17 @@ class Dataset:
         """The columns a split method reads (gene_id, chrom, condition, cell, ...)."""
         return self.index
 
+    def split_groups(self, spec: Mapping) -> dict[str, np.ndarray] | None:
+        """Per split-table column, a group key per example that ``spec``'s holdout
+        fractions keep in one set (:func:`kerasgene.datasets.splits.assign_split`); None:
+        every value its own group."""
+        return None
+
     def with_split(self, spec: Mapping) -> Dataset:
         """A copy (same memory maps) whose examples are re-split by ``spec``."""
         index = self.index.copy()
-        index["split"] = _splits.assign_split(spec, self.split_table(), **self._split_defaults())
+        index["split"] = _splits.assign_split(spec, self.split_table(), **self._split_defaults(),
+                                              groups=self.split_groups(spec))
         meta = {**self.meta, "split": to_plain(dict(spec))}
         new = type(self)(self.path, meta, index, self.arrays)
         new.meta["split_counts"] = dict(new.split_counts.items())

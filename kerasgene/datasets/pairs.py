@@ -49,7 +49,13 @@ Config keys (``build_pairs(config, out_dir)`` / the ``deeprage`` YAML section)
     on a threshold goes to the class farther from 0, :func:`kerasgene.io.expression.
     discretize`); ``class_thresholds`` overrides either.
 ``split`` = ``{method: random, fractions: [0.8, 0.1, 0.1], seed: 42}`` (the code's split)
-    ``random`` pairs, ``unseen_gene``, ``unseen_condition`` or ``unseen_pair``.
+    ``random`` pairs, ``unseen_gene``, ``unseen_condition`` or ``unseen_pair``. The unseen
+    splits' ``fractions`` hold out together the genes of one promoter sequence, and the
+    conditions of one regulator-state vector (the shipped MEDUSA states give 16 of the 173
+    conditions no active regulator) or one name (its ``#2``, ``#3`` repeats), each group
+    named in a warning (:func:`split_groups`): a held-out pair would otherwise be, input
+    for input, a training pair. Explicit ``valid`` / ``test`` lists are kept as given, and
+    their held-out pairs with a training pair's input counted in a warning.
 ``max_genes_outside`` = 0.01
     With ``fasta`` + ``gtf``: genes outside their chromosome are dropped; more than one and
     more than this fraction of a chromosome's genes is an error naming both files (as in
@@ -80,10 +86,10 @@ import numpy as np
 import pandas as pd
 
 from kerasgene.config import check_names, yaml_number_hint
-from kerasgene.datasets import base, storage
+from kerasgene.datasets import base, splits, storage
 from kerasgene.datasets.dropped import Dropped, max_outside
 from kerasgene.datasets.pair_sources import expression_table, promoter_sequences, regulator_states
-from kerasgene.errors import ConfigError, InputFileError
+from kerasgene.errors import ConfigError, InputFileError, shown
 from kerasgene.io.expression import discretize
 from kerasgene.io.regulators import unique_labels
 
@@ -110,6 +116,11 @@ class PairsDataset(base.Dataset):
     @classmethod
     def _split_defaults(cls) -> dict:
         return {"default_fractions": (0.8, 0.1, 0.1), "default_seed": 42}
+
+    def split_groups(self, spec: Mapping) -> dict[str, np.ndarray] | None:
+        a = self.arrays
+        return split_groups(spec, self.gene_ids, a["sequence"], self.conditions,
+                            a["regulators"], a["pair_gene"], a["pair_cond"])
 
     @property
     def gene_ids(self) -> list[str]:
@@ -254,8 +265,9 @@ def build_pairs(config: Mapping | None = None, out_dir: str | os.PathLike | None
         raise InputFileError(f"{inputs['expression']}: no finite log-fold change")
     index = pd.DataFrame({"gene_id": np.asarray(gene_ids)[pg],
                           "condition": np.asarray(used)[pc]})
+    groups = split_groups(cfg["split"], gene_ids, seq, used, regs, pg, pc)
     index, split_meta = storage.finish_split(index, cfg["split"], None,
-                                          PairsDataset._split_defaults())
+                                             PairsDataset._split_defaults(), groups)
     arrays = {"sequence": seq, "regulators": regs.astype(np.float32), "lfc": lfc,
               "classes": classes, "pair_gene": pg.astype(np.int32),
               "pair_cond": pc.astype(np.int32)}
@@ -273,6 +285,58 @@ def build_pairs(config: Mapping | None = None, out_dir: str | os.PathLike | None
             writer.save(name, values)
         dropped.write(writer.tmp)
         return writer.commit(index, meta)
+
+
+#: The split methods that hold out genes and / or conditions (the columns they hold out).
+HOLDOUT_COLUMNS = {"unseen_gene": ("gene_id",), "unseen_condition": ("condition",),
+                   "unseen_pair": ("gene_id", "condition")}
+
+
+def split_groups(spec: Mapping | None, gene_ids: Sequence[str], sequences, conditions:
+                 Sequence[str], regulators, pair_gene: np.ndarray, pair_cond: np.ndarray
+                 ) -> dict[str, np.ndarray] | None:
+    """The group keys of the pairs under an unseen split (None for ``random``): genes of
+    one promoter sequence, conditions of one regulator-state vector or one name (``x``,
+    ``x#2``, …), :func:`kerasgene.datasets.splits.input_groups`; the groups of the columns
+    the method holds out are named in a warning.
+
+    Parameters
+    ----------
+    sequences : (G, L, 4) one-hot promoters of ``gene_ids``; regulators : (C, R) states of
+        ``conditions``; pair_gene, pair_cond : (n,) each pair's gene and condition rows
+
+    Returns
+    -------
+    ``{"gene_id": (n,) str, "condition": (n,) str}`` or None
+    """
+    method = splits.check_split_keys(spec or {})
+    if method not in HOLDOUT_COLUMNS:
+        return None
+    genes = splits.input_groups(gene_ids, sequences)
+    conds = splits.input_groups(conditions, regulators, repeats=True)
+    for column, names, keys, what in (
+            ("gene_id", gene_ids, genes, "genes share their promoter sequence"),
+            ("condition", conditions, conds, "conditions share their regulator states, or "
+                                             "their name (x, x#2, ...),")):
+        if column in HOLDOUT_COLUMNS[method]:
+            _warn_groups(method, np.asarray(names).astype(str), keys, what)
+    return {"gene_id": genes[np.asarray(pair_gene)], "condition": conds[np.asarray(pair_cond)]}
+
+
+def _warn_groups(method: str, names: np.ndarray, keys: np.ndarray, what: str) -> None:
+    """One warning naming the groups of more than one of ``names`` (their ``keys``),
+    largest first."""
+    uniq, counts = np.unique(keys, return_counts=True)
+    multi = sorted(uniq[counts > 1], key=lambda k: (-int(np.sum(keys == k)), k))
+    if not multi:
+        return
+    members = [sorted(names[keys == k]) for k in multi]
+    log.warning("split %s: %d of the %d %s with another and are held out together, in %d "
+                "group(s) (a held-out pair would otherwise repeat a training pair's input; "
+                "the sets' sizes follow the groups'): %s", method,
+                sum(len(m) for m in members), len(names), what, len(members),
+                "; ".join(f"{shown(m, 3)} ({len(m)})" for m in members[:3])
+                + ("; ..." if len(members) > 3 else ""))
 
 
 def _number(x) -> bool:

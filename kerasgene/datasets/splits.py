@@ -17,7 +17,11 @@ Methods (the ``method`` of a ``split:`` config section, see :func:`assign_split`
     chromosome not listed elsewhere).
 ``unseen_gene`` / ``unseen_condition`` / ``unseen_cell``
     Whole genes (conditions, cell types) held out: ``fractions`` over the unique values,
-    or explicit ``valid`` / ``test`` lists of values (the rest train).
+    or explicit ``valid`` / ``test`` lists of values (the rest train). A builder may pass
+    ``groups`` — values whose model inputs are the same (:func:`input_groups`: DeepRAGE's
+    genes of one promoter sequence, conditions of one regulator-state vector) — that
+    ``fractions`` then hold out together, so that no held-out example repeats a training
+    example's input.
 ``unseen_pair``
     DeepRAGE's strictest split: genes and conditions are each split by ``fractions``; a
     pair is in a set when its gene and its condition both are, else ``"none"``. Train
@@ -31,6 +35,7 @@ K overlapping folds (the histone FCN ensemble) come from :func:`overlapping_fold
 from __future__ import annotations
 
 import difflib
+import logging
 import numbers
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -38,7 +43,9 @@ import numpy as np
 import pandas as pd
 
 from kerasgene.config import yaml_number_hint
-from kerasgene.errors import ConfigError
+from kerasgene.errors import ConfigError, shown
+
+log = logging.getLogger(__name__)
 
 SETS = ("train", "valid", "test")
 NONE = "none"
@@ -125,18 +132,20 @@ def holdout_split(
     valid: Iterable | None = None,
     test: Iterable | None = None,
     what: str = "value",
+    groups: Sequence | None = None,
 ) -> np.ndarray:
     """Hold out whole values (genes, conditions, cell types).
 
     Either explicit ``valid`` / ``test`` lists (every other value is train) or seeded
-    ``fractions`` over the unique values.
+    ``fractions`` over the unique values — over ``groups`` where given (one group key per
+    entry of ``values``, :func:`input_groups`: each group goes to one set).
 
     Returns
     -------
     np.ndarray of str, one label per entry of ``values``
     """
     values = np.asarray(values).astype(str)
-    if valid is not None or test is not None:
+    if valid is not None or test is not None:  # the user's lists, whatever ``groups``
         valid = {str(v) for v in (valid or ())}
         test = {str(v) for v in (test or ())}
         uniq = set(np.unique(values))
@@ -154,7 +163,70 @@ def holdout_split(
         labels[np.isin(values, list(valid))] = "valid"
         labels[np.isin(values, list(test))] = "test"
         return labels.astype(str)
-    return random_split(len(values), fractions, seed, groups=values)
+    return random_split(len(values), fractions, seed,
+                        groups=values if groups is None else groups)
+
+
+def input_groups(names: Sequence[str], rows, repeats: bool = False) -> np.ndarray:
+    """A group key per name: the first (sorted) of the names whose input rows are equal
+    — and, with ``repeats``, the ``x#2``, ``x#3`` … repeats of a name ``x``
+    (:func:`kerasgene.io.regulators.unique_labels`) with ``x`` —, so that a split by
+    :func:`holdout_split` puts them in one set. A name alone in its group is its own key
+    (the split of data without such names is unchanged).
+
+    Parameters
+    ----------
+    names : (n,) names of the rows (gene ids, condition names)
+    rows : (n, ...) array-like, row i the input of ``names[i]``, compared byte for byte
+        (BLAKE2b of each row: a memory map is read row by row)
+
+    Returns
+    -------
+    (n,) np.ndarray of str
+    """
+    import hashlib
+
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    names = np.asarray(names).astype(str)
+    n = len(names)
+    digests = np.array([hashlib.blake2b(np.ascontiguousarray(rows[i]).tobytes(),
+                                        digest_size=16).digest() for i in range(n)], dtype=object)
+    _, first = np.unique(digests, return_index=True)
+    _, same = np.unique(digests, return_inverse=True)
+    edges = [(i, int(first[same[i]])) for i in range(n)]
+    if repeats:
+        where = {name: i for i, name in enumerate(names)}
+        edges += [(i, where[base]) for i, name in enumerate(names)
+                  if (base := name.rpartition("#")[0]) in where
+                  and name.rpartition("#")[2].isdigit()]
+    i, j = np.array(edges, dtype=np.int64).reshape(-1, 2).T
+    _, component = connected_components(coo_matrix((np.ones(len(i)), (i, j)), shape=(n, n)),
+                                        directed=False)
+    order = np.argsort(names, kind="stable")
+    key = {}
+    for k in order:  # the sorted first name of each component
+        key.setdefault(int(component[k]), names[k])
+    return np.array([key[int(c)] for c in component], dtype=str)
+
+
+def seen_inputs(labels: np.ndarray, keys: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
+    """Which valid / test examples have the input of a training example: those whose
+    group keys (one array per input, e.g. the gene's and the condition's
+    :func:`input_groups`) all equal a training example's.
+
+    Returns
+    -------
+    ``{"valid": bool mask, "test": bool mask}`` over the examples (``labels``' length)
+    """
+    codes = [np.unique(np.asarray(k).astype(str), return_inverse=True)[1].astype(np.int64)
+             for k in keys]
+    key = codes[0]
+    for c in codes[1:]:
+        key = key * (int(c.max()) + 1) + c
+    train = np.unique(key[labels == "train"])
+    return {s: (labels == s) & np.isin(key, train) for s in ("valid", "test")}
 
 
 def chromosome_split(
@@ -195,23 +267,27 @@ def pair_split(
     method: str = "random",
     fractions: Sequence[float] = (0.8, 0.1, 0.1),
     seed: int = 42,
+    gene_groups: Sequence | None = None,
+    condition_groups: Sequence | None = None,
 ) -> np.ndarray:
     """DeepRAGE splits of (gene, condition) pairs.
 
     ``random`` (pairs), ``unseen_gene``, ``unseen_condition`` or ``unseen_pair`` (a pair is
-    in a set only when its gene and its condition both are; otherwise ``"none"``).
+    in a set only when its gene and its condition both are; otherwise ``"none"``); genes
+    and conditions held out by their ``gene_groups`` / ``condition_groups`` where given
+    (:func:`holdout_split`).
     """
     genes = np.asarray(genes).astype(str)
     conditions = np.asarray(conditions).astype(str)
     if method == "random":
         return random_split(len(genes), fractions, seed)
     if method == "unseen_gene":
-        return holdout_split(genes, fractions, seed)
+        return holdout_split(genes, fractions, seed, groups=gene_groups)
     if method == "unseen_condition":
-        return holdout_split(conditions, fractions, seed)
+        return holdout_split(conditions, fractions, seed, groups=condition_groups)
     if method == "unseen_pair":
-        g = holdout_split(genes, fractions, seed)
-        c = holdout_split(conditions, fractions, seed + 1)
+        g = holdout_split(genes, fractions, seed, groups=gene_groups)
+        c = holdout_split(conditions, fractions, seed + 1, groups=condition_groups)
         return np.where(g == c, g, NONE).astype(str)
     raise ConfigError(f"split: unknown pair method {method!r}; expected random, unseen_gene, "
                       f"unseen_condition or unseen_pair")
@@ -280,12 +356,18 @@ def check_split_keys(spec: Mapping) -> str:
 
 
 def assign_split(spec: Mapping, table: pd.DataFrame, default_fractions=(0.6, 0.2, 0.2),
-                 default_seed: int = 0) -> np.ndarray:
+                 default_seed: int = 0, groups: Mapping[str, np.ndarray] | None = None
+                 ) -> np.ndarray:
     """Labels for the rows of ``table`` from a ``split:`` config section.
 
     ``table`` supplies the columns a method needs: ``gene_id``, ``chrom``, ``condition``,
-    ``cell`` or ``given_split``. Raises ConfigError when a set ends up empty.
+    ``cell`` or ``given_split``; ``groups``, per column, a group key per row that the
+    holdout methods' ``fractions`` keep together (:func:`holdout_split`); with them, held-out
+    examples whose every group equals a training example's (explicit ``valid`` / ``test``
+    lists, or a grouped column the method does not hold out) are counted in a warning
+    (:func:`seen_inputs`). Raises ConfigError when a set ends up empty.
     """
+    groups = groups or {}
     method = check_split_keys(spec)
     fractions = spec.get("fractions", default_fractions)
     seed = int(spec.get("seed", default_seed))
@@ -306,16 +388,36 @@ def assign_split(spec: Mapping, table: pd.DataFrame, default_fractions=(0.6, 0.2
     elif method in _HOLDOUT_COLUMN:
         col = _HOLDOUT_COLUMN[method]
         labels = holdout_split(column(col), fractions, seed, spec.get("valid"),
-                               spec.get("test"), what=col)
+                               spec.get("test"), what=col, groups=groups.get(col))
     elif method == "unseen_pair":
-        labels = pair_split(column("gene_id"), column("condition"), method, fractions, seed)
+        labels = pair_split(column("gene_id"), column("condition"), method, fractions, seed,
+                            groups.get("gene_id"), groups.get("condition"))
     else:  # given
         labels = column("given_split")
         bad = sorted(set(labels) - set(SETS) - {NONE})
         if bad:
             raise ConfigError(f"split: given split labels must be train/valid/test, found {bad[0]!r}")
     check_nonempty(labels, where=f"split method {method!r}")
+    if groups and method != "random":
+        _warn_seen_inputs(method, labels, table, groups)
     return labels
+
+
+def _warn_seen_inputs(method: str, labels: np.ndarray, table: pd.DataFrame,
+                      groups: Mapping[str, np.ndarray]) -> None:
+    """Warn, per held-out set, about its examples whose inputs (``groups``' every column)
+    are a training example's (:func:`seen_inputs`), naming a few by their columns."""
+    cols = list(groups)
+    for name, mask in seen_inputs(labels, [groups[c] for c in cols]).items():
+        if not mask.any():
+            continue
+        named = [" × ".join(str(v) for v in row)
+                 for row in table.loc[mask, cols].drop_duplicates().itertuples(index=False)]
+        log.warning("split.%s (%s): %d of its %d examples have the inputs of a training "
+                    "example (their %s share their inputs with a training example's): the "
+                    "model is scored on inputs it was trained on; expected the values that "
+                    "share an input in one set (e.g. %s)", name, method, int(mask.sum()),
+                    int(np.sum(labels == name)), " and ".join(cols), shown(named, 3))
 
 
 def check_nonempty(labels: np.ndarray, sets: Sequence[str] = SETS, where: str = "split") -> None:

@@ -358,10 +358,13 @@ def repeat_warnings(dataset: Dataset) -> None:
 
 
 def finish_split(writer_index: pd.DataFrame, spec: Mapping | None, table: pd.DataFrame | None,
-                 defaults: Mapping) -> tuple[pd.DataFrame, dict]:
-    """Assign the split column of a new index; return (index, split meta)."""
+                 defaults: Mapping, groups: Mapping[str, np.ndarray] | None = None
+                 ) -> tuple[pd.DataFrame, dict]:
+    """Assign the split column of a new index (``groups``: :func:`kerasgene.datasets.splits.assign_split`'s);
+    return (index, split meta)."""
     spec = dict(spec or {})
-    labels = _splits.assign_split(spec, writer_index if table is None else table, **defaults)
+    labels = _splits.assign_split(spec, writer_index if table is None else table, **defaults,
+                                  groups=groups)
     index = writer_index.copy()
     index["split"] = labels
     counts = {s: int((labels == s).sum()) for s in (*_splits.SETS, _splits.NONE)}
