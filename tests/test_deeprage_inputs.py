@@ -278,7 +278,27 @@ def test_no_gene_with_a_promoter_says_why(files, tmp_path, capsys):
                             "gtf": str(tmp_path / "genes.gtf")}, capsys)
     assert ("deeprage: no expression gene id has a promoter sequence (e.g. G00, G01, G02): 12 "
             f"chromosome missing from the genome or a track (e.g. G00: I is not in "
-            f"{tmp_path / 'genome.fa'} or a track)") in err
+            f"{tmp_path / 'genome.fa'})") in err
+
+
+def test_promoters_past_a_chromosome_start_are_told_as_deeprage_pads_them(files, tmp_path,
+                                                                          caplog):
+    """A GTF gene whose promoter runs past its chromosome's start: the warning said the part
+    outside is "N (sequence) and 0 (tracks), as in the paper's code" (DeepRAGE has no
+    tracks, and its code reads promoter records); it says what the promoter holds there."""
+    rng = np.random.default_rng(0)
+    write_fasta(tmp_path / "genome.fa", {"I": "".join(rng.choice(list("ACGT"), 8000))})
+    (tmp_path / "genes.gtf").write_text("".join(
+        f'I\tsgd\tgene\t{300 + 600 * i}\t{500 + 600 * i}\t.\t+\t.\tgene_id "{g}";\n'
+        for i, g in enumerate(files["genes"])))
+    cfg = {**files["cfg"], "promoters": None, "fasta": str(tmp_path / "genome.fa"),
+           "gtf": str(tmp_path / "genes.gtf"), "promoter_length": 500}
+    with caplog.at_level(logging.WARNING):
+        ds = build("deeprage", cfg, tmp_path / "dr", progress=False)
+    assert len(ds.gene_ids) == len(files["genes"])
+    assert ("deeprage: 1 gene windows run past a chromosome end; the part outside is N, as "
+            "a promoter record shorter than promoter_length: G00") in caplog.text
+    assert "tracks" not in caplog.text
 
 
 @pytest.mark.parametrize("value", [-1, True, 1.0])

@@ -148,6 +148,29 @@ def _prepare(tmp_path, data: dict, capsys) -> tuple[int, str, Path]:
     return status, capsys.readouterr().err, run
 
 
+def test_tracks_of_other_chromosome_names_are_one_line_naming_the_files(world, tmp_path,
+                                                                          capsys):
+    """NCBI-named bigWigs beside a UCSC-named FASTA and GTF, without chrom_aliases: every
+    gene is left out, and the error said only "no gene left after matching …" after a
+    warning that chr1 "is not in genome.fa or a track" — the FASTA, which has it. It
+    names the tracks lacking the genes' chromosomes and chrom_aliases."""
+    ncbi = {"chr1": "NC_000001.11", "chr2": "NC_000002.12"}
+    rng = np.random.default_rng(3)
+    tracks = {name: str(write_bigwig(tmp_path / f"{name}.bw", {ncbi[c]: n for c, n in SIZES.items()},
+                                     {ncbi[c]: _runs(rng, n, 2.0) for c, n in SIZES.items()}))
+              for name in ("DNase", "WGBS")}
+    status, err, run = _prepare(tmp_path, _cfg(world, dnase=tracks["DNase"],
+                                               wgbs=tracks["WGBS"]), capsys)
+    assert status == 2 and not run.exists()
+    last = err.strip().splitlines()[-1]
+    assert last == (
+        "kerasgene: error: isegnet: no gene left after matching expression, annotation, FASTA "
+        f"and tracks (left out: 6 chromosome missing from the genome or a track (e.g. chr1 is "
+        f"not in {tracks['DNase']}, {tracks['WGBS']})); expected files that name the "
+        "chromosomes alike, or chrom_aliases mapping their names (chr1 / 1 / NC_000001.11)")
+    assert "or a track;" not in err and f"not in {world['fasta']}" not in err
+
+
 def _broken(world, tmp_path, case: str) -> tuple[dict, str, str]:
     """(config data section, the broken file, expected message) of one case."""
     d = tmp_path / "in"

@@ -107,6 +107,15 @@ class Dropped:
             log.warning("%s: left out %d (%s): %s%s%s; all listed in %s", self.task, n,
                         REASONS[reason], shown, more, detail, FILENAME)
 
+    def summary(self) -> str:
+        """``"924 left out: chromosome missing from the genome or a track (e.g. chr1 is not
+        in A.bigWig)"``, one clause per reason, for an error that follows :meth:`warn`."""
+        parts = []
+        for reason, n in self.counts().items():
+            first = next(r for r in self.rows if r[5] == reason)
+            parts.append(f"{n} {REASONS[reason]}" + (f" (e.g. {first[6]})" if first[6] else ""))
+        return "left out: " + "; ".join(parts) if parts else "nothing left out"
+
     def table(self) -> pd.DataFrame:
         """The rows as a DataFrame with :data:`COLUMNS`."""
         return pd.DataFrame(self.rows, columns=list(COLUMNS))

@@ -451,7 +451,8 @@ def _gtf_promoters(cfg, base_dir, gene_ids: list[str], length: int, dropped: Dro
                 continue
         bad = screen_genes(found, lengths, (length, 0), (0, 0), task="deeprage",
                            annotation=str(gtf), genome=str(fasta),
-                           max_outside=max_outside(cfg["max_genes_outside"], "deeprage"))
+                           max_outside=max_outside(cfg["max_genes_outside"], "deeprage"),
+                           padded_with="N, as a promoter record shorter than promoter_length")
         for g in found:
             if g.id in bad:
                 dropped.add_gene(g.id, g, bad[g.id][0], detail=bad[g.id][1])

@@ -103,11 +103,12 @@ from kerasgene.datasets.dropped import Dropped, max_outside
 from kerasgene.datasets.windows import (
     chrom_length_mismatches,
     extract_regions,
+    missing_chrom,
     screen_genes,
     warn_other_characters,
     window_layout,
 )
-from kerasgene.errors import ConfigError, InputFileError, UnknownChromosomeError
+from kerasgene.errors import ConfigError, InputFileError
 from kerasgene.io.annotation import (
     Gene,
     gene_id_candidates,
@@ -365,20 +366,6 @@ def _grouped_by_gene(split: Mapping | None) -> dict | None:
     return split
 
 
-def _usable_chroms(chroms: set[str], genome: Genome, tracksets: list[TrackSet]) -> set[str]:
-    ok = set()
-    for c in chroms:
-        try:
-            genome.resolve(c)
-            for ts in tracksets:
-                for t in ts.tracks.values():
-                    t.resolve(c)
-        except UnknownChromosomeError:
-            continue
-        ok.add(c)
-    return ok
-
-
 def build_regions(config: Mapping | None = None, out_dir: str | os.PathLike | None = None, *,
                   force: bool = False, progress: bool = True,
                   base_dir: str | os.PathLike | None = None, **kwargs) -> RegionsDataset:
@@ -497,10 +484,13 @@ def _screen(per_sample: list[tuple[list[Gene], np.ndarray]], genome: Genome,
             tracksets: list[TrackSet], flanks: tuple[tuple[int, int], tuple[int, int]],
             files: tuple[str, str], outside: float) -> tuple[dict[str, int], dict]:
     """Chromosome order (usable chromosomes: in the FASTA and every track) and the genes
-    to leave out (:func:`screen_genes`; ``files`` = annotation and genome, for messages)."""
-    chroms = _usable_chroms({g.chrom for gs, _ in per_sample for g in gs}, genome, tracksets)
-    other_length = chrom_length_mismatches(
-        chroms, [genome, *(t for ts in tracksets for t in ts.tracks.values())])
+    to leave out (:func:`screen_genes`; ``files`` = annotation and genome, for messages;
+    a gene on a chromosome some file lacks: the files, :func:`missing_chrom`)."""
+    readers = [genome, *(t for ts in tracksets for t in ts.tracks.values())]
+    missing = {c: m for c in {g.chrom for gs, _ in per_sample for g in gs}
+               if (m := missing_chrom(c, readers)) is not None}
+    chroms = {g.chrom for gs, _ in per_sample for g in gs} - set(missing)
+    other_length = chrom_length_mismatches(chroms, readers)
     chroms -= set(other_length)
     chrom_order = {c: i for i, c in enumerate(sorted(chroms, key=sort_key))}
     lengths = {c: genome.chroms[genome.resolve(c)] for c in chroms}
@@ -509,6 +499,7 @@ def _screen(per_sample: list[tuple[list[Gene], np.ndarray]], genome: Genome,
                        genome=files[1], max_outside=outside)
     bad.update((g.id, ("chrom_length_mismatch", other_length[g.chrom]))
                for g in genes if g.chrom in other_length)
+    bad.update((g.id, ("unknown_chrom", missing[g.chrom])) for g in genes if g.chrom in missing)
     return chrom_order, bad
 
 
@@ -528,7 +519,10 @@ def _examples(per_sample: list[tuple[list[Gene], np.ndarray]], samples: list[dic
     dropped.warn()
     if not examples:
         raise InputFileError("isegnet: no gene left after matching expression, annotation, "
-                             "FASTA and tracks")
+                             f"FASTA and tracks ({dropped.summary()})"
+                             + ("; expected files that name the chromosomes alike, or "
+                                "chrom_aliases mapping their names (chr1 / 1 / NC_000001.11)"
+                                if "unknown_chrom" in dropped.counts() else ""))
     examples.sort(key=lambda e: (e[0], chrom_order[e[1].chrom], e[1].tss, e[1].id))
     uniq = sorted({g.id: g for _, g, _ in examples}.values(),
                   key=lambda g: (chrom_order[g.chrom], g.tss, g.id))

@@ -193,11 +193,15 @@ def window_fit(genes: Sequence[Gene], lengths: Mapping[str, int],
 
 def screen_genes(genes: Sequence[Gene], lengths: Mapping[str, int], tss_flank: tuple[int, int],
                  tts_flank: tuple[int, int], *, task: str, annotation: str, genome: str,
-                 max_outside: float) -> dict[str, tuple[str, str]]:
+                 max_outside: float,
+                 padded_with: str = "N (sequence) and 0 (tracks), as in the paper's code"
+                 ) -> dict[str, tuple[str, str]]:
     """Genes that cannot give an example, with the reason and a detail.
 
-    Genes whose window is padded are kept (one warning with their count); genes on an
-    unknown chromosome or outside theirs are returned (see :func:`window_fit`).
+    Genes whose window is padded are kept (one warning with their count, saying what the
+    part outside holds: ``padded_with``); genes on an unknown chromosome (one of
+    ``lengths``' and the ``genome``'s: a caller with tracks names the files that lack it,
+    :func:`missing_chrom`) or outside theirs are returned (see :func:`window_fit`).
 
     Raises
     ------
@@ -221,16 +225,33 @@ def screen_genes(genes: Sequence[Gene], lengths: Mapping[str, int], tss_flank: t
                 f"annotation was made for, or set {task}.max_genes_outside: 1 to drop them")
     padded = [g.id for g, f in zip(genes, fit) if f == "padded"]
     if padded:
-        log.warning("%s: %d gene windows run past a chromosome end; the part outside is N "
-                    "(sequence) and 0 (tracks), as in the paper's code: %s", task, len(padded),
-                    shown(padded))
+        log.warning("%s: %d gene windows run past a chromosome end; the part outside is "
+                    "%s: %s", task, len(padded), padded_with, shown(padded))
     out = {}
     for g, f in zip(genes, fit):
         if f == "unknown_chrom":
-            out[g.id] = (f, f"{g.chrom} is not in {genome} or a track")
+            out[g.id] = (f, f"{g.chrom} is not in {genome}")
         elif f in ("past_chrom_end", "beyond_chrom_end"):
             out[g.id] = (f, f"{g.chrom} has {lengths[g.chrom]} bp in {genome}")
     return out
+
+
+def missing_chrom(chrom: str, files) -> str | None:
+    """Which of ``files`` (a Genome, Tracks: anything with ``path`` and ``resolve``) lack
+    ``chrom`` (aliases resolved), for the detail of its genes left out: ``"chr1 is not
+    in A.bigWig, B.bigWig and 5 more files"``; None when every file has it."""
+    from kerasgene.errors import UnknownChromosomeError
+
+    absent = []
+    for f in files:
+        try:
+            f.resolve(chrom)
+        except UnknownChromosomeError:
+            absent.append(str(f.path))
+    if not absent:
+        return None
+    return (f"{chrom} is not in {', '.join(absent[:2])}"
+            + (f" and {len(absent) - 2} more files" if len(absent) > 2 else ""))
 
 
 def chrom_length_mismatches(chroms, files) -> dict[str, str]:

@@ -364,23 +364,16 @@ def predictable_genes(genes: list, genome, trackset,
     InputFileError
         No gene can be predicted.
     """
-    from kerasgene.datasets.windows import chrom_length_mismatches, window_fit
-    from kerasgene.errors import UnknownChromosomeError
+    from kerasgene.datasets.windows import chrom_length_mismatches, missing_chrom, window_fit
 
     files = ([] if genome is None else [genome]) + (
         [] if trackset is None else list(trackset.tracks.values()))
     lengths: dict[str, int] = {}
     why: dict[str, tuple[str, str]] = {}
     for chrom in dict.fromkeys(g.chrom for g in genes):
-        absent = []
-        for f in files:
-            try:
-                f.resolve(chrom)
-            except UnknownChromosomeError:
-                absent.append(str(f.path))
+        absent = missing_chrom(chrom, files)
         if absent:
-            why[chrom] = ("unknown_chrom", f"{chrom} is not in {', '.join(absent[:2])}"
-                          + (f" and {len(absent) - 2} more files" if len(absent) > 2 else ""))
+            why[chrom] = ("unknown_chrom", absent)
             continue
         other = chrom_length_mismatches([chrom], files)
         if other:
