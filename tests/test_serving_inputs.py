@@ -146,6 +146,19 @@ def test_genes_the_files_cannot_hold_are_left_out_counted_and_named(world, tmp_p
     np.testing.assert_allclose(table.expression.iloc[:3], good.expression, rtol=1e-6)
 
 
+def test_genes_the_annotation_reader_skips_are_counted_in_the_summary(world, tmp_path, capsys):
+    """An unstranded gene of the --genes GTF has no row (its reader skips it with a
+    warning); the summary counted only the genes read, so the table and the file
+    disagreed without a word there."""
+    rows = [*GOOD, ("gNo", "chr1", 300, 700, ".")]
+    genes = gtf(tmp_path / "genes.gtf", rows)
+    assert predict(world, genes, tmp_path / "p.tsv") == 0
+    assert list(pd.read_csv(tmp_path / "p.tsv", sep="\t").gene_id) == [r[0] for r in GOOD]
+    assert (f"wrote predictions for 3 of 3 genes to {tmp_path / 'p.tsv'}; 1 more genes of "
+            f"{genes} were skipped by its reader (no strand, several loci, ...: see the "
+            "warnings) and have no row") in capsys.readouterr().err
+
+
 def test_nan_outputs_of_the_model_are_named_in_a_warning(world, tmp_path, capsys, caplog):
     """A model that returns NaN from finite inputs (NaN weights): the table's cells are
     empty and the line said "see the warning", but there was none."""

@@ -193,6 +193,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     first = np.asarray(next(iter(outputs.values()))).reshape(len(genes), -1)
     missing = int(np.isnan(first.astype(np.float64)).all(axis=1).sum())
     note = f" ({missing} not predicted: empty cells, see the warning)" if missing else ""
+    skipped = len(getattr(genes, "skipped", {}))  # an annotation file's genes its reader skipped
+    if skipped:
+        note += (f"; {skipped} more genes of {args.genes} were skipped by its reader (no strand, "
+                 "several loci, ...: see the warnings) and have no row")
     print(f"wrote predictions for {len(genes) - missing} of {len(genes)} genes to {path}{note}",
           file=sys.stderr)
     return 0
