@@ -193,8 +193,7 @@ def input_groups(names: Sequence[str], rows, repeats: bool = False) -> np.ndarra
     n = len(names)
     digests = np.array([hashlib.blake2b(np.ascontiguousarray(rows[i]).tobytes(),
                                         digest_size=16).digest() for i in range(n)], dtype=object)
-    _, first = np.unique(digests, return_index=True)
-    _, same = np.unique(digests, return_inverse=True)
+    _, first, same = np.unique(digests, return_index=True, return_inverse=True)
     edges = [(i, int(first[same[i]])) for i in range(n)]
     if repeats:
         where = {name: i for i, name in enumerate(names)}
