@@ -451,6 +451,36 @@ def test_planted_position_auroc_and_truth_mask():
     assert list(got) == ["DNase"] and got["DNase"] > 0.5
 
 
+def test_binned_windows_count_bp_and_a_gene_of_two_contexts_gets_two_figures(tmp_path):
+    """A histone window (TSS ± 5 kb in 100 bp bins): positions map to bp from the TSS,
+    regions span whole bins; a gene among the top examples in two cell types gets one
+    figure per cell type (the second overwrote the first, titled with neither)."""
+    from types import SimpleNamespace
+
+    from kerasgene.explain.analyses import _gene_plots, _window_layout
+
+    layout = _window_layout({"window": 10_000, "n_bins": 100}, 100)
+    assert layout == (("TSS", -5000, 5000, 100),) and SI.layout_step(layout) == 100
+    assert SI.window_offset(0, layout) == ("TSS", -5000)
+    assert SI.window_offset(50, layout) == ("TSS", 0)
+    assert SI.window_offset(99, layout) == ("TSS", 4900)
+    assert _window_layout({"window": 10_000, "n_bins": 100}, 2500)[0][0] == "TSS"  # iSEGnet's
+    site = np.zeros((1, 100))
+    site[0, 52] = 1.0
+    genes = {"a": {"chrom": "chr1", "strand": "-", "tss": 20_000, "tts": 15_000}}
+    (r,) = SI.top_site_regions(site, ["a"], genes=genes, track="H3K4me3", flank=1,
+                               layout=layout)
+    assert (r.start, r.end, r.offset_start, r.offset_end) == (51, 54, 100, 400)
+    assert (r.gstart, r.gend) == (20_000 - 400 + 1, 20_000 - 100 + 1)
+    tracks = {"H3K4me3": np.ones((3, 100))}
+    res = SimpleNamespace(output_x=np.array([0.9, 0.8, 0.1]))
+    inputs = {"histone": np.ones((3, 100, 1), np.float32)}
+    _gene_plots(res, tracks, inputs, ["g1", "g1", "g2"], ["cellA", "cellB", "cellA"],
+                {"histone": ["H3K4me3"]}, layout, tmp_path, 3, "prediction")
+    assert sorted(f.name for f in tmp_path.glob("gene_*.png")) == [
+        "gene_g1_cellA.png", "gene_g1_cellB.png", "gene_g2.png"]
+
+
 def test_window_offsets_and_regions(tmp_path):
     assert SI.window_offset(0) == ("TSS", -1000)
     assert SI.window_offset(1000) == ("TSS", 0)

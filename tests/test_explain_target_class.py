@@ -152,15 +152,20 @@ def test_the_python_functions_explain_the_last_class_by_default(deepchrome_run):
 def test_ig_figures_name_the_histone_channels_and_the_class(deepchrome_run, tmp_path,
                                                             monkeypatch):
     """IG on a histone run names its tracks by the dataset's marks (they were
-    ``histone[0]`` …) and its figures the explained probability (they said Δ log₂ TPM)."""
+    ``histone[0]`` …) and its figures the explained probability (they said Δ log₂ TPM);
+    its positions are the 100 bp bins of TSS ± 5 kb (they were bp from a "start": bin 49
+    read as "start +49 bp"), each example's cell type is in ``ig_summary.tsv``'s sample
+    column (it was empty), and no FASTA of sites is written for a model without DNA
+    (its records were empty)."""
     from kerasgene.explain import plots as P
 
-    titles, labels = [], []
+    titles, labels, xlabels = [], [], []
     save = P._save
 
     def keep_text(fig, path):
         titles.append(fig._suptitle.get_text())
         labels.extend(ax.get_ylabel() for ax in fig.axes)
+        xlabels.extend(ax.get_xlabel() for ax in fig.axes)
         labels.append(fig._supylabel.get_text() if fig._supylabel else "")
         return save(fig, path)
 
@@ -175,6 +180,13 @@ def test_ig_figures_name_the_histone_channels_and_the_class(deepchrome_run, tmp_
     assert any(t.endswith("blue lowers P(class 1: above median); units Δ P(class 1: above "
                           "median))") for t in titles), titles
     assert "H3K4me3\nsignal\n(as input)" in labels, labels
+    assert set(profiles.anchor) == {"TSS"}
+    assert profiles.offset_bp.tolist() == list(range(-5000, 5000, 100))
+    assert ("Position relative to the anchor (bp): TSS[-5000, +5000) bp in 100 bp bins"
+            in xlabels), xlabels
+    summary = pd.read_csv(tmp_path / "out" / "ig_summary.tsv", sep="\t")
+    assert set(summary["sample"]) == {"E003"}
+    assert not list((tmp_path / "out").glob("top_sites_*.fa"))
 
 
 def test_regression_figures_name_the_label_units():

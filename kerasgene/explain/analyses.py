@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -193,13 +194,18 @@ def _genes_from_index(index) -> dict[str, dict]:
     return out
 
 
-def _window_layout(params: Mapping, length: int) -> tuple[tuple[str, int, int], ...]:
-    """The TSS ⊕ TTS window layout of the dataset's ``tss_flank`` and ``tts_flank``
-    (default: iSEGnet's [-1000, +500] ⊕ [-500, +500]); one plain segment when that does
-    not add up to the input ``length``."""
+def _window_layout(params: Mapping, length: int) -> tuple[tuple, ...]:
+    """The window layout of a dataset's inputs of ``length`` positions: a histone
+    dataset's ``window`` bp centred on the TSS in ``n_bins`` bins (``("TSS", -5000, 5000,
+    100)``: :func:`kerasgene.explain.sites.layout_step`); else the TSS ⊕ TTS layout of its
+    ``tss_flank`` and ``tts_flank`` (default: iSEGnet's [-1000, +500] ⊕ [-500, +500]); one
+    plain segment when that does not add up to ``length``."""
     from kerasgene.datasets.regions import DEFAULTS
     from kerasgene.datasets.windows import window_layout
 
+    window, n_bins = params.get("window"), params.get("n_bins")
+    if n_bins == length and window and window % n_bins == 0:  # the histone builder's bins
+        return (("TSS", -(window // 2), window - window // 2, window // n_bins),)
     layout = window_layout(params.get("tss_flank", DEFAULTS["tss_flank"]),
                            params.get("tts_flank", DEFAULTS["tts_flank"]))
     if sum(o2 - o1 for _, o1, o2 in layout) != length:
@@ -223,11 +229,10 @@ def _write_ig_tables(res, tracks, index, layout, out: Path, options: ExplainOpti
     from kerasgene.explain import plots as P
     from kerasgene.explain.sites import track_profiles, window_offset
 
-    n = len(index)
     prof = track_profiles(tracks)
     write_tsv(out / "ig_summary.tsv", {
         "gene_id": index["gene_id"].astype(str).tolist(),
-        "sample": index.get("sample", [""] * n), "prediction": res.output_x,
+        "sample": example_contexts(index), "prediction": res.output_x,
         "delta": res.delta, "residual": res.residual,
         "relative_residual": res.relative_residual, "n_steps": res.n_steps})
     length = next(iter(tracks.values())).shape[1]
@@ -238,21 +243,33 @@ def _write_ig_tables(res, tracks, index, layout, out: Path, options: ExplainOpti
         cols[f"{t}_mean"] = v["mean"]
         cols[f"{t}_sem"] = v["sem"]
     write_tsv(out / "ig_profiles.tsv", cols)
-    P.plot_track_profiles(prof, out / "ig_track_profiles.png", layout=layout, n_genes=n,
+    P.plot_track_profiles(prof, out / "ig_track_profiles.png", layout=layout, n_genes=len(index),
                           title=f"Mean IG attribution per track ({options.split} genes, "
                                 f"{baseline_text(options.baseline)} baseline"
                                 f"{'' if cls is None else ', ' + explained})",
                           ylabel=f"IG attribution\n(Δ {explained})")
 
 
-def _gene_plots(res, tracks, inputs, gene_ids, track_names, layout, out: Path,
+def example_contexts(index) -> list[str]:
+    """Each example's context beside its gene: the iSEGnet sample or the histone cell type
+    (the index's ``sample`` or ``cell`` column), else empty."""
+    for column in ("sample", "cell"):
+        if column in index.columns:
+            return index[column].astype(str).tolist()
+    return [""] * len(index)
+
+
+def _gene_plots(res, tracks, inputs, gene_ids, contexts, track_names, layout, out: Path,
                 n_plots: int, explained: str) -> None:
-    """``gene_<id>.png`` for the ``n_plots`` highest-predicted genes: each track's input
+    """``gene_<id>.png`` for the ``n_plots`` highest-predicted examples: each track's input
     signal (``track_names``: ``{input: channel names}``) over its attribution in units of
-    ``explained`` (:func:`prediction_label`)."""
+    ``explained`` (:func:`prediction_label`); titled with the example's context (sample,
+    cell type: ``contexts``), which also names the file of a gene plotted in several
+    (``gene_<id>_<context>.png``)."""
     from kerasgene.explain import plots as P
 
     top = np.argsort(-res.output_x)[:n_plots]
+    repeated = {g for g, n in Counter(gene_ids[i] for i in top).items() if n > 1}
     # iSEGnet's epigenome is scaled to [0, 1] (the figure's default); other inputs as fed
     units = {t: "as input" for name, names in track_names.items() if name != "epigenome"
              for t in names}
@@ -261,21 +278,26 @@ def _gene_plots(res, tracks, inputs, gene_ids, track_names, layout, out: Path,
             sig = {t: np.asarray(inputs[name][i, :, k], np.float64)
                    for name, names in track_names.items() if name in inputs
                    for k, t in enumerate(names)} or None
+            name = gene_ids[i] + (f"_{contexts[i]}" if gene_ids[i] in repeated else "")
             P.plot_gene_tracks({t: v[i] for t, v in tracks.items()}, sig,
-                               out / f"gene_{safe_name(gene_ids[i])}.png", gene=gene_ids[i],
+                               out / f"gene_{safe_name(name)}.png",
+                               gene=gene_ids[i] + (f" ({contexts[i]})" if contexts[i] else ""),
                                layout=layout, explained=explained, signal_units=units)
 
 
 def _top_sites(tracks, gene_ids, seq, genes, layout, out: Path, flank: int) -> dict:
-    """``top_sites_<track>.fa`` (and ``.bed`` with gene coordinates) per track."""
-    from kerasgene.explain.sites import top_site_regions, write_bed, write_fasta
+    """``top_sites_<track>.fa`` (a model with DNA) and ``.bed`` (gene coordinates known)
+    per track; ``flank`` in bp (at least one position of a binned window)."""
+    from kerasgene.explain.sites import layout_step, top_site_regions, write_bed, write_fasta
 
     regions_by_track = {}
+    flank = flank // layout_step(layout)
     with tqdm(tracks.items(), desc="top sites", unit="track") as bar:
         for t, v in bar:
             regs = top_site_regions(v, gene_ids, sequences=seq, genes=genes, track=t,
                                     flank=flank, layout=layout)
-            write_fasta(regs, out / f"top_sites_{safe_name(t)}.fa")
+            if seq is not None:
+                write_fasta(regs, out / f"top_sites_{safe_name(t)}.fa")
             if genes:
                 write_bed(regs, out / f"top_sites_{safe_name(t)}.bed")
             regions_by_track[t] = regs
@@ -309,8 +331,8 @@ def explain_isegnet_ig(model, dataset, out: Path, options: ExplainOptions, rng,
     _write_ig_tables(res, tracks, index, layout, out, options, cls, explained)
     genes = _genes_from_index(index) if layout[0][0] == "TSS" else {}
     seq = inputs.get("sequence")
-    _gene_plots(res, tracks, inputs, gene_ids, track_names, layout, out,
-                options.gene_plots, explained)
+    _gene_plots(res, tracks, inputs, gene_ids, example_contexts(index), track_names, layout,
+                out, options.gene_plots, explained)
     regions_by_track = _top_sites(tracks, gene_ids, seq, genes, layout, out, options.flank)
     summary = {"n_examples": len(idx), "engine": res.engine, "method": res.method,
                "max_relative_residual": float(res.relative_residual.max()),
@@ -379,6 +401,7 @@ def _differential(other, other_inputs, tracks_a, gene_ids, genes, seq, track_nam
         attribution_tracks,
         differential_attribution,
         differential_regions,
+        layout_step,
         write_bed,
         write_fasta,
     )
@@ -391,14 +414,15 @@ def _differential(other, other_inputs, tracks_a, gene_ids, genes, seq, track_nam
             continue
         d = differential_attribution(a, tracks_b[t], top_fraction=options.top_fraction)
         regs = differential_regions(d, gene_ids, sequences=seq, genes=genes, track=t,
-                                    flank=options.flank, layout=layout)
+                                    flank=options.flank // layout_step(layout), layout=layout)
         base = out / f"differential_{safe_name(t)}"
         write_tsv(base.with_suffix(".tsv"), [
             {"gene_id": r.gene_id, "start": r.start, "end": r.end, "anchor": r.anchor,
              "offset_start": r.offset_start, "offset_end": r.offset_end,
              "max_abs_difference": r.score, "chrom": r.chrom, "gstart": r.gstart,
              "gend": r.gend, "strand": r.strand} for r in regs])
-        write_fasta(regs, base.with_suffix(".fa"))
+        if seq is not None:
+            write_fasta(regs, base.with_suffix(".fa"))
         if genes:
             write_bed(regs, base.with_suffix(".bed"))
         P.plot_differential(a.mean(0), tracks_b[t].mean(0), d.mask.mean(0),

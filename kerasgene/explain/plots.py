@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from kerasgene._io import write_atomic
-from kerasgene.explain.sites import ISEGNET_LAYOUT, window_segments
+from kerasgene.explain.sites import ISEGNET_LAYOUT, layout_step, window_segments
 
 ATTR_UNITS = "IG attribution\n(Δ prediction)"
 _POS = "#c0392b"
@@ -48,12 +48,14 @@ def window_axis(ax, layout=ISEGNET_LAYOUT, *, labels: bool = True, tick_step: in
     junction tick reads "end of one part | start of the next")."""
     ticks: dict[int, str] = {}
     segs = window_segments(layout)
+    step = layout_step(layout)  # bp per position (binned windows: ticks every kb)
+    tick_step = tick_step if step == 1 else max(tick_step, 1000)
     for k, (anchor, o1, o2, a, _b) in enumerate(segs):
         if o1 <= 0 < o2:
-            ax.axvline(a - o1, color="k", lw=0.9, ls="--", zorder=0)
+            ax.axvline(a - o1 // step, color="k", lw=0.9, ls="--", zorder=0)
         first = int(np.ceil(o1 / tick_step) * tick_step)
         for o in range(first, o2 + 1, tick_step):
-            x = a + o - o1
+            x = a + (o - o1) // step
             label = anchor if o == 0 else _fmt_offset(o)
             ticks[x] = f"{ticks[x]} | {label}" if x in ticks else label
         if k > 0:
@@ -77,9 +79,11 @@ def _common_scale(values) -> tuple[float, str]:
 
 
 def _anchor_caption(layout) -> str:
-    parts = [f"{a}[{o1:+d}, {o2:+d}) bp" for a, o1, o2 in layout]
+    parts = [f"{a}[{o1:+d}, {o2:+d}) bp" for a, o1, o2, *_ in layout]
     junction = "  (grey bar: junction of the two parts)" if len(layout) > 1 else ""
-    return "Position relative to the anchor (bp): " + " ⊕ ".join(parts) + junction
+    step = layout_step(layout)
+    bins = f" in {step} bp bins" if step > 1 else ""
+    return "Position relative to the anchor (bp): " + " ⊕ ".join(parts) + bins + junction
 
 
 def plot_track_profiles(

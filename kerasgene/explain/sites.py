@@ -114,20 +114,31 @@ def _mean_squares(v: np.ndarray, rows: int = 1024) -> tuple[np.ndarray, np.ndarr
 # --------------------------------------------------------------------------------------
 
 
-def window_segments(layout: Sequence[tuple[str, int, int]] = ISEGNET_LAYOUT):
-    """``[(anchor, o1, o2, first index, last index + 1)]`` of each segment of a window."""
+def layout_step(layout: Sequence[tuple] = ISEGNET_LAYOUT) -> int:
+    """Bases per window position: a layout part's optional fourth element (the histone
+    datasets' 100 bp bins: ``("TSS", -5000, 5000, 100)``), else 1."""
+    return int(layout[0][3]) if len(layout[0]) > 3 else 1
+
+
+def window_segments(layout: Sequence[tuple] = ISEGNET_LAYOUT):
+    """``[(anchor, o1, o2, first index, last index + 1)]`` of each segment of a window:
+    ``o1``, ``o2`` in bp from the anchor, the indices in window positions (one per
+    :func:`layout_step` bp)."""
     segs, pos = [], 0
-    for anchor, o1, o2 in layout:
-        segs.append((anchor, int(o1), int(o2), pos, pos + int(o2) - int(o1)))
-        pos += int(o2) - int(o1)
+    step = layout_step(layout)
+    for anchor, o1, o2, *_ in layout:
+        n = (int(o2) - int(o1)) // step
+        segs.append((anchor, int(o1), int(o2), pos, pos + n))
+        pos += n
     return segs
 
 
 def window_offset(index: int, layout=ISEGNET_LAYOUT) -> tuple[str, int]:
-    """Window position → (anchor, oriented offset from the anchor)."""
+    """Window position → (anchor, oriented offset in bp from the anchor: of the
+    position's first base)."""
     for anchor, o1, _o2, a, b in window_segments(layout):
         if a <= index < b:
-            return anchor, o1 + index - a
+            return anchor, o1 + (index - a) * layout_step(layout)
     raise ConfigError(f"window index {index} outside the layout {layout}")
 
 
@@ -165,7 +176,7 @@ def _gene_field(g, name):
 
 def _make_region(gene_id, track, a, b, score, layout, seq_onehot, gene) -> Region:
     anchor, o1 = window_offset(a, layout)
-    o2 = o1 + (b - a)
+    o2 = o1 + (b - a) * layout_step(layout)
     reg = Region(gene_id, track, int(a), int(b), float(score), anchor, o1, o2)
     if seq_onehot is not None:
         reg.sequence = decode_one_hot(seq_onehot[a:b])
