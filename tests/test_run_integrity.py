@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -117,6 +118,15 @@ def test_evaluate_refuses_another_split_or_other_files_and_changes_nothing(train
     assert main(["evaluate", "--run", str(trained), f"data_dir={other}"]) == 2
     assert ("the model was trained on other input files (samples[0].expression differ in "
             "size or content") in capsys.readouterr().err
+    changed = sorted(p for p in other.iterdir() if p.is_file() and p.suffix != ".fai")
+    for path in changed:  # every input file of the other project differs: all are counted
+        path.write_bytes(path.read_bytes() + b"\n")
+    assert main(["evaluate", "--run", str(trained), f"data_dir={other}"]) == 2
+    err = capsys.readouterr().err
+    assert re.search(r"the model was trained on other input files \([^()]+, [^()]+, [^()]+ "
+                     r"and \d+ more differ in size or content", err), err
+    assert err.rstrip().endswith("or train a new run (to predict from other files: kerasgene "
+                                 "export, then predict)")
     # another log base scored the model on labels of another scale, silently
     assert main(["evaluate", "--run", str(trained), "data.log_base=10"]) == 2
     assert ("the model was trained on a dataset built with other settings (log_base: 2.0 → "

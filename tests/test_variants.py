@@ -689,7 +689,8 @@ def test_cli_variants_table_and_mutagenesis(run_dir, capsys):
                  "--ism", gid]) == 0
     printed = capsys.readouterr().out
     assert ("3 variants: 3 in gene windows (2 ok, 1 ref_mismatch, 0 ambiguous_allele), "
-            "0 unknown_chrom, 0 past_chrom_end; 3 rows") in printed
+            "0 unknown_chrom, 0 past_chrom_end, 0 outside every gene window (no row); "
+            "3 rows") in printed
     tab = pd.read_csv(out, sep="\t").set_index("variant_id")
     assert list(tab.reset_index().columns) == list(V.COLUMNS)
     for gene, _ in picked.values():
@@ -741,7 +742,8 @@ def test_cli_variants_names_variants_at_genes_the_dataset_left_out(run_dir, sim,
         assert main(["variants", "--run", str(run), "--vcf", vcf,
                      "--out", str(tmp_path / "effects.tsv")]) == 0
     assert ("2 variants: 1 in gene windows (1 ok, 0 ref_mismatch, 0 ambiguous_allele), "
-            "0 unknown_chrom, 0 past_chrom_end; 1 in windows of genes the dataset left out "
+            "0 unknown_chrom, 0 past_chrom_end, 0 outside every gene window (no row); 1 in "
+            "windows of genes the dataset left out "
             "(no row for those genes); 1 rows") in capsys.readouterr().out
     assert ("1 variant(s) lie in the window of genes the run's dataset left out (not in the "
             "model's dataset, so no row for them; listed with the reason in "
@@ -787,13 +789,24 @@ def test_cli_variants_off_the_genome_get_rows_and_warnings(run_dir, tmp_path, ca
         chrom = records[0][0]
         n = genome.chroms[genome.resolve(chrom)]
         tail = genome.fetch(chrom, n - 1, n)
+        head = genome.fetch(chrom, 0, 1)  # the chromosome's first base: in no gene window
     vcf = write_vcf(tmp_path / "off.vcf", [records[0], ("chrUn_X", 5, "nowhere", "A", "C"),
                                            (chrom, n, "past", tail + "A", tail)])
     out = tmp_path / "off.tsv"
     with caplog.at_level(logging.WARNING):
         assert main(["variants", "--run", str(d), "--vcf", vcf, "--out", str(out)]) == 0
     assert ("3 variants: 1 in gene windows (1 ok, 0 ref_mismatch, 0 ambiguous_allele), "
-            "1 unknown_chrom, 1 past_chrom_end; 3 rows") in capsys.readouterr().out
+            "1 unknown_chrom, 1 past_chrom_end, 0 outside every gene window (no row); 3 rows"
+            ) in capsys.readouterr().out
+    # a repeated record and one outside every window: the line's counts add up (it said
+    # "18 variants: 14 in gene windows" for 16 in windows and 2 outside, H3)
+    again = write_vcf(tmp_path / "again.vcf", [records[0], records[0], (
+        chrom, 1, "outside", head, "ACGT"[("ACGT".index(head) + 1) % 4])])
+    assert main(["variants", "--run", str(d), "--vcf", again,
+                 "--out", str(tmp_path / "again.tsv")]) == 0
+    assert ("3 variants (1 repeat an earlier record: counted once): 1 in gene windows (1 ok, "
+            "0 ref_mismatch, 0 ambiguous_allele), 0 unknown_chrom, 0 past_chrom_end, 1 outside "
+            "every gene window (no row); 2 rows") in capsys.readouterr().out
     tab = pd.read_csv(out, sep="\t", keep_default_na=False).set_index("variant_id")
     assert (tab.loc["nowhere", "status"], tab.loc["past", "status"]) == ("unknown_chrom",
                                                                        "past_chrom_end")

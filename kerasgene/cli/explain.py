@@ -326,12 +326,15 @@ def cmd_variants(args: argparse.Namespace) -> int:
     unplaced = ("unknown_chrom", "past_chrom_end")
     inside = int((~listed["status"].isin(unplaced)).sum())
     excluded = f" ({res.n_excluded} failing a VCF filter left out)" if res.n_excluded else ""
+    repeats = res.n_variants - res.n_excluded - res.n_distinct
+    repeated = f" ({repeats} repeat an earlier record: counted once)" if repeats else ""
     dropped = (f"; {res.n_at_dropped_genes} in windows of genes the dataset left out (no row "
                "for those genes)" if res.n_at_dropped_genes else "")
-    print(f"{res.n_variants} variants{excluded}: {inside} in gene windows (" +
+    print(f"{res.n_variants} variants{excluded}{repeated}: {inside} in gene windows (" +
           ", ".join(f"{counts.get(s, 0)} {s}" for s in STATUSES if s not in unplaced) +
           "), " + ", ".join(f"{counts.get(s, 0)} {s}" for s in unplaced) +
-          f"{dropped}; {len(res.table)} rows")
+          f", {res.n_outside} outside every gene window (no row){dropped}; "
+          f"{len(res.table)} rows")
     for path in res.paths:
         print(f"wrote {path}")
     return 0

@@ -540,10 +540,12 @@ def _check_expected(fingerprints: Mapping[str, Mapping], params: Mapping,
     have = input_contents(fingerprints)
     if want is not None and have != want:
         other = sorted(k for k in set(want) | set(have) if want.get(k) != have.get(k))
+        more = f" and {len(other) - 3} more" if len(other) > 3 else ""
         raise ConfigError(
-            f"{who}: the model was trained on other input files ({', '.join(other[:3])} "
+            f"{who}: the model was trained on other input files ({', '.join(other[:3])}{more} "
             "differ in size or content, or are new or gone); nothing was changed — use the "
-            "run's own config.yaml, or train a new run")
+            "run's own config.yaml, or train a new run (to predict from other files: "
+            "kerasgene export, then predict)")
     files = frozenset(want or ()) | frozenset(fingerprints)
     changed = [] if want_params is None else changed_params(want_params, to_plain(dict(params)),
                                                             files=files)

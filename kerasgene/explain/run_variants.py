@@ -79,6 +79,10 @@ class RunVariants:
         (``exclude_filtered``)
     n_at_dropped_genes : of ``n_variants``, those in the window of a gene the dataset
         left out (``dropped.tsv``; no row for that gene, a warning names them)
+    n_distinct : the distinct CHROM, POS, REF, ALT of the records scored (a repeated
+        record has the rows of the first again)
+    n_outside : of ``n_distinct``, those with no row: outside every gene window (and not
+        in the window of a gene the dataset left out)
     """
 
     table: pandas.DataFrame
@@ -86,6 +90,8 @@ class RunVariants:
     paths: list[Path]
     n_excluded: int = 0
     n_at_dropped_genes: int = 0
+    n_distinct: int = 0
+    n_outside: int = 0
 
 
 def variants_of_run(run: str | os.PathLike, config: Mapping, vcf: str | os.PathLike, *,
@@ -138,7 +144,13 @@ def variants_of_run(run: str | os.PathLike, config: Mapping, vcf: str | os.PathL
             paths += write_ism(model, genome, ism_gene, reader, out, context=context,
                                batch_size=batch_size)
     excluded = sum(v.filtered for v in variants) if exclude_filtered else 0
-    return RunVariants(table, len(variants), paths, excluded, len(left_out))
+    key = ("chrom", "pos", "ref", "alt")
+    scored = {(v.chrom, v.pos, v.ref, v.alt) for v in variants
+              if not (exclude_filtered and v.filtered)}
+    rows = set(table[list(key)].itertuples(index=False, name=None))
+    at_left_out = {(v.chrom, v.pos, v.ref, v.alt) for v in variants if v.id in left_out}
+    return RunVariants(table, len(variants), paths, excluded, len(left_out), len(scored),
+                       len(scored - rows - at_left_out))
 
 
 def variants_at_dropped_genes(variants, dataset, genes, reader, genome) -> dict[str, list[str]]:
