@@ -278,9 +278,9 @@ def _gene_plots(res, tracks, inputs, gene_ids, contexts, track_names, layout, ou
             sig = {t: np.asarray(inputs[name][i, :, k], np.float64)
                    for name, names in track_names.items() if name in inputs
                    for k, t in enumerate(names)} or None
-            name = gene_ids[i] + (f"_{contexts[i]}" if gene_ids[i] in repeated else "")
+            stem = gene_ids[i] + (f"_{contexts[i]}" if gene_ids[i] in repeated else "")
             P.plot_gene_tracks({t: v[i] for t, v in tracks.items()}, sig,
-                               out / f"gene_{safe_name(name)}.png",
+                               out / f"gene_{safe_name(stem)}.png",
                                gene=gene_ids[i] + (f" ({contexts[i]})" if contexts[i] else ""),
                                layout=layout, explained=explained, signal_units=units)
 

@@ -144,10 +144,9 @@ def variants_of_run(run: str | os.PathLike, config: Mapping, vcf: str | os.PathL
             paths += write_ism(model, genome, ism_gene, reader, out, context=context,
                                batch_size=batch_size)
     excluded = sum(v.filtered for v in variants) if exclude_filtered else 0
-    key = ("chrom", "pos", "ref", "alt")
     scored = {(v.chrom, v.pos, v.ref, v.alt) for v in variants
               if not (exclude_filtered and v.filtered)}
-    rows = set(table[list(key)].itertuples(index=False, name=None))
+    rows = set(table[["chrom", "pos", "ref", "alt"]].itertuples(index=False, name=None))
     at_left_out = {(v.chrom, v.pos, v.ref, v.alt) for v in variants if v.id in left_out}
     return RunVariants(table, len(variants), paths, excluded, len(left_out), len(scored),
                        len(scored - rows - at_left_out))
