@@ -189,6 +189,29 @@ def test_ig_figures_name_the_histone_channels_and_the_class(deepchrome_run, tmp_
     assert not list((tmp_path / "out").glob("top_sites_*.fa"))
 
 
+def test_a_second_explain_lists_the_first_ones_files_it_keeps(deepchrome_run, tmp_path):
+    """``explain --analyses saliency`` then ``--analyses ig`` into one folder: the saliency
+    figures stay (same model) and the second explain.json lists them with their analysis
+    (they were there unlisted, H3); a third call rewriting saliency keeps the IG files."""
+    run, _ = deepchrome_run
+    out = tmp_path / "out"
+
+    def saliency_only() -> dict:
+        assert main(["explain", "--run", str(run), "--out", str(out),
+                     "--analyses", "saliency"]) == 0
+        return json.loads((out / "explain.json").read_text())
+
+    first = saliency_only()
+    saliency = [f for f in first["files"] if f != "explain.json"]
+    assert saliency and "kept_files" not in first
+    second = _explain(run, out, "--analyses", "ig")
+    assert second["kept_files"] == sorted(saliency) and second["kept_analyses"] == ["saliency"]
+    assert all((out / f).exists() for f in second["kept_files"] + second["files"])
+    third = saliency_only()
+    ig = [f for f in second["files"] if f != "explain.json"]
+    assert third["kept_files"] == sorted(ig) and third["kept_analyses"] == ["ig"]
+
+
 def test_regression_figures_name_the_label_units():
     """A regression's attributions are in its label's units where the dataset states
     them (iSEGnet: ``log2(TPM + 1)``, or another base), else plain ``prediction``."""

@@ -339,8 +339,10 @@ def explain_run(run: str | Path, config: Mapping,
     analyses explain, ``{id, name, n_classes}``;
     :func:`~kerasgene.explain.analyses.explained_class`), one entry per analysis run (``ig``, ``motifs``, ``knockout``,
     ``modisco``, ``saliency``), ``model_sha256`` (the model's, from ``run.json``) and
-    ``files`` (what the call wrote). Files an earlier call wrote into the folder for
-    another model (the run retrained since, or another run's) are removed with a warning
+    ``files`` (what the call wrote); ``kept_files`` and ``kept_analyses``: what earlier
+    calls wrote into the folder for the same model and this one did not write again
+    (:func:`kept_files`). Files an earlier call wrote into the folder for another model
+    (the run retrained since, or another run's) are removed with a warning
     (:func:`other_model_files`).
 
     Raises
@@ -398,7 +400,12 @@ def explain_run(run: str | Path, config: Mapping,
                                                    system.name, filter_rows=filter_rows)
         if "saliency" in analyses:
             summary["saliency"] = A.explain_saliency(model, dataset, out, options, rng)
-        summary["files"] = sorted([p.name for p in out.iterdir()] + [EXPLAIN_JSON])
+        written = {p.name for p in out.iterdir()} | {EXPLAIN_JSON}
+        summary["files"] = sorted(written)
+        kept, kept_analyses = kept_files(final, summary["model_sha256"], written)
+        if kept:  # an earlier call's analyses of this model, still in the folder
+            summary["kept_files"] = kept
+            summary["kept_analyses"] = [a for a in kept_analyses if a not in analyses]
         write_json(out / EXPLAIN_JSON, summary)
     gone = [name for name in previous if name not in summary["files"]]
     if gone:
@@ -427,9 +434,36 @@ def other_model_files(folder: Path, model_sha256: str | None) -> tuple[list[str]
         return [], None
     if earlier.get("model_sha256") in (None, model_sha256):
         return [], None
-    names = [name for name in earlier.get("files") or [EXPLAIN_JSON]
+    names = [name for name in [*(earlier.get("files") or [EXPLAIN_JSON]),
+                               *(earlier.get("kept_files") or [])]
              if isinstance(name, str) and Path(name).name == name and (folder / name).exists()]
     return names, str(earlier.get("run"))
+
+
+def kept_files(folder: Path, model_sha256: str | None, written: set[str]
+               ) -> tuple[list[str], list[str]]:
+    """What earlier ``explain`` calls wrote into ``folder`` for the model ``model_sha256``
+    (its ``explain.json``: ``files`` and ``kept_files``) that is still there and that this
+    call does not write again (``written``), and their analyses: a second call with other
+    analyses keeps the first's files, which its ``explain.json`` lists (they were in the
+    folder unlisted). ``([], [])`` without such a record."""
+    path = folder / EXPLAIN_JSON
+    if not path.is_file() or model_sha256 is None:
+        return [], []
+    try:
+        earlier = read_json_object(path, "the summary of an earlier explain")
+    except InputFileError:  # told by other_model_files
+        return [], []
+    if earlier.get("model_sha256") != model_sha256:
+        return [], []
+    names = sorted({name for name in [*(earlier.get("files") or []),
+                                      *(earlier.get("kept_files") or [])]
+                    if isinstance(name, str) and Path(name).name == name
+                    and name not in written and (folder / name).exists()})
+    analyses = list(dict.fromkeys(a for a in [*(earlier.get("analyses") or []),
+                                              *(earlier.get("kept_analyses") or [])]
+                                  if isinstance(a, str)))
+    return names, analyses
 
 
 def _earlier_filter_rows(out: Path) -> list[dict] | None:
