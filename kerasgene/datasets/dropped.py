@@ -108,7 +108,7 @@ class Dropped:
                         REASONS[reason], shown, more, detail, FILENAME)
 
     def summary(self) -> str:
-        """``"924 left out: chromosome missing from the genome or a track (e.g. chr1 is not
+        """``"left out: 924 chromosome missing from the genome or a track (e.g. chr1 is not
         in A.bigWig)"``, one clause per reason, for an error that follows :meth:`warn`."""
         parts = []
         for reason, n in self.counts().items():

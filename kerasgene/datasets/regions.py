@@ -487,9 +487,9 @@ def _screen(per_sample: list[tuple[list[Gene], np.ndarray]], genome: Genome,
     to leave out (:func:`screen_genes`; ``files`` = annotation and genome, for messages;
     a gene on a chromosome some file lacks: the files, :func:`missing_chrom`)."""
     readers = [genome, *(t for ts in tracksets for t in ts.tracks.values())]
-    missing = {c: m for c in {g.chrom for gs, _ in per_sample for g in gs}
-               if (m := missing_chrom(c, readers)) is not None}
-    chroms = {g.chrom for gs, _ in per_sample for g in gs} - set(missing)
+    chroms = {g.chrom for gs, _ in per_sample for g in gs}
+    missing = {c: m for c in chroms if (m := missing_chrom(c, readers)) is not None}
+    chroms -= set(missing)
     other_length = chrom_length_mismatches(chroms, readers)
     chroms -= set(other_length)
     chrom_order = {c: i for i, c in enumerate(sorted(chroms, key=sort_key))}

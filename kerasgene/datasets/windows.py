@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from kerasgene.dna import one_hot
-from kerasgene.errors import InputFileError, shown
+from kerasgene.errors import InputFileError, UnknownChromosomeError, shown
 from kerasgene.io.annotation import Gene
 from kerasgene.io.genome import Genome
 from kerasgene.io.tracks import TrackSet
@@ -240,8 +240,6 @@ def missing_chrom(chrom: str, files) -> str | None:
     """Which of ``files`` (a Genome, Tracks: anything with ``path`` and ``resolve``) lack
     ``chrom`` (aliases resolved), for the detail of its genes left out: ``"chr1 is not
     in A.bigWig, B.bigWig and 5 more files"``; None when every file has it."""
-    from kerasgene.errors import UnknownChromosomeError
-
     absent = []
     for f in files:
         try:
