@@ -147,3 +147,17 @@ def test_split_fractions_must_be_numbers(fractions, hint):
         splits.check_split_keys({"method": "random", "fractions": fractions})
     assert str(err.value) == ("split: fractions must be three positive numbers (train, valid, "
                               f"test) summing to 1, got {fractions!r}{hint}")
+
+
+@pytest.mark.parametrize("n_values", [3, 40])  # a lookup table / np.isin over sparse keys
+def test_seen_inputs_marks_held_out_examples_with_a_training_input(n_values):
+    rng = np.random.default_rng(n_values)
+    genes = rng.integers(0, n_values, 60).astype(str)
+    conds = rng.integers(0, n_values, 60).astype(str)
+    labels = rng.choice(["train", "valid", "test"], 60)
+    got = splits.seen_inputs(labels, [genes, conds])
+    train = {(g, c) for g, c, s in zip(genes, conds, labels, strict=True) if s == "train"}
+    for s in ("valid", "test"):
+        want = [lab == s and (g, c) in train for g, c, lab in zip(genes, conds, labels,
+                                                                   strict=True)]
+        assert got[s].tolist() == want
