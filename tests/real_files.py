@@ -1,5 +1,5 @@
 """Writers of real genome and track files for the tests (2bit, bedGraph, bigBed, a GTF of
-random genes), and the small DeepRAGE world of files the pair-input tests share (:func:`write_deeprage_files`).
+random genes, BAM/CRAM reads), and the small DeepRAGE world of files the pair-input tests share (:func:`write_deeprage_files`).
 
 2bit: no installed library writes it (py2bit only reads), so :func:`write_twobit` is a
 small writer of the UCSC format (version 0, little-endian, as faToTwoBit writes), checked
@@ -104,6 +104,26 @@ def write_bigbed(path, chrom_sizes: dict[str, int], features, value_field: str =
     bb.write(dict(chrom_sizes), iter([(c, int(s), int(e), rest(i, v))
                                       for i, (c, s, e, v) in enumerate(rows)]),
              autosql=NARROWPEAK_AUTOSQL)
+    return str(path)
+
+
+def write_alignments(path, chrom_sizes: dict[str, int], fmt: str = "bam",
+                     reference: str | None = None) -> str:
+    """A BAM (or CRAM against the FASTA ``reference``) of one 20 bp read per chromosome,
+    written by pysam: aligned reads, what a GRO-seq user has before any coverage track."""
+    import pysam
+
+    header = {"HD": {"VN": "1.6", "SO": "coordinate"},
+              "SQ": [{"SN": c, "LN": int(n)} for c, n in chrom_sizes.items()]}
+    mode = {"bam": "wb", "cram": "wc"}[fmt]
+    with pysam.AlignmentFile(str(path), mode, header=header,
+                             reference_filename=reference) as out:
+        for i in range(len(chrom_sizes)):
+            read = pysam.AlignedSegment(out.header)
+            read.query_name, read.reference_id, read.reference_start = f"r{i}", i, 10
+            read.query_sequence, read.cigarstring = "ACGT" * 5, "20M"
+            read.query_qualities = pysam.qualitystring_to_array("I" * 20)
+            out.write(read)
     return str(path)
 
 

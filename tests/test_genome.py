@@ -2,6 +2,7 @@ import gzip
 import logging
 import multiprocessing as mp
 import os
+import re
 import struct
 import time
 from pathlib import Path
@@ -317,6 +318,22 @@ def test_file_that_is_no_genome(tmp_path, content, found):
     assert str(err.value) == (f"{path}: not a genome file: expected FASTA (plain, gzip or bgzip) "
                               f"or 2bit (a FASTA starts with '>'), found {found}")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["genome.fa"]
+
+
+def test_reads_or_variants_given_as_a_genome_are_named(tmp_path):
+    """A BAM is bgzf: it was taken for a bgzip FASTA and refused as 'binary data'."""
+    import pysam
+    from real_files import write_alignments
+
+    bam = write_alignments(tmp_path / "reads.bam", {"chr1": 200})
+    header = pysam.VariantHeader()
+    header.contigs.add("chr1", length=200)
+    with pysam.VariantFile(str(tmp_path / "calls.bcf"), "wb", header=header) as out:
+        out.write(out.new_record(contig="chr1", start=9, alleles=("A", "C")))
+    for path, found in ((bam, "a BAM file (aligned reads)"),
+                        (tmp_path / "calls.bcf", "a BCF file (variants)")):
+        with pytest.raises(InputFileError, match=re.escape(f"found {found}")):
+            Genome(path)
 
 
 def test_broken_compressed_and_2bit_genomes(tmp_path, seqs):

@@ -5,7 +5,8 @@ from pathlib import Path
 import numpy as np
 import pyBigWig
 import pytest
-from real_files import bigwig_intervals, write_bedgraph, write_bigbed
+from conftest import write_fasta
+from real_files import bigwig_intervals, write_alignments, write_bedgraph, write_bigbed
 
 from kerasgene.errors import ConfigError, InputFileError, InvalidRegionError, UnknownChromosomeError
 from kerasgene.io.tracks import (
@@ -84,6 +85,18 @@ def test_bad_inputs(tmp_path, bigwig):
         Track(fake)
     with pytest.raises(InvalidRegionError, match="start > end"):
         Track(bigwig[0]).values("chr1", 10, 0)
+
+
+@pytest.mark.parametrize("fmt", ["bam", "cram"])
+def test_aligned_reads_given_as_a_track_are_named_with_the_way_to_a_coverage_track(tmp_path, fmt):
+    genome = write_fasta(tmp_path / "g.fa", {"chr1": "ACGT" * 50})
+    reads = write_alignments(tmp_path / f"groseq.{fmt}", {"chr1": 200}, fmt, reference=genome)
+    with pytest.raises(InputFileError) as err:
+        Track(reads)
+    assert str(err.value).startswith(
+        f"{reads}: not a track file: expected bigWig, bigBed or bedGraph (plain or gzip), "
+        f"found a {fmt.upper()} file (aligned reads); make a coverage track of it first (e.g. "
+        "deepTools bamCoverage")
 
 
 @pytest.mark.parametrize("stat", ["mean", "sum", "max", "min", "coverage"])

@@ -77,8 +77,22 @@ def check_window(start: int, end: int, strand: str = "+") -> None:
         raise InvalidRegionError(f"window [{start}, {end}): strand must be '+' or '-', got {strand!r}")
 
 
+#: magic numbers of the binary read and variant formats a user may give for a track or genome
+_READS_AND_VARIANTS = ((b"BAM\x01", "a BAM file (aligned reads)"),
+                       (b"CRAM", "a CRAM file (aligned reads)"),
+                       (b"BCF\x02", "a BCF file (variants)"))
+
+
 def describe_head(head: bytes) -> str:
-    """A few words on what a file starts with, for error messages."""
+    """A few words on what a file starts with, for error messages: the name of a known
+    binary format (BAM, CRAM, BCF, plain or compressed), else ``binary data``, else its
+    first line."""
+    if head[:2] == b"\x1f\x8b":  # gzip or bgzf: name what it holds
+        with contextlib.suppress(zlib.error):
+            head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head)
+    for magic, name in _READS_AND_VARIANTS:
+        if head.startswith(magic):
+            return name
     try:
         text = head.decode("utf-8")
     except UnicodeDecodeError:

@@ -66,6 +66,10 @@ _EXAMPLES = 3
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 #: What a track value must be, as named in error messages.
 _FLOAT32_VALUE = "a finite number within float32 range (|x| <= 3.4e38)"
+#: what to do with aligned reads given as a track
+_COVERAGE_HINT = ("; make a coverage track of it first (e.g. deepTools bamCoverage -b IN -o "
+                  "OUT.bw, or bedtools genomecov -bg; GRO-/PRO-seq: one track per RNA strand, "
+                  "as the protocol's read orientation gives it)")
 
 
 def _beyond_float32(value: float) -> bool:
@@ -229,8 +233,9 @@ def sniff_track(path: str | os.PathLike) -> str:
         pass
     with open(path, "rb") as fh:
         head = fh.read(4096)
-    raise InputFileError(f"{path}: not a track file: expected {TRACK_FORMATS}, found "
-                         f"{describe_head(head)}")
+    found = describe_head(head)
+    raise InputFileError(f"{path}: not a track file: expected {TRACK_FORMATS}, found {found}"
+                         + (_COVERAGE_HINT if "aligned reads" in found else ""))
 
 
 # ----------------------------------------------------------------------------- writing
