@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -113,6 +115,36 @@ def test_the_test_chromosome_imputed_as_the_run_evaluated_it(world, tmp_path):
         assert bw.chroms() == {"chr2": SIZES["chr2"]}
         ivs = bw.intervals("chr2")
     assert len(ivs) == n and ivs[0][:2] == (0, 50) and ivs[-1][:2] == ((n - 1) * 50, SIZES["chr2"])
+
+
+def test_an_observed_track_with_a_gap_is_also_scored_where_it_has_data(world, tmp_path,
+                                                                        caplog):
+    """An observed mark without data over part of chr2 (bins of 0, which the masked loss
+    never trained on): ``scores`` over every bin as before, ``nonzero_scores`` over the bins
+    that are not 0, and a warning with their count."""
+    from kerasgene.metrics import regression_metrics
+
+    a = world["a"]
+    with pyBigWig.open(a["mark"]) as bw:
+        mark = {c: np.nan_to_num(np.asarray(bw.values(c, 0, n))) for c, n in SIZES.items()}
+    mark["chr2"][: SIZES["chr2"] // 2] = 0  # no reads over the first half
+    write_bigwig(tmp_path / "gap.bw", SIZES, mark)
+    with caplog.at_level(logging.WARNING):
+        res = impute_track(world["run"], {"plus": a["plus"], "minus": a["minus"]},
+                           tmp_path / "k4.bw", chroms=["chr2"], observed=str(tmp_path / "gap.bw"),
+                           progress=False)
+    whole, nz = res["scores"], res["nonzero_scores"]
+    assert nz["n_zero"] > 0 and nz["n"] + nz["n_zero"] == whole["n"]
+    from kerasgene.datasets.genome_bins import binned_means
+    from kerasgene.io.tracks import Track, gaussian_smooth
+
+    n = -(-SIZES["chr2"] // 50)
+    with Track(tmp_path / "gap.bw") as t:
+        y = gaussian_smooth(binned_means(t, "chr2", n, 50), float(DATA["sigma"]))
+    pred = _values(tmp_path / "k4.bw", "chr2", np.arange(n))
+    assert nz["r2"] == pytest.approx(regression_metrics(y[y != 0], pred[y != 0])["r2"], rel=1e-4)
+    said = f"impute: {tmp_path / 'gap.bw'}: {nz['n_zero']} of the {n} scored bins are 0"
+    assert said in caplog.text and res["warnings"][0].startswith(said)
 
 
 def test_a_stride_writes_each_intervals_middle_bin(world, tmp_path):
@@ -353,6 +385,44 @@ def test_bad_arguments_exit_2_in_one_line_and_write_nothing(world, tmp_path, cap
                  str(tmp_path / "x.bw")]) == 2
     assert "impute: data.window=5: the run's own settings" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+
+
+def test_an_output_that_would_replace_a_file_of_the_run_is_refused(world, tmp_path, capsys):
+    """The run's training target, its model, a file its record would replace (X.bw writes
+    X.json: RUN/metrics.bw → metrics.json), or a path below a file: exit 2, one line, the
+    files as they were. An earlier imputed track (in the run's folder too) is replaced."""
+    import hashlib
+
+    run, b = world["run"], world["b"]
+    signal = ["--signal", f"plus={b['plus']}", "--signal", f"minus={b['minus']}"]
+
+    def digest(path):
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+    target = world["a"]["mark"]
+    before = {p: digest(p) for p in (target, run / "model.keras", run / "metrics.json")}
+    for out, said in [
+        (target, f"--out: {target} is the run's training input targets.K4 file itself; "
+                 "expected another path for the imputed bigWig"),
+        (run / "model.keras", f"--out: {run / 'model.keras'} is the run's file model.keras "
+                              "itself"),
+        (run / "metrics.bw", f"--out: {run / 'metrics.json'} is the run's file metrics.json "
+                             "itself; expected another path for the imputed bigWig's record"),
+        (Path(b["plus"]) / "x.bw", f"--out: {Path(b['plus']) / 'x.bw'}: {b['plus']} is a "
+                                   "file, not a folder"),
+    ]:
+        assert main(["impute", "--run", str(run), *signal, "--chroms", "chr2", "--out",
+                     str(out)]) == 2
+        err = capsys.readouterr().err
+        assert said in err and len(err.strip().splitlines()) == 1, err
+    assert {p: digest(p) for p in before} == before
+    assert not (run / "metrics.bw").exists()
+    again = run / "imputed" / "K4.bw"
+    for _ in range(2):  # the second call replaces the first's track and record
+        assert main(["impute", "--run", str(run), *signal, "--chroms", "chr2", "--out",
+                     str(again)]) == 0
+    assert json.loads(record_path(again).read_text())["out"] == str(again)
+    shutil.rmtree(run / "imputed")
 
 
 def test_a_run_of_another_system_is_refused(world, tmp_path):

@@ -363,6 +363,11 @@ def cmd_impute(args: argparse.Namespace) -> int:
                                            res["in_sample"].items()) if res["in_sample"] else ""
         print(f"against {res['observed']}: Pearson r {s['pearson']:.3f}, Spearman "
               f"{s['spearman']:.3f}, R² {s['r2']:.3f} (n = {s['n']:,}){held}")
+        nz = res.get("nonzero_scores")
+        if nz and nz["n_zero"]:
+            print(f"  over its {nz['n']:,} bins that are not 0 (what the masked loss trained "
+                  f"on; {nz['n_zero']:,} are 0): Pearson r {nz['pearson']:.3f}, R² "
+                  f"{nz['r2']:.3f}")
     print(f"wrote {args.out} and {record_path(args.out)}")
     return 0
 

@@ -31,6 +31,7 @@ and validation chromosomes in-sample: said in a warning, and in the record.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -42,7 +43,7 @@ from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from kerasgene import systems
-from kerasgene._io import check_readable, write_json
+from kerasgene._io import check_output_file, check_readable, write_json
 from kerasgene.errors import ConfigError, InputFileError, shown
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,8 @@ def impute_track(run: str | os.PathLike, signal: Mapping[str, str | os.PathLike 
     (signal or observed file → the imputed chromosomes where it has no data), ``warnings``
     (those and the scale check's messages, as logged), and with
     ``observed`` its ``scores`` (:func:`kerasgene.metrics.regression_metrics` over every
-    predicted bin).
+    predicted bin) and, for a run trained with the masked MSE (``mask_zero_targets``), its
+    ``nonzero_scores`` (over the bins whose observed value is not 0, with ``n_zero``).
     """
     from kerasgene.datasets import genome_bins as gb
     from kerasgene.io.chroms import load_aliases
@@ -121,7 +123,7 @@ def impute_track(run: str | os.PathLike, signal: Mapping[str, str | os.PathLike 
     for key, (path, _) in entries.items():
         check_readable(path, f"{key} file")
     gb.check_track_files(entries, "--")
-    _check_out(out, entries)
+    _check_out(out, entries, run, record)
     table = load_aliases(chrom_aliases)
     opened: dict[str, Track] = {}
     try:
@@ -156,11 +158,32 @@ def impute_track(run: str | os.PathLike, signal: Mapping[str, str | os.PathLike 
     if observed is not None:
         from kerasgene.metrics import regression_metrics
 
+        y, pred = np.concatenate(predicted.observed), np.concatenate(predicted.predictions)
         result["observed"] = str(Path(observed).resolve())
-        result["scores"] = regression_metrics(np.concatenate(predicted.observed),
-                                              np.concatenate(predicted.predictions))
+        result["scores"] = regression_metrics(y, pred)
+        if pre.get("mask_zero_targets"):
+            result["nonzero_scores"], said = _nonzero_scores(y, pred, observed)
+            result["warnings"] += said
     write_json(record_path(out), result)
     return result
+
+
+def _nonzero_scores(y: np.ndarray, pred: np.ndarray, observed) -> tuple[dict, list[str]]:
+    """The scores over the observed bins that are not 0 — what a run trained with the
+    masked MSE learned from (:func:`kerasgene.train.evaluation.nonzero_target_metrics`: bins
+    of 0 are no data or no signal, and weighed 0 in training) — and the warning logged when
+    some are 0."""
+    from kerasgene.train.evaluation import nonzero_target_metrics
+
+    scores = nonzero_target_metrics(y, pred)
+    if not scores["n_zero"]:
+        return scores, []
+    message = (f"impute: {observed}: {scores['n_zero']} of the {len(y)} scored bins are 0 (no "
+               "data there, or no signal; the run's masked loss trained on no such bin): over "
+               f"the other {scores['n']}, Pearson r {scores['pearson']:.3f}, R² "
+               f"{scores['r2']:.3f} (nonzero_scores; scores: every bin)")
+    log.warning("%s", message)
+    return scores, [message]
 
 
 def record_path(out: str | os.PathLike) -> Path:
@@ -173,15 +196,51 @@ def record_path(out: str | os.PathLike) -> Path:
     return out.with_name(out.name + ".json")
 
 
-def _check_out(out: Path, entries: Mapping[str, tuple]) -> None:
-    """The output is a file name (not a folder) and none of the input files (nor its
-    record is)."""
+def _check_out(out: Path, entries: Mapping[str, tuple], run: Path, record: Mapping) -> None:
+    """The output and its record are file names where files can be written (not a folder,
+    not below a file) and replace none of the input files, nor a file of the run (its
+    folder, its dataset, the files it was trained on); an earlier imputed track and its
+    record are replaced."""
     if out.is_dir():
         raise ConfigError(f"--out {out}: is a directory; expected the imputed bigWig's file "
                           "name (e.g. DIR/H3K4me3_imputed.bigWig)")
     for key, (path, _) in entries.items():
         if any(os.path.realpath(p) == os.path.realpath(path) for p in (out, record_path(out))):
             raise ConfigError(f"--out {out}: is the input {key} ({path}); expected a new file")
+    earlier = _earlier_imputation(out)
+    kept = {what: path for what, path in _run_files(run, record).items()
+            if os.path.realpath(path) not in earlier}
+    check_output_file(out, kept, "--out", "imputed bigWig")
+    check_output_file(record_path(out), kept, "--out", "imputed bigWig's record")
+
+
+def _earlier_imputation(out: Path) -> set[str]:
+    """The real paths of ``out`` and its record when they are an earlier imputation's (the
+    record names ``out`` as its output), else an empty set."""
+    try:
+        doc = json.loads(record_path(out).read_text())
+    except (OSError, ValueError):
+        return set()
+    if not isinstance(doc, dict) or doc.get("out") != str(out.resolve()):
+        return set()
+    return {os.path.realpath(out), os.path.realpath(record_path(out))}
+
+
+def _run_files(run: Path, record: Mapping) -> dict[str, str]:
+    """What an imputed track must not replace: every file of the run's folder and of its
+    dataset's, and the files its dataset was built from (``{what: path}``)."""
+    dataset = record.get("dataset") or {}
+    folder = Path(os.path.expanduser(str(dataset["path"]))) if dataset.get("path") else None
+    if folder is not None and not folder.is_absolute() and record.get("cwd"):
+        folder = Path(record["cwd"]) / folder
+    files = {f"run's file {p.relative_to(run)}": str(p) for p in run.rglob("*") if p.is_file()}
+    if folder is not None and folder.is_dir():
+        files.update({f"run's dataset file {p.name}": str(p) for p in folder.iterdir() if p.is_file()})
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            inputs = json.loads((folder / "meta.json").read_text()).get("inputs") or {}
+            files.update({f"run's training input {key} file": spec["path"]
+                          for key, spec in inputs.items()})
+    return files
 
 
 def _chromatin_settings(run: Path, record: Mapping) -> dict:
