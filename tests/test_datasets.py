@@ -820,8 +820,11 @@ def test_histone_bigwig_stats_and_kmers(world, histone_world, tmp_path):
     np.testing.assert_array_equal(cls[a_rows], want.astype(int))
     with pytest.raises(ConfigError, match="'train' set is empty"):
         ds.with_split({"method": "unseen_cell", "test": ["cellB"], "valid": ["cellA"]})
-    folds = ds.folds("train", k=3)
-    assert all(len(f) == round(len(ds.split_indices("train")) * 2 / 3) for f, _ in folds)
+    folds = ds.folds("train", k=3)  # by gene: a member holds out whole genes
+    genes = ds.index["gene_id"].to_numpy()
+    for fit, hold in folds:
+        assert len(fit) + len(hold) == len(ds.split_indices("train"))
+        assert not set(genes[fit]) & set(genes[hold])
 
 
 def _write_deepchrome_csv(path, ids, marks, labels, header=False):

@@ -44,6 +44,20 @@ def test_histone_ensemble_run_writes_the_run_directory(data, tmp_path, capsys):
     assert on_disk["baselines"] == metrics["baselines"] and on_disk["members"] == metrics["members"]
 
 
+def test_a_one_member_histone_ensemble_fits_train_and_stops_on_valid(data, tmp_path):
+    """``n_models: 1`` (the builder's single member): no folds to make; it was refused
+    after the dataset was built (``overlapping_folds: k must be >= 2``)."""
+    run = tmp_path / "one"
+    overrides = [f"data_dir={data}", f"run_dir={run}", "training.epochs=1", "training.verbose=0",
+                 "model.hparams={base_filters: 4, n_models: 1}", "training.steps_per_epoch=2",
+                 "baselines=[]"]
+    assert main(["train", "--config", str(CONFIGS / "histone_fcn.yaml"), *overrides]) == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert len(metrics["members"]) == 1 and (run / "member_0" / "history.csv").exists()
+    history = pd.read_csv(run / "member_0" / "history.csv")
+    assert "val_loss" in history.columns and len(history) == 1
+
+
 def test_deepchrome_classification_run(data, tmp_path):
     run = tmp_path / "dc"
     overrides = [f"data_dir={data}", f"run_dir={run}", "training.epochs=2", "training.verbose=0",

@@ -111,6 +111,28 @@ def test_overlapping_folds_two_thirds():
     assert [list(f) for f, _ in splits.overlapping_folds(idx, 3, seed=0)] == [list(f) for f, _ in folds]
 
 
+def test_overlapping_folds_keep_a_group_together():
+    """Grouped by gene (the histone FCN's gene × cell-type examples): each gene's examples
+    are fitted or held out together; over genes, the folds are the ungrouped ones'."""
+    genes = np.repeat([f"g{i}" for i in range(60)], 4)  # 4 cell types per gene
+    idx = np.arange(100, 340)
+    rng = np.random.default_rng(1)
+    order = rng.permutation(len(idx))  # examples in any order
+    folds = splits.overlapping_folds(idx[order], k=3, seed=0, groups=genes[order])
+    by_gene = dict(zip(idx, genes))
+    held = []
+    for fit, hold in folds:
+        assert not {by_gene[i] for i in fit} & {by_gene[i] for i in hold}
+        assert len(hold) == 80 and len(fit) == 160
+        held.append({by_gene[i] for i in hold})
+    assert set().union(*held) == set(genes)
+    names = sorted(set(genes))  # the folds do not depend on the examples' order
+    ungrouped = splits.overlapping_folds(np.arange(60), k=3, seed=0)
+    assert [sorted(h) for h in held] == [sorted(names[i] for i in h) for _, h in ungrouped]
+    with pytest.raises(ConfigError, match="1 groups are too few for 3 folds"):
+        splits.overlapping_folds(idx[:4], k=3, groups=genes[:4])  # one gene's examples
+
+
 def test_assign_split_config_errors():
     table = pd.DataFrame({"gene_id": [f"g{i}" for i in range(3)], "chrom": ["chr1"] * 3})
     with pytest.raises(ConfigError, match="'train' set is empty"):

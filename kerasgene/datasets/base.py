@@ -437,8 +437,12 @@ class Dataset:
 
     def folds(self, split: str = "train", k: int = 3, fraction: float = 2 / 3, seed: int = 0
               ) -> list[tuple[np.ndarray, np.ndarray]]:
-        """``k`` overlapping (fit, holdout) index pairs over ``split`` (histone FCN ensemble)."""
-        return _splits.overlapping_folds(self._nonempty(split), k, fraction, seed)
+        """``k`` overlapping (fit, holdout) index pairs over ``split`` (histone FCN ensemble),
+        grouped by ``gene_id`` where the index has it: a gene's examples (one per cell type)
+        are fitted or held out together, so a member's holdout genes are genes it never saw."""
+        idx = self._nonempty(split)
+        groups = self.index["gene_id"].to_numpy()[idx] if "gene_id" in self.index else None
+        return _splits.overlapping_folds(idx, k, fraction, seed, groups)
 
     # ------------------------------------------------------------------ input selection
     def channel_names(self, name: str) -> list[str] | None:

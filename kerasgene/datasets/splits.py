@@ -302,35 +302,48 @@ def overlapping_folds(
     k: int = 3,
     fraction: float = 2 / 3,
     seed: int = 0,
+    groups: Sequence | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """``k`` overlapping training subsets, each ``fraction`` of ``indices`` (histone FCN).
 
-    The indices are permuted once; sub-model ``i`` holds out the cyclic block of
-    ``round(n·(1−fraction))`` indices starting at ``i·n/k`` and trains on the rest. With
-    ``k=3, fraction=2/3`` this is exactly 3-fold cross-validation's complements: the
-    three training sets overlap pairwise by one third and every index is held out once.
+    The indices (with ``groups``: their distinct groups) are permuted once; sub-model ``i``
+    holds out the cyclic block of ``round(n·(1−fraction))`` of them starting at ``i·n/k``
+    and trains on the rest. With ``k=3, fraction=2/3`` this is exactly 3-fold
+    cross-validation's complements: the three training sets overlap pairwise by one third
+    and every index is held out once.
+
+    Parameters
+    ----------
+    indices : (n,) example indices
+    groups : (n,) a group key per index (e.g. its gene id), or None; one group's indices
+        fall in one block, so no held-out example shares its group with a fitted one
 
     Returns
     -------
     list of (fit_indices, holdout_indices), each sorted, int64.
     """
     indices = np.asarray(indices, dtype=np.int64)
-    n = len(indices)
     if k < 2:
         raise ConfigError(f"overlapping_folds: k must be >= 2, got {k}")
     if not 0 < fraction < 1:
         raise ConfigError(f"overlapping_folds: fraction must be in (0, 1), got {fraction}")
+    if groups is None:
+        codes = np.arange(len(indices))
+    else:
+        codes = np.unique(np.asarray(groups), return_inverse=True)[1]  # sorted: order-free
+    n = int(codes.max()) + 1 if len(codes) else 0
     n_hold = int(round(n * (1 - fraction)))
     if n_hold < 1 or n - n_hold < 1:
-        raise ConfigError(f"overlapping_folds: {n} examples are too few for {k} folds")
-    perm = np.random.default_rng(seed).permutation(indices)
+        what = "examples" if groups is None else "groups"
+        raise ConfigError(f"overlapping_folds: {n} {what} are too few for {k} folds")
+    perm = np.random.default_rng(seed).permutation(n)
     folds = []
     for i in range(k):
         start = (i * n) // k
-        pos = (start + np.arange(n_hold)) % n
-        mask = np.zeros(n, dtype=bool)
-        mask[pos] = True
-        folds.append((np.sort(perm[~mask]), np.sort(perm[mask])))
+        held = np.zeros(n, dtype=bool)
+        held[perm[(start + np.arange(n_hold)) % n]] = True
+        mask = held[codes]
+        folds.append((np.sort(indices[~mask]), np.sort(indices[mask])))
     return folds
 
 

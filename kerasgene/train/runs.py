@@ -546,7 +546,9 @@ def _fit_model(config: dict, dataset, model, strategy, tsection: dict, extra: di
     with strategy.scope():
         if name == "histone_fcn_ensemble":
             members = models.ensemble_members(model)
-            folds = dataset.folds("train", k=len(members), seed=seed)
+            # one member (n_models: 1) has no folds: it fits train, early-stopped on valid
+            folds = dataset.folds("train", k=len(members), seed=seed) if len(members) > 1 \
+                else [("train", "valid")]
             for i, (member, (fit_idx, hold_idx)) in enumerate(zip(members, folds, strict=True)):
                 member_dir = out / f"member_{i}"
                 member_dir.mkdir(exist_ok=True)
