@@ -880,6 +880,44 @@ def test_histone_deepchrome_csv_and_kaggle_npz(tmp_path):
     assert ds.index.gene_id[0] == str(int(genes[0]))
 
 
+def test_npz_files_named_by_set_are_the_split_and_merged_ones_are_said(tmp_path, caplog):
+    """Kaggle's train.npz + eval.npz (a cell type only in eval): merged and split at random
+    by gene, with a warning that the files' division is not kept (the demo's notebook
+    claimed that cell type unseen); files named train / valid / test are the split."""
+    rng = np.random.default_rng(2)
+
+    def npz(path, cells, genes):
+        arrs = {}
+        for cell in cells:
+            arr = np.zeros((len(genes), 100, 7))
+            arr[:, :, 0] = np.asarray(genes)[:, None]
+            arr[:, :, 1:6] = rng.integers(0, 30, (len(genes), 100, 5))
+            arr[:, :, 6] = rng.gamma(1, 2, len(genes))[:, None]
+            arrs[cell] = arr
+        np.savez(path, **arrs)
+        return str(path)
+
+    train = npz(tmp_path / "train.npz", ("E1", "E2"), range(1, 41))
+    valid = npz(tmp_path / "valid.npz", ("E1", "E2"), range(41, 51))
+    test = npz(tmp_path / "eval.npz", ("E1", "E2", "E3"), range(51, 61))
+    with caplog.at_level(logging.WARNING):
+        ds = build("histone", {"npz": {"train": train, "eval": test}}, tmp_path / "a",
+                   progress=False)
+    assert ds.meta["split"]["method"] == "random"
+    assert "E3" in set(ds.index.cell[ds.split_indices("train")])
+    assert ("histone: split random over the merged npz files (train: E1, E2; eval: E1, E2, "
+            "E3): their division is not kept: the genes of a file not named train / valid / "
+            "test may be trained on, and cell types absent from the train file (E3) are "
+            "trained on; name every file train, valid or test") in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        ds = build("histone", {"npz": {"train": train, "valid": valid, "test": test}},
+                   tmp_path / "b", progress=False)
+    assert ds.meta["split"] == {"method": "given"} and "npz files" not in caplog.text
+    assert set(ds.index.cell[ds.split_indices("train")]) == {"E1", "E2"}
+    assert ds.split_counts == {"train": 80, "valid": 20, "test": 30, "none": 0}
+
+
 def test_read_real_deepchrome_toy_csv():
     """The authors' toy file (tests/data/README.md) reads as DeepChrome's layout."""
     ids, marks, labels = read_deepchrome_csv(Path(__file__).parent / "data" / "deepchrome_toy"

@@ -49,7 +49,9 @@ Read by :mod:`kerasgene.datasets.histone_sources`.
     (columns in another order). A cell type present in several files (Kaggle's train.npz and
     eval.npz hold different genes) is merged; ``index.tsv`` records each example's
     ``file`` (the mapping's NAME or the file stem), and NAMEs train / valid / test become
-    the labels of ``split: {method: given}``. ``cell_types``: optional subset of keys.
+    the labels of ``split: {method: given}`` (its default when every file is so named;
+    other names merge the files into the default random split, with a warning).
+    ``cell_types``: optional subset of keys.
 
 Other config keys
 -----------------
@@ -57,7 +59,8 @@ Other config keys
 ``n_bins`` = 100; ``window`` = 10000; ``bin_stat`` = mean; ``strand_orient`` = true
 ``mark_transform`` = none | log1p  (applied to the marks before the cell statistics; a mark
 file holding negative values is refused under log1p, which would clip them to 0)
-``label`` = regression | binary  (binary: expression above the cell type's median → 1)
+``label`` = regression | binary  (binary: expression above the cell type's median → 1; the
+median over all its genes, test genes included, as DeepChrome's labels were made)
 ``log`` = null → true for ``bigwig`` (log_base(x + pseudocount) of the table's values),
 false for npz (values used as given); ``log_base`` = 2, ``pseudocount`` = 1
 ``cell_stats`` = false; ``kmers`` = null or ``{k: 3, min_count: 10000}``; k-mers need
@@ -500,16 +503,19 @@ def _kmer_options(cfg: Mapping) -> dict | None:
 
 
 def _default_split(source: str, cells: list[dict]) -> dict:
-    """``given`` for DeepChrome CSVs given per split, else random by gene."""
-    if source == "deepchrome_csv" and all(g != "none" for c in cells for g in c["given_split"]):
+    """``given`` for DeepChrome CSVs or npz files all given per split (named train / valid /
+    test), else random by gene."""
+    if source in ("deepchrome_csv", "kaggle_npz") and \
+            all(g != "none" for c in cells for g in c["given_split"]):
         return {"method": "given"}
     return {"method": "random", "fractions": [0.6, 0.2, 0.2], "seed": 0, "group": "gene_id"}
 
 
 def _warn_given_split(split_spec, source: str, cells: list[dict]) -> None:
     """Warn when some examples come from files given per split (train / valid / test) and
-    others do not: under ``split: given`` the others are in no set; under another split of
-    DeepChrome CSVs (the default for such a mix) the given files are not used as splits."""
+    others do not: under ``split: given`` the others are in no set; under another split
+    (the default for such a mix) the given files are not used as splits (for npz files:
+    which cell types are trained on though absent from the train file)."""
     if source == "bigwig":
         return
     given = [c["cell"] for c in cells if any(g != "none" for g in c["given_split"])]
@@ -528,6 +534,19 @@ def _warn_given_split(split_spec, source: str, cells: list[dict]) -> None:
                     "do not, so the %s split does not use the given files (their test genes "
                     "may be trained on); set split: {method: given} to use them",
                     shown(given), names, method)
+    else:
+        files: dict[str, list[str]] = {}
+        for c in cells:
+            for name in dict.fromkeys(c["file"]):
+                files.setdefault(name, []).append(c["cell"])
+        absent = [c["cell"] for c in cells if "train" not in c["given_split"]]
+        log.warning("histone: split %s over the merged npz files (%s): their division is not "
+                    "kept: the genes of a file not named train / valid / test may be trained "
+                    "on%s; name every file train, valid or test and set split: {method: "
+                    "given} to keep it", method,
+                    "; ".join(f"{name}: {shown(cs)}" for name, cs in files.items()),
+                    f", and cell types absent from the train file ({shown(absent)}) are "
+                    "trained on" if absent else "")
 
 
 def _bedgraph_sizes(cells: list[dict], fasta, aliases) -> dict[str, int] | None:
