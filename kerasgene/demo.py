@@ -238,7 +238,8 @@ def _entries(names: list[str]) -> list[tuple[str, str | None]]:
 
 
 def _run_systems_in_processes(names: list[str], data: Path, runs: Path, seed: int,
-                              truth: dict, jobs: int, finished, entry=None) -> None:
+                              truth: dict, jobs: int, finished, entry=None,
+                              after=None) -> None:
     """:func:`run_system` for each of ``names``, each demo entry (:func:`_entries`) in a
     spawned process, ``jobs`` processes at a time (each takes the next entry when it is
     free); ``finished(name, row)`` is called as each system's last entry ends. ``entry``:
@@ -248,7 +249,8 @@ def _run_systems_in_processes(names: list[str], data: Path, runs: Path, seed: in
     The first failure, a process that dies (killed, out of memory), Ctrl-C or SIGTERM
     stops every process at once — nothing more starts and the running entries are
     terminated (their run directories lack ``run.json``, so no command reads them) — and
-    is raised; the systems that finished before are in ``summary.json``.
+    is raised, ending with ``after()`` (default: the systems that finished before are in
+    ``summary.json``).
     """
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -297,7 +299,8 @@ def _run_systems_in_processes(names: list[str], data: Path, runs: Path, seed: in
         pool.shutdown()
         return 0
 
-    stopped_on_signal(run, procs, "demo", after="the systems that finished are in summary.json")
+    stopped_on_signal(run, procs, "demo",
+                      after or "the systems that finished are in summary.json")
 
 
 def _entry_process(name: str, key: str | None, data: Path, runs: Path, seed: int,
@@ -339,6 +342,7 @@ def run_demo(out: Path, seed: int = 0, scale: str = "small", names=None, verbose
     """
     from kerasgene._io import write_json
     from kerasgene.simulate import simulate
+    from kerasgene.train.launcher import stopped_on_signal
     from kerasgene.train.runs import timed_phase
 
     wall, cpu = time.perf_counter(), time.process_time()
@@ -360,19 +364,32 @@ def run_demo(out: Path, seed: int = 0, scale: str = "small", names=None, verbose
         with timed_phase(seconds, "simulate"):
             truth = simulate(data, seed=seed, scale=scale)
     summary = {"seed": seed, "scale": scale, "systems": {}, "seconds": seconds}
+    if (out / "summary.json").exists():  # an earlier demo's, whose runs this one replaces
+        log.info("demo: replacing %s of an earlier demo", out / "summary.json")
+        (out / "summary.json").unlink()
 
     def finished(name: str, row: dict) -> None:
         done = {**summary["systems"], name: row}
         summary["systems"] = {n: done[n] for n in todo if n in done}
         write_json(out / "summary.json", summary)
 
-    if jobs > 1 and len(_entries(todo)) > 1:
-        _run_systems_in_processes(todo, data, runs, seed, truth["tasks"], jobs, finished)
-    else:
+    def one_by_one() -> int:
         for name in todo:
             log.info("demo: %s", name)
             finished(name, run_system(systems.get(name), data, runs, seed, truth["tasks"],
                                       [f"training.verbose={verbose}"]))
+        return 0
+
+    def after() -> str:
+        done = list(summary["systems"])
+        return (f"the systems that finished are in summary.json: {', '.join(done)}" if done
+                else "no system had finished")
+
+    if jobs > 1 and len(_entries(todo)) > 1:
+        _run_systems_in_processes(todo, data, runs, seed, truth["tasks"], jobs, finished,
+                                  after=after)
+    else:
+        stopped_on_signal(one_by_one, {}, "demo", after)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     summary["seconds"]["total"] = {
         "wall": round(time.perf_counter() - wall, 1),

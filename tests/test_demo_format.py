@@ -133,6 +133,34 @@ def test_sigterm_stops_the_demo_and_its_processes(tmp_path):
     _no_process_left_and_nothing_started(tmp_path)
 
 
+def test_sigterm_on_one_process_says_that_no_system_finished(tmp_path, monkeypatch):
+    """One system (no processes): SIGTERM was the bare signal (exit -15, no message) and
+    the interrupted message named a summary.json that did not exist; an earlier demo's
+    summary.json is not left to look like this one's."""
+    import json
+    import os
+    import signal
+    import threading
+    import time
+
+    from kerasgene.errors import KerasgeneError
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "truth.json").write_text(json.dumps(
+        {"generator": {"seed": 0, "scale": "small"}, "tasks": {}}))
+    (tmp_path / "summary.json").write_text("{}")  # an earlier demo's
+    monkeypatch.setattr(demo, "run_system", lambda *a, **k: time.sleep(30))
+    timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGTERM))
+    timer.start()
+    try:
+        with pytest.raises(KerasgeneError) as err:
+            demo.run_demo(tmp_path, names=["histone_fcn"], jobs=1)
+    finally:
+        timer.cancel()
+    assert str(err.value) == "demo: interrupted; stopped its processes (no system had finished)"
+    assert not (tmp_path / "summary.json").exists()
+
+
 @pytest.mark.parametrize("n, shown", [(3, "-0.012 ± 0.004 (3 permutations)"),
                                       (1, "-0.012 (1 permutation)")])
 def test_the_control_states_its_permutations_and_one_has_no_sd(n, shown):

@@ -163,10 +163,12 @@ def stop_processes(procs: Mapping[str, subprocess.Popen | multiprocessing.proces
 
 def stopped_on_signal(run: Callable[[], int],
                       procs: Mapping[str, subprocess.Popen | multiprocessing.process.BaseProcess],
-                      what: str, after: str = "re-run the same command to resume") -> int:
+                      what: str, after: str | Callable[[], str] = "re-run the same command to resume"
+                      ) -> int:
     """``run()`` with SIGTERM turned into KeyboardInterrupt (main thread); the processes
     (``procs`` as it is when ``run`` ends: ``run`` may add to it) are stopped however it
-    ends, and an interruption raises a KerasgeneError whose message ends with ``after``."""
+    ends, and an interruption raises a KerasgeneError whose message ends with ``after``
+    (or what ``after()`` returns then)."""
     old_term = signal.getsignal(signal.SIGTERM)
 
     def on_term(signum, frame):
@@ -179,7 +181,8 @@ def stopped_on_signal(run: Callable[[], int],
         return run()
     except KeyboardInterrupt:
         stop_processes(procs)
-        raise KerasgeneError(f"{what}: interrupted; stopped its processes ({after})") from None
+        said = after() if callable(after) else after
+        raise KerasgeneError(f"{what}: interrupted; stopped its processes ({said})") from None
     finally:
         stop_processes(procs)
         if main_thread:
