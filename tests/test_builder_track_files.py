@@ -151,3 +151,28 @@ def test_genes_left_out_name_the_mark_files_that_lack_their_chromosome(world, tm
     dropped = pd.read_csv(ds.path / "dropped.tsv", sep="\t")
     assert len(dropped) == 12 and set(dropped["chrom"]) == {"chr2"}  # 6 genes × 2 cells
     assert set(dropped["detail"]) == {detail}
+
+
+def test_one_mark_file_without_a_chromosome_leaves_out_its_genes_only(world, tmp_path, caplog):
+    """One of cellB's marks lacks a chromosome: without genes there (chrEBV, an unplaced
+    contig) nothing is left out; with genes, they are, naming that file. The build stopped
+    on either (`chromosomes differ from track 'H3K27me3'`), though a chromosome missing from
+    another cell type's files only left out its genes."""
+    rng = np.random.default_rng(2)
+    histone = copy.deepcopy(world["histone"])
+    chr1 = {"chr1": SIZES["chr1"]}
+    path = write_bigwig(tmp_path / "cellB_H3K9me3.bw", chr1, _gamma(rng, chr1))
+    histone["cells"]["cellB"]["marks"]["H3K9me3"] = str(path)
+    with caplog.at_level(logging.WARNING):
+        ds = build("histone", histone, tmp_path / "hist", progress=False)
+    dropped = pd.read_csv(ds.path / "dropped.tsv", sep="\t")
+    assert set(dropped["chrom"]) == {"chr2"}
+    assert set(dropped["detail"]) == {f"chr2 is not in the mark files of cellB (such as {path})"}
+    genes = copy.deepcopy(histone)  # no gene on chr2: the file's lack changes nothing
+    kept = [ln for ln in open(world["histone"]["gtf"]) if not ln.startswith("chr2\t")]
+    (tmp_path / "chr1.gtf").write_text("".join(kept))
+    genes["gtf"] = str(tmp_path / "chr1.gtf")
+    ds = build("histone", genes, tmp_path / "hist2", progress=False)
+    reasons = set(pd.read_csv(ds.path / "dropped.tsv", sep="\t")["reason"])
+    assert reasons == {"not_in_annotation"}  # the table's chr2 genes, no gene for the file
+    assert len(ds) == 2 * 6  # the chr1 genes of both cell types

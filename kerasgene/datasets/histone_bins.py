@@ -595,7 +595,6 @@ def _cell_genes(c: dict, source: str, gtf_genes, kmer_cfg: dict | None, do_log: 
         for mark, t in c["trackset"].tracks.items():
             if t.format == "bigbed" and c["value_columns"][mark] is None:
                 note_bigbed_field(t.path, f"cell {c['cell']}, mark {mark}")
-        c["trackset"].check_same_chroms()
         _bigwig_labels(c, gtf_genes, do_log, dropped)
     elif gtf_genes is not None and kmer_cfg:
         by_id = match_gene_ids(c["gene_ids"], gtf_genes, f"histone cell {c['cell']}",
