@@ -242,6 +242,12 @@ def test_a_bedgraph_without_a_chromosome_leaves_it_out_with_a_warning(world, tmp
     assert list(res["chroms"]) == ["chr1"]
     assert (f"{minus}: no interval on 1 chromosomes of the other files (chr2): they are left "
             "out (--chroms not given: every chromosome that each file holds)") in caplog.text
+    with pytest.raises(InputFileError) as err:  # listed: was "unknown chromosome 'chr2'"
+        impute_track(run, {"plus": b["plus"], "minus": minus}, tmp_path / "l.bw",
+                     chroms=["chr1", "chr2"], progress=False)
+    assert str(err.value) == (f"{minus}: no interval on chr2, which --chroms lists (a bedGraph "
+                              "names only the chromosomes it has lines on); expected data on "
+                              "every listed chromosome, or chr2 left out of --chroms")
     with pyBigWig.open(b["minus"]) as bw:
         values = bw.values("chr1", 0, SIZES["chr1"], numpy=True)
     write_bigwig(tmp_path / "minus.bw", {"chr1": SIZES["chr1"]}, {"chr1": values})

@@ -141,7 +141,7 @@ from kerasgene.datasets.peak_labels import (
     class_bins,
     peaks_by_chrom,
 )
-from kerasgene.errors import ConfigError, InputFileError
+from kerasgene.errors import ConfigError, InputFileError, UnknownChromosomeError
 from kerasgene.io.chroms import alias_map, load_aliases, resolves
 from kerasgene.io.chroms import resolve as resolve_chrom
 from kerasgene.io.track_checks import note_bigbed_field, same_data, track_entry
@@ -598,13 +598,27 @@ def bin_chromosomes(listed: list | None, sig_tracks: list[Track], tgt_tracks: li
             first[c] = str(entry)
         for t in sig_tracks + tgt_tracks:
             for c in chroms:
-                t.resolve(c)
+                _resolve_listed(t, c, where)
     for t in sig_tracks + tgt_tracks:
         for c in chroms:
             if t.chroms[t.resolve(c)] != ref.chroms[c]:
                 raise InputFileError(f"{t.path}: {c} has length {t.chroms[t.resolve(c)]}, "
                                      f"{ref.path} says {ref.chroms[c]}")
     return chroms
+
+
+def _resolve_listed(track: Track, chrom: str, where: str) -> str:
+    """``chrom`` (listed in ``where``) as ``track`` names it; a bedGraph without a line on
+    it (it names no chromosome it has no interval on) is said to hold no data there."""
+    try:
+        return track.resolve(chrom)
+    except UnknownChromosomeError:
+        if track.format != "bedgraph":
+            raise
+        raise InputFileError(f"{track.path}: no interval on {chrom}, which {where} lists (a "
+                             "bedGraph names only the chromosomes it has lines on); expected "
+                             f"data on every listed chromosome, or {chrom} left out of "
+                             f"{where}") from None
 
 
 def _write_bins(writer: storage.DatasetWriter, cfg: Mapping, split_spec: dict, chroms: list[str],
