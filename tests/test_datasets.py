@@ -1396,7 +1396,7 @@ def test_sim_histone(sim, tmp_path):
                                      "test": ["cell04"]}}, tmp_path / "npz", progress=False)
     assert kg.input_shapes["histone"] == (100, 15)
     assert set(kg.index.cell[kg.split_indices("test")]) == {"cell04"}
-    assert set(kg.index.file[kg.index.cell == "cell04"]) == {"eval"}
+    assert set(kg.index.file[kg.index.cell == "cell04"]) == {"test"}  # only in eval.npz
 
 
 def test_sim_deeprage(sim, tmp_path):

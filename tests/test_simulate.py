@@ -464,7 +464,7 @@ def test_histone_ceiling_recomputed_and_layouts_agree(small, histone_data):
     print(f"\n[histone] ceiling recomputed {ceiling:.4f} vs truth.json {t['ceiling_r2']:.4f}")
     assert abs(ceiling - t["ceiling_r2"]) < 0.01
     # Kaggle npz holds the same bins and labels as the CSVs and bigWigs
-    with np.load(out / t["files"]["kaggle_npz"]["eval"], allow_pickle=False) as npz:
+    with np.load(out / t["files"]["kaggle_npz"]["test"], allow_pickle=False) as npz:
         assert set(npz.files) == set(t["cells"])
         arr = npz[t["cells"][0]]
     assert arr.shape[1:] == (100, 7)

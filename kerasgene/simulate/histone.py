@@ -104,12 +104,13 @@ def simulate_histone(rng: np.random.Generator, genome: Genome, out: Path, scale:
     split_idx = {"train": np.sort(perm[:n_tr]), "valid": np.sort(perm[n_tr : n_tr + n_va]),
                  "test": np.sort(perm[n_tr + n_va :])}
     _write_deepchrome_csvs(out_dir / "deepchrome", genome, cells, x_all, y, split_idx)
-    # Kaggle npz: train.npz = first cells minus one held out, train+valid genes; eval.npz = all cells, test genes
+    # Kaggle npz, one file per set of the genes' split: train.npz and valid.npz hold every
+    # cell type but the held-out one; eval.npz (the test genes) every cell type
     heldout = cells[-1:]
-    tr_idx = np.sort(np.concatenate([split_idx["train"], split_idx["valid"]]))
-    kaggle = {"train": ([c for c in cells if c not in heldout], tr_idx),
-              "eval": (cells, split_idx["test"])}
-    for name, (cell_list, idx) in kaggle.items():
+    seen = [c for c in cells if c not in heldout]
+    kaggle = {"train": ("train", seen, split_idx["train"]), "valid": ("valid", seen, split_idx["valid"]),
+              "test": ("eval", cells, split_idx["test"])}
+    for name, cell_list, idx in kaggle.values():
         arrs = {cell: _kaggle_array(genome, x_all[cells.index(cell)], y[cells.index(cell)], idx)
                 for cell in cell_list}
         with atomic_path(out_dir / "kaggle" / f"{name}.npz") as tmp:
@@ -121,7 +122,7 @@ def simulate_histone(rng: np.random.Generator, genome: Genome, out: Path, scale:
             "tracks": {cell: {m: f"histone/{cell}/{m}.bigWig" for m in HISTONE_MARKS} for cell in cells},
             "expression": "histone/expression.tsv",
             "deepchrome_csv": {cell: {s: f"histone/deepchrome/{cell}/{s}.csv" for s in split_idx} for cell in cells},
-            "kaggle_npz": {"train": "histone/kaggle/train.npz", "eval": "histone/kaggle/eval.npz"},
+            "kaggle_npz": {s: f"histone/kaggle/{name}.npz" for s, (name, _, _) in kaggle.items()},
             "gtf": "genes.gtf", "fasta": "genome.fa",
         },
         "cells": cells,
