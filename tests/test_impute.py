@@ -416,6 +416,9 @@ def test_an_output_that_would_replace_a_file_of_the_run_is_refused(world, tmp_pa
                              "itself; expected another path for the imputed bigWig's record"),
         (Path(b["plus"]) / "x.bw", f"--out: {Path(b['plus']) / 'x.bw'}: {b['plus']} is a "
                                    "file, not a folder"),
+        (tmp_path / "K4.bedGraph", f"--out {tmp_path / 'K4.bedGraph'}: a .bedGraph name, but "
+                                   "impute writes a bigWig; expected a .bw or .bigWig name "
+                                   "(K4.bw)"),
     ]:
         assert main(["impute", "--run", str(run), *signal, "--chroms", "chr2", "--out",
                      str(out)]) == 2

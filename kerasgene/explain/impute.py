@@ -55,6 +55,8 @@ SIGNAL_KINDS = ("counts per million or another normalisation instead of read cou
 SCALE_SAMPLE = 4096
 #: ... and at least this many of each chromosome's.
 MIN_SAMPLE = 32
+#: Names of text track formats, refused for the bigWig that impute writes.
+TEXT_TRACK_SUFFIXES = (".bedgraph", ".bg", ".bdg", ".wig", ".bed", ".gz", ".txt", ".tsv")
 #: The settings of a run's ``preprocessing.json`` that bin the signal (and the labels).
 BIN_SETTINGS = ("bin_size", "window", "sigma", "signal_abs", "signal_log1p", "merge_signal")
 
@@ -204,6 +206,9 @@ def _check_out(out: Path, entries: Mapping[str, tuple], run: Path, record: Mappi
     if out.is_dir():
         raise ConfigError(f"--out {out}: is a directory; expected the imputed bigWig's file "
                           "name (e.g. DIR/H3K4me3_imputed.bigWig)")
+    if out.suffix.lower() in TEXT_TRACK_SUFFIXES:
+        raise ConfigError(f"--out {out}: a {out.suffix} name, but impute writes a bigWig; "
+                          f"expected a .bw or .bigWig name ({out.with_suffix('.bw').name})")
     for key, (path, _) in entries.items():
         if any(os.path.realpath(p) == os.path.realpath(path) for p in (out, record_path(out))):
             raise ConfigError(f"--out {out}: is the input {key} ({path}); expected a new file")
