@@ -481,7 +481,7 @@ def test_binned_windows_count_bp_and_a_gene_of_two_contexts_gets_two_figures(tmp
         "gene_g1_cellA.png", "gene_g1_cellB.png", "gene_g2.png"]
 
 
-def test_window_offsets_and_regions(tmp_path):
+def test_window_offsets_and_regions(tmp_path, caplog):
     assert SI.window_offset(0) == ("TSS", -1000)
     assert SI.window_offset(1000) == ("TSS", 0)
     assert SI.window_offset(1500) == ("TTS", -500)
@@ -507,6 +507,17 @@ def test_window_offsets_and_regions(tmp_path):
     assert fa[0].startswith(">a|DNase|TSS-50..+51 chr1:4950-5051(+)")
     bed = (tmp_path / "r.bed").read_text().splitlines()
     assert bed[1].split("\t")[:3] == ["chr2", "3440", "3501"] and bed[1].endswith("\t-")
+    # a gene near its chromosome's ends (a window padded with N): the BED stays inside it
+    ends = {"a": {"chrom": "chr1", "strand": "+", "tss": 20, "tts": 900},
+            "b": {"chrom": "chr2", "strand": "-", "tss": 8000, "tts": 3480}}
+    regs = SI.top_site_regions(site, ["a", "b"], genes=ends, track="DNase")
+    assert [(r.gstart, r.gend) for r in regs] == [(-30, 71), (3920, 3981)]
+    with caplog.at_level(logging.WARNING):
+        SI.write_bed(regs, tmp_path / "ends.bed", {"chr1": 40, "chr2": 3900})
+    assert [ln.split("\t")[:3] for ln in (tmp_path / "ends.bed").read_text().splitlines()] \
+        == [["chr1", "0", "40"]]  # cut; b wholly past chr2's end: not written
+    assert "2 region(s) ran past their chromosome's start or end (a gene window's N " \
+           "padding): 1 cut to the chromosome, 1 wholly outside it not written" in caplog.text
 
 
 def test_decode_one_hot():

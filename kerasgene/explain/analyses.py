@@ -29,7 +29,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from kerasgene._io import safe_name, write_tsv
-from kerasgene.errors import ConfigError, InputFileError
+from kerasgene.errors import ConfigError, InputFileError, KerasgeneError
 from kerasgene.explain.options import requested_analyses
 
 if TYPE_CHECKING:
@@ -194,6 +194,26 @@ def _genes_from_index(index) -> dict[str, dict]:
     return out
 
 
+def _chrom_sizes(dataset, genes: Mapping[str, dict]) -> dict[str, int] | None:
+    """The lengths of the genes' chromosomes in the dataset's FASTA (named as the genes
+    are; aliases of the dataset's table resolved), or None without a FASTA or genes."""
+    from kerasgene.io.chroms import load_aliases
+    from kerasgene.io.genome import Genome
+
+    spec = (dataset.meta.get("inputs") or {}).get("fasta")
+    if not genes or not spec:
+        return None
+    aliases = (dataset.meta.get("params") or {}).get("chrom_aliases")
+    try:
+        with Genome(spec["path"], aliases=load_aliases(aliases)) as genome:
+            chroms = {g["chrom"] for g in genes.values()}
+            return {c: genome.chroms[genome.resolve(c)] for c in chroms}
+    except (KerasgeneError, OSError) as err:
+        log.info("explain: the chromosome lengths of %s are not known (%s); BED regions are "
+                 "not cut to them", spec["path"], err)
+        return None
+
+
 def _window_layout(params: Mapping, length: int) -> tuple[tuple, ...]:
     """The window layout of a dataset's inputs of ``length`` positions: a histone
     dataset's ``window`` bp centred on the TSS in ``n_bins`` bins (``("TSS", -5000, 5000,
@@ -285,9 +305,11 @@ def _gene_plots(res, tracks, inputs, gene_ids, contexts, track_names, layout, ou
                                layout=layout, explained=explained, signal_units=units)
 
 
-def _top_sites(tracks, gene_ids, seq, genes, layout, out: Path, flank: int) -> dict:
-    """``top_sites_<track>.fa`` (a model with DNA) and ``.bed`` (gene coordinates known)
-    per track; ``flank`` in bp (at least one position of a binned window)."""
+def _top_sites(tracks, gene_ids, seq, genes, layout, out: Path, flank: int,
+               chrom_sizes: Mapping[str, int] | None = None) -> dict:
+    """``top_sites_<track>.fa`` (a model with DNA) and ``.bed`` (gene coordinates known;
+    cut to ``chrom_sizes``: :func:`kerasgene.explain.sites.write_bed`) per track; ``flank``
+    in bp (at least one position of a binned window)."""
     from kerasgene.explain.sites import layout_step, top_site_regions, write_bed, write_fasta
 
     regions_by_track = {}
@@ -299,7 +321,7 @@ def _top_sites(tracks, gene_ids, seq, genes, layout, out: Path, flank: int) -> d
             if seq is not None:
                 write_fasta(regs, out / f"top_sites_{safe_name(t)}.fa")
             if genes:
-                write_bed(regs, out / f"top_sites_{safe_name(t)}.bed")
+                write_bed(regs, out / f"top_sites_{safe_name(t)}.bed", chrom_sizes)
             regions_by_track[t] = regs
     return regions_by_track
 
@@ -330,10 +352,12 @@ def explain_isegnet_ig(model, dataset, out: Path, options: ExplainOptions, rng,
     tracks = attribution_tracks(res, track_names=track_names)
     _write_ig_tables(res, tracks, index, layout, out, options, cls, explained)
     genes = _genes_from_index(index) if layout[0][0] == "TSS" else {}
+    sizes = _chrom_sizes(dataset, genes)
     seq = inputs.get("sequence")
     _gene_plots(res, tracks, inputs, gene_ids, example_contexts(index), track_names, layout,
                 out, options.gene_plots, explained)
-    regions_by_track = _top_sites(tracks, gene_ids, seq, genes, layout, out, options.flank)
+    regions_by_track = _top_sites(tracks, gene_ids, seq, genes, layout, out, options.flank,
+                                  sizes)
     summary = {"n_examples": len(idx), "engine": res.engine, "method": res.method,
                "max_relative_residual": float(res.relative_residual.max()),
                "steps_used": sorted({int(s) for s in res.n_steps}),
@@ -349,7 +373,7 @@ def explain_isegnet_ig(model, dataset, out: Path, options: ExplainOptions, rng,
     if compare is not None:
         summary["differential"] = _differential(
             compare, model_inputs(compare, inputs), tracks, gene_ids, genes, seq,
-            track_names, layout, options, out, cls, explained)
+            track_names, layout, options, out, cls, explained, sizes)
     return summary
 
 
@@ -394,7 +418,7 @@ def _enrichment(regions_by_track, seq, options: ExplainOptions, out: Path, rng) 
 
 def _differential(other, other_inputs, tracks_a, gene_ids, genes, seq, track_names, layout,
                   options: ExplainOptions, out: Path, cls: ExplainedClass | None,
-                  explained: str) -> dict:
+                  explained: str, chrom_sizes: Mapping[str, int] | None = None) -> dict:
     from kerasgene.explain import plots as P
     from kerasgene.explain.ig import integrated_gradients
     from kerasgene.explain.sites import (
@@ -424,7 +448,7 @@ def _differential(other, other_inputs, tracks_a, gene_ids, genes, seq, track_nam
         if seq is not None:
             write_fasta(regs, base.with_suffix(".fa"))
         if genes:
-            write_bed(regs, base.with_suffix(".bed"))
+            write_bed(regs, base.with_suffix(".bed"), chrom_sizes)
         P.plot_differential(a.mean(0), tracks_b[t].mean(0), d.mask.mean(0),
                             base.with_suffix(".png"), labels=tuple(options.labels), track=t,
                             n_genes=len(gene_ids), layout=layout, explained=explained)

@@ -329,13 +329,30 @@ def write_fasta(regions: Sequence[Region], path) -> None:
     write_text(path, "".join(lines))
 
 
-def write_bed(regions: Sequence[Region], path) -> None:
+def write_bed(regions: Sequence[Region], path, chrom_sizes: Mapping[str, int] | None = None
+              ) -> None:
     """Write the regions with genomic coordinates as BED6 (name, score = attribution).
 
-    Regions without a gene location are skipped with a warning."""
+    Regions without a gene location are skipped with a warning. With ``chrom_sizes``
+    (chromosome → length, named as the genes are), a region of a gene window that runs past
+    its chromosome's start or end (the window's N padding) is cut to the chromosome, and one
+    wholly outside it is not written, both counted in a warning: BED intervals lie within
+    their chromosome."""
     placed = [r for r in regions if r.chrom is not None]
-    write_text(path, "".join(f"{r.chrom}\t{r.gstart}\t{r.gend}\t{r.name}\t{r.score:.6g}\t"
-                             f"{r.strand}\n" for r in placed))
+    rows, cut, outside = [], 0, 0
+    for r in placed:
+        size = (chrom_sizes or {}).get(r.chrom)
+        start, end = (r.gstart, r.gend) if size is None else (max(r.gstart, 0), min(r.gend, size))
+        if start >= end:
+            outside += 1
+            continue
+        cut += (start, end) != (r.gstart, r.gend)
+        rows.append(f"{r.chrom}\t{start}\t{end}\t{r.name}\t{r.score:.6g}\t{r.strand}\n")
+    write_text(path, "".join(rows))
     skipped = len(regions) - len(placed)
     if skipped:
         log.warning("%s: %d region(s) without gene coordinates were not written", path, skipped)
+    if cut or outside:
+        log.warning("%s: %d region(s) ran past their chromosome's start or end (a gene window's "
+                    "N padding): %d cut to the chromosome, %d wholly outside it not written",
+                    path, cut + outside, cut, outside)
