@@ -707,6 +707,34 @@ def test_cli_variants_table_and_mutagenesis(run_dir, capsys):
         ["effects.tsv", f"effects_ism_{gid}.tsv", f"effects_ism_{gid}.png"])
 
 
+def test_ism_rows_place_a_minus_strand_gene_on_the_genome(run_dir, sim, capsys):
+    """The ISM table of a − strand gene joined to a VCF: the row whose ``pos`` is the
+    variant's POS has ``genome_ref`` = its REF, and the variant's delta in the column of
+    its ALT complemented (the table reads bases 5'→3' of the gene); it gave only window
+    indices (H4)."""
+    from kerasgene.dna import reverse_complement
+
+    d, picked, records = run_dir
+    gene = picked["-"][0]
+    chrom, pos, vid, ref, alt = next(r for r in records if r[2] == f"{gene.id}_motif")
+    vcf = write_vcf(d / "minus.vcf", [(chrom, pos, vid, ref, alt)])
+    out = d / "minus" / "effects.tsv"
+    assert main(["variants", "--run", str(d), "--vcf", vcf, "--out", str(out),
+                 "--ism", gene.id]) == 0
+    delta = pd.read_csv(out, sep="\t").set_index("variant_id").loc[vid, "delta"]
+    ism = pd.read_csv(d / "minus" / f"effects_ism_{gene.id}.tsv", sep="\t")
+    assert set(ism["strand"]) == {"-"} and set(ism["chrom"]) == {gene.chrom}
+    assert ism.loc[1000, "pos"] == gene.tss + 1  # offset 0 of the TSS
+    row = ism.set_index("pos").loc[pos]
+    assert row.genome_ref == ref and row.ref_base == reverse_complement(ref)
+    assert row[f"delta_{reverse_complement(alt)}"] == pytest.approx(delta, rel=1e-4, abs=1e-6)
+    with Genome(sim[0] / "genome.fa") as genome:
+        seq = genome.fetch(gene.chrom, int(ism["pos"].min()) - 1, int(ism["pos"].max()))
+    first = int(ism["pos"].min())
+    assert all(seq[p - first] == b for p, b in zip(ism["pos"], ism["genome_ref"]))
+    capsys.readouterr()
+
+
 def test_cli_variants_names_variants_at_genes_the_dataset_left_out(run_dir, sim, tmp_path,
                                                                   capsys, caplog):
     """A variant in the window of an annotated gene that the dataset left out (zero TPM,

@@ -347,7 +347,14 @@ def _ism_gene(genes, reader, gene_id: str, context: str | None):
 def write_ism(model, genome, gene, reader, out: Path, *, context: str | None = None,
               batch_size: int = 512) -> list[Path]:
     """Saturation mutagenesis of ``gene`` in ``context`` → ``<out>_ism_<gene>.tsv`` (one
-    row per position) and ``.png`` (heatmap); returns the two paths."""
+    row per position) and ``.png`` (heatmap); returns the two paths.
+
+    The table's ``position`` indexes the window, ``anchor`` / ``offset`` place it 5'→3' of
+    the gene; ``chrom``, ``pos`` (1-based, as a VCF's POS; empty in the padding before a
+    chromosome's start), ``strand`` and ``genome_ref`` (the FASTA's base, as a VCF's REF)
+    place it on the genome. ``ref_base`` and ``delta_A`` … ``delta_T`` are read 5'→3' of
+    the gene, as the model sees it: on a − strand gene ``delta_A`` is the FASTA's T (a VCF's
+    ALT T)."""
     import pandas as pd
 
     from kerasgene.explain import plots as P
@@ -360,6 +367,7 @@ def write_ism(model, genome, gene, reader, out: Path, *, context: str | None = N
     anchors = [window_offset(i, m.layout) for i in range(len(m.sequence))]
     tab = pd.DataFrame({"position": np.arange(len(m.sequence)),
                         "anchor": [a for a, _ in anchors], "offset": [o for _, o in anchors],
+                        **_genomic_columns(gene, anchors, m.sequence),
                         "ref_base": list(m.sequence),
                         **{f"delta_{b}": m.deltas[k] for k, b in enumerate("ACGT")}})
     title = (f"{gene.id} ({gene.name}, {gene.strand} strand), {m.context}: saturation "
@@ -369,6 +377,23 @@ def write_ism(model, genome, gene, reader, out: Path, *, context: str | None = N
     return [write_tsv(base.with_name(f"{base.name}.tsv"), tab),
             P.plot_mutagenesis(m.deltas, base.with_name(f"{base.name}.png"), layout=m.layout,
                                title=title)]
+
+
+def _genomic_columns(gene, anchors: list[tuple[str, int]], sequence: str) -> dict:
+    """``chrom``, ``pos`` (1-based; None before the chromosome's start), ``strand`` and
+    ``genome_ref`` (the + strand's base) of each window position (``anchors``: its
+    ``(anchor, offset)``, 5'→3' of ``gene``)."""
+    import pandas as pd
+
+    from kerasgene.dna import reverse_complement
+
+    sign = 1 if gene.strand == "+" else -1
+    at = {"TSS": gene.tss, "TTS": gene.tts}
+    pos = [at[a] + sign * o + 1 for a, o in anchors]
+    return {"chrom": gene.chrom,
+            "pos": pd.array([p if p >= 1 else None for p in pos], dtype="Int64"),
+            "strand": gene.strand,
+            "genome_ref": list(sequence if sign == 1 else reverse_complement(sequence)[::-1])}
 
 
 # --------------------------------------------------------------------------------------
