@@ -507,6 +507,14 @@ def test_window_offsets_and_regions(tmp_path, caplog):
     assert fa[0].startswith(">a|DNase|TSS-50..+51 chr1:4950-5051(+)")
     bed = (tmp_path / "r.bed").read_text().splitlines()
     assert bed[1].split("\t")[:3] == ["chr2", "3440", "3501"] and bed[1].endswith("\t-")
+    named = SI.top_site_regions(site, ["a", "b"], genes=genes, track="DNase",
+                                contexts=["rep1", "rep2"])  # two samples' examples
+    assert [r.name for r in named] == ["a|rep1|DNase|TSS-50..+51", "b|rep2|DNase|TTS-500..-439"]
+    from kerasgene.explain.analyses import _one_site_per_gene
+
+    twice = SI.top_site_regions(np.stack([site[0], site[0] * 2]), ["a", "a"], sequences=seq,
+                                track="DNA", contexts=["rep1", "rep2"])
+    assert _one_site_per_gene(twice) == [twice[1].sequence]  # one gene, its best site once
     # a gene near its chromosome's ends (a window padded with N): the BED stays inside it
     ends = {"a": {"chrom": "chr1", "strand": "+", "tss": 20, "tts": 900},
             "b": {"chrom": "chr2", "strand": "-", "tss": 8000, "tts": 3480}}

@@ -305,7 +305,7 @@ def _gene_plots(res, tracks, inputs, gene_ids, contexts, track_names, layout, ou
                                layout=layout, explained=explained, signal_units=units)
 
 
-def _top_sites(tracks, gene_ids, seq, genes, layout, out: Path, flank: int,
+def _top_sites(tracks, gene_ids, contexts, seq, genes, layout, out: Path, flank: int,
                chrom_sizes: Mapping[str, int] | None = None) -> dict:
     """``top_sites_<track>.fa`` (a model with DNA) and ``.bed`` (gene coordinates known;
     cut to ``chrom_sizes``: :func:`kerasgene.explain.sites.write_bed`) per track; ``flank``
@@ -317,7 +317,7 @@ def _top_sites(tracks, gene_ids, seq, genes, layout, out: Path, flank: int,
     with tqdm(tracks.items(), desc="top sites", unit="track") as bar:
         for t, v in bar:
             regs = top_site_regions(v, gene_ids, sequences=seq, genes=genes, track=t,
-                                    flank=flank, layout=layout)
+                                    flank=flank, layout=layout, contexts=contexts)
             if seq is not None:
                 write_fasta(regs, out / f"top_sites_{safe_name(t)}.fa")
             if genes:
@@ -356,8 +356,8 @@ def explain_isegnet_ig(model, dataset, out: Path, options: ExplainOptions, rng,
     seq = inputs.get("sequence")
     _gene_plots(res, tracks, inputs, gene_ids, example_contexts(index), track_names, layout,
                 out, options.gene_plots, explained)
-    regions_by_track = _top_sites(tracks, gene_ids, seq, genes, layout, out, options.flank,
-                                  sizes)
+    regions_by_track = _top_sites(tracks, gene_ids, example_contexts(index), seq, genes,
+                                  layout, out, options.flank, sizes)
     summary = {"n_examples": len(idx), "engine": res.engine, "method": res.method,
                "max_relative_residual": float(res.relative_residual.max()),
                "steps_used": sorted({int(s) for s in res.n_steps}),
@@ -390,6 +390,17 @@ def motif_database(options: ExplainOptions, tax_group: str) -> tuple[list, str]:
     return M.jaspar_motifs(options.jaspar_release, tax), f"{options.jaspar_release} {tax}"
 
 
+def _one_site_per_gene(regions) -> list[str]:
+    """The sequences of the regions, one per gene: of a gene explained in several samples
+    (the same DNA), its highest-scoring site's, so that no gene counts twice in the
+    enrichment's foreground."""
+    best: dict[str, object] = {}
+    for r in regions:
+        if r.sequence and (r.gene_id not in best or r.score > best[r.gene_id].score):
+            best[r.gene_id] = r
+    return [r.sequence for r in best.values()]
+
+
 def _enrichment(regions_by_track, seq, options: ExplainOptions, out: Path, rng) -> dict:
     from kerasgene.explain import motifs as M
     from kerasgene.explain import plots as P
@@ -399,7 +410,7 @@ def _enrichment(regions_by_track, seq, options: ExplainOptions, out: Path, rng) 
     width = 2 * options.flank + 1
     with tqdm(regions_by_track.items(), desc="motif enrichment", unit="track") as bar:
         for t, regs in bar:
-            fg = [r.sequence for r in regs if r.sequence]
+            fg = _one_site_per_gene(regs)
             if not fg:
                 continue
             excl = np.zeros(seq.shape[:2], bool)

@@ -163,11 +163,14 @@ class Region:
     gstart: int | None = None
     gend: int | None = None
     strand: str | None = None
+    context: str = ""
 
     @property
     def name(self) -> str:
-        return (f"{self.gene_id}|{self.track}|{self.anchor}{self.offset_start:+d}"
-                f"..{self.offset_end:+d}")
+        """``gene|track|anchor+o1..+o2`` (offsets end-exclusive), ``gene|context|track|…``
+        when the example has a context (its sample or cell type)."""
+        gene = f"{self.gene_id}|{self.context}" if self.context else self.gene_id
+        return f"{gene}|{self.track}|{self.anchor}{self.offset_start:+d}..{self.offset_end:+d}"
 
 
 def _gene_field(g, name):
@@ -208,6 +211,7 @@ def top_site_regions(
     flank: int = 50,
     layout=ISEGNET_LAYOUT,
     absolute: bool = False,
+    contexts: Sequence[str] | None = None,
 ) -> list[Region]:
     """The highest-attribution site of each gene ± ``flank`` bp (iSEGnet §3.5: [−50, +50]
     around the top site per gene and mark, for AME-style enrichment).
@@ -220,6 +224,7 @@ def top_site_regions(
     genes : ``{gene id: Gene or dict with chrom, strand, tss, tts}`` for genomic
         coordinates, optional
     absolute : rank sites by |attribution| instead of attribution
+    contexts : (n,) each example's sample or cell type, in the region's name, optional
     Regions are clipped to the window segment (TSS or TTS part) of their site.
     """
     site_attr = np.asarray(site_attr)
@@ -228,9 +233,11 @@ def top_site_regions(
     for i, gid in enumerate(gene_ids):
         c = int(np.argmax(score[i]))
         a, b = _clip_to_segment(c, flank, layout)
-        out.append(_make_region(str(gid), track, a, b, site_attr[i, c], layout,
-                                None if sequences is None else sequences[i],
-                                None if genes is None else genes.get(str(gid))))
+        reg = _make_region(str(gid), track, a, b, site_attr[i, c], layout,
+                           None if sequences is None else sequences[i],
+                           None if genes is None else genes.get(str(gid)))
+        reg.context = "" if contexts is None else str(contexts[i])
+        out.append(reg)
     return out
 
 
