@@ -172,7 +172,7 @@ def score_line(metrics: Mapping) -> str:
 def _baseline_part(baselines: Mapping, key: str | None, n: int | None) -> str:
     """``"; baselines' R²: ridge 0.567, …"`` of :func:`score_line`: a baseline without the
     score (undefined on its test sample) says so; test examples other than the model's
-    (``training.baseline_max_examples``) are counted."""
+    (a run of a version that scored baselines on a sample of them) are counted."""
     parts = [f"{name} {got[key]:.3f}" if isinstance(got.get(key), float) else f"{name} undefined"
              for name, got in baselines.items()]
     if not parts or key is None:

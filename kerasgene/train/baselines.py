@@ -27,7 +27,7 @@ with a warning; a sample of one class fits no classifier (its metrics say why).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -120,7 +120,7 @@ def _is_hinge(estimator) -> bool:
 def run_baselines(
     names: Iterable[str],
     train: tuple[np.ndarray, np.ndarray],
-    test: tuple[np.ndarray, np.ndarray],
+    test: tuple[np.ndarray, np.ndarray] | Callable[[], Iterable[tuple[np.ndarray, np.ndarray]]],
     classification: bool = False,
     seed: int = 0,
     n_classes: int = 2,
@@ -131,8 +131,12 @@ def run_baselines(
     ----------
     names
         Baseline names (module table).
-    train, test
+    train
         (X, y) with X of shape (N, features) — see :func:`flatten_inputs`.
+    test
+        (X, y) likewise, or a function returning an iterator over (X, y) chunks of the
+        test rows (called once per baseline; the whole test split scored without holding
+        it in memory at once).
     classification, n_classes
         A class target and the task's number of classes (labels 0 … n_classes − 1).
 
@@ -144,6 +148,7 @@ def run_baselines(
     """
     from kerasgene.metrics import evaluate_predictions
 
+    chunks = (lambda: iter([test])) if isinstance(test, tuple) else test
     y = np.asarray(train[1]).ravel()
     classes = np.unique(y).astype(np.int64) if classification else None
     if classification:
@@ -152,7 +157,8 @@ def run_baselines(
             why = (f"its training sample of {len(y)} examples holds class "
                    f"{classes.tolist()} only; a classifier needs two")
             log.warning("baselines: not fitted: %s", why)
-            return {name: {"undefined": why, "n": int(len(test[1]))} for name in names}
+            n = sum(len(yt) for _, yt in chunks())
+            return {name: {"undefined": why, "n": int(n)} for name in names}
         if missing:
             log.warning("baselines: their training sample of %d examples holds no example of "
                         "class %s (of %d; training.baseline_max_examples sampled them): they "
@@ -163,6 +169,8 @@ def run_baselines(
         est = make_baseline(name, classification, seed)
         log.info("fitting baseline %s on %d examples × %d features", name, *train[0].shape)
         est.fit(train[0], y)
-        results[name] = evaluate_predictions(
-            test[1], predict(est, test[0], classification, classes, n_classes), classification)
+        observed, predicted = zip(*((yt, predict(est, X, classification, classes, n_classes))
+                                    for X, yt in chunks()))
+        results[name] = evaluate_predictions(np.concatenate(observed),
+                                             np.concatenate(predicted), classification)
     return results

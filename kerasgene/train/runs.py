@@ -47,7 +47,7 @@ Configuration keys beyond the dataset's (``kerasgene.config`` lists the sections
 
 More ``training`` keys read here: ``factorized`` (DeepRAGE-C/TP on gene × condition
 blocks, ``genes_per_block`` × ``conditions_per_block``), ``baseline_max_examples`` (cap on
-the examples the baselines see), ``control_permutations`` (how many label permutations
+the training examples the baselines are fitted on; they are scored on the whole test split), ``control_permutations`` (how many label permutations
 the shuffled-label control trains, each exactly like the real model:
 :func:`shuffled_control`) and ``inputs`` (train on a subset of the
 dataset's inputs, e.g. ``{sequence: false, epigenome: [DNase]}``; see
@@ -370,6 +370,21 @@ def shuffled_control(config: dict, dataset, tsection: dict, out_dir: Path, seed:
             "runs": runs}
 
 
+def _baseline_test_chunks(dataset, chunk: int):
+    """A function iterating over the whole test split in flattened (X, y) chunks of
+    ``chunk`` rows: the baselines are scored on the rows the model is (they are fitted on
+    at most ``baseline_max_examples`` training rows: :func:`_baseline_arrays`)."""
+    from kerasgene.train.baselines import flatten_inputs
+
+    idx = dataset.split_indices("test")
+
+    def chunks():
+        for lo in range(0, len(idx), chunk):
+            x, y = dataset.arrays_for(idx[lo : lo + chunk])
+            yield flatten_inputs(x), y
+    return chunks
+
+
 def _baseline_arrays(dataset, split: str, max_examples: int, seed: int):
     from kerasgene.train.baselines import flatten_inputs
 
@@ -499,7 +514,7 @@ def _train_run(config: dict, dataset, model, strategy, tsection: dict, extra: di
         cap = int(extra["baseline_max_examples"])
         with timed_phase(seconds, "baselines"):
             arrays = (_baseline_arrays(dataset, "train", cap, seed),
-                      _baseline_arrays(dataset, "test", cap, seed))
+                      _baseline_test_chunks(dataset, cap))
         metrics["baselines"] = {}
         for baseline in names:
             with timed_phase(seconds, "baselines"), timed_phase(seconds, baseline):
