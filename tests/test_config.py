@@ -52,6 +52,8 @@ def _fails(capsys, world, tmp_path, *overrides, command="train", config=None):
     ("training.controls=[shufled]", "training.controls: expected a list of shuffled, got "
                                     "['shufled']"),
     ("training.control_permutations=0", "training.control_permutations: expected an integer >= 1"),
+    ("training.baseline_max_examples=0",  # null: every training example
+     "training.baseline_max_examples: expected an integer >= 1 or null, got 0"),
     ("training.inputs=DNase", "training.inputs: expected a mapping or null, got 'DNase'"),
     ("training.epoch=3", "training: unknown key 'epoch'; did you mean 'epochs'?"),
     ("training.monitor=val_r3", "training.monitor: expected one of val_r2, val_loss, "

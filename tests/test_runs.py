@@ -31,7 +31,9 @@ def test_histone_ensemble_run_writes_the_run_directory(data, tmp_path, capsys):
     assert len(metrics["members"]) == 3 and "ridge" in metrics["baselines"]
     assert metrics["test"]["n"] == len((run / "predictions.tsv").read_text().splitlines()) - 1
     # fitted on 500 training examples, scored on every test example, as the model is
-    assert metrics["test"]["n"] > 500 and metrics["baselines"]["ridge"]["n"] == metrics["test"]["n"]
+    ridge = metrics["baselines"]["ridge"]
+    assert metrics["test"]["n"] > 500 and ridge["n"] == metrics["test"]["n"]
+    assert ridge["n_train"] == 500
     for name in ("config.yaml", "model.keras", "preprocessing.json", "predicted_vs_observed.png",
                  "member_0/history.csv", "member_2/loss.png", "run.json"):
         assert (run / name).exists(), name

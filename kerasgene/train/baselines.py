@@ -143,8 +143,9 @@ def run_baselines(
     Returns
     -------
     dict
-        name → metrics dict (:func:`kerasgene.metrics.evaluate_predictions`); a classifier
-        whose training sample holds one class: ``{"undefined": why, "n": ...}``.
+        name → metrics dict (:func:`kerasgene.metrics.evaluate_predictions`, with
+        ``n_train``, the examples it was fitted on); a classifier whose training sample
+        holds one class: ``{"undefined": why, "n": ...}``.
     """
     from kerasgene.metrics import evaluate_predictions
 
@@ -171,6 +172,7 @@ def run_baselines(
         est.fit(train[0], y)
         observed, predicted = zip(*((yt, predict(est, X, classification, classes, n_classes))
                                     for X, yt in chunks()))
-        results[name] = evaluate_predictions(np.concatenate(observed),
-                                             np.concatenate(predicted), classification)
+        results[name] = {**evaluate_predictions(np.concatenate(observed),
+                                                np.concatenate(predicted), classification),
+                         "n_train": int(len(y))}
     return results

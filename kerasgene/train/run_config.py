@@ -28,7 +28,8 @@ RUN_TRAINING_KEYS = {"controls": [], "factorized": False, "genes_per_block": 32,
 RUN_TRAINING_SPECS = {
     "controls": Spec("list", choices=("shuffled",)), "factorized": Spec("bool"),
     "genes_per_block": Spec("int", min=1), "conditions_per_block": Spec("int", min=1),
-    "baseline_max_examples": Spec("int", min=1), "control_permutations": Spec("int", min=1),
+    "baseline_max_examples": Spec("int", min=1, null=True),
+    "control_permutations": Spec("int", min=1),
     "inputs": Spec("mapping", null=True),
 }
 #: ``training`` keys the factorised trainer does not read, with the value it acts as if

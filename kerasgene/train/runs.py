@@ -47,7 +47,8 @@ Configuration keys beyond the dataset's (``kerasgene.config`` lists the sections
 
 More ``training`` keys read here: ``factorized`` (DeepRAGE-C/TP on gene × condition
 blocks, ``genes_per_block`` × ``conditions_per_block``), ``baseline_max_examples`` (cap on
-the training examples the baselines are fitted on; they are scored on the whole test split), ``control_permutations`` (how many label permutations
+the training examples the baselines are fitted on, null for all; they are scored on the whole
+test split), ``control_permutations`` (how many label permutations
 the shuffled-label control trains, each exactly like the real model:
 :func:`shuffled_control`) and ``inputs`` (train on a subset of the
 dataset's inputs, e.g. ``{sequence: false, epigenome: [DNase]}``; see
@@ -370,6 +371,10 @@ def shuffled_control(config: dict, dataset, tsection: dict, out_dir: Path, seed:
             "runs": runs}
 
 
+#: Test rows flattened at once to score the baselines when their training sample is uncapped.
+BASELINE_CHUNK = 5_000
+
+
 def _baseline_test_chunks(dataset, chunk: int):
     """A function iterating over the whole test split in flattened (X, y) chunks of
     ``chunk`` rows: the baselines are scored on the rows the model is (they are fitted on
@@ -385,11 +390,12 @@ def _baseline_test_chunks(dataset, chunk: int):
     return chunks
 
 
-def _baseline_arrays(dataset, split: str, max_examples: int, seed: int):
+def _baseline_arrays(dataset, split: str, max_examples: int | None, seed: int):
+    """The flattened (X, y) of ``split``, a random ``max_examples`` of its rows (None: all)."""
     from kerasgene.train.baselines import flatten_inputs
 
     idx = dataset.split_indices(split)
-    if len(idx) > max_examples:
+    if max_examples is not None and len(idx) > max_examples:
         idx = np.sort(np.random.default_rng(seed).choice(idx, max_examples, replace=False))
     x, y = dataset.arrays_for(idx)
     return flatten_inputs(x), y
@@ -511,10 +517,10 @@ def _train_run(config: dict, dataset, model, strategy, tsection: dict, extra: di
     if names:
         from kerasgene.train.baselines import run_baselines
 
-        cap = int(extra["baseline_max_examples"])
+        cap = extra["baseline_max_examples"]  # None: every training example
         with timed_phase(seconds, "baselines"):
             arrays = (_baseline_arrays(dataset, "train", cap, seed),
-                      _baseline_test_chunks(dataset, cap))
+                      _baseline_test_chunks(dataset, cap or BASELINE_CHUNK))
         metrics["baselines"] = {}
         for baseline in names:
             with timed_phase(seconds, "baselines"), timed_phase(seconds, baseline):
