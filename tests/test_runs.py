@@ -20,12 +20,18 @@ def data(small_sim):
     return small_sim[0]
 
 
+def _histone_overrides(data, run, hparams: str, *extra: str) -> list[str]:
+    """KEY=VALUE overrides of configs/histone_fcn.yaml for a small, quiet run."""
+    return [f"data_dir={data}", f"run_dir={run}", "training.verbose=0",
+            f"model.hparams={hparams}", *extra]
+
+
 @pytest.mark.slow  # a whole ensemble run
 def test_histone_ensemble_run_writes_the_run_directory(data, tmp_path, capsys):
     run = tmp_path / "run"
-    overrides = [f"data_dir={data}", f"run_dir={run}", "training.epochs=2", "training.verbose=0",
-                 "model.hparams={base_filters: 4}", "training.steps_per_epoch=4",
-                 "training.baseline_max_examples=500"]
+    overrides = _histone_overrides(data, run, "{base_filters: 4}", "training.epochs=2",
+                                   "training.steps_per_epoch=4",
+                                   "training.baseline_max_examples=500")
     assert main(["train", "--config", str(CONFIGS / "histone_fcn.yaml"), *overrides]) == 0
     metrics = json.loads((run / "metrics.json").read_text())
     assert len(metrics["members"]) == 3 and "ridge" in metrics["baselines"]
@@ -48,13 +54,14 @@ def test_histone_ensemble_run_writes_the_run_directory(data, tmp_path, capsys):
     assert on_disk["baselines"] == metrics["baselines"] and on_disk["members"] == metrics["members"]
 
 
+@pytest.mark.slow  # a whole run
 def test_a_one_member_histone_ensemble_fits_train_and_stops_on_valid(data, tmp_path):
     """``n_models: 1`` (the builder's single member): no folds to make; it was refused
     after the dataset was built (``overlapping_folds: k must be >= 2``)."""
     run = tmp_path / "one"
-    overrides = [f"data_dir={data}", f"run_dir={run}", "training.epochs=1", "training.verbose=0",
-                 "model.hparams={base_filters: 4, n_models: 1}", "training.steps_per_epoch=2",
-                 "baselines=[]"]
+    overrides = _histone_overrides(data, run, "{base_filters: 4, n_models: 1}",
+                                   "training.epochs=1", "training.steps_per_epoch=2",
+                                   "baselines=[]")
     assert main(["train", "--config", str(CONFIGS / "histone_fcn.yaml"), *overrides]) == 0
     metrics = json.loads((run / "metrics.json").read_text())
     assert len(metrics["members"]) == 1 and (run / "member_0" / "history.csv").exists()
