@@ -353,11 +353,11 @@ def explain_isegnet_ig(model, dataset, out: Path, options: ExplainOptions, rng,
     _write_ig_tables(res, tracks, index, layout, out, options, cls, explained)
     genes = _genes_from_index(index) if layout[0][0] == "TSS" else {}
     sizes = _chrom_sizes(dataset, genes)
-    seq = inputs.get("sequence")
-    _gene_plots(res, tracks, inputs, gene_ids, example_contexts(index), track_names, layout,
-                out, options.gene_plots, explained)
-    regions_by_track = _top_sites(tracks, gene_ids, example_contexts(index), seq, genes,
-                                  layout, out, options.flank, sizes)
+    seq, contexts = inputs.get("sequence"), example_contexts(index)
+    _gene_plots(res, tracks, inputs, gene_ids, contexts, track_names, layout, out,
+                options.gene_plots, explained)
+    regions_by_track = _top_sites(tracks, gene_ids, contexts, seq, genes, layout, out,
+                                  options.flank, sizes)
     summary = {"n_examples": len(idx), "engine": res.engine, "method": res.method,
                "max_relative_residual": float(res.relative_residual.max()),
                "steps_used": sorted({int(s) for s in res.n_steps}),

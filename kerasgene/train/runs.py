@@ -371,7 +371,7 @@ def shuffled_control(config: dict, dataset, tsection: dict, out_dir: Path, seed:
             "runs": runs}
 
 
-#: Test rows flattened at once to score the baselines when their training sample is uncapped.
+#: Test rows flattened at once to score the baselines.
 BASELINE_CHUNK = 5_000
 
 
@@ -520,7 +520,7 @@ def _train_run(config: dict, dataset, model, strategy, tsection: dict, extra: di
         cap = extra["baseline_max_examples"]  # None: every training example
         with timed_phase(seconds, "baselines"):
             arrays = (_baseline_arrays(dataset, "train", cap, seed),
-                      _baseline_test_chunks(dataset, cap or BASELINE_CHUNK))
+                      _baseline_test_chunks(dataset, BASELINE_CHUNK))
         metrics["baselines"] = {}
         for baseline in names:
             with timed_phase(seconds, "baselines"), timed_phase(seconds, baseline):
