@@ -161,7 +161,8 @@ def test_balanced_class_weights_reach_the_trials(deeprage_data, tmp_path, in_mem
                                                      target="class"),
                                  {"class_weight": "balanced"}, 3)
     assert len(set(want.round(6))) == 3  # the classes are unbalanced: weights differ
-    for split in fit_data(cls, 64):
+    make_train, valid = fit_data(cls, 64)
+    for split in (make_train(), valid):
         _, y, w = next(iter(split))
         np.testing.assert_allclose(w.numpy(), want[y.numpy().astype(int)], rtol=1e-6)
 
@@ -325,6 +326,13 @@ def test_four_point_search_writes_results(data, tmp_path, capsys):
     assert cli_main(["tune", "--config", str(path)]) == 0
     again = pd.read_csv(project / "trials.tsv", sep="\t", dtype={"trial_id": str})
     pd.testing.assert_frame_equal(table, again)
+    # the last point searched alone scores what it scored after the other three: one
+    # training pipeline shared by a process's trials carried its shuffle order on (H5)
+    assert cli_main(["tune", "--config", str(path), "--subset", "k1=4",
+                     "--subset", "kernel_length=9", "tuning.project_name=alone"]) == 0
+    alone = pd.read_csv(tmp_path / "runs" / "alone" / "trials.tsv", sep="\t")
+    last = table.set_index(["k1", "kernel_length"]).loc[(4, 9), "objective"]
+    assert alone["objective"].item() == pytest.approx(last, rel=1e-6)
 
 
 @pytest.mark.slow  # tuner processes

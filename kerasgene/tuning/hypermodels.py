@@ -262,7 +262,10 @@ class BuilderHyperModel(kt.HyperModel):
         """Train one trial as ``kerasgene train`` trains a run (:func:`kerasgene.train.recipes.fit`:
         divergence check, BatchNorm recalibration, early stopping with the starting weights
         as epoch 0, the output bias at :attr:`label_mean`), keras-tuner's ``callbacks``
-        last; returns the best epoch's metrics (:func:`best_epoch_metrics`)."""
+        last; returns the best epoch's metrics (:func:`best_epoch_metrics`). ``train``: a
+        tf.data pipeline, or a function making the trial its own
+        (:func:`kerasgene.tuning.runner.fit_data`)."""
+        train = train() if callable(train) else train
         _, _, cfg = self.trial_settings(self.values(hp))
         if cfg["init_output_bias"] and not self.classification and self.label_mean is not None:
             recipes.init_output_bias(model, self.label_mean)

@@ -115,9 +115,13 @@ def _class_weights(plan: SearchPlan, train: np.ndarray) -> np.ndarray | None:
 
 
 def fit_data(plan: SearchPlan, batch_size: int):
-    """``(train, valid)`` tf.data pipelines of the plan's dataset (in memory when small),
-    their examples weighted by class under ``training.class_weight: balanced`` (the
-    training split's weights, as ``kerasgene train`` weighs both)."""
+    """``(train, valid)`` of the plan's dataset (in memory when small), their examples
+    weighted by class under ``training.class_weight: balanced`` (the training split's
+    weights, as ``kerasgene train`` weighs both): ``valid`` a tf.data pipeline, ``train`` a
+    function making a fresh shuffled one for each trial — one pipeline shared by the
+    trials of a process carried its shuffle order from trial to trial, so a grid point
+    scored differently after other points than first (a resumed search, ``--subset``,
+    ``--workers``)."""
     import tensorflow as tf
 
     ds, seed = plan.dataset, plan.hypermodel.seed
@@ -133,18 +137,23 @@ def fit_data(plan: SearchPlan, batch_size: int):
     elif not isinstance(in_memory, bool):
         raise ConfigError(f"tuning.in_memory: expected auto, true or false, got {in_memory!r}")
     if not in_memory:
-        return (ds.to_tf_dataset(train, batch_size, shuffle=True, seed=seed, target=plan.target,
-                                 class_weight=weights),
+        return (lambda: ds.to_tf_dataset(train, batch_size, shuffle=True, seed=seed,
+                                         target=plan.target, class_weight=weights),
                 ds.to_tf_dataset(valid, batch_size, target=plan.target, class_weight=weights))
 
     def examples(idx):
         x, y = ds.arrays_for(idx, target=plan.target)
         return (x, y) if weights is None else (x, y, weights[np.asarray(y, np.int64)])
 
-    tr = tf.data.Dataset.from_tensor_slices(examples(train)).shuffle(
-        len(train), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
+    train_examples = examples(train)
+
+    def make_train():
+        return tf.data.Dataset.from_tensor_slices(train_examples).shuffle(
+            len(train), seed=seed, reshuffle_each_iteration=True).batch(batch_size).prefetch(
+            tf.data.AUTOTUNE)
+
     va = tf.data.Dataset.from_tensor_slices(examples(valid)).batch(batch_size)
-    return tr.prefetch(tf.data.AUTOTUNE), va.prefetch(tf.data.AUTOTUNE)
+    return make_train, va.prefetch(tf.data.AUTOTUNE)
 
 
 def run_search(plan: SearchPlan, verbose: int = 1) -> SearchResult | None:
