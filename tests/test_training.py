@@ -117,11 +117,20 @@ def test_init_output_bias_sets_the_regression_output_level(name, kwargs, layer):
         np.testing.assert_allclose(np.asarray(out[model.output_names[0]]).ravel(), 5.5, atol=1e-5)
 
 
-def test_init_output_bias_skips_classifiers_and_ensembles():
+def test_init_output_bias_skips_classifiers_and_sets_every_ensemble_member():
+    """A histone FCN ensemble (the mean of its members): every member's bias — a tune
+    trial of the ensemble started from 0, silently, where `train` starts each member at
+    the label mean (H5)."""
     from kerasgene.models import build
+    from kerasgene.models.histone_fcn import ensemble_members
 
     assert recipes.output_bias_layer(build("deepchrome")) is None
-    assert not recipes.init_output_bias(build("histone_fcn_ensemble"), 1.0)
+    assert not recipes.init_output_bias(build("deepchrome"), 1.0)
+    for n in (1, 3):
+        ens = build("histone_fcn_ensemble", n_models=n, base_filters=4)
+        assert recipes.output_bias_layer(ens) is None and recipes.init_output_bias(ens, 1.5)
+        biases = [recipes.output_bias_layer(m).bias.numpy() for m in ensemble_members(ens)]
+        assert len(biases) == n and all(np.allclose(b, 1.5) for b in biases)
 
 
 def test_recalibrate_batch_norm_uses_dropout_free_statistics(rng):

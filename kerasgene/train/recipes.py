@@ -411,11 +411,17 @@ def output_bias_layer(model: keras.Model) -> keras.layers.Layer | None:
 
 def init_output_bias(model: keras.Model, value: float) -> bool:
     """Set the output bias of a regression model to ``value`` (the mean training label);
-    returns False when the model has no such bias (:func:`output_bias_layer`)."""
-    layer = output_bias_layer(model)
-    if layer is None or not np.isfinite(value):
+    of a histone FCN ensemble (the mean of its members), every member's; returns False
+    when the model has no such bias (:func:`output_bias_layer`)."""
+    from kerasgene.models.histone_fcn import ensemble_members
+
+    if not np.isfinite(value):
         return False
-    layer.bias.assign(np.full((1,), value, dtype=layer.bias.dtype))
+    layers = [output_bias_layer(m) for m in ensemble_members(model) or [model]]
+    if not layers or any(layer is None for layer in layers):
+        return False
+    for layer in layers:
+        layer.bias.assign(np.full((1,), value, dtype=layer.bias.dtype))
     return True
 
 
