@@ -25,8 +25,14 @@ tf.functions as in production: each trial then spends most of its time tracing).
     search-phase speed-up measured, the trial length at which N workers reach 1.5× one
     (none when the search phase itself does not).
 
+(d) ``--pipeline``: instead of (a) to (c), in this process, the cost of each trial's own
+    shuffled training pipeline (``fit_data``'s ``make_train``: one shared by the trials
+    carried its shuffle order from trial to trial) against one pipeline reused: eight
+    "trials" of one epoch's iteration each (no model), seconds per trial and the ratio.
+
     .venv/bin/python bench/bench_tuning.py [--graph] [--repeats N] [--pin]
     .venv/bin/python bench/bench_tuning.py --graph --scaling 1,2,4 --epochs 180 --max-examples 1000
+    .venv/bin/python bench/bench_tuning.py --pipeline --max-examples 1000
 """
 
 from __future__ import annotations
@@ -156,12 +162,40 @@ def scaling(work: Path, dataset: Path, counts: list[int], args, cpus: int) -> di
     return table
 
 
+def pipeline_cost(work: Path, dataset: Path, max_examples: int, trials: int = 8) -> dict:
+    """(d): seconds per trial of iterating one epoch of a fresh pipeline (built for the
+    trial) against one pipeline reused by every trial, in this process."""
+    from kerasgene import tuning
+    from kerasgene.tuning.runner import fit_data, search_indices
+
+    config = write_config(work, dataset, "pipeline", True, max_examples=max_examples)
+    plan, = tuning.plan_search(tuning.load_tune_config(config), validate=False)
+    make_train, _ = fit_data(plan, 32)
+
+    def epoch(ds) -> int:
+        return sum(1 for _ in ds)
+
+    shared = make_train()
+    epoch(shared)  # warm-up: first iteration, imports
+    t0 = time.perf_counter()
+    batches = sum(epoch(shared) for _ in range(trials))
+    reused = (time.perf_counter() - t0) / trials
+    t0 = time.perf_counter()
+    assert sum(epoch(make_train()) for _ in range(trials)) == batches
+    fresh = (time.perf_counter() - t0) / trials
+    return {"train_examples": len(search_indices(plan, "train")),
+            "batches_per_epoch": batches // trials, "reused_s_per_trial": round(reused, 4),
+            "fresh_s_per_trial": round(fresh, 4), "ratio_fresh_to_reused": round(fresh / reused, 3)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--graph", action="store_true", help="trace tf.functions (slower)")
     parser.add_argument("--repeats", type=int, default=1, help="runs per setting (best kept)")
     parser.add_argument("--pin", action="store_true", help="(b): pin each worker to a core")
     parser.add_argument("--scaling", help="(c) instead: worker counts, e.g. 1,2,4")
+    parser.add_argument("--pipeline", action="store_true",
+                        help="(d) instead: a trial's own training pipeline vs one reused")
     parser.add_argument("--epochs", type=int, default=2, help="epochs of every trial")
     parser.add_argument("--max-examples", type=int, default=96,
                         help="train / valid examples of every trial")
@@ -172,6 +206,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench_tuning_") as tmp:
         work = Path(tmp)
         dataset = prepare(work)
+        if args.pipeline:
+            print(json.dumps({"bench": "tuning_pipeline", "cpus": cpus, "in_memory": "auto",
+                              "d_pipeline": pipeline_cost(work, dataset, args.max_examples)},
+                             indent=1))
+            return
         if args.scaling:
             table = scaling(work, dataset, [int(n) for n in args.scaling.split(",")], args,
                             cpus)

@@ -167,6 +167,28 @@ def test_balanced_class_weights_reach_the_trials(deeprage_data, tmp_path, in_mem
         np.testing.assert_allclose(w.numpy(), want[y.numpy().astype(int)], rtol=1e-6)
 
 
+def test_executions_of_a_trial_are_seeded_apart(data, tmp_path):
+    """``tuning.executions_per_trial``: keras-tuner builds and fits a trial once per
+    execution; execution k starts from seed + k (weights and shuffle order), the next
+    trial's first from the seed again — with a fresh pipeline per trial alone, the
+    executions would repeat each other."""
+    import keras_tuner as kt
+
+    from kerasgene.tuning.runner import fit_data
+
+    plan, = tuning.plan_search(tuning.load_tune_config(small_config(tmp_path, data, "ex")),
+                               validate=False)
+    hm, hp, other = plan.hypermodel, kt.HyperParameters(), kt.HyperParameters()
+    first, second, next_trial = (hm.build(h).get_weights()[0] for h in (hp, hp, other))
+    assert not np.array_equal(first, second) and np.array_equal(first, next_trial)
+    make_train, _ = fit_data(plan, 8)
+
+    def labels(execution: int) -> np.ndarray:
+        return next(iter(make_train(execution)))[1].numpy()
+
+    assert np.array_equal(labels(0), labels(0)) and not np.array_equal(labels(0), labels(1))
+
+
 # ----------------------------------------------------------------------------- bad input
 def test_unknown_or_impossible_hyperparameters(data, tmp_path):
     path = small_config(tmp_path, data, "bad")  # grid k1 {2, 4} x kernel_length {5, 9}

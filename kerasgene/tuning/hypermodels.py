@@ -91,6 +91,10 @@ class BuilderHyperModel(kt.HyperModel):
         #: the mean training label of the search's data, where each trial's output bias
         #: starts (``training.init_output_bias``; set by the runner; None: not set)
         self.label_mean: float | None = None
+        #: the trial whose executions are being built (its HyperParameters) and which one
+        #: (:meth:`build`): execution k of a trial seeds its weights and shuffle with seed + k
+        self._trial_hp: kt.HyperParameters | None = None
+        self._execution = 0
         self._check_names()
         self.objective_name = objective or self.recipe(self.first_builder())["monitor"]
         self.direction = direction or objective_direction(self.objective_name)
@@ -245,9 +249,11 @@ class BuilderHyperModel(kt.HyperModel):
         cfg["monitor"] = self.objective_name
         return builder, kwargs, cfg
 
-    def build_point(self, values: Mapping[str, Any], compile: bool = True) -> keras.Model:
+    def build_point(self, values: Mapping[str, Any], compile: bool = True,
+                    execution: int = 0) -> keras.Model:
+        """The model of one grid point, its weights seeded by ``seed + execution``."""
         builder, kwargs, cfg = self.trial_settings(values)
-        recipes.set_seed(self.seed)
+        recipes.set_seed(self.seed + execution)
         model = models.build(builder, mixed_precision=cfg["mixed_precision"], **kwargs)
         if compile:
             recipes.compile_model(model, cfg)
@@ -255,7 +261,14 @@ class BuilderHyperModel(kt.HyperModel):
         return model
 
     def build(self, hp: kt.HyperParameters) -> keras.Model:
-        return self.build_point(self.values(hp))
+        """keras-tuner builds a trial's model once per execution
+        (``tuning.executions_per_trial``), one execution after the other: the k-th build
+        of one trial's ``hp`` is execution k, seeded apart from the others."""
+        if hp is self._trial_hp:
+            self._execution += 1
+        else:
+            self._trial_hp, self._execution = hp, 0
+        return self.build_point(self.values(hp), execution=self._execution)
 
     def fit(self, hp: kt.HyperParameters, model: keras.Model, train=None, *args,
             validation_data=None, callbacks=None, **kwargs):
@@ -263,9 +276,9 @@ class BuilderHyperModel(kt.HyperModel):
         divergence check, BatchNorm recalibration, early stopping with the starting weights
         as epoch 0, the output bias at :attr:`label_mean`), keras-tuner's ``callbacks``
         last; returns the best epoch's metrics (:func:`best_epoch_metrics`). ``train``: a
-        tf.data pipeline, or a function making the trial its own
-        (:func:`kerasgene.tuning.runner.fit_data`)."""
-        train = train() if callable(train) else train
+        tf.data pipeline, or a function making the trial's execution its own, shuffled by
+        ``seed + execution`` (:func:`kerasgene.tuning.runner.fit_data`)."""
+        train = train(self._execution) if callable(train) else train
         _, _, cfg = self.trial_settings(self.values(hp))
         if cfg["init_output_bias"] and not self.classification and self.label_mean is not None:
             recipes.init_output_bias(model, self.label_mean)

@@ -118,9 +118,10 @@ def fit_data(plan: SearchPlan, batch_size: int):
     """``(train, valid)`` of the plan's dataset (in memory when small), their examples
     weighted by class under ``training.class_weight: balanced`` (the training split's
     weights, as ``kerasgene train`` weighs both): ``valid`` a tf.data pipeline, ``train`` a
-    function making a fresh shuffled one for each trial — one pipeline shared by the
-    trials of a process carried its shuffle order from trial to trial, so a grid point
-    scored differently after other points than first (a resumed search, ``--subset``,
+    function of the execution k (``tuning.executions_per_trial``; 0 by default) making a
+    fresh one shuffled by ``seed + k`` for each trial — one pipeline shared by the trials of
+    a process carried its shuffle order from trial to trial, so a grid point scored
+    differently after other points than first (a resumed search, ``--subset``,
     ``--workers``)."""
     import tensorflow as tf
 
@@ -137,8 +138,9 @@ def fit_data(plan: SearchPlan, batch_size: int):
     elif not isinstance(in_memory, bool):
         raise ConfigError(f"tuning.in_memory: expected auto, true or false, got {in_memory!r}")
     if not in_memory:
-        return (lambda: ds.to_tf_dataset(train, batch_size, shuffle=True, seed=seed,
-                                         target=plan.target, class_weight=weights),
+        return (lambda execution=0: ds.to_tf_dataset(
+                    train, batch_size, shuffle=True, seed=seed + execution, target=plan.target,
+                    class_weight=weights),
                 ds.to_tf_dataset(valid, batch_size, target=plan.target, class_weight=weights))
 
     def examples(idx):
@@ -147,10 +149,10 @@ def fit_data(plan: SearchPlan, batch_size: int):
 
     train_examples = examples(train)
 
-    def make_train():
+    def make_train(execution: int = 0):
         return tf.data.Dataset.from_tensor_slices(train_examples).shuffle(
-            len(train), seed=seed, reshuffle_each_iteration=True).batch(batch_size).prefetch(
-            tf.data.AUTOTUNE)
+            len(train), seed=seed + execution, reshuffle_each_iteration=True).batch(
+            batch_size).prefetch(tf.data.AUTOTUNE)
 
     va = tf.data.Dataset.from_tensor_slices(examples(valid)).batch(batch_size)
     return make_train, va.prefetch(tf.data.AUTOTUNE)
