@@ -797,7 +797,7 @@ def test_recorded_scale_is_the_maximum_over_the_datasets_genome(tmp_path):
     bw.addEntries(["1", "chrEBV"], [0, 0], ends=[20, 20], values=[6.0, 900.0])
     bw.close()
     meta = {"params": {}, "inputs": {"fasta": {"path": str(tmp_path / "g.fa"), "size": 1}}}
-    genome = preprocessing._genome_record(meta)
+    genome = preprocessing.genome_record(meta)
     assert genome == ({"chr1": 200}, None)
     samples = [{"name": "s1", "tracks": {"DNase": {"path": str(tmp_path / "d.bw"),
                                                   "transform": "neglog10p"}}}]

@@ -29,7 +29,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from kerasgene._io import safe_name, write_tsv
-from kerasgene.errors import ConfigError, InputFileError, KerasgeneError
+from kerasgene.errors import ConfigError, InputFileError
 from kerasgene.explain.options import requested_analyses
 
 if TYPE_CHECKING:
@@ -196,22 +196,19 @@ def _genes_from_index(index) -> dict[str, dict]:
 
 def _chrom_sizes(dataset, genes: Mapping[str, dict]) -> dict[str, int] | None:
     """The lengths of the genes' chromosomes in the dataset's FASTA (named as the genes
-    are; aliases of the dataset's table resolved), or None without a FASTA or genes."""
-    from kerasgene.io.chroms import load_aliases
-    from kerasgene.io.genome import Genome
+    are, through the dataset's alias table: :func:`kerasgene.train.preprocessing.
+    genome_record`), or None without a FASTA, genes, or a chromosome of theirs in it."""
+    from kerasgene.io.chroms import alias_map, load_aliases, resolve, resolves
+    from kerasgene.train.preprocessing import genome_record
 
-    spec = (dataset.meta.get("inputs") or {}).get("fasta")
-    if not genes or not spec:
+    sizes, aliases = genome_record(dataset.meta)
+    if not genes or sizes is None:
         return None
-    aliases = (dataset.meta.get("params") or {}).get("chrom_aliases")
-    try:
-        with Genome(spec["path"], aliases=load_aliases(aliases)) as genome:
-            chroms = {g["chrom"] for g in genes.values()}
-            return {c: genome.chroms[genome.resolve(c)] for c in chroms}
-    except (KerasgeneError, OSError) as err:
-        log.info("explain: the chromosome lengths of %s are not known (%s); BED regions are "
-                 "not cut to them", spec["path"], err)
+    lookup = alias_map(sizes, load_aliases(aliases))
+    chroms = {g["chrom"] for g in genes.values()}
+    if not all(resolves(c, lookup) for c in chroms):
         return None
+    return {c: sizes[resolve(c, lookup, "")] for c in chroms}
 
 
 def _window_layout(params: Mapping, length: int) -> tuple[tuple, ...]:

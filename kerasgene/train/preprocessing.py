@@ -60,7 +60,7 @@ def preprocessing_constants(dataset) -> dict:
         out["class_names"] = list(meta["class_names"])
     samples = meta["params"].get("samples")
     if samples and meta.get("track_names") is not None:
-        genome = _genome_record(meta)
+        genome = genome_record(meta)
         out["transforms"] = {t: transform_record(samples, t, genome)
                              for t in meta["track_names"]}
         columns = {t: value_column_record(samples, t) for t in meta["track_names"]}
@@ -95,7 +95,7 @@ def training_windows(dataset) -> dict[str, np.ndarray]:
     return dataset.gather(idx)
 
 
-def _genome_record(meta: dict) -> tuple[dict[str, int] | None, str | None]:
+def genome_record(meta: dict) -> tuple[dict[str, int] | None, str | None]:
     """``(chromosome sizes, alias table path)`` of the dataset's genome, as it was built
     from (``meta.json``'s ``inputs``: ``fasta``, ``chrom_aliases``): the chromosomes a
     track's genome-wide maximum is taken over; sizes None when the FASTA cannot be read
@@ -122,7 +122,7 @@ def transform_record(samples: list, track: str,
     a full spec for :func:`kerasgene.io.tracks.make_transform` plus ``scale_used`` (sample →
     the divisor the training data got, for ``neglog10p`` without a fixed ``max_value``:
     each file's genome-wide maximum, over the chromosomes of ``genome`` (sizes, alias
-    table: :func:`_genome_record`) as the build took it; null where the file cannot be
+    table: :func:`genome_record`) as the build took it; null where the file cannot be
     read now) and ``scale_chroms``, those chromosomes' names, which ``predict`` takes
     the maximum of its own files over (whatever FASTA it is given).
 
